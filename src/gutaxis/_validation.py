@@ -1,0 +1,132 @@
+"""Turn what users pass (AnnData or DataFrame) into validated arrays.
+
+Public functions of ``gutaxis.measure`` accept either an ``anndata.AnnData`` (samples x taxa)
+or a ``pandas.DataFrame`` (samples x taxa). They call :func:`abundance_frame` first, so every
+index sees the same checks and the same error messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InputError
+
+__all__ = ["abundance_frame", "abundance_matrix", "feature_names", "sample_names", "check_abundance", "zero_sum_samples"]
+
+
+def _is_anndata(data) -> bool:
+    return type(data).__name__ == "AnnData" and hasattr(data, "obs_names")
+
+
+def sample_names(data) -> pd.Index:
+    return pd.Index(data.obs_names if _is_anndata(data) else data.index, name="sample")
+
+
+def feature_names(data) -> pd.Index:
+    return pd.Index(data.var_names if _is_anndata(data) else data.columns, name="taxon")
+
+
+def abundance_matrix(data, *, layer: str | None = None, name: str = "table"):
+    """Return ``(X, samples, features)``; ``X`` stays sparse (CSR, float64) when it was sparse.
+
+    Raises :class:`InputError` for negative, NaN/inf or non-numeric cells, duplicate IDs and
+    empty tables, naming the offending sample and taxon.
+    """
+    if _is_anndata(data):
+        X = data.layers[layer] if layer is not None else data.X
+        samples, features = sample_names(data), feature_names(data)
+    elif isinstance(data, pd.DataFrame):
+        if layer is not None:
+            raise InputError("a layer was requested but a DataFrame has no layers", source=name)
+        samples, features = sample_names(data), feature_names(data)
+        non_numeric = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
+        if non_numeric:
+            col = non_numeric[0]
+            bad = pd.to_numeric(data[col], errors="coerce").isna() & data[col].notna()
+            row = data.index[bad.to_numpy()][0] if bad.any() else data.index[0]
+            raise InputError(
+                f"non-numeric value {data.at[row, col]!r} for sample {row!r}, taxon {col!r}",
+                source=name,
+                hint="abundances must be numbers; fix or remove that cell",
+            )
+        X = data.to_numpy(dtype=np.float64)
+    else:
+        raise InputError(
+            f"expected an AnnData or a pandas DataFrame (samples x taxa), got {type(data).__name__}",
+            source=name,
+            hint="read a profile with gutaxis.read_profile(...) or build a DataFrame",
+        )
+    X = X.tocsr().astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    check_abundance(X, samples, features, name=name)
+    return X, samples, features
+
+
+def check_abundance(X, samples: pd.Index, features: pd.Index, *, name: str = "table") -> None:
+    """Validate an abundance matrix; raise :class:`InputError` naming the first bad cell."""
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise InputError(
+            f"the table is empty ({X.shape[0]} samples x {X.shape[1]} taxa)",
+            source=name,
+            hint="check that the file holds a profile and the orientation is right",
+        )
+    for kind, idx in (("sample", samples), ("taxon", features)):
+        dup = idx[idx.duplicated()]
+        if len(dup):
+            raise InputError(
+                f"duplicate {kind} ID {dup[0]!r} ({len(dup)} duplicate(s))",
+                source=name,
+                hint=f"make {kind} IDs unique, or sum the duplicates first",
+            )
+    values = X.data if sp.issparse(X) else X
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i, j = _locate(X, bad)
+        raise InputError(
+            f"missing or infinite value for sample {samples[i]!r}, taxon {features[j]!r}",
+            source=name,
+            hint="fill missing abundances with 0 or remove the sample",
+        )
+    neg = values < 0
+    if neg.any():
+        i, j = _locate(X, neg)
+        raise InputError(
+            f"negative abundance {float(_cell(X, i, j))!r} for sample {samples[i]!r}, taxon {features[j]!r}",
+            source=name,
+            hint="abundances must be counts or proportions >= 0",
+        )
+
+
+def abundance_frame(data, *, layer: str | None = None, name: str = "table") -> pd.DataFrame:
+    """A validated dense samples x taxa DataFrame of float64."""
+    X, samples, features = abundance_matrix(data, layer=layer, name=name)
+    if sp.issparse(X):
+        X = X.toarray()
+    return pd.DataFrame(X, index=samples, columns=features)
+
+
+def zero_sum_samples(X, samples: pd.Index, *, name: str = "table") -> None:
+    """Raise :class:`InputError` if any sample sums to zero (indices that divide by the total)."""
+    totals = np.asarray(X.sum(axis=1)).ravel()
+    zero = np.flatnonzero(totals <= 0)
+    if len(zero):
+        raise InputError(
+            f"sample {samples[zero[0]]!r} sums to zero ({len(zero)} such sample(s))",
+            source=name,
+            hint="remove empty samples before computing indices",
+        )
+
+
+def _locate(X, mask):
+    if sp.issparse(X):
+        k = int(np.flatnonzero(mask)[0])
+        coo = X.tocoo()
+        # CSR data order equals COO order after tocoo()
+        return int(coo.row[k]), int(coo.col[k])
+    i, j = np.argwhere(mask)[0]
+    return int(i), int(j)
+
+
+def _cell(X, i, j):
+    return X[i, j]
