@@ -48,6 +48,7 @@ _EXPORTS = {
     "build_reference": "gutaxis.measure",
     "percentiles": "gutaxis.measure",
     "health_indices": "gutaxis.measure",
+    "HealthyReference": "gutaxis.measure",
     # report
     "write_report": "gutaxis.report",
     "demo_cohort": "gutaxis.demo",
