@@ -52,6 +52,9 @@ _EXPORTS = {
     # report
     "write_report": "gutaxis.report",
     "demo_cohort": "gutaxis.demo",
+    # public datasets
+    "fetch": "gutaxis.io.datasets",
+    "list_datasets": "gutaxis.io.datasets",
 }
 
 __all__ = ["GutaxisError", "InputError", "__version__", *_EXPORTS]

@@ -1,0 +1,181 @@
+"""gutaxis.io.datasets: the real download code against a local HTTP server on 127.0.0.1.
+
+The server serves the copies in ../shared/data under the same relative paths as the real
+raw.githubusercontent.com URLs (a symlink tree in tmp_path), and GUTAXIS_DATASETS_URL points at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from gutaxis.errors import GutaxisError, InputError
+from gutaxis.io import datasets
+
+# The real URLs' layout (raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>), written out here
+# independently of the registry so that a wrong path in datasets.json fails the tests.
+GMHI = "jaeyunsung/GMHI_2020/87fe9f6eb96b154683c454067456be48a96bbd9c"
+HMP2 = "biobakery/Maaslin2/02ba5133bd2077594239c72754bfd3dde658a3bc/inst/extdata"
+LAYOUT = {
+    ("gmhi2020_validation", "validation_abundance.csv"): GMHI,
+    ("gmhi2020_validation", "validation_metadata.csv"): GMHI,
+    ("gmhi2020_validation", "MH_species.txt"): GMHI,
+    ("gmhi2020_validation", "MN_species.txt"): GMHI,
+    ("maaslin2_hmp2", "HMP2_taxonomy.tsv"): HMP2,
+    ("maaslin2_hmp2", "HMP2_metadata.tsv"): HMP2,
+}
+DATASET_OF_SHARED = {"gmhi2020_validation": "gmhi2020_validation", "maaslin2_hmp2": "hmp2_maaslin2"}
+
+
+class _Server:
+    def __init__(self, root: Path):
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server API)
+                server.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def mirror(tmp_path, shared):
+    """A symlink tree laid out like the real URLs, served on 127.0.0.1."""
+    root = tmp_path / "www"
+    for (shared_dir, fname), rel in LAYOUT.items():
+        target = root / rel / fname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(shared("data", shared_dir, fname))
+    with _Server(root) as server:
+        yield server, root
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, mirror):
+    server, _ = mirror
+    monkeypatch.setenv("GUTAXIS_DATASETS_URL", server.url)
+    monkeypatch.setenv("GUTAXIS_DATA_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_registry_lists_source_licence_citation():
+    table = datasets.list_datasets()
+    assert {"gmhi2020_validation", "hmp2_maaslin2"} <= set(table.index)
+    for col in ("title", "licence", "citation", "source", "files"):
+        assert table[col].astype(str).str.len().gt(10).all(), col
+    assert "doi:10.1038/s41467-020-18476-8" in table.loc["gmhi2020_validation", "citation"]
+    assert "MIT" in table.loc["hmp2_maaslin2", "licence"]
+
+
+def test_registry_checksums_match_provenance(shared):
+    """Every sha256 in datasets.json equals the one in ../shared/data/*/PROVENANCE.md and the file itself."""
+    for (shared_dir, fname), _ in LAYOUT.items():
+        prov = shared("data", shared_dir, "PROVENANCE.md").read_text()
+        m = re.search(rf"`{re.escape(fname)}`\s+\d+\s+sha256\s+([0-9a-f]{{64}})", prov)
+        assert m, f"{fname} not in {shared_dir}/PROVENANCE.md"
+        entry = datasets.dataset_info(DATASET_OF_SHARED[shared_dir])["files"][fname]
+        assert entry["sha256"] == m.group(1) == _sha256(shared("data", shared_dir, fname))
+        assert entry["bytes"] == shared("data", shared_dir, fname).stat().st_size
+
+
+def test_fetch_downloads_checks_and_caches(env, mirror):
+    server, _ = mirror
+    paths = datasets.fetch("gmhi2020_validation", progress=False)
+    assert set(paths) == {"validation_abundance.csv", "validation_metadata.csv", "MH_species.txt", "MN_species.txt"}
+    for fname, path in paths.items():
+        assert path.parent == env / "gmhi2020_validation"
+        assert _sha256(path) == datasets.dataset_info("gmhi2020_validation")["files"][fname]["sha256"]
+    assert len(server.requests) == 4
+    assert all(r.startswith(f"/{GMHI}/") for r in server.requests)
+
+    # second fetch: served from the cache, the server is not hit
+    again = datasets.fetch("gmhi2020_validation", progress=False)
+    assert again == paths
+    assert len(server.requests) == 4
+
+    one = datasets.fetch("hmp2_maaslin2/HMP2_metadata.tsv", progress=True)
+    assert isinstance(one, Path) and one.name == "HMP2_metadata.tsv"
+    assert server.requests[-1] == f"/{HMP2}/HMP2_metadata.tsv"
+
+
+def test_cache_dir_argument_overrides_env(env, tmp_path):
+    path = datasets.fetch("gmhi2020_validation/MH_species.txt", cache_dir=tmp_path / "elsewhere", progress=False)
+    assert path == tmp_path / "elsewhere" / "gmhi2020_validation" / "MH_species.txt"
+    assert not (env / "gmhi2020_validation" / "MH_species.txt").exists()
+
+
+def test_corrupted_file_fails_clearly_and_is_removed(env, mirror):
+    _, root = mirror
+    served = root / GMHI / "MN_species.txt"
+    data = bytearray(served.read_bytes())
+    served.unlink()
+    data[5] ^= 0x20  # one flipped bit
+    served.write_bytes(bytes(data))
+    expected = datasets.dataset_info("gmhi2020_validation")["files"]["MN_species.txt"]["sha256"]
+
+    with pytest.raises(datasets.DatasetChecksumError) as err:
+        datasets.fetch("gmhi2020_validation/MN_species.txt", progress=False)
+    msg = str(err.value)
+    assert isinstance(err.value, GutaxisError)
+    assert "MN_species.txt" in msg and expected in msg and hashlib.sha256(data).hexdigest() in msg
+    assert "\n" not in msg
+    folder = env / "gmhi2020_validation"
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_server_error_and_unknown_names(env, monkeypatch):
+    with pytest.raises(InputError, match="unknown dataset 'nope'"):
+        datasets.fetch("nope")
+    with pytest.raises(InputError, match="has no file"):
+        datasets.fetch("gmhi2020_validation/nope.csv")
+    monkeypatch.setenv("GUTAXIS_DATASETS_URL", "http://127.0.0.1:9/")  # discard port: refused
+    with pytest.raises(datasets.DatasetError, match="download from http://127.0.0.1:9/.*failed"):
+        datasets.fetch("gmhi2020_validation/MH_species.txt", progress=False)
+
+
+def test_default_cache_is_pooch_os_cache(monkeypatch):
+    import pooch
+
+    monkeypatch.delenv("GUTAXIS_DATA_DIR", raising=False)
+    assert datasets.cache_dir() == Path(pooch.os_cache("gutaxis"))
+    monkeypatch.setenv("GUTAXIS_DATA_DIR", "/some/where")
+    assert datasets.cache_dir() == Path("/some/where")
+
+
+def test_cli_fetch_prints_the_paths(env, mirror, tmp_path):
+    from typer.testing import CliRunner
+
+    from gutaxis.cli import app
+
+    server, _ = mirror
+    result = CliRunner().invoke(app, ["datasets", "fetch", "hmp2_maaslin2", "--cache", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    paths = [Path(line) for line in result.output.split()]
+    assert sorted(p.name for p in paths) == ["HMP2_metadata.tsv", "HMP2_taxonomy.tsv"]
+    assert all(p.is_file() and p.parent == tmp_path / "c" / "hmp2_maaslin2" for p in paths)
+    assert len(server.requests) == 2
