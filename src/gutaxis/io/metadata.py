@@ -1,0 +1,273 @@
+"""Sample metadata: read a TSV/CSV and join it to a cohort by sample ID.
+
+Metadata files have one row per sample. The ID column is ``id_column`` when given, else the
+first column named like ``sample-id``, ``#SampleID``, ``SampleID``, ``Sample_Ids``, ``sample``,
+``id``..., else the first column. QIIME 2 metadata files (``#q2:types`` row, ``#`` comment
+lines) and QIIME 1 mapping files (``#SampleID`` header) are understood.
+
+:func:`add_metadata` matches IDs exactly. ``how`` says what to do when IDs do not match:
+
+``"exact"`` (default)
+    every sample needs a metadata row and every metadata row a sample; otherwise an
+    :class:`~gutaxis.errors.InputError` names the unmatched IDs.
+``"left"``
+    keep all samples (those without metadata get missing values); metadata rows that match no
+    sample are left out and reported.
+``"inner"``
+    keep only samples with metadata; the samples dropped and the metadata rows left out are
+    reported.
+
+Whatever is left out is listed in ``uns["provenance"]["filtered"]`` and announced by a
+:class:`~gutaxis.io.FilteredWarning`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ._container import announce_filtered, ensure_provenance, file_sha256, filtered_entry, format_ids
+from ._text import parse_delimited, read_lines, split_fields
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+__all__ = ["read_metadata", "add_metadata", "HOW"]
+
+log = logging.getLogger("gutaxis.io")
+
+#: Values of ``add_metadata(how=...)``.
+HOW = ("exact", "left", "inner")
+
+_ID_NAMES = ("sampleid", "sampleids", "samplename", "sample", "id", "runid", "run", "runaccession")
+_SUFFIXES = ("_profile", "_metaphlan_bugs_list", "_metaphlan", "_bugs_list", ".metaphlan", "_taxonomic_profile")
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_#\-.]+", "", str(name)).lower()
+
+
+def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> pd.DataFrame:
+    """Read a sample metadata table (TSV or CSV).
+
+    Parameters
+    ----------
+    path
+        The metadata file.
+    id_column
+        The column holding sample IDs; detected when omitted (see the module notes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by sample ID (index name ``"sample"``, strings); numeric columns are converted
+        to numbers. ``attrs["source"]`` is the path, ``attrs["id_column"]`` the ID column.
+
+    Raises
+    ------
+    InputError
+        For an empty file, an unknown ``id_column``, empty or duplicate sample IDs.
+    """
+    source = str(path)
+    lines = read_lines(path)
+    hint = "metadata needs a header row and one row per sample, the sample ID in one column"
+    start = 0
+    while start < len(lines) and lines.text[start].startswith("#"):
+        first = re.split(r"[\t,;]", lines.text[start].lstrip("#"), maxsplit=1)[0]
+        if _key(first) in _ID_NAMES:
+            break
+        start += 1
+    if start >= len(lines):
+        raise InputError("the metadata file is empty", source=source, hint=hint)
+    header_line = lines.text[start]
+    sep = next((s for s in ("\t", ",", ";") if s in header_line), None)
+    if sep is None:
+        raise InputError("cannot find the column separator (tab, comma or semicolon) in the header", source=source,
+                         hint=hint)
+    header = split_fields(header_line.lstrip("#") if header_line.startswith("#") else header_line, sep)
+    body = [(t, n) for t, n in zip(lines.text[start + 1:], lines.number[start + 1:]) if not t.startswith("#")]
+    if not body:
+        raise InputError("the metadata file has a header but no rows", source=source, hint=hint)
+    texts, numbers = [t for t, _ in body], [n for _, n in body]
+    cells = parse_delimited(texts, numbers, sep, len(header), source)
+    columns = _unique_columns(header)
+    frame = pd.DataFrame(cells, columns=columns)
+
+    if id_column is not None:
+        if id_column not in header:
+            raise InputError(f"no column {id_column!r} (columns: {format_ids(header, 8)})", source=source,
+                             hint="pass id_column= with one of the columns above")
+        col = header.index(id_column)
+    else:
+        keys = [_key(h) for h in header]
+        col = next((keys.index(k) for k in _ID_NAMES if k in keys), 0)
+    ids = [str(v).strip() for v in frame.iloc[:, col]]
+    for ident, line in zip(ids, numbers):
+        if not ident or ident.lower() in ("nan", "na"):
+            raise InputError(f"empty sample ID at line {line} (column {header[col]!r})", source=source,
+                             hint="give every row a sample ID, or choose another id_column=")
+    dup = pd.Index(ids)[pd.Index(ids).duplicated()]
+    if len(dup):
+        raise InputError(f"duplicate sample ID {dup[0]!r} in column {header[col]!r} ({len(dup)} duplicate(s))",
+                         source=source, hint="keep one row per sample")
+    frame = frame.drop(columns=columns[col])
+    frame.index = pd.Index(ids, dtype=object, name="sample")
+    for name in frame.columns:
+        frame[name] = _convert(frame[name])
+    renamed = [c for c, h in zip(columns, header) if c != h]
+    if renamed:
+        log.warning("%s: duplicate column names were made unique: %s", source, ", ".join(renamed))
+    frame.attrs["source"] = source
+    frame.attrs["id_column"] = header[col]
+    return frame
+
+
+def _unique_columns(header: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, h in enumerate(header):
+        name = h or f"column_{i + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        out.append(name)
+    return out
+
+
+def _convert(column: pd.Series) -> pd.Series:
+    text = column.astype(str).str.strip()
+    missing = text.str.lower().isin({"", "na", "nan", "n/a", "null", "none"})
+    numeric = pd.to_numeric(text.where(~missing), errors="coerce")
+    if (numeric.notna() | missing).all() and numeric.notna().any():
+        return numeric
+    return text.where(~missing, np.nan).astype(object)
+
+
+def add_metadata(
+    adata: AnnData,
+    metadata: pd.DataFrame | str | os.PathLike,
+    *,
+    source: str | None = None,
+    how: str = "exact",
+    id_column: str | None = None,
+) -> AnnData:
+    """Join sample metadata to a cohort by sample ID.
+
+    Parameters
+    ----------
+    adata
+        The cohort (``obs_names`` are the sample IDs).
+    metadata
+        A DataFrame indexed by sample ID (as :func:`read_metadata` returns), or a path to read
+        with :func:`read_metadata`.
+    source
+        Name of the metadata in messages and provenance (default: its path).
+    how
+        ``"exact"``, ``"left"`` or ``"inner"`` (see the module notes).
+    id_column
+        Passed to :func:`read_metadata` when ``metadata`` is a path.
+
+    Returns
+    -------
+    anndata.AnnData
+        A new cohort with the metadata columns in ``obs``; ``uns["provenance"]["metadata"]``
+        records the source, its sha256 (for files), ``how`` and the counts matched.
+
+    Raises
+    ------
+    InputError
+        For unmatched IDs under ``how="exact"`` (or no match at all), columns already in
+        ``obs``, an unknown ``how``.
+    """
+    sha = None
+    if isinstance(metadata, (str, os.PathLike)):
+        path = metadata
+        metadata = read_metadata(path, id_column=id_column)
+        sha = file_sha256(path)
+        source = source or str(path)
+    if not isinstance(metadata, pd.DataFrame):
+        raise InputError(f"metadata must be a DataFrame or a path, got {type(metadata).__name__}",
+                         source=source or "metadata", hint="read it with gutaxis.read_metadata(path)")
+    attr_source = metadata.attrs.get("source")
+    if sha is None and attr_source and os.path.isfile(attr_source):
+        sha = file_sha256(attr_source)
+    source = source or attr_source or "metadata"
+    if how not in HOW:
+        raise InputError(f"unknown how={how!r}", source=source, hint=f"use one of {', '.join(HOW)}")
+    meta = metadata.copy()
+    meta.index = pd.Index([str(i).strip() for i in meta.index], dtype=object, name="sample")
+    dup = meta.index[meta.index.duplicated()]
+    if len(dup):
+        raise InputError(f"duplicate sample ID {dup[0]!r} in the metadata", source=source,
+                         hint="keep one row per sample")
+    samples = pd.Index([str(s) for s in adata.obs_names], dtype=object)
+    extra = [i for i in meta.index if i not in set(samples)]
+    missing = [s for s in samples if s not in set(meta.index)]
+    clash = [c for c in meta.columns if c in adata.obs.columns]
+    if clash:
+        raise InputError(f"metadata column(s) {format_ids(clash)} already exist in the cohort's obs", source=source,
+                         hint="rename those metadata columns")
+    hint = _mismatch_hint(samples, meta.index)
+    if len(extra) == len(meta.index):
+        raise InputError(f"no metadata ID matches a sample: {len(extra)} metadata ID(s) such as "
+                         f"{format_ids(extra, 3)}; samples are e.g. {format_ids(list(samples), 3)}",
+                         source=source, hint=hint)
+    if how == "exact":
+        if extra:
+            raise InputError(f"{len(extra)} metadata ID(s) match no sample: {format_ids(extra)}", source=source,
+                             hint=hint + "; or pass how='left' to leave these rows out")
+        if missing:
+            raise InputError(f"{len(missing)} sample(s) have no metadata: {format_ids(missing)}", source=source,
+                             hint="add rows for them, or pass how='left' (keep them, metadata missing) or "
+                                  "how='inner' (drop them)")
+    filtered = []
+    if extra:
+        filtered.append(filtered_entry("metadata rows matching no sample", f"left out (how={how!r})", extra))
+    keep = samples
+    if how == "inner" and missing:
+        filtered.append(filtered_entry("samples without metadata", "dropped (how='inner')", missing))
+        keep = pd.Index([s for s in samples if s not in set(missing)], dtype=object)
+    out = adata[np.asarray(samples.isin(keep))].copy() if len(keep) != len(samples) else adata.copy()
+    joined = meta.reindex(pd.Index([str(s) for s in out.obs_names], dtype=object))
+    obs = out.obs.copy()
+    for col in joined.columns:
+        obs[col] = joined[col].to_numpy()
+    out.obs = obs
+    prov = ensure_provenance(copy.deepcopy(out.uns.get("provenance")))
+    prov["filtered"] = [*prov["filtered"], *filtered]
+    prov["metadata"] = {"source": source, "sha256": sha, "how": how, "columns": [str(c) for c in meta.columns],
+                        "n_matched": int(len(samples) - len(missing)), "n_without_metadata": len(missing)
+                        if how == "left" else 0, "id_column": metadata.attrs.get("id_column")}
+    out.uns["provenance"] = prov
+    announce_filtered(filtered, source)
+    if how == "left" and missing:
+        log.info("%s: %d sample(s) have no metadata (kept with missing values): %s", source, len(missing),
+                 format_ids(missing))
+    return out
+
+
+def _mismatch_hint(samples: pd.Index, ids: pd.Index) -> str:
+    base = "check the ID column (id_column=...) and that sample names match the profile's"
+    known = set(ids)
+    found: dict[str, int] = {}
+    for s in samples:
+        if s in known:
+            continue
+        for suffix in _SUFFIXES:
+            if s.endswith(suffix) and s[: -len(suffix)] in known:
+                found[suffix] = found.get(suffix, 0) + 1
+                break
+    if found:
+        suffix = max(found, key=found.get)
+        return (f"sample names carry a suffix such as {suffix!r} that the metadata IDs lack; rename the samples "
+                f"first, e.g. adata.obs_names = adata.obs_names.str.removesuffix({suffix!r})")
+    return base
