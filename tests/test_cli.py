@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gutaxis import __version__
-from gutaxis.cli import _state, app
+from gutaxis.cli import app
+from gutaxis.cli._app import _state
 from gutaxis.demo import demo_cohort
 from gutaxis.report import DISCLAIMER
 

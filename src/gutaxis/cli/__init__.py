@@ -1,0 +1,9 @@
+"""The ``gutaxis`` command line: a thin face over the Python API (no science lives here).
+
+One module per capability registers its commands on the shared Typer :data:`app`.
+"""
+
+from . import measure  # noqa: F401  (registers demo, report, reference, datasets)
+from ._app import app
+
+__all__ = ["app"]
