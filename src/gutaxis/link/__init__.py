@@ -1,0 +1,1 @@
+"""Cohort-level links between taxa and conditions: associations, PERMANOVA, meta-analysis."""
