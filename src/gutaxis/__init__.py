@@ -38,6 +38,10 @@ _EXPORTS = {
     "lactobacillus_group": "gutaxis.taxonomy",
     # measure
     "alpha_diversity": "gutaxis.measure",
+    "shannon": "gutaxis.measure",
+    "simpson": "gutaxis.measure",
+    "richness": "gutaxis.measure",
+    "chao1": "gutaxis.measure",
     "beta_diversity": "gutaxis.measure",
     "bray_curtis": "gutaxis.measure",
     "jaccard": "gutaxis.measure",
