@@ -33,6 +33,7 @@ def test_shannon_simpson_richness_equal_vegan(vegan):
     assert list(res.index) == list(ref.index)
     for col in ("shannon", "simpson", "richness"):
         np.testing.assert_allclose(res[col].to_numpy(), ref[col].to_numpy(), rtol=0, atol=1e-9, err_msg=col)
+        print(f"{col} vs vegan, 679 samples: max |diff| = {np.abs(res[col] - ref[col]).max():.3e}")
 
 
 def test_derived_indices_follow_vegan_values(vegan):
