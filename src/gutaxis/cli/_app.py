@@ -13,8 +13,6 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["Lines", "read_lines", "raw_bytes", "split_fields", "parse_delimited", "fast_parse", "to_numbers",
+__all__ = ["Lines", "read_lines", "existing_file", "raw_bytes", "split_fields", "parse_delimited", "fast_parse", "to_numbers",
            "MISSING_TOKENS", "file_stem"]
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -39,13 +39,19 @@ MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "<na>", "-",
 COMPRESSED_MAGICS = (GZIP_MAGIC, BZ2_MAGIC, XZ_MAGIC)
 
 
-def raw_bytes(path: str | os.PathLike, *, limit: int | None = None) -> bytes:
-    """The file's bytes, decompressed when gzip/bzip2/xz (at most ``limit`` raw bytes when given)."""
+def existing_file(path: str | os.PathLike) -> Path:
+    """``Path(path)``, or :class:`InputError` when it is missing or a directory."""
     p = Path(path)
     if not p.exists():
         raise InputError("file not found", source=path, hint="check the path")
     if p.is_dir():
         raise InputError("is a directory, not a file", source=path, hint="give the path of the profile file")
+    return p
+
+
+def raw_bytes(path: str | os.PathLike, *, limit: int | None = None) -> bytes:
+    """The file's bytes, decompressed when gzip/bzip2/xz (at most ``limit`` raw bytes when given)."""
+    p = existing_file(path)
     try:
         with open(p, "rb") as handle:
             data = handle.read() if limit is None else handle.read(limit)

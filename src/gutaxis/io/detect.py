@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import InputError
-from ._text import COMPRESSED_MAGICS, HDF5_MAGIC, ZIP_MAGIC, decode, raw_bytes
+from ._text import COMPRESSED_MAGICS, HDF5_MAGIC, ZIP_MAGIC, decode, existing_file, raw_bytes
 
 __all__ = ["SUPPORTED_FORMATS", "detect_format"]
 
@@ -49,11 +49,7 @@ def detect_format(path: str | os.PathLike) -> tuple[str, str]:
     InputError
         When the file is missing, empty or of no supported format.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError("file not found", source=path, hint="check the path")
-    if p.is_dir():
-        raise InputError("is a directory, not a file", source=path, hint="give the path of the profile file")
+    p = existing_file(path)
     try:
         with open(p, "rb") as handle:
             head = handle.read(8)
