@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gutaxis.demo import _MH_FALLBACK, _MN_FALLBACK, _norm, demo_cohort
+from gutaxis.demo import _norm, demo_cohort
 from gutaxis.errors import InputError
 
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species", "strain", "taxon", "rank", "lineage")
@@ -60,13 +60,6 @@ def test_var_follows_the_data_contract(cohort, shared):
         assert sp in cohort.var_names
     assert cohort.var.loc["Escherichia coli", "family"] == "Enterobacteriaceae"
     assert pd.isna(cohort.var.loc["Bacteroidales bacterium ph8", "genus"])
-
-
-def test_fallback_gmhi_lists_equal_the_published_files(shared):
-    mh = [_norm(s) for s in shared("data", "gmhi2020_validation", "MH_species.txt").read_text().split()]
-    mn = [_norm(s) for s in shared("data", "gmhi2020_validation", "MN_species.txt").read_text().split()]
-    assert sorted(_norm(s) for s in _MH_FALLBACK) == sorted(mh)
-    assert sorted(_norm(s) for s in _MN_FALLBACK) == sorted(mn)
 
 
 def test_same_seed_same_cohort_other_seed_other_cohort():

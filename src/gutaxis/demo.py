@@ -15,45 +15,17 @@ Enterobacteriaceae and *Ruminococcus gnavus* and more health-scarce species
 
 from __future__ import annotations
 
-from importlib import resources
-
 import numpy as np
 import pandas as pd
+
+from .measure.gmhi import gmhi_species
+from .taxonomy import normalize_name
 
 __all__ = ["demo_cohort", "DEMO_GROUPS"]
 
 DEMO_GROUPS = ("healthy", "dysbiotic")
 
 _RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
-
-# Fallback lists of the GMHI species (Gupta et al. 2020, doi:10.1038/s41467-020-18476-8;
-# MH_species.txt / MN_species.txt of github.com/jaeyunsung/GMHI_2020). The package data file
-# gmhi_species.tsv is preferred where it exists; these names only decide which demo species
-# play the health-prevalent / health-scarce role.
-_MH_FALLBACK = (
-    "Alistipes senegalensis",
-    "Bacteroidales bacterium ph8",
-    "Bifidobacterium adolescentis",
-    "Bifidobacterium angulatum",
-    "Bifidobacterium catenulatum",
-    "Lachnospiraceae bacterium 8_1_57FAA",
-    "Sutterella wadsworthensis",
-)
-_MN_FALLBACK = (
-    "Anaerotruncus colihominis", "Atopobium parvulum", "Bifidobacterium dentium", "Blautia producta",
-    "candidate division TM7 single cell isolate TM7c", "Clostridiales bacterium 1_7_47FAA",
-    "Clostridium asparagiforme", "Clostridium bolteae", "Clostridium citroniae", "Clostridium clostridioforme",
-    "Clostridium hathewayi", "Clostridium nexile", "Clostridium ramosum", "Clostridium symbiosum",
-    "Eggerthella lenta", "Erysipelotrichaceae bacterium 2_2_44A", "Flavonifractor plautii",
-    "Fusobacterium nucleatum", "Gemella morbillorum", "Gemella sanguinis", "Granulicatella adiacens",
-    "Holdemania filiformis", "Klebsiella pneumoniae", "Lachnospiraceae bacterium 1_4_56FAA",
-    "Lachnospiraceae bacterium 2_1_58FAA", "Lachnospiraceae bacterium 3_1_57FAA_CT1",
-    "Lachnospiraceae bacterium 5_1_57FAA", "Lachnospiraceae bacterium 9_1_43BFAA", "Lactobacillus salivarius",
-    "Peptostreptococcus stomatis", "Ruminococcaceae bacterium D16", "Ruminococcus gnavus", "Solobacterium moorei",
-    "Streptococcus anginosus", "Streptococcus australis", "Streptococcus gordonii", "Streptococcus infantis",
-    "Streptococcus mitis oralis pneumoniae", "Streptococcus sanguinis", "Streptococcus vestibularis",
-    "Subdoligranulum sp 4_3_54A2FAA", "Subdoligranulum variabile", "Veillonella atypica",
-)
 
 # Lineages above genus (MetaPhlAn 3-style names), keyed by genus or by the order/family of
 # species without a named genus.
@@ -204,34 +176,13 @@ _SPECIES = (
 
 
 def _norm(name: str) -> str:
-    name = str(name).strip()
-    if name.startswith("s__"):
-        name = name[3:]
-    return " ".join(name.replace("_", " ").split()).lower()
+    return normalize_name(name).lower()
 
 
 def _gmhi_lists() -> tuple[set[str], set[str]]:
-    """Normalised health-prevalent and health-scarce species names (package data first)."""
-    try:
-        text = resources.files("gutaxis").joinpath("data", "gmhi_species.tsv").read_text(encoding="utf-8")
-    except (FileNotFoundError, OSError):
-        text = None
-    if text:
-        import io
-
-        try:
-            table = pd.read_csv(io.StringIO(text), sep="\t", comment="#", dtype=str)
-            cols = {c.lower(): c for c in table.columns}
-            sp_col = next(cols[c] for c in cols if c in ("species", "taxon", "name"))
-            grp_col = next(cols[c] for c in cols if c in ("group", "set", "class", "category", "role", "type"))
-            grp = table[grp_col].str.lower()
-            mh = {_norm(s) for s in table.loc[grp.str.contains("prevalent|^mh", regex=True), sp_col]}
-            mn = {_norm(s) for s in table.loc[grp.str.contains("scarce|^mn", regex=True), sp_col]}
-            if len(mh) == 7 and len(mn) == 43:
-                return mh, mn
-        except (StopIteration, KeyError, ValueError, AttributeError):
-            pass
-    return {_norm(s) for s in _MH_FALLBACK}, {_norm(s) for s in _MN_FALLBACK}
+    """Normalised health-prevalent (MH) and health-scarce (MN) GMHI species names."""
+    table = gmhi_species()
+    return tuple({_norm(s) for s in table.loc[table["group"] == g, "species"]} for g in ("MH", "MN"))
 
 
 def _species_table() -> pd.DataFrame:

@@ -25,13 +25,13 @@ import re
 import warnings
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._data import package_table
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -344,9 +344,7 @@ def collapse(adata: AnnData, rank: str) -> AnnData:
 
 @lru_cache(maxsize=1)
 def _lactobacillus_table() -> pd.DataFrame:
-    path = resources.files("gutaxis").joinpath("data", "lactobacillus_2020.tsv")
-    with path.open("r", encoding="utf-8") as handle:
-        return pd.read_csv(handle, sep="\t", dtype=str)
+    return package_table("lactobacillus_2020.tsv", dtype=str)
 
 
 def lactobacillus_group() -> frozenset[str]:

@@ -18,12 +18,12 @@ of the 45 parameters were available (USDA SR28 covers 26; apps typically 25-30).
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from .._data import package_table
 from ..errors import InputError
 
 __all__ = ["dii_parameters", "inflammatory_score", "dii_intakes_from_foods", "SCORE_LABEL", "N_PARAMETERS"]
@@ -34,8 +34,7 @@ N_PARAMETERS = 45
 
 @lru_cache(maxsize=1)
 def _params() -> pd.DataFrame:
-    src = resources.files("gutaxis").joinpath("data", "dii_parameters.tsv")
-    df = pd.read_csv(src.open("r", encoding="utf-8"), sep="\t", comment="#", keep_default_na=False,
+    df = package_table("dii_parameters.tsv", comment="#", keep_default_na=False,
                      dtype={"sr28": str, "unit": str})
     return df.set_index("parameter")
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from .._data import package_table
 from ..errors import InputError
 
 __all__ = ["fermented_foods", "classify_fermented", "fermented_flags", "LIVE_VALUES"]
@@ -30,8 +30,7 @@ LIVE_VALUES = ("yes", "varies", "no")
 
 @lru_cache(maxsize=1)
 def _table() -> pd.DataFrame:
-    src = resources.files("gutaxis").joinpath("data", "fermented_foods.tsv")
-    df = pd.read_csv(src.open("r", encoding="utf-8"), sep="\t", comment="#", dtype=str, keep_default_na=False)
+    df = package_table("fermented_foods.tsv", comment="#", dtype=str, keep_default_na=False)
     bad = ~df["live_cultures"].isin(LIVE_VALUES)
     if bad.any():  # pragma: no cover - guarded by tests
         raise InputError(f"fermented_foods.tsv row {df['id'][bad].iat[0]}: live_cultures must be yes/varies/no")

@@ -21,12 +21,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._data import package_table
 from ..errors import InputError
 from . import _text
 
@@ -182,8 +182,7 @@ def parse_portion(text: str) -> Portion:
 
 @lru_cache(maxsize=1)
 def _portion_words() -> dict[str, list[tuple[str, float, str]]]:
-    src = resources.files("gutaxis").joinpath("data", "portion_words.tsv")
-    df = pd.read_csv(src.open("r", encoding="utf-8"), sep="\t", comment="#", dtype={"multiplier": float})
+    df = package_table("portion_words.tsv", comment="#", dtype={"multiplier": float})
     out: dict[str, list[tuple[str, float, str]]] = {}
     for r in df.itertuples(index=False):
         out.setdefault(r.word, []).append((r.equivalent, float(r.multiplier), r.note))

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from .._data import package_table
 from ..errors import InputError
 from .dii import N_PARAMETERS, SCORE_LABEL, dii_intakes_from_foods, inflammatory_score
 from .fermented import classify_fermented
@@ -49,8 +49,7 @@ def _warning_class() -> type[Warning]:
 
 @lru_cache(maxsize=1)
 def _targets() -> pd.DataFrame:
-    src = resources.files("gutaxis").joinpath("data", "diet_targets.tsv")
-    return pd.read_csv(src.open("r", encoding="utf-8"), sep="\t", comment="#").set_index("id")
+    return package_table("diet_targets.tsv", comment="#").set_index("id")
 
 
 def diet_targets() -> pd.DataFrame:

@@ -14,11 +14,11 @@ that caveat. The rule and the bands are package data (``gutaxis/data/pss10_scori
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from .._data import package_table
 from ..errors import InputError
 
 __all__ = ["score_pss10", "pss10_band", "PSS10_BAND_CAVEAT", "PRACTICES", "daily_stress"]
@@ -30,8 +30,7 @@ PRACTICES = ("mindfulness", "meditation", "yoga", "breathing", "tai chi", "relax
 
 @lru_cache(maxsize=1)
 def _scoring() -> tuple[np.ndarray, pd.DataFrame]:
-    src = resources.files("gutaxis").joinpath("data", "pss10_scoring.tsv")
-    df = pd.read_csv(src.open("r", encoding="utf-8"), sep="\t", comment="#", dtype=str, keep_default_na=False)
+    df = package_table("pss10_scoring.tsv", comment="#", dtype=str, keep_default_na=False)
     items = df[df["kind"] == "item"]
     reverse = np.zeros(10, dtype=bool)
     for r in items.itertuples(index=False):

@@ -9,10 +9,10 @@ types and their usual grouping (1-2 hard, 3-4 normal, 5-7 loose) are package dat
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
 import pandas as pd
 
+from .._data import package_table
 from ..errors import InputError
 
 __all__ = ["bristol_scale", "bristol_group", "daily_symptoms", "normalize_symptom"]
@@ -20,8 +20,7 @@ __all__ = ["bristol_scale", "bristol_group", "daily_symptoms", "normalize_sympto
 
 @lru_cache(maxsize=1)
 def _bristol() -> pd.DataFrame:
-    src = resources.files("gutaxis").joinpath("data", "bristol_stool_scale.tsv")
-    return pd.read_csv(src.open("r", encoding="utf-8"), sep="\t", comment="#").set_index("type")
+    return package_table("bristol_stool_scale.tsv", comment="#").set_index("type")
 
 
 def bristol_scale() -> pd.DataFrame:

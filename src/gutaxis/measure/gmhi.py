@@ -23,13 +23,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .._validation import _is_anndata, abundance_matrix
+from .._data import package_table
 from ..errors import InputError
 from ._taxa import match_keys
 
@@ -45,9 +45,7 @@ _PSEUDOCOUNT = 1e-5
 
 @lru_cache(maxsize=1)
 def _species_table() -> pd.DataFrame:
-    path = files("gutaxis").joinpath("data", "gmhi_species.tsv")
-    with path.open("r", encoding="utf-8") as fh:
-        return pd.read_csv(fh, sep="\t", dtype={"r_prime": float})
+    return package_table("gmhi_species.tsv", dtype={"r_prime": float})
 
 
 def gmhi_species() -> pd.DataFrame:

@@ -21,13 +21,13 @@ its own column, never summed across entries.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .._validation import _is_anndata, abundance_matrix
+from .._data import package_table
 from ..errors import InputError
 from ._taxa import feature_lineage, lactobacillus_group_genera, match_key
 
@@ -41,9 +41,7 @@ _GROUPS = {"lactobacillus_group": lactobacillus_group_genera}
 
 @lru_cache(maxsize=1)
 def _packaged() -> pd.DataFrame:
-    path = files("gutaxis").joinpath("data", "panels.tsv")
-    with path.open("r", encoding="utf-8") as fh:
-        return pd.read_csv(fh, sep="\t", dtype=str, keep_default_na=False)
+    return package_table("panels.tsv", dtype=str, keep_default_na=False)
 
 
 def load_panels() -> pd.DataFrame:
