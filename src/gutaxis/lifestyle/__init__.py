@@ -11,6 +11,9 @@
 * Scores: :func:`resolve_meals`, :func:`daily_scores`, :func:`weekly_scores`,
   :func:`inflammatory_score` (published DII parameters).
 * N-of-1: :func:`factor_events`, :func:`symptom_observations`, :func:`n_of_1`.
+* The personal plan: :func:`read_person` / :func:`example_person`, :func:`build_plan` (rules of
+  ``data/recommendations.tsv``, each graded and cited, with the simulated effect on the person's
+  twin), :func:`write_plan_reports` (person's HTML report, dietitian summary HTML + PDF, CSVs).
 
 Everything here informs and never diagnoses: results are for a conversation with a clinician
 or a registered dietitian.
@@ -34,6 +37,11 @@ _EXPORTS = {
     "weekly_scores": "scores", "nova_energy_share": "scores",
     "n_of_1": "insights", "Insights": "insights", "factor_events": "insights",
     "symptom_observations": "insights", "benjamini_hochberg": "insights",
+    "Person": "person", "read_person": "person", "example_person": "person", "person_foods": "person",
+    "read_food_table": "person",
+    "assess": "plan", "build_plan": "plan", "Plan": "plan", "simulate_plan_effect": "plan",
+    "recommendations": "plan",
+    "write_plan_reports": "report",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,397 @@
+"""One person's bundle: who they are (sex, age, conditions, flags), their stool profile and logs.
+
+A person lives in a folder with a ``person.json`` that names the files beside it::
+
+    {
+      "id": "EXAMPLE-01",
+      "synthetic": true,
+      "sex": "female", "age": 52,
+      "conditions": ["RA"],
+      "flags": {"strong_immunosuppression": false, "dmard": true},
+      "files": {"profile": "profile_metaphlan.txt", "meals": "meals.csv", "stress": "stress.csv",
+                "symptoms": "symptoms.json", "foods": "foods.csv"}
+    }
+
+Every file is optional except the meal log. ``foods`` is an optional *personal food table*
+(per 100 g, the columns of :func:`gutaxis.lifestyle.read_usda_abbrev` plus ``nova``); it makes a
+person's folder work offline when the USDA/NOVA tables are not in the dataset cache (the shipped
+example carries the 39 USDA SR28 items its meals use). :func:`person_foods` decides which food
+table is used and says why.
+
+Condition tags (``RA``, ``SLE``, ``MS``, ``IBD``, ...) select the recommendations whose
+population they match; flags switch contraindications on (``strong_immunosuppression``
+withholds live probiotics). Unknown tags or flags are errors, so that a typo never silently
+disables a contraindication.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+__all__ = ["Person", "read_person", "example_person", "example_person_dir", "person_foods", "read_food_table",
+           "CONDITIONS", "FLAGS", "AUTOIMMUNE"]
+
+#: condition tags understood by the recommendation rules -> plain name
+CONDITIONS = {
+    "RA": "rheumatoid arthritis", "SLE": "systemic lupus erythematosus", "MS": "multiple sclerosis",
+    "IBD": "inflammatory bowel disease", "CD": "Crohn's disease", "UC": "ulcerative colitis",
+    "SpA": "axial spondyloarthritis", "PsA": "psoriatic arthritis", "gout": "gout", "OA": "osteoarthritis",
+    "T1D": "type 1 diabetes", "psoriasis": "psoriasis", "thyroiditis": "autoimmune thyroiditis",
+}
+#: autoimmune / immune-mediated inflammatory conditions among the tags
+AUTOIMMUNE = frozenset({"RA", "SLE", "MS", "IBD", "CD", "UC", "SpA", "PsA", "T1D", "psoriasis", "thyroiditis"})
+#: flags understood by the contraindication rules -> meaning
+FLAGS = {
+    "strong_immunosuppression": ("strongly immunosuppressed (e.g. after organ or stem-cell transplant, during "
+                                 "chemotherapy or neutropenia, high-dose glucocorticoids, or combined potent "
+                                 "immunosuppressants), as judged by the treating clinician"),
+    "central_venous_catheter": "has a central venous catheter",
+    "bowel_stricture": "has a known bowel stricture or a history of bowel obstruction",
+    "dmard": "takes a disease-modifying antirheumatic drug (informs the simulation only)",
+    "pregnant": "is pregnant",
+    "kidney_disease": "has chronic kidney disease",
+}
+_SEXES = {"female": "female", "f": "female", "woman": "female", "male": "male", "m": "male", "man": "male"}
+
+
+@dataclass
+class Person:
+    """A person's bundle. Build it with :func:`read_person` or directly with the loaded logs.
+
+    Attributes
+    ----------
+    id, sex, age, conditions, flags
+        ``sex`` "female"/"male"/None; ``age`` in years or None; ``conditions`` tags of
+        :data:`CONDITIONS`; ``flags`` dict of :data:`FLAGS` -> bool.
+    meals, stress, symptoms
+        Logs as read by :func:`gutaxis.lifestyle.read_meal_log` etc. (None when not logged).
+    profile
+        A one-sample AnnData (stool profile) or None.
+    foods
+        A personal food table (per 100 g) or None; see :func:`person_foods`.
+    synthetic
+        True for invented data (the shipped example): every report then says so.
+    """
+
+    id: str = "person"
+    sex: str | None = None
+    age: float | None = None
+    conditions: list[str] = field(default_factory=list)
+    flags: dict[str, bool] = field(default_factory=dict)
+    meals: pd.DataFrame | None = None
+    stress: pd.DataFrame | None = None
+    symptoms: pd.DataFrame | None = None
+    profile: object | None = None
+    foods: pd.DataFrame | None = None
+    synthetic: bool = False
+    label: str = ""
+    source: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sex = _sex(self.sex, self.source or "person")
+        if self.age is not None:
+            try:
+                self.age = float(self.age)
+            except (TypeError, ValueError):
+                raise InputError(f"age {self.age!r} is not a number", source=self.source or "person",
+                                 hint="give the age in years, e.g. 52") from None
+            if not 0 <= self.age <= 120:
+                raise InputError(f"age {self.age:g} is outside 0-120 years", source=self.source or "person")
+        self.conditions = _conditions(self.conditions, self.source or "person")
+        self.flags = _flags(self.flags, self.source or "person")
+
+    def flag(self, name: str) -> bool:
+        return bool(self.flags.get(name, False))
+
+    @property
+    def autoimmune(self) -> bool:
+        return any(c in AUTOIMMUNE for c in self.conditions)
+
+    def describe(self) -> str:
+        """One line: id, sex, age, conditions, flags set."""
+        bits = [self.id]
+        if self.sex:
+            bits.append(self.sex)
+        if self.age is not None:
+            bits.append(f"{self.age:g} years")
+        bits.append(", ".join(CONDITIONS[c] for c in self.conditions) if self.conditions else "no condition given")
+        on = [k.replace("_", " ") for k, v in self.flags.items() if v]
+        if on:
+            bits.append("flags: " + ", ".join(on))
+        return " · ".join(bits)
+
+
+def _sex(v, src):
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    s = _SEXES.get(str(v).strip().lower())
+    if s is None:
+        raise InputError(f"sex {v!r} is not understood", source=src, hint="use 'female' or 'male' (or leave it out)")
+    return s
+
+
+def _conditions(v, src) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        v = [p for p in v.replace(",", ";").split(";")]
+    lookup = {k.lower(): k for k in CONDITIONS}
+    out = []
+    for c in v:
+        c = str(c).strip()
+        if not c:
+            continue
+        key = lookup.get(c.lower())
+        if key is None:
+            raise InputError(f"condition tag {c!r} is not known", source=src,
+                             hint="use one of: " + ", ".join(CONDITIONS))
+        if key not in out:
+            out.append(key)
+    return out
+
+
+def _flags(v, src) -> dict[str, bool]:
+    if v is None:
+        return {}
+    if isinstance(v, (list, tuple, set)):
+        v = {str(k): True for k in v}
+    if not isinstance(v, dict):
+        raise InputError(f"flags must be an object of name: true/false, got {type(v).__name__}", source=src)
+    out = {}
+    for k, val in v.items():
+        key = str(k).strip().lower().replace(" ", "_").replace("-", "_")
+        if key not in FLAGS:
+            raise InputError(f"flag {k!r} is not known", source=src, hint="use one of: " + ", ".join(FLAGS))
+        if isinstance(val, str):
+            if val.strip().lower() not in ("true", "false", "yes", "no", "1", "0"):
+                raise InputError(f"flag {k!r}: {val!r} is not true/false", source=src)
+            val = val.strip().lower() in ("true", "yes", "1")
+        if not isinstance(val, (bool, np.bool_, int)):
+            raise InputError(f"flag {k!r}: {val!r} is not true/false", source=src)
+        out[key] = bool(val)
+    return out
+
+
+# --------------------------------------------------------------------------- food tables
+_FOOD_REQUIRED = ("description", "energy_kcal", "fiber_g", "sugars_g", "sat_fat_g")
+
+
+def read_food_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a personal food table (CSV/TSV, per 100 g): ``ndb_no``, ``description`` and nutrient columns.
+
+    The columns are those of :func:`gutaxis.lifestyle.read_usda_abbrev` (at least
+    ``energy_kcal``, ``fiber_g``, ``sugars_g``, ``sat_fat_g``; more give more DII parameters)
+    plus an optional ``nova`` (1-4). Fermented-food flags are added from the descriptions.
+    """
+    from .fermented import fermented_flags
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("food table not found", source=p, hint="give the path of a CSV food table (per 100 g)")
+    sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        df = pd.read_csv(p, sep=sep, dtype={"ndb_no": str}, keep_default_na=True)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV ({exc})", source=p) from None
+    missing = [c for c in ("ndb_no", *_FOOD_REQUIRED) if c not in df.columns]
+    if missing:
+        raise InputError(f"missing column(s) {missing}", source=p,
+                         hint="a food table needs ndb_no, description, energy_kcal, fiber_g, sugars_g, sat_fat_g (per 100 g)")
+    bad = ~df["ndb_no"].astype(str).str.fullmatch(r"\d{1,5}")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"row {i + 2}, column 'ndb_no': {df['ndb_no'].iat[i]!r} is not an NDB number", source=p)
+    df["ndb_no"] = df["ndb_no"].astype(str).str.zfill(5)
+    if df["ndb_no"].duplicated().any():
+        dup = df.loc[df["ndb_no"].duplicated(), "ndb_no"].iat[0]
+        raise InputError(f"NDB number {dup} appears twice", source=p, hint="each food must appear once")
+    df = df.set_index("ndb_no")
+    text = {"description", "gmwt_desc1", "gmwt_desc2", "nova_source"}
+    for c in df.columns:
+        if c in text:
+            continue
+        vals = pd.to_numeric(df[c], errors="coerce")
+        bad = vals.isna() & df[c].notna()
+        if bad.any():
+            raise InputError(f"NDB {bad[bad].index[0]}, column {c!r}: {df.loc[bad[bad].index[0], c]!r} is not a number",
+                             source=p, hint="nutrients are numbers per 100 g (empty = missing)")
+        df[c] = vals
+    if "nova" in df.columns:
+        bad = df["nova"].notna() & ~df["nova"].isin([1, 2, 3, 4])
+        if bad.any():
+            raise InputError(f"NDB {bad[bad].index[0]}, column 'nova': not 1-4", source=p)
+        df["nova"] = df["nova"].astype("Int64")
+    if "food_group" not in df.columns:
+        df["food_group"] = df.index.str[:2]
+    flags = fermented_flags(df)
+    df = df.join(flags[["fermented_id", "live_cultures", "serving_g"]])
+    df.attrs = {"provenance": {"reader": "gutaxis.lifestyle.read_food_table", "source": str(p)}, "filtered": []}
+    return df
+
+
+def person_foods(person: Person | None = None, *, usda_path=None, nova_path=None,
+                 prefer: str = "cache") -> tuple[pd.DataFrame, str]:
+    """The food table to score a person's meals with, and a sentence saying which one and why.
+
+    Order: explicit ``usda_path``/``nova_path``; the USDA SR28 + NOVA tables in the dataset
+    cache; the person's own food table (``person.foods``, e.g. the shipped example's). When none
+    is available, an :class:`~gutaxis.errors.InputError` says how to fetch the tables.
+    ``prefer="person"`` uses the person's table first (reproducible output for the example).
+    """
+    from .foods import default_nova_path, default_usda_path, load_food_table
+
+    own = person.foods if person is not None else None
+    if prefer == "person" and own is not None and usda_path is None:
+        return own, _own_note(person)
+    if usda_path is not None:
+        foods = load_food_table(usda_path, nova_path, nova=True)
+        return foods, f"USDA SR28 table {usda_path} with NOVA groups from {nova_path or default_nova_path()}"
+    cache_usda, cache_nova = default_usda_path(), default_nova_path()
+    if cache_usda.is_file():
+        if cache_nova.is_file():
+            return (load_food_table(cache_usda, cache_nova),
+                    "USDA SR28 and FoodProX/GroceryDB NOVA tables from the gutaxis dataset cache")
+        foods = load_food_table(cache_usda, nova=False)
+        return foods, ("USDA SR28 table from the dataset cache; the NOVA table is not in the cache, so the "
+                       "ultra-processed share is not available (gutaxis datasets fetch nova_fndds_sr_grocerydb)")
+    if own is not None:
+        return own, ("the USDA SR28 and NOVA tables are not in the dataset cache, so the person's own food table "
+                     "was used: " + _own_note(person))
+    raise InputError(
+        "the USDA SR28 food table is not in the dataset cache and no food table was given", source=str(cache_usda),
+        hint="run `gutaxis datasets fetch usda_sr28_abbrev` and `gutaxis datasets fetch nova_fndds_sr_grocerydb` "
+             "once (then it works offline), or pass --usda/--nova paths, or add a personal food table "
+             "(files.foods in person.json)")
+
+
+def _own_note(person: Person) -> str:
+    src = person.files.get("foods", "foods")
+    n = len(person.foods) if person.foods is not None else 0
+    return f"{src} ({n} foods, per 100 g, from USDA SR28 with NOVA groups of the FoodProX/GroceryDB set)"
+
+
+# --------------------------------------------------------------------------- reading a folder
+_FILE_KEYS = ("profile", "meals", "stress", "symptoms", "foods")
+
+
+def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=None, stress=None, symptoms=None,
+                foods=None, sex=None, age=None, conditions=None, flags=None, id: str | None = None) -> Person:
+    """Read a person's folder (``person.json`` + files) and/or explicit files.
+
+    Explicit arguments override what ``person.json`` says. Returns a :class:`Person` with the
+    logs read (every malformed entry is an :class:`~gutaxis.errors.InputError` naming the file
+    and row) and the profile read through :func:`gutaxis.io.read_profile` (one sample).
+    """
+    from .logs import read_meal_log, read_stress_log, read_symptom_log
+
+    meta: dict = {}
+    base = None
+    src = "person"
+    if folder is not None:
+        base = Path(folder)
+        if base.is_file() and base.name.endswith(".json"):
+            base = base.parent
+        if not base.is_dir():
+            raise InputError("person folder not found", source=base, hint="give a folder that holds person.json")
+        pj = base / "person.json"
+        if pj.is_file():
+            src = str(pj)
+            try:
+                meta = json.loads(pj.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON (line {exc.lineno}: {exc.msg})", source=pj) from None
+            if not isinstance(meta, dict):
+                raise InputError("person.json must hold an object", source=pj)
+            known = {"id", "synthetic", "label", "sex", "age", "conditions", "flags", "files", "notes", "medications"}
+            extra = sorted(set(meta) - known)
+            if extra:
+                raise InputError(f"unknown key(s) {extra}", source=pj, hint="allowed keys: " + ", ".join(sorted(known)))
+        else:
+            meta = {"files": {}}
+            for key, names in (("profile", ("profile_metaphlan.txt", "profile.txt", "profile.tsv", "profile.biom")),
+                               ("meals", ("meals.csv", "meals.json")), ("stress", ("stress.csv", "stress.json")),
+                               ("symptoms", ("symptoms.csv", "symptoms.json")), ("foods", ("foods.csv",))):
+                for n in names:
+                    if (base / n).is_file():
+                        meta["files"][key] = n
+                        break
+    files = dict(meta.get("files") or {})
+    if not isinstance(files, dict):
+        raise InputError("'files' must be an object of name: path", source=src)
+    bad = sorted(set(files) - set(_FILE_KEYS))
+    if bad:
+        raise InputError(f"unknown file key(s) {bad}", source=src, hint="use: " + ", ".join(_FILE_KEYS))
+    paths: dict[str, Path] = {}
+    for key in _FILE_KEYS:
+        given = {"profile": profile, "meals": meals, "stress": stress, "symptoms": symptoms, "foods": foods}[key]
+        if given is not None:
+            paths[key] = Path(given)
+        elif files.get(key):
+            p = Path(files[key])
+            paths[key] = p if p.is_absolute() or base is None else base / p
+    for key, p in paths.items():
+        if not p.is_file():
+            raise InputError(f"{key} file not found", source=p, hint=f"check files.{key} in person.json or the --{key} option")
+    if "meals" not in paths:
+        raise InputError("no meal log", source=src, hint="give a meal log (files.meals in person.json, or --meals)")
+    person = Person(
+        id=str(id or meta.get("id") or (base.name if base is not None else "person")),
+        sex=sex if sex is not None else meta.get("sex"),
+        age=age if age is not None else meta.get("age"),
+        conditions=conditions if conditions is not None else meta.get("conditions", []),
+        flags={**_flags(meta.get("flags"), src), **_flags(flags, "options")},
+        synthetic=bool(meta.get("synthetic", False)),
+        label=str(meta.get("label", "")),
+        source=src,
+        files={k: (p.name if base is not None and p.parent == base else str(p)) for k, p in paths.items()},
+    )
+    person.meals = read_meal_log(paths["meals"])
+    if "stress" in paths:
+        person.stress = read_stress_log(paths["stress"])
+    if "symptoms" in paths:
+        person.symptoms = read_symptom_log(paths["symptoms"])
+    if "foods" in paths:
+        person.foods = read_food_table(paths["foods"])
+    if "profile" in paths:
+        person.profile = _read_one_profile(paths["profile"], person.id)
+    return person
+
+
+def _read_one_profile(path: Path, pid: str):
+    import warnings
+
+    from ..io import read_profile
+
+    with warnings.catch_warnings():
+        # a MetaPhlAn file's higher ranks are sums of its species rows; the reader records that it kept species only
+        warnings.filterwarnings("ignore", message=".*rows at other ranks.*")
+        adata = read_profile(path)
+    if adata.n_obs != 1:
+        raise InputError(f"the profile holds {adata.n_obs} samples; a person's profile holds one", source=path,
+                         hint="give the single-sample profile of this person")
+    return adata
+
+
+def example_person_dir():
+    """The folder of the shipped SYNTHETIC example person (package data)."""
+    return resources.files("gutaxis").joinpath("data", "example_person")
+
+
+def example_person() -> Person:
+    """The shipped SYNTHETIC example person: 4 weeks of meals, stress and symptoms, a stool profile.
+
+    Invented data (made by a seeded script over real USDA foods and real species names); it
+    describes no real person and carries its own food table, so it works offline.
+    """
+    with resources.as_file(example_person_dir()) as d:
+        return read_person(d)
