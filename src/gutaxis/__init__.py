@@ -53,6 +53,12 @@ _EXPORTS = {
     "percentiles": "gutaxis.measure",
     "health_indices": "gutaxis.measure",
     "HealthyReference": "gutaxis.measure",
+    # link
+    "permanova": "gutaxis.link",
+    "permdisp": "gutaxis.link",
+    "meta_analysis": "gutaxis.link",
+    "per_study_associations": "gutaxis.link",
+    "forest_plot": "gutaxis.link",
     # report
     "write_report": "gutaxis.report",
     "demo_cohort": "gutaxis.demo",

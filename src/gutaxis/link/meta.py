@@ -1,0 +1,557 @@
+"""Random-effects meta-analysis across studies, for many features at once, and forest plots.
+
+Model (as metafor's ``rma``, Viechtbauer 2010, J Stat Softw 36(3), doi:10.18637/jss.v036.i03):
+``y_i = mu + u_i + e_i`` with ``u_i ~ N(0, tau^2)`` and ``e_i ~ N(0, v_i)``, ``v_i = se_i^2`` known.
+
+- Fixed-effect weights ``w_i = 1/v_i``; Cochran's ``Q = sum w_i (y_i - y_FE)^2`` on ``k - 1``
+  degrees of freedom.
+- ``tau^2``: DerSimonian & Laird (1986, doi:10.1016/0197-2456(86)90046-2),
+  ``max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w))``; or REML by Fisher scoring as metafor
+  (Viechtbauer 2005, doi:10.3102/10769986030003261): ``tau^2 += (y'PPy - tr P) / tr(PP)`` with
+  ``P = W - W 1 (1'W1)^-1 1'W``, ``W = diag(1/(v_i + tau^2))``, steps halved to keep
+  ``tau^2 >= 0``, started at the DerSimonian-Laird value, until the change is below 1e-10
+  (metafor: 1e-5) or 100 iterations.
+- ``mu = sum w*_i y_i / sum w*_i`` with ``w*_i = 1/(v_i + tau^2)``, ``SE = 1/sqrt(sum w*_i)``,
+  Wald z, two-sided p and CI. ``I^2 = tau^2 / (tau^2 + s^2)`` and ``H^2 = (tau^2 + s^2) / s^2``
+  with the typical within-study variance ``s^2 = (k-1) sum w / ((sum w)^2 - sum w^2)``
+  (Higgins & Thompson 2002, doi:10.1002/sim.1186, as metafor). REML also gives
+  ``SE(tau^2) = sqrt(2 / tr(PP))``.
+
+Every feature is a row of a features x studies matrix (NaN where a study has no estimate); all
+features are solved together with array operations (no loop over features). BH q-values over
+features are added (Benjamini & Hochberg 1995, doi:10.1111/j.2517-6161.1995.tb02031.x).
+
+:func:`per_study_associations` computes an effect per feature in every study (a standardised
+mean difference of transformed abundance, cases vs controls, or the difference in means, the
+coefficient of a linear model on the case indicator) and pools it, as the cross-study
+meta-analyses of Duvallet et al. 2017 (Nat Commun 8:1784, doi:10.1038/s41467-017-01973-8) and
+Wirbel et al. 2021 (Genome Biol 22:93, doi:10.1186/s13059-021-02306-1).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .._validation import abundance_frame
+from ..errors import InputError
+from ._permutations import show_ids
+
+__all__ = ["meta_analysis", "MetaResult", "forest_plot", "per_study_associations", "read_effects"]
+
+_REML_THRESHOLD = 1e-10
+_REML_MAXITER = 100
+
+
+@dataclass
+class MetaResult:
+    """Result of :func:`meta_analysis` / :func:`per_study_associations`.
+
+    Attributes
+    ----------
+    table
+        One row per feature: ``k`` (studies with an estimate), ``estimate``, ``se``, ``z``, ``p``,
+        ``ci_low``, ``ci_high``, ``tau2``, ``tau2_se`` (REML), ``I2`` (%), ``H2``, ``Q``, ``Q_df``,
+        ``Q_p``, ``q`` (BH over features), ``iterations``, ``converged``, ``note``.
+    effects, std_errors
+        The per-study inputs (features x studies; NaN where missing).
+    weights
+        Random-effects weights in percent (features x studies).
+    studies
+        Per-study sample counts when computed by :func:`per_study_associations`.
+    """
+
+    table: pd.DataFrame
+    effects: pd.DataFrame
+    std_errors: pd.DataFrame
+    weights: pd.DataFrame
+    method: str
+    level: float = 95.0
+    studies: pd.DataFrame | None = None
+    params: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"MetaResult(method={self.method!r}, features={len(self.table)}, studies={self.effects.shape[1]}, "
+                f"significant (q < 0.05)={int((self.table['q'] < 0.05).sum())})")
+
+
+def _as_matrix(values, name: str, study_labels, feature_labels=None) -> pd.DataFrame:
+    if isinstance(values, pd.DataFrame):
+        frame = values.astype(np.float64)
+    elif isinstance(values, pd.Series):
+        frame = values.astype(np.float64).to_frame().T
+        frame.index = [values.name if values.name is not None else "effect"]
+    else:
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2:
+            raise InputError(f"{name} must be a vector (one feature) or a features x studies matrix, "
+                             f"got {arr.ndim} dimensions", source="meta_analysis")
+        frame = pd.DataFrame(arr)
+        frame.index = feature_labels if feature_labels is not None else (
+            ["effect"] if len(arr) == 1 else [f"feature_{i + 1}" for i in range(len(arr))])
+        frame.columns = [f"study_{j + 1}" for j in range(arr.shape[1])]
+    if study_labels is not None:
+        labels = list(study_labels)
+        if len(labels) != frame.shape[1]:
+            raise InputError(f"{len(labels)} study labels for {frame.shape[1]} studies", source="meta_analysis")
+        frame.columns = labels
+    frame.index = pd.Index(frame.index, name="feature")
+    frame.columns = pd.Index(frame.columns, name="study")
+    return frame
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    q = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m:
+        pv = p[ok]
+        order = np.argsort(pv)
+        ranked = pv[order] * m / np.arange(1, m + 1)
+        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+        out = np.empty(m)
+        out[order] = np.minimum(ranked, 1.0)
+        q[ok] = out
+    return q
+
+
+def _pooled(y: np.ndarray, v: np.ndarray, mask: np.ndarray, tau2: np.ndarray):
+    """Random-effects weights, estimate and variance for given tau^2 (rows = features)."""
+    ws = np.where(mask, 1.0 / (v + tau2[:, None]), 0.0)
+    sw = ws.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.where(mask, ws * y, 0.0).sum(axis=1) / sw
+    return ws, sw, mu
+
+
+def meta_analysis(
+    effects,
+    std_errors,
+    *,
+    method: str = "REML",
+    study_labels=None,
+    level: float = 95.0,
+) -> MetaResult:
+    """Random-effects meta-analysis (metafor ``rma(yi, sei=..., method=...)``) of many features.
+
+    Parameters
+    ----------
+    effects
+        Effect sizes: a vector (one feature, one value per study), or a features x studies
+        matrix/DataFrame with NaN where a study has no estimate.
+    std_errors
+        Their standard errors, same shape (> 0 where an effect is given).
+    method
+        ``"REML"`` (default, as metafor) or ``"DL"`` (DerSimonian-Laird).
+    study_labels
+        Names of the studies (columns), when ``effects`` is not a DataFrame.
+    level
+        Confidence level of the intervals, in percent.
+
+    Returns
+    -------
+    MetaResult
+        ``.table`` has one row per feature (see :class:`MetaResult`). Features without any
+        estimate get NaN and a ``note``; with one study, the estimate is that study's
+        (``tau2 = 0``, no heterogeneity statistics).
+    """
+    method = str(method).upper()
+    if method not in ("REML", "DL"):
+        raise InputError(f"method={method!r} is not one of 'REML', 'DL'", source="meta_analysis")
+    if not 0 < level < 100:
+        raise InputError(f"level={level!r} must be a percentage between 0 and 100", source="meta_analysis")
+    Y = _as_matrix(effects, "effects", study_labels)
+    S = _as_matrix(std_errors, "std_errors", study_labels, feature_labels=list(Y.index))
+    if Y.shape != S.shape:
+        raise InputError(f"effects are {Y.shape[0]} x {Y.shape[1]} but std_errors {S.shape[0]} x {S.shape[1]}",
+                         source="meta_analysis", hint="give one standard error per effect")
+    if isinstance(std_errors, pd.DataFrame) and isinstance(effects, pd.DataFrame):
+        S = S.reindex(index=Y.index, columns=Y.columns)
+    y, se = Y.to_numpy(), S.to_numpy()
+    mask = np.isfinite(y) & np.isfinite(se)
+    bad = mask & ~(se > 0)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputError(f"standard error {se[i, j]!r} of feature {Y.index[i]!r} in study {Y.columns[j]!r} is not > 0",
+                         source="meta_analysis", hint="standard errors must be positive")
+    v = np.where(mask, se**2, 1.0)
+    y0 = np.where(mask, y, 0.0)
+    k = mask.sum(axis=1)
+
+    # fixed effect, Q and DerSimonian-Laird
+    w = np.where(mask, 1.0 / v, 0.0)
+    sw, sw2 = w.sum(axis=1), (w**2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y_fe = (w * y0).sum(axis=1) / sw
+        Q = np.where(k > 0, (w * (y0 - y_fe[:, None]) ** 2 * mask).sum(axis=1), np.nan)
+        c = sw - sw2 / sw
+        tau2_dl = np.where(k > 1, np.maximum(0.0, (Q - (k - 1)) / c), 0.0)
+    tau2_dl = np.nan_to_num(tau2_dl, nan=0.0)
+    iterations = np.zeros(len(y), dtype=int)
+    converged = np.ones(len(y), dtype=bool)
+    tau2 = tau2_dl.copy()
+    tau2_se = np.full(len(y), np.nan)
+    if method == "REML":
+        active = k > 1
+        with np.errstate(invalid="ignore", divide="ignore"):  # rows with k <= 1 are inactive
+            for it in range(1, _REML_MAXITER + 1):
+                if not active.any():
+                    break
+                ws, sws, mu = _pooled(y0, v, mask, tau2)
+                r = np.where(mask, y0 - mu[:, None], 0.0)
+                Py = ws * r  # P y = W (y - mu)
+                yPPy = (Py**2).sum(axis=1)
+                trP = sws - (ws**2).sum(axis=1) / sws
+                # tr(PP) = sum w^2 - 2 sum w^3 / sum w + (sum w^2)^2 / (sum w)^2
+                sw2s, sw3s = (ws**2).sum(axis=1), (ws**3).sum(axis=1)
+                trPP = sw2s - 2.0 * sw3s / sws + sw2s**2 / sws**2
+                adj = (yPPy - trP) / trPP
+                new = tau2 + adj
+                for _ in range(60):  # step halving keeps tau^2 >= 0 (metafor)
+                    neg = active & (new < 0)
+                    if not neg.any():
+                        break
+                    adj = np.where(neg, adj / 2.0, adj)
+                    new = tau2 + adj
+                change = np.abs(new - tau2)
+                tau2 = np.where(active, new, tau2)
+                iterations[active] = it
+                active = active & (change >= _REML_THRESHOLD)
+        converged = ~active | (k <= 1)
+        tau2 = np.where(k > 1, np.maximum(tau2, 0.0), 0.0)
+        ws, sws, _ = _pooled(y0, v, mask, tau2)
+        sw2s, sw3s = (ws**2).sum(axis=1), (ws**3).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            trPP = sw2s - 2.0 * sw3s / sws + sw2s**2 / sws**2
+            tau2_se = np.where(k > 1, np.sqrt(2.0 / trPP), np.nan)
+        if (~converged).any():
+            warnings.warn(f"REML did not converge in {_REML_MAXITER} iterations for {int((~converged).sum())} "
+                          f"feature(s), e.g. {Y.index[np.flatnonzero(~converged)[0]]!r} (see the 'converged' "
+                          "column)", RuntimeWarning, stacklevel=2)
+    ws, sws, mu = _pooled(y0, v, mask, tau2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se_mu = 1.0 / np.sqrt(sws)
+        z = mu / se_mu
+        s2 = (k - 1) * sw / (sw**2 - sw2)
+        I2 = np.where(k > 1, 100.0 * tau2 / (tau2 + s2), np.nan)
+        H2 = np.where(k > 1, (tau2 + s2) / s2, np.nan)
+        weights = 100.0 * ws / sws[:, None]
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    crit = stats.norm.ppf(0.5 + level / 200.0)
+    Q_df = np.maximum(k - 1, 0)
+    Q_p = np.where(k > 1, stats.chi2.sf(Q, np.maximum(Q_df, 1)), np.nan)
+    note = np.where(k == 0, "no study has an estimate", np.where(k == 1, "one study: no heterogeneity estimate", ""))
+    est = np.where(k > 0, mu, np.nan)
+    se_out = np.where(k > 0, se_mu, np.nan)
+    table = pd.DataFrame(
+        {
+            "k": k,
+            "estimate": est,
+            "se": se_out,
+            "z": np.where(k > 0, z, np.nan),
+            "p": np.where(k > 0, p, np.nan),
+            "ci_low": est - crit * se_out,
+            "ci_high": est + crit * se_out,
+            "tau2": np.where(k > 0, tau2, np.nan),
+            "tau2_se": tau2_se,
+            "I2": I2,
+            "H2": H2,
+            "Q": np.where(k > 1, Q, np.nan),
+            "Q_df": Q_df,
+            "Q_p": Q_p,
+            "iterations": iterations,
+            "converged": converged,
+            "note": note,
+        },
+        index=Y.index,
+    )
+    table.insert(table.columns.get_loc("p") + 1, "q", _bh(table["p"].to_numpy()))
+    table.attrs["params"] = {"method": method, "level": level, "model": "random effects (metafor rma)"}
+    W = pd.DataFrame(np.where(mask, weights, np.nan), index=Y.index, columns=Y.columns)
+    Y = Y.where(mask)
+    S = S.where(mask)
+    return MetaResult(table=table, effects=Y, std_errors=S, weights=W, method=method, level=level,
+                      params=table.attrs["params"])
+
+
+# ---------------------------------------------------------------------------------------------
+# forest plot
+
+
+def forest_plot(result: MetaResult, feature=None, *, path=None, title: str | None = None, effect_label: str = "effect"):
+    """Forest plot of one feature: each study's estimate and CI (squares sized by weight) and the
+    pooled random-effects estimate (diamond). Returns a matplotlib ``Figure``; with ``path``
+    it is also written there (SVG unless the suffix says otherwise)."""
+    from matplotlib.figure import Figure
+    import matplotlib
+
+    table = result.table
+    if feature is None:
+        if len(table) != 1:
+            raise InputError("the result holds several features; name one", source="forest_plot",
+                             hint=f"e.g. feature={table.index[0]!r}")
+        feature = table.index[0]
+    if feature not in table.index:
+        raise InputError(f"unknown feature {feature!r}", source="forest_plot",
+                         hint=f"features are e.g. {show_ids(list(table.index), 3)}")
+    row = table.loc[feature]
+    y = result.effects.loc[feature]
+    se = result.std_errors.loc[feature]
+    wt = result.weights.loc[feature]
+    have = y.notna().to_numpy()
+    studies = list(y.index[have])
+    yv, sv, wv = y.to_numpy()[have], se.to_numpy()[have], wt.to_numpy()[have]
+    crit = stats.norm.ppf(0.5 + result.level / 200.0)
+    lo, hi = yv - crit * sv, yv + crit * sv
+    n = len(studies)
+    with matplotlib.rc_context({"svg.hashsalt": "gutaxis", "svg.fonttype": "none"}):
+        fig = Figure(figsize=(7.5, 1.4 + 0.32 * (n + 2)))
+        ax = fig.add_subplot(1, 1, 1)
+        pos = np.arange(n, 0, -1) + 1.0
+        if n:
+            sizes = 20 + 180 * (wv / max(np.nanmax(wv), 1e-300))
+            ax.hlines(pos, lo, hi, color="#333333", lw=1)
+            ax.scatter(yv, pos, s=sizes, marker="s", color="#2b6cb0", zorder=3)
+        est, cl, ch = row["estimate"], row["ci_low"], row["ci_high"]
+        if np.isfinite(est):
+            ax.fill([cl, est, ch, est], [0.5, 0.8, 0.5, 0.2], color="#c53030", zorder=3)
+        ax.axvline(0.0, color="#888888", lw=0.8, ls="--")
+        ax.set_yticks(list(pos) + [0.5])
+        ax.set_yticklabels([str(s) for s in studies] + [f"RE model ({result.method})"])
+        ax.set_ylim(-0.2, n + 1.6)
+        ax.set_xlabel(f"{effect_label} [{result.level:g}% CI]")
+        het = (f"tau² = {row['tau2']:.3g}, I² = {row['I2']:.1f}%, Q = {row['Q']:.2f} (df {int(row['Q_df'])}, "
+               f"p = {row['Q_p']:.2g})" if row["k"] > 1 else "one study")
+        ax.set_title(title or f"{feature}\nestimate {est:.3g} [{cl:.3g}, {ch:.3g}], p = {row['p']:.2g}; {het}",
+                     fontsize=9)
+        right = ax.secondary_yaxis("right")
+        right.set_yticks(list(pos) + [0.5])
+        right.set_yticklabels([f"{a:.2f} [{b:.2f}, {c:.2f}]" for a, b, c in zip(yv, lo, hi)]
+                              + [f"{est:.2f} [{cl:.2f}, {ch:.2f}]"], fontsize=8)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        fig.tight_layout()
+        if path is not None:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, format=path.suffix.lstrip(".") or "svg", metadata={"Date": None} if
+                        path.suffix in ("", ".svg") else None)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# per-study associations
+
+
+def _metadata_for(data, metadata, source: str) -> pd.DataFrame:
+    if metadata is None:
+        if type(data).__name__ == "AnnData":
+            return data.obs
+        raise InputError("no metadata given", source=source,
+                         hint="pass metadata=DataFrame indexed by sample ID (or an AnnData with obs)")
+    if not isinstance(metadata, pd.DataFrame):
+        raise InputError(f"metadata must be a DataFrame, got {type(metadata).__name__}", source=source)
+    return metadata
+
+
+def per_study_associations(
+    data,
+    *,
+    study: str,
+    label: str,
+    case,
+    control=None,
+    metadata: pd.DataFrame | None = None,
+    effect: str = "smd",
+    transform: str | None = "log10",
+    pseudocount: float | None = None,
+    min_samples: int = 3,
+    method: str = "REML",
+    level: float = 95.0,
+) -> MetaResult:
+    """Per-study case/control effects of every feature, pooled by :func:`meta_analysis`.
+
+    Parameters
+    ----------
+    data
+        AnnData or samples x taxa DataFrame (abundances >= 0).
+    study, label
+        Metadata columns: the study of each sample, and its case/control label.
+    case, control
+        The label value of cases; of controls (default: every other label).
+    metadata
+        DataFrame indexed by sample ID (default: an AnnData's ``obs``).
+    effect
+        ``"smd"``: Hedges' g, the standardised mean difference of the transformed abundance
+        with the exact small-sample correction ``J`` and variance
+        ``1/n1 + 1/n0 + g^2 / (2 (n1 + n0))`` (metafor ``escalc(measure="SMD")``, Hedges 1981,
+        doi:10.3102/10769986006002107). ``"lm"``: the coefficient of the case indicator in a
+        linear model of the transformed abundance (the difference in means) with its OLS
+        standard error ``s_pooled sqrt(1/n1 + 1/n0)``.
+    transform
+        ``"log10"``: ``log10(x + pseudocount)``; ``None``: values as given.
+    pseudocount
+        Default: half the smallest non-zero value of the table.
+    min_samples
+        A study needs at least this many cases and as many controls; others are left out
+        (listed in ``params["filtered"]`` and warned about).
+    method, level
+        Passed to :func:`meta_analysis`.
+
+    Returns
+    -------
+    MetaResult
+        Positive estimates: higher in cases. ``.studies`` lists the cases and controls per
+        study. A feature constant within a study has no estimate there (NaN).
+    """
+    source = "per_study_associations"
+    if effect not in ("smd", "lm"):
+        raise InputError(f"effect={effect!r} is not one of 'smd', 'lm'", source=source)
+    if transform not in ("log10", None):
+        raise InputError(f"transform={transform!r} is not one of 'log10', None", source=source)
+    X = abundance_frame(data, name=source)
+    meta = _metadata_for(data, metadata, source)
+    ids = pd.Index([str(i) for i in X.index])
+    mids = pd.Index([str(i) for i in meta.index])
+    missing = ids.difference(mids, sort=False)
+    if len(missing):
+        raise InputError(f"{len(missing)} sample(s) have no metadata: {show_ids(missing)}", source=source,
+                         hint="metadata must be indexed by the table's sample IDs")
+    meta = meta.set_axis(mids).loc[ids]
+    for col in (study, label):
+        if col not in meta.columns:
+            raise InputError(f"unknown column {col!r}", source="metadata",
+                             hint=f"the metadata columns are: {show_ids([str(c) for c in meta.columns], 12)}")
+        bad = meta[col].isna().to_numpy()
+        if bad.any():
+            raise InputError(f"column {col!r} is missing for {int(bad.sum())} sample(s): {show_ids(ids[bad])}",
+                             source="metadata", hint="fill it or leave those samples out")
+    lab = meta[label].astype(str).to_numpy()
+    is_case = lab == str(case)
+    if not is_case.any():
+        raise InputError(f"no sample has {label} == {case!r} (values: {show_ids(sorted(set(lab)), 8)})",
+                         source="metadata", hint="check the case value")
+    is_ctrl = ~is_case if control is None else lab == str(control)
+    if not is_ctrl.any():
+        raise InputError(f"no control sample ({label} == {control!r})", source="metadata",
+                         hint=f"values are: {show_ids(sorted(set(lab)), 8)}")
+    filtered = []
+    other = ~(is_case | is_ctrl)
+    if other.any():
+        filtered.append({"what": "samples neither case nor control", "reason": f"{label} not in {case!r}/{control!r}",
+                         "n": int(other.sum()), "ids": list(ids[other])})
+    values = X.to_numpy()
+    if transform == "log10":
+        if pseudocount is None:
+            nz = values[values > 0]
+            pseudocount = float(nz.min()) / 2.0 if nz.size else 1.0
+        values = np.log10(values + pseudocount)
+    studies = pd.Series(meta[study].astype(str).to_numpy())
+    names = sorted(studies.unique())
+    Y = np.full((X.shape[1], len(names)), np.nan)
+    S = np.full_like(Y, np.nan)
+    counts = []
+    for j, s in enumerate(names):
+        in_s = (studies == s).to_numpy()
+        a, b = values[in_s & is_case], values[in_s & is_ctrl]
+        n1, n0 = len(a), len(b)
+        counts.append((s, n1, n0))
+        if n1 < min_samples or n0 < min_samples:
+            filtered.append({"what": f"study {s!r}", "reason": f"{n1} case(s) and {n0} control(s); at least "
+                             f"{min_samples} of each needed", "n": n1 + n0, "ids": list(ids[in_s])})
+            continue
+        m1, m0 = a.mean(axis=0), b.mean(axis=0)
+        ss = ((a - m1) ** 2).sum(axis=0) + ((b - m0) ** 2).sum(axis=0)
+        sp_ = np.sqrt(ss / (n1 + n0 - 2))
+        ok = sp_ > 1e-12 * np.maximum(1.0, np.abs(m1) + np.abs(m0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if effect == "smd":
+                m = n1 + n0 - 2
+                J = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+                g = J * (m1 - m0) / sp_
+                var = 1.0 / n1 + 1.0 / n0 + g**2 / (2.0 * (n1 + n0))
+                Y[:, j], S[:, j] = np.where(ok, g, np.nan), np.where(ok, np.sqrt(var), np.nan)
+            else:
+                Y[:, j] = np.where(ok, m1 - m0, np.nan)
+                S[:, j] = np.where(ok, sp_ * np.sqrt(1.0 / n1 + 1.0 / n0), np.nan)
+    kept = [s for s, n1, n0 in counts if n1 >= min_samples and n0 >= min_samples]
+    if not kept:
+        raise InputError(f"no study has at least {min_samples} cases and {min_samples} controls "
+                         f"({', '.join(f'{s}: {n1}/{n0}' for s, n1, n0 in counts)})", source=source,
+                         hint="lower min_samples or check the case/control labels")
+    for entry in filtered:
+        warnings.warn(f"{source}: {entry['n']} {entry['what']} left out ({entry['reason']})", UserWarning,
+                      stacklevel=2)
+    cols = [j for j, s in enumerate(names) if s in kept]
+    eff = pd.DataFrame(Y[:, cols], index=X.columns, columns=[names[j] for j in cols])
+    ses = pd.DataFrame(S[:, cols], index=X.columns, columns=[names[j] for j in cols])
+    res = meta_analysis(eff, ses, method=method, level=level)
+    res.studies = pd.DataFrame(counts, columns=["study", "n_case", "n_control"]).set_index("study")
+    res.studies["used"] = res.studies.index.isin(kept)
+    res.params = {**res.params, "effect": effect, "transform": transform, "pseudocount": pseudocount,
+                  "study": study, "label": label, "case": case, "control": control, "filtered": filtered}
+    res.table.attrs["params"] = res.params
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# effects files
+
+
+def read_effects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read per-study effects from a long TSV/CSV: columns ``feature``, ``study``, ``effect`` and
+    ``se`` (or ``variance``), one row per feature and study. Returns ``(effects, std_errors)``
+    as features x studies DataFrames for :func:`meta_analysis`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", source=path) from exc
+    first = text.splitlines()[0] if text.strip() else ""
+    sep = "\t" if "\t" in first else ","
+    from io import StringIO
+
+    frame = pd.read_csv(StringIO(text), sep=sep)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    cols = {c.lower(): c for c in frame.columns}
+    need = ["feature", "study", "effect"]
+    lacking = [c for c in need if c not in cols]
+    if lacking or not ({"se", "variance"} & set(cols)):
+        raise InputError(f"missing column(s) {', '.join(lacking + ([] if {'se', 'variance'} & set(cols) else ['se']))}"
+                         f" (columns: {show_ids(list(frame.columns), 8)})", source=path,
+                         hint="the effects file needs columns feature, study, effect and se (or variance)")
+    f, s, e = frame[cols["feature"]].astype(str), frame[cols["study"]].astype(str), frame[cols["effect"]]
+    if "se" in cols:
+        se = pd.to_numeric(frame[cols["se"]], errors="coerce")
+    else:
+        se = np.sqrt(pd.to_numeric(frame[cols["variance"]], errors="coerce"))
+    e = pd.to_numeric(e, errors="coerce")
+    key = pd.MultiIndex.from_arrays([f, s])
+    if key.has_duplicates:
+        dup = key[key.duplicated()][0]
+        raise InputError(f"feature {dup[0]!r} appears twice for study {dup[1]!r}", source=path,
+                         hint="keep one row per feature and study")
+    bad = (e.isna() | se.isna()) & ~(frame[cols["effect"]].isna())
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"non-numeric effect or standard error on data row {i + 1} (feature {f.iloc[i]!r}, "
+                         f"study {s.iloc[i]!r})", source=path, hint="use numbers; leave a row out if it has none")
+    long = pd.DataFrame({"feature": f, "study": s, "effect": e.to_numpy(), "se": se.to_numpy()})
+    effects = long.pivot(index="feature", columns="study", values="effect")
+    std_errors = long.pivot(index="feature", columns="study", values="se")
+    order = list(dict.fromkeys(f))
+    studies = list(dict.fromkeys(s))
+    return effects.reindex(index=order, columns=studies), std_errors.reindex(index=order, columns=studies)
+
+
+def safe_filename(name: str) -> str:
+    """A file name for a feature: letters, digits, ``._-`` only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_")[:120] or "feature"

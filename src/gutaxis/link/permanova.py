@@ -1,0 +1,532 @@
+"""PERMANOVA: permutational multivariate analysis of variance on a distance matrix.
+
+Anderson (2001), Austral Ecology 26:32-46, doi:10.1111/j.1442-9993.2001.01070.pp.x;
+McArdle & Anderson (2001), Ecology 82:290-297, doi:10.1890/0012-9658(2001)082[0290:FMMTCD]2.0.CO;2.
+The table is that of vegan's ``adonis2`` (Oksanen et al., https://CRAN.R-project.org/package=vegan):
+
+- ``G = -1/2 J D^2 J`` is the Gower-centred matrix of squared distances; the total sum of
+  squares is ``trace(G)``.
+- The model matrix is built as R's ``model.matrix`` spans it (terms ordered by degree, as R's
+  ``terms()``), centred. For every term an orthonormal basis ``Q_k`` of what it adds is found
+  (sequentially for ``by="terms"``; against all other terms for ``by="margin"``, testing only
+  the terms not contained in a higher-order term, as vegan's ``drop.scope``). A term's sum of
+  squares is ``trace(Q_k' G Q_k)``; ``F_k = (SS_k / Df_k) / (SS_res / Df_res)``, with the
+  residual of the full model.
+- Permutations reorder the samples (the rows and columns of ``G``; within blocks with
+  ``strata``), the same permutation for all terms, as vegan's default "reduced" model without
+  conditions. ``p = (#{F_perm >= F_obs - sqrt(eps)} + 1) / (permutations + 1)``.
+
+Fast path. ``trace(Q_p' G Q_p) = sum_c q_pc' G q_pc`` for the permuted basis ``Q_p = Q[perm]``.
+For a batch of permutations the permuted basis vectors are stacked as the columns of one
+``n x (m b)`` matrix ``Z`` and ``z' G z = 2 z' L z`` with ``L`` the lower triangle of ``G``
+(half diagonal): one triangular matrix product (BLAS ``dtrmm``, ``n^2`` flops per column,
+half of a general product) gives every quadratic form of the batch. Work is
+``O(n^2 * rank * permutations)`` in BLAS-3 blocks; memory is ``D`` and ``G`` plus one batch.
+
+Mixed precision (from 1,500 samples; ``precision="double"`` turns it off): the permuted
+products run in float32 (``strmm``, twice the speed), which moves a permuted F by about 1e-6
+relative (measured on every run: the first 16 permutations are computed both ways, and the run
+falls back to float64 if the error exceeds 1e-5). Every permutation whose F lies within 0.1% of
+``max(F_obs, 1)`` of an observed F is recomputed in float64, so each comparison
+``F_perm >= F_obs`` — hence p — is decided in float64, with a margin of about 1,000 times the
+float32 rounding error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import blas
+
+from ..errors import InputError
+from ._permutations import (
+    align_metadata,
+    distance_input,
+    gower_centered,
+    permutation_batches,
+    show_ids,
+    strata_codes,
+)
+
+__all__ = ["permanova", "parse_formula"]
+
+_EPS = np.sqrt(np.finfo(np.float64).eps)  # vegan: F.perm >= F.0 - EPS
+_RANK_TOL = 1e-7  # as R's qr() default: a unit-norm column adding less than this is aliased
+_BATCH_BYTES = 2**25  # 32 MiB per stacked batch of permuted basis vectors
+
+
+@dataclass(frozen=True)
+class Term:
+    """A model term: one variable (main effect) or several (an interaction)."""
+
+    variables: tuple[tuple[str, bool], ...]  # (column, forced categorical via C(...))
+
+    @property
+    def label(self) -> str:
+        return ":".join(f"C({c})" if forced else c for c, forced in self.variables)
+
+    @property
+    def columns(self) -> frozenset:
+        return frozenset(c for c, _ in self.variables)
+
+
+# ---------------------------------------------------------------------------------------------
+# formula
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses and backticks."""
+    parts, depth, tick, cur = [], 0, False, []
+    for ch in text:
+        if ch == "`":
+            tick = not tick
+        elif not tick and ch == "(":
+            depth += 1
+        elif not tick and ch == ")":
+            depth -= 1
+        if ch == sep and depth == 0 and not tick:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def _variable(text: str, spec: str) -> tuple[str, bool]:
+    t = text.strip()
+    m = re.fullmatch(r"C\((.*)\)", t)
+    forced = m is not None
+    if forced:
+        t = m.group(1).strip()
+    if len(t) >= 2 and t[0] == "`" and t[-1] == "`":
+        t = t[1:-1]
+    elif not t or any(c in t for c in "()^-/|~`%"):
+        raise InputError(f"cannot read the term {text.strip()!r} in {spec!r}",
+                         source="formula",
+                         hint="write terms as column names joined by + (main effects), : (interaction) or * "
+                              "(both), e.g. '~ diagnosis + age'; C(column) treats a numeric column as "
+                              "categorical; quote odd column names in backticks")
+    return t, forced
+
+
+def parse_formula(formula_or_terms) -> list[Term]:
+    """Terms of a one-sided formula (``"~ a + b + a:b"``, ``"~ a * b"``) or a list of term strings.
+
+    Terms are ordered by degree (main effects first), then as written, like R's ``terms()``.
+    """
+    if isinstance(formula_or_terms, str):
+        spec = formula_or_terms.strip()
+        lhs, tilde, rhs = spec.partition("~")
+        if tilde and lhs.strip():
+            raise InputError(f"the formula {spec!r} has a left-hand side", source="formula",
+                             hint="PERMANOVA takes the distances as its response: write only '~ terms'")
+        pieces = _split_top(rhs if tilde else spec, "+")
+    else:
+        spec = " + ".join(map(str, formula_or_terms))
+        pieces = [str(t) for t in formula_or_terms]
+    terms: list[Term] = []
+    for piece in pieces:
+        piece = piece.strip()
+        if piece in ("", "1"):
+            if piece == "" and len(pieces) > 1:
+                raise InputError(f"empty term in {spec!r}", source="formula")
+            continue
+        factors = [[_variable(v, spec) for v in _split_top(f, ":")] for f in _split_top(piece, "*")]
+        # a*b*c: every non-empty combination of the factors, lower orders first
+        n = len(factors)
+        combos = sorted((m for m in range(1, 2**n)), key=lambda m: (bin(m).count("1"), m))
+        for mask in combos:
+            vars_: list[tuple[str, bool]] = []
+            for i in range(n):
+                if mask >> i & 1:
+                    for v in factors[i]:
+                        if v not in vars_:
+                            vars_.append(v)
+            term = Term(tuple(vars_))
+            if all(set(term.variables) != set(t.variables) for t in terms):
+                terms.append(term)
+    if not terms:
+        raise InputError(f"the formula {spec!r} has no terms", source="formula",
+                         hint="e.g. '~ Phenotype' or '~ diagnosis + age'")
+    return sorted(terms, key=lambda t: len(t.variables))  # stable: as written within a degree
+
+
+# ---------------------------------------------------------------------------------------------
+# design
+
+
+def _variable_matrix(meta: pd.DataFrame, column: str, forced: bool, term: Term, source: str,
+                     cache: dict) -> np.ndarray:
+    key = (column, forced)
+    if key in cache:
+        return cache[key]
+    if column not in meta.columns:
+        cols = [str(c) for c in meta.columns]
+        raise InputError(f"unknown column {column!r} in term {term.label!r}", source=source,
+                         hint=f"the metadata columns are: {show_ids(cols, 12)}")
+    values = meta[column]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise InputError(f"term {term.label!r}: column {column!r} is missing for {int(missing.sum())} sample(s): "
+                         f"{show_ids(meta.index[missing])}", source=source,
+                         hint="fill the values, or leave those samples out of both the distances and the metadata")
+    categorical = forced or not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values))
+    if categorical:
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.remove_unused_categories().cat.codes.to_numpy()
+            levels = list(values.cat.remove_unused_categories().cat.categories)
+        else:
+            try:
+                codes, levels = pd.factorize(values, sort=True)
+            except TypeError:  # mixed types (e.g. numbers and text): compare as text
+                codes, levels = pd.factorize(values.astype(str), sort=True)
+            levels = list(levels)
+        if len(levels) < 2:
+            raise InputError(f"term {term.label!r}: column {column!r} has a single level ({levels[0]!r}) among the "
+                             f"{len(values)} samples", source=source,
+                             hint="a term needs at least two groups; drop it from the formula")
+        X = np.zeros((len(values), len(levels)))
+        X[np.arange(len(values)), codes] = 1.0
+    else:
+        x = values.to_numpy(dtype=np.float64)
+        if not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
+            raise InputError(f"term {term.label!r}: column {column!r} is infinite for sample(s) "
+                             f"{show_ids(meta.index[bad])}", source=source)
+        if np.ptp(x) == 0:
+            raise InputError(f"term {term.label!r}: column {column!r} has a single value ({x[0]!r}) for all "
+                             f"{len(x)} samples", source=source, hint="a constant term explains nothing; drop it")
+        X = x[:, None]
+    cache[key] = X
+    return X
+
+
+def _term_matrix(meta: pd.DataFrame, term: Term, source: str, cache: dict) -> np.ndarray:
+    """Row-wise product of the variables' codings (full indicators for factors), centred and
+    scaled to unit column norm; with terms ordered by degree this spans what R's
+    ``model.matrix`` spans."""
+    X = None
+    for column, forced in term.variables:
+        V = _variable_matrix(meta, column, forced, term, source, cache)
+        X = V if X is None else (X[:, :, None] * V[:, None, :]).reshape(len(V), -1)
+    X = X - X.mean(axis=0)
+    norms = np.linalg.norm(X, axis=0)
+    keep = norms > 1e-12 * max(1.0, float(norms.max()))
+    return X[:, keep] / norms[keep]
+
+
+def _complement_basis(X: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of what the columns of ``X`` add to the span of ``Q`` (orthonormal)."""
+    R = X
+    if Q.shape[1]:
+        R = X - Q @ (Q.T @ X)
+        R -= Q @ (Q.T @ R)  # re-orthogonalise (classical Gram-Schmidt twice)
+    if R.shape[1] == 0:
+        return R
+    U, s, _ = np.linalg.svd(R, full_matrices=False)
+    return np.ascontiguousarray(U[:, s > _RANK_TOL])
+
+
+@dataclass
+class _Design:
+    labels: list[str]  # terms tested, in table order
+    bases: list[np.ndarray]  # orthonormal basis per tested term (n x df)
+    rank: int  # rank of the full model (without intercept)
+    full: np.ndarray | None  # basis of the full model when the tested bases do not add up to it (margins)
+
+
+def _build_design(meta: pd.DataFrame, terms: list[Term], by: str, source: str) -> _Design:
+    cache: dict = {}
+    mats = [_term_matrix(meta, t, source, cache) for t in terms]
+    n = len(meta)
+    seq, Q = [], np.zeros((n, 0))
+    for i, (t, X) in enumerate(zip(terms, mats)):
+        B = _complement_basis(X, Q)
+        if B.shape[1] == 0:
+            before = ", ".join(repr(s.label) for s in terms[:i]) or "the intercept"
+            raise InputError(f"term {t.label!r} adds nothing to the terms before it (it is aliased with {before})",
+                             source=source, hint="drop the term or one of the terms it duplicates")
+        seq.append(B)
+        Q = np.hstack([Q, B])
+    rank = Q.shape[1]
+    if n - 1 - rank < 1:
+        raise InputError(f"the model uses {rank} degrees of freedom for {n} samples: no residual degrees of freedom "
+                         "are left", source=source, hint="use fewer terms (or fewer levels) than samples")
+    if by == "terms":
+        return _Design([t.label for t in terms], seq, rank, None)
+    # margin: only terms not contained in a higher-order term (vegan's drop.scope)
+    labels, bases = [], []
+    for i, t in enumerate(terms):
+        if any(t.columns < u.columns for u in terms):
+            continue
+        Qo = np.zeros((n, 0))
+        for j, X in enumerate(mats):
+            if j != i:
+                Qo = np.hstack([Qo, _complement_basis(X, Qo)])
+        B = _complement_basis(mats[i], Qo)
+        if B.shape[1] == 0:
+            raise InputError(f"term {t.label!r} adds nothing once the other terms are in the model (it is aliased)",
+                             source=source, hint="drop it or the term it duplicates")
+        labels.append(t.label)
+        bases.append(B)
+    return _Design(labels, bases, rank, Q)
+
+
+# ---------------------------------------------------------------------------------------------
+# engine
+
+
+def _lower_half(G: np.ndarray) -> np.ndarray:
+    """Turn the C-contiguous symmetric ``G`` (in place) into its upper triangle with half the
+    diagonal; return the F-contiguous transposed view: the lower triangle ``L``, ``G = L + L'``."""
+    n = len(G)
+    idx = np.arange(n)
+    step = max(1, 2**22 // n)
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        rows = G[r0:r1]
+        rows[idx[None, :] < idx[r0:r1, None]] = 0.0
+    G[idx, idx] *= 0.5
+    return G.T
+
+
+def _quadratic_forms(L: np.ndarray, U: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """``out[j, c] = u_c[perm_j]' G u_c[perm_j]`` for a batch of permutations (``G = L + L'``);
+    in the precision of ``L`` (float64 or float32), returned as float64."""
+    b, n = perms.shape
+    m = U.shape[1]
+    # rows of Z^T: (permutation j, column c) -> U[perms[j], c]; C-contiguous, so Z is F-contiguous
+    Zt = np.ascontiguousarray(U.T[:, perms].transpose(1, 0, 2)).reshape(b * m, n)
+    Z = Zt.T
+    trmm = blas.strmm if L.dtype == np.float32 else blas.dtrmm
+    M = trmm(1.0, L, Z, lower=1)  # L @ Z, n^2 flops per column
+    return 2.0 * np.einsum("ij,ij->j", Z, M).astype(np.float64).reshape(b, m)
+
+
+@dataclass
+class _Result:
+    ss: np.ndarray  # observed SS per tested term
+    df: np.ndarray
+    ss_res: float
+    df_res: int
+    total: float
+    F: np.ndarray
+    F_perm: np.ndarray  # (permutations, terms)
+    precision: str  # "double" or "mixed"
+    rechecked: int  # permutations recomputed in float64 (mixed precision)
+
+
+_MIXED_MIN_N = 1500  # below this the float64 products are cheap enough
+_MIXED_WINDOW = 1e-3  # permuted F within this (relative to max(F_obs, 1)) of F_obs are recomputed in float64
+_MIXED_MAX_ERR = 1e-5  # float32 screening is abandoned if its relative error on F exceeds this
+_MIXED_CHECK = 16  # permutations of the first batch computed both ways to measure that error
+
+
+def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Callable | None,
+         precision: str = "mixed") -> _Result:
+    """Observed sums of squares and F per tested term, and the permuted F. ``G`` is overwritten.
+
+    ``precision="mixed"`` (large ``n``): permutations are screened with float32 products (twice
+    as fast); every permutation whose F lies within ``_MIXED_WINDOW * max(F_obs, 1)`` of an
+    observed F is recomputed in float64, so the counts ``F_perm >= F_obs`` (hence p) are those
+    of a float64 computation: float32 rounding moves F by about 1e-6 relative, and the first
+    batch measures it (``_MIXED_CHECK`` permutations both ways); above ``_MIXED_MAX_ERR`` the run
+    falls back to float64. The observed statistics are always float64.
+    """
+    n = len(G)
+    total = float(np.trace(G))
+    L = _lower_half(G)
+    blocks = list(design.bases) + ([design.full] if design.full is not None else [])
+    U = np.hstack(blocks)
+    owner = np.repeat(np.arange(len(blocks)), [B.shape[1] for B in blocks])
+    n_terms = len(design.bases)
+    group = np.zeros((U.shape[1], len(blocks)))
+    group[np.arange(U.shape[1]), owner] = 1.0  # column -> block sums
+    df = np.array([B.shape[1] for B in design.bases], dtype=np.float64)
+    df_res = n - 1 - design.rank
+
+    def F_of(perms, Lx, Ux):
+        ss = _quadratic_forms(Lx, Ux, perms) @ group
+        fit = ss[:, n_terms] if design.full is not None else ss.sum(axis=1)
+        return (ss[:, :n_terms] / df) / ((total - fit) / df_res)[:, None], ss[:, :n_terms], total - fit
+
+    F_obs, ss_obs, res_obs = F_of(np.arange(n)[None, :], L, U)
+    F_obs = F_obs[0]
+    mixed = precision == "mixed" and n >= _MIXED_MIN_N and n_perm > 0
+    if mixed:
+        L32, U32 = L.astype(np.float32), U.astype(np.float32)  # L32 keeps L's Fortran order
+    window = _MIXED_WINDOW * np.maximum(np.abs(F_obs), 1.0)
+    F_perm = np.empty((n_perm, n_terms))
+    rechecked = 0
+    if n_perm:
+        cols = int(np.clip(_BATCH_BYTES // (8 * n), 16, 512))
+        batch = max(1, cols // U.shape[1])
+        done = 0
+        for perms in permutation_batches(n, n_perm, seed, strata=strata, batch=batch):
+            if mixed:
+                F = F_of(perms, L32, U32)[0]
+                if done == 0:
+                    k = min(_MIXED_CHECK, len(perms))
+                    exact = F_of(perms[:k], L, U)[0]
+                    err = float(np.max(np.abs(F[:k] - exact) / np.maximum(np.abs(exact), 1e-300)))
+                    if not err <= _MIXED_MAX_ERR:
+                        mixed = False
+                        F = F_of(perms, L, U)[0]
+                    else:
+                        F[:k] = exact
+                if mixed:
+                    near = (np.abs(F - F_obs) <= window).any(axis=1)
+                    if near.any():
+                        F[near] = F_of(perms[near], L, U)[0]
+                        rechecked += int(near.sum())
+            else:
+                F = F_of(perms, L, U)[0]
+            F_perm[done:done + len(perms)] = F
+            done += len(perms)
+            if progress is not None:
+                progress(done, n_perm)
+    return _Result(ss_obs[0], df, float(res_obs[0]), int(df_res), total, F_obs, F_perm,
+                   "mixed" if mixed else "double", rechecked)
+
+
+# ---------------------------------------------------------------------------------------------
+# public
+
+
+def permanova(
+    distance,
+    metadata,
+    formula_or_terms,
+    *,
+    by: str = "terms",
+    permutations: int = 999,
+    strata=None,
+    seed=None,
+    metric: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    precision: str = "mixed",
+) -> pd.DataFrame:
+    """PERMANOVA as vegan's ``adonis2``: a table of Df, SumOfSqs, R2, F and p per term.
+
+    Parameters
+    ----------
+    distance
+        A square distance matrix: DataFrame labelled by sample on both axes (e.g. from
+        :func:`gutaxis.beta_diversity`), ndarray or ``numpy.memmap`` (matched to the metadata
+        rows by position), or an object with ``.data`` and ``.ids`` (a scikit-bio
+        ``DistanceMatrix``). Or a table of abundances (AnnData, or samples x taxa DataFrame)
+        with ``metric``; an AnnData without ``metric`` uses Bray-Curtis.
+    metadata
+        DataFrame indexed by sample ID holding the formula's columns; ``None`` with an AnnData
+        uses its ``obs``. Metadata rows matching no sample and samples without metadata are an
+        :class:`~gutaxis.errors.InputError` that lists them.
+    formula_or_terms
+        ``"~ Phenotype"``, ``"~ diagnosis + age"``, ``"~ a * b"`` (``a + b + a:b``), or a list of
+        terms ``["diagnosis", "age"]``. Numeric columns are continuous; others (text, bool,
+        category) categorical; ``C(column)`` makes a numeric column categorical. Terms are
+        ordered by degree, as R does.
+    by
+        ``"terms"`` (sequential, type I, vegan's default) or ``"margin"`` (each term against the
+        model of all other terms; terms contained in an interaction are not tested).
+    permutations
+        Number of permutations (0: no p-values).
+    strata
+        Metadata column (or one label per sample): permute only within these blocks.
+    seed
+        Seed of ``numpy.random.default_rng``; the same seed, data and sample order give the same
+        p-values. ``None`` draws one, recorded in ``attrs["params"]["seed"]``.
+    metric
+        ``"braycurtis"`` or ``"jaccard"``: ``distance`` is a table of abundances (see
+        :func:`gutaxis.beta_diversity`; values as given, no renormalisation).
+    progress
+        Called as ``progress(done, permutations)`` after each batch of permutations.
+    precision
+        ``"mixed"`` (default): from 1,500 samples on, permutations are screened in float32 and
+        every one whose F comes within 0.1% of an observed F is recomputed in float64, so p
+        equals the float64 result (see the module notes); ``"double"``: all in float64. The
+        observed Df, SumOfSqs, R2 and F are float64 either way.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: the tested terms, ``Residual``, ``Total``; columns ``Df``, ``SumOfSqs``, ``R2``,
+        ``F``, ``p``. ``attrs["params"]`` holds the formula, ``by``, permutations, seed, strata
+        and the distance's origin; ``attrs["n_samples"]`` the number of samples.
+
+    Notes
+    -----
+    Anderson (2001), doi:10.1111/j.1442-9993.2001.01070.pp.x; McArdle & Anderson (2001),
+    doi:10.1890/0012-9658(2001)082[0290:FMMTCD]2.0.CO;2; vegan ``adonis2``.
+    """
+    return _permanova(distance, metadata, formula_or_terms, by=by, permutations=permutations, strata=strata,
+                      seed=seed, metric=metric, progress=progress, precision=precision)[0]
+
+
+def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations=999, strata=None, seed=None,
+               metric=None, progress=None, precision="mixed"):
+    """:func:`permanova`, also returning the engine's result (with the permuted F)."""
+    source = "permanova"
+    if precision not in ("mixed", "double"):
+        raise InputError(f"precision={precision!r} is not one of 'mixed', 'double'", source=source)
+    if by not in ("terms", "margin"):
+        raise InputError(f"by={by!r} is not one of 'terms', 'margin'", source=source,
+                         hint="'terms' tests terms sequentially, 'margin' each against all others")
+    try:
+        n_perm = int(permutations)
+    except (TypeError, ValueError):
+        n_perm = -1
+    if n_perm < 0 or n_perm != permutations:
+        raise InputError(f"permutations must be a whole number >= 0, got {permutations!r}", source=source)
+    terms = parse_formula(formula_or_terms)
+    if metadata is None:
+        if type(distance).__name__ == "AnnData":
+            metadata = distance.obs
+        else:
+            raise InputError("no metadata given", source=source,
+                             hint="pass a DataFrame indexed by sample ID with the formula's columns")
+    D, labels, origin = distance_input(distance, metric=metric, source=source)
+    meta = align_metadata(labels, metadata, source="metadata")
+    codes = strata_codes(strata, meta, labels, source=source)
+    design = _build_design(meta, terms, by, source="metadata")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+    G = gower_centered(D)
+    del D
+    res = _run(G, design, n_perm, seed, codes, progress, precision)
+    del G
+    if n_perm:
+        exceed = (res.F_perm >= res.F - _EPS).sum(axis=0)
+        p = (exceed + 1.0) / (n_perm + 1.0)
+    else:
+        p = np.full(len(res.F), np.nan)
+    rows = design.labels + ["Residual", "Total"]
+    n = len(labels)
+    table = pd.DataFrame(
+        {
+            "Df": np.r_[res.df, res.df_res, n - 1].astype(int),
+            "SumOfSqs": np.r_[res.ss, res.ss_res, res.total],
+            "R2": np.r_[res.ss, res.ss_res, res.total] / res.total,
+            "F": np.r_[res.F, np.nan, np.nan],
+            "p": np.r_[p, np.nan, np.nan],
+        },
+        index=pd.Index(rows, name="term"),
+    )
+    strata_name = strata if isinstance(strata, str) or strata is None else "given per sample"
+    table.attrs["params"] = {
+        "formula": "~ " + " + ".join(t.label for t in terms),
+        "by": by,
+        "permutations": n_perm,
+        "seed": seed,
+        "strata": strata_name,
+        "distance": origin,
+        "precision": res.precision,
+        "rechecked_in_float64": res.rechecked,
+        "method": "PERMANOVA (vegan adonis2 equivalent)",
+    }
+    table.attrs["n_samples"] = n
+    return table, res
