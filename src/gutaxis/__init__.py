@@ -54,6 +54,7 @@ _EXPORTS = {
     "health_indices": "gutaxis.measure",
     "HealthyReference": "gutaxis.measure",
     # link
+    "associate": "gutaxis.link",
     "permanova": "gutaxis.link",
     "permdisp": "gutaxis.link",
     "meta_analysis": "gutaxis.link",

@@ -4,6 +4,7 @@ One module per capability registers its commands on the shared Typer :data:`app`
 """
 
 from . import lifestyle  # noqa: F401  (registers plan, food, diet, insights)
+from . import link_associate  # noqa: F401  (registers associate)
 from . import link_stats  # noqa: F401  (registers permanova, meta)
 from . import measure  # noqa: F401  (registers demo, report, reference, datasets)
 from ._app import app

@@ -1,0 +1,409 @@
+"""Multivariable associations between features (taxa) and metadata, MaAsLin2's LM path in Python.
+
+Mallick H, Rahnavard A, McIver LJ, et al. Multivariable association discovery in population-scale
+meta-omics studies. PLoS Comput Biol 2021;17:e1009442. doi:10.1371/journal.pcbi.1009442
+
+Every feature is fitted at once: ordinary least squares through one QR of the design
+(:mod:`._lm`); random intercepts by REML with Satterthwaite degrees of freedom, as
+``lmerTest::lmer`` computes them, for all features in lockstep (:mod:`._mixed`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._validation import abundance_matrix
+from ..errors import InputError
+from . import _design, _normalize
+
+__all__ = ["associate", "AssociationResult", "p_adjust", "MODELS", "CORRECTIONS", "RESULT_COLUMNS"]
+
+MODELS = ("LM",)
+CORRECTIONS = ("BH", "BY", "holm", "hochberg", "bonferroni")
+#: Columns of ``all_results.tsv`` as MaAsLin2 writes them.
+RESULT_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
+
+
+def p_adjust(p, method: str = "BH") -> np.ndarray:
+    """R's ``p.adjust`` over the non-missing p-values (missing stay missing)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    x = p[ok]
+    n = x.size
+    if n == 0:
+        return out
+    if method == "bonferroni":
+        q = np.minimum(1.0, x * n)
+    elif method in ("BH", "BY", "hochberg"):
+        order = np.argsort(-x, kind="stable")
+        i = np.arange(n, 0, -1)
+        if method == "BH":
+            adj = n / i * x[order]
+        elif method == "BY":
+            adj = (n / i) * np.sum(1.0 / np.arange(1, n + 1)) * x[order]
+        else:
+            adj = (n - i + 1) * x[order]
+        q = np.empty(n)
+        q[order] = np.minimum(1.0, np.minimum.accumulate(adj))
+    elif method == "holm":
+        order = np.argsort(x, kind="stable")
+        i = np.arange(1, n + 1)
+        q = np.empty(n)
+        q[order] = np.minimum(1.0, np.maximum.accumulate((n - i + 1) * x[order]))
+    else:
+        raise InputError(f"unknown correction {method!r}", source="correction", hint=f"use one of {', '.join(CORRECTIONS)}")
+    out[ok] = q
+    return out
+
+
+@dataclass
+class AssociationResult:
+    """What :func:`associate` returns.
+
+    ``results``: one row per (feature, metadata, value) with MaAsLin2's columns plus ``error``
+    and ``warning`` (and ``taxon``, the feature ID as given), sorted as MaAsLin2 sorts
+    ``all_results.tsv`` (by q-value; ties keep feature order). Features that were filtered or
+    whose model failed have a row with the reason in ``error``.
+    """
+
+    results: pd.DataFrame
+    params: dict
+    notes: list[str] = field(default_factory=list)
+    filtered: list[dict] = field(default_factory=list)
+    data: pd.DataFrame | None = None  # normalised (untransformed) features of the samples modelled
+    metadata: pd.DataFrame | None = None
+
+    @property
+    def significant(self) -> pd.DataFrame:
+        """Rows with ``qval <= max_significance`` (MaAsLin2's ``significant_results.tsv``)."""
+        r = self.results
+        return r[r["qval"] <= self.params["max_significance"]].reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        r = self.results
+        n_feat = r["feature"].nunique()
+        return (f"AssociationResult(model={self.params['model']!r}, {n_feat} features, "
+                f"{int(r['qval'].notna().sum())} tests, {len(self.significant)} with q <= "
+                f"{self.params['max_significance']})")
+
+    def write(self, directory: str | os.PathLike, *, report: bool = True) -> dict[str, Path]:
+        """Write ``all_results.tsv``, ``significant_results.tsv``, ``params.json`` (and
+        ``report.html`` with ``report=True``) into ``directory``; returns the paths."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        cols = [c for c in self.results.columns]
+        for name, frame in (("all_results.tsv", self.results), ("significant_results.tsv", self.significant)):
+            path = out / name
+            frame[cols].to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.15g")
+            paths[name] = path
+        meta = {"params": self.params, "notes": self.notes, "filtered": self.filtered}
+        (out / "params.json").write_text(json.dumps(meta, indent=2, default=str))
+        paths["params.json"] = out / "params.json"
+        if report:
+            from .report_associate import write_associate_report
+
+            paths["report.html"] = write_associate_report(self, out / "report.html")
+        return paths
+
+
+def _parse_reference(reference) -> dict[str, str]:
+    if reference is None:
+        return {}
+    if isinstance(reference, dict):
+        return {str(k): str(v) for k, v in reference.items()}
+    if isinstance(reference, str):
+        out = {}
+        for part in [p for p in reference.replace(";", "|").split("|") if p.strip()]:
+            bits = [b.strip() for b in part.split(",")]
+            if len(bits) != 2 or not all(bits):
+                raise InputError(f"cannot read reference {part!r}", source="reference",
+                                 hint="write 'variable,level' (several separated by ';'), e.g. 'diagnosis,nonIBD'")
+            out[bits[0]] = bits[1]
+        return out
+    raise InputError(f"reference must be a dict or a 'variable,level' string, got {type(reference).__name__}",
+                     source="reference", hint="e.g. reference={'diagnosis': 'nonIBD'}")
+
+
+def _as_list(x) -> list[str]:
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [s.strip() for s in x.split(",") if s.strip()]
+    return [str(s) for s in x]
+
+
+def _read_inputs(data, metadata):
+    """Abundance frame (samples x features) and metadata frame, oriented and validated."""
+    from .._validation import _is_anndata
+
+    if isinstance(metadata, (str, os.PathLike)):
+        from ..io import read_metadata
+
+        metadata = read_metadata(metadata)
+    if _is_anndata(data):
+        X, samples, features = abundance_matrix(data, name="data")
+        if metadata is None:
+            metadata = data.obs.copy()
+    elif isinstance(data, pd.DataFrame):
+        frame = data
+        if metadata is not None and not frame.index.astype(str).isin(metadata.index.astype(str)).any() \
+                and frame.columns.astype(str).isin(metadata.index.astype(str)).any():
+            frame = frame.T  # samples were columns (MaAsLin2 accepts either orientation)
+        X, samples, features = abundance_matrix(frame, name="data")
+    else:
+        X, samples, features = abundance_matrix(data, name="data")
+    if metadata is None:
+        raise InputError("no metadata: pass metadata= or an AnnData with obs columns", source="metadata",
+                         hint="read it with gutaxis.read_metadata(path)")
+    if not isinstance(metadata, pd.DataFrame):
+        raise InputError(f"metadata must be a DataFrame or a path, got {type(metadata).__name__}", source="metadata")
+    import scipy.sparse as sp
+
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    return X, pd.Index([str(s) for s in samples]), [str(f) for f in features], metadata
+
+
+def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
+    meta = metadata.copy()
+    meta.index = pd.Index([str(i) for i in meta.index])
+    dup = meta.index[meta.index.duplicated()]
+    if len(dup):
+        raise InputError(f"duplicate sample ID {dup[0]!r} in the metadata", source="metadata",
+                         hint="keep one row per sample")
+    in_meta = samples.isin(meta.index)
+    extra_meta = meta.index[~meta.index.isin(samples)]
+    no_meta = samples[~in_meta]
+    filtered, notes = [], []
+    if not in_meta.any():
+        raise InputError(f"no sample ID of the data matches the metadata (data e.g. {', '.join(samples[:3])}; "
+                         f"metadata e.g. {', '.join(meta.index[:3])})", source="metadata",
+                         hint="check the ID column of the metadata and the orientation of the table")
+    if len(no_meta) or len(extra_meta):
+        parts = []
+        if len(no_meta):
+            parts.append(f"{len(no_meta)} sample(s) have no metadata: {', '.join(no_meta[:10])}"
+                         f"{' ...' if len(no_meta) > 10 else ''}")
+        if len(extra_meta):
+            parts.append(f"{len(extra_meta)} metadata row(s) match no sample: {', '.join(extra_meta[:10])}"
+                         f"{' ...' if len(extra_meta) > 10 else ''}")
+        if match != "intersection":
+            raise InputError("; ".join(parts), source="metadata",
+                             hint="fix the IDs, or pass match='intersection' (CLI: --intersection) to model only "
+                                  "the samples in both")
+        if len(no_meta):
+            filtered.append({"what": "samples without metadata", "reason": "left out (match='intersection')",
+                             "n": int(len(no_meta)), "ids": list(no_meta)})
+        if len(extra_meta):
+            filtered.append({"what": "metadata rows matching no sample", "reason": "left out (match='intersection')",
+                             "n": int(len(extra_meta)), "ids": list(extra_meta)})
+        notes.extend(parts)
+        from ..io import FilteredWarning
+
+        warnings.warn("; ".join(parts) + " — modelling the intersection", FilteredWarning, stacklevel=3)
+    return np.asarray(in_meta), meta.loc[samples[in_meta]], filtered, notes
+
+
+def associate(
+    data,
+    metadata=None,
+    *,
+    formula: str | None = None,
+    fixed_effects=None,
+    random_effects=None,
+    reference=None,
+    normalization: str = "TSS",
+    transform: str = "LOG",
+    model: str = "LM",
+    min_abundance: float = 0.0,
+    min_prevalence: float = 0.1,
+    min_variance: float = 0.0,
+    standardize: bool = True,
+    max_significance: float = 0.25,
+    correction: str = "BH",
+    output: str | os.PathLike | None = None,
+    match: str = "exact",
+) -> AssociationResult:
+    """Associate every feature with metadata (MaAsLin2's LM path).
+
+    Parameters
+    ----------
+    data
+        AnnData or DataFrame, samples x features (a DataFrame whose *columns* are the metadata's
+        sample IDs is transposed). Values as given (relative abundances or counts).
+    metadata
+        DataFrame indexed by sample ID or a path; defaults to ``data.obs`` for an AnnData.
+    formula
+        ``"~ diagnosis + age + (1|subject)"`` (main effects and random intercepts); or give
+        ``fixed_effects`` / ``random_effects`` (lists or comma-separated strings). With neither,
+        every metadata column is a fixed effect (as MaAsLin2).
+    reference
+        Reference levels: ``{"diagnosis": "nonIBD"}`` or MaAsLin2's ``"diagnosis,nonIBD"``
+        (``;`` between variables). Required for categorical variables with more than two levels.
+    normalization
+        ``"TSS"``, ``"CLR"`` or ``"NONE"`` (per sample, after filtering).
+    transform
+        ``"LOG"`` (log2, zeros replaced by half the feature's smallest positive value),
+        ``"AST"``, ``"LOGIT"``, ``"NONE"``.
+    model
+        ``"LM"`` (MaAsLin2: ``lm``, or ``lmerTest::lmer`` by REML with Satterthwaite df when
+        there are random effects). ``"maaslin3"`` is not available yet (InputError).
+    min_abundance, min_prevalence, min_variance
+        MaAsLin2's filters on the input table: keep features above ``min_abundance`` in more than
+        ``min_prevalence`` of the samples and with a standard deviation above ``min_variance``.
+    standardize
+        z-score continuous fixed effects.
+    max_significance
+        q-value threshold of ``.significant``.
+    correction
+        ``"BH"`` (default), ``"BY"``, ``"holm"``, ``"hochberg"``, ``"bonferroni"``, over all
+        (feature, coefficient) tests.
+    output
+        If given, write the result files there (:meth:`AssociationResult.write`).
+    match
+        ``"exact"``: every sample needs metadata and every metadata row a sample (else
+        :class:`InputError` listing them); ``"intersection"``: model the samples in both and
+        report the rest.
+
+    Returns
+    -------
+    AssociationResult
+    """
+    norm = str(normalization).upper()
+    tr = str(transform).upper()
+    if norm not in _normalize.NORMALIZATIONS:
+        raise InputError(f"unknown normalization {normalization!r}", source="normalization",
+                         hint=f"use one of {', '.join(_normalize.NORMALIZATIONS)}")
+    if tr not in _normalize.TRANSFORMS:
+        raise InputError(f"unknown transform {transform!r}", source="transform",
+                         hint=f"use one of {', '.join(_normalize.TRANSFORMS)}")
+    model_key = {"lm": "LM"}.get(str(model).lower())
+    if str(model).lower() == "maaslin3":
+        raise InputError("model='maaslin3' is not available yet in this version", source="model",
+                         hint="use model='LM' (MaAsLin2)")
+    if model_key is None:
+        raise InputError(f"unknown model {model!r}", source="model", hint=f"use one of {', '.join(MODELS)}")
+    corr = {c.lower(): c for c in CORRECTIONS}.get(str(correction).lower())
+    if corr is None:
+        raise InputError(f"unknown correction {correction!r}", source="correction",
+                         hint=f"use one of {', '.join(CORRECTIONS)}")
+    if tr in ("AST", "LOGIT") and norm not in ("TSS", "NONE"):
+        raise InputError(f"transform {tr} needs normalization TSS or NONE (MaAsLin2's rule), not {norm}",
+                         source="transform", hint="use normalization='TSS'")
+    if match not in ("exact", "intersection"):
+        raise InputError(f"unknown match={match!r}", source="match", hint="use 'exact' or 'intersection'")
+
+    X_raw, samples, taxa, metadata = _read_inputs(data, metadata)
+    used, meta, filtered, notes = _match_samples(samples, metadata, match)
+    X_raw = X_raw[used]
+    samples = samples[used]
+
+    if formula is not None:
+        if fixed_effects is not None or random_effects is not None:
+            raise InputError("give either formula= or fixed_effects=/random_effects=, not both", source="formula")
+        fixed, random = _design.parse_formula(formula)
+    else:
+        fixed, random = _as_list(fixed_effects), _as_list(random_effects)
+        if not fixed:
+            fixed = [c for c in meta.columns if c not in random]
+    ref = _parse_reference(reference)
+    design = _design.build_design(meta, fixed, random, ref, bool(standardize))
+    notes.extend(design.notes)
+
+    features = _normalize.make_names(taxa)
+    params = {"formula": formula, "fixed_effects": design.fixed, "random_effects": design.random, "reference": ref,
+              "normalization": norm, "transform": tr, "model": model_key, "min_abundance": min_abundance,
+              "min_prevalence": min_prevalence, "min_variance": min_variance, "standardize": bool(standardize),
+              "max_significance": max_significance, "correction": corr, "match": match,
+              "n_samples": int(len(samples)), "n_samples_modelled": int(design.rows.sum()),
+              "n_features": len(taxa)}
+    try:
+        from .. import __version__
+
+        params["gutaxis_version"] = __version__
+    except Exception:  # noqa: BLE001
+        pass
+
+    keep, reasons = _normalize.filter_features(X_raw, min_abundance=min_abundance, min_prevalence=min_prevalence,
+                                               min_variance=min_variance)
+    n_filt = int((~keep).sum())
+    if n_filt:
+        ids = [taxa[j] for j in np.flatnonzero(~keep)]
+        filtered.append({"what": "features", "reason": "abundance/prevalence/variance filters", "n": n_filt,
+                         "ids": ids})
+        from ..io import FilteredWarning
+
+        warnings.warn(f"{n_filt} of {len(taxa)} feature(s) filtered out (min_abundance {min_abundance:g}, "
+                      f"min_prevalence {min_prevalence:g}, min_variance {min_variance:g}); their rows in the "
+                      "results say why", FilteredWarning, stacklevel=2)
+    kept = np.flatnonzero(keep)
+    Xn = _normalize.normalize(X_raw[:, kept], norm)
+    bad_tot = np.flatnonzero(~np.isfinite(Xn).all(axis=1) & np.isfinite(X_raw[:, kept]).all(axis=1))
+    if bad_tot.size:
+        ids = [samples[i] for i in bad_tot]
+        msg = (f"{len(ids)} sample(s) sum to zero over the kept features and cannot be normalised; they are left "
+               f"out of every model (as MaAsLin2's na.exclude does): {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+        notes.append(msg)
+        filtered.append({"what": "samples", "reason": "zero total over the kept features", "n": len(ids), "ids": ids})
+        from ..io import FilteredWarning
+
+        warnings.warn(msg, FilteredWarning, stacklevel=2)
+    n_not0 = (Xn > 0).sum(axis=0)
+    Yt = _normalize.transform(Xn, tr)
+
+    rows = design.rows
+    Xd = design.X
+    Y = Yt[rows]
+    from ._lm import ols_all
+
+    fit_info = {}
+    if design.groups:
+        from ._mixed import lmm_all
+
+        coef, se, pval, df, fit_info = lmm_all(Xd, Y, [g[1] for g in design.groups])
+    else:
+        coef, se, pval, df = ols_all(Xd, Y)
+        df = np.repeat(df[:, None], Xd.shape[1], axis=1)
+
+    # assemble rows: feature-major, coefficient order (as MaAsLin2's fit.R), intercept left out
+    p = Xd.shape[1]
+    recs = []
+    for i, j in enumerate(kept):
+        warn = ""
+        err = ""
+        if fit_info:
+            gam = fit_info["gamma"][i]
+            zero = [design.groups[k][0] for k in range(len(gam)) if gam[k] == 0]
+            if zero:
+                warn = f"boundary (singular) fit: random-effect variance of {', '.join(zero)} estimated as 0"
+            if not fit_info["converged"][i]:
+                warn = (warn + "; " if warn else "") + "REML optimisation did not converge"
+        if not np.all(np.isfinite(coef[i, 1:])):
+            err = "model fit failed (non-finite estimates)"
+        for c in range(1, p):
+            var, val = design.terms[c]
+            recs.append((features[j], var, val, coef[i, c], se[i, c], len(samples), int(n_not0[i]), pval[i, c],
+                         err, warn, taxa[j], df[i, c]))
+    for j in np.flatnonzero(~keep):
+        recs.append((features[j], np.nan, np.nan, np.nan, np.nan, len(samples),
+                     int((np.nan_to_num(X_raw[:, j]) > 0).sum()), np.nan, reasons[j], "", taxa[j], np.nan))
+    res = pd.DataFrame.from_records(recs, columns=["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0",
+                                                   "pval", "error", "warning", "taxon", "df"])
+    res["qval"] = p_adjust(res["pval"].to_numpy(), corr)
+    order = np.argsort(np.where(np.isnan(res["qval"]), np.inf, res["qval"]), kind="stable")
+    res = res.iloc[order].reset_index(drop=True)
+    res = res[[*RESULT_COLUMNS, "error", "warning", "taxon", "df"]]
+    data_norm = pd.DataFrame(Xn, index=samples, columns=[features[j] for j in kept])
+    result = AssociationResult(results=res, params=params, notes=notes, filtered=filtered, data=data_norm,
+                               metadata=meta)
+    if output is not None:
+        result.write(output)
+    return result
