@@ -22,7 +22,8 @@ __all__ = ["app", "datasets_app", "guard", "progress", "stdout", "stderr"]
 
 app = typer.Typer(
     name="gutaxis",
-    help="Gut microbiome health from a stool profile: indices, percentiles and a self-contained HTML report.\n\n"
+    help="Gut health and autoimmunity: measure a stool profile, link taxa to conditions, simulate the "
+    "gut-immune axis, and turn diet, stress and symptom logs into an evidence-graded plan.\n\n"
     "gutaxis informs and never diagnoses: discuss personal results with a clinician or a registered dietitian.",
     no_args_is_help=True,
     add_completion=False,
@@ -140,7 +141,7 @@ def main(
                                  help="Show the gutaxis version and exit."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors and informational log messages."),
 ) -> None:
-    """Gut microbiome health: indices, percentiles and a self-contained HTML report."""
+    """Gut health and autoimmunity: measure, link, simulate, act."""
     _state["debug"] = debug
     _log_to_console(logging.INFO if debug else logging.WARNING)
 
