@@ -49,12 +49,14 @@ def associate_cmd(
     reference: Optional[str] = typer.Option(None, "--reference", help="Reference levels 'variable,level[;variable,level]'."),
     normalization: str = typer.Option("TSS", "--normalization", help="TSS, CLR or NONE."),
     transform: str = typer.Option("LOG", "--transform", help="LOG, AST, LOGIT or NONE."),
-    model: str = typer.Option("LM", "--model", help="LM (MaAsLin2)."),
+    model: str = typer.Option("LM", "--model", help="LM (MaAsLin2) or maaslin3 (abundance + prevalence models)."),
     min_abundance: float = typer.Option(0.0, "--min-abundance"),
-    min_prevalence: float = typer.Option(0.1, "--min-prevalence"),
+    min_prevalence: Optional[float] = typer.Option(None, "--min-prevalence",
+                                                   help="Default: 0.1 for LM, 0 for maaslin3 (each tool's own)."),
     min_variance: float = typer.Option(0.0, "--min-variance"),
     standardize: bool = typer.Option(True, "--standardize/--no-standardize", help="z-score continuous metadata."),
-    max_significance: float = typer.Option(0.25, "--max-significance", help="q-value threshold."),
+    max_significance: Optional[float] = typer.Option(None, "--max-significance",
+                                                     help="q-value threshold. Default: 0.25 for LM, 0.1 for maaslin3."),
     correction: str = typer.Option("BH", "--correction", help="BH, BY, holm, hochberg or bonferroni."),
     intersection: bool = typer.Option(False, "--intersection", help="Model only the samples in both files (the rest are reported)."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Metadata column holding the sample IDs."),
@@ -77,6 +79,6 @@ def associate_cmd(
             advance("writing results")
             paths = result.write(out_dir)
         out = _stdout()
-        out.print(f"{len(result.significant)} significant association(s) (q <= {max_significance}); results in {out_dir}")
+        out.print(f"{len(result.significant)} significant association(s) (q <= {result.params['max_significance']}); results in {out_dir}")
         for p in paths.values():
             out.print(f"  {p}")

@@ -25,7 +25,7 @@ from . import _design, _normalize
 
 __all__ = ["associate", "AssociationResult", "p_adjust", "MODELS", "CORRECTIONS", "RESULT_COLUMNS"]
 
-MODELS = ("LM",)
+MODELS = ("LM", "maaslin3")
 CORRECTIONS = ("BH", "BY", "holm", "hochberg", "bonferroni")
 #: Columns of ``all_results.tsv`` as MaAsLin2 writes them.
 RESULT_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
@@ -83,15 +83,21 @@ class AssociationResult:
 
     @property
     def significant(self) -> pd.DataFrame:
-        """Rows with ``qval <= max_significance`` (MaAsLin2's ``significant_results.tsv``)."""
+        """Rows with ``qval <= max_significance`` (MaAsLin2's ``significant_results.tsv``); for
+        ``model="maaslin3"`` MaAsLin3's rule (joint q, or individual q of a row without error)."""
         r = self.results
+        if self.params.get("model") == "maaslin3":
+            from ._maaslin3 import significant
+
+            return significant(r, self.params["max_significance"])
         return r[r["qval"] <= self.params["max_significance"]].reset_index(drop=True)
 
     def __repr__(self) -> str:
         r = self.results
         n_feat = r["feature"].nunique()
+        qcol = "qval_individual" if self.params.get("model") == "maaslin3" else "qval"
         return (f"AssociationResult(model={self.params['model']!r}, {n_feat} features, "
-                f"{int(r['qval'].notna().sum())} tests, {len(self.significant)} with q <= "
+                f"{int(r[qcol].notna().sum())} tests, {len(self.significant)} with q <= "
                 f"{self.params['max_significance']})")
 
     def write(self, directory: str | os.PathLike, *, report: bool = True) -> dict[str, Path]:
@@ -111,7 +117,12 @@ class AssociationResult:
         if report:
             from .report_associate import write_associate_report
 
-            paths["report.html"] = write_associate_report(self, out / "report.html")
+            view = self
+            if self.params.get("model") == "maaslin3":
+                from ._maaslin3 import report_view
+
+                view = report_view(self)
+            paths["report.html"] = write_associate_report(view, out / "report.html")
         return paths
 
 
@@ -224,13 +235,14 @@ def associate(
     transform: str = "LOG",
     model: str = "LM",
     min_abundance: float = 0.0,
-    min_prevalence: float = 0.1,
+    min_prevalence: float | None = None,
     min_variance: float = 0.0,
     standardize: bool = True,
-    max_significance: float = 0.25,
+    max_significance: float | None = None,
     correction: str = "BH",
     output: str | os.PathLike | None = None,
     match: str = "exact",
+    **maaslin3_options,
 ) -> AssociationResult:
     """Associate every feature with metadata (MaAsLin2's LM path).
 
@@ -255,14 +267,19 @@ def associate(
         ``"AST"``, ``"LOGIT"``, ``"NONE"``.
     model
         ``"LM"`` (MaAsLin2: ``lm``, or ``lmerTest::lmer`` by REML with Satterthwaite df when
-        there are random effects). ``"maaslin3"`` is not available yet (InputError).
+        there are random effects) or ``"maaslin3"`` (MaAsLin3's abundance + prevalence models,
+        :mod:`._maaslin3`; normalisation ``TSS``/``CLR``/``NONE``, transform ``LOG``/``PLOG``/
+        ``NONE``, filters on the normalised table; options ``augment``,
+        ``median_comparison_abundance``, ``median_comparison_prevalence``, ``warn_prevalence``,
+        ``max_prevalence``, ``seed`` as keyword arguments).
     min_abundance, min_prevalence, min_variance
-        MaAsLin2's filters on the input table: keep features above ``min_abundance`` in more than
+        ``min_prevalence`` defaults to 0.1 (LM) or 0 (maaslin3). MaAsLin2's filters on the
+        input table: keep features above ``min_abundance`` in more than
         ``min_prevalence`` of the samples and with a standard deviation above ``min_variance``.
     standardize
         z-score continuous fixed effects.
     max_significance
-        q-value threshold of ``.significant``.
+        q-value threshold of ``.significant`` (default 0.25 for LM, 0.1 for maaslin3).
     correction
         ``"BH"`` (default), ``"BY"``, ``"holm"``, ``"hochberg"``, ``"bonferroni"``, over all
         (feature, coefficient) tests.
@@ -279,23 +296,45 @@ def associate(
     """
     norm = str(normalization).upper()
     tr = str(transform).upper()
-    if norm not in _normalize.NORMALIZATIONS:
+    is_m3 = str(model).lower() == "maaslin3"
+    if min_prevalence is None:
+        min_prevalence = 0.0 if is_m3 else 0.1
+    if max_significance is None:
+        max_significance = 0.1 if is_m3 else 0.25
+    if maaslin3_options and not is_m3:
+        raise InputError(f"unexpected option(s) {', '.join(maaslin3_options)} for model={model!r}", source="model",
+                         hint="these options belong to model='maaslin3'")
+    if is_m3:
+        from . import _maaslin3
+
+        m3_opts = {"augment": True, "median_comparison_abundance": True, "median_comparison_prevalence": False,
+                   "warn_prevalence": True, "max_prevalence": 1.0, "seed": 1}
+        unknown = [k for k in maaslin3_options if k not in m3_opts]
+        if unknown:
+            raise InputError(f"unknown option(s) {', '.join(unknown)} for model='maaslin3'", source="model",
+                             hint=f"options: {', '.join(m3_opts)}")
+        m3_opts.update(maaslin3_options)
+        if str(correction).upper() != "BH":
+            raise InputError("model='maaslin3' uses Benjamini-Hochberg q-values only here", source="correction",
+                             hint="use correction='BH'")
+        if norm not in _maaslin3.NORMALIZATIONS or tr not in _maaslin3.TRANSFORMS:
+            raise InputError(f"model='maaslin3' supports normalization {', '.join(_maaslin3.NORMALIZATIONS)} and "
+                             f"transform {', '.join(_maaslin3.TRANSFORMS)}, not {norm}/{tr}", source="transform",
+                             hint="use normalization='TSS', transform='LOG' (MaAsLin3's defaults)")
+    elif norm not in _normalize.NORMALIZATIONS:
         raise InputError(f"unknown normalization {normalization!r}", source="normalization",
                          hint=f"use one of {', '.join(_normalize.NORMALIZATIONS)}")
-    if tr not in _normalize.TRANSFORMS:
+    if not is_m3 and tr not in _normalize.TRANSFORMS:
         raise InputError(f"unknown transform {transform!r}", source="transform",
                          hint=f"use one of {', '.join(_normalize.TRANSFORMS)}")
-    model_key = {"lm": "LM"}.get(str(model).lower())
-    if str(model).lower() == "maaslin3":
-        raise InputError("model='maaslin3' is not available yet in this version", source="model",
-                         hint="use model='LM' (MaAsLin2)")
+    model_key = {"lm": "LM", "maaslin3": "maaslin3"}.get(str(model).lower())
     if model_key is None:
         raise InputError(f"unknown model {model!r}", source="model", hint=f"use one of {', '.join(MODELS)}")
     corr = {c.lower(): c for c in CORRECTIONS}.get(str(correction).lower())
     if corr is None:
         raise InputError(f"unknown correction {correction!r}", source="correction",
                          hint=f"use one of {', '.join(CORRECTIONS)}")
-    if tr in ("AST", "LOGIT") and norm not in ("TSS", "NONE"):
+    if not is_m3 and tr in ("AST", "LOGIT") and norm not in ("TSS", "NONE"):
         raise InputError(f"transform {tr} needs normalization TSS or NONE (MaAsLin2's rule), not {norm}",
                          source="transform", hint="use normalization='TSS'")
     if match not in ("exact", "intersection"):
@@ -331,6 +370,27 @@ def associate(
         params["gutaxis_version"] = __version__
     except Exception:  # noqa: BLE001
         pass
+    if is_m3:
+        params.update(m3_opts)
+        res, data_norm, filt, m3_notes = _maaslin3.fit_maaslin3(
+            X_raw, samples, taxa, features, design, normalization=norm, transform=tr, min_abundance=min_abundance,
+            min_prevalence=min_prevalence, max_prevalence=m3_opts["max_prevalence"], min_variance=min_variance,
+            max_significance=max_significance, augment=m3_opts["augment"],
+            median_comparison_abundance=m3_opts["median_comparison_abundance"],
+            median_comparison_prevalence=m3_opts["median_comparison_prevalence"],
+            warn_prevalence=m3_opts["warn_prevalence"], seed=m3_opts["seed"])
+        filtered.extend(filt)
+        notes.extend(m3_notes)
+        if filt:
+            from ..io import FilteredWarning
+
+            warnings.warn(f"{filt[0]['n']} of {len(taxa)} feature(s) filtered out (MaAsLin3 filters); their rows in "
+                          "the results say why", FilteredWarning, stacklevel=2)
+        result = AssociationResult(results=res, params=params, notes=notes, filtered=filtered, data=data_norm,
+                                   metadata=meta)
+        if output is not None:
+            result.write(output)
+        return result
 
     keep, reasons = _normalize.filter_features(X_raw, min_abundance=min_abundance, min_prevalence=min_prevalence,
                                                min_variance=min_variance)

@@ -1,0 +1,547 @@
+"""MaAsLin3's two-part model for every feature at once: abundance (LM on the log of the non-zero
+values) and prevalence (augmented logistic regression on presence), median comparison against
+compositionality, per-model and joint q-values.
+
+Nickols WA, Kuntz T, Shen J, et al. MaAsLin 3: refining and extending generalized multivariable
+linear models for meta-omic association discovery. Nat Methods 2026 (bioRxiv 2024,
+doi:10.1101/2024.12.13.628459). Behaviour follows biobakery/maaslin3 (``R/maaslin3.R``,
+``R/fit.R``, ``R/utility_scripts.R``), read, not translated line by line:
+
+* normalisation of the whole table first (``TSS``: divide by the sample total; ``CLR``: log of
+  the value over the geometric mean of the sample's non-zero values; ``NONE``); values not above
+  0 become missing (they are the "zeros" of the prevalence model);
+* filters on the normalised table: more than ``min_prevalence * n`` samples above
+  ``min_abundance`` (and at most ``max_prevalence * n``), variance of the non-zero values above
+  ``min_variance`` (a feature with a single non-zero value has no variance and is filtered);
+* transform of the non-zero values (``LOG``: log2; ``PLOG``: log2 with zeros at half the
+  smallest value; ``NONE``);
+* abundance model: ordinary least squares on the non-zero values of each feature (one batched
+  QR over features of the design with the absent samples' rows zeroed; R's ``lm`` pivoting of
+  aliased columns is reproduced in a per-feature fallback); with random intercepts REML as
+  ``lmerTest::lmer`` (:mod:`._mixed`, grouped by missing-value pattern);
+* prevalence model: logistic regression on presence with MaAsLin3's augmentation
+  (:mod:`._logistic`, Newton steps in lockstep over features);
+* median comparison: each abundance coefficient is tested against the median of that
+  coefficient over features (among those with p < 0.95), with the variance of the median
+  (asymptotic, ``pi/2 * var / k``) and its covariance with the coefficient (Monte Carlo, 10,000
+  draws, as MaAsLin3) in the denominator;
+* q-values: one Benjamini-Hochberg over the abundance and prevalence p-values together
+  (``qval_individual``); ``pval_joint = 1 - (1 - min(p_abundance, p_prevalence))^2`` (the
+  Beta(1, 2) CDF of the smaller p; the other model's p alone when one model failed),
+  ``qval_joint`` BH over features x coefficients;
+* flags as MaAsLin3's ``error`` column: failed or degenerate fits, likely misfits of rare or
+  near-ubiquitous features, prevalence associations possibly induced by a stronger abundance
+  association (``warn_prevalence``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import InputError
+
+__all__ = ["NORMALIZATIONS", "TRANSFORMS", "RESULT_COLUMNS", "fit_maaslin3", "significant", "report_view"]
+
+NORMALIZATIONS = ("TSS", "CLR", "NONE")
+TRANSFORMS = ("LOG", "PLOG", "NONE")
+#: Columns of MaAsLin3's ``all_results.tsv`` (then ``taxon``: the feature ID as given).
+RESULT_COLUMNS = ["feature", "metadata", "value", "name", "coef", "null_hypothesis", "stderr", "pval_individual",
+                  "qval_individual", "pval_joint", "qval_joint", "error", "model", "N", "N_not_zero"]
+
+ERR_SAME_LINEAR = "All linear values are the same"
+ERR_SAME_LOGISTIC = "All logistic values are the same"
+ERR_BASELINE = "No data points have the baseline factor level"
+ERR_CONTRASTS = "contrasts can be applied only to factors with 2 or more levels"
+ERR_NA_P = "Fitting error (NA p-value returned from fitting procedure)"
+ERR_MEDIAN = "P-value became NA in median comparison, try rerunning without the median comparison"
+ERR_NOCONV = "glm.fit: algorithm did not converge"
+ERR_BOUNDARY = "glm.fit: fitted probabilities numerically 0 or 1 occurred"
+ERR_RARE = ("A large coefficient (>15 in absolute value) or small p-value (< 10^-10) was obtained from a feature "
+            "present in <5% of samples. Check this is intended.")
+ERR_COMMON = ("A large coefficient (>15 in absolute value) or small p-value (< 10^-10) was obtained from a feature "
+              "present in >95% of samples. Check this is intended.")
+ERR_INDUCED = "Prevalence association possibly induced by stronger abundance association"
+WARN_SMALL_RE = ("<4 average observations per random effect group often inflates coefficients and deflates "
+                 "p-values: consider setting small_random_effects=TRUE and see tutorial")
+
+
+# ----------------------------------------------------------------------------------------------
+# normalisation, filters, transforms (MaAsLin3 order: normalise, filter, transform)
+
+def normalize3(X: np.ndarray, method: str) -> np.ndarray:
+    """Per-sample normalisation; values not above 0 become NaN (MaAsLin3's zero handling)."""
+    X = np.asarray(X, float)
+    pos = X > 0
+    if method == "TSS":
+        tot = np.maximum(np.nansum(X, axis=1, keepdims=True), np.finfo(float).eps)
+        out = X / tot
+    elif method == "CLR":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            L = np.where(pos, np.log(np.where(pos, X, 1.0)), np.nan)
+            out = L - np.nanmean(L, axis=1, keepdims=True)
+    elif method == "NONE":
+        out = X.copy()
+    else:  # pragma: no cover - validated by the caller
+        raise ValueError(method)
+    return np.where(pos, out, np.nan)
+
+
+def filter3(Xn: np.ndarray, *, min_abundance: float, min_prevalence: float, max_prevalence: float,
+            min_variance: float):
+    """MaAsLin3's ``maaslin_filter`` on the normalised table (NaN = zero)."""
+    n = Xn.shape[0]
+    count = (np.nan_to_num(Xn, nan=-np.inf) > min_abundance).sum(axis=0)
+    keep_prev = (count > n * min_prevalence) & (count <= n * max_prevalence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nnz = (~np.isnan(Xn)).sum(axis=0)
+        var = np.where(nnz > 1, np.nanvar(np.where(nnz > 1, Xn, 0.0), axis=0, ddof=1), np.nan)
+    keep_var = var > min_variance
+    keep = keep_prev & keep_var
+    reasons = []
+    for j in range(Xn.shape[1]):
+        if not keep_prev[j]:
+            reasons.append(f"filtered: above {min_abundance:g} in {int(count[j])} of {n} samples; min_prevalence "
+                           f"{min_prevalence:g} needs more than {n * min_prevalence:g}"
+                           + (f", max_prevalence {max_prevalence:g} at most {n * max_prevalence:g}"
+                              if max_prevalence < 1 else ""))
+        elif not keep_var[j]:
+            reasons.append(f"filtered: variance of the non-zero values {var[j]:.3g} not above min_variance "
+                           f"{min_variance:g}" if np.isfinite(var[j]) else
+                           "filtered: fewer than 2 non-zero values (no variance)")
+        else:
+            reasons.append("")
+    return keep, reasons
+
+
+def transform3(Xn: np.ndarray, method: str) -> np.ndarray:
+    if method == "NONE":
+        return Xn.copy()
+    vals = Xn[~np.isnan(Xn)]
+    if method == "LOG":
+        if np.any(vals <= 0):
+            raise InputError("transform LOG needs positive values, but the normalised table has values <= 0",
+                             source="transform", hint="with normalization='CLR' use transform='NONE'")
+        return np.log2(Xn)
+    if method == "PLOG":
+        if np.any(vals < 0):
+            raise InputError("transform PLOG needs values >= 0, but the normalised table has negative values",
+                             source="transform", hint="with normalization='CLR' use transform='NONE'")
+        pos = np.where(Xn > 0, Xn, np.inf)
+        half = np.min(pos, axis=0) / 2.0
+        with np.errstate(divide="ignore"):
+            return np.log2(np.where(Xn == 0, half[None, :], Xn))
+    raise ValueError(method)  # pragma: no cover
+
+
+# ----------------------------------------------------------------------------------------------
+# abundance model: OLS per feature on its non-missing rows, batched
+
+def _aliased_columns(Xs: np.ndarray, tol: float = 1e-7) -> list[int]:
+    """Columns R's ``lm`` (LINPACK dqrdc2, tol 1e-7) would report as aliased, in order."""
+    kept: list[int] = []
+    aliased = []
+    for j in range(Xs.shape[1]):
+        x = Xs[:, j]
+        nrm = np.linalg.norm(x)
+        if nrm == 0:
+            aliased.append(j)
+            continue
+        if kept:
+            Q, _ = np.linalg.qr(Xs[:, kept])
+            r = x - Q @ (Q.T @ x)
+            if np.linalg.norm(r) < tol * nrm:
+                aliased.append(j)
+                continue
+        kept.append(j)
+    return aliased
+
+
+def masked_ols(X: np.ndarray, Y: np.ndarray, *, chunk_bytes: float = 2e8):
+    """``lm(Y[, f] ~ X)`` on the non-missing rows of each feature, all features at once.
+
+    Rows a feature does not use are zeroed in a stacked copy of the design, so one batched
+    Householder QR (``numpy.linalg.qr`` on an ``(F, n, p)`` stack) fits every feature. Features
+    whose design is rank deficient on their rows go through a per-feature fallback that drops
+    the aliased columns as R does (their coefficients are NaN).
+
+    Returns ``coef, se, pval, df`` ((F, p), (F, p), (F, p), (F,)) and ``aliased`` ((F, p) bool).
+    """
+    n, p = X.shape
+    F = Y.shape[1]
+    M = ~np.isnan(Y)
+    coef = np.full((F, p), np.nan)
+    se = np.full((F, p), np.nan)
+    df = np.full(F, np.nan)
+    aliased = np.zeros((F, p), bool)
+    nobs = M.sum(axis=0)
+    colnorm = np.sqrt(M.T.astype(float) @ (X ** 2))  # (F, p) norms of each feature's columns
+    step = int(max(1, min(F, chunk_bytes // (8.0 * n * (2 * p + 2)))))
+    fallback = []
+    for start in range(0, F, step):
+        sl = np.arange(start, min(F, start + step))
+        Mc = M[:, sl].T  # (Fc, n)
+        Xs = Mc[:, :, None] * X[None]
+        ys = np.where(Mc, Y[:, sl].T, 0.0)
+        Q, R = np.linalg.qr(Xs)
+        d = np.abs(np.diagonal(R, axis1=1, axis2=2))
+        bad = (d <= 1e-7 * colnorm[sl]).any(axis=1) | (nobs[sl] <= p)
+        fallback.extend(sl[bad].tolist())
+        ok = ~bad
+        if not ok.any():
+            continue
+        idx = sl[ok]
+        Qo, Ro, yo, Xo = Q[ok], R[ok], ys[ok], Xs[ok]
+        qty = np.einsum("fnp,fn->fp", Qo, yo)
+        b = np.linalg.solve(Ro, qty[:, :, None])[:, :, 0]
+        resid = yo - np.einsum("fnp,fp->fn", Xo, b)
+        dfo = nobs[idx] - p
+        s2 = np.einsum("fn,fn->f", resid, resid) / dfo
+        Rinv = np.linalg.inv(Ro)
+        diag = (Rinv ** 2).sum(axis=2)
+        coef[idx] = b
+        se[idx] = np.sqrt(s2[:, None] * diag)
+        df[idx] = dfo
+    # --- per-feature fallback: rank-deficient designs on the feature's rows (R drops aliased columns)
+    for f in fallback:
+        rows = M[:, f]
+        Xs, ys = X[rows], Y[rows, f]
+        al = _aliased_columns(Xs)
+        aliased[f, al] = True
+        kept = [j for j in range(p) if j not in al]
+        dff = Xs.shape[0] - len(kept)
+        if dff <= 0 or not kept:
+            aliased[f] = True
+            continue
+        Q, R = np.linalg.qr(Xs[:, kept])
+        b = np.linalg.solve(R, Q.T @ ys)
+        r = ys - Xs[:, kept] @ b
+        s2 = r @ r / dff
+        Rinv = np.linalg.inv(R)
+        coef[f, kept] = b
+        se[f, kept] = np.sqrt(s2 * (Rinv ** 2).sum(axis=1))
+        df[f] = dff
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = coef / se
+    pval = 2.0 * stats.t.sf(np.abs(t), df[:, None])
+    return coef, se, pval, df, aliased
+
+
+# ----------------------------------------------------------------------------------------------
+# median comparison
+
+def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, threshold: float = 0.0):
+    """Test each coefficient against the median of that coefficient over features.
+
+    ``coef, se, pval``: (F,) for one model term; ``df``: (F,) degrees of freedom of the test
+    (``inf`` for z tests); ``eligible``: features without errors. As MaAsLin3's
+    ``run_median_comparison_general``: the median is taken over eligible features with
+    ``p < 0.95``; its variance is ``pi/2 * var(coef) / k`` and its covariance with each
+    coefficient is estimated from ``nsims`` draws ``coef ~ N(coef, se)``; the test statistic is
+    ``|coef - median| / sqrt(se^2 + var(median) - 2 cov)``.
+
+    Returns ``p_new`` (F,) (NaN for ineligible features) and the median.
+    """
+    out = np.full(coef.shape, np.nan)
+    idx = np.flatnonzero(eligible)
+    if idx.size == 0:
+        return out, np.nan
+    c, s, pv = coef[idx], se[idx], pval[idx]
+    use = ~np.isnan(pv) & (pv < 0.95)
+    if not use.any():
+        return out, np.nan
+    med = float(np.median(c[use]))
+    k = int(use.sum())
+    var_c = float(np.var(c[use], ddof=1)) if k > 1 else np.nan
+    var_med = 0.25 * 2 * np.pi * var_c / k
+    sims = rng.normal(c, s, size=(nsims, idx.size))
+    sim_med = np.median(sims[:, use], axis=1)
+    cov = ((sims - sims.mean(axis=0)) * (sim_med - sim_med.mean())[:, None]).sum(axis=0) / (nsims - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = np.sqrt(s ** 2 + var_med - 2 * cov)
+        tstat = np.abs(c - med) / denom
+    dfi = df[idx]
+    p_new = np.where(np.isfinite(dfi), 2 * stats.t.sf(tstat, np.where(np.isfinite(dfi), dfi, 1.0)),
+                     2 * stats.norm.sf(tstat))
+    p_new = np.where(np.isnan(c), np.nan, p_new)
+    p_new = np.where(np.abs(c - med) < threshold, 1.0, p_new)
+    out[idx] = p_new
+    return out, med
+
+
+# ----------------------------------------------------------------------------------------------
+# the whole procedure
+
+def _bh(p):
+    from .associate import p_adjust
+
+    return p_adjust(p, "BH")
+
+
+def _abundance(design, A, present_rows):
+    """Fit the abundance model; returns coef, se, pval, df (F, p), per-row error codes."""
+    X = design.X
+    F = A.shape[1]
+    p = X.shape[1]
+    if design.groups:
+        from ._mixed import lmm_all
+
+        # one lockstep REML fit per missing-value pattern (in practice per feature: each has
+        # its own zeros); the fixed-effects path below is fully batched
+        coef = np.full((F, p), np.nan)
+        se = np.full((F, p), np.nan)
+        pval = np.full((F, p), np.nan)
+        df = np.full((F, p), np.nan)
+        fit = np.flatnonzero(present_rows.sum(axis=0) > p + 1)
+        if fit.size:
+            c, s, pv, d, _ = lmm_all(X, A[:, fit], [g[1] for g in design.groups])
+            coef[fit], se[fit], pval[fit], df[fit] = c, s, pv, d
+        aliased = np.isnan(pval)
+    else:
+        coef, se, pval, d1, aliased = masked_ols(X, A)
+        df = np.repeat(d1[:, None], p, axis=1)
+    return coef, se, pval, df, aliased
+
+
+def _feature_errors(design, A_all_samples, present_rows):
+    """Per-feature errors that void the whole abundance model (MaAsLin3's checks before fitting)."""
+    F = A_all_samples.shape[1]
+    err = np.full(F, None, dtype=object)
+    # R: length(unique(expr)) < 2, NA counting as a value
+    nan_any = np.isnan(A_all_samples).any(axis=0)
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanmin(np.where(np.isnan(A_all_samples), np.inf, A_all_samples), axis=0), \
+            np.nanmax(np.where(np.isnan(A_all_samples), -np.inf, A_all_samples), axis=0)
+    has = np.isfinite(lo)
+    n_unique = np.where(has, np.where(lo == hi, 1, 2), 0) + nan_any
+    err[n_unique < 2] = ERR_SAME_LINEAR
+    # a categorical fixed effect whose reference level has no non-zero sample
+    X = design.X
+    for var, levels in design.levels.items():
+        cols = [k for k, (v, _) in enumerate(design.terms) if v == var and k > 0]
+        base = (X[:, cols] == 0).all(axis=1)
+        none = ~(present_rows & base[:, None]).any(axis=0)
+        err[none & (err == None)] = ERR_BASELINE  # noqa: E711
+    # lm drops unused factor levels (model.frame(drop.unused.levels = TRUE)): a categorical
+    # variable left with one level among the feature's non-zero samples fails the whole fit
+    for var, levels in design.levels.items():
+        cols = [k for k, (v, _) in enumerate(design.terms) if v == var and k > 0]
+        base = (X[:, cols] == 0).all(axis=1)
+        n_lev = (present_rows & base[:, None]).any(axis=0).astype(int)
+        for k in cols:
+            n_lev += (present_rows & (X[:, k] != 0)[:, None]).any(axis=0)
+        err[(n_lev < 2) & (err == None)] = ERR_CONTRASTS  # noqa: E711
+    return err
+
+
+def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS", transform="LOG",
+                 min_abundance=0.0, min_prevalence=0.0, max_prevalence=1.0, min_variance=0.0,
+                 max_significance=0.1, augment=True, median_comparison_abundance=True,
+                 median_comparison_prevalence=False, warn_prevalence=True, seed=1):
+    """Run MaAsLin3 on ``X_raw`` (samples x features) with the built ``design``.
+
+    Returns ``results`` (DataFrame, MaAsLin3 columns + ``taxon``), ``data_norm`` (normalised
+    values of the kept features, NaN = zero), ``filtered`` (list of dicts), ``notes``.
+    """
+    if design.groups:
+        raise InputError("model='maaslin3' with random effects is not available yet (the prevalence model needs "
+                         "glmer)", source="formula", hint="drop the random effects (e.g. '(1|subject)') for now")
+    norm, tr = normalization, transform
+    N = X_raw.shape[0]
+    Xn_all = normalize3(X_raw, norm)
+    keep, reasons = filter3(Xn_all, min_abundance=min_abundance, min_prevalence=min_prevalence,
+                            max_prevalence=max_prevalence, min_variance=min_variance)
+    kept = np.flatnonzero(keep)
+    Xk = Xn_all[:, kept]
+    present_all = ~np.isnan(Xk)
+    Yt = transform3(Xk, tr)
+    rows = design.rows
+    X = design.X
+    n, p = X.shape
+    Fk = kept.size
+    A = Yt[rows]
+    P = present_all[rows]
+    notes, filtered = [], []
+    n_not0 = present_all.sum(axis=0)
+
+    # ---------------- abundance model
+    feat_err = _feature_errors(design, Yt, P)
+    A_fit = A.copy()
+    A_fit[:, feat_err != None] = np.nan  # noqa: E711  (voided features are not fitted)
+    ok_feat = feat_err == None  # noqa: E711
+    coef_a = np.full((Fk, p), np.nan)
+    se_a = np.full((Fk, p), np.nan)
+    p_a = np.full((Fk, p), np.nan)
+    df_a = np.full((Fk, p), np.nan)
+    if ok_feat.any():
+        c, s, pv, d, _ = _abundance(design, A_fit[:, ok_feat], P[:, ok_feat])
+        coef_a[ok_feat], se_a[ok_feat], p_a[ok_feat], df_a[ok_feat] = c, s, pv, d
+    err_a = np.full((Fk, p), None, dtype=object)
+    err_a[~ok_feat] = feat_err[~ok_feat][:, None]
+    na_rows = (err_a == None) & np.isnan(p_a)  # noqa: E711
+    err_a[na_rows] = ERR_NA_P
+    raw_p_a = p_a.copy()
+
+    # ---------------- prevalence model
+    prev = P.astype(float)
+    err_p = np.full((Fk, p), None, dtype=object)
+    same = present_all.all(axis=0) | (~present_all).all(axis=0)
+    from ._logistic import logistic_all
+
+    w = (p - 1) / (2.0 * N) if augment else 0.0
+    coef_p = np.full((Fk, p), np.nan)
+    se_p = np.full((Fk, p), np.nan)
+    p_p = np.full((Fk, p), np.nan)
+    fitp = ~same
+    if fitp.any():
+        c, s, pv, info = logistic_all(X, prev[:, fitp], augment_weight=w)
+        coef_p[fitp], se_p[fitp], p_p[fitp] = c, s, pv
+        fe = np.full(int(fitp.sum()), None, dtype=object)
+        fe[~info["converged"]] = ERR_NOCONV
+        fe[info["boundary"]] = ERR_BOUNDARY  # R keeps the last warning glm.fit gave
+        err_p[fitp] = fe[:, None]
+    err_p[same] = ERR_SAME_LOGISTIC
+    err_p[(err_p == None) & np.isnan(p_p)] = ERR_NA_P  # noqa: E711
+    # likely misfits of rare or near-ubiquitous features (MaAsLin3's checks)
+    big = (np.abs(np.nan_to_num(coef_p)) > 15) | (np.nan_to_num(p_p, nan=1.0) < 1e-10)
+    rare = ((n_not0 < 50) & (n_not0 / N < 0.05))[:, None] & big & (err_p == None)  # noqa: E711
+    err_p[rare] = ERR_RARE
+    common = ((N - n_not0 < 50) & (n_not0 / N > 0.95))[:, None] & big & (err_p == None)  # noqa: E711
+    err_p[common] = ERR_COMMON
+
+    # ---------------- median comparison (abundance; prevalence optional)
+    rng = np.random.default_rng(seed)
+    null_a = np.zeros((Fk, p))
+    null_p = np.zeros((Fk, p))
+    if median_comparison_abundance:
+        null_a[:] = np.nan
+        for j in range(1, p):
+            elig = err_a[:, j] == None  # noqa: E711
+            pn, med = median_comparison(coef_a[:, j], se_a[:, j], p_a[:, j], df_a[:, j], elig, rng)
+            became = elig & np.isnan(pn) & ~np.isnan(p_a[:, j])
+            err_a[became, j] = ERR_MEDIAN
+            p_a[elig, j] = pn[elig]
+            null_a[elig, j] = med
+    if median_comparison_prevalence:
+        null_p[:] = np.nan
+        for j in range(1, p):
+            elig = err_p[:, j] == None  # noqa: E711
+            pn, med = median_comparison(coef_p[:, j], se_p[:, j], p_p[:, j], np.full(Fk, np.inf), elig, rng)
+            became = elig & np.isnan(pn) & ~np.isnan(p_p[:, j])
+            err_p[became, j] = ERR_MEDIAN
+            p_p[elig, j] = pn[elig]
+            null_p[elig, j] = med
+
+    # ---------------- q-values over both models together
+    sl = slice(1, p)
+    pa_q = np.where(err_a[:, sl] == None, p_a[:, sl], np.nan)  # noqa: E711
+    pp_q = np.where(err_p[:, sl] == None, p_p[:, sl], np.nan)  # noqa: E711
+    q = _bh(np.concatenate([pa_q.ravel(), pp_q.ravel()]))
+    q_a = q[:pa_q.size].reshape(pa_q.shape)
+    q_p = q[pa_q.size:].reshape(pp_q.shape)
+
+    # ---------------- warn_prevalence: abundance refit as TSS + LOG without median comparison
+    if warn_prevalence:
+        if norm == "TSS" and tr == "LOG":
+            p_new, coef_new, err_new = raw_p_a[:, sl], coef_a[:, sl], err_a[:, sl].copy()
+            err_new[err_new == ERR_MEDIAN] = None
+        else:
+            At = np.log2(normalize3(X_raw, "TSS")[:, kept])[rows]
+            fe2 = _feature_errors(design, np.log2(normalize3(X_raw, "TSS")[:, kept]), ~np.isnan(At))
+            ok2 = fe2 == None  # noqa: E711
+            coef_new = np.full((Fk, p - 1), np.nan)
+            p_new = np.full((Fk, p - 1), np.nan)
+            if ok2.any():
+                c, _, pv, _, _ = _abundance(design, At[:, ok2], ~np.isnan(At[:, ok2]))
+                coef_new[ok2], p_new[ok2] = c[:, sl], pv[:, sl]
+            err_new = np.full((Fk, p - 1), None, dtype=object)
+            err_new[~ok2] = fe2[~ok2][:, None]
+            err_new[(err_new == None) & np.isnan(p_new)] = ERR_NA_P  # noqa: E711
+        qn = _bh(np.concatenate([np.where(err_new == None, p_new, np.nan).ravel(), pp_q.ravel()]))  # noqa: E711
+        q_new = qn[:p_new.size].reshape(p_new.shape)
+        cp = coef_p[:, sl]
+        flag = (~np.isnan(cp) & ~np.isnan(coef_new) & ~np.isnan(p_p[:, sl]) & ~np.isnan(p_new)
+                & (err_p[:, sl] == None) & (err_new == None)  # noqa: E711
+                & (q_new < max_significance) & (np.sign(cp) == np.sign(coef_new))
+                & (np.abs(coef_new) > np.abs(cp)))
+        ep = err_p[:, sl]
+        ep[flag] = ERR_INDUCED
+        err_p[:, sl] = ep
+
+    # ---------------- joint p and q
+    lin = p_a[:, sl]
+    log = p_p[:, sl]
+    lin_bad = np.isnan(lin) | (err_a[:, sl] != None)  # noqa: E711
+    log_bad = np.isnan(log) | (err_p[:, sl] != None)  # noqa: E711
+    mn = np.fmin(lin, log)
+    joint = mn * (2.0 - mn)  # = 1 - (1 - mn)^2 = pbeta(mn, 1, 2), without cancellation for small mn
+    joint = np.where(lin_bad, log, joint)
+    joint = np.where(log_bad, lin, joint)
+    joint = np.where(lin_bad & log_bad, np.nan, joint)
+    q_joint = _bh(joint.ravel()).reshape(joint.shape)
+
+    # ---------------- small random-effect groups
+    if design.groups:
+        for name, codes, _ in design.groups:
+            if np.bincount(codes).mean() < 4:
+                ep = err_p[:, sl]
+                ep[ep == None] = WARN_SMALL_RE  # noqa: E711
+                err_p[:, sl] = ep
+
+    # ---------------- assemble
+    recs = []
+    for i, j in enumerate(kept):
+        for c in range(1, p):
+            var, val = design.terms[c]
+            k = c - 1
+            recs.append((features[j], var, val, design.columns[c], coef_a[i, c], null_a[i, c], se_a[i, c],
+                         p_a[i, c], q_a[i, k], joint[i, k], q_joint[i, k], err_a[i, c], "abundance", N,
+                         int(n_not0[i]), taxa[j]))
+            recs.append((features[j], var, val, design.columns[c], coef_p[i, c], null_p[i, c], se_p[i, c],
+                         p_p[i, c], q_p[i, k], joint[i, k], q_joint[i, k], err_p[i, c], "prevalence", N,
+                         int(n_not0[i]), taxa[j]))
+    n_present_raw = (np.nan_to_num(X_raw) > 0).sum(axis=0)
+    for j in np.flatnonzero(~keep):
+        recs.append((features[j], np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan,
+                     reasons[j], np.nan, N, int(n_present_raw[j]), taxa[j]))
+    res = pd.DataFrame.from_records(recs, columns=[*RESULT_COLUMNS, "taxon"])
+    res["error"] = res["error"].astype(object).where(res["error"].notna(), None)
+    # MaAsLin3's order: by qval_individual (missing last), then rows with errors at the end
+    is_err = res["error"].notna() & (res["error"] != WARN_SMALL_RE)
+    q_key = res["qval_individual"].fillna(np.inf)
+    order = np.lexsort((np.where(res["model"] == "prevalence", 1, 0), q_key.to_numpy(), is_err.to_numpy()))
+    res = res.iloc[order].reset_index(drop=True)
+    if (~keep).any():
+        filtered.append({"what": "features", "reason": "MaAsLin3 abundance/prevalence/variance filters (on the "
+                         "normalised table)", "n": int((~keep).sum()), "ids": [taxa[j] for j in np.flatnonzero(~keep)]})
+    data_norm = pd.DataFrame(np.nan_to_num(Xk, nan=0.0), index=samples, columns=[features[j] for j in kept])
+    return res, data_norm, filtered, notes
+
+
+def significant(results: pd.DataFrame, max_significance: float) -> pd.DataFrame:
+    """MaAsLin3's ``significant_results.tsv``: joint q <= threshold, or individual q <= threshold
+    for a row without an error (the small-random-effect-groups warning does not count)."""
+    r = results
+    ok = r["error"].isna() | (r["error"] == WARN_SMALL_RE)
+    sel = (r["qval_joint"] <= max_significance) | ((r["qval_individual"] <= max_significance) & ok)
+    return r[sel.fillna(False)].reset_index(drop=True)
+
+
+def report_view(result):
+    """An object with the LM result's columns, for :func:`.report_associate.write_associate_report`."""
+    from types import SimpleNamespace
+
+    def conv(frame):
+        f = frame.copy()
+        f["qval"] = f["qval_individual"]
+        f["pval"] = f["pval_individual"]
+        f["N.not.0"] = f["N_not_zero"]
+        f["warning"] = f["model"].fillna("").astype(str)
+        f["error"] = f["error"].fillna("").astype(str)
+        return f
+
+    res = conv(result.results)
+    sig = conv(result.significant)
+    return SimpleNamespace(params=result.params, notes=result.notes, results=res, significant=sig,
+                           data=result.data, metadata=result.metadata)

@@ -1,0 +1,200 @@
+"""associate(model="maaslin3"): MaAsLin3 parity on its own HMP2 test, and the parts against
+independent references (statsmodels GLM/OLS, hand-worked rules).
+
+Reference: ../shared/data/maaslin3_hmp2/expected_results_run1.tsv, the significant_results.tsv
+of maaslin3's tests/testthat/test_Maaslin3.R (maaslin3 @ e5f6782, v0.99.1): TSS, LOG,
+``~ diagnosis + dysbiosis_state + antibiotics + age + reads``, references nonIBD / none / No,
+standardize, augment, median comparison for abundance only, max_significance 0.1.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from gutaxis.errors import InputError
+from gutaxis.link import _logistic, _maaslin3
+from gutaxis.link.associate import associate
+
+CALL = dict(formula="~ diagnosis + dysbiosis_state + antibiotics + age + reads", model="maaslin3",
+            normalization="TSS", transform="LOG", standardize=True, max_significance=0.1,
+            reference={"diagnosis": "nonIBD", "dysbiosis_state": "none", "antibiotics": "No"},
+            augment=True, median_comparison_abundance=True, median_comparison_prevalence=False)
+KEY = ["feature", "metadata", "value", "model"]
+
+
+@pytest.fixture(scope="module")
+def hmp2(shared):
+    data = pd.read_csv(shared("data", "maaslin3_hmp2", "HMP2_taxonomy.tsv"), sep="\t", index_col=0)
+    meta = pd.read_csv(shared("data", "maaslin3_hmp2", "HMP2_metadata.tsv"), sep="\t", index_col=0)
+    expected = pd.read_csv(shared("data", "maaslin3_hmp2", "expected_results_run1.tsv"), sep="\t")
+    return data, meta, expected.dropna(how="all")  # two all-NA rows: R's NA logical index
+
+
+@pytest.fixture(scope="module")
+def run1(hmp2):
+    data, meta, _ = hmp2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return associate(data, meta, **CALL)
+
+
+def test_hmp2_parity_with_maaslin3_test(hmp2, run1):
+    _, _, exp = hmp2
+    res, sig = run1.results, run1.significant
+    ours = set(map(tuple, sig[KEY].astype(str).values))
+    theirs = set(map(tuple, exp[KEY].astype(str).values))
+    found = len(theirs & ours) / len(theirs)
+    m = exp.merge(res, on=KEY, how="left", suffixes=("_R", ""))
+    assert m["name"].notna().all()
+    figures = {"found": found, "ours": len(ours), "theirs": len(theirs), "extra": len(ours - theirs)}
+    for model in ("abundance", "prevalence"):
+        x = m[m.model == model]
+        both = x.coef_R.notna()
+        assert (x.coef.notna() == both).all(), "rows MaAsLin3 leaves NA (failed fits) must be NA here too"
+        figures[f"{model} max|dcoef|"] = float((x.coef - x.coef_R)[both].abs().max())
+        figures[f"{model} max|dse|"] = float((x.stderr - x.stderr_R)[both].abs().max())
+        figures[f"{model} max|log10 p ratio|"] = float(np.log10(x.pval_individual / x.pval_individual_R)[both].abs().max())
+    print("\nMaAsLin3 HMP2 parity:", figures)
+    # acceptance: >= 97 % of MaAsLin3's significant associations, coefficients within 1e-2
+    assert found >= 0.97
+    assert figures["abundance max|dcoef|"] < 1e-2 and figures["prevalence max|dcoef|"] < 1e-2
+    # what is achieved (regression guards): same fits to rounding; only the Monte Carlo
+    # covariance of the median comparison moves abundance p-values a little
+    assert figures["abundance max|dcoef|"] < 1e-8 and figures["prevalence max|dcoef|"] < 1e-8
+    assert figures["abundance max|dse|"] < 1e-8 and figures["prevalence max|dse|"] < 1e-8
+    assert figures["prevalence max|log10 p ratio|"] < 1e-8
+    assert figures["abundance max|log10 p ratio|"] < 0.2
+    assert len(ours - theirs) <= 0.03 * len(theirs)
+    # MaAsLin3's own check: the first 50 significant rows in the same order
+    assert sig[["feature", "metadata", "model"]].head(50).values.tolist() == \
+        exp[["feature", "metadata", "model"]].head(50).values.tolist()
+    # BH over both models together, and the joint q over features x terms: the numbers of tests
+    # R used follow from its q-values (q = p * n / rank at the smallest p)
+    assert res.qval_individual.notna().sum() == 1954
+    assert res[res.model == "abundance"].pval_joint.notna().sum() == 1056
+    j = m[m.qval_joint_R.notna()]
+    np.testing.assert_allclose(j.qval_joint, j.qval_joint_R, rtol=0.5)
+    pr = m[(m.model == "prevalence") & m.pval_joint_R.notna()]
+    assert np.log10(pr.pval_joint / pr.pval_joint_R).abs().median() < 1e-3
+
+
+def test_rules_of_the_output(run1):
+    r = run1.results
+    a = r[r.model == "abundance"].set_index(["feature", "name"])
+    p = r[r.model == "prevalence"].set_index(["feature", "name"])
+    both = a.index.intersection(p.index)
+    a, p = a.loc[both], p.loc[both]
+    ok = a.error.isna() & p.error.isna()
+    mn = np.fmin(a.pval_individual, p.pval_individual)[ok]
+    np.testing.assert_allclose(a.pval_joint[ok], stats.beta.cdf(mn, 1, 2), rtol=1e-12)  # 1 - (1 - min)^2
+    only_prev = a.error.notna() & p.error.isna()
+    np.testing.assert_allclose(a.pval_joint[only_prev], p.pval_individual[only_prev], rtol=1e-12)
+    # the median of each abundance term is its null hypothesis; prevalence is tested against 0
+    assert (p.null_hypothesis[p.error.isna()] == 0).all()
+    assert a.null_hypothesis[a.error.isna()].groupby(level="name").nunique().eq(1).all()
+    # errors found while fitting void the individual q-value (the flags added afterwards, as
+    # MaAsLin3's warn_prevalence, keep it but exclude the row from the individual rule)
+    late = r.error.isin([_maaslin3.WARN_SMALL_RE, _maaslin3.ERR_INDUCED])
+    assert r.loc[r.error.notna() & ~late, "qval_individual"].isna().all()
+    # MaAsLin3's significance rule
+    sig = run1.significant
+    assert ((sig.qval_joint <= 0.1) | ((sig.qval_individual <= 0.1) & sig.error.isna())).all()
+    # the two degenerate-fit rules found in this cohort
+    errs = set(r.error.dropna())
+    assert _maaslin3.ERR_BASELINE in errs and _maaslin3.ERR_CONTRASTS in errs and _maaslin3.ERR_INDUCED in errs
+
+
+def test_augmented_logistic_matches_statsmodels_on_stacked_data():
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(0)
+    n = 300
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    eta = -0.5 + 1.2 * X[:, 1] - 0.8 * X[:, 2]
+    Y = (rng.random((n, 4)) < 1 / (1 + np.exp(-eta[:, None]))).astype(float)
+    Y[:, 3] = X[:, 2]  # perfectly separated by the binary covariate: only the augmentation keeps it finite
+    w = (X.shape[1] - 1) / (2 * n)
+    coef, se, pval, info = _logistic.logistic_all(X, Y, augment_weight=w, epsilon=1e-10, maxit=100)
+    assert info["converged"].all() and not info["boundary"].any()
+    assert 3 < coef[3, 2] < 15  # finite, as MaAsLin3 intends
+    # R's defaults (epsilon 1e-8, standard errors from the last IRLS weights) stay close
+    c8, s8, _, _ = _logistic.logistic_all(X, Y, augment_weight=w)
+    np.testing.assert_allclose(c8, coef, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s8, se, rtol=1e-3)
+    for f in range(4):
+        Xs = np.vstack([X, X, X])
+        ys = np.concatenate([Y[:, f], np.ones(n), np.zeros(n)])
+        wt = np.concatenate([np.ones(n), np.full(2 * n, w)])
+        fit = sm.GLM(ys, Xs, family=sm.families.Binomial(), var_weights=wt).fit(tol=1e-14, maxiter=200)
+        np.testing.assert_allclose(coef[f], fit.params, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(se[f], fit.bse, rtol=1e-4)  # R: weights of the last IRLS step
+    # without augmentation: plain logistic regression
+    c0, s0, p0, _ = _logistic.logistic_all(X, Y[:, :3], epsilon=1e-12, maxit=100)
+    for f in range(3):
+        fit = sm.GLM(Y[:, f], X, family=sm.families.Binomial()).fit(tol=1e-14)
+        np.testing.assert_allclose(c0[f], fit.params, rtol=1e-6)
+        np.testing.assert_allclose(p0[f], fit.pvalues, rtol=1e-4)
+
+
+def test_masked_ols_matches_statsmodels_and_drops_aliased_columns():
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(1)
+    n = 120
+    g = rng.integers(0, 3, n)
+    X = np.column_stack([np.ones(n), (g == 1).astype(float), (g == 2).astype(float), rng.normal(size=n)])
+    Y = X @ rng.normal(size=(4, 5)) + rng.normal(size=(n, 5))
+    Y[rng.random((n, 5)) < 0.3] = np.nan
+    Y[g == 2, 4] = np.nan  # feature 4: level 2 absent among its rows -> aliased column
+    coef, se, pval, df, aliased = _maaslin3.masked_ols(X, Y)
+    for f in range(5):
+        rows = ~np.isnan(Y[:, f])
+        cols = [0, 1, 3] if f == 4 else [0, 1, 2, 3]
+        fit = sm.OLS(Y[rows, f], X[rows][:, cols]).fit()
+        np.testing.assert_allclose(coef[f, cols], fit.params, rtol=1e-9)
+        np.testing.assert_allclose(se[f, cols], fit.bse, rtol=1e-9)
+        np.testing.assert_allclose(pval[f, cols], fit.pvalues, rtol=1e-7)
+    assert aliased[4].tolist() == [False, False, True, False] and np.isnan(coef[4, 2])
+
+
+def test_median_comparison_hand_worked():
+    # identical features with tiny standard errors: the median is their coefficient, so every
+    # feature at the median has p = 1 and one far away has p ~ 0
+    coef = np.array([1.0, 1.0, 1.0, 1.0, 5.0])
+    se = np.full(5, 0.01)
+    pval = np.full(5, 0.01)
+    p, med = _maaslin3.median_comparison(coef, se, pval, np.full(5, 100.0), np.ones(5, bool),
+                                         np.random.default_rng(0))
+    assert med == 1.0
+    np.testing.assert_allclose(p[:4], 1.0)
+    # the far feature hardly moves the median (cov ~ 0): t = 4 / sqrt(se^2 + pi/2 var / k)
+    t = 4.0 / np.sqrt(0.01 ** 2 + np.pi / 2 * np.var(coef, ddof=1) / 5)
+    assert p[4] == pytest.approx(2 * stats.t.sf(t, 100), rel=0.05)
+    # features with p >= 0.95 do not enter the median
+    p2, med2 = _maaslin3.median_comparison(coef, se, np.array([0.01, 0.01, 0.99, 0.99, 0.01]), np.full(5, np.inf),
+                                           np.ones(5, bool), np.random.default_rng(0))
+    assert med2 == 1.0
+
+
+def test_write_maaslin3_outputs(run1, tmp_path):
+    paths = run1.write(tmp_path, report=True)
+    all_r = pd.read_csv(paths["all_results.tsv"], sep="\t")
+    sig = pd.read_csv(paths["significant_results.tsv"], sep="\t")
+    assert list(all_r.columns[:15]) == _maaslin3.RESULT_COLUMNS
+    assert len(sig) == len(run1.significant) and len(all_r) == len(run1.results)
+    assert paths["report.html"].read_text().count("<svg") > 1
+
+
+def test_random_effects_and_bad_options(hmp2):
+    data, meta, _ = hmp2
+    small = data.iloc[:200, :20]
+    with pytest.raises(InputError, match="random effects"):
+        associate(small, meta.loc[small.index], formula="~ diagnosis + (1|participant_id)", model="maaslin3",
+                  reference={"diagnosis": "nonIBD"})
+    with pytest.raises(InputError, match="AST"):
+        associate(small, meta.loc[small.index], formula="~ age", model="maaslin3", transform="AST")
+    with pytest.raises(InputError, match="unexpected option"):
+        associate(small, meta.loc[small.index], formula="~ age", augment=False)
