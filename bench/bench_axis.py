@@ -1,8 +1,10 @@
 """Benchmark: the batched axis engine vs a loop of scipy solve_ivp over patients.
 
-Prints the time for N patients x DAYS days with the numba RK4 engine (parallel over patients),
-the time of a solve_ivp (LSODA) loop over a small number of patients scaled up to N, and the
-ratio. Usage: python bench/bench_axis.py [N] [DAYS] [N_SCIPY]   (defaults 100000 365 20).
+Prints the time for N patients x DAYS days (daily read-outs kept) with the numba engine (ETDRK4,
+dt = 0.5 d, parallel over patients), the time of a solve_ivp (LSODA) loop over a small number of
+patients scaled up to N, and the ratio. Wall time depends on what else runs on the machine, so
+the process CPU time is printed too (wall ~ CPU / n_threads on an idle machine).
+Usage: python bench/bench_axis.py [N] [DAYS] [N_SCIPY] [DT]   (defaults 100000 365 20 0.5).
 Pin to two cores for the 2-core target, e.g. NUMBA_NUM_THREADS=2 taskset -c 0,1 python ...
 """
 
@@ -16,7 +18,9 @@ import numpy as np
 from gutaxis import axis
 
 
-def main(n: int = 100_000, days: int = 365, n_scipy: int = 20, dt: float = 0.25) -> None:
+def main(n: int = 100_000, days: int = 365, n_scipy: int = 20, dt: float = 0.5) -> None:
+    import numba
+
     rng = np.random.default_rng(0)
     P = axis.sample_parameters(n, rng)
     U = axis.reference_inputs(n)
@@ -27,18 +31,21 @@ def main(n: int = 100_000, days: int = 365, n_scipy: int = 20, dt: float = 0.25)
     s.set(70, 98, group=2, stress=0.9)
     g = np.arange(n) % 3
     axis.simulate(P[:, :4], y0[:, :4], U[:, :4], axis.Schedule.baseline(2), dt=dt)  # compile / load cache
+    c0 = time.process_time()
     t0 = time.perf_counter()
     tr = axis.simulate(P, y0, U, s, g, dt=dt, record="daily")
     t_batch = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     assert np.isfinite(tr.states).all()
     t0 = time.perf_counter()
     axis.simulate(P[:, :n_scipy], y0[:, :n_scipy], U[:, :n_scipy], s, g[:n_scipy], method="scipy", rtol=1e-6, atol=1e-9)
     t_scipy = (time.perf_counter() - t0) / n_scipy * n
-    print(f"batched numba RK4 (dt={dt} d): {n} patients x {days} days: {t_batch:.1f} s")
+    print(f"threads: {numba.get_num_threads()}")
+    print(f"batched numba ETDRK4 (dt={dt} d), daily read-outs: {n} patients x {days} days: {t_batch:.1f} s wall, {cpu:.1f} s CPU")
     print(f"solve_ivp LSODA loop: {n_scipy} patients measured, scaled to {n}: {t_scipy:.1f} s")
     print(f"ratio solve_ivp / batched: {t_scipy / t_batch:.1f}x")
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:4]]
+    args = [int(a) for a in sys.argv[1:4]] + [float(a) for a in sys.argv[4:5]]
     main(*args)

@@ -3,7 +3,11 @@ HPA axis, RA/SLE tissue inflammation), a fast engine over virtual patients, virt
 and in-silico trials calibrated to published human studies.
 
 Context of use: hypothesis generation and teaching, not clinical decisions. See ``docs/axis.md``.
-This subpackage imports nothing from other gutaxis subpackages except :mod:`gutaxis.errors`.
+This subpackage imports nothing from other gutaxis subpackages except :mod:`gutaxis.errors`; the personal
+twin reads profiles lazily through :mod:`gutaxis.io`, :mod:`gutaxis.taxonomy` and input validation.
+
+Stable API for other modules (e.g. ``gutaxis.lifestyle.plan``): :func:`twin`, :func:`forecast`,
+:class:`Twin`, :class:`Forecast`, :data:`ENDPOINTS` (documented in ``docs/axis.md``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from .engine import OUTPUT_NAMES, Trajectory, fast_quantities, healthy_state, simulate, steady_state
 from .equations import FAST_NAMES, INPUT_NAMES, INPUT_UNITS, PARAM_NAMES, STATE_NAMES, STATE_UNITS, fast, rhs
 from .inputs import REFERENCE_INPUTS, Schedule, reference_inputs, stress_load_from_pss10
+from .personal import DIET_KEYS, ENDPOINT_UNITS, ENDPOINTS, MARKERS, Forecast, Twin, forecast, profile_guilds, twin
 from .parameters import default_parameters, parameter_matrix, parameter_table, sample_parameters
 from .population import (
     HEALTHY_BASELINE_TARGET,
@@ -23,6 +28,7 @@ from .population import (
 from .trials import ArmResults, hedges_g, measured, replicate_indices, run_arms
 
 __all__ = [
+    "DIET_KEYS", "ENDPOINTS", "ENDPOINT_UNITS", "MARKERS", "Forecast", "Twin", "forecast", "profile_guilds", "twin",
     "ArmResults", "FAST_NAMES", "HEALTHY_BASELINE_TARGET", "INPUT_NAMES", "INPUT_UNITS", "OUTPUT_NAMES",
     "PARAM_NAMES", "PLAUSIBLE_BOUNDS", "Population", "REFERENCE_INPUTS", "STATE_NAMES", "STATE_UNITS",
     "Schedule", "Trajectory", "default_parameters", "fast", "fast_quantities", "healthy_state", "hedges_g",

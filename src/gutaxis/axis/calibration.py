@@ -164,11 +164,11 @@ def trial_T9(n_rep: int = 200, seed: int = 9) -> dict:
 
 
 def trial_T10(n_rep: int = 200, seed: int = 10) -> dict:
-    """Duscha 2020: propionate 1 g/d for 14 days (n = 24, single arm); Häger 2019: RA, +20 g/d fiber
+    """Duscha 2020: propionate 1 g/d for 14 days in MS (n = 24, single arm); Häger 2019: RA, +20 g/d fiber
     for 28 days (n = 36, single arm; the fiber dose of the bars/cereals is assumed)."""
     f = {}
     rng = np.random.default_rng(seed)
-    pop = population("healthy")  # MS variant not yet modelled: T-cell response on the healthy VP
+    pop = population("ms")  # MS virtual population (relapsing-remitting variant, random cycle phases)
     res = run_arms(pop, {"pa": Schedule.baseline(14).set(propionate=1.0)}, record=[0, 14])
     ch, _ = _single_arm_changes(res, "pa", ["Treg", "Th17"], 14, 24, n_rep, rng, relative=True)
     f["pa:Treg_pct"] = ch["Treg"].mean(axis=1)
@@ -201,5 +201,107 @@ def trial_T11(n_rep: int = 200, seed: int = 11) -> dict:
     return f
 
 
-TRIALS = {"T1": trial_T1_T2, "T2": trial_T1_T2, "T3": trial_T3, "T4": trial_T4, "T8": trial_T8,
-          "T9": trial_T9, "T10": trial_T10, "T11": trial_T11}
+def _acute_noise(x, pop_params, idx, rng):
+    cv = pop_params[eq.PARAM_NAMES.index("cv_acute"), idx]
+    return x * np.exp(cv * rng.standard_normal(np.shape(x)))
+
+
+def trial_T5(n_rep: int = 200, seed: int = 5) -> dict:
+    """Vanuytsel 2014: public speech (1 h at the lab-stressor load ``S_lab``) vs control, within
+    subject, n = 23; 2-h L/M from the start of the speech; peripheral CRH at the end of the speech.
+    Also the speech with the mast-cell path blocked (g_mc = 0, DSCG) and with no stress reactivity
+    (react = 0, no cortisol response)."""
+    from .acute import lab_stressor, simulate_acute
+
+    pop = population("healthy")
+    P, Y, U = pop.params, pop.states, pop.inputs
+    st = lab_stressor(P, duration_h=1.0)
+    kw = dict(hours=2.5, record_min=5.0)
+    ctl = simulate_acute(P, Y, U, **kw)
+    spe = simulate_acute(P, Y, U, stress=st, **kw)
+    # blocked mast cells (DSCG) and no stress reactivity, each against its own unstressed control
+    blk = {o: simulate_acute(P, Y, U, stress=s, overrides={"g_mc": 0.0}, **kw) for o, s in (("s", st), ("c", ()))}
+    nor = {o: simulate_acute(P, Y, U, stress=s, overrides={"react": 0.0}, **kw) for o, s in (("s", st), ("c", ()))}
+    lm = {k: t.window_mean("lm", 0.0, 2.0) for k, t in (("ctl", ctl), ("spe", spe))}
+    d_blk = blk["s"].window_mean("lm", 0.0, 2.0) - blk["c"].window_mean("lm", 0.0, 2.0)
+    d_nor = nor["s"].window_mean("lm", 0.0, 2.0) - nor["c"].window_mean("lm", 0.0, 2.0)
+    crh = 0.028 * spe.at("crh", 1.0) / np.median(ctl.at("crh", 1.0))
+    d_cort = spe.peak("cortisol")[0] / ctl.at("cortisol", 0.0) - 1.0
+    rng = np.random.default_rng(seed)
+    (idx,) = replicate_indices(pop.n, [23], n_rep, rng)
+    f = {}
+    for k in lm:
+        f[f"lm_{k}"] = measured(lm[k][idx], "lm", P[:, idx], rng).mean(axis=1)
+    f["crh"] = measured(crh[idx], "lm", P[:, idx], rng).mean(axis=1)  # peripheral CRH assay noise ~ cv_lm
+    f["dlm_blocked"] = d_blk[idx].mean(axis=1)
+    f["dlm_no_cortisol"] = d_nor[idx].mean(axis=1)
+    dl = (lm["spe"] - lm["ctl"])
+    f["corr_dcort_dlm"] = np.array([np.corrcoef(d_cort[i], dl[i])[0, 1] for i in idx])
+    return f
+
+
+def trial_T6(n_rep: int = 200, seed: int = 6) -> dict:
+    """Copeland 2005: 2 ng/kg intravenous endotoxin (E. coli O113) bolus, healthy volunteers, 8 h;
+    n = 10 per virtual study (assumed). Read-outs from the mean curves of each replicate study."""
+    from .acute import simulate_acute
+
+    pop = population("healthy")
+    tr = simulate_acute(pop.params, pop.states, pop.inputs, hours=8.0, lps_dose=2.0, record_min=10.0)
+    rng = np.random.default_rng(seed)
+    (idx,) = replicate_indices(pop.n, [10], n_rep, rng)
+    h = tr.hours
+    f = {}
+    mean = {k: tr.values[k][:, idx].mean(axis=2) for k in ("il6", "tnf", "il10")}  # (n_times, n_rep)
+    i2 = int(np.argmin(np.abs(h - 2.0)))
+    i6 = int(np.argmin(np.abs(h - 6.0)))
+    f["il6_2h"] = _acute_noise(tr.values["il6"][i2][idx], pop.params, idx, rng).mean(axis=1)
+    for k in ("il6", "tnf", "il10"):
+        f[f"{k}_peak_h"] = h[np.argmax(mean[k], axis=0)]
+    f["resolved_6h"] = np.maximum(mean["il6"][i6] / mean["il6"].max(axis=0), mean["tnf"][i6] / mean["tnf"].max(axis=0))
+    return f
+
+
+def trial_T7(n_rep: int = 200, seed: int = 7) -> dict:
+    """Marsland 2017: acute laboratory stressor (30 min at ``S_lab``), IL-6 90 min after its end;
+    CRP 2 h after; n = 30 per virtual study (assumed); paired d of log values with same-session
+    noise ``cv_acute``."""
+    from .acute import lab_stressor, simulate_acute
+
+    pop = population("healthy")
+    st = lab_stressor(pop.params, duration_h=0.5)
+    tr = simulate_acute(pop.params, pop.states, pop.inputs, hours=3.0, stress=st, record_min=5.0)
+    rng = np.random.default_rng(seed)
+    (idx,) = replicate_indices(pop.n, [30], n_rep, rng)
+    end = st[0][1]
+    f = {}
+    for name, out, t in (("il6_d", "il6", end + 1.5), ("crp_d", "CRP", end + 2.0)):
+        pre = _acute_noise(tr.at(out, 0.0)[idx], pop.params, idx, rng)
+        post = _acute_noise(tr.at(out, t)[idx], pop.params, idx, rng)
+        dl = np.log(post) - np.log(pre)
+        f[name] = dl.mean(axis=1) / dl.std(axis=1, ddof=1)
+    m = tr.values["il6"][:, idx].mean(axis=2)
+    f["il6_peak_min"] = 60.0 * (tr.hours[np.argmax(m, axis=0)] - end)
+    return f
+
+
+def trial_T12_ms(n_rep: int = 200, seed: int = 12, n: int = 100, years: int = 2) -> dict:
+    """Vélez de Mendizábal 2011: early RRMS; cohorts of ``n`` virtual patients followed ``years``
+    years (assumed design): annualised relapse rate and median relapse duration per cohort."""
+    from .population import relapses
+
+    pop = population("ms")
+    days = int(round(365.25 * years))
+    tr = run_arms(pop, {"fu": Schedule.baseline(days)}, record="daily").arms["fu"]
+    thr = float(np.median(pop.params[eq.PARAM_NAMES.index("ms_relapse")]))
+    arr, _ = relapses(tr.days, tr.state("p"), thr)
+    rng = np.random.default_rng(seed)
+    (idx,) = replicate_indices(pop.n, [n], n_rep, rng)
+    med = np.empty(n_rep)
+    for k in range(n_rep):
+        _, dur = relapses(tr.days, tr.state("p")[:, idx[k]], thr)
+        med[k] = np.median(dur) if dur.size else np.nan
+    return {"arr": arr[idx].mean(axis=1), "duration_days": med}
+
+
+TRIALS = {"T1": trial_T1_T2, "T2": trial_T1_T2, "T3": trial_T3, "T4": trial_T4, "T5": trial_T5, "T6": trial_T6, "T7": trial_T7, "T8": trial_T8,
+          "T9": trial_T9, "T10": trial_T10, "T11": trial_T11, "T12": trial_T12_ms}

@@ -24,7 +24,8 @@ Guilds, generalised Lotka-Volterra in relative form (x* = reference abundance)::
 
     dx_i/dt = r_i x_i [ g_i(diet) - sum_j A_ij x_j / x*_j ] + I_i(fermented food, probiotic)
 
-with ``A_ii = 1`` and ``g_i`` = derived ``g0_i`` + diet terms: Monod fiber signal
+with ``A_ii = 1`` and ``g_i`` = derived ``g0_i`` + person offset ``dg_i`` (0 in virtual populations; set by
+the personal twin to reproduce a measured profile) + diet terms: Monod fiber signal
 ``phi = F/(K_F+F) * R/(R+K_Rf)`` (normalised to 1 at the reference) for B and Bc; saturated fat,
 sugar and UPF for Pb; immigration into L from fermented food (``i_L_ff * servings``) and probiotics
 (``i_L_pro * D/(1+D)``, ``D = 10**(log10 CFU - pro_log50)``). Diversity R colonisation-resists Pb.
@@ -33,7 +34,12 @@ Diversity: ``dR/dt = k_R (R_ref (1 + e_R_ff (ff - ff_ref) - e_R_upf (UPF/UPF_ref
 ``ff = FF/(K_FF+FF)``.
 
 Permeability (structural, slow): ``dIP/dt = k_IP (IP_ref h(Bu) X - IP)``, ``h(Bu) = (1+c_bu)/(1+c_bu Bu/bu_ref)``,
-``X = (1 + g_IP_crh (CRH-1)^+ + g_IP_tnf (TNF/tnf_b-1)^+) (1 + g_IP_diet (UPF/UPF_ref-1))^+``.
+``X = (1 + g_IP_crh (CRH-1)^+ + g_IP_tnf (TNF/tnf_b-1)^+) (1 + g_IP_diet (UPF/UPF_ref-1))^+ (1 + g_IP_res (rho - 1)^+)``,
+``rho = F (1-kappa) / (F_ref (1-kappa_ref))``, ``kappa = R/(R+K_Rf)``: fiber beyond the reference load that the community
+lacks the capacity to ferment (low diversity) stresses the barrier, so that fiber's net effect on inflammation depends on
+fermentation capacity (Wastyk 2021: no average fall of IL-6 on high fiber; response set by baseline diversity).
+Diet deviations *below* the reference act with weight ``asym_dn`` on pathobiont growth and chylomicron LPS
+transport (a prudent diet lowers endotoxin less than a Western diet raises it, Pendyala 2012).
 The *measured* L/M adds the fast mast-cell path (Vanuytsel 2014): ``LM = IP (1 + g_mc (CRH-1)^+)``.
 
 LBP: ``dLBP/dt = k_LBP (LBP_ref (1 + a_LBP LPS)/(1 + a_LBP) - LBP)``.
@@ -55,7 +61,10 @@ cortisol-GR dimer gives two stable states at the reference drive: normal (GR = O
 high-GR, low-cortisol state that a sustained drive above ~1.9 forces and that persists after the
 drive returns (lock-in).
 
-Tissue inflammation, Baker 2013 core with systemic inputs and time scale ``k_A``::
+Tissue inflammation, Baker 2013 core with systemic inputs and time scale ``k_A`` (for MS the ``a``
+equation is replaced by ``da/dt = ms_kon p a_ind - ms_koff a / a_ind``, a relaxation oscillator of
+relapses and remissions after Velez de Mendizabal 2011, and ``p`` spills into blood cytokines only with
+weight ``ms_spill``)::
 
     dp/dt = k_A (-gamma p + ((alpha1 + s)^+ (1 - dmard_eff dmard) + alpha2_eff p^2/(1+p^2)) / (1 + a^2))
     da/dt = k_A (-a + alpha4 p^2/(alpha3^2 + p^2) (1 + beta_T (Treg/Treg_ref - 1))^+)
@@ -70,7 +79,8 @@ Fast quantities (QSSA, ``FAST_NAMES``)
 ``Bu = bu_ref (B/B_ref) phi``; ``SCFA = w_bu Bu/bu_ref + (1-w_bu) ((Bc/Bc_ref) phi + k_prop prop)``;
 ``LPS = (Pb/Pb_ref)(LM/IP_ref)(1 + c_chylo (SF/SF_ref - 1))^+``;
 ``IL10 = il10_b (1 + e10_T Treg/Treg_ref + E10_LPS l + e10_O O)/(1 + e10_T + E10_LPS l0 + e10_O)``;
-``IL6 = il6_b f6(LPS) (1+E6_A p)/(1+E6_A p0) (1+E6_17 Th17/Th17_ref)/(1+E6_17) sup sns6``
+``IL6 = il6_b f6(LPS) (1+E6_A p)/(1+E6_A p0) (1+E6_17 Th17/Th17_ref)/(1+E6_17) sup sns6 + sle il6_sle sup``
+(in SLE, ``E6_A`` is replaced by ``E6_A_sle``)
 with ``f(LPS) = (1 + E l)/(1 + E l0)``, ``l = LPS/(K_LPS+LPS)``, ``sup = (1+G)/(1+G O)
 (1+I_10)/(1+I_10 IL10/il10_b)``, ``sns = (1 + e S_eff)/(1 + e S_ref)``; TNF and IL-1b alike;
 ``IL17 = il17_b Th17/Th17_ref``.
@@ -96,6 +106,14 @@ __all__ = [
     "P_HEALTHY",
     "fast",
     "rhs",
+    "derived",
+    "day_terms",
+    "fast_core",
+    "rhs_core",
+    "stage_rates",
+    "const_rates",
+    "N_DERIVED",
+    "N_DAY",
 ]
 
 STATE_NAMES = ("B", "L", "Pb", "Bc", "R", "IP", "LBP", "Treg", "Th17", "O", "GR", "p", "a", "CRP")
@@ -108,14 +126,14 @@ N_STATES = 14
 
 INPUT_NAMES = (
     "fiber", "fermented", "probiotic", "upf", "sugar", "satfat", "stress", "mindbody",
-    "ra", "sle", "dmard", "propionate",
+    "ra", "sle", "dmard", "propionate", "ms",
 )
 INPUT_UNITS = (
     "g/d", "servings/d", "log10 CFU/d", "% energy", "g/d", "% energy", "0-1", "min/d",
-    "0/1", "0/1", "0/1", "g/d",
+    "0/1", "0/1", "0/1", "g/d", "0/1",
 )
-(U_F, U_FF, U_PRO, U_UPF, U_SUG, U_SF, U_S, U_M, U_RA, U_SLE, U_DMARD, U_PROP) = range(12)
-N_INPUTS = 12
+(U_F, U_FF, U_PRO, U_UPF, U_SUG, U_SF, U_S, U_M, U_RA, U_SLE, U_DMARD, U_PROP, U_MS) = range(13)
+N_INPUTS = 13
 
 FAST_NAMES = ("butyrate", "scfa", "crh", "lm", "lps", "il10", "il6", "tnf", "il1b", "il17", "s_eff")
 N_FAST = 11
@@ -135,6 +153,122 @@ def _floor(x):
     return _pos(x - 1e-3) + 1e-3
 
 
+# --------------------------------------------------------------------------------------------
+# Evaluation order for speed (the maths is the one in the module docstring):
+#   derived(p, c)            per-patient constants (reciprocals, normalisers, derived growth terms)
+#   day_terms(p, c, u, d)    what depends on the inputs, which are constant within a day
+#   fast_core / rhs_core     only the state-dependent work, evaluated at every integrator stage
+# rhs(y, p, u, dy) and fast(y, p, u) chain the three; all work element-wise on scalars or arrays.
+# --------------------------------------------------------------------------------------------
+(C_iB, C_iL, C_iPb, C_iBc, C_iR, C_iIP, C_ibu, C_iTreg, C_iTh17, C_iil6, C_itnf, C_fibref_inv,
+ C_gB0, C_gL0, C_gBc0, C_gPb0, C_den10, C_n6, C_nt, C_n1, C_ninfl6, C_ntA, C_n1A, C_supnum, C_ndrive,
+ C_nsns6, C_nsnst, C_lbp, C_treg, C_th17, C_r0, C_Kn, C_a3sq, C_crp, C_cbu1, C_ffsref, C_kfb1, C_ires) = range(38)
+N_DERIVED = 38
+
+(D_fibF, D_gPb, D_imm, D_rtarget, D_xdiet, D_chylo, D_seff, D_sns6, D_snst, D_drive, D_a2, D_dmard,
+ D_prop, D_fres, D_e6a, D_il6sle, D_ms, D_spill) = range(18)
+N_DAY = 18
+
+
+def derived(p, c):
+    """Fill ``c`` (``N_DERIVED`` rows) with per-patient constants of parameters ``p``."""
+    c[C_iB] = 1.0 / p[P_B_ref]
+    c[C_iL] = 1.0 / p[P_L_ref]
+    c[C_iPb] = 1.0 / p[P_Pb_ref]
+    c[C_iBc] = 1.0 / p[P_Bc_ref]
+    c[C_iR] = 1.0 / p[P_R_ref]
+    c[C_iIP] = 1.0 / p[P_IP_ref]
+    c[C_ibu] = 1.0 / p[P_bu_ref]
+    c[C_iTreg] = 1.0 / p[P_Treg_ref]
+    c[C_iTh17] = 1.0 / p[P_Th17_ref]
+    c[C_iil6] = 1.0 / p[P_il6_b]
+    c[C_itnf] = 1.0 / p[P_tnf_b]
+    fib_ref = p[P_F_ref] / (p[P_K_F] + p[P_F_ref]) * p[P_R_ref] / (p[P_R_ref] + p[P_K_Rf])
+    c[C_fibref_inv] = 1.0 / fib_ref
+    imm_ref = p[P_i_L_ff] * p[P_FF_ref]
+    # derived intrinsic terms so that the reference composition is an equilibrium
+    c[C_gB0] = 1.0 + p[P_a_B_L] + p[P_a_B_Bc] + p[P_dg_B]
+    c[C_gL0] = 1.0 + p[P_a_L_B] - imm_ref / (p[P_r_L] * p[P_L_ref]) + p[P_dg_L]
+    c[C_gPb0] = 1.0 + p[P_a_Pb_B] + p[P_a_Pb_L] + p[P_a_Pb_R] + p[P_dg_Pb]
+    c[C_gBc0] = 1.0 + p[P_a_Bc_B] + p[P_dg_Bc]
+    l0 = 1.0 / (p[P_K_LPS] + 1.0)
+    c[C_den10] = 1.0 / (1.0 + p[P_e10_T] + p[P_E10_LPS] * l0 + p[P_e10_O])
+    c[C_n6] = 1.0 / (1.0 + p[P_E6_LPS] * l0)
+    c[C_nt] = 1.0 / (1.0 + p[P_Et_LPS] * l0)
+    c[C_n1] = 1.0 / (1.0 + p[P_E1_LPS] * l0)
+    c[C_ninfl6] = 1.0 / (1.0 + p[P_E6_17])
+    c[C_ntA] = 1.0 / (1.0 + p[P_Et_A] * P_HEALTHY)
+    c[C_n1A] = 1.0 / (1.0 + p[P_E1_A] * P_HEALTHY)
+    c[C_supnum] = (1.0 + p[P_G_gc]) * (1.0 + p[P_I_10])
+    c[C_ndrive] = 1.0 / (1.0 + p[P_s_gain] * p[P_S_ref])
+    c[C_nsns6] = 1.0 / (1.0 + p[P_e_sns6] * p[P_S_ref])
+    c[C_nsnst] = 1.0 / (1.0 + p[P_e_snst] * p[P_S_ref])
+    c[C_lbp] = p[P_LBP_ref] / (1.0 + p[P_a_LBP])
+    c[C_treg] = p[P_Treg_ref] * (1.0 + p[P_i_T_6])
+    c[C_th17] = p[P_Th17_ref] * (1.0 + p[P_i_17_T]) / (1.0 + p[P_e_17_6] + p[P_e_17_Pb])
+    K2 = p[P_hpa_K] * p[P_hpa_K]
+    Kn = K2 * K2  # Hill exponent 4: cooperative self-induction by the GR homodimer
+    c[C_Kn] = Kn
+    c[C_r0] = 1.0 - p[P_hpa_r1] / (Kn + 1.0)
+    c[C_a3sq] = p[P_alpha3] * p[P_alpha3]
+    c[C_crp] = p[P_crp_gain] * p[P_crp_max]
+    c[C_cbu1] = 1.0 + p[P_c_bu]
+    c[C_ffsref] = p[P_FF_ref] / (p[P_K_FF] + p[P_FF_ref])
+    c[C_kfb1] = 1.0 + p[P_hpa_kfb]
+    # 1 / (F_ref (1 - kappa_ref)) with kappa_ref = R_ref/(R_ref + K_Rf)
+    c[C_ires] = (p[P_R_ref] + p[P_K_Rf]) / (p[P_F_ref] * p[P_K_Rf])
+    return c
+
+
+def day_terms(p, c, u, d):
+    """Fill ``d`` (``N_DAY`` rows) with the input-dependent terms (inputs are constant within a day)."""
+    F = u[U_F]
+    d[D_fibF] = F / (p[P_K_F] + F) * c[C_fibref_inv]
+    dsf = u[U_SF] / p[P_SF_ref] - 1.0
+    dsug = u[U_SUG] / p[P_SUG_ref] - 1.0
+    dupf = u[U_UPF] / p[P_UPF_ref] - 1.0
+    # asymmetric diet response: deviations below the reference act with weight asym_dn (T3)
+    w = p[P_asym_dn]
+    dsf_a = _pos(dsf) - w * _pos(-dsf)
+    dsug_a = _pos(dsug) - w * _pos(-dsug)
+    dupf_a = _pos(dupf) - w * _pos(-dupf)
+    d[D_gPb] = c[C_gPb0] + p[P_e_Pb_sf] * dsf_a + p[P_e_Pb_sug] * dsug_a + p[P_e_Pb_upf] * dupf_a
+    # immigration into L (fraction of biomass per day)
+    dose = 10.0 ** (u[U_PRO] - p[P_pro_log50])
+    d[D_imm] = p[P_i_L_ff] * u[U_FF] + p[P_i_L_pro] * dose / (1.0 + dose)
+    ffs = u[U_FF] / (p[P_K_FF] + u[U_FF])
+    d[D_rtarget] = p[P_R_ref] * _floor(1.0 + p[P_e_R_ff] * (ffs - c[C_ffsref]) - p[P_e_R_upf] * dupf)
+    d[D_xdiet] = _floor(1.0 + p[P_g_IP_diet] * dupf)
+    d[D_chylo] = _pos(1.0 + p[P_c_chylo] * dsf_a) * c[C_iPb]
+    # fiber residue (not fermented for lack of capacity) relative to the reference: F (1 - kappa),
+    # kappa = R/(R + K_Rf); the R-dependent factor is applied in rhs_core (T2)
+    d[D_fres] = p[P_g_IP_res] * F * c[C_ires]
+    # SLE: its own (smaller) spill-over of tissue inflammation into IL-6 plus an additive IL-6 source
+    # (B cells / interferon-driven), which is less variable between people than the multiplicative
+    # chain (T11: SLE vs healthy IL-6 SMD +2.1, Ding 2020)
+    d[D_e6a] = p[P_E6_A] + u[U_SLE] * (p[P_E6_A_sle] - p[P_E6_A])
+    d[D_il6sle] = u[U_SLE] * p[P_il6_sle]
+    M = u[U_M]
+    s_eff = u[U_S] * p[P_react] * (1.0 - p[P_m_max] * M / (p[P_K_M] + M))
+    d[D_seff] = s_eff
+    d[D_sns6] = (1.0 + p[P_e_sns6] * s_eff) * c[C_nsns6]
+    d[D_snst] = (1.0 + p[P_e_snst] * s_eff) * c[C_nsnst]
+    d[D_drive] = (1.0 + p[P_s_gain] * s_eff) * c[C_ndrive]
+    d[D_a2] = (p[P_alpha2] + u[U_RA] * (p[P_alpha2_ra] - p[P_alpha2]) + u[U_SLE] * (p[P_alpha2_sle] - p[P_alpha2])
+               + u[U_MS] * (p[P_alpha2_ms] - p[P_alpha2]))
+    # MS: the core is read as CNS effector (p) and regulatory (a) T-cell activity; its inflammation
+    # hardly spills into blood cytokines
+    d[D_ms] = u[U_MS]
+    d[D_spill] = 1.0 - u[U_MS] * (1.0 - p[P_ms_spill])
+    d[D_dmard] = 1.0 - p[P_dmard_eff] * u[U_DMARD]
+    d[D_prop] = p[P_k_prop] * u[U_PROP]
+    return d
+
+
+def _aux_shape(p, u):
+    return np.broadcast_shapes(np.shape(p[0]), np.shape(u[0]))
+
+
 def fast(y, p, u):
     """Quasi-steady-state quantities from slow states ``y``, parameters ``p`` and inputs ``u``.
 
@@ -142,8 +276,21 @@ def fast(y, p, u):
     (1 at reference), CRH drive (1 at reference), measured L/M ratio, LPS fold-change, IL-10,
     IL-6, TNF, IL-1b, IL-17 (pg/mL), effective stress load.
     """
+    c = derived(p, np.empty((N_DERIVED,) + np.shape(p[0])))
+    d = day_terms(p, c, u, np.empty((N_DAY,) + _aux_shape(p, u)))
+    return fast_core(y, p, c, d)
+
+
+def rhs(y, p, u, dy):
+    """Write dy/dt (per day) of the slow states into ``dy``; see the module docstring."""
+    c = derived(p, np.empty((N_DERIVED,) + np.shape(p[0])))
+    d = day_terms(p, c, u, np.empty((N_DAY,) + _aux_shape(p, u)))
+    return rhs_core(y, p, c, d, dy)
+
+
+def fast_core(y, p, c, d):
+    """:func:`fast` given the derived constants ``c`` and day terms ``d``."""
     B = y[S_B]
-    L = y[S_L]
     Pb = y[S_PB]
     Bc = y[S_BC]
     R = y[S_R]
@@ -152,79 +299,47 @@ def fast(y, p, u):
     Th17 = y[S_TH17]
     O = y[S_O]
     GR = y[S_GR]
-    pp = y[S_P]
+    pp = y[S_P] * d[D_spill]  # tissue inflammation as seen by blood cytokines
 
     # fermentable fiber signal, normalised to 1 at the reference diet and diversity
-    F = u[U_F]
-    fib = F / (p[P_K_F] + F) * R / (R + p[P_K_Rf])
-    fib_ref = p[P_F_ref] / (p[P_K_F] + p[P_F_ref]) * p[P_R_ref] / (p[P_R_ref] + p[P_K_Rf])
-    phi = fib / fib_ref
-    bu = p[P_bu_ref] * (B / p[P_B_ref]) * phi
-    scfa = p[P_w_bu] * bu / p[P_bu_ref] + (1.0 - p[P_w_bu]) * (
-        (Bc / p[P_Bc_ref]) * phi + p[P_k_prop] * u[U_PROP]
-    )
+    phi = d[D_fibF] * R / (R + p[P_K_Rf])
+    bu = p[P_bu_ref] * (B * c[C_iB]) * phi
+    scfa = p[P_w_bu] * bu * c[C_ibu] + (1.0 - p[P_w_bu]) * (Bc * c[C_iBc] * phi + d[D_prop])
 
-    # stress and HPA drive
-    M = u[U_M]
-    s_eff = u[U_S] * p[P_react] * (1.0 - p[P_m_max] * M / (p[P_K_M] + M))
-    sg = p[P_s_gain]
-    il10_0 = p[P_il10_b]
-    # cytokines need IL-10 first (it depends on states only)
-    lps_pre = (Pb / p[P_Pb_ref]) * _pos(1.0 + p[P_c_chylo] * (u[U_SF] / p[P_SF_ref] - 1.0))
-
+    lps_pre = Pb * d[D_chylo]
     # CRH (QSSA). Its cytokine input uses IL-6 evaluated with the structural permeability IP
     # (without the fast mast-cell term, which itself depends on CRH): an explicit, loop-free order.
-    l_struct = lps_pre * IP / p[P_IP_ref]
     K = p[P_K_LPS]
-    l0 = 1.0 / (K + 1.0)
+    l_struct = lps_pre * IP * c[C_iIP]
     ls = l_struct / (K + l_struct)
-    il10_s = il10_0 * (
-        1.0 + p[P_e10_T] * Treg / p[P_Treg_ref] + p[P_E10_LPS] * ls + p[P_e10_O] * O
-    ) / (1.0 + p[P_e10_T] + p[P_E10_LPS] * l0 + p[P_e10_O])
-    sup_s = (1.0 + p[P_G_gc]) / (1.0 + p[P_G_gc] * O) * (1.0 + p[P_I_10]) / (
-        1.0 + p[P_I_10] * il10_s / il10_0
-    )
-    sns6 = (1.0 + p[P_e_sns6] * s_eff) / (1.0 + p[P_e_sns6] * p[P_S_ref])
-    infl6 = (1.0 + p[P_E6_A] * pp) / (1.0 + p[P_E6_A] * P_HEALTHY) * (
-        1.0 + p[P_E6_17] * Th17 / p[P_Th17_ref]
-    ) / (1.0 + p[P_E6_17])
-    il6r_s = (1.0 + p[P_E6_LPS] * ls) / (1.0 + p[P_E6_LPS] * l0) * infl6 * sup_s * sns6
-    drive = (1.0 + sg * s_eff) / (1.0 + sg * p[P_S_ref]) * (1.0 + p[P_c_cyt] * _pos(il6r_s - 1.0))
+    base10 = 1.0 + p[P_e10_T] * Treg * c[C_iTreg] + p[P_e10_O] * O
+    gcs = c[C_supnum] / (1.0 + p[P_G_gc] * O)
+    sup_s = gcs / (1.0 + p[P_I_10] * (base10 + p[P_E10_LPS] * ls) * c[C_den10])
+    infl6 = (1.0 + d[D_e6a] * pp) / (1.0 + d[D_e6a] * P_HEALTHY) * (1.0 + p[P_E6_17] * Th17 * c[C_iTh17]) * c[C_ninfl6]
+    il6r_s = (1.0 + p[P_E6_LPS] * ls) * c[C_n6] * infl6 * sup_s * d[D_sns6] + d[D_il6sle] * c[C_iil6] * sup_s
+    drive = d[D_drive] * (1.0 + p[P_c_cyt] * _pos(il6r_s - 1.0))
     kfb = p[P_hpa_kfb]
-    crh = drive * (1.0 + kfb) / (1.0 + kfb * GR * O)
+    crh = drive * c[C_kfb1] / (1.0 + kfb * GR * O)
 
     # measured permeability and LPS with the fast mast-cell path
     lm = IP * (1.0 + p[P_g_mc] * _pos(crh - 1.0))
-    lps = lps_pre * lm / p[P_IP_ref]
+    lps = lps_pre * lm * c[C_iIP]
     lf = lps / (K + lps)
 
-    il10 = il10_0 * (
-        1.0 + p[P_e10_T] * Treg / p[P_Treg_ref] + p[P_E10_LPS] * lf + p[P_e10_O] * O
-    ) / (1.0 + p[P_e10_T] + p[P_E10_LPS] * l0 + p[P_e10_O])
-    sup = (1.0 + p[P_G_gc]) / (1.0 + p[P_G_gc] * O) * (1.0 + p[P_I_10]) / (
-        1.0 + p[P_I_10] * il10 / il10_0
-    )
-    il6 = p[P_il6_b] * (1.0 + p[P_E6_LPS] * lf) / (1.0 + p[P_E6_LPS] * l0) * infl6 * sup * sns6
-    snst = (1.0 + p[P_e_snst] * s_eff) / (1.0 + p[P_e_snst] * p[P_S_ref])
-    tnf = (
-        p[P_tnf_b]
-        * (1.0 + p[P_Et_LPS] * lf) / (1.0 + p[P_Et_LPS] * l0)
-        * (1.0 + p[P_Et_A] * pp) / (1.0 + p[P_Et_A] * P_HEALTHY)
-        * sup * snst
-    )
-    il1b = (
-        p[P_il1b_b]
-        * (1.0 + p[P_E1_LPS] * lf) / (1.0 + p[P_E1_LPS] * l0)
-        * (1.0 + p[P_E1_A] * pp) / (1.0 + p[P_E1_A] * P_HEALTHY)
-        * sup * snst
-    )
-    il17 = p[P_il17_b] * Th17 / p[P_Th17_ref]
-    return bu, scfa, crh, lm, lps, il10, il6, tnf, il1b, il17, s_eff
+    il10r = (base10 + p[P_E10_LPS] * lf) * c[C_den10]
+    il10 = p[P_il10_b] * il10r
+    sup = gcs / (1.0 + p[P_I_10] * il10r)
+    il6 = p[P_il6_b] * (1.0 + p[P_E6_LPS] * lf) * c[C_n6] * infl6 * sup * d[D_sns6] + d[D_il6sle] * sup
+    supt = sup * d[D_snst]
+    tnf = p[P_tnf_b] * (1.0 + p[P_Et_LPS] * lf) * c[C_nt] * (1.0 + p[P_Et_A] * pp) * c[C_ntA] * supt
+    il1b = p[P_il1b_b] * (1.0 + p[P_E1_LPS] * lf) * c[C_n1] * (1.0 + p[P_E1_A] * pp) * c[C_n1A] * supt
+    il17 = p[P_il17_b] * Th17 * c[C_iTh17]
+    return bu, scfa, crh, lm, lps, il10, il6, tnf, il1b, il17, d[D_seff]
 
 
-def rhs(y, p, u, dy):
-    """Write dy/dt (per day) of the slow states into ``dy``; see the module docstring."""
-    bu, scfa, crh, lm, lps, il10, il6, tnf, il1b, il17, s_eff = fast(y, p, u)
+def rhs_core(y, p, c, d, dy):
+    """:func:`rhs` given the derived constants ``c`` and day terms ``d``."""
+    bu, scfa, crh, lm, lps, il10, il6, tnf, il1b, il17, s_eff = fast_core(y, p, c, d)
     B = y[S_B]
     L = y[S_L]
     Pb = y[S_PB]
@@ -240,88 +355,128 @@ def rhs(y, p, u, dy):
     aa = y[S_A]
     CRP = y[S_CRP]
 
-    b = B / p[P_B_ref]
-    lr = L / p[P_L_ref]
-    pb = Pb / p[P_Pb_ref]
-    bc = Bc / p[P_Bc_ref]
-    rr = R / p[P_R_ref]
+    b = B * c[C_iB]
+    lr = L * c[C_iL]
+    pb = Pb * c[C_iPb]
+    bc = Bc * c[C_iBc]
+    rr = R * c[C_iR]
+    dfib = d[D_fibF] * R / (R + p[P_K_Rf]) - 1.0
 
-    # diet signals
-    F = u[U_F]
-    fib = F / (p[P_K_F] + F) * R / (R + p[P_K_Rf])
-    fib_ref = p[P_F_ref] / (p[P_K_F] + p[P_F_ref]) * p[P_R_ref] / (p[P_R_ref] + p[P_K_Rf])
-    dfib = (fib - fib_ref) / fib_ref
-    dsf = u[U_SF] / p[P_SF_ref] - 1.0
-    dsug = u[U_SUG] / p[P_SUG_ref] - 1.0
-    dupf = u[U_UPF] / p[P_UPF_ref] - 1.0
+    dy[S_B] = p[P_r_B] * B * (c[C_gB0] + p[P_e_B_fib] * dfib - b - p[P_a_B_L] * lr - p[P_a_B_Bc] * bc)
+    dy[S_L] = p[P_r_L] * L * (c[C_gL0] - lr - p[P_a_L_B] * b) + d[D_imm]
+    dy[S_PB] = p[P_r_Pb] * Pb * (d[D_gPb] - pb - p[P_a_Pb_B] * b - p[P_a_Pb_L] * lr - p[P_a_Pb_R] * rr)
+    dy[S_BC] = p[P_r_Bc] * Bc * (c[C_gBc0] + p[P_e_Bc_fib] * dfib - bc - p[P_a_Bc_B] * b)
 
-    # immigration into L (fraction of biomass per day)
-    dose = 10.0 ** (u[U_PRO] - p[P_pro_log50])
-    imm = p[P_i_L_ff] * u[U_FF] + p[P_i_L_pro] * dose / (1.0 + dose)
-    imm_ref = p[P_i_L_ff] * p[P_FF_ref]
+    dy[S_R] = p[P_k_R] * (d[D_rtarget] - R)
 
-    # derived intrinsic terms so that the reference composition is an equilibrium
-    gB0 = 1.0 + p[P_a_B_L] + p[P_a_B_Bc]
-    gL0 = 1.0 + p[P_a_L_B] - imm_ref / (p[P_r_L] * p[P_L_ref])
-    gPb0 = 1.0 + p[P_a_Pb_B] + p[P_a_Pb_L] + p[P_a_Pb_R]
-    gBc0 = 1.0 + p[P_a_Bc_B]
-
-    dy[S_B] = p[P_r_B] * B * (gB0 + p[P_e_B_fib] * dfib - b - p[P_a_B_L] * lr - p[P_a_B_Bc] * bc)
-    dy[S_L] = p[P_r_L] * L * (gL0 - lr - p[P_a_L_B] * b) + imm
-    dy[S_PB] = p[P_r_Pb] * Pb * (
-        gPb0
-        + p[P_e_Pb_sf] * dsf
-        + p[P_e_Pb_sug] * dsug
-        + p[P_e_Pb_upf] * dupf
-        - pb
-        - p[P_a_Pb_B] * b
-        - p[P_a_Pb_L] * lr
-        - p[P_a_Pb_R] * rr
-    )
-    dy[S_BC] = p[P_r_Bc] * Bc * (gBc0 + p[P_e_Bc_fib] * dfib - bc - p[P_a_Bc_B] * b)
-
-    ffs = u[U_FF] / (p[P_K_FF] + u[U_FF])
-    ffs_ref = p[P_FF_ref] / (p[P_K_FF] + p[P_FF_ref])
-    r_target = p[P_R_ref] * _floor(1.0 + p[P_e_R_ff] * (ffs - ffs_ref) - p[P_e_R_upf] * dupf)
-    dy[S_R] = p[P_k_R] * (r_target - R)
-
-    h = (1.0 + p[P_c_bu]) / (1.0 + p[P_c_bu] * bu / p[P_bu_ref])
-    x_ip = (1.0 + p[P_g_IP_crh] * _pos(crh - 1.0) + p[P_g_IP_tnf] * _pos(tnf / p[P_tnf_b] - 1.0)) * (
-        _floor(1.0 + p[P_g_IP_diet] * dupf)
-    )
+    h = c[C_cbu1] / (1.0 + p[P_c_bu] * bu * c[C_ibu])
+    res = 1.0 + _pos(d[D_fres] * p[P_K_Rf] / (R + p[P_K_Rf]) - p[P_g_IP_res])
+    x_ip = (1.0 + p[P_g_IP_crh] * _pos(crh - 1.0) + p[P_g_IP_tnf] * _pos(tnf * c[C_itnf] - 1.0)) * d[D_xdiet] * res
     dy[S_IP] = p[P_k_IP] * (p[P_IP_ref] * h * x_ip - IP)
 
-    dy[S_LBP] = p[P_k_LBP] * (p[P_LBP_ref] * (1.0 + p[P_a_LBP] * lps) / (1.0 + p[P_a_LBP]) - LBP)
+    dy[S_LBP] = p[P_k_LBP] * (c[C_lbp] * (1.0 + p[P_a_LBP] * lps) - LBP)
 
-    il6r = il6 / p[P_il6_b]
+    il6r = il6 * c[C_iil6]
     t_ind = _floor(1.0 + p[P_e_T_scfa] * (scfa - 1.0) + p[P_e_T_L] * (lr - 1.0))
-    dy[S_TREG] = p[P_k_T] * (
-        p[P_Treg_ref] * t_ind * (1.0 + p[P_i_T_6]) / (1.0 + p[P_i_T_6] * il6r) - Treg
-    )
-    th_ind = (1.0 + p[P_e_17_6] * il6r + p[P_e_17_Pb] * pb) / (1.0 + p[P_e_17_6] + p[P_e_17_Pb])
-    dy[S_TH17] = p[P_k_17] * (
-        p[P_Th17_ref] * th_ind * (1.0 + p[P_i_17_T]) / (1.0 + p[P_i_17_T] * Treg / p[P_Treg_ref]) - Th17
-    )
+    dy[S_TREG] = p[P_k_T] * (c[C_treg] * t_ind / (1.0 + p[P_i_T_6] * il6r) - Treg)
+    th_ind = 1.0 + p[P_e_17_6] * il6r + p[P_e_17_Pb] * pb
+    dy[S_TH17] = p[P_k_17] * (c[C_th17] * th_ind / (1.0 + p[P_i_17_T] * Treg * c[C_iTreg]) - Th17)
 
     dy[S_O] = p[P_k_O] * (crh - O)
-    K2 = p[P_hpa_K] * p[P_hpa_K]
-    Kn = K2 * K2  # Hill exponent 4: cooperative self-induction by the GR homodimer
     X = GR * O
     X2 = X * X
     Xn = X2 * X2
-    r0 = 1.0 - p[P_hpa_r1] / (Kn + 1.0)
-    dy[S_GR] = p[P_k_GR] * (r0 + p[P_hpa_r1] * Xn / (Kn + Xn) - GR)
+    dy[S_GR] = p[P_k_GR] * (c[C_r0] + p[P_hpa_r1] * Xn / (c[C_Kn] + Xn) - GR)
 
-    a2 = p[P_alpha2] + u[U_RA] * (p[P_alpha2_ra] - p[P_alpha2]) + u[U_SLE] * (p[P_alpha2_sle] - p[P_alpha2])
-    sysin = p[P_beta_L] * (lps - 1.0) + p[P_beta_17] * (Th17 / p[P_Th17_ref] - 1.0)
+    sysin = p[P_beta_L] * (lps - 1.0) + p[P_beta_17] * (Th17 * c[C_iTh17] - 1.0)
     pp2 = pp * pp
-    prod = _pos(p[P_alpha1] + sysin) * (1.0 - p[P_dmard_eff] * u[U_DMARD]) + a2 * pp2 / (1.0 + pp2)
+    prod = _pos(p[P_alpha1] + sysin) * d[D_dmard] + d[D_a2] * pp2 / (1.0 + pp2)
     dy[S_P] = p[P_k_A] * (-p[P_gamma] * pp + prod / (1.0 + aa * aa))
-    a_ind = _pos(1.0 + p[P_beta_T] * (Treg / p[P_Treg_ref] - 1.0))
-    dy[S_A] = p[P_k_A] * (-aa + p[P_alpha4] * pp2 / (p[P_alpha3] ** 2 + pp2) * a_ind)
+    a_ind = _pos(1.0 + p[P_beta_T] * (Treg * c[C_iTreg] - 1.0))
+    da = p[P_k_A] * (-aa + p[P_alpha4] * pp2 / (c[C_a3sq] + pp2) * a_ind)
+    # MS (Velez de Mendizabal 2011, reduced): regulatory activity a is built up by effector activity
+    # and decays over months; a relapse starts when a has decayed so far that only the high branch of
+    # p remains, and ends when a has risen enough to remove it (relaxation oscillation)
+    da_ms = p[P_ms_kon] * pp * a_ind - p[P_ms_koff] * aa / _floor(a_ind)
+    dy[S_A] = da + d[D_ms] * (da_ms - da)
 
-    dy[S_CRP] = p[P_k_CRP] * (p[P_crp_gain] * p[P_crp_max] * il6 / (p[P_crp_K] + il6) - CRP)
+    dy[S_CRP] = p[P_k_CRP] * (c[C_crp] * il6 / (p[P_crp_K] + il6) - CRP)
     return dy
+
+
+def const_rates(p, lam):
+    """Diagonal linear decay rates (1/d) of the relaxation states, for the exponential integrator.
+
+    The rows of B, L, Pb, Bc, p and GR are overwritten at every step by :func:`stage_rates`.
+    """
+    lam[S_R] = p[P_k_R]
+    lam[S_IP] = p[P_k_IP]
+    lam[S_LBP] = p[P_k_LBP]
+    lam[S_TREG] = p[P_k_T]
+    lam[S_TH17] = p[P_k_17]
+    lam[S_O] = p[P_k_O]
+    lam[S_GR] = p[P_k_GR]
+    lam[S_P] = p[P_k_A] * p[P_gamma]
+    lam[S_A] = p[P_k_A]
+    lam[S_CRP] = p[P_k_CRP]
+    return lam
+
+
+def stage_rates(y, p, c, d, f, lam):
+    """State-dependent linear rates for the exponential integrator: minus the Jacobian diagonal of
+    the states whose own feedback is nonlinear (guilds, Baker p, GR), given ``f`` = dy/dt at ``y``.
+
+    For a guild ``dx/dt = r x (G - x/x*) + I`` the diagonal is ``r (G - 2 x/x*) = (f - I)/x - r x/x*``.
+    A guild's rate may be < 0 (growth from low abundance); the rates of p and GR are clipped at 0
+    (on a self-activating branch their growth is left to the explicit part, which keeps the step stable).
+    """
+    B = y[S_B]
+    L = y[S_L]
+    Pb = y[S_PB]
+    Bc = y[S_BC]
+    lam[S_B] = p[P_r_B] * B * c[C_iB] - f[S_B] / (B + 1e-300)
+    lam[S_L] = p[P_r_L] * L * c[C_iL] - (f[S_L] - d[D_imm]) / (L + 1e-300)
+    lam[S_PB] = p[P_r_Pb] * Pb * c[C_iPb] - f[S_PB] / (Pb + 1e-300)
+    lam[S_BC] = p[P_r_Bc] * Bc * c[C_iBc] - f[S_BC] / (Bc + 1e-300)
+    pp = y[S_P]
+    aa = y[S_A]
+    q = 1.0 + pp * pp
+    lam[S_P] = _pos(p[P_k_A] * (p[P_gamma] - d[D_a2] * 2.0 * pp / (q * q * (1.0 + aa * aa))))
+    O = y[S_O]
+    X = y[S_GR] * O
+    X3 = X * X * X
+    den = c[C_Kn] + X3 * X
+    lam[S_GR] = _pos(p[P_k_GR] * (1.0 - p[P_hpa_r1] * 4.0 * c[C_Kn] * X3 * O / (den * den)))
+    return lam
+
+
+def etd_coefficients(lam, h):
+    """ETDRK4 (Cox & Matthews 2002, doi:10.1006/jcph.2002.6995) weights for decay rate ``lam`` and step ``h``.
+
+    Returns ``(E, E2, Q, f1, f2, f3)`` with ``z = -lam h``: ``E = e^z``, ``E2 = e^(z/2)``,
+    ``Q = h (E2 - 1)/z`` and the three quadrature weights; Taylor series for ``|z| < 0.2``. At
+    ``lam = 0`` they are the classical RK4 weights.
+    """
+    z = -lam * h
+    E2 = np.exp(0.5 * z)
+    E = E2 * E2
+    if abs(z) < 0.2:
+        z2 = z * z
+        z3 = z2 * z
+        z4 = z2 * z2
+        z5 = z4 * z
+        z6 = z3 * z3
+        Q = 0.5 * h * (1.0 + z / 4.0 + z2 / 24.0 + z3 / 192.0 + z4 / 1920.0 + z5 / 23040.0)
+        f1 = h * (1.0 / 6.0 + z / 6.0 + 3.0 * z2 / 40.0 + z3 / 45.0 + 5.0 * z4 / 1008.0 + z5 / 1120.0 + 7.0 * z6 / 51840.0)
+        f2 = h * (1.0 / 6.0 + z / 12.0 + z2 / 40.0 + z3 / 180.0 + z4 / 1008.0 + z5 / 6720.0 + z6 / 51840.0)
+        f3 = h * (1.0 / 6.0 - z2 / 120.0 - z3 / 360.0 - z4 / 1680.0 - z5 / 10080.0 - z6 / 72576.0)
+    else:
+        iz3 = h / (z * z * z)
+        Q = h * (E2 - 1.0) / z  # no cancellation for |z| >= 0.2
+        f1 = (-4.0 - z + E * (4.0 - 3.0 * z + z * z)) * iz3
+        f2 = (2.0 + z + E * (-2.0 + z)) * iz3
+        f3 = (-4.0 - 3.0 * z - z * z + E * (4.0 - z)) * iz3
+    return E, E2, Q, f1, f2, f3
 
 
 assert len(PARAM_NAMES) == N_PARAMS

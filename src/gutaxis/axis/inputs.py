@@ -24,7 +24,7 @@ __all__ = ["Schedule", "stress_load_from_pss10", "REFERENCE_INPUTS", "reference_
 #: the reference (usual Western) inputs that define the model's reference state
 REFERENCE_INPUTS = {
     "fiber": 20.0, "fermented": 0.5, "probiotic": 0.0, "upf": 50.0, "sugar": 70.0, "satfat": 12.0,
-    "stress": 0.325, "mindbody": 0.0, "ra": 0.0, "sle": 0.0, "dmard": 0.0, "propionate": 0.0,
+    "stress": 0.325, "mindbody": 0.0, "ra": 0.0, "sle": 0.0, "dmard": 0.0, "propionate": 0.0, "ms": 0.0,
 }
 
 

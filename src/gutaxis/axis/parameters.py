@@ -61,19 +61,35 @@ def parameter_matrix(n: int, overrides: dict | None = None, base: np.ndarray | N
     return P
 
 
+#: parameters of the first release (rows 0-117 of the table). Rows added later draw their prior
+#: samples from a side stream seeded by the generator's state (without advancing it), so adding a
+#: parameter does not change the virtual patients of earlier seeds.
+N_LEGACY = 118
+
+
+def _uniforms(n: int, rng: np.random.Generator) -> np.ndarray:
+    u = np.empty((N_PARAMS, n))
+    u[:N_LEGACY] = rng.random((N_LEGACY, n))
+    if N_PARAMS > N_LEGACY:
+        st = rng.bit_generator.state
+        key = [int(x) % (2**63) for x in (st.get("state", {}).get("state", 0), st.get("state", {}).get("inc", 0))]
+        u[N_LEGACY:] = np.random.default_rng([*key, 2026]).random((N_PARAMS - N_LEGACY, n))
+    return u
+
+
 def sample_parameters(n: int, rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
     """Sample ``n`` parameter vectors from the priors, shape ``(N_PARAMS, n)``.
 
     Log-uniform between ``prior_low`` and ``prior_high`` (uniform if a bound is <= 0); fixed
     parameters keep their value. ``spread`` < 1 shrinks each range around the point value (in log
-    space) for sensitivity runs.
+    space) for sensitivity runs. Rows beyond :data:`N_LEGACY` use a side stream (see there).
     """
     t = _table()
     lo = t["prior_low"].to_numpy(float)
     hi = t["prior_high"].to_numpy(float)
     val = t["value"].to_numpy(float)
     P = np.empty((N_PARAMS, n))
-    u = rng.random((N_PARAMS, n))
+    u = _uniforms(n, rng)
     for i in range(N_PARAMS):
         if lo[i] == hi[i]:
             P[i] = val[i]

@@ -34,6 +34,8 @@ __all__ = [
     "virtual_population",
     "PLAUSIBLE_BOUNDS",
     "HEALTHY_BASELINE_TARGET",
+    "initial_state",
+    "relapses",
 ]
 
 #: physiological bounds (inclusive) of steady-state read-outs for a plausible patient, per disease
@@ -42,6 +44,8 @@ PLAUSIBLE_BOUNDS = {
                 "O": (0.4, 2.5), "GR": (0.2, 3.0), "Treg": (1.0, 15.0), "Th17": (0.1, 6.0), "p": (0.0, 0.1)},
     "ra": {"il6": (2.0, 150.0), "tnf": (1.0, 60.0), "CRP": (2.0, 80.0), "lm": (0.005, 0.3),
            "O": (0.3, 3.0), "GR": (0.2, 3.0), "Treg": (0.5, 15.0), "Th17": (0.1, 10.0), "das28": (3.2, 7.5)},
+    "ms": {"il6": (0.05, 60.0), "tnf": (0.3, 40.0), "CRP": (0.02, 30.0), "lm": (0.005, 0.2),
+           "O": (0.4, 2.5), "GR": (0.2, 3.0), "Treg": (1.0, 15.0), "Th17": (0.1, 6.0)},
     "sle": {"il6": (1.0, 150.0), "tnf": (0.5, 60.0), "CRP": (0.1, 80.0), "lm": (0.005, 0.3),
             "O": (0.3, 3.0), "GR": (0.2, 3.0), "Treg": (0.5, 15.0), "Th17": (0.1, 10.0), "p": (0.2, 5.0)},
 }
@@ -94,7 +98,43 @@ def _sample_inputs(n: int, disease: str, rng: np.random.Generator) -> np.ndarray
     U[eq.U_RA] = 1.0 if disease == "ra" else 0.0
     U[eq.U_SLE] = 1.0 if disease == "sle" else 0.0
     U[eq.U_DMARD] = 1.0 if disease == "ra" else 0.0
+    U[eq.U_MS] = 1.0 if disease == "ms" else 0.0
     return U
+
+
+def initial_state(P: np.ndarray, disease: str, rng: np.random.Generator) -> np.ndarray:
+    """Start of the relaxation: the reference state; RA/SLE on the chronic branch of the Baker
+    core; MS in remission at a random phase of the relapse cycle (regulatory activity a)."""
+    y0 = healthy_state(P)
+    if disease in ("ra", "sle"):  # start on the chronic branch of the Baker core
+        y0[eq.S_P] = 1.5
+        y0[eq.S_A] = 3.0
+    elif disease == "ms":
+        y0[eq.S_A] = rng.uniform(0.6, 3.5, P.shape[1])
+    return y0
+
+
+def relapses(days: np.ndarray, p: np.ndarray, threshold: float = 0.5):
+    """MS relapses from effector-activity trajectories ``p`` ``(n_times, n)`` on ``days``.
+
+    Returns ``(arr, durations)``: annualised relapse rate per patient (onsets per year of follow-up)
+    and the list of durations (days) of the relapses that ended within the follow-up.
+    """
+    p = np.asarray(p, float)
+    above = p > threshold
+    on = above[1:] & ~above[:-1]
+    off = ~above[1:] & above[:-1]
+    years = (days[-1] - days[0]) / 365.25
+    arr = on.sum(axis=0) / years
+    durations = []
+    for j in range(p.shape[1]):
+        t_on = days[1:][on[:, j]]
+        t_off = days[1:][off[:, j]]
+        for t in t_on:
+            later = t_off[t_off > t]
+            if later.size:
+                durations.append(float(later[0] - t))
+    return arr, np.asarray(durations)
 
 
 def plausible_patients(n_candidates: int, disease: str = "healthy", seed: int = 0) -> Population:
@@ -104,14 +144,13 @@ def plausible_patients(n_candidates: int, disease: str = "healthy", seed: int = 
     rng = np.random.default_rng(seed)
     P = sample_parameters(n_candidates, rng)
     U = _sample_inputs(n_candidates, disease, rng)
-    y0 = healthy_state(P)
-    if disease != "healthy":  # start on the chronic branch of the Baker core
-        y0[eq.S_P] = 1.5
-        y0[eq.S_A] = 3.0
+    y0 = initial_state(P, disease, rng)
     y, rel = steady_state(P, U, y0, days=365, dt=0.5)
     pop = Population(P, U, y, disease, seed)
     r = pop.readouts()
-    ok = np.isfinite(y).all(axis=0) & (rel < 2e-3)
+    # MS patients relapse and remit (a limit cycle): they are not at a steady state; after 365 days
+    # each is at its own phase of the cycle
+    ok = np.isfinite(y).all(axis=0) & ((rel < 2e-3) | (disease == "ms"))
     for k, (lo, hi) in PLAUSIBLE_BOUNDS[disease].items():
         ok &= (r[k] >= lo) & (r[k] <= hi)
     return pop.subset(np.flatnonzero(ok))

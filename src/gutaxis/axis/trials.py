@@ -45,7 +45,7 @@ class ArmResults:
             return tr.states[i, eq.STATE_NAMES.index(output)]
         from .engine import fast_quantities
 
-        return np.asarray(fast_quantities(tr.states[i], tr.params, tr.inputs[i])[output])
+        return np.asarray(fast_quantities(tr.states[i], tr.params, tr.inputs_at(i))[output])
 
 
 def run_arms(pop: Population, schedules: dict, *, dt: float = 0.5, record="daily", method: str = "numba") -> ArmResults:

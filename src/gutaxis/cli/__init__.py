@@ -7,6 +7,7 @@ order below is the order ``gutaxis --help`` lists them in (measure, link, simula
 from . import measure  # noqa: F401, I001  (demo, report, reference, datasets)
 from . import link_associate  # noqa: F401  (associate)
 from . import link_stats  # noqa: F401  (permanova, meta)
+from . import simulate  # noqa: F401  (simulate)
 from . import lifestyle  # noqa: F401  (plan, food, diet, insights)
 from ._app import app
 

@@ -1,0 +1,521 @@
+"""Personal twin: a patient initialised from what is measured, and forecasts of a plan's effect.
+
+:func:`twin` builds an *ensemble* of ``n_draws`` model patients that agree with one person's data:
+
+1. Candidates: parameter vectors from the priors (``axis_parameters.tsv``) and usual inputs from the
+   population distributions (:mod:`gutaxis.axis.population`), with the person's diet summary and
+   PSS-10 (``load = PSS/40``) fixed where given, and the disease flags set.
+2. Profile: taxa are mapped to the model's guilds by ``gutaxis/data/axis_guilds.tsv`` (finest rank
+   first: species, genus, family, phylum; everything else is the *others* guild Bc) and diversity is
+   the Hill number of order 1 (``exp`` Shannon) of the profile. Each candidate's person-specific
+   growth offsets ``dg_*`` and ``R_ref`` are then solved (from the right-hand side itself) so that the
+   candidate's steady state under the person's usual diet *is* the measured composition and
+   diversity. Guild fractions below 1e-4 (detection limit) are raised to 1e-4.
+3. Each candidate relaxes to the steady state of its inputs (365 days); implausible or unconverged
+   candidates are dropped (:data:`~gutaxis.axis.population.PLAUSIBLE_BOUNDS`).
+4. Weights: for healthy people, the prevalence weight of the population (CoLaus IL-6/TNF/CRP
+   density over the candidates' density, Allen 2016); times the likelihood of the measured markers
+   (CRP, IL-6, LBP, faecal calprotectin; log-normal observation models of
+   ``gutaxis/data/axis_twin_observations.tsv``), tempered if needed so that the effective sample
+   size stays >= ``max(30, n_draws/4)``.
+5. ``n_draws`` draws are taken by systematic resampling (seeded).
+
+:func:`forecast` simulates every draw under its usual inputs and under the plan, and reports the
+median and the 5-95 % band of each endpoint, of its change from baseline and of the plan's effect
+(plan minus usual, per draw). The band is the spread of the model's parameters among people who
+match the measurements: it is **not** a prediction interval for the person, and the tool is for
+discussion and hypothesis generation, not clinical decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from . import equations as eq
+from .engine import fast_quantities, healthy_state, simulate, steady_state
+from .inputs import Schedule, stress_load_from_pss10
+from .parameters import sample_parameters
+from .population import HEALTHY_BASELINE_TARGET, PLAUSIBLE_BOUNDS, _sample_inputs, _target_logpdf, initial_state
+
+__all__ = [
+    "Twin",
+    "Forecast",
+    "twin",
+    "forecast",
+    "guild_table",
+    "profile_guilds",
+    "ENDPOINTS",
+    "ENDPOINT_UNITS",
+    "DIET_KEYS",
+    "MARKERS",
+]
+
+GUILDS = ("B", "L", "Pb", "Bc")
+_GUILD_STATES = (eq.S_B, eq.S_L, eq.S_PB, eq.S_BC)
+_GROWTH = ("r_B", "r_L", "r_Pb", "r_Bc")
+_DG = ("dg_B", "dg_L", "dg_Pb", "dg_Bc")
+_RANKS = ("species", "genus", "family", "phylum")
+_FLOOR = 1e-4
+
+#: forecast endpoints -> model output (``disease_activity`` is DAS28 for RA, the SLEDAI proxy for SLE
+#: and the Baker tissue-inflammation state ``p`` otherwise)
+ENDPOINTS = {
+    "diversity": "R",
+    "butyrate": "butyrate",
+    "permeability": "lm",
+    "il6": "il6",
+    "crp": "CRP",
+    "tnf": "tnf",
+    "lps": "lps",
+    "treg": "Treg",
+    "cortisol": "cortisol",
+    "disease_activity": None,
+}
+ENDPOINT_UNITS = {
+    "diversity": "effective number of taxa", "butyrate": "mM (faecal)", "permeability": "L/M ratio",
+    "il6": "pg/mL", "crp": "mg/L", "tnf": "pg/mL", "lps": "fold-change vs reference", "treg": "% CD4+",
+    "cortisol": "ug/dL", "disease_activity": "DAS28 (RA), SLEDAI proxy (SLE), effector activity p (MS; > 0.5 = relapse), Baker p (healthy)",
+}
+
+#: diet-summary keys (and accepted aliases) -> model input
+DIET_KEYS = {
+    "fiber": "fiber", "fiber_g": "fiber", "fibre": "fiber",
+    "fermented": "fermented", "fermented_servings": "fermented", "fermented_food": "fermented",
+    "probiotic": "probiotic", "probiotic_log10_cfu": "probiotic",
+    "upf": "upf", "upf_pct": "upf", "ultra_processed": "upf",
+    "sugar": "sugar", "added_sugar": "sugar", "added_sugar_g": "sugar",
+    "satfat": "satfat", "saturated_fat": "satfat", "satfat_pct": "satfat",
+    "mindbody": "mindbody", "mindbody_min": "mindbody",
+    "propionate": "propionate", "dmard": "dmard", "stress": "stress",
+}
+
+
+@lru_cache(maxsize=1)
+def guild_table() -> pd.DataFrame:
+    """Taxon -> guild table (``gutaxis/data/axis_guilds.tsv``) with citations."""
+    with resources.files("gutaxis.data").joinpath("axis_guilds.tsv").open("r", encoding="utf-8") as fh:
+        t = pd.read_csv(fh, sep="\t", dtype=str)
+    bad = set(t["guild"]) - set(GUILDS)
+    if bad:
+        raise InputError(f"unknown guild(s) {sorted(bad)}", source="axis_guilds.tsv")
+    return t
+
+
+@lru_cache(maxsize=1)
+def _observation_table() -> pd.DataFrame:
+    with resources.files("gutaxis.data").joinpath("axis_twin_observations.tsv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, sep="\t").set_index("marker")
+
+
+MARKERS = ("crp", "il6", "lbp", "calprotectin")
+
+
+def _lineage_frame(data) -> pd.DataFrame:
+    """Ranks (species, genus, family, phylum) of each feature, lower-case names."""
+    from .._validation import _is_anndata
+
+    if _is_anndata(data) and all(r in data.var.columns for r in ("genus", "family", "phylum")):
+        var = data.var
+        ranks = pd.DataFrame({r: var[r] if r in var.columns else np.nan for r in _RANKS}, index=data.var_names)
+    else:
+        from ..taxonomy import parse_lineage
+
+        names = list(data.var_names if _is_anndata(data) else data.columns)
+        parsed = parse_lineage([str(n) for n in names])
+        ranks = pd.DataFrame({r: parsed[r].to_numpy() if r in parsed.columns else np.nan for r in _RANKS},
+                             index=pd.Index(names))
+    return ranks.apply(lambda c: c.astype(object).where(c.notna(), None).map(lambda v: None if v is None else str(v).strip().lower()))
+
+
+def profile_guilds(profile, sample: str | None = None) -> pd.DataFrame:
+    """Guild shares and diversity of each sample of a profile.
+
+    Parameters
+    ----------
+    profile : AnnData, DataFrame (samples x taxa) or a path read with :func:`gutaxis.io.read_profile`
+    sample : keep only this sample
+
+    Returns
+    -------
+    DataFrame indexed by sample with columns ``B L Pb Bc`` (shares of the classified mass, sum 1),
+    ``diversity`` (Hill number of order 1 of the features) and ``n_taxa``; ``attrs["assignment"]``
+    holds the guild, matched rank and name of each feature.
+    """
+    from .._validation import _is_anndata, abundance_frame
+
+    if isinstance(profile, (str, bytes)) or hasattr(profile, "__fspath__"):
+        from ..io import read_profile
+
+        profile = read_profile(profile)
+    if isinstance(profile, pd.Series):
+        profile = profile.to_frame().T
+    X = abundance_frame(profile, name="profile")
+    if sample is not None:
+        if sample not in X.index:
+            raise InputError(f"sample {sample!r} is not in the profile", hint=f"samples: {', '.join(map(str, X.index[:10]))}")
+        X = X.loc[[sample]]
+    ranks = _lineage_frame(profile if _is_anndata(profile) else X)
+    tab = guild_table()
+    lookup = {(r, n.lower()): g for r, n, g in zip(tab["rank"], tab["name"], tab["guild"])}
+    default = tab.loc[tab["rank"] == "default", "guild"]
+    default = default.iloc[0] if len(default) else "Bc"
+    assign = []
+    for feat, row in ranks.iterrows():
+        hit = (default, "default", "*")
+        for r in _RANKS:
+            name = row[r]
+            if name is not None and (r, name) in lookup:
+                hit = (lookup[(r, name)], r, name)
+                break
+        assign.append(hit)
+    assignment = pd.DataFrame(assign, index=ranks.index, columns=["guild", "matched_rank", "matched_name"])
+    A = X.to_numpy(float)
+    tot = A.sum(axis=1)
+    if np.any(tot <= 0):
+        raise InputError("a sample of the profile sums to zero", source="profile", hint="remove empty samples")
+    frac = A / tot[:, None]
+    out = pd.DataFrame(index=X.index)
+    for g in GUILDS:
+        out[g] = frac[:, (assignment["guild"] == g).to_numpy()].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(frac > 0, frac * np.log(frac), 0.0).sum(axis=1)
+    out["diversity"] = np.exp(h)
+    out["n_taxa"] = (A > 0).sum(axis=1)
+    out.attrs["assignment"] = assignment
+    out.attrs["params"] = {"table": "axis_guilds.tsv", "diversity": "Hill number of order 1 (exp Shannon)"}
+    return out
+
+
+@dataclass
+class Twin:
+    """An ensemble of model patients consistent with one person's measurements.
+
+    ``params`` ``(N_PARAMS, n_draws)``, ``inputs`` (usual inputs) ``(N_INPUTS, n_draws)`` and
+    ``states`` (steady states) ``(N_STATES, n_draws)``; ``observed`` holds what was used and
+    ``meta`` the effective sample size, candidate counts, tempering and seed.
+    """
+
+    params: np.ndarray
+    inputs: np.ndarray
+    states: np.ndarray
+    disease: str
+    observed: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_draws(self) -> int:
+        return self.params.shape[1]
+
+    def baseline(self) -> pd.DataFrame:
+        """Median and 5-95 % band of each endpoint at baseline (rows: endpoints)."""
+        vals = _endpoint_values(self.states, self.params, self.inputs, self.disease)
+        rows = {k: _band(v) for k, v in vals.items()}
+        df = pd.DataFrame(rows).T[["median", "p05", "p95"]]
+        df["unit"] = [ENDPOINT_UNITS[k] for k in df.index]
+        return df
+
+
+def _band(v, axis=-1) -> dict:
+    q = np.nanpercentile(v, [50, 5, 95], axis=axis)
+    return {"median": q[0], "p05": q[1], "p95": q[2]}
+
+
+def _endpoint_values(states, params, inputs, disease) -> dict:
+    f = fast_quantities(states, params, inputs)
+    y = np.moveaxis(states, -2, 0)
+    out = {}
+    for k, name in ENDPOINTS.items():
+        if name is None:
+            if disease == "ra":
+                out[k] = f["das28"]
+            elif disease == "sle":
+                out[k] = f["sledai"]
+            else:
+                out[k] = y[eq.S_P]
+        elif name in eq.STATE_NAMES:
+            out[k] = y[eq.STATE_NAMES.index(name)]
+        else:
+            out[k] = f[name]
+    return out
+
+
+def _normalise_disease(disease) -> str:
+    d = "healthy" if disease in (None, "", "none", "healthy") else str(disease).lower()
+    if d not in PLAUSIBLE_BOUNDS:
+        raise InputError(f"unknown disease {disease!r}", hint="use None (healthy), 'ra', 'sle' or 'ms'")
+    return d
+
+
+def _apply_diet(U: np.ndarray, diet, pss10) -> dict:
+    used = {}
+    for k, v in (diet or {}).items():
+        key = DIET_KEYS.get(str(k).lower())
+        if key is None:
+            raise InputError(f"unknown diet key {k!r}", hint=f"use one of {', '.join(sorted(set(DIET_KEYS)))}")
+        v = float(v)
+        if not np.isfinite(v) or v < 0:
+            raise InputError(f"diet value for {k!r} must be a number >= 0, got {v}")
+        U[eq.INPUT_NAMES.index(key)] = v
+        used[key] = v
+    if pss10 is not None:
+        U[eq.U_S] = stress_load_from_pss10(float(pss10))
+        used["pss10"] = float(pss10)
+    return used
+
+
+def _fit_guilds(P: np.ndarray, U: np.ndarray, guilds: np.ndarray, diversity: float) -> np.ndarray:
+    """Set ``R_ref`` and ``dg_*`` of each candidate so that the measured composition is its steady state."""
+    n = P.shape[1]
+    y = healthy_state(P)
+    for s, g in zip(_GUILD_STATES, guilds):
+        y[s] = g
+    y[eq.S_R] = diversity
+    iR = eq.PARAM_NAMES.index("R_ref")
+    kR = P[eq.PARAM_NAMES.index("k_R")]
+    dy = eq.rhs(y, P, U, np.empty_like(y))
+    r_target = diversity + dy[eq.S_R] / kR
+    P[iR] = P[iR] * diversity / r_target
+    for d in _DG:
+        P[eq.PARAM_NAMES.index(d)] = 0.0
+    dy = eq.rhs(y, P, U, np.empty_like(y))
+    for s, r, d in zip(_GUILD_STATES, _GROWTH, _DG):
+        P[eq.PARAM_NAMES.index(d)] = -dy[s] / (P[eq.PARAM_NAMES.index(r)] * y[s])
+    assert P.shape[1] == n
+    return y
+
+
+def _ess(logw: np.ndarray) -> float:
+    w = np.exp(logw - logw.max())
+    return float(w.sum() ** 2 / (w * w).sum())
+
+
+def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = None, diet: Mapping | None = None,
+         disease: str | None = None, n_draws: int = 200, seed: int = 0, sample: str | None = None,
+         n_candidates: int | None = None) -> Twin:
+    """Initialise a personal twin from what is measured (see the module docstring).
+
+    Parameters
+    ----------
+    profile : AnnData, samples x taxa DataFrame, Series (one sample) or path of a profile
+        (read by :func:`gutaxis.io.read_profile`); one sample, or name it with ``sample``. Optional.
+    markers : {"crp": mg/L, "il6": pg/mL, "lbp": ug/mL, "calprotectin": ug/g}, any subset. Optional.
+    pss10 : Perceived Stress Scale score 0-40. Optional.
+    diet : usual diet, keys of :data:`DIET_KEYS` (fiber g/d, fermented servings/d, upf % energy,
+        sugar g/d, satfat % energy, probiotic log10 CFU/d, mindbody min/d). Missing items are drawn
+        from the population distributions (and so widen the band).
+    disease : None (healthy), ``"ra"``, ``"sle"`` or ``"ms"``
+    n_draws : ensemble size
+    seed : everything is seeded; the same inputs and seed give the same twin
+    sample : which sample of a multi-sample profile
+    n_candidates : prior candidates (default ``max(2000, 10 n_draws)``)
+
+    Returns
+    -------
+    :class:`Twin`
+    """
+    d = _normalise_disease(disease)
+    if int(n_draws) < 1:
+        raise InputError("n_draws must be >= 1")
+    n_draws = int(n_draws)
+    n_cand = int(n_candidates or max(2000, 10 * n_draws))
+    rng = np.random.default_rng(seed)
+    P = sample_parameters(n_cand, rng)
+    U = _sample_inputs(n_cand, d, rng)
+    observed = {"disease": d, "diet": _apply_diet(U, diet, pss10)}
+
+    y0 = healthy_state(P)
+    if profile is not None:
+        g = profile_guilds(profile, sample=sample)
+        if len(g) != 1:
+            raise InputError(f"the profile has {len(g)} samples; name one with sample=...", source="profile")
+        row = g.iloc[0]
+        shares = np.maximum(row[list(GUILDS)].to_numpy(float), _FLOOR)
+        observed["profile"] = {"sample": str(g.index[0]), **{k: float(row[k]) for k in GUILDS},
+                               "diversity": float(row["diversity"]), "n_taxa": int(row["n_taxa"])}
+        y0 = _fit_guilds(P, U, shares, float(row["diversity"]))
+    init = initial_state(P, d, rng)
+    y0[eq.S_P], y0[eq.S_A] = init[eq.S_P], init[eq.S_A]
+    y, rel = steady_state(P, U, y0, days=365, dt=0.5)
+    ok = np.isfinite(y).all(axis=0) & ((rel < 2e-3) | (d == "ms"))
+    r = {k: np.asarray(v) for k, v in fast_quantities(y, P, U).items()}
+    r.update({k: y[i] for i, k in enumerate(eq.STATE_NAMES)})
+    plaus = ok.copy()
+    for k, (lo, hi) in PLAUSIBLE_BOUNDS[d].items():
+        plaus &= (r[k] >= lo) & (r[k] <= hi)
+    keep = plaus if plaus.sum() >= max(n_draws // 2, 10) else ok  # unusual profiles: converged is enough
+    if keep.sum() == 0:
+        raise InputError("no model patient reproduces these measurements", hint="check units of markers and the profile")
+    idx = np.flatnonzero(keep)
+    logw = np.zeros(idx.size)
+    if d == "healthy" and idx.size > 10:
+        from scipy.stats import gaussian_kde
+
+        t = HEALTHY_BASELINE_TARGET
+        z = np.log(np.vstack([r[k][idx] for k in t["markers"]]))
+        logw += _target_logpdf(z, t) - np.log(gaussian_kde(z)(z))
+    loglik = np.zeros(idx.size)
+    obs_t = _observation_table()
+    used_markers = {}
+    for k, v in (markers or {}).items():
+        key = str(k).lower()
+        if key not in obs_t.index:
+            raise InputError(f"unknown marker {k!r}", hint=f"use one of {', '.join(MARKERS)}")
+        v = float(v)
+        if not np.isfinite(v) or v <= 0:
+            raise InputError(f"marker {k!r} must be a positive number, got {v}")
+        row = obs_t.loc[key]
+        model = r[row["output"]][idx] * float(row["scale"])
+        loglik += -0.5 * ((np.log(v) - np.log(model)) / float(row["log_sd"])) ** 2
+        used_markers[key] = v
+    observed["markers"] = used_markers
+    ess_min = min(max(30.0, n_draws / 4.0), idx.size / 2.0)
+    temp = 1.0
+    if _ess(logw + loglik) < ess_min:
+        lo, hi = 0.0, 1.0
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if _ess(logw + mid * loglik) >= ess_min:
+                lo = mid
+            else:
+                hi = mid
+        temp = lo
+    lw = logw + temp * loglik
+    w = np.exp(lw - lw.max())
+    w /= w.sum()
+    # systematic resampling
+    pos = (rng.random() + np.arange(n_draws)) / n_draws
+    pick = idx[np.minimum(np.searchsorted(np.cumsum(w), pos), idx.size - 1)]
+    meta = {"seed": seed, "n_candidates": n_cand, "n_converged": int(ok.sum()), "n_plausible": int(plaus.sum()),
+            "ess": _ess(lw), "tempering": temp, "n_unique": int(np.unique(pick).size)}
+    return Twin(P[:, pick].copy(), U[:, pick].copy(), y[:, pick].copy(), d, observed, meta)
+
+
+def _plan_schedule(plan_inputs, days: int) -> Schedule:
+    if isinstance(plan_inputs, Schedule):
+        if plan_inputs.n_groups != 1:
+            raise InputError("a plan schedule must have one group")
+        if plan_inputs.n_days < days:
+            raise InputError(f"the plan schedule covers {plan_inputs.n_days} days, fewer than {days}")
+        return Schedule(plan_inputs.mult[:days].copy(), plan_inputs.add[:days].copy())
+    if not isinstance(plan_inputs, Mapping):
+        raise InputError("plan_inputs must be a mapping {input: daily level} or a Schedule")
+    s = Schedule.baseline(days)
+    for k, v in plan_inputs.items():
+        key = DIET_KEYS.get(str(k).lower(), str(k).lower())
+        if key == "pss10":
+            s.set(stress=float(stress_load_from_pss10(float(v))))
+            continue
+        if key not in eq.INPUT_NAMES:
+            raise InputError(f"unknown plan input {k!r}", hint=f"inputs are {', '.join(eq.INPUT_NAMES)} (and pss10)")
+        s.set(**{key: float(v)})
+    return s
+
+
+@dataclass
+class Forecast:
+    """Trajectories of the twin's draws under their usual inputs and under a plan.
+
+    ``plan`` and ``usual`` map each endpoint of :data:`ENDPOINTS` to an ``(n_times, n_draws)`` array
+    over ``days``. Use :meth:`band` for a median and 5-95 % band over time and :meth:`summary` for
+    the end-of-plan table.
+    """
+
+    days: np.ndarray
+    plan: dict
+    usual: dict
+    disease: str
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def endpoints(self) -> tuple:
+        return tuple(self.plan)
+
+    def _series(self, endpoint: str, which: str) -> np.ndarray:
+        if endpoint not in self.plan:
+            raise InputError(f"unknown endpoint {endpoint!r}", hint=f"endpoints: {', '.join(self.plan)}")
+        p, u = self.plan[endpoint], self.usual[endpoint]
+        if which == "plan":
+            return p
+        if which == "usual":
+            return u
+        if which == "change":
+            return p - p[:1]
+        if which == "effect":
+            return p - u
+        raise InputError(f"unknown which={which!r}", hint="use 'plan', 'usual', 'change' or 'effect'")
+
+    def band(self, endpoint: str, which: str = "plan") -> pd.DataFrame:
+        """Median and 5-95 % band over time; ``which``: plan, usual, change (plan vs day 0) or effect (plan - usual)."""
+        b = _band(self._series(endpoint, which), axis=1)
+        return pd.DataFrame(b, index=pd.Index(self.days, name="day"))[["median", "p05", "p95"]]
+
+    def summary(self, day: float | None = None) -> pd.DataFrame:
+        """One row per endpoint at ``day`` (default the last): baseline, plan value, change and effect bands."""
+        i = -1 if day is None else int(np.searchsorted(self.days, day))
+        rows = {}
+        for k in self.plan:
+            row = {"unit": ENDPOINT_UNITS[k], "baseline": float(np.nanmedian(self.plan[k][0]))}
+            for which, lab in (("plan", "value"), ("change", "change"), ("effect", "effect")):
+                b = _band(self._series(k, which)[i])
+                row.update({f"{lab}_{q}": float(v) for q, v in b.items()})
+            rows[k] = row
+        df = pd.DataFrame(rows).T
+        df.index.name = "endpoint"
+        df.attrs["day"] = float(self.days[i])
+        return df
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: day, endpoint, which (plan/usual/change/effect), median, p05, p95."""
+        parts = []
+        for k in self.plan:
+            for which in ("plan", "usual", "change", "effect"):
+                b = self.band(k, which).reset_index()
+                b.insert(1, "endpoint", k)
+                b.insert(2, "which", which)
+                parts.append(b)
+        return pd.concat(parts, ignore_index=True)
+
+
+def forecast(twin: Twin, plan_inputs, days: int, *, adherence: float = 1.0, dt: float = 0.5) -> Forecast:
+    """Forecast a plan's effect on a :class:`Twin` over ``days`` days.
+
+    Parameters
+    ----------
+    twin : from :func:`twin`
+    plan_inputs : mapping ``{input: daily level}`` held from day 0 (inputs of
+        :data:`~gutaxis.axis.equations.INPUT_NAMES` or :data:`DIET_KEYS` aliases, ``pss10`` for a
+        stress target), or a one-group :class:`~gutaxis.axis.inputs.Schedule` (relative to the
+        person's usual inputs) for phased plans
+    days : horizon in days (daily read-outs 0..days)
+    adherence : 0-1, the fraction of the change from usual inputs that is carried out
+
+    Returns
+    -------
+    :class:`Forecast`
+    """
+    days = int(days)
+    if days < 1:
+        raise InputError("days must be >= 1")
+    if not 0.0 <= float(adherence) <= 1.0:
+        raise InputError(f"adherence must lie in 0-1, got {adherence}")
+    plan = _plan_schedule(plan_inputs, days)
+    sch = Schedule(np.concatenate([np.ones_like(plan.mult), plan.mult], axis=2),
+                   np.concatenate([np.zeros_like(plan.add), plan.add], axis=2))
+    n = twin.n_draws
+    P = np.concatenate([twin.params, twin.params], axis=1)
+    U = np.concatenate([twin.inputs, twin.inputs], axis=1)
+    Y = np.concatenate([twin.states, twin.states], axis=1)
+    group = np.repeat([0, 1], n)
+    adh = np.concatenate([np.ones(n), np.full(n, float(adherence))])
+    tr = simulate(P, Y, U, sch, group, adh, dt=dt)
+    vals = _endpoint_values(tr.states, tr.params, tr.inputs, twin.disease)
+    usual = {k: v[:, :n] for k, v in vals.items()}
+    planv = {k: v[:, n:] for k, v in vals.items()}
+    return Forecast(tr.days, planv, usual, twin.disease, {"adherence": float(adherence), "days": days, "dt": dt})

@@ -1,0 +1,507 @@
+"""YAML scenarios: virtual trials with arms, intervention schedules, adherence, duration, endpoints.
+
+A scenario file (see ``gutaxis/data/axis_scenario_wastyk.yaml``)::
+
+    name: Fermented food vs high fiber (Wastyk 2021 design)
+    description: ...
+    duration_days: 70
+    seed: 1
+    population: {disease: healthy, n_candidates: 3000, seed: 20240}   # healthy | ra | sle | ms
+    control: usual                      # arm that the others are compared with (optional)
+    trial: {n_per_arm: 18, replicates: 200}
+    record_every: 7                     # days between stored trajectory points
+    arms:
+      usual: {}
+      fermented:
+        adherence: {mean: 0.9, sd: 0.1}  # or a number in 0-1
+        interventions:
+          - {input: fermented, shift: 6, ramp_days: 28}     # + start, stop (days)
+      fiber:
+        interventions:
+          - {input: fiber, shift: 20, ramp_days: 28}
+    endpoints: [R, il6, CRP, {output: butyrate, day: 42}]
+
+Interventions change one input of :data:`~gutaxis.axis.equations.INPUT_NAMES` (or ``pss10``, mapped
+to the stress load) with ``shift`` (added to each patient's usual value) or ``set`` (a fixed
+level), on days ``[start, stop)``, reaching full size linearly over ``ramp_days``. Adherence scales
+each patient's deviation from their usual inputs (per-patient draws, clipped to 0-1).
+
+:func:`run_scenario` simulates every patient of the virtual population under every arm (same
+patients, so arms differ only by the intervention), then
+
+* ``summary``: per arm and endpoint, over the whole population: baseline and end means, mean
+  change with its 95 % CI, % change of the mean;
+* ``comparisons``: per non-control arm and endpoint, replicate virtual trials of ``n_per_arm``
+  patients per arm (disjoint random patients, measurement noise of ``trials.measured``): mean
+  difference of change (MD) and Hedges' g of change scores (SMD) averaged over the replicates, the
+  95 % CI that one trial of that size would report at that SMD, the 2.5-97.5 % range over the
+  replicates and the fraction of trials whose CI excludes 0 (power).
+
+:meth:`ScenarioResult.write` writes trajectories (NetCDF through xarray; a gzipped TSV when xarray
+is not installed), ``summary.tsv``, ``comparisons.tsv``, ``result.json`` and a self-contained
+``report.html`` with inline SVG plots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from html import escape
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from . import equations as eq
+from .engine import OUTPUT_NAMES, fast_quantities, simulate
+from .inputs import Schedule
+from .population import Population, plausible_patients, select_population
+from .trials import hedges_g, measured, replicate_indices
+
+__all__ = ["Scenario", "ScenarioResult", "load_scenario", "run_scenario", "example_scenario_path", "ENDPOINT_LABELS"]
+
+ENDPOINT_LABELS = {
+    "R": "diversity (effective taxa)", "butyrate": "faecal butyrate (mM)", "lm": "permeability (L/M)",
+    "lps": "endotoxin (fold-change)", "il6": "IL-6 (pg/mL)", "tnf": "TNF-a (pg/mL)", "il1b": "IL-1b (pg/mL)",
+    "il10": "IL-10 (pg/mL)", "il17": "IL-17 (pg/mL)", "CRP": "CRP (mg/L)", "LBP": "LBP (ug/mL)",
+    "Treg": "Treg (% CD4+)", "Th17": "Th17 (% CD4+)", "cortisol": "cortisol (ug/dL)", "das28": "DAS28",
+    "sledai": "SLEDAI proxy", "B": "butyrate producers (fraction)", "L": "lactic-acid bacteria (fraction)",
+    "Pb": "pathobionts (fraction)", "Bc": "Bacteroidetes/others (fraction)", "IP": "structural permeability (L/M)",
+}
+
+_TOP_KEYS = {"name", "description", "duration_days", "duration_weeks", "seed", "population", "control", "trial",
+             "record_every", "arms", "endpoints", "dt", "citation"}
+
+
+def example_scenario_path() -> Path:
+    """Path of the shipped example: the Wastyk 2021 fermented-food vs high-fiber design."""
+    return Path(str(resources.files("gutaxis.data").joinpath("axis_scenario_wastyk.yaml")))
+
+
+@dataclass
+class Intervention:
+    input: str
+    mode: str  # "shift" or "set"
+    value: float
+    start: int
+    stop: int
+    ramp_days: int = 0
+
+
+@dataclass
+class Arm:
+    name: str
+    interventions: list
+    adherence_mean: float = 1.0
+    adherence_sd: float = 0.0
+
+
+@dataclass
+class Scenario:
+    """A validated scenario (see the module docstring for the YAML form)."""
+
+    name: str
+    days: int
+    arms: dict
+    endpoints: list  # list of (output, day)
+    disease: str = "healthy"
+    n_candidates: int = 3000
+    population_seed: int = 20240
+    seed: int = 0
+    control: str | None = None
+    n_per_arm: int | None = None
+    replicates: int = 200
+    record_every: int = 7
+    dt: float = 0.5
+    description: str = ""
+    citation: str = ""
+    source: dict = field(default_factory=dict)
+
+    def schedule(self) -> Schedule:
+        """One group per arm, in the order of :attr:`arms`."""
+        s = Schedule.baseline(self.days, n_groups=len(self.arms))
+        for g, arm in enumerate(self.arms.values()):
+            for iv in arm.interventions:
+                i = eq.INPUT_NAMES.index(iv.input)
+                for day in range(iv.start, iv.stop):
+                    frac = 1.0 if iv.ramp_days <= 0 else min(1.0, (day - iv.start + 1) / iv.ramp_days)
+                    if iv.mode == "shift":
+                        s.mult[day, i, g] = 1.0
+                        s.add[day, i, g] = frac * iv.value
+                    else:
+                        s.mult[day, i, g] = 1.0 - frac
+                        s.add[day, i, g] = frac * iv.value
+        return s
+
+    def record_days(self) -> np.ndarray:
+        days = set(range(0, self.days + 1, max(1, self.record_every))) | {0, self.days} | {d for _, d in self.endpoints}
+        return np.array(sorted(days), dtype=np.int64)
+
+
+def _err(msg: str, where: str, hint: str | None = None) -> InputError:
+    return InputError(msg, source=where, hint=hint)
+
+
+def _num(v, key: str, where: str, lo=None, hi=None, integer=False):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise _err(f"{key} must be a number, got {v!r}", where) from None
+    if not np.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
+        raise _err(f"{key} = {v!r} is outside {lo}-{hi}", where)
+    if integer:
+        if x != int(x):
+            raise _err(f"{key} must be a whole number, got {v!r}", where)
+        return int(x)
+    return x
+
+
+def load_scenario(source) -> Scenario:
+    """Read and validate a scenario from a YAML path, YAML text or a dict."""
+    import yaml
+
+    where = "scenario"
+    if isinstance(source, dict):
+        raw = source
+    else:
+        p = Path(str(source))
+        if "\n" not in str(source) and p.suffix.lower() in (".yaml", ".yml", ".json"):
+            if not p.exists():
+                raise InputError(f"scenario file {p} does not exist", hint="give the path of a YAML scenario")
+            where = str(p)
+            text = p.read_text(encoding="utf-8")
+        else:
+            text = str(source)
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise _err(f"not valid YAML: {' '.join(str(exc).split())}", where) from None
+    if not isinstance(raw, dict):
+        raise _err("a scenario is a YAML mapping (name, duration_days, arms, endpoints, ...)", where)
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise _err(f"unknown key(s) {sorted(unknown)}", where, hint=f"keys are {', '.join(sorted(_TOP_KEYS))}")
+    if "duration_days" in raw:
+        days = _num(raw["duration_days"], "duration_days", where, 1, 3650, True)
+    elif "duration_weeks" in raw:
+        days = 7 * _num(raw["duration_weeks"], "duration_weeks", where, 1, 520, True)
+    else:
+        raise _err("duration_days (or duration_weeks) is missing", where)
+    arms_raw = raw.get("arms")
+    if not isinstance(arms_raw, dict) or not arms_raw:
+        raise _err("arms must be a mapping of arm name -> {interventions, adherence}", where)
+    arms = {}
+    for name, spec in arms_raw.items():
+        spec = spec or {}
+        w = f"{where}: arms.{name}"
+        if not isinstance(spec, dict):
+            raise _err("an arm is a mapping with interventions and adherence", w)
+        bad = set(spec) - {"interventions", "adherence", "description"}
+        if bad:
+            raise _err(f"unknown key(s) {sorted(bad)}", w, hint="use interventions, adherence, description")
+        ivs = []
+        for k, iv in enumerate(spec.get("interventions") or []):
+            wi = f"{w}.interventions[{k}]"
+            if not isinstance(iv, dict) or "input" not in iv:
+                raise _err("an intervention needs input and shift or set", wi)
+            inp = str(iv["input"])
+            modes = [m for m in ("shift", "set") if m in iv]
+            if len(modes) != 1:
+                raise _err("give exactly one of shift or set", wi)
+            mode = modes[0]
+            val = _num(iv[mode], mode, wi)
+            if inp == "pss10":
+                if mode != "set":
+                    raise _err("pss10 can only be set", wi)
+                inp, val = "stress", _num(val, "pss10", wi, 0, 40) / 40.0
+            if inp not in eq.INPUT_NAMES:
+                raise _err(f"unknown input {inp!r}", wi, hint=f"inputs are {', '.join(eq.INPUT_NAMES)} and pss10")
+            start = _num(iv.get("start", 0), "start", wi, 0, days - 1, True)
+            stop = _num(iv.get("stop", days), "stop", wi, start + 1, days, True)
+            ramp = _num(iv.get("ramp_days", 0), "ramp_days", wi, 0, days, True)
+            bad = set(iv) - {"input", "shift", "set", "start", "stop", "ramp_days"}
+            if bad:
+                raise _err(f"unknown key(s) {sorted(bad)}", wi)
+            ivs.append(Intervention(inp, mode, val, start, stop, ramp))
+        adh = spec.get("adherence", 1.0)
+        if isinstance(adh, dict):
+            am = _num(adh.get("mean", 1.0), "adherence.mean", w, 0, 1)
+            asd = _num(adh.get("sd", 0.0), "adherence.sd", w, 0, 1)
+        else:
+            am, asd = _num(adh, "adherence", w, 0, 1), 0.0
+        arms[str(name)] = Arm(str(name), ivs, am, asd)
+    endpoints = []
+    for k, e in enumerate(raw.get("endpoints") or ["R", "butyrate", "lm", "il6", "CRP"]):
+        we = f"{where}: endpoints[{k}]"
+        if isinstance(e, str):
+            out, day = e, days
+        elif isinstance(e, dict) and "output" in e:
+            out, day = str(e["output"]), _num(e.get("day", days), "day", we, 1, days, True)
+        else:
+            raise _err("an endpoint is an output name or {output, day}", we)
+        if out not in OUTPUT_NAMES:
+            raise _err(f"unknown output {out!r}", we, hint=f"outputs are {', '.join(OUTPUT_NAMES)}")
+        endpoints.append((out, day))
+    pop = raw.get("population") or {}
+    if not isinstance(pop, dict):
+        raise _err("population must be a mapping {disease, n_candidates, seed}", where)
+    disease = str(pop.get("disease", "healthy")).lower()
+    if disease not in ("healthy", "ra", "sle", "ms"):
+        raise _err(f"unknown disease {disease!r}", f"{where}: population", hint="use healthy, ra, sle or ms")
+    control = raw.get("control")
+    if control is not None and str(control) not in arms:
+        raise _err(f"control arm {control!r} is not one of the arms", where, hint=f"arms: {', '.join(arms)}")
+    trial = raw.get("trial") or {}
+    return Scenario(
+        name=str(raw.get("name", "scenario")),
+        description=str(raw.get("description", "")),
+        citation=str(raw.get("citation", "")),
+        days=days,
+        arms=arms,
+        endpoints=endpoints,
+        disease=disease,
+        n_candidates=_num(pop.get("n_candidates", 3000), "population.n_candidates", where, 50, 2_000_000, True),
+        population_seed=_num(pop.get("seed", 20240), "population.seed", where, 0, None, True),
+        seed=_num(raw.get("seed", 0), "seed", where, 0, None, True),
+        control=None if control is None else str(control),
+        n_per_arm=None if trial.get("n_per_arm") is None else _num(trial["n_per_arm"], "trial.n_per_arm", where, 2, None, True),
+        replicates=_num(trial.get("replicates", 200), "trial.replicates", where, 1, 100_000, True),
+        record_every=_num(raw.get("record_every", 7), "record_every", where, 1, days, True),
+        dt=_num(raw.get("dt", 0.5), "dt", where, 0.01, 1.0),
+        source=raw,
+    )
+
+
+@dataclass
+class ScenarioResult:
+    """Outputs of :func:`run_scenario`: trajectories, per-arm summary and arm comparisons."""
+
+    scenario: Scenario
+    days: np.ndarray
+    values: dict  # output -> (n_arms, n_patients, n_days) array
+    summary: pd.DataFrame
+    comparisons: pd.DataFrame
+    population: Population
+    adherence: np.ndarray  # (n_arms, n_patients)
+    provenance: dict = field(default_factory=dict)
+
+    def to_xarray(self):
+        """Trajectories as an ``xarray.Dataset`` (dims arm, patient, day)."""
+        import xarray as xr
+
+        arms = list(self.scenario.arms)
+        data = {k: (("arm", "patient", "day"), v) for k, v in self.values.items()}
+        data["adherence"] = (("arm", "patient"), self.adherence)
+        ds = xr.Dataset(data, coords={"arm": arms, "patient": np.arange(self.population.n), "day": self.days})
+        for k in self.values:
+            ds[k].attrs["long_name"] = ENDPOINT_LABELS.get(k, k)
+        ds.attrs.update({"title": self.scenario.name, "gutaxis_scenario_sha256": self.provenance.get("sha256", ""),
+                         "context_of_use": "hypothesis generation and teaching; not clinical decisions"})
+        return ds
+
+    def trajectory_frame(self) -> pd.DataFrame:
+        """Tidy table: arm, patient, day, one column per output."""
+        arms = list(self.scenario.arms)
+        na, n, nd = next(iter(self.values.values())).shape
+        idx = pd.MultiIndex.from_product([arms, range(n), self.days], names=["arm", "patient", "day"])
+        return pd.DataFrame({k: v.reshape(-1) for k, v in self.values.items()}, index=idx).reset_index()
+
+    def bands(self, output: str) -> dict:
+        """arm -> (median, p05, p95) over patients, each over :attr:`days`."""
+        v = self.values[output]
+        q = np.nanpercentile(v, [50, 5, 95], axis=1)
+        return {arm: (q[0, a], q[1, a], q[2, a]) for a, arm in enumerate(self.scenario.arms)}
+
+    def write(self, out_dir) -> dict:
+        """Write trajectories, tables, JSON and ``report.html`` into ``out_dir``; returns the paths."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        try:
+            ds = self.to_xarray()
+            p = out / "trajectories.nc"
+            ds.to_netcdf(p)
+            paths["trajectories"] = p
+        except ImportError:
+            p = out / "trajectories.tsv.gz"
+            self.trajectory_frame().to_csv(p, sep="\t", index=False)
+            paths["trajectories"] = p
+        p = out / "summary.tsv"
+        self.summary.to_csv(p, sep="\t", index=False, float_format="%.6g")
+        paths["summary"] = p
+        p = out / "comparisons.tsv"
+        self.comparisons.to_csv(p, sep="\t", index=False, float_format="%.6g")
+        paths["comparisons"] = p
+        p = out / "result.json"
+        doc = {"scenario": self.scenario.source, "provenance": self.provenance,
+               "summary": json.loads(self.summary.to_json(orient="records")),
+               "comparisons": json.loads(self.comparisons.to_json(orient="records"))}
+        p.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+        paths["json"] = p
+        p = out / "report.html"
+        p.write_text(render_html(self), encoding="utf-8")
+        paths["report"] = p
+        return paths
+
+
+def _population(sc: Scenario) -> Population:
+    pop = plausible_patients(sc.n_candidates, sc.disease, seed=sc.population_seed)
+    if sc.disease == "healthy":
+        pop = select_population(pop, seed=sc.population_seed + 1)
+    if pop.n < 2:
+        raise InputError(f"only {pop.n} plausible patients from {sc.n_candidates} candidates",
+                         hint="raise population.n_candidates")
+    return pop
+
+
+def run_scenario(scenario, *, progress=None, population: Population | None = None) -> ScenarioResult:
+    """Run a scenario (path, YAML text, dict or :class:`Scenario`); see the module docstring."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    step = progress or (lambda _msg: None)
+    step("building the virtual population")
+    pop = population if population is not None else _population(sc)
+    n, na = pop.n, len(sc.arms)
+    rng = np.random.default_rng(sc.seed)
+    adh = np.empty((na, n))
+    for a, arm in enumerate(sc.arms.values()):
+        adh[a] = np.clip(arm.adherence_mean + arm.adherence_sd * rng.standard_normal(n), 0.0, 1.0)
+    step(f"simulating {n} patients x {na} arms x {sc.days} days")
+    rec = sc.record_days()
+    P = np.tile(pop.params, (1, na))
+    tr = simulate(P, np.tile(pop.states, (1, na)), np.tile(pop.inputs, (1, na)), sc.schedule(),
+                  np.repeat(np.arange(na), n), adh.reshape(-1), dt=sc.dt, record=rec)
+    outs = sorted({o for o, _ in sc.endpoints} | {"R", "butyrate", "lm", "il6", "CRP"})
+    if sc.disease == "ra":
+        outs = sorted(set(outs) | {"das28"})
+    if sc.disease == "ms":
+        outs = sorted(set(outs) | {"p"})
+    fq = fast_quantities(tr.states, tr.params, tr.inputs)
+    values = {}
+    for o in outs:
+        v = tr.states[:, eq.STATE_NAMES.index(o)] if o in eq.STATE_NAMES else fq[o]
+        values[o] = np.ascontiguousarray(np.asarray(v).T.reshape(na, n, rec.size))
+    step("summarising arms and virtual trials")
+    summary = _summary(sc, rec, values)
+    comparisons = _comparisons(sc, rec, values, pop, rng)
+    from .. import __version__
+
+    text = json.dumps(sc.source, sort_keys=True, default=str)
+    prov = {"gutaxis_version": __version__, "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "n_patients": int(n), "disease": sc.disease, "population_seed": sc.population_seed, "seed": sc.seed,
+            "n_candidates": sc.n_candidates, "dt": sc.dt, "scheme": "etd4"}
+    return ScenarioResult(sc, rec, values, summary, comparisons, pop, adh, prov)
+
+
+def _summary(sc: Scenario, rec: np.ndarray, values: dict) -> pd.DataFrame:
+    rows = []
+    for a, arm in enumerate(sc.arms):
+        for o, day in sc.endpoints:
+            v = values[o][a]
+            i = int(np.searchsorted(rec, day))
+            base, end = v[:, 0], v[:, i]
+            ch = end - base
+            n = ch.size
+            se = ch.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+            rows.append({"arm": arm, "endpoint": o, "day": day, "n": n, "baseline_mean": base.mean(),
+                         "end_mean": end.mean(), "change_mean": ch.mean(), "change_ci_low": ch.mean() - 1.96 * se,
+                         "change_ci_high": ch.mean() + 1.96 * se, "change_median": np.median(ch),
+                         "pct_change_of_mean": 100.0 * (end.mean() / base.mean() - 1.0) if base.mean() != 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _comparisons(sc: Scenario, rec, values, pop, rng) -> pd.DataFrame:
+    cols = ["arm", "control", "endpoint", "day", "n_per_arm", "replicates", "md", "md_p2.5", "md_p97.5", "smd",
+            "smd_ci_low", "smd_ci_high", "smd_p2.5", "smd_p97.5", "power"]
+    if sc.control is None or len(sc.arms) < 2:
+        return pd.DataFrame(columns=cols)
+    arms = list(sc.arms)
+    c = arms.index(sc.control)
+    n_arm = sc.n_per_arm or max(2, min(30, pop.n // 2))
+    if 2 * n_arm > pop.n:
+        raise InputError(f"a trial of 2 x {n_arm} patients needs a larger virtual population ({pop.n})",
+                         hint="raise population.n_candidates or lower trial.n_per_arm")
+    rows = []
+    for a, arm in enumerate(arms):
+        if a == c:
+            continue
+        it, ic = replicate_indices(pop.n, [n_arm, n_arm], sc.replicates, rng)
+        for o, day in sc.endpoints:
+            i = int(np.searchsorted(rec, day))
+            ch = {}
+            for k, idx in ((a, it), (c, ic)):
+                v = values[o][k]
+                if o in ("das28", "sledai"):
+                    sd = pop.params[eq.PARAM_NAMES.index("sd_das"), idx]
+                    pre = v[idx, 0] + sd * rng.standard_normal(idx.shape)
+                    post = v[idx, i] + sd * rng.standard_normal(idx.shape)
+                else:
+                    pre = measured(v[idx, 0], o, pop.params[:, idx], rng)
+                    post = measured(v[idx, i], o, pop.params[:, idx], rng)
+                ch[k] = post - pre
+            md = ch[a].mean(axis=1) - ch[c].mean(axis=1)
+            g = hedges_g(ch[a], ch[c])
+            var_g = 2.0 / n_arm + g**2 / (4.0 * n_arm)
+            lo, hi = g - 1.96 * np.sqrt(var_g), g + 1.96 * np.sqrt(var_g)
+            gm = float(np.nanmean(g))
+            se_m = np.sqrt(2.0 / n_arm + gm**2 / (4.0 * n_arm))
+            rows.append({"arm": arm, "control": sc.control, "endpoint": o, "day": day, "n_per_arm": n_arm,
+                         "replicates": sc.replicates, "md": float(np.mean(md)), "md_p2.5": float(np.percentile(md, 2.5)),
+                         "md_p97.5": float(np.percentile(md, 97.5)), "smd": gm, "smd_ci_low": gm - 1.96 * se_m,
+                         "smd_ci_high": gm + 1.96 * se_m, "smd_p2.5": float(np.nanpercentile(g, 2.5)),
+                         "smd_p97.5": float(np.nanpercentile(g, 97.5)), "power": float(np.mean((lo > 0) | (hi < 0)))})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return f"{v:.4g}"
+        return escape(str(v))
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(res: ScenarioResult) -> str:
+    """Self-contained HTML report (inline CSS and SVG; no external resources)."""
+    from ._svg import band_chart
+
+    sc = res.scenario
+    arm_rows = []
+    for arm in sc.arms.values():
+        ivs = "; ".join(
+            f"{iv.input} {'+' if iv.mode == 'shift' and iv.value >= 0 else ''}{iv.value:g}{' (set)' if iv.mode == 'set' else ''}"
+            f" days {iv.start}-{iv.stop}{f', ramp {iv.ramp_days} d' if iv.ramp_days else ''}"
+            for iv in arm.interventions) or "usual diet and habits"
+        arm_rows.append({"arm": arm.name, "interventions": ivs,
+                         "adherence": f"{arm.adherence_mean:g}" + (f" (sd {arm.adherence_sd:g})" if arm.adherence_sd else "")})
+    plots = []
+    for o in dict.fromkeys(o for o, _ in sc.endpoints):
+        plots.append(band_chart(res.days, res.bands(o), title=ENDPOINT_LABELS.get(o, o), ylabel=o))
+    css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"
+           "font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f3f3f3}"
+           "td:first-child,th:first-child{text-align:left}.note{background:#fff7e0;border-left:4px solid #edae49;padding:.6em 1em}"
+           ".plots svg{margin:4px}")
+    prov = escape(json.dumps(res.provenance))
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(sc.name)}</title><style>{css}</style></head><body>"
+        f"<h1>{escape(sc.name)}</h1><p>{escape(sc.description)}</p>"
+        + (f"<p>Design after: {escape(sc.citation)}</p>" if sc.citation else "")
+        + "<p class='note'><b>Context of use:</b> a simulation of a <i>virtual</i> population for hypothesis generation "
+        "and teaching. It is not a prediction for any person and not a basis for clinical decisions. Most mechanistic "
+        "links are quantified in mice; the human trials behind the calibration are small.</p>"
+        f"<h2>Design</h2><p>{res.population.n} virtual {escape(sc.disease)} patients, each simulated under every arm for "
+        f"{sc.days} days (dt {sc.dt:g} d). Virtual trials: {escape(str(sc.replicates))} replicates.</p>"
+        + _table_html(pd.DataFrame(arm_rows))
+        + "<h2>Trajectories</h2><p>Median and 5-95 % band over the virtual patients.</p><div class='plots'>" + "".join(plots) + "</div>"
+        + "<h2>Change from baseline (whole virtual population)</h2>" + _table_html(res.summary)
+        + (("<h2>Virtual trials vs " + escape(str(sc.control)) + "</h2><p>MD and SMD (Hedges' g of change scores) averaged over "
+            "replicate trials with measurement noise; smd_ci: the 95 % CI one trial of that size would report; p2.5-p97.5: "
+            "spread over replicate trials; power: share of trials whose CI excludes 0.</p>" + _table_html(res.comparisons))
+           if len(res.comparisons) else "")
+        + f"<h2>Provenance</h2><pre>{prov}</pre></body></html>"
+    )
