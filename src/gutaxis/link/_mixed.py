@@ -16,9 +16,15 @@ all features (``Z'Z``, ``Z'X``, ``X'X``) and once per feature (``Z'y``, ``X'y``,
 
 * one grouping factor: ``Z'Z`` is diagonal and every quantity is a closed form in the group
   sums (``_DiagonalBackend``);
-* several factors (e.g. site and subject): the ``q x q`` matrix ``I + G^1/2 Z'Z G^1/2`` is
-  factorised per feature with batched Cholesky, sharing ``Z'Z`` across features
-  (``_DenseBackend``).
+* several factors (e.g. site and subject): ``M = I + G^1/2 Z'Z G^1/2`` (``q x q``) is solved by
+  block elimination of the factor with the most levels, whose block of ``Z'Z`` is diagonal,
+  leaving a small dense Schur complement over the other factors' levels (for subject nested in
+  site: the sites), factorised for all features in one stacked call; the derivative terms use the
+  diagonal + low-rank form of the eliminated block of ``Z'PZ``, so no ``q x q`` matrix is formed
+  per feature (``_DenseBackend``).
+
+The optimisation runs with one BLAS thread (``threadpoolctl``): it is many small stacked
+factorisations, which only lose to thread start-up and oversubscription.
 
 Satterthwaite (Kuznetsova, Brockhoff & Christensen 2017, J Stat Softw 82(13),
 doi:10.18637/jss.v082.i13): ``df = 2 var^2 / (grad' A grad)`` where ``var`` is the variance of a
@@ -39,9 +45,18 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import linalg, stats
+from scipy import stats
 
 from ._lm import nan_patterns
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl is a dependency; without it, BLAS threads are left as set
+    from contextlib import nullcontext
+
+    def threadpool_limits(limits=None):
+        return nullcontext()
+
 
 __all__ = ["lmm_all"]
 
@@ -52,8 +67,8 @@ def _batched_inv_logdet(A):
     """Inverse and log-determinant of a stack of SPD p x p matrices (Cholesky)."""
     L = np.linalg.cholesky(A)
     logdet = 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
-    p = A.shape[-1]
-    Linv = linalg.solve_triangular(L, np.broadcast_to(np.eye(p), A.shape), lower=True)
+    # one stacked (gufunc) call rather than a LAPACK call per feature
+    Linv = np.linalg.inv(L)
     C = np.swapaxes(Linv, -1, -2) @ Linv
     return C, logdet
 
@@ -115,17 +130,25 @@ class _DiagonalBackend(_Common):
 
 
 class _DenseBackend(_Common):
-    """Several grouping factors: batched Cholesky of I + G^1/2 Z'Z G^1/2 sharing Z'Z."""
+    """Several grouping factors: block elimination of M = I + G^1/2 Z'Z G^1/2, sharing Z'Z.
+
+    The levels of the factor with the most levels come first: their block of ``M`` is diagonal
+    (``D1``), so ``M`` is solved through the small Schur complement ``S2 = M22 - M21 D1^-1 M12``
+    of the other factors' levels (e.g. sites when subjects are eliminated), one stacked
+    factorisation for all features. ``S2 >= I`` since ``M >= I``, so this is well conditioned.
+    """
 
     def __init__(self, X, Y, codes_list):
         self.n, self.p = X.shape
+        self.K = len(codes_list)
+        sizes = [int(c.max()) + 1 for c in codes_list]
+        order = [int(np.argmax(sizes))] + [k for k in range(self.K) if k != int(np.argmax(sizes))]
         blocks, fac = [], []
-        for k, codes in enumerate(codes_list):
-            m = int(codes.max()) + 1
-            blocks.append(sp.csr_matrix((np.ones(self.n), (np.arange(self.n), codes)), shape=(self.n, m)))
+        for k in order:
+            m = sizes[k]
+            blocks.append(sp.csr_matrix((np.ones(self.n), (np.arange(self.n), codes_list[k])), shape=(self.n, m)))
             fac.extend([k] * m)
         Z = sp.hstack(blocks).tocsr()
-        self.K = len(codes_list)
         self.fac = np.asarray(fac)
         self.Fk = np.zeros((len(fac), self.K))
         self.Fk[np.arange(len(fac)), self.fac] = 1.0
@@ -136,38 +159,109 @@ class _DenseBackend(_Common):
         self.Xty = (X.T @ Y).T
         self.yty = np.einsum("ij,ij->j", Y, Y)
         self.q = Z.shape[1]
+        m1 = sizes[order[0]]
+        self.m1 = m1
+        self.n1 = np.diagonal(self.ZtZ)[:m1].copy()
+        self.N12 = self.ZtZ[:m1, m1:]
+        self.Z22 = self.ZtZ[m1:, m1:]
+
+    def _factor(self, s):
+        m1 = self.m1
+        s1, s2 = s[:, :m1], s[:, m1:]
+        d1 = 1.0 + s1 * s1 * self.n1[None]  # F x m1
+        Bm = s1[:, :, None] * self.N12[None] * s2[:, None, :]  # F x m1 x m2
+        Db = Bm / d1[:, :, None]
+        S2 = s2[:, :, None] * self.Z22[None] * s2[:, None, :] - np.swapaxes(Bm, 1, 2) @ Db
+        m2 = S2.shape[1]
+        S2[:, np.arange(m2), np.arange(m2)] += 1.0
+        S2inv, logdet2 = _batched_inv_logdet(S2)
+        logdetH = np.log(d1).sum(axis=1) + logdet2
+        return d1, Db, S2inv, logdetH
+
+    def _solve(self, fac, R):
+        """M^-1 R for R of shape F x q x c."""
+        d1, Db, S2inv, _ = fac
+        m1 = self.m1
+        R1, R2 = R[:, :m1], R[:, m1:]
+        out = np.empty(R.shape)
+        out[:, m1:] = x2 = S2inv @ (R2 - np.swapaxes(Db, 1, 2) @ R1)
+        x1 = out[:, :m1]
+        np.divide(R1, d1[:, :, None], out=x1)
+        x1 -= Db @ x2
+        return out
+
+    def _zz(self, W):
+        """Z'Z W for W of shape F x q x c, using the diagonal leading block of Z'Z."""
+        m1 = self.m1
+        W1, W2 = W[:, :m1], W[:, m1:]
+        out = np.empty(W.shape)
+        out[:, :m1] = self.n1[None, :, None] * W1 + self.N12[None] @ W2
+        out[:, m1:] = self.N12.T[None] @ W1 + self.Z22[None] @ W2
+        return out
 
     def evaluate(self, gamma, idx, derivs=False):
-        q, p = self.q, self.p
+        p = self.p
         s = np.sqrt(gamma)[:, self.fac]  # F x q
         ZtZ = self.ZtZ
-        M = s[:, :, None] * ZtZ[None] * s[:, None, :]
-        M[:, np.arange(q), np.arange(q)] += 1.0
-        L = np.linalg.cholesky(M)
-        logdetH = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        fac = self._factor(s)
+        logdetH = fac[3]
         Zty = self.Zty[idx]
-        rhs = np.concatenate([s[:, :, None] * ZtZ[None], s[:, :, None] * self.ZtX[None], (s * Zty)[:, :, None]], axis=2)
-        W = linalg.solve_triangular(L, rhs, lower=True)  # F x q x (q + p + 1)
-        WZ, WX, Wy = W[:, :, :q], W[:, :, q:q + p], W[:, :, q + p]
-        XVX = self.XtX[None] - np.swapaxes(WX, 1, 2) @ WX
-        XVy = self.Xty[idx] - np.einsum("fqi,fq->fi", WX, Wy)
-        yVy = self.yty[idx] - (Wy * Wy).sum(axis=1)
+        SX = s[:, :, None] * self.ZtX[None]  # F x q x p
+        Sy = s * Zty  # F x q
+        T = self._solve(fac, np.concatenate([SX, Sy[:, :, None]], axis=2))
+        TX, Ty = T[:, :, :p], T[:, :, p]
+        XVX = self.XtX[None] - np.swapaxes(SX, 1, 2) @ TX
+        XVy = self.Xty[idx] - np.einsum("fqi,fq->fi", SX, Ty)
+        yVy = self.yty[idx] - (Sy * Ty).sum(axis=1)
         C, beta, r2, D = self._finish(logdetH, XVX, XVy, yVy, derivs)
         out = {"D": D, "C": C, "beta": beta, "r2": r2}
         if not derivs:
             return out
-        WZt = np.swapaxes(WZ, 1, 2)
-        ZHZ = ZtZ[None] - WZt @ WZ
-        ZHX = self.ZtX[None] - WZt @ WX
-        ZHy = Zty - np.einsum("fab,fb->fa", WZt, Wy)
-        S = ZHZ - ZHX @ C @ np.swapaxes(ZHX, 1, 2)
+        # S = Z'PZ is never formed: its leading (eliminated factor) block is diagonal + low rank,
+        #   S11 = diag(n1 / d1) - U Q U',  U = [R, Z1'H^-1X],  Q = blockdiag(S2^-1, C),
+        #   R = s1 N1 D1^-1 M12 - N12 s2,
+        # and its other columns S[:, 2] (q x m2) are small enough to form.
+        m1, K = self.m1, self.K
+        d1, Db, S2inv, _ = fac
+        s1, s2 = s[:, :m1], s[:, m1:]
+        ZHX = self.ZtX[None] - self._zz(s[:, :, None] * TX)
+        ZHy = Zty - self._zz((s * Ty)[:, :, None])[:, :, 0]
         u = ZHy - np.einsum("fqi,fi->fq", ZHX, beta)
-        Fk = self.Fk
-        t = np.diagonal(S, axis1=1, axis2=2) @ Fk
+        Zc2 = ZtZ[:, m1:]
+        ZHZ2 = Zc2[None] - self._zz(s[:, :, None] * self._solve(fac, s[:, :, None] * Zc2[None]))
+        S2c = ZHZ2 - ZHX @ (C @ np.swapaxes(ZHX[:, m1:], 1, 2))  # F x q x m2
+        S12, S22 = S2c[:, :m1], S2c[:, m1:]
+        u1, u2 = u[:, :m1], u[:, m1:]
+        e = self.n1[None] / d1
+        R = (s1 * self.n1[None])[:, :, None] * Db - self.N12[None] * s2[:, None, :]
+        U = np.concatenate([R, ZHX[:, :m1]], axis=2)  # F x m1 x r
+        m2 = S2inv.shape[1]
+        r = m2 + p
+        Q = np.zeros((U.shape[0], r, r))
+        Q[:, :m2, :m2] = S2inv
+        Q[:, m2:, m2:] = C
+        UQ = U @ Q
+        dUQU = (UQ * U).sum(axis=2)  # diag(U Q U')
+        QG = Q @ (np.swapaxes(U, 1, 2) @ U)
+        S11_fro2 = (e * e).sum(axis=1) - 2 * (e * dUQU).sum(axis=1) + np.einsum("fij,fji->f", QG, QG)
+        Uu = np.einsum("fmr,fm->fr", U, u1)
+        S11_uu = (e * u1 * u1).sum(axis=1) - np.einsum("fr,frs,fs->f", Uu, Q, Uu)
+        k1 = int(self.fac[0])
+        Fk, Fk2 = self.Fk, self.Fk[m1:]
+        t = np.diagonal(S22, axis1=1, axis2=2) @ Fk2
+        t[:, k1] += (e - dUQU).sum(axis=1)
         a = (u * u) @ Fk
-        B = np.einsum("qk,fqr,rl->fkl", Fk, S * S, Fk)
-        c = np.einsum("qk,fqr,rl->fkl", Fk, S * u[:, :, None] * u[:, None, :], Fk)
-        EtE = np.stack([np.swapaxes(ZHX[:, self.fac == k], 1, 2) @ ZHX[:, self.fac == k] for k in range(self.K)],
+        v = (S12 * S12).sum(axis=1) @ Fk2  # F x K, zero at k1
+        B = Fk2.T @ ((S22 * S22) @ Fk2)
+        B[:, k1, :] += v
+        B[:, :, k1] += v
+        B[:, k1, k1] += S11_fro2
+        w = np.einsum("fm,fmj->fj", u1, S12 * u2[:, None, :]) @ Fk2
+        c = Fk2.T @ ((S22 * u2[:, :, None] * u2[:, None, :]) @ Fk2)
+        c[:, k1, :] += w
+        c[:, :, k1] += w
+        c[:, k1, k1] += S11_uu
+        EtE = np.stack([np.swapaxes(ZHX[:, self.fac == k], 1, 2) @ ZHX[:, self.fac == k] for k in range(K)],
                        axis=1)
         out.update(t=t, a=a, B=B, c=c, EtE=EtE)
         return out
@@ -291,11 +385,17 @@ def _fit_block(X, Y, codes_list, chunk):
     for start in range(0, F, chunk):
         sl = slice(start, min(F, start + chunk))
         Yc = Y[:, sl]
-        backend = _DiagonalBackend(X, Yc, codes_list[0]) if len(codes_list) == 1 else _DenseBackend(X, Yc, codes_list)
         Fc = Yc.shape[1]
-        gamma, converged, _ = _optimise(backend, Fc)
-        ev = backend.evaluate(gamma, np.arange(Fc), derivs=True)
-        s, d = _satterthwaite(ev, gamma, n, p)
+        # the cross-products (X'Y, ...) may use every BLAS thread when they are large; below ~1e8
+        # flops threads only cost start-up and, with other jobs on the cores, oversubscription
+        with threadpool_limits(limits=1 if n * Fc * (p + 1) < 1e8 else None):
+            backend = (_DiagonalBackend(X, Yc, codes_list[0]) if len(codes_list) == 1
+                       else _DenseBackend(X, Yc, codes_list))
+        # the optimisation is many small stacked factorisations and products: one thread
+        with threadpool_limits(limits=1):
+            gamma, converged, _ = _optimise(backend, Fc)
+            ev = backend.evaluate(gamma, np.arange(Fc), derivs=True)
+            s, d = _satterthwaite(ev, gamma, n, p)
         coef[sl], se[sl], df[sl], gam[sl], conv[sl] = ev["beta"], s, d, gamma, converged
     return coef, se, df, gam, conv
 
