@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import rankdata
 
+from .._stats import p_adjust
 from ..errors import InputError
 
 __all__ = ["Insights", "n_of_1", "factor_events", "symptom_observations", "DEFAULT_LAGS", "benjamini_hochberg"]
@@ -60,20 +61,7 @@ class Insights:
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values) of a 1-D array (NaN kept as NaN)."""
-    p = np.asarray(p, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return q
-    pv = p[ok]
-    order = np.argsort(pv)
-    ranked = pv[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(ranked, 1.0)
-    q[ok] = out
-    return q
+    return p_adjust(p, "BH")
 
 
 def _hours(ts) -> np.ndarray:

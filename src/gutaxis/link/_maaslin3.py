@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._stats import p_adjust
 from ..errors import InputError
 
 __all__ = ["NORMALIZATIONS", "TRANSFORMS", "RESULT_COLUMNS", "fit_maaslin3", "significant", "report_view"]
@@ -274,8 +275,6 @@ def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, 
 # the whole procedure
 
 def _bh(p):
-    from .associate import p_adjust
-
     return p_adjust(p, "BH")
 
 

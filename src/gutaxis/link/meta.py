@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .._validation import abundance_frame
+from .._stats import p_adjust
 from ..errors import InputError
 from ._permutations import show_ids
 
@@ -106,21 +107,6 @@ def _as_matrix(values, name: str, study_labels, feature_labels=None) -> pd.DataF
     frame.index = pd.Index(frame.index, name="feature")
     frame.columns = pd.Index(frame.columns, name="study")
     return frame
-
-
-def _bh(p: np.ndarray) -> np.ndarray:
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m:
-        pv = p[ok]
-        order = np.argsort(pv)
-        ranked = pv[order] * m / np.arange(1, m + 1)
-        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-        out = np.empty(m)
-        out[order] = np.minimum(ranked, 1.0)
-        q[ok] = out
-    return q
 
 
 def _pooled(y: np.ndarray, v: np.ndarray, mask: np.ndarray, tau2: np.ndarray):
@@ -273,7 +259,7 @@ def meta_analysis(
         },
         index=Y.index,
     )
-    table.insert(table.columns.get_loc("p") + 1, "q", _bh(table["p"].to_numpy()))
+    table.insert(table.columns.get_loc("p") + 1, "q", p_adjust(table["p"].to_numpy(), "BH"))
     table.attrs["params"] = {"method": method, "level": level, "model": "random effects (metafor rma)"}
     W = pd.DataFrame(np.where(mask, weights, np.nan), index=Y.index, columns=Y.columns)
     Y = Y.where(mask)
