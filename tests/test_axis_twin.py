@@ -119,3 +119,16 @@ def test_ms_twin_forecast_activity():
     fc = forecast(tw, {"propionate": 1.0}, 28)
     s = fc.summary()
     assert s.loc["treg", "effect_median"] > 0  # propionate raises Treg (Duscha 2020)
+
+
+def test_twin_says_when_a_profile_is_outside_the_calibrated_range():
+    """A strongly dysbiotic profile (a quarter Enterobacteriaceae) gives no plausible RA model
+    patient: the twin must say so rather than hand back sepsis-range cytokines silently."""
+    import gutaxis
+    from gutaxis.axis import twin
+
+    cohort = gutaxis.demo_cohort(seed=3)
+    sick = cohort[cohort.obs_names[cohort.obs["group"] == "dysbiotic"][0]]
+    with pytest.warns(UserWarning, match="plausible physiological ranges"):
+        tw = twin(sick, disease="RA", n_draws=50, seed=0)
+    assert tw.meta["n_plausible"] < 25

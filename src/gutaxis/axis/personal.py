@@ -29,6 +29,7 @@ discussion and hypothesis generation, not clinical decisions.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -350,6 +351,13 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
     for k, (lo, hi) in PLAUSIBLE_BOUNDS[d].items():
         plaus &= (r[k] >= lo) & (r[k] <= hi)
     keep = plaus if plaus.sum() >= max(n_draws // 2, 10) else ok  # unusual profiles: converged is enough
+    if keep is ok:
+        # said, not hidden: such a twin's levels (e.g. IL-6, LPS) can lie far outside physiology
+        warnings.warn(
+            f"only {int(plaus.sum())} of {n_cand} model patients stayed within plausible physiological ranges "
+            f"for this {d} profile; the twin uses merely converged ones, so its levels and forecasts are not "
+            "interpretable as a person's (the model is calibrated on cohorts, not on strongly dysbiotic profiles)",
+            UserWarning, stacklevel=2)
     if keep.sum() == 0:
         raise InputError("no model patient reproduces these measurements", hint="check units of markers and the profile")
     idx = np.flatnonzero(keep)
