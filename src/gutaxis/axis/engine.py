@@ -1,6 +1,7 @@
-"""Integrators for the axis model: numba over patients (default), numpy, scipy solve_ivp.
+"""Integrators for the axis model: numba over patients (default), numpy, scipy solve_ivp, and an
+optional JAX/diffrax engine (:mod:`gutaxis.axis._jax`, ``pip install "gutaxis[jax]"``).
 
-All three integrate the same equations (:mod:`gutaxis.axis.equations`) with inputs held constant
+All of them integrate the same equations (:mod:`gutaxis.axis.equations`) with inputs held constant
 within each day (piecewise-constant schedules). The fixed-step engines take ``1/dt`` steps per day
 so that every step lies within one day. Two fixed-step schemes:
 
@@ -171,6 +172,8 @@ def simulate(
     atol: float = 1e-10,
     scheme: str = "etd4",
     dtype=np.float64,
+    solver: str = "tsit5",
+    chunk: int | None = None,
 ) -> Trajectory:
     """Simulate patients over ``schedule.n_days`` days.
 
@@ -184,11 +187,15 @@ def simulate(
     adherence : (n,) array in [0, 1] scaling each patient's deviation from baseline (default 1)
     dt : step in days; ``1/dt`` must be an integer (default 0.5)
     method : ``"numba"`` (parallel over patients), ``"numpy"`` (vectorised RHS) or ``"scipy"``
-        (``solve_ivp`` LSODA per patient and per constant-input segment; reference path)
+        (``solve_ivp`` LSODA per patient and per constant-input segment; reference path) or
+        ``"jax"`` (optional extra: diffrax, adaptive steps within each day, ``vmap`` over patients,
+        float64, CPU or GPU; ``rtol``/``atol``, ``solver`` and ``chunk`` apply)
     record : ``"daily"``, ``"end"`` or a sorted array of integer days to keep
     scheme : ``"etd4"`` (exponential RK4, default) or ``"rk4"`` (fixed-step engines only)
     dtype : dtype of the recorded states (``np.float32`` halves the memory of large runs; the
         integration itself is always in float64)
+    solver : ``"jax"`` only: ``"tsit5"`` (default), ``"dopri5"`` or ``"kvaerno5"`` (implicit, stiff)
+    chunk : ``"jax"`` only: patients per device call (default all), to bound device memory
     """
     P, y0, base, group, adh = _check(params, y0, base_inputs, schedule, group, adherence)
     n_days = schedule.n_days
@@ -204,7 +211,7 @@ def simulate(
             raise InputError(f"record days must lie in 0-{n_days}")
     rec = rec.astype(np.int64)
     n_sub = int(round(1.0 / dt))
-    if method != "scipy" and (n_sub < 1 or abs(n_sub * dt - 1.0) > 1e-12):
+    if method not in ("scipy", "jax") and (n_sub < 1 or abs(n_sub * dt - 1.0) > 1e-12):
         raise InputError(f"dt={dt} must divide one day (e.g. 0.5, 0.25, 0.1)")
     if scheme not in _SCHEMES:
         raise InputError(f"unknown scheme {scheme!r}", hint="use 'etd4' or 'rk4'")
@@ -220,9 +227,16 @@ def simulate(
         out = _integrate_numpy(y0, P, base, mult, add, group, adh, n_sub, rec, _SCHEMES[scheme]).astype(dtype, copy=False)
     elif method == "scipy":
         out = _scipy(y0, P, base, mult, add, group, adh, rec, rtol, atol)
+    elif method == "jax":
+        from . import _jax
+
+        out = _jax.integrate(y0, P, base, mult, add, group, adh, rec, rtol, atol, solver=solver, chunk=chunk)
+        out = out.astype(dtype, copy=False)
     else:
-        raise InputError(f"unknown method {method!r}", hint="use 'numba', 'numpy' or 'scipy'")
+        raise InputError(f"unknown method {method!r}", hint="use 'numba', 'numpy', 'scipy' or 'jax'")
     meta = {"dt": dt, "method": method, "scheme": scheme}
+    if method == "jax":
+        meta.update(solver=solver, rtol=rtol, atol=atol)
     return Trajectory(days=rec.astype(float), states=out, params=P, meta=meta, _plan=(base, mult, add, group, adh))
 
 

@@ -4,8 +4,10 @@ One source of truth for the equations. Every function here works element-wise, s
 
 * vectorised over patients with numpy (``y`` of shape ``(N_STATES, n_patients)``, ``p`` of shape
   ``(N_PARAMS, n_patients)``, ``u`` of shape ``(N_INPUTS, n_patients)``),
-* on one patient with 1-D arrays (scipy ``solve_ivp``), and
-* compiled per patient by numba (:mod:`gutaxis.axis.engine`).
+* on one patient with 1-D arrays (scipy ``solve_ivp``),
+* compiled per patient by numba (:mod:`gutaxis.axis.engine`), and
+* traced per patient by JAX (:mod:`gutaxis.axis._jax`; ``c``, ``d`` and ``dy`` passed as Python
+  lists, which is why the ``*_core`` functions call no numpy function).
 
 Units and time
 --------------
@@ -144,8 +146,12 @@ P_HEALTHY = 0.0203298
 
 
 def _pos(x):
-    """Positive part, written so that it works on scalars and arrays alike (numba and numpy)."""
-    return 0.5 * (x + np.abs(x))
+    """Positive part, written so that it works on scalars and arrays alike (numba, numpy and JAX).
+
+    The builtin ``abs`` (not ``np.abs``) keeps :func:`derived`, :func:`day_terms`, :func:`fast_core`
+    and :func:`rhs_core` free of any array-library call, so the JAX engine traces this same code.
+    """
+    return 0.5 * (x + abs(x))
 
 
 def _floor(x):
