@@ -347,7 +347,6 @@ def steady_state(params, base_inputs, y0=None, *, days: int = 400, dt: float = 0
     the largest relative rate ``|dy/dt| / max(|y|, 1e-3)`` per patient (a convergence check).
     """
     P = np.asarray(params, dtype=float)
-    n = P.shape[1]
     y0 = healthy_state(P) if y0 is None else y0
     tr = simulate(P, y0, base_inputs, Schedule.baseline(days), dt=dt, method=method, record="end")
     y = tr.states[-1]

@@ -18,7 +18,6 @@ import numpy as np
 
 from . import equations as eq
 from .engine import Trajectory, simulate
-from .inputs import Schedule
 from .population import Population
 
 __all__ = ["run_arms", "replicate_indices", "measured", "hedges_g", "ArmResults", "NOISE_PARAM"]
