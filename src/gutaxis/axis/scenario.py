@@ -485,7 +485,7 @@ def render_html(res: ScenarioResult) -> str:
     css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"
            "font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f3f3f3}"
            "td:first-child,th:first-child{text-align:left}.note{background:#fff7e0;border-left:4px solid #edae49;padding:.6em 1em}"
-           ".plots svg{margin:4px}")
+           ".plots{display:flex;flex-wrap:wrap}.plots svg{margin:4px}pre{white-space:pre-wrap;word-break:break-all}")
     prov = escape(json.dumps(res.provenance))
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(sc.name)}</title><style>{css}</style></head><body>"
