@@ -15,27 +15,11 @@ from gutaxis.errors import GutaxisError
 
 
 @pytest.fixture(scope="module")
-def mixed():
-    # the population and schedule of tests/test_axis_model.py::mixed: healthy, RA (started on the
-    # chronic branch) and SLE patients; fermented food/fiber/probiotic in one arm, stress with a
-    # Western diet, mind-body practice and propionate in another
-    rng = np.random.default_rng(11)
-    n = 12
-    P = axis.sample_parameters(n, rng)
-    U = axis.reference_inputs(n)
-    U[eq.U_RA, ::3] = 1.0
-    U[eq.U_SLE, 1::6] = 1.0
-    y0 = axis.healthy_state(P)
-    y0[eq.S_P, ::3] = 1.0
-    s = axis.Schedule.baseline(60, n_groups=3)
-    s.set(10, 40, group=1, fermented=6.0, fiber=40.0, probiotic=10.0)
-    s.set(5, 25, group=2, stress=1.0, satfat=18.0, upf=80.0, sugar=150.0, mindbody=30.0, propionate=1.0)
-    g = np.arange(n) % 3
-    return P, y0, U, s, g
+def mixed(mixed_axis_population):
+    return mixed_axis_population(12)  # the population and schedule of test_axis_model.py, smaller
 
 
 def test_jax_agrees_with_scipy_and_numba(mixed):
-    pytest.importorskip("diffrax")
     P, y0, U, s, g = mixed
     j = axis.simulate(P, y0, U, s, g, method="jax", rtol=1e-9, atol=1e-12)
     assert j.states.shape == (61, eq.N_STATES, P.shape[1]) and j.meta["method"] == "jax"
@@ -53,7 +37,6 @@ def test_jax_agrees_with_scipy_and_numba(mixed):
 
 
 def test_jax_record_options_and_solvers(mixed):
-    pytest.importorskip("diffrax")
     P, y0, U, s, g = mixed
     P, y0, U, g = P[:, :4], y0[:, :4], U[:, :4], g[:4]
     full = axis.simulate(P, y0, U, s, g, method="jax", rtol=1e-8, atol=1e-10)

@@ -175,20 +175,8 @@ def test_reference_state_is_equilibrium():
 
 
 @pytest.fixture(scope="module")
-def mixed():
-    rng = np.random.default_rng(11)
-    n = 24
-    P = axis.sample_parameters(n, rng)
-    U = axis.reference_inputs(n)
-    U[eq.U_RA, ::3] = 1.0
-    U[eq.U_SLE, 1::6] = 1.0
-    y0 = axis.healthy_state(P)
-    y0[eq.S_P, ::3] = 1.0
-    s = axis.Schedule.baseline(60, n_groups=3)
-    s.set(10, 40, group=1, fermented=6.0, fiber=40.0, probiotic=10.0)
-    s.set(5, 25, group=2, stress=1.0, satfat=18.0, upf=80.0, sugar=150.0, mindbody=30.0, propionate=1.0)
-    g = np.arange(n) % 3
-    return P, y0, U, s, g
+def mixed(mixed_axis_population):
+    return mixed_axis_population(24)
 
 
 def test_engines_agree(mixed):

@@ -8,9 +8,7 @@ import pytest
 from gutaxis import axis
 from gutaxis.axis import equations as eq
 
-roadrunner = pytest.importorskip("roadrunner")
-
-
+import roadrunner
 def _gutaxis_core(alpha2, p0, a0, t_end):
     P = axis.parameter_matrix(1, {"alpha2": alpha2, "beta_L": 0.0, "beta_17": 0.0, "beta_T": 0.0, "k_A": 1.0})
     y0 = axis.healthy_state(P)
@@ -38,7 +36,6 @@ def test_roadrunner_biomd550_matches_gutaxis_core(shared, alpha2, p0, a0):
 def test_exported_sbml_matches_gutaxis_within_1e4():
     """Reference scenario: an RA patient started off equilibrium (fewer butyrate producers, more
     pathobionts), stress on days 5-12, fermented food and fiber on days 10-30; 40 days."""
-    pytest.importorskip("libsbml")
     from gutaxis.axis.sbml import to_sbml
 
     pop = axis.plausible_patients(60, "ra", seed=3)
@@ -64,7 +61,7 @@ def test_exported_sbml_matches_gutaxis_within_1e4():
 
 
 def test_compact_sbml_names_intermediates():
-    libsbml = pytest.importorskip("libsbml")
+    import libsbml
     from gutaxis.axis.sbml import to_sbml
 
     P = axis.default_parameters()

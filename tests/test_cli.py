@@ -14,19 +14,11 @@ from typer.testing import CliRunner
 
 from gutaxis import __version__
 from gutaxis.cli import app
-from gutaxis.cli._app import _state
 from gutaxis.demo import demo_cohort
 from gutaxis.report import DISCLAIMER
 
 runner = CliRunner()
 SCRIPT = Path(sys.executable).with_name("gutaxis")
-
-
-@pytest.fixture(autouse=True)
-def _reset_debug():
-    _state["debug"] = False
-    yield
-    _state["debug"] = False
 
 
 @pytest.fixture(scope="module")

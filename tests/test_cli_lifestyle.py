@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import gutaxis.cli.lifestyle  # noqa: F401  (registers the commands until cli/__init__ imports it)
 from gutaxis.cli import app
 
 NOVA_FILE = "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv"

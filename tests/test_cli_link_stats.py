@@ -10,21 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import gutaxis.cli.link_stats  # noqa: F401  (registers the commands on the shared app)
-from gutaxis.cli._app import _state, app
+from gutaxis.cli import app
 from gutaxis.demo import demo_cohort
 from gutaxis.io import read_profile
 from gutaxis.link.meta import meta_analysis
 from gutaxis.link.permanova import permanova
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _reset_debug():
-    _state["debug"] = False
-    yield
-    _state["debug"] = False
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import gutaxis.cli.simulate  # noqa: F401  (registers the command until cli/__init__.py imports it)
 from gutaxis.cli import app
 
 runner = CliRunner()

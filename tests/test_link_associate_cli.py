@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-import gutaxis.cli.link_associate  # noqa: F401  (registers the command)
-from gutaxis.cli._app import app
+from gutaxis.cli import app
 
 
 def _small(shared, tmp_path, n_subjects=30):

@@ -25,7 +25,7 @@ def euclidean():
 
 
 def _skbio(D, groups, test):
-    skbio = pytest.importorskip("skbio")
+    import skbio
     from skbio.stats.distance import permdisp as skbio_permdisp
 
     with warnings.catch_warnings():

@@ -21,9 +21,7 @@ from gutaxis.measure.beta import (
     jaccard,
 )
 
-anndata = pytest.importorskip("anndata")
-
-
+import anndata
 def _random_sparse(n, m, seed, density=0.1, scale=1.0):
     rng = np.random.default_rng(seed)
     X = sp.random(n, m, density=density, format="csr", random_state=rng, data_rvs=lambda k: rng.lognormal(0, 2, k))
