@@ -35,6 +35,19 @@ def _food_table(usda: Optional[Path], nova: Optional[Path]):
     return person_foods(None, usda_path=usda, nova_path=nova)
 
 
+def _logged_meals(meals: Path, stress: Optional[Path], foods: Optional[Path], usda: Optional[Path],
+                  nova: Optional[Path]):
+    """The meal log resolved against a food table, the stress log (or None) and the food table."""
+    from ..lifestyle.logs import read_meal_log, read_stress_log
+    from ..lifestyle.person import read_food_table
+    from ..lifestyle.scores import resolve_meals
+
+    log = read_meal_log(meals)
+    st = read_stress_log(stress) if stress is not None else None
+    table = read_food_table(foods) if foods is not None else _food_table(usda, nova)[0]
+    return resolve_meals(log, table), st, table
+
+
 @app.command("plan")
 def plan_cmd(
     person_dir: Optional[Path] = typer.Argument(None, help="A person's folder with person.json (see docs/lifestyle.md)."),
@@ -144,14 +157,10 @@ def diet_scores(
 ) -> None:
     """Daily and weekly diet scores (fiber, fermented, NOVA-4 share, sugars, saturated fat, DII parameters)."""
     with _guard():
-        from ..lifestyle.logs import read_meal_log, read_stress_log, write_log
-        from ..lifestyle.person import read_food_table
-        from ..lifestyle.scores import daily_scores, resolve_meals, weekly_scores
+        from ..lifestyle.logs import write_log
+        from ..lifestyle.scores import daily_scores, weekly_scores
 
-        log = read_meal_log(meals)
-        st = read_stress_log(stress) if stress is not None else None
-        table = read_food_table(foods) if foods is not None else _food_table(usda, nova)[0]
-        items = resolve_meals(log, table)
+        items, st, table = _logged_meals(meals, stress, foods, usda, nova)
         daily = daily_scores(items, table, sex=sex, age=age, stress=st)
         weekly = weekly_scores(daily)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,15 +197,10 @@ def insights_cmd(
         import json
 
         from ..lifestyle.insights import factor_events, n_of_1, symptom_observations
-        from ..lifestyle.logs import read_meal_log, read_stress_log, read_symptom_log
-        from ..lifestyle.person import read_food_table
-        from ..lifestyle.scores import resolve_meals
+        from ..lifestyle.logs import read_symptom_log
 
-        log = read_meal_log(meals)
+        items, st, _ = _logged_meals(meals, stress, foods, usda, nova)
         sym = read_symptom_log(symptoms)
-        st = read_stress_log(stress) if stress is not None else None
-        table = read_food_table(foods) if foods is not None else _food_table(usda, nova)[0]
-        items = resolve_meals(log, table)
         res = n_of_1(factor_events(items, st), symptom_observations(sym), min_days=min_days, fdr=fdr)
         out.mkdir(parents=True, exist_ok=True)
         res.table.to_csv(out / "insights.csv", index=False)
