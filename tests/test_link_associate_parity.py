@@ -1,14 +1,17 @@
 """MaAsLin2 parity on the HMP2 example (MaAsLin2's own test calls and a reference run).
 
 References: ../shared/data/maaslin2_hmp2/expected_results_run{1,2}.tsv (MaAsLin2's testthat
-expectations) and ../shared/reference/maaslin2_hmp2_all_results.tsv (MaAsLin2 1.15.1 with
-lme4 1.1.31 / lmerTest 3.1.3).
+expectations) and ../shared/reference/maaslin2_hmp2_all_results.tsv and
+maaslin2_hmp2_vignette_nested_all_results.tsv (MaAsLin2 1.15.1 with lme4 1.1.31 / lmerTest 3.1.3).
 
-lme4 stops its BOBYQA search early on a few features whose REML surface is almost flat in the
-site variance. For those features (and only those, at most a few) the test checks instead that
-lme4's coefficients are reproduced exactly by our model at some variance parameters and that
-our REML criterion there is no lower than at our optimum, i.e. that the difference is lme4's
-optimiser, not the model.
+The random-effect variances are found as lme4 finds them (``reml_optimizer="lme4"``, the
+default; ``gutaxis.link._lme4_path``). On a handful of features the REML surface is so flat in the
+site variance that BOBYQA's path, and where it stops, changes with rounding at the 1e-15 level:
+lme4 itself, run on the same data with the samples in another order, misses its own reference
+values on 1-4 of these 87 features by up to 5e-2 relative (``bench/lme4_row_order.py``). For
+those features (at most 3) the tests check instead that lme4's coefficients are those of our
+model at a point on the same flat surface: reproduced to 1e-6 at some variance parameters whose
+REML criterion is within 1e-2 of, and not below, the optimum.
 """
 
 from __future__ import annotations
@@ -63,9 +66,10 @@ def _rel(a, b):
     return np.abs(np.asarray(a, float) - np.asarray(b, float)) / np.abs(np.asarray(b, float))
 
 
-def _lme4_stopped_early(hmp2, kw, feature, expected_rows):
+def _lme4_on_flat_surface(hmp2, kw, feature, expected_rows):
     """True when lme4's coefficients for ``feature`` are our model's at some theta whose REML
-    criterion is not below our optimum (lme4's optimiser stopped short)."""
+    criterion is within 1e-2 of the optimum and not below it (the surface is flat there, and
+    lme4's optimiser stopped on it short of the optimum)."""
     data, meta = hmp2
     names = _normalize.make_names(data.columns)
     meta = meta.loc[data.index]
@@ -86,7 +90,7 @@ def _lme4_stopped_early(hmp2, kw, feature, expected_rows):
     best = min((least_squares(miss, x0, bounds=(0, np.inf), xtol=1e-15, ftol=1e-15, gtol=1e-15)
                 for x0 in (np.sqrt(gamma[0]) + 0.05, [0.2, 1.5])), key=lambda r: r.cost)
     d_lme4 = backend.evaluate(np.asarray([best.x]) ** 2, np.arange(1))["D"][0]
-    return np.abs(best.fun).max() < 1e-6 and d_lme4 >= d_opt - 1e-9
+    return np.abs(best.fun).max() < 1e-6 and d_opt - 1e-9 <= d_lme4 < d_opt + 1e-2
 
 
 def test_run1_matches_maaslin2_test(hmp2, run1, shared):
@@ -108,25 +112,25 @@ def test_biology_faecalibacterium_falls_with_cd_dysbiosis(run1):
     assert row.coef < 0 and row.qval < 1e-20
 
 
-def _check_against(hmp2, result, expected, kw, *, max_off=0.25, n_verify=3):
-    """Rows of most features within 1e-4; the features outside are lme4 stopping short (the worst
-    ``n_verify`` of them are verified), and every row stays close."""
+def _check_against(hmp2, result, expected, kw, *, max_off=3):
+    """Every row within 1e-4 (coefficient, standard error) and 1e-3 (q) except on at most
+    ``max_off`` features, each of which must be lme4 stopping on a flat REML surface."""
     m = _merge(result, expected)
     assert m["coef"].notna().all()
     m["rc"] = _rel(m["coef"], m["coef_R"])
     m["rs"] = _rel(m["stderr"], m["stderr_R"])
     ok = (m["rc"] < 1e-4) & (m["rs"] < 1e-4)
     off = sorted(set(m.loc[~ok, "feature"]))
-    assert len(off) <= max_off * m["feature"].nunique(), off
-    worst = m.groupby("feature")["rc"].max().sort_values(ascending=False).index[:n_verify]
-    for f in worst:
-        if f in off:
-            assert _lme4_stopped_early(hmp2, kw, f, expected[expected.feature == f]), f
-    assert m["rc"].max() < 0.2 and m["rs"].max() < 0.05
+    assert len(off) <= max_off, off
+    for f in off:
+        assert _lme4_on_flat_surface(hmp2, kw, f, expected[expected.feature == f]), f
+    # even there the answers stay close (lme4 against itself with the rows reordered: 5e-2)
+    assert m["rc"].max() < 0.1 and m["rs"].max() < 0.02
     good = m[~m["feature"].isin(off)]
     assert _rel(good["pval"], good["pval_R"]).max() < 1e-3
     # BH couples all tests: q-values of well-matched rows move with the p-values of the others
-    assert _rel(good["qval"], good["qval_R"]).max() < 1e-2
+    assert _rel(good["qval"], good["qval_R"]).max() < 1e-3
+    assert _rel(m["qval"], m["qval_R"]).max() < 2e-2
     return m, off
 
 
@@ -136,16 +140,49 @@ def test_run2_matches_maaslin2_test(hmp2, shared):
     sig = result.significant
     assert sig[KEY].head(50).astype(str).values.tolist() == expected[KEY].head(50).astype(str).values.tolist()
     assert set(map(tuple, sig[KEY].astype(str).values)) == set(map(tuple, expected[KEY].astype(str).values))
-    _check_against(hmp2, result, expected, RUN2)
+    m = _merge(result, expected)
+    assert m["coef"].notna().all()
+    assert _rel(m["coef"], m["coef_R"]).max() < 1e-4
+    assert _rel(m["stderr"], m["stderr_R"]).max() < 1e-4
+    assert _rel(m["qval"], m["qval_R"]).max() < 1e-3
 
 
-def test_reference_all_results_every_row(hmp2, shared):
-    expected = pd.read_csv(shared("reference", "maaslin2_hmp2_all_results.tsv"), sep="\t")
-    result = _run(hmp2, REF)
+@pytest.mark.parametrize("fixed, filename", [
+    (REF["fixed_effects"], "maaslin2_hmp2_all_results.tsv"),
+    (RUN1["fixed_effects"], "maaslin2_hmp2_vignette_nested_all_results.tsv"),
+])
+def test_reference_all_results_every_row(hmp2, shared, fixed, filename):
+    expected = pd.read_csv(shared("reference", filename), sep="\t")
+    kw = dict(REF, fixed_effects=fixed)
+    result = _run(hmp2, kw)
     r = result.results
     assert len(r) == len(expected) and r["qval"].notna().all()
-    m, off = _check_against(hmp2, result, expected, REF)
+    assert r[KEY].astype(str).values.tolist()[:20] == expected[KEY].astype(str).values.tolist()[:20]
+    m, off = _check_against(hmp2, result, expected, kw)
     sig_r = set(map(tuple, expected.loc[expected.qval <= 0.25, KEY].astype(str).values))
     sig_p = set(map(tuple, result.significant[KEY].astype(str).values))
-    # associations near the threshold may only move across it for the features lme4 left unconverged
-    assert {k for k in sig_r ^ sig_p if k[0] not in off} == set()
+    assert sig_r == sig_p
+
+
+def test_exact_optimizer_reaches_the_reml_optimum(hmp2):
+    """``reml_optimizer="exact"``: a REML criterion no higher than lme4's path on every feature,
+    and the same answers wherever the surface is not flat."""
+    data, meta = hmp2
+    design = _design.build_design(meta.loc[data.index], REF["fixed_effects"], REF["random_effects"],
+                                  {"diagnosis": "nonIBD"}, False)
+    keep = ((data > 0).sum(axis=0) > 0.1 * len(data)).to_numpy()
+    Y = _normalize.transform(_normalize.normalize(data.to_numpy(float)[:, keep], "TSS"), "LOG")[design.rows]
+    codes = [g[1] for g in design.groups]
+    fits = {opt: _mixed.lmm_all(design.X, Y, codes, optimizer=opt) for opt in _mixed.OPTIMIZERS}
+    backend = _mixed._DenseBackend(design.X, Y, codes)
+    idx = np.arange(Y.shape[1])
+    d = {opt: backend.evaluate(fit[4]["gamma"], idx)["D"] for opt, fit in fits.items()}
+    assert (d["exact"] <= d["lme4"] + 1e-9).all()
+    rel = np.abs(fits["exact"][0] - fits["lme4"][0]) / np.abs(fits["lme4"][0])
+    differ = (rel > 1e-4).any(axis=1)
+    # lme4 stops above the optimum on about a fifth of these features (18 of 87), on flat surfaces
+    assert 0 < differ.sum() <= 0.25 * Y.shape[1]
+    # ... on flat surfaces: a REML criterion at most 1e-2 above the optimum (the largest: 9.3e-3)
+    assert (d["lme4"] - d["exact"] < 1e-2).all()
+    # ... and coefficients that move by a fraction of their standard errors (the largest: 0.10)
+    assert (np.abs(fits["exact"][0] - fits["lme4"][0]) < 0.2 * fits["lme4"][1]).all()

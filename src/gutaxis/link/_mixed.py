@@ -48,6 +48,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ._lm import nan_patterns
+from ._lme4_path import optimise_lme4
 
 try:
     from threadpoolctl import threadpool_limits
@@ -58,7 +59,7 @@ except ImportError:  # pragma: no cover - threadpoolctl is a dependency; without
         return nullcontext()
 
 
-__all__ = ["lmm_all"]
+__all__ = ["lmm_all", "OPTIMIZERS"]
 
 _LOG2PI = np.log(2 * np.pi)
 
@@ -374,7 +375,7 @@ def _satterthwaite(ev, gamma, n, p, tol=1e-8):
     return np.sqrt(var), df
 
 
-def _fit_block(X, Y, codes_list, chunk):
+def _fit_block(X, Y, codes_list, chunk, optimizer):
     n, p = X.shape
     F = Y.shape[1]
     coef = np.full((F, p), np.nan)
@@ -393,19 +394,35 @@ def _fit_block(X, Y, codes_list, chunk):
                        else _DenseBackend(X, Yc, codes_list))
         # the optimisation is many small stacked factorisations and products: one thread
         with threadpool_limits(limits=1):
-            gamma, converged, _ = _optimise(backend, Fc)
+            if optimizer == "lme4":
+                gamma, converged, _ = optimise_lme4(type(backend), X, Yc, codes_list)
+            else:
+                gamma, converged, _ = _optimise(backend, Fc)
             ev = backend.evaluate(gamma, np.arange(Fc), derivs=True)
             s, d = _satterthwaite(ev, gamma, n, p)
         coef[sl], se[sl], df[sl], gam[sl], conv[sl] = ev["beta"], s, d, gamma, converged
     return coef, se, df, gam, conv
 
 
-def lmm_all(X: np.ndarray, Y: np.ndarray, codes_list: list[np.ndarray], *, max_bytes: float = 2e8):
+OPTIMIZERS = ("lme4", "exact")
+
+
+def lmm_all(X: np.ndarray, Y: np.ndarray, codes_list: list[np.ndarray], *, optimizer: str = "lme4",
+            max_bytes: float = 2e8):
     """Fit ``Y[:, f] ~ X + (1|g_1) + ... + (1|g_K)`` by REML for every feature f.
+
+    ``optimizer="lme4"`` finds the variance parameters as ``lme4::lmer`` does (its start, NLopt's
+    BOBYQA with lme4's settings, its boundary rules; :mod:`._lme4_path`), so that the numbers are
+    lme4's, including where lme4 stops short of the optimum on a flat REML surface.
+    ``optimizer="exact"`` runs a projected Newton method on all features in lockstep to the REML
+    optimum (faster; differs from lme4 only on such flat surfaces, by far less than the standard
+    errors).
 
     Returns ``coef, stderr, pval, df`` (``(F, p)`` each) and ``info`` with the variance ratios
     ``gamma`` (``(F, K)``; random-effect variance / residual variance) and ``converged``.
     """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     n, p = X.shape
     F = Y.shape[1]
     K = len(codes_list)
@@ -423,7 +440,7 @@ def lmm_all(X: np.ndarray, Y: np.ndarray, codes_list: list[np.ndarray], *, max_b
             q = sum(int(c.max()) + 1 for c in cl)
             per = 8.0 * q * (2 * q + p + 8) * 3
         chunk = int(max(1, min(len(idx), max_bytes // per)))
-        c_, s_, d_, g_, v_ = _fit_block(Xs, Y[rows][:, idx], cl, chunk)
+        c_, s_, d_, g_, v_ = _fit_block(Xs, Y[rows][:, idx], cl, chunk, optimizer)
         coef[idx], se[idx], df[idx], gam[idx], conv[idx] = c_, s_, d_, g_, v_
     with np.errstate(invalid="ignore", divide="ignore"):
         tval = coef / se

@@ -113,11 +113,25 @@ def filter_features(X: np.ndarray, *, min_abundance: float, min_prevalence: floa
     return keep, reasons
 
 
+def r_row_sums(X: np.ndarray, block_bytes: float = 64e6) -> np.ndarray:
+    """Row sums as R's ``rowSums(x, na.rm = TRUE)`` and ``sum`` compute them: left to right in
+    extended precision (``long double``), rounded once. Matching R bit for bit matters downstream:
+    lme4's optimiser path on a flat REML surface changes with the last bit of the data."""
+    n, m = X.shape
+    out = np.empty(n)
+    step = max(1, int(block_bytes // (16 * max(m, 1))))
+    for start in range(0, n, step):
+        block = X[start:start + step].astype(np.longdouble)
+        block[np.isnan(block)] = 0.0
+        out[start:start + step] = np.cumsum(block, axis=1)[:, -1] if m else 0.0
+    return out
+
+
 def normalize(X: np.ndarray, method: str) -> np.ndarray:
     """Per-sample normalisation: ``TSS`` (divide by the sample total), ``CLR`` (MaAsLin2's
     ``chemometrics::clr(x + 1)``), ``NONE``."""
     if method == "TSS":
-        tot = np.nansum(X, axis=1, keepdims=True)
+        tot = r_row_sums(X)[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             return X / tot
     if method == "CLR":
