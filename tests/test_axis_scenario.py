@@ -1,4 +1,5 @@
-"""Scenario schedules: ramps, set vs shift, pss10, adherence draws; summaries of a small run."""
+"""Scenario schedules: ramps, set vs shift, pss10, adherence draws; summaries of a small run; its files
+and report (rendered from a template with autoescape)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,13 @@ def test_schedule_ramps_set_and_shift():
     assert list(sc.record_days()) == [0, 5, 10, 12, 15, 20]
 
 
-def test_run_small_scenario():
-    res = run_scenario(TEXT)
+@pytest.fixture(scope="module")
+def small():
+    return run_scenario(TEXT)
+
+
+def test_run_small_scenario(small):
+    res = small
     assert set(res.summary["arm"]) == {"usual", "ff"}
     usual = res.summary[res.summary["arm"] == "usual"]
     assert np.allclose(usual["change_mean"], 0, atol=1e-3)  # usual diet: (near) steady state
@@ -60,3 +66,30 @@ def test_unknown_keys_are_named():
         load_scenario("duration_days: 5\narms: {a: {}}\ncolour: blue\n")
     with pytest.raises(InputError, match="pss10 can only be set"):
         load_scenario("duration_days: 5\narms: {a: {interventions: [{input: pss10, shift: 3}]}}\n")
+
+
+def test_write_files_and_report(small, tmp_path):
+    paths = small.write(tmp_path / "out")
+    assert {k: p.name for k, p in paths.items() if k != "trajectories"} == {
+        "summary": "summary.tsv", "comparisons": "comparisons.tsv", "json": "result.json", "report": "report.html"}
+    assert paths["trajectories"].name in ("trajectories.nc", "trajectories.tsv.gz")
+    html = paths["report"].read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and html.count("<svg") == 1
+    for section in ("summary", "about", "design", "trajectories", "change", "trials", "methods"):
+        assert f'id="{section}"' in html, section
+    assert "stress load set to 0.75 (PSS-10 30), day 10 to 15" in html  # the pss10 intervention, as read
+    assert "Dashed vertical lines: endpoint days before the end" in html  # CRP on day 12 of 20
+    assert small.provenance["sha256"] in html and 'data-endpoint="CRP" data-day="12"' in html
+
+
+def test_report_escapes_scenario_text_and_needs_no_control(tmp_path):
+    from gutaxis.axis.scenario import render_html
+
+    text = (TEXT.replace("name: t", "name: \"<script>alert(1)</script> & co\"")
+            .replace("control: usual\n", "").replace("seed: 3\n", "seed: 3\ndescription: \"a <b>bold</b> claim\"\n"))
+    res = run_scenario(text)
+    assert res.comparisons.empty
+    html = render_html(res)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    assert "<b>bold</b>" not in html and "a &lt;b&gt;bold&lt;/b&gt; claim" in html
+    assert 'id="trials"' not in html and 'id="change"' in html
