@@ -17,7 +17,7 @@
 # MaAsLin2's per-feature logging, pbapply progress bar, N/N.not.0 counts and plots are left
 # out, so this is a lower bound on MaAsLin2's own time.
 #
-# Usage: Rscript maaslin2_lm_path.R FEATURES.tsv METADATA.tsv OUT.tsv [TRANSFORM [NORMALIZATION]]
+# Usage: Rscript maaslin2_lm_path.R FEATURES.tsv METADATA.tsv OUT.tsv [TRANSFORM [NORMALIZATION [FIXED,EFFECTS]]]
 # Prints "TIME_<what> <seconds>" lines (elapsed, from proc.time) for bench_associate.py.
 
 t_start <- proc.time()[["elapsed"]]
@@ -28,12 +28,13 @@ suppressPackageStartupMessages({
 t_loaded <- proc.time()[["elapsed"]]
 
 args <- commandArgs(trailingOnly = TRUE)
-if (length(args) < 3) stop("usage: maaslin2_lm_path.R FEATURES.tsv METADATA.tsv OUT.tsv [TRANSFORM [NORMALIZATION]]")
+if (length(args) < 3) stop("usage: maaslin2_lm_path.R FEATURES.tsv METADATA.tsv OUT.tsv [TRANSFORM [NORMALIZATION [FIXED,EFFECTS]]]")
 transform <- if (length(args) >= 4) args[4] else "AST"
 normalization <- if (length(args) >= 5) args[5] else "TSS"
 
-# the HMP2 run1 call of MaAsLin2's own test
-fixed_effects <- c("diagnosis", "dysbiosisnonIBD", "dysbiosisUC", "dysbiosisCD", "antibiotics", "age")
+# the HMP2 run1 call of MaAsLin2's own test, unless fixed effects are given (comma-separated)
+fixed_effects <- if (length(args) >= 6) strsplit(args[6], ",")[[1]] else
+  c("diagnosis", "dysbiosisnonIBD", "dysbiosisUC", "dysbiosisCD", "antibiotics", "age")
 random_effects <- c("site", "subject")
 reference <- list(diagnosis = "nonIBD")
 min_abundance <- 0.0
