@@ -188,13 +188,159 @@ def test_write_maaslin3_outputs(run1, tmp_path):
     assert paths["report.html"].read_text().count("<svg") > 1
 
 
-def test_random_effects_and_bad_options(hmp2):
+def test_bad_options(hmp2):
     data, meta, _ = hmp2
     small = data.iloc[:200, :20]
-    with pytest.raises(InputError, match="random effects"):
-        associate(small, meta.loc[small.index], formula="~ diagnosis + (1|participant_id)", model="maaslin3",
-                  reference={"diagnosis": "nonIBD"})
+    with pytest.raises(InputError, match="one random intercept"):
+        associate(small, meta.loc[small.index], formula="~ diagnosis + (1|participant_id) + (1|site_name)",
+                  model="maaslin3", reference={"diagnosis": "nonIBD"})
     with pytest.raises(InputError, match="AST"):
         associate(small, meta.loc[small.index], formula="~ age", model="maaslin3", transform="AST")
     with pytest.raises(InputError, match="unexpected option"):
         associate(small, meta.loc[small.index], formula="~ age", augment=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# random intercept: MaAsLin3's two models built by hand in R (tests/r/glmer_reference.R, part 2;
+# R 4.2.2, lme4 1.1-31, lmerTest 3.1-3): prevalence = glmer(binomial) on the augmented data with
+# MaAsLin3's optimizer chain; abundance = lmerTest::lmer (REML) on log2 TSS of the non-zero
+# values, Satterthwaite p. (name: coef, stderr, pval)
+R_RE = {
+    ("Faecalibacterium_prausnitzii", "prevalence"): {  # optimizer nloptwrap, no warning
+        "diagnosisCD": (-1.42217824476, 1.10692623064, 0.198862364378),
+        "diagnosisUC": (0.0820403715892, 1.26859455466, 0.948436522295),
+        "dysbiosis_statedysbiosis_CD": (-5.04875200597, 0.736764344557, 7.25192038826e-12),
+        "dysbiosis_statedysbiosis_UC": (-5.33807324456, 1.0977252168, 1.15707439272e-06),
+        "antibioticsYes": (-1.45221886105, 0.494431266086, 0.00331243695242),
+        "age": (-0.79849635664, 0.373750474004, 0.0326433718443),
+        "reads": (0.734117933135, 0.178434219038, 3.88487959354e-05),
+    },
+    ("Faecalibacterium_prausnitzii", "abundance"): {
+        "diagnosisCD": (-0.43507971028, 0.363823751159, 0.234460592512),
+        "diagnosisUC": (0.442298787446, 0.392036474592, 0.261831940782),
+        "dysbiosis_statedysbiosis_CD": (-1.9326071033, 0.255447583596, 7.15618019561e-14),
+        "dysbiosis_statedysbiosis_UC": (-0.788003128763, 0.285643724719, 0.00588578066151),
+        "antibioticsYes": (-0.249731649099, 0.157418749286, 0.112882898965),
+        "age": (-0.561343406594, 0.147540277763, 0.000235315997585),
+        "reads": (-0.16553094028, 0.0402102510897, 4.08786476136e-05),
+    },
+    ("Bacteroides_uniformis", "prevalence"): {  # optimizer nlminbwrap (nloptwrap warned)
+        "diagnosisCD": (-1.03667551204, 1.28194030436, 0.418701018398),
+        "diagnosisUC": (-0.356231770925, 1.37512514458, 0.795593519096),
+        "dysbiosis_statedysbiosis_CD": (-3.49235429512, 0.584770742203, 2.34108532529e-09),
+        "dysbiosis_statedysbiosis_UC": (-2.93193655423, 0.942970684415, 0.00187559604622),
+        "antibioticsYes": (0.451100561781, 0.522619110739, 0.388053026513),
+        "age": (0.00277339061302, 0.512793154964, 0.995684742002),
+        "reads": (0.552116617183, 0.137874132535, 6.21494519197e-05),
+    },
+    ("Bacteroides_uniformis", "abundance"): {
+        "diagnosisCD": (0.644451070925, 0.705864441526, 0.363392615342),
+        "diagnosisUC": (0.198520108904, 0.76097598302, 0.794710312662),
+        "dysbiosis_statedysbiosis_CD": (-2.02860867774, 0.267024804307, 6.23293365569e-14),
+        "dysbiosis_statedysbiosis_UC": (-1.26039439126, 0.350372924645, 0.000335510845985),
+        "antibioticsYes": (0.119326883404, 0.171880999213, 0.487670866544),
+        "age": (-0.14412255183, 0.282738772206, 0.611332624817),
+        "reads": (0.0530744721779, 0.045094628581, 0.239459516045),
+    },
+    ("Ruminococcus_bromii", "prevalence"): {  # optimizer nlminbwrap
+        "diagnosisCD": (-1.66103694866, 0.956324984175, 0.0824055464111),
+        "diagnosisUC": (-2.83372797379, 1.09575250038, 0.00970681387426),
+        "dysbiosis_statedysbiosis_CD": (-1.91618983701, 0.563379507268, 0.000670805046467),
+        "dysbiosis_statedysbiosis_UC": (-1.72225852574, 1.18790459258, 0.14710621081),
+        "antibioticsYes": (-1.30695980502, 0.394075531682, 0.000911457135241),
+        "age": (0.87878406567, 0.383624207071, 0.0219783426069),
+        "reads": (0.233670694783, 0.107861301583, 0.0302806544692),
+    },
+    ("Ruminococcus_bromii", "abundance"): {
+        "diagnosisCD": (-0.841015904045, 0.668987354909, 0.21417753049),
+        "diagnosisUC": (-0.547135928253, 0.8033917299, 0.498847028912),
+        "dysbiosis_statedysbiosis_CD": (2.21688175074, 0.687864863398, 0.00136795213045),
+        "dysbiosis_statedysbiosis_UC": (-0.332683433044, 1.22935482072, 0.786839603198),
+        "antibioticsYes": (0.0674170332305, 0.367673397999, 0.854607575662),
+        "age": (0.30631902225, 0.273843364903, 0.268073574284),
+        "reads": (-0.237810264256, 0.099251516402, 0.0170392606637),
+    },
+    ("Bacteroides_intestinalis", "abundance"): {  # dysbiosis_UC: no non-zero sample, column dropped (NA)
+        "diagnosisCD": (-3.09296715097, 1.77741254664, 0.102607782549),
+        "diagnosisUC": (-2.62953356863, 1.95395904232, 0.198218373),
+        "dysbiosis_statedysbiosis_CD": (-1.62973477771, 1.27803473559, 0.204307497494),
+        "antibioticsYes": (0.572422101705, 0.819263407994, 0.485818361702),
+        "age": (-0.20644124625, 0.506417311794, 0.688154632373),
+        "reads": (-0.205945204258, 0.214530215616, 0.338670726403),
+    },
+}
+# Bacteroides_intestinalis prevalence: every optimizer warns (dysbiosis_UC separates presence);
+# MaAsLin3 keeps Nelder_Mead's last warning as the error:
+R_RE_ERROR = " Hessian is numerically singular: parameters are not uniquely determined"
+RE_FORMULA = "~ diagnosis + dysbiosis_state + antibiotics + age + reads + (1|participant_id)"
+
+
+@pytest.fixture(scope="module")
+def run_re(hmp2):
+    import time
+
+    data, meta, _ = hmp2
+    call = {**CALL, "formula": RE_FORMULA, "median_comparison_abundance": False}
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = associate(data, meta, **call)
+    print(f"\nMaAsLin3 with (1|participant_id), 151 features x 1,527 samples: {time.perf_counter() - t0:.1f} s")
+    return res
+
+
+def test_random_intercept_matches_maaslin3_models_in_r(run_re):
+    r = run_re.results
+    worst = {"abundance": 0.0, "prevalence": 0.0}
+    for (feature, model), rows in R_RE.items():
+        sub = r[(r.feature == feature) & (r.model == model)].set_index("name")
+        for name, (c, s, p) in rows.items():
+            row = sub.loc[name]
+            if model == "abundance":  # lmer's REML optimum, reproduced (lmerTest's Satterthwaite df)
+                assert row.coef == pytest.approx(c, abs=1e-4 * s) and row.stderr == pytest.approx(s, rel=1e-4)
+                assert row.pval_individual == pytest.approx(p, rel=1e-3)
+            else:  # glmer stops its modes' IRLS at 1e-7; the exact Laplace optimum is a little away
+                assert abs(row.coef - c) < 0.05 * s and row.stderr == pytest.approx(s, rel=0.03)
+                assert abs(np.log10(row.pval_individual / p)) < 0.05
+            worst[model] = max(worst[model], abs(row.coef - c) / s)
+            if feature != "Bacteroides_intestinalis":
+                assert row.error is None
+    print("max |dcoef|/se vs R:", worst)
+    bi = r[r.feature == "Bacteroides_intestinalis"].set_index(["model", "name"])
+    assert (bi.loc["prevalence", "error"] == R_RE_ERROR).all()
+    assert np.isnan(bi.loc[("abundance", "dysbiosis_statedysbiosis_UC"), "coef"])
+    assert bi.loc[("abundance", "dysbiosis_statedysbiosis_UC"), "error"] == _maaslin3.ERR_NA_P
+
+
+def test_random_intercept_run_rules(run_re):
+    r = run_re.results
+    assert run_re.params["random_effects"] == ["participant_id"]
+    assert len(r) == r.feature.nunique() * 7 * 2  # no feature filtered (min_prevalence 0)
+    # lme4's checks on each feature's non-zero samples: a participant per sample is not fitted
+    nlev = r.error.str.startswith("number of levels of each grouping factor", na=False)
+    assert nlev.any() and r.loc[nlev, "coef"].isna().all()
+    # the joint p rule and the error rules hold as without random effects
+    a = r[r.model == "abundance"].set_index(["feature", "name"])
+    p = r[r.model == "prevalence"].set_index(["feature", "name"])
+    a, p = a.loc[p.index], p
+    ok = a.error.isna() & p.error.isna()
+    mn = np.fmin(a.pval_individual, p.pval_individual)[ok]
+    np.testing.assert_allclose(a.pval_joint[ok], stats.beta.cdf(mn, 1, 2), rtol=1e-12)
+    late = r.error.isin([_maaslin3.WARN_SMALL_RE, _maaslin3.ERR_INDUCED])
+    assert r.loc[r.error.notna() & ~late, "qval_individual"].isna().all()
+    # 120 participants for 1,527 samples: no small-group warning
+    assert not (r.error == _maaslin3.WARN_SMALL_RE).any()
+    assert len(run_re.significant) > 100
+
+
+def test_random_intercept_small_groups_warning(hmp2):
+    data, meta, _ = hmp2
+    small = data.iloc[:300, :15]
+    m = meta.loc[small.index].copy()
+    m["pair"] = [f"g{i // 2}" for i in range(len(m))]  # two samples per group: < 4 on average
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = associate(small, m, formula="~ diagnosis + age + (1|pair)", model="maaslin3",
+                        reference={"diagnosis": "nonIBD"}).results
+    prev = res[res.model == "prevalence"]
+    assert (prev.error.notna()).all() and (prev.error == _maaslin3.WARN_SMALL_RE).any()

@@ -43,8 +43,9 @@ def associate_cmd(
     data: Path = typer.Argument(..., help="Feature table (TSV/CSV samples x features or features x samples; .h5ad, .biom)."),
     metadata: Path = typer.Argument(..., help="Sample metadata (TSV/CSV, one row per sample)."),
     out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for all_results.tsv, significant_results.tsv, report.html."),
-    formula: Optional[str] = typer.Option(None, "--formula", help="e.g. '~ diagnosis + age + (1|subject)'."),
-    fixed: Optional[str] = typer.Option(None, "--fixed", help="Fixed effects, comma-separated."),
+    formula: Optional[str] = typer.Option(None, "--formula", help="e.g. '~ diagnosis + age + (1|subject)'; interactions as in R: "
+                                           "'~ diagnosis * age' (= diagnosis + age + diagnosis:age)."),
+    fixed: Optional[str] = typer.Option(None, "--fixed", help="Fixed effects, comma-separated (terms such as diagnosis:age allowed)."),
     random: Optional[str] = typer.Option(None, "--random", help="Random intercepts, comma-separated."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Reference levels 'variable,level[;variable,level]'."),
     normalization: str = typer.Option("TSS", "--normalization", help="TSS, CLR or NONE."),
@@ -60,6 +61,9 @@ def associate_cmd(
     correction: str = typer.Option("BH", "--correction", help="BH, BY, holm, hochberg or bonferroni."),
     intersection: bool = typer.Option(False, "--intersection", help="Model only the samples in both files (the rest are reported)."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Metadata column holding the sample IDs."),
+    reml_optimizer: str = typer.Option("lme4", "--reml-optimizer",
+                                       help="lme4 (variances found as lme4::lmer finds them: MaAsLin2's numbers) or "
+                                            "exact (the REML optimum)."),
 ) -> None:
     """Associate every feature with metadata (MaAsLin2's LM path; random intercepts by REML)."""
     with _guard():
@@ -75,7 +79,7 @@ def associate_cmd(
                                reference=reference, normalization=normalization, transform=transform, model=model,
                                min_abundance=min_abundance, min_prevalence=min_prevalence, min_variance=min_variance,
                                standardize=standardize, max_significance=max_significance, correction=correction,
-                               match="intersection" if intersection else "exact")
+                               match="intersection" if intersection else "exact", reml_optimizer=reml_optimizer)
             advance("writing results")
             paths = result.write(out_dir)
         out = _stdout()

@@ -1,16 +1,35 @@
 """Design matrices for :func:`gutaxis.link.associate`: formula parsing, reference levels,
 standardisation, random-intercept groupings, and checks that name the terms at fault.
 
-The coding follows R's ``model.matrix`` with treatment contrasts, as MaAsLin2 gets it from
+The coding follows R's ``model.matrix`` with treatment contrasts, as MaAsLin2/3 get it from
 ``lm``/``lmer``: an intercept, then each fixed term in order; a numeric variable is one column
 named after it, a categorical variable one column per non-reference level named
 ``<variable><level>``. Without a ``reference`` the levels are sorted (R's ``factor``); with one,
 the reference comes first and the other levels follow in order of first appearance (MaAsLin2's
 ``factor(x, levels = c(ref, other_levels))``).
+
+Interactions (``a:b``, ``a*b`` = ``a + b + a:b``, ``a/b`` = ``a + a:b``, ``(a + b + c)^2``,
+higher orders) follow R's ``terms()`` and ``model.matrix``:
+
+* terms are sorted by order (main effects first), as written within an order, repeats dropped;
+  the variables of an interaction are named in the order they first appear in the formula;
+* an interaction column is the product of its variables' columns (numeric values, after
+  standardisation, times 0/1 level indicators), the first variable varying fastest, named
+  ``a<level>:b<level>`` (``diagnosisCD:age``, ``age:reads``, ``diagnosisCD:antibioticsYes``);
+* a categorical variable in a term is coded by treatment contrasts (reference left out) when the
+  term without it is the intercept or is contained in an earlier term, and by one indicator per
+  level otherwise (R's rule: ``~ age + age:diagnosis`` gives one slope per non-reference level
+  added to ``age``; ``~ age:diagnosis`` one slope per level).
+
+The ``(metadata, value)`` of an interaction column are what MaAsLin3 (``R/fit.R``) derives from
+the coefficient name: ``metadata`` the variable the name starts with, ``value`` the rest of the
+name without its leading ``:`` (``diagnosisCD:age`` -> ``diagnosis``, ``CD:age``;
+``age:reads`` -> ``age``, ``reads``).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -35,22 +54,36 @@ class Design:
     rows: np.ndarray  # bool mask over the input samples: used in the fit
     groups: list[tuple[str, np.ndarray, list[str]]] = field(default_factory=list)  # (name, codes, levels)
     notes: list[str] = field(default_factory=list)
-    fixed: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)  # term labels: "diagnosis", "age", "diagnosis:age"
     random: list[str] = field(default_factory=list)
     levels: dict = field(default_factory=dict)  # categorical variable -> levels (reference first)
+    # per column, the (variable, level) pairs whose product it is (level None: a numeric variable);
+    # () for the intercept
+    parts: list[tuple[tuple[str, str | None], ...]] = field(default_factory=list)
+    codes: dict = field(default_factory=dict)  # categorical variable -> level index per modelled sample
+
+    @property
+    def interactions(self) -> dict[str, dict]:
+        """Interaction columns: ``{name: {"metadata", "value", "parts"}}`` (JSON-ready)."""
+        return {c: {"metadata": t[0], "value": t[1], "parts": [list(p) for p in parts]}
+                for c, t, parts in zip(self.columns, self.terms, self.parts) if len(parts) > 1}
 
 
 _RANDOM = re.compile(r"^\(\s*1\s*\|\s*([^()|]+?)\s*\)$")
+_HINT = ("use main effects, interactions (a:b, a*b) and random intercepts '(1|group)'; make transformed "
+         "variables a metadata column first")
 
 
 def _split_plus(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts, depth, tick, cur = [], 0, False, []
     for ch in text:
-        if ch == "(":
+        if ch == "`":
+            tick = not tick
+        elif not tick and ch == "(":
             depth += 1
-        elif ch == ")":
+        elif not tick and ch == ")":
             depth -= 1
-        if ch == "+" and depth == 0:
+        if ch == "+" and depth == 0 and not tick:
             parts.append("".join(cur).strip())
             cur = []
         else:
@@ -59,11 +92,148 @@ def _split_plus(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def parse_formula(formula: str) -> tuple[list[str], list[str]]:
-    """``"~ a + b + (1|g) + (1|h)"`` -> ``(["a", "b"], ["g", "h"])``.
+# ----------------------------------------------------------------------------------------------
+# fixed-effect terms: a small parser of R's formula operators + : * / ^ ( )
 
-    Main effects and random intercepts are understood; anything else (interactions, random
-    slopes, transformations) raises :class:`InputError` naming the term.
+_TOKEN = re.compile(r"\s*(?:(`[^`]*`)|([A-Za-z_.][\w.]*)|(\d+)|([-+:*/^()]))")
+
+
+def _tokenize(text: str, where: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise InputError(f"formula term {where!r} is not supported (cannot read {text[pos:].strip()!r})",
+                             source="formula", hint=_HINT)
+        tick, name, num, op = m.groups()
+        if tick is not None:
+            out.append(("name", tick[1:-1]))
+        elif name is not None:
+            out.append(("name", name))
+        elif num is not None:
+            out.append(("num", num))
+        else:
+            out.append(("op", op))
+        pos = m.end()
+    return out
+
+
+class _TermParser:
+    """Recursive descent over R's formula grammar for fixed effects.
+
+    ``expr := prod ('+' prod)*``; ``prod := inter (('*' | '/') inter)*``;
+    ``inter := power (':' power)*``; ``power := atom ('^' int)?``; ``atom := name | '(' expr ')'``.
+    Each rule returns a list of terms (frozensets of variable names), in R's expansion order.
+    """
+
+    def __init__(self, tokens, where):
+        self.t, self.i, self.where = tokens, 0, where
+        self.order: list[str] = []  # variables in order of first appearance
+
+    def _fail(self, what):
+        raise InputError(f"formula term {self.where!r} is not supported ({what})", source="formula", hint=_HINT)
+
+    def _peek(self):
+        return self.t[self.i] if self.i < len(self.t) else (None, None)
+
+    def parse(self):
+        terms = self.expr()
+        if self.i != len(self.t):
+            self._fail(f"unexpected {self._peek()[1]!r}")
+        return terms
+
+    @staticmethod
+    def _add(a, b):
+        return a + [t for t in b if t not in a]
+
+    @staticmethod
+    def _cross(a, b):
+        out = []
+        for s in a:
+            for t in b:
+                u = s | t
+                if u not in out:
+                    out.append(u)
+        return out
+
+    def expr(self):
+        terms = self.prod()
+        while self._peek() == ("op", "+"):
+            self.i += 1
+            terms = self._add(terms, self.prod())
+        if self._peek() == ("op", "-"):
+            self._fail("'-' to remove a term")
+        return terms
+
+    def prod(self):
+        terms = self.inter()
+        while self._peek() in (("op", "*"), ("op", "/")):
+            op = self._peek()[1]
+            self.i += 1
+            right = self.inter()
+            if op == "*":
+                terms = self._add(self._add(terms, right), self._cross(terms, right))
+            else:  # a/b = a + (all variables of a):b
+                whole = [frozenset().union(*terms)]
+                terms = self._add(terms, self._cross(whole, right))
+        return terms
+
+    def inter(self):
+        terms = self.power()
+        while self._peek() == ("op", ":"):
+            self.i += 1
+            terms = self._cross(terms, self.power())
+        return terms
+
+    def power(self):
+        terms = self.atom()
+        if self._peek() == ("op", "^"):
+            self.i += 1
+            kind, val = self._peek()
+            if kind != "num" or int(val) < 1:
+                self._fail("'^' needs a positive whole number")
+            self.i += 1
+            base = terms
+            for _ in range(int(val) - 1):
+                terms = self._add(self._add(terms, base), self._cross(terms, base))
+        return terms
+
+    def atom(self):
+        kind, val = self._peek()
+        if kind == "name":
+            self.i += 1
+            if self._peek() == ("op", "("):
+                self._fail(f"function {val}() in a formula")
+            if val not in self.order:
+                self.order.append(val)
+            return [frozenset([val])]
+        if (kind, val) == ("op", "("):
+            self.i += 1
+            terms = self.expr()
+            if self._peek() != ("op", ")"):
+                self._fail("unbalanced parentheses")
+            self.i += 1
+            return terms
+        self._fail(f"unexpected {val!r}" if val is not None else "incomplete term")
+
+
+def _fixed_terms(text: str) -> list[tuple[str, ...]]:
+    """R's ``attr(terms(~ text), "term.labels")`` as tuples of variables: repeats dropped, sorted
+    by order (stable), variables in order of first appearance in ``text``."""
+    parser = _TermParser(_tokenize(text, text.strip()), text.strip())
+    sets = parser.parse()
+    rank = {v: k for k, v in enumerate(parser.order)}
+    sets = sorted(sets, key=len)  # stable: as expanded within an order
+    return [tuple(sorted(s, key=rank.__getitem__)) for s in sets]
+
+
+def parse_formula(formula: str) -> tuple[list, list[str]]:
+    """``"~ a * b + c + (1|g)"`` -> ``(["a", "b", "c", ("a", "b")], ["g"])``.
+
+    Fixed terms come back in R's order (main effects first): a main effect as the variable name,
+    an interaction as a tuple of variable names. Random intercepts ``(1|g)`` are understood;
+    random slopes, transformations and term removal raise :class:`InputError` naming the term.
     """
     text = str(formula).strip()
     if "~" not in text:
@@ -73,22 +243,47 @@ def parse_formula(formula: str) -> tuple[list[str], list[str]]:
     if not rhs:
         raise InputError(f"formula {formula!r} has no terms", source="formula",
                          hint="write it as '~ diagnosis + age + (1|subject)'")
-    fixed, random = [], []
+    pieces, random = [], []
     for term in _split_plus(rhs):
         m = _RANDOM.match(term)
         if m:
-            random.append(m.group(1).strip())
+            random.append(m.group(1).strip().strip("`"))
         elif term in ("1", "0", "-1"):
             if term != "1":
                 raise InputError(f"term {term!r}: models without an intercept are not supported", source="formula",
                                  hint="drop the term")
-        elif re.fullmatch(r"[A-Za-z_.][\w.]*|`[^`]+`", term):
-            fixed.append(term.strip("`"))
-        else:
+        elif "|" in term:
             raise InputError(f"formula term {term!r} is not supported", source="formula",
-                             hint="use main effects and random intercepts '(1|group)'; make interaction "
-                                  "or transformed variables a metadata column first")
-    return fixed, random
+                             hint="random intercepts only: '(1|group)'")
+        else:
+            pieces.append(term)
+    if not pieces:
+        return [], random
+    fixed = _fixed_terms(" + ".join(pieces))
+    return [t[0] if len(t) == 1 else t for t in fixed], random
+
+
+def _needs_quote(name: str) -> bool:
+    return not re.fullmatch(r"[A-Za-z_.][\w.]*", name)
+
+
+def _as_terms(fixed, columns) -> list[tuple[str, ...]]:
+    """Fixed effects as given (variable names, tuples, or term strings such as ``"a:b"``,
+    ``"a*b"``) -> the model's terms."""
+    cols = set(map(str, columns))
+    entries = [e if isinstance(e, (tuple, list)) else str(e) for e in fixed]
+    if any(isinstance(e, str) and e not in cols and re.search(r"[:*/^()]", e) for e in entries):
+        # term strings: read the whole list as one formula, as R reads '~ e1 + e2 + ...'
+        text = " + ".join(e if isinstance(e, str) and e not in cols else
+                          ":".join(f"`{v}`" if _needs_quote(v) else v for v in ((e,) if isinstance(e, str) else e))
+                          for e in entries)
+        return _fixed_terms(text)
+    terms: list[tuple[str, ...]] = []
+    for e in entries:
+        t = (e,) if isinstance(e, str) else tuple(dict.fromkeys(map(str, e)))
+        if all(set(t) != set(s) for s in terms):
+            terms.append(t)
+    return sorted(terms, key=len)
 
 
 def _r_sort(levels) -> list:
@@ -100,35 +295,49 @@ def _is_numeric(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
 
 
-def build_design(meta: pd.DataFrame, fixed: list[str], random: list[str], reference: dict[str, str] | None,
+def _contrasted(term: tuple[str, ...], v: str, earlier: list[tuple[str, ...]]) -> bool:
+    """R's ``TermCode``: is ``v`` coded by contrasts in ``term`` (else by one indicator per level)?
+    Yes when the term without ``v`` is empty (the intercept) or is contained in an earlier term."""
+    rest = set(term) - {v}
+    return not rest or any(rest <= set(t) for t in earlier)
+
+
+def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: dict[str, str] | None,
                  standardize: bool, *, source: str = "metadata") -> Design:
     """Build the fixed-effect matrix and the random-intercept groupings.
 
-    ``meta`` is indexed by sample, in the order of the abundance table.
+    ``meta`` is indexed by sample, in the order of the abundance table. ``fixed``: variable
+    names, interaction tuples (as :func:`parse_formula` returns them) or term strings
+    (``"diagnosis:age"``, ``"diagnosis*age"``).
     """
     reference = dict(reference or {})
-    missing = [v for v in [*fixed, *random] if v not in meta.columns]
+    terms = _as_terms(fixed, meta.columns)
+    variables = list(dict.fromkeys(v for t in terms for v in t))
+    missing = [v for v in dict.fromkeys([*variables, *random]) if v not in meta.columns]
     if missing:
         raise InputError(f"variable(s) {', '.join(map(repr, missing))} not in the metadata "
                          f"(columns: {', '.join(map(str, meta.columns[:12]))}{' ...' if meta.shape[1] > 12 else ''})",
                          source=source, hint="check the spelling of fixed/random effects or the formula")
-    if not fixed:
+    if not terms:
         raise InputError("no fixed effects", source=source, hint="name at least one metadata column as a fixed effect")
-    dup = [v for v in fixed if v in random]
+    dup = [t[0] for t in terms if len(t) == 1 and t[0] in random]
     if dup:
-        fixed = [v for v in fixed if v not in random]  # MaAsLin2: setdiff(fixed, random)
-        if not fixed:
+        terms = [t for t in terms if not (len(t) == 1 and t[0] in random)]  # MaAsLin2: setdiff(fixed, random)
+        if not terms:
             raise InputError(f"{', '.join(dup)} are random effects, leaving no fixed effect", source=source,
                              hint="name a fixed effect that is not a random effect")
-    unknown_ref = [v for v in reference if v not in fixed]
+        variables = list(dict.fromkeys(v for t in terms for v in t))
+    labels = [":".join(t) for t in terms]
+    unknown_ref = [v for v in reference if v not in variables]
     if unknown_ref:
         raise InputError(f"reference given for {', '.join(map(repr, unknown_ref))}, which is not a fixed effect",
-                         source=source, hint=f"fixed effects are: {', '.join(fixed)}")
-    used = meta[list(dict.fromkeys([*fixed, *random]))].copy()
+                         source=source, hint=f"fixed effects are: {', '.join(labels)}")
+    used = meta[list(dict.fromkeys([*variables, *random]))].copy()
     notes: list[str] = []
-    # standardise continuous metadata over all samples (as MaAsLin2's scale() before the fit)
+    # standardise continuous metadata over all samples (as MaAsLin2/3's scale() before the fit);
+    # interaction columns are products of the standardised variables (model.matrix on the scaled frame)
     if standardize:
-        for v in fixed:
+        for v in variables:
             if _is_numeric(used[v]):
                 col = used[v].astype(float)
                 sd = col.std(ddof=1)
@@ -145,17 +354,16 @@ def build_design(meta: pd.DataFrame, fixed: list[str], random: list[str], refere
         raise InputError("no sample has values for every model variable", source=source,
                          hint="check the metadata for missing values")
     sub = used[complete]
-    cols, terms, blocks, levels_of = ["(Intercept)"], [("(Intercept)", "")], [np.ones(len(sub))], {}
-    for v in fixed:
+    # each variable once: its values (numeric) or its levels and per-sample level index (categorical)
+    numeric_of, levels_of, codes_of = {}, {}, {}
+    for v in variables:
         col = sub[v]
         if _is_numeric(col):
             x = col.to_numpy(dtype=float)
             if np.unique(x).size < 2:
                 raise InputError(f"variable {v!r} has a single value ({x[0]:g}) in the {len(x)} samples modelled",
                                  source=source, hint=f"remove {v!r} from the model")
-            cols.append(v)
-            terms.append((v, v))
-            blocks.append(x)
+            numeric_of[v] = x
             continue
         vals = col.astype(str) if not pd.api.types.is_bool_dtype(col) else col.map({True: "TRUE", False: "FALSE"})
         seen = list(dict.fromkeys(vals.tolist()))
@@ -176,15 +384,39 @@ def build_design(meta: pd.DataFrame, fixed: list[str], random: list[str], refere
                                  hint=f"pass reference={{{v!r}: <level>}} (CLI: --reference {v},<level>)")
             levels = _r_sort(seen)
         levels_of[v] = levels
-        arr = vals.to_numpy()
-        for lev in levels[1:]:
-            cols.append(f"{v}{lev}")
-            terms.append((v, lev))
-            blocks.append((arr == lev).astype(float))
+        index = {lev: k for k, lev in enumerate(levels)}
+        codes_of[v] = np.array([index[s] for s in vals.tolist()], dtype=np.int64)
+    n = int(complete.sum())
+    cols, terms_out, parts_out, blocks = ["(Intercept)"], [("(Intercept)", "")], [()], [np.ones(n)]
+    for k, term in enumerate(terms):
+        factors = []  # per variable: [(name part, (variable, level|None), values)]
+        for v in term:
+            if v in numeric_of:
+                factors.append([(v, (v, None), numeric_of[v])])
+            else:
+                levels = levels_of[v]
+                use = levels[1:] if _contrasted(term, v, terms[:k]) else levels
+                factors.append([(f"{v}{lev}", (v, lev), (codes_of[v] == levels.index(lev)).astype(float))
+                                for lev in use])
+        # R's column order: the first variable varies fastest
+        for combo in itertools.product(*reversed(factors)):
+            combo = combo[::-1]
+            name = ":".join(c[0] for c in combo)
+            x = np.prod([c[2] for c in combo], axis=0) if len(combo) > 1 else combo[0][2]
+            if len(term) == 1:
+                v, lev = combo[0][1]
+                meta_val = (v, v if lev is None else lev)
+            else:  # MaAsLin3: the variable the name starts with, and the rest without its leading ':'
+                rest = name[len(term[0]):]
+                meta_val = (term[0], rest[1:] if rest.startswith(":") else rest)
+            cols.append(name)
+            terms_out.append(meta_val)
+            parts_out.append(tuple(c[1] for c in combo))
+            blocks.append(np.asarray(x, dtype=float))
     X = np.column_stack(blocks)
-    _check_rank(X, cols, terms, source)
+    _check_empty_cells(X, cols, parts_out, source)
+    _check_rank(X, cols, terms_out, source, interactions=any(len(t) > 1 for t in terms))
     groups = []
-    n = X.shape[0]
     for g in random:
         vals = sub[g].astype(str).to_numpy()
         levs, codes = np.unique(vals, return_inverse=True)
@@ -203,11 +435,29 @@ def build_design(meta: pd.DataFrame, fixed: list[str], random: list[str], refere
             warnings.warn(f"random effect {g!r} has only {len(levs)} groups; its variance is poorly estimated "
                           f"(consider a fixed effect)", RandomEffectWarning, stacklevel=3)
         groups.append((g, codes.astype(np.int64), [str(x) for x in levs]))
-    return Design(X=X, columns=cols, terms=terms, rows=complete, groups=groups, notes=notes, fixed=list(fixed),
-                  random=list(random), levels=levels_of)
+    return Design(X=X, columns=cols, terms=terms_out, rows=complete, groups=groups, notes=notes, fixed=labels,
+                  random=list(random), levels=levels_of, parts=parts_out, codes=codes_of)
 
 
-def _check_rank(X: np.ndarray, cols: list[str], terms, source: str) -> None:
+def _check_empty_cells(X: np.ndarray, cols: list[str], parts, source: str) -> None:
+    """An interaction column that is zero in every sample modelled: name the empty cell."""
+    for j, p in enumerate(parts):
+        if len(p) < 2 or np.any(X[:, j] != 0):
+            continue
+        cats = [f"{v} = {lev}" for v, lev in p if lev is not None]
+        nums = [v for v, lev in p if lev is None]
+        if cats:
+            what = f"no sample modelled has {' and '.join(cats)}"
+            if nums:
+                what += f" with {' x '.join(nums)} non-zero"
+        else:
+            what = f"the product {' x '.join(nums)} is zero in every sample modelled"
+        raise InputError(f"the design is singular: the interaction column {cols[j]} is all zero ({what}: an empty "
+                         "cell)", source=source,
+                         hint="drop the interaction, merge levels, or model the samples of that cell")
+
+
+def _check_rank(X: np.ndarray, cols: list[str], terms, source: str, *, interactions: bool = False) -> None:
     from scipy.linalg import qr
 
     n, p = X.shape
@@ -229,6 +479,9 @@ def _check_rank(X: np.ndarray, cols: list[str], terms, source: str) -> None:
             coef, *_ = np.linalg.lstsq(X[:, kept], X[:, j], rcond=None)
             with_ = [cols[k] for k, c in zip(kept, coef) if abs(c) > 1e-8]
             details.append(f"{cols[j]} = combination of {', '.join(with_) or 'nothing (all zero)'}")
+        hint = "remove one of the confounded variables or merge levels"
+        if interactions:
+            hint += ("; an interaction without its main effects ('a:b' alone) codes every level and is "
+                     "aliased with the intercept: write 'a*b'")
         raise InputError(f"the design is singular: {', '.join(dropped)} cannot be separated from other terms "
-                         f"({'; '.join(details)})", source=source,
-                         hint="remove one of the confounded variables or merge levels")
+                         f"({'; '.join(details)})", source=source, hint=hint)

@@ -20,7 +20,9 @@ doi:10.1101/2024.12.13.628459). Behaviour follows biobakery/maaslin3 (``R/maasli
   aliased columns is reproduced in a per-feature fallback); with random intercepts REML as
   ``lmerTest::lmer`` (:mod:`._mixed`, grouped by missing-value pattern);
 * prevalence model: logistic regression on presence with MaAsLin3's augmentation
-  (:mod:`._logistic`, Newton steps in lockstep over features);
+  (:mod:`._logistic`, Newton steps in lockstep over features); with a random intercept the
+  Laplace-approximation logistic mixed model as ``lme4::glmer(family = binomial)`` on MaAsLin3's
+  augmented data (:mod:`._glmm`), lme4's convergence warnings as the ``error``;
 * median comparison: each abundance coefficient is tested against the median of that
   coefficient over features (among those with p < 0.95), with the variance of the median
   (asymptotic, ``pi/2 * var / k``) and its covariance with the coefficient (Monte Carlo, 10,000
@@ -64,6 +66,10 @@ ERR_RARE = ("A large coefficient (>15 in absolute value) or small p-value (< 10^
 ERR_COMMON = ("A large coefficient (>15 in absolute value) or small p-value (< 10^-10) was obtained from a feature "
               "present in >95% of samples. Check this is intended.")
 ERR_INDUCED = "Prevalence association possibly induced by stronger abundance association"
+ERR_NLEV1 = "grouping factors must have > 1 sampled level"
+ERR_NLEVN = "number of levels of each grouping factor must be < number of observations (problems: {})"
+ERR_SCALE = "Some predictor variables are on very different scales: consider rescaling"
+ERR_NOCONV_MIXED = "Model failed to converge"
 WARN_SMALL_RE = ("<4 average observations per random effect group often inflates coefficients and deflates "
                  "p-values: consider setting small_random_effects=TRUE and see tutorial")
 
@@ -278,29 +284,120 @@ def _bh(p):
     return p_adjust(p, "BH")
 
 
-def _abundance(design, A, present_rows):
-    """Fit the abundance model; returns coef, se, pval, df (F, p), per-row error codes."""
+def _scale_warning(X) -> bool:
+    """lme4's ``checkScaleX``: a non-0/1 column whose sd (or ratio to another's) passes 1e3."""
+    cont = ~np.all((X == 0) | (X == 1), axis=0)
+    if not cont.any() or X.shape[0] < 2:
+        return False
+    sd = X[:, cont].std(axis=0, ddof=1)
+    with np.errstate(divide="ignore"):
+        logsd = np.abs(np.log(sd))
+    return bool((logsd > np.log(1e3)).any() or (np.ptp(np.log(sd)) > np.log(1e3) if sd.size > 1 else False))
+
+
+def _lmer_checks(design, present_rows, err):
+    """The errors ``lmer`` raises (``lFormula``) or warns about before fitting, per feature.
+
+    After MaAsLin3's own checks (``err`` already set) and before the contrasts error of the fixed
+    part: each grouping factor needs more than one level among the feature's non-zero samples
+    and fewer levels than those samples (``checkNlevels``); badly scaled continuous covariates on
+    those rows give lme4's ``checkScaleX`` warning, which MaAsLin3 records as the error (the fit
+    still stands).
+    """
+    err = err.copy()
+    nobs = present_rows.sum(axis=0)
+    for f in range(present_rows.shape[1]):
+        if err[f] is not None and err[f] != ERR_CONTRASTS:
+            continue
+        rows = present_rows[:, f]
+        nlev = [np.unique(codes[rows]).size for _, codes, _ in design.groups]
+        if min(nlev) < 2:
+            err[f] = ERR_NLEV1
+        elif any(k >= nobs[f] for k in nlev):
+            err[f] = ERR_NLEVN.format(", ".join(g[0] for g, k in zip(design.groups, nlev) if k >= nobs[f]))
+        elif err[f] is None and _scale_warning(design.X[rows]):
+            err[f] = ERR_SCALE
+    return err
+
+
+def _abundance(design, A, present_rows, reml_optimizer="lme4"):
+    """Fit the abundance model; returns coef, se, pval, df (F, p) and per-feature errors (F,).
+
+    With random intercepts: REML as ``lmerTest::lmer`` (:func:`._mixed.lmm_all`; Satterthwaite
+    df), all full-rank features in one call; a feature whose non-zero samples leave the design
+    rank deficient is fitted alone on the columns lme4 keeps (the dropped ones are NA, as lme4's
+    ``check.rankX = "message+drop.cols"``).
+    """
     X = design.X
     F = A.shape[1]
     p = X.shape[1]
+    err = np.full(F, None, dtype=object)
     if design.groups:
         from ._mixed import lmm_all
 
-        # one lockstep REML fit per missing-value pattern (in practice per feature: each has
-        # its own zeros); the fixed-effects path below is fully batched
         coef = np.full((F, p), np.nan)
         se = np.full((F, p), np.nan)
         pval = np.full((F, p), np.nan)
         df = np.full((F, p), np.nan)
-        fit = np.flatnonzero(present_rows.sum(axis=0) > p + 1)
-        if fit.size:
-            c, s, pv, d, _ = lmm_all(X, A[:, fit], [g[1] for g in design.groups])
-            coef[fit], se[fit], pval[fit], df[fit] = c, s, pv, d
-        aliased = np.isnan(pval)
+        nobs = present_rows.sum(axis=0)
+        nlev = np.array([[np.unique(c[present_rows[:, f]]).size for _, c, _ in design.groups] for f in range(F)])
+        fit = (nobs > p + 1) & (nlev.min(axis=1) >= 2) & (nlev.max(axis=1) < nobs)
+        # rank on each feature's rows: one batched QR (as masked_ols)
+        full = np.zeros(F, bool)
+        idx = np.flatnonzero(fit)
+        step = int(max(1, 2e8 // (8.0 * X.size)))
+        for start in range(0, idx.size, step):
+            sl = idx[start:start + step]
+            M = present_rows[:, sl].T
+            Rr = np.linalg.qr(M[:, :, None] * X[None], mode="r")
+            dR = np.abs(np.diagonal(Rr, axis1=1, axis2=2))
+            colnorm = np.sqrt(M.astype(float) @ (X ** 2))
+            full[sl] = ~(dR <= 1e-7 * colnorm).any(axis=1)
+        codes = [g[1] for g in design.groups]
+        conv = np.ones(F, bool)
+        ok = np.flatnonzero(fit & full)
+        if ok.size:
+            c, s, pv, d, info = lmm_all(X, np.where(present_rows[:, ok], A[:, ok], np.nan), codes,
+                                        optimizer=reml_optimizer)
+            coef[ok], se[ok], pval[ok], df[ok], conv[ok] = c, s, pv, d, info["converged"]
+        # rank-deficient on the feature's rows: the kept columns only (few features; one call each)
+        for f in np.flatnonzero(fit & ~full):
+            rows = present_rows[:, f]
+            kept = [j for j in range(p) if j not in _aliased_columns(X[rows])]
+            c, s, pv, d, info = lmm_all(X[:, kept], np.where(rows, A[:, f], np.nan)[:, None], codes,
+                                        optimizer=reml_optimizer)
+            coef[f, kept], se[f, kept], pval[f, kept], df[f, kept] = c[0], s[0], pv[0], d[0]
+            conv[f] = info["converged"][0]
+        err[fit & ~conv] = ERR_NOCONV_MIXED
     else:
         coef, se, pval, d1, aliased = masked_ols(X, A)
         df = np.repeat(d1[:, None], p, axis=1)
-    return coef, se, pval, df, aliased
+    return coef, se, pval, df, err
+
+
+def _prevalence_mixed(design, prev, w):
+    """Prevalence model with a random intercept: ``glmer(binomial)`` on MaAsLin3's augmented data.
+
+    MaAsLin3 (``R/fit.R``) stacks every sample three times (observed, present, absent; the
+    pseudo-rows weighted ``p / (2n)``, grouping kept) and fits ``lme4::glmer`` with optimizers
+    ``nloptwrap``, ``nlminbwrap``, ``bobyqa`` in turn until one gives no warning, then
+    ``Nelder_Mead``, whose last warning becomes the ``error`` (the estimates are kept). Here the
+    Laplace optimum is found to rounding (:func:`._glmm.glmm_all`), so the warnings that remain
+    are those of the optimum itself: lme4's ``checkConv`` on its gradient and Hessian (e.g. a
+    singular Hessian where a level separates presence), and ``checkScaleX`` on the design.
+    """
+    from ._glmm import glmm_all
+
+    coef, se, pval, info = glmm_all(design.X, prev, [g[1] for g in design.groups], augment_weight=w)
+    F = prev.shape[1]
+    err = np.full(F, None, dtype=object)
+    scale = _scale_warning(design.X)  # glFormula's check (the stacked copies leave the sds as they are, to 1e-3)
+    for f in range(F):
+        msgs = ([ERR_SCALE] if scale else []) + [m.replace("\n", "") for m in info["messages"][f]]
+        if not info["converged"][f] and not info["messages"][f]:
+            msgs.append(ERR_NOCONV_MIXED)
+        err[f] = msgs[-1] if msgs else None  # MaAsLin3 keeps the last warning
+    return coef, se, pval, err, info
 
 
 def _feature_errors(design, A_all_samples, present_rows):
@@ -315,37 +412,66 @@ def _feature_errors(design, A_all_samples, present_rows):
     has = np.isfinite(lo)
     n_unique = np.where(has, np.where(lo == hi, 1, 2), 0) + nan_any
     err[n_unique < 2] = ERR_SAME_LINEAR
-    # a categorical fixed effect whose reference level has no non-zero sample
-    X = design.X
+    # a categorical fixed effect whose reference level has no non-zero sample (R checks a factor
+    # whose name starts a coefficient name; level codes per sample, so interactions do not count)
     for var, levels in design.levels.items():
-        cols = [k for k, (v, _) in enumerate(design.terms) if v == var and k > 0]
-        base = (X[:, cols] == 0).all(axis=1)
-        none = ~(present_rows & base[:, None]).any(axis=0)
-        err[none & (err == None)] = ERR_BASELINE  # noqa: E711
+        if any(c[:len(var)] == var for c in design.columns[1:]):
+            none = ~(present_rows & (design.codes[var] == 0)[:, None]).any(axis=0)
+            err[none & (err == None)] = ERR_BASELINE  # noqa: E711
     # lm drops unused factor levels (model.frame(drop.unused.levels = TRUE)): a categorical
     # variable left with one level among the feature's non-zero samples fails the whole fit
     for var, levels in design.levels.items():
-        cols = [k for k, (v, _) in enumerate(design.terms) if v == var and k > 0]
-        base = (X[:, cols] == 0).all(axis=1)
-        n_lev = (present_rows & base[:, None]).any(axis=0).astype(int)
-        for k in cols:
-            n_lev += (present_rows & (X[:, k] != 0)[:, None]).any(axis=0)
+        n_lev = sum((present_rows & (design.codes[var] == k)[:, None]).any(axis=0).astype(int)
+                    for k in range(len(levels)))
         err[(n_lev < 2) & (err == None)] = ERR_CONTRASTS  # noqa: E711
     return err
+
+
+def _abundance_model(design, Y_all, A, P, reml_optimizer="lme4"):
+    """The abundance model with MaAsLin3's checks: coef, se, pval, df and errors, all (F, p).
+
+    ``Y_all``: transformed values of all samples (NaN = zero), ``A``: the modelled rows, ``P``:
+    their presence. Errors found before fitting void the feature; warnings of the mixed model
+    (lme4's scale and convergence warnings) are recorded as MaAsLin3 does, estimates kept.
+    """
+    F = A.shape[1]
+    p = design.X.shape[1]
+    feat_err = _feature_errors(design, Y_all, P)
+    if design.groups:
+        feat_err = _lmer_checks(design, P, feat_err)
+    ok = (feat_err == None) | (feat_err == ERR_SCALE)  # noqa: E711
+    coef = np.full((F, p), np.nan)
+    se = np.full((F, p), np.nan)
+    pval = np.full((F, p), np.nan)
+    df = np.full((F, p), np.nan)
+    err = np.repeat(feat_err[:, None], p, axis=1)
+    if ok.any():
+        A_fit = np.where(P[:, ok], A[:, ok], np.nan)
+        c, s, pv, d, fit_err = _abundance(design, A_fit, P[:, ok], reml_optimizer)
+        coef[ok], se[ok], pval[ok], df[ok] = c, s, pv, d
+        later = fit_err != None  # noqa: E711  (a convergence warning comes after the scale warning)
+        e = feat_err[ok].copy()
+        e[later] = fit_err[later]
+        err[ok] = e[:, None]
+    err[(err == None) & np.isnan(pval)] = ERR_NA_P  # noqa: E711
+    return coef, se, pval, df, err
 
 
 def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS", transform="LOG",
                  min_abundance=0.0, min_prevalence=0.0, max_prevalence=1.0, min_variance=0.0,
                  max_significance=0.1, augment=True, median_comparison_abundance=True,
-                 median_comparison_prevalence=False, warn_prevalence=True, seed=1):
+                 median_comparison_prevalence=False, warn_prevalence=True, seed=1, reml_optimizer="lme4"):
     """Run MaAsLin3 on ``X_raw`` (samples x features) with the built ``design``.
 
     Returns ``results`` (DataFrame, MaAsLin3 columns + ``taxon``), ``data_norm`` (normalised
     values of the kept features, NaN = zero), ``filtered`` (list of dicts), ``notes``.
     """
-    if design.groups:
-        raise InputError("model='maaslin3' with random effects is not available yet (the prevalence model needs "
-                         "glmer)", source="formula", hint="drop the random effects (e.g. '(1|subject)') for now")
+    if len(design.groups) > 1:
+        terms = " + ".join(f"(1|{g[0]})" for g in design.groups)
+        raise InputError(f"model='maaslin3' takes one random intercept; {terms} has {len(design.groups)} (the "
+                         "prevalence model, glmer's Laplace fit, is implemented for one grouping factor)",
+                         source="formula", hint=f"keep one random intercept (e.g. '(1|{design.groups[0][0]})') and "
+                         "give the other grouping as a fixed effect, or use model='LM' for several")
     norm, tr = normalization, transform
     N = X_raw.shape[0]
     Xn_all = normalize3(X_raw, norm)
@@ -365,21 +491,7 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
     n_not0 = present_all.sum(axis=0)
 
     # ---------------- abundance model
-    feat_err = _feature_errors(design, Yt, P)
-    A_fit = A.copy()
-    A_fit[:, feat_err != None] = np.nan  # noqa: E711  (voided features are not fitted)
-    ok_feat = feat_err == None  # noqa: E711
-    coef_a = np.full((Fk, p), np.nan)
-    se_a = np.full((Fk, p), np.nan)
-    p_a = np.full((Fk, p), np.nan)
-    df_a = np.full((Fk, p), np.nan)
-    if ok_feat.any():
-        c, s, pv, d, _ = _abundance(design, A_fit[:, ok_feat], P[:, ok_feat])
-        coef_a[ok_feat], se_a[ok_feat], p_a[ok_feat], df_a[ok_feat] = c, s, pv, d
-    err_a = np.full((Fk, p), None, dtype=object)
-    err_a[~ok_feat] = feat_err[~ok_feat][:, None]
-    na_rows = (err_a == None) & np.isnan(p_a)  # noqa: E711
-    err_a[na_rows] = ERR_NA_P
+    coef_a, se_a, p_a, df_a, err_a = _abundance_model(design, Yt, A, P, reml_optimizer)
     raw_p_a = p_a.copy()
 
     # ---------------- prevalence model
@@ -393,7 +505,11 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
     se_p = np.full((Fk, p), np.nan)
     p_p = np.full((Fk, p), np.nan)
     fitp = ~same
-    if fitp.any():
+    if fitp.any() and design.groups:
+        c, s, pv, fe, _ = _prevalence_mixed(design, prev[:, fitp], w)
+        coef_p[fitp], se_p[fitp], p_p[fitp] = c, s, pv
+        err_p[fitp] = fe[:, None]
+    elif fitp.any():
         c, s, pv, info = logistic_all(X, prev[:, fitp], augment_weight=w)
         coef_p[fitp], se_p[fitp], p_p[fitp] = c, s, pv
         fe = np.full(int(fitp.sum()), None, dtype=object)
@@ -446,17 +562,10 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
             p_new, coef_new, err_new = raw_p_a[:, sl], coef_a[:, sl], err_a[:, sl].copy()
             err_new[err_new == ERR_MEDIAN] = None
         else:
-            At = np.log2(normalize3(X_raw, "TSS")[:, kept])[rows]
-            fe2 = _feature_errors(design, np.log2(normalize3(X_raw, "TSS")[:, kept]), ~np.isnan(At))
-            ok2 = fe2 == None  # noqa: E711
-            coef_new = np.full((Fk, p - 1), np.nan)
-            p_new = np.full((Fk, p - 1), np.nan)
-            if ok2.any():
-                c, _, pv, _, _ = _abundance(design, At[:, ok2], ~np.isnan(At[:, ok2]))
-                coef_new[ok2], p_new[ok2] = c[:, sl], pv[:, sl]
-            err_new = np.full((Fk, p - 1), None, dtype=object)
-            err_new[~ok2] = fe2[~ok2][:, None]
-            err_new[(err_new == None) & np.isnan(p_new)] = ERR_NA_P  # noqa: E711
+            Yt2 = np.log2(normalize3(X_raw, "TSS")[:, kept])
+            At = Yt2[rows]
+            c, _, pv, _, e2 = _abundance_model(design, Yt2, At, ~np.isnan(At), reml_optimizer)
+            coef_new, p_new, err_new = c[:, sl], pv[:, sl], e2[:, sl]
         qn = _bh(np.concatenate([np.where(err_new == None, p_new, np.nan).ravel(), pp_q.ravel()]))  # noqa: E711
         q_new = qn[:p_new.size].reshape(p_new.shape)
         cp = coef_p[:, sl]

@@ -113,12 +113,12 @@ def _parse_reference(reference) -> dict[str, str]:
                      source="reference", hint="e.g. reference={'diagnosis': 'nonIBD'}")
 
 
-def _as_list(x) -> list[str]:
+def _as_list(x) -> list:
     if x is None:
         return []
     if isinstance(x, str):
         return [s.strip() for s in x.split(",") if s.strip()]
-    return [str(s) for s in x]
+    return [tuple(map(str, s)) if isinstance(s, (tuple, list)) else str(s) for s in x]  # tuple: an interaction
 
 
 def _read_inputs(data, metadata):
@@ -211,6 +211,7 @@ def associate(
     correction: str = "BH",
     output: str | os.PathLike | None = None,
     match: str = "exact",
+    reml_optimizer: str = "lme4",
     **maaslin3_options,
 ) -> AssociationResult:
     """Associate every feature with metadata (MaAsLin2's LM path).
@@ -223,9 +224,14 @@ def associate(
     metadata
         DataFrame indexed by sample ID or a path; defaults to ``data.obs`` for an AnnData.
     formula
-        ``"~ diagnosis + age + (1|subject)"`` (main effects and random intercepts); or give
-        ``fixed_effects`` / ``random_effects`` (lists or comma-separated strings). With neither,
-        every metadata column is a fixed effect (as MaAsLin2).
+        ``"~ diagnosis + age + (1|subject)"``: main effects, interactions (``diagnosis:age``,
+        ``diagnosis * age`` = ``diagnosis + age + diagnosis:age``, higher orders; coded as R's
+        ``model.matrix``, :mod:`._design`) and random intercepts; or give ``fixed_effects`` /
+        ``random_effects`` (lists or comma-separated strings; a fixed effect may be a term such
+        as ``"diagnosis:age"``). With neither, every metadata column is a fixed effect (as
+        MaAsLin2). An interaction coefficient's row has MaAsLin3's ``metadata`` (the variable
+        its name starts with) and ``value`` (the rest of the name): ``diagnosisCD:age`` ->
+        ``diagnosis``, ``CD:age``; ``params["interactions"]`` lists the interaction columns.
     reference
         Reference levels: ``{"diagnosis": "nonIBD"}`` or MaAsLin2's ``"diagnosis,nonIBD"``
         (``;`` between variables). Required for categorical variables with more than two levels.
@@ -246,7 +252,8 @@ def associate(
         input table: keep features above ``min_abundance`` in more than
         ``min_prevalence`` of the samples and with a standard deviation above ``min_variance``.
     standardize
-        z-score continuous fixed effects.
+        z-score continuous fixed effects (an interaction is the product of the z-scored
+        variables, as R's ``model.matrix`` on MaAsLin's scaled metadata).
     max_significance
         q-value threshold of ``.significant`` (default 0.25 for LM, 0.1 for maaslin3).
     correction
@@ -258,6 +265,12 @@ def associate(
         ``"exact"``: every sample needs metadata and every metadata row a sample (else
         :class:`InputError` listing them); ``"intersection"``: model the samples in both and
         report the rest.
+    reml_optimizer
+        With random effects: ``"lme4"`` (default) finds the variance parameters exactly as
+        ``lme4::lmer`` does (its start, NLopt's BOBYQA with its settings, its boundary rules), so
+        the numbers are MaAsLin2's; ``"exact"`` goes to the REML optimum by Newton's method (a
+        lower REML criterion where lme4 stops early on a flat likelihood; the coefficients differ
+        from lme4's by far less than their standard errors). See ``docs/link.md``.
 
     Returns
     -------
@@ -270,6 +283,11 @@ def associate(
         min_prevalence = 0.0 if is_m3 else 0.1
     if max_significance is None:
         max_significance = 0.1 if is_m3 else 0.25
+    from ._mixed import OPTIMIZERS
+
+    if reml_optimizer not in OPTIMIZERS:
+        raise InputError(f"unknown reml_optimizer {reml_optimizer!r}", source="reml_optimizer",
+                         hint=f"use one of {', '.join(OPTIMIZERS)}")
     if maaslin3_options and not is_m3:
         raise InputError(f"unexpected option(s) {', '.join(maaslin3_options)} for model={model!r}", source="model",
                          hint="these options belong to model='maaslin3'")
@@ -331,8 +349,11 @@ def associate(
               "normalization": norm, "transform": tr, "model": model_key, "min_abundance": min_abundance,
               "min_prevalence": min_prevalence, "min_variance": min_variance, "standardize": bool(standardize),
               "max_significance": max_significance, "correction": corr, "match": match,
+              "reml_optimizer": reml_optimizer if design.groups else None,
               "n_samples": int(len(samples)), "n_samples_modelled": int(design.rows.sum()),
               "n_features": len(taxa)}
+    if design.interactions:
+        params["interactions"] = design.interactions
     try:
         from .. import __version__
 
@@ -347,7 +368,7 @@ def associate(
             max_significance=max_significance, augment=m3_opts["augment"],
             median_comparison_abundance=m3_opts["median_comparison_abundance"],
             median_comparison_prevalence=m3_opts["median_comparison_prevalence"],
-            warn_prevalence=m3_opts["warn_prevalence"], seed=m3_opts["seed"])
+            warn_prevalence=m3_opts["warn_prevalence"], seed=m3_opts["seed"], reml_optimizer=reml_optimizer)
         filtered.extend(filt)
         notes.extend(m3_notes)
         if filt:
@@ -397,7 +418,7 @@ def associate(
     if design.groups:
         from ._mixed import lmm_all
 
-        coef, se, pval, df, fit_info = lmm_all(Xd, Y, [g[1] for g in design.groups])
+        coef, se, pval, df, fit_info = lmm_all(Xd, Y, [g[1] for g in design.groups], optimizer=reml_optimizer)
     else:
         coef, se, pval, df = ols_all(Xd, Y)
         df = np.repeat(df[:, None], Xd.shape[1], axis=1)
@@ -415,6 +436,8 @@ def associate(
                 warn = f"boundary (singular) fit: random-effect variance of {', '.join(zero)} estimated as 0"
             if not fit_info["converged"][i]:
                 warn = (warn + "; " if warn else "") + "REML optimisation did not converge"
+            if fit_info.get("message") is not None and fit_info["message"][i]:
+                warn = (warn + "; " if warn else "") + fit_info["message"][i]
         if not np.all(np.isfinite(coef[i, 1:])):
             err = "model fit failed (non-finite estimates)"
         for c in range(1, p):

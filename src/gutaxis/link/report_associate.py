@@ -2,7 +2,10 @@
 
 A heatmap of the significant associations (features x metadata values, colour = sign(coef) x
 -log10(q), as MaAsLin2's heatmap) and one plot per top association: a scatter plot for a
-continuous variable, a strip plot per level for a categorical one.
+continuous variable, a strip plot per level for a categorical one; for an interaction
+coefficient (``params["interactions"]``), the outcome against the product of its numeric
+variables with the samples of its level combination highlighted, or a strip plot per level
+combination when all its variables are categorical.
 """
 
 from __future__ import annotations
@@ -37,12 +40,30 @@ def _colour(v: float, vmax: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _heatmap(sig: pd.DataFrame, first_n: int = 50) -> str:
+def _interactions(result) -> dict:
+    """``{(metadata, value): (coefficient name, [(variable, level or None), ...])}``."""
+    out = {}
+    for name, d in ((getattr(result, "params", None) or {}).get("interactions") or {}).items():
+        out[(d["metadata"], d["value"])] = (name, [tuple(p) for p in d["parts"]])
+    return out
+
+
+def _as_levels(x: pd.Series) -> np.ndarray:
+    # level strings as the design codes them (logical columns as R's TRUE/FALSE)
+    if pd.api.types.is_bool_dtype(x):
+        return x.map({True: "TRUE", False: "FALSE"}).astype(str).to_numpy()
+    return x.astype(str).to_numpy()
+
+
+def _heatmap(sig: pd.DataFrame, first_n: int = 50, inter: dict | None = None) -> str:
     if sig.empty:
         return "<p class='note'>No association reached the significance threshold.</p>"
     sig = sig.copy()
     sig["col"] = sig["metadata"].astype(str) + (np.where(sig["metadata"] == sig["value"], "",
                                                           "-" + sig["value"].astype(str)))
+    if inter:  # an interaction column is labelled by its coefficient name (diagnosisCD:age)
+        names = [inter.get((m, v), (None,))[0] for m, v in zip(sig["metadata"], sig["value"])]
+        sig["col"] = [n if n is not None else c for n, c in zip(names, sig["col"])]
     feats = list(dict.fromkeys(sig["feature"]))[:first_n]
     cols = list(dict.fromkeys(sig["col"]))
     sig = sig[sig["feature"].isin(feats)]
@@ -69,9 +90,76 @@ def _heatmap(sig: pd.DataFrame, first_n: int = 50) -> str:
     return "".join(out)
 
 
+def _plot_interaction(result, row, name, parts) -> str:
+    data, meta = result.data, result.metadata
+    f = row["feature"]
+    if data is None or meta is None or f not in data.columns or any(v not in meta.columns for v, _ in parts):
+        return ""
+    y = data[f].to_numpy(dtype=float)
+    nums = [v for v, lev in parts if lev is None]
+    cats = [(v, lev) for v, lev in parts if lev is not None]
+    ok = np.isfinite(y) & meta[[v for v, _ in parts]].notna().all(axis=1).to_numpy()
+    cell = np.ones(len(y), bool)
+    for v, lev in cats:
+        cell &= _as_levels(meta[v]) == str(lev)
+    w, h, m = 300, 220, 40
+    title = f"{f} ~ {name}"
+    sub = f"coef {row['coef']:.3g}, q {row['qval']:.2g}"
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-size='10' role='img' "
+           f"aria-label='{_esc(title)}'><text x='{m}' y='12' font-weight='bold'>{_esc(title)}</text>"
+           f"<text x='{m}' y='24'>{_esc(sub)}</text>"]
+    ylo, yhi = (float(np.nanmin(y[ok])), float(np.nanmax(y[ok]))) if ok.any() else (0.0, 1.0)
+    yhi = yhi if yhi > ylo else ylo + 1
+
+    def sy(v):
+        return h - m - (v - ylo) / (yhi - ylo) * (h - 2 * m)
+
+    out.append(f"<line x1='{m}' y1='{h - m}' x2='{w - 10}' y2='{h - m}' stroke='#888'/>"
+               f"<line x1='{m}' y1='{m}' x2='{m}' y2='{h - m}' stroke='#888'/>"
+               f"<text x='4' y='{m}'>{yhi:.2g}</text><text x='4' y='{h - m}'>{ylo:.2g}</text>")
+    cell_label = ", ".join(f"{v} = {lev}" for v, lev in cats)
+    if nums:  # outcome against the product of the numeric variables; the level combination in red
+        xv = np.prod([meta[v].to_numpy(dtype=float) for v in nums], axis=0)
+        xlo, xhi = (float(np.nanmin(xv[ok])), float(np.nanmax(xv[ok]))) if ok.any() else (0.0, 1.0)
+        xhi = xhi if xhi > xlo else xlo + 1
+        idx = np.flatnonzero(ok)
+        if idx.size > 1500:
+            idx = idx[np.linspace(0, idx.size - 1, 1500).astype(int)]
+        for i in idx:
+            px = m + (xv[i] - xlo) / (xhi - xlo) * (w - m - 20)
+            colour = "#cc3333" if cats and cell[i] else "#3366aa"
+            out.append(f"<circle cx='{px:.1f}' cy='{sy(y[i]):.1f}' r='1.6' fill='{colour}' fill-opacity='0.5'/>")
+        xlab = " x ".join(nums) + (f"; red: {cell_label}" if cats else "")
+        out.append(f"<text x='{w / 2}' y='{h - 8}' text-anchor='middle'>{_esc(xlab)}</text>")
+    else:  # all categorical: one strip per level combination, the coefficient's cell in red
+        combo = np.array([" / ".join(t) for t in zip(*[_as_levels(meta[v]) for v, _ in cats])])
+        target = " / ".join(str(lev) for _, lev in cats)
+        levels = sorted(dict.fromkeys(combo[ok]), key=lambda s: (s == target, s))
+        bw = (w - m - 20) / max(1, len(levels))
+        rng = np.random.default_rng(0)
+        for k, lev in enumerate(levels):
+            sel = np.flatnonzero(ok & (combo == lev))
+            if sel.size > 600:
+                sel = sel[np.linspace(0, sel.size - 1, 600).astype(int)]
+            cx = m + bw * (k + 0.5)
+            for i in sel:
+                out.append(f"<circle cx='{cx + rng.uniform(-bw / 4, bw / 4):.1f}' cy='{sy(y[i]):.1f}' r='1.6' "
+                           f"fill='{'#cc3333' if lev == target else '#3366aa'}' fill-opacity='0.4'/>")
+            med = float(np.median(y[ok & (combo == lev)]))
+            out.append(f"<line x1='{cx - bw / 3:.1f}' x2='{cx + bw / 3:.1f}' y1='{sy(med):.1f}' y2='{sy(med):.1f}' "
+                       f"stroke='#000' stroke-width='2'/><text x='{cx:.1f}' y='{h - m + 14}' text-anchor='middle' "
+                       f"font-size='8'>{_esc(lev)}</text>")
+        out.append(f"<text x='{w / 2}' y='{h - 8}' text-anchor='middle'>{_esc(' / '.join(v for v, _ in cats))}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
 def _plot(result, row) -> str:
     data, meta = result.data, result.metadata
     f, var, val = row["feature"], row["metadata"], row["value"]
+    hit = _interactions(result).get((var, val))
+    if hit is not None:
+        return _plot_interaction(result, row, *hit)
     if data is None or meta is None or f not in data.columns or var not in meta.columns:
         return ""
     y = data[f].to_numpy(dtype=float)
@@ -141,7 +229,7 @@ def write_associate_report(result, path, *, first_n: int = 50, max_plots: int = 
                  f"{len(sig)} associations with q &le; {p.get('max_significance')} ({_esc(p.get('correction'))}).</p>")
     for note in result.notes:
         parts.append(f"<p class='note'>{_esc(note)}</p>")
-    parts.append("<h2>Significant associations</h2>" + _heatmap(sig, first_n))
+    parts.append("<h2>Significant associations</h2>" + _heatmap(sig, first_n, _interactions(result)))
     parts.append("<h2>Top associations</h2><div class='plots'>")
     for _, row in sig.head(max_plots).iterrows():
         parts.append(_plot(result, row))
