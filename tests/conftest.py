@@ -65,3 +65,40 @@ def _mixed_axis_population(n: int):
 def mixed_axis_population():
     """Callable fixture: ``mixed_axis_population(n)`` -> ``(P, y0, U, schedule, groups)``."""
     return _mixed_axis_population
+
+
+def _find_chromium() -> str:
+    """Debian's headless Chromium; skipped with the reason where absent, a failure under CI."""
+    import os
+    import shutil
+
+    found = os.environ.get("GUTAXIS_CHROMIUM") or shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if found is None:
+        reason = "headless Chromium is not installed (Debian package `chromium`; see .ci/run)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " — CI must provide it")
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return _find_chromium()
+
+
+@pytest.fixture(scope="session")
+def run_browser(chromium):
+    """``run_browser(profile_dir, *args)``: headless Chromium, offline (every host name fails to
+    resolve, so a page can only use what it carries), console logged to stderr."""
+    import subprocess
+
+    def run(profile: Path, *args: str) -> subprocess.CompletedProcess:
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
+               "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", "--enable-logging=stderr",
+               "--v=0", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    return run

@@ -22,29 +22,6 @@ SECTIONS_COHORT = ("summary", "groups", "ordination", "percentiles", "panels", "
 SECTIONS_SINGLE = ("summary", "indices", "panels", "composition", "explanations", "methods")
 
 
-def _chromium() -> str:
-    found = os.environ.get("GUTAXIS_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if found is None:
-        reason = "headless Chromium is not installed (Debian package `chromium`; see .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " — CI must provide it")
-        pytest.skip(reason)
-    return found
-
-
-def _browser(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
-        # offline: every host name fails to resolve, so the page can only use what it carries
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
 def _console_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
 
@@ -54,10 +31,6 @@ def _run_gutaxis(*args: str) -> subprocess.CompletedProcess:
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "gutaxis"]
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=180)
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    return _chromium()
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +42,10 @@ def demo_dir(tmp_path_factory):
     return out
 
 
-def _open(chromium: str, html: Path, tmp_path: Path, sections) -> tuple[str, Path]:
+def _open(run_browser, html: Path, tmp_path: Path, sections) -> tuple[str, Path]:
     """Load the page once: its DOM after the scripts ran, and a screenshot. Checks both."""
     png = tmp_path / f"{html.parent.name}.png"
-    proc = _browser(chromium, tmp_path / f"profile-{html.parent.name}", "--window-size=1280,2400",
+    proc = run_browser(tmp_path / f"profile-{html.parent.name}", "--window-size=1280,2400",
                     "--virtual-time-budget=5000", f"--screenshot={png}", "--dump-dom", html.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
@@ -111,25 +84,25 @@ def _keep(png: Path, name: str) -> None:
         shutil.copy(png, Path(keep) / name)
 
 
-def test_demo_report_opens_cleanly(chromium, demo_dir, tmp_path):
-    dom, png = _open(chromium, demo_dir / "report.html", tmp_path, SECTIONS_COHORT)
+def test_demo_report_opens_cleanly(run_browser, demo_dir, tmp_path):
+    dom, png = _open(run_browser, demo_dir / "report.html", tmp_path, SECTIONS_COHORT)
     assert "SYNTHETIC" in dom
     assert dom.count("<svg") >= 2
     _keep(png, "demo-report.png")
 
 
-def test_single_sample_report_opens_cleanly(chromium, tmp_path):
+def test_single_sample_report_opens_cleanly(run_browser, tmp_path):
     from gutaxis.demo import demo_cohort
     from gutaxis.report import write_report
 
     cohort = demo_cohort(n_healthy=20, n_dysbiotic=20, seed=2)
     path = write_report(cohort, tmp_path / "one", sample="DEMO-D04")
-    dom, png = _open(chromium, path, tmp_path, SECTIONS_SINGLE)
+    dom, png = _open(run_browser, path, tmp_path, SECTIONS_SINGLE)
     assert "Percentile among healthy" in dom
     _keep(png, "single-report.png")
 
 
-def test_a_broken_page_is_detected(chromium, tmp_path):
+def test_a_broken_page_is_detected(run_browser, tmp_path):
     """The checks above can fail: a script error and an external resource are caught."""
     page = tmp_path / "broken.html"
     page.write_text(
@@ -139,7 +112,7 @@ def test_a_broken_page_is_detected(chromium, tmp_path):
         + '</script></head><body><img src="https://example.org/x.png" alt=""><script>undefinedFunction();</script>'
         "</body></html>"
     )
-    proc = _browser(chromium, tmp_path / "profile-broken", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
+    proc = run_browser(tmp_path / "profile-broken", "--virtual-time-budget=3000", "--dump-dom", page.as_uri())
     assert 'id="js-error-marker"' in proc.stdout
     assert "undefinedFunction" in proc.stdout
     assert _console_lines(proc.stderr)

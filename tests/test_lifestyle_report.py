@@ -176,27 +176,12 @@ def test_pdf_renders_to_non_blank_pages(written, tmp_path):
         assert "clinician or registered dietitian" in text and "doi:10.1016/S0140-6736(18)31809-9" in text
 
 
-def _browser(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-           "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", "--host-resolver-rules=MAP * ~NOTFOUND",
-           f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("name", ["plan.html", "dietitian_summary.html"])
-def test_html_opens_in_headless_chromium_without_console_errors(written, tmp_path, name):
-    chromium = os.environ.get("GUTAXIS_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if chromium is None:
-        reason = "headless Chromium is not installed (Debian package `chromium`; see .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " — CI must provide it")
-        pytest.skip(reason)
+def test_html_opens_in_headless_chromium_without_console_errors(written, tmp_path, name, run_browser):
     html = written[1][name]
     png = tmp_path / "shot.png"
-    proc = _browser(chromium, tmp_path / "profile", "--window-size=1280,2000", "--virtual-time-budget=5000",
+    proc = run_browser(tmp_path / "profile", "--window-size=1280,2000", "--virtual-time-budget=5000",
                     f"--screenshot={png}", "--dump-dom", html.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
