@@ -93,3 +93,83 @@ def test_report_escapes_scenario_text_and_needs_no_control(tmp_path):
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
     assert "<b>bold</b>" not in html and "a &lt;b&gt;bold&lt;/b&gt; claim" in html
     assert 'id="trials"' not in html and 'id="change"' in html
+
+
+# --------------------------------------------------------------------------- provenance of overrides
+def test_provenance_records_overrides_and_the_effective_scenario(small):
+    import hashlib
+    import platform
+    from importlib import resources
+
+    import pandas as pd
+
+    base = small.provenance
+    assert base["overrides"] == {} and base["effective_sha256"] == base["sha256"]  # nothing overridden
+    assert base["scenario_path"] is None and base["scenario_file_sha256"] is None  # given as text
+    assert base["replicates"] == 30 and base["seed"] == 3 and base["n_per_arm"] == 10 and base["n_candidates"] == 400
+    assert base["python_version"] == platform.python_version() and base["numpy_version"] == np.__version__
+    assert base["numba_version"] and base["gutaxis_version"]
+    table = resources.files("gutaxis.data").joinpath("axis_parameters.tsv").read_bytes()
+    assert base["parameter_table"]["sha256"] == hashlib.sha256(table).hexdigest()
+
+    sc = load_scenario(TEXT).with_overrides(replicates=5, seed=7)
+    assert (sc.replicates, sc.seed) == (5, 7) and sc.source == load_scenario(TEXT).source
+    res = run_scenario(sc)
+    prov = res.provenance
+    assert prov["overrides"] == {"replicates": 5, "seed": 7}
+    assert prov["replicates"] == 5 and prov["seed"] == 7 and res.comparisons["replicates"].eq(5).all()
+    assert prov["sha256"] == base["sha256"]  # the scenario as read is the same ...
+    assert prov["effective_sha256"] not in (base["effective_sha256"], prov["sha256"])  # ... what ran is not
+    eff = sc.effective_source()
+    assert eff["trial"]["replicates"] == 5 and eff["seed"] == 7 and eff["trial"]["n_per_arm"] == 10
+
+    # re-running the recorded effective scenario reproduces the numbers exactly, and it is read with the
+    # effective hash and no overrides
+    again = run_scenario(eff)
+    pd.testing.assert_frame_equal(again.summary, res.summary, check_exact=True)
+    pd.testing.assert_frame_equal(again.comparisons, res.comparisons, check_exact=True)
+    assert again.provenance["sha256"] == prov["effective_sha256"] == again.provenance["effective_sha256"]
+    assert again.provenance["overrides"] == {}
+
+
+def test_overrides_set_directly_are_recorded_and_validated():
+    from gutaxis.errors import InputError
+
+    sc = load_scenario(TEXT)
+    sc.seed = 11  # not through with_overrides: still found and recorded
+    assert sc.effective_overrides() == {"seed": 11} and sc.effective_source()["seed"] == 11
+    # a setting given equal to the scenario's own value is still named (it was given)
+    assert load_scenario(TEXT).with_overrides(seed=3).effective_overrides() == {"seed": 3}
+    with pytest.raises(InputError, match="cannot override colour"):
+        load_scenario(TEXT).with_overrides(colour="blue")
+    with pytest.raises(InputError, match="replicates = 0 is outside"):
+        load_scenario(TEXT).with_overrides(replicates=0)
+    sc = load_scenario(TEXT)
+    sc.replicates = 0
+    with pytest.raises(InputError, match="replicates = 0 is outside"):
+        run_scenario(sc)
+    # duration in weeks: overriding the days writes duration_days in its place
+    weeks = load_scenario(TEXT.replace("duration_days: 20", "duration_weeks: 3")).with_overrides(days=28)
+    assert weeks.days == 28 and "duration_weeks" not in weeks.effective_source()
+    assert weeks.effective_source()["duration_days"] == 28
+
+
+def test_complete_form_round_trips():
+    sc = load_scenario(TEXT)
+    assert load_scenario(sc.to_dict()).settings() == sc.settings()
+    assert sc.to_dict()["arms"]["ff"]["interventions"][1] == {
+        "input": "stress", "set": 0.75, "start": 10, "stop": 15, "ramp_days": 0}  # pss10 30, as the stress load
+
+
+def test_report_shows_the_overrides(small):
+    from gutaxis.axis.scenario import render_html
+
+    html = render_html(small)
+    methods = html[html.index('id="methods"'):]
+    assert '<p id="overrides">Overrides of the scenario&#39;s settings: none</p>' in methods
+    res = run_scenario(load_scenario(TEXT).with_overrides(replicates=5, seed=7))
+    html = render_html(res)
+    methods = html[html.index('id="methods"'):]
+    assert "Overrides of the scenario&#39;s settings: replicates = 5, seed = 7</p>" in methods
+    assert res.provenance["effective_sha256"] in methods and res.provenance["sha256"] in methods
+    assert f"Python {res.provenance['python_version']}, numpy {res.provenance['numpy_version']}" in methods

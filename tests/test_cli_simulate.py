@@ -12,7 +12,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 from collections import defaultdict
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -204,33 +203,14 @@ window.addEventListener("load", function () {
 </script>"""
 
 
-def _chromium() -> str:
-    found = os.environ.get("GUTAXIS_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if found is None:
-        reason = "headless Chromium is not installed (Debian package `chromium`; see .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " — CI must provide it")
-        pytest.skip(reason)
-    return found
-
-
-def _browser(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-           "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", "--host-resolver-rules=MAP * ~NOTFOUND",
-           f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
-def _probe(chromium: str, page: Path, tmp_path: Path, width: int, height: int = 2400, screenshot: Path | None = None):
+def _probe(run_browser, page: Path, tmp_path: Path, width: int, height: int = 2400, screenshot: Path | None = None):
     """Open a copy of ``page`` with the overflow probe: (DOM after the scripts ran, console lines)."""
     probed = page.with_name(f"probed-{width}-{page.name}")
     probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE + "\n</body>"), encoding="utf-8")
     args = [f"--window-size={width},{height}", "--virtual-time-budget=5000"]
     if screenshot is not None:
         args.append(f"--screenshot={screenshot}")
-    proc = _browser(chromium, tmp_path / f"profile-{width}", *args, "--dump-dom", probed.as_uri())
+    proc = run_browser(tmp_path / f"profile-{width}", *args, "--dump-dom", probed.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
     return proc.stdout, console
@@ -244,11 +224,10 @@ def _attr(dom: str, name: str) -> str:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 500])  # 500: the narrowest window of headless Chromium
-def test_report_opens_in_headless_chromium_without_errors_or_overflow(sim, tmp_path, width):
-    chromium = _chromium()
+def test_report_opens_in_headless_chromium_without_errors_or_overflow(sim, tmp_path, width, run_browser):
     out, _ = sim
     png = tmp_path / f"simulate-{width}.png"
-    dom, console = _probe(chromium, out / "report.html", tmp_path, width, screenshot=png)
+    dom, console = _probe(run_browser, out / "report.html", tmp_path, width, screenshot=png)
     assert not console, "console messages:\n" + "\n".join(console)
     assert 'id="js-error-marker"' not in dom
     assert re.search(r'<html[^>]*data-js="ok"', dom), "the report's script did not run to the end"
@@ -273,10 +252,10 @@ def test_report_opens_in_headless_chromium_without_errors_or_overflow(sim, tmp_p
 
 
 @pytest.mark.browser
-def test_the_overflow_probe_can_fail(tmp_path):
+def test_the_overflow_probe_can_fail(tmp_path, run_browser):
     page = tmp_path / "wide.html"
     page.write_text('<!doctype html><html><body><main><div style="width:3000px">wide</div></main></body></html>')
-    dom, _ = _probe(_chromium(), page, tmp_path, 1280, height=600)
+    dom, _ = _probe(run_browser, page, tmp_path, 1280, height=600)
     assert int(_attr(dom, "data-probe-page")) > 0 and "main:" in _attr(dom, "data-probe-boxes")
 
 
@@ -303,3 +282,63 @@ def test_scenario_validation(text, msg):
 
     with pytest.raises(InputError, match=msg):
         load_scenario(text)
+
+
+# --------------------------------------------------------------------------- provenance of the overrides
+def _simulate(*args) -> None:
+    r = runner.invoke(app, ["simulate", *args])
+    assert r.exit_code == 0, r.output
+
+
+def test_overrides_are_recorded_and_a_rerun_reproduces_the_tables(sim, tmp_path):
+    import hashlib
+
+    import yaml
+
+    from gutaxis.axis.scenario import example_scenario_path, load_scenario
+
+    out = tmp_path / "o"
+    _simulate("example", "-o", str(out), "--replicates", "5", "--seed", "7", "--n-candidates", "600")
+    doc = json.loads((out / "result.json").read_text())
+    prov = doc["provenance"]
+    # the scenario as read: the shipped file, unchanged by the overrides
+    example = example_scenario_path()
+    assert prov["scenario_file_sha256"] == hashlib.sha256(example.read_bytes()).hexdigest()
+    assert prov["scenario_path"] == str(example)
+    first = json.loads((sim[0] / "result.json").read_text())["provenance"]  # --replicates 20 --n-candidates 600
+    assert prov["scenario_file_sha256"] == first["scenario_file_sha256"] and prov["sha256"] == first["sha256"]
+    # the effective settings: every override with its value, the values used, a hash of what ran
+    assert prov["overrides"] == {"replicates": 5, "n_candidates": 600, "seed": 7}
+    assert first["overrides"] == {"replicates": 20, "n_candidates": 600}
+    assert (prov["replicates"], prov["seed"], prov["n_candidates"], prov["n_per_arm"]) == (5, 7, 600, 18)
+    unchanged = load_scenario(example).effective_source()  # what runs without overrides
+    assert prov["sha256"] == hashlib.sha256(json.dumps(unchanged, sort_keys=True).encode()).hexdigest()
+    assert len({prov["effective_sha256"], prov["sha256"], first["effective_sha256"]}) == 3
+    assert doc["scenario_effective"]["trial"]["replicates"] == 5 and doc["scenario_effective"]["seed"] == 7
+    assert doc["scenario"]["trial"]["replicates"] == 200 and doc["scenario"]["seed"] == 1  # as read
+    assert prov["command"] == f"gutaxis simulate example -o {out} --replicates 5 --n-candidates 600 --seed 7"
+    assert prov["gutaxis_version"] and prov["python_version"] and prov["numpy_version"]
+    assert prov["parameter_table"]["sha256"]
+    html = (out / "report.html").read_text()
+    methods = html[html.index('id="methods"'):]
+    assert '<p id="overrides">Command-line overrides: replicates = 5, n_candidates = 600, seed = 7</p>' in methods
+    for value in (prov["effective_sha256"], prov["scenario_file_sha256"], prov["parameter_table"]["sha256"],
+                  f"numpy {prov['numpy_version']}"):
+        assert value in methods, value
+
+    # re-run 1: the recorded effective scenario, saved as YAML -> the same tables, bit for bit
+    eff = tmp_path / "effective.yaml"
+    eff.write_text(yaml.safe_dump(doc["scenario_effective"], sort_keys=False))
+    _simulate(str(eff), "-o", str(tmp_path / "again"))
+    for name in ("summary.tsv", "comparisons.tsv"):
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
+    again = json.loads((tmp_path / "again" / "result.json").read_text())["provenance"]
+    assert again["overrides"] == {} and again["sha256"] == again["effective_sha256"] == prov["effective_sha256"]
+    assert "Command-line overrides: none" in (tmp_path / "again" / "report.html").read_text()
+
+    # re-run 2: the same file with the recorded overrides as options
+    options = [a for k, v in prov["overrides"].items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    _simulate("example", "-o", str(tmp_path / "same"), *options)
+    assert (tmp_path / "same" / "summary.tsv").read_bytes() == (out / "summary.tsv").read_bytes()
+    assert json.loads((tmp_path / "same" / "result.json").read_text())["provenance"]["effective_sha256"] == \
+        prov["effective_sha256"]

@@ -37,6 +37,14 @@ patients, so arms differ only by the intervention), then
   95 % CI that one trial of that size would report at that SMD, the 2.5-97.5 % range over the
   replicates and the fraction of trials whose CI excludes 0 (power).
 
+Settings can be overridden without editing the file (:meth:`Scenario.with_overrides`, used by the
+``--replicates``, ``--n-candidates`` and ``--seed`` options of ``gutaxis simulate``). The provenance of a
+result records the scenario as read (path, SHA-256 of the file, SHA-256 of its content), every override
+with its value, the *effective* scenario that ran (:meth:`Scenario.effective_source`, with its SHA-256;
+``result.json`` holds it as ``scenario_effective``, a scenario that re-runs exactly what ran), the seeds,
+replicates and population sizes used, the parameter table's SHA-256 and the gutaxis, Python, numpy and
+numba versions.
+
 :meth:`ScenarioResult.write` writes trajectories (NetCDF through xarray; a gzipped TSV when xarray
 is not installed), ``summary.tsv``, ``comparisons.tsv``, ``result.json`` and a self-contained
 ``report.html`` (:func:`render_html`: the template ``gutaxis/report/templates/simulate.html.j2`` with the
@@ -45,8 +53,11 @@ shared style of the other reports, matplotlib figures as inline SVG, no external
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
+import platform
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -74,6 +85,42 @@ ENDPOINT_LABELS = {
 
 _TOP_KEYS = {"name", "description", "duration_days", "duration_weeks", "seed", "population", "control", "trial",
              "record_every", "arms", "endpoints", "dt", "citation"}
+
+#: settings that :meth:`Scenario.with_overrides` can change: attribute -> its place in the YAML form (the
+#: first three are the command-line overrides of ``gutaxis simulate``, in the order of its options)
+_SETTINGS = {
+    "replicates": ("trial", "replicates"), "n_candidates": ("population", "n_candidates"), "seed": ("seed",),
+    "population_seed": ("population", "seed"), "n_per_arm": ("trial", "n_per_arm"), "disease": ("population", "disease"),
+    "days": ("duration_days",), "control": ("control",), "record_every": ("record_every",), "dt": ("dt",),
+    "name": ("name",), "description": ("description",), "citation": ("citation",),
+}
+#: fields of :class:`Scenario` that describe where it came from rather than what runs
+_ORIGIN_FIELDS = ("source", "path", "file_sha256", "overrides")
+_PARAMETER_TABLE = "axis_parameters.tsv"
+
+
+def _sha256_json(doc) -> str:
+    """SHA-256 of the canonical JSON of a scenario mapping (sorted keys, so formatting, comments and key
+    order of the YAML do not change it)."""
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _put(doc: dict, name: str, value) -> None:
+    """Set setting ``name`` of :data:`_SETTINGS` in a scenario mapping, in its place."""
+    *parents, leaf = _SETTINGS[name]
+    node = doc
+    for key in parents:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[leaf] = value
+    if name == "days":
+        doc.pop("duration_weeks", None)
+
+
+def _plain(v):
+    """A JSON/YAML-friendly copy of a setting's value (numpy scalars as Python numbers)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def example_scenario_path() -> Path:
@@ -118,7 +165,85 @@ class Scenario:
     dt: float = 0.5
     description: str = ""
     citation: str = ""
-    source: dict = field(default_factory=dict)
+    source: dict = field(default_factory=dict)  # the scenario as read (before any override)
+    path: str | None = None  # the file it was read from, if any
+    file_sha256: str | None = None  # SHA-256 of that file's bytes
+    overrides: dict = field(default_factory=dict)  # settings given by :meth:`with_overrides`, name -> value
+
+    # ------------------------------------------------------------------ overrides and the effective scenario
+    def settings(self) -> dict:
+        """Everything that determines a run (all fields but the origin: source, path, hash, overrides)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _ORIGIN_FIELDS}
+
+    def to_dict(self) -> dict:
+        """The complete YAML form of this scenario (defaults written out; ``pss10`` as the stress load);
+        :func:`load_scenario` of it gives the same settings."""
+        arms = {}
+        for arm in self.arms.values():
+            adherence = ({"mean": arm.adherence_mean, "sd": arm.adherence_sd} if arm.adherence_sd
+                         else arm.adherence_mean)
+            arms[arm.name] = {"adherence": adherence, "interventions": [
+                {"input": iv.input, iv.mode: iv.value, "start": iv.start, "stop": iv.stop, "ramp_days": iv.ramp_days}
+                for iv in arm.interventions]}
+        return {
+            "name": self.name, "description": self.description, "citation": self.citation,
+            "duration_days": self.days, "seed": self.seed,
+            "population": {"disease": self.disease, "n_candidates": self.n_candidates, "seed": self.population_seed},
+            "control": self.control, "trial": {"n_per_arm": self.n_per_arm, "replicates": self.replicates},
+            "record_every": self.record_every, "dt": self.dt, "arms": arms,
+            "endpoints": [{"output": o, "day": d} for o, d in self.endpoints],
+        }
+
+    def _as_read(self) -> "Scenario | None":
+        return load_scenario(self.source) if self.source else None
+
+    def effective_overrides(self) -> dict:
+        """Every setting that differs from the scenario as read, or was given to :meth:`with_overrides`:
+        name -> the value that runs (also catches attributes set directly, e.g. ``sc.seed = 7``)."""
+        read = self._as_read()
+        names = list(self.overrides)
+        if read is not None:
+            names += [k for k in list(_SETTINGS) + ["arms", "endpoints"] if getattr(read, k) != getattr(self, k)]
+        order = list(_SETTINGS) + ["arms", "endpoints"]
+        full = self.to_dict() if {"arms", "endpoints"} & set(names) else {}
+        return {k: full[k] if k in ("arms", "endpoints") else _plain(getattr(self, k))
+                for k in sorted(dict.fromkeys(names), key=order.index)}
+
+    def effective_source(self) -> dict:
+        """The scenario that runs, in YAML form: the scenario as read with every override in its place
+        (the complete form of :meth:`to_dict` when there is nothing read, or when settings were changed
+        together in a way that the patched form does not reproduce). Load it (or save it as YAML and give
+        it to ``gutaxis simulate``) to re-run exactly this scenario."""
+        full = self.to_dict()
+        if not self.source:
+            return full
+        doc = copy.deepcopy(self.source)
+        for k, v in self.effective_overrides().items():
+            if k in ("arms", "endpoints"):
+                doc[k] = full[k]
+            else:
+                _put(doc, k, v)
+        try:
+            same = load_scenario(doc).settings() == self.settings()
+        except InputError:
+            same = False
+        return doc if same else full
+
+    def with_overrides(self, **settings) -> "Scenario":
+        """A copy with some settings changed (names of :data:`_SETTINGS`: ``replicates``,
+        ``n_candidates``, ``seed``, ``population_seed``, ``n_per_arm``, ``days``, ...), validated as if
+        they had been in the file; the copy keeps the scenario as read and records the overrides."""
+        unknown = sorted(set(settings) - set(_SETTINGS))
+        if unknown:
+            raise InputError(f"cannot override {', '.join(unknown)}", source="scenario",
+                             hint=f"settings that can be overridden: {', '.join(_SETTINGS)}")
+        merged = {**self.overrides, **{k: _plain(v) for k, v in settings.items()}}
+        doc = self.effective_source()
+        for k, v in settings.items():
+            _put(doc, k, _plain(v))
+        new = load_scenario(doc)
+        new.source, new.path, new.file_sha256, new.overrides = self.source, self.path, self.file_sha256, merged
+        return new
 
     def schedule(self) -> Schedule:
         """One group per arm, in the order of :attr:`arms`."""
@@ -164,6 +289,7 @@ def load_scenario(source) -> Scenario:
     import yaml
 
     where = "scenario"
+    path = file_sha256 = None
     if isinstance(source, dict):
         raw = source
     else:
@@ -171,8 +297,13 @@ def load_scenario(source) -> Scenario:
         if "\n" not in str(source) and p.suffix.lower() in (".yaml", ".yml", ".json"):
             if not p.exists():
                 raise InputError(f"scenario file {p} does not exist", hint="give the path of a YAML scenario")
-            where = str(p)
-            text = p.read_text(encoding="utf-8")
+            where = path = str(p)
+            data = p.read_bytes()
+            file_sha256 = hashlib.sha256(data).hexdigest()
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _err("not UTF-8 text", where) from None
         else:
             text = str(source)
         try:
@@ -272,6 +403,8 @@ def load_scenario(source) -> Scenario:
         record_every=_num(raw.get("record_every", 7), "record_every", where, 1, days, True),
         dt=_num(raw.get("dt", 0.5), "dt", where, 0.01, 1.0),
         source=raw,
+        path=path,
+        file_sha256=file_sha256,
     )
 
 
@@ -298,7 +431,12 @@ class ScenarioResult:
         ds = xr.Dataset(data, coords={"arm": arms, "patient": np.arange(self.population.n), "day": self.days})
         for k in self.values:
             ds[k].attrs["long_name"] = ENDPOINT_LABELS.get(k, k)
-        ds.attrs.update({"title": self.scenario.name, "gutaxis_scenario_sha256": self.provenance.get("sha256", ""),
+        prov = self.provenance
+        ds.attrs.update({"title": self.scenario.name, "gutaxis_scenario_sha256": prov.get("sha256") or "",
+                         "gutaxis_scenario_file_sha256": prov.get("scenario_file_sha256") or "",
+                         "gutaxis_overrides": json.dumps(prov.get("overrides", {}), sort_keys=True, default=str),
+                         "gutaxis_effective_scenario_sha256": prov.get("effective_sha256") or "",
+                         "gutaxis_version": str(prov.get("gutaxis_version", "")),
                          "context_of_use": "hypothesis generation and teaching; not clinical decisions"})
         return ds
 
@@ -336,7 +474,8 @@ class ScenarioResult:
         self.comparisons.to_csv(p, sep="\t", index=False, float_format="%.6g")
         paths["comparisons"] = p
         p = out / "result.json"
-        doc = {"scenario": self.scenario.source, "provenance": self.provenance,
+        doc = {"scenario": self.scenario.source, "scenario_effective": self.scenario.effective_source(),
+               "provenance": self.provenance,
                "summary": json.loads(self.summary.to_json(orient="records")),
                "comparisons": json.loads(self.comparisons.to_json(orient="records"))}
         p.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
@@ -357,9 +496,50 @@ def _population(sc: Scenario) -> Population:
     return pop
 
 
+def _n_per_arm(sc: Scenario, pop: Population) -> int:
+    """Patients per arm of one virtual trial: the scenario's, or up to 30 (half the population)."""
+    return sc.n_per_arm or max(2, min(30, pop.n // 2))
+
+
+def _versions() -> dict:
+    import numba
+
+    return {"python_version": platform.python_version(), "numpy_version": np.__version__,
+            "numba_version": numba.__version__}
+
+
+def _provenance(sc: Scenario, effective: dict, pop: Population, population_given: bool, meta: dict,
+                n_comparisons: int) -> dict:
+    """What a re-run needs: see the module docstring (the keys are listed in ``docs/axis.md``)."""
+    from .. import __version__
+
+    ptable = _parameter_table_info()
+    prov = {"gutaxis_version": __version__, **_versions(),
+            "scenario_path": sc.path, "scenario_file_sha256": sc.file_sha256,
+            "sha256": _sha256_json(sc.source), "overrides": sc.effective_overrides(),
+            "effective_sha256": _sha256_json(effective),
+            "parameter_table": {"path": f"gutaxis/data/{_PARAMETER_TABLE}", "sha256": ptable["sha256"],
+                                "n": ptable["n"]},
+            "n_patients": int(pop.n), "disease": sc.disease, "population_seed": sc.population_seed,
+            "seed": sc.seed, "n_candidates": sc.n_candidates, "replicates": sc.replicates,
+            "n_per_arm": _n_per_arm(sc, pop) if n_comparisons else None,
+            "dt": sc.dt, "scheme": meta.get("scheme", "etd4"), "method": meta.get("method", "numba")}
+    if population_given:
+        prov["population"] = "given to run_scenario, not built from the scenario's population settings"
+    return prov
+
+
 def run_scenario(scenario, *, progress=None, population: Population | None = None) -> ScenarioResult:
     """Run a scenario (path, YAML text, dict or :class:`Scenario`); see the module docstring."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if not sc.source:  # built in Python: what is "read" is its complete form
+        sc = dataclasses.replace(sc, source=sc.to_dict())
+    # the effective scenario recorded in the provenance must be the one that runs (also when attributes
+    # were set directly): it is checked by loading it back, which also validates directly set values
+    effective = sc.effective_source()
+    if load_scenario(effective).settings() != sc.settings():  # pragma: no cover - to_dict() round-trips
+        raise InputError("the scenario's settings cannot be recorded in its YAML form", source="scenario",
+                         hint="change settings with Scenario.with_overrides(...)")
     step = progress or (lambda _msg: None)
     step("building the virtual population")
     pop = population if population is not None else _population(sc)
@@ -386,12 +566,7 @@ def run_scenario(scenario, *, progress=None, population: Population | None = Non
     step("summarising arms and virtual trials")
     summary = _summary(sc, rec, values)
     comparisons = _comparisons(sc, rec, values, pop, rng)
-    from .. import __version__
-
-    text = json.dumps(sc.source, sort_keys=True, default=str)
-    prov = {"gutaxis_version": __version__, "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "n_patients": int(n), "disease": sc.disease, "population_seed": sc.population_seed, "seed": sc.seed,
-            "n_candidates": sc.n_candidates, "dt": sc.dt, "scheme": "etd4"}
+    prov = _provenance(sc, effective, pop, population is not None, getattr(tr, "meta", {}) or {}, len(comparisons))
     return ScenarioResult(sc, rec, values, summary, comparisons, pop, adh, prov)
 
 
@@ -419,7 +594,7 @@ def _comparisons(sc: Scenario, rec, values, pop, rng) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     arms = list(sc.arms)
     c = arms.index(sc.control)
-    n_arm = sc.n_per_arm or max(2, min(30, pop.n // 2))
+    n_arm = _n_per_arm(sc, pop)
     if 2 * n_arm > pop.n:
         raise InputError(f"a trial of 2 x {n_arm} patients needs a larger virtual population ({pop.n})",
                          hint="raise population.n_candidates or lower trial.n_per_arm")
@@ -627,35 +802,59 @@ def _report_context(res: ScenarioResult, trajectories: str) -> dict:
                  "replicates": _number(res.comparisons["replicates"].iloc[0]), "control": sc.control}
     n_pat = int(prov.get("n_patients", res.population.n))
     who = _DISEASE_LABELS.get(sc.disease, sc.disease)
-    ptable = _parameter_table_info()
+    ptable = prov.get("parameter_table") or {"sha256": _parameter_table_info()["sha256"]}
+    versions = {k: prov.get(k) or v for k, v in _versions().items()}
+    read = prov.get("scenario_path")
+    read = (f"{read} (SHA-256 of the file {prov['scenario_file_sha256']})" if read and prov.get("scenario_file_sha256")
+            else "given as text or a mapping, not read from a file")
     provenance_rows = [
         ("gutaxis (model) version", str(prov.get("gutaxis_version", __version__))),
-        ("scenario SHA-256", f"{prov.get('sha256', '—')} (of the scenario as read, before any override of its "
-                             "settings, e.g. on the command line)"),
-        ("model parameters", f"gutaxis/data/axis_parameters.tsv ({ptable['n']} parameters; point values, priors and "
-                             f"sources, gains calibrated to gutaxis/data/axis_calibration_targets.tsv); SHA-256 "
-                             f"{ptable['sha256']}"),
+        ("Python, numpy, numba", f"Python {versions['python_version']}, numpy {versions['numpy_version']}, "
+                                 f"numba {versions['numba_version']}"),
+    ]
+    if prov.get("command"):
+        provenance_rows.append(("command", str(prov["command"])))
+    provenance_rows += [
+        ("scenario file", read),
+        ("scenario SHA-256", f"{prov.get('sha256', '—')} (of the scenario as read, before the overrides)"),
+        ("effective scenario SHA-256", f"{prov.get('effective_sha256', '—')} (of the scenario that ran, after the "
+                                       "overrides; it is recorded in result.json as scenario_effective)"),
+        ("model parameters", f"gutaxis/data/axis_parameters.tsv ({len(eq.PARAM_NAMES)} parameters; point values, "
+                             "priors and sources, gains calibrated to gutaxis/data/axis_calibration_targets.tsv); "
+                             f"SHA-256 {ptable['sha256']}"),
         ("virtual population", f"{n_pat} virtual {who} ({prov.get('disease', sc.disease)}), accepted from "
                                f"{prov.get('n_candidates', sc.n_candidates)} plausible-patient candidates sampled "
                                "from the parameter priors; population seed "
-                               f"{prov.get('population_seed', sc.population_seed)}"),
+                               f"{prov.get('population_seed', sc.population_seed)}"
+                               + (f" ({prov['population']})" if prov.get("population") else "")),
         ("seed", f"{prov.get('seed', sc.seed)} (adherence draws, trial sampling and measurement noise)"),
-        ("solver", f"{prov.get('scheme', '—')}, step {prov.get('dt', sc.dt)} d; trajectories stored on days "
-                   f"{', '.join(str(int(d)) for d in res.days)}"),
+        ("solver", f"{prov.get('scheme', '—')} ({prov.get('method', 'numba')}), step {prov.get('dt', sc.dt)} d; "
+                   f"trajectories stored on days {', '.join(str(int(d)) for d in res.days)}"),
     ]
     if trial:
         provenance_rows.append(("virtual trials", f"{trial['replicates']['text']} replicate trials per arm, "
                                                   f"{trial['n_per_arm']['text']} patients per arm, vs {sc.control}"))
+    else:
+        provenance_rows.append(("virtual trials", "none (no control arm)"))
     shown = {"gutaxis_version", "sha256", "n_patients", "disease", "population_seed", "seed", "n_candidates", "dt",
-             "scheme"}
+             "scheme", "method", "python_version", "numpy_version", "numba_version", "command", "scenario_path",
+             "scenario_file_sha256", "effective_sha256", "parameter_table", "overrides", "replicates", "n_per_arm",
+             "population"}
     provenance_rows += [(str(k), json.dumps(v, default=str) if not isinstance(v, str) else v)
                         for k, v in prov.items() if k not in shown]
+    overrides = prov.get("overrides") or {}
+    overrides_line = {
+        "label": "Command-line overrides" if prov.get("command") else "Overrides of the scenario's settings",
+        "text": ", ".join(f"{k} = {json.dumps(v, default=str) if not isinstance(v, str) else v}"
+                          for k, v in overrides.items()) or "none"}
     files = [
         {"name": "report.html", "about": "this report (self-contained; opens offline)"},
         {"name": "summary.tsv", "about": "change from baseline per arm and endpoint (every number of that table)"},
         {"name": "comparisons.tsv", "about": "virtual trials against the control arm (every number of that table)"},
         {"name": trajectories, "about": "trajectories of every virtual patient, arm and stored day"},
-        {"name": "result.json", "about": "the scenario as read, provenance, summary and comparisons"},
+        {"name": "result.json", "about": "the scenario as read and as it ran (scenario_effective, after the "
+                                         "overrides; re-run it to reproduce these numbers), provenance, summary "
+                                         "and comparisons"},
     ]
     cards = [{"label": "Virtual patients", "text": str(n_pat), "sub": f"{who}, each under every arm"},
              {"label": "Arms", "text": str(len(sc.arms)), "sub": ", ".join(sc.arms)},
@@ -671,8 +870,9 @@ def _report_context(res: ScenarioResult, trajectories: str) -> dict:
         "days": sc.days, "dt": sc.dt, "arms": arms, "control": sc.control, "cards": cards,
         "n_summary": [_number(v) for v in n_summary], "summary_rows": summary_rows,
         "comparison_rows": comparison_rows, "trial": trial, "figure": _trajectory_figure(res),
-        "provenance_rows": provenance_rows, "files": files,
-        "recorded": json.dumps({"scenario": sc.source, "provenance": prov}, indent=1, sort_keys=True, default=str),
+        "provenance_rows": provenance_rows, "overrides": overrides_line, "files": files,
+        "recorded": json.dumps({"scenario": sc.source, "scenario_effective": sc.effective_source(), "provenance": prov},
+                               indent=1, sort_keys=True, default=str),
     }
 
 

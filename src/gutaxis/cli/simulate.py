@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -32,16 +33,20 @@ def simulate_cmd(
         from ..axis.scenario import example_scenario_path, load_scenario, run_scenario
 
         path = example_scenario_path() if scenario == "example" else Path(scenario)
+        # every option that overrides a setting of the scenario, in the order of the options; recorded
+        # (with the effective scenario and its SHA-256) in the provenance of result.json and report.html
+        given = {"replicates": replicates, "n_candidates": n_candidates, "seed": seed}
+        overrides = {k: v for k, v in given.items() if v is not None}
         sc = load_scenario(path)
-        if replicates is not None:
-            sc.replicates = replicates
-        if n_candidates is not None:
-            sc.n_candidates = n_candidates
-        if seed is not None:
-            sc.seed = seed
+        if overrides:
+            sc = sc.with_overrides(**overrides)
+        command = ["gutaxis", "simulate", scenario, "-o", str(out_dir)]
+        for k, v in overrides.items():
+            command += [f"--{k.replace('_', '-')}", str(v)]
         with _progress(4, "reading the scenario") as advance:
             advance("reading the scenario")
             res = run_scenario(sc, progress=advance)
+            res.provenance["command"] = shlex.join(command)
             paths = res.write(out_dir)
         out = _stdout()
         out.print(f"report written to {paths['report']}")
