@@ -40,6 +40,29 @@ def test_qiime1_mapping_and_explicit_id_column(tmp_path):
         gio.read_metadata(path, id_column="patient")
 
 
+def test_r_write_table_row_names(tmp_path, shared):
+    # R's write.table leaves the row-name column out of the header; read.table (and pandas with
+    # index_col=0) take the first field of each row as its name
+    path = tmp_path / "r.tsv"
+    path.write_text('"site"\t"age"\n"S1"\t"a"\t31\n"S2"\t"b"\t40\n')
+    meta = gio.read_metadata(path)
+    assert list(meta.index) == ["S1", "S2"] and list(meta.columns) == ["site", "age"]
+    assert meta["age"].tolist() == [31, 40]
+    # MaAsLin3's example metadata is such a file
+    real = shared("data", "maaslin3_hmp2", "HMP2_metadata.tsv")
+    ours = gio.read_metadata(real)
+    theirs = pd.read_csv(real, sep="\t", index_col=0)
+    assert list(ours.index) == list(theirs.index) and list(ours.columns) == list(theirs.columns)
+    assert (ours["reads"].to_numpy() == theirs["reads"].to_numpy()).all()
+    # "none" is a level there (dysbiosis_state), not a missing value
+    assert ours["dysbiosis_state"].value_counts().to_dict() == theirs["dysbiosis_state"].value_counts().to_dict()
+    assert ours["dysbiosis_state"].notna().all()
+    # a row with a field too many among rows that fit the header is still an error
+    path.write_text("sample\tage\nS1\t31\nS2\t40\t7\n")
+    with pytest.raises(InputError, match="line 3 has 3 fields"):
+        gio.read_metadata(path)
+
+
 @pytest.mark.parametrize("content,message", [
     ("sample,age\nS1,3\nS1,4\n", "duplicate sample ID 'S1'"),
     ("sample,age\n,3\n", "empty sample ID at line 2"),

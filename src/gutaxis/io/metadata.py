@@ -96,6 +96,12 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
     if not body:
         raise InputError("the metadata file has a header but no rows", source=source, hint=hint)
     texts, numbers = [t for t, _ in body], [n for _, n in body]
+    # R's write.table (row.names = TRUE, the default, as in MaAsLin's example metadata) leaves the
+    # row-name column out of the header: every row then has one field more than the header, and
+    # R's read.table takes the first field as the row name. Do the same.
+    row_names = all(len(split_fields(t, sep)) == len(header) + 1 for t in texts)
+    if row_names:
+        header = ["row.names"] + header
     cells = parse_delimited(texts, numbers, sep, len(header), source)
     columns = _unique_columns(header)
     frame = pd.DataFrame(cells, columns=columns)
@@ -105,6 +111,8 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
             raise InputError(f"no column {id_column!r} (columns: {format_ids(header, 8)})", source=source,
                              hint="pass id_column= with one of the columns above")
         col = header.index(id_column)
+    elif row_names:
+        col = 0
     else:
         keys = [_key(h) for h in header]
         col = next((keys.index(k) for k in _ID_NAMES if k in keys), 0)
@@ -143,9 +151,13 @@ def _unique_columns(header: list[str]) -> list[str]:
     return out
 
 
+# "none" is not missing in metadata: it is a category ("dysbiosis_state: none", "medication: none")
+_METADATA_MISSING = frozenset({"", "na", "nan", "n/a", "null"})
+
+
 def _convert(column: pd.Series) -> pd.Series:
     text = column.astype(str).str.strip()
-    missing = text.str.lower().isin({"", "na", "nan", "n/a", "null", "none"})
+    missing = text.str.lower().isin(_METADATA_MISSING)
     numeric = pd.to_numeric(text.where(~missing), errors="coerce")
     if (numeric.notna() | missing).all() and numeric.notna().any():
         return numeric
