@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/bench_diversity.py            # the targets (several minutes)
     .venv/bin/python bench/bench_diversity.py --quick    # small sizes, seconds
+    .venv/bin/python bench/bench_diversity.py --only alpha    # one part (alpha, gmhi, bray, memmap)
 
 Synthetic tables mimic shotgun species profiles: each sample holds a random 50-150 of the
 species (chosen with lognormal species-popularity weights, so common species co-occur often),
@@ -271,6 +272,9 @@ def bench_memmap(n: int, m: int, seed: int, out_dir: str | None, dtype: str, blo
     return {"t": float(line[1]), "rss": float(line[2]), "rss_call": float(line[3]), "child_rss": child_rss}
 
 
+PARTS = ("alpha", "gmhi", "bray", "memmap")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes (seconds)")
@@ -284,6 +288,8 @@ def main(argv=None) -> None:
     p.add_argument("--out-dir", default=None, help="where the memmap .npy goes (default: temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the memmap .npy file")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--only", action="append", choices=PARTS, metavar="PART",
+                   help=f"run only this part ({', '.join(PARTS)}); may be repeated")
     p.add_argument("--_memmap-child", nargs=6, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a._memmap_child:
@@ -295,30 +301,37 @@ def main(argv=None) -> None:
     import numba
 
     print(f"numba threads: {numba.get_num_threads()}; cpus: {os.cpu_count()}; load average {os.getloadavg()}")
+    parts = set(a.only or PARTS)
     warm_up()
-    mm = None
-    if a.memmap_samples:
+    mm = al = gm = bc = None
+    if a.memmap_samples and "memmap" in parts:
         # first, while this process is small: a child's getrusage peak starts from its parent's RSS
         mm = bench_memmap(a.memmap_samples, a.species, a.seed + 3, a.out_dir, a.memmap_dtype, a.block_size, a.keep)
-    al = bench_alpha(a.alpha_samples, a.species, a.seed)
-    gm = bench_gmhi_alpha(a.gmhi_samples, a.species, a.seed + 1)
-    bc = bench_bray(a.bray_samples, a.species, a.seed + 2, skip_scipy=False)
+    if "alpha" in parts:
+        al = bench_alpha(a.alpha_samples, a.species, a.seed)
+    if "gmhi" in parts:
+        gm = bench_gmhi_alpha(a.gmhi_samples, a.species, a.seed + 1)
+    if "bray" in parts:
+        bc = bench_bray(a.bray_samples, a.species, a.seed + 2, skip_scipy=False)
     print(f"load average at the end {os.getloadavg()} (other processes on the machine slow both tools)")
 
     print("---- ratios ----")
-    print(
-        f"alpha shannon, {a.alpha_samples} x {a.species}: scikit-bio {al['t_sk']:.3f} s / gutaxis dense DataFrame "
-        f"{al['t_df']:.3f} s = {al['t_sk'] / al['t_df']:.1f}x (all 6 indices: {al['t_sk'] / al['t_df_all']:.1f}x); "
-        f"/ gutaxis CSR AnnData {al['t_sp']:.3f} s = {al['t_sk'] / al['t_sp']:.1f}x (all 6: {al['t_sk'] / al['t_sp_all']:.1f}x)"
-    )
-    tot = gm["t_alpha"] + (gm["t_gmhi"] or 0.0)
-    what = "gmhi + all alpha" if gm["t_gmhi"] is not None else "all alpha (gmhi absent)"
-    print(f"{what}, {a.gmhi_samples} x {a.species}: {tot:.3f} s (target < 5 s)")
-    print(
-        f"bray-curtis, {a.bray_samples} x {a.species}: scipy pdist {bc['t_sp']:.3f} s / gutaxis {bc['t_gx']:.3f} s "
-        f"= {bc['t_sp'] / bc['t_gx']:.1f}x"
-    )
-    if mm is not None:
+    if al is not None:
+        print(
+            f"alpha shannon, {a.alpha_samples} x {a.species}: scikit-bio {al['t_sk']:.3f} s / gutaxis dense DataFrame "
+            f"{al['t_df']:.3f} s = {al['t_sk'] / al['t_df']:.1f}x (all 6 indices: {al['t_sk'] / al['t_df_all']:.1f}x); "
+            f"/ gutaxis CSR AnnData {al['t_sp']:.3f} s = {al['t_sk'] / al['t_sp']:.1f}x (all 6: {al['t_sk'] / al['t_sp_all']:.1f}x)"
+        )
+    if gm is not None:
+        tot = gm["t_alpha"] + (gm["t_gmhi"] or 0.0)
+        what = "gmhi + all alpha" if gm["t_gmhi"] is not None else "all alpha (gmhi absent)"
+        print(f"{what}, {a.gmhi_samples} x {a.species}: {tot:.3f} s (target < 5 s)")
+    if bc is not None:
+        print(
+            f"bray-curtis, {a.bray_samples} x {a.species}: scipy pdist {bc['t_sp']:.3f} s / gutaxis {bc['t_gx']:.3f} s "
+            f"= {bc['t_sp'] / bc['t_gx']:.1f}x"
+        )
+    if mm is not None and bc is not None:
         proj = bc["t_sp"] * (a.memmap_samples / a.bray_samples) ** 2
         print(
             f"bray-curtis, {a.memmap_samples} x {a.species} to .npy ({a.memmap_dtype}): gutaxis {mm['t']:.1f} s, "
@@ -326,6 +339,9 @@ def main(argv=None) -> None:
             f"{a.memmap_samples * (a.memmap_samples - 1) / 2 * 8 / 2**30:.1f} GiB condensed + "
             f"{a.memmap_samples**2 * 8 / 2**30:.1f} GiB square float64 = {proj / mm['t']:.1f}x"
         )
+    elif mm is not None:
+        print(f"bray-curtis, {a.memmap_samples} x {a.species} to .npy ({a.memmap_dtype}): gutaxis {mm['t']:.1f} s, "
+              f"peak RSS {mm['rss']:.2f} GiB (scipy not run: add --only bray for the projection)")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,20 @@ def _is_anndata(data) -> bool:
     return type(data).__name__ == "AnnData" and hasattr(data, "obs_names")
 
 
+def _named(labels, name: str) -> pd.Index:
+    """``pd.Index(labels, name=name)``; a (flat) Index is renamed, which keeps what pandas has
+    cached on it (uniqueness, hash table), so repeated calls on one table do not rehash it."""
+    if isinstance(labels, pd.Index) and not isinstance(labels, pd.MultiIndex):
+        return labels.rename(name)
+    return pd.Index(labels, name=name)
+
+
 def sample_names(data) -> pd.Index:
-    return pd.Index(data.obs_names if _is_anndata(data) else data.index, name="sample")
+    return _named(data.obs_names if _is_anndata(data) else data.index, "sample")
 
 
 def feature_names(data) -> pd.Index:
-    return pd.Index(data.var_names if _is_anndata(data) else data.columns, name="taxon")
+    return _named(data.var_names if _is_anndata(data) else data.columns, "taxon")
 
 
 def abundance_matrix(data, *, layer: str | None = None, name: str = "table"):
@@ -34,6 +42,19 @@ def abundance_matrix(data, *, layer: str | None = None, name: str = "table"):
     Raises :class:`InputError` for negative, NaN/inf or non-numeric cells, duplicate IDs and
     empty tables, naming the offending sample and taxon.
     """
+    X, samples, features = _float64_matrix(data, layer=layer, name=name, copy_sparse=True)
+    check_abundance(X, samples, features, name=name)
+    return X, samples, features
+
+
+def _float64_matrix(data, *, layer: str | None = None, name: str = "table", copy_sparse: bool = False):
+    """``(X, samples, features)`` as :func:`abundance_matrix`, without any check of ``X``.
+
+    ``X`` is float64 (CSR when sparse). It shares memory with ``data`` where it can (a sparse
+    matrix is copied only with ``copy_sparse``): do not modify it. Non-numeric DataFrame
+    columns raise here; the caller must still run :func:`_check_table` and
+    :func:`_check_values` (or a fused equivalent that falls back to :func:`_check_values`).
+    """
     if _is_anndata(data):
         X = data.layers[layer] if layer is not None else data.X
         samples, features = sample_names(data), feature_names(data)
@@ -41,7 +62,13 @@ def abundance_matrix(data, *, layer: str | None = None, name: str = "table"):
         if layer is not None:
             raise InputError("a layer was requested but a DataFrame has no layers", source=name)
         samples, features = sample_names(data), feature_names(data)
-        non_numeric = [c for c, dtype in data.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+        dtypes = data.dtypes
+        # one test per distinct dtype (a table has thousands of columns, mostly of one dtype)
+        non_numeric = (
+            [c for c, dtype in dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+            if not all(pd.api.types.is_numeric_dtype(d) for d in set(dtypes.tolist()))
+            else []
+        )
         if non_numeric:
             col = non_numeric[0]
             bad = pd.to_numeric(data[col], errors="coerce").isna() & data[col].notna()
@@ -58,13 +85,18 @@ def abundance_matrix(data, *, layer: str | None = None, name: str = "table"):
             source=name,
             hint="read a profile with gutaxis.read_profile(...) or build a DataFrame",
         )
-    X = X.tocsr().astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    check_abundance(X, samples, features, name=name)
+    X = X.tocsr().astype(np.float64, copy=copy_sparse) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     return X, samples, features
 
 
 def check_abundance(X, samples: pd.Index, features: pd.Index, *, name: str = "table") -> None:
     """Validate an abundance matrix; raise :class:`InputError` naming the first bad cell."""
+    _check_table(X, samples, features, name=name)
+    _check_values(X, samples, features, name=name)
+
+
+def _check_table(X, samples: pd.Index, features: pd.Index, *, name: str = "table") -> None:
+    """The cheap part of :func:`check_abundance`: an empty table or duplicate IDs."""
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise InputError(
             f"the table is empty ({X.shape[0]} samples x {X.shape[1]} taxa)",
@@ -79,6 +111,10 @@ def check_abundance(X, samples: pd.Index, features: pd.Index, *, name: str = "ta
                 source=name,
                 hint=f"make {kind} IDs unique, or sum the duplicates first",
             )
+
+
+def _check_values(X, samples: pd.Index, features: pd.Index, *, name: str = "table") -> None:
+    """The full-matrix part of :func:`check_abundance`: NaN/inf first, then negative values."""
     values = X.data if sp.issparse(X) else X
     if values.size == 0 or (values.min() >= 0 and np.isfinite(values.max())):
         return  # fast path: NaN propagates through min/max, so a clean min/max means a clean table

@@ -1,12 +1,15 @@
 """Numba kernels behind :mod:`gutaxis.measure.alpha` and :mod:`gutaxis.measure.beta`.
 
 Private module. Kernels are compiled once per machine (``cache=True``); callers pass float64
-values and int64 index arrays so that one signature serves (plus C/F order for the dense alpha
-kernel and float32/float64 output for the distance kernel).
+values (viewed as uint64 for the alpha kernels) and int64 index arrays so that one signature
+serves (plus C/F order for the dense alpha kernel and float32/float64 output for the distance
+kernel).
 
 Alpha kernels make one pass over the stored values of each sample (O(nnz) for CSR input;
 dense rows are compacted to their positive values first) and return per-sample sums from
-which every index follows.
+which every index follows. They read the float64 values through a uint64 view, so that the
+same pass also validates them (flags negative, NaN and infinite values) with integer
+comparisons.
 
 Beta kernels use an inverted index (the reference set in CSC form): for query sample ``i``,
 each taxon ``k`` present in ``i`` visits only the samples ``j`` in which ``k`` is present too,
@@ -33,6 +36,7 @@ __all__ = [
     "as_csr64",
     "alpha_sums_csr",
     "alpha_sums_dense",
+    "alpha_sums_dense_scalar",
     "row_sums",
     "cross_rows",
     "mirror_upper",
@@ -73,9 +77,21 @@ def as_csr64(X) -> sp.csr_matrix:
 # --------------------------------------------------------------------------- alpha
 
 
+# (bits - 1) < _POS_LIMIT, on the uint64 bit pattern of a float64, holds exactly for 0 < x < inf:
+# 0.0 wraps to 2**64 - 1; -0.0, negatives (sign bit set), +inf and NaN are all >= 0x7FF0...
+_POS_LIMIT = np.uint64(0x7FEFFFFFFFFFFFFF)
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _alpha_row(vals, c, s, i, plogp, p2, f1, f2, nonint):
-    """Statistics of one sample from its ``c`` positive values ``vals[:c]`` summing to ``s``."""
+def _alpha_row(vals, c, i, total, plogp, p2, f1, f2, nonint):
+    """Statistics of one sample from its ``c`` positive values ``vals[:c]`` (in stored order).
+
+    The total is summed over the positive values only, in stored order: for a valid row (all
+    values >= 0) that is bit for bit the sum over every stored value, zeros included."""
+    s = 0.0
+    for q in range(c):
+        s += vals[q]
+    total[i] = s
     h = 0.0
     d = 0.0
     c1 = 0
@@ -97,52 +113,65 @@ def _alpha_row(vals, c, s, i, plogp, p2, f1, f2, nonint):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def alpha_sums_csr(indptr, data, nchunk, total, nnz, plogp, p2, f1, f2, nonint):
-    """Per row: total, #nonzero, sum p ln p, sum p^2, #(x == 1), #(x == 2), #non-integer.
+def alpha_sums_csr(indptr, bits, nchunk, total, nnz, plogp, p2, f1, f2, nonint, suspect):
+    """Per row: total, #positive, sum p ln p, sum p^2, #(x == 1), #(x == 2), #non-integer.
 
-    Proportions ``p = x / total`` as vegan; O(nnz). Explicit zeros are skipped."""
+    ``bits`` is the CSR ``data`` (float64) viewed as uint64. Proportions ``p = x / total`` as
+    vegan; O(nnz). Explicit zeros are skipped. The input is validated in the same pass:
+    ``suspect[i]`` is set where row ``i`` stores anything but +0.0 or a positive finite value
+    (negative, -0.0, NaN, inf); the caller then runs the full check, which names the cell."""
     n = indptr.shape[0] - 1
     nchunk = max(1, min(n, nchunk))
     for ch in prange(nchunk):
-        buf = np.empty(0)
+        ubuf = np.empty(0, np.uint64)
+        buf = ubuf.view(np.float64)
         for i in range(ch * n // nchunk, (ch + 1) * n // nchunk):
             a = indptr[i]
             b = indptr[i + 1]
-            if buf.shape[0] < b - a:
-                buf = np.empty(b - a)
+            if ubuf.shape[0] < b - a:
+                ubuf = np.empty(b - a, np.uint64)
+                buf = ubuf.view(np.float64)
             c = 0
-            s = 0.0
+            z = 0
             for q in range(a, b):
-                x = data[q]
-                buf[c] = x
-                s += x
-                c += x > 0.0
-            total[i] = s
+                u = bits[q]
+                ubuf[c] = u
+                c += (u - np.uint64(1)) < _POS_LIMIT
+                z += u == 0
             nnz[i] = c
-            _alpha_row(buf, c, s, i, plogp, p2, f1, f2, nonint)
+            suspect[i] = c + z != b - a
+            _alpha_row(buf, c, i, total, plogp, p2, f1, f2, nonint)
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def alpha_sums_dense(X, nchunk, total, nnz, plogp, p2, f1, f2, nonint):
-    """As :func:`alpha_sums_csr` for a C-contiguous dense samples x taxa array.
+def alpha_sums_dense_scalar(bits, nchunk, total, nnz, plogp, p2, f1, f2, nonint, suspect):
+    """As :func:`alpha_sums_csr` for a dense samples x taxa float64 array viewed as uint64.
 
-    Each row is first compacted to its positive values without branching (most cells are
-    zero and a branch per cell mispredicts), then only those enter the logarithms."""
-    n, m = X.shape
+    C or F order, read in place (for F order consecutive samples share cache lines, so one
+    pass over memory still suffices). One pass over each row both validates it and compacts
+    it to its positive values without branching (most cells are zero and a branch per cell
+    mispredicts); only those then enter the sum and the logarithms."""
+    n, m = bits.shape
     nchunk = max(1, min(n, nchunk))
     for ch in prange(nchunk):
-        buf = np.empty(m)
+        ubuf = np.empty(m, np.uint64)
+        buf = ubuf.view(np.float64)
         for i in range(ch * n // nchunk, (ch + 1) * n // nchunk):
             c = 0
-            s = 0.0
+            z = 0
             for k in range(m):
-                x = X[i, k]
-                buf[c] = x
-                s += x
-                c += x > 0.0
-            total[i] = s
+                u = bits[i, k]
+                ubuf[c] = u
+                c += (u - np.uint64(1)) < _POS_LIMIT
+                z += u == 0
             nnz[i] = c
-            _alpha_row(buf, c, s, i, plogp, p2, f1, f2, nonint)
+            suspect[i] = c + z != m
+            _alpha_row(buf, c, i, total, plogp, p2, f1, f2, nonint)
+
+
+def alpha_sums_dense(bits, nchunk, total, nnz, plogp, p2, f1, f2, nonint, suspect):
+    """Per-sample sums of a dense uint64-viewed float64 array (C or F order)."""
+    alpha_sums_dense_scalar(bits, nchunk, total, nnz, plogp, p2, f1, f2, nonint, suspect)
 
 
 # --------------------------------------------------------------------------- beta

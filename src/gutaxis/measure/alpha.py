@@ -18,7 +18,8 @@ that, so unclassified mass kept as a feature counts like any other feature (as i
 
 All indices come from one pass over the stored values of each sample (numba, parallel over
 samples): O(nnz) for sparse tables; zeros of dense tables are skipped without conversion,
-which measured faster than converting to CSR first.
+which measured faster than converting to CSR first. The same pass validates the values
+(negative, NaN, inf), so the table is read once and not copied (float64 input).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._validation import _is_anndata, abundance_matrix, zero_sum_samples
+from .._validation import _check_table, _check_values, _float64_matrix, _is_anndata, zero_sum_samples
 from ..errors import InputError
 from . import _kernels
 
@@ -51,9 +52,9 @@ DEFAULT_ALPHA_METRICS = ALPHA_METRICS
 
 
 class _Sums:
-    """Per-sample sufficient statistics from one kernel pass."""
+    """Per-sample sufficient statistics from one kernel pass, which also validates the values."""
 
-    __slots__ = ("total", "nnz", "plogp", "p2", "f1", "f2", "nonint")
+    __slots__ = ("total", "nnz", "plogp", "p2", "f1", "f2", "nonint", "suspect")
 
     def __init__(self, X):
         n = X.shape[0]
@@ -64,19 +65,36 @@ class _Sums:
         self.f1 = np.empty(n, dtype=np.int64)
         self.f2 = np.empty(n, dtype=np.int64)
         self.nonint = np.empty(n, dtype=np.int64)
-        args = (self.total, self.nnz, self.plogp, self.p2, self.f1, self.f2, self.nonint)
+        self.suspect = np.empty(n, dtype=np.bool_)
+        args = (self.total, self.nnz, self.plogp, self.p2, self.f1, self.f2, self.nonint, self.suspect)
         nchunk = 8 * numba.get_num_threads()
         if sp.issparse(X):
             X = X.tocsr()
             indptr = X.indptr.astype(np.int64, copy=False)
-            _kernels.alpha_sums_csr(indptr, np.ascontiguousarray(X.data, dtype=np.float64), nchunk, *args)
+            data = np.ascontiguousarray(X.data, dtype=np.float64)
+            _kernels.alpha_sums_csr(indptr, data.view(np.uint64), nchunk, *args)
         else:
             X = np.asarray(X, dtype=np.float64)
             if not (X.flags.c_contiguous or X.flags.f_contiguous):
                 X = np.ascontiguousarray(X)
-            # F order (what DataFrame.to_numpy often returns) is read in place: consecutive
-            # samples share cache lines, so one pass over memory still suffices
-            _kernels.alpha_sums_dense(X, nchunk, *args)
+            # read in place, C or F order (what DataFrame.to_numpy often returns)
+            _kernels.alpha_sums_dense(X.view(np.uint64), nchunk, *args)
+
+
+def _matrix_and_sums(data, layer, name, n_jobs):
+    """Validated ``(X, samples, features, sums)``: the checks of
+    :func:`gutaxis._validation.abundance_matrix`, the value checks fused into the kernel pass.
+
+    The kernel flags rows holding anything but zeros and positive finite values; only then
+    is the full check run, which raises the same :class:`InputError` naming the first bad
+    cell (a flagged -0.0 passes it, and the kernel has left it out like any zero)."""
+    X, samples, features = _float64_matrix(data, layer=layer, name=name)
+    _check_table(X, samples, features, name=name)
+    with _kernels.threads(n_jobs):
+        st = _Sums(X)
+    if st.suspect.any():
+        _check_values(X, samples, features, name=name)
+    return X, samples, features, st
 
 
 def _first_noninteger(X, rows, samples, features):
@@ -144,9 +162,7 @@ def alpha_diversity(
     if not (np.isfinite(base) and base > 0 and base != 1):
         raise InputError(f"logarithm base {base!r} is not usable", source="alpha_diversity", hint="use e, 2 or 10")
 
-    X, samples, features = abundance_matrix(data, layer=layer)
-    with _kernels.threads(n_jobs):
-        st = _Sums(X)
+    X, samples, features, st = _matrix_and_sums(data, layer, "table", n_jobs)
     zero_sum_samples(st.total[:, None], samples)
 
     notes: list[str] = []
@@ -156,9 +172,7 @@ def alpha_diversity(
         if not st.nonint.any():
             counts_source, cst = ("X" if layer is None else f"layers[{layer!r}]"), st
         elif layer is None and _is_anndata(data) and "counts" in data.layers:
-            C, _, _ = abundance_matrix(data, layer="counts", name="layers['counts']")
-            with _kernels.threads(n_jobs):
-                cst = _Sums(C)
+            C, _, _, cst = _matrix_and_sums(data, "counts", "layers['counts']", n_jobs)
             zero_sum_samples(cst.total[:, None], samples, name="layers['counts']")
             if cst.nonint.any():
                 s, t, v = _first_noninteger(C, np.flatnonzero(cst.nonint), samples, features)
