@@ -637,7 +637,10 @@ def significant(results: pd.DataFrame, max_significance: float) -> pd.DataFrame:
 
 
 def report_view(result):
-    """An object with the LM result's columns, for :func:`.report_associate.write_associate_report`."""
+    """What :func:`.report_associate.write_associate_report` shows of a MaAsLin3 result: the LM
+    result's column names (``qval``/``pval`` are the individual ones, ``N.not.0``), the table's
+    columns (``columns``) and the values each model saw (``outcome(row)``: the transformed non-zero
+    values for an abundance row, presence 0/1 for a prevalence row, with the axis label)."""
     from types import SimpleNamespace
 
     def conv(frame):
@@ -645,11 +648,27 @@ def report_view(result):
         f["qval"] = f["qval_individual"]
         f["pval"] = f["pval_individual"]
         f["N.not.0"] = f["N_not_zero"]
-        f["warning"] = f["model"].fillna("").astype(str)
         f["error"] = f["error"].fillna("").astype(str)
         return f
 
-    res = conv(result.results)
-    sig = conv(result.significant)
-    return SimpleNamespace(params=result.params, notes=result.notes, results=res, significant=sig,
-                           data=result.data, metadata=result.metadata)
+    params = result.params
+    data = result.data  # normalised, zeros as 0
+    norm, tr = params.get("normalization", "TSS"), params.get("transform", "LOG")
+    label = {"TSS": "rel. abundance", "CLR": "CLR abundance"}.get(norm, "abundance")
+    label = {"LOG": f"log2({label})", "PLOG": f"log2({label})"}.get(tr, label)
+
+    def outcome(row):
+        x = data[row["feature"]].to_numpy(dtype=float)
+        present = x != 0
+        if row.get("model") == "prevalence":
+            return present.astype(float), "present", "presence"
+        y = transform3(np.where(present, x, np.nan)[:, None], tr)[:, 0]
+        return y, label, "abundance"
+
+    columns = [("feature", "Feature", False), ("metadata", "Metadata", False), ("value", "Value", False),
+               ("model", "Model", False), ("coef", "coef", True), ("stderr", "stderr", True), ("N", "N", True),
+               ("N_not_zero", "N not 0", True), ("pval_individual", "p", True), ("qval_individual", "q", True),
+               ("qval_joint", "q joint", True), ("error", "error / warning", False)]
+    return SimpleNamespace(params=params, notes=result.notes, filtered=result.filtered, results=conv(result.results),
+                           significant=conv(result.significant), data=data, metadata=result.metadata,
+                           outcome=outcome, columns=columns)
