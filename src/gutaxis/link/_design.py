@@ -74,7 +74,8 @@ _HINT = ("use main effects, interactions (a:b, a*b) and random intercepts '(1|gr
          "variables a metadata column first")
 
 
-def _split_plus(text: str) -> list[str]:
+def split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses and backticks (parts as written, unstripped)."""
     parts, depth, tick, cur = [], 0, False, []
     for ch in text:
         if ch == "`":
@@ -83,13 +84,17 @@ def _split_plus(text: str) -> list[str]:
             depth += 1
         elif not tick and ch == ")":
             depth -= 1
-        if ch == "+" and depth == 0 and not tick:
-            parts.append("".join(cur).strip())
+        if ch == sep and depth == 0 and not tick:
+            parts.append("".join(cur))
             cur = []
         else:
             cur.append(ch)
-    parts.append("".join(cur).strip())
-    return [p for p in parts if p]
+    parts.append("".join(cur))
+    return parts
+
+
+def _split_plus(text: str) -> list[str]:
+    return [p.strip() for p in split_top(text, "+") if p.strip()]
 
 
 # ----------------------------------------------------------------------------------------------

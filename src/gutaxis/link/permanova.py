@@ -43,6 +43,7 @@ import pandas as pd
 from scipy.linalg import blas
 
 from ..errors import InputError
+from ._design import split_top
 from ._permutations import (
     align_metadata,
     distance_input,
@@ -75,26 +76,7 @@ class Term:
 
 
 # ---------------------------------------------------------------------------------------------
-# formula
-
-
-def _split_top(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside parentheses and backticks."""
-    parts, depth, tick, cur = [], 0, False, []
-    for ch in text:
-        if ch == "`":
-            tick = not tick
-        elif not tick and ch == "(":
-            depth += 1
-        elif not tick and ch == ")":
-            depth -= 1
-        if ch == sep and depth == 0 and not tick:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return parts
+# formula (split with ``_design.split_top``, as the association formulas)
 
 
 def _variable(text: str, spec: str) -> tuple[str, bool]:
@@ -125,7 +107,7 @@ def parse_formula(formula_or_terms) -> list[Term]:
         if tilde and lhs.strip():
             raise InputError(f"the formula {spec!r} has a left-hand side", source="formula",
                              hint="PERMANOVA takes the distances as its response: write only '~ terms'")
-        pieces = _split_top(rhs if tilde else spec, "+")
+        pieces = split_top(rhs if tilde else spec, "+")
     else:
         spec = " + ".join(map(str, formula_or_terms))
         pieces = [str(t) for t in formula_or_terms]
@@ -136,7 +118,7 @@ def parse_formula(formula_or_terms) -> list[Term]:
             if piece == "" and len(pieces) > 1:
                 raise InputError(f"empty term in {spec!r}", source="formula")
             continue
-        factors = [[_variable(v, spec) for v in _split_top(f, ":")] for f in _split_top(piece, "*")]
+        factors = [[_variable(v, spec) for v in split_top(f, ":")] for f in split_top(piece, "*")]
         # a*b*c: every non-empty combination of the factors, lower orders first
         n = len(factors)
         combos = sorted((m for m in range(1, 2**n)), key=lambda m: (bin(m).count("1"), m))
