@@ -428,7 +428,9 @@ def lmm_all(X: np.ndarray, Y: np.ndarray, codes_list: list[np.ndarray], *, optim
     errors).
 
     Returns ``coef, stderr, pval, df`` (``(F, p)`` each) and ``info`` with the variance ratios
-    ``gamma`` (``(F, K)``; random-effect variance / residual variance) and ``converged``.
+    ``gamma`` (``(F, K)``; random-effect variance / residual variance), ``converged`` and, with
+    ``optimizer="lme4"``, ``message`` (``(F,)``: a note where lme4's stopping point is materially
+    short of the REML optimum, else None; found by a few Newton steps from that point).
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
