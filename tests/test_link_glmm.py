@@ -73,6 +73,50 @@ R_REF = {
 }
 
 
+# Two random intercepts, (1 | site_name) + (1 | participant_id): part 3 of tests/r/glmer_reference.R
+# (same data and fixed effects). Parameters in lme4's order: theta participant_id, theta site_name,
+# then the fixed effects; glmer: MaAsLin3's call; glmer_tight: tolPwrss = 1e-12 and tight optimizer
+# tolerances; *_dev: -2 logLik(fit), glmer's own Laplace deviance.
+R_REF2 = {
+    ("Roseburia_intestinalis", False): dict(
+        glmer=[2.20991002768, 0.653966705891, 0.94562608519, -0.836572795341, 0.0375267704282, -1.03850340895,
+               -1.66917516059, -1.18033956242, -0.271956957327, 0.251504603194],
+        glmer_se=[0.580231503042, 0.5984003824, 0.654759692497, 0.358996175361, 0.577805857938,
+                  0.269528855396, 0.395045362054, 0.077891403493],
+        glmer_dev=1496.85130933,
+        glmer_tight=[2.2135215034, 0.656204191358, 0.949957808234, -0.84237096796, 0.037910209088,
+                     -1.0409178523, -1.67799732469, -1.18287799053, -0.274204265825, 0.252552772202],
+        glmer_tight_se=[0.58916209084, 0.60991023202, 0.667194151415, 0.366036583313, 0.608980864528,
+                        0.274849048258, 0.403584615092, 0.080536871864],
+        glmer_tight_dev=1496.83781634,
+    ),
+    ("Parasutterella_excrementihominis", False): dict(
+        glmer=[3.92491571769, 0.6542991878, 0.126888424832, -1.73322396606, -0.0389018733742, -3.03836128638,
+               -2.33840939589, 0.793747469413, 0.154365478089, 0.55058427708],
+        glmer_se=[0.924722690387, 1.07716378182, 1.16440519771, 0.837167023226, 0.774561549258,
+                  0.349802436489, 0.530089794245, 0.111136317937],
+        glmer_dev=1018.21661089,
+        glmer_tight=[3.92578678431, 0.650356911862, 0.159841014299, -1.76644700159, -0.0953745666614,
+                     -3.03984683582, -2.33683175116, 0.793597545752, 0.151409216337, 0.550452221482],
+        glmer_tight_se=[0.923943129394, 1.07888347873, 1.16466537451, 0.838589988609, 0.774587767303,
+                        0.34985598959, 0.52922454216, 0.111181596082],
+        glmer_tight_dev=1018.21357477,
+    ),
+    ("Roseburia_intestinalis", True): dict(
+        glmer=[2.1911363776, 0.646973099448, 0.938863252435, -0.828823184019, 0.0398507385239, -1.03565949883,
+               -1.66270345532, -1.17926191562, -0.268260400607, 0.251050855551],
+        glmer_se=[0.575424557533, 0.593972290455, 0.649981046078, 0.358593662795, 0.577211081628,
+                  0.269360415193, 0.39204967511, 0.0778510060875],
+        glmer_dev=1498.32448057,
+        glmer_tight=[2.19489648955, 0.649236932973, 0.942609465247, -0.833867004175, 0.0419000420013,
+                     -1.03831339551, -1.6739833382, -1.18193973198, -0.270469075088, 0.252219560716],
+        glmer_tight_se=[0.583790717978, 0.604757079114, 0.661730954892, 0.36551329009, 0.607886580444,
+                        0.274605833309, 0.400146957951, 0.0804792520108],
+        glmer_tight_dev=1498.30735389,
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def hmp2_design(shared):
     data = pd.read_csv(shared("data", "maaslin3_hmp2", "HMP2_taxonomy.tsv"), sep="\t", index_col=0)
@@ -265,11 +309,97 @@ def test_bad_input():
     y = (rng.random(n) < 0.5).astype(float)
     with pytest.raises(InputError, match="single group"):
         _glmm.glmm_all(X, y[:, None], [np.zeros(n, int)])
-    with pytest.raises(InputError, match="one random intercept"):
-        _glmm.glmm_all(X, y[:, None], [np.arange(n) % 5, np.arange(n) % 3])
+    with pytest.raises(InputError, match="single group"):
+        _glmm.glmm_all(X, y[:, None], [np.arange(n) % 5, np.zeros(n, int)])
     with pytest.raises(InputError, match="0 or 1"):
         _glmm.glmm_all(X, 2 * y[:, None], [np.arange(n) % 5])
     Y = np.column_stack([y, np.ones(n)])  # an all-present feature
     coef, se, pval, info = _glmm.glmm_all(X, Y, [np.arange(n) % 5])
     assert np.isnan(coef[1]).all() and info["messages"][1] == ["Response is constant"]
     assert np.isfinite(coef[0]).all()
+
+
+@pytest.fixture(scope="module")
+def hmp2_two_factors(shared):
+    data = pd.read_csv(shared("data", "maaslin3_hmp2", "HMP2_taxonomy.tsv"), sep="\t", index_col=0)
+    meta = pd.read_csv(shared("data", "maaslin3_hmp2", "HMP2_metadata.tsv"), sep="\t", index_col=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        des = _design.build_design(meta, ["diagnosis", "dysbiosis_state", "antibiotics", "age", "reads"],
+                                   ["site_name", "participant_id"], {"diagnosis": "nonIBD", "dysbiosis_state": "none",
+                                                                      "antibiotics": "No"}, True)
+    assert des.rows.all() and [g[0] for g in des.groups] == ["site_name", "participant_id"]
+    return data, des
+
+
+@pytest.mark.parametrize("key", list(R_REF2))
+def test_two_random_intercepts_match_lme4(hmp2_two_factors, key):
+    data, des = hmp2_two_factors
+    taxon, augment = key
+    ref = {k: np.asarray(v, float) for k, v in R_REF2[key].items()}
+    n, p = des.X.shape
+    w = (p - 1) / (2 * n) if augment else 0.0
+    y = (data[taxon].to_numpy() > 0).astype(float)
+    codes = [g[1] for g in des.groups]
+    coef, se, pval, info = _glmm.glmm_all(des.X, y[:, None], codes, augment_weight=w)
+    assert info["converged"][0] and info["messages"][0] == [] and info["vcov_hessian"][0]
+    assert info["theta"].shape == (1, 2) and not info["singular"][0]
+    ours = np.r_[info["theta"][0, ::-1], coef[0]]  # lme4's order: participant_id, site_name
+    D = info["deviance"][0]
+    for par, dev, tight in ((ref["glmer"], ref["glmer_dev"], False),
+                            (ref["glmer_tight"], ref["glmer_tight_dev"], True)):
+        # glmer's own deviance and the exact one at its estimate: never below ours
+        assert D <= dev + 1e-6
+        Dg, u = _glmm.laplace_deviance(des.X, y, codes, par[1::-1], par[2:], augment_weight=w)
+        assert D <= Dg + 1e-6
+        if tight:  # glmer with its modes to 1e-12 evaluates the same deviance
+            assert abs(Dg - dev) < 1e-5
+        assert len(u) == 2 and u[0].size == np.unique(codes[0]).size and u[1].size == np.unique(codes[1]).size
+    # glmer as MaAsLin3 calls it stops a little short; tightened, it comes to the same point
+    assert np.all(np.abs(coef[0] - ref["glmer"][2:]) < 0.05 * se[0])
+    np.testing.assert_allclose(se[0], ref["glmer_se"], rtol=0.08)  # glmer_tight moves them as much
+    assert np.all(np.abs(coef[0] - ref["glmer_tight"][2:]) < 3e-3 * se[0])
+    np.testing.assert_allclose(ours[:2], ref["glmer_tight"][:2], rtol=3e-3)
+    np.testing.assert_allclose(se[0], ref["glmer_tight_se"], rtol=3e-3)
+    np.testing.assert_allclose(pval[0], 2 * special.ndtr(-np.abs(coef[0] / se[0])), rtol=1e-12)
+
+
+def test_two_random_intercepts_derivatives_and_reduction():
+    rng = np.random.default_rng(3)
+    n, m, s = 300, 25, 4
+    g = rng.integers(0, m, n)
+    site = g % s
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    eta = -0.3 + 0.8 * X[:, 1] + 1.2 * rng.normal(size=m)[g] + 0.7 * rng.normal(size=s)[site]
+    Y = (rng.random((n, 2)) < special.expit(eta)[:, None]).astype(float)
+    for w in (0.0, 0.01):
+        prob = _glmm._MultiProblem(X, Y, [site, g], None, w)
+        v = prob.sub(np.arange(2))
+        for th in ([0.0, 0.0], [0.9, 0.0], [1.3, 0.6], [0.0, 0.8]):  # internal order: g, then site
+            z = np.array([th + [-0.2, 0.5, 0.1], th + [0.3, -0.4, 0.8]])
+            ev = _glmm._mevaluate(prob, v, z, np.zeros((2, prob.m1)), np.zeros((2, prob.q2)))
+            gfd = np.empty_like(ev["g"])
+            for j in range(5):
+                h = 1e-6
+                zp, zm = z.copy(), z.copy()
+                zp[:, j] += h
+                zm[:, j] -= h
+                Dp = _glmm._mevaluate(prob, v, zp, ev["u1"].copy(), ev["u2"].copy(), grad=False)["D"]
+                Dm = _glmm._mevaluate(prob, v, zm, ev["u1"].copy(), ev["u2"].copy(), grad=False)["D"]
+                gfd[:, j] = (Dp - Dm) / (2 * h)
+            np.testing.assert_allclose(ev["g"], gfd, rtol=1e-7, atol=1e-7 * np.abs(ev["g"]).max())
+        # with the second variance at 0 the deviance and the fit are those of one random intercept
+        D1, _ = _glmm.laplace_deviance(X, Y[:, 0], g, 1.1, [-0.2, 0.5, 0.1], augment_weight=w)
+        D2, _ = _glmm.laplace_deviance(X, Y[:, 0], [site, g], [0.0, 1.1], [-0.2, 0.5, 0.1], augment_weight=w)
+        assert D2 == pytest.approx(D1, abs=1e-9)
+        Y1 = (rng.random((n, 1)) < special.expit(-0.3 + 0.8 * X[:, 1] + 1.2 * rng.normal(size=m)[g])[:, None])
+        c1, s1, _, i1 = _glmm.glmm_all(X, Y1.astype(float), [g], augment_weight=w)
+        c2, s2, _, i2 = _glmm.glmm_all(X, Y1.astype(float), [site, g], augment_weight=w)
+        assert i2["theta"][0, 0] < 1e-6 and i2["singular"][0]  # no site effect simulated: its optimum at 0
+        np.testing.assert_allclose(c2, c1, atol=1e-7)
+        np.testing.assert_allclose(s2, s1, rtol=1e-6)
+        np.testing.assert_allclose(i2["theta"][0, 1], i1["theta"][0, 0], rtol=1e-7)
+        assert i2["deviance"][0] == pytest.approx(i1["deviance"][0], abs=1e-8)
+        # a fit with both variances positive is a stationary point (gradient ~ 0)
+        c, s_, _, info = _glmm.glmm_all(X, Y, [site, g], augment_weight=w)
+        assert info["converged"].all() and (info["theta"] > 0.1).all()

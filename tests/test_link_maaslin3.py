@@ -191,9 +191,6 @@ def test_write_maaslin3_outputs(run1, tmp_path):
 def test_bad_options(hmp2):
     data, meta, _ = hmp2
     small = data.iloc[:200, :20]
-    with pytest.raises(InputError, match="one random intercept"):
-        associate(small, meta.loc[small.index], formula="~ diagnosis + (1|participant_id) + (1|site_name)",
-                  model="maaslin3", reference={"diagnosis": "nonIBD"})
     with pytest.raises(InputError, match="AST"):
         associate(small, meta.loc[small.index], formula="~ age", model="maaslin3", transform="AST")
     with pytest.raises(InputError, match="unexpected option"):
@@ -344,3 +341,38 @@ def test_random_intercept_small_groups_warning(hmp2):
                         reference={"diagnosis": "nonIBD"}).results
     prev = res[res.model == "prevalence"]
     assert (prev.error.notna()).all() and (prev.error == _maaslin3.WARN_SMALL_RE).any()
+
+
+def test_two_random_intercepts(hmp2):
+    """(1|site_name) + (1|participant_id): the prevalence model is glmm_all's two-factor Laplace fit
+    (tests/test_link_glmm.py), the abundance model lmm_all's; checked here against direct calls."""
+    from gutaxis.link import _design, _glmm
+
+    data, meta, _ = hmp2
+    taxa = ["Roseburia_intestinalis", "Parasutterella_excrementihominis", "Bacteroides_uniformis",
+            "Faecalibacterium_prausnitzii"]
+    sub = data[taxa]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = associate(sub, meta, formula="~ diagnosis + age + (1|site_name) + (1|participant_id)",
+                        model="maaslin3", reference={"diagnosis": "nonIBD"}, median_comparison_abundance=False)
+        des = _design.build_design(meta, ["diagnosis", "age"], ["site_name", "participant_id"],
+                                   {"diagnosis": "nonIBD"}, True)
+    assert res.params["random_effects"] == ["site_name", "participant_id"]
+    r = res.results
+    assert len(r) == len(taxa) * 3 * 2
+    prev = r[r.model == "prevalence"]
+    assert prev.coef.notna().all() and prev.stderr.notna().all()
+    # the prevalence rows are glmm_all on the augmented presence, as with one random intercept
+    tss = sub.to_numpy() / data.to_numpy().sum(axis=1, keepdims=True)
+    y = (tss > 0).astype(float)
+    n, p = des.X.shape
+    coef, se, pval, info = _glmm.glmm_all(des.X, y, [g[1] for g in des.groups], augment_weight=(p - 1) / (2 * n))
+    assert info["theta"].shape == (len(taxa), 2) and info["converged"].all()
+    for j, t in enumerate(taxa):
+        rows = prev[prev.feature == t].set_index("name")
+        for k, name in enumerate(des.columns[1:], start=1):
+            assert rows.loc[name, "coef"] == pytest.approx(coef[j, k], rel=1e-9, abs=1e-12)
+            assert rows.loc[name, "stderr"] == pytest.approx(se[j, k], rel=1e-9)
+    ab = r[r.model == "abundance"]
+    assert ab.coef.notna().all()

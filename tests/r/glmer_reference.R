@@ -167,3 +167,35 @@ for (f in c("Faecalibacterium_prausnitzii", "Bacteroides_uniformis", "Ruminococc
   cat(sprintf("# %s abundance (optimizer %s, error %s)\n", f, la$optimizer, la$error))
   for (k in 2:nrow(cf)) cat(rownames(cf)[k], fmt(cf[k, c(1, 2, 5)]), "\n")
 }
+
+# ---- Part 3: two random intercepts, (1 | site_name) + (1 | participant_id) (participants nested in
+# sites), for tests/test_link_glmm.py (test_two_random_intercepts_match_lme4). glmer as MaAsLin3
+# calls it; theta in lme4's order (participant_id, then site_name: the factor with more levels
+# first), then the fixed effects. The test compares the exact Laplace optimum with these (its
+# deviance must not exceed the one at glmer's estimate) and with glmer at tolPwrss = 1e-12.
+two_factor_reference <- function() {
+  form2 <- expr ~ diagnosis + dysbiosis_state + antibiotics + age + reads + (1 | site_name) + (1 | participant_id)
+  m$site_name <- meta$site_name
+  cat("\n## Part 3: two random intercepts (theta participant_id, theta site_name, then fixed effects)\n")
+  for (case in list(list("Roseburia_intestinalis", FALSE), list("Parasutterella_excrementihominis", FALSE),
+                    list("Roseburia_intestinalis", TRUE))) {
+    f <- case[[1]]; aug <- case[[2]]
+    y <- as.numeric(tss[[f]] > 0)
+    dat <- if (aug) augmented(y) else transform(m, expr = y, wts = 1)
+    if (aug) dat$site_name <- rep(meta$site_name, 3)
+    fit <- suppressWarnings(muffle_nonint(glmer(form2, data = dat, family = binomial, weights = wts,
+                                                control = ctl)))
+    tight <- suppressWarnings(muffle_nonint(glmer(form2, data = dat, family = binomial, weights = wts,
+      control = glmerControl(optimizer = "nloptwrap", tolPwrss = 1e-12,
+                             optCtrl = list(maxeval = 100000, xtol_abs = 1e-12, ftol_abs = 1e-14)))))
+    cat(sprintf("# %s augment=%s\n", f, aug))
+    cat("theta names:", names(getME(fit, "theta")), "\n")
+    cat("glmer_par = [", fmt(c(getME(fit, "theta"), fixef(fit))), "]\n")
+    cat("glmer_se = [", fmt(summary(fit)$coefficients[, 2]), "]\n")
+    cat("glmer_dev =", fmt(-2 * as.numeric(logLik(fit))), "\n")
+    cat("glmer_tight_par = [", fmt(c(getME(tight, "theta"), fixef(tight))), "]\n")
+    cat("glmer_tight_se = [", fmt(summary(tight)$coefficients[, 2]), "]\n")
+    cat("glmer_tight_dev =", fmt(-2 * as.numeric(logLik(tight))), "\n")
+  }
+}
+two_factor_reference()

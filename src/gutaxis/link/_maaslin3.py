@@ -466,12 +466,6 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
     Returns ``results`` (DataFrame, MaAsLin3 columns + ``taxon``), ``data_norm`` (normalised
     values of the kept features, NaN = zero), ``filtered`` (list of dicts), ``notes``.
     """
-    if len(design.groups) > 1:
-        terms = " + ".join(f"(1|{g[0]})" for g in design.groups)
-        raise InputError(f"model='maaslin3' takes one random intercept; {terms} has {len(design.groups)} (the "
-                         "prevalence model, glmer's Laplace fit, is implemented for one grouping factor)",
-                         source="formula", hint=f"keep one random intercept (e.g. '(1|{design.groups[0][0]})') and "
-                         "give the other grouping as a fixed effect, or use model='LM' for several")
     norm, tr = normalization, transform
     N = X_raw.shape[0]
     Xn_all = normalize3(X_raw, norm)
