@@ -374,7 +374,7 @@ def test_two_random_intercepts_derivatives_and_reduction():
     Y = (rng.random((n, 2)) < special.expit(eta)[:, None]).astype(float)
     for w in (0.0, 0.01):
         prob = _glmm._MultiProblem(X, Y, [site, g], None, w)
-        v = prob.sub(np.arange(2))
+        v = _glmm._sub(prob, np.arange(2))
         for th in ([0.0, 0.0], [0.9, 0.0], [1.3, 0.6], [0.0, 0.8]):  # internal order: g, then site
             z = np.array([th + [-0.2, 0.5, 0.1], th + [0.3, -0.4, 0.8]])
             ev = _glmm._mevaluate(prob, v, z, np.zeros((2, prob.m1)), np.zeros((2, prob.q2)))

@@ -68,6 +68,7 @@ import scipy.sparse as sp
 from scipy import special, stats
 
 from ..errors import InputError
+from ._mixed import _batched_inv_logdet
 
 __all__ = ["glmm_all", "laplace_deviance", "lme4_conv_messages"]
 
@@ -341,7 +342,8 @@ def _sub(v, idx):
     """The per-feature arrays of features ``idx`` of a problem or view."""
     out = _View()
     for k in ("P", "N", "a", "Lp", "Ln", "c", "Psum", "Nsum"):
-        setattr(out, k, getattr(v, k)[idx])
+        if hasattr(v, k):  # group sums exist for one grouping factor only
+            setattr(out, k, getattr(v, k)[idx])
     return out
 
 
@@ -449,12 +451,6 @@ class _MultiProblem:
         self.Ln = rw * (1.0 - y) + rwa
         self.c = self.Lp + self.Ln
 
-    def sub(self, idx):
-        out = _View()
-        for k in ("P", "N", "a", "Lp", "Ln", "c"):
-            setattr(out, k, getattr(self, k)[idx])
-        return out
-
     def lam(self, t):
         """theta of each level: (F x m1, F x q2)."""
         return t[:, :1], t[:, self.fac2]
@@ -499,11 +495,6 @@ class _MultiProblem:
         return (x1[:, :, 0], x2[:, :, 0]) if vec else (x1, x2)
 
 
-def _batched_inv_logdet(A):
-    from ._mixed import _batched_inv_logdet as f
-    return f(A)
-
-
 def _pwrss(v, eta, u1, u2):
     """Penalised IRLS objective of the modes: -sum [P log mu + N log(1 - mu)] + |u|^2 / 2."""
     return (-(v.P * special.log_expit(eta) + v.N * special.log_expit(-eta)).sum(axis=1)
@@ -517,7 +508,7 @@ def _mmodes(prob, v, o, t, u1, u2, tol=1e-12, maxit=100):
     for _ in range(maxit):
         if act.size == 0:
             break
-        va = _sub_view(v, act)
+        va = _sub(v, act)
         ta, oa, a1, a2 = t[act], o[act], u1[act], u2[act]
         eta = oa + prob.zl(ta, a1, a2)
         mu = special.expit(eta)
@@ -537,7 +528,7 @@ def _mmodes(prob, v, o, t, u1, u2, tol=1e-12, maxit=100):
                 break
             c1 = a1[todo] - alpha[todo, None] * s1[todo]
             c2 = a2[todo] - alpha[todo, None] * s2[todo]
-            phi = _pwrss(_sub_view(va, todo), oa[todo] + prob.zl(ta[todo], c1, c2), c1, c2)
+            phi = _pwrss(_sub(va, todo), oa[todo] + prob.zl(ta[todo], c1, c2), c1, c2)
             ok = phi <= phi0[todo] + 1e-13 * np.abs(phi0[todo])
             n1[todo[ok]], n2[todo[ok]] = c1[ok], c2[ok]
             acc[todo[ok]] = True
@@ -547,13 +538,6 @@ def _mmodes(prob, v, o, t, u1, u2, tol=1e-12, maxit=100):
         u1[act], u2[act] = n1, n2
         act = act[~(small | stuck)]
     return u1, u2
-
-
-def _sub_view(v, idx):
-    out = _View()
-    for k in ("P", "N", "a", "Lp", "Ln", "c"):
-        setattr(out, k, getattr(v, k)[idx])
-    return out
 
 
 def _mevaluate(prob, v, z, u1, u2, grad=True):
@@ -640,7 +624,7 @@ def _moptimise(prob, v, z, u1, u2, *, maxit=100, tol=1e-10, max_step=5.0):
     for it in range(maxit):
         if act.size == 0:
             break
-        va = _sub_view(v, act)
+        va = _sub(v, act)
         za = z[act]
         ev = _mevaluate(prob, va, za, u1[act], u2[act])
         b1, b2 = ev["u1"], ev["u2"]
@@ -663,7 +647,7 @@ def _moptimise(prob, v, z, u1, u2, *, maxit=100, tol=1e-10, max_step=5.0):
         act, za, b1, b2, step, g, D0 = act[keep], za[keep], b1[keep], b2[keep], step[keep], g[keep], ev["D"][keep]
         if act.size == 0:
             break
-        va = _sub_view(v, act)
+        va = _sub(v, act)
         alpha = np.ones(act.size)
         accepted = np.zeros(act.size, bool)
         znew, n1, n2 = za.copy(), b1.copy(), b2.copy()
@@ -672,7 +656,7 @@ def _moptimise(prob, v, z, u1, u2, *, maxit=100, tol=1e-10, max_step=5.0):
             if todo.size == 0:
                 break
             trial = za[todo] + alpha[todo, None] * step[todo]
-            evt = _mevaluate(prob, _sub_view(va, todo), trial, b1[todo].copy(), b2[todo].copy(), grad=False)
+            evt = _mevaluate(prob, _sub(va, todo), trial, b1[todo].copy(), b2[todo].copy(), grad=False)
             slope = (g[todo] * (trial - za[todo])).sum(axis=1)
             ok = evt["D"] <= D0[todo] + 1e-4 * np.minimum(slope, 0.0) + 1e-12 * np.abs(D0[todo])
             znew[todo[ok]] = trial[ok]
@@ -697,7 +681,7 @@ def laplace_deviance(X, y, codes, theta, beta, *, weights=None, augment_weight=0
                              augment_weight)
         th = np.asarray(theta, float)[prob.order]
         z = np.concatenate([th, np.asarray(beta, float)])[None]
-        ev = _mevaluate(prob, prob.sub([0]), z, np.zeros((1, prob.m1)), np.zeros((1, prob.q2)), grad=False)
+        ev = _mevaluate(prob, _sub(prob, [0]), z, np.zeros((1, prob.m1)), np.zeros((1, prob.q2)), grad=False)
         uk = [ev["u1"][0]] + [ev["u2"][0, prob.fac2 == k] for k in range(1, prob.K)]
         return float(ev["D"][0]), [uk[prob.order.index(k)] for k in range(prob.K)]
     if isinstance(codes, (list, tuple)):
@@ -709,6 +693,32 @@ def laplace_deviance(X, y, codes, theta, beta, *, weights=None, augment_weight=0
     ev = _evaluate(prob, v, z, np.zeros((1, prob.m)), grad=False)
     u = ev["b"][0] / th if th > 0 else np.zeros(prob.m)
     return float(ev["D"][0]), u
+
+
+def _wald_se(H, RX, k):
+    """Standard errors of the fixed effects as ``vcov.merMod``: ``2 [H^-1]_beta`` from the Hessian
+    ``H`` of the deviance in (theta_1..k, beta) where that is positive definite, else lme4's RX
+    fallback ``RX^-1``. Returns ``(se, from_hessian)``."""
+    try:
+        Hi = np.linalg.inv(H)
+        V = Hi[k:, k:] + Hi[k:, k:].T
+        if np.all(np.isfinite(V)) and np.linalg.eigvalsh(V).min() > 0:
+            with np.errstate(invalid="ignore"):
+                return np.sqrt(np.diagonal(V)), True
+    except np.linalg.LinAlgError:
+        pass
+    try:
+        V = np.linalg.inv(RX)
+    except np.linalg.LinAlgError:
+        return np.full(RX.shape[0], np.nan), False
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.diagonal(V)), False
+
+
+def _at_boundary(mu):
+    """Fitted probabilities numerically 0 or 1 (glm.fit's warning), per feature."""
+    eps10 = 10 * np.finfo(float).eps
+    return ((mu < eps10) | (mu > 1 - eps10)).any(axis=1)
 
 
 def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e8, maxit=100):
@@ -743,15 +753,18 @@ def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e
     Y = np.asarray(Y, float)
     n, p = X.shape
     F = Y.shape[1]
+    K = len(codes_list)
     coef = np.full((F, p), np.nan)
     se = np.full((F, p), np.nan)
-    theta = np.full((F, 1), np.nan)
+    theta = np.full((F, K), np.nan)
     dev = np.full(F, np.nan)
     conv = np.zeros(F, bool)
     boundary = np.zeros(F, bool)
     vh = np.zeros(F, bool)
     iters = np.zeros(F, int)
     messages = [[] for _ in range(F)]
+    out = dict(coef=coef, se=se, theta=theta, dev=dev, conv=conv, boundary=boundary, vh=vh, iters=iters,
+               messages=messages)
     if any(np.unique(np.asarray(c)).size < 2 for c in codes_list):
         raise InputError("the random intercept has a single group (lme4: grouping factors must have > 1 sampled "
                          "level)", source="formula", hint="a random intercept needs at least two groups; drop it")
@@ -765,8 +778,9 @@ def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e
     for f in np.flatnonzero(const):
         messages[f] = ["Response is constant"]
     fit = np.flatnonzero(~const)
-    if len(codes_list) > 1:
-        return _glmm_multi(X, Y, codes_list, weights, augment_weight, max_bytes, maxit, fit, messages)
+    if K > 1:
+        _glmm_multi(X, Y, codes_list, weights, augment_weight, max_bytes, maxit, fit, out)
+        return _results(out)
     per = 8.0 * n * (p + 12) * 2
     chunk = int(max(1, min(max(fit.size, 1), max_bytes // per)))
     for start in range(0, fit.size, chunk):
@@ -793,52 +807,34 @@ def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e
         XWX = np.einsum("fn,ni,nj->fij", ev["av"], prob.X, prob.X)
         RX = XWX - np.einsum("fm,fmi,fmj->fij", gam[:, None] / ev["d"], ev["sx"], ev["sx"])
         for i, f in enumerate(sl):
-            V = None
-            try:
-                Hi = np.linalg.inv(Ht[i])
-                Vh = Hi[1:, 1:] + Hi[1:, 1:].T
-                if np.all(np.isfinite(Vh)) and np.linalg.eigvalsh(Vh).min() > 0:
-                    V = Vh
-                    vh[f] = True
-            except np.linalg.LinAlgError:
-                pass
-            if V is None:
-                try:
-                    V = np.linalg.inv(RX[i])
-                except np.linalg.LinAlgError:
-                    V = np.full((p, p), np.nan)
-            with np.errstate(invalid="ignore"):
-                se[f] = np.sqrt(np.diagonal(V))
+            se[f], vh[f] = _wald_se(Ht[i], RX[i], 1)
             messages[f] = lme4_conv_messages(th[i:i + 1], gt[i], Ht[i])
         coef[sl] = z[:, 1:]
         theta[sl, 0] = th
         dev[sl] = ev["D"]
         conv[sl] = cv
         iters[sl] = it
-        mu = ev["mu"]
-        eps10 = 10 * np.finfo(float).eps
-        boundary[sl] = ((mu < eps10) | (mu > 1 - eps10)).any(axis=1)
+        boundary[sl] = _at_boundary(ev["mu"])
+    return _results(out)
+
+
+def _results(out):
+    """``(coef, stderr, pval, info)`` of :func:`glmm_all` from the filled arrays."""
+    coef, se, theta = out["coef"], out["se"], out["theta"]
     with np.errstate(invalid="ignore", divide="ignore"):
         zval = coef / se
     pval = 2.0 * stats.norm.sf(np.abs(zval))
-    info = {"theta": theta, "deviance": dev, "converged": conv, "singular": theta[:, 0] < _SINGULAR_TOL,
-            "boundary": boundary, "vcov_hessian": vh, "iterations": iters, "messages": messages}
+    info = {"theta": theta, "deviance": out["dev"], "converged": out["conv"],
+            "singular": (theta < _SINGULAR_TOL).any(axis=1), "boundary": out["boundary"],
+            "vcov_hessian": out["vh"], "iterations": out["iters"], "messages": out["messages"]}
     return coef, se, pval, info
 
 
-def _glmm_multi(X, Y, codes_list, weights, augment_weight, max_bytes, maxit, fit, messages):
-    """:func:`glmm_all` with several random intercepts (see :class:`_MultiProblem`)."""
+def _glmm_multi(X, Y, codes_list, weights, augment_weight, max_bytes, maxit, fit, out):
+    """:func:`glmm_all` with several random intercepts (see :class:`_MultiProblem`); fills ``out``."""
     n, p = X.shape
-    F = Y.shape[1]
     K = len(codes_list)
-    coef = np.full((F, p), np.nan)
-    se = np.full((F, p), np.nan)
-    theta = np.full((F, K), np.nan)
-    dev = np.full(F, np.nan)
-    conv = np.zeros(F, bool)
-    boundary = np.zeros(F, bool)
-    vh = np.zeros(F, bool)
-    iters = np.zeros(F, int)
+    coef, se, theta, vh, messages = out["coef"], out["se"], out["theta"], out["vh"], out["messages"]
     sizes = sorted((np.unique(np.asarray(c)).size for c in codes_list), reverse=True)
     q2 = sum(sizes[1:])
     per = 8.0 * (n * (p + 16 + K * K) + sizes[0] * q2 * 4 + q2 * q2 * 4) * 2
@@ -847,7 +843,7 @@ def _glmm_multi(X, Y, codes_list, weights, augment_weight, max_bytes, maxit, fit
         sl = fit[start:start + chunk]
         w = weights if weights is None or np.ndim(weights) == 1 else np.asarray(weights)[:, sl]
         prob = _MultiProblem(X, Y[:, sl], codes_list, w, augment_weight)
-        v = prob.sub(np.arange(sl.size))
+        v = _sub(prob, np.arange(sl.size))
         beta0 = _start(prob, v)
         z = np.concatenate([np.ones((sl.size, K)), beta0], axis=1)
         u1, u2 = np.zeros((sl.size, prob.m1)), np.zeros((sl.size, prob.q2))
@@ -870,34 +866,11 @@ def _glmm_multi(X, Y, codes_list, weights, augment_weight, max_bytes, maxit, fit
         RX = (Wt @ prob.O).reshape(-1, p, p) - np.swapaxes(C1, 1, 2) @ x1 - np.swapaxes(C2, 1, 2) @ x2
         back = np.argsort(prob.order)  # internal -> given order of the factors
         for i, f in enumerate(sl):
-            V = None
-            try:
-                Hi = np.linalg.inv(H[i])
-                Vh = Hi[K:, K:] + Hi[K:, K:].T
-                if np.all(np.isfinite(Vh)) and np.linalg.eigvalsh(Vh).min() > 0:
-                    V = Vh
-                    vh[f] = True
-            except np.linalg.LinAlgError:
-                pass
-            if V is None:
-                try:
-                    V = np.linalg.inv(RX[i])
-                except np.linalg.LinAlgError:
-                    V = np.full((p, p), np.nan)
-            with np.errstate(invalid="ignore"):
-                se[f] = np.sqrt(np.diagonal(V))
+            se[f], vh[f] = _wald_se(H[i], RX[i], K)
             messages[f] = lme4_conv_messages(z[i, :K], g[i], H[i])
         coef[sl] = z[:, K:]
         theta[sl] = z[:, :K][:, back]
-        dev[sl] = ev["D"]
-        conv[sl] = cv
-        iters[sl] = it
-        mu = ev["mu"]
-        eps10 = 10 * np.finfo(float).eps
-        boundary[sl] = ((mu < eps10) | (mu > 1 - eps10)).any(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        zval = coef / se
-    pval = 2.0 * stats.norm.sf(np.abs(zval))
-    info = {"theta": theta, "deviance": dev, "converged": conv, "singular": (theta < _SINGULAR_TOL).any(axis=1),
-            "boundary": boundary, "vcov_hessian": vh, "iterations": iters, "messages": messages}
-    return coef, se, pval, info
+        out["dev"][sl] = ev["D"]
+        out["conv"][sl] = cv
+        out["iters"][sl] = it
+        out["boundary"][sl] = _at_boundary(ev["mu"])
