@@ -44,6 +44,7 @@ from scipy import stats
 
 from .._stats import p_adjust
 from ..errors import InputError
+from ._normalize import r_row_sums
 
 __all__ = ["NORMALIZATIONS", "TRANSFORMS", "RESULT_COLUMNS", "fit_maaslin3", "significant", "report_view"]
 
@@ -82,7 +83,8 @@ def normalize3(X: np.ndarray, method: str) -> np.ndarray:
     X = np.asarray(X, float)
     pos = X > 0
     if method == "TSS":
-        tot = np.maximum(np.nansum(X, axis=1, keepdims=True), np.finfo(float).eps)
+        # R's row sums (long double, left to right): the lme4 path needs R's data to the last bit
+        tot = np.maximum(r_row_sums(X)[:, None], np.finfo(float).eps)
         out = X / tot
     elif method == "CLR":
         with np.errstate(divide="ignore", invalid="ignore"):
