@@ -12,6 +12,7 @@ import pytest
 
 from gutaxis.errors import InputError
 from gutaxis.lifestyle import plan as P
+from gutaxis.lifestyle import rules as R
 from gutaxis.lifestyle.person import Person, example_person, person_foods
 
 CITATION = re.compile(r"(doi:\s*10\.\d{4,9}/\S+|PMID:?\s*\d{6,9}|ISBN[\s:]*[\d\- X]{10,17}|https?://\S+)", re.I)
@@ -46,7 +47,7 @@ def test_the_loader_rejects_a_rule_without_grade_citation_or_a_valid_flag(column
     df = P.recommendations()
     df.loc[df["id"] == "fiber_target", column] = value
     with pytest.raises(InputError, match=message):
-        P._validate_rules(df, "test")
+        R._validate_rules(df, "test")
 
 
 def test_trigger_expressions_hand_worked():
