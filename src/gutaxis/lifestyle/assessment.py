@@ -11,7 +11,8 @@ import pandas as pd
 from ..errors import InputError
 from .person import Person
 
-__all__ = ["Assessment", "assess", "SCORE_INFO", "PANEL_KEYS"]
+__all__ = ["Assessment", "assess", "SCORE_INFO", "PANEL_KEYS", "entries_to_fix", "assumed_portions",
+           "nutrient_intakes", "top_foods", "NUTRIENT_INFO"]
 
 #: score name -> (label, unit, target description)
 SCORE_INFO = {
@@ -52,6 +53,11 @@ class Assessment:
     foods_note: str
     notes: list[str] = field(default_factory=list)
     filtered: list[dict] = field(default_factory=list)
+    coverage: dict = field(default_factory=dict)
+    to_fix: pd.DataFrame | None = None
+    assumed: pd.DataFrame | None = None
+    nutrients: pd.DataFrame | None = None
+    top_foods: dict = field(default_factory=dict)
 
 
 def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None, foods_note: str = "",
@@ -91,8 +97,14 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
         notes.append(f"{f['n']} meal entries left out of the scores: {f['reason']} ({', '.join(map(str, f['ids'][:8]))}"
                      + (" ..." if f["n"] > 8 else "") + ").")
     weekly = weekly_scores(daily)
-    ok = items["match_status"].isin(["matched", "given", "low_confidence"]) & items["ndb_no"].notna() & items["grams"].notna()
+    if "counted" in items.columns:
+        ok = items["counted"].astype(bool)
+    else:
+        ok = items["match_status"].isin(["matched", "given"]) & items["ndb_no"].notna() & items["grams"].notna()
     used = items[ok]
+    from .resolve import coverage as _coverage
+
+    cov = _coverage(items if "counted" in items.columns else items.assign(counted=ok))
     kcal = float(used["energy_kcal"].sum())
     ndays = int((daily["n_used"] > 0).sum())
     s: dict = {"days_logged": ndays, "weeks_logged": round(ndays / 7.0, 1)}
@@ -159,4 +171,100 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
         ev = factor_events(items, person.stress)
         ob = symptom_observations(person.symptoms)
         ins = n_of_1(ev, ob)
-    return Assessment(s, items, daily, weekly, indices, ins, foods_note, notes, filtered)
+    weight = getattr(person, "weight_kg", None)
+    return Assessment(s, items, daily, weekly, indices, ins, foods_note, notes, filtered, coverage=cov,
+                      to_fix=entries_to_fix(items), assumed=assumed_portions(items),
+                      nutrients=nutrient_intakes(used, ndays, weight), top_foods=top_foods(used))
+
+
+# --------------------------------------------------------------------------- what the dietitian needs
+#: nutrient -> (label, unit, reference intake for adults, its source)
+NUTRIENT_INFO = {
+    "energy_kcal": ("Energy", "kcal/day", "", ""),
+    "protein_g": ("Protein", "g/day", "RDA 0.8 g/kg/day", "IOM DRI 2005, doi:10.17226/10490"),
+    "fiber_g": ("Fiber", "g/day", "AI 25 g (women), 38 g (men)", "IOM DRI 2005, doi:10.17226/10490"),
+    "calcium_mg": ("Calcium", "mg/day", "RDA 1,000-1,200 mg", "IOM 2011, doi:10.17226/13050"),
+    "vitamin_d_ug": ("Vitamin D", "µg/day", "RDA 15 µg (20 µg over 70)", "IOM 2011, doi:10.17226/13050"),
+    "folate_dfe_ug": ("Folate", "µg DFE/day", "RDA 400 µg DFE (600 in pregnancy)", "IOM 1998, doi:10.17226/6015"),
+    "iron_mg": ("Iron", "mg/day", "RDA 18 mg (women 19-50), 8 mg (men, women 51+)", "IOM 2001, doi:10.17226/10026"),
+    "sodium_mg": ("Sodium", "mg/day", "below 2,000 mg (WHO 2012)", "WHO 2012, ISBN 978-92-4-150483-6"),
+    "alcohol_g": ("Alcohol", "g/day", "none is safest; UK: at most 14 units (112 g) a week",
+                  "UK CMO 2016, https://www.gov.uk/government/publications/alcohol-consumption-advice-on-low-risk-drinking"),
+    "omega3_g": ("Omega-3 fatty acids (ALA + EPA + DPA + DHA)", "g/day", "AI ALA 1.1 g (women), 1.6 g (men)",
+                 "IOM DRI 2005, doi:10.17226/10490"),
+}
+
+
+def _food_ok(items: pd.DataFrame) -> pd.Series:
+    return items["counted"].astype(bool) if "counted" in items.columns else pd.Series(True, index=items.index)
+
+
+def entries_to_fix(items: pd.DataFrame | None) -> pd.DataFrame:
+    """Entries not counted, in the person's own words, with why and the candidates."""
+    cols = ["source_row", "date", "text", "item_text", "status", "reason", "candidates"]
+    if items is None or len(items) == 0 or "counted" not in items.columns:
+        return pd.DataFrame(columns=cols)
+    bad = items[~items["counted"].astype(bool)]
+    reason = {
+        "unmatched": "no food in the USDA tables matches these words",
+        "low_confidence": "the closest USDA food may not be what was eaten",
+        "no_portion": "the amount could not be turned into grams",
+        "implausible": "the amount is not plausible for one entry",
+        "unknown_id": "the food id is not in the food tables",
+    }
+    out = pd.DataFrame({
+        "source_row": bad["source_row"].to_numpy(), "date": bad["date"].to_numpy(), "text": bad["text"].to_numpy(),
+        "item_text": bad["item_text"].to_numpy(), "status": bad["match_status"].to_numpy(),
+        "reason": [(reason.get(st, st) + (f" ({n})" if n else "")) for st, n in
+                   zip(bad["match_status"], bad.get("match_note", pd.Series("", index=bad.index)).fillna(""))],
+        "candidates": bad.get("candidates", pd.Series("", index=bad.index)).fillna("").to_numpy(),
+    })
+    return out.drop_duplicates(subset=["text", "item_text", "status"]).reset_index(drop=True)
+
+
+def assumed_portions(items: pd.DataFrame | None) -> pd.DataFrame:
+    """Entries counted with an assumed (default) portion: the person's words and what was assumed."""
+    cols = ["source_row", "date", "text", "description", "grams", "portion_basis"]
+    if items is None or "portion_assumed" not in items.columns:
+        return pd.DataFrame(columns=cols)
+    sel = items[items["portion_assumed"].astype(bool) & _food_ok(items)]
+    return sel[cols].drop_duplicates(subset=["text", "description"]).reset_index(drop=True)
+
+
+def nutrient_intakes(used: pd.DataFrame, ndays: int, weight_kg: float | None = None) -> pd.DataFrame:
+    """Mean intake per logged day of the nutrients a dietitian reviews, with references."""
+    rows = []
+    for key, (label, unit, ref, src) in NUTRIENT_INFO.items():
+        if key not in used.columns or ndays == 0:
+            per_day, note = np.nan, "not in the food tables used"
+        else:
+            v = pd.to_numeric(used[key], errors="coerce")
+            per_day = float(v.sum()) / ndays
+            kcal = pd.to_numeric(used["energy_kcal"], errors="coerce")
+            missing = float(kcal[v.isna()].sum()) / float(kcal.sum()) if kcal.sum() > 0 else 0.0
+            note = f"no value for foods with {100 * missing:.0f}% of the energy" if missing > 0.005 else ""
+        per_kg = per_day / float(weight_kg) if key == "protein_g" and weight_kg and per_day == per_day else np.nan
+        rows.append({"nutrient": key, "label": label, "unit": unit, "per_day": per_day, "per_kg": per_kg,
+                     "reference": f"{ref} ({src})" if ref else "", "coverage_note": note})
+    return pd.DataFrame(rows).set_index("nutrient")
+
+
+def top_foods(used: pd.DataFrame, n: int = 5) -> dict:
+    """The foods behind each score: the top ``n`` by their share of the total over the period."""
+    out = {}
+    if used is None or len(used) == 0:
+        return out
+    name = used["description"].fillna(used.get("item_text", used["text"])).astype(str)
+    for key in ("fiber_g", "energy_kcal", "sugars_g", "sat_fat_g", "sodium_mg"):
+        if key not in used.columns:
+            continue
+        v = pd.to_numeric(used[key], errors="coerce").fillna(0.0)
+        total = float(v.sum())
+        if total <= 0:
+            continue
+        g = pd.DataFrame({"food": name, "amount": v, "text": used["text"].astype(str)}).groupby("food", sort=False)
+        tab = g.agg(amount=("amount", "sum"), n_entries=("amount", "size"),
+                    examples=("text", lambda s: "; ".join(list(dict.fromkeys(s))[:2])))
+        tab["share_pct"] = 100.0 * tab["amount"] / total
+        out[key] = tab.sort_values("amount", ascending=False).head(n).reset_index()
+    return out

@@ -42,6 +42,11 @@ REPORT_FILES = {
     "dietitian_summary.html": "summary for the clinician or registered dietitian (HTML)",
     "dietitian_summary.pdf": "the same summary as a PDF",
     "logged_meals.csv": "every meal entry: the text, the USDA item matched, grams, match status and nutrients",
+    "entries_to_fix.csv": "every food entry that could not be counted (or only uncertainly): the person's own words, "
+                          "what failed, why, and the closest foods",
+    "assumed_portions.csv": "entries counted with an assumed portion: the person's words, the food and grams assumed",
+    "nutrients.csv": "nutrients per day logged (protein also per kg body weight) with their reference and coverage",
+    "top_foods.csv": "the foods behind fiber, energy, sugars, saturated fat and sodium, with their share",
     "logged_stress.csv": "every stress entry: ratings, practice minutes, PSS-10 answers and totals",
     "logged_symptoms.csv": "every symptom entry: ratings, Bristol types, onset times, notes",
     "daily_scores.csv": "diet and stress scores per day",
@@ -302,17 +307,357 @@ def _v(x, nd=1, pct=False) -> str:
     return f"{x:,.{nd}f}"
 
 
-def _score_rows(plan: Plan) -> list[dict]:
+# --------------------------------------------------------------------------- coverage, entries to fix, nutrients
+#: scores computed from the meal log: judged against targets only when enough of the log was counted
+DIET_SCORES = frozenset({"fiber_g_per_day", "fiber_target_g", "fermented_servings_per_day", "upf_energy_share_pct",
+                         "sugar_pct_energy", "sat_fat_pct_energy", "inflammatory_score", "energy_kcal_per_day"})
+NOT_JUDGED = "not judged"
+COVERAGE_THRESHOLD = 0.8
+#: top-foods score key -> (title, unit)
+TOP_FOOD_SCORES = {"fiber_g": ("Fiber", "g"), "energy_kcal": ("Energy", "kcal"), "sugars_g": ("Sugars (total)", "g"),
+                   "sat_fat_g": ("Saturated fat", "g"), "sodium_mg": ("Sodium", "mg")}
+TO_FIX_COLUMNS = ["source_row", "date", "text", "item_text", "status", "reason", "candidates"]
+ASSUMED_COLUMNS = ["source_row", "date", "text", "description", "grams", "portion_basis"]
+_STATUS_TEXT = {"unmatched": "not recognised", "low_confidence": "unsure which food", "no_portion": "no amount",
+                "implausible": "amount looks wrong", "unknown_ndb": "food code not in the table"}
+_COUNTED = ("matched", "given", "low_confidence")
+
+
+def _finite(x) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _pct_text(share: float | None) -> str:
+    """A share (0-1) as a whole percentage that never claims 100% or 0% when it is not."""
+    if share is None:
+        return "—"
+    p = 100.0 * share
+    if 99.5 <= p < 100.0:
+        return "over 99%"
+    if 0.0 < p < 0.5:
+        return "under 1%"
+    return f"{p:.0f}%"
+
+
+def _coverage(a) -> dict:
+    """The assessment's ``coverage`` (see the module notes), normalised; derived from the match status
+    of the entries where the assessment carries none (then the share of energy is unknown)."""
+    cov = getattr(a, "coverage", None)
+    items = a.items
+    if not isinstance(cov, dict) or not cov:
+        n = 0 if items is None else len(items)
+        if n:
+            ok_rows = items["match_status"].isin(_COUNTED)
+            for c in ("ndb_no", "grams"):
+                if c in items:
+                    ok_rows &= items[c].notna()
+            counted = int(ok_rows.sum())
+            kcal = float(items.loc[ok_rows, "energy_kcal"].sum()) if "energy_kcal" in items else float("nan")
+        else:
+            counted, kcal = 0, float("nan")
+        share = counted / n if n else float("nan")
+        cov = {"n_entries": n, "n_counted": counted, "share_entries": share, "kcal_counted": kcal,
+               "kcal_estimated_total": float("nan"), "share_energy": float("nan"), "threshold": COVERAGE_THRESHOLD,
+               "ok": bool(n and share >= COVERAGE_THRESHOLD), "message": f"{counted} of {n} foods could be counted",
+               "derived": True}
+    n = int(cov.get("n_entries") or 0)
+    counted = int(cov.get("n_counted") or 0)
+    se = _finite(cov.get("share_entries"))
+    if se is None and n:
+        se = counted / n
+    sk = _finite(cov.get("share_energy"))
+    threshold = _finite(cov.get("threshold")) or COVERAGE_THRESHOLD
+    ok = cov.get("ok")
+    ok = bool(ok) if ok is not None else bool(se is not None and se >= threshold and (sk is None or sk >= threshold))
+    complete = bool(n and counted >= n and (sk is None or sk >= 0.995))
+    parts = [f"{_pct_text(se)} of entries"] if se is not None else []
+    if sk is not None:
+        parts.append(f"about {_pct_text(sk)} of energy")
+    shares = f" ({', '.join(parts)})" if parts else ""
+    msg = str(cov.get("message") or "").strip()
+    if n:
+        you = f"{'Only ' if not ok else ''}{counted} of {n} foods {'could be' if not ok else 'you logged were'} counted{shares}"
+        client = (f"{'Only ' if not ok else ''}{counted} of {n} food entries the client logged "
+                  f"{'could be' if not ok else 'were'} counted{shares}")
+    else:
+        you = client = (msg[:1].upper() + msg[1:]) if msg else "No food entries were logged"
+    if not ok:
+        you += ": these numbers are not your diet."
+        client += (": the diet scores below are not the client's diet and were not judged against targets "
+                   f"(at least {threshold:.0%} of entries and of energy must be counted).")
+    elif complete:
+        you = f"All {n} foods you logged were counted."
+        client = f"All {n} food entries the client logged were counted."
+    else:
+        you += "; the others are listed under “Foods to check”."
+        client += "; the others are listed under “Entries to check”."
+    return {"ok": ok, "gated": not ok, "complete": complete, "n_entries": n, "n_counted": counted,
+            "share_entries": se, "share_energy": sk, "threshold": threshold, "message": msg,
+            "kcal_counted": _finite(cov.get("kcal_counted")),
+            "kcal_estimated_total": _finite(cov.get("kcal_estimated_total")),
+            "statement": you, "statement_client": client, "derived": bool(cov.get("derived", False))}
+
+
+def _date_text(x) -> str:
+    if x is None or x is pd.NaT:
+        return ""
+    try:
+        if pd.isna(x):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    try:
+        return f"{pd.Timestamp(x):%a %d %b %Y}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def _row_text(x) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    s = str(x).strip()
+    if isinstance(x, (int, np.integer)) or s.isdigit():
+        return f"row {s}"
+    return s
+
+
+def _cell(x) -> str:
+    if x is None or x is pd.NaT:
+        return ""
+    if isinstance(x, (list, tuple)):
+        return "; ".join(_cell(v) for v in x if _cell(v))
+    try:
+        if pd.isna(x):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(x).strip()
+
+
+def _split_candidates(x) -> list[str]:
+    if isinstance(x, (list, tuple)):
+        return [_cell(v) for v in x if _cell(v)]
+    return [c.strip() for c in _cell(x).split(";") if c.strip()]
+
+
+def _to_fix_frame(a) -> pd.DataFrame:
+    """``a.to_fix``, or the entries the matcher could not count where the assessment has none."""
+    df = getattr(a, "to_fix", None)
+    if isinstance(df, pd.DataFrame):
+        out = df.copy()
+    else:
+        items = a.items
+        if items is None or not len(items):
+            return pd.DataFrame(columns=TO_FIX_COLUMNS)
+        bad = ~items["match_status"].isin(_COUNTED)
+        if "grams" in items:
+            bad |= items["grams"].isna()
+        low = items["match_status"].eq("low_confidence")
+        sel = items[bad | low]
+        status = np.where(sel["match_status"].isin(_COUNTED) & sel["grams"].isna() if "grams" in sel else False,
+                          "no_portion", sel["match_status"].replace({"unknown_ndb": "unmatched"}))
+        reason = sel["match_note"].fillna("") if "match_note" in sel else pd.Series("", index=sel.index)
+        reason = reason.where(reason.astype(str).str.len() > 0, "this entry could not be counted")
+        cands = (sel["candidates"].fillna("").astype(str).str.replace(r"(^|;\s*)\d{4,6}\s+", r"\1", regex=True)
+                 if "candidates" in sel else "")
+        out = pd.DataFrame({"source_row": sel.get("source_row"), "date": sel.get("date"), "text": sel["text"],
+                            "item_text": sel["text"], "status": status, "reason": reason, "candidates": cands})
+    for c in TO_FIX_COLUMNS:
+        if c not in out:
+            out[c] = ""
+    return out.reset_index(drop=True)
+
+
+def _to_fix_rows(df: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in df.to_dict("records"):
+        text, part = _cell(r.get("text")), _cell(r.get("item_text"))
+        status = _cell(r.get("status"))
+        rows.append({"row": _row_text(r.get("source_row")), "date": _date_text(r.get("date")), "text": text,
+                     "item_text": part if part and part != text else "", "status": status,
+                     "status_text": _STATUS_TEXT.get(status, status.replace("_", " ")),
+                     "reason": _cell(r.get("reason")), "candidates": _split_candidates(r.get("candidates"))})
+        c = rows[-1]["candidates"]
+        rows[-1]["did_you_mean"] = (", ".join(c[:-1]) + " or " + c[-1]) if len(c) > 1 else (c[0] if c else "")
+    return rows
+
+
+def _assumed_frame(a) -> pd.DataFrame:
+    df = getattr(a, "assumed", None)
+    out = df.copy() if isinstance(df, pd.DataFrame) else pd.DataFrame(columns=ASSUMED_COLUMNS)
+    for c in ASSUMED_COLUMNS:
+        if c not in out:
+            out[c] = ""
+    return out.reset_index(drop=True)
+
+
+def _assumed_rows(df: pd.DataFrame) -> list[dict]:
+    return [{"row": _row_text(r.get("source_row")), "date": _date_text(r.get("date")), "text": _cell(r.get("text")),
+             "description": _cell(r.get("description")), "grams": _v(r.get("grams"), 0),
+             "basis": _cell(r.get("portion_basis"))} for r in df.to_dict("records")]
+
+
+def _nutrients_frame(a) -> pd.DataFrame | None:
+    """``a.nutrients``; where the assessment has none, energy and fiber from its scores."""
+    df = getattr(a, "nutrients", None)
+    if isinstance(df, pd.DataFrame):
+        return df
+    s = a.scores
+    rows = {"energy_kcal": {"label": "Energy", "unit": "kcal/day", "per_day": s.get("energy_kcal_per_day", np.nan),
+                            "per_kg": np.nan, "reference": "", "coverage_note": ""},
+            "fiber_g": {"label": "Fiber", "unit": "g/day", "per_day": s.get("fiber_g_per_day", np.nan), "per_kg": np.nan,
+                        "reference": (f"Adequate Intake {s['fiber_target_g']:.0f} g/day (IOM 2005)"
+                                      if _finite(s.get("fiber_target_g")) is not None else "Adequate Intake (IOM 2005)"),
+                        "coverage_note": ""}}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "nutrient"
+    return out
+
+
+def _nutrient_rows(df: pd.DataFrame | None) -> list[dict]:
+    if df is None:
+        return []
+    rows = []
+    for key, r in df.iterrows():
+        unit = _cell(r.get("unit"))
+        per_day = _finite(r.get("per_day"))
+        nd = 0 if (unit.startswith(("kcal", "mg")) or (per_day is not None and abs(per_day) >= 100)) else 1
+        per_kg = _finite(r.get("per_kg"))
+        rows.append({"key": str(key), "label": _cell(r.get("label")) or str(key), "unit": unit,
+                     "per_day": _v(per_day, nd), "raw": per_day,
+                     "per_kg": "" if per_kg is None else f"{per_kg:.2f} g/kg",
+                     "reference": _cell(r.get("reference")), "coverage_note": _cell(r.get("coverage_note"))})
+    return rows
+
+
+def _top_foods(a) -> dict:
+    """``a.top_foods``; where the assessment has none, computed from the counted entries."""
+    tf = getattr(a, "top_foods", None)
+    if isinstance(tf, dict):
+        return tf
+    items = a.items
+    out = {}
+    if items is None or not len(items) or "description" not in items:
+        return out
+    used = items[items["match_status"].isin(_COUNTED) & items["description"].notna()]
+    for key in TOP_FOOD_SCORES:
+        if key not in used or not len(used):
+            continue
+        total = float(used[key].sum())
+        if not total > 0:
+            continue
+        g = used.groupby("description", sort=False)
+        df = pd.DataFrame({"amount": g[key].sum(), "n_entries": g.size(),
+                           "examples": g["text"].agg(lambda t: list(dict.fromkeys(map(str, t)))[:2])})
+        df = df[df["amount"] > 0].sort_values("amount", ascending=False).head(5)
+        df["share_pct"] = 100.0 * df["amount"] / total
+        out[key] = df.reset_index().rename(columns={"description": "food"})[
+            ["food", "examples", "amount", "share_pct", "n_entries"]]
+    return out
+
+
+def _top_food_blocks(tf: dict) -> list[dict]:
+    blocks = []
+    for key, (title, unit) in TOP_FOOD_SCORES.items():
+        df = tf.get(key)
+        if not isinstance(df, pd.DataFrame) or not len(df):
+            continue
+        rows = []
+        for r in df.head(5).to_dict("records"):
+            ex = r.get("examples")
+            if isinstance(ex, (list, tuple, np.ndarray)):
+                ex = [_cell(e) for e in ex]
+            else:
+                ex = [e.strip() for e in _cell(ex).split("|")]
+            amount = _finite(r.get("amount"))
+            rows.append({"food": _cell(r.get("food")), "examples": [e for e in ex if e][:2],
+                         "amount": "—" if amount is None else f"{amount:,.{0 if unit in ('kcal', 'mg') else 1}f} {unit}",
+                         "share": _v(r.get("share_pct"), 0) + " %" if _finite(r.get("share_pct")) is not None else "—",
+                         "n": _cell(r.get("n_entries"))})
+        blocks.append({"key": key, "title": title, "unit": unit, "rows": rows})
+    return blocks
+
+
+def _top_foods_frame(tf: dict) -> pd.DataFrame:
+    frames = []
+    for key, df in tf.items():
+        if isinstance(df, pd.DataFrame) and len(df):
+            d = df.copy()
+            if "examples" in d:
+                d["examples"] = d["examples"].map(lambda e: " | ".join(map(str, e)) if isinstance(e, (list, tuple, np.ndarray))
+                                                  else _cell(e))
+            d.insert(0, "rank", range(1, len(d) + 1))
+            d.insert(0, "score", key)
+            frames.append(d)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["score", "rank", "food", "examples", "amount", "share_pct", "n_entries"])
+
+
+def _medications(person) -> list[dict]:
+    meds = getattr(person, "medications", None) or []
+    out = []
+    for m in meds:
+        if isinstance(m, str):
+            m = {"name": m}
+        if not isinstance(m, dict):
+            m = {"name": str(m)}
+        flags = m.get("flags") or []
+        if isinstance(flags, dict):
+            flags = [k for k, v in flags.items() if v]
+        elif isinstance(flags, str):
+            flags = [f.strip() for f in flags.replace(";", ",").split(",") if f.strip()]
+        dose = m.get("dose") if m.get("dose") is not None else m.get("dose_text", m.get("dose text", ""))
+        out.append({"name": _cell(m.get("name")) or "—", "dose": _cell(dose),
+                    "flags": [str(f).replace("_", " ") for f in flags],
+                    "note": _cell(m.get("note") or m.get("notes"))})
+    return out
+
+
+def _diet_rule_ids() -> set[str]:
+    """Ids of the rules whose trigger reads a score computed from the meal log."""
+    from .rules import _rules, evaluate_trigger
+
+    out = set()
+    for r in _rules().itertuples(index=False):
+        _, used, missing = evaluate_trigger(r.trigger, {})
+        if DIET_SCORES & set(used + list(missing)):
+            out.add(r.id)
+    return out
+
+
+def _client(text: str) -> str:
+    """A sentence written to the person, readdressed to the clinician."""
+    import re
+
+    t = str(text)
+    for a, b in (("your logs", "the client's logs"), ("Your logs", "The client's logs"), ("you are", "the client is"),
+                 ("You are", "The client is"), ("your target", "the client's target")):
+        t = t.replace(a, b)
+    return re.sub(r"\byour\b", "the client's", t)
+
+
+def _score_rows(plan: Plan, *, gated: bool = False) -> list[dict]:
+    """The score table's rows; with ``gated`` (too little of the meal log counted) the diet scores
+    carry "not judged" instead of their comparison with the target."""
     t = plan.score_table()
     rows = []
     nd = {"fermented_servings_per_day": 2, "inflammatory_score": 2, "GMHI": 2, "shannon": 2, "pss10": 0,
           "energy_kcal_per_day": 0, "richness": 0, "practice_min_per_week": 0}
     for r in t.itertuples(index=False):
         panel = r.score in ("bifidobacterium", "lactobacillus_group", "butyrate_producers")
+        status = r.status
+        cls = {"meets target": "ok", "below target": "warn", "above target": "warn"}.get(status, "")
+        judged = not (gated and r.score in DIET_SCORES)
+        if not judged:
+            status, cls = NOT_JUDGED, "nj"
         rows.append({"key": r.score, "label": r.label, "value": _v(r.value, nd.get(r.score, 1), pct=panel),
                      "raw": None if not isinstance(r.value, (int, float)) or not math.isfinite(float(r.value)) else float(r.value),
-                     "unit": r.unit, "target": r.target, "status": r.status,
-                     "cls": {"meets target": "ok", "below target": "warn", "above target": "warn"}.get(r.status, "")})
+                     "unit": r.unit, "target": r.target, "status": status, "cls": cls, "judged": judged,
+                     "diet": r.score in DIET_SCORES})
     return rows
 
 
@@ -358,16 +703,29 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
     d = a.daily
     start, end = pd.to_datetime(d.index.min()), pd.to_datetime(d.index.max())
     period = f"{start:%d %b %Y} to {end:%d %b %Y}"
+    cov = _coverage(a)
+    gated = cov["gated"]
+    diet_rules = _diet_rule_ids() if gated else set()
+    # not judged: rules the plan itself held back (reason "not judged: ...") and, where the plan was
+    # built before the coverage gate, the diet rules it would otherwise headline
+    not_judged = [{"id": n.get("id", ""), "title": n.get("title", ""), "reason": n.get("reason", "")}
+                  for n in plan.not_evaluated if str(n.get("reason", "")).startswith("not judged")]
+    not_evaluated = [n for n in plan.not_evaluated if not str(n.get("reason", "")).startswith("not judged")]
     sugg = []
     for sg in plan.suggestions:
+        if sg.id in diet_rules:
+            not_judged.append({"id": sg.id, "title": sg.title,
+                               "reason": "not judged: too few of the foods logged could be counted"})
+            continue
         sugg.append({"id": sg.id, "title": sg.title, "text": sg.text, "grade": sg.grade, "grade_meaning": sg.grade_meaning,
                      "why": sg.why, "target": sg.target, "effect": sg.effect_summary, "cautions": sg.cautions,
                      "citations": _citation_links(sg.citation), "citation": sg.citation, "discuss": sg.discuss,
-                     "population": sg.population, "alone": _alone_text(plan, sg.id)})
+                     "population": sg.population, "alone": "" if gated else _alone_text(plan, sg.id),
+                     "why_client": _client(sg.why), "cautions_client": [_client(c) for c in sg.cautions]})
     limits = [{"id": x.id, "title": x.title, "text": x.text, "grade": x.grade, "grade_meaning": x.grade_meaning,
                "citations": _citation_links(x.citation), "citation": x.citation, "effect": x.effect_summary}
               for x in plan.limits]
-    withheld = [{"id": w.id, "title": w.title, "reason": w.reason, "grade": w.grade,
+    withheld = [{"id": w.id, "title": w.title, "reason": w.reason, "reason_client": _client(w.reason), "grade": w.grade,
                  "citations": _citation_links(w.citation), "citation": w.citation,
                  "contra_citations": _citation_links(w.contraindication_citation),
                  "contra_citation": w.contraindication_citation} for w in plan.withheld]
@@ -422,6 +780,10 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
               "caveats": [] if eff is None else eff.caveats, "days": 0 if eff is None else eff.days,
               "usual_inputs": {} if eff is None else eff.usual_inputs,
               "plan_inputs": {} if eff is None else eff.plan_inputs}
+    if gated and effect["available"]:
+        effect.update(available=False, rows=[], caveats=[], assumptions=[],
+                      message=f"{NOT_AVAILABLE}: only {cov['n_counted']} of {cov['n_entries']} foods could be counted, "
+                              "so the usual diet the model would start from is not the real one.")
     cards = []
     for key, label, nd, unit in (("fiber_g_per_day", "Fiber", 1, "g/day"),
                                  ("fermented_servings_per_day", "Fermented (live)", 2, "servings/day"),
@@ -432,9 +794,10 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
                                  ("pss10", "PSS-10", 0, "latest, 0-40"), ("GMHI", "GMHI", 2, "gut profile")):
         if key in s:
             sub = unit
+            judged = not (gated and key in DIET_SCORES)
             if key == "fiber_g_per_day":
-                sub = f"g/day · target {s['fiber_target_g']:.0f}"
-            cards.append({"label": label, "value": _v(s.get(key), nd), "sub": sub})
+                sub = f"g/day · target {s['fiber_target_g']:.0f}" if judged else "g/day"
+            cards.append({"label": label, "value": _v(s.get(key), nd), "sub": sub, "judged": judged})
     methods = [
         ("food table", a.foods_note or "—"),
         ("sugars", "total sugars used as a proxy for free sugars (USDA SR28 has no added-sugar values); it overstates "
@@ -454,8 +817,12 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
     ]
     return {
         "title": f"Diet, stress and gut plan — {p.id}", "person": p, "person_line": p.describe(), "period": period,
-        "synthetic": p.synthetic, "disclaimer": DISCLAIMER, "cards": cards, "scores": _score_rows(plan),
-        "suggestions": sugg, "limits": limits, "withheld": withheld, "not_evaluated": plan.not_evaluated,
+        "synthetic": p.synthetic, "disclaimer": DISCLAIMER, "cards": cards, "scores": _score_rows(plan, gated=gated),
+        "suggestions": sugg, "limits": limits, "withheld": withheld, "not_evaluated": not_evaluated,
+        "not_judged": not_judged, "coverage": cov, "not_judged_text": NOT_JUDGED,
+        "to_fix": _to_fix_rows(_to_fix_frame(a)), "assumed": _assumed_rows(_assumed_frame(a)),
+        "nutrients": _nutrient_rows(_nutrients_frame(a)), "top_foods": _top_food_blocks(_top_foods(a)),
+        "medications": _medications(p), "person_notes": _cell(getattr(p, "notes", "")),
         "weekly": weekly, "insights": insights, "quality": quality, "gut": gut, "effect": effect,
         "grades": GRADES, "grade_colors": _GRADE_COLOR, "methods": methods, "notes": plan.notes, "files": files,
         "version": __version__, "generated_at": now, "n_suggestions": len(sugg),
@@ -528,7 +895,8 @@ class _Pdf:
     def heading(self, text: str, size: float = 13, color: str = _INK, space: float = 0.18) -> None:
         self.ensure(space + size / 72 * 1.6 + 0.5)
         self.y += space
-        self.fig.text(self._fx(self.ML), self._fy(self.y + size / 72), text, fontsize=size, fontweight="bold", color=color)
+        self.fig.text(self._fx(self.ML), self._fy(self.y + size / 72), text, fontsize=size, fontweight="bold", color=color,
+                      parse_math=False)
         self.y += size / 72 * 1.45
         self.fig.add_artist(_line(self, self.y, color=_GRID, lw=1.0))
         self.y += 0.08
@@ -558,7 +926,7 @@ class _Pdf:
             self.y += 0.08
         for ln in lines:
             self.fig.text(self._fx(x0), self._fy(self.y + lh * 0.8), ln, fontsize=size, color=color,
-                          fontweight="bold" if bold else "normal")
+                          fontweight="bold" if bold else "normal", parse_math=False)
             self.y += lh
         if box:
             self.y += 0.08
@@ -591,7 +959,7 @@ class _Pdf:
                     xx = x + pad if align[k] == "left" else x + cw - pad
                     self.fig.text(self._fx(xx), self._fy(self.y + pad + lh * (j + 0.8)), ln, fontsize=size, color=col,
                                   ha="left" if align[k] == "left" else "right",
-                                  fontweight="bold" if bold else "normal")
+                                  fontweight="bold" if bold else "normal", parse_math=False)
                 x += cw
             self.y += h
             self.fig.add_artist(_line(self, self.y, color=_GRID, lw=0.5))
@@ -628,6 +996,50 @@ def _line(pdf: _Pdf, y_in: float, color: str = _GRID, lw: float = 0.8):
     return Line2D([pdf._fx(pdf.ML), pdf._fx(pdf.W - pdf.MR)], [pdf._fy(y_in)] * 2, color=color, linewidth=lw)
 
 
+def _pdf_clinical(pdf: _Pdf, ctx: dict) -> None:
+    """Medications and notes, nutrients, the foods behind the scores, the entries to check."""
+    meds = ctx["medications"]
+    pdf.heading("Medications and notes", size=12)
+    if meds:
+        pdf.table(["Medication", "Dose", "Flags it sets"],
+                  [[m["name"], m["dose"] or "—", (", ".join(m["flags"]) or "none") + (f" · {m['note']}" if m["note"] else "")]
+                   for m in meds], [2.6, 2.2, 4.0], size=7.6)
+    else:
+        pdf.para("The client listed no medications.", size=8.3)
+    if ctx["person_notes"]:
+        pdf.para("Client's notes: " + ctx["person_notes"], size=8.3)
+    if ctx["nutrients"]:
+        pdf.heading("Nutrients (mean per day logged)", size=12)
+        if ctx["coverage"]["gated"]:
+            pdf.para("Too few foods were counted: these are not the client's intake.", size=8.3, color="#8b1c1c", bold=True)
+        pdf.table(["Nutrient", "Per day", "Per kg", "Reference", "Coverage"],
+                  [[n["label"], f"{n['per_day']} {n['unit']}".strip(), n["per_kg"] or "—", n["reference"], n["coverage_note"]]
+                   for n in ctx["nutrients"]], [1.7, 1.3, 0.9, 3.0, 2.4],
+                  align=["left", "right", "right", "left", "left"], size=7.4)
+    if ctx["top_foods"]:
+        pdf.heading("Foods behind the scores", size=12)
+        rows = []
+        for b in ctx["top_foods"]:
+            for i, r in enumerate(b["rows"]):
+                rows.append([b["title"] if i == 0 else "", r["food"], ", ".join(f"“{e}”" for e in r["examples"]),
+                             r["amount"], r["share"]])
+        pdf.table(["Score", "Food", "The client wrote", "Amount", "Share"], rows, [1.2, 3.0, 2.8, 1.1, 0.7],
+                  align=["left", "left", "left", "right", "right"], size=7.2)
+    pdf.heading("Entries to check", size=12)
+    if ctx["to_fix"]:
+        pdf.table(["Row", "Date", "The client wrote", "Status", "Why; closest foods"],
+                  [[e["row"], e["date"], f"“{e['text']}”" + (f" (part: “{e['item_text']}”)" if e["item_text"] else ""),
+                    e["status_text"], e["reason"] + (f" Closest: {'; '.join(e['candidates'])}" if e["candidates"] else "")]
+                   for e in ctx["to_fix"]], [0.7, 1.2, 2.6, 1.1, 3.6], size=7.2)
+    else:
+        pdf.para("Every food entry was counted.", size=8.3)
+    if ctx["assumed"]:
+        pdf.para(f"{len(ctx['assumed'])} entries counted with an assumed portion:", size=8.3, bold=True)
+        pdf.table(["Row", "Date", "The client wrote", "Counted as", "Grams", "Based on"],
+                  [[e["row"], e["date"], f"“{e['text']}”", e["description"], e["grams"], e["basis"]] for e in ctx["assumed"]],
+                  [0.7, 1.2, 2.2, 2.6, 0.7, 1.8], align=["left", "left", "left", "left", "right", "left"], size=7.2)
+
+
 def _write_pdf(plan: Plan, ctx: dict, path: Path) -> None:
     p = plan.person
     with _rc():
@@ -639,8 +1051,13 @@ def _write_pdf(plan: Plan, ctx: dict, path: Path) -> None:
             pdf.para("SYNTHETIC DATA: this example person is invented (made by a seeded script); the numbers illustrate "
                      "the report and describe no real person.", size=8.5, box="#f9ecf4", edge="#7a1f5c", bold=True)
         pdf.para(DISCLAIMER, size=9, box="#eaf2fb", edge="#0b5394", bold=True)
+        cov = ctx["coverage"]
+        if cov["gated"]:
+            pdf.para(cov["statement_client"], size=10, bold=True, color="#5c1010", box="#fdecec", edge="#8b1c1c")
+        else:
+            pdf.para(cov["statement_client"], size=9.5, bold=True, box="#f5f7fa", edge="#0b5394")
         q = ctx["quality"]
-        pdf.para(f"Data: {q['days']} days with meals, {q['entries']} food entries ({q['matched']} matched, "
+        pdf.para(f"The client logged meals on {q['days']} days: {q['entries']} food entries ({q['matched']} matched, "
                  f"{q['low_confidence']} low-confidence, {q['unmatched']} unmatched; {q['left_out']} left out of the "
                  f"scores), {q['stress_entries']} stress and {q['symptom_entries']} symptom entries. Food table: "
                  f"{plan.assessment.foods_note}", size=8.3, color=_MUTED)
@@ -651,11 +1068,15 @@ def _write_pdf(plan: Plan, ctx: dict, path: Path) -> None:
             colors.append([None, None, None, {"ok": "#1b7a52", "warn": "#a14a00"}.get(r["cls"])])
         pdf.table(["Score", "Value", "Target", "Status"], rows, [3.2, 1.5, 3.6, 1.2], align=["left", "right", "left", "left"],
                   colors=colors)
+        _pdf_clinical(pdf, ctx)
         pdf.heading("Suggestions for discussion", size=12)
         rows, colors = [], []
+        if ctx["not_judged"]:
+            pdf.para("Not judged" + (" until the entries to check are fixed" if cov["gated"] else "") + ": "
+                     + "; ".join(n["title"] for n in ctx["not_judged"]) + ".", size=8.3, color=_MUTED)
         for sg in ctx["suggestions"]:
-            caution = (" Caution: " + " ".join(sg["cautions"])) if sg["cautions"] else ""
-            rows.append([sg["title"], sg["grade"], sg["why"] + caution, sg["citation"]])
+            caution = (" Caution: " + " ".join(sg["cautions_client"])) if sg["cautions_client"] else ""
+            rows.append([sg["title"], sg["grade"], sg["why_client"] + caution, sg["citation"]])
             colors.append([None, _GRADE_COLOR[sg["grade"]], None, _MUTED])
         pdf.table(["Suggestion", "Grade", "Why for this person", "Evidence"], rows, [2.6, 0.55, 3.4, 3.0],
                   colors=colors, size=7.4)
@@ -663,7 +1084,7 @@ def _write_pdf(plan: Plan, ctx: dict, path: Path) -> None:
         if ctx["withheld"]:
             pdf.heading("Withheld (contraindication)", size=12, color="#a14a00")
             for w in ctx["withheld"]:
-                pdf.para(f"{w['title']} (grade {w['grade']}) — {w['reason']}", size=8.5, box="#fff4e6", edge="#a14a00")
+                pdf.para(f"{w['title']} (grade {w['grade']}) — {w['reason_client']}", size=8.5, box="#fff4e6", edge="#a14a00")
                 pdf.para(f"Evidence: {w['citation']}. Safety: {w['contra_citation']}", size=7.4, color=_MUTED, indent=0.14)
         if ctx["limits"]:
             pdf.heading("What the evidence does not support", size=12)
@@ -754,6 +1175,17 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
     for name, df in (("logged_meals.csv", items), ("logged_stress.csv", p.stress), ("logged_symptoms.csv", p.symptoms)):
         if df is not None and _csv(df.reset_index(drop=True), out / name):
             written[name] = out / name
+    step("exporting the entries to fix and the nutrients (CSV)")
+    for name, df in (("entries_to_fix.csv", _to_fix_frame(a)[TO_FIX_COLUMNS]),
+                     ("assumed_portions.csv", _assumed_frame(a)), ("top_foods.csv", _top_foods_frame(_top_foods(a)))):
+        _csv(df, out / name)
+        written[name] = out / name
+    nutrients = _nutrients_frame(a)
+    if nutrients is not None:
+        nut = nutrients.copy()
+        nut.index.name = nut.index.name or "nutrient"
+        _csv(nut, out / "nutrients.csv")
+        written["nutrients.csv"] = out / "nutrients.csv"
     daily = a.daily.copy()
     daily.index = pd.to_datetime(daily.index).strftime("%Y-%m-%d")
     daily.index.name = "date"
@@ -775,6 +1207,9 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
         written["simulated_effect.csv"] = out / "simulated_effect.csv"
     data = plan.to_dict()
     data["generated_at"] = now
+    cov = _coverage(a)
+    data["coverage"] = {k: cov[k] for k in ("ok", "n_entries", "n_counted", "share_entries", "share_energy",
+                                            "kcal_counted", "kcal_estimated_total", "threshold", "message")}
     data["files"] = sorted([*written, "plan.json", "plan.html", "dietitian_summary.html", "dietitian_summary.pdf"])
     from ..report.html import _jsonable
 
@@ -785,7 +1220,7 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
 
     step("figures")
     ctx = _context(plan, now=now, files=files)
-    figs = {"weeks": weeks_figure(plan), "effect": effect_figure(plan)}
+    figs = {"weeks": weeks_figure(plan), "effect": effect_figure(plan) if ctx["effect"]["available"] else None}
 
     step("writing the HTML reports")
     (out / "plan.html").write_text(_render("plan.html.j2", figures=figs, **ctx), encoding="utf-8")

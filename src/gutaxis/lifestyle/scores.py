@@ -75,8 +75,13 @@ def fiber_target(sex: str | None = None, age: float | None = None) -> tuple[floa
     return _target(key), key
 
 
-def resolve_meals(meals: pd.DataFrame, foods: pd.DataFrame, matcher: FoodMatcher | None = None) -> pd.DataFrame:
+def resolve_meals(meals: pd.DataFrame, foods, matcher=None) -> pd.DataFrame:
     """Match every meal entry to a USDA item and grams, and add per-entry nutrients.
+
+    With a :class:`~gutaxis.lifestyle.fooddb.FoodDatabase` (FNDDS + SR28 + dishes + your own
+    foods) this is :func:`gutaxis.lifestyle.resolve.resolve_diary`: compound entries split,
+    household portions, one row per food, and a ``counted`` column. With a plain food table
+    (an SR28 table, or a person's own table) the single-item SR28 matcher is used as before.
 
     Returns the meal log with ``ndb_no``, ``description``, ``grams``, ``match_status``
     ("matched", "low_confidence", "unmatched", "given" for NDB entries, "unknown_ndb"),
@@ -84,6 +89,12 @@ def resolve_meals(meals: pd.DataFrame, foods: pd.DataFrame, matcher: FoodMatcher
     (``fermented_id``, ``live_cultures``, ``serving_g``), ``nova`` (when the food table has it)
     and ``energy_kcal``, ``fiber_g``, ``sugars_g``, ``sat_fat_g`` for the grams eaten.
     """
+    from .fooddb import FoodDatabase
+
+    if isinstance(foods, FoodDatabase):
+        from .resolve import resolve_diary
+
+        return resolve_diary(meals, foods, matcher)
     matcher = matcher or FoodMatcher(foods)
     rows = []
     for r in meals.itertuples(index=False):
@@ -143,7 +154,7 @@ def nova_energy_share(items: pd.DataFrame) -> dict:
 
 
 def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = None, age: float | None = None,
-                 stress: pd.DataFrame | None = None, include_low_confidence: bool = True) -> pd.DataFrame:
+                 stress: pd.DataFrame | None = None, include_low_confidence: bool = False) -> pd.DataFrame:
     """Diet (and stress) scores per day.
 
     Parameters
@@ -173,14 +184,21 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
     """
     if "date" not in items.columns:
         raise InputError("items need a 'date' column", source="daily_scores", hint="pass resolve_meals(...) output")
+    from .fooddb import FoodDatabase
+
+    if isinstance(foods, FoodDatabase):
+        foods = foods.foods
     status = items.get("match_status", pd.Series("given", index=items.index))
     ok_status = status.isin(["matched", "given"] + (["low_confidence"] if include_low_confidence else []))
     usable = ok_status & items["ndb_no"].notna() & items["grams"].notna()
+    if "counted" in items.columns:  # resolve_diary decided; low-confidence rows only when asked for
+        usable = items["counted"].astype(bool) | (usable & (status == "low_confidence"))
+        ok_status = usable | ~status.isin(["unmatched", "low_confidence"])
     left = items[~usable]
     filtered = []
     if len(left):
-        reasons = np.where(~ok_status[~usable], "no USDA match (or a low-confidence one excluded)",
-                           "no grams (portion could not be converted)")
+        reasons = np.where(~ok_status[~usable], "no USDA match (or a low-confidence one, not counted)",
+                           "no grams (portion could not be converted) or an implausible amount")
         for reason in np.unique(reasons):
             ids = left.loc[reasons == reason, "source_row"].tolist() if "source_row" in left else left.index[reasons == reason].tolist()
             filtered.append({"what": "meal entries", "reason": str(reason), "n": len(ids), "ids": ids})

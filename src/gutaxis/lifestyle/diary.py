@@ -1,0 +1,410 @@
+"""Diary entries as people type them -> foods and grams: "2 eggs and toast", "brocolli", "oat milk latte".
+
+:class:`DiaryMatcher` turns one diary entry into one or more :class:`ItemMatch` es:
+
+1. **Split** compound entries on "and", "with", "&", "+", commas and "on" ("beans on toast"),
+   unless the whole entry is itself a known food or dish ("mac and cheese", "fish and chips").
+2. **Portion** of each item with :func:`gutaxis.lifestyle.matching.parse_portion` ("half an
+   avocado", "2 tbsp", "200g", "6 oz", "a slice of").
+3. **Words as people write them**: British/European words (``food_synonyms.tsv``) and spelling
+   mistakes (RapidFuzz against the words of the food tables: "brocolli" -> "broccoli").
+4. **Food**: the person's aliases, then the everyday-word lexicon (``food_lexicon.tsv``), the cited
+   dishes, then a weighted word search over FNDDS (foods as eaten) and SR28.
+5. **Grams** from the food's own USDA portions (FNDDS portions, SR28 household measures):
+   mass units exactly, volume units through the food's cup/tbsp measures, household words
+   (slice, bowl, can, handful…) through the food's matching portion, sizes (small/medium/large),
+   and, when no amount is given, FNDDS's "Quantity not specified" portion, flagged as assumed.
+
+Every result says how sure it is. ``status`` is ``"matched"`` (counted), ``"low_confidence"``
+(not counted: listed with candidates for the person to confirm), ``"unmatched"`` (not counted),
+``"no_portion"`` (food known, amount not convertible) or ``"implausible"`` (over 2 kg in one
+entry, or 10 times the food's usual portion). Results are cached by text, so a long diary of
+repeated entries is matched once per distinct text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .._data import package_table
+from . import _text
+from .fooddb import FoodDatabase, _norm_key, dishes, lexicon
+from .matching import MASS_G, VOLUME_CUP, Portion, parse_portion
+
+__all__ = ["ItemMatch", "DiaryMatcher", "MAX_ENTRY_G"]
+
+MAX_ENTRY_G = 2000.0  # one entry above this is not plausible as typed (a unit slip: kg for g)
+MAX_PORTIONS = 10.0  # nor is more than 10 times the food's usual portion
+_MATCH_MIN = 0.999  # share of the (weighted) words that must be found for a counted match
+_LOW_MIN = 0.5
+
+
+@dataclass
+class ItemMatch:
+    """One food of a diary entry."""
+
+    text: str  # the words of this item, as written
+    status: str
+    food_id: str | None = None
+    description: str | None = None
+    grams: float | None = None
+    portion_basis: str = ""
+    portion_assumed: bool = False
+    confidence: float = 0.0
+    how: str = ""  # alias, lexicon, dish, search
+    note: str = ""
+    candidates: list[tuple[str, str, float]] = field(default_factory=list)
+
+    @property
+    def counted(self) -> bool:
+        return self.status == "matched" and self.grams is not None
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("text", "status", "food_id", "description", "grams", "portion_basis",
+                                            "portion_assumed", "confidence", "how", "note")}
+        d["candidates"] = "; ".join(f"{desc} ({g:.0f} g)" if g == g else desc for _, desc, g in self.candidates)
+        return d
+
+
+@lru_cache(maxsize=1)
+def _synonyms() -> list[tuple[re.Pattern, str]]:
+    df = package_table("food_synonyms.tsv", comment="#", dtype=str, keep_default_na=False)
+    return [(re.compile(rf"\b{p}\b"), r) for p, r in zip(df["words"], df["means"])]
+
+
+_SPLIT_RE = re.compile(r"\s*(?:,|;|\+|&|\band\b|\bwith\b|\bw/|\bplus\b|\bon\b|\btopped with\b)\s*")
+_NEUTRAL = {"ns", "nfs", "as", "to", "or", "and", "with", "of", "in", "the", "a", "type", "form", "made", "from",
+            "not", "specified", "includes", "regular", "plain", "fresh", "raw", "whole", "added", "no", "fat",
+            "any", "other", "than", "eaten", "restaurant", "fast", "food", "home", "recipe", "ready", "eat",
+            "commercial", "prepared", "style", "homemade", "frozen", "canned", "cooked", "brand", "cooking",
+            "method", "type", "kind", "content", "milk"}
+_STOP = {"a", "an", "the", "of", "some", "my", "i", "had", "ate", "for", "breakfast", "lunch", "dinner", "snack",
+         "bit", "little", "lot", "lots", "plate", "x", "homemade", "home", "organic", "fresh", "usual", "big",
+         "small", "medium", "large", "side", "serving", "portion", "few", "couple", "about", "around", "approx"}
+_GENERIC = re.compile(r"\b(nfs|ns as to)\b", re.I)
+
+
+def _words(text: str) -> list[str]:
+    return [_text.stem(w) for w in re.findall(r"[a-z0-9%]+", text.lower())]
+
+
+class DiaryMatcher:
+    """Match diary entries to the foods and portions of a :class:`~gutaxis.lifestyle.fooddb.FoodDatabase`."""
+
+    def __init__(self, db: FoodDatabase, *, n_candidates: int = 3):
+        self.db = db
+        self.n_candidates = n_candidates
+        self._cache: dict[str, list[ItemMatch]] = {}
+        self._build()
+
+    # ------------------------------------------------------------------ index
+    def _build(self) -> None:
+        foods = self.db.foods
+        self._ids = foods.index.astype(str).tolist()
+        self._desc = foods["description"].astype(str).tolist()
+        self._pos = {fid: j for j, fid in enumerate(self._ids)}
+        add = foods["additional"].fillna("").astype(str).tolist() if "additional" in foods else [""] * len(foods)
+        self._main, self._head, self._add = [], [], []
+        postings: dict[str, set[int]] = {}
+        for j, (fid, d, a) in enumerate(zip(self._ids, self._desc, add)):
+            if len(fid) == 5 and fid.isdigit():  # SR28 short descriptions: expand the abbreviations
+                words = _text.tokens(d)
+                head = set(_text.tokens(d.split(",")[0]))
+            else:
+                words = _words(d)
+                head = set(_words(re.split(r",|\bwith\b", d)[0]))
+            main = set(words)
+            extra = set(_words(a)) - main
+            self._main.append(main)
+            self._head.append(head)
+            self._add.append(extra)
+            for t in main | extra:
+                postings.setdefault(t, set()).add(j)
+        n = len(self._ids)
+        self._idf = {t: math.log((n + 1) / (len(js) + 0.5)) for t, js in postings.items()}
+        self._postings = postings
+        cats = foods["category"].fillna("").astype(str).str.lower().tolist() if "category" in foods else [""] * n
+        self._eaten_raw = [bool(re.search(r"fruit|vegetable|salad|nut|seed|berr|banana|apple|citrus|melon|tomato|lettuce",
+                                          c + " " + d.lower())) for c, d in zip(cats, self._desc)]
+        self._source_rank = np.array([0 if len(i) == 8 and i.isdigit() else (2 if i.startswith("gx_") else 1)
+                                      for i in self._ids])
+        # the lexicon, the dishes and the person's aliases, by normalised words
+        self._phrases: dict[str, tuple[str, str]] = {}
+        for r in lexicon().itertuples(index=False):
+            fid = str(r.food_code if hasattr(r, "food_code") else r.food_id).strip()
+            if fid in self._pos:
+                self._phrases.setdefault(self._key(r.phrase), (fid, "lexicon"))
+        for r in dishes().itertuples(index=False):
+            if r.id in self._pos:
+                for name in [r.name, *str(r.synonyms).split("|")]:
+                    if name.strip():
+                        self._phrases.setdefault(self._key(name), (r.id, "dish"))
+        for key, (fid, _) in self.db.aliases.items():
+            self._phrases[self._key(key)] = (fid, "alias")
+        self._vocab = sorted({t for t in postings if len(t) > 3 and t.isalpha()}
+                             | {w for k in self._phrases for w in k.split() if len(w) > 3})
+        self._vocab_set = set(self._vocab)
+
+    def _key(self, phrase: str) -> str:
+        s = str(phrase).lower()
+        for rx, rep in _synonyms():
+            s = rx.sub(rep, s)
+        return " ".join(w for w in _words(s) if w not in _STOP)
+
+    # ------------------------------------------------------------------ public
+    def match_entry(self, text: str) -> list[ItemMatch]:
+        """The foods of one diary entry (cached by its normalised text)."""
+        norm = re.sub(r"\s+", " ", str(text).strip().lower())
+        hit = self._cache.get(norm)
+        if hit is None:
+            hit = self._match_entry(norm)
+            self._cache[norm] = hit
+        return hit
+
+    def match(self, text: str) -> ItemMatch:
+        """One item, without splitting (for ``gutaxis food match``)."""
+        return self._match_item(str(text).strip().lower())
+
+    # ------------------------------------------------------------------ entries
+    def _match_entry(self, norm: str) -> list[ItemMatch]:
+        if not norm:
+            return [ItemMatch(norm, "unmatched", note="empty entry")]
+        whole = self._match_item(norm)
+        parts = [p for p in _SPLIT_RE.split(norm) if p and p.strip(" .")]
+        if whole.status == "matched" or len(parts) < 2:
+            return [whole]
+        items = [self._match_item(p.strip(" .")) for p in parts]
+        if sum(i.counted for i in items) > int(whole.counted) or whole.status != "matched":
+            return items
+        return [whole]
+
+    def _match_item(self, text: str) -> ItemMatch:
+        portion = parse_portion(text)
+        food = portion.food or text
+        key = self._key(food)
+        if not key:
+            return ItemMatch(text, "unmatched", note="no food words found")
+        corrected = []
+        if key not in self._phrases:
+            key, corrected = self._spell(key)
+        found = self._phrases.get(key)
+        if found is not None:
+            fid, how = found
+            return self._with_portion(text, portion, fid, how, 1.0, corrected, [])
+        words = [w for w in key.split() if w not in _NEUTRAL or w in ("raw", "cooked", "fried")]
+        if not words:
+            return ItemMatch(text, "unmatched", note="no food words found")
+        j, score, cover, head_ok, extra_head, cands = self._search(words)
+        if j is None or cover < _LOW_MIN:
+            return ItemMatch(text, "unmatched", note=f"no USDA food has the words '{' '.join(words)}'",
+                             candidates=self._cand_list(cands))
+        status = "matched" if (cover >= _MATCH_MIN and head_ok and extra_head == 0) else "low_confidence"
+        note = ""
+        if status != "matched":
+            missing = [w for w in words if w not in self._main[j] and w not in self._add[j]]
+            why = []
+            if missing:
+                why.append("words not found: " + ", ".join(missing))
+            if extra_head:
+                why.append(f"'{self._desc[j]}' is a different food from what was written")
+            elif not head_ok:
+                why.append("the food word is not the main word of the USDA description")
+            note = "; ".join(why)
+        m = self._with_portion(text, portion, self._ids[j], "search", round(min(1.0, cover), 3), corrected,
+                               cands, status=status)
+        if note:
+            m.note = note + ("; " + m.note if m.note else "")
+        return m
+
+    def _spell(self, key: str) -> tuple[str, list[str]]:
+        from rapidfuzz import fuzz, process
+
+        out, fixed = [], []
+        for w in key.split():
+            if w in self._vocab_set or len(w) < 4 or not w.isalpha() or w in self._idf:
+                out.append(w)
+                continue
+            best = process.extractOne(w, self._vocab, scorer=fuzz.ratio, score_cutoff=80)
+            if best is None:
+                out.append(w)
+                continue
+            out.append(best[0])
+            fixed.append(f"{w} -> {best[0]}")
+        return " ".join(out), fixed
+
+    # ------------------------------------------------------------------ search
+    def _search(self, words: list[str]):
+        weights = np.array([self._idf.get(w, 8.0) for w in words])
+        total = weights.sum() or 1.0
+        cand: dict[int, float] = {}
+        for w, wt in zip(words, weights):
+            for j in self._postings.get(w, ()):
+                cand[j] = cand.get(j, 0.0) + wt * (1.0 if w in self._main[j] else 0.75)
+        if not cand:
+            return None, 0.0, 0.0, False, 0, []
+        q = set(words)
+        scored = []
+        for j, c in cand.items():
+            cover = c / total
+            head = self._head[j]
+            head_ok = bool(head & q)
+            extra_head = len([t for t in head - q if t not in _NEUTRAL and not t.isdigit()])
+            extra = len([t for t in self._main[j] - q if t not in _NEUTRAL and not t.isdigit()])
+            s = cover + 0.15 * head_ok - 0.12 * extra_head - 0.025 * extra
+            s += 0.05 * bool(_GENERIC.search(self._desc[j])) - 0.01 * self._source_rank[j]
+            if "raw" in self._main[j] and "raw" not in q and not self._eaten_raw[j]:
+                s -= 0.06  # meat, fish, eggs, grains: as eaten means cooked unless "raw" is written
+            scored.append((s, cover, head_ok, extra_head, j))
+        scored.sort(key=lambda x: (-x[0], self._ids[x[4]]))
+        s, cover, head_ok, extra_head, j = scored[0]
+        return j, s, cover, head_ok, extra_head, [x[4] for x in scored[: self.n_candidates + 1]]
+
+    def _cand_list(self, js) -> list[tuple[str, str, float]]:
+        out = []
+        for j in js[: self.n_candidates]:
+            d = self.db.portions_of(self._ids[j])
+            g = float(d.loc[d["default"], "grams"].iloc[0]) if d["default"].any() else float("nan")
+            out.append((self._ids[j], self._desc[j], g))
+        return out
+
+    # ------------------------------------------------------------------ portions
+    def _with_portion(self, text, portion: Portion, fid: str, how: str, conf: float, corrected, cands,
+                      *, status: str = "matched") -> ItemMatch:
+        desc = self._desc[self._pos[fid]]
+        grams, basis, assumed = self.grams(portion, fid)
+        alias = self.db.aliases.get(_norm_key(portion.food or text))
+        if how == "alias" and alias is not None and alias[1] is not None and portion.unit is None:
+            grams, basis, assumed = portion.quantity * alias[1], f"{portion.quantity:g} x your portion of {alias[1]:g} g", False
+        note = ("spelling read as: " + ", ".join(corrected)) if corrected else ""
+        cand_list = self._cand_list([self._pos[fid]] + [j for j in cands if self._ids[j] != fid]) if cands else []
+        if grams is None:
+            return ItemMatch(text, "no_portion", fid, desc, None, basis, False, conf, how,
+                             (note + "; " if note else "") + basis, cand_list)
+        usual = self._usual_grams(fid)
+        if grams > MAX_ENTRY_G or (usual and grams > MAX_PORTIONS * usual and portion.unit not in MASS_G):
+            return ItemMatch(text, "implausible", fid, desc, grams, basis, assumed, conf, how,
+                             f"{grams:.0f} g in one entry is not plausible — check the amount and unit (g or kg?)",
+                             cand_list)
+        return ItemMatch(text, status, fid, desc, float(grams), basis, assumed, conf, how, note, cand_list)
+
+    def _usual_grams(self, fid: str) -> float | None:
+        p = self.db.portions_of(fid)
+        if len(p) == 0:
+            return None
+        d = p[p["default"]]
+        return float(d["grams"].iloc[0]) if len(d) else float(np.median(p["grams"] / p["amount"]))
+
+    def grams(self, portion: Portion, fid: str) -> tuple[float | None, str, bool]:
+        """Grams of ``portion`` of food ``fid``, how they were found, and whether they were assumed."""
+        q, unit = portion.quantity, portion.unit
+        p = self.db.portions_of(fid)
+        if unit in MASS_G:
+            g = q * MASS_G[unit]
+            return g, f"{q:g} {unit} = {g:.0f} g", False
+        rows = list(p.itertuples(index=False))
+        if unit in VOLUME_CUP:
+            vol = [(r, _cups(r.measure)) for r in rows]
+            vol = [(r, c) for r, c in vol if c]
+            if vol:
+                vol.sort(key=lambda rc: (len(rc[0].measure), rc[0].measure))
+                r, cups = vol[0]
+                g = q * VOLUME_CUP[unit] / (r.amount * cups) * r.grams
+                return g, f"{q:g} {unit} via {r.table} portion '{r.text}' = {r.grams:g} g", False
+            if self._is_drink(fid):
+                g = q * VOLUME_CUP[unit] * 236.5882365
+                return g, f"{q:g} {unit} of a drink taken as 1 g per ml", False
+            return None, "no cup/tbsp measure for this food in USDA; give grams", False
+        if unit is not None:
+            hit = _pick(rows, {unit}, portion.size)
+            if hit is not None:
+                g = q * hit.grams / hit.amount
+                return g, f"{q:g} x {hit.table} portion '{hit.text}' ({hit.grams / hit.amount:g} g)", False
+            for word, mult, note in _portion_words().get(unit, []):
+                if word in MASS_G:
+                    g = q * mult * MASS_G[word]
+                    return g, f"{q:g} {unit} taken as {mult:g} {word} ({note})", True
+                if word in VOLUME_CUP:
+                    sub = Portion(q * mult, word, portion.food, portion.size, True)
+                    g, basis, _ = self.grams(sub, fid)
+                    if g is not None:
+                        return g, f"{q:g} {unit} taken as {mult:g} {word} ({note}); {basis}", True
+                hit = _pick(rows, {word}, portion.size)
+                if hit is not None:
+                    g = q * mult * hit.grams / hit.amount
+                    return g, f"{q:g} {unit} taken as '{hit.text}' ({note})", True
+        elif portion.stated or portion.size:
+            words = set(_words(portion.food)) | {"medium", "regular", "piece", "each", "item", "whole", "fruit"}
+            hit = _pick(rows, {portion.size} if portion.size else words, portion.size)
+            if hit is None and portion.size:
+                hit = _pick(rows, words, None)
+            if hit is not None:
+                g = q * hit.grams / hit.amount
+                return g, f"{q:g} x {hit.table} portion '{hit.text}' ({hit.grams / hit.amount:g} g)", False
+        default = [r for r in rows if r.default]
+        if default:
+            r = default[0]
+            g = q * r.grams
+            what = f"'{portion.unit}' portion" if portion.unit else "amount"
+            lead = "no amount given" if not (portion.stated or portion.size) else f"no {what} of this size in USDA"
+            return g, f"{lead}: {q:g} x the usual portion ({r.table} '{r.text}', {r.grams:g} g) assumed", True
+        serving = [r for r in rows if re.search(r"serving|nlea", r.measure)] or [
+            r for r in rows if _cups(r.measure) is None and not re.match(r"(oz|lb|g)\b", r.measure)]
+        if serving:
+            r = serving[0]
+            g = q * r.grams / r.amount
+            return g, f"no amount given: {q:g} x '{r.text}' ({r.grams / r.amount:g} g) assumed", True
+        return None, "no amount given and no usual portion known for this food; give grams", False
+
+    def _is_drink(self, fid: str) -> bool:
+        j = self._pos[fid]
+        cat = str(self.db.foods["category"].iat[j]) if "category" in self.db.foods else ""
+        words = self._main[j]
+        return bool(re.search(r"beverage|drink|juice|milk|coffee|tea|beer|wine|liquor|water|soda|smoothie", cat, re.I)
+                    or words & {"beverage", "juice", "milk", "coffee", "tea", "beer", "wine", "soda", "drink"})
+
+
+_CUPS = [(re.compile(r"^(cup|c)\b"), 1.0), (re.compile(r"^(tablespoon|tbsp|tbs)\b"), 1 / 16),
+         (re.compile(r"^(teaspoon|tsp)\b"), 1 / 48), (re.compile(r"^(fl oz|fluid ounce)"), 1 / 8),
+         (re.compile(r"^(ml|milliliter|millilitre)\b"), 1 / 236.5882365), (re.compile(r"^pint\b"), 2.0),
+         (re.compile(r"^quart\b"), 4.0)]
+
+
+def _cups(measure: str) -> float | None:
+    m = str(measure).strip().lower()
+    for rx, cups in _CUPS:
+        if rx.match(m):
+            return cups
+    return None
+
+
+def _pick(rows, words: set, size: str | None):
+    """The first portion whose measure names one of ``words``, preferring the given size."""
+    best = None
+    for r in rows:
+        if r.default:
+            continue
+        mw = set(_words(r.measure))
+        if not (mw & words):
+            continue
+        rank = 0 if (size and size in mw) else (1 if mw & {"medium", "regular"} else 2)
+        if best is None or rank < best[0]:
+            best = (rank, r)
+    return None if best is None else best[1]
+
+
+@lru_cache(maxsize=1)
+def _portion_words() -> dict[str, list[tuple[str, float, str]]]:
+    df = package_table("portion_words.tsv", comment="#", dtype={"multiplier": float})
+    out: dict[str, list[tuple[str, float, str]]] = {}
+    for r in df.itertuples(index=False):
+        out.setdefault(r.word, []).append((r.equivalent, float(r.multiplier), r.note))
+    return out
+
+
+_ = pd  # pandas types flow through the food database
