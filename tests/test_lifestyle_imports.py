@@ -24,7 +24,18 @@ CRONO = DATA / "cronometer_servings.csv"
 MFP = DATA / "myfitnesspal_nutrition_summary.csv"
 
 # the Cronometer "servings" header as published in shared/science/webapp.md ("Import formats")
-PUBLISHED_CRONOMETER = ["Day", "Time", "Group", "Food Name", "Amount", "Energy (kcal)", "Caffeine (mg)", "Water (g)", "B1 (Thiamine) (mg)", "B2 (Riboflavin) (mg)", "B3 (Niacin) (mg)", "B5 (Pantothenic Acid) (mg)", "B6 (Pyridoxine) (mg)", "B12 (Cobalamin) (µg)", "Biotin (µg)", "Choline (mg)", "Folate (µg)", "Vitamin A (IU)", "Vitamin C (mg)", "Vitamin D (IU)", "Vitamin E (mg)", "Vitamin K (µg)", "Calcium (mg)", "Chromium (µg)", "Copper (mg)", "Fluoride (µg)", "Iodine (µg)", "Iron (mg)", "Magnesium (mg)", "Manganese (mg)", "Phosphorus (mg)", "Potassium (mg)", "Selenium (µg)", "Sodium (mg)", "Zinc (mg)", "Carbs (g)", "Fiber (g)", "Fructose (g)", "Galactose (g)", "Glucose (g)", "Lactose (g)", "Maltose (g)", "Starch (g)", "Sucrose (g)", "Sugars (g)", "Net Carbs (g)", "Fat (g)", "Cholesterol (mg)", "Monounsaturated (g)", "Polyunsaturated (g)", "Saturated (g)", "Trans-Fats (g)", "Omega-3 (g)", "Omega-6 (g)", "Cystine (g)", "Histidine (g)", "Isoleucine (g)", "Leucine (g)", "Lysine (g)", "Methionine (g)", "Phenylalanine (g)", "Protein (g)", "Threonine (g)", "Tryptophan (g)", "Tyrosine (g)", "Valine (g)", "Category"]
+PUBLISHED_CRONOMETER = (  # noqa: SIM905 - kept as the one published line
+    "Day,Time,Group,Food Name,Amount,Energy (kcal),Caffeine (mg),Water (g),B1 (Thiamine) (mg),"
+    "B2 (Riboflavin) (mg),B3 (Niacin) (mg),B5 (Pantothenic Acid) (mg),B6 (Pyridoxine) (mg),"
+    "B12 (Cobalamin) (µg),Biotin (µg),Choline (mg),Folate (µg),Vitamin A (IU),Vitamin C (mg),"
+    "Vitamin D (IU),Vitamin E (mg),Vitamin K (µg),Calcium (mg),Chromium (µg),Copper (mg),Fluoride (µg),"
+    "Iodine (µg),Iron (mg),Magnesium (mg),Manganese (mg),Phosphorus (mg),Potassium (mg),Selenium (µg),"
+    "Sodium (mg),Zinc (mg),Carbs (g),Fiber (g),Fructose (g),Galactose (g),Glucose (g),Lactose (g),"
+    "Maltose (g),Starch (g),Sucrose (g),Sugars (g),Net Carbs (g),Fat (g),Cholesterol (mg),"
+    "Monounsaturated (g),Polyunsaturated (g),Saturated (g),Trans-Fats (g),Omega-3 (g),Omega-6 (g),"
+    "Cystine (g),Histidine (g),Isoleucine (g),Leucine (g),Lysine (g),Methionine (g),Phenylalanine (g),"
+    "Protein (g),Threonine (g),Tryptophan (g),Tyrosine (g),Valine (g),Category"
+).split(",")
 
 
 def _rows(path):
@@ -284,6 +295,9 @@ def test_detect_three_formats(tmp_path):
     assert detect_diary_format(MFP) == "myfitnesspal"
     df = read_diary(log)
     assert df.attrs["format"] == "gutaxis" and not df["nutrients_given"].any()
+    js = tmp_path / "meals.json"
+    js.write_text('[{"timestamp": "2024-05-06T08:00", "text": "1 cup kimchi"}]')
+    assert detect_diary_format(js) == "gutaxis" and read_diary(js)["text"].tolist() == ["1 cup kimchi"]
     assert read_diary(CRONO).attrs["format"] == "cronometer"
     assert read_diary(MFP).attrs["format"] == "myfitnesspal"
 

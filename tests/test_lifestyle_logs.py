@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -168,3 +169,202 @@ def test_daily_symptoms(tmp_path):
     assert daily_symptoms(log, how="mean").loc["2024-05-06", "bloating"] == 4.0
     with pytest.raises(InputError):
         daily_symptoms(log, how="median")
+
+
+# --------------------------------------------------------------------------- dates: one day/month order per file
+
+def _meals(tmp_path, *timestamps, name="meals.csv"):
+    body = "".join(f"{t},food {i}\n" for i, t in enumerate(timestamps))
+    return _write(tmp_path, name, "timestamp,text\n" + body)
+
+
+def test_dates_uk_file_detected_dayfirst(tmp_path):
+    # 13/12/2026 (row 3) can only be 13 December, so the file is day-first and 01/12/2026 is 1 December
+    p = _meals(tmp_path, "01/12/2026 08:30", "13/12/2026")
+    df = read_meal_log(p)
+    assert df["timestamp"].tolist() == [pd.Timestamp("2026-12-01 08:30"), pd.Timestamp("2026-12-13")]
+    assert df.attrs["date_order"] == "dayfirst (detected from row 3: 13/12/2026)"
+
+
+def test_dates_us_file_detected_monthfirst(tmp_path):
+    # 12/13/2026 (row 2) can only be December 13, so 01/12/2026 is January 12
+    p = _meals(tmp_path, "12/13/2026", "01/12/2026")
+    df = read_meal_log(p)
+    assert df["timestamp"].tolist() == [pd.Timestamp("2026-01-12"), pd.Timestamp("2026-12-13")]
+    assert df.attrs["date_order"] == "monthfirst (detected from row 2: 12/13/2026)"
+
+
+def test_dates_ambiguous_file_is_refused_with_the_fix(tmp_path):
+    p = _meals(tmp_path, "2026-11-30T19:00", "01/12/2026")
+    with pytest.raises(InputError) as err:
+        read_meal_log(p)
+    msg = str(err.value)
+    assert str(p) in msg and "row 3, column 'timestamp': '01/12/2026'" in msg
+    assert "1 December or January 12" in msg
+    assert "--dayfirst (UK/European 01/12/2026 = 1 December)" in msg and "--monthfirst" in msg and "ISO" in msg
+
+
+def test_dates_given_order(tmp_path):
+    p = _meals(tmp_path, "01/12/2026")
+    df = read_meal_log(p, dayfirst=True)
+    assert df.loc[0, "timestamp"] == pd.Timestamp("2026-12-01") and df.attrs["date_order"] == "dayfirst (given)"
+    df = read_meal_log(p, dayfirst=False)
+    assert df.loc[0, "timestamp"] == pd.Timestamp("2026-01-12") and df.attrs["date_order"] == "monthfirst (given)"
+    # a date that contradicts the given order is refused, not silently read the other way
+    p = _meals(tmp_path, "01/12/2026", "12/25/2026", name="m2.csv")
+    with pytest.raises(InputError, match=r"row 3, column 'timestamp': '12/25/2026' is not a day-first date "
+                                         r"\(there is no month 25\)"):
+        read_meal_log(p, dayfirst=True)
+    with pytest.raises(InputError, match=r"dayfirst='yes'"):
+        read_meal_log(p, dayfirst="yes")
+
+
+def test_dates_file_proving_both_orders_is_refused(tmp_path):
+    p = _meals(tmp_path, "13/12/2026", "01/12/2026", "12/13/2026")
+    with pytest.raises(InputError) as err:
+        read_meal_log(p)
+    msg = str(err.value)
+    assert "day-first (row 2, column 'timestamp': '13/12/2026')" in msg
+    assert "month-first (row 4, column 'timestamp': '12/13/2026')" in msg
+
+
+def test_dates_other_forms(tmp_path):
+    # day-first decided by 13.12.2026; dots and dashes as separators, am/pm times, month names
+    p = _meals(tmp_path, "13.12.2026", "1.12.2026 8:30 pm", "02-12-2026 12:15 am", "3 Dec 2026 07:05",
+               '"Dec 4, 2026"', "2026-12-05 06:07:08")
+    df = read_meal_log(p)
+    assert df["timestamp"].tolist() == [pd.Timestamp("2026-12-01 20:30"), pd.Timestamp("2026-12-02 00:15"),
+                                        pd.Timestamp("2026-12-03 07:05"), pd.Timestamp("2026-12-04"),
+                                        pd.Timestamp("2026-12-05 06:07:08"), pd.Timestamp("2026-12-13")]
+    # ISO and month names never need an order
+    assert read_meal_log(_meals(tmp_path, "2026-12-01", "2026-12-01T08:30", name="iso.csv")).attrs["date_order"] == "iso"
+    df = read_meal_log(_meals(tmp_path, "1 Dec 2026", '"Dec 1, 2026"', "05/05/2026", name="names.csv"))
+    assert df.attrs["date_order"] == "unambiguous"
+    assert df["timestamp"].tolist() == [pd.Timestamp("2026-05-05"), pd.Timestamp("2026-12-01"), pd.Timestamp("2026-12-01")]
+
+
+@pytest.mark.parametrize("value, why", [
+    ("2026-02-30", "not a date-time"), ("2026-12-01 25:00", "not a date-time"), ("2026-12-01 13:00 pm", "not a date-time"),
+    ("01/12/26", "two-digit year"), ("2026-12-01T08:30+25:00", "no valid UTC offset"), ("next tuesday", "not a date-time"),
+])
+def test_dates_invalid_values(tmp_path, value, why):
+    p = _meals(tmp_path, value)
+    with pytest.raises(InputError, match=f"row 2, column 'timestamp': '{re.escape(value)}'.*{why}"):
+        read_meal_log(p)
+
+
+def test_dates_utc_offset_keeps_local_time(tmp_path):
+    # breakfast at 08:30 local time stays 08:30 (converting to UTC gave 07:30); 00:30 at +02:00 stays on
+    # 1 December (in UTC it was 22:30 on 30 November)
+    p = _meals(tmp_path, "2026-12-01T08:30+01:00", "2026-12-01T00:30+02:00", "2026-12-01T12:00-05:30",
+               "2026-12-01T13:00Z", "2026-12-01T18:00")
+    df = read_meal_log(p)
+    assert df["timestamp"].dt.strftime("%H:%M").tolist() == ["00:30", "08:30", "12:00", "13:00", "18:00"]
+    assert (df["date"] == pd.Timestamp("2026-12-01")).all()
+    assert df["utc_offset"].tolist()[:4] == [120.0, 60.0, -330.0, 0.0] and np.isnan(df["utc_offset"].iloc[4])
+    assert list(df.columns) == ["timestamp", "date", "meal", "text", "ndb_no", "grams", "repeat_of", "source_row",
+                                "utc_offset"]
+    # the export writes the offset into the timestamp and reads back the same
+    out = write_log(df[["timestamp", "text", "utc_offset"]], tmp_path / "out.csv")
+    assert "2026-12-01T08:30:00+01:00" in out.read_text() and "2026-12-01T12:00:00-05:30" in out.read_text()
+    back = read_meal_log(out)
+    assert back["timestamp"].tolist() == df["timestamp"].tolist()
+    np.testing.assert_array_equal(back["utc_offset"], df["utc_offset"])
+
+
+def test_dates_order_detected_across_columns_and_offsets_in_onset(tmp_path):
+    # the onset column (13/12/2026) decides the order of the timestamp column too
+    p = _write(tmp_path, "sym.csv", "timestamp,symptom,rating,onset\n01/12/2026 22:00,bloating,5,\n"
+                                    "13/12/2026 09:00,bloating,3,13/12/2026 07:00\n")
+    df = read_symptom_log(p)
+    assert df["onset"].tolist() == [pd.Timestamp("2026-12-01 22:00"), pd.Timestamp("2026-12-13 07:00")]
+    # noted at 08:00+01:00 = 07:00 UTC; onset 07:30 UTC is half an hour later
+    p = _write(tmp_path, "sym2.csv", "timestamp,symptom,rating,onset\n"
+                                     "2026-12-01T08:00+01:00,bloating,3,2026-12-01T07:30Z\n")
+    with pytest.raises(InputError, match=r"row 2, column 'onset': .* is after"):
+        read_symptom_log(p)
+    p = _write(tmp_path, "st.csv", "timestamp,rating\n12/13/2026,4\n01/12/2026,2\n")
+    st = read_stress_log(p)
+    assert st["timestamp"].tolist() == [pd.Timestamp("2026-01-12"), pd.Timestamp("2026-12-13")]
+
+
+# --------------------------------------------------------------------------- empty files
+
+@pytest.mark.parametrize("reader, header", [(read_meal_log, "timestamp,text\n"),
+                                            (read_stress_log, "timestamp,rating\n"),
+                                            (read_symptom_log, "timestamp,symptom,rating\n")])
+@pytest.mark.parametrize("kind", ["header_only", "empty", "json_list", "blank_rows"])
+def test_no_entries(tmp_path, reader, header, kind):
+    name, text = {"header_only": ("log.csv", header), "empty": ("log.csv", ""), "json_list": ("log.json", "[]"),
+                  "blank_rows": ("log.csv", header + "," * header.count(",") + "\n\n")}[kind]
+    p = _write(tmp_path, name, text)
+    with pytest.raises(InputError, match="no entries") as err:
+        reader(p)
+    assert str(p) in str(err.value) and err.value.hint
+
+
+# --------------------------------------------------------------------------- every problem at once
+
+def test_all_bad_rows_in_one_error(tmp_path):
+    p = _write(tmp_path, "meals.csv", "timestamp,text,grams,meal\n"
+                                      "yesterday,rice,100,lunch\n"
+                                      "2026-12-01T12:00,rice,100,lunch\n"
+                                      "2026-12-01T13:00,rice,-5,lunch\n"
+                                      "2026-12-01T19:00,rice,100,brunch\n")
+    with pytest.raises(InputError) as err:
+        read_meal_log(p)
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"3 problems in {p}"
+    assert lines[1].startswith("row 2, column 'timestamp': 'yesterday' is not a date-time")
+    assert lines[2].startswith("row 4, column 'grams': '-5' is not allowed")
+    assert lines[3].startswith("row 5, column 'meal': 'brunch' is not allowed")
+    assert len(lines) == 4 and err.value.source == str(p)
+
+
+def test_more_than_25_problems_are_counted(tmp_path):
+    p = _write(tmp_path, "sym.csv", "timestamp,symptom,rating\n" + "2026-12-01T08:00,bloating,11\n" * 30)
+    with pytest.raises(InputError) as err:
+        read_symptom_log(p)
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"30 problems in {p}"
+    assert lines[1].startswith("row 2, column 'rating': '11' is not allowed")
+    assert lines[25].startswith("row 26, column 'rating'")
+    assert lines[26] == "... and 5 more" and len(lines) == 27
+
+
+@pytest.mark.parametrize("grams, message", [
+    ("5000", r"row 3, column 'grams': 5000 g in one entry is not plausible — check the unit \(g vs kg\)"),
+    ("inf", r"row 3, column 'grams': grams=inf is not a number of grams"),
+    ("nan", r"row 3, column 'grams': grams=nan is not a number of grams"),
+    ("2000.5", r"row 3, column 'grams': 2000.5 g in one entry is not plausible"),
+])
+def test_implausible_grams(tmp_path, grams, message):
+    p = _write(tmp_path, "meals.csv", f"timestamp,text,grams\n2026-12-01T08:00,rice,2000\n2026-12-01T09:00,rice,{grams}\n")
+    with pytest.raises(InputError, match=message):
+        read_meal_log(p)
+
+
+def test_grams_2000_is_the_limit(tmp_path):
+    p = _write(tmp_path, "meals.csv", "timestamp,text,grams\n2026-12-01T08:00,rice,2000\n")
+    assert read_meal_log(p).loc[0, "grams"] == 2000.0
+    p = _write(tmp_path, "meals.json", '[{"timestamp": "2026-12-01T08:00", "text": "rice", "grams": Infinity}]')
+    with pytest.raises(InputError, match=r"entry 1, column 'grams': grams=inf"):
+        read_meal_log(p)
+
+
+# --------------------------------------------------------------------------- encodings
+
+def test_latin1_file_is_refused_with_the_fix(tmp_path):
+    p = tmp_path / "meals.csv"
+    p.write_bytes("timestamp,text\n2026-12-01T08:00,crème brûlée\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8 text.*line 2.*save it as UTF-8") as err:
+        read_meal_log(p)
+    assert str(p) in str(err.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_utf16_and_utf8_bom_files_read(tmp_path, encoding):
+    p = tmp_path / "meals.csv"
+    p.write_bytes("timestamp,text\n2026-12-01T08:00,crème brûlée\n".encode(encoding))  # utf-16 writes a BOM
+    df = read_meal_log(p)
+    assert df.loc[0, "text"] == "crème brûlée" and df.loc[0, "timestamp"] == pd.Timestamp("2026-12-01T08:00")

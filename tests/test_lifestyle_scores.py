@@ -100,17 +100,17 @@ def test_daily_and_weekly_scores_from_a_log(tmp_path, foods, matcher):
     assert week.index[0] == pd.Timestamp("2024-05-06")   # a Monday
 
 
-def test_low_confidence_entries_can_be_left_out(foods, matcher):
+def test_low_confidence_entries_are_not_counted_unless_asked(foods, matcher):
     meals = pd.DataFrame({"timestamp": pd.to_datetime(["2024-05-06 08:00"]), "text": ["1 tbsp ground flaxseed"],
                           "ndb_no": [None], "grams": [np.nan], "source_row": ["row 2"]})
     meals["date"] = meals["timestamp"].dt.normalize()
     items = resolve_meals(meals, foods, matcher)
     assert items.loc[0, "match_status"] == "low_confidence"
-    day = daily_scores(items, foods)
+    day = daily_scores(items, foods, include_low_confidence=True)
     assert day["n_low_confidence"].iloc[0] == 1 and day["n_used"].iloc[0] == 1
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        strict = daily_scores(items, foods, include_low_confidence=False)
+        strict = daily_scores(items, foods)  # the default: a low-confidence match is never counted silently
     assert strict["n_used"].iloc[0] == 0 and strict["n_left_out"].iloc[0] == 1
 
 

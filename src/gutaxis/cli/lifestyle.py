@@ -28,23 +28,51 @@ _USDA_HELP = "USDA SR28 ABBREV.txt (default: the dataset cache; `gutaxis dataset
 _NOVA_HELP = "FoodProX/GroceryDB NOVA table (default: the dataset cache; `gutaxis datasets fetch nova_fndds_sr_grocerydb`)."
 
 
-def _food_table(usda: Optional[Path], nova: Optional[Path]):
-    """The USDA SR28 table with NOVA groups (cache or given paths), with a clear error when missing."""
-    from ..lifestyle.person import person_foods
+_FNDDS_HELP = ("Folder with the FNDDS 2017-2018 CSVs (default: the dataset cache; "
+               "`gutaxis datasets fetch fndds_2017_2018`).")
+_SR28_HELP = "Folder with SR28 WEIGHT.txt (default: the dataset cache; `gutaxis datasets fetch usda_sr28_full`)."
+_DATES_HELP = ("Order of ambiguous dates such as 01/12/2026: --dayfirst (UK/Europe: 1 December) or --monthfirst "
+               "(US: January 12). Default: detected from the file's unambiguous dates, or an error.")
 
-    return person_foods(None, usda_path=usda, nova_path=nova)
+
+def _dayfirst(dayfirst: bool, monthfirst: bool):
+    from ..errors import InputError
+
+    if dayfirst and monthfirst:
+        raise InputError("give --dayfirst or --monthfirst, not both", source="options")
+    return True if dayfirst else (False if monthfirst else None)
+
+
+def _date_kw(dayfirst) -> dict:
+    return {} if dayfirst is None else {"dayfirst": dayfirst}
+
+
+def _food_table(usda: Optional[Path], nova: Optional[Path], fndds: Optional[Path] = None,
+                sr28: Optional[Path] = None, foods: Optional[Path] = None, aliases: Optional[Path] = None):
+    """The diary food data (FNDDS + SR28 + dishes + your foods, or the SR28 table) and where it came from."""
+    from ..lifestyle.fooddb import food_database_for
+    from ..lifestyle.matching import read_aliases
+    from ..lifestyle.person import read_food_table
+
+    own = read_food_table(foods) if foods is not None else None
+    al = read_aliases(aliases) if aliases is not None else None
+    return food_database_for(None, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova, personal=own, aliases=al)
 
 
 def _logged_meals(meals: Path, stress: Optional[Path], foods: Optional[Path], usda: Optional[Path],
-                  nova: Optional[Path]):
-    """The meal log resolved against a food table, the stress log (or None) and the food table."""
-    from ..lifestyle.logs import read_meal_log, read_stress_log
-    from ..lifestyle.person import read_food_table
+                  nova: Optional[Path], fndds: Optional[Path] = None, sr28: Optional[Path] = None,
+                  aliases: Optional[Path] = None, dayfirst=None):
+    """The meal log (ours, Cronometer or MyFitnessPal) resolved against the food data, the stress log and the food data."""
+    from ..lifestyle.imports import read_diary
+    from ..lifestyle.logs import read_stress_log
     from ..lifestyle.scores import resolve_meals
 
-    log = read_meal_log(meals)
-    st = read_stress_log(stress) if stress is not None else None
-    table = read_food_table(foods) if foods is not None else _food_table(usda, nova)[0]
+    log = read_diary(meals, dayfirst=dayfirst)
+    note = log.attrs.get("note")
+    if note:
+        _stderr().print(f"note: {note}")
+    st = read_stress_log(stress, dayfirst=dayfirst) if stress is not None else None
+    table, _ = _food_table(usda, nova, fndds, sr28, foods, aliases)
     return resolve_meals(log, table), st, table
 
 
@@ -64,6 +92,11 @@ def plan_cmd(
     flag: Optional[List[str]] = typer.Option(None, "--flag", help="Flag, repeatable: strong_immunosuppression, central_venous_catheter, ..."),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
+    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
+    aliases: Optional[Path] = typer.Option(None, "--aliases", help="Your own words for foods: CSV phrase, food_id, grams (see `gutaxis food alias`)."),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=_DATES_HELP),
+    monthfirst: bool = typer.Option(False, "--monthfirst", help="US date order (see --dayfirst)."),
     reference: Optional[Path] = typer.Option(None, "--reference", "-r", help="Healthy reference JSON for gut-panel percentiles."),
     simulate: bool = typer.Option(True, "--simulate/--no-simulate", help="Simulate the plan on the person's twin."),
     draws: int = typer.Option(200, "--draws", min=10, help="Model patients in the twin ensemble."),
@@ -73,7 +106,9 @@ def plan_cmd(
     """Write a person's evidence-graded plan: HTML report, dietitian summary (HTML + PDF), CSV exports."""
     with _guard():
         from ..errors import InputError
-        from ..lifestyle.person import example_person_dir, person_foods, read_person
+        from ..lifestyle.fooddb import food_database_for
+        from ..lifestyle.matching import read_aliases
+        from ..lifestyle.person import example_person_dir, read_person
         from ..lifestyle.plan import build_plan
         from ..lifestyle.report import write_plan_reports
 
@@ -92,10 +127,12 @@ def plan_cmd(
                     person = read_person(d, flags=flags or None, conditions=condition or None, sex=sex, age=age)
             else:
                 person = read_person(person_dir, profile=profile, meals=meals, stress=stress, symptoms=symptoms,
-                                     foods=foods, sex=sex, age=age, conditions=condition or None, flags=flags or None)
+                                     foods=foods, sex=sex, age=age, conditions=condition or None, flags=flags or None,
+                                     **_date_kw(_dayfirst(dayfirst, monthfirst)))
             advance("food table")
-            table, note = person_foods(person, usda_path=usda, nova_path=nova)
-            if "not in the dataset cache" in note:
+            table, note = food_database_for(person, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova,
+                                            aliases=read_aliases(aliases) if aliases is not None else None)
+            if "not in the" in note:
                 _stderr().print(f"note: {note}")
             advance("scores, rules and the twin")
             plan = build_plan(person, foods=table, foods_note=note, reference=reference, simulate=simulate,
@@ -115,33 +152,96 @@ def plan_cmd(
 
 @food_app.command("match")
 def food_match(
-    text: List[str] = typer.Argument(..., help="What you ate, e.g. \"1 cup kimchi\" (quote it)."),
+    text: List[str] = typer.Argument(..., help="What you ate, e.g. \"2 eggs and toast\" (quote it)."),
+    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
+    foods: Optional[Path] = typer.Option(None, "--foods", help="Your own foods (CSV per 100 g), added to the USDA tables."),
+    aliases: Optional[Path] = typer.Option(None, "--aliases", help="Your own words for foods (CSV phrase, food_id, grams)."),
 ) -> None:
-    """Match free text ("1 cup kimchi", "slice of sourdough") to a USDA SR28 item and grams."""
+    """Match a diary entry ("2 eggs and toast", "slice of sourdough") to USDA foods and grams."""
     with _guard():
+        from ..lifestyle.diary import DiaryMatcher
         from ..lifestyle.fermented import classify_fermented
+        from ..lifestyle.fooddb import FoodDatabase
         from ..lifestyle.matching import FoodMatcher
 
         phrase = " ".join(text)
-        foods, _ = _food_table(usda, nova)
-        m = FoodMatcher(foods).match(phrase)
+        table, note = _food_table(usda, nova, fndds, sr28, foods, aliases)
         out = _stdout()
         out.print(f"text: {phrase}")
-        out.print(f"status: {m.status} (confidence {m.confidence:.2f})")
-        if m.ndb_no:
-            out.print(f"USDA SR28: {m.ndb_no} {m.description}")
-            out.print("grams: " + (f"{m.grams:g}" if m.grams is not None else "not known (give grams)"))
-            if "nova" in foods.columns and str(foods.at[m.ndb_no, "nova"]) not in ("<NA>", "nan"):
-                out.print(f"NOVA group: {foods.at[m.ndb_no, 'nova']}")
-            fer = classify_fermented(phrase, m.description)
-            if fer:
-                out.print(f"fermented: {fer['name']} (live cultures: {fer['live_cultures']})")
-        if m.note:
-            out.print(f"note: {m.note}")
-        for c in m.candidates[:5]:
-            out.print(f"  candidate: {c[0]} {c[1]}")
+        if isinstance(table, FoodDatabase):
+            items = DiaryMatcher(table).match_entry(phrase)
+            frame = table.foods
+        else:
+            _stderr().print(f"note: {note}")
+            m = FoodMatcher(table).match(phrase)
+            from ..lifestyle.diary import ItemMatch
+
+            items = [ItemMatch(phrase, m.status, m.ndb_no, m.description, m.grams, m.portion_basis, False,
+                               m.confidence, m.source, m.note, [(c[0], c[1], float("nan")) for c in m.candidates])]
+            frame = table
+        for it in items:
+            counted = "counted" if it.counted else "NOT counted"
+            out.print(f"- {it.text}: {it.status} ({counted}, confidence {it.confidence:.2f})")
+            if it.food_id:
+                out.print(f"  food: {it.food_id} {it.description}")
+                out.print("  grams: " + (f"{it.grams:.0f}" if it.grams is not None else "not known (give grams)")
+                          + (f" ({it.portion_basis})" if it.portion_basis else ""))
+                if it.grams is not None and "energy_kcal" in frame.columns:
+                    row = frame.loc[it.food_id]
+                    out.print(f"  energy {row['energy_kcal'] * it.grams / 100:.0f} kcal, "
+                              f"fiber {row['fiber_g'] * it.grams / 100:.1f} g")
+                if "nova" in frame.columns and str(frame.at[it.food_id, "nova"]) not in ("<NA>", "nan"):
+                    out.print(f"  NOVA group: {frame.at[it.food_id, 'nova']}")
+                fer = classify_fermented(it.text, str(it.description).upper().replace(", ", ","))
+                if fer:
+                    out.print(f"  fermented: {fer['name']} (live cultures: {fer['live_cultures']})")
+            if it.note:
+                out.print(f"  note: {it.note}")
+            for c in it.candidates[:3]:
+                if c[0] != it.food_id:
+                    out.print(f"  candidate: {c[0]} {c[1]}")
+
+
+@food_app.command("add")
+def food_add(
+    name: str = typer.Argument(..., help="The food's name, as you write it (e.g. \"grandma's lentil soup\")."),
+    out_file: Path = typer.Option(..., "-o", "--out", help="Your foods CSV (created, or a row is added)."),
+    energy_kcal: float = typer.Option(..., "--kcal", min=0, max=900, help="Energy per 100 g (kcal)."),
+    fiber_g: float = typer.Option(..., "--fiber", min=0, max=100, help="Fiber per 100 g (g)."),
+    sugars_g: float = typer.Option(..., "--sugars", min=0, max=100, help="Total sugars per 100 g (g)."),
+    sat_fat_g: float = typer.Option(..., "--sat-fat", min=0, max=100, help="Saturated fat per 100 g (g)."),
+    protein_g: Optional[float] = typer.Option(None, "--protein", min=0, max=100, help="Protein per 100 g (g)."),
+    sodium_mg: Optional[float] = typer.Option(None, "--sodium", min=0, max=40000, help="Sodium per 100 g (mg)."),
+    portion_g: Optional[float] = typer.Option(None, "--portion", min=0.1, max=2000, help="Your usual portion (g)."),
+    nova: Optional[int] = typer.Option(None, "--nova", min=1, max=4, help="NOVA group 1-4."),
+    food_id: Optional[str] = typer.Option(None, "--id", help="An id for the food (default: from the name)."),
+) -> None:
+    """Add one of your own foods (per 100 g) to a personal foods CSV; it adds to the USDA tables."""
+    with _guard():
+        from ..lifestyle.person import add_own_food
+
+        fid = add_own_food(out_file, name, food_id=food_id, energy_kcal=energy_kcal, fiber_g=fiber_g,
+                           sugars_g=sugars_g, sat_fat_g=sat_fat_g, protein_g=protein_g, sodium_mg=sodium_mg,
+                           portion_g=portion_g, nova=nova)
+        _stdout().print(f"added {fid} ({name}) to {out_file}; use it with --foods {out_file}")
+
+
+@food_app.command("alias")
+def food_alias(
+    phrase: str = typer.Argument(..., help="Your words, e.g. \"my usual porridge\"."),
+    food_id: str = typer.Argument(..., help="The food: an FNDDS code, SR28 NDB number or your own food's id."),
+    out_file: Path = typer.Option(..., "-o", "--out", help="Your aliases CSV (created, or a row is added)."),
+    grams: Optional[float] = typer.Option(None, "--grams", min=0.1, max=2000, help="Grams in one of your portions."),
+) -> None:
+    """Teach gutaxis your own words for a food (and your usual portion)."""
+    with _guard():
+        from ..lifestyle.person import add_alias
+
+        add_alias(out_file, phrase, food_id, grams)
+        _stdout().print(f"'{phrase}' -> {food_id} saved in {out_file}; use it with --aliases {out_file}")
 
 
 @diet_app.command("scores")
@@ -153,14 +253,20 @@ def diet_scores(
     age: Optional[float] = typer.Option(None, "--age", help="Age in years (targets change at 51)."),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
-    foods: Optional[Path] = typer.Option(None, "--foods", help="A personal food table (CSV, per 100 g) instead of USDA/NOVA."),
+    foods: Optional[Path] = typer.Option(None, "--foods", help="Your own foods (CSV, per 100 g), added to the USDA tables."),
+    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
+    aliases: Optional[Path] = typer.Option(None, "--aliases", help="Your own words for foods (CSV phrase, food_id, grams)."),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help=_DATES_HELP),
+    monthfirst: bool = typer.Option(False, "--monthfirst", help="US date order (see --dayfirst)."),
 ) -> None:
     """Daily and weekly diet scores (fiber, fermented, NOVA-4 share, sugars, saturated fat, DII parameters)."""
     with _guard():
         from ..lifestyle.logs import write_log
         from ..lifestyle.scores import daily_scores, weekly_scores
 
-        items, st, table = _logged_meals(meals, stress, foods, usda, nova)
+        items, st, table = _logged_meals(meals, stress, foods, usda, nova, fndds, sr28, aliases,
+                                         _dayfirst(dayfirst, monthfirst))
         daily = daily_scores(items, table, sex=sex, age=age, stress=st)
         weekly = weekly_scores(daily)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -172,12 +278,25 @@ def diet_scores(
             weekly.index = weekly.index.strftime("%Y-%m-%d")
         weekly.to_csv(out_dir / "weekly_scores.csv", index_label="week_start")
         out = _stdout()
-        out.print(f"{len(daily)} days, {len(items)} entries ({int(daily['n_left_out'].sum())} left out of the scores)")
+        from ..lifestyle.resolve import coverage
+
+        if "counted" in items.columns:
+            cov = coverage(items)
+            if not cov["ok"]:
+                out.print(f"[bold red]WARNING: {cov['message']}: these numbers are not your diet.[/] "
+                          f"Fix the entries listed in {out_dir / 'entries_to_fix.csv'}")
+            else:
+                out.print(cov["message"].capitalize())
+            from ..lifestyle.assessment import entries_to_fix
+
+            entries_to_fix(items).to_csv(out_dir / "entries_to_fix.csv", index=False)
+        out.print(f"{len(daily)} days, {len(items)} foods ({int(daily['n_left_out'].sum())} left out of the scores)")
         out.print(f"mean fiber {daily['fiber_g'].mean():.1f} g/day (target {daily['fiber_target_g'].iloc[0]:.0f}); "
                   f"sugars {daily['sugar_pct_energy'].mean():.1f}% energy (total sugars, proxy); "
                   f"saturated fat {daily['sat_fat_pct_energy'].mean():.1f}% energy")
-        for name in ("daily_scores.csv", "weekly_scores.csv", "resolved_meals.csv"):
-            out.print(f"  {out_dir / name}")
+        for name in ("daily_scores.csv", "weekly_scores.csv", "resolved_meals.csv", "entries_to_fix.csv"):
+            if (out_dir / name).is_file():
+                out.print(f"  {out_dir / name}")
 
 
 @app.command("insights")

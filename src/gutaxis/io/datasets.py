@@ -163,7 +163,10 @@ def _fetch_file(name: str, fname: str, meta: dict, folder: Path, progress: bool)
     import pooch
     import requests
 
-    url = _base_url() + _datasets()[name]["path"] + fname
+    from urllib.parse import quote
+
+    # "remote": the file's name upstream where it differs from the cache name (e.g. has spaces)
+    url = _base_url() + _datasets()[name]["path"] + quote(meta.get("remote", fname))
     expected = meta["sha256"].lower()
     bar = _RichBar(f"{name}/{fname}") if progress else False
     downloader = pooch.HTTPDownloader(progressbar=bar, timeout=60)

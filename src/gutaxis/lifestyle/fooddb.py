@@ -248,3 +248,35 @@ def _abbrev_measures(sr: pd.DataFrame) -> pd.DataFrame:
         warnings.simplefilter("ignore")
         return pd.DataFrame(rows, columns=["food_id", "text", "amount", "measure", "grams", "default", "table"])
 
+
+
+def food_database_for(person=None, *, fndds=None, sr28=None, usda_path=None, nova_path=None, personal=None,
+                      aliases=None, prefer: str = "cache"):
+    """The food data to score a diary with, and one sentence saying which and why.
+
+    The FNDDS-based :class:`FoodDatabase` (with SR28, dishes, and the person's own foods and
+    aliases added) when FNDDS is in the cache or given; otherwise the earlier single-table path
+    (:func:`gutaxis.lifestyle.person.person_foods`: SR28 from the cache, or the person's own
+    table), with a note saying what is lost and how to fetch FNDDS. ``prefer="person"`` uses
+    the person's own table first (the shipped example's reproducible offline path).
+    """
+    from .person import person_foods
+
+    own = personal if personal is not None else getattr(person, "foods", None)
+    own_aliases = aliases if aliases is not None else getattr(person, "aliases", None)
+    if prefer == "person" and own is not None and fndds is None:
+        return person_foods(person, prefer="person")
+    try:
+        db = load_food_database(fndds, sr28, usda_path=usda_path, nova_path=nova_path, personal=own,
+                                aliases=own_aliases)
+    except InputError as exc:
+        if fndds is not None or "fndds" not in str(exc).lower():
+            raise
+        table, note = person_foods(person, usda_path=usda_path, nova_path=nova_path)
+        return table, (note + ". FNDDS 2017-2018 (foods as eaten, household portions, mixed dishes) is not in the "
+                       "cache, so compound entries and household portions are not understood: run "
+                       "`gutaxis datasets fetch fndds_2017_2018` and `gutaxis datasets fetch usda_sr28_full` once")
+    note = db.describe()
+    if db.notes:
+        note += ". " + ". ".join(db.notes)
+    return db, note

@@ -18,7 +18,7 @@ import csv
 import os
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +132,13 @@ def detect_diary_format(path: str | os.PathLike) -> str:
 
     Raises :class:`InputError` naming the file and the header it saw when it is none of them.
     """
-    header, _, p = _read_csv(path, header_only=True)
+    p = Path(path)
+    if p.is_file():  # gutaxis logs may also be JSON (read_meal_log reads both)
+        with p.open("rb") as fh:
+            head = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if p.suffix.lower() == ".json" or head in (b"[", b"{"):
+            return "gutaxis"
+    header, _, p = _read_csv(p, header_only=True)
     fmt = _format_of(header)
     if fmt is None:
         raise _unknown_format(header, p)
@@ -245,7 +251,7 @@ def _read_export(path, fmt: str, label: str, date_col: str, meal_col: str, nutri
         t = _time(raw_time, where, "Time", probs) if raw_time else None
         row = {"time_assumed": not raw_time, "source_row": where, "ndb_no": None, "nutrients_given": True}
         if day is not None and (t is not None or not raw_time):
-            row["timestamp"] = pd.Timestamp(datetime.combine(day, t)) if t else pd.Timestamp(day) + pd.Timedelta(hours=12)
+            row["timestamp"] = pd.Timestamp(datetime.combine(day, t or time(12, 0)))
         row["meal"] = _MEALS.get(cell(meal_col).casefold(), "other")
         row.update(describe(cell, where, probs))
         for col, (i, factor) in used.items():
@@ -349,7 +355,7 @@ def read_myfitnesspal(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def read_diary(path: str | os.PathLike) -> pd.DataFrame:
+def read_diary(path: str | os.PathLike, *, dayfirst: bool | None = None) -> pd.DataFrame:
     """Read any accepted diary, choosing the reader with :func:`detect_diary_format`.
 
     A gutaxis meal log is read by :func:`gutaxis.lifestyle.read_meal_log` and gets
@@ -362,7 +368,7 @@ def read_diary(path: str | os.PathLike) -> pd.DataFrame:
         return read_myfitnesspal(path)
     from .logs import read_meal_log
 
-    df = read_meal_log(path)
+    df = read_meal_log(path, dayfirst=dayfirst)
     df["time_assumed"] = False
     df["nutrients_given"] = False
     df.attrs["format"] = "gutaxis"

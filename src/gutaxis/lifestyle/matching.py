@@ -443,38 +443,42 @@ class FoodMatch:
 
 
 def read_aliases(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a favourites/alias CSV: ``phrase, ndb_no[, grams]`` (grams per one portion).
+    """Read a favourites/alias CSV: ``phrase, food_id[, grams]`` (grams per one portion).
 
-    Raises :class:`InputError` naming the file, row and column for an empty phrase, an NDB number
-    that is not 1-5 digits, or grams that are not a positive number.
+    ``food_id`` is an FNDDS food code (8 digits), an SR28 NDB number (1-5 digits, zero-padded),
+    a gutaxis dish (``gx_...``) or one of your own foods; the older column name ``ndb_no`` is
+    read too. Every bad row is an :class:`InputError` naming the file, row and column.
     """
     p = Path(path)
     if not p.is_file():
-        raise InputError("alias file not found", source=p, hint="give a CSV with columns phrase, ndb_no, grams")
+        raise InputError("alias file not found", source=p, hint="give a CSV with columns phrase, food_id, grams")
     df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    for col in ("phrase", "ndb_no"):
+    id_col = "food_id" if "food_id" in df.columns else "ndb_no"
+    for col in ("phrase", id_col):
         if col not in df.columns:
-            raise InputError(f"missing column {col!r}", source=p, hint="columns: phrase, ndb_no, grams (optional)")
+            raise InputError(f"missing column {col!r}", source=p, hint="columns: phrase, food_id, grams (optional)")
     out = []
-    for i, r in enumerate(df.itertuples(index=False), start=2):
-        phrase, ndb = r.phrase.strip(), r.ndb_no.strip()
+    for i, r in enumerate(df.to_dict("records"), start=2):
+        phrase, fid = str(r["phrase"]).strip(), str(r[id_col]).strip()
         if not phrase:
             raise InputError(f"row {i}, column 'phrase': empty", source=p, hint="write the words you use for this food")
-        if not re.fullmatch(r"\d{1,5}", ndb):
-            raise InputError(f"row {i}, column 'ndb_no': {ndb!r} is not an NDB number", source=p,
-                             hint="a USDA SR28 NDB number, e.g. 09040")
-        grams = getattr(r, "grams", "").strip() if "grams" in df.columns else ""
+        if re.fullmatch(r"\d{1,5}", fid):
+            fid = fid.zfill(5)
+        elif not re.fullmatch(r"\d{8}|[A-Za-z][\w.-]{0,63}", fid):
+            raise InputError(f"row {i}, column {id_col!r}: {fid!r} is not a food id", source=p,
+                             hint="an FNDDS food code (8 digits), an SR28 NDB number (e.g. 09040) or your own food's id")
+        grams = str(r.get("grams", "")).strip()
         g = None
         if grams:
             try:
                 g = float(grams)
             except ValueError:
                 g = -1.0
-            if not g > 0:
+            if not (g > 0 and math.isfinite(g)):
                 raise InputError(f"row {i}, column 'grams': {grams!r}", source=p,
                                  hint="grams per portion must be a positive number (or empty)")
-        out.append({"phrase": phrase, "ndb_no": ndb.zfill(5), "grams": g})
-    return pd.DataFrame(out, columns=["phrase", "ndb_no", "grams"])
+        out.append({"phrase": phrase, "food_id": fid, "ndb_no": fid, "grams": g})
+    return pd.DataFrame(out, columns=["phrase", "food_id", "ndb_no", "grams"])
 
 
 class FoodMatcher:

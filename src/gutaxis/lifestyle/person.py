@@ -8,6 +8,9 @@ A person lives in a folder with a ``person.json`` that names the files beside it
       "sex": "female", "age": 52,
       "conditions": ["RA"],
       "flags": {"strong_immunosuppression": false, "dmard": true},
+      "medications": ["prednisolone 40 mg daily", "methotrexate 15 mg weekly",
+                      {"name": "mycophenolate mofetil", "dose_mg": 1000, "frequency": "twice daily"}],
+      "notes": "free text for the clinician or dietitian",
       "files": {"profile": "profile_metaphlan.txt", "meals": "meals.csv", "stress": "stress.csv",
                 "symptoms": "symptoms.json", "foods": "foods.csv"}
     }
@@ -20,15 +23,29 @@ table is used and says why.
 
 Condition tags (``RA``, ``SLE``, ``MS``, ``IBD``, ...) select the recommendations whose
 population they match; flags switch contraindications on (``strong_immunosuppression``
-withholds live probiotics). Unknown tags or flags are errors, so that a typo never silently
-disables a contraindication.
+withholds live probiotics) and flag rules on (``pregnant`` adds the food-safety cautions of
+pregnancy). Unknown tags or flags are errors, so that a typo never silently disables a
+contraindication.
+
+Medications are used or refused, never silently ignored: each is matched against the package
+table ``gutaxis/data/medications.tsv`` (:func:`medication_table`), which names the flags a drug
+sets (mycophenolate, rituximab, cyclophosphamide, tacrolimus, ciclosporin and prednisolone at
+20 mg/day or more set ``strong_immunosuppression``; methotrexate sets ``methotrexate``; systemic
+glucocorticoids set ``glucocorticoid``) and a note for the dietitian with its citation. A name
+the table does not know is kept and reported as "not recognised by gutaxis: no rule applied";
+a dose that a rule needs but that is not given is reported, not guessed. A flag set by a
+medication is on even where ``flags`` says false (the safe direction), and the plan says which
+medication set it (:meth:`Person.flag_sources`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -38,7 +55,7 @@ import pandas as pd
 from ..errors import InputError
 
 __all__ = ["Person", "read_person", "example_person", "example_person_dir", "person_foods", "read_food_table",
-           "CONDITIONS", "FLAGS", "AUTOIMMUNE"]
+           "read_medications", "medication_table", "CONDITIONS", "FLAGS", "AUTOIMMUNE", "NOT_RECOGNISED"]
 
 #: condition tags understood by the recommendation rules -> plain name
 CONDITIONS = {
@@ -49,17 +66,28 @@ CONDITIONS = {
 }
 #: autoimmune / immune-mediated inflammatory conditions among the tags
 AUTOIMMUNE = frozenset({"RA", "SLE", "MS", "IBD", "CD", "UC", "SpA", "PsA", "T1D", "psoriasis", "thyroiditis"})
-#: flags understood by the contraindication rules -> meaning
+#: other spellings of condition tags -> tag
+_CONDITION_ALIASES = {"as": "SpA", "axspa": "SpA", "ankylosing spondylitis": "SpA", "lupus": "SLE",
+                      "crohn's disease": "CD", "crohns": "CD", "ulcerative colitis": "UC"}
+#: flags understood by the rules (contraindications, triggers) and the medication table -> meaning.
+#: Every flag is used by at least one rule or medication note (tests/test_lifestyle_safety.py).
 FLAGS = {
     "strong_immunosuppression": ("strongly immunosuppressed (e.g. after organ or stem-cell transplant, during "
                                  "chemotherapy or neutropenia, high-dose glucocorticoids, or combined potent "
-                                 "immunosuppressants), as judged by the treating clinician"),
+                                 "immunosuppressants), as judged by the treating clinician; set by mycophenolate, "
+                                 "rituximab, cyclophosphamide, tacrolimus, ciclosporin or prednisolone 20 mg/day or more"),
     "central_venous_catheter": "has a central venous catheter",
     "bowel_stricture": "has a known bowel stricture or a history of bowel obstruction",
-    "dmard": "takes a disease-modifying antirheumatic drug (informs the simulation only)",
-    "pregnant": "is pregnant",
-    "kidney_disease": "has chronic kidney disease",
+    "dmard": ("takes a disease-modifying antirheumatic drug (informs the simulation; set by methotrexate, "
+              "leflunomide, sulfasalazine, hydroxychloroquine or a TNF blocker)"),
+    "pregnant": "is pregnant (adds the food-safety cautions of pregnancy; supplements to be discussed)",
+    "kidney_disease": "has chronic kidney disease, including lupus nephritis (diet set with the renal team)",
+    "methotrexate": "takes methotrexate (folic acid and alcohol advice)",
+    "glucocorticoid": ("takes a systemic glucocorticoid such as prednisolone (calcium and vitamin D advice "
+                       "for bone health when taken for 3 months or more)"),
 }
+#: the status of a medication the table does not know
+NOT_RECOGNISED = "not recognised by gutaxis: no rule applied"
 _SEXES = {"female": "female", "f": "female", "woman": "female", "male": "male", "m": "male", "man": "male"}
 
 
@@ -71,7 +99,17 @@ class Person:
     ----------
     id, sex, age, conditions, flags
         ``sex`` "female"/"male"/None; ``age`` in years or None; ``conditions`` tags of
-        :data:`CONDITIONS`; ``flags`` dict of :data:`FLAGS` -> bool.
+        :data:`CONDITIONS`; ``flags`` dict of :data:`FLAGS` -> bool, as stated (person.json or
+        ``--flag``); the flags in force add those set by medications (:meth:`flag`).
+    medications
+        Given as strings (``"prednisolone 40 mg"``) or objects (``{"name", "dose_mg",
+        "frequency"}``); kept as dicts (:func:`read_medications`): ``name``, ``dose`` (text),
+        ``frequency``, ``dose_mg``, ``daily_dose_mg`` (None where it cannot be worked out),
+        ``drug``, ``drug_class``, ``recognised``, ``flags`` (set by it), ``note`` (for the
+        dietitian), ``rules`` (each table rule matched, applied or not, with its citation),
+        ``assumptions``.
+    notes
+        Free text from person.json, kept for the clinician or dietitian.
     meals, stress, symptoms
         Logs as read by :func:`gutaxis.lifestyle.read_meal_log` etc. (None when not logged).
     profile
@@ -96,6 +134,8 @@ class Person:
     label: str = ""
     source: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    medications: list = field(default_factory=list)
+    notes: str = ""
 
     def __post_init__(self) -> None:
         self.sex = _sex(self.sex, self.source or "person")
@@ -109,9 +149,46 @@ class Person:
                 raise InputError(f"age {self.age:g} is outside 0-120 years", source=self.source or "person")
         self.conditions = _conditions(self.conditions, self.source or "person")
         self.flags = _flags(self.flags, self.source or "person")
+        self.medications = read_medications(self.medications, source=self.source or "person")
+        if self.notes is None:
+            self.notes = ""
+        elif isinstance(self.notes, (list, tuple)):
+            self.notes = "\n".join(str(n) for n in self.notes)
+        else:
+            self.notes = str(self.notes)
 
     def flag(self, name: str) -> bool:
-        return bool(self.flags.get(name, False))
+        """Whether a flag is in force: stated, or set by one of the medications."""
+        return bool(self.flags.get(name, False)) or name in self.medication_flags
+
+    @property
+    def medication_flags(self) -> dict[str, list[str]]:
+        """Flag -> the medications (as given) that set it."""
+        out: dict[str, list[str]] = {}
+        for m in self.medications:
+            for f in m.get("flags", []):
+                out.setdefault(f, [])
+                if m["name"] not in out[f]:
+                    out[f].append(m["name"])
+        return out
+
+    def flag_sources(self) -> dict[str, list[str]]:
+        """Every flag in force -> where it came from: ``"stated"`` (person.json or ``--flag``) and/or
+        the medications that set it."""
+        out: dict[str, list[str]] = {}
+        for f, v in self.flags.items():
+            if v:
+                out[f] = ["stated"]
+        for f, meds in self.medication_flags.items():
+            out.setdefault(f, []).extend(meds)
+        return out
+
+    def flags_in_force(self) -> dict[str, bool]:
+        """The stated flags with those set by medications switched on."""
+        out = dict(self.flags)
+        for f in self.medication_flags:
+            out[f] = True
+        return out
 
     @property
     def autoimmune(self) -> bool:
@@ -125,9 +202,14 @@ class Person:
         if self.age is not None:
             bits.append(f"{self.age:g} years")
         bits.append(", ".join(CONDITIONS[c] for c in self.conditions) if self.conditions else "no condition given")
-        on = [k.replace("_", " ") for k, v in self.flags.items() if v]
+        src = self.flag_sources()
+        on = [k.replace("_", " ") + ("" if srcs == ["stated"] else
+                                     " (from " + ", ".join(x for x in srcs if x != "stated") + ")")
+              for k, srcs in src.items()]
         if on:
             bits.append("flags: " + ", ".join(on))
+        if self.medications:
+            bits.append("medications: " + ", ".join(m["name"] for m in self.medications))
         return " · ".join(bits)
 
 
@@ -146,6 +228,7 @@ def _conditions(v, src) -> list[str]:
     if isinstance(v, str):
         v = [p for p in v.replace(",", ";").split(";")]
     lookup = {k.lower(): k for k in CONDITIONS}
+    lookup.update({k: v for k, v in _CONDITION_ALIASES.items() if k not in lookup})
     out = []
     for c in v:
         c = str(c).strip()

@@ -525,11 +525,11 @@ def _nutrient_rows(df: pd.DataFrame | None) -> list[dict]:
     for key, r in df.iterrows():
         unit = _cell(r.get("unit"))
         per_day = _finite(r.get("per_day"))
-        nd = 0 if (unit.startswith(("kcal", "mg")) or (per_day is not None and abs(per_day) >= 100)) else 1
+        nd = 1 if per_day is None else (0 if abs(per_day) >= 100 else 1 if abs(per_day) >= 1 else 2)
         per_kg = _finite(r.get("per_kg"))
         rows.append({"key": str(key), "label": _cell(r.get("label")) or str(key), "unit": unit,
                      "per_day": _v(per_day, nd), "raw": per_day,
-                     "per_kg": "" if per_kg is None else f"{per_kg:.2f} g/kg",
+                     "per_kg": "" if per_kg is None else f"{per_kg:.2f} g/kg/day",
                      "reference": _cell(r.get("reference")), "coverage_note": _cell(r.get("coverage_note"))})
     return rows
 
