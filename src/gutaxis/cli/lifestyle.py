@@ -221,7 +221,7 @@ def food_add(
 ) -> None:
     """Add one of your own foods (per 100 g) to a personal foods CSV; it adds to the USDA tables."""
     with _guard():
-        from ..lifestyle.person import add_own_food
+        from ..lifestyle.own_foods import add_own_food
 
         fid = add_own_food(out_file, name, food_id=food_id, energy_kcal=energy_kcal, fiber_g=fiber_g,
                            sugars_g=sugars_g, sat_fat_g=sat_fat_g, protein_g=protein_g, sodium_mg=sodium_mg,
@@ -238,7 +238,7 @@ def food_alias(
 ) -> None:
     """Teach gutaxis your own words for a food (and your usual portion)."""
     with _guard():
-        from ..lifestyle.person import add_alias
+        from ..lifestyle.own_foods import add_alias
 
         add_alias(out_file, phrase, food_id, grams)
         _stdout().print(f"'{phrase}' -> {food_id} saved in {out_file}; use it with --aliases {out_file}")

@@ -82,11 +82,15 @@ _SPLIT_RE = re.compile(r"\s*(?:,|;|\+|&|\band\b|\bwith\b|\bw/|\bplus\b|\bon\b|\b
 _NEUTRAL = {"ns", "nfs", "as", "to", "or", "and", "with", "of", "in", "the", "a", "type", "form", "made", "from",
             "not", "specified", "includes", "regular", "plain", "fresh", "raw", "whole", "added", "no", "fat",
             "any", "other", "than", "eaten", "restaurant", "fast", "food", "home", "recipe", "ready", "eat",
-            "commercial", "prepared", "style", "homemade", "frozen", "canned", "cooked", "brand", "cooking",
-            "method", "type", "kind", "content", "milk"}
+            "commercial", "prepared", "style", "homemade", "cooked", "brand", "cooking", "method", "kind",
+            "content", "form", "nonfat", "lowfat"}
 _STOP = {"a", "an", "the", "of", "some", "my", "i", "had", "ate", "for", "breakfast", "lunch", "dinner", "snack",
          "bit", "little", "lot", "lots", "plate", "x", "homemade", "home", "organic", "fresh", "usual", "big",
          "small", "medium", "large", "side", "serving", "portion", "few", "couple", "about", "around", "approx"}
+_FORM_WORDS = {"dried", "dehydrated", "creamed", "pickled", "powder", "canned", "frozen", "instant", "concentrate",
+               "mix", "meatless", "imitation", "substitute", "crumb", "condensed", "stuffed", "teriyaki", "sweetened",
+               "candied", "smoked", "breaded", "coated", "diet", "light", "reduced", "flavored", "jerky", "chip"}
+_GENERIC_HEADS = {"cereal", "beverage", "candy", "snack", "soup", "sauce", "bread", "cheese", "tea", "coffee"}
 _GENERIC = re.compile(r"\b(nfs|ns as to)\b", re.I)
 
 
@@ -118,8 +122,12 @@ class DiaryMatcher:
                 head = set(_text.tokens(d.split(",")[0]))
             else:
                 words = _words(d)
-                head = set(_words(re.split(r",|\bwith\b", d)[0]))
-            main = set(words)
+                segs = re.split(r",|\bwith\b", d)
+                head = set(_words(segs[0]))
+                if head <= _GENERIC_HEADS and len(segs) > 1:  # "Cereal, corn flakes": the food is the 2nd part
+                    head |= set(_words(segs[1]))
+                    head |= {x + y for x, y in zip(_words(segs[1]), _words(segs[1])[1:])}
+            main = set(words) | {x + y for x, y in zip(words, words[1:]) if x.isalpha() and y.isalpha()}
             extra = set(_words(a)) - main
             self._main.append(main)
             self._head.append(head)
@@ -132,6 +140,8 @@ class DiaryMatcher:
         cats = foods["category"].fillna("").astype(str).str.lower().tolist() if "category" in foods else [""] * n
         self._eaten_raw = [bool(re.search(r"fruit|vegetable|salad|nut|seed|berr|banana|apple|citrus|melon|tomato|lettuce",
                                           c + " " + d.lower())) for c, d in zip(cats, self._desc)]
+        self._baby = [bool(re.search(r"baby ?food|babyfood|infant|toddler", c + " " + d.lower()))
+                      for c, d in zip(cats, self._desc)]
         self._source_rank = np.array([0 if len(i) == 8 and i.isdigit() else (2 if i.startswith("gx_") else 1)
                                       for i in self._ids])
         # the lexicon, the dishes and the person's aliases, by normalised words
@@ -254,10 +264,13 @@ class DiaryMatcher:
             cover = c / total
             head = self._head[j]
             head_ok = bool(head & q)
-            extra_head = len([t for t in head - q if t not in _NEUTRAL and not t.isdigit()])
+            extra_head = len([t for t in head - q if t not in _NEUTRAL and t not in _GENERIC_HEADS and not t.isdigit()])
             extra = len([t for t in self._main[j] - q if t not in _NEUTRAL and not t.isdigit()])
             s = cover + 0.15 * head_ok - 0.12 * extra_head - 0.025 * extra
             s += 0.05 * bool(_GENERIC.search(self._desc[j])) - 0.01 * self._source_rank[j]
+            s -= 0.08 * len((self._main[j] & _FORM_WORDS) - q)  # "Salmon, dried" is not "salmon"
+            if self._baby[j] and not q & {"baby", "infant", "toddler"}:
+                s -= 0.3
             if "raw" in self._main[j] and "raw" not in q and not self._eaten_raw[j]:
                 s -= 0.06  # meat, fish, eggs, grains: as eaten means cooked unless "raw" is written
             scored.append((s, cover, head_ok, extra_head, j))
@@ -287,7 +300,7 @@ class DiaryMatcher:
             return ItemMatch(text, "no_portion", fid, desc, None, basis, False, conf, how,
                              (note + "; " if note else "") + basis, cand_list)
         usual = self._usual_grams(fid)
-        if grams > MAX_ENTRY_G or (usual and grams > MAX_PORTIONS * usual and portion.unit not in MASS_G):
+        if grams > MAX_ENTRY_G or (usual and grams > max(MAX_PORTIONS * usual, 500.0) and portion.unit not in MASS_G):
             return ItemMatch(text, "implausible", fid, desc, grams, basis, assumed, conf, how,
                              f"{grams:.0f} g in one entry is not plausible — check the amount and unit (g or kg?)",
                              cand_list)
@@ -355,6 +368,7 @@ class DiaryMatcher:
             return g, f"{lead}: {q:g} x the usual portion ({r.table} '{r.text}', {r.grams:g} g) assumed", True
         serving = [r for r in rows if re.search(r"serving|nlea", r.measure)] or [
             r for r in rows if _cups(r.measure) is None and not re.match(r"(oz|lb|g)\b", r.measure)]
+        serving = serving or [r for r in rows if not r.default]
         if serving:
             r = serving[0]
             g = q * r.grams / r.amount
@@ -392,7 +406,9 @@ def _pick(rows, words: set, size: str | None):
         mw = set(_words(r.measure))
         if not (mw & words):
             continue
-        rank = 0 if (size and size in mw) else (1 if mw & {"medium", "regular"} else 2)
+        first = _words(r.measure)[:1]
+        rank = 0 if (size and size in mw) else (1 if (first and first[0] in words) else (
+            2 if mw & {"medium", "regular"} else 3))
         if best is None or rank < best[0]:
             best = (rank, r)
     return None if best is None else best[1]

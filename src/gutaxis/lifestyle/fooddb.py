@@ -202,6 +202,13 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
         own["food_source"] = "your own foods"
         own.index = own.index.astype(str)
         foods = pd.concat([foods[~foods.index.isin(own.index)], own[[c for c in own.columns if c in foods.columns]]])
+        if "portion_g" in own.columns:  # your usual portion is the food's default portion
+            pg = pd.to_numeric(own["portion_g"], errors="coerce")
+            pg = pg[pg > 0]
+            portions = pd.concat([portions, pd.DataFrame({
+                "food_id": pg.index, "text": [f"your portion ({g:g} g)" for g in pg], "amount": 1.0,
+                "measure": "portion", "grams": pg.to_numpy(dtype=float), "default": True, "table": "yours"})],
+                ignore_index=True)
         sources.append(f"{len(own)} foods of your own")
     # fermented flags from the descriptions, written as SR28 writes them
     desc_sr = foods["description"].astype(str).str.upper().str.replace(", ", ",", regex=False)
@@ -272,6 +279,10 @@ def food_database_for(person=None, *, fndds=None, sr28=None, usda_path=None, nov
     except InputError as exc:
         if fndds is not None or "fndds" not in str(exc).lower():
             raise
+        if person is None and own is not None:
+            from types import SimpleNamespace
+
+            person = SimpleNamespace(foods=own, files={"foods": "your own food table"})
         table, note = person_foods(person, usda_path=usda_path, nova_path=nova_path)
         return table, (note + ". FNDDS 2017-2018 (foods as eaten, household portions, mixed dishes) is not in the "
                        "cache, so compound entries and household portions are not understood: run "
