@@ -86,7 +86,11 @@ _NEUTRAL = {"ns", "nfs", "as", "to", "or", "and", "with", "of", "in", "the", "a"
             "content", "form", "nonfat", "lowfat"}
 _STOP = {"a", "an", "the", "of", "some", "my", "i", "had", "ate", "for", "breakfast", "lunch", "dinner", "snack",
          "bit", "little", "lot", "lots", "plate", "x", "homemade", "home", "organic", "fresh", "usual", "big",
-         "small", "medium", "large", "side", "serving", "portion", "few", "couple", "about", "around", "approx"}
+         "small", "medium", "large", "side", "serving", "portion", "few", "couple", "about", "around", "approx",
+         "chunk", "diced", "chopped", "sliced", "cubed", "piece"}
+# words that describe a food without changing what it is: not required for a counted match
+_SOFT = {"raw", "fresh", "unpasteurised", "unpasteurized", "live", "organic", "natural", "plain", "steamed", "boiled",
+         "cooked", "roasted", "grilled", "baked", "toasted", "hot", "cold", "warm", "ripe", "whole", "homemade"}
 _FORM_WORDS = {"dried", "dehydrated", "creamed", "pickled", "powder", "canned", "frozen", "instant", "concentrate",
                "mix", "meatless", "imitation", "substitute", "crumb", "condensed", "stuffed", "teriyaki", "sweetened",
                "candied", "smoked", "breaded", "coated", "diet", "light", "reduced", "flavored", "jerky", "chip"}
@@ -157,8 +161,9 @@ class DiaryMatcher:
                         self._phrases.setdefault(self._key(name), (r.id, "dish"))
         for key, (fid, _) in self.db.aliases.items():
             self._phrases[self._key(key)] = (fid, "alias")
-        self._vocab = sorted({t for t in postings if len(t) > 3 and t.isalpha()}
-                             | {w for k in self._phrases for w in k.split() if len(w) > 3})
+        self._lex_vocab = sorted({w for k in self._phrases for w in k.split() if len(w) > 3 and w.isalpha()})
+        self._lex_vocab_set = set(self._lex_vocab)
+        self._vocab = sorted({t for t in postings if len(t) > 3 and t.isalpha()} | self._lex_vocab_set)
         self._vocab_set = set(self._vocab)
 
     def _key(self, phrase: str) -> str:
@@ -204,6 +209,11 @@ class DiaryMatcher:
         if key not in self._phrases:
             key, corrected = self._spell(key)
         found = self._phrases.get(key)
+        if found is None:  # "raw sauerkraut", "steamed broccoli": the everyday word without its describing words
+            core = " ".join(w for w in key.split() if w not in _SOFT)
+            if core and core != key and core in self._phrases and not self._state_conflict(key, core):
+                found = self._phrases[core]
+                corrected = corrected + [f"read as '{core}'"]
         if found is not None:
             fid, how = found
             return self._with_portion(text, portion, fid, how, 1.0, corrected, [])
@@ -214,10 +224,12 @@ class DiaryMatcher:
         if j is None or cover < _LOW_MIN:
             return ItemMatch(text, "unmatched", note=f"no USDA food has the words '{' '.join(words)}'",
                              candidates=self._cand_list(cands))
-        status = "matched" if (cover >= _MATCH_MIN and head_ok and extra_head == 0) else "low_confidence"
+        core_ok = all(w in self._main[j] or w in self._add[j] for w in words if w not in _SOFT)
+        status = "matched" if ((cover >= _MATCH_MIN or (core_ok and cover >= 0.8)) and head_ok and extra_head == 0) \
+            else "low_confidence"
         note = ""
         if status != "matched":
-            missing = [w for w in words if w not in self._main[j] and w not in self._add[j]]
+            missing = [w for w in words if w not in self._main[j] and w not in self._add[j] and w not in _SOFT]
             why = []
             if missing:
                 why.append("words not found: " + ", ".join(missing))
@@ -232,16 +244,25 @@ class DiaryMatcher:
             m.note = note + ("; " + m.note if m.note else "")
         return m
 
+    @staticmethod
+    def _state_conflict(key: str, core: str) -> bool:
+        """Dropping a cooking word is safe only where it does not change the food's energy much."""
+        dropped = set(key.split()) - set(core.split())
+        return bool(dropped & {"fried", "roasted", "baked", "grilled"}) and not (dropped <= {"raw", "fresh"})
+
     def _spell(self, key: str) -> tuple[str, list[str]]:
+        """Correct misspelt words: towards the everyday lexicon's words first, then the tables' words."""
         from rapidfuzz import fuzz, process
 
         out, fixed = [], []
         for w in key.split():
-            if w in self._vocab_set or len(w) < 4 or not w.isalpha() or w in self._idf:
+            if w in self._lex_vocab_set or len(w) < 4 or not w.isalpha():
                 out.append(w)
                 continue
-            best = process.extractOne(w, self._vocab, scorer=fuzz.ratio, score_cutoff=80)
-            if best is None:
+            best = process.extractOne(w, self._lex_vocab, scorer=fuzz.ratio, score_cutoff=85)
+            if best is None and w not in self._idf:
+                best = process.extractOne(w, self._vocab, scorer=fuzz.ratio, score_cutoff=80)
+            if best is None or best[0] == w:
                 out.append(w)
                 continue
             out.append(best[0])
@@ -250,7 +271,7 @@ class DiaryMatcher:
 
     # ------------------------------------------------------------------ search
     def _search(self, words: list[str]):
-        weights = np.array([self._idf.get(w, 8.0) for w in words])
+        weights = np.array([self._idf.get(w, 8.0) * (0.15 if w in _SOFT else 1.0) for w in words])
         total = weights.sum() or 1.0
         cand: dict[int, float] = {}
         for w, wt in zip(words, weights):
@@ -352,7 +373,7 @@ class DiaryMatcher:
                     g = q * mult * hit.grams / hit.amount
                     return g, f"{q:g} {unit} taken as '{hit.text}' ({note})", True
         elif portion.stated or portion.size:
-            words = set(_words(portion.food)) | {"medium", "regular", "piece", "each", "item", "whole", "fruit"}
+            words = set(_words(portion.food)) | {"medium", "regular", "piece", "each", "item", "fruit"}
             hit = _pick(rows, {portion.size} if portion.size else words, portion.size)
             if hit is None and portion.size:
                 hit = _pick(rows, words, None)
@@ -398,8 +419,10 @@ def _cups(measure: str) -> float | None:
 
 
 def _pick(rows, words: set, size: str | None):
-    """The first portion whose measure names one of ``words``, preferring the given size."""
+    """The portion whose measure names one of ``words``: the given size first, then medium/regular, then the
+    one nearest the food's usual portion (a bottle of beer is 12 fl oz, not the 40 fl oz bottle)."""
     best = None
+    usual = next((r.grams for r in rows if r.default), None)
     for r in rows:
         if r.default:
             continue
@@ -407,10 +430,13 @@ def _pick(rows, words: set, size: str | None):
         if not (mw & words):
             continue
         first = _words(r.measure)[:1]
-        rank = 0 if (size and size in mw) else (1 if (first and first[0] in words) else (
-            2 if mw & {"medium", "regular"} else 3))
-        if best is None or rank < best[0]:
-            best = (rank, r)
+        rank = 0 if (size and size in mw) else (1 if mw & {"medium", "regular"} else (
+            2 if (first and first[0] in words) else 3))
+        if mw & {"snack", "mini", "miniature", "crust", "thin", "bite"} and not (size and size in mw):
+            rank += 4  # a snack-size slice is not what "a slice" means
+        dist = abs(math.log(r.grams / r.amount / usual)) if usual else 0.0
+        if best is None or (rank, dist) < best[0]:
+            best = ((rank, dist), r)
     return None if best is None else best[1]
 
 

@@ -79,7 +79,13 @@ def _dish_rows(foods: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[st
     tab = dishes()
     nutrient_cols = [c for c in foods.columns if pd.api.types.is_numeric_dtype(foods[c])]
     rows, portions, skipped = [], [], []
+    # rows with their own per-100 g values first, so that recipes can use them (oat milk in a latte)
+    tab = pd.concat([tab[tab["components"].str.strip() == ""], tab[tab["components"].str.strip() != ""]])
     for r in tab.itertuples(index=False):
+        if rows and str(r.components).strip():
+            done = pd.DataFrame(rows)
+            foods = pd.concat([foods, done[[c for c in nutrient_cols if c in done.columns]]])
+            foods = foods[~foods.index.duplicated(keep="last")]
         comps = [c.split(":") for c in str(getattr(r, "components", "")).split("+") if c.strip()]
         vals = pd.Series(0.0, index=nutrient_cols)
         total = 0.0
@@ -169,6 +175,7 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
     else:
         notes.append("USDA SR28 is not in the cache: FNDDS alone is used (gutaxis datasets fetch usda_sr28_abbrev)")
     foods = foods.drop(columns=[c for c in foods.columns if c.startswith("gmwt")], errors="ignore")
+    portions = _borrow_portions(portions, foods)
     dish, dish_portions, skipped = _dish_rows(foods)
     live = dish.pop("_live") if "_live" in dish else None
     if len(dish):
@@ -232,6 +239,18 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
             g = getattr(r, "grams", None)
             db.aliases[_norm_key(r.phrase)] = (fid, None if g is None or pd.isna(g) else float(g))
     return db
+
+
+def _borrow_portions(portions: pd.DataFrame, foods: pd.DataFrame) -> pd.DataFrame:
+    """Portions of ``portion_links.tsv``: a food without a household measure borrows those of its twin."""
+    links = package_table("portion_links.tsv", comment="#", dtype=str, keep_default_na=False)
+    add = []
+    for r in links.itertuples(index=False):
+        if r.food_id in foods.index:
+            src = portions[(portions["food_id"] == r.portions_from) & ~portions["default"]]
+            if len(src):
+                add.append(src.assign(food_id=r.food_id, table=f"FNDDS {r.portions_from} (borrowed)"))
+    return pd.concat([portions, *add], ignore_index=True) if add else portions
 
 
 def _norm_key(phrase: str) -> str:
