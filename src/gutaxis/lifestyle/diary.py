@@ -87,10 +87,20 @@ _NEUTRAL = {"ns", "nfs", "as", "to", "or", "and", "with", "of", "in", "the", "a"
 _STOP = {"a", "an", "the", "of", "some", "my", "i", "had", "ate", "for", "breakfast", "lunch", "dinner", "snack",
          "bit", "little", "lot", "lots", "plate", "x", "homemade", "home", "organic", "fresh", "usual", "big",
          "small", "medium", "large", "side", "serving", "portion", "few", "couple", "about", "around", "approx",
-         "chunk", "diced", "chopped", "sliced", "cubed", "piece"}
+         "chunk", "diced", "chopped", "sliced", "cubed", "piece", "made", "packet", "sachet", "bag", "bottle", "glass",
+         "mug", "bowl", "tub", "pot", "jar", "carton", "spear", "scoop"}
 # words that describe a food without changing what it is: not required for a counted match
 _SOFT = {"raw", "fresh", "unpasteurised", "unpasteurized", "live", "organic", "natural", "plain", "steamed", "boiled",
-         "cooked", "roasted", "grilled", "baked", "toasted", "hot", "cold", "warm", "ripe", "whole", "homemade"}
+         "cooked", "roasted", "grilled", "baked", "toasted", "hot", "cold", "warm", "ripe", "whole", "homemade",
+         "paste", "shredded", "grated", "double", "single"}
+# an addition named after "with"/"on" without an amount (milk in tea, butter on toast) is a small amount, not a
+# glass of milk: a gutaxis convention, stated in the portion basis
+_ADDITIONS = {"milk": "tbsp", "cream": "tbsp", "creamer": "tbsp", "sugar": "tsp", "honey": "tsp", "syrup": "tsp",
+              "butter": "tsp", "margarine": "tsp", "jam": "tbsp", "jelly": "tbsp", "marmalade": "tbsp",
+              "ketchup": "tbsp", "catsup": "tbsp", "mayonnaise": "tbsp", "mayo": "tbsp", "mustard": "tsp",
+              "dressing": "tbsp", "oil": "tsp", "lemon": "tsp", "sweetener": "tsp"}
+_PLACE_RE = re.compile(r"\b(at|in|from) (the |a |my )?(pub|restaurant|home|work|office|cafe|café|canteen|bar|"
+                       r"cinema|party|gym|school)\b.*$")
 _FORM_WORDS = {"dried", "dehydrated", "creamed", "pickled", "powder", "canned", "frozen", "instant", "concentrate",
                "mix", "meatless", "imitation", "substitute", "crumb", "condensed", "stuffed", "teriyaki", "sweetened",
                "candied", "smoked", "breaded", "coated", "diet", "light", "reduced", "flavored", "jerky", "chip"}
@@ -188,20 +198,38 @@ class DiaryMatcher:
 
     # ------------------------------------------------------------------ entries
     def _match_entry(self, norm: str) -> list[ItemMatch]:
+        norm = _PLACE_RE.sub("", norm).strip(" ,.")
         if not norm:
             return [ItemMatch(norm, "unmatched", note="empty entry")]
         whole = self._match_item(norm)
-        parts = [p for p in _SPLIT_RE.split(norm) if p and p.strip(" .")]
+        raw = [p.strip(" .") for p in _SPLIT_RE.split(norm) if p and p.strip(" .")]
+        parts: list[str] = []
+        for p in raw:  # "chicken stir fry, 1 cup": a part with an amount only belongs to the food before it
+            if parts and not self._key(parse_portion(p).food or ""):
+                parts[-1] = f"{p} {parts[-1]}"
+            else:
+                parts.append(p)
         if whole.status == "matched" or len(parts) < 2:
             return [whole]
-        items = [self._match_item(p.strip(" .")) for p in parts]
+        items = [self._match_item(p, addition=k > 0) for k, p in enumerate(parts)]
         if sum(i.counted for i in items) > int(whole.counted) or whole.status != "matched":
             return items
         return [whole]
 
-    def _match_item(self, text: str) -> ItemMatch:
+    def _match_item(self, text: str, *, addition: bool = False) -> ItemMatch:
         portion = parse_portion(text)
         food = portion.food or text
+        if addition and not portion.stated and _words(food)[-1:] and _words(food)[-1] in _ADDITIONS:
+            unit = _ADDITIONS[_words(food)[-1]]
+            portion = Portion(1.0, unit, portion.food, None, True)
+            m = self._match_item_portion(text, portion, food)
+            if m.grams is not None:
+                m.portion_basis = f"an addition without an amount taken as 1 {unit}; " + m.portion_basis
+                m.portion_assumed = True
+            return m
+        return self._match_item_portion(text, portion, food)
+
+    def _match_item_portion(self, text: str, portion: Portion, food: str) -> ItemMatch:
         key = self._key(food)
         if not key:
             return ItemMatch(text, "unmatched", note="no food words found")
@@ -211,7 +239,8 @@ class DiaryMatcher:
         found = self._phrases.get(key)
         if found is None:  # "raw sauerkraut", "steamed broccoli": the everyday word without its describing words
             core = " ".join(w for w in key.split() if w not in _SOFT)
-            if core and core != key and core in self._phrases and not self._state_conflict(key, core):
+            if core and core != key and core in self._phrases and not self._state_conflict(
+                    key, core, self._desc[self._pos[self._phrases[core][0]]]):
                 found = self._phrases[core]
                 corrected = corrected + [f"read as '{core}'"]
         if found is not None:
@@ -225,7 +254,7 @@ class DiaryMatcher:
             return ItemMatch(text, "unmatched", note=f"no USDA food has the words '{' '.join(words)}'",
                              candidates=self._cand_list(cands))
         core_ok = all(w in self._main[j] or w in self._add[j] for w in words if w not in _SOFT)
-        status = "matched" if ((cover >= _MATCH_MIN or (core_ok and cover >= 0.8)) and head_ok and extra_head == 0) \
+        status = "matched" if ((cover >= _MATCH_MIN or (core_ok and cover >= 0.6)) and head_ok and extra_head == 0) \
             else "low_confidence"
         note = ""
         if status != "matched":
@@ -245,10 +274,11 @@ class DiaryMatcher:
         return m
 
     @staticmethod
-    def _state_conflict(key: str, core: str) -> bool:
-        """Dropping a cooking word is safe only where it does not change the food's energy much."""
+    def _state_conflict(key: str, core: str, description: str) -> bool:
+        """Dropping a cooking word is safe only where the everyday food is itself the cooked one."""
         dropped = set(key.split()) - set(core.split())
-        return bool(dropped & {"fried", "roasted", "baked", "grilled"}) and not (dropped <= {"raw", "fresh"})
+        cooking = dropped & {"roasted", "baked", "grilled", "steamed", "boiled", "cooked", "toasted"}
+        return bool(cooking) and "raw" in _words(description)
 
     def _spell(self, key: str) -> tuple[str, list[str]]:
         """Correct misspelt words: towards the everyday lexicon's words first, then the tables' words."""
@@ -256,8 +286,8 @@ class DiaryMatcher:
 
         out, fixed = [], []
         for w in key.split():
-            if w in self._lex_vocab_set or len(w) < 4 or not w.isalpha():
-                out.append(w)
+            if w in self._lex_vocab_set or len(w) < 4 or not w.isalpha() or len(self._postings.get(w, ())) > 3:
+                out.append(w)  # a word of the everyday lexicon, or one common in the USDA tables, is no typo
                 continue
             best = process.extractOne(w, self._lex_vocab, scorer=fuzz.ratio, score_cutoff=85)
             if best is None and w not in self._idf:
@@ -373,7 +403,8 @@ class DiaryMatcher:
                     g = q * mult * hit.grams / hit.amount
                     return g, f"{q:g} {unit} taken as '{hit.text}' ({note})", True
         elif portion.stated or portion.size:
-            words = set(_words(portion.food)) | {"medium", "regular", "piece", "each", "item", "fruit"}
+            words = set(_words(portion.food)) | {"medium", "regular", "piece", "each", "item", "fruit", "nut", "berry",
+                                                 "kernel", "clove", "leaf", "egg", "slice"}
             hit = _pick(rows, {portion.size} if portion.size else words, portion.size)
             if hit is None and portion.size:
                 hit = _pick(rows, words, None)
@@ -429,9 +460,7 @@ def _pick(rows, words: set, size: str | None):
         mw = set(_words(r.measure))
         if not (mw & words):
             continue
-        first = _words(r.measure)[:1]
-        rank = 0 if (size and size in mw) else (1 if mw & {"medium", "regular"} else (
-            2 if (first and first[0] in words) else 3))
+        rank = 0 if (size and size in mw) else 1
         if mw & {"snack", "mini", "miniature", "crust", "thin", "bite"} and not (size and size in mw):
             rank += 4  # a snack-size slice is not what "a slice" means
         dist = abs(math.log(r.grams / r.amount / usual)) if usual else 0.0

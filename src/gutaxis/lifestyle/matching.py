@@ -61,7 +61,8 @@ _HOUSEHOLD = {
     "box", "jar", "mug", "shot", "dash", "pinch", "sprig", "stalk", "head", "bunch", "sheet", "patty",
     "carton", "pot", "tub", "cube", "leaf", "rasher", "knob", "dollop", "spoonful", "sachet",
 }
-_SIZES = {"small", "medium", "large", "big", "mini", "jumbo", "extra"}
+_SIZES = {"small", "medium", "large", "big", "mini", "jumbo", "extra", "thick", "thin"}
+_SIZE_AS = {"big": "large", "thick": "large", "thin": "small"}  # USDA's "1 large or thick slice"
 
 
 @dataclass
@@ -123,6 +124,8 @@ def parse_portion(text: str) -> Portion:
     words = t.split(" ")
     qty, unit, size, stated = 1.0, None, None, False
     # leading quantity
+    t = re.sub(r"^(a|an)\s+(?=\d)", "", t)  # "a 6oz container of yogurt"
+    words = t.split(" ")
     m = re.match(_NUM_RE + r"\b", t)
     if m:
         qty = _to_number(m.group(1)) or 1.0
@@ -150,7 +153,7 @@ def parse_portion(text: str) -> Portion:
         words = words[3:]
     # size
     while words and words[0] in _SIZES:
-        size = "large" if words[0] == "big" else words[0]
+        size = _SIZE_AS.get(words[0], words[0])
         words = words[1:]
     # unit
     if words:

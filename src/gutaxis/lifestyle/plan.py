@@ -9,18 +9,23 @@ butyrate producers; percentiles when a healthy reference is given), plus the N-o
 
 :func:`build_plan` applies the rules of ``gutaxis/data/recommendations.tsv``: a rule is shown when
 the person's condition tags match its population and its trigger fires (``fiber_g_per_day <
-fiber_target_g``...). Every rule carries an evidence grade (A meta-analysis of RCTs or large RCT
-with a clinical outcome; B single RCT or consistent large cohorts; C small trials, biomarker
-outcomes or mixed results; G guideline/consensus) and a citation. Contraindications are applied
-with the reason stated: a ``withhold`` contraindication (live probiotics under strong
-immunosuppression) moves the rule to :attr:`Plan.withheld`; a ``caution`` keeps it with a note.
-Rules of kind ``limit`` say what the evidence does *not* support (no specific "RA diet";
-probiotics move CRP but not DAS28).
+fiber_target_g``...; triggers may also read the flags in force, ``pregnant == 1``). Every rule
+carries an evidence grade (A meta-analysis of RCTs or large RCT with a clinical outcome; B single
+RCT or consistent large cohorts; C small trials, biomarker outcomes or mixed results; G
+guideline/consensus) and a citation. Contraindications are applied with the reason stated, the
+reason of that flag (a rule may give one reason per flag) and, where a medication set the flag,
+the medication: a ``withhold`` contraindication (live probiotics under strong immunosuppression,
+e.g. from mycophenolate) moves the rule to :attr:`Plan.withheld`; a ``caution`` keeps it with a
+note. Rules of kind ``limit`` say what the evidence does *not* support (no specific "RA diet";
+probiotics move CRP but not DAS28). Where the assessment says too little of the meal log could
+be counted (``coverage["ok"]`` False), the rules that read a diet score are not judged
+(:attr:`Plan.not_evaluated`, reason ``"not judged: ..."``).
 
 :func:`simulate_plan_effect` runs the plan on the person's twin (:func:`gutaxis.axis.twin`,
 :func:`gutaxis.axis.forecast`, imported lazily): median and 5-95 % band of diversity, butyrate,
-permeability, IL-6, CRP and disease activity under the usual diet and under the plan. Where the
-twin is not available the plan says "simulated effect not available" and shows no numbers.
+permeability, IL-6, CRP and disease activity (DAS28 for RA, the SLEDAI proxy for SLE, the model's
+effector activity for MS) under the usual diet and under the plan. Where the twin is not
+available the plan says "simulated effect not available" and shows no numbers.
 
 Everything is framed for a conversation with a clinician or registered dietitian; nothing here
 diagnoses or prescribes.
@@ -39,16 +44,34 @@ import pandas as pd
 from ..errors import InputError
 from .assessment import PANEL_KEYS as _PANEL_KEYS
 from .assessment import SCORE_INFO, Assessment, assess
-from .person import CONDITIONS, FLAGS, Person
-from .rules import GRADES, _contraindications, _parse_change, _rules, _split, evaluate_trigger, recommendations
+from .person import CONDITIONS, FLAGS, NOT_RECOGNISED, Person
+from .rules import (
+    GRADES,
+    _contraindications,
+    _parse_change,
+    _rules,
+    _split,
+    evaluate_trigger,
+    recommendations,
+)
 
 __all__ = ["recommendations", "assess", "Assessment", "build_plan", "Plan", "Suggestion", "Withheld",
            "simulate_plan_effect", "SimulatedEffect", "evaluate_trigger", "GRADES", "DISCLAIMER",
-           "NOT_AVAILABLE", "SCORE_INFO"]
+           "NOT_AVAILABLE", "SCORE_INFO", "DIET_SCORES"]
 
 DISCLAIMER = ("This plan informs a conversation with your clinician or registered dietitian; it is not a diagnosis "
               "or a prescription. Do not change your treatment because of it.")
 NOT_AVAILABLE = "simulated effect not available"
+#: scores computed from the meal log: a rule reading one is not judged when too little of the log was counted
+DIET_SCORES = ("fiber_g_per_day", "fiber_target_g", "fermented_servings_per_day", "upf_energy_share_pct",
+               "sugar_pct_energy", "sat_fat_pct_energy", "inflammatory_score", "energy_kcal_per_day")
+#: a flag as said of the person ("Withheld because you are flagged as ...")
+_FLAG_PHRASE = {
+    "strong_immunosuppression": "strongly immunosuppressed", "central_venous_catheter": "having a central venous catheter",
+    "bowel_stricture": "having a bowel stricture or past bowel obstruction", "dmard": "taking a DMARD",
+    "pregnant": "pregnant", "kidney_disease": "having chronic kidney disease",
+    "methotrexate": "taking methotrexate", "glucocorticoid": "taking a steroid (glucocorticoid) such as prednisolone",
+}
 
 
 # --------------------------------------------------------------------------- the plan
@@ -88,6 +111,7 @@ class Withheld:
     citation: str
     contraindication_citation: str
     grade: str
+    set_by: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +132,25 @@ class Plan:
     @property
     def scores(self) -> dict:
         return self.assessment.scores
+
+    @property
+    def medications(self) -> list[dict]:
+        """The person's medications as kept (see :func:`gutaxis.lifestyle.person.read_medications`)."""
+        return self.person.medications
+
+    def flag_sources(self) -> dict[str, list[str]]:
+        """Every flag in force -> ``"stated"`` and/or the medications that set it."""
+        return self.person.flag_sources()
+
+    def medications_frame(self) -> pd.DataFrame:
+        """One row per medication for the dietitian: as given, dose, daily dose (mg), drug,
+        recognised, flags set, the note and its citations."""
+        rows = [{"medication": m["name"], "dose": m["dose"], "frequency": m["frequency"],
+                 "daily_dose_mg": m["daily_dose_mg"], "drug": m["drug"] or "", "drug_class": m["drug_class"],
+                 "recognised": m["recognised"], "flags": ", ".join(m["flags"]), "note": m["note"],
+                 "citation": " | ".join(m["citations"])} for m in self.person.medications]
+        return pd.DataFrame(rows, columns=["medication", "dose", "frequency", "daily_dose_mg", "drug", "drug_class",
+                                           "recognised", "flags", "note", "citation"])
 
     def shown(self) -> list[Suggestion]:
         """Every recommendation and limit shown to the person."""
@@ -166,9 +209,12 @@ class Plan:
         from dataclasses import asdict
 
         eff = self.effect.to_dict() if self.effect is not None else {"available": False, "message": NOT_AVAILABLE}
+        p = self.person
+        meds = [{k: (_num(v) if k in ("dose_mg", "daily_dose_mg") else v) for k, v in m.items()} for m in p.medications]
         return {
-            "person": {"id": self.person.id, "synthetic": self.person.synthetic, "sex": self.person.sex,
-                       "age": self.person.age, "conditions": self.person.conditions, "flags": self.person.flags},
+            "person": {"id": p.id, "synthetic": p.synthetic, "sex": p.sex, "age": p.age, "conditions": p.conditions,
+                       "flags": p.flags_in_force(), "flags_stated": p.flags, "flag_sources": p.flag_sources(),
+                       "flags_from_medications": p.medication_flags, "medications": meds, "notes": p.notes},
             "disclaimer": self.disclaimer,
             "scores": {k: _num(v) for k, v in self.scores.items()},
             "suggestions": [asdict(x) for x in self.suggestions],
@@ -196,9 +242,48 @@ def _fmt(v, nd=1) -> str:
     return f"{v:.{nd}f}"
 
 
-def _why(trigger: str, used: list[str], s: dict) -> str:
+def _flag_phrase(flag: str) -> str:
+    return _FLAG_PHRASE.get(flag) or FLAGS[flag].split(" (")[0].replace("has ", "having ")
+
+
+def _set_by(person: Person, flag: str) -> list[str]:
+    """The medications that set a flag (empty where it was only stated)."""
+    return list(person.medication_flags.get(flag, []))
+
+
+def _flagged(person: Person, flag: str) -> str:
+    meds = _set_by(person, flag)
+    return (f"flagged as {_flag_phrase(flag)}"
+            + (f" (set by your medication: {', '.join(meds)})" if meds else ""))
+
+
+def _for_flag(text: str, flag: str) -> str:
+    """The part of a contraindication reason/citation for one flag: parts separated by ``||``, each
+    ``[flag,flag] text``; a part without ``[..]`` applies to the flags not named."""
+    default = ""
+    for part in (p.strip() for p in str(text or "").split("||")):
+        if not part:
+            continue
+        m = re.match(r"\[([A-Za-z_,\s]+)\]\s*(.*)\Z", part, re.DOTALL)
+        if m:
+            if flag in [f.strip() for f in m.group(1).split(",")]:
+                return m.group(2).strip()
+        elif not default:
+            default = part
+    return default
+
+
+def _why(trigger: str, used: list[str], s: dict, person: Person | None = None) -> str:
     if trigger.strip() in ("", "always"):
         return "shown to everyone with this condition"
+    flags = [k for k in used if k in FLAGS]
+    used = [k for k in used if k not in FLAGS]
+    lead = ""
+    if flags and person is not None:
+        on = [f for f in flags if person.flag(f)]
+        lead = "you are " + "; ".join(_flagged(person, f) for f in on) if on else ""
+        if not used:
+            return lead + f" (rule: {trigger})" if lead else f"rule: {trigger}"
     parts = []
     for k in used:
         if k in ("female", "male", "autoimmune", "has_profile"):
@@ -214,6 +299,9 @@ def _why(trigger: str, used: list[str], s: dict) -> str:
             parts.append(f"{label} {100 * v:.2f}% of the profile")
         else:
             parts.append(f"{label} {_fmt(v, nd)}{(' ' + unit) if unit and unit not in ('score', 'index', '0-40', '0-10') else ''}")
+    if lead:
+        parts.insert(0, lead)
+        return "; ".join(parts) + f" (rule: {trigger})"
     return "your logs: " + "; ".join(parts) + f" (rule: {trigger})" if parts else f"rule: {trigger}"
 
 
@@ -238,16 +326,30 @@ def build_plan(person: Person, *, foods: pd.DataFrame | None = None, foods_note:
     Returns
     -------
     :class:`Plan`: suggestions (graded, cited, with why), limits (what the evidence does not
-    support), withheld rules with their reason, rules not evaluated (missing data), the simulated
-    effect (or "simulated effect not available").
+    support), withheld rules with their reason, rules not evaluated (missing data, or diet rules
+    not judged because too little of the meal log was counted), the simulated effect (or
+    "simulated effect not available"). Flags set by medications act as stated flags and are
+    named with their medication wherever they withhold or caution a rule.
     """
     a = assessment or assess(person, foods, reference=reference, foods_note=foods_note)
-    s = a.scores
+    s = dict(a.scores)
+    for f in FLAGS:  # triggers may read the flags in force
+        s[f] = 1.0 if person.flag(f) else 0.0
+    cov = getattr(a, "coverage", None)
+    gated = isinstance(cov, dict) and not bool(cov.get("ok", True))
     suggestions, limits, withheld, not_eval = [], [], [], []
     for r in _rules().itertuples(index=False):
         tags = _split(r.condition_tags)
         if "any" not in tags and not any(t in person.conditions for t in tags):
             continue
+        if gated:
+            reads = evaluate_trigger(r.trigger, {}, strict=True)[1]
+            diet = [k for k in reads if k in DIET_SCORES]
+            if diet:
+                not_eval.append({"id": r.id, "title": r.title, "grade": r.grade, "citation": r.citation,
+                                 "missing": [], "diet_scores": diet,
+                                 "reason": f"not judged: {cov.get('message') or 'too little of the meal log could be counted'}"})
+                continue
         value, used, missing = evaluate_trigger(r.trigger, s)
         if value is None:
             not_eval.append({"id": r.id, "title": r.title, "grade": r.grade, "citation": r.citation,
@@ -259,23 +361,27 @@ def build_plan(person: Person, *, foods: pd.DataFrame | None = None, foods_note:
         cautions, block = [], None
         for flag, action in _contraindications(r.contraindications):
             if person.flag(flag):
+                reason = _for_flag(r.contraindication_reason, flag)
+                cite = _for_flag(r.contraindication_citation, flag)
                 if action == "withhold":
-                    block = flag
+                    block = (flag, reason, cite)
                     break
-                cautions.append(r.contraindication_reason
-                                + (f" ({r.contraindication_citation})" if r.contraindication_citation else ""))
+                meds = _set_by(person, flag)
+                cautions.append((f"Because of your medication ({', '.join(meds)}): " if meds else "")
+                                + reason + (f" ({cite})" if cite else ""))
         if block is not None:
-            withheld.append(Withheld(r.id, r.title, block,
-                                     f"Withheld because you are flagged as {FLAGS[block].split(' (')[0].replace('has ', 'having ')}: "
-                                     + r.contraindication_reason, r.citation, r.contraindication_citation, r.grade))
+            flag, reason, cite = block
+            withheld.append(Withheld(r.id, r.title, flag, f"Withheld because you are {_flagged(person, flag)}: " + reason,
+                                     r.citation, cite, r.grade, _set_by(person, flag)))
             continue
         sg = Suggestion(r.id, r.kind, r.title, r.text, r.population, r.grade, r.citation, r.effect_summary,
-                        target=r.target, why=_why(r.trigger, used, s), cautions=cautions, discuss=r.discuss,
+                        target=r.target, why=_why(r.trigger, used, s, person), cautions=cautions, discuss=r.discuss,
                         simulated_change=r.simulated_change)
         (suggestions if r.kind == "suggestion" else limits).append(sg)
     notes = list(a.notes)
     if person.synthetic:
         notes.insert(0, "SYNTHETIC example person: the data are invented and describe no real person.")
+    notes.extend(_medication_notes(person))
     plan = Plan(person, a, suggestions, limits, withheld, not_eval, None, notes,
                 params={"days": days, "n_draws": n_draws, "seed": seed,
                         "rules": "gutaxis/data/recommendations.tsv",
@@ -285,11 +391,40 @@ def build_plan(person: Person, *, foods: pd.DataFrame | None = None, foods_note:
     return plan
 
 
+def _medication_notes(person: Person) -> list[str]:
+    """Plan notes on the medications: flags they set, names not recognised, rules not judged."""
+    out = []
+    for flag, meds in person.medication_flags.items():
+        out.append(f"Flag '{flag.replace('_', ' ')}' set by your medication: {', '.join(meds)}.")
+    for m in person.medications:
+        if not m["recognised"]:
+            out.append(f"Medication '{m['name']}': {NOT_RECOGNISED}.")
+            continue
+        said = []
+        for rule in m["rules"]:
+            if not rule["applied"] and ("could not be judged" in rule["reason"] or "local" in rule["reason"]):
+                line = f"Medication '{m['name']}' ({rule['drug']}): {rule['reason']}."
+                if "local" in rule["reason"]:
+                    line = f"Medication '{m['name']}' ({rule['drug']}): {rule['reason'].split(': ', 1)[-1]}."
+                if line not in said:
+                    said.append(line)
+        out.extend(said)
+    return out
+
+
 # --------------------------------------------------------------------------- simulated effect
 #: endpoints shown, with a plain label
 EFFECT_ENDPOINTS = {
     "diversity": "Gut diversity", "butyrate": "Faecal butyrate", "permeability": "Gut permeability (L/M)",
     "il6": "IL-6", "crp": "CRP", "disease_activity": "Disease activity",
+}
+#: condition tag -> disease variant of the twin, in order of precedence
+_DISEASE_VARIANT = {"RA": "ra", "SLE": "sle", "MS": "ms"}
+#: disease variant -> (label, unit) of the disease-activity endpoint
+_ACTIVITY_LABEL = {
+    "ra": ("Disease activity (DAS28, model)", "DAS28"),
+    "sle": ("Disease activity (SLEDAI proxy, model)", "SLEDAI proxy"),
+    "ms": ("Inflammatory effector activity (MS relapse proxy, model)", "effector activity p (above 0.5 = relapse)"),
 }
 #: model inputs of the twin <- person scores
 _INPUT_OF_SCORE = {
@@ -375,7 +510,8 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
     """Simulate the plan on the person's twin: usual diet vs the plan, over ``days`` days.
 
     The twin (:func:`gutaxis.axis.twin`) is built from the person's stool profile, PSS-10, usual
-    diet (the logged scores) and disease (RA/SLE tags); :func:`gutaxis.axis.forecast` runs every
+    diet (the logged scores) and disease (the RA, SLE or MS tag, in that order where several are
+    given); :func:`gutaxis.axis.forecast` runs every
     model patient of the ensemble under the usual inputs and under the plan's inputs (each shown
     suggestion's ``simulated_change`` applied to the scores). Withheld suggestions change nothing.
 
@@ -393,21 +529,23 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
         return SimulatedEffect(False, NOT_AVAILABLE + ": none of the suggestions shown changes an input of the model "
                                                       "(fiber, fermented foods, ultra-processed share, sugars, saturated "
                                                       "fat, mind-body practice, probiotics).")
-    disease = None
-    if "RA" in person.conditions:
-        disease = "ra"
-    elif "SLE" in person.conditions:
-        disease = "sle"
+    disease = next((_DISEASE_VARIANT[c] for c in _DISEASE_VARIANT if c in person.conditions), None)
     caveats = [
         "The band is the spread among model patients who match your data (5th to 95th percentile), not a "
         "prediction interval for you.",
         "The model is for discussion and hypothesis generation: most of its mechanistic links are quantified in "
         "mice, and the human trials behind its calibration are small (see docs/axis.md).",
     ]
-    other = [c for c in person.conditions if c not in ("RA", "SLE")]
+    chosen = next((c for c in _DISEASE_VARIANT if c in person.conditions), None)
+    also = [c for c in person.conditions if c in _DISEASE_VARIANT and c != chosen]
+    if also:
+        caveats.append(f"The model simulates one disease at a time: {CONDITIONS[chosen]} was simulated, not "
+                       + ", ".join(CONDITIONS[c] for c in also) + ".")
+    other = [c for c in person.conditions if c not in _DISEASE_VARIANT]
     if other:
         caveats.append("The model has no variant for " + ", ".join(CONDITIONS[c] for c in other)
-                       + "; it simulates the general gut-immune axis only.")
+                       + ("; it simulates the general gut-immune axis only." if chosen is None
+                          else f"; it simulates {CONDITIONS[chosen]} and the general gut-immune axis only."))
     usual = _model_inputs(s)
     if person.flag("dmard"):
         usual["dmard"] = 1.0
@@ -459,9 +597,7 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
         r = summ.loc[e]
         unit = str(r["unit"])
         if e == "disease_activity":
-            label, unit = ({"ra": ("Disease activity (DAS28, model)", "DAS28"),
-                            "sle": ("Disease activity (SLEDAI proxy, model)", "SLEDAI proxy")}.get(
-                               disease, ("Tissue inflammation (model state)", "Baker p")))
+            label, unit = _ACTIVITY_LABEL.get(disease, ("Tissue inflammation (model state)", "Baker p"))
         usual_end = fc.band(e, "usual").iloc[-1]
         rows.append({"endpoint": e, "label": label, "unit": unit, "baseline": float(r["baseline"]),
                      "usual_median": float(usual_end["median"]), "usual_p05": float(usual_end["p05"]),

@@ -319,7 +319,8 @@ TOP_FOOD_SCORES = {"fiber_g": ("Fiber", "g"), "energy_kcal": ("Energy", "kcal"),
 TO_FIX_COLUMNS = ["source_row", "date", "text", "item_text", "status", "reason", "candidates"]
 ASSUMED_COLUMNS = ["source_row", "date", "text", "description", "grams", "portion_basis"]
 _STATUS_TEXT = {"unmatched": "not recognised", "low_confidence": "unsure which food", "no_portion": "no amount",
-                "implausible": "amount looks wrong", "unknown_ndb": "food code not in the table"}
+                "implausible": "amount looks wrong", "unknown_ndb": "food code not in the table",
+                "unknown_id": "food code not in the table"}
 _COUNTED = ("matched", "given", "low_confidence")
 
 
@@ -343,6 +344,17 @@ def _pct_text(share: float | None) -> str:
     return f"{p:.0f}%"
 
 
+def _counted(items: pd.DataFrame) -> pd.Series:
+    """Which entries the scores stand on: the ``counted`` column of the resolver, else by match status."""
+    if "counted" in items.columns:
+        return items["counted"].fillna(False).astype(bool)
+    ok = items["match_status"].isin(_COUNTED)
+    for c in ("ndb_no", "grams"):
+        if c in items:
+            ok &= items[c].notna()
+    return ok
+
+
 def _coverage(a) -> dict:
     """The assessment's ``coverage`` (see the module notes), normalised; derived from the match status
     of the entries where the assessment carries none (then the share of energy is unknown)."""
@@ -351,10 +363,7 @@ def _coverage(a) -> dict:
     if not isinstance(cov, dict) or not cov:
         n = 0 if items is None else len(items)
         if n:
-            ok_rows = items["match_status"].isin(_COUNTED)
-            for c in ("ndb_no", "grams"):
-                if c in items:
-                    ok_rows &= items[c].notna()
+            ok_rows = _counted(items)
             counted = int(ok_rows.sum())
             kcal = float(items.loc[ok_rows, "energy_kcal"].sum()) if "energy_kcal" in items else float("nan")
         else:
@@ -453,19 +462,17 @@ def _to_fix_frame(a) -> pd.DataFrame:
         items = a.items
         if items is None or not len(items):
             return pd.DataFrame(columns=TO_FIX_COLUMNS)
-        bad = ~items["match_status"].isin(_COUNTED)
-        if "grams" in items:
-            bad |= items["grams"].isna()
-        low = items["match_status"].eq("low_confidence")
-        sel = items[bad | low]
+        bad = ~_counted(items) | items["match_status"].eq("low_confidence")
+        sel = items[bad]
         status = np.where(sel["match_status"].isin(_COUNTED) & sel["grams"].isna() if "grams" in sel else False,
-                          "no_portion", sel["match_status"].replace({"unknown_ndb": "unmatched"}))
+                          "no_portion", sel["match_status"])
         reason = sel["match_note"].fillna("") if "match_note" in sel else pd.Series("", index=sel.index)
         reason = reason.where(reason.astype(str).str.len() > 0, "this entry could not be counted")
         cands = (sel["candidates"].fillna("").astype(str).str.replace(r"(^|;\s*)\d{4,6}\s+", r"\1", regex=True)
                  if "candidates" in sel else "")
         out = pd.DataFrame({"source_row": sel.get("source_row"), "date": sel.get("date"), "text": sel["text"],
-                            "item_text": sel["text"], "status": status, "reason": reason, "candidates": cands})
+                            "item_text": sel["item_text"] if "item_text" in sel else sel["text"], "status": status,
+                            "reason": reason, "candidates": cands})
     for c in TO_FIX_COLUMNS:
         if c not in out:
             out[c] = ""
@@ -537,13 +544,13 @@ def _nutrient_rows(df: pd.DataFrame | None) -> list[dict]:
 def _top_foods(a) -> dict:
     """``a.top_foods``; where the assessment has none, computed from the counted entries."""
     tf = getattr(a, "top_foods", None)
-    if isinstance(tf, dict):
+    if isinstance(tf, dict) and tf:
         return tf
     items = a.items
     out = {}
     if items is None or not len(items) or "description" not in items:
         return out
-    used = items[items["match_status"].isin(_COUNTED) & items["description"].notna()]
+    used = items[_counted(items) & items["description"].notna()]
     for key in TOP_FOOD_SCORES:
         if key not in used or not len(used):
             continue
@@ -571,8 +578,8 @@ def _top_food_blocks(tf: dict) -> list[dict]:
             ex = r.get("examples")
             if isinstance(ex, (list, tuple, np.ndarray)):
                 ex = [_cell(e) for e in ex]
-            else:
-                ex = [e.strip() for e in _cell(ex).split("|")]
+            else:  # the person's words, joined by "; " (or " | ")
+                ex = [e.strip() for e in _cell(ex).split(" | " if " | " in _cell(ex) else "; ")]
             amount = _finite(r.get("amount"))
             rows.append({"food": _cell(r.get("food")), "examples": [e for e in ex if e][:2],
                          "amount": "—" if amount is None else f"{amount:,.{0 if unit in ('kcal', 'mg') else 1}f} {unit}",
@@ -598,22 +605,35 @@ def _top_foods_frame(tf: dict) -> pd.DataFrame:
 
 
 def _medications(person) -> list[dict]:
+    """The person's medications as kept by :func:`gutaxis.lifestyle.person.read_medications` (dicts
+    with ``name``, ``dose``, ``frequency``, ``drug``, ``drug_class``, ``recognised``, ``flags``,
+    ``note``, ``citations``, ``assumptions``); plain strings or partial dicts are shown as given."""
     meds = getattr(person, "medications", None) or []
     out = []
     for m in meds:
-        if isinstance(m, str):
-            m = {"name": m}
         if not isinstance(m, dict):
-            m = {"name": str(m)}
+            m = {"name": _cell(m)}
         flags = m.get("flags") or []
         if isinstance(flags, dict):
             flags = [k for k, v in flags.items() if v]
         elif isinstance(flags, str):
             flags = [f.strip() for f in flags.replace(";", ",").split(",") if f.strip()]
-        dose = m.get("dose") if m.get("dose") is not None else m.get("dose_text", m.get("dose text", ""))
-        out.append({"name": _cell(m.get("name")) or "—", "dose": _cell(dose),
+        dose = _cell(m.get("dose") if m.get("dose") is not None else m.get("dose_text"))
+        freq = _cell(m.get("frequency"))
+        if freq and freq not in dose:
+            dose = f"{dose} {freq}".strip()
+        drug = _cell(m.get("drug"))
+        klass = _cell(m.get("drug_class"))
+        cites = m.get("citations") or []
+        if isinstance(cites, str):
+            cites = [cites]
+        out.append({"name": _cell(m.get("name")) or "—", "dose": dose,
+                    "drug": (f"{drug} ({klass})" if drug and klass else drug or klass),
+                    "recognised": m.get("recognised", True) is not False,
                     "flags": [str(f).replace("_", " ") for f in flags],
-                    "note": _cell(m.get("note") or m.get("notes"))})
+                    "note": _cell(m.get("note") or m.get("notes")),
+                    "assumptions": [_cell(x) for x in (m.get("assumptions") or []) if _cell(x)],
+                    "citations": [c for x in cites for c in _citation_links(_cell(x))]})
     return out
 
 
@@ -1001,9 +1021,10 @@ def _pdf_clinical(pdf: _Pdf, ctx: dict) -> None:
     meds = ctx["medications"]
     pdf.heading("Medications and notes", size=12)
     if meds:
-        pdf.table(["Medication", "Dose", "Flags it sets"],
-                  [[m["name"], m["dose"] or "—", (", ".join(m["flags"]) or "none") + (f" · {m['note']}" if m["note"] else "")]
-                   for m in meds], [2.6, 2.2, 4.0], size=7.6)
+        pdf.table(["The client listed", "Recognised as", "Dose", "Flags it sets", "Note for the dietitian"],
+                  [[m["name"], m["drug"] or "—", m["dose"] or "—", ", ".join(m["flags"]) or "none",
+                    m["note"] + "".join(f" Assumed: {x}" for x in m["assumptions"])]
+                   for m in meds], [1.7, 1.6, 1.0, 1.3, 3.6], size=7.2)
     else:
         pdf.para("The client listed no medications.", size=8.3)
     if ctx["person_notes"]:
@@ -1014,7 +1035,7 @@ def _pdf_clinical(pdf: _Pdf, ctx: dict) -> None:
             pdf.para("Too few foods were counted: these are not the client's intake.", size=8.3, color="#8b1c1c", bold=True)
         pdf.table(["Nutrient", "Per day", "Per kg", "Reference", "Coverage"],
                   [[n["label"], f"{n['per_day']} {n['unit']}".strip(), n["per_kg"] or "—", n["reference"], n["coverage_note"]]
-                   for n in ctx["nutrients"]], [1.7, 1.3, 0.9, 3.0, 2.4],
+                   for n in ctx["nutrients"]], [1.6, 1.2, 1.25, 2.9, 2.4],
                   align=["left", "right", "right", "left", "left"], size=7.4)
     if ctx["top_foods"]:
         pdf.heading("Foods behind the scores", size=12)
@@ -1047,17 +1068,20 @@ def _write_pdf(plan: Plan, ctx: dict, path: Path) -> None:
                    banner="SYNTHETIC EXAMPLE — not a real person" if p.synthetic else None)
         pdf.heading(f"Dietitian summary — {p.id}", size=17, space=0.0)
         pdf.para(f"{ctx['person_line']} · logged {ctx['period']}", size=9.5, color=_MUTED)
-        if p.synthetic:
-            pdf.para("SYNTHETIC DATA: this example person is invented (made by a seeded script); the numbers illustrate "
-                     "the report and describe no real person.", size=8.5, box="#f9ecf4", edge="#7a1f5c", bold=True)
-        pdf.para(DISCLAIMER, size=9, box="#eaf2fb", edge="#0b5394", bold=True)
         cov = ctx["coverage"]
         if cov["gated"]:
             pdf.para(cov["statement_client"], size=10, bold=True, color="#5c1010", box="#fdecec", edge="#8b1c1c")
         else:
             pdf.para(cov["statement_client"], size=9.5, bold=True, box="#f5f7fa", edge="#0b5394")
+        if p.synthetic:
+            pdf.para("SYNTHETIC DATA: this example person is invented (made by a seeded script); the numbers illustrate "
+                     "the report and describe no real person.", size=8.5, box="#f9ecf4", edge="#7a1f5c", bold=True)
+        pdf.para(DISCLAIMER, size=9, box="#eaf2fb", edge="#0b5394", bold=True)
         q = ctx["quality"]
-        pdf.para(f"The client logged meals on {q['days']} days: {q['entries']} food entries ({q['matched']} matched, "
+        n_ent = cov["n_entries"]
+        entries = (f"{n_ent} food entries, read as {q['entries']} foods" if n_ent and n_ent != q["entries"]
+                   else f"{q['entries']} food entries")
+        pdf.para(f"The client logged meals on {q['days']} days: {entries} ({q['matched']} matched, "
                  f"{q['low_confidence']} low-confidence, {q['unmatched']} unmatched; {q['left_out']} left out of the "
                  f"scores), {q['stress_entries']} stress and {q['symptom_entries']} symptom entries. Food table: "
                  f"{plan.assessment.foods_note}", size=8.3, color=_MUTED)
