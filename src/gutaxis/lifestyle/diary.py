@@ -341,6 +341,10 @@ class DiaryMatcher:
     def _with_portion(self, text, portion: Portion, fid: str, how: str, conf: float, corrected, cands,
                       *, status: str = "matched") -> ItemMatch:
         desc = self._desc[self._pos[fid]]
+        key = self._key(portion.food or text)
+        if corrected and key:  # count the food by its corrected name: "1 bananna" is one banana
+            portion = Portion(portion.quantity, portion.unit, " ".join(_spell_fixed(key, corrected)), portion.size,
+                              portion.stated)
         grams, basis, assumed = self.grams(portion, fid)
         alias = self.db.aliases.get(_norm_key(portion.food or text))
         if how == "alias" and alias is not None and alias[1] is not None and portion.unit is None:
@@ -403,11 +407,10 @@ class DiaryMatcher:
                     g = q * mult * hit.grams / hit.amount
                     return g, f"{q:g} {unit} taken as '{hit.text}' ({note})", True
         elif portion.stated or portion.size:
-            words = set(_words(portion.food)) | {"medium", "regular", "piece", "each", "item", "fruit", "nut", "berry",
-                                                 "kernel", "clove", "leaf", "egg", "slice"}
-            hit = _pick(rows, {portion.size} if portion.size else words, portion.size)
-            if hit is None and portion.size:
-                hit = _pick(rows, words, None)
+            whole = set(_words(portion.food)) | {"medium", "regular", "each", "item", "fruit", "whole"}
+            pieces = {"piece", "nut", "berry", "kernel", "clove", "leaf", "egg"}
+            hit = _pick(rows, {portion.size}, portion.size) if portion.size else None
+            hit = hit or _pick(rows, whole, portion.size) or _pick(rows, pieces, portion.size)
             if hit is not None:
                 g = q * hit.grams / hit.amount
                 return g, f"{q:g} x {hit.table} portion '{hit.text}' ({hit.grams / hit.amount:g} g)", False
@@ -441,6 +444,11 @@ _CUPS = [(re.compile(r"^(cup|c)\b"), 1.0), (re.compile(r"^(tablespoon|tbsp|tbs)\
          (re.compile(r"^quart\b"), 4.0)]
 
 
+def _spell_fixed(key: str, corrected: list[str]) -> list[str]:
+    fix = dict(c.split(" -> ") for c in corrected if " -> " in c)
+    return [fix.get(w, w) for w in key.split()]
+
+
 def _cups(measure: str) -> float | None:
     m = str(measure).strip().lower()
     for rx, cups in _CUPS:
@@ -461,7 +469,8 @@ def _pick(rows, words: set, size: str | None):
         if not (mw & words):
             continue
         rank = 0 if (size and size in mw) else 1
-        if mw & {"snack", "mini", "miniature", "crust", "thin", "bite"} and not (size and size in mw):
+        if mw & {"snack", "mini", "miniature", "crust", "thin", "bite", "prepackaged", "microwave", "package"} \
+                and not (size and size in mw) and not words & {"package", "packet"}:
             rank += 4  # a snack-size slice is not what "a slice" means
         dist = abs(math.log(r.grams / r.amount / usual)) if usual else 0.0
         if best is None or (rank, dist) < best[0]:
