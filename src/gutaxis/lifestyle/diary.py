@@ -60,6 +60,7 @@ class ItemMatch:
     how: str = ""  # alias, lexicon, dish, search
     note: str = ""
     candidates: list[tuple[str, str, float]] = field(default_factory=list)
+    amount_stated: bool = False
 
     @property
     def counted(self) -> bool:
@@ -213,8 +214,62 @@ class DiaryMatcher:
             return [whole]
         items = [self._match_item(p, addition=k > 0) for k, p in enumerate(parts)]
         if sum(i.counted for i in items) > int(whole.counted) or whole.status != "matched":
-            return items
+            return self._guideline_additions(items)
         return [whole]
+
+    # USDA's own amounts for additions, by what they are added to (FNDDS "Guideline amount ..." portions)
+    _CONTEXTS = (
+        ("beverage", "per fl oz of beverage"), ("bread", "per slice of bread/roll"),
+        ("hot cereal", "per cup of hot cereal"), ("salad", "in salad"), ("sandwich", "on regular sandwich"),
+        ("vegetable", "per cup of vegetable"),
+    )
+
+    def _context(self, it: ItemMatch) -> tuple[str, float] | None:
+        """What an item is, as a base for additions, and how many units of it (fl oz, slices, cups)."""
+        if not it.counted:
+            return None
+        j = self._pos[it.food_id]
+        cat = str(self.db.foods["category"].iat[j]).lower() if "category" in self.db.foods else ""
+        p = self.db.portions_of(it.food_id)
+        cup = p[p["measure"].str.match(r"cup\b")]
+        cup_g = float(cup["grams"].iloc[0] / cup["amount"].iloc[0]) if len(cup) else 240.0
+        if self._is_drink(it.food_id):
+            return "beverage", it.grams / 29.5735
+        if re.search(r"yeast bread|rolls and buns|bagel|toast", cat + " " + it.description.lower()):
+            sl = p[p["measure"].str.contains("slice") & ~p["measure"].str.contains("snack|thin|thick|crust")]
+            per = float(sl["grams"].iloc[0] / sl["amount"].iloc[0]) if len(sl) else 28.0
+            return "bread", max(1.0, round(it.grams / per))
+        if re.search(r"oatmeal|cooked cereal", cat):
+            return "hot cereal", it.grams / cup_g
+        if "salad" in cat:
+            return "salad", 1.0
+        if "sandwich" in cat or "burger" in cat:
+            return "sandwich", 1.0
+        if "vegetable" in cat:
+            return "vegetable", it.grams / cup_g
+        return None
+
+    def _guideline_additions(self, items: list[ItemMatch]) -> list[ItemMatch]:
+        bases = [(k, self._context(it)) for k, it in enumerate(items)]
+        bases = [(k, c) for k, c in bases if c is not None]
+        if not bases:
+            return items
+        for k, it in enumerate(items):
+            if it.amount_stated or not it.counted or any(k == b for b, _ in bases):
+                continue
+            rows = self.db.portions_of(it.food_id)
+            for b, (kind, units) in bases:
+                label = dict(self._CONTEXTS)[kind]
+                g = rows[rows["text"].str.lower().str.contains(label, regex=False)]
+                if len(g):
+                    grams = float(g["grams"].iloc[0]) * units
+                    base = items[b].description
+                    it.grams = grams
+                    it.portion_basis = (f"USDA's guideline amount {label} ({float(g['grams'].iloc[0]):g} g) x "
+                                        f"{units:.3g} for {base}")
+                    it.portion_assumed = True
+                    break
+        return items
 
     def _match_item(self, text: str, *, addition: bool = False) -> ItemMatch:
         portion = parse_portion(text)
@@ -359,7 +414,8 @@ class DiaryMatcher:
             return ItemMatch(text, "implausible", fid, desc, grams, basis, assumed, conf, how,
                              f"{grams:.0f} g in one entry is not plausible — check the amount and unit (g or kg?)",
                              cand_list)
-        return ItemMatch(text, status, fid, desc, float(grams), basis, assumed, conf, how, note, cand_list)
+        return ItemMatch(text, status, fid, desc, float(grams), basis, assumed, conf, how, note, cand_list,
+                         amount_stated=bool(portion.stated and not portion_is_addition(basis)))
 
     def _usual_grams(self, fid: str) -> float | None:
         p = self.db.portions_of(fid)
@@ -442,6 +498,10 @@ _CUPS = [(re.compile(r"^(cup|c)\b"), 1.0), (re.compile(r"^(tablespoon|tbsp|tbs)\
          (re.compile(r"^(teaspoon|tsp)\b"), 1 / 48), (re.compile(r"^(fl oz|fluid ounce)"), 1 / 8),
          (re.compile(r"^(ml|milliliter|millilitre)\b"), 1 / 236.5882365), (re.compile(r"^pint\b"), 2.0),
          (re.compile(r"^quart\b"), 4.0)]
+
+
+def portion_is_addition(basis: str) -> bool:
+    return basis.startswith("an addition without an amount")
 
 
 def _spell_fixed(key: str, corrected: list[str]) -> list[str]:
