@@ -210,8 +210,10 @@ class DiaryMatcher:
                 parts[-1] = f"{p} {parts[-1]}"
             else:
                 parts.append(p)
-        if whole.status == "matched" or len(parts) < 2:
+        if whole.status == "matched":
             return [whole]
+        if len(parts) < 2:
+            return [self._match_item(parts[0])] if parts and parts[0] != norm else [whole]
         items = [self._match_item(p, addition=k > 0) for k, p in enumerate(parts)]
         if sum(i.counted for i in items) > int(whole.counted) or whole.status != "matched":
             return self._guideline_additions(items)
@@ -250,7 +252,9 @@ class DiaryMatcher:
         return None
 
     def _guideline_additions(self, items: list[ItemMatch]) -> list[ItemMatch]:
-        bases = [(k, self._context(it)) for k, it in enumerate(items)]
+        # milk, butter, sugar... are what is added, never the base it is added to
+        bases = [(k, None if (_words(it.text)[-1:] and _words(it.text)[-1] in _ADDITIONS) else self._context(it))
+                 for k, it in enumerate(items)]
         bases = [(k, c) for k, c in bases if c is not None]
         if not bases:
             return items
@@ -278,6 +282,7 @@ class DiaryMatcher:
             unit = _ADDITIONS[_words(food)[-1]]
             portion = Portion(1.0, unit, portion.food, None, True)
             m = self._match_item_portion(text, portion, food)
+            m.amount_stated = False
             if m.grams is not None:
                 m.portion_basis = f"an addition without an amount taken as 1 {unit}; " + m.portion_basis
                 m.portion_assumed = True
@@ -399,7 +404,7 @@ class DiaryMatcher:
         key = self._key(portion.food or text)
         if corrected and key:  # count the food by its corrected name: "1 bananna" is one banana
             portion = Portion(portion.quantity, portion.unit, " ".join(_spell_fixed(key, corrected)), portion.size,
-                              portion.stated)
+                              portion.stated, portion.text)
         grams, basis, assumed = self.grams(portion, fid)
         alias = self.db.aliases.get(_norm_key(portion.food or text))
         if how == "alias" and alias is not None and alias[1] is not None and portion.unit is None:
@@ -454,7 +459,7 @@ class DiaryMatcher:
                     g = q * mult * MASS_G[word]
                     return g, f"{q:g} {unit} taken as {mult:g} {word} ({note})", True
                 if word in VOLUME_CUP:
-                    sub = Portion(q * mult, word, portion.food, portion.size, True)
+                    sub = Portion(q * mult, word, portion.food, portion.size, True, portion.text)
                     g, basis, _ = self.grams(sub, fid)
                     if g is not None:
                         return g, f"{q:g} {unit} taken as {mult:g} {word} ({note}); {basis}", True
@@ -462,11 +467,14 @@ class DiaryMatcher:
                 if hit is not None:
                     g = q * mult * hit.grams / hit.amount
                     return g, f"{q:g} {unit} taken as '{hit.text}' ({note})", True
-        elif portion.stated or portion.size:
-            whole = set(_words(portion.food)) | {"medium", "regular", "each", "item", "fruit", "whole"}
+        elif portion.stated or portion.size or re.match(r"(a|an|one)\s", portion.text or ""):
+            article_only = not (portion.stated or portion.size)  # "a pear": one pear; "a cappuccino": the usual cup
+            whole = set(_words(portion.food)) | {"each", "item", "fruit", "whole"}
+            if not article_only:
+                whole |= {"medium", "regular"}
             pieces = {"piece", "nut", "berry", "kernel", "clove", "leaf", "egg"}
             hit = _pick(rows, {portion.size}, portion.size) if portion.size else None
-            hit = hit or _pick(rows, whole, portion.size) or _pick(rows, pieces, portion.size)
+            hit = hit or _pick(rows, whole, portion.size) or (None if article_only else _pick(rows, pieces, portion.size))
             if hit is not None:
                 g = q * hit.grams / hit.amount
                 return g, f"{q:g} x {hit.table} portion '{hit.text}' ({hit.grams / hit.amount:g} g)", False
@@ -532,6 +540,8 @@ def _pick(rows, words: set, size: str | None):
         if mw & {"snack", "mini", "miniature", "crust", "thin", "bite", "prepackaged", "microwave", "package"} \
                 and not (size and size in mw) and not words & {"package", "packet"}:
             rank += 4  # a snack-size slice is not what "a slice" means
+        if rank >= 4:
+            continue  # a snack-size slice or a prepackaged bowl is never what the word means
         dist = abs(math.log(r.grams / r.amount / usual)) if usual else 0.0
         if best is None or (rank, dist) < best[0]:
             best = ((rank, dist), r)

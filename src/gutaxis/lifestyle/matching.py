@@ -74,6 +74,7 @@ class Portion:
     food: str
     size: str | None = None
     stated: bool = False  # whether the person gave a number or a unit
+    text: str = ""  # the words as written (lower case)
 
 
 def _to_number(tok: str) -> float | None:
@@ -180,7 +181,7 @@ def parse_portion(text: str) -> Portion:
                 qty, unit, stated = _to_number(m.group(1)) or 1.0, u, True
                 food = food[: m.start()].strip(" ,(")
     food = re.sub(r"^(of|a|an|the|some)\s+", "", food)
-    return Portion(quantity=float(qty), unit=unit, food=food, size=size, stated=stated)
+    return Portion(quantity=float(qty), unit=unit, food=food, size=size, stated=stated, text=t)
 
 
 @lru_cache(maxsize=1)

@@ -7,13 +7,27 @@
   effect on the twin with its band (or "simulated effect not available"), plots of the weeks
   logged, diary patterns (N-of-1) and the gut profile.
 * ``dietitian_summary.html`` and ``dietitian_summary.pdf`` — a compact summary for the clinician
-  or registered dietitian: person, data quality, scores against targets, weekly table, plan table
-  with grades and citations, withheld and not-supported items, diary patterns, simulated effect,
-  plots of the weeks logged.
+  or registered dietitian, addressed to them ("the client"): coverage, data quality, scores against
+  targets, medications (with the flags they set) and notes, a nutrient table (per day, protein per
+  kg, each with its reference and coverage), the foods behind fiber, energy, sugars, saturated fat
+  and sodium, every entry to check and every assumed portion in the client's words with row and
+  date, weekly table, plan table with grades and citations, withheld and not-supported items, diary
+  patterns, simulated effect, plots of the weeks logged.
 * CSV exports of everything logged (``logged_meals.csv`` with the matched USDA item and the
-  nutrients of each entry, ``logged_stress.csv``, ``logged_symptoms.csv``), ``daily_scores.csv``,
-  ``weekly_scores.csv``, ``recommendations.csv``, ``insights.csv``, ``simulated_effect.csv`` and
-  ``plan.json``.
+  nutrients of each entry, ``logged_stress.csv``, ``logged_symptoms.csv``), the entries to fix and
+  the portions assumed (``entries_to_fix.csv``, ``assumed_portions.csv``), ``nutrients.csv``,
+  ``top_foods.csv``, ``daily_scores.csv``, ``weekly_scores.csv``, ``recommendations.csv``,
+  ``insights.csv``, ``simulated_effect.csv`` and ``plan.json``.
+
+Coverage gate. The reports stand on the assessment's ``coverage`` (how many of the entries, and
+about how much of the energy, could be counted). Where it is not ``ok`` the person's page opens
+with a banner (``role="alert"``, before any score) that says so in plain words and lists every
+entry to fix in the person's own words with the foods offered; the diet scores are shown greyed as
+"not judged", no diet rule is headlined (those the plan did not already hold back are named as
+waiting), and no simulated effect is shown. Where coverage is ok but incomplete a line near the top
+says how much was counted. The dietitian summary (HTML and PDF) leads with the same statement,
+addressed to the clinician. An assessment without these fields is still reported: coverage and the
+entries to fix are then derived from the match status of the entries.
 
 The HTML files are self-contained (inline CSS, script and SVG; a content-security policy forbids
 anything external). The PDF is drawn natively with matplotlib (``PdfPages``; fonts embedded): it
