@@ -74,7 +74,8 @@ def check_graded_and_cited(html: str) -> int:
 def test_files_written_and_logs_exported(written):
     plan, files = written
     for name in ("plan.html", "dietitian_summary.html", "dietitian_summary.pdf", "logged_meals.csv", "logged_stress.csv",
-                 "logged_symptoms.csv", "daily_scores.csv", "weekly_scores.csv", "recommendations.csv", "plan.json"):
+                 "logged_symptoms.csv", "daily_scores.csv", "weekly_scores.csv", "recommendations.csv", "plan.json",
+                 "entries_to_fix.csv", "nutrients.csv", "top_foods.csv"):
         assert files[name].is_file() and files[name].stat().st_size > 0, name
     p = plan.person
     assert len(pd.read_csv(files["logged_meals.csv"])) == len(p.meals)

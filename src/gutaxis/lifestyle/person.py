@@ -136,6 +136,8 @@ class Person:
     files: dict[str, str] = field(default_factory=dict)
     medications: list = field(default_factory=list)
     notes: str = ""
+    weight_kg: float | None = None
+    aliases: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self.sex = _sex(self.sex, self.source or "person")
@@ -541,16 +543,18 @@ def read_food_table(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise InputError(f"missing column(s) {missing}", source=p,
                          hint="a food table needs ndb_no, description, energy_kcal, fiber_g, sugars_g, sat_fat_g (per 100 g)")
-    bad = ~df["ndb_no"].astype(str).str.fullmatch(r"\d{1,5}")
+    ids = df["ndb_no"].astype(str).str.strip()
+    bad = ~(ids.str.fullmatch(r"\d{1,5}|\d{8}") | ids.str.fullmatch(r"[A-Za-z][\w.-]{0,63}"))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"row {i + 2}, column 'ndb_no': {df['ndb_no'].iat[i]!r} is not an NDB number", source=p)
-    df["ndb_no"] = df["ndb_no"].astype(str).str.zfill(5)
+        raise InputError(f"row {i + 2}, column 'ndb_no': {df['ndb_no'].iat[i]!r} is not a food id", source=p,
+                         hint="an SR28 NDB number (e.g. 09040), an FNDDS code (8 digits) or your own id (e.g. own_soup)")
+    df["ndb_no"] = ids.where(~ids.str.fullmatch(r"\d{1,5}"), ids.str.zfill(5))
     if df["ndb_no"].duplicated().any():
         dup = df.loc[df["ndb_no"].duplicated(), "ndb_no"].iat[0]
         raise InputError(f"NDB number {dup} appears twice", source=p, hint="each food must appear once")
     df = df.set_index("ndb_no")
-    text = {"description", "gmwt_desc1", "gmwt_desc2", "nova_source"}
+    text = {"description", "gmwt_desc1", "gmwt_desc2", "nova_source", "food_source", "additional", "category"}
     for c in df.columns:
         if c in text:
             continue
@@ -615,19 +619,24 @@ def _own_note(person: Person) -> str:
 
 
 # --------------------------------------------------------------------------- reading a folder
-_FILE_KEYS = ("profile", "meals", "stress", "symptoms", "foods")
+_FILE_KEYS = ("profile", "meals", "stress", "symptoms", "foods", "aliases")
 
 
 def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=None, stress=None, symptoms=None,
                 foods=None, sex=None, age=None, conditions=None, flags=None, medications=None, notes=None,
-                id: str | None = None) -> Person:
+                id: str | None = None, dayfirst: bool | None = None, aliases=None,
+                weight_kg: float | None = None) -> Person:
     """Read a person's folder (``person.json`` + files) and/or explicit files.
 
-    Explicit arguments override what ``person.json`` says. Returns a :class:`Person` with the
+    Explicit arguments override what ``person.json`` says. The meal log may be our own CSV/JSON, a
+    Cronometer "servings" export or a MyFitnessPal export (:func:`gutaxis.lifestyle.imports.read_diary`);
+    ``dayfirst`` gives the order of ambiguous dates such as 01/12/2026 (default: detected, or an
+    error). ``files.aliases`` (or ``aliases=``) is a CSV of your own words for foods
+    (:func:`gutaxis.lifestyle.read_aliases`); ``weight_kg`` gives protein per kg. Returns a :class:`Person` with the
     logs read (every malformed entry is an :class:`~gutaxis.errors.InputError` naming the file
     and row) and the profile read through :func:`gutaxis.io.read_profile` (one sample).
     """
-    from .logs import read_meal_log, read_stress_log, read_symptom_log
+    from .logs import read_stress_log, read_symptom_log
 
     meta: dict = {}
     base = None
@@ -647,7 +656,8 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
                 raise InputError(f"not valid JSON (line {exc.lineno}: {exc.msg})", source=pj) from None
             if not isinstance(meta, dict):
                 raise InputError("person.json must hold an object", source=pj)
-            known = {"id", "synthetic", "label", "sex", "age", "conditions", "flags", "files", "notes", "medications"}
+            known = {"id", "synthetic", "label", "sex", "age", "conditions", "flags", "files", "notes", "medications",
+                     "weight_kg"}
             extra = sorted(set(meta) - known)
             if extra:
                 raise InputError(f"unknown key(s) {extra}", source=pj, hint="allowed keys: " + ", ".join(sorted(known)))
@@ -668,7 +678,8 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
         raise InputError(f"unknown file key(s) {bad}", source=src, hint="use: " + ", ".join(_FILE_KEYS))
     paths: dict[str, Path] = {}
     for key in _FILE_KEYS:
-        given = {"profile": profile, "meals": meals, "stress": stress, "symptoms": symptoms, "foods": foods}[key]
+        given = {"profile": profile, "meals": meals, "stress": stress, "symptoms": symptoms, "foods": foods,
+                 "aliases": aliases}[key]
         if given is not None:
             paths[key] = Path(given)
         elif files.get(key):
@@ -687,18 +698,24 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
         flags={**_flags(meta.get("flags"), src), **_flags(flags, "options")},
         medications=medications if medications is not None else meta.get("medications", []),
         notes=notes if notes is not None else meta.get("notes", ""),
+        weight_kg=weight_kg if weight_kg is not None else meta.get("weight_kg"),
         synthetic=bool(meta.get("synthetic", False)),
         label=str(meta.get("label", "")),
         source=src,
         files={k: (p.name if base is not None and p.parent == base else str(p)) for k, p in paths.items()},
     )
-    person.meals = read_meal_log(paths["meals"])
+    from .imports import read_diary
+    from .matching import read_aliases
+
+    person.meals = read_diary(paths["meals"], dayfirst=dayfirst)
     if "stress" in paths:
-        person.stress = read_stress_log(paths["stress"])
+        person.stress = read_stress_log(paths["stress"], dayfirst=dayfirst)
     if "symptoms" in paths:
-        person.symptoms = read_symptom_log(paths["symptoms"])
+        person.symptoms = read_symptom_log(paths["symptoms"], dayfirst=dayfirst)
     if "foods" in paths:
         person.foods = read_food_table(paths["foods"])
+    if "aliases" in paths:
+        person.aliases = read_aliases(paths["aliases"])
     if "profile" in paths:
         person.profile = _read_one_profile(paths["profile"], person.id)
     return person
