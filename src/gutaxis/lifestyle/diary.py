@@ -43,6 +43,7 @@ MAX_ENTRY_G = 2000.0  # one entry above this is not plausible as typed (a unit s
 MAX_PORTIONS = 10.0  # nor is more than 10 times the food's usual portion
 _MATCH_MIN = 0.999  # share of the (weighted) words that must be found for a counted match
 _LOW_MIN = 0.5
+_MAX_EXTRA = 2  # more unmatched words in the description than this: probably another food ("burrito, beef & bean")
 
 
 @dataclass
@@ -129,7 +130,7 @@ class DiaryMatcher:
         self._desc = foods["description"].astype(str).tolist()
         self._pos = {fid: j for j, fid in enumerate(self._ids)}
         add = foods["additional"].fillna("").astype(str).tolist() if "additional" in foods else [""] * len(foods)
-        self._main, self._head, self._add = [], [], []
+        self._main, self._head, self._add, self._concat = [], [], [], []
         postings: dict[str, set[int]] = {}
         for j, (fid, d, a) in enumerate(zip(self._ids, self._desc, add)):
             if len(fid) == 5 and fid.isdigit():  # SR28 short descriptions: expand the abbreviations
@@ -142,7 +143,9 @@ class DiaryMatcher:
                 if head <= _GENERIC_HEADS and len(segs) > 1:  # "Cereal, corn flakes": the food is the 2nd part
                     head |= set(_words(segs[1]))
                     head |= {x + y for x, y in zip(_words(segs[1]), _words(segs[1])[1:])}
-            main = set(words) | {x + y for x, y in zip(words, words[1:]) if x.isalpha() and y.isalpha()}
+            concat = {x + y for x, y in zip(words, words[1:]) if x.isalpha() and y.isalpha()}
+            main = set(words) | concat
+            self._concat.append(concat)
             extra = set(_words(a)) - main
             self._main.append(main)
             self._head.append(head)
@@ -210,13 +213,15 @@ class DiaryMatcher:
                 parts[-1] = f"{p} {parts[-1]}"
             else:
                 parts.append(p)
-        if whole.status == "matched":
-            return [whole]
+        joined = re.search(r"\b(and|with|on)\b|[,&+]", norm)
+        if whole.status == "matched" and not (joined and whole.how == "search" and not re.search(
+                r"\b(and|with|on)\b|&", str(whole.description).lower())):
+            return [whole]  # a known food or dish ("mac and cheese"), or a description that joins the same way
         if len(parts) < 2:
             return [self._match_item(parts[0])] if parts and parts[0] != norm else [whole]
         items = [self._match_item(p, addition=k > 0) for k, p in enumerate(parts)]
-        if sum(i.counted for i in items) > int(whole.counted) or whole.status != "matched":
-            return self._guideline_additions(items)
+        if whole.status != "matched" or all(i.counted for i in items):
+            return self._guideline_additions(items)  # "cheese and crackers" is cheese and crackers
         return [whole]
 
     # USDA's own amounts for additions, by what they are added to (FNDDS "Guideline amount ..." portions)
@@ -309,21 +314,21 @@ class DiaryMatcher:
         words = [w for w in key.split() if w not in _NEUTRAL or w in ("raw", "cooked", "fried")]
         if not words:
             return ItemMatch(text, "unmatched", note="no food words found")
-        j, score, cover, head_ok, extra_head, cands = self._search(words)
+        j, score, cover, head_ok, extra_head, cands, extra = self._search(words)
         if j is None or cover < _LOW_MIN:
             return ItemMatch(text, "unmatched", note=f"no USDA food has the words '{' '.join(words)}'",
                              candidates=self._cand_list(cands))
         core_ok = all(w in self._main[j] or w in self._add[j] for w in words if w not in _SOFT)
-        status = "matched" if ((cover >= _MATCH_MIN or (core_ok and cover >= 0.6)) and head_ok and extra_head == 0) \
-            else "low_confidence"
+        status = "matched" if ((cover >= _MATCH_MIN or (core_ok and cover >= 0.6)) and head_ok and extra_head == 0
+                               and extra <= _MAX_EXTRA) else "low_confidence"
         note = ""
         if status != "matched":
             missing = [w for w in words if w not in self._main[j] and w not in self._add[j] and w not in _SOFT]
             why = []
             if missing:
                 why.append("words not found: " + ", ".join(missing))
-            if extra_head:
-                why.append(f"'{self._desc[j]}' is a different food from what was written")
+            if extra_head or extra > _MAX_EXTRA:
+                why.append(f"'{self._desc[j]}' may be a different food from what was written")
             elif not head_ok:
                 why.append("the food word is not the main word of the USDA description")
             note = "; ".join(why)
@@ -368,7 +373,7 @@ class DiaryMatcher:
             for j in self._postings.get(w, ()):
                 cand[j] = cand.get(j, 0.0) + wt * (1.0 if w in self._main[j] else 0.75)
         if not cand:
-            return None, 0.0, 0.0, False, 0, []
+            return None, 0.0, 0.0, False, 0, [], 0
         q = set(words)
         scored = []
         for j, c in cand.items():
@@ -376,7 +381,7 @@ class DiaryMatcher:
             head = self._head[j]
             head_ok = bool(head & q)
             extra_head = len([t for t in head - q if t not in _NEUTRAL and t not in _GENERIC_HEADS and not t.isdigit()])
-            extra = len([t for t in self._main[j] - q if t not in _NEUTRAL and not t.isdigit()])
+            extra = len([t for t in self._main[j] - q if t not in _NEUTRAL and not t.isdigit() and t not in self._concat[j]])
             s = cover + 0.15 * head_ok - 0.12 * extra_head - 0.025 * extra
             s += 0.05 * bool(_GENERIC.search(self._desc[j])) - 0.01 * self._source_rank[j]
             s -= 0.08 * len((self._main[j] & _FORM_WORDS) - q)  # "Salmon, dried" is not "salmon"
@@ -384,10 +389,10 @@ class DiaryMatcher:
                 s -= 0.3
             if "raw" in self._main[j] and "raw" not in q and not self._eaten_raw[j]:
                 s -= 0.06  # meat, fish, eggs, grains: as eaten means cooked unless "raw" is written
-            scored.append((s, cover, head_ok, extra_head, j))
+            scored.append((s, cover, head_ok, extra_head, j, extra))
         scored.sort(key=lambda x: (-x[0], self._ids[x[4]]))
-        s, cover, head_ok, extra_head, j = scored[0]
-        return j, s, cover, head_ok, extra_head, [x[4] for x in scored[: self.n_candidates + 1]]
+        s, cover, head_ok, extra_head, j, _ = scored[0]
+        return j, s, cover, head_ok, extra_head, [x[4] for x in scored[: self.n_candidates + 1]], scored[0][5]
 
     def _cand_list(self, js) -> list[tuple[str, str, float]]:
         out = []
@@ -467,11 +472,10 @@ class DiaryMatcher:
                 if hit is not None:
                     g = q * mult * hit.grams / hit.amount
                     return g, f"{q:g} {unit} taken as '{hit.text}' ({note})", True
-        elif portion.stated or portion.size or re.match(r"(a|an|one)\s", portion.text or ""):
+        elif portion.stated or portion.size or (re.match(r"(a|an|one)\s", portion.text or "")
+                                                and not self._is_drink(fid)):
             article_only = not (portion.stated or portion.size)  # "a pear": one pear; "a cappuccino": the usual cup
-            whole = set(_words(portion.food)) | {"each", "item", "fruit", "whole"}
-            if not article_only:
-                whole |= {"medium", "regular"}
+            whole = set(_words(portion.food)) | {"each", "item", "fruit", "whole", "medium", "regular"}
             pieces = {"piece", "nut", "berry", "kernel", "clove", "leaf", "egg"}
             hit = _pick(rows, {portion.size}, portion.size) if portion.size else None
             hit = hit or _pick(rows, whole, portion.size) or (None if article_only else _pick(rows, pieces, portion.size))
