@@ -320,7 +320,7 @@ class DiaryMatcher:
                              candidates=self._cand_list(cands))
         core_ok = all(w in self._main[j] or w in self._add[j] for w in words if w not in _SOFT)
         status = "matched" if ((cover >= _MATCH_MIN or (core_ok and cover >= 0.6)) and head_ok and extra_head == 0
-                               and extra <= _MAX_EXTRA) else "low_confidence"
+                               and extra <= (_MAX_EXTRA if len(self._ids[j]) != 5 else 1)) else "low_confidence"
         note = ""
         if status != "matched":
             missing = [w for w in words if w not in self._main[j] and w not in self._add[j] and w not in _SOFT]
