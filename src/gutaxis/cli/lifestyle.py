@@ -89,7 +89,9 @@ def plan_cmd(
     sex: Optional[str] = typer.Option(None, "--sex", help="female or male (chooses the fiber target)."),
     age: Optional[float] = typer.Option(None, "--age", help="Age in years."),
     condition: Optional[List[str]] = typer.Option(None, "--condition", help="Condition tag, repeatable: RA, SLE, MS, IBD..."),
-    flag: Optional[List[str]] = typer.Option(None, "--flag", help="Flag, repeatable: strong_immunosuppression, central_venous_catheter, ..."),
+    flag: Optional[List[str]] = typer.Option(None, "--flag", help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter, bowel_stricture, dmard, methotrexate, glucocorticoid."),
+    medication: Optional[List[str]] = typer.Option(None, "--medication", help="A medication with its dose, repeatable: \"prednisolone 40 mg daily\" (mapped to flags where a cited rule exists)."),
+    weight_kg: Optional[float] = typer.Option(None, "--weight", min=20, max=400, help="Body weight in kg (protein per kg for the dietitian)."),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
     fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
@@ -107,7 +109,6 @@ def plan_cmd(
     with _guard():
         from ..errors import InputError
         from ..lifestyle.fooddb import food_database_for
-        from ..lifestyle.matching import read_aliases
         from ..lifestyle.person import example_person_dir, read_person
         from ..lifestyle.plan import build_plan
         from ..lifestyle.report import write_plan_reports
@@ -124,14 +125,15 @@ def plan_cmd(
                 from importlib import resources
 
                 with resources.as_file(example_person_dir()) as d:
-                    person = read_person(d, flags=flags or None, conditions=condition or None, sex=sex, age=age)
+                    person = read_person(d, flags=flags or None, conditions=condition or None, sex=sex, age=age,
+                                         medications=medication or None, weight_kg=weight_kg)
             else:
                 person = read_person(person_dir, profile=profile, meals=meals, stress=stress, symptoms=symptoms,
                                      foods=foods, sex=sex, age=age, conditions=condition or None, flags=flags or None,
+                                     medications=medication or None, weight_kg=weight_kg, aliases=aliases,
                                      **_date_kw(_dayfirst(dayfirst, monthfirst)))
             advance("food table")
-            table, note = food_database_for(person, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova,
-                                            aliases=read_aliases(aliases) if aliases is not None else None)
+            table, note = food_database_for(person, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova)
             if "not in the" in note:
                 _stderr().print(f"note: {note}")
             advance("scores, rules and the twin")

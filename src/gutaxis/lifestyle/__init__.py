@@ -3,7 +3,13 @@
 * Food data: :func:`read_usda_abbrev` (USDA SR28), :func:`read_nova` + :func:`nova_for_sr`
   (NOVA groups of the FoodProX/GroceryDB training set), :func:`load_food_table`, the curated
   fermented-food list (:func:`fermented_foods`, :func:`classify_fermented`).
-* Food matching: :class:`FoodMatcher` ("1 cup kimchi" -> NDB number, description, grams),
+* Diaries as people type them: :func:`load_food_database` (USDA FNDDS 2017-2018 foods as eaten
+  with their portions, SR28 and its household measures, cited dishes, your own foods and
+  aliases), :class:`DiaryMatcher` ("2 eggs and toast" -> two foods with grams; spelling,
+  British words, household portions, assumed portions flagged), :func:`resolve_diary` and
+  :func:`coverage` (how much of the diary the scores stand on); Cronometer and MyFitnessPal
+  exports (:func:`read_diary`); :func:`add_own_food` / :func:`add_alias`.
+* Single-table matching (SR28 or a person's own table): :class:`FoodMatcher`,
   :func:`parse_portion`, favourites via :func:`read_aliases`.
 * Logs: :func:`read_meal_log`, :func:`read_stress_log`, :func:`read_symptom_log`, :func:`write_log`.
 * Instruments: :func:`score_pss10` (PSS-10, reverse items 4, 5, 7, 8), :func:`pss10_band`,
@@ -42,6 +48,14 @@ _EXPORTS = {
     "assess": "plan", "build_plan": "plan", "Plan": "plan", "simulate_plan_effect": "plan",
     "recommendations": "plan",
     "write_plan_reports": "report",
+    "read_fndds": "fndds", "read_fndds_portions": "fndds", "read_sr28_weights": "fndds",
+    "FoodDatabase": "fooddb", "load_food_database": "fooddb", "food_database_for": "fooddb",
+    "DiaryMatcher": "diary", "ItemMatch": "diary",
+    "resolve_diary": "resolve", "coverage": "resolve",
+    "read_diary": "imports", "read_cronometer": "imports", "read_myfitnesspal": "imports",
+    "detect_diary_format": "imports",
+    "add_own_food": "own_foods", "add_alias": "own_foods",
+    "entries_to_fix": "assessment", "nutrient_intakes": "assessment", "top_foods": "assessment",
 }
 
 __all__ = sorted(_EXPORTS)

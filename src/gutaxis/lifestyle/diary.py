@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
 from .._data import package_table
 from . import _text
 from .fooddb import FoodDatabase, _norm_key, dishes, lexicon
-from .matching import MASS_G, VOLUME_CUP, Portion, parse_portion
+from .matching import MASS_G, VOLUME_CUP, Portion, _portion_words, parse_portion
 
 __all__ = ["ItemMatch", "DiaryMatcher", "MAX_ENTRY_G"]
 
@@ -551,14 +550,3 @@ def _pick(rows, words: set, size: str | None):
             best = ((rank, dist), r)
     return None if best is None else best[1]
 
-
-@lru_cache(maxsize=1)
-def _portion_words() -> dict[str, list[tuple[str, float, str]]]:
-    df = package_table("portion_words.tsv", comment="#", dtype={"multiplier": float})
-    out: dict[str, list[tuple[str, float, str]]] = {}
-    for r in df.itertuples(index=False):
-        out.setdefault(r.word, []).append((r.equivalent, float(r.multiplier), r.note))
-    return out
-
-
-_ = pd  # pandas types flow through the food database

@@ -202,7 +202,10 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
         for reason in np.unique(reasons):
             ids = left.loc[reasons == reason, "source_row"].tolist() if "source_row" in left else left.index[reasons == reason].tolist()
             filtered.append({"what": "meal entries", "reason": str(reason), "n": len(ids), "ids": ids})
-        warnings.warn(f"{len(left)} meal entries were left out of the scores (see attrs['filtered'])",
+        examples = ", ".join(repr(str(t)) for t in left.get("text", pd.Series(dtype=str)).astype(str).unique()[:3])
+        warnings.warn(f"{len(left)} of {len(items)} foods were left out of the scores (for example {examples}): "
+                      "fix them in your own words or pick a candidate (entries_to_fix.csv; the result's "
+                      "attrs['filtered'] in Python)",
                       _warning_class(), stacklevel=2)
     use = items[usable]
     days = pd.Index(sorted(items["date"].unique()), name="date")
