@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from gutaxis.errors import InputError
+from gutaxis.lifestyle import medications as MED
 from gutaxis.lifestyle import person as PP
 from gutaxis.lifestyle import plan as P
 from gutaxis.lifestyle import rules as R
@@ -364,23 +365,23 @@ def test_every_rule_still_validates_and_every_contraindication_has_its_reason():
 
 
 def test_the_medication_table_validates_and_refuses_an_uncited_row():
-    PP._medication_rows.cache_clear()
-    rows = PP._medication_rows()
+    MED._medication_rows.cache_clear()
+    rows = MED._medication_rows()
     assert len(rows) >= 10
     for r in rows:
         assert CITATION.search(r["citation"]) and r["note"], r["drug"]
-    table = PP.medication_table()
+    table = MED.medication_table()
     assert {"mycophenolate", "rituximab", "methotrexate", "prednisolone/prednisone"} <= set(table["drug"])
     raw = pd.DataFrame(_table("medications.tsv"))
     bad = raw.copy()
     bad.loc[0, "citation"] = "Somebody et al. 2020"
     with pytest.raises(InputError, match="citation"):
-        PP._validate_medications(bad, "test")
+        MED._validate_medications(bad, "test")
     bad = raw.copy()
     bad.loc[0, "flag"] = "strong_immunosupression"
     with pytest.raises(InputError, match="flag"):
-        PP._validate_medications(bad, "test")
+        MED._validate_medications(bad, "test")
     bad = raw.copy()
     bad.loc[1, "condition"] = "dose>20"
     with pytest.raises(InputError, match="condition"):
-        PP._validate_medications(bad, "test")
+        MED._validate_medications(bad, "test")

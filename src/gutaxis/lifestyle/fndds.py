@@ -69,6 +69,11 @@ def _cache_folder(dataset: str) -> Path:
     return Path(cache_dir()) / dataset
 
 
+def _folder(folder, dataset: str) -> str:
+    """The folder as a cache key: the cache's folder is resolved now, so another cache is another key."""
+    return str(Path(folder).expanduser() if folder is not None else _cache_folder(dataset))
+
+
 def _file(folder, dataset: str, name: str) -> Path:
     base = Path(folder).expanduser() if folder is not None else _cache_folder(dataset)
     p = base / name
@@ -94,7 +99,7 @@ def _read_fndds_csv(p: Path) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=4)
-def _read_fndds_cached(folder: str | None) -> pd.DataFrame:
+def _read_fndds_cached(folder: str) -> pd.DataFrame:
     foods = _read_fndds_csv(_file(folder, FNDDS_DATASET, _FNDDS_FILES["foods"]))
     p_nut = _file(folder, FNDDS_DATASET, _FNDDS_FILES["nutrients"])
     nut = _read_fndds_csv(p_nut)
@@ -136,7 +141,7 @@ def read_fndds(folder: str | os.PathLike | None = None) -> pd.DataFrame:
     ``folate_dfe_ug``, ``iron_mg``, ``sodium_mg``…) plus ``alcohol_g``, ``caffeine_mg``/``caffeine_g``,
     ``omega3_g`` (18:3 + 18:4 + EPA + DPA + DHA), ``epa_dha_g`` and ``omega6_g`` (18:2 + 20:4).
     """
-    return _read_fndds_cached(None if folder is None else str(Path(folder).expanduser())).copy()
+    return _read_fndds_cached(_folder(folder, FNDDS_DATASET)).copy()
 
 
 _PORTION_RE = re.compile(r"^\s*(\d+\s+\d+/\d+|\d+/\d+|\d*\.\d+|\d+)(?:\s*-\s*\d+/\d+)?\s*(.*)$")
@@ -161,7 +166,7 @@ def parse_portion_text(text: str) -> tuple[float, str]:
 
 
 @lru_cache(maxsize=4)
-def _read_fndds_portions_cached(folder: str | None) -> pd.DataFrame:
+def _read_fndds_portions_cached(folder: str) -> pd.DataFrame:
     p = _file(folder, FNDDS_DATASET, _FNDDS_FILES["portions"])
     df = _read_fndds_csv(p)
     need = ["Food code", "Subcode", "Portion description", "Portion weight (g)"]
@@ -185,11 +190,11 @@ def read_fndds_portions(folder: str | os.PathLike | None = None) -> pd.DataFrame
     """FNDDS portions: ``food_id``, ``text`` (as published), ``amount`` and ``measure`` (parsed:
     ``"1/2 cup"`` -> 0.5, ``"cup"``), ``grams`` (of ``amount`` x ``measure``), ``default`` (the
     "Quantity not specified" row: FNDDS's portion when no amount is known), ``table``."""
-    return _read_fndds_portions_cached(None if folder is None else str(Path(folder).expanduser())).copy()
+    return _read_fndds_portions_cached(_folder(folder, FNDDS_DATASET)).copy()
 
 
 @lru_cache(maxsize=4)
-def _read_sr28_weights_cached(folder: str | None) -> pd.DataFrame:
+def _read_sr28_weights_cached(folder: str) -> pd.DataFrame:
     p = _file(folder, SR28_FULL_DATASET, "WEIGHT.txt")
     rows = []
     for lineno, line in enumerate(p.read_bytes().decode("cp1252").splitlines(), start=1):
@@ -213,4 +218,4 @@ def _read_sr28_weights_cached(folder: str | None) -> pd.DataFrame:
 
 def read_sr28_weights(folder: str | os.PathLike | None = None) -> pd.DataFrame:
     """SR28 ``WEIGHT.txt`` household measures in the layout of :func:`read_fndds_portions`."""
-    return _read_sr28_weights_cached(None if folder is None else str(Path(folder).expanduser())).copy()
+    return _read_sr28_weights_cached(_folder(folder, SR28_FULL_DATASET)).copy()

@@ -1,0 +1,124 @@
+"""How values are written in the plan's reports: numbers, shares, dates, table cells, citations.
+
+Shared by the figures, the template context and the CSV exports, so that a number reads the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+
+def _citation_links(text: str) -> list[dict]:
+    """Split ``"Author. Journal 2019;393:434-45 doi:...; Other ..."`` into references (on "; "), each
+    linked to its DOI, else its PubMed ID, else its URL."""
+    import re
+
+    out = []
+    for part in [x.strip() for x in re.split(r";\s+", str(text or "")) if x.strip()]:
+        href = None
+        m = re.search(r"doi:\s*(10\.\d{4,9}/\S+?)(?=[\s;,]|$)", part, re.I)
+        if m:
+            href = "https://doi.org/" + m.group(1).rstrip(".")
+        else:
+            m = re.search(r"PMID:?\s*(\d{6,9})", part)
+            if m:
+                href = f"https://pubmed.ncbi.nlm.nih.gov/{m.group(1)}/"
+            else:
+                m = re.search(r"https?://\S+", part)
+                if m:
+                    href = m.group(0).rstrip(".,;")
+        out.append({"text": part, "href": href})
+    return out
+
+
+def _sig(x: float, digits: int = 2, sign: bool = False) -> str:
+    """A number with about ``digits`` significant digits, never in exponent notation."""
+    if x is None or not math.isfinite(float(x)):
+        return "—"
+    x = float(x)
+    if abs(x) < 0.5 * 10 ** (-3):
+        return "0"
+    mag = int(math.floor(math.log10(abs(x))))
+    nd = max(0, digits - 1 - mag)
+    s = f"{round(x, nd):{'+' if sign else ''},.{nd}f}"
+    return s
+
+
+def _v(x, nd=1, pct=False) -> str:
+    if x is None:
+        return "—"
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(x):
+        return "—"
+    if pct:
+        return f"{100 * x:.2f}"
+    return f"{x:,.{nd}f}"
+
+
+def _finite(x) -> float | None:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _pct_text(share: float | None) -> str:
+    """A share (0-1) as a whole percentage that never claims 100% or 0% when it is not."""
+    if share is None:
+        return "—"
+    p = 100.0 * share
+    if 99.5 <= p < 100.0:
+        return "over 99%"
+    if 0.0 < p < 0.5:
+        return "under 1%"
+    return f"{p:.0f}%"
+
+
+def _date_text(x) -> str:
+    if x is None or x is pd.NaT:
+        return ""
+    try:
+        if pd.isna(x):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    try:
+        return f"{pd.Timestamp(x):%a %d %b %Y}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def _row_text(x) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    s = str(x).strip()
+    if isinstance(x, (int, np.integer)) or s.isdigit():
+        return f"row {s}"
+    return s
+
+
+def _cell(x) -> str:
+    if x is None or x is pd.NaT:
+        return ""
+    if isinstance(x, (list, tuple)):
+        return "; ".join(_cell(v) for v in x if _cell(v))
+    try:
+        if pd.isna(x):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(x).strip()
+
+
+def _split_candidates(x) -> list[str]:
+    if isinstance(x, (list, tuple)):
+        return [_cell(v) for v in x if _cell(v)]
+    return [c.strip() for c in _cell(x).split(";") if c.strip()]
