@@ -42,12 +42,10 @@ nutrients, top foods), :mod:`.report_figures`, :mod:`.report_format` (how values
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InputError
