@@ -129,6 +129,27 @@ def test_twin_says_when_a_profile_is_outside_the_calibrated_range():
 
     cohort = gutaxis.demo_cohort(seed=3)
     sick = cohort[cohort.obs_names[cohort.obs["group"] == "dysbiotic"][0]]
-    with pytest.warns(UserWarning, match="plausible physiological ranges"):
+    with pytest.warns(UserWarning, match="could not be fitted.*says nothing about the person.s health"):
         tw = twin(sick, disease="RA", n_draws=50, seed=0)
-    assert tw.meta["n_plausible"] < 25
+    assert tw.meta["n_plausible"] < 25 and tw.meta["fitted"] is False
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_fit_decision_does_not_depend_on_the_number_of_draws(seed):
+    """The same person (seeded: diet, stress, disease) is fitted, or not, alike at 50, 200 and 1,000 draws."""
+    import warnings
+
+    from gutaxis.axis import twin
+
+    rng = np.random.default_rng(100 + seed)
+    person = {"diet": {"fiber": float(rng.uniform(8, 40)), "upf": float(rng.uniform(10, 80)),
+                       "fermented": float(rng.uniform(0, 3))},
+              "pss10": float(rng.uniform(5, 35)), "disease": [None, "ra", "sle", "ms"][seed % 4]}
+    decisions = set()
+    for n in (50, 200, 1000):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tw = twin(None, n_draws=n, seed=seed, **person)
+        assert tw.n_draws == n
+        decisions.add((tw.meta["fitted"], tw.meta["n_plausible"]))
+    assert len(decisions) == 1

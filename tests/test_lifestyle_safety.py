@@ -293,7 +293,7 @@ def test_ms_is_simulated_with_the_ms_variant(a, monkeypatch):
     eff = plan.effect
     assert eff.available, eff.message
     label = eff.summary.at["disease_activity", "label"]
-    assert "MS" in label and "DAS28" not in label and "relapse" in eff.summary.at["disease_activity", "unit"]
+    assert "MS" in label and "DAS28" not in label and "relapse" in label and eff.summary.at["disease_activity", "unit"] == "index 0-1"
     assert not any("no variant" in c for c in eff.caveats)
     # RA and MS: RA is simulated and the caveat says MS was not
     seen.clear()

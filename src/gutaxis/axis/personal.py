@@ -56,7 +56,16 @@ __all__ = [
     "ENDPOINT_UNITS",
     "DIET_KEYS",
     "MARKERS",
+    "N_CANDIDATES",
+    "FIT_MIN_SHARE",
 ]
+
+#: prior candidates of a twin (fixed: the fit decision must not depend on the number of draws)
+N_CANDIDATES = 2000
+#: a twin is *fitted* when at least this share of the candidates (and FIT_MIN_COUNT of them) stay
+#: within plausible physiological ranges; otherwise the model cannot say anything about the person
+FIT_MIN_SHARE = 0.0125
+FIT_MIN_COUNT = 20
 
 GUILDS = ("B", "L", "Pb", "Bc")
 _GUILD_STATES = (eq.S_B, eq.S_L, eq.S_PB, eq.S_BC)
@@ -315,7 +324,8 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
     n_draws : ensemble size
     seed : everything is seeded; the same inputs and seed give the same twin
     sample : which sample of a multi-sample profile
-    n_candidates : prior candidates (default ``max(2000, 10 n_draws)``)
+    n_candidates : prior candidates (default :data:`N_CANDIDATES`, the same for every ``n_draws``, so that
+        whether the twin fits does not depend on how many draws are asked for)
 
     Returns
     -------
@@ -325,7 +335,7 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
     if int(n_draws) < 1:
         raise InputError("n_draws must be >= 1")
     n_draws = int(n_draws)
-    n_cand = int(n_candidates or max(2000, 10 * n_draws))
+    n_cand = int(n_candidates or N_CANDIDATES)
     rng = np.random.default_rng(seed)
     P = sample_parameters(n_cand, rng)
     U = _sample_inputs(n_cand, d, rng)
@@ -350,14 +360,17 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
     plaus = ok.copy()
     for k, (lo, hi) in PLAUSIBLE_BOUNDS[d].items():
         plaus &= (r[k] >= lo) & (r[k] <= hi)
-    keep = plaus if plaus.sum() >= max(n_draws // 2, 10) else ok  # unusual profiles: converged is enough
-    if keep is ok:
+    # The fit decision is a share of a fixed candidate set, so it does not depend on n_draws.
+    fitted = bool(plaus.sum() >= max(FIT_MIN_SHARE * n_cand, FIT_MIN_COUNT))
+    keep = plaus if fitted else ok
+    if not fitted:
         # said, not hidden: such a twin's levels (e.g. IL-6, LPS) can lie far outside physiology
+        what = f"this {d} profile" if profile is not None else f"these {d} data (no stool profile was given)"
         warnings.warn(
-            f"only {int(plaus.sum())} of {n_cand} model patients stayed within plausible physiological ranges "
-            f"for this {d} profile; the twin uses merely converged ones, so its levels and forecasts are not "
-            "interpretable as a person's (the model is calibrated on cohorts, not on strongly dysbiotic profiles)",
-            UserWarning, stacklevel=2)
+            f"the model could not be fitted to {what}: only {int(plaus.sum())} of {n_cand} model patients stayed "
+            f"within plausible physiological ranges (at least {FIT_MIN_SHARE:.2%} are needed). This says nothing "
+            "about the person's health; the twin falls back on merely converged model patients, whose levels and "
+            "forecasts are not interpretable as a person's", UserWarning, stacklevel=2)
     if keep.sum() == 0:
         raise InputError("no model patient reproduces these measurements", hint="check units of markers and the profile")
     idx = np.flatnonzero(keep)
@@ -401,6 +414,7 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
     pos = (rng.random() + np.arange(n_draws)) / n_draws
     pick = idx[np.minimum(np.searchsorted(np.cumsum(w), pos), idx.size - 1)]
     meta = {"seed": seed, "n_candidates": n_cand, "n_converged": int(ok.sum()), "n_plausible": int(plaus.sum()),
+            "fitted": fitted, "fit_min_share": FIT_MIN_SHARE,
             "ess": _ess(lw), "tempering": temp, "n_unique": int(np.unique(pick).size)}
     return Twin(P[:, pick].copy(), U[:, pick].copy(), y[:, pick].copy(), d, observed, meta)
 

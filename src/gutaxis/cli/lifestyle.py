@@ -92,6 +92,7 @@ def plan_cmd(
     flag: Optional[List[str]] = typer.Option(None, "--flag", help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter, bowel_stricture, dmard, methotrexate, glucocorticoid."),
     medication: Optional[List[str]] = typer.Option(None, "--medication", help="A medication with its dose, repeatable: \"prednisolone 40 mg daily\" (mapped to flags where a cited rule exists)."),
     weight_kg: Optional[float] = typer.Option(None, "--weight", min=20, max=400, help="Body weight in kg (protein per kg for the dietitian)."),
+    marker: Optional[List[str]] = typer.Option(None, "--marker", help="A measured marker, repeatable: crp=3.2 (mg/L), il6=4 (pg/mL), lbp=12 (µg/mL), calprotectin=80 (µg/g), das28=3.4, sledai=6, edss=2.5."),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
     fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
@@ -119,6 +120,12 @@ def plan_cmd(
             raise InputError("no person given", source="gutaxis plan",
                              hint="give a person's folder, or --meals (with --profile/--stress/--symptoms), or --example")
         flags = {f: True for f in (flag or [])}
+        markers = {}
+        for m in marker or []:
+            k, sep, v = m.partition("=")
+            if not sep:
+                raise InputError(f"--marker {m!r} is not NAME=VALUE", source="options", hint="e.g. --marker crp=3.2")
+            markers[k.strip()] = v.strip()
         with _progress(7, "reading the person") as advance:
             advance("reading the person")
             if example:
@@ -126,11 +133,12 @@ def plan_cmd(
 
                 with resources.as_file(example_person_dir()) as d:
                     person = read_person(d, flags=flags or None, conditions=condition or None, sex=sex, age=age,
-                                         medications=medication or None, weight_kg=weight_kg)
+                                         medications=medication or None, weight_kg=weight_kg, markers=markers or None)
             else:
                 person = read_person(person_dir, profile=profile, meals=meals, stress=stress, symptoms=symptoms,
                                      foods=foods, sex=sex, age=age, conditions=condition or None, flags=flags or None,
                                      medications=medication or None, weight_kg=weight_kg, aliases=aliases,
+                                     markers=markers or None,
                                      **_date_kw(_dayfirst(dayfirst, monthfirst)))
             advance("food table")
             table, note = food_database_for(person, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova)

@@ -130,6 +130,7 @@ class Person:
     notes: str = ""
     weight_kg: float | None = None
     aliases: pd.DataFrame | None = None
+    markers: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sex = _sex(self.sex, self.source or "person")
@@ -144,6 +145,7 @@ class Person:
         self.conditions = _conditions(self.conditions, self.source or "person")
         self.flags = _flags(self.flags, self.source or "person")
         self.medications = read_medications(self.medications, source=self.source or "person")
+        self.markers = _markers(self.markers, self.source or "person")
         if self.notes is None:
             self.notes = ""
         elif isinstance(self.notes, (list, tuple)):
@@ -205,6 +207,35 @@ class Person:
         if self.medications:
             bits.append("medications: " + ", ".join(m["name"] for m in self.medications))
         return " · ".join(bits)
+
+
+#: measured markers a person or their dietitian may enter -> (unit, plausible range); the first four are
+#: observed by the twin (``gutaxis.axis.twin``), the disease scores are shown, not modelled
+MARKERS = {"crp": ("mg/L", 0.01, 500.0), "il6": ("pg/mL", 0.01, 5000.0), "lbp": ("µg/mL", 0.1, 200.0),
+           "calprotectin": ("µg/g", 1.0, 10000.0), "das28": ("DAS28", 0.0, 10.0), "sledai": ("SLEDAI-2K", 0.0, 105.0),
+           "edss": ("EDSS", 0.0, 10.0)}
+
+
+def _markers(v, src) -> dict:
+    if not v:
+        return {}
+    if not isinstance(v, dict):
+        raise InputError("markers must be an object such as {\"crp\": 3.2}", source=src)
+    out = {}
+    for k, val in v.items():
+        key = str(k).strip().lower().replace("-", "").replace(" ", "")
+        if key not in MARKERS:
+            raise InputError(f"marker {k!r} is not known", source=src, hint="use one of: " + ", ".join(MARKERS))
+        unit, lo, hi = MARKERS[key]
+        try:
+            x = float(val)
+        except (TypeError, ValueError):
+            raise InputError(f"marker {k!r}: {val!r} is not a number", source=src, hint=f"give it in {unit}") from None
+        if not (lo <= x <= hi):
+            raise InputError(f"marker {k!r}: {x:g} {unit} is outside {lo:g}-{hi:g}", source=src,
+                             hint=f"check the unit: {key} is given in {unit}")
+        out[key] = x
+    return out
 
 
 def _sex(v, src):
@@ -366,7 +397,7 @@ _FILE_KEYS = ("profile", "meals", "stress", "symptoms", "foods", "aliases")
 def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=None, stress=None, symptoms=None,
                 foods=None, sex=None, age=None, conditions=None, flags=None, medications=None, notes=None,
                 id: str | None = None, dayfirst: bool | None = None, aliases=None,
-                weight_kg: float | None = None) -> Person:
+                weight_kg: float | None = None, markers: dict | None = None) -> Person:
     """Read a person's folder (``person.json`` + files) and/or explicit files.
 
     Explicit arguments override what ``person.json`` says. The meal log may be our own CSV/JSON, a
@@ -398,7 +429,7 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
             if not isinstance(meta, dict):
                 raise InputError("person.json must hold an object", source=pj)
             known = {"id", "synthetic", "label", "sex", "age", "conditions", "flags", "files", "notes", "medications",
-                     "weight_kg"}
+                     "weight_kg", "markers"}
             extra = sorted(set(meta) - known)
             if extra:
                 raise InputError(f"unknown key(s) {extra}", source=pj, hint="allowed keys: " + ", ".join(sorted(known)))
@@ -440,6 +471,7 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
         medications=medications if medications is not None else meta.get("medications", []),
         notes=notes if notes is not None else meta.get("notes", ""),
         weight_kg=weight_kg if weight_kg is not None else meta.get("weight_kg"),
+        markers={**(meta.get("markers") or {}), **(markers or {})},
         synthetic=bool(meta.get("synthetic", False)),
         label=str(meta.get("label", "")),
         source=src,

@@ -423,9 +423,12 @@ _DISEASE_VARIANT = {"RA": "ra", "SLE": "sle", "MS": "ms"}
 #: disease variant -> (label, unit) of the disease-activity endpoint
 _ACTIVITY_LABEL = {
     "ra": ("Disease activity (DAS28, model)", "DAS28"),
-    "sle": ("Disease activity (SLEDAI proxy, model)", "SLEDAI proxy"),
-    "ms": ("Inflammatory effector activity (MS relapse proxy, model)", "effector activity p (above 0.5 = relapse)"),
+    "sle": ("Lupus activity (model index 0-1; not a SLEDAI score)", "index 0-1"),
+    "ms": ("MS inflammatory activity (model index 0-1; above 0.5 means a relapse in the model; not EDSS)", "index 0-1"),
 }
+_DEFAULT_ACTIVITY = ("Tissue inflammation (model index 0-1)", "index 0-1")
+#: person markers the twin observes -> the endpoint they are the baseline of
+_MARKER_ENDPOINT = {"crp": "crp", "il6": "il6"}
 #: model inputs of the twin <- person scores
 _INPUT_OF_SCORE = {
     "fiber_g_per_day": "fiber", "fermented_servings_per_day": "fermented", "upf_energy_share_pct": "upf",
@@ -559,10 +562,26 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
     assumptions.append("Sugars enter the model as grams per day of total sugars (the food table has no added-sugar "
                        "values), so the sugar input is overstated.")
     assumptions.append("Full adherence from day 0; the usual diet is the average of the days logged.")
+    measured = {str(k).lower(): float(v) for k, v in (getattr(person, "markers", None) or {}).items()}
+    model_markers = {k: v for k, v in measured.items() if k in ("crp", "il6", "lbp", "calprotectin")}
+    if measured:
+        assumptions.append("Your measured " + ", ".join(f"{k.upper()} {v:g}" for k, v in measured.items())
+                           + " chose the model patients" + ("" if model_markers else " (not used: the model has no "
+                                                                 "observation for them)") + ".")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            tw = twin_fn(person.profile, pss10=pss, diet=usual, disease=disease, n_draws=n_draws, seed=seed)
+            tw = twin_fn(person.profile, pss10=pss, diet=usual, disease=disease, n_draws=n_draws, seed=seed,
+                         markers=model_markers or None)
+            meta = dict(getattr(tw, "meta", {}) or {})
+            meta["n_draws"] = n_draws
+            if meta.get("fitted") is False:
+                # the twin fell back on merely converged candidates: its levels are not physiological for this person
+                return SimulatedEffect(
+                    False, f"{NOT_AVAILABLE}: the model could not be fitted to your data (only "
+                           f"{meta.get('n_plausible')} of {meta.get('n_candidates', '?')} model patients stayed within "
+                           "plausible physiological ranges). This says nothing about your health; it is a limit of "
+                           "the model.", usual_inputs=usual, plan_inputs=plan_in, meta=meta)
             fc = forecast_fn(tw, plan_in, days)
             per = {}
             for sid, cs in changes.items():
@@ -582,13 +601,16 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
                                usual_inputs=usual, plan_inputs=plan_in)
     meta = dict(getattr(tw, "meta", {}) or {})
     meta["n_draws"] = n_draws
-    n_pl = meta.get("n_plausible")
-    if isinstance(n_pl, (int, np.integer)) and n_pl < max(n_draws // 2, 10):
-        # the twin fell back on merely converged candidates: its levels are not physiological for this person
-        return SimulatedEffect(
-            False, f"{NOT_AVAILABLE}: the model could not match this person's data within plausible physiological "
-                   f"ranges (only {n_pl} of {meta.get('n_candidates', '?')} model patients did), so no simulated numbers "
-                   "are shown.", usual_inputs=usual, plan_inputs=plan_in, meta=meta)
+    nulls = _evidence_nulls(per, changes)
+    if nulls:  # the plan's total on such an endpoint is simulated without the steps the evidence finds no effect of
+        for e, sids in nulls.items():
+            keep = [c for sid, cs in changes.items() if sid not in sids for c in cs]
+            alt_in = {k: v for k, v in _model_inputs(_apply_changes(s, keep)).items()
+                      if abs(v - usual.get(k, np.nan)) > 1e-9 or k not in usual}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                alt = forecast_fn(tw, alt_in, days).summary() if alt_in else None
+            nulls[e] = (sids, alt)
     summ = fc.summary()
     rows = []
     for e, label in EFFECT_ENDPOINTS.items():
@@ -597,9 +619,25 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
         r = summ.loc[e]
         unit = str(r["unit"])
         if e == "disease_activity":
-            label, unit = _ACTIVITY_LABEL.get(disease, ("Tissue inflammation (model state)", "Baker p"))
+            label, unit = _ACTIVITY_LABEL.get(disease, _DEFAULT_ACTIVITY)
         usual_end = fc.band(e, "usual").iloc[-1]
+        source, note = "model patient (not measured)", ""
+        if _MARKER_ENDPOINT.get(e) in measured:
+            source = f"yours: {measured[_MARKER_ENDPOINT[e]]:g} {unit} (measured)"
+        if e in nulls:
+            sids, alt = nulls[e]
+            titles = {sg.id: sg.title for sg in plan.suggestions}
+            note = ("simulated without " + "; ".join(f"'{titles.get(sid, sid)}'" for sid in sids) + ", because "
+                    + "; ".join(_lower_first(_null_rows()[(sid, e)]["statement"]) for sid in sids))
+            if alt is not None and e in alt.index:
+                r = alt.loc[e]
+            else:
+                r = r.copy()
+                for c in ("value_median", "value_p05", "value_p95"):
+                    r[c] = float(usual_end["median" if c == "value_median" else c.split("_")[1]])
+                r["effect_median"] = r["effect_p05"] = r["effect_p95"] = 0.0
         rows.append({"endpoint": e, "label": label, "unit": unit, "baseline": float(r["baseline"]),
+                     "baseline_source": source, "evidence_note": note,
                      "usual_median": float(usual_end["median"]), "usual_p05": float(usual_end["p05"]),
                      "usual_p95": float(usual_end["p95"]),
                      "plan_median": float(r["value_median"]), "plan_p05": float(r["value_p05"]),
@@ -614,6 +652,31 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
     msg = (f"Simulated on {n_draws} model patients that match your data, over {days} days "
            f"({days / 7:.0f} weeks): the plan compared with carrying on as logged.")
     return SimulatedEffect(True, msg, days, table, bands, usual, plan_in, assumptions, caveats, meta, per)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _null_rows() -> dict:
+    from .._data import package_table
+
+    df = package_table("evidence_nulls.tsv", comment="#", dtype=str, keep_default_na=False)
+    return {(r.suggestion_id, r.endpoint): {"statement": r.statement, "citation": r.citation}
+            for r in df.itertuples(index=False)}
+
+
+def _evidence_nulls(per: dict, changes: dict) -> dict:
+    """Endpoint -> suggestions shown whose evidence found no effect on it; their step-alone effect on that
+    endpoint is replaced by the statement (a simulated number must never contradict the evidence beside it)."""
+    out: dict = {}
+    for (sid, e), row in _null_rows().items():
+        if sid in changes:
+            out.setdefault(e, []).append(sid)
+            if sid in per and e in per[sid]:
+                per[sid][e] = None
+                per[sid].setdefault("_evidence", {})[e] = f"{_lower_first(row['statement'])} ({row['citation']})"
+    return out
 
 
 def _assumption(change: str, s: dict) -> str:

@@ -116,12 +116,18 @@ def _effect_rows(plan: Plan) -> list[dict]:
     if eff is None or not eff.available or eff.summary is None:
         return []
     rows = []
+    def band(m, lo, hi, nd=3, sign=False):
+        if _sig(lo, nd, sign) == _sig(hi, nd, sign):  # no spread among the model patients: one number, not a band
+            return _sig(m, nd, sign)
+        return f"{_sig(m, nd, sign)} ({_sig(lo, nd, sign)} to {_sig(hi, nd, sign)})"
+
     for e, r in eff.summary.iterrows():
         rows.append({"endpoint": e, "label": r["label"], "unit": r["unit"],
-                     "usual": f"{_sig(r['usual_median'], 3)} ({_sig(r['usual_p05'], 3)} to {_sig(r['usual_p95'], 3)})",
-                     "plan": f"{_sig(r['plan_median'], 3)} ({_sig(r['plan_p05'], 3)} to {_sig(r['plan_p95'], 3)})",
-                     "effect": f"{_sig(r['effect_median'], 2, True)} ({_sig(r['effect_p05'], 2, True)} to "
-                               f"{_sig(r['effect_p95'], 2, True)})"})
+                     "source": str(r.get("baseline_source", "model patient") or "model patient"),
+                     "note": str(r.get("evidence_note", "") or ""),
+                     "usual": band(r["usual_median"], r["usual_p05"], r["usual_p95"]),
+                     "plan": band(r["plan_median"], r["plan_p05"], r["plan_p95"]),
+                     "effect": band(r["effect_median"], r["effect_p05"], r["effect_p95"], 2, True)})
     return rows
 
 
@@ -133,8 +139,12 @@ def _alone_text(plan: Plan, sid: str) -> str:
               "butyrate": ("butyrate", "mM"), "disease_activity": ("disease activity", ""),
               "permeability": ("permeability", "L/M")}
     parts = []
+    evidence = eff.per_suggestion[sid].get("_evidence", {})
     for e in ("diversity", "butyrate", "il6", "crp", "disease_activity"):
-        if e in eff.per_suggestion[sid]:
+        if e in evidence:
+            parts.append(f"{labels[e][0]}: not simulated, because {evidence[e]}")
+            continue
+        if e in eff.per_suggestion[sid] and eff.per_suggestion[sid][e] is not None:
             m, lo, hi = eff.per_suggestion[sid][e]
             lab, unit = labels[e]
             if max(abs(m), abs(lo), abs(hi)) < 5e-4:

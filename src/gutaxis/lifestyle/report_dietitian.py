@@ -145,9 +145,9 @@ def _write_pdf(plan: Plan, ctx: dict, path: Path) -> None:
         eff = ctx["effect"]
         pdf.para(eff["message"], size=8.5, bold=not eff["available"])
         if eff["available"]:
-            pdf.table(["Endpoint", "Unit", "As logged", "With the plan", "Effect (plan − as logged)"],
-                      [[r["label"], r["unit"], r["usual"], r["plan"], r["effect"]] for r in eff["rows"]],
-                      [2.3, 1.7, 1.9, 1.9, 2.2], align=["left", "left", "right", "right", "right"], size=7.4)
+            pdf.table(["Endpoint", "Unit", "Starting point", "As logged", "With the plan", "Effect (plan − as logged)"],
+                      [[r["label"], r["unit"], r["source"], r["usual"], r["plan"], r["effect"]] for r in eff["rows"]],
+                      [2.1, 1.3, 1.5, 1.7, 1.7, 1.9], align=["left", "left", "left", "right", "right", "right"], size=7.0)
             pdf.figure(lambda fig, rect: _draw_effect(fig, plan, rect, fontsize=6.8),
                        2.0 * math.ceil(len(eff["rows"]) / 3) + 0.3)
             for c in eff["caveats"]:

@@ -1,0 +1,75 @@
+"""The plan's simulated effect says what is the person's and what is the model's, and never contradicts
+the evidence shown beside it (issue 11)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from gutaxis.lifestyle import plan as P
+from gutaxis.lifestyle.person import example_person
+from gutaxis.lifestyle.report import write_plan_reports
+
+
+def _plan(tmp_path, name, **person_fields):
+    person = example_person()
+    for k, v in person_fields.items():
+        setattr(person, k, v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = P.build_plan(person, n_draws=40, days=56, seed=1)
+    out = tmp_path / name
+    write_plan_reports(plan, out)
+    return plan, (out / "plan.html").read_text(encoding="utf-8"), pd.read_csv(out / "simulated_effect.csv")
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("twinplan")
+    return {"measured": _plan(tmp, "measured", markers={"crp": 3.2}), "none": _plan(tmp, "none")}
+
+
+def test_a_measured_crp_is_shown_as_the_persons_and_the_rest_as_model_patients(plans):
+    plan, html, eff = plans["measured"]
+    assert plan.effect.available, plan.effect.message
+    crp = eff.set_index("endpoint").loc["crp"]
+    assert crp["baseline_source"] == "yours: 3.2 mg/L (measured)"
+    assert "yours: 3.2 mg/L (measured)" in html
+    assert (eff.set_index("endpoint").drop(index="crp")["baseline_source"] == "model patient (not measured)").all()
+    _, html0, eff0 = plans["none"]
+    assert "yours:" not in html0 and (eff0["baseline_source"] == "model patient (not measured)").all()
+
+
+def test_the_probiotic_step_never_shows_a_das28_effect_the_trials_did_not_find(plans):
+    plan, html, eff = plans["none"]
+    assert any(s.id == "probiotic_ra" for s in plan.suggestions)
+    alone = plan.effect.per_suggestion["probiotic_ra"]
+    assert alone["disease_activity"] is None and "p=0.94" in alone["_evidence"]["disease_activity"]
+    assert "disease activity: not simulated, because in trials of people with RA" in html
+    row = eff.set_index("endpoint").loc["disease_activity"]
+    assert "probiotic" in row["evidence_note"].lower()
+
+
+def test_a_twin_that_cannot_be_fitted_says_it_is_the_model_not_the_person(monkeypatch):
+    class Fake:
+        meta = {"fitted": False, "n_plausible": 3, "n_candidates": 2000}
+
+    monkeypatch.setattr(P, "_axis_api", lambda: (lambda *a, **k: Fake(), lambda *a, **k: None))
+    person = example_person()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = P.build_plan(person, simulate=False)
+        eff = P.simulate_plan_effect(person, plan, n_draws=40, days=28)
+    assert not eff.available and "could not be fitted" in eff.message and "says nothing about your health" in eff.message
+
+
+@pytest.mark.parametrize("tag, label", [("SLE", "not a SLEDAI score"), ("MS", "not EDSS")])
+def test_sle_and_ms_are_labelled_in_plain_words(tmp_path, tag, label):
+    plan, html, eff = _plan(tmp_path, tag, conditions=[tag])
+    if not plan.effect.available:
+        pytest.fail(plan.effect.message)
+    row = eff.set_index("endpoint").loc["disease_activity"]
+    assert label in row["label"] and row["unit"] == "index 0-1"
+    assert "Baker p" not in html and "SLEDAI proxy" not in html
