@@ -73,3 +73,12 @@ def test_sle_and_ms_are_labelled_in_plain_words(tmp_path, tag, label):
     row = eff.set_index("endpoint").loc["disease_activity"]
     assert label in row["label"] and row["unit"] == "index 0-1"
     assert "Baker p" not in html and "SLEDAI proxy" not in html
+
+
+def test_the_twins_fit_to_the_persons_measurements_is_reported(plans, tmp_path):
+    plan, html, _ = plans["measured"]
+    fit = plan.effect.fit.set_index("quantity")
+    crp = fit.loc["CRP (mg/L)"]
+    assert crp["yours"] == 3.2 and crp["model_p05"] <= crp["model_median"] <= crp["model_p95"]
+    assert crp["within_band"] == (crp["model_p05"] <= 3.2 <= crp["model_p95"])
+    assert "How closely the model patients match your data" in html

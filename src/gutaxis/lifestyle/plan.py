@@ -457,12 +457,14 @@ class SimulatedEffect:
     caveats: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
     per_suggestion: dict = field(default_factory=dict)
+    fit: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         out = {"available": self.available, "message": self.message, "days": self.days,
                "usual_inputs": self.usual_inputs, "plan_inputs": self.plan_inputs, "assumptions": self.assumptions,
                "caveats": self.caveats, "meta": {k: _num(v) for k, v in self.meta.items()},
-               "per_suggestion": self.per_suggestion}
+               "per_suggestion": self.per_suggestion,
+               "fit": None if self.fit is None else self.fit.to_dict(orient="records")}
         if self.summary is not None:
             out["summary"] = {str(i): {str(k): _num(v) for k, v in row.items()} for i, row in self.summary.iterrows()}
         return out
@@ -651,7 +653,28 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
         bands[e] = pd.concat([p.add_prefix("plan_"), u.add_prefix("usual_")], axis=1)
     msg = (f"Simulated on {n_draws} model patients that match your data, over {days} days "
            f"({days / 7:.0f} weeks): the plan compared with carrying on as logged.")
-    return SimulatedEffect(True, msg, days, table, bands, usual, plan_in, assumptions, caveats, meta, per)
+    return SimulatedEffect(True, msg, days, table, bands, usual, plan_in, assumptions, caveats, meta, per,
+                           fit=_twin_fit(tw, measured, pss))
+
+
+def _twin_fit(tw, measured: dict, pss) -> pd.DataFrame:
+    """How close the model patients are to what was measured: one row per observed quantity."""
+    base = tw.baseline()
+    rows = []
+    prof = (getattr(tw, "observed", {}) or {}).get("profile")
+    if prof and "diversity" in base.index:
+        rows.append(("Gut diversity (effective number of taxa)", prof["diversity"], base.loc["diversity"]))
+    for key, endpoint, label in (("crp", "crp", "CRP (mg/L)"), ("il6", "il6", "IL-6 (pg/mL)")):
+        if key in measured and endpoint in base.index:
+            rows.append((label, measured[key], base.loc[endpoint]))
+    out = [{"quantity": q, "yours": float(v), "model_median": float(b["median"]), "model_p05": float(b["p05"]),
+            "model_p95": float(b["p95"]), "within_band": bool(b["p05"] <= v <= b["p95"]),
+            "relative_difference": float(b["median"] / v - 1.0) if v else float("nan")} for q, v, b in rows]
+    if pss is not None:
+        out.append({"quantity": "PSS-10 (stress load)", "yours": float(pss), "model_median": float(pss),
+                    "model_p05": float(pss), "model_p95": float(pss), "within_band": True, "relative_difference": 0.0})
+    return pd.DataFrame(out, columns=["quantity", "yours", "model_median", "model_p05", "model_p95", "within_band",
+                                      "relative_difference"])
 
 
 def _lower_first(text: str) -> str:

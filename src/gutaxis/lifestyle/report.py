@@ -85,6 +85,7 @@ REPORT_FILES = {
     "recommendations.csv": "every recommendation shown or withheld, with grade, citation and why",
     "insights.csv": "every diary comparison (factor x symptom x lag) with effect sizes, p and q",
     "simulated_effect.csv": "simulated effect on the twin: usual vs plan with 5-95% bands",
+    "twin_fit.csv": "how close the model patients are to your measurements, per quantity",
     "plan.json": "the plan and every score, with provenance",
 }
 
@@ -162,6 +163,9 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
     if plan.effect is not None and plan.effect.available:
         plan.effect.summary.to_csv(out / "simulated_effect.csv")
         written["simulated_effect.csv"] = out / "simulated_effect.csv"
+        if getattr(plan.effect, "fit", None) is not None and len(plan.effect.fit):
+            plan.effect.fit.to_csv(out / "twin_fit.csv", index=False)
+            written["twin_fit.csv"] = out / "twin_fit.csv"
     data = plan.to_dict()
     data["generated_at"] = now
     cov = _coverage(a)

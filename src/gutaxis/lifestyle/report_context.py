@@ -131,6 +131,17 @@ def _effect_rows(plan: Plan) -> list[dict]:
     return rows
 
 
+def _fit_rows(plan: Plan) -> list[dict]:
+    """How close the model patients are to the person's own measurements."""
+    eff = plan.effect
+    fit = getattr(eff, "fit", None) if eff is not None else None
+    if fit is None or not len(fit):
+        return []
+    return [{"quantity": r.quantity, "yours": _sig(r.yours, 3),
+             "model": f"{_sig(r.model_median, 3)} ({_sig(r.model_p05, 3)} to {_sig(r.model_p95, 3)})",
+             "within": "yes" if r.within_band else "no"} for r in fit.itertuples(index=False)]
+
+
 def _alone_text(plan: Plan, sid: str) -> str:
     eff = plan.effect
     if eff is None or not eff.available or sid not in eff.per_suggestion:
@@ -236,7 +247,8 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
     eff = plan.effect
     effect = {"available": bool(eff is not None and eff.available),
               "message": eff.message if eff is not None else NOT_AVAILABLE,
-              "rows": _effect_rows(plan), "assumptions": [] if eff is None else eff.assumptions,
+              "rows": _effect_rows(plan), "fit": _fit_rows(plan),
+              "assumptions": [] if eff is None else eff.assumptions,
               "caveats": [] if eff is None else eff.caveats, "days": 0 if eff is None else eff.days,
               "usual_inputs": {} if eff is None else eff.usual_inputs,
               "plan_inputs": {} if eff is None else eff.plan_inputs}
