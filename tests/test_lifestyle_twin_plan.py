@@ -65,13 +65,14 @@ def test_a_twin_that_cannot_be_fitted_says_it_is_the_model_not_the_person(monkey
     assert not eff.available and "could not be fitted" in eff.message and "says nothing about your health" in eff.message
 
 
-@pytest.mark.parametrize("tag, label", [("SLE", "not a SLEDAI score"), ("MS", "not EDSS")])
-def test_sle_and_ms_are_labelled_in_plain_words(tmp_path, tag, label):
+@pytest.mark.parametrize("tag, label, unit", [("SLE", "not a measured SLEDAI", "SLEDAI points (model)"),
+                                             ("MS", "not EDSS", "index 0-1")])
+def test_sle_and_ms_are_labelled_in_plain_words(tmp_path, tag, label, unit):
     plan, html, eff = _plan(tmp_path, tag, conditions=[tag])
     if not plan.effect.available:
         pytest.fail(plan.effect.message)
     row = eff.set_index("endpoint").loc["disease_activity"]
-    assert label in row["label"] and row["unit"] == "index 0-1"
+    assert label in row["label"] and row["unit"] == unit
     assert "Baker p" not in html and "SLEDAI proxy" not in html
 
 

@@ -423,7 +423,7 @@ _DISEASE_VARIANT = {"RA": "ra", "SLE": "sle", "MS": "ms"}
 #: disease variant -> (label, unit) of the disease-activity endpoint
 _ACTIVITY_LABEL = {
     "ra": ("Disease activity (DAS28, model)", "DAS28"),
-    "sle": ("Lupus activity (model index 0-1; not a SLEDAI score)", "index 0-1"),
+    "sle": ("Lupus activity (model estimate on the SLEDAI scale; not a measured SLEDAI)", "SLEDAI points (model)"),
     "ms": ("MS inflammatory activity (model index 0-1; above 0.5 means a relapse in the model; not EDSS)", "index 0-1"),
 }
 _DEFAULT_ACTIVITY = ("Tissue inflammation (model index 0-1)", "index 0-1")
@@ -657,8 +657,10 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
                            fit=_twin_fit(tw, measured, pss))
 
 
-def _twin_fit(tw, measured: dict, pss) -> pd.DataFrame:
+def _twin_fit(tw, measured: dict, pss) -> pd.DataFrame | None:
     """How close the model patients are to what was measured: one row per observed quantity."""
+    if not hasattr(tw, "baseline"):
+        return None
     base = tw.baseline()
     rows = []
     prof = (getattr(tw, "observed", {}) or {}).get("profile")
