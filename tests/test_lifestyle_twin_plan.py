@@ -83,3 +83,14 @@ def test_the_twins_fit_to_the_persons_measurements_is_reported(plans, tmp_path):
     assert crp["yours"] == 3.2 and crp["model_p05"] <= crp["model_median"] <= crp["model_p95"]
     assert crp["within_band"] == (crp["model_p05"] <= 3.2 <= crp["model_p95"])
     assert "How closely the model patients match your data" in html
+
+
+def test_markers_the_model_does_not_use_are_refused_not_silently_kept():
+    from gutaxis.errors import InputError
+    from gutaxis.lifestyle.person import Person
+
+    with pytest.raises(InputError, match="not used by the model yet"):
+        Person(markers={"das28": 3.4})
+    with pytest.raises(InputError, match="check the unit"):
+        Person(markers={"crp": 3200})
+    assert Person(markers={"CRP": "3.2"}).markers == {"crp": 3.2}

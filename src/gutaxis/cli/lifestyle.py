@@ -92,7 +92,7 @@ def plan_cmd(
     flag: Optional[List[str]] = typer.Option(None, "--flag", help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter, bowel_stricture, dmard, methotrexate, glucocorticoid."),
     medication: Optional[List[str]] = typer.Option(None, "--medication", help="A medication with its dose, repeatable: \"prednisolone 40 mg daily\" (mapped to flags where a cited rule exists)."),
     weight_kg: Optional[float] = typer.Option(None, "--weight", min=20, max=400, help="Body weight in kg (protein per kg for the dietitian)."),
-    marker: Optional[List[str]] = typer.Option(None, "--marker", help="A measured marker, repeatable: crp=3.2 (mg/L), il6=4 (pg/mL), lbp=12 (µg/mL), calprotectin=80 (µg/g), das28=3.4, sledai=6, edss=2.5."),
+    marker: Optional[List[str]] = typer.Option(None, "--marker", help="A measured marker, repeatable: crp=3.2 (mg/L), il6=4 (pg/mL), lbp=12 (µg/mL), calprotectin=80 (µg/g); the twin starts from them."),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
     fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),

@@ -209,11 +209,11 @@ class Person:
         return " · ".join(bits)
 
 
-#: measured markers a person or their dietitian may enter -> (unit, plausible range); the first four are
-#: observed by the twin (``gutaxis.axis.twin``), the disease scores are shown, not modelled
+#: measured markers a person or their dietitian may enter -> (unit, plausible range), each observed by the
+#: twin (``gutaxis.axis.twin``). Disease scores (DAS28, SLEDAI, EDSS) are refused until the model observes
+#: them: an accepted input must change something.
 MARKERS = {"crp": ("mg/L", 0.01, 500.0), "il6": ("pg/mL", 0.01, 5000.0), "lbp": ("µg/mL", 0.1, 200.0),
-           "calprotectin": ("µg/g", 1.0, 10000.0), "das28": ("DAS28", 0.0, 10.0), "sledai": ("SLEDAI-2K", 0.0, 105.0),
-           "edss": ("EDSS", 0.0, 10.0)}
+           "calprotectin": ("µg/g", 1.0, 10000.0)}
 
 
 def _markers(v, src) -> dict:
@@ -225,7 +225,11 @@ def _markers(v, src) -> dict:
     for k, val in v.items():
         key = str(k).strip().lower().replace("-", "").replace(" ", "")
         if key not in MARKERS:
-            raise InputError(f"marker {k!r} is not known", source=src, hint="use one of: " + ", ".join(MARKERS))
+            hint = "use one of: " + ", ".join(MARKERS)
+            if key in ("das28", "sledai", "sledai2k", "edss"):
+                hint = (f"{k} is not used by the model yet, so it is not accepted (it would change nothing); "
+                        + hint)
+            raise InputError(f"marker {k!r} is not known", source=src, hint=hint)
         unit, lo, hi = MARKERS[key]
         try:
             x = float(val)
