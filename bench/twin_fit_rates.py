@@ -1,6 +1,6 @@
 """How often does the personal twin fit real stool profiles? (issue 11)
 
-For real cohorts under ``/work/shared/data`` (each folder's PROVENANCE.md says what it is), up to
+For real cohorts under ``../shared/data`` (each folder's PROVENANCE.md says what it is), up to
 ``--n`` samples per (cohort, group) are drawn (seeded) and ``gutaxis.axis.twin(profile_row,
 disease=..., n_draws=50, seed=0)`` is run on each. A sample is *fitted* when at least 1.25 % of the
 candidates stay within the plausible physiological ranges: ``meta["n_plausible"] /
@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the checkout
 FIT_SHARE = 0.0125
 HELD_OUT = {"metaml", "ra1000", "imsms"}
 CALIBRATION = {"gmhi2020", "hmp2"}
@@ -179,13 +179,12 @@ def sun2024_note():
 
 def diagnose(path=None, diseases=("ra", "ms", "sle", None), n=2000, seed=0):
     """Which PLAUSIBLE_BOUNDS the candidates of one profile's twin fail, and what the guild fit asks
-    of them: the twin's own steps (candidates, guild fit, 365-day steady state), repeated here so
-    that the read-outs of every candidate can be printed. Works on the code before and after issue 11."""
+    of them: the twin's own steps (candidates, guild fit, ``personal._relax_candidates``), so that the
+    read-outs of every candidate can be printed."""
     from gutaxis.axis import equations as eq
     from gutaxis.axis import personal as ps
-    from gutaxis.axis.engine import fast_quantities, steady_state
     from gutaxis.axis.parameters import sample_parameters
-    from gutaxis.axis.population import PLAUSIBLE_BOUNDS, _sample_inputs, initial_state
+    from gutaxis.axis.population import _sample_inputs
 
     path = path or str(DATA / "gmwi2_example" / "SRR1761667_metaphlan.txt")
     with warnings.catch_warnings():
@@ -200,18 +199,7 @@ def diagnose(path=None, diseases=("ra", "ms", "sle", None), n=2000, seed=0):
         P = sample_parameters(n, rng)
         U = _sample_inputs(n, dd, rng)
         y0 = ps._fit_guilds(P, U, np.maximum(g[["B", "L", "Pb", "Bc"]].to_numpy(float), 1e-4), float(g["diversity"]))
-        init = initial_state(P, dd, rng)
-        y0[eq.S_P], y0[eq.S_A] = init[eq.S_P], init[eq.S_A]
-        y, rel = steady_state(P, U, y0, days=365, dt=0.5)
-        ok = np.isfinite(y).all(axis=0) & ((rel < 2e-3) | (dd == "ms"))
-        r = {k: np.asarray(v) for k, v in fast_quantities(y, P, U).items()}
-        r.update({k: y[i] for i, k in enumerate(eq.STATE_NAMES)})
-        plaus = ok.copy()
-        fails = {}
-        for k, (lo, hi) in PLAUSIBLE_BOUNDS[dd].items():
-            inside = (r[k] >= lo) & (r[k] <= hi)
-            plaus &= inside
-            fails[k] = int((ok & ~inside).sum())
+        y, r, ok, plaus, fails = ps._relax_candidates(P, U, y0, dd, rng)
         pb = y[eq.S_PB] / P[name("Pb_ref")]
         med = lambda v, m: float(np.median(v[m])) if m.any() else float("nan")
         print(f"  {dd:8s} plausible {int(plaus.sum()):4d} of {n} (converged {int(ok.sum())}); failing bounds among "

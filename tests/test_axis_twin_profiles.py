@@ -80,7 +80,6 @@ k__Bacteria|p__Bacteroidetes|c__Bacteroidia|o__Bacteroidales|f__Prevotellaceae|g
 k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Ruminococcaceae|g__Ruminococcus|s__Ruminococcus_callidus	2|1239|186801|186802|541000|1263|40519	0.001081752794924011
 """
 
-GMHI = "/work/shared/data/gmhi2020_validation"
 
 
 @pytest.fixture(scope="module")
@@ -185,12 +184,13 @@ def test_species_names_without_lineage_map_like_lineages():
         assert gl[k] == pytest.approx(g[k]), k
 
 
-@pytest.mark.skipif(not __import__("os").path.isdir(GMHI), reason="GMHI 2020 validation data not available")
-def test_gmhi_healthy_samples_still_fit():
+def test_gmhi_healthy_samples_still_fit(shared):
     """The first three healthy samples of the GMHI 2020 validation set (MetaPhlAn 2) get a fitted
     healthy twin, now that their Enterobacteriaceae count as pathobionts."""
-    ab = pd.read_csv(f"{GMHI}/validation_abundance.csv", encoding="utf-8-sig", index_col=0)
-    meta = pd.read_csv(f"{GMHI}/validation_metadata.csv", encoding="utf-8-sig", header=None, skiprows=1, index_col=0)
+    ab = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), encoding="utf-8-sig",
+                     index_col=0)
+    meta = pd.read_csv(shared("data", "gmhi2020_validation", "validation_metadata.csv"), encoding="utf-8-sig",
+                       header=None, skiprows=1, index_col=0)
     healthy = [s for s in meta.index[meta[3] == "Healthy"] if s in ab.columns][:3]
     assert len(healthy) == 3
     for s in healthy:

@@ -497,6 +497,28 @@ def _ess(logw: np.ndarray) -> float:
     return float(w.sum() ** 2 / (w * w).sum())
 
 
+def _relax_candidates(P: np.ndarray, U: np.ndarray, y0: np.ndarray, d: str, rng):
+    """Relax every candidate to the steady state of its inputs (365 days) from ``y0``.
+
+    Returns ``(y, readouts, converged, plausible, failures)``: the states, the read-outs (fast
+    quantities and states by name), the converged and the plausible candidates, and per bound of
+    :data:`~gutaxis.axis.population.PLAUSIBLE_BOUNDS` how many converged candidates fail it.
+    """
+    init = initial_state(P, d, rng)
+    y0[eq.S_P], y0[eq.S_A] = init[eq.S_P], init[eq.S_A]
+    y, rel = steady_state(P, U, y0, days=365, dt=0.5)
+    ok = np.isfinite(y).all(axis=0) & ((rel < 2e-3) | (d == "ms"))
+    r = {k: np.asarray(v) for k, v in fast_quantities(y, P, U).items()}
+    r.update({k: y[i] for i, k in enumerate(eq.STATE_NAMES)})
+    plaus = ok.copy()
+    failures = {}
+    for k, (lo, hi) in PLAUSIBLE_BOUNDS[d].items():
+        inside = (r[k] >= lo) & (r[k] <= hi)
+        plaus &= inside
+        failures[k] = int((ok & ~inside).sum())
+    return y, r, ok, plaus, failures
+
+
 def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = None, diet: Mapping | None = None,
          disease: str | None = None, n_draws: int = 200, seed: int = 0, sample: str | None = None,
          n_candidates: int | None = None) -> Twin:
@@ -542,15 +564,7 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
         observed["profile"] = {"sample": str(g.index[0]), **{k: float(row[k]) for k in GUILDS},
                                "diversity": float(row["diversity"]), "n_taxa": int(row["n_taxa"])}
         y0 = _fit_guilds(P, U, shares, float(row["diversity"]))
-    init = initial_state(P, d, rng)
-    y0[eq.S_P], y0[eq.S_A] = init[eq.S_P], init[eq.S_A]
-    y, rel = steady_state(P, U, y0, days=365, dt=0.5)
-    ok = np.isfinite(y).all(axis=0) & ((rel < 2e-3) | (d == "ms"))
-    r = {k: np.asarray(v) for k, v in fast_quantities(y, P, U).items()}
-    r.update({k: y[i] for i, k in enumerate(eq.STATE_NAMES)})
-    plaus = ok.copy()
-    for k, (lo, hi) in PLAUSIBLE_BOUNDS[d].items():
-        plaus &= (r[k] >= lo) & (r[k] <= hi)
+    y, r, ok, plaus, _ = _relax_candidates(P, U, y0, d, rng)
     # The fit decision is a share of a fixed candidate set, so it does not depend on n_draws.
     fitted = bool(plaus.sum() >= max(FIT_MIN_SHARE * n_cand, FIT_MIN_COUNT))
     keep = plaus if fitted else ok

@@ -43,10 +43,6 @@ def _dayfirst(dayfirst: bool, monthfirst: bool):
     return True if dayfirst else (False if monthfirst else None)
 
 
-def _date_kw(dayfirst) -> dict:
-    return {} if dayfirst is None else {"dayfirst": dayfirst}
-
-
 def _food_table(usda: Optional[Path], nova: Optional[Path], fndds: Optional[Path] = None,
                 sr28: Optional[Path] = None, foods: Optional[Path] = None, aliases: Optional[Path] = None):
     """The diary food data (FNDDS + SR28 + dishes + your foods, or the SR28 table) and where it came from."""
@@ -139,7 +135,7 @@ def plan_cmd(
                                      foods=foods, sex=sex, age=age, conditions=condition or None, flags=flags or None,
                                      medications=medication or None, weight_kg=weight_kg, aliases=aliases,
                                      markers=markers or None,
-                                     **_date_kw(_dayfirst(dayfirst, monthfirst)))
+                                     dayfirst=_dayfirst(dayfirst, monthfirst))
             advance("food table")
             table, note = food_database_for(person, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova)
             if "not in the" in note:

@@ -212,14 +212,17 @@ def entries_to_fix(items: pd.DataFrame | None) -> pd.DataFrame:
         "implausible": "the amount is not plausible for one entry",
         "unknown_id": "the food id is not in the food tables",
     }
+    item_text = bad["item_text"] if "item_text" in bad.columns else bad["text"]
+    cands = bad.get("candidates", pd.Series("", index=bad.index)).fillna("").astype(str)
     out = pd.DataFrame({
         "source_row": bad["source_row"].to_numpy(), "date": bad["date"].to_numpy(), "text": bad["text"].to_numpy(),
-        "item_text": bad["item_text"].to_numpy(), "status": bad["match_status"].to_numpy(),
+        "item_text": item_text.to_numpy(), "status": bad["match_status"].to_numpy(),
         "reason": [(reason.get(st, st) + (f" ({n})" if n else "")) for st, n in
                    zip(bad["match_status"], bad.get("match_note", pd.Series("", index=bad.index)).fillna(""))],
-        "candidates": bad.get("candidates", pd.Series("", index=bad.index)).fillna("").to_numpy(),
+        # the person reads food names, not table ids ("09003 APPLES,RAW" -> "APPLES,RAW")
+        "candidates": cands.str.replace(r"(^|;\s*)\d{4,8}\s+", r"\1", regex=True).to_numpy(),
     })
-    return out.drop_duplicates(subset=["text", "item_text", "status"]).reset_index(drop=True)
+    return out.reset_index(drop=True)  # one row per entry, with its row and date
 
 
 def assumed_portions(items: pd.DataFrame | None) -> pd.DataFrame:
@@ -228,7 +231,7 @@ def assumed_portions(items: pd.DataFrame | None) -> pd.DataFrame:
     if items is None or "portion_assumed" not in items.columns:
         return pd.DataFrame(columns=cols)
     sel = items[items["portion_assumed"].astype(bool) & _food_ok(items)]
-    return sel[cols].drop_duplicates(subset=["text", "description"]).reset_index(drop=True)
+    return sel[cols].reset_index(drop=True)
 
 
 def nutrient_intakes(used: pd.DataFrame, ndays: int, weight_kg: float | None = None) -> pd.DataFrame:

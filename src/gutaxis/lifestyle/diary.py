@@ -424,7 +424,7 @@ class DiaryMatcher:
                              f"{grams:.0f} g in one entry is not plausible — check the amount and unit (g or kg?)",
                              cand_list)
         return ItemMatch(text, status, fid, desc, float(grams), basis, assumed, conf, how, note, cand_list,
-                         amount_stated=bool(portion.stated and not portion_is_addition(basis)))
+                         amount_stated=bool(portion.stated))
 
     def _usual_grams(self, fid: str) -> float | None:
         p = self.db.portions_of(fid)
@@ -509,10 +509,6 @@ _CUPS = [(re.compile(r"^(cup|c)\b"), 1.0), (re.compile(r"^(tablespoon|tbsp|tbs)\
          (re.compile(r"^(teaspoon|tsp)\b"), 1 / 48), (re.compile(r"^(fl oz|fluid ounce)"), 1 / 8),
          (re.compile(r"^(ml|milliliter|millilitre)\b"), 1 / 236.5882365), (re.compile(r"^pint\b"), 2.0),
          (re.compile(r"^quart\b"), 4.0)]
-
-
-def portion_is_addition(basis: str) -> bool:
-    return basis.startswith("an addition without an amount")
 
 
 def _spell_fixed(key: str, corrected: list[str]) -> list[str]:

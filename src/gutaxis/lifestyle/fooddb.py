@@ -66,50 +66,37 @@ class FoodDatabase:
     def portions_of(self, food_id: str) -> pd.DataFrame:
         return self._by_food.get(str(food_id), self.portions.iloc[:0])
 
-    def add_portions(self, rows: pd.DataFrame) -> None:
-        self.portions = pd.concat([self.portions, rows], ignore_index=True)
-        self._by_food = {k: g for k, g in self.portions.groupby("food_id", sort=False)}
-
     def describe(self) -> str:
         return "; ".join(self.sources)
 
 
 def _dish_rows(foods: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Per-100 g nutrients of each dish from its USDA components, and its serving as a portion."""
+    """Per-100 g nutrients of each dish from its USDA components, and its serving as a portion.
+
+    A row without components gives its own per-100 g values (from its cited source); recipes may use
+    such rows as components (oat milk in an oat-milk latte), so those are made first.
+    """
     tab = dishes()
     nutrient_cols = [c for c in foods.columns if pd.api.types.is_numeric_dtype(foods[c])]
+    own = tab["components"].str.strip() == ""
+    made: dict[str, pd.Series] = {}  # per-100 g nutrients of the dishes made so far
     rows, portions, skipped = [], [], []
-    # rows with their own per-100 g values first, so that recipes can use them (oat milk in a latte)
-    tab = pd.concat([tab[tab["components"].str.strip() == ""], tab[tab["components"].str.strip() != ""]])
-    for r in tab.itertuples(index=False):
-        if rows and str(r.components).strip():
-            done = pd.DataFrame(rows)
-            foods = pd.concat([foods, done[[c for c in nutrient_cols if c in done.columns]]])
-            foods = foods[~foods.index.duplicated(keep="last")]
-        comps = [c.split(":") for c in str(getattr(r, "components", "")).split("+") if c.strip()]
-        vals = pd.Series(0.0, index=nutrient_cols)
-        total = 0.0
-        ok = bool(comps)
-        for code, grams in comps:
-            code = code.strip()
-            if code not in foods.index:
-                ok = False
-                break
-            g = float(grams)
-            vals = vals.add(foods.loc[code, nutrient_cols].astype(float).fillna(0.0) * g / 100.0)
-            total += g
-        if not ok or total <= 0:
-            # a dish whose components are not all loaded (e.g. SR28 absent) or a per-100 g row
-            direct = {c: getattr(r, c, "") for c in ("energy_kcal", "fiber_g") if getattr(r, c, "")}
-            if not direct:
-                skipped.append(r.id)
-                continue
-            vals = pd.Series({c: pd.to_numeric(getattr(r, c, ""), errors="coerce") for c in nutrient_cols
-                              if hasattr(r, c)}, dtype=float)
+    for r in pd.concat([tab[own], tab[~own]]).itertuples(index=False):
+        comps = [c.split(":") for c in str(r.components).split("+") if c.strip()]
+        if not comps:
+            per100 = pd.Series({c: pd.to_numeric(getattr(r, c, ""), errors="coerce") for c in nutrient_cols
+                                if hasattr(r, c)}, dtype=float)
             total = 100.0
-            per100 = vals
         else:
-            per100 = vals * 100.0 / total
+            codes = [code.strip() for code, _ in comps]
+            if any(c not in made and c not in foods.index for c in codes):
+                skipped.append(r.id)  # a component not loaded (e.g. SR28 absent)
+                continue
+            grams = [float(g) for _, g in comps]
+            total = sum(grams)
+            per100 = sum((made[c] if c in made else foods.loc[c, nutrient_cols].astype(float)).fillna(0.0) * g
+                         for c, g in zip(codes, grams)) / total
+        made[r.id] = per100.reindex(nutrient_cols)
         row = per100.to_dict()
         row.update(description=r.name, additional=str(getattr(r, "synonyms", "")).replace("|", "; "),
                    category="gutaxis dish", food_source="gutaxis dishes.tsv: " + str(getattr(r, "citation", "")))
@@ -277,21 +264,18 @@ def _abbrev_measures(sr: pd.DataFrame) -> pd.DataFrame:
 
 
 def food_database_for(person=None, *, fndds=None, sr28=None, usda_path=None, nova_path=None, personal=None,
-                      aliases=None, prefer: str = "cache"):
+                      aliases=None):
     """The food data to score a diary with, and one sentence saying which and why.
 
     The FNDDS-based :class:`FoodDatabase` (with SR28, dishes, and the person's own foods and
     aliases added) when FNDDS is in the cache or given; otherwise the earlier single-table path
     (:func:`gutaxis.lifestyle.person.person_foods`: SR28 from the cache, or the person's own
-    table), with a note saying what is lost and how to fetch FNDDS. ``prefer="person"`` uses
-    the person's own table first (the shipped example's reproducible offline path).
+    table), with a note saying what is lost and how to fetch FNDDS.
     """
     from .person import person_foods
 
     own = personal if personal is not None else getattr(person, "foods", None)
     own_aliases = aliases if aliases is not None else getattr(person, "aliases", None)
-    if prefer == "person" and own is not None and fndds is None:
-        return person_foods(person, prefer="person")
     try:
         db = load_food_database(fndds, sr28, usda_path=usda_path, nova_path=nova_path, personal=own,
                                 aliases=own_aliases)

@@ -30,7 +30,7 @@ ASSUMED_COLUMNS = ["source_row", "date", "text", "description", "grams", "portio
 _STATUS_TEXT = {"unmatched": "not recognised", "low_confidence": "unsure which food", "no_portion": "no amount",
                 "implausible": "amount looks wrong", "unknown_ndb": "food code not in the table",
                 "unknown_id": "food code not in the table"}
-_COUNTED = ("matched", "given", "low_confidence")
+_COUNTED = ("matched", "given")  # a low-confidence match is never counted silently
 
 
 def _counted(items: pd.DataFrame) -> pd.Series:
@@ -49,19 +49,10 @@ def _coverage(a) -> dict:
     of the entries where the assessment carries none (then the share of energy is unknown)."""
     cov = getattr(a, "coverage", None)
     items = a.items
-    if not isinstance(cov, dict) or not cov:
-        n = 0 if items is None else len(items)
-        if n:
-            ok_rows = _counted(items)
-            counted = int(ok_rows.sum())
-            kcal = float(items.loc[ok_rows, "energy_kcal"].sum()) if "energy_kcal" in items else float("nan")
-        else:
-            counted, kcal = 0, float("nan")
-        share = counted / n if n else float("nan")
-        cov = {"n_entries": n, "n_counted": counted, "share_entries": share, "kcal_counted": kcal,
-               "kcal_estimated_total": float("nan"), "share_energy": float("nan"), "threshold": COVERAGE_THRESHOLD,
-               "ok": bool(n and share >= COVERAGE_THRESHOLD), "message": f"{counted} of {n} foods could be counted",
-               "derived": True}
+    if not isinstance(cov, dict) or not cov:  # an assessment built without the gate: the same rule, from its entries
+        from .resolve import coverage
+
+        cov = {**coverage(None if items is None else items.assign(counted=_counted(items))), "derived": True}
     n = int(cov.get("n_entries") or 0)
     counted = int(cov.get("n_counted") or 0)
     se = _finite(cov.get("share_entries"))
@@ -106,20 +97,12 @@ def _to_fix_frame(a) -> pd.DataFrame:
     if isinstance(df, pd.DataFrame):
         out = df.copy()
     else:
+        from .assessment import entries_to_fix
+
         items = a.items
         if items is None or not len(items):
             return pd.DataFrame(columns=TO_FIX_COLUMNS)
-        bad = ~_counted(items) | items["match_status"].eq("low_confidence")
-        sel = items[bad]
-        status = np.where(sel["match_status"].isin(_COUNTED) & sel["grams"].isna() if "grams" in sel else False,
-                          "no_portion", sel["match_status"])
-        reason = sel["match_note"].fillna("") if "match_note" in sel else pd.Series("", index=sel.index)
-        reason = reason.where(reason.astype(str).str.len() > 0, "this entry could not be counted")
-        cands = (sel["candidates"].fillna("").astype(str).str.replace(r"(^|;\s*)\d{4,6}\s+", r"\1", regex=True)
-                 if "candidates" in sel else "")
-        out = pd.DataFrame({"source_row": sel.get("source_row"), "date": sel.get("date"), "text": sel["text"],
-                            "item_text": sel["item_text"] if "item_text" in sel else sel["text"], "status": status,
-                            "reason": reason, "candidates": cands})
+        out = entries_to_fix(items.assign(counted=_counted(items)))
     for c in TO_FIX_COLUMNS:
         if c not in out:
             out[c] = ""
@@ -193,25 +176,12 @@ def _top_foods(a) -> dict:
     tf = getattr(a, "top_foods", None)
     if isinstance(tf, dict) and tf:
         return tf
+    from .assessment import top_foods
+
     items = a.items
-    out = {}
     if items is None or not len(items) or "description" not in items:
-        return out
-    used = items[_counted(items) & items["description"].notna()]
-    for key in TOP_FOOD_SCORES:
-        if key not in used or not len(used):
-            continue
-        total = float(used[key].sum())
-        if not total > 0:
-            continue
-        g = used.groupby("description", sort=False)
-        df = pd.DataFrame({"amount": g[key].sum(), "n_entries": g.size(),
-                           "examples": g["text"].agg(lambda t: list(dict.fromkeys(map(str, t)))[:2])})
-        df = df[df["amount"] > 0].sort_values("amount", ascending=False).head(5)
-        df["share_pct"] = 100.0 * df["amount"] / total
-        out[key] = df.reset_index().rename(columns={"description": "food"})[
-            ["food", "examples", "amount", "share_pct", "n_entries"]]
-    return out
+        return {}
+    return top_foods(items[_counted(items) & items["description"].notna()])
 
 
 def _top_food_blocks(tf: dict) -> list[dict]:

@@ -115,17 +115,17 @@ def coverage(items: pd.DataFrame, *, threshold: float = COVERAGE_THRESHOLD) -> d
         return {"n_entries": 0, "n_counted": 0, "share_entries": np.nan, "kcal_counted": 0.0,
                 "kcal_estimated_total": 0.0, "share_energy": np.nan, "threshold": threshold, "ok": False,
                 "message": "nothing was logged"}
-    key = items["source_row"].astype(str) + "|" + items["timestamp"].astype(str)
+    # one diary entry = one source row (compound entries give several foods)
+    key = (items["source_row"].astype(str) + "|" + items["timestamp"].astype(str)
+           if {"source_row", "timestamp"} <= set(items.columns) else pd.Series(items.index, index=items.index))
     counted = items["counted"].astype(bool)
     entry_ok = counted.groupby(key, sort=False).all()
     n_entries, n_counted = int(len(entry_ok)), int(entry_ok.sum())
     kcal = pd.to_numeric(items["energy_kcal"], errors="coerce")
     kcal_counted = float(kcal[counted].sum())
-    med = float(kcal[counted].median()) if counted.any() else 250.0
-    est = []
-    for r, k in zip(items[~counted].itertuples(index=False), kcal[~counted]):
-        est.append(k if k == k else med)  # a candidate's energy at its usual portion, else a typical entry
-    kcal_total = kcal_counted + float(np.nansum(est))
+    typical = float(kcal[counted].median()) if counted.any() else 250.0
+    # an uncounted food: its best candidate's energy at its usual portion, else a typical entry's
+    kcal_total = kcal_counted + float(kcal[~counted].fillna(typical).sum())
     share_e = n_counted / n_entries if n_entries else np.nan
     share_k = kcal_counted / kcal_total if kcal_total > 0 else np.nan
     ok = bool(share_e >= threshold and (share_k != share_k or share_k >= threshold))
