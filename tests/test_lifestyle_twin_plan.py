@@ -37,9 +37,13 @@ def test_a_measured_crp_is_shown_as_the_persons_and_the_rest_as_model_patients(p
     crp = eff.set_index("endpoint").loc["crp"]
     assert crp["baseline_source"] == "yours: 3.2 mg/L (measured)"
     assert "yours: 3.2 mg/L (measured)" in html
-    assert (eff.set_index("endpoint").drop(index="crp")["baseline_source"] == "model patient (not measured)").all()
+    rest = eff.set_index("endpoint").drop(index=["crp", "diversity"])["baseline_source"]
+    assert (rest == "model patient (not measured)").all()
+    # the example person's stool profile is measured: its diversity is theirs
+    assert eff.set_index("endpoint").at["diversity", "baseline_source"].endswith("(from your stool profile)")
     _, html0, eff0 = plans["none"]
-    assert "yours:" not in html0 and (eff0["baseline_source"] == "model patient (not measured)").all()
+    assert "yours: 3.2" not in html0 and "CRP" in html0
+    assert (eff0.set_index("endpoint").drop(index="diversity")["baseline_source"] == "model patient (not measured)").all()
 
 
 def test_the_probiotic_step_never_shows_a_das28_effect_the_trials_did_not_find(plans):

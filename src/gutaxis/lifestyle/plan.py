@@ -626,6 +626,8 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
         source, note = "model patient (not measured)", ""
         if _MARKER_ENDPOINT.get(e) in measured:
             source = f"yours: {measured[_MARKER_ENDPOINT[e]]:g} {unit} (measured)"
+        elif e == "diversity" and (getattr(tw, "observed", {}) or {}).get("profile"):
+            source = f"yours: {tw.observed['profile']['diversity']:.3g} (from your stool profile)"
         if e in nulls:
             sids, alt = nulls[e]
             titles = {sg.id: sg.title for sg in plan.suggestions}
