@@ -1,0 +1,124 @@
+"""The application factory: routes, pages, security headers, error pages.
+
+The app is a face like the CLI: it stores what people log and calls :mod:`gutaxis.lifestyle`,
+:mod:`gutaxis.measure` and :func:`gutaxis.lifestyle.build_plan` for every number it shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from .db import make_engine, migrate, session_factory
+from .deps import LoginRequired, SecondFactorRequired, csrf_check, render
+from .security import Passwords, new_token
+from .settings import Settings
+
+__all__ = ["create_app", "SECURITY_HEADERS", "PUBLIC_ROUTES"]
+
+log = logging.getLogger("gutaxis.web")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+#: routes reachable without a session (everything else answers 401 or redirects to the login)
+PUBLIC_ROUTES = frozenset({"/", "/login", "/signup", "/invite/{token}", "/healthz", "/static"})
+
+
+def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> FastAPI:
+    """Build the app for ``settings`` (creating and migrating the database on first start)."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    if migrate_db:
+        migrate(engine)
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+
+    app = FastAPI(title="gutaxis", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(csrf_check)])
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.passwords = Passwords(settings.argon2)
+    templates = Jinja2Templates(directory=str(resources.files("gutaxis.web") / "templates"))
+    templates.env.globals["SYNTHETIC_NOTE"] = "SYNTHETIC demo data: invented, describes no real person."
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(resources.files("gutaxis.web") / "static")), name="static")
+
+    @app.middleware("http")
+    async def _guard(request: Request, call_next):
+        # bounded body before anything parses it; the route checks the exact file size
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_upload + 64 * 1024):
+            resp = PlainTextResponse(f"Upload too large: the limit is {settings.max_upload // (1024 * 1024)} MB.",
+                                     status_code=413)
+            _headers(resp, static=False)
+            return resp
+        cookie = request.cookies.get(settings.csrf_cookie_name)
+        request.state.preauth_csrf = cookie if cookie and 20 <= len(cookie) <= 64 else new_token()
+        response = await call_next(request)
+        if request.state.preauth_csrf != cookie:
+            response.set_cookie(settings.csrf_cookie_name, request.state.preauth_csrf, path="/",
+                                secure=settings.secure_cookies, httponly=True, samesite="lax")
+        _headers(response, static=request.url.path.startswith("/static/"))
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired):
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/login", status_code=303)
+        return PlainTextResponse("Log in first.", status_code=401)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def _second(request: Request, exc: SecondFactorRequired):
+        return RedirectResponse("/totp", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        headers = getattr(exc, "headers", None) or {}
+        if "text/html" in request.headers.get("accept", ""):
+            resp = render(request, "error.html", {"status": exc.status_code, "message": _public(exc)},
+                          status_code=exc.status_code)
+            resp.headers.update(headers)
+            return resp
+        return JSONResponse({"detail": _public(exc)}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        log.error("unhandled error on %s %s: %s", request.method, request.scope.get("route").path
+                  if request.scope.get("route") else "?", type(exc).__name__)  # no values: they may be personal
+        return PlainTextResponse("Something went wrong on our side; nothing you sent was lost. Try again.",
+                                 status_code=500)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"ok": True}
+
+    from .routes import auth, dietitian, person, plans, uploads
+
+    for r in (auth, person, uploads, plans, dietitian):
+        app.include_router(r.router)
+    return app
+
+
+def _public(exc: HTTPException) -> str:
+    return exc.detail if isinstance(exc.detail, str) else "Request refused"
+
+
+def _headers(response, *, static: bool) -> None:
+    for k, v in SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
+    response.headers["Cache-Control"] = "public, max-age=3600" if static else "no-store"

@@ -1,0 +1,48 @@
+"""Store a submitted form once: every POST carries the form's client id (a UUID made when the
+form was drawn), so a retried or double-clicked submit finds its row instead of adding one."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi import HTTPException
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+__all__ = ["new_client_id", "store_once", "valid_client_id"]
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def new_client_id() -> str:
+    return str(uuid.uuid4())
+
+
+def valid_client_id(value: str | None) -> str:
+    v = (value or "").strip().lower()
+    if not _UUID.match(v):
+        raise HTTPException(400, "The form is missing its id: reload the page and submit again.")
+    return v
+
+
+def store_once(db: Session, model, owner_field: str, owner_id: int, client_id: str, **fields):
+    """The row of ``model`` with this owner and client id: the one stored before, or a new one.
+
+    Returns ``(row, created)``.
+    """
+    client_id = valid_client_id(client_id)
+    owner = getattr(model, owner_field)
+    q = select(model).where(owner == owner_id, model.client_id == client_id)
+    row = db.scalar(q)
+    if row is not None:
+        return row, False
+    row = model(client_id=client_id, **{owner_field: owner_id}, **fields)
+    db.add(row)
+    try:
+        db.commit()
+    except IntegrityError:  # the same submit arrived twice at once
+        db.rollback()
+        return db.scalar(q), False
+    return row, True
