@@ -36,7 +36,7 @@ _EXPORTS = {
     "FoodMatcher": "matching", "FoodMatch": "matching", "Portion": "matching", "parse_portion": "matching",
     "read_aliases": "matching", "portion_grams": "matching",
     "read_meal_log": "logs", "read_stress_log": "logs", "read_symptom_log": "logs", "write_log": "logs",
-    "score_pss10": "stress", "pss10_band": "stress", "daily_stress": "stress", "PSS10_BAND_CAVEAT": "stress",
+    "score_pss10": "stress", "pss10_band": "stress", "pss10_questions": "stress", "PSS10_ANSWERS": "stress", "daily_stress": "stress", "PSS10_BAND_CAVEAT": "stress",
     "bristol_group": "symptoms", "bristol_scale": "symptoms", "daily_symptoms": "symptoms",
     "dii_parameters": "dii", "inflammatory_score": "dii", "dii_intakes_from_foods": "dii",
     "diet_targets": "scores", "fiber_target": "scores", "resolve_meals": "scores", "daily_scores": "scores",

@@ -21,10 +21,13 @@ import pandas as pd
 from .._data import package_table
 from ..errors import InputError
 
-__all__ = ["score_pss10", "pss10_band", "PSS10_BAND_CAVEAT", "PRACTICES", "daily_stress"]
+__all__ = ["score_pss10", "pss10_band", "pss10_questions", "PSS10_ANSWERS", "PSS10_BAND_CAVEAT", "PRACTICES",
+           "daily_stress"]
 
 PSS10_BAND_CAVEAT = ("commonly used PSS-10 bands (0-13 low, 14-26 moderate, 27-40 high), not validated cut-offs; "
                      "US norm mean about 13 (SD about 6)")
+#: the answer scale of every PSS-10 question, 0-4
+PSS10_ANSWERS = ("Never", "Almost never", "Sometimes", "Fairly often", "Very often")
 PRACTICES = ("mindfulness", "meditation", "yoga", "breathing", "tai chi", "relaxation")
 
 
@@ -38,6 +41,14 @@ def _scoring() -> tuple[np.ndarray, pd.DataFrame]:
     bands = df[df["kind"] == "band"].rename(columns={"item_or_band": "band", "reverse_or_low": "low"})
     bands = bands.assign(low=bands["low"].astype(int), high=bands["high"].astype(int))[["band", "low", "high", "citation"]]
     return reverse, bands.reset_index(drop=True)
+
+
+@lru_cache(maxsize=1)
+def pss10_questions() -> tuple[str, ...]:
+    """The ten PSS-10 questions (each follows "In the last month, how often have you ..."), from
+    ``gutaxis/data/pss10_items.tsv`` with their source and licence note."""
+    df = package_table("pss10_items.tsv", comment="#", dtype=str, keep_default_na=False)
+    return tuple(df.sort_values("item", key=lambda s: s.astype(int))["question"])
 
 
 def _item_columns(df: pd.DataFrame) -> list[str]:

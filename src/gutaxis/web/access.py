@@ -13,11 +13,18 @@ from sqlalchemy.orm import Session
 from . import audit
 from .models import SCOPES, Consent, User
 
-__all__ = ["access", "active_consent", "NotFound"]
+__all__ = ["access", "active_consent", "deny", "NotFound"]
 
 
 def NotFound() -> HTTPException:  # noqa: N802 (reads as the exception it builds)
     return HTTPException(status_code=404, detail="Not found")
+
+
+def deny(db: Session, actor: User, resource: str, record: str = "", subject: int | None = None):
+    """Answer 404 after a ``denied`` audit row: for ids that do not exist or are not the actor's."""
+    audit.record(db, actor.id, subject, "denied", resource, record)
+    db.commit()
+    raise NotFound()
 
 
 def active_consent(db: Session, person_id: int, dietitian_id: int) -> Consent | None:
@@ -25,7 +32,7 @@ def active_consent(db: Session, person_id: int, dietitian_id: int) -> Consent | 
                                            Consent.revoked_at.is_(None)).order_by(Consent.id.desc()).limit(1))
 
 
-def access(db: Session, actor: User, person_id: int, scope: str, *, action: str = "read", record: str = "",
+def access(db: Session, actor: User, person_id: int | None, scope: str, *, action: str = "read", record: str = "",
            resource: str | None = None) -> User:
     """The person whose ``scope`` data ``actor`` may use, or raise 404 after a ``denied`` audit row.
 
@@ -33,7 +40,7 @@ def access(db: Session, actor: User, person_id: int, scope: str, *, action: str 
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
-    person = db.get(User, person_id)
+    person = db.get(User, person_id) if person_id is not None else None
     if person is not None and person.role == "person":
         if actor.id == person.id:
             return person

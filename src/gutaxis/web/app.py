@@ -10,6 +10,7 @@ import logging
 from importlib import resources
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -19,7 +20,7 @@ from .deps import LoginRequired, SecondFactorRequired, csrf_check, render
 from .security import Passwords, new_token
 from .settings import Settings
 
-__all__ = ["create_app", "SECURITY_HEADERS", "PUBLIC_ROUTES"]
+__all__ = ["create_app", "api_routes", "SECURITY_HEADERS", "PUBLIC_ROUTES"]
 
 log = logging.getLogger("gutaxis.web")
 
@@ -36,7 +37,7 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 #: routes reachable without a session (everything else answers 401 or redirects to the login)
-PUBLIC_ROUTES = frozenset({"/", "/login", "/signup", "/invite/{token}", "/healthz", "/static"})
+PUBLIC_ROUTES = frozenset({"/", "/login", "/signup", "/logout", "/invite/{token}", "/healthz", "/static"})
 
 
 def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> FastAPI:
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
     async def _guard(request: Request, call_next):
         # bounded body before anything parses it; the route checks the exact file size
         length = request.headers.get("content-length")
+        if length is None and request.method in ("POST", "PUT", "PATCH") and "transfer-encoding" in request.headers:
+            # a chunked body has no size to check before it is spooled: browsers always send a length
+            resp = PlainTextResponse("Send the request with a Content-Length.", status_code=411)
+            _headers(resp, static=False)
+            return resp
         if length is not None and (not length.isdigit() or int(length) > settings.max_upload + 64 * 1024):
             resp = PlainTextResponse(f"Upload too large: the limit is {settings.max_upload // (1024 * 1024)} MB.",
                                      status_code=413)
@@ -96,6 +102,14 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
             return resp
         return JSONResponse({"detail": _public(exc)}, status_code=exc.status_code, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        fields = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        msg = "Some fields are missing or not valid: " + ", ".join(fields) + ". Check them and submit again."
+        if "text/html" in request.headers.get("accept", ""):
+            return render(request, "error.html", {"status": 400, "message": msg}, status_code=400)
+        return JSONResponse({"detail": msg, "fields": fields}, status_code=400)
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
         log.error("unhandled error on %s %s: %s", request.method, request.scope.get("route").path
@@ -107,11 +121,27 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
     def healthz():
         return {"ok": True}
 
-    from .routes import auth, dietitian, person, plans, uploads
+    from .routes import auth, diary, dietitian, imports, messages, person, plans, uploads
 
-    for r in (auth, person, uploads, plans, dietitian):
+    for r in (auth, person, diary, imports, uploads, plans, dietitian, messages):
         app.include_router(r.router)
     return app
+
+
+def api_routes(app) -> list:
+    """Every endpoint of the app (routers included), for route inventories."""
+    from fastapi.routing import APIRoute
+
+    out, todo = [], list(app.routes)
+    while todo:
+        r = todo.pop(0)
+        if isinstance(r, APIRoute):
+            out.append(r)
+        elif hasattr(r, "original_router"):  # FastAPI >= 0.16x keeps included routers as one entry
+            todo.extend(r.original_router.routes)
+        elif hasattr(r, "routes") and not hasattr(r, "app"):
+            todo.extend(r.routes)
+    return out
 
 
 def _public(exc: HTTPException) -> str:

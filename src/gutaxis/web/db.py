@@ -18,7 +18,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # one connection per request thread (FastAPI's pool has 40): SQLite serialises the writes itself
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20,
+                               max_overflow=30)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # every pooled connection
@@ -30,7 +32,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
 
 
 def alembic_config(engine: Engine):

@@ -62,6 +62,7 @@ def current_session(request: Request, db: Session) -> WebSession | None:
                 ws.last_seen_at = now
                 db.commit()
     request.state.web_session = ws
+    request.state.csrf_token = ws.csrf_token if ws is not None else None  # a string survives a rollback
     return ws
 
 
@@ -78,15 +79,21 @@ def current_user(request: Request, db: Session = Depends(get_db)) -> User:
     return user
 
 
-def person_user(user: User = Depends(current_user)) -> User:
+def person_user(request: Request, user: User = Depends(current_user), db: Session = Depends(get_db)) -> User:
+    """The logged-in person; anyone else gets 404 and a ``denied`` audit row."""
     if user.role != "person":
-        raise HTTPException(status_code=404, detail="Not found")
+        from .access import deny
+
+        deny(db, user, "route", request.url.path)
     return user
 
 
-def dietitian_user(user: User = Depends(current_user)) -> User:
+def dietitian_user(request: Request, user: User = Depends(current_user), db: Session = Depends(get_db)) -> User:
+    """The logged-in clinician (second factor passed); anyone else gets 404 and a ``denied`` audit row."""
     if user.role != "dietitian":
-        raise HTTPException(status_code=404, detail="Not found")
+        from .access import deny
+
+        deny(db, user, "route", request.url.path)
     return user
 
 
@@ -96,8 +103,10 @@ def expected_csrf(request: Request, db: Session) -> str:
     return ws.csrf_token if ws is not None else request.state.preauth_csrf
 
 
-async def csrf_check(request: Request) -> None:
-    """Refuse an unsafe request that is cross-site or lacks this session's token (403)."""
+async def csrf_check(request: Request, db: Session = Depends(get_db)) -> None:
+    """Refuse an unsafe request that is cross-site or lacks this session's token (403).
+
+    Uses the request's one database session (shared with the route through dependency caching)."""
     if request.method in SAFE_METHODS:
         return
     if request.headers.get("sec-fetch-site") == "cross-site":
@@ -108,13 +117,7 @@ async def csrf_check(request: Request) -> None:
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             form = await request.form()
             sent = form.get("csrf_token")
-    db = request.app.state.sessions()
-    try:
-        want = expected_csrf(request, db)
-    finally:
-        db.close()
-        if hasattr(request.state, "web_session"):  # re-read with the route's own session
-            del request.state.web_session
+    want = expected_csrf(request, db)
     if not same(str(sent) if sent else None, want):
         raise HTTPException(status_code=403, detail="The form expired or came from another site: reload the page and try again")
 
@@ -123,8 +126,7 @@ def render(request: Request, name: str, context: dict | None = None, *, status_c
     """Render a page with the user, the CSRF token and the app's settings in its context."""
     ctx = dict(context or {})
     user = getattr(request.state, "user", None)
-    ws = getattr(request.state, "web_session", None)
     ctx.setdefault("user", user)
-    ctx["csrf_token"] = ws.csrf_token if ws is not None else request.state.preauth_csrf
+    ctx["csrf_token"] = getattr(request.state, "csrf_token", None) or request.state.preauth_csrf
     ctx.setdefault("title", "gutaxis")
     return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status_code)

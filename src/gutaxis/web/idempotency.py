@@ -11,13 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-__all__ = ["new_client_id", "store_once", "valid_client_id"]
+__all__ = ["new_client_id", "derived_client_id", "store_once", "valid_client_id"]
 
+_NS = uuid.UUID("6f1d2a4e-8c1b-4a57-9a43-3b0e5c7d9f10")  # derives per-row client ids (repeats, imports)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def new_client_id() -> str:
     return str(uuid.uuid4())
+
+
+def derived_client_id(*parts) -> str:
+    """A stable client id for a row made from another (a repeat of an entry, a row of an upload)."""
+    return str(uuid.uuid5(_NS, ":".join(str(p) for p in parts)))
 
 
 def valid_client_id(value: str | None) -> str:

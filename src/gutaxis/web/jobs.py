@@ -94,6 +94,8 @@ def run_job(sessions: sessionmaker, job_id: int, settings) -> Job:
 
 def run_pending(sessions: sessionmaker, settings, *, worker: str = "inline") -> int:
     """Run every queued job now (tests, ``run_jobs_inline``); returns how many ran."""
+    from . import tasks  # noqa: F401 (registers the handlers)
+
     n = 0
     while (jid := claim(sessions, worker)) is not None:
         run_job(sessions, jid, settings)
@@ -122,8 +124,6 @@ def submit(request, db: Session, kind: str, person_id: int, *, requested_by: int
     job = enqueue(db, kind, person_id, requested_by=requested_by, params=params)
     settings = request.app.state.settings
     if settings.run_jobs_inline:
-        from . import tasks  # noqa: F401 (registers the handlers)
-
         run_pending(request.app.state.sessions, settings)
         db.refresh(job)
     return job

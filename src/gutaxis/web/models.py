@@ -186,11 +186,12 @@ class Note(Base):
 
 
 class Message(Base):
-    """One thread per person and dietitian."""
+    """One thread per person and dietitian; read when the reader replies or marks it read (never on a GET)."""
 
     __tablename__ = "message"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    dietitian_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     sender_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     client_id: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)

@@ -133,6 +133,7 @@ def upgrade() -> None:
     op.create_table('message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('dietitian_id', sa.Integer(), nullable=False),
     sa.Column('sender_id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
@@ -140,11 +141,13 @@ def upgrade() -> None:
     sa.Column('read_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['user_account.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['sender_id'], ['user_account.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['dietitian_id'], ['user_account.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('sender_id', 'client_id', name='uq_message_client')
     )
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_message_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_message_dietitian_id'), ['dietitian_id'], unique=False)
 
     op.create_table('note',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -312,6 +315,7 @@ def downgrade() -> None:
     op.drop_table('note')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_message_person_id'))
+        batch_op.drop_index(batch_op.f('ix_message_dietitian_id'))
 
     op.drop_table('message')
     with op.batch_alter_table('meal_entry', schema=None) as batch_op:

@@ -1,0 +1,80 @@
+"""``gutaxis serve``: the web app where a person and their dietitian work together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import _guard, _stderr, _stdout, app
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default; put a TLS proxy "
+                             "in front for anything else)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
+    database_url: Optional[str] = typer.Option(None, "--database-url", envvar="GUTAXIS_DATABASE_URL",
+                                               help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+                                               "(default: SQLite in the data directory)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="GUTAXIS_DATA_DIR",
+                                            help="Folder for the SQLite database and uploads (default: the user "
+                                            "data directory)."),
+    demo: bool = typer.Option(False, "--demo", help="Seed a demo: one dietitian and two clearly SYNTHETIC clients "
+                              "(prints their logins)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", "-r", help="Healthy reference JSON for the gut "
+                                             "card's percentiles (from `gutaxis reference`)."),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Start the background-job worker process "
+                                "(uploads, plans) beside the server."),
+) -> None:
+    """Start the web app (person logging, gut card, dietitian caseload, signed plans) on 127.0.0.1."""
+    with _guard():
+        import multiprocessing
+
+        import uvicorn
+
+        from ..web.app import create_app
+        from ..web.demo import seed_demo
+        from ..web.jobs import worker_loop
+        from ..web.settings import Settings
+
+        kw = {"database_url": database_url, "reference": reference}
+        if data_dir is not None:
+            kw["data_dir"] = data_dir
+        if demo and data_dir is None and database_url is None:
+            from ..web.settings import default_data_dir
+
+            kw["data_dir"] = default_data_dir().parent / "demo"  # the demo never mixes with real records
+        settings = Settings(**kw)
+        application = create_app(settings)
+        out = _stdout()
+        if demo:
+            for line in seed_demo(application):
+                out.print(line)
+        if host not in LOOPBACK:
+            _stderr().print("warning: listening beyond this machine: serve it only behind HTTPS (a TLS proxy); "
+                            "the session cookie is Secure and will not be sent over plain http.")
+        proc = None
+        if worker:
+            proc = multiprocessing.get_context("spawn").Process(target=worker_loop, args=(settings,), daemon=True,
+                                                                name="gutaxis-worker")
+            proc.start()
+        out.print(f"gutaxis is running at http://{host}:{port}/  (database: {_safe_url(settings.database_url)}; "
+                  "stop with Ctrl+C)")
+        try:
+            # no access log: URLs carry invitation tokens and record ids
+            uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning")
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.join(5)
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without a password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

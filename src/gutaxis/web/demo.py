@@ -1,0 +1,138 @@
+"""The seeded demo of ``gutaxis serve --demo``: one dietitian and two clearly SYNTHETIC clients.
+
+The clients' logs are the shipped SYNTHETIC example person (``gutaxis/data/example_person``),
+moved to the recent past: Alex (RA) logged until yesterday and shares everything; Sam (SLE)
+stopped logging ten days ago and shares diary and symptoms only, so the caseload shows its flags.
+Passwords are drawn fresh at every start and printed; nothing here describes a real person.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import uuid
+from datetime import datetime, timedelta
+from importlib import resources
+
+import pandas as pd
+from sqlalchemy import select
+
+from . import food, jobs
+from .models import Consent, MealEntry, StressEntry, SymptomEntry, Upload, User, utcnow
+from .security import totp_new_secret
+
+__all__ = ["seed_demo", "DEMO_ACCOUNTS"]
+
+#: email -> (role, name, conditions, sex, age, scopes shared, days since the last log)
+DEMO_ACCOUNTS = {
+    "dietitian@demo.gutaxis.invalid": ("dietitian", "Demo Dietitian (SYNTHETIC)", "", None, None, "", 0),
+    "alex@demo.gutaxis.invalid": ("person", "Alex (SYNTHETIC)", "RA", "female", 46.0,
+                                  "diary,symptoms,stress,microbiome,plan", 1),
+    "sam@demo.gutaxis.invalid": ("person", "Sam (SYNTHETIC)", "SLE", "female", 34.0, "diary,symptoms", 10),
+}
+
+
+def _example(name: str):
+    return resources.files("gutaxis") / "data" / "example_person" / name
+
+
+def seed_demo(app) -> list[str]:
+    """Create the demo accounts and their logs once; (re)set their passwords; return lines to print."""
+    settings = app.state.settings
+    pw = app.state.passwords
+    lines = ["Demo accounts (SYNTHETIC data; passwords are new at every start):"]
+    with app.state.sessions() as db:
+        users = {}
+        for email, (role, name, conditions, sex, age, _, _) in DEMO_ACCOUNTS.items():
+            u = db.scalar(select(User).where(User.email == email))
+            password = secrets.token_urlsafe(9)
+            if u is None:
+                u = User(email=email, name=name, role=role, conditions=conditions, sex=sex, age=age, synthetic=True,
+                         password_hash="")
+                db.add(u)
+            u.password_hash = pw.hash(password)
+            if role == "dietitian" and not u.totp_secret:
+                u.totp_secret = totp_new_secret()
+            db.flush()
+            users[email] = u
+            lines.append(f"  {role:9s} {email}  password: {password}")
+        db.commit()
+        diet = users["dietitian@demo.gutaxis.invalid"]
+        lines.append(f"  the dietitian's two-step key: {diet.totp_secret}  (add it to an authenticator app, or print "
+                     f"the current code with: python -c \"import pyotp; print(pyotp.TOTP('{diet.totp_secret}').now())\")")
+        fresh = []
+        for email, (role, _, _, _, _, scopes, days_ago) in DEMO_ACCOUNTS.items():
+            u = users[email]
+            if role != "person" or db.scalar(select(MealEntry.id).where(MealEntry.person_id == u.id).limit(1)):
+                continue
+            db.add(Consent(person_id=u.id, dietitian_id=diet.id, scopes=scopes))
+            _seed_logs(db, settings, u, days_ago, keep_days=28 if days_ago == 1 else 14)
+            fresh.append(u)
+        db.commit()
+        alex = users["alex@demo.gutaxis.invalid"]
+        if alex in fresh:
+            _seed_profile(db, settings, alex)
+    if any(u.email.startswith("alex") for u in fresh):
+        jobs.run_pending(app.state.sessions, settings)  # the profile is read before the first page
+    problem = food.food_problem(settings)
+    if problem:
+        lines.append("  note: " + problem)
+    return lines
+
+
+def _shift(ts: pd.Series, last_day: datetime) -> pd.Series:
+    """Move timestamps so that the log's last day is ``last_day`` (times of day kept)."""
+    ts = pd.to_datetime(ts)
+    delta = pd.Timestamp(last_day.date()) - ts.max().normalize()
+    return ts + delta
+
+
+def _seed_logs(db, settings, user: User, days_ago: int, keep_days: int) -> None:
+    last_day = utcnow() - timedelta(days=days_ago)
+    meals = pd.read_csv(_example("meals.csv"), dtype=str)
+    meals["timestamp"] = _shift(meals["timestamp"], last_day)
+    start = meals["timestamp"].max().normalize() - pd.Timedelta(days=keep_days - 1)
+    meals = meals[meals["timestamp"] >= start]
+    for r in meals.itertuples(index=False):
+        when = r.timestamp.to_pydatetime()
+        db.add(MealEntry(person_id=user.id, client_id=str(uuid.uuid4()), eaten_at=when, meal=r.meal or "",
+                         text=r.text, items=food.match_meal(settings, r.text, when, r.meal or ""), source="typed"))
+    stress = pd.read_csv(_example("stress.csv"))
+    stress["timestamp"] = _shift(stress["timestamp"], last_day)
+    stress = stress[stress["timestamp"] >= start]
+    pss_cols = [f"pss_{i}" for i in range(1, 11)]
+    from ..lifestyle import score_pss10
+
+    for r in stress.to_dict("records"):
+        items = [r[c] for c in pss_cols]
+        has_pss = all(pd.notna(v) for v in items)
+        db.add(StressEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=r["timestamp"].to_pydatetime(),
+                           rating=None if pd.isna(r["rating"]) else float(r["rating"]),
+                           pss_items=[int(v) for v in items] if has_pss else None,
+                           pss_total=float(score_pss10([int(v) for v in items])["pss10"].iloc[0])
+                           if has_pss else None,
+                           practice="" if pd.isna(r["practice"]) else str(r["practice"]),
+                           minutes=None if pd.isna(r["minutes"]) else float(r["minutes"])))
+    sym = json.loads(_example("symptoms.json").read_text())
+    ts = _shift(pd.Series([s["timestamp"] for s in sym]), last_day)
+    delta = ts.iloc[0] - pd.Timestamp(sym[0]["timestamp"])
+    for s, t in zip(sym, ts, strict=True):
+        if t < start:
+            continue
+        onset = (pd.Timestamp(s["onset"]) + delta).to_pydatetime() if s.get("onset") else None
+        db.add(SymptomEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=t.to_pydatetime(), onset=onset,
+                            symptom=s.get("symptom", ""), rating=s.get("rating"), bristol=s.get("bristol"),
+                            note=s.get("note", "")))
+
+
+def _seed_profile(db, settings, user: User) -> None:
+    stored = secrets.token_hex(16)
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    with _example("profile_metaphlan.txt").open("rb") as src, open(settings.upload_dir / stored, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    up = Upload(person_id=user.id, client_id=str(uuid.uuid4()), filename="profile_metaphlan.txt", stored_name=stored,
+                size=(settings.upload_dir / stored).stat().st_size, kind="profile", status="queued")
+    db.add(up)
+    db.commit()
+    jobs.enqueue(db, "parse_profile", user.id, params={"upload_id": up.id})
