@@ -211,3 +211,23 @@ def test_personal_data_stays_out_of_logs_and_urls(app, world, caplog):
     d1.html(f"/clients/{world['ids']['pid']}/diary")
     assert "CANARY" not in caplog.text
     assert "a@example.org" not in caplog.text
+
+
+def test_a_body_without_a_length_is_refused_before_it_is_read(app, world):
+    a = world["a"]
+    token = a.token("/account")
+
+    def body():  # httpx sends a generator chunked, without Content-Length
+        yield f"csrf_token={token}&text=".encode()
+        yield b"x" * 1024
+
+    r = a.c.post("/log/meal", content=body(), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 411
+
+
+def test_a_declared_body_over_the_cap_is_refused_before_it_is_read(app, world):
+    a = world["a"]
+    cap = app.state.settings.max_upload
+    r = a.c.post("/uploads", content=b"", headers={"content-length": str(cap + 10 * 1024 * 1024),
+                                                   "content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 413

@@ -52,8 +52,8 @@ def seed_demo(app) -> list[str]:
                          password_hash="")
                 db.add(u)
             u.password_hash = pw.hash(password)
-            if role == "dietitian" and not u.totp_secret:
-                u.totp_secret = totp_new_secret()
+            if role == "dietitian" and not u.totp_last_step:
+                u.totp_secret, u.totp_last_step = totp_new_secret(), 1  # the printed key is the confirmed one
             db.flush()
             users[email] = u
             lines.append(f"  {role:9s} {email}  password: {password}")

@@ -73,7 +73,7 @@ def current_user(request: Request, db: Session = Depends(get_db)) -> User:
     user = db.get(User, ws.user_id)
     if user is None:
         raise LoginRequired()
-    if user.role == "dietitian" and not ws.totp_ok:
+    if (user.role == "dietitian" or user.totp_last_step) and not ws.totp_ok:  # required for clinicians, offered to people
         raise SecondFactorRequired()
     request.state.user = user
     return user

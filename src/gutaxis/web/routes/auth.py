@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import delete, select
@@ -65,7 +67,8 @@ def login(request: Request, email: str = Form(..., max_length=254), password: st
                                 headers={"Retry-After": str(wait)})
         return render(request, "login.html", {"title": "Log in", "error": LOGIN_FAILED}, status_code=400)
     throttle.clear(db, email)
-    resp = RedirectResponse("/totp" if user.role == "dietitian" else _home(user), status_code=303)
+    resp = RedirectResponse("/totp" if user.role == "dietitian" or user.totp_last_step else _home(user),
+                            status_code=303)
     start_session(request, db, user, resp)
     return resp
 
@@ -125,29 +128,34 @@ def _session_user(request: Request, db: Session) -> tuple[WebSession, User]:
 
 @router.get("/totp/setup")
 def totp_setup_page(request: Request, db: Session = Depends(get_db)):
+    """A new key to add to an authenticator app; it is stored only when a code made with it comes back
+    (a GET changes nothing)."""
     ws, user = _session_user(request, db)
-    if user.totp_secret and user.totp_last_step:
+    if user.totp_last_step:
         return RedirectResponse("/totp", status_code=303)
-    if not user.totp_secret:
-        user.totp_secret = totp_new_secret()
-        db.commit()
+    return _setup_page(request, user, totp_new_secret())
+
+
+def _setup_page(request: Request, user: User, secret: str, *, error: str | None = None, status_code: int = 200):
     import pyotp
 
-    uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name="gutaxis")
-    return render(request, "totp.html", {"title": "Set up two-step login", "setup": True, "secret": user.totp_secret,
-                                         "uri": uri})
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="gutaxis")
+    return render(request, "totp.html", {"title": "Set up two-step login", "setup": True, "secret": secret,
+                                         "uri": uri, "error": error}, status_code=status_code)
 
 
 @router.get("/totp")
 def totp_page(request: Request, db: Session = Depends(get_db)):
     ws, user = _session_user(request, db)
-    if not user.totp_secret or not user.totp_last_step:
+    if not user.totp_last_step:
         return RedirectResponse("/totp/setup", status_code=303)
     return render(request, "totp.html", {"title": "Two-step login"})
 
 
 @router.post("/totp")
-def totp_verify(request: Request, code: str = Form(..., max_length=12), db: Session = Depends(get_db)):
+def totp_verify(request: Request, code: str = Form(..., max_length=12), secret: str = Form("", max_length=64),
+                db: Session = Depends(get_db)):
+    """Check a code: against the confirmed key, or at set-up against the new key shown on the page."""
     s = settings_of(request)
     ws, user = _session_user(request, db)
     ip = request.client.host if request.client else "?"
@@ -155,12 +163,18 @@ def totp_verify(request: Request, code: str = Form(..., max_length=12), db: Sess
     wait = throttle.locked_for(db, key, ip)
     if wait:
         raise HTTPException(429, "Too many wrong codes: wait before trying again.", headers={"Retry-After": str(wait)})
-    step = totp_check(user.totp_secret or "", code, user.totp_last_step)
+    setup = not user.totp_last_step
+    if setup and not re.fullmatch(r"[A-Z2-7]{32}", secret or ""):
+        return RedirectResponse("/totp/setup", status_code=303)
+    step = totp_check(secret if setup else (user.totp_secret or ""), code, user.totp_last_step)
     if step is None:
         throttle.fail(db, key, ip, limit=s.login_limit, window_minutes=s.login_window_minutes)
-        return render(request, "totp.html", {"title": "Two-step login", "error": "That code is not right or was used already.",
-                                             "setup": not user.totp_last_step, "secret": user.totp_secret
-                                             if not user.totp_last_step else None}, status_code=400)
+        message = "That code is not right or was used already."
+        if setup:
+            return _setup_page(request, user, secret, error=message, status_code=400)
+        return render(request, "totp.html", {"title": "Two-step login", "error": message}, status_code=400)
+    if setup:
+        user.totp_secret = secret
     user.totp_last_step = step
     ws.totp_ok = True
     db.commit()
