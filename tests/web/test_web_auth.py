@@ -151,3 +151,18 @@ def test_profile_fields_are_validated_like_a_person_file(app, person):
         assert (u.conditions, u.age, u.sex) == ("RA,SLE", 52.0, "female")
     r = person.post_form("/account/profile", {"conditions": "arthritisss"})
     assert r.status_code == 400 and re.search(r"condition tag .*arthritisss.* is not known", r.text)
+
+
+def test_login_continues_to_an_invitation_link_and_nowhere_else(app, person):
+    token = "A" * 43
+    b = Browser(app)
+    page = b.html(f"/login?next=/invite/{token}").text
+    assert f'name="next" value="/invite/{token}"' in page
+    r = b.post_form("/login", {"email": "pat@example.org", "password": PASSWORD, "next": f"/invite/{token}"},
+                    page="/login")
+    assert r.headers["location"] == f"/invite/{token}"
+    for evil in ("https://evil.example/", "//evil.example/x", "/invite/../account", "/log"):
+        b2 = Browser(app)
+        assert 'name="next"' not in b2.html(f"/login?next={evil}").text
+        r = b2.post_form("/login", {"email": "pat@example.org", "password": PASSWORD, "next": evil}, page="/login")
+        assert r.headers["location"] == "/log", evil

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ._app import _guard, _stderr, _stdout, app
+from .lifestyle import _FNDDS_HELP, _NOVA_HELP, _SR28_HELP, _USDA_HELP
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -27,6 +28,10 @@ def serve(
                               "(prints their logins)."),
     reference: Optional[Path] = typer.Option(None, "--reference", "-r", help="Healthy reference JSON for the gut "
                                              "card's percentiles (from `gutaxis reference`)."),
+    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
+    usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
+    nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Start the background-job worker process "
                                 "(uploads, plans) beside the server."),
 ) -> None:
@@ -41,7 +46,8 @@ def serve(
         from ..web.jobs import worker_loop
         from ..web.settings import Settings
 
-        kw = {"database_url": database_url, "reference": reference}
+        kw = {"database_url": database_url, "reference": reference, "fndds": fndds, "sr28": sr28, "usda": usda,
+              "nova": nova}
         if data_dir is not None:
             kw["data_dir"] = data_dir
         if demo and data_dir is None and database_url is None:
@@ -51,6 +57,11 @@ def serve(
         settings = Settings(**kw)
         application = create_app(settings)
         out = _stdout()
+        from ..web import food
+
+        problem = food.food_problem(settings)  # loads the food tables once, before the first meal is typed
+        if problem:
+            _stderr().print(f"warning: {problem}")
         if demo:
             for line in seed_demo(application):
                 out.print(line)

@@ -17,6 +17,12 @@ from ..security import new_token, token_hash, totp_check, totp_new_secret
 router = APIRouter()
 
 LOGIN_FAILED = "Email or password is not right."
+_NEXT = re.compile(r"^/invite/[A-Za-z0-9_-]{20,128}$")  # where a login may continue: an invitation link only
+
+
+def _next(value: str | None) -> str:
+    """A safe place to go after login or sign-up (never another site: not an open redirect)."""
+    return value if value and _NEXT.match(value) else ""
 
 
 def start_session(request: Request, db: Session, user: User, response) -> WebSession:
@@ -47,13 +53,13 @@ def index(request: Request, db: Session = Depends(get_db)):
 
 
 @router.get("/login")
-def login_page(request: Request):
-    return render(request, "login.html", {"title": "Log in"})
+def login_page(request: Request, next: str = ""):  # noqa: A002 (the query's name)
+    return render(request, "login.html", {"title": "Log in", "next": _next(next)})
 
 
 @router.post("/login")
 def login(request: Request, email: str = Form(..., max_length=254), password: str = Form(..., max_length=256),
-          db: Session = Depends(get_db)):
+          next: str = Form("", max_length=200), db: Session = Depends(get_db)):  # noqa: A002
     s = settings_of(request)
     ip = request.client.host if request.client else "?"
     wait = throttle.locked_for(db, email, ip)
@@ -65,22 +71,24 @@ def login(request: Request, email: str = Form(..., max_length=254), password: st
         if wait:
             raise HTTPException(429, "Too many failed logins: wait before trying again.",
                                 headers={"Retry-After": str(wait)})
-        return render(request, "login.html", {"title": "Log in", "error": LOGIN_FAILED}, status_code=400)
+        return render(request, "login.html", {"title": "Log in", "error": LOGIN_FAILED, "next": _next(next)},
+                      status_code=400)
     throttle.clear(db, email)
-    resp = RedirectResponse("/totp" if user.role == "dietitian" or user.totp_last_step else _home(user),
+    resp = RedirectResponse("/totp" if user.role == "dietitian" or user.totp_last_step else _next(next) or _home(user),
                             status_code=303)
     start_session(request, db, user, resp)
     return resp
 
 
 @router.get("/signup")
-def signup_page(request: Request):
-    return render(request, "signup.html", {"title": "Sign up"})
+def signup_page(request: Request, next: str = ""):  # noqa: A002
+    return render(request, "signup.html", {"title": "Sign up", "next": _next(next)})
 
 
 @router.post("/signup")
 def signup(request: Request, email: str = Form(..., max_length=254), name: str = Form("", max_length=120),
-           password: str = Form(..., max_length=256), role: str = Form("person"), db: Session = Depends(get_db)):
+           password: str = Form(..., max_length=256), role: str = Form("person"), next: str = Form("", max_length=200),
+           db: Session = Depends(get_db)):  # noqa: A002
     email = email.strip().lower()
     errors = []
     if "@" not in email or len(email) < 3:
@@ -93,12 +101,12 @@ def signup(request: Request, email: str = Form(..., max_length=254), name: str =
     if not errors and db.scalar(select(User.id).where(User.email == email)) is not None:
         errors.append("This email cannot be used; log in if it is yours.")
     if errors:
-        return render(request, "signup.html", {"title": "Sign up", "errors": errors, "email": email, "name": name},
-                      status_code=400)
+        return render(request, "signup.html", {"title": "Sign up", "errors": errors, "email": email, "name": name,
+                                               "next": _next(next)}, status_code=400)
     user = User(email=email, name=name.strip(), password_hash=request.app.state.passwords.hash(password), role=role)
     db.add(user)
     db.commit()
-    resp = RedirectResponse("/totp/setup" if role == "dietitian" else "/log", status_code=303)
+    resp = RedirectResponse("/totp/setup" if role == "dietitian" else _next(next) or "/log", status_code=303)
     start_session(request, db, user, resp)
     return resp
 
