@@ -497,3 +497,14 @@ def test_every_route_here_with_an_id_is_404_with_one_denied_row_for_outsiders(ap
     before = n_audit(app)
     assert person.html(f"/plan/{draft.id}").status_code == 404
     assert [e.action for e in audit_rows(app)[before:]] == ["denied"]
+
+
+def test_a_repeated_invitation_submit_makes_one_link(app, dietitian):
+    cid = str(uuid.uuid4())
+    first = dietitian.post_form("/invitations", {"client_id": cid}, page="/invitations")
+    again = dietitian.post_form("/invitations", {"client_id": cid}, page="/invitations")
+    assert first.status_code == again.status_code == 200
+    assert "/invite/" in first.text and "/invite/" not in again.text.split("Your invitations")[0]
+    assert "made already" in again.text
+    with app.state.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Invitation)) == 1

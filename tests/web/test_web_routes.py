@@ -68,7 +68,8 @@ def world(app):
                          signed_at=now, signed_by=d1.user_id, signer_name="d1")
         pv2 = PlanVersion(person_id=a.user_id, number=2, status="draft", content={"items": []})
         note = Note(person_id=a.user_id, author_id=d1.user_id, client_id=str(uuid.uuid4()), text="n", shared=False)
-        inv = Invitation(token_hash="x" * 64, dietitian_id=d1.user_id, scopes="diary", expires_at=now)
+        inv = Invitation(token_hash="x" * 64, dietitian_id=d1.user_id, client_id=str(uuid.uuid4()), scopes="diary",
+                         expires_at=now)
         db.add_all([job, pv, pv2, note, inv])
         db.commit()
         ids = {"pid": a.user_id, "person_id": a.user_id, "upload_id": up.id, "job_id": job.id, "vid": pv.id,

@@ -70,9 +70,11 @@ class LoginFailure(Base):
 
 class Invitation(Base):
     __tablename__ = "invitation"
+    __table_args__ = (UniqueConstraint("dietitian_id", "client_id", name="uq_invitation_client"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     dietitian_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64))  # the form's id: a retried submit makes no second link
     scopes: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -21,12 +21,13 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..access import NotFound, access, active_consent, deny
 from ..deps import current_session, dietitian_user, get_db, person_user, render, settings_of
-from ..idempotency import new_client_id, store_once
+from ..idempotency import new_client_id, store_once, valid_client_id
 from ..models import (SCOPES, AuditEvent, Consent, Invitation, MealEntry, Message, Note, PlanVersion, StressEntry,
                       SymptomEntry, User, utcnow)
 from ..security import new_token, token_hash
@@ -101,7 +102,8 @@ def _invitation_state(inv: Invitation, now: datetime) -> str:
     return "open"
 
 
-def _invitations_page(request: Request, db: Session, user: User, *, link: str | None = None, status_code: int = 200):
+def _invitations_page(request: Request, db: Session, user: User, *, link: str | None = None, repeated: bool = False,
+                      status_code: int = 200):
     now = utcnow()
     invs = db.scalars(select(Invitation).where(Invitation.dietitian_id == user.id)
                       .order_by(Invitation.id.desc()).limit(100)).all()
@@ -110,6 +112,7 @@ def _invitations_page(request: Request, db: Session, user: User, *, link: str | 
              "scopes": scope_list(i.scopes), "person": display_name(people.get(i.person_id)) if i.person_id else ""}
             for i in invs]
     return render(request, "invitations.html", {"title": "Invite a client", "invitations": rows, "link": link,
+                                                "repeated": repeated, "client_id": new_client_id(),
                                                 "scopes": SCOPES, "labels": SCOPE_LABELS,
                                                 "days": settings_of(request).invitation_days},
                   status_code=status_code)
@@ -122,14 +125,21 @@ def invitations_page(request: Request, user: User = Depends(dietitian_user), db:
 
 @router.post("/invitations")
 def create_invitation(request: Request, scopes: list[str] = Form([]), choose: str = Form(""),
-                      user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
-    """A single-use invitation link, shown once (only its sha256 is stored)."""
+                      client_id: str = Form(""), user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
+    """A single-use invitation link, shown once (only its sha256 is stored); a retried submit makes no second one."""
     picked = _scopes_from_form(scopes, choose)
+    cid = valid_client_id(client_id)
+    if db.scalar(select(Invitation.id).where(Invitation.dietitian_id == user.id, Invitation.client_id == cid)):
+        return _invitations_page(request, db, user, repeated=True)
     token = new_token()
     now = utcnow()
-    db.add(Invitation(token_hash=token_hash(token), dietitian_id=user.id, scopes=",".join(picked), created_at=now,
-                      expires_at=now + timedelta(days=settings_of(request).invitation_days)))
-    db.commit()
+    db.add(Invitation(token_hash=token_hash(token), dietitian_id=user.id, client_id=cid, scopes=",".join(picked),
+                      created_at=now, expires_at=now + timedelta(days=settings_of(request).invitation_days)))
+    try:
+        db.commit()
+    except IntegrityError:  # the same submit arrived twice at once
+        db.rollback()
+        return _invitations_page(request, db, user, repeated=True)
     link = str(request.base_url).rstrip("/") + f"/invite/{token}"
     return _invitations_page(request, db, user, link=link)
 
