@@ -508,3 +508,13 @@ def test_a_repeated_invitation_submit_makes_one_link(app, dietitian):
     assert "made already" in again.text
     with app.state.sessions() as db:
         assert db.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
+def test_a_shared_note_on_a_day_shows_on_the_persons_diary_and_a_private_one_does_not(app, person, dietitian):
+    pid = person.user_id
+    connect(person, dietitian)
+    day = utcnow().date().isoformat()
+    dietitian.post_form(f"/clients/{pid}/notes", {"text": "SHARED-day-note-5d1e", "shared": "on", "target": f"day:{day}"})
+    dietitian.post_form(f"/clients/{pid}/notes", {"text": "PRIVATE-day-note-9c2a", "target": f"day:{day}"})
+    page = person.html("/diary").text
+    assert "SHARED-day-note-5d1e" in page and "PRIVATE-day-note-9c2a" not in page

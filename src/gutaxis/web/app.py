@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from importlib import resources
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -92,8 +93,8 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
     async def _second(request: Request, exc: SecondFactorRequired):
         return RedirectResponse("/totp", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's own 404/405
+    async def _http(request: Request, exc: StarletteHTTPException):
         headers = getattr(exc, "headers", None) or {}
         if "text/html" in request.headers.get("accept", ""):
             resp = render(request, "error.html", {"status": exc.status_code, "message": _public(exc)},
@@ -144,7 +145,7 @@ def api_routes(app) -> list:
     return out
 
 
-def _public(exc: HTTPException) -> str:
+def _public(exc: StarletteHTTPException) -> str:
     return exc.detail if isinstance(exc.detail, str) else "Request refused"
 
 

@@ -175,10 +175,17 @@ def diary_page(request: Request, week: str | None = None, user: User = Depends(p
             _CACHE[key] = scores
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
+    from .dietitian import shared_notes  # the dietitian's shared notes on a day of this week
+
+    day_notes = {}
+    for n in shared_notes(db, user.id):
+        if n["target"].startswith("day:"):
+            day_notes.setdefault(n["target"][4:], []).append(n)
     by_day = []
     for d in days:
         dd = d.date()
-        by_day.append({"date": dd, "meals": [m for m in meals if m.eaten_at.date() == dd],
+        by_day.append({"date": dd, "notes": day_notes.get(dd.isoformat(), []),
+                       "meals": [m for m in meals if m.eaten_at.date() == dd],
                        "symptoms": [x for x in symptoms if x.at.date() == dd],
                        "stress": [x for x in stress if x.at.date() == dd]})
     weeks = _weeks_with_data(db, user)
