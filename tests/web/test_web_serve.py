@@ -30,7 +30,7 @@ def test_serve_demo_starts_prints_logins_and_serves_the_seeded_week(tmp_path):
     cmd = [sys.executable, "-m", "gutaxis", "serve", "--demo", "--port", str(port), "--data-dir", str(tmp_path / "d"),
            "--fndds", str(data / "fndds_portions"), "--sr28", str(data / "usda_sr28_full"),
            "--usda", str(data / "usda_sr28_abbrev" / "ABBREV.txt")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     out = []
     try:
@@ -43,6 +43,7 @@ def test_serve_demo_starts_prints_logins_and_serves_the_seeded_week(tmp_path):
             if "is running at" in line:
                 break
         text = "".join(out)
+        assert len(_session_members(proc.pid)) >= 2, "the server started no worker process"
         assert f"http://127.0.0.1:{port}/" in text, text
         logins = dict(re.findall(r"(\S+@demo\.gutaxis\.invalid)\s+password: (\S+)", text))
         assert set(logins) == {"dietitian@demo.gutaxis.invalid", "alex@demo.gutaxis.invalid", "sam@demo.gutaxis.invalid"}
@@ -75,3 +76,30 @@ def test_serve_demo_starts_prints_logins_and_serves_the_seeded_week(tmp_path):
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        _no_worker_left(proc.pid)
+
+
+def _session_members(sid: int) -> list[int]:
+    """Processes of the session the server started (Linux /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == sid and fields[0] != "Z":  # field 6 of stat: the session id
+                out.append(int(d))
+    return out
+
+
+def _no_worker_left(server_pid: int) -> None:
+    """The job worker process ends with the server (it is never left running on its own)."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        left = _session_members(server_pid)
+        if not left:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"process(es) {left} of the server's session outlived it (the job worker?)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -43,7 +44,6 @@ def serve(
 
         from ..web.app import create_app
         from ..web.demo import seed_demo
-        from ..web.jobs import worker_loop
         from ..web.settings import Settings
 
         kw = {"database_url": database_url, "reference": reference, "fndds": fndds, "sr28": sr28, "usda": usda,
@@ -70,8 +70,8 @@ def serve(
                             "the session cookie is Secure and will not be sent over plain http.")
         proc = None
         if worker:
-            proc = multiprocessing.get_context("spawn").Process(target=worker_loop, args=(settings,), daemon=True,
-                                                                name="gutaxis-worker")
+            proc = multiprocessing.get_context("spawn").Process(target=_worker, args=(settings, os.getpid()),
+                                                                daemon=True, name="gutaxis-worker")
             proc.start()
         out.print(f"gutaxis is running at http://{host}:{port}/  (database: {_safe_url(settings.database_url)}; "
                   "stop with Ctrl+C)")
@@ -82,6 +82,13 @@ def serve(
             if proc is not None:
                 proc.terminate()
                 proc.join(5)
+
+
+def _worker(settings, parent: int) -> None:
+    """The job worker; it stops when the server process is gone (however the server ended)."""
+    from ..web.jobs import worker_loop
+
+    worker_loop(settings, stop=lambda: os.getppid() != parent)
 
 
 def _safe_url(url: str) -> str:
