@@ -6,6 +6,7 @@ clone); CI always has it.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,21 @@ def shared_path(*parts: str) -> Path:
 def shared():
     """Callable fixture: ``shared("data", "gmhi2020_validation", "MH_species.txt")``."""
     return shared_path
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Any connection to a non-loopback address fails the test: the whole suite runs offline (browser pages
+    have their own guard, tests/web/test_web_browser.py)."""
+    real = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost") or host.startswith("/")):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 @pytest.fixture(autouse=True)

@@ -1,13 +1,12 @@
 """Fixtures for the web app: a fresh app per test on a temporary SQLite database, clients that
 speak https (the session cookie is Secure), and helpers to sign people and dietitians up.
 
-No test reaches the network: :func:`_no_network` fails any connection to a non-loopback address.
+No test reaches the network: ``_no_network`` (tests/conftest.py) fails any connection to a non-loopback address.
 """
 
 from __future__ import annotations
 
 import re
-import socket
 import time
 import uuid
 
@@ -18,20 +17,6 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CHEAP_ARGON2 = (1, 8, 1)  # time_cost, memory KiB, parallelism: fast in tests; production is checked apart
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    """Any connection to a non-loopback address fails the test."""
-    real = socket.socket.connect
-
-    def guarded(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost") or host.startswith("/")):
-            raise AssertionError(f"test tried to reach the network: {address!r}")
-        return real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 @pytest.fixture
