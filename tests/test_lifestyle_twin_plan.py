@@ -93,7 +93,9 @@ def test_markers_the_model_does_not_use_are_refused_not_silently_kept():
     from gutaxis.errors import InputError
     from gutaxis.lifestyle.person import Person
 
-    with pytest.raises(InputError, match="not used by the model yet"):
+    with pytest.raises(InputError, match="not used by the model"):
+        Person(conditions=["SLE"], markers={"sledai": 6})
+    with pytest.raises(InputError, match="rheumatoid arthritis score"):  # DAS28 is observed for RA only
         Person(markers={"das28": 3.4})
     with pytest.raises(InputError, match="check the unit"):
         Person(markers={"crp": 3200})

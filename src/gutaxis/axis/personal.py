@@ -20,8 +20,8 @@
    converged candidates (``meta["fitted"]`` is False).
 4. Weights: for healthy people, the prevalence weight of the population (CoLaus IL-6/TNF/CRP
    density over the candidates' density, Allen 2016); times the likelihood of the measured markers
-   (CRP, IL-6, LBP, faecal calprotectin; log-normal observation models of
-   ``gutaxis/data/axis_twin_observations.tsv``), tempered if needed so that the effective sample
+   (CRP, IL-6, LBP, faecal calprotectin with log-normal observation models, and for RA the DAS28 with a
+   normal one, all in ``gutaxis/data/axis_twin_observations.tsv``), tempered if needed so that the effective sample
    size stays >= ``max(30, n_draws/4)``.
 5. ``n_draws`` draws are taken by systematic resampling (seeded).
 
@@ -130,7 +130,9 @@ def _observation_table() -> pd.DataFrame:
         return pd.read_csv(fh, sep="\t").set_index("marker")
 
 
-MARKERS = ("crp", "il6", "lbp", "calprotectin")
+MARKERS = ("crp", "il6", "lbp", "calprotectin", "das28")
+#: markers that only mean something for one disease
+MARKER_DISEASE = {"das28": "ra"}
 
 
 #: kingdoms outside the model's bacterial (and archaeal) biomass: excluded, like the unclassified share
@@ -528,7 +530,8 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
     ----------
     profile : AnnData, samples x taxa DataFrame, Series (one sample) or path of a profile
         (read by :func:`gutaxis.io.read_profile`); one sample, or name it with ``sample``. Optional.
-    markers : {"crp": mg/L, "il6": pg/mL, "lbp": ug/mL, "calprotectin": ug/g}, any subset. Optional.
+    markers : {"crp": mg/L, "il6": pg/mL, "lbp": ug/mL, "calprotectin": ug/g, "das28": score (RA only)}, any
+        subset; their observation models are ``gutaxis/data/axis_twin_observations.tsv``. Optional.
     pss10 : Perceived Stress Scale score 0-40. Optional.
     diet : usual diet, keys of :data:`DIET_KEYS` (fiber g/d, fermented servings/d, upf % energy,
         sugar g/d, satfat % energy, probiotic log10 CFU/d, mindbody min/d). Missing items are drawn
@@ -596,9 +599,15 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
         v = float(v)
         if not np.isfinite(v) or v <= 0:
             raise InputError(f"marker {k!r} must be a positive number, got {v}")
+        if key in MARKER_DISEASE and MARKER_DISEASE[key] != d:
+            raise InputError(f"marker {k!r} is a {MARKER_DISEASE[key].upper()} score; this twin is {d}",
+                             hint=f"give it only with disease={MARKER_DISEASE[key]!r}")
         row = obs_t.loc[key]
         model = r[row["output"]][idx] * float(row["scale"])
-        loglik += -0.5 * ((np.log(v) - np.log(model)) / float(row["log_sd"])) ** 2
+        if row["error"] == "normal":
+            loglik += -0.5 * ((v - model) / float(row["sd"])) ** 2
+        else:  # log-normal
+            loglik += -0.5 * ((np.log(v) - np.log(model)) / float(row["sd"])) ** 2
         used_markers[key] = v
     observed["markers"] = used_markers
     ess_min = min(max(30.0, n_draws / 4.0), idx.size / 2.0)

@@ -146,6 +146,11 @@ class Person:
         self.flags = _flags(self.flags, self.source or "person")
         self.medications = read_medications(self.medications, source=self.source or "person")
         self.markers = _markers(self.markers, self.source or "person")
+        for m, cond in MARKER_CONDITION.items():
+            if m in self.markers and cond not in self.conditions:
+                raise InputError(f"marker {m!r} is a {CONDITIONS[cond]} score, but {cond} is not among the conditions",
+                                 source=self.source or "person",
+                                 hint=f"add the condition {cond}, or leave {m} out: the model uses it only for {cond}")
         if self.notes is None:
             self.notes = ""
         elif isinstance(self.notes, (list, tuple)):
@@ -209,11 +214,14 @@ class Person:
         return " · ".join(bits)
 
 
-#: measured markers a person or their dietitian may enter -> (unit, plausible range), each observed by the
-#: twin (``gutaxis.axis.twin``). Disease scores (DAS28, SLEDAI, EDSS) are refused until the model observes
-#: them: an accepted input must change something.
+#: measured markers a person or their dietitian may enter -> (unit, possible range), each observed by the
+#: twin (``gutaxis.axis.twin``; DAS28 only for RA). SLEDAI and EDSS are refused: the model's lupus activity
+#: is a proxy not calibrated to SLEDAI-2K points and the MS model has no disability scale, so they would
+#: change nothing (an accepted input must change something).
 MARKERS = {"crp": ("mg/L", 0.01, 500.0), "il6": ("pg/mL", 0.01, 5000.0), "lbp": ("µg/mL", 0.1, 200.0),
-           "calprotectin": ("µg/g", 1.0, 10000.0)}
+           "calprotectin": ("µg/g", 1.0, 10000.0), "das28": ("DAS28", 0.0, 9.4)}
+#: markers that belong to one condition (DAS28 is a rheumatoid-arthritis score; its range 0-9.4)
+MARKER_CONDITION = {"das28": "RA"}
 
 
 def _markers(v, src) -> dict:
@@ -226,9 +234,9 @@ def _markers(v, src) -> dict:
         key = str(k).strip().lower().replace("-", "").replace(" ", "")
         if key not in MARKERS:
             hint = "use one of: " + ", ".join(MARKERS)
-            if key in ("das28", "sledai", "sledai2k", "edss"):
-                hint = (f"{k} is not used by the model yet, so it is not accepted (it would change nothing); "
-                        + hint)
+            if key in ("sledai", "sledai2k", "edss"):
+                hint = (f"{k} is not used by the model (its lupus activity is not calibrated to SLEDAI points and "
+                        "it has no MS disability scale), so it is not accepted: it would change nothing; " + hint)
             raise InputError(f"marker {k!r} is not known", source=src, hint=hint)
         unit, lo, hi = MARKERS[key]
         try:

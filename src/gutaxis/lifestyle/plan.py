@@ -427,8 +427,8 @@ _ACTIVITY_LABEL = {
     "ms": ("MS inflammatory activity (model index 0-1; above 0.5 means a relapse in the model; not EDSS)", "index 0-1"),
 }
 _DEFAULT_ACTIVITY = ("Tissue inflammation (model index 0-1)", "index 0-1")
-#: person markers the twin observes -> the endpoint they are the baseline of
-_MARKER_ENDPOINT = {"crp": "crp", "il6": "il6"}
+#: endpoint -> the person's measured marker that is its baseline (the twin observes it)
+_ENDPOINT_MARKER = {"crp": "crp", "il6": "il6", "disease_activity": "das28"}
 #: model inputs of the twin <- person scores
 _INPUT_OF_SCORE = {
     "fiber_g_per_day": "fiber", "fermented_servings_per_day": "fermented", "upf_energy_share_pct": "upf",
@@ -565,7 +565,7 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
                        "values), so the sugar input is overstated.")
     assumptions.append("Full adherence from day 0; the usual diet is the average of the days logged.")
     measured = {str(k).lower(): float(v) for k, v in (getattr(person, "markers", None) or {}).items()}
-    model_markers = {k: v for k, v in measured.items() if k in ("crp", "il6", "lbp", "calprotectin")}
+    model_markers = {k: v for k, v in measured.items() if k in ("crp", "il6", "lbp", "calprotectin", "das28")}
     if measured:
         assumptions.append("Your measured " + ", ".join(f"{k.upper()} {v:g}" for k, v in measured.items())
                            + " chose the model patients" + ("" if model_markers else " (not used: the model has no "
@@ -624,8 +624,8 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
             label, unit = _ACTIVITY_LABEL.get(disease, _DEFAULT_ACTIVITY)
         usual_end = fc.band(e, "usual").iloc[-1]
         source, note = "model patient (not measured)", ""
-        if _MARKER_ENDPOINT.get(e) in measured:
-            source = f"yours: {measured[_MARKER_ENDPOINT[e]]:g} {unit} (measured)"
+        if _ENDPOINT_MARKER.get(e) in measured:
+            source = f"yours: {measured[_ENDPOINT_MARKER[e]]:g} {unit} (measured)"
         elif e == "diversity" and (getattr(tw, "observed", {}) or {}).get("profile"):
             source = f"yours: {tw.observed['profile']['diversity']:.3g} (from your stool profile)"
         if e in nulls:
@@ -668,7 +668,8 @@ def _twin_fit(tw, measured: dict, pss) -> pd.DataFrame | None:
     prof = (getattr(tw, "observed", {}) or {}).get("profile")
     if prof and "diversity" in base.index:
         rows.append(("Gut diversity (effective number of taxa)", prof["diversity"], base.loc["diversity"]))
-    for key, endpoint, label in (("crp", "crp", "CRP (mg/L)"), ("il6", "il6", "IL-6 (pg/mL)")):
+    for key, endpoint, label in (("crp", "crp", "CRP (mg/L)"), ("il6", "il6", "IL-6 (pg/mL)"),
+                                 ("das28", "disease_activity", "DAS28")):
         if key in measured and endpoint in base.index:
             rows.append((label, measured[key], base.loc[endpoint]))
     out = [{"quantity": q, "yours": float(v), "model_median": float(b["median"]), "model_p05": float(b["p05"]),

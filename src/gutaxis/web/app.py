@@ -122,9 +122,9 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
     def healthz():
         return {"ok": True}
 
-    from .routes import auth, diary, dietitian, imports, messages, patterns, person, plans, uploads
+    from .routes import auth, diary, dietitian, imports, labs, messages, patterns, person, plans, uploads
 
-    for r in (auth, person, diary, patterns, imports, uploads, plans, dietitian, messages):
+    for r in (auth, person, diary, patterns, imports, uploads, labs, plans, dietitian, messages):
         app.include_router(r.router)
     return app
 

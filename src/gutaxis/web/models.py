@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "utcnow", "User", "WebSession", "LoginFailure", "Invitation", "Consent", "MealEntry",
-           "SymptomEntry", "StressEntry", "Upload", "Job", "Note", "Message", "PlanVersion", "AuditEvent",
+           "SymptomEntry", "StressEntry", "LabResult", "Upload", "Job", "Note", "Message", "PlanVersion", "AuditEvent",
            "SCOPES", "HEALTH_TABLES"]
 
 #: what a person can share with a dietitian, each switched on or off separately
@@ -136,6 +136,18 @@ class StressEntry(_Logged, Base):
     minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class LabResult(_Logged, Base):
+    """A measured marker (CRP, IL-6, LBP, faecal calprotectin; DAS28 for RA) entered by the person or their
+    dietitian; the latest of each is what the twin observes when a plan is drafted."""
+
+    __tablename__ = "lab_result"
+    __table_args__ = (UniqueConstraint("person_id", "client_id", name="uq_lab_client"),)
+    marker: Mapped[str] = mapped_column(String(20))  # a key of gutaxis.lifestyle.person.MARKERS
+    value: Mapped[float] = mapped_column(Float)
+    measured_on: Mapped[datetime] = mapped_column(DateTime, index=True)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+
+
 class Upload(Base):
     __tablename__ = "upload"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -244,4 +256,4 @@ class AuditEvent(Base):
 
 
 #: tables that hold a person's health data (export and erasure walk these)
-HEALTH_TABLES = ("meal_entry", "symptom_entry", "stress_entry", "upload", "note", "message", "plan_version", "job")
+HEALTH_TABLES = ("meal_entry", "symptom_entry", "stress_entry", "lab_result", "upload", "note", "message", "plan_version", "job")

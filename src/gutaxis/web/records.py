@@ -31,7 +31,7 @@ from .models import MealEntry, StressEntry, SymptomEntry, Upload, User
 __all__ = ["SCOPE_FILES", "person_folder", "person_from_records", "profile_upload", "write_person_folder"]
 
 #: scope -> the file of the person's folder it allows
-SCOPE_FILES = {"diary": "meals", "symptoms": "symptoms", "stress": "stress", "microbiome": "profile"}
+SCOPE_FILES = {"diary": "meals", "symptoms": "symptoms", "stress": "stress", "microbiome": "profile", "plan": "markers"}
 _MEAL_SLOTS = ("breakfast", "lunch", "dinner", "snack", "drink", "other")
 _PSS = [f"pss_{i}" for i in range(1, 11)]
 
@@ -147,6 +147,13 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
 
     meta = {"id": "person", "synthetic": bool(user.synthetic), "sex": user.sex, "age": user.age,
             "conditions": [c for c in (user.conditions or "").split(",") if c.strip()], "files": files}
+    if "plan" in allowed:  # measured markers travel with the plan (the latest of each)
+        from .routes.labs import latest_markers
+
+        markers = latest_markers(db, user.id)
+        if markers:
+            meta["markers"] = markers
+            counts["markers"] = len(markers)
     (folder / "person.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return counts
 

@@ -151,6 +151,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_message_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_dietitian_id'), ['dietitian_id'], unique=False)
 
+    op.create_table('lab_result',
+    sa.Column('marker', sa.String(length=20), nullable=False),
+    sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('measured_on', sa.DateTime(), nullable=False),
+    sa.Column('entered_by', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['entered_by'], ['user_account.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['person_id'], ['user_account.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('person_id', 'client_id', name='uq_lab_client')
+    )
+    with op.batch_alter_table('lab_result', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lab_result_measured_on'), ['measured_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lab_result_person_id'), ['person_id'], unique=False)
+
     op.create_table('note',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -314,6 +332,11 @@ def downgrade() -> None:
     with op.batch_alter_table('note', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_note_person_id'))
 
+    with op.batch_alter_table('lab_result', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lab_result_person_id'))
+        batch_op.drop_index(batch_op.f('ix_lab_result_measured_on'))
+
+    op.drop_table('lab_result')
     op.drop_table('note')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_message_person_id'))
