@@ -401,7 +401,8 @@ def test_diary_charts_are_safe_svg_with_tables(app, person):
     assert len(svgs) >= 4
     for svg in svgs:
         assert "<title" in svg
-    assert "<style" not in page and "<script" not in page and "style=" not in page
+    assert "<style" not in page and "style=" not in page
+    assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", page)  # only the app's own script file, no inline code
     assert "as a table" in page and "<caption>" in page
 
     def table(caption):
@@ -629,3 +630,16 @@ def test_other_persons_entry_not_shown(app, person):
 
     (e,) = rows(app, MealEntry, other.user_id)
     assert "secret soup" not in person.html(f"/log?entry={e.id}").text
+
+
+def test_charts_viewed_right_after_an_entry_say_what_they_do_not_count_yet(app, person, monkeypatch):
+    from gutaxis.web.routes import diary
+
+    log_meal(person, "1 cup kimchi")
+    first = person.html("/diary").text
+    assert "do not include" not in first
+    log_meal(person, "1 apple")  # within the refresh window: the charts are not recomputed yet, and say so
+    page = person.html("/diary").text
+    assert "do not include your 1 newest entry yet" in page and "1 apple" in page
+    monkeypatch.setattr(diary, "REFRESH_S", 0.0)  # after the window: recomputed with the new entry
+    assert "do not include" not in person.html("/diary").text

@@ -11,6 +11,8 @@ dropped: the entry is stored with status ``"not matched"`` and a note saying how
 
 from __future__ import annotations
 
+import copy
+
 import math
 import re
 import warnings
@@ -84,8 +86,12 @@ def _load(fndds: str | None, sr28: str | None, usda: str | None, nova: str | Non
 
 def tables(settings):
     """``(FoodDatabase, DiaryMatcher)`` for these settings (loaded once per process)."""
+    from ..io.datasets import DatasetCacheError
+
     try:
         return _load(*_key(settings))
+    except DatasetCacheError:
+        raise  # a changed cached file: its message says how to fetch it again
     except InputError as exc:
         if "fndds" in str(exc).lower() or settings.fndds is None:
             raise FoodDataMissing(FETCH_HINT) from None
@@ -229,10 +235,26 @@ def match_meal(settings, text: str, eaten_at: datetime, meal: str = "") -> list[
     status ``"not matched"`` whose note says what to install.
     """
     try:
-        resolved = resolve(settings, meal_frame([{"timestamp": eaten_at, "meal": meal, "text": text,
-                                                  "source_row": "typed"}]))
+        key = _key(settings)
+        tables(settings)  # raises FoodDataMissing before anything is cached
     except FoodDataMissing as exc:
         return not_matched_items(text, str(exc))
+    return copy.deepcopy(_match_cached(key, text, meal or ""))  # the time eaten does not change the match
+
+
+@lru_cache(maxsize=4096)
+def _match_cached(key: tuple, text: str, meal: str) -> list[dict]:
+    """The matched foods of a text (the same tables give the same match; people repeat their entries)."""
+    settings = _SettingsKey(*key[:4])
+    noon = datetime(2000, 1, 1, 12)
+    resolved = resolve(settings, meal_frame([{"timestamp": noon, "meal": meal, "text": text, "source_row": "typed"}]))
     if resolved.empty:
         return not_matched_items(text, "no food words found. Not counted: write what you ate, e.g. '1 cup kimchi'")
     return items_from_resolved(resolved)
+
+
+class _SettingsKey:
+    """The food-table paths of a cache key, shaped like the settings :func:`tables` reads."""
+
+    def __init__(self, fndds, sr28, usda, nova):
+        self.fndds, self.sr28, self.usda, self.nova = fndds, sr28, usda, nova

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import InputError
+from ..lifestyle._csvsafe import safe_cell
 from .models import MealEntry, StressEntry, SymptomEntry, Upload, User
 
 __all__ = ["SCOPE_FILES", "person_folder", "person_from_records", "profile_upload", "write_person_folder"]
@@ -93,7 +94,7 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
         w = csv.writer(fh)
         w.writerow(["timestamp", "meal", "text", "ndb_no", "grams"])
         for at, meal, text, ndb, grams in rows:
-            w.writerow([_ts(at), meal, text, ndb, grams])
+            w.writerow([_ts(at), meal, safe_cell(text), ndb, grams])  # no formula reaches a spreadsheet
     files["meals"], counts["meals"] = "meals.csv", len(rows)
 
     if "stress" in allowed:
@@ -102,7 +103,7 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
         out = []
         for s in stress:
             pss = list(s.pss_items) if s.pss_items and len(s.pss_items) == 10 else None
-            row = {"timestamp": _ts(s.at), "rating": _num(s.rating), "practice": s.practice or "",
+            row = {"timestamp": _ts(s.at), "rating": _num(s.rating), "practice": safe_cell(s.practice or ""),
                    "minutes": _num(s.minutes) if s.practice else ""}
             row.update({c: _num(v) for c, v in zip(_PSS, pss or [None] * 10, strict=True)})
             if row["rating"] or row["practice"] or pss:

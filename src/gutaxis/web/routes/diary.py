@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time as _time_module
 import warnings
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
@@ -26,9 +27,38 @@ from .person import _now
 
 router = APIRouter()
 
-_CACHE: OrderedDict = OrderedDict()
+_CACHE: OrderedDict = OrderedDict()  # (person, week, settings) -> (entries fingerprint, computed at, scores)
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 512
+#: while entries keep arriving, a week's charts are recomputed at most this often (seconds); the page says
+#: how many newer entries they do not show yet. Scoring a week costs tens of milliseconds of pandas work,
+#: too much to redo on every view right after every entry when many people log at once.
+REFRESH_S = 20.0
+
+
+def _week_scores(request: Request, user: User, monday, meals, symptoms, stress, days) -> tuple[dict, int]:
+    """The week's scores (cached) and how many of the week's entries they do not include yet."""
+    key = (user.id, monday, bool(user.hide_numbers), user.sex, user.age)
+    ids = frozenset(("m", r.id) for r in meals) | frozenset(("y", r.id) for r in symptoms) | frozenset(
+        ("s", r.id) for r in stress)
+    now = _time_module.monotonic()
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is not None:
+        seen, at, scores = hit
+        if seen == ids:
+            return scores, 0
+        if ids >= seen and now - at < REFRESH_S:  # only additions, recently scored: show them, say what is new
+            return scores, len(ids - seen)
+    scores = _diary_scores(request, user, meals, symptoms, stress, days)
+    scores["computed_at"] = datetime.now().strftime("%H:%M:%S")
+    with _CACHE_LOCK:
+        _CACHE[key] = (ids, now, scores)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return scores, 0
 
 
 def _week_of(d: date) -> date:
@@ -163,18 +193,7 @@ def diary_page(request: Request, week: str | None = None, user: User = Depends(p
     stress = db.scalars(select(StressEntry).where(StressEntry.person_id == user.id, StressEntry.at >= start,
                                                   StressEntry.at < end).order_by(StressEntry.at)).all()
     days = [pd.Timestamp(monday + timedelta(days=i)) for i in range(7)]
-    key = (user.id, monday, bool(user.hide_numbers), user.sex, user.age,
-           *((len(rows), max((r.id for r in rows), default=0)) for rows in (meals, symptoms, stress)))
-    with _CACHE_LOCK:
-        scores = _CACHE.get(key)
-        if scores is not None:
-            _CACHE.move_to_end(key)
-    if scores is None:
-        scores = _diary_scores(request, user, meals, symptoms, stress, days)
-        with _CACHE_LOCK:
-            _CACHE[key] = scores
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+    scores, behind = _week_scores(request, user, monday, meals, symptoms, stress, days)
     from .dietitian import shared_notes  # the dietitian's shared notes on a day of this week
 
     day_notes = {}
@@ -193,7 +212,7 @@ def diary_page(request: Request, week: str | None = None, user: User = Depends(p
         "title": "Diary", "week": _week_label(monday), "monday": monday, "sunday": monday + timedelta(days=6),
         "prev": _week_label(monday - timedelta(days=7)), "next": _week_label(monday + timedelta(days=7)),
         "this_week": _week_label(_week_of(_now().date())), "weeks": [(_week_label(w), w) for w in weeks[:26]],
-        "by_day": by_day, "s": scores, "error": error, "hide": bool(user.hide_numbers),
+        "by_day": by_day, "s": scores, "behind": behind, "error": error, "hide": bool(user.hide_numbers),
         "nova_names": food.NOVA_NAMES, "status_text": food.STATUS_TEXT, "n_meals": len(meals),
     }, status_code=200)
 
