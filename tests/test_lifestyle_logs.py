@@ -354,9 +354,20 @@ def test_grams_2000_is_the_limit(tmp_path):
 
 # --------------------------------------------------------------------------- encodings
 
-def test_latin1_file_is_refused_with_the_fix(tmp_path):
+def test_latin1_file_is_read_with_a_warning_and_the_fix(tmp_path):
+    """Issue 12 (audit L07): a Latin-1/Windows-1252 log (Excel's "CSV" on Western European Windows)
+    is read, with a warning naming the file, the byte and how to save it as UTF-8."""
     p = tmp_path / "meals.csv"
     p.write_bytes("timestamp,text\n2026-12-01T08:00,crème brûlée\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match="not UTF-8.*line 2.*Windows-1252.*save it as UTF-8") as rec:
+        df = read_meal_log(p)
+    assert str(p) in str(rec[0].message)
+    assert df.loc[0, "text"] == "crème brûlée" and df.attrs["encoding"] == "cp1252"
+
+
+def test_undecodable_file_is_refused_with_the_fix(tmp_path):
+    p = tmp_path / "meals.csv"
+    p.write_bytes(b"timestamp,text\n2026-12-01T08:00,cr\x81me\n")  # 0x81: neither UTF-8 nor Windows-1252
     with pytest.raises(InputError, match="not UTF-8 text.*line 2.*save it as UTF-8") as err:
         read_meal_log(p)
     assert str(p) in str(err.value)

@@ -349,6 +349,8 @@ def test_two_random_intercepts(hmp2):
     from gutaxis.link import _design, _glmm
 
     data, meta, _ = hmp2
+    data = data.sort_index()  # associate fits the samples in ID order: the direct calls below too
+    meta = meta.loc[data.index]
     taxa = ["Roseburia_intestinalis", "Parasutterella_excrementihominis", "Bacteroides_uniformis",
             "Faecalibacterium_prausnitzii"]
     sub = data[taxa]

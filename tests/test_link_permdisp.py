@@ -79,7 +79,11 @@ def test_residual_permutations_as_permutest_betadisper(euclidean):
     resid = z - fitted
     F0 = res.F
     count = 0
-    for p in next(permutation_batches(30, 199, 4, batch=199)):  # refit lm(resid[p] ~ group) directly
+    # the permutations are drawn over the samples in ID order (s0, s1, s10, ...) and mapped back
+    order = np.argsort(np.asarray(D.index, dtype=object), kind="stable")
+    for pi in next(permutation_batches(30, 199, 4, batch=199)):  # refit lm(resid[p] ~ group) directly
+        p = np.empty_like(pi)
+        p[order] = order[pi]
         y = resid[p]
         Xd = np.column_stack([np.ones(30), codes])
         beta, *_ = np.linalg.lstsq(Xd, y, rcond=None)

@@ -54,8 +54,6 @@ RANKS: tuple[str, ...] = ("kingdom", "phylum", "class", "order", "family", "genu
 _PREFIX_RANK = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6, "t": 7}
 _RANK_PREFIX = {"kingdom": "k", "phylum": "p", "class": "c", "order": "o", "family": "f", "genus": "g",
                 "species": "s", "strain": "t"}
-_LETTER_PREFIX = re.compile(r"^([kdpcofgst])__(.*)$", re.DOTALL)
-_SILVA_PREFIX = re.compile(r"^D_(\d+)__(.*)$", re.DOTALL)
 _ANY_PREFIX = re.compile(r"^\s*(?:[kdpcofgst]__|D_\d+__)")
 _WS = re.compile(r"\s+")
 # names that say "no name at this rank"
@@ -107,18 +105,30 @@ def normalize_name(name: str | None) -> str:
         parts = [p.strip() for p in re.split(r"[|;]", text)]
         named = [p for p in parts if _ANY_PREFIX.sub("", p).strip()]
         text = named[-1] if named else ""
-    text = _ANY_PREFIX.sub("", text)
+    if "__" in text:
+        text = _ANY_PREFIX.sub("", text)
     text = text.replace("_", " ").replace("[", "").replace("]", "")
     text = text.strip().strip("'\"")
-    return _WS.sub(" ", text).strip()
+    if "  " in text or not text.isprintable():  # runs of spaces, tabs, other white space
+        text = _WS.sub(" ", text)
+    return text.strip()
 
 
 def _is_unnamed(value: str) -> bool:
     low = value.casefold()
-    return low in _UNNAMED or bool(_UNNAMED_SUFFIX.search(value)) or bool(_UNNAMED_PREFIX.match(value))
+    if low in _UNNAMED:
+        return True
+    if value.isascii():  # the regexes below, without their cost (the common case)
+        if low.endswith(("unclassified", "noname", "unclassified\n", "noname\n")) and _UNNAMED_SUFFIX.search(value):
+            return True
+        return low.startswith(("unclassified", "unidentified", "unassigned")) and bool(_UNNAMED_PREFIX.match(value))
+    return bool(_UNNAMED_SUFFIX.search(value)) or bool(_UNNAMED_PREFIX.match(value))
 
 
 # ------------------------------------------------------------------------------- lineages
+
+
+_PART = re.compile(r"^(?:([kdpcofgst])|D_(\d+))__(.*)$", re.DOTALL)
 
 
 def _parse_one(text: str) -> tuple[list, str]:
@@ -126,18 +136,29 @@ def _parse_one(text: str) -> tuple[list, str]:
     out: list = [None] * len(RANKS)
     if not text:
         return out, text
+    if "|" not in text and ";" not in text:  # one part: the common case of wide tables, kept short
+        m = _PART.match(text.strip())
+        if m is not None:
+            letter, silva, value = m.groups()
+            position = _PREFIX_RANK[letter] if letter is not None else int(silva)
+            if position < len(RANKS):
+                value = normalize_name(value)
+                if not _is_unnamed(value):
+                    out[position] = value
+                if position == 6 and value:
+                    out[5] = _genus_of(value)  # no genus part: the genus is the first word
+            return out, text
     if "|" in text:
-        parts = text.split("|")
+        parts = [p.strip() for p in text.split("|")]
     elif ";" in text:
-        parts = text.split(";")
+        parts = [p.strip() for p in text.split(";")]
     else:
-        parts = [text]
-    parts = [p.strip() for p in parts]
+        parts = [text.strip()]
     parts = [p for p in parts if p]
     if parts and parts[0].casefold() in _ROOTS:
         parts = parts[1:]
-    prefixed = any(_LETTER_PREFIX.match(p) or _SILVA_PREFIX.match(p) for p in parts)
-    if not prefixed and len(parts) < 2:
+    matches = [_PART.match(p) for p in parts]
+    if len(parts) < 2 and not any(matches):
         # one plain name: a binomial ("Bifidobacterium longum") is a species, else the rank is unknown
         name = normalize_name(text)
         if _BINOMIAL.match(name) and not name.endswith(" group") and not _is_unnamed(name):
@@ -146,13 +167,16 @@ def _parse_one(text: str) -> tuple[list, str]:
         return out, text
     position = -1
     species_raw = None
-    for part in parts:
-        m = _LETTER_PREFIX.match(part)
-        s = _SILVA_PREFIX.match(part) if m is None else None
+    genus_part = False
+    for part, m in zip(parts, matches):
         if m is not None:
-            position, value = _PREFIX_RANK[m.group(1)], m.group(2)
-        elif s is not None:
-            position, value = int(s.group(1)), s.group(2)
+            letter, silva, value = m.groups()
+            if letter is not None:
+                position = _PREFIX_RANK[letter]
+                genus_part = genus_part or letter == "g"
+            else:
+                position = int(silva)
+                genus_part = genus_part or silva == "5"
         else:
             position, value = position + 1, part
         if position >= len(RANKS):
@@ -166,7 +190,7 @@ def _parse_one(text: str) -> tuple[list, str]:
     genus, species = out[5], out[6]
     if species is not None and genus is not None and " " not in species and species[:1].islower():
         out[6] = f"{genus} {species}"  # Greengenes keeps the epithet only: g__Bacteroides; s__uniformis
-    elif genus is None and species_raw and not any(p.startswith(("g__", "D_5__")) for p in parts):
+    elif genus is None and species_raw and not genus_part:
         # no genus part at all (``s__Alistipes_putredinis`` alone): the genus is the first word
         out[5] = _genus_of(species_raw)
     return out, text
@@ -220,20 +244,23 @@ def parse_lineage(strings: Iterable[str] | str) -> pd.DataFrame:
     if index is None:
         index = pd.Index(values, dtype=object)
     unique = dict.fromkeys(values)
-    parsed = {}
-    for text in unique:
+    columns = [*RANKS, "taxon", "rank", "lineage"]
+    # one preallocated object table, filled row by row (lean on memory for a million features)
+    table = np.empty((len(unique), len(columns)), dtype=object)
+    for i, text in enumerate(unique):
         ranks, _ = _parse_one(text.strip())
-        known = [i for i, r in enumerate(ranks) if r is not None]
-        if known:
-            taxon, rank = ranks[known[-1]], RANKS[known[-1]]
+        finest = next((k for k in range(len(RANKS) - 1, -1, -1) if ranks[k] is not None), None)
+        if finest is not None:
+            ranks += (ranks[finest], RANKS[finest], text)
         else:
             name = normalize_name(text)
-            taxon = None if _is_unnamed(name) or ("|" in text or ";" in text) else name
-            rank = None
-        parsed[text] = [np.nan if v is None else v for v in (*ranks, taxon, rank)] + [text]
-    columns = [*RANKS, "taxon", "rank", "lineage"]
-    rows = [parsed[v] for v in values]
-    return pd.DataFrame(rows, index=index, columns=columns, dtype=object)
+            ranks += (None if _is_unnamed(name) or ("|" in text or ";" in text) else name, None, text)
+        table[i] = ranks
+    if len(unique) != len(values):
+        row_of = {text: i for i, text in enumerate(unique)}
+        table = table[np.fromiter((row_of[v] for v in values), dtype=np.int64, count=len(values))]
+    table[:, :-1][np.equal(table[:, :-1], None)] = np.nan
+    return pd.DataFrame(table, index=index, columns=columns, dtype=object)
 
 
 # ------------------------------------------------------------------------------- collapse

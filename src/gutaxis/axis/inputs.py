@@ -8,6 +8,9 @@ patient's own baseline inputs (their usual diet, stress, disease flags)::
 
 ``set`` (mult 0, add value) fixes an input; ``shift`` (mult 1, add delta) adds to it. Memory is
 ``n_days x n_inputs x n_groups`` whatever the number of patients.
+
+:data:`INPUT_RANGES` gives the physically possible level of every input (scenarios refuse doses whose
+resulting level lies outside it, see :mod:`gutaxis.axis.scenario`).
 """
 
 from __future__ import annotations
@@ -17,15 +20,71 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from .equations import INPUT_NAMES, N_INPUTS
+from .equations import INPUT_NAMES, INPUT_UNITS, N_INPUTS
 
-__all__ = ["Schedule", "stress_load_from_pss10", "REFERENCE_INPUTS", "reference_inputs"]
+__all__ = ["Schedule", "stress_load_from_pss10", "REFERENCE_INPUTS", "reference_inputs", "INPUT_RANGES",
+           "input_range_text", "usual_input_bounds"]
 
 #: the reference (usual Western) inputs that define the model's reference state
 REFERENCE_INPUTS = {
     "fiber": 20.0, "fermented": 0.5, "probiotic": 0.0, "upf": 50.0, "sugar": 70.0, "satfat": 12.0,
     "stress": 0.325, "mindbody": 0.0, "ra": 0.0, "sle": 0.0, "dmard": 0.0, "propionate": 0.0, "ms": 0.0,
 }
+
+
+#: physically possible level of each input: name -> (low, high, where the limits come from). The lower
+#: limits are those of the units (``equations.INPUT_UNITS``): an intake, a dose, minutes or a share cannot
+#: be negative; a log10 dose of 0 is the model's "none" (:data:`REFERENCE_INPUTS`). Upper limits: the
+#: unit's own (a share of energy, the 0-1 stress load, a 0/1 flag, the minutes of a day) or, for amounts
+#: without one, a generous documented ceiling above any reported habitual intake or trial dose (the
+#: model's response saturates well below them, so they only catch typos and unit mix-ups).
+INPUT_RANGES = {
+    "fiber": (0.0, 150.0, "g/d >= 0; 150 g/d lies above the highest habitual intakes reported (about "
+                          "100-150 g/d in hunter-gatherer diets, e.g. Sonnenburg & Sonnenburg 2014 Cell Metab 20:779) "
+                          "and 2.5x the virtual population's highest usual intake (60 g/d)"),
+    "fermented": (0.0, 20.0, "servings/d >= 0; 20 is assumed, 3x the high-fermented-food arm of Wastyk 2021 "
+                             "(about 6 servings/d, the model's calibration trial)"),
+    "probiotic": (0.0, 13.0, "log10 CFU/d; 0 is 'none' (REFERENCE_INPUTS); 13 is assumed, 10x the largest "
+                             "marketed daily doses (about 1e12 CFU); trial doses are 1e8-1e11 (axis_parameters.tsv "
+                             "pro_log50)"),
+    "upf": (0.0, 100.0, "a share of energy (INPUT_UNITS % energy)"),
+    "sugar": (0.0, 500.0, "g/d >= 0; 500 g/d is 2000 kcal (4 kcal/g), an adult's whole energy intake"),
+    "satfat": (0.0, 100.0, "a share of energy (INPUT_UNITS % energy)"),
+    "stress": (0.0, 1.0, "the chronic stress load, 0-1 (INPUT_UNITS); load = PSS-10/40 (stress_load_from_pss10)"),
+    "mindbody": (0.0, 1440.0, "min/d >= 0; a day has 1440 minutes"),
+    "ra": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the RA terms linearly"),
+    "sle": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the SLE terms linearly"),
+    "dmard": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the DMARD effect linearly"),
+    "propionate": (0.0, 10.0, "g/d >= 0; 10 g/d is assumed, 10x the oral dose of Duscha 2020 (2 x 500 mg/d, "
+                              "the calibration trial of k_prop)"),
+    "ms": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the MS terms linearly"),
+}
+
+#: how the unit of an input is written after a number (none for the 0-1 scales and flags)
+_UNIT_TEXT = {"stress": "(stress load)", "ra": "(flag)", "sle": "(flag)", "dmard": "(flag)", "ms": "(flag)"}
+
+
+def input_range_text(name: str) -> str:
+    """``"0-150 g/d"``: the possible range of input ``name`` with its unit."""
+    lo, hi, _ = INPUT_RANGES[name]
+    unit = _UNIT_TEXT.get(name, INPUT_UNITS[INPUT_NAMES.index(name)])
+    return f"{lo:g}-{hi:g} {unit}"
+
+
+def usual_input_bounds(disease: str) -> tuple[dict, dict]:
+    """``(low, high)``: input name -> the lowest and highest *usual* level a patient of a virtual population
+    of ``disease`` can have (:func:`gutaxis.axis.population._sample_inputs` clips its draws to
+    :data:`gutaxis.axis.population.USUAL_INPUT_CLIPS`; the other inputs stay at :data:`REFERENCE_INPUTS`
+    and the disease flags at 0 or 1)."""
+    from .population import USUAL_INPUT_CLIPS
+
+    lo = dict(REFERENCE_INPUTS)
+    for flag, on in (("ra", ("ra",)), ("sle", ("sle",)), ("dmard", ("ra",)), ("ms", ("ms",))):
+        lo[flag] = 1.0 if disease in on else 0.0
+    hi = dict(lo)
+    for name, (a, b) in USUAL_INPUT_CLIPS.items():
+        lo[name], hi[name] = float(a), float(b)
+    return lo, hi
 
 
 def reference_inputs(n: int = 1, **overrides) -> np.ndarray:

@@ -34,6 +34,7 @@ __all__ = [
     "virtual_population",
     "PLAUSIBLE_BOUNDS",
     "HEALTHY_BASELINE_TARGET",
+    "USUAL_INPUT_CLIPS",
     "initial_state",
     "relapses",
 ]
@@ -86,15 +87,23 @@ class Population:
         return Population(self.params[:, idx], self.inputs[:, idx], self.states[:, idx], self.disease, self.seed)
 
 
+#: the limits to which :func:`_sample_inputs` clips each usual input it draws (the others stay at the
+#: reference); scenarios check that a ``shift`` keeps every patient's level within the possible range
+#: (:func:`gutaxis.axis.inputs.usual_input_bounds`)
+USUAL_INPUT_CLIPS = {"fiber": (5, 60), "fermented": (0, 4), "upf": (10, 90), "sugar": (10, 250), "satfat": (5, 25),
+                     "stress": (0.0, 1.0)}
+
+
 def _sample_inputs(n: int, disease: str, rng: np.random.Generator) -> np.ndarray:
     """Usual diet and stress of adults (assumed distributions, documented in docs/axis.md)."""
     U = reference_inputs(n)
-    U[eq.U_F] = np.clip(np.exp(rng.normal(np.log(18.0), 0.35, n)), 5, 60)
-    U[eq.U_FF] = np.clip(rng.exponential(0.6, n), 0, 4)
-    U[eq.U_UPF] = np.clip(rng.normal(50.0, 12.0, n), 10, 90)
-    U[eq.U_SUG] = np.clip(np.exp(rng.normal(np.log(65.0), 0.45, n)), 10, 250)
-    U[eq.U_SF] = np.clip(rng.normal(12.0, 2.5, n), 5, 25)
-    U[eq.U_S] = np.clip(rng.normal(13.0, 6.5, n), 0, 40) / 40.0  # PSS-10 -> load
+    c = USUAL_INPUT_CLIPS
+    U[eq.U_F] = np.clip(np.exp(rng.normal(np.log(18.0), 0.35, n)), *c["fiber"])
+    U[eq.U_FF] = np.clip(rng.exponential(0.6, n), *c["fermented"])
+    U[eq.U_UPF] = np.clip(rng.normal(50.0, 12.0, n), *c["upf"])
+    U[eq.U_SUG] = np.clip(np.exp(rng.normal(np.log(65.0), 0.45, n)), *c["sugar"])
+    U[eq.U_SF] = np.clip(rng.normal(12.0, 2.5, n), *c["satfat"])
+    U[eq.U_S] = np.clip(rng.normal(13.0, 6.5, n), 0, 40) / 40.0  # PSS-10 -> load (0-1: USUAL_INPUT_CLIPS)
     U[eq.U_RA] = 1.0 if disease == "ra" else 0.0
     U[eq.U_SLE] = 1.0 if disease == "sle" else 0.0
     U[eq.U_DMARD] = 1.0 if disease == "ra" else 0.0

@@ -37,6 +37,32 @@ patients, so arms differ only by the intervention), then
   95 % CI that one trial of that size would report at that SMD, the 2.5-97.5 % range over the
   replicates and the fraction of trials whose CI excludes 0 (power).
 
+What a scenario may hold (:func:`load_scenario`; anything else is an :class:`~gutaxis.errors.InputError`
+naming the file, the place in it and what to do):
+
+* a file, given as a path (a one-line string that is not a YAML mapping, such as ``run`` or ``b.txt``, names a
+  file too): it must exist, be a regular file (not a folder) of at most :data:`MAX_SCENARIO_BYTES` (256 kB;
+  environment variable ``GUTAXIS_MAX_SCENARIO_BYTES``) and hold UTF-8 YAML;
+* YAML without aliases (``*name``; they make a 1 kB file expand to gigabytes: "billion laughs") and without
+  duplicate keys (a second arm ``usual:`` silently replaced the first); arm names are text (``no:`` is
+  ``false`` in YAML: quote it);
+* only the keys above in every mapping (top level, ``population``, ``trial``, arms, interventions,
+  ``adherence``, endpoints); an unknown key is named with the nearest known one ("did you mean");
+* numbers as YAML numbers: ``true``/``false`` are not numbers, integers beyond a float are refused;
+* ``endpoints``: leave it out for the defaults (R, butyrate, lm, il6, CRP); an empty list is refused;
+* doses whose resulting level is physically possible: ``set`` within the input's range
+  (:data:`~gutaxis.axis.inputs.INPUT_RANGES`, e.g. fiber 0-150 g/d, stress load 0-1, shares of energy 0-100 %),
+  ``shift`` such that every patient's usual level plus the shift stays within it (the usual levels a virtual
+  population can have: :func:`~gutaxis.axis.inputs.usual_input_bounds`, e.g. fiber 5-60 g/d, so a fiber shift
+  lies within -5 to +90 g/d); a run checks the shifts again on its own patients.
+
+Before it starts, :func:`run_scenario` estimates the work (:meth:`Scenario.work_estimate`: ``n_candidates x
+365`` patient-days to build the population plus ``patients x arms x duration_days``, the random draws of
+the replicate trials, and the memory of the trajectories and replicate trials) and refuses above
+:data:`MAX_PATIENT_DAYS` (5e7 patient-days, ~2.5 min) or :data:`MAX_MEMORY_BYTES` (4 GiB) unless the
+scenario says ``allow_large: true`` (or ``with_overrides(allow_large=True)``). Random draws (adherence, trial sampling, measurement noise) come from
+streams of their own arm and endpoint, so the order of the arms does not change any number.
+
 Settings can be overridden without editing the file (:meth:`Scenario.with_overrides`, used by the
 ``--replicates``, ``--n-candidates`` and ``--seed`` options of ``gutaxis simulate``). The provenance of a
 result records the scenario as read (path, SHA-256 of the file, SHA-256 of its content), every override
@@ -57,6 +83,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 from dataclasses import dataclass, field
 from importlib import resources
@@ -68,11 +95,12 @@ import pandas as pd
 from ..errors import InputError
 from . import equations as eq
 from .engine import OUTPUT_NAMES, fast_quantities, simulate
-from .inputs import Schedule
+from .inputs import INPUT_RANGES, Schedule, input_range_text, usual_input_bounds
 from .population import Population, plausible_patients, select_population
 from .trials import hedges_g, measured, replicate_indices
 
-__all__ = ["Scenario", "ScenarioResult", "load_scenario", "run_scenario", "example_scenario_path", "ENDPOINT_LABELS"]
+__all__ = ["Scenario", "ScenarioResult", "load_scenario", "run_scenario", "example_scenario_path", "ENDPOINT_LABELS",
+           "MAX_SCENARIO_BYTES", "MAX_PATIENT_DAYS", "MAX_MEMORY_BYTES"]
 
 ENDPOINT_LABELS = {
     "R": "diversity (effective taxa)", "butyrate": "faecal butyrate (mM)", "lm": "permeability (L/M)",
@@ -84,7 +112,34 @@ ENDPOINT_LABELS = {
 }
 
 _TOP_KEYS = {"name", "description", "duration_days", "duration_weeks", "seed", "population", "control", "trial",
-             "record_every", "arms", "endpoints", "dt", "citation"}
+             "record_every", "arms", "endpoints", "dt", "citation", "allow_large"}
+_POPULATION_KEYS = {"disease", "n_candidates", "seed"}
+_TRIAL_KEYS = {"n_per_arm", "replicates"}
+_ARM_KEYS = {"interventions", "adherence", "description"}
+_INTERVENTION_KEYS = {"input", "shift", "set", "start", "stop", "ramp_days"}
+_DEFAULT_ENDPOINTS = ("R", "butyrate", "lm", "il6", "CRP")
+
+#: largest scenario file (or text) read, in bytes (environment variable ``GUTAXIS_MAX_SCENARIO_BYTES``
+#: overrides it): a scenario is a few kB, and a YAML document costs ~200 bytes of memory and ~10 us per
+#: node to parse (a 1 MB flat list took 5.7 s and 190 MB), so 256 kB keeps any file under ~2 s and ~60 MB
+MAX_SCENARIO_BYTES = 256 * 1024
+#: largest work estimate (:meth:`Scenario.work_estimate`) run without ``allow_large: true``: 5e7
+#: patient-days, about 2.5 minutes at the measured ~3.5e5 patient-days per second of one core
+MAX_PATIENT_DAYS = 5e7
+#: largest memory estimate run without ``allow_large: true`` (4 GiB)
+MAX_MEMORY_BYTES = 4 * 2**30
+#: measured throughput of the numba engine (patient-days per second on one core, dt 0.5 d; 3000-20000
+#: candidates, 70-700 days, 2026 development machine): converts the work estimate into a duration
+PATIENT_DAYS_PER_SECOND = 3.5e5
+#: measured cost of the virtual trials: random numbers drawn and sorted per second (trial sampling and
+#: measurement noise, ``replicates x (patients + endpoints x n_per_arm x 4)`` per compared arm)
+TRIAL_DRAWS_PER_SECOND = 3e6
+#: days each candidate is relaxed to its steady state when the population is built (population.plausible_patients)
+_RELAX_DAYS = 365
+#: memory per candidate while the population is built, and per patient, arm and stored day of the
+#: trajectories (states, fast quantities, inputs and endpoint copies), measured with some margin
+_BYTES_PER_CANDIDATE = 4 * 1024
+_BYTES_PER_RECORD = 600
 
 #: settings that :meth:`Scenario.with_overrides` can change: attribute -> its place in the YAML form (the
 #: first three are the command-line overrides of ``gutaxis simulate``, in the order of its options)
@@ -93,6 +148,7 @@ _SETTINGS = {
     "population_seed": ("population", "seed"), "n_per_arm": ("trial", "n_per_arm"), "disease": ("population", "disease"),
     "days": ("duration_days",), "control": ("control",), "record_every": ("record_every",), "dt": ("dt",),
     "name": ("name",), "description": ("description",), "citation": ("citation",),
+    "allow_large": ("allow_large",),
 }
 #: fields of :class:`Scenario` that describe where it came from rather than what runs
 _ORIGIN_FIELDS = ("source", "path", "file_sha256", "overrides")
@@ -165,6 +221,7 @@ class Scenario:
     dt: float = 0.5
     description: str = ""
     citation: str = ""
+    allow_large: bool = False  # run above MAX_PATIENT_DAYS / MAX_MEMORY_BYTES (see work_estimate)
     source: dict = field(default_factory=dict)  # the scenario as read (before any override)
     path: str | None = None  # the file it was read from, if any
     file_sha256: str | None = None  # SHA-256 of that file's bytes
@@ -185,7 +242,7 @@ class Scenario:
             arms[arm.name] = {"adherence": adherence, "interventions": [
                 {"input": iv.input, iv.mode: iv.value, "start": iv.start, "stop": iv.stop, "ramp_days": iv.ramp_days}
                 for iv in arm.interventions]}
-        return {
+        doc = {
             "name": self.name, "description": self.description, "citation": self.citation,
             "duration_days": self.days, "seed": self.seed,
             "population": {"disease": self.disease, "n_candidates": self.n_candidates, "seed": self.population_seed},
@@ -193,6 +250,43 @@ class Scenario:
             "record_every": self.record_every, "dt": self.dt, "arms": arms,
             "endpoints": [{"output": o, "day": d} for o, d in self.endpoints],
         }
+        if self.allow_large:
+            doc["allow_large"] = True
+        return doc
+
+    def work_estimate(self, n_patients: int | None = None) -> dict:
+        """What a run costs, estimated before it starts (``n_patients``: a population given to
+        :func:`run_scenario`; otherwise one is built from ``n_candidates``, and every candidate counts as a
+        patient, an upper bound):
+
+        * ``patient_days``: ``n_candidates x 365`` (relaxing each candidate to its steady state) ``+
+          patients x arms x duration_days x 0.5/dt`` (the trial, in days at the default step of 0.5 d);
+        * ``trial_draws``: random numbers of the replicate virtual trials, per compared arm ``replicates x
+          (patients + endpoints x n_per_arm x 4)``;
+        * ``seconds``: both at the measured :data:`PATIENT_DAYS_PER_SECOND` and :data:`TRIAL_DRAWS_PER_SECOND`;
+        * ``work``: ``seconds`` in patient-days (``patient_days`` plus the draws at the same cost);
+        * ``memory_bytes``: the population build, the stored trajectories (patients x arms x stored days)
+          and the replicate-trial draws (``replicates x patients x 16`` bytes per comparison).
+
+        :func:`run_scenario` refuses a scenario whose ``work`` exceeds :data:`MAX_PATIENT_DAYS` or whose
+        ``memory_bytes`` exceed :data:`MAX_MEMORY_BYTES` unless it says ``allow_large: true``."""
+        build = n_patients is None
+        n = self.n_candidates if build else int(n_patients)
+        na = len(self.arms)
+        relax = n * _RELAX_DAYS if build else 0
+        trial = n * na * self.days * (0.5 / self.dt)
+        n_rec = len(set(range(0, self.days + 1, max(1, self.record_every))) | {0, self.days}
+                    | {d for _, d in self.endpoints})
+        compared = na - 1 if self.control is not None and na > 1 else 0
+        n_arm = self.n_per_arm or 30
+        draws = compared * self.replicates * (n + len(self.endpoints) * n_arm * 4)
+        memory = ((n * _BYTES_PER_CANDIDATE if build else 0) + n * na * n_rec * _BYTES_PER_RECORD
+                  + (self.replicates * n * 16 if compared else 0))
+        days = relax + trial
+        seconds = days / PATIENT_DAYS_PER_SECOND + draws / TRIAL_DRAWS_PER_SECOND
+        return {"patient_days": int(round(days)), "trial_draws": int(draws), "seconds": seconds,
+                "work": int(round(seconds * PATIENT_DAYS_PER_SECOND)), "memory_bytes": int(memory),
+                "patients": n, "arms": na, "days": self.days, "relax_patient_days": relax}
 
     def _as_read(self) -> "Scenario | None":
         return load_scenario(self.source) if self.source else None
@@ -270,75 +364,278 @@ def _err(msg: str, where: str, hint: str | None = None) -> InputError:
     return InputError(msg, source=where, hint=hint)
 
 
+def _short(v, n: int = 60) -> str:
+    """``repr`` of a value cut to ``n`` characters: a value quoted in an error line keeps the line short."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, dict, tuple, set)):
+        return f"a {'list' if isinstance(v, (list, tuple)) else 'mapping' if isinstance(v, dict) else 'set'}"
+    text = repr(v)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _names(items, n: int = 12) -> str:
+    """``a, b, c`` of at most ``n`` names (each cut short), ``... (N in all)`` beyond."""
+    items = [x if isinstance(x, str) and x.isprintable() and len(x) <= 40 else _short(x, 40) for x in items]
+    return ", ".join(items[:n]) + (f", ... ({len(items)} in all)" if len(items) > n else "")
+
+
+def _check_keys(mapping: dict, allowed, where: str) -> None:
+    """Refuse keys of ``mapping`` that are not ``allowed``, suggesting the nearest allowed key."""
+    import difflib
+
+    bad = [k for k in mapping if k not in allowed]
+    if not bad:
+        return
+    allowed = sorted(allowed)
+    first = bad[0]
+    close = difflib.get_close_matches(first, allowed, n=1, cutoff=0.6) if isinstance(first, str) else []
+    what = f"unknown key {_short(first)}" if len(bad) == 1 else f"unknown keys {_names(bad, 5)}"
+    hint = (f"did you mean {close[0]!r}? " if close else "") + f"keys here are {', '.join(allowed)}"
+    raise _err(what, where, hint=hint)
+
+
 def _num(v, key: str, where: str, lo=None, hi=None, integer=False):
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise _err(f"{key} must be a number, got {v!r}", where) from None
-    if not np.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
-        raise _err(f"{key} = {v!r} is outside {lo}-{hi}", where)
+    """A number of the scenario: a YAML int or float (or a numeric string such as ``1e3``, which YAML 1.1
+    reads as text), finite, within ``lo``-``hi``; never a boolean (``true`` is not 1 day)."""
+    if isinstance(v, (bool, np.bool_)):
+        raise _err(f"{key} must be a number, got {_short(bool(v))} (true or false is not a number)", where)
+    if isinstance(v, (int, np.integer)):
+        exact = int(v)
+        x = float(exact) if abs(exact) < 2**1023 else float("inf") * (1 if exact > 0 else -1)
+    else:
+        exact = None
+        try:
+            x = float(v)
+        except (TypeError, ValueError, OverflowError):
+            raise _err(f"{key} must be a number, got {_short(v)}", where) from None
+    shown = _short(v)
+    if not np.isfinite(x):
+        raise _err(f"{key} = {shown} is not a finite number", where)
+    value = exact if exact is not None else x
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        if lo is not None and hi is not None:
+            raise _err(f"{key} = {shown} is outside {lo}-{hi}", where)
+        raise _err(f"{key} = {shown} is {'below' if lo is not None else 'above'} {lo if lo is not None else hi}", where)
     if integer:
+        if exact is not None:
+            return exact
         if x != int(x):
-            raise _err(f"{key} must be a whole number, got {v!r}", where)
+            raise _err(f"{key} must be a whole number, got {shown}", where)
         return int(x)
     return x
 
 
-def load_scenario(source) -> Scenario:
-    """Read and validate a scenario from a YAML path, YAML text or a dict."""
+def _text(v, key: str, where: str, default: str = "") -> str:
+    """A text setting (name, description, citation): YAML text or a plain scalar, never a list or mapping."""
+    if v is None:
+        return default
+    if isinstance(v, (list, tuple, dict, set, bytes)):
+        raise _err(f"{key} must be text, got {_short(v)}", where, hint="quote it, or write it on one line")
+    return str(v)
+
+
+def _mapping(v, key: str, where: str, what: str) -> dict:
+    """An optional sub-mapping (``population``, ``trial``): missing or empty -> {}, else a mapping."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _err(f"{key} must be a mapping {what}, got {_short(v)}", where)
+    return v
+
+
+# --------------------------------------------------------------------------- reading the YAML safely
+def _yaml_loader():
+    """A safe YAML loader (libyaml's parser where installed) that refuses what a scenario never needs and
+    that can make a small file cost a lot: aliases (``*name``, the 'billion laughs' expansion, also through
+    ``str()`` or the provenance hash) and duplicate keys (a second arm of the same name replaced the first)."""
     import yaml
 
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _Refused(yaml.YAMLError):
+        def __init__(self, problem, mark, hint):
+            super().__init__(problem)
+            self.problem, self.line, self.hint = problem, (mark.line + 1 if mark is not None else None), hint
+
+    class Loader(base):
+        def construct_object(self, node, deep=False):
+            # every reference to a node passes here: one reached twice is an alias (or a recursive one)
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise _Refused("YAML aliases (*name, which repeat an &anchor) are not allowed in a scenario",
+                               node.start_mark, "write each value out where it is used")
+            return super().construct_object(node, deep=deep)
+
+        def construct_mapping(self, node, deep=False):
+            if not isinstance(node, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
+                                                        node.start_mark)
+            self.flatten_mapping(node)
+            mapping = {}
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise _Refused("a key is a list or mapping", key_node.start_mark,
+                                   "keys are plain names") from None
+                if key in mapping:
+                    raise _Refused(f"duplicate key {_short(key)}", key_node.start_mark,
+                                   "each key appears once per mapping; give each arm its own name")
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            return mapping
+
+    # the safe loader's own constructors for mappings call construct_mapping above
+    return Loader, _Refused
+
+
+def _parse_yaml(text: str, where: str):
+    import yaml
+
+    loader, refused = _yaml_loader()
+    try:
+        return yaml.load(text, Loader=loader)  # a SafeLoader subclass
+    except refused as exc:
+        at = f" (line {exc.line})" if exc.line else ""
+        raise _err(f"{exc.problem}{at}", where, hint=exc.hint) from None
+    except RecursionError:
+        raise _err("not valid YAML: nested too deeply", where) from None
+    except yaml.YAMLError as exc:
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 200 else text[:197] + "..."
+        raise _err(f"not valid YAML: {text}", where) from None
+    except Exception as exc:  # noqa: BLE001 - an explicit tag on a value it does not fit (!!float name, !!int x)
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 120 else text[:117] + "..."
+        raise _err(f"not valid YAML: {type(exc).__name__}: {text}", where,
+                   hint="a scenario needs no !!tags; write plain values") from None
+
+
+def _max_scenario_bytes() -> int:
+    """:data:`MAX_SCENARIO_BYTES`, or the environment variable ``GUTAXIS_MAX_SCENARIO_BYTES``."""
+    env = os.environ.get("GUTAXIS_MAX_SCENARIO_BYTES")
+    try:
+        return int(env) if env else MAX_SCENARIO_BYTES
+    except ValueError:
+        return MAX_SCENARIO_BYTES
+
+
+def _too_large(size: int, where: str) -> InputError:
+    limit = _max_scenario_bytes()
+    return _err(f"the scenario is larger than {limit} bytes ({size} bytes)", where,
+                hint="a scenario is a few kB of YAML; raise GUTAXIS_MAX_SCENARIO_BYTES if this one really is that large")
+
+
+def _looks_like_text(s: str) -> bool:
+    """A string given to :func:`load_scenario` is YAML text when it spans lines or is a one-line mapping
+    (``{...}`` or ``key: value``); anything else (``run``, ``b.txt``) names a file."""
+    s = s.strip()
+    return "\n" in s or s.startswith("{") or (": " in s and not Path(s).suffix.lower() in (".yaml", ".yml", ".json"))
+
+
+def _read_file(p: Path) -> tuple[str, str, str]:
+    """``(text, where, sha256)`` of a scenario file, or an InputError saying why it cannot be read."""
+    where = str(p)
+    hint = "give the path of a YAML scenario file, or 'example' for the shipped one"
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputError(f"no such scenario file {_short(str(p), 200)} (it does not exist)", hint=hint) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot use {_short(str(p), 200)} as a scenario file: {exc.__class__.__name__}",
+                         hint=hint) from None
+    import stat as _stat
+
+    if _stat.S_ISDIR(st.st_mode):
+        raise _err("is a folder, not a scenario file", where, hint=hint)
+    if not _stat.S_ISREG(st.st_mode):
+        raise _err("is not a regular file (a device, pipe or socket)", where, hint=hint)
+    limit = _max_scenario_bytes()
+    if st.st_size > limit:
+        raise _too_large(st.st_size, where)
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(limit + 1)
+    except PermissionError:
+        raise _err("cannot be read (permission denied)", where, hint="check the file's permissions") from None
+    except OSError as exc:
+        raise _err(f"cannot be read ({exc.strerror or exc.__class__.__name__})", where) from None
+    if len(data) > limit:
+        raise _too_large(len(data), where)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _err("not UTF-8 text", where, hint="save the scenario as UTF-8 YAML") from None
+    return text, where, hashlib.sha256(data).hexdigest()
+
+
+def load_scenario(source) -> Scenario:
+    """Read and validate a scenario from a YAML file (a path: ``pathlib.Path`` or a one-line string), YAML
+    text (a string of several lines, or a one-line mapping) or a dict.
+
+    A file must exist, be a regular file of at most :data:`MAX_SCENARIO_BYTES` and hold UTF-8 YAML without
+    aliases or duplicate keys; every mapping of it has a fixed set of keys (a near miss is named with a
+    suggestion); numbers are YAML numbers (not ``true``); every intervention's resulting input level must be
+    physically possible (:func:`_check_level`). Everything else is an :class:`~gutaxis.errors.InputError`.
+    """
     where = "scenario"
     path = file_sha256 = None
     if isinstance(source, dict):
         raw = source
-    else:
-        p = Path(str(source))
-        if "\n" not in str(source) and p.suffix.lower() in (".yaml", ".yml", ".json"):
-            if not p.exists():
-                raise InputError(f"scenario file {p} does not exist", hint="give the path of a YAML scenario")
-            where = path = str(p)
-            data = p.read_bytes()
-            file_sha256 = hashlib.sha256(data).hexdigest()
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise _err("not UTF-8 text", where) from None
+    elif isinstance(source, (str, os.PathLike)):
+        if isinstance(source, str) and _looks_like_text(source):
+            if len(source) > _max_scenario_bytes():
+                raise _too_large(len(source.encode("utf-8", "surrogatepass")), where)
+            text = source
         else:
-            text = str(source)
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise _err(f"not valid YAML: {' '.join(str(exc).split())}", where) from None
+            p = Path(source)
+            text, where, file_sha256 = _read_file(p)
+            path = where
+        raw = _parse_yaml(text, where)
+    else:
+        raise _err(f"cannot read a scenario from {type(source).__name__}", where,
+                   hint="give a path, YAML text or a mapping")
     if not isinstance(raw, dict):
         raise _err("a scenario is a YAML mapping (name, duration_days, arms, endpoints, ...)", where)
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        raise _err(f"unknown key(s) {sorted(unknown)}", where, hint=f"keys are {', '.join(sorted(_TOP_KEYS))}")
+    _check_keys(raw, _TOP_KEYS, where)
     if "duration_days" in raw:
         days = _num(raw["duration_days"], "duration_days", where, 1, 3650, True)
     elif "duration_weeks" in raw:
         days = 7 * _num(raw["duration_weeks"], "duration_weeks", where, 1, 520, True)
     else:
         raise _err("duration_days (or duration_weeks) is missing", where)
+    pop = _mapping(raw.get("population"), "population", where, "{disease, n_candidates, seed}")
+    _check_keys(pop, _POPULATION_KEYS, f"{where}: population")
+    disease = str(pop.get("disease", "healthy")).lower()
+    if disease not in ("healthy", "ra", "sle", "ms"):
+        raise _err(f"unknown disease {_short(disease)}", f"{where}: population", hint="use healthy, ra, sle or ms")
+    usual = usual_input_bounds(disease)
     arms_raw = raw.get("arms")
     if not isinstance(arms_raw, dict) or not arms_raw:
         raise _err("arms must be a mapping of arm name -> {interventions, adherence}", where)
     arms = {}
     for name, spec in arms_raw.items():
-        spec = spec or {}
-        w = f"{where}: arms.{name}"
+        if not isinstance(name, str):
+            raise _err(f"arm names must be text; {_short(name)} is read as a {type(name).__name__}", f"{where}: arms",
+                       hint="write the name in quotes, e.g. 'no' or '1'")
+        w = f"{where}: arms.{_names([name])}"
+        spec = {} if spec is None else spec
         if not isinstance(spec, dict):
             raise _err("an arm is a mapping with interventions and adherence", w)
-        bad = set(spec) - {"interventions", "adherence", "description"}
-        if bad:
-            raise _err(f"unknown key(s) {sorted(bad)}", w, hint="use interventions, adherence, description")
+        _check_keys(spec, _ARM_KEYS, w)
+        _text(spec.get("description"), "description", w)
+        ivs_raw = spec.get("interventions")
+        ivs_raw = [] if ivs_raw is None else ivs_raw
+        if not isinstance(ivs_raw, list):
+            raise _err("interventions must be a list of {input, shift or set, start, stop, ramp_days}", w)
         ivs = []
-        for k, iv in enumerate(spec.get("interventions") or []):
+        for k, iv in enumerate(ivs_raw):
             wi = f"{w}.interventions[{k}]"
             if not isinstance(iv, dict) or "input" not in iv:
                 raise _err("an intervention needs input and shift or set", wi)
-            inp = str(iv["input"])
+            _check_keys(iv, _INTERVENTION_KEYS, wi)
+            inp = iv["input"]
+            inp = inp if isinstance(inp, str) else _short(inp)
             modes = [m for m in ("shift", "set") if m in iv]
             if len(modes) != 1:
                 raise _err("give exactly one of shift or set", wi)
@@ -349,47 +646,57 @@ def load_scenario(source) -> Scenario:
                     raise _err("pss10 can only be set", wi)
                 inp, val = "stress", _num(val, "pss10", wi, 0, 40) / 40.0
             if inp not in eq.INPUT_NAMES:
-                raise _err(f"unknown input {inp!r}", wi, hint=f"inputs are {', '.join(eq.INPUT_NAMES)} and pss10")
+                raise _err(f"unknown input {_short(inp)}", wi, hint=f"inputs are {', '.join(eq.INPUT_NAMES)} and pss10")
             start = _num(iv.get("start", 0), "start", wi, 0, days - 1, True)
             stop = _num(iv.get("stop", days), "stop", wi, start + 1, days, True)
             ramp = _num(iv.get("ramp_days", 0), "ramp_days", wi, 0, days, True)
-            bad = set(iv) - {"input", "shift", "set", "start", "stop", "ramp_days"}
-            if bad:
-                raise _err(f"unknown key(s) {sorted(bad)}", wi)
-            ivs.append(Intervention(inp, mode, val, start, stop, ramp))
+            iv_ = Intervention(inp, mode, val, start, stop, ramp)
+            _check_level(iv_, usual[0][inp], usual[1][inp], wi)
+            ivs.append(iv_)
         adh = spec.get("adherence", 1.0)
         if isinstance(adh, dict):
+            _check_keys(adh, {"mean", "sd"}, f"{w}.adherence")
             am = _num(adh.get("mean", 1.0), "adherence.mean", w, 0, 1)
             asd = _num(adh.get("sd", 0.0), "adherence.sd", w, 0, 1)
         else:
             am, asd = _num(adh, "adherence", w, 0, 1), 0.0
-        arms[str(name)] = Arm(str(name), ivs, am, asd)
+        arms[name] = Arm(name, ivs, am, asd)
+    if "endpoints" in raw:
+        eps = raw["endpoints"]
+        if not isinstance(eps, list):
+            raise _err(f"endpoints must be a list of outputs, got {_short(eps)}", where,
+                       hint="e.g. endpoints: [R, il6, {output: CRP, day: 14}]")
+        if not eps:
+            raise _err("endpoints is empty", where,
+                       hint=f"name at least one output, or leave the key out for the defaults ({', '.join(_DEFAULT_ENDPOINTS)})")
+    else:
+        eps = list(_DEFAULT_ENDPOINTS)
     endpoints = []
-    for k, e in enumerate(raw.get("endpoints") or ["R", "butyrate", "lm", "il6", "CRP"]):
+    for k, e in enumerate(eps):
         we = f"{where}: endpoints[{k}]"
         if isinstance(e, str):
             out, day = e, days
         elif isinstance(e, dict) and "output" in e:
-            out, day = str(e["output"]), _num(e.get("day", days), "day", we, 1, days, True)
+            _check_keys(e, {"output", "day"}, we)
+            out, day = e["output"], _num(e.get("day", days), "day", we, 1, days, True)
+            out = out if isinstance(out, str) else _short(out)
         else:
             raise _err("an endpoint is an output name or {output, day}", we)
         if out not in OUTPUT_NAMES:
-            raise _err(f"unknown output {out!r}", we, hint=f"outputs are {', '.join(OUTPUT_NAMES)}")
+            raise _err(f"unknown output {_short(out)}", we, hint=f"outputs are {', '.join(OUTPUT_NAMES)}")
         endpoints.append((out, day))
-    pop = raw.get("population") or {}
-    if not isinstance(pop, dict):
-        raise _err("population must be a mapping {disease, n_candidates, seed}", where)
-    disease = str(pop.get("disease", "healthy")).lower()
-    if disease not in ("healthy", "ra", "sle", "ms"):
-        raise _err(f"unknown disease {disease!r}", f"{where}: population", hint="use healthy, ra, sle or ms")
     control = raw.get("control")
     if control is not None and str(control) not in arms:
-        raise _err(f"control arm {control!r} is not one of the arms", where, hint=f"arms: {', '.join(arms)}")
-    trial = raw.get("trial") or {}
+        raise _err(f"control arm {_short(control)} is not one of the arms", where, hint=f"arms: {_names(arms)}")
+    trial = _mapping(raw.get("trial"), "trial", where, "{n_per_arm, replicates}")
+    _check_keys(trial, _TRIAL_KEYS, f"{where}: trial")
+    allow_large = raw.get("allow_large", False)
+    if not isinstance(allow_large, bool):
+        raise _err(f"allow_large must be true or false, got {_short(allow_large)}", where)
     return Scenario(
-        name=str(raw.get("name", "scenario")),
-        description=str(raw.get("description", "")),
-        citation=str(raw.get("citation", "")),
+        name=_text(raw.get("name"), "name", where, "scenario"),
+        description=_text(raw.get("description"), "description", where),
+        citation=_text(raw.get("citation"), "citation", where),
         days=days,
         arms=arms,
         endpoints=endpoints,
@@ -402,10 +709,50 @@ def load_scenario(source) -> Scenario:
         replicates=_num(trial.get("replicates", 200), "trial.replicates", where, 1, 100_000, True),
         record_every=_num(raw.get("record_every", 7), "record_every", where, 1, days, True),
         dt=_num(raw.get("dt", 0.5), "dt", where, 0.01, 1.0),
+        allow_large=allow_large,
         source=raw,
         path=path,
         file_sha256=file_sha256,
     )
+
+
+def _signed(x: float) -> str:
+    return "0" if x == 0 else f"{x:+g}"
+
+
+def _check_level(iv: Intervention, usual_lo: float, usual_hi: float, where: str,
+                 n_out: int | None = None, n: int | None = None) -> None:
+    """Refuse an intervention whose resulting level can leave the input's physically possible range
+    (:data:`~gutaxis.axis.inputs.INPUT_RANGES`). ``set``: the level itself. ``shift``: each patient moves
+    from their usual level towards usual + shift (adherence and ramps stop in between), so the usual levels
+    ``usual_lo``-``usual_hi`` plus the shift must stay within the range. When loading, the usual levels are
+    those a virtual population can have (:func:`~gutaxis.axis.inputs.usual_input_bounds`, whatever the
+    seed); in a run, those of its own patients, ``n_out`` of the ``n`` of which leave the range."""
+    lo, hi, _ = INPUT_RANGES[iv.input]
+    allowed = input_range_text(iv.input)
+    unit = allowed.split(" ", 1)[1]
+    if iv.mode == "set":
+        if not lo <= iv.value <= hi:
+            raise _err(f"{iv.input} set to {iv.value:g} is outside its possible range {allowed}", where,
+                       hint=f"set it within {allowed}" + (" (or pss10: 0-40)" if iv.input == "stress" else ""))
+        return
+    if (n_out == 0) or (n_out is None and lo <= usual_lo + iv.value and usual_hi + iv.value <= hi):
+        return
+    a, b = lo - usual_lo, hi - usual_hi
+    unit = "" if unit.startswith("(") else f" {unit}"  # no unit after the levels of a 0-1 scale or a flag
+    usual = f"{usual_lo:g}-{usual_hi:g}{unit}" if usual_lo != usual_hi else f"{usual_lo:g}{unit}"
+    if n_out is None:
+        what = (f"{iv.input} shift {_signed(iv.value)}{unit} can take virtual patients outside its possible range "
+                f"{allowed} (usual {iv.input} in a virtual population: {usual})")
+    else:
+        what = (f"{iv.input} shift {_signed(iv.value)}{unit} takes {n_out} of {n} virtual patients outside its "
+                f"possible range {allowed} (their usual {iv.input}: {usual})")
+    if a < b:
+        hint = f"a shift of {iv.input} must lie within {_signed(a)} to {_signed(b)}{unit} here; or use set: for a fixed level"
+    else:
+        hint = (f"usual levels already reach both ends of the range, so no shift is possible; use set: for a fixed "
+                f"level within {allowed}")
+    raise _err(what, where, hint=hint)
 
 
 @dataclass
@@ -540,14 +887,18 @@ def run_scenario(scenario, *, progress=None, population: Population | None = Non
     if load_scenario(effective).settings() != sc.settings():  # pragma: no cover - to_dict() round-trips
         raise InputError("the scenario's settings cannot be recorded in its YAML form", source="scenario",
                          hint="change settings with Scenario.with_overrides(...)")
+    _check_work(sc, None if population is None else population.n)
     step = progress or (lambda _msg: None)
     step("building the virtual population")
     pop = population if population is not None else _population(sc)
+    _check_population_levels(sc, pop)
     n, na = pop.n, len(sc.arms)
-    rng = np.random.default_rng(sc.seed)
+    # every random draw comes from a stream of its own arm (and endpoint), not from one stream drawn in the
+    # order of the arms: the same scenario with its arms (or endpoints) in another order gives the same numbers
     adh = np.empty((na, n))
     for a, arm in enumerate(sc.arms.values()):
-        adh[a] = np.clip(arm.adherence_mean + arm.adherence_sd * rng.standard_normal(n), 0.0, 1.0)
+        draw = _stream(sc.seed, "adherence", arm.name).standard_normal(n)
+        adh[a] = np.clip(arm.adherence_mean + arm.adherence_sd * draw, 0.0, 1.0)
     step(f"simulating {n} patients x {na} arms x {sc.days} days")
     rec = sc.record_days()
     P = np.tile(pop.params, (1, na))
@@ -565,7 +916,7 @@ def run_scenario(scenario, *, progress=None, population: Population | None = Non
         values[o] = np.ascontiguousarray(np.asarray(v).T.reshape(na, n, rec.size))
     step("summarising arms and virtual trials")
     summary = _summary(sc, rec, values)
-    comparisons = _comparisons(sc, rec, values, pop, rng)
+    comparisons = _comparisons(sc, rec, values, pop)
     prov = _provenance(sc, effective, pop, population is not None, getattr(tr, "meta", {}) or {}, len(comparisons))
     return ScenarioResult(sc, rec, values, summary, comparisons, pop, adh, prov)
 
@@ -587,7 +938,54 @@ def _summary(sc: Scenario, rec: np.ndarray, values: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _comparisons(sc: Scenario, rec, values, pop, rng) -> pd.DataFrame:
+def _stream(seed: int, *labels) -> np.random.Generator:
+    """A random stream of its own for ``labels`` (e.g. an arm's adherence draws), seeded by the scenario's
+    seed and a SHA-256 of the labels (stable across processes and Python versions)."""
+    digest = hashlib.sha256("\x1f".join(map(str, labels)).encode("utf-8", "surrogatepass")).digest()
+    return np.random.default_rng([int(seed), int.from_bytes(digest[:8], "little")])
+
+
+def _gib(n: float) -> str:
+    x = n / 2**30
+    return f"{x:,.0f}" if x >= 100 else f"{x:.2g}"
+
+
+def _check_work(sc: Scenario, n_patients: int | None) -> None:
+    """Refuse a run above :data:`MAX_PATIENT_DAYS` or :data:`MAX_MEMORY_BYTES` unless ``allow_large``."""
+    est = sc.work_estimate(n_patients)
+    if sc.allow_large or (est["work"] <= MAX_PATIENT_DAYS and est["memory_bytes"] <= MAX_MEMORY_BYTES):
+        return
+    secs = est["seconds"]
+    took = f"{secs / 3600:.3g} h" if secs >= 3600 else f"{secs / 60:.3g} min" if secs >= 60 else f"{secs:.2g} s"
+    parts = (f"{est['patients']} candidates x {_RELAX_DAYS} d + " if est["relax_patient_days"] else "") + \
+        f"{est['patients']} patients x {est['arms']} arms x {est['days']} d"
+    if est["trial_draws"] / TRIAL_DRAWS_PER_SECOND > 0.1 * secs:
+        parts += f"; with the {est['trial_draws']:.3g} random draws of the virtual trials: {est['work']:.3g}"
+    raise InputError(
+        f"this run needs about {est['patient_days']:.3g} patient-days ({parts}), about {took} on one core and "
+        f"{_gib(est['memory_bytes'])} GiB of memory; the limits are {MAX_PATIENT_DAYS:.3g} patient-days and "
+        f"{MAX_MEMORY_BYTES / 2**30:g} GiB", source=sc.path or "scenario",
+        hint="lower population.n_candidates, duration_days, trial.replicates or the endpoints, or add allow_large: true to the "
+             "scenario to run it anyway")
+
+
+def _check_population_levels(sc: Scenario, pop: Population) -> None:
+    """The levels of every shift for the patients of this population (a population given to
+    :func:`run_scenario` may hold usual inputs beyond those of a built one)."""
+    for arm in sc.arms.values():
+        for k, iv in enumerate(arm.interventions):
+            if iv.mode != "shift":
+                continue
+            base = pop.inputs[eq.INPUT_NAMES.index(iv.input)]
+            lo, hi, _ = INPUT_RANGES[iv.input]
+            level = base + iv.value
+            n_out = int(np.count_nonzero((level < lo) | (level > hi)))
+            if n_out:
+                _check_level(iv, float(base.min()), float(base.max()),
+                             f"{sc.path or 'scenario'}: arms.{arm.name}.interventions[{k}]", n_out, pop.n)
+
+
+def _comparisons(sc: Scenario, rec, values, pop) -> pd.DataFrame:
     cols = ["arm", "control", "endpoint", "day", "n_per_arm", "replicates", "md", "md_p2.5", "md_p97.5", "smd",
             "smd_ci_low", "smd_ci_high", "smd_p2.5", "smd_p97.5", "power"]
     if sc.control is None or len(sc.arms) < 2:
@@ -602,8 +1000,9 @@ def _comparisons(sc: Scenario, rec, values, pop, rng) -> pd.DataFrame:
     for a, arm in enumerate(arms):
         if a == c:
             continue
-        it, ic = replicate_indices(pop.n, [n_arm, n_arm], sc.replicates, rng)
+        it, ic = replicate_indices(pop.n, [n_arm, n_arm], sc.replicates, _stream(sc.seed, "trials", arm))
         for o, day in sc.endpoints:
+            rng = _stream(sc.seed, "noise", arm, o, day)
             i = int(np.searchsorted(rec, day))
             ch = {}
             for k, idx in ((a, it), (c, ic)):

@@ -9,6 +9,7 @@ from . import link_associate  # noqa: F401  (associate)
 from . import link_stats  # noqa: F401  (permanova, meta)
 from . import simulate  # noqa: F401  (simulate)
 from . import lifestyle  # noqa: F401  (plan, food, diet, insights)
+from . import classify  # noqa: F401  (classify)
 from . import web  # noqa: F401  (serve)
 from ._app import app
 

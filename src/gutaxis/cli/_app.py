@@ -3,11 +3,17 @@
 Problems are printed as one red line ``error: ...`` on stderr (exit code 2 for input the user
 can fix, 1 otherwise); ``--debug`` adds the traceback. Commands live in the sibling modules,
 one per capability; they register themselves on :data:`app`.
+
+Interruptions: Ctrl-C (SIGINT), and SIGTERM or SIGHUP while a command runs, stop it with
+``error: interrupted`` (exit code 128 + the signal number, 130 for Ctrl-C) after the clean-up of
+its temporary output (:func:`gutaxis._outputs.interruptible`; a command's output folder is
+written whole or not at all).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 import warnings
@@ -18,7 +24,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["app", "datasets_app", "guard", "progress", "stdout", "stderr"]
+__all__ = ["OVERWRITE_HELP", "app", "datasets_app", "guard", "progress", "stderr", "stdout"]
+
+OVERWRITE_HELP = ("Replace the contents of a non-empty output folder (default: refuse it, so an earlier "
+                  "run's files are never mixed with or mistaken for this run's).")
 
 app = typer.Typer(
     name="gutaxis",
@@ -51,14 +60,16 @@ def _one_line(text: str) -> str:
 @contextmanager
 def _guard() -> Iterator[None]:
     """Turn exceptions into one ``error:`` line and an exit code; warnings into ``warning:`` lines."""
+    from .._outputs import check_interrupted, interruptible
     from ..errors import GutaxisError, InputError
 
     err = _stderr()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with interruptible(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 yield
+                check_interrupted()  # a signal whose exception Python swallowed (see gutaxis._outputs)
             finally:
                 seen = set()
                 for w in caught:
@@ -68,9 +79,11 @@ def _guard() -> Iterator[None]:
                         err.print(Text(f"warning: {msg}", style="yellow"))
     except (typer.Exit, typer.Abort, SystemExit):
         raise
-    except KeyboardInterrupt:
-        err.print(Text("error: interrupted", style="bold red"))
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        err.print(Text("error: interrupted" + ("" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"),
+                       style="bold red"))
+        raise typer.Exit(128 + int(signum)) from None
     except Exception as exc:  # noqa: BLE001 (the CLI's one place that reports every failure)
         if _state["debug"]:
             traceback.print_exc(file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from ._app import app
+from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stderr as _stderr
@@ -72,6 +72,28 @@ def _logged_meals(meals: Path, stress: Optional[Path], foods: Optional[Path], us
     return resolve_meals(log, table), st, table
 
 
+def _earlier_example_plan(path: Path) -> bool:
+    """Whether ``path`` holds just a plan of a SYNTHETIC person (from `gutaxis plan --example`)."""
+    import json
+
+    from ..lifestyle.report import REPORT_FILES
+
+    try:
+        entries = list(path.iterdir()) if path.is_dir() else []
+        if not entries or any(not p.is_file() or p.name not in REPORT_FILES for p in entries):
+            return False
+        doc = json.loads((path / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("person"), dict) and doc["person"].get("synthetic") is True
+
+
+def _fdr_range(value: float) -> float:
+    if not 0 < value <= 1:
+        raise typer.BadParameter(f"{value} is not in the range 0 < FDR <= 1 (e.g. 0.05)")
+    return value
+
+
 @app.command("plan")
 def plan_cmd(
     person_dir: Optional[Path] = typer.Argument(None, help="A person's folder with person.json (see docs/lifestyle.md)."),
@@ -83,7 +105,7 @@ def plan_cmd(
     symptoms: Optional[Path] = typer.Option(None, "--symptoms", help="Symptom log (CSV or JSON)."),
     foods: Optional[Path] = typer.Option(None, "--foods", help="A personal food table (CSV, per 100 g)."),
     sex: Optional[str] = typer.Option(None, "--sex", help="female or male (chooses the fiber target)."),
-    age: Optional[float] = typer.Option(None, "--age", help="Age in years."),
+    age: Optional[float] = typer.Option(None, "--age", min=0, max=120, help="Age in years."),
     condition: Optional[List[str]] = typer.Option(None, "--condition", help="Condition tag, repeatable: RA, SLE, MS, IBD..."),
     flag: Optional[List[str]] = typer.Option(None, "--flag", help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter, bowel_stricture, dmard, methotrexate, glucocorticoid."),
     medication: Optional[List[str]] = typer.Option(None, "--medication", help="A medication with its dose, repeatable: \"prednisolone 40 mg daily\" (mapped to flags where a cited rule exists)."),
@@ -101,9 +123,15 @@ def plan_cmd(
     draws: int = typer.Option(200, "--draws", min=10, help="Model patients in the twin ensemble."),
     days: int = typer.Option(84, "--days", min=7, help="Days simulated."),
     seed: int = typer.Option(0, "--seed", help="Seed of the twin."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
-    """Write a person's evidence-graded plan: HTML report, dietitian summary (HTML + PDF), CSV exports."""
+    """Write a person's evidence-graded plan: HTML report, dietitian summary (HTML + PDF), CSV exports.
+
+    The folder is written whole or not at all. A folder that already holds files needs --overwrite,
+    except an earlier plan of the SYNTHETIC example person, which --example replaces.
+    """
     with _guard():
+        from .._outputs import atomic_dir, check_output_dir
         from ..errors import InputError
         from ..lifestyle.fooddb import food_database_for
         from ..lifestyle.person import example_person_dir, read_person
@@ -115,6 +143,10 @@ def plan_cmd(
         if not example and person_dir is None and meals is None:
             raise InputError("no person given", source="gutaxis plan",
                              hint="give a person's folder, or --meals (with --profile/--stress/--symptoms), or --example")
+        if example:
+            overwrite = overwrite or _earlier_example_plan(out_dir)
+        inputs = [person_dir, profile, meals, stress, symptoms, foods, usda, nova, fndds, sr28, aliases, reference]
+        check_output_dir(out_dir, overwrite=overwrite, what="plan folder", inputs=inputs)
         flags = {f: True for f in (flag or [])}
         markers = {}
         for m in marker or []:
@@ -143,7 +175,8 @@ def plan_cmd(
             advance("scores, rules and the twin")
             plan = build_plan(person, foods=table, foods_note=note, reference=reference, simulate=simulate,
                               days=days, n_draws=draws, seed=seed)
-            written = write_plan_reports(plan, out_dir, progress=advance)
+            with atomic_dir(out_dir, overwrite=overwrite, what="plan folder", inputs=inputs) as tmp:
+                written = {name: out_dir / p.name for name, p in write_plan_reports(plan, tmp, progress=advance).items()}
         out = _stdout()
         out.print(f"plan for {person.id}: {len(plan.suggestions)} suggestions, {len(plan.withheld)} withheld, "
                   f"{len(plan.limits)} statements of what the evidence does not support")
@@ -227,7 +260,10 @@ def food_add(
 ) -> None:
     """Add one of your own foods (per 100 g) to a personal foods CSV; it adds to the USDA tables."""
     with _guard():
+        from .._outputs import check_output_file
         from ..lifestyle.own_foods import add_own_food
+
+        check_output_file(out_file, what="foods CSV", example="my_foods.csv")
 
         fid = add_own_food(out_file, name, food_id=food_id, energy_kcal=energy_kcal, fiber_g=fiber_g,
                            sugars_g=sugars_g, sat_fat_g=sat_fat_g, protein_g=protein_g, sodium_mg=sodium_mg,
@@ -244,7 +280,10 @@ def food_alias(
 ) -> None:
     """Teach gutaxis your own words for a food (and your usual portion)."""
     with _guard():
+        from .._outputs import check_output_file
         from ..lifestyle.own_foods import add_alias
+
+        check_output_file(out_file, what="aliases CSV", example="my_words.csv")
 
         add_alias(out_file, phrase, food_id, grams)
         _stdout().print(f"'{phrase}' -> {food_id} saved in {out_file}; use it with --aliases {out_file}")
@@ -256,7 +295,7 @@ def diet_scores(
     out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for daily_scores.csv, weekly_scores.csv, resolved_meals.csv."),
     stress: Optional[Path] = typer.Option(None, "--stress", help="Stress log to join (CSV or JSON)."),
     sex: Optional[str] = typer.Option(None, "--sex", help="female or male (fiber target 25 or 38 g/day)."),
-    age: Optional[float] = typer.Option(None, "--age", help="Age in years (targets change at 51)."),
+    age: Optional[float] = typer.Option(None, "--age", min=0, max=120, help="Age in years (targets change at 51)."),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
     foods: Optional[Path] = typer.Option(None, "--foods", help="Your own foods (CSV, per 100 g), added to the USDA tables."),
@@ -265,43 +304,55 @@ def diet_scores(
     aliases: Optional[Path] = typer.Option(None, "--aliases", help="Your own words for foods (CSV phrase, food_id, grams)."),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=_DATES_HELP),
     monthfirst: bool = typer.Option(False, "--monthfirst", help="US date order (see --dayfirst)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
-    """Daily and weekly diet scores (fiber, fermented, NOVA-4 share, sugars, saturated fat, DII parameters)."""
+    """Daily and weekly diet scores (fiber, fermented, NOVA-4 share, sugars, saturated fat, DII parameters).
+
+    The folder is written whole or not at all; a folder that already holds files needs --overwrite.
+    """
     with _guard():
+        from .._outputs import atomic_dir, check_output_dir
+        from ..lifestyle._csvsafe import csv_safe
         from ..lifestyle.logs import write_log
         from ..lifestyle.scores import daily_scores, weekly_scores
 
-        items, st, table = _logged_meals(meals, stress, foods, usda, nova, fndds, sr28, aliases,
-                                         _dayfirst(dayfirst, monthfirst))
+        dates = _dayfirst(dayfirst, monthfirst)
+        inputs = [meals, stress, usda, nova, foods, fndds, sr28, aliases]
+        check_output_dir(out_dir, overwrite=overwrite, what="scores folder", inputs=inputs)
+        items, st, table = _logged_meals(meals, stress, foods, usda, nova, fndds, sr28, aliases, dates)
         daily = daily_scores(items, table, sex=sex, age=age, stress=st)
         weekly = weekly_scores(daily)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_log(items.drop(columns=["candidates"], errors="ignore"), out_dir / "resolved_meals.csv")
-        d = daily.copy()
-        d.index = d.index.strftime("%Y-%m-%d")
-        d.to_csv(out_dir / "daily_scores.csv", index_label="date")
-        if len(weekly):
-            weekly.index = weekly.index.strftime("%Y-%m-%d")
-        weekly.to_csv(out_dir / "weekly_scores.csv", index_label="week_start")
-        out = _stdout()
-        from ..lifestyle.resolve import coverage
-
+        cov = to_fix = None
         if "counted" in items.columns:
+            from ..lifestyle.assessment import entries_to_fix
+            from ..lifestyle.resolve import coverage
+
             cov = coverage(items)
+            to_fix = entries_to_fix(items)
+        with atomic_dir(out_dir, overwrite=overwrite, what="scores folder", inputs=inputs) as tmp:
+            write_log(items.drop(columns=["candidates"], errors="ignore"), tmp / "resolved_meals.csv")
+            d = daily.copy()
+            d.index = d.index.strftime("%Y-%m-%d")
+            d.to_csv(tmp / "daily_scores.csv", index_label="date")
+            if len(weekly):
+                weekly.index = weekly.index.strftime("%Y-%m-%d")
+            weekly.to_csv(tmp / "weekly_scores.csv", index_label="week_start")
+            if to_fix is not None:
+                csv_safe(to_fix).to_csv(tmp / "entries_to_fix.csv", index=False)
+            files = sorted(p.name for p in tmp.iterdir())
+        out = _stdout()
+        if cov is not None:
             if not cov["ok"]:
                 out.print(f"[bold red]WARNING: {cov['message']}: these numbers are not your diet.[/] "
                           f"Fix the entries listed in {out_dir / 'entries_to_fix.csv'}")
             else:
                 out.print(cov["message"].capitalize())
-            from ..lifestyle.assessment import entries_to_fix
-
-            entries_to_fix(items).to_csv(out_dir / "entries_to_fix.csv", index=False)
         out.print(f"{len(daily)} days, {len(items)} foods ({int(daily['n_left_out'].sum())} left out of the scores)")
         out.print(f"mean fiber {daily['fiber_g'].mean():.1f} g/day (target {daily['fiber_target_g'].iloc[0]:.0f}); "
                   f"sugars {daily['sugar_pct_energy'].mean():.1f}% energy (total sugars, proxy); "
                   f"saturated fat {daily['sat_fat_pct_energy'].mean():.1f}% energy")
         for name in ("daily_scores.csv", "weekly_scores.csv", "resolved_meals.csv", "entries_to_fix.csv"):
-            if (out_dir / name).is_file():
+            if name in files:
                 out.print(f"  {out_dir / name}")
 
 
@@ -312,27 +363,36 @@ def insights_cmd(
     stress: Optional[Path] = typer.Option(None, "--stress", help="Stress log (CSV or JSON)."),
     out: Path = typer.Option(..., "-o", "--out", help="Folder for insights.csv, insights_skipped.csv, insights.json."),
     min_days: int = typer.Option(7, "--min-days", min=3, help="Days with and without a factor needed for a test."),
-    fdr: float = typer.Option(0.05, "--fdr", help="False discovery rate (Benjamini-Hochberg)."),
+    fdr: float = typer.Option(0.05, "--fdr", callback=_fdr_range,
+                              help="False discovery rate (Benjamini-Hochberg), 0 < FDR <= 1."),
     usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
     foods: Optional[Path] = typer.Option(None, "--foods", help="A personal food table (CSV, per 100 g) instead of USDA/NOVA."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
-    """N-of-1 diary patterns: which factors go with which symptoms, with lags of 0-48 h and FDR control."""
+    """N-of-1 diary patterns: which factors go with which symptoms, with lags of 0-48 h and FDR control.
+
+    The folder is written whole or not at all; a folder that already holds files needs --overwrite.
+    """
     with _guard():
         import json
 
+        from .._outputs import atomic_dir, check_output_dir
+        from ..lifestyle._csvsafe import csv_safe
         from ..lifestyle.insights import factor_events, n_of_1, symptom_observations
         from ..lifestyle.logs import read_symptom_log
 
+        inputs = [meals, symptoms, stress, usda, nova, foods]
+        check_output_dir(out, overwrite=overwrite, what="insights folder", inputs=inputs)
         items, st, _ = _logged_meals(meals, stress, foods, usda, nova)
         sym = read_symptom_log(symptoms)
         res = n_of_1(factor_events(items, st), symptom_observations(sym), min_days=min_days, fdr=fdr)
-        out.mkdir(parents=True, exist_ok=True)
-        res.table.to_csv(out / "insights.csv", index=False)
-        res.skipped.to_csv(out / "insights_skipped.csv", index=False)
-        (out / "insights.json").write_text(json.dumps({"statement": res.statement, "findings": res.findings,
-                                                       "params": res.params}, indent=1, default=str) + "\n",
-                                           encoding="utf-8")
+        doc = json.dumps({"statement": res.statement, "findings": res.findings, "params": res.params},
+                         indent=1, default=str) + "\n"
+        with atomic_dir(out, overwrite=overwrite, what="insights folder", inputs=inputs) as tmp:
+            csv_safe(res.table).to_csv(tmp / "insights.csv", index=False)
+            csv_safe(res.skipped).to_csv(tmp / "insights_skipped.csv", index=False)
+            (tmp / "insights.json").write_text(doc, encoding="utf-8")
         console = _stdout()
         console.print(res.statement)
         for f in res.findings:

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from ._app import app
+from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import stderr as _stderr
 from ._app import stdout as _stdout
@@ -58,29 +58,37 @@ def permanova_cmd(
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format; detected when omitted."),
     orientation: Optional[str] = typer.Option(None, "--orientation",
                                               help="Plain tables: samples-as-rows or samples-as-columns."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT (and OUT.json) if they exist (default: "
+                                                              "refuse, so an earlier run's table is never replaced "
+                                                              "by mistake)."),
 ) -> None:
     """PERMANOVA (vegan adonis2) of a distance between samples against metadata terms."""
     with _guard():
         import json
 
         from .. import __version__
+        from .._outputs import atomic_file, check_output_file
         from ..io import read_profile
         from ..link.permanova import permanova
 
+        side = out.with_name(out.name + ".json")
+        for path, what in ((out, "PERMANOVA table"), (side, "PERMANOVA record (OUT.json)")):
+            check_output_file(path, overwrite=overwrite, what=what)  # before any work
         adata = read_profile(profile, format=format, orientation=orientation, metadata=metadata)
         with _permutation_bar(permutations, f"{permutations} permutations") as update:
             table = permanova(adata, adata.obs, formula, by=by, permutations=permutations, strata=strata,
                               seed=seed, metric=metric, progress=update)
-        out.parent.mkdir(parents=True, exist_ok=True)
         params = table.attrs["params"]
-        table.to_csv(out, sep="\t", float_format="%.15g")
-        side = out.with_name(out.name + ".json")
         prov = adata.uns.get("provenance", {})
         record = {"command": "gutaxis permanova", "gutaxis_version": __version__, "params": params,
                   "n_samples": table.attrs["n_samples"],
                   "inputs": {"profile": {"path": str(profile), "sha256": prov.get("sha256")},
                              "metadata": {"path": str(metadata), "sha256": prov.get("metadata", {}).get("sha256")}}}
-        side.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+        # both files or neither: each is written beside its target and renamed into place at the end
+        with atomic_file(out, overwrite=overwrite, what="PERMANOVA table") as tmp_table, \
+                atomic_file(side, overwrite=overwrite, what="PERMANOVA record (OUT.json)") as tmp_side:
+            table.to_csv(tmp_table, sep="\t", float_format="%.15g")
+            tmp_side.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
         con = _stdout()
         con.print(f"PERMANOVA {params['formula']} ({metric}, {table.attrs['n_samples']} samples, "
                   f"{params['permutations']} permutations, seed {params['seed']})")
@@ -109,6 +117,7 @@ def meta_cmd(
     plots: int = typer.Option(10, "--plots", min=0, help="Forest plots (SVG) for this many features, lowest p first."),
     feature: Optional[list[str]] = typer.Option(None, "--feature", help="Also plot this feature (repeatable)."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Profile format; detected when omitted."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Random-effects meta-analysis across studies (metafor rma: REML or DerSimonian-Laird) with forest plots."""
     with _guard():
@@ -118,48 +127,55 @@ def meta_cmd(
         import pandas as pd
 
         from .. import __version__
+        from .._outputs import atomic_dir, check_output_dir
         from ..errors import InputError
-        from ..link.meta import forest_plot, meta_analysis, per_study_associations, read_effects, safe_filename
+        from ..link import meta as meta_mod
 
-        if metadata is not None:
+        what = "folder for the meta-analysis"
+        inputs = [input, metadata]
+        if metadata is not None:  # options, then the output folder: before any work
             lacking = [f"--{n}" for n, v in (("study", study), ("label", label), ("case", case)) if v is None]
             if lacking:
                 raise InputError(f"{', '.join(lacking)} needed with --metadata", source="gutaxis meta",
                                  hint="e.g. --study study_name --label disease --case CD")
+        check_output_dir(out_dir, overwrite=overwrite, what=what, inputs=inputs)
+        if metadata is not None:
             from ..io import read_profile
 
             adata = read_profile(input, format=format, metadata=metadata)
-            result = per_study_associations(adata, study=study, label=label, case=case, control=control,
-                                            effect=effect, method=method)
+            result = meta_mod.per_study_associations(adata, study=study, label=label, case=case, control=control,
+                                                     effect=effect, method=method)
             effect_label = "Hedges' g (cases - controls)" if effect == "smd" else "difference in mean log10 abundance"
         else:
-            effects, ses = read_effects(input)
-            result = meta_analysis(effects, ses, method=method)
+            effects, ses = meta_mod.read_effects(input)
+            result = meta_mod.meta_analysis(effects, ses, method=method)
             effect_label = "effect"
-        out_dir.mkdir(parents=True, exist_ok=True)
         table = result.table.sort_values("p", na_position="last")
-        table.to_csv(out_dir / "meta_analysis.tsv", sep="\t", float_format="%.10g")
-        long = pd.DataFrame({"effect": result.effects.stack(), "se": result.std_errors.stack(),
-                             "weight_percent": result.weights.stack()})
-        long.index.names = ["feature", "study"]
-        long.to_csv(out_dir / "study_effects.tsv", sep="\t", float_format="%.10g")
-        if result.studies is not None:
-            result.studies.to_csv(out_dir / "studies.tsv", sep="\t")
-        record = {"command": "gutaxis meta", "gutaxis_version": __version__, "input": str(input),
-                  "metadata": None if metadata is None else str(metadata), "params": result.params}
-        (out_dir / "meta_analysis.json").write_text(json.dumps(record, indent=2, default=str) + "\n",
-                                                    encoding="utf-8")
         wanted = list(table.index[np.isfinite(table["p"].to_numpy())][:plots])
         for f in feature or []:
             if f not in result.table.index:
-                raise InputError(f"unknown feature {f!r}", source="gutaxis meta --feature")
+                raise InputError(f"unknown feature {f!r}", source="gutaxis meta --feature",
+                                 hint=f"features are e.g. {', '.join(map(repr, list(result.table.index[:3])))}")
             if f not in wanted:
                 wanted.append(f)
         written = []
-        for f in wanted:
-            path = out_dir / "forest" / f"{safe_filename(f)}.svg"
-            forest_plot(result, f, path=path, effect_label=effect_label)
-            written.append(path)
+        # all files or none: written into a temporary folder that replaces OUT at the end
+        with atomic_dir(out_dir, overwrite=overwrite, what=what, inputs=inputs) as tmp:
+            table.to_csv(tmp / "meta_analysis.tsv", sep="\t", float_format="%.10g")
+            long = pd.DataFrame({"effect": result.effects.stack(), "se": result.std_errors.stack(),
+                                 "weight_percent": result.weights.stack()})
+            long.index.names = ["feature", "study"]
+            long.to_csv(tmp / "study_effects.tsv", sep="\t", float_format="%.10g")
+            if result.studies is not None:
+                result.studies.to_csv(tmp / "studies.tsv", sep="\t")
+            record = {"command": "gutaxis meta", "gutaxis_version": __version__, "input": str(input),
+                      "metadata": None if metadata is None else str(metadata), "params": result.params}
+            (tmp / "meta_analysis.json").write_text(json.dumps(record, indent=2, default=str) + "\n",
+                                                    encoding="utf-8")
+            for f in wanted:
+                name = f"{meta_mod.safe_filename(f)}.svg"
+                meta_mod.forest_plot(result, f, path=tmp / "forest" / name, effect_label=effect_label)
+                written.append(out_dir / "forest" / name)
         con = _stdout()
         n_sig = int((result.table["q"] < 0.05).sum())
         con.print(f"meta-analysis ({result.method}) of {len(result.table)} feature(s) across "

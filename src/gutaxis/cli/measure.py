@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._app import app, datasets_app
+from ._app import OVERWRITE_HELP, app, datasets_app
 from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stderr as _stderr
@@ -20,30 +20,69 @@ def _report_steps() -> int:
     return len(_STEPS)
 
 
-def _print_written(path: Path) -> None:
+# the files `write_report` can write: a folder holding only these (and a synthetic summary.json)
+# is an earlier demo report, which `gutaxis demo` replaces without --overwrite
+_REPORT_FILES = frozenset({"report.html", "indices.tsv", "percentiles.tsv", "panels.tsv", "pcoa.tsv", "summary.json"})
+
+
+def _print_written(out_dir: Path, files: list[str]) -> None:
+    """The report and the other files of this run (never files of an earlier run: the folder is new)."""
     out = _stdout()
-    out.print(f"report written to {path}")
-    for f in sorted(p.name for p in path.parent.iterdir() if p.is_file() and p.name != path.name):
-        out.print(f"  {path.parent / f}")
+    out.print(f"report written to {out_dir / 'report.html'}")
+    for f in sorted(files):
+        if f != "report.html":
+            out.print(f"  {out_dir / f}")
+
+
+def _earlier_demo(path: Path) -> bool:
+    """Whether ``path`` holds just a report of gutaxis's synthetic demo cohort (from `gutaxis demo`)."""
+    import json
+
+    try:
+        entries = list(path.iterdir()) if path.is_dir() else []
+        if not entries or any(not p.is_file() or p.name not in _REPORT_FILES for p in entries):
+            return False
+        summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("synthetic") is True
+
+
+def _write_report_atomically(adata, out_dir: Path, *, overwrite: bool, inputs=(), **kw) -> list[str]:
+    """`write_report` into a hidden folder beside ``out_dir``, renamed into place when complete."""
+    from .._outputs import atomic_dir
+    from ..report import write_report
+
+    with atomic_dir(out_dir, overwrite=overwrite, what="report folder", inputs=inputs) as tmp:
+        write_report(adata, tmp, **kw)
+        return sorted(p.name for p in tmp.iterdir())
 
 
 @app.command()
 def demo(
-    out_dir: Path = typer.Option(Path("gutaxis-demo"), "-o", "--out", help="Folder for the report and its files."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic cohort (same seed, same cohort)."),
+    out_dir: Path = typer.Option(Path("gutaxis-demo"), "-o", "--out",
+                                 help="Folder for the report and its files (an earlier demo report there is replaced)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the synthetic cohort (same seed, same cohort)."),
     n_healthy: int = typer.Option(40, "--n-healthy", min=0, help="Synthetic healthy samples."),
     n_dysbiotic: int = typer.Option(40, "--n-dysbiotic", min=0, help="Synthetic dysbiotic samples."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
-    """Write a report for a built-in SYNTHETIC demo cohort (offline; invented data, not real people)."""
-    with _guard():
-        from ..demo import demo_cohort
-        from ..report import write_report
+    """Write a report for a built-in SYNTHETIC demo cohort (offline; invented data, not real people).
 
+    Run again, it replaces its own earlier demo report in the folder; a folder holding anything
+    else needs --overwrite.
+    """
+    with _guard():
+        from .._outputs import check_output_dir
+        from ..demo import demo_cohort
+
+        overwrite = overwrite or _earlier_demo(out_dir)
+        check_output_dir(out_dir, overwrite=overwrite, what="report folder")
         with _progress(_report_steps() + 1, "generating the synthetic cohort") as advance:
             advance("generating the synthetic cohort")
             cohort = demo_cohort(n_healthy=n_healthy, n_dysbiotic=n_dysbiotic, seed=seed)
-            path = write_report(cohort, out_dir, progress=advance)
-        _print_written(path)
+            files = _write_report_atomically(cohort, out_dir, overwrite=overwrite, progress=advance)
+        _print_written(out_dir, files)
 
 
 @app.command()
@@ -58,18 +97,25 @@ def report(
     group_column: Optional[str] = typer.Option(None, "--group-column", "-g", help="Metadata column that groups a cohort, e.g. Phenotype."),
     sample: Optional[str] = typer.Option(None, "--sample", help="Report on this one sample of the profile."),
     title: Optional[str] = typer.Option(None, "--title", help="Report title."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
-    """Write a gut-health report (HTML + TSV/JSON) for one sample or a cohort."""
-    with _guard():
-        from ..io import read_profile
-        from ..report import write_report
+    """Write a gut-health report (HTML + TSV/JSON) for one sample or a cohort.
 
+    The folder is written whole or not at all: an interrupted or failed run leaves the earlier
+    output as it was. A folder that already holds files needs --overwrite.
+    """
+    with _guard():
+        from .._outputs import check_output_dir
+        from ..io import read_profile
+
+        inputs = [profile, metadata, reference]
+        check_output_dir(out_dir, overwrite=overwrite, what="report folder", inputs=inputs)
         with _progress(_report_steps() + 1, "reading the profile") as advance:
             advance("reading the profile")
             adata = read_profile(profile, format=format, orientation=orientation, metadata=metadata)
-            path = write_report(adata, out_dir, reference=reference, group=group_column, title=title, sample=sample,
-                                progress=advance)
-        _print_written(path)
+            files = _write_report_atomically(adata, out_dir, overwrite=overwrite, inputs=inputs, reference=reference,
+                                             group=group_column, title=title, sample=sample, progress=advance)
+        _print_written(out_dir, files)
 
 
 @app.command("reference")
@@ -83,6 +129,9 @@ def reference_cmd(
 ) -> None:
     """Build a healthy reference (JSON) from the healthy samples of a labelled cohort."""
     with _guard():
+        import os
+
+        from .._outputs import atomic_file, check_output_file
         from ..errors import InputError
         from ..io import read_profile
         from ..measure.reference import build_reference
@@ -91,14 +140,19 @@ def reference_cmd(
         if not sep or not column.strip() or not value.strip():
             raise InputError(f"--healthy {healthy!r} is not COLUMN=VALUE", source="gutaxis reference",
                              hint="e.g. --healthy Phenotype=Healthy")
+        check_output_file(out, what="reference JSON", example="reference.json")
+        for inp in (profile, metadata):
+            if inp is not None and os.path.realpath(inp) == os.path.realpath(out):
+                raise InputError(f"is also the input {inp}: writing it would replace the input", source=out,
+                                 hint="write the reference to a new file, e.g. -o reference.json")
         with _progress(2, "reading the profile") as advance:
             advance("reading the profile")
             adata = read_profile(profile, format=format, orientation=orientation, metadata=metadata)
             advance("health indices of the healthy samples")
             ref = build_reference(adata, healthy=(column.strip(), value.strip()),
                                   source=f"{profile.name}: samples with {column.strip()} == {value.strip()!r}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        ref.to_json(out)
+        with atomic_file(out, what="reference JSON") as tmp:
+            ref.to_json(tmp)
         _stdout().print(f"healthy reference of {ref.n_samples} samples written to {out}")
 
 

@@ -17,6 +17,12 @@ do.
 :func:`read_h5ad`      AnnData ``.h5ad`` (validated); :func:`write_h5ad` writes one
 :func:`read_metadata`  sample metadata; :func:`add_metadata` joins it by sample ID
 =================== ==========================================================================
+
+Inputs are read defensively: a MetaPhlAn file is checked against its own redundancy (every rank
+sums to the same total; percentages, not proportions), BIOM/h5ad sparse arrays are checked before
+biom-format, anndata or scipy use them, and decompression (gzip/bzip2/xz, zip members of a .qza,
+HDF5 datasets) and YAML are bounded. The limits are module constants, documented in
+:mod:`gutaxis.io._text`, :mod:`gutaxis.io.qiime2` and :mod:`gutaxis.io._hdf5`.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from ._container import build_cohort, file_sha256
+from ._hdf5 import check_biom_hdf5
 from ._text import HDF5_MAGIC, raw_bytes
 
 if TYPE_CHECKING:
@@ -60,12 +61,15 @@ def read_biom(path: str | os.PathLike) -> AnnData:
     try:
         if data.startswith(HDF5_MAGIC):
             with h5py.File(io.BytesIO(data), "r") as handle:
+                check_biom_hdf5(handle, len(data), source=source)  # before biom/scipy trust its arrays
                 table = biom.load_table(handle)
             version = "2 (HDF5)"
         else:
             text = data.decode("utf-8-sig")
             table = biom.load_table(io.StringIO(text))
             version = "1 (JSON)" if text.lstrip().startswith("{") else "classic (TSV)"
+    except InputError:
+        raise
     except Exception as exc:  # biom/h5py/json raise many types on damaged input
         raise InputError(f"not a readable BIOM table ({type(exc).__name__}: {_short(exc)})", source=source,
                          hint="check that the file is a complete BIOM v1 (JSON) or v2 (HDF5) table") from exc

@@ -10,14 +10,26 @@ Environment variables
 ``GUTAXIS_DATA_DIR``
     Cache folder (default: ``pooch.os_cache("gutaxis")``, e.g. ``~/.cache/gutaxis``).
 ``GUTAXIS_DATASETS_URL``
-    Base URL replacing ``https://raw.githubusercontent.com/`` (a mirror, or a local server in tests).
+    Base URL replacing ``https://raw.githubusercontent.com/`` (a mirror, or a local server in tests);
+    an ``http(s)://`` or ``ftp://`` URL with a host, anything else is an :class:`InputError`.
+
+Cached files are verified on use, not only when fetched: a reader that takes a file from the cache
+(``<cache>/<dataset>/<file>`` of a registry file) calls :func:`verify_cached`, which compares the
+file's sha256 with the registry. To keep this cheap, a stamp beside the file
+(``.<file>.sha256-stamp``: size, modification time and sha256) is written once the file is verified
+(by :func:`fetch` or on first use); the file is hashed again only when its size or modification
+time differ from the stamp. A file that does not match raises :class:`DatasetCacheError` with the
+command that downloads it again. A file passed to a reader by its own path is the user's copy: no
+registry checksum applies to it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -33,6 +45,9 @@ __all__ = [
     "cache_dir",
     "DatasetError",
     "DatasetChecksumError",
+    "DatasetCacheError",
+    "cached_file",
+    "verify_cached",
 ]
 
 ENV_CACHE = "GUTAXIS_DATA_DIR"
@@ -52,6 +67,14 @@ class DatasetChecksumError(DatasetError):
             f"{file}: sha256 checksum mismatch (expected {expected}, got {got}); the download from {url} "
             "was deleted — retry later, or check the mirror set in GUTAXIS_DATASETS_URL"
         )
+
+
+class DatasetCacheError(DatasetError, InputError):
+    """A file in the dataset cache differs from the registry's sha256 (changed or damaged after download).
+
+    The file is left in place; ``gutaxis datasets fetch NAME`` downloads it again (the fetch
+    replaces a cached file whose checksum does not match).
+    """
 
 
 @lru_cache(maxsize=1)
@@ -115,9 +138,145 @@ def cache_dir(cache: str | os.PathLike | None = None) -> Path:
     return Path(pooch.os_cache("gutaxis"))
 
 
+_URL_SCHEMES = ("http", "https", "ftp", "sftp")
+
+
+class _BadURL(DatasetError, InputError):
+    """``GUTAXIS_DATASETS_URL`` is not a URL gutaxis can download from."""
+
+
 def _base_url() -> str:
-    base = os.environ.get(ENV_URL) or _registry()["default_base_url"]
+    """The base URL: ``$GUTAXIS_DATASETS_URL`` (checked) or the registry's default."""
+    from urllib.parse import urlsplit
+
+    env = os.environ.get(ENV_URL)
+    base = env or _registry()["default_base_url"]
+    try:
+        parts = urlsplit(base.strip())
+        ok = parts.scheme.lower() in _URL_SCHEMES and bool(parts.hostname) and base == base.strip() \
+            and not any(c.isspace() for c in base)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise _BadURL(
+            f"{base!r} is not a download URL",
+            source=ENV_URL if env else "gutaxis/data/datasets.json",
+            hint=(f"set {ENV_URL} to the base URL of a mirror, e.g. https://mirror.example.org/gutaxis/ or "
+                  f"http://127.0.0.1:8000/ (scheme {', '.join(_URL_SCHEMES)} and a host), or unset it to use "
+                  f"{_registry()['default_base_url']}"),
+        )
     return base if base.endswith("/") else base + "/"
+
+
+# ----------------------------------------------------------------------------- verified cache use
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.sha256-stamp")
+
+
+def _stat_key(path: Path) -> dict:
+    st = os.stat(path)  # follows a symlink: the file's own size and time
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_stamp(path: Path, sha256: str) -> None:
+    """Record that ``path`` (as it is now) has ``sha256``; best effort (a read-only cache is fine)."""
+    stamp = _stamp_path(path)
+    try:
+        data = json.dumps({**_stat_key(path), "sha256": sha256})
+        fd, tmp = tempfile.mkstemp(prefix=stamp.name + ".", dir=stamp.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(data)
+            os.replace(tmp, stamp)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass
+
+
+def _stamp_ok(path: Path, sha256: str) -> bool:
+    try:
+        stamp = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
+        return stamp == {**_stat_key(path), "sha256": sha256}
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _registry_file_of(path: Path, cache: str | os.PathLike | None = None) -> tuple[str, str, dict] | None:
+    """``(dataset, file, meta)`` when ``path`` is a registry file's place in the cache, else None."""
+    p = Path(path).expanduser()
+    dataset, fname = p.parent.name, p.name
+    entry = _datasets().get(dataset)
+    if entry is None or fname not in entry["files"]:
+        return None
+    folder = _cache_root(cache) / dataset
+    try:
+        same = os.path.realpath(p.parent) == os.path.realpath(folder)
+    except (OSError, ValueError):
+        return None
+    return (dataset, fname, entry["files"][fname]) if same else None
+
+
+def verify_cached(path: str | os.PathLike, *, cache: str | os.PathLike | None = None) -> Path:
+    """Check a file taken from the dataset cache against the registry's sha256; return its path.
+
+    ``path`` that is not a registry file's place in the cache (``<cache>/<dataset>/<file>``, the
+    cache being ``cache`` or :func:`cache_dir`), or that does not exist, is returned unchecked: a
+    file the user passes by its own path carries no registry checksum. The file is hashed only
+    when its stamp (size, modification time, sha256) is missing or out of date.
+
+    Raises
+    ------
+    DatasetCacheError
+        The cached file's sha256 differs from the registry; the message names the file, both
+        checksums and the ``gutaxis datasets fetch`` command that downloads it again.
+    """
+    p = Path(path).expanduser()
+    found = _registry_file_of(p, cache)
+    if found is None or not p.is_file():
+        return p
+    dataset, fname, meta = found
+    expected = meta["sha256"].lower()
+    if _stamp_ok(p, expected):
+        return p
+    got = _sha256_file(p)
+    if got != expected:
+        size = p.stat().st_size
+        raise DatasetCacheError(
+            f"the cached file {dataset}/{fname} differs from the copy gutaxis knows (sha256 {got}, expected "
+            f"{expected}; {size:,} bytes, expected {meta.get('bytes', '?'):,}): it was changed or damaged after it "
+            "was downloaded, so its numbers cannot be trusted",
+            source=p,
+            hint=f"download it again with `gutaxis datasets fetch {dataset}` (it replaces the changed file), or "
+                 "pass your own copy by its path",
+        )
+    _write_stamp(p, expected)
+    return p
+
+
+def cached_file(name: str, *, cache: str | os.PathLike | None = None, verify: bool = True) -> Path:
+    """The cache path of ``"dataset/file"`` (verified with :func:`verify_cached` when it exists).
+
+    The file need not exist (check ``.is_file()``); an unknown dataset or file is an :class:`InputError`.
+    """
+    dataset, _, fname = str(name).partition("/")
+    entry = dataset_info(dataset)
+    if fname not in entry["files"]:
+        raise InputError(f"dataset {dataset!r} has no file {fname!r}", source="gutaxis datasets",
+                         hint=f"its files are: {', '.join(entry['files'])}")
+    p = _cache_root(cache) / dataset / fname
+    return verify_cached(p, cache=cache) if verify else p
 
 
 class _RichBar:
@@ -178,8 +337,11 @@ def _fetch_file(name: str, fname: str, meta: dict, folder: Path, progress: bool)
                               downloader=downloader, progressbar=False)
     except ValueError as exc:
         m = re.search(r"expected (\S+) but got (\S+?)\.", str(exc))
-        if m is None:
-            raise
+        if m is None:  # e.g. requests' InvalidURL, pooch's "unrecognized URL protocol"
+            raise DatasetError(
+                f"{name}/{fname}: cannot download from {url} ({type(exc).__name__}: {exc})"
+                f" — check {ENV_URL} (a base URL such as https://mirror.example.org/), or unset it"
+            ) from None
         got = m.group(2)
         raise DatasetChecksumError(f"{name}/{fname}", url, expected, got) from None
     except requests.RequestException as exc:
@@ -196,6 +358,7 @@ def _fetch_file(name: str, fname: str, meta: dict, folder: Path, progress: bool)
         logger.setLevel(level)
         if bar:
             bar.close()
+    _write_stamp(Path(path), expected)  # pooch checked the sha256: later uses need not hash it again
     return Path(path)
 
 
@@ -234,6 +397,7 @@ def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bo
             raise InputError(f"dataset {dataset!r} has no file {single!r}", source="gutaxis datasets",
                              hint=f"its files are: {', '.join(files)}")
         files = {single: files[single]}
+    _base_url()  # a bad GUTAXIS_DATASETS_URL is refused before anything is written
     root = _cache_root(cache_dir)
     folder = root / dataset
     out = {fname: _fetch_file(dataset, fname, meta, folder, progress) for fname, meta in files.items()}

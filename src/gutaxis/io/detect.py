@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import InputError
-from ._text import COMPRESSED_MAGICS, HDF5_MAGIC, ZIP_MAGIC, decode, existing_file, raw_bytes
+from ._text import HDF5_MAGIC, ZIP_MAGIC, decode, existing_file, raw_bytes
 
 __all__ = ["SUPPORTED_FORMATS", "detect_format"]
 
@@ -62,7 +62,7 @@ def detect_format(path: str | os.PathLike) -> tuple[str, str]:
         return _detect_zip(p)
     if head.startswith(HDF5_MAGIC):
         return _detect_hdf5(p, suffix)
-    data = raw_bytes(p, limit=None if head.startswith(COMPRESSED_MAGICS) else 1 << 20)
+    data = raw_bytes(p, limit=(1 << 20) + 1)  # the head only, decompressed if need be
     if not data.strip():
         raise InputError("the file is empty", source=path, hint="check that the profiler finished writing it")
     if data.startswith(HDF5_MAGIC):

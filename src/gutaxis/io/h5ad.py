@@ -20,6 +20,7 @@ from .._validation import check_abundance, zero_sum_samples
 from ..errors import InputError
 from ..taxonomy import RANKS, parse_lineage
 from ._container import ensure_provenance, file_sha256, gutaxis_version
+from ._hdf5 import check_h5ad
 from ._text import HDF5_MAGIC
 
 if TYPE_CHECKING:
@@ -63,7 +64,13 @@ def read_h5ad(path: str | os.PathLike) -> AnnData:
         raise InputError("not an HDF5 file, so not an .h5ad", source=source,
                          hint="give an .h5ad written by anndata (or use read_profile to detect the format)")
     try:
+        import h5py
+
+        with h5py.File(path, "r") as handle:  # sparse arrays checked before anndata/scipy trust them
+            check_h5ad(handle, os.path.getsize(path), source=source)
         adata = ad.read_h5ad(path)
+    except InputError:
+        raise
     except Exception as exc:  # h5py/anndata raise many types on damaged files
         raise InputError(f"not a readable .h5ad ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
                          source=source, hint="the file may be truncated or not written by anndata") from exc

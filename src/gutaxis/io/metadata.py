@@ -19,6 +19,12 @@ lines) and QIIME 1 mapping files (``#SampleID`` header) are understood.
 
 Whatever is left out is listed in ``uns["provenance"]["filtered"]`` and announced by a
 :class:`~gutaxis.io.FilteredWarning`.
+
+A column is numeric when every non-missing value is a number. The model builders of
+``associate`` and ``permanova`` refuse a column that is numeric except for a few cells
+(:func:`check_numeric_column`: one ``unknown`` or ``41,5`` among ages would otherwise make
+``age`` a factor with one level per age), naming the samples and values, and warn about levels
+that differ only in case or spaces (:func:`warn_case_variants`, ``CD`` next to ``cd``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import copy
 import logging
 import os
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,7 +46,16 @@ from ._text import parse_delimited, read_lines, split_fields
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["read_metadata", "add_metadata", "HOW"]
+__all__ = [
+    "HOW",
+    "MetadataWarning",
+    "add_metadata",
+    "case_variants",
+    "check_numeric_column",
+    "numeric_except_cells",
+    "read_metadata",
+    "warn_case_variants",
+]
 
 log = logging.getLogger("gutaxis.io")
 
@@ -48,6 +64,10 @@ HOW = ("exact", "left", "inner")
 
 _ID_NAMES = ("sampleid", "sampleids", "samplename", "sample", "id", "runid", "run", "runaccession")
 _SUFFIXES = ("_profile", "_metaphlan_bugs_list", "_metaphlan", "_bugs_list", ".metaphlan", "_taxonomic_profile")
+
+
+class MetadataWarning(UserWarning):
+    """Metadata that is used, but probably not as meant (e.g. levels differing only in case)."""
 
 
 def _key(name: str) -> str:
@@ -162,6 +182,89 @@ def _convert(column: pd.Series) -> pd.Series:
     if (numeric.notna() | missing).all() and numeric.notna().any():
         return numeric
     return text.where(~missing, np.nan).astype(object)
+
+
+# a number written with a decimal comma (41,5) or a thousands separator (1,000)
+_COMMA_NUMBER = re.compile(r"[+-]?\d*,\d+")
+
+
+def numeric_except_cells(column: pd.Series) -> list[tuple[str, str]] | None:
+    """The cells that keep an otherwise numeric column from being numeric.
+
+    A column is *numeric except for a few cells* when it is not numeric as a whole, at least 90%
+    of its non-missing values are numbers (or numbers written with a decimal comma, ``41,5``)
+    and those take at least 3 distinct values. Then the cells that are not plain numbers
+    (``unknown``, ``41,5``, ``>80``) are returned as ``[(sample ID, value), ...]``; otherwise
+    (a numeric column, a categorical one, a two-valued code) ``None``.
+
+    Such a column would be modelled as categorical, one group per distinct number: one word
+    among ages turns ``age`` into a factor with as many levels as there are ages.
+    """
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return None
+    text = column[column.notna()].astype(str).str.strip()
+    text = text[~text.str.lower().isin(_METADATA_MISSING)]
+    if text.empty:
+        return None
+    number = pd.to_numeric(text, errors="coerce")
+    comma = text.str.fullmatch(_COMMA_NUMBER.pattern).fillna(False).astype(bool)
+    if number.notna().all():
+        return None  # all numbers (an object column of numbers): nothing to name
+    like = number.notna() | comma
+    if like.mean() < 0.9:
+        return None
+    values = number.where(number.notna(), pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce"))
+    if values[like].nunique() < 3:
+        return None
+    bad = text[number.isna()]
+    return [(str(i), str(v)) for i, v in bad.items()]
+
+
+def check_numeric_column(column: pd.Series, name: str, *, source: str | None = "metadata",
+                         categorical_hint: str | None = None) -> None:
+    """Refuse a column that is numeric except for a few cells (:func:`numeric_except_cells`),
+    naming the column, the samples and their values, and what to do.
+
+    ``categorical_hint``: how the caller lets a user say the column is categorical after all
+    (e.g. ``"write C(age) in the formula"``).
+    """
+    cells = numeric_except_cells(column)
+    if not cells:
+        return
+    def show(cell):
+        sample, value = cell
+        note = " (a decimal comma?)" if _COMMA_NUMBER.fullmatch(value) else ""
+        return f"sample {sample!r}: {value!r}{note}"
+
+    shown = "; ".join(show(c) for c in cells[:5]) + (f"; and {len(cells) - 5} more" if len(cells) > 5 else "")
+    n = int(column.notna().sum())
+    if all(_COMMA_NUMBER.fullmatch(v) for _, v in cells) and len(cells) == n:
+        problem = f"column {name!r} holds numbers written with a decimal comma ({shown})"
+    else:
+        problem = (f"column {name!r} is numeric except for {len(cells)} of its {n} values ({shown}); as it is, "
+                   "it would be modelled as categorical, one group per distinct value")
+    hint = ("replace each such value by a number written with a decimal point (41.5, not 41,5), or leave the cell "
+            "empty or NA (that sample is then left out)")
+    if categorical_hint:
+        hint += f"; if {name!r} is meant to be categorical, {categorical_hint}"
+    raise InputError(problem, source=source, hint=hint)
+
+
+def case_variants(values) -> list[list[str]]:
+    """Groups of distinct values that differ only in letter case or spaces (``CD``, ``cd``, ``CD ``)."""
+    groups: dict[str, list[str]] = {}
+    for value in dict.fromkeys(str(v) for v in values):
+        groups.setdefault(" ".join(value.split()).casefold(), []).append(value)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def warn_case_variants(values, name: str, *, source: str | None = "metadata", stacklevel: int = 3) -> None:
+    """One :class:`MetadataWarning` per group of levels of ``name`` that differ only in case or spaces."""
+    for group in case_variants(values):
+        prefix = f"{source}: " if source else ""
+        warnings.warn(f"{prefix}column {name!r}: the levels {', '.join(map(repr, group))} differ only in case or "
+                      "spaces and are treated as different groups; if they are the same, write them alike in the "
+                      "metadata", MetadataWarning, stacklevel=stacklevel)
 
 
 def add_metadata(

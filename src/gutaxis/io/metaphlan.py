@@ -110,7 +110,13 @@ def read_metaphlan(
     ------
     InputError
         For files that are not MetaPhlAn output, bad cells, duplicate clades or samples,
-        percentages above 100, samples with no abundance at ``rank``.
+        percentages above 100, samples with no abundance at ``rank``; for a file whose ranks do
+        not sum to the same total (MetaPhlAn computes each clade as the sum of its children, so a
+        truncated or edited file shows: say species 27.3 % against kingdoms 29.2 %; tolerance
+        :data:`RANK_TOTAL_TOLERANCE` plus the rounding of the written decimals); and for a sample
+        whose values sum to about 1 instead of 100 (proportions, refused rather than converted:
+        MetaPhlAn never writes them, so the file went through another tool, and a guessed unit
+        is a 100-fold error when the guess is wrong).
     """
     if rank not in RANKS:
         raise InputError(f"unknown rank {rank!r}", source="read_metaphlan", hint=f"use one of {', '.join(RANKS)}")
@@ -222,8 +228,136 @@ def _parse_file(path) -> _Profile:
                          hint="give the MetaPhlAn output as written, or read other tables with read_table")
     first = split_fields(texts[0], "\t")
     if header is None and not _is_clade(first[0]):
-        return _parse_merged(source, first, texts[1:], numbers[1:], numbers[0], database)
-    return _parse_single(source, header, texts, numbers, first, sample_label, database, path)
+        profile = _parse_merged(source, first, texts[1:], numbers[1:], numbers[0], database)
+    else:
+        profile = _parse_single(source, header, texts, numbers, first, sample_label, database, path)
+    _check_percent(profile)
+    _check_rank_totals(profile)
+    return profile
+
+
+#: Rank letters, from the root down (``k``/``d`` kingdom ... ``s`` species; ``t`` is left out of
+#: the totals check: MetaPhlAn 2 lists strains for some species only).
+_RANK_ORDER = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6}
+_RANK_WORD = {0: "kingdom", 1: "phylum", 2: "class", 3: "order", 4: "family", 5: "genus", 6: "species"}
+#: How far a rank's total may be from the top rank's total (percentage points, plus a share of
+#: that total), beyond the rounding of the values as written.
+RANK_TOTAL_TOLERANCE = (1e-4, 1e-5)
+
+
+def _pct(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _rank_index(clades: list[str]) -> np.ndarray:
+    return np.array([_RANK_ORDER.get(_rank_letter(c) or "", -1) if c.upper() not in _UNCLASSIFIED else -1
+                     for c in clades], dtype=np.int64)
+
+
+def _check_percent(profile: _Profile) -> None:
+    """MetaPhlAn writes percentages: a sample whose top rank plus unclassified share sums to
+    about 1 holds proportions (some tool or script divided it by 100)."""
+    ranks = _rank_index(profile.clades)
+    present = sorted(set(ranks[ranks >= 0].tolist()))
+    if not present:
+        return
+    unclassified = np.array([c.upper() in _UNCLASSIFIED for c in profile.clades], dtype=bool)
+    top = profile.values[ranks == present[0]].sum(axis=0) + profile.values[unclassified].sum(axis=0)
+    looks = np.flatnonzero(np.abs(top - 1.0) <= 0.01)
+    if len(looks):
+        i = looks[0]
+        what = f"{_RANK_WORD[present[0]]} rows" + (" plus the unclassified row" if unclassified.any() else "")
+        raise InputError(
+            f"sample {profile.samples[i]!r}: its {what} sum to {top[i]:.4g}, not 100 -- its values look like "
+            f"proportions, but MetaPhlAn writes percentages ({len(looks)} of {len(profile.samples)} sample(s))",
+            source=profile.source,
+            hint="multiply that sample's values by 100 (MetaPhlAn's relative_abundance is in percent), or "
+                 "read a table of proportions with gutaxis.read_table (--format table) and one rank only")
+
+
+def _decimals_half_unit(values: np.ndarray) -> float:
+    """Half of the last written decimal (0.5e-5 for values written with 5 decimals)."""
+    v = np.abs(values[np.isfinite(values) & (values != 0)])
+    if not v.size:
+        return 0.0
+    for d in range(9):
+        scaled = v * 10.0 ** d
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-3):
+            return 0.5 * 10.0 ** -d
+    return 0.0
+
+
+def _check_rank_totals(profile: _Profile) -> None:
+    """Every rank of a MetaPhlAn profile sums to the same total (each clade is the sum of its
+    children), which a truncated or edited file breaks: refuse it.
+
+    MetaPhlAn 2 leaves ``..._unclassified`` clades without children (``g__Sutterellaceae_unclassified``
+    has no species): such a childless clade counts towards every rank below its own.
+    """
+    clades = profile.clades
+    ranks = _rank_index(clades)
+    present = sorted(set(ranks[ranks >= 0].tolist()))
+    if len(present) < 2:
+        return  # one rank only: nothing to compare
+    ancestors = set()
+    for c in clades:
+        parts = c.split("|")
+        for k in range(1, len(parts)):
+            ancestors.add("|".join(parts[:k]))
+    leaf_unclassified = np.array([c not in ancestors and c.rsplit("|", 1)[-1].lower().endswith("_unclassified")
+                                  for c in clades], dtype=bool)
+    values = profile.values
+    unclassified = values[np.array([c.upper() in _UNCLASSIFIED for c in clades], dtype=bool)].sum(axis=0)
+    for r in present[::-1]:  # counts rather than percentages: said as such (the species rank first)
+        totals = values[ranks == r].sum(axis=0) + unclassified
+        over = np.flatnonzero(totals > 100.0 + _PERCENT_TOLERANCE)
+        if len(over):
+            raise InputError(
+                f"sample {profile.samples[over[0]]!r} sums to {totals[over[0]]:.4g}% at rank {_RANK_WORD[r]!r} "
+                f"({len(over)} sample(s) above 100%)", source=profile.source,
+                hint="MetaPhlAn relative abundances are percentages; a table of counts or reads should be "
+                     "read with gutaxis.read_table")
+    top = present[0]
+    reference = values[ranks == top].sum(axis=0)
+    half_unit = _decimals_half_unit(values)
+    absolute, relative = RANK_TOTAL_TOLERANCE
+    for r in present[1:]:
+        rows = ranks == r
+        carried = leaf_unclassified & (ranks >= top) & (ranks < r) & (ranks >= 0)
+        total = values[rows].sum(axis=0) + values[carried].sum(axis=0)
+        tolerance = absolute + relative * reference + half_unit * (rows.sum() + carried.sum())
+        off = np.flatnonzero(np.abs(total - reference) > tolerance)
+        if not len(off):
+            continue
+        i = off[0]
+        who = f"sample {profile.samples[i]!r}: " if len(profile.samples) > 1 else ""
+        own = values[rows, i].sum()
+        with_leaves = (f" ({_pct(total[i])}% with {int(carried.sum())} childless '_unclassified' clade(s) above)"
+                       if values[carried, i].sum() > 0 else "")
+        raise InputError(
+            f"{who}the {_RANK_WORD[r]} rows sum to {_pct(own)}%{with_leaves} but the {_RANK_WORD[top]} rows to "
+            f"{_pct(reference[i])}% ({len(off)} of {len(profile.samples)} sample(s)); in MetaPhlAn output every "
+            f"rank sums to the same total, so the file looks truncated or edited{_missing_children(profile, ranks, r, i)}",
+            source=profile.source,
+            hint="copy the complete file again or re-run MetaPhlAn; if rows were removed on purpose, keep the "
+                 "rows of one rank only (e.g. the s__ rows)")
+
+
+def _missing_children(profile: _Profile, ranks: np.ndarray, r: int, sample: int) -> str:
+    """``" (e.g. g__X holds 1.2% but its species rows 0%)"``: the first clade whose children fall short."""
+    values = profile.values[:, sample]
+    children: dict[str, float] = {}
+    for c, rank, v in zip(profile.clades, ranks, values):
+        if rank == r and "|" in c:
+            parent = c.rsplit("|", 1)[0]
+            children[parent] = children.get(parent, 0.0) + v
+    for c, rank, v in zip(profile.clades, ranks, values):
+        if rank == r - 1 and v > 0 and abs(children.get(c, 0.0) - v) > 1e-4 + 1e-5 * v:
+            if c not in children and c.rsplit("|", 1)[-1].lower().endswith("_unclassified"):
+                continue
+            return (f" (e.g. {c.rsplit('|', 1)[-1]} holds {_pct(v)}% but its {_RANK_WORD[r]} rows "
+                    f"{_pct(children.get(c, 0.0))}%)")
+    return ""
 
 
 def _is_clade(name: str) -> bool:

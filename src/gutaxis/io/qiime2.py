@@ -10,6 +10,30 @@ A ``.qza`` is a zip archive with one top directory named by the artifact's uuid:
 The BIOM file is opened in memory (h5py on a bytes buffer) and read through biom-format.
 ``FeatureTable[Frequency]`` and ``FeatureTable[RelativeFrequency]`` are read; any other
 artifact type is an :class:`~gutaxis.errors.InputError` naming the type.
+
+A ``.qza`` may come from anywhere, so it is read defensively. Limits (module constants of
+``gutaxis.io.qiime2``; raise them for an unusual genuine artifact):
+
+``MAX_MEMBER_BYTES``
+    Largest uncompressed size of the one member read in full, the BIOM table: 1 GiB.
+``MAX_TOTAL_BYTES``
+    Largest uncompressed size of the whole archive (every member, as declared): 2 GiB.
+``MAX_COMPRESSION_RATIO``
+    Largest ratio of a member's uncompressed to compressed size, for members above
+    ``RATIO_FLOOR_BYTES`` (1 MiB): 100. QIIME 2 stores gzip-compressed HDF5, which compresses
+    little further; a ratio near 1000 is a run of zeros, a zip bomb.
+``MAX_METADATA_BYTES``
+    Largest ``metadata.yaml`` (and ``VERSION``): 64 KiB. QIIME 2 writes a few hundred bytes.
+``MAX_MEMBERS``
+    Largest number of members: 100,000.
+``MAX_YAML_DEPTH``
+    Deepest nesting of lists and mappings in ``metadata.yaml``: 20.
+
+The declared sizes are checked before anything is decompressed, and decompression stops at the
+limit whatever the archive declares. ``metadata.yaml`` is read with a YAML loader that refuses
+aliases (``*name``): QIIME 2 never writes them, and nested aliases ("billion laughs") expand a few
+hundred bytes into gigabytes. The BIOM table's arrays are checked before biom-format reads them
+(:mod:`gutaxis.io._hdf5`).
 """
 
 from __future__ import annotations
@@ -22,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ._container import file_sha256
+from ._hdf5 import check_biom_hdf5
 from .biom import _short, cohort_from_biom_table
 
 if TYPE_CHECKING:
@@ -32,7 +57,20 @@ __all__ = ["read_qza", "QZA_TYPES"]
 #: Artifact types :func:`read_qza` reads.
 QZA_TYPES = ("FeatureTable[Frequency]", "FeatureTable[RelativeFrequency]")
 
-_MAX_MEMBER_BYTES = 4 << 30  # refuse absurd declared sizes before decompressing
+#: Largest uncompressed size of the BIOM member, in bytes.
+MAX_MEMBER_BYTES = 1 << 30
+#: Largest uncompressed size of all members together (as declared), in bytes.
+MAX_TOTAL_BYTES = 2 << 30
+#: Largest uncompressed / compressed size of a member above RATIO_FLOOR_BYTES.
+MAX_COMPRESSION_RATIO = 100
+#: Members smaller than this are not held to MAX_COMPRESSION_RATIO.
+RATIO_FLOOR_BYTES = 1 << 20
+#: Largest metadata.yaml / VERSION member, in bytes.
+MAX_METADATA_BYTES = 64 << 10
+#: Largest number of members in the archive.
+MAX_MEMBERS = 100_000
+#: Deepest nesting of lists/mappings in metadata.yaml (QIIME 2 writes a flat mapping).
+MAX_YAML_DEPTH = 20
 
 
 def read_qza(path: str | os.PathLike) -> AnnData:
@@ -57,7 +95,6 @@ def read_qza(path: str | os.PathLike) -> AnnData:
     """
     import biom
     import h5py
-    import yaml
 
     source = str(path)
     hint = "give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2"
@@ -72,6 +109,7 @@ def read_qza(path: str | os.PathLike) -> AnnData:
                          hint=hint) from exc
     with archive:
         names = archive.namelist()
+        _check_sizes(archive, source)
         meta_names = [n for n in names if re.fullmatch(r"[^/]+/metadata\.yaml", n)]
         if len(meta_names) != 1:
             what = "no" if not meta_names else f"{len(meta_names)}"
@@ -79,25 +117,28 @@ def read_qza(path: str | os.PathLike) -> AnnData:
                              hint=hint)
         root = meta_names[0].split("/", 1)[0]
         try:
-            metadata = yaml.safe_load(_member(archive, meta_names[0]).decode("utf-8"))
+            metadata = _load_yaml(_member(archive, meta_names[0], MAX_METADATA_BYTES, "MAX_METADATA_BYTES")
+                                  .decode("utf-8"), meta_names[0], source)
         except InputError:
             raise
-        except Exception as exc:  # yaml.YAMLError, UnicodeDecodeError, zip CRC errors...
+        except Exception as exc:  # yaml.YAMLError, UnicodeDecodeError, RecursionError, zip CRC errors...
             raise InputError(f"{meta_names[0]} cannot be read ({type(exc).__name__}: {_short(exc)})",
                              source=source, hint=hint) from exc
         if not isinstance(metadata, dict) or "type" not in metadata:
             raise InputError(f"{meta_names[0]} does not name the artifact type", source=source, hint=hint)
-        artifact_type = str(metadata.get("type"))
+        artifact_type = metadata.get("type")
+        artifact_type = artifact_type if isinstance(artifact_type, str) else repr(artifact_type)
         if artifact_type not in QZA_TYPES:
             raise InputError(
-                f"artifact type {artifact_type!r} is not a feature table gutaxis can read", source=source,
+                f"artifact type {_short(artifact_type, 80)!r} is not a feature table gutaxis can read", source=source,
                 hint=f"give a {' or '.join(QZA_TYPES)} artifact (e.g. the table.qza of a DADA2/Deblur run, "
                      "or taxa collapse output)")
         version = {}
         version_name = f"{root}/VERSION"
         if version_name in names:
             try:
-                for line in _member(archive, version_name).decode("utf-8", "replace").splitlines():
+                for line in _member(archive, version_name, MAX_METADATA_BYTES, "MAX_METADATA_BYTES").decode(
+                        "utf-8", "replace").splitlines():
                     key, _, value = line.partition(":")
                     if value:
                         version[key.strip()] = value.strip()
@@ -107,17 +148,20 @@ def read_qza(path: str | os.PathLike) -> AnnData:
         if biom_name not in names:
             raise InputError(f"the artifact has no {biom_name}", source=source,
                              hint="the archive is incomplete; re-export it from QIIME 2")
-        payload = _member(archive, biom_name)
+        payload = _member(archive, biom_name, MAX_MEMBER_BYTES, "MAX_MEMBER_BYTES")
     try:
         with h5py.File(io.BytesIO(payload), "r") as handle:
+            check_biom_hdf5(handle, len(payload), source=source, where=biom_name)  # before biom/scipy use it
             table = biom.load_table(handle)
+    except InputError:
+        raise
     except Exception as exc:  # h5py/biom raise many types on damaged input
         raise InputError(f"{biom_name} is not a readable BIOM v2 table ({type(exc).__name__}: {_short(exc)})",
                          source=source, hint="the artifact may be damaged; re-export it from QIIME 2") from exc
     extra = {
-        "artifact_uuid": str(metadata.get("uuid", root)),
+        "artifact_uuid": _short(str(metadata.get("uuid", root)), 100),
         "artifact_type": artifact_type,
-        "artifact_format": None if metadata.get("format") is None else str(metadata.get("format")),
+        "artifact_format": None if metadata.get("format") is None else _short(str(metadata.get("format")), 100),
         "archive_version": version.get("archive"),
         "qiime2_framework": version.get("framework"),
     }
@@ -125,15 +169,78 @@ def read_qza(path: str | os.PathLike) -> AnnData:
                                   extra_provenance=extra)
 
 
-def _member(archive: zipfile.ZipFile, name: str) -> bytes:
+def _check_sizes(archive: zipfile.ZipFile, source: str) -> None:
+    """The archive's declared sizes against MAX_MEMBERS and MAX_TOTAL_BYTES (before reading)."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise InputError(f"the archive has {len(infos)} members, above MAX_MEMBERS = {MAX_MEMBERS}", source=source,
+                         hint="a QIIME 2 artifact has a few dozen; for a genuine one raise "
+                              "gutaxis.io.qiime2.MAX_MEMBERS")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_TOTAL_BYTES:
+        raise InputError(f"the archive would decompress to {total} bytes, above MAX_TOTAL_BYTES = {MAX_TOTAL_BYTES}",
+                         source=source, hint="the archive looks damaged or hostile; for a genuine artifact raise "
+                                             "gutaxis.io.qiime2.MAX_TOTAL_BYTES")
+
+
+def _member(archive: zipfile.ZipFile, name: str, limit: int, limit_name: str) -> bytes:
+    """One member's bytes: its declared size and compression ratio are checked first, and
+    decompression stops past ``limit`` (or past the declared size) whatever the archive says."""
+    source = archive.filename
     try:
         info = archive.getinfo(name)
-        if info.file_size > _MAX_MEMBER_BYTES:
-            raise InputError(f"{name} declares {info.file_size} bytes", source=archive.filename,
-                             hint="the archive looks damaged")
-        return archive.read(name)
+    except KeyError as exc:  # pragma: no cover - names come from namelist()
+        raise InputError(f"the archive has no {name}", source=source) from exc
+    hint = f"the archive looks damaged or hostile; for a genuine artifact raise gutaxis.io.qiime2.{limit_name}"
+    if info.file_size > limit:
+        raise InputError(f"{name} would decompress to {info.file_size} bytes, above {limit_name} = {limit}",
+                         source=source, hint=hint)
+    if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+        raise InputError(
+            f"{name} would decompress from {info.compress_size} to {info.file_size} bytes (ratio "
+            f"{info.file_size / max(info.compress_size, 1):.0f}, above MAX_COMPRESSION_RATIO = "
+            f"{MAX_COMPRESSION_RATIO})", source=source,
+            hint="the archive looks like a zip bomb; for a genuine artifact raise "
+                 "gutaxis.io.qiime2.MAX_COMPRESSION_RATIO")
+    cap = min(limit, info.file_size)
+    out = io.BytesIO()
+    try:
+        with archive.open(info) as stream:
+            while True:
+                block = stream.read(min(1 << 20, cap + 1 - out.tell()))
+                if not block:
+                    break
+                out.write(block)
+                if out.tell() > cap:
+                    raise InputError(f"{name} decompresses to more than {cap} bytes (it declares "
+                                     f"{info.file_size}; {limit_name} = {limit})", source=source, hint=hint)
     except InputError:
         raise
     except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, NotImplementedError...
         raise InputError(f"{name} cannot be extracted ({type(exc).__name__}: {_short(exc)})",
-                         source=archive.filename, hint="the archive may be truncated; re-export it") from exc
+                         source=source, hint="the archive may be truncated; re-export it") from exc
+    return out.getvalue()
+
+
+def _load_yaml(text: str, name: str, source: str):
+    """``yaml.safe_load`` that refuses aliases (``*name``) before building anything."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+                raise InputError(f"{name} nests more than {MAX_YAML_DEPTH} levels deep (line {line}); QIIME 2 "
+                                 "metadata is a flat mapping", source=source,
+                                 hint="give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+            raise InputError(
+                f"{name} uses a YAML alias ('*{_short(str(event.anchor), 40)}', line {line}); QIIME 2 never writes "
+                "aliases, and expanding nested ones can exhaust memory", source=source,
+                hint="give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2")
+    return yaml.load(text, Loader=yaml.SafeLoader)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 
 from ..errors import InputError
-from ._container import build_cohort, file_sha256
+from ._container import build_cohort, file_sha256, format_ids
 from ._text import fast_parse, parse_delimited, read_lines, split_fields, to_numbers
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ _SAMPLE_ID_NAMES = {"sampleid", "sampleids", "sample", "samplename", "samples", 
 _NEUTRAL_ID_NAMES = {"id", "name", "index", ""}
 _LINEAGE_COLUMNS = {"taxonomy", "lineage", "consensuslineage", "taxonomicassignment"}
 _ANNOTATION_COLUMNS = {"ncbitaxid", "cladetaxid", "taxid", "ncbitaxonid", "confidence", "additionalspecies"}
+_SPECIAL_KEYS = _TAXON_ID_NAMES | _SAMPLE_ID_NAMES | _NEUTRAL_ID_NAMES | _LINEAGE_COLUMNS | _ANNOTATION_COLUMNS
 _TAXON_LIKE = re.compile(
     r"^\s*(?:[kdpcofgst]__|D_\d+__)"  # rank prefix
     r"|[|;]\s*[a-z]__"  # prefixed lineage
@@ -52,8 +53,15 @@ _TAXON_LIKE = re.compile(
 )
 
 
+_KEY_DROP = str.maketrans("", "", " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f_#-.")
+_KEY_SEP = re.compile(r"[\s_#\-.]+")
+
+
 def _key(name: str) -> str:
-    return re.sub(r"[\s_#\-.]+", "", str(name)).lower()
+    name = str(name)
+    if name.isascii():  # str.translate: the header of a wide table has a million names
+        return name.translate(_KEY_DROP).lower()
+    return _KEY_SEP.sub("", name).lower()
 
 
 def read_table(
@@ -89,7 +97,9 @@ def read_table(
     ------
     InputError
         For empty tables, non-numeric/missing/negative cells, duplicate IDs, samples summing to
-        zero, ragged rows.
+        zero, ragged rows, a header and rows split by different separators, and a given
+        ``orientation`` that names the samples like taxa (``s__...``, ``k__...|p__...``; sample
+        names that only look like binomials are warned about).
     """
     if orientation not in ORIENTATIONS:
         raise InputError(f"unknown orientation {orientation!r}", source=path,
@@ -114,15 +124,17 @@ def read_table(
     if not texts:
         raise InputError("the table has a header but no rows", source=source,
                          hint="check that the file was written completely")
+    _check_same_separator(header_line, sep, texts, numbers, lines.number[header_at], source)
     if _r_style_header(header, texts, sep):
         # R's write.table: the header has no name for the row-name column
         header = ["", *header]
         log.info("%s: the header has one field less than the rows; the first column holds the IDs", source)
 
-    keys = [_key(h) for h in header]
-    id_col = next((i for i, k in enumerate(keys) if k in _TAXON_ID_NAMES | _SAMPLE_ID_NAMES | {"id"}), 0)
-    lineage_col = next((i for i, k in enumerate(keys) if k in _LINEAGE_COLUMNS and i != id_col), None)
-    annotation = [i for i, k in enumerate(keys) if k in _ANNOTATION_COLUMNS and i not in (id_col, lineage_col)]
+    # the few header names that mean something (not a list of a million keys: wide tables)
+    keys = {i: k for i, k in enumerate(map(_key, header)) if k in _SPECIAL_KEYS}
+    id_col = next((i for i, k in keys.items() if k in _TAXON_ID_NAMES | _SAMPLE_ID_NAMES | {"id"}), 0)
+    lineage_col = next((i for i, k in keys.items() if k in _LINEAGE_COLUMNS and i != id_col), None)
+    annotation = [i for i, k in keys.items() if k in _ANNOTATION_COLUMNS and i not in (id_col, lineage_col)]
     value_cols = [i for i in range(len(header)) if i not in {id_col, lineage_col, *annotation}]
     if not value_cols:
         raise InputError("the table has no value columns", source=source,
@@ -145,12 +157,13 @@ def read_table(
                             col_kind="column", row_lines=numbers)
 
     if orientation == "auto":
-        orientation, reason = _detect_orientation(row_ids, col_ids, keys[id_col], lineage_col is not None,
+        orientation, reason = _detect_orientation(row_ids, col_ids, _key(header[id_col]), lineage_col is not None,
                                                   sample_ids)
         level = logging.WARNING if reason.startswith("no evidence") else logging.INFO
         log.log(level, "%s: orientation %s (%s)", source, orientation, reason)
     else:
         reason = "given"
+    notes = []
     if orientation == "samples-as-columns":
         matrix, samples, features = values.T, col_ids, row_ids
         lineage = lineage_values
@@ -160,6 +173,8 @@ def read_table(
                              hint="pass orientation='samples-as-columns', or remove that column")
         matrix, samples, features = values, row_ids, col_ids
         lineage = None
+    if reason == "given":
+        notes += _check_given_orientation(samples, features, orientation, source)
     extra = {"orientation": orientation, "orientation_reason": reason, "separator": sep,
              "id_column": header[id_col]}
     depths = {f.count("|") for f in features if f.startswith(("k__", "d__")) and "__" in f}
@@ -167,7 +182,9 @@ def read_table(
         note = ("feature IDs are MetaPhlAn-style lineages at several ranks, so each organism is counted at "
                 "every rank; read the file with read_metaphlan (tab-separated) or keep one rank")
         log.warning("%s: %s", source, note)
-        extra["notes"] = [note]
+        notes.append(note)
+    if notes:
+        extra["notes"] = notes
     if annotation:
         extra["annotation_columns"] = [header[i] for i in annotation]
     return build_cohort(
@@ -236,10 +253,59 @@ def _check_header(ids: list[str], source: str, line: int) -> None:
         seen.add(ident)
 
 
-def _taxon_score(labels: Sequence[str]) -> float:
-    if not labels:
+_SEP_NAMES = {"\t": "tabs", ",": "commas", ";": "semicolons"}
+
+
+def _check_same_separator(header: str, sep: str, texts: list[str], numbers: list[int], header_line: int,
+                          source: str) -> None:
+    """A header split by one separator over rows split by another is named as such (not as
+    missing values in rows of one field)."""
+    head = texts[:5]
+    if sep not in header or any(sep in t for t in head):
+        return
+    for other in ("\t", ",", ";"):
+        if other != sep and all(other in t for t in head):
+            raise InputError(
+                f"the header (line {header_line}) is separated by {_SEP_NAMES.get(sep, repr(sep))} but the rows "
+                f"(from line {numbers[0]}) by {_SEP_NAMES[other]}", source=source,
+                hint="use one separator throughout: save the table again as CSV (commas) or TSV (tabs)")
+
+
+_RANK_PREFIXED = re.compile(r"^\s*(?:[kdpcofgst]__|D_\d+__)|[|;]\s*[a-z]__")
+
+
+def _share(labels: Sequence[str], pattern: re.Pattern, limit: int = 20000) -> float:
+    """Share of ``labels`` matching ``pattern`` (at most ``limit`` of them, evenly spaced, are tested)."""
+    if not len(labels):
         return 0.0
-    return sum(1 for x in labels if _TAXON_LIKE.search(x)) / len(labels)
+    step = max(1, len(labels) // limit)
+    tested = labels[::step]
+    return sum(1 for x in tested if pattern.search(x)) / len(tested)
+
+
+def _check_given_orientation(samples: Sequence[str], features: Sequence[str], orientation: str,
+                             source: str) -> list[str]:
+    """A given orientation that names the samples like taxa: refused when the names carry rank
+    prefixes (``s__...``, ``k__...|p__...``), warned about when they only look like binomials."""
+    other = "samples-as-columns" if orientation == "samples-as-rows" else "samples-as-rows"
+    if _share(samples, _RANK_PREFIXED) >= 0.5 and _share(features, _RANK_PREFIXED) < 0.5:
+        named = [s for s in samples[:1000] if _RANK_PREFIXED.search(s)]
+        raise InputError(
+            f"with orientation {orientation!r} the {len(samples)} samples are named like taxa "
+            f"({format_ids(named, limit=3)})", source=source,
+            hint=f"the orientation looks wrong: pass orientation '{other}' (--orientation {other}), "
+                 "or leave it out to have it detected")
+    score = _share(samples, _TAXON_LIKE)
+    if score >= 0.5 and score > _share(features, _TAXON_LIKE):
+        note = (f"with orientation {orientation!r}, {score:.0%} of the sample names look like taxon names; "
+                f"check the orientation ({other}?)")
+        log.warning("%s: %s", source, note)
+        return [note]
+    return []
+
+
+def _taxon_score(labels: Sequence[str]) -> float:
+    return _share(labels, _TAXON_LIKE)
 
 
 def _detect_orientation(row_ids, col_ids, id_key, has_lineage_col, sample_ids) -> tuple[str, str]:

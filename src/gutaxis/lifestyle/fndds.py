@@ -9,7 +9,8 @@ USDA Food and Nutrient Database for Dietary Studies 2017-2018, Food Surveys Rese
 SR28's ``WEIGHT.txt`` holds 15,438 household measures for SR28 foods (``1 tbsp = 14.2 g``).
 
 Both come through the dataset registry (``gutaxis datasets fetch fndds_2017_2018`` /
-``usda_sr28_full``); every reader also takes an explicit folder.
+``usda_sr28_full``); every reader also takes an explicit folder. Files read from the cache are
+checked against the registry's sha256 (:func:`gutaxis.io.datasets.verify_cached`).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def _file(folder, dataset: str, name: str) -> Path:
         raise InputError(f"{name} not found", source=base,
                          hint=f"fetch it once with `gutaxis datasets fetch {dataset}` (then it works offline), "
                               "or pass the folder that holds it")
-    return p
+    from ..io.datasets import verify_cached
+
+    return verify_cached(p)  # the cache's copy is checked against the registry; another folder is the user's
 
 
 def _read_fndds_csv(p: Path) -> pd.DataFrame:

@@ -153,8 +153,8 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
             w = read_sr28_weights(sr28)
             portions = pd.concat([portions, w[w["food_id"].isin(sr.index)]], ignore_index=True)
             sources.append(f"SR28 household measures ({len(w):,})")
-        except InputError:
-            if require_sr28:
+        except InputError as exc:
+            if require_sr28 or _changed_cache(exc):
                 raise
             notes.append("SR28 household measures (WEIGHT.txt) are not in the cache: SR28 foods use their two "
                          "ABBREV measures only (gutaxis datasets fetch usda_sr28_full)")
@@ -228,6 +228,13 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
     return db
 
 
+def _changed_cache(exc: Exception) -> bool:
+    """A cached table that fails its checksum: never a reason to fall back to another table."""
+    from ..io.datasets import DatasetCacheError
+
+    return isinstance(exc, DatasetCacheError)
+
+
 def _borrow_portions(portions: pd.DataFrame, foods: pd.DataFrame) -> pd.DataFrame:
     """Portions of ``portion_links.tsv``: a food without a household measure borrows those of its twin."""
     links = package_table("portion_links.tsv", comment="#", dtype=str, keep_default_na=False)
@@ -280,7 +287,7 @@ def food_database_for(person=None, *, fndds=None, sr28=None, usda_path=None, nov
         db = load_food_database(fndds, sr28, usda_path=usda_path, nova_path=nova_path, personal=own,
                                 aliases=own_aliases)
     except InputError as exc:
-        if fndds is not None or "fndds" not in str(exc).lower():
+        if fndds is not None or "fndds" not in str(exc).lower() or _changed_cache(exc):
             raise
         if person is None and own is not None:
             from types import SimpleNamespace

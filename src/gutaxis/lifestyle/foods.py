@@ -12,7 +12,10 @@
   flags of :mod:`gutaxis.lifestyle.fermented`.
 
 Both files are fetched by the gutaxis downloader into the cache (``gutaxis datasets fetch
-usda_sr28_abbrev`` / ``nova_fndds_sr_grocerydb``); every reader also takes an explicit path.
+usda_sr28_abbrev`` / ``nova_fndds_sr_grocerydb``); every reader also takes an explicit path. A
+file read from the cache is checked against the registry's sha256 on use
+(:func:`gutaxis.io.datasets.verify_cached`; a changed file is refused with the command that
+downloads it again); a file passed by its own path is the user's copy and is read as it is.
 """
 
 from __future__ import annotations
@@ -102,6 +105,15 @@ def default_nova_path() -> Path:
     return _cache_root() / NOVA_DATASET[0] / NOVA_DATASET[1]
 
 
+def _verified(p: Path) -> Path:
+    """``p``; when it is a registry file's place in the dataset cache, checked against its sha256."""
+    try:
+        from ..io.datasets import verify_cached
+    except ImportError:  # pragma: no cover - io not installed
+        return p
+    return verify_cached(p)
+
+
 def _resolve(path, default: Path, what: str, dataset: str, origin: str) -> Path:
     p = Path(path).expanduser() if path is not None else default
     if not p.is_file():
@@ -111,7 +123,7 @@ def _resolve(path, default: Path, what: str, dataset: str, origin: str) -> Path:
             hint=(f"fetch it with `gutaxis datasets fetch {dataset}` (downloads into the cache), or pass "
                   f"path= to your own copy ({origin})"),
         )
-    return p
+    return _verified(p)
 
 
 def read_usda_abbrev(path: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -1,13 +1,15 @@
 """Foreign diary exports: the Cronometer "servings" CSV and the MyFitnessPal Nutrition Summary.
 
 Columns are matched by header name (case, spacing and the micro sign µ/μ do not matter), never by
-position; a UTF-8 BOM, CRLF line ends, quoted cells and extra columns are fine. Columns gutaxis
-does not use are listed in ``attrs["ignored_columns"]`` (with ``attrs["ignored_reasons"]``), never
-an error. Every bad cell of a file is reported at once, in one :class:`gutaxis.errors.InputError`
-listing up to 20 of them as ``row N, column X: value ...`` (header = row 1).
+position; a UTF-8 BOM, CRLF line ends, quoted cells and extra columns are fine. UTF-16/32 files are
+read; a file that is not UTF-8 is read as Windows-1252 with a warning (``attrs["encoding"]``).
+Columns gutaxis does not use are listed in ``attrs["ignored_columns"]`` (with
+``attrs["ignored_reasons"]``), never an error. Every bad cell of a file is reported at once, in one
+:class:`gutaxis.errors.InputError` listing up to 20 of them as ``row N, column X: value ...``
+(header = row 1).
 
-Dates must be ``YYYY-MM-DD`` (what both services write); day/month order is never guessed.
-Both readers return the columns of :func:`gutaxis.lifestyle.read_meal_log` plus ``food_name``,
+Dates must be ``YYYY-MM-DD`` (what both services write), from 1900 to 2100; day/month order is
+never guessed. Both readers return the columns of :func:`gutaxis.lifestyle.read_meal_log` plus ``food_name``,
 ``amount_text``, ``time_assumed`` and ``nutrients_given`` = True with per-entry nutrients from
 the file under gutaxis names (blank cell = NaN, not known; never 0).
 """
@@ -15,9 +17,11 @@ the file under gutaxis names (blank cell = NaN, not known; never 0).
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import unicodedata
+import warnings
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -25,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._textfile import decode_text
 
 __all__ = ["DIARY_FORMATS", "detect_diary_format", "read_cronometer", "read_diary", "read_myfitnesspal"]
 
@@ -77,32 +82,36 @@ def _key(name) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(name)).casefold().split())
 
 
-def _read_csv(path, header_only: bool = False) -> tuple[list[str], list[tuple[str, list[str]]], Path]:
-    """Header and non-blank rows (labelled 'row N', header = row 1) of a CSV export."""
+def _text_of(path) -> tuple[str, str, Path]:
+    """The file's text and encoding (UTF-8, UTF-16/32, or Windows-1252 with a warning; see ``_textfile``)."""
     p = Path(path)
     if not p.is_file():
         raise InputError("diary file not found", source=p, hint="give the path of the exported .csv file")
-    with p.open("rb") as fh:
-        if fh.read(4) == b"PK\x03\x04":
-            raise InputError("this is a ZIP archive, not a CSV file", source=p,
-                             hint="unzip it and give the CSV inside (MyFitnessPal: Nutrition-Summary-...csv)")
+    data = p.read_bytes()
+    if data[:4] == b"PK\x03\x04":
+        raise InputError("this is a ZIP archive, not a CSV file", source=p,
+                         hint="unzip it and give the CSV inside (MyFitnessPal: Nutrition-Summary-...csv)")
+    text, encoding = decode_text(data, p)
+    return text, encoding, p
+
+
+def _read_csv(path, header_only: bool = False) -> tuple[list[str], list[tuple[str, list[str]]], Path, str]:
+    """Header, non-blank rows (labelled 'row N', header = row 1), path and encoding of a CSV export."""
+    text, encoding, p = _text_of(path)
     rows: list[tuple[str, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        with p.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
+        header = next(reader, None)
+        start = reader.line_num + 1
+        for rec in ([] if header_only else reader):
+            if any(c.strip() for c in rec):
+                rows.append((f"row {start}", rec))
             start = reader.line_num + 1
-            for rec in ([] if header_only else reader):
-                if any(c.strip() for c in rec):
-                    rows.append((f"row {start}", rec))
-                start = reader.line_num + 1
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", source=p, hint="export the diary again, or save it as CSV UTF-8") from None
     except csv.Error as exc:
         raise InputError(f"not a readable CSV file (line {reader.line_num}: {exc})", source=p) from None
     if header is None or not any(h.strip() for h in header):
         raise InputError("empty file: no header line", source=p, hint=_ACCEPTED)
-    return [h.strip() for h in header], rows, p
+    return [h.strip() for h in header], rows, p, encoding
 
 
 def _format_of(header: list[str]) -> str | None:
@@ -133,12 +142,12 @@ def detect_diary_format(path: str | os.PathLike) -> str:
     Raises :class:`InputError` naming the file and the header it saw when it is none of them.
     """
     p = Path(path)
-    if p.is_file():  # gutaxis logs may also be JSON (read_meal_log reads both)
-        with p.open("rb") as fh:
-            head = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        if p.suffix.lower() == ".json" or head in (b"[", b"{"):
-            return "gutaxis"
-    header, _, p = _read_csv(p, header_only=True)
+    with warnings.catch_warnings():  # the reader chosen warns about the encoding, once
+        warnings.simplefilter("ignore")
+        text, _, p = _text_of(p)
+        if p.suffix.lower() == ".json" or text.lstrip()[:1] in ("[", "{"):
+            return "gutaxis"  # gutaxis logs may also be JSON (read_meal_log reads both)
+        header, _, p, _ = _read_csv(p, header_only=True)
     fmt = _format_of(header)
     if fmt is None:
         raise _unknown_format(header, p)
@@ -167,15 +176,21 @@ class _Problems:
 
 
 def _day(raw: str, where: str, col: str, probs: _Problems):
+    from .logs import YEARS
+
     s = raw.strip()
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
         probs.add(where, col, raw, "is not a date (YYYY-MM-DD)" if s else "missing date", "date")
         return None
     try:
-        return date.fromisoformat(s)
+        d = date.fromisoformat(s)
     except ValueError:
         probs.add(where, col, raw, "is not a calendar date", "date")
         return None
+    if not YEARS[0] <= d.year <= YEARS[1]:
+        probs.add(where, col, raw, f"is not a plausible date (dates from {YEARS[0]} to {YEARS[1]} are read)", "date")
+        return None
+    return d
 
 
 def _time(raw: str, where: str, col: str, probs: _Problems):
@@ -214,7 +229,7 @@ def _number(raw: str, where: str, col: str, probs: _Problems, energy: bool) -> f
 def _read_export(path, fmt: str, label: str, date_col: str, meal_col: str, nutrients: dict,
                  describe, reasons: dict[str, str]) -> pd.DataFrame:
     """The shared part of both readers; ``describe(cell, where, probs)`` gives the text fields."""
-    header, rows, p = _read_csv(path)
+    header, rows, p, encoding = _read_csv(path)
     found = _format_of(header)
     if found != fmt:
         if found is None:
@@ -265,7 +280,7 @@ def _read_export(path, fmt: str, label: str, date_col: str, meal_col: str, nutri
     df["grams"] = df["grams"].astype(float)
     df = df.sort_values("timestamp", kind="stable").reset_index(drop=True)
     df["date"] = df["timestamp"].dt.normalize()
-    df.attrs.update(source=str(p), format=fmt, ignored_columns=ignored,
+    df.attrs.update(source=str(p), format=fmt, encoding=encoding, ignored_columns=ignored,
                     ignored_reasons={h: reasons.get(h, "not used by gutaxis") for h in ignored},
                     missing_columns=[c for c in core if c not in used])
     return df

@@ -33,14 +33,21 @@ Symptom log (:func:`read_symptom_log`)
     ``timestamp`` (when noted), ``symptom`` + ``rating`` (0-10) and/or ``bristol`` (stool type
     1-7), optional ``onset`` (when it started; default: the timestamp) and ``note``.
 
-Files are read as UTF-8 (a UTF-16 or UTF-32 file with a byte-order mark is decoded as such).
+Files are read as UTF-8; a UTF-16 or UTF-32 file with a byte-order mark is decoded as such, UTF-16
+without one is recognised, and a file that is not UTF-8 is read as Windows-1252 (Latin-1) with a
+warning naming the file (:mod:`gutaxis.lifestyle._textfile`); ``df.attrs["encoding"]`` says which.
+Dates are plausible from 1900 to 2100; a date outside is refused naming its row and column (a year
+2999 is a typo, not a meal).
+
+A CSV written by :func:`write_log` has text cells that a spreadsheet would run as formulas
+(``=HYPERLINK(...)``, ``@...``, ``+...``) prefixed with an apostrophe; the readers drop it again,
+so the file reads back as logged (:mod:`gutaxis.lifestyle._csvsafe`).
 
 :func:`write_log` writes any of them back as CSV or JSON (the export of everything logged).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import math
@@ -52,6 +59,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._csvsafe import csv_safe, unescape_cell
+from ._textfile import decode_text
 from .stress import PRACTICES, score_pss10
 from .symptoms import normalize_symptom
 
@@ -65,8 +74,7 @@ MAX_PROBLEMS = 25           # problems listed in one error; the rest are counted
 _TS_HINT = "use ISO 8601, e.g. 2024-05-01T08:30 or 2024-05-01 08:30"
 _ORDER_HINT = ("pass --dayfirst (UK/European 01/12/2026 = 1 December) or --monthfirst (US 01/12/2026 = "
                "January 12), or write ISO dates such as 2026-12-01 (in Python: dayfirst=True or dayfirst=False)")
-_UTF8_HINT = ("save it as UTF-8 (Excel: Save As 'CSV UTF-8'; LibreOffice: character set 'Unicode (UTF-8)'; "
-              "a text editor: encoding UTF-8)")
+YEARS = (1900, 2100)         # dates outside are typos (2999 for 2019), not meals
 
 
 # ----------------------------------------------------------------------------- problems
@@ -76,6 +84,7 @@ class _Problems:
 
     def __init__(self, path: Path):
         self.path = path
+        self.encoding = "utf-8"
         self.items: list[tuple[int, int, str, str | None]] = []
 
     def add(self, key: int, text: str, hint: str | None = None) -> None:
@@ -107,31 +116,17 @@ class _Problems:
 
 # ----------------------------------------------------------------------------- reading the file
 
-def _decode(data: bytes, p: Path) -> str:
-    """The file's text: UTF-8 (BOM or not), or UTF-16/32 where a byte-order mark says so."""
-    try:
-        if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-            return data.decode("utf-32")
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return data.decode("utf-16")
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}; the file is probably "
-                         "Latin-1/Windows-1252 or UTF-16)", source=p, hint=_UTF8_HINT) from None
-    if "\x00" in text:
-        raise InputError("not UTF-8 text (it holds NUL bytes: probably UTF-16 without a byte-order mark)",
-                         source=p, hint=_UTF8_HINT)
-    return text
-
-
 def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path, _Problems]:
-    """Rows of a CSV or JSON log as dicts, a label per row for messages and a sort key per row."""
+    """Rows of a CSV or JSON log as dicts, a label per row for messages and a sort key per row.
+
+    The file's encoding is left in ``probs.encoding``.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError("log file not found", source=p, hint="give the path of a .csv or .json log")
-    text = _decode(p.read_bytes(), p)
+    text, encoding = decode_text(p.read_bytes(), p)  # UTF-8, UTF-16/32, or Windows-1252 with a warning
     probs = _Problems(p)
+    probs.encoding = encoding
     if not text.strip():
         raise InputError("no entries", source=p,
                          hint=f"the file is empty; a log starts with a header line such as '{example}' "
@@ -181,7 +176,7 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
                 vals = list(rec.values())
                 if all((v is None or str(v).strip() == "") for v in vals):
                     continue
-                rows.append({n: ("" if v is None else v) for n, v in zip(names, vals)})
+                rows.append({n: ("" if v is None else unescape_cell(v)) for n, v in zip(names, vals)})
                 labels.append(f"row {reader.line_num}")
                 keys.append(reader.line_num)
         except csv.Error as exc:
@@ -390,6 +385,12 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
     out = {}
     for c in cols:
         k, s = comp[c], raw[c]
+        year = _num(k["Y"])
+        implausible = k["kind"].notna() & ~year.between(*YEARS) & s.ne("")
+        for i in np.flatnonzero(implausible.to_numpy(dtype=bool)):
+            probs.add(keys[i], f"{labels[i]}, column {c!r}: {s.iloc[i]!r} is not a plausible date (year "
+                               f"{int(year.iloc[i])}; dates from {YEARS[0]} to {YEARS[1]} are read)",
+                      hint="check the year (a typo such as 2999 for 2019?)")
         if order is None:
             ts_d, off, _ = _assemble(k, True)
             ts_m, _, _ = _assemble(k, False)
@@ -400,7 +401,8 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         else:
             ts, off, month = _assemble(k, order)
             report = ts.isna()
-        report &= s.ne("")
+        report &= s.ne("") & ~implausible
+        ts = ts.where(~implausible)
         for i in np.flatnonzero(report.to_numpy(dtype=bool)):
             v, where = s.iloc[i], f"{labels[i]}, column {c!r}"
             if order is not None and k["kind"].iloc[i] == "numeric" and month.iloc[i] > 12:
@@ -517,6 +519,7 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
     df.insert(1, "date", df["timestamp"].dt.normalize())
     df.attrs["source"] = str(p)
     df.attrs["date_order"] = order
+    df.attrs["encoding"] = probs.encoding
     return df
 
 
@@ -612,6 +615,7 @@ def read_stress_log(path: str | os.PathLike, *, dayfirst: bool | None = None) ->
     df.insert(1, "date", df["timestamp"].dt.normalize())
     df.attrs["source"] = str(p)
     df.attrs["date_order"] = order
+    df.attrs["encoding"] = probs.encoding
     return df
 
 
@@ -681,6 +685,7 @@ def read_symptom_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -
     df.insert(2, "date", df["onset"].dt.normalize())
     df.attrs["source"] = str(p)
     df.attrs["date_order"] = order
+    df.attrs["encoding"] = probs.encoding
     return df
 
 
@@ -690,7 +695,9 @@ def write_log(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     Date-times are written in ISO 8601. Where the table has ``timestamp`` and ``utc_offset``
     (as the readers return), the offset is written into the timestamp (``2026-12-01T08:30:00+01:00``,
     the local time as logged) and the ``utc_offset`` column is left out, so the file reads back
-    the same.
+    the same. In a CSV, text cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return get a leading apostrophe so that a spreadsheet shows them as text (the readers of this
+    module drop it).
     """
     p = Path(path)
     out = df.copy()
@@ -707,6 +714,6 @@ def write_log(df: pd.DataFrame, path: str | os.PathLike) -> Path:
         out = out.drop(columns="utc_offset")
     if p.suffix.lower() == ".json":
         p.write_text(out.to_json(orient="records", indent=1), encoding="utf-8")
-    else:
-        out.to_csv(p, index=False)
+    else:  # text a spreadsheet would run as a formula gets a leading apostrophe (the readers drop it)
+        csv_safe(out).to_csv(p, index=False)
     return p

@@ -29,6 +29,7 @@ import pandas as pd
 from .._data import package_table
 from ..errors import InputError
 from . import _text
+from ._csvsafe import unescape_cell
 
 __all__ = ["Portion", "FoodMatch", "FoodMatcher", "parse_portion", "read_aliases", "portion_grams"]
 
@@ -463,7 +464,7 @@ def read_aliases(path: str | os.PathLike) -> pd.DataFrame:
             raise InputError(f"missing column {col!r}", source=p, hint="columns: phrase, food_id, grams (optional)")
     out = []
     for i, r in enumerate(df.to_dict("records"), start=2):
-        phrase, fid = str(r["phrase"]).strip(), str(r[id_col]).strip()
+        phrase, fid = str(unescape_cell(r["phrase"])).strip(), str(r[id_col]).strip()
         if not phrase:
             raise InputError(f"row {i}, column 'phrase': empty", source=p, hint="write the words you use for this food")
         if re.fullmatch(r"\d{1,5}", fid):

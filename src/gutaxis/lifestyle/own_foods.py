@@ -3,7 +3,8 @@
 Own foods (per 100 g) are read with :func:`gutaxis.lifestyle.read_food_table` and *added* to the
 USDA tables; aliases (``phrase, food_id, grams``) with :func:`gutaxis.lifestyle.read_aliases`.
 Rows are appended; the file is rewritten whole through a temporary file, so an interrupted
-write never leaves half a file.
+write never leaves half a file. Text a spreadsheet would run as a formula (a name ``=1+2 soup``)
+is written with a leading apostrophe, which the readers drop.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
+from ._csvsafe import safe_cell, unescape_cell
 
 __all__ = ["add_own_food", "add_alias", "OWN_FOOD_COLUMNS"]
 
@@ -31,10 +33,11 @@ def _append(path: Path, columns: list[str], row: dict, key: str) -> None:
                 raise InputError(f"missing column(s) {missing}", source=path,
                                  hint="this file was not written by gutaxis; give a new file name")
             rows = list(reader)
-        if any(r[key] == row[key] for r in rows):
+        if any(unescape_cell(r[key]) == row[key] for r in rows):
             raise InputError(f"{key} {row[key]!r} is already in the file", source=path,
                              hint="choose another id or phrase, or edit the file")
     rows.append({c: ("" if row.get(c) is None else row[c]) for c in columns})
+    rows = [{c: safe_cell(v) for c, v in r.items()} for r in rows]  # no cell a spreadsheet runs as a formula
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._csvsafe import unescape_cell
 from .medications import NOT_RECOGNISED, medication_table, read_medications
 
 __all__ = ["Person", "read_person", "example_person", "example_person_dir", "person_foods", "read_food_table",
@@ -337,16 +338,20 @@ def read_food_table(path: str | os.PathLike) -> pd.DataFrame:
     if df["ndb_no"].duplicated().any():
         dup = df.loc[df["ndb_no"].duplicated(), "ndb_no"].iat[0]
         raise InputError(f"NDB number {dup} appears twice", source=p, hint="each food must appear once")
+    line = pd.Series(np.arange(len(df)) + 2, index=df["ndb_no"].to_numpy())  # header = row 1
     df = df.set_index("ndb_no")
     text = {"description", "gmwt_desc1", "gmwt_desc2", "nova_source", "food_source", "additional", "category"}
     for c in df.columns:
         if c in text:
+            df[c] = df[c].map(unescape_cell, na_action="ignore")  # written by gutaxis: '=... -> =...
             continue
         vals = pd.to_numeric(df[c], errors="coerce")
         bad = vals.isna() & df[c].notna()
         if bad.any():
-            raise InputError(f"NDB {bad[bad].index[0]}, column {c!r}: {df.loc[bad[bad].index[0], c]!r} is not a number",
+            fid = bad[bad].index[0]
+            raise InputError(f"row {line[fid]}, column {c!r} (food {fid}): {df.loc[fid, c]!r} is not a number",
                              source=p, hint="nutrients are numbers per 100 g (empty = missing)")
+        _check_per_100g(vals, c, line, p)
         df[c] = vals
     if "nova" in df.columns:
         bad = df["nova"].notna() & ~df["nova"].isin([1, 2, 3, 4])
@@ -359,6 +364,34 @@ def read_food_table(path: str | os.PathLike) -> pd.DataFrame:
     df = df.join(flags[["fermented_id", "live_cultures", "serving_g"]])
     df.attrs = {"provenance": {"reader": "gutaxis.lifestyle.read_food_table", "source": str(p)}, "filtered": []}
     return df
+
+
+_NOT_PER_100G = {"gmwt_1", "gmwt_2", "portion_g", "serving_g", "nova", "refuse_pct"}  # portions, classes, percent
+MAX_KCAL_PER_100G = 1000.0  # pure fat is 900 kcal/100 g; more is a typo (kJ, or per portion)
+
+
+def _check_per_100g(vals: pd.Series, col: str, line: pd.Series, p: Path) -> None:
+    """Refuse values no food can have per 100 g: negative or non-finite amounts, more than 100 g of a
+    gram nutrient, more energy than pure fat; naming the row, column and food."""
+    def refuse(mask: pd.Series, what: str, hint: str) -> None:
+        if mask.any():
+            fid = mask[mask].index[0]
+            n = int(mask.sum())
+            more = f" ({n - 1} more rows in this column)" if n > 1 else ""
+            raise InputError(f"row {line[fid]}, column {col!r} (food {fid}): {vals[fid]:g} {what}{more}",
+                             source=p, hint=hint)
+
+    refuse(np.isinf(vals), "is not a finite number", "nutrients are amounts per 100 g of the food (empty = missing)")
+    refuse(vals < 0, "is negative",
+           "nutrients are amounts per 100 g of the food, 0 or more (leave the cell empty when it is not known)")
+    if col in _NOT_PER_100G:
+        return
+    if col.endswith("_g"):
+        refuse(vals > 100.0, "is more than 100 g per 100 g of the food",
+               "give the grams in 100 g of the food (not per portion or per package)")
+    if col == "energy_kcal":
+        refuse(vals > MAX_KCAL_PER_100G, "kcal per 100 g is more than any food has (pure fat: 900)",
+               "give kcal per 100 g of the food (not kJ, not per portion or per package)")
 
 
 def person_foods(person: Person | None = None, *, usda_path=None, nova_path=None,

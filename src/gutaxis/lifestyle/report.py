@@ -17,7 +17,8 @@
   nutrients of each entry, ``logged_stress.csv``, ``logged_symptoms.csv``), the entries to fix and
   the portions assumed (``entries_to_fix.csv``, ``assumed_portions.csv``), ``nutrients.csv``,
   ``top_foods.csv``, ``daily_scores.csv``, ``weekly_scores.csv``, ``recommendations.csv``,
-  ``insights.csv``, ``simulated_effect.csv`` and ``plan.json``.
+  ``insights.csv``, ``simulated_effect.csv`` and ``plan.json``. In every CSV, text that a
+  spreadsheet would run as a formula (a meal text ``=HYPERLINK(...)``) gets a leading apostrophe.
 
 Coverage gate. The reports stand on the assessment's ``coverage`` (how many of the entries, and
 about how much of the energy, could be counted). Where it is not ``ok`` the person's page opens
@@ -49,6 +50,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from ._csvsafe import csv_safe
 from .plan import Plan
 from .report_context import DIET_SCORES, NOT_JUDGED, _context  # noqa: F401  (DIET_SCORES, NOT_JUDGED re-exported)
 from .report_dietitian import _write_pdf
@@ -101,13 +103,15 @@ def _render(template: str, **context) -> str:
 
 # --------------------------------------------------------------------------- main entry point
 def _csv(df: pd.DataFrame | None, path: Path) -> bool:
+    """Write a CSV export; text a spreadsheet would run as a formula (meal text, notes, food names
+    starting with = + - @ tab CR) gets a leading apostrophe (:mod:`._csvsafe`)."""
     if df is None:
         return False
     out = df.copy()
     for c in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
             out[c] = out[c].dt.strftime("%Y-%m-%dT%H:%M:%S").where(out[c].notna(), "")
-    out.to_csv(path, index=isinstance(out.index, pd.DatetimeIndex) or out.index.name is not None)
+    csv_safe(out).to_csv(path, index=isinstance(out.index, pd.DatetimeIndex) or out.index.name is not None)
     return True
 
 
@@ -147,24 +151,24 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
     daily = a.daily.copy()
     daily.index = pd.to_datetime(daily.index).strftime("%Y-%m-%d")
     daily.index.name = "date"
-    daily.to_csv(out / "daily_scores.csv")
+    csv_safe(daily).to_csv(out / "daily_scores.csv")
     written["daily_scores.csv"] = out / "daily_scores.csv"
     weekly = a.weekly.copy()
     if len(weekly):
         weekly.index = pd.to_datetime(weekly.index).strftime("%Y-%m-%d")
         weekly.index.name = "week_start"
-    weekly.to_csv(out / "weekly_scores.csv")
+    csv_safe(weekly).to_csv(out / "weekly_scores.csv")
     written["weekly_scores.csv"] = out / "weekly_scores.csv"
-    plan.recommendations_frame().to_csv(out / "recommendations.csv", index=False)
+    csv_safe(plan.recommendations_frame()).to_csv(out / "recommendations.csv", index=False)
     written["recommendations.csv"] = out / "recommendations.csv"
     if a.insights is not None:
-        a.insights.table.to_csv(out / "insights.csv", index=False)
+        csv_safe(a.insights.table).to_csv(out / "insights.csv", index=False)
         written["insights.csv"] = out / "insights.csv"
     if plan.effect is not None and plan.effect.available:
-        plan.effect.summary.to_csv(out / "simulated_effect.csv")
+        csv_safe(plan.effect.summary).to_csv(out / "simulated_effect.csv")
         written["simulated_effect.csv"] = out / "simulated_effect.csv"
         if getattr(plan.effect, "fit", None) is not None and len(plan.effect.fit):
-            plan.effect.fit.to_csv(out / "twin_fit.csv", index=False)
+            csv_safe(plan.effect.fit).to_csv(out / "twin_fit.csv", index=False)
             written["twin_fit.csv"] = out / "twin_fit.csv"
     data = plan.to_dict()
     data["generated_at"] = now

@@ -15,6 +15,7 @@ table has an ``added_sugars_g`` column for every food eaten; every result says w
 
 from __future__ import annotations
 
+import math
 import warnings
 from functools import lru_cache
 
@@ -61,8 +62,25 @@ def _target(id_: str) -> float:
     return float(_targets().at[id_, "value"])
 
 
+def _age(age) -> float | None:
+    """The age in years (None when not given); anything but a number 0-120 is an InputError."""
+    if age is None:
+        return None
+    try:
+        x = float(age)
+    except (TypeError, ValueError):
+        raise InputError(f"age {age!r} is not a number", source="age", hint="give the age in years, e.g. 52") from None
+    if not math.isfinite(x) or not 0 <= x <= 120:
+        raise InputError(f"age {x:g} is outside 0-120 years", source="age", hint="give the age in years, e.g. 52")
+    return x
+
+
 def fiber_target(sex: str | None = None, age: float | None = None) -> tuple[float, str]:
-    """Fiber Adequate Intake (g/day) for a person, and which row of the targets it is."""
+    """Fiber Adequate Intake (g/day) for a person, and which row of the targets it is.
+
+    Raises :class:`InputError` for an age that is not a number of years from 0 to 120.
+    """
+    age = _age(age)
     if sex is None:
         return _target("fiber_women"), ("sex not given: 25 g/day used (women's Adequate Intake; the 25-29 g/day "
                                         "evidence of Reynolds 2019); men 38 g/day")
@@ -182,6 +200,7 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
         ``n_entries``, ``n_used``, ``n_low_confidence``, ``n_left_out``; and the stress
         columns when ``stress`` is given. ``attrs["filtered"]`` lists the entries left out.
     """
+    age = _age(age)  # checked before any work (the fiber target depends on it)
     if "date" not in items.columns:
         raise InputError("items need a 'date' column", source="daily_scores", hint="pass resolve_meals(...) output")
     from .fooddb import FoodDatabase

@@ -339,6 +339,11 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
                          source=source, hint=f"fixed effects are: {', '.join(labels)}")
     used = meta[list(dict.fromkeys([*variables, *random]))].copy()
     notes: list[str] = []
+    from ..io.metadata import check_numeric_column, warn_case_variants
+
+    for v in variables:  # one word among numbers would make a numeric column a factor of every value
+        check_numeric_column(used[v], v, source=source,
+                             categorical_hint="give its values names that are not numbers (e.g. 'group1')")
     # standardise continuous metadata over all samples (as MaAsLin2/3's scale() before the fit);
     # interaction columns are products of the standardised variables (model.matrix on the scaled frame)
     if standardize:
@@ -353,8 +358,12 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
     if n_drop:
         bad = [v for v in used.columns if used[v].isna().any()]
         ids = list(meta.index[~complete][:5])
-        notes.append(f"{n_drop} sample(s) with missing values in {', '.join(bad)} are left out of every model "
-                     f"(e.g. {', '.join(map(str, ids))})")
+        msg = (f"{n_drop} sample(s) with missing values in {', '.join(bad)} are left out of every model "
+               f"(e.g. {', '.join(map(str, ids))})")
+        notes.append(msg)
+        from ..io import FilteredWarning
+
+        warnings.warn(f"{source}: {msg}", FilteredWarning, stacklevel=3)
     if complete.sum() == 0:
         raise InputError("no sample has values for every model variable", source=source,
                          hint="check the metadata for missing values")
@@ -372,6 +381,7 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
             continue
         vals = col.astype(str) if not pd.api.types.is_bool_dtype(col) else col.map({True: "TRUE", False: "FALSE"})
         seen = list(dict.fromkeys(vals.tolist()))
+        warn_case_variants(seen, v, source=source, stacklevel=3)
         if len(seen) < 2:
             raise InputError(f"variable {v!r} has a single level ({seen[0]!r}) in the {len(vals)} samples modelled",
                              source=source, hint=f"remove {v!r} from the model")
@@ -425,6 +435,7 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
     for g in random:
         vals = sub[g].astype(str).to_numpy()
         levs, codes = np.unique(vals, return_inverse=True)
+        warn_case_variants(levs, g, source=source, stacklevel=3)
         counts = np.bincount(codes)
         if len(levs) >= n:
             raise InputError(f"random effect {g!r} has as many groups ({len(levs)}) as samples ({n})", source=source,

@@ -240,7 +240,8 @@ def masked_ols(X: np.ndarray, Y: np.ndarray, *, chunk_bytes: float = 2e8):
 # ----------------------------------------------------------------------------------------------
 # median comparison
 
-def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, threshold: float = 0.0):
+def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, threshold: float = 0.0,
+                      key=None):
     """Test each coefficient against the median of that coefficient over features.
 
     ``coef, se, pval``: (F,) for one model term; ``df``: (F,) degrees of freedom of the test
@@ -249,6 +250,9 @@ def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, 
     ``p < 0.95``; its variance is ``pi/2 * var(coef) / k`` and its covariance with each
     coefficient is estimated from ``nsims`` draws ``coef ~ N(coef, se)``; the test statistic is
     ``|coef - median| / sqrt(se^2 + var(median) - 2 cov)``.
+
+    ``key``: per-feature sort keys (the feature names); the draws are then made in that order,
+    so that a feature's draws do not depend on the order of the features in the table.
 
     Returns ``p_new`` (F,) (NaN for ineligible features) and the median.
     """
@@ -264,7 +268,12 @@ def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, 
     k = int(use.sum())
     var_c = float(np.var(c[use], ddof=1)) if k > 1 else np.nan
     var_med = 0.25 * 2 * np.pi * var_c / k
-    sims = rng.normal(c, s, size=(nsims, idx.size))
+    if key is None:
+        sims = rng.normal(c, s, size=(nsims, idx.size))
+    else:  # drawn in key order, then put back in the features' order
+        by_key = np.argsort(np.asarray(key, dtype=object)[idx], kind="stable")
+        sims = np.empty((nsims, idx.size))
+        sims[:, by_key] = rng.normal(c[by_key], s[by_key], size=(nsims, idx.size))
     sim_med = np.median(sims[:, use], axis=1)
     cov = ((sims - sims.mean(axis=0)) * (sim_med - sim_med.mean())[:, None]).sum(axis=0) / (nsims - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -522,14 +531,18 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
     err_p[common] = ERR_COMMON
 
     # ---------------- median comparison (abundance; prevalence optional)
+    # Seeded draws, independent of the order of the rows and columns of the table: the samples
+    # come in ID order (associate sorts them, which fixes the order of the terms, each taking its
+    # draws in turn) and each term's draws are made over the features in name order.
     rng = np.random.default_rng(seed)
+    names = np.asarray([str(features[j]) for j in kept], dtype=object)
     null_a = np.zeros((Fk, p))
     null_p = np.zeros((Fk, p))
     if median_comparison_abundance:
         null_a[:] = np.nan
         for j in range(1, p):
             elig = err_a[:, j] == None  # noqa: E711
-            pn, med = median_comparison(coef_a[:, j], se_a[:, j], p_a[:, j], df_a[:, j], elig, rng)
+            pn, med = median_comparison(coef_a[:, j], se_a[:, j], p_a[:, j], df_a[:, j], elig, rng, key=names)
             became = elig & np.isnan(pn) & ~np.isnan(p_a[:, j])
             err_a[became, j] = ERR_MEDIAN
             p_a[elig, j] = pn[elig]
@@ -538,7 +551,8 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
         null_p[:] = np.nan
         for j in range(1, p):
             elig = err_p[:, j] == None  # noqa: E711
-            pn, med = median_comparison(coef_p[:, j], se_p[:, j], p_p[:, j], np.full(Fk, np.inf), elig, rng)
+            pn, med = median_comparison(coef_p[:, j], se_p[:, j], p_p[:, j], np.full(Fk, np.inf), elig, rng,
+                                        key=names)
             became = elig & np.isnan(pn) & ~np.isnan(p_p[:, j])
             err_p[became, j] = ERR_MEDIAN
             p_p[elig, j] = pn[elig]

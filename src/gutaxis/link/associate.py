@@ -69,30 +69,40 @@ class AssociationResult:
                 f"{int(r[qcol].notna().sum())} tests, {len(self.significant)} with q <= "
                 f"{self.params['max_significance']})")
 
-    def write(self, directory: str | os.PathLike, *, report: bool = True) -> dict[str, Path]:
+    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
         """Write ``all_results.tsv``, ``significant_results.tsv``, ``params.json`` (and
-        ``report.html`` with ``report=True``) into ``directory``; returns the paths."""
+        ``report.html`` with ``report=True``) into ``directory``; returns the paths.
+
+        All or nothing: the files are written into a temporary folder beside ``directory``
+        that replaces it only once every file is written (:func:`gutaxis._outputs.atomic_dir`),
+        so a failed or interrupted write leaves the earlier folder as it was. A ``directory``
+        that already holds files is refused unless ``overwrite=True`` (which replaces it).
+        """
+        from .._outputs import atomic_dir
+
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {}
-        cols = [c for c in self.results.columns]
-        for name, frame in (("all_results.tsv", self.results), ("significant_results.tsv", self.significant)):
-            path = out / name
-            frame[cols].to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.15g")
-            paths[name] = path
-        meta = {"params": self.params, "notes": self.notes, "filtered": self.filtered}
-        (out / "params.json").write_text(json.dumps(meta, indent=2, default=str))
-        paths["params.json"] = out / "params.json"
-        if report:
-            from .report_associate import write_associate_report
+        names = ["all_results.tsv", "significant_results.tsv", "params.json"] + (["report.html"] if report else [])
+        with atomic_dir(out, overwrite=overwrite, what="folder for the association results") as tmp:
+            cols = [c for c in self.results.columns]
+            for name, frame in (("all_results.tsv", self.results), ("significant_results.tsv", self.significant)):
+                frame[cols].to_csv(tmp / name, sep="\t", index=False, na_rep="NA", float_format="%.15g")
+            meta = {"params": self.params, "notes": self.notes, "filtered": self.filtered}
+            (tmp / "params.json").write_text(json.dumps(meta, indent=2, default=str))
+            if report:
+                from . import report_associate
 
-            view = self
-            if self.params.get("model") == "maaslin3":
-                from ._maaslin3 import report_view
+                view = self
+                if self.params.get("model") == "maaslin3":
+                    from ._maaslin3 import report_view
 
-                view = report_view(self)
-            paths["report.html"] = write_associate_report(view, out / "report.html")
-        return paths
+                    view = report_view(self)
+                report_associate.write_associate_report(view, tmp / "report.html")
+        return {name: out / name for name in names}
+
+
+def _single_feature(norm: str) -> str:
+    what = "1 in every sample" if norm == "TSS" else "0 in every sample"
+    return f"{norm} makes a single feature constant ({what}), so nothing can be associated with it"
 
 
 def _parse_reference(reference) -> dict[str, str]:
@@ -192,89 +202,17 @@ def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
     return np.asarray(in_meta), meta.loc[samples[in_meta]], filtered, notes
 
 
-def associate(
-    data,
-    metadata=None,
-    *,
-    formula: str | None = None,
-    fixed_effects=None,
-    random_effects=None,
-    reference=None,
-    normalization: str = "TSS",
-    transform: str = "LOG",
-    model: str = "LM",
-    min_abundance: float = 0.0,
-    min_prevalence: float | None = None,
-    min_variance: float = 0.0,
-    standardize: bool = True,
-    max_significance: float | None = None,
-    correction: str = "BH",
-    output: str | os.PathLike | None = None,
-    match: str = "exact",
-    reml_optimizer: str = "lme4",
-    **maaslin3_options,
-) -> AssociationResult:
-    """Associate every feature with metadata (MaAsLin2's LM path).
+def check_options(*, normalization: str = "TSS", transform: str = "LOG", model: str = "LM",
+                  min_abundance: float = 0.0, min_prevalence: float | None = None, min_variance: float = 0.0,
+                  max_significance: float | None = None, correction: str = "BH", match: str = "exact",
+                  reml_optimizer: str = "lme4", **maaslin3_options) -> dict:
+    """Check the options of :func:`associate` before any work (the CLI calls it before reading the
+    inputs); returns them normalised (upper-case names, the model's defaults filled in).
 
-    Parameters
-    ----------
-    data
-        AnnData or DataFrame, samples x features (a DataFrame whose *columns* are the metadata's
-        sample IDs is transposed). Values as given (relative abundances or counts).
-    metadata
-        DataFrame indexed by sample ID or a path; defaults to ``data.obs`` for an AnnData.
-    formula
-        ``"~ diagnosis + age + (1|subject)"``: main effects, interactions (``diagnosis:age``,
-        ``diagnosis * age`` = ``diagnosis + age + diagnosis:age``, higher orders; coded as R's
-        ``model.matrix``, :mod:`._design`) and random intercepts; or give ``fixed_effects`` /
-        ``random_effects`` (lists or comma-separated strings; a fixed effect may be a term such
-        as ``"diagnosis:age"``). With neither, every metadata column is a fixed effect (as
-        MaAsLin2). An interaction coefficient's row has MaAsLin3's ``metadata`` (the variable
-        its name starts with) and ``value`` (the rest of the name): ``diagnosisCD:age`` ->
-        ``diagnosis``, ``CD:age``; ``params["interactions"]`` lists the interaction columns.
-    reference
-        Reference levels: ``{"diagnosis": "nonIBD"}`` or MaAsLin2's ``"diagnosis,nonIBD"``
-        (``;`` between variables). Required for categorical variables with more than two levels.
-    normalization
-        ``"TSS"``, ``"CLR"`` or ``"NONE"`` (per sample, after filtering).
-    transform
-        ``"LOG"`` (log2, zeros replaced by half the feature's smallest positive value),
-        ``"AST"``, ``"LOGIT"``, ``"NONE"``.
-    model
-        ``"LM"`` (MaAsLin2: ``lm``, or ``lmerTest::lmer`` by REML with Satterthwaite df when
-        there are random effects) or ``"maaslin3"`` (MaAsLin3's abundance + prevalence models,
-        :mod:`._maaslin3`; normalisation ``TSS``/``CLR``/``NONE``, transform ``LOG``/``PLOG``/
-        ``NONE``, filters on the normalised table; options ``augment``,
-        ``median_comparison_abundance``, ``median_comparison_prevalence``, ``warn_prevalence``,
-        ``max_prevalence``, ``seed`` as keyword arguments).
-    min_abundance, min_prevalence, min_variance
-        ``min_prevalence`` defaults to 0.1 (LM) or 0 (maaslin3). MaAsLin2's filters on the
-        input table: keep features above ``min_abundance`` in more than
-        ``min_prevalence`` of the samples and with a standard deviation above ``min_variance``.
-    standardize
-        z-score continuous fixed effects (an interaction is the product of the z-scored
-        variables, as R's ``model.matrix`` on MaAsLin's scaled metadata).
-    max_significance
-        q-value threshold of ``.significant`` (default 0.25 for LM, 0.1 for maaslin3).
-    correction
-        ``"BH"`` (default), ``"BY"``, ``"holm"``, ``"hochberg"``, ``"bonferroni"``, over all
-        (feature, coefficient) tests.
-    output
-        If given, write the result files there (:meth:`AssociationResult.write`).
-    match
-        ``"exact"``: every sample needs metadata and every metadata row a sample (else
-        :class:`InputError` listing them); ``"intersection"``: model the samples in both and
-        report the rest.
-    reml_optimizer
-        With random effects: ``"lme4"`` (default) finds the variance parameters exactly as
-        ``lme4::lmer`` does (its start, NLopt's BOBYQA with its settings, its boundary rules), so
-        the numbers are MaAsLin2's; ``"exact"`` goes to the REML optimum by Newton's method (a
-        lower REML criterion where lme4 stops early on a flat likelihood; the coefficients differ
-        from lme4's by far less than their standard errors). See ``docs/link.md``.
-
-    Returns
-    -------
-    AssociationResult
+    Raises
+    ------
+    InputError
+        Naming the option, its value and the values allowed.
     """
     norm = str(normalization).upper()
     tr = str(transform).upper()
@@ -284,6 +222,8 @@ def associate(
     if max_significance is None:
         max_significance = 0.1 if is_m3 else 0.25
     from ._mixed import OPTIMIZERS
+
+    _check_ranges(min_abundance, min_prevalence, min_variance, max_significance)
 
     if reml_optimizer not in OPTIMIZERS:
         raise InputError(f"unknown reml_optimizer {reml_optimizer!r}", source="reml_optimizer",
@@ -327,10 +267,155 @@ def associate(
     if match not in ("exact", "intersection"):
         raise InputError(f"unknown match={match!r}", source="match", hint="use 'exact' or 'intersection'")
 
+    out = {"normalization": norm, "transform": tr, "model": model_key, "correction": corr,
+           "min_abundance": float(min_abundance), "min_prevalence": float(min_prevalence),
+           "min_variance": float(min_variance), "max_significance": float(max_significance), "match": match,
+           "reml_optimizer": reml_optimizer}
+    if is_m3:
+        if not (0.0 <= _number(m3_opts["max_prevalence"], "max_prevalence") <= 1.0):
+            raise InputError(f"max_prevalence must lie in [0, 1], got {m3_opts['max_prevalence']!r}",
+                             source="max_prevalence", hint="a fraction of the samples, e.g. 1.0 (the default)")
+        out["maaslin3_options"] = m3_opts
+    return out
+
+
+def _number(value, name: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if not np.isfinite(x):
+        raise InputError(f"{name} must be a finite number, got {value!r}", source=name,
+                         hint=f"CLI: --{name.replace('_', '-')} with a number")
+    return x
+
+
+def _check_ranges(min_abundance, min_prevalence, min_variance, max_significance) -> None:
+    q = _number(max_significance, "max_significance")
+    if not 0.0 < q <= 1.0:
+        raise InputError(f"max_significance must be a q-value threshold in (0, 1], got {max_significance!r}",
+                         source="max_significance",
+                         hint="e.g. 0.25 (MaAsLin2's default) or 0.1 (MaAsLin3's); CLI: --max-significance 0.25")
+    prev = _number(min_prevalence, "min_prevalence")
+    if not 0.0 <= prev <= 1.0:
+        raise InputError(f"min_prevalence must be a fraction of the samples in [0, 1], got {min_prevalence!r}",
+                         source="min_prevalence", hint="e.g. 0.1 (present in more than 10% of the samples); CLI: "
+                                                       "--min-prevalence 0.1")
+    for name, value in (("min_abundance", min_abundance), ("min_variance", min_variance)):
+        if _number(value, name) < 0:
+            raise InputError(f"{name} must be >= 0, got {value!r}", source=name,
+                             hint=f"0 keeps every feature; CLI: --{name.replace('_', '-')} 0")
+
+
+def associate(
+    data,
+    metadata=None,
+    *,
+    formula: str | None = None,
+    fixed_effects=None,
+    random_effects=None,
+    reference=None,
+    normalization: str = "TSS",
+    transform: str = "LOG",
+    model: str = "LM",
+    min_abundance: float = 0.0,
+    min_prevalence: float | None = None,
+    min_variance: float = 0.0,
+    standardize: bool = True,
+    max_significance: float | None = None,
+    correction: str = "BH",
+    output: str | os.PathLike | None = None,
+    match: str = "exact",
+    reml_optimizer: str = "lme4",
+    **maaslin3_options,
+) -> AssociationResult:
+    """Associate every feature with metadata (MaAsLin2's LM path).
+
+    Parameters
+    ----------
+    data
+        AnnData or DataFrame, samples x features (a DataFrame whose *columns* are the metadata's
+        sample IDs is transposed). Values as given (relative abundances or counts). Samples are
+        modelled in the order of their IDs, so the results do not depend on the order of the rows.
+    metadata
+        DataFrame indexed by sample ID or a path; defaults to ``data.obs`` for an AnnData.
+    formula
+        ``"~ diagnosis + age + (1|subject)"``: main effects, interactions (``diagnosis:age``,
+        ``diagnosis * age`` = ``diagnosis + age + diagnosis:age``, higher orders; coded as R's
+        ``model.matrix``, :mod:`._design`) and random intercepts; or give ``fixed_effects`` /
+        ``random_effects`` (lists or comma-separated strings; a fixed effect may be a term such
+        as ``"diagnosis:age"``). With neither, every metadata column is a fixed effect (as
+        MaAsLin2). An interaction coefficient's row has MaAsLin3's ``metadata`` (the variable
+        its name starts with) and ``value`` (the rest of the name): ``diagnosisCD:age`` ->
+        ``diagnosis``, ``CD:age``; ``params["interactions"]`` lists the interaction columns.
+    reference
+        Reference levels: ``{"diagnosis": "nonIBD"}`` or MaAsLin2's ``"diagnosis,nonIBD"``
+        (``;`` between variables). Required for categorical variables with more than two levels.
+    normalization
+        ``"TSS"``, ``"CLR"`` or ``"NONE"`` (per sample, after filtering).
+    transform
+        ``"LOG"`` (log2, zeros replaced by half the feature's smallest positive value),
+        ``"AST"``, ``"LOGIT"``, ``"NONE"``.
+    model
+        ``"LM"`` (MaAsLin2: ``lm``, or ``lmerTest::lmer`` by REML with Satterthwaite df when
+        there are random effects) or ``"maaslin3"`` (MaAsLin3's abundance + prevalence models,
+        :mod:`._maaslin3`; normalisation ``TSS``/``CLR``/``NONE``, transform ``LOG``/``PLOG``/
+        ``NONE``, filters on the normalised table; options ``augment``,
+        ``median_comparison_abundance``, ``median_comparison_prevalence``, ``warn_prevalence``,
+        ``max_prevalence``, ``seed`` as keyword arguments).
+    min_abundance, min_prevalence, min_variance
+        ``min_prevalence`` defaults to 0.1 (LM) or 0 (maaslin3). MaAsLin2's filters on the
+        input table: keep features above ``min_abundance`` in more than
+        ``min_prevalence`` of the samples and with a standard deviation above ``min_variance``.
+    standardize
+        z-score continuous fixed effects (an interaction is the product of the z-scored
+        variables, as R's ``model.matrix`` on MaAsLin's scaled metadata).
+    max_significance
+        q-value threshold of ``.significant`` in (0, 1] (default 0.25 for LM, 0.1 for maaslin3).
+    correction
+        ``"BH"`` (default), ``"BY"``, ``"holm"``, ``"hochberg"``, ``"bonferroni"``, over all
+        (feature, coefficient) tests.
+    output
+        If given, write the result files there (:meth:`AssociationResult.write`: all or nothing;
+        a folder that already holds files is refused).
+    match
+        ``"exact"``: every sample needs metadata and every metadata row a sample (else
+        :class:`InputError` listing them); ``"intersection"``: model the samples in both and
+        report the rest.
+    reml_optimizer
+        With random effects: ``"lme4"`` (default) finds the variance parameters exactly as
+        ``lme4::lmer`` does (its start, NLopt's BOBYQA with its settings, its boundary rules), so
+        the numbers are MaAsLin2's; ``"exact"`` goes to the REML optimum by Newton's method (a
+        lower REML criterion where lme4 stops early on a flat likelihood; the coefficients differ
+        from lme4's by far less than their standard errors). See ``docs/link.md``.
+
+    Returns
+    -------
+    AssociationResult
+    """
+    opts = check_options(normalization=normalization, transform=transform, model=model,
+                         min_abundance=min_abundance, min_prevalence=min_prevalence, min_variance=min_variance,
+                         max_significance=max_significance, correction=correction, match=match,
+                         reml_optimizer=reml_optimizer, **maaslin3_options)
+    norm, tr, model_key, corr = opts["normalization"], opts["transform"], opts["model"], opts["correction"]
+    is_m3 = model_key == "maaslin3"
+    min_prevalence, max_significance = opts["min_prevalence"], opts["max_significance"]
+    m3_opts = opts.get("maaslin3_options", {})
+
     X_raw, samples, taxa, metadata = _read_inputs(data, metadata)
+    if len(taxa) == 1 and norm in ("TSS", "CLR"):
+        raise InputError(f"the table has a single feature ({taxa[0]!r}): {_single_feature(norm)}", source="data",
+                         hint="give at least 2 features or --normalization NONE (normalization='NONE' in Python)")
+    meta_source = str(metadata.attrs.get("source") or "metadata") if isinstance(metadata, pd.DataFrame) else "metadata"
     used, meta, filtered, notes = _match_samples(samples, metadata, match)
     X_raw = X_raw[used]
     samples = samples[used]
+    # Samples in ID order: the results must not depend on the order of the rows. It sets the
+    # order of first appearance of levels (hence of the coefficients, and of the terms whose
+    # seeded Monte-Carlo draws MaAsLin3's median comparison takes in turn), and the path of the
+    # REML optimiser changes with rounding in the sums over samples.
+    order = np.argsort(np.asarray(samples, dtype=object), kind="stable")
+    X_raw, samples, meta = X_raw[order], samples[order], meta.iloc[order]
 
     if formula is not None:
         if fixed_effects is not None or random_effects is not None:
@@ -341,7 +426,7 @@ def associate(
         if not fixed:
             fixed = [c for c in meta.columns if c not in random]
     ref = _parse_reference(reference)
-    design = _design.build_design(meta, fixed, random, ref, bool(standardize))
+    design = _design.build_design(meta, fixed, random, ref, bool(standardize), source=meta_source)
     notes.extend(design.notes)
 
     features = _normalize.make_names(taxa)
@@ -361,6 +446,8 @@ def associate(
     except Exception:  # noqa: BLE001
         pass
     if is_m3:
+        from . import _maaslin3
+
         params.update(m3_opts)
         res, data_norm, filt, m3_notes = _maaslin3.fit_maaslin3(
             X_raw, samples, taxa, features, design, normalization=norm, transform=tr, min_abundance=min_abundance,
@@ -395,6 +482,12 @@ def associate(
                       f"min_prevalence {min_prevalence:g}, min_variance {min_variance:g}); their rows in the "
                       "results say why", FilteredWarning, stacklevel=2)
     kept = np.flatnonzero(keep)
+    if kept.size == 1 and norm in ("TSS", "CLR"):
+        raise InputError(f"only 1 of the {len(taxa)} features ({taxa[kept[0]]!r}) passes the filters "
+                         f"(min_abundance {min_abundance:g}, min_prevalence {min_prevalence:g}, min_variance "
+                         f"{min_variance:g}): {_single_feature(norm)}", source="data",
+                         hint="lower the filters, give at least 2 features, or --normalization NONE "
+                              "(normalization='NONE' in Python)")
     Xn = _normalize.normalize(X_raw[:, kept], norm)
     bad_tot = np.flatnonzero(~np.isfinite(Xn).all(axis=1) & np.isfinite(X_raw[:, kept]).all(axis=1))
     if bad_tot.size:

@@ -14,7 +14,9 @@ The table is that of vegan's ``adonis2`` (Oksanen et al., https://CRAN.R-project
   residual of the full model.
 - Permutations reorder the samples (the rows and columns of ``G``; within blocks with
   ``strata``), the same permutation for all terms, as vegan's default "reduced" model without
-  conditions. ``p = (#{F_perm >= F_obs - sqrt(eps)} + 1) / (permutations + 1)``.
+  conditions. ``p = (#{F_perm >= F_obs - sqrt(eps)} + 1) / (permutations + 1)``. The seeded
+  permutations are drawn over the samples in ID order, so that p does not depend on the order
+  in which the samples come.
 
 Fast path. ``trace(Q_p' G Q_p) = sum_c q_pc' G q_pc`` for the permuted basis ``Q_p = Q[perm]``.
 For a batch of permutations the permuted basis vectors are stacked as the columns of one
@@ -43,6 +45,7 @@ import pandas as pd
 from scipy.linalg import blas
 
 from ..errors import InputError
+from ..io.metadata import check_numeric_column, warn_case_variants
 from ._design import split_top
 from ._permutations import (
     align_metadata,
@@ -158,7 +161,11 @@ def _variable_matrix(meta: pd.DataFrame, column: str, forced: bool, term: Term, 
                          f"{show_ids(meta.index[missing])}", source=source,
                          hint="fill the values, or leave those samples out of both the distances and the metadata")
     categorical = forced or not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values))
+    if categorical and not forced:  # one word among numbers would make a numeric column a factor of every value
+        check_numeric_column(values, column, source=source,
+                             categorical_hint=f"write C({column}) in the formula")
     if categorical:
+        warn_case_variants(values.astype(str).unique(), column, source=source, stacklevel=5)
         if isinstance(values.dtype, pd.CategoricalDtype):
             codes = values.cat.remove_unused_categories().cat.codes.to_numpy()
             levels = list(values.cat.remove_unused_categories().cat.categories)
@@ -310,7 +317,7 @@ _MIXED_CHECK = 16  # permutations of the first batch computed both ways to measu
 
 
 def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Callable | None,
-         precision: str = "mixed") -> _Result:
+         precision: str = "mixed", order: np.ndarray | None = None) -> _Result:
     """Observed sums of squares and F per tested term, and the permuted F. ``G`` is overwritten.
 
     ``precision="mixed"`` (large ``n``): permutations are screened with float32 products (twice
@@ -319,8 +326,14 @@ def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Ca
     of a float64 computation: float32 rounding moves F by about 1e-6 relative, and the first
     batch measures it (``_MIXED_CHECK`` permutations both ways); above ``_MIXED_MAX_ERR`` the run
     falls back to float64. The observed statistics are always float64.
+
+    ``order``: the samples' positions in sample-ID order. The permutations are drawn over the
+    samples in that order and mapped to the matrix's positions, so the same seed gives the same
+    p-values whatever the order of the samples in the input.
     """
     n = len(G)
+    if order is not None and strata is not None:
+        strata = np.asarray(strata)[order]
     total = float(np.trace(G))
     L = _lower_half(G)
     blocks = list(design.bases) + ([design.full] if design.full is not None else [])
@@ -350,6 +363,10 @@ def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Ca
         batch = max(1, cols // U.shape[1])
         done = 0
         for perms in permutation_batches(n, n_perm, seed, strata=strata, batch=batch):
+            if order is not None:  # drawn in sample-ID order: p[order] = order[pi]
+                mapped = np.empty_like(perms)
+                mapped[:, order] = order[perms]
+                perms = mapped
             if mixed:
                 F = F_of(perms, L32, U32)[0]
                 if done == 0:
@@ -420,8 +437,10 @@ def permanova(
     strata
         Metadata column (or one label per sample): permute only within these blocks.
     seed
-        Seed of ``numpy.random.default_rng``; the same seed, data and sample order give the same
-        p-values. ``None`` draws one, recorded in ``attrs["params"]["seed"]``.
+        Seed of ``numpy.random.default_rng``; the same seed and data give the same p-values, in
+        whatever order the samples come (the permutations are drawn over the samples in ID
+        order; an unlabelled matrix in its own order). ``None`` draws one, recorded in
+        ``attrs["params"]["seed"]``.
     metric
         ``"braycurtis"`` or ``"jaccard"``: ``distance`` is a table of abundances (see
         :func:`gutaxis.beta_diversity`; values as given, no renormalisation).
@@ -479,7 +498,10 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
         seed = int(np.random.SeedSequence().entropy % 2**63)
     G = gower_centered(D)
     del D
-    res = _run(G, design, n_perm, seed, codes, progress, precision)
+    order = None
+    if not isinstance(labels, pd.RangeIndex):  # labelled samples: results independent of their order
+        order = np.argsort(np.asarray([str(x) for x in labels], dtype=object), kind="stable")
+    res = _run(G, design, n_perm, seed, codes, progress, precision, order)
     del G
     if n_perm:
         exceed = (res.F_perm >= res.F - _EPS).sum(axis=0)

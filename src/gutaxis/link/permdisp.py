@@ -159,7 +159,8 @@ def permdisp(
     permutations
         Permutations of the ANOVA residuals (0: no p-value).
     seed
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``numpy.random.default_rng``; the permutations are drawn over the samples in ID
+        order, so the same seed gives the same p whatever the order of the samples.
     center
         ``"centroid"`` (default) or ``"median"`` (spatial median; vegan's default).
     bias_adjust
@@ -232,7 +233,14 @@ def permdisp(
         ind[np.arange(n), codes] = 1.0
         exceed = 0
         F0 = np.round(F_obs, 12)
+        # drawn over the samples in ID order (p[order] = order[pi]): p does not depend on their order
+        order = None if isinstance(labels, pd.RangeIndex) else np.argsort(
+            np.asarray([str(x) for x in labels], dtype=object), kind="stable")
         for perms in permutation_batches(n, n_perm, seed, batch=max(1, 2**22 // n)):
+            if order is not None:
+                mapped = np.empty_like(perms)
+                mapped[:, order] = order[perms]
+                perms = mapped
             R = resid[perms]  # (b, n) permuted residuals
             M = (R @ ind) / counts  # group means of the permuted residuals
             grand = R.mean(axis=1, keepdims=True)

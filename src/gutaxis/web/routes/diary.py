@@ -27,13 +27,19 @@ from .person import _now
 
 router = APIRouter()
 
-_CACHE: OrderedDict = OrderedDict()  # (person, week, settings) -> (entries fingerprint, computed at, scores)
 _CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 512
+_CACHE_SIZE = 512  # weeks kept per app: (person, week, settings) -> (entries fingerprint, computed at, scores)
 #: while entries keep arriving, a week's charts are recomputed at most this often (seconds); the page says
 #: how many newer entries they do not show yet. Scoring a week costs tens of milliseconds of pandas work,
 #: too much to redo on every view right after every entry when many people log at once.
 REFRESH_S = 20.0
+
+
+def _app_cache(app) -> OrderedDict:
+    cache = getattr(app.state, "diary_cache", None)
+    if cache is None:
+        cache = app.state.diary_cache = OrderedDict()
+    return cache
 
 
 def _week_scores(request: Request, user: User, monday, meals, symptoms, stress, days) -> tuple[dict, int]:
@@ -42,10 +48,11 @@ def _week_scores(request: Request, user: User, monday, meals, symptoms, stress, 
     ids = frozenset(("m", r.id) for r in meals) | frozenset(("y", r.id) for r in symptoms) | frozenset(
         ("s", r.id) for r in stress)
     now = _time_module.monotonic()
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
+    with _CACHE_LOCK:  # one cache per app (per database), never shared between apps in one process
+        cache = _app_cache(request.app)
+        hit = cache.get(key)
         if hit is not None:
-            _CACHE.move_to_end(key)
+            cache.move_to_end(key)
     if hit is not None:
         seen, at, scores = hit
         if seen == ids:
@@ -55,9 +62,9 @@ def _week_scores(request: Request, user: User, monday, meals, symptoms, stress, 
     scores = _diary_scores(request, user, meals, symptoms, stress, days)
     scores["computed_at"] = datetime.now().strftime("%H:%M:%S")
     with _CACHE_LOCK:
-        _CACHE[key] = (ids, now, scores)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        cache[key] = (ids, now, scores)
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
     return scores, 0
 
 
