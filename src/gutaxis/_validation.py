@@ -7,13 +7,25 @@ index sees the same checks and the same error messages.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .errors import InputError
 
-__all__ = ["abundance_frame", "abundance_matrix", "feature_names", "sample_names", "check_abundance", "zero_sum_samples"]
+__all__ = ["abundance_frame", "abundance_matrix", "feature_names", "sample_names", "check_abundance", "zero_sum_samples",
+           "finite_or_none"]
+
+
+def finite_or_none(x) -> float | None:
+    """``x`` as a float when it is a finite number, else None (for JSON and pages: NaN and inf are not numbers)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
 
 
 def _is_anndata(data) -> bool:

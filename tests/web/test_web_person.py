@@ -26,19 +26,7 @@ NOVA_CSV = (SHARED / "data" / "nova_fndds_sr_grocerydb" /
 needs_food = pytest.mark.skipif(not (FNDDS / "fndds_2017_2018_portions_and_weights.csv").is_file(),
                                 reason="needs the FNDDS tables of ../shared (gutaxis datasets fetch fndds_2017_2018)")
 
-# the Cronometer "servings" header as published in shared/science/webapp.md ("Import formats")
-CRONOMETER_HEADER = (  # noqa: SIM905 - kept as the one published line
-    "Day,Time,Group,Food Name,Amount,Energy (kcal),Caffeine (mg),Water (g),B1 (Thiamine) (mg),"
-    "B2 (Riboflavin) (mg),B3 (Niacin) (mg),B5 (Pantothenic Acid) (mg),B6 (Pyridoxine) (mg),"
-    "B12 (Cobalamin) (µg),Biotin (µg),Choline (mg),Folate (µg),Vitamin A (IU),Vitamin C (mg),"
-    "Vitamin D (IU),Vitamin E (mg),Vitamin K (µg),Calcium (mg),Chromium (µg),Copper (mg),Fluoride (µg),"
-    "Iodine (µg),Iron (mg),Magnesium (mg),Manganese (mg),Phosphorus (mg),Potassium (mg),Selenium (µg),"
-    "Sodium (mg),Zinc (mg),Carbs (g),Fiber (g),Fructose (g),Galactose (g),Glucose (g),Lactose (g),"
-    "Maltose (g),Starch (g),Sucrose (g),Sugars (g),Net Carbs (g),Fat (g),Cholesterol (mg),"
-    "Monounsaturated (g),Polyunsaturated (g),Saturated (g),Trans-Fats (g),Omega-3 (g),Omega-6 (g),"
-    "Cystine (g),Histidine (g),Isoleucine (g),Leucine (g),Lysine (g),Methionine (g),Phenylalanine (g),"
-    "Protein (g),Threonine (g),Tryptophan (g),Tyrosine (g),Valine (g),Category"
-).split(",")
+from test_lifestyle_imports import PUBLISHED_CRONOMETER as CRONOMETER_HEADER  # the published header, one copy
 MFP_HEADER = (  # noqa: SIM905 - the header line of shared/science/webapp.md
     "Date,Meal,Calories,Fat (g),Saturated Fat,Polyunsaturated Fat,Monounsaturated Fat,Trans Fat,Cholesterol,"
     "Sodium (mg),Potassium,Carbohydrates (g),Fiber,Sugar,Protein (g),Vitamin A,Vitamin C,Calcium,Iron,"

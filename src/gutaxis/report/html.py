@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._validation import finite_or_none as _finite
 from ..errors import InputError
 
 __all__ = ["write_report", "DISCLAIMER", "HEALTHY_LABELS", "MIN_REFERENCE_SAMPLES"]
@@ -63,12 +63,6 @@ _STEPS = ("checking the input", "health indices", "healthy reference and percent
 
 
 # --------------------------------------------------------------------------- small helpers
-def _finite(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _cell(x, kind: str = "index") -> dict:

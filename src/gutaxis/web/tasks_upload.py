@@ -11,7 +11,6 @@ row, column or sample) becomes the job's message, with the file named as the per
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -19,10 +18,18 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from .._validation import finite_or_none as _finite
 from ..errors import GutaxisError, InputError
 from . import jobs
 from .models import Upload
-from .upload_safety import HDF5_MAGIC, TEXT_SUFFIXES, UploadRefused, check_hdf5_sizes, suffix_of, unpack_gzip
+from .upload_safety import (
+    HDF5_MAGIC,
+    TEXT_SUFFIXES,
+    UploadRefused,
+    check_hdf5_sizes,
+    suffix_of,
+    unpack_gzip,
+)
 
 __all__ = ["CARD_VERSION", "INDEX_TEXT", "LARGE_UNCLASSIFIED", "REFERENCE_MISSING", "build_card", "parse_profile"]
 
@@ -150,12 +157,6 @@ def _check_qza_tables(local: Path, tmp: Path, name: str, settings) -> None:
                 part.unlink()
 
 
-def _finite(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def number_text(key: str, v: float | None) -> str:
