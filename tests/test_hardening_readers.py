@@ -851,3 +851,15 @@ def test_every_reader_survives_hostile_input(fmt, corpus, worker, tmp_path_facto
         path.unlink()
 
     check()
+
+
+def test_M12_reference_without_metadata_says_to_give_it(shared, tmp_path):
+    """M12: `reference` with --healthy COLUMN=VALUE but no --metadata named an empty list of columns."""
+    from typer.testing import CliRunner
+
+    from gutaxis.cli import app
+
+    r = CliRunner().invoke(app, ["reference", str(shared("data", "gmhi2020_validation", "validation_abundance.csv")),
+                                 "--healthy", "Phenotype=Healthy", "-o", str(tmp_path / "ref.json")])
+    assert r.exit_code == 2
+    assert "no sample metadata" in r.output and "--metadata" in r.output

@@ -63,6 +63,13 @@ def _metadata(data, metadata: pd.DataFrame | None, samples: pd.Index, *, source:
     return aligned
 
 
+def _columns_hint(meta: pd.DataFrame) -> str:
+    """What to do about an unknown column: its neighbours, or that no metadata came with the profile."""
+    if len(meta.columns) == 0:
+        return "the profile carries no sample metadata: give the metadata file (--metadata FILE in the CLI)"
+    return f"columns are: {', '.join(map(str, meta.columns[:20]))}"
+
+
 def _resolve_samples(spec, samples: pd.Index, meta: pd.DataFrame | None, *, what: str, source: str) -> np.ndarray:
     """Boolean mask over ``samples`` from a mask, a list of sample IDs or ``(column, value)``."""
     n = len(samples)
@@ -83,11 +90,7 @@ def _resolve_samples(spec, samples: pd.Index, meta: pd.DataFrame | None, *, what
                 hint="pass an AnnData with obs, or metadata= a DataFrame indexed by sample ID",
             )
         if column not in meta.columns:
-            raise InputError(
-                f"{what}: unknown metadata column {column!r}",
-                source=source,
-                hint=f"columns are: {', '.join(map(str, meta.columns[:20]))}",
-            )
+            raise InputError(f"{what}: unknown metadata column {column!r}", source=source, hint=_columns_hint(meta))
         values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
         mask = meta[column].isin(values).to_numpy()
         if not mask.any():
@@ -136,8 +139,7 @@ def _resolve_labels(spec, samples: pd.Index, meta: pd.DataFrame | None, *, what:
             raise InputError(f"{what} {spec!r} names a metadata column but there is no metadata", source=source,
                              hint="pass an AnnData with obs, or metadata= a DataFrame indexed by sample ID")
         if spec not in meta.columns:
-            raise InputError(f"{what}: unknown metadata column {spec!r}", source=source,
-                             hint=f"columns are: {', '.join(map(str, meta.columns[:20]))}")
+            raise InputError(f"{what}: unknown metadata column {spec!r}", source=source, hint=_columns_hint(meta))
         return meta[spec].to_numpy(dtype=object)
     if isinstance(spec, pd.Series):
         missing = samples.difference(spec.index, sort=False)
