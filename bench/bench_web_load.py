@@ -75,20 +75,24 @@ def serve_floor(data_dir: str, port: int) -> None:
     from fastapi.responses import HTMLResponse, RedirectResponse
 
     path = Path(data_dir) / "floor.db"
+    import threading
+
     con = sqlite3.connect(path, check_same_thread=False)
+    lock = threading.Lock()  # one connection shared by the server's threads: one statement at a time
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("CREATE TABLE IF NOT EXISTS meal (id INTEGER PRIMARY KEY, person INT, client_id TEXT UNIQUE, text TEXT)")
     app = FastAPI()
 
     @app.post("/log/meal")
     def meal(text: str = Form(""), client_id: str = Form(""), person: int = Form(0)):
-        with con:
+        with lock, con:
             con.execute("INSERT OR IGNORE INTO meal (person, client_id, text) VALUES (?, ?, ?)", (person, client_id, text))
         return RedirectResponse("/log", status_code=303)
 
     @app.get("/diary")
     def diary(person: int = 0):
-        rows = con.execute("SELECT text FROM meal WHERE person = ? ORDER BY id DESC LIMIT 50", (person,)).fetchall()
+        with lock:
+            rows = con.execute("SELECT text FROM meal WHERE person = ? ORDER BY id DESC LIMIT 50", (person,)).fetchall()
         return HTMLResponse("<ul>" + "".join(f"<li>{html.escape(r[0])}</li>" for r in rows) + "</ul>")
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

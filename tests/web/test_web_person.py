@@ -631,3 +631,23 @@ def test_charts_viewed_right_after_an_entry_say_what_they_do_not_count_yet(app, 
     assert "do not include your 1 newest entry yet" in page and "1 apple" in page
     monkeypatch.setattr(diary, "REFRESH_S", 0.0)  # after the window: recomputed with the new entry
     assert "do not include" not in person.html("/diary").text
+
+
+@pytest.mark.parametrize("dates, expected", [("dayfirst", [(3, 4), (3, 5)]),    # 4 and 5 March (UK)
+                                             ("monthfirst", [(4, 3), (5, 3)])])  # April 3 and May 3 (US)
+def test_a_hand_kept_log_with_uk_or_us_dates_is_read_the_way_the_person_says(app, person, dates, expected):
+    from gutaxis.web.models import MealEntry, Upload
+
+    log = "timestamp,meal,text\n04/03/2024 08:00,breakfast,porridge with blueberries\n05/03/2024 12:30,lunch,2 eggs and toast\n"
+    files = {"file": ("my-log.csv", log.encode(), "text/csv")}
+    r = person.post_form("/import", {"dates": "detect"}, files=files, page="/import")
+    assert r.status_code == 303
+    with app.state.sessions() as db:
+        up = db.scalars(select(Upload).order_by(Upload.id.desc())).first()
+        assert up.status == "failed" and "choose under Dates" in up.error  # 04/03 and 05/03 decide nothing
+        assert db.scalar(select(MealEntry.id)) is None
+    r = person.post_form("/import", {"dates": dates}, files=files, page="/import")
+    assert r.status_code == 303
+    with app.state.sessions() as db:
+        got = sorted(m.eaten_at for m in db.scalars(select(MealEntry)))
+    assert [(d.month, d.day) for d in got] == expected

@@ -11,10 +11,10 @@ from importlib import resources
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import make_engine, migrate, session_factory
 from .deps import LoginRequired, SecondFactorRequired, csrf_check, render
@@ -122,9 +122,21 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
     def healthz():
         return {"ok": True}
 
-    from .routes import auth, diary, dietitian, imports, labs, messages, patterns, person, plans, uploads
+    from .routes import (
+        auth,
+        diary,
+        dietitian,
+        imports,
+        jobs,
+        labs,
+        messages,
+        patterns,
+        person,
+        plans,
+        uploads,
+    )
 
-    for r in (auth, person, diary, patterns, imports, uploads, labs, plans, dietitian, messages):
+    for r in (auth, person, diary, patterns, imports, uploads, jobs, labs, plans, dietitian, messages):
         app.include_router(r.router)
     return app
 

@@ -8,11 +8,10 @@ Passwords are drawn fresh at every start and printed; nothing here describes a r
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import resources
 
 import pandas as pd
@@ -81,49 +80,38 @@ def seed_demo(app) -> list[str]:
     return lines
 
 
-def _shift(ts: pd.Series, last_day: datetime) -> pd.Series:
-    """Move timestamps so that the log's last day is ``last_day`` (times of day kept)."""
-    ts = pd.to_datetime(ts)
-    delta = pd.Timestamp(last_day.date()) - ts.max().normalize()
-    return ts + delta
-
-
 def _seed_logs(db, settings, user: User, days_ago: int, keep_days: int) -> None:
-    last_day = utcnow() - timedelta(days=days_ago)
-    meals = pd.read_csv(_example("meals.csv"), dtype=str)
-    meals["timestamp"] = _shift(meals["timestamp"], last_day)
-    start = meals["timestamp"].max().normalize() - pd.Timedelta(days=keep_days - 1)
-    meals = meals[meals["timestamp"] >= start]
-    for r in meals.itertuples(index=False):
-        when = r.timestamp.to_pydatetime()
-        db.add(MealEntry(person_id=user.id, client_id=str(uuid.uuid4()), eaten_at=when, meal=r.meal or "",
-                         text=r.text, items=food.match_meal(settings, r.text, when, r.meal or ""), source="typed"))
-    stress = pd.read_csv(_example("stress.csv"))
-    stress["timestamp"] = _shift(stress["timestamp"], last_day)
-    stress = stress[stress["timestamp"] >= start]
-    pss_cols = [f"pss_{i}" for i in range(1, 11)]
-    from ..lifestyle import score_pss10
+    """The example person's logs, read by the package's own readers and moved as one block so that the
+    meal log's last day is ``days_ago`` days ago (times of day and the logs' alignment kept)."""
+    from ..lifestyle import read_meal_log, read_stress_log, read_symptom_log
 
-    for r in stress.to_dict("records"):
-        items = [r[c] for c in pss_cols]
-        has_pss = all(pd.notna(v) for v in items)
-        db.add(StressEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=r["timestamp"].to_pydatetime(),
+    meals = read_meal_log(_example("meals.csv"))
+    stress = read_stress_log(_example("stress.csv"))
+    sym = read_symptom_log(_example("symptoms.json"))
+    last = pd.Timestamp((utcnow() - timedelta(days=days_ago)).date())
+    delta = last - meals["timestamp"].max().normalize()
+    start = last - pd.Timedelta(days=keep_days - 1)
+
+    def when(t):
+        return None if pd.isna(t) else (t + delta).to_pydatetime()
+
+    for r in meals[meals["timestamp"] + delta >= start].itertuples(index=False):
+        at = when(r.timestamp)
+        db.add(MealEntry(person_id=user.id, client_id=str(uuid.uuid4()), eaten_at=at, meal=r.meal or "",
+                         text=r.text, items=food.match_meal(settings, r.text, at, r.meal or ""), source="typed"))
+    pss_cols = [f"pss_{i}" for i in range(1, 11)]
+    for r in stress[stress["timestamp"] + delta >= start].to_dict("records"):
+        has_pss = not pd.isna(r["pss10"])
+        db.add(StressEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=when(r["timestamp"]),
                            rating=None if pd.isna(r["rating"]) else float(r["rating"]),
-                           pss_items=[int(v) for v in items] if has_pss else None,
-                           pss_total=float(score_pss10([int(v) for v in items])["pss10"].iloc[0])
-                           if has_pss else None,
-                           practice="" if pd.isna(r["practice"]) else str(r["practice"]),
+                           pss_items=[int(r[c]) for c in pss_cols] if has_pss else None,
+                           pss_total=float(r["pss10"]) if has_pss else None, practice=r["practice"] or "",
                            minutes=None if pd.isna(r["minutes"]) else float(r["minutes"])))
-    sym = json.loads(_example("symptoms.json").read_text())
-    ts = _shift(pd.Series([s["timestamp"] for s in sym]), last_day)
-    delta = ts.iloc[0] - pd.Timestamp(sym[0]["timestamp"])
-    for s, t in zip(sym, ts, strict=True):
-        if t < start:
-            continue
-        onset = (pd.Timestamp(s["onset"]) + delta).to_pydatetime() if s.get("onset") else None
-        db.add(SymptomEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=t.to_pydatetime(), onset=onset,
-                            symptom=s.get("symptom", ""), rating=s.get("rating"), bristol=s.get("bristol"),
-                            note=s.get("note", "")))
+    for r in sym[sym["timestamp"] + delta >= start].to_dict("records"):
+        db.add(SymptomEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=when(r["timestamp"]),
+                            onset=when(r["onset"]) if r["onset"] != r["timestamp"] else None,
+                            symptom=r["symptom"] or "", rating=None if pd.isna(r["rating"]) else float(r["rating"]),
+                            bristol=None if pd.isna(r["bristol"]) else int(r["bristol"]), note=r["note"] or ""))
 
 
 def _seed_profile(db, settings, user: User) -> None:

@@ -235,26 +235,22 @@ def match_meal(settings, text: str, eaten_at: datetime, meal: str = "") -> list[
     status ``"not matched"`` whose note says what to install.
     """
     try:
-        key = _key(settings)
-        tables(settings)  # raises FoodDataMissing before anything is cached
+        tables(settings)  # loads (once) or raises FoodDataMissing before anything is cached
     except FoodDataMissing as exc:
         return not_matched_items(text, str(exc))
-    return copy.deepcopy(_match_cached(key, text, meal or ""))  # the time eaten does not change the match
+    return copy.deepcopy(_match_cached(_key(settings), text, meal or ""))  # the time eaten does not change it
 
 
 @lru_cache(maxsize=4096)
 def _match_cached(key: tuple, text: str, meal: str) -> list[dict]:
     """The matched foods of a text (the same tables give the same match; people repeat their entries)."""
-    settings = _SettingsKey(*key[:4])
-    noon = datetime(2000, 1, 1, 12)
-    resolved = resolve(settings, meal_frame([{"timestamp": noon, "meal": meal, "text": text, "source_row": "typed"}]))
+    from ..lifestyle import resolve_diary
+
+    db, matcher = _load(*key)
+    frame = meal_frame([{"timestamp": datetime(2000, 1, 1, 12), "meal": meal, "text": text, "source_row": "typed"}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resolved = resolve_diary(frame, db, matcher)
     if resolved.empty:
         return not_matched_items(text, "no food words found. Not counted: write what you ate, e.g. '1 cup kimchi'")
     return items_from_resolved(resolved)
-
-
-class _SettingsKey:
-    """The food-table paths of a cache key, shaped like the settings :func:`tables` reads."""
-
-    def __init__(self, fndds, sr28, usda, nova):
-        self.fndds, self.sr28, self.usda, self.nova = fndds, sr28, usda, nova

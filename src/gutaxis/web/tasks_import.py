@@ -46,6 +46,9 @@ def _public(exc: InputError, path, filename: str) -> str:
     """The reader's message about the person's file, naming it as the person named it (never the server path)."""
     problem = str(exc.problem).replace(str(path), filename)
     hint = f" — {exc.hint}" if exc.hint else ""
+    if "--dayfirst" in hint:  # the CLI's words; here the choice is on the import form
+        hint = (" — import it again and choose under Dates: day first (UK, 04/03/2024 = 4 March) or month first "
+                "(US, 04/03/2024 = April 3)")
     return f"{filename}: {problem}{hint}"
 
 
@@ -98,7 +101,7 @@ def import_diary(db, job, settings, progress) -> dict:
     path = settings.upload_dir / upload.stored_name
     progress("reading the file")
     try:
-        df = read_diary(path)
+        df = read_diary(path, dayfirst=(job.params or {}).get("dayfirst"))
     except InputError as exc:
         _fail(db, upload, _public(exc, path, upload.filename))
     fmt = df.attrs.get("format", "gutaxis")

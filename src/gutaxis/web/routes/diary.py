@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import threading
-import time as _time_module
 import warnings
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ def _week_scores(request: Request, user: User, monday, meals, symptoms, stress, 
     key = (user.id, monday, bool(user.hide_numbers), user.sex, user.age)
     ids = frozenset(("m", r.id) for r in meals) | frozenset(("y", r.id) for r in symptoms) | frozenset(
         ("s", r.id) for r in stress)
-    now = _time_module.monotonic()
+    now = monotonic()
     with _CACHE_LOCK:  # one cache per app (per database), never shared between apps in one process
         cache = _app_cache(request.app)
         hit = cache.get(key)
@@ -201,7 +201,9 @@ def diary_page(request: Request, week: str | None = None, user: User = Depends(p
                                                   StressEntry.at < end).order_by(StressEntry.at)).all()
     days = [pd.Timestamp(monday + timedelta(days=i)) for i in range(7)]
     scores, behind = _week_scores(request, user, monday, meals, symptoms, stress, days)
-    from .dietitian import shared_notes  # the dietitian's shared notes on a day of this week
+    from .dietitian import (
+        shared_notes,  # the dietitian's shared notes on a day of this week
+    )
 
     day_notes = {}
     for n in shared_notes(db, user.id):

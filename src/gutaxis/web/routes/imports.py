@@ -20,6 +20,9 @@ from ..upload_safety import UploadRefused, save_capped
 router = APIRouter()
 
 IMPORT_KINDS = ("cronometer", "myfitnesspal", "diary")
+#: how the person says a file writes dates like 04/03/2024 -> read_diary(dayfirst=...); exports of
+#: Cronometer and MyFitnessPal write ISO dates, so this matters for a meal log kept by hand
+DATE_ORDERS = {"detect": None, "dayfirst": True, "monthfirst": False}
 
 
 def _import_context(request: Request, db: Session, user: User, **extra) -> dict:
@@ -46,12 +49,15 @@ def import_page(request: Request, user: User = Depends(person_user), db: Session
 
 @router.post("/import")
 def import_upload(request: Request, file: UploadFile | None = File(None), client_id: str = Form(""),
-                        user: User = Depends(person_user), db: Session = Depends(get_db)):
+                  dates: str = Form("detect"), user: User = Depends(person_user), db: Session = Depends(get_db)):
     s = settings_of(request)
     cid = valid_client_id(client_id)
     existing = db.scalar(select(Upload).where(Upload.person_id == user.id, Upload.client_id == cid))
     if existing is not None:
         return RedirectResponse(f"/import?upload={existing.id}#upload-{existing.id}", status_code=303)
+    if dates not in DATE_ORDERS:
+        return render(request, "import.html", _import_context(request, db, user, errors=[
+            "Dates: choose how the file writes them."], client_id=cid), status_code=400)
     if file is None or not (file.filename or "").strip():
         return render(request, "import.html", _import_context(request, db, user, errors=[
             "Choose the exported CSV file first."], client_id=cid), status_code=400)
@@ -79,5 +85,6 @@ def import_upload(request: Request, file: UploadFile | None = File(None), client
     if not created:  # the same submit arrived twice at once: keep the first file
         path.unlink(missing_ok=True)
         return RedirectResponse(f"/import?upload={up.id}#upload-{up.id}", status_code=303)
-    jobs.submit(request, db, "import_diary", user.id, requested_by=user.id, params={"upload_id": up.id})
+    jobs.submit(request, db, "import_diary", user.id, requested_by=user.id,
+                params={"upload_id": up.id, "dayfirst": DATE_ORDERS[dates]})
     return RedirectResponse(f"/import?upload={up.id}#upload-{up.id}", status_code=303)

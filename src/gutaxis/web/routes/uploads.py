@@ -1,16 +1,15 @@
-"""Stool-profile uploads, the gut health card and the progress page of any background job.
+"""Stool-profile uploads and the gut health card (a job's own page is :mod:`gutaxis.web.routes.jobs`).
 
 =====  ==========================  ==========================================================
 GET    /uploads                    the person's profile uploads and the upload form
 POST   /uploads                    store the file (capped, checked), queue ``parse_profile``
 GET    /uploads/{id}               the gut card, or the job's progress or failure
 GET    /uploads/{id}/download      the file as uploaded (an attachment)
-GET    /jobs/{id}                  a job's progress, result link or error (refreshes while it runs)
 GET    /clients/{pid}/uploads      a dietitian's view of a client's uploads (microbiome consent)
 =====  ==========================  ==========================================================
 
 Nothing is parsed in the request: :mod:`gutaxis.web.upload_safety` checks the saved file, the
-job (:mod:`gutaxis.web.tasks_upload`) reads it. Every read of someone else's upload or job goes
+job (:mod:`gutaxis.web.tasks_upload`) reads it. Every read of someone else's upload goes
 through :func:`gutaxis.web.access.access` (an audit row; 404 and a ``denied`` row otherwise).
 """
 
@@ -23,20 +22,28 @@ from sqlalchemy.orm import Session
 
 from .. import jobs
 from ..access import NotFound, access, deny
-from ..deps import current_user, dietitian_user, get_db, person_user, render, settings_of
+from ..deps import (
+    current_user,
+    dietitian_user,
+    get_db,
+    person_user,
+    render,
+    settings_of,
+)
 from ..idempotency import new_client_id, store_once, valid_client_id
 from ..models import Job, Upload, User
-from ..upload_safety import ACCEPTED, UploadRefused, check_filename, check_upload, save_capped
+from ..upload_safety import (
+    ACCEPTED,
+    UploadRefused,
+    check_filename,
+    check_upload,
+    save_capped,
+)
 
 router = APIRouter()
 
 #: the consent scope that covers an upload, by Upload.kind
 UPLOAD_SCOPES = {"profile": "microbiome", "cronometer": "diary", "myfitnesspal": "diary", "diary": "diary"}
-#: the consent scope that covers a job, by Job.kind (a kind not listed is its person's alone)
-JOB_SCOPES = {"parse_profile": "microbiome", "import_diary": "diary", "build_plan": "plan"}
-JOB_TITLES = {"parse_profile": "Reading a gut profile", "import_diary": "Importing a diary",
-              "build_plan": "Building a plan"}
-RUNNING = ("queued", "running")
 
 
 def _readable_upload(db: Session, user: User, upload_id: int, record: str) -> Upload:
@@ -134,44 +141,7 @@ def upload_download(upload_id: int, request: Request, user: User = Depends(curre
                         content_disposition_type="attachment")
 
 
-@router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)):
-    record = f"job:{job_id}"
-    job = db.get(Job, job_id)
-    if job is None:
-        deny(db, user, "job", record)
-    scope = JOB_SCOPES.get(job.kind)
-    if scope is None:
-        if user.id != job.person_id:
-            deny(db, user, "job", record, subject=job.person_id)
-    else:
-        access(db, user, job.person_id, scope, resource="job", record=record)
-    return render(request, "job.html", {
-        "title": JOB_TITLES.get(job.kind, "Background job"), "job": job, "link": _job_link(job, user),
-        "refresh": job.status in RUNNING,
-    })
-
-
-def _job_link(job: Job, user: User) -> tuple[str, str] | None:
-    """Where the job's result is seen (href, text), for this user."""
-    params = job.params or {}
-    own = user.id == job.person_id
-    uid = params.get("upload_id")
-    if job.kind == "parse_profile" and isinstance(uid, int):
-        return f"/uploads/{uid}", "See the gut health card" if job.status == "done" else "Back to the upload"
-    if job.kind == "import_diary" and isinstance(uid, int) and own:
-        return f"/import?upload={uid}#upload-{uid}", "See the import"
-    if job.kind == "build_plan":
-        return ("/plan", "See your plan") if own else (f"/clients/{job.person_id}/plan?job={job.id}", "See the plan")
-    if job.status == "done" and isinstance(job.result, dict):
-        url = job.result.get("url")
-        if isinstance(url, str) and url.startswith("/") and not url.startswith("//"):
-            return url, "See the result"
-    return None
-
-
-@router.get("/clients/{person_id}/uploads")
-def client_uploads(request: Request, person_id: int, user: User = Depends(dietitian_user),
-                   db: Session = Depends(get_db)):
-    person = access(db, user, person_id, "microbiome", resource="upload", record=f"uploads:{person_id}")
+@router.get("/clients/{pid}/uploads")
+def client_uploads(request: Request, pid: int, user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
+    person = access(db, user, pid, "microbiome", resource="upload", record=f"uploads:{pid}")
     return _uploads_page(request, db, user, person)
