@@ -43,9 +43,9 @@ naming the file, the place in it and what to do):
 * a file, given as a path (a one-line string that is not a YAML mapping, such as ``run`` or ``b.txt``, names a
   file too): it must exist, be a regular file (not a folder) of at most :data:`MAX_SCENARIO_BYTES` (256 kB;
   environment variable ``GUTAXIS_MAX_SCENARIO_BYTES``) and hold UTF-8 YAML;
-* YAML without aliases (``*name``; they make a 1 kB file expand to gigabytes: "billion laughs") and without
-  duplicate keys (a second arm ``usual:`` silently replaced the first); arm names are text (``no:`` is
-  ``false`` in YAML: quote it);
+* YAML without aliases (``*name``; they make a 1 kB file expand to gigabytes: "billion laughs"), without
+  duplicate keys (a second arm ``usual:`` silently replaced the first) and nested at most 50 levels deep
+  (:func:`gutaxis._yaml.load_yaml`); arm names are text (``no:`` is ``false`` in YAML: quote it);
 * only the keys above in every mapping (top level, ``population``, ``trial``, arms, interventions,
   ``adherence``, endpoints); an unknown key is named with the nearest known one ("did you mean");
 * numbers as YAML numbers: ``true``/``false`` are not numbers, integers beyond a float are refused;
@@ -92,6 +92,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._yaml import load_yaml
 from ..errors import InputError
 from . import equations as eq
 from .engine import OUTPUT_NAMES, fast_quantities, simulate
@@ -445,70 +446,30 @@ def _mapping(v, key: str, where: str, what: str) -> dict:
 
 
 # --------------------------------------------------------------------------- reading the YAML safely
-def _yaml_loader():
-    """A safe YAML loader (libyaml's parser where installed) that refuses what a scenario never needs and
-    that can make a small file cost a lot: aliases (``*name``, the 'billion laughs' expansion, also through
-    ``str()`` or the provenance hash) and duplicate keys (a second arm of the same name replaced the first)."""
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class _Refused(yaml.YAMLError):
-        def __init__(self, problem, mark, hint):
-            super().__init__(problem)
-            self.problem, self.line, self.hint = problem, (mark.line + 1 if mark is not None else None), hint
-
-    class Loader(base):
-        def construct_object(self, node, deep=False):
-            # every reference to a node passes here: one reached twice is an alias (or a recursive one)
-            if node in self.constructed_objects or node in self.recursive_objects:
-                raise _Refused("YAML aliases (*name, which repeat an &anchor) are not allowed in a scenario",
-                               node.start_mark, "write each value out where it is used")
-            return super().construct_object(node, deep=deep)
-
-        def construct_mapping(self, node, deep=False):
-            if not isinstance(node, yaml.MappingNode):
-                raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
-                                                        node.start_mark)
-            self.flatten_mapping(node)
-            mapping = {}
-            for key_node, value_node in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                try:
-                    hash(key)
-                except TypeError:
-                    raise _Refused("a key is a list or mapping", key_node.start_mark,
-                                   "keys are plain names") from None
-                if key in mapping:
-                    raise _Refused(f"duplicate key {_short(key)}", key_node.start_mark,
-                                   "each key appears once per mapping; give each arm its own name")
-                mapping[key] = self.construct_object(value_node, deep=deep)
-            return mapping
-
-    # the safe loader's own constructors for mappings call construct_mapping above
-    return Loader, _Refused
+#: a scenario's YAML refusals in its own words (gutaxis._yaml: aliases, nesting, duplicate keys, size)
+_YAML_MESSAGES = {
+    "size": "the scenario is larger than {limit} bytes ({size} bytes)",
+    "alias": "YAML aliases (*name, which repeat an &anchor) are not allowed in a scenario (line {line})",
+    "depth": "the YAML nests more than {limit} levels deep (line {line}); a scenario needs a few",
+    "duplicate": "duplicate key {key} (line {line})",
+    "key": "a key is a list or mapping (line {line})",
+    "syntax": "not valid YAML: {detail}",
+    "value": "not valid YAML: {error}: {detail}",
+}
+_YAML_HINTS = {
+    "size": "a scenario is a few kB of YAML; raise GUTAXIS_MAX_SCENARIO_BYTES if this one really is that large",
+    "alias": "write each value out where it is used",
+    "duplicate": "each key appears once per mapping; give each arm its own name",
+    "key": "keys are plain names",
+    "value": "a scenario needs no !!tags; write plain values",
+}
 
 
 def _parse_yaml(text: str, where: str):
-    import yaml
-
-    loader, refused = _yaml_loader()
-    try:
-        return yaml.load(text, Loader=loader)  # a SafeLoader subclass
-    except refused as exc:
-        at = f" (line {exc.line})" if exc.line else ""
-        raise _err(f"{exc.problem}{at}", where, hint=exc.hint) from None
-    except RecursionError:
-        raise _err("not valid YAML: nested too deeply", where) from None
-    except yaml.YAMLError as exc:
-        text = " ".join(str(exc).split())
-        text = text if len(text) <= 200 else text[:197] + "..."
-        raise _err(f"not valid YAML: {text}", where) from None
-    except Exception as exc:  # noqa: BLE001 - an explicit tag on a value it does not fit (!!float name, !!int x)
-        text = " ".join(str(exc).split())
-        text = text if len(text) <= 120 else text[:117] + "..."
-        raise _err(f"not valid YAML: {type(exc).__name__}: {text}", where,
-                   hint="a scenario needs no !!tags; write plain values") from None
+    """The scenario's YAML, read by the one safe loader (:func:`gutaxis._yaml.load_yaml`): no aliases, no
+    duplicate keys, bounded nesting and at most :func:`_max_scenario_bytes`."""
+    return load_yaml(text, source=where, max_bytes=_max_scenario_bytes(), messages=_YAML_MESSAGES,
+                     hints=_YAML_HINTS)
 
 
 def _max_scenario_bytes() -> int:
@@ -521,9 +482,7 @@ def _max_scenario_bytes() -> int:
 
 
 def _too_large(size: int, where: str) -> InputError:
-    limit = _max_scenario_bytes()
-    return _err(f"the scenario is larger than {limit} bytes ({size} bytes)", where,
-                hint="a scenario is a few kB of YAML; raise GUTAXIS_MAX_SCENARIO_BYTES if this one really is that large")
+    return _err(_YAML_MESSAGES["size"].format(limit=_max_scenario_bytes(), size=size), where, hint=_YAML_HINTS["size"])
 
 
 def _looks_like_text(s: str) -> bool:
@@ -584,9 +543,7 @@ def load_scenario(source) -> Scenario:
         raw = source
     elif isinstance(source, (str, os.PathLike)):
         if isinstance(source, str) and _looks_like_text(source):
-            if len(source) > _max_scenario_bytes():
-                raise _too_large(len(source.encode("utf-8", "surrogatepass")), where)
-            text = source
+            text = source  # its size is checked by _parse_yaml
         else:
             p = Path(source)
             text, where, file_sha256 = _read_file(p)

@@ -2,8 +2,8 @@
 
 Files may be gzip-, bzip2- or xz-compressed (recognised by their first bytes). Text is UTF-8
 (a byte-order mark is dropped), UTF-16 or UTF-32 (recognised by the byte-order mark, or for
-UTF-16 without one by the zero bytes of ASCII text), or latin-1 when it looks like accented
-spreadsheet text. Every problem becomes an :class:`~gutaxis.errors.InputError` naming the file
+UTF-16 without one by the zero bytes of Latin text), or latin-1 when it looks like accented
+spreadsheet text (:func:`decode`, through :mod:`gutaxis._textfile`). Every problem becomes an :class:`~gutaxis.errors.InputError` naming the file
 and, where it applies, the line, row and column.
 
 Decompression is bounded while it runs (module constants; raise them for an unusual genuine
@@ -18,11 +18,9 @@ over all cells: nothing is done per column.
 from __future__ import annotations
 
 import bz2
-import codecs
 import csv
 import gzip
 import io
-import logging
 import lzma
 import os
 import zlib
@@ -32,9 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._textfile import decode_text
 from ..errors import InputError
-
-log = logging.getLogger("gutaxis.io")
 
 __all__ = ["Lines", "read_lines", "existing_file", "raw_bytes", "split_fields", "parse_delimited", "fast_parse", "to_numbers",
            "MISSING_TOKENS", "file_stem", "MAX_DECOMPRESSED_BYTES", "MAX_DECOMPRESSION_RATIO",
@@ -131,74 +128,18 @@ def _opener(magic: bytes):
 
 
 def decode(data: bytes, source, *, partial: bool = False) -> str:
-    """Text of a file: UTF-8 (a leading byte-order mark is dropped), UTF-16/UTF-32 (recognised by
-    their byte-order mark or, without one, by the zero bytes of ASCII text in UTF-16), or latin-1
-    when it looks like accented spreadsheet text; binary content is an InputError.
+    """Text of a file, by the one decoder of user files (:func:`gutaxis._textfile.decode_text`): UTF-8 (a
+    leading byte-order mark is dropped), UTF-16/UTF-32 (by their byte-order mark or, without one, by the
+    NUL bytes of Latin text in UTF-16), or -- the readers' policy -- latin-1 only when it looks like
+    accented spreadsheet text (no control characters, at most 2 % non-ASCII bytes), without a warning;
+    binary content is an InputError.
 
     ``partial``: ``data`` is the start of a longer file (a multi-byte character cut at the end is
     not an error).
     """
-    wide = _wide_encoding(data)
-    if wide is not None:
-        try:
-            text = codecs.getincrementaldecoder(wide)().decode(data, final=not partial)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{_WIDE_NAMES[wide]} text that cannot be decoded (bad bytes at position {exc.start})",
-                             source=source, hint="save the table as UTF-8 text") from exc
-        head = text[:65536]
-        control = sum(1 for ch in head if ch < " " and ch not in "\t\n\r")
-        if control > len(head) // 100:  # zero bytes in every other place, but not text: binary numbers
-            raise InputError("this is a binary file, not a text table", source=source,
-                             hint="give a MetaPhlAn/CSV/TSV text file, a BIOM file, a .qza or an .h5ad")
-        log.info("%s: read as %s text", source, _WIDE_NAMES[wide])
-        return text.lstrip("\ufeff")
-    if b"\x00" in data[:65536]:
-        raise InputError("this is a binary file, not a text table", source=source,
-                         hint="give a MetaPhlAn/CSV/TSV text file, a BIOM file, a .qza or an .h5ad")
-    try:
-        if partial:  # a character cut at the end of the head is not an error
-            text = codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=False)
-        else:
-            text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        try:
-            text = data.decode("latin-1") if _looks_latin1(data) else None
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-            text = None
-        if text is None:
-            raise InputError(f"not a UTF-8 text file (undecodable byte at position {exc.start})",
-                             source=source, hint="save the table as UTF-8 text") from exc
-    return text
-
-
-_WIDE_NAMES = {"utf-32": "UTF-32", "utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}
-
-
-def _wide_encoding(data: bytes) -> str | None:
-    """``utf-32``/``utf-16`` (with a byte-order mark), ``utf-16-le``/``-be`` (ASCII-range text
-    without one: every other byte is zero), or None."""
-    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        return "utf-32"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    sample = data[:4096]
-    if len(sample) < 8:
-        return None
-    even, odd = sample[0::2], sample[1::2]
-    zeros_even, zeros_odd = even.count(0) / len(even), odd.count(0) / len(odd)
-    if zeros_odd > 0.9 and zeros_even < 0.05:
-        return "utf-16-le"
-    if zeros_even > 0.9 and zeros_odd < 0.05:
-        return "utf-16-be"
-    return None
-
-
-def _looks_latin1(data: bytes) -> bool:
-    # accented metadata from spreadsheets: mostly printable text with few high bytes
-    sample = data[:65536]
-    high = sum(1 for b in sample if b >= 0x80)
-    control = sum(1 for b in sample if b < 0x20 and b not in (9, 10, 13))
-    return control == 0 and high <= max(1, len(sample) // 50)
+    return decode_text(data, source, partial=partial, fallback="latin-1", fallback_when_sparse=True,
+                       hint="save the table as UTF-8 text", what="a text table",
+                       binary_hint="give a MetaPhlAn/CSV/TSV text file, a BIOM file, a .qza or an .h5ad")[0]
 
 
 @dataclass

@@ -30,9 +30,9 @@ A ``.qza`` may come from anywhere, so it is read defensively. Limits (module con
     Deepest nesting of lists and mappings in ``metadata.yaml``: 20.
 
 The declared sizes are checked before anything is decompressed, and decompression stops at the
-limit whatever the archive declares. ``metadata.yaml`` is read with a YAML loader that refuses
-aliases (``*name``): QIIME 2 never writes them, and nested aliases ("billion laughs") expand a few
-hundred bytes into gigabytes. The BIOM table's arrays are checked before biom-format reads them
+limit whatever the archive declares. ``metadata.yaml`` is read with the safe YAML loader of
+:mod:`gutaxis._yaml`, which refuses aliases (``*name``: QIIME 2 never writes them, and nested aliases,
+"billion laughs", expand a few hundred bytes into gigabytes), deeper nesting and duplicate keys. The BIOM table's arrays are checked before biom-format reads them
 (:mod:`gutaxis.io._hdf5`).
 """
 
@@ -44,6 +44,7 @@ import re
 import zipfile
 from typing import TYPE_CHECKING
 
+from .._yaml import load_yaml
 from ..errors import InputError
 from ._container import file_sha256
 from ._hdf5 import check_biom_hdf5
@@ -71,6 +72,16 @@ MAX_METADATA_BYTES = 64 << 10
 MAX_MEMBERS = 100_000
 #: Deepest nesting of lists/mappings in metadata.yaml (QIIME 2 writes a flat mapping).
 MAX_YAML_DEPTH = 20
+
+#: metadata.yaml's refusals in the words of a QIIME 2 artifact (see gutaxis._yaml.MESSAGES)
+_YAML_MESSAGES = {
+    "size": "{what} is {size} bytes, above MAX_METADATA_BYTES = {limit}",
+    "alias": "{what} uses a YAML alias ('*{anchor}', line {line}); QIIME 2 never writes aliases, and expanding "
+             "nested ones can exhaust memory",
+    "depth": "{what} nests more than {limit} levels deep (line {line}); QIIME 2 metadata is a flat mapping",
+    "syntax": "{what} cannot be read ({error}: {detail})",
+    "value": "{what} cannot be read ({error}: {detail})",
+}
 
 
 def read_qza(path: str | os.PathLike) -> AnnData:
@@ -117,11 +128,13 @@ def read_qza(path: str | os.PathLike) -> AnnData:
                              hint=hint)
         root = meta_names[0].split("/", 1)[0]
         try:
-            metadata = _load_yaml(_member(archive, meta_names[0], MAX_METADATA_BYTES, "MAX_METADATA_BYTES")
-                                  .decode("utf-8"), meta_names[0], source)
+            metadata = load_yaml(
+                _member(archive, meta_names[0], MAX_METADATA_BYTES, "MAX_METADATA_BYTES").decode("utf-8"),
+                source=source, what=meta_names[0], max_bytes=MAX_METADATA_BYTES, max_depth=MAX_YAML_DEPTH,
+                messages=_YAML_MESSAGES, hint=hint)
         except InputError:
             raise
-        except Exception as exc:  # yaml.YAMLError, UnicodeDecodeError, RecursionError, zip CRC errors...
+        except Exception as exc:  # UnicodeDecodeError, zip CRC errors...
             raise InputError(f"{meta_names[0]} cannot be read ({type(exc).__name__}: {_short(exc)})",
                              source=source, hint=hint) from exc
         if not isinstance(metadata, dict) or "type" not in metadata:
@@ -221,26 +234,3 @@ def _member(archive: zipfile.ZipFile, name: str, limit: int, limit_name: str) ->
                          source=source, hint="the archive may be truncated; re-export it") from exc
     return out.getvalue()
 
-
-def _load_yaml(text: str, name: str, source: str):
-    """``yaml.safe_load`` that refuses aliases (``*name``) before building anything."""
-    import yaml
-
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            depth += 1
-            if depth > MAX_YAML_DEPTH:
-                line = event.start_mark.line + 1 if event.start_mark is not None else "?"
-                raise InputError(f"{name} nests more than {MAX_YAML_DEPTH} levels deep (line {line}); QIIME 2 "
-                                 "metadata is a flat mapping", source=source,
-                                 hint="give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2")
-        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            depth -= 1
-        if isinstance(event, yaml.AliasEvent):
-            line = event.start_mark.line + 1 if event.start_mark is not None else "?"
-            raise InputError(
-                f"{name} uses a YAML alias ('*{_short(str(event.anchor), 40)}', line {line}); QIIME 2 never writes "
-                "aliases, and expanding nested ones can exhaust memory", source=source,
-                hint="give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2")
-    return yaml.load(text, Loader=yaml.SafeLoader)
