@@ -45,6 +45,26 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture
+def unwritable(tmp_path):
+    """An empty folder nobody can write into: ``chattr +i`` as root (as in the reliability audit),
+    mode 0o500 otherwise."""
+    import os
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
+            pytest.skip("running as root and chattr +i is not available: no folder root cannot write to")
+        yield ro
+        subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
+    else:
+        ro.chmod(0o500)
+        yield ro
+        ro.chmod(0o700)
+
+
 @pytest.fixture(autouse=True)
 def _cli_debug_off():
     """Each test starts with the CLI's ``--debug`` state off (tests share one Typer app)."""

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import cli
 from typer.testing import CliRunner
 
 from gutaxis.cli import app
@@ -88,3 +89,28 @@ def test_cv_refuses_bad_options(cohort):
                                  "disease", "--case", "RA", "-o", str(cohort / "bad2"), "--groups", "subject"])
     # without --control the 'unsure' sample S05 is a control, so subject p2 (S04 RA, S05) spans both classes
     assert r.exit_code == 2 and "hold both classes, e.g. group 'p2'" in " ".join(r.output.split())
+
+
+def test_cv_checks_the_model_path_first_and_writes_all_or_nothing(cohort, tmp_path, monkeypatch):
+    args = ["classify", "cv", cohort / "table.tsv", cohort / "meta.tsv", "--label", "disease", "--case", "RA",
+            "--control", "HC", "--folds", "3", "--repeats", "1", "--no-confounders", "-o", tmp_path / "o"]
+
+    def boom(*a, **k):
+        raise AssertionError("inputs read before the output paths were checked")
+
+    monkeypatch.setattr("gutaxis.io.read_metadata", boom)
+    (tmp_path / "d").mkdir()
+    r = cli(*args, "--save-model", tmp_path / "d")
+    assert r.exit_code == 2 and "is a folder, not a file" in r.output, r.output
+    r = cli(*args, "--save-model", tmp_path / "o" / "model.pkl")  # replacing the folder would delete it
+    assert r.exit_code == 2 and "inside the results folder" in r.output, r.output
+    # a failure while writing the results leaves neither the folder nor the model
+    monkeypatch.undo()
+
+    def fail(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("gutaxis.classify.report.write_html", fail)
+    r = cli(*args, "--save-model", tmp_path / "model.pkl")
+    assert r.exit_code != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"], list(tmp_path.iterdir())

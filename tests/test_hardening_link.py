@@ -13,9 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from _cli import cli
 
-from gutaxis.cli import app
 from gutaxis.errors import InputError
 from gutaxis.link.associate import associate
 from gutaxis.link.permanova import permanova
@@ -50,10 +49,6 @@ def _write(tmp_path, data, meta, name="t.tsv", sep="\t"):
     return dpath, mpath
 
 
-def _cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
 def _age_with(meta, value):
     """The audit's edit: missing ages set to 40, then the first row's age replaced by ``value``."""
     m = meta.copy()
@@ -85,7 +80,7 @@ def test_P13_P14_permanova_numeric_column_with_one_word_refused(hmp2, tmp_path, 
     first = m.index[0]
     dpath, mpath = _write(tmp_path, d, _age_with(m, value))
     out = tmp_path / "p.tsv"
-    res = _cli("permanova", dpath, "-m", mpath, "--formula", "~ age", "--permutations", 9, "-o", out)
+    res = cli("permanova", dpath, "-m", mpath, "--formula", "~ age", "--permutations", 9, "-o", out)
     assert res.exit_code == 2, res.output
     assert "error:" in res.output and "Traceback" not in res.output
     assert "'age'" in res.output and first in res.output and repr(value) in res.output
@@ -97,7 +92,7 @@ def test_P13_P14_permanova_numeric_column_with_one_word_refused(hmp2, tmp_path, 
         permanova(d, _age_with(m, value), "~ age", metric="braycurtis", permutations=9, seed=1)
     # without the cell, age is one numeric term (Df 1), as before
     dpath, mpath = _write(tmp_path, d, _age_with(m, 40.0))
-    ok = _cli("permanova", dpath, "-m", mpath, "--formula", "~ age", "--permutations", 9, "-o", out)
+    ok = cli("permanova", dpath, "-m", mpath, "--formula", "~ age", "--permutations", 9, "-o", out)
     assert ok.exit_code == 0, ok.output
     assert pd.read_csv(out, sep="\t", index_col=0).loc["age", "Df"] == 1
 
@@ -115,8 +110,8 @@ def test_A16_A36_associate_numeric_column_with_one_word_names_the_cell(hmp2, tmp
     d, m = _subset(hmp2)
     first = m.index[0]
     dpath, mpath = _write(tmp_path, d, _age_with(m, value))
-    res = _cli("associate", dpath, mpath, "-o", tmp_path / "o", "--fixed", "diagnosis,age",
-               "--reference", "diagnosis,nonIBD")
+    res = cli("associate", dpath, mpath, "-o", tmp_path / "o", "--fixed", "diagnosis,age",
+              "--reference", "diagnosis,nonIBD")
     assert res.exit_code == 2, res.output
     assert "'age'" in res.output and first in res.output and repr(value) in res.output
     assert "levels" not in res.output  # not the misleading "variable 'age' has 21 levels"
@@ -147,7 +142,7 @@ def test_A05_duplicated_feature_column_refused(hmp2, tmp_path):
     text = dpath.read_text().split("\n", 1)
     dup = tmp_path / "d.tsv"
     dup.write_text(text[0].replace("Bifidobacterium bifidum", "Bifidobacterium adolescentis") + "\n" + text[1])
-    res = _cli("associate", dup, mpath, "-o", tmp_path / "o", *LM)
+    res = cli("associate", dup, mpath, "-o", tmp_path / "o", *LM)
     assert res.exit_code == 2, res.output
     assert "duplicate" in res.output and "Bifidobacterium adolescentis" in res.output
     assert not (tmp_path / "o").exists()
@@ -160,7 +155,7 @@ def test_A17_A18_samples_without_metadata_values_warned_on_the_console(hmp2, tmp
     assert n_missing > 0
     dpath, mpath = _write(tmp_path, d, m)
     out = tmp_path / "o"
-    res = _cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,age", "--reference", "diagnosis,nonIBD")
+    res = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,age", "--reference", "diagnosis,nonIBD")
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("warning:") and "missing" in ln]
     assert lines, res.output
@@ -176,7 +171,7 @@ def test_A21_levels_differing_only_in_case_warned(hmp2, tmp_path):
     cd = m.index[m["diagnosis"] == "CD"]
     m.loc[cd[:3], "diagnosis"] = "cd"
     dpath, mpath = _write(tmp_path, d, m)
-    res = _cli("associate", dpath, mpath, "-o", tmp_path / "o", *LM)
+    res = cli("associate", dpath, mpath, "-o", tmp_path / "o", *LM)
     assert res.exit_code == 0, res.output
     warned = [ln for ln in res.output.splitlines() if ln.startswith("warning:") and "'cd'" in ln]
     assert warned and "'CD'" in warned[0] and "diagnosis" in warned[0], res.output
@@ -194,12 +189,12 @@ def test_A10_single_feature_with_tss_refused(hmp2, tmp_path):
     tsv, mpath = _write(tmp_path, data.loc[m.index], m)
     one = tmp_path / "one.tsv"  # `cut -f1,2 $T > one.tsv`: most samples are then empty
     one.write_text("".join("\t".join(line.split("\t")[:2]) + "\n" for line in tsv.read_text().splitlines()))
-    res = _cli("associate", one, mpath, "-o", tmp_path / "o", *LM)
+    res = cli("associate", one, mpath, "-o", tmp_path / "o", *LM)
     assert res.exit_code == 2, res.output
     assert "TSS makes a single feature constant" in res.output and "at least 2 features" in res.output
     assert "--normalization NONE" in res.output
     assert not (tmp_path / "o").exists()
-    ok = _cli("associate", one, mpath, "-o", tmp_path / "o", *LM, "--normalization", "NONE")
+    ok = cli("associate", one, mpath, "-o", tmp_path / "o", *LM, "--normalization", "NONE")
     assert ok.exit_code == 0, ok.output
     assert pd.read_csv(tmp_path / "o" / "all_results.tsv", sep="\t")["pval"].notna().all()
     with pytest.raises(InputError, match="CLR makes a single feature constant"):
@@ -214,7 +209,7 @@ def test_A12_A13_tsv_named_csv_read_by_the_profile_reader(hmp2, tmp_path):
     csv = tmp_path / "t.csv"
     csv.write_bytes(tsv.read_bytes())  # `cp $T t.csv`
     for path, out in ((tsv, "a"), (csv, "b")):
-        res = _cli("associate", path, mpath, "-o", tmp_path / out, *LM)
+        res = cli("associate", path, mpath, "-o", tmp_path / out, *LM)
         assert res.exit_code == 0, res.output
     a = pd.read_csv(tmp_path / "a" / "all_results.tsv", sep="\t")
     b = pd.read_csv(tmp_path / "b" / "all_results.tsv", sep="\t")
@@ -227,15 +222,15 @@ def test_A12_values_as_given_and_same_as_the_api(hmp2, tmp_path):
     NONE normalization and filters see them unscaled): the numbers are the API's."""
     d, m = _subset(hmp2)
     dpath, mpath = _write(tmp_path, d.T, m)  # features as rows: the reader turns it round
-    res = _cli("associate", dpath, mpath, "-o", tmp_path / "o", *LM, "--normalization", "NONE",
-               "--transform", "AST", "--min-abundance", "0.001")
+    res = cli("associate", dpath, mpath, "-o", tmp_path / "o", *LM, "--normalization", "NONE",
+              "--transform", "AST", "--min-abundance", "0.001")
     assert res.exit_code == 0, res.output
-    cli = pd.read_csv(tmp_path / "o" / "all_results.tsv", sep="\t")
+    written = pd.read_csv(tmp_path / "o" / "all_results.tsv", sep="\t")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         api = associate(d, m, fixed_effects="diagnosis", reference="diagnosis,nonIBD", normalization="NONE",
                         transform="AST", min_abundance=0.001).results
-    merged = api.merge(cli, on=KEY, suffixes=("", "_cli"))
+    merged = api.merge(written, on=KEY, suffixes=("", "_cli"))
     assert len(merged) == len(api)
     np.testing.assert_allclose(merged["coef_cli"], merged["coef"], rtol=1e-9)
     np.testing.assert_allclose(merged["pval_cli"], merged["pval"], rtol=1e-9)
@@ -250,14 +245,14 @@ def test_A12_empty_samples_left_out_as_maaslin2_does(hmp2, tmp_path):
     empty = d.index[d.sum(axis=1) == 0]
     assert len(empty) > 0
     dpath, mpath = _write(tmp_path, d, m)
-    res = _cli("associate", dpath, mpath, "-o", tmp_path / "o", *LM)
+    res = cli("associate", dpath, mpath, "-o", tmp_path / "o", *LM)
     assert res.exit_code == 0, res.output
     assert f"{len(empty)} sample(s) sum to zero" in res.output and empty[0] in res.output
-    cli = pd.read_csv(tmp_path / "o" / "all_results.tsv", sep="\t")
+    written = pd.read_csv(tmp_path / "o" / "all_results.tsv", sep="\t")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         api = associate(d, m, fixed_effects="diagnosis", reference="diagnosis,nonIBD").results
-    merged = api.merge(cli, on=KEY, suffixes=("", "_cli"))
+    merged = api.merge(written, on=KEY, suffixes=("", "_cli"))
     assert len(merged) == len(api)
     np.testing.assert_allclose(merged["pval_cli"], merged["pval"], rtol=1e-9)
 
@@ -267,7 +262,7 @@ def test_A30_bad_max_significance_refused_before_any_file(hmp2, tmp_path):
     d, m = _subset(hmp2)
     dpath, mpath = _write(tmp_path, d, m)
     out = tmp_path / "o"
-    res = _cli("associate", dpath, mpath, "-o", out, *LM, "--max-significance", "7")
+    res = cli("associate", dpath, mpath, "-o", out, *LM, "--max-significance", "7")
     assert res.exit_code == 2, res.output
     assert "ValueError" not in res.output and "max-significance" in res.output
     assert not out.exists()
@@ -281,13 +276,13 @@ def test_A30_INT3_outputs_all_or_nothing_and_overwrite(hmp2, tmp_path, monkeypat
     d, m = _subset(hmp2, n_features=12)
     dpath, mpath = _write(tmp_path, d, m)
     out = tmp_path / "o"
-    first = _cli("associate", dpath, mpath, "-o", out, *LM)
+    first = cli("associate", dpath, mpath, "-o", out, *LM)
     assert first.exit_code == 0, first.output
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert set(before) == {"all_results.tsv", "significant_results.tsv", "params.json", "report.html"}
     # a non-empty target is refused without --overwrite (files of an earlier run are never mixed in)
-    again = _cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
-                 "--reference", "diagnosis,nonIBD")
+    again = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
+                "--reference", "diagnosis,nonIBD")
     assert again.exit_code == 2 and "--overwrite" in again.output
     # a run that fails while writing leaves the earlier output as it was, and no partial folder
     from gutaxis.link import report_associate
@@ -296,14 +291,14 @@ def test_A30_INT3_outputs_all_or_nothing_and_overwrite(hmp2, tmp_path, monkeypat
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(report_associate, "write_associate_report", broken)
-    failed = _cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
-                  "--reference", "diagnosis,nonIBD", "--overwrite")
+    failed = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
+                 "--reference", "diagnosis,nonIBD", "--overwrite")
     assert failed.exit_code != 0
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tsv", "o", "t.tsv"]
     monkeypatch.undo()
-    ok = _cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
-              "--reference", "diagnosis,nonIBD", "--overwrite")
+    ok = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
+             "--reference", "diagnosis,nonIBD", "--overwrite")
     assert ok.exit_code == 0, ok.output
     assert json_params(out)["fixed_effects"] == ["diagnosis", "dysbiosis"]
 
@@ -319,11 +314,11 @@ def test_A30_permanova_and_meta_outputs_atomic_and_overwrite(hmp2, tmp_path, mon
     dpath, mpath = _write(tmp_path, d, m)
     out = tmp_path / "p.tsv"
     args = ["permanova", dpath, "-m", mpath, "--formula", "~ diagnosis", "--permutations", 9, "--seed", 1, "-o", out]
-    assert _cli(*args).exit_code == 0
+    assert cli(*args).exit_code == 0
     assert out.exists() and out.with_name("p.tsv.json").exists()
-    again = _cli(*args)
+    again = cli(*args)
     assert again.exit_code == 2 and "--overwrite" in again.output
-    assert _cli(*args, "--overwrite").exit_code == 0
+    assert cli(*args, "--overwrite").exit_code == 0
     # meta: a failure while writing (here the forest plots) leaves no folder behind
     effects = pd.DataFrame({"feature": "f", "study": ["a", "b", "c"], "effect": [0.1, 0.3, -0.2],
                             "se": [0.1, 0.2, 0.15]})
@@ -334,14 +329,14 @@ def test_A30_permanova_and_meta_outputs_atomic_and_overwrite(hmp2, tmp_path, mon
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(meta_mod, "forest_plot", broken)
-    failed = _cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta")
+    failed = cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta")
     assert failed.exit_code != 0 and not (tmp_path / "meta").exists()
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
     monkeypatch.undo()
-    assert _cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta").exit_code == 0
-    again = _cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta")
+    assert cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta").exit_code == 0
+    again = cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta")
     assert again.exit_code == 2 and "--overwrite" in again.output
-    assert _cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta", "--overwrite").exit_code == 0
+    assert cli("meta", tmp_path / "effects.tsv", "-o", tmp_path / "meta", "--overwrite").exit_code == 0
 
 
 # ============================================================================ raw: O02-O04 (link commands)
@@ -364,30 +359,12 @@ def test_O02_O04_bad_output_paths_are_input_errors(hmp2, tmp_path):
     if os.path.isdir("/proc/self"):
         cases["associate -o /proc/x"] = ["associate", dpath, mpath, "-o", "/proc/x", *LM]  # O15 FileNotFoundError
     for name, args in cases.items():
-        res = _cli(*args)
+        res = cli(*args)
         assert res.exit_code == 2, (name, res.output)
         assert "error:" in res.output and "Error:" not in res.output.replace("error:", ""), (name, res.output)
         assert " — " in res.output, (name, res.output)  # with a hint
         assert res.output.startswith(f"error: {args[args.index('-o') + 1]}: "), (name, res.output)  # names the path
     assert f.read_text() == "x" and not any(folder.iterdir())
-
-
-@pytest.fixture
-def unwritable(tmp_path):
-    """An empty folder nobody can write into: `chattr +i` as root (as in the audit), mode 0o500 otherwise."""
-    import subprocess
-
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if os.geteuid() == 0:
-        if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
-            pytest.skip("running as root and chattr +i is not available: no folder root cannot write to")
-        yield ro
-        subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
-    else:
-        ro.chmod(0o500)
-        yield ro
-        ro.chmod(0o700)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
@@ -401,7 +378,7 @@ def test_O04_no_permission_is_an_input_error(hmp2, tmp_path, unwritable):
                  ["associate", dpath, mpath, "-o", unwritable, *LM],
                  ["permanova", dpath, "-m", mpath, "--formula", "~ diagnosis", "-o", unwritable / "p.tsv"],
                  ["meta", effects, "-o", unwritable / "meta"]):
-        res = _cli(*args)
+        res = cli(*args)
         assert res.exit_code == 2, res.output
         assert "PermissionError" not in res.output and "Errno" not in res.output and " — " in res.output, res.output
         assert res.output.startswith(f"error: {args[args.index('-o') + 1]}: "), res.output  # names the path

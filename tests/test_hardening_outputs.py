@@ -12,15 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
-from gutaxis.cli import app
+from _cli import cli
 
 EXAMPLE = resources.files("gutaxis").joinpath("data", "example_person")
 SCENARIO = ("name: t\nduration_days: 14\npopulation: {disease: healthy, n_candidates: 100, seed: 5}\ncontrol: usual\n"
@@ -29,10 +26,6 @@ SCENARIO = ("name: t\nduration_days: 14\npopulation: {disease: healthy, n_candid
             "endpoints: [R, butyrate, il6, CRP]\n")
 RAW = ("FileExistsError", "IsADirectoryError", "PermissionError", "FileNotFoundError", "NotADirectoryError",
        "OSError", "Traceback")
-
-
-def run(*args, **kw):
-    return CliRunner().invoke(app, [str(a) for a in args], **kw)
 
 
 def _one_error_line(r, *needles: str) -> str:
@@ -122,22 +115,6 @@ def no_work(monkeypatch):
     return patch
 
 
-@pytest.fixture
-def immutable(tmp_path):
-    """An empty folder nobody can write into (chattr +i as root, as in the audit; mode 0o500 otherwise)."""
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if os.geteuid() == 0:
-        if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
-            pytest.skip("running as root and chattr +i is not available: no folder root cannot write to")
-        yield ro
-        subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
-    else:
-        ro.chmod(0o500)
-        yield ro
-        ro.chmod(0o700)
-
-
 # --------------------------------------------------------------------------- O02-O04, O06-O15
 @pytest.mark.parametrize("cmd", FOLDER_CMDS)
 def test_O02_O15_existing_file_as_output_folder(cmd, inputs, tmp_path, no_work):
@@ -145,7 +122,7 @@ def test_O02_O15_existing_file_as_output_folder(cmd, inputs, tmp_path, no_work):
     f = tmp_path / "f"
     f.write_text("not a folder")
     no_work(cmd)
-    _one_error_line(run(*folder_commands(inputs)[cmd], "-o", f), str(f), "is a file, not a folder")
+    _one_error_line(cli(*folder_commands(inputs)[cmd], "-o", f), str(f), "is a file, not a folder")
     assert f.read_text() == "not a folder"
 
 
@@ -154,7 +131,7 @@ def test_O02_O15_file_as_parent_of_output_folder(cmd, inputs, tmp_path, no_work)
     f = tmp_path / "f"
     f.write_text("x")
     no_work(cmd)
-    _one_error_line(run(*folder_commands(inputs)[cmd], "-o", f / "sub"), str(f))
+    _one_error_line(cli(*folder_commands(inputs)[cmd], "-o", f / "sub"), str(f))
 
 
 @pytest.mark.parametrize("cmd", FILE_CMDS)
@@ -163,19 +140,19 @@ def test_O02_O15_existing_folder_as_output_file(cmd, inputs, tmp_path, no_work):
     d = tmp_path / "dir"
     d.mkdir()
     no_work(cmd)
-    _one_error_line(run(*file_commands(inputs)[cmd], "-o", d), str(d), "is a folder, not a file")
+    _one_error_line(cli(*file_commands(inputs)[cmd], "-o", d), str(d), "is a folder, not a file")
     assert list(d.iterdir()) == []
 
 
 @pytest.mark.parametrize("cmd", FOLDER_CMDS + FILE_CMDS)
-def test_O02_O15_no_permission(cmd, inputs, immutable, no_work):
+def test_O02_O15_no_permission(cmd, inputs, unwritable, no_work):
     """PermissionError from report, simulate, plan, diet scores (`-o ro` and `-o ro/x`)."""
     no_work(cmd)
     args = folder_commands(inputs).get(cmd) or file_commands(inputs)[cmd]
-    target = immutable if cmd in FOLDER_CMDS else immutable / "x.csv"
-    _one_error_line(run(*args, "-o", target), str(immutable))
-    _one_error_line(run(*args, "-o", immutable / "sub" / "x.csv"), str(immutable))
-    assert list(immutable.iterdir()) == []
+    target = unwritable if cmd in FOLDER_CMDS else unwritable / "x.csv"
+    _one_error_line(cli(*args, "-o", target), str(unwritable))
+    _one_error_line(cli(*args, "-o", unwritable / "sub" / "x.csv"), str(unwritable))
+    assert list(unwritable.iterdir()) == []
 
 
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc")
@@ -184,15 +161,15 @@ def test_O02_O15_unwritable_system_path(cmd, inputs, no_work):
     """FileNotFoundError from `-o /proc/x`."""
     no_work(cmd)
     args = folder_commands(inputs).get(cmd) or file_commands(inputs)[cmd]
-    _one_error_line(run(*args, "-o", "/proc/gutaxis-x"), "/proc")
+    _one_error_line(cli(*args, "-o", "/proc/gutaxis-x"), "/proc")
 
 
 # --------------------------------------------------------------------------- O16 and --overwrite
 def test_O16_stale_files_are_not_listed_as_this_runs_output(inputs, tmp_path):
     out = tmp_path / "o"
-    assert run("report", inputs / "s12.csv", "-o", out).exit_code == 0
+    assert cli("report", inputs / "s12.csv", "-o", out).exit_code == 0
     assert (out / "pcoa.tsv").is_file()
-    r = run("report", inputs / "s12.csv", "--sample", "SAMEA2582024", "-o", out, "--overwrite")
+    r = cli("report", inputs / "s12.csv", "--sample", "SAMEA2582024", "-o", out, "--overwrite")
     assert r.exit_code == 0, r.output
     assert "pcoa.tsv" not in r.output and not (out / "pcoa.tsv").exists()
     summary = json.loads((out / "summary.json").read_text())
@@ -208,7 +185,7 @@ def test_O16_non_empty_target_is_refused_without_overwrite(cmd, inputs, tmp_path
     out.mkdir()
     (out / "old.txt").write_text("an earlier run")
     no_work(cmd)
-    _one_error_line(run(*folder_commands(inputs)[cmd], "-o", out), str(out), "--overwrite")
+    _one_error_line(cli(*folder_commands(inputs)[cmd], "-o", out), str(out), "--overwrite")
     assert _snapshot(out) == {"old.txt": b"an earlier run"}
 
 
@@ -217,7 +194,7 @@ def test_O16_overwrite_replaces_the_folder_without_stale_files(cmd, inputs, tmp_
     out = tmp_path / "o"
     out.mkdir()
     (out / "old.txt").write_text("an earlier run")
-    r = run(*folder_commands(inputs)[cmd], "-o", out, "--overwrite")
+    r = cli(*folder_commands(inputs)[cmd], "-o", out, "--overwrite")
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in out.iterdir())
     assert "old.txt" not in names and names, names
@@ -234,7 +211,7 @@ def test_O16_overwrite_replaces_the_folder_without_stale_files(cmd, inputs, tmp_
 def test_O16_empty_existing_folder_is_used(cmd, inputs, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
-    r = run(*folder_commands(inputs)[cmd], "-o", out)
+    r = cli(*folder_commands(inputs)[cmd], "-o", out)
     assert r.exit_code == 0, r.output
     assert any(out.iterdir()) and sorted(os.listdir(tmp_path)) == ["o"]
 
@@ -243,11 +220,11 @@ def test_overwrite_never_deletes_an_input_inside_the_target(inputs, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(inputs / "s4.csv", data / "s.csv")
-    _one_error_line(run("report", data / "s.csv", "-o", data, "--overwrite"), str(data), "s.csv")
+    _one_error_line(cli("report", data / "s.csv", "-o", data, "--overwrite"), str(data), "s.csv")
     assert (data / "s.csv").is_file()
     f = tmp_path / "x.yaml"
     f.write_text(SCENARIO)
-    _one_error_line(run("simulate", f, "-o", tmp_path, "--overwrite"), str(tmp_path))
+    _one_error_line(cli("simulate", f, "-o", tmp_path, "--overwrite"), str(tmp_path))
     assert f.is_file()
 
 
@@ -256,7 +233,7 @@ def test_output_folder_is_not_the_current_folder(inputs, tmp_path, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     for target in (".", str(work), ".."):
-        _one_error_line(run("report", inputs / "s4.csv", "-o", target, "--overwrite"), "current folder")
+        _one_error_line(cli("report", inputs / "s4.csv", "-o", target, "--overwrite"), "current folder")
     assert work.is_dir() and sorted(os.listdir(tmp_path)) == ["w"]
 
 
@@ -265,25 +242,25 @@ def test_demo_twice_replaces_its_own_earlier_output(tmp_path, monkeypatch):
     synthetic demo report; a folder holding anything else is refused."""
     monkeypatch.chdir(tmp_path)
     args = ["demo", "--n-healthy", 3, "--n-dysbiotic", 3]
-    assert run(*args).exit_code == 0
+    assert cli(*args).exit_code == 0
     first = _snapshot(tmp_path / "gutaxis-demo")
-    r = run(*args, "--seed", 1)
+    r = cli(*args, "--seed", 1)
     assert r.exit_code == 0, r.output
     second = _snapshot(tmp_path / "gutaxis-demo")
     assert second.keys() == first.keys() and second["indices.tsv"] != first["indices.tsv"]
     (tmp_path / "gutaxis-demo" / "notes.txt").write_text("mine")
-    _one_error_line(run(*args), "gutaxis-demo", "--overwrite")
+    _one_error_line(cli(*args), "gutaxis-demo", "--overwrite")
     assert (tmp_path / "gutaxis-demo" / "notes.txt").read_text() == "mine"
     # a real (non-synthetic) report in the folder is not the demo's to replace either
     real = tmp_path / "real"
-    assert run("report", EXAMPLE / "profile_metaphlan.txt", "-o", real).exit_code == 0
-    _one_error_line(run(*args, "-o", real), str(real), "--overwrite")
+    assert cli("report", EXAMPLE / "profile_metaphlan.txt", "-o", real).exit_code == 0
+    _one_error_line(cli(*args, "-o", real), str(real), "--overwrite")
 
 
 def test_plan_example_twice_replaces_its_own_earlier_output(tmp_path):
     out = tmp_path / "plan-demo"
-    assert run("plan", "--example", "--no-simulate", "-o", out).exit_code == 0
-    r = run("plan", "--example", "--no-simulate", "--age", 60, "-o", out)
+    assert cli("plan", "--example", "--no-simulate", "-o", out).exit_code == 0
+    r = cli("plan", "--example", "--no-simulate", "--age", 60, "-o", out)
     assert r.exit_code == 0, r.output
     assert json.loads((out / "plan.json").read_text())["person"]["age"] == 60
     # a plan of a real person is not the example's to replace
@@ -293,15 +270,15 @@ def test_plan_example_twice_replaces_its_own_earlier_output(tmp_path):
     doc["synthetic"] = False
     (person / "person.json").write_text(json.dumps(doc))
     mine = tmp_path / "mine"
-    r = run("plan", person, "--no-simulate", "-o", mine)
+    r = cli("plan", person, "--no-simulate", "-o", mine)
     assert r.exit_code == 0, r.output
-    _one_error_line(run("plan", "--example", "--no-simulate", "-o", mine), str(mine), "--overwrite")
+    _one_error_line(cli("plan", "--example", "--no-simulate", "-o", mine), str(mine), "--overwrite")
 
 
 # --------------------------------------------------------------------------- INT1-INT2, A30-like
 def test_INT1_interrupt_while_indices_tsv_is_written_keeps_the_previous_output(inputs, tmp_path, monkeypatch):
     out = tmp_path / "o"
-    assert run("report", inputs / "s4.csv", "-o", out).exit_code == 0
+    assert cli("report", inputs / "s4.csv", "-o", out).exit_code == 0
     before = _snapshot(out)
     original = pd.DataFrame.to_csv
 
@@ -312,7 +289,7 @@ def test_INT1_interrupt_while_indices_tsv_is_written_keeps_the_previous_output(i
         return original(self, path, *a, **k)
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", header_then_interrupt)
-    r = run("report", inputs / "s12.csv", "-o", out, "--overwrite")
+    r = cli("report", inputs / "s12.csv", "-o", out, "--overwrite")
     assert r.exit_code == 130 and "interrupted" in r.output, r.output
     assert _snapshot(out) == before
     assert sorted(os.listdir(tmp_path)) == ["o"]
@@ -321,7 +298,7 @@ def test_INT1_interrupt_while_indices_tsv_is_written_keeps_the_previous_output(i
 def test_INT2_interrupt_after_summary_json_keeps_the_previous_output(inputs, tmp_path, monkeypatch):
     """The audit's INT2: summary.json of the new run beside report.html of the old one."""
     out = tmp_path / "o"
-    assert run("report", inputs / "s4.csv", "-o", out).exit_code == 0
+    assert cli("report", inputs / "s4.csv", "-o", out).exit_code == 0
     before = _snapshot(out)
     import gutaxis.report.html as H
 
@@ -329,7 +306,7 @@ def test_INT2_interrupt_after_summary_json_keeps_the_previous_output(inputs, tmp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(H, "_render", interrupted)
-    r = run("report", inputs / "s12.csv", "-o", out, "--overwrite")
+    r = cli("report", inputs / "s12.csv", "-o", out, "--overwrite")
     assert r.exit_code == 130, r.output
     assert _snapshot(out) == before and len(json.loads(before["summary.json"])["samples"]) == 4
     assert sorted(os.listdir(tmp_path)) == ["o"]
@@ -368,15 +345,15 @@ def test_A30_like_failure_after_some_files_leaves_no_partial_folder(cmd, inputs,
     args = folder_commands(inputs)[cmd]
     out = tmp_path / "o"
     break_it()
-    r = run(*args, "-o", out)
+    r = cli(*args, "-o", out)
     assert r.exit_code == 1 and "failed late" in r.output, r.output
     assert not out.exists() and os.listdir(tmp_path) == []
     # and into an earlier run's folder: that folder is kept as it was
     monkeypatch.undo()
-    assert run(*args, "-o", out).exit_code == 0
+    assert cli(*args, "-o", out).exit_code == 0
     before = _snapshot(out)
     break_it()
-    r = run(*args, "-o", out, "--overwrite")
+    r = cli(*args, "-o", out, "--overwrite")
     assert r.exit_code == 1, r.output
     assert _snapshot(out) == before and os.listdir(tmp_path) == ["o"]
 
@@ -384,7 +361,7 @@ def test_A30_like_failure_after_some_files_leaves_no_partial_folder(cmd, inputs,
 # --------------------------------------------------------------------------- S24-S26 at the CLI
 def test_S24_a_word_is_not_read_as_a_scenario(tmp_path, no_work):
     no_work("simulate")
-    line = _one_error_line(run("simulate", "run", "-o", tmp_path / "o"), "run", "example")
+    line = _one_error_line(cli("simulate", "run", "-o", tmp_path / "o"), "run", "example")
     assert "YAML mapping" not in line
     assert not (tmp_path / "o").exists()
 
@@ -393,7 +370,7 @@ def test_S25_a_non_yaml_file_is_refused_by_name(inputs, tmp_path, no_work):
     b = tmp_path / "b.txt"
     b.write_text(SCENARIO)
     no_work("simulate")
-    line = _one_error_line(run("simulate", b, "-o", tmp_path / "o"), str(b), ".yaml")
+    line = _one_error_line(cli("simulate", b, "-o", tmp_path / "o"), str(b), ".yaml")
     assert "YAML mapping" not in line
 
 
@@ -401,12 +378,12 @@ def test_S26_a_folder_named_like_a_scenario(tmp_path, no_work):
     d = tmp_path / "x.yaml"
     d.mkdir()
     no_work("simulate")
-    _one_error_line(run("simulate", d, "-o", tmp_path / "o"), str(d), "folder")
+    _one_error_line(cli("simulate", d, "-o", tmp_path / "o"), str(d), "folder")
 
 
 def test_S24_missing_scenario_file(tmp_path, no_work):
     no_work("simulate")
-    _one_error_line(run("simulate", tmp_path / "nope.yaml", "-o", tmp_path / "o"), "nope.yaml", "does not exist")
+    _one_error_line(cli("simulate", tmp_path / "nope.yaml", "-o", tmp_path / "o"), "nope.yaml", "does not exist")
 
 
 # --------------------------------------------------------------------------- L19-like option ranges
@@ -420,7 +397,7 @@ def test_S24_missing_scenario_file(tmp_path, no_work):
 ], ids=["diet-age-neg", "diet-age-200", "plan-age-neg", "demo-seed-neg", "fdr-0", "fdr-1.5"])
 def test_L19_option_ranges(args, inputs, tmp_path):
     args = [str(inputs / "meals.csv") if a == "MEALS" else a for a in args]
-    r = run(*args, "-o", tmp_path / "o")
+    r = cli(*args, "-o", tmp_path / "o")
     assert r.exit_code == 2, r.output
     assert "Invalid value" in r.output and "Traceback" not in r.output, r.output
     opt = next(a for a in args if a.startswith("--") and a not in ("--example", "--meals", "--symptoms"))
@@ -433,10 +410,10 @@ def test_simulate_example_twice_replaces_its_own_earlier_output(tmp_path, inputs
     output of another scenario is not the example's to replace."""
     out = tmp_path / "sim"
     small = ["--replicates", 2, "--n-candidates", 100]
-    assert run("simulate", "example", "-o", out, *small).exit_code == 0
-    r = run("simulate", "example", "-o", out, *small, "--seed", 3)
+    assert cli("simulate", "example", "-o", out, *small).exit_code == 0
+    r = cli("simulate", "example", "-o", out, *small, "--seed", 3)
     assert r.exit_code == 0, r.output
     assert json.loads((out / "result.json").read_text())["provenance"]["seed"] == 3
     other = tmp_path / "other"
-    assert run("simulate", inputs / "b.yaml", "-o", other).exit_code == 0
-    _one_error_line(run("simulate", "example", "-o", other, *small), str(other), "--overwrite")
+    assert cli("simulate", inputs / "b.yaml", "-o", other).exit_code == 0
+    _one_error_line(cli("simulate", "example", "-o", other, *small), str(other), "--overwrite")

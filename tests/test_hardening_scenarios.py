@@ -25,15 +25,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from _cli import cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from gutaxis.axis.scenario import load_scenario, run_scenario
-from gutaxis.cli import app
 from gutaxis.errors import InputError
-
-runner = CliRunner()
 
 #: the audit's b.yaml, byte for byte (its printf line)
 B_YAML = ("name: t\nduration_days: 28\npopulation: {disease: healthy, n_candidates: 300, seed: 5}\ncontrol: usual\n"
@@ -53,6 +50,11 @@ def _write(tmp_path: Path, text: str, name: str = "x.yaml") -> Path:
 def _sed(old: str, new: str) -> str:
     assert old in B_YAML, old
     return B_YAML.replace(old, new)
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    """The audit's b.yaml with one ``sed`` edit, written as ``tmp_path/x.yaml``."""
+    return _write(tmp_path, _sed(old, new))
 
 
 def _refused(path, *patterns: str) -> str:
@@ -112,25 +114,25 @@ def _run_guarded(paths, timeout: float = 60.0, mem_gb: float = 3.0) -> dict:
 # --------------------------------------------------------------------------- doses: physically possible levels
 def test_S05_negative_fiber_shift_refused(tmp_path):
     """S05: a -1000 g/day fiber shift raised butyrate from 16.9 to 52.7 mM."""
-    x = _write(tmp_path, _sed("shift: 20", "shift: -1000"))
+    x = _edited(tmp_path, "shift: 20", "shift: -1000")
     _refused(x, "arms.fiber.interventions[0]", "fiber", "shift", "0-150 g/d")
 
 
 def test_S06_negative_set_refused(tmp_path):
     """S06: ``set: -50`` gave NaN endpoints."""
-    x = _write(tmp_path, _sed("shift: 20", "set: -50"))
+    x = _edited(tmp_path, "shift: 20", "set: -50")
     _refused(x, "arms.fiber.interventions[0]", "fiber", "set", "-50", "0-150 g/d")
 
 
 def test_S07_huge_shift_refused(tmp_path):
     """S07: ``shift: 1.0e300`` gave NaN endpoints."""
-    x = _write(tmp_path, _sed("shift: 20", "shift: 1.0e300"))
+    x = _edited(tmp_path, "shift: 20", "shift: 1.0e300")
     _refused(x, "arms.fiber.interventions[0]", "fiber", "0-150 g/d")
 
 
 def test_S09_stress_set_above_its_scale_refused(tmp_path):
     """S09: ``{input: stress, set: 5}`` (5 on a 0-1 scale) raised IL-6 from 2.35 to 37.1."""
-    x = _write(tmp_path, _sed("{input: fiber, shift: 20, ramp_days: 7}", "{input: stress, set: 5}"))
+    x = _edited(tmp_path, "{input: fiber, shift: 20, ramp_days: 7}", "{input: stress, set: 5}")
     _refused(x, "arms.fiber.interventions[0]", "stress", "0-1")
 
 
@@ -143,10 +145,10 @@ def test_dose_ranges_edges_and_sources(tmp_path):
     for name, (lo, hi, note) in INPUT_RANGES.items():
         assert lo < hi and note, name
     for text in ("set: 0", "set: 150", "shift: -5", "shift: 90"):  # usual fiber 5-60 g/d, possible 0-150
-        load_scenario(_write(tmp_path, _sed("shift: 20", text)))
+        load_scenario(_edited(tmp_path, "shift: 20", text))
     for text, msg in (("set: -0.1", "0-150 g/d"), ("set: 150.5", "0-150 g/d"), ("shift: -5.5", "-5 to +90"),
                       ("shift: 90.5", "-5 to +90")):
-        _refused(_write(tmp_path, _sed("shift: 20", text)), msg)
+        _refused(_edited(tmp_path, "shift: 20", text), msg)
     # the bounds of the usual inputs that the shifts are checked against are the population's own
     lo, hi = usual_input_bounds("healthy")
     assert (lo["fiber"], hi["fiber"]) == (5.0, 60.0) and (lo["ra"], hi["ra"]) == (0.0, 0.0)
@@ -156,7 +158,7 @@ def test_dose_ranges_edges_and_sources(tmp_path):
     _refused(_write(tmp_path, _sed("disease: healthy", "disease: ra").replace("input: fiber, shift: 20", "input: ra, shift: 1")),
              "ra", "0-1")
     # pss10 is mapped to the stress load and checked on its own 0-40 scale (unchanged)
-    _refused(_write(tmp_path, _sed("{input: fiber, shift: 20, ramp_days: 7}", "{input: pss10, set: 41}")), "pss10")
+    _refused(_edited(tmp_path, "{input: fiber, shift: 20, ramp_days: 7}", "{input: pss10, set: 41}"), "pss10")
 
 
 def test_levels_are_checked_again_on_a_population_given_to_run_scenario(tmp_path):
@@ -164,7 +166,7 @@ def test_levels_are_checked_again_on_a_population_given_to_run_scenario(tmp_path
     from gutaxis.axis import equations as eq
     from gutaxis.axis.scenario import _population
 
-    sc = load_scenario(_write(tmp_path, _sed("shift: 20", "shift: -5")))
+    sc = load_scenario(_edited(tmp_path, "shift: 20", "shift: -5"))
     pop = _population(sc)
     pop.inputs[eq.U_F, 0] = 3.0  # 3 - 5 g/d < 0
     with pytest.raises(InputError, match=r"arms\.fiber\.interventions\[0\].*1 of \d+ virtual patients"):
@@ -187,26 +189,26 @@ def test_S11_duplicate_arm_key_refused(tmp_path):
 def test_S28_S29_aliases_under_a_population_key_refused(tmp_path):
     """S28, S29: 6 levels of anchors under ``junk:`` in ``population:`` wrote a 126 MB report.html and a
     122 MB result.json from a 1 KB scenario."""
-    x = _write(tmp_path, _sed("seed: 5}", f"seed: 5, junk: {_laughs(6)}}}"))
+    x = _edited(tmp_path, "seed: 5}", f"seed: 5, junk: {_laughs(6)}}}")
     assert x.stat().st_size < 1500
     t0 = time.perf_counter()
     _refused(x, "alias")
     assert time.perf_counter() - t0 < 2
     out = tmp_path / "o"
-    r = runner.invoke(app, ["simulate", str(x), "-o", str(out)])
+    r = cli("simulate", x, "-o", out)
     assert r.exit_code == 2 and "alias" in r.output and len(r.output) < SHORT, r.output
     assert not out.exists() or not any(out.iterdir())
 
 
 def test_S31_aliases_in_an_arm_description_refused(tmp_path):
     """S31: aliases in an arm's description hung ``simulate`` (expanded by the provenance hash)."""
-    x = _write(tmp_path, _sed("usual: {}", f"usual: {{description: {_laughs(8)}}}"))
+    x = _edited(tmp_path, "usual: {}", f"usual: {{description: {_laughs(8)}}}")
     _refused(x, "alias")
 
 
 def test_S32_aliases_in_an_unchecked_population_key_refused(tmp_path):
     """S32: aliases under an unchecked ``population:`` key hung ``simulate``."""
-    x = _write(tmp_path, _sed("seed: 5}", f"seed: 5, notes: {_laughs(8)}}}"))
+    x = _edited(tmp_path, "seed: 5}", f"seed: 5, notes: {_laughs(8)}}}")
     _refused(x, "alias")
 
 
@@ -261,13 +263,13 @@ def test_S34_work_estimate_and_allow_large(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- strict schemas
 def test_S21_population_typo_refused(tmp_path):
     """S21: ``n_candidate:`` in ``population:`` silently ran the default 3000 candidates."""
-    x = _write(tmp_path, _sed("n_candidates: 300", "n_candidate: 300"))
+    x = _edited(tmp_path, "n_candidates: 300", "n_candidate: 300")
     _refused(x, "population", "unknown key 'n_candidate'", "did you mean 'n_candidates'")
 
 
 def test_S22_trial_typo_refused(tmp_path):
     """S22: ``replicate:`` in ``trial:`` silently ran the default 200 replicates."""
-    x = _write(tmp_path, _sed("replicates: 20", "replicate: 20"))
+    x = _edited(tmp_path, "replicates: 20", "replicate: 20")
     _refused(x, "trial", "unknown key 'replicate'", "did you mean 'replicates'")
 
 
@@ -291,25 +293,25 @@ def test_strict_schema_everywhere_with_did_you_mean(tmp_path):
 
 def test_S14_empty_endpoints_refused(tmp_path):
     """S14: ``endpoints: []`` was replaced by the defaults; now refused (leave the key out for them)."""
-    x = _write(tmp_path, _sed("endpoints: [R, butyrate, il6, CRP]", "endpoints: []"))
+    x = _edited(tmp_path, "endpoints: [R, butyrate, il6, CRP]", "endpoints: []")
     _refused(x, "endpoints", "empty", "leave the key out")
-    sc = load_scenario(_write(tmp_path, _sed("endpoints: [R, butyrate, il6, CRP]\n", "")))
+    sc = load_scenario(_edited(tmp_path, "endpoints: [R, butyrate, il6, CRP]\n", ""))
     assert [o for o, _ in sc.endpoints] == ["R", "butyrate", "lm", "il6", "CRP"]  # missing: the defaults
 
 
 def test_S16_boolean_duration_refused(tmp_path):
     """S16: ``duration_days: true`` was read as 1 day, and the error then blamed ``ramp_days``."""
-    x = _write(tmp_path, _sed("duration_days: 28", "duration_days: true"))
+    x = _edited(tmp_path, "duration_days: 28", "duration_days: true")
     msg = _refused(x, "duration_days", "true or false is not a number")
     assert "ramp_days" not in msg
-    _refused(_write(tmp_path, _sed("shift: 20", "shift: false")), "shift")
-    _refused(_write(tmp_path, _sed("replicates: 20", "replicates: yes")), "replicates")
+    _refused(_edited(tmp_path, "shift: 20", "shift: false"), "shift")
+    _refused(_edited(tmp_path, "replicates: 20", "replicates: yes"), "replicates")
 
 
 def test_numbers_beyond_float_refused(tmp_path):
     """An integer too large for a float is an InputError, not an OverflowError; whole seeds stay exact."""
     _refused(_write(tmp_path, _sed("replicates: 20", "replicates: " + "9" * 400)), "replicates")
-    sc = load_scenario(_write(tmp_path, _sed("seed: 5}", f"seed: {2**64 + 1}}}")))
+    sc = load_scenario(_edited(tmp_path, "seed: 5}", f"seed: {2**64 + 1}}}"))
     assert sc.population_seed == 2**64 + 1
 
 
@@ -320,7 +322,7 @@ def test_S24_bare_word_is_no_such_scenario_file(tmp_path, monkeypatch):
     _refused(Path("run"), "no such scenario file", "run")
     _refused("run", "no such scenario file")
     # the CLI (src/gutaxis/cli/simulate.py) checks its argument itself, in its own words
-    r = runner.invoke(app, ["simulate", "run", "-o", "o"])
+    r = cli("simulate", "run", "-o", "o")
     assert r.exit_code == 2 and "does not exist" in r.output and "YAML mapping" not in r.output, r.output
 
 
@@ -334,7 +336,7 @@ def test_S25_non_yaml_argument_is_read_as_a_file(tmp_path, monkeypatch):
     _write(tmp_path, "sample,a\nx,1\n", "c.txt")
     _refused(Path("c.txt"), "c.txt", "YAML mapping")
     _refused(Path("missing.txt"), "no such scenario file")
-    r = runner.invoke(app, ["simulate", "b.txt", "-o", "o"])  # the CLI asks for a .yaml name; never YAML text
+    r = cli("simulate", "b.txt", "-o", "o")  # the CLI asks for a .yaml name; never YAML text
     assert "YAML mapping" not in r.output and "Traceback" not in r.output, r.output
 
 
@@ -342,7 +344,7 @@ def test_S26_folder_named_yaml_is_an_input_error(tmp_path):
     """S26: a folder named x.yaml gave a raw IsADirectoryError."""
     (tmp_path / "x.yaml").mkdir()
     _refused(tmp_path / "x.yaml", "is a folder")
-    r = runner.invoke(app, ["simulate", str(tmp_path / "x.yaml"), "-o", str(tmp_path / "o")])
+    r = cli("simulate", tmp_path / "x.yaml", "-o", tmp_path / "o")
     assert r.exit_code == 2 and "is a folder" in r.output and "IsADirectoryError" not in r.output, r.output
 
 

@@ -36,6 +36,30 @@ _MIN_LAMBDAS = 5
 
 
 @njit(cache=True, nogil=True)
+def _linear_predictor(X, beta, b0, eta):  # pragma: no cover (compiled)
+    """``eta = b0 + X @ beta`` in place, skipping the zero coefficients."""
+    n, p = X.shape
+    for i in range(n):
+        eta[i] = b0
+    for j in range(p):
+        bj = beta[j]
+        if bj != 0.0:
+            for i in range(n):
+                eta[i] += X[i, j] * bj
+
+
+@njit(cache=True, nogil=True)
+def _probability(e):  # pragma: no cover (compiled)
+    """The fitted probability at linear predictor ``e``, clamped to [_PMIN, 1 - _PMIN] as glmnet does."""
+    mu = 1.0 / (1.0 + np.exp(-e))
+    if mu < _PMIN:
+        return _PMIN
+    if mu > 1.0 - _PMIN:
+        return 1.0 - _PMIN
+    return mu
+
+
+@njit(cache=True, nogil=True)
 def _path_kernel(X, y, lambdas, alpha, thresh, max_sweeps, max_newton):  # pragma: no cover (compiled)
     n, p = X.shape
     nl = lambdas.shape[0]
@@ -68,20 +92,10 @@ def _path_kernel(X, y, lambdas, alpha, thresh, max_sweeps, max_newton):  # pragm
         l2 = lam * (1.0 - alpha)
         for _newton in range(max_newton):
             # the quadratic approximation at the current estimate
-            for i in range(n):
-                eta[i] = b0
-            for j in range(p):
-                bj = beta[j]
-                if bj != 0.0:
-                    for i in range(n):
-                        eta[i] += X[i, j] * bj
+            _linear_predictor(X, beta, b0, eta)
             sw = 0.0
             for i in range(n):
-                mu = 1.0 / (1.0 + np.exp(-eta[i]))
-                if mu < _PMIN:
-                    mu = _PMIN
-                elif mu > 1.0 - _PMIN:
-                    mu = 1.0 - _PMIN
+                mu = _probability(eta[i])
                 w[i] = mu * (1.0 - mu)
                 r[i] = y[i] - mu  # = w * (working response - eta)
                 sw += w[i]
@@ -138,19 +152,9 @@ def _path_kernel(X, y, lambdas, alpha, thresh, max_sweeps, max_newton):  # pragm
                 break
         # deviance at this lambda
         dev = 0.0
+        _linear_predictor(X, beta, b0, eta)
         for i in range(n):
-            eta[i] = b0
-        for j in range(p):
-            bj = beta[j]
-            if bj != 0.0:
-                for i in range(n):
-                    eta[i] += X[i, j] * bj
-        for i in range(n):
-            mu = 1.0 / (1.0 + np.exp(-eta[i]))
-            if mu < _PMIN:
-                mu = _PMIN
-            elif mu > 1.0 - _PMIN:
-                mu = 1.0 - _PMIN
+            mu = _probability(eta[i])
             if y[i] > 0.5:
                 dev -= 2.0 * np.log(mu)
             else:

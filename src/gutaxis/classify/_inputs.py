@@ -17,7 +17,7 @@ import pandas as pd
 from .._validation import abundance_frame
 from ..errors import InputError
 
-__all__ = ["MIN_PER_CLASS", "Inputs", "prepare", "labels_from_metadata", "binary_labels", "align"]
+__all__ = ["MIN_PER_CLASS", "Inputs", "prepare", "labels_from_metadata", "binary_labels", "align", "feature_table", "by_id"]
 
 #: fewest samples of each class accepted for training or evaluation (SIAMCAT issue #10)
 MIN_PER_CLASS = 5
@@ -26,6 +26,22 @@ MIN_PER_CLASS = 5
 def _ids(values, n: int = 5) -> str:
     values = [str(v) for v in values]
     return ", ".join(repr(v) for v in values[:n]) + (f" ... ({len(values)} in all)" if len(values) > n else "")
+
+
+def feature_table(data, *, name: str = "data") -> pd.DataFrame:
+    """The checked samples x features table (:func:`~gutaxis._validation.abundance_frame`) with
+    sample and feature IDs as text."""
+    X = abundance_frame(data, name=name)
+    X.index = X.index.astype(str)
+    X.columns = X.columns.astype(str)
+    return X
+
+
+def by_id(values: pd.Series) -> pd.Series:
+    """A copy of ``values`` indexed by the sample IDs as text (name and ``attrs`` kept)."""
+    s = pd.Series(values.to_numpy(), index=values.index.astype(str), name=values.name)
+    s.attrs.update(values.attrs)
+    return s
 
 
 def _missing(values: pd.Series) -> np.ndarray:
@@ -128,11 +144,9 @@ def binary_labels(y: pd.Series, *, case=None, source: str = "labels") -> tuple[n
 def align(values, samples: pd.Index, *, what: str, source: str) -> pd.Series:
     """A Series of ``values`` matched to ``samples`` by ID (or taken in order when not a Series)."""
     if isinstance(values, pd.Series):
-        idx = values.index.astype(str)
-        if idx.has_duplicates:
-            raise InputError(f"duplicate sample ID {_ids(idx[idx.duplicated()])} in the {what}", source=source)
-        s = pd.Series(values.to_numpy(), index=idx, name=values.name)
-        s.attrs.update(values.attrs)
+        s = by_id(values)
+        if s.index.has_duplicates:
+            raise InputError(f"duplicate sample ID {_ids(s.index[s.index.duplicated()])} in the {what}", source=source)
         absent = samples[~samples.isin(s.index)]
         if len(absent):
             raise InputError(f"{len(absent)} sample(s) of the table have no {what}: {_ids(absent)}", source=source,
@@ -176,9 +190,7 @@ def prepare(data, y, *, case=None, groups=None, mixed_groups: bool = False, matc
     (so that results do not depend on the order of either)."""
     if match not in ("exact", "labelled"):
         raise InputError(f"unknown match {match!r}", source="match", hint="use 'exact' or 'labelled'")
-    X = abundance_frame(data, name=name)
-    X.index = X.index.astype(str)
-    X.columns = X.columns.astype(str)
+    X = feature_table(data, name=name)
     filtered = []
     if y is None:
         raise InputError("no labels given", source="labels", hint="pass y= (a Series indexed by sample ID)")
@@ -186,8 +198,7 @@ def prepare(data, y, *, case=None, groups=None, mixed_groups: bool = False, matc
         raise InputError(f"labels given as the string {y!r}", source="labels",
                          hint="pass a Series of labels; build one with labels_from_metadata(meta, column, case=...)")
     if match == "labelled" and isinstance(y, pd.Series):
-        ys = pd.Series(y.to_numpy(), index=y.index.astype(str), name=y.name)
-        ys.attrs.update(y.attrs)
+        ys = by_id(y)
         have = X.index.isin(ys.index[~_missing(ys)])
         if not have.all():
             from ..io import FilteredWarning

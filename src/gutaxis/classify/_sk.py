@@ -14,7 +14,9 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["validate", "check_fitted"]
+from ..errors import InputError
+
+__all__ = ["validate", "check_fitted", "check_choice"]
 
 
 def _array(X) -> tuple[np.ndarray, np.ndarray | None]:
@@ -67,3 +69,9 @@ def validate(est, X, y=None, *, reset: bool):
 
 def check_fitted(est, attribute: str) -> None:
     check_is_fitted(est, attribute)
+
+
+def check_choice(value, choices, *, what: str, source: str) -> None:
+    """Raise an :class:`InputError` (``unknown WHAT 'value'``, listing ``choices``) unless ``value`` is one of them."""
+    if value not in choices:
+        raise InputError(f"unknown {what} {value!r}", source=source, hint=f"use one of {', '.join(choices)}")

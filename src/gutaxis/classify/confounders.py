@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency, mannwhitneyu
 
 from ..errors import InputError
-from ._inputs import MIN_PER_CLASS, _missing, binary_labels
+from ._inputs import MIN_PER_CLASS, _missing, binary_labels, by_id, feature_table
 from ._metrics import auroc
 
 __all__ = ["check_confounders", "within_strata", "ConfounderReport"]
@@ -73,8 +73,7 @@ def _labels(metadata: pd.DataFrame, y, case):
     if not isinstance(y, pd.Series):
         raise InputError("labels must be a Series indexed by sample ID", source="labels",
                          hint="build them with labels_from_metadata(meta, column, case=...)")
-    ys = pd.Series(y.to_numpy(), index=y.index.astype(str), name=y.name)
-    ys.attrs.update(y.attrs)
+    ys = by_id(y)
     absent = ys.index[~ys.index.isin(meta.index)]
     if len(absent):
         raise InputError(f"{len(absent)} labelled sample(s) have no metadata row: "
@@ -174,22 +173,17 @@ def within_strata(estimator, data, y, strata: pd.Series, *, case=None, min_per_c
     than ``n_splits``) are reported with a note and not evaluated. Returns one row per stratum:
     sizes, AUROC of the mean prediction with its bootstrap CI, the fold mean, the scheme.
     """
-    from .._validation import abundance_frame
     from .validate import cross_validate
 
     if not isinstance(strata, pd.Series):
         raise InputError("strata must be a Series indexed by sample ID", source="strata",
                          hint="e.g. metadata['country']")
-    X = abundance_frame(data, name="data")
-    X.index = X.index.astype(str)
-    st = pd.Series(strata.to_numpy(), index=strata.index.astype(str))
-    ys = pd.Series(y.to_numpy(), index=y.index.astype(str), name=y.name) if isinstance(y, pd.Series) else \
-        pd.Series(np.asarray(y), index=X.index)
-    ys.attrs.update(getattr(y, "attrs", {}))
+    X = feature_table(data)
+    st = by_id(strata)
+    ys = by_id(y) if isinstance(y, pd.Series) else pd.Series(np.asarray(y), index=X.index)
     gs = None
     if groups is not None:
-        gs = pd.Series(groups.to_numpy(), index=groups.index.astype(str)) if isinstance(groups, pd.Series) else \
-            pd.Series(np.asarray(groups), index=X.index)
+        gs = by_id(groups) if isinstance(groups, pd.Series) else pd.Series(np.asarray(groups), index=X.index)
     rows = []
 
     def run(name, idx):
@@ -221,6 +215,8 @@ def within_strata(estimator, data, y, strata: pd.Series, *, case=None, min_per_c
         raise InputError(f"{len(missing)} sample(s) have no stratum: {', '.join(map(repr, missing[:5]))}",
                          source="strata", hint="give every labelled sample a value")
     run("(all samples)", ys.index)
-    for level in sorted(st.loc[ys.index].dropna().astype(str).unique()):
-        run(level, ys.index[st.loc[ys.index].astype(str).to_numpy() == level])
+    levels = st.loc[ys.index]
+    text = levels.astype(str).to_numpy()
+    for level in sorted(levels.dropna().astype(str).unique()):
+        run(level, ys.index[text == level])
     return pd.DataFrame(rows)

@@ -30,10 +30,10 @@ from ._metrics import accuracy_ci, bootstrap_ci, score_all
 __all__ = ["leave_one_study_out", "study_matrix"]
 
 
-def _prepare(estimator, data, y, study, case, random_state, match):
+def _prepare(estimator, data, y, study, case, match):
     from .validate import _resolve_estimator
 
-    est = _resolve_estimator(estimator, random_state)
+    est = _resolve_estimator(estimator)
     inp = prepare(data, y, case=case, match=match)
     if study is None:
         raise InputError("no study given", source="study", hint="pass study= (a Series of study names by sample ID)")
@@ -77,12 +77,9 @@ def _train_ok(y) -> str:
 
 
 def _fit_predict(est, X, y, train, test, seed):
-    from .validate import _seeded
+    from .validate import _case_probability, _seeded
 
-    fitted = _seeded(est, seed).fit(X.iloc[train], y[train])
-    prob = fitted.predict_proba(X.iloc[test])
-    classes = list(getattr(fitted, "classes_", [0, 1]))
-    return prob[:, classes.index(1)] if 1 in classes else prob[:, -1]
+    return _case_probability(_seeded(est, seed).fit(X.iloc[train], y[train]), X.iloc[test])
 
 
 def _result(rows, preds, *, inp, params, description, matrix, notes, started, studies, study):
@@ -118,7 +115,7 @@ def leave_one_study_out(estimator="lasso", data=None, y=None, study=None, *, cas
     from .validate import _seeds
 
     started = time.time()
-    est, inp, study_arr, studies = _prepare(estimator, data, y, study, case, random_state, match)
+    est, inp, study_arr, studies = _prepare(estimator, data, y, study, case, match)
     X, yv = inp.X, inp.y
     seeds = _seeds(random_state, len(studies))
     rows, preds, notes = [], [], []
@@ -159,7 +156,7 @@ def study_matrix(estimator="lasso", data=None, y=None, study=None, *, case=None,
     from .validate import _seeds, cross_validate
 
     started = time.time()
-    est, inp, study_arr, studies = _prepare(estimator, data, y, study, case, random_state, match)
+    est, inp, study_arr, studies = _prepare(estimator, data, y, study, case, match)
     X, yv = inp.X, inp.y
     g_all = None
     if groups is not None:

@@ -25,7 +25,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from ..errors import InputError
-from ._sk import check_fitted, validate
+from ._metrics import auroc, balanced_accuracy
+from ._sk import check_choice, check_fitted, validate
 
 __all__ = ["PenalizedLogisticRegression", "FeatureLimit", "make_classifier", "MODELS", "MODEL_LIMITS",
            "DEFAULT_GRIDS"]
@@ -56,12 +57,8 @@ def _measure(name: str, y: np.ndarray, prob: np.ndarray) -> float:
     if name == "accuracy":
         return float(np.mean((prob > 0.5) == (y > 0.5)))
     if name == "balanced_accuracy":
-        pred = prob > 0.5
-        pos, neg = y > 0.5, y <= 0.5
-        return float(0.5 * (pred[pos].mean() + (~pred[neg]).mean()))
+        return balanced_accuracy(y, prob)
     if name == "auc":
-        from ._metrics import auroc
-
         return auroc(y, prob)
     p = np.clip(prob, 1e-15, 1 - 1e-15)
     return float(2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -127,12 +124,8 @@ class PenalizedLogisticRegression(ClassifierMixin, BaseEstimator):
         if not 0.0 <= float(self.l1_ratio) <= 1.0:
             raise InputError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}", source="l1_ratio",
                              hint="1 for LASSO, 0 for ridge, in between for elastic net")
-        if self.lambda_rule not in _LAMBDA_RULES:
-            raise InputError(f"unknown lambda_rule {self.lambda_rule!r}", source="lambda_rule",
-                             hint=f"use one of {', '.join(_LAMBDA_RULES)}")
-        if self.measure not in _MEASURES:
-            raise InputError(f"unknown measure {self.measure!r}", source="measure",
-                             hint=f"use one of {', '.join(_MEASURES)}")
+        check_choice(self.lambda_rule, _LAMBDA_RULES, what="lambda_rule", source="lambda_rule")
+        check_choice(self.measure, _MEASURES, what="measure", source="measure")
         if self.lambda_rule == "fixed" and (self.lambda_ is None or not float(self.lambda_) > 0):
             raise InputError("lambda_rule='fixed' needs lambda_ > 0", source="lambda_")
 
@@ -238,6 +231,7 @@ class FeatureLimit(TransformerMixin, BaseEstimator):
 
 
 def _model(name: str, random_state, params: dict):
+    check_choice(name, MODELS, what="model", source="model")
     if name == "lasso":
         est = PenalizedLogisticRegression(1.0, random_state=random_state)
     elif name == "enet":
@@ -246,11 +240,9 @@ def _model(name: str, random_state, params: dict):
         est = PenalizedLogisticRegression(0.0, random_state=random_state)
     elif name == "rf":
         est = RandomForestClassifier(n_estimators=500, max_features="sqrt", random_state=random_state, n_jobs=1)
-    elif name == "gb":
+    else:  # gb
         est = GradientBoostingClassifier(n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8,
                                          random_state=random_state)
-    else:
-        raise InputError(f"unknown model {name!r}", source="model", hint=f"use one of {', '.join(MODELS)}")
     if params:
         valid = est.get_params()
         bad = [k for k in params if k not in valid]

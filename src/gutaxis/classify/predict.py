@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .._validation import abundance_frame
 from ..errors import InputError
+from ._inputs import feature_table
 
 __all__ = ["fit", "TrainedClassifier", "Prediction", "load_model", "FORMAT"]
 
@@ -85,9 +85,7 @@ class TrainedClassifier:
 
     def align(self, data, *, name: str = "data"):
         """``(X, missing, extra)``: the table with the model's features in the model's order."""
-        X = abundance_frame(data, name=name)
-        X.index = X.index.astype(str)
-        X.columns = X.columns.astype(str)
+        X = feature_table(data, name=name)
         have = set(X.columns)
         missing = [f for f in self.features if f not in have]
         known = set(self.features)
@@ -114,9 +112,9 @@ class TrainedClassifier:
         if extra:
             notes.append(f"{len(extra)} feature(s) of the table are unknown to the model and were ignored: "
                          f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
-        prob = self.estimator.predict_proba(X)
-        classes = list(getattr(self.estimator, "classes_", [0, 1]))
-        p = prob[:, classes.index(1)] if 1 in classes else prob[:, -1]
+        from .validate import _case_probability
+
+        p = _case_probability(self.estimator, X)
         table = pd.DataFrame({"sample": X.index, "probability": p,
                               "predicted": np.where(p > 0.5, self.classes[1], self.classes[0])})
         return Prediction(table=table, missing_features=missing, extra_features=extra, notes=notes)
@@ -163,7 +161,7 @@ def fit(estimator="lasso", data=None, y=None, *, case=None, random_state=0, matc
     from .validate import _resolve_estimator, _seeded, _seeds, model_weights
 
     started = time.time()
-    est = _resolve_estimator(estimator, random_state)
+    est = _resolve_estimator(estimator)
     inp = prepare(data, y, case=case, match=match)
     fitted = _seeded(est, _seeds(random_state, 1)[0]).fit(inp.X, inp.y)
     name = estimator if isinstance(estimator, str) else type(estimator).__name__

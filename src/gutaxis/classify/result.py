@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,8 +154,50 @@ def _scheme(params: dict, *, label: str, loo: bool, blocked: bool, n_groups: int
             "nested": bool(params.get("param_grid")), "stratified": not loo}
 
 
+@dataclass(kw_only=True)
+class _Result:
+    """What both results hold besides their tables (:meth:`tables` of each), and how they are written."""
+
+    scheme: dict
+    params: dict
+    provenance: dict
+    classes: tuple
+    notes: list[str] = field(default_factory=list)
+    filtered: list[dict] = field(default_factory=list)
+
+    #: what the output folder is called in messages
+    _what = "output folder"
+
+    def meta(self) -> dict:
+        return {"scheme": self.scheme, "params": self.params, "provenance": self.provenance, "notes": self.notes,
+                "filtered": self.filtered}
+
+    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False,
+              extra_tables: dict | None = None, extra_meta: dict | None = None,
+              inputs: Iterable[str | os.PathLike | None] = ()) -> dict[str, Path]:
+        """Write every table (and ``extra_tables``) as TSV, ``params.json`` (scheme, parameters,
+        provenance, ``extra_meta``) and, with ``report=True``, a self-contained ``report.html``;
+        all or nothing (a failed write leaves the earlier folder as it was; a folder holding one
+        of ``inputs`` is refused). Returns the paths."""
+        from .._outputs import atomic_dir
+
+        out = Path(directory)
+        tables = {**self.tables(), **(extra_tables or {})}
+        names = list(tables) + ["params.json"] + (["report.html"] if report else [])
+        with atomic_dir(out, overwrite=overwrite, what=self._what, inputs=inputs) as tmp:
+            for name, frame in tables.items():
+                frame.to_csv(tmp / name, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+            meta = {**self.meta(), **(extra_meta or {})}
+            (tmp / "params.json").write_text(json.dumps(meta, indent=2, default=str))
+            if report:
+                from .report import write_html
+
+                write_html(self, tmp / "report.html", extra=extra_meta, extra_tables=extra_tables)
+        return {name: out / name for name in names}
+
+
 @dataclass
-class CVResult:
+class CVResult(_Result):
     """Result of :func:`~gutaxis.classify.cross_validate`.
 
     Attributes
@@ -185,28 +228,21 @@ class CVResult:
     weights: pd.DataFrame | None
     consensus: pd.DataFrame
     permutations: pd.DataFrame | None
-    scheme: dict
-    params: dict
-    provenance: dict
-    classes: tuple
-    notes: list[str] = field(default_factory=list)
-    filtered: list[dict] = field(default_factory=list)
+
+    _what = "folder for the classification results"
 
     @classmethod
-    def build(cls, *, inp, pred, fold_of, folds, weights, permutations, params, label, loo, blocked, seconds,
-              estimator=None):
+    def build(cls, *, inp, pred, fold_of, folds, weights, permutations, params, label, loo, blocked, seconds):
         y = inp.y
         samples = inp.samples
+        class_names = [inp.classes[v] for v in y]
         n_rep = pred.shape[1]
-        long = []
-        for r in range(n_rep):
-            long.append(pd.DataFrame({"sample": samples, "label": y, "class": [inp.classes[v] for v in y],
-                                      "group": inp.groups if inp.groups is not None else "",
-                                      "repeat": r, "fold": fold_of[:, r], "probability": pred[:, r]}))
-        predictions = pd.concat(long, ignore_index=True)
+        predictions = pd.concat([pd.DataFrame({"sample": samples, "label": y, "class": class_names,
+                                               "group": inp.groups if inp.groups is not None else "",
+                                               "repeat": r, "fold": fold_of[:, r], "probability": pred[:, r]})
+                                 for r in range(n_rep)], ignore_index=True)
         mean_pred = np.nanmean(pred, axis=1)
-        mp = pd.DataFrame({"sample": samples, "label": y, "class": [inp.classes[v] for v in y],
-                           "probability": mean_pred})
+        mp = pd.DataFrame({"sample": samples, "label": y, "class": class_names, "probability": mean_pred})
         repeats = pd.DataFrame([{"repeat": r, **score_all(y, pred[:, r])} for r in range(n_rep)])
         seed = params.get("random_state") or 0
         summary = _summary(y, mean_pred, pred, folds, inp.groups, n_boot=int(params["n_bootstrap"]),
@@ -242,8 +278,7 @@ class CVResult:
     @property
     def p_value(self) -> float:
         """Empirical p-value of the AUROC against the permuted-label controls (NaN without them)."""
-        row = self.summary.set_index("metric").loc["auroc"]
-        return float(row["p_value"]) if "p_value" in row else float("nan")
+        return self.metric("auroc", "p_value") if "p_value" in self.summary else float("nan")
 
     def __repr__(self) -> str:
         s = self.summary.set_index("metric")
@@ -265,41 +300,9 @@ class CVResult:
             out["permutations.tsv"] = self.permutations
         return out
 
-    def meta(self) -> dict:
-        return {"scheme": self.scheme, "params": self.params, "provenance": self.provenance, "notes": self.notes,
-                "filtered": self.filtered}
-
-    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False,
-              extra_tables: dict | None = None, extra_meta: dict | None = None) -> dict[str, Path]:
-        """Write every table as TSV, ``params.json`` (scheme, parameters, provenance) and, with
-        ``report=True``, a self-contained ``report.html``; all or nothing (a failed write leaves
-        the earlier folder as it was). Returns the paths."""
-        return _write(self, directory, report=report, overwrite=overwrite, extra_tables=extra_tables,
-                      extra_meta=extra_meta, what="folder for the classification results")
-
-
-def _write(result, directory, *, report, overwrite, extra_tables, extra_meta, what) -> dict[str, Path]:
-    from .._outputs import atomic_dir
-
-    out = Path(directory)
-    tables = dict(result.tables())
-    tables.update(extra_tables or {})
-    names = list(tables) + ["params.json"] + (["report.html"] if report else [])
-    with atomic_dir(out, overwrite=overwrite, what=what) as tmp:
-        for name, frame in tables.items():
-            frame.to_csv(tmp / name, sep="\t", index=False, na_rep="NA", float_format="%.6g")
-        meta = result.meta()
-        meta.update(extra_meta or {})
-        (tmp / "params.json").write_text(json.dumps(meta, indent=2, default=str))
-        if report:
-            from .report import write_html
-
-            write_html(result, tmp / "report.html", extra=extra_meta, extra_tables=extra_tables)
-    return {name: out / name for name in names}
-
 
 @dataclass
-class CrossStudyResult:
+class CrossStudyResult(_Result):
     """Result of :func:`~gutaxis.classify.leave_one_study_out` / :func:`~gutaxis.classify.study_matrix`.
 
     Attributes
@@ -318,12 +321,8 @@ class CrossStudyResult:
     table: pd.DataFrame
     matrix: pd.DataFrame | None
     predictions: pd.DataFrame
-    scheme: dict
-    params: dict
-    provenance: dict
-    classes: tuple
-    notes: list[str] = field(default_factory=list)
-    filtered: list[dict] = field(default_factory=list)
+
+    _what = "folder for the cross-study results"
 
     def __repr__(self) -> str:
         t = self.table
@@ -336,12 +335,3 @@ class CrossStudyResult:
         if self.matrix is not None:
             out["auroc_matrix.tsv"] = self.matrix.reset_index()
         return out
-
-    def meta(self) -> dict:
-        return {"scheme": self.scheme, "params": self.params, "provenance": self.provenance, "notes": self.notes,
-                "filtered": self.filtered}
-
-    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
-        """Write the tables as TSV, ``params.json`` and (``report=True``) ``report.html``."""
-        return _write(self, directory, report=report, overwrite=overwrite, extra_tables=None, extra_meta=None,
-                      what="folder for the cross-study results")

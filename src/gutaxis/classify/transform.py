@@ -54,7 +54,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in
 
 from ..errors import InputError
-from ._sk import check_fitted, validate
+from ._sk import check_choice, check_fitted, validate
 
 __all__ = ["FeatureFilter", "Normalizer", "AssociationSelector", "FILTERS", "NORMALIZATIONS", "UNMAPPED"]
 
@@ -66,11 +66,8 @@ UNMAPPED = frozenset({"UNMAPPED", "-1", "X.1", "unmapped", "Unclassified", "Unas
 
 
 class _Selecting(TransformerMixin, BaseEstimator):
-    """Shared part of the transformers that keep a subset of the features (``support_``)."""
-
-    def _kept_names(self, input_features=None):
-        names = _check_feature_names_in(self, input_features)
-        return np.asarray(names, dtype=object)[self.support_]
+    """Shared part of the transformers that keep a subset of the features (``support_``); their
+    :meth:`transform` returns those columns (:class:`Normalizer` also rescales them)."""
 
     def get_support(self, indices: bool = False):
         check_fitted(self, "support_")
@@ -78,7 +75,13 @@ class _Selecting(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_fitted(self, "support_")
-        return self._kept_names(input_features)
+        names = _check_feature_names_in(self, input_features)
+        return np.asarray(names, dtype=object)[self.support_]
+
+    def transform(self, X):
+        check_fitted(self, "support_")
+        X = validate(self, X, reset=False)
+        return X[:, self.support_]
 
 
 class FeatureFilter(_Selecting):
@@ -109,8 +112,7 @@ class FeatureFilter(_Selecting):
         self.drop_constant = drop_constant
 
     def fit(self, X, y=None):
-        if self.method not in FILTERS:
-            raise InputError(f"unknown filter {self.method!r}", source="filter", hint=f"use one of {', '.join(FILTERS)}")
+        check_choice(self.method, FILTERS, what="filter", source="filter")
         X = validate(self, X, reset=True)
         cutoff = float(self.cutoff)
         m = self.method
@@ -135,11 +137,6 @@ class FeatureFilter(_Selecting):
         self.support_ = keep
         self.n_removed_ = int((~keep).sum())
         return self
-
-    def transform(self, X):
-        check_fitted(self, "support_")
-        X = validate(self, X, reset=False)
-        return X[:, self.support_]
 
 
 def _cum_abundance(X: np.ndarray, cutoff: float) -> np.ndarray:
@@ -191,9 +188,7 @@ class Normalizer(_Selecting):
         self.norm_margin = norm_margin
 
     def _check(self):
-        if self.method not in NORMALIZATIONS:
-            raise InputError(f"unknown normalisation {self.method!r}", source="normalization",
-                             hint=f"use one of {', '.join(NORMALIZATIONS)}")
+        check_choice(self.method, NORMALIZATIONS, what="normalisation", source="normalization")
         if self.method == "log.unit":
             if self.n_p not in (1, 2):
                 raise InputError(f"n_p must be 1 or 2, got {self.n_p!r}", source="normalization")
@@ -313,8 +308,3 @@ class AssociationSelector(_Selecting):
         keep[order[:k]] = True
         self.support_ = keep
         return self
-
-    def transform(self, X):
-        check_fitted(self, "support_")
-        X = validate(self, X, reset=False)
-        return X[:, self.support_]

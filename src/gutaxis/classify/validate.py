@@ -24,11 +24,16 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import (GridSearchCV, LeaveOneGroupOut, LeaveOneOut, StratifiedGroupKFold,
-                                     StratifiedKFold)
+from sklearn.model_selection import (
+    GridSearchCV,
+    LeaveOneGroupOut,
+    LeaveOneOut,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 
 from ..errors import InputError
-from ._inputs import MIN_PER_CLASS, prepare
+from ._inputs import MIN_PER_CLASS, check_classes, prepare
 from ._metrics import score_all
 
 __all__ = ["RepeatedStratifiedGroupKFold", "cross_validate", "model_weights"]
@@ -136,6 +141,13 @@ def _inner_cv(groups, inner_splits: int, seed: int):
     return StratifiedKFold(n_splits=inner_splits, shuffle=True, random_state=seed)
 
 
+def _case_probability(fitted, X) -> np.ndarray:
+    """Probability of the case class (label 1; else the last class) of each row of ``X``."""
+    prob = fitted.predict_proba(X)
+    classes = list(getattr(fitted, "classes_", [0, 1]))
+    return prob[:, classes.index(1)] if 1 in classes else prob[:, -1]
+
+
 def _fit_fold(estimator, X: pd.DataFrame, y: np.ndarray, groups, train, test, seed: int, param_grid,
               inner_splits: int, scoring: str, keep_weights: bool = True):
     est = _seeded(estimator, seed)
@@ -148,22 +160,24 @@ def _fit_fold(estimator, X: pd.DataFrame, y: np.ndarray, groups, train, test, se
         fitted, best = search, search.best_params_
     else:
         fitted, best = est.fit(Xtr, ytr), None
-    prob = fitted.predict_proba(X.iloc[test])
-    classes = list(getattr(fitted, "classes_", [0, 1]))
-    prob = prob[:, classes.index(1)] if 1 in classes else prob[:, -1]
+    prob = _case_probability(fitted, X.iloc[test])
     w = model_weights(fitted) if keep_weights else None
     return {"prob": np.asarray(prob, dtype=float), "weights": w, "best_params": best}
 
 
 def _run(jobs, n_jobs: int):
-    if n_jobs == 1:
-        return [f(*a) for f, a in jobs]
-    from joblib import Parallel, delayed
+    """Run the fold fits, in parallel with ``n_jobs`` > 1; the lambda rule's fallback warning
+    (expected on small folds) is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no lambda of the path gives.*")
+        if n_jobs == 1:
+            return [f(*a) for f, a in jobs]
+        from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(f)(*a) for f, a in jobs)
+        return Parallel(n_jobs=n_jobs)(delayed(f)(*a) for f, a in jobs)
 
 
-def _resolve_estimator(estimator, random_state):
+def _resolve_estimator(estimator):
     from .models import make_classifier
 
     if estimator is None:
@@ -238,7 +252,7 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
         raise InputError(f"n_repeats must be an integer >= 1, got {n_repeats!r}", source="n_repeats")
     if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 0:
         raise InputError(f"n_permutations must be an integer >= 0, got {n_permutations!r}", source="n_permutations")
-    est = _resolve_estimator(estimator, random_state)
+    est = _resolve_estimator(estimator)
     loo = isinstance(n_splits, str)
     if loo and n_splits.lower() != "loo":
         raise InputError(f"n_splits must be an integer >= 2 or 'loo', got {n_splits!r}", source="n_splits")
@@ -247,8 +261,6 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
     inp = prepare(data, y, case=case, groups=groups, mixed_groups=mixed_groups, match=match,
                   n_splits=None if loo else int(n_splits))
     if param_grid:
-        from ._inputs import check_classes
-
         # the inner CV needs inner_splits per class in every training fold, roughly
         check_classes(inp.y, inp.classes, n_splits=int(inner_splits), groups=inp.groups, min_per_class=MIN_PER_CLASS)
     X, yv, g = inp.X, inp.y, inp.groups
@@ -258,9 +270,7 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
     fold_seeds = _seeds(seeds[1], len(folds))
     jobs = [(_fit_fold, (est, X, yv, g, tr, te, s, param_grid, int(inner_splits), scoring))
             for (r, f, tr, te), s in zip(folds, fold_seeds)]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*no lambda of the path gives.*")
-        out = _run(jobs, n_jobs)
+    out = _run(jobs, n_jobs)
     # assemble
     n_rep = int(n_repeats)
     pred = np.full((len(yv), n_rep), np.nan)
@@ -289,9 +299,7 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
             for _, f, tr, te in pcv.iter_folds(X, yp, g):
                 pjobs.append((_fit_fold, (est, X, yp, g, tr, te, ps + f, param_grid, int(inner_splits), scoring, False)))
                 pmeta.append((b, te, yp))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*no lambda of the path gives.*")
-            pout = _run(pjobs, n_jobs)
+        pout = _run(pjobs, n_jobs)
         pp = np.full((len(yv), int(n_permutations)), np.nan)
         ylab = {}
         for (b, te, yp), res in zip(pmeta, pout):
@@ -307,5 +315,4 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
     return CVResult.build(inp=inp, pred=pred, fold_of=fold_of, folds=pd.DataFrame(rows_fold),
                           weights=pd.concat(weights, ignore_index=True) if weights else None,
                           permutations=pd.DataFrame(perm_rows) if perm_rows else None, params=params,
-                          label=label, loo=loo, blocked=g is not None, seconds=time.time() - started,
-                          estimator=est)
+                          label=label, loo=loo, blocked=g is not None, seconds=time.time() - started)

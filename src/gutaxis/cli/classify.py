@@ -64,12 +64,12 @@ def _labelled(adata, meta, label: str, case: str, control: Optional[str], inters
         warnings.warn(f"{len(no_meta)} sample(s) without metadata left out (--intersection)", FilteredWarning, stacklevel=2)
     meta = meta.loc[[s for s in samples if s in meta.index]]
     y = labels_from_metadata(meta, label, case=_split(case), control=_split(control))
-    keep = [s in set(y.index) for s in samples]
+    labelled = set(y.index)
+    keep = [s in labelled for s in samples]
     return adata[keep].copy(), y, meta.loc[y.index]
 
 
-def _model(model: str, filter_: str, cutoff: float, normalization: str, select: Optional[int], trees: Optional[int],
-           jobs: int):
+def _model(model: str, filter_: str, cutoff: float, normalization: str, select: Optional[int], trees: Optional[int]):
     from ..classify import make_classifier
 
     params = {}
@@ -133,8 +133,17 @@ def cv_cmd(
 ) -> None:
     """Within-study repeated cross-validation of a classifier, with confounder report and controls."""
     with _guard():
-        from .._outputs import check_output_dir
-        from ..classify import DEFAULT_GRIDS, check_confounders, cross_validate, fit, within_strata
+        import os
+        from contextlib import nullcontext
+
+        from .._outputs import atomic_file, check_output_dir, check_output_file
+        from ..classify import (
+            DEFAULT_GRIDS,
+            check_confounders,
+            cross_validate,
+            fit,
+            within_strata,
+        )
         from ..errors import InputError
 
         n_splits = "loo" if folds.lower() == "loo" else None
@@ -143,9 +152,15 @@ def cv_cmd(
                 n_splits = int(folds)
             except ValueError:
                 raise InputError(f"--folds must be a number or 'loo', got {folds!r}", source="--folds") from None
-        est = _model(model, filter_, cutoff, normalization, select, trees, jobs)
-        check_output_dir(out_dir, overwrite=overwrite, what="folder for the classification results",
-                         inputs=[data, metadata])
+        est = _model(model, filter_, cutoff, normalization, select, trees)
+        inputs = [data, metadata]
+        check_output_dir(out_dir, overwrite=overwrite, what="folder for the classification results", inputs=inputs)
+        if save_model:
+            real_out, real_model = Path(os.path.realpath(out_dir)), Path(os.path.realpath(save_model))
+            if real_out == real_model or real_out in real_model.parents:
+                raise InputError(f"is inside the results folder {out_dir}, which the run replaces", source=save_model,
+                                 hint="save the model outside it, e.g. --save-model model.pkl")
+            check_output_file(save_model, overwrite=overwrite, what="model file", example="model.pkl")
         steps = 3 + bool(save_model) + bool(within)
         with _progress(steps, "reading inputs") as advance:
             advance("reading inputs")
@@ -183,9 +198,13 @@ def cv_cmd(
             if save_model:
                 advance("training on all samples")
                 trained = fit(est, adata, y, random_state=seed)
-                trained.save(save_model, overwrite=overwrite)
             advance("writing results")
-            res.write(out_dir, report=report, overwrite=overwrite, extra_tables=extra_tables, extra_meta=extra_meta)
+            # the model file and the results folder are put in place together, or neither is
+            with (atomic_file(save_model, overwrite=overwrite, what="model file") if save_model else nullcontext()) as tmp:
+                if save_model:
+                    trained.save(tmp, overwrite=True)
+                res.write(out_dir, report=report, overwrite=overwrite, extra_tables=extra_tables,
+                          extra_meta=extra_meta, inputs=inputs)
         _print_summary(res, str(out_dir))
         if confounders and extra_meta.get("confounders_flagged"):
             _stdout().print(f"warning: flagged confounder(s): {', '.join(extra_meta['confounders_flagged'])}")
@@ -219,16 +238,17 @@ def cross_study_cmd(
 ) -> None:
     """Cross-study validation: leave-one-study-out or the train x test matrix."""
     with _guard():
-        from .._outputs import check_output_dir
         import pandas as pd
 
+        from .._outputs import check_output_dir
         from ..classify import leave_one_study_out, study_matrix
         from ..errors import InputError
 
         if mode not in ("loso", "matrix"):
             raise InputError(f"unknown --mode {mode!r}", source="--mode", hint="use loso or matrix")
-        est = _model(model, filter_, cutoff, normalization, None, trees, 1)
-        check_output_dir(out_dir, overwrite=overwrite, what="folder for the cross-study results", inputs=[data, metadata])
+        est = _model(model, filter_, cutoff, normalization, None, trees)
+        inputs = [data, metadata]
+        check_output_dir(out_dir, overwrite=overwrite, what="folder for the cross-study results", inputs=inputs)
         with _progress(3, "reading inputs") as advance:
             advance("reading inputs")
             adata, meta = _read(data, metadata, id_column)
@@ -241,7 +261,7 @@ def cross_study_cmd(
             else:
                 res = study_matrix(est, adata, y, meta[study], n_splits=folds, n_repeats=repeats, random_state=seed)
             advance("writing results")
-            res.write(out_dir, report=report, overwrite=overwrite)
+            res.write(out_dir, report=report, overwrite=overwrite, inputs=inputs)
         out = _stdout()
         out.print(res.scheme["description"])
         for _, r in res.table.iterrows():
