@@ -20,6 +20,15 @@ share (see :mod:`gutaxis.measure._kernels`); rows run in parallel with numba. ``
 done in row blocks: :func:`beta_blocks` yields them, ``beta_diversity(..., out="d.npy")``
 streams them to a ``.npy`` file and returns a memory map, so 50,000 samples need memory for
 one block (``block_size`` rows x ``n`` float64), not for the whole matrix.
+
+Further metrics, computed elsewhere and returned the same way:
+
+- ``"aitchison"`` and ``"robust_aitchison"`` (vegan's ``"robust.aitchison"``): Euclidean
+  distances of CLR / robust-CLR transformed samples, blockwise too; the zero replacement of
+  the CLR is the ``pseudocount`` argument (default: scikit-bio's multiplicative replacement).
+  See :mod:`gutaxis.measure.logratio`.
+- ``"unweighted_unifrac"`` and ``"weighted_unifrac"`` with ``tree=`` (a Newick file or a
+  ``skbio.TreeNode``): computed by scikit-bio, see :mod:`gutaxis.measure.phylo`.
 """
 
 from __future__ import annotations
@@ -50,8 +59,13 @@ __all__ = [
     "bray_curtis_cross",
 ]
 
-BETA_METRICS = ("braycurtis", "jaccard")
-_ALIASES = {"braycurtis": "braycurtis", "bray_curtis": "braycurtis", "bray": "braycurtis", "jaccard": "jaccard"}
+BETA_METRICS = ("braycurtis", "jaccard", "aitchison", "robust_aitchison", "unweighted_unifrac", "weighted_unifrac")
+_ALIASES = {"braycurtis": "braycurtis", "bray_curtis": "braycurtis", "bray": "braycurtis", "jaccard": "jaccard",
+            "aitchison": "aitchison", "robust_aitchison": "robust_aitchison", "robust.aitchison": "robust_aitchison",
+            "unweighted_unifrac": "unweighted_unifrac", "unifrac": "unweighted_unifrac",
+            "weighted_unifrac": "weighted_unifrac"}
+_LOGRATIO = ("aitchison", "robust_aitchison")
+_UNIFRAC = ("unweighted_unifrac", "weighted_unifrac")
 _BLOCK_BYTES = 128 * 2**20  # default float64 block: 128 MiB
 
 
@@ -64,6 +78,23 @@ def _metric(metric: str) -> str:
             hint=f"choose from {', '.join(BETA_METRICS)}",
         )
     return _ALIASES[key]
+
+
+def _check_extras(metric: str, pseudocount, tree, source: str, blockwise: bool = False) -> None:
+    """``pseudocount`` belongs to the Aitchison distance, ``tree`` to UniFrac: refuse them elsewhere."""
+    if tree is not None and metric not in _UNIFRAC:
+        raise InputError(f"a tree was given but the {metric} distance does not use one", source=source,
+                         hint="use metric='unweighted_unifrac' or 'weighted_unifrac' with tree=, or leave tree out")
+    if metric in _UNIFRAC:
+        if blockwise:
+            raise InputError(f"{metric} is computed by scikit-bio for all samples at once, not blockwise",
+                             source=source, hint="use gutaxis.beta_diversity(data, metric, tree=...)")
+        if tree is None:
+            raise InputError(f"the {metric} distance needs a phylogenetic tree of the features", source=source,
+                             hint="give tree= (a Newick file or a skbio.TreeNode whose tips are the feature IDs)")
+    if not (isinstance(pseudocount, str) and pseudocount == "multiplicative") and metric != "aitchison":
+        raise InputError(f"pseudocount={pseudocount!r} was given but the {metric} distance does not use one",
+                         source=source, hint="pseudocount applies to metric='aitchison' only")
 
 
 class _Prepared:
@@ -175,6 +206,7 @@ def beta_blocks(
     *,
     normalize: bool = False,
     n_jobs: int | None = None,
+    pseudocount="multiplicative",
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield ``(row_slice, block)`` with ``block = D[row_slice, :]`` (float64), block by block.
 
@@ -183,6 +215,11 @@ def beta_blocks(
     sample order of ``data``.
     """
     metric = _metric(metric)
+    _check_extras(metric, pseudocount, None, "beta_blocks", blockwise=True)
+    if metric in _LOGRATIO:
+        from . import logratio
+
+        return logratio.blocks(data, metric, block_size, pseudocount=pseudocount, normalize=normalize)
     prep = _Prepared(data, metric, normalize, "beta_blocks")  # validate now, not at first next()
     _block_size(block_size, len(prep))
     return _threaded(_iter_cross(prep, prep, block_size), n_jobs)
@@ -202,6 +239,8 @@ def beta_diversity(
     out: str | os.PathLike | None = None,
     dtype=np.float64,
     n_jobs: int | None = None,
+    pseudocount="multiplicative",
+    tree=None,
 ):
     """Pairwise beta diversity between all samples.
 
@@ -210,7 +249,10 @@ def beta_diversity(
     data
         AnnData or samples x taxa DataFrame (dense or sparse), values >= 0.
     metric
-        ``"braycurtis"`` (on the values as given) or ``"jaccard"`` (presence/absence).
+        ``"braycurtis"`` (on the values as given), ``"jaccard"`` (presence/absence),
+        ``"aitchison"`` (Euclidean distance of CLR), ``"robust_aitchison"`` (of robust CLR, as
+        vegan's ``"robust.aitchison"``), ``"unweighted_unifrac"`` or ``"weighted_unifrac"``
+        (with ``tree``; by scikit-bio, unnormalized weighted UniFrac as scikit-bio's default).
     normalize
         Divide each sample by its total before Bray-Curtis (default False, as vegan/scipy).
     block_size
@@ -223,6 +265,12 @@ def beta_diversity(
         ``float64`` (default) or ``float32`` storage; computation is always float64.
     n_jobs
         Numba threads (default: all cores).
+    pseudocount
+        Zero replacement of the CLR for ``metric="aitchison"``: ``"multiplicative"`` (default,
+        scikit-bio's ``multi_replace`` with ``delta = 1 / n_features**2`` on each closed sample),
+        a number added to every value (vegan's ``pseudocount=``), or 0 (zeros refused).
+    tree
+        For the UniFrac metrics: a Newick file or ``skbio.TreeNode`` with every feature as a tip.
 
     Returns
     -------
@@ -231,6 +279,19 @@ def beta_diversity(
     """
     metric = _metric(metric)
     dtype = _dtype(dtype)
+    _check_extras(metric, pseudocount, tree, "beta_diversity")
+    if metric in _LOGRATIO:
+        from . import logratio
+
+        return logratio.distance(data, metric, pseudocount=pseudocount, normalize=normalize,
+                                  block_size=block_size, out=out, dtype=dtype)
+    if metric in _UNIFRAC:
+        if out is not None:
+            raise InputError(f"{metric} is computed in memory by scikit-bio; out= is not supported",
+                             source="beta_diversity", hint="leave out out= and save the DataFrame")
+        from .phylo import unifrac
+
+        return unifrac(data, tree, weighted=metric == "weighted_unifrac").astype(dtype)
     prep = _Prepared(data, metric, normalize, "beta_diversity")
     n = len(prep)
     params = {"metric": metric, "normalize": bool(normalize), "dtype": dtype.name}
@@ -312,11 +373,18 @@ def cross_blocks(
     *,
     normalize: bool = False,
     n_jobs: int | None = None,
+    pseudocount="multiplicative",
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield ``(row_slice, block)``: distances of samples ``data_a[row_slice]`` to every sample of
     ``data_b`` (float64, shape ``(rows, n_b)``). Taxa are aligned by name; a taxon absent from one
     table counts as 0 there. The block array is reused between iterations."""
     metric = _metric(metric)
+    _check_extras(metric, pseudocount, None, "cross_blocks", blockwise=True)
+    if metric in _LOGRATIO:
+        from . import logratio
+
+        return logratio.cross_blocks(data_a, data_b, metric, block_size, pseudocount=pseudocount,
+                                      normalize=normalize)
     a, b = _prepare_pair(data_a, data_b, metric, normalize)  # validate now, not at first next()
     _block_size(block_size, len(b))
     return _threaded(_iter_cross(a, b, block_size), n_jobs)
@@ -331,6 +399,7 @@ def cross_distance(
     block_size: int | None = None,
     dtype=np.float64,
     n_jobs: int | None = None,
+    pseudocount="multiplicative",
 ) -> pd.DataFrame:
     """Distances between two sample sets: DataFrame ``n_a x n_b`` (index: samples of ``data_a``,
     columns: samples of ``data_b``). Same definitions as :func:`beta_diversity`; taxa aligned by
@@ -338,6 +407,12 @@ def cross_distance(
     reference set) iterate :func:`cross_blocks` instead."""
     metric = _metric(metric)
     dtype = _dtype(dtype)
+    _check_extras(metric, pseudocount, None, "cross_distance", blockwise=True)
+    if metric in _LOGRATIO:
+        from . import logratio
+
+        return logratio.cross(data_a, data_b, metric, pseudocount=pseudocount, normalize=normalize,
+                               block_size=block_size, dtype=dtype)
     a, b = _prepare_pair(data_a, data_b, metric, normalize)
     D = np.empty((len(a), len(b)), dtype=dtype)
     bs = _block_size(block_size, len(b))
