@@ -133,10 +133,11 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
         patterns,
         person,
         plans,
+        rights,
         uploads,
     )
 
-    for r in (auth, person, diary, patterns, imports, uploads, jobs, labs, plans, dietitian, messages):
+    for r in (auth, person, diary, patterns, imports, uploads, jobs, labs, plans, dietitian, messages, rights):
         app.include_router(r.router)
     return app
 

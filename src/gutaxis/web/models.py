@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "utcnow", "User", "WebSession", "LoginFailure", "Invitation", "Consent", "MealEntry",
-           "SymptomEntry", "StressEntry", "LabResult", "Upload", "Job", "Note", "Message", "PlanVersion", "AuditEvent",
+           "SymptomEntry", "StressEntry", "LabResult", "Upload", "Job", "Note", "Message", "PlanVersion", "RetainedPlan",
+           "AuditEvent",
            "SCOPES", "HEALTH_TABLES"]
 
 #: what a person can share with a dietitian, each switched on or off separately
@@ -234,7 +236,28 @@ class PlanVersion(Base):
     signer_name: Mapped[str] = mapped_column(String(120), default="")
     signed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     sha256: Mapped[str] = mapped_column(String(64), default="")
+    #: kept (as a :class:`RetainedPlan`) when the person erases their account: a clinical record the law
+    #: requires the practice to keep (set by the practice; see gutaxis.web.rights)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     __table_args__ = (UniqueConstraint("person_id", "number", name="uq_plan_number"),)
+
+
+class RetainedPlan(Base):
+    """A signed plan version kept after its person erased their account, because the law requires it.
+
+    It names nobody: ``subject`` is the keyed pseudonym of the erased account
+    (:func:`gutaxis.web.rights.pseudonym`), the same one the erasure's audit event carries.
+    """
+
+    __tablename__ = "retained_plan"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict] = mapped_column(JSON)
+    signer_name: Mapped[str] = mapped_column(String(120), default="")
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64), default="")  # the seal made at sign-off
+    retained_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class AuditEvent(Base):

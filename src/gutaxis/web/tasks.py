@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from . import tasks_import, tasks_patterns, tasks_plan, tasks_upload  # noqa: F401 (register handlers)
+from . import rights, tasks_import, tasks_patterns, tasks_plan, tasks_upload  # noqa: F401 (register handlers)

@@ -1,0 +1,471 @@
+"""FHIR R4B resources of a person's records (``fhir.resources``), our own value-set checks, and the
+import of lab Observations (CRP, faecal calprotectin) from a FHIR Bundle.
+
+What each record becomes (codes and units come from ``gutaxis/data/fhir_valuesets.json``, each with
+its source; nothing else is emitted):
+
+=====================  ===========================================================================
+PSS-10                 QuestionnaireResponse (questionnaire ``http://loinc.org/q/106875-8``; items
+                       ``1``..``10`` with the answer as ticked, 0 = never .. 4 = very often) and an
+                       Observation: LOINC 106860-0, ``valueQuantity`` in UCUM ``{score}``, derived
+                       from the QuestionnaireResponse
+Bristol stool type     Observation: SNOMED CT 443172007, ``valueInteger`` 1-7 (LOINC has no code)
+CRP                    Observation ``laboratory``: LOINC 1988-5, UCUM ``mg/L``
+faecal calprotectin    Observation ``laboratory``: LOINC 38445-3, UCUM ``ug/g``
+IL-6, LBP, DAS28       Observation ``laboratory`` with ``code.text`` only (no code is emitted that
+                       was not checked), UCUM ``pg/mL``, ``ug/mL``, ``{DAS28}``
+symptom rating         Observation ``survey`` with ``code.text`` = the symptom's name (no code:
+                       a local name), ``valueQuantity`` 0-10 ``{score}``, effective = onset
+daily stress, practice Observation ``survey``, ``code.text`` only; ``{score}`` or ``min``
+meal                   Observation ``survey``, ``code.text`` "Meal as logged" and ``valueString``
+                       = the person's words (R4B has no NutritionIntake; no code)
+signed plan            CarePlan (``active``, intent ``plan``) + one Goal per item + a Provenance
+                       at sign-off (signer, time, ``signature.data`` = the version's sha256 seal;
+                       a hash, not a cryptographic signature)
+consent                Consent (scope ``patient-privacy``, category LOINC 59284-0, provision
+                       ``permit`` for the dietitian over the shared scopes)
+upload                 DocumentReference (file name, size, SHA-1) and, when read, a
+                       DiagnosticReport of the gut profile
+=====================  ===========================================================================
+
+Times: the app keeps what people log as local wall-clock time (the server's clock); FHIR wants an
+offset with every time, so the server's offset is attached. Stored UTC times get ``+00:00``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from ..errors import InputError
+
+__all__ = [
+    "FhirRefused",
+    "LabValue",
+    "ndjson",
+    "observation_lab",
+    "person_bundle",
+    "read_lab_bundle",
+    "validate",
+    "value_set_problems",
+    "valuesets",
+]
+
+_NS = uuid.UUID("1b0c8a52-1f0e-4c53-9d1e-6d3b2f8a7c11")
+_LOINC, _SNOMED = "http://loinc.org", "http://snomed.info/sct"
+_OBS_CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+
+class FhirRefused(ValueError):
+    """A resource failed the library's structural validation or our value-set check."""
+
+    def __init__(self, what: str, problems: list[str]):
+        self.what, self.problems = what, problems
+        super().__init__(f"{what}: " + "; ".join(problems))
+
+
+@cache
+def valuesets() -> dict:
+    """The codes and units we emit (package data, with their sources)."""
+    return json.loads((resources.files("gutaxis") / "data" / "fhir_valuesets.json").read_text(encoding="utf-8"))
+
+
+def _allowed_codings() -> set[tuple[str, str]]:
+    vs = valuesets()
+    out = {(o["system"], o["code"]) for o in vs["observations"].values()}
+    out |= {(q["system"], q["code"]) for q in vs["questionnaires"].values()}
+    for system, spec in vs["other_codings"].items():
+        out |= {(system, c) for c in spec["codes"]}
+    return out
+
+
+# --------------------------------------------------------------------------- checks
+def _walk(node, path: str = ""):
+    """Every (path, dict) inside a resource's JSON."""
+    if isinstance(node, dict):
+        yield path, node
+        for k, v in node.items():
+            yield from _walk(v, f"{path}.{k}" if path else k)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, f"{path}[{i}]")
+
+
+def value_set_problems(res: dict) -> list[str]:
+    """What in ``res`` (a resource's JSON) is outside our value sets; empty when all is ours."""
+    vs = valuesets()
+    problems: list[str] = []
+    allowed = _allowed_codings()
+    rtype = res.get("resourceType", "?")
+    for field in ("status", "intent", "lifecycleStatus", "type"):
+        key = f"{rtype}.{field}"
+        if key in vs["status"] and field in res and res[field] not in vs["status"][key]:
+            problems.append(f"{key} {res[field]!r} is not one of {', '.join(vs['status'][key])}")
+    for path, node in _walk(res):
+        if "system" in node and "code" in node and not {"value", "unit"} & node.keys():  # a Coding
+            if (node["system"], node["code"]) not in allowed:
+                problems.append(f"{path}: code {node['system']}|{node['code']} is not in our value sets")
+        if "value" in node and ("unit" in node or "code" in node) and isinstance(node.get("value"), (int, float)):
+            if node.get("system") != vs["ucum_system"] or node.get("code") not in vs["units"]:
+                problems.append(f"{path}: unit {node.get('system')}|{node.get('code')} is not a UCUM unit we emit")
+    if rtype == "Observation":
+        codings = (res.get("code") or {}).get("coding") or []
+        for spec in vs["observations"].values():
+            if any(c.get("system") == spec["system"] and c.get("code") == spec["code"] for c in codings):
+                q = res.get("valueQuantity")
+                if spec["unit"] is None:
+                    if q is not None or not isinstance(res.get("valueInteger"), int):
+                        problems.append(f"Observation {spec['code']} ({spec['display']}) takes a valueInteger")
+                elif q is None or q.get("code") != spec["unit"]:
+                    problems.append(f"Observation {spec['code']} ({spec['display']}) must be in {spec['unit']}, "
+                                    f"not {(q or {}).get('code')!r}")
+    return problems
+
+
+def validate(res: dict) -> dict:
+    """``res`` parsed by ``fhir.resources`` (R4B) and checked against our value sets; the JSON back.
+
+    Raises :class:`FhirRefused` naming every problem."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from pydantic import ValidationError
+
+    rtype = res.get("resourceType")
+    what = f"{rtype}/{res.get('id', '?')}"
+    try:
+        model = get_fhir_model_class(str(rtype))
+    except (KeyError, ValueError):
+        raise FhirRefused(what, [f"{rtype!r} is not an R4B resource type"]) from None
+    try:
+        obj = model.model_validate(res)
+    except ValidationError as exc:
+        raise FhirRefused(what, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+    problems = value_set_problems(res)
+    if problems:
+        raise FhirRefused(what, problems)
+    return json.loads(obj.model_dump_json(exclude_none=True))
+
+
+# --------------------------------------------------------------------------- building blocks
+def _local(dt: datetime | None) -> str | None:
+    """A wall-clock time as logged, with the server's offset."""
+    if dt is None:
+        return None
+    return dt.replace(microsecond=0).astimezone().isoformat()
+
+
+def _utc(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.replace(microsecond=0, tzinfo=UTC).isoformat()
+
+
+def _day_or_time(dt: datetime) -> str:
+    return dt.date().isoformat() if dt.time() == datetime.min.time() else _local(dt)
+
+
+def _ref(kind: str, key) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NS, f'{kind}:{key}')}"
+
+
+def _id(kind: str, key) -> str:
+    return f"{kind}-{key}"
+
+
+def _coding(spec: dict) -> dict:
+    return {"system": spec["system"], "code": spec["code"], "display": spec["display"]}
+
+
+def _category(code: str) -> list[dict]:
+    return [{"coding": [{"system": _OBS_CAT, "code": code}]}]
+
+
+def _qty(value: float, unit: str) -> dict:
+    vs = valuesets()
+    return {"value": float(value), "unit": vs["units"][unit]["display"], "system": vs["ucum_system"], "code": unit}
+
+
+def _obs(oid: str, patient: str, *, code: dict, category: str, when: str | None, **value) -> dict:
+    res = {"resourceType": "Observation", "id": oid, "status": "final", "category": _category(category),
+           "code": code, "subject": {"reference": patient}}
+    if when:
+        res["effectiveDateTime"] = when
+    res.update(value)
+    return res
+
+
+def observation_lab(oid: str, patient: str, marker: str, value: float, measured_on: datetime) -> dict:
+    """A lab Observation of ``marker`` (coded for CRP and calprotectin, text for the others)."""
+    from ..lifestyle.person import MARKERS
+
+    vs = valuesets()
+    spec = next((s for s in vs["observations"].values() if s.get("marker") == marker), None)
+    code = {"coding": [_coding(spec)], "text": spec["display"]} if spec else {"text": f"{marker} ({MARKERS[marker][0]})"}
+    return _obs(oid, patient, code=code, category="laboratory", when=_day_or_time(measured_on),
+                valueQuantity=_qty(value, vs["marker_units"][marker]))
+
+
+# --------------------------------------------------------------------------- a person's records
+def _resources(db, user, upload_dir: Path | None) -> list[tuple[str, dict]]:
+    """(fullUrl, resource JSON) of everything the person logged, shared, uploaded and was signed."""
+    from sqlalchemy import select
+
+    from ..lifestyle.stress import pss10_questions
+    from .models import (
+        Consent,
+        LabResult,
+        MealEntry,
+        PlanVersion,
+        StressEntry,
+        SymptomEntry,
+        Upload,
+        User,
+    )
+
+    vs = valuesets()
+    obs = vs["observations"]
+    pid = user.id
+    patient = _ref("patient", pid)
+    out: list[tuple[str, dict]] = []
+    pat = {"resourceType": "Patient", "id": _id("patient", pid), "active": True,
+           "telecom": [{"system": "email", "value": user.email}]}
+    if user.name:
+        pat["name"] = [{"text": user.name}]
+    if user.sex in ("female", "male"):
+        pat["gender"] = user.sex
+    out.append((patient, pat))
+
+    def add(kind: str, key, res: dict) -> str:
+        ref = _ref(kind, key)
+        out.append((ref, res))
+        return ref
+
+    def rows(model, order):
+        return db.scalars(select(model).where(model.person_id == pid).order_by(order, model.id)).all()
+
+    for m in rows(MealEntry, MealEntry.eaten_at):
+        res = _obs(_id("meal", m.id), patient, code={"text": "Meal as logged"}, category="survey",
+                   when=_local(m.eaten_at), valueString=m.text)
+        if m.meal:
+            res["note"] = [{"text": f"meal slot: {m.meal}"}]
+        add("meal", m.id, res)
+    for s in rows(SymptomEntry, SymptomEntry.at):
+        when = _local(s.onset or s.at)
+        if s.symptom and s.rating is not None:
+            res = _obs(_id("symptom", s.id), patient, code={"text": s.symptom}, category="survey", when=when,
+                       valueQuantity=_qty(s.rating, "{score}"))
+            if s.note:
+                res["note"] = [{"text": s.note}]
+            add("symptom", s.id, res)
+        if s.bristol is not None:
+            add("bristol", s.id, _obs(_id("bristol", s.id), patient, code={"coding": [_coding(obs["bristol"])]},
+                                      category="survey", when=when, valueInteger=int(s.bristol)))
+    questions = pss10_questions()
+    for s in rows(StressEntry, StressEntry.at):
+        when = _local(s.at)
+        if s.rating is not None:
+            add("stress", s.id, _obs(_id("stress", s.id), patient, code={"text": "Stress today (0-10)"},
+                                     category="survey", when=when, valueQuantity=_qty(s.rating, "{score}")))
+        if s.practice and s.minutes is not None:
+            add("practice", s.id, _obs(_id("practice", s.id), patient, code={"text": f"{s.practice} (minutes)"},
+                                       category="survey", when=when, valueQuantity=_qty(s.minutes, "min")))
+        if s.pss_items and s.pss_total is not None:
+            q = vs["questionnaires"]["pss10"]
+            qr_ref = add("pss-qr", s.id, {
+                "resourceType": "QuestionnaireResponse", "id": _id("pss-qr", s.id), "status": "completed",
+                "questionnaire": q["canonical"], "subject": {"reference": patient}, "authored": when,
+                "item": [{"linkId": str(i), "text": questions[i - 1], "answer": [{"valueInteger": int(a)}]}
+                         for i, a in enumerate(s.pss_items, start=1)]})
+            add("pss", s.id, _obs(_id("pss", s.id), patient, code={"coding": [_coding(obs["pss10_total"])]},
+                                  category="survey", when=when, valueQuantity=_qty(s.pss_total, "{score}"),
+                                  derivedFrom=[{"reference": qr_ref}]))
+    for r in rows(LabResult, LabResult.measured_on):
+        add("lab", r.id, observation_lab(_id("lab", r.id), patient, r.marker, r.value, r.measured_on))
+    for c in db.scalars(select(Consent).where(Consent.person_id == pid).order_by(Consent.id)).all():
+        d = db.get(User, c.dietitian_id)
+        period = {"start": _utc(c.granted_at)}
+        if c.revoked_at:
+            period["end"] = _utc(c.revoked_at)
+        add("consent", c.id, {
+            "resourceType": "Consent", "id": _id("consent", c.id),
+            "status": "inactive" if c.revoked_at else "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                  "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": _LOINC, "code": "59284-0"}], "text": "Patient consent"}],
+            "patient": {"reference": patient}, "dateTime": _utc(c.granted_at),
+            "policyRule": {"text": "Sharing chosen by the person in gutaxis (revocable at any time)"},
+            "provision": {"type": "permit", "period": period,
+                          "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                          "v3-ParticipationType", "code": "PRCP"}]},
+                                     "reference": {"display": (d.name or "your dietitian") if d else "a dietitian"}}],
+                          "code": [{"text": s} for s in c.scopes.split(",") if s]}})
+    for pv in db.scalars(select(PlanVersion).where(PlanVersion.person_id == pid, PlanVersion.status == "signed")
+                         .order_by(PlanVersion.number)).all():
+        items = list((pv.content or {}).get("items", []))
+        goal_refs = []
+        for i, it in enumerate(items):
+            target = it.get("target") or it.get("general_target") or ""
+            goal_refs.append(add("goal", f"{pv.id}:{i}", {
+                "resourceType": "Goal", "id": _id("goal", f"{pv.id}-{i}"), "lifecycleStatus": "active",
+                "description": {"text": f"{it.get('title', '')}: {target}" if target else str(it.get("title", ""))},
+                "subject": {"reference": patient}}))
+        cp_ref = add("careplan", pv.id, {
+            "resourceType": "CarePlan", "id": _id("careplan", pv.id), "status": "active", "intent": "plan",
+            "title": f"Plan version {pv.number}", "subject": {"reference": patient}, "created": _utc(pv.signed_at),
+            "goal": [{"reference": g} for g in goal_refs],
+            "activity": [{"detail": {"status": "not-started", "code": {"text": str(it.get("title", ""))},
+                                     "description": str(it.get("text", ""))}} for it in items]})
+        signer = {"display": pv.signer_name or "the signing dietitian"}
+        add("provenance", pv.id, {
+            "resourceType": "Provenance", "id": _id("provenance", pv.id), "target": [{"reference": cp_ref}],
+            "recorded": _utc(pv.signed_at),
+            "agent": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                            "provenance-participant-type", "code": "author"}]}, "who": signer}],
+            "signature": [{"type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}],
+                           "when": _utc(pv.signed_at), "who": signer, "sigFormat": "text/plain",
+                           "data": base64.b64encode(f"sha256:{pv.sha256}".encode()).decode()}]})
+    for u in db.scalars(select(Upload).where(Upload.person_id == pid).order_by(Upload.id)).all():
+        att = {"contentType": "application/octet-stream", "title": u.filename, "size": int(u.size),
+               "creation": _utc(u.created_at)}
+        path = Path(upload_dir) / u.stored_name if upload_dir is not None else None
+        if path is not None and path.is_file():
+            att["hash"] = base64.b64encode(hashlib.sha1(path.read_bytes()).digest()).decode()
+        doc_ref = add("document", u.id, {
+            "resourceType": "DocumentReference", "id": _id("document", u.id), "status": "current",
+            "type": {"text": "gut microbiome profile" if u.kind == "profile" else f"diary export ({u.kind})"},
+            "subject": {"reference": patient}, "date": _utc(u.created_at), "content": [{"attachment": att}]})
+        if u.kind == "profile" and u.status == "done":
+            add("report", u.id, {
+                "resourceType": "DiagnosticReport", "id": _id("report", u.id), "status": "final",
+                "code": {"text": "Gut microbiome profile read by gutaxis (gut health card)"},
+                "subject": {"reference": patient}, "issued": _utc(u.created_at),
+                "conclusion": f"Read from the uploaded file {u.filename} (see {doc_ref}).",
+                "presentedForm": [{k: v for k, v in att.items() if k != "hash"}]})
+    return out
+
+
+def person_bundle(db, user, upload_dir: Path | None = None) -> dict:
+    """A Bundle (type ``collection``) of every record of ``user``; every resource validated."""
+    entries = [{"fullUrl": ref, "resource": validate(res)} for ref, res in _resources(db, user, upload_dir)]
+    bundle = {"resourceType": "Bundle", "id": _id("bundle", user.id), "type": "collection",
+              "timestamp": datetime.now(UTC).replace(microsecond=0).isoformat(), "entry": entries}
+    from fhir.resources.R4B.bundle import Bundle
+
+    Bundle.model_validate(bundle)
+    if value_set_problems({k: v for k, v in bundle.items() if k != "entry"}):
+        raise FhirRefused("Bundle", value_set_problems({k: v for k, v in bundle.items() if k != "entry"}))
+    return bundle
+
+
+def ndjson(bundle: dict) -> str:
+    """The Bundle's resources, one JSON object per line (bulk-data NDJSON)."""
+    return "".join(json.dumps(e["resource"], separators=(",", ":"), ensure_ascii=False) + "\n"
+                   for e in bundle.get("entry", []))
+
+
+# --------------------------------------------------------------------------- lab import
+class LabValue:
+    """One lab value read from a Bundle entry."""
+
+    __slots__ = ("entry", "marker", "measured_on", "source_id", "value")
+
+    def __init__(self, entry: int, marker: str, value: float, measured_on: datetime, source_id: str):
+        self.entry, self.marker, self.value, self.measured_on, self.source_id = entry, marker, value, measured_on, source_id
+
+    def __repr__(self) -> str:
+        return f"LabValue(entry={self.entry}, marker={self.marker!r}, value={self.value!r}, measured_on={self.measured_on!r})"
+
+
+_LAB_STATUS = ("final", "amended", "corrected")
+
+
+def read_lab_bundle(data: bytes | str, *, source: str = "the FHIR file") -> list[LabValue]:
+    """The CRP and faecal-calprotectin values of a FHIR R4B Bundle (all or nothing).
+
+    Every Observation must carry LOINC 1988-5 (CRP, ``mg/L``) or 38445-3 (faecal calprotectin,
+    ``ug/g``) with a UCUM ``valueQuantity``, a final status and an effective date; any other entry
+    type is passed over. Raises :class:`~gutaxis.errors.InputError` naming each entry that is wrong.
+    """
+    from fhir.resources.R4B.bundle import Bundle
+    from pydantic import ValidationError
+
+    from ..lifestyle.person import MARKERS
+
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("is not JSON", source=source, hint="export the results as a FHIR Bundle (.json)") from None
+    if not isinstance(raw, dict) or raw.get("resourceType") != "Bundle":
+        raise InputError("is not a FHIR Bundle (resourceType must be 'Bundle')", source=source)
+    try:
+        Bundle.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise InputError(f"is not a valid FHIR R4B Bundle: {where}: {first['msg']}", source=source) from None
+    vs = valuesets()
+    by_code = {(s["system"], s["code"]): s for s in vs["observations"].values() if s.get("marker")}
+    out: list[LabValue] = []
+    problems: list[str] = []
+    today = datetime.now()
+    for n, entry in enumerate(raw.get("entry") or [], start=1):
+        res = entry.get("resource") or {}
+        if res.get("resourceType") != "Observation":
+            continue
+        name = f"entry {n} (Observation/{res.get('id', '?')})"
+        codings = (res.get("code") or {}).get("coding") or []
+        spec = next((by_code[(c.get("system"), c.get("code"))] for c in codings
+                     if (c.get("system"), c.get("code")) in by_code), None)
+        if spec is None:
+            found = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings) or "no coding"
+            problems.append(f"{name}: code {found} is not CRP (LOINC 1988-5) or faecal calprotectin (LOINC 38445-3)")
+            continue
+        if res.get("status") not in _LAB_STATUS:
+            problems.append(f"{name}: status {res.get('status')!r} is not a final result ({', '.join(_LAB_STATUS)})")
+            continue
+        q = res.get("valueQuantity")
+        if not isinstance(q, dict) or not isinstance(q.get("value"), (int, float)):
+            problems.append(f"{name}: no valueQuantity with a number")
+            continue
+        if q.get("system") != vs["ucum_system"] or q.get("code") != spec["unit"]:
+            problems.append(f"{name}: unit {q.get('system')}|{q.get('code')} is wrong for {spec['display']}; "
+                            f"give it in UCUM {spec['unit']}")
+            continue
+        when_text = res.get("effectiveDateTime") or (res.get("effectivePeriod") or {}).get("start") or res.get("issued")
+        try:
+            when = _parse_when(when_text)
+        except ValueError:
+            problems.append(f"{name}: no effective date (effectiveDateTime)")
+            continue
+        if when > today:
+            problems.append(f"{name}: the date measured ({when:%Y-%m-%d}) is in the future")
+            continue
+        marker = spec["marker"]
+        unit, lo, hi = MARKERS[marker]
+        value = float(q["value"])
+        if not lo <= value <= hi:
+            problems.append(f"{name}: {value:g} {unit} is outside the possible {lo:g}-{hi:g} for {marker}")
+            continue
+        out.append(LabValue(n, marker, value, when, str(res.get("id") or n)))
+    if problems:
+        raise InputError("has entries that cannot be read: " + "; ".join(problems), source=source,
+                         hint="nothing was imported; fix or remove these entries")
+    if not out:
+        raise InputError("holds no CRP (LOINC 1988-5) or faecal calprotectin (LOINC 38445-3) Observation",
+                         source=source)
+    return out
+
+
+def _parse_when(text) -> datetime:
+    """A FHIR date or dateTime as a naive local datetime (a date alone is midnight)."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("no date")
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time())
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt.astimezone().replace(tzinfo=None) if dt.tzinfo else dt
