@@ -19,7 +19,7 @@ import pytest
 from gutaxis.lifestyle.diary import DiaryMatcher
 from gutaxis.lifestyle.fooddb import load_food_database
 from gutaxis.lifestyle.matching import parse_portion
-from gutaxis.lifestyle.resolve import coverage, resolve_diary
+from gutaxis.lifestyle.resolve import coverage, coverage_by_day, resolve_diary
 
 DATA = Path(__file__).parent / "data"
 NOVA = "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv"
@@ -129,6 +129,30 @@ def test_low_coverage_is_said_first(db):
     log["date"] = log["timestamp"].dt.normalize()
     cov = coverage(resolve_diary(log, db))
     assert cov["n_counted"] == 1 and not cov["ok"] and cov["message"].startswith("only 1 of 3")
+
+
+def test_coverage_by_day_is_coverage_of_each_day(db):
+    from gutaxis.lifestyle.logs import read_meal_log
+
+    log = read_meal_log(DATA / "week_typed_uk.csv", dayfirst=True)
+    # a day with nothing counted (the 250 kcal rule) and a day with an unmatched entry beside counted ones
+    extra = pd.DataFrame({"timestamp": pd.to_datetime(["2026-12-09 08:00", "2026-12-09 12:00", "2026-12-10 09:00"]),
+                          "text": ["zzqx flurbo", "glorp snack thing", "zzqx flurbo"],
+                          "source_row": ["x1", "x2", "x3"]})
+    extra["date"] = extra["timestamp"].dt.normalize()
+    items = resolve_diary(pd.concat([log, extra], ignore_index=True), db)
+    days = coverage_by_day(items)
+    assert len(days) == items["date"].nunique() and not days.loc[pd.Timestamp("2026-12-09"), "ok"]
+    for d, g in items.groupby("date"):
+        want = coverage(g)
+        got = days.loc[pd.Timestamp(d)]
+        for k in ("n_entries", "n_counted", "ok"):
+            assert got[k] == want[k], (d, k)
+        for k in ("share_entries", "kcal_counted", "kcal_estimated_total", "share_energy"):
+            assert got[k] == pytest.approx(want[k], rel=1e-12, nan_ok=True), (d, k)
+    # hand-worked: the day of two unmatched entries counts nothing and estimates 2 x 250 kcal
+    assert days.loc[pd.Timestamp("2026-12-09"), "kcal_estimated_total"] == 500.0
+    assert days.loc[pd.Timestamp("2026-12-09"), "share_energy"] == 0.0
 
 
 def test_parse_portion_household_words():

@@ -51,7 +51,7 @@ _EXPORTS = {
     "read_fndds": "fndds", "read_fndds_portions": "fndds", "read_sr28_weights": "fndds",
     "FoodDatabase": "fooddb", "load_food_database": "fooddb", "food_database_for": "fooddb",
     "DiaryMatcher": "diary", "ItemMatch": "diary",
-    "resolve_diary": "resolve", "coverage": "resolve",
+    "resolve_diary": "resolve", "coverage": "resolve", "coverage_by_day": "resolve",
     "read_diary": "imports", "read_cronometer": "imports", "read_myfitnesspal": "imports",
     "detect_diary_format": "imports",
     "add_own_food": "own_foods", "add_alias": "own_foods",

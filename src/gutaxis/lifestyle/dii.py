@@ -39,6 +39,17 @@ def _params() -> pd.DataFrame:
     return df.set_index("parameter")
 
 
+_RETINOL_PARTS = ["retinol_ug", "beta_carotene_ug", "alpha_carotene_ug", "beta_cryptoxanthin_ug"]
+
+
+@lru_cache(maxsize=1)
+def _food_columns() -> tuple[str, ...]:
+    """The food-table columns the DII parameters are computed from."""
+    cols = {"description"} | set(_RETINOL_PARTS)
+    cols |= {src for src in _params()["sr28"] if src and src != "retinol_equivalents" and not src.startswith("food:")}
+    return tuple(sorted(cols))
+
+
 def dii_parameters() -> pd.DataFrame:
     """The 45 DII parameters: ``unit``, ``effect_score``, ``global_mean``, ``global_sd``, ``sr28``, ``citation``."""
     return _params().copy()
@@ -83,7 +94,8 @@ def inflammatory_score(intakes) -> pd.DataFrame:
                              hint="use the parameter names of gutaxis.lifestyle.dii_parameters(), e.g. 'Fiber'")
         rename[c] = lookup[key]
     df = df.rename(columns=rename)
-    vals = df.apply(pd.to_numeric, errors="coerce")
+    numeric = all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
+    vals = df.astype(float) if numeric else df.apply(pd.to_numeric, errors="coerce")
     bad = vals.isna() & df.notna()
     if bad.to_numpy().any():
         r, c = np.argwhere(bad.to_numpy())[0]
@@ -100,8 +112,8 @@ def inflammatory_score(intakes) -> pd.DataFrame:
     score = np.where(avail, contrib, 0.0).sum(axis=1)
     out = pd.DataFrame({"score": score, "n_parameters": avail.sum(axis=1).astype(int)}, index=df.index)
     out["label"] = [f"{SCORE_LABEL}; {n} of {N_PARAMETERS} parameters available" for n in out["n_parameters"]]
-    for k, name in enumerate(vals.columns):
-        out[f"contrib:{name}"] = contrib[:, k]
+    out = pd.concat([out, pd.DataFrame(contrib, index=df.index, columns=[f"contrib:{n}" for n in vals.columns])],
+                    axis=1)  # one block, not one insert per parameter
     out.loc[out["n_parameters"] == 0, "score"] = np.nan
     out.attrs["params"] = {"method": "z=(intake-mean)/sd; p=2*Phi(z)-1; sum p*effect",
                            "citation": "Shivappa N et al. Public Health Nutr 2014;17:1689-96. doi:10.1017/S1368980013002115"}
@@ -132,21 +144,27 @@ def dii_intakes_from_foods(items: pd.DataFrame, foods: pd.DataFrame, *, by: str 
         no food has it; otherwise missing values count as 0 and ``attrs["incomplete"]`` lists them.
     """
     p = _params()
+    if not foods.index.is_unique:
+        dup = foods.index[foods.index.duplicated()].unique()[:3].tolist()
+        raise InputError(f"the food table has repeated food ids, e.g. {dup}", source="dii_intakes_from_foods",
+                         hint="keep one row per food id (FoodDatabase and read_usda_abbrev tables already do)")
     ok = items.dropna(subset=["ndb_no", "grams"])
-    ok = ok[ok["ndb_no"].isin(foods.index)]
-    f = foods.loc[ok["ndb_no"].to_numpy()]
+    rows = foods.index.get_indexer(ok["ndb_no"])  # the index's own hash table: no rebuild per call (isin would)
+    ok = ok[rows >= 0]
+    needed = [c for c in _food_columns() if c in foods.columns]
+    f = foods[needed].take(rows[rows >= 0])  # only the columns the parameters read, not the whole table
     factor = ok["grams"].to_numpy(dtype=float) / 100.0
     cols = {}
     incomplete = []
     for name, src in p["sr28"].items():
         if not src:
             continue
-        needs = (["retinol_ug", "beta_carotene_ug", "alpha_carotene_ug", "beta_cryptoxanthin_ug"]
+        needs = (_RETINOL_PARTS
                  if src == "retinol_equivalents" else ([] if src.startswith("food:") else [src]))
         if any(c not in f.columns for c in needs):
             continue  # not in this food table: the parameter is unavailable
         if src == "retinol_equivalents":
-            parts = f[["retinol_ug", "beta_carotene_ug", "alpha_carotene_ug", "beta_cryptoxanthin_ug"]].to_numpy(dtype=float)
+            parts = f[_RETINOL_PARTS].to_numpy(dtype=float)
             per100 = np.where(np.isnan(parts[:, 0]) & np.isnan(parts[:, 1]), np.nan, np.nan_to_num(parts[:, 0])
                               + np.nan_to_num(parts[:, 1]) / 6.0 + (np.nan_to_num(parts[:, 2]) + np.nan_to_num(parts[:, 3])) / 12.0)
         elif src.startswith("food:"):

@@ -229,40 +229,45 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
     use = items[usable]
     days = pd.Index(sorted(items["date"].unique()), name="date")
     g = use.groupby("date")
-    out = pd.DataFrame(index=days)
-    out["n_entries"] = items.groupby("date").size()
-    out["n_used"] = g.size()
-    out["n_low_confidence"] = items[status == "low_confidence"].groupby("date").size()
-    out["n_left_out"] = left.groupby("date").size()
-    for c in ("n_used", "n_low_confidence", "n_left_out"):
-        out[c] = out[c].fillna(0).astype(int)
-    out["energy_kcal"] = g["energy_kcal"].sum(min_count=1)
-    out["fiber_g"] = g["fiber_g"].sum(min_count=1)
+    col: dict = {}  # built as a dict and framed once: one insert per column costs more than the arithmetic
+
+    def per_day(series, fill=None):
+        v = series.reindex(days)
+        return v if fill is None else v.fillna(fill)
+
+    col["n_entries"] = per_day(items.groupby("date").size())
+    col["n_used"] = per_day(g.size(), 0).astype(int)
+    col["n_low_confidence"] = per_day(items[status == "low_confidence"].groupby("date").size(), 0).astype(int)
+    col["n_left_out"] = per_day(left.groupby("date").size(), 0).astype(int)
+    sums = g[[c for c in ("energy_kcal", "fiber_g", "sat_fat_g", "sugars_g", "added_sugars_g") if c in use]].sum(
+        min_count=1).reindex(days)
+    col["energy_kcal"] = sums["energy_kcal"]
+    col["fiber_g"] = sums["fiber_g"]
     target, basis = fiber_target(sex, age)
-    out["fiber_target_g"] = target
-    out["fiber_pct_target"] = 100.0 * out["fiber_g"] / target
+    col["fiber_target_g"] = pd.Series(target, index=days, dtype=float)
+    col["fiber_pct_target"] = 100.0 * col["fiber_g"] / target
     live = use["live_cultures"] if "live_cultures" in use else pd.Series("", index=use.index)
     servings = use["grams"] / use["serving_g"] if "serving_g" in use else pd.Series(np.nan, index=use.index)
-    out["fermented_servings"] = servings.where(live == "yes").groupby(use["date"]).sum()
-    out["fermented_servings_varies"] = servings.where(live == "varies").groupby(use["date"]).sum()
-    for c in ("fermented_servings", "fermented_servings_varies"):
-        out[c] = out[c].reindex(days).fillna(0.0)
+    col["fermented_servings"] = per_day(servings.where(live == "yes").groupby(use["date"]).sum(), 0.0)
+    col["fermented_servings_varies"] = per_day(servings.where(live == "varies").groupby(use["date"]).sum(), 0.0)
     shares = {d: nova_energy_share(grp) for d, grp in g} if "nova" in use else {}
-    out["upf_energy_share"] = pd.Series({d: v["share"] for d, v in shares.items()}, dtype=float)
-    out["nova_coverage"] = pd.Series({d: v["coverage"] for d, v in shares.items()}, dtype=float)
+    col["upf_energy_share"] = per_day(pd.Series({d: v["share"] for d, v in shares.items()}, dtype=float))
+    col["nova_coverage"] = per_day(pd.Series({d: v["coverage"] for d, v in shares.items()}, dtype=float))
     kcal_fat, kcal_carb = _target("energy_fat"), _target("energy_carbohydrate")
     added = "added_sugars_g" in use and len(use) and use["added_sugars_g"].notna().all()
     sugar_col = "added_sugars_g" if added else "sugars_g"
-    out["sugar_pct_energy"] = 100.0 * kcal_carb * g[sugar_col].sum(min_count=1) / out["energy_kcal"]
-    out["sugar_basis"] = "added sugars" if added else "total sugars (proxy)"
-    out["sat_fat_pct_energy"] = 100.0 * kcal_fat * g["sat_fat_g"].sum(min_count=1) / out["energy_kcal"]
+    col["sugar_pct_energy"] = 100.0 * kcal_carb * sums[sugar_col] / col["energy_kcal"]
+    col["sugar_basis"] = pd.Series("added sugars" if added else "total sugars (proxy)", index=days)
+    col["sat_fat_pct_energy"] = 100.0 * kcal_fat * sums["sat_fat_g"] / col["energy_kcal"]
     if len(use):
         intakes = dii_intakes_from_foods(use, foods, by="date")
         dii = inflammatory_score(intakes)
-        out["inflammatory_score"] = dii["score"]
-        out["inflammatory_n_parameters"] = dii["n_parameters"]
+        col["inflammatory_score"] = per_day(dii["score"])
+        col["inflammatory_n_parameters"] = per_day(dii["n_parameters"])
     else:
-        out["inflammatory_score"], out["inflammatory_n_parameters"] = np.nan, 0
+        col["inflammatory_score"] = pd.Series(np.nan, index=days)
+        col["inflammatory_n_parameters"] = pd.Series(0, index=days)
+    out = pd.DataFrame(col, index=days)
     if stress is not None and len(stress):
         from .stress import daily_stress
 

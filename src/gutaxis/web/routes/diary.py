@@ -16,7 +16,7 @@ from time import monotonic
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from .. import charts, food
@@ -104,16 +104,16 @@ def _vals(frame: pd.DataFrame | None, col: str, days: list[pd.Timestamp], ok: di
 
 def _weeks_with_data(db: Session, user: User) -> list[date]:
     """Mondays of the weeks with any entry (one row per day from the database, not every entry)."""
-    days = set()
-    for col, who in ((MealEntry.eaten_at, MealEntry.person_id), (SymptomEntry.at, SymptomEntry.person_id),
-                     (StressEntry.at, StressEntry.person_id)):
-        days.update(db.scalars(select(func.date(col)).where(who == user.id).distinct()))
+    days = db.scalars(union(*(select(func.date(col).label("day")).where(who == user.id)  # one round trip
+                              for col, who in ((MealEntry.eaten_at, MealEntry.person_id),
+                                               (SymptomEntry.at, SymptomEntry.person_id),
+                                               (StressEntry.at, StressEntry.person_id))))).all()
     return sorted({_week_of(date.fromisoformat(str(d)[:10])) for d in days if d is not None}, reverse=True)
 
 
 def _diary_scores(request: Request, user: User, meals, symptoms, stress, days: list[pd.Timestamp]) -> dict:
     """Everything the diary shows, from gutaxis.lifestyle: coverage, daily/weekly scores, charts."""
-    from ...lifestyle import coverage, daily_scores, weekly_scores
+    from ...lifestyle import coverage, coverage_by_day, daily_scores, weekly_scores
     from ...lifestyle.stress import daily_stress
     from ...lifestyle.symptoms import daily_symptoms
 
@@ -139,7 +139,7 @@ def _diary_scores(request: Request, user: User, meals, symptoms, stress, days: l
             out["daily"] = daily
             out["weekly"] = weekly.iloc[0].to_dict() if len(weekly) else None
             # a day whose entries were mostly not counted shows no diet values (lifestyle's coverage rule)
-            by_day = {pd.Timestamp(d).normalize(): coverage(g)["ok"] for d, g in items.groupby("date")}
+            by_day = coverage_by_day(items)["ok"].to_dict()
             out["limited"] = any(e.source == "myfitnesspal" for e in meals)
             target = float(daily["fiber_target_g"].iloc[0]) if len(daily) else None
             if hide:
