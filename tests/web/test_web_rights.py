@@ -274,7 +274,9 @@ def test_erasure_leaves_nothing_but_pseudonymous_audit_and_a_retained_plan(app, 
     _export(person)  # an export file on disk, and an export job
     with app.state.sessions() as db:
         export_file = rights.latest_export(db, settings, pid)[1]
-    files = [settings.upload_dir / "f-profile", settings.upload_dir / "f-diary", export_file]
+    orphan = export_file.parent / f"{rights.pseudonym(settings, pid)}-left-by-a-crashed-job.zip"
+    orphan.write_bytes(b"PK")
+    files = [settings.upload_dir / "f-profile", settings.upload_dir / "f-diary", export_file, orphan]
     assert all(f.is_file() for f in files)
     # the dietitian reads the diary (an audit row about the person) before the erasure
     assert d.html(f"/clients/{pid}/diary").status_code == 200
@@ -408,3 +410,15 @@ def test_the_dietitian_puts_a_signed_version_under_legal_hold(app, settings):
     assert r.status_code == 409  # a draft is no clinical record yet
     assert "Kept under legal hold" in d.html(f"/clients/{pid}/plan/{v2}").text
     assert "2 of your signed versions are marked" in _export(person).read("README.txt").decode()
+
+
+def test_no_erasure_while_an_export_is_being_made(app, settings):
+    person = signup(app, EMAIL, name=NAME)
+    with app.state.sessions() as db:
+        db.add(Job(kind="export", person_id=person.user_id, requested_by=person.user_id, status="running"))
+        db.commit()
+    r = person.post_form("/account/erase", {"password": PASSWORD, "confirm": rights.ERASE_PHRASE},
+                         page="/account/data")
+    assert r.status_code == 409 and "Nothing was erased" in r.text
+    with app.state.sessions() as db:
+        assert db.get(User, person.user_id) is not None

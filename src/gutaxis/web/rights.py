@@ -338,9 +338,13 @@ def export_job(db: Session, job: Job, settings, progress) -> dict:
         raise GutaxisError("an export is made for the person who asks for it only")
     old = _export_files(db, settings, person.id)
     progress("writing your records")
-    name = f"{secrets.token_hex(16)}.zip"
+    name = f"{pseudonym(settings, person.id)}-{secrets.token_hex(16)}.zip"  # erasure finds every file by the prefix
     dest = _export_dir(settings) / name
     counts = write_export(db, settings, person, dest)
+    db.expire_all()
+    if db.scalar(select(User.id).where(User.id == job.person_id)) is None:  # erased meanwhile
+        dest.unlink(missing_ok=True)
+        raise GutaxisError("this account was erased")
     for p in old:
         p.unlink(missing_ok=True)
     return {"url": "/account/data#export", "file": name, "size": dest.stat().st_size, "counts": counts}
@@ -461,8 +465,8 @@ def erase_person(db: Session, settings, user: User) -> dict:
         raise GutaxisError("only a person's own account is erased here")
     email = user.email
     files = [settings.upload_dir / u.stored_name for u in db.scalars(select(Upload).where(Upload.person_id == pid))]
-    files += _export_files(db, settings, pid)
     subject = pseudonym(settings, pid)
+    files += sorted(set(_export_files(db, settings, pid)) | set(_export_dir(settings).glob(f"{subject}-*.zip")))
     kept = 0
     for pv in db.scalars(select(PlanVersion).where(PlanVersion.person_id == pid, PlanVersion.status == "signed",
                                                    PlanVersion.legal_hold.is_(True)).order_by(PlanVersion.number)):

@@ -122,6 +122,10 @@ def erase_account(request: Request, password: str = Form("", max_length=256), co
     if " ".join(confirm.lower().split()) != rights.ERASE_PHRASE:
         return _page(request, db, user, erase_error=f"Type “{rights.ERASE_PHRASE}” to confirm; nothing was erased.",
                      status_code=400)
+    if db.scalar(select(Job.id).where(Job.person_id == user.id, Job.kind == "export",
+                                      Job.status.in_(("queued", "running"))).limit(1)) is not None:
+        return _page(request, db, user, erase_error="Your export is being made; erase the account when it is "
+                     "ready (it takes a minute). Nothing was erased.", status_code=409)
     gone = rights.erase_person(db, s, db.merge(user))
     request.state.user = None
     resp = render(request, "erased.html", {"title": "Account erased", "user": None,
