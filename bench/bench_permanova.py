@@ -24,6 +24,12 @@ Debian's (``apt-get install -y --no-install-recommends r-base-core r-cran-vegan`
 vegan 2.6-4, reference BLAS); without them the script says so and skips the R comparison. At
 5,000 samples the R call takes about a quarter of an hour on 2 cores (``--no-r`` skips it).
 
+Whole-block permutations (``--blocks``, on by default): the samples of each group are cut into
+"subjects" of 4 (in sample order), so the group is constant within subjects, and
+``permanova(..., strata="subject", permute="whole")`` is timed (best of 2) beside vegan's
+``adonis2`` with ``how(plots = Plots(strata = subject, type = "free"), within = Within(type =
+"none"))`` on the same matrix (one run); F must agree and both p are printed.
+
 The machine's load average is printed along. The last lines printed are the ratios; the very
 last one is the ratio against scikit-bio's default call.
 """
@@ -96,18 +102,23 @@ def r_available() -> str | None:
     return None
 
 
-def run_adonis2(D: np.ndarray, labels: np.ndarray, perms: int, seed: int = 1) -> dict:
-    """vegan::adonis2 on D (square) and labels via Rscript; returns F, R2, P, times (s)."""
+def run_adonis2(D: np.ndarray, labels: np.ndarray, perms: int, seed: int = 1, plots: np.ndarray | None = None) -> dict:
+    """vegan::adonis2 on D (square) and labels via Rscript; returns F, R2, P, times (s). ``plots``:
+    one block label per sample, whole blocks permuted (how(plots = Plots(...)))."""
     n = D.shape[0]
     with tempfile.TemporaryDirectory(prefix="gutaxis_bench_adonis2_") as tmp:
-        mpath, lpath = Path(tmp) / "D.f64", Path(tmp) / "labels.txt"
+        mpath, lpath, ppath = Path(tmp) / "D.f64", Path(tmp) / "labels.txt", Path(tmp) / "plots.txt"
         t0 = time.perf_counter()
         np.ascontiguousarray(D, dtype="<f8").tofile(mpath)
         lpath.write_text("\n".join(map(str, labels)) + "\n")
+        extra = []
+        if plots is not None:
+            ppath.write_text("\n".join(map(str, plots)) + "\n")
+            extra = [str(ppath)]
         t_write = time.perf_counter() - t0
         t0 = time.perf_counter()
-        proc = subprocess.run(["Rscript", str(R_SCRIPT), str(mpath), str(n), str(lpath), str(perms), str(seed)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(["Rscript", str(R_SCRIPT), str(mpath), str(n), str(lpath), str(perms), str(seed),
+                               *extra], capture_output=True, text=True)
         t_wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"Rscript adonis2.R failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -127,6 +138,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=None, help="number of samples")
     ap.add_argument("--permutations", type=int, default=999)
     ap.add_argument("--no-r", action="store_true", help="skip vegan::adonis2 in R (about 15 minutes at 5,000)")
+    ap.add_argument("--no-blocks", action="store_true", help="skip the whole-block (subject) permutations")
     args = ap.parse_args()
     n = args.n or (1000 if args.quick else 5000)
     perms = args.permutations
@@ -197,8 +209,41 @@ def main() -> None:
         print(f"vegan adonis2 (R): skipped - {r_why}.")
         if not args.no_r:
             print(f"  To compare with R, install it as root: {R_INSTALL}")
+    blk = None
+    if not args.no_blocks:
+        # subjects of 4 samples cut within each group (sample order): the group is subject-level
+        rank = pd.Series(np.arange(n)).groupby(group).cumcount().to_numpy()
+        subject = np.array([f"{g}_{r // 4:05d}" for g, r in zip(group, rank)], dtype=object)
+        sizes = pd.Series(subject).value_counts()
+        meta_b = meta.assign(subject=subject)
+        print(f"[{load()}] before whole-block permutations ({len(sizes)} subjects of {sizes.min()} to "
+              f"{sizes.max()} samples)")
+        t_blk, ours_blk = best_of(2, lambda: permanova(D, meta_b, "~ group", strata="subject", permute="whole",
+                                                       permutations=perms, seed=1))
+        print(f"gutaxis.permanova whole subjects, {perms} permutations: {t_blk:8.2f} s (best of 2)   "
+              f"F = {ours_blk['F'].iloc[0]:.10f} p = {ours_blk['p'].iloc[0]:.4f}")
+        blk = {"t": t_blk, "subjects": len(sizes), "r": None, "why": None}
+        if r_why is not None:
+            blk["why"] = r_why
+        elif sizes.min() != sizes.max():
+            blk["why"] = "subjects of unequal size (vegan's permute refuses whole-plot permutations)"
+        else:
+            print(f"[{load()}] before vegan::adonis2 with how(plots = Plots(strata = subject))")
+            r_blk = run_adonis2(D.to_numpy(), labels, perms, seed=1, plots=subject)
+            print(f"vegan adonis2 whole subjects, {perms} permutations: {r_blk['TIME_ADONIS2']:8.2f} s (one run, "
+                  f"adonis2 call timed in R)   F = {r_blk['F']:.10f} p = {r_blk['P']:.4f}")
+            dF_b = abs(ours_blk["F"].iloc[0] - r_blk["F"])
+            print(f"|F(gutaxis) - F(vegan)| whole subjects = {dF_b:.2e}")
+            if dF_b > 1e-8 * max(1.0, abs(r_blk["F"])):
+                raise SystemExit("F statistics of gutaxis and vegan (whole subjects) disagree")
+            blk["r"] = r_blk
     print(f"[{load()}] after timing")
     print(f"ratio vs skbio engine='numba': {t_nb / t_ours:.1f}x")
+    if blk is not None and blk["r"] is not None:
+        print(f"ratio vs vegan::adonis2 with whole-subject permutations (how(plots = Plots(...))), {n} samples in "
+              f"{blk['subjects']} subjects, {perms} permutations: {blk['r']['TIME_ADONIS2'] / blk['t']:.1f}x")
+    elif blk is not None:
+        print(f"ratio vs vegan::adonis2 with whole-subject permutations: not measured ({blk['why']})")
     if r_res is not None:
         print(f"ratio vs vegan::adonis2 in R ({r_res.get('versions', '?')}), {n} samples, {perms} permutations: "
               f"{r_res['TIME_ADONIS2'] / t_ours:.1f}x")

@@ -162,7 +162,8 @@ def test_strata_keep_permutations_within_blocks(small):
         assert not (perms == np.arange(36)).all()
     # a term constant within every block cannot change under within-block permutations: p = 1
     meta = meta.assign(block=blocks, site=np.where(blocks < 3, "north", "south"))
-    res = permanova(D, meta, "~ site", strata="block", permutations=99, seed=1)
+    with pytest.warns(UserWarning, match="constant within every block"):  # and says so (issue 13)
+        res = permanova(D, meta, "~ site", strata="block", permutations=99, seed=1)
     assert res["p"].iloc[0] == 1.0
     free = permanova(D, meta, "~ site", permutations=99, seed=1)
     assert free["F"].iloc[0] == res["F"].iloc[0]

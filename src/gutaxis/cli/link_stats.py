@@ -52,7 +52,16 @@ def permanova_cmd(
     out: Path = typer.Option(..., "-o", "--out", help="TSV file for the PERMANOVA table."),
     metric: str = typer.Option("braycurtis", "--metric", help="Distance: braycurtis or jaccard."),
     permutations: int = typer.Option(999, "--permutations", min=0, help="Number of permutations."),
-    strata: Optional[str] = typer.Option(None, "--strata", help="Metadata column: permute only within its blocks."),
+    strata: Optional[str] = typer.Option(None, "--strata", help="Metadata column of blocks (e.g. subject, for "
+                                                                "repeated measures); --permute says how they "
+                                                                "restrict the permutations."),
+    permute: str = typer.Option("within", "--permute",
+                                help="With --strata: 'within' exchanges samples only within their block (vegan "
+                                     "how(blocks=)), for terms that vary within blocks (time, treatment); "
+                                     "'whole' exchanges whole blocks, samples within a block kept together "
+                                     "(vegan how(plots=Plots(strata=, type='free'), within=Within('none'))), "
+                                     "for terms constant within blocks such as a subject's diagnosis; blocks "
+                                     "of unequal size are allowed."),
     by: str = typer.Option("terms", "--by", help="terms (sequential) or margin (each term given all others)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same seed, same p-values)."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format; detected when omitted."),
@@ -77,7 +86,7 @@ def permanova_cmd(
         adata = read_profile(profile, format=format, orientation=orientation, metadata=metadata)
         with _permutation_bar(permutations, f"{permutations} permutations") as update:
             table = permanova(adata, adata.obs, formula, by=by, permutations=permutations, strata=strata,
-                              seed=seed, metric=metric, progress=update)
+                              permute=permute, seed=seed, metric=metric, progress=update)
         params = table.attrs["params"]
         prov = adata.uns.get("provenance", {})
         record = {"command": "gutaxis permanova", "gutaxis_version": __version__, "params": params,
@@ -90,8 +99,14 @@ def permanova_cmd(
             table.to_csv(tmp_table, sep="\t", float_format="%.15g")
             tmp_side.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
         con = _stdout()
+        scheme = ""
+        if params.get("strata") is not None:
+            scheme = (f", whole blocks of {params['strata']} exchanged" if params.get("permute") == "whole"
+                      else f", within blocks of {params['strata']}")
+            if params.get("complete_enumeration"):
+                scheme += ": all block permutations (exact p)"
         con.print(f"PERMANOVA {params['formula']} ({metric}, {table.attrs['n_samples']} samples, "
-                  f"{params['permutations']} permutations, seed {params['seed']})")
+                  f"{params['permutations']} permutations{scheme}, seed {params['seed']})")
         con.print("term\tDf\tSumOfSqs\tR2\tF\tp")
         for term, row in table.iterrows():
             con.print("\t".join([str(term), str(int(row["Df"])), _fmt(row["SumOfSqs"]), _fmt(row["R2"]),

@@ -10,6 +10,9 @@
   restricted to blocks (``strata``: samples are only exchanged within their block, as
   vegan's ``how(blocks = strata)``). The stream depends only on the seed, the number of samples
   and the blocks, never on the batch size.
+- :func:`block_permutation_batches`: seeded permutations of whole blocks (vegan's
+  ``how(plots = Plots(strata, type = "free"), within = Within("none"))``), drawn in bulk, or all
+  of them when there are few enough.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["distance_input", "align_metadata", "permutation_batches", "strata_codes", "gower_centered", "show_ids"]
+__all__ = ["distance_input", "align_metadata", "permutation_batches", "block_permutation_batches", "strata_codes",
+           "gower_centered", "show_ids"]
 
 
 def show_ids(ids: Sequence, limit: int = 5) -> str:
@@ -227,6 +231,35 @@ def permutation_batches(n: int, permutations: int, seed, *, strata: np.ndarray |
             out[:, slots] = order
         done += b
         yield out
+
+
+def block_permutation_batches(n_blocks: int, permutations: int, seed, *, batch: int = 256,
+                              complete: bool = False) -> Iterator[np.ndarray]:
+    """Yield ``(b, n_blocks)`` int arrays: row ``r`` is a permutation ``pi`` of the blocks (block ``k``
+    takes the block-level values of block ``pi[k]``).
+
+    Random (``complete=False``): ``permutations`` rows in all, uniform over the ``n_blocks!``
+    permutations, drawn in bulk (the argsort of uniform keys); seeded with
+    ``numpy.random.default_rng(seed)``; the rows do not depend on ``batch``. ``complete=True``:
+    every permutation but the identity, in lexicographic order (``n_blocks! - 1`` rows;
+    ``permutations`` is ignored), for an exact p.
+    """
+    if complete:
+        import itertools
+
+        every = itertools.permutations(range(n_blocks))
+        next(every)  # the identity comes first in lexicographic order
+        while True:
+            rows = list(itertools.islice(every, batch))
+            if not rows:
+                return
+            yield np.asarray(rows, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < permutations:
+        b = min(batch, permutations - done)
+        yield np.argsort(rng.random((b, n_blocks)), axis=1, kind="stable").astype(np.int64)
+        done += b
 
 
 def gower_centered(D: np.ndarray) -> np.ndarray:

@@ -17,6 +17,22 @@ The table is that of vegan's ``adonis2`` (Oksanen et al., https://CRAN.R-project
   conditions. ``p = (#{F_perm >= F_obs - sqrt(eps)} + 1) / (permutations + 1)``. The seeded
   permutations are drawn over the samples in ID order, so that p does not depend on the order
   in which the samples come.
+- Whole-block permutations (``strata`` with ``permute="whole"``; vegan's ``how(plots =
+  Plots(strata, type = "free"), within = Within("none"))``): a permutation ``pi`` of the blocks
+  gives every sample of block ``k`` the values of block ``pi[k]`` for the columns that are
+  constant within blocks (a subject's diagnosis); samples are never exchanged within a block.
+  vegan's ``permute`` requires blocks of equal size; here the block sizes stay where they are and
+  only the block-level labels move, so unequal blocks are fine. Group sizes in samples then
+  change from one permutation to the next, so each permutation is a refit: the fit is computed
+  at block level, with ``S = B' G B`` (``B`` the samples x blocks indicator) and ``N`` the block
+  sizes, ``trace(H G) = trace(Qt' N^-1/2 S N^-1/2 Qt)`` for ``Qt`` an orthonormal basis of
+  ``N^1/2 [1, W[pi]]`` (``W`` the block-level model matrix): one batched QR of ``blocks x
+  columns`` matrices per batch of permutations. On equal blocks this is vegan's permutation
+  distribution. With ``blocks! - 1 <= permutations`` every block permutation is enumerated and
+  p is exact. A column that varies within blocks cannot move with its block unless the blocks
+  are of equal size: then the k-th sample (in ID order) of block ``k`` takes the values of the
+  k-th sample of block ``pi[k]``, as vegan does, with a warning (such a term is not tested by
+  whole-block permutations); on unequal blocks it is an error.
 
 Fast path. ``trace(Q_p' G Q_p) = sum_c q_pc' G q_pc`` for the permuted basis ``Q_p = Q[perm]``.
 For a batch of permutations the permuted basis vectors are stacked as the columns of one
@@ -36,8 +52,10 @@ float32 rounding error.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +67,7 @@ from ..io.metadata import check_numeric_column, warn_case_variants
 from ._design import split_top
 from ._permutations import (
     align_metadata,
+    block_permutation_batches,
     distance_input,
     gower_centered,
     permutation_batches,
@@ -56,7 +75,12 @@ from ._permutations import (
     strata_codes,
 )
 
-__all__ = ["permanova", "parse_formula"]
+__all__ = ["permanova", "parse_formula", "PermutationWarning"]
+
+
+class PermutationWarning(UserWarning):
+    """A permutation scheme that cannot test a term (e.g. a term constant within the strata)."""
+
 
 _EPS = np.sqrt(np.finfo(np.float64).eps)  # vegan: F.perm >= F.0 - EPS
 _RANK_TOL = 1e-7  # as R's qr() default: a unit-norm column adding less than this is aliased
@@ -317,7 +341,8 @@ _MIXED_CHECK = 16  # permutations of the first batch computed both ways to measu
 
 
 def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Callable | None,
-         precision: str = "mixed", order: np.ndarray | None = None) -> _Result:
+         precision: str = "mixed", order: np.ndarray | None = None,
+         batches: Callable[[int], Iterator[np.ndarray]] | None = None) -> _Result:
     """Observed sums of squares and F per tested term, and the permuted F. ``G`` is overwritten.
 
     ``precision="mixed"`` (large ``n``): permutations are screened with float32 products (twice
@@ -330,6 +355,9 @@ def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Ca
     ``order``: the samples' positions in sample-ID order. The permutations are drawn over the
     samples in that order and mapped to the matrix's positions, so the same seed gives the same
     p-values whatever the order of the samples in the input.
+
+    ``batches``: ``batches(size)`` yields the permutations (already in the matrix's positions)
+    instead of :func:`permutation_batches`; ``order`` and ``strata`` are then not used.
     """
     n = len(G)
     if order is not None and strata is not None:
@@ -362,8 +390,10 @@ def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Ca
         cols = int(np.clip(_BATCH_BYTES // (8 * n), 16, 512))
         batch = max(1, cols // U.shape[1])
         done = 0
-        for perms in permutation_batches(n, n_perm, seed, strata=strata, batch=batch):
-            if order is not None:  # drawn in sample-ID order: p[order] = order[pi]
+        source = batches(batch) if batches is not None else permutation_batches(n, n_perm, seed, strata=strata,
+                                                                               batch=batch)
+        for perms in source:
+            if order is not None and batches is None:  # drawn in sample-ID order: p[order] = order[pi]
                 mapped = np.empty_like(perms)
                 mapped[:, order] = order[perms]
                 perms = mapped
@@ -394,6 +424,152 @@ def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Ca
 
 
 # ---------------------------------------------------------------------------------------------
+# whole-block (plot) permutations
+
+
+def _constant_within(values: pd.Series, codes: np.ndarray) -> bool:
+    """True when ``values`` takes one value in every block (``codes``)."""
+    frame = pd.DataFrame({"v": values.astype(str).to_numpy(), "b": codes})
+    return bool((frame.groupby("b")["v"].nunique() <= 1).all())
+
+
+def _block_sums(G: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``S = B' G B``: the sums of ``G`` over every pair of blocks (``B`` the samples x blocks
+    indicator, sparse), in O(n^2) time and O(n * blocks) extra memory."""
+    from scipy import sparse
+
+    n = len(codes)
+    B = sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, int(codes.max()) + 1))
+    S = np.asarray(B.T @ G)  # blocks x n
+    S = np.asarray(B.T @ S.T).T  # (B' S')' = S B, as G is symmetric
+    return (S + S.T) / 2
+
+
+@dataclass
+class _BlockModel:
+    W: np.ndarray  # blocks x (1 + columns): intercept and linearly independent block-level columns
+    owner: np.ndarray  # term index of each column of W (-1: intercept)
+    margins: list[np.ndarray] | None  # by="margin": per tested term, the column order with that term last
+
+
+def _block_model(meta: pd.DataFrame, codes: np.ndarray, terms: list[Term], design: _Design, by: str,
+                 source: str) -> _BlockModel:
+    """The block-level model matrix: one row per block (its first sample's values), the columns of
+    every term kept when they add to the intercept and the terms before them (as the sample-level
+    design, whose ranks they reproduce: ``rank(B W) = rank(W)``)."""
+    n_blocks = int(codes.max()) + 1
+    first = np.unique(codes, return_index=True)[1]  # in block-code order
+    bmeta = meta.iloc[first]
+    cache: dict = {}
+    with warnings.catch_warnings():  # the sample-level design already warned about these columns
+        warnings.simplefilter("ignore")
+        mats = [_term_matrix(bmeta, t, source, cache) for t in terms]
+    cols, owner = [np.full(n_blocks, 1.0 / np.sqrt(n_blocks))], [-1]
+    Q = cols[0][:, None]
+    for k, X in enumerate(mats):
+        for c in range(X.shape[1]):
+            x = X[:, c]
+            r = x - Q @ (Q.T @ x)
+            r -= Q @ (Q.T @ r)
+            norm = np.linalg.norm(r)
+            if norm > _RANK_TOL * max(1.0, np.linalg.norm(x)):
+                cols.append(x)
+                owner.append(k)
+                Q = np.hstack([Q, (r / norm)[:, None]])
+    W, owner = np.column_stack(cols), np.asarray(owner)
+    df_terms = [int((owner == k).sum()) for k in range(len(terms))]
+    margins = None
+    if by == "terms":
+        expected = [B.shape[1] for B in design.bases]
+        if df_terms != expected:  # pragma: no cover - guarded by rank(B W) = rank(W)
+            raise RuntimeError(f"block-level degrees of freedom {df_terms} differ from the design's {expected}")
+    else:
+        margins = []
+        for label in design.labels:
+            k = next(i for i, t in enumerate(terms) if t.label == label)
+            margins.append(np.r_[np.flatnonzero(owner != k), np.flatnonzero(owner == k)])
+    return _BlockModel(W, owner, margins)
+
+
+def _block_run(S: np.ndarray, sizes: np.ndarray, total: float, model: _BlockModel, design: _Design,
+               n_terms_all: int, batches: Iterator[np.ndarray], n_perm: int,
+               progress: Callable | None) -> np.ndarray:
+    """Permuted F per tested term for every block permutation of ``batches``: block ``k`` takes the
+    block-level values of block ``pi[k]`` and keeps its size ``sizes[k]``."""
+    root = np.sqrt(sizes.astype(np.float64))
+    St = S / root[:, None] / root[None, :]  # N^-1/2 S N^-1/2
+    df = np.array([B.shape[1] for B in design.bases], dtype=np.float64)
+    df_res = len(design.bases[0]) - 1 - design.rank
+    F_perm = np.empty((n_perm, len(design.bases)))
+    tested = model.owner >= 0
+    done = 0
+    for perms in batches:
+        V = root[None, :, None] * model.W[perms]  # (b, blocks, columns)
+        Qt = np.linalg.qr(V)[0]
+        ss_col = np.einsum("bic,bic->bc", Qt, St @ Qt)
+        fit = ss_col[:, tested].sum(axis=1)
+        if model.margins is None:
+            ss = np.stack([ss_col[:, model.owner == k].sum(axis=1) for k in range(n_terms_all)], axis=1)
+        else:
+            ss = np.empty((len(perms), len(model.margins)))
+            for j, cols in enumerate(model.margins):
+                k = model.owner[cols[-1]]
+                Qm = np.linalg.qr(V[:, :, cols])[0]
+                last = Qm[:, :, -int((model.owner == k).sum()):]
+                ss[:, j] = np.einsum("bic,bic->b", last, St @ last)
+        F_perm[done:done + len(perms)] = (ss / df) / ((total - fit) / df_res)[:, None]
+        done += len(perms)
+        if progress is not None:
+            progress(done, n_perm)
+    return F_perm
+
+
+def _balanced_sample_batches(codes: np.ndarray, labels: pd.Index, block_batches: Callable[[int], Iterator]):
+    """Whole-block permutations of equal blocks as sample permutations (vegan's): the k-th sample,
+    in ID order, of block ``b`` takes the place of the k-th sample of block ``pi[b]``."""
+    if isinstance(labels, pd.RangeIndex):  # an unlabelled matrix: its own order
+        ids = np.arange(len(codes))
+    else:
+        ids = np.asarray([str(x) for x in labels], dtype=object)
+    order = np.lexsort((ids, codes))  # by block, then by ID
+    slots = order.reshape(int(codes.max()) + 1, -1)  # blocks x samples per block: matrix positions
+
+    def make(batch: int) -> Iterator[np.ndarray]:
+        for pis in block_batches(batch):
+            out = np.empty((len(pis), len(codes)), dtype=np.int64)
+            out[:, slots.ravel()] = slots[pis].reshape(len(pis), -1)
+            yield out
+
+    return make
+
+
+def _check_scheme(meta: pd.DataFrame, terms: list[Term], tested: list[str], codes: np.ndarray, strata_name: str,
+                  permute: str, source: str) -> tuple[bool, list[str]]:
+    """Warn when the permutation scheme cannot test a term; return (every formula column constant
+    within blocks, the columns that vary within blocks)."""
+    columns = list(dict.fromkeys(c for t in terms for c, _ in t.variables))
+    varying = [c for c in columns if not _constant_within(meta[c], codes)]
+    by_label = {t.label: t for t in terms}
+    for label in tested:
+        t = by_label[label]
+        constant = all(c not in varying for c in t.columns)
+        if permute == "within" and constant:
+            warnings.warn(
+                f"{source}: term {label!r} is constant within every block of {strata_name!r}: permutations within "
+                f"blocks never change it, so its p is 1 by construction, whatever the data. To test a "
+                f"{strata_name}-level term, exchange whole blocks: permute='whole' (command line: --strata "
+                f"{strata_name} --permute whole)", PermutationWarning, stacklevel=4)
+        elif permute == "whole" and not constant:
+            which = ", ".join(repr(c) for c in t.columns if c in varying)
+            warnings.warn(
+                f"{source}: term {label!r} varies within blocks of {strata_name!r} (column {which}): whole-block "
+                f"permutations never exchange samples within a block, so its p does not test it. Test "
+                f"within-{strata_name} terms with permute='within' (command line: --strata {strata_name} "
+                f"--permute within), in a separate run", PermutationWarning, stacklevel=4)
+    return not varying, varying
+
+
+# ---------------------------------------------------------------------------------------------
 # public
 
 
@@ -405,6 +581,7 @@ def permanova(
     by: str = "terms",
     permutations: int = 999,
     strata=None,
+    permute: str = "within",
     seed=None,
     metric: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -435,7 +612,20 @@ def permanova(
     permutations
         Number of permutations (0: no p-values).
     strata
-        Metadata column (or one label per sample): permute only within these blocks.
+        Metadata column (or one label per sample) of blocks, e.g. ``"subject"`` for repeated
+        measures; how the blocks restrict the permutations is ``permute``'s choice.
+    permute
+        With ``strata``: ``"within"`` (default) exchanges samples only within their block (vegan's
+        ``how(blocks = strata)``), for terms that vary within blocks (time, treatment period);
+        ``"whole"`` exchanges whole blocks: every sample of a block takes the block-level values
+        of another block, samples within a block are never exchanged (vegan's ``how(plots =
+        Plots(strata = strata, type = "free"), within = Within(type = "none"))``), for terms
+        constant within blocks (a subject's diagnosis). Blocks of unequal size are allowed
+        (vegan's ``permute`` refuses them): the block-level labels are permuted among blocks, each
+        permutation refitted. With ``blocks! - 1 <= permutations`` all block permutations are
+        enumerated (exact p). A :class:`PermutationWarning` names a term the scheme cannot test:
+        constant within blocks under ``"within"`` (its p is 1 by construction), varying within
+        blocks under ``"whole"``; the latter is an error when the blocks are of unequal size.
     seed
         Seed of ``numpy.random.default_rng``; the same seed and data give the same p-values, in
         whatever order the samples come (the permutations are drawn over the samples in ID
@@ -456,8 +646,10 @@ def permanova(
     -------
     pandas.DataFrame
         Rows: the tested terms, ``Residual``, ``Total``; columns ``Df``, ``SumOfSqs``, ``R2``,
-        ``F``, ``p``. ``attrs["params"]`` holds the formula, ``by``, permutations, seed, strata
-        and the distance's origin; ``attrs["n_samples"]`` the number of samples.
+        ``F``, ``p``. ``attrs["params"]`` holds the formula, ``by``, permutations, seed, strata,
+        the permutation scheme (``permute``: ``"free"``, ``"within"`` or ``"whole"``, with the
+        number and sizes of the blocks) and the distance's origin; ``attrs["n_samples"]`` the
+        number of samples.
 
     Notes
     -----
@@ -465,11 +657,11 @@ def permanova(
     doi:10.1890/0012-9658(2001)082[0290:FMMTCD]2.0.CO;2; vegan ``adonis2``.
     """
     return _permanova(distance, metadata, formula_or_terms, by=by, permutations=permutations, strata=strata,
-                      seed=seed, metric=metric, progress=progress, precision=precision)[0]
+                      permute=permute, seed=seed, metric=metric, progress=progress, precision=precision)[0]
 
 
-def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations=999, strata=None, seed=None,
-               metric=None, progress=None, precision="mixed"):
+def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations=999, strata=None,
+               permute="within", seed=None, metric=None, progress=None, precision="mixed"):
     """:func:`permanova`, also returning the engine's result (with the permuted F)."""
     source = "permanova"
     if precision not in ("mixed", "double"):
@@ -483,6 +675,14 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
         n_perm = -1
     if n_perm < 0 or n_perm != permutations:
         raise InputError(f"permutations must be a whole number >= 0, got {permutations!r}", source=source)
+    if permute not in ("within", "whole"):
+        raise InputError(f"permute={permute!r} is not one of 'within', 'whole'", source=source,
+                         hint="'within' exchanges samples within their block of strata; 'whole' exchanges whole "
+                              "blocks (for terms constant within blocks, e.g. a subject's diagnosis)")
+    if permute == "whole" and strata is None:
+        raise InputError("permute='whole' needs strata: the column whose blocks are exchanged whole", source=source,
+                         hint="e.g. strata='subject', permute='whole' (command line: --strata subject --permute "
+                              "whole)")
     terms = parse_formula(formula_or_terms)
     if metadata is None:
         if type(distance).__name__ == "AnnData":
@@ -496,12 +696,56 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
     design = _build_design(meta, terms, by, source="metadata")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**63)
+    strata_name = strata if isinstance(strata, str) or strata is None else "given per sample"
+    scheme: dict = {"permute": "free"}
+    block_level, batches, complete = False, None, False
+    if codes is not None:
+        sizes = np.bincount(codes)
+        scheme = {"permute": permute, "blocks": int(len(sizes)),
+                  "block_sizes": (f"all {int(sizes[0])}" if (sizes == sizes[0]).all()
+                                  else f"{int(sizes.min())} to {int(sizes.max())}")}
+        if n_perm > 0:  # the scheme matters only when there are permutations
+            block_level, varying = _check_scheme(meta, terms, design.labels, codes, str(strata_name), permute,
+                                                 source)
+        if permute == "whole" and n_perm > 0:
+            if len(sizes) < 2:
+                raise InputError(f"strata {strata_name!r} has a single block: there is nothing to exchange",
+                                 source=source, hint="whole-block permutations need at least two blocks")
+            complete = math.factorial(len(sizes)) - 1 <= n_perm
+            if complete:
+                n_perm = math.factorial(len(sizes)) - 1
+            scheme["complete_enumeration"] = complete
+
+            n_blocks, n_drawn = len(sizes), n_perm
+
+            def block_batches(batch: int) -> Iterator[np.ndarray]:
+                return block_permutation_batches(n_blocks, n_drawn, seed, batch=batch, complete=complete)
+
+            if not block_level:
+                if not (sizes == sizes[0]).all():
+                    raise InputError(
+                        f"column(s) {show_ids(varying)} vary within blocks of {strata_name!r}, whose sizes differ "
+                        f"({int(sizes.min())} to {int(sizes.max())} samples): whole-block permutations can only "
+                        "move values that are constant within blocks", source=source,
+                        hint=f"test the within-{strata_name} terms with permute='within' (--permute within) and the "
+                             f"{strata_name}-level terms alone with permute='whole'")
+                batches = _balanced_sample_batches(codes, labels, block_batches)
     G = gower_centered(D)
     del D
     order = None
     if not isinstance(labels, pd.RangeIndex):  # labelled samples: results independent of their order
         order = np.argsort(np.asarray([str(x) for x in labels], dtype=object), kind="stable")
-    res = _run(G, design, n_perm, seed, codes, progress, precision, order)
+    if permute == "whole" and block_level:
+        S = _block_sums(G, codes)
+        res = _run(G, design, 0, seed, None, None, precision, order)
+        model = _block_model(meta, codes, terms, design, by, source="metadata")
+        nb = len(sizes)
+        batch = int(np.clip(_BATCH_BYTES // (8 * nb * model.W.shape[1] * 3), 1, 4096))
+        res.F_perm = _block_run(S, sizes, res.total, model, design, len(terms),
+                                block_permutation_batches(nb, n_perm, seed, batch=batch, complete=complete),
+                                n_perm, progress)
+    else:
+        res = _run(G, design, n_perm, seed, codes, progress, precision, order, batches=batches)
     del G
     if n_perm:
         exceed = (res.F_perm >= res.F - _EPS).sum(axis=0)
@@ -520,13 +764,13 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
         },
         index=pd.Index(rows, name="term"),
     )
-    strata_name = strata if isinstance(strata, str) or strata is None else "given per sample"
     table.attrs["params"] = {
         "formula": "~ " + " + ".join(t.label for t in terms),
         "by": by,
         "permutations": n_perm,
         "seed": seed,
         "strata": strata_name,
+        **scheme,
         "distance": origin,
         "precision": res.precision,
         "rechecked_in_float64": res.rechecked,
