@@ -206,3 +206,42 @@ def test_food_tables_fetched_where_the_lifestyle_readers_look(env, mirror):
     nova_table = read_nova()
     assert len(nova_table) == 10499  # PROVENANCE.md: 10,499 rows
     assert nova_table["nova"].isin([1, 2, 3, 4]).all()
+
+
+def test_fetch_from_a_local_copy_checks_and_installs(tmp_path, shared):
+    """`fetch(..., source=)` (`datasets fetch --from`): offline machines install a copied folder, checked by sha256."""
+    cache = tmp_path / "cache"
+    paths = datasets.fetch("hmp2_maaslin2", cache_dir=cache, source=shared("data", "maaslin2_hmp2"))
+    for fname, path in paths.items():
+        assert path == cache / "hmp2_maaslin2" / fname and not path.is_symlink()
+        assert _sha256(path) == _sha256(shared("data", "maaslin2_hmp2", fname))
+        assert datasets.verify_cached(path, cache=cache) == path
+    left = sorted(p.name for p in (cache / "hmp2_maaslin2").iterdir())
+    assert left == sorted([*paths, *(f".{f}.sha256-stamp" for f in paths)])  # the files and their stamps, no temp files
+
+
+def test_fetch_from_a_changed_copy_is_refused_and_copies_nothing(tmp_path, shared):
+    src = tmp_path / "copy"
+    src.mkdir()
+    for fname in ("HMP2_taxonomy.tsv", "HMP2_metadata.tsv"):
+        (src / fname).write_bytes(shared("data", "maaslin2_hmp2", fname).read_bytes())
+    with open(src / "HMP2_metadata.tsv", "ab") as fh:
+        fh.write(b"extra\trow\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(datasets.DatasetChecksumError, match="HMP2_metadata.tsv"):
+        datasets.fetch("hmp2_maaslin2/HMP2_metadata.tsv", cache_dir=cache, source=src)
+    assert not (cache / "hmp2_maaslin2" / "HMP2_metadata.tsv").exists()
+    (src / "HMP2_taxonomy.tsv").unlink()
+    with pytest.raises(InputError, match="no file 'HMP2_taxonomy.tsv'"):
+        datasets.fetch("hmp2_maaslin2/HMP2_taxonomy.tsv", cache_dir=cache, source=src)
+
+
+def test_cli_fetch_from(tmp_path, shared):
+    from typer.testing import CliRunner
+
+    from gutaxis.cli import app
+
+    r = CliRunner().invoke(app, ["datasets", "fetch", "hmp2_maaslin2", "--cache", str(tmp_path),
+                                 "--from", str(shared("data", "maaslin2_hmp2"))])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "hmp2_maaslin2" / "HMP2_taxonomy.tsv").is_file()

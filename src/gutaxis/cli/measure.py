@@ -12,6 +12,7 @@ from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stderr as _stderr
 from ._app import stdout as _stdout
+from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, load_profile
 
 
 def _report_steps() -> int:
@@ -97,6 +98,8 @@ def report(
     group_column: Optional[str] = typer.Option(None, "--group-column", "-g", help="Metadata column that groups a cohort, e.g. Phenotype."),
     sample: Optional[str] = typer.Option(None, "--sample", help="Report on this one sample of the profile."),
     title: Optional[str] = typer.Option(None, "--title", help="Report title."),
+    intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Write a gut-health report (HTML + TSV/JSON) for one sample or a cohort.
@@ -106,13 +109,13 @@ def report(
     """
     with _guard():
         from .._outputs import check_output_dir
-        from ..io import read_profile
 
         inputs = [profile, metadata, reference]
         check_output_dir(out_dir, overwrite=overwrite, what="report folder", inputs=inputs)
         with _progress(_report_steps() + 1, "reading the profile") as advance:
             advance("reading the profile")
-            adata = read_profile(profile, format=format, orientation=orientation, metadata=metadata)
+            adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
+                                 orientation=orientation, intersection=intersection)
             files = _write_report_atomically(adata, out_dir, overwrite=overwrite, inputs=inputs, reference=reference,
                                              group=group_column, title=title, sample=sample, progress=advance)
         _print_written(out_dir, files)
@@ -133,7 +136,6 @@ def reference_cmd(
 
         from .._outputs import atomic_file, check_output_file
         from ..errors import InputError
-        from ..io import read_profile
         from ..measure.reference import build_reference
 
         column, sep, value = healthy.partition("=")
@@ -147,7 +149,7 @@ def reference_cmd(
                                  hint="write the reference to a new file, e.g. -o reference.json")
         with _progress(2, "reading the profile") as advance:
             advance("reading the profile")
-            adata = read_profile(profile, format=format, orientation=orientation, metadata=metadata)
+            adata = load_profile(profile, metadata=metadata, format=format, orientation=orientation)
             advance("health indices of the healthy samples")
             ref = build_reference(adata, healthy=(column.strip(), value.strip()),
                                   source=f"{profile.name}: samples with {column.strip()} == {value.strip()!r}")
@@ -180,12 +182,15 @@ def datasets_list() -> None:
 def datasets_fetch(
     name: str = typer.Argument(..., help="Dataset name (see `gutaxis datasets list`), or DATASET/FILE for one file."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Cache folder (default: $GUTAXIS_DATA_DIR or the user cache)."),
+    source: Optional[Path] = typer.Option(
+        None, "--from", help="Install from a local copy of the dataset's files (a machine without internet access): "
+                             "each file is checked by sha256 and copied into the cache."),
 ) -> None:
     """Download a public dataset once (checked by sha256) and print the local paths."""
     with _guard():
         from ..io.datasets import fetch
 
-        result = fetch(name, cache_dir=cache, progress=_stderr().is_terminal)
+        result = fetch(name, cache_dir=cache, progress=_stderr().is_terminal, source=source)
         paths = result.values() if isinstance(result, dict) else [result]
         out = _stdout()
         for p in paths:

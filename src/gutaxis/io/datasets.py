@@ -362,7 +362,43 @@ def _fetch_file(name: str, fname: str, meta: dict, folder: Path, progress: bool)
     return Path(path)
 
 
-def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path | dict[str, Path]:
+def _copy_file(name: str, fname: str, meta: dict, folder: Path, source: Path) -> Path:
+    """Install one registry file from a local copy (an offline mirror): checked by sha256, written atomically."""
+    import shutil
+
+    candidates = [source / fname] + ([source / meta["remote"]] if meta.get("remote") else [])
+    src = next((c for c in candidates if c.is_file()), None)
+    if src is None:
+        raise InputError(f"{source}: no file {fname!r} of dataset {name!r} there",
+                         source=source, hint="point --from at the folder that holds the dataset's files "
+                                             f"({', '.join(dataset_info(name)['files'])})")
+    expected = meta["sha256"].lower()
+    got = _sha256_file(src)
+    if got != expected:
+        raise DatasetChecksumError(f"{name}/{fname}", str(src), expected, got)
+    target = folder / fname
+    if target.is_file() and _sha256_file(target) == expected:
+        _write_stamp(target, expected)
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{fname}.", dir=folder)
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, target)  # a half-copied file never has the cache's name
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise DatasetError(f"{name}/{fname}: cannot write to the cache {folder} ({exc.strerror or exc})"
+                           f" — choose another folder with --cache or {ENV_CACHE}") from None
+    _write_stamp(target, expected)
+    return target
+
+
+def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bool = True,
+          source: str | os.PathLike | None = None) -> Path | dict[str, Path]:
     """Download a public dataset (once) and return the local path(s), each checked by sha256.
 
     Parameters
@@ -374,6 +410,10 @@ def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bo
         ``<cache>/<dataset>/``. A file already there with the right checksum is not downloaded again.
     progress
         Show a rich progress bar per downloaded file (on stderr).
+    source
+        A local folder holding the dataset's files (a copy made elsewhere, for machines without
+        internet access, such as cluster nodes): each file is checked against the registry's
+        sha256 and copied into the cache instead of being downloaded.
 
     Returns
     -------
@@ -385,7 +425,8 @@ def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bo
     InputError
         Unknown dataset or file name.
     DatasetChecksumError
-        A downloaded file's sha256 differs from the registry (the file is deleted).
+        A downloaded file's sha256 differs from the registry (the file is deleted), or a file of
+        ``source`` does (nothing is copied).
     DatasetError
         The download failed.
     """
@@ -397,9 +438,15 @@ def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bo
             raise InputError(f"dataset {dataset!r} has no file {single!r}", source="gutaxis datasets",
                              hint=f"its files are: {', '.join(files)}")
         files = {single: files[single]}
-    _base_url()  # a bad GUTAXIS_DATASETS_URL is refused before anything is written
     root = _cache_root(cache_dir)
     folder = root / dataset
+    if source is not None:
+        src = Path(source).expanduser()
+        if not src.is_dir():
+            raise InputError(f"{src}: not a folder", source=src, hint="give the folder that holds the dataset's files")
+        out = {fname: _copy_file(dataset, fname, meta, folder, src) for fname, meta in files.items()}
+        return out[single] if single else out
+    _base_url()  # a bad GUTAXIS_DATASETS_URL is refused before anything is written
     out = {fname: _fetch_file(dataset, fname, meta, folder, progress) for fname, meta in files.items()}
     return out[single] if single else out
 
