@@ -23,6 +23,7 @@ GMHI = "jaeyunsung/GMHI_2020/87fe9f6eb96b154683c454067456be48a96bbd9c"
 HMP2 = "biobakery/Maaslin2/02ba5133bd2077594239c72754bfd3dde658a3bc/inst/extdata"
 USDA = "itgma/maxprotein/28de9da7cb7afcc592498a90770ea86277744d15"
 NOVA = "Barabasi-Lab/GroceryDB/44c9f2e2c27cea8be609c8b8362624cef4341bfa/data"
+SUN = "yexianingyue/GM_common_diseases/9e2ca93a2bf1c48f96c5748c4704055c362061e0/data"  # PROVENANCE.md's commit
 NOVA_TRAIN = "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv"
 LAYOUT = {
     ("gmhi2020_validation", "validation_abundance.csv"): GMHI,
@@ -34,12 +35,15 @@ LAYOUT = {
     ("usda_sr28_abbrev", "ABBREV.txt"): USDA,
     ("nova_fndds_sr_grocerydb", NOVA_TRAIN): NOVA,
     ("nova_fndds_sr_grocerydb", "GroceryDB_IgFPro.csv"): NOVA,
+    ("sun2024_gm_common_diseases", "mpa4_class.profile"): SUN,
+    ("sun2024_gm_common_diseases", "sample.group"): SUN,
 }
 DATASET_OF_SHARED = {
     "gmhi2020_validation": "gmhi2020_validation",
     "maaslin2_hmp2": "hmp2_maaslin2",
     "usda_sr28_abbrev": "usda_sr28_abbrev",
     "nova_fndds_sr_grocerydb": "nova_fndds_sr_grocerydb",
+    "sun2024_gm_common_diseases": "sun2024_gm_common_diseases",
 }
 
 
