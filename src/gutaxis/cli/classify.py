@@ -17,6 +17,7 @@ from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stdout as _stdout
+from ._inputs import load_profile, metadata_columns
 
 classify_app = typer.Typer(help="Predict a condition from the microbiome: SIAMCAT-class classifiers validated "
                                 "within and across studies (cv, cross-study, confounders, predict).",
@@ -35,12 +36,11 @@ def _split(text: Optional[str]):
     return parts if len(parts) > 1 else (parts[0] if parts else None)
 
 
-def _read(data: Path, metadata: Path, id_column: Optional[str]):
-    from ..io import detect_format, read_metadata, read_profile, read_table
-
-    meta = read_metadata(metadata, id_column=id_column)
-    fmt, _ = detect_format(data)
-    adata = read_table(data, sample_ids=[str(s) for s in meta.index]) if fmt == "table" else read_profile(data, format=fmt)
+def _read(data: Path, metadata: Path, id_column: Optional[str], intersection: bool):
+    """The table and its metadata through the commands' one loading path (:mod:`._inputs`)."""
+    adata = load_profile(data, metadata=metadata, id_column=id_column, intersection=intersection)
+    meta = adata.obs[metadata_columns(adata)].copy()
+    meta.attrs["source"] = str(metadata)
     return adata, meta
 
 
@@ -164,7 +164,7 @@ def cv_cmd(
         steps = 3 + bool(save_model) + bool(within)
         with _progress(steps, "reading inputs") as advance:
             advance("reading inputs")
-            adata, meta = _read(data, metadata, id_column)
+            adata, meta = _read(data, metadata, id_column, intersection)
             adata, y, meta = _labelled(adata, meta, label, case, control, intersection)
             g = None
             if groups is not None:
@@ -251,7 +251,7 @@ def cross_study_cmd(
         check_output_dir(out_dir, overwrite=overwrite, what="folder for the cross-study results", inputs=inputs)
         with _progress(3, "reading inputs") as advance:
             advance("reading inputs")
-            adata, meta = _read(data, metadata, id_column)
+            adata, meta = _read(data, metadata, id_column, intersection)
             adata, y, meta = _labelled(adata, meta, label, case, control, intersection)
             if study not in meta.columns:
                 raise InputError(f"no column {study!r} in the metadata", source=metadata, hint="give the --study column")

@@ -15,6 +15,7 @@ from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import stderr as _stderr
 from ._app import stdout as _stdout
+from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, load_profile
 
 
 @contextmanager
@@ -67,6 +68,8 @@ def permanova_cmd(
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format; detected when omitted."),
     orientation: Optional[str] = typer.Option(None, "--orientation",
                                               help="Plain tables: samples-as-rows or samples-as-columns."),
+    intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT (and OUT.json) if they exist (default: "
                                                               "refuse, so an earlier run's table is never replaced "
                                                               "by mistake)."),
@@ -75,24 +78,21 @@ def permanova_cmd(
     with _guard():
         import json
 
-        from .. import __version__
         from .._outputs import atomic_file, check_output_file
-        from ..io import read_profile
+        from .._provenance import record as provenance_record
         from ..link.permanova import permanova
 
         side = out.with_name(out.name + ".json")
         for path, what in ((out, "PERMANOVA table"), (side, "PERMANOVA record (OUT.json)")):
             check_output_file(path, overwrite=overwrite, what=what)  # before any work
-        adata = read_profile(profile, format=format, orientation=orientation, metadata=metadata)
+        adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format, orientation=orientation,
+                             intersection=intersection)
         with _permutation_bar(permutations, f"{permutations} permutations") as update:
             table = permanova(adata, adata.obs, formula, by=by, permutations=permutations, strata=strata,
                               permute=permute, seed=seed, metric=metric, progress=update)
         params = table.attrs["params"]
-        prov = adata.uns.get("provenance", {})
-        record = {"command": "gutaxis permanova", "gutaxis_version": __version__, "params": params,
-                  "n_samples": table.attrs["n_samples"],
-                  "inputs": {"profile": {"path": str(profile), "sha256": prov.get("sha256")},
-                             "metadata": {"path": str(metadata), "sha256": prov.get("metadata", {}).get("sha256")}}}
+        record = provenance_record("gutaxis permanova", params=params, adata=adata,
+                                   n_samples=table.attrs["n_samples"])
         # both files or neither: each is written beside its target and renamed into place at the end
         with atomic_file(out, overwrite=overwrite, what="PERMANOVA table") as tmp_table, \
                 atomic_file(side, overwrite=overwrite, what="PERMANOVA record (OUT.json)") as tmp_side:
@@ -155,9 +155,7 @@ def meta_cmd(
                                  hint="e.g. --study study_name --label disease --case CD")
         check_output_dir(out_dir, overwrite=overwrite, what=what, inputs=inputs)
         if metadata is not None:
-            from ..io import read_profile
-
-            adata = read_profile(input, format=format, metadata=metadata)
+            adata = load_profile(input, metadata=metadata, format=format)
             result = meta_mod.per_study_associations(adata, study=study, label=label, case=case, control=control,
                                                      effect=effect, method=method)
             effect_label = "Hedges' g (cases - controls)" if effect == "smd" else "difference in mean log10 abundance"

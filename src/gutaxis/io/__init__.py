@@ -73,6 +73,8 @@ def read_profile(
     rank: str = "species",
     metadata: str | os.PathLike | pd.DataFrame | None = None,
     id_column: str | None = None,
+    how: str = "exact",
+    keep_values: bool = False,
 ) -> AnnData:
     """Read a microbiome profile of any supported format into a cohort AnnData.
 
@@ -93,11 +95,18 @@ def read_profile(
         (BIOM, qza, CSV/TSV, h5ad) are read as given; use :func:`gutaxis.taxonomy.collapse` to
         sum them to a rank.
     metadata
-        Sample metadata (path or DataFrame) joined with :func:`add_metadata` (``how="exact"``:
-        every sample needs a row and every row a sample). Its sample IDs also guide the
-        orientation detection of plain tables.
+        Sample metadata (path or DataFrame) joined with :func:`add_metadata`. Its sample IDs
+        also guide the orientation detection of plain tables.
     id_column
         The metadata column holding sample IDs (detected when omitted).
+    how
+        How the metadata is joined (:func:`add_metadata`): ``"exact"`` (every sample needs a
+        row and every row a sample), ``"inner"`` (only the samples in both; the CLI's
+        ``--intersection``) or ``"left"``.
+    keep_values
+        Plain tables: also keep the values as given in ``layers["values"]`` and accept empty
+        samples (for models of the values as given; :func:`read_table`). Other formats
+        ignore it.
 
     Returns
     -------
@@ -127,7 +136,8 @@ def read_profile(
         adata = read_metaphlan(path, rank=rank)
     elif fmt == "table":
         adata = read_table(path, orientation=orientation or "auto",
-                           sample_ids=None if meta is None else list(meta.index.astype(str)))
+                           sample_ids=None if meta is None else list(meta.index.astype(str)),
+                           keep_values=keep_values)
     elif fmt == "biom":
         adata = read_biom(path)
     elif fmt == "qza":
@@ -141,5 +151,5 @@ def read_profile(
                       "id_column": id_column}
     if meta is not None:
         source = None if isinstance(metadata, pd.DataFrame) else str(metadata)
-        adata = add_metadata(adata, meta, source=source)
+        adata = add_metadata(adata, meta, source=source, how=how)
     return adata

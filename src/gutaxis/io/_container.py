@@ -149,6 +149,7 @@ def build_cohort(
     obs: pd.DataFrame | None = None,
     extra_provenance: dict[str, Any] | None = None,
     warn_stacklevel: int = 4,
+    keep_values: bool = False,
 ) -> AnnData:
     """Validate a samples x taxa matrix and wrap it as a cohort AnnData.
 
@@ -177,6 +178,10 @@ def build_cohort(
         Extra per-sample columns (index: sample IDs).
     extra_provenance
         More provenance keys (e.g. ``detected_format``, artifact uuid).
+    keep_values
+        Also keep the values as given in ``layers["values"]`` and accept samples that sum to
+        zero (their ``X`` row is 0): for models of the values as given (``associate``, whose
+        MaAsLin2 path leaves empty samples out of every model itself).
 
     Returns
     -------
@@ -198,13 +203,16 @@ def build_cohort(
         if values.ndim != 2:
             raise InputError("the table is not two-dimensional", source=name)
     check_abundance(values, samples, features, name=name)
-    zero_sum_samples(values, samples, name=name)
+    if not keep_values:
+        zero_sum_samples(values, samples, name=name)
 
     layers = {}
     if scale == "percent":
         X = values / 100.0 if not sp.issparse(values) else values.multiply(1 / 100.0).tocsr()
     elif scale == "total":
         totals = np.asarray(values.sum(axis=1), dtype=np.float64).ravel()
+        if keep_values:
+            totals = np.where(totals > 0, totals, 1.0)  # an empty sample keeps a row of zeros
         if sp.issparse(values):
             X = sp.diags(1.0 / totals) @ values
             X = sp.csr_matrix(X)
@@ -218,6 +226,8 @@ def build_cohort(
         raise ValueError(f"unknown scale {scale!r}")
     if counts is not None:
         layers["counts"] = counts
+    if keep_values:
+        layers["values"] = values.copy()
 
     lineage = list(features) if lineage is None else [str(x) for x in lineage]
     var = parse_lineage(pd.Series(lineage, index=features))

@@ -34,13 +34,14 @@ import logging
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ._container import announce_filtered, ensure_provenance, file_sha256, filtered_entry, format_ids
+from ._container import FilteredWarning, ensure_provenance, file_sha256, filtered_entry, format_ids
 from ._text import parse_delimited, read_lines, split_fields
 
 if TYPE_CHECKING:
@@ -48,8 +49,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HOW",
+    "IdMatch",
     "MetadataWarning",
+    "SampleMismatchError",
     "add_metadata",
+    "compare_ids",
     "case_variants",
     "check_numeric_column",
     "numeric_except_cells",
@@ -325,31 +329,33 @@ def add_metadata(
         raise InputError(f"duplicate sample ID {dup[0]!r} in the metadata", source=source,
                          hint="keep one row per sample")
     samples = pd.Index([str(s) for s in adata.obs_names], dtype=object)
-    extra = [i for i in meta.index if i not in set(samples)]
-    missing = [s for s in samples if s not in set(meta.index)]
+    match = compare_ids(samples, meta.index)
+    extra, missing = match.extra, match.missing
     clash = [c for c in meta.columns if c in adata.obs.columns]
     if clash:
         raise InputError(f"metadata column(s) {format_ids(clash)} already exist in the cohort's obs", source=source,
                          hint="rename those metadata columns")
     hint = _mismatch_hint(samples, meta.index)
+    if match.case_only:
+        hint = "write the IDs alike (letter case counts) in the profile and the metadata"
+    case = f"{match.describe_case()}; " if match.case_only else ""
     if len(extra) == len(meta.index):
-        raise InputError(f"no metadata ID matches a sample: {len(extra)} metadata ID(s) such as "
-                         f"{format_ids(extra, 3)}; samples are e.g. {format_ids(list(samples), 3)}",
-                         source=source, hint=hint)
-    if how == "exact":
-        if extra:
-            raise InputError(f"{len(extra)} metadata ID(s) match no sample: {format_ids(extra)}", source=source,
-                             hint=hint + "; or pass how='left' to leave these rows out")
-        if missing:
-            raise InputError(f"{len(missing)} sample(s) have no metadata: {format_ids(missing)}", source=source,
-                             hint="add rows for them, or pass how='left' (keep them, metadata missing) or "
-                                  "how='inner' (drop them)")
+        raise SampleMismatchError(f"no metadata ID matches a sample: {case}{len(extra)} metadata ID(s) such as "
+                                  f"{format_ids(extra, 3)}; samples are e.g. {format_ids(list(samples), 3)}",
+                                  source=source, hint=hint, match=match, fixes="")
+    if how == "exact" and (extra or missing):
+        parts = ([f"{len(missing)} sample(s) have no metadata: {format_ids(missing)}"] if missing else []) + \
+                ([f"{len(extra)} metadata ID(s) match no sample: {format_ids(extra)}"] if extra else [])
+        fixes = ("or pass how='left' (keep them, metadata missing) or how='inner' (drop them)" if missing else
+                 "or pass how='left' to leave these rows out")
+        raise SampleMismatchError(case + "; ".join(parts), source=source, hint=hint, match=match, fixes=fixes)
     filtered = []
     if extra:
-        filtered.append(filtered_entry("metadata rows matching no sample", f"left out (how={how!r})", extra))
+        filtered.append(filtered_entry("metadata rows matching no sample", "left out (no such sample)", extra))
     keep = samples
     if how == "inner" and missing:
-        filtered.append(filtered_entry("samples without metadata", "dropped (how='inner')", missing))
+        filtered.append(filtered_entry("samples without metadata", "dropped (only samples in both are kept)",
+                                       missing))
         keep = pd.Index([s for s in samples if s not in set(missing)], dtype=object)
     out = adata[np.asarray(samples.isin(keep))].copy() if len(keep) != len(samples) else adata.copy()
     joined = meta.reindex(pd.Index([str(s) for s in out.obs_names], dtype=object))
@@ -363,11 +369,61 @@ def add_metadata(
                         "n_matched": int(len(samples) - len(missing)), "n_without_metadata": len(missing)
                         if how == "left" else 0, "id_column": metadata.attrs.get("id_column")}
     out.uns["provenance"] = prov
-    announce_filtered(filtered, source)
+    if filtered:
+        # how many and which: the user decides from this line whether the join did what was meant
+        parts = [f"{e['n']} {e['what']} {e['reason'].split(' (')[0]} ({format_ids(e['ids'], 3)})" for e in filtered]
+        case = f" ({match.describe_case()})" if match.case_only else ""
+        msg = f"{source}: " + "; ".join(parts) + case + " -- listed in uns['provenance']['filtered']"
+        log.info(msg)
+        warnings.warn(msg, FilteredWarning, stacklevel=2)
     if how == "left" and missing:
         log.info("%s: %d sample(s) have no metadata (kept with missing values): %s", source, len(missing),
                  format_ids(missing))
     return out
+
+
+@dataclass(frozen=True)
+class IdMatch:
+    """How the sample IDs of a profile and of its metadata match (:func:`compare_ids`)."""
+
+    missing: list[str]  # samples without a metadata row
+    extra: list[str]  # metadata rows matching no sample
+    case_only: list[tuple[str, str]]  # (sample, metadata ID) equal up to letter case
+    n_matched: int = 0  # samples with a metadata row
+
+    def describe_case(self) -> str:
+        """``"2 sample ids differ only by letter case, for example 'S1' (profile) vs 's1' (metadata)"``."""
+        n = len(self.case_only)
+        sample, meta_id = self.case_only[0]
+        return (f"{n} sample id{'s' if n != 1 else ''} differ{'' if n != 1 else 's'} only by letter case, for "
+                f"example {sample!r} (profile) vs {meta_id!r} (metadata)")
+
+
+def compare_ids(samples, ids) -> IdMatch:
+    """The samples without metadata, the metadata rows without a sample, and among those the
+    pairs whose IDs are the same but for letter case (``S1`` vs ``s1``: never matched, named)."""
+    samples, ids = [str(s) for s in samples], [str(i) for i in ids]
+    in_meta, in_samples = set(ids), set(samples)
+    missing = [s for s in samples if s not in in_meta]
+    extra = [i for i in ids if i not in in_samples]
+    folded: dict[str, str] = {}
+    for i in extra:
+        folded.setdefault(i.casefold(), i)
+    case_only = [(s, folded[s.casefold()]) for s in missing if s.casefold() in folded]
+    return IdMatch(missing=missing, extra=extra, case_only=case_only, n_matched=len(samples) - len(missing))
+
+
+class SampleMismatchError(InputError):
+    """Sample IDs of a profile and of its metadata that do not match (:func:`add_metadata`).
+
+    ``match`` is the :class:`IdMatch`; ``fixes`` the options of the Python call that accept the
+    mismatch (a command line names its own options instead, see :mod:`gutaxis.cli._inputs`).
+    """
+
+    def __init__(self, problem: str, *, source, hint: str, match: IdMatch, fixes: str):
+        self.match = match
+        self.base_hint = hint
+        super().__init__(problem, source=source, hint=f"{hint}; {fixes}" if fixes else hint)
 
 
 def _mismatch_hint(samples: pd.Index, ids: pd.Index) -> str:

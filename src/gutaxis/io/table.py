@@ -70,6 +70,7 @@ def read_table(
     orientation: str = "auto",
     sep: str | None = None,
     sample_ids: Iterable[str] | None = None,
+    keep_values: bool = False,
 ) -> AnnData:
     """Read a CSV/TSV abundance table.
 
@@ -83,7 +84,12 @@ def read_table(
     sep
         Field separator; detected from the header line (tab, comma or semicolon) when omitted.
     sample_ids
-        Known sample IDs (e.g. from metadata) that help the orientation detection.
+        Known sample IDs (e.g. from metadata) that help the orientation detection. IDs that
+        match only when letter case is ignored (``S1`` and ``s1``) still show which axis holds
+        the samples (the join then names them as differing in case).
+    keep_values
+        Keep the values as given in ``layers["values"]`` and accept samples that sum to zero
+        (see :func:`gutaxis.io._container.build_cohort`).
 
     Returns
     -------
@@ -190,7 +196,7 @@ def read_table(
     return build_cohort(
         matrix, samples, features, source=path, reader="table", sha256=file_sha256(path),
         params=requested, scale="total", lineage=lineage,
-        extra_provenance=extra,
+        extra_provenance=extra, keep_values=keep_values,
     )
 
 
@@ -317,6 +323,14 @@ def _detect_orientation(row_ids, col_ids, id_key, has_lineage_col, sample_ids) -
             if in_cols > in_rows:
                 return "samples-as-columns", f"{in_cols} column names match metadata sample IDs"
             return "samples-as-rows", f"{in_rows} row IDs match metadata sample IDs"
+        # IDs written in another letter case (S1 / s1) still say which axis holds the samples
+        folded = {s.casefold() for s in known}
+        in_rows = sum(1 for r in row_ids if r.casefold() in folded)
+        in_cols = sum(1 for c in col_ids if c.casefold() in folded)
+        if in_cols > in_rows:
+            return "samples-as-columns", f"{in_cols} column names match metadata sample IDs up to letter case"
+        if in_rows > in_cols:
+            return "samples-as-rows", f"{in_rows} row IDs match metadata sample IDs up to letter case"
     if id_key in _TAXON_ID_NAMES:
         return "samples-as-columns", f"the ID column is named like a taxon column ({id_key!r})"
     if id_key in _SAMPLE_ID_NAMES:

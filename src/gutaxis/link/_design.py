@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io.metadata import MetadataWarning
 
-__all__ = ["Design", "parse_formula", "build_design", "RandomEffectWarning"]
+__all__ = ["Design", "parse_formula", "build_design", "categorical_name", "RandomEffectWarning", "TwoValuedWarning"]
 
 
 class RandomEffectWarning(UserWarning):
@@ -208,7 +209,14 @@ class _TermParser:
         kind, val = self._peek()
         if kind == "name":
             self.i += 1
-            if self._peek() == ("op", "("):
+            if self._peek() == ("op", "(") and val == "C":  # C(x): x as categorical, as in R and permanova
+                inner = self.t[self.i + 1] if self.i + 1 < len(self.t) else (None, None)
+                close = self.t[self.i + 2] if self.i + 2 < len(self.t) else (None, None)
+                if inner[0] != "name" or close != ("op", ")"):
+                    self._fail("C() takes one column name, e.g. C(group) or C(`Group (1=HC,2=RA)`)")
+                self.i += 3
+                val = categorical_name(inner[1])
+            elif self._peek() == ("op", "("):
                 self._fail(f"function {val}() in a formula")
             if val not in self.order:
                 self.order.append(val)
@@ -272,11 +280,34 @@ def _needs_quote(name: str) -> bool:
     return not re.fullmatch(r"[A-Za-z_.][\w.]*", name)
 
 
+_CATEGORICAL = re.compile(r"^C\((.*)\)$", re.S)
+
+
+def categorical_name(column: str) -> str:
+    """The variable name of ``C(column)``: the column modelled as categorical."""
+    return f"C({column})"
+
+
+def _forced_column(name: str, columns) -> str | None:
+    """The column of a ``C(column)`` variable (backticks allowed), or None."""
+    m = _CATEGORICAL.match(str(name).strip())
+    if not m:
+        return None
+    inner = m.group(1).strip()
+    if len(inner) >= 2 and inner[0] == inner[-1] == "`":
+        inner = inner[1:-1]
+    return inner if inner in set(map(str, columns)) else None
+
+
 def _as_terms(fixed, columns) -> list[tuple[str, ...]]:
     """Fixed effects as given (variable names, tuples, or term strings such as ``"a:b"``,
-    ``"a*b"``) -> the model's terms."""
+    ``"a*b"``, ``"C(group)"``) -> the model's terms."""
     cols = set(map(str, columns))
     entries = [e if isinstance(e, (tuple, list)) else str(e) for e in fixed]
+    # C(column) of an existing column, however odd its name: a variable, not a formula to parse
+    entries = [categorical_name(_forced_column(e, cols)) if isinstance(e, str) and e not in cols
+               and _forced_column(e, cols) is not None else e for e in entries]
+    cols |= {e for e in entries if isinstance(e, str) and _forced_column(e, columns) is not None}
     if any(isinstance(e, str) and e not in cols and re.search(r"[:*/^()]", e) for e in entries):
         # term strings: read the whole list as one formula, as R reads '~ e1 + e2 + ...'
         text = " + ".join(e if isinstance(e, str) and e not in cols else
@@ -289,6 +320,36 @@ def _as_terms(fixed, columns) -> list[tuple[str, ...]]:
         if all(set(t) != set(s) for s in terms):
             terms.append(t)
     return sorted(terms, key=len)
+
+
+def _as_levels(column: pd.Series) -> pd.Series:
+    """A column's values as level names (``2.0`` -> ``"2"``); missing values stay missing."""
+    def name(x):
+        if isinstance(x, (float, np.floating)) and float(x).is_integer():
+            return str(int(x))
+        return str(x)
+
+    return column.map(lambda x: x if pd.isna(x) else name(x)).astype(object)
+
+
+class TwoValuedWarning(MetadataWarning):
+    """A numeric metadata column with two values, modelled as continuous (a code such as 1 = HC, 2 = RA?)."""
+
+
+def _warn_two_valued(column: pd.Series, name: str, source: str) -> None:
+    """Warn that a numeric column with exactly two values is modelled as continuous."""
+    if not _is_numeric(column):
+        return
+    values = np.unique(column.dropna().to_numpy(dtype=float))
+    if values.size != 2:
+        return
+    quoted = f"`{name}`" if _needs_quote(name) else name
+    warnings.warn(f"{source}: column {name!r} holds only two numbers ({values[0]:g} and {values[1]:g}) and is "
+                  "treated as continuous (one slope, on the standardized scale unless standardize is off); if it "
+                  f"codes groups, write C({quoted}) among the fixed effects (--fixed) or in the formula to make it "
+                  f"categorical (its coefficient is then group {values[1]:g} against group {values[0]:g})",
+                  TwoValuedWarning,
+                  stacklevel=4)
 
 
 def _r_sort(levels) -> list:
@@ -318,6 +379,10 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
     reference = dict(reference or {})
     terms = _as_terms(fixed, meta.columns)
     variables = list(dict.fromkeys(v for t in terms for v in t))
+    forced = {v: _forced_column(v, meta.columns) for v in variables if v not in meta.columns}
+    forced = {v: c for v, c in forced.items() if c is not None}
+    if forced:  # C(column): the column's values as levels (1 and 2, not one slope)
+        meta = meta.assign(**{v: _as_levels(meta[c]) for v, c in forced.items()})
     missing = [v for v in dict.fromkeys([*variables, *random]) if v not in meta.columns]
     if missing:
         raise InputError(f"variable(s) {', '.join(map(repr, missing))} not in the metadata "
@@ -342,8 +407,11 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
     from ..io.metadata import check_numeric_column, warn_case_variants
 
     for v in variables:  # one word among numbers would make a numeric column a factor of every value
-        check_numeric_column(used[v], v, source=source,
-                             categorical_hint="give its values names that are not numbers (e.g. 'group1')")
+        if v not in forced:
+            check_numeric_column(used[v], v, source=source,
+                                 categorical_hint="give its values names that are not numbers (e.g. 'group1')")
+    for v in variables:
+        _warn_two_valued(used[v], v, source)
     # standardise continuous metadata over all samples (as MaAsLin2/3's scale() before the fit);
     # interaction columns are products of the standardised variables (model.matrix on the scaled frame)
     if standardize:

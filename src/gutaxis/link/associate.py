@@ -49,6 +49,7 @@ class AssociationResult:
     filtered: list[dict] = field(default_factory=list)
     data: pd.DataFrame | None = None  # normalised (untransformed) features of the samples modelled
     metadata: pd.DataFrame | None = None
+    provenance: dict | None = None  # inputs (paths, sha256), parameters, version: gutaxis._provenance.record
 
     @property
     def significant(self) -> pd.DataFrame:
@@ -86,7 +87,8 @@ class AssociationResult:
             cols = [c for c in self.results.columns]
             for name, frame in (("all_results.tsv", self.results), ("significant_results.tsv", self.significant)):
                 frame[cols].to_csv(tmp / name, sep="\t", index=False, na_rep="NA", float_format="%.15g")
-            meta = {"params": self.params, "notes": self.notes, "filtered": self.filtered}
+            meta = {"params": self.params, "notes": self.notes, "filtered": self.filtered,
+                    "provenance": self.provenance}
             (tmp / "params.json").write_text(json.dumps(meta, indent=2, default=str))
             if report:
                 from . import report_associate
@@ -113,7 +115,7 @@ def _parse_reference(reference) -> dict[str, str]:
     if isinstance(reference, str):
         out = {}
         for part in [p for p in reference.replace(";", "|").split("|") if p.strip()]:
-            bits = [b.strip() for b in part.split(",")]
+            bits = [b.strip() for b in part.rsplit(",", 1)]  # the variable's name may hold commas
             if len(bits) != 2 or not all(bits):
                 raise InputError(f"cannot read reference {part!r}", source="reference",
                                  hint="write 'variable,level' (several separated by ';'), e.g. 'diagnosis,nonIBD'")
@@ -123,24 +125,49 @@ def _parse_reference(reference) -> dict[str, str]:
                      source="reference", hint="e.g. reference={'diagnosis': 'nonIBD'}")
 
 
-def _as_list(x) -> list:
+def _as_list(x, columns=()) -> list:
+    """Effects as a list: a string is split at its commas (not inside parentheses or backticks,
+    and not at all when it is a column's whole name: ``"Group (1=HC,2=RA)"``, ``"a,b"``)."""
     if x is None:
         return []
     if isinstance(x, str):
-        return [s.strip() for s in x.split(",") if s.strip()]
+        if x.strip() in set(map(str, columns)):
+            return [x.strip()]
+        return [s.strip() for s in _design.split_top(x, ",") if s.strip()]
     return [tuple(map(str, s)) if isinstance(s, (tuple, list)) else str(s) for s in x]  # tuple: an interaction
 
 
-def _read_inputs(data, metadata):
+def _load(path, metadata, match: str):
+    """A profile file through the package's one reader (:func:`gutaxis.io.read_profile`, as the
+    other commands read it), the metadata joined; the values of a plain table kept as given."""
+    from ..io import read_metadata, read_profile
+
+    if isinstance(metadata, (str, os.PathLike)):
+        metadata = read_metadata(metadata)
+    adata = read_profile(path, metadata=metadata, how="inner" if match == "intersection" else "exact",
+                         keep_values=True)
+    if metadata is None:
+        return adata, None
+    columns = [c for c in adata.uns["provenance"]["metadata"]["columns"] if c in adata.obs.columns]
+    meta = adata.obs[columns].copy()
+    meta.attrs["source"] = adata.uns["provenance"]["metadata"].get("source")
+    return adata, meta
+
+
+def _read_inputs(data, metadata, match: str = "exact"):
     """Abundance frame (samples x features) and metadata frame, oriented and validated."""
     from .._validation import _is_anndata
 
+    if isinstance(data, (str, os.PathLike)):
+        data, metadata = _load(data, metadata, match)
     if isinstance(metadata, (str, os.PathLike)):
         from ..io import read_metadata
 
         metadata = read_metadata(metadata)
     if _is_anndata(data):
-        X, samples, features = abundance_matrix(data, name="data")
+        # a plain table read with keep_values: the values as given (MaAsLin2 models them unscaled)
+        layer = "values" if "values" in data.layers else None
+        X, samples, features = abundance_matrix(data, layer=layer, name="data")
         if metadata is None:
             metadata = data.obs.copy()
     elif isinstance(data, pd.DataFrame):
@@ -159,7 +186,8 @@ def _read_inputs(data, metadata):
     import scipy.sparse as sp
 
     X = X.toarray() if sp.issparse(X) else np.asarray(X)
-    return X, pd.Index([str(s) for s in samples]), [str(f) for f in features], metadata
+    return X, pd.Index([str(s) for s in samples]), [str(f) for f in features], metadata, \
+        (data if _is_anndata(data) else None)
 
 
 def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
@@ -174,11 +202,19 @@ def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
     no_meta = samples[~in_meta]
     filtered, notes = [], []
     if not in_meta.any():
-        raise InputError(f"no sample ID of the data matches the metadata (data e.g. {', '.join(samples[:3])}; "
-                         f"metadata e.g. {', '.join(meta.index[:3])})", source="metadata",
-                         hint="check the ID column of the metadata and the orientation of the table")
+        from ..io.metadata import compare_ids
+
+        ids = compare_ids(samples, meta.index)
+        case = f"{ids.describe_case()}; " if ids.case_only else ""
+        raise InputError(f"no sample ID of the data matches the metadata: {case}data e.g. {', '.join(samples[:3])}; "
+                         f"metadata e.g. {', '.join(meta.index[:3])}", source="metadata",
+                         hint="write the IDs alike (letter case counts)" if ids.case_only else
+                         "check the ID column of the metadata and the orientation of the table")
     if len(no_meta) or len(extra_meta):
-        parts = []
+        from ..io.metadata import compare_ids
+
+        ids = compare_ids(samples, meta.index)
+        parts = [ids.describe_case()] if ids.case_only else []
         if len(no_meta):
             parts.append(f"{len(no_meta)} sample(s) have no metadata: {', '.join(no_meta[:10])}"
                          f"{' ...' if len(no_meta) > 10 else ''}")
@@ -402,7 +438,7 @@ def associate(
     min_prevalence, max_significance = opts["min_prevalence"], opts["max_significance"]
     m3_opts = opts.get("maaslin3_options", {})
 
-    X_raw, samples, taxa, metadata = _read_inputs(data, metadata)
+    X_raw, samples, taxa, metadata, adata = _read_inputs(data, metadata, match)
     if len(taxa) == 1 and norm in ("TSS", "CLR"):
         raise InputError(f"the table has a single feature ({taxa[0]!r}): {_single_feature(norm)}", source="data",
                          hint="give at least 2 features or --normalization NONE (normalization='NONE' in Python)")
@@ -410,6 +446,7 @@ def associate(
     used, meta, filtered, notes = _match_samples(samples, metadata, match)
     X_raw = X_raw[used]
     samples = samples[used]
+    samples_read = list(samples)  # in the input's order, for the provenance record
     # Samples in ID order: the results must not depend on the order of the rows. It sets the
     # order of first appearance of levels (hence of the coefficients, and of the terms whose
     # seeded Monte-Carlo draws MaAsLin3's median comparison takes in turn), and the path of the
@@ -422,7 +459,7 @@ def associate(
             raise InputError("give either formula= or fixed_effects=/random_effects=, not both", source="formula")
         fixed, random = _design.parse_formula(formula)
     else:
-        fixed, random = _as_list(fixed_effects), _as_list(random_effects)
+        fixed, random = _as_list(fixed_effects, meta.columns), _as_list(random_effects, meta.columns)
         if not fixed:
             fixed = [c for c in meta.columns if c not in random]
     ref = _parse_reference(reference)
@@ -446,9 +483,14 @@ def associate(
     except Exception:  # noqa: BLE001
         pass
     if is_m3:
+        params.update(m3_opts)
+    from .._provenance import record
+
+    provenance = record("gutaxis associate", params=params, adata=adata, samples=samples_read, features=taxa,
+                        inputs={"metadata": metadata.attrs.get("source") if adata is None else None})
+    if is_m3:
         from . import _maaslin3
 
-        params.update(m3_opts)
         res, data_norm, filt, m3_notes = _maaslin3.fit_maaslin3(
             X_raw, samples, taxa, features, design, normalization=norm, transform=tr, min_abundance=min_abundance,
             min_prevalence=min_prevalence, max_prevalence=m3_opts["max_prevalence"], min_variance=min_variance,
@@ -464,7 +506,7 @@ def associate(
             warnings.warn(f"{filt[0]['n']} of {len(taxa)} feature(s) filtered out (MaAsLin3 filters); their rows in "
                           "the results say why", FilteredWarning, stacklevel=2)
         result = AssociationResult(results=res, params=params, notes=notes, filtered=filtered, data=data_norm,
-                                   metadata=meta)
+                                   metadata=meta, provenance=provenance)
         if output is not None:
             result.write(output)
         return result
@@ -548,7 +590,7 @@ def associate(
     res = res[[*RESULT_COLUMNS, "error", "warning", "taxon", "df"]]
     data_norm = pd.DataFrame(Xn, index=samples, columns=[features[j] for j in kept])
     result = AssociationResult(results=res, params=params, notes=notes, filtered=filtered, data=data_norm,
-                               metadata=meta)
+                               metadata=meta, provenance=provenance)
     if output is not None:
         result.write(output)
     return result
