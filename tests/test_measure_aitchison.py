@@ -123,3 +123,12 @@ def test_errors_name_the_sample_and_what_to_do():
         beta_diversity(z, "aitchison", tree="t.nwk")
     with pytest.raises(InputError, match="unknown beta diversity metric.*robust_aitchison"):
         beta_diversity(z, "aitchisonn")
+
+
+def test_permanova_takes_the_new_metrics(hmp2):
+    """The distance reaches PERMANOVA by name, as the CLI's --metric passes it."""
+    meta = pd.DataFrame({"half": ["a", "b"] * 30}, index=hmp2.index)
+    direct = gutaxis.permanova(beta_diversity(hmp2, "robust_aitchison"), meta, "~ half", permutations=99, seed=1)
+    by_name = gutaxis.permanova(hmp2, meta, "~ half", permutations=99, seed=1, metric="robust_aitchison")
+    assert by_name.loc["half", "F"] == pytest.approx(direct.loc["half", "F"], rel=1e-12)
+    assert by_name.loc["half", "p"] == direct.loc["half", "p"]

@@ -64,11 +64,13 @@ _EXPORTS = {
     "HealthyReference": "gutaxis.measure",
     # link
     "associate": "gutaxis.link",
+    "linda": "gutaxis.link",
     "permanova": "gutaxis.link",
     "permdisp": "gutaxis.link",
     "meta_analysis": "gutaxis.link",
     "per_study_associations": "gutaxis.link",
     "forest_plot": "gutaxis.link",
+    "run_atlas": "gutaxis.atlas",
     # report
     "write_report": "gutaxis.report",
     "demo_cohort": "gutaxis.demo",
