@@ -70,6 +70,7 @@ _EXPORTS = {
     "meta_analysis": "gutaxis.link",
     "per_study_associations": "gutaxis.link",
     "forest_plot": "gutaxis.link",
+    "run_atlas": "gutaxis.atlas",
     # report
     "write_report": "gutaxis.report",
     "demo_cohort": "gutaxis.demo",

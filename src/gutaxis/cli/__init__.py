@@ -11,6 +11,7 @@ from . import link_stats  # noqa: F401  (permanova, meta)
 from . import simulate  # noqa: F401  (simulate)
 from . import lifestyle  # noqa: F401  (plan, food, diet, insights)
 from . import classify  # noqa: F401  (classify)
+from . import atlas  # noqa: F401  (atlas)
 from . import web  # noqa: F401  (serve)
 from . import web_rights  # noqa: F401  (import-account)
 from ._app import app

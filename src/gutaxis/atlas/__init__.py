@@ -1,0 +1,32 @@
+"""The autoimmune atlas: every cohort gutaxis holds, one harmonised analysis, and the seed's claims
+checked against the data (see ``docs/atlas.md``).
+
+- :mod:`.cohorts`: how each cohort is loaded and harmonised (disease, case/control, covariates,
+  blocking, rank), or why it cannot be analysed;
+- :mod:`.run`: the pipeline (:func:`run_atlas`);
+- :mod:`.claims`: the claims (package data ``atlas_claims.tsv``) and the verdict rule;
+- :mod:`.report`: the HTML report and the TSVs (:func:`write_atlas`).
+
+gutaxis informs and never diagnoses.
+"""
+
+from .claims import load_claims, verdict
+from .cohorts import COHORTS, Cohort, CohortSpec, NotAnalysable, load_cohort
+from .report import write_atlas
+from .run import ATLAS_OPTIONS, AtlasResult, analyse_cohort, associate_cohort, run_atlas
+
+__all__ = [
+           "ATLAS_OPTIONS",
+           "COHORTS",
+           "AtlasResult",
+           "Cohort",
+           "CohortSpec",
+           "NotAnalysable",
+           "analyse_cohort",
+           "associate_cohort",
+           "load_claims",
+           "load_cohort",
+           "run_atlas",
+           "verdict",
+           "write_atlas",
+]
