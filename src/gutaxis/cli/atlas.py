@@ -61,8 +61,9 @@ def atlas_cmd(
             err.print(f"[dim]report and TSVs: {time.perf_counter() - t0:.1f} s[/dim]")
         total = time.perf_counter() - started
         load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-        err.print(f"total: {total:.1f} s on {os.cpu_count()} CPU(s) (affinity {len(os.sched_getaffinity(0))}"
-                  f" cores); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        err.print(f"total: {total:.1f} s on {cores} core(s) of {os.cpu_count()}; load average {load[0]:.2f} "
+                  f"{load[1]:.2f} {load[2]:.2f}")
         coh = result.cohorts
         for _, r in coh[coh.status != "analysed"].iterrows():
             con.print(f"not analysed: {r['cohort']} ({r['disease']}): {r['reason']}")
