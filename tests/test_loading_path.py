@@ -343,3 +343,20 @@ def test_case11_case_only_id_mismatch_named_and_orientation_kept(ra1000, tmp_pat
     # the API on DataFrames says the same
     with pytest.raises(InputError, match="differ only by letter case"):
         associate(frame, meta.set_axis(meta.index.str.lower()), fixed_effects="Age")
+
+
+def test_h5ad_carrying_metadata_columns_takes_the_metadata_file(ra1000, tmp_path):
+    """An .h5ad whose obs already holds the metadata's columns: the file given replaces them
+    (warned), as associate read it before the shared path; permanova and report do the same."""
+    table, mpath, counts, group = ra1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cohort = gutaxis.read_profile(table, metadata=mpath)
+    cohort.obs["Age"] = 0.0  # stale values in the h5ad: the metadata file's must be the ones used
+    h5ad = tmp_path / "cohort.h5ad"
+    gutaxis.io.write_h5ad(cohort, h5ad)
+    res = _ok(cli("associate", h5ad, mpath, "-o", tmp_path / "a", "--fixed", "Age"))
+    assert any("replaced by those of the metadata file" in ln for ln in res.output.splitlines()), res.output
+    assert set(pd.read_csv(tmp_path / "a" / "all_results.tsv", sep="\t")["metadata"]) == {"Age"}
+    _ok(cli("permanova", h5ad, "-m", mpath, "--formula", f"~ C(`{GROUP}`)", "--permutations", "0",
+            "-o", tmp_path / "p.tsv"))

@@ -10,7 +10,9 @@ samples, the same features and the same relative abundances.
 Samples and metadata rows must match one to one; ``--intersection`` keeps the samples in both
 (a warning says how many were left out of each file, with examples). A mismatch is one error
 naming the samples and the command-line options that resolve it, and IDs that differ only by
-letter case (``S1`` vs ``s1``) are named as such.
+letter case (``S1`` vs ``s1``) are named as such. Where the profile carries metadata of its own
+(an ``.h5ad``'s ``obs``), the columns of the metadata file replace those of the same name, with a
+warning.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def load_profile(profile: Path, *, metadata: Path | None = None, id_column: str 
     hold empty samples (``associate``, which models the values as given).
     """
     from ..errors import InputError
-    from ..io import read_metadata, read_profile
+    from ..io import add_metadata, detect_format, read_metadata, read_profile
     from ..io.metadata import SampleMismatchError
 
     if metadata is None:
@@ -58,11 +60,32 @@ def load_profile(profile: Path, *, metadata: Path | None = None, id_column: str 
             raise InputError("--id-column needs --metadata", source=str(profile),
                              hint="give the sample metadata with --metadata FILE, or leave --id-column out")
     meta = None if metadata is None else read_metadata(metadata, id_column=id_column)
+    how = "inner" if intersection else "exact"
     try:
-        return read_profile(profile, format=format, orientation=orientation, metadata=meta,
-                            how="inner" if intersection else "exact", keep_values=keep_values)
+        if meta is None or (format or detect_format(profile)[0]) == "table":
+            # a plain table: the metadata's IDs also say which axis holds the samples
+            return read_profile(profile, format=format, orientation=orientation, metadata=meta, how=how,
+                                keep_values=keep_values)
+        adata = read_profile(profile, format=format, orientation=orientation, keep_values=keep_values)
+        return add_metadata(adata, _replacing(adata, meta, profile), how=how)
     except SampleMismatchError as exc:
         raise InputError(exc.problem, source=exc.source, hint=_cli_hint(exc, intersection)) from None
+
+
+def _replacing(adata, meta, profile):
+    """The metadata, after the profile's own ``obs`` columns of the same names (an .h5ad that
+    carries its metadata) were dropped from ``adata``, with a warning: the file given wins."""
+    import warnings
+
+    from ..io.metadata import MetadataWarning
+
+    clash = [c for c in meta.columns if c in adata.obs.columns]
+    if clash:
+        warnings.warn(f"{profile}: its own column(s) {', '.join(map(repr, clash[:5]))}"
+                      f"{f' and {len(clash) - 5} more' if len(clash) > 5 else ''} are replaced by those of the "
+                      f"metadata file {meta.attrs.get('source')}", MetadataWarning, stacklevel=3)
+        adata.obs = adata.obs.drop(columns=clash)
+    return meta
 
 
 def metadata_columns(adata) -> list[str]:
