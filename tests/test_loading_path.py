@@ -360,3 +360,15 @@ def test_h5ad_carrying_metadata_columns_takes_the_metadata_file(ra1000, tmp_path
     assert set(pd.read_csv(tmp_path / "a" / "all_results.tsv", sep="\t")["metadata"]) == {"Age"}
     _ok(cli("permanova", h5ad, "-m", mpath, "--formula", f"~ C(`{GROUP}`)", "--permutations", "0",
             "-o", tmp_path / "p.tsv"))
+
+
+def test_reference_and_meta_take_intersection_too(merged, tmp_path):
+    """Every command that reads a profile with metadata has the same options and errors."""
+    t, samples = merged["table"], merged["samples"]
+    m = _mismatched_metadata(merged, tmp_path)
+    for args, out in ((["reference", t, "-m", m, "--healthy", "status=control"], tmp_path / "ref.json"),
+                      (["meta", t, "-m", m, "--study", "study", "--label", "status", "--case", "case", "--plots", "0"],
+                       tmp_path / "meta")):
+        refused = cli(*args, "-o", out)
+        assert refused.exit_code == 2 and "--intersection" in refused.output and repr(samples[0]) in refused.output
+        _ok(cli(*args, "-o", out, "--intersection"))

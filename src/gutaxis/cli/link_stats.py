@@ -132,6 +132,8 @@ def meta_cmd(
     plots: int = typer.Option(10, "--plots", min=0, help="Forest plots (SVG) for this many features, lowest p first."),
     feature: Optional[list[str]] = typer.Option(None, "--feature", help="Also plot this feature (repeatable)."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Profile format; detected when omitted."),
+    intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Random-effects meta-analysis across studies (metafor rma: REML or DerSimonian-Laird) with forest plots."""
@@ -148,6 +150,9 @@ def meta_cmd(
 
         what = "folder for the meta-analysis"
         inputs = [input, metadata]
+        if metadata is None and (intersection or id_column is not None):
+            raise InputError("--intersection and --id-column need --metadata (INPUT is then a profile)",
+                             source="gutaxis meta", hint="leave them out when INPUT is an effects table")
         if metadata is not None:  # options, then the output folder: before any work
             lacking = [f"--{n}" for n, v in (("study", study), ("label", label), ("case", case)) if v is None]
             if lacking:
@@ -155,7 +160,8 @@ def meta_cmd(
                                  hint="e.g. --study study_name --label disease --case CD")
         check_output_dir(out_dir, overwrite=overwrite, what=what, inputs=inputs)
         if metadata is not None:
-            adata = load_profile(input, metadata=metadata, format=format)
+            adata = load_profile(input, metadata=metadata, id_column=id_column, format=format,
+                                 intersection=intersection)
             result = meta_mod.per_study_associations(adata, study=study, label=label, case=case, control=control,
                                                      effect=effect, method=method)
             effect_label = "Hedges' g (cases - controls)" if effect == "smd" else "difference in mean log10 abundance"

@@ -129,6 +129,8 @@ def reference_cmd(
     metadata: Optional[Path] = typer.Option(None, "--metadata", "-m", help="Sample metadata (CSV/TSV) to join by sample ID."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format; detected when omitted."),
     orientation: Optional[str] = typer.Option(None, "--orientation", help="Plain tables: samples-as-rows or samples-as-columns."),
+    intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
 ) -> None:
     """Build a healthy reference (JSON) from the healthy samples of a labelled cohort."""
     with _guard():
@@ -149,7 +151,8 @@ def reference_cmd(
                                  hint="write the reference to a new file, e.g. -o reference.json")
         with _progress(2, "reading the profile") as advance:
             advance("reading the profile")
-            adata = load_profile(profile, metadata=metadata, format=format, orientation=orientation)
+            adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
+                                 orientation=orientation, intersection=intersection)
             advance("health indices of the healthy samples")
             ref = build_reference(adata, healthy=(column.strip(), value.strip()),
                                   source=f"{profile.name}: samples with {column.strip()} == {value.strip()!r}")
