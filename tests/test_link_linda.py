@@ -184,3 +184,19 @@ def test_cli_linda_on_a_count_table(tmp_path):
     assert np.abs(merged["coef_cli"] - merged["coef_api"]).max() < 1e-9  # the CLI modelled the counts
     run = cli("linda", counts_path, "-m", meta_path, "-o", tmp_path / "other", "--formula", "~ group + (1|group)")
     assert run.exit_code != 0 and "random effects" in run.output
+
+
+def test_proportions_replace_zeros_by_half_the_smallest_value():
+    rng = np.random.default_rng(8)
+    table = _nb_table(rng, n=40, m=50)
+    props = table.div(table.sum(axis=1), axis=0)
+    meta = pd.DataFrame({"group": ["A", "B"] * 20}, index=table.index)
+    res = gutaxis.linda(props, meta, formula="~ group", bias_se=None)
+    half = 0.5 * props.to_numpy()[props.to_numpy() > 0].min()
+    assert res.params["data_type"] == "proportions" and f"{half:g}" in res.params["zero_handling"]
+    W = np.log2(np.where(props.to_numpy() == 0, half, props.to_numpy()))
+    W -= W.mean(axis=1, keepdims=True)
+    g = (meta["group"] == "B").to_numpy()
+    raw = W[g].mean(axis=0) - W[~g].mean(axis=0)  # two groups: the OLS slope is the difference of means
+    got = res.results.set_index("feature").loc[props.columns]
+    assert np.abs(got["coef"].to_numpy() - (raw - res.params["bias"]["groupB"])).max() < 1e-10
