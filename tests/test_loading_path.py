@@ -67,7 +67,7 @@ def _cohort(metaml):
 def write_merged(metaml, path, *, database: str | None = "#mpa_v20_m200"):
     """The merged MetaPhlAn table of the 32 profiles, as merge_metaphlan_tables.py lays it out.
     Returns (samples, species names, species rows as percent) read from the text written."""
-    cols, meta = _cohort(metaml)
+    cols, _ = _cohort(metaml)
     clades = [c for c in metaml.index if c.startswith("k__")]
     values = metaml.loc[clades, cols]
     present = (values.astype(float) > 0).any(axis=1)
@@ -313,7 +313,7 @@ def test_case08_two_valued_numeric_warns(ra1000, tmp_path):
 
 # ------------------------------------------------------------------ case 11: IDs differing only in case
 def test_case11_case_only_id_mismatch_named_and_orientation_kept(ra1000, tmp_path):
-    table, mpath, counts, group = ra1000
+    _, mpath, counts, _ = ra1000
     # samples as rows, taxa named by their genus alone (nothing says which axis holds the samples
     # but the metadata's IDs), and metadata IDs written in lower case
     frame = counts.copy()
@@ -348,7 +348,7 @@ def test_case11_case_only_id_mismatch_named_and_orientation_kept(ra1000, tmp_pat
 def test_h5ad_carrying_metadata_columns_takes_the_metadata_file(ra1000, tmp_path):
     """An .h5ad whose obs already holds the metadata's columns: the file given replaces them
     (warned), as associate read it before the shared path; permanova and report do the same."""
-    table, mpath, counts, group = ra1000
+    table, mpath, _, _ = ra1000
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cohort = gutaxis.read_profile(table, metadata=mpath)

@@ -22,7 +22,7 @@ import hashlib
 import os
 import platform
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["ids_digest", "record"]
@@ -105,7 +105,7 @@ def record(command: str, *, params: Mapping, adata=None, inputs: Mapping[str, An
         samples = adata.obs_names if samples is None else samples
         features = adata.var_names if features is None else features
     out: dict[str, Any] = {"command": command, "gutaxis_version": __version__,
-                           "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                           "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                            "params": dict(params), "inputs": files}
     for key, ids in (("samples", samples), ("features", features)):
         if ids is not None:

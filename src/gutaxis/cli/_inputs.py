@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["INTERSECTION_HELP", "ID_COLUMN_HELP", "load_profile", "metadata_columns"]
+__all__ = ["ID_COLUMN_HELP", "INTERSECTION_HELP", "load_profile", "metadata_columns"]
 
 INTERSECTION_HELP = ("Keep only the samples found in both the profile and the metadata (a warning says how many "
                      "were left out of each, with examples); without it a mismatch is an error naming the samples.")

@@ -40,7 +40,7 @@ import pandas as pd
 from ..errors import InputError
 from ..io.metadata import MetadataWarning
 
-__all__ = ["Design", "parse_formula", "build_design", "categorical_name", "RandomEffectWarning", "TwoValuedWarning"]
+__all__ = ["Design", "RandomEffectWarning", "TwoValuedWarning", "build_design", "categorical_name", "parse_formula"]
 
 
 class RandomEffectWarning(UserWarning):
@@ -280,7 +280,7 @@ def _needs_quote(name: str) -> bool:
     return not re.fullmatch(r"[A-Za-z_.][\w.]*", name)
 
 
-_CATEGORICAL = re.compile(r"^C\((.*)\)$", re.S)
+_CATEGORICAL = re.compile(r"^C\((.*)\)$", re.DOTALL)
 
 
 def categorical_name(column: str) -> str:
