@@ -104,3 +104,29 @@ def test_bad_input():
         pcoa(pd.DataFrame(good, index=labels, columns=labels[::-1]))
     with pytest.raises(InputError, match="n_components"):
         pcoa(good, n_components=5)
+
+
+def test_an_abundance_table_needs_a_metric_and_is_refused_fast(shared):
+    """Issue 13 case 12: pcoa(adata) ran 95 s and 1 GB before a raw numpy error."""
+    import time
+
+    import gutaxis
+
+    adata = gutaxis.read_profile(shared("data", "gmwi2_example", "SRR1761667_metaphlan.txt"))
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match="metric='braycurtis'"):
+        pcoa(adata)
+    assert time.perf_counter() - t0 < 1.0
+    with pytest.raises(InputError, match="already a distance matrix"):
+        pcoa(pd.DataFrame(np.zeros((3, 3)), index=list("abc"), columns=list("abc")), metric="braycurtis")
+
+
+def test_pcoa_of_a_table_equals_pcoa_of_its_scipy_distances(shared):
+    table = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0,
+                        encoding="utf-8-sig").T.iloc[:120]
+    table = table.loc[:, (table > 0).any()]
+    D = pd.DataFrame(squareform(pdist(table.to_numpy(), "braycurtis")), index=table.index, columns=table.index)
+    want = pcoa(D, n_components=3)
+    got = pcoa(table, n_components=3, metric="braycurtis")
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), atol=1e-9)
+    assert list(got.index) == list(table.index)

@@ -118,3 +118,27 @@ def test_genus_level_table_gets_nan_gmhi_with_note():
     assert out["GMHI"].isna().all()
     assert any("GMHI set to NaN" in n for n in out.attrs["notes"])
     assert out["bifidobacterium"].tolist() == pytest.approx([0.5, 0.8])
+
+
+def test_reference_repr_is_a_summary_not_the_values():
+    from gutaxis.measure import HealthyReference
+
+    ref = HealthyReference(values={"GMHI": np.linspace(-2, 2, 5000), "shannon": np.ones(5000)}, n_samples=5000,
+                           source="test cohort")
+    text = repr(ref)
+    assert text == "HealthyReference(n_samples=5000, indices=[GMHI, shannon], source='test cohort')"
+
+
+def test_health_indices_can_write_into_obs(shared):
+    import gutaxis
+    from gutaxis.measure import health_indices
+
+    adata = gutaxis.read_profile(shared("data", "gmwi2_example", "SRR1761667_metaphlan.txt"))
+    before = list(adata.obs.columns)
+    table = health_indices(adata, inplace=True)
+    assert list(adata.obs.columns) == before + list(table.columns)
+    assert adata.obs["GMHI"].iloc[0] == pytest.approx(table["GMHI"].iloc[0])
+    with pytest.warns(UserWarning, match="replaced"):
+        health_indices(adata, inplace=True)
+    with pytest.raises(InputError, match="AnnData"):
+        health_indices(adata.to_df(), inplace=True)

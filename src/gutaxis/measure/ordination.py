@@ -69,16 +69,28 @@ def _as_distance(distance) -> tuple[np.ndarray, pd.Index]:
     return D, labels
 
 
-def pcoa(distance, n_components: int = 2) -> pd.DataFrame:
+def _is_table(x) -> bool:
+    """An abundance table (AnnData, or a labelled samples x taxa DataFrame), not a distance matrix."""
+    if type(x).__name__ == "AnnData":
+        return True
+    return isinstance(x, pd.DataFrame) and x.shape[0] != x.shape[1]  # square ones are checked as distances
+
+
+def pcoa(distance, n_components: int = 2, *, metric: str | None = None) -> pd.DataFrame:
     """Principal coordinates of a distance matrix.
 
     Parameters
     ----------
     distance
         Square symmetric DataFrame labelled by sample (e.g. from :func:`beta_diversity`) or
-        ndarray, zero diagonal, no NaN.
+        ndarray, zero diagonal, no NaN; or, with ``metric``, an abundance table (AnnData or
+        samples x taxa DataFrame) whose distances are computed first by :func:`beta_diversity`
+        (blockwise, in bounded memory).
     n_components
         Number of axes (1 <= n_components <= n_samples).
+    metric
+        The distance to compute from an abundance table (e.g. ``"braycurtis"``, ``"aitchison"``);
+        required for a table, refused for a distance matrix.
 
     Returns
     -------
@@ -88,6 +100,18 @@ def pcoa(distance, n_components: int = 2) -> pd.DataFrame:
     ``notes``. The sign of each axis is fixed so that its largest-magnitude coordinate is
     positive (eigenvectors have arbitrary sign; other tools may flip axes).
     """
+    if _is_table(distance):
+        if metric is None:
+            what = "an AnnData" if type(distance).__name__ == "AnnData" else f"a {distance.shape[0]} x {distance.shape[1]} table"
+            raise InputError(f"pcoa needs distances between samples; it was given {what} of abundances",
+                             source="pcoa", hint="say which distance, e.g. pcoa(adata, metric='braycurtis'), or pass "
+                                                 "gutaxis.beta_diversity(adata, metric=...) yourself")
+        from .beta import beta_diversity
+
+        distance = beta_diversity(distance, metric=metric)
+    elif metric is not None:
+        raise InputError("metric= is for an abundance table; this input is already a distance matrix", source="pcoa",
+                         hint="drop metric=, or pass the abundance table instead")
     D, labels = _as_distance(distance)
     n = D.shape[0]
     if not (isinstance(n_components, (int, np.integer)) and 1 <= n_components <= n):

@@ -204,6 +204,11 @@ class HealthyReference:
     def indices(self) -> list[str]:
         return list(self.values)
 
+    def __repr__(self) -> str:  # a summary, not every stored value
+        names = ", ".join(self.indices[:6]) + (f", ... ({len(self.indices)} in all)" if len(self.indices) > 6 else "")
+        src = f", source={self.source[:60]!r}" + ("..." if len(self.source) > 60 else "") if self.source else ""
+        return f"HealthyReference(n_samples={self.n_samples}, indices=[{names}]{src})"
+
     def to_json(self, path: str | PathLike) -> Path:
         """Write the reference as JSON (plain lists of numbers); returns the path."""
         from .. import __version__
@@ -390,7 +395,7 @@ def percentiles(indices: pd.DataFrame, reference: HealthyReference) -> pd.DataFr
 
 
 # --------------------------------------------------------------------------- one-call table
-def health_indices(data, *, counts=None) -> pd.DataFrame:
+def health_indices(data, *, counts=None, inplace: bool = False) -> pd.DataFrame:
     """GMHI, alpha diversity and panel sums per sample: the table the report shows.
 
     Parameters
@@ -400,6 +405,9 @@ def health_indices(data, *, counts=None) -> pd.DataFrame:
     counts
         Optional samples x taxa read counts of the same samples, for count-based diversity
         (Chao1). An AnnData's ``layers["counts"]`` is used without this argument.
+    inplace
+        With an AnnData, also write the columns into ``data.obs`` (as scanpy's tools do); columns of
+        ``obs`` with the same names are replaced, with a warning naming them.
 
     Returns
     -------
@@ -450,5 +458,15 @@ def health_indices(data, *, counts=None) -> pd.DataFrame:
         "panels": dict(panels.attrs),
         "notes": notes + list(alpha.attrs.get("notes", [])) + list(panels.attrs.get("notes", [])),
     }
+    if inplace:
+        if not _is_anndata(data):
+            raise InputError("inplace=True writes into an AnnData's obs; this input is a table",
+                             source="health_indices", hint="pass an AnnData, or join the returned table yourself")
+        clash = [c for c in result.columns if c in data.obs.columns]
+        if clash:
+            warnings.warn(f"health_indices replaced {len(clash)} existing obs column(s): {', '.join(clash[:8])}",
+                          UserWarning, stacklevel=2)
+        for c in result.columns:
+            data.obs[c] = result[c].to_numpy()
     return result
 
