@@ -8,13 +8,13 @@ prevalence filter MaAsLin2 applies by default). Each simulation draws ``--n`` sa
 and gives half of them, at random, the label "B" (the others "A"):
 
 - ``null``: the real counts, labels permuted: no feature differs, every discovery is false.
-- ``up3``: ``--frac`` (10%) of the features, drawn at random, are ``--fold`` (3) times as
+- ``up`` (printed ``up3`` for ``--fold 3``): ``--frac`` (10%) of the features, drawn at random, are ``--fold`` (3) times as
   abundant in B: each B sample's proportions are multiplied by 3 on those features and
   renormalised, and every sample (A and B alike) is redrawn multinomially at its own depth.
   The other 90% are unchanged in absolute terms, so calling them is a false discovery; their
   *proportions* fall in B (the compositional effect LinDA corrects). A feature absent from a
   sample stays absent, so power is limited by the zeros of real data.
-- ``updown3``: as ``up3`` with half of the planted features 3x up and half 3x down.
+- ``updown`` (``updown3``): as ``up`` with half of the planted features up and half down.
 
 Methods, all at q < 0.05, each with its own defaults, formula ``~ group``: ``linda``
 (gutaxis.linda: pseudo-count 0.5, CLR, OLS, mode bias correction whose bootstrap variance enters
@@ -29,8 +29,9 @@ truly null features' tests with p < 0.05 (5% for a calibrated test). Under ``nul
 P(V > 0) are the same number. The paper's tests ignore the variance of the estimated mode, which matters
 with a few hundred features (compare ``linda_paper`` with ``linda``).
 
-    .venv/bin/python bench/bench_da_fdr.py --sims 500            # the figures in the closing note
-    .venv/bin/python bench/bench_da_fdr.py --sims 20 --n 60      # quick look
+    .venv/bin/python bench/bench_da_fdr.py --sims 500                       # docs/validation.md, first table
+    .venv/bin/python bench/bench_da_fdr.py --sims 200 --n 400 --fold 8      # its second table
+    .venv/bin/python bench/bench_da_fdr.py --sims 20 --n 60                 # quick look
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ def simulate(counts: np.ndarray, scenario: str, n: int, fold: float, frac: float
     planted = rng.choice(m, size=k, replace=False)
     truth[planted] = True
     factor = np.ones(m)
-    if scenario == "up3":
+    if scenario == "up":
         factor[planted] = fold
-    elif scenario == "updown3":
+    elif scenario == "updown":
         factor[planted[: k // 2]] = fold
         factor[planted[k // 2:]] = 1.0 / fold
     else:
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=200, help="samples per simulation (default 200, half in each group)")
     ap.add_argument("--fold", type=float, default=3.0, help="planted fold change (default 3)")
     ap.add_argument("--frac", type=float, default=0.10, help="fraction of features planted (default 0.10)")
-    ap.add_argument("--scenarios", default="null,up3,updown3")
+    ap.add_argument("--scenarios", default="null,up,updown", help="null, up, updown (printed with the fold: up3, updown3)")
     ap.add_argument("--seed", type=int, default=2022)
     ap.add_argument("--cohort", choices=sorted(COHORTS), default="ra1000")
     ap.add_argument("--min-prevalence", type=float, default=0.1,
@@ -174,9 +175,10 @@ def main(argv=None) -> int:
             power = np.array([r[method][2] for r in results])
             pnull = np.mean([r[method][3] for r in results])
             secs = np.mean([r[method][4] for r in results])
-            se = lambda v: v.std(ddof=1) / np.sqrt(len(v))  # noqa: E731
+            se = lambda v: v.std(ddof=1) / np.sqrt(len(v))
             pw = "-" if scenario == "null" else f"{power.mean():.3f} ± {se(power):.3f}"
-            print(f"{scenario:9} {method:11} {fdp.mean():>8.3f} ± {se(fdp):.3f} {anyv.mean():>6.3f} ± {se(anyv):.3f} "
+            label = scenario if scenario == "null" else f"{scenario}{a.fold:g}"
+            print(f"{label:9} {method:11} {fdp.mean():>8.3f} ± {se(fdp):.3f} {anyv.mean():>6.3f} ± {se(anyv):.3f} "
                   f"{pw:>14} {pnull:>11.4f} {secs:>10.3f}")
     return 0
 

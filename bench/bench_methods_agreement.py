@@ -38,10 +38,11 @@ def row(what: str, diff: float, scale: float | None = None) -> None:
 
 
 def main() -> int:
-    import gutaxis
     from skbio import TreeNode
     from skbio.diversity import alpha_diversity, beta_diversity
     from skbio.stats.composition import closure, clr, multi_replace
+
+    import gutaxis
 
     hmp2 = pd.read_csv(SHARED / "maaslin2_hmp2" / "HMP2_taxonomy.tsv", sep="\t", index_col=0)
     h = hmp2.iloc[::25].iloc[:60]

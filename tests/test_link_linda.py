@@ -14,13 +14,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _vegan import _rscript
 from scipy import stats
 
 import gutaxis
 from gutaxis.errors import InputError
 from gutaxis.link.linda import kde_mode
-
-from _vegan import _rscript
 
 
 def _nb_table(rng, n=80, m=120):

@@ -15,13 +15,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _vegan import vegan
 from scipy.spatial.distance import cdist
 
 import gutaxis
 from gutaxis.errors import InputError
 from gutaxis.measure import beta_blocks, beta_diversity, cross_distance
 
-from _vegan import vegan
 
 @pytest.fixture(scope="module")
 def hmp2(shared) -> pd.DataFrame:

@@ -23,9 +23,9 @@ from gutaxis.errors import InputError
 from gutaxis.measure import beta_diversity, faith_pd, unifrac
 
 skbio = pytest.importorskip("skbio")
-from skbio import TreeNode  # noqa: E402
-from skbio.diversity import alpha_diversity as sk_alpha  # noqa: E402
-from skbio.diversity import beta_diversity as sk_beta  # noqa: E402
+from skbio import TreeNode
+from skbio.diversity import alpha_diversity as sk_alpha
+from skbio.diversity import beta_diversity as sk_beta
 
 
 def lineage_paths(taxonomy: pd.Series) -> dict[str, tuple[str, ...]]:

@@ -42,7 +42,6 @@ every distance is exact to rounding.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +52,7 @@ import scipy.sparse as sp
 from .._validation import abundance_matrix, feature_names
 from ..errors import InputError
 
-__all__ = ["AITCHISON_METRICS", "clr", "rclr", "aitchison", "robust_aitchison"]
+__all__ = ["AITCHISON_METRICS", "aitchison", "clr", "rclr", "robust_aitchison"]
 
 AITCHISON_METRICS = ("aitchison", "robust_aitchison")
 #: the default zero replacement of the CLR (scikit-bio's multiplicative replacement)

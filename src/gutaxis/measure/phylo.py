@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from .._validation import abundance_matrix
 from ..errors import InputError
 
-__all__ = ["read_tree", "faith_pd", "unifrac"]
+__all__ = ["faith_pd", "read_tree", "unifrac"]
 
 
 def read_tree(tree):

@@ -33,7 +33,7 @@ from numba import njit
 from .._validation import abundance_matrix
 from ..errors import InputError
 
-__all__ = ["rarefy", "expected_richness", "rarefaction_curve"]
+__all__ = ["expected_richness", "rarefaction_curve", "rarefy"]
 
 
 def _counts(data, layer, source: str):
