@@ -1,4 +1,5 @@
-"""``gutaxis serve``: the web app where a person and their dietitian work together."""
+"""``gutaxis serve``: the web app where a person and their dietitian work together; ``gutaxis admin``:
+maintenance of its database (``verify-audit``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from ._app import _guard, _stderr, _stdout, app
 from .lifestyle import _FNDDS_HELP, _NOVA_HELP, _SR28_HELP, _USDA_HELP
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+admin_app = typer.Typer(help="Maintenance of the web app's database (PostgreSQL or SQLite).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 
 @app.command()
@@ -93,6 +97,49 @@ def _worker(settings, parent: int) -> None:
 
 def _safe_url(url: str) -> str:
     """The database URL without a password."""
-    from sqlalchemy.engine import make_url
+    from ..web.db import safe_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)
+
+
+@admin_app.command("verify-audit")
+def verify_audit(
+    database_url: Optional[str] = typer.Option(None, "--database-url", envvar="GUTAXIS_DATABASE_URL",
+                                               help="SQLAlchemy URL of the app's database (default: SQLite in the "
+                                               "data directory)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="GUTAXIS_DATA_DIR",
+                                            help="Folder of the SQLite database (default: the user data directory)."),
+) -> None:
+    """Check the audit trail's hash chain: prints OK, or the first event that was changed or follows a removed one
+    (exit code 1)."""
+    with _guard():
+        from ..errors import InputError
+        from ..web.audit import check_chain
+        from ..web.db import check_reachable, make_engine, session_factory
+        from ..web.settings import Settings
+
+        kw = {"database_url": database_url}
+        if data_dir is not None:
+            kw["data_dir"] = data_dir
+        settings = Settings(**kw)
+        url = settings.database_url
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+            raise InputError(f"no database at {url}: give --database-url or --data-dir")
+        engine = make_engine(url)
+        try:
+            check_reachable(engine)
+            from sqlalchemy import inspect
+
+            if "audit_event" not in inspect(engine).get_table_names():
+                raise InputError(f"{_safe_url(url)} has no audit table: not a gutaxis web-app database")
+            with session_factory(engine)() as db:
+                report = check_chain(db)
+        finally:
+            engine.dispose()
+        where = _safe_url(url)
+        if report.ok:
+            _stdout().print(f"OK: the audit chain of {report.events} events holds ({where})")
+            return
+        _stderr().print(f"BROKEN: audit event {report.broken_id} (at {report.broken_at}, event {report.events} of the "
+                        f"chain): {report.reason} ({where})")
+        raise typer.Exit(1)

@@ -1,4 +1,10 @@
-"""The database: engine with SQLite pragmas, sessions, and migration to the newest schema (Alembic)."""
+"""The database: engine with SQLite pragmas, sessions, and migration to the newest schema (Alembic).
+
+SQLite is the default; PostgreSQL (psycopg 3, ``pip install 'gutaxis[postgres]'``) takes a URL such as
+``postgresql+psycopg://gutaxis:PASSWORD@db.example.org:5432/gutaxis`` (a bare ``postgresql://`` URL
+is given the psycopg driver). A database that cannot be reached is one clear error naming the URL
+without its password.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,47 @@ from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
-__all__ = ["make_engine", "migrate", "alembic_config"]
+from ..errors import GutaxisError, InputError
+
+__all__ = ["make_engine", "migrate", "check_reachable", "alembic_config", "safe_url", "DatabaseUnreachable"]
+
+
+class DatabaseUnreachable(GutaxisError):
+    """The database server did not answer, or refused the login."""
+
+
+def safe_url(url) -> str:
+    """``url`` as text with the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 (an unparsable URL is shown as nothing rather than leaked)
+        return "<unparsable database URL>"
+
+
+def _normalise(url: str) -> str:
+    """A bare ``postgresql://`` URL gets psycopg 3 (SQLAlchemy would pick psycopg2, which we do not ship)."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return str(url)
 
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    try:
+        url = _normalise(url)
+    except Exception as exc:  # noqa: BLE001 (sqlalchemy.exc.ArgumentError and friends)
+        raise InputError(f"not a database URL: {safe_url(url)} (e.g. postgresql+psycopg://user@host/db or "
+                         "sqlite:///path/gutaxis.db)") from exc
+    if url.startswith("postgresql"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise InputError("PostgreSQL needs psycopg 3: pip install 'gutaxis[postgres]'") from None
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -32,7 +71,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
+    extra = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30, **extra)
 
 
 def alembic_config(engine: Engine):
@@ -48,7 +88,20 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (creates the database on first start)."""
     from alembic import command
 
+    check_reachable(engine)
     command.upgrade(alembic_config(engine), revision)
+
+
+def check_reachable(engine: Engine) -> None:
+    """Open one connection, or raise :class:`DatabaseUnreachable` naming the URL without its password."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split()) if exc.orig is not None else type(exc).__name__
+        if engine.url.password:
+            reason = reason.replace(str(engine.url.password), "***")
+        raise DatabaseUnreachable(f"cannot open the database {safe_url(engine.url)}: {reason}") from None
 
 
 def session_factory(engine: Engine) -> sessionmaker:

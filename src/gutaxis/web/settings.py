@@ -53,6 +53,9 @@ class Settings:
         app says what is missing).
     run_jobs_inline
         Run background jobs in the request (tests and the load bench only).
+    job_lapse_seconds
+        A running job whose worker sent no heartbeat for this long (it died) goes back to the queue
+        (``GUTAXIS_JOB_LAPSE_SECONDS``; the worker beats every quarter of it).
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -73,6 +76,7 @@ class Settings:
     reference: Path | None = None
     plan_draws: int = 200
     run_jobs_inline: bool = False
+    job_lapse_seconds: float = field(default_factory=lambda: float(os.environ.get("GUTAXIS_JOB_LAPSE_SECONDS", 60)))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
