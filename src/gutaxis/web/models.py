@@ -263,7 +263,8 @@ class RetainedPlan(Base):
 class AuditEvent(Base):
     """Append-only, hash-chained: who read or changed whose health data, or was denied.
 
-    UPDATE and DELETE are refused by the database (triggers on SQLite, rules on PostgreSQL).
+    UPDATE and DELETE are refused by the database (triggers on SQLite; PL/pgSQL triggers on PostgreSQL,
+    which refuse TRUNCATE too); ``gutaxis admin verify-audit`` checks the chain.
     """
 
     __tablename__ = "audit_event"
