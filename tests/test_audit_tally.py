@@ -109,3 +109,9 @@ def test_checks_tell_a_refusal_from_a_raw_exception(tally, tmp_path):
     r.calls[0]["rss_mb"] = 900.0
     ok, why = slow(r)
     assert not ok and "900 MB" in why
+    r = run(2, "error: x.yaml: bad\n")
+    r.calls[0]["cpu_s"] = 25.0
+    ok, why = slow(r)
+    assert not ok and "CPU 25.0 s" in why
+    r.calls[0]["cpu_s"] = 2.0
+    assert slow(r)[0]

@@ -16,6 +16,7 @@ single word a genus.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -32,6 +33,7 @@ _PREFIX = re.compile(r"^\s*(?:([kdpcofgst])__|D_\d+__)")
 _SEP = re.compile(r"[|;]")
 _KEY_RUNS = re.compile(r"[\s_./\-]+")
 _MISSING = {"", "nan", "none", "na", "<na>"}
+_RANK_PART = re.compile(r"^\s*([kdpcofgst])__(.+)$")
 
 
 def _fallback_normalize(name: str) -> str | None:
@@ -39,6 +41,11 @@ def _fallback_normalize(name: str) -> str | None:
     text = str(name).strip()
     if not text:
         return None
+    if "|" not in text and ";" not in text and "__" not in text:
+        # one part without a rank prefix (a rank value such as 'Bifidobacterium'): what the
+        # general path below gives for it, without its regexes (a wide table calls this per feature)
+        leaf = " ".join(text.replace("[", "").replace("]", "").replace("_", " ").split())
+        return leaf or None
     parts = [p.strip() for p in _SEP.split(text) if p.strip()]
     # keep the deepest named rank above strain: 's__X' in 'k__..|s__X|t__Y'
     named = [p for p in parts if not re.fullmatch(r"(?:[kdpcofgst]__|D_\d+__)", p)]
@@ -53,7 +60,9 @@ def _fallback_normalize(name: str) -> str | None:
     return leaf or None
 
 
+@functools.cache
 def _taxonomy_normalizer():
+    """``gutaxis.taxonomy.normalize_name``, looked up once (not per name)."""
     try:
         from ..taxonomy import normalize_name  # written by the io/taxonomy engineer
     except ImportError:
@@ -72,6 +81,8 @@ def normalize(name) -> str | None:
             out = fn(str(name))
         except Exception:  # a name the official normaliser rejects still gets the fallback
             out = None
+    if type(out) is str and out.strip():  # the common case: the checks below, without their cost
+        return out
     if out is None or (isinstance(out, float) and np.isnan(out)) or not str(out).strip():
         out = _fallback_normalize(str(name))
     return None if out is None else str(out)
@@ -97,8 +108,11 @@ def match_keys(names: Iterable) -> np.ndarray:
 def _raw_ranks(name: str) -> dict:
     """Ranks named explicitly in a prefixed lineage string (``g__Bifidobacterium`` -> genus)."""
     out = {}
-    for part in _SEP.split(str(name)):
-        m = re.match(r"^\s*([kdpcofgst])__(.+)$", part.strip())
+    name = str(name)
+    if "__" not in name:  # no part can carry a rank prefix
+        return out
+    for part in _SEP.split(name):
+        m = _RANK_PART.match(part.strip())
         if m:
             val = m.group(2).strip()
             if val:
@@ -106,9 +120,11 @@ def _raw_ranks(name: str) -> dict:
     return out
 
 
-def _parse_one(name: str) -> dict:
+def _parse_one(name: str, with_name: bool = True) -> dict:
+    """Lineage parsed from a feature name; ``with_name=False``: the caller has the normalised name
+    already (var['taxon']), so a rank-prefixed name is not normalised a second time (``name`` None)."""
     ranks = _raw_ranks(name)
-    norm = normalize(name)
+    norm = normalize(name) if with_name or not ranks else None
     out = {"name": norm, "species": None, "genus": None, "family": None, "kingdom": None}
     if ranks:
         for r in ("species", "genus", "family", "kingdom"):
@@ -154,23 +170,33 @@ def feature_lineage(data, features: pd.Index) -> pd.DataFrame:
     AnnData ``var`` columns win where present and non-missing; the rest is parsed from the
     feature names (``var_names``).
     """
-    parsed = pd.DataFrame([_parse_one(f) for f in features], index=features,
-                          columns=["name", "species", "genus", "family", "kingdom"], dtype=object)
-    if _is_anndata(data):
-        var = data.var
+    var = data.var if _is_anndata(data) else None
+    taxa = None
+    if var is not None and "taxon" in var.columns:
+        taxa = [_clean(v) for v in var["taxon"].to_numpy()]  # the name where given: not parsed again below
+    parsed = pd.DataFrame([_parse_one(f, taxa is None or taxa[i] is None) for i, f in enumerate(features)],
+                          index=features, columns=["name", "species", "genus", "family", "kingdom"], dtype=object)
+    if var is not None:
+        seen: dict[str, str | None] = {}  # each distinct var value normalised once (kingdoms, families repeat)
+
+        def norm_once(g: str):
+            out = seen.get(g, seen)
+            if out is seen:
+                out = seen[g] = normalize(g)
+            return out
+
         for col in ("species", "genus", "family", "kingdom"):
             if col in var.columns:
                 given = [_clean(v) for v in var[col].to_numpy()]
                 have = np.array([g is not None for g in given])
                 vals = parsed[col].to_numpy(dtype=object)
-                vals[have] = np.array([normalize(g) for g in np.array(given, dtype=object)[have]], dtype=object)
+                vals[have] = np.array([norm_once(g) for g in np.array(given, dtype=object)[have]], dtype=object)
                 parsed[col] = vals
-        if "taxon" in var.columns:
-            taxa = [_clean(v) for v in var["taxon"].to_numpy()]
+        if taxa is not None:
             vals = parsed["name"].to_numpy(dtype=object)
             for i, t in enumerate(taxa):
                 if t is not None:
-                    vals[i] = normalize(t)
+                    vals[i] = norm_once(t)
             parsed["name"] = vals
         # a species known from var gives its genus when var has no genus
         if "species" in var.columns and "genus" not in var.columns:
