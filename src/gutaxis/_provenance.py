@@ -61,6 +61,27 @@ def _input(path, prov: Mapping | None) -> dict[str, Any]:
     return entry
 
 
+def _parts(prov: Mapping) -> list[dict[str, Any]]:
+    """The parts of a cohort joined by :func:`gutaxis.io.concat` (directly, or read back from the
+    ``.h5ad`` it was written to: under ``upstream``), each ``{"key", "path", "sha256", ...}``."""
+    upstream = prov.get("upstream")
+    parts = prov.get("parts") or (upstream.get("parts") if isinstance(upstream, Mapping) else None) or []
+    out = []
+    for part in parts:
+        if not isinstance(part, Mapping):
+            continue
+        source = part.get("source")
+        entry = {"key": part.get("key"), **_input(source if isinstance(source, str) else None, part)}
+        meta = part.get("metadata")
+        if isinstance(meta, Mapping):
+            entry["metadata"] = _input(meta.get("source"), {"sha256": meta.get("sha256")})
+        for key in ("n_samples", "n_features"):
+            if part.get(key) is not None:
+                entry[key] = part[key]
+        out.append(entry)
+    return out
+
+
 def record(command: str, *, params: Mapping, adata=None, inputs: Mapping[str, Any] | None = None,
            samples: Iterable | None = None, features: Iterable | None = None, **extra) -> dict[str, Any]:
     """The provenance record of one command's output.
@@ -74,7 +95,8 @@ def record(command: str, *, params: Mapping, adata=None, inputs: Mapping[str, An
     adata
         The cohort the command read: its reader's record (``uns["provenance"]``) gives the
         profile's and the metadata's paths and checksums, what the readers left out, and the
-        samples and features when ``samples``/``features`` are not given.
+        samples and features when ``samples``/``features`` are not given. A cohort joined by
+        :func:`gutaxis.io.concat` lists its parts (``inputs["profile"]["parts"]``).
     inputs
         More input files by role (``{"reference": path}``), or a role's path when the cohort
         does not know it; ``None`` values are left out.
@@ -92,6 +114,9 @@ def record(command: str, *, params: Mapping, adata=None, inputs: Mapping[str, An
         files["profile"] = _input(source if isinstance(source, str) else None, prov)
         if isinstance(source, list):
             files["profile"]["path"] = [str(s) for s in source]
+        parts = _parts(prov)
+        if parts:
+            files["profile"]["parts"] = parts
         meta = prov.get("metadata")
         if isinstance(meta, Mapping):
             files["metadata"] = _input(meta.get("source"), {"sha256": meta.get("sha256")})

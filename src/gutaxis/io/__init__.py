@@ -16,6 +16,7 @@ do.
 :func:`read_table`     CSV/TSV in either orientation
 :func:`read_h5ad`      AnnData ``.h5ad`` (validated); :func:`write_h5ad` writes one
 :func:`read_metadata`  sample metadata; :func:`add_metadata` joins it by sample ID
+:func:`concat`         cohorts of several studies joined, each part's provenance kept
 =================== ==========================================================================
 
 Inputs are read defensively: a MetaPhlAn file is checked against its own redundancy (every rank
@@ -37,6 +38,7 @@ import pandas as pd
 from ..errors import InputError
 from ._container import FilteredWarning
 from .biom import read_biom
+from .concat import concat
 from .detect import SUPPORTED_FORMATS, detect_format
 from .h5ad import read_h5ad, write_h5ad
 from .metadata import add_metadata, read_metadata
@@ -51,6 +53,7 @@ __all__ = [
     "FilteredWarning",
     "SUPPORTED_FORMATS",
     "add_metadata",
+    "concat",
     "detect_format",
     "read_biom",
     "read_h5ad",

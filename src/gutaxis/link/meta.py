@@ -21,6 +21,15 @@ Every feature is a row of a features x studies matrix (NaN where a study has no 
 features are solved together with array operations (no loop over features). BH q-values over
 features are added (Benjamini & Hochberg 1995, doi:10.1111/j.2517-6161.1995.tb02031.x).
 
+A feature needs estimates from ``min_studies`` studies (default 2) to be pooled: one seen in
+fewer has no pooled estimate, p or q, is left out of the BH correction, and is listed in
+:attr:`MetaResult.single_study` with the reason (a single study's coefficient is not a
+meta-analysis, and its p-value would dilute the correction of the features that are).
+
+The studies' effects can be given as matrices, or read from ``gutaxis associate`` outputs
+(folders, ``all_results.tsv`` files or ``AssociationResult`` objects, one per study; pooled per
+feature, metadata and value: :mod:`gutaxis.link.meta_associate`).
+
 :func:`per_study_associations` computes an effect per feature in every study (a standardised
 mean difference of transformed abundance, cases vs controls, or the difference in means, the
 coefficient of a linear model on the case indicator) and pools it, as the cross-study
@@ -30,7 +39,6 @@ Wirbel et al. 2021 (Genome Biol 22:93, doi:10.1186/s13059-021-02306-1).
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +74,10 @@ class MetaResult:
         Random-effects weights in percent (features x studies).
     studies
         Per-study sample counts when computed by :func:`per_study_associations`.
+    min_studies
+        Fewest studies with an estimate for a feature to be pooled.
+    inputs
+        What the studies' effects were read from (one record per study, for associate outputs).
     """
 
     table: pd.DataFrame
@@ -76,10 +88,37 @@ class MetaResult:
     level: float = 95.0
     studies: pd.DataFrame | None = None
     params: dict = field(default_factory=dict)
+    min_studies: int = 2
+    inputs: list = field(default_factory=list)
+
+    @property
+    def pooled(self) -> pd.DataFrame:
+        """The rows of :attr:`table` with a pooled estimate (``k >= min_studies``)."""
+        return self.table[self.table["k"] >= self.min_studies]
+
+    @property
+    def single_study(self) -> pd.DataFrame:
+        """Features seen in fewer than ``min_studies`` studies (one study, with the default 2): not
+        pooled. Columns ``k``, ``studies`` (their names), ``effect`` and ``se`` (of the one study,
+        where ``k == 1``) and ``reason``."""
+        few = self.table.index[self.table["k"] < self.min_studies]
+        eff, se = self.effects.loc[few], self.std_errors.loc[few]
+        k = self.table.loc[few, "k"].astype(int)
+        one = (k == 1).to_numpy()
+        out = pd.DataFrame({
+            "k": k,
+            "studies": [", ".join(map(str, row.index[row.notna()])) for _, row in eff.iterrows()],
+            "effect": np.where(one, eff.sum(axis=1, min_count=1).to_numpy(), np.nan),
+            "se": np.where(one, se.sum(axis=1, min_count=1).to_numpy(), np.nan),
+            "reason": [f"in {n} stud{'y' if n == 1 else 'ies'}; pooling needs at least {self.min_studies}"
+                       for n in k],
+        }, index=few)
+        return out
 
     def __repr__(self) -> str:
-        return (f"MetaResult(method={self.method!r}, features={len(self.table)}, studies={self.effects.shape[1]}, "
-                f"significant (q < 0.05)={int((self.table['q'] < 0.05).sum())})")
+        return (f"MetaResult(method={self.method!r}, features={len(self.table)} ({len(self.pooled)} pooled, "
+                f"{len(self.table) - len(self.pooled)} in fewer than {self.min_studies} studies), "
+                f"studies={self.effects.shape[1]}, significant (q < 0.05)={int((self.table['q'] < 0.05).sum())})")
 
 
 def _as_matrix(values, name: str, study_labels, feature_labels=None) -> pd.DataFrame:
@@ -104,7 +143,8 @@ def _as_matrix(values, name: str, study_labels, feature_labels=None) -> pd.DataF
         if len(labels) != frame.shape[1]:
             raise InputError(f"{len(labels)} study labels for {frame.shape[1]} studies", source="meta_analysis")
         frame.columns = labels
-    frame.index = pd.Index(frame.index, name="feature")
+    if not isinstance(frame.index, pd.MultiIndex):
+        frame.index = pd.Index(frame.index, name="feature")
     frame.columns = pd.Index(frame.columns, name="study")
     return frame
 
@@ -120,11 +160,14 @@ def _pooled(y: np.ndarray, v: np.ndarray, mask: np.ndarray, tau2: np.ndarray):
 
 def meta_analysis(
     effects,
-    std_errors,
+    std_errors=None,
     *,
     method: str = "REML",
     study_labels=None,
     level: float = 95.0,
+    min_studies: int = 2,
+    value_map=None,
+    metadata_map=None,
 ) -> MetaResult:
     """Random-effects meta-analysis (metafor ``rma(yi, sei=..., method=...)``) of many features.
 
@@ -132,23 +175,52 @@ def meta_analysis(
     ----------
     effects
         Effect sizes: a vector (one feature, one value per study), or a features x studies
-        matrix/DataFrame with NaN where a study has no estimate.
+        matrix/DataFrame with NaN where a study has no estimate. Or, without ``std_errors``,
+        ``gutaxis associate`` outputs: ``{study name: output}`` or a list of outputs (named
+        after their folders), each an output folder, its ``all_results.tsv`` or an
+        ``AssociationResult``; their ``coef`` and ``stderr`` are pooled per (feature,
+        metadata, value) (:func:`gutaxis.link.meta_associate.associate_effects`).
     std_errors
-        Their standard errors, same shape (> 0 where an effect is given).
+        Their standard errors, same shape (> 0 where an effect is given); ``None`` for
+        associate outputs.
     method
         ``"REML"`` (default, as metafor) or ``"DL"`` (DerSimonian-Laird).
     study_labels
         Names of the studies (columns), when ``effects`` is not a DataFrame.
     level
         Confidence level of the intervals, in percent.
+    min_studies
+        Fewest studies with an estimate for a feature to be pooled (default 2). Features in
+        fewer get NaN estimate, p and q (they are not in the BH correction), a ``note``, and
+        are listed in ``.single_study``. With ``min_studies=1`` a feature of one study gets
+        that study's estimate (``tau2 = 0``, no heterogeneity statistics).
+    value_map, metadata_map
+        For associate outputs: renames of metadata values / columns applied to every study
+        before pooling, where studies name the same level differently (``{"Healthy": "no"}``).
 
     Returns
     -------
     MetaResult
-        ``.table`` has one row per feature (see :class:`MetaResult`). Features without any
-        estimate get NaN and a ``note``; with one study, the estimate is that study's
-        (``tau2 = 0``, no heterogeneity statistics).
+        ``.table`` has one row per feature (see :class:`MetaResult`); ``.pooled`` the rows
+        pooled, ``.single_study`` the others; ``.inputs`` what associate outputs were read.
     """
+    if isinstance(min_studies, bool) or not isinstance(min_studies, (int, np.integer)) or min_studies < 1:
+        raise InputError(f"min_studies={min_studies!r} must be a whole number >= 1", source="meta_analysis",
+                         hint="the default 2 pools features seen in at least two studies")
+    min_studies = int(min_studies)
+    inputs: list = []
+    if std_errors is None:
+        from .meta_associate import associate_effects, is_associate_output
+
+        items = list(effects.values()) if isinstance(effects, dict) else (
+            [effects] if isinstance(effects, (str, Path)) or not hasattr(effects, "__iter__") else list(effects))
+        if not items or not all(is_associate_output(x) for x in items):
+            raise InputError("std_errors is missing", source="meta_analysis",
+                             hint="give std_errors with effect sizes, or associate outputs (folders, all_results.tsv "
+                                  "files or AssociationResult objects) as {study name: output}")
+        effects, std_errors, inputs = associate_effects(effects, value_map=value_map, metadata_map=metadata_map)
+    elif value_map or metadata_map:
+        raise InputError("value_map and metadata_map apply to associate outputs only", source="meta_analysis")
     method = str(method).upper()
     if method not in ("REML", "DL"):
         raise InputError(f"method={method!r} is not one of 'REML', 'DL'", source="meta_analysis")
@@ -234,19 +306,26 @@ def meta_analysis(
     crit = stats.norm.ppf(0.5 + level / 200.0)
     Q_df = np.maximum(k - 1, 0)
     Q_p = np.where(k > 1, stats.chi2.sf(Q, np.maximum(Q_df, 1)), np.nan)
-    note = np.where(k == 0, "no study has an estimate", np.where(k == 1, "one study: no heterogeneity estimate", ""))
-    est = np.where(k > 0, mu, np.nan)
-    se_out = np.where(k > 0, se_mu, np.nan)
+    few = k < min_studies
+    note = np.where(k == 0, "no study has an estimate",
+                    np.where(few, np.where(k == 1, "one study", k.astype(str) + " studies")
+                             + f": not pooled (min_studies {min_studies})",
+                             np.where(k == 1, "one study: no heterogeneity estimate", "")))
+    pooled = (k > 0) & ~few
+    est = np.where(pooled, mu, np.nan)
+    se_out = np.where(pooled, se_mu, np.nan)
+    tau2_se = np.where(pooled, tau2_se, np.nan)
+    I2, H2, Q, Q_p = (np.where(pooled, a, np.nan) for a in (I2, H2, Q, Q_p))
     table = pd.DataFrame(
         {
             "k": k,
             "estimate": est,
             "se": se_out,
-            "z": np.where(k > 0, z, np.nan),
-            "p": np.where(k > 0, p, np.nan),
+            "z": np.where(pooled, z, np.nan),
+            "p": np.where(pooled, p, np.nan),
             "ci_low": est - crit * se_out,
             "ci_high": est + crit * se_out,
-            "tau2": np.where(k > 0, tau2, np.nan),
+            "tau2": np.where(pooled, tau2, np.nan),
             "tau2_se": tau2_se,
             "I2": I2,
             "H2": H2,
@@ -260,77 +339,16 @@ def meta_analysis(
         index=Y.index,
     )
     table.insert(table.columns.get_loc("p") + 1, "q", p_adjust(table["p"].to_numpy(), "BH"))
-    table.attrs["params"] = {"method": method, "level": level, "model": "random effects (metafor rma)"}
-    W = pd.DataFrame(np.where(mask, weights, np.nan), index=Y.index, columns=Y.columns)
+    table.attrs["params"] = {"method": method, "level": level, "model": "random effects (metafor rma)",
+                             "min_studies": min_studies}
+    if inputs:
+        table.attrs["params"].update({"input": "associate outputs", "value_map": dict(value_map or {}),
+                                      "metadata_map": dict(metadata_map or {})})
+    W = pd.DataFrame(np.where(mask & pooled[:, None], weights, np.nan), index=Y.index, columns=Y.columns)
     Y = Y.where(mask)
     S = S.where(mask)
     return MetaResult(table=table, effects=Y, std_errors=S, weights=W, method=method, level=level,
-                      params=table.attrs["params"])
-
-
-# ---------------------------------------------------------------------------------------------
-# forest plot
-
-
-def forest_plot(result: MetaResult, feature=None, *, path=None, title: str | None = None, effect_label: str = "effect"):
-    """Forest plot of one feature: each study's estimate and CI (squares sized by weight) and the
-    pooled random-effects estimate (diamond). Returns a matplotlib ``Figure``; with ``path``
-    it is also written there (SVG unless the suffix says otherwise)."""
-    from matplotlib.figure import Figure
-    import matplotlib
-
-    table = result.table
-    if feature is None:
-        if len(table) != 1:
-            raise InputError("the result holds several features; name one", source="forest_plot",
-                             hint=f"e.g. feature={table.index[0]!r}")
-        feature = table.index[0]
-    if feature not in table.index:
-        raise InputError(f"unknown feature {feature!r}", source="forest_plot",
-                         hint=f"features are e.g. {show_ids(list(table.index), 3)}")
-    row = table.loc[feature]
-    y = result.effects.loc[feature]
-    se = result.std_errors.loc[feature]
-    wt = result.weights.loc[feature]
-    have = y.notna().to_numpy()
-    studies = list(y.index[have])
-    yv, sv, wv = y.to_numpy()[have], se.to_numpy()[have], wt.to_numpy()[have]
-    crit = stats.norm.ppf(0.5 + result.level / 200.0)
-    lo, hi = yv - crit * sv, yv + crit * sv
-    n = len(studies)
-    with matplotlib.rc_context({"svg.hashsalt": "gutaxis", "svg.fonttype": "none"}):
-        fig = Figure(figsize=(7.5, 1.4 + 0.32 * (n + 2)))
-        ax = fig.add_subplot(1, 1, 1)
-        pos = np.arange(n, 0, -1) + 1.0
-        if n:
-            sizes = 20 + 180 * (wv / max(np.nanmax(wv), 1e-300))
-            ax.hlines(pos, lo, hi, color="#333333", lw=1)
-            ax.scatter(yv, pos, s=sizes, marker="s", color="#2b6cb0", zorder=3)
-        est, cl, ch = row["estimate"], row["ci_low"], row["ci_high"]
-        if np.isfinite(est):
-            ax.fill([cl, est, ch, est], [0.5, 0.8, 0.5, 0.2], color="#c53030", zorder=3)
-        ax.axvline(0.0, color="#888888", lw=0.8, ls="--")
-        ax.set_yticks(list(pos) + [0.5])
-        ax.set_yticklabels([str(s) for s in studies] + [f"RE model ({result.method})"])
-        ax.set_ylim(-0.2, n + 1.6)
-        ax.set_xlabel(f"{effect_label} [{result.level:g}% CI]")
-        het = (f"tau² = {row['tau2']:.3g}, I² = {row['I2']:.1f}%, Q = {row['Q']:.2f} (df {int(row['Q_df'])}, "
-               f"p = {row['Q_p']:.2g})" if row["k"] > 1 else "one study")
-        ax.set_title(title or f"{feature}\nestimate {est:.3g} [{cl:.3g}, {ch:.3g}], p = {row['p']:.2g}; {het}",
-                     fontsize=9)
-        right = ax.secondary_yaxis("right")
-        right.set_yticks(list(pos) + [0.5])
-        right.set_yticklabels([f"{a:.2f} [{b:.2f}, {c:.2f}]" for a, b, c in zip(yv, lo, hi)]
-                              + [f"{est:.2f} [{cl:.2f}, {ch:.2f}]"], fontsize=8)
-        for side in ("top", "right", "left"):
-            ax.spines[side].set_visible(False)
-        fig.tight_layout()
-        if path is not None:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, format=path.suffix.lstrip(".") or "svg", metadata={"Date": None} if
-                        path.suffix in ("", ".svg") else None)
-    return fig
+                      params=table.attrs["params"], min_studies=min_studies, inputs=inputs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,6 +380,7 @@ def per_study_associations(
     min_samples: int = 3,
     method: str = "REML",
     level: float = 95.0,
+    min_studies: int = 2,
 ) -> MetaResult:
     """Per-study case/control effects of every feature, pooled by :func:`meta_analysis`.
 
@@ -389,7 +408,7 @@ def per_study_associations(
     min_samples
         A study needs at least this many cases and as many controls; others are left out
         (listed in ``params["filtered"]`` and warned about).
-    method, level
+    method, level, min_studies
         Passed to :func:`meta_analysis`.
 
     Returns
@@ -479,7 +498,7 @@ def per_study_associations(
     cols = [j for j, s in enumerate(names) if s in kept]
     eff = pd.DataFrame(Y[:, cols], index=X.columns, columns=[names[j] for j in cols])
     ses = pd.DataFrame(S[:, cols], index=X.columns, columns=[names[j] for j in cols])
-    res = meta_analysis(eff, ses, method=method, level=level)
+    res = meta_analysis(eff, ses, method=method, level=level, min_studies=min_studies)
     res.studies = pd.DataFrame(counts, columns=["study", "n_case", "n_control"]).set_index("study")
     res.studies["used"] = res.studies.index.isin(kept)
     res.params = {**res.params, "effect": effect, "transform": transform, "pseudocount": pseudocount,
@@ -501,6 +520,10 @@ def read_effects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", source=path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("not a text file, so not an effects table", source=path,
+                         hint="an effects table is TSV/CSV (feature, study, effect, se); a profile (.h5ad, BIOM, "
+                              "...) needs --study COLUMN --label COLUMN --case VALUE") from exc
     first = text.splitlines()[0] if text.strip() else ""
     sep = "\t" if "\t" in first else ","
     from io import StringIO
@@ -538,6 +561,4 @@ def read_effects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return effects.reindex(index=order, columns=studies), std_errors.reindex(index=order, columns=studies)
 
 
-def safe_filename(name: str) -> str:
-    """A file name for a feature: letters, digits, ``._-`` only."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_")[:120] or "feature"
+from .meta_forest import forest_plot, safe_filename  # noqa: F401  (re-exported: gutaxis.link.meta's names)
