@@ -209,7 +209,8 @@ def test_R01_genuine_metaphlan2_tables_still_read(shared, tmp_path):
     adata = read_quietly(gio.read_metaphlan, path)
     species = [c for c in clades.index if c.split("|")[-1].startswith("s__")]
     assert adata.shape == (300, len(species))
-    expected = clades.loc[species].astype(float).T.to_numpy() / 100
+    expected = clades.loc[species].astype(float).T.to_numpy()
+    expected = expected / expected.sum(axis=1, keepdims=True)  # of the reads classified to a species
     np.testing.assert_allclose(np.asarray(adata.X), expected, rtol=0, atol=1e-12)
 
 

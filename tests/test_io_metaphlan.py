@@ -90,10 +90,13 @@ def test_real_metaphlan3_profile(shared):
     assert adata.obs["unclassified_fraction"].iloc[0] == pytest.approx(unknown / 100, abs=1e-15)
     got = dict(zip(adata.var_names, np.asarray(adata.X)[0]))
     assert set(got) == set(species)
+    total = sum(species.values())  # one denominator: the reads classified at species level
     for name, pct in species.items():
-        assert got[name] == pytest.approx(pct / 100, rel=1e-12)
-    # classified species plus unknown cover the whole sample
-    assert np.asarray(adata.X).sum() + unknown / 100 == pytest.approx(1.0, abs=1e-6)
+        assert got[name] == pytest.approx(pct / total, rel=1e-12)
+    assert np.asarray(adata.X).sum() == pytest.approx(1.0, abs=1e-12)
+    # classified species plus unknown cover the whole sample (the share before closure is kept)
+    assert adata.uns["provenance"]["rank_total"]["SRR1761667_metaphlan"] == pytest.approx(total / 100, rel=1e-12)
+    assert total / 100 + unknown / 100 == pytest.approx(1.0, abs=1e-6)
     prov = adata.uns["provenance"]
     assert prov["metaphlan_database"] == "mpa_v30_CHOCOPhlAn_201901"
     assert prov["reader"] == "metaphlan" and prov["params"] == {"rank": "species"}
@@ -128,13 +131,14 @@ def test_metaphlan4_single_sample_species_and_sgb(tmp_path):
     assert list(species.obs_names) == ["sample_profile"]  # suffix kept as given
     assert list(species.var_names) == ["Faecalibacterium prausnitzii", "Lachnospiraceae bacterium",
                                        "Bacteroides uniformis", "Bacteroides GGB1234 SGB5678"]
-    np.testing.assert_allclose(np.asarray(species.X)[0], [0.35, 0.15, 0.20, 0.10])
+    np.testing.assert_allclose(np.asarray(species.X)[0], np.array([0.35, 0.15, 0.20, 0.10]) / 0.80)  # of classified
     assert species.obs["unclassified_fraction"].iloc[0] == pytest.approx(0.20)
     assert species.uns["provenance"]["filtered"][0]["ids"] == ["UNCLASSIFIED"]
     strains = _read(path, rank="strain")
     assert list(strains.var_names) == ["SGB15316", "SGB15317", "SGB4700", "SGB1836", "SGB5678"]
     assert strains.var.loc["SGB15316", "species"] == "Faecalibacterium prausnitzii"
-    np.testing.assert_allclose(np.asarray(strains.X).sum(), 0.80)
+    np.testing.assert_allclose(np.asarray(strains.X).sum(), 1.0)
+    assert strains.uns["provenance"]["rank_total"]["sample_profile"] == pytest.approx(0.80)
 
 
 def test_metaphlan4_read_stats_counts(tmp_path):
@@ -150,7 +154,7 @@ k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Lactobacillaceae|g__L
     path.write_text(text)
     adata = _read(path)
     np.testing.assert_allclose(np.asarray(adata.layers["counts"])[0], [6000, 3000])
-    np.testing.assert_allclose(np.asarray(adata.X)[0], [0.6, 0.3])
+    np.testing.assert_allclose(np.asarray(adata.X)[0], [0.6 / 0.9, 0.3 / 0.9])  # of the classified 90 %
 
 
 # ------------------------------------------------------------------------ MetaPhlAn 2
@@ -202,8 +206,8 @@ def test_list_of_single_sample_files(tmp_path):
     adata = _read([a, b])
     assert list(adata.obs_names) == ["A_metaphlan_bugs_list", "B_profile"]
     X = dict(zip(adata.var_names, np.asarray(adata.X).T))
-    np.testing.assert_allclose(X["Faecalibacterium prausnitzii"], [0.35, 0.60])
-    np.testing.assert_allclose(X["Bacteroides uniformis"], [0.20, 0.0])  # absent from B: 0
+    np.testing.assert_allclose(X["Faecalibacterium prausnitzii"], [0.35 / 0.80, 0.60])  # A: of its 80 % classified
+    np.testing.assert_allclose(X["Bacteroides uniformis"], [0.20 / 0.80, 0.0])  # absent from B: 0
     np.testing.assert_allclose(X["Bacteroides unclassified"], [0.0, 0.40])
     assert adata.obs["unclassified_fraction"].iloc[0] == pytest.approx(0.20)
     assert np.isnan(adata.obs["unclassified_fraction"].iloc[1])  # B had no unclassified row

@@ -10,20 +10,25 @@ samples, the same features and the same relative abundances.
 Samples and metadata rows must match one to one; ``--intersection`` keeps the samples in both
 (a warning says how many were left out of each file, with examples). A mismatch is one error
 naming the samples and the command-line options that resolve it, and IDs that differ only by
-letter case (``S1`` vs ``s1``) are named as such. Where the profile carries metadata of its own
-(an ``.h5ad``'s ``obs``), the columns of the metadata file replace those of the same name, with a
-warning.
+letter case (``S1`` vs ``s1``) are named as such. ``--taxonomy FILE`` names the features of a table
+that has none (ASV/OTU IDs): a QIIME 2 taxonomy TSV (``Feature ID``, ``Taxon``[, ``Confidence``]) or
+``taxonomy.qza``, joined to the features by ID (:func:`gutaxis.io.read_taxonomy`). Where the profile
+carries metadata of its own (an ``.h5ad``'s ``obs``), the columns of the metadata file replace those
+of the same name, with a warning.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ID_COLUMN_HELP", "INTERSECTION_HELP", "load_profile", "metadata_columns"]
+__all__ = ["ID_COLUMN_HELP", "INTERSECTION_HELP", "TAXONOMY_HELP", "load_profile", "metadata_columns"]
 
 INTERSECTION_HELP = ("Keep only the samples found in both the profile and the metadata (a warning says how many "
                      "were left out of each, with examples); without it a mismatch is an error naming the samples.")
 ID_COLUMN_HELP = "Metadata column holding the sample IDs (default: detected, e.g. sample_id, #SampleID, or the first)."
+TAXONOMY_HELP = ("Taxonomy of the features (ASV/OTU IDs): a QIIME 2 taxonomy TSV (Feature ID, Taxon[, Confidence]) "
+                 "or taxonomy.qza, joined by feature ID; without it a table of unnamed features cannot be "
+                 "matched to named taxa (panels are 'not measurable').")
 
 
 def _cli_hint(exc, intersection: bool) -> str:
@@ -42,11 +47,12 @@ def _cli_hint(exc, intersection: bool) -> str:
 
 def load_profile(profile: Path, *, metadata: Path | None = None, id_column: str | None = None,
                  format: str | None = None, orientation: str | None = None, intersection: bool = False,
-                 keep_values: bool = False):
+                 keep_values: bool = False, taxonomy: Path | None = None):
     """The cohort of ``profile`` with ``metadata`` joined into ``obs`` (see the module notes).
 
     ``keep_values``: plain tables keep their values as given in ``layers["values"]`` and may
-    hold empty samples (``associate``, which models the values as given).
+    hold empty samples (``associate``, which models the values as given). ``taxonomy``: the
+    ``--taxonomy`` file, joined to the features (:func:`gutaxis.io.read_profile`).
     """
     from ..errors import InputError
     from ..io import add_metadata, detect_format, read_metadata, read_profile
@@ -65,8 +71,9 @@ def load_profile(profile: Path, *, metadata: Path | None = None, id_column: str 
         if meta is None or (format or detect_format(profile)[0]) == "table":
             # a plain table: the metadata's IDs also say which axis holds the samples
             return read_profile(profile, format=format, orientation=orientation, metadata=meta, how=how,
-                                keep_values=keep_values)
-        adata = read_profile(profile, format=format, orientation=orientation, keep_values=keep_values)
+                                keep_values=keep_values, taxonomy=taxonomy)
+        adata = read_profile(profile, format=format, orientation=orientation, keep_values=keep_values,
+                             taxonomy=taxonomy)
         return add_metadata(adata, _replacing(adata, meta, profile), how=how)
     except SampleMismatchError as exc:
         raise InputError(exc.problem, source=exc.source, hint=_cli_hint(exc, intersection)) from None

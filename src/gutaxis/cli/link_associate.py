@@ -11,7 +11,7 @@ from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stdout as _stdout
-from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, load_profile, metadata_columns
+from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, TAXONOMY_HELP, load_profile, metadata_columns
 
 _FIXED_HELP = ("Fixed effect: a metadata column, a term such as diagnosis:age, or C(column) to model a numeric "
                "column as categorical (C(group) for a 1/2 code). Repeat the option for several effects "
@@ -67,6 +67,7 @@ def associate_cmd(
     correction: str = typer.Option("BH", "--correction", help="BH, BY, holm, hochberg or bonferroni."),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
     id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format (metaphlan, biom, qza, table, "
                                                                        "h5ad); detected when omitted."),
     orientation: Optional[str] = typer.Option(None, "--orientation",
@@ -95,7 +96,7 @@ def associate_cmd(
         with _progress(3, "reading inputs") as advance:
             advance("reading inputs")
             adata = load_profile(data, metadata=metadata, id_column=id_column, format=format, orientation=orientation,
-                                 intersection=intersection, keep_values=True)
+                                 intersection=intersection, keep_values=True, taxonomy=taxonomy)
             meta = adata.obs[metadata_columns(adata)].copy()
             meta.attrs["source"] = str(metadata)
             advance("fitting models")

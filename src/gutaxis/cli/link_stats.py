@@ -16,7 +16,7 @@ from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import stderr as _stderr
 from ._app import stdout as _stdout
-from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, load_profile
+from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, TAXONOMY_HELP, load_profile
 
 
 @contextmanager
@@ -71,6 +71,7 @@ def permanova_cmd(
                                               help="Plain tables: samples-as-rows or samples-as-columns."),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
     id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT (and OUT.json) if they exist (default: "
                                                               "refuse, so an earlier run's table is never replaced "
                                                               "by mistake)."),
@@ -87,7 +88,7 @@ def permanova_cmd(
         for path, what in ((out, "PERMANOVA table"), (side, "PERMANOVA record (OUT.json)")):
             check_output_file(path, overwrite=overwrite, what=what)  # before any work
         adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format, orientation=orientation,
-                             intersection=intersection)
+                             intersection=intersection, taxonomy=taxonomy)
         with _permutation_bar(permutations, f"{permutations} permutations") as update:
             table = permanova(adata, adata.obs, formula, by=by, permutations=permutations, strata=strata,
                               permute=permute, seed=seed, metric=metric, progress=update)
@@ -195,6 +196,7 @@ def meta_cmd(
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Profile format; detected when omitted."),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
     id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Random-effects meta-analysis across studies (metafor rma: REML or DerSimonian-Laird) with forest plots
@@ -262,7 +264,7 @@ def meta_cmd(
             effect_label = "associate coefficient"
         elif profile_mode:
             adata = load_profile(inputs[0], metadata=metadata, id_column=id_column, format=format,
-                                 intersection=intersection)
+                                 intersection=intersection, taxonomy=taxonomy)
             result = meta_mod.per_study_associations(adata, study=study_col, label=label, case=case, control=control,
                                                      effect=effect, method=method, min_studies=min_studies)
             effect_label = "Hedges' g (cases - controls)" if effect == "smd" else "difference in mean log10 abundance"

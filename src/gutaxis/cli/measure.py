@@ -12,7 +12,7 @@ from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stderr as _stderr
 from ._app import stdout as _stdout
-from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, load_profile
+from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, TAXONOMY_HELP, load_profile
 
 
 def _report_steps() -> int:
@@ -100,6 +100,7 @@ def report(
     title: Optional[str] = typer.Option(None, "--title", help="Report title."),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
     id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Write a gut-health report (HTML + TSV/JSON) for one sample or a cohort.
@@ -110,12 +111,12 @@ def report(
     with _guard():
         from .._outputs import check_output_dir
 
-        inputs = [profile, metadata, reference]
+        inputs = [profile, metadata, reference, taxonomy]
         check_output_dir(out_dir, overwrite=overwrite, what="report folder", inputs=inputs)
         with _progress(_report_steps() + 1, "reading the profile") as advance:
             advance("reading the profile")
             adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
-                                 orientation=orientation, intersection=intersection)
+                                 orientation=orientation, intersection=intersection, taxonomy=taxonomy)
             files = _write_report_atomically(adata, out_dir, overwrite=overwrite, inputs=inputs, reference=reference,
                                              group=group_column, title=title, sample=sample, progress=advance)
         _print_written(out_dir, files)
@@ -123,16 +124,28 @@ def report(
 
 @app.command("reference")
 def reference_cmd(
-    profile: Path = typer.Argument(..., help="Profile of a cohort with healthy people labelled in its metadata."),
-    healthy: str = typer.Option(..., "--healthy", help="Which samples are healthy: COLUMN=VALUE, e.g. Phenotype=Healthy."),
+    profile: Optional[Path] = typer.Argument(None, help="Profile of a cohort with healthy people labelled in its "
+                                                        "metadata (leave out with --from-dataset)."),
     out: Path = typer.Option(..., "-o", "--out", help="JSON file to write."),
+    healthy: Optional[str] = typer.Option(None, "--healthy",
+                                          help="Which samples are healthy: COLUMN=VALUE, e.g. Phenotype=Healthy."),
+    from_dataset: Optional[str] = typer.Option(
+        None, "--from-dataset", help="Build the reference from a public healthy cohort of the dataset registry "
+                                     "(gmhi2020_validation: MetaPhlAn2, 118 healthy samples); downloaded once, "
+                                     "or installed with `gutaxis datasets fetch NAME --from FOLDER`."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="With --from-dataset: the dataset cache folder "
+                                                                "(default: $GUTAXIS_DATA_DIR or the user cache)."),
+    profiler: Optional[str] = typer.Option(None, "--profiler", help="The profiler of the cohort, e.g. 'MetaPhlAn 2' "
+                                                                    "(default: read from the profile, else unknown)."),
     metadata: Optional[Path] = typer.Option(None, "--metadata", "-m", help="Sample metadata (CSV/TSV) to join by sample ID."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format; detected when omitted."),
     orientation: Optional[str] = typer.Option(None, "--orientation", help="Plain tables: samples-as-rows or samples-as-columns."),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
     id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
 ) -> None:
-    """Build a healthy reference (JSON) from the healthy samples of a labelled cohort."""
+    """Build a healthy reference (JSON) from the healthy samples of a labelled cohort, or from a public
+    healthy cohort (--from-dataset gmhi2020_validation)."""
     with _guard():
         import os
 
@@ -140,25 +153,47 @@ def reference_cmd(
         from ..errors import InputError
         from ..measure.reference import build_reference
 
-        column, sep, value = healthy.partition("=")
-        if not sep or not column.strip() or not value.strip():
-            raise InputError(f"--healthy {healthy!r} is not COLUMN=VALUE", source="gutaxis reference",
-                             hint="e.g. --healthy Phenotype=Healthy")
+        if from_dataset is not None:
+            given = [o for o, v in (("PROFILE", profile), ("--healthy", healthy), ("--metadata", metadata),
+                                    ("--taxonomy", taxonomy)) if v is not None]
+            if given:
+                raise InputError(f"--from-dataset builds the reference from the dataset's own files; {given[0]} "
+                                 "cannot be given with it", source="gutaxis reference",
+                                 hint=f"leave out {', '.join(given)}, or leave out --from-dataset")
+        elif profile is None or healthy is None:
+            raise InputError("give a PROFILE and --healthy COLUMN=VALUE, or --from-dataset NAME",
+                             source="gutaxis reference",
+                             hint="e.g. `gutaxis reference cohort.tsv -m metadata.tsv --healthy Phenotype=Healthy -o "
+                                  "healthy.json`, or `gutaxis reference --from-dataset gmhi2020_validation -o "
+                                  "healthy.json`")
         check_output_file(out, what="reference JSON", example="reference.json")
-        for inp in (profile, metadata):
-            if inp is not None and os.path.realpath(inp) == os.path.realpath(out):
-                raise InputError(f"is also the input {inp}: writing it would replace the input", source=out,
-                                 hint="write the reference to a new file, e.g. -o reference.json")
-        with _progress(2, "reading the profile") as advance:
-            advance("reading the profile")
-            adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
-                                 orientation=orientation, intersection=intersection)
-            advance("health indices of the healthy samples")
-            ref = build_reference(adata, healthy=(column.strip(), value.strip()),
-                                  source=f"{profile.name}: samples with {column.strip()} == {value.strip()!r}")
+        if from_dataset is not None:
+            from ..measure.reference_datasets import reference_from_dataset
+
+            with _progress(1, f"healthy reference from {from_dataset}") as advance:
+                advance(f"healthy reference from {from_dataset}")
+                ref = reference_from_dataset(from_dataset, cache=cache, progress=_stderr().is_terminal)
+            if profiler is not None:
+                ref.profiler = profiler
+        else:
+            column, sep, value = healthy.partition("=")
+            if not sep or not column.strip() or not value.strip():
+                raise InputError(f"--healthy {healthy!r} is not COLUMN=VALUE", source="gutaxis reference",
+                                 hint="e.g. --healthy Phenotype=Healthy")
+            for inp in (profile, metadata):
+                if inp is not None and os.path.realpath(inp) == os.path.realpath(out):
+                    raise InputError(f"is also the input {inp}: writing it would replace the input", source=out,
+                                     hint="write the reference to a new file, e.g. -o reference.json")
+            with _progress(2, "reading the profile") as advance:
+                advance("reading the profile")
+                adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
+                                     orientation=orientation, intersection=intersection, taxonomy=taxonomy)
+                advance("health indices of the healthy samples")
+                ref = build_reference(adata, healthy=(column.strip(), value.strip()), profiler=profiler,
+                                      source=f"{profile.name}: samples with {column.strip()} == {value.strip()!r}")
         with atomic_file(out, what="reference JSON") as tmp:
             ref.to_json(tmp)
-        _stdout().print(f"healthy reference of {ref.n_samples} samples written to {out}")
+        _stdout().print(f"healthy reference of {ref.n_samples} samples (profiler: {ref.profiler}) written to {out}")
 
 
 @datasets_app.command("list")

@@ -16,8 +16,14 @@ do.
 :func:`read_table`     CSV/TSV in either orientation
 :func:`read_h5ad`      AnnData ``.h5ad`` (validated); :func:`write_h5ad` writes one
 :func:`read_metadata`  sample metadata; :func:`add_metadata` joins it by sample ID
+:func:`read_taxonomy`  a feature taxonomy (QIIME 2 TSV or ``taxonomy.qza``); :func:`attach_taxonomy` joins it
 :func:`concat`         cohorts of several studies joined, each part's provenance kept
 =================== ==========================================================================
+
+One denominator: ``X`` holds the relative abundances of the classified reads of every format (each
+sample sums to 1). MetaPhlAn 3/4 percentages are of all reads, their ``UNKNOWN`` row included: the
+reader divides the rows of the rank kept by their total and records the unclassified share in
+``obs["unclassified_fraction"]`` (:mod:`gutaxis.io.metaphlan`).
 
 Inputs are read defensively: a MetaPhlAn file is checked against its own redundancy (every rank
 sums to the same total; percentages, not proportions), BIOM/h5ad sparse arrays are checked before
@@ -40,6 +46,7 @@ from ._container import FilteredWarning
 from .biom import read_biom
 from .concat import concat
 from .detect import SUPPORTED_FORMATS, detect_format
+from .feature_taxonomy import TaxonomyWarning, attach_taxonomy, read_taxonomy
 from .h5ad import read_h5ad, write_h5ad
 from .metadata import add_metadata, read_metadata
 from .metaphlan import read_metaphlan
@@ -52,7 +59,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FilteredWarning",
     "SUPPORTED_FORMATS",
+    "TaxonomyWarning",
     "add_metadata",
+    "attach_taxonomy",
     "concat",
     "detect_format",
     "read_biom",
@@ -62,6 +71,7 @@ __all__ = [
     "read_profile",
     "read_qza",
     "read_table",
+    "read_taxonomy",
     "write_h5ad",
 ]
 
@@ -78,6 +88,7 @@ def read_profile(
     id_column: str | None = None,
     how: str = "exact",
     keep_values: bool = False,
+    taxonomy: str | os.PathLike | pd.DataFrame | None = None,
 ) -> AnnData:
     """Read a microbiome profile of any supported format into a cohort AnnData.
 
@@ -110,6 +121,11 @@ def read_profile(
         Plain tables: also keep the values as given in ``layers["values"]`` and accept empty
         samples (for models of the values as given; :func:`read_table`). Other formats
         ignore it.
+    taxonomy
+        A feature taxonomy joined to the features by ID (:func:`attach_taxonomy`): a QIIME 2
+        taxonomy TSV (``Feature ID``, ``Taxon``[, ``Confidence``]), a ``taxonomy.qza``, or a
+        DataFrame indexed by feature ID with a ``Taxon`` column. For tables whose features are
+        ASV/OTU IDs: without it their features match no named taxon (panels are not measurable).
 
     Returns
     -------
@@ -152,6 +168,8 @@ def read_profile(
     prov["format_reason"] = reason
     prov["params"] = {**prov.get("params", {}), "format": format, "orientation": orientation, "rank": rank,
                       "id_column": id_column}
+    if taxonomy is not None:
+        attach_taxonomy(adata, taxonomy)
     if meta is not None:
         source = None if isinstance(metadata, pd.DataFrame) else str(metadata)
         adata = add_metadata(adata, meta, source=source, how=how)

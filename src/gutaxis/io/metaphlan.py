@@ -22,10 +22,16 @@ Merged tables (``merge_metaphlan_tables.py``) have an optional ``#mpa_v...`` lin
 whose merged tables may repeat a ``#SampleID`` row). Sample names are kept as given, suffixes
 such as ``_profile`` included.
 
-Relative abundances are percentages of the classified (MetaPhlAn 2) or of all (MetaPhlAn 3/4
-with unknown estimation) reads; gutaxis divides them by 100. Only rows of the requested rank are
-kept (higher ranks are sums of them and ``t__`` rows subdivide them, so keeping one rank avoids
-double counting); the ``UNKNOWN``/``UNCLASSIFIED`` row goes to ``obs["unclassified_fraction"]``.
+MetaPhlAn writes percentages of the classified reads (MetaPhlAn 2) or of all reads (MetaPhlAn 3/4
+with ``--unknown_estimation``, whose ``UNKNOWN``/``UNCLASSIFIED`` row can hold most of a sample).
+gutaxis uses one denominator for every profile: **the reads classified at the rank kept**. Only
+rows of the requested rank are kept (higher ranks are sums of them and ``t__`` rows subdivide them,
+so keeping one rank avoids double counting) and each sample is divided by their total, so ``X``
+sums to 1 per sample whatever the MetaPhlAn version; the ``UNKNOWN``/``UNCLASSIFIED`` row's share
+(of all reads) goes to ``obs["unclassified_fraction"]`` and the share of the profile at the rank to
+``uns["provenance"]["rank_total"]``. A MetaPhlAn 3 profile with 70 % unknown reads and one with
+none then give the same relative abundances to the same community, and they compare with
+MetaPhlAn 2 references and with 16S tables (which are closed too).
 """
 
 from __future__ import annotations
@@ -99,9 +105,11 @@ def read_metaphlan(
     Returns
     -------
     anndata.AnnData
-        Samples x taxa at ``rank``; ``X`` = percentages / 100 (not renormalised: the rows of a
-        sample plus its ``obs["unclassified_fraction"]`` sum to about 1 in MetaPhlAn 3/4);
-        ``var`` lineage by rank; ``var_names`` the normalised names at ``rank``
+        Samples x taxa at ``rank``; ``X`` = relative abundances of the reads classified at
+        ``rank`` (each sample's rows divided by their total: they sum to 1; see the module notes);
+        ``obs["unclassified_fraction"]`` = the ``UNKNOWN``/``UNCLASSIFIED`` row / 100 (of all
+        reads; NaN for a sample whose file has no such row) and ``uns["provenance"]["rank_total"]``
+        = each sample's total at ``rank`` / 100 before closure; ``var`` lineage by rank; ``var_names`` the normalised names at ``rank``
         (e.g. ``Faecalibacterium prausnitzii``). Rows of other ranks and the unclassified row
         are listed in ``uns["provenance"]["filtered"]`` (and announced by a
         :class:`~gutaxis.io.FilteredWarning`).
@@ -173,12 +181,17 @@ def read_metaphlan(
             f"kept {rank} rows only (higher ranks are sums of them; lower ranks subdivide them)",
             list(clades[other])))
     counts = profile.reads[keep].T if profile.reads is not None else None
+    rank_total = kept.sum(axis=1)  # percent of all reads (MetaPhlAn 3/4) at the rank kept
+    closed = kept * (100.0 / rank_total)[:, None]  # one denominator: the reads classified at the rank
     return build_cohort(
-        kept, profile.samples, features,
+        closed, profile.samples, features,
         source=paths[0] if single else [str(p) for p in paths],
         reader="metaphlan", sha256=sha, params={"rank": rank}, scale="percent",
         lineage=lineages, filtered=filtered, unclassified=unclassified, counts=counts,
-        extra_provenance={"metaphlan_database": profile.database, "layout": profile.layout},
+        extra_provenance={"metaphlan_database": profile.database, "layout": profile.layout,
+                          "denominator": f"reads classified at rank {rank} (each sample's {rank} rows divided by "
+                                         "their total; the unclassified share is obs['unclassified_fraction'])",
+                          "rank_total": {s: float(t) / 100.0 for s, t in zip(profile.samples, rank_total)}},
     )
 
 

@@ -108,7 +108,38 @@ def read_qza(path: str | os.PathLike) -> AnnData:
     import h5py
 
     source = str(path)
-    hint = "give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2"
+    biom_name, payload, metadata, version, artifact_type = _read_artifact(
+        path, types=QZA_TYPES, member="data/feature-table.biom", limit=MAX_MEMBER_BYTES, limit_name="MAX_MEMBER_BYTES",
+        hint="give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2",
+        type_hint=f"give a {' or '.join(QZA_TYPES)} artifact (e.g. the table.qza of a DADA2/Deblur run, "
+                  "or taxa collapse output)", what="a feature table")
+    try:
+        with h5py.File(io.BytesIO(payload), "r") as handle:
+            check_biom_hdf5(handle, len(payload), source=source, where=biom_name)  # before biom/scipy use it
+            table = biom.load_table(handle)
+    except InputError:
+        raise
+    except Exception as exc:  # h5py/biom raise many types on damaged input
+        raise InputError(f"{biom_name} is not a readable BIOM v2 table ({type(exc).__name__}: {_short(exc)})",
+                         source=source, hint="the artifact may be damaged; re-export it from QIIME 2") from exc
+    extra = {
+        "artifact_uuid": _short(str(metadata.get("uuid", biom_name.split("/", 1)[0])), 100),
+        "artifact_type": artifact_type,
+        "artifact_format": None if metadata.get("format") is None else _short(str(metadata.get("format")), 100),
+        "archive_version": version.get("archive"),
+        "qiime2_framework": version.get("framework"),
+    }
+    return cohort_from_biom_table(table, source=path, reader="qza", sha256=file_sha256(path),
+                                  extra_provenance=extra)
+
+
+def _read_artifact(path, *, types: tuple[str, ...], member: str, limit: int, limit_name: str, hint: str,
+                   type_hint: str, what: str) -> tuple[str, bytes, dict, dict, str]:
+    """Open a QIIME 2 artifact defensively (see the module notes) and read one member of its ``data/``.
+
+    Returns ``(member path, its bytes, metadata.yaml as a dict, VERSION fields, artifact type)``.
+    """
+    source = str(path)
     try:
         archive = zipfile.ZipFile(path)
     except FileNotFoundError as exc:
@@ -123,8 +154,8 @@ def read_qza(path: str | os.PathLike) -> AnnData:
         _check_sizes(archive, source)
         meta_names = [n for n in names if re.fullmatch(r"[^/]+/metadata\.yaml", n)]
         if len(meta_names) != 1:
-            what = "no" if not meta_names else f"{len(meta_names)}"
-            raise InputError(f"not a QIIME 2 artifact: {what} <uuid>/metadata.yaml in the archive", source=source,
+            count = "no" if not meta_names else f"{len(meta_names)}"
+            raise InputError(f"not a QIIME 2 artifact: {count} <uuid>/metadata.yaml in the archive", source=source,
                              hint=hint)
         root = meta_names[0].split("/", 1)[0]
         try:
@@ -141,11 +172,9 @@ def read_qza(path: str | os.PathLike) -> AnnData:
             raise InputError(f"{meta_names[0]} does not name the artifact type", source=source, hint=hint)
         artifact_type = metadata.get("type")
         artifact_type = artifact_type if isinstance(artifact_type, str) else repr(artifact_type)
-        if artifact_type not in QZA_TYPES:
-            raise InputError(
-                f"artifact type {_short(artifact_type, 80)!r} is not a feature table gutaxis can read", source=source,
-                hint=f"give a {' or '.join(QZA_TYPES)} artifact (e.g. the table.qza of a DADA2/Deblur run, "
-                     "or taxa collapse output)")
+        if artifact_type not in types:
+            raise InputError(f"artifact type {_short(artifact_type, 80)!r} is not {what} gutaxis can read",
+                             source=source, hint=type_hint)
         version = {}
         version_name = f"{root}/VERSION"
         if version_name in names:
@@ -157,29 +186,12 @@ def read_qza(path: str | os.PathLike) -> AnnData:
                         version[key.strip()] = value.strip()
             except InputError:
                 version = {}
-        biom_name = f"{root}/data/feature-table.biom"
-        if biom_name not in names:
-            raise InputError(f"the artifact has no {biom_name}", source=source,
+        name = f"{root}/{member}"
+        if name not in names:
+            raise InputError(f"the artifact has no {name}", source=source,
                              hint="the archive is incomplete; re-export it from QIIME 2")
-        payload = _member(archive, biom_name, MAX_MEMBER_BYTES, "MAX_MEMBER_BYTES")
-    try:
-        with h5py.File(io.BytesIO(payload), "r") as handle:
-            check_biom_hdf5(handle, len(payload), source=source, where=biom_name)  # before biom/scipy use it
-            table = biom.load_table(handle)
-    except InputError:
-        raise
-    except Exception as exc:  # h5py/biom raise many types on damaged input
-        raise InputError(f"{biom_name} is not a readable BIOM v2 table ({type(exc).__name__}: {_short(exc)})",
-                         source=source, hint="the artifact may be damaged; re-export it from QIIME 2") from exc
-    extra = {
-        "artifact_uuid": _short(str(metadata.get("uuid", root)), 100),
-        "artifact_type": artifact_type,
-        "artifact_format": None if metadata.get("format") is None else _short(str(metadata.get("format")), 100),
-        "archive_version": version.get("archive"),
-        "qiime2_framework": version.get("framework"),
-    }
-    return cohort_from_biom_table(table, source=path, reader="qza", sha256=file_sha256(path),
-                                  extra_provenance=extra)
+        payload = _member(archive, name, limit, limit_name)
+    return name, payload, metadata, version, artifact_type
 
 
 def _check_sizes(archive: zipfile.ZipFile, source: str) -> None:

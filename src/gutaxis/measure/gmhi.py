@@ -105,6 +105,10 @@ def gmhi(
     data
         AnnData or samples x taxa DataFrame of species-level relative abundances (any scale:
         every sample is renormalised). MetaPhlAn2 species profiles are what the index was built on.
+        GMHI.R takes the MetaPhlAn species table as given and renormalises it itself after
+        dropping the unclassified and viral rows, so the index does not depend on the
+        denominator: shares of the classified reads (gutaxis's readers) or of all reads (a
+        MetaPhlAn 3/4 table with its ``UNKNOWN`` row left out) give the same value.
     mh_species, mn_species
         Health-prevalent / Health-scarce species to use instead of the published 7 and 43 (any
         spelling: ``s__Genus_species``, ``Genus species``).

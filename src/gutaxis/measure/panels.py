@@ -16,6 +16,17 @@ clauses ``rank=name,name,...`` with ``rank`` one of ``species``, ``genus``, ``fa
 
 Entries of a panel can overlap (``butyrate_producers`` contains *F. prausnitzii*): each entry is
 its own column, never summed across entries.
+
+**Denominator.** Values are shares of the classified reads: each sample is divided by its total
+over the table's features (the gutaxis readers already give such tables; a MetaPhlAn 3/4 profile's
+unknown share is in ``obs["unclassified_fraction"]``, not in the denominator).
+
+**Never silently zero.** An entry is *measurable* when the table can name a taxon at a rank the
+entry's rule reads (a species clause needs features named to species; a genus, group or family
+clause features named to genus or family). An entry that is measurable and matches no feature was
+not detected: its value is 0. An entry that is not measurable (the features are ASV hashes or
+sequences without a taxonomy, or a genus-level table for a species entry) is NaN, listed in
+``attrs["not_measurable"]`` with the reason and warned about, never reported as 0.
 """
 
 from __future__ import annotations
@@ -26,12 +37,27 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+import re
+import warnings
+
 from .._validation import _is_anndata, abundance_matrix
 from .._data import package_table
 from ..errors import InputError
 from ._taxa import feature_lineage, lactobacillus_group_genera, match_key
 
-__all__ = ["panel_abundance", "load_panels", "PANEL_COLUMNS"]
+__all__ = ["panel_abundance", "load_panels", "PANEL_COLUMNS", "NOT_MEASURABLE", "PanelWarning"]
+
+#: why an entry is NaN, by cause (the report and summary.json use these words)
+NOT_MEASURABLE = {
+    "no_names": "not measurable (no feature matches its taxa; give --taxonomy)",
+    "coarser": "not measurable (the table names no taxa at the {ranks} rank this entry needs)",
+}
+# a rank value that names a taxon: a capitalised Latin word first (not an ASV/OTU ID, hash or sequence)
+_TAXON_NAME = re.compile(r"^(?:Candidatus\s+)?\[?[A-Z][a-z]+(?:-[A-Za-z]+)*\]?(?:\s|$)")
+
+
+class PanelWarning(UserWarning):
+    """Some panel entries cannot be measured in this table (their values are NaN, not 0)."""
 
 PANEL_COLUMNS = ("entry", "panel", "taxon", "rank", "match", "role", "direction_in_disease", "caveat", "citation")
 _REQUIRED = ("entry", "panel", "match", "citation")
@@ -127,35 +153,40 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
         ``"pathobiont"``), an entry ID or a list of them, or a DataFrame with at least the
         columns ``entry panel match citation`` (your own panel).
     normalize
-        Divide each sample by its total first. ``None`` (default): only when some sample sums
-        to more than 1 (percentages or counts were given); said in ``attrs["params"]``.
-        Proportions from the gutaxis readers already exclude unclassified mass, so they are used
-        as they are.
+        Divide each sample by its total first (shares of the classified reads). ``None``
+        (default): whenever some sample does not sum to 1 (percentages, counts, or proportions of
+        all reads with the unclassified share left out); said in ``attrs["params"]``. Tables from
+        the gutaxis readers sum to 1 already.
 
     Returns
     -------
     DataFrame samples x entries (proportions, 0-1). ``attrs``: ``matched`` (entry -> feature
-    IDs summed), ``unmatched`` (entries with no feature in the table: their column is 0 and they
-    are listed, not hidden), ``sources`` (where each entry's genus list came from),
+    IDs summed), ``unmatched`` (entries with no feature in the table: their column is 0 when the
+    entry is measurable, listed, not hidden), ``not_measurable`` (entry -> reason; their column
+    is NaN; see the module notes), ``sources`` (where each entry's genus list came from),
     ``entries`` (the panel rows used), ``citation`` (entry -> DOI/PMID), ``params``.
     """
     X, samples, features = abundance_matrix(data, name="panel_abundance input")
     table = _select_panel(panel)
     totals = np.asarray(X.sum(axis=1)).ravel()
-    if normalize is None:
-        normalize = bool((totals > 1.0 + 1e-6).any())
+    auto = normalize is None
+    if auto:
+        normalize = bool((np.abs(totals[totals > 0] - 1.0) > 1e-6).any())
     if normalize:
         zero = np.flatnonzero(totals <= 0)
-        if len(zero):
+        if len(zero) and not auto:
             raise InputError(f"sample {samples[zero[0]]!r} sums to zero ({len(zero)} such sample(s))",
                              source="panel_abundance", hint="remove empty samples before normalising")
-        X = sp.diags(1.0 / totals) @ X if sp.issparse(X) else X / totals[:, None]
+        inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)  # an empty sample stays 0
+        X = sp.diags(inv) @ X if sp.issparse(X) else X * inv[:, None]
 
     lin = feature_lineage(data, features)
     sp_keys = np.array([match_key(s) if s is not None else None for s in lin["species"]], dtype=object)
     ge_keys = np.array([match_key(g) if g is not None else None for g in lin["genus"]], dtype=object)
     fa_keys = np.array([match_key(f) if f is not None else None for f in lin["family"]], dtype=object)
     has_family = any(f is not None for f in lin["family"])
+    named = {r: any(_is_name(v) for v in lin[r]) for r in ("species", "genus", "family")}
+    not_measurable: dict[str, str] = {}
 
     n_feat, n_ent = len(features), len(table)
     rows_i, cols_j = [], []
@@ -168,6 +199,12 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
         for g in clauses.get("group", []):
             genera, source = _GROUPS[g](genera)
         sources[entry] = source
+        reason = _unmeasurable(clauses, bool(genera), named)
+        if reason is not None:
+            not_measurable[entry] = reason
+            matched[entry] = []
+            unmatched.append(entry)
+            continue
         hit = np.zeros(n_feat, bool)
         if "species" in clauses:
             hit |= np.isin(sp_keys, list(_keyset(clauses["species"])))
@@ -187,6 +224,13 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
     values = X @ W
     values = values.toarray() if sp.issparse(values) else np.asarray(values)
     result = pd.DataFrame(values, index=samples, columns=pd.Index(table["entry"].tolist(), name="entry"))
+    for entry in not_measurable:
+        result[entry] = np.nan
+    if not_measurable:
+        warnings.warn(f"{len(not_measurable)} of {n_ent} panel entries are not measurable in this table and are "
+                      f"NaN, not 0: {', '.join(list(not_measurable)[:6])}"
+                      f"{' ...' if len(not_measurable) > 6 else ''} -- {next(iter(not_measurable.values()))}",
+                      PanelWarning, stacklevel=2)
 
     notes = []
     if not has_family and any("family=" in str(m) for m in table["match"]):
@@ -202,12 +246,32 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
                               "normalize": bool(normalize)}
     result.attrs["matched"] = matched
     result.attrs["unmatched"] = unmatched
+    absent = [e for e in unmatched if e not in not_measurable]
+    result.attrs["not_measurable"] = not_measurable
     result.attrs["filtered"] = (
-        [{"what": "panel entries", "reason": "no feature of the table matches the entry (column is 0)",
-          "n": len(unmatched), "ids": list(unmatched)}] if unmatched else []
-    )
+        [{"what": "panel entries", "reason": "no feature of the table matches the entry: not detected (column is 0)",
+          "n": len(absent), "ids": absent}] if absent else []
+    ) + ([{"what": "panel entries", "reason": "not measurable in this table (column is NaN): "
+                                              + "; ".join(sorted(set(not_measurable.values()))),
+           "n": len(not_measurable), "ids": list(not_measurable)}] if not_measurable else [])
     result.attrs["sources"] = sources
     result.attrs["entries"] = table.to_dict(orient="records")
     result.attrs["citation"] = dict(zip(table["entry"], table["citation"]))
     result.attrs["notes"] = notes
     return result
+
+
+def _is_name(value) -> bool:
+    """Whether a lineage value names a taxon (not an ASV/OTU ID, a hash or a sequence)."""
+    return value is not None and bool(_TAXON_NAME.match(str(value)))
+
+
+def _unmeasurable(clauses: dict, has_genera: bool, named: dict) -> str | None:
+    """Why an entry cannot be measured in a table with features ``named`` at these ranks (None: it can)."""
+    if ("species" in clauses and named["species"]) or (has_genera and named["genus"]) \
+            or ("family" in clauses and (named["family"] or named["genus"])):
+        return None
+    if not any(named.values()):
+        return NOT_MEASURABLE["no_names"]
+    ranks = [r for r in ("species", "genus", "family") if r in clauses or (r == "genus" and has_genera)]
+    return NOT_MEASURABLE["coarser"].format(ranks=" or ".join(ranks))

@@ -180,12 +180,20 @@ class HealthyReference:
         Free-text description (cohort, selection, gutaxis version).
     params
         How it was built (selection, dropped NaN per index, ...).
+    profiler
+        The profiler (and database) of the reference's profiles, e.g. ``"MetaPhlAn 2"`` or
+        ``"MetaPhlAn 3 (mpa_v30_CHOCOPhlAn_201901)"``; ``"unknown"`` when not known. The report
+        warns when a profile's profiler differs from it (:mod:`gutaxis._profiler`).
+
+    Relative abundances (panel entries) are shares of the classified reads, as everywhere in
+    gutaxis, so a profile is compared with a reference on the same denominator.
     """
 
     values: dict[str, np.ndarray]
     n_samples: int
     source: str = ""
     params: dict = field(default_factory=dict)
+    profiler: str = "unknown"
 
     def __post_init__(self):
         clean = {}
@@ -199,6 +207,7 @@ class HealthyReference:
             clean[str(name)] = np.sort(arr)
         self.values = clean
         self.n_samples = int(self.n_samples)
+        self.profiler = str(self.profiler or "unknown")
 
     @property
     def indices(self) -> list[str]:
@@ -207,7 +216,8 @@ class HealthyReference:
     def __repr__(self) -> str:  # a summary, not every stored value
         names = ", ".join(self.indices[:6]) + (f", ... ({len(self.indices)} in all)" if len(self.indices) > 6 else "")
         src = f", source={self.source[:60]!r}" + ("..." if len(self.source) > 60 else "") if self.source else ""
-        return f"HealthyReference(n_samples={self.n_samples}, indices=[{names}]{src})"
+        prof = f", profiler={self.profiler!r}" if self.profiler != "unknown" else ""
+        return f"HealthyReference(n_samples={self.n_samples}, indices=[{names}]{prof}{src})"
 
     def to_json(self, path: str | PathLike) -> Path:
         """Write the reference as JSON (plain lists of numbers); returns the path."""
@@ -220,6 +230,7 @@ class HealthyReference:
             "gutaxis_version": __version__,
             "source": self.source,
             "n_samples": self.n_samples,
+            "profiler": self.profiler,
             "params": self.params,
             "indices": {k: v.tolist() for k, v in self.values.items()},
         }
@@ -253,7 +264,11 @@ class HealthyReference:
         n = doc.get("n_samples")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InputError(f"\"n_samples\" must be a positive integer, got {n!r}", source=path)
-        return cls(values=values, n_samples=n, source=str(doc.get("source", "")), params=dict(doc.get("params") or {}))
+        profiler = doc.get("profiler", "unknown")  # references written before it was recorded: unknown
+        if not isinstance(profiler, str):
+            raise InputError(f"\"profiler\" must be a string, got {profiler!r}", source=path)
+        return cls(values=values, n_samples=n, source=str(doc.get("source", "")),
+                   params=dict(doc.get("params") or {}), profiler=profiler)
 
 
 def _json_default(obj):
@@ -273,6 +288,7 @@ def build_reference(
     indices: pd.DataFrame | Sequence[str] | None = None,
     metadata: pd.DataFrame | None = None,
     source: str | None = None,
+    profiler: str | None = None,
 ) -> HealthyReference:
     """Build a :class:`HealthyReference` from the healthy samples of a cohort.
 
@@ -292,6 +308,9 @@ def build_reference(
         Per-sample metadata indexed by sample ID, for ``(column, value)`` with a DataFrame.
     source
         Description stored with the reference.
+    profiler
+        The profiler of the cohort (e.g. ``"MetaPhlAn 2"``); default read from the cohort's
+        provenance (the MetaPhlAn version of its ``#mpa_v..`` line), else ``"unknown"``.
 
     Returns
     -------
@@ -347,8 +366,13 @@ def build_reference(
         "skipped_columns": skipped,
         "gutaxis_version": __version__,
     }
+    if profiler is None:
+        from .._profiler import profiler_of
+
+        profiler = profiler_of(data) if data is not None else "unknown"
     return HealthyReference(values=values, n_samples=int(mask.sum()),
-                            source=source or f"{int(mask.sum())} healthy samples ({params['healthy']})", params=params)
+                            source=source or f"{int(mask.sum())} healthy samples ({params['healthy']})", params=params,
+                            profiler=profiler)
 
 
 def percentiles(indices: pd.DataFrame, reference: HealthyReference) -> pd.DataFrame:

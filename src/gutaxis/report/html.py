@@ -35,6 +35,14 @@ HEALTHY_LABELS = frozenset({"healthy", "health", "control", "controls", "healthy
 #: group columns tried, in order, when ``group`` is not given
 GROUP_CANDIDATES = ("group", "Group", "Phenotype", "phenotype", "diagnosis", "Diagnosis", "disease", "Disease",
                     "condition", "status", "study_condition")
+#: what to do without a healthy reference: the command-line steps (shown in the report and summary.json)
+REFERENCE_HINT = (
+    "To see where each value lies among healthy people, build a healthy reference and pass it with -r: "
+    "`gutaxis reference --from-dataset gmhi2020_validation -o healthy.json` (the 118 healthy people of the GMHI "
+    "validation cohort, MetaPhlAn2 profiles; downloaded once — offline, first `gutaxis datasets fetch "
+    "gmhi2020_validation --from FOLDER`), then `gutaxis report PROFILE -r healthy.json -o OUT`. From your own "
+    "labelled cohort: `gutaxis reference COHORT -m METADATA --healthy COLUMN=VALUE -o healthy.json`. The built-in "
+    "demo cohort is synthetic and would give meaningless percentiles.")
 #: fewest healthy samples from which a cohort's own reference is built (fewer: no percentiles)
 MIN_REFERENCE_SAMPLES = 5
 SUBJECT_CANDIDATES = ("subject_id", "subject", "Subject", "participant_id", "host_subject_id")
@@ -451,12 +459,15 @@ def write_report(
             ref_info["note"] = (f"The group column {group_col!r} has only {n_ref} healthy sample(s) to compare with "
                                 f"(at least {MIN_REFERENCE_SAMPLES} are needed).")
     if not ref_info["available"] and not ref_info["note"]:
-        ref_info["note"] = (
-            "Supply one with --reference (a HealthyReference JSON written by gutaxis.build_reference(...).to_json "
-            "from a cohort with healthy people labelled) to see where each value lies among healthy people. "
-            "gutaxis ships no default reference: the built-in demo cohort is synthetic and would give meaningless "
-            "percentiles.")
+        ref_info["note"] = REFERENCE_HINT
     pct = percentiles(indices, ref) if ref is not None else None
+    from ._denominator import denominator_context, panel_cell, profiler_context
+
+    den = denominator_context(adata, [sample] if single else adata.obs_names)
+    prof = profiler_context(adata, ref, ref_info["built_from"])
+    if prof["warning"]:
+        notes.append(prof["warning"])
+    not_measurable = dict(panel_attrs.get("not_measurable", {}))
     if pct is not None and pct.attrs.get("no_reference"):
         notes.append("No reference values for: " + ", ".join(map(str, pct.attrs["no_reference"]))
                      + " (shown without percentiles).")
@@ -470,7 +481,7 @@ def write_report(
             from ..measure.beta import beta_diversity
             from ..measure.ordination import pcoa
 
-            dist = beta_diversity(adata, metric="braycurtis")
+            dist = beta_diversity(adata, metric="braycurtis", normalize=True)  # of the classified reads
             coords = pcoa(dist, n_components=2)
             notes.extend(str(n) for n in coords.attrs.get("notes", []))
         else:
@@ -543,7 +554,8 @@ def write_report(
                     continue
                 rows.append({"entry": c, "name": short_of[c], "taxon": e.get("taxon") or c,
                              "detail": _detail(short_of[c], str(e.get("taxon") or c)),
-                             "value": _cell(show.at[sample, c], "percent"),
+                             "value": panel_cell(_cell(show.at[sample, c], "percent"), c, not_measurable),
+                             "not_measurable": not_measurable.get(c),
                              "pct": _cell(None if show_pct is None or c not in show_pct else show_pct.at[sample, c],
                                           "percentile"),
                              "role": e.get("role", ""), "direction": e.get("direction_in_disease", ""),
@@ -600,7 +612,9 @@ def write_report(
                     continue
                 rows.append({"name": short_of[c], "taxon": e.get("taxon") or c,
                              "detail": _detail(short_of[c], str(e.get("taxon") or c)),
-                             "cells": [_cell(group_summary[c][g]["median"], "percent") for g in gorder],
+                             "cells": [panel_cell(_cell(group_summary[c][g]["median"], "percent"), c, not_measurable)
+                                       for g in gorder],
+                             "not_measurable": not_measurable.get(c),
                              "caveat": e.get("caveat", ""), "citations": _citations(e.get("citation", ""))})
             if rows:
                 panels_ctx.append({"name": pname, "title": ptitle + " (median %)", "rows": rows})
@@ -645,10 +659,15 @@ def write_report(
             "filtered": prov_in.get("filtered", []),
             "n_samples": adata.n_obs,
             "n_taxa": adata.n_vars,
+            "unclassified": den["provenance"],
+            "denominator": "classified reads",
+            "profiler": prof["profile"],
+            "taxonomy": prov_in.get("taxonomy"),
         },
         "reference": None if not ref_info["available"] else {
             "source": ref_info["source"], "n_samples": ref_info["n_samples"], "built_from": ref_info["built_from"],
-            "sha256": _sha256(ref_path) if ref_path else None},
+            "sha256": _sha256(ref_path) if ref_path else None, "profiler": prof["reference"],
+            "profiler_comparison": prof["status"]},
         "software": {"gutaxis": __version__, "figures": "matplotlib (Agg backend), inline SVG"},
     }
     filtered = []
@@ -678,7 +697,7 @@ def write_report(
         "mode": "single" if single else "cohort",
         "disclaimer": DISCLAIMER,
         "provenance": provenance,
-        "units": {"panels": "proportion of the profile (0-1); the HTML shows percent",
+        "units": {"panels": "proportion of the classified reads (0-1); the HTML shows percent",
                   "percentiles": "0-100, mid-rank (scipy.stats.percentileofscore kind='mean')",
                   "shannon": "natural logarithm"},
         "samples": [str(s) for s in show.index],
@@ -687,12 +706,16 @@ def write_report(
         "percentiles": None if show_pct is None else _frame_records(show_pct),
         "reference": provenance["reference"],
         "reference_note": None if ref_info["available"] else ref_info["note"],
+        "unclassified": den["summary"],
+        "profilers": {"profile": prof["profile"], "reference": prof["reference"], "comparison": prof["status"],
+                      "note": prof["text"]},
         "panels": {
             "values": _frame_records(panels_df),
             "entries": {c: {k: entries[c].get(k) for k in ("panel", "taxon", "role", "direction_in_disease",
                                                            "caveat", "citation")} for c in panel_cols},
             "matched_features": {c: list(panel_attrs.get("matched", {}).get(c, [])) for c in panel_cols},
             "unmatched": list(panel_attrs.get("unmatched", [])),
+            "not_measurable": not_measurable,
         },
         "gmhi": {k: _jsonable(v) for k, v in index_attrs.get("gmhi", {}).items()
                  if k in ("params", "markers_absent", "n_markers_absent", "markers_matched", "citation")},
@@ -737,9 +760,13 @@ def write_report(
         ("input", prov_in.get("source") or "(in-memory data)"),
         ("input sha256", prov_in.get("sha256") or "—"),
         ("reader", prov_in.get("reader") or "—"),
+        ("profiler", prof["profile"]),
+        ("relative abundances", "shares of the classified reads (each sample's taxa sum to 100 %)"),
+        ("unclassified reads", den["provenance"]),
         ("mode", "one sample" if single else "cohort"),
         ("group column", group_col or "—"),
         ("healthy reference", ref_info["source"] if ref_info["available"] else "none"),
+        ("reference profiler", prof["reference"] or "—"),
         ("percentiles", "mid-rank (as scipy.stats.percentileofscore kind='mean')" if pct is not None else "—"),
     ]
     if not single:
@@ -764,7 +791,7 @@ def write_report(
         group_column=group_col, group_auto=group_auto, groups=groups_ctx, group_rows=group_rows,
         percentile_rows=percentile_rows, ordination_note=ordination_note, ordination_text=ordination_text,
         explanations=_explanations(entries, counts, synthetic=synthetic),
-        provenance_rows=prov_rows, filtered=filtered, notes=notes, files=files,
+        provenance_rows=prov_rows, filtered=filtered, notes=notes, files=files, denominator=den, profilers=prof,
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
