@@ -186,3 +186,23 @@ def test_bad_taxonomy_files(imsms, tmp_path):
         z.writestr(f"{UUID}/metadata.yaml", "a: &x [1]\nb: *x\ntype: FeatureData[Taxonomy]\n")
     with pytest.raises(InputError, match="alias"):
         gio.read_taxonomy(bomb)
+
+
+COMMANDS = (("report",), ("reference",), ("associate",), ("permanova",), ("meta",), ("classify", "cv"),
+            ("classify", "cross-study"), ("classify", "predict"))
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_that_reads_a_profile_takes_taxonomy(command):
+    res = cli(*command, "--help")
+    assert res.exit_code == 0 and "--taxonomy" in res.output
+
+
+def test_shared_loader_joins_the_taxonomy(imsms):
+    from gutaxis.cli._inputs import load_profile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gio.FilteredWarning)
+        adata = load_profile(imsms["table"], taxonomy=imsms["tsv"])
+    fp = imsms["lineage"].index[imsms["lineage"].str.endswith("g__Faecalibacterium; s__prausnitzii")]
+    assert len(fp) and (adata.var.loc[fp, "species"] == "Faecalibacterium prausnitzii").all()

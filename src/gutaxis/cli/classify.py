@@ -17,7 +17,7 @@ from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stdout as _stdout
-from ._inputs import load_profile, metadata_columns
+from ._inputs import TAXONOMY_HELP, load_profile, metadata_columns
 
 classify_app = typer.Typer(help="Predict a condition from the microbiome: SIAMCAT-class classifiers validated "
                                 "within and across studies (cv, cross-study, confounders, predict).",
@@ -36,9 +36,9 @@ def _split(text: Optional[str]):
     return parts if len(parts) > 1 else (parts[0] if parts else None)
 
 
-def _read(data: Path, metadata: Path, id_column: Optional[str], intersection: bool):
+def _read(data: Path, metadata: Path, id_column: Optional[str], intersection: bool, taxonomy: Optional[Path] = None):
     """The table and its metadata through the commands' one loading path (:mod:`._inputs`)."""
-    adata = load_profile(data, metadata=metadata, id_column=id_column, intersection=intersection)
+    adata = load_profile(data, metadata=metadata, id_column=id_column, intersection=intersection, taxonomy=taxonomy)
     meta = adata.obs[metadata_columns(adata)].copy()
     meta.attrs["source"] = str(metadata)
     return adata, meta
@@ -128,6 +128,7 @@ def cv_cmd(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Folds fitted in parallel."),
     intersection: bool = typer.Option(False, "--intersection", help="Use only the samples in both files (the rest are reported)."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Metadata column holding the sample IDs."),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
@@ -164,7 +165,7 @@ def cv_cmd(
         steps = 3 + bool(save_model) + bool(within)
         with _progress(steps, "reading inputs") as advance:
             advance("reading inputs")
-            adata, meta = _read(data, metadata, id_column, intersection)
+            adata, meta = _read(data, metadata, id_column, intersection, taxonomy)
             adata, y, meta = _labelled(adata, meta, label, case, control, intersection)
             g = None
             if groups is not None:
@@ -233,6 +234,7 @@ def cross_study_cmd(
     seed: int = typer.Option(0, "--seed", min=0),
     intersection: bool = typer.Option(False, "--intersection", help="Use only the samples in both files."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Metadata column holding the sample IDs."),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
@@ -251,7 +253,7 @@ def cross_study_cmd(
         check_output_dir(out_dir, overwrite=overwrite, what="folder for the cross-study results", inputs=inputs)
         with _progress(3, "reading inputs") as advance:
             advance("reading inputs")
-            adata, meta = _read(data, metadata, id_column, intersection)
+            adata, meta = _read(data, metadata, id_column, intersection, taxonomy)
             adata, y, meta = _labelled(adata, meta, label, case, control, intersection)
             if study not in meta.columns:
                 raise InputError(f"no column {study!r} in the metadata", source=metadata, hint="give the --study column")
@@ -311,6 +313,7 @@ def predict_cmd(
     model_file: Path = typer.Argument(..., help="Model saved by `gutaxis classify cv --save-model` (load only files you trust)."),
     data: Path = typer.Argument(..., help=_DATA_HELP),
     out: Path = typer.Option(..., "-o", "--out", help="TSV file of predictions to write."),
+    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
 ) -> None:
     """Apply a saved model to a new table (frozen normalisation; missing features filled with 0 and reported)."""
@@ -321,7 +324,7 @@ def predict_cmd(
 
         check_output_file(out, overwrite=overwrite, what="predictions file")
         model = load_model(model_file)
-        adata = read_profile(data)
+        adata = read_profile(data, taxonomy=taxonomy)
         pred = model.predict(adata, name=str(data))
         pred.write(out, overwrite=overwrite)
         o = _stdout()
