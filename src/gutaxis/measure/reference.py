@@ -170,6 +170,9 @@ def _describe(spec) -> str:
 class HealthyReference:
     """Sorted values of each health index over healthy reference samples.
 
+    Relative abundances (panel entries) are shares of the classified reads, as everywhere in
+    gutaxis, so a profile is compared with a reference on the same denominator.
+
     Attributes
     ----------
     values
@@ -184,9 +187,6 @@ class HealthyReference:
         The profiler (and database) of the reference's profiles, e.g. ``"MetaPhlAn 2"`` or
         ``"MetaPhlAn 3 (mpa_v30_CHOCOPhlAn_201901)"``; ``"unknown"`` when not known. The report
         warns when a profile's profiler differs from it (:mod:`gutaxis._profiler`).
-
-    Relative abundances (panel entries) are shares of the classified reads, as everywhere in
-    gutaxis, so a profile is compared with a reference on the same denominator.
     """
 
     values: dict[str, np.ndarray]
