@@ -199,3 +199,13 @@ def test_reference_options_are_checked(srr, tmp_path):
     assert res.exit_code == 2 and "PROFILE" in res.output
     res = cli("reference", "--from-dataset", "hmp2_maaslin2", "-o", tmp_path / "x.json")
     assert res.exit_code == 2 and "gmhi2020_validation" in res.output
+
+
+def test_reference_from_own_cohort_records_given_or_unknown_profiler(shared, tmp_path):
+    ab = shared("data", "gmhi2020_validation", "validation_abundance.csv")
+    meta = shared("data", "gmhi2020_validation", "validation_metadata.csv")
+    base = ["reference", ab, "-m", meta, "--id-column", "Sample_Ids", "--healthy", "Phenotype=Healthy"]
+    assert cli(*base, "-o", tmp_path / "a.json").exit_code == 0
+    assert json.loads((tmp_path / "a.json").read_text())["profiler"] == "unknown"  # a CSV does not say
+    assert cli(*base, "--profiler", "MetaPhlAn 2", "-o", tmp_path / "b.json").exit_code == 0
+    assert json.loads((tmp_path / "b.json").read_text())["profiler"] == "MetaPhlAn 2"
