@@ -17,6 +17,7 @@ import zlib
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -566,3 +567,19 @@ def test_uploading_needs_a_person_and_csrf(app, person, dietitian):
     assert r.status_code == 400
     r = dietitian.html("/uploads")
     assert r.status_code == 404
+
+
+def test_unnamed_features_make_panels_not_measurable_not_zero(app, person):
+    """A table of ASV ids (iMSMS, one real sample) matches no panel taxon: the card says so, never 0%."""
+    needs_shared()
+    counts = pd.read_csv(SHARED / "data" / "imsms_ms_16s" / "imsms_asv_counts.tsv.gz", sep="\t", index_col=0,
+                         nrows=2000)
+    sample = counts.columns[0]
+    one = counts[[sample]]
+    one = one[one[sample] > 0]
+    uid = upload_id(upload(person, "asv_one_sample.tsv", one.to_csv(sep="\t").encode()))
+    card = card_of(app, uid)
+    assert card["panels"] and all(p["value"] is None for p in card["panels"])
+    assert all(p["text"] == "not measurable in this profile" for p in card["panels"])
+    text = visible_text(person.html(f"/uploads/{uid}").text)
+    assert "Not measurable in this profile" in text and "shown as 0%" not in text

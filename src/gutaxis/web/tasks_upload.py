@@ -252,22 +252,30 @@ def _card(adata, local: Path, name: str, settings, progress) -> dict:
 
     panels = []
     entries = load_panels().set_index("entry")
+    not_measurable = (table.attrs.get("panels") or {}).get("not_measurable") or {}
     for key in entries.index:
         if key not in table.columns:
             continue
         e = entries.loc[key]
         v = _finite(row[key])
+        text = "not measurable in this profile" if key in not_measurable else percent_text(v)
         panels.append({"key": key, "label": str(e["taxon"]).split(" (")[0], "group": str(e["panel"]),
                        "role": str(e["role"]), "direction": str(e["direction_in_disease"]),
-                       "caveat": str(e["caveat"]), "value": v, "text": percent_text(v),
+                       "caveat": str(e["caveat"]), "value": v, "text": text,
                        "percentile": pct.get(key), "percentile_text": percentile_text(pct.get(key))})
 
     notes = [str(n) for n in table.attrs.get("notes", [])]
-    unmatched = [f for f in table.attrs.get("filtered", []) if f.get("what") == "panel entries"]
-    if unmatched:
-        notes.append("Not found in this profile (shown as 0%): "
-                     + ", ".join(str(entries.loc[k, "taxon"]).split(" (")[0] if k in entries.index else str(k)
-                                 for k in unmatched[0].get("ids", [])) + ".")
+
+    def names(ids) -> str:
+        return ", ".join(str(entries.loc[k, "taxon"]).split(" (")[0] if k in entries.index else str(k) for k in ids)
+
+    absent = [k for f in table.attrs.get("filtered", []) if f.get("what") == "panel entries"
+              for k in f.get("ids", []) if k not in not_measurable]
+    if absent:
+        notes.append(f"Not found in this profile (shown as 0%): {names(absent)}.")
+    if not_measurable:  # the profile's features cannot be matched to these taxa: no number rather than a false 0
+        notes.append(f"Not measurable in this profile (no feature matches their taxa; a table of unnamed "
+                     f"features needs its taxonomy): {names(not_measurable)}.")
     return {
         "version": CARD_VERSION,
         "filename": name,
