@@ -10,6 +10,7 @@ SECTIONS = [
     ("Top level", "gutaxis", "Readers, measures of gut health, links to conditions, reports and datasets."),
     ("Lifestyle", "gutaxis.lifestyle", "Diet, stress and symptom logs; scores; the personal plan."),
     ("Classify", "gutaxis.classify", "Leak-free disease classifiers with cross-study validation."),
+    ("Plots", "gutaxis.pl", "PCoA coloured by a column, volcano and heatmap of associations, the shared palette."),
 ]
 
 

@@ -278,8 +278,9 @@ def test_A30_INT3_outputs_all_or_nothing_and_overwrite(hmp2, tmp_path, monkeypat
     out = tmp_path / "o"
     first = cli("associate", dpath, mpath, "-o", out, *LM)
     assert first.exit_code == 0, first.output
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert set(before) == {"all_results.tsv", "significant_results.tsv", "params.json", "report.html"}
+    before = _contents(out)
+    assert {k.split("/")[0] for k in before} == {"all_results.tsv", "significant_results.tsv", "params.json",
+                                                 "report.html", "figures"}
     # a non-empty target is refused without --overwrite (files of an earlier run are never mixed in)
     again = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
                 "--reference", "diagnosis,nonIBD")
@@ -294,13 +295,18 @@ def test_A30_INT3_outputs_all_or_nothing_and_overwrite(hmp2, tmp_path, monkeypat
     failed = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
                  "--reference", "diagnosis,nonIBD", "--overwrite")
     assert failed.exit_code != 0
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _contents(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tsv", "o", "t.tsv"]
     monkeypatch.undo()
     ok = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
              "--reference", "diagnosis,nonIBD", "--overwrite")
     assert ok.exit_code == 0, ok.output
     assert json_params(out)["fixed_effects"] == ["diagnosis", "dysbiosis"]
+
+
+def _contents(folder):
+    """Every file under ``folder`` (the figures/ folder included) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in folder.rglob("*")}
 
 
 def json_params(out):

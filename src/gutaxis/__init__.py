@@ -84,6 +84,8 @@ __all__ = ["GutaxisError", "InputError", "__version__", *_EXPORTS]
 
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
+    if name == "pl":  # the plotting subpackage: gutaxis.pl.pcoa(...) after a plain `import gutaxis`
+        return importlib.import_module("gutaxis.pl")
     if module is None:
         raise AttributeError(f"module 'gutaxis' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

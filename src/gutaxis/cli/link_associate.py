@@ -43,7 +43,8 @@ def associate_cmd(
     metadata_arg: Optional[Path] = typer.Argument(None, metavar="[METADATA]",
                                                   help="Sample metadata (older form of --metadata)."),
     out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for all_results.tsv, significant_results.tsv, "
-                                                          "params.json (parameters and input checksums), report.html."),
+                                                          "params.json (parameters and input checksums), report.html, "
+                                                          "figures/ (heatmap.pdf and the plotted variable's PDF)."),
     metadata: Optional[Path] = typer.Option(None, "--metadata", "-m", help="Sample metadata (TSV/CSV, one row per "
                                                                             "sample)."),
     formula: Optional[str] = typer.Option(None, "--formula", help="e.g. '~ diagnosis + age + (1|subject)'; interactions as in R: "
@@ -75,6 +76,9 @@ def associate_cmd(
     reml_optimizer: str = typer.Option("lme4", "--reml-optimizer",
                                        help="lme4 (variances found as lme4::lmer finds them: MaAsLin2's numbers) or "
                                             "exact (the REML optimum)."),
+    plot_variable: Optional[str] = typer.Option(None, "--plot-variable",
+                                                help="Variable whose significant associations are plotted in the "
+                                                     "report and in figures/ (default: the first fixed effect)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Associate every feature with metadata (MaAsLin2's LM path; random intercepts by REML)."""
@@ -107,7 +111,7 @@ def associate_cmd(
                                standardize=standardize, max_significance=max_significance, correction=correction,
                                match="intersection" if intersection else "exact", reml_optimizer=reml_optimizer)
             advance("writing results")
-            paths = result.write(out_dir, overwrite=overwrite)
+            paths = result.write(out_dir, overwrite=overwrite, plot_variable=plot_variable)
         out = _stdout()
         out.print(f"{len(result.significant)} significant association(s) (q <= {result.params['max_significance']}); results in {out_dir}")
         for p in paths.values():

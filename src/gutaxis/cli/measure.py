@@ -97,6 +97,9 @@ def report(
     orientation: Optional[str] = typer.Option(None, "--orientation", help="Plain tables: samples-as-rows or samples-as-columns."),
     group_column: Optional[str] = typer.Option(None, "--group-column", "-g", help="Metadata column that groups a cohort, e.g. Phenotype."),
     sample: Optional[str] = typer.Option(None, "--sample", help="Report on this one sample of the profile."),
+    groups: Optional[list[str]] = typer.Option(
+        None, "--groups", help="Keep only these groups of the group column: names separated by commas "
+                               "(--groups \"Healthy (N-1),RA\"; \\, for a comma inside a name), or the option repeated."),
     title: Optional[str] = typer.Option(None, "--title", help="Report title."),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
     id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
@@ -118,7 +121,8 @@ def report(
             adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
                                  orientation=orientation, intersection=intersection, taxonomy=taxonomy)
             files = _write_report_atomically(adata, out_dir, overwrite=overwrite, inputs=inputs, reference=reference,
-                                             group=group_column, title=title, sample=sample, progress=advance)
+                                             group=group_column, title=title, sample=sample, groups=groups,
+                                             progress=advance)
         _print_written(out_dir, files)
 
 

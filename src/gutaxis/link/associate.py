@@ -70,9 +70,13 @@ class AssociationResult:
                 f"{int(r[qcol].notna().sum())} tests, {len(self.significant)} with q <= "
                 f"{self.params['max_significance']})")
 
-    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False) -> dict[str, Path]:
+    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False,
+              figures: bool = True, plot_variable: str | None = None) -> dict[str, Path]:
         """Write ``all_results.tsv``, ``significant_results.tsv``, ``params.json`` (and
-        ``report.html`` with ``report=True``) into ``directory``; returns the paths.
+        ``report.html`` with ``report=True``; the folder ``figures/`` with ``figures=True``, as
+        MaAsLin 2 writes it: ``heatmap.pdf`` and one PDF of the plots of ``plot_variable``,
+        default the first fixed effect, see :mod:`gutaxis.link._associate_figures`) into
+        ``directory``; returns the paths.
 
         All or nothing: the files are written into a temporary folder beside ``directory``
         that replaces it only once every file is written (:func:`gutaxis._outputs.atomic_dir`),
@@ -83,6 +87,7 @@ class AssociationResult:
 
         out = Path(directory)
         names = ["all_results.tsv", "significant_results.tsv", "params.json"] + (["report.html"] if report else [])
+        names += ["figures"] if figures else []
         with atomic_dir(out, overwrite=overwrite, what="folder for the association results") as tmp:
             cols = [c for c in self.results.columns]
             for name, frame in (("all_results.tsv", self.results), ("significant_results.tsv", self.significant)):
@@ -90,15 +95,21 @@ class AssociationResult:
             meta = {"params": self.params, "notes": self.notes, "filtered": self.filtered,
                     "provenance": self.provenance}
             (tmp / "params.json").write_text(json.dumps(meta, indent=2, default=str))
+            view = self
+            if (report or figures) and self.params.get("model") == "maaslin3":
+                from ._maaslin3 import report_view
+
+                view = report_view(self)
+            drawn = None
+            if figures:
+                from ._associate_figures import write_figures
+
+                drawn = write_figures(view, tmp / "figures", variable=plot_variable)
             if report:
                 from . import report_associate
 
-                view = self
-                if self.params.get("model") == "maaslin3":
-                    from ._maaslin3 import report_view
-
-                    view = report_view(self)
-                report_associate.write_associate_report(view, tmp / "report.html")
+                report_associate.write_associate_report(view, tmp / "report.html", plot_variable=plot_variable,
+                                                        figures=drawn)
         return {name: out / name for name in names}
 
 

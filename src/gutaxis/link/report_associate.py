@@ -136,6 +136,18 @@ def _outcome(result, row) -> tuple[np.ndarray, str, str]:
     return y, _axis_label(p.get("normalization", "NONE"), p.get("transform", "NONE"), short=True), "abundance"
 
 
+def _short(result, feature) -> str:
+    """The feature's short name (last informative rank of its lineage) for titles and labels."""
+    from ..pl._style import short_taxon
+
+    res = result.results
+    if "taxon" in res.columns:
+        hit = res.loc[res["feature"].astype(str) == str(feature), "taxon"]
+        if len(hit) and isinstance(hit.iloc[0], str) and hit.iloc[0]:
+            return short_taxon(hit.iloc[0])
+    return short_taxon(feature)
+
+
 def _title(feature: str, coef_label: str) -> str:
     """``feature ~ coefficient`` on one line when short, else on two (a long name cut every 40 characters)."""
     if len(feature) + len(coef_label) <= 34:
@@ -259,7 +271,11 @@ def _heatmap(result, sig: pd.DataFrame, first_n: int = 50):
         steps.append(top)
     bounds = [-b for b in steps[::-1]] + steps
 
-    longest_feat = max(len(str(f)) for f in feats)
+    from ._associate_figures import short_names
+
+    short = short_names(result)
+    names = [short.get(str(f), str(f)) for f in feats]
+    longest_feat = max(len(n) for n in names)
     longest_col = max(len(c) for c in cols)
     width = 0.8 + 0.075 * longest_feat + len(panels) * (0.32 * len(cols) + 0.2) + 1.1
     height = 1.0 + 0.2 * len(feats) + 0.065 * longest_col + (0.3 if panels[0] else 0.0)
@@ -284,7 +300,7 @@ def _heatmap(result, sig: pd.DataFrame, first_n: int = 50):
             ax.set_xticks(np.arange(len(cols)) + 0.5)
             ax.set_xticklabels([_txt(c) for c in cols], rotation=45, ha="right", rotation_mode="anchor")
             ax.set_yticks(np.arange(len(feats)) + 0.5)
-            ax.set_yticklabels([_txt(f) for f in feats], fontsize=8.5)
+            ax.set_yticklabels([_txt(n) for n in names], fontsize=8.5)
             ax.set_xlim(0, len(cols))
             ax.set_ylim(len(feats), 0)  # the smallest q at the top
             ax.tick_params(length=0)
@@ -398,7 +414,7 @@ def _reference_level(result, var: str, levels: list[str]) -> str | None:
     return sorted(levels)[0] if levels else None
 
 
-def _plot_interaction(result, row, name, parts):
+def _plot_interaction(result, row, name, parts, raw: bool = False):
     """An interaction coefficient: the outcome against the product of its numeric variables (the
     samples of its level combination in vermilion), or a strip per level combination when all its
     variables are categorical. A :class:`~gutaxis.report.figures.Figure`, or None without data."""
@@ -417,7 +433,8 @@ def _plot_interaction(result, row, name, parts):
     cell = np.ones(len(y), bool)
     for v, lev in cats:
         cell &= _as_levels(meta[v]) == str(lev)
-    title = _title(str(f), str(name))
+    sf = _short(result, f)
+    title = _title(sf, str(name))
     sub = _subtitle(result, row)
     cell_label = ", ".join(f"{v} = {lev}" for v, lev in cats)
     rng = np.random.default_rng(0)
@@ -435,7 +452,7 @@ def _plot_interaction(result, row, name, parts):
                 _scatter_line(ax, xv[ok], y[ok], cell[ok] if cats else None, fit=not cats)
                 ax.set_ylabel(_txt(ylabel), fontsize=8.5)
             ax.set_xlabel(_txt(xlab))
-            alt_body = f"{ylabel} of {f} against the product {' x '.join(nums)}"
+            alt_body = f"{ylabel} of {sf} against the product {' x '.join(nums)}"
         else:  # all categorical: one strip per level combination, the coefficient's cell highlighted
             combo = np.array([" / ".join(t) for t in zip(*[_as_levels(meta[v]) for v, _ in cats])])
             target = " / ".join(str(lev) for _, lev in cats)
@@ -448,11 +465,13 @@ def _plot_interaction(result, row, name, parts):
                 _box_strip(ax, groups, levels, hi, rng)
                 ax.set_ylabel(_txt(ylabel), fontsize=8.5)
             ax.set_xlabel(_txt(" / ".join(v for v, _ in cats)))
-            alt_body = f"{ylabel} of {f} by level combination of {' / '.join(v for v, _ in cats)}"
+            alt_body = f"{ylabel} of {sf} by level combination of {' / '.join(v for v, _ in cats)}"
         _setup_axes(fig, ax, title, sub)
     alt = f"{_flat(title)} ({sub}): {alt_body}, {int(ok.sum())} samples."
     caption = _caption(result, row, int(ok.sum()), "Interaction coefficient" + (
         f"; vermilion: the samples with {cell_label}" if cats else "") + ".")
+    if raw:
+        return fig
     return _svg(fig, alt, f"plot-{f}-{name}-{row.get('model', '')}", caption)
 
 
@@ -477,15 +496,16 @@ def _presence_bars(ax, groups: list[np.ndarray], labels: list[str], highlight: l
             lab.set_fontweight("bold")
 
 
-def _plot_figure(result, row):
-    """The plot of one association (a :class:`~gutaxis.report.figures.Figure`), or None without data."""
+def _plot_figure(result, row, raw: bool = False):
+    """The plot of one association (a :class:`~gutaxis.report.figures.Figure`; with ``raw`` the
+    matplotlib Figure), or None without data."""
     from ..report.figures import _rc
 
     data, meta = result.data, result.metadata
     f, var, val = row["feature"], row["metadata"], row["value"]
     hit = _interactions(result).get((var, val))
     if hit is not None:
-        return _plot_interaction(result, row, *hit)
+        return _plot_interaction(result, row, *hit, raw=raw)
     if data is None or meta is None or f not in data.columns or var not in meta.columns:
         return None
     y, ylabel, kind = _outcome(result, row)
@@ -494,7 +514,8 @@ def _plot_figure(result, row):
     model_vars = _model_variables(result)
     ok = np.isfinite(y) & meta[model_vars or [var]].notna().all(axis=1).to_numpy()
     coef_label = str(var) if str(var) == str(val) else f"{var} {val}"
-    title = _title(str(f), coef_label)
+    sf = _short(result, f)
+    title = _title(sf, coef_label)
     sub = _subtitle(result, row)
     rng = np.random.default_rng(0)
     with _rc("plot"):
@@ -506,11 +527,11 @@ def _plot_figure(result, row):
             if kind == "presence":
                 _box_strip(ax, [xv[ok & (y == 0)], xv[ok & (y == 1)]], ["absent", "present"], [False, False], rng,
                            horizontal=True)
-                what = f"{var} of the samples without and with {f}"
+                what = f"{var} of the samples without and with {sf}"
             else:
                 _scatter_line(ax, xv[ok], y[ok])
                 ax.set_ylabel(_txt(ylabel), fontsize=8.5)
-                what = f"scatter plot of {ylabel} of {f} against {var}"
+                what = f"scatter plot of {ylabel} of {sf} against {var}"
             ax.set_xlabel(_txt(var))
         else:
             xs = _as_levels(x)
@@ -522,16 +543,18 @@ def _plot_figure(result, row):
             labels = [f"{lev}\n(n={len(g)})" for lev, g in zip(levels, groups)]
             if kind == "presence":
                 _presence_bars(ax, groups, [str(lev) for lev in levels], hi)
-                what = f"bar chart of the share of samples with {f} present per level of {var}"
+                what = f"bar chart of the share of samples with {sf} present per level of {var}"
             else:
                 _box_strip(ax, groups, labels, hi, rng)
                 ax.set_ylabel(_txt(ylabel), fontsize=8.5)
-                what = f"box and strip plot of {ylabel} of {f} per level of {var}"
+                what = f"box and strip plot of {ylabel} of {sf} per level of {var}"
             ax.set_xlabel(_txt(var))
         _setup_axes(fig, ax, title, sub)
     ref_note = "" if _is_numeric(x) else f"Vermilion: {val}; reference level {ref}."
     caption = _caption(result, row, int(ok.sum()), ref_note)
     alt = f"{_flat(title)} ({sub}): {what}, {int(ok.sum())} samples."
+    if raw:
+        return fig
     return _svg(fig, alt, f"plot-{f}-{var}-{val}-{row.get('model', '')}", caption)
 
 
@@ -582,8 +605,11 @@ def _table(sig: pd.DataFrame, columns) -> list[list[dict]]:
 
 
 # ------------------------------------------------------------------------------------------- report
-def _context(result, *, first_n: int, max_plots: int) -> dict:
+def _context(result, *, first_n: int, max_plots: int, plot_variable: str | None = None,
+             figures: dict | None = None) -> dict:
     from .. import __version__
+    from ._associate_figures import plot_variable as _plot_variable
+    from ._associate_figures import short_names
 
     p = dict(result.params or {})
     res = result.results
@@ -594,15 +620,21 @@ def _context(result, *, first_n: int, max_plots: int) -> dict:
     not_modelled = res[res["coef"].isna()].drop_duplicates("feature") if "coef" in res else res.iloc[:0]
 
     heat, n_heat, n_sig_feat = _heatmap(result, sig, first_n)
+    variable = _plot_variable(result, plot_variable)
+    var_sig = sig[sig["metadata"].astype(str) == variable] if variable is not None else sig.iloc[:0]
     plots = []
-    for _, row in sig.head(max_plots).iterrows():
+    for _, row in var_sig.head(max_plots).iterrows():
         fig = _plot_figure(result, row)
         if fig is not None:
             plots.append(fig)
 
     columns = getattr(result, "columns", None) or _LM_COLUMNS
     columns = [c for c in columns if c[0] in sig.columns]
-    rows = _table(sig.head(_MAX_TABLE), columns)
+    short = short_names(result)
+    shown = sig.head(_MAX_TABLE).copy()
+    if "feature" in shown.columns:  # short names in the table; the IDs as given stay in the TSV files
+        shown["feature"] = [short.get(str(f), str(f)) for f in shown["feature"]]
+    rows = _table(shown, columns)
 
     fixed = [":".join(t) if isinstance(t, (list, tuple)) else str(t) for t in p.get("fixed_effects") or []]
     random = [str(r) for r in p.get("random_effects") or []]
@@ -652,7 +684,10 @@ def _context(result, *, first_n: int, max_plots: int) -> dict:
         "n_sig_features": n_sig_feat,
         "first_n": first_n,
         "plots": plots,
-        "n_plots_possible": len(sig),
+        "plot_variable": variable,
+        "plot_variable_default": plot_variable is None,
+        "figures": figures,
+        "n_plots_possible": len(var_sig),
         "max_plots": max_plots,
         "plotted_label": plotted_label,
         "zeros_note": _transform_note(m3, p.get("transform")),
@@ -669,18 +704,24 @@ def _context(result, *, first_n: int, max_plots: int) -> dict:
     }
 
 
-def render_associate_html(result, *, first_n: int = 50, max_plots: int = 12) -> str:
-    """The report's HTML text (template ``gutaxis/report/templates/associate.html.j2``)."""
+def render_associate_html(result, *, first_n: int = 50, max_plots: int = 12, plot_variable: str | None = None,
+                          figures: dict | None = None) -> str:
+    """The report's HTML text (template ``gutaxis/report/templates/associate.html.j2``): the plots
+    are of ``plot_variable`` (default the first fixed effect); ``figures`` is what
+    :func:`._associate_figures.write_figures` wrote beside it, when it did."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(loader=PackageLoader("gutaxis.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, keep_trailing_newline=True)
-    return env.get_template("associate.html.j2").render(**_context(result, first_n=first_n, max_plots=max_plots))
+    return env.get_template("associate.html.j2").render(**_context(result, first_n=first_n, max_plots=max_plots,
+                                                                   plot_variable=plot_variable, figures=figures))
 
 
-def write_associate_report(result, path, *, first_n: int = 50, max_plots: int = 12) -> Path:
+def write_associate_report(result, path, *, first_n: int = 50, max_plots: int = 12, plot_variable: str | None = None,
+                           figures: dict | None = None) -> Path:
     """Write the HTML report of an :class:`~gutaxis.link.associate.AssociationResult` (or of the view
     :func:`gutaxis.link._maaslin3.report_view` makes of a MaAsLin3 result) to ``path``."""
     path = Path(path)
-    path.write_text(render_associate_html(result, first_n=first_n, max_plots=max_plots), encoding="utf-8")
+    path.write_text(render_associate_html(result, first_n=first_n, max_plots=max_plots, plot_variable=plot_variable,
+                                          figures=figures), encoding="utf-8")
     return path

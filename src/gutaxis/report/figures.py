@@ -3,8 +3,10 @@ inline SVG strings.
 
 Each function returns an :class:`Figure` (the SVG markup with ``role="img"``, an ``aria-label``
 and a ``<title>`` holding the alt text, plus the alt text and a caption) so that the report
-stays one self-contained file. Colours are the Okabe-Ito palette (distinguishable with the
-common colour-vision deficiencies).
+stays one self-contained file. Group colours come from :func:`gutaxis.pl.palette` (Okabe-Ito,
+distinguishable with the common colour-vision deficiencies, for up to 8 groups; beyond, colours
+that never repeat), legends sit outside the axes and group labels are rotated and shortened with
+an ellipsis, so that a cohort of 20 or more groups stays readable.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-__all__ = ["Figure", "index_distributions", "ordination", "percentile_chart", "top_taxa", "PALETTE"]
+__all__ = ["PALETTE", "Figure", "draw_index_distributions", "draw_ordination", "index_distributions", "ordination",
+           "percentile_chart", "top_taxa"]
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 _INK = "#1f2933"
@@ -103,7 +106,52 @@ def _fmt(x: float) -> str:
 
 
 def _colors(groups) -> dict:
-    return {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    from ..pl._style import group_colors
+
+    return group_colors(groups)
+
+
+def draw_index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: dict[str, str],
+                             order: list | None = None, *, max_points: int = 400):
+    """The matplotlib Figure of :func:`index_distributions` (before it becomes SVG)."""
+    from ..pl._style import set_tick_labels
+
+    cols = list(indices.columns)
+    order = list(order) if order is not None else [g for g in pd.unique(groups.dropna())]
+    colors = _colors(order)
+    many = len(order) > 8
+    ncol = (2 if len(cols) > 1 else 1) if many else 3 if len(cols) > 4 else max(1, len(cols))
+    nrow = int(np.ceil(len(cols) / ncol))
+    width = max(3.3, 0.27 * len(order) + 0.9)  # each group a slot wide enough for its vertical label
+    height = 2.6 + (min(24, max(len(str(g)) for g in order)) * 0.055 if many else 0.0) if order else 2.6
+    rng = np.random.default_rng(0)  # jitter only; deterministic
+    fig, axes = _figure(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False)
+    for ax, col in zip(axes.ravel(), cols):
+        data = [indices.loc[groups == g, col].dropna().to_numpy() for g in order]
+        keep = [i for i, d in enumerate(data) if len(d)]
+        if keep:
+            bp = ax.boxplot([data[i] for i in keep], positions=keep, widths=0.55, showfliers=False,
+                            patch_artist=True, medianprops={"color": _INK, "linewidth": 1.6})
+            for patch, i in zip(bp["boxes"], keep):
+                patch.set_facecolor(colors[order[i]] + "33")
+                patch.set_edgecolor(colors[order[i]])
+            for part in ("whiskers", "caps"):
+                for line in bp[part]:
+                    line.set_color(_MUTED)
+            for i in keep:
+                d = data[i]
+                if len(d) > max_points:
+                    d = rng.choice(d, max_points, replace=False)
+                ax.scatter(i + rng.uniform(-0.18, 0.18, len(d)), d, s=9, color=colors[order[i]],
+                           alpha=0.75, linewidths=0, zorder=3, rasterized=len(d) > 300)
+        set_tick_labels(ax, [str(g) for g in order], "x", width=22)
+        ax.set_xlim(-0.6, len(order) - 0.4)
+        ax.set_title(labels.get(col, col), loc="left")
+        ax.grid(axis="y", color=_GRID, linewidth=0.6)
+        ax.set_axisbelow(True)
+    for ax in axes.ravel()[len(cols):]:
+        ax.set_visible(False)
+    return fig
 
 
 def index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: dict[str, str],
@@ -111,38 +159,8 @@ def index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: dict[s
     """Box and strip plots of every index (columns of ``indices``) by group, as small multiples."""
     cols = list(indices.columns)
     order = list(order) if order is not None else [g for g in pd.unique(groups.dropna())]
-    colors = _colors(order)
-    ncol = 3 if len(cols) > 4 else max(1, len(cols))
-    nrow = int(np.ceil(len(cols) / ncol))
-    rng = np.random.default_rng(0)  # jitter only; deterministic
     with _rc("dist"):
-        fig, axes = _figure(nrow, ncol, figsize=(3.3 * ncol, 2.6 * nrow), squeeze=False)
-        for ax, col in zip(axes.ravel(), cols):
-            data = [indices.loc[groups == g, col].dropna().to_numpy() for g in order]
-            keep = [i for i, d in enumerate(data) if len(d)]
-            if keep:
-                bp = ax.boxplot([data[i] for i in keep], positions=keep, widths=0.55, showfliers=False,
-                                patch_artist=True, medianprops={"color": _INK, "linewidth": 1.6})
-                for patch, i in zip(bp["boxes"], keep):
-                    patch.set_facecolor(colors[order[i]] + "33")
-                    patch.set_edgecolor(colors[order[i]])
-                for part in ("whiskers", "caps"):
-                    for line in bp[part]:
-                        line.set_color(_MUTED)
-                for i in keep:
-                    d = data[i]
-                    if len(d) > max_points:
-                        d = rng.choice(d, max_points, replace=False)
-                    ax.scatter(i + rng.uniform(-0.18, 0.18, len(d)), d, s=9, color=colors[order[i]],
-                               alpha=0.75, linewidths=0, zorder=3, rasterized=len(d) > 300)
-            ax.set_xticks(range(len(order)))
-            ax.set_xticklabels([str(g) for g in order], rotation=20 if len(order) > 3 else 0,
-                               ha="right" if len(order) > 3 else "center")
-            ax.set_title(labels.get(col, col), loc="left")
-            ax.grid(axis="y", color=_GRID, linewidth=0.6)
-            ax.set_axisbelow(True)
-        for ax in axes.ravel()[len(cols):]:
-            ax.set_visible(False)
+        fig = draw_index_distributions(indices, groups, labels, order, max_points=max_points)
     med = "; ".join(
         f"{labels.get(c, c)}: " + ", ".join(
             f"{g} median {_fmt(indices.loc[groups == g, c].median())}" for g in order) for c in cols)
@@ -151,30 +169,44 @@ def index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: dict[s
                   "Each dot is one sample; boxes span the middle half (25th-75th percentile), the line is the median.")
 
 
+def draw_ordination(coords: pd.DataFrame, groups: pd.Series | None, proportion: list[float] | None,
+                    order: list | None = None, metric: str = "Bray-Curtis"):
+    """The matplotlib Figure of :func:`ordination` (before it becomes SVG): one colour per group,
+    never repeated, the legend outside the axes."""
+    from ..pl._style import legend_outside, truncate
+
+    x, y = coords.iloc[:, 0].to_numpy(), coords.iloc[:, 1].to_numpy()
+    n_groups = 0 if groups is None else len(order if order is not None else pd.unique(groups.dropna()))
+    fig, ax = _figure(figsize=(8.8 if n_groups > 16 else 7.2 if n_groups > 1 else 6.2, 4.8))
+    if groups is not None:
+        order = list(order) if order is not None else list(pd.unique(groups.dropna()))
+        colors = _colors(order)
+        for g in order:
+            m = (groups == g).to_numpy()
+            ax.scatter(x[m], y[m], s=26 if len(x) <= 300 else 14, color=colors[g], alpha=0.85, linewidths=0.4,
+                       edgecolors="white", label=f"{truncate(g, 28)} (n={int(m.sum())})", rasterized=len(x) > 1500)
+        legend_outside(ax, fontsize=8.5 if len(order) <= 16 else 7.5)
+    else:
+        ax.scatter(x, y, s=26, color=PALETTE[0], alpha=0.85, linewidths=0.4, edgecolors="white")
+    lab = [f"PCoA {i + 1}" + (f" ({100 * proportion[i]:.1f}%)" if proportion and i < len(proportion)
+                               and np.isfinite(proportion[i]) else "") for i in range(2)]
+    ax.set_xlabel(lab[0])
+    ax.set_ylabel(lab[1])
+    ax.axhline(0, color=_GRID, linewidth=0.8, zorder=0)
+    ax.axvline(0, color=_GRID, linewidth=0.8, zorder=0)
+    ax.set_title(f"Ordination of {metric} distances", loc="left")
+    return fig
+
+
 def ordination(coords: pd.DataFrame, groups: pd.Series | None, proportion: list[float] | None,
                order: list | None = None, metric: str = "Bray-Curtis") -> Figure:
     """Scatter of the first two PCoA axes, coloured by group."""
-    x, y = coords.iloc[:, 0].to_numpy(), coords.iloc[:, 1].to_numpy()
+    if groups is not None and order is None:
+        order = list(pd.unique(groups.dropna()))
     with _rc("pcoa"):
-        fig, ax = _figure(figsize=(6.2, 4.6))
-        if groups is not None:
-            order = list(order) if order is not None else list(pd.unique(groups.dropna()))
-            colors = _colors(order)
-            for g in order:
-                m = (groups == g).to_numpy()
-                ax.scatter(x[m], y[m], s=26, color=colors[g], alpha=0.85, linewidths=0.4, edgecolors="white",
-                           label=f"{g} (n={int(m.sum())})", rasterized=len(x) > 1500)
-            ax.legend(loc="best", fontsize=9)
-        else:
-            ax.scatter(x, y, s=26, color=PALETTE[0], alpha=0.85, linewidths=0.4, edgecolors="white")
-        lab = [f"PCoA {i + 1}" + (f" ({100 * proportion[i]:.1f}%)" if proportion and i < len(proportion)
-                                   and np.isfinite(proportion[i]) else "") for i in range(2)]
-        ax.set_xlabel(lab[0])
-        ax.set_ylabel(lab[1])
-        ax.axhline(0, color=_GRID, linewidth=0.8, zorder=0)
-        ax.axvline(0, color=_GRID, linewidth=0.8, zorder=0)
-        ax.set_title(f"Ordination of {metric} distances", loc="left")
-    alt = (f"PCoA scatter plot of {len(x)} samples on {lab[0]} and {lab[1]} of {metric} distances"
+        fig = draw_ordination(coords, groups, proportion, order, metric)
+    lab = [ax.get_xlabel() for ax in fig.axes[:1]] + [ax.get_ylabel() for ax in fig.axes[:1]]
+    alt = (f"PCoA scatter plot of {len(coords)} samples on {lab[0]} and {lab[1]} of {metric} distances"
            + ("" if groups is None else f", coloured by group ({', '.join(map(str, order))})") + ".")
     return Figure(_to_svg(fig, alt, "pcoa"), alt,
                   "Samples close together have similar communities; the axes are the two directions of largest "

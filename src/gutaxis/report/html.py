@@ -331,6 +331,7 @@ def write_report(
     group: str | None = None,
     title: str | None = None,
     sample: str | None = None,
+    groups=None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write a self-contained HTML gut-health report with TSV/JSON files of every number.
@@ -357,6 +358,10 @@ def write_report(
     sample
         Report on this one sample of a cohort (one-person mode); the rest of the cohort can serve
         as its healthy reference (the sample itself is left out of it).
+    groups
+        Keep only the samples of these groups of the group column (a list, or one string of
+        comma-separated names); the report says which were kept. A cohort report's summary cards
+        show the largest groups (:data:`gutaxis.report._groups.CARD_RULE`).
     progress
         Called with the name of each step as it starts (the CLI draws a progress bar with it).
 
@@ -391,6 +396,21 @@ def write_report(
         sample = str(adata.obs_names[0])
     synthetic = _is_synthetic(adata)
     group_col, labels, order, group_auto = _resolve_group(adata, group)
+    kept_groups = None
+    if groups is not None:
+        from ._groups import keep_groups, parse_groups
+
+        kept_groups = parse_groups(groups)
+        n_before = adata.n_obs
+        adata = keep_groups(adata, group_col, kept_groups, auto=group_auto)
+        group_col, labels, order, group_auto = _resolve_group(adata, group_col)
+        group_auto = group is None
+        if sample is not None and sample not in adata.obs_names:
+            raise InputError(f"sample {sample!r} is not in the groups kept ({', '.join(kept_groups)})",
+                             source="write_report", hint="give a sample of those groups, or add its group")
+        single = sample is not None or adata.n_obs == 1
+        if single and sample is None:
+            sample = str(adata.obs_names[0])
     ref, ref_path = _load_reference(reference)
 
     gtab = gmhi_species()
@@ -403,6 +423,9 @@ def write_report(
     indices = pd.DataFrame(indices, copy=True)
     indices.attrs = {}  # pandas deep-copies attrs on every operation: keep them aside
     notes = [str(n) for n in index_attrs.get("notes", [])]
+    if kept_groups is not None:
+        notes.append(f"Only the groups {', '.join(map(repr, kept_groups))} of column {group_col!r} are shown "
+                     f"({adata.n_obs} of {n_before} samples).")
     panel_attrs = index_attrs.get("panels", {})
     entries = {e["entry"]: e for e in panel_attrs.get("entries", [])}
     panel_cols = [c for c in indices.columns if c in entries]
@@ -626,14 +649,19 @@ def write_report(
                 percentile_rows.append({"label": labels_of.get(c, c), "cells": [_cell(meds[g], "percentile") for g in gorder]})
         group_summary_pct = pct_summary
         cards.append({"label": "Samples", **_cell(adata.n_obs), "sub": f"{adata.n_vars} taxa"})
-        if "GMHI" in show.columns:
-            for g in gorder[:4]:
-                cards.append({"label": f"Median GMHI — {g}", **_cell(group_summary["GMHI"][g]["median"]),
-                              "sub": f"n={group_summary['GMHI'][g]['n']}"})
-        if "shannon" in show.columns:
-            for g in gorder[:4]:
-                cards.append({"label": f"Median Shannon — {g}", **_cell(group_summary["shannon"][g]["median"]),
-                              "sub": f"n={group_summary['shannon'][g]['n']}"})
+        from ._groups import CARD_RULE, card_groups
+
+        shown = card_groups(gorder, {g["name"]: g["n"] for g in groups_ctx})
+        if len(shown) < len(gorder):
+            notes.append(f"{len(gorder)} groups: {CARD_RULE}.")
+        for c, name in (("GMHI", "GMHI"), ("shannon", "Shannon")):
+            if c not in show.columns:
+                continue
+            for rank, g in enumerate(shown, 1):
+                place = "largest" if rank == 1 else f"{rank}{'nd' if rank == 2 else 'rd' if rank == 3 else 'th'} largest"
+                size = f" · {place} of {len(gorder)} groups" if len(shown) < len(gorder) else ""
+                cards.append({"label": f"Median {name} — {g}", **_cell(group_summary[c][g]["median"]),
+                              "sub": f"n={group_summary[c][g]['n']}{size}"})
         lead = (f"{adata.n_obs} samples" + (f" in {len(gorder)} groups of column {group_col!r}" if group_col else "")
                 + f", {adata.n_vars} taxa. " + ("Percentiles are against " + ref_info["description"] + "."
                                                 if ref_info["available"] else "No healthy reference: no percentiles."))
@@ -646,7 +674,7 @@ def write_report(
               "reference_built_from": ref_info["built_from"],
               "beta_metric": None if single else "braycurtis", "pcoa_components": None if single else 2,
               "percentile_kind": None if pct is None else pct.attrs.get("params", {}).get("kind"),
-              "title": title}
+              "title": title, "groups_kept": kept_groups}
     provenance = {
         "gutaxis_version": __version__,
         "generated_at": now,
