@@ -709,7 +709,8 @@ def recipes() -> dict[str, Recipe]:
         ("FileExistsError", "diet scores", "touch f; gutaxis diet scores src/gutaxis/data/example_person/meals.csv --foods $F -o f"),
         ("FileExistsError", "insights", "touch f; gutaxis insights --meals src/gutaxis/data/example_person/meals.csv "
                                         "--symptoms src/gutaxis/data/example_person/symptoms.json --foods $F -o f"),
-        ("FileExistsError", "meta", "touch f; gutaxis meta s.csv -o f"),
+        ("FileExistsError", "meta", "printf 'feature\\tstudy\\teffect\\tse\\nx\\ta\\t0.5\\t0.2\\nx\\tb\\t0.3\\t0.1\\n' > e.tsv; "
+                                    "touch f; gutaxis meta e.tsv -o f"),
         ("IsADirectoryError", "permanova", "mkdir DIR; gutaxis permanova $T -m $X --formula '~ diagnosis' --permutations 9 -o DIR"),
         ("IsADirectoryError", "reference", "mkdir DIR; gutaxis reference $T -m $X --healthy diagnosis=nonIBD -o DIR"),
         ("PermissionError", "report", "mkdir ro; chattr +i ro 2>/dev/null || chmod 500 ro; gutaxis report s.csv -o ro"),
