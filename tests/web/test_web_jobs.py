@@ -3,7 +3,6 @@ worker died (SIGKILL) is re-queued once its heartbeat lapses and then completes.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
