@@ -417,9 +417,10 @@ def test_W02_two_samples_by_a_million_features_is_fast(tmp_path):
                     + "\nB," + ",".join(["2"] * n) + "\n")
     out = isolated("read_profile", path, timeout=120)
     assert out["kind"] == "ok" and out["shape"] == [2, n], out
-    # was 72 s and 2.9 GB to read (9 min 17 s for the whole `report`); wall time in the child, whatever
-    # else runs on the machine, so with room; the CPU time is the steadier figure
-    assert out["seconds"] < 30 and out["cpu_seconds"] < 20 and out["peak_mb"] < 1024, out
+    # was 72 s and 2.9 GB to read (9 min 17 s for the whole `report`). The CPU time is the measure (7 s on
+    # the project's machine); the wall time only guards against a hang, since other work on a shared
+    # machine stretches it (32 s seen at a load average of 9)
+    assert out["cpu_seconds"] < 20 and out["peak_mb"] < 1024 and out["seconds"] < 100, out
 
 
 # ---------------------------------------------------------------- R45 wrong orientation
