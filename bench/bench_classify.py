@@ -4,7 +4,7 @@ Run from the repository root (reads ``../shared/data``)::
 
     .venv/bin/python bench/bench_classify.py                  # every part (an hour or more on 2 busy cores)
     .venv/bin/python bench/bench_classify.py --only ra1000    # one part (repeatable): ra1000 metaml siamcat
-                                                              #   autoimmune confounders noise index
+                                                              #   autoimmune confounders noise index ibd rfspeed
     .venv/bin/python bench/bench_classify.py --quick          # fewer repeats/trees, minutes
     .venv/bin/python bench/bench_classify.py --out results/   # also write every figure as JSON there
 
@@ -33,6 +33,14 @@ Parts
     A cross-study healthy-vs-disease index (L1 logistic on species presence, as GMWI2) trained
     leave-one-study-out over MetAML's studies and the GMHI validation studies (MetaPhlAn2
     species), and its balanced accuracy on the GMHI paper's 679 validation samples beside GMHI's.
+``ibd``
+    IBD within-study (HMP2 IBD vs nonIBD blocked by subject, its confounders and per-site figures;
+    MLRepo Gevers ileum/rectum and Sokol at genus level) and cross-study (train x test matrix and
+    leave-one-study-out over HMP2, MetaHIT, Nielsen, Gevers ileum/rectum and Sokol at genus level,
+    RF and LASSO; the three shotgun cohorts at species level beside the notes' §2E).
+``rfspeed``
+    Where the RF time goes on one 1000RA training fold: the gutaxis pipeline vs plain
+    scikit-learn, float32 input, trees in parallel, and two protocol changes (labelled so).
 ``noise``
     Leak check on pure noise (100 x 5,000): AUC-based selection of 50 features inside the
     pipeline (nested tuning of k) vs before the CV, and 50 permuted-label controls.
@@ -55,13 +63,20 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
-from gutaxis.classify import check_confounders, cross_validate, make_classifier, study_matrix, within_strata
+from gutaxis.classify import (
+    check_confounders,
+    cross_validate,
+    make_classifier,
+    study_matrix,
+    within_strata,
+)
 from gutaxis.classify._refdata import METAML_DATASETS, load_metaml, load_siamcat_zeller
 
 #: MetAML RF AUROC: ours (notes §2A, 5 runs, fold mean) and published (Pasolli 2016 Fig 2, per the notes)
 METAML_REF = {"cirrhosis": (0.944, 0.945), "colorectal": (0.872, 0.805), "ibd": (0.883, 0.890),
               "obesity": (0.660, 0.655), "t2d": (0.744, 0.744), "wt2d": (0.758, 0.762)}
 RESULTS: dict = {}
+JOBS = 1  # --jobs: cross_validate n_jobs in the ibd part
 
 
 def log(msg: str) -> None:
@@ -181,7 +196,7 @@ def part_metaml(quick: bool):
         res = cross_validate(est, X, y, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=200)
         fm, fsd = res.metric("auroc", "fold_mean"), res.metric("auroc", "fold_sd")
         ours, pub = METAML_REF[name]
-        out[name] = {"n": int(len(y)), "cases": int(y.sum()), "fold_mean": fm, "fold_sd": fsd,
+        out[name] = {"n": len(y), "cases": int(y.sum()), "fold_mean": fm, "fold_sd": fsd,
                      "mean_prediction": res.auroc, "reference": ours, "published": pub, "diff_reference": fm - ours,
                      "diff_published": fm - pub, "seconds": time.time() - t}
         log(f"metaml {name:10s} n={len(y):3d} ({int(y.sum())} cases): fold-mean AUROC {fm:.3f} +- {fsd:.3f} "
@@ -252,7 +267,7 @@ def part_autoimmune(quick: bool):
                          random_state=0)
     out["imsms_rf_household_blocked"] = {"auroc": res.auroc, "ci": [res.metric("auroc", "ci_low"),
                                                                     res.metric("auroc", "ci_high")],
-                                         "n": int(len(y)), "scheme": res.scheme["description"]}
+                                         "n": len(y), "scheme": res.scheme["description"]}
     log(f"iMSMS MS vs household controls, genus RF: AUROC {res.auroc:.3f} "
         f"[{res.metric('auroc', 'ci_low'):.3f}, {res.metric('auroc', 'ci_high'):.3f}] ({res.scheme['description']})")
     prof, grp = sun2024()
@@ -278,7 +293,7 @@ def _sun2024(prof, grp, reps, trees):
         y = (sub["Group"] == "Disease").astype(int)
         r = cross_validate(make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
                            X.loc[y.index], y, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500)
-        out[project] = {"n": int(len(y)), "cases": int(y.sum()), "auroc": r.auroc,
+        out[project] = {"n": len(y), "cases": int(y.sum()), "auroc": r.auroc,
                         "ci": [r.metric("auroc", "ci_low"), r.metric("auroc", "ci_high")],
                         "published_species_level": published}
         log(f"sun2024 {project} (n={len(y)}, {int(y.sum())} cases): class-level RF AUROC {r.auroc:.3f} "
@@ -434,17 +449,284 @@ def part_index(quick: bool):
     RESULTS["index"] = {"variants": out, "balanced_accuracy_gmhi_679": ba_gmhi}
 
 
+# ----------------------------------------------------------------------------------------------
+# IBD: within-study figures (HMP2, MLRepo Gevers/Sokol) and the cross-study matrix
+# ----------------------------------------------------------------------------------------------
+#: notes §2E (RF, 86 shared MetaPhlAn2 species, HMP2 first visit per subject): train -> test AUROC
+NOTES_2E = {("metahit", "metahit"): 0.865, ("nielsen", "nielsen"): 0.929, ("hmp2", "hmp2"): 0.600,
+            ("metahit", "nielsen"): 0.912, ("nielsen", "metahit"): 0.928}
+NOTES_2E_LOSO = {"metahit": 0.932, "nielsen": 0.828, "hmp2": 0.690}
+
+
+def _ci(res) -> str:
+    return f"{res.auroc:.3f} [{res.metric('auroc', 'ci_low'):.3f}, {res.metric('auroc', 'ci_high'):.3f}]"
+
+
+def ibd_cohorts(level: str = "genus") -> dict:
+    """The IBD cohorts as ``name -> (table, labels, metadata, description)``; ``level="genus"``
+    sums every cohort to genus (gutaxis.taxonomy.collapse), ``"species"`` keeps the three
+    shotgun (MetaPhlAn2) cohorts at species. HMP2 is its first sample per subject (130)."""
+    from gutaxis.classify._refdata import (
+        first_per_subject,
+        load_hmp2,
+        load_mlrepo_ibd,
+        load_nielsen_ibd,
+        to_genus,
+    )
+
+    path = SHARED / "metaml_pasolli2016" / "abundance_stoolsubset.txt.bz2"
+    X, y, meta = load_hmp2(SHARED / "maaslin2_hmp2")
+    first = first_per_subject(meta)
+    out = {"hmp2": (X.loc[first], y.loc[first], meta.loc[first], "HMP2 IBD vs nonIBD, stool, shotgun MetaPhlAn2, US")}
+    X, y, meta = load_metaml(path, "ibd")
+    out["metahit"] = (X / 100.0, y, meta, "MetaHIT (Qin 2010) IBD vs controls, stool, shotgun MetaPhlAn2, ES/DK")
+    X, y, meta = load_nielsen_ibd(path)
+    out["nielsen"] = (X / 100.0, y, meta, "Nielsen 2014 IBD vs controls, stool, shotgun MetaPhlAn2, ES/DK")
+    if level == "species":
+        return out
+    for task, desc in (("gevers_ileum", "Gevers RISK CD vs non-IBD, ileal biopsy, 16S Greengenes, North America (paediatric)"),
+                       ("gevers_rectum", "Gevers RISK CD vs non-IBD, rectal biopsy, 16S Greengenes, North America (paediatric)"),
+                       ("sokol", "Sokol CD+UC vs healthy, stool, 16S Greengenes, adults")):
+        X, y, meta = load_mlrepo_ibd(SHARED / "mlrepo_ibd_gevers_sokol", task)
+        out[task] = (X, y, meta, desc)
+    return {k: (to_genus(X), y, m, d) for k, (X, y, m, d) in out.items()}
+
+
+def _pooled(cohorts: dict):
+    """One table over the cohorts (union of features, absent = 0), sample IDs prefixed by cohort."""
+    Xs, ys, ss = [], [], []
+    for name, (X, y, _, _) in cohorts.items():
+        ids = name + ":" + X.index.astype(str)
+        Xs.append(X.set_axis(ids, axis=0))
+        ys.append(pd.Series(y.to_numpy(), index=ids))
+        ss.append(pd.Series(name, index=ids))
+    return pd.concat(Xs, axis=0).fillna(0.0), pd.concat(ys), pd.concat(ss)
+
+
+def ibd_within(quick: bool) -> dict:
+    """Within-study IBD figures: HMP2 blocked by subject (and the unblocked leak, the first
+    visit per subject, LASSO), confounders and re-evaluation within site; MLRepo Gevers/Sokol."""
+    from gutaxis.classify._refdata import (
+        first_per_subject,
+        load_hmp2,
+        load_mlrepo_ibd,
+        to_genus,
+    )
+
+    reps, trees = (1, 50) if quick else (10, 500)
+    out = {}
+
+    def rf():
+        return make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1)
+
+    def lasso():
+        return make_classifier("lasso", filter=("prevalence", 0.1), normalization="log.std")
+
+    X, y, meta = load_hmp2(SHARED / "maaslin2_hmp2")
+    subj = meta["subject"].astype(str)
+    log(f"== ibd within-study: HMP2 (MaAsLin2 example), label IBD (CD+UC) = 1 vs nonIBD = 0; {len(y)} samples "
+        f"({int(y.sum())} IBD) of {subj.nunique()} subjects ({subj[y == 1].nunique()} IBD), 87 MetaPhlAn2 species")
+    rows = []
+    for name, est, kw in (
+            ("RF, blocked by subject", rf(), {"groups": subj}),
+            ("LASSO, blocked by subject", lasso(), {"groups": subj}),
+            ("RF, NOT blocked (samples of a subject on both sides: the leak)", rf(), {"n_repeats": 1}),
+    ):
+        t = time.time()
+        kw = {"n_splits": 10, "n_repeats": reps, "random_state": 0, "n_bootstrap": 500, "n_jobs": JOBS, **kw}
+        res = cross_validate(est, X, y, **kw)
+        rows.append({"cohort": "HMP2 all samples", "model": name, "n": len(y), "cases": int(y.sum()),
+                     "auroc": res.auroc, "ci_low": res.metric("auroc", "ci_low"),
+                     "ci_high": res.metric("auroc", "ci_high"), "scheme": res.scheme["description"],
+                     "seconds": round(time.time() - t)})
+        log(f"HMP2 {name}: AUROC {_ci(res)} ({res.scheme['description']}; {time.time() - t:.0f} s)")
+    first = first_per_subject(meta)
+    res = cross_validate(rf(), X.loc[first], y.loc[first], n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500,
+                         n_jobs=JOBS)
+    rows.append({"cohort": "HMP2 first sample per subject", "model": "RF", "n": len(first),
+                 "cases": int(y.loc[first].sum()), "auroc": res.auroc, "ci_low": res.metric("auroc", "ci_low"),
+                 "ci_high": res.metric("auroc", "ci_high"), "scheme": res.scheme["description"]})
+    log(f"HMP2 first sample per subject ({len(first)}), RF: AUROC {_ci(res)} ({res.scheme['description']}; notes §2E 0.600)")
+    # confounders: one row per subject (its first sample) so that no subject counts many times
+    rep = check_confounders(meta.loc[first], y.loc[first], columns=["site", "age", "antibiotics"])
+    log("HMP2 confounders (first sample per subject; column alone -> IBD):")
+    log(rep.table[["column", "kind", "n", "auroc", "direction", "p_value", "flagged"]].to_string(index=False))
+    strata = within_strata(rf(), X, y, meta["site"], groups=subj, n_splits=5, n_repeats=reps, random_state=0,
+                           n_bootstrap=500, n_jobs=JOBS)
+    log(f"HMP2 RF within site (stratified 5-fold x {reps}, blocked by subject):")
+    log(strata[["stratum", "n", "n_case", "n_control", "auroc", "ci_low", "ci_high", "note"]].to_string(index=False))
+    out["hmp2"] = {"rows": rows, "confounders": rep.table.to_dict(orient="records"),
+                   "within_site": strata.to_dict(orient="records")}
+
+    log(f"== ibd within-study: MLRepo (16S Greengenes, genus), stratified 10-fold x {reps} (one sample per "
+        f"person per task, per MLRepo; no subject IDs to block by)")
+    for task in ("gevers_ileum", "gevers_rectum", "sokol", "sokol_cd", "sokol_uc"):
+        Xt, yt, mt = load_mlrepo_ibd(SHARED / "mlrepo_ibd_gevers_sokol", task)
+        G = to_genus(Xt)
+        for model, est in (("RF", rf()), ("LASSO", lasso())):
+            res = cross_validate(est, G, yt, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500, n_jobs=JOBS)
+            rows.append({"cohort": f"MLRepo {task}", "model": model, "n": len(yt), "cases": int(yt.sum()),
+                         "auroc": res.auroc, "ci_low": res.metric("auroc", "ci_low"),
+                         "ci_high": res.metric("auroc", "ci_high"), "scheme": res.scheme["description"]})
+            log(f"MLRepo {task} (n={len(yt)}, {int(yt.sum())} cases, {G.shape[1]} genera), {model}: AUROC {_ci(res)}")
+        rep = check_confounders(mt[["depth"]], yt)
+        r = rep.table.iloc[0]
+        out.setdefault("mlrepo_depth", {})[task] = {"auroc": float(r["auroc"]), "flagged": bool(r["flagged"])}
+        log(f"MLRepo {task} confounder: read depth alone AUROC {r['auroc']:.3f} ({r['direction']}), flagged "
+            f"{bool(r['flagged'])} (the only metadata MLRepo's tasks carry)")
+    out["table"] = rows
+    log("\nIBD within-study (AUROC of the mean prediction, bootstrap 95% CI):")
+    log(pd.DataFrame(rows)[["cohort", "model", "n", "cases", "auroc", "ci_low", "ci_high"]].to_string(
+        index=False, float_format=lambda v: f"{v:.3f}"))
+    return out
+
+
+def ibd_cross(quick: bool) -> dict:
+    """Cross-study IBD: train x test matrix and leave-one-study-out at genus level over six
+    cohorts (RF and LASSO), the frozen-normalisation check through fit/predict, and the three
+    shotgun cohorts at species level beside the notes' §2E figures."""
+    from sklearn.metrics import roc_auc_score
+
+    from gutaxis.classify import fit, leave_one_study_out
+
+    reps, trees = (1, 50) if quick else (10, 500)
+    out = {}
+    models = {"RF": lambda: make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
+              "LASSO": lambda: make_classifier("lasso", filter=("prevalence", 0.1), normalization="log.std")}
+    for level in ("genus", "species"):
+        cohorts = ibd_cohorts(level)
+        X, y, study = _pooled(cohorts)
+        shared = set.intersection(*(set(c[0].columns[(c[0] > 0).any(axis=0)]) for c in cohorts.values()))
+        if level == "species":  # as §2E: the species every shotgun cohort reports
+            X = X[sorted(shared)]
+        log(f"== ibd cross-study at {level} level: {len(cohorts)} cohorts, {X.shape[1]} {level} names in the union, "
+            f"{len(shared)} present in every cohort")
+        for name, (Xc, yc, _, desc) in cohorts.items():
+            log(f"  {name}: n={len(yc)} ({int(yc.sum())} cases), {int((Xc > 0).any(axis=0).sum())} {level} names; {desc}")
+        for model, make in models.items():
+            if level == "species" and model == "LASSO":
+                continue
+            t = time.time()
+            m = study_matrix(make(), X, y, study, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500,
+                             n_jobs=JOBS)
+            loso = leave_one_study_out(make(), X, y, study, random_state=0, n_bootstrap=500)
+            key = f"{level}_{model}"
+            lo = loso.table.set_index("test")
+            out[key] = {"matrix": m.matrix.to_dict(), "loso": lo["auroc"].to_dict(),
+                        "table": m.table.to_dict(orient="records"), "seconds": round(time.time() - t)}
+            log(f"\nIBD train x test AUROC, {level} level, {model} (rows: training cohort; diagonal within-study, "
+                f"stratified 10-fold x {reps}, AUROC of the mean prediction; off-diagonal cross-study, trained on all "
+                f"of the row cohort, frozen preprocessing applied to the column cohort); {time.time() - t:.0f} s")
+            log(m.matrix.round(3).to_string())
+            log(f"leave-one-study-out ({model}; cross-study, trained on the other {len(cohorts) - 1} cohorts pooled):")
+            log(lo[["n_test", "n_test_case", "auroc", "auroc_ci_low", "auroc_ci_high"]].to_string(
+                float_format=lambda v: f"{v:.3f}"))
+            mat = m.matrix
+            off = mat.where(~np.eye(len(mat), dtype=bool))
+            log("mean AUROC as a test cohort (off-diagonal): " + ", ".join(
+                f"{c} {off[c].mean():.3f}" for c in off.columns))
+            if level == "species":
+                log("beside notes §2E (RF, 86 shared species, log10): " + "; ".join(
+                    f"{a}->{b} {mat.loc[a, b]:.3f} (notes {v:.3f})" for (a, b), v in NOTES_2E.items()) +
+                    "; LOSO " + "; ".join(f"{k} {lo.loc[k, 'auroc']:.3f} (notes {v:.3f})"
+                                          for k, v in NOTES_2E_LOSO.items()))
+        if level == "genus":
+            # the same off-diagonal cells through fit() on the training cohort's own table and
+            # predict() on the test cohort's own table: missing features filled, extra reported
+            rows = []
+            for a, (Xa, ya, _, _) in cohorts.items():
+                tc = fit(models["LASSO"](), Xa, ya, random_state=0)
+                for b, (Xb, yb, _, _) in cohorts.items():
+                    if a == b:
+                        continue
+                    pr = tc.predict(Xb)
+                    auc = roc_auc_score(yb.loc[pr.probability.index], pr.probability)
+                    rows.append({"train": a, "test": b, "missing_filled": len(pr.missing_features),
+                                 "extra_ignored": len(pr.extra_features), "auroc_predict": auc,
+                                 "auroc_matrix": out["genus_LASSO"]["matrix"][b][a]})
+            chk = pd.DataFrame(rows)
+            dev = float((chk["auroc_predict"] - chk["auroc_matrix"]).abs().max())
+            out["predict_check"] = {"rows": rows, "max_abs_diff": dev}
+            log("\nfit/predict on each cohort's own genus table (LASSO): model genera absent from the test cohort "
+                "(filled with 0) and test genera unknown to the model (ignored):")
+            log(chk.pivot(index="train", columns="test", values="missing_filled").to_string())
+            log(chk.pivot(index="train", columns="test", values="extra_ignored").to_string())
+            log(f"max |AUROC via predict - matrix cell| = {dev:.2e} (the matrix's pooled table zero-fills the same way)")
+    RESULTS["ibd_cross"] = out
+    return out
+
+
+def part_ibd(quick: bool):
+    RESULTS["ibd"] = {"within": ibd_within(quick)}
+    ibd_cross(quick)
+
+
+def part_rfspeed(quick: bool):
+    """Where the RF time goes on 1000RA: one training fold (fold 0 of a stratified 10-fold split,
+    about 2,000 samples x 210 genera), one 500-tree forest per variant, interleaved, 3 rounds
+    (1 with --quick); wall and CPU seconds, and the fold's test AUROC. Variants that change the
+    protocol (bootstrap size, leaf size) are labelled so and are not used anywhere else."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y, _ = ra1000_table()
+    Xn, yn = X.to_numpy(), y.to_numpy()
+    tr, te = next(StratifiedKFold(10, shuffle=True, random_state=0).split(Xn, yn))
+    keep = (Xn[tr] > 0).mean(axis=0) > 0.1
+    a64, b64 = Xn[tr][:, keep], Xn[te][:, keep]
+
+    def rf(**kw):
+        return RandomForestClassifier(500, max_features="sqrt", random_state=1, **{"n_jobs": 1, **kw})
+
+    variants = {
+        "gutaxis pipeline (prevalence filter, log.std, RF), float64": (
+            lambda: make_classifier("rf", filter=("prevalence", 0.1), n_estimators=500, n_jobs=1, random_state=1),
+            X.iloc[tr], X.iloc[te]),
+        "plain RF, float64 input": (rf, a64, b64),
+        "plain RF, float32 input": (rf, a64.astype(np.float32), b64.astype(np.float32)),
+        "plain RF, n_jobs=2 (trees in parallel)": (lambda: rf(n_jobs=2), a64, b64),
+        "PROTOCOL CHANGE: max_samples=0.5": (lambda: rf(max_samples=0.5), a64, b64),
+        "PROTOCOL CHANGE: min_samples_leaf=5": (lambda: rf(min_samples_leaf=5), a64, b64),
+    }
+    wall = {k: [] for k in variants}
+    cpu = {k: [] for k in variants}
+    auc = {}
+    log(f"== rfspeed: 1000RA fold 0, train {a64.shape}, one 500-tree forest per variant, load {os.getloadavg()[0]:.1f}")
+    for _ in range(1 if quick else 3):
+        for name, (make, xa, xb) in variants.items():
+            est = make()
+            t, c = time.perf_counter(), time.process_time()
+            est.fit(xa, yn[tr])
+            wall[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
+            auc[name] = roc_auc_score(yn[te], est.predict_proba(xb)[:, 1])
+    out = {}
+    for name in variants:
+        out[name] = {"wall_s": float(np.median(wall[name])), "cpu_s": float(np.median(cpu[name])), "auroc": auc[name]}
+        log(f"{name:60s} wall {out[name]['wall_s']:5.2f} s, CPU {out[name]['cpu_s']:5.2f} s (medians); "
+            f"fold-0 AUROC {auc[name]:.3f}")
+    base = out["plain RF, float64 input"]["cpu_s"]
+    log(f"10 x 10 = 100 forests: about {100 * base:.0f} s of CPU on one core, {50 * base:.0f} s at best on 2 idle cores "
+        f"(load {os.getloadavg()[0]:.1f})")
+    RESULTS["rfspeed"] = out
+
+
 PARTS = {"noise": part_noise, "index": part_index, "siamcat": part_siamcat, "confounders": part_confounders, "metaml": part_metaml,
-         "autoimmune": part_autoimmune, "ra1000": part_ra1000}
+         "autoimmune": part_autoimmune, "ra1000": part_ra1000,
+         "ibd": part_ibd, "rfspeed": part_rfspeed}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", choices=list(PARTS), help="run only this part (repeatable)")
     ap.add_argument("--quick", action="store_true", help="fewer repeats and trees")
+    ap.add_argument("--jobs", type=int, default=1, help="folds fitted in parallel (part ibd only; figures do not change)")
     ap.add_argument("--out", type=Path, help="folder for results.json")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
+    global JOBS
+    JOBS = args.jobs
     parts = args.only or list(PARTS)
     t0 = time.time()
     for name in parts:
