@@ -46,6 +46,7 @@ import scipy.sparse as sp
 
 from .._validation import abundance_matrix, feature_names
 from ..errors import InputError
+from ._blocks import block_size as _block_size
 from . import _kernels
 
 __all__ = [
@@ -66,7 +67,6 @@ _ALIASES = {"braycurtis": "braycurtis", "bray_curtis": "braycurtis", "bray": "br
             "weighted_unifrac": "weighted_unifrac"}
 _LOGRATIO = ("aitchison", "robust_aitchison")
 _UNIFRAC = ("unweighted_unifrac", "weighted_unifrac")
-_BLOCK_BYTES = 128 * 2**20  # default float64 block: 128 MiB
 
 
 def _metric(metric: str) -> str:
@@ -170,12 +170,6 @@ def _dtype(dtype) -> np.dtype:
     return dt
 
 
-def _block_size(block_size: int | None, n_cols: int) -> int:
-    if block_size is None:
-        return max(1, min(4096, _BLOCK_BYTES // (8 * max(n_cols, 1))))
-    if int(block_size) < 1:
-        raise InputError(f"block_size must be >= 1, got {block_size!r}", source="beta_diversity")
-    return int(block_size)
 
 
 def _compute(a: _Prepared, b: _Prepared, r0: int, r1: int, out: np.ndarray, upper: bool = False) -> np.ndarray:

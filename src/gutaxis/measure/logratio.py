@@ -51,13 +51,13 @@ import scipy.sparse as sp
 
 from .._validation import abundance_matrix, feature_names
 from ..errors import InputError
+from ._blocks import block_size as _block_size
 
 __all__ = ["AITCHISON_METRICS", "aitchison", "clr", "rclr", "robust_aitchison"]
 
 AITCHISON_METRICS = ("aitchison", "robust_aitchison")
 #: the default zero replacement of the CLR (scikit-bio's multiplicative replacement)
 DEFAULT_PSEUDOCOUNT = "multiplicative"
-_BLOCK_BYTES = 128 * 2**20
 _RECHECK = 1e-3  # recompute pairs with d^2 < _RECHECK * (|a|^2 + |b|^2) from the differences
 
 
@@ -214,12 +214,6 @@ class _Euclid:
         return out
 
 
-def _block_size(block_size: int | None, n_cols: int) -> int:
-    if block_size is None:
-        return max(1, min(4096, _BLOCK_BYTES // (8 * max(n_cols, 1))))
-    if int(block_size) < 1:
-        raise InputError(f"block_size must be >= 1, got {block_size!r}", source="beta_diversity")
-    return int(block_size)
 
 
 def _iter(eu: _Euclid, block_size: int | None) -> Iterator[tuple[slice, np.ndarray]]:
