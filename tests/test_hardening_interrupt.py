@@ -101,9 +101,11 @@ def _run(args, out: Path, env, *, overwrite=False) -> subprocess.CompletedProces
 
 
 def _files(folder: Path, *, mask: bool = False) -> dict[str, bytes]:
-    """The folder's files; with ``mask``, its own path in them (a recorded command line) made ``OUT``."""
+    """The folder's files, subfolders included (``associate`` writes ``figures/``), by relative path;
+    with ``mask``, the folder's own path in them (a recorded command line) made ``OUT``."""
     own = str(folder).encode()
-    return {p.name: p.read_bytes().replace(own, b"OUT") if mask else p.read_bytes() for p in sorted(folder.iterdir())}
+    return {p.relative_to(folder).as_posix(): p.read_bytes().replace(own, b"OUT") if mask else p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _complete_binary(name: str, data: bytes) -> bool:
