@@ -237,3 +237,22 @@ def test_without_data_dir_unregistered_datasets_are_listed_with_the_reason():
     assert (res.cohorts["status"] == "not analysed").all()
     assert res.cohorts["reason"].str.contains("not in the dataset registry").all()
     assert (res.claims["verdict"] == "not testable in data we hold").all()
+
+
+def test_a_single_cohort_claim_gets_its_own_estimate_not_untestable():
+    """One cohort of a disease: the claim shows that cohort's effect with k = 1 (not 'not testable'); its
+    CI is the cohort's own normal interval, worked by hand. (Broke once when the meta-analysis began to
+    require two studies by default.)"""
+    from gutaxis.atlas.claims import load_claims
+    from gutaxis.atlas.run import claims_table
+
+    alpha = pd.DataFrame({"cohort": ["one"], "disease": ["RA"], "rank": ["genus"], "smd": [-0.3],
+                          "smd_se": [0.1], "pval": [0.003], "N": [100]})
+    groups = pd.DataFrame(columns=["cohort", "disease", "rank", "claim", "coef", "stderr", "pval", "N", "members",
+                                   "error"])
+    table, _ = claims_table(load_claims(), alpha, groups, ["RA"], {"RA": ["genus"]})
+    row = table[(table.claim == "lower_diversity") & (table.disease == "RA")].iloc[0]
+    assert row["cohorts"] == 1 and row["samples"] == 100
+    assert row["effect"] == pytest.approx(-0.3)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((-0.3 - 1.959964 * 0.1, -0.3 + 1.959964 * 0.1), rel=1e-5)
+    assert row["verdict"] == "supported"

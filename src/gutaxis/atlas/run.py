@@ -196,7 +196,7 @@ def _meta(frame: pd.DataFrame, key: str, est: str, se: str, extra_index=("diseas
         S = sub.pivot_table(index=key, columns="cohort", values=se, aggfunc="first").reindex_like(Y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m = meta_analysis(Y, S, method="REML")
+            m = meta_analysis(Y, S, method="REML", min_studies=1)  # one cohort: its own estimate, said as k=1
         t = m.table.reset_index().rename(columns={"feature": key})
         t.insert(0, "disease", disease)
         t.insert(1, "rank", rank)
@@ -307,7 +307,7 @@ def claims_table(claims: pd.DataFrame, alpha: pd.DataFrame, groups: pd.DataFrame
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         m = meta_analysis(ok["estimate"].to_numpy(), ok["se"].to_numpy(),
-                                          study_labels=list(ok["cohort"])).table.iloc[0]
+                                          study_labels=list(ok["cohort"]), min_studies=1).table.iloc[0]
                     est, lo, hi, i2, p = m["estimate"], m["ci_low"], m["ci_high"], m["I2"], m["p"]
                 else:
                     est = lo = hi = i2 = p = np.nan
