@@ -444,8 +444,8 @@ def test_D16_intact_cache_is_verified_cheaply_with_a_stamp(tmp_path, shared, mon
     assert len(stamps) == 1
     # while size and mtime are unchanged the file is not hashed again
     calls = []
-    real = datasets._sha256_file
-    monkeypatch.setattr(datasets, "_sha256_file", lambda path: calls.append(path) or real(path))
+    real = datasets.file_sha256
+    monkeypatch.setattr(datasets, "file_sha256", lambda path: calls.append(path) or real(path))
     read_usda_abbrev()
     assert calls == []
     # an edit (new size and mtime) after the stamp is found on the next use

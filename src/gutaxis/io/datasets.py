@@ -25,7 +25,6 @@ registry checksum applies to it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import GutaxisError, InputError
+from ._container import file_sha256
 
 __all__ = [
     "list_datasets",
@@ -171,12 +171,6 @@ def _base_url() -> str:
 
 # ----------------------------------------------------------------------------- verified cache use
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _stamp_path(path: Path) -> Path:
@@ -250,7 +244,7 @@ def verify_cached(path: str | os.PathLike, *, cache: str | os.PathLike | None = 
     expected = meta["sha256"].lower()
     if _stamp_ok(p, expected):
         return p
-    got = _sha256_file(p)
+    got = file_sha256(p)
     if got != expected:
         size = p.stat().st_size
         raise DatasetCacheError(
@@ -373,11 +367,11 @@ def _copy_file(name: str, fname: str, meta: dict, folder: Path, source: Path) ->
                          source=source, hint="point --from at the folder that holds the dataset's files "
                                              f"({', '.join(dataset_info(name)['files'])})")
     expected = meta["sha256"].lower()
-    got = _sha256_file(src)
+    got = file_sha256(src)
     if got != expected:
         raise DatasetChecksumError(f"{name}/{fname}", str(src), expected, got)
     target = folder / fname
-    if target.is_file() and _sha256_file(target) == expected:
+    if target.is_file() and file_sha256(target) == expected:
         _write_stamp(target, expected)
         return target
     try:

@@ -10,7 +10,6 @@ their provenance.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ import pandas as pd
 
 from .._validation import finite_or_none as _finite
 from ..errors import InputError
+from ..io._container import file_sha256
 
 __all__ = ["write_report", "DISCLAIMER", "HEALTHY_LABELS", "MIN_REFERENCE_SAMPLES"]
 
@@ -148,12 +148,6 @@ def _citations(text: str) -> list[dict]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _as_anndata(data):
@@ -694,7 +688,7 @@ def write_report(
         },
         "reference": None if not ref_info["available"] else {
             "source": ref_info["source"], "n_samples": ref_info["n_samples"], "built_from": ref_info["built_from"],
-            "sha256": _sha256(ref_path) if ref_path else None, "profiler": prof["reference"],
+            "sha256": file_sha256(ref_path) if ref_path else None, "profiler": prof["reference"],
             "profiler_comparison": prof["status"]},
         "software": {"gutaxis": __version__, "figures": "matplotlib (Agg backend), inline SVG"},
     }
