@@ -142,6 +142,8 @@ def test_unclassified_share_in_summary_html_and_provenance(srr, report):
     assert "classified reads" in s["units"]["panels"]
     html = report["html"]
     assert 'id="unclassified-banner"' in html  # 70.8 % > 50 %
+    # said first: before the summary's first number (the GMHI lead) and before any card
+    assert html.index('id="unclassified-banner"') < html.index('class="lead"') < html.index('class="cards"')
     assert re.search(r'id="unclassified-line">\s*70\.8 % of the reads of this sample were not classified', html)
     methods = html.split('id="methods"')[1]
     assert "<dt>unclassified reads</dt><dd>70.8 %</dd>" in methods
