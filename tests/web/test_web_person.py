@@ -428,6 +428,21 @@ def test_diary_not_enough_data_and_bad_week(app, person):
     assert r.status_code == 200 and "YYYY-Www" in r.text
 
 
+def test_diary_opens_on_the_latest_logged_week_when_this_week_is_empty(app, person):
+    # a Monday morning: the person logged until yesterday; the diary must not open on an empty week
+    last_monday = datetime.now().date() - timedelta(days=datetime.now().weekday() + 7)
+    log_meal(person, "1 apple", eaten_at=datetime.combine(last_monday, datetime.min.time()).replace(hour=8)
+             .strftime("%Y-%m-%dT%H:%M"))
+    page = person.html("/diary").text
+    assert f"Diary: week of {last_monday.strftime('%d %B %Y')}" in page
+    assert "Nothing logged yet in the week of" in page
+    this_week = iso_week(datetime.now().date())
+    asked = person.html(f"/diary?week={this_week}").text  # asked for by name, this week is shown as it is
+    assert "Nothing logged yet" not in asked and "Not enough data yet" in asked
+    log_meal(person, "1 apple")  # once this week has an entry, it is the default again
+    assert "Nothing logged yet" not in person.html("/diary").text
+
+
 def test_symptom_chart_from_lifestyle_daily_symptoms(app, person):
     from gutaxis.web.models import SymptomEntry
 

@@ -187,11 +187,19 @@ def _diary_scores(request: Request, user: User, meals, symptoms, stress, days: l
 @router.get("/diary")
 def diary_page(request: Request, week: str | None = None, user: User = Depends(person_user),
                db: Session = Depends(get_db)):
-    monday = _parse_week(week) if week else _week_of(_now().date())
-    error = None
+    this_monday = _week_of(_now().date())
+    weeks = _weeks_with_data(db, user)
+    monday = _parse_week(week) if week else this_monday
+    error = notice = None
     if monday is None:
         error = "Week: write it as YYYY-Www, for example 2026-W49. Showing this week."
-        monday = _week_of(_now().date())
+        monday = this_monday
+    elif not week and weeks and this_monday not in weeks:
+        # on a Monday morning "this week" is empty; open on the latest week the person logged, and say so
+        monday = next((w for w in weeks if w < this_monday), this_monday)
+        if monday != this_monday:
+            notice = (f"Nothing logged yet in the week of {this_monday.strftime('%d %B %Y')}; "
+                      f"showing your latest week with entries.")
     start, end = datetime.combine(monday, time()), datetime.combine(monday + timedelta(days=7), time())
     meals = db.scalars(select(MealEntry).where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start,
                                                MealEntry.eaten_at < end).order_by(MealEntry.eaten_at, MealEntry.id)).all()
@@ -216,11 +224,10 @@ def diary_page(request: Request, week: str | None = None, user: User = Depends(p
                        "meals": [m for m in meals if m.eaten_at.date() == dd],
                        "symptoms": [x for x in symptoms if x.at.date() == dd],
                        "stress": [x for x in stress if x.at.date() == dd]})
-    weeks = _weeks_with_data(db, user)
     return render(request, "diary.html", {
         "title": "Diary", "week": _week_label(monday), "monday": monday, "sunday": monday + timedelta(days=6),
         "prev": _week_label(monday - timedelta(days=7)), "next": _week_label(monday + timedelta(days=7)),
-        "this_week": _week_label(_week_of(_now().date())), "weeks": [(_week_label(w), w) for w in weeks[:26]],
+        "this_week": _week_label(this_monday), "notice": notice, "weeks": [(_week_label(w), w) for w in weeks[:26]],
         "by_day": by_day, "s": scores, "behind": behind, "error": error, "hide": bool(user.hide_numbers),
         "nova_names": food.NOVA_NAMES, "status_text": food.STATUS_TEXT, "n_meals": len(meals),
     }, status_code=200)
