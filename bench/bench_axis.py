@@ -44,7 +44,9 @@ def main(n: int = 100_000, days: int = 365, n_scipy: int = 20, dt: float = 0.5, 
     axis.simulate(P[:, :n_scipy], y0[:, :n_scipy], U[:, :n_scipy], s, g[:n_scipy], method="scipy", rtol=1e-6, atol=1e-9)
     t_scipy = (time.perf_counter() - t0) / n_scipy * n
     print(f"threads: {numba.get_num_threads()}")
-    print(f"batched numba ETDRK4 (dt={dt} d), daily read-outs: {n} patients x {days} days: {t_batch:.1f} s wall, {cpu:.1f} s CPU")
+    print(
+        f"batched numba ETDRK4 (dt={dt} d), daily read-outs: {n} patients x {days} days: {t_batch:.1f} s wall, {cpu:.1f} s CPU"
+    )
     print(f"solve_ivp LSODA loop: {n_scipy} patients measured, scaled to {n}: {t_scipy:.1f} s")
     print(f"ratio solve_ivp / batched: {t_scipy / t_batch:.1f}x")
     if jax_rtol is not None:
@@ -60,8 +62,10 @@ def main(n: int = 100_000, days: int = 365, n_scipy: int = 20, dt: float = 0.5, 
         t_jax = time.perf_counter() - t0
         cpu_j = time.process_time() - c0
         rel = np.abs(tj.states - tr.states) / (np.abs(tj.states) + 1e-3)
-        print(f"jax {jax.__version__} on {jax.default_backend()} (diffrax Tsit5, rtol={jax_rtol:g}): {t_jax:.1f} s wall, "
-              f"{cpu_j:.1f} s CPU (first call incl. compile {t_first:.1f} s); ratio jax / numba: {t_jax / t_batch:.1f}x")
+        print(
+            f"jax {jax.__version__} on {jax.default_backend()} (diffrax Tsit5, rtol={jax_rtol:g}): {t_jax:.1f} s wall, "
+            f"{cpu_j:.1f} s CPU (first call incl. compile {t_first:.1f} s); ratio jax / numba: {t_jax / t_batch:.1f}x"
+        )
         print(f"max relative deviation numba ETDRK4 vs jax: {rel.max():.2e}")
 
 

@@ -73,8 +73,14 @@ from gutaxis.classify import (
 from gutaxis.classify._refdata import METAML_DATASETS, load_metaml, load_siamcat_zeller
 
 #: MetAML RF AUROC: ours (notes §2A, 5 runs, fold mean) and published (Pasolli 2016 Fig 2, per the notes)
-METAML_REF = {"cirrhosis": (0.944, 0.945), "colorectal": (0.872, 0.805), "ibd": (0.883, 0.890),
-              "obesity": (0.660, 0.655), "t2d": (0.744, 0.744), "wt2d": (0.758, 0.762)}
+METAML_REF = {
+    "cirrhosis": (0.944, 0.945),
+    "colorectal": (0.872, 0.805),
+    "ibd": (0.883, 0.890),
+    "obesity": (0.660, 0.655),
+    "t2d": (0.744, 0.744),
+    "wt2d": (0.758, 0.762),
+}
 RESULTS: dict = {}
 JOBS = 1  # --jobs: cross_validate n_jobs in the ibd part
 
@@ -113,10 +119,15 @@ def _plain_lasso_fold(Xtr, ytr, Xte):
     lam_max = np.abs(Str.T @ (ytr - ytr.mean())).max() / n
     ratio = 0.01 if n < Str.shape[1] else 1e-4
     lambdas = lam_max * ratio ** (np.arange(100) / 99)
-    clf = LogisticRegression(solver="liblinear", l1_ratio=1.0, warm_start=True, tol=1e-6, max_iter=1000,
-                             intercept_scaling=100.0) if _new_sklearn() else \
-        LogisticRegression(penalty="l1", solver="liblinear", warm_start=True, tol=1e-6, max_iter=1000,
-                           intercept_scaling=100.0)
+    clf = (
+        LogisticRegression(
+            solver="liblinear", l1_ratio=1.0, warm_start=True, tol=1e-6, max_iter=1000, intercept_scaling=100.0
+        )
+        if _new_sklearn()
+        else LogisticRegression(
+            penalty="l1", solver="liblinear", warm_start=True, tol=1e-6, max_iter=1000, intercept_scaling=100.0
+        )
+    )
     best, best_acc = None, -1.0
     for lam in lambdas:
         clf.set_params(C=1.0 / (n * lam))
@@ -164,8 +175,10 @@ def plain_protocol(kind: str, X: np.ndarray, y: np.ndarray, n_repeats: int, seed
 def part_ra1000(quick: bool):
     X, y, _ = ra1000_table()
     reps = 1 if quick else 10
-    log(f"== ra1000: {X.shape[0]} samples x {X.shape[1]} genera (10% prevalence inside each training fold), "
-        f"10 x {reps}, load {os.getloadavg()[0]:.1f}")
+    log(
+        f"== ra1000: {X.shape[0]} samples x {X.shape[1]} genera (10% prevalence inside each training fold), "
+        f"10 x {reps}, load {os.getloadavg()[0]:.1f}"
+    )
     out = {}
     for kind in ("lasso", "rf"):
         est = make_classifier(kind, filter=("prevalence", 0.1), normalization="log.std")
@@ -175,11 +188,19 @@ def part_ra1000(quick: bool):
         t = time.time()
         auc_plain = plain_protocol(kind, X.to_numpy(), y.to_numpy(), reps, seed=0)
         t_plain = time.time() - t
-        out[kind] = {"gutaxis_s": t_ours, "plain_sklearn_s": t_plain, "ratio": t_plain / t_ours,
-                     "auroc_gutaxis": res.auroc, "ci": [res.metric("auroc", "ci_low"), res.metric("auroc", "ci_high")],
-                     "auroc_plain": auc_plain, "scheme": res.scheme["description"]}
-        log(f"ra1000 {kind}: gutaxis {t_ours:.1f} s (AUROC {res.auroc:.3f} [{out[kind]['ci'][0]:.3f}, "
-            f"{out[kind]['ci'][1]:.3f}]), plain scikit-learn {t_plain:.1f} s (AUROC {auc_plain:.3f})")
+        out[kind] = {
+            "gutaxis_s": t_ours,
+            "plain_sklearn_s": t_plain,
+            "ratio": t_plain / t_ours,
+            "auroc_gutaxis": res.auroc,
+            "ci": [res.metric("auroc", "ci_low"), res.metric("auroc", "ci_high")],
+            "auroc_plain": auc_plain,
+            "scheme": res.scheme["description"],
+        }
+        log(
+            f"ra1000 {kind}: gutaxis {t_ours:.1f} s (AUROC {res.auroc:.3f} [{out[kind]['ci'][0]:.3f}, "
+            f"{out[kind]['ci'][1]:.3f}]), plain scikit-learn {t_plain:.1f} s (AUROC {auc_plain:.3f})"
+        )
     RESULTS["ra1000"] = out
     return out
 
@@ -196,12 +217,23 @@ def part_metaml(quick: bool):
         res = cross_validate(est, X, y, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=200)
         fm, fsd = res.metric("auroc", "fold_mean"), res.metric("auroc", "fold_sd")
         ours, pub = METAML_REF[name]
-        out[name] = {"n": len(y), "cases": int(y.sum()), "fold_mean": fm, "fold_sd": fsd,
-                     "mean_prediction": res.auroc, "reference": ours, "published": pub, "diff_reference": fm - ours,
-                     "diff_published": fm - pub, "seconds": time.time() - t}
-        log(f"metaml {name:10s} n={len(y):3d} ({int(y.sum())} cases): fold-mean AUROC {fm:.3f} +- {fsd:.3f} "
+        out[name] = {
+            "n": len(y),
+            "cases": int(y.sum()),
+            "fold_mean": fm,
+            "fold_sd": fsd,
+            "mean_prediction": res.auroc,
+            "reference": ours,
+            "published": pub,
+            "diff_reference": fm - ours,
+            "diff_published": fm - pub,
+            "seconds": time.time() - t,
+        }
+        log(
+            f"metaml {name:10s} n={len(y):3d} ({int(y.sum())} cases): fold-mean AUROC {fm:.3f} +- {fsd:.3f} "
             f"(pooled mean prediction {res.auroc:.3f}); reference {ours:.3f} (diff {fm - ours:+.3f}), published "
-            f"{pub:.3f} (diff {fm - pub:+.3f}); {time.time() - t:.0f} s")
+            f"{pub:.3f} (diff {fm - pub:+.3f}); {time.time() - t:.0f} s"
+        )
     RESULTS["metaml"] = out
     return out
 
@@ -211,17 +243,27 @@ def part_siamcat(quick: bool):
     reps = 3 if quick else 10
     out = {}
     log(f"== siamcat: Zeller CRC, {X.shape[0]} samples, 10 x {reps}, mean-prediction AUROC")
-    for kind, kw in (("lasso", {}), ("lasso_log.unit", {"normalization": {"method": "log.unit", "n_p": 2, "norm_margin": 1}}),
-                     ("lasso_siamcat-code", {"lambda_rule": "siamcat-code"}), ("rf", {"n_estimators": 500})):
+    for kind, kw in (
+        ("lasso", {}),
+        ("lasso_log.unit", {"normalization": {"method": "log.unit", "n_p": 2, "norm_margin": 1}}),
+        ("lasso_siamcat-code", {"lambda_rule": "siamcat-code"}),
+        ("rf", {"n_estimators": 500}),
+    ):
         model = kind.split("_")[0]
         est = make_classifier(model, **kw)
         t = time.time()
         res = cross_validate(est, X, y, n_splits=10, n_repeats=reps, random_state=0)
-        out[kind] = {"auroc": res.auroc, "ci": [res.metric("auroc", "ci_low"), res.metric("auroc", "ci_high")],
-                     "repeat_mean": res.metric("auroc", "repeat_mean"), "fold_mean": res.metric("auroc", "fold_mean"),
-                     "seconds": time.time() - t}
-        log(f"siamcat {kind}: mean-prediction AUROC {res.auroc:.3f} [{out[kind]['ci'][0]:.3f}, {out[kind]['ci'][1]:.3f}] "
-            f"(repeat mean {out[kind]['repeat_mean']:.3f}); {time.time() - t:.0f} s")
+        out[kind] = {
+            "auroc": res.auroc,
+            "ci": [res.metric("auroc", "ci_low"), res.metric("auroc", "ci_high")],
+            "repeat_mean": res.metric("auroc", "repeat_mean"),
+            "fold_mean": res.metric("auroc", "fold_mean"),
+            "seconds": time.time() - t,
+        }
+        log(
+            f"siamcat {kind}: mean-prediction AUROC {res.auroc:.3f} [{out[kind]['ci'][0]:.3f}, {out[kind]['ci'][1]:.3f}] "
+            f"(repeat mean {out[kind]['repeat_mean']:.3f}); {time.time() - t:.0f} s"
+        )
     RESULTS["siamcat"] = out
     return out
 
@@ -254,22 +296,45 @@ def part_autoimmune(quick: bool):
     out = {}
     log(f"== autoimmune: RF {trees} trees, stratified 10-fold x {reps} (within-study unless said)")
     X, y, meta = ra1000_table()
-    res = cross_validate(make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1), X, y,
-                         n_splits=10, n_repeats=reps, random_state=0)
-    out["ra1000_rf"] = {"auroc": res.auroc, "ci": [res.metric("auroc", "ci_low"), res.metric("auroc", "ci_high")],
-                        "scheme": res.scheme["description"]}
-    log(f"1000RA RA vs HC, genus RF: AUROC {res.auroc:.3f} [{out['ra1000_rf']['ci'][0]:.3f}, {out['ra1000_rf']['ci'][1]:.3f}]"
-        f" ({res.scheme['description']})")
+    res = cross_validate(
+        make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
+        X,
+        y,
+        n_splits=10,
+        n_repeats=reps,
+        random_state=0,
+    )
+    out["ra1000_rf"] = {
+        "auroc": res.auroc,
+        "ci": [res.metric("auroc", "ci_low"), res.metric("auroc", "ci_high")],
+        "scheme": res.scheme["description"],
+    }
+    log(
+        f"1000RA RA vs HC, genus RF: AUROC {res.auroc:.3f} [{out['ra1000_rf']['ci'][0]:.3f}, {out['ra1000_rf']['ci'][1]:.3f}]"
+        f" ({res.scheme['description']})"
+    )
     rel, meta = imsms_genus()
     y = (meta["disease"] == "MS").astype(int)
-    res = cross_validate(make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1), rel, y,
-                         groups=meta["household"].astype(str), mixed_groups=True, n_splits=10, n_repeats=reps,
-                         random_state=0)
-    out["imsms_rf_household_blocked"] = {"auroc": res.auroc, "ci": [res.metric("auroc", "ci_low"),
-                                                                    res.metric("auroc", "ci_high")],
-                                         "n": len(y), "scheme": res.scheme["description"]}
-    log(f"iMSMS MS vs household controls, genus RF: AUROC {res.auroc:.3f} "
-        f"[{res.metric('auroc', 'ci_low'):.3f}, {res.metric('auroc', 'ci_high'):.3f}] ({res.scheme['description']})")
+    res = cross_validate(
+        make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
+        rel,
+        y,
+        groups=meta["household"].astype(str),
+        mixed_groups=True,
+        n_splits=10,
+        n_repeats=reps,
+        random_state=0,
+    )
+    out["imsms_rf_household_blocked"] = {
+        "auroc": res.auroc,
+        "ci": [res.metric("auroc", "ci_low"), res.metric("auroc", "ci_high")],
+        "n": len(y),
+        "scheme": res.scheme["description"],
+    }
+    log(
+        f"iMSMS MS vs household controls, genus RF: AUROC {res.auroc:.3f} "
+        f"[{res.metric('auroc', 'ci_low'):.3f}, {res.metric('auroc', 'ci_high'):.3f}] ({res.scheme['description']})"
+    )
     prof, grp = sun2024()
     out["sun2024"] = _sun2024(prof, grp, reps, trees)
     RESULTS["autoimmune"] = out
@@ -291,18 +356,39 @@ def _sun2024(prof, grp, reps, trees):
     for project, published in SUN_STUDIES.items():
         sub = grp[(grp["Project"] == project) & grp.index.isin(X.index)]
         y = (sub["Group"] == "Disease").astype(int)
-        r = cross_validate(make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
-                           X.loc[y.index], y, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500)
-        out[project] = {"n": len(y), "cases": int(y.sum()), "auroc": r.auroc,
-                        "ci": [r.metric("auroc", "ci_low"), r.metric("auroc", "ci_high")],
-                        "published_species_level": published}
-        log(f"sun2024 {project} (n={len(y)}, {int(y.sum())} cases): class-level RF AUROC {r.auroc:.3f} "
+        r = cross_validate(
+            make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
+            X.loc[y.index],
+            y,
+            n_splits=10,
+            n_repeats=reps,
+            random_state=0,
+            n_bootstrap=500,
+        )
+        out[project] = {
+            "n": len(y),
+            "cases": int(y.sum()),
+            "auroc": r.auroc,
+            "ci": [r.metric("auroc", "ci_low"), r.metric("auroc", "ci_high")],
+            "published_species_level": published,
+        }
+        log(
+            f"sun2024 {project} (n={len(y)}, {int(y.sum())} cases): class-level RF AUROC {r.auroc:.3f} "
             f"[{r.metric('auroc', 'ci_low'):.3f}, {r.metric('auroc', 'ci_high'):.3f}] (within-study); published "
-            f"species-level {published:.3f}")
+            f"species-level {published:.3f}"
+        )
     sub = grp[grp["Project"].isin(["HuangR_2020.AS", "ZhouC_2020.AS"]) & grp.index.isin(X.index)]
     y = (sub["Group"] == "Disease").astype(int)
-    m = study_matrix(make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1), X.loc[y.index],
-                     y, sub["Project"], n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500)
+    m = study_matrix(
+        make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
+        X.loc[y.index],
+        y,
+        sub["Project"],
+        n_splits=10,
+        n_repeats=reps,
+        random_state=0,
+        n_bootstrap=500,
+    )
     out["AS_matrix"] = m.matrix.round(3).to_dict()
     log("sun2024 AS train x test AUROC (class level; diagonal within-study):\n" + m.matrix.round(3).to_string())
     return out
@@ -315,9 +401,15 @@ def part_confounders(quick: bool):
     rep = check_confounders(meta, y, columns=cols)
     log("== confounders: MetAML IBD (metahit)")
     log(rep.table[["column", "kind", "n", "auroc", "direction", "p_value", "flagged"]].to_string(index=False))
-    strata = within_strata(make_classifier("rf", filter=None, normalization="pass", n_estimators=200 if quick else 500,
-                                           n_jobs=1), X, y, meta["country"], n_splits=5, n_repeats=3 if quick else 10,
-                           random_state=0)
+    strata = within_strata(
+        make_classifier("rf", filter=None, normalization="pass", n_estimators=200 if quick else 500, n_jobs=1),
+        X,
+        y,
+        meta["country"],
+        n_splits=5,
+        n_repeats=3 if quick else 10,
+        random_state=0,
+    )
     log(strata[["stratum", "n", "n_case", "n_control", "auroc", "ci_low", "ci_high", "note"]].to_string(index=False))
     RESULTS["confounders"] = {"table": rep.table.to_dict(orient="records"), "strata": strata.to_dict(orient="records")}
 
@@ -333,25 +425,46 @@ def part_noise(quick: bool):
     aucs, out = [], {}
     for seed in range(2 if quick else 5):
         rng = np.random.default_rng(seed)
-        X = pd.DataFrame(rng.lognormal(size=(100, 5000)), index=[f"s{i:03d}" for i in range(100)],
-                         columns=[f"f{j:04d}" for j in range(5000)])
+        X = pd.DataFrame(
+            rng.lognormal(size=(100, 5000)),
+            index=[f"s{i:03d}" for i in range(100)],
+            columns=[f"f{j:04d}" for j in range(5000)],
+        )
         y = pd.Series(rng.permutation(np.r_[np.ones(50, int), np.zeros(50, int)]), index=X.index)
         est = make_classifier(LogisticRegression(C=1.0, max_iter=2000), filter=None, normalization="log.std", select=50)
-        nested = cross_validate(est, X, y, n_splits=5, n_repeats=2, param_grid={"select__k": [10, 50, 200]},
-                                inner_splits=3, n_permutations=(10 if quick else 50) if seed == 0 else 0,
-                                random_state=seed, n_bootstrap=200)
+        nested = cross_validate(
+            est,
+            X,
+            y,
+            n_splits=5,
+            n_repeats=2,
+            param_grid={"select__k": [10, 50, 200]},
+            inner_splits=3,
+            n_permutations=(10 if quick else 50) if seed == 0 else 0,
+            random_state=seed,
+            n_bootstrap=200,
+        )
         aucs.append(nested.auroc)
-        line = f"noise table {seed}: nested CV AUROC {nested.auroc:.3f} [{nested.metric('auroc', 'ci_low'):.3f}, " \
-               f"{nested.metric('auroc', 'ci_high'):.3f}]"
+        line = (
+            f"noise table {seed}: nested CV AUROC {nested.auroc:.3f} [{nested.metric('auroc', 'ci_low'):.3f}, "
+            f"{nested.metric('auroc', 'ci_high'):.3f}]"
+        )
         if seed == 0:
             out["permuted_mean"] = nested.metric("auroc", "null_mean")
             out["permuted_sd"] = nested.metric("auroc", "null_sd")
             out["p_value"] = nested.p_value
-            line += f"; permuted labels {out['permuted_mean']:.3f} +- {out['permuted_sd']:.3f} (p = {nested.p_value:.3g})"
+            line += (
+                f"; permuted labels {out['permuted_mean']:.3f} +- {out['permuted_sd']:.3f} (p = {nested.p_value:.3g})"
+            )
             sel = AssociationSelector(50).fit(np.log10(X.to_numpy() + 1e-6), y.to_numpy())
-            leaky = cross_validate(make_classifier(LogisticRegression(C=1.0, max_iter=2000), filter=None,
-                                                   normalization="log.std"), X.loc[:, sel.support_], y, n_splits=5,
-                                   n_repeats=2, random_state=0)
+            leaky = cross_validate(
+                make_classifier(LogisticRegression(C=1.0, max_iter=2000), filter=None, normalization="log.std"),
+                X.loc[:, sel.support_],
+                y,
+                n_splits=5,
+                n_repeats=2,
+                random_state=0,
+            )
             out["selection_outside_cv_auroc"] = leaky.auroc
             line += f"; selection before CV (leaky) {leaky.auroc:.3f}"
         log(line)
@@ -362,8 +475,15 @@ def part_noise(quick: bool):
 
 
 METAML_HEALTHY = {"n", "leaness"}
-METAML_UNHEALTHY = {"t2d", "ibd_ulcerative_colitis", "ibd_crohn_disease", "cirrhosis", "cancer", "small_adenoma",
-                    "large_adenoma"}
+METAML_UNHEALTHY = {
+    "t2d",
+    "ibd_ulcerative_colitis",
+    "ibd_crohn_disease",
+    "cirrhosis",
+    "cancer",
+    "small_adenoma",
+    "large_adenoma",
+}
 
 
 def health_index_data():
@@ -402,8 +522,10 @@ def part_index(quick: bool):
     from gutaxis.measure.gmhi import gmhi
 
     X, y, study, v = health_index_data()
-    log(f"== index: {len(y)} samples ({int(y.sum())} healthy) x {X.shape[1]} species, {study.nunique()} studies "
-        f"(MetAML {int(study.str.startswith('MetAML').sum())}, GMHI validation {int(study.str.startswith('GMHI').sum())})")
+    log(
+        f"== index: {len(y)} samples ({int(y.sum())} healthy) x {X.shape[1]} species, {study.nunique()} studies "
+        f"(MetAML {int(study.str.startswith('MetAML').sum())}, GMHI validation {int(study.str.startswith('GMHI').sum())})"
+    )
     g = gmhi(v)
 
     def lasso():
@@ -411,9 +533,11 @@ def part_index(quick: bool):
 
     variants = {
         "L1 logistic, presence > 1e-5 (GMWI2-like)": make_classifier(
-            lasso(), filter=("prevalence", 0.05), normalization={"method": "presence", "detection": 1e-5}),
+            lasso(), filter=("prevalence", 0.05), normalization={"method": "presence", "detection": 1e-5}
+        ),
         "L1 logistic, presence > 1e-4": make_classifier(
-            lasso(), filter=("prevalence", 0.05), normalization={"method": "presence", "detection": 1e-4}),
+            lasso(), filter=("prevalence", 0.05), normalization={"method": "presence", "detection": 1e-4}
+        ),
         "L1 logistic, log.std": make_classifier(lasso(), filter=("prevalence", 0.05), normalization="log.std"),
         "RF 300 trees": make_classifier("rf", filter=("prevalence", 0.05), n_estimators=300, n_jobs=1),
     }
@@ -429,22 +553,32 @@ def part_index(quick: bool):
         ba_metaml = balanced_accuracy(pred.loc[~gm, "label"].to_numpy(), pred.loc[~gm, "probability"].to_numpy())
         gv = g.loc[lab.index]
         # GMHI's rule: > 0 healthy, < 0 non-healthy, 0 neither (an error both ways)
-        ba_gmhi = float((((gv > 0) & (lab == 1)).sum() / (lab == 1).sum() + ((gv < 0) & (lab == 0)).sum()
-                         / (lab == 0).sum()) / 2)
+        ba_gmhi = float(
+            (((gv > 0) & (lab == 1)).sum() / (lab == 1).sum() + ((gv < 0) & (lab == 0)).sum() / (lab == 0).sum()) / 2
+        )
         rows = []
         for st, sub in loso.predictions.groupby("test"):
-            r = {"study": st, "n": len(sub), "healthy": int(sub["label"].sum()),
-                 "index_accuracy": float(((sub["probability"] > 0.5) == (sub["label"] == 1)).mean())}
+            r = {
+                "study": st,
+                "n": len(sub),
+                "healthy": int(sub["label"].sum()),
+                "index_accuracy": float(((sub["probability"] > 0.5) == (sub["label"] == 1)).mean()),
+            }
             if st.startswith("GMHI"):
                 gg = g.loc[sub["sample"]].to_numpy()
                 r["gmhi_accuracy"] = float(np.mean(np.where(sub["label"].to_numpy() == 1, gg > 0, gg < 0)))
             rows.append(r)
         gmhi_rows = gmhi_rows or rows
-        out[name] = {"balanced_accuracy_679": ba_index, "balanced_accuracy_metaml_heldout": ba_metaml,
-                     "per_study": rows}
-        log(f"index [{name}] cross-study (leave-one-study-out): balanced accuracy on the GMHI paper's 679 validation "
+        out[name] = {
+            "balanced_accuracy_679": ba_index,
+            "balanced_accuracy_metaml_heldout": ba_metaml,
+            "per_study": rows,
+        }
+        log(
+            f"index [{name}] cross-study (leave-one-study-out): balanced accuracy on the GMHI paper's 679 validation "
             f"samples {ba_index:.3f} (GMHI on the same samples {ba_gmhi:.3f}; published 0.737); on the MetAML "
-            f"held-out studies {ba_metaml:.3f}; {time.time() - t:.0f} s")
+            f"held-out studies {ba_metaml:.3f}; {time.time() - t:.0f} s"
+        )
     log(pd.DataFrame(gmhi_rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     RESULTS["index"] = {"variants": out, "balanced_accuracy_gmhi_679": ba_gmhi}
 
@@ -453,8 +587,13 @@ def part_index(quick: bool):
 # IBD: within-study figures (HMP2, MLRepo Gevers/Sokol) and the cross-study matrix
 # ----------------------------------------------------------------------------------------------
 #: notes §2E (RF, 86 shared MetaPhlAn2 species, HMP2 first visit per subject): train -> test AUROC
-NOTES_2E = {("metahit", "metahit"): 0.865, ("nielsen", "nielsen"): 0.929, ("hmp2", "hmp2"): 0.600,
-            ("metahit", "nielsen"): 0.912, ("nielsen", "metahit"): 0.928}
+NOTES_2E = {
+    ("metahit", "metahit"): 0.865,
+    ("nielsen", "nielsen"): 0.929,
+    ("hmp2", "hmp2"): 0.600,
+    ("metahit", "nielsen"): 0.912,
+    ("nielsen", "metahit"): 0.928,
+}
 NOTES_2E_LOSO = {"metahit": 0.932, "nielsen": 0.828, "hmp2": 0.690}
 
 
@@ -484,9 +623,11 @@ def ibd_cohorts(level: str = "genus") -> dict:
     out["nielsen"] = (X / 100.0, y, meta, "Nielsen 2014 IBD vs controls, stool, shotgun MetaPhlAn2, ES/DK")
     if level == "species":
         return out
-    for task, desc in (("gevers_ileum", "Gevers RISK CD vs non-IBD, ileal biopsy, 16S Greengenes, North America (paediatric)"),
-                       ("gevers_rectum", "Gevers RISK CD vs non-IBD, rectal biopsy, 16S Greengenes, North America (paediatric)"),
-                       ("sokol", "Sokol CD+UC vs healthy, stool, 16S Greengenes, adults")):
+    for task, desc in (
+        ("gevers_ileum", "Gevers RISK CD vs non-IBD, ileal biopsy, 16S Greengenes, North America (paediatric)"),
+        ("gevers_rectum", "Gevers RISK CD vs non-IBD, rectal biopsy, 16S Greengenes, North America (paediatric)"),
+        ("sokol", "Sokol CD+UC vs healthy, stool, 16S Greengenes, adults"),
+    ):
         X, y, meta = load_mlrepo_ibd(SHARED / "mlrepo_ibd_gevers_sokol", task)
         out[task] = (X, y, meta, desc)
     return {k: (to_genus(X), y, m, d) for k, (X, y, m, d) in out.items()}
@@ -524,60 +665,103 @@ def ibd_within(quick: bool) -> dict:
 
     X, y, meta = load_hmp2(SHARED / "maaslin2_hmp2")
     subj = meta["subject"].astype(str)
-    log(f"== ibd within-study: HMP2 (MaAsLin2 example), label IBD (CD+UC) = 1 vs nonIBD = 0; {len(y)} samples "
-        f"({int(y.sum())} IBD) of {subj.nunique()} subjects ({subj[y == 1].nunique()} IBD), 87 MetaPhlAn2 species")
+    log(
+        f"== ibd within-study: HMP2 (MaAsLin2 example), label IBD (CD+UC) = 1 vs nonIBD = 0; {len(y)} samples "
+        f"({int(y.sum())} IBD) of {subj.nunique()} subjects ({subj[y == 1].nunique()} IBD), 87 MetaPhlAn2 species"
+    )
     rows = []
     for name, est, kw in (
-            ("RF, blocked by subject", rf(), {"groups": subj}),
-            ("LASSO, blocked by subject", lasso(), {"groups": subj}),
-            ("RF, NOT blocked (samples of a subject on both sides: the leak)", rf(), {"n_repeats": 1}),
+        ("RF, blocked by subject", rf(), {"groups": subj}),
+        ("LASSO, blocked by subject", lasso(), {"groups": subj}),
+        ("RF, NOT blocked (samples of a subject on both sides: the leak)", rf(), {"n_repeats": 1}),
     ):
         t = time.time()
         kw = {"n_splits": 10, "n_repeats": reps, "random_state": 0, "n_bootstrap": 500, "n_jobs": JOBS, **kw}
         res = cross_validate(est, X, y, **kw)
-        rows.append({"cohort": "HMP2 all samples", "model": name, "n": len(y), "cases": int(y.sum()),
-                     "auroc": res.auroc, "ci_low": res.metric("auroc", "ci_low"),
-                     "ci_high": res.metric("auroc", "ci_high"), "scheme": res.scheme["description"],
-                     "seconds": round(time.time() - t)})
+        rows.append(
+            {
+                "cohort": "HMP2 all samples",
+                "model": name,
+                "n": len(y),
+                "cases": int(y.sum()),
+                "auroc": res.auroc,
+                "ci_low": res.metric("auroc", "ci_low"),
+                "ci_high": res.metric("auroc", "ci_high"),
+                "scheme": res.scheme["description"],
+                "seconds": round(time.time() - t),
+            }
+        )
         log(f"HMP2 {name}: AUROC {_ci(res)} ({res.scheme['description']}; {time.time() - t:.0f} s)")
     first = first_per_subject(meta)
-    res = cross_validate(rf(), X.loc[first], y.loc[first], n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500,
-                         n_jobs=JOBS)
-    rows.append({"cohort": "HMP2 first sample per subject", "model": "RF", "n": len(first),
-                 "cases": int(y.loc[first].sum()), "auroc": res.auroc, "ci_low": res.metric("auroc", "ci_low"),
-                 "ci_high": res.metric("auroc", "ci_high"), "scheme": res.scheme["description"]})
-    log(f"HMP2 first sample per subject ({len(first)}), RF: AUROC {_ci(res)} ({res.scheme['description']}; notes §2E 0.600)")
+    res = cross_validate(
+        rf(), X.loc[first], y.loc[first], n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500, n_jobs=JOBS
+    )
+    rows.append(
+        {
+            "cohort": "HMP2 first sample per subject",
+            "model": "RF",
+            "n": len(first),
+            "cases": int(y.loc[first].sum()),
+            "auroc": res.auroc,
+            "ci_low": res.metric("auroc", "ci_low"),
+            "ci_high": res.metric("auroc", "ci_high"),
+            "scheme": res.scheme["description"],
+        }
+    )
+    log(
+        f"HMP2 first sample per subject ({len(first)}), RF: AUROC {_ci(res)} ({res.scheme['description']}; notes §2E 0.600)"
+    )
     # confounders: one row per subject (its first sample) so that no subject counts many times
     rep = check_confounders(meta.loc[first], y.loc[first], columns=["site", "age", "antibiotics"])
     log("HMP2 confounders (first sample per subject; column alone -> IBD):")
     log(rep.table[["column", "kind", "n", "auroc", "direction", "p_value", "flagged"]].to_string(index=False))
-    strata = within_strata(rf(), X, y, meta["site"], groups=subj, n_splits=5, n_repeats=reps, random_state=0,
-                           n_bootstrap=500, n_jobs=JOBS)
+    strata = within_strata(
+        rf(), X, y, meta["site"], groups=subj, n_splits=5, n_repeats=reps, random_state=0, n_bootstrap=500, n_jobs=JOBS
+    )
     log(f"HMP2 RF within site (stratified 5-fold x {reps}, blocked by subject):")
     log(strata[["stratum", "n", "n_case", "n_control", "auroc", "ci_low", "ci_high", "note"]].to_string(index=False))
-    out["hmp2"] = {"rows": rows, "confounders": rep.table.to_dict(orient="records"),
-                   "within_site": strata.to_dict(orient="records")}
+    out["hmp2"] = {
+        "rows": rows,
+        "confounders": rep.table.to_dict(orient="records"),
+        "within_site": strata.to_dict(orient="records"),
+    }
 
-    log(f"== ibd within-study: MLRepo (16S Greengenes, genus), stratified 10-fold x {reps} (one sample per "
-        f"person per task, per MLRepo; no subject IDs to block by)")
+    log(
+        f"== ibd within-study: MLRepo (16S Greengenes, genus), stratified 10-fold x {reps} (one sample per "
+        f"person per task, per MLRepo; no subject IDs to block by)"
+    )
     for task in ("gevers_ileum", "gevers_rectum", "sokol", "sokol_cd", "sokol_uc"):
         Xt, yt, mt = load_mlrepo_ibd(SHARED / "mlrepo_ibd_gevers_sokol", task)
         G = to_genus(Xt)
         for model, est in (("RF", rf()), ("LASSO", lasso())):
             res = cross_validate(est, G, yt, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500, n_jobs=JOBS)
-            rows.append({"cohort": f"MLRepo {task}", "model": model, "n": len(yt), "cases": int(yt.sum()),
-                         "auroc": res.auroc, "ci_low": res.metric("auroc", "ci_low"),
-                         "ci_high": res.metric("auroc", "ci_high"), "scheme": res.scheme["description"]})
+            rows.append(
+                {
+                    "cohort": f"MLRepo {task}",
+                    "model": model,
+                    "n": len(yt),
+                    "cases": int(yt.sum()),
+                    "auroc": res.auroc,
+                    "ci_low": res.metric("auroc", "ci_low"),
+                    "ci_high": res.metric("auroc", "ci_high"),
+                    "scheme": res.scheme["description"],
+                }
+            )
             log(f"MLRepo {task} (n={len(yt)}, {int(yt.sum())} cases, {G.shape[1]} genera), {model}: AUROC {_ci(res)}")
         rep = check_confounders(mt[["depth"]], yt)
         r = rep.table.iloc[0]
         out.setdefault("mlrepo_depth", {})[task] = {"auroc": float(r["auroc"]), "flagged": bool(r["flagged"])}
-        log(f"MLRepo {task} confounder: read depth alone AUROC {r['auroc']:.3f} ({r['direction']}), flagged "
-            f"{bool(r['flagged'])} (the only metadata MLRepo's tasks carry)")
+        log(
+            f"MLRepo {task} confounder: read depth alone AUROC {r['auroc']:.3f} ({r['direction']}), flagged "
+            f"{bool(r['flagged'])} (the only metadata MLRepo's tasks carry)"
+        )
     out["table"] = rows
     log("\nIBD within-study (AUROC of the mean prediction, bootstrap 95% CI):")
-    log(pd.DataFrame(rows)[["cohort", "model", "n", "cases", "auroc", "ci_low", "ci_high"]].to_string(
-        index=False, float_format=lambda v: f"{v:.3f}"))
+    log(
+        pd.DataFrame(rows)[["cohort", "model", "n", "cases", "auroc", "ci_low", "ci_high"]].to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"
+        )
+    )
     return out
 
 
@@ -591,45 +775,65 @@ def ibd_cross(quick: bool) -> dict:
 
     reps, trees = (1, 50) if quick else (10, 500)
     out = {}
-    models = {"RF": lambda: make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
-              "LASSO": lambda: make_classifier("lasso", filter=("prevalence", 0.1), normalization="log.std")}
+    models = {
+        "RF": lambda: make_classifier("rf", filter=("prevalence", 0.1), n_estimators=trees, n_jobs=1),
+        "LASSO": lambda: make_classifier("lasso", filter=("prevalence", 0.1), normalization="log.std"),
+    }
     for level in ("genus", "species"):
         cohorts = ibd_cohorts(level)
         X, y, study = _pooled(cohorts)
         shared = set.intersection(*(set(c[0].columns[(c[0] > 0).any(axis=0)]) for c in cohorts.values()))
         if level == "species":  # as §2E: the species every shotgun cohort reports
             X = X[sorted(shared)]
-        log(f"== ibd cross-study at {level} level: {len(cohorts)} cohorts, {X.shape[1]} {level} names in the union, "
-            f"{len(shared)} present in every cohort")
+        log(
+            f"== ibd cross-study at {level} level: {len(cohorts)} cohorts, {X.shape[1]} {level} names in the union, "
+            f"{len(shared)} present in every cohort"
+        )
         for name, (Xc, yc, _, desc) in cohorts.items():
-            log(f"  {name}: n={len(yc)} ({int(yc.sum())} cases), {int((Xc > 0).any(axis=0).sum())} {level} names; {desc}")
+            log(
+                f"  {name}: n={len(yc)} ({int(yc.sum())} cases), {int((Xc > 0).any(axis=0).sum())} {level} names; {desc}"
+            )
         for model, make in models.items():
             if level == "species" and model == "LASSO":
                 continue
             t = time.time()
-            m = study_matrix(make(), X, y, study, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500,
-                             n_jobs=JOBS)
+            m = study_matrix(
+                make(), X, y, study, n_splits=10, n_repeats=reps, random_state=0, n_bootstrap=500, n_jobs=JOBS
+            )
             loso = leave_one_study_out(make(), X, y, study, random_state=0, n_bootstrap=500)
             key = f"{level}_{model}"
             lo = loso.table.set_index("test")
-            out[key] = {"matrix": m.matrix.to_dict(), "loso": lo["auroc"].to_dict(),
-                        "table": m.table.to_dict(orient="records"), "seconds": round(time.time() - t)}
-            log(f"\nIBD train x test AUROC, {level} level, {model} (rows: training cohort; diagonal within-study, "
+            out[key] = {
+                "matrix": m.matrix.to_dict(),
+                "loso": lo["auroc"].to_dict(),
+                "table": m.table.to_dict(orient="records"),
+                "seconds": round(time.time() - t),
+            }
+            log(
+                f"\nIBD train x test AUROC, {level} level, {model} (rows: training cohort; diagonal within-study, "
                 f"stratified 10-fold x {reps}, AUROC of the mean prediction; off-diagonal cross-study, trained on all "
-                f"of the row cohort, frozen preprocessing applied to the column cohort); {time.time() - t:.0f} s")
+                f"of the row cohort, frozen preprocessing applied to the column cohort); {time.time() - t:.0f} s"
+            )
             log(m.matrix.round(3).to_string())
             log(f"leave-one-study-out ({model}; cross-study, trained on the other {len(cohorts) - 1} cohorts pooled):")
-            log(lo[["n_test", "n_test_case", "auroc", "auroc_ci_low", "auroc_ci_high"]].to_string(
-                float_format=lambda v: f"{v:.3f}"))
+            log(
+                lo[["n_test", "n_test_case", "auroc", "auroc_ci_low", "auroc_ci_high"]].to_string(
+                    float_format=lambda v: f"{v:.3f}"
+                )
+            )
             mat = m.matrix
             off = mat.where(~np.eye(len(mat), dtype=bool))
-            log("mean AUROC as a test cohort (off-diagonal): " + ", ".join(
-                f"{c} {off[c].mean():.3f}" for c in off.columns))
+            log(
+                "mean AUROC as a test cohort (off-diagonal): "
+                + ", ".join(f"{c} {off[c].mean():.3f}" for c in off.columns)
+            )
             if level == "species":
-                log("beside notes §2E (RF, 86 shared species, log10): " + "; ".join(
-                    f"{a}->{b} {mat.loc[a, b]:.3f} (notes {v:.3f})" for (a, b), v in NOTES_2E.items()) +
-                    "; LOSO " + "; ".join(f"{k} {lo.loc[k, 'auroc']:.3f} (notes {v:.3f})"
-                                          for k, v in NOTES_2E_LOSO.items()))
+                log(
+                    "beside notes §2E (RF, 86 shared species, log10): "
+                    + "; ".join(f"{a}->{b} {mat.loc[a, b]:.3f} (notes {v:.3f})" for (a, b), v in NOTES_2E.items())
+                    + "; LOSO "
+                    + "; ".join(f"{k} {lo.loc[k, 'auroc']:.3f} (notes {v:.3f})" for k, v in NOTES_2E_LOSO.items())
+                )
         if level == "genus":
             # the same off-diagonal cells through fit() on the training cohort's own table and
             # predict() on the test cohort's own table: missing features filled, extra reported
@@ -641,17 +845,28 @@ def ibd_cross(quick: bool) -> dict:
                         continue
                     pr = tc.predict(Xb)
                     auc = roc_auc_score(yb.loc[pr.probability.index], pr.probability)
-                    rows.append({"train": a, "test": b, "missing_filled": len(pr.missing_features),
-                                 "extra_ignored": len(pr.extra_features), "auroc_predict": auc,
-                                 "auroc_matrix": out["genus_LASSO"]["matrix"][b][a]})
+                    rows.append(
+                        {
+                            "train": a,
+                            "test": b,
+                            "missing_filled": len(pr.missing_features),
+                            "extra_ignored": len(pr.extra_features),
+                            "auroc_predict": auc,
+                            "auroc_matrix": out["genus_LASSO"]["matrix"][b][a],
+                        }
+                    )
             chk = pd.DataFrame(rows)
             dev = float((chk["auroc_predict"] - chk["auroc_matrix"]).abs().max())
             out["predict_check"] = {"rows": rows, "max_abs_diff": dev}
-            log("\nfit/predict on each cohort's own genus table (LASSO): model genera absent from the test cohort "
-                "(filled with 0) and test genera unknown to the model (ignored):")
+            log(
+                "\nfit/predict on each cohort's own genus table (LASSO): model genera absent from the test cohort "
+                "(filled with 0) and test genera unknown to the model (ignored):"
+            )
             log(chk.pivot(index="train", columns="test", values="missing_filled").to_string())
             log(chk.pivot(index="train", columns="test", values="extra_ignored").to_string())
-            log(f"max |AUROC via predict - matrix cell| = {dev:.2e} (the matrix's pooled table zero-fills the same way)")
+            log(
+                f"max |AUROC via predict - matrix cell| = {dev:.2e} (the matrix's pooled table zero-fills the same way)"
+            )
     RESULTS["ibd_cross"] = out
     return out
 
@@ -682,7 +897,9 @@ def part_rfspeed(quick: bool):
     variants = {
         "gutaxis pipeline (prevalence filter, log.std, RF), float64": (
             lambda: make_classifier("rf", filter=("prevalence", 0.1), n_estimators=500, n_jobs=1, random_state=1),
-            X.iloc[tr], X.iloc[te]),
+            X.iloc[tr],
+            X.iloc[te],
+        ),
         "plain RF, float64 input": (rf, a64, b64),
         "plain RF, float32 input": (rf, a64.astype(np.float32), b64.astype(np.float32)),
         "plain RF, n_jobs=2 (trees in parallel)": (lambda: rf(n_jobs=2), a64, b64),
@@ -704,24 +921,38 @@ def part_rfspeed(quick: bool):
     out = {}
     for name in variants:
         out[name] = {"wall_s": float(np.median(wall[name])), "cpu_s": float(np.median(cpu[name])), "auroc": auc[name]}
-        log(f"{name:60s} wall {out[name]['wall_s']:5.2f} s, CPU {out[name]['cpu_s']:5.2f} s (medians); "
-            f"fold-0 AUROC {auc[name]:.3f}")
+        log(
+            f"{name:60s} wall {out[name]['wall_s']:5.2f} s, CPU {out[name]['cpu_s']:5.2f} s (medians); "
+            f"fold-0 AUROC {auc[name]:.3f}"
+        )
     base = out["plain RF, float64 input"]["cpu_s"]
-    log(f"10 x 10 = 100 forests: about {100 * base:.0f} s of CPU on one core, {50 * base:.0f} s at best on 2 idle cores "
-        f"(load {os.getloadavg()[0]:.1f})")
+    log(
+        f"10 x 10 = 100 forests: about {100 * base:.0f} s of CPU on one core, {50 * base:.0f} s at best on 2 idle cores "
+        f"(load {os.getloadavg()[0]:.1f})"
+    )
     RESULTS["rfspeed"] = out
 
 
-PARTS = {"noise": part_noise, "index": part_index, "siamcat": part_siamcat, "confounders": part_confounders, "metaml": part_metaml,
-         "autoimmune": part_autoimmune, "ra1000": part_ra1000,
-         "ibd": part_ibd, "rfspeed": part_rfspeed}
+PARTS = {
+    "noise": part_noise,
+    "index": part_index,
+    "siamcat": part_siamcat,
+    "confounders": part_confounders,
+    "metaml": part_metaml,
+    "autoimmune": part_autoimmune,
+    "ra1000": part_ra1000,
+    "ibd": part_ibd,
+    "rfspeed": part_rfspeed,
+}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", choices=list(PARTS), help="run only this part (repeatable)")
     ap.add_argument("--quick", action="store_true", help="fewer repeats and trees")
-    ap.add_argument("--jobs", type=int, default=1, help="folds fitted in parallel (part ibd only; figures do not change)")
+    ap.add_argument(
+        "--jobs", type=int, default=1, help="folds fitted in parallel (part ibd only; figures do not change)"
+    )
     ap.add_argument("--out", type=Path, help="folder for results.json")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
@@ -737,8 +968,10 @@ def main(argv=None) -> int:
     log(f"total {time.time() - t0:.0f} s, load average {os.getloadavg()[0]:.1f} (2 shared cores)")
     if "ra1000" in RESULTS:
         for kind, r in RESULTS["ra1000"].items():
-            log(f"ratio ra1000 {kind} 10x{'1' if args.quick else '10'}: plain scikit-learn {r['plain_sklearn_s']:.1f} s "
-                f"/ gutaxis {r['gutaxis_s']:.1f} s = {r['ratio']:.2f}x")
+            log(
+                f"ratio ra1000 {kind} 10x{'1' if args.quick else '10'}: plain scikit-learn {r['plain_sklearn_s']:.1f} s "
+                f"/ gutaxis {r['gutaxis_s']:.1f} s = {r['ratio']:.2f}x"
+            )
     return 0
 
 

@@ -87,7 +87,7 @@ def simulate(counts: np.ndarray, scenario: str, n: int, fold: float, frac: float
         factor[planted] = fold
     elif scenario == "updown":
         factor[planted[: k // 2]] = fold
-        factor[planted[k // 2:]] = 1.0 / fold
+        factor[planted[k // 2 :]] = 1.0 / fold
     else:
         raise ValueError(scenario)
     depth = X.sum(axis=1).astype(np.int64)
@@ -146,11 +146,17 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=200, help="samples per simulation (default 200, half in each group)")
     ap.add_argument("--fold", type=float, default=3.0, help="planted fold change (default 3)")
     ap.add_argument("--frac", type=float, default=0.10, help="fraction of features planted (default 0.10)")
-    ap.add_argument("--scenarios", default="null,up,updown", help="null, up, updown (printed with the fold: up3, updown3)")
+    ap.add_argument(
+        "--scenarios", default="null,up,updown", help="null, up, updown (printed with the fold: up3, updown3)"
+    )
     ap.add_argument("--seed", type=int, default=2022)
     ap.add_argument("--cohort", choices=sorted(COHORTS), default="ra1000")
-    ap.add_argument("--min-prevalence", type=float, default=0.1,
-                    help="keep the cohort's features present in more than this fraction of its samples (default 0.1)")
+    ap.add_argument(
+        "--min-prevalence",
+        type=float,
+        default=0.1,
+        help="keep the cohort's features present in more than this fraction of its samples (default 0.1)",
+    )
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args(argv)
     if not SHARED.is_dir():
@@ -158,11 +164,15 @@ def main(argv=None) -> int:
         return 2
     counts_df = load_counts(a.cohort, a.min_prevalence)
     counts, names = counts_df.to_numpy(), [str(c) for c in counts_df.columns]
-    print(f"{COHORTS[a.cohort][2]}: {counts.shape[0]} samples, {counts.shape[1]} features in > {a.min_prevalence:.0%} of samples; "
-          f"{a.sims} simulations per scenario of {a.n} samples ({a.n // 2} vs {a.n - a.n // 2}), q < {Q}, "
-          f"planted: {a.frac:.0%} of features x{a.fold:g}; seed {a.seed}")
-    print(f"{'scenario':9} {'method':11} {'FDR (mean FDP)':>16} {'P(any false)':>14} {'power':>14} "
-          f"{'null p<0.05':>11} {'mean s/fit':>10}")
+    print(
+        f"{COHORTS[a.cohort][2]}: {counts.shape[0]} samples, {counts.shape[1]} features in > {a.min_prevalence:.0%} of samples; "
+        f"{a.sims} simulations per scenario of {a.n} samples ({a.n // 2} vs {a.n - a.n // 2}), q < {Q}, "
+        f"planted: {a.frac:.0%} of features x{a.fold:g}; seed {a.seed}"
+    )
+    print(
+        f"{'scenario':9} {'method':11} {'FDR (mean FDP)':>16} {'P(any false)':>14} {'power':>14} "
+        f"{'null p<0.05':>11} {'mean s/fit':>10}"
+    )
     ss = np.random.SeedSequence(a.seed)
     for scenario in a.scenarios.split(","):
         seeds = [int(s.generate_state(1)[0]) for s in ss.spawn(a.sims)]
@@ -178,8 +188,10 @@ def main(argv=None) -> int:
             se = lambda v: v.std(ddof=1) / np.sqrt(len(v))
             pw = "-" if scenario == "null" else f"{power.mean():.3f} ± {se(power):.3f}"
             label = scenario if scenario == "null" else f"{scenario}{a.fold:g}"
-            print(f"{label:9} {method:11} {fdp.mean():>8.3f} ± {se(fdp):.3f} {anyv.mean():>6.3f} ± {se(anyv):.3f} "
-                  f"{pw:>14} {pnull:>11.4f} {secs:>10.3f}")
+            print(
+                f"{label:9} {method:11} {fdp.mean():>8.3f} ± {se(fdp):.3f} {anyv.mean():>6.3f} ± {se(anyv):.3f} "
+                f"{pw:>14} {pnull:>11.4f} {secs:>10.3f}"
+            )
     return 0
 
 

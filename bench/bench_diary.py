@@ -24,17 +24,32 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 BASELINE = "47978f4"
-TEXTS = ["porridge with blueberries", "1 medium banana", "2 eggs", "1 cup cooked brown rice", "greek yogurt",
-         "handful of almonds", "glass of orange juice", "200g chicken breast", "1 cup kimchi", "an apple",
-         "2 slices whole wheat bread", "1 cup whole milk", "150 g salmon", "1 cup cooked lentils", "a glass of red wine"]
+TEXTS = [
+    "porridge with blueberries",
+    "1 medium banana",
+    "2 eggs",
+    "1 cup cooked brown rice",
+    "greek yogurt",
+    "handful of almonds",
+    "glass of orange juice",
+    "200g chicken breast",
+    "1 cup kimchi",
+    "an apple",
+    "2 slices whole wheat bread",
+    "1 cup whole milk",
+    "150 g salmon",
+    "1 cup cooked lentils",
+    "a glass of red wine",
+]
 
 
 def make_log(path: Path, days: int) -> int:
     rng = np.random.default_rng(0)
     start = pd.Timestamp("2016-01-01")
     ts = [start + pd.Timedelta(days=d, hours=7 + 2 * k) for d in range(days) for k in range(8)]
-    pd.DataFrame({"timestamp": [t.strftime("%Y-%m-%dT%H:%M") for t in ts],
-                  "text": rng.choice(TEXTS, size=len(ts))}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"timestamp": [t.strftime("%Y-%m-%dT%H:%M") for t in ts], "text": rng.choice(TEXTS, size=len(ts))}
+    ).to_csv(path, index=False)
     return len(ts)
 
 
@@ -86,11 +101,14 @@ def main() -> None:
         log = tmp / "ten_years.csv"
         n = make_log(log, 3650)
         total, matching, n_items, n_days = run(OURS, log)
-        print(f"gutaxis: {n:,} entries ({n_days:,} days) scored in {total:.1f} s "
-              f"({matching:.1f} s after loading the food tables); target < 10 s: {'yes' if total < 10 else 'NO'}")
+        print(
+            f"gutaxis: {n:,} entries ({n_days:,} days) scored in {total:.1f} s "
+            f"({matching:.1f} s after loading the food tables); target < 10 s: {'yes' if total < 10 else 'NO'}"
+        )
         wt = tmp / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), BASELINE],
-                       capture_output=True, check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), BASELINE], capture_output=True, check=True
+        )
         try:
             days = 3650 if full else 120
             small = tmp / "baseline_log.csv"

@@ -94,7 +94,7 @@ def timed(fn, *args, repeat: int = 1, **kwargs):
 def warm_up():
     """Compile (or load the cached) numba kernels once, outside the timings."""
     from gutaxis.measure.alpha import alpha_diversity
-    from gutaxis.measure.beta import beta_diversity, beta_blocks
+    from gutaxis.measure.beta import beta_blocks, beta_diversity
 
     C = make_counts(50, 40, 0, 5, 20)
     df = pd.DataFrame(C.toarray())
@@ -128,11 +128,17 @@ def bench_alpha(n: int, m: int, seed: int) -> dict:
     t_df_all, allm = timed(alpha_diversity, df, repeat=3)
     t_sp, gxs = timed(alpha_diversity, adata, ("shannon",), repeat=3)
     t_sp_all, _ = timed(alpha_diversity, adata, repeat=3)
-    diff = float(max(np.max(np.abs(gx["shannon"].to_numpy() - sk.to_numpy())),
-                     np.max(np.abs(gxs["shannon"].to_numpy() - sk.to_numpy()))))
+    diff = float(
+        max(
+            np.max(np.abs(gx["shannon"].to_numpy() - sk.to_numpy())),
+            np.max(np.abs(gxs["shannon"].to_numpy() - sk.to_numpy())),
+        )
+    )
     sub = np.random.default_rng(1).choice(n, 200, replace=False)
     dchao = max(abs(sk_chao1(dense[i].astype(np.int64)) - allm["chao1"].iloc[i]) for i in sub)
-    print(f"[alpha {n} x {m}, integer counts] scikit-bio alpha_diversity('shannon', ndarray, validate=False): {t_sk:.3f} s")
+    print(
+        f"[alpha {n} x {m}, integer counts] scikit-bio alpha_diversity('shannon', ndarray, validate=False): {t_sk:.3f} s"
+    )
     print(f"[alpha {n} x {m}] gutaxis, dense DataFrame: shannon {t_df:.3f} s; all 6 indices {t_df_all:.3f} s")
     print(f"[alpha {n} x {m}] gutaxis, CSR AnnData:     shannon {t_sp:.3f} s; all 6 indices {t_sp_all:.3f} s")
     print(f"[alpha] max |shannon gutaxis - scikit-bio| = {diff:.2e}; chao1 vs scikit-bio (200 samples) {dchao:.2e}")
@@ -288,8 +294,13 @@ def main(argv=None) -> None:
     p.add_argument("--out-dir", default=None, help="where the memmap .npy goes (default: temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the memmap .npy file")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--only", action="append", choices=PARTS, metavar="PART",
-                   help=f"run only this part ({', '.join(PARTS)}); may be repeated")
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        metavar="PART",
+        help=f"run only this part ({', '.join(PARTS)}); may be repeated",
+    )
     p.add_argument("--_memmap-child", nargs=6, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a._memmap_child:
@@ -340,8 +351,10 @@ def main(argv=None) -> None:
             f"{a.memmap_samples**2 * 8 / 2**30:.1f} GiB square float64 = {proj / mm['t']:.1f}x"
         )
     elif mm is not None:
-        print(f"bray-curtis, {a.memmap_samples} x {a.species} to .npy ({a.memmap_dtype}): gutaxis {mm['t']:.1f} s, "
-              f"peak RSS {mm['rss']:.2f} GiB (scipy not run: add --only bray for the projection)")
+        print(
+            f"bray-curtis, {a.memmap_samples} x {a.species} to .npy ({a.memmap_dtype}): gutaxis {mm['t']:.1f} s, "
+            f"peak RSS {mm['rss']:.2f} GiB (scipy not run: add --only bray for the projection)"
+        )
 
 
 if __name__ == "__main__":

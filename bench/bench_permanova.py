@@ -87,16 +87,21 @@ def load() -> str:
 
 
 R_SCRIPT = REPO / "bench" / "r" / "adonis2.R"
-R_INSTALL = ("apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-vegan "
-             "(Debian bookworm: R 4.2.2, vegan 2.6-4)")
+R_INSTALL = (
+    "apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-vegan "
+    "(Debian bookworm: R 4.2.2, vegan 2.6-4)"
+)
 
 
 def r_available() -> str | None:
     """None when Rscript and vegan are usable, else why not."""
     if shutil.which("Rscript") is None:
         return "Rscript is not installed"
-    ok = subprocess.run(["Rscript", "-e", 'quit(status = if (requireNamespace("vegan", quietly = TRUE)) 0 else 1)'],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        ["Rscript", "-e", 'quit(status = if (requireNamespace("vegan", quietly = TRUE)) 0 else 1)'],
+        capture_output=True,
+        text=True,
+    )
     if ok.returncode != 0:
         return "the R package vegan is not installed"
     return None
@@ -117,8 +122,11 @@ def run_adonis2(D: np.ndarray, labels: np.ndarray, perms: int, seed: int = 1, pl
             extra = [str(ppath)]
         t_write = time.perf_counter() - t0
         t0 = time.perf_counter()
-        proc = subprocess.run(["Rscript", str(R_SCRIPT), str(mpath), str(n), str(lpath), str(perms), str(seed),
-                               *extra], capture_output=True, text=True)
+        proc = subprocess.run(
+            ["Rscript", str(R_SCRIPT), str(mpath), str(n), str(lpath), str(perms), str(seed), *extra],
+            capture_output=True,
+            text=True,
+        )
         t_wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"Rscript adonis2.R failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -154,8 +162,9 @@ def main() -> None:
     table = pd.DataFrame.sparse.from_spmatrix(X, index=ids, columns=[f"sp{j}" for j in range(X.shape[1])])
     t0 = time.perf_counter()
     D = gutaxis.beta_diversity(table, "braycurtis")
-    print(f"Bray-Curtis of {n} samples x {X.shape[1]} species (gutaxis.beta_diversity): "
-          f"{time.perf_counter() - t0:.2f} s")
+    print(
+        f"Bray-Curtis of {n} samples x {X.shape[1]} species (gutaxis.beta_diversity): {time.perf_counter() - t0:.2f} s"
+    )
     labels = np.where(group == 1, "case", "control")
     meta = pd.DataFrame({"group": labels}, index=ids)
     dm = DistanceMatrix(D.to_numpy(), ids=ids, validate=False)
@@ -177,15 +186,21 @@ def main() -> None:
 
         print(f"[{load()}] before timing")
         t_ours, ours = best_of(2, lambda: permanova(D, meta, "~ group", permutations=perms, seed=1))
-        print(f"gutaxis.permanova   {perms} permutations: {t_ours:8.2f} s (best of 2)   "
-              f"F = {ours['F'].iloc[0]:.10f} p = {ours['p'].iloc[0]:.4f}")
+        print(
+            f"gutaxis.permanova   {perms} permutations: {t_ours:8.2f} s (best of 2)   "
+            f"F = {ours['F'].iloc[0]:.10f} p = {ours['p'].iloc[0]:.4f}"
+        )
         t_nb, ref_nb = best_of(2, lambda: skbio_permanova(dm, labels, permutations=perms, seed=1, engine="numba"))
-        print(f"skbio permanova (engine='numba'): {t_nb:8.2f} s (best of 2)   F = {ref_nb['test statistic']:.10f} "
-              f"p = {ref_nb['p-value']:.4f}")
+        print(
+            f"skbio permanova (engine='numba'): {t_nb:8.2f} s (best of 2)   F = {ref_nb['test statistic']:.10f} "
+            f"p = {ref_nb['p-value']:.4f}"
+        )
         print(f"[{load()}] before the skbio default call")
         t_ref, ref = best_of(1, lambda: skbio_permanova(dm, labels, permutations=perms, seed=1))
-    print(f"skbio permanova (default engine): {t_ref:8.2f} s (one run)    F = {ref['test statistic']:.10f} "
-          f"p = {ref['p-value']:.4f}")
+    print(
+        f"skbio permanova (default engine): {t_ref:8.2f} s (one run)    F = {ref['test statistic']:.10f} "
+        f"p = {ref['p-value']:.4f}"
+    )
     dF = abs(ours["F"].iloc[0] - ref["test statistic"])
     print(f"|F(gutaxis) - F(skbio)| = {dF:.2e}")
     if dF > 1e-8 * max(1.0, abs(ref["test statistic"])):
@@ -195,11 +210,15 @@ def main() -> None:
     if r_why is None:
         print(f"[{load()}] before vegan::adonis2 in R")
         r_res = run_adonis2(D.to_numpy(), labels, perms, seed=1)
-        print(f"vegan adonis2 ({r_res.get('versions', '?')}), {perms} permutations: {r_res['TIME_ADONIS2']:8.2f} s "
-              f"(one run, adonis2 call timed in R)   F = {r_res['F']:.10f} p = {r_res['P']:.4f}")
-        print(f"  R wall time {r_res['wall_s']:.2f} s in all: package load {r_res['TIME_LOAD_PACKAGES']:.2f} s, "
-              f"readBin {r_res['TIME_READ']:.2f} s, as.dist {r_res['TIME_AS_DIST']:.2f} s; "
-              f"writing the matrix for R {r_res['write_s']:.2f} s")
+        print(
+            f"vegan adonis2 ({r_res.get('versions', '?')}), {perms} permutations: {r_res['TIME_ADONIS2']:8.2f} s "
+            f"(one run, adonis2 call timed in R)   F = {r_res['F']:.10f} p = {r_res['P']:.4f}"
+        )
+        print(
+            f"  R wall time {r_res['wall_s']:.2f} s in all: package load {r_res['TIME_LOAD_PACKAGES']:.2f} s, "
+            f"readBin {r_res['TIME_READ']:.2f} s, as.dist {r_res['TIME_AS_DIST']:.2f} s; "
+            f"writing the matrix for R {r_res['write_s']:.2f} s"
+        )
         dF_r = abs(ours["F"].iloc[0] - r_res["F"])
         dR2_r = abs(ours["R2"].iloc[0] - r_res["R2"])
         print(f"|F(gutaxis) - F(vegan)| = {dF_r:.2e}   |R2(gutaxis) - R2(vegan)| = {dR2_r:.2e}")
@@ -216,12 +235,17 @@ def main() -> None:
         subject = np.array([f"{g}_{r // 4:05d}" for g, r in zip(group, rank)], dtype=object)
         sizes = pd.Series(subject).value_counts()
         meta_b = meta.assign(subject=subject)
-        print(f"[{load()}] before whole-block permutations ({len(sizes)} subjects of {sizes.min()} to "
-              f"{sizes.max()} samples)")
-        t_blk, ours_blk = best_of(2, lambda: permanova(D, meta_b, "~ group", strata="subject", permute="whole",
-                                                       permutations=perms, seed=1))
-        print(f"gutaxis.permanova whole subjects, {perms} permutations: {t_blk:8.2f} s (best of 2)   "
-              f"F = {ours_blk['F'].iloc[0]:.10f} p = {ours_blk['p'].iloc[0]:.4f}")
+        print(
+            f"[{load()}] before whole-block permutations ({len(sizes)} subjects of {sizes.min()} to "
+            f"{sizes.max()} samples)"
+        )
+        t_blk, ours_blk = best_of(
+            2, lambda: permanova(D, meta_b, "~ group", strata="subject", permute="whole", permutations=perms, seed=1)
+        )
+        print(
+            f"gutaxis.permanova whole subjects, {perms} permutations: {t_blk:8.2f} s (best of 2)   "
+            f"F = {ours_blk['F'].iloc[0]:.10f} p = {ours_blk['p'].iloc[0]:.4f}"
+        )
         blk = {"t": t_blk, "subjects": len(sizes), "r": None, "why": None}
         if r_why is not None:
             blk["why"] = r_why
@@ -230,8 +254,10 @@ def main() -> None:
         else:
             print(f"[{load()}] before vegan::adonis2 with how(plots = Plots(strata = subject))")
             r_blk = run_adonis2(D.to_numpy(), labels, perms, seed=1, plots=subject)
-            print(f"vegan adonis2 whole subjects, {perms} permutations: {r_blk['TIME_ADONIS2']:8.2f} s (one run, "
-                  f"adonis2 call timed in R)   F = {r_blk['F']:.10f} p = {r_blk['P']:.4f}")
+            print(
+                f"vegan adonis2 whole subjects, {perms} permutations: {r_blk['TIME_ADONIS2']:8.2f} s (one run, "
+                f"adonis2 call timed in R)   F = {r_blk['F']:.10f} p = {r_blk['P']:.4f}"
+            )
             dF_b = abs(ours_blk["F"].iloc[0] - r_blk["F"])
             print(f"|F(gutaxis) - F(vegan)| whole subjects = {dF_b:.2e}")
             if dF_b > 1e-8 * max(1.0, abs(r_blk["F"])):
@@ -240,17 +266,23 @@ def main() -> None:
     print(f"[{load()}] after timing")
     print(f"ratio vs skbio engine='numba': {t_nb / t_ours:.1f}x")
     if blk is not None and blk["r"] is not None:
-        print(f"ratio vs vegan::adonis2 with whole-subject permutations (how(plots = Plots(...))), {n} samples in "
-              f"{blk['subjects']} subjects, {perms} permutations: {blk['r']['TIME_ADONIS2'] / blk['t']:.1f}x")
+        print(
+            f"ratio vs vegan::adonis2 with whole-subject permutations (how(plots = Plots(...))), {n} samples in "
+            f"{blk['subjects']} subjects, {perms} permutations: {blk['r']['TIME_ADONIS2'] / blk['t']:.1f}x"
+        )
     elif blk is not None:
         print(f"ratio vs vegan::adonis2 with whole-subject permutations: not measured ({blk['why']})")
     if r_res is not None:
-        print(f"ratio vs vegan::adonis2 in R ({r_res.get('versions', '?')}), {n} samples, {perms} permutations: "
-              f"{r_res['TIME_ADONIS2'] / t_ours:.1f}x")
+        print(
+            f"ratio vs vegan::adonis2 in R ({r_res.get('versions', '?')}), {n} samples, {perms} permutations: "
+            f"{r_res['TIME_ADONIS2'] / t_ours:.1f}x"
+        )
     else:
         print(f"ratio vs vegan::adonis2 in R: not measured ({r_why})")
-    print(f"ratio vs skbio.stats.distance.permanova (default), {n} samples, {perms} permutations: "
-          f"{t_ref / t_ours:.1f}x (target >= 20x)")
+    print(
+        f"ratio vs skbio.stats.distance.permanova (default), {n} samples, {perms} permutations: "
+        f"{t_ref / t_ours:.1f}x (target >= 20x)"
+    )
 
 
 if __name__ == "__main__":

@@ -34,9 +34,20 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-TEXTS = ["porridge with blueberries", "1 medium banana", "2 eggs and toast", "1 cup kimchi", "an apple",
-         "greek yogurt with honey", "chicken curry with rice", "a glass of orange juice", "1 cup cooked lentils",
-         "handful of almonds", "150 g salmon", "flat white"]
+TEXTS = [
+    "porridge with blueberries",
+    "1 medium banana",
+    "2 eggs and toast",
+    "1 cup kimchi",
+    "an apple",
+    "greek yogurt with honey",
+    "chicken curry with rice",
+    "a glass of orange juice",
+    "1 cup cooked lentils",
+    "handful of almonds",
+    "150 g salmon",
+    "flat white",
+]
 
 
 def _free_port() -> int:
@@ -50,8 +61,12 @@ def _free_port() -> int:
 def _settings(data_dir: Path):
     from gutaxis.web.settings import Settings
 
-    return Settings(data_dir=data_dir, fndds=SHARED / "fndds_portions", sr28=SHARED / "usda_sr28_full",
-                    usda=SHARED / "usda_sr28_abbrev" / "ABBREV.txt")
+    return Settings(
+        data_dir=data_dir,
+        fndds=SHARED / "fndds_portions",
+        sr28=SHARED / "usda_sr28_full",
+        usda=SHARED / "usda_sr28_abbrev" / "ABBREV.txt",
+    )
 
 
 def serve_gutaxis(data_dir: str, port: int) -> None:
@@ -80,13 +95,17 @@ def serve_floor(data_dir: str, port: int) -> None:
     con = sqlite3.connect(path, check_same_thread=False)
     lock = threading.Lock()  # one connection shared by the server's threads: one statement at a time
     con.execute("PRAGMA journal_mode=WAL")
-    con.execute("CREATE TABLE IF NOT EXISTS meal (id INTEGER PRIMARY KEY, person INT, client_id TEXT UNIQUE, text TEXT)")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS meal (id INTEGER PRIMARY KEY, person INT, client_id TEXT UNIQUE, text TEXT)"
+    )
     app = FastAPI()
 
     @app.post("/log/meal")
     def meal(text: str = Form(""), client_id: str = Form(""), person: int = Form(0)):
         with lock, con:
-            con.execute("INSERT OR IGNORE INTO meal (person, client_id, text) VALUES (?, ?, ?)", (person, client_id, text))
+            con.execute(
+                "INSERT OR IGNORE INTO meal (person, client_id, text) VALUES (?, ?, ?)", (person, client_id, text)
+            )
         return RedirectResponse("/log", status_code=303)
 
     @app.get("/diary")
@@ -138,7 +157,7 @@ async def _user(client, base, who, floor, stop_at, rng, log):
                 r = await client.get(base + "/diary" + (f"?person={uid}" if floor else ""), headers=headers)
                 ok = r.status_code == 200
             code = r.status_code
-        except Exception as exc:  # noqa: BLE001 (a failed request is counted, not fatal)
+        except Exception as exc:
             ok, code = False, type(exc).__name__
         log.append(("meal" if write else "diary", time.perf_counter() - t0, ok, code))
 
@@ -152,8 +171,9 @@ async def _load(port, people, seconds, floor, seed=0):
     async with httpx.AsyncClient(follow_redirects=False, timeout=30, limits=limits) as client:
         stop_at = time.perf_counter() + seconds
         rngs = [random.Random(seed * 1000 + i) for i in range(len(people))]
-        await asyncio.gather(*[_user(client, base, who, floor, stop_at, rng, log)
-                               for who, rng in zip(people, rngs, strict=True)])
+        await asyncio.gather(
+            *[_user(client, base, who, floor, stop_at, rng, log) for who, rng in zip(people, rngs, strict=True)]
+        )
     return log
 
 
@@ -174,13 +194,17 @@ def _summary(name, log, seconds):
     lat = {k: np.array([t for kind, t, _, _ in log if kind == k]) * 1000 for k in ("meal", "diary")}
     allt = np.concatenate([v for v in lat.values() if v.size])
     errors = [(k, c) for k, _, ok, c in log if not ok]
-    print(f"{name}: {len(log)} requests in {seconds} s = {len(log) / seconds:.1f} req/s; "
-          f"p50 {np.percentile(allt, 50):.1f} ms, p95 {np.percentile(allt, 95):.1f} ms, "
-          f"p99 {np.percentile(allt, 99):.1f} ms; errors {len(errors)}" + (f" {errors[:5]}" if errors else ""))
+    print(
+        f"{name}: {len(log)} requests in {seconds} s = {len(log) / seconds:.1f} req/s; "
+        f"p50 {np.percentile(allt, 50):.1f} ms, p95 {np.percentile(allt, 95):.1f} ms, "
+        f"p99 {np.percentile(allt, 99):.1f} ms; errors {len(errors)}" + (f" {errors[:5]}" if errors else "")
+    )
     for k, v in lat.items():
         if v.size:
-            print(f"  {k:5s}: n={v.size} p50 {np.percentile(v, 50):.1f} ms, p95 {np.percentile(v, 95):.1f} ms, "
-                  f"p99 {np.percentile(v, 99):.1f} ms")
+            print(
+                f"  {k:5s}: n={v.size} p50 {np.percentile(v, 50):.1f} ms, p95 {np.percentile(v, 95):.1f} ms, "
+                f"p99 {np.percentile(v, 99):.1f} ms"
+            )
     return float(np.percentile(allt, 95)), len(errors)
 
 
@@ -196,8 +220,9 @@ def main() -> int:
     for name in ("gutaxis", "floor"):
         with tempfile.TemporaryDirectory() as tmp:
             data_dir = Path(tmp)
-            people = _sessions(data_dir, args.users) if name == "gutaxis" else [
-                (i + 1, "", "") for i in range(args.users)]
+            people = (
+                _sessions(data_dir, args.users) if name == "gutaxis" else [(i + 1, "", "") for i in range(args.users)]
+            )
             port = _free_port()
             target = "serve_gutaxis" if name == "gutaxis" else "serve_floor"
             code = f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import bench_web_load as b; b.{target}({tmp!r}, {port})"
@@ -213,10 +238,14 @@ def main() -> int:
             if name == "gutaxis":
                 con = sqlite3.connect(data_dir / "gutaxis.db")
                 stored = con.execute("SELECT count(*) FROM meal_entry").fetchone()[0]
-                dupes = con.execute("SELECT count(*) - count(DISTINCT person_id || client_id) FROM meal_entry").fetchone()[0]
+                dupes = con.execute(
+                    "SELECT count(*) - count(DISTINCT person_id || client_id) FROM meal_entry"
+                ).fetchone()[0]
                 con.close()
-                print(f"  stored meal rows {stored}, acknowledged writes {acked}, duplicates {dupes}: "
-                      + ("OK" if stored == acked and dupes == 0 else "MISMATCH"))
+                print(
+                    f"  stored meal rows {stored}, acknowledged writes {acked}, duplicates {dupes}: "
+                    + ("OK" if stored == acked and dupes == 0 else "MISMATCH")
+                )
                 results[name] = (p95, errors, stored == acked and dupes == 0)
             else:
                 results[name] = (p95, errors, True)

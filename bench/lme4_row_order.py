@@ -61,22 +61,45 @@ def main() -> None:
             path = Path(tmp) / f"features_{k}.tsv"
             shuffled.to_csv(path, sep="\t")
             out = Path(tmp) / f"r_{k}.tsv"
-            subprocess.run(["Rscript", str(R_SCRIPT), str(path), str(base / "HMP2_metadata.tsv"), str(out), "LOG",
-                            "TSS", ",".join(FIXED)], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "Rscript",
+                    str(R_SCRIPT),
+                    str(path),
+                    str(base / "HMP2_metadata.tsv"),
+                    str(out),
+                    "LOG",
+                    "TSS",
+                    ",".join(FIXED),
+                ],
+                check=True,
+                capture_output=True,
+            )
             off, rc, rq = compare(pd.read_csv(out, sep="\t"), reference)
             label = "file order      " if k == 0 else f"shuffled rows #{k}"
-            print(f"lme4 in R, {label}: {len(off)}/{n_feat} features off by > 1e-4 (max rel coef {rc:.1e}, "
-                  f"q {rq:.1e}) {off}")
+            print(
+                f"lme4 in R, {label}: {len(off)}/{n_feat} features off by > 1e-4 (max rel coef {rc:.1e}, "
+                f"q {rq:.1e}) {off}"
+            )
     data = pd.read_csv(base / "HMP2_taxonomy.tsv", sep="\t", index_col=0)
     meta = pd.read_csv(base / "HMP2_metadata.tsv", sep="\t", index_col=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for opt in ("lme4", "exact"):
-            res = associate(data, meta, fixed_effects=FIXED, random_effects=["site", "subject"],
-                            reference="diagnosis,nonIBD", standardize=False, reml_optimizer=opt).results
+            res = associate(
+                data,
+                meta,
+                fixed_effects=FIXED,
+                random_effects=["site", "subject"],
+                reference="diagnosis,nonIBD",
+                standardize=False,
+                reml_optimizer=opt,
+            ).results
             off, rc, rq = compare(res, reference)
-            print(f"gutaxis reml_optimizer={opt!r}: {len(off)}/{n_feat} features off by > 1e-4 (max rel coef "
-                  f"{rc:.1e}, q {rq:.1e}) {off}")
+            print(
+                f"gutaxis reml_optimizer={opt!r}: {len(off)}/{n_feat} features off by > 1e-4 (max rel coef "
+                f"{rc:.1e}, q {rq:.1e}) {off}"
+            )
 
 
 if __name__ == "__main__":

@@ -102,8 +102,9 @@ def load_hmp2(n):
 
 
 def load_metaml(n):
-    m = pd.read_csv(DATA / "metaml_pasolli2016" / "abundance_stoolsubset.txt.bz2", sep="\t", index_col=0,
-                    header=None, dtype=str)
+    m = pd.read_csv(
+        DATA / "metaml_pasolli2016" / "abundance_stoolsubset.txt.bz2", sep="\t", index_col=0, header=None, dtype=str
+    )
     dis = m.loc["disease"]
     subj = m.loc["subjectID"]
     rows = [i for i in m.index if "|s__" in i and "|t__" not in i]
@@ -152,8 +153,11 @@ def load_imsms(n):
         X = X.loc[X.sum(axis=1) > 0]
         keep = X.sum(axis=0) > 0
         var = lin.loc[keep.index[keep]].astype(object)
-        a = ad.AnnData(X.loc[:, keep].to_numpy(), obs=pd.DataFrame(index=X.index.astype(str)),
-                       var=var.drop(columns=["lineage"]).where(var.drop(columns=["lineage"]).notna(), None))
+        a = ad.AnnData(
+            X.loc[:, keep].to_numpy(),
+            obs=pd.DataFrame(index=X.index.astype(str)),
+            var=var.drop(columns=["lineage"]).where(var.drop(columns=["lineage"]).notna(), None),
+        )
         a.var_names = [str(i) for i in var.index]
         yield "imsms", label, disease, a
 
@@ -172,9 +176,11 @@ def sun2024_note():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = profile_guilds(X)
-    print("\nsun2024 (MetaPhlAn4, class level only): NOT fitted. Guild shares of 50 samples (median):",
-          g[["B", "L", "Pb", "Bc"]].median().round(3).to_dict(),
-          "- class names reach neither genus, family nor phylum, so B and L cannot be seen; unusable for the twin.")
+    print(
+        "\nsun2024 (MetaPhlAn4, class level only): NOT fitted. Guild shares of 50 samples (median):",
+        g[["B", "L", "Pb", "Bc"]].median().round(3).to_dict(),
+        "- class names reach neither genus, family nor phylum, so B and L cannot be seen; unusable for the twin.",
+    )
 
 
 def diagnose(path=None, diseases=("ra", "ms", "sle", None), n=2000, seed=0):
@@ -190,8 +196,11 @@ def diagnose(path=None, diseases=("ra", "ms", "sle", None), n=2000, seed=0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = ps.profile_guilds(path).iloc[0]
-    print(f"\nWhy candidates fail: {Path(path).name}, guild shares "
-          + ", ".join(f"{k} {g[k]:.3f}" for k in ("B", "L", "Pb", "Bc")) + f", diversity {g['diversity']:.1f}")
+    print(
+        f"\nWhy candidates fail: {Path(path).name}, guild shares "
+        + ", ".join(f"{k} {g[k]:.3f}" for k in ("B", "L", "Pb", "Bc"))
+        + f", diversity {g['diversity']:.1f}"
+    )
     name = eq.PARAM_NAMES.index
     for d in diseases:
         dd = d or "healthy"
@@ -202,13 +211,17 @@ def diagnose(path=None, diseases=("ra", "ms", "sle", None), n=2000, seed=0):
         y, r, ok, plaus, fails = ps._relax_candidates(P, U, y0, dd, rng)
         pb = y[eq.S_PB] / P[name("Pb_ref")]
         med = lambda v, m: float(np.median(v[m])) if m.any() else float("nan")
-        print(f"  {dd:8s} plausible {int(plaus.sum()):4d} of {n} (converged {int(ok.sum())}); failing bounds among "
-              f"converged: " + ", ".join(f"{k} {v}" for k, v in sorted(fails.items(), key=lambda kv: -kv[1]) if v))
-        print(f"           median over converged (plausible): Pb/Pb_ref {med(pb, ok):.1f} ({med(pb, plaus):.1f}), "
-              f"dg_Pb {med(P[name('dg_Pb')], ok):.1f} ({med(P[name('dg_Pb')], plaus):.1f}), "
-              f"LPS fold {med(r['lps'], ok):.1f} ({med(r['lps'], plaus):.1f}), IL-6 {med(r['il6'], ok):.1f} "
-              f"({med(r['il6'], plaus):.1f}) pg/mL, L/M {med(r['lm'], ok):.3f} ({med(r['lm'], plaus):.3f}), "
-              f"Th17 {med(r['Th17'], ok):.1f} ({med(r['Th17'], plaus):.1f}) %")
+        print(
+            f"  {dd:8s} plausible {int(plaus.sum()):4d} of {n} (converged {int(ok.sum())}); failing bounds among "
+            f"converged: " + ", ".join(f"{k} {v}" for k, v in sorted(fails.items(), key=lambda kv: -kv[1]) if v)
+        )
+        print(
+            f"           median over converged (plausible): Pb/Pb_ref {med(pb, ok):.1f} ({med(pb, plaus):.1f}), "
+            f"dg_Pb {med(P[name('dg_Pb')], ok):.1f} ({med(P[name('dg_Pb')], plaus):.1f}), "
+            f"LPS fold {med(r['lps'], ok):.1f} ({med(r['lps'], plaus):.1f}), IL-6 {med(r['il6'], ok):.1f} "
+            f"({med(r['il6'], plaus):.1f}) pg/mL, L/M {med(r['lm'], ok):.3f} ({med(r['lm'], plaus):.3f}), "
+            f"Th17 {med(r['Th17'], ok):.1f} ({med(r['Th17'], plaus):.1f}) %"
+        )
 
 
 def share_sd_from_hmp2():
@@ -232,15 +245,24 @@ def share_sd_from_hmp2():
     n = df.groupby("subject")["B"].transform("size")
     df = df[n >= 3]
     dev = df[list(GUILDS)] - df.groupby("subject")[list(GUILDS)].transform("mean")
-    v = (dev ** 2).sum() / (len(df) - df["subject"].nunique())
+    v = (dev**2).sum() / (len(df) - df["subject"].nunique())
     total = 4.0 * v.sum() / 3.0
     sd = np.sqrt(2.0 * (v - total / 16.0))
-    print(f"\nHMP2 non-IBD: {df['subject'].nunique()} subjects, {len(df)} samples; per-guild within-subject log-SD "
-          + ", ".join(f"{k} {sd[k]:.2f}" for k in GUILDS) + " (personal.SHARE_TEMPORAL_LOG_SD)")
+    print(
+        f"\nHMP2 non-IBD: {df['subject'].nunique()} subjects, {len(df)} samples; per-guild within-subject log-SD "
+        + ", ".join(f"{k} {sd[k]:.2f}" for k in GUILDS)
+        + " (personal.SHARE_TEMPORAL_LOG_SD)"
+    )
 
 
-LOADERS = {"gmhi2020": load_gmhi2020, "hmp2": load_hmp2, "metaml": load_metaml, "ra1000": load_ra1000,
-           "imsms": load_imsms, "gmwi2": load_gmwi2}
+LOADERS = {
+    "gmhi2020": load_gmhi2020,
+    "hmp2": load_hmp2,
+    "metaml": load_metaml,
+    "ra1000": load_ra1000,
+    "imsms": load_imsms,
+    "gmwi2": load_gmwi2,
+}
 
 
 # ------------------------------------------------------------------------------------- fitting
@@ -252,7 +274,7 @@ def _rows(profile):
         return
     for i in range(profile.shape[0]):
         if hasattr(profile, "obs_names"):  # AnnData
-            yield str(profile.obs_names[i]), profile[i:i + 1]
+            yield str(profile.obs_names[i]), profile[i : i + 1]
         else:
             yield str(profile.index[i]), profile.iloc[[i]]
 
@@ -263,12 +285,18 @@ def fit_one(profile, disease):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tw = twin(profile, disease=disease, n_draws=50, seed=0)
-    warned = any(issubclass(w.category, UserWarning) and ("plausible" in str(w.message) or "fitted" in str(w.message))
-                 for w in caught)
+    warned = any(
+        issubclass(w.category, UserWarning) and ("plausible" in str(w.message) or "fitted" in str(w.message))
+        for w in caught
+    )
     share = tw.meta["n_plausible"] / tw.meta["n_candidates"]
     prof = tw.observed.get("profile", {})
-    return {"share": share, "fitted": bool(share >= FIT_SHARE), "warned": warned,
-            **{k: prof.get(k) for k in ("B", "L", "Pb", "Bc", "diversity")}}
+    return {
+        "share": share,
+        "fitted": bool(share >= FIT_SHARE),
+        "warned": warned,
+        **{k: prof.get(k) for k in ("B", "L", "Pb", "Bc", "diversity")},
+    }
 
 
 def role(cohort):
@@ -282,18 +310,27 @@ def run(cohorts, n):
             for sid, p in _rows(prof):
                 try:
                     r = fit_one(p, disease)
-                except Exception as e:  # noqa: BLE001  (a profile the twin rejects counts as not fitted, and is said)
+                except Exception as e:
                     r = {"share": 0.0, "fitted": False, "warned": False, "error": f"{type(e).__name__}: {e}"}
-                rows.append({"cohort": cohort, "group": group, "disease": disease or "healthy", "sample": sid,
-                             "role": role(cohort), **r})
+                rows.append(
+                    {
+                        "cohort": cohort,
+                        "group": group,
+                        "disease": disease or "healthy",
+                        "sample": sid,
+                        "role": role(cohort),
+                        **r,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def summarise(df: pd.DataFrame, label: str) -> dict:
     out = {}
     g = df.groupby(["role", "cohort", "group", "disease"], sort=False)
-    out["groups"] = g.agg(n=("fitted", "size"), fitted=("fitted", "mean"), median_share=("share", "median"),
-                          Pb=("Pb", "median")).reset_index()
+    out["groups"] = g.agg(
+        n=("fitted", "size"), fitted=("fitted", "mean"), median_share=("share", "median"), Pb=("Pb", "median")
+    ).reset_index()
     out["cohort"] = df.groupby(["role", "cohort"], sort=False)["fitted"].agg(["size", "mean"]).reset_index()
     out["disease"] = df.groupby(["disease"], sort=False)["fitted"].agg(["size", "mean"]).reset_index()
     out["role"] = df.groupby(["role"], sort=False)["fitted"].agg(["size", "mean"]).reset_index()
@@ -306,8 +343,17 @@ def _pct(x):
 
 def report(after: pd.DataFrame, before: pd.DataFrame | None):
     key = ["cohort", "group", "disease"]
-    ga = after.groupby(key, sort=False).agg(role=("role", "first"), n=("fitted", "size"), after=("fitted", "mean"),
-                                            Pb=("Pb", "median"), diversity=("diversity", "median")).reset_index()
+    ga = (
+        after.groupby(key, sort=False)
+        .agg(
+            role=("role", "first"),
+            n=("fitted", "size"),
+            after=("fitted", "mean"),
+            Pb=("Pb", "median"),
+            diversity=("diversity", "median"),
+        )
+        .reset_index()
+    )
     if before is not None:
         gb = before.groupby(key, sort=False).agg(before=("fitted", "mean")).reset_index()
         ga = ga.merge(gb, on=key, how="left")
@@ -315,10 +361,14 @@ def report(after: pd.DataFrame, before: pd.DataFrame | None):
         ga["before"] = np.nan
     pd.set_option("display.width", 200)
     print("\nPer (cohort, group): share of samples with a fitted twin (>= 1.25 % plausible candidates)")
-    print(f"{'role':12s} {'cohort':9s} {'group':28s} {'disease':8s} {'n':>3s} {'before':>8s} {'after':>8s} {'Pb med':>7s} {'div med':>7s}")
+    print(
+        f"{'role':12s} {'cohort':9s} {'group':28s} {'disease':8s} {'n':>3s} {'before':>8s} {'after':>8s} {'Pb med':>7s} {'div med':>7s}"
+    )
     for _, r in ga.iterrows():
-        print(f"{r['role']:12s} {r['cohort']:9s} {r['group']!s:28.28s} {r['disease']:8s} {r['n']:3d} {_pct(r['before']):>8s} "
-              f"{_pct(r['after']):>8s} {r['Pb'] if r['Pb'] is not None else float('nan'):7.3f} {r['diversity']:7.1f}")
+        print(
+            f"{r['role']:12s} {r['cohort']:9s} {r['group']!s:28.28s} {r['disease']:8s} {r['n']:3d} {_pct(r['before']):>8s} "
+            f"{_pct(r['after']):>8s} {r['Pb'] if r['Pb'] is not None else float('nan'):7.3f} {r['diversity']:7.1f}"
+        )
 
     def block(by, title):
         a = after.groupby(by, sort=False)["fitted"].agg(["size", "mean"])
@@ -343,13 +393,22 @@ def main(argv=None):
     ap.add_argument("--json", help="write the per-sample results here")
     ap.add_argument("--compare", help="per-sample results of an earlier run (BEFORE) to print side by side")
     ap.add_argument("--sun2024", action="store_true", help="print why sun2024 is not fitted")
-    ap.add_argument("--share-sd", action="store_true",
-                    help="re-derive the per-guild sample-to-sample log-SD of the observation model from HMP2")
-    ap.add_argument("--diagnose", action="store_true",
-                    help="print, for SRR1761667 under each variant, which plausibility bounds the candidates fail")
-    ap.add_argument("--exact-solve", action="store_true",
-                    help="ablation: the guild map of this version, but each candidate's steady state set exactly to "
-                         "the measured shares (SHARE_LOG_SD = 0), as before issue 11")
+    ap.add_argument(
+        "--share-sd",
+        action="store_true",
+        help="re-derive the per-guild sample-to-sample log-SD of the observation model from HMP2",
+    )
+    ap.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="print, for SRR1761667 under each variant, which plausibility bounds the candidates fail",
+    )
+    ap.add_argument(
+        "--exact-solve",
+        action="store_true",
+        help="ablation: the guild map of this version, but each candidate's steady state set exactly to "
+        "the measured shares (SHARE_LOG_SD = 0), as before issue 11",
+    )
     a = ap.parse_args(argv)
     import gutaxis
 

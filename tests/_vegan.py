@@ -20,7 +20,10 @@ R_SCRIPT = Path(__file__).resolve().parent / "r" / "vegan_methods.R"
 
 def _rscript() -> str:
     exe = shutil.which("Rscript")
-    ok = exe is not None and subprocess.run([exe, "-e", "library(vegan)"], capture_output=True, check=False).returncode == 0
+    ok = (
+        exe is not None
+        and subprocess.run([exe, "-e", "library(vegan)"], capture_output=True, check=False).returncode == 0
+    )
     if not ok:
         if os.environ.get("CI"):
             pytest.fail("Rscript with vegan is required under CI (.ci/run installs r-base-core r-cran-vegan)")

@@ -38,7 +38,9 @@ def _no_network(monkeypatch):
 
     def guarded(self, address):
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost") or host.startswith("/")):
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("::1", "localhost") or host.startswith("/")
+        ):
             raise AssertionError(f"test tried to reach the network: {address!r}")
         return real(self, address)
 
@@ -108,8 +110,11 @@ def _find_chromium() -> str:
     import os
     import shutil
 
-    found = os.environ.get("GUTAXIS_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    found = (
+        os.environ.get("GUTAXIS_CHROMIUM")
+        or shutil.which("chromium")
+        or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    )
     if found is None:
         reason = "headless Chromium is not installed (Debian package `chromium`; see .ci/run)"
         if os.environ.get("CI"):
@@ -130,11 +135,26 @@ def run_browser(chromium):
     import subprocess
 
     def run(profile: Path, *args: str) -> subprocess.CompletedProcess:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
-               "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", "--enable-logging=stderr",
-               "--v=0", *args]
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--mute-audio",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *args,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
     return run

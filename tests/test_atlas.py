@@ -50,15 +50,18 @@ def small(data_dir):
 # --------------------------------------------------------------------------- verdict rule, worked by hand
 
 
-@pytest.mark.parametrize("est, se, p, pooled, lo, hi, i2, direction, expected", [
-    ([-0.5, -0.3], [0.1, 0.1], [1e-6, 0.003], -0.4, -0.54, -0.26, 0.0, "lower", "supported"),
-    ([-0.5, -0.3], [0.1, 0.1], [1e-6, 0.003], -0.4, -0.54, -0.26, 80.0, "lower", "mixed"),  # I² >= 75
-    ([0.5, 0.3], [0.1, 0.1], [1e-6, 0.003], 0.4, 0.26, 0.54, 0.0, "lower", "contradicted"),
-    ([0.5, 0.3], [0.1, 0.1], [1e-6, 0.003], 0.4, 0.26, 0.54, 0.0, "higher", "supported"),
-    ([-0.5, 0.6], [0.1, 0.1], [1e-6, 1e-6], 0.05, -0.7, 0.8, 90.0, "lower", "mixed"),  # significant both ways
-    ([-0.05], [0.1], [0.6], -0.05, -0.246, 0.146, np.nan, "lower", "mixed"),  # CI includes 0
-    ([], [], [], np.nan, np.nan, np.nan, np.nan, "lower", "not testable in data we hold"),
-])
+@pytest.mark.parametrize(
+    "est, se, p, pooled, lo, hi, i2, direction, expected",
+    [
+        ([-0.5, -0.3], [0.1, 0.1], [1e-6, 0.003], -0.4, -0.54, -0.26, 0.0, "lower", "supported"),
+        ([-0.5, -0.3], [0.1, 0.1], [1e-6, 0.003], -0.4, -0.54, -0.26, 80.0, "lower", "mixed"),  # I² >= 75
+        ([0.5, 0.3], [0.1, 0.1], [1e-6, 0.003], 0.4, 0.26, 0.54, 0.0, "lower", "contradicted"),
+        ([0.5, 0.3], [0.1, 0.1], [1e-6, 0.003], 0.4, 0.26, 0.54, 0.0, "higher", "supported"),
+        ([-0.5, 0.6], [0.1, 0.1], [1e-6, 1e-6], 0.05, -0.7, 0.8, 90.0, "lower", "mixed"),  # significant both ways
+        ([-0.05], [0.1], [0.6], -0.05, -0.246, 0.146, np.nan, "lower", "mixed"),  # CI includes 0
+        ([], [], [], np.nan, np.nan, np.nan, np.nan, "lower", "not testable in data we hold"),
+    ],
+)
 def test_verdict_rule_hand_worked(est, se, p, pooled, lo, hi, i2, direction, expected):
     v = verdict(est, se, p, pooled, lo, hi, i2, direction, untestable_reason="nothing")
     assert v.verdict == expected
@@ -91,9 +94,14 @@ def test_hmp2_association_step_equals_maaslin2_reference(shared):
     meta = pd.read_csv(shared("data", "maaslin2_hmp2", "HMP2_metadata.tsv"), sep="\t", index_col=0)
     meta["group"] = meta["diagnosis"]
     cohort = Cohort("HMP2 species", "IBD", "maaslin2_hmp2", "species", data, meta)
-    res = associate_cohort(cohort, fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
-                           random_effects=["site", "subject"], reference="diagnosis,nonIBD",
-                           normalization="TSS", standardize=False)
+    res = associate_cohort(
+        cohort,
+        fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
+        random_effects=["site", "subject"],
+        reference="diagnosis,nonIBD",
+        normalization="TSS",
+        standardize=False,
+    )
     expected = pd.read_csv(shared("reference", "maaslin2_hmp2_all_results.tsv"), sep="\t")
     expected["value"] = expected["value"].astype(str)
     ours = res.results.copy()
@@ -111,9 +119,16 @@ def test_atlas_hmp2_part_is_a_plain_associate_call(data_dir):
     assert cohort.rank == "genus" and cohort.block == "subject" and cohort.permute == "whole"
     out = analyse_cohort(cohort, load_claims(), permutations=19)
     commonest_site = cohort.metadata["site"].value_counts().index[0]  # the documented reference rule
-    direct = associate(cohort.table, cohort.metadata, fixed_effects=["group", "age", "antibiotics", "site"],
-                       random_effects=["subject"], reference={"group": "control", "site": commonest_site},
-                       normalization="NONE", transform="LOG", min_prevalence=0.1).results
+    direct = associate(
+        cohort.table,
+        cohort.metadata,
+        fixed_effects=["group", "age", "antibiotics", "site"],
+        random_effects=["subject"],
+        reference={"group": "control", "site": commonest_site},
+        normalization="NONE",
+        transform="LOG",
+        min_prevalence=0.1,
+    ).results
     direct = direct[(direct.metadata == "group") & (direct.value == "case")].set_index("feature")
     ours = out["associations"].dropna(subset=["coef"]).set_index("feature")
     assert len(ours) == len(direct) > 10
@@ -194,8 +209,9 @@ def test_microbiomehd_agreement_share_by_hand(data_dir, shared):
     down = sig.index[(sig < 0).any(axis=1) & ~(sig > 0).any(axis=1)]
     g_up, g_down = up[0].rsplit("g__", 1)[1], down[0].rsplit("g__", 1)[1]
     # ours: g_up called higher (agrees), g_down called higher too (disagrees)
-    meta = pd.DataFrame({"disease": "IBD", "rank": "genus", "feature": [g_up, g_down], "estimate": [1.0, 1.0],
-                         "q": [0.001, 0.001]})
+    meta = pd.DataFrame(
+        {"disease": "IBD", "rank": "genus", "feature": [g_up, g_down], "estimate": [1.0, 1.0], "q": [0.001, 0.001]}
+    )
     res = microbiomehd_agreement(meta, data_dir).set_index("disease")
     assert res.loc["IBD", "called_in_both"] == 2 and res.loc["IBD", "agree"] == 1
     assert res.loc["IBD", "share_agree"] == pytest.approx(0.5)
@@ -221,8 +237,19 @@ def test_claims_table_rendered_in_chromium(small, tmp_path, run_browser):
 
 
 def test_cli_prints_stage_times_reasons_and_agreement(data_dir, tmp_path):
-    r = cli("atlas", "--data-dir", data_dir, "-o", tmp_path / "out", "--cohort", "Sokol (MLRepo)", "--cohort",
-            "GMHI validation AS", "--permutations", "19")
+    r = cli(
+        "atlas",
+        "--data-dir",
+        data_dir,
+        "-o",
+        tmp_path / "out",
+        "--cohort",
+        "Sokol (MLRepo)",
+        "--cohort",
+        "GMHI validation AS",
+        "--permutations",
+        "19",
+    )
     assert r.exit_code == 0, r.output
     assert "cohort Sokol (MLRepo):" in r.output and " s" in r.output and "load average" in r.output
     assert "not analysed: GMHI validation AS" in r.output
@@ -246,10 +273,20 @@ def test_a_single_cohort_claim_gets_its_own_estimate_not_untestable():
     from gutaxis.atlas.claims import load_claims
     from gutaxis.atlas.run import claims_table
 
-    alpha = pd.DataFrame({"cohort": ["one"], "disease": ["RA"], "rank": ["genus"], "smd": [-0.3],
-                          "smd_se": [0.1], "pval": [0.003], "N": [100]})
-    groups = pd.DataFrame(columns=["cohort", "disease", "rank", "claim", "coef", "stderr", "pval", "N", "members",
-                                   "error"])
+    alpha = pd.DataFrame(
+        {
+            "cohort": ["one"],
+            "disease": ["RA"],
+            "rank": ["genus"],
+            "smd": [-0.3],
+            "smd_se": [0.1],
+            "pval": [0.003],
+            "N": [100],
+        }
+    )
+    groups = pd.DataFrame(
+        columns=["cohort", "disease", "rank", "claim", "coef", "stderr", "pval", "N", "members", "error"]
+    )
     table, _ = claims_table(load_claims(), alpha, groups, ["RA"], {"RA": ["genus"]})
     row = table[(table.claim == "lower_diversity") & (table.disease == "RA")].iloc[0]
     assert row["cohorts"] == 1 and row["samples"] == 100

@@ -75,14 +75,17 @@ def test_documents_own_commands_are_taken_as_written(tally, text):
     r01 = book["R01"].command(doc.cases["R01"])
     assert r01 == "head -c 18538 $M > t.txt; gutaxis report t.txt -o o"
     # S06 is S05's command with the change the document names for it
-    assert book["S06"].command(doc.cases["S06"]) == "sed 's/shift: 20/set: -50/' b.yaml > x.yaml; gutaxis simulate x.yaml -o o"
+    assert (
+        book["S06"].command(doc.cases["S06"])
+        == "sed 's/shift: 20/set: -50/' b.yaml > x.yaml; gutaxis simulate x.yaml -o o"
+    )
     assert tally.expand("O02–O04, O06–O15") == ["O02", "O03", "O04"] + [f"O{i:02d}" for i in range(6, 16)]
 
 
 def test_a_case_missing_from_the_document_is_noticed(tally, text):
     """Drop the R01 bullet: the section count and the total no longer match, and R01 has no text."""
     start = text.index("- **R01:")
-    cut = text[:start] + text[text.index("- **R25, R26:", start):]
+    cut = text[:start] + text[text.index("- **R25, R26:", start) :]
     doc = tally.parse(cut)
     assert "R01" not in doc.cases
     problems = tally.check_document(doc)
@@ -95,12 +98,15 @@ def test_a_case_missing_from_the_document_is_noticed(tally, text):
 
 def test_checks_tell_a_refusal_from_a_raw_exception(tally, tmp_path):
     """The classifier on hand-written outcomes: an own error passes, a class-named one fails."""
+
     def run(rc, err):
         return tally.Run(rc, "", err, [{"rc": rc, "seconds": 1.0, "rss_mb": 100.0, "capped": False}], tmp_path, 1.0)
 
     check = tally.refused("x.yaml")
     assert check(run(2, "error: x.yaml: is a folder, not a scenario file — give a file\n"))[0]
-    assert not check(run(1, "error: IsADirectoryError: [Errno 21] Is a directory: 'x.yaml' (run `gutaxis --debug ...`)\n"))[0]
+    assert not check(
+        run(1, "error: IsADirectoryError: [Errno 21] Is a directory: 'x.yaml' (run `gutaxis --debug ...`)\n")
+    )[0]
     assert not check(run(0, "report written\n"))[0]
     assert not check(run(-11, ""))[0]  # segfault
     assert not check(run(2, "error: something else entirely\n"))[0]

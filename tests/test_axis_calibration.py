@@ -27,7 +27,9 @@ def check(targets, key, sim):
     kind = row["kind"]
     if kind in ("ci", "point_band"):
         assert np.sign(m) == np.sign(row["value"]) or row["ci_low"] <= 0 <= row["ci_high"], (key, m)
-        assert row["ci_low"] <= m <= row["ci_high"], f"{key}: simulated {m:.3f} outside [{row['ci_low']}, {row['ci_high']}]"
+        assert row["ci_low"] <= m <= row["ci_high"], (
+            f"{key}: simulated {m:.3f} outside [{row['ci_low']}, {row['ci_high']}]"
+        )
     elif kind == "sd":
         assert np.sign(m) == np.sign(row["value"])
         assert abs(m - row["value"]) <= row["sd"], f"{key}: simulated {m:.3f} vs {row['value']} +/- {row['sd']}"
@@ -35,7 +37,9 @@ def check(targets, key, sim):
         sign = 1 if kind.endswith("+") else -1
         assert sign * m > 0, f"{key}: simulated mean {m:.3f} has the wrong sign"
         # direction holds in most replicate trials, not only on average
-        assert np.mean(sign * np.asarray(sim) > 0) >= 0.8, f"{key}: direction in {np.mean(sign * np.asarray(sim) > 0):.2f} of trials"
+        assert np.mean(sign * np.asarray(sim) > 0) >= 0.8, (
+            f"{key}: direction in {np.mean(sign * np.asarray(sim) > 0):.2f} of trials"
+        )
     elif kind == "zero":
         assert abs(m) < 1e-6, f"{key}: simulated {m:.3g}, expected no change"
     elif kind == "equivalence":

@@ -51,7 +51,7 @@ def _sbml_model(path):
     rules = {}
     for rr in root.iter(f"{{{ns['s']}}}rateRule"):
         math = rr.find(f"{MATHML}math")
-        rules[names[rr.get("variable")]] = (lambda m: (lambda env: ev(m, env)))(math)
+        rules[names[rr.get("variable")]] = (lambda m: lambda env: ev(m, env))(math)
     ids = {v: k for k, v in names.items()}
     named = {root.find(f".//*[@id='{k}']").get("name"): v for k, v in params.items()}
     _IDS.update({k: root.find(f".//*[@id='{k}']").get("name") for k in params})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import roadrunner
 
 from gutaxis import axis
 from gutaxis.axis import equations as eq
 
-import roadrunner
+
 def _gutaxis_core(alpha2, p0, a0, t_end):
     P = axis.parameter_matrix(1, {"alpha2": alpha2, "beta_L": 0.0, "beta_17": 0.0, "beta_T": 0.0, "k_A": 1.0})
     y0 = axis.healthy_state(P)
@@ -62,6 +63,7 @@ def test_exported_sbml_matches_gutaxis_within_1e4():
 
 def test_compact_sbml_names_intermediates():
     import libsbml
+
     from gutaxis.axis.sbml import to_sbml
 
     P = axis.default_parameters()

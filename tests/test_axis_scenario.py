@@ -71,7 +71,11 @@ def test_unknown_keys_are_named():
 def test_write_files_and_report(small, tmp_path):
     paths = small.write(tmp_path / "out")
     assert {k: p.name for k, p in paths.items() if k != "trajectories"} == {
-        "summary": "summary.tsv", "comparisons": "comparisons.tsv", "json": "result.json", "report": "report.html"}
+        "summary": "summary.tsv",
+        "comparisons": "comparisons.tsv",
+        "json": "result.json",
+        "report": "report.html",
+    }
     assert paths["trajectories"].name in ("trajectories.nc", "trajectories.tsv.gz")
     html = paths["report"].read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>") and html.count("<svg") == 1
@@ -85,8 +89,11 @@ def test_write_files_and_report(small, tmp_path):
 def test_report_escapes_scenario_text_and_needs_no_control(tmp_path):
     from gutaxis.axis.scenario import render_html
 
-    text = (TEXT.replace("name: t", "name: \"<script>alert(1)</script> & co\"")
-            .replace("control: usual\n", "").replace("seed: 3\n", "seed: 3\ndescription: \"a <b>bold</b> claim\"\n"))
+    text = (
+        TEXT.replace("name: t", 'name: "<script>alert(1)</script> & co"')
+        .replace("control: usual\n", "")
+        .replace("seed: 3\n", 'seed: 3\ndescription: "a <b>bold</b> claim"\n')
+    )
     res = run_scenario(text)
     assert res.comparisons.empty
     html = render_html(res)
@@ -158,18 +165,23 @@ def test_complete_form_round_trips():
     sc = load_scenario(TEXT)
     assert load_scenario(sc.to_dict()).settings() == sc.settings()
     assert sc.to_dict()["arms"]["ff"]["interventions"][1] == {
-        "input": "stress", "set": 0.75, "start": 10, "stop": 15, "ramp_days": 0}  # pss10 30, as the stress load
+        "input": "stress",
+        "set": 0.75,
+        "start": 10,
+        "stop": 15,
+        "ramp_days": 0,
+    }  # pss10 30, as the stress load
 
 
 def test_report_shows_the_overrides(small):
     from gutaxis.axis.scenario import render_html
 
     html = render_html(small)
-    methods = html[html.index('id="methods"'):]
+    methods = html[html.index('id="methods"') :]
     assert '<p id="overrides">Overrides of the scenario&#39;s settings: none</p>' in methods
     res = run_scenario(load_scenario(TEXT).with_overrides(replicates=5, seed=7))
     html = render_html(res)
-    methods = html[html.index('id="methods"'):]
+    methods = html[html.index('id="methods"') :]
     assert "Overrides of the scenario&#39;s settings: replicates = 5, seed = 7</p>" in methods
     assert res.provenance["effective_sha256"] in methods and res.provenance["sha256"] in methods
     assert f"Python {res.provenance['python_version']}, numpy {res.provenance['numpy_version']}" in methods

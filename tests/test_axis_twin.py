@@ -35,8 +35,10 @@ def test_profile_guilds_separates_healthy_and_dysbiotic(cohort):
     a = g.attrs["assignment"]
     assert a.loc["Faecalibacterium prausnitzii", "guild"] == "B"
     # a samples x taxa DataFrame of plain species names works too (genus derived from the name)
-    df = pd.DataFrame({"Faecalibacterium prausnitzii": [0.5], "Escherichia coli": [0.2], "Bifidobacterium longum": [0.3]},
-                      index=["s1"])
+    df = pd.DataFrame(
+        {"Faecalibacterium prausnitzii": [0.5], "Escherichia coli": [0.2], "Bifidobacterium longum": [0.3]},
+        index=["s1"],
+    )
     gd = profile_guilds(df)
     assert gd.loc["s1", "B"] == pytest.approx(0.5)
     assert gd.loc["s1", "L"] == pytest.approx(0.3)
@@ -144,9 +146,15 @@ def test_the_fit_decision_does_not_depend_on_the_number_of_draws(seed):
     from gutaxis.axis import twin
 
     rng = np.random.default_rng(100 + seed)
-    person = {"diet": {"fiber": float(rng.uniform(8, 40)), "upf": float(rng.uniform(10, 80)),
-                       "fermented": float(rng.uniform(0, 3))},
-              "pss10": float(rng.uniform(5, 35)), "disease": [None, "ra", "sle", "ms"][seed % 4]}
+    person = {
+        "diet": {
+            "fiber": float(rng.uniform(8, 40)),
+            "upf": float(rng.uniform(10, 80)),
+            "fermented": float(rng.uniform(0, 3)),
+        },
+        "pss10": float(rng.uniform(5, 35)),
+        "disease": [None, "ra", "sle", "ms"][seed % 4],
+    }
     decisions = set()
     for n in (50, 200, 1000):
         with warnings.catch_warnings():

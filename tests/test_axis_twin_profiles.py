@@ -81,7 +81,6 @@ k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Ruminococcaceae|g__R
 """
 
 
-
 @pytest.fixture(scope="module")
 def srr_path(tmp_path_factory):
     p = tmp_path_factory.mktemp("gmwi2") / "SRR1761667_metaphlan.txt"
@@ -128,10 +127,14 @@ def test_unclassified_share_is_removed_and_the_rest_renormalised():
         "k__Bacteria|p__Proteobacteria|c__Gammaproteobacteria|o__Enterobacterales|f__Enterobacteriaceae|g__Escherichia|s__Escherichia_coli": 0.1,
         "k__Bacteria|p__Bacteroidetes|c__Bacteroidia|o__Bacteroidales|f__Bacteroidaceae|g__Bacteroides|s__Bacteroides_vulgatus": 0.1,
     }
-    expect = {"B": 0.5, "L": 0.0, "Pb": 0.25, "Bc": 0.25, "diversity": 2 ** 1.5, "n_taxa": 3}
+    expect = {"B": 0.5, "L": 0.0, "Pb": 0.25, "Bc": 0.25, "diversity": 2**1.5, "n_taxa": 3}
     without = profile_guilds(pd.DataFrame([taxa], index=["s"]))
-    for extra in ({"UNCLASSIFIED": 0.6}, {"UNKNOWN": 0.6}, {"Unassigned": 0.3, "k__Bacteria": 0.3},
-                  {"UNCLASSIFIED": 0.5, "k__Viruses|p__Viruses_noname|s__Enterobacteria_phage_lambda": 0.1}):
+    for extra in (
+        {"UNCLASSIFIED": 0.6},
+        {"UNKNOWN": 0.6},
+        {"Unassigned": 0.3, "k__Bacteria": 0.3},
+        {"UNCLASSIFIED": 0.5, "k__Viruses|p__Viruses_noname|s__Enterobacteria_phage_lambda": 0.1},
+    ):
         got = profile_guilds(pd.DataFrame([{**extra, **taxa}], index=["s"]))
         for k, v in expect.items():
             assert got.loc["s", k] == pytest.approx(v, rel=1e-12), (extra, k)
@@ -165,20 +168,35 @@ def test_srr1761667_with_and_without_its_unknown_row(srr_path):
 def test_species_names_without_lineage_map_like_lineages():
     """MetaPhlAn 2 tables of species names only (GMHI, HMP2) used to put E. coli, Blautia and
     Lactobacillus in the others guild: the guild then depended on whether a lineage was given."""
-    plain = pd.DataFrame([{"s__Escherichia_coli": 0.3, "s__Blautia_obeum": 0.2, "s__Lactobacillus_ruminis": 0.1,
-                           "s__Bacteroides_vulgatus": 0.3, "s__Escherichia_unclassified": 0.05,
-                           "s__Lachnospiraceae_bacterium_1_1_57FAA": 0.05}], index=["s"])
+    plain = pd.DataFrame(
+        [
+            {
+                "s__Escherichia_coli": 0.3,
+                "s__Blautia_obeum": 0.2,
+                "s__Lactobacillus_ruminis": 0.1,
+                "s__Bacteroides_vulgatus": 0.3,
+                "s__Escherichia_unclassified": 0.05,
+                "s__Lachnospiraceae_bacterium_1_1_57FAA": 0.05,
+            }
+        ],
+        index=["s"],
+    )
     g = profile_guilds(plain).loc["s"]
     assert g["Pb"] == pytest.approx(0.35)
     assert g["B"] == pytest.approx(0.25)
     assert g["L"] == pytest.approx(0.1)
     assert g["Bc"] == pytest.approx(0.3)
-    lineage = pd.DataFrame([{
-        "k__Bacteria|p__Proteobacteria|c__Gammaproteobacteria|o__Enterobacterales|f__Enterobacteriaceae|g__Escherichia|s__Escherichia_coli": 0.35,
-        "k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Lachnospiraceae|g__Blautia|s__Blautia_obeum": 0.25,
-        "k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Lactobacillaceae|g__Lactobacillus|s__Lactobacillus_ruminis": 0.1,
-        "k__Bacteria|p__Bacteroidetes|c__Bacteroidia|o__Bacteroidales|f__Bacteroidaceae|g__Bacteroides|s__Bacteroides_vulgatus": 0.3,
-    }], index=["s"])
+    lineage = pd.DataFrame(
+        [
+            {
+                "k__Bacteria|p__Proteobacteria|c__Gammaproteobacteria|o__Enterobacterales|f__Enterobacteriaceae|g__Escherichia|s__Escherichia_coli": 0.35,
+                "k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Lachnospiraceae|g__Blautia|s__Blautia_obeum": 0.25,
+                "k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Lactobacillaceae|g__Lactobacillus|s__Lactobacillus_ruminis": 0.1,
+                "k__Bacteria|p__Bacteroidetes|c__Bacteroidia|o__Bacteroidales|f__Bacteroidaceae|g__Bacteroides|s__Bacteroides_vulgatus": 0.3,
+            }
+        ],
+        index=["s"],
+    )
     gl = profile_guilds(lineage).loc["s"]
     for k in GUILDS:
         assert gl[k] == pytest.approx(g[k]), k
@@ -187,10 +205,16 @@ def test_species_names_without_lineage_map_like_lineages():
 def test_gmhi_healthy_samples_still_fit(shared):
     """The first three healthy samples of the GMHI 2020 validation set (MetaPhlAn 2) get a fitted
     healthy twin, now that their Enterobacteriaceae count as pathobionts."""
-    ab = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), encoding="utf-8-sig",
-                     index_col=0)
-    meta = pd.read_csv(shared("data", "gmhi2020_validation", "validation_metadata.csv"), encoding="utf-8-sig",
-                       header=None, skiprows=1, index_col=0)
+    ab = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_abundance.csv"), encoding="utf-8-sig", index_col=0
+    )
+    meta = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_metadata.csv"),
+        encoding="utf-8-sig",
+        header=None,
+        skiprows=1,
+        index_col=0,
+    )
     healthy = [s for s in meta.index[meta[3] == "Healthy"] if s in ab.columns][:3]
     assert len(healthy) == 3
     for s in healthy:
@@ -222,8 +246,10 @@ def test_healthy_twin_matches_the_profile_within_the_stated_tolerance():
 def test_a_profile_beyond_the_tolerance_is_still_not_fitted():
     """The tolerance is not a licence: a sample that is 95 % Enterobacteriaceae (an outbreak stool)
     cannot be an RA patient's steady state within it, and the twin says so."""
-    df = pd.DataFrame([{"s__Escherichia_coli": 0.95, "s__Faecalibacterium_prausnitzii": 0.02,
-                        "s__Bacteroides_vulgatus": 0.03}], index=["outbreak"])
+    df = pd.DataFrame(
+        [{"s__Escherichia_coli": 0.95, "s__Faecalibacterium_prausnitzii": 0.02, "s__Bacteroides_vulgatus": 0.03}],
+        index=["outbreak"],
+    )
     with pytest.warns(UserWarning, match="could not be fitted"):
         tw = twin(df, disease="ra", n_draws=20, seed=0)
     assert _fit_share(tw) < FIT_SHARE

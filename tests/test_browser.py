@@ -32,7 +32,6 @@ def _run_gutaxis(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=180)
 
 
-
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser") / "gutaxis-demo"
@@ -45,8 +44,14 @@ def demo_dir(tmp_path_factory):
 def _open(run_browser, html: Path, tmp_path: Path, sections) -> tuple[str, Path]:
     """Load the page once: its DOM after the scripts ran, and a screenshot. Checks both."""
     png = tmp_path / f"{html.parent.name}.png"
-    proc = run_browser(tmp_path / f"profile-{html.parent.name}", "--window-size=1280,2400",
-                    "--virtual-time-budget=5000", f"--screenshot={png}", "--dump-dom", html.as_uri())
+    proc = run_browser(
+        tmp_path / f"profile-{html.parent.name}",
+        "--window-size=1280,2400",
+        "--virtual-time-budget=5000",
+        f"--screenshot={png}",
+        "--dump-dom",
+        html.as_uri(),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     console = _console_lines(proc.stderr)

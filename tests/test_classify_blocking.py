@@ -17,8 +17,11 @@ def grouped_labels(draw, mixed: bool = False):
     n_groups = draw(st.integers(2 * n_splits, 30))
     sizes = draw(st.lists(st.integers(1, 4), min_size=n_groups, max_size=n_groups))
     # at least n_splits groups of each class
-    labels = [1] * n_splits + [0] * n_splits + draw(st.lists(st.integers(0, 1), min_size=n_groups - 2 * n_splits,
-                                                             max_size=n_groups - 2 * n_splits))
+    labels = (
+        [1] * n_splits
+        + [0] * n_splits
+        + draw(st.lists(st.integers(0, 1), min_size=n_groups - 2 * n_splits, max_size=n_groups - 2 * n_splits))
+    )
     groups, y = [], []
     for g, (size, lab) in enumerate(zip(sizes, labels)):
         for _ in range(size):
@@ -66,8 +69,9 @@ def _toy(n=40, seed=0):
     y = np.r_[np.ones(n // 2, int), np.zeros(n // 2, int)]
     X = rng.lognormal(size=(n, 12))
     X[y == 1, :2] *= 3
-    X = pd.DataFrame(X / X.sum(1, keepdims=True), index=[f"s{i:02d}" for i in range(n)],
-                     columns=[f"t{j}" for j in range(12)])
+    X = pd.DataFrame(
+        X / X.sum(1, keepdims=True), index=[f"s{i:02d}" for i in range(n)], columns=[f"t{j}" for j in range(12)]
+    )
     return X, pd.Series(y, index=X.index)
 
 
@@ -87,6 +91,7 @@ def test_leave_one_out_has_n_folds():
     assert len(res.folds) == 30 and res.folds["n_test"].eq(1).all()
     assert res.scheme["description"].startswith("within-study: leave-one-out")
     groups = pd.Series([f"p{i // 3}" for i in range(30)], index=X.index)
-    res_g = cross_validate(make_classifier("ridge", filter=None), X, y, groups=groups, n_splits="loo", random_state=0,
-                           n_bootstrap=20)
+    res_g = cross_validate(
+        make_classifier("ridge", filter=None), X, y, groups=groups, n_splits="loo", random_state=0, n_bootstrap=20
+    )
     assert len(res_g.folds) == 10  # one fold per group

@@ -7,16 +7,23 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from gutaxis.classify import (check_confounders, cross_validate, fit, labels_from_metadata, leave_one_study_out,
-                              make_classifier)
+from gutaxis.classify import (
+    check_confounders,
+    cross_validate,
+    fit,
+    labels_from_metadata,
+    leave_one_study_out,
+    make_classifier,
+)
 from gutaxis.cli import app
 from gutaxis.errors import InputError
 
 
 def _toy(n=30, p=10, seed=0):
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.dirichlet(np.ones(p), n), index=[f"s{i:02d}" for i in range(n)],
-                     columns=[f"t{j}" for j in range(p)])
+    X = pd.DataFrame(
+        rng.dirichlet(np.ones(p), n), index=[f"s{i:02d}" for i in range(n)], columns=[f"t{j}" for j in range(p)]
+    )
     y = pd.Series(np.r_[np.ones(n // 2, int), np.zeros(n - n // 2, int)], index=X.index)
     return X, y
 
@@ -59,7 +66,9 @@ def test_group_spanning_both_classes():
 
 def test_too_many_features_for_a_model():
     rng = np.random.default_rng(1)
-    X = pd.DataFrame(rng.random((20, 25_000)), index=[f"s{i}" for i in range(20)], columns=[f"f{j}" for j in range(25_000)])
+    X = pd.DataFrame(
+        rng.random((20, 25_000)), index=[f"s{i}" for i in range(20)], columns=[f"f{j}" for j in range(25_000)]
+    )
     y = pd.Series(np.r_[np.ones(10, int), np.zeros(10, int)], index=X.index)
     with pytest.raises(InputError, match=r"25,000 features reach the model 'gb', which takes at most 20,000"):
         cross_validate(make_classifier("gb", filter=None), X, y, n_splits=2, n_repeats=1)
@@ -117,8 +126,21 @@ def test_cli_prints_one_error_line(tmp_path):
     X.to_csv(tmp_path / "t.tsv", sep="\t", index_label="sample")
     meta = pd.DataFrame({"sample": X.index, "dx": ["RA"] * 3 + ["HC"] * 27})
     meta.to_csv(tmp_path / "m.tsv", sep="\t", index=False)
-    r = CliRunner().invoke(app, ["classify", "cv", str(tmp_path / "t.tsv"), str(tmp_path / "m.tsv"), "--label", "dx",
-                                 "--case", "RA", "-o", str(tmp_path / "out")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "classify",
+            "cv",
+            str(tmp_path / "t.tsv"),
+            str(tmp_path / "m.tsv"),
+            "--label",
+            "dx",
+            "--case",
+            "RA",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+    )
     assert r.exit_code == 2
     assert "error:" in r.output and "class 'RA' has 3 sample(s)" in r.output
     assert "Traceback" not in r.output

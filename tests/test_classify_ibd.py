@@ -101,8 +101,7 @@ def _genus_from_greengenes(rel: pd.DataFrame) -> pd.DataFrame:
 def _genus_from_metaphlan_species(ab: pd.DataFrame) -> pd.DataFrame:
     first = [c[3:].split("_")[0] for c in ab.columns]
     second = [c[3:].split("_")[1] if "_" in c[3:] else "" for c in ab.columns]
-    keep = [not (f.endswith(("aceae", "ales")) or s in ("bacterium", "noname"))
-            for f, s in zip(first, second)]
+    keep = [not (f.endswith(("aceae", "ales")) or s in ("bacterium", "noname")) for f, s in zip(first, second)]
     return ab.loc[:, keep].T.groupby(np.asarray(first)[keep]).sum().T
 
 
@@ -151,8 +150,15 @@ def test_study_matrix_diagonal_is_the_within_study_protocol(cohorts):
         sub = study == name
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cv = cross_validate(est, X.loc[sub], y.loc[sub], n_splits=5, n_repeats=2,
-                                random_state=seeds[i * (len(names) + 1)], n_bootstrap=50)
+            cv = cross_validate(
+                est,
+                X.loc[sub],
+                y.loc[sub],
+                n_splits=5,
+                n_repeats=2,
+                random_state=seeds[i * (len(names) + 1)],
+                n_bootstrap=50,
+            )
         cell = m.table[(m.table["train"] == name) & (m.table["test"] == name)].iloc[0]
         assert cell["scheme"] == "within-study"
         assert (cell["n_test"], cell["n_test_case"]) == (int(sub.sum()), int(y[sub].sum()))

@@ -23,8 +23,11 @@ from gutaxis.classify import AssociationSelector, cross_validate, make_classifie
 
 def _noise(seed: int):
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.lognormal(size=(100, 5000)), index=[f"s{i:03d}" for i in range(100)],
-                     columns=[f"f{j:04d}" for j in range(5000)])
+    X = pd.DataFrame(
+        rng.lognormal(size=(100, 5000)),
+        index=[f"s{i:03d}" for i in range(100)],
+        columns=[f"f{j:04d}" for j in range(5000)],
+    )
     y = pd.Series(rng.permutation(np.r_[np.ones(50, int), np.zeros(50, int)]), index=X.index)
     return X, y
 
@@ -37,8 +40,17 @@ def test_nested_cv_with_selection_inside_is_not_optimistic():
     aucs = []
     for seed in (0, 1, 2):
         X, y = _noise(seed)
-        res = cross_validate(_model(), X, y, n_splits=5, n_repeats=1, param_grid={"select__k": [10, 50]},
-                             inner_splits=3, random_state=seed, n_bootstrap=50)
+        res = cross_validate(
+            _model(),
+            X,
+            y,
+            n_splits=5,
+            n_repeats=1,
+            param_grid={"select__k": [10, 50]},
+            inner_splits=3,
+            random_state=seed,
+            n_bootstrap=50,
+        )
         assert res.scheme["nested"]
         assert res.folds["best_params"].str.contains("select__k").all()  # k tuned inside each training fold
         assert res.auroc < 0.75
@@ -59,9 +71,15 @@ def test_permuted_label_control_is_centred_on_half():
 def test_selection_before_cv_leaks_and_scores_high():
     X, y = _noise(0)
     sel = AssociationSelector(50).fit(np.log10(X.to_numpy() + 1e-6), y.to_numpy())  # on ALL samples: the leak
-    leaky = cross_validate(make_classifier(LogisticRegression(C=1.0, max_iter=2000), filter=None,
-                                           normalization="log.std"), X.loc[:, sel.support_], y, n_splits=5,
-                           n_repeats=1, random_state=0, n_bootstrap=50)
+    leaky = cross_validate(
+        make_classifier(LogisticRegression(C=1.0, max_iter=2000), filter=None, normalization="log.std"),
+        X.loc[:, sel.support_],
+        y,
+        n_splits=5,
+        n_repeats=1,
+        random_state=0,
+        n_bootstrap=50,
+    )
     assert leaky.auroc > 0.8
 
 
@@ -77,6 +95,7 @@ def test_out_of_fold_predictions_equal_scikit_learn_cross_val_predict():
 
 def test_lasso_with_siamcat_rule_on_noise():
     X, y = _noise(2)
-    res = cross_validate(make_classifier("lasso", filter=None, select=200), X, y, n_splits=5, n_repeats=1,
-                         random_state=1, n_bootstrap=50)
+    res = cross_validate(
+        make_classifier("lasso", filter=None, select=200), X, y, n_splits=5, n_repeats=1, random_state=1, n_bootstrap=50
+    )
     assert res.auroc <= 0.65

@@ -16,8 +16,14 @@ import pytest
 from gutaxis.classify import cross_validate, make_classifier
 from gutaxis.classify._refdata import METAML_DATASETS, load_metaml
 
-SIZES = {"cirrhosis": (232, 118), "colorectal": (121, 48), "ibd": (110, 25), "obesity": (253, 164),
-         "t2d": (344, 170), "wt2d": (96, 53)}
+SIZES = {
+    "cirrhosis": (232, 118),
+    "colorectal": (121, 48),
+    "ibd": (110, 25),
+    "obesity": (253, 164),
+    "t2d": (344, 170),
+    "wt2d": (96, 53),
+}
 
 
 @pytest.fixture(scope="module")

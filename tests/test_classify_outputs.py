@@ -9,8 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gutaxis.classify import (check_confounders, cross_validate, fit, leave_one_study_out, load_model,
-                              make_classifier, study_matrix, within_strata)
+from gutaxis.classify import (
+    check_confounders,
+    cross_validate,
+    fit,
+    leave_one_study_out,
+    load_model,
+    make_classifier,
+    study_matrix,
+    within_strata,
+)
 
 
 def _cohort(n=60, p=30, seed=0, shift=3.0, study=None):
@@ -77,10 +85,12 @@ def test_deterministic_and_independent_of_row_and_column_order():
     pd.testing.assert_frame_equal(a.predictions, par.predictions)  # parallel folds: same numbers
     d = cross_validate("enet", X, y, n_splits=5, n_repeats=2, random_state=6, n_bootstrap=50)
     assert not np.allclose(a.predictions["probability"], d.predictions["probability"])
-    rf1 = cross_validate(make_classifier("rf", n_estimators=20), X, y, n_splits=3, n_repeats=1, random_state=1,
-                         n_bootstrap=10)
-    rf2 = cross_validate(make_classifier("rf", n_estimators=20), X, y, n_splits=3, n_repeats=1, random_state=1,
-                         n_bootstrap=10)
+    rf1 = cross_validate(
+        make_classifier("rf", n_estimators=20), X, y, n_splits=3, n_repeats=1, random_state=1, n_bootstrap=10
+    )
+    rf2 = cross_validate(
+        make_classifier("rf", n_estimators=20), X, y, n_splits=3, n_repeats=1, random_state=1, n_bootstrap=10
+    )
     pd.testing.assert_frame_equal(rf1.predictions, rf2.predictions)
     assert (rf1.weights["kind"] == "importance").all()
 
@@ -88,8 +98,18 @@ def test_deterministic_and_independent_of_row_and_column_order():
 def test_write_files(result, tmp_path):
     paths = result.write(tmp_path / "out")
     names = {p.name for p in paths.values()}
-    assert {"summary.tsv", "predictions.tsv", "mean_predictions.tsv", "folds.tsv", "repeats.tsv", "weights.tsv",
-            "consensus.tsv", "permutations.tsv", "params.json", "report.html"} <= names
+    assert {
+        "summary.tsv",
+        "predictions.tsv",
+        "mean_predictions.tsv",
+        "folds.tsv",
+        "repeats.tsv",
+        "weights.tsv",
+        "consensus.tsv",
+        "permutations.tsv",
+        "params.json",
+        "report.html",
+    } <= names
     meta = json.loads((tmp_path / "out" / "params.json").read_text())
     assert meta["scheme"]["kind"] == "within-study" and meta["params"]["random_state"] == 11
     assert len(meta["provenance"]["input_sha256"]) == 64 and meta["provenance"]["scikit_learn_version"]
@@ -131,8 +151,16 @@ def test_confounder_report_flags_country_in_metaml_ibd(shared):
     # notes §2E: country alone AUROC 0.918 (every IBD case Spanish); by hand 78/85
     assert row["auroc"] == pytest.approx(78 / 85, abs=1e-9) and row["auroc"] == pytest.approx(0.918, abs=0.002)
     assert rep.flagged == ["country"]
-    strata = within_strata(make_classifier("rf", filter=None, normalization="pass", n_estimators=100), X, y,
-                           meta["country"], n_splits=5, n_repeats=1, random_state=0, n_bootstrap=50)
+    strata = within_strata(
+        make_classifier("rf", filter=None, normalization="pass", n_estimators=100),
+        X,
+        y,
+        meta["country"],
+        n_splits=5,
+        n_repeats=1,
+        random_state=0,
+        n_bootstrap=50,
+    )
     s = strata.set_index("stratum")
     assert "one class only" in s.loc["denmark", "note"]
     assert s.loc["spain", "n"] == 39 and s.loc["spain", "n_case"] == 25 and np.isfinite(s.loc["spain", "auroc"])

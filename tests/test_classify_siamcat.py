@@ -22,8 +22,15 @@ def zeller(shared):
 
 def test_lasso_siamcat_rule_10x10(zeller):
     X, y, _ = zeller
-    res = cross_validate(make_classifier("lasso", filter=("abundance", 0.001), normalization="log.std"), X, y,
-                         n_splits=10, n_repeats=10, random_state=0, n_bootstrap=200)
+    res = cross_validate(
+        make_classifier("lasso", filter=("abundance", 0.001), normalization="log.std"),
+        X,
+        y,
+        n_splits=10,
+        n_repeats=10,
+        random_state=0,
+        n_bootstrap=200,
+    )
     assert res.auroc >= 0.80
     assert res.auroc == pytest.approx(0.837, abs=0.04)
     # every model kept at least 5 features (SIAMCAT's min.nonzero) and the consensus knows Fusobacterium
@@ -36,6 +43,13 @@ def test_lasso_siamcat_rule_10x10(zeller):
 
 def test_random_forest(zeller):
     X, y, _ = zeller
-    res = cross_validate(make_classifier("rf", n_estimators=300, n_jobs=2), X, y, n_splits=10, n_repeats=2,
-                         random_state=0, n_bootstrap=200)
+    res = cross_validate(
+        make_classifier("rf", n_estimators=300, n_jobs=2),
+        X,
+        y,
+        n_splits=10,
+        n_repeats=2,
+        random_state=0,
+        n_bootstrap=200,
+    )
     assert res.auroc >= 0.85

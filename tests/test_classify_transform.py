@@ -12,11 +12,15 @@ from gutaxis.errors import InputError
 
 # 4 samples x 5 features (relative abundances); "UNMAPPED" is SIAMCAT's unmapped-reads row
 TOY = pd.DataFrame(
-    [[0.50, 0.30, 0.0000, 0.20, 0.0],
-     [0.60, 0.10, 0.0005, 0.2995, 0.0],
-     [0.40, 0.40, 0.0020, 0.198, 0.0],
-     [0.70, 0.05, 0.0000, 0.25, 0.0]],
-    index=["a", "b", "c", "d"], columns=["UNMAPPED", "t1", "t2", "t3", "t4"])
+    [
+        [0.50, 0.30, 0.0000, 0.20, 0.0],
+        [0.60, 0.10, 0.0005, 0.2995, 0.0],
+        [0.40, 0.40, 0.0020, 0.198, 0.0],
+        [0.70, 0.05, 0.0000, 0.25, 0.0],
+    ],
+    index=["a", "b", "c", "d"],
+    columns=["UNMAPPED", "t1", "t2", "t3", "t4"],
+)
 
 
 def test_abundance_filter_keeps_max_at_or_above_cutoff_and_drops_unmapped():
@@ -25,8 +29,12 @@ def test_abundance_filter_keeps_max_at_or_above_cutoff_and_drops_unmapped():
     assert list(f.get_feature_names_out()) == ["t1", "t2", "t3"]
     f2 = FeatureFilter("abundance", 0.002).fit(TOY)  # >= cutoff, as SIAMCAT's rowMaxs(feat) >= cutoff
     assert "t2" in f2.get_feature_names_out()
-    assert list(FeatureFilter("abundance", 0.001, rm_unmapped=False).fit(TOY).get_feature_names_out()) == \
-        ["UNMAPPED", "t1", "t2", "t3"]
+    assert list(FeatureFilter("abundance", 0.001, rm_unmapped=False).fit(TOY).get_feature_names_out()) == [
+        "UNMAPPED",
+        "t1",
+        "t2",
+        "t3",
+    ]
 
 
 def test_prevalence_filter_is_strictly_greater_than_cutoff():
@@ -83,9 +91,9 @@ def test_log_unit_feature_margin_l2_and_sample_margin():
     tr, te = _train_test()
     L = np.log10(tr.iloc[:, :5].to_numpy() + 1e-6)
     n = Normalizer("log.unit", n_p=2, norm_margin=1).fit(tr)
-    np.testing.assert_allclose(n.transform(tr), L / np.sqrt((L ** 2).sum(axis=0)), rtol=1e-12)
+    np.testing.assert_allclose(n.transform(tr), L / np.sqrt((L**2).sum(axis=0)), rtol=1e-12)
     Lt = np.log10(te.iloc[:, :5].to_numpy() + 1e-6)
-    np.testing.assert_allclose(n.transform(te), Lt / np.sqrt((L ** 2).sum(axis=0)), rtol=1e-12)
+    np.testing.assert_allclose(n.transform(te), Lt / np.sqrt((L**2).sum(axis=0)), rtol=1e-12)
     n2 = Normalizer("log.unit", n_p=1, norm_margin=2).fit(tr)
     np.testing.assert_allclose(n2.transform(te), Lt / Lt.sum(axis=1, keepdims=True), rtol=1e-12)
     n3 = Normalizer("log.unit", norm_margin=3).fit(tr)
@@ -108,9 +116,9 @@ def test_rank_normalisations():
     X = pd.DataFrame([[0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]], columns=["a", "b", "c"])
     ru = Normalizer("rank.unit").fit(X).transform(X)
     r0 = np.array([1, 2, 3.0])
-    np.testing.assert_allclose(ru[0], r0 / np.sqrt((r0 ** 2).sum()))
+    np.testing.assert_allclose(ru[0], r0 / np.sqrt((r0**2).sum()))
     r2 = np.array([1.5, 1.5, 3.0])  # ties: average ranks
-    np.testing.assert_allclose(ru[2], r2 / np.sqrt((r2 ** 2).sum()))
+    np.testing.assert_allclose(ru[2], r2 / np.sqrt((r2**2).sum()))
     rs = Normalizer("rank.std", sd_min_q=0.1).fit(X)
     R = np.array([[1, 2, 3], [3, 2, 1], [1.5, 1.5, 3]])
     s = R.std(axis=0, ddof=1)
@@ -150,8 +158,8 @@ def test_association_selector_ranks_by_auc_distance_from_half():
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(20, int), np.zeros(20, int)]
     X = rng.random((40, 6))
-    X[:, 2] += 2 * y      # strongly up in cases
-    X[:, 4] -= 2 * y      # strongly down in cases (absolute direction counts)
+    X[:, 2] += 2 * y  # strongly up in cases
+    X[:, 4] -= 2 * y  # strongly down in cases (absolute direction counts)
     sel = AssociationSelector(2).fit(X, y)
     assert set(sel.get_support(indices=True)) == {2, 4}
     with pytest.raises(InputError, match="only 6 reach"):

@@ -38,8 +38,9 @@ def tables(tmp_path_factory):
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """The installed console script (falls back to ``python -m gutaxis``)."""
     cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "gutaxis"]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200", **(env or {})}
+    )
 
 
 def test_version():
@@ -68,8 +69,19 @@ def test_demo_default_folder(tmp_path, monkeypatch):
 
 def test_report_cohort_from_tsv(tables, tmp_path):
     out = tmp_path / "r"
-    result = runner.invoke(app, ["report", str(tables / "small.tsv"), "--metadata", str(tables / "meta.tsv"),
-                                 "--group-column", "Phenotype", "-o", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            str(tables / "small.tsv"),
+            "--metadata",
+            str(tables / "meta.tsv"),
+            "--group-column",
+            "Phenotype",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["mode"] == "cohort" and summary["groups"]["column"] == "Phenotype"
@@ -80,8 +92,19 @@ def test_report_cohort_from_tsv(tables, tmp_path):
 
 def test_reference_then_single_sample_report(tables, tmp_path):
     ref = tmp_path / "ref.json"
-    result = runner.invoke(app, ["reference", str(tables / "small.tsv"), "--metadata", str(tables / "meta.tsv"),
-                                 "--healthy", "Phenotype=healthy", "-o", str(ref)])
+    result = runner.invoke(
+        app,
+        [
+            "reference",
+            str(tables / "small.tsv"),
+            "--metadata",
+            str(tables / "meta.tsv"),
+            "--healthy",
+            "Phenotype=healthy",
+            "-o",
+            str(ref),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(ref.read_text())["n_samples"] == 6
     out = tmp_path / "one"
@@ -96,11 +119,13 @@ def test_reference_then_single_sample_report(tables, tmp_path):
 
 
 def test_input_errors_exit_2_with_one_line(tables, tmp_path):
-    for args in (["report", str(tables / "bad.tsv"), "-o", str(tmp_path / "x")],
-                 ["report", str(tmp_path / "missing.tsv"), "-o", str(tmp_path / "x")],
-                 ["report", str(tables / "small.tsv"), "--group-column", "nope", "-o", str(tmp_path / "x")],
-                 ["reference", str(tables / "small.tsv"), "--healthy", "Phenotype", "-o", str(tmp_path / "r.json")],
-                 ["datasets", "fetch", "no-such-dataset"]):
+    for args in (
+        ["report", str(tables / "bad.tsv"), "-o", str(tmp_path / "x")],
+        ["report", str(tmp_path / "missing.tsv"), "-o", str(tmp_path / "x")],
+        ["report", str(tables / "small.tsv"), "--group-column", "nope", "-o", str(tmp_path / "x")],
+        ["reference", str(tables / "small.tsv"), "--healthy", "Phenotype", "-o", str(tmp_path / "r.json")],
+        ["datasets", "fetch", "no-such-dataset"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         lines = [ln for ln in result.output.splitlines() if ln.strip()]

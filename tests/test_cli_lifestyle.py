@@ -28,8 +28,12 @@ def offline(tmp_path, monkeypatch):
 
 @pytest.fixture
 def tables(shared):
-    return ["--usda", str(shared("data", "usda_sr28_abbrev", "ABBREV.txt")),
-            "--nova", str(shared("data", "nova_fndds_sr_grocerydb", NOVA_FILE))]
+    return [
+        "--usda",
+        str(shared("data", "usda_sr28_abbrev", "ABBREV.txt")),
+        "--nova",
+        str(shared("data", "nova_fndds_sr_grocerydb", NOVA_FILE)),
+    ]
 
 
 def run(*args):
@@ -41,8 +45,16 @@ def test_plan_example_offline_writes_both_reports(offline, tmp_path):
     r = run("plan", "--example", "-o", out, "--draws", 40, "--days", 56)
     assert r.exit_code == 0, r.output
     assert "not in the dataset cache" in r.output  # says which food table it used, and why
-    for name in ("plan.html", "dietitian_summary.html", "dietitian_summary.pdf", "logged_meals.csv",
-                 "logged_stress.csv", "logged_symptoms.csv", "recommendations.csv", "plan.json"):
+    for name in (
+        "plan.html",
+        "dietitian_summary.html",
+        "dietitian_summary.pdf",
+        "logged_meals.csv",
+        "logged_stress.csv",
+        "logged_symptoms.csv",
+        "recommendations.csv",
+        "plan.json",
+    ):
         assert (out / name).is_file(), name
     assert (out / "dietitian_summary.pdf").read_bytes()[:5] == b"%PDF-"
     data = json.loads((out / "plan.json").read_text())
@@ -71,9 +83,27 @@ def test_plan_person_folder_with_immunosuppression_withholds_the_probiotic(offli
 
 def test_plan_with_explicit_files_and_options(tables, tmp_path):
     out = tmp_path / "out"
-    r = run("plan", "--meals", EXAMPLE / "meals.csv", "--stress", EXAMPLE / "stress.csv", "--symptoms",
-            EXAMPLE / "symptoms.json", "--sex", "male", "--age", 40, "--condition", "SLE",
-            "--flag", "central_venous_catheter", "-o", out, "--no-simulate", *tables)
+    r = run(
+        "plan",
+        "--meals",
+        EXAMPLE / "meals.csv",
+        "--stress",
+        EXAMPLE / "stress.csv",
+        "--symptoms",
+        EXAMPLE / "symptoms.json",
+        "--sex",
+        "male",
+        "--age",
+        40,
+        "--condition",
+        "SLE",
+        "--flag",
+        "central_venous_catheter",
+        "-o",
+        out,
+        "--no-simulate",
+        *tables,
+    )
     assert r.exit_code == 0, r.output
     data = json.loads((out / "plan.json").read_text())
     assert data["scores"]["fiber_target_g"] == 38.0  # men 19-50: 38 g/day
@@ -112,8 +142,20 @@ def test_food_match_offline_without_tables(offline):
 
 def test_diet_scores(tables, tmp_path):
     out = tmp_path / "scores"
-    r = run("diet", "scores", EXAMPLE / "meals.csv", "--stress", EXAMPLE / "stress.csv", "--sex", "female",
-            "--age", 46, "-o", out, *tables)
+    r = run(
+        "diet",
+        "scores",
+        EXAMPLE / "meals.csv",
+        "--stress",
+        EXAMPLE / "stress.csv",
+        "--sex",
+        "female",
+        "--age",
+        46,
+        "-o",
+        out,
+        *tables,
+    )
     assert r.exit_code == 0, r.output
     daily = pd.read_csv(out / "daily_scores.csv")
     assert len(daily) == 28 and {"fiber_g", "upf_energy_share", "pss10"} <= set(daily.columns)
@@ -123,8 +165,19 @@ def test_diet_scores(tables, tmp_path):
 
 def test_insights(tmp_path):
     out = tmp_path / "ins"
-    r = run("insights", "--meals", EXAMPLE / "meals.csv", "--symptoms", EXAMPLE / "symptoms.json", "--stress",
-            EXAMPLE / "stress.csv", "--foods", EXAMPLE / "foods.csv", "-o", out)
+    r = run(
+        "insights",
+        "--meals",
+        EXAMPLE / "meals.csv",
+        "--symptoms",
+        EXAMPLE / "symptoms.json",
+        "--stress",
+        EXAMPLE / "stress.csv",
+        "--foods",
+        EXAMPLE / "foods.csv",
+        "-o",
+        out,
+    )
     assert r.exit_code == 0, r.output
     table = pd.read_csv(out / "insights.csv")
     top = table[table["passes"]].iloc[0]

@@ -34,15 +34,31 @@ def files(tmp_path_factory):
 
 def test_permanova_command_writes_the_api_table(files, tmp_path):
     out = tmp_path / "perm.tsv"
-    result = runner.invoke(app, ["permanova", str(files / "profile.tsv"), "--metadata", str(files / "meta.tsv"),
-                                 "--formula", "~ Phenotype + age", "--permutations", "199", "--seed", "3",
-                                 "-o", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "permanova",
+            str(files / "profile.tsv"),
+            "--metadata",
+            str(files / "meta.tsv"),
+            "--formula",
+            "~ Phenotype + age",
+            "--permutations",
+            "199",
+            "--seed",
+            "3",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Phenotype" in result.output and str(out) in result.output
     table = pd.read_csv(out, sep="\t", index_col=0)
     assert list(table.index) == ["Phenotype", "age", "Residual", "Total"]
     record = json.loads(out.with_name("perm.tsv.json").read_text())
-    assert record["params"]["seed"] == 3 and record["n_samples"] == 24 and len(record["inputs"]["profile"]["sha256"]) == 64
+    assert (
+        record["params"]["seed"] == 3 and record["n_samples"] == 24 and len(record["inputs"]["profile"]["sha256"]) == 64
+    )
     adata = read_profile(files / "profile.tsv", metadata=files / "meta.tsv")
     api = permanova(adata, adata.obs, "~ Phenotype + age", permutations=199, seed=3)
     np.testing.assert_allclose(table["F"].to_numpy()[:2], api["F"].to_numpy()[:2], rtol=1e-12)
@@ -51,19 +67,44 @@ def test_permanova_command_writes_the_api_table(files, tmp_path):
 
 
 def test_permanova_command_names_the_unknown_column(files, tmp_path):
-    result = runner.invoke(app, ["permanova", str(files / "profile.tsv"), "-m", str(files / "meta.tsv"),
-                                 "--formula", "~ Phenotyp", "-o", str(tmp_path / "x.tsv")])
+    result = runner.invoke(
+        app,
+        [
+            "permanova",
+            str(files / "profile.tsv"),
+            "-m",
+            str(files / "meta.tsv"),
+            "--formula",
+            "~ Phenotyp",
+            "-o",
+            str(tmp_path / "x.tsv"),
+        ],
+    )
     assert result.exit_code == 2
     assert "error:" in result.output and "unknown column 'Phenotyp'" in result.output
     assert "Traceback" not in result.output
 
 
 def test_meta_command_from_an_effects_file(tmp_path):
-    yi = [-0.8893, -1.5854, -1.3481, -1.4416, -0.2175, -0.7861, -1.6209, 0.012, -0.4694, -1.3713, -0.3394, 0.4459,
-          -0.0173]
+    yi = [
+        -0.8893,
+        -1.5854,
+        -1.3481,
+        -1.4416,
+        -0.2175,
+        -0.7861,
+        -1.6209,
+        0.012,
+        -0.4694,
+        -1.3713,
+        -0.3394,
+        0.4459,
+        -0.0173,
+    ]
     vi = [0.3256, 0.1946, 0.4154, 0.02, 0.0512, 0.0069, 0.223, 0.0039, 0.0564, 0.0734, 0.0124, 0.5325, 0.0714]
-    long = pd.DataFrame({"feature": "BCG vaccine", "study": [f"trial {i + 1}" for i in range(13)], "effect": yi,
-                         "variance": vi})
+    long = pd.DataFrame(
+        {"feature": "BCG vaccine", "study": [f"trial {i + 1}" for i in range(13)], "effect": yi, "variance": vi}
+    )
     long.to_csv(tmp_path / "effects.tsv", sep="\t", index=False)
     out = tmp_path / "meta"
     result = runner.invoke(app, ["meta", str(tmp_path / "effects.tsv"), "-o", str(out), "--method", "DL"])
@@ -79,8 +120,22 @@ def test_meta_command_from_an_effects_file(tmp_path):
 
 def test_meta_command_per_study_from_a_profile(files, tmp_path):
     out = tmp_path / "per_study"
-    args = ["meta", str(files / "profile.tsv"), "-m", str(files / "meta.tsv"), "--study", "study",
-            "--label", "Phenotype", "--case", "dysbiotic", "--plots", "2", "-o", str(out)]
+    args = [
+        "meta",
+        str(files / "profile.tsv"),
+        "-m",
+        str(files / "meta.tsv"),
+        "--study",
+        "study",
+        "--label",
+        "Phenotype",
+        "--case",
+        "dysbiotic",
+        "--plots",
+        "2",
+        "-o",
+        str(out),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "meta_analysis.tsv", sep="\t", index_col=0)

@@ -72,13 +72,19 @@ def test_report_is_self_contained_and_says_what_it_is(sim):
     assert "fermented food +6 servings/d over the usual intake, day 0 to 70, full size after a 28-day ramp" in html
     # the model version and parameters provenance of the result
     prov = doc["provenance"]
-    methods = html[html.index('id="methods"'):]
-    for value in (prov["gutaxis_version"], prov["sha256"], f"population seed {prov['population_seed']}",
-                  f"{prov['n_candidates']} plausible-patient candidates", f"step {prov['dt']} d", prov["scheme"],
-                  "axis_parameters.tsv"):
+    methods = html[html.index('id="methods"') :]
+    for value in (
+        prov["gutaxis_version"],
+        prov["sha256"],
+        f"population seed {prov['population_seed']}",
+        f"{prov['n_candidates']} plausible-patient candidates",
+        f"step {prov['dt']} d",
+        prov["scheme"],
+        "axis_parameters.tsv",
+    ):
         assert str(value) in methods, value
     # the trajectory figure: one matplotlib SVG with an axes per endpoint, text kept as text
-    figure = html[html.index('id="trajectories"'):html.index('id="change"')]
+    figure = html[html.index('id="trajectories"') : html.index('id="change"')]
     assert figure.count("<svg") == 1 and 'role="img"' in figure and "<title>" in figure
     for label in ("diversity (effective taxa)", "faecal butyrate (mM)", "Treg (% CD4+)"):
         assert label in figure
@@ -110,8 +116,14 @@ class _Cells(HTMLParser):
             return
         cell = td = None
         if "data-col" in a:
-            cell = {"table": self.table, "row": dict(self.row), "col": a["data-col"], "value": a.get("data-value"),
-                    "key": a.get("data-key"), "text": ""}
+            cell = {
+                "table": self.table,
+                "row": dict(self.row),
+                "col": a["data-col"],
+                "value": a.get("data-value"),
+                "key": a.get("data-key"),
+                "text": "",
+            }
             self.cells.append(cell)
             for _, _, t in self.open:
                 if t is not None:
@@ -270,12 +282,15 @@ def test_simulate_bad_scenario_is_one_line(tmp_path):
     assert r.exit_code == 2 and "does not exist" in r.output
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("duration_days: 10\narms: {}\n", "arms must be"),
-    ("duration_days: 10\narms: {a: {}}\ncontrol: b\n", "control arm"),
-    ("duration_days: 10\narms: {a: {}}\nendpoints: [zonulin]\n", "unknown output"),
-    ("arms: {a: {}}\n", "duration_days"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        ("duration_days: 10\narms: {}\n", "arms must be"),
+        ("duration_days: 10\narms: {a: {}}\ncontrol: b\n", "control arm"),
+        ("duration_days: 10\narms: {a: {}}\nendpoints: [zonulin]\n", "unknown output"),
+        ("arms: {a: {}}\n", "duration_days"),
+    ],
+)
 def test_scenario_validation(text, msg):
     from gutaxis.axis.scenario import load_scenario
     from gutaxis.errors import InputError
@@ -320,10 +335,14 @@ def test_overrides_are_recorded_and_a_rerun_reproduces_the_tables(sim, tmp_path)
     assert prov["gutaxis_version"] and prov["python_version"] and prov["numpy_version"]
     assert prov["parameter_table"]["sha256"]
     html = (out / "report.html").read_text()
-    methods = html[html.index('id="methods"'):]
+    methods = html[html.index('id="methods"') :]
     assert '<p id="overrides">Command-line overrides: replicates = 5, n_candidates = 600, seed = 7</p>' in methods
-    for value in (prov["effective_sha256"], prov["scenario_file_sha256"], prov["parameter_table"]["sha256"],
-                  f"numpy {prov['numpy_version']}"):
+    for value in (
+        prov["effective_sha256"],
+        prov["scenario_file_sha256"],
+        prov["parameter_table"]["sha256"],
+        f"numpy {prov['numpy_version']}",
+    ):
         assert value in methods, value
 
     # re-run 1: the recorded effective scenario, saved as YAML -> the same tables, bit for bit
@@ -340,5 +359,7 @@ def test_overrides_are_recorded_and_a_rerun_reproduces_the_tables(sim, tmp_path)
     options = [a for k, v in prov["overrides"].items() for a in (f"--{k.replace('_', '-')}", str(v))]
     _simulate("example", "-o", str(tmp_path / "same"), *options)
     assert (tmp_path / "same" / "summary.tsv").read_bytes() == (out / "summary.tsv").read_bytes()
-    assert json.loads((tmp_path / "same" / "result.json").read_text())["provenance"]["effective_sha256"] == \
-        prov["effective_sha256"]
+    assert (
+        json.loads((tmp_path / "same" / "result.json").read_text())["provenance"]["effective_sha256"]
+        == prov["effective_sha256"]
+    )

@@ -53,7 +53,7 @@ class _Server:
         server = self
 
         class Handler(SimpleHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server API)
+            def do_GET(self):
                 server.requests.append(self.path)
                 super().do_GET()
 
@@ -245,7 +245,17 @@ def test_cli_fetch_from(tmp_path, shared):
 
     from gutaxis.cli import app
 
-    r = CliRunner().invoke(app, ["datasets", "fetch", "hmp2_maaslin2", "--cache", str(tmp_path),
-                                 "--from", str(shared("data", "maaslin2_hmp2"))])
+    r = CliRunner().invoke(
+        app,
+        [
+            "datasets",
+            "fetch",
+            "hmp2_maaslin2",
+            "--cache",
+            str(tmp_path),
+            "--from",
+            str(shared("data", "maaslin2_hmp2")),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "hmp2_maaslin2" / "HMP2_taxonomy.tsv").is_file()

@@ -49,14 +49,26 @@ def test_var_follows_the_data_contract(cohort, shared):
     for col in RANKS:
         assert col in cohort.var.columns
     assert (cohort.var["rank"] == "species").all()
-    assert cohort.var["lineage"].astype(str).str.match(r"^k__(Bacteria|Archaea)\|p__\w+\|c__\w+\|o__\w+\|f__\w+\|g__\w+\|s__\w+$").all()
+    assert (
+        cohort.var["lineage"]
+        .astype(str)
+        .str.match(r"^k__(Bacteria|Archaea)\|p__\w+\|c__\w+\|o__\w+\|f__\w+\|g__\w+\|s__\w+$")
+        .all()
+    )
     assert cohort.var_names.tolist() == cohort.var["species"].astype(str).tolist()
     # real species names: the 7 GMHI health-prevalent species and common gut species are there
     mh = [_norm(s) for s in shared("data", "gmhi2020_validation", "MH_species.txt").read_text().split()]
     names = {_norm(s) for s in cohort.var_names}
     assert set(mh) <= names
-    for sp in ("Faecalibacterium prausnitzii", "Prevotella copri", "Akkermansia muciniphila", "Escherichia coli",
-               "Ruminococcus gnavus", "Lacticaseibacillus rhamnosus", "Bifidobacterium longum"):
+    for sp in (
+        "Faecalibacterium prausnitzii",
+        "Prevotella copri",
+        "Akkermansia muciniphila",
+        "Escherichia coli",
+        "Ruminococcus gnavus",
+        "Lacticaseibacillus rhamnosus",
+        "Bifidobacterium longum",
+    ):
         assert sp in cohort.var_names
     assert cohort.var.loc["Escherichia coli", "family"] == "Enterobacteriaceae"
     assert pd.isna(cohort.var.loc["Bacteroidales bacterium ph8", "genus"])

@@ -23,8 +23,15 @@ import gutaxis.io as gio
 from gutaxis._profiler import compare_profilers, profiler_from_database
 from gutaxis.measure.reference import HealthyReference, build_reference
 
-BUTYRATE_GENERA = ("Faecalibacterium", "Roseburia", "Agathobacter", "Anaerostipes", "Coprococcus", "Butyricicoccus",
-                   "Anaerobutyricum")
+BUTYRATE_GENERA = (
+    "Faecalibacterium",
+    "Roseburia",
+    "Agathobacter",
+    "Anaerostipes",
+    "Coprococcus",
+    "Butyricicoccus",
+    "Anaerobutyricum",
+)
 BUTYRATE_SPECIES = ("Eubacterium_rectale", "Eubacterium_hallii")
 
 
@@ -78,8 +85,11 @@ def report(srr, registry_reference, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "out"
     res = cli("report", srr, "-r", registry_reference["json"], "-o", out)
     assert res.exit_code == 0, res.output
-    return {"dir": out, "summary": json.loads((out / "summary.json").read_text()),
-            "html": (out / "report.html").read_text()}
+    return {
+        "dir": out,
+        "summary": json.loads((out / "summary.json").read_text()),
+        "html": (out / "report.html").read_text(),
+    }
 
 
 def test_reader_closes_over_the_classified_species(srr):
@@ -89,8 +99,9 @@ def test_reader_closes_over_the_classified_species(srr):
         adata = gio.read_profile(srr)
     total = sum(species.values())
     x = dict(zip(adata.var_names, np.asarray(adata.X)[0]))
-    assert x["Faecalibacterium prausnitzii"] == pytest.approx(species["Faecalibacterium_prausnitzii"] / total,
-                                                              rel=1e-12)
+    assert x["Faecalibacterium prausnitzii"] == pytest.approx(
+        species["Faecalibacterium_prausnitzii"] / total, rel=1e-12
+    )
     assert adata.obs["unclassified_fraction"].iloc[0] == pytest.approx(unknown / 100, rel=1e-12)
 
 
@@ -111,8 +122,9 @@ def test_panel_table_and_composition_chart_agree(srr, report):
 
 
 def test_percentile_moves_to_the_closed_comparison(srr, shared, report):
-    ab = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0,
-                     encoding="utf-8-sig")
+    ab = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0, encoding="utf-8-sig"
+    )
     meta = pd.read_csv(shared("data", "gmhi2020_validation", "validation_metadata.csv"), encoding="utf-8-sig")
     healthy = meta.loc[meta["Phenotype"] == "Healthy", "Sample_Ids"].astype(str)
     assert len(healthy) == 118
@@ -155,7 +167,9 @@ def test_reference_records_profiler_and_report_warns(registry_reference, report)
     assert doc["profiler"] == "MetaPhlAn 2"
     assert doc["n_samples"] == 118
     ds = doc["params"]["dataset"]
-    assert ds["name"] == "gmhi2020_validation" and "licence" in ds and "doi:10.1038/s41467-020-18476-8" in ds["citation"]
+    assert (
+        ds["name"] == "gmhi2020_validation" and "licence" in ds and "doi:10.1038/s41467-020-18476-8" in ds["citation"]
+    )
     assert "MetaPhlAn 2" in registry_reference["output"]
     prof = report["summary"]["profilers"]
     assert prof["profile"] == "MetaPhlAn 3 (mpa_v30_CHOCOPhlAn_201901)" and prof["reference"] == "MetaPhlAn 2"

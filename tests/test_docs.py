@@ -24,8 +24,12 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     sphinx = Path(sys.executable).with_name("sphinx-build")
-    r = subprocess.run([str(sphinx), "-W", "--keep-going", "-q", "-b", "html", "-D", "nb_execution_mode=off",
-                        str(DOCS), str(out)], capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [str(sphinx), "-W", "--keep-going", "-q", "-b", "html", "-D", "nb_execution_mode=off", str(DOCS), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     return out
 
@@ -54,8 +58,18 @@ def test_every_public_name_has_a_reference_page_with_its_docstring(site):
 
 
 def test_tutorials_and_guides_are_in_the_site(site):
-    for page in ("tutorials/association-study", "tutorials/lupus-classifier", "tutorials/fermented-food-trial",
-                 "tutorials/dietitian-plan", "link", "classify", "axis", "lifestyle", "webapp", "changelog"):
+    for page in (
+        "tutorials/association-study",
+        "tutorials/lupus-classifier",
+        "tutorials/fermented-food-trial",
+        "tutorials/dietitian-plan",
+        "link",
+        "classify",
+        "axis",
+        "lifestyle",
+        "webapp",
+        "changelog",
+    ):
         assert (site / f"{page}.html").is_file(), page
     index = (site / "index.html").read_text(encoding="utf-8")
     assert "tutorials/lupus-classifier.html" in index and "api/index.html" in index
@@ -68,6 +82,10 @@ def test_a_broken_reference_fails_the_build(tmp_path):
     (src / "conf.py").write_text('extensions = ["myst_parser"]\n')
     (src / "index.md").write_text("# t\n\nSee {ref}`no-such-label`.\n")
     sphinx = Path(sys.executable).with_name("sphinx-build")
-    r = subprocess.run([str(sphinx), "-W", "-q", "-b", "html", str(src), str(tmp_path / "out")],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [str(sphinx), "-W", "-q", "-b", "html", str(src), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode != 0 and "no-such-label" in r.stderr

@@ -41,10 +41,12 @@ SCRIPT = Path(sys.executable).with_name("gutaxis")
 TEMP = re.compile(r"^\.o\.(partial|old)-")
 # ISO and "YYYY-MM-DD HH:MM UTC" time stamps, the only bytes two runs of the same inputs may differ in
 STAMP = re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00|Z| UTC)?")
-SCENARIO = ("name: {name}\nduration_days: {days}\npopulation: {{disease: healthy, n_candidates: 100, seed: {seed}}}\n"
-            "control: usual\ntrial: {{n_per_arm: 5, replicates: {reps}}}\n"
-            "arms: {{usual: {{}}, fiber: {{interventions: [{{input: fiber, shift: {shift}, ramp_days: 7}}]}}}}\n"
-            "endpoints: [R, butyrate, il6, CRP]\n")
+SCENARIO = (
+    "name: {name}\nduration_days: {days}\npopulation: {{disease: healthy, n_candidates: 100, seed: {seed}}}\n"
+    "control: usual\ntrial: {{n_per_arm: 5, replicates: {reps}}}\n"
+    "arms: {{usual: {{}}, fiber: {{interventions: [{{input: fiber, shift: {shift}, ramp_days: 7}}]}}}}\n"
+    "endpoints: [R, butyrate, il6, CRP]\n"
+)
 
 TALLY: dict[tuple[str, str], dict[str, int]] = {}
 
@@ -82,16 +84,32 @@ def commands(i: Path) -> dict[str, dict]:
     """Per command: the args of run A and run B (without -o), the manifest and how it names B."""
     assoc = ["associate", i / "taxa.tsv", i / "meta.tsv", "--reference", "diagnosis,nonIBD"]
     return {
-        "report": dict(a=["report", i / "a.csv"], b=["report", i / "b.csv"], manifest="summary.json",
-                       names_b=lambda doc: doc["provenance"]["input"]["source"].endswith("b.csv")),
-        "simulate": dict(a=["simulate", i / "a.yaml"], b=["simulate", i / "b.yaml"], manifest="result.json",
-                         names_b=lambda doc: doc["scenario"]["name"] == "b"
-                         and doc["provenance"]["scenario_path"].endswith("b.yaml")),
-        "plan": dict(a=["plan", "--example", "--no-simulate", "--age", 30],
-                     b=["plan", "--example", "--draws", 10, "--days", 14, "--age", 60], manifest="plan.json",
-                     names_b=lambda doc: doc["person"]["age"] == 60),
-        "associate": dict(a=[*assoc, "--fixed", "diagnosis"], b=[*assoc, "--fixed", "diagnosis,dysbiosis"],
-                          manifest="params.json", names_b=lambda doc: "dysbiosis" in json.dumps(doc)),
+        "report": dict(
+            a=["report", i / "a.csv"],
+            b=["report", i / "b.csv"],
+            manifest="summary.json",
+            names_b=lambda doc: doc["provenance"]["input"]["source"].endswith("b.csv"),
+        ),
+        "simulate": dict(
+            a=["simulate", i / "a.yaml"],
+            b=["simulate", i / "b.yaml"],
+            manifest="result.json",
+            names_b=lambda doc: (
+                doc["scenario"]["name"] == "b" and doc["provenance"]["scenario_path"].endswith("b.yaml")
+            ),
+        ),
+        "plan": dict(
+            a=["plan", "--example", "--no-simulate", "--age", 30],
+            b=["plan", "--example", "--draws", 10, "--days", 14, "--age", 60],
+            manifest="plan.json",
+            names_b=lambda doc: doc["person"]["age"] == 60,
+        ),
+        "associate": dict(
+            a=[*assoc, "--fixed", "diagnosis"],
+            b=[*assoc, "--fixed", "diagnosis,dysbiosis"],
+            manifest="params.json",
+            names_b=lambda doc: "dysbiosis" in json.dumps(doc),
+        ),
     }
 
 
@@ -104,8 +122,11 @@ def _files(folder: Path, *, mask: bool = False) -> dict[str, bytes]:
     """The folder's files, subfolders included (``associate`` writes ``figures/``), by relative path;
     with ``mask``, the folder's own path in them (a recorded command line) made ``OUT``."""
     own = str(folder).encode()
-    return {p.relative_to(folder).as_posix(): p.read_bytes().replace(own, b"OUT") if mask else p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes().replace(own, b"OUT") if mask else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _complete_binary(name: str, data: bytes) -> bool:
@@ -120,7 +141,7 @@ def _complete_binary(name: str, data: bytes) -> bool:
             with xr.open_dataset(io.BytesIO(data)) as ds:
                 ds.load()
             return True
-        except Exception:  # noqa: BLE001 (a truncated file fails in many ways)
+        except Exception:
             return False
     return False
 
@@ -205,8 +226,11 @@ def test_INT1_INT3_kill_at_random_points_never_leaves_a_mixed_folder(name, signa
         # a third of the kills anywhere in the run, a third in its last 40 %, a third within 50 ms of
         # the first write to disk (as the audit's INT1-INT3 did, watching the files)
         mode = ("anywhere", "late", "while writing")[k % 3]
-        delay = rng.uniform(0.05, 1.05) * duration if mode == "anywhere" else (
-            rng.uniform(0.6, 1.05) * duration if mode == "late" else rng.uniform(0, 0.05))
+        delay = (
+            rng.uniform(0.05, 1.05) * duration
+            if mode == "anywhere"
+            else (rng.uniform(0.6, 1.05) * duration if mode == "late" else rng.uniform(0, 0.05))
+        )
         cmd = [*_cmd(), *[str(a) for a in spec["b"]], "-o", str(target), "--overwrite"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         t0 = time.monotonic()
@@ -231,12 +255,16 @@ def test_INT1_INT3_kill_at_random_points_never_leaves_a_mixed_folder(name, signa
             tally["previous"] += 1
         else:
             problem = _is_complete_b(files, b_files, spec)
-            assert problem is None, f"{what}: the target is neither run A's output nor run B's complete output: {problem}"
+            assert problem is None, (
+                f"{what}: the target is neither run A's output nor run B's complete output: {problem}"
+            )
             tally["new"] += 1
     if signame == "SIGKILL":  # the next run that completes removes what killed runs left behind
         r = _run(spec["b"], target, env, overwrite=True)
         assert r.returncode == 0, r.stderr
         assert sorted(os.listdir(work)) == ["o"]
         assert _is_complete_b(_files(target, mask=True), b_files, spec) is None
-    print(f"\nTALLY {name} {signame}: {kills} kills -> previous output {tally['previous']}, complete new output "
-          f"{tally['new']}, mixed 0; runs that left a hidden temporary folder: {tally['hidden leftovers']}")
+    print(
+        f"\nTALLY {name} {signame}: {kills} kills -> previous output {tally['previous']}, complete new output "
+        f"{tally['new']}, mixed 0; runs that left a hidden temporary folder: {tally['hidden leftovers']}"
+    )

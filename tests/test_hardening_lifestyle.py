@@ -88,10 +88,13 @@ def _log_columns(export: Path, dest: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------ dates
 
+
 def test_L01_day_month_order_is_decided_for_the_whole_file(tmp_path, foods_csv, empty_cache):
     """The audit's m.csv: 04/03/2024 and 13/03/2024 are both March (13/03 proves day-first)."""
-    m = _log(tmp_path, "timestamp,text,ndb_no,grams\n04/03/2024 08:00,oatmeal,08121,300\n"
-                       "13/03/2024 08:00,oatmeal,08121,300\n")
+    m = _log(
+        tmp_path,
+        "timestamp,text,ndb_no,grams\n04/03/2024 08:00,oatmeal,08121,300\n13/03/2024 08:00,oatmeal,08121,300\n",
+    )
     df = read_diary(m)
     assert df["timestamp"].dt.strftime("%Y-%m-%d").tolist() == ["2024-03-04", "2024-03-13"]
     assert df.attrs["date_order"].startswith("dayfirst (detected from row 3")
@@ -104,10 +107,15 @@ def test_L01_day_month_order_is_decided_for_the_whole_file(tmp_path, foods_csv, 
 
 def test_L01_seven_date_formats_in_one_log_keep_their_month(tmp_path):
     """A log in 7 date formats (40 entries, 1 March - 9 April 2024, day-first) moves no entry."""
-    forms = [lambda d: d.strftime("%d/%m/%Y %H:%M"), lambda d: f"{d.day}.{d.month}.{d.year} {d:%H:%M}",
-             lambda d: d.strftime("%d-%m-%Y %H:%M"), lambda d: d.strftime("%Y-%m-%dT%H:%M"),
-             lambda d: f"{d.day} {d:%b} {d.year} {d:%H:%M}", lambda d: f"{d:%b} {d.day}, {d.year} {d:%H:%M}",
-             lambda d: f"{d:%d/%m/%Y} {d.hour % 12 or 12}:{d:%M} {'am' if d.hour < 12 else 'pm'}"]
+    forms = [
+        lambda d: d.strftime("%d/%m/%Y %H:%M"),
+        lambda d: f"{d.day}.{d.month}.{d.year} {d:%H:%M}",
+        lambda d: d.strftime("%d-%m-%Y %H:%M"),
+        lambda d: d.strftime("%Y-%m-%dT%H:%M"),
+        lambda d: f"{d.day} {d:%b} {d.year} {d:%H:%M}",
+        lambda d: f"{d:%b} {d.day}, {d.year} {d:%H:%M}",
+        lambda d: f"{d:%d/%m/%Y} {d.hour % 12 or 12}:{d:%M} {'am' if d.hour < 12 else 'pm'}",
+    ]
     days = pd.date_range("2024-03-01 08:00", periods=40, freq="D")
     lines = ["timestamp,text,ndb_no,grams"]
     for i, d in enumerate(days):
@@ -137,23 +145,30 @@ def test_L11_year_2999_is_refused_naming_the_row(tmp_path, foods_csv, empty_cach
         with pytest.raises(InputError, match=r"row 2.*plausible"):
             read_meal_log(_log(tmp_path, f"timestamp,text\n{bad},oatmeal\n", name="b.csv"))
     with pytest.raises(InputError, match=r"row 2.*onset.*plausible"):
-        read_symptom_log(_log(tmp_path, "timestamp,symptom,rating,onset\n2024-03-01 08:00,bloating,3,"
-                                        "01/03/2999 07:00\n", name="s.csv"))
+        read_symptom_log(
+            _log(
+                tmp_path, "timestamp,symptom,rating,onset\n2024-03-01 08:00,bloating,3,01/03/2999 07:00\n", name="s.csv"
+            )
+        )
     r = _cli("diet", "scores", m, "--foods", foods_csv, "-o", tmp_path / "o")
     assert r.exit_code == 2 and "2999" in r.output and "AttributeError" not in r.output, r.output
 
 
 def test_L11_year_2999_in_a_cronometer_export_is_refused(tmp_path):
-    c = _log(tmp_path, "Day,Time,Group,Food Name,Amount,Energy (kcal)\n2999-03-01,8:00 AM,Breakfast,Oats,40 g,150\n",
-             name="servings.csv")
+    c = _log(
+        tmp_path,
+        "Day,Time,Group,Food Name,Amount,Energy (kcal)\n2999-03-01,8:00 AM,Breakfast,Oats,40 g,150\n",
+        name="servings.csv",
+    )
     with pytest.raises(InputError, match=r"row 2, column 'Day'.*2999.*plausible"):
         read_diary(c)
 
 
 def test_L12_utc_offset_keeps_the_local_day_and_time(tmp_path, foods_csv, empty_cache):
     """A -08:00 evening meal stays on its own evening (wall-clock time as logged), not moved to UTC."""
-    m = _log(tmp_path, "timestamp,text,ndb_no,grams\n2024-03-01T20:00-08:00,,01009,100\n"
-                       "2024-03-02T08:00-08:00,,08121,300\n")
+    m = _log(
+        tmp_path, "timestamp,text,ndb_no,grams\n2024-03-01T20:00-08:00,,01009,100\n2024-03-02T08:00-08:00,,08121,300\n"
+    )
     df = read_meal_log(m)
     assert df["timestamp"].tolist() == [pd.Timestamp("2024-03-01 20:00"), pd.Timestamp("2024-03-02 08:00")]
     assert df["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-03-01", "2024-03-02"]
@@ -169,6 +184,7 @@ def test_L12_utc_offset_keeps_the_local_day_and_time(tmp_path, foods_csv, empty_
 
 
 # ------------------------------------------------------------------------------------------ amounts
+
 
 def test_L03_infinite_grams_refused(tmp_path, foods_csv, empty_cache):
     m = _log(tmp_path, "timestamp,text,ndb_no,grams\n2024-03-01 08:00,,01009,inf\n")
@@ -208,9 +224,14 @@ def test_L15_negative_nutrient_in_own_food_table_refused(tmp_path, foods_csv, em
     assert r.exit_code == 2 and "fiber_g" in r.output and "mean fiber" not in r.output, r.output
 
 
-@pytest.mark.parametrize("column,value,why", [("sugars_g", "inf", "not a finite number"),
-                                              ("fat_g", "250", "more than 100 g per 100 g"),
-                                              ("energy_kcal", "4000", "kcal per 100 g")])
+@pytest.mark.parametrize(
+    "column,value,why",
+    [
+        ("sugars_g", "inf", "not a finite number"),
+        ("fat_g", "250", "more than 100 g per 100 g"),
+        ("energy_kcal", "4000", "kcal per 100 g"),
+    ],
+)
 def test_L15_impossible_nutrient_in_own_food_table_refused(tmp_path, foods_csv, column, value, why):
     from gutaxis.lifestyle.person import read_food_table
 
@@ -231,9 +252,18 @@ def test_L19_negative_age_refused_by_the_scores(tmp_path, foods_csv, empty_cache
         with pytest.raises(InputError, match=r"age"):
             fiber_target("female", age)
     assert fiber_target("female", 60)[0] == 21.0 and fiber_target(None, -0.0)[0] == 25.0
-    items = pd.DataFrame({"date": [pd.Timestamp("2024-03-01")], "ndb_no": ["01009"], "grams": [100.0],
-                          "match_status": ["given"], "energy_kcal": [404.0], "fiber_g": [0.0], "sugars_g": [0.5],
-                          "sat_fat_g": [18.9]})
+    items = pd.DataFrame(
+        {
+            "date": [pd.Timestamp("2024-03-01")],
+            "ndb_no": ["01009"],
+            "grams": [100.0],
+            "match_status": ["given"],
+            "energy_kcal": [404.0],
+            "fiber_g": [0.0],
+            "sugars_g": [0.5],
+            "sat_fat_g": [18.9],
+        }
+    )
     with pytest.raises(InputError, match=r"age -5 .*0-120"):
         daily_scores(items, pd.DataFrame(), age=-5)
     with pytest.raises(InputError, match=r"age -5 .*0-120"):  # also without sex (the age was ignored before)
@@ -244,6 +274,7 @@ def test_L19_negative_age_refused_by_the_scores(tmp_path, foods_csv, empty_cache
 
 
 # ------------------------------------------------------------------------------------------ encodings
+
 
 def test_L07_latin1_meal_log_read_with_a_note(tmp_path, foods_csv, empty_cache):
     body = "timestamp,text,ndb_no,grams\n2024-03-01 08:00,café au lait,01077,200\n2024-03-01 12:00,crème fraîche,01009,30\n"
@@ -286,17 +317,25 @@ def test_L08_utf16_meal_log_is_read(tmp_path, foods_csv, empty_cache, encoding):
 
 
 def test_L08_utf16_cronometer_export_is_read(tmp_path):
-    c = _log(tmp_path, "Day,Time,Group,Food Name,Amount,Energy (kcal)\n2024-03-01,8:00 AM,Breakfast,Crêpe,40 g,150\n",
-             name="servings.csv", encoding="utf-16")
+    c = _log(
+        tmp_path,
+        "Day,Time,Group,Food Name,Amount,Energy (kcal)\n2024-03-01,8:00 AM,Breakfast,Crêpe,40 g,150\n",
+        name="servings.csv",
+        encoding="utf-16",
+    )
     df = read_diary(c)
     assert df.attrs["format"] == "cronometer" and df["food_name"].tolist() == ["Crêpe"]
 
 
 # ------------------------------------------------------------------------------------------ CSV injection
 
+
 def test_L21_formula_meal_text_neutralised_in_resolved_meals(tmp_path, foods_csv, empty_cache):
-    m = _log(tmp_path, f'timestamp,text,ndb_no,grams\n2024-03-01 08:00,"{FORMULA.replace(chr(34), 2 * chr(34))}",'
-                       "08121,300\n2024-03-01 12:00,@SUM(1+1)*cmd,01009,30\n2024-03-01 13:00,-2+3,01077,200\n")
+    m = _log(
+        tmp_path,
+        f'timestamp,text,ndb_no,grams\n2024-03-01 08:00,"{FORMULA.replace(chr(34), 2 * chr(34))}",'
+        "08121,300\n2024-03-01 12:00,@SUM(1+1)*cmd,01009,30\n2024-03-01 13:00,-2+3,01077,200\n",
+    )
     out = tmp_path / "o"
     r = _cli("diet", "scores", m, "--foods", foods_csv, "-o", out)
     assert r.exit_code == 0, r.output
@@ -310,8 +349,14 @@ def test_L21_formula_meal_text_neutralised_in_resolved_meals(tmp_path, foods_csv
 
 
 def test_L21_write_log_round_trip_and_numbers_untouched(tmp_path):
-    log = pd.DataFrame({"timestamp": pd.to_datetime(["2024-03-01 08:00", "2024-03-01 09:00"]),
-                        "text": [FORMULA, "\tTAB"], "grams": [-1.5, 20.0], "note": ["-5", "+1e3"]})
+    log = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-03-01 08:00", "2024-03-01 09:00"]),
+            "text": [FORMULA, "\tTAB"],
+            "grams": [-1.5, 20.0],
+            "note": ["-5", "+1e3"],
+        }
+    )
     p = write_log(log, tmp_path / "x.csv")
     rows = _cells(p)
     assert rows[1] == ["2024-03-01T08:00:00", "'" + FORMULA, "-1.5", "-5"]
@@ -351,9 +396,11 @@ def test_L21_plan_csv_exports_neutralised(tmp_path):
     for name in ("person.json", "foods.csv", "stress.csv", "symptoms.json", "profile_metaphlan.txt"):
         (person_dir / name).write_bytes(EXAMPLE.joinpath(name).read_bytes())
     meals = EXAMPLE.joinpath("meals.csv").read_text(encoding="utf-8").rstrip("\n").splitlines()
-    meals += [f'2024-03-05T13:00,lunch,"{FORMULA.replace(chr(34), 2 * chr(34))}",,',
-              "2024-03-06T13:00,lunch,@cmd|' /C calc'!A0,,",
-              "2024-03-07T13:00,snack,+1 mystery bar,,"]
+    meals += [
+        f'2024-03-05T13:00,lunch,"{FORMULA.replace(chr(34), 2 * chr(34))}",,',
+        "2024-03-06T13:00,lunch,@cmd|' /C calc'!A0,,",
+        "2024-03-07T13:00,snack,+1 mystery bar,,",
+    ]
     (person_dir / "meals.csv").write_text("\n".join(meals) + "\n", encoding="utf-8")
     sym = json.loads(EXAMPLE.joinpath("symptoms.json").read_text(encoding="utf-8"))
     entries = sym if isinstance(sym, list) else next(v for v in sym.values() if isinstance(v, list))
@@ -374,8 +421,16 @@ def test_L21_plan_csv_exports_neutralised(tmp_path):
     from gutaxis.lifestyle.assessment import entries_to_fix
     from gutaxis.lifestyle.report import _csv
 
-    items = pd.DataFrame({"source_row": ["row 2"], "date": [pd.Timestamp("2024-03-05")], "text": [FORMULA],
-                          "match_status": ["unmatched"], "counted": [False], "candidates": ["=cmd|x"]})
+    items = pd.DataFrame(
+        {
+            "source_row": ["row 2"],
+            "date": [pd.Timestamp("2024-03-05")],
+            "text": [FORMULA],
+            "match_status": ["unmatched"],
+            "counted": [False],
+            "candidates": ["=cmd|x"],
+        }
+    )
     _csv(entries_to_fix(items), tmp_path / "fix.csv")
     fix = _cells(tmp_path / "fix.csv")
     assert fix[1][fix[0].index("text")] == "'" + FORMULA and _formula_cells(tmp_path / "fix.csv") == []
@@ -387,6 +442,7 @@ def test_L21_plan_csv_exports_neutralised(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ datasets
+
 
 def _abbrev_copy(shared, dest: Path, *, tamper: bool) -> Path:
     """ABBREV.txt copied to ``dest``; with ``tamper`` oats 08121 fiber 1.7 -> 31.7 (the audit's edit)."""
@@ -429,8 +485,9 @@ def test_D16_explicit_path_is_the_users_own_copy(tmp_path, shared, empty_cache):
 
     mine = _abbrev_copy(shared, tmp_path / "mine" / "ABBREV.txt", tamper=True)
     assert read_usda_abbrev(mine).loc["08121", "fiber_g"] == pytest.approx(31.7)
-    assert read_usda_abbrev(shared("data", "usda_sr28_abbrev", "ABBREV.txt")).loc["08121", "fiber_g"] == \
-        pytest.approx(1.7)
+    assert read_usda_abbrev(shared("data", "usda_sr28_abbrev", "ABBREV.txt")).loc["08121", "fiber_g"] == pytest.approx(
+        1.7
+    )
 
 
 def test_D16_intact_cache_is_verified_cheaply_with_a_stamp(tmp_path, shared, monkeypatch):

@@ -110,8 +110,9 @@ def test_A16_A36_associate_numeric_column_with_one_word_names_the_cell(hmp2, tmp
     d, m = _subset(hmp2)
     first = m.index[0]
     dpath, mpath = _write(tmp_path, d, _age_with(m, value))
-    res = cli("associate", dpath, mpath, "-o", tmp_path / "o", "--fixed", "diagnosis,age",
-              "--reference", "diagnosis,nonIBD")
+    res = cli(
+        "associate", dpath, mpath, "-o", tmp_path / "o", "--fixed", "diagnosis,age", "--reference", "diagnosis,nonIBD"
+    )
     assert res.exit_code == 2, res.output
     assert "'age'" in res.output and first in res.output and repr(value) in res.output
     assert "levels" not in res.output  # not the misleading "variable 'age' has 21 levels"
@@ -127,8 +128,13 @@ def test_A16_categorical_columns_with_numeric_codes_still_work():
     n = 40
     idx = [f"S{i:02d}" for i in range(n)]
     data = pd.DataFrame(rng.random((n, 4)), index=idx, columns=list("abcd"))
-    meta = pd.DataFrame({"visit": np.resize(["1", "2", "baseline", "baseline"], n),
-                         "group": np.resize(["1", "2", "1", "unknown", "2"], n)}, index=idx)
+    meta = pd.DataFrame(
+        {
+            "visit": np.resize(["1", "2", "baseline", "baseline"], n),
+            "group": np.resize(["1", "2", "1", "unknown", "2"], n),
+        },
+        index=idx,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = associate(data, meta, fixed_effects="visit,group", reference="visit,baseline;group,1")
@@ -198,8 +204,13 @@ def test_A10_single_feature_with_tss_refused(hmp2, tmp_path):
     assert ok.exit_code == 0, ok.output
     assert pd.read_csv(tmp_path / "o" / "all_results.tsv", sep="\t")["pval"].notna().all()
     with pytest.raises(InputError, match="CLR makes a single feature constant"):
-        associate(data.loc[m.index].iloc[:, :1], m, fixed_effects="diagnosis", reference="diagnosis,nonIBD",
-                  normalization="CLR")
+        associate(
+            data.loc[m.index].iloc[:, :1],
+            m,
+            fixed_effects="diagnosis",
+            reference="diagnosis,nonIBD",
+            normalization="CLR",
+        )
 
 
 # ============================================================================ misleading: A12, A13
@@ -222,14 +233,33 @@ def test_A12_values_as_given_and_same_as_the_api(hmp2, tmp_path):
     NONE normalization and filters see them unscaled): the numbers are the API's."""
     d, m = _subset(hmp2)
     dpath, mpath = _write(tmp_path, d.T, m)  # features as rows: the reader turns it round
-    res = cli("associate", dpath, mpath, "-o", tmp_path / "o", *LM, "--normalization", "NONE",
-              "--transform", "AST", "--min-abundance", "0.001")
+    res = cli(
+        "associate",
+        dpath,
+        mpath,
+        "-o",
+        tmp_path / "o",
+        *LM,
+        "--normalization",
+        "NONE",
+        "--transform",
+        "AST",
+        "--min-abundance",
+        "0.001",
+    )
     assert res.exit_code == 0, res.output
     written = pd.read_csv(tmp_path / "o" / "all_results.tsv", sep="\t")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        api = associate(d, m, fixed_effects="diagnosis", reference="diagnosis,nonIBD", normalization="NONE",
-                        transform="AST", min_abundance=0.001).results
+        api = associate(
+            d,
+            m,
+            fixed_effects="diagnosis",
+            reference="diagnosis,nonIBD",
+            normalization="NONE",
+            transform="AST",
+            min_abundance=0.001,
+        ).results
     merged = api.merge(written, on=KEY, suffixes=("", "_cli"))
     assert len(merged) == len(api)
     np.testing.assert_allclose(merged["coef_cli"], merged["coef"], rtol=1e-9)
@@ -266,8 +296,13 @@ def test_A30_bad_max_significance_refused_before_any_file(hmp2, tmp_path):
     assert res.exit_code == 2, res.output
     assert "ValueError" not in res.output and "max-significance" in res.output
     assert not out.exists()
-    for bad in ({"max_significance": 7}, {"max_significance": 0}, {"min_prevalence": 1.5},
-                {"min_abundance": -1}, {"min_variance": float("nan")}):
+    for bad in (
+        {"max_significance": 7},
+        {"max_significance": 0},
+        {"min_prevalence": 1.5},
+        {"min_abundance": -1},
+        {"min_variance": float("nan")},
+    ):
         with pytest.raises(InputError):
             associate(d, m, fixed_effects="diagnosis", reference="diagnosis,nonIBD", **bad)
 
@@ -279,11 +314,17 @@ def test_A30_INT3_outputs_all_or_nothing_and_overwrite(hmp2, tmp_path, monkeypat
     first = cli("associate", dpath, mpath, "-o", out, *LM)
     assert first.exit_code == 0, first.output
     before = _contents(out)
-    assert {k.split("/")[0] for k in before} == {"all_results.tsv", "significant_results.tsv", "params.json",
-                                                 "report.html", "figures"}
+    assert {k.split("/")[0] for k in before} == {
+        "all_results.tsv",
+        "significant_results.tsv",
+        "params.json",
+        "report.html",
+        "figures",
+    }
     # a non-empty target is refused without --overwrite (files of an earlier run are never mixed in)
-    again = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
-                "--reference", "diagnosis,nonIBD")
+    again = cli(
+        "associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis", "--reference", "diagnosis,nonIBD"
+    )
     assert again.exit_code == 2 and "--overwrite" in again.output
     # a run that fails while writing leaves the earlier output as it was, and no partial folder
     from gutaxis.link import report_associate
@@ -292,14 +333,34 @@ def test_A30_INT3_outputs_all_or_nothing_and_overwrite(hmp2, tmp_path, monkeypat
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(report_associate, "write_associate_report", broken)
-    failed = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
-                 "--reference", "diagnosis,nonIBD", "--overwrite")
+    failed = cli(
+        "associate",
+        dpath,
+        mpath,
+        "-o",
+        out,
+        "--fixed",
+        "diagnosis,dysbiosis",
+        "--reference",
+        "diagnosis,nonIBD",
+        "--overwrite",
+    )
     assert failed.exit_code != 0
     assert _contents(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tsv", "o", "t.tsv"]
     monkeypatch.undo()
-    ok = cli("associate", dpath, mpath, "-o", out, "--fixed", "diagnosis,dysbiosis",
-             "--reference", "diagnosis,nonIBD", "--overwrite")
+    ok = cli(
+        "associate",
+        dpath,
+        mpath,
+        "-o",
+        out,
+        "--fixed",
+        "diagnosis,dysbiosis",
+        "--reference",
+        "diagnosis,nonIBD",
+        "--overwrite",
+    )
     assert ok.exit_code == 0, ok.output
     assert json_params(out)["fixed_effects"] == ["diagnosis", "dysbiosis"]
 
@@ -326,8 +387,9 @@ def test_A30_permanova_and_meta_outputs_atomic_and_overwrite(hmp2, tmp_path, mon
     assert again.exit_code == 2 and "--overwrite" in again.output
     assert cli(*args, "--overwrite").exit_code == 0
     # meta: a failure while writing (here the forest plots) leaves no folder behind
-    effects = pd.DataFrame({"feature": "f", "study": ["a", "b", "c"], "effect": [0.1, 0.3, -0.2],
-                            "se": [0.1, 0.2, 0.15]})
+    effects = pd.DataFrame(
+        {"feature": "f", "study": ["a", "b", "c"], "effect": [0.1, 0.3, -0.2], "se": [0.1, 0.2, 0.15]}
+    )
     effects.to_csv(tmp_path / "effects.tsv", sep="\t", index=False)
     from gutaxis.link import meta as meta_mod
 
@@ -354,7 +416,8 @@ def test_O02_O04_bad_output_paths_are_input_errors(hmp2, tmp_path):
     folder = tmp_path / "dir"
     folder.mkdir()
     pd.DataFrame({"feature": "f", "study": ["a", "b"], "effect": [0.1, 0.2], "se": [0.1, 0.1]}).to_csv(
-        tmp_path / "effects.tsv", sep="\t", index=False)
+        tmp_path / "effects.tsv", sep="\t", index=False
+    )
     cases = {
         "associate -o FILE": ["associate", dpath, mpath, "-o", f, *LM],  # O02 FileExistsError
         "associate -o FILE/x": ["associate", dpath, mpath, "-o", f / "x", *LM],
@@ -379,11 +442,14 @@ def test_O04_no_permission_is_an_input_error(hmp2, tmp_path, unwritable):
     dpath, mpath = _write(tmp_path, d, m)
     effects = tmp_path / "effects.tsv"
     pd.DataFrame({"feature": "f", "study": ["a", "b"], "effect": [0.1, 0.2], "se": [0.1, 0.1]}).to_csv(
-        effects, sep="\t", index=False)
-    for args in (["associate", dpath, mpath, "-o", unwritable / "o", *LM],
-                 ["associate", dpath, mpath, "-o", unwritable, *LM],
-                 ["permanova", dpath, "-m", mpath, "--formula", "~ diagnosis", "-o", unwritable / "p.tsv"],
-                 ["meta", effects, "-o", unwritable / "meta"]):
+        effects, sep="\t", index=False
+    )
+    for args in (
+        ["associate", dpath, mpath, "-o", unwritable / "o", *LM],
+        ["associate", dpath, mpath, "-o", unwritable, *LM],
+        ["permanova", dpath, "-m", mpath, "--formula", "~ diagnosis", "-o", unwritable / "p.tsv"],
+        ["meta", effects, "-o", unwritable / "meta"],
+    ):
         res = cli(*args)
         assert res.exit_code == 2, res.output
         assert "PermissionError" not in res.output and "Errno" not in res.output and " — " in res.output, res.output
@@ -427,8 +493,9 @@ def test_E_permanova_shuffled_samples_give_identical_p(hmp2):
     order = np.random.default_rng(0).permutation(len(d))
     for strata in (None, "site"):
         a = permanova(d, m, "~ noise + antibiotics", metric="braycurtis", permutations=199, seed=1, strata=strata)
-        b = permanova(d.iloc[order], m, "~ noise + antibiotics", metric="braycurtis", permutations=199, seed=1,
-                      strata=strata)
+        b = permanova(
+            d.iloc[order], m, "~ noise + antibiotics", metric="braycurtis", permutations=199, seed=1, strata=strata
+        )
         np.testing.assert_array_equal(a["p"].to_numpy(), b["p"].to_numpy())
         np.testing.assert_allclose(a["F"].to_numpy(), b["F"].to_numpy(), rtol=1e-12)
     from gutaxis.link.permdisp import permdisp

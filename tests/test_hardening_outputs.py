@@ -20,12 +20,21 @@ import pytest
 from _cli import cli
 
 EXAMPLE = resources.files("gutaxis").joinpath("data", "example_person")
-SCENARIO = ("name: t\nduration_days: 14\npopulation: {disease: healthy, n_candidates: 100, seed: 5}\ncontrol: usual\n"
-            "trial: {n_per_arm: 5, replicates: 2}\n"
-            "arms: {usual: {}, fiber: {interventions: [{input: fiber, shift: 20, ramp_days: 7}]}}\n"
-            "endpoints: [R, butyrate, il6, CRP]\n")
-RAW = ("FileExistsError", "IsADirectoryError", "PermissionError", "FileNotFoundError", "NotADirectoryError",
-       "OSError", "Traceback")
+SCENARIO = (
+    "name: t\nduration_days: 14\npopulation: {disease: healthy, n_candidates: 100, seed: 5}\ncontrol: usual\n"
+    "trial: {n_per_arm: 5, replicates: 2}\n"
+    "arms: {usual: {}, fiber: {interventions: [{input: fiber, shift: 20, ramp_days: 7}]}}\n"
+    "endpoints: [R, butyrate, il6, CRP]\n"
+)
+RAW = (
+    "FileExistsError",
+    "IsADirectoryError",
+    "PermissionError",
+    "FileNotFoundError",
+    "NotADirectoryError",
+    "OSError",
+    "Traceback",
+)
 
 
 def _one_error_line(r, *needles: str) -> str:
@@ -74,7 +83,15 @@ def folder_commands(i: Path) -> dict[str, list]:
         "simulate": ["simulate", i / "b.yaml"],
         "plan": ["plan", "--example", "--no-simulate"],
         "diet scores": ["diet", "scores", i / "meals.csv", "--foods", i / "foods.csv"],
-        "insights": ["insights", "--meals", i / "meals.csv", "--symptoms", i / "symptoms.json", "--foods", i / "foods.csv"],
+        "insights": [
+            "insights",
+            "--meals",
+            i / "meals.csv",
+            "--symptoms",
+            i / "symptoms.json",
+            "--foods",
+            i / "foods.csv",
+        ],
     }
 
 
@@ -107,11 +124,13 @@ WORK = {
 @pytest.fixture
 def no_work(monkeypatch):
     """Make the first step of a command's work fail loudly (to prove the path check came first)."""
+
     def patch(cmd: str):
         def boom(*a, **k):
             raise AssertionError(f"{cmd}: work started before the output path was checked")
 
         monkeypatch.setattr(WORK[cmd], boom)
+
     return patch
 
 
@@ -387,14 +406,18 @@ def test_S24_missing_scenario_file(tmp_path, no_work):
 
 
 # --------------------------------------------------------------------------- L19-like option ranges
-@pytest.mark.parametrize("args", [
-    ["diet", "scores", "MEALS", "--age", "-5"],
-    ["diet", "scores", "MEALS", "--age", "200"],
-    ["plan", "--example", "--age", "-5"],
-    ["demo", "--seed", "-1"],
-    ["insights", "--meals", "MEALS", "--symptoms", "MEALS", "--fdr", "0"],
-    ["insights", "--meals", "MEALS", "--symptoms", "MEALS", "--fdr", "1.5"],
-], ids=["diet-age-neg", "diet-age-200", "plan-age-neg", "demo-seed-neg", "fdr-0", "fdr-1.5"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["diet", "scores", "MEALS", "--age", "-5"],
+        ["diet", "scores", "MEALS", "--age", "200"],
+        ["plan", "--example", "--age", "-5"],
+        ["demo", "--seed", "-1"],
+        ["insights", "--meals", "MEALS", "--symptoms", "MEALS", "--fdr", "0"],
+        ["insights", "--meals", "MEALS", "--symptoms", "MEALS", "--fdr", "1.5"],
+    ],
+    ids=["diet-age-neg", "diet-age-200", "plan-age-neg", "demo-seed-neg", "fdr-0", "fdr-1.5"],
+)
 def test_L19_option_ranges(args, inputs, tmp_path):
     args = [str(inputs / "meals.csv") if a == "MEALS" else a for a in args]
     r = cli(*args, "-o", tmp_path / "o")

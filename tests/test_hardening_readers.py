@@ -103,10 +103,12 @@ def isolated(reader: str, path, *, timeout: float = 60, cap_mb: int = 3072, **kw
     except subprocess.TimeoutExpired:
         pytest.fail(f"{reader}({Path(path).name}) ran over {timeout} s")
     if proc.returncode != 0:
-        pytest.fail(f"{reader}({Path(path).name}) died with exit status {proc.returncode} "
-                    f"(negative: killed by that signal, -11 is a segfault): {proc.stderr[-500:]}")
+        pytest.fail(
+            f"{reader}({Path(path).name}) died with exit status {proc.returncode} "
+            f"(negative: killed by that signal, -11 is a segfault): {proc.stderr[-500:]}"
+        )
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def read_quietly(fn, *args, **kw):
@@ -121,8 +123,9 @@ def metaphlan_file(shared) -> Path:
 
 def s_csv(shared, tmp_path) -> Path:
     """The audit's ``s.csv``: the first 12 samples of the GMHI validation table, taxa present in them."""
-    d = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0,
-                    encoding="utf-8-sig").iloc[:, :12]
+    d = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0, encoding="utf-8-sig"
+    ).iloc[:, :12]
     path = tmp_path / "s.csv"
     d[(d > 0).any(axis=1)].to_csv(path)
     return path
@@ -199,8 +202,13 @@ def test_R01_truncated_at_every_species_row_is_refused(shared, tmp_path):
 
 def test_R01_genuine_metaphlan2_tables_still_read(shared, tmp_path):
     # MetaPhlAn 2 genera such as g__Sutterellaceae_unclassified have no species rows: not truncation
-    raw = pd.read_csv(shared("data", "metaml_pasolli2016", "abundance_stoolsubset.txt.bz2"), sep="\t",
-                      index_col=0, header=None, low_memory=False)
+    raw = pd.read_csv(
+        shared("data", "metaml_pasolli2016", "abundance_stoolsubset.txt.bz2"),
+        sep="\t",
+        index_col=0,
+        header=None,
+        low_memory=False,
+    )
     samples = raw.loc["sampleID"].iloc[:300]
     clades = raw.loc[[i for i in raw.index if str(i).startswith("k__")]].iloc[:, :300]
     merged = clades.set_axis(samples.to_numpy(), axis=1)
@@ -265,8 +273,7 @@ def test_B08_biom_v2_index_out_of_range_refused(tmp_path):
 
 def test_Q09_biom_in_qza_index_out_of_range_refused(tmp_path):
     payload = bad_biom(tmp_path / "bad.biom").read_bytes()
-    path = qza_with(tmp_path / "bad.qza", {f"{UID}/metadata.yaml": META_OK,
-                                            f"{UID}/data/feature-table.biom": payload})
+    path = qza_with(tmp_path / "bad.qza", {f"{UID}/metadata.yaml": META_OK, f"{UID}/data/feature-table.biom": payload})
     out = isolated("read_profile", path, timeout=60)
     assert out["kind"] == "InputError", out
     assert "bad.qza" in out["message"] and "feature-table.biom" in out["message"] and "index" in out["message"]
@@ -362,8 +369,8 @@ def _lying_zip(payload: bytes) -> bytes:
     for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         start = 0
         while (i := data.find(sig, start)) >= 0:
-            if data[i + off:i + off + 4] == size:
-                data[i + off:i + off + 4] = fake
+            if data[i + off : i + off + 4] == size:
+                data[i + off : i + off + 4] = fake
             start = i + 4
     return bytes(data)
 
@@ -413,8 +420,15 @@ def test_B08_h5ad_sparse_index_out_of_range_refused(tmp_path):
 def test_W02_two_samples_by_a_million_features_is_fast(tmp_path):
     n = 10**6
     path = tmp_path / "w.csv"
-    path.write_text("SampleID," + ",".join(f"g__G{i}" for i in range(n)) + "\nA," + ",".join(["1"] * n)
-                    + "\nB," + ",".join(["2"] * n) + "\n")
+    path.write_text(
+        "SampleID,"
+        + ",".join(f"g__G{i}" for i in range(n))
+        + "\nA,"
+        + ",".join(["1"] * n)
+        + "\nB,"
+        + ",".join(["2"] * n)
+        + "\n"
+    )
     out = isolated("read_profile", path, timeout=120)
     assert out["kind"] == "ok" and out["shape"] == [2, n], out
     # was 72 s and 2.9 GB to read (9 min 17 s for the whole `report`). The CPU time is the measure (7 s on
@@ -505,9 +519,13 @@ def test_shuffled_samples_give_identical_indices_and_percentiles(shared):
 
 # ------------------------------------------------ property: every reader, hostile inputs
 
-FUZZ_SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
-                         derandomize=os.environ.get("GUTAXIS_FUZZ_EXAMPLES") is None,
-                         suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=os.environ.get("GUTAXIS_FUZZ_EXAMPLES") is None,
+    suppress_health_check=list(HealthCheck),
+)
 TIME_LIMIT_S = 10.0
 RSS_LIMIT_MB = 500.0
 FUZZ_STATS: dict[str, dict[str, float]] = {}
@@ -520,8 +538,14 @@ class Worker:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD, "3072", "--serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_ENV)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, "3072", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=_ENV,
+        )
 
     def stop(self):
         if self.proc is not None:
@@ -555,8 +579,10 @@ def worker():
     if FUZZ_STATS:
         print("\nfuzz figures (reader: examples, outcomes, max seconds, max peak RSS MiB):")
         for name, s in sorted(FUZZ_STATS.items()):
-            print(f"  {name}: {int(s['n'])} examples, {int(s['ok'])} read, {int(s['refused'])} InputError, "
-                  f"max {s['seconds']:.2f} s, max {s['rss']:.0f} MiB, largest input {int(s['bytes'])} bytes")
+            print(
+                f"  {name}: {int(s['n'])} examples, {int(s['ok'])} read, {int(s['refused'])} InputError, "
+                f"max {s['seconds']:.2f} s, max {s['rss']:.0f} MiB, largest input {int(s['bytes'])} bytes"
+            )
 
 
 def _h5ad_bytes(tmp: Path, sparse: bool) -> bytes:
@@ -601,13 +627,54 @@ def corpus(tmp_path_factory, shared):
     }
 
 
-NASTY = [b"", b"\x00", b"\t", b",", b";", b"\n", b"\r", b'"', b"nan", b"NA", b"-1", b"-0.001", b"1e400", b"inf",
-         b"abc", b"1,5", b"9" * 400, b"k__", b"|", b"s__X", b"#", b"\xff\xfe", b"\xef\xbb\xbf", b"&a [*a, *a]",
-         b"{", b"}", b"[[[[[[[[[[[[", b"\xe9", b"UNKNOWN\t-1\t50", b"0" * 64]
-SUFFIX = {"metaphlan": ".txt", "biom_json": ".biom", "biom_hdf5": ".biom", "qza": ".qza", "table": ".csv",
-          "h5ad": ".h5ad"}
-READER = {"metaphlan": "read_metaphlan", "biom_json": "read_biom", "biom_hdf5": "read_biom", "qza": "read_qza",
-          "table": "read_table", "h5ad": "read_h5ad"}
+NASTY = [
+    b"",
+    b"\x00",
+    b"\t",
+    b",",
+    b";",
+    b"\n",
+    b"\r",
+    b'"',
+    b"nan",
+    b"NA",
+    b"-1",
+    b"-0.001",
+    b"1e400",
+    b"inf",
+    b"abc",
+    b"1,5",
+    b"9" * 400,
+    b"k__",
+    b"|",
+    b"s__X",
+    b"#",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"&a [*a, *a]",
+    b"{",
+    b"}",
+    b"[[[[[[[[[[[[",
+    b"\xe9",
+    b"UNKNOWN\t-1\t50",
+    b"0" * 64,
+]
+SUFFIX = {
+    "metaphlan": ".txt",
+    "biom_json": ".biom",
+    "biom_hdf5": ".biom",
+    "qza": ".qza",
+    "table": ".csv",
+    "h5ad": ".h5ad",
+}
+READER = {
+    "metaphlan": "read_metaphlan",
+    "biom_json": "read_biom",
+    "biom_hdf5": "read_biom",
+    "qza": "read_qza",
+    "table": "read_table",
+    "h5ad": "read_h5ad",
+}
 
 
 def _byte_ops():
@@ -628,29 +695,50 @@ def _text_ops():
         st.tuples(st.just("token"), frac, st.sampled_from(NASTY)),
         st.tuples(st.just("line_dup"), frac),
         st.tuples(st.just("line_drop"), frac),
-        st.tuples(st.just("sep_swap"), st.sampled_from([(b"\t", b","), (b",", b"\t"), (b"\t", b" "),
-                                                         (b",", b";"), (b"\n", b"\r")])),
+        st.tuples(
+            st.just("sep_swap"),
+            st.sampled_from([(b"\t", b","), (b",", b"\t"), (b"\t", b" "), (b",", b";"), (b"\n", b"\r")]),
+        ),
         st.tuples(st.just("encode"), st.sampled_from(["utf-16", "utf-16-le", "latin-1", "gzip", "bz2"])),
         st.tuples(st.just("scale"), st.sampled_from([0.01, 100.0, -1.0, 1e-300, 1e300])),
     )
 
 
 # the arrays a sparse reader trusts (BIOM v2, .h5ad), aimed at first; any other dataset by position
-H5_TARGETS = ["observation/matrix/indices", "sample/matrix/indices", "observation/matrix/indptr",
-              "sample/matrix/indptr", "observation/matrix/data", "sample/matrix/data", "observation/ids",
-              "sample/ids", "X/indices", "X/indptr", "X/data", "X", "obs/_index", "var/_index"]
+H5_TARGETS = [
+    "observation/matrix/indices",
+    "sample/matrix/indices",
+    "observation/matrix/indptr",
+    "sample/matrix/indptr",
+    "observation/matrix/data",
+    "sample/matrix/data",
+    "observation/ids",
+    "sample/ids",
+    "X/indices",
+    "X/indptr",
+    "X/data",
+    "X",
+    "obs/_index",
+    "var/_index",
+]
 
 
 def _h5_ops():
     frac = st.floats(0, 1, allow_nan=False)
     target = st.one_of(st.sampled_from(H5_TARGETS), frac)
-    value = st.one_of(st.sampled_from([-1, 4, 6, 7, 8, 10**6, 2**31 - 1, -(2**31), 0]),
-                      st.integers(-10, 10**9), st.sampled_from([float("nan"), float("inf"), -0.5, 1e300]))
+    value = st.one_of(
+        st.sampled_from([-1, 4, 6, 7, 8, 10**6, 2**31 - 1, -(2**31), 0]),
+        st.integers(-10, 10**9),
+        st.sampled_from([float("nan"), float("inf"), -0.5, 1e300]),
+    )
     kinds = {
         "h5_set": st.tuples(st.just("h5_set"), target, frac, value),
         "h5_resize": st.tuples(st.just("h5_resize"), target, st.integers(0, 40)),
-        "h5_attr": st.tuples(st.just("h5_attr"), st.sampled_from(["shape", "h5sparse_shape"]),
-                             st.tuples(st.integers(-2, 10**7), st.integers(-2, 10**7))),
+        "h5_attr": st.tuples(
+            st.just("h5_attr"),
+            st.sampled_from(["shape", "h5sparse_shape"]),
+            st.tuples(st.integers(-2, 10**7), st.integers(-2, 10**7)),
+        ),
         "h5_delete": st.tuples(st.just("h5_delete"), target),
         "bytes": _byte_ops(),
     }
@@ -659,17 +747,22 @@ def _h5_ops():
 
 
 def _yaml_ops():
-    return st.tuples(st.just("yaml"), st.sampled_from([
-        "type: FeatureTable[Frequency]\n" + _laughs(5).replace("type:", "x:"),
-        _laughs(9),
-        "type: " + "[" * 5000 + "]" * 5000 + "\n",
-        "type: FeatureTable[RelativeFrequency]\nuuid: " + "u" * 100_000 + "\n",
-        "type: !!python/object/apply:os.system ['true']\n",
-        "type: Phylogeny[Rooted]\n",
-        "- not\n- a mapping\n",
-        "type: FeatureTable[Frequency]\n\x00\n",
-        "type: &t FeatureTable[Frequency]\nother: *t\n",
-    ]))
+    return st.tuples(
+        st.just("yaml"),
+        st.sampled_from(
+            [
+                "type: FeatureTable[Frequency]\n" + _laughs(5).replace("type:", "x:"),
+                _laughs(9),
+                "type: " + "[" * 5000 + "]" * 5000 + "\n",
+                "type: FeatureTable[RelativeFrequency]\nuuid: " + "u" * 100_000 + "\n",
+                "type: !!python/object/apply:os.system ['true']\n",
+                "type: Phylogeny[Rooted]\n",
+                "- not\n- a mapping\n",
+                "type: FeatureTable[Frequency]\n\x00\n",
+                "type: &t FeatureTable[Frequency]\nother: *t\n",
+            ]
+        ),
+    )
 
 
 def _at(data: bytes, frac: float) -> int:
@@ -679,20 +772,20 @@ def _at(data: bytes, frac: float) -> int:
 def _apply_bytes(data: bytes, op) -> bytes:
     kind = op[0]
     if kind == "truncate":
-        return data[:_at(data, op[1])]
+        return data[: _at(data, op[1])]
     if kind == "set" and data:
         i = min(len(data) - 1, _at(data, op[1]))
-        return data[:i] + bytes([op[2]]) + data[i + 1:]
+        return data[:i] + bytes([op[2]]) + data[i + 1 :]
     if kind == "insert":
         i = _at(data, op[1])
         return data[:i] + op[2] + data[i:]
     if kind == "delete":
         i = _at(data, op[1])
-        return data[:i] + data[i + op[2]:]
+        return data[:i] + data[i + op[2] :]
     if kind == "repeat":
         i = _at(data, op[1])
-        chunk = data[i:i + op[2]]
-        return data[:i] + chunk * op[3] + data[i + len(chunk):]
+        chunk = data[i : i + op[2]]
+        return data[:i] + chunk * op[3] + data[i + len(chunk) :]
     return data
 
 
@@ -725,11 +818,13 @@ def _apply_text(data: bytes, op) -> bytes:
             return bz2.compress(data)
         return data.decode("utf-8", "replace").encode(op[1], "replace")
     if kind == "scale":
+
         def scale(m):
             try:
                 return repr(float(m.group()) * op[1]).encode()
             except ValueError:
                 return m.group()
+
         return re.sub(rb"(?<![\w|.])\d+\.\d+(?:e-?\d+)?(?![\w.])", scale, data)
     return _apply_bytes(data, op)
 
@@ -746,7 +841,9 @@ def _apply_h5(data: bytes, op) -> bytes:
             h.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
             names.sort()
             if op[0] == "h5_attr":
-                target = h if "shape" in h.attrs else next((h[n] for n in ("X",) if n in h and "shape" in h[n].attrs), h)
+                target = (
+                    h if "shape" in h.attrs else next((h[n] for n in ("X",) if n in h and "shape" in h[n].attrs), h)
+                )
                 target.attrs[op[1]] = np.array(op[2], dtype=np.int64)
             elif names:
                 if isinstance(op[1], str):
@@ -804,10 +901,14 @@ def _qza_mutate(base: bytes, ops) -> bytes:
 
 
 OPS = {
-    "metaphlan": _text_ops(), "table": _text_ops(), "biom_json": _text_ops(), "biom_hdf5": _h5_ops(),
+    "metaphlan": _text_ops(),
+    "table": _text_ops(),
+    "biom_json": _text_ops(),
+    "biom_hdf5": _h5_ops(),
     "h5ad": _h5_ops(),
     "qza": st.sampled_from(["h5", "h5", "yaml", "bomb"]).flatmap(
-        lambda k: {"h5": _h5_ops(), "yaml": _yaml_ops(), "bomb": st.tuples(st.just("bomb"), st.integers(1, 40))}[k]),
+        lambda k: {"h5": _h5_ops(), "yaml": _yaml_ops(), "bomb": st.tuples(st.just("bomb"), st.integers(1, 40))}[k]
+    ),
 }
 
 
@@ -830,8 +931,11 @@ def test_every_reader_survives_hostile_input(fmt, corpus, worker, tmp_path_facto
     tmp = tmp_path_factory.mktemp(f"fuzz_{fmt}")
 
     @FUZZ_SETTINGS
-    @given(base=st.sampled_from(range(len(corpus[fmt]))), ops=st.lists(OPS[fmt], min_size=1, max_size=4),
-           via_profile=st.booleans())
+    @given(
+        base=st.sampled_from(range(len(corpus[fmt]))),
+        ops=st.lists(OPS[fmt], min_size=1, max_size=4),
+        via_profile=st.booleans(),
+    )
     def check(base, ops, via_profile):
         data = _mutate(fmt, corpus[fmt][base], ops)
         assert len(data) < 10 * 2**20
@@ -861,7 +965,16 @@ def test_M12_reference_without_metadata_says_to_give_it(shared, tmp_path):
 
     from gutaxis.cli import app
 
-    r = CliRunner().invoke(app, ["reference", str(shared("data", "gmhi2020_validation", "validation_abundance.csv")),
-                                 "--healthy", "Phenotype=Healthy", "-o", str(tmp_path / "ref.json")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "reference",
+            str(shared("data", "gmhi2020_validation", "validation_abundance.csv")),
+            "--healthy",
+            "Phenotype=Healthy",
+            "-o",
+            str(tmp_path / "ref.json"),
+        ],
+    )
     assert r.exit_code == 2
     assert "no sample metadata" in r.output and "--metadata" in r.output

@@ -33,10 +33,12 @@ from gutaxis.axis.scenario import load_scenario, run_scenario
 from gutaxis.errors import InputError
 
 #: the audit's b.yaml, byte for byte (its printf line)
-B_YAML = ("name: t\nduration_days: 28\npopulation: {disease: healthy, n_candidates: 300, seed: 5}\ncontrol: usual\n"
-          "trial: {n_per_arm: 10, replicates: 20}\n"
-          "arms: {usual: {}, fiber: {interventions: [{input: fiber, shift: 20, ramp_days: 7}]}}\n"
-          "endpoints: [R, butyrate, il6, CRP]\n")
+B_YAML = (
+    "name: t\nduration_days: 28\npopulation: {disease: healthy, n_candidates: 300, seed: 5}\ncontrol: usual\n"
+    "trial: {n_per_arm: 10, replicates: 20}\n"
+    "arms: {usual: {}, fiber: {interventions: [{input: fiber, shift: 20, ramp_days: 7}]}}\n"
+    "endpoints: [R, butyrate, il6, CRP]\n"
+)
 #: an error line is short: one line a person reads (the audit's Q08 error line was 7.2 MB)
 SHORT = 600
 
@@ -97,13 +99,20 @@ _CHILD = textwrap.dedent("""
 def _run_guarded(paths, timeout: float = 60.0, mem_gb: float = 3.0) -> dict:
     """``run_scenario`` of each path in a child process limited to ``timeout`` s and ``mem_gb`` of address
     space: path -> {kind, msg, seconds}; a path missing from the answer hung or was killed."""
+
     def limit():
         lim = int(mem_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
 
     try:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, paths)], capture_output=True, text=True,
-                              timeout=timeout, preexec_fn=limit, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, *map(str, paths)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            preexec_fn=limit,
+            check=False,
+        )
         lines = proc.stdout.strip().splitlines()
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -146,8 +155,12 @@ def test_dose_ranges_edges_and_sources(tmp_path):
         assert lo < hi and note, name
     for text in ("set: 0", "set: 150", "shift: -5", "shift: 90"):  # usual fiber 5-60 g/d, possible 0-150
         load_scenario(_edited(tmp_path, "shift: 20", text))
-    for text, msg in (("set: -0.1", "0-150 g/d"), ("set: 150.5", "0-150 g/d"), ("shift: -5.5", "-5 to +90"),
-                      ("shift: 90.5", "-5 to +90")):
+    for text, msg in (
+        ("set: -0.1", "0-150 g/d"),
+        ("set: 150.5", "0-150 g/d"),
+        ("shift: -5.5", "-5 to +90"),
+        ("shift: 90.5", "-5 to +90"),
+    ):
         _refused(_edited(tmp_path, "shift: 20", text), msg)
     # the bounds of the usual inputs that the shifts are checked against are the population's own
     lo, hi = usual_input_bounds("healthy")
@@ -155,8 +168,13 @@ def test_dose_ranges_edges_and_sources(tmp_path):
     lo, hi = usual_input_bounds("ra")
     assert (lo["ra"], hi["ra"]) == (1.0, 1.0)
     # a flag already on in this population cannot be shifted further on
-    _refused(_write(tmp_path, _sed("disease: healthy", "disease: ra").replace("input: fiber, shift: 20", "input: ra, shift: 1")),
-             "ra", "0-1")
+    _refused(
+        _write(
+            tmp_path, _sed("disease: healthy", "disease: ra").replace("input: fiber, shift: 20", "input: ra, shift: 1")
+        ),
+        "ra",
+        "0-1",
+    )
     # pss10 is mapped to the stress load and checked on its own 0-40 scale (unchanged)
     _refused(_edited(tmp_path, "{input: fiber, shift: 20, ramp_days: 7}", "{input: pss10, set: 41}"), "pss10")
 
@@ -176,14 +194,19 @@ def test_levels_are_checked_again_on_a_population_given_to_run_scenario(tmp_path
 # --------------------------------------------------------------------------- YAML: duplicates and aliases
 def test_S11_duplicate_arm_key_refused(tmp_path):
     """S11: a duplicate arm name silently replaced the control arm (every comparison fiber vs fiber)."""
-    x = _write(tmp_path, B_YAML.replace("arms: {usual: {}, ",
-                                        "arms: {usual: {}, usual: {interventions: [{input: fiber, shift: 20}]}, "))
+    x = _write(
+        tmp_path,
+        B_YAML.replace("arms: {usual: {}, ", "arms: {usual: {}, usual: {interventions: [{input: fiber, shift: 20}]}, "),
+    )
     _refused(x, "duplicate key 'usual'", "line 6")
     # any mapping, not only arms
     _refused(_write(tmp_path, B_YAML + "duration_days: 14\n"), "duplicate key 'duration_days'")
     # names that YAML reads as other types are refused rather than turned into text (no: is False)
-    _refused(_write(tmp_path, _sed("arms: {usual: {}", "arms: {no: {}").replace("control: usual", "control: 'no'")),
-             "arm names", "quotes")
+    _refused(
+        _write(tmp_path, _sed("arms: {usual: {}", "arms: {no: {}").replace("control: usual", "control: 'no'")),
+        "arm names",
+        "quotes",
+    )
 
 
 def test_S28_S29_aliases_under_a_population_key_refused(tmp_path):
@@ -217,8 +240,11 @@ def test_S30_S34_hangs_end_at_once_with_an_input_error(tmp_path):
     3650`` with ``n_candidates: 2000000`` ran with no estimate or guard. Run in a child process with a time
     and memory limit: both must end within seconds with a short InputError."""
     s30 = _write(tmp_path, B_YAML.replace("name: t\n", f"name: t\ndescription: {_laughs(8)}\n"), "s30.yaml")
-    s34 = _write(tmp_path, _sed("duration_days: 28", "duration_days: 3650").replace(
-        "n_candidates: 300", "n_candidates: 2000000"), "s34.yaml")
+    s34 = _write(
+        tmp_path,
+        _sed("duration_days: 28", "duration_days: 3650").replace("n_candidates: 300", "n_candidates: 2000000"),
+        "s34.yaml",
+    )
     res = _run_guarded([s30, s34], timeout=90)
     for path in (s30, s34):
         got = res.get(str(path))
@@ -233,8 +259,12 @@ def test_S34_work_estimate_and_allow_large(tmp_path, monkeypatch):
     """The estimate (patients x days) is exposed; above the limit a run needs ``allow_large: true``."""
     import gutaxis.axis.scenario as scenario_mod
 
-    big = load_scenario(_write(tmp_path, _sed("duration_days: 28", "duration_days: 3650").replace(
-        "n_candidates: 300", "n_candidates: 2000000")))
+    big = load_scenario(
+        _write(
+            tmp_path,
+            _sed("duration_days: 28", "duration_days: 3650").replace("n_candidates: 300", "n_candidates: 2000000"),
+        )
+    )
     est = big.work_estimate()
     assert est["patient_days"] == 2_000_000 * 365 + 2_000_000 * 2 * 3650
     assert est["patient_days"] > scenario_mod.MAX_PATIENT_DAYS and est["seconds"] > 3600
@@ -250,9 +280,19 @@ def test_S34_work_estimate_and_allow_large(tmp_path, monkeypatch):
     _refused(_write(tmp_path, B_YAML + "allow_large: yes please\n"), "allow_large", "true or false")
     # the virtual trials count too: 100000 replicates x 400 endpoints is hours of random draws
     monkeypatch.undo()
-    many = "[" + ", ".join(f"{{output: {o}, day: {d}}}" for o in ("R", "il6", "CRP", "butyrate") for d in range(1, 29)) + "]"
-    slow = load_scenario(_write(tmp_path, _sed("replicates: 20", "replicates: 100000").replace(
-        "endpoints: [R, butyrate, il6, CRP]", f"endpoints: {many}")))
+    many = (
+        "["
+        + ", ".join(f"{{output: {o}, day: {d}}}" for o in ("R", "il6", "CRP", "butyrate") for d in range(1, 29))
+        + "]"
+    )
+    slow = load_scenario(
+        _write(
+            tmp_path,
+            _sed("replicates: 20", "replicates: 100000").replace(
+                "endpoints: [R, butyrate, il6, CRP]", f"endpoints: {many}"
+            ),
+        )
+    )
     est = slow.work_estimate()
     assert est["patient_days"] < scenario_mod.MAX_PATIENT_DAYS < est["work"]
     assert est["trial_draws"] == 100000 * (300 + 112 * 10 * 4)
@@ -360,12 +400,17 @@ def test_oversized_scenario_file_refused(tmp_path):
 def test_arm_order_gives_identical_results(tmp_path):
     """The same scenario with its arms in another order gives the same numbers for every arm (adherence
     draws, trial sampling and measurement noise are seeded per arm, not drawn in the order of the arms)."""
-    arms = {"usual": "{}", "fiber": "{adherence: {mean: 0.8, sd: 0.2}, interventions: [{input: fiber, shift: 20, ramp_days: 7}]}",
-            "fermented": "{adherence: {mean: 0.9, sd: 0.1}, interventions: [{input: fermented, shift: 4}]}"}
+    arms = {
+        "usual": "{}",
+        "fiber": "{adherence: {mean: 0.8, sd: 0.2}, interventions: [{input: fiber, shift: 20, ramp_days: 7}]}",
+        "fermented": "{adherence: {mean: 0.9, sd: 0.1}, interventions: [{input: fermented, shift: 4}]}",
+    }
 
     def scenario(order):
-        text = _sed("arms: {usual: {}, fiber: {interventions: [{input: fiber, shift: 20, ramp_days: 7}]}}",
-                    "arms: {" + ", ".join(f"{a}: {arms[a]}" for a in order) + "}")
+        text = _sed(
+            "arms: {usual: {}, fiber: {interventions: [{input: fiber, shift: 20, ramp_days: 7}]}}",
+            "arms: {" + ", ".join(f"{a}: {arms[a]}" for a in order) + "}",
+        )
         return run_scenario(text)
 
     a = scenario(["usual", "fiber", "fermented"])
@@ -383,27 +428,136 @@ def test_arm_order_gives_identical_results(tmp_path):
 
 # --------------------------------------------------------------------------- property: the loader
 _EXAMPLES = os.environ.get("GUTAXIS_FUZZ_EXAMPLES")
-FUZZ = settings(max_examples=int(_EXAMPLES or 50), deadline=None, derandomize=_EXAMPLES is None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(_EXAMPLES or 50),
+    deadline=None,
+    derandomize=_EXAMPLES is None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 FUZZ_LIMIT_S = 10.0
 FUZZ_LIMIT_MB = 500.0
 _STATS = {"n": 0, "input_error": 0, "accepted": 0, "max_s": 0.0, "max_rss_mb": 0.0, "max_bytes": 0, "max_msg": 0}
 
-_KEYS = ["name", "description", "duration_days", "duration_weeks", "seed", "population", "control", "trial",
-         "record_every", "arms", "endpoints", "dt", "citation", "allow_large", "disease", "n_candidates",
-         "n_candidate", "replicates", "n_per_arm", "interventions", "adherence", "input", "shift", "set", "start",
-         "stop", "ramp_days", "output", "day", "mean", "sd", "usual", "fiber", "<<", "junk"]
-_SCALARS = (st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.integers() | st.floats()
-            | st.sampled_from(["fiber", "stress", "pss10", "R", "il6", "healthy", "ra", "usual", "1e3", "nan", "inf",
-                               "-1e400", "0x10", "2024-01-01", "yes", "~", "", " ", "\t", "é", "\x00"])
-            | st.text(max_size=12))
-_VALUES = st.recursive(_SCALARS, lambda c: st.lists(c, max_size=4)
-                       | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=6), c, max_size=4), max_leaves=12)
-_TOKENS = ["&a ", "*a", "&b [1, *a]", "<<: *a\n", "{", "}", "[", "]", ": ", "- ", "\n", "  ", "\t", "#", "'", '"',
-           "!!python/object:os.system ", "!!binary ", "!!set ", "!!omap ", "!!float ", "%YAML 1.1\n", "---\n", "...\n",
-           "? ", "|\n", ">-\n", "\\", "\x00", "\ufeff", "\u2028", "1e300", "-1000", "true", "null", ".nan", "usual",
-           "fiber", "n_candidates", "duration_days: 3650\n", "n_candidates: 2000000", "shift: ", "set: "]
+_KEYS = [
+    "name",
+    "description",
+    "duration_days",
+    "duration_weeks",
+    "seed",
+    "population",
+    "control",
+    "trial",
+    "record_every",
+    "arms",
+    "endpoints",
+    "dt",
+    "citation",
+    "allow_large",
+    "disease",
+    "n_candidates",
+    "n_candidate",
+    "replicates",
+    "n_per_arm",
+    "interventions",
+    "adherence",
+    "input",
+    "shift",
+    "set",
+    "start",
+    "stop",
+    "ramp_days",
+    "output",
+    "day",
+    "mean",
+    "sd",
+    "usual",
+    "fiber",
+    "<<",
+    "junk",
+]
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.integers()
+    | st.floats()
+    | st.sampled_from(
+        [
+            "fiber",
+            "stress",
+            "pss10",
+            "R",
+            "il6",
+            "healthy",
+            "ra",
+            "usual",
+            "1e3",
+            "nan",
+            "inf",
+            "-1e400",
+            "0x10",
+            "2024-01-01",
+            "yes",
+            "~",
+            "",
+            " ",
+            "\t",
+            "é",
+            "\x00",
+        ]
+    )
+    | st.text(max_size=12)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=6), c, max_size=4),
+    max_leaves=12,
+)
+_TOKENS = [
+    "&a ",
+    "*a",
+    "&b [1, *a]",
+    "<<: *a\n",
+    "{",
+    "}",
+    "[",
+    "]",
+    ": ",
+    "- ",
+    "\n",
+    "  ",
+    "\t",
+    "#",
+    "'",
+    '"',
+    "!!python/object:os.system ",
+    "!!binary ",
+    "!!set ",
+    "!!omap ",
+    "!!float ",
+    "%YAML 1.1\n",
+    "---\n",
+    "...\n",
+    "? ",
+    "|\n",
+    ">-\n",
+    "\\",
+    "\x00",
+    "\ufeff",
+    "\u2028",
+    "1e300",
+    "-1000",
+    "true",
+    "null",
+    ".nan",
+    "usual",
+    "fiber",
+    "n_candidates",
+    "duration_days: 3650\n",
+    "n_candidates: 2000000",
+    "shift: ",
+    "set: ",
+]
 
 
 def _edit(doc: dict, path: list, value) -> dict:
@@ -420,8 +574,23 @@ def _edit(doc: dict, path: list, value) -> dict:
 
 
 _PATHS = st.lists(st.sampled_from(_KEYS), min_size=1, max_size=4)
-INPUTS = ["fiber", "fermented", "probiotic", "upf", "sugar", "satfat", "stress", "mindbody", "ra", "sle", "dmard",
-          "propionate", "ms", "pss10", "coffee"]
+INPUTS = [
+    "fiber",
+    "fermented",
+    "probiotic",
+    "upf",
+    "sugar",
+    "satfat",
+    "stress",
+    "mindbody",
+    "ra",
+    "sle",
+    "dmard",
+    "propionate",
+    "ms",
+    "pss10",
+    "coffee",
+]
 
 
 @st.composite
@@ -430,27 +599,78 @@ def scenario_inputs(draw):
     (aliases, nesting, long flat lists, many keys, long strings) and random bytes, all under 10 MB."""
     kind = draw(st.sampled_from(["plausible", "plausible", "edit", "edit", "mutate", "mutate", "bomb", "bytes"]))
     if kind == "plausible":  # near-valid scenarios: every field in or near its domain
-        small = (st.integers(0, 20) | st.integers(0, 20) | st.integers(-5, 120) | st.floats(-500, 500, allow_nan=False)
-                 | st.sampled_from([0, 1, 3650, 1e300, True]))
+        small = (
+            st.integers(0, 20)
+            | st.integers(0, 20)
+            | st.integers(-5, 120)
+            | st.floats(-500, 500, allow_nan=False)
+            | st.sampled_from([0, 1, 3650, 1e300, True])
+        )
         arms = {}
-        for a in draw(st.lists(st.sampled_from(["usual", "fiber", "ff", "a\nb", "no", "x" * 50]), min_size=1, max_size=4,
-                               unique=True)):
-            ivs = [{"input": draw(st.sampled_from(INPUTS)), draw(st.sampled_from(["shift", "set"])): draw(small),
-                    **draw(st.fixed_dictionaries({}, optional={"start": st.integers(0, 9) | small, "stop": st.integers(10, 20) | small,
-                                                               "ramp_days": st.integers(0, 9) | small}))}
-                   for _ in range(draw(st.integers(0, 2)))]
-            arms[a] = {"interventions": ivs, **draw(st.fixed_dictionaries({}, optional={
-                "adherence": st.floats(-0.5, 1.5) | st.fixed_dictionaries({"mean": st.floats(0, 1), "sd": st.floats(0, 1)})}))}
-        doc = {"name": "p", "duration_days": draw(st.integers(20, 120) | st.integers(20, 120) | small), "arms": arms,
-               "population": {"disease": draw(st.sampled_from(["healthy", "ra", "sle", "ms", "RA", "x"])),
-                              "n_candidates": draw(st.integers(50, 3000) | small), "seed": draw(st.integers(0, 2**70))},
-               "trial": {"n_per_arm": draw(st.none() | st.integers(2, 50)), "replicates": draw(st.integers(1, 500))},
-               "control": draw(st.sampled_from(list(arms) + [None, "usual"])),
-               "endpoints": draw(st.lists(st.sampled_from(["R", "il6", "CRP", "butyrate", "das28", "zonulin"])
-                                          | st.fixed_dictionaries({"output": st.sampled_from(["R", "lm"]), "day": small}),
-                                          max_size=4)),
-               **draw(st.fixed_dictionaries({}, optional={"record_every": small, "dt": st.floats(0, 2), "seed": small,
-                                                          "allow_large": st.booleans()}))}
+        for a in draw(
+            st.lists(
+                st.sampled_from(["usual", "fiber", "ff", "a\nb", "no", "x" * 50]), min_size=1, max_size=4, unique=True
+            )
+        ):
+            ivs = [
+                {
+                    "input": draw(st.sampled_from(INPUTS)),
+                    draw(st.sampled_from(["shift", "set"])): draw(small),
+                    **draw(
+                        st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "start": st.integers(0, 9) | small,
+                                "stop": st.integers(10, 20) | small,
+                                "ramp_days": st.integers(0, 9) | small,
+                            },
+                        )
+                    ),
+                }
+                for _ in range(draw(st.integers(0, 2)))
+            ]
+            arms[a] = {
+                "interventions": ivs,
+                **draw(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "adherence": st.floats(-0.5, 1.5)
+                            | st.fixed_dictionaries({"mean": st.floats(0, 1), "sd": st.floats(0, 1)})
+                        },
+                    )
+                ),
+            }
+        doc = {
+            "name": "p",
+            "duration_days": draw(st.integers(20, 120) | st.integers(20, 120) | small),
+            "arms": arms,
+            "population": {
+                "disease": draw(st.sampled_from(["healthy", "ra", "sle", "ms", "RA", "x"])),
+                "n_candidates": draw(st.integers(50, 3000) | small),
+                "seed": draw(st.integers(0, 2**70)),
+            },
+            "trial": {"n_per_arm": draw(st.none() | st.integers(2, 50)), "replicates": draw(st.integers(1, 500))},
+            "control": draw(st.sampled_from(list(arms) + [None, "usual"])),
+            "endpoints": draw(
+                st.lists(
+                    st.sampled_from(["R", "il6", "CRP", "butyrate", "das28", "zonulin"])
+                    | st.fixed_dictionaries({"output": st.sampled_from(["R", "lm"]), "day": small}),
+                    max_size=4,
+                )
+            ),
+            **draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "record_every": small,
+                        "dt": st.floats(0, 2),
+                        "seed": small,
+                        "allow_large": st.booleans(),
+                    },
+                )
+            ),
+        }
         return yaml.safe_dump(doc, sort_keys=False).encode(), kind
     if kind == "edit":
         doc = yaml.safe_load(B_YAML)
@@ -466,7 +686,7 @@ def scenario_inputs(draw):
         for _ in range(draw(st.integers(1, 8))):
             pos = draw(st.integers(0, len(text)))
             cut = draw(st.integers(0, 6))
-            text = text[:pos] + draw(st.sampled_from(_TOKENS) | st.text(max_size=4)) + text[pos + cut:]
+            text = text[:pos] + draw(st.sampled_from(_TOKENS) | st.text(max_size=4)) + text[pos + cut :]
         return text.encode("utf-8", "surrogatepass"), kind
     if kind == "bytes":
         return draw(st.binary(max_size=2000)), kind
@@ -483,7 +703,7 @@ def scenario_inputs(draw):
     elif bomb == "keys":
         payload = "{" + ", ".join(f"k{i}: {i}" for i in range(10 ** min(size, 5))) + "}"
     elif bomb == "string":
-        payload = '"' + "x" * min(10 ** size, 9_000_000) + '"'
+        payload = '"' + "x" * min(10**size, 9_000_000) + '"'
     else:
         payload = None
     if bomb == "arms":

@@ -1,6 +1,6 @@
 """Issue 12: "the same cohort with its samples shuffled gives identical results in every command".
 
-One test per command not covered elsewhere (associate, maaslin3, permanova, permdisp: 
+One test per command not covered elsewhere (associate, maaslin3, permanova, permdisp:
 tests/test_hardening_link.py; health indices and the healthy reference: test_hardening_readers.py;
 scenario arm order: test_hardening_scenarios.py). Each runs the command through the CLI twice on real
 data from ../shared/data (small subsets): once as given, once with the samples (or the diary's
@@ -46,8 +46,9 @@ def gmhi(tmp_path_factory, shared):
     in two different orders)."""
     d = tmp_path_factory.mktemp("shuffle")
     table = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0)
-    meta = pd.read_csv(shared("data", "gmhi2020_validation", "validation_metadata.csv"), index_col=0,
-                       encoding="utf-8-sig")
+    meta = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_metadata.csv"), index_col=0, encoding="utf-8-sig"
+    )
     meta = meta.loc[:, ~meta.columns.duplicated()]
     meta["study"] = meta["Phenotype_all"].str.extract(r"^(N-\d)", expand=False)
     meta = meta[meta["study"].isin(["N-1", "N-7", "N-8"])]
@@ -71,11 +72,13 @@ def gmhi(tmp_path_factory, shared):
 def same_rows(a: pd.DataFrame, b: pd.DataFrame, rtol: float = 1e-10, nonempty=True):
     """The same rows in any order: both sorted on every column (numbers rounded for the sort only,
     so that a last-bit difference cannot reorder them), then compared as :func:`same`."""
+
     def canon(df):
         key = df.copy()
         for c in key.columns:
             key[c] = key[c].round(8) if pd.api.types.is_float_dtype(key[c]) else key[c].astype(str)
         return df.loc[key.sort_values(list(key.columns)).index].reset_index(drop=True)
+
     same(canon(a), canon(b), rtol=rtol, nonempty=nonempty)
 
 
@@ -107,6 +110,7 @@ def _both(gmhi, tmp_path, *args, files=("t.csv", "m.tsv")):
 
 # ----------------------------------------------------------------------------- measure
 
+
 def test_report_indices_panels_and_pcoa(gmhi, tmp_path):
     a, b = _both(gmhi, tmp_path, "report", "{t}", "-o", "{o}")
     for name in ("indices.tsv", "panels.tsv"):
@@ -118,9 +122,28 @@ def test_report_indices_panels_and_pcoa(gmhi, tmp_path):
 
 # ----------------------------------------------------------------------------- meta
 
+
 def test_meta_per_study_from_a_profile(gmhi, tmp_path):
-    a, b = _both(gmhi, tmp_path, "meta", "{t}", "-m", "{m}", "--study", "study", "--label", "Phenotype",
-                 "--case", "Unhealthy", "--control", "Healthy", "--plots", 0, "-o", "{o}")
+    a, b = _both(
+        gmhi,
+        tmp_path,
+        "meta",
+        "{t}",
+        "-m",
+        "{m}",
+        "--study",
+        "study",
+        "--label",
+        "Phenotype",
+        "--case",
+        "Unhealthy",
+        "--control",
+        "Healthy",
+        "--plots",
+        0,
+        "-o",
+        "{o}",
+    )
     for name in ("meta_analysis.tsv", "study_effects.tsv", "studies.tsv"):
         ta, tb = (pd.read_csv(x / name, sep="\t") for x in (a, b))
         key = [c for c in ("feature", "study") if c in ta.columns] or list(ta.columns[:1])
@@ -129,8 +152,24 @@ def test_meta_per_study_from_a_profile(gmhi, tmp_path):
 
 # ----------------------------------------------------------------------------- classify
 
-CV = ["--label", "Phenotype", "--case", "Unhealthy", "--control", "Healthy", "--model", "lasso", "--folds", 5,
-      "--repeats", 2, "--seed", 3, "--no-report", "--no-confounders"]
+CV = [
+    "--label",
+    "Phenotype",
+    "--case",
+    "Unhealthy",
+    "--control",
+    "Healthy",
+    "--model",
+    "lasso",
+    "--folds",
+    5,
+    "--repeats",
+    2,
+    "--seed",
+    3,
+    "--no-report",
+    "--no-confounders",
+]
 
 
 def test_classify_cv_predictions_per_sample(gmhi, tmp_path):
@@ -153,9 +192,33 @@ def test_classify_predict_per_sample(gmhi, tmp_path):
 
 
 def test_classify_cross_study(gmhi, tmp_path):
-    a, b = _both(gmhi, tmp_path, "classify", "cross-study", "{t}", "{m}", "--label", "Phenotype", "--case",
-                 "Unhealthy", "--control", "Healthy", "--study", "study", "--mode", "matrix", "--folds", 3,
-                 "--repeats", 1, "--seed", 2, "--no-report", "-o", "{o}")
+    a, b = _both(
+        gmhi,
+        tmp_path,
+        "classify",
+        "cross-study",
+        "{t}",
+        "{m}",
+        "--label",
+        "Phenotype",
+        "--case",
+        "Unhealthy",
+        "--control",
+        "Healthy",
+        "--study",
+        "study",
+        "--mode",
+        "matrix",
+        "--folds",
+        3,
+        "--repeats",
+        1,
+        "--seed",
+        2,
+        "--no-report",
+        "-o",
+        "{o}",
+    )
     names = sorted(p.name for p in a.glob("*.tsv"))
     assert names == sorted(p.name for p in b.glob("*.tsv")) and names
     for name in names:
@@ -167,13 +230,25 @@ def test_classify_confounders(gmhi, tmp_path):
     outs = []
     for tag, m in (("a", "m.tsv"), ("b", "m_shuf.tsv")):
         out = tmp_path / f"{tag}.tsv"
-        ok("classify", "confounders", gmhi / m, "--label", "Phenotype", "--case", "Unhealthy", "--control",
-           "Healthy", "-o", out)
+        ok(
+            "classify",
+            "confounders",
+            gmhi / m,
+            "--label",
+            "Phenotype",
+            "--case",
+            "Unhealthy",
+            "--control",
+            "Healthy",
+            "-o",
+            out,
+        )
         outs.append(pd.read_csv(out, sep="\t"))
     same(*outs, by="column")
 
 
 # ----------------------------------------------------------------------------- diary: scores, insights, plan
+
 
 def _shuffled_person(tmp_path, seed=5, before: str | None = None):
     """The example person's folder with the rows of its meal, stress and symptom logs shuffled
@@ -205,15 +280,28 @@ def test_diet_scores_with_shuffled_meal_rows(tmp_path):
         ta, tb = (pd.read_csv(x / name) for x in (tmp_path / "a", tmp_path / "b"))
         same(ta, tb, by=key or list(ta.columns[:1]))
     # source_row names the entry's row in the input file, which the shuffle moved; every other column must agree
-    ra, rb = (pd.read_csv(x / "resolved_meals.csv").drop(columns="source_row") for x in (tmp_path / "a", tmp_path / "b"))
+    ra, rb = (
+        pd.read_csv(x / "resolved_meals.csv").drop(columns="source_row") for x in (tmp_path / "a", tmp_path / "b")
+    )
     same_rows(ra, rb)
 
 
 def test_insights_with_shuffled_diary_rows(tmp_path):
     pa, pb = _shuffled_person(tmp_path)
     for p, out in ((pa, tmp_path / "a"), (pb, tmp_path / "b")):
-        ok("insights", "--meals", p / "meals.csv", "--symptoms", p / "symptoms.json", "--stress", p / "stress.csv",
-           "--foods", p / "foods.csv", "-o", out)
+        ok(
+            "insights",
+            "--meals",
+            p / "meals.csv",
+            "--symptoms",
+            p / "symptoms.json",
+            "--stress",
+            p / "stress.csv",
+            "--foods",
+            p / "foods.csv",
+            "-o",
+            out,
+        )
     for name in ("insights.csv", "insights_skipped.csv"):
         ta, tb = (pd.read_csv(x / name) for x in (tmp_path / "a", tmp_path / "b"))
         key = [c for c in ("symptom", "factor", "lag_h", "lag") if c in ta.columns] or list(ta.columns[:2])

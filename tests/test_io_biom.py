@@ -8,10 +8,10 @@ import biom
 import h5py
 import numpy as np
 import pytest
+from test_io_roundtrip import SAMPLES, TAXA, biom_v2_bytes, counts, qza_bytes
 
 import gutaxis.io as gio
 from gutaxis.errors import InputError
-from test_io_roundtrip import SAMPLES, TAXA, biom_v2_bytes, counts, qza_bytes
 
 
 def _write_v2(path, table: biom.Table) -> None:
@@ -22,12 +22,41 @@ def _write_v2(path, table: biom.Table) -> None:
 @pytest.mark.parametrize(
     "taxonomy,expected",
     [
-        (["k__Bacteria", "p__Firmicutes", "c__Clostridia", "o__Clostridiales", "f__Lachnospiraceae",
-          "g__Blautia", "s__"], ("Blautia", np.nan, "genus")),
-        (["D_0__Bacteria", "D_1__Firmicutes", "D_2__Clostridia", "D_3__Clostridiales", "D_4__Lachnospiraceae",
-          "D_5__[Ruminococcus] gnavus group"], ("Ruminococcus gnavus group", np.nan, "genus")),
-        (["d__Bacteria", "p__Firmicutes_A", "c__Clostridia", "o__Lachnospirales", "f__Lachnospiraceae",
-          "g__Blautia_A", "s__Blautia_A obeum"], ("Blautia A", "Blautia A obeum", "species")),
+        (
+            [
+                "k__Bacteria",
+                "p__Firmicutes",
+                "c__Clostridia",
+                "o__Clostridiales",
+                "f__Lachnospiraceae",
+                "g__Blautia",
+                "s__",
+            ],
+            ("Blautia", np.nan, "genus"),
+        ),
+        (
+            [
+                "D_0__Bacteria",
+                "D_1__Firmicutes",
+                "D_2__Clostridia",
+                "D_3__Clostridiales",
+                "D_4__Lachnospiraceae",
+                "D_5__[Ruminococcus] gnavus group",
+            ],
+            ("Ruminococcus gnavus group", np.nan, "genus"),
+        ),
+        (
+            [
+                "d__Bacteria",
+                "p__Firmicutes_A",
+                "c__Clostridia",
+                "o__Lachnospirales",
+                "f__Lachnospiraceae",
+                "g__Blautia_A",
+                "s__Blautia_A obeum",
+            ],
+            ("Blautia A", "Blautia A obeum", "species"),
+        ),
     ],
 )
 def test_taxonomy_metadata_styles(tmp_path, taxonomy, expected):
@@ -46,10 +75,16 @@ def test_taxonomy_metadata_styles(tmp_path, taxonomy, expected):
 
 
 def test_taxonomy_as_joined_string_in_json(tmp_path):
-    table = biom.Table(np.array([[3.0, 1.0], [1.0, 1.0]]), ["f1", "f2"], ["A", "B"],
-                       observation_metadata=[{"taxonomy": "k__Bacteria; p__Verrucomicrobia; g__Akkermansia"},
-                                             {"taxonomy": "Unassigned"}],
-                       sample_metadata=[{"body_site": "gut", "age": 31}, {"body_site": "gut", "age": 45}])
+    table = biom.Table(
+        np.array([[3.0, 1.0], [1.0, 1.0]]),
+        ["f1", "f2"],
+        ["A", "B"],
+        observation_metadata=[
+            {"taxonomy": "k__Bacteria; p__Verrucomicrobia; g__Akkermansia"},
+            {"taxonomy": "Unassigned"},
+        ],
+        sample_metadata=[{"body_site": "gut", "age": 31}, {"body_site": "gut", "age": 45}],
+    )
     path = tmp_path / "t.json.biom"
     path.write_text(table.to_json("tests"))
     adata = gio.read_biom(path)
@@ -83,8 +118,9 @@ def test_qza_records_artifact(tmp_path):
     np.testing.assert_array_equal(adata.layers["counts"].toarray(), counts())
 
 
-@pytest.mark.parametrize("artifact_type", ["FeatureData[Taxonomy]", "FeatureTable[PresenceAbsence]",
-                                           "SampleData[SequencesWithQuality]"])
+@pytest.mark.parametrize(
+    "artifact_type", ["FeatureData[Taxonomy]", "FeatureTable[PresenceAbsence]", "SampleData[SequencesWithQuality]"]
+)
 def test_qza_other_types_are_named(tmp_path, artifact_type):
     path = tmp_path / "x.qza"
     path.write_bytes(qza_bytes(biom_v2_bytes(counts()), artifact_type=artifact_type))

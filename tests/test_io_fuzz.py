@@ -21,10 +21,6 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import gutaxis.io as gio
-from gutaxis.errors import InputError
-from gutaxis.io import FilteredWarning
 from test_io_roundtrip import (
     biom_v1_text,
     biom_v2_bytes,
@@ -36,11 +32,19 @@ from test_io_roundtrip import (
     tsv_text,
 )
 
+import gutaxis.io as gio
+from gutaxis.errors import InputError
+from gutaxis.io import FilteredWarning
+
 # 60 examples per property keeps the module at a few seconds; set GUTAXIS_FUZZ_EXAMPLES=2000 for a
 # longer, randomised hunt (the default run is derandomised so CI is reproducible).
 _EXAMPLES = os.environ.get("GUTAXIS_FUZZ_EXAMPLES")
-SETTINGS = settings(max_examples=int(_EXAMPLES or 60), deadline=None, derandomize=_EXAMPLES is None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(_EXAMPLES or 60),
+    deadline=None,
+    derandomize=_EXAMPLES is None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 P = proportions()
 C = counts()
@@ -56,14 +60,40 @@ BINARY_BASES = {
     "qza": (qza_bytes(biom_v2_bytes(C, taxonomy=False)), ".qza"),
 }
 READER_OF = {
-    "metaphlan_merged": gio.read_metaphlan, "metaphlan_single": gio.read_metaphlan,
-    "tsv_columns": gio.read_table, "csv_rows": gio.read_table,
-    "biom_v1": gio.read_biom, "biom_v2": gio.read_biom, "qza": gio.read_qza,
+    "metaphlan_merged": gio.read_metaphlan,
+    "metaphlan_single": gio.read_metaphlan,
+    "tsv_columns": gio.read_table,
+    "csv_rows": gio.read_table,
+    "biom_v1": gio.read_biom,
+    "biom_v2": gio.read_biom,
+    "qza": gio.read_qza,
 }
-ALL_READERS = [gio.read_profile, gio.read_metaphlan, gio.read_biom, gio.read_qza, gio.read_table,
-               gio.read_h5ad, gio.read_metadata]
-BAD_TOKENS = ["nan", "NaN", "", "NA", "-1", "-0.001", "abc", "1e999", "inf", "-inf", "1..2", "0x10", "null",
-              "12%", "n/a"]
+ALL_READERS = [
+    gio.read_profile,
+    gio.read_metaphlan,
+    gio.read_biom,
+    gio.read_qza,
+    gio.read_table,
+    gio.read_h5ad,
+    gio.read_metadata,
+]
+BAD_TOKENS = [
+    "nan",
+    "NaN",
+    "",
+    "NA",
+    "-1",
+    "-0.001",
+    "abc",
+    "1e999",
+    "inf",
+    "-inf",
+    "1..2",
+    "0x10",
+    "null",
+    "12%",
+    "n/a",
+]
 _counter = itertools.count()
 
 
@@ -111,22 +141,28 @@ def _outcome(reader, path, *, must_fail: bool) -> None:
 
 
 @SETTINGS
-@given(data=st.binary(max_size=1500), suffix=st.sampled_from([".txt", ".tsv", ".csv", ".biom", ".qza", ".h5ad"]),
-       reader=st.sampled_from(ALL_READERS))
+@given(
+    data=st.binary(max_size=1500),
+    suffix=st.sampled_from([".txt", ".tsv", ".csv", ".biom", ".qza", ".h5ad"]),
+    reader=st.sampled_from(ALL_READERS),
+)
 def test_random_bytes(workdir, data, suffix, reader):
     _outcome(reader, _write(workdir, data, suffix), must_fail=False)
 
 
 @SETTINGS
-@given(text=st.text(alphabet=st.sampled_from(list("\t,;\n#|_-.0123456789eEkpsgUNKOWabc ")), max_size=400),
-       reader=st.sampled_from([gio.read_profile, gio.read_metaphlan, gio.read_table, gio.read_metadata]))
+@given(
+    text=st.text(alphabet=st.sampled_from(list("\t,;\n#|_-.0123456789eEkpsgUNKOWabc ")), max_size=400),
+    reader=st.sampled_from([gio.read_profile, gio.read_metaphlan, gio.read_table, gio.read_metadata]),
+)
 def test_random_table_like_text(workdir, text, reader):
     _outcome(reader, _write(workdir, text, ".tsv"), must_fail=False)
 
 
 @SETTINGS
-@given(name=st.sampled_from(list(TEXT_BASES) + list(BINARY_BASES)), cut=st.floats(0.0, 0.999),
-       via_profile=st.booleans())
+@given(
+    name=st.sampled_from(list(TEXT_BASES) + list(BINARY_BASES)), cut=st.floats(0.0, 0.999), via_profile=st.booleans()
+)
 def test_truncated_files(workdir, name, cut, via_profile):
     data, suffix = TEXT_BASES.get(name) or BINARY_BASES[name]
     raw = data.encode() if isinstance(data, str) else data
@@ -135,8 +171,11 @@ def test_truncated_files(workdir, name, cut, via_profile):
 
 
 @SETTINGS
-@given(name=st.sampled_from(list(BINARY_BASES)), positions=st.lists(st.floats(0.0, 0.999), min_size=1, max_size=8),
-       value=st.integers(0, 255))
+@given(
+    name=st.sampled_from(list(BINARY_BASES)),
+    positions=st.lists(st.floats(0.0, 0.999), min_size=1, max_size=8),
+    value=st.integers(0, 255),
+)
 def test_corrupted_binary_files(workdir, name, positions, value):
     data = bytearray(BINARY_BASES[name][0])
     for pos in positions:
@@ -169,8 +208,12 @@ def _value_cells(name: str, lines: list[str]) -> list[tuple[int, int]]:
 
 
 @SETTINGS
-@given(name=st.sampled_from(list(TEXT_BASES)), pick=st.integers(0, 10_000), token=st.sampled_from(BAD_TOKENS),
-       via_profile=st.booleans())
+@given(
+    name=st.sampled_from(list(TEXT_BASES)),
+    pick=st.integers(0, 10_000),
+    token=st.sampled_from(BAD_TOKENS),
+    via_profile=st.booleans(),
+)
 def test_corrupted_cells_are_refused(workdir, name, pick, token, via_profile):
     text, suffix = TEXT_BASES[name]
     lines = text.split("\n")
@@ -220,10 +263,19 @@ def test_duplicate_ids_are_refused(workdir, name, axis, pick):
 
 
 EMPTY_CASES = [
-    ("", ".tsv"), ("\n\n  \n", ".txt"), ("taxon\tS1\tS2\n", ".tsv"), ("#only a comment\n#another\n", ".txt"),
-    ("#mpa_v30_CHOCOPhlAn_201901\n#SampleID\tMetaphlan_Analysis\n"
-     "#clade_name\tNCBI_tax_id\trelative_abundance\tadditional_species\n", ".txt"),
-    ("clade_name\tNCBI_tax_id\tS1\n", ".txt"), ("taxon\n", ".tsv"), ("{}", ".biom"), ("[]", ".biom"),
+    ("", ".tsv"),
+    ("\n\n  \n", ".txt"),
+    ("taxon\tS1\tS2\n", ".tsv"),
+    ("#only a comment\n#another\n", ".txt"),
+    (
+        "#mpa_v30_CHOCOPhlAn_201901\n#SampleID\tMetaphlan_Analysis\n"
+        "#clade_name\tNCBI_tax_id\trelative_abundance\tadditional_species\n",
+        ".txt",
+    ),
+    ("clade_name\tNCBI_tax_id\tS1\n", ".txt"),
+    ("taxon\n", ".tsv"),
+    ("{}", ".biom"),
+    ("[]", ".biom"),
 ]
 
 
@@ -252,8 +304,10 @@ def _empty_biom_v2() -> bytes:
 
 
 @SETTINGS
-@given(name=st.sampled_from(["metaphlan_merged", "tsv_columns", "csv_rows", "biom_v1", "biom_v2", "qza"]),
-       sample=st.integers(0, 3))
+@given(
+    name=st.sampled_from(["metaphlan_merged", "tsv_columns", "csv_rows", "biom_v1", "biom_v2", "qza"]),
+    sample=st.integers(0, 3),
+)
 def test_zero_sum_samples_are_refused(workdir, name, sample):
     if name == "metaphlan_merged":
         unclassified = np.zeros(P.shape[0])
@@ -288,18 +342,29 @@ def wrong_zips(draw) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         if kind == "random_members":
-            for name in draw(st.lists(_member_names.filter(lambda n: not n.endswith("metadata.yaml")), max_size=4,
-                                      unique=True)):
+            for name in draw(
+                st.lists(_member_names.filter(lambda n: not n.endswith("metadata.yaml")), max_size=4, unique=True)
+            ):
                 archive.writestr(name, draw(st.binary(max_size=50)))
         elif kind == "other_type":
-            kind_name = draw(st.sampled_from(["FeatureData[Taxonomy]", "Phylogeny[Rooted]",
-                                              "SampleData[PairedEndSequencesWithQuality]",
-                                              "FeatureTable[PresenceAbsence]", "DistanceMatrix"]))
+            kind_name = draw(
+                st.sampled_from(
+                    [
+                        "FeatureData[Taxonomy]",
+                        "Phylogeny[Rooted]",
+                        "SampleData[PairedEndSequencesWithQuality]",
+                        "FeatureTable[PresenceAbsence]",
+                        "DistanceMatrix",
+                    ]
+                )
+            )
             archive.writestr(f"{uid}/metadata.yaml", f"uuid: {uid}\ntype: {kind_name}\nformat: X\n")
             archive.writestr(f"{uid}/data/feature-table.biom", biom_v2_bytes(C))
         elif kind == "bad_yaml":
-            archive.writestr(f"{uid}/metadata.yaml", draw(st.sampled_from(["[unclosed", "just text", "- a\n- b",
-                                                                           "type: [", "\x00\x01", "uuid: 1"])))
+            archive.writestr(
+                f"{uid}/metadata.yaml",
+                draw(st.sampled_from(["[unclosed", "just text", "- a\n- b", "type: [", "\x00\x01", "uuid: 1"])),
+            )
         elif kind == "no_table":
             archive.writestr(f"{uid}/metadata.yaml", f"uuid: {uid}\ntype: FeatureTable[Frequency]\nformat: X\n")
         elif kind == "bad_table":

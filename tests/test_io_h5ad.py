@@ -6,11 +6,11 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from test_io_roundtrip import metaphlan4_merged, proportions
 
 import gutaxis.io as gio
 from gutaxis.errors import InputError
 from gutaxis.io import FilteredWarning
-from test_io_roundtrip import metaphlan4_merged, proportions
 
 
 def test_round_trip_keeps_matrix_lineage_and_provenance(tmp_path):
@@ -35,8 +35,11 @@ def test_round_trip_keeps_matrix_lineage_and_provenance(tmp_path):
 
 def test_foreign_h5ad_with_counts_in_x(tmp_path):
     X = np.array([[5.0, 5.0, 0.0], [1.0, 2.0, 1.0]])
-    foreign = ad.AnnData(X=X, obs=pd.DataFrame(index=["a", "b"]),
-                         var=pd.DataFrame(index=["s__Bacteroides_uniformis", "s__Prevotella_copri", "x"]))
+    foreign = ad.AnnData(
+        X=X,
+        obs=pd.DataFrame(index=["a", "b"]),
+        var=pd.DataFrame(index=["s__Bacteroides_uniformis", "s__Prevotella_copri", "x"]),
+    )
     path = tmp_path / "foreign.h5ad"
     foreign.write_h5ad(path)
     adata = gio.read_h5ad(path)
@@ -58,8 +61,9 @@ def test_foreign_h5ad_with_bad_values(tmp_path, bad, message):
 
 def test_h5ad_zero_sum_sample(tmp_path):
     path = tmp_path / "zero.h5ad"
-    ad.AnnData(X=np.array([[0.0, 0.0], [0.2, 0.8]]), obs=pd.DataFrame(index=["a", "b"]),
-               var=pd.DataFrame(index=["t1", "t2"])).write_h5ad(path)
+    ad.AnnData(
+        X=np.array([[0.0, 0.0], [0.2, 0.8]]), obs=pd.DataFrame(index=["a", "b"]), var=pd.DataFrame(index=["t1", "t2"])
+    ).write_h5ad(path)
     with pytest.raises(InputError, match="sample 'a' sums to zero"):
         gio.read_h5ad(path)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_io_roundtrip import SAMPLES, proportions, tsv_text
 
 import gutaxis.io as gio
 from gutaxis.errors import InputError
 from gutaxis.io import FilteredWarning
-from test_io_roundtrip import SAMPLES, proportions, tsv_text
 
 
 @pytest.fixture
@@ -21,8 +21,9 @@ def cohort(tmp_path):
 
 def test_qiime2_metadata(tmp_path):
     path = tmp_path / "sample-metadata.tsv"
-    path.write_text("sample-id\tbody-site\tage\n#q2:types\tcategorical\tnumeric\n# a comment\n"
-                    "S1\tgut\t31\nS3\tgut\tNA\n")
+    path.write_text(
+        "sample-id\tbody-site\tage\n#q2:types\tcategorical\tnumeric\n# a comment\nS1\tgut\t31\nS3\tgut\tNA\n"
+    )
     meta = gio.read_metadata(path)
     assert list(meta.index) == ["S1", "S3"] and meta.index.name == "sample"
     assert meta.attrs["id_column"] == "sample-id"
@@ -63,12 +64,15 @@ def test_r_write_table_row_names(tmp_path, shared):
         gio.read_metadata(path)
 
 
-@pytest.mark.parametrize("content,message", [
-    ("sample,age\nS1,3\nS1,4\n", "duplicate sample ID 'S1'"),
-    ("sample,age\n,3\n", "empty sample ID at line 2"),
-    ("", "empty"),
-    ("sample,age\n", "header but no rows"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("sample,age\nS1,3\nS1,4\n", "duplicate sample ID 'S1'"),
+        ("sample,age\n,3\n", "empty sample ID at line 2"),
+        ("", "empty"),
+        ("sample,age\n", "header but no rows"),
+    ],
+)
 def test_bad_metadata(tmp_path, content, message):
     path = tmp_path / "m.csv"
     path.write_text(content)

@@ -112,8 +112,11 @@ def test_real_metaphlan3_profile(shared):
 
 def test_real_profile_at_genus_rank(shared):
     path = shared("data", "gmwi2_example", "SRR1761667_metaphlan.txt")
-    genera = [line.split("\t")[0] for line in path.read_text().splitlines()
-              if not line.startswith("#") and line.split("\t")[0].split("|")[-1].startswith("g__")]
+    genera = [
+        line.split("\t")[0]
+        for line in path.read_text().splitlines()
+        if not line.startswith("#") and line.split("\t")[0].split("|")[-1].startswith("g__")
+    ]
     adata = _read(path, rank="genus")
     assert adata.n_vars == len(genera)
     assert (adata.var["rank"].isin(["genus", "family", "order", "class", "phylum"])).all()
@@ -129,8 +132,12 @@ def test_metaphlan4_single_sample_species_and_sgb(tmp_path):
     path.write_text(MPA4_SINGLE)
     species = _read(path)
     assert list(species.obs_names) == ["sample_profile"]  # suffix kept as given
-    assert list(species.var_names) == ["Faecalibacterium prausnitzii", "Lachnospiraceae bacterium",
-                                       "Bacteroides uniformis", "Bacteroides GGB1234 SGB5678"]
+    assert list(species.var_names) == [
+        "Faecalibacterium prausnitzii",
+        "Lachnospiraceae bacterium",
+        "Bacteroides uniformis",
+        "Bacteroides GGB1234 SGB5678",
+    ]
     np.testing.assert_allclose(np.asarray(species.X)[0], np.array([0.35, 0.15, 0.20, 0.10]) / 0.80)  # of classified
     assert species.obs["unclassified_fraction"].iloc[0] == pytest.approx(0.20)
     assert species.uns["provenance"]["filtered"][0]["ids"] == ["UNCLASSIFIED"]
@@ -220,8 +227,9 @@ def test_list_of_single_sample_files(tmp_path):
 
 
 def _same_database(text: str) -> str:
-    return (text.replace("o__Clostridiales|f__Ruminococcaceae", "o__Eubacteriales|f__Oscillospiraceae")
-            .replace("p__Bacteroidetes", "p__Bacteroidota"))
+    return text.replace("o__Clostridiales|f__Ruminococcaceae", "o__Eubacteriales|f__Oscillospiraceae").replace(
+        "p__Bacteroidetes", "p__Bacteroidota"
+    )
 
 
 def test_same_name_under_two_lineages_keeps_both(tmp_path, caplog):
@@ -251,8 +259,11 @@ def test_list_with_the_same_sample_twice(tmp_path):
 
 def test_percentages_above_100_are_refused(tmp_path):
     path = tmp_path / "counts.txt"
-    path.write_text(MPA2_MERGED.replace("70.0\t10.0", "700.0\t10.0").replace(
-        "s__Faecalibacterium_prausnitzii\t70.0", "s__Faecalibacterium_prausnitzii\t700.0"))
+    path.write_text(
+        MPA2_MERGED.replace("70.0\t10.0", "700.0\t10.0").replace(
+            "s__Faecalibacterium_prausnitzii\t70.0", "s__Faecalibacterium_prausnitzii\t700.0"
+        )
+    )
     with pytest.raises(InputError, match=r"sums to .*% at rank 'species'.*read_table"):
         gio.read_metaphlan(path)
 
@@ -273,9 +284,11 @@ def test_not_a_clade_row(tmp_path):
 
 def test_all_unclassified_sample(tmp_path):
     path = tmp_path / "empty_sample.txt"
-    path.write_text("#SampleID\tMetaphlan_Analysis\n#clade_name\tNCBI_tax_id\trelative_abundance\t"
-                    "additional_species\nUNKNOWN\t-1\t100.0\t\nk__Bacteria\t2\t0.0\t\n"
-                    "k__Bacteria|p__F|c__C|o__O|f__F|g__G|s__G_s\t2|1|2|3|4|5|6\t0.0\t\n")
+    path.write_text(
+        "#SampleID\tMetaphlan_Analysis\n#clade_name\tNCBI_tax_id\trelative_abundance\t"
+        "additional_species\nUNKNOWN\t-1\t100.0\t\nk__Bacteria\t2\t0.0\t\n"
+        "k__Bacteria|p__F|c__C|o__O|f__F|g__G|s__G_s\t2|1|2|3|4|5|6\t0.0\t\n"
+    )
     with pytest.raises(InputError, match="no abundance at rank 'species'"):
         gio.read_metaphlan(path)
 

@@ -5,16 +5,26 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+from test_io_roundtrip import biom_v2_bytes, counts
 
 import gutaxis
 import gutaxis.io as gio
 from gutaxis.errors import InputError
-from test_io_roundtrip import biom_v2_bytes, counts
 
 
 def test_public_surface():
-    for name in ("read_profile", "read_metaphlan", "read_biom", "read_qza", "read_table", "read_h5ad",
-                 "read_metadata", "add_metadata", "FilteredWarning", "SUPPORTED_FORMATS"):
+    for name in (
+        "read_profile",
+        "read_metaphlan",
+        "read_biom",
+        "read_qza",
+        "read_table",
+        "read_h5ad",
+        "read_metadata",
+        "add_metadata",
+        "FilteredWarning",
+        "SUPPORTED_FORMATS",
+    ):
         assert hasattr(gio, name)
     assert set(gio.SUPPORTED_FORMATS) == {"metaphlan", "biom", "qza", "table", "h5ad"}
     assert gutaxis.read_profile is gio.read_profile  # lazy export of the package
@@ -35,12 +45,15 @@ def test_explicit_format_skips_detection(tmp_path):
     assert adata.uns["provenance"]["format_reason"] == "given"
 
 
-@pytest.mark.parametrize("content,suffix,message", [
-    (b"\x00\x01\x02binary", ".dat", "binary file"),
-    (b"", ".tsv", "empty"),
-    (b'{"a": 1}', ".json", "JSON file that is not a BIOM table"),
-    (b"\x89HDF\r\n\x1a\n" + b"\x00" * 64, ".h5", "HDF5 file that cannot be opened"),
-])
+@pytest.mark.parametrize(
+    "content,suffix,message",
+    [
+        (b"\x00\x01\x02binary", ".dat", "binary file"),
+        (b"", ".tsv", "empty"),
+        (b'{"a": 1}', ".json", "JSON file that is not a BIOM table"),
+        (b"\x89HDF\r\n\x1a\n" + b"\x00" * 64, ".h5", "HDF5 file that cannot be opened"),
+    ],
+)
 def test_unknown_or_broken_files(tmp_path, content, suffix, message):
     path = tmp_path / f"x{suffix}"
     path.write_bytes(content)

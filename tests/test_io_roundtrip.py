@@ -28,18 +28,60 @@ from gutaxis.io import FilteredWarning
 
 SAMPLES = ["S1", "S2_profile", "S3", "S4_metaphlan_bugs_list"]
 LINEAGES = {
-    "Bacteroides uniformis": ("Bacteria", "Bacteroidetes", "Bacteroidia", "Bacteroidales", "Bacteroidaceae",
-                              "Bacteroides", "SGB1836"),
-    "Phocaeicola vulgatus": ("Bacteria", "Bacteroidetes", "Bacteroidia", "Bacteroidales", "Bacteroidaceae",
-                             "Phocaeicola", "SGB1814"),
-    "Faecalibacterium prausnitzii": ("Bacteria", "Firmicutes", "Clostridia", "Eubacteriales", "Oscillospiraceae",
-                                     "Faecalibacterium", "SGB15316"),
-    "Lacticaseibacillus rhamnosus": ("Bacteria", "Firmicutes", "Bacilli", "Lactobacillales", "Lactobacillaceae",
-                                     "Lacticaseibacillus", "SGB7144"),
-    "Escherichia coli": ("Bacteria", "Proteobacteria", "Gammaproteobacteria", "Enterobacterales",
-                         "Enterobacteriaceae", "Escherichia", "SGB10068"),
-    "Akkermansia muciniphila": ("Bacteria", "Verrucomicrobia", "Verrucomicrobiae", "Verrucomicrobiales",
-                                "Akkermansiaceae", "Akkermansia", "SGB9226"),
+    "Bacteroides uniformis": (
+        "Bacteria",
+        "Bacteroidetes",
+        "Bacteroidia",
+        "Bacteroidales",
+        "Bacteroidaceae",
+        "Bacteroides",
+        "SGB1836",
+    ),
+    "Phocaeicola vulgatus": (
+        "Bacteria",
+        "Bacteroidetes",
+        "Bacteroidia",
+        "Bacteroidales",
+        "Bacteroidaceae",
+        "Phocaeicola",
+        "SGB1814",
+    ),
+    "Faecalibacterium prausnitzii": (
+        "Bacteria",
+        "Firmicutes",
+        "Clostridia",
+        "Eubacteriales",
+        "Oscillospiraceae",
+        "Faecalibacterium",
+        "SGB15316",
+    ),
+    "Lacticaseibacillus rhamnosus": (
+        "Bacteria",
+        "Firmicutes",
+        "Bacilli",
+        "Lactobacillales",
+        "Lactobacillaceae",
+        "Lacticaseibacillus",
+        "SGB7144",
+    ),
+    "Escherichia coli": (
+        "Bacteria",
+        "Proteobacteria",
+        "Gammaproteobacteria",
+        "Enterobacterales",
+        "Enterobacteriaceae",
+        "Escherichia",
+        "SGB10068",
+    ),
+    "Akkermansia muciniphila": (
+        "Bacteria",
+        "Verrucomicrobia",
+        "Verrucomicrobiae",
+        "Verrucomicrobiales",
+        "Akkermansiaceae",
+        "Akkermansia",
+        "SGB9226",
+    ),
 }
 TAXA = list(LINEAGES)
 PREFIXES = ("k", "p", "c", "o", "f", "g")
@@ -92,9 +134,13 @@ def metaphlan4_merged(P: np.ndarray, unclassified: np.ndarray | None = None, sam
 def metaphlan3_single(p: np.ndarray, unknown: float, sample: str = "Metaphlan_Analysis") -> str:
     """A single-sample MetaPhlAn 3 profile (percent), ``p`` one sample's proportions."""
     pct = p * (1 - unknown) * 100
-    lines = ["#mpa_v30_CHOCOPhlAn_201901", "#metaphlan in.fastq -o out.txt --unknown_estimation",
-             f"#SampleID\t{sample}", "#clade_name\tNCBI_tax_id\trelative_abundance\tadditional_species",
-             f"UNKNOWN\t-1\t{unknown * 100!r}\t"]
+    lines = [
+        "#mpa_v30_CHOCOPhlAn_201901",
+        "#metaphlan in.fastq -o out.txt --unknown_estimation",
+        f"#SampleID\t{sample}",
+        "#clade_name\tNCBI_tax_id\trelative_abundance\tadditional_species",
+        f"UNKNOWN\t-1\t{unknown * 100!r}\t",
+    ]
     rows: dict[str, float] = {}
     for depth in range(1, 8):
         for j, taxon in enumerate(TAXA):
@@ -125,10 +171,14 @@ def biom_v1_text(M: np.ndarray, *, taxonomy: bool = True) -> str:
     """
     obs_x_samples = M.T
     doc = {
-        "id": "gutaxis-test", "format": "Biological Observation Matrix 1.0.0",
-        "format_url": "http://biom-format.org", "type": "OTU table", "generated_by": "gutaxis tests",
-        "date": "2024-01-01T00:00:00", "matrix_type": "sparse",
-        "matrix_element_type": "int" if np.all(M == np.round(M)) else "float",
+        "id": "gutaxis-test",
+        "format": "Biological Observation Matrix 1.0.0",
+        "format_url": "http://biom-format.org",
+        "type": "OTU table",
+        "generated_by": "gutaxis tests",
+        "date": "2024-01-01T00:00:00",
+        "matrix_type": "sparse",
+        "matrix_element_type": "int" if np.all(np.round(M) == M) else "float",
         "shape": list(obs_x_samples.shape),
         "data": [[int(i), int(j), float(obs_x_samples[i, j])] for i, j in zip(*np.nonzero(obs_x_samples))],
         "rows": [{"id": t, "metadata": {"taxonomy": greengenes(t)} if taxonomy else None} for t in TAXA],
@@ -137,8 +187,13 @@ def biom_v1_text(M: np.ndarray, *, taxonomy: bool = True) -> str:
     return json.dumps(doc)
 
 
-def qza_bytes(biom_payload: bytes, *, artifact_type: str = "FeatureTable[Frequency]", uid: str | None = None,
-              members: dict[str, bytes] | None = None) -> bytes:
+def qza_bytes(
+    biom_payload: bytes,
+    *,
+    artifact_type: str = "FeatureTable[Frequency]",
+    uid: str | None = None,
+    members: dict[str, bytes] | None = None,
+) -> bytes:
     uid = uid or str(uuid.UUID(int=12345))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -172,7 +227,7 @@ def write_all(directory: Path, M: np.ndarray) -> dict[str, Path]:
     paths["metaphlan4_merged"].write_text(metaphlan4_merged(P))
     paths["biom_v2"].write_bytes(biom_v2_bytes(M))
     paths["biom_v1"].write_text(biom_v1_text(M))
-    kind = "FeatureTable[Frequency]" if np.all(M == np.round(M)) else "FeatureTable[RelativeFrequency]"
+    kind = "FeatureTable[Frequency]" if np.all(np.round(M) == M) else "FeatureTable[RelativeFrequency]"
     paths["qza"].write_bytes(qza_bytes(biom_v2_bytes(M, taxonomy=False), artifact_type=kind))
     paths["tsv_columns"].write_text(tsv_text(M, "samples-as-columns"))
     paths["tsv_rows"].write_text(tsv_text(M, "samples-as-rows"))
@@ -223,8 +278,14 @@ def test_read_profile_detects_every_format(tmp_path, fmt, caplog):
     paths = write_all(tmp_path, P)
     with caplog.at_level("INFO", logger="gutaxis.io"):
         adata = read_quietly(gio.read_profile, paths[fmt])
-    expected = {"metaphlan4_merged": "metaphlan", "biom_v2": "biom", "biom_v1": "biom", "qza": "qza",
-                "tsv_columns": "table", "tsv_rows": "table"}[fmt]
+    expected = {
+        "metaphlan4_merged": "metaphlan",
+        "biom_v2": "biom",
+        "biom_v1": "biom",
+        "qza": "qza",
+        "tsv_columns": "table",
+        "tsv_rows": "table",
+    }[fmt]
     assert adata.uns["provenance"]["detected_format"] == expected
     assert any(f"reading as {expected}" in r.message for r in caplog.records)
     np.testing.assert_allclose(dense(adata.X), P, rtol=0, atol=1e-12)

@@ -27,9 +27,12 @@ NOVA = "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_
 
 @pytest.fixture(scope="module")
 def db(shared):
-    return load_food_database(shared("data", "fndds_portions"), shared("data", "usda_sr28_full"),
-                              usda_path=shared("data", "usda_sr28_abbrev", "ABBREV.txt"),
-                              nova_path=shared("data", "nova_fndds_sr_grocerydb", NOVA))
+    return load_food_database(
+        shared("data", "fndds_portions"),
+        shared("data", "usda_sr28_full"),
+        usda_path=shared("data", "usda_sr28_abbrev", "ABBREV.txt"),
+        nova_path=shared("data", "nova_fndds_sr_grocerydb", NOVA),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +68,22 @@ def test_everyday_phrases_give_usda_energy_and_fiber(db, matcher):
         want_f = float(r.expected_fiber_g) if r.expected_fiber_g not in ("NA", "") else math.nan
         ok_k = _within(kcal, want_k, abs_=5.0)  # 5 kcal floor: black coffee, tea, water
         ok_f = math.isnan(want_f) or _within(fib, want_f, abs_=1.0)
-        rows.append({"phrase": r.phrase, "category": r.category, "counted": all_counted, "kcal": kcal,
-                     "want_kcal": want_k, "fiber": fib, "want_fiber": want_f, "ok": all_counted and ok_k and ok_f,
-                     "wrong_counted": all_counted and not (ok_k and ok_f),
-                     "foods": " + ".join(f"{i.description} {i.grams:.0f} g" if i.grams else str(i.description)
-                                         for i in items)})
+        rows.append(
+            {
+                "phrase": r.phrase,
+                "category": r.category,
+                "counted": all_counted,
+                "kcal": kcal,
+                "want_kcal": want_k,
+                "fiber": fib,
+                "want_fiber": want_f,
+                "ok": all_counted and ok_k and ok_f,
+                "wrong_counted": all_counted and not (ok_k and ok_f),
+                "foods": " + ".join(
+                    f"{i.description} {i.grams:.0f} g" if i.grams else str(i.description) for i in items
+                ),
+            }
+        )
     res = pd.DataFrame(rows)
     share = res["ok"].mean()
     misses = res[~res["ok"]]
@@ -123,9 +137,13 @@ def test_spelling_mistakes_are_read(matcher):
 
 
 def test_low_coverage_is_said_first(db):
-    log = pd.DataFrame({"timestamp": pd.to_datetime(["2026-12-01 08:00", "2026-12-01 12:00", "2026-12-01 19:00"]),
-                        "text": ["zzqx flurbo", "1 medium banana", "glorp snack thing"],
-                        "source_row": ["row 2", "row 3", "row 4"]})
+    log = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-12-01 08:00", "2026-12-01 12:00", "2026-12-01 19:00"]),
+            "text": ["zzqx flurbo", "1 medium banana", "glorp snack thing"],
+            "source_row": ["row 2", "row 3", "row 4"],
+        }
+    )
     log["date"] = log["timestamp"].dt.normalize()
     cov = coverage(resolve_diary(log, db))
     assert cov["n_counted"] == 1 and not cov["ok"] and cov["message"].startswith("only 1 of 3")
@@ -136,9 +154,13 @@ def test_coverage_by_day_is_coverage_of_each_day(db):
 
     log = read_meal_log(DATA / "week_typed_uk.csv", dayfirst=True)
     # a day with nothing counted (the 250 kcal rule) and a day with an unmatched entry beside counted ones
-    extra = pd.DataFrame({"timestamp": pd.to_datetime(["2026-12-09 08:00", "2026-12-09 12:00", "2026-12-10 09:00"]),
-                          "text": ["zzqx flurbo", "glorp snack thing", "zzqx flurbo"],
-                          "source_row": ["x1", "x2", "x3"]})
+    extra = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-12-09 08:00", "2026-12-09 12:00", "2026-12-10 09:00"]),
+            "text": ["zzqx flurbo", "glorp snack thing", "zzqx flurbo"],
+            "source_row": ["x1", "x2", "x3"],
+        }
+    )
     extra["date"] = extra["timestamp"].dt.normalize()
     items = resolve_diary(pd.concat([log, extra], ignore_index=True), db)
     days = coverage_by_day(items)

@@ -24,7 +24,8 @@ def test_parameters_match_reference_table(shared):
         assert name in ours.index, name
         row = ours.loc[name]
         assert (row["effect_score"], row["global_mean"], row["global_sd"]) == pytest.approx(
-            (r.weight, r.global_mean, r.global_sd)), name
+            (r.weight, r.global_mean, r.global_sd)
+        ), name
     assert (ours["citation"] == "doi:10.1017/S1368980013002115").all()
 
 
@@ -63,13 +64,46 @@ def test_errors():
 
 
 def _foods():
-    cols = {c: 0.0 for c in ("energy_kcal", "carbohydrate_g", "protein_g", "fat_g", "fiber_g", "sat_fat_g", "mufa_g",
-                              "pufa_g", "cholesterol_mg", "vitamin_b6_mg", "vitamin_b12_ug", "vitamin_c_mg",
-                              "vitamin_e_mg", "thiamin_mg", "riboflavin_mg", "niacin_mg", "iron_mg", "magnesium_mg",
-                              "zinc_mg", "selenium_ug", "folate_total_ug", "beta_carotene_ug", "vitamin_d_ug",
-                              "retinol_ug", "alpha_carotene_ug", "beta_cryptoxanthin_ug")}
-    a = dict(cols, description="CARROTS,RAW", fiber_g=2.8, beta_carotene_ug=8285.0, alpha_carotene_ug=3477.0,
-             beta_cryptoxanthin_ug=0.0, retinol_ug=0.0)
+    cols = {
+        c: 0.0
+        for c in (
+            "energy_kcal",
+            "carbohydrate_g",
+            "protein_g",
+            "fat_g",
+            "fiber_g",
+            "sat_fat_g",
+            "mufa_g",
+            "pufa_g",
+            "cholesterol_mg",
+            "vitamin_b6_mg",
+            "vitamin_b12_ug",
+            "vitamin_c_mg",
+            "vitamin_e_mg",
+            "thiamin_mg",
+            "riboflavin_mg",
+            "niacin_mg",
+            "iron_mg",
+            "magnesium_mg",
+            "zinc_mg",
+            "selenium_ug",
+            "folate_total_ug",
+            "beta_carotene_ug",
+            "vitamin_d_ug",
+            "retinol_ug",
+            "alpha_carotene_ug",
+            "beta_cryptoxanthin_ug",
+        )
+    }
+    a = dict(
+        cols,
+        description="CARROTS,RAW",
+        fiber_g=2.8,
+        beta_carotene_ug=8285.0,
+        alpha_carotene_ug=3477.0,
+        beta_cryptoxanthin_ug=0.0,
+        retinol_ug=0.0,
+    )
     b = dict(cols, description="GARLIC,RAW", fiber_g=2.1, vitamin_c_mg=31.2)
     return pd.DataFrame([a, b], index=pd.Index(["11124", "11215"], name="ndb_no"))
 
@@ -84,7 +118,7 @@ def test_intakes_from_foods_hand_worked():
     # garlic: grams of garlic eaten = 6 g; onion: none = 0
     assert out.loc["d1", "Garlic"] == pytest.approx(6.0)
     assert out.loc["d1", "Onion"] == 0.0
-    assert out.shape[1] == 26   # the parameters SR28 ABBREV covers
+    assert out.shape[1] == 26  # the parameters SR28 ABBREV covers
     score = inflammatory_score(out)
     assert score.loc["d1", "n_parameters"] == 26
     # the score is the sum of its contributions

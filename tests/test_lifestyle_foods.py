@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 
 from gutaxis.errors import InputError
-from gutaxis.lifestyle import (classify_fermented, fermented_flags, fermented_foods, load_food_table, nova_for_sr,
-                               read_nova, read_usda_abbrev)
+from gutaxis.lifestyle import (
+    classify_fermented,
+    fermented_flags,
+    fermented_foods,
+    load_food_table,
+    nova_for_sr,
+    read_nova,
+    read_usda_abbrev,
+)
 
 NOVA_FILE = "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv"
 
@@ -102,8 +109,10 @@ def test_nova_reader_nutrients_back_from_logs(shared):
 
 def test_nova_reader_errors(tmp_path):
     p = tmp_path / "nova.csv"
-    p.write_text(",Food code,Main food description,version SR,year FNDDS,novaclass\n0,9040,Bananas,28,,1\n"
-                 "1,9041,Banana powder,28,,5\n")
+    p.write_text(
+        ",Food code,Main food description,version SR,year FNDDS,novaclass\n0,9040,Bananas,28,,1\n"
+        "1,9041,Banana powder,28,,5\n"
+    )
     with pytest.raises(InputError, match=r"nova.csv: line 3, column 'novaclass': '5'"):
         read_nova(p)
     p.write_text(",Food code,Main food description,version SR,year FNDDS,novaclass\n0,x9040,Bananas,28,,1\n")
@@ -119,10 +128,10 @@ def test_nova_reader_errors(tmp_path):
 
 def test_nova_join_by_ndb(usda, nova):
     lab = nova_for_sr(usda, nova)
-    assert lab.loc["09040", "nova"] == 1 and lab.loc["09040", "nova_source"] == "SR28"   # bananas, raw
-    assert lab.loc["11118", "nova"] == 1   # kimchi
-    assert lab.loc["11439", "nova"] == 3   # sauerkraut, canned
-    assert lab.loc["19411", "nova"] == 4   # potato chips (label from SR23)
+    assert lab.loc["09040", "nova"] == 1 and lab.loc["09040", "nova_source"] == "SR28"  # bananas, raw
+    assert lab.loc["11118", "nova"] == 1  # kimchi
+    assert lab.loc["11439", "nova"] == 3  # sauerkraut, canned
+    assert lab.loc["19411", "nova"] == 4  # potato chips (label from SR23)
     assert lab.loc["19411", "nova_source"] == "SR23"
     # 3,673 SR28 labels all join; older releases add those whose description still agrees
     assert (lab["nova_source"] == "SR28").sum() == 3673
@@ -133,8 +142,16 @@ def test_nova_join_by_ndb(usda, nova):
 
 def test_nova_join_rejects_a_reused_number():
     usda = pd.DataFrame({"description": ["BANANAS,RAW"]}, index=pd.Index(["09040"], name="ndb_no"))
-    nova = pd.DataFrame({"food_code": [9040], "description": ["Pork sausage, fresh, cooked"], "sr_version": [22.0],
-                         "fndds_year": [np.nan], "source": ["SR"], "nova": [3]})
+    nova = pd.DataFrame(
+        {
+            "food_code": [9040],
+            "description": ["Pork sausage, fresh, cooked"],
+            "sr_version": [22.0],
+            "fndds_year": [np.nan],
+            "source": ["SR"],
+            "nova": [3],
+        }
+    )
     lab = nova_for_sr(usda, nova)
     assert pd.isna(lab.loc["09040", "nova"])
     assert lab.attrs["filtered"][0]["ids"] == ["09040"]
@@ -147,8 +164,21 @@ def test_fermented_table_is_complete():
     assert (t["reason"].str.len() > 20).all()
     assert t["citation"].str.match(r"doi:10\.\d{4,}/\S+").all()
     # the ones the issue names
-    for fid in ("yogurt", "kefir", "sauerkraut_raw", "kimchi", "miso", "tempeh", "natto", "kombucha",
-                "buttermilk_cultured", "aged_cheese", "pickles_vinegar", "sauerkraut_canned", "sourdough_bread"):
+    for fid in (
+        "yogurt",
+        "kefir",
+        "sauerkraut_raw",
+        "kimchi",
+        "miso",
+        "tempeh",
+        "natto",
+        "kombucha",
+        "buttermilk_cultured",
+        "aged_cheese",
+        "pickles_vinegar",
+        "sauerkraut_canned",
+        "sourdough_bread",
+    ):
         assert fid in set(t["id"]), fid
     live = dict(zip(t["id"], t["live_cultures"]))
     assert live["pickles_vinegar"] == live["sauerkraut_canned"] == live["sourdough_bread"] == "no"
@@ -157,19 +187,22 @@ def test_fermented_table_is_complete():
     assert (counted["serving_g"] > 0).all()
 
 
-@pytest.mark.parametrize("text, desc, expect", [
-    ("greek yogurt", "YOGURT,GREEK,PLN,NONFAT", ("yogurt", "yes")),
-    ("2 tbsp sauerkraut", "SAUERKRAUT,CND,SOL&LIQUIDS", ("sauerkraut_canned", "no")),
-    ("raw sauerkraut", "SAUERKRAUT,CND,SOL&LIQUIDS", ("sauerkraut_raw", "yes")),
-    ("slice of sourdough", "BREAD, FRENCH OR VIENNA, TSTD (IND SOURDOUGH)", ("sourdough_bread", "no")),
-    ("kombucha", None, ("kombucha", "varies")),
-    ("dill pickle", "PICKLES,CUCUMBER,DILL OR KOSHER DILL", ("pickles_vinegar", "no")),
-    ("glass of buttermilk", "MILK,BTTRMLK,FLUID,CULTURED,LOWFAT", ("buttermilk_cultured", "yes")),
-    ("cheddar", "CHEESE,CHEDDAR", ("aged_cheese", "yes")),
-    ("american cheese slice", "CHEESE,PAST PROCESS,AMERICAN,FORT W/ VITAMIN D", ("processed_cheese", "no")),
-    ("yogurt covered raisins", None, None),
-    ("1 tbsp olive oil", "OIL,OLIVE,SALAD OR COOKING", None),
-])
+@pytest.mark.parametrize(
+    "text, desc, expect",
+    [
+        ("greek yogurt", "YOGURT,GREEK,PLN,NONFAT", ("yogurt", "yes")),
+        ("2 tbsp sauerkraut", "SAUERKRAUT,CND,SOL&LIQUIDS", ("sauerkraut_canned", "no")),
+        ("raw sauerkraut", "SAUERKRAUT,CND,SOL&LIQUIDS", ("sauerkraut_raw", "yes")),
+        ("slice of sourdough", "BREAD, FRENCH OR VIENNA, TSTD (IND SOURDOUGH)", ("sourdough_bread", "no")),
+        ("kombucha", None, ("kombucha", "varies")),
+        ("dill pickle", "PICKLES,CUCUMBER,DILL OR KOSHER DILL", ("pickles_vinegar", "no")),
+        ("glass of buttermilk", "MILK,BTTRMLK,FLUID,CULTURED,LOWFAT", ("buttermilk_cultured", "yes")),
+        ("cheddar", "CHEESE,CHEDDAR", ("aged_cheese", "yes")),
+        ("american cheese slice", "CHEESE,PAST PROCESS,AMERICAN,FORT W/ VITAMIN D", ("processed_cheese", "no")),
+        ("yogurt covered raisins", None, None),
+        ("1 tbsp olive oil", "OIL,OLIVE,SALAD OR COOKING", None),
+    ],
+)
 def test_classify_fermented(text, desc, expect):
     got = classify_fermented(text, desc)
     if expect is None:
@@ -181,20 +214,21 @@ def test_classify_fermented(text, desc, expect):
 
 def test_fermented_flags_on_sr28(usda):
     f = fermented_flags(usda)
-    assert f.loc["01116", "live_cultures"] == "yes"        # yogurt
-    assert f.loc["11118", "live_cultures"] == "yes"        # kimchi
-    assert f.loc["11439", "live_cultures"] == "no"         # canned sauerkraut
-    assert f.loc["11937", "live_cultures"] == "no"         # dill pickles (vinegar)
-    assert f.loc["16114", "live_cultures"] == "no"         # tempeh: cooked before eating
-    assert f.loc["01009", "live_cultures"] == "yes"        # cheddar
-    assert f.loc["01042", "live_cultures"] == "no"         # processed American cheese
-    assert f.loc["09040", "fermented_id"] == ""            # banana
+    assert f.loc["01116", "live_cultures"] == "yes"  # yogurt
+    assert f.loc["11118", "live_cultures"] == "yes"  # kimchi
+    assert f.loc["11439", "live_cultures"] == "no"  # canned sauerkraut
+    assert f.loc["11937", "live_cultures"] == "no"  # dill pickles (vinegar)
+    assert f.loc["16114", "live_cultures"] == "no"  # tempeh: cooked before eating
+    assert f.loc["01009", "live_cultures"] == "yes"  # cheddar
+    assert f.loc["01042", "live_cultures"] == "no"  # processed American cheese
+    assert f.loc["09040", "fermented_id"] == ""  # banana
     assert 50 < (f["fermented_id"] != "").sum() < 400
 
 
 def test_load_food_table(shared):
-    foods = load_food_table(shared("data", "usda_sr28_abbrev", "ABBREV.txt"),
-                            shared("data", "nova_fndds_sr_grocerydb", NOVA_FILE))
+    foods = load_food_table(
+        shared("data", "usda_sr28_abbrev", "ABBREV.txt"), shared("data", "nova_fndds_sr_grocerydb", NOVA_FILE)
+    )
     assert {"nova", "nova_source", "fermented_id", "live_cultures", "serving_g"} <= set(foods.columns)
     assert foods.attrs["nova"]["n_with_nova"] == foods["nova"].notna().sum()
     assert foods.attrs["provenance"]["sha256"].startswith("5d8e2736")

@@ -153,8 +153,13 @@ def test_cronometer_by_name_not_position_bom_crlf(tmp_path):
     header, rows = _rows(CRONO)
     order = list(reversed(range(len(header))))
     names = [header[i].replace("µ", "\u03bc") for i in order]  # Greek mu instead of the micro sign
-    shuffled = _write(tmp_path / "c.csv", names + ["Alcohol (g)"],
-                      [[r[i] for i in order] + ["0"] for r in rows], bom=True, newline="\r\n")
+    shuffled = _write(
+        tmp_path / "c.csv",
+        names + ["Alcohol (g)"],
+        [[r[i] for i in order] + ["0"] for r in rows],
+        bom=True,
+        newline="\r\n",
+    )
     assert detect_diary_format(shuffled) == "cronometer"
     a, b = read_cronometer(CRONO), read_cronometer(shuffled)
     cols = ["text", "timestamp", "fiber_g", "vitamin_d_ug", "selenium_ug", "sodium_mg", "meal"]
@@ -173,8 +178,9 @@ def test_cronometer_optional_columns_missing(tmp_path):
 
 
 def test_cronometer_three_bad_rows_in_one_error(tmp_path):
-    p = _edit(CRONO, tmp_path / "bad.csv", {(1, "Day"): "05/06/2024", (3, "Fiber (g)"): "lots",
-                                             (5, "Sodium (mg)"): "-40"})
+    p = _edit(
+        CRONO, tmp_path / "bad.csv", {(1, "Day"): "05/06/2024", (3, "Fiber (g)"): "lots", (5, "Sodium (mg)"): "-40"}
+    )
     with pytest.raises(InputError) as exc:
         read_cronometer(p)
     msg = str(exc.value)
@@ -186,8 +192,9 @@ def test_cronometer_three_bad_rows_in_one_error(tmp_path):
 
 
 def test_cronometer_energy_cap_bad_time_missing_name(tmp_path):
-    p = _edit(CRONO, tmp_path / "bad.csv", {(0, "Energy (kcal)"): "14500", (1, "Time"): "breakfast-ish",
-                                             (2, "Food Name"): ""})
+    p = _edit(
+        CRONO, tmp_path / "bad.csv", {(0, "Energy (kcal)"): "14500", (1, "Time"): "breakfast-ish", (2, "Food Name"): ""}
+    )
     with pytest.raises(InputError, match=r"row 2, column 'Energy \(kcal\)': '14500' kcal is above 10,000") as exc:
         read_cronometer(p)
     assert "row 3, column 'Time': 'breakfast-ish' is not a time" in str(exc.value)
@@ -258,15 +265,31 @@ def test_myfitnesspal_percent_dv_dropped():
         assert "daily value" in df.attrs["ignored_reasons"][col]
     for col in ("vitamin_c_mg", "calcium_mg", "iron_mg", "Vitamin A", "Calcium"):
         assert col not in df.columns
-    assert set(df.columns) >= {"energy_kcal", "fat_g", "sat_fat_g", "pufa_g", "mufa_g", "cholesterol_mg",
-                               "sodium_mg", "potassium_mg", "carbohydrate_g", "fiber_g", "sugars_g", "protein_g"}
+    assert set(df.columns) >= {
+        "energy_kcal",
+        "fat_g",
+        "sat_fat_g",
+        "pufa_g",
+        "mufa_g",
+        "cholesterol_mg",
+        "sodium_mg",
+        "potassium_mg",
+        "carbohydrate_g",
+        "fiber_g",
+        "sugars_g",
+        "protein_g",
+    }
 
 
 def test_myfitnesspal_time_variant(tmp_path):
     header, rows = _rows(MFP)
     times = ["7:30 AM", "12:45 PM", "19:05", "3:15 PM"]
-    p = _write(tmp_path / "mfp_time.csv", header[:2] + ["Time"] + header[2:],
-               [r[:2] + [times[i % 4]] + r[2:] for i, r in enumerate(rows)], newline="\r\n")
+    p = _write(
+        tmp_path / "mfp_time.csv",
+        header[:2] + ["Time"] + header[2:],
+        [r[:2] + [times[i % 4]] + r[2:] for i, r in enumerate(rows)],
+        newline="\r\n",
+    )
     assert detect_diary_format(p) == "myfitnesspal"
     df = read_myfitnesspal(p)
     assert not df["time_assumed"].any()

@@ -48,9 +48,13 @@ def test_planted_effect_found_at_the_right_lag():
     found = 0
     for seed in range(20):
         res = n_of_1(*simulate_diary(100 + seed, effect=2.0, lag=(12.0, 24.0)))
-        top = res.table.iloc[0]   # sorted by q-value: the strongest association
-        ok = (top["factor"] == "food: beans" and top["lag"] == "12-24 h" and bool(top["passes"])
-              and top["mean_diff"] > 1.0)
+        top = res.table.iloc[0]  # sorted by q-value: the strongest association
+        ok = (
+            top["factor"] == "food: beans"
+            and top["lag"] == "12-24 h"
+            and bool(top["passes"])
+            and top["mean_diff"] > 1.0
+        )
         found += ok
     assert found >= 19, f"planted 12-24 h effect found with the right lag in {found}/20 diaries"
     assert any("12-24 h after food: beans" in f for f in res.findings)
@@ -111,22 +115,45 @@ def test_benjamini_hochberg_hand_worked():
 
 
 def test_factor_events_and_observations_from_logs():
-    items = pd.DataFrame({
-        "timestamp": pd.to_datetime(["2024-05-06 08:00", "2024-05-06 13:00", "2024-05-06 19:00", "2024-05-07 08:00"]),
-        "description": ["YOGURT,PLN,WHL MILK", "CABBAGE,KIMCHI", None, "BANANAS,RAW"],
-        "text": ["yogurt", "kimchi", "kombucha", "a banana"], "live_cultures": ["yes", "yes", "varies", ""],
-        "sugars_g": [7.9, 1.6, 10.0, 14.7]})
-    stress = pd.DataFrame({"timestamp": pd.to_datetime(["2024-05-06 21:00", "2024-05-07 21:00", "2024-05-08 21:00"]),
-                           "rating": [2.0, 8.0, 5.0], "practice": ["yoga", "", ""], "minutes": [20.0, np.nan, np.nan]})
+    items = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(
+                ["2024-05-06 08:00", "2024-05-06 13:00", "2024-05-06 19:00", "2024-05-07 08:00"]
+            ),
+            "description": ["YOGURT,PLN,WHL MILK", "CABBAGE,KIMCHI", None, "BANANAS,RAW"],
+            "text": ["yogurt", "kimchi", "kombucha", "a banana"],
+            "live_cultures": ["yes", "yes", "varies", ""],
+            "sugars_g": [7.9, 1.6, 10.0, 14.7],
+        }
+    )
+    stress = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-05-06 21:00", "2024-05-07 21:00", "2024-05-08 21:00"]),
+            "rating": [2.0, 8.0, 5.0],
+            "practice": ["yoga", "", ""],
+            "minutes": [20.0, np.nan, np.nan],
+        }
+    )
     ev = factor_events(items, stress)
     f = set(ev["factor"])
-    assert {"food: yogurt,pln,whl milk", "food: kombucha", "fermented food (live cultures)",
-            "stress above your median", "yoga practice"} <= f
+    assert {
+        "food: yogurt,pln,whl milk",
+        "food: kombucha",
+        "fermented food (live cultures)",
+        "stress above your median",
+        "yoga practice",
+    } <= f
     assert (ev["factor"] == "fermented food (live cultures)").sum() == 2
     assert ev.loc[ev["factor"] == "stress above your median", "time"].tolist() == [pd.Timestamp("2024-05-07 21:00")]
     assert (ev["factor"] == "high-sugar meal (top third of your meals)").sum() == 1
-    sym = pd.DataFrame({"onset": pd.to_datetime(["2024-05-06 20:00", "2024-05-07 08:00"]),
-                        "symptom": ["bloating", ""], "rating": [5.0, np.nan], "bristol": [np.nan, 6.0]})
+    sym = pd.DataFrame(
+        {
+            "onset": pd.to_datetime(["2024-05-06 20:00", "2024-05-07 08:00"]),
+            "symptom": ["bloating", ""],
+            "rating": [5.0, np.nan],
+            "bristol": [np.nan, 6.0],
+        }
+    )
     obs = symptom_observations(sym)
     assert obs["symptom"].tolist() == ["bloating", "bristol stool type"]
     assert obs["rating"].tolist() == [5.0, 6.0]

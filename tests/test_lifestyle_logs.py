@@ -20,12 +20,15 @@ def _write(tmp_path, name, text):
 
 
 def test_meal_log_csv(tmp_path):
-    p = _write(tmp_path, "meals.csv",
-               "timestamp,text,ndb_no,grams,meal\n"
-               "2024-05-06T08:00,greek yogurt,,170,breakfast\n"
-               "2024-05-06T08:00,\"1 cup blueberries, fresh\",,,breakfast\n"
-               "\n"
-               "2024-05-06T19:00,,9040,120,dinner\n")
+    p = _write(
+        tmp_path,
+        "meals.csv",
+        "timestamp,text,ndb_no,grams,meal\n"
+        "2024-05-06T08:00,greek yogurt,,170,breakfast\n"
+        '2024-05-06T08:00,"1 cup blueberries, fresh",,,breakfast\n'
+        "\n"
+        "2024-05-06T19:00,,9040,120,dinner\n",
+    )
     df = read_meal_log(p)
     assert len(df) == 3
     assert df.loc[2, "ndb_no"] == "09040" and df.loc[2, "grams"] == 120.0
@@ -48,16 +51,19 @@ def test_meal_log_json_and_repeats(tmp_path):
     assert (rep["meal"] == "breakfast").all() and (rep["source_row"] == "entry 3").all()
 
 
-@pytest.mark.parametrize("row, message", [
-    ("yesterday,greek yogurt,,,", r"row 2, column 'timestamp': 'yesterday' is not a date-time"),
-    (",greek yogurt,,,", r"row 2, column 'timestamp': missing"),
-    ("2024-05-06T08:00,,,,", r"row 2: no food given"),
-    ("2024-05-06T08:00,,9040,,", r"row 2, column 'grams': missing for ndb_no 9040"),
-    ("2024-05-06T08:00,,90x40,12,", r"row 2, column 'ndb_no': '90x40' is not an NDB number"),
-    ("2024-05-06T08:00,rice,,-5,", r"row 2, column 'grams': '-5' is not allowed"),
-    ("2024-05-06T08:00,rice,,0,", r"row 2, column 'grams': 0 is not allowed"),
-    ("2024-05-06T08:00,rice,,12,brunch", r"row 2, column 'meal': 'brunch' is not allowed.*breakfast, lunch"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("yesterday,greek yogurt,,,", r"row 2, column 'timestamp': 'yesterday' is not a date-time"),
+        (",greek yogurt,,,", r"row 2, column 'timestamp': missing"),
+        ("2024-05-06T08:00,,,,", r"row 2: no food given"),
+        ("2024-05-06T08:00,,9040,,", r"row 2, column 'grams': missing for ndb_no 9040"),
+        ("2024-05-06T08:00,,90x40,12,", r"row 2, column 'ndb_no': '90x40' is not an NDB number"),
+        ("2024-05-06T08:00,rice,,-5,", r"row 2, column 'grams': '-5' is not allowed"),
+        ("2024-05-06T08:00,rice,,0,", r"row 2, column 'grams': 0 is not allowed"),
+        ("2024-05-06T08:00,rice,,12,brunch", r"row 2, column 'meal': 'brunch' is not allowed.*breakfast, lunch"),
+    ],
+)
 def test_meal_log_errors(tmp_path, row, message):
     p = _write(tmp_path, "meals.csv", "timestamp,text,ndb_no,grams,meal\n" + row + "\n")
     with pytest.raises(InputError, match=message) as err:
@@ -84,24 +90,30 @@ def test_meal_log_structural_errors(tmp_path):
 
 def test_stress_log(tmp_path):
     items = ",".join(f"pss_{i}" for i in range(1, 11))
-    p = _write(tmp_path, "stress.csv",
-               f"timestamp,rating,practice,minutes,{items}\n"
-               "2024-05-06T21:00,6,,,,,,,,,,,,\n"
-               "2024-05-06T07:00,,Yoga,20,,,,,,,,,,\n"
-               "2024-05-07T21:00,,,,2,1,3,3,2,1,3,2,1,0\n")
+    p = _write(
+        tmp_path,
+        "stress.csv",
+        f"timestamp,rating,practice,minutes,{items}\n"
+        "2024-05-06T21:00,6,,,,,,,,,,,,\n"
+        "2024-05-06T07:00,,Yoga,20,,,,,,,,,,\n"
+        "2024-05-07T21:00,,,,2,1,3,3,2,1,3,2,1,0\n",
+    )
     df = read_stress_log(p)
     assert df.loc[0, "practice"] == "yoga" and df.loc[0, "minutes"] == 20
     assert df.loc[1, "rating"] == 6
-    assert df.loc[2, "pss10"] == 14   # hand-worked in test_lifestyle_stress.py
+    assert df.loc[2, "pss10"] == 14  # hand-worked in test_lifestyle_stress.py
 
 
-@pytest.mark.parametrize("row, message", [
-    ("2024-05-06T21:00,11,,", r"row 2, column 'rating': '11' is not allowed.*0 \(none\) to 10"),
-    ("2024-05-06T21:00,,jogging,20", r"row 2, column 'practice': 'jogging' is not allowed.*mindfulness"),
-    ("2024-05-06T21:00,,yoga,", r"row 2, column 'minutes': missing for practice 'yoga'"),
-    ("2024-05-06T21:00,,yoga,-3", r"row 2, column 'minutes': '-3' is not allowed"),
-    ("2024-05-06T21:00,,,", r"row 2: nothing logged"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("2024-05-06T21:00,11,,", r"row 2, column 'rating': '11' is not allowed.*0 \(none\) to 10"),
+        ("2024-05-06T21:00,,jogging,20", r"row 2, column 'practice': 'jogging' is not allowed.*mindfulness"),
+        ("2024-05-06T21:00,,yoga,", r"row 2, column 'minutes': missing for practice 'yoga'"),
+        ("2024-05-06T21:00,,yoga,-3", r"row 2, column 'minutes': '-3' is not allowed"),
+        ("2024-05-06T21:00,,,", r"row 2: nothing logged"),
+    ],
+)
 def test_stress_log_errors(tmp_path, row, message):
     p = _write(tmp_path, "stress.csv", "timestamp,rating,practice,minutes\n" + row + "\n")
     with pytest.raises(InputError, match=message):
@@ -119,26 +131,32 @@ def test_stress_log_incomplete_pss10(tmp_path):
 
 
 def test_symptom_log(tmp_path):
-    p = _write(tmp_path, "symptoms.csv",
-               "timestamp,symptom,rating,bristol,onset\n"
-               "2024-05-06T22:00,Bloating,6,,2024-05-06T20:30\n"
-               "2024-05-07T07:30,,,4,\n"
-               "2024-05-07T09:00,abdominal  pain,3,,\n")
+    p = _write(
+        tmp_path,
+        "symptoms.csv",
+        "timestamp,symptom,rating,bristol,onset\n"
+        "2024-05-06T22:00,Bloating,6,,2024-05-06T20:30\n"
+        "2024-05-07T07:30,,,4,\n"
+        "2024-05-07T09:00,abdominal  pain,3,,\n",
+    )
     df = read_symptom_log(p)
     assert df["symptom"].tolist() == ["bloating", "", "abdominal pain"]
     assert df.loc[0, "onset"] == pd.Timestamp("2024-05-06T20:30")
     assert df.loc[1, "bristol"] == 4 and df.loc[2, "onset"] == df.loc[2, "timestamp"]
 
 
-@pytest.mark.parametrize("row, message", [
-    ("2024-05-06T22:00,bloating,12,,", r"row 2, column 'rating': '12' is not allowed"),
-    ("2024-05-06T22:00,,5,,", r"row 2, column 'symptom': missing for a rating"),
-    ("2024-05-06T22:00,bloating,,,", r"row 2, column 'rating': missing for symptom 'bloating'"),
-    ("2024-05-06T22:00,,,8,", r"row 2, column 'bristol': '8' is not allowed.*1-7"),
-    ("2024-05-06T22:00,,,3.5,", r"row 2, column 'bristol': '3.5' is not allowed"),
-    ("2024-05-06T22:00,bloating,4,,2024-05-07T01:00", r"row 2, column 'onset': .* is after"),
-    ("2024-05-06T22:00,,,,", r"row 2: nothing logged"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("2024-05-06T22:00,bloating,12,,", r"row 2, column 'rating': '12' is not allowed"),
+        ("2024-05-06T22:00,,5,,", r"row 2, column 'symptom': missing for a rating"),
+        ("2024-05-06T22:00,bloating,,,", r"row 2, column 'rating': missing for symptom 'bloating'"),
+        ("2024-05-06T22:00,,,8,", r"row 2, column 'bristol': '8' is not allowed.*1-7"),
+        ("2024-05-06T22:00,,,3.5,", r"row 2, column 'bristol': '3.5' is not allowed"),
+        ("2024-05-06T22:00,bloating,4,,2024-05-07T01:00", r"row 2, column 'onset': .* is after"),
+        ("2024-05-06T22:00,,,,", r"row 2: nothing logged"),
+    ],
+)
 def test_symptom_log_errors(tmp_path, row, message):
     p = _write(tmp_path, "symptoms.csv", "timestamp,symptom,rating,bristol,onset\n" + row + "\n")
     with pytest.raises(InputError, match=message):
@@ -155,13 +173,16 @@ def test_write_log_round_trip(tmp_path):
 
 
 def test_daily_symptoms(tmp_path):
-    p = _write(tmp_path, "symptoms.csv",
-               "timestamp,symptom,rating,bristol,onset\n"
-               "2024-05-06T10:00,bloating,2,,\n"
-               "2024-05-06T22:00,bloating,6,,2024-05-06T20:30\n"
-               "2024-05-07T07:30,,,4,\n"
-               "2024-05-07T09:00,,,6,\n"
-               "2024-05-07T09:30,bloating,3,,\n")
+    p = _write(
+        tmp_path,
+        "symptoms.csv",
+        "timestamp,symptom,rating,bristol,onset\n"
+        "2024-05-06T10:00,bloating,2,,\n"
+        "2024-05-06T22:00,bloating,6,,2024-05-06T20:30\n"
+        "2024-05-07T07:30,,,4,\n"
+        "2024-05-07T09:00,,,6,\n"
+        "2024-05-07T09:30,bloating,3,,\n",
+    )
     log = read_symptom_log(p)
     worst = daily_symptoms(log)
     assert worst.loc["2024-05-06", "bloating"] == 6 and worst.loc["2024-05-07", "bloating"] == 3
@@ -172,6 +193,7 @@ def test_daily_symptoms(tmp_path):
 
 
 # --------------------------------------------------------------------------- dates: one day/month order per file
+
 
 def _meals(tmp_path, *timestamps, name="meals.csv"):
     body = "".join(f"{t},food {i}\n" for i, t in enumerate(timestamps))
@@ -212,8 +234,11 @@ def test_dates_given_order(tmp_path):
     assert df.loc[0, "timestamp"] == pd.Timestamp("2026-01-12") and df.attrs["date_order"] == "monthfirst (given)"
     # a date that contradicts the given order is refused, not silently read the other way
     p = _meals(tmp_path, "01/12/2026", "12/25/2026", name="m2.csv")
-    with pytest.raises(InputError, match=r"row 3, column 'timestamp': '12/25/2026' is not a day-first date "
-                                         r"\(there is no month 25\)"):
+    with pytest.raises(
+        InputError,
+        match=r"row 3, column 'timestamp': '12/25/2026' is not a day-first date "
+        r"\(there is no month 25\)",
+    ):
         read_meal_log(p, dayfirst=True)
     with pytest.raises(InputError, match=r"dayfirst='yes'"):
         read_meal_log(p, dayfirst="yes")
@@ -230,23 +255,48 @@ def test_dates_file_proving_both_orders_is_refused(tmp_path):
 
 def test_dates_other_forms(tmp_path):
     # day-first decided by 13.12.2026; dots and dashes as separators, am/pm times, month names
-    p = _meals(tmp_path, "13.12.2026", "1.12.2026 8:30 pm", "02-12-2026 12:15 am", "3 Dec 2026 07:05",
-               '"Dec 4, 2026"', "2026-12-05 06:07:08")
+    p = _meals(
+        tmp_path,
+        "13.12.2026",
+        "1.12.2026 8:30 pm",
+        "02-12-2026 12:15 am",
+        "3 Dec 2026 07:05",
+        '"Dec 4, 2026"',
+        "2026-12-05 06:07:08",
+    )
     df = read_meal_log(p)
-    assert df["timestamp"].tolist() == [pd.Timestamp("2026-12-01 20:30"), pd.Timestamp("2026-12-02 00:15"),
-                                        pd.Timestamp("2026-12-03 07:05"), pd.Timestamp("2026-12-04"),
-                                        pd.Timestamp("2026-12-05 06:07:08"), pd.Timestamp("2026-12-13")]
+    assert df["timestamp"].tolist() == [
+        pd.Timestamp("2026-12-01 20:30"),
+        pd.Timestamp("2026-12-02 00:15"),
+        pd.Timestamp("2026-12-03 07:05"),
+        pd.Timestamp("2026-12-04"),
+        pd.Timestamp("2026-12-05 06:07:08"),
+        pd.Timestamp("2026-12-13"),
+    ]
     # ISO and month names never need an order
-    assert read_meal_log(_meals(tmp_path, "2026-12-01", "2026-12-01T08:30", name="iso.csv")).attrs["date_order"] == "iso"
+    assert (
+        read_meal_log(_meals(tmp_path, "2026-12-01", "2026-12-01T08:30", name="iso.csv")).attrs["date_order"] == "iso"
+    )
     df = read_meal_log(_meals(tmp_path, "1 Dec 2026", '"Dec 1, 2026"', "05/05/2026", name="names.csv"))
     assert df.attrs["date_order"] == "unambiguous"
-    assert df["timestamp"].tolist() == [pd.Timestamp("2026-05-05"), pd.Timestamp("2026-12-01"), pd.Timestamp("2026-12-01")]
+    assert df["timestamp"].tolist() == [
+        pd.Timestamp("2026-05-05"),
+        pd.Timestamp("2026-12-01"),
+        pd.Timestamp("2026-12-01"),
+    ]
 
 
-@pytest.mark.parametrize("value, why", [
-    ("2026-02-30", "not a date-time"), ("2026-12-01 25:00", "not a date-time"), ("2026-12-01 13:00 pm", "not a date-time"),
-    ("01/12/26", "two-digit year"), ("2026-12-01T08:30+25:00", "no valid UTC offset"), ("next tuesday", "not a date-time"),
-])
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("2026-02-30", "not a date-time"),
+        ("2026-12-01 25:00", "not a date-time"),
+        ("2026-12-01 13:00 pm", "not a date-time"),
+        ("01/12/26", "two-digit year"),
+        ("2026-12-01T08:30+25:00", "no valid UTC offset"),
+        ("next tuesday", "not a date-time"),
+    ],
+)
 def test_dates_invalid_values(tmp_path, value, why):
     p = _meals(tmp_path, value)
     with pytest.raises(InputError, match=f"row 2, column 'timestamp': '{re.escape(value)}'.*{why}"):
@@ -256,14 +306,29 @@ def test_dates_invalid_values(tmp_path, value, why):
 def test_dates_utc_offset_keeps_local_time(tmp_path):
     # breakfast at 08:30 local time stays 08:30 (converting to UTC gave 07:30); 00:30 at +02:00 stays on
     # 1 December (in UTC it was 22:30 on 30 November)
-    p = _meals(tmp_path, "2026-12-01T08:30+01:00", "2026-12-01T00:30+02:00", "2026-12-01T12:00-05:30",
-               "2026-12-01T13:00Z", "2026-12-01T18:00")
+    p = _meals(
+        tmp_path,
+        "2026-12-01T08:30+01:00",
+        "2026-12-01T00:30+02:00",
+        "2026-12-01T12:00-05:30",
+        "2026-12-01T13:00Z",
+        "2026-12-01T18:00",
+    )
     df = read_meal_log(p)
     assert df["timestamp"].dt.strftime("%H:%M").tolist() == ["00:30", "08:30", "12:00", "13:00", "18:00"]
     assert (df["date"] == pd.Timestamp("2026-12-01")).all()
     assert df["utc_offset"].tolist()[:4] == [120.0, 60.0, -330.0, 0.0] and np.isnan(df["utc_offset"].iloc[4])
-    assert list(df.columns) == ["timestamp", "date", "meal", "text", "ndb_no", "grams", "repeat_of", "source_row",
-                                "utc_offset"]
+    assert list(df.columns) == [
+        "timestamp",
+        "date",
+        "meal",
+        "text",
+        "ndb_no",
+        "grams",
+        "repeat_of",
+        "source_row",
+        "utc_offset",
+    ]
     # the export writes the offset into the timestamp and reads back the same
     out = write_log(df[["timestamp", "text", "utc_offset"]], tmp_path / "out.csv")
     assert "2026-12-01T08:30:00+01:00" in out.read_text() and "2026-12-01T12:00:00-05:30" in out.read_text()
@@ -274,13 +339,17 @@ def test_dates_utc_offset_keeps_local_time(tmp_path):
 
 def test_dates_order_detected_across_columns_and_offsets_in_onset(tmp_path):
     # the onset column (13/12/2026) decides the order of the timestamp column too
-    p = _write(tmp_path, "sym.csv", "timestamp,symptom,rating,onset\n01/12/2026 22:00,bloating,5,\n"
-                                    "13/12/2026 09:00,bloating,3,13/12/2026 07:00\n")
+    p = _write(
+        tmp_path,
+        "sym.csv",
+        "timestamp,symptom,rating,onset\n01/12/2026 22:00,bloating,5,\n13/12/2026 09:00,bloating,3,13/12/2026 07:00\n",
+    )
     df = read_symptom_log(p)
     assert df["onset"].tolist() == [pd.Timestamp("2026-12-01 22:00"), pd.Timestamp("2026-12-13 07:00")]
     # noted at 08:00+01:00 = 07:00 UTC; onset 07:30 UTC is half an hour later
-    p = _write(tmp_path, "sym2.csv", "timestamp,symptom,rating,onset\n"
-                                     "2026-12-01T08:00+01:00,bloating,3,2026-12-01T07:30Z\n")
+    p = _write(
+        tmp_path, "sym2.csv", "timestamp,symptom,rating,onset\n2026-12-01T08:00+01:00,bloating,3,2026-12-01T07:30Z\n"
+    )
     with pytest.raises(InputError, match=r"row 2, column 'onset': .* is after"):
         read_symptom_log(p)
     p = _write(tmp_path, "st.csv", "timestamp,rating\n12/13/2026,4\n01/12/2026,2\n")
@@ -290,13 +359,23 @@ def test_dates_order_detected_across_columns_and_offsets_in_onset(tmp_path):
 
 # --------------------------------------------------------------------------- empty files
 
-@pytest.mark.parametrize("reader, header", [(read_meal_log, "timestamp,text\n"),
-                                            (read_stress_log, "timestamp,rating\n"),
-                                            (read_symptom_log, "timestamp,symptom,rating\n")])
+
+@pytest.mark.parametrize(
+    "reader, header",
+    [
+        (read_meal_log, "timestamp,text\n"),
+        (read_stress_log, "timestamp,rating\n"),
+        (read_symptom_log, "timestamp,symptom,rating\n"),
+    ],
+)
 @pytest.mark.parametrize("kind", ["header_only", "empty", "json_list", "blank_rows"])
 def test_no_entries(tmp_path, reader, header, kind):
-    name, text = {"header_only": ("log.csv", header), "empty": ("log.csv", ""), "json_list": ("log.json", "[]"),
-                  "blank_rows": ("log.csv", header + "," * header.count(",") + "\n\n")}[kind]
+    name, text = {
+        "header_only": ("log.csv", header),
+        "empty": ("log.csv", ""),
+        "json_list": ("log.json", "[]"),
+        "blank_rows": ("log.csv", header + "," * header.count(",") + "\n\n"),
+    }[kind]
     p = _write(tmp_path, name, text)
     with pytest.raises(InputError, match="no entries") as err:
         reader(p)
@@ -305,12 +384,17 @@ def test_no_entries(tmp_path, reader, header, kind):
 
 # --------------------------------------------------------------------------- every problem at once
 
+
 def test_all_bad_rows_in_one_error(tmp_path):
-    p = _write(tmp_path, "meals.csv", "timestamp,text,grams,meal\n"
-                                      "yesterday,rice,100,lunch\n"
-                                      "2026-12-01T12:00,rice,100,lunch\n"
-                                      "2026-12-01T13:00,rice,-5,lunch\n"
-                                      "2026-12-01T19:00,rice,100,brunch\n")
+    p = _write(
+        tmp_path,
+        "meals.csv",
+        "timestamp,text,grams,meal\n"
+        "yesterday,rice,100,lunch\n"
+        "2026-12-01T12:00,rice,100,lunch\n"
+        "2026-12-01T13:00,rice,-5,lunch\n"
+        "2026-12-01T19:00,rice,100,brunch\n",
+    )
     with pytest.raises(InputError) as err:
         read_meal_log(p)
     lines = str(err.value).splitlines()
@@ -332,14 +416,19 @@ def test_more_than_25_problems_are_counted(tmp_path):
     assert lines[26] == "... and 5 more" and len(lines) == 27
 
 
-@pytest.mark.parametrize("grams, message", [
-    ("5000", r"row 3, column 'grams': 5000 g in one entry is not plausible — check the unit \(g vs kg\)"),
-    ("inf", r"row 3, column 'grams': grams=inf is not a number of grams"),
-    ("nan", r"row 3, column 'grams': grams=nan is not a number of grams"),
-    ("2000.5", r"row 3, column 'grams': 2000.5 g in one entry is not plausible"),
-])
+@pytest.mark.parametrize(
+    "grams, message",
+    [
+        ("5000", r"row 3, column 'grams': 5000 g in one entry is not plausible — check the unit \(g vs kg\)"),
+        ("inf", r"row 3, column 'grams': grams=inf is not a number of grams"),
+        ("nan", r"row 3, column 'grams': grams=nan is not a number of grams"),
+        ("2000.5", r"row 3, column 'grams': 2000.5 g in one entry is not plausible"),
+    ],
+)
 def test_implausible_grams(tmp_path, grams, message):
-    p = _write(tmp_path, "meals.csv", f"timestamp,text,grams\n2026-12-01T08:00,rice,2000\n2026-12-01T09:00,rice,{grams}\n")
+    p = _write(
+        tmp_path, "meals.csv", f"timestamp,text,grams\n2026-12-01T08:00,rice,2000\n2026-12-01T09:00,rice,{grams}\n"
+    )
     with pytest.raises(InputError, match=message):
         read_meal_log(p)
 
@@ -353,6 +442,7 @@ def test_grams_2000_is_the_limit(tmp_path):
 
 
 # --------------------------------------------------------------------------- encodings
+
 
 def test_latin1_file_is_read_with_a_warning_and_the_fix(tmp_path):
     """Issue 12 (audit L07): a Latin-1/Windows-1252 log (Excel's "CSV" on Western European Windows)

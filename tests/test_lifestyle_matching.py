@@ -17,26 +17,29 @@ def matcher(shared):
     return FoodMatcher(read_usda_abbrev(shared("data", "usda_sr28_abbrev", "ABBREV.txt")))
 
 
-@pytest.mark.parametrize("text, qty, unit, food", [
-    ("greek yogurt", 1.0, None, "greek yogurt"),
-    ("1 cup kimchi", 1.0, "cup", "kimchi"),
-    ("slice of sourdough", 1.0, "slice", "sourdough"),
-    ("2 eggs", 2.0, None, "eggs"),
-    ("150 g brown rice", 150.0, "g", "brown rice"),
-    ("150g brown rice", 150.0, "g", "brown rice"),
-    ("brown rice 150 g", 150.0, "g", "brown rice"),
-    ("a banana", 1.0, None, "banana"),
-    ("half an avocado", 0.5, None, "avocado"),
-    ("1/2 cup chickpeas", 0.5, "cup", "chickpeas"),
-    ("1 1/2 cups oats", 1.5, "cup", "oats"),
-    ("½ cup rice", 0.5, "cup", "rice"),
-    ("2 slices whole wheat bread", 2.0, "slice", "whole wheat bread"),
-    ("handful of almonds", 1.0, "handful", "almonds"),
-    ("8 fl oz orange juice", 8.0, "fl oz", "orange juice"),
-    ("two tbsp peanut butter", 2.0, "tbsp", "peanut butter"),
-    ("pot roast", 1.0, None, "pot roast"),
-    ("a large banana", 1.0, None, "banana"),
-])
+@pytest.mark.parametrize(
+    "text, qty, unit, food",
+    [
+        ("greek yogurt", 1.0, None, "greek yogurt"),
+        ("1 cup kimchi", 1.0, "cup", "kimchi"),
+        ("slice of sourdough", 1.0, "slice", "sourdough"),
+        ("2 eggs", 2.0, None, "eggs"),
+        ("150 g brown rice", 150.0, "g", "brown rice"),
+        ("150g brown rice", 150.0, "g", "brown rice"),
+        ("brown rice 150 g", 150.0, "g", "brown rice"),
+        ("a banana", 1.0, None, "banana"),
+        ("half an avocado", 0.5, None, "avocado"),
+        ("1/2 cup chickpeas", 0.5, "cup", "chickpeas"),
+        ("1 1/2 cups oats", 1.5, "cup", "oats"),
+        ("½ cup rice", 0.5, "cup", "rice"),
+        ("2 slices whole wheat bread", 2.0, "slice", "whole wheat bread"),
+        ("handful of almonds", 1.0, "handful", "almonds"),
+        ("8 fl oz orange juice", 8.0, "fl oz", "orange juice"),
+        ("two tbsp peanut butter", 2.0, "tbsp", "peanut butter"),
+        ("pot roast", 1.0, None, "pot roast"),
+        ("a large banana", 1.0, None, "banana"),
+    ],
+)
 def test_parse_portion(text, qty, unit, food):
     p = parse_portion(text)
     assert (p.quantity, p.unit, p.food) == (pytest.approx(qty), unit, food)
@@ -56,7 +59,7 @@ def test_portion_grams_from_household_measures(matcher):
     assert m.grams == 150.0
     m = matcher.match("3 oz shrimp")
     assert m.grams == pytest.approx(3 * 28.349523125)
-    m = matcher.match("can of coke")   # SR28 cola: 1 can or bottle (12 fl oz) = 370 g
+    m = matcher.match("can of coke")  # SR28 cola: 1 can or bottle (12 fl oz) = 370 g
     assert (m.ndb_no, m.grams) == ("14148", 370.0)
     m = matcher.match("glass of red wine")  # a glass -> the SR28 serving (5 fl oz) = 147 g, said so
     assert m.grams == 147.0 and "serving" in m.portion_basis

@@ -28,9 +28,14 @@ def cache(tmp_path, shared, monkeypatch):
     """A dataset cache holding FNDDS, SR28 (abbreviated and full) and the NOVA table."""
     root = tmp_path / "cache"
     layout = {
-        "fndds_2017_2018": ("fndds_portions", ["fndds_2017_2018_foods_and_beverages.csv",
-                                               "fndds_2017_2018_nutrient_values.csv",
-                                               "fndds_2017_2018_portions_and_weights.csv"]),
+        "fndds_2017_2018": (
+            "fndds_portions",
+            [
+                "fndds_2017_2018_foods_and_beverages.csv",
+                "fndds_2017_2018_nutrient_values.csv",
+                "fndds_2017_2018_portions_and_weights.csv",
+            ],
+        ),
         "usda_sr28_full": ("usda_sr28_full", ["WEIGHT.txt", "FOOD_DES.txt", "FD_GROUP.txt"]),
         "usda_sr28_abbrev": ("usda_sr28_abbrev", ["ABBREV.txt"]),
         "nova_fndds_sr_grocerydb": ("nova_fndds_sr_grocerydb", [NOVA]),
@@ -48,8 +53,9 @@ def run(*args):
 
 
 def test_registry_checksums_match_the_tables_in_shared(shared):
-    from gutaxis.io.datasets import dataset_info
     import hashlib
+
+    from gutaxis.io.datasets import dataset_info
 
     for name, folder in (("fndds_2017_2018", "fndds_portions"), ("usda_sr28_full", "usda_sr28_full")):
         for fname, meta in dataset_info(name)["files"].items():
@@ -99,14 +105,32 @@ def test_food_match_splits_and_weighs_an_entry(cache):
 
 def test_your_own_foods_add_to_the_usda_tables(cache, tmp_path):
     foods, aliases = tmp_path / "my_foods.csv", tmp_path / "my_words.csv"
-    r = run("food", "add", "grandma's lentil soup", "-o", foods, "--kcal", 80, "--fiber", 4.5, "--sugars", 2,
-            "--sat-fat", 0.5, "--portion", 300)
+    r = run(
+        "food",
+        "add",
+        "grandma's lentil soup",
+        "-o",
+        foods,
+        "--kcal",
+        80,
+        "--fiber",
+        4.5,
+        "--sugars",
+        2,
+        "--sat-fat",
+        0.5,
+        "--portion",
+        300,
+    )
     assert r.exit_code == 0, r.output
     r = run("food", "alias", "my usual porridge", "56203065", "-o", aliases, "--grams", 250)
     assert r.exit_code == 0, r.output
     log = tmp_path / "meals.csv"
-    log.write_text("timestamp,text\n2026-12-01T08:00,my usual porridge\n2026-12-01T13:00,grandma's lentil soup\n"
-                   "2026-12-01T19:00,1 medium banana\n", encoding="utf-8")
+    log.write_text(
+        "timestamp,text\n2026-12-01T08:00,my usual porridge\n2026-12-01T13:00,grandma's lentil soup\n"
+        "2026-12-01T19:00,1 medium banana\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "s"
     r = run("diet", "scores", log, "-o", out, "--foods", foods, "--aliases", aliases)
     assert r.exit_code == 0, r.output
@@ -123,14 +147,21 @@ def _person(tmp_path: Path, meals_text: str, **extra) -> Path:
     d = tmp_path / "person"
     d.mkdir()
     (d / "meals.csv").write_text(meals_text, encoding="utf-8")
-    (d / "person.json").write_text(json.dumps({"id": "P1", "sex": "female", "age": 44, "conditions": ["RA"],
-                                               "files": {"meals": "meals.csv"}, **extra}), encoding="utf-8")
+    (d / "person.json").write_text(
+        json.dumps(
+            {"id": "P1", "sex": "female", "age": 44, "conditions": ["RA"], "files": {"meals": "meals.csv"}, **extra}
+        ),
+        encoding="utf-8",
+    )
     return d
 
 
 def test_a_week_that_cannot_be_counted_leads_with_the_banner_in_chromium(cache, tmp_path, run_browser):
-    rows = ["timestamp,text"] + [f"2026-12-0{d}T{h:02d}:00,{t}" for d in range(1, 4)
-                                 for h, t in ((8, "zorblax crunch bar"), (13, "frobnitz bowl"), (19, "1 medium banana"))]
+    rows = ["timestamp,text"] + [
+        f"2026-12-0{d}T{h:02d}:00,{t}"
+        for d in range(1, 4)
+        for h, t in ((8, "zorblax crunch bar"), (13, "frobnitz bowl"), (19, "1 medium banana"))
+    ]
     d = _person(tmp_path, "\n".join(rows) + "\n")
     out = tmp_path / "plan"
     r = run("plan", d, "-o", out, "--no-simulate")
@@ -138,8 +169,13 @@ def test_a_week_that_cannot_be_counted_leads_with_the_banner_in_chromium(cache, 
     html = (out / "plan.html").read_text(encoding="utf-8")
     assert "Only 3 of 9" in html and "these numbers are not your diet" in html
     assert "below target" not in html
-    proc = run_browser(tmp_path / "profile", "--window-size=1280,800", "--virtual-time-budget=5000", "--dump-dom",
-                       (out / "plan.html").as_uri())
+    proc = run_browser(
+        tmp_path / "profile",
+        "--window-size=1280,800",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        (out / "plan.html").as_uri(),
+    )
     dom = proc.stdout
     gate, first_card = dom.find('id="coverage-gate"'), dom.find('class="card')
     assert gate != -1 and (first_card == -1 or gate < first_card)
@@ -148,8 +184,12 @@ def test_a_week_that_cannot_be_counted_leads_with_the_banner_in_chromium(cache, 
 
 def test_medications_and_pregnancy_reach_the_plan(cache, tmp_path):
     rows = "timestamp,text\n2026-12-01T08:00,greek yogurt\n2026-12-01T12:00,1 medium banana\n"
-    d = _person(tmp_path, rows, medications=["prednisolone 40 mg daily", "mycophenolate mofetil 1 g twice daily"],
-                flags={"pregnant": True})
+    d = _person(
+        tmp_path,
+        rows,
+        medications=["prednisolone 40 mg daily", "mycophenolate mofetil 1 g twice daily"],
+        flags={"pregnant": True},
+    )
     out = tmp_path / "plan"
     r = run("plan", d, "-o", out, "--no-simulate")
     assert r.exit_code == 0, r.output

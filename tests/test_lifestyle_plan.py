@@ -32,17 +32,32 @@ def test_every_rule_in_the_data_file_has_a_grade_a_citation_and_the_discuss_fram
         assert CITATION.search(r["citation"]), f"{r['id']}: no DOI/PMID/ISBN/URL in {r['citation']!r}"
         assert "clinician or registered dietitian" in r["discuss"], r["id"]
     ids = {r["id"] for r in rows}
-    assert {"fiber_target", "fermented_foods", "ultra_processed", "free_sugars", "saturated_fat", "probiotic_ra",
-            "mind_body", "no_specific_diet", "probiotics_not_das28"} <= ids
+    assert {
+        "fiber_target",
+        "fermented_foods",
+        "ultra_processed",
+        "free_sugars",
+        "saturated_fat",
+        "probiotic_ra",
+        "mind_body",
+        "no_specific_diet",
+        "probiotics_not_das28",
+    } <= ids
     probiotic = next(r for r in rows if r["id"] == "probiotic_ra")
     assert "strong_immunosuppression:withhold" in probiotic["contraindications"]
     assert "doi:10.1093/cid/civ085" in probiotic["contraindication_citation"]
 
 
-@pytest.mark.parametrize("column, value, message", [
-    ("grade", "", "evidence grade"), ("grade", "D", "evidence grade"), ("citation", "Smith et al. 2020", "citation"),
-    ("discuss", "", "discuss"), ("contraindications", "strong_immunosupression:withhold", "contraindication"),
-])
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("grade", "", "evidence grade"),
+        ("grade", "D", "evidence grade"),
+        ("citation", "Smith et al. 2020", "citation"),
+        ("discuss", "", "discuss"),
+        ("contraindications", "strong_immunosupression:withhold", "contraindication"),
+    ],
+)
 def test_the_loader_rejects_a_rule_without_grade_citation_or_a_valid_flag(column, value, message):
     df = P.recommendations()
     df.loc[df["id"] == "fiber_target", column] = value
@@ -51,12 +66,23 @@ def test_the_loader_rejects_a_rule_without_grade_citation_or_a_valid_flag(column
 
 
 def test_trigger_expressions_hand_worked():
-    s = {"fiber_g_per_day": 18.0, "fiber_target_g": 25.0, "pss10": 12.0, "stress_rating": 7.0, "age": 60.0,
-         "female": 1.0, "male": 0.0, "autoimmune": 0.0, "GMHI": np.nan}
+    s = {
+        "fiber_g_per_day": 18.0,
+        "fiber_target_g": 25.0,
+        "pss10": 12.0,
+        "stress_rating": 7.0,
+        "age": 60.0,
+        "female": 1.0,
+        "male": 0.0,
+        "autoimmune": 0.0,
+        "GMHI": np.nan,
+    }
     assert P.evaluate_trigger("fiber_g_per_day < fiber_target_g", s)[0] is True
     assert P.evaluate_trigger("pss10 > 13 or stress_rating >= 6", s)[0] is True
     assert P.evaluate_trigger("pss10 > 13 and stress_rating >= 6", s)[0] is False
-    assert P.evaluate_trigger("autoimmune == 0 and (female == 1 and age >= 55 or male == 1 and age >= 50)", s)[0] is True
+    assert (
+        P.evaluate_trigger("autoimmune == 0 and (female == 1 and age >= 55 or male == 1 and age >= 50)", s)[0] is True
+    )
     # a missing score gives "unknown", except where the other side decides
     value, used, missing = P.evaluate_trigger("GMHI < 0", s)
     assert value is None and missing == ["GMHI"]
@@ -77,18 +103,22 @@ def example():
 def test_example_scores_match_a_hand_computation(example, shared):
     person, foods, a = example
     # independent: meals x per-100 g values of the example's food table, summed per day
-    meals = pd.read_csv(resources.files("gutaxis").joinpath("data", "example_person", "meals.csv"), dtype={"ndb_no": str})
+    meals = pd.read_csv(
+        resources.files("gutaxis").joinpath("data", "example_person", "meals.csv"), dtype={"ndb_no": str}
+    )
     tab = pd.read_csv(resources.files("gutaxis").joinpath("data", "example_person", "foods.csv"), dtype={"ndb_no": str})
     tab = tab.set_index("ndb_no")
     m = meals.join(tab[["fiber_g", "energy_kcal", "sat_fat_g", "nova"]], on="ndb_no", rsuffix="_100g")
     f = m["grams"] / 100.0
     day = pd.to_datetime(m["timestamp"]).dt.date
     fiber = (m["fiber_g"] * f).groupby(day).sum().mean()
-    kcal = (m["energy_kcal"] * f)
+    kcal = m["energy_kcal"] * f
     assert a.scores["fiber_g_per_day"] == pytest.approx(fiber, rel=1e-9)
     assert a.scores["sat_fat_pct_energy"] == pytest.approx(100 * 9 * (m["sat_fat_g"] * f).sum() / kcal.sum(), rel=1e-9)
     known = m["nova"].notna()
-    assert a.scores["upf_energy_share_pct"] == pytest.approx(100 * kcal[m["nova"] == 4].sum() / kcal[known].sum(), rel=1e-9)
+    assert a.scores["upf_energy_share_pct"] == pytest.approx(
+        100 * kcal[m["nova"] == 4].sum() / kcal[known].sum(), rel=1e-9
+    )
     assert a.scores["fiber_target_g"] == 25.0  # woman, 46 years: IOM Adequate Intake
     # the same entries scored with the full USDA table give the same fiber (the example's table is an extract)
     from gutaxis.lifestyle import load_food_table
@@ -166,6 +196,7 @@ def test_simulated_effect_not_available_without_the_twin(example, monkeypatch):
 
 def test_simulated_effect_on_the_twin(example):
     from gutaxis import axis
+
     if not hasattr(axis, "twin"):
         pytest.skip("gutaxis.axis has no personal twin in this checkout")
     person, foods, a = example

@@ -46,8 +46,9 @@ def written(assessment, tmp_path_factory):
 @pytest.fixture(scope="module")
 def withheld(assessment, tmp_path_factory):
     _, a = assessment
-    flagged = Person(id="FLAGGED", sex="female", age=46, conditions=["RA"], flags={"strong_immunosuppression": True},
-                     synthetic=True)
+    flagged = Person(
+        id="FLAGGED", sex="female", age=46, conditions=["RA"], flags={"strong_immunosuppression": True}, synthetic=True
+    )
     plan = P.build_plan(flagged, assessment=a, simulate=False)
     return plan, write_plan_reports(plan, tmp_path_factory.mktemp("plan") / "flagged")
 
@@ -66,16 +67,29 @@ def check_graded_and_cited(html: str) -> int:
         assert GRADE_RE.search(b[:400]), f"rule {rule} shown without an evidence grade"
         cite = re.search(r"data-citation[^>]*>(.*?)</(p|span|td)>", b, re.S)
         assert cite, f"rule {rule} shown without a citation"
-        assert re.search(r'href="(https://doi\.org/10\.|https://pubmed\.ncbi\.nlm\.nih\.gov/\d+|https?://)', cite.group(1)), \
-            f"rule {rule}: the citation has no DOI, PubMed or URL link"
+        assert re.search(
+            r'href="(https://doi\.org/10\.|https://pubmed\.ncbi\.nlm\.nih\.gov/\d+|https?://)', cite.group(1)
+        ), f"rule {rule}: the citation has no DOI, PubMed or URL link"
     return len(blocks)
 
 
 def test_files_written_and_logs_exported(written):
     plan, files = written
-    for name in ("plan.html", "dietitian_summary.html", "dietitian_summary.pdf", "logged_meals.csv", "logged_stress.csv",
-                 "logged_symptoms.csv", "daily_scores.csv", "weekly_scores.csv", "recommendations.csv", "plan.json",
-                 "entries_to_fix.csv", "nutrients.csv", "top_foods.csv"):
+    for name in (
+        "plan.html",
+        "dietitian_summary.html",
+        "dietitian_summary.pdf",
+        "logged_meals.csv",
+        "logged_stress.csv",
+        "logged_symptoms.csv",
+        "daily_scores.csv",
+        "weekly_scores.csv",
+        "recommendations.csv",
+        "plan.json",
+        "entries_to_fix.csv",
+        "nutrients.csv",
+        "top_foods.csv",
+    ):
         assert files[name].is_file() and files[name].stat().st_size > 0, name
     p = plan.person
     assert len(pd.read_csv(files["logged_meals.csv"])) == len(p.meals)
@@ -103,16 +117,29 @@ def test_every_recommendation_shown_has_a_grade_and_a_citation(written, withheld
 
 def test_the_grade_and_citation_check_can_fail(written):
     html = written[1]["plan.html"].read_text(encoding="utf-8")
-    no_cite = re.sub(r'(<article[^>]*data-rule="fiber_target".*?)<p class="cite" data-citation>.*?</p>', r"\1", html,
-                     count=1, flags=re.S)
+    no_cite = re.sub(
+        r'(<article[^>]*data-rule="fiber_target".*?)<p class="cite" data-citation>.*?</p>',
+        r"\1",
+        html,
+        count=1,
+        flags=re.S,
+    )
     assert no_cite != html
     with pytest.raises(AssertionError, match="fiber_target"):
         check_graded_and_cited(no_cite)
-    no_grade = re.sub(r'(<article class="rec[^"]*" id="rec-fiber_target") data-grade="A"(.*?)<span class="grade[^>]*>A</span>',
-                      r"\1\2", html, count=1, flags=re.S)
-    no_grade = no_grade.replace('data-rule="fiber_target">\n    <h3><span class="grade grade-A" title="Evidence grade A: '
-                                'meta-analysis of randomised trials, or a large randomised trial with a clinical outcome" '
-                                'data-grade="A">', 'data-rule="fiber_target">\n    <h3><span>')
+    no_grade = re.sub(
+        r'(<article class="rec[^"]*" id="rec-fiber_target") data-grade="A"(.*?)<span class="grade[^>]*>A</span>',
+        r"\1\2",
+        html,
+        count=1,
+        flags=re.S,
+    )
+    no_grade = no_grade.replace(
+        'data-rule="fiber_target">\n    <h3><span class="grade grade-A" title="Evidence grade A: '
+        'meta-analysis of randomised trials, or a large randomised trial with a clinical outcome" '
+        'data-grade="A">',
+        'data-rule="fiber_target">\n    <h3><span>',
+    )
     assert no_grade != html
     with pytest.raises(AssertionError):
         check_graded_and_cited(no_grade)
@@ -156,8 +183,9 @@ def test_pdf_renders_to_non_blank_pages(written, tmp_path):
     pdftoppm = _tool("pdftoppm", "poppler-utils")
     pdf = written[1]["dietitian_summary.pdf"]
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    proc = subprocess.run([pdftoppm, "-r", "40", "-png", str(pdf), str(tmp_path / "page")], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [pdftoppm, "-r", "40", "-png", str(pdf), str(tmp_path / "page")], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     pages = sorted(tmp_path.glob("page*.png"))
     assert len(pages) >= 3
@@ -182,8 +210,14 @@ def test_pdf_renders_to_non_blank_pages(written, tmp_path):
 def test_html_opens_in_headless_chromium_without_console_errors(written, tmp_path, name, run_browser):
     html = written[1][name]
     png = tmp_path / "shot.png"
-    proc = run_browser(tmp_path / "profile", "--window-size=1280,2000", "--virtual-time-budget=5000",
-                    f"--screenshot={png}", "--dump-dom", html.as_uri())
+    proc = run_browser(
+        tmp_path / "profile",
+        "--window-size=1280,2000",
+        "--virtual-time-budget=5000",
+        f"--screenshot={png}",
+        "--dump-dom",
+        html.as_uri(),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
     assert not console, "console messages:\n" + "\n".join(console)

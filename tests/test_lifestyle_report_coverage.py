@@ -18,8 +18,8 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import markupsafe
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,37 +27,89 @@ from gutaxis.lifestyle import plan as P
 from gutaxis.lifestyle.person import example_person
 from gutaxis.lifestyle.report import write_plan_reports
 
-BANNER = ("Only 11 of 47 foods could be counted (23% of entries, about 30% of energy): these numbers are not your "
-          "diet.")
+BANNER = "Only 11 of 47 foods could be counted (23% of entries, about 30% of energy): these numbers are not your diet."
 CLIENT_STATEMENT = "Only 11 of 47 food entries the client logged could be counted (23% of entries, about 30% of energy)"
 TO_FIX = [
-    {"source_row": 5, "date": pd.Timestamp("2024-03-04"), "text": "Brot mit Käse & Gouda",
-     "item_text": "Brot mit Käse & Gouda", "status": "unmatched", "reason": "No food in the table matches these words.",
-     "candidates": "Bread, rye (32 g); Cheese, gouda (28 g)"},
-    {"source_row": 9, "date": pd.Timestamp("2024-03-05"), "text": "2 slices toast w/ marmite, 1 flat white",
-     "item_text": "marmite", "status": "low_confidence", "reason": "Two foods fit equally well.",
-     "candidates": "Yeast extract spread (6 g); Vegetable spread (10 g)"},
-    {"source_row": 12, "date": pd.Timestamp("2024-03-05"), "text": "<script>alert(1)</script> $4 smoothie \"large\"",
-     "item_text": "", "status": "implausible", "reason": "4 kg is not a plausible portion of a smoothie.",
-     "candidates": ""},
-    {"source_row": 20, "date": pd.Timestamp("2024-03-06"), "text": "handful of nuts", "item_text": "handful of nuts",
-     "status": "no_portion", "reason": "No amount was given and no usual portion is known.",
-     "candidates": "Nuts, mixed, dry roasted (28 g)"},
+    {
+        "source_row": 5,
+        "date": pd.Timestamp("2024-03-04"),
+        "text": "Brot mit Käse & Gouda",
+        "item_text": "Brot mit Käse & Gouda",
+        "status": "unmatched",
+        "reason": "No food in the table matches these words.",
+        "candidates": "Bread, rye (32 g); Cheese, gouda (28 g)",
+    },
+    {
+        "source_row": 9,
+        "date": pd.Timestamp("2024-03-05"),
+        "text": "2 slices toast w/ marmite, 1 flat white",
+        "item_text": "marmite",
+        "status": "low_confidence",
+        "reason": "Two foods fit equally well.",
+        "candidates": "Yeast extract spread (6 g); Vegetable spread (10 g)",
+    },
+    {
+        "source_row": 12,
+        "date": pd.Timestamp("2024-03-05"),
+        "text": '<script>alert(1)</script> $4 smoothie "large"',
+        "item_text": "",
+        "status": "implausible",
+        "reason": "4 kg is not a plausible portion of a smoothie.",
+        "candidates": "",
+    },
+    {
+        "source_row": 20,
+        "date": pd.Timestamp("2024-03-06"),
+        "text": "handful of nuts",
+        "item_text": "handful of nuts",
+        "status": "no_portion",
+        "reason": "No amount was given and no usual portion is known.",
+        "candidates": "Nuts, mixed, dry roasted (28 g)",
+    },
 ]
-NUTRIENT_KEYS = ["protein_g", "calcium_mg", "vitamin_d_ug", "folate_dfe_ug", "iron_mg", "sodium_mg", "alcohol_g",
-                 "omega3_g", "energy_kcal", "fiber_g"]
-NUTRIENT_LABELS = ["Protein", "Calcium", "Vitamin D", "Folate (DFE)", "Iron", "Sodium", "Alcohol", "Omega-3 fatty acids",
-                   "Energy", "Fiber"]
-DIET_LABELS = ("Fiber", "Fermented foods with live cultures", "Ultra-processed (NOVA 4) share of energy",
-               "Sugars (total, proxy for free sugars)", "Saturated fat",
-               "Inflammatory-potential score (published DII parameters)", "Energy")
+NUTRIENT_KEYS = [
+    "protein_g",
+    "calcium_mg",
+    "vitamin_d_ug",
+    "folate_dfe_ug",
+    "iron_mg",
+    "sodium_mg",
+    "alcohol_g",
+    "omega3_g",
+    "energy_kcal",
+    "fiber_g",
+]
+NUTRIENT_LABELS = [
+    "Protein",
+    "Calcium",
+    "Vitamin D",
+    "Folate (DFE)",
+    "Iron",
+    "Sodium",
+    "Alcohol",
+    "Omega-3 fatty acids",
+    "Energy",
+    "Fiber",
+]
+DIET_LABELS = (
+    "Fiber",
+    "Fermented foods with live cultures",
+    "Ultra-processed (NOVA 4) share of energy",
+    "Sugars (total, proxy for free sugars)",
+    "Saturated fat",
+    "Inflammatory-potential score (published DII parameters)",
+    "Energy",
+)
 TOP_KEYS = ("fiber_g", "energy_kcal", "sugars_g", "sat_fat_g", "sodium_mg")
 
 
 @pytest.fixture(scope="module")
 def base_plan():
-    person = dataclasses.replace(example_person(), medications=["Methotrexate 15 mg weekly", "Zorblax 5 mg daily"],
-                                 notes="Works night shifts; eats <b>late</b>.")
+    person = dataclasses.replace(
+        example_person(),
+        medications=["Methotrexate 15 mg weekly", "Zorblax 5 mg daily"],
+        notes="Works night shifts; eats <b>late</b>.",
+    )
     return P.build_plan(person, simulate=False)
 
 
@@ -65,28 +117,65 @@ def _with(plan, *, ok: bool, **fields):
     """A copy of ``plan`` whose assessment carries the coverage fields (the originals are untouched)."""
     a = dataclasses.replace(plan.assessment)
     if ok:
-        a.coverage = {"n_entries": 47, "n_counted": 45, "share_entries": 45 / 47, "kcal_counted": 14500.0,
-                      "kcal_estimated_total": 14800.0, "share_energy": 0.98, "threshold": 0.8, "ok": True,
-                      "message": "45 of 47 foods could be counted"}
+        a.coverage = {
+            "n_entries": 47,
+            "n_counted": 45,
+            "share_entries": 45 / 47,
+            "kcal_counted": 14500.0,
+            "kcal_estimated_total": 14800.0,
+            "share_energy": 0.98,
+            "threshold": 0.8,
+            "ok": True,
+            "message": "45 of 47 foods could be counted",
+        }
     else:
-        a.coverage = {"n_entries": 47, "n_counted": 11, "share_entries": 11 / 47, "kcal_counted": 1743.0,
-                      "kcal_estimated_total": 5810.0, "share_energy": 0.30, "threshold": 0.8, "ok": False,
-                      "message": "only 11 of 47 foods could be counted"}
+        a.coverage = {
+            "n_entries": 47,
+            "n_counted": 11,
+            "share_entries": 11 / 47,
+            "kcal_counted": 1743.0,
+            "kcal_estimated_total": 5810.0,
+            "share_energy": 0.30,
+            "threshold": 0.8,
+            "ok": False,
+            "message": "only 11 of 47 foods could be counted",
+        }
     a.to_fix = pd.DataFrame(TO_FIX)
-    a.assumed = pd.DataFrame([{"source_row": 3, "date": pd.Timestamp("2024-03-04"), "text": "a banana & tea",
-                               "description": "BANANAS,RAW", "grams": 118.0, "portion_basis": "USDA: 1 medium"}])
+    a.assumed = pd.DataFrame(
+        [
+            {
+                "source_row": 3,
+                "date": pd.Timestamp("2024-03-04"),
+                "text": "a banana & tea",
+                "description": "BANANAS,RAW",
+                "grams": 118.0,
+                "portion_basis": "USDA: 1 medium",
+            }
+        ]
+    )
     a.nutrients = pd.DataFrame(
-        {"label": NUTRIENT_LABELS,
-         "unit": ["g/day", "mg/day", "µg/day", "µg/day", "mg/day", "mg/day", "g/day", "g/day", "kcal/day", "g/day"],
-         "per_day": [61.7, 812.0, 3.1, 288.0, 9.8, 2410.0, 12.4, 1.3, 1733.0, 21.7],
-         "per_kg": [0.93] + [np.nan] * 9,
-         "reference": [f"reference for {k} (source {i})" for i, k in enumerate(NUTRIENT_KEYS)],
-         "coverage_note": [f"{lab.lower()} missing for {i + 3}% of energy" for i, lab in enumerate(NUTRIENT_LABELS)]},
-        index=pd.Index(NUTRIENT_KEYS, name="nutrient"))
-    a.top_foods = {k: pd.DataFrame({"food": [f"TOP FOOD {k.upper()} {i}" for i in range(3)],
-                                    "examples": [["wholemeal toast", "toast w/ jam"], ["porridge"], ["an apple"]],
-                                    "amount": [30.0, 20.0, 10.0], "share_pct": [50.0, 33.3, 16.7],
-                                    "n_entries": [4, 3, 2]}) for k in TOP_KEYS}
+        {
+            "label": NUTRIENT_LABELS,
+            "unit": ["g/day", "mg/day", "µg/day", "µg/day", "mg/day", "mg/day", "g/day", "g/day", "kcal/day", "g/day"],
+            "per_day": [61.7, 812.0, 3.1, 288.0, 9.8, 2410.0, 12.4, 1.3, 1733.0, 21.7],
+            "per_kg": [0.93] + [np.nan] * 9,
+            "reference": [f"reference for {k} (source {i})" for i, k in enumerate(NUTRIENT_KEYS)],
+            "coverage_note": [f"{lab.lower()} missing for {i + 3}% of energy" for i, lab in enumerate(NUTRIENT_LABELS)],
+        },
+        index=pd.Index(NUTRIENT_KEYS, name="nutrient"),
+    )
+    a.top_foods = {
+        k: pd.DataFrame(
+            {
+                "food": [f"TOP FOOD {k.upper()} {i}" for i in range(3)],
+                "examples": [["wholemeal toast", "toast w/ jam"], ["porridge"], ["an apple"]],
+                "amount": [30.0, 20.0, 10.0],
+                "share_pct": [50.0, 33.3, 16.7],
+                "n_entries": [4, 3, 2],
+            }
+        )
+        for k in TOP_KEYS
+    }
     for k, v in fields.items():
         setattr(a, k, v)
     out = dataclasses.replace(plan, assessment=a)
@@ -94,8 +183,15 @@ def _with(plan, *, ok: bool, **fields):
         # a plan built after the gate holds its diet rules back itself, with the reason "not judged: ..."
         out.suggestions = [s for s in plan.suggestions if s.id != "saturated_fat"]
         out.not_evaluated = list(plan.not_evaluated) + [
-            {"id": "saturated_fat", "title": "Bring saturated fat below 10% of energy", "grade": "B", "citation": "",
-             "missing": [], "reason": "not judged: only 11 of 47 foods could be counted"}]
+            {
+                "id": "saturated_fat",
+                "title": "Bring saturated fat below 10% of energy",
+                "grade": "B",
+                "citation": "",
+                "missing": [],
+                "reason": "not judged: only 11 of 47 foods could be counted",
+            }
+        ]
     return out
 
 
@@ -122,7 +218,7 @@ def _read(files, name) -> str:
 
 def _body(html: str) -> str:
     """The page without its <head> (the inline CSS names the same classes)."""
-    return html[html.index("<body"):]
+    return html[html.index("<body") :]
 
 
 def gate_span(html: str) -> tuple[int, int]:
@@ -136,7 +232,7 @@ def assert_gate_first(html: str) -> None:
     body = _body(html)
     start, _ = gate_span(html)
     assert start >= 0, "no coverage banner"
-    tag = body[body.rfind("<", 0, start):body.find(">", start)]
+    tag = body[body.rfind("<", 0, start) : body.find(">", start)]
     assert 'role="alert"' in tag, "the coverage banner is not an alert"
     first_card = body.find('<div class="card')
     assert first_card > 0, "no score card"
@@ -148,9 +244,12 @@ def assert_gate_first(html: str) -> None:
 def score_rows(html: str) -> dict[str, str]:
     """Score table of the page: label -> status."""
     table = re.search(r'<table[^>]*id="scores-table".*?</table>', html, re.S).group(0)
-    return {htmllib.unescape(m.group(1)): m.group(2).strip()
-            for m in re.finditer(r'<tr><th scope="row">(.*?)</th>.*?<td class="small status-[a-z]*">(.*?)</td></tr>', table,
-                                 re.S)}
+    return {
+        htmllib.unescape(m.group(1)): m.group(2).strip()
+        for m in re.finditer(
+            r'<tr><th scope="row">(.*?)</th>.*?<td class="small status-[a-z]*">(.*?)</td></tr>', table, re.S
+        )
+    }
 
 
 # --------------------------------------------------------------------------- the person's page
@@ -165,7 +264,7 @@ def test_the_banner_check_can_fail(good, low):
     html = _read(low[1], "plan.html")
     start, end = gate_span(html)
     body = _body(html)
-    gate = body[body.rfind("<", 0, start):end + len("</section>")]
+    gate = body[body.rfind("<", 0, start) : end + len("</section>")]
     moved = body.replace(gate, "")
     moved = moved.replace('<section id="methods"', gate + '<section id="methods"')
     with pytest.raises(AssertionError, match="after a score card"):
@@ -204,11 +303,18 @@ def test_low_coverage_judges_no_diet_score_and_headlines_no_diet_suggestion(low,
     cards_html = re.search(r'<div class="cards">(.*?)\n  </div>', html, re.S).group(1)
     assert "target" not in cards_html and cards_html.count("not judged") == 6
     # no diet rule is shown as a recommendation; the ones held back are named as waiting
-    for rule in ("fiber_target", "fermented_foods", "ultra_processed", "free_sugars", "saturated_fat", "mediterranean_ra"):
+    for rule in (
+        "fiber_target",
+        "fermented_foods",
+        "ultra_processed",
+        "free_sugars",
+        "saturated_fat",
+        "mediterranean_ra",
+    ):
         assert f'data-rule="{rule}"' not in html, rule
     note = re.search(r'<p class="not-judged-note" id="plan-not-judged">(.*?)</p>', html, re.S).group(1)
     assert "Raise fiber towards your target" in note and "Bring saturated fat below 10% of energy" in note
-    assert "Raise fiber" not in html[:html.find('id="plan-not-judged"')].split("<body", 1)[1]
+    assert "Raise fiber" not in html[: html.find('id="plan-not-judged"')].split("<body", 1)[1]
     # the same plan with enough foods counted is judged as usual
     ok = _read(good[1], "plan.html")
     assert score_rows(ok)["Fiber"] == "below target" and 'data-rule="fiber_target"' in ok
@@ -222,15 +328,24 @@ def test_enough_coverage_shows_a_line_not_a_banner(good, low):
     assert line and "45 of 47 foods you logged were counted (96% of entries, about 98% of energy)" in line.group(1)
     assert body.find('id="coverage-line"') < body.find('<div class="card')
     # entries to fix are still listed, in their own section
-    check = body[body.find('id="foods-check"'):]
+    check = body[body.find('id="foods-check"') :]
     for e in TO_FIX:
         assert _e(e["text"]) in check
 
 
 def test_complete_coverage_says_nothing_extra(base_plan, tmp_path):
     a = dataclasses.replace(base_plan.assessment)
-    a.coverage = {"n_entries": 289, "n_counted": 289, "share_entries": 1.0, "kcal_counted": 48500.0,
-                  "kcal_estimated_total": 48500.0, "share_energy": 1.0, "threshold": 0.8, "ok": True, "message": ""}
+    a.coverage = {
+        "n_entries": 289,
+        "n_counted": 289,
+        "share_entries": 1.0,
+        "kcal_counted": 48500.0,
+        "kcal_estimated_total": 48500.0,
+        "share_energy": 1.0,
+        "threshold": 0.8,
+        "ok": True,
+        "message": "",
+    }
     a.to_fix = pd.DataFrame(columns=list(TO_FIX[0]))
     files = write_plan_reports(dataclasses.replace(base_plan, assessment=a), tmp_path / "out")
     html = _read(files, "plan.html")
@@ -261,8 +376,12 @@ def test_dietitian_summary_leads_with_coverage_and_addresses_the_clinician(low, 
     body = _body(html)
     stmt = re.search(r'<p class="coverage-statement gated" id="coverage-statement" role="alert">(.*?)</p>', body, re.S)
     assert stmt and CLIENT_STATEMENT in stmt.group(1) and "not the client&#39;s diet" in stmt.group(1)
-    assert body.find('id="coverage-statement"') < body.find('id="disclaimer"') < body.find('id="scores-table"') \
+    assert (
+        body.find('id="coverage-statement"')
+        < body.find('id="disclaimer"')
+        < body.find('id="scores-table"')
         < body.find('id="nutrients-table"')
+    )
     assert "47 food entries, read as" in body  # entries as logged, foods as read (compound entries split)
     assert "The client logged meals on 28 days" in body
     assert "you logged" not in body.lower()
@@ -378,9 +497,13 @@ def test_pdf_leads_with_coverage_and_has_the_nutrient_table(low, tmp_path):
     text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, timeout=60).stdout
     flat = re.sub(r"\s+", " ", text)
     assert CLIENT_STATEMENT in flat
-    assert flat.find(CLIENT_STATEMENT) < flat.find("Do not change your treatment") < flat.find("Scores against targets") \
+    assert (
+        flat.find(CLIENT_STATEMENT)
+        < flat.find("Do not change your treatment")
+        < flat.find("Scores against targets")
         < flat.find("Nutrients (mean per day")
-    nut = flat[flat.find("Nutrients (mean per day"):]
+    )
+    nut = flat[flat.find("Nutrients (mean per day") :]
     for label in NUTRIENT_LABELS:
         assert label in nut, label
     assert "0.93 g/kg/day" in nut and "reference for vitamin_d_ug" in nut
@@ -416,8 +539,9 @@ def test_banner_is_visible_in_the_first_screen_in_headless_chromium(low, tmp_pat
     assert html.count("</body>") == 1
     page = tmp_path / "plan.html"
     page.write_text(html.replace("</body>", _PROBE), encoding="utf-8")
-    proc = run_browser(tmp_path / "profile", f"--window-size={size}", "--virtual-time-budget=5000", "--dump-dom",
-                       page.as_uri())
+    proc = run_browser(
+        tmp_path / "profile", f"--window-size={size}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
     assert not console, "console messages:\n" + "\n".join(console)
@@ -431,5 +555,5 @@ def test_banner_is_visible_in_the_first_screen_in_headless_chromium(low, tmp_pat
     assert probe["card"] > probe["bottom"], "a score card is drawn above the banner"
     hi, lo = sorted((_luminance(probe["color"]), _luminance(probe["bg"])), reverse=True)
     assert (hi + 0.05) / (lo + 0.05) >= 7.0, probe  # WCAG AAA contrast
-    body = dom[dom.index("<body"):]
+    body = dom[dom.index("<body") :]
     assert body.find("these numbers are not your diet") < body.find('<div class="card')

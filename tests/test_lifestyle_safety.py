@@ -27,7 +27,9 @@ from gutaxis.lifestyle.person import (
     read_person,
 )
 
-CITATION = re.compile(r"(doi:\s*10\.\d{4,9}/\S+|PMID:?\s*\d{6,9}|ISBN[\s:]*[\d\- X]{10,17}|https?://\S+)", re.IGNORECASE)
+CITATION = re.compile(
+    r"(doi:\s*10\.\d{4,9}/\S+|PMID:?\s*\d{6,9}|ISBN[\s:]*[\d\- X]{10,17}|https?://\S+)", re.IGNORECASE
+)
 HIGH_MERCURY = ("shark", "swordfish", "king mackerel", "tilefish", "bigeye tuna", "marlin", "orange roughy")
 
 
@@ -82,22 +84,36 @@ def test_high_dose_prednisolone_and_mycophenolate_withhold_the_probiotic_naming_
     assert [m["name"] for m in d["medications"]] == ["prednisolone 40 mg", "mycophenolate"]
     json.dumps(d)  # serialisable as kept
     # a stated "false" does not switch a medication's flag off (the safe direction)
-    p2 = Person(flags={"strong_immunosuppression": False}, conditions=["RA"],
-                medications=[{"name": "mycophenolate mofetil", "dose_mg": 1000, "frequency": "twice daily"}])
+    p2 = Person(
+        flags={"strong_immunosuppression": False},
+        conditions=["RA"],
+        medications=[{"name": "mycophenolate mofetil", "dose_mg": 1000, "frequency": "twice daily"}],
+    )
     assert p2.flag("strong_immunosuppression") and p2.medications[0]["daily_dose_mg"] == pytest.approx(2000)
     assert "probiotic_ra" in [w.id for w in _plan(p2, a).withheld]
     # and without the medications the same person is offered the probiotic (the test can fail)
     assert "probiotic_ra" in _ids(_plan(Person(id="X", sex="female", age=46, conditions=["RA"]), a))
 
 
-@pytest.mark.parametrize("med, strong", [
-    ("prednisolone 5 mg", False), ("prednisolone 5 mg daily", False), ("prednisolone 20 mg daily", True),
-    ("prednisolone 10 mg twice daily", True), ("prednisolone 30 mg every other day", False),
-    ("Prednisone 25mg/day", True), ({"name": "prednisone", "dose_mg": 25, "frequency": "daily"}, True),
-    ({"name": "prednisolone", "dose_mg": "7.5"}, False), ("rituximab 1 g every 6 months", True),
-    ("cyclophosphamide 500 mg every 2 weeks", True), ("tacrolimus 2 mg bd", True), ("azathioprine 100 mg", False),
-    ("adalimumab 40 mg every 2 weeks", False), ("methylprednisolone 16 mg", False),
-])
+@pytest.mark.parametrize(
+    "med, strong",
+    [
+        ("prednisolone 5 mg", False),
+        ("prednisolone 5 mg daily", False),
+        ("prednisolone 20 mg daily", True),
+        ("prednisolone 10 mg twice daily", True),
+        ("prednisolone 30 mg every other day", False),
+        ("Prednisone 25mg/day", True),
+        ({"name": "prednisone", "dose_mg": 25, "frequency": "daily"}, True),
+        ({"name": "prednisolone", "dose_mg": "7.5"}, False),
+        ("rituximab 1 g every 6 months", True),
+        ("cyclophosphamide 500 mg every 2 weeks", True),
+        ("tacrolimus 2 mg bd", True),
+        ("azathioprine 100 mg", False),
+        ("adalimumab 40 mg every 2 weeks", False),
+        ("methylprednisolone 16 mg", False),
+    ],
+)
 def test_strong_immunosuppression_follows_drug_and_dose(med, strong):
     p = Person(medications=[med])
     assert p.flag("strong_immunosuppression") is strong
@@ -155,8 +171,14 @@ def test_an_unknown_medication_is_kept_and_reported_never_an_error(a):
     d = _plan(Person(conditions=["RA"], medications=["Zorblax"], notes="eats out most days"), a).to_dict()["person"]
     assert d["notes"] == "eats out most days" and d["medications"][0]["note"] == NOT_RECOGNISED
     # what is not a medication at all is an error naming the entry
-    for bad in ([42], [{"dose_mg": 5}], [{"name": "prednisolone", "dose_mg": "lots"}], [""],
-                [{"name": "x", "strength": 1}], 7):
+    for bad in (
+        [42],
+        [{"dose_mg": 5}],
+        [{"name": "prednisolone", "dose_mg": "lots"}],
+        [""],
+        [{"name": "x", "strength": 1}],
+        7,
+    ):
         with pytest.raises(InputError, match="medication"):
             Person(medications=bad)
 
@@ -173,8 +195,11 @@ def test_person_json_keeps_medications_and_notes(tmp_path):
         shutil.copytree(d, tmp_path / "p")
     pj = tmp_path / "p" / "person.json"
     meta = json.loads(pj.read_text())
-    meta["medications"] = ["prednisolone 40 mg", {"name": "methotrexate", "dose_mg": 15, "frequency": "weekly"},
-                           "Zorblax"]
+    meta["medications"] = [
+        "prednisolone 40 mg",
+        {"name": "methotrexate", "dose_mg": 15, "frequency": "weekly"},
+        "Zorblax",
+    ]
     meta["notes"] = "Lives alone; cooks twice a week."
     pj.write_text(json.dumps(meta))
     p = read_person(tmp_path / "p")
@@ -261,8 +286,19 @@ class _FakeForecast:
 
     def summary(self):
         idx = list(P.EFFECT_ENDPOINTS)
-        df = pd.DataFrame({"unit": ["u"] * len(idx), "baseline": 1.0, "value_median": 1.0, "value_p05": 0.5,
-                           "value_p95": 1.5, "effect_median": -0.1, "effect_p05": -0.2, "effect_p95": 0.0}, index=idx)
+        df = pd.DataFrame(
+            {
+                "unit": ["u"] * len(idx),
+                "baseline": 1.0,
+                "value_median": 1.0,
+                "value_p05": 0.5,
+                "value_p95": 1.5,
+                "effect_median": -0.1,
+                "effect_p05": -0.2,
+                "effect_p95": 0.0,
+            },
+            index=idx,
+        )
         return df
 
     def band(self, endpoint, which):
@@ -287,13 +323,19 @@ def _capture(monkeypatch):
 
 def test_ms_is_simulated_with_the_ms_variant(a, monkeypatch):
     seen = _capture(monkeypatch)
-    plan = P.build_plan(Person(id="X", sex="female", age=46, conditions=["MS"]), assessment=a, simulate=True,
-                        n_draws=40, days=14)
+    plan = P.build_plan(
+        Person(id="X", sex="female", age=46, conditions=["MS"]), assessment=a, simulate=True, n_draws=40, days=14
+    )
     assert seen["disease"] == "ms"
     eff = plan.effect
     assert eff.available, eff.message
     label = eff.summary.at["disease_activity", "label"]
-    assert "MS" in label and "DAS28" not in label and "relapse" in label and eff.summary.at["disease_activity", "unit"] == "index 0-1"
+    assert (
+        "MS" in label
+        and "DAS28" not in label
+        and "relapse" in label
+        and eff.summary.at["disease_activity", "unit"] == "index 0-1"
+    )
     assert not any("no variant" in c for c in eff.caveats)
     # RA and MS: RA is simulated and the caveat says MS was not
     seen.clear()
@@ -317,8 +359,14 @@ def test_diet_rules_are_not_judged_when_too_little_of_the_log_was_counted(a):
     p = Person(id="X", sex="female", age=46, conditions=["RA"])
     plan = _plan(p, a2)
     nj = {n["id"]: n for n in plan.not_evaluated}
-    for rid in ("fiber_target", "fermented_foods", "ultra_processed", "free_sugars", "saturated_fat",
-                "mediterranean_ra"):
+    for rid in (
+        "fiber_target",
+        "fermented_foods",
+        "ultra_processed",
+        "free_sugars",
+        "saturated_fat",
+        "mediterranean_ra",
+    ):
         assert nj[rid]["reason"] == "not judged: only 11 of 47 foods could be counted", rid
         assert rid not in _ids(plan)
     ids = _ids(plan)
@@ -347,9 +395,20 @@ def test_every_rule_still_validates_and_every_contraindication_has_its_reason():
     R._rules.cache_clear()
     rules = R._rules()
     ids = set(rules["id"])
-    assert {"pregnancy_listeria", "pregnancy_fish_mercury", "methotrexate_folate_alcohol", "steroid_bone_health",
-            "kidney_diet", "sle_bone_vitamin_d", "sle_cardiovascular", "ms_vitamin_d", "ibd_no_single_diet",
-            "ibd_flare_texture", "cd_een_paediatric", "spa_exercise_smoking"} <= ids
+    assert {
+        "pregnancy_listeria",
+        "pregnancy_fish_mercury",
+        "methotrexate_folate_alcohol",
+        "steroid_bone_health",
+        "kidney_diet",
+        "sle_bone_vitamin_d",
+        "sle_cardiovascular",
+        "ms_vitamin_d",
+        "ibd_no_single_diet",
+        "ibd_flare_texture",
+        "cd_een_paediatric",
+        "spa_exercise_smoking",
+    } <= ids
     assert rules["id"].is_unique
     for r in rules.itertuples(index=False):
         assert r.grade in R.GRADES and CITATION.search(r.citation), r.id

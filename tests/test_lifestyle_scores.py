@@ -8,16 +8,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gutaxis.lifestyle import (FoodMatcher, daily_scores, diet_targets, fiber_target, load_food_table,
-                               nova_energy_share, read_meal_log, resolve_meals, weekly_scores)
+from gutaxis.lifestyle import (
+    FoodMatcher,
+    daily_scores,
+    diet_targets,
+    fiber_target,
+    load_food_table,
+    nova_energy_share,
+    read_meal_log,
+    resolve_meals,
+    weekly_scores,
+)
 
 NOVA_FILE = "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv"
 
 
 @pytest.fixture(scope="module")
 def foods(shared):
-    return load_food_table(shared("data", "usda_sr28_abbrev", "ABBREV.txt"),
-                           shared("data", "nova_fndds_sr_grocerydb", NOVA_FILE))
+    return load_food_table(
+        shared("data", "usda_sr28_abbrev", "ABBREV.txt"), shared("data", "nova_fndds_sr_grocerydb", NOVA_FILE)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +52,15 @@ def test_nova_share_hand_worked_real_foods(foods):
     #              BEVERAGES,CARB,COLA,REG (14148) 42 kcal/100 g, NOVA 4 (SR25 label "cola")
     # 120 g banana = 1.2 * 89 = 106.8 kcal; 370 g cola = 3.7 * 42 = 155.4 kcal
     # NOVA-4 share = 155.4 / (106.8 + 155.4) = 155.4 / 262.2 = 0.592677
-    meals = pd.DataFrame({"timestamp": pd.to_datetime(["2024-05-06 12:00"] * 2), "text": ["", ""],
-                          "ndb_no": ["09040", "14148"], "grams": [120.0, 370.0], "source_row": ["r1", "r2"]})
+    meals = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-05-06 12:00"] * 2),
+            "text": ["", ""],
+            "ndb_no": ["09040", "14148"],
+            "grams": [120.0, 370.0],
+            "source_row": ["r1", "r2"],
+        }
+    )
     meals["date"] = meals["timestamp"].dt.normalize()
     items = resolve_meals(meals, foods)
     assert items["nova"].tolist() == [1, 4]
@@ -75,12 +92,14 @@ def test_fiber_targets():
 
 def test_daily_and_weekly_scores_from_a_log(tmp_path, foods, matcher):
     p = tmp_path / "meals.csv"
-    p.write_text("timestamp,text,ndb_no,grams\n"
-                 "2024-05-06T08:00,plain whole milk yogurt,,170\n"
-                 "2024-05-06T13:00,1 cup kimchi,,\n"
-                 "2024-05-06T20:00,kombucha,,\n"
-                 "2024-05-07T08:00,,01116,340\n"
-                 "2024-05-07T12:00,slice of sourdough,,60\n")
+    p.write_text(
+        "timestamp,text,ndb_no,grams\n"
+        "2024-05-06T08:00,plain whole milk yogurt,,170\n"
+        "2024-05-06T13:00,1 cup kimchi,,\n"
+        "2024-05-06T20:00,kombucha,,\n"
+        "2024-05-07T08:00,,01116,340\n"
+        "2024-05-07T12:00,slice of sourdough,,60\n"
+    )
     items = resolve_meals(read_meal_log(p), foods, matcher)
     assert items.loc[1, "ndb_no"] == "11118" and items.loc[1, "grams"] == 150.0
     assert items.loc[2, "match_status"] == "unmatched" and items.loc[2, "fermented_id"] == "kombucha"
@@ -97,12 +116,19 @@ def test_daily_and_weekly_scores_from_a_log(tmp_path, foods, matcher):
     week = weekly_scores(day)
     assert week["days_logged"].iloc[0] == 2
     assert week["fermented_servings_total"].iloc[0] == pytest.approx(5.0)
-    assert week.index[0] == pd.Timestamp("2024-05-06")   # a Monday
+    assert week.index[0] == pd.Timestamp("2024-05-06")  # a Monday
 
 
 def test_low_confidence_entries_are_not_counted_unless_asked(foods, matcher):
-    meals = pd.DataFrame({"timestamp": pd.to_datetime(["2024-05-06 08:00"]), "text": ["1 tbsp ground flaxseed"],
-                          "ndb_no": [None], "grams": [np.nan], "source_row": ["row 2"]})
+    meals = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-05-06 08:00"]),
+            "text": ["1 tbsp ground flaxseed"],
+            "ndb_no": [None],
+            "grams": [np.nan],
+            "source_row": ["row 2"],
+        }
+    )
     meals["date"] = meals["timestamp"].dt.normalize()
     items = resolve_meals(meals, foods, matcher)
     assert items.loc[0, "match_status"] == "low_confidence"
@@ -117,10 +143,26 @@ def test_low_confidence_entries_are_not_counted_unless_asked(foods, matcher):
 def test_added_sugars_used_when_the_table_has_them():
     # a food table with added sugars: 100 g of food X, 400 kcal, 30 g total sugars of which 10 g added
     # added-sugar energy = 10 g * 4 kcal/g = 40 kcal = 10 % of 400 kcal (total-sugar proxy would say 30 %)
-    foods = pd.DataFrame({"description": ["FOOD X"], "energy_kcal": [400.0], "fiber_g": [0.0], "sugars_g": [30.0],
-                          "sat_fat_g": [0.0], "added_sugars_g": [10.0]}, index=pd.Index(["99001"], name="ndb_no"))
-    meals = pd.DataFrame({"timestamp": pd.to_datetime(["2024-05-06 08:00"]), "text": [""], "ndb_no": ["99001"],
-                          "grams": [100.0], "source_row": ["row 2"]})
+    foods = pd.DataFrame(
+        {
+            "description": ["FOOD X"],
+            "energy_kcal": [400.0],
+            "fiber_g": [0.0],
+            "sugars_g": [30.0],
+            "sat_fat_g": [0.0],
+            "added_sugars_g": [10.0],
+        },
+        index=pd.Index(["99001"], name="ndb_no"),
+    )
+    meals = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-05-06 08:00"]),
+            "text": [""],
+            "ndb_no": ["99001"],
+            "grams": [100.0],
+            "source_row": ["row 2"],
+        }
+    )
     meals["date"] = meals["timestamp"].dt.normalize()
     items = resolve_meals(meals, foods, matcher=FoodMatcher(foods))
     day = daily_scores(items, foods)

@@ -71,10 +71,17 @@ def test_bristol():
 
 
 def test_daily_stress():
-    log = pd.DataFrame({
-        "timestamp": pd.to_datetime(["2024-05-06 07:00", "2024-05-06 21:00", "2024-05-06 22:00", "2024-05-07 20:00"]),
-        "rating": [np.nan, 6.0, 4.0, 3.0], "practice": ["yoga", "", "", "meditation"],
-        "minutes": [20.0, np.nan, np.nan, 10.0], "pss10": [np.nan, np.nan, np.nan, 14.0]})
+    log = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(
+                ["2024-05-06 07:00", "2024-05-06 21:00", "2024-05-06 22:00", "2024-05-07 20:00"]
+            ),
+            "rating": [np.nan, 6.0, 4.0, 3.0],
+            "practice": ["yoga", "", "", "meditation"],
+            "minutes": [20.0, np.nan, np.nan, 10.0],
+            "pss10": [np.nan, np.nan, np.nan, 14.0],
+        }
+    )
     d = daily_stress(log)
     assert d.loc["2024-05-06", "stress_rating"] == 5.0
     assert d.loc["2024-05-06", "practice_min"] == 20.0 and d.loc["2024-05-07", "practice_min:meditation"] == 10.0

@@ -61,5 +61,6 @@ def test_the_plan_shows_a_measured_das28_as_the_persons_own_baseline():
     assert fit.loc["DAS28", "yours"] == 5.9
     # the measurement changed the model patients: their baseline DAS28 is nearer 5.9 than without it
     assert abs(with_.summary.loc["disease_activity", "baseline"] - 5.9) < abs(
-        without.summary.loc["disease_activity", "baseline"] - 5.9)
+        without.summary.loc["disease_activity", "baseline"] - 5.9
+    )
     assert np.isfinite(with_.summary.loc["disease_activity", "effect_median"])

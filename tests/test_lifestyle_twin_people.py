@@ -19,8 +19,10 @@ def _person(kind, shared):
     if kind == "ra_real_profile":  # a real RA stool profile: the first RA sample of the GMHI validation cohort
         import gutaxis
 
-        cohort = gutaxis.read_profile(shared("data", "gmhi2020_validation", "validation_abundance.csv"),
-                                      metadata=shared("data", "gmhi2020_validation", "validation_metadata.csv"))
+        cohort = gutaxis.read_profile(
+            shared("data", "gmhi2020_validation", "validation_abundance.csv"),
+            metadata=shared("data", "gmhi2020_validation", "validation_metadata.csv"),
+        )
         ra = cohort.obs_names[cohort.obs["Phenotype_all"].astype(str).str.strip() == "Rheumatoid arthritis"]
         p.profile = cohort[[ra[0]]].copy()
         p.conditions = ["RA"]
@@ -39,10 +41,20 @@ def test_realistic_people_get_a_simulated_effect(kind, shared):
         plan = P.build_plan(person, n_draws=200, days=84, seed=0)
     eff = plan.effect
     assert eff.available, eff.message
-    cols = ["label", "unit", "baseline_source", "usual_median", "plan_median", "effect_median", "effect_p05",
-            "effect_p95"]
+    cols = [
+        "label",
+        "unit",
+        "baseline_source",
+        "usual_median",
+        "plan_median",
+        "effect_median",
+        "effect_p05",
+        "effect_p95",
+    ]
     with pd.option_context("display.width", 220, "display.max_colwidth", 60):
-        print(f"\n{kind}: {', '.join(person.conditions)}; fitted {eff.meta.get('n_plausible')} of "
-              f"{eff.meta.get('n_candidates')} model patients\n{eff.summary[cols].round(3).to_string()}")
+        print(
+            f"\n{kind}: {', '.join(person.conditions)}; fitted {eff.meta.get('n_plausible')} of "
+            f"{eff.meta.get('n_candidates')} model patients\n{eff.summary[cols].round(3).to_string()}"
+        )
     assert set(eff.summary.index) >= {"diversity", "butyrate", "il6", "crp", "disease_activity"}
     assert "Baker p" not in eff.summary["unit"].tolist()

@@ -43,7 +43,9 @@ def test_a_measured_crp_is_shown_as_the_persons_and_the_rest_as_model_patients(p
     assert eff.set_index("endpoint").at["diversity", "baseline_source"].endswith("(from your stool profile)")
     _, html0, eff0 = plans["none"]
     assert "yours: 3.2" not in html0 and "CRP" in html0
-    assert (eff0.set_index("endpoint").drop(index="diversity")["baseline_source"] == "model patient (not measured)").all()
+    assert (
+        eff0.set_index("endpoint").drop(index="diversity")["baseline_source"] == "model patient (not measured)"
+    ).all()
 
 
 def test_the_probiotic_step_never_shows_a_das28_effect_the_trials_did_not_find(plans):
@@ -66,11 +68,14 @@ def test_a_twin_that_cannot_be_fitted_says_it_is_the_model_not_the_person(monkey
         warnings.simplefilter("ignore")
         plan = P.build_plan(person, simulate=False)
         eff = P.simulate_plan_effect(person, plan, n_draws=40, days=28)
-    assert not eff.available and "could not be fitted" in eff.message and "says nothing about your health" in eff.message
+    assert (
+        not eff.available and "could not be fitted" in eff.message and "says nothing about your health" in eff.message
+    )
 
 
-@pytest.mark.parametrize("tag, label, unit", [("SLE", "not a measured SLEDAI", "SLEDAI points (model)"),
-                                             ("MS", "not EDSS", "index 0-1")])
+@pytest.mark.parametrize(
+    "tag, label, unit", [("SLE", "not a measured SLEDAI", "SLEDAI points (model)"), ("MS", "not EDSS", "index 0-1")]
+)
 def test_sle_and_ms_are_labelled_in_plain_words(tmp_path, tag, label, unit):
     plan, html, eff = _plan(tmp_path, tag, conditions=[tag])
     if not plan.effect.available:

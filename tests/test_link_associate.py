@@ -17,13 +17,19 @@ def _cohort(n=240, m=24, F=6, seed=0, group_sd=(0.0, 0.5, 1.0, 2.0, 0.3, 1.0)):
     rng = np.random.default_rng(seed)
     subject = np.repeat([f"s{i:02d}" for i in range(m)], n // m)
     g = np.repeat(np.arange(m), n // m)
-    meta = pd.DataFrame({
-        "group": np.where(g % 2 == 0, "case", "control"),
-        "age": rng.normal(50, 10, n),
-        "subject": subject,
-    }, index=[f"S{i:03d}" for i in range(n)])
-    logab = rng.normal(-6, 1, (n, F)) + 0.8 * (meta["group"] == "case").to_numpy()[:, None] \
+    meta = pd.DataFrame(
+        {
+            "group": np.where(g % 2 == 0, "case", "control"),
+            "age": rng.normal(50, 10, n),
+            "subject": subject,
+        },
+        index=[f"S{i:03d}" for i in range(n)],
+    )
+    logab = (
+        rng.normal(-6, 1, (n, F))
+        + 0.8 * (meta["group"] == "case").to_numpy()[:, None]
         + rng.normal(size=(m, F))[g] * np.asarray(group_sd[:F])
+    )
     ab = np.exp(logab)
     ab[rng.random((n, F)) < 0.2] = 0.0
     data = pd.DataFrame(ab, index=meta.index, columns=[f"Taxon {chr(65 + j)}" for j in range(F)])
@@ -32,6 +38,7 @@ def _cohort(n=240, m=24, F=6, seed=0, group_sd=(0.0, 0.5, 1.0, 2.0, 0.3, 1.0)):
 
 def test_lm_matches_statsmodels_ols():
     import statsmodels.api as sm
+
     data, meta = _cohort()
     res = associate(data, meta, fixed_effects=["group", "age"], min_prevalence=0.0).results
     Y = _normalize.transform(_normalize.normalize(data.to_numpy(), "TSS"), "LOG")
@@ -48,6 +55,7 @@ def test_lm_matches_statsmodels_ols():
 
 def test_random_intercept_matches_statsmodels_mixedlm():
     import statsmodels.api as sm
+
     data, meta = _cohort()
     Y = _normalize.transform(_normalize.normalize(data.to_numpy(), "TSS"), "LOG")
     X = np.column_stack([np.ones(len(meta)), (meta["group"] == "control").astype(float), meta["age"]])
@@ -93,7 +101,11 @@ def test_two_random_intercepts_match_brute_force_reml():
         b = np.linalg.solve(A, X.T @ Hi @ y)
         r = y - X @ b
         r2 = r @ Hi @ r
-        return np.linalg.slogdet(H)[1] + np.linalg.slogdet(A)[1] + (n - 2) * np.log(r2), b, np.linalg.inv(A) * r2 / (n - 2)
+        return (
+            np.linalg.slogdet(H)[1] + np.linalg.slogdet(A)[1] + (n - 2) * np.log(r2),
+            b,
+            np.linalg.inv(A) * r2 / (n - 2),
+        )
 
     best = minimize(lambda v: dev(v)[0], [0.0, 0.0], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-13})
     _, b, V = dev(best.x)
@@ -116,17 +128,30 @@ def test_satterthwaite_balanced_between_group_df():
 
 def test_p_adjust_matches_statsmodels():
     import statsmodels.stats.multitest as mt
+
     p = np.random.default_rng(0).random(50) ** 3
-    for ours, theirs in [("BH", "fdr_bh"), ("BY", "fdr_by"), ("holm", "holm"), ("hochberg", "simes-hochberg"),
-                         ("bonferroni", "bonferroni")]:
+    for ours, theirs in [
+        ("BH", "fdr_bh"),
+        ("BY", "fdr_by"),
+        ("holm", "holm"),
+        ("hochberg", "simes-hochberg"),
+        ("bonferroni", "bonferroni"),
+    ]:
         np.testing.assert_allclose(p_adjust(p, ours), mt.multipletests(p, method=theirs)[1], rtol=1e-12)
     q = p_adjust(np.array([0.01, np.nan, 0.04]), "BH")
     assert np.isnan(q[1]) and q[0] == pytest.approx(0.02) and q[2] == pytest.approx(0.04)
 
 
 def test_make_names_and_transforms():
-    assert _normalize.make_names(["Bacteroides caccae", "1abc", "a-b", "ok_1", "if", "x", "x"]) == \
-        ["Bacteroides.caccae", "X1abc", "a.b", "ok_1", "if.", "x", "x.1"]
+    assert _normalize.make_names(["Bacteroides caccae", "1abc", "a-b", "ok_1", "if", "x", "x"]) == [
+        "Bacteroides.caccae",
+        "X1abc",
+        "a.b",
+        "ok_1",
+        "if.",
+        "x",
+        "x.1",
+    ]
     X = np.array([[0.0, 0.25], [0.5, 0.0], [0.2, 0.04]])
     L = _normalize.transform(X, "LOG")
     assert L[0, 0] == pytest.approx(np.log2(0.1)) and L[1, 1] == pytest.approx(np.log2(0.02))  # per-feature min/2
@@ -148,7 +173,9 @@ def test_filtered_feature_has_a_row_saying_why():
 def test_sample_mismatch_listed_and_intersection(tmp_path):
     data, meta = _cohort()
     meta2 = pd.concat([meta.iloc[5:], pd.DataFrame({"group": ["case"], "age": [1.0], "subject": ["x"]}, index=["ZZZ"])])
-    with pytest.raises(InputError, match=r"5 sample\(s\) have no metadata: S000.*1 metadata row\(s\) match no sample: ZZZ"):
+    with pytest.raises(
+        InputError, match=r"5 sample\(s\) have no metadata: S000.*1 metadata row\(s\) match no sample: ZZZ"
+    ):
         associate(data, meta2, fixed_effects="group")
     with pytest.warns(UserWarning, match="intersection"):
         res = associate(data, meta2, fixed_effects="group", match="intersection")

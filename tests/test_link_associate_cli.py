@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from gutaxis.cli import app
@@ -30,9 +30,23 @@ def _small(shared, tmp_path, n_subjects=30):
 def test_associate_command_writes_results_and_report(shared, tmp_path):
     dpath, mpath, data, meta = _small(shared, tmp_path)
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["associate", str(dpath), str(mpath), "-o", str(out), "--fixed",
-                                   "diagnosis,dysbiosis,antibiotics,age", "--random", "subject",
-                                   "--reference", "diagnosis,nonIBD", "--no-standardize"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "associate",
+            str(dpath),
+            str(mpath),
+            "-o",
+            str(out),
+            "--fixed",
+            "diagnosis,dysbiosis,antibiotics,age",
+            "--random",
+            "subject",
+            "--reference",
+            "diagnosis,nonIBD",
+            "--no-standardize",
+        ],
+    )
     assert res.exit_code == 0, res.output
     allr = pd.read_csv(out / "all_results.tsv", sep="\t")
     sig = pd.read_csv(out / "significant_results.tsv", sep="\t")
@@ -48,8 +62,9 @@ def test_associate_command_writes_results_and_report(shared, tmp_path):
     assert "<script>" in html and "<style>" in html and "Content-Security-Policy" in html
     assert not re.search(r"<script\b[^>]*\bsrc\s*=", html, flags=re.I)
     assert not re.search(r"<link\b|@import|url\(\s*[\"']?(?:https?:)?//", html, flags=re.I)
-    assert not re.search(r"<(?:img|iframe|image|use)\b[^>]*\b(?:xlink:)?(?:src|href)\s*=\s*[\"']?https?:", html,
-                         flags=re.I)
+    assert not re.search(
+        r"<(?:img|iframe|image|use)\b[^>]*\b(?:xlink:)?(?:src|href)\s*=\s*[\"']?https?:", html, flags=re.I
+    )
     svgs = re.findall(r"<svg\b[^>]*>", html)
     assert len(svgs) >= 2 and all('role="img"' in s and "aria-label=" in s for s in svgs)
     assert 'class="sortable"' in html and 'id="sig-table"' in html
@@ -60,8 +75,9 @@ def test_associate_command_writes_results_and_report(shared, tmp_path):
 
 def test_associate_command_reports_bad_input_in_one_line(shared, tmp_path):
     dpath, mpath, data, meta = _small(shared, tmp_path)
-    res = CliRunner().invoke(app, ["associate", str(dpath), str(mpath), "-o", str(tmp_path / "o"), "--fixed",
-                                   "diagnosis,age"])
+    res = CliRunner().invoke(
+        app, ["associate", str(dpath), str(mpath), "-o", str(tmp_path / "o"), "--fixed", "diagnosis,age"]
+    )
     assert res.exit_code == 2
     assert "no reference level" in res.output and "--reference diagnosis,<level>" in res.output
 
@@ -70,8 +86,18 @@ def test_associate_command_reml_optimizer(shared, tmp_path):
     import json
 
     dpath, mpath, data, meta = _small(shared, tmp_path, n_subjects=200)  # every site
-    base = ["associate", str(dpath), str(mpath), "--fixed", "diagnosis,dysbiosis,antibiotics,age", "--random",
-            "site,subject", "--reference", "diagnosis,nonIBD", "--no-standardize"]
+    base = [
+        "associate",
+        str(dpath),
+        str(mpath),
+        "--fixed",
+        "diagnosis,dysbiosis,antibiotics,age",
+        "--random",
+        "site,subject",
+        "--reference",
+        "diagnosis,nonIBD",
+        "--no-standardize",
+    ]
     runs = {}
     for opt in ("lme4", "exact"):
         out = tmp_path / opt
@@ -119,16 +145,33 @@ def _attr(dom: str, name: str) -> str:
 def test_associate_report_opens_in_headless_chromium(shared, tmp_path, run_browser):
     dpath, mpath, data, meta = _small(shared, tmp_path)
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["associate", str(dpath), str(mpath), "-o", str(out), "--formula",
-                                   "~ diagnosis + antibiotics + age * dysbiosis + (1|subject)",
-                                   "--reference", "diagnosis,nonIBD"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "associate",
+            str(dpath),
+            str(mpath),
+            "-o",
+            str(out),
+            "--formula",
+            "~ diagnosis + antibiotics + age * dysbiosis + (1|subject)",
+            "--reference",
+            "diagnosis,nonIBD",
+        ],
+    )
     assert res.exit_code == 0, res.output
     page = out / "report.html"
     probed = page.with_name("probed-report.html")
     probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE + "\n</body>"), encoding="utf-8")
     png = tmp_path / "associate-1280.png"
-    proc = run_browser(tmp_path / "profile", "--window-size=1280,2400", "--virtual-time-budget=5000",
-                       f"--screenshot={png}", "--dump-dom", probed.as_uri())
+    proc = run_browser(
+        tmp_path / "profile",
+        "--window-size=1280,2400",
+        "--virtual-time-budget=5000",
+        f"--screenshot={png}",
+        "--dump-dom",
+        probed.as_uri(),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]

@@ -19,8 +19,13 @@ from gutaxis.link._associate_figures import figure_file_name, write_figures
 
 #: MaAsLin 2's test run 1 (tests/testthat/test_Maaslin2.R) whose significant results ship as
 #: expected_results_run1.tsv
-RUN1 = {"transform": "AST", "random_effects": ["site", "subject"], "reference": "diagnosis,nonIBD", "standardize": False,
-        "fixed_effects": ["diagnosis", "dysbiosisnonIBD", "dysbiosisUC", "dysbiosisCD", "antibiotics", "age"]}
+RUN1 = {
+    "transform": "AST",
+    "random_effects": ["site", "subject"],
+    "reference": "diagnosis,nonIBD",
+    "standardize": False,
+    "fixed_effects": ["diagnosis", "dysbiosisnonIBD", "dysbiosisUC", "dysbiosisCD", "antibiotics", "age"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +105,33 @@ def test_report_shows_short_names_not_lineages(hmp2, tmp_path):
     data, meta = hmp2
     keep = meta[meta["subject"].isin(sorted(meta["subject"].unique())[:40])]
     data = data.loc[keep.index, list(data.columns[:30])]
-    lineage = {c: f"k__Bacteria|p__Phylum|c__Class|o__Order|f__Family|g__{c.split(' ')[0]}|s__{c.replace(' ', '_')}"
-               for c in data.columns}
+    lineage = {
+        c: f"k__Bacteria|p__Phylum|c__Class|o__Order|f__Family|g__{c.split(' ')[0]}|s__{c.replace(' ', '_')}"
+        for c in data.columns
+    }
     dpath, mpath = tmp_path / "features.tsv", tmp_path / "metadata.tsv"
     data.rename(columns=lineage).to_csv(dpath, sep="\t", index_label="ID")
     keep.to_csv(mpath, sep="\t", index_label="ID")
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["associate", str(dpath), "-m", str(mpath), "-o", str(out), "--fixed",
-                                   "diagnosis,antibiotics,age", "--random", "subject", "--reference",
-                                   "diagnosis,nonIBD", "--plot-variable", "antibiotics"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "associate",
+            str(dpath),
+            "-m",
+            str(mpath),
+            "-o",
+            str(out),
+            "--fixed",
+            "diagnosis,antibiotics,age",
+            "--random",
+            "subject",
+            "--reference",
+            "diagnosis,nonIBD",
+            "--plot-variable",
+            "antibiotics",
+        ],
+    )
     assert res.exit_code == 0, res.output
     allr = pd.read_csv(out / "all_results.tsv", sep="\t")
     assert allr["taxon"].str.startswith("k__Bacteria|").all()  # the results keep the IDs as given
@@ -119,8 +142,8 @@ def test_report_shows_short_names_not_lineages(hmp2, tmp_path):
     top = sig[sig["metadata"] == "antibiotics"].iloc[0]
     short = top["taxon"].rsplit("|s__", 1)[1].replace("_", " ")
     assert f"{short} ~ antibiotics Yes" in html  # the plot title: species name, the chosen variable
-    table = html[html.index('id="sig-table"'):]
-    assert "k__Bacteria" not in table[:table.index("</table>")]
+    table = html[html.index('id="sig-table"') :]
+    assert "k__Bacteria" not in table[: table.index("</table>")]
     assert "Plotted variable: <strong>antibiotics</strong>." in html
     head, pages = _plots_tsv(out / "figures" / "plots.tsv")
     assert set(pages["metadata"]) == {"antibiotics"} and "variable plotted: antibiotics" in head

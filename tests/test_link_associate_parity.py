@@ -27,13 +27,27 @@ from gutaxis.link import _design, _mixed, _normalize
 from gutaxis.link.associate import associate
 
 KEY = ["feature", "metadata", "value"]
-RUN1 = dict(transform="AST", fixed_effects=["diagnosis", "dysbiosisnonIBD", "dysbiosisUC", "dysbiosisCD", "antibiotics",
-                                            "age"], random_effects=["site", "subject"], reference="diagnosis,nonIBD",
-            standardize=False)
-RUN2 = dict(normalization="NONE", transform="AST", fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
-            random_effects=["site", "subject"], reference="diagnosis,nonIBD", standardize=False)
-REF = dict(fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"], random_effects=["site", "subject"],
-           reference="diagnosis,nonIBD", standardize=False)
+RUN1 = dict(
+    transform="AST",
+    fixed_effects=["diagnosis", "dysbiosisnonIBD", "dysbiosisUC", "dysbiosisCD", "antibiotics", "age"],
+    random_effects=["site", "subject"],
+    reference="diagnosis,nonIBD",
+    standardize=False,
+)
+RUN2 = dict(
+    normalization="NONE",
+    transform="AST",
+    fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
+    random_effects=["site", "subject"],
+    reference="diagnosis,nonIBD",
+    standardize=False,
+)
+REF = dict(
+    fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
+    random_effects=["site", "subject"],
+    reference="diagnosis,nonIBD",
+    standardize=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +101,13 @@ def _lme4_on_flat_surface(hmp2, kw, feature, expected_rows):
         beta = backend.evaluate(np.asarray([theta]) ** 2, np.arange(1))["beta"][0][cols]
         return (beta - want) / want
 
-    best = min((least_squares(miss, x0, bounds=(0, np.inf), xtol=1e-15, ftol=1e-15, gtol=1e-15)
-                for x0 in (np.sqrt(gamma[0]) + 0.05, [0.2, 1.5])), key=lambda r: r.cost)
+    best = min(
+        (
+            least_squares(miss, x0, bounds=(0, np.inf), xtol=1e-15, ftol=1e-15, gtol=1e-15)
+            for x0 in (np.sqrt(gamma[0]) + 0.05, [0.2, 1.5])
+        ),
+        key=lambda r: r.cost,
+    )
     d_lme4 = backend.evaluate(np.asarray([best.x]) ** 2, np.arange(1))["D"][0]
     return np.abs(best.fun).max() < 1e-6 and d_opt - 1e-9 <= d_lme4 < d_opt + 1e-2
 
@@ -152,10 +171,13 @@ def test_run2_matches_maaslin2_test(hmp2, shared):
     assert _rel(m["qval"], m["qval_R"]).max() < 1e-3
 
 
-@pytest.mark.parametrize("fixed, filename", [
-    (REF["fixed_effects"], "maaslin2_hmp2_all_results.tsv"),
-    (RUN1["fixed_effects"], "maaslin2_hmp2_vignette_nested_all_results.tsv"),
-])
+@pytest.mark.parametrize(
+    "fixed, filename",
+    [
+        (REF["fixed_effects"], "maaslin2_hmp2_all_results.tsv"),
+        (RUN1["fixed_effects"], "maaslin2_hmp2_vignette_nested_all_results.tsv"),
+    ],
+)
 def test_reference_all_results_every_row(hmp2, shared, fixed, filename):
     expected = pd.read_csv(shared("reference", filename), sep="\t")
     kw = dict(REF, fixed_effects=fixed)
@@ -173,8 +195,9 @@ def test_exact_optimizer_reaches_the_reml_optimum(hmp2):
     """``reml_optimizer="exact"``: a REML criterion no higher than lme4's path on every feature,
     and the same answers wherever the surface is not flat."""
     data, meta = hmp2
-    design = _design.build_design(meta.loc[data.index], REF["fixed_effects"], REF["random_effects"],
-                                  {"diagnosis": "nonIBD"}, False)
+    design = _design.build_design(
+        meta.loc[data.index], REF["fixed_effects"], REF["random_effects"], {"diagnosis": "nonIBD"}, False
+    )
     keep = ((data > 0).sum(axis=0) > 0.1 * len(data)).to_numpy()
     Y = _normalize.transform(_normalize.normalize(data.to_numpy(float)[:, keep], "TSS"), "LOG")[design.rows]
     codes = [g[1] for g in design.groups]

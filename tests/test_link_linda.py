@@ -33,8 +33,9 @@ def test_fit_equals_statsmodels_and_r_density_mode(tmp_path):
     sm = pytest.importorskip("statsmodels.api")
     rng = np.random.default_rng(11)
     table = _nb_table(rng)
-    meta = pd.DataFrame({"group": np.where(np.arange(80) % 2 == 0, "A", "B"), "age": rng.normal(50, 12, 80)},
-                        index=table.index)
+    meta = pd.DataFrame(
+        {"group": np.where(np.arange(80) % 2 == 0, "A", "B"), "age": rng.normal(50, 12, 80)}, index=table.index
+    )
     res = gutaxis.linda(table, meta, formula="~ group + age", reference={"group": "A"}, bias_se=None)
     assert res.params["model"] == "LinDA" and res.params["zero_handling"] == "pseudo-count 0.5 added"
     boot = gutaxis.linda(table, meta, formula="~ group + age", reference={"group": "A"})  # bias_se="bootstrap"
@@ -55,8 +56,10 @@ def test_fit_equals_statsmodels_and_r_density_mode(tmp_path):
     for c, (name, var) in enumerate((("groupB", "group"), ("age", "age"))):
         src = tmp_path / f"{name}.txt"
         np.savetxt(src, raw[:, c], fmt="%.17g")
-        code = (f"x <- scan('{src}', quiet=TRUE); d <- density(x); "
-                "cat(sprintf('%.17g %.17g', d$x[which.max(d$y)], diff(d$x[1:2])))")
+        code = (
+            f"x <- scan('{src}', quiet=TRUE); d <- density(x); "
+            "cat(sprintf('%.17g %.17g', d$x[which.max(d$y)], diff(d$x[1:2])))"
+        )
         out = subprocess.run([exe, "-e", code], capture_output=True, text=True, check=True).stdout.split()
         r_mode, r_step = float(out[0]), float(out[1])
         bias = res.params["bias"][name]
@@ -92,7 +95,7 @@ def test_bias_recovers_a_known_compositional_shift():
     effect = np.zeros(m)
     effect[planted] = 3.0
     log2_abs = rng.normal(8, 2, m)[None, :] + rng.normal(0, 1, (n, m)) + (group == "B")[:, None] * effect[None, :]
-    absolute = 2.0 ** log2_abs
+    absolute = 2.0**log2_abs
     counts = np.round(1e7 * absolute / absolute.sum(axis=1, keepdims=True))  # no zeros: no pseudo-count
     ids = [f"s{i}" for i in range(n)]
     names = [f"f{j}" for j in range(m)]

@@ -79,8 +79,7 @@ def _dense_reml(X, y, codes_list, theta):
     beta = np.linalg.solve(XVX, X.T @ Vi @ y)
     r = y - X @ beta
     r2 = r @ Vi @ r
-    return (np.linalg.slogdet(V)[1] + np.linalg.slogdet(XVX)[1]
-            + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p))))
+    return np.linalg.slogdet(V)[1] + np.linalg.slogdet(XVX)[1] + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p)))
 
 
 @pytest.mark.parametrize("levels", [(12,), (15, 4), (6, 9)])
@@ -91,13 +90,25 @@ def test_kernel_deviance_matches_a_dense_computation(levels):
     X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
     y = X @ [2.0, 0.5, -1.0] + sum(rng.normal(size=m)[c] for m, c in zip(levels, codes)) + rng.normal(size=n)
     Xc, yc = L._centred(X, y[:, None])
-    backend = (_mixed._DiagonalBackend(Xc, yc, codes[0]) if len(levels) == 1
-               else _mixed._DenseBackend(Xc, yc, codes))
+    backend = _mixed._DiagonalBackend(Xc, yc, codes[0]) if len(levels) == 1 else _mixed._DenseBackend(Xc, yc, codes)
     sh = L.shared_arrays(backend)
     zty = sh.pop("zty")[0]
-    for theta in ([0.7, 1.3][:len(levels)], [0.0, 2.0][:len(levels)], [3.0, 0.01][:len(levels)]):
-        ours = L._deviance(np.array(theta, float), sh["fac"], sh["m1"], sh["n1"], sh["N12"], sh["Z22"], sh["ZtX"],
-                           sh["XtX"], zty, backend.Xty[0], float(backend.yty[0]), sh["n"], sh["p"])
+    for theta in ([0.7, 1.3][: len(levels)], [0.0, 2.0][: len(levels)], [3.0, 0.01][: len(levels)]):
+        ours = L._deviance(
+            np.array(theta, float),
+            sh["fac"],
+            sh["m1"],
+            sh["n1"],
+            sh["N12"],
+            sh["Z22"],
+            sh["ZtX"],
+            sh["XtX"],
+            zty,
+            backend.Xty[0],
+            float(backend.yty[0]),
+            sh["n"],
+            sh["p"],
+        )
         np.testing.assert_allclose(ours, _dense_reml(X, y, codes, theta), rtol=1e-11)
 
 
@@ -162,18 +173,36 @@ def test_a_variance_the_data_do_not_support_ends_at_or_next_to_zero():
 
 # lme4 1.1-31 / lmerTest 3.1-3 (R 4.2.2), printed by tests/r/lmer_single_intercept.R
 LME4_SINGLE = {
-    "Faecalibacterium.prausnitzii": (0.967540317629, {
-        "diagnosis CD": (-0.555653186325, 0.474170782307), "diagnosis UC": (0.64995780967, 0.516759947549),
-        "dysbiosis dysbiosis": (-29.4113636768, 0.978134296708), "antibiotics Yes": (-0.284841589146, 0.210296072972),
-        "age age": (-0.0421273056021, 0.0106776696934)}),
-    "Bacteroides.vulgatus": (1.89275547339, {
-        "diagnosis CD": (-1.10030621944, 1.04044065653), "diagnosis UC": (0.534218233054, 1.13384445498),
-        "dysbiosis dysbiosis": (-17.5971429401, 1.20196451398), "antibiotics Yes": (0.465784864892, 0.249336673302),
-        "age age": (-0.0141015209504, 0.0234154951027)}),
-    "Escherichia.coli": (0.912934861033, {
-        "diagnosis CD": (0.933142579443, 0.740549489223), "diagnosis UC": (0.64631520458, 0.807002883082),
-        "dysbiosis dysbiosis": (9.52274581063, 1.59798028583), "antibiotics Yes": (-0.57563858073, 0.34530563543),
-        "age age": (0.000119957678429, 0.0166742719179)}),
+    "Faecalibacterium.prausnitzii": (
+        0.967540317629,
+        {
+            "diagnosis CD": (-0.555653186325, 0.474170782307),
+            "diagnosis UC": (0.64995780967, 0.516759947549),
+            "dysbiosis dysbiosis": (-29.4113636768, 0.978134296708),
+            "antibiotics Yes": (-0.284841589146, 0.210296072972),
+            "age age": (-0.0421273056021, 0.0106776696934),
+        },
+    ),
+    "Bacteroides.vulgatus": (
+        1.89275547339,
+        {
+            "diagnosis CD": (-1.10030621944, 1.04044065653),
+            "diagnosis UC": (0.534218233054, 1.13384445498),
+            "dysbiosis dysbiosis": (-17.5971429401, 1.20196451398),
+            "antibiotics Yes": (0.465784864892, 0.249336673302),
+            "age age": (-0.0141015209504, 0.0234154951027),
+        },
+    ),
+    "Escherichia.coli": (
+        0.912934861033,
+        {
+            "diagnosis CD": (0.933142579443, 0.740549489223),
+            "diagnosis UC": (0.64631520458, 0.807002883082),
+            "dysbiosis dysbiosis": (9.52274581063, 1.59798028583),
+            "antibiotics Yes": (-0.57563858073, 0.34530563543),
+            "age age": (0.000119957678429, 0.0166742719179),
+        },
+    ),
 }
 
 
@@ -182,8 +211,14 @@ def test_single_random_intercept_matches_lme4(shared):
     meta = pd.read_csv(shared("data", "maaslin2_hmp2", "HMP2_metadata.tsv"), sep="\t", index_col=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = associate(data, meta, fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
-                        random_effects=["subject"], reference="diagnosis,nonIBD", standardize=False).results
+        res = associate(
+            data,
+            meta,
+            fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
+            random_effects=["subject"],
+            reference="diagnosis,nonIBD",
+            standardize=False,
+        ).results
     for feature, (_, rows) in LME4_SINGLE.items():
         mine = res[res.feature == feature].assign(key=lambda d: d.metadata + " " + d.value.astype(str))
         mine = mine.set_index("key")

@@ -20,10 +20,18 @@ from gutaxis.errors import InputError
 from gutaxis.link import _logistic, _maaslin3
 from gutaxis.link.associate import associate
 
-CALL = dict(formula="~ diagnosis + dysbiosis_state + antibiotics + age + reads", model="maaslin3",
-            normalization="TSS", transform="LOG", standardize=True, max_significance=0.1,
-            reference={"diagnosis": "nonIBD", "dysbiosis_state": "none", "antibiotics": "No"},
-            augment=True, median_comparison_abundance=True, median_comparison_prevalence=False)
+CALL = dict(
+    formula="~ diagnosis + dysbiosis_state + antibiotics + age + reads",
+    model="maaslin3",
+    normalization="TSS",
+    transform="LOG",
+    standardize=True,
+    max_significance=0.1,
+    reference={"diagnosis": "nonIBD", "dysbiosis_state": "none", "antibiotics": "No"},
+    augment=True,
+    median_comparison_abundance=True,
+    median_comparison_prevalence=False,
+)
 KEY = ["feature", "metadata", "value", "model"]
 
 
@@ -58,7 +66,9 @@ def test_hmp2_parity_with_maaslin3_test(hmp2, run1):
         assert (x.coef.notna() == both).all(), "rows MaAsLin3 leaves NA (failed fits) must be NA here too"
         figures[f"{model} max|dcoef|"] = float((x.coef - x.coef_R)[both].abs().max())
         figures[f"{model} max|dse|"] = float((x.stderr - x.stderr_R)[both].abs().max())
-        figures[f"{model} max|log10 p ratio|"] = float(np.log10(x.pval_individual / x.pval_individual_R)[both].abs().max())
+        figures[f"{model} max|log10 p ratio|"] = float(
+            np.log10(x.pval_individual / x.pval_individual_R)[both].abs().max()
+        )
     print("\nMaAsLin3 HMP2 parity:", figures)
     # acceptance: >= 97 % of MaAsLin3's significant associations, coefficients within 1e-2
     assert found >= 0.97
@@ -71,8 +81,10 @@ def test_hmp2_parity_with_maaslin3_test(hmp2, run1):
     assert figures["abundance max|log10 p ratio|"] < 0.2
     assert len(ours - theirs) <= 0.03 * len(theirs)
     # MaAsLin3's own check: the first 50 significant rows in the same order
-    assert sig[["feature", "metadata", "model"]].head(50).values.tolist() == \
-        exp[["feature", "metadata", "model"]].head(50).values.tolist()
+    assert (
+        sig[["feature", "metadata", "model"]].head(50).values.tolist()
+        == exp[["feature", "metadata", "model"]].head(50).values.tolist()
+    )
     # BH over both models together, and the joint q over features x terms: the numbers of tests
     # R used follow from its q-values (q = p * n / rank at the smallest p)
     assert res.qval_individual.notna().sum() == 1954
@@ -111,6 +123,7 @@ def test_rules_of_the_output(run1):
 
 def test_augmented_logistic_matches_statsmodels_on_stacked_data():
     import statsmodels.api as sm
+
     rng = np.random.default_rng(0)
     n = 300
     X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
@@ -142,6 +155,7 @@ def test_augmented_logistic_matches_statsmodels_on_stacked_data():
 
 def test_masked_ols_matches_statsmodels_and_drops_aliased_columns():
     import statsmodels.api as sm
+
     rng = np.random.default_rng(1)
     n = 120
     g = rng.integers(0, 3, n)
@@ -166,16 +180,21 @@ def test_median_comparison_hand_worked():
     coef = np.array([1.0, 1.0, 1.0, 1.0, 5.0])
     se = np.full(5, 0.01)
     pval = np.full(5, 0.01)
-    p, med = _maaslin3.median_comparison(coef, se, pval, np.full(5, 100.0), np.ones(5, bool),
-                                         np.random.default_rng(0))
+    p, med = _maaslin3.median_comparison(coef, se, pval, np.full(5, 100.0), np.ones(5, bool), np.random.default_rng(0))
     assert med == 1.0
     np.testing.assert_allclose(p[:4], 1.0)
     # the far feature hardly moves the median (cov ~ 0): t = 4 / sqrt(se^2 + pi/2 var / k)
-    t = 4.0 / np.sqrt(0.01 ** 2 + np.pi / 2 * np.var(coef, ddof=1) / 5)
+    t = 4.0 / np.sqrt(0.01**2 + np.pi / 2 * np.var(coef, ddof=1) / 5)
     assert p[4] == pytest.approx(2 * stats.t.sf(t, 100), rel=0.05)
     # features with p >= 0.95 do not enter the median
-    p2, med2 = _maaslin3.median_comparison(coef, se, np.array([0.01, 0.01, 0.99, 0.99, 0.01]), np.full(5, np.inf),
-                                           np.ones(5, bool), np.random.default_rng(0))
+    p2, med2 = _maaslin3.median_comparison(
+        coef,
+        se,
+        np.array([0.01, 0.01, 0.99, 0.99, 0.01]),
+        np.full(5, np.inf),
+        np.ones(5, bool),
+        np.random.default_rng(0),
+    )
     assert med2 == 1.0
 
 
@@ -337,8 +356,9 @@ def test_random_intercept_small_groups_warning(hmp2):
     m["pair"] = [f"g{i // 2}" for i in range(len(m))]  # two samples per group: < 4 on average
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = associate(small, m, formula="~ diagnosis + age + (1|pair)", model="maaslin3",
-                        reference={"diagnosis": "nonIBD"}).results
+        res = associate(
+            small, m, formula="~ diagnosis + age + (1|pair)", model="maaslin3", reference={"diagnosis": "nonIBD"}
+        ).results
     prev = res[res.model == "prevalence"]
     assert (prev.error.notna()).all() and (prev.error == _maaslin3.WARN_SMALL_RE).any()
 
@@ -351,15 +371,26 @@ def test_two_random_intercepts(hmp2):
     data, meta, _ = hmp2
     data = data.sort_index()  # associate fits the samples in ID order: the direct calls below too
     meta = meta.loc[data.index]
-    taxa = ["Roseburia_intestinalis", "Parasutterella_excrementihominis", "Bacteroides_uniformis",
-            "Faecalibacterium_prausnitzii"]
+    taxa = [
+        "Roseburia_intestinalis",
+        "Parasutterella_excrementihominis",
+        "Bacteroides_uniformis",
+        "Faecalibacterium_prausnitzii",
+    ]
     sub = data[taxa]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = associate(sub, meta, formula="~ diagnosis + age + (1|site_name) + (1|participant_id)",
-                        model="maaslin3", reference={"diagnosis": "nonIBD"}, median_comparison_abundance=False)
-        des = _design.build_design(meta, ["diagnosis", "age"], ["site_name", "participant_id"],
-                                   {"diagnosis": "nonIBD"}, True)
+        res = associate(
+            sub,
+            meta,
+            formula="~ diagnosis + age + (1|site_name) + (1|participant_id)",
+            model="maaslin3",
+            reference={"diagnosis": "nonIBD"},
+            median_comparison_abundance=False,
+        )
+        des = _design.build_design(
+            meta, ["diagnosis", "age"], ["site_name", "participant_id"], {"diagnosis": "nonIBD"}, True
+        )
     assert res.params["random_effects"] == ["site_name", "participant_id"]
     r = res.results
     assert len(r) == len(taxa) * 3 * 2

@@ -35,8 +35,10 @@ from gutaxis.link.meta import meta_analysis
 
 runner = CliRunner()
 DATA = ("data", "mlrepo_ibd_gevers_sokol")
-TASKS = {"Gevers": ("gevers_gg_taxatable.txt", "gevers_task-ileum.txt"),
-         "Sokol": ("sokol_gg_taxatable.txt", "sokol_task-healthy-cd.txt")}
+TASKS = {
+    "Gevers": ("gevers_gg_taxatable.txt", "gevers_task-ileum.txt"),
+    "Sokol": ("sokol_gg_taxatable.txt", "sokol_task-healthy-cd.txt"),
+}
 
 
 def _sha(path) -> str:
@@ -67,9 +69,26 @@ def meta_out(runs, tmp_path_factory):
     """``gutaxis meta --study Gevers=... --study Sokol=.../all_results.tsv --value-map Healthy=no``."""
     out = tmp_path_factory.mktemp("meta") / "out"
     single = "k__Bacteria..p__Fusobacteria..c__Fusobacteriia..o__Fusobacteriales..f__Fusobacteriaceae..g__Fusobacterium"
-    _ok(runner.invoke(app, ["meta", "--study", f"Gevers={runs['Gevers']}", "--study",
-                            f"Sokol={runs['Sokol'] / 'all_results.tsv'}", "--value-map", "Healthy=no",
-                            "--plots", "6", "--feature", single, "-o", str(out)]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "meta",
+                "--study",
+                f"Gevers={runs['Gevers']}",
+                "--study",
+                f"Sokol={runs['Sokol'] / 'all_results.tsv'}",
+                "--value-map",
+                "Healthy=no",
+                "--plots",
+                "6",
+                "--feature",
+                single,
+                "-o",
+                str(out),
+            ],
+        )
+    )
     return out
 
 
@@ -118,7 +137,8 @@ def test_case04_pooled_effects_equal_metafor_rma_reml(runs, meta_out, tmp_path):
     both = coef.dropna()
     yi, sei = both.to_numpy(), se.loc[both.index].to_numpy()
     pd.DataFrame({"feature": np.repeat(both.index, 2), "yi": yi.ravel(), "sei": sei.ravel()}).to_csv(
-        tmp_path / "in.tsv", sep="\t", index=False)
+        tmp_path / "in.tsv", sep="\t", index=False
+    )
     script = """
 suppressPackageStartupMessages(library(metafor))
 d <- read.delim(commandArgs(TRUE)[1], stringsAsFactors = FALSE)
@@ -129,14 +149,24 @@ out <- do.call(rbind, lapply(split(d, factor(d$feature, levels = unique(d$featur
 write.table(out, commandArgs(TRUE)[2], sep = "\\t", row.names = FALSE, quote = FALSE)
 """
     (tmp_path / "rma.R").write_text(script)
-    proc = subprocess.run(["Rscript", str(tmp_path / "rma.R"), str(tmp_path / "in.tsv"), str(tmp_path / "out.tsv")],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        ["Rscript", str(tmp_path / "rma.R"), str(tmp_path / "in.tsv"), str(tmp_path / "out.tsv")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, "R's metafor is needed (Debian r-cran-metafor, see .ci/run): " + proc.stderr[-800:]
     ref = pd.read_csv(tmp_path / "out.tsv", sep="\t").set_index("feature")
     ours = pd.read_csv(meta_out / "meta_analysis.tsv", sep="\t").set_index("feature").loc[ref.index]
     assert len(ref) == len(both) > 40
-    for mine, theirs, tol in (("estimate", "estimate", 1e-6), ("se", "se", 1e-6), ("p", "pval", 1e-5),
-                              ("tau2", "tau2", 1e-6), ("I2", "I2", 1e-4)):
+    for mine, theirs, tol in (
+        ("estimate", "estimate", 1e-6),
+        ("se", "se", 1e-6),
+        ("p", "pval", 1e-5),
+        ("tau2", "tau2", 1e-6),
+        ("I2", "I2", 1e-4),
+    ):
         np.testing.assert_allclose(ours[mine], ref[theirs], rtol=tol, atol=1e-8, err_msg=mine)
     assert (ref["tau2"] > 0).sum() >= 5  # not only the easy case tau^2 = 0
 
@@ -187,8 +217,21 @@ def test_case04_provenance_of_the_inputs_is_recorded(runs, meta_out):
 
 def test_case04_study_names_from_folders_and_clear_errors(runs, tmp_path):
     out = tmp_path / "by_folder"
-    res = _ok(runner.invoke(app, ["meta", str(runs["Gevers"]), str(runs["Sokol"] / "all_results.tsv"), "-o", str(out),
-                                  "--plots", "0", "--no-report"]))
+    res = _ok(
+        runner.invoke(
+            app,
+            [
+                "meta",
+                str(runs["Gevers"]),
+                str(runs["Sokol"] / "all_results.tsv"),
+                "-o",
+                str(out),
+                "--plots",
+                "0",
+                "--no-report",
+            ],
+        )
+    )
     said = " ".join(res.output.split())
     assert "metadata 'Var' has no value in two studies (gevers: no; sokol: Healthy)" in said and "--value-map" in said
     effects = pd.read_csv(out / "study_effects.tsv", sep="\t")
@@ -197,11 +240,13 @@ def test_case04_study_names_from_folders_and_clear_errors(runs, tmp_path):
 
     bad = runner.invoke(app, ["meta", str(runs["Gevers"]), str(runs["Gevers"]), "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "same name" in bad.output and "--study NAME=PATH" in bad.output
-    mixed = runner.invoke(app, ["meta", str(runs["Gevers"]), str(runs["Sokol"] / "params.json"), "-o",
-                                str(tmp_path / "x")])
+    mixed = runner.invoke(
+        app, ["meta", str(runs["Gevers"]), str(runs["Sokol"] / "params.json"), "-o", str(tmp_path / "x")]
+    )
     assert mixed.exit_code == 2 and "params.json" in mixed.output and "not a gutaxis associate output" in mixed.output
-    extra = runner.invoke(app, ["meta", str(runs["Gevers"]), str(runs["Sokol"]), "--label", "Var", "-o",
-                                str(tmp_path / "x")])
+    extra = runner.invoke(
+        app, ["meta", str(runs["Gevers"]), str(runs["Sokol"]), "--label", "Var", "-o", str(tmp_path / "x")]
+    )
     assert extra.exit_code == 2 and "--label" in extra.output and "apply to a profile" in extra.output
 
     zero = tmp_path / "zero"
@@ -245,13 +290,19 @@ def test_case04_concat_keeps_provenance_and_meta_reads_the_h5ad(shared, tmp_path
     write_h5ad(joined, path)
     assert [p["key"] for p in read_h5ad(path).uns["provenance"]["upstream"]["parts"]] == ["Gevers", "Sokol"]
     out = tmp_path / "meta"
-    _ok(runner.invoke(app, ["meta", str(path), "--study", "study", "--label", "dx", "--case", "CD", "--plots", "2",
-                            "-o", str(out)]))
+    _ok(
+        runner.invoke(
+            app,
+            ["meta", str(path), "--study", "study", "--label", "dx", "--case", "CD", "--plots", "2", "-o", str(out)],
+        )
+    )
     record = json.loads((out / "meta_analysis.json").read_text())
     profile = record["inputs"]["profile"]
     assert profile["sha256"] == _sha(path) and profile["reader"] == "h5ad"
     assert [(p["key"], p["sha256"]) for p in profile["parts"]] == [
-        ("Gevers", _sha(shared(*DATA, "gevers_gg_taxatable.txt"))), ("Sokol", _sha(shared(*DATA, "sokol_gg_taxatable.txt")))]
+        ("Gevers", _sha(shared(*DATA, "gevers_gg_taxatable.txt"))),
+        ("Sokol", _sha(shared(*DATA, "sokol_gg_taxatable.txt"))),
+    ]
     studies = pd.read_csv(out / "studies.tsv", sep="\t", index_col=0)
     assert studies.loc["Gevers", "n_case"] == 78 and studies.loc["Sokol", "n_control"] == 19
     pooled = pd.read_csv(out / "meta_analysis.tsv", sep="\t")
@@ -261,8 +312,26 @@ def test_case04_concat_keeps_provenance_and_meta_reads_the_h5ad(shared, tmp_path
     meta = joined.obs[["study", "dx"]].copy()
     meta.index.name = "sample_id"
     meta.to_csv(tmp_path / "meta.tsv", sep="\t")
-    res = runner.invoke(app, ["meta", str(path), "-m", str(tmp_path / "meta.tsv"), "--study", "study", "--label", "dx",
-                              "--case", "CD", "--plots", "0", "--no-report", "-o", str(tmp_path / "meta2")])
+    res = runner.invoke(
+        app,
+        [
+            "meta",
+            str(path),
+            "-m",
+            str(tmp_path / "meta.tsv"),
+            "--study",
+            "study",
+            "--label",
+            "dx",
+            "--case",
+            "CD",
+            "--plots",
+            "0",
+            "--no-report",
+            "-o",
+            str(tmp_path / "meta2"),
+        ],
+    )
     _ok(res)
     again = pd.read_csv(tmp_path / "meta2" / "meta_analysis.tsv", sep="\t")
     np.testing.assert_allclose(again["estimate"], pooled["estimate"], rtol=1e-12)
@@ -277,8 +346,9 @@ def test_case04_meta_report_opens_in_headless_chromium(meta_out, tmp_path, run_b
     html = page.read_text(encoding="utf-8")
     pooled = pd.read_csv(meta_out / "meta_analysis.tsv", sep="\t")
     few = pd.read_csv(meta_out / "single_study.tsv", sep="\t")
-    proc = run_browser(tmp_path / "profile", "--window-size=1280,2400", "--virtual-time-budget=5000", "--dump-dom",
-                       page.as_uri())
+    proc = run_browser(
+        tmp_path / "profile", "--window-size=1280,2400", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
@@ -290,10 +360,12 @@ def test_case04_meta_report_opens_in_headless_chromium(meta_out, tmp_path, run_b
     # forest plots of the 6 pooled features with the smallest q, then the --feature one (not pooled)
     figures = re.findall(r'<svg role="img" aria-label="Forest plot of ([^":]*)', html)
     top = list(pooled.sort_values(["q", "p"])["feature"][:6])
-    assert [f.split(" (")[0] for f in figures] == top + [few["feature"][few["feature"].str.endswith("g__Fusobacterium")].iloc[0]]
+    assert [f.split(" (")[0] for f in figures] == top + [
+        few["feature"][few["feature"].str.endswith("g__Fusobacterium")].iloc[0]
+    ]
     assert "not pooled (no diamond)" in html and "not pooled: 1 study" in html
-    body = dom[dom.index('id="single-study-table"'):]
-    assert body[:body.index("</table>")].count("<tr>") == len(few) + 1  # header and every not-pooled feature
+    body = dom[dom.index('id="single-study-table"') :]
+    assert body[: body.index("</table>")].count("<tr>") == len(few) + 1  # header and every not-pooled feature
     assert f"{len(pooled)} pooled features" in dom and "tau²" in dom and "I² (%)" in dom
     assert "meta_analysis.json" in dom and _sha_text(meta_out) in dom
 

@@ -20,10 +20,12 @@ from gutaxis.link.permanova import _permanova, parse_formula, permanova
 def gmhi_679(shared):
     """The 679 samples of the GMHI paper (README of ../shared/reference): the 782 columns of
     validation_abundance.csv minus the OB/OW/UW samples, in the file's column order."""
-    table = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0,
-                        encoding="utf-8-sig")
-    meta = pd.read_csv(shared("data", "gmhi2020_validation", "validation_metadata.csv"), index_col=0,
-                       encoding="utf-8-sig")
+    table = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0, encoding="utf-8-sig"
+    )
+    meta = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_metadata.csv"), index_col=0, encoding="utf-8-sig"
+    )
     excluded = meta["Phenotype_all"].astype(str).str.contains(":OB|:OW|:UW")
     ids = [s for s in table.columns if not excluded.get(s, True)]
     assert len(ids) == 679
@@ -56,8 +58,10 @@ def small():
     X[:, 0] += 0.1
     ids = [f"s{i:02d}" for i in range(n)]
     D = pd.DataFrame(squareform(pdist(X, "braycurtis")), index=ids, columns=ids)
-    meta = pd.DataFrame({"g": rng.choice(["a", "b", "c"], n), "h": rng.choice(["x", "y"], n),
-                         "age": rng.normal(50, 12, n).round(1)}, index=ids)
+    meta = pd.DataFrame(
+        {"g": rng.choice(["a", "b", "c"], n), "h": rng.choice(["x", "y"], n), "age": rng.normal(50, 12, n).round(1)},
+        index=ids,
+    )
     return D, meta
 
 
@@ -93,8 +97,11 @@ def test_sequential_and_marginal_sums_of_squares_equal_explicit_hat_matrices(sma
 
     full = _hat(g + h + age, n)
     marg = permanova(D, meta, ["g", "h", "age"], by="margin", permutations=0)
-    expected = [np.trace((full - _hat(h + age, n)) @ G), np.trace((full - _hat(g + age, n)) @ G),
-                np.trace((full - _hat(g + h, n)) @ G)]
+    expected = [
+        np.trace((full - _hat(h + age, n)) @ G),
+        np.trace((full - _hat(g + age, n)) @ G),
+        np.trace((full - _hat(g + h, n)) @ G),
+    ]
     np.testing.assert_allclose(marg["SumOfSqs"].to_numpy()[:3], expected, rtol=1e-10)
     # with an interaction only the interaction is marginal (vegan's drop.scope)
     assert list(permanova(D, meta, "~ g*h", by="margin", permutations=0).index) == ["g:h", "Residual", "Total"]
@@ -119,8 +126,7 @@ def test_one_way_f_equals_scikit_bio(small):
     from skbio.stats.distance import permanova as skbio_permanova
 
     D, meta = small
-    ref = skbio_permanova(skbio.DistanceMatrix(D.to_numpy(), ids=list(D.index)), meta["g"].to_numpy(),
-                          permutations=0)
+    ref = skbio_permanova(skbio.DistanceMatrix(D.to_numpy(), ids=list(D.index)), meta["g"].to_numpy(), permutations=0)
     ours = permanova(D, meta, "~ g", permutations=0)
     assert ours["F"].iloc[0] == pytest.approx(ref["test statistic"], rel=1e-12)
 
@@ -191,8 +197,7 @@ def test_abundance_input_and_mixed_precision_agree_with_double():
     table.loc[grp == "case", "t1"] *= 1.6
     meta = pd.DataFrame({"grp": grp, "x": rng.normal(size=n)}, index=ids)
     mixed, rm = _permanova(table, meta, "~ grp + x", permutations=60, seed=2, metric="jaccard")
-    double, rd = _permanova(table, meta, "~ grp + x", permutations=60, seed=2, metric="jaccard",
-                            precision="double")
+    double, rd = _permanova(table, meta, "~ grp + x", permutations=60, seed=2, metric="jaccard", precision="double")
     assert mixed.attrs["params"]["precision"] == "mixed" and double.attrs["params"]["precision"] == "double"
     pd.testing.assert_frame_equal(mixed, double.set_axis(mixed.index), check_exact=False, rtol=1e-12)
     np.testing.assert_allclose(rm.F_perm, rd.F_perm, rtol=1e-5)
@@ -248,11 +253,13 @@ def test_bad_input_is_named(small):
 
 def test_anndata_uses_its_obs():
     import anndata
+
     rng = np.random.default_rng(8)
     X = rng.gamma(0.5, 1.0, size=(20, 12)) + 0.01
     obs = pd.DataFrame({"grp": pd.Categorical(np.repeat(["a", "b"], 10))}, index=[f"s{i}" for i in range(20)])
     adata = anndata.AnnData(X=X, obs=obs)
     res = permanova(adata, None, "~ grp", permutations=0)
     D = squareform(pdist(X, "braycurtis"))
-    assert res["F"].iloc[0] == pytest.approx(permanova(D, obs.reset_index(drop=True), "~ grp", permutations=0)
-                                             ["F"].iloc[0], rel=1e-12)
+    assert res["F"].iloc[0] == pytest.approx(
+        permanova(D, obs.reset_index(drop=True), "~ grp", permutations=0)["F"].iloc[0], rel=1e-12
+    )

@@ -76,8 +76,13 @@ cat(sprintf("HEADING %s\n", gsub("\n", " | ", paste(attr(res, "heading"), collap
 
 
 def _rscript_or_skip() -> str:
-    ok = shutil.which("Rscript") is not None and subprocess.run(
-        ["Rscript", "-e", "library(vegan); library(permute)"], check=False, capture_output=True).returncode == 0
+    ok = (
+        shutil.which("Rscript") is not None
+        and subprocess.run(
+            ["Rscript", "-e", "library(vegan); library(permute)"], check=False, capture_output=True
+        ).returncode
+        == 0
+    )
     if not ok:
         if os.environ.get("CI"):  # .ci/run installs r-base-core and r-cran-vegan: missing R is a failure there
             pytest.fail("Rscript with vegan and permute is needed (apt-get install r-base-core r-cran-vegan)")
@@ -93,9 +98,21 @@ def test_whole_subject_permutations_agree_with_vegan_on_balanced_hmp2(hmp2, tmp_
     (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
     (tmp_path / "adonis2_plots.R").write_text(_ADONIS2_PLOTS)
     nperm_r = 1999
-    proc = subprocess.run([rscript, str(tmp_path / "adonis2_plots.R"), str(folder / "HMP2_taxonomy.tsv"),
-                           str(folder / "HMP2_metadata.tsv"), str(tmp_path / "ids.txt"), str(nperm_r), "13"],
-                          check=False, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            rscript,
+            str(tmp_path / "adonis2_plots.R"),
+            str(folder / "HMP2_taxonomy.tsv"),
+            str(folder / "HMP2_metadata.tsv"),
+            str(tmp_path / "ids.txt"),
+            str(nperm_r),
+            "13",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     ref = dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines())
     assert f"Number of permutations: {nperm_r}" in ref["HEADING"], ref["HEADING"]
@@ -103,8 +120,7 @@ def test_whole_subject_permutations_agree_with_vegan_on_balanced_hmp2(hmp2, tmp_
 
     D = beta_diversity(table.loc[ids], "braycurtis")
     nperm = 1999
-    ours = permanova(D, meta.loc[ids], "~ diagnosis", strata="subject", permute="whole", permutations=nperm,
-                     seed=5)
+    ours = permanova(D, meta.loc[ids], "~ diagnosis", strata="subject", permute="whole", permutations=nperm, seed=5)
     params = ours.attrs["params"]
     assert params["permute"] == "whole" and params["blocks"] == 107 and params["block_sizes"] == "all 4"
     F, R2, p = ours.loc["diagnosis", "F"], ours.loc["diagnosis", "R2"], ours.loc["diagnosis", "p"]
@@ -115,10 +131,12 @@ def test_whole_subject_permutations_agree_with_vegan_on_balanced_hmp2(hmp2, tmp_
     p_r = float(ref["P"])
     pool = (p + p_r) / 2
     se = math.sqrt(pool * (1 - pool) * (1 / nperm + 1 / nperm_r))
-    print(f"\nbalanced HMP2 ({len(ids)} samples, 107 subjects x 4), ~ diagnosis, Bray-Curtis, whole-subject "
-          f"permutations: {ref['VERSIONS']}: F = {float(ref['F']):.12f}, p = {p_r:.4f} ({nperm_r} permutations); "
-          f"gutaxis: F = {F:.12f}, p = {p:.4f} ({nperm}); |dF| = {abs(F - float(ref['F'])):.1e}, "
-          f"|dp| = {abs(p - p_r):.4f}, binomial SE of the difference {se:.4f}")
+    print(
+        f"\nbalanced HMP2 ({len(ids)} samples, 107 subjects x 4), ~ diagnosis, Bray-Curtis, whole-subject "
+        f"permutations: {ref['VERSIONS']}: F = {float(ref['F']):.12f}, p = {p_r:.4f} ({nperm_r} permutations); "
+        f"gutaxis: F = {F:.12f}, p = {p:.4f} ({nperm}); |dF| = {abs(F - float(ref['F'])):.1e}, "
+        f"|dp| = {abs(p - p_r):.4f}, binomial SE of the difference {se:.4f}"
+    )
     assert abs(p - p_r) <= 4 * se + 1 / (nperm + 1)
     # and the within-subject answer (p = 1) and the free answer are not what vegan gives here
     assert 0.01 < p_r < 0.99
@@ -136,8 +154,10 @@ def test_full_unbalanced_hmp2_lies_between_the_two_wrong_answers(hmp2):
         warnings.simplefilter("error")  # the right scheme for a subject-level term: no warning
         whole = permanova(D, meta, "~ diagnosis", strata="subject", permute="whole", permutations=999, seed=1)
     p_free, p_within, p_whole = (t.loc["diagnosis", "p"] for t in (free, within, whole))
-    print(f"\nfull HMP2 (1,595 samples, 130 subjects of 1 to 26 samples), ~ diagnosis, 999 permutations: "
-          f"free p = {p_free:.4f}, within-subject strata p = {p_within:.4f}, whole subjects p = {p_whole:.4f}")
+    print(
+        f"\nfull HMP2 (1,595 samples, 130 subjects of 1 to 26 samples), ~ diagnosis, 999 permutations: "
+        f"free p = {p_free:.4f}, within-subject strata p = {p_within:.4f}, whole subjects p = {p_whole:.4f}"
+    )
     assert p_free == pytest.approx(0.001) and p_within == 1.0
     assert p_free < p_whole < p_within
     assert whole.attrs["params"]["block_sizes"] == "1 to 26"
@@ -233,13 +253,22 @@ def unbalanced():
     level = dict(zip(sorted(set(subject)), rng.choice(["CD", "UC", "nonIBD"], 15)))
     age = dict(zip(sorted(set(subject)), rng.normal(40, 10, 15).round(1)))
     sex = dict(zip(sorted(set(subject)), rng.choice(["f", "m"], 15)))
-    meta = pd.DataFrame({"subject": subject, "dx": [level[s] for s in subject], "age": [age[s] for s in subject],
-                         "sex": [sex[s] for s in subject], "week": rng.integers(0, 10, n)}, index=ids)
+    meta = pd.DataFrame(
+        {
+            "subject": subject,
+            "dx": [level[s] for s in subject],
+            "age": [age[s] for s in subject],
+            "sex": [sex[s] for s in subject],
+            "week": rng.integers(0, 10, n),
+        },
+        index=ids,
+    )
     return D, meta
 
 
-@pytest.mark.parametrize("formula,by", [("~ dx + age", "terms"), ("~ dx + age", "margin"), ("~ dx * sex", "terms"),
-                                        ("~ dx * sex", "margin")])
+@pytest.mark.parametrize(
+    "formula,by", [("~ dx + age", "terms"), ("~ dx + age", "margin"), ("~ dx * sex", "terms"), ("~ dx * sex", "margin")]
+)
 def test_permuted_F_equal_refits_on_block_permuted_metadata(unbalanced, formula, by):
     D, meta = unbalanced
     nperm = 7
@@ -251,15 +280,16 @@ def test_permuted_F_equal_refits_on_block_permuted_metadata(unbalanced, formula,
     for j, pi in enumerate(pis):
         moved = per_block.iloc[pi[code]].set_axis(meta.index)  # sample of block k gets block pi[k]'s values
         refit = permanova(D, meta.assign(**{c: moved[c] for c in moved}), formula, by=by, permutations=0)
-        np.testing.assert_allclose(res.F_perm[j], refit["F"].to_numpy()[:len(res.F)], rtol=1e-9)
+        np.testing.assert_allclose(res.F_perm[j], refit["F"].to_numpy()[: len(res.F)], rtol=1e-9)
 
 
 def test_order_of_samples_and_batches_do_not_change_p(unbalanced):
     D, meta = unbalanced
     a = permanova(D, meta, "~ dx", strata="subject", permute="whole", permutations=199, seed=8)
     order = np.random.default_rng(1).permutation(len(D))
-    b = permanova(D.iloc[order, order], meta.iloc[::-1], "~ dx", strata="subject", permute="whole",
-                  permutations=199, seed=8)
+    b = permanova(
+        D.iloc[order, order], meta.iloc[::-1], "~ dx", strata="subject", permute="whole", permutations=199, seed=8
+    )
     assert a.loc["dx", "p"] == b.loc["dx", "p"]
     np.testing.assert_allclose(a["F"].to_numpy()[:1], b["F"].to_numpy()[:1], rtol=1e-12)
 
@@ -275,8 +305,14 @@ def test_balanced_whole_blocks_with_a_within_block_term_warn_and_match_vegan_sch
     ids = [f"s{i:02d}" for i in range(n_sub * k)]
     X = rng.gamma(0.7, 1.0, size=(len(ids), 12))
     D = pd.DataFrame(squareform(pdist(X, "braycurtis")), index=ids, columns=ids)
-    meta = pd.DataFrame({"subject": subject, "visit": np.tile(["v1", "v2", "v3"], n_sub),
-                         "dx": np.repeat(rng.choice(["a", "b"], n_sub), k)}, index=ids)
+    meta = pd.DataFrame(
+        {
+            "subject": subject,
+            "visit": np.tile(["v1", "v2", "v3"], n_sub),
+            "dx": np.repeat(rng.choice(["a", "b"], n_sub), k),
+        },
+        index=ids,
+    )
     with pytest.warns(PermutationWarning, match=r"term 'visit' varies within blocks of 'subject'.*permute='within'"):
         _, res = _permanova(D, meta, "~ dx + visit", strata="subject", permute="whole", permutations=5, seed=2)
     # vegan's scheme: the k-th sample (by ID) of subject b moves with its subject to subject pi[b]'s k-th place
@@ -291,8 +327,10 @@ def test_balanced_whole_blocks_with_a_within_block_term_warn_and_match_vegan_sch
 
 def test_unequal_blocks_with_a_within_block_term_are_an_error(unbalanced):
     D, meta = unbalanced
-    with pytest.raises(InputError, match=r"'week'.*vary within blocks of 'subject'.*permute='within'"), \
-            warnings.catch_warnings():
+    with (
+        pytest.raises(InputError, match=r"'week'.*vary within blocks of 'subject'.*permute='within'"),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", PermutationWarning)
         permanova(D, meta, "~ dx + week", strata="subject", permute="whole", permutations=9, seed=1)
     with pytest.raises(InputError, match="permute='whole' needs strata"):
@@ -303,8 +341,11 @@ def test_unequal_blocks_with_a_within_block_term_are_an_error(unbalanced):
 
 def test_within_strata_warns_for_a_term_constant_within_strata(unbalanced):
     D, meta = unbalanced
-    with pytest.warns(PermutationWarning, match=r"term 'dx' is constant within every block of 'subject'.*p is 1 "
-                                                r"by construction.*permute='whole'"):
+    with pytest.warns(
+        PermutationWarning,
+        match=r"term 'dx' is constant within every block of 'subject'.*p is 1 "
+        r"by construction.*permute='whole'",
+    ):
         res = permanova(D, meta, "~ dx", strata="subject", permutations=49, seed=1)
     assert res.loc["dx", "p"] == 1.0  # the bug the warning is about
     with warnings.catch_warnings():
@@ -314,8 +355,18 @@ def test_within_strata_warns_for_a_term_constant_within_strata(unbalanced):
 
 def test_cli_warns_with_strata_and_runs_whole_subject_permutations(hmp2, tmp_path):
     _, _, folder = hmp2
-    base = ["permanova", folder / "HMP2_taxonomy.tsv", "--metadata", folder / "HMP2_metadata.tsv",
-            "--formula", "~ diagnosis", "--permutations", 199, "--seed", 3]
+    base = [
+        "permanova",
+        folder / "HMP2_taxonomy.tsv",
+        "--metadata",
+        folder / "HMP2_metadata.tsv",
+        "--formula",
+        "~ diagnosis",
+        "--permutations",
+        199,
+        "--seed",
+        3,
+    ]
     res = cli(*base, "--strata", "subject", "-o", tmp_path / "within.tsv")
     assert res.exit_code == 0, res.output
     assert "warning:" in res.output and "'diagnosis' is constant within every block of 'subject'" in res.output

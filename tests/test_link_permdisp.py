@@ -30,15 +30,20 @@ def _skbio(D, groups, test):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return skbio_permdisp(skbio.DistanceMatrix(D.to_numpy(), ids=list(D.index)), groups.to_numpy(), test=test,
-                              permutations=0, dimensions=len(D))
+        return skbio_permdisp(
+            skbio.DistanceMatrix(D.to_numpy(), ids=list(D.index)),
+            groups.to_numpy(),
+            test=test,
+            permutations=0,
+            dimensions=len(D),
+        )
 
 
 def test_centroid_f_equals_scikit_bio_on_euclidean_distances(euclidean):
     D, groups = euclidean
     ref = _skbio(D, groups, "centroid")
     res = permdisp(D, groups, permutations=0)
-    assert res.F == pytest.approx(ref["test statistic"], rel=0, abs=1e-9)
+    assert pytest.approx(ref["test statistic"], rel=0, abs=1e-9) == res.F
     assert res.params["negative_axes"] == 0
     # distances to centroids in the original space
     pts_d = res.distances
@@ -50,7 +55,7 @@ def test_spatial_median_matches_scikit_bio(euclidean):
     ref = _skbio(D, groups, "median")
     res = permdisp(D, groups, permutations=0, center="median")
     # scikit-bio stops its Weiszfeld iteration at a step of 1e-7; ours runs to 1e-12
-    assert res.F == pytest.approx(ref["test statistic"], rel=1e-5)
+    assert pytest.approx(ref["test statistic"], rel=1e-5) == res.F
 
 
 def test_negative_eigenvalues_subtract_as_betadisper_does():

@@ -46,8 +46,13 @@ def _file_sha256(path) -> str:
 @pytest.fixture(scope="module")
 def metaml(shared):
     """MetAML's stool table as text: metadata rows then MetaPhlAn 2 clade rows (percent)."""
-    return pd.read_csv(shared("data", "metaml_pasolli2016", "abundance_stoolsubset.txt.bz2"), sep="\t",
-                       index_col=0, header=None, dtype=str)
+    return pd.read_csv(
+        shared("data", "metaml_pasolli2016", "abundance_stoolsubset.txt.bz2"),
+        sep="\t",
+        index_col=0,
+        header=None,
+        dtype=str,
+    )
 
 
 def _cohort(metaml):
@@ -57,10 +62,14 @@ def _cohort(metaml):
     for study, case in STUDIES.items():
         cols += list(metaml.columns[(ds == study) & (disease == "n")][:PER_GROUP])
         cols += list(metaml.columns[(ds == study) & (disease == case)][:PER_GROUP])
-    meta = pd.DataFrame({"sample_id": metaml.loc["sampleID", cols].to_numpy(),
-                         "study": ds[cols].to_numpy(),
-                         "status": np.where(disease[cols].to_numpy() == "n", "control", "case"),
-                         "age": metaml.loc["age", cols].to_numpy()})
+    meta = pd.DataFrame(
+        {
+            "sample_id": metaml.loc["sampleID", cols].to_numpy(),
+            "study": ds[cols].to_numpy(),
+            "status": np.where(disease[cols].to_numpy() == "n", "control", "case"),
+            "age": metaml.loc["age", cols].to_numpy(),
+        }
+    )
     return cols, meta
 
 
@@ -91,8 +100,15 @@ def merged(metaml, tmp_path):
     _, meta = _cohort(metaml)
     mpath = tmp_path / "metadata.tsv"
     meta.to_csv(mpath, sep="\t", index=False)
-    return {"table": table, "metadata": mpath, "samples": samples, "species": species, "percent": percent,
-            "n_rows": n_rows, "meta": meta.set_index("sample_id")}
+    return {
+        "table": table,
+        "metadata": mpath,
+        "samples": samples,
+        "species": species,
+        "percent": percent,
+        "n_rows": n_rows,
+        "meta": meta.set_index("sample_id"),
+    }
 
 
 def _ok(res):
@@ -114,8 +130,7 @@ def test_merged_metaphlan_same_samples_and_features_in_every_command(merged, tmp
     assert summary["provenance"]["input"]["n_taxa"] == len(species)
 
     # associate: a row per feature in all_results.tsv; params.json's record of the samples and features
-    _ok(cli("associate", t, "-m", m, "-o", tmp_path / "assoc", "--fixed", "status", "--reference",
-            "status,control"))
+    _ok(cli("associate", t, "-m", m, "-o", tmp_path / "assoc", "--fixed", "status", "--reference", "status,control"))
     results = pd.read_csv(tmp_path / "assoc" / "all_results.tsv", sep="\t")
     assert set(results["taxon"]) == set(species)
     prov = json.loads((tmp_path / "assoc" / "params.json").read_text())["provenance"]
@@ -123,22 +138,72 @@ def test_merged_metaphlan_same_samples_and_features_in_every_command(merged, tmp
     assert prov["features"] == {"n": len(species), "sha256": _digest(species)}
 
     # permanova: the record beside its table
-    _ok(cli("permanova", t, "-m", m, "--formula", "~ status", "--permutations", "9", "--seed", "1",
-            "-o", tmp_path / "perm.tsv"))
+    _ok(
+        cli(
+            "permanova",
+            t,
+            "-m",
+            m,
+            "--formula",
+            "~ status",
+            "--permutations",
+            "9",
+            "--seed",
+            "1",
+            "-o",
+            tmp_path / "perm.tsv",
+        )
+    )
     record = json.loads((tmp_path / "perm.tsv.json").read_text())
     assert record["samples"] == prov["samples"] and record["features"] == prov["features"]
     assert record["n_samples"] == len(samples)
 
     # meta on the profile: one row per feature seen in the studies' samples
-    _ok(cli("meta", t, "-m", m, "--study", "study", "--label", "status", "--case", "case", "--plots", "0",
-            "-o", tmp_path / "meta"))
+    _ok(
+        cli(
+            "meta",
+            t,
+            "-m",
+            m,
+            "--study",
+            "study",
+            "--label",
+            "status",
+            "--case",
+            "case",
+            "--plots",
+            "0",
+            "-o",
+            tmp_path / "meta",
+        )
+    )
     effects = pd.read_csv(tmp_path / "meta" / "study_effects.tsv", sep="\t")
     assert set(effects["feature"]) == set(species)
     assert set(effects["study"]) == set(STUDIES)
 
     # classify: every sample predicted; every feature weighted (no filter)
-    _ok(cli("classify", "cv", t, m, "--label", "status", "--case", "case", "--filter", "pass", "--folds", "4",
-            "--repeats", "1", "--no-confounders", "--no-report", "-o", tmp_path / "classify"))
+    _ok(
+        cli(
+            "classify",
+            "cv",
+            t,
+            m,
+            "--label",
+            "status",
+            "--case",
+            "case",
+            "--filter",
+            "pass",
+            "--folds",
+            "4",
+            "--repeats",
+            "1",
+            "--no-confounders",
+            "--no-report",
+            "-o",
+            tmp_path / "classify",
+        )
+    )
     pred = pd.read_csv(tmp_path / "classify" / "predictions.tsv", sep="\t")
     weights = pd.read_csv(tmp_path / "classify" / "weights.tsv", sep="\t")
     assert set(pred["sample"].astype(str)) == set(samples)
@@ -154,8 +219,16 @@ def test_case02_merged_metaphlan_through_associate_api_and_cli(merged, metaml, t
     write_merged(metaml, bare, database=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        api = associate(str(bare), str(m), fixed_effects="status", reference="status,control",
-                        normalization="NONE", transform="NONE", min_prevalence=0.0, standardize=False)
+        api = associate(
+            str(bare),
+            str(m),
+            fixed_effects="status",
+            reference="status,control",
+            normalization="NONE",
+            transform="NONE",
+            min_prevalence=0.0,
+            standardize=False,
+        )
     assert set(api.results["taxon"]) == set(species)
     # a two-level factor alone: the coefficient is the difference of the group means of the
     # values modelled, which must be the relative abundances every other command reads (the
@@ -178,9 +251,27 @@ def test_case02_merged_metaphlan_through_associate_api_and_cli(merged, metaml, t
 
     # the command on both layouts: the same features and the same numbers
     for path, out in ((t, "with"), (bare, "without")):
-        _ok(cli("associate", path, "-m", m, "-o", tmp_path / out, "--fixed", "status", "--reference",
-                "status,control", "--normalization", "NONE", "--transform", "NONE", "--min-prevalence", "0",
-                "--no-standardize"))
+        _ok(
+            cli(
+                "associate",
+                path,
+                "-m",
+                m,
+                "-o",
+                tmp_path / out,
+                "--fixed",
+                "status",
+                "--reference",
+                "status,control",
+                "--normalization",
+                "NONE",
+                "--transform",
+                "NONE",
+                "--min-prevalence",
+                "0",
+                "--no-standardize",
+            )
+        )
     a = pd.read_csv(tmp_path / "with" / "all_results.tsv", sep="\t").set_index("taxon")
     b = pd.read_csv(tmp_path / "without" / "all_results.tsv", sep="\t").set_index("taxon")
     assert set(a.index) == set(species) and set(b.index) == set(species)
@@ -221,8 +312,11 @@ def test_case05_intersection_in_report_permanova_associate(merged, tmp_path, com
     t, samples = merged["table"], merged["samples"]
     m = _mismatched_metadata(merged, tmp_path)
     out = tmp_path / ("out.tsv" if command == "permanova" else "out")
-    extra = {"report": [], "permanova": ["--formula", "~ status", "--permutations", "9", "--seed", "1"],
-             "associate": ["--fixed", "status", "--reference", "status,control"]}[command]
+    extra = {
+        "report": [],
+        "permanova": ["--formula", "~ status", "--permutations", "9", "--seed", "1"],
+        "associate": ["--fixed", "status", "--reference", "status,control"],
+    }[command]
     args = [command, t, "-m", m, "-o", out, *extra]
     refused = cli(*args)
     assert refused.exit_code == 2, refused.output
@@ -244,12 +338,29 @@ def test_case05_intersection_in_report_permanova_associate(merged, tmp_path, com
 # ------------------------------------------------------------------ case 7: provenance in associate's output
 def test_case07_associate_records_inputs_checksums_parameters_version(merged, tmp_path):
     t, m = merged["table"], merged["metadata"]
-    _ok(cli("associate", t, m, "-o", tmp_path / "o", "--fixed", "status", "--reference", "status,control",
-            "--min-prevalence", "0.2"))
+    _ok(
+        cli(
+            "associate",
+            t,
+            m,
+            "-o",
+            tmp_path / "o",
+            "--fixed",
+            "status",
+            "--reference",
+            "status,control",
+            "--min-prevalence",
+            "0.2",
+        )
+    )
     prov = json.loads((tmp_path / "o" / "params.json").read_text())["provenance"]
     assert prov["command"] == "gutaxis associate" and prov["gutaxis_version"] == gutaxis.__version__
-    assert prov["inputs"]["profile"] == {"path": str(t), "sha256": _file_sha256(t), "reader": "metaphlan",
-                                         "format": "metaphlan"}
+    assert prov["inputs"]["profile"] == {
+        "path": str(t),
+        "sha256": _file_sha256(t),
+        "reader": "metaphlan",
+        "format": "metaphlan",
+    }
     assert prov["inputs"]["metadata"] == {"path": str(m), "sha256": _file_sha256(m)}
     assert prov["params"]["min_prevalence"] == 0.2 and prov["params"]["fixed_effects"] == ["status"]
     assert prov["environment"]["packages"]["numpy"] == np.__version__
@@ -267,12 +378,12 @@ GROUP = "Group (1=HC,2=RA)"
 @pytest.fixture(scope="module")
 def ra1000(shared, tmp_path_factory):
     """1000RA: the first 30 controls (1) and 30 patients (2) of the metadata, the 20 most abundant taxa."""
-    meta = pd.read_csv(shared("data", "ra1000_16s", "ra1000_sample_metadata.tsv"), sep="\t", index_col=0,
-                       dtype=str)
+    meta = pd.read_csv(shared("data", "ra1000_16s", "ra1000_sample_metadata.tsv"), sep="\t", index_col=0, dtype=str)
     counts = pd.read_csv(shared("data", "ra1000_16s", "ra1000_genus_counts.tsv.gz"), sep="\t", index_col=0)
     group = meta[GROUP]
-    ids = [i for i in list(group[group == "1"].index[:30]) + list(group[group == "2"].index[:30])
-           if i in counts.columns]
+    ids = [
+        i for i in list(group[group == "1"].index[:30]) + list(group[group == "2"].index[:30]) if i in counts.columns
+    ]
     sub = counts[ids]
     sub = sub.loc[sub.sum(axis=1).sort_values(ascending=False).index[:20]]
     folder = tmp_path_factory.mktemp("ra1000")
@@ -303,8 +414,7 @@ def test_case08_two_valued_numeric_warns(ra1000, tmp_path):
     np.testing.assert_allclose(cat.loc[expected.index, "coef"], expected.to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(cat.loc[expected.index, "pval"], num.loc[expected.index, "pval"], rtol=1e-9)
     # repeated --fixed, and C() in a formula
-    _ok(cli("associate", table, mpath, "-o", tmp_path / "two", "--fixed", f"C({GROUP})", "--fixed", "Age",
-            *common))
+    _ok(cli("associate", table, mpath, "-o", tmp_path / "two", "--fixed", f"C({GROUP})", "--fixed", "Age", *common))
     assert set(pd.read_csv(tmp_path / "two" / "all_results.tsv", sep="\t")["metadata"]) == {f"C({GROUP})", "Age"}
     _ok(cli("associate", table, mpath, "-o", tmp_path / "formula", "--formula", f"~ C(`{GROUP}`)", *common))
     form = pd.read_csv(tmp_path / "formula" / "all_results.tsv", sep="\t").set_index("taxon")
@@ -325,13 +435,17 @@ def test_case11_case_only_id_mismatch_named_and_orientation_kept(ra1000, tmp_pat
     lower = tmp_path / "metadata_lower.tsv"
     meta.set_axis(meta.index.str.lower()).to_csv(lower, sep="\t", index_label="SampleID")
     first = frame.index[0]
-    for command, meta_arg, out, extra in (("associate", [lower], "a", ["--fixed", "Age"]),
-                                          ("permanova", ["-m", lower], "p.tsv", ["--formula", "~ Age"])):
+    for command, meta_arg, out, extra in (
+        ("associate", [lower], "a", ["--fixed", "Age"]),
+        ("permanova", ["-m", lower], "p.tsv", ["--formula", "~ Age"]),
+    ):
         res = cli(command, rows, *meta_arg, "-o", tmp_path / out, *extra)
         assert res.exit_code == 2, res.output
         text = " ".join(res.output.split())
-        assert f"{len(frame)} sample ids differ only by letter case, for example {first!r} (profile) vs " \
-               f"{first.lower()!r} (metadata)" in text
+        assert (
+            f"{len(frame)} sample ids differ only by letter case, for example {first!r} (profile) vs "
+            f"{first.lower()!r} (metadata)" in text
+        )
         assert not any(repr(g) in text for g in frame.columns[:5])  # taxa never listed as samples
     # a few in another case: named among the mismatches
     some = meta.copy()
@@ -358,17 +472,33 @@ def test_h5ad_carrying_metadata_columns_takes_the_metadata_file(ra1000, tmp_path
     res = _ok(cli("associate", h5ad, mpath, "-o", tmp_path / "a", "--fixed", "Age"))
     assert any("replaced by those of the metadata file" in ln for ln in res.output.splitlines()), res.output
     assert set(pd.read_csv(tmp_path / "a" / "all_results.tsv", sep="\t")["metadata"]) == {"Age"}
-    _ok(cli("permanova", h5ad, "-m", mpath, "--formula", f"~ C(`{GROUP}`)", "--permutations", "0",
-            "-o", tmp_path / "p.tsv"))
+    _ok(
+        cli(
+            "permanova",
+            h5ad,
+            "-m",
+            mpath,
+            "--formula",
+            f"~ C(`{GROUP}`)",
+            "--permutations",
+            "0",
+            "-o",
+            tmp_path / "p.tsv",
+        )
+    )
 
 
 def test_reference_and_meta_take_intersection_too(merged, tmp_path):
     """Every command that reads a profile with metadata has the same options and errors."""
     t, samples = merged["table"], merged["samples"]
     m = _mismatched_metadata(merged, tmp_path)
-    for args, out in ((["reference", t, "-m", m, "--healthy", "status=control"], tmp_path / "ref.json"),
-                      (["meta", t, "-m", m, "--study", "study", "--label", "status", "--case", "case", "--plots", "0"],
-                       tmp_path / "meta")):
+    for args, out in (
+        (["reference", t, "-m", m, "--healthy", "status=control"], tmp_path / "ref.json"),
+        (
+            ["meta", t, "-m", m, "--study", "study", "--label", "status", "--case", "case", "--plots", "0"],
+            tmp_path / "meta",
+        ),
+    ):
         refused = cli(*args, "-o", out)
         assert refused.exit_code == 2 and "--intersection" in refused.output and repr(samples[0]) in refused.output
         _ok(cli(*args, "-o", out, "--intersection"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import anndata
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ import scipy.sparse as sp
 from gutaxis.errors import InputError
 from gutaxis.measure.alpha import alpha_diversity, chao1, inverse_simpson, pielou, richness, shannon, simpson
 
-import anndata
+
 @pytest.fixture(scope="module")
 def vegan(shared):
     """The 679 validation samples (samples x 576 taxa, as distributed) and vegan's indices."""
@@ -44,7 +45,9 @@ def test_derived_indices_follow_vegan_values(vegan):
 
 def test_sparse_anndata_equals_dense_dataframe(vegan):
     X, ref = vegan
-    adata = anndata.AnnData(sp.csr_matrix(X.to_numpy()), obs=pd.DataFrame(index=X.index), var=pd.DataFrame(index=X.columns))
+    adata = anndata.AnnData(
+        sp.csr_matrix(X.to_numpy()), obs=pd.DataFrame(index=X.index), var=pd.DataFrame(index=X.columns)
+    )
     a = alpha_diversity(adata)
     b = alpha_diversity(X)
     pd.testing.assert_frame_equal(a, b, rtol=1e-13, atol=1e-13)
@@ -85,6 +88,7 @@ def test_chao1_hand_worked():
 
 def test_chao1_equals_scikit_bio():
     import skbio.diversity.alpha as skalpha
+
     rng = np.random.default_rng(7)
     C = rng.poisson(rng.gamma(0.3, 3.0, size=(60, 80))).astype(float)
     C[C.sum(axis=1) == 0, 0] = 1
@@ -174,8 +178,16 @@ def _kernel_sums(kernel, bits):
     from gutaxis.measure import _kernels
 
     n = bits.shape[0]
-    out = [np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, np.int64),
-           np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.bool_)]
+    out = [
+        np.empty(n),
+        np.empty(n, np.int64),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.bool_),
+    ]
     if kernel == "csr":
         X = sp.csr_matrix(bits.view(np.float64))
         _kernels.alpha_sums_csr(X.indptr.astype(np.int64), X.data.view(np.uint64), 5, *out)
@@ -194,9 +206,11 @@ def test_dense_kernels_agree_bit_for_bit(m):
     X[7, 0] = -0.0  # a zero, but not +0.0: flagged, then left out like any zero
     ref = _kernel_sums("alpha_sums_dense_scalar", X.view(np.uint64))
     assert np.flatnonzero(ref[-1]).tolist() == [7]
-    for kernel, bits in (("alpha_sums_dense_scalar", np.asfortranarray(X).view(np.uint64)),
-                         ("alpha_sums_dense", X.view(np.uint64)),
-                         ("csr", X.view(np.uint64))):
+    for kernel, bits in (
+        ("alpha_sums_dense_scalar", np.asfortranarray(X).view(np.uint64)),
+        ("alpha_sums_dense", X.view(np.uint64)),
+        ("csr", X.view(np.uint64)),
+    ):
         got = _kernel_sums(kernel, bits)
         k = len(ref)
         if kernel == "csr":  # scipy does not store -0.0, so row 7 is clean there
@@ -210,14 +224,19 @@ def test_dense_kernels_agree_bit_for_bit(m):
 @pytest.mark.parametrize("col", [0, 9, 12])  # in an 8-cell block and in the tail (13 taxa)
 @pytest.mark.parametrize(
     ("value", "match"),
-    [(np.nan, "missing or infinite"), (np.inf, "missing or infinite"), (-np.inf, "missing or infinite"),
-     (-1e-300, "negative abundance")],
+    [
+        (np.nan, "missing or infinite"),
+        (np.inf, "missing or infinite"),
+        (-np.inf, "missing or infinite"),
+        (-1e-300, "negative abundance"),
+    ],
 )
 def test_fused_check_names_the_cell(order, col, value, match):
     X = np.random.default_rng(0).random((6, 13)) + 0.1
     X[4, col] = value
-    df = pd.DataFrame(np.asarray(X, order=order), index=[f"s{i}" for i in range(6)],
-                      columns=[f"t{j}" for j in range(13)])
+    df = pd.DataFrame(
+        np.asarray(X, order=order), index=[f"s{i}" for i in range(6)], columns=[f"t{j}" for j in range(13)]
+    )
     with pytest.raises(InputError, match=match) as err:
         alpha_diversity(df)
     assert "'s4'" in str(err.value) and f"'t{col}'" in str(err.value)
@@ -230,16 +249,20 @@ def test_fused_check_keeps_the_order_of_the_shared_check(sparse):
     X[1, 2] = -1.0
     X[3, 7] = np.nan
     samples, taxa = [f"s{i}" for i in range(5)], [f"t{j}" for j in range(10)]
-    data = (anndata.AnnData(sp.csr_matrix(X), obs=pd.DataFrame(index=samples), var=pd.DataFrame(index=taxa))
-            if sparse else pd.DataFrame(X, index=samples, columns=taxa))
+    data = (
+        anndata.AnnData(sp.csr_matrix(X), obs=pd.DataFrame(index=samples), var=pd.DataFrame(index=taxa))
+        if sparse
+        else pd.DataFrame(X, index=samples, columns=taxa)
+    )
     with pytest.raises(InputError, match=r"missing or infinite value for sample 's3', taxon 't7'"):
         alpha_diversity(data)
 
 
 def test_bad_counts_layer_is_named():
     C = np.array([[1.0, 2.0, 0.0], [3.0, 1.0, 1.0]])
-    adata = anndata.AnnData(C / C.sum(axis=1, keepdims=True), obs=pd.DataFrame(index=["a", "b"]),
-                            var=pd.DataFrame(index=["x", "y", "z"]))
+    adata = anndata.AnnData(
+        C / C.sum(axis=1, keepdims=True), obs=pd.DataFrame(index=["a", "b"]), var=pd.DataFrame(index=["x", "y", "z"])
+    )
     C[1, 2] = -3.0
     adata.layers["counts"] = sp.csr_matrix(C)
     with pytest.raises(InputError, match=r"layers\['counts'\]: negative abundance -3.0 for sample 'b', taxon 'z'"):

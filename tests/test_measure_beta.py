@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import anndata
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +22,7 @@ from gutaxis.measure.beta import (
     jaccard,
 )
 
-import anndata
+
 def _random_sparse(n, m, seed, density=0.1, scale=1.0):
     rng = np.random.default_rng(seed)
     X = sp.random(n, m, density=density, format="csr", random_state=rng, data_rvs=lambda k: rng.lognormal(0, 2, k))
@@ -61,7 +62,9 @@ def test_random_sparse_equals_scipy(metric, seed):
     D = beta_diversity(df, metric)
     assert list(D.index) == list(df.index) and list(D.columns) == list(df.index)
     np.testing.assert_allclose(D.to_numpy(), ref, rtol=0, atol=1e-12)
-    adata = anndata.AnnData(sp.csr_matrix(df.to_numpy()), obs=pd.DataFrame(index=df.index), var=pd.DataFrame(index=df.columns))
+    adata = anndata.AnnData(
+        sp.csr_matrix(df.to_numpy()), obs=pd.DataFrame(index=df.index), var=pd.DataFrame(index=df.columns)
+    )
     np.testing.assert_allclose(beta_diversity(adata, metric).to_numpy(), ref, rtol=0, atol=1e-12)
 
 

@@ -74,10 +74,13 @@ def _toy(n=40, p=15, seed=3):
     X = rng.gamma(0.4, size=(n, p)) * (rng.random((n, p)) < 0.7)
     X[:, 0] += 0.01  # no empty sample
     samples = [f"s{i:02d}" for i in range(n)]
-    meta = pd.DataFrame({
-        "group": np.where(np.arange(n) % 3 == 0, "control", "case"),
-        "person": [f"p{i // 2}" for i in range(n)],  # two samples per person
-    }, index=samples)
+    meta = pd.DataFrame(
+        {
+            "group": np.where(np.arange(n) % 3 == 0, "control", "case"),
+            "person": [f"p{i // 2}" for i in range(n)],  # two samples per person
+        },
+        index=samples,
+    )
     return pd.DataFrame(X, index=samples, columns=[f"t{j}" for j in range(p)]), meta
 
 
@@ -97,7 +100,7 @@ def test_matches_direct_computation_and_blocks(monkeypatch):
 
 def test_reference_spec_forms_agree_and_anndata_sparse():
     table, meta = _toy()
-    ref = (meta["group"] == "control")
+    ref = meta["group"] == "control"
     base = dysbiosis_score(table, reference=("group", "control"), subject="person", metadata=meta)
     for spec in (ref, ref.to_numpy(), list(meta.index[ref.to_numpy()])):
         other = dysbiosis_score(table, reference=spec, subject=meta["person"])
@@ -121,8 +124,9 @@ def test_no_eligible_reference_is_nan_with_reason():
     meta.loc[meta.index[:2], "group"] = "only"  # the reference: s00, s01
     meta.loc[meta.index[:4], "person"] = "solo"  # s00..s03 all from one subject
     with pytest.warns(UserWarning, match="same subject"):
-        got = dysbiosis_score(table, reference=("group", "only"), subject="person", metadata=meta,
-                              threshold_samples=("group", "case"))
+        got = dysbiosis_score(
+            table, reference=("group", "only"), subject="person", metadata=meta, threshold_samples=("group", "case")
+        )
     nan = got.index[got["dysbiosis_score"].isna()].tolist()
     assert nan == ["s00", "s01", "s02", "s03"]
     assert got["dysbiotic"].isna().sum() == 4
@@ -142,8 +146,14 @@ def test_reference_without_any_score_is_an_error():
 
 def test_threshold_samples_option():
     table, meta = _toy()
-    got = dysbiosis_score(table, reference=("group", "control"), subject="person", metadata=meta,
-                          threshold_samples=("group", ["control", "case"]), threshold_quantile=0.5)
+    got = dysbiosis_score(
+        table,
+        reference=("group", "control"),
+        subject="person",
+        metadata=meta,
+        threshold_samples=("group", ["control", "case"]),
+        threshold_quantile=0.5,
+    )
     assert got.attrs["threshold"] == pytest.approx(np.quantile(got["dysbiosis_score"], 0.5), abs=1e-12)
     assert got["dysbiotic"].sum() == (got["dysbiosis_score"] > got.attrs["threshold"]).sum()
 

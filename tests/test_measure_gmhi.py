@@ -45,7 +45,10 @@ def test_all_782_samples_equal_gmhi_r(validation, shared):
     unc = reasons["feature name contains 'unclassified'"]
     vir = reasons["feature name contains 'virus'"]
     assert unc["n"] == 35 and "s__Escherichia_unclassified" in unc["ids"]
-    assert vir["n"] == 2 and set(vir["ids"]) == {"s__Pepper_yellow_dwarf_virus_New_Mexico", "s__Porcine_type_C_oncovirus"}
+    assert vir["n"] == 2 and set(vir["ids"]) == {
+        "s__Pepper_yellow_dwarf_virus_New_Mexico",
+        "s__Porcine_type_C_oncovirus",
+    }
     assert got.attrs["n_markers_absent"] == 0
 
 
@@ -106,8 +109,12 @@ def test_hand_worked_value():
     expected_a = math.log10((psi_mh + 1e-5) / (psi_mn + 1e-5))
     assert got["A"] == pytest.approx(expected_a, abs=1e-12)
     assert got["B"] == 0.0
-    assert got.attrs["markers_absent"]["MH"] == ["Bacteroidales bacterium ph8", "Bifidobacterium angulatum",
-                                                 "Lachnospiraceae bacterium 8_1_57FAA", "Sutterella wadsworthensis"]
+    assert got.attrs["markers_absent"]["MH"] == [
+        "Bacteroidales bacterium ph8",
+        "Bifidobacterium angulatum",
+        "Lachnospiraceae bacterium 8_1_57FAA",
+        "Sutterella wadsworthensis",
+    ]
     assert got.attrs["n_markers_absent"] == 4 + 42
     assert got.attrs["citation"].endswith("doi:10.1038/s41467-020-18476-8")
 
@@ -147,8 +154,9 @@ def test_kingdom_viruses_dropped_by_lineage_and_reported():
 def test_sparse_dense_and_order_invariance(validation):
     sub = validation.iloc[:60]
     ref = gmhi(sub)
-    ad = anndata.AnnData(X=sp.csr_matrix(sub.to_numpy()), obs=pd.DataFrame(index=sub.index),
-                         var=pd.DataFrame(index=sub.columns))
+    ad = anndata.AnnData(
+        X=sp.csr_matrix(sub.to_numpy()), obs=pd.DataFrame(index=sub.index), var=pd.DataFrame(index=sub.columns)
+    )
     np.testing.assert_allclose(gmhi(ad).to_numpy(), ref.to_numpy(), atol=1e-12)
     rng = np.random.default_rng(7)
     shuffled = sub.iloc[rng.permutation(len(sub)), rng.permutation(sub.shape[1])]
@@ -156,16 +164,20 @@ def test_sparse_dense_and_order_invariance(validation):
 
 
 def test_duplicate_spellings_of_a_marker_are_summed():
-    table = pd.DataFrame({"s__Bifidobacterium_adolescentis": [0.2], "Bifidobacterium adolescentis": [0.1],
-                          "s__Other_species": [0.7]}, index=["S"])
+    table = pd.DataFrame(
+        {"s__Bifidobacterium_adolescentis": [0.2], "Bifidobacterium adolescentis": [0.1], "s__Other_species": [0.7]},
+        index=["S"],
+    )
     merged = pd.DataFrame({"s__Bifidobacterium_adolescentis": [0.3], "s__Other_species": [0.7]}, index=["S"])
     assert gmhi(table)["S"] == pytest.approx(gmhi(merged)["S"], abs=1e-12)
     assert len(gmhi(table).attrs["markers_matched"]["Bifidobacterium adolescentis"]) == 2
 
 
 def test_empty_sample_is_nan_and_reported():
-    table = pd.DataFrame({"s__Escherichia_unclassified": [1.0, 0.5], "s__Ruminococcus_gnavus": [0.0, 0.5]},
-                         index=["only_unclassified", "ok"])
+    table = pd.DataFrame(
+        {"s__Escherichia_unclassified": [1.0, 0.5], "s__Ruminococcus_gnavus": [0.0, 0.5]},
+        index=["only_unclassified", "ok"],
+    )
     with pytest.warns(UserWarning, match="only_unclassified"):
         got = gmhi(table)
     assert np.isnan(got["only_unclassified"]) and np.isfinite(got["ok"])

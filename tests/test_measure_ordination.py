@@ -27,8 +27,9 @@ def _align_signs(ours: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_equals_scikit_bio_up_to_axis_sign(bray):
-    from skbio.stats import ordination
     import skbio
+    from skbio.stats import ordination
+
     ref = ordination.pcoa(skbio.DistanceMatrix(bray.to_numpy(), ids=list(bray.index)), dimensions=4)
     res = pcoa(bray, n_components=4)
     assert list(res.index) == list(bray.index) and list(res.columns) == ["PC1", "PC2", "PC3", "PC4"]
@@ -122,8 +123,9 @@ def test_an_abundance_table_needs_a_metric_and_is_refused_fast(shared):
 
 
 def test_pcoa_of_a_table_equals_pcoa_of_its_scipy_distances(shared):
-    table = pd.read_csv(shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0,
-                        encoding="utf-8-sig").T.iloc[:120]
+    table = pd.read_csv(
+        shared("data", "gmhi2020_validation", "validation_abundance.csv"), index_col=0, encoding="utf-8-sig"
+    ).T.iloc[:120]
     table = table.loc[:, (table > 0).any()]
     D = pd.DataFrame(squareform(pdist(table.to_numpy(), "braycurtis")), index=table.index, columns=table.index)
     want = pcoa(D, n_components=3)

@@ -63,7 +63,10 @@ def test_lactobacillus_group_catches_old_and_new_names():
     got = panel_abundance(_table(), "lactobacillus_group")
     assert list(got.columns) == ["lactobacillus_group"]
     assert got.attrs["matched"]["lactobacillus_group"] == [
-        "Lactobacillus rhamnosus", "Lacticaseibacillus rhamnosus", "Limosilactobacillus reuteri"]
+        "Lactobacillus rhamnosus",
+        "Lacticaseibacillus rhamnosus",
+        "Limosilactobacillus reuteri",
+    ]
     assert got.loc["S1", "lactobacillus_group"] == pytest.approx(0.06, abs=1e-15)
 
 
@@ -80,19 +83,31 @@ def test_every_row_is_cited_with_doi_or_pmid():
         assert row.role.strip() and row.direction_in_disease.strip(), row.entry
     akk = table.set_index("entry").loc["akkermansia_muciniphila"]
     assert "multiple sclerosis" in akk["caveat"] and "10.1038/ncomms12015" in akk["caveat"]
-    expected = {"lactobacillus_group", "bifidobacterium", "faecalibacterium_prausnitzii", "akkermansia_muciniphila",
-                "roseburia", "butyrate_producers", "enterobacteriaceae", "ruminococcus_gnavus", "prevotella_copri",
-                "collinsella_aerofaciens"}
+    expected = {
+        "lactobacillus_group",
+        "bifidobacterium",
+        "faecalibacterium_prausnitzii",
+        "akkermansia_muciniphila",
+        "roseburia",
+        "butyrate_producers",
+        "enterobacteriaceae",
+        "ruminococcus_gnavus",
+        "prevotella_copri",
+        "collinsella_aerofaciens",
+    }
     assert expected <= set(table["entry"])
 
 
 def test_anndata_lineage_columns_are_used():
     names = ["f1", "f2", "f3"]
-    var = pd.DataFrame({
-        "species": ["Pluralibacter gergoviae", None, "Akkermansia muciniphila"],
-        "genus": ["Pluralibacter", "Bifidobacterium", "Akkermansia"],
-        "family": ["Enterobacteriaceae", "Bifidobacteriaceae", "Akkermansiaceae"],
-    }, index=names)
+    var = pd.DataFrame(
+        {
+            "species": ["Pluralibacter gergoviae", None, "Akkermansia muciniphila"],
+            "genus": ["Pluralibacter", "Bifidobacterium", "Akkermansia"],
+            "family": ["Enterobacteriaceae", "Bifidobacteriaceae", "Akkermansiaceae"],
+        },
+        index=names,
+    )
     X = np.array([[0.2, 0.3, 0.5], [0.6, 0.4, 0.0]])
     ad = anndata.AnnData(X=X, obs=pd.DataFrame(index=["a", "b"]), var=var)
     got = panel_abundance(ad)
@@ -112,8 +127,14 @@ def test_percentages_are_normalised_and_said():
 def test_panel_selection_and_user_panel():
     got = panel_abundance(_table(), "pathobiont")
     assert set(got.columns) == set(load_panels().query("panel == 'pathobiont'")["entry"])
-    mine = pd.DataFrame({"entry": ["bacteroides"], "panel": ["mine"], "match": ["genus=Bacteroides"],
-                         "citation": ["doi:10.1000/example"]})
+    mine = pd.DataFrame(
+        {
+            "entry": ["bacteroides"],
+            "panel": ["mine"],
+            "match": ["genus=Bacteroides"],
+            "citation": ["doi:10.1000/example"],
+        }
+    )
     own = panel_abundance(_table(), mine)
     assert own["bacteroides"].tolist() == pytest.approx([0.40, 0.20])
 
@@ -123,7 +144,9 @@ def test_bad_panels_raise_input_error():
         panel_abundance(_table(), "probiotics")
     with pytest.raises(InputError, match="no column 'citation'"):
         panel_abundance(_table(), pd.DataFrame({"entry": ["x"], "panel": ["p"], "match": ["genus=X"]}))
-    bad_rule = pd.DataFrame({"entry": ["x"], "panel": ["p"], "match": ["order=Bacteroidales"], "citation": ["PMID:123456"]})
+    bad_rule = pd.DataFrame(
+        {"entry": ["x"], "panel": ["p"], "match": ["order=Bacteroidales"], "citation": ["PMID:123456"]}
+    )
     with pytest.raises(InputError, match="entry 'x'.*order=Bacteroidales"):
         panel_abundance(_table(), bad_rule)
     no_cite = pd.DataFrame({"entry": ["x"], "panel": ["p"], "match": ["genus=X"], "citation": [" "]})

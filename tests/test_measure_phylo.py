@@ -86,8 +86,9 @@ def node_weights(paths, row: pd.Series) -> dict:
 @pytest.fixture(scope="module")
 def cohort(shared):
     counts = pd.read_csv(shared("data", "imsms_ms_16s", "imsms_asv_counts.tsv.gz"), sep="\t", index_col=0)
-    taxonomy = pd.read_csv(shared("data", "imsms_ms_16s", "imsms_asv_sequences_taxonomy.tsv"), sep="\t",
-                           index_col=0)["taxonomy"]
+    taxonomy = pd.read_csv(shared("data", "imsms_ms_16s", "imsms_asv_sequences_taxonomy.tsv"), sep="\t", index_col=0)[
+        "taxonomy"
+    ]
     table = counts.iloc[:, 3::29].iloc[:, :40].T
     table = table.loc[:, (table > 0).any()]
     paths = lineage_paths(taxonomy.loc[table.columns])
@@ -116,8 +117,11 @@ def test_unifrac_equals_scikit_bio_and_lineage_count(cohort):
     uw = unifrac(table, tree)
     w = unifrac(table, tree, weighted=True)
     wn = unifrac(table, tree, weighted=True, normalized=True)
-    for ours, kwargs, metric in ((uw, {}, "unweighted_unifrac"), (w, {}, "weighted_unifrac"),
-                                 (wn, {"normalized": True}, "weighted_unifrac")):
+    for ours, kwargs, metric in (
+        (uw, {}, "unweighted_unifrac"),
+        (w, {}, "weighted_unifrac"),
+        (wn, {"normalized": True}, "weighted_unifrac"),
+    ):
         ref = sk_beta(metric, M, ids=ids, taxa=taxa, tree=tree, **kwargs)
         err = np.abs(ours.to_numpy() - ref.data).max()
         assert err < 1e-9, (metric, kwargs, err)

@@ -32,8 +32,7 @@ def test_expected_richness_hand_worked_and_monte_carlo():
     one = pd.DataFrame([[3, 1, 1]], index=["s"], columns=["A", "B", "C"])
     assert expected_richness(one, 2).loc["s"] == pytest.approx(1.7, abs=1e-12)
     # the same sample 20,000 times, each row an independent subsample
-    many = pd.DataFrame(np.tile([3, 1, 1], (20000, 1)), index=[f"s{i}" for i in range(20000)],
-                        columns=["A", "B", "C"])
+    many = pd.DataFrame(np.tile([3, 1, 1], (20000, 1)), index=[f"s{i}" for i in range(20000)], columns=["A", "B", "C"])
     sub = rarefy(many, 2, seed=1)
     assert (sub.sum(axis=1) == 2).all() and (sub.to_numpy() <= many.to_numpy()).all()
     rich = (sub > 0).sum(axis=1)
@@ -46,8 +45,9 @@ def test_expected_richness_hand_worked_and_monte_carlo():
 
 def test_rarefy_real_sample_matches_exact_expectation(imsms):
     s = imsms.iloc[[0]]
-    copies = pd.DataFrame(np.repeat(s.to_numpy(), 3000, axis=0), index=[f"r{i}" for i in range(3000)],
-                          columns=imsms.columns)
+    copies = pd.DataFrame(
+        np.repeat(s.to_numpy(), 3000, axis=0), index=[f"r{i}" for i in range(3000)], columns=imsms.columns
+    )
     sub = rarefy(copies, 500, seed=7)
     rich = (sub > 0).sum(axis=1)
     exact = expected_richness(s, 500).iloc[0]

@@ -18,11 +18,14 @@ from gutaxis.measure.reference import HealthyReference, build_reference, health_
 def _indices(n=200, seed=11):
     rng = np.random.default_rng(seed)
     samples = [f"S{i:03d}" for i in range(n)]
-    table = pd.DataFrame({
-        "GMHI": rng.normal(0, 1, n).round(1),  # rounded: many ties
-        "shannon": rng.gamma(3, 1, n),
-        "label": ["x"] * n,  # not numeric: skipped
-    }, index=samples)
+    table = pd.DataFrame(
+        {
+            "GMHI": rng.normal(0, 1, n).round(1),  # rounded: many ties
+            "shannon": rng.gamma(3, 1, n),
+            "label": ["x"] * n,  # not numeric: skipped
+        },
+        index=samples,
+    )
     meta = pd.DataFrame({"status": np.where(rng.random(n) < 0.4, "healthy", "ill")}, index=samples)
     return table, meta
 
@@ -33,9 +36,13 @@ def test_percentiles_equal_scipy_percentileofscore_mean():
     assert ref.n_samples == int((meta["status"] == "healthy").sum())
     assert ref.params["skipped_columns"] == ["label"]
     rng = np.random.default_rng(5)
-    queries = pd.DataFrame({"GMHI": np.r_[rng.normal(0, 1.5, 50).round(1), np.nan, 99.0, -99.0],
-                            "shannon": np.r_[rng.gamma(3, 1, 50), 1.0, 1e9, 0.0],
-                            "other": 0.0})
+    queries = pd.DataFrame(
+        {
+            "GMHI": np.r_[rng.normal(0, 1.5, 50).round(1), np.nan, 99.0, -99.0],
+            "shannon": np.r_[rng.gamma(3, 1, 50), 1.0, 1e9, 0.0],
+            "other": 0.0,
+        }
+    )
     got = percentiles(queries, ref)
     assert list(got.columns) == ["GMHI", "shannon"] and got.attrs["no_reference"] == ["other"]
     healthy = table.loc[meta["status"] == "healthy"]
@@ -60,8 +67,13 @@ def test_json_round_trip(tmp_path):
 
 
 def test_user_json_is_validated(tmp_path):
-    good = {"format": "gutaxis.HealthyReference", "format_version": 1, "n_samples": 3, "source": "mine",
-            "indices": {"GMHI": [0.5, -1.0, 2.0]}}
+    good = {
+        "format": "gutaxis.HealthyReference",
+        "format_version": 1,
+        "n_samples": 3,
+        "source": "mine",
+        "indices": {"GMHI": [0.5, -1.0, 2.0]},
+    }
     p = tmp_path / "mine.json"
     p.write_text(json.dumps(good))
     ref = HealthyReference.from_json(p)
@@ -123,8 +135,9 @@ def test_genus_level_table_gets_nan_gmhi_with_note():
 def test_reference_repr_is_a_summary_not_the_values():
     from gutaxis.measure import HealthyReference
 
-    ref = HealthyReference(values={"GMHI": np.linspace(-2, 2, 5000), "shannon": np.ones(5000)}, n_samples=5000,
-                           source="test cohort")
+    ref = HealthyReference(
+        values={"GMHI": np.linspace(-2, 2, 5000), "shannon": np.ones(5000)}, n_samples=5000, source="test cohort"
+    )
     text = repr(ref)
     assert text == "HealthyReference(n_samples=5000, indices=[GMHI, shannon], source='test cohort')"
 

@@ -62,4 +62,3 @@ def test_atomic_file_keeps_the_old_file_on_failure(tmp_path):
     with atomic_file(p) as t:
         t.write_text("new")
     assert p.read_text() == "new"
-

@@ -30,8 +30,14 @@ def hmp2_result(shared):
     meta = pd.read_csv(shared("data", "maaslin2_hmp2", "HMP2_metadata.tsv"), sep="\t", index_col=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return gutaxis.associate(data, meta, fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
-                                 random_effects=["site", "subject"], reference="diagnosis,nonIBD", standardize=False)
+        return gutaxis.associate(
+            data,
+            meta,
+            fixed_effects=["diagnosis", "dysbiosis", "antibiotics", "age"],
+            random_effects=["site", "subject"],
+            reference="diagnosis,nonIBD",
+            standardize=False,
+        )
 
 
 def _extent(artist):
@@ -54,16 +60,19 @@ def test_palette_never_repeats(n):
     assert len(cols) == n
     assert len({to_hex(c) for c in cols}) == n  # every colour distinct, beyond the 68 named ones too
     if n <= 8:  # Okabe-Ito first
-        assert [c.lower() for c in cols] == [c.lower() for c in
-                                             ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
-                                              "#F0E442", "#000000")[:n]]
+        assert [c.lower() for c in cols] == [
+            c.lower()
+            for c in ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")[:n]
+        ]
 
 
 def test_truncate_and_short_taxon():
     assert gutaxis.pl.truncate("Colorectal adenoma (N-7)", 12) == "Colorectal…"
     assert len(gutaxis.pl.truncate("x" * 40, 10)) == 10 and gutaxis.pl.truncate("short", 10) == "short"
-    lineage = ("k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Ruminococcaceae|g__Faecalibacterium|"
-               "s__Faecalibacterium_prausnitzii")
+    lineage = (
+        "k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Ruminococcaceae|g__Faecalibacterium|"
+        "s__Faecalibacterium_prausnitzii"
+    )
     assert gutaxis.pl.short_taxon(lineage) == "Faecalibacterium prausnitzii"
     assert gutaxis.pl.short_taxon(lineage.replace("|", ".")) == "Faecalibacterium prausnitzii"  # R make.names
     assert gutaxis.pl.short_taxon("k__Bacteria;p__Firmicutes;g__Roseburia;s__") == "Roseburia"
@@ -122,7 +131,7 @@ def test_volcano_plots_the_first_fixed_effect_and_labels_do_not_overlap(hmp2_res
     assert f"{n_sig} of {len(part)}" in ax.get_title(loc="left")
     pts = ax.collections[0]
     assert len(pts.get_offsets()) == len(part)
-    grey = np.all(np.isclose(pts.get_facecolors()[:, :3], [0xaa / 255, 0xb4 / 255, 0xbe / 255], atol=1e-3), axis=1)
+    grey = np.all(np.isclose(pts.get_facecolors()[:, :3], [0xAA / 255, 0xB4 / 255, 0xBE / 255], atol=1e-3), axis=1)
     assert int((~grey).sum()) == n_sig
     labels = [t for t in ax.texts]
     assert 0 < len(labels) <= 12 and len(labels) + len(ax.gutaxis_unlabelled) == 12

@@ -37,7 +37,9 @@ def _external_resources(html: str) -> list[str]:
     bad = []
     bad += re.findall(r"<script\b[^>]*\bsrc\s*=", html, flags=re.I)
     bad += re.findall(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^\"'>\s]*", html, flags=re.I)
-    bad += re.findall(r"<(?:img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*[\"']?(?!data:)[^\"'>\s]+", html, flags=re.I)
+    bad += re.findall(
+        r"<(?:img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*[\"']?(?!data:)[^\"'>\s]+", html, flags=re.I
+    )
     bad += re.findall(r"url\(\s*[\"']?(?:https?:)?//[^)]*\)", html, flags=re.I)
     bad += re.findall(r"@import", html, flags=re.I)
     bad += re.findall(r"(?:xlink:)?href\s*=\s*[\"']https?://[^\"']*[\"'][^>]*>\s*</?(?:image|use)", html, flags=re.I)
@@ -144,7 +146,9 @@ def test_external_resource_check_catches_cdn():
     assert _external_resources('<link rel="stylesheet" href="//cdn.example.org/x.css">')
     assert _external_resources('<img src="http://example.org/x.png" alt="">')
     assert _external_resources("<style>body{background:url(https://example.org/a.png)}</style>")
-    assert not _external_resources('<img src="data:image/png;base64,AAAA" alt=""><a href="https://doi.org/10.1/x">x</a>')
+    assert not _external_resources(
+        '<img src="data:image/png;base64,AAAA" alt=""><a href="https://doi.org/10.1/x">x</a>'
+    )
 
 
 def test_single_sample_without_reference_says_so(cohort, tmp_path):
@@ -195,8 +199,9 @@ def test_sample_of_a_cohort_uses_its_healthy_group_without_itself(cohort, tmp_pa
 def test_dataframe_input_is_escaped_and_not_synthetic(tmp_path):
     rng = np.random.default_rng(0)
     names = ["Faecalibacterium prausnitzii", "Escherichia coli", "Bifidobacterium adolescentis", "Bacteroides vulgatus"]
-    df = pd.DataFrame(rng.integers(1, 500, size=(4, 4)).astype(float),
-                      index=["<b>S1</b>", "S2", "S3", "S4"], columns=names)
+    df = pd.DataFrame(
+        rng.integers(1, 500, size=(4, 4)).astype(float), index=["<b>S1</b>", "S2", "S3", "S4"], columns=names
+    )
     path = write_report(df, tmp_path / "df", title="Cohort <script>alert(1)</script>")
     html = path.read_text()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

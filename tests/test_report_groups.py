@@ -32,8 +32,9 @@ def counts(gmhi_files):
 @pytest.fixture(scope="module")
 def report(gmhi_files, tmp_path_factory):
     out = tmp_path_factory.mktemp("gmhi") / "report"
-    res = CliRunner().invoke(app, ["report", str(gmhi_files[0]), "-m", str(gmhi_files[1]), "-g", COLUMN,
-                                   "-o", str(out)])
+    res = CliRunner().invoke(
+        app, ["report", str(gmhi_files[0]), "-m", str(gmhi_files[1]), "-g", COLUMN, "-o", str(out)]
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -61,7 +62,9 @@ def test_summary_cards_name_the_largest_groups(report, counts):
     largest = list(counts.sort_values(ascending=False, kind="stable").index[:4])
     assert largest == ["LC", "AS (N-5)", "NAFLD (N-4)", "CRC (N-7: Italy)"]
     for metric in ("GMHI", "Shannon"):
-        named = [c["label"].split(" — ", 1)[1] for c in summary["cards"] if c["label"].startswith(f"Median {metric} — ")]
+        named = [
+            c["label"].split(" — ", 1)[1] for c in summary["cards"] if c["label"].startswith(f"Median {metric} — ")
+        ]
         assert named == largest
     subs = [c["sub"] for c in summary["cards"] if c["label"].startswith("Median GMHI")]
     assert subs[0] == "n=164 · largest of 21 groups"
@@ -110,8 +113,23 @@ def test_legend_outside_and_group_labels_do_not_overlap(report, gmhi_files):
 
 def test_groups_option_keeps_exactly_the_asked_groups(gmhi_files, counts, tmp_path):
     out = tmp_path / "two"
-    res = CliRunner().invoke(app, ["report", str(gmhi_files[0]), "-m", str(gmhi_files[1]), "-g", COLUMN,
-                                   "--groups", "LC, RA", "--groups", "CRC (N-7: Italy)", "-o", str(out)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(gmhi_files[0]),
+            "-m",
+            str(gmhi_files[1]),
+            "-g",
+            COLUMN,
+            "--groups",
+            "LC, RA",
+            "--groups",
+            "CRC (N-7: Italy)",
+            "-o",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["groups"]["counts"] == {g: int(counts[g]) for g in ("CRC (N-7: Italy)", "LC", "RA")}
@@ -123,8 +141,21 @@ def test_groups_option_keeps_exactly_the_asked_groups(gmhi_files, counts, tmp_pa
 
 
 def test_groups_option_names_unknown_groups(gmhi_files, tmp_path):
-    res = CliRunner().invoke(app, ["report", str(gmhi_files[0]), "-m", str(gmhi_files[1]), "-g", COLUMN,
-                                   "--groups", "LC,rheumatoid arthritis", "-o", str(tmp_path / "x")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(gmhi_files[0]),
+            "-m",
+            str(gmhi_files[1]),
+            "-g",
+            COLUMN,
+            "--groups",
+            "LC,rheumatoid arthritis",
+            "-o",
+            str(tmp_path / "x"),
+        ],
+    )
     assert res.exit_code == 2
     assert "'rheumatoid arthritis' not in column 'Phenotype_all1'" in res.output and "'RA'" in res.output
     assert not (tmp_path / "x").exists()

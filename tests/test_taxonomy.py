@@ -27,19 +27,22 @@ from gutaxis.taxonomy import (
 # ----------------------------------------------------------------------- normalize_name
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("s__Faecalibacterium_prausnitzii", "Faecalibacterium prausnitzii"),
-    ("[Ruminococcus] gnavus", "Ruminococcus gnavus"),
-    ("s__[Ruminococcus]_gnavus", "Ruminococcus gnavus"),
-    ("g__Blautia", "Blautia"),
-    ("D_5__Lachnospiraceae NK4A136 group", "Lachnospiraceae NK4A136 group"),
-    ("  Bacteroides   sp.  D2 ", "Bacteroides sp. D2"),
-    ("s__Bacteroides_sp._D2", "Bacteroides sp. D2"),
-    ("k__Bacteria|p__Firmicutes|g__Roseburia", "Roseburia"),
-    ("k__Bacteria; p__Firmicutes; g__", "Firmicutes"),
-    (None, ""),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("s__Faecalibacterium_prausnitzii", "Faecalibacterium prausnitzii"),
+        ("[Ruminococcus] gnavus", "Ruminococcus gnavus"),
+        ("s__[Ruminococcus]_gnavus", "Ruminococcus gnavus"),
+        ("g__Blautia", "Blautia"),
+        ("D_5__Lachnospiraceae NK4A136 group", "Lachnospiraceae NK4A136 group"),
+        ("  Bacteroides   sp.  D2 ", "Bacteroides sp. D2"),
+        ("s__Bacteroides_sp._D2", "Bacteroides sp. D2"),
+        ("k__Bacteria|p__Firmicutes|g__Roseburia", "Roseburia"),
+        ("k__Bacteria; p__Firmicutes; g__", "Firmicutes"),
+        (None, ""),
+        ("", ""),
+    ],
+)
 def test_normalize_name(raw, expected):
     assert normalize_name(raw) == expected
 
@@ -54,30 +57,46 @@ def test_normalize_name_is_idempotent():
 
 
 def test_parse_metaphlan_lineage():
-    frame = parse_lineage(["k__Bacteria|p__Firmicutes|c__Clostridia|o__Eubacteriales|f__Oscillospiraceae|"
-                           "g__Faecalibacterium|s__Faecalibacterium_prausnitzii|t__SGB15316"])
+    frame = parse_lineage(
+        [
+            "k__Bacteria|p__Firmicutes|c__Clostridia|o__Eubacteriales|f__Oscillospiraceae|"
+            "g__Faecalibacterium|s__Faecalibacterium_prausnitzii|t__SGB15316"
+        ]
+    )
     row = frame.iloc[0]
-    assert list(row[list(RANKS)]) == ["Bacteria", "Firmicutes", "Clostridia", "Eubacteriales", "Oscillospiraceae",
-                                      "Faecalibacterium", "Faecalibacterium prausnitzii", "SGB15316"]
+    assert list(row[list(RANKS)]) == [
+        "Bacteria",
+        "Firmicutes",
+        "Clostridia",
+        "Eubacteriales",
+        "Oscillospiraceae",
+        "Faecalibacterium",
+        "Faecalibacterium prausnitzii",
+        "SGB15316",
+    ]
     assert (row["taxon"], row["rank"]) == ("SGB15316", "strain")
     assert list(frame.columns) == [*RANKS, "taxon", "rank", "lineage"]
 
 
 def test_parse_greengenes_silva_gtdb_and_plain():
-    frame = parse_lineage(pd.Series({
-        "gg": "k__Bacteria; p__Bacteroidetes; c__Bacteroidia; o__Bacteroidales; f__Bacteroidaceae; "
-              "g__Bacteroides; s__uniformis",
-        "silva": "D_0__Bacteria;D_1__Firmicutes;D_2__Clostridia;D_3__Clostridiales;D_4__Ruminococcaceae;"
-                 "D_5__Faecalibacterium;D_6__uncultured bacterium",
-        "gtdb": "d__Bacteria;p__Firmicutes_A;c__Clostridia;o__Lachnospirales;f__Lachnospiraceae;g__;s__",
-        "plain": "Bacteria;Proteobacteria;Gammaproteobacteria",
-        "name": "Akkermansia muciniphila",
-        "plain_word": "ASV_00017",
-        "mpa_unclassified": "k__Bacteria|p__Firmicutes|c__Firmicutes_unclassified",
-        "mpa2_noname": "k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Ruminococcaceae|"
-                       "g__Ruminococcaceae_noname",
-        "unassigned": "Unassigned",
-    }))
+    frame = parse_lineage(
+        pd.Series(
+            {
+                "gg": "k__Bacteria; p__Bacteroidetes; c__Bacteroidia; o__Bacteroidales; f__Bacteroidaceae; "
+                "g__Bacteroides; s__uniformis",
+                "silva": "D_0__Bacteria;D_1__Firmicutes;D_2__Clostridia;D_3__Clostridiales;D_4__Ruminococcaceae;"
+                "D_5__Faecalibacterium;D_6__uncultured bacterium",
+                "gtdb": "d__Bacteria;p__Firmicutes_A;c__Clostridia;o__Lachnospirales;f__Lachnospiraceae;g__;s__",
+                "plain": "Bacteria;Proteobacteria;Gammaproteobacteria",
+                "name": "Akkermansia muciniphila",
+                "plain_word": "ASV_00017",
+                "mpa_unclassified": "k__Bacteria|p__Firmicutes|c__Firmicutes_unclassified",
+                "mpa2_noname": "k__Bacteria|p__Firmicutes|c__Clostridia|o__Clostridiales|f__Ruminococcaceae|"
+                "g__Ruminococcaceae_noname",
+                "unassigned": "Unassigned",
+            }
+        )
+    )
     assert frame.loc["gg", "species"] == "Bacteroides uniformis"  # epithet joined to its genus
     assert frame.loc["silva", "genus"] == "Faecalibacterium" and pd.isna(frame.loc["silva", "species"])
     assert frame.loc["gtdb", "family"] == "Lachnospiraceae" and pd.isna(frame.loc["gtdb", "genus"])
@@ -85,7 +104,10 @@ def test_parse_greengenes_silva_gtdb_and_plain():
     assert frame.loc["plain", "class"] == "Gammaproteobacteria" and frame.loc["plain", "kingdom"] == "Bacteria"
     # a plain binomial is a species of the genus named first
     assert (frame.loc["name", "species"], frame.loc["name", "genus"], frame.loc["name", "rank"]) == (
-        "Akkermansia muciniphila", "Akkermansia", "species")
+        "Akkermansia muciniphila",
+        "Akkermansia",
+        "species",
+    )
     # any other plain name has no known rank
     assert frame.loc["plain_word", "taxon"] == "ASV 00017" and pd.isna(frame.loc["plain_word", "rank"])
     assert pd.isna(frame.loc["mpa_unclassified", "class"]) and frame.loc["mpa_unclassified", "rank"] == "phylum"
@@ -95,15 +117,35 @@ def test_parse_greengenes_silva_gtdb_and_plain():
 
 
 def test_parse_species_alone_gives_genus():
-    frame = parse_lineage(["s__Bifidobacterium_longum", "s__Candidatus_Methanomassiliicoccus_intestinalis",
-                           "s__Alistipes_unclassified", "Bacteroides sp. D2", "Prevotella_copri_clade_A"])
-    assert list(frame["genus"]) == ["Bifidobacterium", "Candidatus Methanomassiliicoccus", "Alistipes",
-                                    "Bacteroides", "Prevotella"]
+    frame = parse_lineage(
+        [
+            "s__Bifidobacterium_longum",
+            "s__Candidatus_Methanomassiliicoccus_intestinalis",
+            "s__Alistipes_unclassified",
+            "Bacteroides sp. D2",
+            "Prevotella_copri_clade_A",
+        ]
+    )
+    assert list(frame["genus"]) == [
+        "Bifidobacterium",
+        "Candidatus Methanomassiliicoccus",
+        "Alistipes",
+        "Bacteroides",
+        "Prevotella",
+    ]
     assert frame["species"].isna().tolist() == [False, False, True, False, False]
 
 
-@pytest.mark.parametrize("name", ["Lachnospiraceae bacterium", "s__Firmicutes_bacterium_CAG_791",
-                                  "Ruminococcus gnavus group", "UNMAPPED", "Blautia"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Lachnospiraceae bacterium",
+        "s__Firmicutes_bacterium_CAG_791",
+        "Ruminococcus gnavus group",
+        "UNMAPPED",
+        "Blautia",
+    ],
+)
 def test_placeholder_names_give_no_genus(name):
     assert pd.isna(parse_lineage([name])["genus"].iloc[0])
 
@@ -144,8 +186,12 @@ def test_collapse_to_genus():
     assert genus.var.loc["unassigned genus", "family"] == "Lachnospiraceae"
     assert (genus.var["rank"] == "genus").all() and pd.isna(genus.var.loc["unassigned genus", "genus"])
     entry = genus.uns["provenance"]["filtered"][-1]
-    assert entry == {"what": "features with no genus name", "reason": "summed into 'unassigned genus'", "n": 1,
-                     "ids": ["Er"]}
+    assert entry == {
+        "what": "features with no genus name",
+        "reason": "summed into 'unassigned genus'",
+        "n": 1,
+        "ids": ["Er"],
+    }
     assert list(genus.obs["unclassified_fraction"]) == [0.0, 0.1]
     assert adata.uns["provenance"]["filtered"] == []  # input untouched
 
@@ -179,11 +225,30 @@ def test_collapse_bad_rank():
 # ------------------------------------------------------------------- Lactobacillus 2020
 
 GENERA_2020 = {
-    "Lactobacillus", "Paralactobacillus", "Acetilactobacillus", "Agrilactobacillus", "Amylolactobacillus",
-    "Apilactobacillus", "Bombilactobacillus", "Companilactobacillus", "Dellaglioa", "Fructilactobacillus",
-    "Furfurilactobacillus", "Holzapfelia", "Lacticaseibacillus", "Lactiplantibacillus", "Lapidilactobacillus",
-    "Latilactobacillus", "Lentilactobacillus", "Levilactobacillus", "Ligilactobacillus", "Limosilactobacillus",
-    "Liquorilactobacillus", "Loigolactobacillus", "Paucilactobacillus", "Schleiferilactobacillus",
+    "Lactobacillus",
+    "Paralactobacillus",
+    "Acetilactobacillus",
+    "Agrilactobacillus",
+    "Amylolactobacillus",
+    "Apilactobacillus",
+    "Bombilactobacillus",
+    "Companilactobacillus",
+    "Dellaglioa",
+    "Fructilactobacillus",
+    "Furfurilactobacillus",
+    "Holzapfelia",
+    "Lacticaseibacillus",
+    "Lactiplantibacillus",
+    "Lapidilactobacillus",
+    "Latilactobacillus",
+    "Lentilactobacillus",
+    "Levilactobacillus",
+    "Ligilactobacillus",
+    "Limosilactobacillus",
+    "Liquorilactobacillus",
+    "Loigolactobacillus",
+    "Paucilactobacillus",
+    "Schleiferilactobacillus",
     "Secundilactobacillus",
 }
 
@@ -201,27 +266,30 @@ def test_data_file_cites_every_row():
     assert table["citation"].str.contains("10.1099/ijsem.0.004107").all()
 
 
-@pytest.mark.parametrize("old,new", [
-    ("Lactobacillus rhamnosus", "Lacticaseibacillus rhamnosus"),
-    ("Lactobacillus casei", "Lacticaseibacillus casei"),
-    ("Lactobacillus paracasei", "Lacticaseibacillus paracasei"),
-    ("Lactobacillus plantarum", "Lactiplantibacillus plantarum"),
-    ("Lactobacillus reuteri", "Limosilactobacillus reuteri"),
-    ("Lactobacillus fermentum", "Limosilactobacillus fermentum"),
-    ("Lactobacillus salivarius", "Ligilactobacillus salivarius"),
-    ("Lactobacillus ruminis", "Ligilactobacillus ruminis"),
-    ("Lactobacillus brevis", "Levilactobacillus brevis"),
-    ("Lactobacillus sakei", "Latilactobacillus sakei"),
-    ("Lactobacillus acidophilus", "Lactobacillus acidophilus"),
-    ("Lactobacillus gasseri", "Lactobacillus gasseri"),
-    ("Lactobacillus crispatus", "Lactobacillus crispatus"),
-    ("Lactobacillus johnsonii", "Lactobacillus johnsonii"),
-    ("Lactobacillus delbrueckii", "Lactobacillus delbrueckii"),
-    ("Lactobacillus helveticus", "Lactobacillus helveticus"),
-    ("s__Lactobacillus_rhamnosus", "Lacticaseibacillus rhamnosus"),
-    ("Lactobacillus paracasei subsp. paracasei", "Lacticaseibacillus paracasei subsp. paracasei"),
-    ("Bifidobacterium longum", "Bifidobacterium longum"),
-])
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("Lactobacillus rhamnosus", "Lacticaseibacillus rhamnosus"),
+        ("Lactobacillus casei", "Lacticaseibacillus casei"),
+        ("Lactobacillus paracasei", "Lacticaseibacillus paracasei"),
+        ("Lactobacillus plantarum", "Lactiplantibacillus plantarum"),
+        ("Lactobacillus reuteri", "Limosilactobacillus reuteri"),
+        ("Lactobacillus fermentum", "Limosilactobacillus fermentum"),
+        ("Lactobacillus salivarius", "Ligilactobacillus salivarius"),
+        ("Lactobacillus ruminis", "Ligilactobacillus ruminis"),
+        ("Lactobacillus brevis", "Levilactobacillus brevis"),
+        ("Lactobacillus sakei", "Latilactobacillus sakei"),
+        ("Lactobacillus acidophilus", "Lactobacillus acidophilus"),
+        ("Lactobacillus gasseri", "Lactobacillus gasseri"),
+        ("Lactobacillus crispatus", "Lactobacillus crispatus"),
+        ("Lactobacillus johnsonii", "Lactobacillus johnsonii"),
+        ("Lactobacillus delbrueckii", "Lactobacillus delbrueckii"),
+        ("Lactobacillus helveticus", "Lactobacillus helveticus"),
+        ("s__Lactobacillus_rhamnosus", "Lacticaseibacillus rhamnosus"),
+        ("Lactobacillus paracasei subsp. paracasei", "Lacticaseibacillus paracasei subsp. paracasei"),
+        ("Bifidobacterium longum", "Bifidobacterium longum"),
+    ],
+)
 def test_current_name(old, new):
     assert current_name(old) == new
 
@@ -234,24 +302,39 @@ def test_synonyms_point_into_the_group():
 
 
 def test_group_found_under_old_and_new_names():
-    names = ["Lactobacillus rhamnosus", "Lacticaseibacillus rhamnosus", "s__Lactobacillus_plantarum",
-             "Lactiplantibacillus plantarum", "g__Limosilactobacillus", "Lactobacillus", "Bifidobacterium longum",
-             "Leuconostoc mesenteroides", "Streptococcus thermophilus", ""]
+    names = [
+        "Lactobacillus rhamnosus",
+        "Lacticaseibacillus rhamnosus",
+        "s__Lactobacillus_plantarum",
+        "Lactiplantibacillus plantarum",
+        "g__Limosilactobacillus",
+        "Lactobacillus",
+        "Bifidobacterium longum",
+        "Leuconostoc mesenteroides",
+        "Streptococcus thermophilus",
+        "",
+    ]
     np.testing.assert_array_equal(is_lactobacillus_group(names), [True] * 6 + [False] * 4)
     assert is_lactobacillus_group("Ligilactobacillus salivarius") is True
 
 
 def test_group_found_in_cohorts_of_old_and_new_databases(tmp_path):
     # the same community profiled against an old (Lactobacillus) and a new (2020 genera) database
-    old = ("k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Lactobacillaceae|g__Lactobacillus|"
-           "s__Lactobacillus_{}")
+    old = (
+        "k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Lactobacillaceae|g__Lactobacillus|"
+        "s__Lactobacillus_{}"
+    )
     new = "k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Lactobacillaceae|g__{}|s__{}_{}"
     rows_old = [old.format("rhamnosus"), old.format("reuteri"), old.format("gasseri")]
-    rows_new = [new.format("Lacticaseibacillus", "Lacticaseibacillus", "rhamnosus"),
-                new.format("Limosilactobacillus", "Limosilactobacillus", "reuteri"),
-                new.format("Lactobacillus", "Lactobacillus", "gasseri")]
-    bifido = ("k__Bacteria|p__Actinobacteria|c__Actinobacteria|o__Bifidobacteriales|f__Bifidobacteriaceae|"
-              "g__Bifidobacterium|s__Bifidobacterium_longum")
+    rows_new = [
+        new.format("Lacticaseibacillus", "Lacticaseibacillus", "rhamnosus"),
+        new.format("Limosilactobacillus", "Limosilactobacillus", "reuteri"),
+        new.format("Lactobacillus", "Lactobacillus", "gasseri"),
+    ]
+    bifido = (
+        "k__Bacteria|p__Actinobacteria|c__Actinobacteria|o__Bifidobacteriales|f__Bifidobacteriaceae|"
+        "g__Bifidobacterium|s__Bifidobacterium_longum"
+    )
     shares = []
     for name, rows in (("old.txt", rows_old), ("new.txt", rows_new)):
         path = tmp_path / name

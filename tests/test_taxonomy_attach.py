@@ -40,16 +40,21 @@ def imsms(shared, tmp_path_factory):
     counts = counts.loc[:, counts.sum() > 0]
     table = folder / "asv_table.tsv"
     counts.to_csv(table, sep="\t", index_label="asv_id")
-    lineage = pd.read_csv(shared("data", "imsms_ms_16s", "imsms_asv_sequences_taxonomy.tsv"), sep="\t",
-                          index_col=0)["taxonomy"].loc[counts.index]
+    lineage = pd.read_csv(shared("data", "imsms_ms_16s", "imsms_asv_sequences_taxonomy.tsv"), sep="\t", index_col=0)[
+        "taxonomy"
+    ].loc[counts.index]
     tsv = folder / "taxonomy.tsv"  # QIIME 2's export layout
-    tsv.write_text("Feature ID\tTaxon\tConfidence\n#q2:types\tcategorical\tnumeric\n"
-                   + "".join(f"{i}\t{t}\t0.9\n" for i, t in lineage.items()), encoding="utf-8")
+    tsv.write_text(
+        "Feature ID\tTaxon\tConfidence\n#q2:types\tcategorical\tnumeric\n"
+        + "".join(f"{i}\t{t}\t0.9\n" for i, t in lineage.items()),
+        encoding="utf-8",
+    )
     qza = folder / "taxonomy.qza"
     with zipfile.ZipFile(qza, "w", zipfile.ZIP_DEFLATED) as z:  # as `qiime tools import` lays it out
         z.writestr(f"{UUID}/VERSION", "QIIME 2\narchive: 5\nframework: 2023.5.1\n")
-        z.writestr(f"{UUID}/metadata.yaml", f"uuid: {UUID}\ntype: FeatureData[Taxonomy]\n"
-                                            "format: TSVTaxonomyDirectoryFormat\n")
+        z.writestr(
+            f"{UUID}/metadata.yaml", f"uuid: {UUID}\ntype: FeatureData[Taxonomy]\nformat: TSVTaxonomyDirectoryFormat\n"
+        )
         z.writestr(f"{UUID}/data/taxonomy.tsv", tsv.read_text(encoding="utf-8"))
         z.writestr(f"{UUID}/provenance/action/action.yaml", "action:\n  type: import\n")
     return {"table": table, "tsv": tsv, "qza": qza, "counts": counts, "lineage": lineage, "folder": folder}
@@ -70,9 +75,20 @@ def _by_hand(imsms) -> pd.DataFrame:
         "akkermansia_muciniphila": has("g__Akkermansia; s__muciniphila"),
         "roseburia": genus == "Roseburia",
         "enterobacteriaceae": has("f__Enterobacteriaceae"),
-        "butyrate_producers": np.isin(genus, ["Faecalibacterium", "Roseburia", "Agathobacter", "Anaerostipes",
-                                              "Coprococcus", "Butyricicoccus", "Anaerobutyricum"])
-        | has("g__Eubacterium; s__rectale") | has("g__Eubacterium; s__hallii"),
+        "butyrate_producers": np.isin(
+            genus,
+            [
+                "Faecalibacterium",
+                "Roseburia",
+                "Agathobacter",
+                "Anaerostipes",
+                "Coprococcus",
+                "Butyricicoccus",
+                "Anaerobutyricum",
+            ],
+        )
+        | has("g__Eubacterium; s__rectale")
+        | has("g__Eubacterium; s__hallii"),
     }
     return pd.DataFrame({k: rel[v].sum() for k, v in rows.items()})
 
@@ -95,8 +111,9 @@ def test_report_without_taxonomy_says_not_measurable(imsms, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     panels = summary["panels"]
     assert set(panels["not_measurable"]) == set(panels["entries"])
-    assert all(v == "not measurable (no feature matches its taxa; give --taxonomy)"
-               for v in panels["not_measurable"].values())
+    assert all(
+        v == "not measurable (no feature matches its taxa; give --taxonomy)" for v in panels["not_measurable"].values()
+    )
     for sample in panels["values"].values():
         assert all(v is None for v in sample.values())  # null, not 0
     indices = pd.read_csv(out / "indices.tsv", sep="\t", index_col=0)
@@ -122,8 +139,9 @@ def test_taxonomy_gives_hand_computed_panels(imsms, kind):
     want = _by_hand(imsms)
     assert got.attrs["not_measurable"] == {}
     for entry in want.columns:
-        np.testing.assert_allclose(got[entry].to_numpy(), want.loc[got.index, entry].to_numpy(), rtol=1e-12,
-                                   atol=1e-15, err_msg=entry)
+        np.testing.assert_allclose(
+            got[entry].to_numpy(), want.loc[got.index, entry].to_numpy(), rtol=1e-12, atol=1e-15, err_msg=entry
+        )
     assert (want["faecalibacterium_prausnitzii"] > 0).any()  # the test sees something
 
 
@@ -135,8 +153,9 @@ def test_cli_taxonomy_in_report(imsms, tmp_path):
     assert summary["panels"]["not_measurable"] == {}
     want = _by_hand(imsms)
     for sample, values in summary["panels"]["values"].items():
-        assert values["faecalibacterium_prausnitzii"] == pytest.approx(want.loc[sample, "faecalibacterium_prausnitzii"],
-                                                                       rel=1e-12, abs=1e-15)
+        assert values["faecalibacterium_prausnitzii"] == pytest.approx(
+            want.loc[sample, "faecalibacterium_prausnitzii"], rel=1e-12, abs=1e-15
+        )
     assert summary["provenance"]["input"]["taxonomy"]["n_matched"] == len(imsms["counts"])
 
 
@@ -188,8 +207,16 @@ def test_bad_taxonomy_files(imsms, tmp_path):
         gio.read_taxonomy(bomb)
 
 
-COMMANDS = (("report",), ("reference",), ("associate",), ("permanova",), ("meta",), ("classify", "cv"),
-            ("classify", "cross-study"), ("classify", "predict"))
+COMMANDS = (
+    ("report",),
+    ("reference",),
+    ("associate",),
+    ("permanova",),
+    ("meta",),
+    ("classify", "cv"),
+    ("classify", "cross-study"),
+    ("classify", "predict"),
+)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

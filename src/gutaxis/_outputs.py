@@ -50,8 +50,15 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["Interrupted", "atomic_dir", "atomic_file", "check_interrupted", "check_output_dir", "check_output_file",
-           "interruptible"]
+__all__ = [
+    "Interrupted",
+    "atomic_dir",
+    "atomic_file",
+    "check_interrupted",
+    "check_output_dir",
+    "check_output_file",
+    "interruptible",
+]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -65,7 +72,7 @@ class Interrupted(KeyboardInterrupt):
 _pending: list[int] = []  # signals received inside interruptible(), even where their exception was swallowed
 
 
-def _on_signal(signum, frame):  # noqa: ARG001 (signal handler signature)
+def _on_signal(signum, frame):
     _pending.append(signum)
     raise Interrupted(signum)
 
@@ -129,7 +136,9 @@ def _pid_alive(pid: int) -> bool:
 
 def _remove_stale(target: Path) -> None:
     """Remove temporary folders/files of earlier runs into ``target`` whose process is gone."""
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?:partial|old)-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[0-9a-f]{{8}}")
+    pattern = re.compile(
+        rf"^\.{re.escape(target.name)}\.(?:partial|old)-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[0-9a-f]{{8}}"
+    )
     host = _host()
     try:
         entries = list(target.parent.iterdir())
@@ -157,8 +166,11 @@ def _probe(parent: Path, shown: Path, source: Path, what: str) -> None:
             os.rmdir(probe)
     except OSError as exc:
         reason = "no permission" if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc))
-        raise InputError(f"cannot write in the folder {shown} ({reason})", source=source,
-                         hint=f"choose a place you can write to for the {what}") from None
+        raise InputError(
+            f"cannot write in the folder {shown} ({reason})",
+            source=source,
+            hint=f"choose a place you can write to for the {what}",
+        ) from None
 
 
 def _writable_parent(path: Path, what: str) -> Path:
@@ -173,8 +185,11 @@ def _writable_parent(path: Path, what: str) -> Path:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = "no permission" if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc))
-        raise InputError(f"cannot create the folder {shown} ({reason})", source=path,
-                         hint=f"choose a place you can write to for the {what}") from None
+        raise InputError(
+            f"cannot create the folder {shown} ({reason})",
+            source=path,
+            hint=f"choose a place you can write to for the {what}",
+        ) from None
     _probe(parent, shown if str(shown) else Path("."), path, what)
     return parent
 
@@ -184,8 +199,13 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def check_output_dir(path: str | os.PathLike, *, overwrite: bool = False, what: str = "output folder",
-                     inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+def check_output_dir(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    what: str = "output folder",
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> Path:
     """Validate an output folder before any work; returns it as given.
 
     Refused: an existing file; the current folder or one that holds it, the home or root folder;
@@ -198,49 +218,70 @@ def check_output_dir(path: str | os.PathLike, *, overwrite: bool = False, what: 
     real = _absolute(path)
     cwd = _absolute(Path.cwd())
     if real == cwd or real in cwd.parents:
-        raise InputError("is the current folder (or holds it): the run would replace it", source=path,
-                         hint="give a new folder, e.g. -o results")
+        raise InputError(
+            "is the current folder (or holds it): the run would replace it",
+            source=path,
+            hint="give a new folder, e.g. -o results",
+        )
     if real == _absolute(Path.home()) or real == Path(real.anchor):
-        raise InputError("is the home or root folder: the run would replace it", source=path,
-                         hint="give a new folder, e.g. -o results")
+        raise InputError(
+            "is the home or root folder: the run would replace it",
+            source=path,
+            hint="give a new folder, e.g. -o results",
+        )
     for inp in inputs:
         if inp is None:
             continue
         inp_real = _absolute(Path(inp))
         if real == inp_real or real in inp_real.parents:
-            raise InputError(f"holds the input {inp}, which replacing the folder would delete", source=path,
-                             hint=f"write the {what} somewhere else, e.g. -o {path.name or 'out'}-results")
+            raise InputError(
+                f"holds the input {inp}, which replacing the folder would delete",
+                source=path,
+                hint=f"write the {what} somewhere else, e.g. -o {path.name or 'out'}-results",
+            )
     if path.is_dir():
         try:
             non_empty = any(path.iterdir())
         except OSError as exc:
-            raise InputError(f"cannot read the folder ({exc.strerror or exc})", source=path,
-                             hint=f"choose a folder you can write to for the {what}") from None
+            raise InputError(
+                f"cannot read the folder ({exc.strerror or exc})",
+                source=path,
+                hint=f"choose a folder you can write to for the {what}",
+            ) from None
         if non_empty and not overwrite:
             raise InputError("already holds files (from an earlier run?)", source=path, hint=_OVERWRITE_HINT)
         if not os.access(path, os.W_OK | os.X_OK):
-            raise InputError("cannot be replaced (no permission, or the folder is read-only or immutable)",
-                             source=path, hint=f"choose a place you can write to for the {what}")
+            raise InputError(
+                "cannot be replaced (no permission, or the folder is read-only or immutable)",
+                source=path,
+                hint=f"choose a place you can write to for the {what}",
+            )
     _writable_parent(path, what)
     if real.parent != _absolute(path.parent):  # a symbolic link: the run writes beside the folder it points to
         _probe(real.parent, real.parent, path, what)
     return path
 
 
-def check_output_file(path: str | os.PathLike, *, overwrite: bool = True, what: str = "output file",
-                      example: str = "out.tsv") -> Path:
+def check_output_file(
+    path: str | os.PathLike, *, overwrite: bool = True, what: str = "output file", example: str = "out.tsv"
+) -> Path:
     """Validate an output file path before any work: not a folder, writable place; returns it as given.
 
     ``example`` is the file name the hint suggests inside a folder given by mistake.
     """
     path = Path(path)
     if path.is_dir():
-        raise InputError("is a folder, not a file", source=path, hint=f"give a file path for the {what}, e.g. {path / example}")
+        raise InputError(
+            "is a folder, not a file", source=path, hint=f"give a file path for the {what}, e.g. {path / example}"
+        )
     if path.exists() and not overwrite:
         raise InputError("already exists", source=path, hint="choose a new name, or pass --overwrite")
     if path.exists() and not os.access(path, os.W_OK):
-        raise InputError("cannot be replaced (no permission, or the file is read-only or immutable)", source=path,
-                         hint=f"choose a place you can write to for the {what}")
+        raise InputError(
+            "cannot be replaced (no permission, or the file is read-only or immutable)",
+            source=path,
+            hint=f"choose a place you can write to for the {what}",
+        )
     _writable_parent(path, what)
     return path
 
@@ -302,8 +343,13 @@ def _mkdir_fresh(parent: Path, target: Path, kind: str) -> Path:
 
 
 @contextmanager
-def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, what: str = "output folder",
-               inputs: Iterable[str | os.PathLike | None] = ()) -> Iterator[Path]:
+def atomic_dir(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    what: str = "output folder",
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> Iterator[Path]:
     """Yield a fresh folder to write a run's files into; on success it replaces ``path``.
 
     On any exception (or interruption) the temporary folder is removed and ``path`` is untouched.
@@ -340,8 +386,9 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, what: str = 
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike, *, overwrite: bool = True, what: str = "output file",
-                suffix: str | None = None) -> Iterator[Path]:
+def atomic_file(
+    path: str | os.PathLike, *, overwrite: bool = True, what: str = "output file", suffix: str | None = None
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
 
     The temporary file ends in ``suffix`` (default: that of ``path``) for writers that choose
@@ -354,7 +401,9 @@ def atomic_file(path: str | os.PathLike, *, overwrite: bool = True, what: str = 
     try:
         with _signals_held():
             while tmp is None:
-                name = target.parent / (_temp_name(target, "partial") + (suffix if suffix is not None else target.suffix))
+                name = target.parent / (
+                    _temp_name(target, "partial") + (suffix if suffix is not None else target.suffix)
+                )
                 try:
                     os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
                     tmp = name

@@ -70,10 +70,14 @@ def compare_profilers(profile: str | None, reference: str | None) -> tuple[str, 
     if a is not None and b is not None:
         if a == b:
             return "same", f"The profile and the healthy reference were made with the same profiler ({reference})."
-        return "differ", (f"The profile was made with {profile} but the healthy reference with {reference}: "
-                          "profilers and their databases detect and name taxa differently, so the percentiles "
-                          "compare values that are not strictly comparable. Use a reference made with the "
-                          "profile's profiler where one exists.")
-    return "unknown", (f"The profiler of the {'profile' if a is None else 'healthy reference'} is not known "
-                       f"(profile: {profile or UNKNOWN}; reference: {reference or UNKNOWN}): check that both were "
-                       "made with the same profiler before reading the percentiles.")
+        return "differ", (
+            f"The profile was made with {profile} but the healthy reference with {reference}: "
+            "profilers and their databases detect and name taxa differently, so the percentiles "
+            "compare values that are not strictly comparable. Use a reference made with the "
+            "profile's profiler where one exists."
+        )
+    return "unknown", (
+        f"The profiler of the {'profile' if a is None else 'healthy reference'} is not known "
+        f"(profile: {profile or UNKNOWN}; reference: {reference or UNKNOWN}): check that both were "
+        "made with the same profiler before reading the percentiles."
+    )

@@ -82,8 +82,16 @@ def _parts(prov: Mapping) -> list[dict[str, Any]]:
     return out
 
 
-def record(command: str, *, params: Mapping, adata=None, inputs: Mapping[str, Any] | None = None,
-           samples: Iterable | None = None, features: Iterable | None = None, **extra) -> dict[str, Any]:
+def record(
+    command: str,
+    *,
+    params: Mapping,
+    adata=None,
+    inputs: Mapping[str, Any] | None = None,
+    samples: Iterable | None = None,
+    features: Iterable | None = None,
+    **extra,
+) -> dict[str, Any]:
     """The provenance record of one command's output.
 
     Parameters
@@ -129,9 +137,13 @@ def record(command: str, *, params: Mapping, adata=None, inputs: Mapping[str, An
     if adata is not None:
         samples = adata.obs_names if samples is None else samples
         features = adata.var_names if features is None else features
-    out: dict[str, Any] = {"command": command, "gutaxis_version": __version__,
-                           "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                           "params": dict(params), "inputs": files}
+    out: dict[str, Any] = {
+        "command": command,
+        "gutaxis_version": __version__,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "params": dict(params),
+        "inputs": files,
+    }
     for key, ids in (("samples", samples), ("features", features)):
         if ids is not None:
             ids = [str(i) for i in ids]

@@ -39,6 +39,8 @@ def p_adjust(p, method: str = "BH") -> np.ndarray:
         q = np.empty(n)
         q[order] = np.minimum(1.0, np.maximum.accumulate((n - i + 1) * x[order]))
     else:
-        raise InputError(f"unknown correction {method!r}", source="correction", hint=f"use one of {', '.join(CORRECTIONS)}")
+        raise InputError(
+            f"unknown correction {method!r}", source="correction", hint=f"use one of {', '.join(CORRECTIONS)}"
+        )
     out[ok] = q
     return out

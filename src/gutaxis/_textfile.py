@@ -28,15 +28,17 @@ import warnings
 
 from .errors import InputError
 
-__all__ = ["decode_text", "FALLBACK_NAMES"]
+__all__ = ["FALLBACK_NAMES", "decode_text"]
 
 log = logging.getLogger("gutaxis.text")
 
 _HEAD = 65536
 
 #: 8-bit fallbacks: (name in a warning, name in an error)
-FALLBACK_NAMES = {"cp1252": ("Windows-1252 (Western European, Latin-1)", "Windows-1252/Latin-1"),
-                  "latin-1": ("Latin-1 (ISO 8859-1)", "Latin-1")}
+FALLBACK_NAMES = {
+    "cp1252": ("Windows-1252 (Western European, Latin-1)", "Windows-1252/Latin-1"),
+    "latin-1": ("Latin-1 (ISO 8859-1)", "Latin-1"),
+}
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -59,10 +61,19 @@ def _sparse_8bit(head: bytes) -> bool:
     return control == 0 and high <= max(1, len(head) // 50)
 
 
-def decode_text(data: bytes, source, *, partial: bool = False, fallback: str | None = None,
-                fallback_when_sparse: bool = False, warning: type[Warning] | None = None,
-                hint: str | None = None, binary_hint: str | None = None, what: str = "a text file",
-                stacklevel: int = 2) -> tuple[str, str]:
+def decode_text(
+    data: bytes,
+    source,
+    *,
+    partial: bool = False,
+    fallback: str | None = None,
+    fallback_when_sparse: bool = False,
+    warning: type[Warning] | None = None,
+    hint: str | None = None,
+    binary_hint: str | None = None,
+    what: str = "a text file",
+    stacklevel: int = 2,
+) -> tuple[str, str]:
     """``(text, encoding)`` of a file's bytes (see the module docstring).
 
     ``encoding`` is ``"utf-8"``, ``"utf-16"``/``"utf-32"`` (byte-order mark), ``"utf-16-le"``/
@@ -95,24 +106,34 @@ def decode_text(data: bytes, source, *, partial: bool = False, fallback: str | N
     elif b"\x00" in head:
         enc = guessed = _utf16_without_bom(head)
         if enc is None:
-            raise InputError(f"this is a binary file, not {what} (it holds NUL bytes, and is not UTF-16 text)",
-                             source=source, hint=binary_hint)
+            raise InputError(
+                f"this is a binary file, not {what} (it holds NUL bytes, and is not UTF-16 text)",
+                source=source,
+                hint=binary_hint,
+            )
     if enc is not None:
         label = enc.upper()
         try:
             text = codecs.getincrementaldecoder(enc)().decode(data, final=not partial)
         except UnicodeDecodeError as exc:
-            raise InputError(f"not valid {label} text (undecodable bytes at position {exc.start})", source=source,
-                             hint=hint) from None
+            raise InputError(
+                f"not valid {label} text (undecodable bytes at position {exc.start})", source=source, hint=hint
+            ) from None
         text = text.removeprefix("\ufeff")
         first = text[:_HEAD]
         control = sum(1 for ch in first if ch < " " and ch not in "\t\n\r")
         if "\x00" in text or control > len(first) // 100:  # zeros in every other place, but binary numbers
-            raise InputError(f"this is a binary file, not {what} (control characters after decoding it as {label})",
-                             source=source, hint=binary_hint)
+            raise InputError(
+                f"this is a binary file, not {what} (control characters after decoding it as {label})",
+                source=source,
+                hint=binary_hint,
+            )
         if guessed and warning is not None:
-            warnings.warn(f"{name}: UTF-16 text without a byte-order mark; read as {label} — {hint}", warning,
-                          stacklevel=stacklevel + 1)
+            warnings.warn(
+                f"{name}: UTF-16 text without a byte-order mark; read as {label} — {hint}",
+                warning,
+                stacklevel=stacklevel + 1,
+            )
         else:
             log.info("%s: read as %s text", name, label)
         return text, enc
@@ -121,7 +142,7 @@ def decode_text(data: bytes, source, *, partial: bool = False, fallback: str | N
             return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=False), "utf-8"
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         bad = data[exc.start]
     where = f"byte 0x{bad:02x} on line {line}"
     if fallback is not None and (not fallback_when_sparse or _sparse_8bit(head)):
@@ -131,8 +152,12 @@ def decode_text(data: bytes, source, *, partial: bool = False, fallback: str | N
             text = None
         if text is not None:
             if warning is not None:
-                warnings.warn(f"{name}: not UTF-8 ({where}); read as {FALLBACK_NAMES.get(fallback, (fallback,))[0]}: "
-                              f"check its accented letters, or {hint}", warning, stacklevel=stacklevel + 1)
+                warnings.warn(
+                    f"{name}: not UTF-8 ({where}); read as {FALLBACK_NAMES.get(fallback, (fallback,))[0]}: "
+                    f"check its accented letters, or {hint}",
+                    warning,
+                    stacklevel=stacklevel + 1,
+                )
             else:
                 log.info("%s: not UTF-8 (%s); read as %s", name, where, fallback)
             return text, fallback

@@ -15,8 +15,15 @@ import scipy.sparse as sp
 
 from .errors import InputError
 
-__all__ = ["abundance_frame", "abundance_matrix", "feature_names", "sample_names", "check_abundance", "zero_sum_samples",
-           "finite_or_none"]
+__all__ = [
+    "abundance_frame",
+    "abundance_matrix",
+    "check_abundance",
+    "feature_names",
+    "finite_or_none",
+    "sample_names",
+    "zero_sum_samples",
+]
 
 
 def finite_or_none(x) -> float | None:

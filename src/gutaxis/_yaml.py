@@ -18,11 +18,11 @@ them: ``messages`` and ``hints`` replace the defaults of :data:`MESSAGES` per ki
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 
 from .errors import InputError
 
-__all__ = ["load_yaml", "MESSAGES", "MAX_DEPTH"]
+__all__ = ["MAX_DEPTH", "MESSAGES", "load_yaml"]
 
 #: Default deepest nesting of lists and mappings.
 MAX_DEPTH = 50
@@ -34,7 +34,7 @@ MAX_DEPTH = 50
 MESSAGES: Mapping[str, str] = {
     "size": "{what} is larger than {limit} bytes ({size} bytes)",
     "alias": "{what} uses a YAML alias ('*{anchor}', line {line}); aliases are not allowed: nested ones "
-             "expand a few hundred bytes into gigabytes",
+    "expand a few hundred bytes into gigabytes",
     "depth": "{what} nests more than {limit} levels deep (line {line})",
     "duplicate": "{what} gives the key {key} twice (line {line})",
     "key": "{what} has a list or mapping as a key (line {line})",
@@ -66,7 +66,7 @@ def _key_text(key) -> str:
     return _cut(repr(key), 60)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _strict_loader(base):
     """``base`` (a safe loader) that refuses duplicate keys and keys that are lists or mappings."""
     import yaml
@@ -74,8 +74,9 @@ def _strict_loader(base):
     class StrictLoader(base):
         def construct_mapping(self, node, deep=False):
             if not isinstance(node, yaml.MappingNode):
-                raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
-                                                        node.start_mark)
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"expected a mapping, found {node.id}", node.start_mark
+                )
             self.flatten_mapping(node)
             mapping = {}
             for key_node, value_node in node.value:
@@ -93,9 +94,17 @@ def _strict_loader(base):
     return StrictLoader
 
 
-def load_yaml(text: str, *, source, what: str = "the YAML", max_bytes: int | None = None,
-              max_depth: int = MAX_DEPTH, messages: Mapping[str, str] | None = None,
-              hints: Mapping[str, str | None] | None = None, hint: str | None = None):
+def load_yaml(
+    text: str,
+    *,
+    source,
+    what: str = "the YAML",
+    max_bytes: int | None = None,
+    max_depth: int = MAX_DEPTH,
+    messages: Mapping[str, str] | None = None,
+    hints: Mapping[str, str | None] | None = None,
+    hint: str | None = None,
+):
     """The value of one YAML document, read safely (see the module docstring).
 
     ``source``: the file named by the InputError; ``what``: the document in the messages;
@@ -107,8 +116,7 @@ def load_yaml(text: str, *, source, what: str = "the YAML", max_bytes: int | Non
     wording = {**MESSAGES, **(messages or {})}
 
     def refuse(kind: str, **fields) -> InputError:
-        return InputError(wording[kind].format(what=what, **fields), source=source,
-                          hint=(hints or {}).get(kind, hint))
+        return InputError(wording[kind].format(what=what, **fields), source=source, hint=(hints or {}).get(kind, hint))
 
     if max_bytes is not None and len(text) * 4 > max_bytes:  # below that, no text can exceed it
         size = len(text.encode("utf-8", "surrogatepass"))
@@ -137,5 +145,5 @@ def load_yaml(text: str, *, source, what: str = "the YAML", max_bytes: int | Non
         if "nesting depth" in str(getattr(exc, "problem", "")):  # libyaml's own limit (1000), met scanning ahead
             raise refuse("depth", limit=max_depth, line=_line(getattr(exc, "problem_mark", None))) from None
         raise refuse("syntax", error=type(exc).__name__, detail=_cut(exc, 200)) from None
-    except Exception as exc:  # noqa: BLE001 - an explicit tag on a value it does not fit (!!float name, !!int x)
+    except Exception as exc:
         raise refuse("value", error=type(exc).__name__, detail=_cut(exc, 120)) from None

@@ -21,7 +21,7 @@ import pandas as pd
 from .measure.gmhi import gmhi_species
 from .taxonomy import normalize_name
 
-__all__ = ["demo_cohort", "DEMO_GROUPS"]
+__all__ = ["DEMO_GROUPS", "demo_cohort"]
 
 DEMO_GROUPS = ("healthy", "dysbiotic")
 
@@ -77,8 +77,11 @@ _UPPER = {
     "Lachnospiraceae": ("Bacteria", "Firmicutes", "Clostridia", "Clostridiales", "Lachnospiraceae"),
 }
 # Species whose family differs from their genus' entry above.
-_FAMILY_OVERRIDE = {"Ruminococcus gnavus": "Lachnospiraceae", "Ruminococcus torques": "Lachnospiraceae",
-                    "Ruminococcus bromii": "Ruminococcaceae"}
+_FAMILY_OVERRIDE = {
+    "Ruminococcus gnavus": "Lachnospiraceae",
+    "Ruminococcus torques": "Lachnospiraceae",
+    "Ruminococcus bromii": "Ruminococcaceae",
+}
 _UPPER["Ruminococcus"] = ("Bacteria", "Firmicutes", "Clostridia", "Clostridiales", "Ruminococcaceae")
 
 # Role of each demo species -> (weight healthy, prevalence healthy, weight dysbiotic, prevalence dysbiotic).
@@ -200,15 +203,36 @@ def _species_table() -> pd.DataFrame:
         kingdom, phylum, klass, order, family = upper
         family = _FAMILY_OVERRIDE.get(name, family)
         genus = None if first in ("Bacteroidales", "Lachnospiraceae") else first
-        parts = [f"k__{kingdom}", f"p__{phylum}", f"c__{klass}", f"o__{order}",
-                 f"f__{family or order + '_noname'}", f"g__{genus or (family or order) + '_noname'}",
-                 "s__" + name.replace(" ", "_")]
-        rows.append(dict(kingdom=kingdom, phylum=phylum, **{"class": klass}, order=order, family=family,
-                         genus=genus, species=name, strain=None, taxon=name, rank="species",
-                         lineage="|".join(parts), demo_role=role,
-                         gmhi_set="health_prevalent" if _norm(name) in mh else
-                         ("health_scarce" if _norm(name) in mn else ""),
-                         w_h=params[0], p_h=params[1], w_d=params[2], p_d=params[3]))
+        parts = [
+            f"k__{kingdom}",
+            f"p__{phylum}",
+            f"c__{klass}",
+            f"o__{order}",
+            f"f__{family or order + '_noname'}",
+            f"g__{genus or (family or order) + '_noname'}",
+            "s__" + name.replace(" ", "_"),
+        ]
+        rows.append(
+            dict(
+                kingdom=kingdom,
+                phylum=phylum,
+                **{"class": klass},
+                order=order,
+                family=family,
+                genus=genus,
+                species=name,
+                strain=None,
+                taxon=name,
+                rank="species",
+                lineage="|".join(parts),
+                demo_role=role,
+                gmhi_set="health_prevalent" if _norm(name) in mh else ("health_scarce" if _norm(name) in mn else ""),
+                w_h=params[0],
+                p_h=params[1],
+                w_d=params[2],
+                p_d=params[3],
+            )
+        )
     return pd.DataFrame(rows).set_index("species", drop=False)
 
 
@@ -247,8 +271,9 @@ def demo_cohort(n_healthy: int = 40, n_dysbiotic: int = 40, seed: int = 0):
             raise InputError(f"{label} must be a whole number >= 0, got {n!r}", source="demo_cohort")
     n_healthy, n_dysbiotic = int(n_healthy), int(n_dysbiotic)
     if n_healthy + n_dysbiotic == 0:
-        raise InputError("the demo cohort needs at least one sample", source="demo_cohort",
-                         hint="set n_healthy or n_dysbiotic > 0")
+        raise InputError(
+            "the demo cohort needs at least one sample", source="demo_cohort", hint="set n_healthy or n_dysbiotic > 0"
+        )
 
     table = _species_table()
     rng = np.random.default_rng(seed)
@@ -275,8 +300,9 @@ def demo_cohort(n_healthy: int = 40, n_dysbiotic: int = 40, seed: int = 0):
     X = counts / counts.sum(axis=1, keepdims=True)
 
     width = len(str(max(n_healthy, n_dysbiotic, 1)))
-    ids = [f"DEMO-H{i + 1:0{width}d}" for i in range(n_healthy)] + \
-          [f"DEMO-D{i + 1:0{width}d}" for i in range(n_dysbiotic)]
+    ids = [f"DEMO-H{i + 1:0{width}d}" for i in range(n_healthy)] + [
+        f"DEMO-D{i + 1:0{width}d}" for i in range(n_dysbiotic)
+    ]
     obs = pd.DataFrame(
         {
             "group": pd.Categorical(np.where(is_h, "healthy", "dysbiotic"), categories=list(DEMO_GROUPS)),

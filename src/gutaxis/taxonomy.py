@@ -39,29 +39,55 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RANKS",
-    "parse_lineage",
-    "normalize_name",
     "collapse",
-    "lactobacillus_group",
-    "is_lactobacillus_group",
-    "synonyms",
     "current_name",
+    "is_lactobacillus_group",
+    "lactobacillus_group",
+    "normalize_name",
+    "parse_lineage",
+    "synonyms",
 ]
 
 #: Ranks of ``var`` columns, from the root down.
 RANKS: tuple[str, ...] = ("kingdom", "phylum", "class", "order", "family", "genus", "species", "strain")
 
 _PREFIX_RANK = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6, "t": 7}
-_RANK_PREFIX = {"kingdom": "k", "phylum": "p", "class": "c", "order": "o", "family": "f", "genus": "g",
-                "species": "s", "strain": "t"}
+_RANK_PREFIX = {
+    "kingdom": "k",
+    "phylum": "p",
+    "class": "c",
+    "order": "o",
+    "family": "f",
+    "genus": "g",
+    "species": "s",
+    "strain": "t",
+}
 _ANY_PREFIX = re.compile(r"^\s*(?:[kdpcofgst]__|D_\d+__)")
 _WS = re.compile(r"\s+")
 # names that say "no name at this rank"
 _UNNAMED = {
-    "", "unclassified", "unknown", "unidentified", "uncultured", "unassigned", "noname", "none",
-    "na", "n/a", "nan", "null", "other", "ambiguous taxa", "ambiguous_taxa", "metagenome",
-    "gut metagenome", "human gut metagenome", "uncultured bacterium", "uncultured organism",
-    "uncultured prokaryote", "unidentified bacterium",
+    "",
+    "unclassified",
+    "unknown",
+    "unidentified",
+    "uncultured",
+    "unassigned",
+    "noname",
+    "none",
+    "na",
+    "n/a",
+    "nan",
+    "null",
+    "other",
+    "ambiguous taxa",
+    "ambiguous_taxa",
+    "metagenome",
+    "gut metagenome",
+    "human gut metagenome",
+    "uncultured bacterium",
+    "uncultured organism",
+    "uncultured prokaryote",
+    "unidentified bacterium",
 }
 _UNNAMED_SUFFIX = re.compile(r"(?:^|\s)(?:unclassified|noname)$", re.IGNORECASE)
 _UNNAMED_PREFIX = re.compile(r"^(?:unclassified|unidentified|unassigned)\b", re.IGNORECASE)
@@ -207,8 +233,12 @@ def _genus_of(species: str) -> str | None:
         words = [f"{words[0]} {words[1]}", *words[2:]]
     first = words[0]
     second = words[1].casefold() if len(words) > 1 else ""
-    if (not first[:1].isupper() or _is_unnamed(first) or first.endswith(("aceae", "ales", "ota", "utes"))
-            or second in _PLACEHOLDER_EPITHETS):
+    if (
+        not first[:1].isupper()
+        or _is_unnamed(first)
+        or first.endswith(("aceae", "ales", "ota", "utes"))
+        or second in _PLACEHOLDER_EPITHETS
+    ):
         return None
     return first
 
@@ -296,8 +326,11 @@ def collapse(adata: AnnData, rank: str) -> AnnData:
     if rank not in RANKS:
         raise InputError(f"unknown rank {rank!r}", source="collapse", hint=f"use one of {', '.join(RANKS)}")
     if type(adata).__name__ != "AnnData":
-        raise InputError(f"expected an AnnData, got {type(adata).__name__}", source="collapse",
-                         hint="read a profile with gutaxis.read_profile(...) first")
+        raise InputError(
+            f"expected an AnnData, got {type(adata).__name__}",
+            source="collapse",
+            hint="read a profile with gutaxis.read_profile(...) first",
+        )
     var = adata.var
     if rank not in var.columns:
         source = var["lineage"] if "lineage" in var.columns else pd.Series(adata.var_names, index=adata.var_names)
@@ -340,8 +373,10 @@ def collapse(adata: AnnData, rank: str) -> AnnData:
     new_var["taxon"] = groups
     new_var["rank"] = rank
     new_var["lineage"] = [
-        "|".join(f"{_RANK_PREFIX[r]}__{'' if pd.isna(v) else str(v).replace(' ', '_')}"
-                 for r, v in zip(RANKS[: level + 1], row))
+        "|".join(
+            f"{_RANK_PREFIX[r]}__{'' if pd.isna(v) else str(v).replace(' ', '_')}"
+            for r, v in zip(RANKS[: level + 1], row)
+        )
         for row in new_var[list(RANKS[: level + 1])].itertuples(index=False)
     ]
     new_var = new_var.astype(object).where(new_var.notna(), np.nan)
@@ -350,15 +385,24 @@ def collapse(adata: AnnData, rank: str) -> AnnData:
     uns = copy.deepcopy(dict(adata.uns))
     prov = ensure_provenance(uns.get("provenance"))
     prov.setdefault("steps", [])
-    prov["steps"] = [*list(prov["steps"]), {"step": "collapse", "rank": rank,
-                                            "n_features_in": int(adata.n_vars), "n_features_out": len(groups)}]
+    prov["steps"] = [
+        *list(prov["steps"]),
+        {"step": "collapse", "rank": rank, "n_features_in": int(adata.n_vars), "n_features_out": len(groups)},
+    ]
     if missing.any():
         ids = [str(v) for v in adata.var_names[missing]]
-        entry = {"what": f"features with no {rank} name", "reason": f"summed into '{unassigned_label}'",
-                 "n": len(ids), "ids": ids}
+        entry = {
+            "what": f"features with no {rank} name",
+            "reason": f"summed into '{unassigned_label}'",
+            "n": len(ids),
+            "ids": ids,
+        }
         prov["filtered"] = [*prov["filtered"], entry]
-        warnings.warn(f"collapse to {rank}: {len(ids)} feature(s) with no {rank} name were summed into "
-                      f"'{unassigned_label}'", FilteredWarning, stacklevel=2)
+        warnings.warn(
+            f"collapse to {rank}: {len(ids)} feature(s) with no {rank} name were summed into '{unassigned_label}'",
+            FilteredWarning,
+            stacklevel=2,
+        )
     if dropped_layers:
         prov["steps"][-1]["dropped_layers"] = dropped_layers
     uns["provenance"] = prov

@@ -23,10 +23,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CHEAP_ARGON2 = (1, 8, 1)  # time_cost, memory KiB, parallelism: fast in tests; production is checked apart
@@ -83,8 +82,10 @@ class ThrowawayCluster:
             try:
                 owner = pwd.getpwnam("postgres")
             except KeyError:
-                raise RuntimeError("the tests run as root and there is no 'postgres' user to run PostgreSQL as "
-                                   "(the Debian package postgresql creates it)") from None
+                raise RuntimeError(
+                    "the tests run as root and there is no 'postgres' user to run PostgreSQL as "
+                    "(the Debian package postgresql creates it)"
+                ) from None
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
             os.chmod(self.root, 0o700)
             self.prefix = ["runuser", "-u", "postgres", "--"]
@@ -99,12 +100,16 @@ class ThrowawayCluster:
             raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n{log}")
 
     def start(self) -> str:
-        self._run(self.initdb, "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8", "--no-locale",
-                  "--no-sync")
-        opts = (f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c max_connections=300 -c full_page_writes=off "
-                "-c synchronous_commit=off -c shared_buffers=64MB")
-        self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.root / "log"), "-o", opts, "-w", "-t", "60",
-                  "start")
+        self._run(
+            self.initdb, "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8", "--no-locale", "--no-sync"
+        )
+        opts = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c max_connections=300 -c full_page_writes=off "
+            "-c synchronous_commit=off -c shared_buffers=64MB"
+        )
+        self._run(
+            self.pg_ctl, "-D", str(self.data), "-l", str(self.root / "log"), "-o", opts, "-w", "-t", "60", "start"
+        )
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
@@ -123,8 +128,10 @@ def pg_admin_url():
         yield url
         return
     if not (_pg_binary("initdb") and _pg_binary("pg_ctl")):
-        msg = ("PostgreSQL binaries (initdb, pg_ctl) not found: install the Debian package postgresql, or set "
-               "GUTAXIS_TEST_POSTGRES_URL, or run GUTAXIS_TEST_DATABASES=sqlite")
+        msg = (
+            "PostgreSQL binaries (initdb, pg_ctl) not found: install the Debian package postgresql, or set "
+            "GUTAXIS_TEST_POSTGRES_URL, or run GUTAXIS_TEST_DATABASES=sqlite"
+        )
         if _under_ci():
             pytest.fail(msg + " (CI: the PostgreSQL half must run)", pytrace=False)
         pytest.skip(msg)
@@ -243,12 +250,22 @@ def settings(tmp_path, database_url):
     food = {}
     if SHARED.is_dir():  # the food data of ../shared (users fetch it with `gutaxis datasets fetch`)
         data = SHARED / "data"
-        food = dict(fndds=data / "fndds_portions", sr28=data / "usda_sr28_full",
-                    usda=data / "usda_sr28_abbrev" / "ABBREV.txt",
-                    nova=data / "nova_fndds_sr_grocerydb" /
-                    "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv")
-    return Settings(data_dir=tmp_path / "app", database_url=database_url, argon2=CHEAP_ARGON2, run_jobs_inline=True,
-                    plan_draws=20, **food)
+        food = dict(
+            fndds=data / "fndds_portions",
+            sr28=data / "usda_sr28_full",
+            usda=data / "usda_sr28_abbrev" / "ABBREV.txt",
+            nova=data
+            / "nova_fndds_sr_grocerydb"
+            / "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv",
+        )
+    return Settings(
+        data_dir=tmp_path / "app",
+        database_url=database_url,
+        argon2=CHEAP_ARGON2,
+        run_jobs_inline=True,
+        plan_draws=20,
+        **food,
+    )
 
 
 @pytest.fixture
@@ -300,7 +317,9 @@ def signup(app, email: str, role: str = "person", name: str = "") -> Browser:
     from gutaxis.web.models import User
 
     b = Browser(app)
-    r = b.post_form("/signup", {"email": email, "password": PASSWORD, "role": role, "name": name or email.split("@")[0]})
+    r = b.post_form(
+        "/signup", {"email": email, "password": PASSWORD, "role": role, "name": name or email.split("@")[0]}
+    )
     assert r.status_code == 303, r.text[:500]
     with app.state.sessions() as db:
         from sqlalchemy import select

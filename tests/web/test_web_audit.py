@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from _cli import cli
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from _cli import cli
 from gutaxis.web import audit
 from gutaxis.web.models import AuditEvent
 
@@ -35,8 +35,12 @@ def test_chain_holds_and_rows_cannot_be_changed_or_deleted(app):
     _events(app)
     with app.state.sessions() as db:
         assert audit.verify_chain(db) is None
-        stmts = ["UPDATE audit_event SET action = 'write' WHERE id = 2", "DELETE FROM audit_event WHERE id = 2",
-                 "UPDATE audit_event SET record = ''", "DELETE FROM audit_event"]
+        stmts = [
+            "UPDATE audit_event SET action = 'write' WHERE id = 2",
+            "DELETE FROM audit_event WHERE id = 2",
+            "UPDATE audit_event SET record = ''",
+            "DELETE FROM audit_event",
+        ]
         if db.get_bind().dialect.name == "postgresql":
             stmts.append("TRUNCATE audit_event")
         for stmt in stmts:
@@ -80,7 +84,7 @@ def test_concurrent_requests_keep_one_chain(app):
                 with app.state.sessions() as db:
                     audit.record(db, k, k, "read", "diary", f"{k}:{i}")
                     db.commit()
-        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+        except Exception as exc:
             errors.append(repr(exc))
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]

@@ -158,8 +158,9 @@ def test_login_continues_to_an_invitation_link_and_nowhere_else(app, person):
     b = Browser(app)
     page = b.html(f"/login?next=/invite/{token}").text
     assert f'name="next" value="/invite/{token}"' in page
-    r = b.post_form("/login", {"email": "pat@example.org", "password": PASSWORD, "next": f"/invite/{token}"},
-                    page="/login")
+    r = b.post_form(
+        "/login", {"email": "pat@example.org", "password": PASSWORD, "next": f"/invite/{token}"}, page="/login"
+    )
     assert r.headers["location"] == f"/invite/{token}"
     for evil in ("https://evil.example/", "//evil.example/x", "/invite/../account", "/log"):
         b2 = Browser(app)

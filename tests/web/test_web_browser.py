@@ -41,10 +41,17 @@ pytestmark = pytest.mark.browser
 
 DATA = SHARED / "data"
 METAPHLAN = DATA / "gmwi2_example" / "SRR1761667_metaphlan.txt"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 JOB_TIMEOUT_MS = 90_000  # a background job and the meta refresh that shows its end (2-3 s per refresh)
-MATCH_BUDGET_S = 1.0     # Enter -> the matched food visible
+MATCH_BUDGET_S = 1.0  # Enter -> the matched food visible
 
 # texts of the dietitian's notes: the shared ones must reach the person, the private ones never
 SHARED_DAY_NOTE = "Good to see kimchi at lunch: keep one fermented food a day."
@@ -116,11 +123,17 @@ def live(tmp_path_factory):
     from gutaxis.web.settings import Settings
 
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("web-browser") / "app", argon2=CHEAP_ARGON2, run_jobs_inline=False,
-        plan_draws=20, fndds=DATA / "fndds_portions", sr28=DATA / "usda_sr28_full",
+        data_dir=tmp_path_factory.mktemp("web-browser") / "app",
+        argon2=CHEAP_ARGON2,
+        run_jobs_inline=False,
+        plan_draws=20,
+        fndds=DATA / "fndds_portions",
+        sr28=DATA / "usda_sr28_full",
         usda=DATA / "usda_sr28_abbrev" / "ABBREV.txt",
-        nova=DATA / "nova_fndds_sr_grocerydb" /
-        "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv")
+        nova=DATA
+        / "nova_fndds_sr_grocerydb"
+        / "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv",
+    )
     app = create_app(settings)
     # the food tables are loaded once per process, before anything is timed; the match computed here,
     # outside the app, is what the page must show
@@ -198,8 +211,12 @@ def new_context(browser, live: Live, **kw):
             route.abort()
 
     ctx.route("**/*", guard)
-    ctx.on("console", lambda m: live.console.append(f"{m.type}: {m.text} ({m.location.get('url', '')})")
-           if m.type == "error" else None)
+    ctx.on(
+        "console",
+        lambda m: (
+            live.console.append(f"{m.type}: {m.text} ({m.location.get('url', '')})") if m.type == "error" else None
+        ),
+    )
     return ctx
 
 
@@ -363,9 +380,13 @@ def test_signup_then_a_meal_in_two_keys_matched_within_a_second(live, person):
     expect(food).to_have_text(want[0]["description"])
     assert "kimchi" in want[0]["description"].lower()
     expect(grams).to_have_text(f"{want[0]['grams']:.0f} g")
-    expect(badge).to_have_text("fermented, live cultures" if want[0]["live_cultures"] == "yes" else re.compile("^fermented"))
+    expect(badge).to_have_text(
+        "fermented, live cultures" if want[0]["live_cultures"] == "yes" else re.compile("^fermented")
+    )
     # and it is in today's list
-    expect(page.locator("section[aria-labelledby=today-h] .entries > li").filter(has_text="1 cup kimchi")).to_have_count(1)
+    expect(
+        page.locator("section[aria-labelledby=today-h] .entries > li").filter(has_text="1 cup kimchi")
+    ).to_have_count(1)
     live.check_offline()
 
 
@@ -454,8 +475,9 @@ def test_upload_shows_progress_then_the_gut_card(live, person):
     gmhi = page.get_by_role("row", name=re.compile(r"^Gut Microbiome Health Index \(GMHI\)"))
     expect(gmhi).to_have_count(1)
     expect(gmhi.get_by_role("cell").first).to_have_text(f"{want['GMHI']:.2f}")
-    expect(page.get_by_role("row", name=re.compile(r"^Diversity \(Shannon index\)")).get_by_role("cell").first
-           ).to_have_text(f"{want['shannon']:.2f}")
+    expect(
+        page.get_by_role("row", name=re.compile(r"^Diversity \(Shannon index\)")).get_by_role("cell").first
+    ).to_have_text(f"{want['shannon']:.2f}")
     # the warning is read before the numbers it qualifies
     assert warn.bounding_box()["y"] < gmhi.bounding_box()["y"]
     expect(page.locator("main")).to_contain_text(METAPHLAN.name)
@@ -520,8 +542,11 @@ def test_dietitian_annotates_edits_and_signs_the_person_sees_only_what_is_shared
         day.locator("summary").filter(has_text="Add a note on this day").click()
         _add_note(day, text, shared=shared)
         d.wait_for_url(re.compile(rf"/clients/{pid}/diary\?end="))
-        expect(d.locator("section.day").first.locator("p.note." + ("shared" if shared else "private"))
-               .filter(has_text=text)).to_have_count(1)
+        expect(
+            d.locator("section.day")
+            .first.locator("p.note." + ("shared" if shared else "private"))
+            .filter(has_text=text)
+        ).to_have_count(1)
 
     # a plan draft: remove one suggestion, set a target on another, a note on the plan, sign
     url = _build_draft(live, dietitian, pid)
@@ -566,13 +591,25 @@ def test_dietitian_annotates_edits_and_signs_the_person_sees_only_what_is_shared
     expect(notes).to_contain_text(dietitian.name)
     p.goto("/notes")
     expect(p.locator("li.note").filter(has_text=SHARED_DAY_NOTE)).to_contain_text(
-        "about " + datetime.now().strftime("%Y-%m-%d"))
+        "about " + datetime.now().strftime("%Y-%m-%d")
+    )
     expect(p.locator("li.note").filter(has_text=SHARED_PLAN_NOTE)).to_contain_text("about your plan")
 
     # the private notes appear on none of the person's pages
     vid = url.rsplit("/", 1)[1]
-    pages = ["/plan", f"/plan/{vid}", "/notes", "/messages", "/log", "/diary", "/sharing", "/audit", "/uploads",
-             "/account", "/pss"]
+    pages = [
+        "/plan",
+        f"/plan/{vid}",
+        "/notes",
+        "/messages",
+        "/log",
+        "/diary",
+        "/sharing",
+        "/audit",
+        "/uploads",
+        "/account",
+        "/pss",
+    ]
     for path in pages:
         resp = p.goto(path)
         assert resp is not None and resp.status == 200, (path, resp and resp.status)
@@ -608,8 +645,9 @@ def test_a_meal_is_logged_without_javascript(live, browser, person):
         page.wait_for_url("**/log")
         # scripts really are off in this context: an inline handler does not run
         probe = ctx.new_page()
-        probe.set_content('<p id="x">off</p><img src="data:," alt="" '
-                          'onerror="document.getElementById(\'x\').textContent=\'on\'">')
+        probe.set_content(
+            '<p id="x">off</p><img src="data:," alt="" onerror="document.getElementById(\'x\').textContent=\'on\'">'
+        )
         probe.wait_for_timeout(200)
         assert probe.locator("#x").inner_text() == "off"
         probe.close()
@@ -625,8 +663,9 @@ def test_a_meal_is_logged_without_javascript(live, browser, person):
         expect(entry.locator(".grams")).to_have_text(f"{want['grams']:.0f} g")
         assert want["fermented"]
         expect(entry.locator(".badge.fermented")).to_be_visible()
-        expect(page.locator("section[aria-labelledby=today-h] .entries > li").filter(has_text="1 cup plain yogurt")
-               ).to_have_count(1)
+        expect(
+            page.locator("section[aria-labelledby=today-h] .entries > li").filter(has_text="1 cup plain yogurt")
+        ).to_have_count(1)
     finally:
         ctx.close()
     live.check_offline()
@@ -679,7 +718,8 @@ def _axe_lines(path: str, violations: list) -> list[tuple[str, str]]:
     for v in violations:
         nodes = v["nodes"]
         where = "; ".join(" ".join(map(str, n["target"])) for n in nodes[:6]) + (
-            f" (+{len(nodes) - 6} more)" if len(nodes) > 6 else "")
+            f" (+{len(nodes) - 6} more)" if len(nodes) > 6 else ""
+        )
         out.append((v["impact"], f"{path}: {v['id']} ({v['impact']}): {v['help']} — {where}"))
     return out
 
@@ -693,17 +733,30 @@ def test_axe_finds_nothing_serious(live, browser, person, dietitian, client_pid)
     anon = new_context(browser, live)
     axe = Axe()
     # the pages named by the acceptance criteria, then a few more of each side
-    pages = [(anon, "/login"), (person.ctx, "/log"), (person.ctx, "/diary"), (dietitian.ctx, "/caseload"),
-             (dietitian.ctx, plan), (person.ctx, card),
-             (anon, "/signup"), (person.ctx, "/pss"), (person.ctx, "/uploads"), (person.ctx, "/plan"),
-             (person.ctx, "/sharing"), (dietitian.ctx, "/invitations"), (dietitian.ctx, f"/clients/{client_pid}"),
-             (dietitian.ctx, f"/clients/{client_pid}/diary"), (dietitian.ctx, f"/clients/{client_pid}/plan")]
+    pages = [
+        (anon, "/login"),
+        (person.ctx, "/log"),
+        (person.ctx, "/diary"),
+        (dietitian.ctx, "/caseload"),
+        (dietitian.ctx, plan),
+        (person.ctx, card),
+        (anon, "/signup"),
+        (person.ctx, "/pss"),
+        (person.ctx, "/uploads"),
+        (person.ctx, "/plan"),
+        (person.ctx, "/sharing"),
+        (dietitian.ctx, "/invitations"),
+        (dietitian.ctx, f"/clients/{client_pid}"),
+        (dietitian.ctx, f"/clients/{client_pid}/diary"),
+        (dietitian.ctx, f"/clients/{client_pid}/plan"),
+    ]
     found, bad = [], []
     try:
         # the check can fail: a field without a label is a critical finding
         control = anon.new_page()
-        control.set_content('<!doctype html><html lang="en"><title>t</title><main><h1>t</h1>'
-                            '<input type="text"></main></html>')
+        control.set_content(
+            '<!doctype html><html lang="en"><title>t</title><main><h1>t</h1><input type="text"></main></html>'
+        )
         ids = {v["id"]: v["impact"] for v in axe.run(control).response["violations"]}
         control.close()
         assert ids.get("label") == "critical", ids

@@ -9,12 +9,22 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from conftest import Browser, signup
 from sqlalchemy import func, select
 
-from gutaxis.web.models import (SCOPES, AuditEvent, Consent, Invitation, MealEntry, Message, Note, PlanVersion,
-                                SymptomEntry, User, utcnow)
-
-from conftest import Browser, signup
+from gutaxis.web.models import (
+    SCOPES,
+    AuditEvent,
+    Consent,
+    Invitation,
+    MealEntry,
+    Message,
+    Note,
+    PlanVersion,
+    SymptomEntry,
+    User,
+    utcnow,
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -35,9 +45,13 @@ def connect(person: Browser, dietitian: Browser, scopes=None) -> int:
     r = person.post_form(f"/invite/{tok}/accept")
     assert r.status_code == 303 and r.headers["location"].startswith("/sharing"), r.text[:300]
     with person.app.state.sessions() as db:
-        return db.scalar(select(Consent.id).where(Consent.person_id == person.user_id,
-                                                 Consent.dietitian_id == dietitian.user_id,
-                                                 Consent.revoked_at.is_(None)))
+        return db.scalar(
+            select(Consent.id).where(
+                Consent.person_id == person.user_id,
+                Consent.dietitian_id == dietitian.user_id,
+                Consent.revoked_at.is_(None),
+            )
+        )
 
 
 def audit_rows(app, **where) -> list[AuditEvent]:
@@ -60,8 +74,7 @@ def add_rows(app, *rows) -> None:
 
 
 def meal(pid, at, text="1 cup oatmeal", meal="breakfast", items=None) -> MealEntry:
-    return MealEntry(person_id=pid, client_id=str(uuid.uuid4()), eaten_at=at, meal=meal, text=text,
-                     items=items or [])
+    return MealEntry(person_id=pid, client_id=str(uuid.uuid4()), eaten_at=at, meal=meal, text=text, items=items or [])
 
 
 def symptom(pid, at, name="bloating", rating=5.0) -> SymptomEntry:
@@ -111,8 +124,12 @@ def test_invitation_link_is_shown_once_stored_hashed_and_works_once(app, person,
     assert r.status_code == 303
     with app.state.sessions() as db:
         c = db.scalar(select(Consent))
-        assert (c.person_id, c.dietitian_id, c.scopes, c.revoked_at) == (person.user_id, dietitian.user_id,
-                                                                         "diary,plan", None)
+        assert (c.person_id, c.dietitian_id, c.scopes, c.revoked_at) == (
+            person.user_id,
+            dietitian.user_id,
+            "diary,plan",
+            None,
+        )
         inv = db.scalar(select(Invitation))
         assert inv.used_at is not None and inv.person_id == person.user_id
 
@@ -278,8 +295,11 @@ def test_a_new_invitation_after_revoking_shares_again(app, person, dietitian):
 def test_exactly_one_audit_read_row_per_diary_read(app, person, dietitian):
     pid = person.user_id
     day = utcnow().replace(hour=8, minute=0, second=0, microsecond=0)
-    add_rows(app, *(meal(pid, day - timedelta(days=i), f"{i + 1} eggs and toast") for i in range(5)),
-             symptom(pid, day, "joint pain", 6))
+    add_rows(
+        app,
+        *(meal(pid, day - timedelta(days=i), f"{i + 1} eggs and toast") for i in range(5)),
+        symptom(pid, day, "joint pain", 6),
+    )
     connect(person, dietitian)
     for n in range(1, 4):
         before = n_audit(app)
@@ -287,7 +307,8 @@ def test_exactly_one_audit_read_row_per_diary_read(app, person, dietitian):
         assert r.status_code == 200 and "1 eggs and toast" in r.text and "joint pain" in r.text
         new = audit_rows(app)[before:]
         assert [(e.action, e.resource, e.actor_id, e.subject_id) for e in new] == [
-            ("read", "diary", dietitian.user_id, pid)]
+            ("read", "diary", dietitian.user_id, pid)
+        ]
         assert len(audit_rows(app, actor_id=dietitian.user_id, resource="diary", action="read")) == n
 
 
@@ -313,22 +334,35 @@ def test_caseload_flags_and_one_audit_row_per_client(app, dietitian):
     a = signup(app, "ann@example.org", name="Ann")
     b = signup(app, "bob@example.org", name="Bob")
     c = signup(app, "cem@example.org", name="Cem")
-    add_rows(app,
-             meal(a.user_id, now - timedelta(days=1)), symptom(a.user_id, now - timedelta(days=2), "fatigue", 8),
-             meal(b.user_id, now - timedelta(days=10)), symptom(b.user_id, now - timedelta(days=9), "bloating", 9),
-             symptom(c.user_id, now - timedelta(days=1), "bloating", 9))
+    add_rows(
+        app,
+        meal(a.user_id, now - timedelta(days=1)),
+        symptom(a.user_id, now - timedelta(days=2), "fatigue", 8),
+        meal(b.user_id, now - timedelta(days=10)),
+        symptom(b.user_id, now - timedelta(days=9), "bloating", 9),
+        symptom(c.user_id, now - timedelta(days=1), "bloating", 9),
+    )
     connect(a, dietitian)
     connect(b, dietitian)
     connect(c, dietitian, ["plan"])
     with app.state.sessions() as db:
         db.add(PlanVersion(person_id=a.user_id, number=1, status="draft", content={"items": []}))
-        db.add(Message(person_id=b.user_id, dietitian_id=dietitian.user_id, sender_id=b.user_id, client_id=str(uuid.uuid4()),
-                       text="hi"))
+        db.add(
+            Message(
+                person_id=b.user_id,
+                dietitian_id=dietitian.user_id,
+                sender_id=b.user_id,
+                client_id=str(uuid.uuid4()),
+                text="hi",
+            )
+        )
         db.commit()
     before = n_audit(app)
     page = dietitian.html("/caseload").text
-    rows = {m.group(1): m.group(2) for m in re.finditer(r'<th scope="row"><a href="/clients/\d+">(\w+)</a>(.*?)</tr>',
-                                                        page, re.S)}
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r'<th scope="row"><a href="/clients/\d+">(\w+)</a>(.*?)</tr>', page, re.S)
+    }
     assert set(rows) == {"Ann", "Bob", "Cem"}
     cells = {k: re.findall(r"<td>(.*?)</td>", v, re.S) for k, v in rows.items()}
     ann, bob, cem = cells["Ann"], cells["Bob"], cells["Cem"]
@@ -338,7 +372,8 @@ def test_caseload_flags_and_one_audit_row_per_client(app, dietitian):
     assert "not shared" in cem[0] and "not shared" in cem[2] and "not shared" in cem[4] and cem[1] == "no"
     new = audit_rows(app)[before:]
     assert sorted((e.subject_id, e.resource, e.action) for e in new) == sorted(
-        (p.user_id, "caseload", "read") for p in (a, b, c))
+        (p.user_id, "caseload", "read") for p in (a, b, c)
+    )
 
 
 # --------------------------------------------------------------------------- notes
@@ -354,8 +389,10 @@ def test_private_note_never_reaches_the_person(app, person, dietitian):
     assert dietitian.post_form(f"/clients/{pid}/notes", {"text": private}).status_code == 303
     assert dietitian.post_form(f"/clients/{pid}/notes", {"text": shared, "shared": "on"}).status_code == 303
     day = utcnow().date().isoformat()
-    r = dietitian.post_form(f"/clients/{pid}/notes", {"text": day_note, "shared": "on", "target": f"day:{day}",
-                                                      "back": f"/clients/{pid}/diary"})
+    r = dietitian.post_form(
+        f"/clients/{pid}/notes",
+        {"text": day_note, "shared": "on", "target": f"day:{day}", "back": f"/clients/{pid}/diary"},
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/clients/{pid}/diary"
     assert dietitian.post_form(f"/clients/{pid}/notes", {"text": "x", "target": "bogus:1"}).status_code == 400
     overview = dietitian.html(f"/clients/{pid}").text
@@ -440,10 +477,20 @@ def test_a_repeated_message_submit_stores_once(app, person, dietitian):
 def test_client_diary_shows_matched_foods_and_only_shared_logs(app, person, dietitian):
     pid = person.user_id
     at = utcnow().replace(hour=12, minute=30, second=0, microsecond=0)
-    add_rows(app, meal(pid, at, "2 eggs and toast", "lunch",
-                       items=[{"description": "Egg, whole, fried", "grams": 92.0, "nova": 1},
-                              {"description": "Bread, white, toasted", "grams": 28.0, "nova": 4}]),
-             symptom(pid, at, "joint pain", 8))
+    add_rows(
+        app,
+        meal(
+            pid,
+            at,
+            "2 eggs and toast",
+            "lunch",
+            items=[
+                {"description": "Egg, whole, fried", "grams": 92.0, "nova": 1},
+                {"description": "Bread, white, toasted", "grams": 28.0, "nova": 4},
+            ],
+        ),
+        symptom(pid, at, "joint pain", 8),
+    )
     connect(person, dietitian, ["diary"])
     page = dietitian.html(f"/clients/{pid}/diary").text
     assert "2 eggs and toast" in page and "Egg, whole, fried" in page and "92 g" in page and "NOVA 4" in page
@@ -463,19 +510,32 @@ def test_every_route_here_with_an_id_is_404_with_one_denied_row_for_outsiders(ap
     rcid = connect(person, revoked)
     tok = invite(dietitian)
     with app.state.sessions() as db:
-        signed = PlanVersion(person_id=pid, number=1, status="signed", content={"items": []}, signer_name="dee",
-                             signed_at=utcnow(), sha256="0" * 64)
+        signed = PlanVersion(
+            person_id=pid,
+            number=1,
+            status="signed",
+            content={"items": []},
+            signer_name="dee",
+            signed_at=utcnow(),
+            sha256="0" * 64,
+        )
         draft = PlanVersion(person_id=pid, number=2, status="draft", content={"items": [{"id": "a"}]})
         db.add_all([signed, draft])
         db.commit()
         iid = db.scalar(select(Invitation.id).where(Invitation.used_at.is_(None)))
         ids = {"pid": pid, "vid": signed.id, "consent_id": cid, "inv_id": iid, "token": tok + "x"}
     person.post_form(f"/sharing/{rcid}/revoke")
-    outsiders = {"person": signup(app, "sam@example.org"), "unlinked": signup(app, "olga@example.org", role="dietitian"),
-                 "revoked": revoked}
+    outsiders = {
+        "person": signup(app, "sam@example.org"),
+        "unlinked": signup(app, "olga@example.org", role="dietitian"),
+        "revoked": revoked,
+    }
     form = {"text": "x", "op": "up", "item": "a", "pos": "0", "scopes": "diary", "dietitian": str(dietitian.user_id)}
-    mine = [r for r in api_routes(app) if r.endpoint.__module__.startswith(("gutaxis.web.routes.dietitian",
-                                                                            "gutaxis.web.routes.plans"))]
+    mine = [
+        r
+        for r in api_routes(app)
+        if r.endpoint.__module__.startswith(("gutaxis.web.routes.dietitian", "gutaxis.web.routes.plans"))
+    ]
     tried = 0
     for r in mine:
         params = re.findall(r"{(\w+)}", r.path)
@@ -514,7 +574,9 @@ def test_a_shared_note_on_a_day_shows_on_the_persons_diary_and_a_private_one_doe
     pid = person.user_id
     connect(person, dietitian)
     day = utcnow().date().isoformat()
-    dietitian.post_form(f"/clients/{pid}/notes", {"text": "SHARED-day-note-5d1e", "shared": "on", "target": f"day:{day}"})
+    dietitian.post_form(
+        f"/clients/{pid}/notes", {"text": "SHARED-day-note-5d1e", "shared": "on", "target": f"day:{day}"}
+    )
     dietitian.post_form(f"/clients/{pid}/notes", {"text": "PRIVATE-day-note-9c2a", "target": f"day:{day}"})
     page = person.html("/diary").text
     assert "SHARED-day-note-5d1e" in page and "PRIVATE-day-note-9c2a" not in page

@@ -33,33 +33,73 @@ def _seed(app, pid: int, did: int | None = None, *, upload_dir=None) -> None:
     t = datetime(2024, 3, 4, 8, 30)
     with app.state.sessions() as db:
         rows = [
-            MealEntry(person_id=pid, client_id=str(uuid.uuid4()), eaten_at=t, meal="breakfast", text="1 cup kimchi",
-                      items=[]),
-            SymptomEntry(person_id=pid, client_id=str(uuid.uuid4()), at=t, onset=t, symptom="bloating", rating=6.0,
-                         bristol=6, note="after lunch"),
+            MealEntry(
+                person_id=pid, client_id=str(uuid.uuid4()), eaten_at=t, meal="breakfast", text="1 cup kimchi", items=[]
+            ),
+            SymptomEntry(
+                person_id=pid,
+                client_id=str(uuid.uuid4()),
+                at=t,
+                onset=t,
+                symptom="bloating",
+                rating=6.0,
+                bristol=6,
+                note="after lunch",
+            ),
             # answers as ticked; items 4, 5, 7, 8 are reverse-scored: 6 x 4 + 4 x (4 - 0) = 40
-            StressEntry(person_id=pid, client_id=str(uuid.uuid4()), at=t, pss_items=[4, 4, 4, 0, 0, 4, 0, 0, 4, 4],
-                        pss_total=40.0),
+            StressEntry(
+                person_id=pid,
+                client_id=str(uuid.uuid4()),
+                at=t,
+                pss_items=[4, 4, 4, 0, 0, 4, 0, 0, 4, 4],
+                pss_total=40.0,
+            ),
             StressEntry(person_id=pid, client_id=str(uuid.uuid4()), at=t, rating=3.0, practice="yoga", minutes=20.0),
-            LabResult(person_id=pid, client_id=str(uuid.uuid4()), marker="crp", value=3.2,
-                      measured_on=datetime(2024, 3, 1)),
-            LabResult(person_id=pid, client_id=str(uuid.uuid4()), marker="calprotectin", value=80.0,
-                      measured_on=datetime(2024, 3, 1)),
-            LabResult(person_id=pid, client_id=str(uuid.uuid4()), marker="il6", value=2.5,
-                      measured_on=datetime(2024, 3, 1)),
+            LabResult(
+                person_id=pid, client_id=str(uuid.uuid4()), marker="crp", value=3.2, measured_on=datetime(2024, 3, 1)
+            ),
+            LabResult(
+                person_id=pid,
+                client_id=str(uuid.uuid4()),
+                marker="calprotectin",
+                value=80.0,
+                measured_on=datetime(2024, 3, 1),
+            ),
+            LabResult(
+                person_id=pid, client_id=str(uuid.uuid4()), marker="il6", value=2.5, measured_on=datetime(2024, 3, 1)
+            ),
         ]
         if upload_dir is not None:
             upload_dir.mkdir(parents=True, exist_ok=True)
             (upload_dir / "stored-profile").write_bytes(b"#SampleID\tx\nk__Bacteria\t100\n")
-            rows.append(Upload(person_id=pid, client_id=str(uuid.uuid4()), filename="profile.txt",
-                               stored_name="stored-profile", size=30, kind="profile", status="done", result={}))
+            rows.append(
+                Upload(
+                    person_id=pid,
+                    client_id=str(uuid.uuid4()),
+                    filename="profile.txt",
+                    stored_name="stored-profile",
+                    size=30,
+                    kind="profile",
+                    status="done",
+                    result={},
+                )
+            )
         db.add_all(rows)
         if did is not None:
             db.add(Consent(person_id=pid, dietitian_id=did, scopes="diary,plan"))
-            pv = PlanVersion(person_id=pid, number=1, status="signed",
-                             content={"items": [{"id": "fibre", "title": "More fibre", "text": "Add a portion of beans",
-                                                 "target": "30 g a day"}]},
-                             signer_name="Dee Dietitian", signed_at=datetime(2024, 3, 5, 10, 0), signed_by=did)
+            pv = PlanVersion(
+                person_id=pid,
+                number=1,
+                status="signed",
+                content={
+                    "items": [
+                        {"id": "fibre", "title": "More fibre", "text": "Add a portion of beans", "target": "30 g a day"}
+                    ]
+                },
+                signer_name="Dee Dietitian",
+                signed_at=datetime(2024, 3, 5, 10, 0),
+                signed_by=did,
+            )
             pv.sha256 = plan_hash(pv)
             db.add(pv)
         db.commit()
@@ -88,13 +128,21 @@ def test_the_bundle_parses_with_fhir_resources_and_carries_our_codes(app, settin
         get_fhir_model_class(res["resourceType"]).model_validate(res)
         assert fhir.value_set_problems(res) == []
     types = sorted({e["resource"]["resourceType"] for e in bundle["entry"]})
-    assert types == ["CarePlan", "Consent", "DiagnosticReport", "DocumentReference", "Goal", "Observation", "Patient",
-                     "Provenance", "QuestionnaireResponse"]
+    assert types == [
+        "CarePlan",
+        "Consent",
+        "DiagnosticReport",
+        "DocumentReference",
+        "Goal",
+        "Observation",
+        "Patient",
+        "Provenance",
+        "QuestionnaireResponse",
+    ]
     obs = _by_type(bundle, "Observation")
 
     def coded(system, code):
-        return [o for o in obs if any(c["system"] == system and c["code"] == code
-                                      for c in o["code"].get("coding", []))]
+        return [o for o in obs if any(c["system"] == system and c["code"] == code for c in o["code"].get("coding", []))]
 
     pss = coded("http://loinc.org", "106860-0")
     assert len(pss) == 1 and pss[0]["valueQuantity"]["value"] == 40.0
@@ -107,8 +155,12 @@ def test_the_bundle_parses_with_fhir_resources_and_carries_our_codes(app, settin
     bristol = coded("http://snomed.info/sct", "443172007")
     assert len(bristol) == 1 and bristol[0]["valueInteger"] == 6
     crp = coded("http://loinc.org", "1988-5")
-    assert crp[0]["valueQuantity"] == {"value": 3.2, "unit": "mg/L", "system": "http://unitsofmeasure.org",
-                                       "code": "mg/L"}
+    assert crp[0]["valueQuantity"] == {
+        "value": 3.2,
+        "unit": "mg/L",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/L",
+    }
     assert crp[0]["effectiveDateTime"] == "2024-03-01"
     cal = coded("http://loinc.org", "38445-3")
     assert cal[0]["valueQuantity"]["code"] == "ug/g" and cal[0]["valueQuantity"]["value"] == 80.0
@@ -150,9 +202,14 @@ def test_ndjson_has_one_resource_per_line(app, person):
 
 
 def _crp(value=3.2, unit="mg/L", code="1988-5", status="final", system="http://loinc.org") -> dict:
-    return {"resourceType": "Observation", "id": "crp-1", "status": status,
-            "code": {"coding": [{"system": system, "code": code}]}, "effectiveDateTime": "2024-03-01",
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+    return {
+        "resourceType": "Observation",
+        "id": "crp-1",
+        "status": status,
+        "code": {"coding": [{"system": system, "code": code}]},
+        "effectiveDateTime": "2024-03-01",
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    }
 
 
 def test_our_value_sets_refuse_what_the_library_lets_pass(app):
@@ -170,9 +227,13 @@ def test_our_value_sets_refuse_what_the_library_lets_pass(app):
         with pytest.raises(fhir.FhirRefused) as err:
             fhir.validate(res)
         assert message in str(err.value), label
-    bristol = {"resourceType": "Observation", "id": "b", "status": "final",
-               "code": {"coding": [{"system": "http://snomed.info/sct", "code": "443172007"}]},
-               "valueQuantity": {"value": 4, "unit": "{score}", "system": "http://unitsofmeasure.org", "code": "{score}"}}
+    bristol = {
+        "resourceType": "Observation",
+        "id": "b",
+        "status": "final",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "443172007"}]},
+        "valueQuantity": {"value": 4, "unit": "{score}", "system": "http://unitsofmeasure.org", "code": "{score}"},
+    }
     with pytest.raises(fhir.FhirRefused, match="takes a valueInteger"):
         fhir.validate(bristol)
     with pytest.raises(fhir.FhirRefused, match="effectiveDateTime"):  # structural: a time without an offset
@@ -184,7 +245,10 @@ def test_every_code_in_the_table_names_its_source():
     assert vs["observations"]["pss10_total"]["code"] == "106860-0"
     assert vs["observations"]["bristol"]["code"] == "443172007"
     assert (vs["observations"]["crp"]["code"], vs["observations"]["crp"]["unit"]) == ("1988-5", "mg/L")
-    assert (vs["observations"]["calprotectin"]["code"], vs["observations"]["calprotectin"]["unit"]) == ("38445-3", "ug/g")
+    assert (vs["observations"]["calprotectin"]["code"], vs["observations"]["calprotectin"]["unit"]) == (
+        "38445-3",
+        "ug/g",
+    )
     for group in ("observations", "questionnaires", "units", "other_codings"):
         for key, spec in vs[group].items():
             assert spec["source"].startswith(("https://", "http://")), (group, key)
@@ -197,16 +261,19 @@ def _lab_bundle(*observations) -> bytes:
 
 
 def _post_bundle(person, data: bytes):
-    return person.post_form("/labs/fhir", page="/account/data",
-                            files={"file": ("labs.json", io.BytesIO(data), "application/fhir+json")})
+    return person.post_form(
+        "/labs/fhir", page="/account/data", files={"file": ("labs.json", io.BytesIO(data), "application/fhir+json")}
+    )
 
 
 def test_crp_from_a_bundle_joins_the_lab_results_the_twin_reads(app, settings, person):
     from gutaxis.web.records import person_from_records
 
     pid = person.user_id
-    assert person.post_form("/log/meal", {"text": "1 cup kimchi", "eaten_at": "2024-03-04T08:00"},
-                            page="/log").status_code == 303
+    assert (
+        person.post_form("/log/meal", {"text": "1 cup kimchi", "eaten_at": "2024-03-04T08:00"}, page="/log").status_code
+        == 303
+    )
     cal = {**_crp(150.0, "ug/g", "38445-3"), "id": "cal-1", "effectiveDateTime": "2024-02-20T09:15:00+01:00"}
     data = _lab_bundle(_crp(12.5), cal)
     r = _post_bundle(person, data)
@@ -233,8 +300,16 @@ def test_a_wrong_code_or_unit_names_the_entry_and_imports_nothing(app, person):
         assert db.scalars(select(LabResult)).all() == []
     r = _post_bundle(person, b"{not json")
     assert r.status_code == 400 and "is not JSON" in r.text
-    r = _post_bundle(person, json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
-        {"resource": {"resourceType": "Observation", "status": "final"}}]}).encode())
+    r = _post_bundle(
+        person,
+        json.dumps(
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": {"resourceType": "Observation", "status": "final"}}],
+            }
+        ).encode(),
+    )
     assert r.status_code == 400 and "not a valid FHIR R4B Bundle" in r.text  # code is required
     future = {**_crp(), "effectiveDateTime": "2999-01-01"}
     r = _post_bundle(person, _lab_bundle(future))

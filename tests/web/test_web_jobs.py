@@ -59,7 +59,7 @@ def test_concurrent_workers_run_each_job_exactly_once(app, settings, n_workers):
             start.wait()
             while (jid := jobs.claim(sessions, name)) is not None:
                 jobs.run_job(sessions, jid, settings, worker=name)
-        except Exception as exc:  # noqa: BLE001 (reported below)
+        except Exception as exc:
             errors.append(repr(exc))
 
     threads = [threading.Thread(target=worker, args=(f"w{k}",)) for k in range(n_workers)]
@@ -103,8 +103,12 @@ def test_a_job_whose_worker_was_killed_is_requeued_after_its_heartbeat_lapses_an
     sessions = app.state.sessions
     with sessions() as db:
         jid = jobs.enqueue(db, "test.finish", pid).id
-    proc = subprocess.Popen([sys.executable, "-c", _DOOMED_WORKER, settings.database_url, str(tmp_path / "w"), str(lapse)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DOOMED_WORKER, settings.database_url, str(tmp_path / "w"), str(lapse)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.split() == ["running", str(jid)], (line, proc.stderr.read() if proc.poll() is not None else "")
@@ -130,8 +134,12 @@ def test_a_job_whose_worker_was_killed_is_requeued_after_its_heartbeat_lapses_an
     assert jobs.run_pending(sessions, settings, worker="rescuer") == 1
     with sessions() as db:
         job = db.get(Job, jid)
-        assert (job.status, job.locked_by, job.attempts, job.result) == ("done", "rescuer", 2,
-                                                                          {"finished_by": "rescuer"})
+        assert (job.status, job.locked_by, job.attempts, job.result) == (
+            "done",
+            "rescuer",
+            2,
+            {"finished_by": "rescuer"},
+        )
 
 
 def test_a_job_that_keeps_killing_its_worker_is_failed_with_a_plain_message(app, settings):

@@ -7,12 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import SHARED
 from sqlalchemy import select
+from test_web_plans import connect, seed_example
 
 from gutaxis.web.models import AuditEvent, LabResult
-
-from conftest import SHARED
-from test_web_plans import connect, seed_example
 
 
 def test_values_are_checked_like_a_person_file(app, person):
@@ -24,8 +23,12 @@ def test_values_are_checked_like_a_person_file(app, person):
     assert r.status_code == 400
     cid = "0d6b1e7a-3c2f-4b8e-9a1d-5e4f3c2b1a09"
     for _ in range(3):
-        assert person.post_form("/labs", {"marker": "CRP", "value": "4.2", "measured_on": "2026-11-30",
-                                          "client_id": cid}, page="/labs").status_code == 303
+        assert (
+            person.post_form(
+                "/labs", {"marker": "CRP", "value": "4.2", "measured_on": "2026-11-30", "client_id": cid}, page="/labs"
+            ).status_code
+            == 303
+        )
     with app.state.sessions() as db:
         rows = db.scalars(select(LabResult)).all()
     assert [(r.marker, r.value) for r in rows] == [("crp", 4.2)]
@@ -37,10 +40,17 @@ def test_a_draft_plan_shows_entered_values_as_the_persons_own(app, settings, per
     pid = person.user_id
     seed_example(app, settings, pid, profile=False)  # RA, the example's logs
     connect(person, dietitian)
-    assert person.post_form("/labs", {"marker": "crp", "value": "7.5", "measured_on": "2026-11-02"},
-                            page="/labs").status_code == 303
-    r = dietitian.post_form(f"/clients/{pid}/labs", {"marker": "das28", "value": "5.4", "measured_on": "2026-11-02"},
-                            page=f"/clients/{pid}/labs")
+    assert (
+        person.post_form(
+            "/labs", {"marker": "crp", "value": "7.5", "measured_on": "2026-11-02"}, page="/labs"
+        ).status_code
+        == 303
+    )
+    r = dietitian.post_form(
+        f"/clients/{pid}/labs",
+        {"marker": "das28", "value": "5.4", "measured_on": "2026-11-02"},
+        page=f"/clients/{pid}/labs",
+    )
     assert r.status_code == 303
     with app.state.sessions() as db:
         writes = db.scalars(select(AuditEvent).where(AuditEvent.resource == "labs", AuditEvent.action == "write")).all()

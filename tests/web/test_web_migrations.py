@@ -4,9 +4,9 @@ exactly the models (autogenerate finds nothing to do); the append-only guard com
 from __future__ import annotations
 
 import pytest
+from conftest import DATABASES
 from sqlalchemy import inspect, text
 
-from conftest import DATABASES
 from gutaxis.web.db import alembic_config, make_engine, migrate
 from gutaxis.web.models import Base
 
@@ -31,9 +31,15 @@ def _guards(engine) -> set[str]:
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             return {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))}
-        return {r[0] for r in conn.execute(text(
-            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE c.relname = 'audit_event' AND NOT t.tgisinternal"))}
+        return {
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE c.relname = 'audit_event' AND NOT t.tgisinternal"
+                )
+            )
+        }
 
 
 def _expected_guards(engine) -> set[str]:
@@ -98,8 +104,14 @@ def test_models_and_migration_agree(empty_db):
 def test_serve_names_an_unreachable_database_without_its_password(tmp_path):
     from _cli import cli
 
-    r = cli("serve", "--no-worker", "--data-dir", tmp_path / "d", "--database-url",
-            "postgresql://clinic:hunter2-secret@127.0.0.1:9/gutaxis")
+    r = cli(
+        "serve",
+        "--no-worker",
+        "--data-dir",
+        tmp_path / "d",
+        "--database-url",
+        "postgresql://clinic:hunter2-secret@127.0.0.1:9/gutaxis",
+    )
     assert r.exit_code == 1, r.output
     assert "error: cannot open the database postgresql+psycopg://clinic:***@127.0.0.1:9/gutaxis" in r.output
     assert "Connection refused" in r.output or "connection" in r.output.lower()

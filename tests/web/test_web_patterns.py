@@ -58,11 +58,15 @@ def test_the_app_and_the_cli_path_agree(app, person, tmp_path):
 
     ex = resources.files("gutaxis") / "data" / "example_person"
     meals = read_meal_log(ex / "meals.csv")
-    meals = meals.drop(columns=["ndb_no", "grams"]).assign(ndb_no=None, grams=float("nan"))  # typed text only, as seeded
+    meals = meals.drop(columns=["ndb_no", "grams"]).assign(
+        ndb_no=None, grams=float("nan")
+    )  # typed text only, as seeded
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         items = food.resolve(app.state.settings, meals)
-        res = n_of_1(factor_events(items, read_stress_log(ex / "stress.csv")),
-                     symptom_observations(read_symptom_log(ex / "symptoms.json")))
+        res = n_of_1(
+            factor_events(items, read_stress_log(ex / "stress.csv")),
+            symptom_observations(read_symptom_log(ex / "symptoms.json")),
+        )
     assert job.result["tests"] == len(res.table)
     assert sorted(job.result["findings"]) == sorted(res.findings)

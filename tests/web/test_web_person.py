@@ -21,19 +21,28 @@ from sqlalchemy import func, select
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"  # as tests/web/conftest.py
 PASSWORD = "correct horse battery staple"
 FNDDS = SHARED / "data" / "fndds_portions"
-NOVA_CSV = (SHARED / "data" / "nova_fndds_sr_grocerydb" /
-            "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv")
-needs_food = pytest.mark.skipif(not (FNDDS / "fndds_2017_2018_portions_and_weights.csv").is_file(),
-                                reason="needs the FNDDS tables of ../shared (gutaxis datasets fetch fndds_2017_2018)")
+NOVA_CSV = (
+    SHARED
+    / "data"
+    / "nova_fndds_sr_grocerydb"
+    / "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv"
+)
+needs_food = pytest.mark.skipif(
+    not (FNDDS / "fndds_2017_2018_portions_and_weights.csv").is_file(),
+    reason="needs the FNDDS tables of ../shared (gutaxis datasets fetch fndds_2017_2018)",
+)
 
 from test_lifestyle_imports import PUBLISHED_CRONOMETER as CRONOMETER_HEADER  # the published header, one copy
+
 MFP_HEADER = (  # noqa: SIM905 - the header line of shared/science/webapp.md
     "Date,Meal,Calories,Fat (g),Saturated Fat,Polyunsaturated Fat,Monounsaturated Fat,Trans Fat,Cholesterol,"
     "Sodium (mg),Potassium,Carbohydrates (g),Fiber,Sugar,Protein (g),Vitamin A,Vitamin C,Calcium,Iron,"
-    "Note").split(",")
+    "Note"
+).split(",")
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def rows(app, model, person_id):
     with app.state.sessions() as db:
@@ -139,6 +148,7 @@ def iso_week(d) -> str:
 
 # ----------------------------------------------------------------------------- meals
 
+
 @needs_food
 def test_one_cup_kimchi_plain_post_and_redirect(app, person):
     from gutaxis.web.models import MealEntry
@@ -206,9 +216,11 @@ def test_hide_numbers_hides_grams(app, person):
 def test_same_client_id_three_times_stores_once(app, person):
     from gutaxis.web.models import MealEntry, StressEntry, SymptomEntry
 
-    for path, data, model in (("/log/meal", {"text": "1 apple"}, MealEntry),
-                              ("/log/symptom", {"symptom": "bloating", "rating": "4"}, SymptomEntry),
-                              ("/log/stress", {"rating": "6"}, StressEntry)):
+    for path, data, model in (
+        ("/log/meal", {"text": "1 apple"}, MealEntry),
+        ("/log/symptom", {"symptom": "bloating", "rating": "4"}, SymptomEntry),
+        ("/log/stress", {"rating": "6"}, StressEntry),
+    ):
         cid = str(uuid.uuid4())
         for _ in range(3):
             r = person.post_form(path, {**data, "client_id": cid})
@@ -242,16 +254,21 @@ def _labelled(html: str) -> None:
     for fs in re.findall(r"<fieldset>.*?</fieldset>", html, flags=re.DOTALL):
         assert "<legend>" in fs
     radios = re.findall(r'<input type="radio"', html)
-    assert len(radios) == sum(f.count('type="radio"') for f in re.findall(r"<fieldset>.*?</fieldset>", html, flags=re.DOTALL))
+    assert len(radios) == sum(
+        f.count('type="radio"') for f in re.findall(r"<fieldset>.*?</fieldset>", html, flags=re.DOTALL)
+    )
 
 
 def test_meal_errors_rerender_with_400(app, person):
     from gutaxis.web.models import MealEntry
 
     future = (datetime.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
-    for data, words in (({"text": "  "}, "Write what you ate"), ({"text": "toast", "meal": "brunch"}, "Meal: choose"),
-                        ({"text": "toast", "eaten_at": future}, "in the future"),
-                        ({"text": "toast", "eaten_at": "yesterday"}, "not a date and time")):
+    for data, words in (
+        ({"text": "  "}, "Write what you ate"),
+        ({"text": "toast", "meal": "brunch"}, "Meal: choose"),
+        ({"text": "toast", "eaten_at": future}, "in the future"),
+        ({"text": "toast", "eaten_at": "yesterday"}, "not a date and time"),
+    ):
         r = person.post_form("/log/meal", data)
         assert r.status_code == 400 and 'role="alert"' in r.text and words in r.text, data
     assert count(app, MealEntry, person.user_id) == 0
@@ -270,8 +287,11 @@ def test_recent_quick_buttons_relog_now(app, person):
     html = person.html("/log").text
     recent = html.split("<h3>Recent</h3>", 1)[1].split("</ul>", 1)[0]
     assert recent.index("1 apple") < recent.index("porridge with milk")  # newest first
-    form = re.search(r'<form method="post" action="/log/meal"[^>]*>(?:(?!</form>).)*porridge with milk(?:(?!</form>).)*</form>',
-                     recent, flags=re.DOTALL).group(0)
+    form = re.search(
+        r'<form method="post" action="/log/meal"[^>]*>(?:(?!</form>).)*porridge with milk(?:(?!</form>).)*</form>',
+        recent,
+        flags=re.DOTALL,
+    ).group(0)
     fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
     before = datetime.now().replace(second=0, microsecond=0)
     r = person.c.post("/log/meal", data=fields, headers={"accept": "text/html"})
@@ -294,11 +314,14 @@ def test_same_as_yesterday_copies_once(app, person):
     copies = [e for e in got if e.source == "repeat"]
     assert len(got) == 4 and len(copies) == 2
     assert {(e.text, e.eaten_at.date(), e.eaten_at.hour) for e in copies} == {
-        ("2 eggs and toast", datetime.now().date(), 8), ("lentil soup", datetime.now().date(), 13)}
+        ("2 eggs and toast", datetime.now().date(), 8),
+        ("lentil soup", datetime.now().date(), 13),
+    }
     assert "logged again for today" in person.html("/log?repeated=2").text
 
 
 # ----------------------------------------------------------------------------- symptoms and stress
+
 
 def test_symptom_rating_11_refused_nothing_stored(app, person):
     from gutaxis.web.models import SymptomEntry
@@ -308,9 +331,13 @@ def test_symptom_rating_11_refused_nothing_stored(app, person):
     alert = re.search(r'<div class="error" role="alert">(.*?)</div>', r.text, flags=re.DOTALL).group(1)
     assert "Rating" in alert and "0 to 10" in alert
     assert count(app, SymptomEntry, person.user_id) == 0
-    for bad in ({"symptom": "other", "symptom_other": "", "rating": "3"}, {"symptom": "pain", "rating": ""},
-                {"which": "bristol", "bristol": "8"}, {"which": "bristol", "bristol": "2.5"},
-                {"symptom": "pain", "rating": "3", "onset": "not a time"}):
+    for bad in (
+        {"symptom": "other", "symptom_other": "", "rating": "3"},
+        {"symptom": "pain", "rating": ""},
+        {"which": "bristol", "bristol": "8"},
+        {"which": "bristol", "bristol": "2.5"},
+        {"symptom": "pain", "rating": "3", "onset": "not a time"},
+    ):
         assert person.post_form("/log/symptom", bad).status_code == 400, bad
     assert count(app, SymptomEntry, person.user_id) == 0
 
@@ -319,8 +346,16 @@ def test_symptom_onset_custom_name_and_bristol(app, person):
     from gutaxis.web.models import SymptomEntry
 
     onset = (datetime.now() - timedelta(hours=2)).replace(second=0, microsecond=0)
-    r = person.post_form("/log/symptom", {"symptom": "other", "symptom_other": "  Head   Ache ", "rating": "7",
-                                          "onset": onset.strftime("%Y-%m-%dT%H:%M"), "note": "after lunch"})
+    r = person.post_form(
+        "/log/symptom",
+        {
+            "symptom": "other",
+            "symptom_other": "  Head   Ache ",
+            "rating": "7",
+            "onset": onset.strftime("%Y-%m-%dT%H:%M"),
+            "note": "after lunch",
+        },
+    )
     assert r.status_code == 303
     r = person.post_form("/log/symptom", {"which": "bristol", "bristol": "4"})
     assert r.status_code == 303
@@ -339,7 +374,9 @@ def test_stress_rating_and_practice(app, person):
     assert person.post_form("/log/stress", {"practice": "juggling", "minutes": "20"}).status_code == 400
     assert person.post_form("/log/stress", {"rating": "12"}).status_code == 400
     assert count(app, StressEntry, person.user_id) == 0
-    assert person.post_form("/log/stress", {"rating": "6", "practice": "meditation", "minutes": "15"}).status_code == 303
+    assert (
+        person.post_form("/log/stress", {"rating": "6", "practice": "meditation", "minutes": "15"}).status_code == 303
+    )
     (e,) = rows(app, StressEntry, person.user_id)
     assert (e.rating, e.practice, e.minutes, e.pss_total) == (6.0, "meditation", 15.0, None)
 
@@ -369,6 +406,7 @@ def test_pss10_total_is_hand_worked_and_banded(app, person):
 
 
 # ----------------------------------------------------------------------------- the diary
+
 
 @needs_food
 def test_diary_charts_are_safe_svg_with_tables(app, person):
@@ -431,8 +469,11 @@ def test_diary_not_enough_data_and_bad_week(app, person):
 def test_diary_opens_on_the_latest_logged_week_when_this_week_is_empty(app, person):
     # a Monday morning: the person logged until yesterday; the diary must not open on an empty week
     last_monday = datetime.now().date() - timedelta(days=datetime.now().weekday() + 7)
-    log_meal(person, "1 apple", eaten_at=datetime.combine(last_monday, datetime.min.time()).replace(hour=8)
-             .strftime("%Y-%m-%dT%H:%M"))
+    log_meal(
+        person,
+        "1 apple",
+        eaten_at=datetime.combine(last_monday, datetime.min.time()).replace(hour=8).strftime("%Y-%m-%dT%H:%M"),
+    )
     page = person.html("/diary").text
     assert f"Diary: week of {last_monday.strftime('%d %B %Y')}" in page
     assert "Nothing logged yet in the week of" in page
@@ -450,8 +491,9 @@ def test_symptom_chart_from_lifestyle_daily_symptoms(app, person):
     ratings = [2, 5, 3]
     for k, v in enumerate(ratings):
         onset = datetime.combine(monday + timedelta(days=k), datetime.min.time()).replace(hour=10)
-        person.post_form("/log/symptom", {"symptom": "bloating", "rating": str(v),
-                                          "onset": onset.strftime("%Y-%m-%dT%H:%M")})
+        person.post_form(
+            "/log/symptom", {"symptom": "bloating", "rating": str(v), "onset": onset.strftime("%Y-%m-%dT%H:%M")}
+        )
     # stored "at" is the time noted (now); the diary charts by onset, as read_symptom_log does
     with app.state.sessions() as db:
         for e in db.scalars(select(SymptomEntry)):
@@ -464,13 +506,16 @@ def test_symptom_chart_from_lifestyle_daily_symptoms(app, person):
 
 # ----------------------------------------------------------------------------- imports
 
+
 @needs_food
 def test_cronometer_import_keeps_the_files_fiber(app, person, settings, tmp_path):
     from gutaxis.web.models import MealEntry, Upload
 
-    body = [cronometer_row("2024-05-06", "7:45 AM", "Breakfast", "Kimchi", "1.00 cup", "23.00", "2.40", "0.10"),
-            cronometer_row("2024-05-06", "12:30 PM", "Lunch", "Lentils, Boiled", "1.00 cup", "230.00", "15.60", "0.13"),
-            cronometer_row("2024-05-07", "", "Dinner", "Broccoli, Raw", "100.00 g", "34.00", "2.60", "")]
+    body = [
+        cronometer_row("2024-05-06", "7:45 AM", "Breakfast", "Kimchi", "1.00 cup", "23.00", "2.40", "0.10"),
+        cronometer_row("2024-05-06", "12:30 PM", "Lunch", "Lentils, Boiled", "1.00 cup", "230.00", "15.60", "0.13"),
+        cronometer_row("2024-05-07", "", "Dinner", "Broccoli, Raw", "100.00 g", "34.00", "2.60", ""),
+    ]
     path = write_csv(tmp_path / "servings.csv", CRONOMETER_HEADER, body)
     r = upload(person, path, name="../../etc/my servings.csv")
     assert r.status_code == 303 and r.headers["location"].startswith("/import?upload=")
@@ -506,10 +551,52 @@ def test_cronometer_import_keeps_the_files_fiber(app, person, settings, tmp_path
 def test_myfitnesspal_meal_totals_and_limited_notice(app, person, tmp_path):
     from gutaxis.web.models import MealEntry, Upload
 
-    body = [["2024-05-06", "Breakfast", "412", "12.1", "3.9", "1.8", "4.6", "0.0", "198", "385", "610", "54.3", "6.2",
-             "18.4", "22.5", "12", "25", "20", "15", ""],
-            ["2024-05-06", "Snacks", "188", "9.1", "3.2", "1.2", "4.0", "0.0", "10", "120", "240", "24.5", "2.0",
-             "15.2", "4.1", "2", "10", "6", "4", ""]]
+    body = [
+        [
+            "2024-05-06",
+            "Breakfast",
+            "412",
+            "12.1",
+            "3.9",
+            "1.8",
+            "4.6",
+            "0.0",
+            "198",
+            "385",
+            "610",
+            "54.3",
+            "6.2",
+            "18.4",
+            "22.5",
+            "12",
+            "25",
+            "20",
+            "15",
+            "",
+        ],
+        [
+            "2024-05-06",
+            "Snacks",
+            "188",
+            "9.1",
+            "3.2",
+            "1.2",
+            "4.0",
+            "0.0",
+            "10",
+            "120",
+            "240",
+            "24.5",
+            "2.0",
+            "15.2",
+            "4.1",
+            "2",
+            "10",
+            "6",
+            "4",
+            "",
+        ],
+    ]
     path = write_csv(tmp_path / "Nutrition-Summary.csv", MFP_HEADER, body)
     r = upload(person, path)
     assert r.status_code == 303
@@ -528,8 +615,10 @@ def test_myfitnesspal_meal_totals_and_limited_notice(app, person, tmp_path):
 def test_bad_file_shows_row_and_column(app, person, settings, tmp_path):
     from gutaxis.web.models import MealEntry, Upload
 
-    body = [cronometer_row("2024-05-06", "7:45 AM", "Breakfast", "Kimchi", "1.00 cup", "23.00", "2.40"),
-            cronometer_row("06/05/2024", "8:00 AM", "Breakfast", "Toast", "1 slice", "80", "1.0")]
+    body = [
+        cronometer_row("2024-05-06", "7:45 AM", "Breakfast", "Kimchi", "1.00 cup", "23.00", "2.40"),
+        cronometer_row("06/05/2024", "8:00 AM", "Breakfast", "Toast", "1 slice", "80", "1.0"),
+    ]
     path = write_csv(tmp_path / "bad.csv", CRONOMETER_HEADER, body)
     r = upload(person, path)
     assert r.status_code == 303
@@ -551,8 +640,10 @@ def test_gutaxis_meal_log_import_keeps_sr28_numbers_and_grams(app, person, tmp_p
     from gutaxis.web.models import MealEntry, Upload
 
     log = tmp_path / "meals.csv"
-    log.write_text("timestamp,text,ndb_no,grams,meal\n2024-05-06T08:00,1 cup kimchi,,,breakfast\n"
-                   "2024-05-06T10:00,,09040,120,snack\n")
+    log.write_text(
+        "timestamp,text,ndb_no,grams,meal\n2024-05-06T08:00,1 cup kimchi,,,breakfast\n"
+        "2024-05-06T10:00,,09040,120,snack\n"
+    )
     r = upload(person, log)
     assert r.status_code == 303
     (up,) = rows(app, Upload, person.user_id)
@@ -569,8 +660,11 @@ def test_gutaxis_meal_log_import_keeps_sr28_numbers_and_grams(app, person, tmp_p
 def test_import_same_client_id_once_and_size_cap(app, person, settings, tmp_path):
     from gutaxis.web.models import Upload
 
-    path = write_csv(tmp_path / "Nutrition-Summary.csv", MFP_HEADER,
-                     [["2024-05-06", "Lunch", "500", "", "", "", "", "", "", "", "", "", "3", "", "", "", "", "", "", ""]])
+    path = write_csv(
+        tmp_path / "Nutrition-Summary.csv",
+        MFP_HEADER,
+        [["2024-05-06", "Lunch", "500", "", "", "", "", "", "", "", "", "", "3", "", "", "", "", "", "", ""]],
+    )
     cid = str(uuid.uuid4())
     for _ in range(3):
         with open(path, "rb") as fh:
@@ -588,14 +682,13 @@ def test_import_same_client_id_once_and_size_cap(app, person, settings, tmp_path
 
 # ----------------------------------------------------------------------------- without food tables, and access
 
-def test_without_food_tables_entries_are_kept_and_the_page_says_what_to_run(person, settings, tmp_path,
-                                                                              monkeypatch):
+
+def test_without_food_tables_entries_are_kept_and_the_page_says_what_to_run(person, settings, tmp_path, monkeypatch):
     from gutaxis.web.app import create_app
     from gutaxis.web.models import MealEntry
 
     monkeypatch.setenv("GUTAXIS_DATA_DIR", str(tmp_path / "empty-cache"))
-    bare = replace(settings, data_dir=tmp_path / "bare", database_url=None, fndds=None, sr28=None, usda=None,
-                   nova=None)
+    bare = replace(settings, data_dir=tmp_path / "bare", database_url=None, fndds=None, sr28=None, usda=None, nova=None)
     app = create_app(bare)
     b = signup_like(person, app, "nofood@example.org")
     page = text_of(b.html("/log").text)
@@ -648,8 +741,13 @@ def test_charts_viewed_right_after_an_entry_say_what_they_do_not_count_yet(app, 
     assert "do not include" not in person.html("/diary").text
 
 
-@pytest.mark.parametrize("dates, expected", [("dayfirst", [(3, 4), (3, 5)]),    # 4 and 5 March (UK)
-                                             ("monthfirst", [(4, 3), (5, 3)])])  # April 3 and May 3 (US)
+@pytest.mark.parametrize(
+    "dates, expected",
+    [
+        ("dayfirst", [(3, 4), (3, 5)]),  # 4 and 5 March (UK)
+        ("monthfirst", [(4, 3), (5, 3)]),
+    ],
+)  # April 3 and May 3 (US)
 def test_a_hand_kept_log_with_uk_or_us_dates_is_read_the_way_the_person_says(app, person, dates, expected):
     from gutaxis.web.models import MealEntry, Upload
 

@@ -14,15 +14,15 @@ from datetime import datetime
 from importlib import resources
 
 import pytest
+from conftest import SHARED, signup
 from sqlalchemy import func, select
 
 from gutaxis.web.models import Job, MealEntry, PlanVersion, StressEntry, SymptomEntry, Upload, User
 
-from conftest import SHARED, signup
-
 EXAMPLE = resources.files("gutaxis") / "data" / "example_person"
-needs_food_data = pytest.mark.skipif(not (SHARED / "data" / "fndds_portions").is_dir(),
-                                     reason="needs the food data of ../shared")
+needs_food_data = pytest.mark.skipif(
+    not (SHARED / "data" / "fndds_portions").is_dir(), reason="needs the food data of ../shared"
+)
 
 
 def connect(person, dietitian, scopes=None) -> None:
@@ -44,27 +44,61 @@ def seed_example(app, settings, pid: int, *, profile: bool = True) -> dict:
         u = db.get(User, pid)
         u.sex, u.age, u.conditions, u.synthetic = meta["sex"], float(meta["age"]), ",".join(meta["conditions"]), True
         with (EXAMPLE / "meals.csv").open() as fh:
-            meals = [MealEntry(person_id=pid, client_id=_uuid(), eaten_at=datetime.fromisoformat(r["timestamp"]),
-                               meal=r["meal"], text=r["text"], items=[]) for r in csv.DictReader(fh)]
+            meals = [
+                MealEntry(
+                    person_id=pid,
+                    client_id=_uuid(),
+                    eaten_at=datetime.fromisoformat(r["timestamp"]),
+                    meal=r["meal"],
+                    text=r["text"],
+                    items=[],
+                )
+                for r in csv.DictReader(fh)
+            ]
         with (EXAMPLE / "stress.csv").open() as fh:
             stress = []
             for r in csv.DictReader(fh):
                 pss = [int(r[f"pss_{i}"]) for i in range(1, 11)] if r["pss_1"] else None
-                stress.append(StressEntry(person_id=pid, client_id=_uuid(), at=datetime.fromisoformat(r["timestamp"]),
-                                          rating=float(r["rating"]) if r["rating"] else None, pss_items=pss,
-                                          practice=r["practice"], minutes=float(r["minutes"]) if r["minutes"] else None))
-        symptoms = [SymptomEntry(person_id=pid, client_id=_uuid(), at=datetime.fromisoformat(s["timestamp"]),
-                                 onset=datetime.fromisoformat(s["onset"]) if s.get("onset") else None,
-                                 symptom=s.get("symptom", ""), rating=s.get("rating"), bristol=s.get("bristol"),
-                                 note=s.get("note", ""))
-                    for s in json.loads((EXAMPLE / "symptoms.json").read_text())]
+                stress.append(
+                    StressEntry(
+                        person_id=pid,
+                        client_id=_uuid(),
+                        at=datetime.fromisoformat(r["timestamp"]),
+                        rating=float(r["rating"]) if r["rating"] else None,
+                        pss_items=pss,
+                        practice=r["practice"],
+                        minutes=float(r["minutes"]) if r["minutes"] else None,
+                    )
+                )
+        symptoms = [
+            SymptomEntry(
+                person_id=pid,
+                client_id=_uuid(),
+                at=datetime.fromisoformat(s["timestamp"]),
+                onset=datetime.fromisoformat(s["onset"]) if s.get("onset") else None,
+                symptom=s.get("symptom", ""),
+                rating=s.get("rating"),
+                bristol=s.get("bristol"),
+                note=s.get("note", ""),
+            )
+            for s in json.loads((EXAMPLE / "symptoms.json").read_text())
+        ]
         db.add_all(meals + stress + symptoms)
         if profile:
             settings.upload_dir.mkdir(parents=True, exist_ok=True)
             with resources.as_file(EXAMPLE / "profile_metaphlan.txt") as src:
                 shutil.copyfile(src, settings.upload_dir / "a1b2c3d4.bin")
-            db.add(Upload(person_id=pid, client_id=_uuid(), filename="profile_metaphlan.txt", stored_name="a1b2c3d4.bin",
-                          size=(settings.upload_dir / "a1b2c3d4.bin").stat().st_size, kind="profile", status="done"))
+            db.add(
+                Upload(
+                    person_id=pid,
+                    client_id=_uuid(),
+                    filename="profile_metaphlan.txt",
+                    stored_name="a1b2c3d4.bin",
+                    size=(settings.upload_dir / "a1b2c3d4.bin").stat().st_size,
+                    kind="profile",
+                    status="done",
+                )
+            )
         db.commit()
     return {"meals": len(meals), "stress": len(stress), "symptoms": len(symptoms)}
 
@@ -81,8 +115,13 @@ def versions(app, pid: int) -> list[PlanVersion]:
 
 def expected_hash(pv: PlanVersion) -> str:
     """The signature recomputed here, independently of the app's code."""
-    payload = {"content": pv.content, "number": pv.number, "person_id": pv.person_id, "signer": pv.signer_name,
-               "signed_at": pv.signed_at.isoformat()}
+    payload = {
+        "content": pv.content,
+        "number": pv.number,
+        "person_id": pv.person_id,
+        "signer": pv.signer_name,
+        "signed_at": pv.signed_at.isoformat(),
+    }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
 
@@ -107,10 +146,12 @@ def test_records_are_read_by_the_cli_readers(app, settings, person):
 
     counts = seed_example(app, settings, person.user_id)
     with app.state.sessions() as db:
-        p = person_from_records(db, db.get(User, person.user_id), base=settings.data_dir / "tmp",
-                                upload_dir=settings.upload_dir)
-        only_diary = person_from_records(db, db.get(User, person.user_id), upload_dir=settings.upload_dir,
-                                         scopes=["diary", "plan"])
+        p = person_from_records(
+            db, db.get(User, person.user_id), base=settings.data_dir / "tmp", upload_dir=settings.upload_dir
+        )
+        only_diary = person_from_records(
+            db, db.get(User, person.user_id), upload_dir=settings.upload_dir, scopes=["diary", "plan"]
+        )
     ref = example_person()
     assert len(p.meals) == counts["meals"] == len(ref.meals)
     assert list(p.meals["text"]) == list(ref.meals["text"])
@@ -176,8 +217,10 @@ def test_full_plan_flow_draft_edit_sign_and_the_persons_view(app, settings, pers
     assert len(pv.content["items"]) == len(order) - 1 and pv.status == "draft"
 
     # sign: signer and time from the session, never the form
-    r = dietitian.post_form(f"/clients/{pid}/plan/{draft.id}/sign",
-                            {"signer_name": "Mallory", "signed_by": "1", "sha256": "0" * 64, "status": "draft"})
+    r = dietitian.post_form(
+        f"/clients/{pid}/plan/{draft.id}/sign",
+        {"signer_name": "Mallory", "signed_by": "1", "sha256": "0" * 64, "status": "draft"},
+    )
     assert r.status_code == 303
     signed = version(app, draft.id)
     assert signed.status == "signed" and signed.signed_by == dietitian.user_id and signed.signer_name == "dee"
@@ -200,8 +243,10 @@ def test_full_plan_flow_draft_edit_sign_and_the_persons_view(app, settings, pers
     edit(dietitian, pid, new_id, op="remove", item=second_removed["id"])
 
     # the person sees the signed version with its effect and the shared annotation, never the draft
-    dietitian.post_form(f"/clients/{pid}/notes", {"text": "Start with the oats; we talk again in 4 weeks.",
-                                                  "shared": "on", "target": f"plan:{draft.id}"})
+    dietitian.post_form(
+        f"/clients/{pid}/notes",
+        {"text": "Start with the oats; we talk again in 4 weeks.", "shared": "on", "target": f"plan:{draft.id}"},
+    )
     dietitian.post_form(f"/clients/{pid}/notes", {"text": "PRIVATE watch weight loss", "target": f"plan:{draft.id}"})
     mine = person.html("/plan").text
     assert "Add a handful of oats to breakfast, every day." in mine
@@ -273,10 +318,27 @@ def test_a_repeated_draft_submit_starts_one_job(app, person, dietitian):
 
 
 def _manual_draft(app, pid, items=("a", "b", "c")) -> int:
-    content = {"items": [{"id": i, "title": f"Item {i}", "text": f"Text {i}", "grade": "B", "citation": "x",
-                          "why": "y", "target": "", "cautions": []} for i in items],
-               "limits": [], "withheld": [], "not_evaluated": [], "notes": [],
-               "effect": {"available": False, "message": "simulated effect not available"}, "coverage": ""}
+    content = {
+        "items": [
+            {
+                "id": i,
+                "title": f"Item {i}",
+                "text": f"Text {i}",
+                "grade": "B",
+                "citation": "x",
+                "why": "y",
+                "target": "",
+                "cautions": [],
+            }
+            for i in items
+        ],
+        "limits": [],
+        "withheld": [],
+        "not_evaluated": [],
+        "notes": [],
+        "effect": {"available": False, "message": "simulated effect not available"},
+        "coverage": "",
+    }
     with app.state.sessions() as db:
         pv = PlanVersion(person_id=pid, number=1, status="draft", content=content)
         db.add(pv)
@@ -326,17 +388,46 @@ def test_imported_sr28_numbers_and_grams_reach_the_meal_log(app, settings, perso
 
     pid = person.user_id
     with app.state.sessions() as db:
-        db.add_all([MealEntry(person_id=pid, client_id=_uuid(), eaten_at=datetime(2024, 3, 4, 7, 30), meal="breakfast",
-                              text="a banana", items=[], source="import", nutrients={"ndb_no": "09040", "grams": 118}),
-                    MealEntry(person_id=pid, client_id=_uuid(), eaten_at=datetime(2024, 3, 4, 12, 0), meal="brunch",
-                              text="soup,\nwith bread", items=[], nutrients={"ndb_no": "11111"})])
+        db.add_all(
+            [
+                MealEntry(
+                    person_id=pid,
+                    client_id=_uuid(),
+                    eaten_at=datetime(2024, 3, 4, 7, 30),
+                    meal="breakfast",
+                    text="a banana",
+                    items=[],
+                    source="import",
+                    nutrients={"ndb_no": "09040", "grams": 118},
+                ),
+                MealEntry(
+                    person_id=pid,
+                    client_id=_uuid(),
+                    eaten_at=datetime(2024, 3, 4, 12, 0),
+                    meal="brunch",
+                    text="soup,\nwith bread",
+                    items=[],
+                    nutrients={"ndb_no": "11111"},
+                ),
+            ]
+        )
         db.commit()
         with person_folder(db, db.get(User, pid)) as (folder, counts):
             rows = list(csv.DictReader((folder / "meals.csv").open()))
             meta = json.loads((folder / "person.json").read_text())
     assert counts == {"meals": 2}
-    assert rows[0] == {"timestamp": "2024-03-04T07:30:00", "meal": "breakfast", "text": "a banana",
-                       "ndb_no": "09040", "grams": "118"}
-    assert rows[1] == {"timestamp": "2024-03-04T12:00:00", "meal": "", "text": "soup, with bread", "ndb_no": "",
-                       "grams": ""}  # no grams: no SR28 number; an unknown slot is left empty
+    assert rows[0] == {
+        "timestamp": "2024-03-04T07:30:00",
+        "meal": "breakfast",
+        "text": "a banana",
+        "ndb_no": "09040",
+        "grams": "118",
+    }
+    assert rows[1] == {
+        "timestamp": "2024-03-04T12:00:00",
+        "meal": "",
+        "text": "soup, with bread",
+        "ndb_no": "",
+        "grams": "",
+    }  # no grams: no SR28 number; an unknown slot is left empty
     assert meta["files"] == {"meals": "meals.csv"}

@@ -13,16 +13,46 @@ from conftest import Browser, signup
 from sqlalchemy import func, select
 
 from gutaxis.web.app import PUBLIC_ROUTES, api_routes
-from gutaxis.web.models import (HEALTH_TABLES, AuditEvent, Base, Consent, Invitation, Job, MealEntry, Note,
-                                PlanVersion, Upload, utcnow)
+from gutaxis.web.models import (
+    HEALTH_TABLES,
+    AuditEvent,
+    Base,
+    Consent,
+    Invitation,
+    Job,
+    MealEntry,
+    Note,
+    PlanVersion,
+    Upload,
+    utcnow,
+)
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: plausible values for form fields, so that a refusal is the route's guard, not a validation error
-FORM_DEFAULTS = {"text": "1 apple", "rating": "3", "code": "123456", "scopes": "diary", "shared": "on",
-                 "op": "up", "item": "0", "email": "x@example.org", "password": "irrelevant-password",
-                 "current": "irrelevant-password", "new": "another-passphrase", "symptom": "pain",
-                 "eaten_at": "2024-03-04T08:00", "at": "2024-03-04T08:00", "meal": "breakfast", "value": "1",
-                 "target": "", "a": "1", "b": "2", "bristol": "4", "minutes": "10", "practice": "yoga"}
+FORM_DEFAULTS = {
+    "text": "1 apple",
+    "rating": "3",
+    "code": "123456",
+    "scopes": "diary",
+    "shared": "on",
+    "op": "up",
+    "item": "0",
+    "email": "x@example.org",
+    "password": "irrelevant-password",
+    "current": "irrelevant-password",
+    "new": "another-passphrase",
+    "symptom": "pain",
+    "eaten_at": "2024-03-04T08:00",
+    "at": "2024-03-04T08:00",
+    "meal": "breakfast",
+    "value": "1",
+    "target": "",
+    "a": "1",
+    "b": "2",
+    "bristol": "4",
+    "minutes": "10",
+    "practice": "yoga",
+}
 
 
 def _routes(app):
@@ -57,24 +87,53 @@ def world(app):
         now = utcnow()
         c1 = Consent(person_id=a.user_id, dietitian_id=d1.user_id, scopes="diary,symptoms,stress,microbiome,plan")
         c3 = Consent(person_id=a.user_id, dietitian_id=d3.user_id, scopes="diary,symptoms,stress,microbiome,plan")
-        meal = MealEntry(person_id=a.user_id, client_id=str(uuid.uuid4()), eaten_at=now, text="CANARY-porridge",
-                         items=[])
-        up = Upload(person_id=a.user_id, client_id=str(uuid.uuid4()), filename="p.txt", stored_name="missing",
-                    size=1, kind="profile", status="done", result={})
+        meal = MealEntry(
+            person_id=a.user_id, client_id=str(uuid.uuid4()), eaten_at=now, text="CANARY-porridge", items=[]
+        )
+        up = Upload(
+            person_id=a.user_id,
+            client_id=str(uuid.uuid4()),
+            filename="p.txt",
+            stored_name="missing",
+            size=1,
+            kind="profile",
+            status="done",
+            result={},
+        )
         db.add_all([c1, c3, meal, up])
         db.flush()
         job = Job(kind="parse_profile", person_id=a.user_id, params={"upload_id": up.id}, status="done")
-        pv = PlanVersion(person_id=a.user_id, number=1, status="signed", content={"items": []}, sha256="0" * 64,
-                         signed_at=now, signed_by=d1.user_id, signer_name="d1")
+        pv = PlanVersion(
+            person_id=a.user_id,
+            number=1,
+            status="signed",
+            content={"items": []},
+            sha256="0" * 64,
+            signed_at=now,
+            signed_by=d1.user_id,
+            signer_name="d1",
+        )
         pv2 = PlanVersion(person_id=a.user_id, number=2, status="draft", content={"items": []})
         note = Note(person_id=a.user_id, author_id=d1.user_id, client_id=str(uuid.uuid4()), text="n", shared=False)
-        inv = Invitation(token_hash="x" * 64, dietitian_id=d1.user_id, client_id=str(uuid.uuid4()), scopes="diary",
-                         expires_at=now)
+        inv = Invitation(
+            token_hash="x" * 64, dietitian_id=d1.user_id, client_id=str(uuid.uuid4()), scopes="diary", expires_at=now
+        )
         db.add_all([job, pv, pv2, note, inv])
         db.commit()
-        ids = {"pid": a.user_id, "person_id": a.user_id, "upload_id": up.id, "job_id": job.id, "vid": pv.id,
-               "version_id": pv.id, "consent_id": c1.id, "inv_id": inv.id, "note_id": note.id, "meal_id": meal.id,
-               "entry_id": meal.id, "token": "not-a-token"}
+        ids = {
+            "pid": a.user_id,
+            "person_id": a.user_id,
+            "upload_id": up.id,
+            "job_id": job.id,
+            "vid": pv.id,
+            "version_id": pv.id,
+            "consent_id": c1.id,
+            "inv_id": inv.id,
+            "note_id": note.id,
+            "meal_id": meal.id,
+            "entry_id": meal.id,
+            "token": "not-a-token",
+        }
     # D3's consent is revoked just now: its very next request must fail
     with app.state.sessions() as db:
         db.get(Consent, c3.id).revoked_at = utcnow()
@@ -88,8 +147,11 @@ def _fill(path: str, ids: dict, route=None) -> str:
     assert not missing, f"{path}: no test id for path parameter(s) {missing}: add them to the world fixture"
     url = re.sub(r"{(\w+)}", lambda m: str(ids[m.group(1)]), path)
     if route is not None:
-        query = {q.alias: ids.get(q.alias, FORM_DEFAULTS.get(q.alias, "1")) for q in route.dependant.query_params
-                 if q.field_info.is_required()}
+        query = {
+            q.alias: ids.get(q.alias, FORM_DEFAULTS.get(q.alias, "1"))
+            for q in route.dependant.query_params
+            if q.field_info.is_required()
+        }
         if query:
             url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
     return url
@@ -111,8 +173,9 @@ def test_public_list_is_short_and_every_other_route_needs_a_session(app):
             if method == "HEAD":
                 continue
             if method in UNSAFE:
-                resp = anon.c.request(method, url, data={**_form_for(r), "csrf_token": token,
-                                                          "client_id": str(uuid.uuid4())})
+                resp = anon.c.request(
+                    method, url, data={**_form_for(r), "csrf_token": token, "client_id": str(uuid.uuid4())}
+                )
                 assert resp.status_code == 401, f"{method} {r.path}: {resp.status_code}"
             else:
                 resp = anon.html(url)
@@ -139,8 +202,9 @@ def test_every_route_with_an_id_answers_404_and_audits_the_denial(app, world, wh
         for method in sorted(r.methods - {"HEAD"}):
             before = _denied(app)
             if method in UNSAFE:
-                resp = actor.c.request(method, url, data={**_form_for(r), "csrf_token": token,
-                                                           "client_id": str(uuid.uuid4())})
+                resp = actor.c.request(
+                    method, url, data={**_form_for(r), "csrf_token": token, "client_id": str(uuid.uuid4())}
+                )
             else:
                 resp = actor.get(url)
             assert resp.status_code == 404, f"{who} {method} {r.path}: {resp.status_code} {resp.text[:200]}"
@@ -161,16 +225,19 @@ def test_unsafe_methods_need_this_sessions_token(app, world):
                 data = dict(form) if bad is None else {**form, "csrf_token": bad}
                 resp = a.c.request(method, url, data=data)
                 assert resp.status_code == 403, f"{method} {r.path} with token {bad!r}: {resp.status_code}"
-            resp = a.c.request(method, url, data={**form, "csrf_token": own_token},
-                               headers={"sec-fetch-site": "cross-site"})
+            resp = a.c.request(
+                method, url, data={**form, "csrf_token": own_token}, headers={"sec-fetch-site": "cross-site"}
+            )
             assert resp.status_code == 403, f"{method} {r.path} cross-site: {resp.status_code}"
 
 
 def _row_counts(app) -> dict:
     """Every row of the record tables (not only how many): a GET may add audit rows, nothing else."""
     with app.state.sessions() as db:
-        return {t: sorted(map(repr, db.execute(select(Base.metadata.tables[t])).all()))
-                for t in (*HEALTH_TABLES, "consent", "invitation", "user_account")}
+        return {
+            t: sorted(map(repr, db.execute(select(Base.metadata.tables[t])).all()))
+            for t in (*HEALTH_TABLES, "consent", "invitation", "user_account")
+        }
 
 
 def _get_routes(app):
@@ -229,6 +296,9 @@ def test_a_body_without_a_length_is_refused_before_it_is_read(app, world):
 def test_a_declared_body_over_the_cap_is_refused_before_it_is_read(app, world):
     a = world["a"]
     cap = app.state.settings.max_upload
-    r = a.c.post("/uploads", content=b"", headers={"content-length": str(cap + 10 * 1024 * 1024),
-                                                   "content-type": "multipart/form-data; boundary=x"})
+    r = a.c.post(
+        "/uploads",
+        content=b"",
+        headers={"content-length": str(cap + 10 * 1024 * 1024), "content-type": "multipart/form-data; boundary=x"},
+    )
     assert r.status_code == 413

@@ -27,11 +27,31 @@ def _free_port() -> int:
 def test_serve_demo_starts_prints_logins_and_serves_the_seeded_week(tmp_path):
     data = SHARED / "data"
     port = _free_port()
-    cmd = [sys.executable, "-m", "gutaxis", "serve", "--demo", "--port", str(port), "--data-dir", str(tmp_path / "d"),
-           "--fndds", str(data / "fndds_portions"), "--sr28", str(data / "usda_sr28_full"),
-           "--usda", str(data / "usda_sr28_abbrev" / "ABBREV.txt")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "gutaxis",
+        "serve",
+        "--demo",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--fndds",
+        str(data / "fndds_portions"),
+        "--sr28",
+        str(data / "usda_sr28_full"),
+        "--usda",
+        str(data / "usda_sr28_abbrev" / "ABBREV.txt"),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     out = []
     try:
         deadline = time.time() + 120
@@ -46,7 +66,11 @@ def test_serve_demo_starts_prints_logins_and_serves_the_seeded_week(tmp_path):
         assert len(_session_members(proc.pid)) >= 2, "the server started no worker process"
         assert f"http://127.0.0.1:{port}/" in text, text
         logins = dict(re.findall(r"(\S+@demo\.gutaxis\.invalid)\s+password: (\S+)", text))
-        assert set(logins) == {"dietitian@demo.gutaxis.invalid", "alex@demo.gutaxis.invalid", "sam@demo.gutaxis.invalid"}
+        assert set(logins) == {
+            "dietitian@demo.gutaxis.invalid",
+            "alex@demo.gutaxis.invalid",
+            "sam@demo.gutaxis.invalid",
+        }
         assert "SYNTHETIC" in text
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -60,8 +84,15 @@ def test_serve_demo_starts_prints_logins_and_serves_the_seeded_week(tmp_path):
             first = c.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', first.text).group(1)
             pre = re.search(r"__Host-gutaxis-csrf=([^;]+)", first.headers["set-cookie"]).group(1)
-            r = c.post("/login", data={"email": "alex@demo.gutaxis.invalid", "password": logins["alex@demo.gutaxis.invalid"],
-                                       "csrf_token": token}, headers={"cookie": f"__Host-gutaxis-csrf={pre}"})
+            r = c.post(
+                "/login",
+                data={
+                    "email": "alex@demo.gutaxis.invalid",
+                    "password": logins["alex@demo.gutaxis.invalid"],
+                    "csrf_token": token,
+                },
+                headers={"cookie": f"__Host-gutaxis-csrf={pre}"},
+            )
             assert r.status_code == 303 and r.headers["location"] == "/log"
             cookie = re.search(r"__Host-gutaxis=([^;]+)", r.headers["set-cookie"]).group(1)
             h = {"cookie": f"__Host-gutaxis={cookie}", "accept": "text/html"}
@@ -88,7 +119,7 @@ def _session_members(sid: int) -> list[int]:
                 stat = open(f"/proc/{d}/stat").read()
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[3]) == sid and fields[0] != "Z":  # field 6 of stat: the session id
                 out.append(int(d))
     return out

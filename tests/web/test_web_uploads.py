@@ -19,15 +19,22 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
-
 from conftest import SHARED, signup
+from sqlalchemy import func, select
 
 MB = 1024 * 1024
 METAPHLAN = SHARED / "data" / "gmwi2_example" / "SRR1761667_metaphlan.txt"
 # species of the GMHI lists (gutaxis/data/gmhi_species.tsv) and of the panels, so every index is defined
-TAXA = ["Alistipes putredinis", "Bifidobacterium adolescentis", "Faecalibacterium prausnitzii", "Eubacterium rectale",
-        "Escherichia coli", "Ruminococcus gnavus", "Prevotella copri", "Akkermansia muciniphila"]
+TAXA = [
+    "Alistipes putredinis",
+    "Bifidobacterium adolescentis",
+    "Faecalibacterium prausnitzii",
+    "Eubacterium rectale",
+    "Escherichia coli",
+    "Ruminococcus gnavus",
+    "Prevotella copri",
+    "Akkermansia muciniphila",
+]
 COUNTS = [310, 45, 220, 130, 12, 9, 80, 4]
 
 
@@ -100,8 +107,9 @@ def biom_table():
     import biom
 
     taxonomy = [{"taxonomy": ["k__Bacteria", f"g__{t.split()[0]}", f"s__{t.replace(' ', '_')}"]} for t in TAXA]
-    return biom.Table(np.array(COUNTS, dtype=float)[:, None], TAXA, ["S1"], observation_metadata=taxonomy,
-                      type="OTU table")
+    return biom.Table(
+        np.array(COUNTS, dtype=float)[:, None], TAXA, ["S1"], observation_metadata=taxonomy, type="OTU table"
+    )
 
 
 def biom_v2_bytes() -> bytes:
@@ -123,8 +131,9 @@ FORMATS = {
     "table.qza": qza,
     "profile.tsv": lambda: ("taxon\tS1\n" + "".join(f"{t}\t{c}\n" for t, c in zip(TAXA, COUNTS))).encode(),
     "profile_rows.csv": lambda: ("sample," + ",".join(TAXA) + "\nS1," + ",".join(map(str, COUNTS)) + "\n").encode(),
-    "profile.tsv.gz": lambda: gzip.compress(("taxon\tS1\n" + "".join(f"{t}\t{c}\n" for t, c in zip(TAXA, COUNTS)))
-                                            .encode()),
+    "profile.tsv.gz": lambda: gzip.compress(
+        ("taxon\tS1\n" + "".join(f"{t}\t{c}\n" for t, c in zip(TAXA, COUNTS))).encode()
+    ),
 }
 
 
@@ -175,9 +184,15 @@ def test_percentiles_against_a_healthy_reference(app, person, settings, tmp_path
     from gutaxis.measure import HealthyReference, percentiles
 
     rng = np.random.default_rng(3)
-    ref = HealthyReference(values={"GMHI": rng.normal(0.5, 1.0, 40), "shannon": rng.normal(2.5, 0.6, 40),
-                                   "faecalibacterium_prausnitzii": rng.uniform(0, 0.15, 40)},
-                           n_samples=40, source="test cohort")
+    ref = HealthyReference(
+        values={
+            "GMHI": rng.normal(0.5, 1.0, 40),
+            "shannon": rng.normal(2.5, 0.6, 40),
+            "faecalibacterium_prausnitzii": rng.uniform(0, 0.15, 40),
+        },
+        n_samples=40,
+        source="test cohort",
+    )
     settings.reference = ref.to_json(tmp_path / "reference.json")
     uid = upload_id(upload(person, METAPHLAN.name, METAPHLAN.read_bytes()))
     card = card_of(app, uid)
@@ -283,8 +298,14 @@ def test_upload_page_shows_progress_then_failure(app, person):
     from gutaxis.web.models import Job, Upload
 
     with app.state.sessions() as db:
-        up = Upload(person_id=person.user_id, client_id=str(uuid.uuid4()), filename="later.tsv",
-                    stored_name="0" * 32, size=10, kind="profile")
+        up = Upload(
+            person_id=person.user_id,
+            client_id=str(uuid.uuid4()),
+            filename="later.tsv",
+            stored_name="0" * 32,
+            size=10,
+            kind="profile",
+        )
         db.add(up)
         db.flush()
         job = Job(kind="parse_profile", person_id=person.user_id, params={"upload_id": up.id})
@@ -306,8 +327,15 @@ def test_diary_uploads_are_covered_by_the_diary_scope(app, person, dietitian):
     from gutaxis.web.models import Upload
 
     with app.state.sessions() as db:
-        up = Upload(person_id=person.user_id, client_id=str(uuid.uuid4()), filename="cronometer.csv",
-                    stored_name="0" * 32, size=10, kind="cronometer", status="done")
+        up = Upload(
+            person_id=person.user_id,
+            client_id=str(uuid.uuid4()),
+            filename="cronometer.csv",
+            stored_name="0" * 32,
+            size=10,
+            kind="cronometer",
+            status="done",
+        )
         db.add(up)
         db.commit()
         uid = up.id
@@ -378,8 +406,12 @@ def test_dietitian_with_consent_reads_with_one_audit_row_per_get(app, person, di
     # the owner's reads leave no rows; another scope does not open the upload
     n = len(audit_rows(app))
     assert person.html(f"/uploads/{uid}").status_code == 200 and len(audit_rows(app)) == n
-    assert dietitian.post_form("/uploads", files={"file": ("x.tsv", b"a\tb\n", "text/plain")},
-                               page=f"/uploads/{uid}").status_code == 404  # uploading is the person's
+    assert (
+        dietitian.post_form(
+            "/uploads", files={"file": ("x.tsv", b"a\tb\n", "text/plain")}, page=f"/uploads/{uid}"
+        ).status_code
+        == 404
+    )  # uploading is the person's
 
 
 def test_consent_for_another_scope_is_not_enough(app, person, dietitian):
@@ -415,8 +447,10 @@ def test_zeros_gzip_is_valid(tmp_path):
 def bombs(tmp_path_factory):
     d = tmp_path_factory.mktemp("bombs")
     # zip: one member of 1 GB of zeros, streamed in (zip64)
-    with (zipfile.ZipFile(d / "bomb.qza", "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
-          zf.open("0e7a1f3c/data/feature-table.biom", "w", force_zip64=True) as f):
+    with (
+        zipfile.ZipFile(d / "bomb.qza", "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("0e7a1f3c/data/feature-table.biom", "w", force_zip64=True) as f,
+    ):
         for _ in range(1024):
             f.write(bytes(MB))
     # gzip: 2 GB of zeros
@@ -482,8 +516,10 @@ def test_refused_fast_and_small(app, person, bombs, case):
     finally:
         tracemalloc.stop()
     assert r.status_code == status
-    print(f"\nREFUSED {case}: {len(data) / MB:.2f} MB sent, HTTP {status}, {elapsed:.3f} s, "
-          f"RSS high-water +{rss_mb:.1f} MB, traced peak {peak_mb:.1f} MB (body included)")
+    print(
+        f"\nREFUSED {case}: {len(data) / MB:.2f} MB sent, HTTP {status}, {elapsed:.3f} s, "
+        f"RSS high-water +{rss_mb:.1f} MB, traced peak {peak_mb:.1f} MB (body included)"
+    )
     assert elapsed < 1.0
     assert rss_mb < 200 and peak_mb < 200
     if name != "../x.txt":
@@ -492,19 +528,22 @@ def test_refused_fast_and_small(app, person, bombs, case):
     assert [p for p in app.state.settings.upload_dir.iterdir() if p.is_file()] == []  # nothing left on disk
 
 
-@pytest.mark.parametrize("name, source, status, words", [
-    ("many.qza", "many.qza", 400, "lists 1001 files"),
-    ("escape.qza", "escape.qza", 400, "a path outside the archive"),
-    ("nested.qza", "nested.qza", 400, "zip archive inside the archive"),
-    ("nested.txt.gz", "nested.txt.gz", 400, "gzip archive, not a text profile"),
-    ("profile.exe", b"MZ\x90\x00", 400, "this kind of file is not accepted. Accepted: MetaPhlAn"),
-    ("profile.txt", b"\x00\x01\x02binary", 400, "binary file"),
-    ("profile.txt", "\u00e9t\u00e9".encode("latin-1") + b"\n", 400, "not UTF-8 text"),
-    ("profile.qza", b"taxon\tS1\n", 400, "not a zip archive"),
-    ("profile.txt.gz", b"taxon\tS1\n", 400, "is not gzip-compressed"),
-    ("profile.biom.gz", gzip.compress(b"{}"), 400, "upload .biom and .qza files as they are"),
-    ("empty.tsv", b"", 400, "is empty"),
-])
+@pytest.mark.parametrize(
+    "name, source, status, words",
+    [
+        ("many.qza", "many.qza", 400, "lists 1001 files"),
+        ("escape.qza", "escape.qza", 400, "a path outside the archive"),
+        ("nested.qza", "nested.qza", 400, "zip archive inside the archive"),
+        ("nested.txt.gz", "nested.txt.gz", 400, "gzip archive, not a text profile"),
+        ("profile.exe", b"MZ\x90\x00", 400, "this kind of file is not accepted. Accepted: MetaPhlAn"),
+        ("profile.txt", b"\x00\x01\x02binary", 400, "binary file"),
+        ("profile.txt", "\u00e9t\u00e9".encode("latin-1") + b"\n", 400, "not UTF-8 text"),
+        ("profile.qza", b"taxon\tS1\n", 400, "not a zip archive"),
+        ("profile.txt.gz", b"taxon\tS1\n", 400, "is not gzip-compressed"),
+        ("profile.biom.gz", gzip.compress(b"{}"), 400, "upload .biom and .qza files as they are"),
+        ("empty.tsv", b"", 400, "is empty"),
+    ],
+)
 def test_other_refusals(app, person, bombs, name, source, status, words):
     from gutaxis.web.models import Upload
 
@@ -512,8 +551,22 @@ def test_other_refusals(app, person, bombs, name, source, status, words):
     assert count(app, Upload) == 0
 
 
-@pytest.mark.parametrize("name", ["", "   ", "a/b.txt", "..\\x.txt", "C:\\x.txt", "x\x00.txt", "x\n.txt", "x\x1b.txt",
-                                  "..", "c:x.txt", "a" * 201 + ".txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "   ",
+        "a/b.txt",
+        "..\\x.txt",
+        "C:\\x.txt",
+        "x\x00.txt",
+        "x\n.txt",
+        "x\x1b.txt",
+        "..",
+        "c:x.txt",
+        "a" * 201 + ".txt",
+    ],
+)
 def test_bad_names_are_refused(name):
     from gutaxis.web.upload_safety import UploadRefused, check_filename
 
@@ -550,8 +603,9 @@ def test_hdf5_declaring_huge_datasets_fails_the_job(app, person):
     buf = io.BytesIO()
     with h5py.File(buf, "w") as handle:
         handle.attrs["format-url"] = "http://biom-format.org"
-        handle.create_dataset("observation/matrix/data", shape=(200 * MB // 8,), dtype="f8",
-                              compression="gzip", chunks=(1 << 16,))  # never written: tiny on disk
+        handle.create_dataset(
+            "observation/matrix/data", shape=(200 * MB // 8,), dtype="f8", compression="gzip", chunks=(1 << 16,)
+        )  # never written: tiny on disk
     data = buf.getvalue()
     assert len(data) < MB
     uid = upload_id(upload(person, "huge.biom", data))
@@ -560,8 +614,12 @@ def test_hdf5_declaring_huge_datasets_fails_the_job(app, person):
 
 
 def test_uploading_needs_a_person_and_csrf(app, person, dietitian):
-    r = person.c.post("/uploads", data={"client_id": str(uuid.uuid4())},
-                      files={"file": ("p.tsv", b"taxon\tS1\nA\t1\n", "text/plain")}, headers={"accept": "text/html"})
+    r = person.c.post(
+        "/uploads",
+        data={"client_id": str(uuid.uuid4())},
+        files={"file": ("p.tsv", b"taxon\tS1\nA\t1\n", "text/plain")},
+        headers={"accept": "text/html"},
+    )
     assert r.status_code == 403
     r = upload(person, "p.tsv", b"taxon\tS1\nA\t1\n", client_id="not-a-uuid")
     assert r.status_code == 400
@@ -572,8 +630,9 @@ def test_uploading_needs_a_person_and_csrf(app, person, dietitian):
 def test_unnamed_features_make_panels_not_measurable_not_zero(app, person):
     """A table of ASV ids (iMSMS, one real sample) matches no panel taxon: the card says so, never 0%."""
     needs_shared()
-    counts = pd.read_csv(SHARED / "data" / "imsms_ms_16s" / "imsms_asv_counts.tsv.gz", sep="\t", index_col=0,
-                         nrows=2000)
+    counts = pd.read_csv(
+        SHARED / "data" / "imsms_ms_16s" / "imsms_asv_counts.tsv.gz", sep="\t", index_col=0, nrows=2000
+    )
     sample = counts.columns[0]
     one = counts[[sample]]
     one = one[one[sample] > 0]

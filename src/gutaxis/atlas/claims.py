@@ -84,8 +84,18 @@ class Verdict:
     reason: str
 
 
-def verdict(estimates, std_errors, pvalues, pooled: float, ci_low: float, ci_high: float, i2: float,
-            direction: str, *, untestable_reason: str = "no cohort gives an estimate") -> Verdict:
+def verdict(
+    estimates,
+    std_errors,
+    pvalues,
+    pooled: float,
+    ci_low: float,
+    ci_high: float,
+    i2: float,
+    direction: str,
+    *,
+    untestable_reason: str = "no cohort gives an estimate",
+) -> Verdict:
     """Apply the rule of the module docstring. ``direction`` is ``"lower"`` or ``"higher"`` (the
     claim's direction of the effect cases - controls)."""
     if direction not in ("lower", "higher"):

@@ -81,42 +81,86 @@ class CohortSpec:
 #: registry names of the folders that the dataset registry holds under another name
 _REGISTRY = {"maaslin2_hmp2": "hmp2_maaslin2", "gmhi2020_validation": "gmhi2020_validation"}
 
-_SUN = ("Sun W et al. A population-scale analysis of 36 gut microbiome studies reveals universal species "
-        "signatures for common diseases. npj Biofilms Microbiomes 2024. doi:10.1038/s41522-024-00567-9")
-_GESPIC = ("Essex M, Rios Rodriguez V, et al. Spondyloarthritis, acute anterior uveitis, and Crohn's disease have "
-           "both shared and distinct gut microbiota. 2023 (PubMed 37471465; medRxiv 2022.05.13.22275044)")
+_SUN = (
+    "Sun W et al. A population-scale analysis of 36 gut microbiome studies reveals universal species "
+    "signatures for common diseases. npj Biofilms Microbiomes 2024. doi:10.1038/s41522-024-00567-9"
+)
+_GESPIC = (
+    "Essex M, Rios Rodriguez V, et al. Spondyloarthritis, acute anterior uveitis, and Crohn's disease have "
+    "both shared and distinct gut microbiota. 2023 (PubMed 37471465; medRxiv 2022.05.13.22275044)"
+)
 
 COHORTS: tuple[CohortSpec, ...] = (
-    CohortSpec("1000RA", "RA", "ra1000_16s", "_ra1000",
-               citation="1000RA cohort, Peking University People's Hospital (github.com/JerryHnuPKUPH/1000RA)"),
-    CohortSpec("GMHI validation RA", "RA", "gmhi2020_validation", "_gmhi", ("Rheumatoid arthritis",),
-               citation="Gupta VK et al. Nat Commun 2020;11:4635. doi:10.1038/s41467-020-18476-8"),
+    CohortSpec(
+        "1000RA",
+        "RA",
+        "ra1000_16s",
+        "_ra1000",
+        citation="1000RA cohort, Peking University People's Hospital (github.com/JerryHnuPKUPH/1000RA)",
+    ),
+    CohortSpec(
+        "GMHI validation RA",
+        "RA",
+        "gmhi2020_validation",
+        "_gmhi",
+        ("Rheumatoid arthritis",),
+        citation="Gupta VK et al. Nat Commun 2020;11:4635. doi:10.1038/s41467-020-18476-8",
+    ),
     CohortSpec("Sun2024 ZhangX_2015", "RA", "sun2024_gm_common_diseases", "_sun", ("ZhangX_2015",), _SUN),
     CohortSpec("Sun2024 ChenB_2020", "SLE", "sun2024_gm_common_diseases", "_sun", ("ChenB_2020",), _SUN),
-    CohortSpec("iMSMS", "MS", "imsms_ms_16s", "_imsms",
-               citation="iMSMS Consortium. Cell 2022;185:3467. doi:10.1016/j.cell.2022.08.021"),
-    CohortSpec("GMHI validation AS", "AS", "gmhi2020_validation", "_gmhi", ("N-5",),
-               citation="Gupta VK et al. Nat Commun 2020;11:4635. doi:10.1038/s41467-020-18476-8"),
+    CohortSpec(
+        "iMSMS",
+        "MS",
+        "imsms_ms_16s",
+        "_imsms",
+        citation="iMSMS Consortium. Cell 2022;185:3467. doi:10.1016/j.cell.2022.08.021",
+    ),
+    CohortSpec(
+        "GMHI validation AS",
+        "AS",
+        "gmhi2020_validation",
+        "_gmhi",
+        ("N-5",),
+        citation="Gupta VK et al. Nat Commun 2020;11:4635. doi:10.1038/s41467-020-18476-8",
+    ),
     CohortSpec("Sun2024 HuangR_2020", "AS", "sun2024_gm_common_diseases", "_sun", ("HuangR_2020",), _SUN),
     CohortSpec("Sun2024 ZhouC_2020", "AS", "sun2024_gm_common_diseases", "_sun", ("ZhouC_2020",), _SUN),
     CohortSpec("GESPIC axSpA", "AS", "gespic_essex2023", "_gespic", ("S",), _GESPIC),
-    CohortSpec("HMP2", "IBD", "maaslin2_hmp2", "_hmp2",
-               citation="Lloyd-Price J et al. Nature 2019;569:655. doi:10.1038/s41586-019-1237-9"),
-    CohortSpec("Gevers ileum (MLRepo)", "IBD", "mlrepo_ibd_gevers_sokol", "_gevers",
-               citation="Gevers D et al. Cell Host Microbe 2014;15:382. doi:10.1016/j.chom.2014.02.005; "
-                        "Vangay P et al. GigaScience 2019;8:giz042"),
-    CohortSpec("Sokol (MLRepo)", "IBD", "mlrepo_ibd_gevers_sokol", "_sokol",
-               citation="Sokol H et al. Gut 2017;66:1039. doi:10.1136/gutjnl-2015-310746; "
-                        "Vangay P et al. GigaScience 2019;8:giz042"),
-    CohortSpec("MetAML Nielsen/MetaHIT", "IBD", "metaml_pasolli2016", "_metaml",
-               citation="Pasolli E et al. PLoS Comput Biol 2016;12:e1004977; Nielsen HB et al. Nat Biotechnol "
-                        "2014;32:822"),
+    CohortSpec(
+        "HMP2",
+        "IBD",
+        "maaslin2_hmp2",
+        "_hmp2",
+        citation="Lloyd-Price J et al. Nature 2019;569:655. doi:10.1038/s41586-019-1237-9",
+    ),
+    CohortSpec(
+        "Gevers ileum (MLRepo)",
+        "IBD",
+        "mlrepo_ibd_gevers_sokol",
+        "_gevers",
+        citation="Gevers D et al. Cell Host Microbe 2014;15:382. doi:10.1016/j.chom.2014.02.005; "
+        "Vangay P et al. GigaScience 2019;8:giz042",
+    ),
+    CohortSpec(
+        "Sokol (MLRepo)",
+        "IBD",
+        "mlrepo_ibd_gevers_sokol",
+        "_sokol",
+        citation="Sokol H et al. Gut 2017;66:1039. doi:10.1136/gutjnl-2015-310746; "
+        "Vangay P et al. GigaScience 2019;8:giz042",
+    ),
+    CohortSpec(
+        "MetAML Nielsen/MetaHIT",
+        "IBD",
+        "metaml_pasolli2016",
+        "_metaml",
+        citation="Pasolli E et al. PLoS Comput Biol 2016;12:e1004977; Nielsen HB et al. Nat Biotechnol 2014;32:822",
+    ),
     CohortSpec("GESPIC CD", "IBD", "gespic_essex2023", "_gespic", ("C",), _GESPIC),
     CohortSpec("Sun2024 HeQ_2017", "IBD", "sun2024_gm_common_diseases", "_sun", ("HeQ_2017",), _SUN),
     CohortSpec("Sun2024 WengY_2019", "IBD", "sun2024_gm_common_diseases", "_sun", ("WengY_2019",), _SUN),
     CohortSpec("Sun2024 ZhuQ_2021", "Graves' disease", "sun2024_gm_common_diseases", "_sun", ("ZhuQ_2021",), _SUN),
-    CohortSpec("Sun2024 LiuP_2021", "myasthenia gravis", "sun2024_gm_common_diseases", "_sun", ("LiuP_2021",),
-               _SUN),
+    CohortSpec("Sun2024 LiuP_2021", "myasthenia gravis", "sun2024_gm_common_diseases", "_sun", ("LiuP_2021",), _SUN),
     CohortSpec("Sun2024 YeZ_2018", "Behçet's disease", "sun2024_gm_common_diseases", "_sun", ("YeZ_2018",), _SUN),
     CohortSpec("Sun2024 YeZ_2020 (VKH)", "uveitis", "sun2024_gm_common_diseases", "_sun", ("YeZ_2020",), _SUN),
     CohortSpec("GESPIC AAU", "uveitis", "gespic_essex2023", "_gespic", ("U",), _GESPIC),
@@ -138,8 +182,10 @@ def _file(data_dir, folder: str, name: str, cohort: str) -> Path:
     try:
         datasets.dataset_info(reg)
     except InputError:
-        raise NotAnalysable(f"the {folder} dataset is not in the dataset registry (its licence does not allow "
-                            "redistribution, or its files are derived); pass --data-dir with a local copy") from None
+        raise NotAnalysable(
+            f"the {folder} dataset is not in the dataset registry (its licence does not allow "
+            "redistribution, or its files are derived); pass --data-dir with a local copy"
+        ) from None
     return datasets.fetch(f"{reg}/{name}", progress=False)
 
 
@@ -152,8 +198,12 @@ def provenance_summary(data_dir, folder: str) -> dict:
             info = datasets.dataset_info(_REGISTRY.get(folder, folder))
         except InputError:
             return {}
-        return {"title": info.get("title", ""), "source": info.get("source", ""),
-                "licence": info.get("licence", ""), "citation": info.get("citation", "")}
+        return {
+            "title": info.get("title", ""),
+            "source": info.get("source", ""),
+            "licence": info.get("licence", ""),
+            "citation": info.get("citation", ""),
+        }
     path = Path(data_dir) / folder / "PROVENANCE.md"
     if not path.is_file():
         return {}
@@ -196,8 +246,7 @@ def _covariates(meta: pd.DataFrame, candidates: list[str], notes: list[str]) -> 
         col = meta[c]
         cover = float(col.notna().mean())
         if cover < MIN_COVARIATE_COVERAGE:
-            notes.append(f"{c} not adjusted for: recorded for {cover:.0%} of samples (< "
-                         f"{MIN_COVARIATE_COVERAGE:.0%})")
+            notes.append(f"{c} not adjusted for: recorded for {cover:.0%} of samples (< {MIN_COVARIATE_COVERAGE:.0%})")
         elif col.dropna().nunique() < 2:
             notes.append(f"{c} not adjusted for: a single value")
         else:
@@ -205,15 +254,28 @@ def _covariates(meta: pd.DataFrame, candidates: list[str], notes: list[str]) -> 
     return out
 
 
-def _finish(spec: CohortSpec, rank: str, table: pd.DataFrame, meta: pd.DataFrame, candidates: list[str], *,
-            block: str | None = None, permute: str = "within", caveats=(), design: str = "") -> Cohort:
+def _finish(
+    spec: CohortSpec,
+    rank: str,
+    table: pd.DataFrame,
+    meta: pd.DataFrame,
+    candidates: list[str],
+    *,
+    block: str | None = None,
+    permute: str = "within",
+    caveats=(),
+    design: str = "",
+) -> Cohort:
     if "group" not in meta.columns:
         raise InputError("no group column after harmonisation", source=spec.name)
     meta = meta[meta["group"].isin(["case", "control"])].copy()
     common = table.index.intersection(meta.index)
     if len(common) == 0:
-        raise InputError("no sample ID of the abundance table is in the metadata", source=spec.name,
-                         hint="check the sample ID columns of the two files")
+        raise InputError(
+            "no sample ID of the abundance table is in the metadata",
+            source=spec.name,
+            hint="check the sample ID columns of the two files",
+        )
     rel = _relative(table.loc[common], spec.name)
     meta = meta.loc[rel.index]
     notes = list(caveats)
@@ -232,8 +294,7 @@ def _num(s: pd.Series) -> pd.Series:
 
 
 def _sex(s: pd.Series) -> pd.Series:
-    m = {"m": "male", "male": "male", "1": "male", "f": "female", "female": "female", "2": "female",
-         "0": "female"}
+    m = {"m": "male", "male": "male", "1": "male", "f": "female", "female": "female", "2": "female", "0": "female"}
     return s.astype(str).str.strip().str.lower().map(m)
 
 
@@ -241,10 +302,12 @@ def _sex(s: pd.Series) -> pd.Series:
 
 
 def _ra1000(spec, data_dir):
-    counts = pd.read_csv(_file(data_dir, spec.dataset, "ra1000_genus_counts.tsv.gz", spec.name), sep="\t",
-                         index_col=0).T
-    meta = pd.read_csv(_file(data_dir, spec.dataset, "ra1000_sample_metadata.tsv", spec.name), sep="\t",
-                       index_col=0, low_memory=False)
+    counts = pd.read_csv(
+        _file(data_dir, spec.dataset, "ra1000_genus_counts.tsv.gz", spec.name), sep="\t", index_col=0
+    ).T
+    meta = pd.read_csv(
+        _file(data_dir, spec.dataset, "ra1000_sample_metadata.tsv", spec.name), sep="\t", index_col=0, low_memory=False
+    )
     col = "Group (1=HC,2=RA)"
     if col not in meta.columns:
         raise InputError(f"no column {col!r}", source=f"{spec.name} metadata")
@@ -255,10 +318,20 @@ def _ra1000(spec, data_dir):
     out["BMI"] = _num(meta["BMI"]).to_numpy()
     out["site"] = meta["Location"].astype(str).to_numpy()
     counts.index = counts.index.astype(str)
-    return _finish(spec, "genus", collapse_lineages(counts, "genus"), out, ["age", "sex", "BMI", "site"],
-                   caveats=[("16S ASVs rarefied to 10,000 reads by the authors; Gender is coded 1/2 without a key "
-                             "(adjusted for as a two-level factor)")],
-                   design="RA vs healthy controls, unpaired")
+    return _finish(
+        spec,
+        "genus",
+        collapse_lineages(counts, "genus"),
+        out,
+        ["age", "sex", "BMI", "site"],
+        caveats=[
+            (
+                "16S ASVs rarefied to 10,000 reads by the authors; Gender is coded 1/2 without a key "
+                "(adjusted for as a two-level factor)"
+            )
+        ],
+        design="RA vs healthy controls, unpaired",
+    )
 
 
 def _gmhi(spec, data_dir, code):
@@ -272,7 +345,8 @@ def _gmhi(spec, data_dir, code):
         raise NotAnalysable(
             f"{n_case} cases but no healthy controls from the same study: the validation set's 118 healthy "
             "people come from other studies (N-1, N-8, Healthy_P), so a case-control contrast would measure "
-            "study and batch differences, not disease")
+            "study and batch differences, not disease"
+        )
     raise NotAnalysable("unexpected GMHI layout: controls in the same study are not supported yet")
 
 
@@ -294,25 +368,41 @@ def _sun(spec, data_dir, project):
     out["age"] = _num(g["Age"]).to_numpy()
     out["sex"] = _sex(g["Gender"]).to_numpy()
     out["BMI"] = _num(g["BMI"]).to_numpy()
-    caveats = [("MetaPhlAn4 class-level profile only (species/genus tables are not in the public snapshot): "
-                "genus claims cannot be tested here; diversity is class-level")]
+    caveats = [
+        (
+            "MetaPhlAn4 class-level profile only (species/genus tables are not in the public snapshot): "
+            "genus claims cannot be tested here; diversity is class-level"
+        )
+    ]
     if project == "WengY_2019":
         caveats.append("CD and UC cases share the same 15 controls; pooled as IBD vs controls")
-    return _finish(spec, "class", table, out, ["age", "sex", "BMI"], caveats=caveats,
-                   design=f"{project}: cases vs controls, unpaired")
+    return _finish(
+        spec,
+        "class",
+        table,
+        out,
+        ["age", "sex", "BMI"],
+        caveats=caveats,
+        design=f"{project}: cases vs controls, unpaired",
+    )
 
 
 def _imsms(spec, data_dir):
-    counts = pd.read_csv(_file(data_dir, spec.dataset, "imsms_asv_counts.tsv.gz", spec.name), sep="\t",
-                         index_col=0)
-    tax = pd.read_csv(_file(data_dir, spec.dataset, "imsms_asv_sequences_taxonomy.tsv", spec.name), sep="\t",
-                      index_col=0)
+    counts = pd.read_csv(_file(data_dir, spec.dataset, "imsms_asv_counts.tsv.gz", spec.name), sep="\t", index_col=0)
+    tax = pd.read_csv(
+        _file(data_dir, spec.dataset, "imsms_asv_sequences_taxonomy.tsv", spec.name), sep="\t", index_col=0
+    )
     lineage = tax["taxonomy"].reindex(counts.index).fillna("")
     genus = parse_lineage(lineage.reset_index(drop=True))["genus"].to_numpy()
     genus = np.where(pd.isna(genus), "unassigned", genus)
     table = counts.groupby(genus).sum().T
-    meta = pd.read_csv(_file(data_dir, spec.dataset, "imsms_map.txt", spec.name), sep="\t", encoding="latin-1",
-                       index_col=0, low_memory=False)
+    meta = pd.read_csv(
+        _file(data_dir, spec.dataset, "imsms_map.txt", spec.name),
+        sep="\t",
+        encoding="latin-1",
+        index_col=0,
+        low_memory=False,
+    )
     out = pd.DataFrame(index=meta.index.astype(str))
     out["group"] = meta["disease"].map({"MS": "case", "Control": "control"}).to_numpy()
     out["age"] = _num(meta["age"]).to_numpy()
@@ -321,17 +411,34 @@ def _imsms(spec, data_dir):
     out["site"] = meta["site"].astype(str).to_numpy()
     out["household"] = meta["household"].astype(str).to_numpy()
     table.index = table.index.astype(str)
-    return _finish(spec, "genus", table, out, ["age", "sex", "BMI", "site"], block="household", permute="within",
-                   caveats=[("MS patients paired with household controls: household is a random intercept and "
-                             "PERMANOVA permutes within households; site is constant within a household")],
-                   design="MS vs household controls, paired by household")
+    return _finish(
+        spec,
+        "genus",
+        table,
+        out,
+        ["age", "sex", "BMI", "site"],
+        block="household",
+        permute="within",
+        caveats=[
+            (
+                "MS patients paired with household controls: household is a random intercept and "
+                "PERMANOVA permutes within households; site is constant within a household"
+            )
+        ],
+        design="MS vs household controls, paired by household",
+    )
 
 
 def _gespic(spec, data_dir, code):
     t = pd.read_csv(_file(data_dir, spec.dataset, "supp-table-3-master.tsv", spec.name), sep="\t")
     t.index = (t["PatientID"].astype(str) + "_b" + t["clin.SeqExp"].astype(str)).to_numpy()
-    bins = [c for c in t.columns if c.startswith("tax.") and not c.startswith("tax.ASV")
-            and c not in ("tax.Observed", "tax.Shannon", "tax.PB_ratio")]
+    bins = [
+        c
+        for c in t.columns
+        if c.startswith("tax.")
+        and not c.startswith("tax.ASV")
+        and c not in ("tax.Observed", "tax.Shannon", "tax.PB_ratio")
+    ]
     table = t[bins].copy()
     table.columns = [c[4:] for c in bins]
     # genus bins; family-level bins (names ending in -aceae) are kept as the authors binned them
@@ -343,13 +450,21 @@ def _gespic(spec, data_dir, code):
     out["batch"] = t["clin.SeqExp"].astype(str).to_numpy()
     sub = out[out.group.isin(["case", "control"])]
     in0 = int(((sub.group == "case") & (sub.batch == "0")).sum())
-    caveat = (f"BATCH-CONFOUNDED: all healthy controls are in sequencing batch 0, cases in both ({in0} of "
-              f"{int((sub.group == 'case').sum())} in batch 0); batch is adjusted for, so the contrast rests on "
-              "the batch-0 cases; treat the effects as weak evidence")
+    caveat = (
+        f"BATCH-CONFOUNDED: all healthy controls are in sequencing batch 0, cases in both ({in0} of "
+        f"{int((sub.group == 'case').sum())} in batch 0); batch is adjusted for, so the contrast rests on "
+        "the batch-0 cases; treat the effects as weak evidence"
+    )
     # the 442 DA ASVs binned by genus: row sums < 1 (median 0.954); renormalised to the binned share
-    return _finish(spec, "genus", table, out, ["age", "sex", "BMI", "batch"],
-                   caveats=[caveat, "relative abundances of the 442 ASVs the authors kept, binned by genus"],
-                   design="cases vs healthy controls, unpaired")
+    return _finish(
+        spec,
+        "genus",
+        table,
+        out,
+        ["age", "sex", "BMI", "batch"],
+        caveats=[caveat, "relative abundances of the 442 ASVs the authors kept, binned by genus"],
+        design="cases vs healthy controls, unpaired",
+    )
 
 
 def _hmp2(spec, data_dir):
@@ -362,12 +477,23 @@ def _hmp2(spec, data_dir):
     out["site"] = meta["site"].astype(str).to_numpy()
     out["subject"] = meta["subject"].astype(str).to_numpy()
     data.index = data.index.astype(str)
-    return _finish(spec, "genus", collapse_lineages(data, "genus"), out, ["age", "antibiotics", "site"],
-                   block="subject", permute="whole",
-                   caveats=[("repeated samples per participant: subject is a random intercept and PERMANOVA "
-                             "exchanges whole participants"),
-                            "the MaAsLin 2 example table holds only 87 species, so genera are partial sums"],
-                   design="CD and UC vs non-IBD, longitudinal")
+    return _finish(
+        spec,
+        "genus",
+        collapse_lineages(data, "genus"),
+        out,
+        ["age", "antibiotics", "site"],
+        block="subject",
+        permute="whole",
+        caveats=[
+            (
+                "repeated samples per participant: subject is a random intercept and PERMANOVA "
+                "exchanges whole participants"
+            ),
+            "the MaAsLin 2 example table holds only 87 species, so genera are partial sums",
+        ],
+        design="CD and UC vs non-IBD, longitudinal",
+    )
 
 
 def _task(path: Path) -> pd.Series:
@@ -381,35 +507,60 @@ def _gevers(spec, data_dir):
     out = pd.DataFrame({"group": task.map({"CD": "case", "no": "control"})}, index=task.index.astype(str))
     table = collapse_lineages(tab.T, "genus")
     table.index = table.index.astype(str)
-    return _finish(spec, "genus", table, out, [],
-                   caveats=["ileal biopsies, not stool (RISK paediatric cohort); no covariates in the task file",
-                            "same RISK cohort as MicrobiomeHD's ibd_gevers: not independent of that comparison"],
-                   design="paediatric CD vs not-IBD, one ileal biopsy per person")
+    return _finish(
+        spec,
+        "genus",
+        table,
+        out,
+        [],
+        caveats=[
+            "ileal biopsies, not stool (RISK paediatric cohort); no covariates in the task file",
+            "same RISK cohort as MicrobiomeHD's ibd_gevers: not independent of that comparison",
+        ],
+        design="paediatric CD vs not-IBD, one ileal biopsy per person",
+    )
 
 
 def _sokol(spec, data_dir):
     tab = pd.read_csv(_file(data_dir, spec.dataset, "sokol_gg_taxatable.txt", spec.name), sep="\t", index_col=0)
-    labels = pd.concat([_task(_file(data_dir, spec.dataset, f, spec.name))
-                        for f in ("sokol_task-healthy-cd.txt", "sokol_task-healthy-uc.txt")])
+    labels = pd.concat(
+        [
+            _task(_file(data_dir, spec.dataset, f, spec.name))
+            for f in ("sokol_task-healthy-cd.txt", "sokol_task-healthy-uc.txt")
+        ]
+    )
     labels = labels[~labels.index.duplicated()]
     grp = labels.map(lambda v: "control" if str(v).lower().startswith("healthy") else "case")
     out = pd.DataFrame({"group": grp}, index=labels.index.astype(str))
     table = collapse_lineages(tab.T, "genus")
     table.index = table.index.astype(str)
-    return _finish(spec, "genus", table, out, [], caveats=["no covariates in the task files"],
-                   design="CD and UC vs healthy, stool, unpaired")
+    return _finish(
+        spec,
+        "genus",
+        table,
+        out,
+        [],
+        caveats=["no covariates in the task files"],
+        design="CD and UC vs healthy, stool, unpaired",
+    )
 
 
 def _metaml(spec, data_dir):
-    raw = pd.read_csv(_file(data_dir, spec.dataset, "abundance_stoolsubset.txt.bz2", spec.name), sep="\t",
-                      index_col=0, header=None, dtype=str)
+    raw = pd.read_csv(
+        _file(data_dir, spec.dataset, "abundance_stoolsubset.txt.bz2", spec.name),
+        sep="\t",
+        index_col=0,
+        header=None,
+        dtype=str,
+    )
     cols = raw.loc["dataset_name"] == "Neilsen_genome_assembly"
     sub = raw.loc[:, cols]
     sub.columns = sub.loc["sampleID"].astype(str).to_numpy()
     disease = sub.loc["disease"]
     out = pd.DataFrame(index=sub.columns)
-    out["group"] = disease.map(lambda d: "case" if d in ("ibd_ulcerative_colitis", "ibd_crohn_disease")
-                               else ("control" if d == "n" else None)).to_numpy()
+    out["group"] = disease.map(
+        lambda d: "case" if d in ("ibd_ulcerative_colitis", "ibd_crohn_disease") else ("control" if d == "n" else None)
+    ).to_numpy()
     out["age"] = _num(sub.loc["age"].replace("nd", np.nan)).to_numpy()
     out["sex"] = _sex(sub.loc["gender"].replace("nd", np.nan)).to_numpy()
     out["country"] = sub.loc["country"].astype(str).to_numpy()
@@ -418,11 +569,21 @@ def _metaml(spec, data_dir):
     table.columns = [str(c).rsplit("|g__", 1)[1] for c in table.columns]
     table = table.loc[:, [c for c in table.columns if not c.endswith("_unclassified")]]
     # MetaPhlAn2 percentages: the genus rows of a sample sum to about 100; unclassified genera dropped
-    return _finish(spec, "genus", table, out, ["age", "sex", "country"],
-                   caveats=[("MetaPhlAn2 genus rows; 'n_relative' (relatives of patients) excluded; 71 of the 110 "
-                             "samples of MetAML's 'metahit' set are also in this set, so 'metahit' is not analysed "
-                             "separately (no sample counted twice)")],
-                   design="UC and CD vs healthy (Denmark, Spain), unpaired")
+    return _finish(
+        spec,
+        "genus",
+        table,
+        out,
+        ["age", "sex", "country"],
+        caveats=[
+            (
+                "MetaPhlAn2 genus rows; 'n_relative' (relatives of patients) excluded; 71 of the 110 "
+                "samples of MetAML's 'metahit' set are also in this set, so 'metahit' is not analysed "
+                "separately (no sample counted twice)"
+            )
+        ],
+        design="UC and CD vs healthy (Denmark, Spain), unpaired",
+    )
 
 
 def load_cohort(spec: CohortSpec, data_dir=None) -> Cohort:
@@ -434,5 +595,8 @@ def load_cohort(spec: CohortSpec, data_dir=None) -> Cohort:
     except (NotAnalysable, InputError):
         raise
     except (KeyError, ValueError) as exc:
-        raise InputError(f"cannot harmonise: {exc}", source=spec.name,
-                         hint=f"check the files of {spec.dataset} against its PROVENANCE.md") from exc
+        raise InputError(
+            f"cannot harmonise: {exc}",
+            source=spec.name,
+            hint=f"check the files of {spec.dataset} against its PROVENANCE.md",
+        ) from exc

@@ -21,12 +21,25 @@ from ..report.html import DISCLAIMER
 __all__ = ["TSV_FILES", "render_atlas_html", "write_atlas"]
 
 #: TSV files written beside the report (attribute of AtlasResult -> file name)
-TSV_FILES = {"claims": "claims.tsv", "claim_evidence": "claim_evidence.tsv", "cohorts": "cohorts.tsv",
-             "associations": "associations.tsv", "groups": "claim_groups.tsv", "alpha": "alpha_diversity.tsv",
-             "permanova": "permanova.tsv", "meta": "meta_analysis.tsv", "shared": "shared_specific.tsv",
-             "microbiomehd": "microbiomehd_agreement.tsv", "timings": "timings.tsv"}
-_VERDICT_COLOUR = {"supported": "#009E73", "contradicted": "#D55E00", "mixed": "#E69F00",
-                   "not testable in data we hold": "#52606d"}
+TSV_FILES = {
+    "claims": "claims.tsv",
+    "claim_evidence": "claim_evidence.tsv",
+    "cohorts": "cohorts.tsv",
+    "associations": "associations.tsv",
+    "groups": "claim_groups.tsv",
+    "alpha": "alpha_diversity.tsv",
+    "permanova": "permanova.tsv",
+    "meta": "meta_analysis.tsv",
+    "shared": "shared_specific.tsv",
+    "microbiomehd": "microbiomehd_agreement.tsv",
+    "timings": "timings.tsv",
+}
+_VERDICT_COLOUR = {
+    "supported": "#009E73",
+    "contradicted": "#D55E00",
+    "mixed": "#E69F00",
+    "not testable in data we hold": "#52606d",
+}
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -51,10 +64,18 @@ def _forest(claim: str, statement: str, evidence: pd.DataFrame, rows: pd.DataFra
     for _, t in tested.iterrows():
         sub = ev[(ev.disease == t["disease"]) & (ev["rank"] == t["rank"])]
         for _, e in sub.iterrows():
-            lines.append((f"{e['cohort']} (n={int(e['n'])})", e["estimate"], e["estimate"] - 1.96 * e["se"],
-                          e["estimate"] + 1.96 * e["se"], False))
-        lines.append((f"{t['disease']} · {t['rank']} pooled: {t['verdict']}", t["effect"], t["ci_low"],
-                      t["ci_high"], True))
+            lines.append(
+                (
+                    f"{e['cohort']} (n={int(e['n'])})",
+                    e["estimate"],
+                    e["estimate"] - 1.96 * e["se"],
+                    e["estimate"] + 1.96 * e["se"],
+                    False,
+                )
+            )
+        lines.append(
+            (f"{t['disease']} · {t['rank']} pooled: {t['verdict']}", t["effect"], t["ci_low"], t["ci_high"], True)
+        )
     with _rc(f"forest-{claim}"):
         fig, ax = _figure(figsize=(7.2, 0.32 * len(lines) + 1.2))
         y = np.arange(len(lines))[::-1]
@@ -70,9 +91,12 @@ def _forest(claim: str, statement: str, evidence: pd.DataFrame, rows: pd.DataFra
         ax.set_xlabel(f"{scale}, cases − controls (95% CI)")
         ax.set_title(statement)
         alt = f"Forest plot: {statement}; " + "; ".join(f"{ln[0]} {_fmt(ln[1])}" for ln in lines)
-        return Figure(_to_svg(fig, alt, f"forest-{claim}"), alt,
-                      "Squares: each cohort's covariate-adjusted effect; diamonds: the random-effects pooled "
-                      "effect of the disease at that rank (one cohort: its own effect).")
+        return Figure(
+            _to_svg(fig, alt, f"forest-{claim}"),
+            alt,
+            "Squares: each cohort's covariate-adjusted effect; diamonds: the random-effects pooled "
+            "effect of the disease at that rank (one cohort: its own effect).",
+        )
 
 
 def _heatmap(meta: pd.DataFrame, n_max: int = 40) -> tuple[Figure | None, pd.DataFrame]:
@@ -101,17 +125,29 @@ def _heatmap(meta: pd.DataFrame, n_max: int = 40) -> tuple[Figure | None, pd.Dat
         ax.set_yticks(range(E.shape[0]))
         ax.set_yticklabels(E.index, fontsize=7.5)
         fig.colorbar(im, ax=ax, label="pooled log2 effect, cases − controls", shrink=0.6)
-        alt = (f"Heatmap of pooled genus effects in {E.shape[1]} diseases for the {len(keep)} genera called "
-               "in the most diseases")
-        return Figure(_to_svg(fig, alt, "atlas-heatmap"), alt,
-                      "Red: higher in cases; blue: lower; blank: genus not tested in that disease; * q < 0.05."), E
+        alt = (
+            f"Heatmap of pooled genus effects in {E.shape[1]} diseases for the {len(keep)} genera called "
+            "in the most diseases"
+        )
+        return Figure(
+            _to_svg(fig, alt, "atlas-heatmap"),
+            alt,
+            "Red: higher in cases; blue: lower; blank: genus not tested in that disease; * q < 0.05.",
+        ), E
 
 
 def _records(df: pd.DataFrame, columns: list[str]) -> list[list[str]]:
     if df is None or df.empty:
         return []
-    return [[_fmt(r[c]) if isinstance(r[c], (float, int, np.floating, np.integer)) and not isinstance(r[c], bool)
-             else ("" if pd.isna(r[c]) else str(r[c])) for c in columns] for _, r in df.iterrows()]
+    return [
+        [
+            _fmt(r[c])
+            if isinstance(r[c], (float, int, np.floating, np.integer)) and not isinstance(r[c], bool)
+            else ("" if pd.isna(r[c]) else str(r[c]))
+            for c in columns
+        ]
+        for _, r in df.iterrows()
+    ]
 
 
 def render_atlas_html(result) -> str:
@@ -124,18 +160,61 @@ def render_atlas_html(result) -> str:
     forests = []
     for _, c in claims.iterrows():
         scale = "SMD of Shannon" if c["measure"] == "shannon" else "log2 fold difference"
-        fig = _forest(c["claim"], c["statement"], result.claim_evidence, result.claims, scale) \
-            if len(result.claim_evidence) else None
-        forests.append({"claim": c["claim"], "statement": c["statement"], "basis": c["basis"],
-                        "citation": c["citation"], "figure": fig})
+        fig = (
+            _forest(c["claim"], c["statement"], result.claim_evidence, result.claims, scale)
+            if len(result.claim_evidence)
+            else None
+        )
+        forests.append(
+            {
+                "claim": c["claim"],
+                "statement": c["statement"],
+                "basis": c["basis"],
+                "citation": c["citation"],
+                "figure": fig,
+            }
+        )
     heat, _ = _heatmap(result.meta) if len(result.meta) else (None, None)
-    ccols = ["claim", "disease", "rank", "verdict", "observed", "effect", "ci_low", "ci_high", "I2", "cohorts",
-             "samples", "reason", "basis"]
-    claim_rows = [{"cells": r, "verdict": r[ccols.index("verdict")],
-                   "colour": _VERDICT_COLOUR.get(r[ccols.index("verdict")], "#52606d")}
-                  for r in _records(result.claims, ccols)]
-    cohort_cols = ["cohort", "disease", "status", "reason", "rank", "n_cases", "n_controls", "taxa", "covariates",
-                   "block", "shannon_diff", "shannon_p", "permanova_R2", "permanova_p", "caveats"]
+    ccols = [
+        "claim",
+        "disease",
+        "rank",
+        "verdict",
+        "observed",
+        "effect",
+        "ci_low",
+        "ci_high",
+        "I2",
+        "cohorts",
+        "samples",
+        "reason",
+        "basis",
+    ]
+    claim_rows = [
+        {
+            "cells": r,
+            "verdict": r[ccols.index("verdict")],
+            "colour": _VERDICT_COLOUR.get(r[ccols.index("verdict")], "#52606d"),
+        }
+        for r in _records(result.claims, ccols)
+    ]
+    cohort_cols = [
+        "cohort",
+        "disease",
+        "status",
+        "reason",
+        "rank",
+        "n_cases",
+        "n_controls",
+        "taxa",
+        "covariates",
+        "block",
+        "shannon_diff",
+        "shannon_p",
+        "permanova_R2",
+        "permanova_p",
+        "caveats",
+    ]
     coh = result.cohorts.reindex(columns=cohort_cols)
     lic = result.cohorts.reindex(columns=["cohort", "dataset", "licence", "citation", "source"])
     ctx = {
@@ -144,19 +223,27 @@ def render_atlas_html(result) -> str:
         "disclaimer": DISCLAIMER,
         "n_analysed": int((result.cohorts["status"] == "analysed").sum()),
         "n_cohorts": len(result.cohorts),
-        "claim_columns": ccols, "claim_rows": claim_rows,
-        "forests": forests, "heatmap": heat,
-        "cohort_columns": cohort_cols, "cohort_rows": _records(coh, cohort_cols),
+        "claim_columns": ccols,
+        "claim_rows": claim_rows,
+        "forests": forests,
+        "heatmap": heat,
+        "cohort_columns": cohort_cols,
+        "cohort_rows": _records(coh, cohort_cols),
         "licence_rows": _records(lic, list(lic.columns)),
-        "shared_columns": list(result.shared.columns), "shared_rows": _records(result.shared, list(result.shared.columns)),
+        "shared_columns": list(result.shared.columns),
+        "shared_rows": _records(result.shared, list(result.shared.columns)),
         "mhd_columns": list(result.microbiomehd.columns),
         "mhd_rows": _records(result.microbiomehd, list(result.microbiomehd.columns)),
         "timing_rows": _records(result.timings, ["stage", "seconds"]),
         "params": json.dumps(result.params, indent=2, default=str),
         "tsv_files": list(TSV_FILES.values()),
     }
-    env = Environment(loader=PackageLoader("gutaxis.report", "templates"), autoescape=True,
-                      undefined=StrictUndefined, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("gutaxis.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return env.get_template("atlas.html.j2").render(**ctx)
 
 

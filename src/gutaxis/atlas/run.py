@@ -39,15 +39,24 @@ from .cohorts import COHORTS, Cohort, CohortSpec, NotAnalysable, load_cohort
 __all__ = ["ATLAS_OPTIONS", "CALL_Q", "AtlasResult", "analyse_cohort", "associate_cohort", "run_atlas"]
 
 #: the same filter and normalisation for every cohort (the table is already relative abundance)
-ATLAS_OPTIONS = {"normalization": "NONE", "transform": "LOG", "min_abundance": 0.0, "min_prevalence": 0.1,
-                 "standardize": True, "correction": "BH", "max_significance": 0.25}
+ATLAS_OPTIONS = {
+    "normalization": "NONE",
+    "transform": "LOG",
+    "min_abundance": 0.0,
+    "min_prevalence": 0.1,
+    "standardize": True,
+    "correction": "BH",
+    "max_significance": 0.25,
+}
 #: q-value under which a taxon counts as a call (shared vs specific, MicrobiomeHD agreement)
 CALL_Q = 0.05
 #: columns of the per-cohort tables when no cohort could be analysed
-_EMPTY = {"associations": ["cohort", "disease", "rank", "feature", "coef", "stderr", "N", "N.not.0", "pval", "qval"],
-          "groups": ["cohort", "disease", "rank", "claim", "coef", "stderr", "N", "pval", "qval", "members"],
-          "alpha": ["cohort", "disease", "rank", "smd", "smd_se", "pval", "N"],
-          "permanova": ["cohort", "disease", "rank", "R2", "p"]}
+_EMPTY = {
+    "associations": ["cohort", "disease", "rank", "feature", "coef", "stderr", "N", "N.not.0", "pval", "qval"],
+    "groups": ["cohort", "disease", "rank", "claim", "coef", "stderr", "N", "pval", "qval", "members"],
+    "alpha": ["cohort", "disease", "rank", "smd", "smd_se", "pval", "N"],
+    "permanova": ["cohort", "disease", "rank", "R2", "p"],
+}
 _MHD = {"IBD": ["ibd_gevers", "ibd_morgan", "ibd_papa", "ibd_willing"], "RA": ["art_scher"]}
 
 
@@ -77,8 +86,15 @@ def _references(meta: pd.DataFrame, columns) -> dict:
     return ref
 
 
-def associate_cohort(cohort: Cohort, table: pd.DataFrame | None = None, *, fixed_effects=None,
-                     random_effects=None, reference=None, **options):
+def associate_cohort(
+    cohort: Cohort,
+    table: pd.DataFrame | None = None,
+    *,
+    fixed_effects=None,
+    random_effects=None,
+    reference=None,
+    **options,
+):
     """:func:`gutaxis.link.associate` on a cohort: ``group`` + its covariates, a random intercept for
     its blocks, :data:`ATLAS_OPTIONS` (any of them, and the effects, can be overridden)."""
     fixed = list(fixed_effects) if fixed_effects is not None else ["group", *cohort.covariates]
@@ -87,8 +103,14 @@ def associate_cohort(cohort: Cohort, table: pd.DataFrame | None = None, *, fixed
     opts = {**ATLAS_OPTIONS, **options}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return associate(cohort.table if table is None else table, cohort.metadata, fixed_effects=fixed,
-                         random_effects=random, reference=ref, **opts)
+        return associate(
+            cohort.table if table is None else table,
+            cohort.metadata,
+            fixed_effects=fixed,
+            random_effects=random,
+            reference=ref,
+            **opts,
+        )
 
 
 def _case_rows(res, cohort: Cohort) -> pd.DataFrame:
@@ -130,18 +152,30 @@ def _alpha(cohort: Cohort) -> dict:
     h = shannon(cohort.table)
     g = cohort.metadata["group"].reindex(h.index)
     cases, ctrls = h[g == "case"], h[g == "control"]
-    res = associate_cohort(cohort, pd.DataFrame({"shannon": h}), normalization="NONE", transform="NONE",
-                           min_prevalence=0.0)
+    res = associate_cohort(
+        cohort, pd.DataFrame({"shannon": h}), normalization="NONE", transform="NONE", min_prevalence=0.0
+    )
     row = _case_rows(res, cohort).iloc[0]
     n1, n0 = len(cases), len(ctrls)
     sd = float(np.sqrt(((n1 - 1) * cases.var() + (n0 - 1) * ctrls.var()) / (n1 + n0 - 2)))
     mw = stats.mannwhitneyu(cases, ctrls, alternative="two-sided")
-    return {"cohort": cohort.name, "disease": cohort.disease, "rank": cohort.rank, "n_cases": n1,
-            "n_controls": n0, "shannon_cases_median": float(cases.median()),
-            "shannon_controls_median": float(ctrls.median()), "coef": float(row["coef"]),
-            "stderr": float(row["stderr"]), "pval": float(row["pval"]), "N": int(row["N"]),
-            "pooled_sd": sd, "smd": float(row["coef"]) / sd, "smd_se": float(row["stderr"]) / sd,
-            "mannwhitney_p": float(mw.pvalue)}
+    return {
+        "cohort": cohort.name,
+        "disease": cohort.disease,
+        "rank": cohort.rank,
+        "n_cases": n1,
+        "n_controls": n0,
+        "shannon_cases_median": float(cases.median()),
+        "shannon_controls_median": float(ctrls.median()),
+        "coef": float(row["coef"]),
+        "stderr": float(row["stderr"]),
+        "pval": float(row["pval"]),
+        "N": int(row["N"]),
+        "pooled_sd": sd,
+        "smd": float(row["coef"]) / sd,
+        "smd_se": float(row["stderr"]) / sd,
+        "mannwhitney_p": float(mw.pvalue),
+    }
 
 
 def _permanova(cohort: Cohort, permutations: int, seed: int) -> dict:
@@ -155,10 +189,18 @@ def _permanova(cohort: Cohort, permutations: int, seed: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tab = permanova(D, meta, "~ group", permutations=permutations, seed=seed, **kw)
-    return {"cohort": cohort.name, "disease": cohort.disease, "rank": cohort.rank, "n": len(rel),
-            "taxa": int(rel.shape[1]), "R2": float(tab.loc["group", "R2"]), "F": float(tab.loc["group", "F"]),
-            "p": float(tab.loc["group", "p"]), "permutations": permutations,
-            "scheme": (f"{cohort.permute} {cohort.block}" if cohort.block else "free")}
+    return {
+        "cohort": cohort.name,
+        "disease": cohort.disease,
+        "rank": cohort.rank,
+        "n": len(rel),
+        "taxa": int(rel.shape[1]),
+        "R2": float(tab.loc["group", "R2"]),
+        "F": float(tab.loc["group", "F"]),
+        "p": float(tab.loc["group", "p"]),
+        "permutations": permutations,
+        "scheme": (f"{cohort.permute} {cohort.block}" if cohort.block else "free"),
+    }
 
 
 def analyse_cohort(cohort: Cohort, claims: pd.DataFrame, *, permutations: int = 999, seed: int = 2026) -> dict:
@@ -175,13 +217,24 @@ def analyse_cohort(cohort: Cohort, claims: pd.DataFrame, *, permutations: int = 
     grp["members"] = grp["claim"].map(gnotes)
     missing = [k for k in gnotes if k not in set(grp["claim"])]
     if missing:
-        extra = pd.DataFrame({"cohort": cohort.name, "disease": cohort.disease, "rank": cohort.rank,
-                              "claim": missing, "members": [gnotes[k] for k in missing]})
+        extra = pd.DataFrame(
+            {
+                "cohort": cohort.name,
+                "disease": cohort.disease,
+                "rank": cohort.rank,
+                "claim": missing,
+                "members": [gnotes[k] for k in missing],
+            }
+        )
         with warnings.catch_warnings():  # pandas' FutureWarning on all-NA columns: the result is the same
             warnings.simplefilter("ignore", FutureWarning)
             grp = pd.concat([grp, extra], ignore_index=True)
-    return {"associations": assoc, "groups": grp, "alpha": _alpha(cohort),
-            "permanova": _permanova(cohort, permutations, seed)}
+    return {
+        "associations": assoc,
+        "groups": grp,
+        "alpha": _alpha(cohort),
+        "permanova": _permanova(cohort, permutations, seed),
+    }
 
 
 # --------------------------------------------------------------------------- across cohorts
@@ -222,8 +275,15 @@ def shared_specific(meta: pd.DataFrame) -> pd.DataFrame:
         up = sorted(sub.loc[sub.call > 0, "disease"])
         down = sorted(sub.loc[sub.call < 0, "disease"])
         kind = ("shared" if max(len(up), len(down)) >= 2 else "specific") if not (up and down) else "conflicting"
-        rows.append({"genus": genus, "higher_in": ", ".join(up), "lower_in": ", ".join(down),
-                     "n_diseases": len(up) + len(down), "class": kind})
+        rows.append(
+            {
+                "genus": genus,
+                "higher_in": ", ".join(up),
+                "lower_in": ", ".join(down),
+                "n_diseases": len(up) + len(down),
+                "class": kind,
+            }
+        )
     cols = ["genus", "higher_in", "lower_in", "n_diseases", "class"]
     return pd.DataFrame(rows, columns=cols).sort_values(["n_diseases", "genus"], ascending=[False, True])
 
@@ -234,8 +294,9 @@ def microbiomehd_agreement(meta: pd.DataFrame, data_dir) -> pd.DataFrame:
     from .cohorts import _file
 
     try:
-        q = pd.read_csv(_file(data_dir, "microbiomehd_results", "file-S1.qvalues.txt", "MicrobiomeHD"), sep="\t",
-                        index_col=0)
+        q = pd.read_csv(
+            _file(data_dir, "microbiomehd_results", "file-S1.qvalues.txt", "MicrobiomeHD"), sep="\t", index_col=0
+        )
     except NotAnalysable as exc:
         return pd.DataFrame([{"disease": d, "note": str(exc)} for d in _MHD])
     genus = q.index.to_series().str.extract(r"g__([^;]*)$")[0].fillna("")
@@ -259,22 +320,32 @@ def microbiomehd_agreement(meta: pd.DataFrame, data_dir) -> pd.DataFrame:
         anyq = anyq[(anyq != 0) & (anyq.index != "")].groupby(lambda s: _claims._key(s)).first()
         both_any = ours.index.intersection(anyq.index)
         agree_any = int((ours[both_any] == anyq[both_any]).sum())
-        rows.append({"disease": disease, "microbiomehd_datasets": ", ".join(sub.columns),
-                     "genera_called_here": len(ours), "genera_called_microbiomehd": len(mhd),
-                     "called_in_both": len(both), "agree": agree,
-                     "share_agree": agree / len(both) if len(both) else np.nan,
-                     "agreeing": ", ".join(sorted(b for b in both if ours[b] == mhd[b])),
-                     "disagreeing": ", ".join(sorted(b for b in both if ours[b] != mhd[b])),
-                     "called_here_tested_there": len(both_any),
-                     "share_agree_any_q": agree_any / len(both_any) if len(both_any) else np.nan,
-                     "note": ("" if len(both) else "no genus called in both (q < 0.05 here and there)") +
-                             ("; the secondary share compares our calls with the sign of MicrobiomeHD's effect "
-                              "whatever its q (mean sign over its datasets)")})
+        rows.append(
+            {
+                "disease": disease,
+                "microbiomehd_datasets": ", ".join(sub.columns),
+                "genera_called_here": len(ours),
+                "genera_called_microbiomehd": len(mhd),
+                "called_in_both": len(both),
+                "agree": agree,
+                "share_agree": agree / len(both) if len(both) else np.nan,
+                "agreeing": ", ".join(sorted(b for b in both if ours[b] == mhd[b])),
+                "disagreeing": ", ".join(sorted(b for b in both if ours[b] != mhd[b])),
+                "called_here_tested_there": len(both_any),
+                "share_agree_any_q": agree_any / len(both_any) if len(both_any) else np.nan,
+                "note": ("" if len(both) else "no genus called in both (q < 0.05 here and there)")
+                + (
+                    "; the secondary share compares our calls with the sign of MicrobiomeHD's effect "
+                    "whatever its q (mean sign over its datasets)"
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def claims_table(claims: pd.DataFrame, alpha: pd.DataFrame, groups: pd.DataFrame,
-                 diseases: list[str], ranks_by_disease: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def claims_table(
+    claims: pd.DataFrame, alpha: pd.DataFrame, groups: pd.DataFrame, diseases: list[str], ranks_by_disease: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per claim x disease x rank with the pooled effect and the verdict (:func:`claims.verdict`)."""
     rows, evidence = [], []
     for _, c in claims.iterrows():
@@ -286,50 +357,106 @@ def claims_table(claims: pd.DataFrame, alpha: pd.DataFrame, groups: pd.DataFrame
             for rank in ranks:
                 if c["measure"] == "shannon":
                     ev = alpha[(alpha.disease == disease) & (alpha["rank"] == rank)]
-                    ev = pd.DataFrame({"cohort": ev["cohort"], "estimate": ev["smd"].astype(float),
-                                       "se": ev["smd_se"].astype(float),
-                                       "p": ev["pval"], "n": ev["N"], "note": ""})
+                    ev = pd.DataFrame(
+                        {
+                            "cohort": ev["cohort"],
+                            "estimate": ev["smd"].astype(float),
+                            "se": ev["smd_se"].astype(float),
+                            "p": ev["pval"],
+                            "n": ev["N"],
+                            "note": "",
+                        }
+                    )
                     why = f"no {rank}-level cohort of {disease}"
                 else:
                     ev = groups[(groups.disease == disease) & (groups["rank"] == rank) & (groups.claim == c["claim"])]
-                    notes = "; ".join(f"{r['cohort']}: " + " ".join(str(r.get(k)) for k in ("error", "members")
-                                                                     if isinstance(r.get(k), str) and r.get(k))
-                                      for _, r in ev.iterrows() if pd.isna(r["coef"]))
-                    ev = pd.DataFrame({"cohort": ev["cohort"], "estimate": ev["coef"].astype(float),
-                                       "se": ev["stderr"].astype(float), "p": ev["pval"].astype(float),
-                                       "n": ev["N"], "note": ev["members"]})
-                    why = notes or (f"no {rank}-level cohort of {disease}" +
-                                    (f" (held only at {', '.join(held)} rank)" if held else " in the data we hold"))
+                    notes = "; ".join(
+                        f"{r['cohort']}: "
+                        + " ".join(
+                            str(r.get(k)) for k in ("error", "members") if isinstance(r.get(k), str) and r.get(k)
+                        )
+                        for _, r in ev.iterrows()
+                        if pd.isna(r["coef"])
+                    )
+                    ev = pd.DataFrame(
+                        {
+                            "cohort": ev["cohort"],
+                            "estimate": ev["coef"].astype(float),
+                            "se": ev["stderr"].astype(float),
+                            "p": ev["pval"].astype(float),
+                            "n": ev["N"],
+                            "note": ev["members"],
+                        }
+                    )
+                    why = notes or (
+                        f"no {rank}-level cohort of {disease}"
+                        + (f" (held only at {', '.join(held)} rank)" if held else " in the data we hold")
+                    )
                 est_, se_ = (pd.to_numeric(ev[c], errors="coerce") for c in ("estimate", "se"))
                 ok = ev[np.isfinite(est_.astype(float)) & (se_.astype(float) > 0)]
                 k = len(ok)
                 if k:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        m = meta_analysis(ok["estimate"].to_numpy(), ok["se"].to_numpy(),
-                                          study_labels=list(ok["cohort"]), min_studies=1).table.iloc[0]
+                        m = meta_analysis(
+                            ok["estimate"].to_numpy(),
+                            ok["se"].to_numpy(),
+                            study_labels=list(ok["cohort"]),
+                            min_studies=1,
+                        ).table.iloc[0]
                     est, lo, hi, i2, p = m["estimate"], m["ci_low"], m["ci_high"], m["I2"], m["p"]
                 else:
                     est = lo = hi = i2 = p = np.nan
-                v = _claims.verdict(ok["estimate"], ok["se"], ok["p"], est, lo, hi, i2, c["direction"],
-                                    untestable_reason=why)
+                v = _claims.verdict(
+                    ok["estimate"], ok["se"], ok["p"], est, lo, hi, i2, c["direction"], untestable_reason=why
+                )
                 observed = "" if not np.isfinite(est) else ("lower" if est < 0 else "higher")
-                rows.append({"claim": c["claim"], "statement": c["statement"], "disease": disease, "rank": rank,
-                             "claimed": c["direction"], "observed": observed, "effect": est, "ci_low": lo,
-                             "ci_high": hi, "p": p, "I2": i2, "cohorts": k,
-                             "samples": int(pd.to_numeric(ok["n"], errors="coerce").sum()) if k else 0,
-                             "effect_scale": "SMD of Shannon" if c["measure"] == "shannon" else "log2 fold (LM)",
-                             "verdict": v.verdict, "reason": v.reason,
-                             "basis": ("single cohort" if k == 1 else (f"{k} cohorts" if k else "")) +
-                                      (f"; {rank}-level" if k else "")})
+                rows.append(
+                    {
+                        "claim": c["claim"],
+                        "statement": c["statement"],
+                        "disease": disease,
+                        "rank": rank,
+                        "claimed": c["direction"],
+                        "observed": observed,
+                        "effect": est,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "p": p,
+                        "I2": i2,
+                        "cohorts": k,
+                        "samples": int(pd.to_numeric(ok["n"], errors="coerce").sum()) if k else 0,
+                        "effect_scale": "SMD of Shannon" if c["measure"] == "shannon" else "log2 fold (LM)",
+                        "verdict": v.verdict,
+                        "reason": v.reason,
+                        "basis": ("single cohort" if k == 1 else (f"{k} cohorts" if k else ""))
+                        + (f"; {rank}-level" if k else ""),
+                    }
+                )
                 for r in ok.itertuples():
-                    evidence.append({"claim": c["claim"], "disease": disease, "rank": rank, "cohort": r.cohort,
-                                     "estimate": r.estimate, "se": r.se, "p": r.p, "n": r.n})
+                    evidence.append(
+                        {
+                            "claim": c["claim"],
+                            "disease": disease,
+                            "rank": rank,
+                            "cohort": r.cohort,
+                            "estimate": r.estimate,
+                            "se": r.se,
+                            "p": r.p,
+                            "n": r.n,
+                        }
+                    )
     return pd.DataFrame(rows), pd.DataFrame(evidence)
 
 
-def run_atlas(data_dir=None, *, cohorts: list[str] | None = None, permutations: int = 999, seed: int = 2026,
-              progress: Callable[[str, float | None], None] | None = None) -> AtlasResult:
+def run_atlas(
+    data_dir=None,
+    *,
+    cohorts: list[str] | None = None,
+    permutations: int = 999,
+    seed: int = 2026,
+    progress: Callable[[str, float | None], None] | None = None,
+) -> AtlasResult:
     """Run the whole atlas. ``data_dir``: folder holding the dataset folders (``None``: the
     dataset registry); ``cohorts``: names of :data:`COHORTS` to run (default all);
     ``progress(stage, None)`` is called when a stage starts and ``progress(stage, seconds)`` when it
@@ -341,8 +468,9 @@ def run_atlas(data_dir=None, *, cohorts: list[str] | None = None, permutations: 
         if unknown:
             from ..errors import InputError
 
-            raise InputError(f"unknown cohort {unknown[0]!r}", source="atlas",
-                             hint="one of: " + "; ".join(sorted(names)))
+            raise InputError(
+                f"unknown cohort {unknown[0]!r}", source="atlas", hint="one of: " + "; ".join(sorted(names))
+            )
         specs = [s for s in specs if s.name in set(cohorts)]
     claims = _claims.load_claims()
     timings, rows = [], []
@@ -354,17 +482,32 @@ def run_atlas(data_dir=None, *, cohorts: list[str] | None = None, permutations: 
             progress(f"cohort {spec.name}", None)
         t0 = time.perf_counter()
         prov = provenance_summary(data_dir, spec.dataset)
-        row = {"cohort": spec.name, "disease": spec.disease, "dataset": spec.dataset, "status": "analysed",
-               "reason": "", "citation": spec.citation, "licence": prov.get("licence", ""),
-               "source": prov.get("source", ""), "dataset_title": prov.get("title", "")}
+        row = {
+            "cohort": spec.name,
+            "disease": spec.disease,
+            "dataset": spec.dataset,
+            "status": "analysed",
+            "reason": "",
+            "citation": spec.citation,
+            "licence": prov.get("licence", ""),
+            "source": prov.get("source", ""),
+            "dataset_title": prov.get("title", ""),
+        }
         try:
             cohort = load_cohort(spec, data_dir)
             out = analyse_cohort(cohort, claims, permutations=permutations, seed=seed)
             for k, frames in parts.items():
                 frames.append(out[k] if isinstance(out[k], pd.DataFrame) else pd.DataFrame([out[k]]))
-            row.update(rank=cohort.rank, n_cases=cohort.n_cases, n_controls=cohort.n_controls,
-                       taxa=cohort.table.shape[1], covariates=", ".join(cohort.covariates) or "none",
-                       block=cohort.block or "", design=cohort.design, caveats="; ".join(cohort.caveats))
+            row.update(
+                rank=cohort.rank,
+                n_cases=cohort.n_cases,
+                n_controls=cohort.n_controls,
+                taxa=cohort.table.shape[1],
+                covariates=", ".join(cohort.covariates) or "none",
+                block=cohort.block or "",
+                design=cohort.design,
+                caveats="; ".join(cohort.caveats),
+            )
         except NotAnalysable as exc:
             row.update(status="not analysed", reason=str(exc))
         dt = time.perf_counter() - t0
@@ -376,14 +519,26 @@ def run_atlas(data_dir=None, *, cohorts: list[str] | None = None, permutations: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         cat = {k: (pd.concat(v, ignore_index=True) if v else pd.DataFrame(columns=_EMPTY[k])) for k, v in parts.items()}
-    coh = pd.DataFrame(rows).reindex(columns=list(dict.fromkeys(
-        [*rows[0].keys(), "rank", "n_cases", "n_controls", "taxa", "covariates", "block", "design", "caveats"])))
+    coh = pd.DataFrame(rows).reindex(
+        columns=list(
+            dict.fromkeys(
+                [*rows[0].keys(), "rank", "n_cases", "n_controls", "taxa", "covariates", "block", "design", "caveats"]
+            )
+        )
+    )
     if len(cat["permanova"]):
-        coh = coh.merge(cat["permanova"][["cohort", "R2", "p"]].rename(columns={"R2": "permanova_R2",
-                                                                                "p": "permanova_p"}),
-                        on="cohort", how="left")
-        coh = coh.merge(cat["alpha"][["cohort", "coef", "pval", "mannwhitney_p"]].rename(
-            columns={"coef": "shannon_diff", "pval": "shannon_p"}), on="cohort", how="left")
+        coh = coh.merge(
+            cat["permanova"][["cohort", "R2", "p"]].rename(columns={"R2": "permanova_R2", "p": "permanova_p"}),
+            on="cohort",
+            how="left",
+        )
+        coh = coh.merge(
+            cat["alpha"][["cohort", "coef", "pval", "mannwhitney_p"]].rename(
+                columns={"coef": "shannon_diff", "pval": "shannon_p"}
+            ),
+            on="cohort",
+            how="left",
+        )
 
     if progress:
         progress("meta-analysis", None)
@@ -402,16 +557,32 @@ def run_atlas(data_dir=None, *, cohorts: list[str] | None = None, permutations: 
     mhd = microbiomehd_agreement(meta, data_dir) if len(meta) else pd.DataFrame()
     analysed = coh[coh.status == "analysed"]
     diseases = list(dict.fromkeys(coh["disease"]))
-    ranks = {d: sorted(set(analysed.loc[analysed.disease == d, "rank"]), key=lambda r: r != "genus")
-             for d in diseases}
+    ranks = {d: sorted(set(analysed.loc[analysed.disease == d, "rank"]), key=lambda r: r != "genus") for d in diseases}
     ctab, evidence = claims_table(claims, cat["alpha"], cat["groups"], diseases, ranks)
     dt = time.perf_counter() - t0
     timings.append({"stage": "shared/specific, MicrobiomeHD, claims", "seconds": dt})
     if progress:
         progress("shared/specific, MicrobiomeHD, claims", dt)
-    params = {"options": ATLAS_OPTIONS, "call_q": CALL_Q, "permutations": permutations, "seed": seed,
-              "verdict_alpha": _claims.ALPHA, "verdict_i2_high": _claims.I2_HIGH,
-              "data_dir": None if data_dir is None else str(data_dir)}
-    return AtlasResult(cohorts=coh, associations=assoc, groups=cat["groups"], alpha=cat["alpha"],
-                       permanova=cat["permanova"], meta=meta, claims=ctab, claim_evidence=evidence, shared=shared,
-                       microbiomehd=mhd, timings=pd.DataFrame(timings), params=params)
+    params = {
+        "options": ATLAS_OPTIONS,
+        "call_q": CALL_Q,
+        "permutations": permutations,
+        "seed": seed,
+        "verdict_alpha": _claims.ALPHA,
+        "verdict_i2_high": _claims.I2_HIGH,
+        "data_dir": None if data_dir is None else str(data_dir),
+    }
+    return AtlasResult(
+        cohorts=coh,
+        associations=assoc,
+        groups=cat["groups"],
+        alpha=cat["alpha"],
+        permanova=cat["permanova"],
+        meta=meta,
+        claims=ctab,
+        claim_evidence=evidence,
+        shared=shared,
+        microbiomehd=mhd,
+        timings=pd.DataFrame(timings),
+        params=params,
+    )

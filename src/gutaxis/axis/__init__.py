@@ -15,8 +15,8 @@ from __future__ import annotations
 from .engine import OUTPUT_NAMES, Trajectory, fast_quantities, healthy_state, simulate, steady_state
 from .equations import FAST_NAMES, INPUT_NAMES, INPUT_UNITS, PARAM_NAMES, STATE_NAMES, STATE_UNITS, fast, rhs
 from .inputs import REFERENCE_INPUTS, Schedule, reference_inputs, stress_load_from_pss10
-from .personal import DIET_KEYS, ENDPOINT_UNITS, ENDPOINTS, MARKERS, Forecast, Twin, forecast, profile_guilds, twin
 from .parameters import default_parameters, parameter_matrix, parameter_table, sample_parameters
+from .personal import DIET_KEYS, ENDPOINT_UNITS, ENDPOINTS, MARKERS, Forecast, Twin, forecast, profile_guilds, twin
 from .population import (
     HEALTHY_BASELINE_TARGET,
     PLAUSIBLE_BOUNDS,
@@ -28,11 +28,46 @@ from .population import (
 from .trials import ArmResults, hedges_g, measured, replicate_indices, run_arms
 
 __all__ = [
-    "DIET_KEYS", "ENDPOINTS", "ENDPOINT_UNITS", "MARKERS", "Forecast", "Twin", "forecast", "profile_guilds", "twin",
-    "ArmResults", "FAST_NAMES", "HEALTHY_BASELINE_TARGET", "INPUT_NAMES", "INPUT_UNITS", "OUTPUT_NAMES",
-    "PARAM_NAMES", "PLAUSIBLE_BOUNDS", "Population", "REFERENCE_INPUTS", "STATE_NAMES", "STATE_UNITS",
-    "Schedule", "Trajectory", "default_parameters", "fast", "fast_quantities", "healthy_state", "hedges_g",
-    "measured", "parameter_matrix", "parameter_table", "plausible_patients", "reference_inputs",
-    "replicate_indices", "rhs", "run_arms", "sample_parameters", "select_population", "simulate",
-    "steady_state", "stress_load_from_pss10", "virtual_population",
+    "DIET_KEYS",
+    "ENDPOINTS",
+    "ENDPOINT_UNITS",
+    "FAST_NAMES",
+    "HEALTHY_BASELINE_TARGET",
+    "INPUT_NAMES",
+    "INPUT_UNITS",
+    "MARKERS",
+    "OUTPUT_NAMES",
+    "PARAM_NAMES",
+    "PLAUSIBLE_BOUNDS",
+    "REFERENCE_INPUTS",
+    "STATE_NAMES",
+    "STATE_UNITS",
+    "ArmResults",
+    "Forecast",
+    "Population",
+    "Schedule",
+    "Trajectory",
+    "Twin",
+    "default_parameters",
+    "fast",
+    "fast_quantities",
+    "forecast",
+    "healthy_state",
+    "hedges_g",
+    "measured",
+    "parameter_matrix",
+    "parameter_table",
+    "plausible_patients",
+    "profile_guilds",
+    "reference_inputs",
+    "replicate_indices",
+    "rhs",
+    "run_arms",
+    "sample_parameters",
+    "select_population",
+    "simulate",
+    "steady_state",
+    "stress_load_from_pss10",
+    "twin",
+    "virtual_population",
 ]

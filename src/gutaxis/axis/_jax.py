@@ -64,7 +64,7 @@ def _vector_field(t, y, args):
     return jnp.stack(eq.rhs_core(y, p, c, d, [None] * eq.N_STATES))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build(solver_name: str, n_slots: int, max_steps: int):
     """A jitted ``(y0, P, base, mult, add, group, adh, slot, rtol, atol) -> (n, n_slots, N_STATES)``."""
     jax, jnp, diffrax = _import()
@@ -84,8 +84,18 @@ def _build(solver_name: str, n_slots: int, max_steps: int):
             m, a, s = xs
             u = base + adh * (base * m + a - base)
             d = eq.day_terms(p, c, u, [None] * eq.N_DAY)
-            sol = diffrax.diffeqsolve(term, solver, 0.0, 1.0, None, y, args=(p, c, d), saveat=saveat,
-                                      stepsize_controller=ctrl, max_steps=max_steps)
+            sol = diffrax.diffeqsolve(
+                term,
+                solver,
+                0.0,
+                1.0,
+                None,
+                y,
+                args=(p, c, d),
+                saveat=saveat,
+                stepsize_controller=ctrl,
+                max_steps=max_steps,
+            )
             y = sol.ys[-1]
             return (y, buf.at[s].set(y)), None
 
@@ -133,8 +143,17 @@ def integrate(y0, P, base, mult, add, group, adh, rec, rtol, atol, *, solver="ts
             idx = np.arange(lo, hi)
             if hi - lo < step:
                 idx = np.concatenate([idx, np.full(step - (hi - lo), lo)])
-            res = run(jnp.asarray(y0[:, idx].T), jnp.asarray(P[:, idx].T), jnp.asarray(base[:, idx].T),
-                      args[0], args[1], jnp.asarray(group[idx]), jnp.asarray(adh[idx]), args[2],
-                      jnp.float64(rtol), jnp.float64(atol))
+            res = run(
+                jnp.asarray(y0[:, idx].T),
+                jnp.asarray(P[:, idx].T),
+                jnp.asarray(base[:, idx].T),
+                args[0],
+                args[1],
+                jnp.asarray(group[idx]),
+                jnp.asarray(adh[idx]),
+                args[2],
+                jnp.float64(rtol),
+                jnp.float64(atol),
+            )
             out[:, :, lo:hi] = np.asarray(res)[: hi - lo].transpose(1, 2, 0)
     return out

@@ -51,9 +51,12 @@ def _register_locator() -> bool:
     if getattr(caching, "_gutaxis_axis_locator", False):
         return True
     stamp = _package_stamp()
-    base_classes = [c for c in caching.CacheImpl._locator_classes if c.__name__ in ("InTreeCacheLocator", "UserWideCacheLocator")]
+    base_classes = [
+        c for c in caching.CacheImpl._locator_classes if c.__name__ in ("InTreeCacheLocator", "UserWideCacheLocator")
+    ]
     made = []
     for base in base_classes:
+
         class _Loc(base):  # type: ignore[misc, valid-type]
             def get_source_stamp(self):
                 return stamp

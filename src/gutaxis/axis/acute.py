@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import InputError
 from . import equations as eq
 
-__all__ = ["AcuteTrajectory", "simulate_acute", "lab_stressor", "ACUTE_OUTPUTS"]
+__all__ = ["ACUTE_OUTPUTS", "AcuteTrajectory", "lab_stressor", "simulate_acute"]
 
 ACUTE_OUTPUTS = ("il6", "tnf", "il10", "CRP", "cortisol", "crh", "lm", "lps_sys", "O", "Z")
 
@@ -85,8 +85,18 @@ def lab_stressor(params, start: float = 0.0, duration_h: float = 0.5):
     return [(start, start + duration_h, s)]
 
 
-def simulate_acute(params, states, inputs, *, hours: float = 8.0, stress=(), lps_dose: float = 0.0,
-                   dt_min: float = 1.0, record_min: float = 5.0, overrides: dict | None = None) -> AcuteTrajectory:
+def simulate_acute(
+    params,
+    states,
+    inputs,
+    *,
+    hours: float = 8.0,
+    stress=(),
+    lps_dose: float = 0.0,
+    dt_min: float = 1.0,
+    record_min: float = 5.0,
+    overrides: dict | None = None,
+) -> AcuteTrajectory:
     """Simulate an acute challenge from each patient's state.
 
     Parameters
@@ -141,30 +151,56 @@ def simulate_acute(params, states, inputs, *, hours: float = 8.0, stress=(), lps
         return (U[eq.U_S] + a) * s_fac if episodes else s0
 
     # state vector rows: Z, W, LPSs, A1, A2, A3, CRH, O, MC, TNF, IL6, IL10, CRP
-    y = np.vstack([s0, s0, np.full(n, float(lps_dose)), np.zeros(n), np.zeros(n), np.zeros(n), crh0, O0, crh0, tnf0, il60, il100,
-                   Y[eq.S_CRP]])
+    y = np.vstack(
+        [
+            s0,
+            s0,
+            np.full(n, float(lps_dose)),
+            np.zeros(n),
+            np.zeros(n),
+            np.zeros(n),
+            crh0,
+            O0,
+            crh0,
+            tnf0,
+            il60,
+            il100,
+            Y[eq.S_CRP],
+        ]
+    )
 
     def rhs(t, y):
         Z, W, L, A1, A2, A3, CRH, O, MC, TNF, IL6, IL10, CRP = y
         s = load(t)
         sup = sup_den0 / ((1.0 + g("G_gc") * O) * (1.0 + g("I_10") * IL10 / g("il10_b")))
-        crh_t = crh0 * (1.0 + g("s_gain") * s) / (1.0 + g("s_gain") * s0) * (1.0 + h_cyt(IL6)) / (1.0 + h0) * (
-            1.0 + g("hpa_kfb") * GR * O0) / (1.0 + g("hpa_kfb") * GR * O)
-        return np.vstack([
-            g("k_sns_a") * (s - Z),
-            g("k_sns_a") * (Z - W),
-            -g("k_lps_a") * L,
-            g("k_act_a") * (L / (g("K_sys") + L) - A1),
-            g("k_act2_a") * (A1 - A2),
-            g("k_act2_a") * (A2 - A3),
-            g("k_crh_a") * (crh_t - CRH),
-            g("k_O_a") * (CRH * O0 / crh0 - O),
-            np.where(CRH > MC, g("k_mc_a"), g("k_mc_off_a")) * (CRH - MC),
-            g("kt_a") * (tnf0 * (1.0 + g("e_snst") * Z) / (1.0 + g("e_snst") * s0) * (1.0 + g("Et_sys") * A1) * sup - TNF),
-            g("k6_a") * (il60 * (1.0 + g("e_sns6") * W) / (1.0 + g("e_sns6") * s0) * (1.0 + g("E6_sys") * A3) * sup - IL6),
-            g("k10_a") * (il100 * (1.0 + g("e10_O") * (O - O0) / b10) * (1.0 + g("E10_sys") * A3) - IL10),
-            g("k_CRP") / 24.0 * (g("crp_gain") * g("crp_max") * IL6 / (g("crp_K") + IL6) - CRP),
-        ])
+        crh_t = (
+            crh0
+            * (1.0 + g("s_gain") * s)
+            / (1.0 + g("s_gain") * s0)
+            * (1.0 + h_cyt(IL6))
+            / (1.0 + h0)
+            * (1.0 + g("hpa_kfb") * GR * O0)
+            / (1.0 + g("hpa_kfb") * GR * O)
+        )
+        return np.vstack(
+            [
+                g("k_sns_a") * (s - Z),
+                g("k_sns_a") * (Z - W),
+                -g("k_lps_a") * L,
+                g("k_act_a") * (L / (g("K_sys") + L) - A1),
+                g("k_act2_a") * (A1 - A2),
+                g("k_act2_a") * (A2 - A3),
+                g("k_crh_a") * (crh_t - CRH),
+                g("k_O_a") * (CRH * O0 / crh0 - O),
+                np.where(CRH > MC, g("k_mc_a"), g("k_mc_off_a")) * (CRH - MC),
+                g("kt_a")
+                * (tnf0 * (1.0 + g("e_snst") * Z) / (1.0 + g("e_snst") * s0) * (1.0 + g("Et_sys") * A1) * sup - TNF),
+                g("k6_a")
+                * (il60 * (1.0 + g("e_sns6") * W) / (1.0 + g("e_sns6") * s0) * (1.0 + g("E6_sys") * A3) * sup - IL6),
+                g("k10_a") * (il100 * (1.0 + g("e10_O") * (O - O0) / b10) * (1.0 + g("E10_sys") * A3) - IL10),
+                g("k_CRP") / 24.0 * (g("crp_gain") * g("crp_max") * IL6 / (g("crp_K") + IL6) - CRP),
+            ]
+        )
 
     h = dt_min / 60.0
     n_steps = int(round(hours / h))
@@ -185,6 +221,16 @@ def simulate_acute(params, states, inputs, *, hours: float = 8.0, stress=(), lps
     R = np.stack(rec)
     Z, W, L, A1, A2, A3, CRH, O, MC, TNF, IL6, IL10, CRP = (R[:, i] for i in range(13))
     lm = Y[eq.S_IP][None] * (1.0 + g("g_mc")[None] * np.maximum(MC - 1.0, 0.0))
-    values = {"il6": IL6, "tnf": TNF, "il10": IL10, "CRP": CRP, "cortisol": O * g("cort_ref")[None], "O": O,
-              "crh": CRH, "lm": lm, "lps_sys": L, "Z": Z}
+    values = {
+        "il6": IL6,
+        "tnf": TNF,
+        "il10": IL10,
+        "CRP": CRP,
+        "cortisol": O * g("cort_ref")[None],
+        "O": O,
+        "crh": CRH,
+        "lm": lm,
+        "lps_sys": L,
+        "Z": Z,
+    }
     return AcuteTrajectory(np.asarray(times), values, {"stress": episodes, "lps_dose": lps_dose, "dt_min": dt_min})

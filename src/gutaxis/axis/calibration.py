@@ -19,7 +19,7 @@ from .inputs import Schedule
 from .population import Population, plausible_patients, select_population
 from .trials import hedges_g, measured, replicate_indices, run_arms
 
-__all__ = ["calibration_targets", "population", "TRIALS"]
+__all__ = ["TRIALS", "calibration_targets", "population"]
 
 
 def calibration_targets() -> pd.DataFrame:
@@ -62,8 +62,12 @@ def trial_T1_T2(n_rep: int = 200, seed: int = 1) -> dict:
     """Wastyk 2021: +6 fermented servings/d or +20 g/d fiber, 10 weeks (4-week ramp), n = 18/arm."""
     pop = population("healthy")
     days = 70
-    schedules = {"ff2": _ramp(days, "fermented", 2.0), "ff4": _ramp(days, "fermented", 4.0),
-                 "ff6": _ramp(days, "fermented", 6.0), "fib20": _ramp(days, "fiber", 20.0)}
+    schedules = {
+        "ff2": _ramp(days, "fermented", 2.0),
+        "ff4": _ramp(days, "fermented", 4.0),
+        "ff6": _ramp(days, "fermented", 6.0),
+        "fib20": _ramp(days, "fiber", 20.0),
+    }
     res = run_arms(pop, schedules, record=[0, days])
     rng = np.random.default_rng(seed)
     outs = ["R", "il6", "tnf", "il1b", "il17", "CRP", "LBP"]
@@ -77,9 +81,7 @@ def trial_T1_T2(n_rep: int = 200, seed: int = 1) -> dict:
         f[f"{arm}:il6_t"] = c.mean(axis=1) / (c.std(axis=1, ddof=1) / np.sqrt(c.shape[1]))
         if arm == "fib20":
             base_r = res.values(arm, "R", 0)[idx]
-            f["fib20:corr_baseR_dil6"] = np.array(
-                [np.corrcoef(base_r[k], c[k])[0, 1] for k in range(n_rep)]
-            )
+            f["fib20:corr_baseR_dil6"] = np.array([np.corrcoef(base_r[k], c[k])[0, 1] for k in range(n_rep)])
     return f
 
 
@@ -132,8 +134,12 @@ def trial_T8(n_rep: int = 200, seed: int = 8) -> dict:
         ch = {}
         for arm, idx in (("probiotic", it), ("placebo", ic)):
             if o == "das28":
-                pre = res.values(arm, o, 0)[idx] + pop.params[eq.PARAM_NAMES.index("sd_das"), idx] * rng.standard_normal(idx.shape)
-                post = res.values(arm, o, days)[idx] + pop.params[eq.PARAM_NAMES.index("sd_das"), idx] * rng.standard_normal(idx.shape)
+                pre = res.values(arm, o, 0)[idx] + pop.params[
+                    eq.PARAM_NAMES.index("sd_das"), idx
+                ] * rng.standard_normal(idx.shape)
+                post = res.values(arm, o, days)[idx] + pop.params[
+                    eq.PARAM_NAMES.index("sd_das"), idx
+                ] * rng.standard_normal(idx.shape)
             else:
                 pre = measured(res.values(arm, o, 0)[idx], o, pop.params[:, idx], rng)
                 post = measured(res.values(arm, o, days)[idx], o, pop.params[:, idx], rng)
@@ -235,7 +241,7 @@ def trial_T5(n_rep: int = 200, seed: int = 5) -> dict:
     f["crh"] = measured(crh[idx], "lm", P[:, idx], rng).mean(axis=1)  # peripheral CRH assay noise ~ cv_lm
     f["dlm_blocked"] = d_blk[idx].mean(axis=1)
     f["dlm_no_cortisol"] = d_nor[idx].mean(axis=1)
-    dl = (lm["spe"] - lm["ctl"])
+    dl = lm["spe"] - lm["ctl"]
     f["corr_dcort_dlm"] = np.array([np.corrcoef(d_cort[i], dl[i])[0, 1] for i in idx])
     return f
 
@@ -303,5 +309,17 @@ def trial_T12_ms(n_rep: int = 200, seed: int = 12, n: int = 100, years: int = 2)
     return {"arr": arr[idx].mean(axis=1), "duration_days": med}
 
 
-TRIALS = {"T1": trial_T1_T2, "T2": trial_T1_T2, "T3": trial_T3, "T4": trial_T4, "T5": trial_T5, "T6": trial_T6, "T7": trial_T7, "T8": trial_T8,
-          "T9": trial_T9, "T10": trial_T10, "T11": trial_T11, "T12": trial_T12_ms}
+TRIALS = {
+    "T1": trial_T1_T2,
+    "T2": trial_T1_T2,
+    "T3": trial_T3,
+    "T4": trial_T4,
+    "T5": trial_T5,
+    "T6": trial_T6,
+    "T7": trial_T7,
+    "T8": trial_T8,
+    "T9": trial_T9,
+    "T10": trial_T10,
+    "T11": trial_T11,
+    "T12": trial_T12_ms,
+}

@@ -24,7 +24,7 @@ from . import equations as eq
 from .equations import FAST_NAMES, INPUT_NAMES, N_INPUTS, N_PARAMS, N_STATES, STATE_NAMES
 from .inputs import Schedule
 
-__all__ = ["Trajectory", "simulate", "healthy_state", "steady_state", "fast_quantities", "OUTPUT_NAMES"]
+__all__ = ["OUTPUT_NAMES", "Trajectory", "fast_quantities", "healthy_state", "simulate", "steady_state"]
 
 OUTPUT_NAMES = STATE_NAMES + FAST_NAMES + ("cortisol", "das28", "sledai")
 
@@ -149,7 +149,9 @@ def _check(P, y0, base, schedule, group, adherence):
     if y0.shape != (N_STATES, n):
         raise InputError(f"y0 must have shape ({N_STATES}, {n}), got {y0.shape}")
     if base.shape != (N_INPUTS, n):
-        raise InputError(f"baseline inputs must have shape ({N_INPUTS}, {n}) in the order {INPUT_NAMES}, got {base.shape}")
+        raise InputError(
+            f"baseline inputs must have shape ({N_INPUTS}, {n}) in the order {INPUT_NAMES}, got {base.shape}"
+        )
     group = np.zeros(n, dtype=np.int64) if group is None else np.ascontiguousarray(group, dtype=np.int64)
     if group.shape != (n,) or group.min(initial=0) < 0 or group.max(initial=0) >= schedule.n_groups:
         raise InputError(f"group must be {n} indices into the schedule's {schedule.n_groups} groups")
@@ -224,7 +226,9 @@ def simulate(
         _get_kernel()(y0, P, base, mult, add, group, adh, n_sub, rec, buf, _SCHEMES[scheme])
         out = buf.transpose(1, 2, 0)
     elif method == "numpy":
-        out = _integrate_numpy(y0, P, base, mult, add, group, adh, n_sub, rec, _SCHEMES[scheme]).astype(dtype, copy=False)
+        out = _integrate_numpy(y0, P, base, mult, add, group, adh, n_sub, rec, _SCHEMES[scheme]).astype(
+            dtype, copy=False
+        )
     elif method == "scipy":
         out = _scipy(y0, P, base, mult, add, group, adh, rec, rtol, atol)
     elif method == "jax":
@@ -253,13 +257,24 @@ def _etd_coefficients_np(lam, h):
     E2 = np.exp(0.5 * z)
     E = E2 * E2
     iz3 = h / zs**3
-    Q = np.where(small, 0.5 * h * (1 + z / 4 + z**2 / 24 + z**3 / 192 + z**4 / 1920 + z**5 / 23040), h * (E2 - 1.0) / zs)
-    f1 = np.where(small, h * (1 / 6 + z / 6 + 3 * z**2 / 40 + z**3 / 45 + 5 * z**4 / 1008 + z**5 / 1120 + 7 * z**6 / 51840),
-                  (-4 - zs + E * (4 - 3 * zs + zs * zs)) * iz3)
-    f2 = np.where(small, h * (1 / 6 + z / 12 + z**2 / 40 + z**3 / 180 + z**4 / 1008 + z**5 / 6720 + z**6 / 51840),
-                  (2 + zs + E * (-2 + zs)) * iz3)
-    f3 = np.where(small, h * (1 / 6 - z**2 / 120 - z**3 / 360 - z**4 / 1680 - z**5 / 10080 - z**6 / 72576),
-                  (-4 - 3 * zs - zs * zs + E * (4 - zs)) * iz3)
+    Q = np.where(
+        small, 0.5 * h * (1 + z / 4 + z**2 / 24 + z**3 / 192 + z**4 / 1920 + z**5 / 23040), h * (E2 - 1.0) / zs
+    )
+    f1 = np.where(
+        small,
+        h * (1 / 6 + z / 6 + 3 * z**2 / 40 + z**3 / 45 + 5 * z**4 / 1008 + z**5 / 1120 + 7 * z**6 / 51840),
+        (-4 - zs + E * (4 - 3 * zs + zs * zs)) * iz3,
+    )
+    f2 = np.where(
+        small,
+        h * (1 / 6 + z / 12 + z**2 / 40 + z**3 / 180 + z**4 / 1008 + z**5 / 6720 + z**6 / 51840),
+        (2 + zs + E * (-2 + zs)) * iz3,
+    )
+    f3 = np.where(
+        small,
+        h * (1 / 6 - z**2 / 120 - z**3 / 360 - z**4 / 1680 - z**5 / 10080 - z**6 / 72576),
+        (-4 - 3 * zs - zs * zs + E * (4 - zs)) * iz3,
+    )
     return E, E2, Q, f1, f2, f3
 
 
@@ -318,7 +333,12 @@ def _scipy(y0, P, base, mult, add, group, adh, rec, rtol, atol):
     out = np.empty((rec.size, N_STATES, y0.shape[1]))
     for j in range(y0.shape[1]):
         p = P[:, j]
-        U = np.stack([_day_inputs(base[:, j : j + 1], mult, add, group[j : j + 1], adh[j : j + 1], d)[:, 0] for d in range(n_days)])
+        U = np.stack(
+            [
+                _day_inputs(base[:, j : j + 1], mult, add, group[j : j + 1], adh[j : j + 1], d)[:, 0]
+                for d in range(n_days)
+            ]
+        )
         # segments of constant inputs
         change = np.flatnonzero(np.any(np.diff(U, axis=0) != 0, axis=1)) + 1
         edges = np.concatenate([[0], change, [n_days]])
@@ -335,7 +355,11 @@ def _scipy(y0, P, base, mult, add, group, adh, rec, rtol, atol):
                 raise RuntimeError(f"solve_ivp failed for patient {j}: {sol.message}")
             for t, col in zip(sol.t, sol.y.T):
                 out[np.searchsorted(rec, int(round(t))), :, j] = col
-            y = sol.y[:, -1] if sol.t.size and sol.t[-1] == b else solve_ivp(f, (a, b), y, method="LSODA", rtol=rtol, atol=atol).y[:, -1]
+            y = (
+                sol.y[:, -1]
+                if sol.t.size and sol.t[-1] == b
+                else solve_ivp(f, (a, b), y, method="LSODA", rtol=rtol, atol=atol).y[:, -1]
+            )
     return out
 
 

@@ -92,47 +92,81 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._indices import *  # noqa: F401,F403  (P_<name> row indices, PARAM_NAMES, N_PARAMS)
+from ._indices import *  # noqa: F403  (P_<name> row indices, PARAM_NAMES, N_PARAMS)
 from ._indices import N_PARAMS, PARAM_NAMES
 
 __all__ = [
-    "STATE_NAMES",
-    "STATE_UNITS",
+    "FAST_NAMES",
     "INPUT_NAMES",
     "INPUT_UNITS",
-    "FAST_NAMES",
-    "PARAM_NAMES",
-    "N_STATES",
+    "N_DAY",
+    "N_DERIVED",
     "N_INPUTS",
     "N_PARAMS",
+    "N_STATES",
+    "PARAM_NAMES",
     "P_HEALTHY",
-    "fast",
-    "rhs",
-    "derived",
+    "STATE_NAMES",
+    "STATE_UNITS",
+    "const_rates",
     "day_terms",
+    "derived",
+    "fast",
     "fast_core",
+    "rhs",
     "rhs_core",
     "stage_rates",
-    "const_rates",
-    "N_DERIVED",
-    "N_DAY",
 ]
 
 STATE_NAMES = ("B", "L", "Pb", "Bc", "R", "IP", "LBP", "Treg", "Th17", "O", "GR", "p", "a", "CRP")
 STATE_UNITS = (
-    "fraction", "fraction", "fraction", "fraction", "effective taxa", "L/M ratio", "ug/mL",
-    "% CD4", "% CD4", "1 (x cort_ref)", "1", "1", "1", "mg/L",
+    "fraction",
+    "fraction",
+    "fraction",
+    "fraction",
+    "effective taxa",
+    "L/M ratio",
+    "ug/mL",
+    "% CD4",
+    "% CD4",
+    "1 (x cort_ref)",
+    "1",
+    "1",
+    "1",
+    "mg/L",
 )
 (S_B, S_L, S_PB, S_BC, S_R, S_IP, S_LBP, S_TREG, S_TH17, S_O, S_GR, S_P, S_A, S_CRP) = range(14)
 N_STATES = 14
 
 INPUT_NAMES = (
-    "fiber", "fermented", "probiotic", "upf", "sugar", "satfat", "stress", "mindbody",
-    "ra", "sle", "dmard", "propionate", "ms",
+    "fiber",
+    "fermented",
+    "probiotic",
+    "upf",
+    "sugar",
+    "satfat",
+    "stress",
+    "mindbody",
+    "ra",
+    "sle",
+    "dmard",
+    "propionate",
+    "ms",
 )
 INPUT_UNITS = (
-    "g/d", "servings/d", "log10 CFU/d", "% energy", "g/d", "% energy", "0-1", "min/d",
-    "0/1", "0/1", "0/1", "g/d", "0/1",
+    "g/d",
+    "servings/d",
+    "log10 CFU/d",
+    "% energy",
+    "g/d",
+    "% energy",
+    "0-1",
+    "min/d",
+    "0/1",
+    "0/1",
+    "0/1",
+    "g/d",
+    "0/1",
 )
 (U_F, U_FF, U_PRO, U_UPF, U_SUG, U_SF, U_S, U_M, U_RA, U_SLE, U_DMARD, U_PROP, U_MS) = range(13)
 N_INPUTS = 13
@@ -166,13 +200,68 @@ def _floor(x):
 #   fast_core / rhs_core     only the state-dependent work, evaluated at every integrator stage
 # rhs(y, p, u, dy) and fast(y, p, u) chain the three; all work element-wise on scalars or arrays.
 # --------------------------------------------------------------------------------------------
-(C_iB, C_iL, C_iPb, C_iBc, C_iR, C_iIP, C_ibu, C_iTreg, C_iTh17, C_iil6, C_itnf, C_fibref_inv,
- C_gB0, C_gL0, C_gBc0, C_gPb0, C_den10, C_n6, C_nt, C_n1, C_ninfl6, C_ntA, C_n1A, C_supnum, C_ndrive,
- C_nsns6, C_nsnst, C_lbp, C_treg, C_th17, C_r0, C_Kn, C_a3sq, C_crp, C_cbu1, C_ffsref, C_kfb1, C_ires) = range(38)
+(
+    C_iB,
+    C_iL,
+    C_iPb,
+    C_iBc,
+    C_iR,
+    C_iIP,
+    C_ibu,
+    C_iTreg,
+    C_iTh17,
+    C_iil6,
+    C_itnf,
+    C_fibref_inv,
+    C_gB0,
+    C_gL0,
+    C_gBc0,
+    C_gPb0,
+    C_den10,
+    C_n6,
+    C_nt,
+    C_n1,
+    C_ninfl6,
+    C_ntA,
+    C_n1A,
+    C_supnum,
+    C_ndrive,
+    C_nsns6,
+    C_nsnst,
+    C_lbp,
+    C_treg,
+    C_th17,
+    C_r0,
+    C_Kn,
+    C_a3sq,
+    C_crp,
+    C_cbu1,
+    C_ffsref,
+    C_kfb1,
+    C_ires,
+) = range(38)
 N_DERIVED = 38
 
-(D_fibF, D_gPb, D_imm, D_rtarget, D_xdiet, D_chylo, D_seff, D_sns6, D_snst, D_drive, D_a2, D_dmard,
- D_prop, D_fres, D_e6a, D_il6sle, D_ms, D_spill) = range(18)
+(
+    D_fibF,
+    D_gPb,
+    D_imm,
+    D_rtarget,
+    D_xdiet,
+    D_chylo,
+    D_seff,
+    D_sns6,
+    D_snst,
+    D_drive,
+    D_a2,
+    D_dmard,
+    D_prop,
+    D_fres,
+    D_e6a,
+    D_il6sle,
+    D_ms,
+    D_spill,
+) = range(18)
 N_DAY = 18
 
 
@@ -260,8 +349,12 @@ def day_terms(p, c, u, d):
     d[D_sns6] = (1.0 + p[P_e_sns6] * s_eff) * c[C_nsns6]
     d[D_snst] = (1.0 + p[P_e_snst] * s_eff) * c[C_nsnst]
     d[D_drive] = (1.0 + p[P_s_gain] * s_eff) * c[C_ndrive]
-    d[D_a2] = (p[P_alpha2] + u[U_RA] * (p[P_alpha2_ra] - p[P_alpha2]) + u[U_SLE] * (p[P_alpha2_sle] - p[P_alpha2])
-               + u[U_MS] * (p[P_alpha2_ms] - p[P_alpha2]))
+    d[D_a2] = (
+        p[P_alpha2]
+        + u[U_RA] * (p[P_alpha2_ra] - p[P_alpha2])
+        + u[U_SLE] * (p[P_alpha2_sle] - p[P_alpha2])
+        + u[U_MS] * (p[P_alpha2_ms] - p[P_alpha2])
+    )
     # MS: the core is read as CNS effector (p) and regulatory (a) T-cell activity; its inflammation
     # hardly spills into blood cytokines
     d[D_ms] = u[U_MS]
@@ -473,7 +566,9 @@ def etd_coefficients(lam, h):
         z5 = z4 * z
         z6 = z3 * z3
         Q = 0.5 * h * (1.0 + z / 4.0 + z2 / 24.0 + z3 / 192.0 + z4 / 1920.0 + z5 / 23040.0)
-        f1 = h * (1.0 / 6.0 + z / 6.0 + 3.0 * z2 / 40.0 + z3 / 45.0 + 5.0 * z4 / 1008.0 + z5 / 1120.0 + 7.0 * z6 / 51840.0)
+        f1 = h * (
+            1.0 / 6.0 + z / 6.0 + 3.0 * z2 / 40.0 + z3 / 45.0 + 5.0 * z4 / 1008.0 + z5 / 1120.0 + 7.0 * z6 / 51840.0
+        )
         f2 = h * (1.0 / 6.0 + z / 12.0 + z2 / 40.0 + z3 / 180.0 + z4 / 1008.0 + z5 / 6720.0 + z6 / 51840.0)
         f3 = h * (1.0 / 6.0 - z2 / 120.0 - z3 / 360.0 - z4 / 1680.0 - z5 / 10080.0 - z6 / 72576.0)
     else:

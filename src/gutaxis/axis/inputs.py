@@ -22,13 +22,31 @@ import numpy as np
 from ..errors import InputError
 from .equations import INPUT_NAMES, INPUT_UNITS, N_INPUTS
 
-__all__ = ["Schedule", "stress_load_from_pss10", "REFERENCE_INPUTS", "reference_inputs", "INPUT_RANGES",
-           "input_range_text", "usual_input_bounds"]
+__all__ = [
+    "INPUT_RANGES",
+    "REFERENCE_INPUTS",
+    "Schedule",
+    "input_range_text",
+    "reference_inputs",
+    "stress_load_from_pss10",
+    "usual_input_bounds",
+]
 
 #: the reference (usual Western) inputs that define the model's reference state
 REFERENCE_INPUTS = {
-    "fiber": 20.0, "fermented": 0.5, "probiotic": 0.0, "upf": 50.0, "sugar": 70.0, "satfat": 12.0,
-    "stress": 0.325, "mindbody": 0.0, "ra": 0.0, "sle": 0.0, "dmard": 0.0, "propionate": 0.0, "ms": 0.0,
+    "fiber": 20.0,
+    "fermented": 0.5,
+    "probiotic": 0.0,
+    "upf": 50.0,
+    "sugar": 70.0,
+    "satfat": 12.0,
+    "stress": 0.325,
+    "mindbody": 0.0,
+    "ra": 0.0,
+    "sle": 0.0,
+    "dmard": 0.0,
+    "propionate": 0.0,
+    "ms": 0.0,
 }
 
 
@@ -39,14 +57,26 @@ REFERENCE_INPUTS = {
 #: without one, a generous documented ceiling above any reported habitual intake or trial dose (the
 #: model's response saturates well below them, so they only catch typos and unit mix-ups).
 INPUT_RANGES = {
-    "fiber": (0.0, 150.0, "g/d >= 0; 150 g/d lies above the highest habitual intakes reported (about "
-                          "100-150 g/d in hunter-gatherer diets, e.g. Sonnenburg & Sonnenburg 2014 Cell Metab 20:779) "
-                          "and 2.5x the virtual population's highest usual intake (60 g/d)"),
-    "fermented": (0.0, 20.0, "servings/d >= 0; 20 is assumed, 3x the high-fermented-food arm of Wastyk 2021 "
-                             "(about 6 servings/d, the model's calibration trial)"),
-    "probiotic": (0.0, 13.0, "log10 CFU/d; 0 is 'none' (REFERENCE_INPUTS); 13 is assumed, 10x the largest "
-                             "marketed daily doses (about 1e12 CFU); trial doses are 1e8-1e11 (axis_parameters.tsv "
-                             "pro_log50)"),
+    "fiber": (
+        0.0,
+        150.0,
+        "g/d >= 0; 150 g/d lies above the highest habitual intakes reported (about "
+        "100-150 g/d in hunter-gatherer diets, e.g. Sonnenburg & Sonnenburg 2014 Cell Metab 20:779) "
+        "and 2.5x the virtual population's highest usual intake (60 g/d)",
+    ),
+    "fermented": (
+        0.0,
+        20.0,
+        "servings/d >= 0; 20 is assumed, 3x the high-fermented-food arm of Wastyk 2021 "
+        "(about 6 servings/d, the model's calibration trial)",
+    ),
+    "probiotic": (
+        0.0,
+        13.0,
+        "log10 CFU/d; 0 is 'none' (REFERENCE_INPUTS); 13 is assumed, 10x the largest "
+        "marketed daily doses (about 1e12 CFU); trial doses are 1e8-1e11 (axis_parameters.tsv "
+        "pro_log50)",
+    ),
     "upf": (0.0, 100.0, "a share of energy (INPUT_UNITS % energy)"),
     "sugar": (0.0, 500.0, "g/d >= 0; 500 g/d is 2000 kcal (4 kcal/g), an adult's whole energy intake"),
     "satfat": (0.0, 100.0, "a share of energy (INPUT_UNITS % energy)"),
@@ -55,8 +85,11 @@ INPUT_RANGES = {
     "ra": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the RA terms linearly"),
     "sle": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the SLE terms linearly"),
     "dmard": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the DMARD effect linearly"),
-    "propionate": (0.0, 10.0, "g/d >= 0; 10 g/d is assumed, 10x the oral dose of Duscha 2020 (2 x 500 mg/d, "
-                              "the calibration trial of k_prop)"),
+    "propionate": (
+        0.0,
+        10.0,
+        "g/d >= 0; 10 g/d is assumed, 10x the oral dose of Duscha 2020 (2 x 500 mg/d, the calibration trial of k_prop)",
+    ),
     "ms": (0.0, 1.0, "a 0/1 flag (INPUT_UNITS); values between weight the MS terms linearly"),
 }
 
@@ -123,7 +156,7 @@ class Schedule:
     add: np.ndarray  # (n_days, N_INPUTS, n_groups)
 
     @classmethod
-    def baseline(cls, n_days: int, n_groups: int = 1) -> "Schedule":
+    def baseline(cls, n_days: int, n_groups: int = 1) -> Schedule:
         """Everyone keeps their own baseline inputs."""
         if n_days < 1:
             raise InputError("a schedule needs at least one day")
@@ -145,7 +178,7 @@ class Schedule:
         g = slice(None) if group is None else group
         return slice(start, stop), g
 
-    def set(self, start=None, stop=None, group=None, **values) -> "Schedule":
+    def set(self, start=None, stop=None, group=None, **values) -> Schedule:
         """Fix inputs to values on days ``[start, stop)`` for ``group`` (all groups if None)."""
         d, g = self._slice(start, stop, group)
         for k, v in values.items():
@@ -154,7 +187,7 @@ class Schedule:
             self.add[d, i, g] = v
         return self
 
-    def shift(self, start=None, stop=None, group=None, **deltas) -> "Schedule":
+    def shift(self, start=None, stop=None, group=None, **deltas) -> Schedule:
         """Add ``deltas`` to each patient's baseline input on days ``[start, stop)``."""
         d, g = self._slice(start, stop, group)
         for k, v in deltas.items():

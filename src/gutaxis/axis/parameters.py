@@ -18,7 +18,7 @@ import pandas as pd
 from ..errors import InputError
 from .equations import N_PARAMS, PARAM_NAMES
 
-__all__ = ["parameter_table", "default_parameters", "parameter_matrix", "sample_parameters"]
+__all__ = ["default_parameters", "parameter_matrix", "parameter_table", "sample_parameters"]
 
 _COLUMNS = ["name", "unit", "value", "prior_low", "prior_high", "source", "note"]
 

@@ -52,18 +52,18 @@ from .parameters import sample_parameters
 from .population import HEALTHY_BASELINE_TARGET, PLAUSIBLE_BOUNDS, _sample_inputs, _target_logpdf, initial_state
 
 __all__ = [
-    "Twin",
+    "DIET_KEYS",
+    "ENDPOINTS",
+    "ENDPOINT_UNITS",
+    "FIT_MIN_SHARE",
+    "MARKERS",
+    "N_CANDIDATES",
     "Forecast",
-    "twin",
+    "Twin",
     "forecast",
     "guild_table",
     "profile_guilds",
-    "ENDPOINTS",
-    "ENDPOINT_UNITS",
-    "DIET_KEYS",
-    "MARKERS",
-    "N_CANDIDATES",
-    "FIT_MIN_SHARE",
+    "twin",
 ]
 
 #: prior candidates of a twin (fixed: the fit decision must not depend on the number of draws)
@@ -95,21 +95,42 @@ ENDPOINTS = {
     "disease_activity": None,
 }
 ENDPOINT_UNITS = {
-    "diversity": "effective number of taxa", "butyrate": "mM (faecal)", "permeability": "L/M ratio",
-    "il6": "pg/mL", "crp": "mg/L", "tnf": "pg/mL", "lps": "fold-change vs reference", "treg": "% CD4+",
-    "cortisol": "ug/dL", "disease_activity": "DAS28 (RA), SLEDAI proxy (SLE), effector activity p (MS; > 0.5 = relapse), Baker p (healthy)",
+    "diversity": "effective number of taxa",
+    "butyrate": "mM (faecal)",
+    "permeability": "L/M ratio",
+    "il6": "pg/mL",
+    "crp": "mg/L",
+    "tnf": "pg/mL",
+    "lps": "fold-change vs reference",
+    "treg": "% CD4+",
+    "cortisol": "ug/dL",
+    "disease_activity": "DAS28 (RA), SLEDAI proxy (SLE), effector activity p (MS; > 0.5 = relapse), Baker p (healthy)",
 }
 
 #: diet-summary keys (and accepted aliases) -> model input
 DIET_KEYS = {
-    "fiber": "fiber", "fiber_g": "fiber", "fibre": "fiber",
-    "fermented": "fermented", "fermented_servings": "fermented", "fermented_food": "fermented",
-    "probiotic": "probiotic", "probiotic_log10_cfu": "probiotic",
-    "upf": "upf", "upf_pct": "upf", "ultra_processed": "upf",
-    "sugar": "sugar", "added_sugar": "sugar", "added_sugar_g": "sugar",
-    "satfat": "satfat", "saturated_fat": "satfat", "satfat_pct": "satfat",
-    "mindbody": "mindbody", "mindbody_min": "mindbody",
-    "propionate": "propionate", "dmard": "dmard", "stress": "stress",
+    "fiber": "fiber",
+    "fiber_g": "fiber",
+    "fibre": "fiber",
+    "fermented": "fermented",
+    "fermented_servings": "fermented",
+    "fermented_food": "fermented",
+    "probiotic": "probiotic",
+    "probiotic_log10_cfu": "probiotic",
+    "upf": "upf",
+    "upf_pct": "upf",
+    "ultra_processed": "upf",
+    "sugar": "sugar",
+    "added_sugar": "sugar",
+    "added_sugar_g": "sugar",
+    "satfat": "satfat",
+    "saturated_fat": "satfat",
+    "satfat_pct": "satfat",
+    "mindbody": "mindbody",
+    "mindbody_min": "mindbody",
+    "propionate": "propionate",
+    "dmard": "dmard",
+    "stress": "stress",
 }
 
 
@@ -170,11 +191,14 @@ def _lineage_frame(data) -> pd.DataFrame:
     cols = ("kingdom", *_RANKS)
     if _is_anndata(data) and all(r in data.var.columns for r in ("genus", "family", "phylum")):
         var = data.var
-        ranks = pd.DataFrame({r: (var[r].to_numpy() if r in var.columns else np.nan) for r in cols}, index=pd.Index(names))
+        ranks = pd.DataFrame(
+            {r: (var[r].to_numpy() if r in var.columns else np.nan) for r in cols}, index=pd.Index(names)
+        )
     else:
         parsed = parse_lineage(names)
-        ranks = pd.DataFrame({r: (parsed[r].to_numpy() if r in parsed.columns else np.nan) for r in cols},
-                             index=pd.Index(names))
+        ranks = pd.DataFrame(
+            {r: (parsed[r].to_numpy() if r in parsed.columns else np.nan) for r in cols}, index=pd.Index(names)
+        )
 
     def clean(v):
         if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -190,24 +214,35 @@ def _lineage_frame(data) -> pd.DataFrame:
     for i, (_, row) in enumerate(ranks.iterrows()):
         if row["genus"] is not None or row["family"] is not None:
             continue
-        words = [w for w in (row["species"] or row["name"] or "").split(" ")
-                 if w and w.lower() not in ("unclassified", "noname", "bacterium", "sp", "sp.")]
+        words = [
+            w
+            for w in (row["species"] or row["name"] or "").split(" ")
+            if w and w.lower() not in ("unclassified", "noname", "bacterium", "sp", "sp.")
+        ]
         if not words or not words[0][:1].isalpha() or _is_unnamed(words[0]):
             continue
         first = words[0].lower()
         if first.endswith("aceae"):
             ranks.iat[i, ranks.columns.get_loc("family")] = first
-        elif row["species"] is None and all(row[r] is None for r in _RANKS) and _is_unnamed(row["name"]) \
-                and words[0][:1].isupper() and not first.endswith(("ales", "ota", "etes")):
+        elif (
+            row["species"] is None
+            and all(row[r] is None for r in _RANKS)
+            and _is_unnamed(row["name"])
+            and words[0][:1].isupper()
+            and not first.endswith(("ales", "ota", "etes"))
+        ):
             ranks.iat[i, ranks.columns.get_loc("genus")] = first
     status = []
     for (_, row), raw in zip(ranks.iterrows(), names):
         named = [row[r] for r in _RANKS if row[r] is not None]
-        if (row["kingdom"] in _NON_BACTERIAL_KINGDOMS
-                or any(_VIRAL.search(s) for s in [*named, row["name"]] if s)):
+        if row["kingdom"] in _NON_BACTERIAL_KINGDOMS or any(_VIRAL.search(s) for s in [*named, row["name"]] if s):
             status.append("non-bacterial")
-        elif not named and (not row["name"] or _is_unnamed(row["name"]) or row["name"].lower() in _DOMAINS
-                            or raw.strip().upper() in ("UNKNOWN", "UNCLASSIFIED")):
+        elif not named and (
+            not row["name"]
+            or _is_unnamed(row["name"])
+            or row["name"].lower() in _DOMAINS
+            or raw.strip().upper() in ("UNKNOWN", "UNCLASSIFIED")
+        ):
             status.append("unclassified")
         else:
             status.append("classified")
@@ -288,7 +323,9 @@ def profile_guilds(profile, sample: str | None = None) -> pd.DataFrame:
         obs_uncl = pd.to_numeric(profile.obs["unclassified_fraction"], errors="coerce").reindex(X.index)
     if sample is not None:
         if sample not in X.index:
-            raise InputError(f"sample {sample!r} is not in the profile", hint=f"samples: {', '.join(map(str, X.index[:10]))}")
+            raise InputError(
+                f"sample {sample!r} is not in the profile", hint=f"samples: {', '.join(map(str, X.index[:10]))}"
+            )
         X = X.loc[[sample]]
         obs_uncl = None if obs_uncl is None else obs_uncl.loc[[sample]]
     ranks = _lineage_frame(profile if _is_anndata(profile) else X)
@@ -313,8 +350,11 @@ def profile_guilds(profile, sample: str | None = None) -> pd.DataFrame:
     tot_kept = A_kept.sum(axis=1)
     if np.any(tot_kept <= 0):
         bad = X.index[np.flatnonzero(tot_kept <= 0)[0]]
-        raise InputError(f"sample {bad!r} has no classified bacterial reads (all unclassified, viral or eukaryotic)",
-                         source="profile", hint="a guild profile needs taxa named at phylum rank or below")
+        raise InputError(
+            f"sample {bad!r} has no classified bacterial reads (all unclassified, viral or eukaryotic)",
+            source="profile",
+            hint="a guild profile needs taxa named at phylum rank or below",
+        )
     frac = A_kept / tot_kept[:, None]
     guild_of = assignment["guild"].to_numpy()[kept]
     out = pd.DataFrame(index=X.index)
@@ -331,8 +371,11 @@ def profile_guilds(profile, sample: str | None = None) -> pd.DataFrame:
     out["unclassified"] = uncl
     out["non_bacterial"] = A[:, status == "non-bacterial"].sum(axis=1) / tot
     out.attrs["assignment"] = assignment
-    out.attrs["params"] = {"table": "axis_guilds.tsv", "diversity": "Hill number of order 1 (exp Shannon) of the "
-                           "classified bacterial features", "removed": "unclassified and non-bacterial reads, then renormalised"}
+    out.attrs["params"] = {
+        "table": "axis_guilds.tsv",
+        "diversity": "Hill number of order 1 (exp Shannon) of the classified bacterial features",
+        "removed": "unclassified and non-bacterial reads, then renormalised",
+    }
     return out
 
 
@@ -521,9 +564,18 @@ def _relax_candidates(P: np.ndarray, U: np.ndarray, y0: np.ndarray, d: str, rng)
     return y, r, ok, plaus, failures
 
 
-def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = None, diet: Mapping | None = None,
-         disease: str | None = None, n_draws: int = 200, seed: int = 0, sample: str | None = None,
-         n_candidates: int | None = None) -> Twin:
+def twin(
+    profile=None,
+    *,
+    markers: Mapping | None = None,
+    pss10: float | None = None,
+    diet: Mapping | None = None,
+    disease: str | None = None,
+    n_draws: int = 200,
+    seed: int = 0,
+    sample: str | None = None,
+    n_candidates: int | None = None,
+) -> Twin:
     """Initialise a personal twin from what is measured (see the module docstring).
 
     Parameters
@@ -564,8 +616,12 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
             raise InputError(f"the profile has {len(g)} samples; name one with sample=...", source="profile")
         row = g.iloc[0]
         shares = np.maximum(row[list(GUILDS)].to_numpy(float), _FLOOR)
-        observed["profile"] = {"sample": str(g.index[0]), **{k: float(row[k]) for k in GUILDS},
-                               "diversity": float(row["diversity"]), "n_taxa": int(row["n_taxa"])}
+        observed["profile"] = {
+            "sample": str(g.index[0]),
+            **{k: float(row[k]) for k in GUILDS},
+            "diversity": float(row["diversity"]),
+            "n_taxa": int(row["n_taxa"]),
+        }
         y0 = _fit_guilds(P, U, shares, float(row["diversity"]))
     y, r, ok, plaus, _ = _relax_candidates(P, U, y0, d, rng)
     # The fit decision is a share of a fixed candidate set, so it does not depend on n_draws.
@@ -578,9 +634,14 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
             f"the model could not be fitted to {what}: only {int(plaus.sum())} of {n_cand} model patients stayed "
             f"within plausible physiological ranges (at least {FIT_MIN_SHARE:.2%} are needed). This says nothing "
             "about the person's health; the twin falls back on merely converged model patients, whose levels and "
-            "forecasts are not interpretable as a person's", UserWarning, stacklevel=2)
+            "forecasts are not interpretable as a person's",
+            UserWarning,
+            stacklevel=2,
+        )
     if keep.sum() == 0:
-        raise InputError("no model patient reproduces these measurements", hint="check units of markers and the profile")
+        raise InputError(
+            "no model patient reproduces these measurements", hint="check units of markers and the profile"
+        )
     idx = np.flatnonzero(keep)
     logw = np.zeros(idx.size)
     if d == "healthy" and idx.size > 10:
@@ -600,8 +661,10 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
         if not np.isfinite(v) or v <= 0:
             raise InputError(f"marker {k!r} must be a positive number, got {v}")
         if key in MARKER_DISEASE and MARKER_DISEASE[key] != d:
-            raise InputError(f"marker {k!r} is a {MARKER_DISEASE[key].upper()} score; this twin is {d}",
-                             hint=f"give it only with disease={MARKER_DISEASE[key]!r}")
+            raise InputError(
+                f"marker {k!r} is a {MARKER_DISEASE[key].upper()} score; this twin is {d}",
+                hint=f"give it only with disease={MARKER_DISEASE[key]!r}",
+            )
         row = obs_t.loc[key]
         model = r[row["output"]][idx] * float(row["scale"])
         if row["error"] == "normal":
@@ -627,9 +690,17 @@ def twin(profile=None, *, markers: Mapping | None = None, pss10: float | None = 
     # systematic resampling
     pos = (rng.random() + np.arange(n_draws)) / n_draws
     pick = idx[np.minimum(np.searchsorted(np.cumsum(w), pos), idx.size - 1)]
-    meta = {"seed": seed, "n_candidates": n_cand, "n_converged": int(ok.sum()), "n_plausible": int(plaus.sum()),
-            "fitted": fitted, "fit_min_share": FIT_MIN_SHARE,
-            "ess": _ess(lw), "tempering": temp, "n_unique": int(np.unique(pick).size)}
+    meta = {
+        "seed": seed,
+        "n_candidates": n_cand,
+        "n_converged": int(ok.sum()),
+        "n_plausible": int(plaus.sum()),
+        "fitted": fitted,
+        "fit_min_share": FIT_MIN_SHARE,
+        "ess": _ess(lw),
+        "tempering": temp,
+        "n_unique": int(np.unique(pick).size),
+    }
     return Twin(P[:, pick].copy(), U[:, pick].copy(), y[:, pick].copy(), d, observed, meta)
 
 
@@ -742,8 +813,10 @@ def forecast(twin: Twin, plan_inputs, days: int, *, adherence: float = 1.0, dt: 
     if not 0.0 <= float(adherence) <= 1.0:
         raise InputError(f"adherence must lie in 0-1, got {adherence}")
     plan = _plan_schedule(plan_inputs, days)
-    sch = Schedule(np.concatenate([np.ones_like(plan.mult), plan.mult], axis=2),
-                   np.concatenate([np.zeros_like(plan.add), plan.add], axis=2))
+    sch = Schedule(
+        np.concatenate([np.ones_like(plan.mult), plan.mult], axis=2),
+        np.concatenate([np.zeros_like(plan.add), plan.add], axis=2),
+    )
     n = twin.n_draws
     P = np.concatenate([twin.params, twin.params], axis=1)
     U = np.concatenate([twin.inputs, twin.inputs], axis=1)

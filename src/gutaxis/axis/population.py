@@ -28,27 +28,62 @@ from .inputs import reference_inputs
 from .parameters import sample_parameters
 
 __all__ = [
+    "HEALTHY_BASELINE_TARGET",
+    "PLAUSIBLE_BOUNDS",
+    "USUAL_INPUT_CLIPS",
     "Population",
+    "initial_state",
     "plausible_patients",
+    "relapses",
     "select_population",
     "virtual_population",
-    "PLAUSIBLE_BOUNDS",
-    "HEALTHY_BASELINE_TARGET",
-    "USUAL_INPUT_CLIPS",
-    "initial_state",
-    "relapses",
 ]
 
 #: physiological bounds (inclusive) of steady-state read-outs for a plausible patient, per disease
 PLAUSIBLE_BOUNDS = {
-    "healthy": {"il6": (0.05, 40.0), "tnf": (0.3, 30.0), "CRP": (0.02, 20.0), "lm": (0.005, 0.2),
-                "O": (0.4, 2.5), "GR": (0.2, 3.0), "Treg": (1.0, 15.0), "Th17": (0.1, 6.0), "p": (0.0, 0.1)},
-    "ra": {"il6": (2.0, 150.0), "tnf": (1.0, 60.0), "CRP": (2.0, 80.0), "lm": (0.005, 0.3),
-           "O": (0.3, 3.0), "GR": (0.2, 3.0), "Treg": (0.5, 15.0), "Th17": (0.1, 10.0), "das28": (3.2, 7.5)},
-    "ms": {"il6": (0.05, 60.0), "tnf": (0.3, 40.0), "CRP": (0.02, 30.0), "lm": (0.005, 0.2),
-           "O": (0.4, 2.5), "GR": (0.2, 3.0), "Treg": (1.0, 15.0), "Th17": (0.1, 6.0)},
-    "sle": {"il6": (1.0, 150.0), "tnf": (0.5, 60.0), "CRP": (0.1, 80.0), "lm": (0.005, 0.3),
-            "O": (0.3, 3.0), "GR": (0.2, 3.0), "Treg": (0.5, 15.0), "Th17": (0.1, 10.0), "p": (0.2, 5.0)},
+    "healthy": {
+        "il6": (0.05, 40.0),
+        "tnf": (0.3, 30.0),
+        "CRP": (0.02, 20.0),
+        "lm": (0.005, 0.2),
+        "O": (0.4, 2.5),
+        "GR": (0.2, 3.0),
+        "Treg": (1.0, 15.0),
+        "Th17": (0.1, 6.0),
+        "p": (0.0, 0.1),
+    },
+    "ra": {
+        "il6": (2.0, 150.0),
+        "tnf": (1.0, 60.0),
+        "CRP": (2.0, 80.0),
+        "lm": (0.005, 0.3),
+        "O": (0.3, 3.0),
+        "GR": (0.2, 3.0),
+        "Treg": (0.5, 15.0),
+        "Th17": (0.1, 10.0),
+        "das28": (3.2, 7.5),
+    },
+    "ms": {
+        "il6": (0.05, 60.0),
+        "tnf": (0.3, 40.0),
+        "CRP": (0.02, 30.0),
+        "lm": (0.005, 0.2),
+        "O": (0.4, 2.5),
+        "GR": (0.2, 3.0),
+        "Treg": (1.0, 15.0),
+        "Th17": (0.1, 6.0),
+    },
+    "sle": {
+        "il6": (1.0, 150.0),
+        "tnf": (0.5, 60.0),
+        "CRP": (0.1, 80.0),
+        "lm": (0.005, 0.3),
+        "O": (0.3, 3.0),
+        "GR": (0.2, 3.0),
+        "Treg": (0.5, 15.0),
+        "Th17": (0.1, 10.0),
+        "p": (0.2, 5.0),
+    },
 }
 
 #: observed healthy baseline (CoLaus, Marques-Vidal 2011, doi:10.1371/journal.pone.0021002):
@@ -82,7 +117,7 @@ class Population:
         out.update({k: np.asarray(v) for k, v in fast_quantities(self.states, self.params, self.inputs).items()})
         return out
 
-    def subset(self, idx) -> "Population":
+    def subset(self, idx) -> Population:
         idx = np.asarray(idx)
         return Population(self.params[:, idx], self.inputs[:, idx], self.states[:, idx], self.disease, self.seed)
 
@@ -90,8 +125,14 @@ class Population:
 #: the limits to which :func:`_sample_inputs` clips each usual input it draws (the others stay at the
 #: reference); scenarios check that a ``shift`` keeps every patient's level within the possible range
 #: (:func:`gutaxis.axis.inputs.usual_input_bounds`)
-USUAL_INPUT_CLIPS = {"fiber": (5, 60), "fermented": (0, 4), "upf": (10, 90), "sugar": (10, 250), "satfat": (5, 25),
-                     "stress": (0.0, 1.0)}
+USUAL_INPUT_CLIPS = {
+    "fiber": (5, 60),
+    "fermented": (0, 4),
+    "upf": (10, 90),
+    "sugar": (10, 250),
+    "satfat": (5, 25),
+    "stress": (0.0, 1.0),
+}
 
 
 def _sample_inputs(n: int, disease: str, rng: np.random.Generator) -> np.ndarray:
@@ -190,7 +231,9 @@ def select_population(pop: Population, target: dict | None = None, seed: int = 0
     return pop.subset(np.flatnonzero(keep))
 
 
-def virtual_population(n_candidates: int, disease: str = "healthy", seed: int = 0, target: dict | None = None) -> Population:
+def virtual_population(
+    n_candidates: int, disease: str = "healthy", seed: int = 0, target: dict | None = None
+) -> Population:
     """Plausible patients then, for a disease with a baseline target (healthy), selection."""
     pop = plausible_patients(n_candidates, disease, seed)
     if disease == "healthy" or target is not None:

@@ -100,20 +100,58 @@ from .inputs import INPUT_RANGES, Schedule, input_range_text, usual_input_bounds
 from .population import Population, plausible_patients, select_population
 from .trials import hedges_g, measured, replicate_indices
 
-__all__ = ["Scenario", "ScenarioResult", "load_scenario", "run_scenario", "example_scenario_path", "ENDPOINT_LABELS",
-           "MAX_SCENARIO_BYTES", "MAX_PATIENT_DAYS", "MAX_MEMORY_BYTES"]
+__all__ = [
+    "ENDPOINT_LABELS",
+    "MAX_MEMORY_BYTES",
+    "MAX_PATIENT_DAYS",
+    "MAX_SCENARIO_BYTES",
+    "Scenario",
+    "ScenarioResult",
+    "example_scenario_path",
+    "load_scenario",
+    "run_scenario",
+]
 
 ENDPOINT_LABELS = {
-    "R": "diversity (effective taxa)", "butyrate": "faecal butyrate (mM)", "lm": "permeability (L/M)",
-    "lps": "endotoxin (fold-change)", "il6": "IL-6 (pg/mL)", "tnf": "TNF-a (pg/mL)", "il1b": "IL-1b (pg/mL)",
-    "il10": "IL-10 (pg/mL)", "il17": "IL-17 (pg/mL)", "CRP": "CRP (mg/L)", "LBP": "LBP (ug/mL)",
-    "Treg": "Treg (% CD4+)", "Th17": "Th17 (% CD4+)", "cortisol": "cortisol (ug/dL)", "das28": "DAS28",
-    "sledai": "SLEDAI proxy", "B": "butyrate producers (fraction)", "L": "lactic-acid bacteria (fraction)",
-    "Pb": "pathobionts (fraction)", "Bc": "Bacteroidetes/others (fraction)", "IP": "structural permeability (L/M)",
+    "R": "diversity (effective taxa)",
+    "butyrate": "faecal butyrate (mM)",
+    "lm": "permeability (L/M)",
+    "lps": "endotoxin (fold-change)",
+    "il6": "IL-6 (pg/mL)",
+    "tnf": "TNF-a (pg/mL)",
+    "il1b": "IL-1b (pg/mL)",
+    "il10": "IL-10 (pg/mL)",
+    "il17": "IL-17 (pg/mL)",
+    "CRP": "CRP (mg/L)",
+    "LBP": "LBP (ug/mL)",
+    "Treg": "Treg (% CD4+)",
+    "Th17": "Th17 (% CD4+)",
+    "cortisol": "cortisol (ug/dL)",
+    "das28": "DAS28",
+    "sledai": "SLEDAI proxy",
+    "B": "butyrate producers (fraction)",
+    "L": "lactic-acid bacteria (fraction)",
+    "Pb": "pathobionts (fraction)",
+    "Bc": "Bacteroidetes/others (fraction)",
+    "IP": "structural permeability (L/M)",
 }
 
-_TOP_KEYS = {"name", "description", "duration_days", "duration_weeks", "seed", "population", "control", "trial",
-             "record_every", "arms", "endpoints", "dt", "citation", "allow_large"}
+_TOP_KEYS = {
+    "name",
+    "description",
+    "duration_days",
+    "duration_weeks",
+    "seed",
+    "population",
+    "control",
+    "trial",
+    "record_every",
+    "arms",
+    "endpoints",
+    "dt",
+    "citation",
+    "allow_large",
+}
 _POPULATION_KEYS = {"disease", "n_candidates", "seed"}
 _TRIAL_KEYS = {"n_per_arm", "replicates"}
 _ARM_KEYS = {"interventions", "adherence", "description"}
@@ -145,10 +183,19 @@ _BYTES_PER_RECORD = 600
 #: settings that :meth:`Scenario.with_overrides` can change: attribute -> its place in the YAML form (the
 #: first three are the command-line overrides of ``gutaxis simulate``, in the order of its options)
 _SETTINGS = {
-    "replicates": ("trial", "replicates"), "n_candidates": ("population", "n_candidates"), "seed": ("seed",),
-    "population_seed": ("population", "seed"), "n_per_arm": ("trial", "n_per_arm"), "disease": ("population", "disease"),
-    "days": ("duration_days",), "control": ("control",), "record_every": ("record_every",), "dt": ("dt",),
-    "name": ("name",), "description": ("description",), "citation": ("citation",),
+    "replicates": ("trial", "replicates"),
+    "n_candidates": ("population", "n_candidates"),
+    "seed": ("seed",),
+    "population_seed": ("population", "seed"),
+    "n_per_arm": ("trial", "n_per_arm"),
+    "disease": ("population", "disease"),
+    "days": ("duration_days",),
+    "control": ("control",),
+    "record_every": ("record_every",),
+    "dt": ("dt",),
+    "name": ("name",),
+    "description": ("description",),
+    "citation": ("citation",),
     "allow_large": ("allow_large",),
 }
 #: fields of :class:`Scenario` that describe where it came from rather than what runs
@@ -238,17 +285,32 @@ class Scenario:
         :func:`load_scenario` of it gives the same settings."""
         arms = {}
         for arm in self.arms.values():
-            adherence = ({"mean": arm.adherence_mean, "sd": arm.adherence_sd} if arm.adherence_sd
-                         else arm.adherence_mean)
-            arms[arm.name] = {"adherence": adherence, "interventions": [
-                {"input": iv.input, iv.mode: iv.value, "start": iv.start, "stop": iv.stop, "ramp_days": iv.ramp_days}
-                for iv in arm.interventions]}
+            adherence = {"mean": arm.adherence_mean, "sd": arm.adherence_sd} if arm.adherence_sd else arm.adherence_mean
+            arms[arm.name] = {
+                "adherence": adherence,
+                "interventions": [
+                    {
+                        "input": iv.input,
+                        iv.mode: iv.value,
+                        "start": iv.start,
+                        "stop": iv.stop,
+                        "ramp_days": iv.ramp_days,
+                    }
+                    for iv in arm.interventions
+                ],
+            }
         doc = {
-            "name": self.name, "description": self.description, "citation": self.citation,
-            "duration_days": self.days, "seed": self.seed,
+            "name": self.name,
+            "description": self.description,
+            "citation": self.citation,
+            "duration_days": self.days,
+            "seed": self.seed,
             "population": {"disease": self.disease, "n_candidates": self.n_candidates, "seed": self.population_seed},
-            "control": self.control, "trial": {"n_per_arm": self.n_per_arm, "replicates": self.replicates},
-            "record_every": self.record_every, "dt": self.dt, "arms": arms,
+            "control": self.control,
+            "trial": {"n_per_arm": self.n_per_arm, "replicates": self.replicates},
+            "record_every": self.record_every,
+            "dt": self.dt,
+            "arms": arms,
             "endpoints": [{"output": o, "day": d} for o, d in self.endpoints],
         }
         if self.allow_large:
@@ -276,20 +338,32 @@ class Scenario:
         na = len(self.arms)
         relax = n * _RELAX_DAYS if build else 0
         trial = n * na * self.days * (0.5 / self.dt)
-        n_rec = len(set(range(0, self.days + 1, max(1, self.record_every))) | {0, self.days}
-                    | {d for _, d in self.endpoints})
+        n_rec = len(
+            set(range(0, self.days + 1, max(1, self.record_every))) | {0, self.days} | {d for _, d in self.endpoints}
+        )
         compared = na - 1 if self.control is not None and na > 1 else 0
         n_arm = self.n_per_arm or 30
         draws = compared * self.replicates * (n + len(self.endpoints) * n_arm * 4)
-        memory = ((n * _BYTES_PER_CANDIDATE if build else 0) + n * na * n_rec * _BYTES_PER_RECORD
-                  + (self.replicates * n * 16 if compared else 0))
+        memory = (
+            (n * _BYTES_PER_CANDIDATE if build else 0)
+            + n * na * n_rec * _BYTES_PER_RECORD
+            + (self.replicates * n * 16 if compared else 0)
+        )
         days = relax + trial
         seconds = days / PATIENT_DAYS_PER_SECOND + draws / TRIAL_DRAWS_PER_SECOND
-        return {"patient_days": int(round(days)), "trial_draws": int(draws), "seconds": seconds,
-                "work": int(round(seconds * PATIENT_DAYS_PER_SECOND)), "memory_bytes": int(memory),
-                "patients": n, "arms": na, "days": self.days, "relax_patient_days": relax}
+        return {
+            "patient_days": int(round(days)),
+            "trial_draws": int(draws),
+            "seconds": seconds,
+            "work": int(round(seconds * PATIENT_DAYS_PER_SECOND)),
+            "memory_bytes": int(memory),
+            "patients": n,
+            "arms": na,
+            "days": self.days,
+            "relax_patient_days": relax,
+        }
 
-    def _as_read(self) -> "Scenario | None":
+    def _as_read(self) -> Scenario | None:
         return load_scenario(self.source) if self.source else None
 
     def effective_overrides(self) -> dict:
@@ -301,8 +375,10 @@ class Scenario:
             names += [k for k in list(_SETTINGS) + ["arms", "endpoints"] if getattr(read, k) != getattr(self, k)]
         order = list(_SETTINGS) + ["arms", "endpoints"]
         full = self.to_dict() if {"arms", "endpoints"} & set(names) else {}
-        return {k: full[k] if k in ("arms", "endpoints") else _plain(getattr(self, k))
-                for k in sorted(dict.fromkeys(names), key=order.index)}
+        return {
+            k: full[k] if k in ("arms", "endpoints") else _plain(getattr(self, k))
+            for k in sorted(dict.fromkeys(names), key=order.index)
+        }
 
     def effective_source(self) -> dict:
         """The scenario that runs, in YAML form: the scenario as read with every override in its place
@@ -324,14 +400,17 @@ class Scenario:
             same = False
         return doc if same else full
 
-    def with_overrides(self, **settings) -> "Scenario":
+    def with_overrides(self, **settings) -> Scenario:
         """A copy with some settings changed (names of :data:`_SETTINGS`: ``replicates``,
         ``n_candidates``, ``seed``, ``population_seed``, ``n_per_arm``, ``days``, ...), validated as if
         they had been in the file; the copy keeps the scenario as read and records the overrides."""
         unknown = sorted(set(settings) - set(_SETTINGS))
         if unknown:
-            raise InputError(f"cannot override {', '.join(unknown)}", source="scenario",
-                             hint=f"settings that can be overridden: {', '.join(_SETTINGS)}")
+            raise InputError(
+                f"cannot override {', '.join(unknown)}",
+                source="scenario",
+                hint=f"settings that can be overridden: {', '.join(_SETTINGS)}",
+            )
         merged = {**self.overrides, **{k: _plain(v) for k, v in settings.items()}}
         doc = self.effective_source()
         for k, v in settings.items():
@@ -468,8 +547,7 @@ _YAML_HINTS = {
 def _parse_yaml(text: str, where: str):
     """The scenario's YAML, read by the one safe loader (:func:`gutaxis._yaml.load_yaml`): no aliases, no
     duplicate keys, bounded nesting and at most :func:`_max_scenario_bytes`."""
-    return load_yaml(text, source=where, max_bytes=_max_scenario_bytes(), messages=_YAML_MESSAGES,
-                     hints=_YAML_HINTS)
+    return load_yaml(text, source=where, max_bytes=_max_scenario_bytes(), messages=_YAML_MESSAGES, hints=_YAML_HINTS)
 
 
 def _max_scenario_bytes() -> int:
@@ -489,7 +567,7 @@ def _looks_like_text(s: str) -> bool:
     """A string given to :func:`load_scenario` is YAML text when it spans lines or is a one-line mapping
     (``{...}`` or ``key: value``); anything else (``run``, ``b.txt``) names a file."""
     s = s.strip()
-    return "\n" in s or s.startswith("{") or (": " in s and not Path(s).suffix.lower() in (".yaml", ".yml", ".json"))
+    return "\n" in s or s.startswith("{") or (": " in s and Path(s).suffix.lower() not in (".yaml", ".yml", ".json"))
 
 
 def _read_file(p: Path) -> tuple[str, str, str]:
@@ -501,8 +579,9 @@ def _read_file(p: Path) -> tuple[str, str, str]:
     except FileNotFoundError:
         raise InputError(f"no such scenario file {_short(str(p), 200)} (it does not exist)", hint=hint) from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot use {_short(str(p), 200)} as a scenario file: {exc.__class__.__name__}",
-                         hint=hint) from None
+        raise InputError(
+            f"cannot use {_short(str(p), 200)} as a scenario file: {exc.__class__.__name__}", hint=hint
+        ) from None
     import stat as _stat
 
     if _stat.S_ISDIR(st.st_mode):
@@ -550,8 +629,9 @@ def load_scenario(source) -> Scenario:
             path = where
         raw = _parse_yaml(text, where)
     else:
-        raise _err(f"cannot read a scenario from {type(source).__name__}", where,
-                   hint="give a path, YAML text or a mapping")
+        raise _err(
+            f"cannot read a scenario from {type(source).__name__}", where, hint="give a path, YAML text or a mapping"
+        )
     if not isinstance(raw, dict):
         raise _err("a scenario is a YAML mapping (name, duration_days, arms, endpoints, ...)", where)
     _check_keys(raw, _TOP_KEYS, where)
@@ -573,8 +653,11 @@ def load_scenario(source) -> Scenario:
     arms = {}
     for name, spec in arms_raw.items():
         if not isinstance(name, str):
-            raise _err(f"arm names must be text; {_short(name)} is read as a {type(name).__name__}", f"{where}: arms",
-                       hint="write the name in quotes, e.g. 'no' or '1'")
+            raise _err(
+                f"arm names must be text; {_short(name)} is read as a {type(name).__name__}",
+                f"{where}: arms",
+                hint="write the name in quotes, e.g. 'no' or '1'",
+            )
         w = f"{where}: arms.{_names([name])}"
         spec = {} if spec is None else spec
         if not isinstance(spec, dict):
@@ -621,11 +704,17 @@ def load_scenario(source) -> Scenario:
     if "endpoints" in raw:
         eps = raw["endpoints"]
         if not isinstance(eps, list):
-            raise _err(f"endpoints must be a list of outputs, got {_short(eps)}", where,
-                       hint="e.g. endpoints: [R, il6, {output: CRP, day: 14}]")
+            raise _err(
+                f"endpoints must be a list of outputs, got {_short(eps)}",
+                where,
+                hint="e.g. endpoints: [R, il6, {output: CRP, day: 14}]",
+            )
         if not eps:
-            raise _err("endpoints is empty", where,
-                       hint=f"name at least one output, or leave the key out for the defaults ({', '.join(_DEFAULT_ENDPOINTS)})")
+            raise _err(
+                "endpoints is empty",
+                where,
+                hint=f"name at least one output, or leave the key out for the defaults ({', '.join(_DEFAULT_ENDPOINTS)})",
+            )
     else:
         eps = list(_DEFAULT_ENDPOINTS)
     endpoints = []
@@ -662,7 +751,9 @@ def load_scenario(source) -> Scenario:
         population_seed=_num(pop.get("seed", 20240), "population.seed", where, 0, None, True),
         seed=_num(raw.get("seed", 0), "seed", where, 0, None, True),
         control=None if control is None else str(control),
-        n_per_arm=None if trial.get("n_per_arm") is None else _num(trial["n_per_arm"], "trial.n_per_arm", where, 2, None, True),
+        n_per_arm=None
+        if trial.get("n_per_arm") is None
+        else _num(trial["n_per_arm"], "trial.n_per_arm", where, 2, None, True),
         replicates=_num(trial.get("replicates", 200), "trial.replicates", where, 1, 100_000, True),
         record_every=_num(raw.get("record_every", 7), "record_every", where, 1, days, True),
         dt=_num(raw.get("dt", 0.5), "dt", where, 0.01, 1.0),
@@ -677,8 +768,9 @@ def _signed(x: float) -> str:
     return "0" if x == 0 else f"{x:+g}"
 
 
-def _check_level(iv: Intervention, usual_lo: float, usual_hi: float, where: str,
-                 n_out: int | None = None, n: int | None = None) -> None:
+def _check_level(
+    iv: Intervention, usual_lo: float, usual_hi: float, where: str, n_out: int | None = None, n: int | None = None
+) -> None:
     """Refuse an intervention whose resulting level can leave the input's physically possible range
     (:data:`~gutaxis.axis.inputs.INPUT_RANGES`). ``set``: the level itself. ``shift``: each patient moves
     from their usual level towards usual + shift (adherence and ramps stop in between), so the usual levels
@@ -690,8 +782,11 @@ def _check_level(iv: Intervention, usual_lo: float, usual_hi: float, where: str,
     unit = allowed.split(" ", 1)[1]
     if iv.mode == "set":
         if not lo <= iv.value <= hi:
-            raise _err(f"{iv.input} set to {iv.value:g} is outside its possible range {allowed}", where,
-                       hint=f"set it within {allowed}" + (" (or pss10: 0-40)" if iv.input == "stress" else ""))
+            raise _err(
+                f"{iv.input} set to {iv.value:g} is outside its possible range {allowed}",
+                where,
+                hint=f"set it within {allowed}" + (" (or pss10: 0-40)" if iv.input == "stress" else ""),
+            )
         return
     if (n_out == 0) or (n_out is None and lo <= usual_lo + iv.value and usual_hi + iv.value <= hi):
         return
@@ -699,16 +794,22 @@ def _check_level(iv: Intervention, usual_lo: float, usual_hi: float, where: str,
     unit = "" if unit.startswith("(") else f" {unit}"  # no unit after the levels of a 0-1 scale or a flag
     usual = f"{usual_lo:g}-{usual_hi:g}{unit}" if usual_lo != usual_hi else f"{usual_lo:g}{unit}"
     if n_out is None:
-        what = (f"{iv.input} shift {_signed(iv.value)}{unit} can take virtual patients outside its possible range "
-                f"{allowed} (usual {iv.input} in a virtual population: {usual})")
+        what = (
+            f"{iv.input} shift {_signed(iv.value)}{unit} can take virtual patients outside its possible range "
+            f"{allowed} (usual {iv.input} in a virtual population: {usual})"
+        )
     else:
-        what = (f"{iv.input} shift {_signed(iv.value)}{unit} takes {n_out} of {n} virtual patients outside its "
-                f"possible range {allowed} (their usual {iv.input}: {usual})")
+        what = (
+            f"{iv.input} shift {_signed(iv.value)}{unit} takes {n_out} of {n} virtual patients outside its "
+            f"possible range {allowed} (their usual {iv.input}: {usual})"
+        )
     if a < b:
         hint = f"a shift of {iv.input} must lie within {_signed(a)} to {_signed(b)}{unit} here; or use set: for a fixed level"
     else:
-        hint = (f"usual levels already reach both ends of the range, so no shift is possible; use set: for a fixed "
-                f"level within {allowed}")
+        hint = (
+            f"usual levels already reach both ends of the range, so no shift is possible; use set: for a fixed "
+            f"level within {allowed}"
+        )
     raise _err(what, where, hint=hint)
 
 
@@ -736,12 +837,17 @@ class ScenarioResult:
         for k in self.values:
             ds[k].attrs["long_name"] = ENDPOINT_LABELS.get(k, k)
         prov = self.provenance
-        ds.attrs.update({"title": self.scenario.name, "gutaxis_scenario_sha256": prov.get("sha256") or "",
-                         "gutaxis_scenario_file_sha256": prov.get("scenario_file_sha256") or "",
-                         "gutaxis_overrides": json.dumps(prov.get("overrides", {}), sort_keys=True, default=str),
-                         "gutaxis_effective_scenario_sha256": prov.get("effective_sha256") or "",
-                         "gutaxis_version": str(prov.get("gutaxis_version", "")),
-                         "context_of_use": "hypothesis generation and teaching; not clinical decisions"})
+        ds.attrs.update(
+            {
+                "title": self.scenario.name,
+                "gutaxis_scenario_sha256": prov.get("sha256") or "",
+                "gutaxis_scenario_file_sha256": prov.get("scenario_file_sha256") or "",
+                "gutaxis_overrides": json.dumps(prov.get("overrides", {}), sort_keys=True, default=str),
+                "gutaxis_effective_scenario_sha256": prov.get("effective_sha256") or "",
+                "gutaxis_version": str(prov.get("gutaxis_version", "")),
+                "context_of_use": "hypothesis generation and teaching; not clinical decisions",
+            }
+        )
         return ds
 
     def trajectory_frame(self) -> pd.DataFrame:
@@ -778,10 +884,13 @@ class ScenarioResult:
         self.comparisons.to_csv(p, sep="\t", index=False, float_format="%.6g")
         paths["comparisons"] = p
         p = out / "result.json"
-        doc = {"scenario": self.scenario.source, "scenario_effective": self.scenario.effective_source(),
-               "provenance": self.provenance,
-               "summary": json.loads(self.summary.to_json(orient="records")),
-               "comparisons": json.loads(self.comparisons.to_json(orient="records"))}
+        doc = {
+            "scenario": self.scenario.source,
+            "scenario_effective": self.scenario.effective_source(),
+            "provenance": self.provenance,
+            "summary": json.loads(self.summary.to_json(orient="records")),
+            "comparisons": json.loads(self.comparisons.to_json(orient="records")),
+        }
         p.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
         paths["json"] = p
         p = out / "report.html"
@@ -795,8 +904,9 @@ def _population(sc: Scenario) -> Population:
     if sc.disease == "healthy":
         pop = select_population(pop, seed=sc.population_seed + 1)
     if pop.n < 2:
-        raise InputError(f"only {pop.n} plausible patients from {sc.n_candidates} candidates",
-                         hint="raise population.n_candidates")
+        raise InputError(
+            f"only {pop.n} plausible patients from {sc.n_candidates} candidates", hint="raise population.n_candidates"
+        )
     return pop
 
 
@@ -808,26 +918,40 @@ def _n_per_arm(sc: Scenario, pop: Population) -> int:
 def _versions() -> dict:
     import numba
 
-    return {"python_version": platform.python_version(), "numpy_version": np.__version__,
-            "numba_version": numba.__version__}
+    return {
+        "python_version": platform.python_version(),
+        "numpy_version": np.__version__,
+        "numba_version": numba.__version__,
+    }
 
 
-def _provenance(sc: Scenario, effective: dict, pop: Population, population_given: bool, meta: dict,
-                n_comparisons: int) -> dict:
+def _provenance(
+    sc: Scenario, effective: dict, pop: Population, population_given: bool, meta: dict, n_comparisons: int
+) -> dict:
     """What a re-run needs: see the module docstring (the keys are listed in ``docs/axis.md``)."""
     from .. import __version__
 
     ptable = _parameter_table_info()
-    prov = {"gutaxis_version": __version__, **_versions(),
-            "scenario_path": sc.path, "scenario_file_sha256": sc.file_sha256,
-            "sha256": _sha256_json(sc.source), "overrides": sc.effective_overrides(),
-            "effective_sha256": _sha256_json(effective),
-            "parameter_table": {"path": f"gutaxis/data/{_PARAMETER_TABLE}", "sha256": ptable["sha256"],
-                                "n": ptable["n"]},
-            "n_patients": int(pop.n), "disease": sc.disease, "population_seed": sc.population_seed,
-            "seed": sc.seed, "n_candidates": sc.n_candidates, "replicates": sc.replicates,
-            "n_per_arm": _n_per_arm(sc, pop) if n_comparisons else None,
-            "dt": sc.dt, "scheme": meta.get("scheme", "etd4"), "method": meta.get("method", "numba")}
+    prov = {
+        "gutaxis_version": __version__,
+        **_versions(),
+        "scenario_path": sc.path,
+        "scenario_file_sha256": sc.file_sha256,
+        "sha256": _sha256_json(sc.source),
+        "overrides": sc.effective_overrides(),
+        "effective_sha256": _sha256_json(effective),
+        "parameter_table": {"path": f"gutaxis/data/{_PARAMETER_TABLE}", "sha256": ptable["sha256"], "n": ptable["n"]},
+        "n_patients": int(pop.n),
+        "disease": sc.disease,
+        "population_seed": sc.population_seed,
+        "seed": sc.seed,
+        "n_candidates": sc.n_candidates,
+        "replicates": sc.replicates,
+        "n_per_arm": _n_per_arm(sc, pop) if n_comparisons else None,
+        "dt": sc.dt,
+        "scheme": meta.get("scheme", "etd4"),
+        "method": meta.get("method", "numba"),
+    }
     if population_given:
         prov["population"] = "given to run_scenario, not built from the scenario's population settings"
     return prov
@@ -842,8 +966,11 @@ def run_scenario(scenario, *, progress=None, population: Population | None = Non
     # were set directly): it is checked by loading it back, which also validates directly set values
     effective = sc.effective_source()
     if load_scenario(effective).settings() != sc.settings():  # pragma: no cover - to_dict() round-trips
-        raise InputError("the scenario's settings cannot be recorded in its YAML form", source="scenario",
-                         hint="change settings with Scenario.with_overrides(...)")
+        raise InputError(
+            "the scenario's settings cannot be recorded in its YAML form",
+            source="scenario",
+            hint="change settings with Scenario.with_overrides(...)",
+        )
     _check_work(sc, None if population is None else population.n)
     step = progress or (lambda _msg: None)
     step("building the virtual population")
@@ -859,8 +986,16 @@ def run_scenario(scenario, *, progress=None, population: Population | None = Non
     step(f"simulating {n} patients x {na} arms x {sc.days} days")
     rec = sc.record_days()
     P = np.tile(pop.params, (1, na))
-    tr = simulate(P, np.tile(pop.states, (1, na)), np.tile(pop.inputs, (1, na)), sc.schedule(),
-                  np.repeat(np.arange(na), n), adh.reshape(-1), dt=sc.dt, record=rec)
+    tr = simulate(
+        P,
+        np.tile(pop.states, (1, na)),
+        np.tile(pop.inputs, (1, na)),
+        sc.schedule(),
+        np.repeat(np.arange(na), n),
+        adh.reshape(-1),
+        dt=sc.dt,
+        record=rec,
+    )
     outs = sorted({o for o, _ in sc.endpoints} | {"R", "butyrate", "lm", "il6", "CRP"})
     if sc.disease == "ra":
         outs = sorted(set(outs) | {"das28"})
@@ -888,10 +1023,21 @@ def _summary(sc: Scenario, rec: np.ndarray, values: dict) -> pd.DataFrame:
             ch = end - base
             n = ch.size
             se = ch.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-            rows.append({"arm": arm, "endpoint": o, "day": day, "n": n, "baseline_mean": base.mean(),
-                         "end_mean": end.mean(), "change_mean": ch.mean(), "change_ci_low": ch.mean() - 1.96 * se,
-                         "change_ci_high": ch.mean() + 1.96 * se, "change_median": np.median(ch),
-                         "pct_change_of_mean": 100.0 * (end.mean() / base.mean() - 1.0) if base.mean() != 0 else np.nan})
+            rows.append(
+                {
+                    "arm": arm,
+                    "endpoint": o,
+                    "day": day,
+                    "n": n,
+                    "baseline_mean": base.mean(),
+                    "end_mean": end.mean(),
+                    "change_mean": ch.mean(),
+                    "change_ci_low": ch.mean() - 1.96 * se,
+                    "change_ci_high": ch.mean() + 1.96 * se,
+                    "change_median": np.median(ch),
+                    "pct_change_of_mean": 100.0 * (end.mean() / base.mean() - 1.0) if base.mean() != 0 else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -914,16 +1060,19 @@ def _check_work(sc: Scenario, n_patients: int | None) -> None:
         return
     secs = est["seconds"]
     took = f"{secs / 3600:.3g} h" if secs >= 3600 else f"{secs / 60:.3g} min" if secs >= 60 else f"{secs:.2g} s"
-    parts = (f"{est['patients']} candidates x {_RELAX_DAYS} d + " if est["relax_patient_days"] else "") + \
-        f"{est['patients']} patients x {est['arms']} arms x {est['days']} d"
+    parts = (
+        f"{est['patients']} candidates x {_RELAX_DAYS} d + " if est["relax_patient_days"] else ""
+    ) + f"{est['patients']} patients x {est['arms']} arms x {est['days']} d"
     if est["trial_draws"] / TRIAL_DRAWS_PER_SECOND > 0.1 * secs:
         parts += f"; with the {est['trial_draws']:.3g} random draws of the virtual trials: {est['work']:.3g}"
     raise InputError(
         f"this run needs about {est['patient_days']:.3g} patient-days ({parts}), about {took} on one core and "
         f"{_gib(est['memory_bytes'])} GiB of memory; the limits are {MAX_PATIENT_DAYS:.3g} patient-days and "
-        f"{MAX_MEMORY_BYTES / 2**30:g} GiB", source=sc.path or "scenario",
+        f"{MAX_MEMORY_BYTES / 2**30:g} GiB",
+        source=sc.path or "scenario",
         hint="lower population.n_candidates, duration_days, trial.replicates or the endpoints, or add allow_large: true to the "
-             "scenario to run it anyway")
+        "scenario to run it anyway",
+    )
 
 
 def _check_population_levels(sc: Scenario, pop: Population) -> None:
@@ -938,21 +1087,44 @@ def _check_population_levels(sc: Scenario, pop: Population) -> None:
             level = base + iv.value
             n_out = int(np.count_nonzero((level < lo) | (level > hi)))
             if n_out:
-                _check_level(iv, float(base.min()), float(base.max()),
-                             f"{sc.path or 'scenario'}: arms.{arm.name}.interventions[{k}]", n_out, pop.n)
+                _check_level(
+                    iv,
+                    float(base.min()),
+                    float(base.max()),
+                    f"{sc.path or 'scenario'}: arms.{arm.name}.interventions[{k}]",
+                    n_out,
+                    pop.n,
+                )
 
 
 def _comparisons(sc: Scenario, rec, values, pop) -> pd.DataFrame:
-    cols = ["arm", "control", "endpoint", "day", "n_per_arm", "replicates", "md", "md_p2.5", "md_p97.5", "smd",
-            "smd_ci_low", "smd_ci_high", "smd_p2.5", "smd_p97.5", "power"]
+    cols = [
+        "arm",
+        "control",
+        "endpoint",
+        "day",
+        "n_per_arm",
+        "replicates",
+        "md",
+        "md_p2.5",
+        "md_p97.5",
+        "smd",
+        "smd_ci_low",
+        "smd_ci_high",
+        "smd_p2.5",
+        "smd_p97.5",
+        "power",
+    ]
     if sc.control is None or len(sc.arms) < 2:
         return pd.DataFrame(columns=cols)
     arms = list(sc.arms)
     c = arms.index(sc.control)
     n_arm = _n_per_arm(sc, pop)
     if 2 * n_arm > pop.n:
-        raise InputError(f"a trial of 2 x {n_arm} patients needs a larger virtual population ({pop.n})",
-                         hint="raise population.n_candidates or lower trial.n_per_arm")
+        raise InputError(
+            f"a trial of 2 x {n_arm} patients needs a larger virtual population ({pop.n})",
+            hint="raise population.n_candidates or lower trial.n_per_arm",
+        )
     rows = []
     for a, arm in enumerate(arms):
         if a == c:
@@ -978,28 +1150,66 @@ def _comparisons(sc: Scenario, rec, values, pop) -> pd.DataFrame:
             lo, hi = g - 1.96 * np.sqrt(var_g), g + 1.96 * np.sqrt(var_g)
             gm = float(np.nanmean(g))
             se_m = np.sqrt(2.0 / n_arm + gm**2 / (4.0 * n_arm))
-            rows.append({"arm": arm, "control": sc.control, "endpoint": o, "day": day, "n_per_arm": n_arm,
-                         "replicates": sc.replicates, "md": float(np.mean(md)), "md_p2.5": float(np.percentile(md, 2.5)),
-                         "md_p97.5": float(np.percentile(md, 97.5)), "smd": gm, "smd_ci_low": gm - 1.96 * se_m,
-                         "smd_ci_high": gm + 1.96 * se_m, "smd_p2.5": float(np.nanpercentile(g, 2.5)),
-                         "smd_p97.5": float(np.nanpercentile(g, 97.5)), "power": float(np.mean((lo > 0) | (hi < 0)))})
+            rows.append(
+                {
+                    "arm": arm,
+                    "control": sc.control,
+                    "endpoint": o,
+                    "day": day,
+                    "n_per_arm": n_arm,
+                    "replicates": sc.replicates,
+                    "md": float(np.mean(md)),
+                    "md_p2.5": float(np.percentile(md, 2.5)),
+                    "md_p97.5": float(np.percentile(md, 97.5)),
+                    "smd": gm,
+                    "smd_ci_low": gm - 1.96 * se_m,
+                    "smd_ci_high": gm + 1.96 * se_m,
+                    "smd_p2.5": float(np.nanpercentile(g, 2.5)),
+                    "smd_p97.5": float(np.nanpercentile(g, 97.5)),
+                    "power": float(np.mean((lo > 0) | (hi < 0))),
+                }
+            )
     return pd.DataFrame(rows, columns=cols)
 
 
 # --------------------------------------------------------------------------- report.html
 #: the caution printed in the report (the framing of the other gutaxis reports)
-DISCLAIMER = ("This simulation informs a conversation with a clinician or registered dietitian; it is not a "
-              "diagnosis, a prediction for any person or a prescription. Do not start, stop or change a diet, "
-              "supplement or treatment because of it.")
+DISCLAIMER = (
+    "This simulation informs a conversation with a clinician or registered dietitian; it is not a "
+    "diagnosis, a prediction for any person or a prescription. Do not start, stop or change a diet, "
+    "supplement or treatment because of it."
+)
 
-_INPUT_LABELS = {"fiber": "fiber", "fermented": "fermented food", "probiotic": "probiotic",
-                 "upf": "ultra-processed food", "sugar": "added sugar", "satfat": "saturated fat",
-                 "stress": "stress load", "mindbody": "mind-body practice", "ra": "RA flag", "sle": "SLE flag",
-                 "dmard": "DMARD flag", "propionate": "oral propionate", "ms": "MS flag"}
-_DISEASE_LABELS = {"healthy": "healthy adults", "ra": "people with rheumatoid arthritis",
-                   "sle": "people with systemic lupus erythematosus", "ms": "people with multiple sclerosis"}
-_SUMMARY_COLS = ("baseline_mean", "end_mean", "change_mean", "change_ci_low", "change_ci_high", "change_median",
-                 "pct_change_of_mean")
+_INPUT_LABELS = {
+    "fiber": "fiber",
+    "fermented": "fermented food",
+    "probiotic": "probiotic",
+    "upf": "ultra-processed food",
+    "sugar": "added sugar",
+    "satfat": "saturated fat",
+    "stress": "stress load",
+    "mindbody": "mind-body practice",
+    "ra": "RA flag",
+    "sle": "SLE flag",
+    "dmard": "DMARD flag",
+    "propionate": "oral propionate",
+    "ms": "MS flag",
+}
+_DISEASE_LABELS = {
+    "healthy": "healthy adults",
+    "ra": "people with rheumatoid arthritis",
+    "sle": "people with systemic lupus erythematosus",
+    "ms": "people with multiple sclerosis",
+}
+_SUMMARY_COLS = (
+    "baseline_mean",
+    "end_mean",
+    "change_mean",
+    "change_ci_low",
+    "change_ci_high",
+    "change_median",
+    "pct_change_of_mean",
+)
 
 
 def _number(v, *, signed: bool = False, decimals: int | None = None, percent: bool = False) -> dict:
@@ -1093,20 +1303,30 @@ def _trajectory_figure(res: ScenarioResult):
             ax.set_xlim(float(x.min()), float(x.max()))
             ax.grid(axis="y", color="#d9e2ec", linewidth=0.6)
             ax.tick_params(labelsize=8.5)
-            ends.append(f"{ENDPOINT_LABELS.get(o, o)}: " + ", ".join(
-                f"{arm} {_number(bands[arm][0][-1])['text']}" for arm in arms))
-        for ax in axes.ravel()[len(outs):]:
+            ends.append(
+                f"{ENDPOINT_LABELS.get(o, o)}: "
+                + ", ".join(f"{arm} {_number(bands[arm][0][-1])['text']}" for arm in arms)
+            )
+        for ax in axes.ravel()[len(outs) :]:
             ax.set_visible(False)
         handles, labels = axes.ravel()[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncol=len(arms), fontsize=9.5)
-    alt = (f"Small multiples of {len(outs)} endpoints over {sc.days} days: for each arm ({', '.join(arms)}) the median "
-           "(line) and the 5th-95th percentile (band between dashed lines) among the virtual patients. "
-           f"Medians on day {int(x.max())}: " + "; ".join(ends) + ".")
-    caption = ("Solid lines: median over the virtual patients; between the dashed lines of the same colour: 5th to "
-               "95th percentile" + (f" (shaded, except for the control arm {sc.control})" if sc.control else " (shaded)")
-               + ". The band is the spread between virtual patients, not a prediction interval for a person."
-               + (" Dashed vertical lines: endpoint days before the end." if any(d != sc.days for _, d in sc.endpoints)
-                  else ""))
+    alt = (
+        f"Small multiples of {len(outs)} endpoints over {sc.days} days: for each arm ({', '.join(arms)}) the median "
+        "(line) and the 5th-95th percentile (band between dashed lines) among the virtual patients. "
+        f"Medians on day {int(x.max())}: " + "; ".join(ends) + "."
+    )
+    caption = (
+        "Solid lines: median over the virtual patients; between the dashed lines of the same colour: 5th to "
+        "95th percentile"
+        + (f" (shaded, except for the control arm {sc.control})" if sc.control else " (shaded)")
+        + ". The band is the spread between virtual patients, not a prediction interval for a person."
+        + (
+            " Dashed vertical lines: endpoint days before the end."
+            if any(d != sc.days for _, d in sc.endpoints)
+            else ""
+        )
+    )
     return Figure(_to_svg(fig, alt, "scenario"), alt, caption)
 
 
@@ -1122,113 +1342,223 @@ def _report_context(res: ScenarioResult, trajectories: str) -> dict:
     sc, prov = res.scenario, res.provenance
     arms = []
     for arm in sc.arms.values():
-        adherence = f"{arm.adherence_mean:g}" + (f" (sd {arm.adherence_sd:g}, per patient, 0-1)" if arm.adherence_sd else "")
-        arms.append({"name": arm.name, "interventions": [_describe_intervention(iv) for iv in arm.interventions],
-                     "adherence": adherence if arm.interventions else "—"})
+        adherence = f"{arm.adherence_mean:g}" + (
+            f" (sd {arm.adherence_sd:g}, per patient, 0-1)" if arm.adherence_sd else ""
+        )
+        arms.append(
+            {
+                "name": arm.name,
+                "interventions": [_describe_intervention(iv) for iv in arm.interventions],
+                "adherence": adherence if arm.interventions else "—",
+            }
+        )
     order = {o: k for k, (o, _) in enumerate(sc.endpoints)}
     arm_order = {a: k for k, a in enumerate(sc.arms)}
 
     def endpoint_key(row):
         return order.get(row["endpoint"], len(order)), row["day"], arm_order.get(row["arm"], len(arm_order))
 
-    scale = res.summary.groupby("endpoint")["baseline_mean"].apply(lambda v: np.nanmax(np.abs(v))).to_dict() \
-        if len(res.summary) else {}
+    scale = (
+        res.summary.groupby("endpoint")["baseline_mean"].apply(lambda v: np.nanmax(np.abs(v))).to_dict()
+        if len(res.summary)
+        else {}
+    )
     summary_rows = []
     for row in sorted(res.summary.to_dict("records"), key=endpoint_key):
         d = _decimals(scale.get(row["endpoint"]))
         cells = {c: _number(row[c], signed=c.startswith("change"), decimals=d) for c in _SUMMARY_COLS}
         cells["pct_change_of_mean"] = _number(row["pct_change_of_mean"], signed=True, decimals=1)
-        summary_rows.append({"arm": row["arm"], "endpoint": row["endpoint"], "day": _number(row["day"]),
-                             "label": ENDPOINT_LABELS.get(row["endpoint"], row["endpoint"]),
-                             "control": row["arm"] == sc.control, **cells})
+        summary_rows.append(
+            {
+                "arm": row["arm"],
+                "endpoint": row["endpoint"],
+                "day": _number(row["day"]),
+                "label": ENDPOINT_LABELS.get(row["endpoint"], row["endpoint"]),
+                "control": row["arm"] == sc.control,
+                **cells,
+            }
+        )
     n_summary = sorted({int(v) for v in res.summary["n"]}) if len(res.summary) else []
     comparison_rows = []
     for row in sorted(res.comparisons.to_dict("records"), key=endpoint_key):
         d = _decimals(scale.get(row["endpoint"]))
         cells = {c: _number(row[c], signed=True, decimals=d) for c in ("md", "md_p2.5", "md_p97.5")}
-        cells.update({c: _number(row[c], signed=True, decimals=2)
-                      for c in ("smd", "smd_ci_low", "smd_ci_high", "smd_p2.5", "smd_p97.5")})
+        cells.update(
+            {
+                c: _number(row[c], signed=True, decimals=2)
+                for c in ("smd", "smd_ci_low", "smd_ci_high", "smd_p2.5", "smd_p97.5")
+            }
+        )
         cells["power"] = _number(row["power"], percent=True)
-        comparison_rows.append({"arm": row["arm"], "control": row["control"], "endpoint": row["endpoint"],
-                                "day": _number(row["day"]), "cells": cells,
-                                "label": ENDPOINT_LABELS.get(row["endpoint"], row["endpoint"])})
+        comparison_rows.append(
+            {
+                "arm": row["arm"],
+                "control": row["control"],
+                "endpoint": row["endpoint"],
+                "day": _number(row["day"]),
+                "cells": cells,
+                "label": ENDPOINT_LABELS.get(row["endpoint"], row["endpoint"]),
+            }
+        )
     trial = None
     if len(res.comparisons):
-        trial = {"n_per_arm": _number(res.comparisons["n_per_arm"].iloc[0]),
-                 "replicates": _number(res.comparisons["replicates"].iloc[0]), "control": sc.control}
+        trial = {
+            "n_per_arm": _number(res.comparisons["n_per_arm"].iloc[0]),
+            "replicates": _number(res.comparisons["replicates"].iloc[0]),
+            "control": sc.control,
+        }
     n_pat = int(prov.get("n_patients", res.population.n))
     who = _DISEASE_LABELS.get(sc.disease, sc.disease)
     ptable = prov.get("parameter_table") or {"sha256": _parameter_table_info()["sha256"]}
     versions = {k: prov.get(k) or v for k, v in _versions().items()}
     read = prov.get("scenario_path")
-    read = (f"{read} (SHA-256 of the file {prov['scenario_file_sha256']})" if read and prov.get("scenario_file_sha256")
-            else "given as text or a mapping, not read from a file")
+    read = (
+        f"{read} (SHA-256 of the file {prov['scenario_file_sha256']})"
+        if read and prov.get("scenario_file_sha256")
+        else "given as text or a mapping, not read from a file"
+    )
     provenance_rows = [
         ("gutaxis (model) version", str(prov.get("gutaxis_version", __version__))),
-        ("Python, numpy, numba", f"Python {versions['python_version']}, numpy {versions['numpy_version']}, "
-                                 f"numba {versions['numba_version']}"),
+        (
+            "Python, numpy, numba",
+            f"Python {versions['python_version']}, numpy {versions['numpy_version']}, "
+            f"numba {versions['numba_version']}",
+        ),
     ]
     if prov.get("command"):
         provenance_rows.append(("command", str(prov["command"])))
     provenance_rows += [
         ("scenario file", read),
         ("scenario SHA-256", f"{prov.get('sha256', '—')} (of the scenario as read, before the overrides)"),
-        ("effective scenario SHA-256", f"{prov.get('effective_sha256', '—')} (of the scenario that ran, after the "
-                                       "overrides; it is recorded in result.json as scenario_effective)"),
-        ("model parameters", f"gutaxis/data/axis_parameters.tsv ({len(eq.PARAM_NAMES)} parameters; point values, "
-                             "priors and sources, gains calibrated to gutaxis/data/axis_calibration_targets.tsv); "
-                             f"SHA-256 {ptable['sha256']}"),
-        ("virtual population", f"{n_pat} virtual {who} ({prov.get('disease', sc.disease)}), accepted from "
-                               f"{prov.get('n_candidates', sc.n_candidates)} plausible-patient candidates sampled "
-                               "from the parameter priors; population seed "
-                               f"{prov.get('population_seed', sc.population_seed)}"
-                               + (f" ({prov['population']})" if prov.get("population") else "")),
+        (
+            "effective scenario SHA-256",
+            f"{prov.get('effective_sha256', '—')} (of the scenario that ran, after the "
+            "overrides; it is recorded in result.json as scenario_effective)",
+        ),
+        (
+            "model parameters",
+            f"gutaxis/data/axis_parameters.tsv ({len(eq.PARAM_NAMES)} parameters; point values, "
+            "priors and sources, gains calibrated to gutaxis/data/axis_calibration_targets.tsv); "
+            f"SHA-256 {ptable['sha256']}",
+        ),
+        (
+            "virtual population",
+            f"{n_pat} virtual {who} ({prov.get('disease', sc.disease)}), accepted from "
+            f"{prov.get('n_candidates', sc.n_candidates)} plausible-patient candidates sampled "
+            "from the parameter priors; population seed "
+            f"{prov.get('population_seed', sc.population_seed)}"
+            + (f" ({prov['population']})" if prov.get("population") else ""),
+        ),
         ("seed", f"{prov.get('seed', sc.seed)} (adherence draws, trial sampling and measurement noise)"),
-        ("solver", f"{prov.get('scheme', '—')} ({prov.get('method', 'numba')}), step {prov.get('dt', sc.dt)} d; "
-                   f"trajectories stored on days {', '.join(str(int(d)) for d in res.days)}"),
+        (
+            "solver",
+            f"{prov.get('scheme', '—')} ({prov.get('method', 'numba')}), step {prov.get('dt', sc.dt)} d; "
+            f"trajectories stored on days {', '.join(str(int(d)) for d in res.days)}",
+        ),
     ]
     if trial:
-        provenance_rows.append(("virtual trials", f"{trial['replicates']['text']} replicate trials per arm, "
-                                                  f"{trial['n_per_arm']['text']} patients per arm, vs {sc.control}"))
+        provenance_rows.append(
+            (
+                "virtual trials",
+                f"{trial['replicates']['text']} replicate trials per arm, "
+                f"{trial['n_per_arm']['text']} patients per arm, vs {sc.control}",
+            )
+        )
     else:
         provenance_rows.append(("virtual trials", "none (no control arm)"))
-    shown = {"gutaxis_version", "sha256", "n_patients", "disease", "population_seed", "seed", "n_candidates", "dt",
-             "scheme", "method", "python_version", "numpy_version", "numba_version", "command", "scenario_path",
-             "scenario_file_sha256", "effective_sha256", "parameter_table", "overrides", "replicates", "n_per_arm",
-             "population"}
-    provenance_rows += [(str(k), json.dumps(v, default=str) if not isinstance(v, str) else v)
-                        for k, v in prov.items() if k not in shown]
+    shown = {
+        "gutaxis_version",
+        "sha256",
+        "n_patients",
+        "disease",
+        "population_seed",
+        "seed",
+        "n_candidates",
+        "dt",
+        "scheme",
+        "method",
+        "python_version",
+        "numpy_version",
+        "numba_version",
+        "command",
+        "scenario_path",
+        "scenario_file_sha256",
+        "effective_sha256",
+        "parameter_table",
+        "overrides",
+        "replicates",
+        "n_per_arm",
+        "population",
+    }
+    provenance_rows += [
+        (str(k), json.dumps(v, default=str) if not isinstance(v, str) else v) for k, v in prov.items() if k not in shown
+    ]
     overrides = prov.get("overrides") or {}
     overrides_line = {
         "label": "Command-line overrides" if prov.get("command") else "Overrides of the scenario's settings",
-        "text": ", ".join(f"{k} = {json.dumps(v, default=str) if not isinstance(v, str) else v}"
-                          for k, v in overrides.items()) or "none"}
+        "text": ", ".join(
+            f"{k} = {json.dumps(v, default=str) if not isinstance(v, str) else v}" for k, v in overrides.items()
+        )
+        or "none",
+    }
     files = [
         {"name": "report.html", "about": "this report (self-contained; opens offline)"},
         {"name": "summary.tsv", "about": "change from baseline per arm and endpoint (every number of that table)"},
         {"name": "comparisons.tsv", "about": "virtual trials against the control arm (every number of that table)"},
         {"name": trajectories, "about": "trajectories of every virtual patient, arm and stored day"},
-        {"name": "result.json", "about": "the scenario as read and as it ran (scenario_effective, after the "
-                                         "overrides; re-run it to reproduce these numbers), provenance, summary "
-                                         "and comparisons"},
+        {
+            "name": "result.json",
+            "about": "the scenario as read and as it ran (scenario_effective, after the "
+            "overrides; re-run it to reproduce these numbers), provenance, summary "
+            "and comparisons",
+        },
     ]
-    cards = [{"label": "Virtual patients", "text": str(n_pat), "sub": f"{who}, each under every arm"},
-             {"label": "Arms", "text": str(len(sc.arms)), "sub": ", ".join(sc.arms)},
-             {"label": "Duration", "text": f"{sc.days} days",
-              "sub": "endpoints on day " + ", ".join(str(d) for d in sorted({d for _, d in sc.endpoints}))}]
+    cards = [
+        {"label": "Virtual patients", "text": str(n_pat), "sub": f"{who}, each under every arm"},
+        {"label": "Arms", "text": str(len(sc.arms)), "sub": ", ".join(sc.arms)},
+        {
+            "label": "Duration",
+            "text": f"{sc.days} days",
+            "sub": "endpoints on day " + ", ".join(str(d) for d in sorted({d for _, d in sc.endpoints})),
+        },
+    ]
     if trial:
-        cards.append({"label": "Virtual trials", "text": trial["replicates"]["text"],
-                      "sub": f"{trial['n_per_arm']['text']} patients per arm, vs {sc.control}"})
+        cards.append(
+            {
+                "label": "Virtual trials",
+                "text": trial["replicates"]["text"],
+                "sub": f"{trial['n_per_arm']['text']} patients per arm, vs {sc.control}",
+            }
+        )
     return {
-        "title": sc.name, "description": sc.description, "citation": sc.citation,
+        "title": sc.name,
+        "description": sc.description,
+        "citation": sc.citation,
         "citation_links": _citations(sc.citation),
-        "version": __version__, "disclaimer": DISCLAIMER, "disease": sc.disease, "who": who, "n_patients": n_pat,
-        "days": sc.days, "dt": sc.dt, "arms": arms, "control": sc.control, "cards": cards,
-        "n_summary": [_number(v) for v in n_summary], "summary_rows": summary_rows,
-        "comparison_rows": comparison_rows, "trial": trial, "figure": _trajectory_figure(res),
-        "provenance_rows": provenance_rows, "overrides": overrides_line, "files": files,
-        "recorded": json.dumps({"scenario": sc.source, "scenario_effective": sc.effective_source(), "provenance": prov},
-                               indent=1, sort_keys=True, default=str),
+        "version": __version__,
+        "disclaimer": DISCLAIMER,
+        "disease": sc.disease,
+        "who": who,
+        "n_patients": n_pat,
+        "days": sc.days,
+        "dt": sc.dt,
+        "arms": arms,
+        "control": sc.control,
+        "cards": cards,
+        "n_summary": [_number(v) for v in n_summary],
+        "summary_rows": summary_rows,
+        "comparison_rows": comparison_rows,
+        "trial": trial,
+        "figure": _trajectory_figure(res),
+        "provenance_rows": provenance_rows,
+        "overrides": overrides_line,
+        "files": files,
+        "recorded": json.dumps(
+            {"scenario": sc.source, "scenario_effective": sc.effective_source(), "provenance": prov},
+            indent=1,
+            sort_keys=True,
+            default=str,
+        ),
     }
 
 
@@ -1238,6 +1568,10 @@ def render_html(res: ScenarioResult, *, trajectories: str = "trajectories.nc") -
     ``trajectories`` is the name of the trajectory file listed with the files written beside it."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("gutaxis.report", "templates"), autoescape=True,
-                      undefined=StrictUndefined, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("gutaxis.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return env.get_template("simulate.html.j2").render(**_report_context(res, trajectories))

@@ -28,9 +28,18 @@ def varied_parameters() -> list:
     return [n for n in t.index if t.at[n, "prior_low"] < t.at[n, "prior_high"]]
 
 
-def sobol_sensitivity(endpoints=("R", "butyrate", "lm", "il6", "CRP"), *, schedule: Schedule | None = None,
-                      disease: str = "healthy", params=None, n_base: int = 256, relax_days: int = 365,
-                      seed: int = 0, second_order: bool = False, dt: float = 0.5) -> pd.DataFrame:
+def sobol_sensitivity(
+    endpoints=("R", "butyrate", "lm", "il6", "CRP"),
+    *,
+    schedule: Schedule | None = None,
+    disease: str = "healthy",
+    params=None,
+    n_base: int = 256,
+    relax_days: int = 365,
+    seed: int = 0,
+    second_order: bool = False,
+    dt: float = 0.5,
+) -> pd.DataFrame:
     """First-order and total Sobol indices of each endpoint.
 
     Parameters
@@ -87,11 +96,25 @@ def sobol_sensitivity(endpoints=("R", "butyrate", "lm", "il6", "CRP"), *, schedu
         v = np.where(np.isfinite(v), v, np.nanmedian(v))
         res = sobol_analyze.analyze(problem, v, calc_second_order=second_order, seed=seed)
         for i, name in enumerate(names):
-            rows.append({"endpoint": k, "parameter": name, "S1": res["S1"][i], "S1_conf": res["S1_conf"][i],
-                         "ST": res["ST"][i], "ST_conf": res["ST_conf"][i]})
+            rows.append(
+                {
+                    "endpoint": k,
+                    "parameter": name,
+                    "S1": res["S1"][i],
+                    "S1_conf": res["S1_conf"][i],
+                    "ST": res["ST"][i],
+                    "ST_conf": res["ST_conf"][i],
+                }
+            )
     out = pd.DataFrame(rows).set_index(["endpoint", "parameter"])
-    out.attrs["params"] = {"n_base": n_base, "n_runs": n, "disease": disease, "seed": seed,
-                           "second_order": second_order, "schedule": schedule is not None}
+    out.attrs["params"] = {
+        "n_base": n_base,
+        "n_runs": n,
+        "disease": disease,
+        "seed": seed,
+        "second_order": second_order,
+        "schedule": schedule is not None,
+    }
     return out
 
 

@@ -20,12 +20,22 @@ from . import equations as eq
 from .engine import Trajectory, simulate
 from .population import Population
 
-__all__ = ["run_arms", "replicate_indices", "measured", "hedges_g", "ArmResults", "NOISE_PARAM"]
+__all__ = ["NOISE_PARAM", "ArmResults", "hedges_g", "measured", "replicate_indices", "run_arms"]
 
 #: output -> observation-noise parameter (log SD) in axis_parameters.tsv
-NOISE_PARAM = {"il6": "cv_il6", "tnf": "cv_tnf", "CRP": "cv_crp", "lps": "cv_lps", "lm": "cv_lm",
-               "Treg": "cv_treg", "R": "cv_div", "il1b": "cv_tnf", "il17": "cv_tnf", "LBP": "cv_crp",
-               "Th17": "cv_treg"}
+NOISE_PARAM = {
+    "il6": "cv_il6",
+    "tnf": "cv_tnf",
+    "CRP": "cv_crp",
+    "lps": "cv_lps",
+    "lm": "cv_lm",
+    "Treg": "cv_treg",
+    "R": "cv_div",
+    "il1b": "cv_tnf",
+    "il17": "cv_tnf",
+    "LBP": "cv_crp",
+    "Th17": "cv_treg",
+}
 
 
 @dataclass

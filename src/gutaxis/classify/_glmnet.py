@@ -171,8 +171,9 @@ def _path_kernel(X, y, lambdas, alpha, thresh, max_sweeps, max_newton):  # pragm
     return betas[:n_fit], b0s[:n_fit], devs[:n_fit], null_dev
 
 
-def lambda_sequence(Xs: np.ndarray, y: np.ndarray, *, alpha: float, n_lambda: int = 100,
-                    lambda_min_ratio: float | None = None) -> np.ndarray:
+def lambda_sequence(
+    Xs: np.ndarray, y: np.ndarray, *, alpha: float, n_lambda: int = 100, lambda_min_ratio: float | None = None
+) -> np.ndarray:
     """glmnet's default lambda path for standardised ``Xs`` (n x p) and 0/1 ``y``."""
     n, p = Xs.shape
     if lambda_min_ratio is None:
@@ -184,9 +185,19 @@ def lambda_sequence(Xs: np.ndarray, y: np.ndarray, *, alpha: float, n_lambda: in
     return lam_max * lambda_min_ratio ** (np.arange(n_lambda) / max(n_lambda - 1, 1))
 
 
-def binomial_path(X: np.ndarray, y: np.ndarray, *, alpha: float = 1.0, lambdas: np.ndarray | None = None,
-                  n_lambda: int = 100, lambda_min_ratio: float | None = None, standardize: bool = True,
-                  thresh: float = 1e-7, max_sweeps: int = 100_000, max_newton: int = 100):
+def binomial_path(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    lambdas: np.ndarray | None = None,
+    n_lambda: int = 100,
+    lambda_min_ratio: float | None = None,
+    standardize: bool = True,
+    thresh: float = 1e-7,
+    max_sweeps: int = 100_000,
+    max_newton: int = 100,
+):
     """Fit the whole path; returns a dict of ``lambdas``, ``coef`` (n_fit x p, original scale),
     ``intercept`` (n_fit), ``deviance``, ``null_deviance`` and ``n_nonzero``.
 
@@ -212,15 +223,28 @@ def binomial_path(X: np.ndarray, y: np.ndarray, *, alpha: float = 1.0, lambdas: 
         nl = len(lambdas)
         b0 = np.full(nl, np.log(ybar / (1 - ybar)))
         dev0 = -2 * np.sum(y * np.log(ybar) + (1 - y) * np.log(1 - ybar))
-        return {"lambdas": lambdas, "coef": np.zeros((nl, p)), "intercept": b0,
-                "deviance": np.full(nl, dev0), "null_deviance": dev0, "n_nonzero": np.zeros(nl, dtype=int)}
-    betas, b0s, devs, null_dev = _path_kernel(Xs, y, lambdas, float(alpha), float(thresh),
-                                              int(max_sweeps), int(max_newton))
+        return {
+            "lambdas": lambdas,
+            "coef": np.zeros((nl, p)),
+            "intercept": b0,
+            "deviance": np.full(nl, dev0),
+            "null_deviance": dev0,
+            "n_nonzero": np.zeros(nl, dtype=int),
+        }
+    betas, b0s, devs, null_dev = _path_kernel(
+        Xs, y, lambdas, float(alpha), float(thresh), int(max_sweeps), int(max_newton)
+    )
     n_fit = betas.shape[0]
     coef = np.zeros((n_fit, p))
     scale = sd[keep] if standardize else np.ones(int(keep.sum()))
     coef[:, keep] = betas / scale
     # centring moved into the intercept: b0 - sum(mean * b) on the original scale
     intercept = b0s - coef[:, keep] @ mean[keep]
-    return {"lambdas": lambdas[:n_fit], "coef": coef, "intercept": intercept, "deviance": devs,
-            "null_deviance": float(null_dev), "n_nonzero": (coef != 0).sum(axis=1)}
+    return {
+        "lambdas": lambdas[:n_fit],
+        "coef": coef,
+        "intercept": intercept,
+        "deviance": devs,
+        "null_deviance": float(null_dev),
+        "n_nonzero": (coef != 0).sum(axis=1),
+    }

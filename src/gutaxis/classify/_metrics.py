@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["auroc", "auprc", "balanced_accuracy", "METRICS", "score_all", "bootstrap_ci", "accuracy_ci"]
+__all__ = ["METRICS", "accuracy_ci", "auprc", "auroc", "balanced_accuracy", "bootstrap_ci", "score_all"]
 
 METRICS = ("auroc", "auprc", "balanced_accuracy")
 

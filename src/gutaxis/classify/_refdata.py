@@ -42,14 +42,31 @@ __all__ = [
 #: data set -> (dataset_name values, case rule, control rule, rows to drop)
 METAML_DATASETS = {
     "cirrhosis": {"datasets": ["Quin_gut_liver_cirrhosis"], "column": "disease", "case": ["cirrhosis"]},
-    "colorectal": {"datasets": ["Zeller_fecal_colorectal_cancer"], "column": "group", "case": ["crc"],
-                   "control": ["control"]},
+    "colorectal": {
+        "datasets": ["Zeller_fecal_colorectal_cancer"],
+        "column": "group",
+        "case": ["crc"],
+        "control": ["control"],
+    },
     "ibd": {"datasets": ["metahit"], "column": "disease", "case": ["ibd_ulcerative_colitis", "ibd_crohn_disease"]},
-    "obesity": {"datasets": ["Chatelier_gut_obesity"], "column": "disease", "case": ["obesity"], "drop": {"disease": ["n"]}},
-    "t2d": {"datasets": ["t2dmeta_long", "t2dmeta_short"], "column": "disease", "case": ["t2d"],
-            "drop": {"gender": ["-", " -"]}},
-    "wt2d": {"datasets": ["WT2D"], "column": "disease", "case": ["t2d"],
-             "drop": {"disease": ["impaired_glucose_tolerance"]}},
+    "obesity": {
+        "datasets": ["Chatelier_gut_obesity"],
+        "column": "disease",
+        "case": ["obesity"],
+        "drop": {"disease": ["n"]},
+    },
+    "t2d": {
+        "datasets": ["t2dmeta_long", "t2dmeta_short"],
+        "column": "disease",
+        "case": ["t2d"],
+        "drop": {"gender": ["-", " -"]},
+    },
+    "wt2d": {
+        "datasets": ["WT2D"],
+        "column": "disease",
+        "case": ["t2d"],
+        "drop": {"disease": ["impaired_glucose_tolerance"]},
+    },
 }
 
 _cache: dict = {}
@@ -61,8 +78,9 @@ def load_siamcat_zeller(folder: str | os.PathLike):
     folder = Path(folder)
     feat = pd.read_csv(folder / "feat_crc_zeller_msb_mocat_specI.tsv", sep="\t", index_col=0).T
     lab = pd.read_csv(folder / "label_crc_zeller_msb_mocat_specI.tsv", sep="\t", skiprows=1, header=None)
-    y = pd.Series((lab.iloc[1].astype(float).to_numpy() > 0).astype(int), index=lab.iloc[0].astype(str).to_numpy(),
-                  name="crc")
+    y = pd.Series(
+        (lab.iloc[1].astype(float).to_numpy() > 0).astype(int), index=lab.iloc[0].astype(str).to_numpy(), name="crc"
+    )
     meta = pd.read_csv(folder / "num_metadata_crc_zeller_msb_mocat_specI.tsv", sep="\t", index_col=0)
     feat.index = feat.index.astype(str)
     meta.index = meta.index.astype(str)
@@ -137,8 +155,11 @@ def first_per_subject(meta: pd.DataFrame, subject: str = "subject", order: str =
 MLREPO_IBD_TASKS = {
     "gevers_ileum": ("gevers_gg_taxatable.txt", ["gevers_task-ileum.txt"], ["CD"]),
     "gevers_rectum": ("gevers_gg_taxatable.txt", ["gevers_task-rectum.txt"], ["CD"]),
-    "sokol": ("sokol_gg_taxatable.txt", ["sokol_task-healthy-cd.txt", "sokol_task-healthy-uc.txt"],
-              ["Crohn's disease", "Ulcerative Colitis"]),
+    "sokol": (
+        "sokol_gg_taxatable.txt",
+        ["sokol_task-healthy-cd.txt", "sokol_task-healthy-uc.txt"],
+        ["Crohn's disease", "Ulcerative Colitis"],
+    ),
     "sokol_cd": ("sokol_gg_taxatable.txt", ["sokol_task-healthy-cd.txt"], ["Crohn's disease"]),
     "sokol_uc": ("sokol_gg_taxatable.txt", ["sokol_task-healthy-uc.txt"], ["Ulcerative Colitis"]),
 }

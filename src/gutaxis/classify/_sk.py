@@ -16,14 +16,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
 
-__all__ = ["validate", "check_fitted", "check_choice"]
+__all__ = ["check_choice", "check_fitted", "validate"]
 
 
 def _array(X) -> tuple[np.ndarray, np.ndarray | None]:
     names = None
     if isinstance(X, pd.DataFrame):
-        bad = [c for c, d in X.dtypes.items() if not (pd.api.types.is_numeric_dtype(d) or pd.api.types.is_bool_dtype(d))] \
-            if not all(pd.api.types.is_numeric_dtype(d) for d in set(X.dtypes.tolist())) else []
+        bad = (
+            [c for c, d in X.dtypes.items() if not (pd.api.types.is_numeric_dtype(d) or pd.api.types.is_bool_dtype(d))]
+            if not all(pd.api.types.is_numeric_dtype(d) for d in set(X.dtypes.tolist()))
+            else []
+        )
         if bad:
             raise ValueError(f"column {bad[0]!r} is not numeric")
         cols = X.columns
@@ -54,8 +57,9 @@ def validate(est, X, y=None, *, reset: bool):
     else:
         expected = getattr(est, "n_features_in_", None)
         if expected is not None and arr.shape[1] != expected:
-            raise ValueError(f"X has {arr.shape[1]} features, but {type(est).__name__} is expecting {expected} "
-                             "features as input.")
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but {type(est).__name__} is expecting {expected} features as input."
+            )
         fitted = getattr(est, "feature_names_in_", None)
         if names is not None and fitted is not None and not np.array_equal(names, fitted):
             raise ValueError(f"the feature names differ from those seen in fit ({type(est).__name__})")

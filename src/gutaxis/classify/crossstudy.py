@@ -38,16 +38,25 @@ def _prepare(estimator, data, y, study, case, match):
     if study is None:
         raise InputError("no study given", source="study", hint="pass study= (a Series of study names by sample ID)")
     if not isinstance(study, pd.Series):
-        raise InputError("study must be a Series indexed by sample ID", source="study",
-                         hint="e.g. metadata['study'] with the sample IDs as index")
+        raise InputError(
+            "study must be a Series indexed by sample ID",
+            source="study",
+            hint="e.g. metadata['study'] with the sample IDs as index",
+        )
     s = align(study, inp.X.index, what="study", source="study")
     if s.isna().any():
-        raise InputError(f"{int(s.isna().sum())} sample(s) have no study: {', '.join(map(str, s.index[s.isna()][:5]))}",
-                         source="study", hint="give every sample a study")
+        raise InputError(
+            f"{int(s.isna().sum())} sample(s) have no study: {', '.join(map(str, s.index[s.isna()][:5]))}",
+            source="study",
+            hint="give every sample a study",
+        )
     studies = sorted(s.astype(str).unique())
     if len(studies) < 2:
-        raise InputError(f"one study only ({studies[0]!r}): nothing to validate across", source="study",
-                         hint="use cross_validate for within-study evaluation")
+        raise InputError(
+            f"one study only ({studies[0]!r}): nothing to validate across",
+            source="study",
+            hint="use cross_validate for within-study evaluation",
+        )
     return est, inp, s.astype(str).to_numpy(), studies
 
 
@@ -60,7 +69,7 @@ def _evaluate(y, p, *, n_boot, confidence, seed) -> tuple[dict, str]:
         ci = {k: (np.nan, np.nan) for k in m}
     else:
         ci = bootstrap_ci(y, p, n_boot=n_boot, confidence=confidence, seed=seed)
-    row = {"n_test": int(len(y)), "n_test_case": int(y.sum()), "accuracy": acc}
+    row = {"n_test": len(y), "n_test_case": int(y.sum()), "accuracy": acc}
     for k, v in m.items():
         row[k] = v
         row[f"{k}_ci_low"], row[f"{k}_ci_high"] = ci[k]
@@ -86,17 +95,39 @@ def _result(rows, preds, *, inp, params, description, matrix, notes, started, st
     from .result import CrossStudyResult, _provenance
 
     table = pd.DataFrame(rows)
-    predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame(
-        columns=["scheme", "train", "test", "sample", "label", "probability"])
+    predictions = (
+        pd.concat(preds, ignore_index=True)
+        if preds
+        else pd.DataFrame(columns=["scheme", "train", "test", "sample", "label", "probability"])
+    )
     counts = {st: {"n": int((study == st).sum()), "n_case": int(inp.y[study == st].sum())} for st in studies}
     scheme = {"kind": "cross-study", "description": description, "studies": counts}
     prov = _provenance(inp, time.time() - started, {"estimator": params.get("estimator")})
-    return CrossStudyResult(table=table, matrix=matrix, predictions=predictions, scheme=scheme, params=params,
-                            provenance=prov, classes=tuple(inp.classes), notes=notes, filtered=list(inp.filtered))
+    return CrossStudyResult(
+        table=table,
+        matrix=matrix,
+        predictions=predictions,
+        scheme=scheme,
+        params=params,
+        provenance=prov,
+        classes=tuple(inp.classes),
+        notes=notes,
+        filtered=list(inp.filtered),
+    )
 
 
-def leave_one_study_out(estimator="lasso", data=None, y=None, study=None, *, case=None, random_state=0,
-                        n_bootstrap: int = 1000, confidence: float = 0.95, match: str = "exact"):
+def leave_one_study_out(
+    estimator="lasso",
+    data=None,
+    y=None,
+    study=None,
+    *,
+    case=None,
+    random_state=0,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    match: str = "exact",
+):
     """Train on all studies but one, test on the one left out, for every study.
 
     Parameters
@@ -122,8 +153,13 @@ def leave_one_study_out(estimator="lasso", data=None, y=None, study=None, *, cas
     for st, seed in zip(studies, seeds):
         test = np.flatnonzero(study_arr == st)
         train = np.flatnonzero(study_arr != st)
-        base = {"scheme": "cross-study", "train": f"all but {st}", "test": st, "n_train": int(len(train)),
-                "n_train_case": int(yv[train].sum())}
+        base = {
+            "scheme": "cross-study",
+            "train": f"all but {st}",
+            "test": st,
+            "n_train": len(train),
+            "n_train_case": int(yv[train].sum()),
+        }
         why = _train_ok(yv[train])
         if why:
             rows.append({**base, "note": why})
@@ -134,18 +170,61 @@ def leave_one_study_out(estimator="lasso", data=None, y=None, study=None, *, cas
         rows.append({**base, **row, "note": note})
         if note:
             notes.append(f"{st}: {note}")
-        preds.append(pd.DataFrame({"scheme": "cross-study", "train": f"all but {st}", "test": st,
-                                   "sample": X.index[test], "label": yv[test], "probability": p}))
-    params = {"estimator": repr(est), "random_state": random_state, "n_bootstrap": n_bootstrap,
-              "confidence": confidence, "case": case, "match": match, "kind": "leave-one-study-out"}
-    desc = f"cross-study: leave-one-study-out over {len(studies)} studies (train on the others, test on the one left out)"
-    return _result(rows, preds, inp=inp, params=params, description=desc, matrix=None, notes=notes, started=started,
-                   studies=studies, study=study_arr)
+        preds.append(
+            pd.DataFrame(
+                {
+                    "scheme": "cross-study",
+                    "train": f"all but {st}",
+                    "test": st,
+                    "sample": X.index[test],
+                    "label": yv[test],
+                    "probability": p,
+                }
+            )
+        )
+    params = {
+        "estimator": repr(est),
+        "random_state": random_state,
+        "n_bootstrap": n_bootstrap,
+        "confidence": confidence,
+        "case": case,
+        "match": match,
+        "kind": "leave-one-study-out",
+    }
+    desc = (
+        f"cross-study: leave-one-study-out over {len(studies)} studies (train on the others, test on the one left out)"
+    )
+    return _result(
+        rows,
+        preds,
+        inp=inp,
+        params=params,
+        description=desc,
+        matrix=None,
+        notes=notes,
+        started=started,
+        studies=studies,
+        study=study_arr,
+    )
 
 
-def study_matrix(estimator="lasso", data=None, y=None, study=None, *, case=None, groups=None, mixed_groups: bool = False,
-                 n_splits: int = 10, n_repeats: int = 10, random_state=0, n_bootstrap: int = 1000,
-                 confidence: float = 0.95, match: str = "exact", n_jobs: int = 1):
+def study_matrix(
+    estimator="lasso",
+    data=None,
+    y=None,
+    study=None,
+    *,
+    case=None,
+    groups=None,
+    mixed_groups: bool = False,
+    n_splits: int = 10,
+    n_repeats: int = 10,
+    random_state=0,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    match: str = "exact",
+    n_jobs: int = 1,
+):
     """Train x test AUROC matrix across studies; the diagonal is within-study repeated CV.
 
     ``groups`` (optional) blocks the within-study cross-validation of the diagonal. Returns a
@@ -173,8 +252,13 @@ def study_matrix(estimator="lasso", data=None, y=None, study=None, *, case=None,
             k += 1
             test = np.flatnonzero(study_arr == te_st)
             scheme = "within-study" if te_st == tr_st else "cross-study"
-            base = {"scheme": scheme, "train": tr_st, "test": te_st, "n_train": int(len(train)),
-                    "n_train_case": int(yv[train].sum())}
+            base = {
+                "scheme": scheme,
+                "train": tr_st,
+                "test": te_st,
+                "n_train": len(train),
+                "n_train_case": int(yv[train].sum()),
+            }
             if why:
                 rows.append({**base, "note": why})
                 continue
@@ -185,16 +269,31 @@ def study_matrix(estimator="lasso", data=None, y=None, study=None, *, case=None,
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        cvr = cross_validate(est, sub, ys, groups=gs, mixed_groups=mixed_groups, n_splits=n_splits,
-                                             n_repeats=n_repeats, random_state=seed, n_bootstrap=n_bootstrap,
-                                             confidence=confidence, n_jobs=n_jobs)
+                        cvr = cross_validate(
+                            est,
+                            sub,
+                            ys,
+                            groups=gs,
+                            mixed_groups=mixed_groups,
+                            n_splits=n_splits,
+                            n_repeats=n_repeats,
+                            random_state=seed,
+                            n_bootstrap=n_bootstrap,
+                            confidence=confidence,
+                            n_jobs=n_jobs,
+                        )
                 except InputError as exc:
                     rows.append({**base, "note": f"within-study CV not run: {exc.problem}"})
                     notes.append(f"{tr_st}: within-study CV not run: {exc.problem}")
                     continue
                 s = cvr.summary.set_index("metric")
-                row = {"n_test": int(len(train)), "n_test_case": int(yv[train].sum()),
-                       "accuracy": float(np.mean((cvr.mean_prediction["probability"].to_numpy() > 0.5) == (yv[train] == 1)))}
+                row = {
+                    "n_test": len(train),
+                    "n_test_case": int(yv[train].sum()),
+                    "accuracy": float(
+                        np.mean((cvr.mean_prediction["probability"].to_numpy() > 0.5) == (yv[train] == 1))
+                    ),
+                }
                 for m in s.index:
                     row[m] = s.loc[m, "mean_prediction"]
                     row[f"{m}_ci_low"], row[f"{m}_ci_high"] = s.loc[m, "ci_low"], s.loc[m, "ci_high"]
@@ -202,22 +301,63 @@ def study_matrix(estimator="lasso", data=None, y=None, study=None, *, case=None,
                 rows.append({**base, **row})
                 mat.loc[tr_st, te_st] = row["auroc"]
                 mp = cvr.mean_prediction
-                preds.append(pd.DataFrame({"scheme": scheme, "train": tr_st, "test": te_st, "sample": mp["sample"],
-                                           "label": mp["label"], "probability": mp["probability"]}))
+                preds.append(
+                    pd.DataFrame(
+                        {
+                            "scheme": scheme,
+                            "train": tr_st,
+                            "test": te_st,
+                            "sample": mp["sample"],
+                            "label": mp["label"],
+                            "probability": mp["probability"],
+                        }
+                    )
+                )
                 continue
             p = _fit_predict(est, X, yv, train, test, seed)
             row, note = _evaluate(yv[test], p, n_boot=n_bootstrap, confidence=confidence, seed=seed)
             rows.append({**base, **row, "note": note})
             mat.loc[tr_st, te_st] = row["auroc"]
-            preds.append(pd.DataFrame({"scheme": scheme, "train": tr_st, "test": te_st, "sample": X.index[test],
-                                       "label": yv[test], "probability": p}))
+            preds.append(
+                pd.DataFrame(
+                    {
+                        "scheme": scheme,
+                        "train": tr_st,
+                        "test": te_st,
+                        "sample": X.index[test],
+                        "label": yv[test],
+                        "probability": p,
+                    }
+                )
+            )
         if why:
             notes.append(f"{tr_st}: {why}")
-    params = {"estimator": repr(est), "random_state": random_state, "n_splits": n_splits, "n_repeats": n_repeats,
-              "n_bootstrap": n_bootstrap, "confidence": confidence, "case": case, "match": match,
-              "blocked_within": groups is not None, "kind": "study-matrix"}
-    desc = (f"train x test matrix over {len(studies)} studies: off the diagonal cross-study (train on all of the "
-            f"row study, test on the column study); diagonal within-study (stratified {n_splits}-fold CV x "
-            f"{n_repeats}{', blocked by group' if groups is not None else ''})")
-    return _result(rows, preds, inp=inp, params=params, description=desc, matrix=mat, notes=notes, started=started,
-                   studies=studies, study=study_arr)
+    params = {
+        "estimator": repr(est),
+        "random_state": random_state,
+        "n_splits": n_splits,
+        "n_repeats": n_repeats,
+        "n_bootstrap": n_bootstrap,
+        "confidence": confidence,
+        "case": case,
+        "match": match,
+        "blocked_within": groups is not None,
+        "kind": "study-matrix",
+    }
+    desc = (
+        f"train x test matrix over {len(studies)} studies: off the diagonal cross-study (train on all of the "
+        f"row study, test on the column study); diagonal within-study (stratified {n_splits}-fold CV x "
+        f"{n_repeats}{', blocked by group' if groups is not None else ''})"
+    )
+    return _result(
+        rows,
+        preds,
+        inp=inp,
+        params=params,
+        description=desc,
+        matrix=mat,
+        notes=notes,
+        started=started,
+        studies=studies,
+        study=study_arr,
+    )

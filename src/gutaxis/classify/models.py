@@ -28,8 +28,14 @@ from ..errors import InputError
 from ._metrics import auroc, balanced_accuracy
 from ._sk import check_choice, check_fitted, validate
 
-__all__ = ["PenalizedLogisticRegression", "FeatureLimit", "make_classifier", "MODELS", "MODEL_LIMITS",
-           "DEFAULT_GRIDS"]
+__all__ = [
+    "DEFAULT_GRIDS",
+    "MODELS",
+    "MODEL_LIMITS",
+    "FeatureLimit",
+    "PenalizedLogisticRegression",
+    "make_classifier",
+]
 
 #: model names accepted by :func:`make_classifier`
 MODELS = ("lasso", "enet", "ridge", "rf", "gb")
@@ -104,10 +110,21 @@ class PenalizedLogisticRegression(ClassifierMixin, BaseEstimator):
     classes_ : the two class labels (the second is the positive class)
     """
 
-    def __init__(self, l1_ratio: float = 1.0, *, lambda_rule: str = "siamcat", min_nonzero: int = 5,
-                 measure: str = "accuracy", n_lambda: int = 100, lambda_min_ratio: float | None = None,
-                 lambda_: float | None = None, cv: int = 5, random_state=None, standardize: bool = True,
-                 tol: float = 1e-7):
+    def __init__(
+        self,
+        l1_ratio: float = 1.0,
+        *,
+        lambda_rule: str = "siamcat",
+        min_nonzero: int = 5,
+        measure: str = "accuracy",
+        n_lambda: int = 100,
+        lambda_min_ratio: float | None = None,
+        lambda_: float | None = None,
+        cv: int = 5,
+        random_state=None,
+        standardize: bool = True,
+        tol: float = 1e-7,
+    ):
         self.l1_ratio = l1_ratio
         self.lambda_rule = lambda_rule
         self.min_nonzero = min_nonzero
@@ -122,8 +139,11 @@ class PenalizedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         if not 0.0 <= float(self.l1_ratio) <= 1.0:
-            raise InputError(f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}", source="l1_ratio",
-                             hint="1 for LASSO, 0 for ridge, in between for elastic net")
+            raise InputError(
+                f"l1_ratio must be in [0, 1], got {self.l1_ratio!r}",
+                source="l1_ratio",
+                hint="1 for LASSO, 0 for ridge, in between for elastic net",
+            )
         check_choice(self.lambda_rule, _LAMBDA_RULES, what="lambda_rule", source="lambda_rule")
         check_choice(self.measure, _MEASURES, what="measure", source="measure")
         if self.lambda_rule == "fixed" and (self.lambda_ is None or not float(self.lambda_) > 0):
@@ -140,12 +160,25 @@ class PenalizedLogisticRegression(ClassifierMixin, BaseEstimator):
         yb = (y == self.classes_[1]).astype(np.float64)
         alpha = float(self.l1_ratio)
         if self.lambda_rule == "fixed":
-            path = binomial_path(X, yb, alpha=alpha, lambdas=np.array([float(self.lambda_)]),
-                                 standardize=self.standardize, thresh=self.tol)
+            path = binomial_path(
+                X,
+                yb,
+                alpha=alpha,
+                lambdas=np.array([float(self.lambda_)]),
+                standardize=self.standardize,
+                thresh=self.tol,
+            )
             k = 0
         else:
-            path = binomial_path(X, yb, alpha=alpha, n_lambda=self.n_lambda, lambda_min_ratio=self.lambda_min_ratio,
-                                 standardize=self.standardize, thresh=self.tol)
+            path = binomial_path(
+                X,
+                yb,
+                alpha=alpha,
+                n_lambda=self.n_lambda,
+                lambda_min_ratio=self.lambda_min_ratio,
+                standardize=self.standardize,
+                thresh=self.tol,
+            )
             k = self._select(path, X, yb, alpha)
         self.lambda_path_ = path["lambdas"]
         self.n_nonzero_path_ = path["n_nonzero"]
@@ -163,9 +196,12 @@ class PenalizedLogisticRegression(ClassifierMixin, BaseEstimator):
             if len(eligible) == 0:
                 eligible = np.arange(len(lambdas))
                 self.fallback_ = True
-                warnings.warn(f"no lambda of the path gives {self.min_nonzero} non-zero coefficients (at most "
-                              f"{int(path['n_nonzero'].max())}); choosing among all lambdas", RuntimeWarning,
-                              stacklevel=3)
+                warnings.warn(
+                    f"no lambda of the path gives {self.min_nonzero} non-zero coefficients (at most "
+                    f"{int(path['n_nonzero'].max())}); choosing among all lambdas",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             eta = X @ path["coef"][eligible].T + path["intercept"][eligible]
             prob = expit(eta)
             scores = np.array([_measure(self.measure, yb, prob[:, c]) for c in range(len(eligible))])
@@ -181,8 +217,9 @@ class PenalizedLogisticRegression(ClassifierMixin, BaseEstimator):
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         dev = np.zeros(len(lambdas))
         for tr, te in folds.split(X, yb):
-            sub = binomial_path(X[tr], yb[tr], alpha=alpha, lambdas=lambdas, standardize=self.standardize,
-                                thresh=self.tol)
+            sub = binomial_path(
+                X[tr], yb[tr], alpha=alpha, lambdas=lambdas, standardize=self.standardize, thresh=self.tol
+            )
             m = len(sub["lambdas"])
             eta = X[te] @ sub["coef"].T + sub["intercept"]
             prob = np.clip(expit(eta), 1e-5, 1 - 1e-5)
@@ -215,10 +252,13 @@ class FeatureLimit(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = validate(self, X, reset=True)
         if X.shape[1] > int(self.max_features):
-            raise InputError(f"{X.shape[1]:,} features reach the model {self.model!r}, which takes at most "
-                             f"{int(self.max_features):,}", source="features",
-                             hint="filter more strictly (e.g. filter=('prevalence', 0.1)), add select=k, or use "
-                                  "another model (lasso, rf)")
+            raise InputError(
+                f"{X.shape[1]:,} features reach the model {self.model!r}, which takes at most "
+                f"{int(self.max_features):,}",
+                source="features",
+                hint="filter more strictly (e.g. filter=('prevalence', 0.1)), add select=k, or use "
+                "another model (lasso, rf)",
+            )
         return self
 
     def transform(self, X):
@@ -241,21 +281,33 @@ def _model(name: str, random_state, params: dict):
     elif name == "rf":
         est = RandomForestClassifier(n_estimators=500, max_features="sqrt", random_state=random_state, n_jobs=1)
     else:  # gb
-        est = GradientBoostingClassifier(n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8,
-                                         random_state=random_state)
+        est = GradientBoostingClassifier(
+            n_estimators=200, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=random_state
+        )
     if params:
         valid = est.get_params()
         bad = [k for k in params if k not in valid]
         if bad:
-            raise InputError(f"unknown parameter(s) {', '.join(bad)} for model {name!r}", source="model",
-                             hint=f"parameters: {', '.join(sorted(valid))}")
+            raise InputError(
+                f"unknown parameter(s) {', '.join(bad)} for model {name!r}",
+                source="model",
+                hint=f"parameters: {', '.join(sorted(valid))}",
+            )
         est.set_params(**params)
     return est
 
 
-def make_classifier(model: str | BaseEstimator = "lasso", *, filter=("abundance", 0.001), normalization="log.std",
-                    select: int | None = None, select_method: str = "auc", rm_unmapped: bool = True,
-                    random_state=None, **model_params) -> Pipeline:
+def make_classifier(
+    model: str | BaseEstimator = "lasso",
+    *,
+    filter=("abundance", 0.001),
+    normalization="log.std",
+    select: int | None = None,
+    select_method: str = "auc",
+    rm_unmapped: bool = True,
+    random_state=None,
+    **model_params,
+) -> Pipeline:
     """A pipeline of SIAMCAT's preprocessing and a model, every step fitted on training data only.
 
     Steps: ``filter`` (:class:`~gutaxis.classify.FeatureFilter`; one ``(method, cutoff)`` or a

@@ -26,7 +26,7 @@ from sklearn.base import clone
 from ..errors import InputError
 from ._inputs import feature_table
 
-__all__ = ["fit", "TrainedClassifier", "Prediction", "load_model", "FORMAT"]
+__all__ = ["FORMAT", "Prediction", "TrainedClassifier", "fit", "load_model"]
 
 FORMAT = "gutaxis.classify.model/1"
 
@@ -80,8 +80,10 @@ class TrainedClassifier:
         self.provenance = provenance
 
     def __repr__(self) -> str:
-        return (f"TrainedClassifier({self.params.get('estimator_name')}, {len(self.features)} features, "
-                f"trained on {self.provenance.get('n_samples')} samples)")
+        return (
+            f"TrainedClassifier({self.params.get('estimator_name')}, {len(self.features)} features, "
+            f"trained on {self.provenance.get('n_samples')} samples)"
+        )
 
     def align(self, data, *, name: str = "data"):
         """``(X, missing, extra)``: the table with the model's features in the model's order."""
@@ -91,11 +93,14 @@ class TrainedClassifier:
         known = set(self.features)
         extra = [f for f in X.columns if f not in known]
         if len(missing) == len(self.features):
-            raise InputError(f"none of the model's {len(self.features)} features is in the table (table features e.g. "
-                             f"{', '.join(map(repr, list(X.columns)[:3]))}; model features e.g. "
-                             f"{', '.join(map(repr, self.features[:3]))})", source=name,
-                             hint="the table must use the same feature names (taxa at the same rank and naming) "
-                                  "as the training table")
+            raise InputError(
+                f"none of the model's {len(self.features)} features is in the table (table features e.g. "
+                f"{', '.join(map(repr, list(X.columns)[:3]))}; model features e.g. "
+                f"{', '.join(map(repr, self.features[:3]))})",
+                source=name,
+                hint="the table must use the same feature names (taxa at the same rank and naming) "
+                "as the training table",
+            )
         X = X.reindex(columns=self.features, fill_value=0.0)
         return X, missing, extra
 
@@ -105,18 +110,23 @@ class TrainedClassifier:
         notes = []
         if missing:
             share = len(missing) / len(self.features)
-            msg = (f"{len(missing)} of the model's {len(self.features)} features are absent from the table and "
-                   f"were filled with 0 ({share:.0%}): {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+            msg = (
+                f"{len(missing)} of the model's {len(self.features)} features are absent from the table and "
+                f"were filled with 0 ({share:.0%}): {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+            )
             notes.append(msg)
             warnings.warn(msg, UserWarning, stacklevel=2)
         if extra:
-            notes.append(f"{len(extra)} feature(s) of the table are unknown to the model and were ignored: "
-                         f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
+            notes.append(
+                f"{len(extra)} feature(s) of the table are unknown to the model and were ignored: "
+                f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}"
+            )
         from .validate import _case_probability
 
         p = _case_probability(self.estimator, X)
-        table = pd.DataFrame({"sample": X.index, "probability": p,
-                              "predicted": np.where(p > 0.5, self.classes[1], self.classes[0])})
+        table = pd.DataFrame(
+            {"sample": X.index, "probability": p, "predicted": np.where(p > 0.5, self.classes[1], self.classes[0])}
+        )
         return Prediction(table=table, missing_features=missing, extra_features=extra, notes=notes)
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -140,12 +150,16 @@ def load_model(path: str | os.PathLike) -> TrainedClassifier:
         raise InputError("no such model file", source=path, hint="give the file written by --save-model / .save()")
     try:
         obj = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 (any unreadable file is the user's to fix)
-        raise InputError(f"cannot read the model file ({type(exc).__name__})", source=path,
-                         hint="give a file written by gutaxis classify --save-model") from None
+    except Exception as exc:
+        raise InputError(
+            f"cannot read the model file ({type(exc).__name__})",
+            source=path,
+            hint="give a file written by gutaxis classify --save-model",
+        ) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT or not isinstance(obj.get("model"), TrainedClassifier):
-        raise InputError("not a gutaxis classifier file", source=path,
-                         hint="give a file written by gutaxis classify --save-model")
+        raise InputError(
+            "not a gutaxis classifier file", source=path, hint="give a file written by gutaxis classify --save-model"
+        )
     return obj["model"]
 
 
@@ -166,5 +180,6 @@ def fit(estimator="lasso", data=None, y=None, *, case=None, random_state=0, matc
     fitted = _seeded(est, _seeds(random_state, 1)[0]).fit(inp.X, inp.y)
     name = estimator if isinstance(estimator, str) else type(estimator).__name__
     params = {"estimator_name": name, "estimator": repr(clone(est)), "random_state": random_state, "case": case}
-    return TrainedClassifier(fitted, inp.X.columns, inp.classes, model_weights(fitted), params,
-                             _provenance(inp, time.time() - started))
+    return TrainedClassifier(
+        fitted, inp.X.columns, inp.classes, model_weights(fitted), params, _provenance(inp, time.time() - started)
+    )

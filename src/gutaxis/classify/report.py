@@ -35,7 +35,7 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.find("<svg"):]
+    return text[text.find("<svg") :]
 
 
 def _fig(w=4.2, h=4.0):
@@ -101,7 +101,8 @@ def _consensus_fig(cons: pd.DataFrame, n: int = 20):
     if (top["fraction_selected"] == 0).all():
         return None
     fig, (ax1, ax2) = __import__("matplotlib.pyplot", fromlist=["subplots"]).subplots(
-        1, 2, figsize=(8.5, 0.28 * len(top) + 1.2), sharey=True, gridspec_kw={"width_ratios": [2, 1]})
+        1, 2, figsize=(8.5, 0.28 * len(top) + 1.2), sharey=True, gridspec_kw={"width_ratios": [2, 1]}
+    )
     labels = [t if len(t) <= 45 else t[:42] + "..." for t in top["feature"]]
     colors = ["#1f4e8c" if v >= 0 else "#c2593a" for v in top["median_relative_weight"]]
     ax1.barh(labels, top["median_relative_weight"], color=colors)
@@ -119,8 +120,10 @@ def _table(df: pd.DataFrame | None, max_rows: int = 40) -> str:
     if df is None or len(df) == 0:
         return "<p>(none)</p>"
     d = df.head(max_rows)
-    head = "".join((f"<th class='l'>{html.escape(str(c))}</th>" if d[c].dtype == object else
-                    f"<th>{html.escape(str(c))}</th>") for c in d.columns)
+    head = "".join(
+        (f"<th class='l'>{html.escape(str(c))}</th>" if d[c].dtype == object else f"<th>{html.escape(str(c))}</th>")
+        for c in d.columns
+    )
     body = []
     for _, row in d.iterrows():
         cells = []
@@ -156,46 +159,64 @@ def _matrix_fig(mat: pd.DataFrame):
 
 def write_html(result, path: str | Path, *, extra: dict | None = None, extra_tables: dict | None = None) -> Path:
     """Write the report of a :class:`CVResult` or :class:`CrossStudyResult` to ``path``."""
+    from ..report.html import DISCLAIMER
     from .result import CVResult
 
-    from ..report.html import DISCLAIMER
-
-    head = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gutaxis classify</title>"
-            f"<style>{_CSS}</style></head><body>")
-    scheme = (f"<p class='scheme'><b>{html.escape(result.scheme['kind'])}</b>: "
-              f"{html.escape(result.scheme['description'])}</p>")
+    head = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gutaxis classify</title>"
+        f"<style>{_CSS}</style></head><body>"
+    )
+    scheme = (
+        f"<p class='scheme'><b>{html.escape(result.scheme['kind'])}</b>: "
+        f"{html.escape(result.scheme['description'])}</p>"
+    )
     parts = [head, "<h1>gutaxis classify</h1>", scheme]
     prov = result.provenance
-    parts.append(f"<p>{prov.get('n_samples')} samples ({prov.get('n_case')} {html.escape(str(result.classes[1]))}, "
-                 f"{prov.get('n_control')} {html.escape(str(result.classes[0]))}), {prov.get('n_features')} features; "
-                 f"gutaxis {html.escape(str(prov.get('gutaxis_version')))}, scikit-learn "
-                 f"{html.escape(str(prov.get('scikit_learn_version')))}; input sha256 "
-                 f"<code>{html.escape(str(prov.get('input_sha256', ''))[:16])}</code>.</p>")
+    parts.append(
+        f"<p>{prov.get('n_samples')} samples ({prov.get('n_case')} {html.escape(str(result.classes[1]))}, "
+        f"{prov.get('n_control')} {html.escape(str(result.classes[0]))}), {prov.get('n_features')} features; "
+        f"gutaxis {html.escape(str(prov.get('gutaxis_version')))}, scikit-learn "
+        f"{html.escape(str(prov.get('scikit_learn_version')))}; input sha256 "
+        f"<code>{html.escape(str(prov.get('input_sha256', ''))[:16])}</code>.</p>"
+    )
     if isinstance(result, CVResult):
         parts.append("<h2>Performance</h2>")
-        parts.append("<p>Estimate: metric of the mean out-of-fold prediction over repeats; <i>ci</i>: bootstrap "
-                     "interval of that estimate; <i>repeat</i>: spread over repeats; <i>fold</i>: over folds "
-                     "(MetAML's figure). Balanced accuracy at probability 0.5.</p>")
+        parts.append(
+            "<p>Estimate: metric of the mean out-of-fold prediction over repeats; <i>ci</i>: bootstrap "
+            "interval of that estimate; <i>repeat</i>: spread over repeats; <i>fold</i>: over folds "
+            "(MetAML's figure). Balanced accuracy at probability 0.5.</p>"
+        )
         kind = str(result.summary["ci_kind"].iloc[0]) if "ci_kind" in result.summary else ""
         parts.append(f"<p>CI: {html.escape(kind)}.</p>")
         parts.append(_table(result.summary.drop(columns=["ci_kind"], errors="ignore")))
-        parts.append("<div class='figs'>" + "".join(f"<figure>{svg}<figcaption>{html.escape(cap)}</figcaption></figure>"
-                                                  for svg, cap in _roc_pr(result)) + "</div>")
+        parts.append(
+            "<div class='figs'>"
+            + "".join(
+                f"<figure>{svg}<figcaption>{html.escape(cap)}</figcaption></figure>" for svg, cap in _roc_pr(result)
+            )
+            + "</div>"
+        )
         parts.append("<h2>Features (consensus over all models)</h2>")
         svg = _consensus_fig(result.consensus)
         if svg is None:
-            parts.append("<p class='note'>No model selected any feature, or the model exposes no weights: "
-                         "nothing to interpret.</p>")
+            parts.append(
+                "<p class='note'>No model selected any feature, or the model exposes no weights: "
+                "nothing to interpret.</p>"
+            )
         else:
-            parts.append(f"<figure>{svg}<figcaption>Top features: median relative weight across "
-                         f"{int(result.consensus['n_models'].iloc[0])} models and the share of models that selected "
-                         "each (robust: at least half).</figcaption></figure>")
+            parts.append(
+                f"<figure>{svg}<figcaption>Top features: median relative weight across "
+                f"{int(result.consensus['n_models'].iloc[0])} models and the share of models that selected "
+                "each (robust: at least half).</figcaption></figure>"
+            )
         parts.append(_table(result.consensus, 30))
     else:
         parts.append("<h2>Cross-study performance</h2>")
         if result.matrix is not None and result.matrix.notna().any().any():
-            parts.append(f"<figure>{_matrix_fig(result.matrix)}<figcaption>AUROC, training study (rows) x test study "
-                         "(columns); the diagonal is within-study cross-validation.</figcaption></figure>")
+            parts.append(
+                f"<figure>{_matrix_fig(result.matrix)}<figcaption>AUROC, training study (rows) x test study "
+                "(columns); the diagonal is within-study cross-validation.</figcaption></figure>"
+            )
         parts.append(_table(result.table, 100))
     for name, frame in (extra_tables or {}).items():
         parts.append(f"<h2>{html.escape(name)}</h2>" + _table(frame, 60))
@@ -204,14 +225,22 @@ def write_html(result, path: str | Path, *, extra: dict | None = None, extra_tab
             if isinstance(value, (list, tuple)) and value and isinstance(value[0], dict):
                 parts.append(f"<h2>{html.escape(str(key))}</h2>" + _table(pd.DataFrame(value), 60))
     if result.notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li class='note'>{html.escape(n)}</li>" for n in result.notes) +
-                     "</ul>")
+        parts.append(
+            "<h2>Notes</h2><ul>" + "".join(f"<li class='note'>{html.escape(n)}</li>" for n in result.notes) + "</ul>"
+        )
     if result.filtered:
-        parts.append("<h2>Left out</h2><ul>" + "".join(
-            f"<li>{html.escape(str(f['what']))}: {f['n']} ({html.escape(str(f['reason']))})</li>" for f in result.filtered)
-            + "</ul>")
-    parts.append(f"<p><small>{html.escape(DISCLAIMER)} Every figure here is a statistical association in the data "
-                 "given, not a diagnostic test.</small></p></body></html>")
+        parts.append(
+            "<h2>Left out</h2><ul>"
+            + "".join(
+                f"<li>{html.escape(str(f['what']))}: {f['n']} ({html.escape(str(f['reason']))})</li>"
+                for f in result.filtered
+            )
+            + "</ul>"
+        )
+    parts.append(
+        f"<p><small>{html.escape(DISCLAIMER)} Every figure here is a statistical association in the data "
+        "given, not a diagnostic test.</small></p></body></html>"
+    )
     path = Path(path)
     path.write_text("\n".join(parts), encoding="utf-8")
     return path

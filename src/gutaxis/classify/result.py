@@ -38,13 +38,26 @@ def _provenance(inp, seconds: float, extra: dict | None = None) -> dict:
 
     from .. import __version__
 
-    prov = {"gutaxis_version": __version__, "scikit_learn_version": sklearn.__version__,
-            "numpy_version": np.__version__, "pandas_version": pd.__version__, "python": platform.python_version(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": round(float(seconds), 3)}
+    prov = {
+        "gutaxis_version": __version__,
+        "scikit_learn_version": sklearn.__version__,
+        "numpy_version": np.__version__,
+        "pandas_version": pd.__version__,
+        "python": platform.python_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(float(seconds), 3),
+    }
     if inp is not None:
-        prov.update({"input_sha256": inp.checksum, "n_samples": int(len(inp.y)), "n_features": int(inp.X.shape[1]),
-                     "n_case": int(inp.y.sum()), "n_control": int(len(inp.y) - inp.y.sum()),
-                     "classes": {"0": str(inp.classes[0]), "1": str(inp.classes[1])}})
+        prov.update(
+            {
+                "input_sha256": inp.checksum,
+                "n_samples": len(inp.y),
+                "n_features": int(inp.X.shape[1]),
+                "n_case": int(inp.y.sum()),
+                "n_control": int(len(inp.y) - inp.y.sum()),
+                "classes": {"0": str(inp.classes[0]), "1": str(inp.classes[1])},
+            }
+        )
     if extra:
         prov.update(extra)
     return prov
@@ -60,8 +73,19 @@ def consensus_table(weights: pd.DataFrame | None, *, top: int = 20, n_models: in
     ``relative_weight`` is the weight divided by the sum of absolute weights of its model.
     ``robust`` marks features selected in at least half of the models.
     """
-    cols = ["feature", "n_models", "n_selected", "fraction_selected", "robust", "mean_weight", "median_weight",
-            "sd_weight", "mean_relative_weight", "median_relative_weight", "fraction_positive"]
+    cols = [
+        "feature",
+        "n_models",
+        "n_selected",
+        "fraction_selected",
+        "robust",
+        "mean_weight",
+        "median_weight",
+        "sd_weight",
+        "mean_relative_weight",
+        "median_relative_weight",
+        "fraction_positive",
+    ]
     if weights is None or weights.empty:
         return pd.DataFrame(columns=cols)
     w = weights.copy()
@@ -75,10 +99,16 @@ def consensus_table(weights: pd.DataFrame | None, *, top: int = 20, n_models: in
     else:
         w["selected"] = w["weight"] != 0
     models = int(n_models or w["model"].nunique())
-    wide = w.pivot_table(index="feature", columns="model", values="weight", aggfunc="first").reindex(
-        columns=sorted(w["model"].unique())).fillna(0.0)
-    rel = w.pivot_table(index="feature", columns="model", values="relative", aggfunc="first").reindex(
-        index=wide.index, columns=wide.columns).fillna(0.0)
+    wide = (
+        w.pivot_table(index="feature", columns="model", values="weight", aggfunc="first")
+        .reindex(columns=sorted(w["model"].unique()))
+        .fillna(0.0)
+    )
+    rel = (
+        w.pivot_table(index="feature", columns="model", values="relative", aggfunc="first")
+        .reindex(index=wide.index, columns=wide.columns)
+        .fillna(0.0)
+    )
     sel = w.groupby("feature")["selected"].sum().reindex(wide.index).fillna(0).astype(int)
     # models where the feature was filtered out are zeros (added as missing columns)
     missing = models - wide.shape[1]
@@ -88,21 +118,29 @@ def consensus_table(weights: pd.DataFrame | None, *, top: int = 20, n_models: in
         vals = np.hstack([vals, np.zeros((vals.shape[0], missing))])
         rvals = np.hstack([rvals, np.zeros((rvals.shape[0], missing))])
     nz = vals != 0
-    out = pd.DataFrame({
-        "feature": wide.index.astype(str),
-        "n_models": models,
-        "n_selected": sel.to_numpy(),
-        "fraction_selected": sel.to_numpy() / models,
-        "mean_weight": vals.mean(axis=1),
-        "median_weight": np.median(vals, axis=1),
-        "sd_weight": vals.std(axis=1, ddof=1) if vals.shape[1] > 1 else np.zeros(len(vals)),
-        "mean_relative_weight": rvals.mean(axis=1),
-        "median_relative_weight": np.median(rvals, axis=1),
-        "fraction_positive": np.where(nz.sum(axis=1) > 0, (vals > 0).sum(axis=1) / np.maximum(nz.sum(axis=1), 1), np.nan),
-    })
+    out = pd.DataFrame(
+        {
+            "feature": wide.index.astype(str),
+            "n_models": models,
+            "n_selected": sel.to_numpy(),
+            "fraction_selected": sel.to_numpy() / models,
+            "mean_weight": vals.mean(axis=1),
+            "median_weight": np.median(vals, axis=1),
+            "sd_weight": vals.std(axis=1, ddof=1) if vals.shape[1] > 1 else np.zeros(len(vals)),
+            "mean_relative_weight": rvals.mean(axis=1),
+            "median_relative_weight": np.median(rvals, axis=1),
+            "fraction_positive": np.where(
+                nz.sum(axis=1) > 0, (vals > 0).sum(axis=1) / np.maximum(nz.sum(axis=1), 1), np.nan
+            ),
+        }
+    )
     out["robust"] = out["fraction_selected"] >= 0.5
-    out = out.sort_values(["fraction_selected", "mean_relative_weight"], ascending=[False, False],
-                          key=lambda s: s.abs() if s.name == "mean_relative_weight" else s, kind="stable")
+    out = out.sort_values(
+        ["fraction_selected", "mean_relative_weight"],
+        ascending=[False, False],
+        key=lambda s: s.abs() if s.name == "mean_relative_weight" else s,
+        kind="stable",
+    )
     return out[cols].reset_index(drop=True)
 
 
@@ -114,12 +152,18 @@ def _summary(y, pred_mean, pred, folds, groups, *, n_boot, confidence, seed, loo
     rows = []
     for k, m in enumerate(METRICS):
         rv = reps[:, k]
-        row = {"metric": m, "mean_prediction": est[m], "ci_low": ci[m][0], "ci_high": ci[m][1],
-               "ci_kind": f"bootstrap {int(confidence * 100)}% of the mean prediction ({n_boot} resamples"
-                          f"{', by group' if groups is not None else ', stratified'})",
-               "repeat_mean": float(np.mean(rv)), "repeat_sd": float(np.std(rv, ddof=1)) if len(rv) > 1 else np.nan,
-               "repeat_ci_low": float(np.quantile(rv, a)) if len(rv) > 1 else np.nan,
-               "repeat_ci_high": float(np.quantile(rv, 1 - a)) if len(rv) > 1 else np.nan}
+        row = {
+            "metric": m,
+            "mean_prediction": est[m],
+            "ci_low": ci[m][0],
+            "ci_high": ci[m][1],
+            "ci_kind": f"bootstrap {int(confidence * 100)}% of the mean prediction ({n_boot} resamples"
+            f"{', by group' if groups is not None else ', stratified'})",
+            "repeat_mean": float(np.mean(rv)),
+            "repeat_sd": float(np.std(rv, ddof=1)) if len(rv) > 1 else np.nan,
+            "repeat_ci_low": float(np.quantile(rv, a)) if len(rv) > 1 else np.nan,
+            "repeat_ci_high": float(np.quantile(rv, 1 - a)) if len(rv) > 1 else np.nan,
+        }
         if not loo and m in folds:
             fv = folds[m].to_numpy(dtype=float)
             fv = fv[np.isfinite(fv)]
@@ -149,9 +193,16 @@ def _scheme(params: dict, *, label: str, loo: bool, blocked: bool, n_groups: int
         desc += f", nested tuning ({params['inner_splits']}-fold inner CV on {params['scoring']})"
     if params.get("n_permutations"):
         desc += f", {params['n_permutations']} permuted-label control(s)"
-    return {"kind": label, "description": f"{label}: {desc}", "n_splits": params["n_splits"],
-            "n_repeats": params["n_repeats"], "blocked": blocked, "n_groups": n_groups,
-            "nested": bool(params.get("param_grid")), "stratified": not loo}
+    return {
+        "kind": label,
+        "description": f"{label}: {desc}",
+        "n_splits": params["n_splits"],
+        "n_repeats": params["n_repeats"],
+        "blocked": blocked,
+        "n_groups": n_groups,
+        "nested": bool(params.get("param_grid")),
+        "stratified": not loo,
+    }
 
 
 @dataclass(kw_only=True)
@@ -169,12 +220,24 @@ class _Result:
     _what = "output folder"
 
     def meta(self) -> dict:
-        return {"scheme": self.scheme, "params": self.params, "provenance": self.provenance, "notes": self.notes,
-                "filtered": self.filtered}
+        return {
+            "scheme": self.scheme,
+            "params": self.params,
+            "provenance": self.provenance,
+            "notes": self.notes,
+            "filtered": self.filtered,
+        }
 
-    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False,
-              extra_tables: dict | None = None, extra_meta: dict | None = None,
-              inputs: Iterable[str | os.PathLike | None] = ()) -> dict[str, Path]:
+    def write(
+        self,
+        directory: str | os.PathLike,
+        *,
+        report: bool = True,
+        overwrite: bool = False,
+        extra_tables: dict | None = None,
+        extra_meta: dict | None = None,
+        inputs: Iterable[str | os.PathLike | None] = (),
+    ) -> dict[str, Path]:
         """Write every table (and ``extra_tables``) as TSV, ``params.json`` (scheme, parameters,
         provenance, ``extra_meta``) and, with ``report=True``, a self-contained ``report.html``;
         all or nothing (a failed write leaves the earlier folder as it was; a folder holding one
@@ -237,20 +300,42 @@ class CVResult(_Result):
         samples = inp.samples
         class_names = [inp.classes[v] for v in y]
         n_rep = pred.shape[1]
-        predictions = pd.concat([pd.DataFrame({"sample": samples, "label": y, "class": class_names,
-                                               "group": inp.groups if inp.groups is not None else "",
-                                               "repeat": r, "fold": fold_of[:, r], "probability": pred[:, r]})
-                                 for r in range(n_rep)], ignore_index=True)
+        predictions = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "sample": samples,
+                        "label": y,
+                        "class": class_names,
+                        "group": inp.groups if inp.groups is not None else "",
+                        "repeat": r,
+                        "fold": fold_of[:, r],
+                        "probability": pred[:, r],
+                    }
+                )
+                for r in range(n_rep)
+            ],
+            ignore_index=True,
+        )
         mean_pred = np.nanmean(pred, axis=1)
         mp = pd.DataFrame({"sample": samples, "label": y, "class": class_names, "probability": mean_pred})
         repeats = pd.DataFrame([{"repeat": r, **score_all(y, pred[:, r])} for r in range(n_rep)])
         seed = params.get("random_state") or 0
-        summary = _summary(y, mean_pred, pred, folds, inp.groups, n_boot=int(params["n_bootstrap"]),
-                           confidence=float(params["confidence"]), seed=int(seed) if not hasattr(seed, "integers") else 0,
-                           loo=loo, perms=permutations)
-        n_models = int(len(folds))
+        summary = _summary(
+            y,
+            mean_pred,
+            pred,
+            folds,
+            inp.groups,
+            n_boot=int(params["n_bootstrap"]),
+            confidence=float(params["confidence"]),
+            seed=int(seed) if not hasattr(seed, "integers") else 0,
+            loo=loo,
+            perms=permutations,
+        )
+        n_models = len(folds)
         cons = consensus_table(weights, top=int(params["consensus_top"]), n_models=n_models)
-        n_groups = int(len(np.unique(inp.groups))) if inp.groups is not None else None
+        n_groups = len(np.unique(inp.groups)) if inp.groups is not None else None
         scheme = _scheme(params, label=label, loo=loo, blocked=blocked, n_groups=n_groups)
         notes = []
         if weights is not None and "kind" in weights and (weights["kind"] == "coef").all():
@@ -260,9 +345,22 @@ class CVResult(_Result):
         if weights is None:
             notes.append("the model exposes no weights or importances: no consensus table")
         prov = _provenance(inp, seconds, {"estimator": params.get("estimator")})
-        return cls(predictions=predictions, mean_prediction=mp, folds=folds, repeats=repeats, summary=summary,
-                   weights=weights, consensus=cons, permutations=permutations, scheme=scheme, params=params,
-                   provenance=prov, classes=tuple(inp.classes), notes=notes, filtered=list(inp.filtered))
+        return cls(
+            predictions=predictions,
+            mean_prediction=mp,
+            folds=folds,
+            repeats=repeats,
+            summary=summary,
+            weights=weights,
+            consensus=cons,
+            permutations=permutations,
+            scheme=scheme,
+            params=params,
+            provenance=prov,
+            classes=tuple(inp.classes),
+            notes=notes,
+            filtered=list(inp.filtered),
+        )
 
     # -- convenience -------------------------------------------------------------------------
     def metric(self, name: str = "auroc", what: str = "mean_prediction") -> float:
@@ -283,17 +381,24 @@ class CVResult(_Result):
     def __repr__(self) -> str:
         s = self.summary.set_index("metric")
         r = s.loc["auroc"]
-        txt = (f"CVResult({self.scheme['description']}; n={self.provenance['n_samples']} "
-               f"({self.provenance['n_case']} {self.classes[1]!s}); AUROC {r['mean_prediction']:.3f} "
-               f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+        txt = (
+            f"CVResult({self.scheme['description']}; n={self.provenance['n_samples']} "
+            f"({self.provenance['n_case']} {self.classes[1]!s}); AUROC {r['mean_prediction']:.3f} "
+            f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        )
         if "p_value" in s.columns and np.isfinite(r.get("p_value", np.nan)):
             txt += f", permuted {r['null_mean']:.3f}, p={r['p_value']:.3g}"
         return txt + ")"
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        out = {"summary.tsv": self.summary, "predictions.tsv": self.predictions,
-               "mean_predictions.tsv": self.mean_prediction, "folds.tsv": self.folds, "repeats.tsv": self.repeats,
-               "consensus.tsv": self.consensus}
+        out = {
+            "summary.tsv": self.summary,
+            "predictions.tsv": self.predictions,
+            "mean_predictions.tsv": self.mean_prediction,
+            "folds.tsv": self.folds,
+            "repeats.tsv": self.repeats,
+            "consensus.tsv": self.consensus,
+        }
         if self.weights is not None:
             out["weights.tsv"] = self.weights
         if self.permutations is not None:
@@ -327,8 +432,10 @@ class CrossStudyResult(_Result):
     def __repr__(self) -> str:
         t = self.table
         xs = t[t["scheme"] == "cross-study"]["auroc"]
-        return (f"CrossStudyResult({self.scheme['description']}; {len(t)} evaluation(s); mean cross-study AUROC "
-                f"{np.nanmean(xs) if len(xs) else float('nan'):.3f})")
+        return (
+            f"CrossStudyResult({self.scheme['description']}; {len(t)} evaluation(s); mean cross-study AUROC "
+            f"{np.nanmean(xs) if len(xs) else float('nan'):.3f})"
+        )
 
     def tables(self) -> dict[str, pd.DataFrame]:
         out = {"cross_study.tsv": self.table, "cross_study_predictions.tsv": self.predictions}

@@ -56,13 +56,25 @@ from sklearn.utils.validation import _check_feature_names_in
 from ..errors import InputError
 from ._sk import check_choice, check_fitted, validate
 
-__all__ = ["FeatureFilter", "Normalizer", "AssociationSelector", "FILTERS", "NORMALIZATIONS", "UNMAPPED"]
+__all__ = ["FILTERS", "NORMALIZATIONS", "UNMAPPED", "AssociationSelector", "FeatureFilter", "Normalizer"]
 
 FILTERS = ("abundance", "cum.abundance", "prevalence", "variance", "pass")
 NORMALIZATIONS = ("log.std", "std", "log.unit", "log.clr", "clr", "rank.unit", "rank.std", "presence", "pass")
 #: feature names SIAMCAT drops as unmapped reads (``rm.unmapped=TRUE``)
-UNMAPPED = frozenset({"UNMAPPED", "-1", "X.1", "unmapped", "Unclassified", "Unassigned", "UNCLASSIFIED",
-                      "unclassified", "UNASSIGNED", "unassigned"})
+UNMAPPED = frozenset(
+    {
+        "UNMAPPED",
+        "-1",
+        "X.1",
+        "unmapped",
+        "Unclassified",
+        "Unassigned",
+        "UNCLASSIFIED",
+        "unclassified",
+        "UNASSIGNED",
+        "unassigned",
+    }
+)
 
 
 class _Selecting(TransformerMixin, BaseEstimator):
@@ -104,8 +116,9 @@ class FeatureFilter(_Selecting):
     n_removed_ : how many were removed
     """
 
-    def __init__(self, method: str = "abundance", cutoff: float = 0.001, *, rm_unmapped: bool = True,
-                 drop_constant: bool = False):
+    def __init__(
+        self, method: str = "abundance", cutoff: float = 0.001, *, rm_unmapped: bool = True, drop_constant: bool = False
+    ):
         self.method = method
         self.cutoff = cutoff
         self.rm_unmapped = rm_unmapped
@@ -131,9 +144,12 @@ class FeatureFilter(_Selecting):
         if self.drop_constant:
             keep &= X.max(axis=0) > X.min(axis=0)
         if not keep.any():
-            raise InputError(f"no feature is left after the {m!r} filter with cutoff {cutoff:g} "
-                             f"({X.shape[1]} features, {X.shape[0]} training samples)", source="filter",
-                             hint="lower the cutoff or choose another filter")
+            raise InputError(
+                f"no feature is left after the {m!r} filter with cutoff {cutoff:g} "
+                f"({X.shape[1]} features, {X.shape[0]} training samples)",
+                source="filter",
+                hint="lower the cutoff or choose another filter",
+            )
         self.support_ = keep
         self.n_removed_ = int((~keep).sum())
         return self
@@ -178,8 +194,16 @@ class Normalizer(_Selecting):
     mean_, scale_ : frozen centring and scaling (per kept feature), where the method has them
     """
 
-    def __init__(self, method: str = "log.std", *, log_n0: float = 1e-6, sd_min_q: float = 0.1, n_p: int = 2,
-                 norm_margin: int = 1, detection: float = 0.0):
+    def __init__(
+        self,
+        method: str = "log.std",
+        *,
+        log_n0: float = 1e-6,
+        sd_min_q: float = 0.1,
+        n_p: int = 2,
+        norm_margin: int = 1,
+        detection: float = 0.0,
+    ):
         self.method = method
         self.detection = detection
         self.log_n0 = log_n0
@@ -205,13 +229,19 @@ class Normalizer(_Selecting):
         if X.shape[0] < 2:
             raise InputError("normalisation parameters need at least 2 training samples", source="normalization")
         if m != "std" and m != "rank.unit" and m != "rank.std" and (X < 0).any():
-            raise InputError("log normalisation of negative values", source="normalization",
-                             hint="abundances must be >= 0; use normalization='std' or 'pass' for other data")
-        sd = (X > float(self.detection)).std(axis=0, ddof=1) if m == "presence" else X.std(axis=0, ddof=1)
+            raise InputError(
+                "log normalisation of negative values",
+                source="normalization",
+                hint="abundances must be >= 0; use normalization='std' or 'pass' for other data",
+            )
+        sd = (float(self.detection) < X).std(axis=0, ddof=1) if m == "presence" else X.std(axis=0, ddof=1)
         keep = sd > 0
         if not keep.any():
-            raise InputError("every feature is constant on the training samples", source="normalization",
-                             hint="check the table; nothing can be learned from constant features")
+            raise InputError(
+                "every feature is constant on the training samples",
+                source="normalization",
+                hint="check the table; nothing can be learned from constant features",
+            )
         self.support_ = keep
         Xk = X[:, keep]
         n0 = float(self.log_n0)
@@ -220,14 +250,17 @@ class Normalizer(_Selecting):
             s = Z.std(axis=0, ddof=1)
             q = float(np.quantile(s, float(self.sd_min_q)))
             if not q > 0:
-                raise InputError(f"the {self.sd_min_q} quantile of the features' standard deviations is 0",
-                                 source="normalization", hint="raise sd_min_q or filter rare features first")
+                raise InputError(
+                    f"the {self.sd_min_q} quantile of the features' standard deviations is 0",
+                    source="normalization",
+                    hint="raise sd_min_q or filter rare features first",
+                )
             self.mean_ = Z.mean(axis=0)
             self.scale_ = s + q
         elif m == "log.unit":
             L = np.log10(Xk + n0)
             if self.norm_margin == 1:  # SIAMCAT: x / sum(x) for n.p = 1 (a signed sum), x / sqrt(sum(x^2)) for 2
-                self.scale_ = L.sum(axis=0) if self.n_p == 1 else np.sqrt((L ** 2).sum(axis=0))
+                self.scale_ = L.sum(axis=0) if self.n_p == 1 else np.sqrt((L**2).sum(axis=0))
             elif self.norm_margin == 3:
                 self.scale_ = np.array(float(L.max()))
         elif m == "log.clr":
@@ -252,7 +285,7 @@ class Normalizer(_Selecting):
             return (Xk > float(self.detection)).astype(np.float64)
         if m == "rank.unit":
             R = _ranks(Xk)
-            return R / np.sqrt((R ** 2).sum(axis=1, keepdims=True))
+            return R / np.sqrt((R**2).sum(axis=1, keepdims=True))
         if m == "log.clr":
             return np.log(Xk + n0) - self.mean_
         if m == "clr":
@@ -261,7 +294,7 @@ class Normalizer(_Selecting):
         # log.unit
         L = np.log10(Xk + n0)
         if self.norm_margin == 2:
-            d = L.sum(axis=1, keepdims=True) if self.n_p == 1 else np.sqrt((L ** 2).sum(axis=1, keepdims=True))
+            d = L.sum(axis=1, keepdims=True) if self.n_p == 1 else np.sqrt((L**2).sum(axis=1, keepdims=True))
             return L / d
         return L / self.scale_
 
@@ -291,8 +324,11 @@ class AssociationSelector(_Selecting):
         if k < 1:
             raise InputError(f"select k must be >= 1, got {k}", source="select")
         if k > X.shape[1]:
-            raise InputError(f"asked to select {k} features but only {X.shape[1]} reach the selection step",
-                             source="select", hint="lower k (select=...) or loosen the filter")
+            raise InputError(
+                f"asked to select {k} features but only {X.shape[1]} reach the selection step",
+                source="select",
+                hint="lower k (select=...) or loosen the filter",
+            )
         pos = y == classes[1]
         if self.method == "auc":
             R = rankdata(X, axis=0, method="average")

@@ -114,9 +114,12 @@ def model_weights(fitted) -> pd.Series | None:
     else:
         return None
     try:
-        names = est[:-1].get_feature_names_out() if isinstance(est, Pipeline) and len(est) > 1 else \
-            getattr(model, "feature_names_in_", None)
-    except Exception:  # noqa: BLE001 (a step without feature names: positions stand in)
+        names = (
+            est[:-1].get_feature_names_out()
+            if isinstance(est, Pipeline) and len(est) > 1
+            else getattr(model, "feature_names_in_", None)
+        )
+    except Exception:
         names = None
     if names is None or len(names) != len(w):
         names = [f"x{i}" for i in range(len(w))]
@@ -148,14 +151,32 @@ def _case_probability(fitted, X) -> np.ndarray:
     return prob[:, classes.index(1)] if 1 in classes else prob[:, -1]
 
 
-def _fit_fold(estimator, X: pd.DataFrame, y: np.ndarray, groups, train, test, seed: int, param_grid,
-              inner_splits: int, scoring: str, keep_weights: bool = True):
+def _fit_fold(
+    estimator,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups,
+    train,
+    test,
+    seed: int,
+    param_grid,
+    inner_splits: int,
+    scoring: str,
+    keep_weights: bool = True,
+):
     est = _seeded(estimator, seed)
     Xtr, ytr = X.iloc[train], y[train]
     if param_grid:
         gtr = None if groups is None else groups[train]
-        search = GridSearchCV(est, param_grid, scoring=scoring, cv=_inner_cv(gtr, inner_splits, seed), refit=True,
-                              error_score="raise", n_jobs=1)
+        search = GridSearchCV(
+            est,
+            param_grid,
+            scoring=scoring,
+            cv=_inner_cv(gtr, inner_splits, seed),
+            refit=True,
+            error_score="raise",
+            n_jobs=1,
+        )
         search.fit(Xtr, ytr, groups=gtr)
         fitted, best = search, search.best_params_
     else:
@@ -185,8 +206,11 @@ def _resolve_estimator(estimator):
     if isinstance(estimator, str):
         return make_classifier(estimator, random_state=None)
     if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
-        raise InputError(f"the estimator {type(estimator).__name__} has no fit/predict_proba", source="estimator",
-                         hint="pass a model name (lasso, enet, ridge, rf, gb) or a scikit-learn classifier/pipeline")
+        raise InputError(
+            f"the estimator {type(estimator).__name__} has no fit/predict_proba",
+            source="estimator",
+            hint="pass a model name (lasso, enet, ridge, rf, gb) or a scikit-learn classifier/pipeline",
+        )
     return estimator
 
 
@@ -199,11 +223,28 @@ def _permuted(y: np.ndarray, groups, rng: np.random.Generator, mixed: bool) -> n
     return rng.permutation(glab)[inv]
 
 
-def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=None, n_splits=10, n_repeats: int = 10,
-                   param_grid: dict | None = None, inner_splits: int = 5, scoring: str = "roc_auc",
-                   n_permutations: int = 0, random_state=0, mixed_groups: bool = False, match: str = "exact",
-                   n_jobs: int = 1, n_bootstrap: int = 1000, confidence: float = 0.95, consensus_top: int = 20,
-                   label: str = "within-study"):
+def cross_validate(
+    estimator="lasso",
+    data=None,
+    y=None,
+    *,
+    case=None,
+    groups=None,
+    n_splits=10,
+    n_repeats: int = 10,
+    param_grid: dict | None = None,
+    inner_splits: int = 5,
+    scoring: str = "roc_auc",
+    n_permutations: int = 0,
+    random_state=0,
+    mixed_groups: bool = False,
+    match: str = "exact",
+    n_jobs: int = 1,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    consensus_top: int = 20,
+    label: str = "within-study",
+):
     """Repeated (nested) cross-validation of a classifier, with permuted-label controls.
 
     Parameters
@@ -258,8 +299,15 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
         raise InputError(f"n_splits must be an integer >= 2 or 'loo', got {n_splits!r}", source="n_splits")
     if loo:
         n_repeats = 1
-    inp = prepare(data, y, case=case, groups=groups, mixed_groups=mixed_groups, match=match,
-                  n_splits=None if loo else int(n_splits))
+    inp = prepare(
+        data,
+        y,
+        case=case,
+        groups=groups,
+        mixed_groups=mixed_groups,
+        match=match,
+        n_splits=None if loo else int(n_splits),
+    )
     if param_grid:
         # the inner CV needs inner_splits per class in every training fold, roughly
         check_classes(inp.y, inp.classes, n_splits=int(inner_splits), groups=inp.groups, min_per_class=MIN_PER_CLASS)
@@ -268,8 +316,10 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
     cv = RepeatedStratifiedGroupKFold(n_splits=n_splits, n_repeats=int(n_repeats), random_state=seeds[0])
     folds = list(cv.iter_folds(X, yv, g))
     fold_seeds = _seeds(seeds[1], len(folds))
-    jobs = [(_fit_fold, (est, X, yv, g, tr, te, s, param_grid, int(inner_splits), scoring))
-            for (r, f, tr, te), s in zip(folds, fold_seeds)]
+    jobs = [
+        (_fit_fold, (est, X, yv, g, tr, te, s, param_grid, int(inner_splits), scoring))
+        for (r, f, tr, te), s in zip(folds, fold_seeds)
+    ]
     out = _run(jobs, n_jobs)
     # assemble
     n_rep = int(n_repeats)
@@ -280,13 +330,30 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
         pred[te, r] = res["prob"]
         fold_of[te, r] = f
         m = score_all(yv[te], res["prob"]) if not loo else {}
-        rows_fold.append({"repeat": r, "fold": f, "n_train": len(tr), "n_test": len(te),
-                          "n_test_case": int(yv[te].sum()), **m,
-                          "best_params": json.dumps(res["best_params"], default=str) if res["best_params"] else ""})
+        rows_fold.append(
+            {
+                "repeat": r,
+                "fold": f,
+                "n_train": len(tr),
+                "n_test": len(te),
+                "n_test_case": int(yv[te].sum()),
+                **m,
+                "best_params": json.dumps(res["best_params"], default=str) if res["best_params"] else "",
+            }
+        )
         if res["weights"] is not None:
             w = res["weights"]
-            weights.append(pd.DataFrame({"repeat": r, "fold": f, "feature": w.index, "weight": w.to_numpy(),
-                                         "kind": w.attrs.get("kind", "coef")}))
+            weights.append(
+                pd.DataFrame(
+                    {
+                        "repeat": r,
+                        "fold": f,
+                        "feature": w.index,
+                        "weight": w.to_numpy(),
+                        "kind": w.attrs.get("kind", "coef"),
+                    }
+                )
+            )
     # permuted-label controls
     perm_rows = []
     if n_permutations:
@@ -297,7 +364,9 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
             yp = _permuted(yv, g, np.random.default_rng(ps), mixed_groups)
             pcv = RepeatedStratifiedGroupKFold(n_splits=n_splits, n_repeats=1, random_state=ps)
             for _, f, tr, te in pcv.iter_folds(X, yp, g):
-                pjobs.append((_fit_fold, (est, X, yp, g, tr, te, ps + f, param_grid, int(inner_splits), scoring, False)))
+                pjobs.append(
+                    (_fit_fold, (est, X, yp, g, tr, te, ps + f, param_grid, int(inner_splits), scoring, False))
+                )
                 pmeta.append((b, te, yp))
         pout = _run(pjobs, n_jobs)
         pp = np.full((len(yv), int(n_permutations)), np.nan)
@@ -307,12 +376,32 @@ def cross_validate(estimator="lasso", data=None, y=None, *, case=None, groups=No
             ylab[b] = yp
         for b in range(int(n_permutations)):
             perm_rows.append({"permutation": b, **score_all(ylab[b], pp[:, b])})
-    params = {"estimator": repr(est), "n_splits": n_splits, "n_repeats": n_rep, "param_grid": param_grid,
-              "inner_splits": inner_splits if param_grid else None, "scoring": scoring,
-              "n_permutations": int(n_permutations), "random_state": random_state, "case": case,
-              "mixed_groups": mixed_groups, "match": match, "n_bootstrap": n_bootstrap, "confidence": confidence,
-              "consensus_top": consensus_top}
-    return CVResult.build(inp=inp, pred=pred, fold_of=fold_of, folds=pd.DataFrame(rows_fold),
-                          weights=pd.concat(weights, ignore_index=True) if weights else None,
-                          permutations=pd.DataFrame(perm_rows) if perm_rows else None, params=params,
-                          label=label, loo=loo, blocked=g is not None, seconds=time.time() - started)
+    params = {
+        "estimator": repr(est),
+        "n_splits": n_splits,
+        "n_repeats": n_rep,
+        "param_grid": param_grid,
+        "inner_splits": inner_splits if param_grid else None,
+        "scoring": scoring,
+        "n_permutations": int(n_permutations),
+        "random_state": random_state,
+        "case": case,
+        "mixed_groups": mixed_groups,
+        "match": match,
+        "n_bootstrap": n_bootstrap,
+        "confidence": confidence,
+        "consensus_top": consensus_top,
+    }
+    return CVResult.build(
+        inp=inp,
+        pred=pred,
+        fold_of=fold_of,
+        folds=pd.DataFrame(rows_fold),
+        weights=pd.concat(weights, ignore_index=True) if weights else None,
+        permutations=pd.DataFrame(perm_rows) if perm_rows else None,
+        params=params,
+        label=label,
+        loo=loo,
+        blocked=g is not None,
+        seconds=time.time() - started,
+    )

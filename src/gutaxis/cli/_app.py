@@ -26,8 +26,10 @@ from rich.text import Text
 
 __all__ = ["OVERWRITE_HELP", "app", "datasets_app", "guard", "progress", "stderr", "stdout"]
 
-OVERWRITE_HELP = ("Replace the contents of a non-empty output folder (default: refuse it, so an earlier "
-                  "run's files are never mixed with or mistaken for this run's).")
+OVERWRITE_HELP = (
+    "Replace the contents of a non-empty output folder (default: refuse it, so an earlier "
+    "run's files are never mixed with or mistaken for this run's)."
+)
 
 app = typer.Typer(
     name="gutaxis",
@@ -38,8 +40,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-datasets_app = typer.Typer(help="Public datasets: list them, download them (sha256-checked, cached).",
-                           no_args_is_help=True)
+datasets_app = typer.Typer(
+    help="Public datasets: list them, download them (sha256-checked, cached).", no_args_is_help=True
+)
 app.add_typer(datasets_app, name="datasets")
 
 _state = {"debug": False}
@@ -81,10 +84,14 @@ def _guard() -> Iterator[None]:
         raise
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
-        err.print(Text("error: interrupted" + ("" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"),
-                       style="bold red"))
+        err.print(
+            Text(
+                "error: interrupted" + ("" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"),
+                style="bold red",
+            )
+        )
         raise typer.Exit(128 + int(signum)) from None
-    except Exception as exc:  # noqa: BLE001 (the CLI's one place that reports every failure)
+    except Exception as exc:
         if _state["debug"]:
             traceback.print_exc(file=sys.stderr)
         message = _one_line(exc) or type(exc).__name__
@@ -102,8 +109,16 @@ def _progress(total: int, first: str) -> Iterator:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = _stderr()
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
     task = progress.add_task(first, total=total)
     started = {"n": 0}
 
@@ -126,7 +141,7 @@ class _ConsoleLogHandler(logging.Handler):
             level = "warning" if record.levelno >= logging.WARNING else "info"
             style = "yellow" if level == "warning" else "dim"
             _stderr().print(Text(f"{level}: {_one_line(record.getMessage())}", style=style))
-        except Exception:  # noqa: BLE001 (logging must never break the command)
+        except Exception:
             self.handleError(record)
 
 
@@ -150,8 +165,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
-                                 help="Show the gutaxis version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the gutaxis version and exit."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors and informational log messages."),
 ) -> None:
     """Gut health and autoimmunity: measure, link, simulate, act."""
@@ -164,4 +180,3 @@ guard = _guard
 progress = _progress
 stdout = _stdout
 stderr = _stderr
-

@@ -23,12 +23,16 @@ from pathlib import Path
 
 __all__ = ["ID_COLUMN_HELP", "INTERSECTION_HELP", "TAXONOMY_HELP", "load_profile", "metadata_columns"]
 
-INTERSECTION_HELP = ("Keep only the samples found in both the profile and the metadata (a warning says how many "
-                     "were left out of each, with examples); without it a mismatch is an error naming the samples.")
+INTERSECTION_HELP = (
+    "Keep only the samples found in both the profile and the metadata (a warning says how many "
+    "were left out of each, with examples); without it a mismatch is an error naming the samples."
+)
 ID_COLUMN_HELP = "Metadata column holding the sample IDs (default: detected, e.g. sample_id, #SampleID, or the first)."
-TAXONOMY_HELP = ("Taxonomy of the features (ASV/OTU IDs): a QIIME 2 taxonomy TSV (Feature ID, Taxon[, Confidence]) "
-                 "or taxonomy.qza, joined by feature ID; without it a table of unnamed features cannot be "
-                 "matched to named taxa (panels are 'not measurable').")
+TAXONOMY_HELP = (
+    "Taxonomy of the features (ASV/OTU IDs): a QIIME 2 taxonomy TSV (Feature ID, Taxon[, Confidence]) "
+    "or taxonomy.qza, joined by feature ID; without it a table of unnamed features cannot be "
+    "matched to named taxa (panels are 'not measurable')."
+)
 
 
 def _cli_hint(exc, intersection: bool) -> str:
@@ -45,9 +49,17 @@ def _cli_hint(exc, intersection: bool) -> str:
     return hint
 
 
-def load_profile(profile: Path, *, metadata: Path | None = None, id_column: str | None = None,
-                 format: str | None = None, orientation: str | None = None, intersection: bool = False,
-                 keep_values: bool = False, taxonomy: Path | None = None):
+def load_profile(
+    profile: Path,
+    *,
+    metadata: Path | None = None,
+    id_column: str | None = None,
+    format: str | None = None,
+    orientation: str | None = None,
+    intersection: bool = False,
+    keep_values: bool = False,
+    taxonomy: Path | None = None,
+):
     """The cohort of ``profile`` with ``metadata`` joined into ``obs`` (see the module notes).
 
     ``keep_values``: plain tables keep their values as given in ``layers["values"]`` and may
@@ -60,20 +72,34 @@ def load_profile(profile: Path, *, metadata: Path | None = None, id_column: str 
 
     if metadata is None:
         if intersection:
-            raise InputError("--intersection needs --metadata", source=str(profile),
-                             hint="give the sample metadata with --metadata FILE, or leave --intersection out")
+            raise InputError(
+                "--intersection needs --metadata",
+                source=str(profile),
+                hint="give the sample metadata with --metadata FILE, or leave --intersection out",
+            )
         if id_column is not None:
-            raise InputError("--id-column needs --metadata", source=str(profile),
-                             hint="give the sample metadata with --metadata FILE, or leave --id-column out")
+            raise InputError(
+                "--id-column needs --metadata",
+                source=str(profile),
+                hint="give the sample metadata with --metadata FILE, or leave --id-column out",
+            )
     meta = None if metadata is None else read_metadata(metadata, id_column=id_column)
     how = "inner" if intersection else "exact"
     try:
         if meta is None or (format or detect_format(profile)[0]) == "table":
             # a plain table: the metadata's IDs also say which axis holds the samples
-            return read_profile(profile, format=format, orientation=orientation, metadata=meta, how=how,
-                                keep_values=keep_values, taxonomy=taxonomy)
-        adata = read_profile(profile, format=format, orientation=orientation, keep_values=keep_values,
-                             taxonomy=taxonomy)
+            return read_profile(
+                profile,
+                format=format,
+                orientation=orientation,
+                metadata=meta,
+                how=how,
+                keep_values=keep_values,
+                taxonomy=taxonomy,
+            )
+        adata = read_profile(
+            profile, format=format, orientation=orientation, keep_values=keep_values, taxonomy=taxonomy
+        )
         return add_metadata(adata, _replacing(adata, meta, profile), how=how)
     except SampleMismatchError as exc:
         raise InputError(exc.problem, source=exc.source, hint=_cli_hint(exc, intersection)) from None
@@ -88,9 +114,13 @@ def _replacing(adata, meta, profile):
 
     clash = [c for c in meta.columns if c in adata.obs.columns]
     if clash:
-        warnings.warn(f"{profile}: its own column(s) {', '.join(map(repr, clash[:5]))}"
-                      f"{f' and {len(clash) - 5} more' if len(clash) > 5 else ''} are replaced by those of the "
-                      f"metadata file {meta.attrs.get('source')}", MetadataWarning, stacklevel=3)
+        warnings.warn(
+            f"{profile}: its own column(s) {', '.join(map(repr, clash[:5]))}"
+            f"{f' and {len(clash) - 5} more' if len(clash) > 5 else ''} are replaced by those of the "
+            f"metadata file {meta.attrs.get('source')}",
+            MetadataWarning,
+            stacklevel=3,
+        )
         adata.obs = adata.obs.drop(columns=clash)
     return meta
 

@@ -27,11 +27,15 @@ def _f(x, digits: int = 3) -> str:
 def atlas_cmd(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder: atlas.html and a TSV of every number."),
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Folder holding the dataset folders (ra1000_16s, imsms_ms_16s, ...), as the "
+        None,
+        "--data-dir",
+        help="Folder holding the dataset folders (ra1000_16s, imsms_ms_16s, ...), as the "
         "shared data folder lays them out. Default: the dataset registry (datasets not in it are listed as not "
-        "analysed, with the reason)."),
-    cohort: list[str] | None = typer.Option(None, "--cohort", help="Run only this cohort (repeatable; "
-                                               "names as in the report, e.g. 'iMSMS')."),
+        "analysed, with the reason).",
+    ),
+    cohort: list[str] | None = typer.Option(
+        None, "--cohort", help="Run only this cohort (repeatable; names as in the report, e.g. 'iMSMS')."
+    ),
     permutations: int = typer.Option(999, "--permutations", min=0, help="PERMANOVA permutations per cohort."),
     seed: int = typer.Option(2026, "--seed", help="Seed of the PERMANOVA permutations."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
@@ -47,14 +51,14 @@ def atlas_cmd(
         n = (len(cohort) if cohort else len(COHORTS)) + 3
         started = time.perf_counter()
         with _progress(n, "starting") as advance:
+
             def report(stage: str, seconds):
                 if seconds is None:
                     advance(stage)
                 else:
                     err.print(f"[dim]{stage}: {seconds:.1f} s[/dim]")
 
-            result = run_atlas(data_dir, cohorts=cohort or None, permutations=permutations, seed=seed,
-                               progress=report)
+            result = run_atlas(data_dir, cohorts=cohort or None, permutations=permutations, seed=seed, progress=report)
             advance("writing the report")
             t0 = time.perf_counter()
             paths = write_atlas(result, out, overwrite=overwrite)
@@ -62,17 +66,21 @@ def atlas_cmd(
         total = time.perf_counter() - started
         load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        err.print(f"total: {total:.1f} s on {cores} core(s) of {os.cpu_count()}; load average {load[0]:.2f} "
-                  f"{load[1]:.2f} {load[2]:.2f}")
+        err.print(
+            f"total: {total:.1f} s on {cores} core(s) of {os.cpu_count()}; load average {load[0]:.2f} "
+            f"{load[1]:.2f} {load[2]:.2f}"
+        )
         coh = result.cohorts
         for _, r in coh[coh.status != "analysed"].iterrows():
             con.print(f"not analysed: {r['cohort']} ({r['disease']}): {r['reason']}")
         for _, r in result.microbiomehd.iterrows():
             if "share_agree" in r:
-                con.print(f"MicrobiomeHD agreement, {r['disease']} ({r['microbiomehd_datasets']}): "
-                          f"{r['agree']}/{r['called_in_both']} genera called in both agree in direction "
-                          f"(share {_f(r['share_agree'])}); our calls vs its direction at any q: "
-                          f"{_f(r['share_agree_any_q'])} of {r['called_here_tested_there']}")
+                con.print(
+                    f"MicrobiomeHD agreement, {r['disease']} ({r['microbiomehd_datasets']}): "
+                    f"{r['agree']}/{r['called_in_both']} genera called in both agree in direction "
+                    f"(share {_f(r['share_agree'])}); our calls vs its direction at any q: "
+                    f"{_f(r['share_agree_any_q'])} of {r['called_here_tested_there']}"
+                )
             else:
                 con.print(f"MicrobiomeHD agreement, {r['disease']}: {r.get('note', '')}")
         con.print("The seed's claims (verdicts by the rule in gutaxis.atlas.claims; all digits in claims.tsv):")
@@ -80,9 +88,21 @@ def atlas_cmd(
         widths = (22, 18, 6, 9, 26, 5, 3, 6, 0)
         con.print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(), soft_wrap=True, highlight=False)
         for _, r in result.claims.iterrows():
-            cells = (r["claim"], r["disease"], r["rank"], r["observed"] or "-",
-                     f"{_f(r['effect'])} ({_f(r['ci_low'])}, {_f(r['ci_high'])})", _f(r["I2"], 2),
-                     str(r["cohorts"]), str(r["samples"]), r["verdict"])
-            con.print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip(), soft_wrap=True,
-                      highlight=False, markup=False)
+            cells = (
+                r["claim"],
+                r["disease"],
+                r["rank"],
+                r["observed"] or "-",
+                f"{_f(r['effect'])} ({_f(r['ci_low'])}, {_f(r['ci_high'])})",
+                _f(r["I2"], 2),
+                str(r["cohorts"]),
+                str(r["samples"]),
+                r["verdict"],
+            )
+            con.print(
+                "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip(),
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )
         con.print(f"wrote {paths['atlas.html']} and {len(paths) - 1} other files")

@@ -9,7 +9,6 @@ offline with the shipped SYNTHETIC example person and its own food table.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -25,14 +24,19 @@ app.add_typer(food_app, name="food")
 app.add_typer(diet_app, name="diet")
 
 _USDA_HELP = "USDA SR28 ABBREV.txt (default: the dataset cache; `gutaxis datasets fetch usda_sr28_abbrev`)."
-_NOVA_HELP = "FoodProX/GroceryDB NOVA table (default: the dataset cache; `gutaxis datasets fetch nova_fndds_sr_grocerydb`)."
+_NOVA_HELP = (
+    "FoodProX/GroceryDB NOVA table (default: the dataset cache; `gutaxis datasets fetch nova_fndds_sr_grocerydb`)."
+)
 
 
-_FNDDS_HELP = ("Folder with the FNDDS 2017-2018 CSVs (default: the dataset cache; "
-               "`gutaxis datasets fetch fndds_2017_2018`).")
+_FNDDS_HELP = (
+    "Folder with the FNDDS 2017-2018 CSVs (default: the dataset cache; `gutaxis datasets fetch fndds_2017_2018`)."
+)
 _SR28_HELP = "Folder with SR28 WEIGHT.txt (default: the dataset cache; `gutaxis datasets fetch usda_sr28_full`)."
-_DATES_HELP = ("Order of ambiguous dates such as 01/12/2026: --dayfirst (UK/Europe: 1 December) or --monthfirst "
-               "(US: January 12). Default: detected from the file's unambiguous dates, or an error.")
+_DATES_HELP = (
+    "Order of ambiguous dates such as 01/12/2026: --dayfirst (UK/Europe: 1 December) or --monthfirst "
+    "(US: January 12). Default: detected from the file's unambiguous dates, or an error."
+)
 
 
 def _dayfirst(dayfirst: bool, monthfirst: bool):
@@ -43,8 +47,14 @@ def _dayfirst(dayfirst: bool, monthfirst: bool):
     return True if dayfirst else (False if monthfirst else None)
 
 
-def _food_table(usda: Optional[Path], nova: Optional[Path], fndds: Optional[Path] = None,
-                sr28: Optional[Path] = None, foods: Optional[Path] = None, aliases: Optional[Path] = None):
+def _food_table(
+    usda: Path | None,
+    nova: Path | None,
+    fndds: Path | None = None,
+    sr28: Path | None = None,
+    foods: Path | None = None,
+    aliases: Path | None = None,
+):
     """The diary food data (FNDDS + SR28 + dishes + your foods, or the SR28 table) and where it came from."""
     from ..lifestyle.fooddb import food_database_for
     from ..lifestyle.matching import read_aliases
@@ -55,9 +65,17 @@ def _food_table(usda: Optional[Path], nova: Optional[Path], fndds: Optional[Path
     return food_database_for(None, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova, personal=own, aliases=al)
 
 
-def _logged_meals(meals: Path, stress: Optional[Path], foods: Optional[Path], usda: Optional[Path],
-                  nova: Optional[Path], fndds: Optional[Path] = None, sr28: Optional[Path] = None,
-                  aliases: Optional[Path] = None, dayfirst=None):
+def _logged_meals(
+    meals: Path,
+    stress: Path | None,
+    foods: Path | None,
+    usda: Path | None,
+    nova: Path | None,
+    fndds: Path | None = None,
+    sr28: Path | None = None,
+    aliases: Path | None = None,
+    dayfirst=None,
+):
     """The meal log (ours, Cronometer or MyFitnessPal) resolved against the food data, the stress log and the food data."""
     from ..lifestyle.imports import read_diary
     from ..lifestyle.logs import read_stress_log
@@ -96,29 +114,49 @@ def _fdr_range(value: float) -> float:
 
 @app.command("plan")
 def plan_cmd(
-    person_dir: Optional[Path] = typer.Argument(None, help="A person's folder with person.json (see docs/lifestyle.md)."),
+    person_dir: Path | None = typer.Argument(None, help="A person's folder with person.json (see docs/lifestyle.md)."),
     out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for the reports and CSV exports."),
     example: bool = typer.Option(False, "--example", help="Use the shipped SYNTHETIC example person (works offline)."),
-    profile: Optional[Path] = typer.Option(None, "--profile", help="Stool profile (MetaPhlAn, BIOM, CSV/TSV...)."),
-    meals: Optional[Path] = typer.Option(None, "--meals", help="Meal log (CSV or JSON)."),
-    stress: Optional[Path] = typer.Option(None, "--stress", help="Stress log (CSV or JSON)."),
-    symptoms: Optional[Path] = typer.Option(None, "--symptoms", help="Symptom log (CSV or JSON)."),
-    foods: Optional[Path] = typer.Option(None, "--foods", help="A personal food table (CSV, per 100 g)."),
-    sex: Optional[str] = typer.Option(None, "--sex", help="female or male (chooses the fiber target)."),
-    age: Optional[float] = typer.Option(None, "--age", min=0, max=120, help="Age in years."),
-    condition: Optional[List[str]] = typer.Option(None, "--condition", help="Condition tag, repeatable: RA, SLE, MS, IBD..."),
-    flag: Optional[List[str]] = typer.Option(None, "--flag", help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter, bowel_stricture, dmard, methotrexate, glucocorticoid."),
-    medication: Optional[List[str]] = typer.Option(None, "--medication", help="A medication with its dose, repeatable: \"prednisolone 40 mg daily\" (mapped to flags where a cited rule exists)."),
-    weight_kg: Optional[float] = typer.Option(None, "--weight", min=20, max=400, help="Body weight in kg (protein per kg for the dietitian)."),
-    marker: Optional[List[str]] = typer.Option(None, "--marker", help="A measured marker, repeatable: crp=3.2 (mg/L), il6=4 (pg/mL), lbp=12 (µg/mL), calprotectin=80 (µg/g); the twin starts from them."),
-    usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
-    nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
-    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
-    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
-    aliases: Optional[Path] = typer.Option(None, "--aliases", help="Your own words for foods: CSV phrase, food_id, grams (see `gutaxis food alias`)."),
+    profile: Path | None = typer.Option(None, "--profile", help="Stool profile (MetaPhlAn, BIOM, CSV/TSV...)."),
+    meals: Path | None = typer.Option(None, "--meals", help="Meal log (CSV or JSON)."),
+    stress: Path | None = typer.Option(None, "--stress", help="Stress log (CSV or JSON)."),
+    symptoms: Path | None = typer.Option(None, "--symptoms", help="Symptom log (CSV or JSON)."),
+    foods: Path | None = typer.Option(None, "--foods", help="A personal food table (CSV, per 100 g)."),
+    sex: str | None = typer.Option(None, "--sex", help="female or male (chooses the fiber target)."),
+    age: float | None = typer.Option(None, "--age", min=0, max=120, help="Age in years."),
+    condition: list[str] | None = typer.Option(
+        None, "--condition", help="Condition tag, repeatable: RA, SLE, MS, IBD..."
+    ),
+    flag: list[str] | None = typer.Option(
+        None,
+        "--flag",
+        help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter, bowel_stricture, dmard, methotrexate, glucocorticoid.",
+    ),
+    medication: list[str] | None = typer.Option(
+        None,
+        "--medication",
+        help='A medication with its dose, repeatable: "prednisolone 40 mg daily" (mapped to flags where a cited rule exists).',
+    ),
+    weight_kg: float | None = typer.Option(
+        None, "--weight", min=20, max=400, help="Body weight in kg (protein per kg for the dietitian)."
+    ),
+    marker: list[str] | None = typer.Option(
+        None,
+        "--marker",
+        help="A measured marker, repeatable: crp=3.2 (mg/L), il6=4 (pg/mL), lbp=12 (µg/mL), calprotectin=80 (µg/g); the twin starts from them.",
+    ),
+    usda: Path | None = typer.Option(None, "--usda", help=_USDA_HELP),
+    nova: Path | None = typer.Option(None, "--nova", help=_NOVA_HELP),
+    fndds: Path | None = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Path | None = typer.Option(None, "--sr28", help=_SR28_HELP),
+    aliases: Path | None = typer.Option(
+        None, "--aliases", help="Your own words for foods: CSV phrase, food_id, grams (see `gutaxis food alias`)."
+    ),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=_DATES_HELP),
     monthfirst: bool = typer.Option(False, "--monthfirst", help="US date order (see --dayfirst)."),
-    reference: Optional[Path] = typer.Option(None, "--reference", "-r", help="Healthy reference JSON for gut-panel percentiles."),
+    reference: Path | None = typer.Option(
+        None, "--reference", "-r", help="Healthy reference JSON for gut-panel percentiles."
+    ),
     simulate: bool = typer.Option(True, "--simulate/--no-simulate", help="Simulate the plan on the person's twin."),
     draws: int = typer.Option(200, "--draws", min=10, help="Model patients in the twin ensemble."),
     days: int = typer.Option(84, "--days", min=7, help="Days simulated."),
@@ -141,8 +179,11 @@ def plan_cmd(
         if example and person_dir is not None:
             raise InputError("give either PERSON_DIR or --example, not both", source="gutaxis plan")
         if not example and person_dir is None and meals is None:
-            raise InputError("no person given", source="gutaxis plan",
-                             hint="give a person's folder, or --meals (with --profile/--stress/--symptoms), or --example")
+            raise InputError(
+                "no person given",
+                source="gutaxis plan",
+                hint="give a person's folder, or --meals (with --profile/--stress/--symptoms), or --example",
+            )
         if example:
             overwrite = overwrite or _earlier_example_plan(out_dir)
         inputs = [person_dir, profile, meals, stress, symptoms, foods, usda, nova, fndds, sr28, aliases, reference]
@@ -160,26 +201,58 @@ def plan_cmd(
                 from importlib import resources
 
                 with resources.as_file(example_person_dir()) as d:
-                    person = read_person(d, flags=flags or None, conditions=condition or None, sex=sex, age=age,
-                                         medications=medication or None, weight_kg=weight_kg, markers=markers or None)
+                    person = read_person(
+                        d,
+                        flags=flags or None,
+                        conditions=condition or None,
+                        sex=sex,
+                        age=age,
+                        medications=medication or None,
+                        weight_kg=weight_kg,
+                        markers=markers or None,
+                    )
             else:
-                person = read_person(person_dir, profile=profile, meals=meals, stress=stress, symptoms=symptoms,
-                                     foods=foods, sex=sex, age=age, conditions=condition or None, flags=flags or None,
-                                     medications=medication or None, weight_kg=weight_kg, aliases=aliases,
-                                     markers=markers or None,
-                                     dayfirst=_dayfirst(dayfirst, monthfirst))
+                person = read_person(
+                    person_dir,
+                    profile=profile,
+                    meals=meals,
+                    stress=stress,
+                    symptoms=symptoms,
+                    foods=foods,
+                    sex=sex,
+                    age=age,
+                    conditions=condition or None,
+                    flags=flags or None,
+                    medications=medication or None,
+                    weight_kg=weight_kg,
+                    aliases=aliases,
+                    markers=markers or None,
+                    dayfirst=_dayfirst(dayfirst, monthfirst),
+                )
             advance("food table")
             table, note = food_database_for(person, fndds=fndds, sr28=sr28, usda_path=usda, nova_path=nova)
             if "not in the" in note:
                 _stderr().print(f"note: {note}")
             advance("scores, rules and the twin")
-            plan = build_plan(person, foods=table, foods_note=note, reference=reference, simulate=simulate,
-                              days=days, n_draws=draws, seed=seed)
+            plan = build_plan(
+                person,
+                foods=table,
+                foods_note=note,
+                reference=reference,
+                simulate=simulate,
+                days=days,
+                n_draws=draws,
+                seed=seed,
+            )
             with atomic_dir(out_dir, overwrite=overwrite, what="plan folder", inputs=inputs) as tmp:
-                written = {name: out_dir / p.name for name, p in write_plan_reports(plan, tmp, progress=advance).items()}
+                written = {
+                    name: out_dir / p.name for name, p in write_plan_reports(plan, tmp, progress=advance).items()
+                }
         out = _stdout()
-        out.print(f"plan for {person.id}: {len(plan.suggestions)} suggestions, {len(plan.withheld)} withheld, "
-                  f"{len(plan.limits)} statements of what the evidence does not support")
+        out.print(
+            f"plan for {person.id}: {len(plan.suggestions)} suggestions, {len(plan.withheld)} withheld, "
+            f"{len(plan.limits)} statements of what the evidence does not support"
+        )
         if not plan.effect.available:
             out.print(plan.effect.message)
         out.print(f"report written to {written['plan.html']}")
@@ -191,13 +264,17 @@ def plan_cmd(
 
 @food_app.command("match")
 def food_match(
-    text: List[str] = typer.Argument(..., help="What you ate, e.g. \"2 eggs and toast\" (quote it)."),
-    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
-    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
-    usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
-    nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
-    foods: Optional[Path] = typer.Option(None, "--foods", help="Your own foods (CSV per 100 g), added to the USDA tables."),
-    aliases: Optional[Path] = typer.Option(None, "--aliases", help="Your own words for foods (CSV phrase, food_id, grams)."),
+    text: list[str] = typer.Argument(..., help='What you ate, e.g. "2 eggs and toast" (quote it).'),
+    fndds: Path | None = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Path | None = typer.Option(None, "--sr28", help=_SR28_HELP),
+    usda: Path | None = typer.Option(None, "--usda", help=_USDA_HELP),
+    nova: Path | None = typer.Option(None, "--nova", help=_NOVA_HELP),
+    foods: Path | None = typer.Option(
+        None, "--foods", help="Your own foods (CSV per 100 g), added to the USDA tables."
+    ),
+    aliases: Path | None = typer.Option(
+        None, "--aliases", help="Your own words for foods (CSV phrase, food_id, grams)."
+    ),
 ) -> None:
     """Match a diary entry ("2 eggs and toast", "slice of sourdough") to USDA foods and grams."""
     with _guard():
@@ -218,20 +295,38 @@ def food_match(
             m = FoodMatcher(table).match(phrase)
             from ..lifestyle.diary import ItemMatch
 
-            items = [ItemMatch(phrase, m.status, m.ndb_no, m.description, m.grams, m.portion_basis, False,
-                               m.confidence, m.source, m.note, [(c[0], c[1], float("nan")) for c in m.candidates])]
+            items = [
+                ItemMatch(
+                    phrase,
+                    m.status,
+                    m.ndb_no,
+                    m.description,
+                    m.grams,
+                    m.portion_basis,
+                    False,
+                    m.confidence,
+                    m.source,
+                    m.note,
+                    [(c[0], c[1], float("nan")) for c in m.candidates],
+                )
+            ]
             frame = table
         for it in items:
             counted = "counted" if it.counted else "NOT counted"
             out.print(f"- {it.text}: {it.status} ({counted}, confidence {it.confidence:.2f})")
             if it.food_id:
                 out.print(f"  food: {it.food_id} {it.description}")
-                out.print("  grams: " + (f"{it.grams:.0f}" if it.grams is not None else "not known (give grams)")
-                          + (f" ({it.portion_basis})" if it.portion_basis else ""))
+                out.print(
+                    "  grams: "
+                    + (f"{it.grams:.0f}" if it.grams is not None else "not known (give grams)")
+                    + (f" ({it.portion_basis})" if it.portion_basis else "")
+                )
                 if it.grams is not None and "energy_kcal" in frame.columns:
                     row = frame.loc[it.food_id]
-                    out.print(f"  energy {row['energy_kcal'] * it.grams / 100:.0f} kcal, "
-                              f"fiber {row['fiber_g'] * it.grams / 100:.1f} g")
+                    out.print(
+                        f"  energy {row['energy_kcal'] * it.grams / 100:.0f} kcal, "
+                        f"fiber {row['fiber_g'] * it.grams / 100:.1f} g"
+                    )
                 if "nova" in frame.columns and str(frame.at[it.food_id, "nova"]) not in ("<NA>", "nan"):
                     out.print(f"  NOVA group: {frame.at[it.food_id, 'nova']}")
                 fer = classify_fermented(it.text, str(it.description).upper().replace(", ", ","))
@@ -252,11 +347,11 @@ def food_add(
     fiber_g: float = typer.Option(..., "--fiber", min=0, max=100, help="Fiber per 100 g (g)."),
     sugars_g: float = typer.Option(..., "--sugars", min=0, max=100, help="Total sugars per 100 g (g)."),
     sat_fat_g: float = typer.Option(..., "--sat-fat", min=0, max=100, help="Saturated fat per 100 g (g)."),
-    protein_g: Optional[float] = typer.Option(None, "--protein", min=0, max=100, help="Protein per 100 g (g)."),
-    sodium_mg: Optional[float] = typer.Option(None, "--sodium", min=0, max=40000, help="Sodium per 100 g (mg)."),
-    portion_g: Optional[float] = typer.Option(None, "--portion", min=0.1, max=2000, help="Your usual portion (g)."),
-    nova: Optional[int] = typer.Option(None, "--nova", min=1, max=4, help="NOVA group 1-4."),
-    food_id: Optional[str] = typer.Option(None, "--id", help="An id for the food (default: from the name)."),
+    protein_g: float | None = typer.Option(None, "--protein", min=0, max=100, help="Protein per 100 g (g)."),
+    sodium_mg: float | None = typer.Option(None, "--sodium", min=0, max=40000, help="Sodium per 100 g (mg)."),
+    portion_g: float | None = typer.Option(None, "--portion", min=0.1, max=2000, help="Your usual portion (g)."),
+    nova: int | None = typer.Option(None, "--nova", min=1, max=4, help="NOVA group 1-4."),
+    food_id: str | None = typer.Option(None, "--id", help="An id for the food (default: from the name)."),
 ) -> None:
     """Add one of your own foods (per 100 g) to a personal foods CSV; it adds to the USDA tables."""
     with _guard():
@@ -265,18 +360,28 @@ def food_add(
 
         check_output_file(out_file, what="foods CSV", example="my_foods.csv")
 
-        fid = add_own_food(out_file, name, food_id=food_id, energy_kcal=energy_kcal, fiber_g=fiber_g,
-                           sugars_g=sugars_g, sat_fat_g=sat_fat_g, protein_g=protein_g, sodium_mg=sodium_mg,
-                           portion_g=portion_g, nova=nova)
+        fid = add_own_food(
+            out_file,
+            name,
+            food_id=food_id,
+            energy_kcal=energy_kcal,
+            fiber_g=fiber_g,
+            sugars_g=sugars_g,
+            sat_fat_g=sat_fat_g,
+            protein_g=protein_g,
+            sodium_mg=sodium_mg,
+            portion_g=portion_g,
+            nova=nova,
+        )
         _stdout().print(f"added {fid} ({name}) to {out_file}; use it with --foods {out_file}")
 
 
 @food_app.command("alias")
 def food_alias(
-    phrase: str = typer.Argument(..., help="Your words, e.g. \"my usual porridge\"."),
+    phrase: str = typer.Argument(..., help='Your words, e.g. "my usual porridge".'),
     food_id: str = typer.Argument(..., help="The food: an FNDDS code, SR28 NDB number or your own food's id."),
     out_file: Path = typer.Option(..., "-o", "--out", help="Your aliases CSV (created, or a row is added)."),
-    grams: Optional[float] = typer.Option(None, "--grams", min=0.1, max=2000, help="Grams in one of your portions."),
+    grams: float | None = typer.Option(None, "--grams", min=0.1, max=2000, help="Grams in one of your portions."),
 ) -> None:
     """Teach gutaxis your own words for a food (and your usual portion)."""
     with _guard():
@@ -292,16 +397,22 @@ def food_alias(
 @diet_app.command("scores")
 def diet_scores(
     meals: Path = typer.Argument(..., help="Meal log (CSV or JSON)."),
-    out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for daily_scores.csv, weekly_scores.csv, resolved_meals.csv."),
-    stress: Optional[Path] = typer.Option(None, "--stress", help="Stress log to join (CSV or JSON)."),
-    sex: Optional[str] = typer.Option(None, "--sex", help="female or male (fiber target 25 or 38 g/day)."),
-    age: Optional[float] = typer.Option(None, "--age", min=0, max=120, help="Age in years (targets change at 51)."),
-    usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
-    nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
-    foods: Optional[Path] = typer.Option(None, "--foods", help="Your own foods (CSV, per 100 g), added to the USDA tables."),
-    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
-    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
-    aliases: Optional[Path] = typer.Option(None, "--aliases", help="Your own words for foods (CSV phrase, food_id, grams)."),
+    out_dir: Path = typer.Option(
+        ..., "-o", "--out", help="Folder for daily_scores.csv, weekly_scores.csv, resolved_meals.csv."
+    ),
+    stress: Path | None = typer.Option(None, "--stress", help="Stress log to join (CSV or JSON)."),
+    sex: str | None = typer.Option(None, "--sex", help="female or male (fiber target 25 or 38 g/day)."),
+    age: float | None = typer.Option(None, "--age", min=0, max=120, help="Age in years (targets change at 51)."),
+    usda: Path | None = typer.Option(None, "--usda", help=_USDA_HELP),
+    nova: Path | None = typer.Option(None, "--nova", help=_NOVA_HELP),
+    foods: Path | None = typer.Option(
+        None, "--foods", help="Your own foods (CSV, per 100 g), added to the USDA tables."
+    ),
+    fndds: Path | None = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Path | None = typer.Option(None, "--sr28", help=_SR28_HELP),
+    aliases: Path | None = typer.Option(
+        None, "--aliases", help="Your own words for foods (CSV phrase, food_id, grams)."
+    ),
     dayfirst: bool = typer.Option(False, "--dayfirst", help=_DATES_HELP),
     monthfirst: bool = typer.Option(False, "--monthfirst", help="US date order (see --dayfirst)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
@@ -343,14 +454,18 @@ def diet_scores(
         out = _stdout()
         if cov is not None:
             if not cov["ok"]:
-                out.print(f"[bold red]WARNING: {cov['message']}: these numbers are not your diet.[/] "
-                          f"Fix the entries listed in {out_dir / 'entries_to_fix.csv'}")
+                out.print(
+                    f"[bold red]WARNING: {cov['message']}: these numbers are not your diet.[/] "
+                    f"Fix the entries listed in {out_dir / 'entries_to_fix.csv'}"
+                )
             else:
                 out.print(cov["message"].capitalize())
         out.print(f"{len(daily)} days, {len(items)} foods ({int(daily['n_left_out'].sum())} left out of the scores)")
-        out.print(f"mean fiber {daily['fiber_g'].mean():.1f} g/day (target {daily['fiber_target_g'].iloc[0]:.0f}); "
-                  f"sugars {daily['sugar_pct_energy'].mean():.1f}% energy (total sugars, proxy); "
-                  f"saturated fat {daily['sat_fat_pct_energy'].mean():.1f}% energy")
+        out.print(
+            f"mean fiber {daily['fiber_g'].mean():.1f} g/day (target {daily['fiber_target_g'].iloc[0]:.0f}); "
+            f"sugars {daily['sugar_pct_energy'].mean():.1f}% energy (total sugars, proxy); "
+            f"saturated fat {daily['sat_fat_pct_energy'].mean():.1f}% energy"
+        )
         for name in ("daily_scores.csv", "weekly_scores.csv", "resolved_meals.csv", "entries_to_fix.csv"):
             if name in files:
                 out.print(f"  {out_dir / name}")
@@ -360,14 +475,17 @@ def diet_scores(
 def insights_cmd(
     meals: Path = typer.Option(..., "--meals", help="Meal log (CSV or JSON)."),
     symptoms: Path = typer.Option(..., "--symptoms", help="Symptom log (CSV or JSON)."),
-    stress: Optional[Path] = typer.Option(None, "--stress", help="Stress log (CSV or JSON)."),
+    stress: Path | None = typer.Option(None, "--stress", help="Stress log (CSV or JSON)."),
     out: Path = typer.Option(..., "-o", "--out", help="Folder for insights.csv, insights_skipped.csv, insights.json."),
     min_days: int = typer.Option(7, "--min-days", min=3, help="Days with and without a factor needed for a test."),
-    fdr: float = typer.Option(0.05, "--fdr", callback=_fdr_range,
-                              help="False discovery rate (Benjamini-Hochberg), 0 < FDR <= 1."),
-    usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
-    nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
-    foods: Optional[Path] = typer.Option(None, "--foods", help="A personal food table (CSV, per 100 g) instead of USDA/NOVA."),
+    fdr: float = typer.Option(
+        0.05, "--fdr", callback=_fdr_range, help="False discovery rate (Benjamini-Hochberg), 0 < FDR <= 1."
+    ),
+    usda: Path | None = typer.Option(None, "--usda", help=_USDA_HELP),
+    nova: Path | None = typer.Option(None, "--nova", help=_NOVA_HELP),
+    foods: Path | None = typer.Option(
+        None, "--foods", help="A personal food table (CSV, per 100 g) instead of USDA/NOVA."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """N-of-1 diary patterns: which factors go with which symptoms, with lags of 0-48 h and FDR control.
@@ -387,8 +505,12 @@ def insights_cmd(
         items, st, _ = _logged_meals(meals, stress, foods, usda, nova)
         sym = read_symptom_log(symptoms)
         res = n_of_1(factor_events(items, st), symptom_observations(sym), min_days=min_days, fdr=fdr)
-        doc = json.dumps({"statement": res.statement, "findings": res.findings, "params": res.params},
-                         indent=1, default=str) + "\n"
+        doc = (
+            json.dumps(
+                {"statement": res.statement, "findings": res.findings, "params": res.params}, indent=1, default=str
+            )
+            + "\n"
+        )
         with atomic_dir(out, overwrite=overwrite, what="insights folder", inputs=inputs) as tmp:
             csv_safe(res.table).to_csv(tmp / "insights.csv", index=False)
             csv_safe(res.skipped).to_csv(tmp / "insights_skipped.csv", index=False)

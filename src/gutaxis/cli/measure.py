@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -61,8 +60,12 @@ def _write_report_atomically(adata, out_dir: Path, *, overwrite: bool, inputs=()
 
 @app.command()
 def demo(
-    out_dir: Path = typer.Option(Path("gutaxis-demo"), "-o", "--out",
-                                 help="Folder for the report and its files (an earlier demo report there is replaced)."),
+    out_dir: Path = typer.Option(
+        Path("gutaxis-demo"),
+        "-o",
+        "--out",
+        help="Folder for the report and its files (an earlier demo report there is replaced).",
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the synthetic cohort (same seed, same cohort)."),
     n_healthy: int = typer.Option(40, "--n-healthy", min=0, help="Synthetic healthy samples."),
     n_dysbiotic: int = typer.Option(40, "--n-dysbiotic", min=0, help="Synthetic dysbiotic samples."),
@@ -90,20 +93,32 @@ def demo(
 def report(
     profile: Path = typer.Argument(..., help="Profile file: MetaPhlAn, BIOM, QIIME 2 .qza, CSV/TSV or .h5ad."),
     out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for the report and its files."),
-    metadata: Optional[Path] = typer.Option(None, "--metadata", "-m", help="Sample metadata (CSV/TSV) to join by sample ID."),
-    reference: Optional[Path] = typer.Option(None, "--reference", "-r",
-                                             help="Healthy reference JSON (from `gutaxis reference` or build_reference)."),
-    format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format (metaphlan, biom, qza, table, h5ad); detected when omitted."),
-    orientation: Optional[str] = typer.Option(None, "--orientation", help="Plain tables: samples-as-rows or samples-as-columns."),
-    group_column: Optional[str] = typer.Option(None, "--group-column", "-g", help="Metadata column that groups a cohort, e.g. Phenotype."),
-    sample: Optional[str] = typer.Option(None, "--sample", help="Report on this one sample of the profile."),
-    groups: Optional[list[str]] = typer.Option(
-        None, "--groups", help="Keep only these groups of the group column: names separated by commas "
-                               "(--groups \"Healthy (N-1),RA\"; \\, for a comma inside a name), or the option repeated."),
-    title: Optional[str] = typer.Option(None, "--title", help="Report title."),
+    metadata: Path | None = typer.Option(
+        None, "--metadata", "-m", help="Sample metadata (CSV/TSV) to join by sample ID."
+    ),
+    reference: Path | None = typer.Option(
+        None, "--reference", "-r", help="Healthy reference JSON (from `gutaxis reference` or build_reference)."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", "-f", help="Input format (metaphlan, biom, qza, table, h5ad); detected when omitted."
+    ),
+    orientation: str | None = typer.Option(
+        None, "--orientation", help="Plain tables: samples-as-rows or samples-as-columns."
+    ),
+    group_column: str | None = typer.Option(
+        None, "--group-column", "-g", help="Metadata column that groups a cohort, e.g. Phenotype."
+    ),
+    sample: str | None = typer.Option(None, "--sample", help="Report on this one sample of the profile."),
+    groups: list[str] | None = typer.Option(
+        None,
+        "--groups",
+        help="Keep only these groups of the group column: names separated by commas "
+        '(--groups "Healthy (N-1),RA"; \\, for a comma inside a name), or the option repeated.',
+    ),
+    title: str | None = typer.Option(None, "--title", help="Report title."),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
-    id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
-    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
+    id_column: str | None = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
+    taxonomy: Path | None = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Write a gut-health report (HTML + TSV/JSON) for one sample or a cohort.
@@ -118,35 +133,66 @@ def report(
         check_output_dir(out_dir, overwrite=overwrite, what="report folder", inputs=inputs)
         with _progress(_report_steps() + 1, "reading the profile") as advance:
             advance("reading the profile")
-            adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
-                                 orientation=orientation, intersection=intersection, taxonomy=taxonomy)
-            files = _write_report_atomically(adata, out_dir, overwrite=overwrite, inputs=inputs, reference=reference,
-                                             group=group_column, title=title, sample=sample, groups=groups,
-                                             progress=advance)
+            adata = load_profile(
+                profile,
+                metadata=metadata,
+                id_column=id_column,
+                format=format,
+                orientation=orientation,
+                intersection=intersection,
+                taxonomy=taxonomy,
+            )
+            files = _write_report_atomically(
+                adata,
+                out_dir,
+                overwrite=overwrite,
+                inputs=inputs,
+                reference=reference,
+                group=group_column,
+                title=title,
+                sample=sample,
+                groups=groups,
+                progress=advance,
+            )
         _print_written(out_dir, files)
 
 
 @app.command("reference")
 def reference_cmd(
-    profile: Optional[Path] = typer.Argument(None, help="Profile of a cohort with healthy people labelled in its "
-                                                        "metadata (leave out with --from-dataset)."),
+    profile: Path | None = typer.Argument(
+        None, help="Profile of a cohort with healthy people labelled in its metadata (leave out with --from-dataset)."
+    ),
     out: Path = typer.Option(..., "-o", "--out", help="JSON file to write."),
-    healthy: Optional[str] = typer.Option(None, "--healthy",
-                                          help="Which samples are healthy: COLUMN=VALUE, e.g. Phenotype=Healthy."),
-    from_dataset: Optional[str] = typer.Option(
-        None, "--from-dataset", help="Build the reference from a public healthy cohort of the dataset registry "
-                                     "(gmhi2020_validation: MetaPhlAn2, 118 healthy samples); downloaded once, "
-                                     "or installed with `gutaxis datasets fetch NAME --from FOLDER`."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="With --from-dataset: the dataset cache folder "
-                                                                "(default: $GUTAXIS_DATA_DIR or the user cache)."),
-    profiler: Optional[str] = typer.Option(None, "--profiler", help="The profiler of the cohort, e.g. 'MetaPhlAn 2' "
-                                                                    "(default: read from the profile, else unknown)."),
-    metadata: Optional[Path] = typer.Option(None, "--metadata", "-m", help="Sample metadata (CSV/TSV) to join by sample ID."),
-    format: Optional[str] = typer.Option(None, "--format", "-f", help="Input format; detected when omitted."),
-    orientation: Optional[str] = typer.Option(None, "--orientation", help="Plain tables: samples-as-rows or samples-as-columns."),
+    healthy: str | None = typer.Option(
+        None, "--healthy", help="Which samples are healthy: COLUMN=VALUE, e.g. Phenotype=Healthy."
+    ),
+    from_dataset: str | None = typer.Option(
+        None,
+        "--from-dataset",
+        help="Build the reference from a public healthy cohort of the dataset registry "
+        "(gmhi2020_validation: MetaPhlAn2, 118 healthy samples); downloaded once, "
+        "or installed with `gutaxis datasets fetch NAME --from FOLDER`.",
+    ),
+    cache: Path | None = typer.Option(
+        None,
+        "--cache",
+        help="With --from-dataset: the dataset cache folder (default: $GUTAXIS_DATA_DIR or the user cache).",
+    ),
+    profiler: str | None = typer.Option(
+        None,
+        "--profiler",
+        help="The profiler of the cohort, e.g. 'MetaPhlAn 2' (default: read from the profile, else unknown).",
+    ),
+    metadata: Path | None = typer.Option(
+        None, "--metadata", "-m", help="Sample metadata (CSV/TSV) to join by sample ID."
+    ),
+    format: str | None = typer.Option(None, "--format", "-f", help="Input format; detected when omitted."),
+    orientation: str | None = typer.Option(
+        None, "--orientation", help="Plain tables: samples-as-rows or samples-as-columns."
+    ),
     intersection: bool = typer.Option(False, "--intersection", help=INTERSECTION_HELP),
-    id_column: Optional[str] = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
-    taxonomy: Optional[Path] = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
+    id_column: str | None = typer.Option(None, "--id-column", help=ID_COLUMN_HELP),
+    taxonomy: Path | None = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
 ) -> None:
     """Build a healthy reference (JSON) from the healthy samples of a labelled cohort, or from a public
     healthy cohort (--from-dataset gmhi2020_validation)."""
@@ -158,18 +204,31 @@ def reference_cmd(
         from ..measure.reference import build_reference
 
         if from_dataset is not None:
-            given = [o for o, v in (("PROFILE", profile), ("--healthy", healthy), ("--metadata", metadata),
-                                    ("--taxonomy", taxonomy)) if v is not None]
+            given = [
+                o
+                for o, v in (
+                    ("PROFILE", profile),
+                    ("--healthy", healthy),
+                    ("--metadata", metadata),
+                    ("--taxonomy", taxonomy),
+                )
+                if v is not None
+            ]
             if given:
-                raise InputError(f"--from-dataset builds the reference from the dataset's own files; {given[0]} "
-                                 "cannot be given with it", source="gutaxis reference",
-                                 hint=f"leave out {', '.join(given)}, or leave out --from-dataset")
+                raise InputError(
+                    f"--from-dataset builds the reference from the dataset's own files; {given[0]} "
+                    "cannot be given with it",
+                    source="gutaxis reference",
+                    hint=f"leave out {', '.join(given)}, or leave out --from-dataset",
+                )
         elif profile is None or healthy is None:
-            raise InputError("give a PROFILE and --healthy COLUMN=VALUE, or --from-dataset NAME",
-                             source="gutaxis reference",
-                             hint="e.g. `gutaxis reference cohort.tsv -m metadata.tsv --healthy Phenotype=Healthy -o "
-                                  "healthy.json`, or `gutaxis reference --from-dataset gmhi2020_validation -o "
-                                  "healthy.json`")
+            raise InputError(
+                "give a PROFILE and --healthy COLUMN=VALUE, or --from-dataset NAME",
+                source="gutaxis reference",
+                hint="e.g. `gutaxis reference cohort.tsv -m metadata.tsv --healthy Phenotype=Healthy -o "
+                "healthy.json`, or `gutaxis reference --from-dataset gmhi2020_validation -o "
+                "healthy.json`",
+            )
         check_output_file(out, what="reference JSON", example="reference.json")
         if from_dataset is not None:
             from ..measure.reference_datasets import reference_from_dataset
@@ -182,19 +241,36 @@ def reference_cmd(
         else:
             column, sep, value = healthy.partition("=")
             if not sep or not column.strip() or not value.strip():
-                raise InputError(f"--healthy {healthy!r} is not COLUMN=VALUE", source="gutaxis reference",
-                                 hint="e.g. --healthy Phenotype=Healthy")
+                raise InputError(
+                    f"--healthy {healthy!r} is not COLUMN=VALUE",
+                    source="gutaxis reference",
+                    hint="e.g. --healthy Phenotype=Healthy",
+                )
             for inp in (profile, metadata):
                 if inp is not None and os.path.realpath(inp) == os.path.realpath(out):
-                    raise InputError(f"is also the input {inp}: writing it would replace the input", source=out,
-                                     hint="write the reference to a new file, e.g. -o reference.json")
+                    raise InputError(
+                        f"is also the input {inp}: writing it would replace the input",
+                        source=out,
+                        hint="write the reference to a new file, e.g. -o reference.json",
+                    )
             with _progress(2, "reading the profile") as advance:
                 advance("reading the profile")
-                adata = load_profile(profile, metadata=metadata, id_column=id_column, format=format,
-                                     orientation=orientation, intersection=intersection, taxonomy=taxonomy)
+                adata = load_profile(
+                    profile,
+                    metadata=metadata,
+                    id_column=id_column,
+                    format=format,
+                    orientation=orientation,
+                    intersection=intersection,
+                    taxonomy=taxonomy,
+                )
                 advance("health indices of the healthy samples")
-                ref = build_reference(adata, healthy=(column.strip(), value.strip()), profiler=profiler,
-                                      source=f"{profile.name}: samples with {column.strip()} == {value.strip()!r}")
+                ref = build_reference(
+                    adata,
+                    healthy=(column.strip(), value.strip()),
+                    profiler=profiler,
+                    source=f"{profile.name}: samples with {column.strip()} == {value.strip()!r}",
+                )
         with atomic_file(out, what="reference JSON") as tmp:
             ref.to_json(tmp)
         _stdout().print(f"healthy reference of {ref.n_samples} samples (profiler: {ref.profiler}) written to {out}")
@@ -223,10 +299,15 @@ def datasets_list() -> None:
 @datasets_app.command("fetch")
 def datasets_fetch(
     name: str = typer.Argument(..., help="Dataset name (see `gutaxis datasets list`), or DATASET/FILE for one file."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Cache folder (default: $GUTAXIS_DATA_DIR or the user cache)."),
-    source: Optional[Path] = typer.Option(
-        None, "--from", help="Install from a local copy of the dataset's files (a machine without internet access): "
-                             "each file is checked by sha256 and copied into the cache."),
+    cache: Path | None = typer.Option(
+        None, "--cache", help="Cache folder (default: $GUTAXIS_DATA_DIR or the user cache)."
+    ),
+    source: Path | None = typer.Option(
+        None,
+        "--from",
+        help="Install from a local copy of the dataset's files (a machine without internet access): "
+        "each file is checked by sha256 and copied into the cache.",
+    ),
 ) -> None:
     """Download a public dataset once (checked by sha256) and print the local paths."""
     with _guard():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,9 +14,10 @@ from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stdout as _stdout
 
-
-_SCENARIO_HINT = ("give the path of a scenario YAML file (gutaxis simulate SCENARIO.yaml -o DIR; see docs/axis.md), "
-                  "or 'example' for the shipped Wastyk 2021 design")
+_SCENARIO_HINT = (
+    "give the path of a scenario YAML file (gutaxis simulate SCENARIO.yaml -o DIR; see docs/axis.md), "
+    "or 'example' for the shipped Wastyk 2021 design"
+)
 
 
 def _scenario_file(scenario: str) -> Path:
@@ -32,14 +32,18 @@ def _scenario_file(scenario: str) -> Path:
     if not path.is_file():
         raise InputError("is not a regular file", source=path, hint=_SCENARIO_HINT)
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise InputError("a scenario file's name ends in .yaml or .yml", source=path,
-                         hint=f"rename it (e.g. {path.with_suffix('.yaml').name}) if it is a YAML scenario")
+        raise InputError(
+            "a scenario file's name ends in .yaml or .yml",
+            source=path,
+            hint=f"rename it (e.g. {path.with_suffix('.yaml').name}) if it is a YAML scenario",
+        )
     return path
 
 
 # the files ScenarioResult.write can write
-_SIMULATE_FILES = frozenset({"trajectories.nc", "trajectories.tsv.gz", "summary.tsv", "comparisons.tsv", "result.json",
-                             "report.html"})
+_SIMULATE_FILES = frozenset(
+    {"trajectories.nc", "trajectories.tsv.gz", "summary.tsv", "comparisons.tsv", "result.json", "report.html"}
+)
 
 
 def _earlier_example(path: Path, example: Path) -> bool:
@@ -55,18 +59,28 @@ def _earlier_example(path: Path, example: Path) -> bool:
         sha = hashlib.sha256(example.read_bytes()).hexdigest()
     except (OSError, ValueError):
         return False
-    return isinstance(doc, dict) and isinstance(doc.get("provenance"), dict) and \
-        doc["provenance"].get("scenario_file_sha256") == sha
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("provenance"), dict)
+        and doc["provenance"].get("scenario_file_sha256") == sha
+    )
 
 
 @app.command("simulate")
 def simulate_cmd(
-    scenario: str = typer.Argument(..., help="Scenario YAML file (.yaml/.yml), or 'example' for the shipped Wastyk 2021 design."),
+    scenario: str = typer.Argument(
+        ..., help="Scenario YAML file (.yaml/.yml), or 'example' for the shipped Wastyk 2021 design."
+    ),
     out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for trajectories, tables and report.html."),
-    replicates: Optional[int] = typer.Option(None, "--replicates", min=1, help="Replicate virtual trials (overrides the scenario)."),
-    n_candidates: Optional[int] = typer.Option(None, "--n-candidates", min=50,
-                                               help="Prior candidates of the virtual population (overrides the scenario)."),
-    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Seed of adherence draws and trials (overrides the scenario)."),
+    replicates: int | None = typer.Option(
+        None, "--replicates", min=1, help="Replicate virtual trials (overrides the scenario)."
+    ),
+    n_candidates: int | None = typer.Option(
+        None, "--n-candidates", min=50, help="Prior candidates of the virtual population (overrides the scenario)."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Seed of adherence draws and trials (overrides the scenario)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ) -> None:
     """Simulate a virtual trial of the gut-immune axis model (offline) and write its report.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,25 +19,40 @@ app.add_typer(admin_app, name="admin")
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default; put a TLS proxy "
-                             "in front for anything else)."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on (loopback by default; put a TLS proxy in front for anything else).",
+    ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
-    database_url: Optional[str] = typer.Option(None, "--database-url", envvar="GUTAXIS_DATABASE_URL",
-                                               help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
-                                               "(default: SQLite in the data directory)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="GUTAXIS_DATA_DIR",
-                                            help="Folder for the SQLite database and uploads (default: the user "
-                                            "data directory)."),
-    demo: bool = typer.Option(False, "--demo", help="Seed a demo: one dietitian and two clearly SYNTHETIC clients "
-                              "(prints their logins)."),
-    reference: Optional[Path] = typer.Option(None, "--reference", "-r", help="Healthy reference JSON for the gut "
-                                             "card's percentiles (from `gutaxis reference`)."),
-    fndds: Optional[Path] = typer.Option(None, "--fndds", help=_FNDDS_HELP),
-    sr28: Optional[Path] = typer.Option(None, "--sr28", help=_SR28_HELP),
-    usda: Optional[Path] = typer.Option(None, "--usda", help=_USDA_HELP),
-    nova: Optional[Path] = typer.Option(None, "--nova", help=_NOVA_HELP),
-    worker: bool = typer.Option(True, "--worker/--no-worker", help="Start the background-job worker process "
-                                "(uploads, plans) beside the server."),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        envvar="GUTAXIS_DATABASE_URL",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in the data directory).",
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        envvar="GUTAXIS_DATA_DIR",
+        help="Folder for the SQLite database and uploads (default: the user data directory).",
+    ),
+    demo: bool = typer.Option(
+        False, "--demo", help="Seed a demo: one dietitian and two clearly SYNTHETIC clients (prints their logins)."
+    ),
+    reference: Path | None = typer.Option(
+        None,
+        "--reference",
+        "-r",
+        help="Healthy reference JSON for the gut card's percentiles (from `gutaxis reference`).",
+    ),
+    fndds: Path | None = typer.Option(None, "--fndds", help=_FNDDS_HELP),
+    sr28: Path | None = typer.Option(None, "--sr28", help=_SR28_HELP),
+    usda: Path | None = typer.Option(None, "--usda", help=_USDA_HELP),
+    nova: Path | None = typer.Option(None, "--nova", help=_NOVA_HELP),
+    worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Start the background-job worker process (uploads, plans) beside the server."
+    ),
 ) -> None:
     """Start the web app (person logging, gut card, dietitian caseload, signed plans) on 127.0.0.1."""
     with _guard():
@@ -50,8 +64,14 @@ def serve(
         from ..web.demo import seed_demo
         from ..web.settings import Settings
 
-        kw = {"database_url": database_url, "reference": reference, "fndds": fndds, "sr28": sr28, "usda": usda,
-              "nova": nova}
+        kw = {
+            "database_url": database_url,
+            "reference": reference,
+            "fndds": fndds,
+            "sr28": sr28,
+            "usda": usda,
+            "nova": nova,
+        }
         if data_dir is not None:
             kw["data_dir"] = data_dir
         if demo and data_dir is None and database_url is None:
@@ -70,15 +90,20 @@ def serve(
             for line in seed_demo(application):
                 out.print(line)
         if host not in LOOPBACK:
-            _stderr().print("warning: listening beyond this machine: serve it only behind HTTPS (a TLS proxy); "
-                            "the session cookie is Secure and will not be sent over plain http.")
+            _stderr().print(
+                "warning: listening beyond this machine: serve it only behind HTTPS (a TLS proxy); "
+                "the session cookie is Secure and will not be sent over plain http."
+            )
         proc = None
         if worker:
-            proc = multiprocessing.get_context("spawn").Process(target=_worker, args=(settings, os.getpid()),
-                                                                daemon=True, name="gutaxis-worker")
+            proc = multiprocessing.get_context("spawn").Process(
+                target=_worker, args=(settings, os.getpid()), daemon=True, name="gutaxis-worker"
+            )
             proc.start()
-        out.print(f"gutaxis is running at http://{host}:{port}/  (database: {_safe_url(settings.database_url)}; "
-                  "stop with Ctrl+C)")
+        out.print(
+            f"gutaxis is running at http://{host}:{port}/  (database: {_safe_url(settings.database_url)}; "
+            "stop with Ctrl+C)"
+        )
         try:
             # no access log: URLs carry invitation tokens and record ids
             uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning")
@@ -104,11 +129,18 @@ def _safe_url(url: str) -> str:
 
 @admin_app.command("verify-audit")
 def verify_audit(
-    database_url: Optional[str] = typer.Option(None, "--database-url", envvar="GUTAXIS_DATABASE_URL",
-                                               help="SQLAlchemy URL of the app's database (default: SQLite in the "
-                                               "data directory)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="GUTAXIS_DATA_DIR",
-                                            help="Folder of the SQLite database (default: the user data directory)."),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        envvar="GUTAXIS_DATABASE_URL",
+        help="SQLAlchemy URL of the app's database (default: SQLite in the data directory).",
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        envvar="GUTAXIS_DATA_DIR",
+        help="Folder of the SQLite database (default: the user data directory).",
+    ),
 ) -> None:
     """Check the audit trail's hash chain: prints OK, or the first event that was changed or follows a removed one
     (exit code 1)."""
@@ -123,7 +155,7 @@ def verify_audit(
             kw["data_dir"] = data_dir
         settings = Settings(**kw)
         url = settings.database_url
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
             raise InputError(f"no database at {url}: give --database-url or --data-dir")
         engine = make_engine(url)
         try:
@@ -140,6 +172,8 @@ def verify_audit(
         if report.ok:
             _stdout().print(f"OK: the audit chain of {report.events} events holds ({where})")
             return
-        _stderr().print(f"BROKEN: audit event {report.broken_id} (at {report.broken_at}, event {report.events} of the "
-                        f"chain): {report.reason} ({where})")
+        _stderr().print(
+            f"BROKEN: audit event {report.broken_id} (at {report.broken_at}, event {report.events} of the "
+            f"chain): {report.reason} ({where})"
+        )
         raise typer.Exit(1)

@@ -14,14 +14,25 @@ from ._app import _guard, _stdout, app
 def import_account(
     export: Path = typer.Argument(..., exists=True, dir_okay=False, help="The export ZIP made by the web app."),
     email: str | None = typer.Option(None, "--email", help="E-mail of the new account (default: the export's)."),
-    database_url: str | None = typer.Option(None, "--database-url", envvar="GUTAXIS_DATABASE_URL",
-                                               help="SQLAlchemy URL of the app's database (default: SQLite in the "
-                                               "data directory)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", envvar="GUTAXIS_DATA_DIR",
-                                            help="Folder of the SQLite database and uploads (default: the user data "
-                                            "directory)."),
-    password: str = typer.Option(..., prompt="Password for the new account", hide_input=True,
-                                 confirmation_prompt=True, help="The new account's password (asked for when not given)."),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        envvar="GUTAXIS_DATABASE_URL",
+        help="SQLAlchemy URL of the app's database (default: SQLite in the data directory).",
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        envvar="GUTAXIS_DATA_DIR",
+        help="Folder of the SQLite database and uploads (default: the user data directory).",
+    ),
+    password: str = typer.Option(
+        ...,
+        prompt="Password for the new account",
+        hide_input=True,
+        confirmation_prompt=True,
+        help="The new account's password (asked for when not given).",
+    ),
 ) -> None:
     """Load an export ZIP into the web app's database as a new person account (all or nothing).
 
@@ -56,7 +67,9 @@ def import_account(
                     n[name] = db.scalar(select(func.count()).select_from(model).where(model.person_id == user.id))
         finally:
             engine.dispose()
-        _stdout().print(f"imported account number {user.id}: " +
-                        ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in n.items()))
-        _stdout().print("not imported: " + "; ".join(f"{k.removesuffix('.csv')} ({why})"
-                                                      for k, why in rights.NOT_IMPORTED.items()))
+        _stdout().print(
+            f"imported account number {user.id}: " + ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in n.items())
+        )
+        _stdout().print(
+            "not imported: " + "; ".join(f"{k.removesuffix('.csv')} ({why})" for k, why in rights.NOT_IMPORTED.items())
+        )

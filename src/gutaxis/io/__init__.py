@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 __all__ = [
-    "FilteredWarning",
     "SUPPORTED_FORMATS",
+    "FilteredWarning",
     "TaxonomyWarning",
     "add_metadata",
     "attach_taxonomy",
@@ -136,27 +136,37 @@ def read_profile(
         meta = metadata if isinstance(metadata, pd.DataFrame) else read_metadata(metadata, id_column=id_column)
     if isinstance(path, (list, tuple)):
         if format not in (None, "metaphlan"):
-            raise InputError(f"a list of files is read as MetaPhlAn profiles, not as {format!r}",
-                             source=", ".join(map(str, path)), hint="read other formats one file at a time")
+            raise InputError(
+                f"a list of files is read as MetaPhlAn profiles, not as {format!r}",
+                source=", ".join(map(str, path)),
+                hint="read other formats one file at a time",
+            )
         fmt, reason = "metaphlan", "a list of files (MetaPhlAn single-sample profiles)"
     elif format is not None:
         if format not in SUPPORTED_FORMATS:
-            raise InputError(f"unknown format {format!r}", source=path,
-                             hint=f"use one of {', '.join(SUPPORTED_FORMATS)}, or leave format= out to detect it")
+            raise InputError(
+                f"unknown format {format!r}",
+                source=path,
+                hint=f"use one of {', '.join(SUPPORTED_FORMATS)}, or leave format= out to detect it",
+            )
         fmt, reason = format, "given"
     else:
         fmt, reason = detect_format(path)
-    log.info("%s: reading as %s (%s)", path if not isinstance(path, (list, tuple)) else f"{len(path)} files",
-             fmt, reason)
+    log.info(
+        "%s: reading as %s (%s)", path if not isinstance(path, (list, tuple)) else f"{len(path)} files", fmt, reason
+    )
     if orientation is not None and fmt != "table":
         log.info("orientation=%r ignored: %s files have a fixed orientation", orientation, fmt)
 
     if fmt == "metaphlan":
         adata = read_metaphlan(path, rank=rank)
     elif fmt == "table":
-        adata = read_table(path, orientation=orientation or "auto",
-                           sample_ids=None if meta is None else list(meta.index.astype(str)),
-                           keep_values=keep_values)
+        adata = read_table(
+            path,
+            orientation=orientation or "auto",
+            sample_ids=None if meta is None else list(meta.index.astype(str)),
+            keep_values=keep_values,
+        )
     elif fmt == "biom":
         adata = read_biom(path)
     elif fmt == "qza":
@@ -166,8 +176,13 @@ def read_profile(
     prov = adata.uns["provenance"]
     prov["detected_format"] = fmt
     prov["format_reason"] = reason
-    prov["params"] = {**prov.get("params", {}), "format": format, "orientation": orientation, "rank": rank,
-                      "id_column": id_column}
+    prov["params"] = {
+        **prov.get("params", {}),
+        "format": format,
+        "orientation": orientation,
+        "rank": rank,
+        "id_column": id_column,
+    }
     if taxonomy is not None:
         attach_taxonomy(adata, taxonomy)
     if meta is not None:

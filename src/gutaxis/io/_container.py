@@ -29,8 +29,16 @@ from ..errors import InputError
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["FilteredWarning", "build_cohort", "ensure_provenance", "file_sha256", "filtered_entry",
-           "format_ids", "gutaxis_version", "announce_filtered"]
+__all__ = [
+    "FilteredWarning",
+    "announce_filtered",
+    "build_cohort",
+    "ensure_provenance",
+    "file_sha256",
+    "filtered_entry",
+    "format_ids",
+    "gutaxis_version",
+]
 
 log = logging.getLogger("gutaxis.io")
 
@@ -56,8 +64,9 @@ def file_sha256(path: str | os.PathLike) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror or exc})", source=path,
-                         hint="check the path and the file permissions") from exc
+        raise InputError(
+            f"cannot read the file ({exc.strerror or exc})", source=path, hint="check the path and the file permissions"
+        ) from exc
     return digest.hexdigest()
 
 
@@ -254,4 +263,3 @@ def build_cohort(
     adata.uns["provenance"] = prov
     announce_filtered(filtered, name, stacklevel=warn_stacklevel)
     return adata
-

@@ -22,8 +22,15 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["MAX_HDF5_BYTES", "MAX_HDF5_RATIO", "HDF5_RATIO_FLOOR_BYTES", "check_declared_size",
-           "check_compressed", "check_biom_hdf5", "check_h5ad"]
+__all__ = [
+    "HDF5_RATIO_FLOOR_BYTES",
+    "MAX_HDF5_BYTES",
+    "MAX_HDF5_RATIO",
+    "check_biom_hdf5",
+    "check_compressed",
+    "check_declared_size",
+    "check_h5ad",
+]
 
 #: Largest total uncompressed size of the datasets of one HDF5 file, in bytes.
 MAX_HDF5_BYTES = 4 << 30
@@ -54,28 +61,37 @@ def check_declared_size(handle, file_bytes: int, *, source, where: str) -> None:
 
     declared = _dataset_bytes(handle)
     if declared > MAX_HDF5_BYTES:
-        raise InputError(f"{where} declares {declared} bytes of data, above MAX_HDF5_BYTES = {MAX_HDF5_BYTES}",
-                         source=source,
-                         hint="the file looks damaged or hostile; for a genuine table raise "
-                              "gutaxis.io._hdf5.MAX_HDF5_BYTES")
+        raise InputError(
+            f"{where} declares {declared} bytes of data, above MAX_HDF5_BYTES = {MAX_HDF5_BYTES}",
+            source=source,
+            hint="the file looks damaged or hostile; for a genuine table raise gutaxis.io._hdf5.MAX_HDF5_BYTES",
+        )
     if declared > HDF5_RATIO_FLOOR_BYTES and declared > MAX_HDF5_RATIO * max(file_bytes, 1):
         raise InputError(
             f"{where} would expand from {file_bytes} bytes to {declared} bytes of data (ratio "
-            f"{declared / max(file_bytes, 1):.0f}, above MAX_HDF5_RATIO = {MAX_HDF5_RATIO})", source=source,
-            hint="the file looks like a decompression bomb; for a genuine table raise "
-                 "gutaxis.io._hdf5.MAX_HDF5_RATIO")
+            f"{declared / max(file_bytes, 1):.0f}, above MAX_HDF5_RATIO = {MAX_HDF5_RATIO})",
+            source=source,
+            hint="the file looks like a decompression bomb; for a genuine table raise gutaxis.io._hdf5.MAX_HDF5_RATIO",
+        )
 
 
 def _int_array(dataset, name: str, *, source, where: str, length: int | None = None) -> np.ndarray:
     if getattr(dataset, "ndim", None) != 1:
-        raise InputError(f"{where}: {name} is not a one-dimensional array", source=source,
-                         hint="the file is damaged; write it again")
+        raise InputError(
+            f"{where}: {name} is not a one-dimensional array", source=source, hint="the file is damaged; write it again"
+        )
     if length is not None and dataset.shape[0] != length:
-        raise InputError(f"{where}: {name} has {dataset.shape[0]} entries, expected {length}", source=source,
-                         hint="the file is damaged (its shape and its arrays disagree); write it again")
+        raise InputError(
+            f"{where}: {name} has {dataset.shape[0]} entries, expected {length}",
+            source=source,
+            hint="the file is damaged (its shape and its arrays disagree); write it again",
+        )
     if dataset.dtype.kind not in "iu":
-        raise InputError(f"{where}: {name} holds {dataset.dtype} values, not integers", source=source,
-                         hint="the file is damaged; write it again")
+        raise InputError(
+            f"{where}: {name} holds {dataset.dtype} values, not integers",
+            source=source,
+            hint="the file is damaged; write it again",
+        )
     return np.asarray(dataset[()], dtype=np.int64)
 
 
@@ -92,15 +108,22 @@ def check_compressed(group, n_major: int, n_minor: int, *, source, where: str) -
     indptr = _int_array(group["indptr"], "indptr", source=source, where=where, length=n_major + 1)
     data = group["data"]
     if getattr(data, "ndim", None) != 1:
-        raise InputError(f"{where}: data is not a one-dimensional array", source=source,
-                         hint="the file is damaged; write it again")
+        raise InputError(
+            f"{where}: data is not a one-dimensional array", source=source, hint="the file is damaged; write it again"
+        )
     nnz = group["indices"].shape[0] if getattr(group["indices"], "ndim", None) == 1 else -1
     if data.shape[0] != nnz:
-        raise InputError(f"{where}: data has {data.shape[0]} values but indices {nnz}", source=source,
-                         hint="the file is damaged; write it again")
+        raise InputError(
+            f"{where}: data has {data.shape[0]} values but indices {nnz}",
+            source=source,
+            hint="the file is damaged; write it again",
+        )
     if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) < 0):
-        raise InputError(f"{where}: indptr does not run from 0 to {nnz} in order", source=source,
-                         hint="the file is damaged; write it again")
+        raise InputError(
+            f"{where}: indptr does not run from 0 to {nnz} in order",
+            source=source,
+            hint="the file is damaged; write it again",
+        )
     indices = _int_array(group["indices"], "indices", source=source, where=where, length=nnz)
     if nnz:
         low, high = int(indices.min()), int(indices.max())
@@ -108,22 +131,33 @@ def check_compressed(group, n_major: int, n_minor: int, *, source, where: str) -
             bad = low if low < 0 else high
             raise InputError(
                 f"{where}: index {bad} is outside the matrix (0 to {n_minor - 1}); "
-                f"{int(((indices < 0) | (indices >= n_minor)).sum())} such index(es)", source=source,
-                hint="the file is damaged; write it again (a reader trusting it could crash)")
+                f"{int(((indices < 0) | (indices >= n_minor)).sum())} such index(es)",
+                source=source,
+                hint="the file is damaged; write it again (a reader trusting it could crash)",
+            )
 
 
 def _shape(attrs, name: str, *, source, where: str) -> tuple[int, int]:
     if name not in attrs:
-        raise InputError(f"{where} has no {name!r} attribute", source=source,
-                         hint="the file is damaged or not of this format; write it again")
+        raise InputError(
+            f"{where} has no {name!r} attribute",
+            source=source,
+            hint="the file is damaged or not of this format; write it again",
+        )
     try:
         shape = tuple(int(v) for v in np.asarray(attrs[name]).ravel())
     except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"{where}: its {name!r} attribute is not a pair of integers", source=source,
-                         hint="the file is damaged; write it again") from exc
+        raise InputError(
+            f"{where}: its {name!r} attribute is not a pair of integers",
+            source=source,
+            hint="the file is damaged; write it again",
+        ) from exc
     if len(shape) != 2 or min(shape) < 0:
-        raise InputError(f"{where}: its {name!r} attribute {shape} is not a matrix shape", source=source,
-                         hint="the file is damaged; write it again")
+        raise InputError(
+            f"{where}: its {name!r} attribute {shape} is not a matrix shape",
+            source=source,
+            hint="the file is damaged; write it again",
+        )
     return shape
 
 
@@ -136,19 +170,29 @@ def check_biom_hdf5(handle, file_bytes: int, *, source, where: str = "the BIOM t
     n_obs, n_samples = _shape(handle.attrs, "shape", source=source, where=where)
     for axis, n_major, n_minor in (("observation", n_obs, n_samples), ("sample", n_samples, n_obs)):
         group = handle.get(axis)
-        if not isinstance(group, h5py.Group) or not isinstance(group.get("matrix"), h5py.Group) \
-                or not isinstance(group.get("ids"), h5py.Dataset):
-            raise InputError(f"{where} has no {axis}/ids and {axis}/matrix", source=source,
-                             hint="the file is damaged or not a BIOM v2 table; write it again")
+        if (
+            not isinstance(group, h5py.Group)
+            or not isinstance(group.get("matrix"), h5py.Group)
+            or not isinstance(group.get("ids"), h5py.Dataset)
+        ):
+            raise InputError(
+                f"{where} has no {axis}/ids and {axis}/matrix",
+                source=source,
+                hint="the file is damaged or not a BIOM v2 table; write it again",
+            )
         ids = group["ids"]
         if ids.ndim != 1 or ids.shape[0] != n_major:
-            raise InputError(f"{where}: {axis}/ids holds {ids.shape} IDs but the shape says {n_major}",
-                             source=source, hint="the file is damaged; write it again")
+            raise InputError(
+                f"{where}: {axis}/ids holds {ids.shape} IDs but the shape says {n_major}",
+                source=source,
+                hint="the file is damaged; write it again",
+            )
         matrix = group["matrix"]
         for name in ("data", "indices", "indptr"):
             if not isinstance(matrix.get(name), h5py.Dataset):
-                raise InputError(f"{where}: no {axis}/matrix/{name}", source=source,
-                                 hint="the file is damaged; write it again")
+                raise InputError(
+                    f"{where}: no {axis}/matrix/{name}", source=source, hint="the file is damaged; write it again"
+                )
         check_compressed(matrix, n_major, n_minor, source=source, where=f"{where}, {axis}/matrix")
 
 

@@ -33,9 +33,21 @@ import pandas as pd
 from .._textfile import decode_text
 from ..errors import InputError
 
-__all__ = ["Lines", "read_lines", "existing_file", "raw_bytes", "split_fields", "parse_delimited", "fast_parse", "to_numbers",
-           "MISSING_TOKENS", "file_stem", "MAX_DECOMPRESSED_BYTES", "MAX_DECOMPRESSION_RATIO",
-           "DECOMPRESSION_RATIO_FLOOR_BYTES"]
+__all__ = [
+    "DECOMPRESSION_RATIO_FLOOR_BYTES",
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_DECOMPRESSION_RATIO",
+    "MISSING_TOKENS",
+    "Lines",
+    "existing_file",
+    "fast_parse",
+    "file_stem",
+    "parse_delimited",
+    "raw_bytes",
+    "read_lines",
+    "split_fields",
+    "to_numbers",
+]
 
 GZIP_MAGIC = b"\x1f\x8b"
 BZ2_MAGIC = b"BZh"
@@ -87,8 +99,9 @@ def raw_bytes(path: str | os.PathLike, *, limit: int | None = None) -> bytes:
                 return handle.read() if limit is None else handle.read(limit)
             compressed = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror or exc})", source=path,
-                         hint="check the file permissions") from exc
+        raise InputError(
+            f"cannot read the file ({exc.strerror or exc})", source=path, hint="check the file permissions"
+        ) from exc
     if limit is not None:
         cap, strict = limit, False
     else:
@@ -103,16 +116,24 @@ def raw_bytes(path: str | os.PathLike, *, limit: int | None = None) -> bytes:
                     break
                 out.write(block)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
-        raise InputError(f"the compressed file is truncated or corrupt ({exc})", source=path,
-                         hint="re-download or re-create the file") from exc
+        raise InputError(
+            f"the compressed file is truncated or corrupt ({exc})",
+            source=path,
+            hint="re-download or re-create the file",
+        ) from exc
     if out.tell() > cap:
         if strict:
-            which = ("MAX_DECOMPRESSED_BYTES" if cap == MAX_DECOMPRESSED_BYTES
-                     else f"MAX_DECOMPRESSION_RATIO = {MAX_DECOMPRESSION_RATIO} times its {compressed} bytes")
-            raise InputError(f"the compressed file decompresses to more than {cap} bytes (limit: {which})",
-                             source=path,
-                             hint="it looks like a decompression bomb; for a genuine file, decompress it first or "
-                                  "raise gutaxis.io._text.MAX_DECOMPRESSION_RATIO / MAX_DECOMPRESSED_BYTES")
+            which = (
+                "MAX_DECOMPRESSED_BYTES"
+                if cap == MAX_DECOMPRESSED_BYTES
+                else f"MAX_DECOMPRESSION_RATIO = {MAX_DECOMPRESSION_RATIO} times its {compressed} bytes"
+            )
+            raise InputError(
+                f"the compressed file decompresses to more than {cap} bytes (limit: {which})",
+                source=path,
+                hint="it looks like a decompression bomb; for a genuine file, decompress it first or "
+                "raise gutaxis.io._text.MAX_DECOMPRESSION_RATIO / MAX_DECOMPRESSED_BYTES",
+            )
         return out.getvalue()[:cap]
     return out.getvalue()
 
@@ -137,9 +158,16 @@ def decode(data: bytes, source, *, partial: bool = False) -> str:
     ``partial``: ``data`` is the start of a longer file (a multi-byte character cut at the end is
     not an error).
     """
-    return decode_text(data, source, partial=partial, fallback="latin-1", fallback_when_sparse=True,
-                       hint="save the table as UTF-8 text", what="a text table",
-                       binary_hint="give a MetaPhlAn/CSV/TSV text file, a BIOM file, a .qza or an .h5ad")[0]
+    return decode_text(
+        data,
+        source,
+        partial=partial,
+        fallback="latin-1",
+        fallback_when_sparse=True,
+        hint="save the table as UTF-8 text",
+        what="a text table",
+        binary_hint="give a MetaPhlAn/CSV/TSV text file, a BIOM file, a .qza or an .h5ad",
+    )[0]
 
 
 @dataclass
@@ -202,26 +230,36 @@ def parse_delimited(lines: list[str], numbers: list[int], sep: str, n_fields: in
         return np.empty((0, n_fields), dtype=object)
     rows = _split_rows(lines, sep)
     if rows is None:
-        raise InputError("quoted cells span several lines; cannot locate rows", source=source,
-                         hint="remove line breaks inside quoted cells")
+        raise InputError(
+            "quoted cells span several lines; cannot locate rows",
+            source=source,
+            hint="remove line breaks inside quoted cells",
+        )
     first = len(rows[0])
     for r, fields in enumerate(rows):
         if len(fields) > first:
-            raise InputError(f"rows differ in their number of fields (line {numbers[r]} has {len(fields)} fields)",
-                             source=source, hint="check the separator and that every row has one value per column")
+            raise InputError(
+                f"rows differ in their number of fields (line {numbers[r]} has {len(fields)} fields)",
+                source=source,
+                hint="check the separator and that every row has one value per column",
+            )
     cells = np.full((len(rows), n_fields), "", dtype=object)
     for r, fields in enumerate(rows):
         if len(fields) > n_fields:
             if any(f.strip() for f in fields[n_fields:]):
-                raise InputError(f"line {numbers[r]} has more fields than the header ({n_fields})", source=source,
-                                 hint="check the separator and that every row has one value per column")
+                raise InputError(
+                    f"line {numbers[r]} has more fields than the header ({n_fields})",
+                    source=source,
+                    hint="check the separator and that every row has one value per column",
+                )
             fields = fields[:n_fields]
-        cells[r, :len(fields)] = fields
+        cells[r, : len(fields)] = fields
     return cells
 
 
-def fast_parse(lines: list[str], sep: str, n_fields: int, value_cols: list[int],
-               text_cols: list[int]) -> tuple[np.ndarray, dict[int, list[str]]] | None:
+def fast_parse(
+    lines: list[str], sep: str, n_fields: int, value_cols: list[int], text_cols: list[int]
+) -> tuple[np.ndarray, dict[int, list[str]]] | None:
     """Parse a clean table quickly.
 
     Returns ``(values, text)`` -- ``values`` float64 (rows x ``value_cols``), ``text`` the
@@ -242,9 +280,9 @@ def fast_parse(lines: list[str], sep: str, n_fields: int, value_cols: list[int],
     contiguous = value_cols == list(range(value_cols[0], value_cols[0] + width)) if width else True
     for r, fields in enumerate(rows):
         if contiguous:
-            flat[r * width:(r + 1) * width] = fields[value_cols[0]:value_cols[0] + width] if width else []
+            flat[r * width : (r + 1) * width] = fields[value_cols[0] : value_cols[0] + width] if width else []
         else:
-            flat[r * width:(r + 1) * width] = [fields[i] for i in value_cols]
+            flat[r * width : (r + 1) * width] = [fields[i] for i in value_cols]
     values = _fast_floats(flat)
     if values is None or np.isnan(values).any():
         return None
@@ -266,9 +304,17 @@ def _fast_floats(flat: np.ndarray) -> np.ndarray | None:
     if "\x01" in joined:  # the one character that must not occur: it stands for the separator
         return None
     try:
-        frame = pd.read_csv(io.StringIO(joined), sep="\x01", header=None, names=["v"],
-                            dtype=np.float64, engine="c", quoting=csv.QUOTE_NONE, skip_blank_lines=False,
-                            keep_default_na=True)
+        frame = pd.read_csv(
+            io.StringIO(joined),
+            sep="\x01",
+            header=None,
+            names=["v"],
+            dtype=np.float64,
+            engine="c",
+            quoting=csv.QUOTE_NONE,
+            skip_blank_lines=False,
+            keep_default_na=True,
+        )
     except (ValueError, TypeError, OverflowError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
     if frame.shape != (len(flat), 1):
@@ -285,8 +331,9 @@ def _to_float(flat: np.ndarray) -> np.ndarray | None:
     return out.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def to_numbers(cells: np.ndarray, row_ids, col_ids, *, source, row_kind: str, col_kind: str,
-               row_lines: list[int] | None = None) -> np.ndarray:
+def to_numbers(
+    cells: np.ndarray, row_ids, col_ids, *, source, row_kind: str, col_kind: str, row_lines: list[int] | None = None
+) -> np.ndarray:
     """Convert a block of string cells to float64; the first bad cell is an InputError.
 
     Missing cells (empty, ``NA``, ``nan``...) and text are reported with their row and column
@@ -308,10 +355,16 @@ def to_numbers(cells: np.ndarray, row_ids, col_ids, *, source, row_kind: str, co
         n_bad = int(bad.sum())
         more = f" ({n_bad} such cells)" if n_bad > 1 else ""
         if raw.casefold() in MISSING_TOKENS:
-            raise InputError(f"missing value {raw!r} for {where}{more}", source=source,
-                             hint="fill missing abundances with 0 or remove the row/column")
-        raise InputError(f"non-numeric value {raw[:50]!r} for {where}{more}", source=source,
-                         hint="abundances must be numbers; fix that cell or check the separator/orientation")
+            raise InputError(
+                f"missing value {raw!r} for {where}{more}",
+                source=source,
+                hint="fill missing abundances with 0 or remove the row/column",
+            )
+        raise InputError(
+            f"non-numeric value {raw[:50]!r} for {where}{more}",
+            source=source,
+            hint="abundances must be numbers; fix that cell or check the separator/orientation",
+        )
     return numeric
 
 

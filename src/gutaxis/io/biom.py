@@ -24,7 +24,7 @@ from ._text import HDF5_MAGIC, raw_bytes
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["read_biom", "cohort_from_biom_table"]
+__all__ = ["cohort_from_biom_table", "read_biom"]
 
 log = logging.getLogger("gutaxis.io")
 
@@ -71,10 +71,14 @@ def read_biom(path: str | os.PathLike) -> AnnData:
     except InputError:
         raise
     except Exception as exc:  # biom/h5py/json raise many types on damaged input
-        raise InputError(f"not a readable BIOM table ({type(exc).__name__}: {_short(exc)})", source=source,
-                         hint="check that the file is a complete BIOM v1 (JSON) or v2 (HDF5) table") from exc
-    return cohort_from_biom_table(table, source=path, reader="biom", sha256=file_sha256(path),
-                                  extra_provenance={"biom_format_version": version})
+        raise InputError(
+            f"not a readable BIOM table ({type(exc).__name__}: {_short(exc)})",
+            source=source,
+            hint="check that the file is a complete BIOM v1 (JSON) or v2 (HDF5) table",
+        ) from exc
+    return cohort_from_biom_table(
+        table, source=path, reader="biom", sha256=file_sha256(path), extra_provenance={"biom_format_version": version}
+    )
 
 
 def _short(exc: Exception, limit: int = 200) -> str:
@@ -95,8 +99,15 @@ def _lineage_of(md: Any) -> str | None:
     return None
 
 
-def cohort_from_biom_table(table, *, source, reader: str, sha256: str | None,
-                           extra_provenance: dict[str, Any] | None = None, params: dict | None = None) -> AnnData:
+def cohort_from_biom_table(
+    table,
+    *,
+    source,
+    reader: str,
+    sha256: str | None,
+    extra_provenance: dict[str, Any] | None = None,
+    params: dict | None = None,
+) -> AnnData:
     """Turn a ``biom.Table`` into a cohort AnnData (shared by :func:`read_biom` and ``read_qza``)."""
     try:
         sample_ids = [str(s) for s in table.ids(axis="sample")]
@@ -108,15 +119,21 @@ def cohort_from_biom_table(table, *, source, reader: str, sha256: str | None,
         table_id = getattr(table, "table_id", None)
         generated_by = getattr(table, "generated_by", None)
     except Exception as exc:
-        raise InputError(f"the BIOM table is malformed ({type(exc).__name__}: {_short(exc)})",
-                         source=str(source), hint="re-export the table") from exc
+        raise InputError(
+            f"the BIOM table is malformed ({type(exc).__name__}: {_short(exc)})",
+            source=str(source),
+            hint="re-export the table",
+        ) from exc
     if not sp.issparse(matrix):
         matrix = sp.csr_matrix(np.asarray(matrix, dtype=np.float64))
     values = sp.csr_matrix(matrix.T, dtype=np.float64)
     if values.shape != (len(sample_ids), len(obs_ids)):
-        raise InputError(f"the BIOM matrix shape {values.shape[::-1]} does not match its "
-                         f"{len(obs_ids)} observation and {len(sample_ids)} sample IDs", source=str(source),
-                         hint="re-export the table")
+        raise InputError(
+            f"the BIOM matrix shape {values.shape[::-1]} does not match its "
+            f"{len(obs_ids)} observation and {len(sample_ids)} sample IDs",
+            source=str(source),
+            hint="re-export the table",
+        )
 
     lineage = None
     if obs_md is not None:
@@ -135,10 +152,21 @@ def cohort_from_biom_table(table, *, source, reader: str, sha256: str | None,
         if not len(obs.columns):
             obs = None
     extra = dict(extra_provenance or {})
-    extra["biom"] = {"type": None if table_type is None else str(table_type),
-                     "table_id": None if table_id is None else str(table_id),
-                     "generated_by": None if generated_by is None else str(generated_by)}
+    extra["biom"] = {
+        "type": None if table_type is None else str(table_type),
+        "table_id": None if table_id is None else str(table_id),
+        "generated_by": None if generated_by is None else str(generated_by),
+    }
     return build_cohort(
-        values, sample_ids, obs_ids, source=source, reader=reader, sha256=sha256, params=params or {},
-        scale="total", lineage=lineage, obs=obs, extra_provenance=extra,
+        values,
+        sample_ids,
+        obs_ids,
+        source=source,
+        reader=reader,
+        sha256=sha256,
+        params=params or {},
+        scale="total",
+        lineage=lineage,
+        obs=obs,
+        extra_provenance=extra,
     )

@@ -35,8 +35,15 @@ def _part_name(adata, i: int) -> str:
     return f"part_{i + 1}"
 
 
-def concat(adatas: Mapping[str, AnnData] | Sequence[AnnData], *, label: str = "study", keys=None,
-           join: str = "outer", fill_value: float = 0.0, index_unique: str | None = None) -> AnnData:
+def concat(
+    adatas: Mapping[str, AnnData] | Sequence[AnnData],
+    *,
+    label: str = "study",
+    keys=None,
+    join: str = "outer",
+    fill_value: float = 0.0,
+    index_unique: str | None = None,
+) -> AnnData:
     """Concatenate cohorts along samples, each part's name in ``obs[label]``, their provenance kept.
 
     Parameters
@@ -73,22 +80,31 @@ def concat(adatas: Mapping[str, AnnData] | Sequence[AnnData], *, label: str = "s
         parts = list(adatas)
         names = [str(k) for k in keys] if keys is not None else [_part_name(a, i) for i, a in enumerate(parts)]
         if len(names) != len(parts):
-            raise InputError(f"{len(names)} keys for {len(parts)} cohorts", source=_SOURCE,
-                             hint="give one key per cohort")
+            raise InputError(
+                f"{len(names)} keys for {len(parts)} cohorts", source=_SOURCE, hint="give one key per cohort"
+            )
     if not parts:
         raise InputError("no cohort to concatenate", source=_SOURCE, hint="give at least one AnnData")
     for name, part in zip(names, parts):
         if type(part).__name__ != "AnnData":
-            raise InputError(f"part {name!r} is a {type(part).__name__}, not an AnnData", source=_SOURCE,
-                             hint="read each file with gutaxis.io.read_profile first")
+            raise InputError(
+                f"part {name!r} is a {type(part).__name__}, not an AnnData",
+                source=_SOURCE,
+                hint="read each file with gutaxis.io.read_profile first",
+            )
         if label in part.obs.columns:
-            raise InputError(f"part {name!r} already has an obs column {label!r}", source=_SOURCE,
-                             hint=f"choose another label= (the column naming each sample's part), or drop "
-                                  f"obs[{label!r}] first")
+            raise InputError(
+                f"part {name!r} already has an obs column {label!r}",
+                source=_SOURCE,
+                hint=f"choose another label= (the column naming each sample's part), or drop obs[{label!r}] first",
+            )
     if len(set(names)) != len(names):
         dup = min(n for n in names if names.count(n) > 1)
-        raise InputError(f"two parts are named {dup!r}", source=_SOURCE,
-                         hint="name the parts: concat({'name': adata, ...}) or keys=[...]")
+        raise InputError(
+            f"two parts are named {dup!r}",
+            source=_SOURCE,
+            hint="name the parts: concat({'name': adata, ...}) or keys=[...]",
+        )
     if join not in ("outer", "inner"):
         raise InputError(f"join={join!r} is not 'outer' or 'inner'", source=_SOURCE)
     if not np.isfinite(float(fill_value)) or fill_value < 0:
@@ -98,12 +114,16 @@ def concat(adatas: Mapping[str, AnnData] | Sequence[AnnData], *, label: str = "s
         for name, part in zip(names, parts):
             for sid in map(str, part.obs_names):
                 if sid in seen:
-                    raise InputError(f"sample {sid!r} is in parts {seen[sid]!r} and {name!r}", source=_SOURCE,
-                                     hint="sample IDs must be unique; index_unique='-' appends each part's name")
+                    raise InputError(
+                        f"sample {sid!r} is in parts {seen[sid]!r} and {name!r}",
+                        source=_SOURCE,
+                        hint="sample IDs must be unique; index_unique='-' appends each part's name",
+                    )
                 seen[sid] = name
     records = [ensure_provenance(p.uns.get("provenance")) for p in parts]
-    out = ad.concat(dict(zip(names, parts)), label=label, join=join, fill_value=fill_value, merge="first",
-                    index_unique=index_unique)
+    out = ad.concat(
+        dict(zip(names, parts)), label=label, join=join, fill_value=fill_value, merge="first", index_unique=index_unique
+    )
     out.obs[label] = out.obs[label].astype(str).astype("category")
     filtered = []
     for name, rec in zip(names, records):
@@ -114,11 +134,22 @@ def concat(adatas: Mapping[str, AnnData] | Sequence[AnnData], *, label: str = "s
         "reader": "concat",
         "source": [rec.get("source") if isinstance(rec.get("source"), str) else None for rec in records],
         "sha256": None,
-        "params": {"label": label, "keys": names, "join": join, "fill_value": float(fill_value),
-                   "index_unique": index_unique},
-        "parts": [{"key": name, **{k: v for k, v in rec.items() if k != "filtered"},
-                   "n_samples": int(part.n_obs), "n_features": int(part.n_vars)}
-                  for name, rec, part in zip(names, records, parts)],
+        "params": {
+            "label": label,
+            "keys": names,
+            "join": join,
+            "fill_value": float(fill_value),
+            "index_unique": index_unique,
+        },
+        "parts": [
+            {
+                "key": name,
+                **{k: v for k, v in rec.items() if k != "filtered"},
+                "n_samples": int(part.n_obs),
+                "n_features": int(part.n_vars),
+            }
+            for name, rec, part in zip(names, records, parts)
+        ],
         "filtered": filtered,
     }
     return out

@@ -39,14 +39,14 @@ from ..errors import GutaxisError, InputError
 from ._container import file_sha256
 
 __all__ = [
-    "list_datasets",
-    "fetch",
-    "dataset_info",
-    "cache_dir",
-    "DatasetError",
-    "DatasetChecksumError",
     "DatasetCacheError",
+    "DatasetChecksumError",
+    "DatasetError",
+    "cache_dir",
     "cached_file",
+    "dataset_info",
+    "fetch",
+    "list_datasets",
     "verify_cached",
 ]
 
@@ -153,8 +153,12 @@ def _base_url() -> str:
     base = env or _registry()["default_base_url"]
     try:
         parts = urlsplit(base.strip())
-        ok = parts.scheme.lower() in _URL_SCHEMES and bool(parts.hostname) and base == base.strip() \
+        ok = (
+            parts.scheme.lower() in _URL_SCHEMES
+            and bool(parts.hostname)
+            and base == base.strip()
             and not any(c.isspace() for c in base)
+        )
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     except ValueError:
         ok = False
@@ -162,15 +166,16 @@ def _base_url() -> str:
         raise _BadURL(
             f"{base!r} is not a download URL",
             source=ENV_URL if env else "gutaxis/data/datasets.json",
-            hint=(f"set {ENV_URL} to the base URL of a mirror, e.g. https://mirror.example.org/gutaxis/ or "
-                  f"http://127.0.0.1:8000/ (scheme {', '.join(_URL_SCHEMES)} and a host), or unset it to use "
-                  f"{_registry()['default_base_url']}"),
+            hint=(
+                f"set {ENV_URL} to the base URL of a mirror, e.g. https://mirror.example.org/gutaxis/ or "
+                f"http://127.0.0.1:8000/ (scheme {', '.join(_URL_SCHEMES)} and a host), or unset it to use "
+                f"{_registry()['default_base_url']}"
+            ),
         )
     return base if base.endswith("/") else base + "/"
 
 
 # ----------------------------------------------------------------------------- verified cache use
-
 
 
 def _stamp_path(path: Path) -> Path:
@@ -253,7 +258,7 @@ def verify_cached(path: str | os.PathLike, *, cache: str | os.PathLike | None = 
             "was downloaded, so its numbers cannot be trusted",
             source=p,
             hint=f"download it again with `gutaxis datasets fetch {dataset}` (it replaces the changed file), or "
-                 "pass your own copy by its path",
+            "pass your own copy by its path",
         )
     _write_stamp(p, expected)
     return p
@@ -267,8 +272,11 @@ def cached_file(name: str, *, cache: str | os.PathLike | None = None, verify: bo
     dataset, _, fname = str(name).partition("/")
     entry = dataset_info(dataset)
     if fname not in entry["files"]:
-        raise InputError(f"dataset {dataset!r} has no file {fname!r}", source="gutaxis datasets",
-                         hint=f"its files are: {', '.join(entry['files'])}")
+        raise InputError(
+            f"dataset {dataset!r} has no file {fname!r}",
+            source="gutaxis datasets",
+            hint=f"its files are: {', '.join(entry['files'])}",
+        )
     p = _cache_root(cache) / dataset / fname
     return verify_cached(p, cache=cache) if verify else p
 
@@ -281,8 +289,12 @@ class _RichBar:
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-            console=Console(stderr=True), transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=Console(stderr=True),
+            transient=False,
         )
         self._task = self._progress.add_task(description, total=None)
         self._started = False
@@ -313,10 +325,10 @@ class _RichBar:
 
 
 def _fetch_file(name: str, fname: str, meta: dict, folder: Path, progress: bool) -> Path:
+    from urllib.parse import quote
+
     import pooch
     import requests
-
-    from urllib.parse import quote
 
     # "remote": the file's name upstream where it differs from the cache name (e.g. has spaces)
     url = _base_url() + _datasets()[name]["path"] + quote(meta.get("remote", fname))
@@ -327,8 +339,9 @@ def _fetch_file(name: str, fname: str, meta: dict, folder: Path, progress: bool)
     level = logger.level
     logger.setLevel("WARNING")  # pooch logs every download at INFO; rich shows progress instead
     try:
-        path = pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=fname, path=folder,
-                              downloader=downloader, progressbar=False)
+        path = pooch.retrieve(
+            url, known_hash=f"sha256:{expected}", fname=fname, path=folder, downloader=downloader, progressbar=False
+        )
     except ValueError as exc:
         m = re.search(r"expected (\S+) but got (\S+?)\.", str(exc))
         if m is None:  # e.g. requests' InvalidURL, pooch's "unrecognized URL protocol"
@@ -363,9 +376,12 @@ def _copy_file(name: str, fname: str, meta: dict, folder: Path, source: Path) ->
     candidates = [source / fname] + ([source / meta["remote"]] if meta.get("remote") else [])
     src = next((c for c in candidates if c.is_file()), None)
     if src is None:
-        raise InputError(f"{source}: no file {fname!r} of dataset {name!r} there",
-                         source=source, hint="point --from at the folder that holds the dataset's files "
-                                             f"({', '.join(dataset_info(name)['files'])})")
+        raise InputError(
+            f"{source}: no file {fname!r} of dataset {name!r} there",
+            source=source,
+            hint="point --from at the folder that holds the dataset's files "
+            f"({', '.join(dataset_info(name)['files'])})",
+        )
     expected = meta["sha256"].lower()
     got = file_sha256(src)
     if got != expected:
@@ -385,14 +401,21 @@ def _copy_file(name: str, fname: str, meta: dict, folder: Path, source: Path) ->
             if os.path.exists(tmp):
                 os.unlink(tmp)
     except OSError as exc:
-        raise DatasetError(f"{name}/{fname}: cannot write to the cache {folder} ({exc.strerror or exc})"
-                           f" — choose another folder with --cache or {ENV_CACHE}") from None
+        raise DatasetError(
+            f"{name}/{fname}: cannot write to the cache {folder} ({exc.strerror or exc})"
+            f" — choose another folder with --cache or {ENV_CACHE}"
+        ) from None
     _write_stamp(target, expected)
     return target
 
 
-def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bool = True,
-          source: str | os.PathLike | None = None) -> Path | dict[str, Path]:
+def fetch(
+    name: str,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    source: str | os.PathLike | None = None,
+) -> Path | dict[str, Path]:
     """Download a public dataset (once) and return the local path(s), each checked by sha256.
 
     Parameters
@@ -429,8 +452,11 @@ def fetch(name: str, *, cache_dir: str | os.PathLike | None = None, progress: bo
     files = entry["files"]
     if single:
         if single not in files:
-            raise InputError(f"dataset {dataset!r} has no file {single!r}", source="gutaxis datasets",
-                             hint=f"its files are: {', '.join(files)}")
+            raise InputError(
+                f"dataset {dataset!r} has no file {single!r}",
+                source="gutaxis datasets",
+                hint=f"its files are: {', '.join(files)}",
+            )
         files = {single: files[single]}
     root = _cache_root(cache_dir)
     folder = root / dataset

@@ -72,8 +72,11 @@ def detect_format(path: str | os.PathLike) -> tuple[str, str]:
     if stripped.startswith("{"):
         if "Biological Observation Matrix" in stripped[:4096] or '"rows"' in stripped:
             return "biom", "JSON with a BIOM 'format' field (BIOM v1)"
-        raise InputError("a JSON file that is not a BIOM table", source=path,
-                         hint="give a BIOM v1 JSON table or export the table as TSV")
+        raise InputError(
+            "a JSON file that is not a BIOM table",
+            source=path,
+            hint="give a BIOM v1 JSON table or export the table as TSV",
+        )
     return _detect_text(text, p)
 
 
@@ -82,12 +85,18 @@ def _detect_zip(p: Path) -> tuple[str, str]:
         with zipfile.ZipFile(p) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise InputError(f"a zip archive that cannot be opened ({exc})", source=p,
-                         hint="the file may be truncated; re-export the QIIME 2 artifact") from exc
+        raise InputError(
+            f"a zip archive that cannot be opened ({exc})",
+            source=p,
+            hint="the file may be truncated; re-export the QIIME 2 artifact",
+        ) from exc
     if any(re.fullmatch(r"[^/]+/metadata\.yaml", n) for n in names) or p.suffix.lower() in (".qza", ".qzv"):
         return "qza", "zip archive with <uuid>/metadata.yaml (QIIME 2 artifact)"
-    raise InputError("a zip archive that is not a QIIME 2 artifact (no <uuid>/metadata.yaml)", source=p,
-                     hint="unzip it and read the table inside, or give a .qza FeatureTable")
+    raise InputError(
+        "a zip archive that is not a QIIME 2 artifact (no <uuid>/metadata.yaml)",
+        source=p,
+        hint="unzip it and read the table inside, or give a .qza FeatureTable",
+    )
 
 
 def _detect_hdf5(p: Path, suffix: str) -> tuple[str, str]:
@@ -99,8 +108,11 @@ def _detect_hdf5(p: Path, suffix: str) -> tuple[str, str]:
             keys = set(handle.keys())
             encoding = attrs.get("encoding-type")
     except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... on damaged files
-        raise InputError(f"an HDF5 file that cannot be opened ({type(exc).__name__}: {exc})", source=p,
-                         hint="the file may be truncated; re-write it") from exc
+        raise InputError(
+            f"an HDF5 file that cannot be opened ({type(exc).__name__}: {exc})",
+            source=p,
+            hint="the file may be truncated; re-write it",
+        ) from exc
     if "format-url" in attrs or "format-version" in attrs or {"observation", "sample"} <= keys:
         return "biom", "HDF5 with BIOM attributes (BIOM v2)"
     if isinstance(encoding, bytes):
@@ -109,8 +121,11 @@ def _detect_hdf5(p: Path, suffix: str) -> tuple[str, str]:
         return "h5ad", "HDF5 written by anndata"
     if suffix.endswith(".biom"):
         return "biom", "HDF5 file named .biom"
-    raise InputError("an HDF5 file that is neither a BIOM table nor an AnnData (.h5ad)", source=p,
-                     hint="give a BIOM v2 table or an .h5ad written by anndata")
+    raise InputError(
+        "an HDF5 file that is neither a BIOM table nor an AnnData (.h5ad)",
+        source=p,
+        hint="give a BIOM v2 table or an .h5ad written by anndata",
+    )
 
 
 def _detect_text(text: str, p: Path) -> tuple[str, str]:
@@ -131,6 +146,8 @@ def _detect_text(text: str, p: Path) -> tuple[str, str]:
         return "metaphlan", "UNKNOWN/UNCLASSIFIED row followed by k__ lineages (MetaPhlAn)"
     if body:
         return "table", "delimited text (CSV/TSV)"
-    raise InputError("the file holds only comment lines", source=p,
-                     hint="give a file with a header row and one row per sample or taxon")
-
+    raise InputError(
+        "the file holds only comment lines",
+        source=p,
+        hint="give a file with a header row and one row per sample or taxon",
+    )

@@ -35,8 +35,10 @@ __all__ = ["TaxonomyWarning", "attach_taxonomy", "read_taxonomy"]
 _ID_NAMES = frozenset({"featureid", "#featureid", "otuid", "#otuid", "asvid", "id"})
 _TAXON_NAMES = frozenset({"taxon", "taxonomy", "lineage", "consensuslineage"})
 _CONFIDENCE_NAMES = frozenset({"confidence", "consensus"})
-_HINT = ("give a QIIME 2 taxonomy: a TSV with the columns 'Feature ID' and 'Taxon' (optionally 'Confidence'), as "
-         "`qiime tools export` writes it, or the taxonomy.qza itself")
+_HINT = (
+    "give a QIIME 2 taxonomy: a TSV with the columns 'Feature ID' and 'Taxon' (optionally 'Confidence'), as "
+    "`qiime tools export` writes it, or the taxonomy.qza itself"
+)
 #: QIIME 2 artifact types read as a taxonomy
 TAXONOMY_TYPES = ("FeatureData[Taxonomy]",)
 #: largest taxonomy.tsv member of a .qza (uncompressed), bytes
@@ -74,16 +76,23 @@ def read_taxonomy(path: str | os.PathLike) -> pd.DataFrame:
         from .qiime2 import _read_artifact
 
         member, payload, metadata, _, _ = _read_artifact(
-            path, types=TAXONOMY_TYPES, member="data/taxonomy.tsv", limit=MAX_TAXONOMY_BYTES,
-            limit_name="feature_taxonomy.MAX_TAXONOMY_BYTES", hint=_HINT,
+            path,
+            types=TAXONOMY_TYPES,
+            member="data/taxonomy.tsv",
+            limit=MAX_TAXONOMY_BYTES,
+            limit_name="feature_taxonomy.MAX_TAXONOMY_BYTES",
+            hint=_HINT,
             type_hint="give the FeatureData[Taxonomy] artifact (e.g. the output of `qiime feature-classifier "
-                      "classify-sklearn`), or its exported taxonomy.tsv", what="a taxonomy")
+            "classify-sklearn`), or its exported taxonomy.tsv",
+            what="a taxonomy",
+        )
         try:
             text = payload.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InputError(f"{member} is not UTF-8 text ({exc.reason})", source=source, hint=_HINT) from None
-        attrs.update(format="qza", artifact_uuid=str(metadata.get("uuid", member.split("/", 1)[0]))[:100],
-                     member=member)
+        attrs.update(
+            format="qza", artifact_uuid=str(metadata.get("uuid", member.split("/", 1)[0]))[:100], member=member
+        )
     else:
         from ._text import read_lines
 
@@ -103,13 +112,17 @@ def _parse(text: str, source: str) -> pd.DataFrame:
     header = [h.strip() for h in rows[0].split("\t")]
     keys = [re.sub(r"[\s_]+", "", h.casefold()) for h in header]
     if len(header) < 2:
-        raise InputError(f"the header has one column ({header[0][:60]!r}): a taxonomy TSV is tab-separated",
-                         source=source, hint=_HINT)
+        raise InputError(
+            f"the header has one column ({header[0][:60]!r}): a taxonomy TSV is tab-separated",
+            source=source,
+            hint=_HINT,
+        )
     id_col = next((i for i, k in enumerate(keys) if k in _ID_NAMES), 0)
     tax_col = next((i for i, k in enumerate(keys) if k in _TAXON_NAMES and i != id_col), None)
     if tax_col is None:
-        raise InputError(f"no taxon column in the header ({', '.join(map(repr, header[:6]))})", source=source,
-                         hint=_HINT)
+        raise InputError(
+            f"no taxon column in the header ({', '.join(map(repr, header[:6]))})", source=source, hint=_HINT
+        )
     conf_col = next((i for i, k in enumerate(keys) if k in _CONFIDENCE_NAMES and i not in (id_col, tax_col)), None)
     ids, taxa, conf = [], [], []
     for number, row in enumerate(rows[1:], start=2):
@@ -132,8 +145,11 @@ def _parse(text: str, source: str) -> pd.DataFrame:
     index = pd.Index(ids, dtype=object, name="Feature ID")
     if index.has_duplicates:
         dup = index[index.duplicated()].unique()
-        raise InputError(f"feature ID {dup[0]!r} has more than one row ({len(dup)} duplicated ID(s))",
-                         source=source, hint="keep one taxonomy row per feature")
+        raise InputError(
+            f"feature ID {dup[0]!r} has more than one row ({len(dup)} duplicated ID(s))",
+            source=source,
+            hint="keep one taxonomy row per feature",
+        )
     out = pd.DataFrame({"Taxon": taxa}, index=index)
     if conf_col is not None:
         out["Confidence"] = conf
@@ -171,12 +187,18 @@ def attach_taxonomy(adata, taxonomy, *, source: str | None = None):
         raise InputError(
             f"no feature of the table is in the taxonomy ({len(tax_ids)} feature IDs there, e.g. "
             f"{format_ids(list(tax_ids[:3]), limit=3)}; the table's are e.g. {format_ids(list(features[:3]), limit=3)})",
-            source=src, hint="give the taxonomy of this feature table (the same ASV/OTU IDs, e.g. from the same "
-                             "DADA2/Deblur run), or check that the table's features are its first column")
+            source=src,
+            hint="give the taxonomy of this feature table (the same ASV/OTU IDs, e.g. from the same "
+            "DADA2/Deblur run), or check that the table's features are its first column",
+        )
     missing = list(features[~have])
     if missing:
-        warnings.warn(f"{src}: {len(missing)} of {len(features)} features have no taxonomy (e.g. "
-                      f"{format_ids(missing, limit=5)}); their lineage stays unknown", TaxonomyWarning, stacklevel=3)
+        warnings.warn(
+            f"{src}: {len(missing)} of {len(features)} features have no taxonomy (e.g. "
+            f"{format_ids(missing, limit=5)}); their lineage stays unknown",
+            TaxonomyWarning,
+            stacklevel=3,
+        )
     rows = taxonomy.set_axis(tax_ids).loc[features[have]]
     parsed = parse_lineage(pd.Series(rows["Taxon"].to_numpy(dtype=object), index=rows.index))
     var = adata.var.copy()
@@ -194,9 +216,14 @@ def attach_taxonomy(adata, taxonomy, *, source: str | None = None):
     adata.var = var
     prov = adata.uns.setdefault("provenance", {})
     prov["taxonomy"] = {
-        "source": taxonomy.attrs.get("source", source), "sha256": taxonomy.attrs.get("sha256"),
-        "format": taxonomy.attrs.get("format", "DataFrame"), "artifact_uuid": taxonomy.attrs.get("artifact_uuid"),
-        "n_features": len(features), "n_matched": n_match, "n_without_taxonomy": len(missing),
-        "without_taxonomy": missing[:200], "n_taxonomy_rows": len(tax_ids),
+        "source": taxonomy.attrs.get("source", source),
+        "sha256": taxonomy.attrs.get("sha256"),
+        "format": taxonomy.attrs.get("format", "DataFrame"),
+        "artifact_uuid": taxonomy.attrs.get("artifact_uuid"),
+        "n_features": len(features),
+        "n_matched": n_match,
+        "n_without_taxonomy": len(missing),
+        "without_taxonomy": missing[:200],
+        "n_taxonomy_rows": len(tax_ids),
     }
     return adata

@@ -61,8 +61,11 @@ def read_h5ad(path: str | os.PathLike) -> AnnData:
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", source=source) from exc
     if not head.startswith(HDF5_MAGIC):
-        raise InputError("not an HDF5 file, so not an .h5ad", source=source,
-                         hint="give an .h5ad written by anndata (or use read_profile to detect the format)")
+        raise InputError(
+            "not an HDF5 file, so not an .h5ad",
+            source=source,
+            hint="give an .h5ad written by anndata (or use read_profile to detect the format)",
+        )
     try:
         import h5py
 
@@ -72,8 +75,11 @@ def read_h5ad(path: str | os.PathLike) -> AnnData:
     except InputError:
         raise
     except Exception as exc:  # h5py/anndata raise many types on damaged files
-        raise InputError(f"not a readable .h5ad ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
-                         source=source, hint="the file may be truncated or not written by anndata") from exc
+        raise InputError(
+            f"not a readable .h5ad ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})",
+            source=source,
+            hint="the file may be truncated or not written by anndata",
+        ) from exc
 
     samples = pd.Index([str(s) for s in adata.obs_names], dtype=object)
     features = pd.Index([str(f) for f in adata.var_names], dtype=object)
@@ -146,13 +152,17 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike) -> None:
     for frame in (out.obs, out.var):
         for col in frame.columns:
             if frame[col].dtype == object:
-                frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) or
-                                            (isinstance(v, float) and np.isnan(v)) else str(v))
+                frame[col] = frame[col].map(
+                    lambda v: v if v is None or isinstance(v, str) or (isinstance(v, float) and np.isnan(v)) else str(v)
+                )
     try:
         out.write_h5ad(path)
     except Exception as exc:
-        raise InputError(f"cannot write the .h5ad ({type(exc).__name__}: {exc})", source=str(path),
-                         hint="check the folder exists and is writable") from exc
+        raise InputError(
+            f"cannot write the .h5ad ({type(exc).__name__}: {exc})",
+            source=str(path),
+            hint="check the folder exists and is writable",
+        ) from exc
 
 
 def _json_default(value):
@@ -161,4 +171,3 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
-

@@ -53,9 +53,9 @@ __all__ = [
     "MetadataWarning",
     "SampleMismatchError",
     "add_metadata",
-    "compare_ids",
     "case_variants",
     "check_numeric_column",
+    "compare_ids",
     "numeric_except_cells",
     "read_metadata",
     "warn_case_variants",
@@ -113,10 +113,11 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
     header_line = lines.text[start]
     sep = next((s for s in ("\t", ",", ";") if s in header_line), None)
     if sep is None:
-        raise InputError("cannot find the column separator (tab, comma or semicolon) in the header", source=source,
-                         hint=hint)
+        raise InputError(
+            "cannot find the column separator (tab, comma or semicolon) in the header", source=source, hint=hint
+        )
     header = split_fields(header_line.lstrip("#") if header_line.startswith("#") else header_line, sep)
-    body = [(t, n) for t, n in zip(lines.text[start + 1:], lines.number[start + 1:]) if not t.startswith("#")]
+    body = [(t, n) for t, n in zip(lines.text[start + 1 :], lines.number[start + 1 :]) if not t.startswith("#")]
     if not body:
         raise InputError("the metadata file has a header but no rows", source=source, hint=hint)
     texts, numbers = [t for t, _ in body], [n for _, n in body]
@@ -132,8 +133,11 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
 
     if id_column is not None:
         if id_column not in header:
-            raise InputError(f"no column {id_column!r} (columns: {format_ids(header, 8)})", source=source,
-                             hint="pass id_column= with one of the columns above")
+            raise InputError(
+                f"no column {id_column!r} (columns: {format_ids(header, 8)})",
+                source=source,
+                hint="pass id_column= with one of the columns above",
+            )
         col = header.index(id_column)
     elif row_names:
         col = 0
@@ -143,12 +147,18 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
     ids = [str(v).strip() for v in frame.iloc[:, col]]
     for ident, line in zip(ids, numbers):
         if not ident or ident.lower() in ("nan", "na"):
-            raise InputError(f"empty sample ID at line {line} (column {header[col]!r})", source=source,
-                             hint="give every row a sample ID, or choose another id_column=")
+            raise InputError(
+                f"empty sample ID at line {line} (column {header[col]!r})",
+                source=source,
+                hint="give every row a sample ID, or choose another id_column=",
+            )
     dup = pd.Index(ids)[pd.Index(ids).duplicated()]
     if len(dup):
-        raise InputError(f"duplicate sample ID {dup[0]!r} in column {header[col]!r} ({len(dup)} duplicate(s))",
-                         source=source, hint="keep one row per sample")
+        raise InputError(
+            f"duplicate sample ID {dup[0]!r} in column {header[col]!r} ({len(dup)} duplicate(s))",
+            source=source,
+            hint="keep one row per sample",
+        )
     frame = frame.drop(columns=columns[col])
     frame.index = pd.Index(ids, dtype=object, name="sample")
     for name in frame.columns:
@@ -224,8 +234,9 @@ def numeric_except_cells(column: pd.Series) -> list[tuple[str, str]] | None:
     return [(str(i), str(v)) for i, v in bad.items()]
 
 
-def check_numeric_column(column: pd.Series, name: str, *, source: str | None = "metadata",
-                         categorical_hint: str | None = None) -> None:
+def check_numeric_column(
+    column: pd.Series, name: str, *, source: str | None = "metadata", categorical_hint: str | None = None
+) -> None:
     """Refuse a column that is numeric except for a few cells (:func:`numeric_except_cells`),
     naming the column, the samples and their values, and what to do.
 
@@ -235,6 +246,7 @@ def check_numeric_column(column: pd.Series, name: str, *, source: str | None = "
     cells = numeric_except_cells(column)
     if not cells:
         return
+
     def show(cell):
         sample, value = cell
         note = " (a decimal comma?)" if _COMMA_NUMBER.fullmatch(value) else ""
@@ -245,10 +257,14 @@ def check_numeric_column(column: pd.Series, name: str, *, source: str | None = "
     if all(_COMMA_NUMBER.fullmatch(v) for _, v in cells) and len(cells) == n:
         problem = f"column {name!r} holds numbers written with a decimal comma ({shown})"
     else:
-        problem = (f"column {name!r} is numeric except for {len(cells)} of its {n} values ({shown}); as it is, "
-                   "it would be modelled as categorical, one group per distinct value")
-    hint = ("replace each such value by a number written with a decimal point (41.5, not 41,5), or leave the cell "
-            "empty or NA (that sample is then left out)")
+        problem = (
+            f"column {name!r} is numeric except for {len(cells)} of its {n} values ({shown}); as it is, "
+            "it would be modelled as categorical, one group per distinct value"
+        )
+    hint = (
+        "replace each such value by a number written with a decimal point (41.5, not 41,5), or leave the cell "
+        "empty or NA (that sample is then left out)"
+    )
     if categorical_hint:
         hint += f"; if {name!r} is meant to be categorical, {categorical_hint}"
     raise InputError(problem, source=source, hint=hint)
@@ -266,9 +282,13 @@ def warn_case_variants(values, name: str, *, source: str | None = "metadata", st
     """One :class:`MetadataWarning` per group of levels of ``name`` that differ only in case or spaces."""
     for group in case_variants(values):
         prefix = f"{source}: " if source else ""
-        warnings.warn(f"{prefix}column {name!r}: the levels {', '.join(map(repr, group))} differ only in case or "
-                      "spaces and are treated as different groups; if they are the same, write them alike in the "
-                      "metadata", MetadataWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"{prefix}column {name!r}: the levels {', '.join(map(repr, group))} differ only in case or "
+            "spaces and are treated as different groups; if they are the same, write them alike in the "
+            "metadata",
+            MetadataWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def add_metadata(
@@ -314,8 +334,11 @@ def add_metadata(
         sha = file_sha256(path)
         source = source or str(path)
     if not isinstance(metadata, pd.DataFrame):
-        raise InputError(f"metadata must be a DataFrame or a path, got {type(metadata).__name__}",
-                         source=source or "metadata", hint="read it with gutaxis.read_metadata(path)")
+        raise InputError(
+            f"metadata must be a DataFrame or a path, got {type(metadata).__name__}",
+            source=source or "metadata",
+            hint="read it with gutaxis.read_metadata(path)",
+        )
     attr_source = metadata.attrs.get("source")
     if sha is None and attr_source and os.path.isfile(attr_source):
         sha = file_sha256(attr_source)
@@ -326,36 +349,48 @@ def add_metadata(
     meta.index = pd.Index([str(i).strip() for i in meta.index], dtype=object, name="sample")
     dup = meta.index[meta.index.duplicated()]
     if len(dup):
-        raise InputError(f"duplicate sample ID {dup[0]!r} in the metadata", source=source,
-                         hint="keep one row per sample")
+        raise InputError(
+            f"duplicate sample ID {dup[0]!r} in the metadata", source=source, hint="keep one row per sample"
+        )
     samples = pd.Index([str(s) for s in adata.obs_names], dtype=object)
     match = compare_ids(samples, meta.index)
     extra, missing = match.extra, match.missing
     clash = [c for c in meta.columns if c in adata.obs.columns]
     if clash:
-        raise InputError(f"metadata column(s) {format_ids(clash)} already exist in the cohort's obs", source=source,
-                         hint="rename those metadata columns")
+        raise InputError(
+            f"metadata column(s) {format_ids(clash)} already exist in the cohort's obs",
+            source=source,
+            hint="rename those metadata columns",
+        )
     hint = _mismatch_hint(samples, meta.index)
     if match.case_only:
         hint = "write the IDs alike (letter case counts) in the profile and the metadata"
     case = f"{match.describe_case()}; " if match.case_only else ""
     if len(extra) == len(meta.index):
-        raise SampleMismatchError(f"no metadata ID matches a sample: {case}{len(extra)} metadata ID(s) such as "
-                                  f"{format_ids(extra, 3)}; samples are e.g. {format_ids(list(samples), 3)}",
-                                  source=source, hint=hint, match=match, fixes="")
+        raise SampleMismatchError(
+            f"no metadata ID matches a sample: {case}{len(extra)} metadata ID(s) such as "
+            f"{format_ids(extra, 3)}; samples are e.g. {format_ids(list(samples), 3)}",
+            source=source,
+            hint=hint,
+            match=match,
+            fixes="",
+        )
     if how == "exact" and (extra or missing):
-        parts = ([f"{len(missing)} sample(s) have no metadata: {format_ids(missing)}"] if missing else []) + \
-                ([f"{len(extra)} metadata ID(s) match no sample: {format_ids(extra)}"] if extra else [])
-        fixes = ("or pass how='left' (keep them, metadata missing) or how='inner' (drop them)" if missing else
-                 "or pass how='left' to leave these rows out")
+        parts = ([f"{len(missing)} sample(s) have no metadata: {format_ids(missing)}"] if missing else []) + (
+            [f"{len(extra)} metadata ID(s) match no sample: {format_ids(extra)}"] if extra else []
+        )
+        fixes = (
+            "or pass how='left' (keep them, metadata missing) or how='inner' (drop them)"
+            if missing
+            else "or pass how='left' to leave these rows out"
+        )
         raise SampleMismatchError(case + "; ".join(parts), source=source, hint=hint, match=match, fixes=fixes)
     filtered = []
     if extra:
         filtered.append(filtered_entry("metadata rows matching no sample", "left out (no such sample)", extra))
     keep = samples
     if how == "inner" and missing:
-        filtered.append(filtered_entry("samples without metadata", "dropped (only samples in both are kept)",
-                                       missing))
+        filtered.append(filtered_entry("samples without metadata", "dropped (only samples in both are kept)", missing))
         keep = pd.Index([s for s in samples if s not in set(missing)], dtype=object)
     out = adata[np.asarray(samples.isin(keep))].copy() if len(keep) != len(samples) else adata.copy()
     joined = meta.reindex(pd.Index([str(s) for s in out.obs_names], dtype=object))
@@ -365,9 +400,15 @@ def add_metadata(
     out.obs = obs
     prov = ensure_provenance(copy.deepcopy(out.uns.get("provenance")))
     prov["filtered"] = [*prov["filtered"], *filtered]
-    prov["metadata"] = {"source": source, "sha256": sha, "how": how, "columns": [str(c) for c in meta.columns],
-                        "n_matched": int(len(samples) - len(missing)), "n_without_metadata": len(missing)
-                        if how == "left" else 0, "id_column": metadata.attrs.get("id_column")}
+    prov["metadata"] = {
+        "source": source,
+        "sha256": sha,
+        "how": how,
+        "columns": [str(c) for c in meta.columns],
+        "n_matched": int(len(samples) - len(missing)),
+        "n_without_metadata": len(missing) if how == "left" else 0,
+        "id_column": metadata.attrs.get("id_column"),
+    }
     out.uns["provenance"] = prov
     if filtered:
         # how many and which: the user decides from this line whether the join did what was meant
@@ -377,8 +418,12 @@ def add_metadata(
         log.info(msg)
         warnings.warn(msg, FilteredWarning, stacklevel=2)
     if how == "left" and missing:
-        log.info("%s: %d sample(s) have no metadata (kept with missing values): %s", source, len(missing),
-                 format_ids(missing))
+        log.info(
+            "%s: %d sample(s) have no metadata (kept with missing values): %s",
+            source,
+            len(missing),
+            format_ids(missing),
+        )
     return out
 
 
@@ -395,8 +440,10 @@ class IdMatch:
         """``"2 sample ids differ only by letter case, for example 'S1' (profile) vs 's1' (metadata)"``."""
         n = len(self.case_only)
         sample, meta_id = self.case_only[0]
-        return (f"{n} sample id{'s' if n != 1 else ''} differ{'' if n != 1 else 's'} only by letter case, for "
-                f"example {sample!r} (profile) vs {meta_id!r} (metadata)")
+        return (
+            f"{n} sample id{'s' if n != 1 else ''} differ{'' if n != 1 else 's'} only by letter case, for "
+            f"example {sample!r} (profile) vs {meta_id!r} (metadata)"
+        )
 
 
 def compare_ids(samples, ids) -> IdMatch:
@@ -439,6 +486,8 @@ def _mismatch_hint(samples: pd.Index, ids: pd.Index) -> str:
                 break
     if found:
         suffix = max(found, key=found.get)
-        return (f"sample names carry a suffix such as {suffix!r} that the metadata IDs lack; rename the samples "
-                f"first, e.g. adata.obs_names = adata.obs_names.str.removesuffix({suffix!r})")
+        return (
+            f"sample names carry a suffix such as {suffix!r} that the metadata IDs lack; rename the samples "
+            f"first, e.g. adata.obs_names = adata.obs_names.str.removesuffix({suffix!r})"
+        )
     return base

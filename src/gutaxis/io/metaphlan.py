@@ -59,12 +59,19 @@ __all__ = ["read_metaphlan"]
 log = logging.getLogger("gutaxis.io")
 
 _UNCLASSIFIED = {"UNKNOWN", "UNCLASSIFIED"}
-_DEFAULT_SAMPLE_LABELS = {"", "metaphlan_analysis", "metaphlan2_analysis", "metaphlan3_analysis",
-                          "metaphlan4_analysis"}
+_DEFAULT_SAMPLE_LABELS = {"", "metaphlan_analysis", "metaphlan2_analysis", "metaphlan3_analysis", "metaphlan4_analysis"}
 _TAXID_COLUMNS = {"ncbi_tax_id", "clade_taxid", "taxid", "ncbi_taxid", "tax_id", "taxonomy_id"}
 _CLADE = re.compile(r"^[a-z]__[^|]*(\|[a-z]__[^|]*)*$")
-_LETTER = {"kingdom": ("k", "d"), "phylum": ("p",), "class": ("c",), "order": ("o",), "family": ("f",),
-           "genus": ("g",), "species": ("s",), "strain": ("t",)}
+_LETTER = {
+    "kingdom": ("k", "d"),
+    "phylum": ("p",),
+    "class": ("c",),
+    "order": ("o",),
+    "family": ("f",),
+    "genus": ("g",),
+    "species": ("s",),
+    "strain": ("t",),
+}
 _PERCENT_TOLERANCE = 1.0  # percentage points above 100 accepted as rounding
 
 
@@ -88,9 +95,7 @@ class _Profile:
             self.has_unclassified = np.full(len(self.samples), present, dtype=bool)
 
 
-def read_metaphlan(
-    path_or_paths: str | os.PathLike | Sequence[str | os.PathLike], *, rank: str = "species"
-) -> AnnData:
+def read_metaphlan(path_or_paths: str | os.PathLike | Sequence[str | os.PathLike], *, rank: str = "species") -> AnnData:
     """Read MetaPhlAn 2/3/4 output into a cohort AnnData.
 
     Parameters
@@ -143,10 +148,12 @@ def read_metaphlan(
     letters = np.array([_rank_letter(c) for c in clades], dtype=object)
     keep = np.isin(letters, _LETTER[rank]) & ~is_unclassified
     if not keep.any():
-        found = sorted({RANKS[i] for i, r in enumerate(RANKS) if np.isin(letters, _LETTER[r]).any()},
-                       key=RANKS.index)
-        raise InputError(f"no rows at rank {rank!r} (ranks present: {', '.join(found) or 'none'})", source=source,
-                         hint="pass rank=... for a rank present in the file, or re-run MetaPhlAn with -t rel_ab")
+        found = sorted({RANKS[i] for i, r in enumerate(RANKS) if np.isin(letters, _LETTER[r]).any()}, key=RANKS.index)
+        raise InputError(
+            f"no rows at rank {rank!r} (ranks present: {', '.join(found) or 'none'})",
+            source=source,
+            hint="pass rank=... for a rank present in the file, or re-run MetaPhlAn with -t rel_ab",
+        )
     values = profile.values
     kept = values[keep].T  # samples x taxa
     unclassified = None
@@ -158,40 +165,61 @@ def read_metaphlan(
     if len(over):
         raise InputError(
             f"sample {profile.samples[over[0]]!r} sums to {totals[over[0]]:.4g}% at rank {rank!r} "
-            f"({len(over)} sample(s) above 100%)", source=source,
+            f"({len(over)} sample(s) above 100%)",
+            source=source,
             hint="MetaPhlAn relative abundances are percentages; a table of counts or reads should be "
-                 "read with gutaxis.read_table")
+            "read with gutaxis.read_table",
+        )
     empty = np.flatnonzero(kept.sum(axis=1) <= 0)
     if len(empty):
         raise InputError(
             f"sample(s) {format_ids([profile.samples[i] for i in empty])} have no abundance at rank {rank!r} "
-            "(all of it is unclassified or at other ranks)", source=source,
-            hint="remove these samples, or choose another rank")
+            "(all of it is unclassified or at other ranks)",
+            source=source,
+            hint="remove these samples, or choose another rank",
+        )
 
     lineages = list(clades[keep])
     features = _feature_ids(lineages)
     filtered = []
     if is_unclassified.any():
-        filtered.append(filtered_entry("unclassified row", "its share is in obs['unclassified_fraction']",
-                                       list(clades[is_unclassified])))
+        filtered.append(
+            filtered_entry(
+                "unclassified row", "its share is in obs['unclassified_fraction']", list(clades[is_unclassified])
+            )
+        )
     other = ~keep & ~is_unclassified
     if other.any():
-        filtered.append(filtered_entry(
-            "rows at other ranks",
-            f"kept {rank} rows only (higher ranks are sums of them; lower ranks subdivide them)",
-            list(clades[other])))
+        filtered.append(
+            filtered_entry(
+                "rows at other ranks",
+                f"kept {rank} rows only (higher ranks are sums of them; lower ranks subdivide them)",
+                list(clades[other]),
+            )
+        )
     counts = profile.reads[keep].T if profile.reads is not None else None
     rank_total = kept.sum(axis=1)  # percent of all reads (MetaPhlAn 3/4) at the rank kept
     closed = kept * (100.0 / rank_total)[:, None]  # one denominator: the reads classified at the rank
     return build_cohort(
-        closed, profile.samples, features,
+        closed,
+        profile.samples,
+        features,
         source=paths[0] if single else [str(p) for p in paths],
-        reader="metaphlan", sha256=sha, params={"rank": rank}, scale="percent",
-        lineage=lineages, filtered=filtered, unclassified=unclassified, counts=counts,
-        extra_provenance={"metaphlan_database": profile.database, "layout": profile.layout,
-                          "denominator": f"reads classified at rank {rank} (each sample's {rank} rows divided by "
-                                         "their total; the unclassified share is obs['unclassified_fraction'])",
-                          "rank_total": {s: float(t) / 100.0 for s, t in zip(profile.samples, rank_total)}},
+        reader="metaphlan",
+        sha256=sha,
+        params={"rank": rank},
+        scale="percent",
+        lineage=lineages,
+        filtered=filtered,
+        unclassified=unclassified,
+        counts=counts,
+        extra_provenance={
+            "metaphlan_database": profile.database,
+            "layout": profile.layout,
+            "denominator": f"reads classified at rank {rank} (each sample's {rank} rows divided by "
+            "their total; the unclassified share is obs['unclassified_fraction'])",
+            "rank_total": {s: float(t) / 100.0 for s, t in zip(profile.samples, rank_total)},
+        },
     )
 
 
@@ -207,8 +235,12 @@ def _feature_ids(lineages: list[str]) -> list[str]:
         seen[n] = seen.get(n, 0) + 1
     dup = {n for n, k in seen.items() if k > 1}
     if dup:
-        log.warning("MetaPhlAn: %d name(s) occur under several lineages (profiles from different databases?): "
-                    "%s; their full lineage is used as feature ID", len(dup), format_ids(sorted(dup)))
+        log.warning(
+            "MetaPhlAn: %d name(s) occur under several lineages (profiles from different databases?): "
+            "%s; their full lineage is used as feature ID",
+            len(dup),
+            format_ids(sorted(dup)),
+        )
     return [c if n in dup else n for n, c in zip(names, lineages)]
 
 
@@ -232,13 +264,17 @@ def _parse_file(path) -> _Profile:
             header = [f.lower() for f in fields]
     body = [(t, n) for t, n in zip(lines.text[n_comments:], lines.number[n_comments:]) if not t.startswith("#")]
     if not body:
-        raise InputError("no data rows after the header", source=source,
-                         hint="the profile is empty or truncated; re-run MetaPhlAn")
+        raise InputError(
+            "no data rows after the header", source=source, hint="the profile is empty or truncated; re-run MetaPhlAn"
+        )
     texts = [t for t, _ in body]
     numbers = [n for _, n in body]
     if not any("\t" in t for t in texts[:50]):
-        raise InputError("not tab-separated: MetaPhlAn output has tab-separated columns", source=source,
-                         hint="give the MetaPhlAn output as written, or read other tables with read_table")
+        raise InputError(
+            "not tab-separated: MetaPhlAn output has tab-separated columns",
+            source=source,
+            hint="give the MetaPhlAn output as written, or read other tables with read_table",
+        )
     first = split_fields(texts[0], "\t")
     if header is None and not _is_clade(first[0]):
         profile = _parse_merged(source, first, texts[1:], numbers[1:], numbers[0], database)
@@ -263,8 +299,10 @@ def _pct(value: float) -> str:
 
 
 def _rank_index(clades: list[str]) -> np.ndarray:
-    return np.array([_RANK_ORDER.get(_rank_letter(c) or "", -1) if c.upper() not in _UNCLASSIFIED else -1
-                     for c in clades], dtype=np.int64)
+    return np.array(
+        [_RANK_ORDER.get(_rank_letter(c) or "", -1) if c.upper() not in _UNCLASSIFIED else -1 for c in clades],
+        dtype=np.int64,
+    )
 
 
 def _check_percent(profile: _Profile) -> None:
@@ -285,7 +323,8 @@ def _check_percent(profile: _Profile) -> None:
             f"proportions, but MetaPhlAn writes percentages ({len(looks)} of {len(profile.samples)} sample(s))",
             source=profile.source,
             hint="multiply that sample's values by 100 (MetaPhlAn's relative_abundance is in percent), or "
-                 "read a table of proportions with gutaxis.read_table (--format table) and one rank only")
+            "read a table of proportions with gutaxis.read_table (--format table) and one rank only",
+        )
 
 
 def _decimals_half_unit(values: np.ndarray) -> float:
@@ -294,9 +333,9 @@ def _decimals_half_unit(values: np.ndarray) -> float:
     if not v.size:
         return 0.0
     for d in range(9):
-        scaled = v * 10.0 ** d
+        scaled = v * 10.0**d
         if np.all(np.abs(scaled - np.round(scaled)) <= 1e-3):
-            return 0.5 * 10.0 ** -d
+            return 0.5 * 10.0**-d
     return 0.0
 
 
@@ -317,8 +356,9 @@ def _check_rank_totals(profile: _Profile) -> None:
         parts = c.split("|")
         for k in range(1, len(parts)):
             ancestors.add("|".join(parts[:k]))
-    leaf_unclassified = np.array([c not in ancestors and c.rsplit("|", 1)[-1].lower().endswith("_unclassified")
-                                  for c in clades], dtype=bool)
+    leaf_unclassified = np.array(
+        [c not in ancestors and c.rsplit("|", 1)[-1].lower().endswith("_unclassified") for c in clades], dtype=bool
+    )
     values = profile.values
     unclassified = values[np.array([c.upper() in _UNCLASSIFIED for c in clades], dtype=bool)].sum(axis=0)
     for r in present[::-1]:  # counts rather than percentages: said as such (the species rank first)
@@ -327,9 +367,11 @@ def _check_rank_totals(profile: _Profile) -> None:
         if len(over):
             raise InputError(
                 f"sample {profile.samples[over[0]]!r} sums to {totals[over[0]]:.4g}% at rank {_RANK_WORD[r]!r} "
-                f"({len(over)} sample(s) above 100%)", source=profile.source,
+                f"({len(over)} sample(s) above 100%)",
+                source=profile.source,
                 hint="MetaPhlAn relative abundances are percentages; a table of counts or reads should be "
-                     "read with gutaxis.read_table")
+                "read with gutaxis.read_table",
+            )
     top = present[0]
     reference = values[ranks == top].sum(axis=0)
     half_unit = _decimals_half_unit(values)
@@ -345,15 +387,19 @@ def _check_rank_totals(profile: _Profile) -> None:
         i = off[0]
         who = f"sample {profile.samples[i]!r}: " if len(profile.samples) > 1 else ""
         own = values[rows, i].sum()
-        with_leaves = (f" ({_pct(total[i])}% with {int(carried.sum())} childless '_unclassified' clade(s) above)"
-                       if values[carried, i].sum() > 0 else "")
+        with_leaves = (
+            f" ({_pct(total[i])}% with {int(carried.sum())} childless '_unclassified' clade(s) above)"
+            if values[carried, i].sum() > 0
+            else ""
+        )
         raise InputError(
             f"{who}the {_RANK_WORD[r]} rows sum to {_pct(own)}%{with_leaves} but the {_RANK_WORD[top]} rows to "
             f"{_pct(reference[i])}% ({len(off)} of {len(profile.samples)} sample(s)); in MetaPhlAn output every "
             f"rank sums to the same total, so the file looks truncated or edited{_missing_children(profile, ranks, r, i)}",
             source=profile.source,
             hint="copy the complete file again or re-run MetaPhlAn; if rows were removed on purpose, keep the "
-                 "rows of one rank only (e.g. the s__ rows)")
+            "rows of one rank only (e.g. the s__ rows)",
+        )
 
 
 def _missing_children(profile: _Profile, ranks: np.ndarray, r: int, sample: int) -> str:
@@ -368,8 +414,10 @@ def _missing_children(profile: _Profile, ranks: np.ndarray, r: int, sample: int)
         if rank == r - 1 and v > 0 and abs(children.get(c, 0.0) - v) > 1e-4 + 1e-5 * v:
             if c not in children and c.rsplit("|", 1)[-1].lower().endswith("_unclassified"):
                 continue
-            return (f" (e.g. {c.rsplit('|', 1)[-1]} holds {_pct(v)}% but its {_RANK_WORD[r]} rows "
-                    f"{_pct(children.get(c, 0.0))}%)")
+            return (
+                f" (e.g. {c.rsplit('|', 1)[-1]} holds {_pct(v)}% but its {_RANK_WORD[r]} rows "
+                f"{_pct(children.get(c, 0.0))}%)"
+            )
     return ""
 
 
@@ -380,33 +428,50 @@ def _is_clade(name: str) -> bool:
 def _check_clades(clades: list[str], numbers: list[int], source: str) -> None:
     for clade, line in zip(clades, numbers):
         if not _is_clade(clade):
-            raise InputError(f"row {clade!r} (line {line}) is not a MetaPhlAn clade (k__...|p__...)",
-                             source=source, hint="check the file is MetaPhlAn output and not truncated")
+            raise InputError(
+                f"row {clade!r} (line {line}) is not a MetaPhlAn clade (k__...|p__...)",
+                source=source,
+                hint="check the file is MetaPhlAn output and not truncated",
+            )
 
 
 def _parse_single(source, header, texts, numbers, first, sample_label, database, path) -> _Profile:
     width = len(header) if header is not None else len(first)
     if width < 2:
-        raise InputError("MetaPhlAn rows need at least a clade and an abundance column", source=source,
-                         hint="check the file is MetaPhlAn output")
+        raise InputError(
+            "MetaPhlAn rows need at least a clade and an abundance column",
+            source=source,
+            hint="check the file is MetaPhlAn output",
+        )
     if header is not None and "relative_abundance" in header:
         col = header.index("relative_abundance")
     else:
         col = 1 if width == 2 else 2
-    reads_col = header.index("estimated_number_of_reads_from_the_clade") \
-        if header is not None and "estimated_number_of_reads_from_the_clade" in header else None
+    reads_col = (
+        header.index("estimated_number_of_reads_from_the_clade")
+        if header is not None and "estimated_number_of_reads_from_the_clade" in header
+        else None
+    )
     cells = parse_delimited(texts, numbers, "\t", width, source)
     clades = [str(c).strip() for c in cells[:, 0]]
     _check_clades(clades, numbers, source)
     label = (sample_label or "").strip()
     sample = label if label.lower() not in _DEFAULT_SAMPLE_LABELS else file_stem(path)
-    values = to_numbers(cells[:, [col]], clades, [sample], source=source, row_kind="clade",
-                        col_kind="sample", row_lines=numbers)
+    values = to_numbers(
+        cells[:, [col]], clades, [sample], source=source, row_kind="clade", col_kind="sample", row_lines=numbers
+    )
     check_abundance(values.T, _index([sample]), _index(clades), name=source)
     reads = None
     if reads_col is not None:
-        reads = to_numbers(cells[:, [reads_col]], clades, [sample], source=source, row_kind="clade",
-                           col_kind="estimated reads of sample", row_lines=numbers)
+        reads = to_numbers(
+            cells[:, [reads_col]],
+            clades,
+            [sample],
+            source=source,
+            row_kind="clade",
+            col_kind="estimated reads of sample",
+            row_lines=numbers,
+        )
         check_abundance(reads.T, _index([sample]), _index(clades), name=source)
     return _Profile(source, clades, numbers, [sample], values, reads, database, "single")
 
@@ -415,15 +480,19 @@ def _parse_merged(source, header, texts, numbers, header_line, database) -> _Pro
     start = 2 if len(header) > 1 and header[1].strip().lower() in _TAXID_COLUMNS else 1
     samples = [h.strip() for h in header[start:]]
     if not samples:
-        raise InputError(f"the header (line {header_line}) names no sample columns", source=source,
-                         hint="a merged MetaPhlAn table has clade_name, optionally NCBI_tax_id, then one "
-                              "column per sample")
+        raise InputError(
+            f"the header (line {header_line}) names no sample columns",
+            source=source,
+            hint="a merged MetaPhlAn table has clade_name, optionally NCBI_tax_id, then one column per sample",
+        )
     if any(not s for s in samples):
-        raise InputError(f"an empty sample name in the header (line {header_line})", source=source,
-                         hint="name every sample column")
+        raise InputError(
+            f"an empty sample name in the header (line {header_line})", source=source, hint="name every sample column"
+        )
     if not texts:
-        raise InputError("the table has a header but no rows", source=source,
-                         hint="the merged table is empty or truncated")
+        raise InputError(
+            "the table has a header but no rows", source=source, hint="the merged table is empty or truncated"
+        )
     value_cols = list(range(start, len(header)))
     fast = fast_parse(texts, "\t", len(header), value_cols, list(range(start)))
     if fast is not None:
@@ -434,8 +503,9 @@ def _parse_merged(source, header, texts, numbers, header_line, database) -> _Pro
         cells = parse_delimited(texts, numbers, "\t", len(header), source)
         clades = [str(c).strip() for c in cells[:, 0]]
         _check_clades(clades, numbers, source)
-        values = to_numbers(cells[:, start:], clades, samples, source=source, row_kind="clade",
-                            col_kind="sample", row_lines=numbers)
+        values = to_numbers(
+            cells[:, start:], clades, samples, source=source, row_kind="clade", col_kind="sample", row_lines=numbers
+        )
     check_abundance(values.T, _index(samples), _index(clades), name=source)
     return _Profile(source, clades, numbers, samples, values, None, database, "merged")
 
@@ -445,8 +515,11 @@ def _combine(profiles: list[_Profile]) -> _Profile:
     for prof in profiles:
         for s in prof.samples:
             if s in owner:
-                raise InputError(f"sample {s!r} occurs in {owner[s]} and in {prof.source}", source=prof.source,
-                                 hint="sample names come from the file names (or #SampleID); rename one file")
+                raise InputError(
+                    f"sample {s!r} occurs in {owner[s]} and in {prof.source}",
+                    source=prof.source,
+                    hint="sample names come from the file names (or #SampleID); rename one file",
+                )
             owner[s] = prof.source
     order: dict[str, int] = {}
     for prof in profiles:
@@ -461,17 +534,22 @@ def _combine(profiles: list[_Profile]) -> _Profile:
     for prof in profiles:
         rows = np.array([order[c] for c in prof.clades], dtype=np.int64)
         width = len(prof.samples)
-        values[rows, col:col + width] = prof.values
+        values[rows, col : col + width] = prof.values
         if reads is not None:
-            reads[rows, col:col + width] = prof.reads
+            reads[rows, col : col + width] = prof.reads
         col += width
     databases = sorted({p.database for p in profiles if p.database})
     if len(databases) > 1:
         log.warning("MetaPhlAn profiles made with different databases: %s", ", ".join(databases))
     return _Profile(
-        source=", ".join(p.source for p in profiles), clades=clades, lines=[0] * len(clades),
-        samples=[s for p in profiles for s in p.samples], values=values, reads=reads,
-        database=databases[0] if len(databases) == 1 else (", ".join(databases) or None), layout="files",
+        source=", ".join(p.source for p in profiles),
+        clades=clades,
+        lines=[0] * len(clades),
+        samples=[s for p in profiles for s in p.samples],
+        values=values,
+        reads=reads,
+        database=databases[0] if len(databases) == 1 else (", ".join(databases) or None),
+        layout="files",
         has_unclassified=np.concatenate([p.has_unclassified for p in profiles]),
     )
 

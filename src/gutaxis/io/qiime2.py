@@ -53,7 +53,7 @@ from .biom import _short, cohort_from_biom_table
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["read_qza", "QZA_TYPES"]
+__all__ = ["QZA_TYPES", "read_qza"]
 
 #: Artifact types :func:`read_qza` reads.
 QZA_TYPES = ("FeatureTable[Frequency]", "FeatureTable[RelativeFrequency]")
@@ -77,7 +77,7 @@ MAX_YAML_DEPTH = 20
 _YAML_MESSAGES = {
     "size": "{what} is {size} bytes, above MAX_METADATA_BYTES = {limit}",
     "alias": "{what} uses a YAML alias ('*{anchor}', line {line}); QIIME 2 never writes aliases, and expanding "
-             "nested ones can exhaust memory",
+    "nested ones can exhaust memory",
     "depth": "{what} nests more than {limit} levels deep (line {line}); QIIME 2 metadata is a flat mapping",
     "syntax": "{what} cannot be read ({error}: {detail})",
     "value": "{what} cannot be read ({error}: {detail})",
@@ -109,10 +109,16 @@ def read_qza(path: str | os.PathLike) -> AnnData:
 
     source = str(path)
     biom_name, payload, metadata, version, artifact_type = _read_artifact(
-        path, types=QZA_TYPES, member="data/feature-table.biom", limit=MAX_MEMBER_BYTES, limit_name="MAX_MEMBER_BYTES",
+        path,
+        types=QZA_TYPES,
+        member="data/feature-table.biom",
+        limit=MAX_MEMBER_BYTES,
+        limit_name="MAX_MEMBER_BYTES",
         hint="give a QIIME 2 FeatureTable artifact (.qza) as written by QIIME 2",
         type_hint=f"give a {' or '.join(QZA_TYPES)} artifact (e.g. the table.qza of a DADA2/Deblur run, "
-                  "or taxa collapse output)", what="a feature table")
+        "or taxa collapse output)",
+        what="a feature table",
+    )
     try:
         with h5py.File(io.BytesIO(payload), "r") as handle:
             check_biom_hdf5(handle, len(payload), source=source, where=biom_name)  # before biom/scipy use it
@@ -120,8 +126,11 @@ def read_qza(path: str | os.PathLike) -> AnnData:
     except InputError:
         raise
     except Exception as exc:  # h5py/biom raise many types on damaged input
-        raise InputError(f"{biom_name} is not a readable BIOM v2 table ({type(exc).__name__}: {_short(exc)})",
-                         source=source, hint="the artifact may be damaged; re-export it from QIIME 2") from exc
+        raise InputError(
+            f"{biom_name} is not a readable BIOM v2 table ({type(exc).__name__}: {_short(exc)})",
+            source=source,
+            hint="the artifact may be damaged; re-export it from QIIME 2",
+        ) from exc
     extra = {
         "artifact_uuid": _short(str(metadata.get("uuid", biom_name.split("/", 1)[0])), 100),
         "artifact_type": artifact_type,
@@ -129,12 +138,12 @@ def read_qza(path: str | os.PathLike) -> AnnData:
         "archive_version": version.get("archive"),
         "qiime2_framework": version.get("framework"),
     }
-    return cohort_from_biom_table(table, source=path, reader="qza", sha256=file_sha256(path),
-                                  extra_provenance=extra)
+    return cohort_from_biom_table(table, source=path, reader="qza", sha256=file_sha256(path), extra_provenance=extra)
 
 
-def _read_artifact(path, *, types: tuple[str, ...], member: str, limit: int, limit_name: str, hint: str,
-                   type_hint: str, what: str) -> tuple[str, bytes, dict, dict, str]:
+def _read_artifact(
+    path, *, types: tuple[str, ...], member: str, limit: int, limit_name: str, hint: str, type_hint: str, what: str
+) -> tuple[str, bytes, dict, dict, str]:
     """Open a QIIME 2 artifact defensively (see the module notes) and read one member of its ``data/``.
 
     Returns ``(member path, its bytes, metadata.yaml as a dict, VERSION fields, artifact type)``.
@@ -147,40 +156,54 @@ def _read_artifact(path, *, types: tuple[str, ...], member: str, limit: int, lim
     except IsADirectoryError as exc:
         raise InputError("is a directory, not a file", source=source, hint=hint) from exc
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise InputError(f"not a readable zip archive ({_short(exc)}); the file may be truncated", source=source,
-                         hint=hint) from exc
+        raise InputError(
+            f"not a readable zip archive ({_short(exc)}); the file may be truncated", source=source, hint=hint
+        ) from exc
     with archive:
         names = archive.namelist()
         _check_sizes(archive, source)
         meta_names = [n for n in names if re.fullmatch(r"[^/]+/metadata\.yaml", n)]
         if len(meta_names) != 1:
             count = "no" if not meta_names else f"{len(meta_names)}"
-            raise InputError(f"not a QIIME 2 artifact: {count} <uuid>/metadata.yaml in the archive", source=source,
-                             hint=hint)
+            raise InputError(
+                f"not a QIIME 2 artifact: {count} <uuid>/metadata.yaml in the archive", source=source, hint=hint
+            )
         root = meta_names[0].split("/", 1)[0]
         try:
             metadata = load_yaml(
                 _member(archive, meta_names[0], MAX_METADATA_BYTES, "MAX_METADATA_BYTES").decode("utf-8"),
-                source=source, what=meta_names[0], max_bytes=MAX_METADATA_BYTES, max_depth=MAX_YAML_DEPTH,
-                messages=_YAML_MESSAGES, hint=hint)
+                source=source,
+                what=meta_names[0],
+                max_bytes=MAX_METADATA_BYTES,
+                max_depth=MAX_YAML_DEPTH,
+                messages=_YAML_MESSAGES,
+                hint=hint,
+            )
         except InputError:
             raise
         except Exception as exc:  # UnicodeDecodeError, zip CRC errors...
-            raise InputError(f"{meta_names[0]} cannot be read ({type(exc).__name__}: {_short(exc)})",
-                             source=source, hint=hint) from exc
+            raise InputError(
+                f"{meta_names[0]} cannot be read ({type(exc).__name__}: {_short(exc)})", source=source, hint=hint
+            ) from exc
         if not isinstance(metadata, dict) or "type" not in metadata:
             raise InputError(f"{meta_names[0]} does not name the artifact type", source=source, hint=hint)
         artifact_type = metadata.get("type")
         artifact_type = artifact_type if isinstance(artifact_type, str) else repr(artifact_type)
         if artifact_type not in types:
-            raise InputError(f"artifact type {_short(artifact_type, 80)!r} is not {what} gutaxis can read",
-                             source=source, hint=type_hint)
+            raise InputError(
+                f"artifact type {_short(artifact_type, 80)!r} is not {what} gutaxis can read",
+                source=source,
+                hint=type_hint,
+            )
         version = {}
         version_name = f"{root}/VERSION"
         if version_name in names:
             try:
-                for line in _member(archive, version_name, MAX_METADATA_BYTES, "MAX_METADATA_BYTES").decode(
-                        "utf-8", "replace").splitlines():
+                for line in (
+                    _member(archive, version_name, MAX_METADATA_BYTES, "MAX_METADATA_BYTES")
+                    .decode("utf-8", "replace")
+                    .splitlines()
+                ):
                     key, _, value = line.partition(":")
                     if value:
                         version[key.strip()] = value.strip()
@@ -188,8 +211,11 @@ def _read_artifact(path, *, types: tuple[str, ...], member: str, limit: int, lim
                 version = {}
         name = f"{root}/{member}"
         if name not in names:
-            raise InputError(f"the artifact has no {name}", source=source,
-                             hint="the archive is incomplete; re-export it from QIIME 2")
+            raise InputError(
+                f"the artifact has no {name}",
+                source=source,
+                hint="the archive is incomplete; re-export it from QIIME 2",
+            )
         payload = _member(archive, name, limit, limit_name)
     return name, payload, metadata, version, artifact_type
 
@@ -198,14 +224,18 @@ def _check_sizes(archive: zipfile.ZipFile, source: str) -> None:
     """The archive's declared sizes against MAX_MEMBERS and MAX_TOTAL_BYTES (before reading)."""
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise InputError(f"the archive has {len(infos)} members, above MAX_MEMBERS = {MAX_MEMBERS}", source=source,
-                         hint="a QIIME 2 artifact has a few dozen; for a genuine one raise "
-                              "gutaxis.io.qiime2.MAX_MEMBERS")
+        raise InputError(
+            f"the archive has {len(infos)} members, above MAX_MEMBERS = {MAX_MEMBERS}",
+            source=source,
+            hint="a QIIME 2 artifact has a few dozen; for a genuine one raise gutaxis.io.qiime2.MAX_MEMBERS",
+        )
     total = sum(info.file_size for info in infos)
     if total > MAX_TOTAL_BYTES:
-        raise InputError(f"the archive would decompress to {total} bytes, above MAX_TOTAL_BYTES = {MAX_TOTAL_BYTES}",
-                         source=source, hint="the archive looks damaged or hostile; for a genuine artifact raise "
-                                             "gutaxis.io.qiime2.MAX_TOTAL_BYTES")
+        raise InputError(
+            f"the archive would decompress to {total} bytes, above MAX_TOTAL_BYTES = {MAX_TOTAL_BYTES}",
+            source=source,
+            hint="the archive looks damaged or hostile; for a genuine artifact raise gutaxis.io.qiime2.MAX_TOTAL_BYTES",
+        )
 
 
 def _member(archive: zipfile.ZipFile, name: str, limit: int, limit_name: str) -> bytes:
@@ -218,15 +248,18 @@ def _member(archive: zipfile.ZipFile, name: str, limit: int, limit_name: str) ->
         raise InputError(f"the archive has no {name}", source=source) from exc
     hint = f"the archive looks damaged or hostile; for a genuine artifact raise gutaxis.io.qiime2.{limit_name}"
     if info.file_size > limit:
-        raise InputError(f"{name} would decompress to {info.file_size} bytes, above {limit_name} = {limit}",
-                         source=source, hint=hint)
+        raise InputError(
+            f"{name} would decompress to {info.file_size} bytes, above {limit_name} = {limit}", source=source, hint=hint
+        )
     if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
         raise InputError(
             f"{name} would decompress from {info.compress_size} to {info.file_size} bytes (ratio "
             f"{info.file_size / max(info.compress_size, 1):.0f}, above MAX_COMPRESSION_RATIO = "
-            f"{MAX_COMPRESSION_RATIO})", source=source,
+            f"{MAX_COMPRESSION_RATIO})",
+            source=source,
             hint="the archive looks like a zip bomb; for a genuine artifact raise "
-                 "gutaxis.io.qiime2.MAX_COMPRESSION_RATIO")
+            "gutaxis.io.qiime2.MAX_COMPRESSION_RATIO",
+        )
     cap = min(limit, info.file_size)
     out = io.BytesIO()
     try:
@@ -237,12 +270,18 @@ def _member(archive: zipfile.ZipFile, name: str, limit: int, limit_name: str) ->
                     break
                 out.write(block)
                 if out.tell() > cap:
-                    raise InputError(f"{name} decompresses to more than {cap} bytes (it declares "
-                                     f"{info.file_size}; {limit_name} = {limit})", source=source, hint=hint)
+                    raise InputError(
+                        f"{name} decompresses to more than {cap} bytes (it declares "
+                        f"{info.file_size}; {limit_name} = {limit})",
+                        source=source,
+                        hint=hint,
+                    )
     except InputError:
         raise
     except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, NotImplementedError...
-        raise InputError(f"{name} cannot be extracted ({type(exc).__name__}: {_short(exc)})",
-                         source=source, hint="the archive may be truncated; re-export it") from exc
+        raise InputError(
+            f"{name} cannot be extracted ({type(exc).__name__}: {_short(exc)})",
+            source=source,
+            hint="the archive may be truncated; re-export it",
+        ) from exc
     return out.getvalue()
-

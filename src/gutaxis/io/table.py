@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-
 from ..errors import InputError
 from ._container import build_cohort, file_sha256, format_ids
 from ._text import fast_parse, parse_delimited, read_lines, split_fields, to_numbers
@@ -29,18 +28,51 @@ from ._text import fast_parse, parse_delimited, read_lines, split_fields, to_num
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["read_table", "ORIENTATIONS"]
+__all__ = ["ORIENTATIONS", "read_table"]
 
 log = logging.getLogger("gutaxis.io")
 
 #: Values of ``orientation=``.
 ORIENTATIONS = ("auto", "samples-as-rows", "samples-as-columns")
 
-_TAXON_ID_NAMES = {"species", "genus", "family", "cladename", "clade", "otuid", "otu", "featureid", "feature",
-                   "asv", "asvid", "taxon", "taxa", "taxonid", "taxonomyid", "lineage", "bug", "bugs", "sgb",
-                   "taxname", "organism"}
-_SAMPLE_ID_NAMES = {"sampleid", "sampleids", "sample", "samplename", "samples", "run", "runid", "runaccession",
-                    "subject", "subjectid", "specimen", "specimenid", "biosample"}
+_TAXON_ID_NAMES = {
+    "species",
+    "genus",
+    "family",
+    "cladename",
+    "clade",
+    "otuid",
+    "otu",
+    "featureid",
+    "feature",
+    "asv",
+    "asvid",
+    "taxon",
+    "taxa",
+    "taxonid",
+    "taxonomyid",
+    "lineage",
+    "bug",
+    "bugs",
+    "sgb",
+    "taxname",
+    "organism",
+}
+_SAMPLE_ID_NAMES = {
+    "sampleid",
+    "sampleids",
+    "sample",
+    "samplename",
+    "samples",
+    "run",
+    "runid",
+    "runaccession",
+    "subject",
+    "subjectid",
+    "specimen",
+    "specimenid",
+    "biosample",
+}
 _NEUTRAL_ID_NAMES = {"id", "name", "index", ""}
 _LINEAGE_COLUMNS = {"taxonomy", "lineage", "consensuslineage", "taxonomicassignment"}
 _ANNOTATION_COLUMNS = {"ncbitaxid", "cladetaxid", "taxid", "ncbitaxonid", "confidence", "additionalspecies"}
@@ -108,8 +140,9 @@ def read_table(
         names that only look like binomials are warned about).
     """
     if orientation not in ORIENTATIONS:
-        raise InputError(f"unknown orientation {orientation!r}", source=path,
-                         hint=f"use one of {', '.join(ORIENTATIONS)}")
+        raise InputError(
+            f"unknown orientation {orientation!r}", source=path, hint=f"use one of {', '.join(ORIENTATIONS)}"
+        )
     source = str(path)
     requested = {"orientation": orientation, "sep": sep}
     lines = read_lines(path)
@@ -118,18 +151,21 @@ def read_table(
     header_at = _header_index(lines.text, source)
     header_line = lines.text[header_at]
     if sep is None:
-        sep = _sniff_sep(header_line, lines.text[header_at + 1: header_at + 6], source)
+        sep = _sniff_sep(header_line, lines.text[header_at + 1 : header_at + 6], source)
     header = split_fields(header_line.lstrip("#") if header_line.startswith("#") else header_line, sep)
-    body = [(t, n) for t, n in zip(lines.text[header_at + 1:], lines.number[header_at + 1:])
-            if not t.startswith("#")]
+    body = [(t, n) for t, n in zip(lines.text[header_at + 1 :], lines.number[header_at + 1 :]) if not t.startswith("#")]
     texts = [t for t, _ in body]
     numbers = [n for _, n in body]
     if len(header) < 2:
-        raise InputError(f"the header (line {lines.number[header_at]}) has a single column", source=source,
-                         hint="a table needs an ID column and at least one value column; check the separator")
+        raise InputError(
+            f"the header (line {lines.number[header_at]}) has a single column",
+            source=source,
+            hint="a table needs an ID column and at least one value column; check the separator",
+        )
     if not texts:
-        raise InputError("the table has a header but no rows", source=source,
-                         hint="check that the file was written completely")
+        raise InputError(
+            "the table has a header but no rows", source=source, hint="check that the file was written completely"
+        )
     _check_same_separator(header_line, sep, texts, numbers, lines.number[header_at], source)
     if _r_style_header(header, texts, sep):
         # R's write.table: the header has no name for the row-name column
@@ -143,8 +179,11 @@ def read_table(
     annotation = [i for i, k in keys.items() if k in _ANNOTATION_COLUMNS and i not in (id_col, lineage_col)]
     value_cols = [i for i in range(len(header)) if i not in {id_col, lineage_col, *annotation}]
     if not value_cols:
-        raise InputError("the table has no value columns", source=source,
-                         hint="a table needs an ID column and at least one value column")
+        raise InputError(
+            "the table has no value columns",
+            source=source,
+            hint="a table needs an ID column and at least one value column",
+        )
     col_ids = [header[i] for i in value_cols]
     _check_header(col_ids, source, lines.number[header_at])
     text_cols = [id_col] + ([lineage_col] if lineage_col is not None else [])
@@ -159,12 +198,14 @@ def read_table(
         row_ids = [str(c).strip() for c in cells[:, id_col]]
         lineage_values = [str(c) for c in cells[:, lineage_col]] if lineage_col is not None else None
         _check_ids(row_ids, numbers, "row", source)
-        values = to_numbers(cells[:, value_cols], row_ids, col_ids, source=source, row_kind="row",
-                            col_kind="column", row_lines=numbers)
+        values = to_numbers(
+            cells[:, value_cols], row_ids, col_ids, source=source, row_kind="row", col_kind="column", row_lines=numbers
+        )
 
     if orientation == "auto":
-        orientation, reason = _detect_orientation(row_ids, col_ids, _key(header[id_col]), lineage_col is not None,
-                                                  sample_ids)
+        orientation, reason = _detect_orientation(
+            row_ids, col_ids, _key(header[id_col]), lineage_col is not None, sample_ids
+        )
         level = logging.WARNING if reason.startswith("no evidence") else logging.INFO
         log.log(level, "%s: orientation %s (%s)", source, orientation, reason)
     else:
@@ -175,18 +216,22 @@ def read_table(
         lineage = lineage_values
     else:
         if lineage_col is not None:
-            raise InputError(f"a {header[lineage_col]!r} column only makes sense with taxa as rows", source=source,
-                             hint="pass orientation='samples-as-columns', or remove that column")
+            raise InputError(
+                f"a {header[lineage_col]!r} column only makes sense with taxa as rows",
+                source=source,
+                hint="pass orientation='samples-as-columns', or remove that column",
+            )
         matrix, samples, features = values, row_ids, col_ids
         lineage = None
     if reason == "given":
         notes += _check_given_orientation(samples, features, orientation, source)
-    extra = {"orientation": orientation, "orientation_reason": reason, "separator": sep,
-             "id_column": header[id_col]}
+    extra = {"orientation": orientation, "orientation_reason": reason, "separator": sep, "id_column": header[id_col]}
     depths = {f.count("|") for f in features if f.startswith(("k__", "d__")) and "__" in f}
     if len(depths) > 1:
-        note = ("feature IDs are MetaPhlAn-style lineages at several ranks, so each organism is counted at "
-                "every rank; read the file with read_metaphlan (tab-separated) or keep one rank")
+        note = (
+            "feature IDs are MetaPhlAn-style lineages at several ranks, so each organism is counted at "
+            "every rank; read the file with read_metaphlan (tab-separated) or keep one rank"
+        )
         log.warning("%s: %s", source, note)
         notes.append(note)
     if notes:
@@ -194,9 +239,17 @@ def read_table(
     if annotation:
         extra["annotation_columns"] = [header[i] for i in annotation]
     return build_cohort(
-        matrix, samples, features, source=path, reader="table", sha256=file_sha256(path),
-        params=requested, scale="total", lineage=lineage,
-        extra_provenance=extra, keep_values=keep_values,
+        matrix,
+        samples,
+        features,
+        source=path,
+        reader="table",
+        sha256=file_sha256(path),
+        params=requested,
+        scale="total",
+        lineage=lineage,
+        extra_provenance=extra,
+        keep_values=keep_values,
     )
 
 
@@ -206,8 +259,7 @@ def _header_index(text: list[str], source: str) -> int:
     while i < len(text) and text[i].startswith("#"):
         i += 1
     if i == len(text):
-        raise InputError("the file holds only comment lines", source=source,
-                         hint="give a table with a header row")
+        raise InputError("the file holds only comment lines", source=source, hint="give a table with a header row")
     if i > 0:
         last = text[i - 1]
         first_data = text[i]
@@ -236,34 +288,43 @@ def _sniff_sep(header: str, rows: Sequence[str], source: str) -> str:
     for sep in ("\t", ",", ";"):
         if rows and all(sep in r for r in rows):
             return sep
-    raise InputError("cannot find the column separator (tab, comma or semicolon) in the header", source=source,
-                     hint="pass sep=... or save the table as CSV/TSV")
+    raise InputError(
+        "cannot find the column separator (tab, comma or semicolon) in the header",
+        source=source,
+        hint="pass sep=... or save the table as CSV/TSV",
+    )
 
 
 def _check_ids(ids: list[str], numbers: list[int], kind: str, source: str) -> None:
     for ident, line in zip(ids, numbers):
         if not ident or ident.lower() in ("nan", "na"):
-            raise InputError(f"{kind} at line {line} has an empty ID", source=source,
-                             hint="give every row an ID in the first column")
+            raise InputError(
+                f"{kind} at line {line} has an empty ID", source=source, hint="give every row an ID in the first column"
+            )
 
 
 def _check_header(ids: list[str], source: str, line: int) -> None:
     seen = set()
     for i, ident in enumerate(ids):
         if not ident:
-            raise InputError(f"column {i + 2} of the header (line {line}) has no name", source=source,
-                             hint="name every column")
+            raise InputError(
+                f"column {i + 2} of the header (line {line}) has no name", source=source, hint="name every column"
+            )
         if ident in seen:
-            raise InputError(f"duplicate column name {ident!r} in the header (line {line})", source=source,
-                             hint="make sample/taxon IDs unique")
+            raise InputError(
+                f"duplicate column name {ident!r} in the header (line {line})",
+                source=source,
+                hint="make sample/taxon IDs unique",
+            )
         seen.add(ident)
 
 
 _SEP_NAMES = {"\t": "tabs", ",": "commas", ";": "semicolons"}
 
 
-def _check_same_separator(header: str, sep: str, texts: list[str], numbers: list[int], header_line: int,
-                          source: str) -> None:
+def _check_same_separator(
+    header: str, sep: str, texts: list[str], numbers: list[int], header_line: int, source: str
+) -> None:
     """A header split by one separator over rows split by another is named as such (not as
     missing values in rows of one field)."""
     head = texts[:5]
@@ -273,8 +334,10 @@ def _check_same_separator(header: str, sep: str, texts: list[str], numbers: list
         if other != sep and all(other in t for t in head):
             raise InputError(
                 f"the header (line {header_line}) is separated by {_SEP_NAMES.get(sep, repr(sep))} but the rows "
-                f"(from line {numbers[0]}) by {_SEP_NAMES[other]}", source=source,
-                hint="use one separator throughout: save the table again as CSV (commas) or TSV (tabs)")
+                f"(from line {numbers[0]}) by {_SEP_NAMES[other]}",
+                source=source,
+                hint="use one separator throughout: save the table again as CSV (commas) or TSV (tabs)",
+            )
 
 
 _RANK_PREFIXED = re.compile(r"^\s*(?:[kdpcofgst]__|D_\d+__)|[|;]\s*[a-z]__")
@@ -289,8 +352,9 @@ def _share(labels: Sequence[str], pattern: re.Pattern, limit: int = 20000) -> fl
     return sum(1 for x in tested if pattern.search(x)) / len(tested)
 
 
-def _check_given_orientation(samples: Sequence[str], features: Sequence[str], orientation: str,
-                             source: str) -> list[str]:
+def _check_given_orientation(
+    samples: Sequence[str], features: Sequence[str], orientation: str, source: str
+) -> list[str]:
     """A given orientation that names the samples like taxa: refused when the names carry rank
     prefixes (``s__...``, ``k__...|p__...``), warned about when they only look like binomials."""
     other = "samples-as-columns" if orientation == "samples-as-rows" else "samples-as-rows"
@@ -298,13 +362,17 @@ def _check_given_orientation(samples: Sequence[str], features: Sequence[str], or
         named = [s for s in samples[:1000] if _RANK_PREFIXED.search(s)]
         raise InputError(
             f"with orientation {orientation!r} the {len(samples)} samples are named like taxa "
-            f"({format_ids(named, limit=3)})", source=source,
+            f"({format_ids(named, limit=3)})",
+            source=source,
             hint=f"the orientation looks wrong: pass orientation '{other}' (--orientation {other}), "
-                 "or leave it out to have it detected")
+            "or leave it out to have it detected",
+        )
     score = _share(samples, _TAXON_LIKE)
     if score >= 0.5 and score > _share(features, _TAXON_LIKE):
-        note = (f"with orientation {orientation!r}, {score:.0%} of the sample names look like taxon names; "
-                f"check the orientation ({other}?)")
+        note = (
+            f"with orientation {orientation!r}, {score:.0%} of the sample names look like taxon names; "
+            f"check the orientation ({other}?)"
+        )
         log.warning("%s: %s", source, note)
         return [note]
     return []
@@ -342,7 +410,7 @@ def _detect_orientation(row_ids, col_ids, id_key, has_lineage_col, sample_ids) -
         return "samples-as-columns", f"{row_score:.0%} of row IDs look like taxon names"
     if col_score >= 0.5 and col_score > row_score:
         return "samples-as-rows", f"{col_score:.0%} of column names look like taxon names"
-    return ("samples-as-columns",
-            "no evidence either way; assumed the feature-table convention (taxa as rows) -- pass orientation= "
-            "to be sure")
-
+    return (
+        "samples-as-columns",
+        "no evidence either way; assumed the feature-table convention (taxa as rows) -- pass orientation= to be sure",
+    )

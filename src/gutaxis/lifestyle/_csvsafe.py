@@ -17,7 +17,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["FORMULA_TRIGGERS", "safe_cell", "unescape_cell", "csv_safe"]
+__all__ = ["FORMULA_TRIGGERS", "csv_safe", "safe_cell", "unescape_cell"]
 
 #: first characters that make a spreadsheet read a cell as a formula
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -16,10 +16,12 @@ from pathlib import Path
 
 from .._textfile import decode_text as _decode
 
-__all__ = ["LogEncodingWarning", "decode_text", "UTF8_HINT"]
+__all__ = ["UTF8_HINT", "LogEncodingWarning", "decode_text"]
 
-UTF8_HINT = ("save it as UTF-8 (Excel: Save As 'CSV UTF-8'; LibreOffice: character set 'Unicode (UTF-8)'; "
-             "a text editor: encoding UTF-8)")
+UTF8_HINT = (
+    "save it as UTF-8 (Excel: Save As 'CSV UTF-8'; LibreOffice: character set 'Unicode (UTF-8)'; "
+    "a text editor: encoding UTF-8)"
+)
 
 
 class LogEncodingWarning(UserWarning):
@@ -33,5 +35,12 @@ def decode_text(data: bytes, path: str | Path) -> tuple[str, str]:
     (detected without a byte-order mark) or ``"cp1252"``; the last three are also reported as a
     :class:`LogEncodingWarning`.
     """
-    return _decode(data, path, fallback="cp1252", warning=LogEncodingWarning, hint=UTF8_HINT,
-                   binary_hint="give the CSV or JSON log itself; " + UTF8_HINT, stacklevel=3)
+    return _decode(
+        data,
+        path,
+        fallback="cp1252",
+        warning=LogEncodingWarning,
+        hint=UTF8_HINT,
+        binary_hint="give the CSV or JSON log itself; " + UTF8_HINT,
+        stacklevel=3,
+    )

@@ -11,8 +11,17 @@ import pandas as pd
 from ..errors import InputError
 from .person import Person
 
-__all__ = ["Assessment", "assess", "SCORE_INFO", "PANEL_KEYS", "entries_to_fix", "assumed_portions",
-           "nutrient_intakes", "top_foods", "NUTRIENT_INFO"]
+__all__ = [
+    "NUTRIENT_INFO",
+    "PANEL_KEYS",
+    "SCORE_INFO",
+    "Assessment",
+    "assess",
+    "assumed_portions",
+    "entries_to_fix",
+    "nutrient_intakes",
+    "top_foods",
+]
 
 #: score name -> (label, unit, target description)
 SCORE_INFO = {
@@ -34,9 +43,14 @@ SCORE_INFO = {
     "lactobacillus_group": ("Lactobacillus group", "% of profile", ""),
     "butyrate_producers": ("Butyrate producers", "% of profile", ""),
 }
-PANEL_KEYS = ("bifidobacterium", "lactobacillus_group", "butyrate_producers", "faecalibacterium_prausnitzii",
-               "akkermansia_muciniphila", "enterobacteriaceae")
-
+PANEL_KEYS = (
+    "bifidobacterium",
+    "lactobacillus_group",
+    "butyrate_producers",
+    "faecalibacterium_prausnitzii",
+    "akkermansia_muciniphila",
+    "enterobacteriaceae",
+)
 
 
 # --------------------------------------------------------------------------- assessment
@@ -60,8 +74,9 @@ class Assessment:
     top_foods: dict = field(default_factory=dict)
 
 
-def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None, foods_note: str = "",
-           insights: bool = True) -> Assessment:
+def assess(
+    person: Person, foods: pd.DataFrame | None = None, *, reference=None, foods_note: str = "", insights: bool = True
+) -> Assessment:
     """Scores of a person over the weeks logged, their gut-profile indices and N-of-1 insights.
 
     Parameters
@@ -83,8 +98,9 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
     if foods is None:
         foods, foods_note = person_foods(person)
     if person.meals is None or len(person.meals) == 0:
-        raise InputError("the meal log is empty", source=person.files.get("meals", "meals"),
-                         hint="log at least a few days of meals")
+        raise InputError(
+            "the meal log is empty", source=person.files.get("meals", "meals"), hint="log at least a few days of meals"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         items = resolve_meals(person.meals, foods)
@@ -94,8 +110,11 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
             warnings.warn(w.message, w.category, stacklevel=2)
     filtered = list(daily.attrs.get("filtered", []))
     for f in filtered:
-        notes.append(f"{f['n']} meal entries left out of the scores: {f['reason']} ({', '.join(map(str, f['ids'][:8]))}"
-                     + (" ..." if f["n"] > 8 else "") + ").")
+        notes.append(
+            f"{f['n']} meal entries left out of the scores: {f['reason']} ({', '.join(map(str, f['ids'][:8]))}"
+            + (" ..." if f["n"] > 8 else "")
+            + ")."
+        )
     weekly = weekly_scores(daily)
     if "counted" in items.columns:
         ok = items["counted"].astype(bool)
@@ -116,8 +135,10 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
     s["upf_energy_share_pct"] = 100.0 * share["share"] if share["share"] == share["share"] else np.nan
     s["nova_coverage_pct"] = 100.0 * share["coverage"] if share["coverage"] == share["coverage"] else np.nan
     if share.get("coverage", 1) == share.get("coverage", 1) and share.get("coverage", 1) < 0.7:
-        notes.append(f"Only {100 * share['coverage']:.0f}% of the energy logged has a NOVA group; the ultra-processed "
-                     "share is computed on that part.")
+        notes.append(
+            f"Only {100 * share['coverage']:.0f}% of the energy logged has a NOVA group; the ultra-processed "
+            "share is computed on that part."
+        )
     s["sugar_pct_energy"] = 100.0 * 4.0 * float(used["sugars_g"].sum()) / kcal if kcal > 0 else np.nan
     s["sat_fat_pct_energy"] = 100.0 * 9.0 * float(used["sat_fat_g"].sum()) / kcal if kcal > 0 else np.nan
     s["inflammatory_score"] = float(daily["inflammatory_score"].mean()) if ndays else np.nan
@@ -134,7 +155,9 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
             s["stress_rating"] = float(st["rating"].mean())
         span = max(1, (st["timestamp"].max().normalize() - st["timestamp"].min().normalize()).days + 1)
         s["practice_min_per_week"] = 7.0 * float(st["minutes"].fillna(0).sum()) / span
-    s["practice_min_per_day"] = s["practice_min_per_week"] / 7.0 if s["practice_min_per_week"] == s["practice_min_per_week"] else np.nan
+    s["practice_min_per_day"] = (
+        s["practice_min_per_week"] / 7.0 if s["practice_min_per_week"] == s["practice_min_per_week"] else np.nan
+    )
     s["probiotic_log10_cfu_per_day"] = 0.0
     # person
     s["age"] = person.age if person.age is not None else np.nan
@@ -163,8 +186,10 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
             for k, v in pct.iloc[0].items():
                 s[f"pct_{k}"] = float(v)
         else:
-            notes.append("No healthy reference was given, so the gut panels are not placed in percentiles; rules that "
-                         "need them use GMHI alone.")
+            notes.append(
+                "No healthy reference was given, so the gut panels are not placed in percentiles; rules that "
+                "need them use GMHI alone."
+            )
     # N-of-1
     ins = None
     if insights and person.symptoms is not None and len(person.symptoms):
@@ -172,9 +197,22 @@ def assess(person: Person, foods: pd.DataFrame | None = None, *, reference=None,
         ob = symptom_observations(person.symptoms)
         ins = n_of_1(ev, ob)
     weight = getattr(person, "weight_kg", None)
-    return Assessment(s, items, daily, weekly, indices, ins, foods_note, notes, filtered, coverage=cov,
-                      to_fix=entries_to_fix(items), assumed=assumed_portions(items),
-                      nutrients=nutrient_intakes(used, ndays, weight), top_foods=top_foods(used))
+    return Assessment(
+        s,
+        items,
+        daily,
+        weekly,
+        indices,
+        ins,
+        foods_note,
+        notes,
+        filtered,
+        coverage=cov,
+        to_fix=entries_to_fix(items),
+        assumed=assumed_portions(items),
+        nutrients=nutrient_intakes(used, ndays, weight),
+        top_foods=top_foods(used),
+    )
 
 
 # --------------------------------------------------------------------------- what the dietitian needs
@@ -188,10 +226,18 @@ NUTRIENT_INFO = {
     "folate_dfe_ug": ("Folate", "µg DFE/day", "RDA 400 µg DFE (600 in pregnancy)", "IOM 1998, doi:10.17226/6015"),
     "iron_mg": ("Iron", "mg/day", "RDA 18 mg (women 19-50), 8 mg (men, women 51+)", "IOM 2001, doi:10.17226/10026"),
     "sodium_mg": ("Sodium", "mg/day", "below 2,000 mg (WHO 2012)", "WHO 2012, ISBN 978-92-4-150483-6"),
-    "alcohol_g": ("Alcohol", "g/day", "none is safest; UK: at most 14 units (112 g) a week",
-                  "UK CMO 2016, https://www.gov.uk/government/publications/alcohol-consumption-advice-on-low-risk-drinking"),
-    "omega3_g": ("Omega-3 fatty acids (ALA + EPA + DPA + DHA)", "g/day", "AI ALA 1.1 g (women), 1.6 g (men)",
-                 "IOM DRI 2005, doi:10.17226/10490"),
+    "alcohol_g": (
+        "Alcohol",
+        "g/day",
+        "none is safest; UK: at most 14 units (112 g) a week",
+        "UK CMO 2016, https://www.gov.uk/government/publications/alcohol-consumption-advice-on-low-risk-drinking",
+    ),
+    "omega3_g": (
+        "Omega-3 fatty acids (ALA + EPA + DPA + DHA)",
+        "g/day",
+        "AI ALA 1.1 g (women), 1.6 g (men)",
+        "IOM DRI 2005, doi:10.17226/10490",
+    ),
 }
 
 
@@ -214,14 +260,21 @@ def entries_to_fix(items: pd.DataFrame | None) -> pd.DataFrame:
     }
     item_text = bad["item_text"] if "item_text" in bad.columns else bad["text"]
     cands = bad.get("candidates", pd.Series("", index=bad.index)).fillna("").astype(str)
-    out = pd.DataFrame({
-        "source_row": bad["source_row"].to_numpy(), "date": bad["date"].to_numpy(), "text": bad["text"].to_numpy(),
-        "item_text": item_text.to_numpy(), "status": bad["match_status"].to_numpy(),
-        "reason": [(reason.get(st, st) + (f" ({n})" if n else "")) for st, n in
-                   zip(bad["match_status"], bad.get("match_note", pd.Series("", index=bad.index)).fillna(""))],
-        # the person reads food names, not table ids ("09003 APPLES,RAW" -> "APPLES,RAW")
-        "candidates": cands.str.replace(r"(^|;\s*)\d{4,8}\s+", r"\1", regex=True).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "source_row": bad["source_row"].to_numpy(),
+            "date": bad["date"].to_numpy(),
+            "text": bad["text"].to_numpy(),
+            "item_text": item_text.to_numpy(),
+            "status": bad["match_status"].to_numpy(),
+            "reason": [
+                (reason.get(st, st) + (f" ({n})" if n else ""))
+                for st, n in zip(bad["match_status"], bad.get("match_note", pd.Series("", index=bad.index)).fillna(""))
+            ],
+            # the person reads food names, not table ids ("09003 APPLES,RAW" -> "APPLES,RAW")
+            "candidates": cands.str.replace(r"(^|;\s*)\d{4,8}\s+", r"\1", regex=True).to_numpy(),
+        }
+    )
     return out.reset_index(drop=True)  # one row per entry, with its row and date
 
 
@@ -247,8 +300,17 @@ def nutrient_intakes(used: pd.DataFrame, ndays: int, weight_kg: float | None = N
             missing = float(kcal[v.isna()].sum()) / float(kcal.sum()) if kcal.sum() > 0 else 0.0
             note = f"no value for foods with {100 * missing:.0f}% of the energy" if missing > 0.005 else ""
         per_kg = per_day / float(weight_kg) if key == "protein_g" and weight_kg and per_day == per_day else np.nan
-        rows.append({"nutrient": key, "label": label, "unit": unit, "per_day": per_day, "per_kg": per_kg,
-                     "reference": f"{ref} ({src})" if ref else "", "coverage_note": note})
+        rows.append(
+            {
+                "nutrient": key,
+                "label": label,
+                "unit": unit,
+                "per_day": per_day,
+                "per_kg": per_kg,
+                "reference": f"{ref} ({src})" if ref else "",
+                "coverage_note": note,
+            }
+        )
     return pd.DataFrame(rows).set_index("nutrient")
 
 
@@ -266,8 +328,11 @@ def top_foods(used: pd.DataFrame, n: int = 5) -> dict:
         if total <= 0:
             continue
         g = pd.DataFrame({"food": name, "amount": v, "text": used["text"].astype(str)}).groupby("food", sort=False)
-        tab = g.agg(amount=("amount", "sum"), n_entries=("amount", "size"),
-                    examples=("text", lambda s: "; ".join(list(dict.fromkeys(s))[:2])))
+        tab = g.agg(
+            amount=("amount", "sum"),
+            n_entries=("amount", "size"),
+            examples=("text", lambda s: "; ".join(list(dict.fromkeys(s))[:2])),
+        )
         tab["share_pct"] = 100.0 * tab["amount"] / total
         out[key] = tab.sort_values("amount", ascending=False).head(n).reset_index()
     return out

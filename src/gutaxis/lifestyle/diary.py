@@ -36,7 +36,7 @@ from . import _text
 from .fooddb import FoodDatabase, _norm_key, dishes, lexicon
 from .matching import MASS_G, VOLUME_CUP, Portion, _portion_words, parse_portion
 
-__all__ = ["ItemMatch", "DiaryMatcher", "MAX_ENTRY_G"]
+__all__ = ["MAX_ENTRY_G", "DiaryMatcher", "ItemMatch"]
 
 MAX_ENTRY_G = 2000.0  # one entry above this is not plausible as typed (a unit slip: kg for g)
 MAX_PORTIONS = 10.0  # nor is more than 10 times the food's usual portion
@@ -67,8 +67,21 @@ class ItemMatch:
         return self.status == "matched" and self.grams is not None
 
     def as_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in ("text", "status", "food_id", "description", "grams", "portion_basis",
-                                            "portion_assumed", "confidence", "how", "note")}
+        d = {
+            k: getattr(self, k)
+            for k in (
+                "text",
+                "status",
+                "food_id",
+                "description",
+                "grams",
+                "portion_basis",
+                "portion_assumed",
+                "confidence",
+                "how",
+                "note",
+            )
+        }
         d["candidates"] = "; ".join(f"{desc} ({g:.0f} g)" if g == g else desc for _, desc, g in self.candidates)
         return d
 
@@ -80,31 +93,203 @@ def _synonyms() -> list[tuple[re.Pattern, str]]:
 
 
 _SPLIT_RE = re.compile(r"\s*(?:,|;|\+|&|\band\b|\bwith\b|\bw/|\bplus\b|\bon\b|\btopped with\b)\s*")
-_NEUTRAL = {"ns", "nfs", "as", "to", "or", "and", "with", "of", "in", "the", "a", "type", "form", "made", "from",
-            "not", "specified", "includes", "regular", "plain", "fresh", "raw", "whole", "added", "no", "fat",
-            "any", "other", "than", "eaten", "restaurant", "fast", "food", "home", "recipe", "ready", "eat",
-            "commercial", "prepared", "style", "homemade", "cooked", "brand", "cooking", "method", "kind",
-            "content", "form", "nonfat", "lowfat"}
-_STOP = {"a", "an", "the", "of", "some", "my", "i", "had", "ate", "for", "breakfast", "lunch", "dinner", "snack",
-         "bit", "little", "lot", "lots", "plate", "x", "homemade", "home", "organic", "fresh", "usual", "big",
-         "small", "medium", "large", "side", "serving", "portion", "few", "couple", "about", "around", "approx",
-         "chunk", "diced", "chopped", "sliced", "cubed", "piece", "made", "packet", "sachet", "bag", "bottle", "glass",
-         "mug", "bowl", "tub", "pot", "jar", "carton", "spear", "scoop"}
+_NEUTRAL = {
+    "ns",
+    "nfs",
+    "as",
+    "to",
+    "or",
+    "and",
+    "with",
+    "of",
+    "in",
+    "the",
+    "a",
+    "type",
+    "form",
+    "made",
+    "from",
+    "not",
+    "specified",
+    "includes",
+    "regular",
+    "plain",
+    "fresh",
+    "raw",
+    "whole",
+    "added",
+    "no",
+    "fat",
+    "any",
+    "other",
+    "than",
+    "eaten",
+    "restaurant",
+    "fast",
+    "food",
+    "home",
+    "recipe",
+    "ready",
+    "eat",
+    "commercial",
+    "prepared",
+    "style",
+    "homemade",
+    "cooked",
+    "brand",
+    "cooking",
+    "method",
+    "kind",
+    "content",
+    "nonfat",
+    "lowfat",
+}
+_STOP = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "some",
+    "my",
+    "i",
+    "had",
+    "ate",
+    "for",
+    "breakfast",
+    "lunch",
+    "dinner",
+    "snack",
+    "bit",
+    "little",
+    "lot",
+    "lots",
+    "plate",
+    "x",
+    "homemade",
+    "home",
+    "organic",
+    "fresh",
+    "usual",
+    "big",
+    "small",
+    "medium",
+    "large",
+    "side",
+    "serving",
+    "portion",
+    "few",
+    "couple",
+    "about",
+    "around",
+    "approx",
+    "chunk",
+    "diced",
+    "chopped",
+    "sliced",
+    "cubed",
+    "piece",
+    "made",
+    "packet",
+    "sachet",
+    "bag",
+    "bottle",
+    "glass",
+    "mug",
+    "bowl",
+    "tub",
+    "pot",
+    "jar",
+    "carton",
+    "spear",
+    "scoop",
+}
 # words that describe a food without changing what it is: not required for a counted match
-_SOFT = {"raw", "fresh", "unpasteurised", "unpasteurized", "live", "organic", "natural", "plain", "steamed", "boiled",
-         "cooked", "roasted", "grilled", "baked", "toasted", "hot", "cold", "warm", "ripe", "whole", "homemade",
-         "paste", "shredded", "grated", "double", "single"}
+_SOFT = {
+    "raw",
+    "fresh",
+    "unpasteurised",
+    "unpasteurized",
+    "live",
+    "organic",
+    "natural",
+    "plain",
+    "steamed",
+    "boiled",
+    "cooked",
+    "roasted",
+    "grilled",
+    "baked",
+    "toasted",
+    "hot",
+    "cold",
+    "warm",
+    "ripe",
+    "whole",
+    "homemade",
+    "paste",
+    "shredded",
+    "grated",
+    "double",
+    "single",
+}
 # an addition named after "with"/"on" without an amount (milk in tea, butter on toast) is a small amount, not a
 # glass of milk: a gutaxis convention, stated in the portion basis
-_ADDITIONS = {"milk": "tbsp", "cream": "tbsp", "creamer": "tbsp", "sugar": "tsp", "honey": "tsp", "syrup": "tsp",
-              "butter": "tsp", "margarine": "tsp", "jam": "tbsp", "jelly": "tbsp", "marmalade": "tbsp",
-              "ketchup": "tbsp", "catsup": "tbsp", "mayonnaise": "tbsp", "mayo": "tbsp", "mustard": "tsp",
-              "dressing": "tbsp", "oil": "tsp", "lemon": "tsp", "sweetener": "tsp"}
-_PLACE_RE = re.compile(r"\b(at|in|from) (the |a |my )?(pub|restaurant|home|work|office|cafe|café|canteen|bar|"
-                       r"cinema|party|gym|school)\b.*$")
-_FORM_WORDS = {"dried", "dehydrated", "creamed", "pickled", "powder", "canned", "frozen", "instant", "concentrate",
-               "mix", "meatless", "imitation", "substitute", "crumb", "condensed", "stuffed", "teriyaki", "sweetened",
-               "candied", "smoked", "breaded", "coated", "diet", "light", "reduced", "flavored", "jerky", "chip"}
+_ADDITIONS = {
+    "milk": "tbsp",
+    "cream": "tbsp",
+    "creamer": "tbsp",
+    "sugar": "tsp",
+    "honey": "tsp",
+    "syrup": "tsp",
+    "butter": "tsp",
+    "margarine": "tsp",
+    "jam": "tbsp",
+    "jelly": "tbsp",
+    "marmalade": "tbsp",
+    "ketchup": "tbsp",
+    "catsup": "tbsp",
+    "mayonnaise": "tbsp",
+    "mayo": "tbsp",
+    "mustard": "tsp",
+    "dressing": "tbsp",
+    "oil": "tsp",
+    "lemon": "tsp",
+    "sweetener": "tsp",
+}
+_PLACE_RE = re.compile(
+    r"\b(at|in|from) (the |a |my )?(pub|restaurant|home|work|office|cafe|café|canteen|bar|"
+    r"cinema|party|gym|school)\b.*$"
+)
+_FORM_WORDS = {
+    "dried",
+    "dehydrated",
+    "creamed",
+    "pickled",
+    "powder",
+    "canned",
+    "frozen",
+    "instant",
+    "concentrate",
+    "mix",
+    "meatless",
+    "imitation",
+    "substitute",
+    "crumb",
+    "condensed",
+    "stuffed",
+    "teriyaki",
+    "sweetened",
+    "candied",
+    "smoked",
+    "breaded",
+    "coated",
+    "diet",
+    "light",
+    "reduced",
+    "flavored",
+    "jerky",
+    "chip",
+}
 _GENERIC_HEADS = {"cereal", "beverage", "candy", "snack", "soup", "sauce", "bread", "cheese", "tea", "coffee"}
 _GENERIC = re.compile(r"\b(nfs|ns as to)\b", re.I)
 
@@ -155,12 +340,21 @@ class DiaryMatcher:
         self._idf = {t: math.log((n + 1) / (len(js) + 0.5)) for t, js in postings.items()}
         self._postings = postings
         cats = foods["category"].fillna("").astype(str).str.lower().tolist() if "category" in foods else [""] * n
-        self._eaten_raw = [bool(re.search(r"fruit|vegetable|salad|nut|seed|berr|banana|apple|citrus|melon|tomato|lettuce",
-                                          c + " " + d.lower())) for c, d in zip(cats, self._desc)]
-        self._baby = [bool(re.search(r"baby ?food|babyfood|infant|toddler", c + " " + d.lower()))
-                      for c, d in zip(cats, self._desc)]
-        self._source_rank = np.array([0 if len(i) == 8 and i.isdigit() else (2 if i.startswith("gx_") else 1)
-                                      for i in self._ids])
+        self._eaten_raw = [
+            bool(
+                re.search(
+                    r"fruit|vegetable|salad|nut|seed|berr|banana|apple|citrus|melon|tomato|lettuce", c + " " + d.lower()
+                )
+            )
+            for c, d in zip(cats, self._desc)
+        ]
+        self._baby = [
+            bool(re.search(r"baby ?food|babyfood|infant|toddler", c + " " + d.lower()))
+            for c, d in zip(cats, self._desc)
+        ]
+        self._source_rank = np.array(
+            [0 if len(i) == 8 and i.isdigit() else (2 if i.startswith("gx_") else 1) for i in self._ids]
+        )
         # the lexicon, the dishes and the person's aliases, by normalised words
         self._phrases: dict[str, tuple[str, str]] = {}
         for r in lexicon().itertuples(index=False):
@@ -213,8 +407,9 @@ class DiaryMatcher:
             else:
                 parts.append(p)
         joined = re.search(r"\b(and|with|on)\b|[,&+]", norm)
-        if whole.status == "matched" and not (joined and whole.how == "search" and not re.search(
-                r"\b(and|with|on)\b|&", str(whole.description).lower())):
+        if whole.status == "matched" and not (
+            joined and whole.how == "search" and not re.search(r"\b(and|with|on)\b|&", str(whole.description).lower())
+        ):
             return [whole]  # a known food or dish ("mac and cheese"), or a description that joins the same way
         if len(parts) < 2:
             return [self._match_item(parts[0])] if parts and parts[0] != norm else [whole]
@@ -225,8 +420,11 @@ class DiaryMatcher:
 
     # USDA's own amounts for additions, by what they are added to (FNDDS "Guideline amount ..." portions)
     _CONTEXTS = (
-        ("beverage", "per fl oz of beverage"), ("bread", "per slice of bread/roll"),
-        ("hot cereal", "per cup of hot cereal"), ("salad", "in salad"), ("sandwich", "on regular sandwich"),
+        ("beverage", "per fl oz of beverage"),
+        ("bread", "per slice of bread/roll"),
+        ("hot cereal", "per cup of hot cereal"),
+        ("salad", "in salad"),
+        ("sandwich", "on regular sandwich"),
         ("vegetable", "per cup of vegetable"),
     )
 
@@ -257,8 +455,10 @@ class DiaryMatcher:
 
     def _guideline_additions(self, items: list[ItemMatch]) -> list[ItemMatch]:
         # milk, butter, sugar... are what is added, never the base it is added to
-        bases = [(k, None if (_words(it.text)[-1:] and _words(it.text)[-1] in _ADDITIONS) else self._context(it))
-                 for k, it in enumerate(items)]
+        bases = [
+            (k, None if (_words(it.text)[-1:] and _words(it.text)[-1] in _ADDITIONS) else self._context(it))
+            for k, it in enumerate(items)
+        ]
         bases = [(k, c) for k, c in bases if c is not None]
         if not bases:
             return items
@@ -273,8 +473,9 @@ class DiaryMatcher:
                     grams = float(g["grams"].iloc[0]) * units
                     base = items[b].description
                     it.grams = grams
-                    it.portion_basis = (f"USDA's guideline amount {label} ({float(g['grams'].iloc[0]):g} g) x "
-                                        f"{units:.3g} for {base}")
+                    it.portion_basis = (
+                        f"USDA's guideline amount {label} ({float(g['grams'].iloc[0]):g} g) x {units:.3g} for {base}"
+                    )
                     it.portion_assumed = True
                     break
         return items
@@ -303,8 +504,12 @@ class DiaryMatcher:
         found = self._phrases.get(key)
         if found is None:  # "raw sauerkraut", "steamed broccoli": the everyday word without its describing words
             core = " ".join(w for w in key.split() if w not in _SOFT)
-            if core and core != key and core in self._phrases and not self._state_conflict(
-                    key, core, self._desc[self._pos[self._phrases[core][0]]]):
+            if (
+                core
+                and core != key
+                and core in self._phrases
+                and not self._state_conflict(key, core, self._desc[self._pos[self._phrases[core][0]]])
+            ):
                 found = self._phrases[core]
                 corrected = corrected + [f"read as '{core}'"]
         if found is not None:
@@ -315,11 +520,23 @@ class DiaryMatcher:
             return ItemMatch(text, "unmatched", note="no food words found")
         j, score, cover, head_ok, extra_head, cands, extra = self._search(words)
         if j is None or cover < _LOW_MIN:
-            return ItemMatch(text, "unmatched", note=f"no USDA food has the words '{' '.join(words)}'",
-                             candidates=self._cand_list(cands))
+            return ItemMatch(
+                text,
+                "unmatched",
+                note=f"no USDA food has the words '{' '.join(words)}'",
+                candidates=self._cand_list(cands),
+            )
         core_ok = all(w in self._main[j] or w in self._add[j] for w in words if w not in _SOFT)
-        status = "matched" if ((cover >= _MATCH_MIN or (core_ok and cover >= 0.6)) and head_ok and extra_head == 0
-                               and extra <= (_MAX_EXTRA if len(self._ids[j]) != 5 else 1)) else "low_confidence"
+        status = (
+            "matched"
+            if (
+                (cover >= _MATCH_MIN or (core_ok and cover >= 0.6))
+                and head_ok
+                and extra_head == 0
+                and extra <= (_MAX_EXTRA if len(self._ids[j]) != 5 else 1)
+            )
+            else "low_confidence"
+        )
         note = ""
         if status != "matched":
             missing = [w for w in words if w not in self._main[j] and w not in self._add[j] and w not in _SOFT]
@@ -331,8 +548,9 @@ class DiaryMatcher:
             elif not head_ok:
                 why.append("the food word is not the main word of the USDA description")
             note = "; ".join(why)
-        m = self._with_portion(text, portion, self._ids[j], "search", round(min(1.0, cover), 3), corrected,
-                               cands, status=status)
+        m = self._with_portion(
+            text, portion, self._ids[j], "search", round(min(1.0, cover), 3), corrected, cands, status=status
+        )
         if note:
             m.note = note + ("; " + m.note if m.note else "")
         return m
@@ -380,7 +598,9 @@ class DiaryMatcher:
             head = self._head[j]
             head_ok = bool(head & q)
             extra_head = len([t for t in head - q if t not in _NEUTRAL and t not in _GENERIC_HEADS and not t.isdigit()])
-            extra = len([t for t in self._main[j] - q if t not in _NEUTRAL and not t.isdigit() and t not in self._concat[j]])
+            extra = len(
+                [t for t in self._main[j] - q if t not in _NEUTRAL and not t.isdigit() and t not in self._concat[j]]
+            )
             s = cover + 0.15 * head_ok - 0.12 * extra_head - 0.025 * extra
             s += 0.05 * bool(_GENERIC.search(self._desc[j])) - 0.01 * self._source_rank[j]
             s -= 0.08 * len((self._main[j] & _FORM_WORDS) - q)  # "Salmon, dried" is not "salmon"
@@ -402,29 +622,73 @@ class DiaryMatcher:
         return out
 
     # ------------------------------------------------------------------ portions
-    def _with_portion(self, text, portion: Portion, fid: str, how: str, conf: float, corrected, cands,
-                      *, status: str = "matched") -> ItemMatch:
+    def _with_portion(
+        self, text, portion: Portion, fid: str, how: str, conf: float, corrected, cands, *, status: str = "matched"
+    ) -> ItemMatch:
         desc = self._desc[self._pos[fid]]
         key = self._key(portion.food or text)
         if corrected and key:  # count the food by its corrected name: "1 bananna" is one banana
-            portion = Portion(portion.quantity, portion.unit, " ".join(_spell_fixed(key, corrected)), portion.size,
-                              portion.stated, portion.text)
+            portion = Portion(
+                portion.quantity,
+                portion.unit,
+                " ".join(_spell_fixed(key, corrected)),
+                portion.size,
+                portion.stated,
+                portion.text,
+            )
         grams, basis, assumed = self.grams(portion, fid)
         alias = self.db.aliases.get(_norm_key(portion.food or text))
         if how == "alias" and alias is not None and alias[1] is not None and portion.unit is None:
-            grams, basis, assumed = portion.quantity * alias[1], f"{portion.quantity:g} x your portion of {alias[1]:g} g", False
+            grams, basis, assumed = (
+                portion.quantity * alias[1],
+                f"{portion.quantity:g} x your portion of {alias[1]:g} g",
+                False,
+            )
         note = ("spelling read as: " + ", ".join(corrected)) if corrected else ""
         cand_list = self._cand_list([self._pos[fid]] + [j for j in cands if self._ids[j] != fid]) if cands else []
         if grams is None:
-            return ItemMatch(text, "no_portion", fid, desc, None, basis, False, conf, how,
-                             (note + "; " if note else "") + basis, cand_list)
+            return ItemMatch(
+                text,
+                "no_portion",
+                fid,
+                desc,
+                None,
+                basis,
+                False,
+                conf,
+                how,
+                (note + "; " if note else "") + basis,
+                cand_list,
+            )
         usual = self._usual_grams(fid)
         if grams > MAX_ENTRY_G or (usual and grams > max(MAX_PORTIONS * usual, 500.0) and portion.unit not in MASS_G):
-            return ItemMatch(text, "implausible", fid, desc, grams, basis, assumed, conf, how,
-                             f"{grams:.0f} g in one entry is not plausible — check the amount and unit (g or kg?)",
-                             cand_list)
-        return ItemMatch(text, status, fid, desc, float(grams), basis, assumed, conf, how, note, cand_list,
-                         amount_stated=bool(portion.stated))
+            return ItemMatch(
+                text,
+                "implausible",
+                fid,
+                desc,
+                grams,
+                basis,
+                assumed,
+                conf,
+                how,
+                f"{grams:.0f} g in one entry is not plausible — check the amount and unit (g or kg?)",
+                cand_list,
+            )
+        return ItemMatch(
+            text,
+            status,
+            fid,
+            desc,
+            float(grams),
+            basis,
+            assumed,
+            conf,
+            how,
+            note,
+            cand_list,
+            amount_stated=bool(portion.stated),
+        )
 
     def _usual_grams(self, fid: str) -> float | None:
         p = self.db.portions_of(fid)
@@ -471,13 +735,18 @@ class DiaryMatcher:
                 if hit is not None:
                     g = q * mult * hit.grams / hit.amount
                     return g, f"{q:g} {unit} taken as '{hit.text}' ({note})", True
-        elif portion.stated or portion.size or (re.match(r"(a|an|one)\s", portion.text or "")
-                                                and not self._is_drink(fid)):
+        elif (
+            portion.stated
+            or portion.size
+            or (re.match(r"(a|an|one)\s", portion.text or "") and not self._is_drink(fid))
+        ):
             article_only = not (portion.stated or portion.size)  # "a pear": one pear; "a cappuccino": the usual cup
             whole = set(_words(portion.food)) | {"each", "item", "fruit", "whole", "medium", "regular"}
             pieces = {"piece", "nut", "berry", "kernel", "clove", "leaf", "egg"}
             hit = _pick(rows, {portion.size}, portion.size) if portion.size else None
-            hit = hit or _pick(rows, whole, portion.size) or (None if article_only else _pick(rows, pieces, portion.size))
+            hit = (
+                hit or _pick(rows, whole, portion.size) or (None if article_only else _pick(rows, pieces, portion.size))
+            )
             if hit is not None:
                 g = q * hit.grams / hit.amount
                 return g, f"{q:g} x {hit.table} portion '{hit.text}' ({hit.grams / hit.amount:g} g)", False
@@ -489,7 +758,8 @@ class DiaryMatcher:
             lead = "no amount given" if not (portion.stated or portion.size) else f"no {what} of this size in USDA"
             return g, f"{lead}: {q:g} x the usual portion ({r.table} '{r.text}', {r.grams:g} g) assumed", True
         serving = [r for r in rows if re.search(r"serving|nlea", r.measure)] or [
-            r for r in rows if _cups(r.measure) is None and not re.match(r"(oz|lb|g)\b", r.measure)]
+            r for r in rows if _cups(r.measure) is None and not re.match(r"(oz|lb|g)\b", r.measure)
+        ]
         serving = serving or [r for r in rows if not r.default]
         if serving:
             r = serving[0]
@@ -501,14 +771,21 @@ class DiaryMatcher:
         j = self._pos[fid]
         cat = str(self.db.foods["category"].iat[j]) if "category" in self.db.foods else ""
         words = self._main[j]
-        return bool(re.search(r"beverage|drink|juice|milk|coffee|tea|beer|wine|liquor|water|soda|smoothie", cat, re.I)
-                    or words & {"beverage", "juice", "milk", "coffee", "tea", "beer", "wine", "soda", "drink"})
+        return bool(
+            re.search(r"beverage|drink|juice|milk|coffee|tea|beer|wine|liquor|water|soda|smoothie", cat, re.I)
+            or words & {"beverage", "juice", "milk", "coffee", "tea", "beer", "wine", "soda", "drink"}
+        )
 
 
-_CUPS = [(re.compile(r"^(cup|c)\b"), 1.0), (re.compile(r"^(tablespoon|tbsp|tbs)\b"), 1 / 16),
-         (re.compile(r"^(teaspoon|tsp)\b"), 1 / 48), (re.compile(r"^(fl oz|fluid ounce)"), 1 / 8),
-         (re.compile(r"^(ml|milliliter|millilitre)\b"), 1 / 236.5882365), (re.compile(r"^pint\b"), 2.0),
-         (re.compile(r"^quart\b"), 4.0)]
+_CUPS = [
+    (re.compile(r"^(cup|c)\b"), 1.0),
+    (re.compile(r"^(tablespoon|tbsp|tbs)\b"), 1 / 16),
+    (re.compile(r"^(teaspoon|tsp)\b"), 1 / 48),
+    (re.compile(r"^(fl oz|fluid ounce)"), 1 / 8),
+    (re.compile(r"^(ml|milliliter|millilitre)\b"), 1 / 236.5882365),
+    (re.compile(r"^pint\b"), 2.0),
+    (re.compile(r"^quart\b"), 4.0),
+]
 
 
 def _spell_fixed(key: str, corrected: list[str]) -> list[str]:
@@ -536,8 +813,11 @@ def _pick(rows, words: set, size: str | None):
         if not (mw & words):
             continue
         rank = 0 if (size and size in mw) else 1
-        if mw & {"snack", "mini", "miniature", "crust", "thin", "bite", "prepackaged", "microwave", "package"} \
-                and not (size and size in mw) and not words & {"package", "packet"}:
+        if (
+            mw & {"snack", "mini", "miniature", "crust", "thin", "bite", "prepackaged", "microwave", "package"}
+            and not (size and size in mw)
+            and not words & {"package", "packet"}
+        ):
             rank += 4  # a snack-size slice is not what "a slice" means
         if rank >= 4:
             continue  # a snack-size slice or a prepackaged bowl is never what the word means
@@ -545,4 +825,3 @@ def _pick(rows, words: set, size: str | None):
         if best is None or (rank, dist) < best[0]:
             best = ((rank, dist), r)
     return None if best is None else best[1]
-

@@ -26,7 +26,7 @@ from scipy.special import ndtr
 from .._data import package_table
 from ..errors import InputError
 
-__all__ = ["dii_parameters", "inflammatory_score", "dii_intakes_from_foods", "SCORE_LABEL", "N_PARAMETERS"]
+__all__ = ["N_PARAMETERS", "SCORE_LABEL", "dii_intakes_from_foods", "dii_parameters", "inflammatory_score"]
 
 SCORE_LABEL = "inflammatory-potential score using the published DII parameters (Shivappa et al. 2014)"
 N_PARAMETERS = 45
@@ -34,8 +34,7 @@ N_PARAMETERS = 45
 
 @lru_cache(maxsize=1)
 def _params() -> pd.DataFrame:
-    df = package_table("dii_parameters.tsv", comment="#", keep_default_na=False,
-                     dtype={"sr28": str, "unit": str})
+    df = package_table("dii_parameters.tsv", comment="#", keep_default_na=False, dtype={"sr28": str, "unit": str})
     return df.set_index("parameter")
 
 
@@ -90,8 +89,11 @@ def inflammatory_score(intakes) -> pd.DataFrame:
     for c in df.columns:
         key = str(c).lower()
         if key not in lookup:
-            raise InputError(f"unknown DII parameter {c!r}", source="inflammatory_score",
-                             hint="use the parameter names of gutaxis.lifestyle.dii_parameters(), e.g. 'Fiber'")
+            raise InputError(
+                f"unknown DII parameter {c!r}",
+                source="inflammatory_score",
+                hint="use the parameter names of gutaxis.lifestyle.dii_parameters(), e.g. 'Fiber'",
+            )
         rename[c] = lookup[key]
     df = df.rename(columns=rename)
     numeric = all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
@@ -99,8 +101,10 @@ def inflammatory_score(intakes) -> pd.DataFrame:
     bad = vals.isna() & df.notna()
     if bad.to_numpy().any():
         r, c = np.argwhere(bad.to_numpy())[0]
-        raise InputError(f"intake for {df.columns[c]!r} (row {df.index[r]!r}) is not a number: {df.iat[r, c]!r}",
-                         source="inflammatory_score")
+        raise InputError(
+            f"intake for {df.columns[c]!r} (row {df.index[r]!r}) is not a number: {df.iat[r, c]!r}",
+            source="inflammatory_score",
+        )
     if (vals < 0).to_numpy().any():
         r, c = np.argwhere((vals < 0).to_numpy())[0]
         raise InputError(f"negative intake for {df.columns[c]!r} (row {df.index[r]!r})", source="inflammatory_score")
@@ -112,11 +116,14 @@ def inflammatory_score(intakes) -> pd.DataFrame:
     score = np.where(avail, contrib, 0.0).sum(axis=1)
     out = pd.DataFrame({"score": score, "n_parameters": avail.sum(axis=1).astype(int)}, index=df.index)
     out["label"] = [f"{SCORE_LABEL}; {n} of {N_PARAMETERS} parameters available" for n in out["n_parameters"]]
-    out = pd.concat([out, pd.DataFrame(contrib, index=df.index, columns=[f"contrib:{n}" for n in vals.columns])],
-                    axis=1)  # one block, not one insert per parameter
+    out = pd.concat(
+        [out, pd.DataFrame(contrib, index=df.index, columns=[f"contrib:{n}" for n in vals.columns])], axis=1
+    )  # one block, not one insert per parameter
     out.loc[out["n_parameters"] == 0, "score"] = np.nan
-    out.attrs["params"] = {"method": "z=(intake-mean)/sd; p=2*Phi(z)-1; sum p*effect",
-                           "citation": "Shivappa N et al. Public Health Nutr 2014;17:1689-96. doi:10.1017/S1368980013002115"}
+    out.attrs["params"] = {
+        "method": "z=(intake-mean)/sd; p=2*Phi(z)-1; sum p*effect",
+        "citation": "Shivappa N et al. Public Health Nutr 2014;17:1689-96. doi:10.1017/S1368980013002115",
+    }
     if single:
         out.index = [0]
     return out
@@ -146,8 +153,11 @@ def dii_intakes_from_foods(items: pd.DataFrame, foods: pd.DataFrame, *, by: str 
     p = _params()
     if not foods.index.is_unique:
         dup = foods.index[foods.index.duplicated()].unique()[:3].tolist()
-        raise InputError(f"the food table has repeated food ids, e.g. {dup}", source="dii_intakes_from_foods",
-                         hint="keep one row per food id (FoodDatabase and read_usda_abbrev tables already do)")
+        raise InputError(
+            f"the food table has repeated food ids, e.g. {dup}",
+            source="dii_intakes_from_foods",
+            hint="keep one row per food id (FoodDatabase and read_usda_abbrev tables already do)",
+        )
     ok = items.dropna(subset=["ndb_no", "grams"])
     rows = foods.index.get_indexer(ok["ndb_no"])  # the index's own hash table: no rebuild per call (isin would)
     ok = ok[rows >= 0]
@@ -159,14 +169,18 @@ def dii_intakes_from_foods(items: pd.DataFrame, foods: pd.DataFrame, *, by: str 
     for name, src in p["sr28"].items():
         if not src:
             continue
-        needs = (_RETINOL_PARTS
-                 if src == "retinol_equivalents" else ([] if src.startswith("food:") else [src]))
+        needs = _RETINOL_PARTS if src == "retinol_equivalents" else ([] if src.startswith("food:") else [src])
         if any(c not in f.columns for c in needs):
             continue  # not in this food table: the parameter is unavailable
         if src == "retinol_equivalents":
             parts = f[_RETINOL_PARTS].to_numpy(dtype=float)
-            per100 = np.where(np.isnan(parts[:, 0]) & np.isnan(parts[:, 1]), np.nan, np.nan_to_num(parts[:, 0])
-                              + np.nan_to_num(parts[:, 1]) / 6.0 + (np.nan_to_num(parts[:, 2]) + np.nan_to_num(parts[:, 3])) / 12.0)
+            per100 = np.where(
+                np.isnan(parts[:, 0]) & np.isnan(parts[:, 1]),
+                np.nan,
+                np.nan_to_num(parts[:, 0])
+                + np.nan_to_num(parts[:, 1]) / 6.0
+                + (np.nan_to_num(parts[:, 2]) + np.nan_to_num(parts[:, 3])) / 12.0,
+            )
         elif src.startswith("food:"):
             word = src.split(":", 1)[1].upper()
             desc = f["description"].astype(str).str.upper()

@@ -23,7 +23,7 @@ import pandas as pd
 from .._data import package_table
 from ..errors import InputError
 
-__all__ = ["fermented_foods", "classify_fermented", "fermented_flags", "LIVE_VALUES"]
+__all__ = ["LIVE_VALUES", "classify_fermented", "fermented_flags", "fermented_foods"]
 
 LIVE_VALUES = ("yes", "varies", "no")
 
@@ -66,8 +66,14 @@ def classify_fermented(text: str | None = None, description: str | None = None) 
     if not picks:
         return None
     row = _table().iloc[min(picks)]
-    return {"fermented_id": row["id"], "name": row["name"], "live_cultures": row["live_cultures"],
-            "serving_g": row["serving_g"], "reason": row["reason"], "citation": row["citation"]}
+    return {
+        "fermented_id": row["id"],
+        "name": row["name"],
+        "live_cultures": row["live_cultures"],
+        "serving_g": row["serving_g"],
+        "reason": row["reason"],
+        "citation": row["citation"],
+    }
 
 
 def fermented_flags(foods: pd.DataFrame) -> pd.DataFrame:

@@ -26,8 +26,15 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["FNDDS_DATASET", "SR28_FULL_DATASET", "FNDDS_NUTRIENTS", "read_fndds", "read_fndds_portions",
-           "read_sr28_weights", "parse_portion_text"]
+__all__ = [
+    "FNDDS_DATASET",
+    "FNDDS_NUTRIENTS",
+    "SR28_FULL_DATASET",
+    "parse_portion_text",
+    "read_fndds",
+    "read_fndds_portions",
+    "read_sr28_weights",
+]
 
 FNDDS_DATASET = "fndds_2017_2018"
 SR28_FULL_DATASET = "usda_sr28_full"
@@ -39,24 +46,49 @@ _FNDDS_FILES = {
 
 #: FNDDS nutrient columns -> gutaxis names (the names of :func:`read_usda_abbrev`, plus the extras)
 FNDDS_NUTRIENTS = {
-    "Energy (kcal)": "energy_kcal", "Protein (g)": "protein_g", "Carbohydrate (g)": "carbohydrate_g",
-    "Sugars, total (g)": "sugars_g", "Fiber, total dietary (g)": "fiber_g", "Total Fat (g)": "fat_g",
-    "Fatty acids, total saturated (g)": "sat_fat_g", "Fatty acids, total monounsaturated (g)": "mufa_g",
-    "Fatty acids, total polyunsaturated (g)": "pufa_g", "Cholesterol (mg)": "cholesterol_mg",
-    "Retinol (mcg)": "retinol_ug", "Vitamin A, RAE (mcg_RAE)": "vitamin_a_rae_ug",
-    "Carotene, alpha (mcg)": "alpha_carotene_ug", "Carotene, beta (mcg)": "beta_carotene_ug",
-    "Cryptoxanthin, beta (mcg)": "beta_cryptoxanthin_ug", "Lycopene (mcg)": "lycopene_ug",
-    "Lutein + zeaxanthin (mcg)": "lutein_zeaxanthin_ug", "Thiamin (mg)": "thiamin_mg",
-    "Riboflavin (mg)": "riboflavin_mg", "Niacin (mg)": "niacin_mg", "Vitamin B-6 (mg)": "vitamin_b6_mg",
-    "Folic acid (mcg)": "folic_acid_ug", "Folate, food (mcg)": "food_folate_ug",
-    "Folate, DFE (mcg_DFE)": "folate_dfe_ug", "Folate, total (mcg)": "folate_total_ug",
-    "Choline, total (mg)": "choline_mg", "Vitamin B-12 (mcg)": "vitamin_b12_ug",
-    "Vitamin C (mg)": "vitamin_c_mg", "Vitamin D (D2 + D3) (mcg)": "vitamin_d_ug",
-    "Vitamin E (alpha-tocopherol) (mg)": "vitamin_e_mg", "Vitamin K (phylloquinone) (mcg)": "vitamin_k_ug",
-    "Calcium (mg)": "calcium_mg", "Phosphorus (mg)": "phosphorus_mg", "Magnesium (mg)": "magnesium_mg",
-    "Iron (mg)": "iron_mg", "Zinc (mg)": "zinc_mg", "Copper (mg)": "copper_mg", "Selenium (mcg)": "selenium_ug",
-    "Potassium (mg)": "potassium_mg", "Sodium (mg)": "sodium_mg", "Caffeine (mg)": "caffeine_mg",
-    "Alcohol (g)": "alcohol_g", "Water (g)": "water_g",
+    "Energy (kcal)": "energy_kcal",
+    "Protein (g)": "protein_g",
+    "Carbohydrate (g)": "carbohydrate_g",
+    "Sugars, total (g)": "sugars_g",
+    "Fiber, total dietary (g)": "fiber_g",
+    "Total Fat (g)": "fat_g",
+    "Fatty acids, total saturated (g)": "sat_fat_g",
+    "Fatty acids, total monounsaturated (g)": "mufa_g",
+    "Fatty acids, total polyunsaturated (g)": "pufa_g",
+    "Cholesterol (mg)": "cholesterol_mg",
+    "Retinol (mcg)": "retinol_ug",
+    "Vitamin A, RAE (mcg_RAE)": "vitamin_a_rae_ug",
+    "Carotene, alpha (mcg)": "alpha_carotene_ug",
+    "Carotene, beta (mcg)": "beta_carotene_ug",
+    "Cryptoxanthin, beta (mcg)": "beta_cryptoxanthin_ug",
+    "Lycopene (mcg)": "lycopene_ug",
+    "Lutein + zeaxanthin (mcg)": "lutein_zeaxanthin_ug",
+    "Thiamin (mg)": "thiamin_mg",
+    "Riboflavin (mg)": "riboflavin_mg",
+    "Niacin (mg)": "niacin_mg",
+    "Vitamin B-6 (mg)": "vitamin_b6_mg",
+    "Folic acid (mcg)": "folic_acid_ug",
+    "Folate, food (mcg)": "food_folate_ug",
+    "Folate, DFE (mcg_DFE)": "folate_dfe_ug",
+    "Folate, total (mcg)": "folate_total_ug",
+    "Choline, total (mg)": "choline_mg",
+    "Vitamin B-12 (mcg)": "vitamin_b12_ug",
+    "Vitamin C (mg)": "vitamin_c_mg",
+    "Vitamin D (D2 + D3) (mcg)": "vitamin_d_ug",
+    "Vitamin E (alpha-tocopherol) (mg)": "vitamin_e_mg",
+    "Vitamin K (phylloquinone) (mcg)": "vitamin_k_ug",
+    "Calcium (mg)": "calcium_mg",
+    "Phosphorus (mg)": "phosphorus_mg",
+    "Magnesium (mg)": "magnesium_mg",
+    "Iron (mg)": "iron_mg",
+    "Zinc (mg)": "zinc_mg",
+    "Copper (mg)": "copper_mg",
+    "Selenium (mcg)": "selenium_ug",
+    "Potassium (mg)": "potassium_mg",
+    "Sodium (mg)": "sodium_mg",
+    "Caffeine (mg)": "caffeine_mg",
+    "Alcohol (g)": "alcohol_g",
+    "Water (g)": "water_g",
 }
 # omega-3: ALA (18:3, FNDDS does not split its isomers), stearidonic (18:4), EPA, DPA, DHA; omega-6: 18:2 + 20:4
 _OMEGA3 = ("18:3 (g)", "18:4 (g)", "20:5 n-3 (g)", "22:5 n-3 (g)", "22:6 n-3 (g)")
@@ -79,9 +111,12 @@ def _file(folder, dataset: str, name: str) -> Path:
     base = Path(folder).expanduser() if folder is not None else _cache_folder(dataset)
     p = base / name
     if not p.is_file():
-        raise InputError(f"{name} not found", source=base,
-                         hint=f"fetch it once with `gutaxis datasets fetch {dataset}` (then it works offline), "
-                              "or pass the folder that holds it")
+        raise InputError(
+            f"{name} not found",
+            source=base,
+            hint=f"fetch it once with `gutaxis datasets fetch {dataset}` (then it works offline), "
+            "or pass the folder that holds it",
+        )
     from ..io.datasets import verify_cached
 
     return verify_cached(p)  # the cache's copy is checked against the registry; another folder is the user's
@@ -95,8 +130,11 @@ def _read_fndds_csv(p: Path) -> pd.DataFrame:
         raise InputError(f"not an FNDDS 'At A Glance' CSV ({exc})", source=p) from None
     df.columns = [str(c).replace("\n", " ").strip() for c in df.columns]
     if "Food code" not in df.columns:
-        raise InputError("no 'Food code' column in the second record", source=p,
-                         hint="expected the FNDDS 2017-2018 At A Glance CSV (a title record, then the header)")
+        raise InputError(
+            "no 'Food code' column in the second record",
+            source=p,
+            hint="expected the FNDDS 2017-2018 At A Glance CSV (a title record, then the header)",
+        )
     df = df[df["Food code"].str.fullmatch(r"\d{8}")]
     return df
 
@@ -113,8 +151,11 @@ def _read_fndds_cached(folder: str) -> pd.DataFrame:
     bad = values.isna().to_numpy()
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise InputError(f"food code {nut['Food code'].iat[r]}, column {values.columns[c]!r}: "
-                         f"{nut[values.columns[c]].iat[r]!r} is not a number", source=p_nut)
+        raise InputError(
+            f"food code {nut['Food code'].iat[r]}, column {values.columns[c]!r}: "
+            f"{nut[values.columns[c]].iat[r]!r} is not a number",
+            source=p_nut,
+        )
     if (values.to_numpy() < 0).any():
         r, c = np.argwhere(values.to_numpy() < 0)[0]
         raise InputError(f"food code {nut['Food code'].iat[r]}, column {values.columns[c]!r}: negative", source=p_nut)
@@ -129,8 +170,12 @@ def _read_fndds_cached(folder: str) -> pd.DataFrame:
     out.insert(1, "additional", meta["Additional food description"].reindex(out.index).fillna("").to_numpy())
     out.insert(2, "category", meta["WWEIA Category description"].reindex(out.index).fillna("").to_numpy())
     out.insert(3, "food_source", "FNDDS 2017-2018")
-    out.attrs["provenance"] = {"reader": "gutaxis.lifestyle.fndds.read_fndds", "source": str(p_nut.parent),
-                               "sha256": hashlib.sha256(p_nut.read_bytes()).hexdigest(), "citation": CITATION}
+    out.attrs["provenance"] = {
+        "reader": "gutaxis.lifestyle.fndds.read_fndds",
+        "source": str(p_nut.parent),
+        "sha256": hashlib.sha256(p_nut.read_bytes()).hexdigest(),
+        "citation": CITATION,
+    }
     return out
 
 
@@ -181,12 +226,17 @@ def _read_fndds_portions_cached(folder: str) -> pd.DataFrame:
     ok = grams > 0  # one upstream row (human milk, not specified) weighs 0 g
     df, grams = df[ok], grams[ok]
     parsed = [parse_portion_text(t) for t in df["Portion description"]]
-    return pd.DataFrame({
-        "food_id": df["Food code"].to_numpy(), "text": df["Portion description"].to_numpy(),
-        "amount": [a for a, _ in parsed], "measure": [m for _, m in parsed], "grams": grams.to_numpy(dtype=float),
-        "default": (df["Portion description"].str.strip().str.lower() == "quantity not specified").to_numpy(),
-        "table": "FNDDS",
-    })
+    return pd.DataFrame(
+        {
+            "food_id": df["Food code"].to_numpy(),
+            "text": df["Portion description"].to_numpy(),
+            "amount": [a for a, _ in parsed],
+            "measure": [m for _, m in parsed],
+            "grams": grams.to_numpy(dtype=float),
+            "default": (df["Portion description"].str.strip().str.lower() == "quantity not specified").to_numpy(),
+            "table": "FNDDS",
+        }
+    )
 
 
 def read_fndds_portions(folder: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -205,12 +255,17 @@ def _read_sr28_weights_cached(folder: str) -> pd.DataFrame:
             continue
         f = [x.strip("~") for x in line.split("^")]
         if len(f) < 5:
-            raise InputError(f"line {lineno}: {len(f)} '^'-separated fields, expected 7", source=p,
-                             hint="this is not the SR28 WEIGHT.txt layout (NDB_No^Seq^Amount^Msre_Desc^Gm_Wgt^...)")
+            raise InputError(
+                f"line {lineno}: {len(f)} '^'-separated fields, expected 7",
+                source=p,
+                hint="this is not the SR28 WEIGHT.txt layout (NDB_No^Seq^Amount^Msre_Desc^Gm_Wgt^...)",
+            )
         try:
             amount, grams = float(f[2]), float(f[4])
         except ValueError:
-            raise InputError(f"line {lineno}: amount {f[2]!r} or gram weight {f[4]!r} is not a number", source=p) from None
+            raise InputError(
+                f"line {lineno}: amount {f[2]!r} or gram weight {f[4]!r} is not a number", source=p
+            ) from None
         if amount > 0 and grams > 0:
             rows.append((f[0].zfill(5), f"{f[2]} {f[3]}", amount, f[3].lower(), grams))
     df = pd.DataFrame(rows, columns=["food_id", "text", "amount", "measure", "grams"])

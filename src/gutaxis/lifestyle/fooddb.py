@@ -29,7 +29,7 @@ from .._data import package_table
 from ..errors import InputError
 from .fndds import read_fndds, read_fndds_portions, read_sr28_weights
 
-__all__ = ["FoodDatabase", "load_food_database", "dishes", "lexicon"]
+__all__ = ["FoodDatabase", "dishes", "lexicon", "load_food_database"]
 
 
 @lru_cache(maxsize=1)
@@ -84,8 +84,10 @@ def _dish_rows(foods: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[st
     for r in pd.concat([tab[own], tab[~own]]).itertuples(index=False):
         comps = [c.split(":") for c in str(r.components).split("+") if c.strip()]
         if not comps:
-            per100 = pd.Series({c: pd.to_numeric(getattr(r, c, ""), errors="coerce") for c in nutrient_cols
-                                if hasattr(r, c)}, dtype=float)
+            per100 = pd.Series(
+                {c: pd.to_numeric(getattr(r, c, ""), errors="coerce") for c in nutrient_cols if hasattr(r, c)},
+                dtype=float,
+            )
             total = 100.0
         else:
             codes = [code.strip() for code, _ in comps]
@@ -94,19 +96,37 @@ def _dish_rows(foods: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[st
                 continue
             grams = [float(g) for _, g in comps]
             total = sum(grams)
-            per100 = sum((made[c] if c in made else foods.loc[c, nutrient_cols].astype(float)).fillna(0.0) * g
-                         for c, g in zip(codes, grams)) / total
+            per100 = (
+                sum(
+                    (made[c] if c in made else foods.loc[c, nutrient_cols].astype(float)).fillna(0.0) * g
+                    for c, g in zip(codes, grams)
+                )
+                / total
+            )
         made[r.id] = per100.reindex(nutrient_cols)
         row = per100.to_dict()
-        row.update(description=r.name, additional=str(getattr(r, "synonyms", "")).replace("|", "; "),
-                   category="gutaxis dish", food_source="gutaxis dishes.tsv: " + str(getattr(r, "citation", "")))
+        row.update(
+            description=r.name,
+            additional=str(getattr(r, "synonyms", "")).replace("|", "; "),
+            category="gutaxis dish",
+            food_source="gutaxis dishes.tsv: " + str(getattr(r, "citation", "")),
+        )
         if getattr(r, "nova", ""):
             row["nova"] = int(r.nova)
         row["_live"] = getattr(r, "live_cultures", "")
         rows.append(pd.Series(row, name=r.id))
         serving = float(getattr(r, "serving_g", "") or total)
-        portions.append({"food_id": r.id, "text": str(getattr(r, "serving_desc", "1 serving")), "amount": 1.0,
-                         "measure": "serving", "grams": serving, "default": True, "table": "dish"})
+        portions.append(
+            {
+                "food_id": r.id,
+                "text": str(getattr(r, "serving_desc", "1 serving")),
+                "amount": 1.0,
+                "measure": "serving",
+                "grams": serving,
+                "default": True,
+                "table": "dish",
+            }
+        )
     frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*nutrient_cols, "description"])
     return frame, pd.DataFrame(portions), skipped
 
@@ -118,8 +138,16 @@ def _nova_for_fndds(codes: pd.Index, nova: pd.DataFrame) -> pd.Series:
     return m.reindex(codes).astype("Int64")
 
 
-def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None, personal: pd.DataFrame | None = None,
-                       aliases: pd.DataFrame | None = None, require_sr28: bool = False) -> FoodDatabase:
+def load_food_database(
+    fndds=None,
+    sr28=None,
+    *,
+    usda_path=None,
+    nova_path=None,
+    personal: pd.DataFrame | None = None,
+    aliases: pd.DataFrame | None = None,
+    require_sr28: bool = False,
+) -> FoodDatabase:
     """Build the diary food database.
 
     Parameters
@@ -156,8 +184,10 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
         except InputError as exc:
             if require_sr28 or _changed_cache(exc):
                 raise
-            notes.append("SR28 household measures (WEIGHT.txt) are not in the cache: SR28 foods use their two "
-                         "ABBREV measures only (gutaxis datasets fetch usda_sr28_full)")
+            notes.append(
+                "SR28 household measures (WEIGHT.txt) are not in the cache: SR28 foods use their two "
+                "ABBREV measures only (gutaxis datasets fetch usda_sr28_full)"
+            )
             portions = pd.concat([portions, _abbrev_measures(sr)], ignore_index=True)
     else:
         notes.append("USDA SR28 is not in the cache: FNDDS alone is used (gutaxis datasets fetch usda_sr28_abbrev)")
@@ -166,8 +196,14 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
     dish, dish_portions, skipped = _dish_rows(foods)
     live = dish.pop("_live") if "_live" in dish else None
     if len(dish):
-        foods = pd.concat([foods, dish.astype({c: float for c in dish.columns if c in foods.columns
-                                               and pd.api.types.is_float_dtype(foods[c])})])
+        foods = pd.concat(
+            [
+                foods,
+                dish.astype(
+                    {c: float for c in dish.columns if c in foods.columns and pd.api.types.is_float_dtype(foods[c])}
+                ),
+            ]
+        )
     portions = pd.concat([portions, dish_portions], ignore_index=True)
     if skipped:
         notes.append(f"{len(skipped)} dishes need SR28 components that are not loaded: {', '.join(skipped)}")
@@ -188,8 +224,10 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
             foods.loc[is_sr, "nova"] = labels["nova"].to_numpy()
         sources.append("NOVA groups of the FoodProX/GroceryDB training set")
     else:
-        notes.append("The NOVA table is not in the cache: the ultra-processed share is not available "
-                     "(gutaxis datasets fetch nova_fndds_sr_grocerydb)")
+        notes.append(
+            "The NOVA table is not in the cache: the ultra-processed share is not available "
+            "(gutaxis datasets fetch nova_fndds_sr_grocerydb)"
+        )
     # a person's own foods add rows; an id that exists already is the person's own value for that food
     if personal is not None and len(personal):
         own = personal.copy()
@@ -199,10 +237,23 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
         if "portion_g" in own.columns:  # your usual portion is the food's default portion
             pg = pd.to_numeric(own["portion_g"], errors="coerce")
             pg = pg[pg > 0]
-            portions = pd.concat([portions, pd.DataFrame({
-                "food_id": pg.index, "text": [f"your portion ({g:g} g)" for g in pg], "amount": 1.0,
-                "measure": "portion", "grams": pg.to_numpy(dtype=float), "default": True, "table": "yours"})],
-                ignore_index=True)
+            portions = pd.concat(
+                [
+                    portions,
+                    pd.DataFrame(
+                        {
+                            "food_id": pg.index,
+                            "text": [f"your portion ({g:g} g)" for g in pg],
+                            "amount": 1.0,
+                            "measure": "portion",
+                            "grams": pg.to_numpy(dtype=float),
+                            "default": True,
+                            "table": "yours",
+                        }
+                    ),
+                ],
+                ignore_index=True,
+            )
         sources.append(f"{len(own)} foods of your own")
     # fermented flags from the descriptions, written as SR28 writes them
     desc_sr = foods["description"].astype(str).str.upper().str.replace(", ", ",", regex=False)
@@ -221,8 +272,11 @@ def load_food_database(fndds=None, sr28=None, *, usda_path=None, nova_path=None,
             if fid not in foods.index and fid.zfill(5) in foods.index:
                 fid = fid.zfill(5)
             if fid not in foods.index:
-                raise InputError(f"alias {r.phrase!r}: food id {fid} is not in the food tables", source="aliases",
-                                 hint="use an FNDDS food code (8 digits), an SR28 NDB number or one of your own foods")
+                raise InputError(
+                    f"alias {r.phrase!r}: food id {fid} is not in the food tables",
+                    source="aliases",
+                    hint="use an FNDDS food code (8 digits), an SR28 NDB number or one of your own foods",
+                )
             g = getattr(r, "grams", None)
             db.aliases[_norm_key(r.phrase)] = (fid, None if g is None or pd.isna(g) else float(g))
     return db
@@ -269,9 +323,9 @@ def _abbrev_measures(sr: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(rows, columns=["food_id", "text", "amount", "measure", "grams", "default", "table"])
 
 
-
-def food_database_for(person=None, *, fndds=None, sr28=None, usda_path=None, nova_path=None, personal=None,
-                      aliases=None):
+def food_database_for(
+    person=None, *, fndds=None, sr28=None, usda_path=None, nova_path=None, personal=None, aliases=None
+):
     """The food data to score a diary with, and one sentence saying which and why.
 
     The FNDDS-based :class:`FoodDatabase` (with SR28, dishes, and the person's own foods and
@@ -284,8 +338,9 @@ def food_database_for(person=None, *, fndds=None, sr28=None, usda_path=None, nov
     own = personal if personal is not None else getattr(person, "foods", None)
     own_aliases = aliases if aliases is not None else getattr(person, "aliases", None)
     try:
-        db = load_food_database(fndds, sr28, usda_path=usda_path, nova_path=nova_path, personal=own,
-                                aliases=own_aliases)
+        db = load_food_database(
+            fndds, sr28, usda_path=usda_path, nova_path=nova_path, personal=own, aliases=own_aliases
+        )
     except InputError as exc:
         if fndds is not None or "fndds" not in str(exc).lower() or _changed_cache(exc):
             raise
@@ -294,9 +349,11 @@ def food_database_for(person=None, *, fndds=None, sr28=None, usda_path=None, nov
 
             person = SimpleNamespace(foods=own, files={"foods": "your own food table"})
         table, note = person_foods(person, usda_path=usda_path, nova_path=nova_path)
-        return table, (note + ". FNDDS 2017-2018 (foods as eaten, household portions, mixed dishes) is not in the "
-                       "cache, so compound entries and household portions are not understood: run "
-                       "`gutaxis datasets fetch fndds_2017_2018` and `gutaxis datasets fetch usda_sr28_full` once")
+        return table, (
+            note + ". FNDDS 2017-2018 (foods as eaten, household portions, mixed dishes) is not in the "
+            "cache, so compound entries and household portions are not understood: run "
+            "`gutaxis datasets fetch fndds_2017_2018` and `gutaxis datasets fetch usda_sr28_full` once"
+        )
     note = db.describe()
     if db.notes:
         note += ". " + ". ".join(db.notes)

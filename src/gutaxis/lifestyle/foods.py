@@ -31,14 +31,14 @@ from . import _text
 
 __all__ = [
     "ABBREV_COLUMNS",
-    "USDA_DATASET",
     "NOVA_DATASET",
-    "default_usda_path",
+    "USDA_DATASET",
     "default_nova_path",
-    "read_usda_abbrev",
-    "read_nova",
-    "nova_for_sr",
+    "default_usda_path",
     "load_food_table",
+    "nova_for_sr",
+    "read_nova",
+    "read_usda_abbrev",
 ]
 
 USDA_DATASET = ("usda_sr28_abbrev", "ABBREV.txt")
@@ -49,35 +49,75 @@ NOVA_DATASET = (
 
 # The 53 fields of ABBREV.txt in file order (no header row in the file) -> our column names.
 ABBREV_COLUMNS: list[tuple[str, str]] = [
-    ("NDB_No", "ndb_no"), ("Shrt_Desc", "description"), ("Water_(g)", "water_g"),
-    ("Energ_Kcal", "energy_kcal"), ("Protein_(g)", "protein_g"), ("Lipid_Tot_(g)", "fat_g"),
-    ("Ash_(g)", "ash_g"), ("Carbohydrt_(g)", "carbohydrate_g"), ("Fiber_TD_(g)", "fiber_g"),
-    ("Sugar_Tot_(g)", "sugars_g"), ("Calcium_(mg)", "calcium_mg"), ("Iron_(mg)", "iron_mg"),
-    ("Magnesium_(mg)", "magnesium_mg"), ("Phosphorus_(mg)", "phosphorus_mg"),
-    ("Potassium_(mg)", "potassium_mg"), ("Sodium_(mg)", "sodium_mg"), ("Zinc_(mg)", "zinc_mg"),
-    ("Copper_(mg)", "copper_mg"), ("Manganese_(mg)", "manganese_mg"), ("Selenium_(µg)", "selenium_ug"),
-    ("Vit_C_(mg)", "vitamin_c_mg"), ("Thiamin_(mg)", "thiamin_mg"), ("Riboflavin_(mg)", "riboflavin_mg"),
-    ("Niacin_(mg)", "niacin_mg"), ("Panto_Acid_(mg)", "pantothenic_acid_mg"),
-    ("Vit_B6_(mg)", "vitamin_b6_mg"), ("Folate_Tot_(µg)", "folate_total_ug"),
-    ("Folic_Acid_(µg)", "folic_acid_ug"), ("Food_Folate_(µg)", "food_folate_ug"),
-    ("Folate_DFE_(µg)", "folate_dfe_ug"), ("Choline_Tot_(mg)", "choline_mg"),
-    ("Vit_B12_(µg)", "vitamin_b12_ug"), ("Vit_A_IU", "vitamin_a_iu"), ("Vit_A_RAE", "vitamin_a_rae_ug"),
-    ("Retinol_(µg)", "retinol_ug"), ("Alpha_Carot_(µg)", "alpha_carotene_ug"),
-    ("Beta_Carot_(µg)", "beta_carotene_ug"), ("Beta_Crypt_(µg)", "beta_cryptoxanthin_ug"),
-    ("Lycopene_(µg)", "lycopene_ug"), ("Lut+Zea_(µg)", "lutein_zeaxanthin_ug"),
-    ("Vit_E_(mg)", "vitamin_e_mg"), ("Vit_D_(µg)", "vitamin_d_ug"), ("Vit_D_IU", "vitamin_d_iu"),
-    ("Vit_K_(µg)", "vitamin_k_ug"), ("FA_Sat_(g)", "sat_fat_g"), ("FA_Mono_(g)", "mufa_g"),
-    ("FA_Poly_(g)", "pufa_g"), ("Cholestrl_(mg)", "cholesterol_mg"), ("GmWt_1", "gmwt_1"),
-    ("GmWt_Desc1", "gmwt_desc1"), ("GmWt_2", "gmwt_2"), ("GmWt_Desc2", "gmwt_desc2"),
+    ("NDB_No", "ndb_no"),
+    ("Shrt_Desc", "description"),
+    ("Water_(g)", "water_g"),
+    ("Energ_Kcal", "energy_kcal"),
+    ("Protein_(g)", "protein_g"),
+    ("Lipid_Tot_(g)", "fat_g"),
+    ("Ash_(g)", "ash_g"),
+    ("Carbohydrt_(g)", "carbohydrate_g"),
+    ("Fiber_TD_(g)", "fiber_g"),
+    ("Sugar_Tot_(g)", "sugars_g"),
+    ("Calcium_(mg)", "calcium_mg"),
+    ("Iron_(mg)", "iron_mg"),
+    ("Magnesium_(mg)", "magnesium_mg"),
+    ("Phosphorus_(mg)", "phosphorus_mg"),
+    ("Potassium_(mg)", "potassium_mg"),
+    ("Sodium_(mg)", "sodium_mg"),
+    ("Zinc_(mg)", "zinc_mg"),
+    ("Copper_(mg)", "copper_mg"),
+    ("Manganese_(mg)", "manganese_mg"),
+    ("Selenium_(µg)", "selenium_ug"),
+    ("Vit_C_(mg)", "vitamin_c_mg"),
+    ("Thiamin_(mg)", "thiamin_mg"),
+    ("Riboflavin_(mg)", "riboflavin_mg"),
+    ("Niacin_(mg)", "niacin_mg"),
+    ("Panto_Acid_(mg)", "pantothenic_acid_mg"),
+    ("Vit_B6_(mg)", "vitamin_b6_mg"),
+    ("Folate_Tot_(µg)", "folate_total_ug"),
+    ("Folic_Acid_(µg)", "folic_acid_ug"),
+    ("Food_Folate_(µg)", "food_folate_ug"),
+    ("Folate_DFE_(µg)", "folate_dfe_ug"),
+    ("Choline_Tot_(mg)", "choline_mg"),
+    ("Vit_B12_(µg)", "vitamin_b12_ug"),
+    ("Vit_A_IU", "vitamin_a_iu"),
+    ("Vit_A_RAE", "vitamin_a_rae_ug"),
+    ("Retinol_(µg)", "retinol_ug"),
+    ("Alpha_Carot_(µg)", "alpha_carotene_ug"),
+    ("Beta_Carot_(µg)", "beta_carotene_ug"),
+    ("Beta_Crypt_(µg)", "beta_cryptoxanthin_ug"),
+    ("Lycopene_(µg)", "lycopene_ug"),
+    ("Lut+Zea_(µg)", "lutein_zeaxanthin_ug"),
+    ("Vit_E_(mg)", "vitamin_e_mg"),
+    ("Vit_D_(µg)", "vitamin_d_ug"),
+    ("Vit_D_IU", "vitamin_d_iu"),
+    ("Vit_K_(µg)", "vitamin_k_ug"),
+    ("FA_Sat_(g)", "sat_fat_g"),
+    ("FA_Mono_(g)", "mufa_g"),
+    ("FA_Poly_(g)", "pufa_g"),
+    ("Cholestrl_(mg)", "cholesterol_mg"),
+    ("GmWt_1", "gmwt_1"),
+    ("GmWt_Desc1", "gmwt_desc1"),
+    ("GmWt_2", "gmwt_2"),
+    ("GmWt_Desc2", "gmwt_desc2"),
     ("Refuse_Pct", "refuse_pct"),
 ]
 _TEXT_FIELDS = {"ndb_no", "description", "gmwt_desc1", "gmwt_desc2"}
 
 NOVA_NUTRIENTS = {
-    "Protein": "protein_g", "Total Fat": "fat_g", "Carbohydrate": "carbohydrate_g",
-    "Sugars, total": "sugars_g", "Fiber, total dietary": "fiber_g", "Calcium": "calcium_mg",
-    "Iron": "iron_mg", "Sodium": "sodium_mg", "Vitamin C": "vitamin_c_mg", "Cholesterol": "cholesterol_mg",
-    "Fatty acids, total saturated": "sat_fat_g", "Total Vitamin A": "vitamin_a_ug",
+    "Protein": "protein_g",
+    "Total Fat": "fat_g",
+    "Carbohydrate": "carbohydrate_g",
+    "Sugars, total": "sugars_g",
+    "Fiber, total dietary": "fiber_g",
+    "Calcium": "calcium_mg",
+    "Iron": "iron_mg",
+    "Sodium": "sodium_mg",
+    "Vitamin C": "vitamin_c_mg",
+    "Cholesterol": "cholesterol_mg",
+    "Fatty acids, total saturated": "sat_fat_g",
+    "Total Vitamin A": "vitamin_a_ug",
 }
 
 
@@ -120,8 +160,10 @@ def _resolve(path, default: Path, what: str, dataset: str, origin: str) -> Path:
         raise InputError(
             f"{what} not found",
             source=p,
-            hint=(f"fetch it with `gutaxis datasets fetch {dataset}` (downloads into the cache), or pass "
-                  f"path= to your own copy ({origin})"),
+            hint=(
+                f"fetch it with `gutaxis datasets fetch {dataset}` (downloads into the cache), or pass "
+                f"path= to your own copy ({origin})"
+            ),
         )
     return _verified(p)
 
@@ -153,8 +195,13 @@ def read_usda_abbrev(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """
     import hashlib
 
-    p = _resolve(path, default_usda_path(), "USDA SR28 ABBREV.txt", USDA_DATASET[0],
-                 "USDA SR28 abbreviated file, e.g. github.com/itgma/maxprotein ABBREV.txt")
+    p = _resolve(
+        path,
+        default_usda_path(),
+        "USDA SR28 ABBREV.txt",
+        USDA_DATASET[0],
+        "USDA SR28 abbreviated file, e.g. github.com/itgma/maxprotein ABBREV.txt",
+    )
     raw = p.read_bytes()
     text = raw.decode("latin-1")
     names = [n for _, n in ABBREV_COLUMNS]
@@ -169,7 +216,8 @@ def read_usda_abbrev(path: str | os.PathLike | None = None) -> pd.DataFrame:
         if len(fields) != len(names):
             raise InputError(
                 f"line {lineno}: {len(fields)} '^'-separated fields, expected {len(names)}",
-                source=p, hint="this is not the USDA SR28 ABBREV.txt layout (NDB_No^Shrt_Desc^...^Refuse_Pct)",
+                source=p,
+                hint="this is not the USDA SR28 ABBREV.txt layout (NDB_No^Shrt_Desc^...^Refuse_Pct)",
             )
         rec: list = [f.strip().strip("~") for f in fields]
         for i in numeric_idx:
@@ -182,11 +230,15 @@ def read_usda_abbrev(path: str | os.PathLike | None = None) -> pd.DataFrame:
             except ValueError:
                 raise InputError(
                     f"line {lineno}, field {ABBREV_COLUMNS[i][0]}: {v!r} is not a number",
-                    source=p, hint="nutrient fields must be numbers or empty (missing)",
+                    source=p,
+                    hint="nutrient fields must be numbers or empty (missing)",
                 ) from None
         if not rec[0].isdigit():
-            raise InputError(f"line {lineno}, field NDB_No: {rec[0]!r} is not an NDB number", source=p,
-                             hint="NDB_No is a 5-digit number in '~' quotes, e.g. ~09040~")
+            raise InputError(
+                f"line {lineno}, field NDB_No: {rec[0]!r} is not an NDB number",
+                source=p,
+                hint="NDB_No is a 5-digit number in '~' quotes, e.g. ~09040~",
+            )
         rec[0] = rec[0].zfill(5)
         records.append(rec)
         lines_of.append(lineno)
@@ -196,17 +248,23 @@ def read_usda_abbrev(path: str | os.PathLike | None = None) -> pd.DataFrame:
     dup = df["ndb_no"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"line {lines_of[i]}: NDB_No {df['ndb_no'].iat[i]} appears twice", source=p,
-                         hint="each food must appear once")
+        raise InputError(
+            f"line {lines_of[i]}: NDB_No {df['ndb_no'].iat[i]} appears twice",
+            source=p,
+            hint="each food must appear once",
+        )
     df = df.set_index("ndb_no")
     for c in ("gmwt_desc1", "gmwt_desc2"):
         df[c] = df[c].replace("", np.nan)
     df["food_group"] = df.index.str[:2]
     df.attrs["provenance"] = {
-        "reader": "gutaxis.lifestyle.read_usda_abbrev", "source": str(p),
+        "reader": "gutaxis.lifestyle.read_usda_abbrev",
+        "source": str(p),
         "sha256": hashlib.sha256(raw).hexdigest(),
-        "citation": ("U.S. Department of Agriculture, Agricultural Research Service. USDA National Nutrient "
-                     "Database for Standard Reference, Release 28 (2016)"),
+        "citation": (
+            "U.S. Department of Agriculture, Agricultural Research Service. USDA National Nutrient "
+            "Database for Standard Reference, Release 28 (2016)"
+        ),
     }
     return df
 
@@ -237,8 +295,13 @@ def read_nova(path: str | os.PathLike | None = None, *, nutrients: bool = False)
         File absent, a missing column, or a row whose food code / NOVA class is not valid —
         naming the file and line.
     """
-    p = _resolve(path, default_nova_path(), "FoodProX/GroceryDB NOVA training table", NOVA_DATASET[0],
-                 "github.com/Barabasi-Lab/GroceryDB data/" + NOVA_DATASET[1])
+    p = _resolve(
+        path,
+        default_nova_path(),
+        "FoodProX/GroceryDB NOVA training table",
+        NOVA_DATASET[0],
+        "github.com/Barabasi-Lab/GroceryDB data/" + NOVA_DATASET[1],
+    )
     try:
         raw = pd.read_csv(p, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -246,8 +309,11 @@ def read_nova(path: str | os.PathLike | None = None, *, nutrients: bool = False)
     need = ["Food code", "Main food description", "version SR", "year FNDDS", "novaclass"]
     missing = [c for c in need if c not in raw.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing}", source=p,
-                         hint="expected the FoodProX training table with columns " + ", ".join(need))
+        raise InputError(
+            f"missing column(s) {missing}",
+            source=p,
+            hint="expected the FoodProX training table with columns " + ", ".join(need),
+        )
     line = np.arange(len(raw)) + 2  # header is line 1
 
     def _num(col: str, *, required: bool) -> np.ndarray:
@@ -256,8 +322,11 @@ def read_nova(path: str | os.PathLike | None = None, *, nutrients: bool = False)
         bad = np.isnan(v) & ((s != "").to_numpy() | required)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"line {line[i]}, column {col!r}: {raw[col].iat[i]!r} is not a number", source=p,
-                             hint="food codes, SR versions and NOVA classes are numbers")
+            raise InputError(
+                f"line {line[i]}, column {col!r}: {raw[col].iat[i]!r} is not a number",
+                source=p,
+                hint="food codes, SR versions and NOVA classes are numbers",
+            )
         return v
 
     code = _num("Food code", required=True)
@@ -265,27 +334,39 @@ def read_nova(path: str | os.PathLike | None = None, *, nutrients: bool = False)
     bad = ~np.isin(nova, [1, 2, 3, 4])
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"line {line[i]}, column 'novaclass': {raw['novaclass'].iat[i]!r}", source=p,
-                         hint="NOVA groups are 1, 2, 3 or 4")
+        raise InputError(
+            f"line {line[i]}, column 'novaclass': {raw['novaclass'].iat[i]!r}",
+            source=p,
+            hint="NOVA groups are 1, 2, 3 or 4",
+        )
     sr = _num("version SR", required=False)
     year = _num("year FNDDS", required=False)
     both = ~np.isnan(sr) == ~np.isnan(year)
     if both.any():
         i = int(np.flatnonzero(both)[0])
         raise InputError(f"line {line[i]}: a row needs exactly one of 'version SR' and 'year FNDDS'", source=p)
-    out = pd.DataFrame({
-        "food_code": code.astype(np.int64), "description": raw["Main food description"].to_numpy(),
-        "sr_version": sr, "fndds_year": year, "source": np.where(np.isnan(sr), "FNDDS", "SR"),
-        "nova": nova.astype(np.int64), "line": line,
-    })
+    out = pd.DataFrame(
+        {
+            "food_code": code.astype(np.int64),
+            "description": raw["Main food description"].to_numpy(),
+            "sr_version": sr,
+            "fndds_year": year,
+            "source": np.where(np.isnan(sr), "FNDDS", "SR"),
+            "nova": nova.astype(np.int64),
+            "line": line,
+        }
+    )
     if nutrients:
         for col, name in NOVA_NUTRIENTS.items():
             if col not in raw.columns:
                 raise InputError(f"missing nutrient column {col!r}", source=p)
             v = _num(col, required=True)
             out[name] = np.where(v <= -20, 0.0, np.exp(v))
-    out.attrs["provenance"] = {"reader": "gutaxis.lifestyle.read_nova", "source": str(p),
-                               "citation": "Menichetti G et al. Nat Commun 2023;14:2312. doi:10.1038/s41467-023-37457-1"}
+    out.attrs["provenance"] = {
+        "reader": "gutaxis.lifestyle.read_nova",
+        "source": str(p),
+        "citation": "Menichetti G et al. Nat Commun 2023;14:2312. doi:10.1038/s41467-023-37457-1",
+    }
     return out
 
 
@@ -331,17 +412,30 @@ def nova_for_sr(usda: pd.DataFrame, nova: pd.DataFrame, *, min_similarity: float
         out.at[ndb, "nova"] = int(row["nova"])
         out.at[ndb, "nova_source"] = f"SR{version}"
         out.at[ndb, "nova_description"] = row["description"]
-    out.attrs["filtered"] = [{
-        "what": "NOVA labels from older SR releases", "n": len(rejected), "ids": rejected,
-        "reason": "the NDB number's description in that release differs from SR28 (number reused)",
-    }] if rejected else []
+    out.attrs["filtered"] = (
+        [
+            {
+                "what": "NOVA labels from older SR releases",
+                "n": len(rejected),
+                "ids": rejected,
+                "reason": "the NDB number's description in that release differs from SR28 (number reused)",
+            }
+        ]
+        if rejected
+        else []
+    )
     n = int(out["nova"].notna().sum())
     out.attrs["coverage"] = {"n_items": len(out), "n_with_nova": n}
     return out
 
 
-def load_food_table(usda_path: str | os.PathLike | None = None, nova_path: str | os.PathLike | None = None,
-                    *, nova: bool = True, fermented: bool = True) -> pd.DataFrame:
+def load_food_table(
+    usda_path: str | os.PathLike | None = None,
+    nova_path: str | os.PathLike | None = None,
+    *,
+    nova: bool = True,
+    fermented: bool = True,
+) -> pd.DataFrame:
     """SR28 foods with their NOVA group and fermented-food flags, ready for scoring.
 
     Returns :func:`read_usda_abbrev` plus ``nova``/``nova_source`` (from :func:`nova_for_sr`)

@@ -34,46 +34,89 @@ from ._textfile import decode_text
 __all__ = ["DIARY_FORMATS", "detect_diary_format", "read_cronometer", "read_diary", "read_myfitnesspal"]
 
 DIARY_FORMATS = ("gutaxis", "cronometer", "myfitnesspal")
-_ACCEPTED = ("accepted: a gutaxis meal log (has a 'timestamp' column); a Cronometer 'Servings' export "
-             "(Day, Time, Group, Food Name, Amount, Energy (kcal), ...); a MyFitnessPal Nutrition Summary "
-             "(Date, Meal, Calories, Fat (g), ...)")
+_ACCEPTED = (
+    "accepted: a gutaxis meal log (has a 'timestamp' column); a Cronometer 'Servings' export "
+    "(Day, Time, Group, Food Name, Amount, Energy (kcal), ...); a MyFitnessPal Nutrition Summary "
+    "(Date, Meal, Calories, Fat (g), ...)"
+)
 _MAX_LISTED = 20
 _MAX_KCAL = 10_000.0
 
 # header -> gutaxis column (where two headers give one column, the first present wins)
 CRONOMETER_NUTRIENTS = {
-    "Energy (kcal)": "energy_kcal", "Protein (g)": "protein_g", "Carbs (g)": "carbohydrate_g",
-    "Fiber (g)": "fiber_g", "Sugars (g)": "sugars_g", "Added Sugars (g)": "added_sugars_g", "Fat (g)": "fat_g",
-    "Saturated (g)": "sat_fat_g", "Monounsaturated (g)": "mufa_g", "Polyunsaturated (g)": "pufa_g",
-    "Cholesterol (mg)": "cholesterol_mg", "Sodium (mg)": "sodium_mg", "Potassium (mg)": "potassium_mg",
-    "Calcium (mg)": "calcium_mg", "Iron (mg)": "iron_mg", "Magnesium (mg)": "magnesium_mg", "Zinc (mg)": "zinc_mg",
-    "Selenium (µg)": "selenium_ug", "Vitamin C (mg)": "vitamin_c_mg", "Vitamin D (µg)": "vitamin_d_ug",
-    "Vitamin D (IU)": "vitamin_d_ug", "Folate (µg)": "folate_dfe_ug", "B12 (Cobalamin) (µg)": "vitamin_b12_ug",
-    "B6 (Pyridoxine) (mg)": "vitamin_b6_mg", "B1 (Thiamine) (mg)": "thiamin_mg",
-    "B2 (Riboflavin) (mg)": "riboflavin_mg", "B3 (Niacin) (mg)": "niacin_mg", "Vitamin E (mg)": "vitamin_e_mg",
-    "Vitamin K (µg)": "vitamin_k_ug", "Caffeine (mg)": "caffeine_mg", "Omega-3 (g)": "omega3_g",
-    "Omega-6 (g)": "omega6_g", "Alcohol (g)": "alcohol_g",
+    "Energy (kcal)": "energy_kcal",
+    "Protein (g)": "protein_g",
+    "Carbs (g)": "carbohydrate_g",
+    "Fiber (g)": "fiber_g",
+    "Sugars (g)": "sugars_g",
+    "Added Sugars (g)": "added_sugars_g",
+    "Fat (g)": "fat_g",
+    "Saturated (g)": "sat_fat_g",
+    "Monounsaturated (g)": "mufa_g",
+    "Polyunsaturated (g)": "pufa_g",
+    "Cholesterol (mg)": "cholesterol_mg",
+    "Sodium (mg)": "sodium_mg",
+    "Potassium (mg)": "potassium_mg",
+    "Calcium (mg)": "calcium_mg",
+    "Iron (mg)": "iron_mg",
+    "Magnesium (mg)": "magnesium_mg",
+    "Zinc (mg)": "zinc_mg",
+    "Selenium (µg)": "selenium_ug",
+    "Vitamin C (mg)": "vitamin_c_mg",
+    "Vitamin D (µg)": "vitamin_d_ug",
+    "Vitamin D (IU)": "vitamin_d_ug",
+    "Folate (µg)": "folate_dfe_ug",
+    "B12 (Cobalamin) (µg)": "vitamin_b12_ug",
+    "B6 (Pyridoxine) (mg)": "vitamin_b6_mg",
+    "B1 (Thiamine) (mg)": "thiamin_mg",
+    "B2 (Riboflavin) (mg)": "riboflavin_mg",
+    "B3 (Niacin) (mg)": "niacin_mg",
+    "Vitamin E (mg)": "vitamin_e_mg",
+    "Vitamin K (µg)": "vitamin_k_ug",
+    "Caffeine (mg)": "caffeine_mg",
+    "Omega-3 (g)": "omega3_g",
+    "Omega-6 (g)": "omega6_g",
+    "Alcohol (g)": "alcohol_g",
 }
 MYFITNESSPAL_NUTRIENTS = {
-    "Calories": "energy_kcal", "Fat (g)": "fat_g", "Saturated Fat": "sat_fat_g", "Polyunsaturated Fat": "pufa_g",
-    "Monounsaturated Fat": "mufa_g", "Cholesterol": "cholesterol_mg", "Sodium (mg)": "sodium_mg",
+    "Calories": "energy_kcal",
+    "Fat (g)": "fat_g",
+    "Saturated Fat": "sat_fat_g",
+    "Polyunsaturated Fat": "pufa_g",
+    "Monounsaturated Fat": "mufa_g",
+    "Cholesterol": "cholesterol_mg",
+    "Sodium (mg)": "sodium_mg",
     "Potassium": "potassium_mg",  # MyFitnessPal tracks potassium in mg, like sodium
-    "Carbohydrates (g)": "carbohydrate_g", "Fiber": "fiber_g", "Sugar": "sugars_g", "Protein (g)": "protein_g",
+    "Carbohydrates (g)": "carbohydrate_g",
+    "Fiber": "fiber_g",
+    "Sugar": "sugars_g",
+    "Protein (g)": "protein_g",
 }
 _FACTORS = {"Vitamin D (IU)": 1.0 / 40.0}  # 1 µg vitamin D = 40 IU
 _MFP_PERCENT_DV = ("Vitamin A", "Vitamin C", "Calcium", "Iron")
 _OPTIONAL = {"added_sugars_g", "alcohol_g"}  # columns only when the file has them
 _MEALS = {"breakfast": "breakfast", "lunch": "lunch", "dinner": "dinner", "snack": "snack", "snacks": "snack"}
-_BASE = ["timestamp", "date", "meal", "text", "food_name", "amount_text", "ndb_no", "grams", "time_assumed",
-         "source_row", "nutrients_given"]
+_BASE = [
+    "timestamp",
+    "date",
+    "meal",
+    "text",
+    "food_name",
+    "amount_text",
+    "ndb_no",
+    "grams",
+    "time_assumed",
+    "source_row",
+    "nutrients_given",
+]
 _HINTS = {
     "date": "dates must be YYYY-MM-DD (ISO 8601, what Cronometer and MyFitnessPal write); gutaxis does not guess "
-            "day/month order, so convert the column (e.g. in a spreadsheet) or export again",
+    "day/month order, so convert the column (e.g. in a spreadsheet) or export again",
     "time": "times look like 8:05 AM or 08:05 (a blank time is placed at noon)",
     "number": "nutrient cells are plain non-negative numbers; leave a cell blank when it is not known",
     "energy": f"more than {_MAX_KCAL:,.0f} kcal in one entry is almost certainly a typo in the amount",
     "text": "every entry needs a food name (or a meal name)",
-    "shape": "quote cells that contain commas, e.g. \"Bread, whole wheat\"",
+    "shape": 'quote cells that contain commas, e.g. "Bread, whole wheat"',
 }
 
 
@@ -89,8 +132,11 @@ def _text_of(path) -> tuple[str, str, Path]:
         raise InputError("diary file not found", source=p, hint="give the path of the exported .csv file")
     data = p.read_bytes()
     if data[:4] == b"PK\x03\x04":
-        raise InputError("this is a ZIP archive, not a CSV file", source=p,
-                         hint="unzip it and give the CSV inside (MyFitnessPal: Nutrition-Summary-...csv)")
+        raise InputError(
+            "this is a ZIP archive, not a CSV file",
+            source=p,
+            hint="unzip it and give the CSV inside (MyFitnessPal: Nutrition-Summary-...csv)",
+        )
     text, encoding = decode_text(data, p)
     return text, encoding, p
 
@@ -103,7 +149,7 @@ def _read_csv(path, header_only: bool = False) -> tuple[list[str], list[tuple[st
     try:
         header = next(reader, None)
         start = reader.line_num + 1
-        for rec in ([] if header_only else reader):
+        for rec in [] if header_only else reader:
             if any(c.strip() for c in rec):
                 rows.append((f"row {start}", rec))
             start = reader.line_num + 1
@@ -171,8 +217,11 @@ class _Problems:
         n = len(self.items)
         listed = "; ".join(self.items[:_MAX_LISTED])
         more = f"; and {n - _MAX_LISTED} more" if n > _MAX_LISTED else ""
-        raise InputError(f"{n} problem{'s' if n > 1 else ''} in this {label} export: {listed}{more}", source=p,
-                         hint="; ".join(_HINTS[k] for k in self.kinds))
+        raise InputError(
+            f"{n} problem{'s' if n > 1 else ''} in this {label} export: {listed}{more}",
+            source=p,
+            hint="; ".join(_HINTS[k] for k in self.kinds),
+        )
 
 
 def _day(raw: str, where: str, col: str, probs: _Problems):
@@ -226,19 +275,26 @@ def _number(raw: str, where: str, col: str, probs: _Problems, energy: bool) -> f
     return x
 
 
-def _read_export(path, fmt: str, label: str, date_col: str, meal_col: str, nutrients: dict,
-                 describe, reasons: dict[str, str]) -> pd.DataFrame:
+def _read_export(
+    path, fmt: str, label: str, date_col: str, meal_col: str, nutrients: dict, describe, reasons: dict[str, str]
+) -> pd.DataFrame:
     """The shared part of both readers; ``describe(cell, where, probs)`` gives the text fields."""
     header, rows, p, encoding = _read_csv(path)
     found = _format_of(header)
     if found != fmt:
         if found is None:
             raise _unknown_format(header, p)
-        raise InputError(f"this is a {found} diary, not a {label} export", source=p,
-                         hint="use read_diary(), which detects the format")
+        raise InputError(
+            f"this is a {found} diary, not a {label} export",
+            source=p,
+            hint="use read_diary(), which detects the format",
+        )
     if not rows:
-        raise InputError(f"no entries: the {label} export has a header but no rows", source=p,
-                         hint="export a date range in which foods were logged")
+        raise InputError(
+            f"no entries: the {label} export has a header but no rows",
+            source=p,
+            hint="export a date range in which foods were logged",
+        )
     idx: dict[str, int] = {}
     for i, h in enumerate(header):
         idx.setdefault(_key(h), i)
@@ -280,9 +336,14 @@ def _read_export(path, fmt: str, label: str, date_col: str, meal_col: str, nutri
     df["grams"] = df["grams"].astype(float)
     df = df.sort_values("timestamp", kind="stable").reset_index(drop=True)
     df["date"] = df["timestamp"].dt.normalize()
-    df.attrs.update(source=str(p), format=fmt, encoding=encoding, ignored_columns=ignored,
-                    ignored_reasons={h: reasons.get(h, "not used by gutaxis") for h in ignored},
-                    missing_columns=[c for c in core if c not in used])
+    df.attrs.update(
+        source=str(p),
+        format=fmt,
+        encoding=encoding,
+        ignored_columns=ignored,
+        ignored_reasons={h: reasons.get(h, "not used by gutaxis") for h in ignored},
+        missing_columns=[c for c in core if c not in used],
+    )
     return df
 
 
@@ -322,14 +383,20 @@ def read_cronometer(path: str | os.PathLike) -> pd.DataFrame:
             probs.add(where, "Food Name", None, "missing food name", "text")
         m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([A-Za-z]+)\.?", amount)
         grams = float(m.group(1)) if m and m.group(2).lower() in ("g", "gram", "grams") else np.nan
-        return {"text": f"{name}, {amount}" if amount else name, "food_name": name or None,
-                "amount_text": amount, "grams": grams}
+        return {
+            "text": f"{name}, {amount}" if amount else name,
+            "food_name": name or None,
+            "amount_text": amount,
+            "grams": grams,
+        }
 
     df = _read_export(path, "cronometer", "Cronometer", "Day", "Group", CRONOMETER_NUTRIENTS, describe, {})
     n_assumed = int(df["time_assumed"].sum())
     timed = f"; {n_assumed} entries without a time were placed at noon" if n_assumed else ""
-    df.attrs["note"] = (f"Read {len(df)} food entries over {df['date'].nunique()} days from Cronometer with the "
-                        f"nutrients Cronometer gives; {_ignored_phrase(df.attrs['ignored_columns'])}{timed}.")
+    df.attrs["note"] = (
+        f"Read {len(df)} food entries over {df['date'].nunique()} days from Cronometer with the "
+        f"nutrients Cronometer gives; {_ignored_phrase(df.attrs['ignored_columns'])}{timed}."
+    )
     return df
 
 
@@ -358,15 +425,15 @@ def read_myfitnesspal(path: str | os.PathLike) -> pd.DataFrame:
         meal = cell("Meal")
         if not meal:
             probs.add(where, "Meal", None, "missing meal name", "text")
-        return {"text": f"{meal} (MyFitnessPal meal total)", "food_name": None, "amount_text": None,
-                "grams": np.nan}
+        return {"text": f"{meal} (MyFitnessPal meal total)", "food_name": None, "amount_text": None, "grams": np.nan}
 
-    df = _read_export(path, "myfitnesspal", "MyFitnessPal", "Date", "Meal", MYFITNESSPAL_NUTRIENTS, describe,
-                      reasons)
+    df = _read_export(path, "myfitnesspal", "MyFitnessPal", "Date", "Meal", MYFITNESSPAL_NUTRIENTS, describe, reasons)
     df.attrs["limited"] = True
-    df.attrs["note"] = ("MyFitnessPal exports meal totals without food names, so only energy, fiber, sugars, "
-                        "saturated fat and sodium can be scored; fermented foods, the ultra-processed share "
-                        "and the inflammatory score cannot.")
+    df.attrs["note"] = (
+        "MyFitnessPal exports meal totals without food names, so only energy, fiber, sugars, "
+        "saturated fat and sodium can be scored; fermented foods, the ultra-processed share "
+        "and the inflammatory score cannot."
+    )
     return df
 
 

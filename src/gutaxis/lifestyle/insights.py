@@ -32,11 +32,13 @@ from scipy.stats import rankdata
 from .._stats import p_adjust
 from ..errors import InputError
 
-__all__ = ["Insights", "n_of_1", "factor_events", "symptom_observations", "DEFAULT_LAGS", "benjamini_hochberg"]
+__all__ = ["DEFAULT_LAGS", "Insights", "benjamini_hochberg", "factor_events", "n_of_1", "symptom_observations"]
 
 DEFAULT_LAGS: tuple[tuple[float, float], ...] = ((0, 6), (6, 12), (12, 24), (24, 48))
-CAVEAT = ("These are associations in your own diary, not proof of cause; discuss them with your clinician "
-          "or registered dietitian before changing your diet.")
+CAVEAT = (
+    "These are associations in your own diary, not proof of cause; discuss them with your clinician "
+    "or registered dietitian before changing your diet."
+)
 
 
 @dataclass
@@ -65,25 +67,41 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 
 def _hours(ts) -> np.ndarray:
-    return (pd.to_datetime(pd.Series(ts)).to_numpy(dtype="datetime64[ns]").astype("int64") / 3.6e12)
+    return pd.to_datetime(pd.Series(ts)).to_numpy(dtype="datetime64[ns]").astype("int64") / 3.6e12
 
 
 def symptom_observations(symptoms: pd.DataFrame) -> pd.DataFrame:
     """Symptom ratings as observations (``time`` = onset, ``symptom``, ``rating``) from a symptom log."""
     s = symptoms.dropna(subset=["rating"])
     s = s[s["symptom"].astype(str) != ""]
-    out = pd.DataFrame({"time": pd.to_datetime(s["onset"]).to_numpy(), "symptom": s["symptom"].to_numpy(),
-                        "rating": s["rating"].to_numpy(dtype=float)})
+    out = pd.DataFrame(
+        {
+            "time": pd.to_datetime(s["onset"]).to_numpy(),
+            "symptom": s["symptom"].to_numpy(),
+            "rating": s["rating"].to_numpy(dtype=float),
+        }
+    )
     if "bristol" in symptoms and symptoms["bristol"].notna().any():
         b = symptoms.dropna(subset=["bristol"])
-        out = pd.concat([out, pd.DataFrame({"time": pd.to_datetime(b["onset"]).to_numpy(),
-                                            "symptom": "bristol stool type", "rating": b["bristol"].to_numpy(float)})],
-                        ignore_index=True)
+        out = pd.concat(
+            [
+                out,
+                pd.DataFrame(
+                    {
+                        "time": pd.to_datetime(b["onset"]).to_numpy(),
+                        "symptom": "bristol stool type",
+                        "rating": b["bristol"].to_numpy(float),
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
     return out
 
 
-def factor_events(items: pd.DataFrame | None = None, stress: pd.DataFrame | None = None, *,
-                  foods: bool = True, sugar: bool = True) -> pd.DataFrame:
+def factor_events(
+    items: pd.DataFrame | None = None, stress: pd.DataFrame | None = None, *, foods: bool = True, sugar: bool = True
+) -> pd.DataFrame:
     """Timed factor events from resolved meals and a stress log.
 
     Factors: ``food: <USDA description>`` (or the person's words for an unmatched entry),
@@ -116,8 +134,11 @@ def factor_events(items: pd.DataFrame | None = None, stress: pd.DataFrame | None
             parts.append(pd.DataFrame({"time": t[hi], "factor": "stress above your median"}))
         if "minutes" in s:
             prac = s[s["minutes"].fillna(0) > 0]
-            parts.append(pd.DataFrame({"time": pd.to_datetime(prac["timestamp"]),
-                                       "factor": prac["practice"].astype(str) + " practice"}))
+            parts.append(
+                pd.DataFrame(
+                    {"time": pd.to_datetime(prac["timestamp"]), "factor": prac["practice"].astype(str) + " practice"}
+                )
+            )
     if not parts:
         return pd.DataFrame(columns=["time", "factor"])
     return pd.concat(parts, ignore_index=True).sort_values("time", kind="stable").reset_index(drop=True)
@@ -137,7 +158,7 @@ def _mw_pvalues(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # tie term: sum over tie groups of (t^3 - t) = sum over values of (t_i^2 - 1)
     eq = (v[:, :, None] == v[:, None, :]) & valid[:, :, None] & valid[:, None, :]
     t_i = eq.sum(axis=2).astype(float)
-    ties = np.where(valid, t_i ** 2 - 1.0, 0.0).sum(axis=1)
+    ties = np.where(valid, t_i**2 - 1.0, 0.0).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         var = n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0)))
         mu = n1 * n2 / 2.0
@@ -166,8 +187,16 @@ def _perm_pvalue(a: np.ndarray, b: np.ndarray, n_perm: int, rng: np.random.Gener
     return float((1 + np.sum(diffs >= obs - 1e-12)) / (n_perm + 1))
 
 
-def n_of_1(events: pd.DataFrame, observations: pd.DataFrame, *, lags=DEFAULT_LAGS, min_days: int = 7,
-           fdr: float = 0.05, n_perm: int = 5000, seed: int = 0) -> Insights:
+def n_of_1(
+    events: pd.DataFrame,
+    observations: pd.DataFrame,
+    *,
+    lags=DEFAULT_LAGS,
+    min_days: int = 7,
+    fdr: float = 0.05,
+    n_perm: int = 5000,
+    seed: int = 0,
+) -> Insights:
     """Test every factor x symptom x lag window in one person's diary.
 
     Parameters
@@ -190,8 +219,11 @@ def n_of_1(events: pd.DataFrame, observations: pd.DataFrame, *, lags=DEFAULT_LAG
         fewer than 8 days.
     """
     if int(min_days) < 3:
-        raise InputError(f"min_days={min_days}", source="n_of_1",
-                         hint="at least 3 days with and 3 without a factor are needed to compare anything")
+        raise InputError(
+            f"min_days={min_days}",
+            source="n_of_1",
+            hint="at least 3 days with and 3 without a factor are needed to compare anything",
+        )
     if not 0 < fdr < 1:
         raise InputError(f"fdr={fdr}", source="n_of_1", hint="a false discovery rate between 0 and 1, e.g. 0.05")
     lags = [(float(lo), float(hi)) for lo, hi in lags]
@@ -203,16 +235,28 @@ def n_of_1(events: pd.DataFrame, observations: pd.DataFrame, *, lags=DEFAULT_LAG
             raise InputError(f"events need a {col!r} column", source="n_of_1", hint="use factor_events(...)")
     for col in ("time", "symptom", "rating"):
         if col not in observations:
-            raise InputError(f"observations need a {col!r} column", source="n_of_1", hint="use symptom_observations(...)")
+            raise InputError(
+                f"observations need a {col!r} column", source="n_of_1", hint="use symptom_observations(...)"
+            )
     rng = np.random.default_rng(seed)
     ev_t = _hours(events["time"]) if len(events) else np.array([])
-    fac_codes, factors = pd.factorize(events["factor"].astype(str), sort=True) if len(events) else (np.array([], int), pd.Index([]))
+    fac_codes, factors = (
+        pd.factorize(events["factor"].astype(str), sort=True) if len(events) else (np.array([], int), pd.Index([]))
+    )
     ev_by_factor = [np.sort(ev_t[fac_codes == k]) for k in range(len(factors))]
     obs = observations.dropna(subset=["rating"])
     ob_t = _hours(obs["time"]) if len(obs) else np.array([])
     ob_y = obs["rating"].to_numpy(dtype=float)
-    ob_day = np.floor(pd.to_datetime(obs["time"]).dt.normalize().to_numpy(dtype="datetime64[ns]").astype("int64") / 8.64e13).astype(int) if len(obs) else np.array([], int)
-    sym_codes, symptoms = pd.factorize(obs["symptom"].astype(str), sort=True) if len(obs) else (np.array([], int), pd.Index([]))
+    ob_day = (
+        np.floor(
+            pd.to_datetime(obs["time"]).dt.normalize().to_numpy(dtype="datetime64[ns]").astype("int64") / 8.64e13
+        ).astype(int)
+        if len(obs)
+        else np.array([], int)
+    )
+    sym_codes, symptoms = (
+        pd.factorize(obs["symptom"].astype(str), sort=True) if len(obs) else (np.array([], int), pd.Index([]))
+    )
     lag_names = [f"{lo:g}-{hi:g} h" for lo, hi in lags]
 
     rows, skipped = [], []
@@ -245,9 +289,16 @@ def n_of_1(events: pd.DataFrame, observations: pd.DataFrame, *, lags=DEFAULT_LAG
             k, li = meta[j]
             if n1[j] == 0:
                 continue  # factor never in this window before this symptom: nothing to report per lag
-            skipped.append({"factor": factors[k], "symptom": sym, "lag": lag_names[li], "n_days_with": int(n1[j]),
-                            "n_days_without": int(n2[j]),
-                            "reason": f"fewer than {min_days} days with or without the factor in this window"})
+            skipped.append(
+                {
+                    "factor": factors[k],
+                    "symptom": sym,
+                    "lag": lag_names[li],
+                    "n_days_with": int(n1[j]),
+                    "n_days_without": int(n2[j]),
+                    "reason": f"fewer than {min_days} days with or without the factor in this window",
+                }
+            )
         idx = np.flatnonzero(testable)
         if not len(idx):
             continue
@@ -266,13 +317,42 @@ def n_of_1(events: pd.DataFrame, observations: pd.DataFrame, *, lags=DEFAULT_LAG
         delta = 2.0 * u1 / (na * nb) - 1.0
         for r, j in enumerate(idx):
             k, li = meta[j]
-            rows.append({"factor": factors[k], "symptom": sym, "lag": lag_names[li], "lag_lo_h": lags[li][0],
-                         "lag_hi_h": lags[li][1], "n_days_with": int(na[r]), "n_days_without": int(nb[r]),
-                         "mean_with": ma[r], "mean_without": mb[r], "mean_diff": ma[r] - mb[r], "hedges_g": g[r],
-                         "cliffs_delta": delta[r], "p_value": p[r],
-                         "test": "permutation" if small[r] else "mann-whitney"})
-    cols = ["factor", "symptom", "lag", "lag_lo_h", "lag_hi_h", "n_days_with", "n_days_without", "mean_with",
-            "mean_without", "mean_diff", "hedges_g", "cliffs_delta", "p_value", "test", "q_value", "passes"]
+            rows.append(
+                {
+                    "factor": factors[k],
+                    "symptom": sym,
+                    "lag": lag_names[li],
+                    "lag_lo_h": lags[li][0],
+                    "lag_hi_h": lags[li][1],
+                    "n_days_with": int(na[r]),
+                    "n_days_without": int(nb[r]),
+                    "mean_with": ma[r],
+                    "mean_without": mb[r],
+                    "mean_diff": ma[r] - mb[r],
+                    "hedges_g": g[r],
+                    "cliffs_delta": delta[r],
+                    "p_value": p[r],
+                    "test": "permutation" if small[r] else "mann-whitney",
+                }
+            )
+    cols = [
+        "factor",
+        "symptom",
+        "lag",
+        "lag_lo_h",
+        "lag_hi_h",
+        "n_days_with",
+        "n_days_without",
+        "mean_with",
+        "mean_without",
+        "mean_diff",
+        "hedges_g",
+        "cliffs_delta",
+        "p_value",
+        "test",
+        "q_value",
+        "passes",
+    ]
     table = pd.DataFrame(rows, columns=cols[:-2])
     table["q_value"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
     table["passes"] = table["q_value"] <= fdr if len(table) else []
@@ -281,28 +361,42 @@ def n_of_1(events: pd.DataFrame, observations: pd.DataFrame, *, lags=DEFAULT_LAG
     n_days = len(np.unique(ob_day)) if len(ob_day) else 0
     findings = []
     if not len(factors) or not len(obs):
-        statement = ("Too few data to say anything: the diary needs both logged factors (meals, stress) and timed "
-                     "symptom ratings.")
+        statement = (
+            "Too few data to say anything: the diary needs both logged factors (meals, stress) and timed "
+            "symptom ratings."
+        )
     elif not len(table):
-        statement = (f"Too few data to say anything yet: a comparison needs at least {min_days} days with and "
-                     f"{min_days} days without a factor within a lag window; {n_days} days with symptom ratings "
-                     "are logged. Keep logging (about 30 days or more helps).")
+        statement = (
+            f"Too few data to say anything yet: a comparison needs at least {min_days} days with and "
+            f"{min_days} days without a factor within a lag window; {n_days} days with symptom ratings "
+            "are logged. Keep logging (about 30 days or more helps)."
+        )
     else:
         sig = table[table["passes"]]
         if not len(sig):
-            statement = (f"No factor went with any symptom after allowing for the {len(table)} comparisons made "
-                         f"(false discovery rate {fdr:.0%}). With {n_days} days logged only large effects could be "
-                         "found, so this does not show that there are none.")
+            statement = (
+                f"No factor went with any symptom after allowing for the {len(table)} comparisons made "
+                f"(false discovery rate {fdr:.0%}). With {n_days} days logged only large effects could be "
+                "found, so this does not show that there are none."
+            )
         else:
             for r in sig.itertuples(index=False):
                 direction = "higher" if r.mean_diff > 0 else "lower"
                 findings.append(
                     f"{r.symptom} was on average {abs(r.mean_diff):.1f} points {direction} (0-10) {r.lag} after "
                     f"{r.factor} (days with: {r.n_days_with}, without: {r.n_days_without}; Hedges g {r.hedges_g:.2f}; "
-                    f"q = {r.q_value:.3g}).")
-            statement = (f"{len(sig)} of {len(table)} comparisons passed the false discovery rate of {fdr:.0%}. "
-                         + CAVEAT)
-    params = {"lags_h": lags, "min_days": int(min_days), "fdr": fdr, "unit": "day means of symptom ratings",
-              "tests": "Mann-Whitney U (tie-corrected normal approximation); permutation when a group has < 8 days",
-              "correction": "Benjamini-Hochberg across all factor x symptom x lag tests", "n_tests": len(table)}
+                    f"q = {r.q_value:.3g})."
+                )
+            statement = (
+                f"{len(sig)} of {len(table)} comparisons passed the false discovery rate of {fdr:.0%}. " + CAVEAT
+            )
+    params = {
+        "lags_h": lags,
+        "min_days": int(min_days),
+        "fdr": fdr,
+        "unit": "day means of symptom ratings",
+        "tests": "Mann-Whitney U (tie-corrected normal approximation); permutation when a group has < 8 days",
+        "correction": "Benjamini-Hochberg across all factor x symptom x lag tests",
+        "n_tests": len(table),
+    }
     return Insights(table, skipped_df, statement, findings, params)

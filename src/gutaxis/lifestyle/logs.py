@@ -64,20 +64,23 @@ from ._textfile import decode_text
 from .stress import PRACTICES, score_pss10
 from .symptoms import normalize_symptom
 
-__all__ = ["read_meal_log", "read_stress_log", "read_symptom_log", "write_log", "MEAL_SLOTS"]
+__all__ = ["MEAL_SLOTS", "read_meal_log", "read_stress_log", "read_symptom_log", "write_log"]
 
 MEAL_SLOTS = ("breakfast", "lunch", "dinner", "snack", "drink", "other")
 
-MAX_GRAMS = 2000.0          # one entry above this is a unit slip (kg, mg) or several foods at once
-MAX_PROBLEMS = 25           # problems listed in one error; the rest are counted
+MAX_GRAMS = 2000.0  # one entry above this is a unit slip (kg, mg) or several foods at once
+MAX_PROBLEMS = 25  # problems listed in one error; the rest are counted
 
 _TS_HINT = "use ISO 8601, e.g. 2024-05-01T08:30 or 2024-05-01 08:30"
-_ORDER_HINT = ("pass --dayfirst (UK/European 01/12/2026 = 1 December) or --monthfirst (US 01/12/2026 = "
-               "January 12), or write ISO dates such as 2026-12-01 (in Python: dayfirst=True or dayfirst=False)")
-YEARS = (1900, 2100)         # dates outside are typos (2999 for 2019), not meals
+_ORDER_HINT = (
+    "pass --dayfirst (UK/European 01/12/2026 = 1 December) or --monthfirst (US 01/12/2026 = "
+    "January 12), or write ISO dates such as 2026-12-01 (in Python: dayfirst=True or dayfirst=False)"
+)
+YEARS = (1900, 2100)  # dates outside are typos (2999 for 2019), not meals
 
 
 # ----------------------------------------------------------------------------- problems
+
 
 class _Problems:
     """Problems of one file, reported together (ordered by row; file-wide ones first)."""
@@ -116,6 +119,7 @@ class _Problems:
 
 # ----------------------------------------------------------------------------- reading the file
 
+
 def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path, _Problems]:
     """Rows of a CSV or JSON log as dicts, a label per row for messages and a sort key per row.
 
@@ -128,9 +132,12 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
     probs = _Problems(p)
     probs.encoding = encoding
     if not text.strip():
-        raise InputError("no entries", source=p,
-                         hint=f"the file is empty; a log starts with a header line such as '{example}' "
-                              "followed by one entry per line")
+        raise InputError(
+            "no entries",
+            source=p,
+            hint=f"the file is empty; a log starts with a header line such as '{example}' "
+            "followed by one entry per line",
+        )
     fmt = "json" if p.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")) else "csv"
     rows: list[dict] = []
     labels: list[str] = []
@@ -139,8 +146,11 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", source=p,
-                             hint="a JSON log is a list of objects, e.g. [{\"timestamp\": ..., \"text\": ...}]") from None
+            raise InputError(
+                f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                source=p,
+                hint='a JSON log is a list of objects, e.g. [{"timestamp": ..., "text": ...}]',
+            ) from None
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list)]
             if len(lists) != 1:
@@ -149,12 +159,14 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
         if not isinstance(data, list):
             raise InputError("a JSON log must be a list of entries", source=p)
         if not data:
-            raise InputError("no entries", source=p,
-                             hint="the JSON list is empty; add entries such as "
-                                  "{\"timestamp\": \"2026-12-01T08:30\", ...}")
+            raise InputError(
+                "no entries",
+                source=p,
+                hint='the JSON list is empty; add entries such as {"timestamp": "2026-12-01T08:30", ...}',
+            )
         for i, rec in enumerate(data, start=1):
             if not isinstance(rec, dict):
-                probs.add(i, f"entry {i} is not an object", hint="each entry is {\"column\": value, ...}")
+                probs.add(i, f"entry {i} is not an object", hint='each entry is {"column": value, ...}')
                 continue
             rows.append({str(k).strip().lower(): _json_value(v) for k, v in rec.items()})
             labels.append(f"entry {i}")
@@ -164,14 +176,20 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
         try:
             names = [str(n).strip().lower() for n in (reader.fieldnames or [])]
             if not names or all(n == "" for n in names):
-                raise InputError("the first line must name the columns", source=p,
-                                 hint=f"start the file with a header line such as '{example}'")
+                raise InputError(
+                    "the first line must name the columns",
+                    source=p,
+                    hint=f"start the file with a header line such as '{example}'",
+                )
             if len(set(names)) != len(names):
                 raise InputError(f"duplicate column names in the header: {names}", source=p)
             for rec in reader:
                 if None in rec:
-                    probs.add(reader.line_num, f"row {reader.line_num}: more values than columns",
-                              hint="quote text that contains commas, e.g. \"1 cup rice, cooked\"")
+                    probs.add(
+                        reader.line_num,
+                        f"row {reader.line_num}: more values than columns",
+                        hint='quote text that contains commas, e.g. "1 cup rice, cooked"',
+                    )
                     continue
                 vals = list(rec.values())
                 if all((v is None or str(v).strip() == "") for v in vals):
@@ -182,9 +200,11 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
         except csv.Error as exc:
             raise InputError(f"not a readable CSV file (line {reader.line_num}: {exc})", source=p) from None
         if not rows and not len(probs):
-            raise InputError("no entries", source=p,
-                             hint=f"the file has only the header line; add one entry per line below it "
-                                  f"(columns: {example})")
+            raise InputError(
+                "no entries",
+                source=p,
+                hint=f"the file has only the header line; add one entry per line below it (columns: {example})",
+            )
     return rows, labels, keys, p, probs
 
 
@@ -204,15 +224,17 @@ def _text(v) -> str:
     return "" if _blank(v) else str(v).strip()
 
 
-def _number(v, where: str, col: str, probs: _Problems, key: int, *, lo=None, hi=None, integer=False,
-            allowed: str = "") -> float:
+def _number(
+    v, where: str, col: str, probs: _Problems, key: int, *, lo=None, hi=None, integer=False, allowed: str = ""
+) -> float:
     """The value as a float, or NaN after adding a problem."""
     try:
         x = float(str(v).strip())
     except (TypeError, ValueError):
         x = np.nan
-    bad = (not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi)
-           or (integer and x != int(x)))
+    bad = (
+        not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi) or (integer and x != int(x))
+    )
     if bad:
         probs.add(key, f"{where}, column {col!r}: {v!r} is not allowed", hint=allowed)
         return np.nan
@@ -230,28 +252,52 @@ def _unknown_columns(rows, labels, keys, allowed: set[str], probs: _Problems) ->
     for k, i in first.items():
         by_row.setdefault(i, []).append(k)
     for i, extra in by_row.items():
-        probs.add(keys[i], f"{labels[i]}: unknown column(s) {extra}",
-                  hint=f"allowed columns: {', '.join(sorted(allowed))}")
+        probs.add(
+            keys[i], f"{labels[i]}: unknown column(s) {extra}", hint=f"allowed columns: {', '.join(sorted(allowed))}"
+        )
 
 
 # ----------------------------------------------------------------------------- dates
 
-_TIME = (r"(?:(?:\s*T\s*|\s+|\s*,\s*)(?P<H>\d{1,2})(?::(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?)?"
-         r"(?:\s*(?P<AP>[ap])\.?\s?m\.?)?)?")
+_TIME = (
+    r"(?:(?:\s*T\s*|\s+|\s*,\s*)(?P<H>\d{1,2})(?::(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?)?"
+    r"(?:\s*(?P<AP>[ap])\.?\s?m\.?)?)?"
+)
 _ZONE = r"(?:\s*(?P<Z>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?"
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
 _DATE_FORMS = (
     ("iso", rf"^(?P<Y>\d{{4}})(?P<sep>[-/.])(?P<mo>\d{{1,2}})(?P=sep)(?P<d>\d{{1,2}}){_TIME}{_ZONE}$"),
     ("numeric", rf"^(?P<a>\d{{1,2}})(?P<sep>[-/.])(?P<b>\d{{1,2}})(?P=sep)(?P<Y>\d{{4}}){_TIME}{_ZONE}$"),
-    ("named", rf"^{_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+|\s*[-/.]\s*)(?P<mon>[a-z]{{3,9}})\.?"
-              rf"(?:\s+|\s*[-/.,]\s*)(?P<Y>\d{{4}}){_TIME}{_ZONE}$"),
-    ("named", rf"^{_WEEKDAY}(?P<mon>[a-z]{{3,9}})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,\s*|\s+)"
-              rf"(?P<Y>\d{{4}}){_TIME}{_ZONE}$"),
+    (
+        "named",
+        rf"^{_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+|\s*[-/.]\s*)(?P<mon>[a-z]{{3,9}})\.?"
+        rf"(?:\s+|\s*[-/.,]\s*)(?P<Y>\d{{4}}){_TIME}{_ZONE}$",
+    ),
+    (
+        "named",
+        rf"^{_WEEKDAY}(?P<mon>[a-z]{{3,9}})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,\s*|\s+)"
+        rf"(?P<Y>\d{{4}}){_TIME}{_ZONE}$",
+    ),
 )
-_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-                "october", "november", "december")
-_MONTHS = {**{m: i for i, m in enumerate(_MONTH_NAMES, start=1)},
-           **{m[:3]: i for i, m in enumerate(_MONTH_NAMES, start=1)}, "sept": 9}
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTHS = {
+    **{m: i for i, m in enumerate(_MONTH_NAMES, start=1)},
+    **{m[:3]: i for i, m in enumerate(_MONTH_NAMES, start=1)},
+    "sept": 9,
+}
 _PARTS = ["kind", "Y", "mo", "d", "a", "b", "H", "M", "S", "F", "AP", "Z"]
 
 
@@ -291,16 +337,29 @@ def _assemble(comp: pd.DataFrame, dayfirst: bool) -> tuple[pd.Series, pd.Series,
     month = _num(comp["mo"]).where(~num, b if dayfirst else a)
     hour, minute, second = _num(comp["H"]), _num(comp["M"]), _num(comp["S"])
     ap = comp["AP"].str.lower()
-    bad = hour.notna() & minute.isna() & ap.isna()                    # "2026-12-01 08": an hour alone
-    bad |= ap.notna() & ~hour.between(1, 12)                            # "13:00 pm"
+    bad = hour.notna() & minute.isna() & ap.isna()  # "2026-12-01 08": an hour alone
+    bad |= ap.notna() & ~hour.between(1, 12)  # "13:00 pm"
     hour = hour.where(ap.isna(), hour % 12 + 12 * ap.eq("p"))
     micro = _num(comp["F"].str.ljust(6, "0").str[:6])
 
     def part(x, width):
         return x.fillna(0).astype("int64").astype(str).str.zfill(width)
 
-    text = (part(_num(comp["Y"]), 4) + "-" + part(month, 2) + "-" + part(day, 2) + " " + part(hour, 2) + ":"
-            + part(minute, 2) + ":" + part(second, 2) + "." + part(micro, 6))
+    text = (
+        part(_num(comp["Y"]), 4)
+        + "-"
+        + part(month, 2)
+        + "-"
+        + part(day, 2)
+        + " "
+        + part(hour, 2)
+        + ":"
+        + part(minute, 2)
+        + ":"
+        + part(second, 2)
+        + "."
+        + part(micro, 6)
+    )
     text = text.where(comp["kind"].notna() & ~bad, "")
     ts = pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S.%f", errors="coerce")
     return ts, _offsets(comp["Z"]), month
@@ -339,8 +398,11 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
     invalid non-blank value is a problem) and the decision for ``attrs["date_order"]``.
     """
     if dayfirst is not None and dayfirst not in (True, False):
-        raise InputError(f"dayfirst={dayfirst!r}", source=probs.path,
-                         hint="use True (01/12/2026 = 1 December), False (= January 12) or None (detect)")
+        raise InputError(
+            f"dayfirst={dayfirst!r}",
+            source=probs.path,
+            hint="use True (01/12/2026 = 1 December), False (= January 12) or None (detect)",
+        )
     raw = {c: pd.Series([_text(r.get(c)) for r in rows], dtype=object) for c in cols}
     comp = {c: _split_dates(raw[c]) for c in cols}
     proves_d, proves_m, ambiguous = {}, {}, {}
@@ -363,10 +425,13 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
     elif fd and fm:
         order, decided = None, "undecided"
         (ld, cd, vd), (lm, cm, vm) = cite(fd), cite(fm)
-        probs.add(-1, f"dates are written both day-first ({ld}, column {cd!r}: {vd!r}) and month-first "
-                      f"({lm}, column {cm!r}: {vm!r})",
-                  hint="write every date of the file the same way, or in ISO 8601 (e.g. 2026-12-01); with "
-                       "--dayfirst or --monthfirst the rows that do not fit are listed")
+        probs.add(
+            -1,
+            f"dates are written both day-first ({ld}, column {cd!r}: {vd!r}) and month-first "
+            f"({lm}, column {cm!r}: {vm!r})",
+            hint="write every date of the file the same way, or in ISO 8601 (e.g. 2026-12-01); with "
+            "--dayfirst or --monthfirst the rows that do not fit are listed",
+        )
     elif fd or fm:
         order = bool(fd)
         lab, _, val = cite(fd or fm)
@@ -375,8 +440,12 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         order, decided = None, "undecided"
         lab, c, val = cite(fa)
         x, y = int(_num(comp[c]["a"]).iloc[fa[0]]), int(_num(comp[c]["b"]).iloc[fa[0]])
-        probs.add(-1, f"{lab}, column {c!r}: {val!r} could be {_day_month(x, y, True)} or {_day_month(y, x, False)}, and no "
-                      "row of the file shows which order its dates use", hint=_ORDER_HINT)
+        probs.add(
+            -1,
+            f"{lab}, column {c!r}: {val!r} could be {_day_month(x, y, True)} or {_day_month(y, x, False)}, and no "
+            "row of the file shows which order its dates use",
+            hint=_ORDER_HINT,
+        )
     else:
         order = True  # no numeric date needs an order (day == month, or none at all)
         kinds = pd.concat([comp[c]["kind"][raw[c].ne("")] for c in cols])
@@ -388,9 +457,12 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         year = _num(k["Y"])
         implausible = k["kind"].notna() & ~year.between(*YEARS) & s.ne("")
         for i in np.flatnonzero(implausible.to_numpy(dtype=bool)):
-            probs.add(keys[i], f"{labels[i]}, column {c!r}: {s.iloc[i]!r} is not a plausible date (year "
-                               f"{int(year.iloc[i])}; dates from {YEARS[0]} to {YEARS[1]} are read)",
-                      hint="check the year (a typo such as 2999 for 2019?)")
+            probs.add(
+                keys[i],
+                f"{labels[i]}, column {c!r}: {s.iloc[i]!r} is not a plausible date (year "
+                f"{int(year.iloc[i])}; dates from {YEARS[0]} to {YEARS[1]} are read)",
+                hint="check the year (a typo such as 2999 for 2019?)",
+            )
         if order is None:
             ts_d, off, _ = _assemble(k, True)
             ts_m, _, _ = _assemble(k, False)
@@ -407,23 +479,32 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
             v, where = s.iloc[i], f"{labels[i]}, column {c!r}"
             if order is not None and k["kind"].iloc[i] == "numeric" and month.iloc[i] > 12:
                 name = "day-first" if order else "month-first"
-                probs.add(keys[i], f"{where}: {v!r} is not a {name} date (there is no month {int(month.iloc[i])})",
-                          hint=f"the log is read {decided}; write this date the same way, or in ISO 8601 "
-                               "(e.g. 2026-12-01)")
+                probs.add(
+                    keys[i],
+                    f"{where}: {v!r} is not a {name} date (there is no month {int(month.iloc[i])})",
+                    hint=f"the log is read {decided}; write this date the same way, or in ISO 8601 (e.g. 2026-12-01)",
+                )
             elif re.fullmatch(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2}(?:\D.*)?", v):
-                probs.add(keys[i], f"{where}: {v!r} is not a date-time (a two-digit year)",
-                          hint="write the year with four digits (01/12/2026), or use ISO 8601 (2026-12-01)")
+                probs.add(
+                    keys[i],
+                    f"{where}: {v!r} is not a date-time (a two-digit year)",
+                    hint="write the year with four digits (01/12/2026), or use ISO 8601 (2026-12-01)",
+                )
             else:
                 probs.add(keys[i], f"{where}: {v!r} is not a date-time", hint=_TS_HINT)
         for i in np.flatnonzero((off == -np.inf).to_numpy() & ~report.to_numpy(dtype=bool)):
-            probs.add(keys[i], f"{labels[i]}, column {c!r}: {s.iloc[i]!r} has no valid UTC offset",
-                      hint="offsets run from -12:00 to +14:00, e.g. 2026-12-01T08:30+01:00")
+            probs.add(
+                keys[i],
+                f"{labels[i]}, column {c!r}: {s.iloc[i]!r} has no valid UTC offset",
+                hint="offsets run from -12:00 to +14:00, e.g. 2026-12-01T08:30+01:00",
+            )
         ts = ts.where(off != -np.inf)
         out[c] = (ts, off.where(off != -np.inf))
     return out, decided
 
 
 # ----------------------------------------------------------------------------- the three logs
+
 
 def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> pd.DataFrame:
     """Read a meal log (CSV or JSON); see the module docstring for the columns and dates.
@@ -467,24 +548,47 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
             grams = _grams(rec["grams"], where, probs, key)
         meal = _text(rec.get("meal")).lower()
         if meal and meal not in MEAL_SLOTS:
-            probs.add(key, f"{where}, column 'meal': {rec['meal']!r} is not allowed",
-                      hint=f"use one of: {', '.join(MEAL_SLOTS)}")
+            probs.add(
+                key,
+                f"{where}, column 'meal': {rec['meal']!r} is not allowed",
+                hint=f"use one of: {', '.join(MEAL_SLOTS)}",
+            )
         rep_given = not _blank(rec.get("repeat_of"))
         if ndb:
             if not re.fullmatch(r"\d{1,5}", ndb):
-                probs.add(key, f"{where}, column 'ndb_no': {ndb!r} is not an NDB number",
-                          hint="a USDA SR28 NDB number of up to 5 digits, e.g. 09040")
+                probs.add(
+                    key,
+                    f"{where}, column 'ndb_no': {ndb!r} is not an NDB number",
+                    hint="a USDA SR28 NDB number of up to 5 digits, e.g. 09040",
+                )
             elif _blank(rec.get("grams")):
-                probs.add(key, f"{where}, column 'grams': missing for ndb_no {ndb}",
-                          hint="an entry by NDB number needs the grams eaten")
+                probs.add(
+                    key,
+                    f"{where}, column 'grams': missing for ndb_no {ndb}",
+                    hint="an entry by NDB number needs the grams eaten",
+                )
             ndb = ndb.zfill(5)
         if not text and not ndb and not rep_given:
-            probs.add(key, f"{where}: no food given",
-                      hint="give 'text' (e.g. '1 cup kimchi'), or 'ndb_no' and 'grams', or 'repeat_of'")
+            probs.add(
+                key,
+                f"{where}: no food given",
+                hint="give 'text' (e.g. '1 cup kimchi'), or 'ndb_no' and 'grams', or 'repeat_of'",
+            )
         rep = rep_all.iloc[i] if rep_given else None
-        out.append({"timestamp": ts_all.iloc[i], "meal": meal, "text": text, "ndb_no": ndb or None,
-                    "grams": grams, "repeat_of": rep, "source_row": where, "utc_offset": off_all.iloc[i],
-                    "_key": key, "_rep": rep_given})
+        out.append(
+            {
+                "timestamp": ts_all.iloc[i],
+                "meal": meal,
+                "text": text,
+                "ndb_no": ndb or None,
+                "grams": grams,
+                "repeat_of": rep,
+                "source_row": where,
+                "utc_offset": off_all.iloc[i],
+                "_key": key,
+                "_rep": rep_given,
+            }
+        )
     cols = ["timestamp", "meal", "text", "ndb_no", "grams", "repeat_of", "source_row", "utc_offset"]
     df = pd.DataFrame(out, columns=[*cols, "_key", "_rep"])
     df["timestamp"] = pd.to_datetime(df["timestamp"])
@@ -497,12 +601,18 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
             continue  # already a problem
         src = base[base["timestamp"] == r["repeat_of"]]
         if src.empty:
-            probs.add(r["_key"], f"{r['source_row']}, column 'repeat_of': no meal was logged at {r['repeat_of']}",
-                      hint="repeat_of must be the timestamp of an earlier entry in the same log")
+            probs.add(
+                r["_key"],
+                f"{r['source_row']}, column 'repeat_of': no meal was logged at {r['repeat_of']}",
+                hint="repeat_of must be the timestamp of an earlier entry in the same log",
+            )
             continue
         if r["repeat_of"] >= r["timestamp"]:
-            probs.add(r["_key"], f"{r['source_row']}, column 'repeat_of': {r['repeat_of']} is not before "
-                                 f"{r['timestamp']}", hint="only earlier meals can be repeated")
+            probs.add(
+                r["_key"],
+                f"{r['source_row']}, column 'repeat_of': {r['repeat_of']} is not before {r['timestamp']}",
+                hint="only earlier meals can be repeated",
+            )
             continue
         copy = src.copy()
         copy["timestamp"] = r["timestamp"]
@@ -530,17 +640,24 @@ def _grams(v, where: str, probs: _Problems, key: int) -> float:
     except ValueError:
         x = None
     if x is not None and not math.isfinite(x):
-        probs.add(key, f"{where}, column 'grams': grams={raw} is not a number of grams",
-                  hint="grams must be a number above 0")
+        probs.add(
+            key, f"{where}, column 'grams': grams={raw} is not a number of grams", hint="grams must be a number above 0"
+        )
         return np.nan
     x = _number(v, where, "grams", probs, key, lo=0, allowed="grams must be a number above 0")
     if x == 0:
-        probs.add(key, f"{where}, column 'grams': 0 is not allowed",
-                  hint="grams must be above 0 (leave the entry out if nothing was eaten)")
+        probs.add(
+            key,
+            f"{where}, column 'grams': 0 is not allowed",
+            hint="grams must be above 0 (leave the entry out if nothing was eaten)",
+        )
         return np.nan
     if x > MAX_GRAMS:
-        probs.add(key, f"{where}, column 'grams': {x:g} g in one entry is not plausible",
-                  hint="check the unit (g vs kg) or split the entry")
+        probs.add(
+            key,
+            f"{where}, column 'grams': {x:g} g in one entry is not plausible",
+            hint="check the unit (g vs kg) or split the entry",
+        )
         return np.nan
     return x
 
@@ -568,38 +685,73 @@ def read_stress_log(path: str | os.PathLike, *, dayfirst: bool | None = None) ->
     for i, (rec, where, key) in enumerate(zip(rows, labels, keys)):
         if _blank(rec.get("timestamp")):
             probs.add(key, f"{where}, column 'timestamp': missing", hint=_TS_HINT)
-        row = {"timestamp": ts_all.iloc[i], "rating": np.nan, "practice": "", "minutes": np.nan,
-               "source_row": where, "utc_offset": off_all.iloc[i]}
+        row = {
+            "timestamp": ts_all.iloc[i],
+            "rating": np.nan,
+            "practice": "",
+            "minutes": np.nan,
+            "source_row": where,
+            "utc_offset": off_all.iloc[i],
+        }
         if not _blank(rec.get("rating")):
-            row["rating"] = _number(rec["rating"], where, "rating", probs, key, lo=0, hi=10,
-                                    allowed="the daily stress rating is a number 0 (none) to 10 (worst)")
+            row["rating"] = _number(
+                rec["rating"],
+                where,
+                "rating",
+                probs,
+                key,
+                lo=0,
+                hi=10,
+                allowed="the daily stress rating is a number 0 (none) to 10 (worst)",
+            )
         prac = _text(rec.get("practice")).lower()
         mins = rec.get("minutes")
         if prac or not _blank(mins):
             if prac not in PRACTICES:
-                probs.add(key, f"{where}, column 'practice': {rec.get('practice')!r} is not allowed",
-                          hint=f"use one of: {', '.join(PRACTICES)} (with 'minutes')")
+                probs.add(
+                    key,
+                    f"{where}, column 'practice': {rec.get('practice')!r} is not allowed",
+                    hint=f"use one of: {', '.join(PRACTICES)} (with 'minutes')",
+                )
             if _blank(mins):
-                probs.add(key, f"{where}, column 'minutes': missing for practice {prac!r}",
-                          hint="give the minutes practised (0-1440)")
+                probs.add(
+                    key,
+                    f"{where}, column 'minutes': missing for practice {prac!r}",
+                    hint="give the minutes practised (0-1440)",
+                )
             else:
-                row["minutes"] = _number(mins, where, "minutes", probs, key, lo=0, hi=1440,
-                                         allowed="minutes are a number 0-1440")
+                row["minutes"] = _number(
+                    mins, where, "minutes", probs, key, lo=0, hi=1440, allowed="minutes are a number 0-1440"
+                )
             row["practice"] = prac
         given = [not _blank(rec.get(c)) for c in items]
         if any(given):
             if not all(given):
                 missing = [c for c, g in zip(items, given) if not g]
-                probs.add(key, f"{where}: PSS-10 answers missing for {', '.join(missing)}",
-                          hint="the PSS-10 has no published rule for prorating missing items; give all ten "
-                               "answers (0-4)")
+                probs.add(
+                    key,
+                    f"{where}: PSS-10 answers missing for {', '.join(missing)}",
+                    hint="the PSS-10 has no published rule for prorating missing items; give all ten answers (0-4)",
+                )
             else:
                 for c in items:
-                    row[c] = _number(rec[c], where, c, probs, key, lo=0, hi=4, integer=True,
-                                     allowed="PSS-10 answers are whole numbers 0 (never) to 4 (very often)")
+                    row[c] = _number(
+                        rec[c],
+                        where,
+                        c,
+                        probs,
+                        key,
+                        lo=0,
+                        hi=4,
+                        integer=True,
+                        allowed="PSS-10 answers are whole numbers 0 (never) to 4 (very often)",
+                    )
         if _blank(rec.get("rating")) and not prac and _blank(mins) and not any(given):
-            probs.add(key, f"{where}: nothing logged",
-                      hint="give a 'rating' (0-10), a 'practice' with 'minutes', or the ten PSS-10 answers")
+            probs.add(
+                key,
+                f"{where}: nothing logged",
+                hint="give a 'rating' (0-10), a 'practice' with 'minutes', or the ten PSS-10 answers",
+            )
         out.append(row)
     probs.raise_if_any()
     df = pd.DataFrame(out, columns=["timestamp", "rating", "practice", "minutes", "source_row", "utc_offset"])
@@ -652,32 +804,72 @@ def read_symptom_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -
             if pd.notna(off) and pd.notna(on_off):  # both offsets written: compare the instants
                 shift = pd.Timedelta(minutes=float(off - on_off))
             if onset + shift > ts:
-                probs.add(key, f"{where}, column 'onset': {onset} is after the time it was noted ({ts})",
-                          hint="onset is when the symptom started, at or before the timestamp")
+                probs.add(
+                    key,
+                    f"{where}, column 'onset': {onset} is after the time it was noted ({ts})",
+                    hint="onset is when the symptom started, at or before the timestamp",
+                )
         sym = "" if _blank(rec.get("symptom")) else normalize_symptom(rec["symptom"])
         rating = np.nan
         if not _blank(rec.get("rating")):
             if not sym:
-                probs.add(key, f"{where}, column 'symptom': missing for a rating",
-                          hint="name the symptom the rating is for, e.g. bloating")
-            rating = _number(rec["rating"], where, "rating", probs, key, lo=0, hi=10,
-                             allowed="symptom ratings are numbers 0 (none) to 10 (worst)")
+                probs.add(
+                    key,
+                    f"{where}, column 'symptom': missing for a rating",
+                    hint="name the symptom the rating is for, e.g. bloating",
+                )
+            rating = _number(
+                rec["rating"],
+                where,
+                "rating",
+                probs,
+                key,
+                lo=0,
+                hi=10,
+                allowed="symptom ratings are numbers 0 (none) to 10 (worst)",
+            )
         elif sym:
-            probs.add(key, f"{where}, column 'rating': missing for symptom {sym!r}",
-                      hint="rate the symptom 0 (none) to 10 (worst)")
+            probs.add(
+                key,
+                f"{where}, column 'rating': missing for symptom {sym!r}",
+                hint="rate the symptom 0 (none) to 10 (worst)",
+            )
         bristol = np.nan
         if not _blank(rec.get("bristol")):
-            bristol = _number(rec["bristol"], where, "bristol", probs, key, lo=1, hi=7, integer=True,
-                              allowed="the Bristol stool type is a whole number 1-7")
+            bristol = _number(
+                rec["bristol"],
+                where,
+                "bristol",
+                probs,
+                key,
+                lo=1,
+                hi=7,
+                integer=True,
+                allowed="the Bristol stool type is a whole number 1-7",
+            )
         if not sym and _blank(rec.get("rating")) and _blank(rec.get("bristol")):
-            probs.add(key, f"{where}: nothing logged",
-                      hint="give a 'symptom' with a 'rating' (0-10) and/or a 'bristol' type (1-7)")
+            probs.add(
+                key,
+                f"{where}: nothing logged",
+                hint="give a 'symptom' with a 'rating' (0-10) and/or a 'bristol' type (1-7)",
+            )
         note = "" if _blank(rec.get("note")) else str(rec["note"])
-        out.append({"timestamp": ts, "onset": onset, "symptom": sym, "rating": rating, "bristol": bristol,
-                    "note": note, "source_row": where, "utc_offset": off})
+        out.append(
+            {
+                "timestamp": ts,
+                "onset": onset,
+                "symptom": sym,
+                "rating": rating,
+                "bristol": bristol,
+                "note": note,
+                "source_row": where,
+                "utc_offset": off,
+            }
+        )
     probs.raise_if_any()
-    df = pd.DataFrame(out, columns=["timestamp", "onset", "symptom", "rating", "bristol", "note", "source_row",
-                                    "utc_offset"])
+    df = pd.DataFrame(
+        out, columns=["timestamp", "onset", "symptom", "rating", "bristol", "note", "source_row", "utc_offset"]
+    )
     df["timestamp"] = pd.to_datetime(df["timestamp"])
     df["onset"] = pd.to_datetime(df["onset"])
     df["utc_offset"] = df["utc_offset"].astype(float)
@@ -707,8 +899,12 @@ def write_log(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     if "timestamp" in out.columns and "utc_offset" in out.columns:
         off = pd.to_numeric(out["utc_offset"], errors="coerce")
         mins = off.abs().fillna(0).astype("int64")
-        suffix = (np.where(off < 0, "-", "+") + (mins // 60).astype(str).str.zfill(2) + ":"
-                  + (mins % 60).astype(str).str.zfill(2))
+        suffix = (
+            np.where(off < 0, "-", "+")
+            + (mins // 60).astype(str).str.zfill(2)
+            + ":"
+            + (mins % 60).astype(str).str.zfill(2)
+        )
         has = off.notna() & out["timestamp"].astype(str).ne("")
         out["timestamp"] = out["timestamp"].astype(str).where(~has, out["timestamp"].astype(str) + suffix)
         out = out.drop(columns="utc_offset")

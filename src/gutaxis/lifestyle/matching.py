@@ -31,36 +31,138 @@ from ..errors import InputError
 from . import _text
 from ._csvsafe import unescape_cell
 
-__all__ = ["Portion", "FoodMatch", "FoodMatcher", "parse_portion", "read_aliases", "portion_grams"]
+__all__ = ["FoodMatch", "FoodMatcher", "Portion", "parse_portion", "portion_grams", "read_aliases"]
 
 # ---------------------------------------------------------------- portion parsing
 
 _NUMBER_WORDS = {
-    "a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0,
-    "seven": 7.0, "eight": 8.0, "nine": 9.0, "ten": 10.0, "twelve": 12.0, "half": 0.5, "quarter": 0.25,
-    "couple": 2.0, "few": 3.0, "dozen": 12.0,
+    "a": 1.0,
+    "an": 1.0,
+    "one": 1.0,
+    "two": 2.0,
+    "three": 3.0,
+    "four": 4.0,
+    "five": 5.0,
+    "six": 6.0,
+    "seven": 7.0,
+    "eight": 8.0,
+    "nine": 9.0,
+    "ten": 10.0,
+    "twelve": 12.0,
+    "half": 0.5,
+    "quarter": 0.25,
+    "couple": 2.0,
+    "few": 3.0,
+    "dozen": 12.0,
 }
 _FRACTIONS = {"½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3", "⅛": " 1/8"}
 
 MASS_G = {"g": 1.0, "kg": 1000.0, "mg": 0.001, "oz": 28.349523125, "lb": 453.59237}
-VOLUME_CUP = {"cup": 1.0, "tbsp": 1 / 16, "tsp": 1 / 48, "fl oz": 1 / 8, "ml": 1 / 236.5882365,
-              "l": 1000 / 236.5882365, "pint": 2.0, "quart": 4.0}
+VOLUME_CUP = {
+    "cup": 1.0,
+    "tbsp": 1 / 16,
+    "tsp": 1 / 48,
+    "fl oz": 1 / 8,
+    "ml": 1 / 236.5882365,
+    "l": 1000 / 236.5882365,
+    "pint": 2.0,
+    "quart": 4.0,
+}
 
 _UNIT_WORDS = {
-    "g": "g", "gr": "g", "grs": "g", "gram": "g", "grams": "g", "gramme": "g", "grammes": "g",
-    "kg": "kg", "kilo": "kg", "kilos": "kg", "kilogram": "kg", "kilograms": "kg",
-    "mg": "mg", "oz": "oz", "ounce": "oz", "ounces": "oz", "lb": "lb", "lbs": "lb", "pound": "lb", "pounds": "lb",
-    "ml": "ml", "millilitre": "ml", "milliliter": "ml", "millilitres": "ml", "milliliters": "ml",
-    "l": "l", "litre": "l", "liter": "l", "litres": "l", "liters": "l",
-    "cup": "cup", "cups": "cup", "c": "cup", "tbsp": "tbsp", "tbs": "tbsp", "tbl": "tbsp", "tblsp": "tbsp",
-    "tablespoon": "tbsp", "tablespoons": "tbsp", "tsp": "tsp", "teaspoon": "tsp", "teaspoons": "tsp",
-    "pint": "pint", "pints": "pint", "quart": "quart", "quarts": "quart",
+    "g": "g",
+    "gr": "g",
+    "grs": "g",
+    "gram": "g",
+    "grams": "g",
+    "gramme": "g",
+    "grammes": "g",
+    "kg": "kg",
+    "kilo": "kg",
+    "kilos": "kg",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "mg": "mg",
+    "oz": "oz",
+    "ounce": "oz",
+    "ounces": "oz",
+    "lb": "lb",
+    "lbs": "lb",
+    "pound": "lb",
+    "pounds": "lb",
+    "ml": "ml",
+    "millilitre": "ml",
+    "milliliter": "ml",
+    "millilitres": "ml",
+    "milliliters": "ml",
+    "l": "l",
+    "litre": "l",
+    "liter": "l",
+    "litres": "l",
+    "liters": "l",
+    "cup": "cup",
+    "cups": "cup",
+    "c": "cup",
+    "tbsp": "tbsp",
+    "tbs": "tbsp",
+    "tbl": "tbsp",
+    "tblsp": "tbsp",
+    "tablespoon": "tbsp",
+    "tablespoons": "tbsp",
+    "tsp": "tsp",
+    "teaspoon": "tsp",
+    "teaspoons": "tsp",
+    "pint": "pint",
+    "pints": "pint",
+    "quart": "quart",
+    "quarts": "quart",
 }
 _HOUSEHOLD = {
-    "slice", "piece", "pc", "handful", "glass", "bowl", "can", "bottle", "scoop", "square", "clove", "pat",
-    "container", "serving", "portion", "stick", "spear", "link", "strip", "fillet", "wedge", "packet", "bag",
-    "box", "jar", "mug", "shot", "dash", "pinch", "sprig", "stalk", "head", "bunch", "sheet", "patty",
-    "carton", "pot", "tub", "cube", "leaf", "rasher", "knob", "dollop", "spoonful", "sachet",
+    "slice",
+    "piece",
+    "pc",
+    "handful",
+    "glass",
+    "bowl",
+    "can",
+    "bottle",
+    "scoop",
+    "square",
+    "clove",
+    "pat",
+    "container",
+    "serving",
+    "portion",
+    "stick",
+    "spear",
+    "link",
+    "strip",
+    "fillet",
+    "wedge",
+    "packet",
+    "bag",
+    "box",
+    "jar",
+    "mug",
+    "shot",
+    "dash",
+    "pinch",
+    "sprig",
+    "stalk",
+    "head",
+    "bunch",
+    "sheet",
+    "patty",
+    "carton",
+    "pot",
+    "tub",
+    "cube",
+    "leaf",
+    "rasher",
+    "knob",
+    "dollop",
+    "spoonful",
+    "sachet",
 }
 _SIZES = {"small", "medium", "large", "big", "mini", "jumbo", "extra", "thick", "thin"}
 _SIZE_AS = {"big": "large", "thick": "large", "thin": "small"}  # USDA's "1 large or thick slice"
@@ -132,7 +234,7 @@ def parse_portion(text: str) -> Portion:
     if m:
         qty = _to_number(m.group(1)) or 1.0
         stated = True
-        words = t[m.end():].strip().split(" ")
+        words = t[m.end() :].strip().split(" ")
     else:
         if words and words[0] in ("a", "an", "one") and len(words) > 1 and words[1] in ("half", "quarter"):
             # "a half cup" / "one quarter pound"
@@ -219,8 +321,28 @@ def _measure_unit(rest: str) -> str | None:
     return _UNIT_WORDS.get(first) or (_text.stem(first) if first else None)
 
 
-_LIQUID_WORDS = {"milk", "kefir", "juice", "drink", "beverage", "soymilk", "buttermilk", "water", "tea", "coffee",
-                 "beer", "wine", "soda", "cola", "smoothie", "shake", "broth", "lemonade", "nectar", "kombucha"}
+_LIQUID_WORDS = {
+    "milk",
+    "kefir",
+    "juice",
+    "drink",
+    "beverage",
+    "soymilk",
+    "buttermilk",
+    "water",
+    "tea",
+    "coffee",
+    "beer",
+    "wine",
+    "soda",
+    "cola",
+    "smoothie",
+    "shake",
+    "broth",
+    "lemonade",
+    "nectar",
+    "kombucha",
+}
 MAX_ITEM_G = 500.0  # a "whole item" heavier than this (a whole turkey breast, a melon) is not taken as one portion
 
 
@@ -258,10 +380,11 @@ def portion_grams(portion: Portion, row) -> tuple[float | None, str]:
             desc = str(row.get("description", ""))
             if str(row.get("ndb_no", ""))[:2] == "14" or set(_text.tokens(desc)) & _LIQUID_WORDS:
                 grams = cups * 236.5882365
-                return grams, (f"{_fmt(q)} {unit} = {_fmt(cups * 236.59)} ml, approximated as 1 g per ml "
-                               "(this drink has no SR28 volume measure)")
-            return None, (f"no volume measure for this food in SR28 (measures: {listed}); "
-                          "give grams instead")
+                return grams, (
+                    f"{_fmt(q)} {unit} = {_fmt(cups * 236.59)} ml, approximated as 1 g per ml "
+                    "(this drink has no SR28 volume measure)"
+                )
+            return None, (f"no volume measure for this food in SR28 (measures: {listed}); give grams instead")
         grams = cups * best[1]
         return grams, f"{_fmt(q)} {unit} via SR28 measure '{best[2]}' = {_fmt(best[3])} g -> {_fmt(grams)} g"
     if unit is None:
@@ -276,10 +399,28 @@ def portion_grams(portion: Portion, row) -> tuple[float | None, str]:
                         n = float(mm.group(1))
                         if n > 0 and g / n <= MAX_ITEM_G:
                             grams = q * g / n
-                            return grams, f"{_fmt(q)} x 1/{_fmt(n)} of SR28 measure '{text}' ({_fmt(g / n)} g each) = {_fmt(grams)} g"
+                            return (
+                                grams,
+                                f"{_fmt(q)} x 1/{_fmt(n)} of SR28 measure '{text}' ({_fmt(g / n)} g each) = {_fmt(grams)} g",
+                            )
         sizes = [portion.size] if portion.size else []
-        sizes += ["medium", "large", "small", "fruit", "whole", "each", "item", "unit", "can", "bottle",
-                  "container", "link", "patty", "sandwich", "mini"]
+        sizes += [
+            "medium",
+            "large",
+            "small",
+            "fruit",
+            "whole",
+            "each",
+            "item",
+            "unit",
+            "can",
+            "bottle",
+            "container",
+            "link",
+            "patty",
+            "sandwich",
+            "mini",
+        ]
         for word in sizes:
             for g, amount, rest, text in meas:
                 mu = _measure_unit(rest)
@@ -288,12 +429,16 @@ def portion_grams(portion: Portion, row) -> tuple[float | None, str]:
                 if word == mu or word in set(_text.tokens(rest)):
                     each = g / amount
                     if each > MAX_ITEM_G:
-                        return None, (f"the only whole-item measure is '{text}' ({_fmt(each)} g), too large for one "
-                                      "portion; give grams")
+                        return None, (
+                            f"the only whole-item measure is '{text}' ({_fmt(each)} g), too large for one "
+                            "portion; give grams"
+                        )
                     grams = q * each
                     return grams, f"{_fmt(q)} x SR28 measure '{text}' ({_fmt(each)} g each) = {_fmt(grams)} g"
-        return None, (f"no SR28 household measure for a whole item of this food (measures: {listed}); "
-                      "give grams or a cup/tbsp measure")
+        return None, (
+            f"no SR28 household measure for a whole item of this food (measures: {listed}); "
+            "give grams or a cup/tbsp measure"
+        )
     want = [(unit, 1.0, "")] + _portion_words().get(unit, [])
     for word, mult, note in want:
         if word in MASS_G:
@@ -304,16 +449,19 @@ def portion_grams(portion: Portion, row) -> tuple[float | None, str]:
             mu = _measure_unit(rest)
             if word in VOLUME_CUP and mu in VOLUME_CUP:
                 grams = q * mult * VOLUME_CUP[word] * g / (amount * VOLUME_CUP[mu])
-                return grams, (f"{_fmt(q)} {unit} taken as {_fmt(mult)} {word} ({note}); SR28 measure "
-                               f"'{text}' = {_fmt(g)} g -> {_fmt(grams)} g")
+                return grams, (
+                    f"{_fmt(q)} {unit} taken as {_fmt(mult)} {word} ({note}); SR28 measure "
+                    f"'{text}' = {_fmt(g)} g -> {_fmt(grams)} g"
+                )
             if word == mu or word in rest_tokens:
                 grams = q * mult * g / amount
                 how = f"{_fmt(q)} x SR28 measure '{text}' ({_fmt(g / amount)} g each) = {_fmt(grams)} g"
                 if note:
                     how += f" ({note})"
                 return grams, how
-    return None, (f"no SR28 household measure for '{unit}' of this food (measures: {listed}); "
-                  "give grams or a cup/tbsp measure")
+    return None, (
+        f"no SR28 household measure for '{unit}' of this food (measures: {listed}); give grams or a cup/tbsp measure"
+    )
 
 
 def _fmt(x: float) -> str:
@@ -359,68 +507,447 @@ _SYNONYMS: list[tuple[str, str]] = [
     (r"\bespresso\b", "coffee espresso"),
 ]
 _QUERY_STOP = {
-    "a", "an", "the", "of", "some", "my", "and", "with", "i", "had", "ate", "for", "breakfast", "lunch",
-    "dinner", "snack", "bit", "little", "lots", "plate", "side", "serving", "portion", "homemade", "home",
-    "made", "fresh", "organic", "x", "pc", "pcs", "piece", "slice", "cup", "glass", "bowl", "handful", "few",
+    "a",
+    "an",
+    "the",
+    "of",
+    "some",
+    "my",
+    "and",
+    "with",
+    "i",
+    "had",
+    "ate",
+    "for",
+    "breakfast",
+    "lunch",
+    "dinner",
+    "snack",
+    "bit",
+    "little",
+    "lots",
+    "plate",
+    "side",
+    "serving",
+    "portion",
+    "homemade",
+    "home",
+    "made",
+    "fresh",
+    "organic",
+    "x",
+    "pc",
+    "pcs",
+    "piece",
+    "slice",
+    "cup",
+    "glass",
+    "bowl",
+    "handful",
+    "few",
 }
 # modifiers that add little information: weight them down in coverage
-_SOFT = {"ground": 0.3, "sliced": 0.2, "chopped": 0.2, "diced": 0.2, "small": 0.1, "large": 0.1,
-         "medium": 0.1, "plain": 0.3, "whole": 0.5, "regular": 0.1, "natural": 0.2, "unsalted": 0.4,
-         "salted": 0.4, "cooked": 0.6, "brewed": 0.3, "kernel": 0.3, "cheese": 0.6, "sweet": 0.8,
-         "chunk": 0.2, "cube": 0.2, "ring": 0.3, "strip": 0.3, "wedge": 0.2, "baked": 0.6, "grilled": 0.6,
-         "roasted": 0.6, "broiled": 0.6, "steamed": 0.6, "boiled": 0.7, "fried": 0.8}
+_SOFT = {
+    "ground": 0.3,
+    "sliced": 0.2,
+    "chopped": 0.2,
+    "diced": 0.2,
+    "small": 0.1,
+    "large": 0.1,
+    "medium": 0.1,
+    "plain": 0.3,
+    "whole": 0.5,
+    "regular": 0.1,
+    "natural": 0.2,
+    "unsalted": 0.4,
+    "salted": 0.4,
+    "cooked": 0.6,
+    "brewed": 0.3,
+    "kernel": 0.3,
+    "cheese": 0.6,
+    "sweet": 0.8,
+    "chunk": 0.2,
+    "cube": 0.2,
+    "ring": 0.3,
+    "strip": 0.3,
+    "wedge": 0.2,
+    "baked": 0.6,
+    "grilled": 0.6,
+    "roasted": 0.6,
+    "broiled": 0.6,
+    "steamed": 0.6,
+    "boiled": 0.7,
+    "fried": 0.8,
+}
 # description words that are neutral as extras (defaults, qualifiers)
-_NEUTRAL = {_text.stem(w) for w in (
-    "with", "without", "or", "and", "of", "in", "from", "to", "for", "per", "the", "type", "style", "includes",
-    "all", "variety", "raw", "regular", "plain", "commercial", "commercially", "prepared", "ready", "eat",
-    "fresh", "ripe", "whole", "average", "year", "round", "salt", "added", "fluid", "enriched", "unenriched",
-    "vitamin", "fortified", "brewed", "tap", "water", "solids", "liquids", "drained", "nfs", "ns", "us",
-    "species", "mixed", "grades", "choice", "select", "edible", "portion", "kernels",
-    "seeds", "seed", "mature", "meat", "only", "boneless", "broilers", "fryers", "broiler", "fryer",
-    "beverage", "cereal", "carbonated", "alcoholic", "nut", "fish", "candy", "candies", "crustacean",
-    "snack", "calcium", "propionate", "a", "d", "e", "b", "c", "k", "lean", "sodium",
-    "gram", "ounce", "protein", "per", "oz", "salted", "unsalted", "no", "serve", "milkfat",
-    "unspecified", "maybe", "previously", "bottled", "unsweetened", "granulated", "flesh", "original",
-    "food", "foods", "fast", "made", "is", "it", "be", "skinless", "large", "small", "medium", "content",
-    "peel")}
+_NEUTRAL = {
+    _text.stem(w)
+    for w in (
+        "with",
+        "without",
+        "or",
+        "and",
+        "of",
+        "in",
+        "from",
+        "to",
+        "for",
+        "per",
+        "the",
+        "type",
+        "style",
+        "includes",
+        "all",
+        "variety",
+        "raw",
+        "regular",
+        "plain",
+        "commercial",
+        "commercially",
+        "prepared",
+        "ready",
+        "eat",
+        "fresh",
+        "ripe",
+        "whole",
+        "average",
+        "year",
+        "round",
+        "salt",
+        "added",
+        "fluid",
+        "enriched",
+        "unenriched",
+        "vitamin",
+        "fortified",
+        "brewed",
+        "tap",
+        "water",
+        "solids",
+        "liquids",
+        "drained",
+        "nfs",
+        "ns",
+        "us",
+        "species",
+        "mixed",
+        "grades",
+        "choice",
+        "select",
+        "edible",
+        "portion",
+        "kernels",
+        "seeds",
+        "seed",
+        "mature",
+        "meat",
+        "only",
+        "boneless",
+        "broilers",
+        "fryers",
+        "broiler",
+        "fryer",
+        "beverage",
+        "cereal",
+        "carbonated",
+        "alcoholic",
+        "nut",
+        "fish",
+        "candy",
+        "candies",
+        "crustacean",
+        "snack",
+        "calcium",
+        "propionate",
+        "a",
+        "d",
+        "e",
+        "b",
+        "c",
+        "k",
+        "lean",
+        "sodium",
+        "gram",
+        "ounce",
+        "protein",
+        "per",
+        "oz",
+        "salted",
+        "unsalted",
+        "no",
+        "serve",
+        "milkfat",
+        "unspecified",
+        "maybe",
+        "previously",
+        "bottled",
+        "unsweetened",
+        "granulated",
+        "flesh",
+        "original",
+        "food",
+        "foods",
+        "fast",
+        "made",
+        "is",
+        "it",
+        "be",
+        "skinless",
+        "large",
+        "small",
+        "medium",
+        "content",
+        "peel",
+    )
+}
 # default-variety markers: an item carrying one is the generic form of its food
 _DEFAULT_WORDS = {"plain", "regular", "original", "nfs", "unspecified", "all", "average"}
 _PARTS = {"skin", "peel", "bone", "skn"}
-_STATE_WORDS = {"raw", "cooked", "boiled", "baked", "fried", "roasted", "grilled", "broiled", "braised",
-                "stewed", "steamed", "canned", "frozen", "dried", "dry", "toasted", "microwaved", "poached",
-                "scrambled", "mashed", "uncooked", "unprepared", "prepared", "instant", "smoked", "heated",
-                "simmered", "sauteed", "powder", "dehydrated", "concentrate", "hard"}
-_COOKED_WORDS = {"cooked", "boiled", "baked", "fried", "roasted", "grilled", "broiled", "braised", "stewed",
-                 "steamed", "simmered", "microwaved", "poached", "heated", "toasted"}
-_PLAIN_COOKING = {"cooked", "boiled", "baked", "roasted", "grilled", "broiled", "braised", "stewed", "steamed",
-                  "simmered", "heated", "moist", "heat"}
+_STATE_WORDS = {
+    "raw",
+    "cooked",
+    "boiled",
+    "baked",
+    "fried",
+    "roasted",
+    "grilled",
+    "broiled",
+    "braised",
+    "stewed",
+    "steamed",
+    "canned",
+    "frozen",
+    "dried",
+    "dry",
+    "toasted",
+    "microwaved",
+    "poached",
+    "scrambled",
+    "mashed",
+    "uncooked",
+    "unprepared",
+    "prepared",
+    "instant",
+    "smoked",
+    "heated",
+    "simmered",
+    "sauteed",
+    "powder",
+    "dehydrated",
+    "concentrate",
+    "hard",
+}
+_COOKED_WORDS = {
+    "cooked",
+    "boiled",
+    "baked",
+    "fried",
+    "roasted",
+    "grilled",
+    "broiled",
+    "braised",
+    "stewed",
+    "steamed",
+    "simmered",
+    "microwaved",
+    "poached",
+    "heated",
+    "toasted",
+}
+_PLAIN_COOKING = {
+    "cooked",
+    "boiled",
+    "baked",
+    "roasted",
+    "grilled",
+    "broiled",
+    "braised",
+    "stewed",
+    "steamed",
+    "simmered",
+    "heated",
+    "moist",
+    "heat",
+}
 # words that make a different product than the plain food, unless asked for
-_FORM_WORDS = {"powder", "dehydrated", "concentrate", "unprepared", "dry", "dried", "mix", "condensed",
-               "instant", "freeze", "undiluted", "uncooked", "flour", "juice", "syrup", "sauce",
-               "substitute", "imitation", "babyfood", "infant", "formula", "toddler", "junior",
-               "strained", "soup", "dessert", "candy", "candies", "coated", "flavored", "sweetened", "low",
-               "reduced", "light", "free", "lowfat", "nonfat", "diet", "decaffeinated", "meatless", "vegetarian",
-               "veggie", "analog", "blend", "drink", "cocktail", "spread", "filling", "topping", "glazed",
-               "breaded", "battered", "chip", "cracker", "puff", "fried"}
+_FORM_WORDS = {
+    "powder",
+    "dehydrated",
+    "concentrate",
+    "unprepared",
+    "dry",
+    "dried",
+    "mix",
+    "condensed",
+    "instant",
+    "freeze",
+    "undiluted",
+    "uncooked",
+    "flour",
+    "juice",
+    "syrup",
+    "sauce",
+    "substitute",
+    "imitation",
+    "babyfood",
+    "infant",
+    "formula",
+    "toddler",
+    "junior",
+    "strained",
+    "soup",
+    "dessert",
+    "candy",
+    "candies",
+    "coated",
+    "flavored",
+    "sweetened",
+    "low",
+    "reduced",
+    "light",
+    "free",
+    "lowfat",
+    "nonfat",
+    "diet",
+    "decaffeinated",
+    "meatless",
+    "vegetarian",
+    "veggie",
+    "analog",
+    "blend",
+    "drink",
+    "cocktail",
+    "spread",
+    "filling",
+    "topping",
+    "glazed",
+    "breaded",
+    "battered",
+    "chip",
+    "cracker",
+    "puff",
+    "fried",
+}
 _IMITATION_WORDS = {"imitation", "substitute", "meatless", "analog", "vegetarian", "veggie", "mock"}
-_FLAVOUR_WORDS = {"chocolate", "vanilla", "strawberry", "cheese", "apple", "cinnamon", "honey", "fruit",
-                  "blueberry", "raisin", "cherry", "lemon", "orange", "banana", "peanut", "almond", "coconut",
-                  "maple", "caramel", "mint", "coffee", "grape", "cocoa", "fudge", "peach", "raspberry",
-                  "cranberry", "pineapple", "lime", "mango", "tropical", "berry", "nut", "spice", "garlic",
-                  "onion", "tomato", "barbecue", "ranch", "buffalo", "teriyaki", "pepperoni", "sausage",
-                  "bacon", "ham", "egg", "spinach", "potato", "brown", "wheat", "bran", "oat", "rye",
-                  "multigrain", "grain", "sugar", "margarine", "jelly", "jam", "pumpkin", "apricot"}
+_FLAVOUR_WORDS = {
+    "chocolate",
+    "vanilla",
+    "strawberry",
+    "cheese",
+    "apple",
+    "cinnamon",
+    "honey",
+    "fruit",
+    "blueberry",
+    "raisin",
+    "cherry",
+    "lemon",
+    "orange",
+    "banana",
+    "peanut",
+    "almond",
+    "coconut",
+    "maple",
+    "caramel",
+    "mint",
+    "coffee",
+    "grape",
+    "cocoa",
+    "fudge",
+    "peach",
+    "raspberry",
+    "cranberry",
+    "pineapple",
+    "lime",
+    "mango",
+    "tropical",
+    "berry",
+    "nut",
+    "spice",
+    "garlic",
+    "onion",
+    "tomato",
+    "barbecue",
+    "ranch",
+    "buffalo",
+    "teriyaki",
+    "pepperoni",
+    "sausage",
+    "bacon",
+    "ham",
+    "egg",
+    "spinach",
+    "potato",
+    "brown",
+    "wheat",
+    "bran",
+    "oat",
+    "rye",
+    "multigrain",
+    "grain",
+    "sugar",
+    "margarine",
+    "jelly",
+    "jam",
+    "pumpkin",
+    "apricot",
+}
 _DRIED_OK_GROUPS = {"12", "02"}  # nuts/seeds, spices: "dried" is their usual form
 # food groups (first two digits of the NDB number) and the state preferred when none is named
 _PREFER_RAW = {"09", "11", "12"}
 _PREFER_COOKED = {"05", "10", "13", "15", "16", "17", "20"}
-_GROUP_PENALTY = {"03": 0.35, "35": 0.25, "36": 0.12, "21": 0.06, "22": 0.06, "43": 0.03, "42": 0.02, "83": 0.1,
-                  "90": 0.1, "93": 0.1, "80": 0.1}
-_GENERIC_HEADS = {_text.stem(w) for w in (
-    "beverage", "alcoholic", "candy", "candies", "snack", "cereal", "fast", "food", "babyfood", "soup", "salad",
-    "crustacean", "mollusk", "fish", "nut", "seed", "spice", "restaurant", "usda", "game", "formulated",
-    "infant", "bev", "carbonated", "sweetener", "sauce", "dessert", "topping", "commodity", "dressing",
-    "ready", "eat", "rte", "fd")}
+_GROUP_PENALTY = {
+    "03": 0.35,
+    "35": 0.25,
+    "36": 0.12,
+    "21": 0.06,
+    "22": 0.06,
+    "43": 0.03,
+    "42": 0.02,
+    "83": 0.1,
+    "90": 0.1,
+    "93": 0.1,
+    "80": 0.1,
+}
+_GENERIC_HEADS = {
+    _text.stem(w)
+    for w in (
+        "beverage",
+        "alcoholic",
+        "candy",
+        "candies",
+        "snack",
+        "cereal",
+        "fast",
+        "food",
+        "babyfood",
+        "soup",
+        "salad",
+        "crustacean",
+        "mollusk",
+        "fish",
+        "nut",
+        "seed",
+        "spice",
+        "restaurant",
+        "usda",
+        "game",
+        "formulated",
+        "infant",
+        "bev",
+        "carbonated",
+        "sweetener",
+        "sauce",
+        "dessert",
+        "topping",
+        "commodity",
+        "dressing",
+        "ready",
+        "eat",
+        "rte",
+        "fd",
+    )
+}
 
 
 @dataclass
@@ -441,8 +968,22 @@ class FoodMatch:
     candidates: list[tuple[str, str, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in ("query", "status", "ndb_no", "description", "grams", "quantity",
-                                            "unit", "confidence", "portion_basis", "source", "note")}
+        d = {
+            k: getattr(self, k)
+            for k in (
+                "query",
+                "status",
+                "ndb_no",
+                "description",
+                "grams",
+                "quantity",
+                "unit",
+                "confidence",
+                "portion_basis",
+                "source",
+                "note",
+            )
+        }
         d["candidates"] = "; ".join(f"{n} {desc} ({s:.2f})" for n, desc, s in self.candidates)
         return d
 
@@ -470,8 +1011,11 @@ def read_aliases(path: str | os.PathLike) -> pd.DataFrame:
         if re.fullmatch(r"\d{1,5}", fid):
             fid = fid.zfill(5)
         elif not re.fullmatch(r"\d{8}|[A-Za-z][\w.-]{0,63}", fid):
-            raise InputError(f"row {i}, column {id_col!r}: {fid!r} is not a food id", source=p,
-                             hint="an FNDDS food code (8 digits), an SR28 NDB number (e.g. 09040) or your own food's id")
+            raise InputError(
+                f"row {i}, column {id_col!r}: {fid!r} is not a food id",
+                source=p,
+                hint="an FNDDS food code (8 digits), an SR28 NDB number (e.g. 09040) or your own food's id",
+            )
         grams = str(r.get("grams", "")).strip()
         g = None
         if grams:
@@ -480,8 +1024,11 @@ def read_aliases(path: str | os.PathLike) -> pd.DataFrame:
             except ValueError:
                 g = -1.0
             if not (g > 0 and math.isfinite(g)):
-                raise InputError(f"row {i}, column 'grams': {grams!r}", source=p,
-                                 hint="grams per portion must be a positive number (or empty)")
+                raise InputError(
+                    f"row {i}, column 'grams': {grams!r}",
+                    source=p,
+                    hint="grams per portion must be a positive number (or empty)",
+                )
         out.append({"phrase": phrase, "food_id": fid, "ndb_no": fid, "grams": g})
     return pd.DataFrame(out, columns=["phrase", "food_id", "ndb_no", "grams"])
 
@@ -505,8 +1052,11 @@ class FoodMatcher:
 
     def __init__(self, foods: pd.DataFrame, aliases=None, *, min_coverage: float = 0.6, n_candidates: int = 5):
         if "description" not in foods.columns:
-            raise InputError("the food table has no 'description' column", source="FoodMatcher",
-                             hint="pass gutaxis.lifestyle.read_usda_abbrev(...) output")
+            raise InputError(
+                "the food table has no 'description' column",
+                source="FoodMatcher",
+                hint="pass gutaxis.lifestyle.read_usda_abbrev(...) output",
+            )
         self.foods = foods
         self.min_coverage = float(min_coverage)
         self.n_candidates = int(n_candidates)
@@ -540,8 +1090,15 @@ class FoodMatcher:
                 # one segment in English word order ("POTATO PANCAKES", "SILK PLN SOY YOGURT"): every word
                 # before a "with ..." part is a main word
                 for w in segs[0]:
-                    words.append((tuple(w["tokens"]), 8 if w["paren"] else (1 if w["after_with"] else 0),
-                                  w["paren"], w["after_with"], w["after_without"]))
+                    words.append(
+                        (
+                            tuple(w["tokens"]),
+                            8 if w["paren"] else (1 if w["after_with"] else 0),
+                            w["paren"],
+                            w["after_with"],
+                            w["after_without"],
+                        )
+                    )
             else:
                 r = 0
                 for seg in segs:
@@ -581,8 +1138,11 @@ class FoodMatcher:
         """Add a favourite: ``phrase`` (as the person writes it) -> NDB number, grams per portion."""
         ndb = str(ndb_no).strip().zfill(5)
         if ndb not in self.foods.index:
-            raise InputError(f"alias {phrase!r}: NDB number {ndb} is not in the food table", source="aliases",
-                             hint="use an NDB_No from USDA SR28 ABBREV.txt")
+            raise InputError(
+                f"alias {phrase!r}: NDB number {ndb} is not in the food table",
+                source="aliases",
+                hint="use an NDB_No from USDA SR28 ABBREV.txt",
+            )
         key = _text.normalize_phrase(parse_portion(phrase).food or phrase)
         self._aliases[key] = (ndb, grams, phrase)
 
@@ -663,7 +1223,9 @@ class FoodMatcher:
                     tw = min(self._idf_of(t), 7.0) / 7.0
                     if t in _IMITATION_WORDS and not (qset & _IMITATION_WORDS):
                         tw += 1.5
-                    elif t in _FORM_WORDS and t not in q_forms and not (t in ("dried", "dry") and g in _DRIED_OK_GROUPS):
+                    elif (
+                        t in _FORM_WORDS and t not in q_forms and not (t in ("dried", "dry") and g in _DRIED_OK_GROUPS)
+                    ):
                         tw += 0.6
                     elif t in _FLAVOUR_WORDS:
                         tw += 0.4
@@ -707,8 +1269,14 @@ class FoodMatcher:
 
     def _row(self, j: int) -> dict:
         r = self.foods.iloc[j]
-        return {"gmwt_1": r.get("gmwt_1"), "gmwt_desc1": r.get("gmwt_desc1"), "gmwt_2": r.get("gmwt_2"),
-                "gmwt_desc2": r.get("gmwt_desc2"), "description": self._desc[j], "ndb_no": self._ids[j]}
+        return {
+            "gmwt_1": r.get("gmwt_1"),
+            "gmwt_desc1": r.get("gmwt_desc1"),
+            "gmwt_2": r.get("gmwt_2"),
+            "gmwt_desc2": r.get("gmwt_desc2"),
+            "description": self._desc[j],
+            "ndb_no": self._ids[j],
+        }
 
     def match(self, text: str) -> FoodMatch:
         """Match one phrase; see :class:`FoodMatch` for the fields."""
@@ -719,32 +1287,68 @@ class FoodMatcher:
             ndb, g_alias, phrase = self._aliases[key]
             row = self._row(self._ids.index(ndb))
             if g_alias is not None and portion.unit is None:
-                grams, basis = portion.quantity * g_alias, f"{_fmt(portion.quantity)} x your portion of {_fmt(g_alias)} g"
+                grams, basis = (
+                    portion.quantity * g_alias,
+                    f"{_fmt(portion.quantity)} x your portion of {_fmt(g_alias)} g",
+                )
             else:
                 grams, basis = portion_grams(portion, row)
-            return FoodMatch(str(text), "matched", ndb, str(row["description"]), grams, portion.quantity,
-                             portion.unit, 1.0, basis, "alias", f"your favourite '{phrase}'")
+            return FoodMatch(
+                str(text),
+                "matched",
+                ndb,
+                str(row["description"]),
+                grams,
+                portion.quantity,
+                portion.unit,
+                1.0,
+                basis,
+                "alias",
+                f"your favourite '{phrase}'",
+            )
         q = self._query_tokens(food)
         if not q:
-            return FoodMatch(str(text), "unmatched", None, None, None, portion.quantity, portion.unit, 0.0,
-                             note="no food words found in the phrase")
+            return FoodMatch(
+                str(text),
+                "unmatched",
+                None,
+                None,
+                None,
+                portion.quantity,
+                portion.unit,
+                0.0,
+                note="no food words found in the phrase",
+            )
         score, cover, raw, best_rank = self._score(q, portion)
         order = np.argsort(-score, kind="stable")
         order = [j for j in order[: max(self.n_candidates, 1) * 4] if np.isfinite(score[j])]
         cands = [(self._ids[j], self._desc[j], float(score[j])) for j in order[: self.n_candidates]]
         if not order or cover[order[0]] < self.min_coverage:
             best = cover[order[0]] if order else 0.0
-            return FoodMatch(str(text), "unmatched", None, None, None, portion.quantity, portion.unit,
-                             float(best), note=(f"no USDA SR28 item covers the words {q}; pick one of the "
-                                                "candidates or add a favourite"), candidates=cands)
+            return FoodMatch(
+                str(text),
+                "unmatched",
+                None,
+                None,
+                None,
+                portion.quantity,
+                portion.unit,
+                float(best),
+                note=(f"no USDA SR28 item covers the words {q}; pick one of the candidates or add a favourite"),
+                candidates=cands,
+            )
         j = order[0]
         conf = float(min(1.0, cover[j]))
         reasons = []
         if raw[j] < 0.999:
             toks = self._tokens[j]
-            missing = [t for k, t in enumerate(q) if t not in toks
-                       and not (k + 1 < len(q) and q[k] + q[k + 1] in toks)
-                       and not (k > 0 and q[k - 1] + q[k] in toks)]
+            missing = [
+                t
+                for k, t in enumerate(q)
+                if t not in toks
+                and not (k + 1 < len(q) and q[k] + q[k + 1] in toks)
+                and not (k > 0 and q[k - 1] + q[k] in toks)
+            ]
             reasons.append(f"words not in the description: {', '.join(missing)}")
         if best_rank[j] > 2:
             reasons.append("the food word is not among the item's main words")
@@ -760,8 +1364,20 @@ class FoodMatcher:
         note = "; ".join(reasons)
         if grams is None:
             note = (note + "; " if note else "") + "portion not converted: " + basis
-        return FoodMatch(str(text), status, self._ids[j], self._desc[j], grams, portion.quantity, portion.unit,
-                         round(conf, 3), basis if grams is not None else "", "usda", note, cands)
+        return FoodMatch(
+            str(text),
+            status,
+            self._ids[j],
+            self._desc[j],
+            grams,
+            portion.quantity,
+            portion.unit,
+            round(conf, 3),
+            basis if grams is not None else "",
+            "usda",
+            note,
+            cands,
+        )
 
     def match_many(self, texts) -> pd.DataFrame:
         """Match many phrases; one row per phrase (columns of :meth:`FoodMatch.as_dict`)."""

@@ -34,14 +34,41 @@ _MED_COLUMNS = ("pattern", "drug", "drug_class", "flag", "condition", "note_for_
 _CONDITION_RE = re.compile(r"\s*(daily_dose_mg)\s*(>=|<=|==|>|<)\s*(\d+(?:\.\d+)?)\s*")
 _MED_KEYS = {"name", "dose", "dose_mg", "frequency"}
 #: keys of a medication as kept (accepted back, e.g. from a saved plan, and recomputed)
-_MED_DERIVED = {"given", "drug", "drug_class", "recognised", "flags", "note", "rules", "assumptions", "daily_dose_mg",
-                "citations", "status"}
+_MED_DERIVED = {
+    "given",
+    "drug",
+    "drug_class",
+    "recognised",
+    "flags",
+    "note",
+    "rules",
+    "assumptions",
+    "daily_dose_mg",
+    "citations",
+    "status",
+}
 #: forms whose use is local (skin, eye, airway): the systemic rules of the table do not apply
-_LOCAL_FORM = re.compile(r"\b(cream|ointment|gel|lotion|topical|eye ?drops?|ear ?drops?|inhaler|inhaled|inhalation|"
-                         r"nasal spray|mouthwash|enema|suppositor(?:y|ies)|foam)\b", re.IGNORECASE)
-_DOSE_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mg|milligrams?|g|grams?|mcg|micrograms?|\u00b5g|ug)(?![a-z])", re.IGNORECASE)
-_MG_PER = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "g": 1000.0, "gram": 1000.0, "grams": 1000.0,
-           "mcg": 1e-3, "microgram": 1e-3, "micrograms": 1e-3, "\u00b5g": 1e-3, "ug": 1e-3}
+_LOCAL_FORM = re.compile(
+    r"\b(cream|ointment|gel|lotion|topical|eye ?drops?|ear ?drops?|inhaler|inhaled|inhalation|"
+    r"nasal spray|mouthwash|enema|suppositor(?:y|ies)|foam)\b",
+    re.IGNORECASE,
+)
+_DOSE_RE = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(mg|milligrams?|g|grams?|mcg|micrograms?|\u00b5g|ug)(?![a-z])", re.IGNORECASE
+)
+_MG_PER = {
+    "mg": 1.0,
+    "milligram": 1.0,
+    "milligrams": 1.0,
+    "g": 1000.0,
+    "gram": 1000.0,
+    "grams": 1000.0,
+    "mcg": 1e-3,
+    "microgram": 1e-3,
+    "micrograms": 1e-3,
+    "\u00b5g": 1e-3,
+    "ug": 1e-3,
+}
 #: (pattern, administrations per day), checked in this order
 _FREQUENCIES = (
     (r"every\s+(?:2|two)\s+weeks|fortnightly|every other week|biweekly", 1.0 / 14.0),
@@ -52,8 +79,13 @@ _FREQUENCIES = (
     (r"four times|\b4 times\b|\bqds\b|\bqid\b|\bx\s*4\b|every 6 hours", 4.0),
     (r"three times|\b3 times\b|\btds\b|\btid\b|\bx\s*3\b|every 8 hours", 3.0),
     (r"twice|\b2 times\b|\bbd\b|\bbid\b|\bb\.d\.|\bx\s*2\b|every 12 hours", 2.0),
-    ((r"once daily|once a day|daily|per day|a day|/\s*day|/\s*d\b|\bod\b|\bqd\b|every morning|each morning|"
-      r"at night|\bnocte\b|\bmane\b|every day|each day"), 1.0),
+    (
+        (
+            r"once daily|once a day|daily|per day|a day|/\s*day|/\s*d\b|\bod\b|\bqd\b|every morning|each morning|"
+            r"at night|\bnocte\b|\bmane\b|every day|each day"
+        ),
+        1.0,
+    ),
 )
 
 
@@ -95,9 +127,18 @@ def _validate_medications(df: pd.DataFrame, src: str) -> tuple:
             raise InputError(f"{where}: no note for the dietitian", source=src)
         if not _CITE_RE.search(r.citation or ""):
             raise InputError(f"{where}: the citation has no DOI, PMID, ISBN or URL", source=src)
-        rows.append({"pattern": pat, "regex": rx, "drug": r.drug.strip(), "drug_class": r.drug_class.strip(),
-                     "flags": flags, "condition": cond, "note": r.note_for_dietitian.strip(),
-                     "citation": r.citation.strip()})
+        rows.append(
+            {
+                "pattern": pat,
+                "regex": rx,
+                "drug": r.drug.strip(),
+                "drug_class": r.drug_class.strip(),
+                "flags": flags,
+                "condition": cond,
+                "note": r.note_for_dietitian.strip(),
+                "citation": r.citation.strip(),
+            }
+        )
     return tuple(rows)
 
 
@@ -105,8 +146,9 @@ def medication_table() -> pd.DataFrame:
     """The medication rules (package data ``gutaxis/data/medications.tsv``), validated on load:
     pattern, drug, drug_class, flag(s), condition (``any`` or ``daily_dose_mg>=N``), the note for
     the dietitian and its citation (DOI/PMID/ISBN/URL, required)."""
-    return pd.DataFrame([{k: (";".join(v) if k == "flags" else v) for k, v in r.items() if k != "regex"}
-                         for r in _medication_rows()])
+    return pd.DataFrame(
+        [{k: (";".join(v) if k == "flags" else v) for k, v in r.items() if k != "regex"} for r in _medication_rows()]
+    )
 
 
 def _number(v, what: str, src: str) -> float | None:
@@ -124,8 +166,11 @@ def _number(v, what: str, src: str) -> float | None:
             try:
                 x = float(str(v).strip().replace(",", "."))
             except ValueError:
-                raise InputError(f"{what}: {v!r} is not a dose in mg", source=src,
-                                 hint="give dose_mg as a number of milligrams, e.g. 40") from None
+                raise InputError(
+                    f"{what}: {v!r} is not a dose in mg",
+                    source=src,
+                    hint="give dose_mg as a number of milligrams, e.g. 40",
+                ) from None
     if not math.isfinite(x) or x < 0:
         raise InputError(f"{what}: {v!r} is not a dose in mg", source=src)
     return x
@@ -147,13 +192,17 @@ def _condition_holds(cond: str, med: dict) -> tuple[bool | None, str]:
     x = med.get("daily_dose_mg")
     if x is None and med.get("dose_mg") is not None and not med.get("frequency"):
         x = med["dose_mg"]
-        note = (f"no frequency given: {med['dose_mg']:g} mg was taken as the daily dose to judge "
-                f"'{cond.replace(' ', '')}'")
+        note = (
+            f"no frequency given: {med['dose_mg']:g} mg was taken as the daily dose to judge '{cond.replace(' ', '')}'"
+        )
         if note not in med["assumptions"]:
             med["assumptions"].append(note)
     if x is None:
-        why = ("no dose given" if med.get("dose_mg") is None
-               else f"the frequency {med.get('frequency')!r} was not understood")
+        why = (
+            "no dose given"
+            if med.get("dose_mg") is None
+            else f"the frequency {med.get('frequency')!r} was not understood"
+        )
         return None, why
     v = float(val)
     return {">=": x >= v, ">": x > v, "<=": x <= v, "<": x < v, "==": x == v}[op], ""
@@ -164,25 +213,33 @@ def _one_medication(entry, i: int, src: str) -> dict:
     if isinstance(entry, str):
         text = entry.strip()
         if not text:
-            raise InputError(f"{where} is empty", source=src, hint="give the medication's name, e.g. 'prednisolone 5 mg'")
+            raise InputError(
+                f"{where} is empty", source=src, hint="give the medication's name, e.g. 'prednisolone 5 mg'"
+            )
         name, dose_mg, freq, dose_text = text, None, "", ""
         m = _DOSE_RE.search(text)
         if m:
             dose_text = m.group(0)
             dose_mg = float(m.group(1).replace(",", ".")) * _MG_PER[m.group(2).lower()]
-            rest = text[m.end():].strip(" ,;")
+            rest = text[m.end() :].strip(" ,;")
             freq = rest if _per_day(rest) is not None else ""
         elif _per_day(text) is not None:
             freq = text
     elif isinstance(entry, dict):
         extra = sorted(set(entry) - _MED_KEYS - _MED_DERIVED)
         if extra:
-            raise InputError(f"{where}: unknown key(s) {extra}", source=src,
-                             hint="a medication object has name, dose_mg and frequency (dose as text also allowed)")
+            raise InputError(
+                f"{where}: unknown key(s) {extra}",
+                source=src,
+                hint="a medication object has name, dose_mg and frequency (dose as text also allowed)",
+            )
         name = str(entry.get("name") or "").strip()
         if not name:
-            raise InputError(f"{where} has no name", source=src, hint='e.g. {"name": "methotrexate", "dose_mg": 15, '
-                                                                      '"frequency": "weekly"}')
+            raise InputError(
+                f"{where} has no name",
+                source=src,
+                hint='e.g. {"name": "methotrexate", "dose_mg": 15, "frequency": "weekly"}',
+            )
         dose_mg = _number(entry.get("dose_mg"), f"{where} ({name}), dose_mg", src)
         dose_text = str(entry.get("dose") or "").strip()
         if dose_mg is None and dose_text:
@@ -199,11 +256,28 @@ def _one_medication(entry, i: int, src: str) -> dict:
         freq = str(entry.get("frequency") or "").strip()
         text = " ".join(x for x in (name, dose_text, freq) if x)
     else:
-        raise InputError(f"{where}: {entry!r} is not a medication", source=src,
-                         hint="give a name ('methotrexate 15 mg weekly') or an object with name, dose_mg, frequency")
-    med = {"name": name, "given": entry, "dose": dose_text, "frequency": freq, "dose_mg": dose_mg,
-           "daily_dose_mg": None, "drug": None, "drug_class": "", "recognised": False, "flags": [], "note": "",
-           "rules": [], "citations": [], "assumptions": [], "status": ""}
+        raise InputError(
+            f"{where}: {entry!r} is not a medication",
+            source=src,
+            hint="give a name ('methotrexate 15 mg weekly') or an object with name, dose_mg, frequency",
+        )
+    med = {
+        "name": name,
+        "given": entry,
+        "dose": dose_text,
+        "frequency": freq,
+        "dose_mg": dose_mg,
+        "daily_dose_mg": None,
+        "drug": None,
+        "drug_class": "",
+        "recognised": False,
+        "flags": [],
+        "note": "",
+        "rules": [],
+        "citations": [],
+        "assumptions": [],
+        "status": "",
+    }
     per_day = _per_day(freq) if freq else None
     if freq and per_day is None:
         med["assumptions"].append(f"frequency {freq!r} not understood: no daily dose worked out")
@@ -218,8 +292,15 @@ def _one_medication(entry, i: int, src: str) -> dict:
         med["recognised"] = True
         if med["drug"] is None:
             med["drug"], med["drug_class"] = row["drug"], row["drug_class"]
-        rule = {"drug": row["drug"], "flags": list(row["flags"]), "condition": row["condition"], "note": row["note"],
-                "citation": row["citation"], "applied": False, "reason": ""}
+        rule = {
+            "drug": row["drug"],
+            "flags": list(row["flags"]),
+            "condition": row["condition"],
+            "note": row["note"],
+            "citation": row["citation"],
+            "applied": False,
+            "reason": "",
+        }
         if local:
             rule["reason"] = f"{local.group(0)}: a local (topical or inhaled) form, so the systemic rules do not apply"
         else:
@@ -234,11 +315,16 @@ def _one_medication(entry, i: int, src: str) -> dict:
                 if row["citation"] not in med["citations"]:
                     med["citations"].append(row["citation"])
             elif ok is None:
-                rule["reason"] = (f"{why}, so whether '{row['condition']}' holds could not be judged: "
-                                  + (", ".join(row["flags"]) or "no flag") + " not set (set it by hand if the "
-                                  "clinician judges so)")
+                rule["reason"] = (
+                    f"{why}, so whether '{row['condition']}' holds could not be judged: "
+                    + (", ".join(row["flags"]) or "no flag")
+                    + " not set (set it by hand if the "
+                    "clinician judges so)"
+                )
             else:
-                rule["reason"] = f"'{row['condition']}' does not hold: " + (", ".join(row["flags"]) or "no flag") + " not set"
+                rule["reason"] = (
+                    f"'{row['condition']}' does not hold: " + (", ".join(row["flags"]) or "no flag") + " not set"
+                )
         med["rules"].append(rule)
     if not med["recognised"]:
         med["status"] = NOT_RECOGNISED
@@ -271,12 +357,19 @@ def read_medications(value, *, source: str = "person") -> list[dict]:
     if isinstance(value, (str, dict)):
         value = [value]
     if not isinstance(value, (list, tuple)):
-        raise InputError(f"medications must be a list, got {type(value).__name__}", source=source,
-                         hint='e.g. ["prednisolone 5 mg daily", {"name": "methotrexate", "dose_mg": 15, "frequency": "weekly"}]')
+        raise InputError(
+            f"medications must be a list, got {type(value).__name__}",
+            source=source,
+            hint='e.g. ["prednisolone 5 mg daily", {"name": "methotrexate", "dose_mg": 15, "frequency": "weekly"}]',
+        )
     out = []
     for i, entry in enumerate(value):
-        if isinstance(entry, dict) and "given" in entry and isinstance(entry["given"], (str, dict)) and "rules" in entry:
+        if (
+            isinstance(entry, dict)
+            and "given" in entry
+            and isinstance(entry["given"], (str, dict))
+            and "rules" in entry
+        ):
             entry = entry["given"]  # a medication as kept: read again from what was given
         out.append(_one_medication(entry, i, source))
     return out
-

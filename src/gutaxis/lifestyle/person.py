@@ -49,37 +49,71 @@ from ..errors import InputError
 from ._csvsafe import unescape_cell
 from .medications import NOT_RECOGNISED, medication_table, read_medications
 
-__all__ = ["Person", "read_person", "example_person", "example_person_dir", "person_foods", "read_food_table",
-           "read_medications", "medication_table", "CONDITIONS", "FLAGS", "AUTOIMMUNE", "NOT_RECOGNISED"]
+__all__ = [
+    "AUTOIMMUNE",
+    "CONDITIONS",
+    "FLAGS",
+    "NOT_RECOGNISED",
+    "Person",
+    "example_person",
+    "example_person_dir",
+    "medication_table",
+    "person_foods",
+    "read_food_table",
+    "read_medications",
+    "read_person",
+]
 
 #: condition tags understood by the recommendation rules -> plain name
 CONDITIONS = {
-    "RA": "rheumatoid arthritis", "SLE": "systemic lupus erythematosus", "MS": "multiple sclerosis",
-    "IBD": "inflammatory bowel disease", "CD": "Crohn's disease", "UC": "ulcerative colitis",
-    "SpA": "axial spondyloarthritis", "PsA": "psoriatic arthritis", "gout": "gout", "OA": "osteoarthritis",
-    "T1D": "type 1 diabetes", "psoriasis": "psoriasis", "thyroiditis": "autoimmune thyroiditis",
+    "RA": "rheumatoid arthritis",
+    "SLE": "systemic lupus erythematosus",
+    "MS": "multiple sclerosis",
+    "IBD": "inflammatory bowel disease",
+    "CD": "Crohn's disease",
+    "UC": "ulcerative colitis",
+    "SpA": "axial spondyloarthritis",
+    "PsA": "psoriatic arthritis",
+    "gout": "gout",
+    "OA": "osteoarthritis",
+    "T1D": "type 1 diabetes",
+    "psoriasis": "psoriasis",
+    "thyroiditis": "autoimmune thyroiditis",
 }
 #: autoimmune / immune-mediated inflammatory conditions among the tags
 AUTOIMMUNE = frozenset({"RA", "SLE", "MS", "IBD", "CD", "UC", "SpA", "PsA", "T1D", "psoriasis", "thyroiditis"})
 #: other spellings of condition tags -> tag
-_CONDITION_ALIASES = {"as": "SpA", "axspa": "SpA", "ankylosing spondylitis": "SpA", "lupus": "SLE",
-                      "crohn's disease": "CD", "crohns": "CD", "ulcerative colitis": "UC"}
+_CONDITION_ALIASES = {
+    "as": "SpA",
+    "axspa": "SpA",
+    "ankylosing spondylitis": "SpA",
+    "lupus": "SLE",
+    "crohn's disease": "CD",
+    "crohns": "CD",
+    "ulcerative colitis": "UC",
+}
 #: flags understood by the rules (contraindications, triggers) and the medication table -> meaning.
 #: Every flag is used by at least one rule or medication note (tests/test_lifestyle_safety.py).
 FLAGS = {
-    "strong_immunosuppression": ("strongly immunosuppressed (e.g. after organ or stem-cell transplant, during "
-                                 "chemotherapy or neutropenia, high-dose glucocorticoids, or combined potent "
-                                 "immunosuppressants), as judged by the treating clinician; set by mycophenolate, "
-                                 "rituximab, cyclophosphamide, tacrolimus, ciclosporin or prednisolone 20 mg/day or more"),
+    "strong_immunosuppression": (
+        "strongly immunosuppressed (e.g. after organ or stem-cell transplant, during "
+        "chemotherapy or neutropenia, high-dose glucocorticoids, or combined potent "
+        "immunosuppressants), as judged by the treating clinician; set by mycophenolate, "
+        "rituximab, cyclophosphamide, tacrolimus, ciclosporin or prednisolone 20 mg/day or more"
+    ),
     "central_venous_catheter": "has a central venous catheter",
     "bowel_stricture": "has a known bowel stricture or a history of bowel obstruction",
-    "dmard": ("takes a disease-modifying antirheumatic drug (informs the simulation; set by methotrexate, "
-              "leflunomide, sulfasalazine, hydroxychloroquine or a TNF blocker)"),
+    "dmard": (
+        "takes a disease-modifying antirheumatic drug (informs the simulation; set by methotrexate, "
+        "leflunomide, sulfasalazine, hydroxychloroquine or a TNF blocker)"
+    ),
     "pregnant": "is pregnant (adds the food-safety cautions of pregnancy; supplements to be discussed)",
     "kidney_disease": "has chronic kidney disease, including lupus nephritis (diet set with the renal team)",
     "methotrexate": "takes methotrexate (folic acid and alcohol advice)",
-    "glucocorticoid": ("takes a systemic glucocorticoid such as prednisolone (calcium and vitamin D advice "
-                       "for bone health when taken for 3 months or more)"),
+    "glucocorticoid": (
+        "takes a systemic glucocorticoid such as prednisolone (calcium and vitamin D advice "
+        "for bone health when taken for 3 months or more)"
+    ),
 }
 _SEXES = {"female": "female", "f": "female", "woman": "female", "male": "male", "m": "male", "man": "male"}
 
@@ -139,8 +173,11 @@ class Person:
             try:
                 self.age = float(self.age)
             except (TypeError, ValueError):
-                raise InputError(f"age {self.age!r} is not a number", source=self.source or "person",
-                                 hint="give the age in years, e.g. 52") from None
+                raise InputError(
+                    f"age {self.age!r} is not a number",
+                    source=self.source or "person",
+                    hint="give the age in years, e.g. 52",
+                ) from None
             if not 0 <= self.age <= 120:
                 raise InputError(f"age {self.age:g} is outside 0-120 years", source=self.source or "person")
         self.conditions = _conditions(self.conditions, self.source or "person")
@@ -149,9 +186,11 @@ class Person:
         self.markers = _markers(self.markers, self.source or "person")
         for m, cond in MARKER_CONDITION.items():
             if m in self.markers and cond not in self.conditions:
-                raise InputError(f"marker {m!r} is a {CONDITIONS[cond]} score, but {cond} is not among the conditions",
-                                 source=self.source or "person",
-                                 hint=f"add the condition {cond}, or leave {m} out: the model uses it only for {cond}")
+                raise InputError(
+                    f"marker {m!r} is a {CONDITIONS[cond]} score, but {cond} is not among the conditions",
+                    source=self.source or "person",
+                    hint=f"add the condition {cond}, or leave {m} out: the model uses it only for {cond}",
+                )
         if self.notes is None:
             self.notes = ""
         elif isinstance(self.notes, (list, tuple)):
@@ -205,9 +244,11 @@ class Person:
             bits.append(f"{self.age:g} years")
         bits.append(", ".join(CONDITIONS[c] for c in self.conditions) if self.conditions else "no condition given")
         src = self.flag_sources()
-        on = [k.replace("_", " ") + ("" if srcs == ["stated"] else
-                                     " (from " + ", ".join(x for x in srcs if x != "stated") + ")")
-              for k, srcs in src.items()]
+        on = [
+            k.replace("_", " ")
+            + ("" if srcs == ["stated"] else " (from " + ", ".join(x for x in srcs if x != "stated") + ")")
+            for k, srcs in src.items()
+        ]
         if on:
             bits.append("flags: " + ", ".join(on))
         if self.medications:
@@ -219,8 +260,13 @@ class Person:
 #: twin (``gutaxis.axis.twin``; DAS28 only for RA). SLEDAI and EDSS are refused: the model's lupus activity
 #: is a proxy not calibrated to SLEDAI-2K points and the MS model has no disability scale, so they would
 #: change nothing (an accepted input must change something).
-MARKERS = {"crp": ("mg/L", 0.01, 500.0), "il6": ("pg/mL", 0.01, 5000.0), "lbp": ("µg/mL", 0.1, 200.0),
-           "calprotectin": ("µg/g", 1.0, 10000.0), "das28": ("DAS28", 0.0, 9.4)}
+MARKERS = {
+    "crp": ("mg/L", 0.01, 500.0),
+    "il6": ("pg/mL", 0.01, 5000.0),
+    "lbp": ("µg/mL", 0.1, 200.0),
+    "calprotectin": ("µg/g", 1.0, 10000.0),
+    "das28": ("DAS28", 0.0, 9.4),
+}
 #: markers that belong to one condition (DAS28 is a rheumatoid-arthritis score; its range 0-9.4)
 MARKER_CONDITION = {"das28": "RA"}
 
@@ -229,15 +275,17 @@ def _markers(v, src) -> dict:
     if not v:
         return {}
     if not isinstance(v, dict):
-        raise InputError("markers must be an object such as {\"crp\": 3.2}", source=src)
+        raise InputError('markers must be an object such as {"crp": 3.2}', source=src)
     out = {}
     for k, val in v.items():
         key = str(k).strip().lower().replace("-", "").replace(" ", "")
         if key not in MARKERS:
             hint = "use one of: " + ", ".join(MARKERS)
             if key in ("sledai", "sledai2k", "edss"):
-                hint = (f"{k} is not used by the model (its lupus activity is not calibrated to SLEDAI points and "
-                        "it has no MS disability scale), so it is not accepted: it would change nothing; " + hint)
+                hint = (
+                    f"{k} is not used by the model (its lupus activity is not calibrated to SLEDAI points and "
+                    "it has no MS disability scale), so it is not accepted: it would change nothing; " + hint
+                )
             raise InputError(f"marker {k!r} is not known", source=src, hint=hint)
         unit, lo, hi = MARKERS[key]
         try:
@@ -245,8 +293,11 @@ def _markers(v, src) -> dict:
         except (TypeError, ValueError):
             raise InputError(f"marker {k!r}: {val!r} is not a number", source=src, hint=f"give it in {unit}") from None
         if not (lo <= x <= hi):
-            raise InputError(f"marker {k!r}: {x:g} {unit} is outside {lo:g}-{hi:g}", source=src,
-                             hint=f"check the unit: {key} is given in {unit}")
+            raise InputError(
+                f"marker {k!r}: {x:g} {unit} is outside {lo:g}-{hi:g}",
+                source=src,
+                hint=f"check the unit: {key} is given in {unit}",
+            )
         out[key] = x
     return out
 
@@ -274,8 +325,9 @@ def _conditions(v, src) -> list[str]:
             continue
         key = lookup.get(c.lower())
         if key is None:
-            raise InputError(f"condition tag {c!r} is not known", source=src,
-                             hint="use one of: " + ", ".join(CONDITIONS))
+            raise InputError(
+                f"condition tag {c!r} is not known", source=src, hint="use one of: " + ", ".join(CONDITIONS)
+            )
         if key not in out:
             out.append(key)
     return out
@@ -326,14 +378,20 @@ def read_food_table(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(f"not a readable CSV ({exc})", source=p) from None
     missing = [c for c in ("ndb_no", *_FOOD_REQUIRED) if c not in df.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing}", source=p,
-                         hint="a food table needs ndb_no, description, energy_kcal, fiber_g, sugars_g, sat_fat_g (per 100 g)")
+        raise InputError(
+            f"missing column(s) {missing}",
+            source=p,
+            hint="a food table needs ndb_no, description, energy_kcal, fiber_g, sugars_g, sat_fat_g (per 100 g)",
+        )
     ids = df["ndb_no"].astype(str).str.strip()
     bad = ~(ids.str.fullmatch(r"\d{1,5}|\d{8}") | ids.str.fullmatch(r"[A-Za-z][\w.-]{0,63}"))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"row {i + 2}, column 'ndb_no': {df['ndb_no'].iat[i]!r} is not a food id", source=p,
-                         hint="an SR28 NDB number (e.g. 09040), an FNDDS code (8 digits) or your own id (e.g. own_soup)")
+        raise InputError(
+            f"row {i + 2}, column 'ndb_no': {df['ndb_no'].iat[i]!r} is not a food id",
+            source=p,
+            hint="an SR28 NDB number (e.g. 09040), an FNDDS code (8 digits) or your own id (e.g. own_soup)",
+        )
     df["ndb_no"] = ids.where(~ids.str.fullmatch(r"\d{1,5}"), ids.str.zfill(5))
     if df["ndb_no"].duplicated().any():
         dup = df.loc[df["ndb_no"].duplicated(), "ndb_no"].iat[0]
@@ -349,8 +407,11 @@ def read_food_table(path: str | os.PathLike) -> pd.DataFrame:
         bad = vals.isna() & df[c].notna()
         if bad.any():
             fid = bad[bad].index[0]
-            raise InputError(f"row {line[fid]}, column {c!r} (food {fid}): {df.loc[fid, c]!r} is not a number",
-                             source=p, hint="nutrients are numbers per 100 g (empty = missing)")
+            raise InputError(
+                f"row {line[fid]}, column {c!r} (food {fid}): {df.loc[fid, c]!r} is not a number",
+                source=p,
+                hint="nutrients are numbers per 100 g (empty = missing)",
+            )
         _check_per_100g(vals, c, line, p)
         df[c] = vals
     if "nova" in df.columns:
@@ -373,29 +434,41 @@ MAX_KCAL_PER_100G = 1000.0  # pure fat is 900 kcal/100 g; more is a typo (kJ, or
 def _check_per_100g(vals: pd.Series, col: str, line: pd.Series, p: Path) -> None:
     """Refuse values no food can have per 100 g: negative or non-finite amounts, more than 100 g of a
     gram nutrient, more energy than pure fat; naming the row, column and food."""
+
     def refuse(mask: pd.Series, what: str, hint: str) -> None:
         if mask.any():
             fid = mask[mask].index[0]
             n = int(mask.sum())
             more = f" ({n - 1} more rows in this column)" if n > 1 else ""
-            raise InputError(f"row {line[fid]}, column {col!r} (food {fid}): {vals[fid]:g} {what}{more}",
-                             source=p, hint=hint)
+            raise InputError(
+                f"row {line[fid]}, column {col!r} (food {fid}): {vals[fid]:g} {what}{more}", source=p, hint=hint
+            )
 
     refuse(np.isinf(vals), "is not a finite number", "nutrients are amounts per 100 g of the food (empty = missing)")
-    refuse(vals < 0, "is negative",
-           "nutrients are amounts per 100 g of the food, 0 or more (leave the cell empty when it is not known)")
+    refuse(
+        vals < 0,
+        "is negative",
+        "nutrients are amounts per 100 g of the food, 0 or more (leave the cell empty when it is not known)",
+    )
     if col in _NOT_PER_100G:
         return
     if col.endswith("_g"):
-        refuse(vals > 100.0, "is more than 100 g per 100 g of the food",
-               "give the grams in 100 g of the food (not per portion or per package)")
+        refuse(
+            vals > 100.0,
+            "is more than 100 g per 100 g of the food",
+            "give the grams in 100 g of the food (not per portion or per package)",
+        )
     if col == "energy_kcal":
-        refuse(vals > MAX_KCAL_PER_100G, "kcal per 100 g is more than any food has (pure fat: 900)",
-               "give kcal per 100 g of the food (not kJ, not per portion or per package)")
+        refuse(
+            vals > MAX_KCAL_PER_100G,
+            "kcal per 100 g is more than any food has (pure fat: 900)",
+            "give kcal per 100 g of the food (not kJ, not per portion or per package)",
+        )
 
 
-def person_foods(person: Person | None = None, *, usda_path=None, nova_path=None,
-                 prefer: str = "cache") -> tuple[pd.DataFrame, str]:
+def person_foods(
+    person: Person | None = None, *, usda_path=None, nova_path=None, prefer: str = "cache"
+) -> tuple[pd.DataFrame, str]:
     """The food table to score a person's meals with, and a sentence saying which one and why.
 
     Order: explicit ``usda_path``/``nova_path``; the USDA SR28 + NOVA tables in the dataset
@@ -414,19 +487,27 @@ def person_foods(person: Person | None = None, *, usda_path=None, nova_path=None
     cache_usda, cache_nova = default_usda_path(), default_nova_path()
     if cache_usda.is_file():
         if cache_nova.is_file():
-            return (load_food_table(cache_usda, cache_nova),
-                    "USDA SR28 and FoodProX/GroceryDB NOVA tables from the gutaxis dataset cache")
+            return (
+                load_food_table(cache_usda, cache_nova),
+                "USDA SR28 and FoodProX/GroceryDB NOVA tables from the gutaxis dataset cache",
+            )
         foods = load_food_table(cache_usda, nova=False)
-        return foods, ("USDA SR28 table from the dataset cache; the NOVA table is not in the cache, so the "
-                       "ultra-processed share is not available (gutaxis datasets fetch nova_fndds_sr_grocerydb)")
+        return foods, (
+            "USDA SR28 table from the dataset cache; the NOVA table is not in the cache, so the "
+            "ultra-processed share is not available (gutaxis datasets fetch nova_fndds_sr_grocerydb)"
+        )
     if own is not None:
-        return own, ("the USDA SR28 and NOVA tables are not in the dataset cache, so the person's own food table "
-                     "was used: " + _own_note(person))
+        return own, (
+            "the USDA SR28 and NOVA tables are not in the dataset cache, so the person's own food table "
+            "was used: " + _own_note(person)
+        )
     raise InputError(
-        "the USDA SR28 food table is not in the dataset cache and no food table was given", source=str(cache_usda),
+        "the USDA SR28 food table is not in the dataset cache and no food table was given",
+        source=str(cache_usda),
         hint="run `gutaxis datasets fetch usda_sr28_abbrev` and `gutaxis datasets fetch nova_fndds_sr_grocerydb` "
-             "once (then it works offline), or pass --usda/--nova paths, or add a personal food table "
-             "(files.foods in person.json)")
+        "once (then it works offline), or pass --usda/--nova paths, or add a personal food table "
+        "(files.foods in person.json)",
+    )
 
 
 def _own_note(person: Person) -> str:
@@ -439,10 +520,26 @@ def _own_note(person: Person) -> str:
 _FILE_KEYS = ("profile", "meals", "stress", "symptoms", "foods", "aliases")
 
 
-def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=None, stress=None, symptoms=None,
-                foods=None, sex=None, age=None, conditions=None, flags=None, medications=None, notes=None,
-                id: str | None = None, dayfirst: bool | None = None, aliases=None,
-                weight_kg: float | None = None, markers: dict | None = None) -> Person:
+def read_person(
+    folder: str | os.PathLike | None = None,
+    *,
+    profile=None,
+    meals=None,
+    stress=None,
+    symptoms=None,
+    foods=None,
+    sex=None,
+    age=None,
+    conditions=None,
+    flags=None,
+    medications=None,
+    notes=None,
+    id: str | None = None,
+    dayfirst: bool | None = None,
+    aliases=None,
+    weight_kg: float | None = None,
+    markers: dict | None = None,
+) -> Person:
     """Read a person's folder (``person.json`` + files) and/or explicit files.
 
     Explicit arguments override what ``person.json`` says. The meal log may be our own CSV/JSON, a
@@ -473,16 +570,32 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
                 raise InputError(f"not valid JSON (line {exc.lineno}: {exc.msg})", source=pj) from None
             if not isinstance(meta, dict):
                 raise InputError("person.json must hold an object", source=pj)
-            known = {"id", "synthetic", "label", "sex", "age", "conditions", "flags", "files", "notes", "medications",
-                     "weight_kg", "markers"}
+            known = {
+                "id",
+                "synthetic",
+                "label",
+                "sex",
+                "age",
+                "conditions",
+                "flags",
+                "files",
+                "notes",
+                "medications",
+                "weight_kg",
+                "markers",
+            }
             extra = sorted(set(meta) - known)
             if extra:
                 raise InputError(f"unknown key(s) {extra}", source=pj, hint="allowed keys: " + ", ".join(sorted(known)))
         else:
             meta = {"files": {}}
-            for key, names in (("profile", ("profile_metaphlan.txt", "profile.txt", "profile.tsv", "profile.biom")),
-                               ("meals", ("meals.csv", "meals.json")), ("stress", ("stress.csv", "stress.json")),
-                               ("symptoms", ("symptoms.csv", "symptoms.json")), ("foods", ("foods.csv",))):
+            for key, names in (
+                ("profile", ("profile_metaphlan.txt", "profile.txt", "profile.tsv", "profile.biom")),
+                ("meals", ("meals.csv", "meals.json")),
+                ("stress", ("stress.csv", "stress.json")),
+                ("symptoms", ("symptoms.csv", "symptoms.json")),
+                ("foods", ("foods.csv",)),
+            ):
                 for n in names:
                     if (base / n).is_file():
                         meta["files"][key] = n
@@ -495,8 +608,14 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
         raise InputError(f"unknown file key(s) {bad}", source=src, hint="use: " + ", ".join(_FILE_KEYS))
     paths: dict[str, Path] = {}
     for key in _FILE_KEYS:
-        given = {"profile": profile, "meals": meals, "stress": stress, "symptoms": symptoms, "foods": foods,
-                 "aliases": aliases}[key]
+        given = {
+            "profile": profile,
+            "meals": meals,
+            "stress": stress,
+            "symptoms": symptoms,
+            "foods": foods,
+            "aliases": aliases,
+        }[key]
         if given is not None:
             paths[key] = Path(given)
         elif files.get(key):
@@ -504,7 +623,9 @@ def read_person(folder: str | os.PathLike | None = None, *, profile=None, meals=
             paths[key] = p if p.is_absolute() or base is None else base / p
     for key, p in paths.items():
         if not p.is_file():
-            raise InputError(f"{key} file not found", source=p, hint=f"check files.{key} in person.json or the --{key} option")
+            raise InputError(
+                f"{key} file not found", source=p, hint=f"check files.{key} in person.json or the --{key} option"
+            )
     if "meals" not in paths:
         raise InputError("no meal log", source=src, hint="give a meal log (files.meals in person.json, or --meals)")
     person = Person(
@@ -549,8 +670,11 @@ def _read_one_profile(path: Path, pid: str):
         warnings.filterwarnings("ignore", message=".*rows at other ranks.*")
         adata = read_profile(path)
     if adata.n_obs != 1:
-        raise InputError(f"the profile holds {adata.n_obs} samples; a person's profile holds one", source=path,
-                         hint="give the single-sample profile of this person")
+        raise InputError(
+            f"the profile holds {adata.n_obs} samples; a person's profile holds one",
+            source=path,
+            hint="give the single-sample profile of this person",
+        )
     return adata
 
 

@@ -55,22 +55,50 @@ from .rules import (
     recommendations,
 )
 
-__all__ = ["recommendations", "assess", "Assessment", "build_plan", "Plan", "Suggestion", "Withheld",
-           "simulate_plan_effect", "SimulatedEffect", "evaluate_trigger", "GRADES", "DISCLAIMER",
-           "NOT_AVAILABLE", "SCORE_INFO", "DIET_SCORES"]
+__all__ = [
+    "DIET_SCORES",
+    "DISCLAIMER",
+    "GRADES",
+    "NOT_AVAILABLE",
+    "SCORE_INFO",
+    "Assessment",
+    "Plan",
+    "SimulatedEffect",
+    "Suggestion",
+    "Withheld",
+    "assess",
+    "build_plan",
+    "evaluate_trigger",
+    "recommendations",
+    "simulate_plan_effect",
+]
 
-DISCLAIMER = ("This plan informs a conversation with your clinician or registered dietitian; it is not a diagnosis "
-              "or a prescription. Do not change your treatment because of it.")
+DISCLAIMER = (
+    "This plan informs a conversation with your clinician or registered dietitian; it is not a diagnosis "
+    "or a prescription. Do not change your treatment because of it."
+)
 NOT_AVAILABLE = "simulated effect not available"
 #: scores computed from the meal log: a rule reading one is not judged when too little of the log was counted
-DIET_SCORES = ("fiber_g_per_day", "fiber_target_g", "fermented_servings_per_day", "upf_energy_share_pct",
-               "sugar_pct_energy", "sat_fat_pct_energy", "inflammatory_score", "energy_kcal_per_day")
+DIET_SCORES = (
+    "fiber_g_per_day",
+    "fiber_target_g",
+    "fermented_servings_per_day",
+    "upf_energy_share_pct",
+    "sugar_pct_energy",
+    "sat_fat_pct_energy",
+    "inflammatory_score",
+    "energy_kcal_per_day",
+)
 #: a flag as said of the person ("Withheld because you are flagged as ...")
 _FLAG_PHRASE = {
-    "strong_immunosuppression": "strongly immunosuppressed", "central_venous_catheter": "having a central venous catheter",
-    "bowel_stricture": "having a bowel stricture or past bowel obstruction", "dmard": "taking a DMARD",
-    "pregnant": "pregnant", "kidney_disease": "having chronic kidney disease",
-    "methotrexate": "taking methotrexate", "glucocorticoid": "taking a steroid (glucocorticoid) such as prednisolone",
+    "strong_immunosuppression": "strongly immunosuppressed",
+    "central_venous_catheter": "having a central venous catheter",
+    "bowel_stricture": "having a bowel stricture or past bowel obstruction",
+    "dmard": "taking a DMARD",
+    "pregnant": "pregnant",
+    "kidney_disease": "having chronic kidney disease",
+    "methotrexate": "taking methotrexate",
+    "glucocorticoid": "taking a steroid (glucocorticoid) such as prednisolone",
 }
 
 
@@ -124,7 +152,7 @@ class Plan:
     limits: list[Suggestion]
     withheld: list[Withheld]
     not_evaluated: list[dict]
-    effect: "SimulatedEffect | None" = None
+    effect: SimulatedEffect | None = None
     notes: list[str] = field(default_factory=list)
     disclaimer: str = DISCLAIMER
     params: dict = field(default_factory=dict)
@@ -145,12 +173,36 @@ class Plan:
     def medications_frame(self) -> pd.DataFrame:
         """One row per medication for the dietitian: as given, dose, daily dose (mg), drug,
         recognised, flags set, the note and its citations."""
-        rows = [{"medication": m["name"], "dose": m["dose"], "frequency": m["frequency"],
-                 "daily_dose_mg": m["daily_dose_mg"], "drug": m["drug"] or "", "drug_class": m["drug_class"],
-                 "recognised": m["recognised"], "flags": ", ".join(m["flags"]), "note": m["note"],
-                 "citation": " | ".join(m["citations"])} for m in self.person.medications]
-        return pd.DataFrame(rows, columns=["medication", "dose", "frequency", "daily_dose_mg", "drug", "drug_class",
-                                           "recognised", "flags", "note", "citation"])
+        rows = [
+            {
+                "medication": m["name"],
+                "dose": m["dose"],
+                "frequency": m["frequency"],
+                "daily_dose_mg": m["daily_dose_mg"],
+                "drug": m["drug"] or "",
+                "drug_class": m["drug_class"],
+                "recognised": m["recognised"],
+                "flags": ", ".join(m["flags"]),
+                "note": m["note"],
+                "citation": " | ".join(m["citations"]),
+            }
+            for m in self.person.medications
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "medication",
+                "dose",
+                "frequency",
+                "daily_dose_mg",
+                "drug",
+                "drug_class",
+                "recognised",
+                "flags",
+                "note",
+                "citation",
+            ],
+        )
 
     def shown(self) -> list[Suggestion]:
         """Every recommendation and limit shown to the person."""
@@ -170,11 +222,23 @@ class Plan:
             elif target_value is not None and math.isfinite(float(target_value)):
                 ok = v >= target_value if better == "above" else v <= target_value
                 status = "meets target" if ok else ("below target" if better == "above" else "above target")
-            rows.append({"score": key, "label": label, "value": v, "unit": unit,
-                         "target": target_text or default_target, "status": status})
+            rows.append(
+                {
+                    "score": key,
+                    "label": label,
+                    "value": v,
+                    "unit": unit,
+                    "target": target_text or default_target,
+                    "status": status,
+                }
+            )
 
-        add("fiber_g_per_day", s.get("fiber_target_g"), "above",
-            f"at least {s.get('fiber_target_g', float('nan')):.0f} g/day (Adequate Intake)")
+        add(
+            "fiber_g_per_day",
+            s.get("fiber_target_g"),
+            "above",
+            f"at least {s.get('fiber_target_g', float('nan')):.0f} g/day (Adequate Intake)",
+        )
         add("fermented_servings_per_day", None, target_text="daily, building up (trial: about 6/day)")
         add("upf_energy_share_pct", None, target_text="as low as practical (no published numeric target)")
         add("sugar_pct_energy", 10, "below", "below 10% energy (WHO 2015)")
@@ -196,13 +260,37 @@ class Plan:
         """Everything shown (suggestions and limits) and withheld, one row each, with grade and citation."""
         rows = []
         for sg in self.shown():
-            rows.append({"id": sg.id, "kind": sg.kind, "title": sg.title, "text": sg.text, "grade": sg.grade,
-                         "citation": sg.citation, "why": sg.why, "cautions": " | ".join(sg.cautions),
-                         "effect_summary": sg.effect_summary, "discuss": sg.discuss, "status": "shown"})
+            rows.append(
+                {
+                    "id": sg.id,
+                    "kind": sg.kind,
+                    "title": sg.title,
+                    "text": sg.text,
+                    "grade": sg.grade,
+                    "citation": sg.citation,
+                    "why": sg.why,
+                    "cautions": " | ".join(sg.cautions),
+                    "effect_summary": sg.effect_summary,
+                    "discuss": sg.discuss,
+                    "status": "shown",
+                }
+            )
         for w in self.withheld:
-            rows.append({"id": w.id, "kind": "suggestion", "title": w.title, "text": "", "grade": w.grade,
-                         "citation": w.citation, "why": w.reason, "cautions": "", "effect_summary": "",
-                         "discuss": "", "status": f"withheld ({w.flag})"})
+            rows.append(
+                {
+                    "id": w.id,
+                    "kind": "suggestion",
+                    "title": w.title,
+                    "text": "",
+                    "grade": w.grade,
+                    "citation": w.citation,
+                    "why": w.reason,
+                    "cautions": "",
+                    "effect_summary": "",
+                    "discuss": "",
+                    "status": f"withheld ({w.flag})",
+                }
+            )
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
@@ -212,9 +300,19 @@ class Plan:
         p = self.person
         meds = [{k: (_num(v) if k in ("dose_mg", "daily_dose_mg") else v) for k, v in m.items()} for m in p.medications]
         return {
-            "person": {"id": p.id, "synthetic": p.synthetic, "sex": p.sex, "age": p.age, "conditions": p.conditions,
-                       "flags": p.flags_in_force(), "flags_stated": p.flags, "flag_sources": p.flag_sources(),
-                       "flags_from_medications": p.medication_flags, "medications": meds, "notes": p.notes},
+            "person": {
+                "id": p.id,
+                "synthetic": p.synthetic,
+                "sex": p.sex,
+                "age": p.age,
+                "conditions": p.conditions,
+                "flags": p.flags_in_force(),
+                "flags_stated": p.flags,
+                "flag_sources": p.flag_sources(),
+                "flags_from_medications": p.medication_flags,
+                "medications": meds,
+                "notes": p.notes,
+            },
             "disclaimer": self.disclaimer,
             "scores": {k: _num(v) for k, v in self.scores.items()},
             "suggestions": [asdict(x) for x in self.suggestions],
@@ -253,8 +351,7 @@ def _set_by(person: Person, flag: str) -> list[str]:
 
 def _flagged(person: Person, flag: str) -> str:
     meds = _set_by(person, flag)
-    return (f"flagged as {_flag_phrase(flag)}"
-            + (f" (set by your medication: {', '.join(meds)})" if meds else ""))
+    return f"flagged as {_flag_phrase(flag)}" + (f" (set by your medication: {', '.join(meds)})" if meds else "")
 
 
 def _for_flag(text: str, flag: str) -> str:
@@ -294,20 +391,35 @@ def _why(trigger: str, used: list[str], s: dict, person: Person | None = None) -
             label, unit = "age", "years"
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
             continue
-        nd = 2 if k in ("GMHI", "inflammatory_score", "fermented_servings_per_day") else (0 if k in ("age", "pss10") else 1)
+        nd = (
+            2
+            if k in ("GMHI", "inflammatory_score", "fermented_servings_per_day")
+            else (0 if k in ("age", "pss10") else 1)
+        )
         if k in _PANEL_KEYS:
             parts.append(f"{label} {100 * v:.2f}% of the profile")
         else:
-            parts.append(f"{label} {_fmt(v, nd)}{(' ' + unit) if unit and unit not in ('score', 'index', '0-40', '0-10') else ''}")
+            parts.append(
+                f"{label} {_fmt(v, nd)}{(' ' + unit) if unit and unit not in ('score', 'index', '0-40', '0-10') else ''}"
+            )
     if lead:
         parts.insert(0, lead)
         return "; ".join(parts) + f" (rule: {trigger})"
     return "your logs: " + "; ".join(parts) + f" (rule: {trigger})" if parts else f"rule: {trigger}"
 
 
-def build_plan(person: Person, *, foods: pd.DataFrame | None = None, foods_note: str = "", reference=None,
-               assessment: Assessment | None = None, simulate: bool = True, days: int = 84, n_draws: int = 200,
-               seed: int = 0) -> Plan:
+def build_plan(
+    person: Person,
+    *,
+    foods: pd.DataFrame | None = None,
+    foods_note: str = "",
+    reference=None,
+    assessment: Assessment | None = None,
+    simulate: bool = True,
+    days: int = 84,
+    n_draws: int = 200,
+    seed: int = 0,
+) -> Plan:
     """Build the evidence-graded plan of a person.
 
     Parameters
@@ -346,15 +458,30 @@ def build_plan(person: Person, *, foods: pd.DataFrame | None = None, foods_note:
             reads = evaluate_trigger(r.trigger, {}, strict=True)[1]
             diet = [k for k in reads if k in DIET_SCORES]
             if diet:
-                not_eval.append({"id": r.id, "title": r.title, "grade": r.grade, "citation": r.citation,
-                                 "missing": [], "diet_scores": diet,
-                                 "reason": f"not judged: {cov.get('message') or 'too little of the meal log could be counted'}"})
+                not_eval.append(
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "grade": r.grade,
+                        "citation": r.citation,
+                        "missing": [],
+                        "diet_scores": diet,
+                        "reason": f"not judged: {cov.get('message') or 'too little of the meal log could be counted'}",
+                    }
+                )
                 continue
         value, used, missing = evaluate_trigger(r.trigger, s)
         if value is None:
-            not_eval.append({"id": r.id, "title": r.title, "grade": r.grade, "citation": r.citation,
-                             "missing": missing,
-                             "reason": "not evaluated: no value for " + ", ".join(m.replace("_", " ") for m in missing)})
+            not_eval.append(
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "grade": r.grade,
+                    "citation": r.citation,
+                    "missing": missing,
+                    "reason": "not evaluated: no value for " + ", ".join(m.replace("_", " ") for m in missing),
+                }
+            )
             continue
         if not value:
             continue
@@ -367,27 +494,68 @@ def build_plan(person: Person, *, foods: pd.DataFrame | None = None, foods_note:
                     block = (flag, reason, cite)
                     break
                 meds = _set_by(person, flag)
-                cautions.append((f"Because of your medication ({', '.join(meds)}): " if meds else "")
-                                + reason + (f" ({cite})" if cite else ""))
+                cautions.append(
+                    (f"Because of your medication ({', '.join(meds)}): " if meds else "")
+                    + reason
+                    + (f" ({cite})" if cite else "")
+                )
         if block is not None:
             flag, reason, cite = block
-            withheld.append(Withheld(r.id, r.title, flag, f"Withheld because you are {_flagged(person, flag)}: " + reason,
-                                     r.citation, cite, r.grade, _set_by(person, flag)))
+            withheld.append(
+                Withheld(
+                    r.id,
+                    r.title,
+                    flag,
+                    f"Withheld because you are {_flagged(person, flag)}: " + reason,
+                    r.citation,
+                    cite,
+                    r.grade,
+                    _set_by(person, flag),
+                )
+            )
             continue
-        sg = Suggestion(r.id, r.kind, r.title, r.text, r.population, r.grade, r.citation, r.effect_summary,
-                        target=r.target, why=_why(r.trigger, used, s, person), cautions=cautions, discuss=r.discuss,
-                        simulated_change=r.simulated_change)
+        sg = Suggestion(
+            r.id,
+            r.kind,
+            r.title,
+            r.text,
+            r.population,
+            r.grade,
+            r.citation,
+            r.effect_summary,
+            target=r.target,
+            why=_why(r.trigger, used, s, person),
+            cautions=cautions,
+            discuss=r.discuss,
+            simulated_change=r.simulated_change,
+        )
         (suggestions if r.kind == "suggestion" else limits).append(sg)
     notes = list(a.notes)
     if person.synthetic:
         notes.insert(0, "SYNTHETIC example person: the data are invented and describe no real person.")
     notes.extend(_medication_notes(person))
-    plan = Plan(person, a, suggestions, limits, withheld, not_eval, None, notes,
-                params={"days": days, "n_draws": n_draws, "seed": seed,
-                        "rules": "gutaxis/data/recommendations.tsv",
-                        "reference": None if reference is None else str(reference)})
-    plan.effect = (simulate_plan_effect(person, plan, days=days, n_draws=n_draws, seed=seed) if simulate
-                   else SimulatedEffect(False, NOT_AVAILABLE + ": the simulation was switched off (--no-simulate)."))
+    plan = Plan(
+        person,
+        a,
+        suggestions,
+        limits,
+        withheld,
+        not_eval,
+        None,
+        notes,
+        params={
+            "days": days,
+            "n_draws": n_draws,
+            "seed": seed,
+            "rules": "gutaxis/data/recommendations.tsv",
+            "reference": None if reference is None else str(reference),
+        },
+    )
+    plan.effect = (
+        simulate_plan_effect(person, plan, days=days, n_draws=n_draws, seed=seed)
+        if simulate
+        else SimulatedEffect(False, NOT_AVAILABLE + ": the simulation was switched off (--no-simulate).")
+    )
     return plan
 
 
@@ -415,8 +583,12 @@ def _medication_notes(person: Person) -> list[str]:
 # --------------------------------------------------------------------------- simulated effect
 #: endpoints shown, with a plain label
 EFFECT_ENDPOINTS = {
-    "diversity": "Gut diversity", "butyrate": "Faecal butyrate", "permeability": "Gut permeability (L/M)",
-    "il6": "IL-6", "crp": "CRP", "disease_activity": "Disease activity",
+    "diversity": "Gut diversity",
+    "butyrate": "Faecal butyrate",
+    "permeability": "Gut permeability (L/M)",
+    "il6": "IL-6",
+    "crp": "CRP",
+    "disease_activity": "Disease activity",
 }
 #: condition tag -> disease variant of the twin, in order of precedence
 _DISEASE_VARIANT = {"RA": "ra", "SLE": "sle", "MS": "ms"}
@@ -431,8 +603,12 @@ _DEFAULT_ACTIVITY = ("Tissue inflammation (model index 0-1)", "index 0-1")
 _ENDPOINT_MARKER = {"crp": "crp", "il6": "il6", "disease_activity": "das28"}
 #: model inputs of the twin <- person scores
 _INPUT_OF_SCORE = {
-    "fiber_g_per_day": "fiber", "fermented_servings_per_day": "fermented", "upf_energy_share_pct": "upf",
-    "sat_fat_pct_energy": "satfat", "practice_min_per_day": "mindbody", "probiotic_log10_cfu_per_day": "probiotic",
+    "fiber_g_per_day": "fiber",
+    "fermented_servings_per_day": "fermented",
+    "upf_energy_share_pct": "upf",
+    "sat_fat_pct_energy": "satfat",
+    "practice_min_per_day": "mindbody",
+    "probiotic_log10_cfu_per_day": "probiotic",
 }
 
 
@@ -460,11 +636,18 @@ class SimulatedEffect:
     fit: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
-        out = {"available": self.available, "message": self.message, "days": self.days,
-               "usual_inputs": self.usual_inputs, "plan_inputs": self.plan_inputs, "assumptions": self.assumptions,
-               "caveats": self.caveats, "meta": {k: _num(v) for k, v in self.meta.items()},
-               "per_suggestion": self.per_suggestion,
-               "fit": None if self.fit is None else self.fit.to_dict(orient="records")}
+        out = {
+            "available": self.available,
+            "message": self.message,
+            "days": self.days,
+            "usual_inputs": self.usual_inputs,
+            "plan_inputs": self.plan_inputs,
+            "assumptions": self.assumptions,
+            "caveats": self.caveats,
+            "meta": {k: _num(v) for k, v in self.meta.items()},
+            "per_suggestion": self.per_suggestion,
+            "fit": None if self.fit is None else self.fit.to_dict(orient="records"),
+        }
         if self.summary is not None:
             out["summary"] = {str(i): {str(k): _num(v) for k, v in row.items()} for i, row in self.summary.iterrows()}
         return out
@@ -511,7 +694,9 @@ def _apply_changes(s: dict, changes: list[str]) -> dict:
     return new
 
 
-def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws: int = 200, seed: int = 0) -> SimulatedEffect:
+def simulate_plan_effect(
+    person: Person, plan: Plan, *, days: int = 84, n_draws: int = 200, seed: int = 0
+) -> SimulatedEffect:
     """Simulate the plan on the person's twin: usual diet vs the plan, over ``days`` days.
 
     The twin (:func:`gutaxis.axis.twin`) is built from the person's stool profile, PSS-10, usual
@@ -525,15 +710,19 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
     """
     api = _axis_api()
     if api is None:
-        return SimulatedEffect(False, NOT_AVAILABLE + ": this version of gutaxis has no personal twin "
-                                                      "(gutaxis.axis.twin / forecast).")
+        return SimulatedEffect(
+            False, NOT_AVAILABLE + ": this version of gutaxis has no personal twin (gutaxis.axis.twin / forecast)."
+        )
     twin_fn, forecast_fn = api
     s = plan.scores
     changes = {sg.id: _split(sg.simulated_change) for sg in plan.suggestions if sg.simulated_change}
     if not changes:
-        return SimulatedEffect(False, NOT_AVAILABLE + ": none of the suggestions shown changes an input of the model "
-                                                      "(fiber, fermented foods, ultra-processed share, sugars, saturated "
-                                                      "fat, mind-body practice, probiotics).")
+        return SimulatedEffect(
+            False,
+            NOT_AVAILABLE + ": none of the suggestions shown changes an input of the model "
+            "(fiber, fermented foods, ultra-processed share, sugars, saturated "
+            "fat, mind-body practice, probiotics).",
+        )
     disease = next((_DISEASE_VARIANT[c] for c in _DISEASE_VARIANT if c in person.conditions), None)
     caveats = [
         "The band is the spread among model patients who match your data (5th to 95th percentile), not a "
@@ -544,13 +733,22 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
     chosen = next((c for c in _DISEASE_VARIANT if c in person.conditions), None)
     also = [c for c in person.conditions if c in _DISEASE_VARIANT and c != chosen]
     if also:
-        caveats.append(f"The model simulates one disease at a time: {CONDITIONS[chosen]} was simulated, not "
-                       + ", ".join(CONDITIONS[c] for c in also) + ".")
+        caveats.append(
+            f"The model simulates one disease at a time: {CONDITIONS[chosen]} was simulated, not "
+            + ", ".join(CONDITIONS[c] for c in also)
+            + "."
+        )
     other = [c for c in person.conditions if c not in _DISEASE_VARIANT]
     if other:
-        caveats.append("The model has no variant for " + ", ".join(CONDITIONS[c] for c in other)
-                       + ("; it simulates the general gut-immune axis only." if chosen is None
-                          else f"; it simulates {CONDITIONS[chosen]} and the general gut-immune axis only."))
+        caveats.append(
+            "The model has no variant for "
+            + ", ".join(CONDITIONS[c] for c in other)
+            + (
+                "; it simulates the general gut-immune axis only."
+                if chosen is None
+                else f"; it simulates {CONDITIONS[chosen]} and the general gut-immune axis only."
+            )
+        )
     usual = _model_inputs(s)
     if person.flag("dmard"):
         usual["dmard"] = 1.0
@@ -561,54 +759,89 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
     plan_in = _model_inputs(plan_scores)
     plan_in = {k: v for k, v in plan_in.items() if abs(v - usual.get(k, np.nan)) > 1e-9 or k not in usual}
     assumptions = [_assumption(c, s) for c in all_changes]
-    assumptions.append("Sugars enter the model as grams per day of total sugars (the food table has no added-sugar "
-                       "values), so the sugar input is overstated.")
+    assumptions.append(
+        "Sugars enter the model as grams per day of total sugars (the food table has no added-sugar "
+        "values), so the sugar input is overstated."
+    )
     assumptions.append("Full adherence from day 0; the usual diet is the average of the days logged.")
     measured = {str(k).lower(): float(v) for k, v in (getattr(person, "markers", None) or {}).items()}
     model_markers = {k: v for k, v in measured.items() if k in ("crp", "il6", "lbp", "calprotectin", "das28")}
     if measured:
-        assumptions.append("Your measured " + ", ".join(f"{k.upper()} {v:g}" for k, v in measured.items())
-                           + " chose the model patients" + ("" if model_markers else " (not used: the model has no "
-                                                                 "observation for them)") + ".")
+        assumptions.append(
+            "Your measured "
+            + ", ".join(f"{k.upper()} {v:g}" for k, v in measured.items())
+            + " chose the model patients"
+            + ("" if model_markers else " (not used: the model has no observation for them)")
+            + "."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            tw = twin_fn(person.profile, pss10=pss, diet=usual, disease=disease, n_draws=n_draws, seed=seed,
-                         markers=model_markers or None)
+            tw = twin_fn(
+                person.profile,
+                pss10=pss,
+                diet=usual,
+                disease=disease,
+                n_draws=n_draws,
+                seed=seed,
+                markers=model_markers or None,
+            )
             meta = dict(getattr(tw, "meta", {}) or {})
             meta["n_draws"] = n_draws
             if meta.get("fitted") is False:
                 # the twin fell back on merely converged candidates: its levels are not physiological for this person
                 return SimulatedEffect(
-                    False, f"{NOT_AVAILABLE}: the model could not be fitted to your data (only "
-                           f"{meta.get('n_plausible')} of {meta.get('n_candidates', '?')} model patients stayed within "
-                           "plausible physiological ranges). This says nothing about your health; it is a limit of "
-                           "the model.", usual_inputs=usual, plan_inputs=plan_in, meta=meta)
+                    False,
+                    f"{NOT_AVAILABLE}: the model could not be fitted to your data (only "
+                    f"{meta.get('n_plausible')} of {meta.get('n_candidates', '?')} model patients stayed within "
+                    "plausible physiological ranges). This says nothing about your health; it is a limit of "
+                    "the model.",
+                    usual_inputs=usual,
+                    plan_inputs=plan_in,
+                    meta=meta,
+                )
             fc = forecast_fn(tw, plan_in, days)
             per = {}
             for sid, cs in changes.items():
-                alone = {k: v for k, v in _model_inputs(_apply_changes(s, cs)).items()
-                         if abs(v - usual.get(k, np.nan)) > 1e-9 or k not in usual}
+                alone = {
+                    k: v
+                    for k, v in _model_inputs(_apply_changes(s, cs)).items()
+                    if abs(v - usual.get(k, np.nan)) > 1e-9 or k not in usual
+                }
                 if not alone:
                     continue
                 f1 = forecast_fn(tw, alone, days)
                 sm = f1.summary()
-                per[sid] = {e: (float(sm.at[e, "effect_median"]), float(sm.at[e, "effect_p05"]),
-                                float(sm.at[e, "effect_p95"])) for e in EFFECT_ENDPOINTS if e in sm.index}
+                per[sid] = {
+                    e: (float(sm.at[e, "effect_median"]), float(sm.at[e, "effect_p05"]), float(sm.at[e, "effect_p95"]))
+                    for e in EFFECT_ENDPOINTS
+                    if e in sm.index
+                }
     except InputError as exc:
-        return SimulatedEffect(False, f"{NOT_AVAILABLE}: the twin could not be built from these data ({exc}).",
-                               usual_inputs=usual, plan_inputs=plan_in)
-    except Exception as exc:  # noqa: BLE001 - the model failing must not cost the person their plan
-        return SimulatedEffect(False, f"{NOT_AVAILABLE}: the personal twin failed ({type(exc).__name__}: {exc}).",
-                               usual_inputs=usual, plan_inputs=plan_in)
+        return SimulatedEffect(
+            False,
+            f"{NOT_AVAILABLE}: the twin could not be built from these data ({exc}).",
+            usual_inputs=usual,
+            plan_inputs=plan_in,
+        )
+    except Exception as exc:
+        return SimulatedEffect(
+            False,
+            f"{NOT_AVAILABLE}: the personal twin failed ({type(exc).__name__}: {exc}).",
+            usual_inputs=usual,
+            plan_inputs=plan_in,
+        )
     meta = dict(getattr(tw, "meta", {}) or {})
     meta["n_draws"] = n_draws
     nulls = _evidence_nulls(per, changes)
     if nulls:  # the plan's total on such an endpoint is simulated without the steps the evidence finds no effect of
         for e, sids in nulls.items():
             keep = [c for sid, cs in changes.items() if sid not in sids for c in cs]
-            alt_in = {k: v for k, v in _model_inputs(_apply_changes(s, keep)).items()
-                      if abs(v - usual.get(k, np.nan)) > 1e-9 or k not in usual}
+            alt_in = {
+                k: v
+                for k, v in _model_inputs(_apply_changes(s, keep)).items()
+                if abs(v - usual.get(k, np.nan)) > 1e-9 or k not in usual
+            }
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 alt = forecast_fn(tw, alt_in, days).summary() if alt_in else None
@@ -631,8 +864,12 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
         if e in nulls:
             sids, alt = nulls[e]
             titles = {sg.id: sg.title for sg in plan.suggestions}
-            note = ("simulated without " + "; ".join(f"'{titles.get(sid, sid)}'" for sid in sids) + ", because "
-                    + "; ".join(_lower_first(_null_rows()[(sid, e)]["statement"]) for sid in sids))
+            note = (
+                "simulated without "
+                + "; ".join(f"'{titles.get(sid, sid)}'" for sid in sids)
+                + ", because "
+                + "; ".join(_lower_first(_null_rows()[(sid, e)]["statement"]) for sid in sids)
+            )
             if alt is not None and e in alt.index:
                 r = alt.loc[e]
             else:
@@ -640,23 +877,37 @@ def simulate_plan_effect(person: Person, plan: Plan, *, days: int = 84, n_draws:
                 for c in ("value_median", "value_p05", "value_p95"):
                     r[c] = float(usual_end["median" if c == "value_median" else c.split("_")[1]])
                 r["effect_median"] = r["effect_p05"] = r["effect_p95"] = 0.0
-        rows.append({"endpoint": e, "label": label, "unit": unit, "baseline": float(r["baseline"]),
-                     "baseline_source": source, "evidence_note": note,
-                     "usual_median": float(usual_end["median"]), "usual_p05": float(usual_end["p05"]),
-                     "usual_p95": float(usual_end["p95"]),
-                     "plan_median": float(r["value_median"]), "plan_p05": float(r["value_p05"]),
-                     "plan_p95": float(r["value_p95"]),
-                     "effect_median": float(r["effect_median"]), "effect_p05": float(r["effect_p05"]),
-                     "effect_p95": float(r["effect_p95"])})
+        rows.append(
+            {
+                "endpoint": e,
+                "label": label,
+                "unit": unit,
+                "baseline": float(r["baseline"]),
+                "baseline_source": source,
+                "evidence_note": note,
+                "usual_median": float(usual_end["median"]),
+                "usual_p05": float(usual_end["p05"]),
+                "usual_p95": float(usual_end["p95"]),
+                "plan_median": float(r["value_median"]),
+                "plan_p05": float(r["value_p05"]),
+                "plan_p95": float(r["value_p95"]),
+                "effect_median": float(r["effect_median"]),
+                "effect_p05": float(r["effect_p05"]),
+                "effect_p95": float(r["effect_p95"]),
+            }
+        )
     table = pd.DataFrame(rows).set_index("endpoint")
     bands = {}
     for e in table.index:
         p, u = fc.band(e, "plan"), fc.band(e, "usual")
         bands[e] = pd.concat([p.add_prefix("plan_"), u.add_prefix("usual_")], axis=1)
-    msg = (f"Simulated on {n_draws} model patients that match your data, over {days} days "
-           f"({days / 7:.0f} weeks): the plan compared with carrying on as logged.")
-    return SimulatedEffect(True, msg, days, table, bands, usual, plan_in, assumptions, caveats, meta, per,
-                           fit=_twin_fit(tw, measured, pss))
+    msg = (
+        f"Simulated on {n_draws} model patients that match your data, over {days} days "
+        f"({days / 7:.0f} weeks): the plan compared with carrying on as logged."
+    )
+    return SimulatedEffect(
+        True, msg, days, table, bands, usual, plan_in, assumptions, caveats, meta, per, fit=_twin_fit(tw, measured, pss)
+    )
 
 
 def _twin_fit(tw, measured: dict, pss) -> pd.DataFrame | None:
@@ -668,18 +919,41 @@ def _twin_fit(tw, measured: dict, pss) -> pd.DataFrame | None:
     prof = (getattr(tw, "observed", {}) or {}).get("profile")
     if prof and "diversity" in base.index:
         rows.append(("Gut diversity (effective number of taxa)", prof["diversity"], base.loc["diversity"]))
-    for key, endpoint, label in (("crp", "crp", "CRP (mg/L)"), ("il6", "il6", "IL-6 (pg/mL)"),
-                                 ("das28", "disease_activity", "DAS28")):
+    for key, endpoint, label in (
+        ("crp", "crp", "CRP (mg/L)"),
+        ("il6", "il6", "IL-6 (pg/mL)"),
+        ("das28", "disease_activity", "DAS28"),
+    ):
         if key in measured and endpoint in base.index:
             rows.append((label, measured[key], base.loc[endpoint]))
-    out = [{"quantity": q, "yours": float(v), "model_median": float(b["median"]), "model_p05": float(b["p05"]),
-            "model_p95": float(b["p95"]), "within_band": bool(b["p05"] <= v <= b["p95"]),
-            "relative_difference": float(b["median"] / v - 1.0) if v else float("nan")} for q, v, b in rows]
+    out = [
+        {
+            "quantity": q,
+            "yours": float(v),
+            "model_median": float(b["median"]),
+            "model_p05": float(b["p05"]),
+            "model_p95": float(b["p95"]),
+            "within_band": bool(b["p05"] <= v <= b["p95"]),
+            "relative_difference": float(b["median"] / v - 1.0) if v else float("nan"),
+        }
+        for q, v, b in rows
+    ]
     if pss is not None:
-        out.append({"quantity": "PSS-10 (stress load)", "yours": float(pss), "model_median": float(pss),
-                    "model_p05": float(pss), "model_p95": float(pss), "within_band": True, "relative_difference": 0.0})
-    return pd.DataFrame(out, columns=["quantity", "yours", "model_median", "model_p05", "model_p95", "within_band",
-                                      "relative_difference"])
+        out.append(
+            {
+                "quantity": "PSS-10 (stress load)",
+                "yours": float(pss),
+                "model_median": float(pss),
+                "model_p05": float(pss),
+                "model_p95": float(pss),
+                "within_band": True,
+                "relative_difference": 0.0,
+            }
+        )
+    return pd.DataFrame(
+        out,
+        columns=["quantity", "yours", "model_median", "model_p05", "model_p95", "within_band", "relative_difference"],
+    )
 
 
 def _lower_first(text: str) -> str:
@@ -690,8 +964,10 @@ def _null_rows() -> dict:
     from .._data import package_table
 
     df = package_table("evidence_nulls.tsv", comment="#", dtype=str, keep_default_na=False)
-    return {(r.suggestion_id, r.endpoint): {"statement": r.statement, "citation": r.citation}
-            for r in df.itertuples(index=False)}
+    return {
+        (r.suggestion_id, r.endpoint): {"statement": r.statement, "citation": r.citation}
+        for r in df.itertuples(index=False)
+    }
 
 
 def _evidence_nulls(per: dict, changes: dict) -> dict:
@@ -719,8 +995,11 @@ def _assumption(change: str, s: dict) -> str:
 
 
 _CHANGE_TEXT = {
-    "fiber_g_per_day": "Fiber (g/day)", "fermented_servings_per_day": "Fermented servings per day",
-    "upf_energy_share_pct": "Ultra-processed share of energy", "sugar_pct_energy": "Sugars (% energy)",
-    "sat_fat_pct_energy": "Saturated fat (% energy)", "practice_min_per_day": "Mind-body practice (min/day)",
+    "fiber_g_per_day": "Fiber (g/day)",
+    "fermented_servings_per_day": "Fermented servings per day",
+    "upf_energy_share_pct": "Ultra-processed share of energy",
+    "sugar_pct_energy": "Sugars (% energy)",
+    "sat_fat_pct_energy": "Saturated fat (% energy)",
+    "practice_min_per_day": "Mind-body practice (min/day)",
     "probiotic_log10_cfu_per_day": "Probiotic dose (log10 CFU/day)",
 }

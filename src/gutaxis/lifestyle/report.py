@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -68,7 +68,7 @@ from .report_meal_log import (  # noqa: F401  (ASSUMED_COLUMNS, COVERAGE_THRESHO
     _top_foods_frame,
 )
 
-__all__ = ["write_plan_reports", "weeks_figure", "effect_figure", "REPORT_FILES"]
+__all__ = ["REPORT_FILES", "effect_figure", "weeks_figure", "write_plan_reports"]
 
 REPORT_FILES = {
     "plan.html": "the person's report (self-contained HTML; opens offline)",
@@ -76,7 +76,7 @@ REPORT_FILES = {
     "dietitian_summary.pdf": "the same summary as a PDF",
     "logged_meals.csv": "every meal entry: the text, the USDA item matched, grams, match status and nutrients",
     "entries_to_fix.csv": "every food entry that could not be counted (or only uncertainly): the person's own words, "
-                          "what failed, why, and the closest foods",
+    "what failed, why, and the closest foods",
     "assumed_portions.csv": "entries counted with an assumed portion: the person's words, the food and grams assumed",
     "nutrients.csv": "nutrients per day logged (protein also per kg body weight) with their reference and coverage",
     "top_foods.csv": "the foods behind fiber, energy, sugars, saturated fat and sodium, with their share",
@@ -95,9 +95,14 @@ REPORT_FILES = {
 def _render(template: str, **context) -> str:
     from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=ChoiceLoader([PackageLoader("gutaxis.lifestyle", "templates"),
-                                           PackageLoader("gutaxis.report", "templates")]),
-                      autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+    env = Environment(
+        loader=ChoiceLoader(
+            [PackageLoader("gutaxis.lifestyle", "templates"), PackageLoader("gutaxis.report", "templates")]
+        ),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return env.get_template(template).render(**context)
 
 
@@ -120,6 +125,7 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
 
     Returns ``{file name: path}`` of everything written.
     """
+
     def step(name):
         if progress is not None:
             progress(name)
@@ -128,7 +134,7 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
     if out.exists() and not out.is_dir():
         raise InputError("the output path exists and is not a folder", source=out, hint="choose a folder with -o")
     out.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     written: dict[str, Path] = {}
     a, p = plan.assessment, plan.person
 
@@ -138,8 +144,11 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
         if df is not None and _csv(df.reset_index(drop=True), out / name):
             written[name] = out / name
     step("exporting the entries to fix and the nutrients (CSV)")
-    for name, df in (("entries_to_fix.csv", _to_fix_frame(a)[TO_FIX_COLUMNS]),
-                     ("assumed_portions.csv", _assumed_frame(a)), ("top_foods.csv", _top_foods_frame(_top_foods(a)))):
+    for name, df in (
+        ("entries_to_fix.csv", _to_fix_frame(a)[TO_FIX_COLUMNS]),
+        ("assumed_portions.csv", _assumed_frame(a)),
+        ("top_foods.csv", _top_foods_frame(_top_foods(a))),
+    ):
         _csv(df, out / name)
         written[name] = out / name
     nutrients = _nutrients_frame(a)
@@ -173,13 +182,24 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
     data = plan.to_dict()
     data["generated_at"] = now
     cov = _coverage(a)
-    data["coverage"] = {k: cov[k] for k in ("ok", "n_entries", "n_counted", "share_entries", "share_energy",
-                                            "kcal_counted", "kcal_estimated_total", "threshold", "message")}
+    data["coverage"] = {
+        k: cov[k]
+        for k in (
+            "ok",
+            "n_entries",
+            "n_counted",
+            "share_entries",
+            "share_energy",
+            "kcal_counted",
+            "kcal_estimated_total",
+            "threshold",
+            "message",
+        )
+    }
     data["files"] = sorted([*written, "plan.json", "plan.html", "dietitian_summary.html", "dietitian_summary.pdf"])
     from ..report.html import _jsonable
 
-    (out / "plan.json").write_text(json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n",
-                                   encoding="utf-8")
+    (out / "plan.json").write_text(json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     written["plan.json"] = out / "plan.json"
     files = [{"name": n, "about": REPORT_FILES[n]} for n in REPORT_FILES if n in data["files"]]
 

@@ -44,8 +44,16 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
     ncol = 2
     nrow = int(math.ceil(len(panels) / ncol))
     left, bottom, width, height = rect
-    gs = fig.add_gridspec(nrow, ncol, left=left + 0.06 * width, right=left + 0.95 * width,
-                          bottom=bottom + 0.06 * height, top=bottom + 0.95 * height, hspace=0.75, wspace=0.3)
+    gs = fig.add_gridspec(
+        nrow,
+        ncol,
+        left=left + 0.06 * width,
+        right=left + 0.95 * width,
+        bottom=bottom + 0.06 * height,
+        top=bottom + 0.95 * height,
+        hspace=0.75,
+        wspace=0.3,
+    )
     axes = []
     x = d.index
     s = plan.scores
@@ -81,10 +89,18 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
             ax.set_ylim(0, 100)
             style(ax, "Ultra-processed (NOVA 4) share of energy (%)")
         elif name == "sugar_fat":
-            ax.plot(x, d["sugar_pct_energy"], color=_BLUE, marker="o", markersize=2.5, linewidth=1.3,
-                    label="sugars (total)")
-            ax.plot(x, d["sat_fat_pct_energy"], color=_YELLOW, marker="s", markersize=2.5, linewidth=1.3,
-                    label="saturated fat")
+            ax.plot(
+                x, d["sugar_pct_energy"], color=_BLUE, marker="o", markersize=2.5, linewidth=1.3, label="sugars (total)"
+            )
+            ax.plot(
+                x,
+                d["sat_fat_pct_energy"],
+                color=_YELLOW,
+                marker="s",
+                markersize=2.5,
+                linewidth=1.3,
+                label="saturated fat",
+            )
             ax.axhline(10, color=_INK, linestyle="--", linewidth=1.1)
             ax.text(x[-1], 10, "10% (WHO) ", va="top", ha="right", fontsize=fontsize - 1.5, color=_INK)
             ax.legend(fontsize=fontsize - 1.5, frameon=False, loc="upper right", ncol=2)
@@ -97,7 +113,9 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
             style(ax, "Inflammatory-potential score (DII parameters)")
         elif name == "stress":
             if "stress_rating" in d:
-                ax.plot(x, d["stress_rating"], color=_BLUE, marker="o", markersize=2.5, linewidth=1.3, label="stress 0-10")
+                ax.plot(
+                    x, d["stress_rating"], color=_BLUE, marker="o", markersize=2.5, linewidth=1.3, label="stress 0-10"
+                )
             ax.set_ylim(0, 10)
             if "practice_min" in d:
                 ax2 = ax.twinx()
@@ -116,8 +134,9 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
             cols = [c for c in sym.columns if c not in ("bristol_mean", "bristol_n")]
             colors = [_ORANGE, _BLUE, _PINK, _GREEN, _YELLOW, _SKY]
             for k, c in enumerate(cols[:6]):
-                ax.plot(sym.index, sym[c], color=colors[k % len(colors)], linewidth=1.3, marker="o", markersize=2.2,
-                        label=c)
+                ax.plot(
+                    sym.index, sym[c], color=colors[k % len(colors)], linewidth=1.3, marker="o", markersize=2.2, label=c
+                )
             ax.set_ylim(0, 10)
             ax.legend(fontsize=fontsize - 1.5, frameon=False, loc="upper right", ncol=min(3, len(cols)))
             style(ax, "Symptoms (worst rating of the day, 0-10)")
@@ -143,9 +162,16 @@ def _new_figure(figsize):
 def _rc():
     import matplotlib
 
-    return matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "gutaxis-plan", "font.family": "sans-serif",
-                                  "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
-                                  "pdf.fonttype": 42, "axes.titlecolor": _INK})
+    return matplotlib.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "gutaxis-plan",
+            "font.family": "sans-serif",
+            "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
+            "pdf.fonttype": 42,
+            "axes.titlecolor": _INK,
+        }
+    )
 
 
 def weeks_figure(plan: Plan):
@@ -159,12 +185,17 @@ def weeks_figure(plan: Plan):
         fig = _new_figure((10.5, 2.35 * nrow + 0.3))
         _draw_weeks(fig, plan)
     d = a.daily
-    alt = (f"Small multiples of the {len(d)} days logged: fiber per day (mean {plan.scores['fiber_g_per_day']:.1f} g "
-           f"against a target of {plan.scores['fiber_target_g']:.0f} g), fermented servings, ultra-processed share of "
-           "energy, sugars and saturated fat as % energy against 10%, inflammatory-potential score, stress ratings and "
-           "practice minutes, symptoms and Bristol stool types.")
-    return Figure(_to_svg(fig, alt, "weeks"), alt,
-                  "One bar or point per day logged. Dashed lines: targets (fiber Adequate Intake; WHO 10% of energy).")
+    alt = (
+        f"Small multiples of the {len(d)} days logged: fiber per day (mean {plan.scores['fiber_g_per_day']:.1f} g "
+        f"against a target of {plan.scores['fiber_target_g']:.0f} g), fermented servings, ultra-processed share of "
+        "energy, sugars and saturated fat as % energy against 10%, inflammatory-potential score, stress ratings and "
+        "practice minutes, symptoms and Bristol stool types."
+    )
+    return Figure(
+        _to_svg(fig, alt, "weeks"),
+        alt,
+        "One bar or point per day logged. Dashed lines: targets (fiber Adequate Intake; WHO 10% of energy).",
+    )
 
 
 def _draw_effect(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float = 9.0) -> None:
@@ -174,8 +205,16 @@ def _draw_effect(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float 
     ncol = 3
     nrow = int(math.ceil(n / ncol))
     left, bottom, width, height = rect
-    gs = fig.add_gridspec(nrow, ncol, left=left + 0.07 * width, right=left + 0.98 * width,
-                          bottom=bottom + 0.10 * height, top=bottom + 0.90 * height, hspace=0.65, wspace=0.35)
+    gs = fig.add_gridspec(
+        nrow,
+        ncol,
+        left=left + 0.07 * width,
+        right=left + 0.98 * width,
+        bottom=bottom + 0.10 * height,
+        top=bottom + 0.90 * height,
+        hspace=0.65,
+        wspace=0.35,
+    )
     for i, (e, row) in enumerate(table.iterrows()):
         ax = fig.add_subplot(gs[i // ncol, i % ncol])
         b = eff.bands[e]
@@ -185,7 +224,9 @@ def _draw_effect(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float 
         ax.fill_between(days, b["plan_p05"], b["plan_p95"], color=_BLUE, alpha=0.22, linewidth=0)
         ax.plot(days, b["plan_median"], color=_BLUE, linewidth=1.8, label="with the plan")
         ax.set_title(f"{row['label']}", loc="left", fontsize=fontsize + 0.3, fontweight="bold", color=_INK)
-        unit = {"effective number of taxa": "taxa (effective)", "mM (faecal)": "mM"}.get(str(row["unit"]), str(row["unit"]))
+        unit = {"effective number of taxa": "taxa (effective)", "mM (faecal)": "mM"}.get(
+            str(row["unit"]), str(row["unit"])
+        )
         ax.set_ylabel(unit[:18], fontsize=fontsize - 1, color=_MUTED)
         ax.set_xlabel("days", fontsize=fontsize - 1, color=_MUTED)
         ax.tick_params(labelsize=fontsize - 1.5, colors=_MUTED)
@@ -207,11 +248,18 @@ def effect_figure(plan: Plan):
     with _rc():
         fig = _new_figure((10.5, 2.7 * nrow + 0.4))
         _draw_effect(fig, plan)
-    parts = [f"{r['label']}: effect {_sig(r['effect_median'], 2, True)} ({_sig(r['effect_p05'], 2, True)} to "
-             f"{_sig(r['effect_p95'], 2, True)}) {r['unit']}"
-             for _, r in eff.summary.iterrows()]
-    alt = (f"Simulated trajectories over {eff.days} days, as logged (grey) and with the plan (blue), median and 5-95% "
-           "band among the model patients. " + "; ".join(parts) + ".")
-    return Figure(_to_svg(fig, alt, "effect"), alt,
-                  "Lines: median; shaded: 5th-95th percentile among the model patients that match the person's data. "
-                  "Not a prediction interval.")
+    parts = [
+        f"{r['label']}: effect {_sig(r['effect_median'], 2, True)} ({_sig(r['effect_p05'], 2, True)} to "
+        f"{_sig(r['effect_p95'], 2, True)}) {r['unit']}"
+        for _, r in eff.summary.iterrows()
+    ]
+    alt = (
+        f"Simulated trajectories over {eff.days} days, as logged (grey) and with the plan (blue), median and 5-95% "
+        "band among the model patients. " + "; ".join(parts) + "."
+    )
+    return Figure(
+        _to_svg(fig, alt, "effect"),
+        alt,
+        "Lines: median; shaded: 5th-95th percentile among the model patients that match the person's data. "
+        "Not a prediction interval.",
+    )

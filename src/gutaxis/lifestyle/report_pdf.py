@@ -47,8 +47,15 @@ class _Pdf:
         # running header
         fig.text(self._fx(self.ML), self._fy(0.38), self.title, fontsize=8, color=_MUTED)
         if self.banner:
-            fig.text(self._fx(self.W - self.MR), self._fy(0.38), self.banner, fontsize=8, color="#7a1f5c",
-                     ha="right", fontweight="bold")
+            fig.text(
+                self._fx(self.W - self.MR),
+                self._fy(0.38),
+                self.banner,
+                fontsize=8,
+                color="#7a1f5c",
+                ha="right",
+                fontweight="bold",
+            )
         fig.add_artist(_line(self, 0.45))
 
     def ensure(self, h: float) -> None:
@@ -63,21 +70,39 @@ class _Pdf:
     def wrap(self, text: str, width_in: float, size: float, bold: bool = False) -> list[str]:
         out = []
         for para in str(text).split("\n"):
-            out.extend(textwrap.wrap(para, self._chars(width_in, size, bold), break_long_words=True,
-                                     break_on_hyphens=False) or [""])
+            out.extend(
+                textwrap.wrap(para, self._chars(width_in, size, bold), break_long_words=True, break_on_hyphens=False)
+                or [""]
+            )
         return out
 
     def heading(self, text: str, size: float = 13, color: str = _INK, space: float = 0.18) -> None:
         self.ensure(space + size / 72 * 1.6 + 0.5)
         self.y += space
-        self.fig.text(self._fx(self.ML), self._fy(self.y + size / 72), text, fontsize=size, fontweight="bold", color=color,
-                      parse_math=False)
+        self.fig.text(
+            self._fx(self.ML),
+            self._fy(self.y + size / 72),
+            text,
+            fontsize=size,
+            fontweight="bold",
+            color=color,
+            parse_math=False,
+        )
         self.y += size / 72 * 1.45
         self.fig.add_artist(_line(self, self.y, color=_GRID, lw=1.0))
         self.y += 0.08
 
-    def para(self, text: str, size: float = 9, color: str = _INK, bold: bool = False, indent: float = 0.0,
-             box: str | None = None, edge: str | None = None, space_after: float = 0.08) -> None:
+    def para(
+        self,
+        text: str,
+        size: float = 9,
+        color: str = _INK,
+        bold: bool = False,
+        indent: float = 0.0,
+        box: str | None = None,
+        edge: str | None = None,
+        space_after: float = 0.08,
+    ) -> None:
         width = self.width - indent - (0.25 if box else 0)
         lines = self.wrap(text, width, size, bold)
         lh = size / 72 * 1.32
@@ -92,23 +117,54 @@ class _Pdf:
         if box:
             from matplotlib.patches import Rectangle
 
-            self.fig.add_artist(Rectangle((self._fx(x0), self._fy(self.y + h)), (self.width - indent) / self.W, h / self.H,
-                                          transform=self.fig.transFigure, facecolor=box, edgecolor="none"))
+            self.fig.add_artist(
+                Rectangle(
+                    (self._fx(x0), self._fy(self.y + h)),
+                    (self.width - indent) / self.W,
+                    h / self.H,
+                    transform=self.fig.transFigure,
+                    facecolor=box,
+                    edgecolor="none",
+                )
+            )
             if edge:
-                self.fig.add_artist(Rectangle((self._fx(x0), self._fy(self.y + h)), 0.06 / self.W, h / self.H,
-                                              transform=self.fig.transFigure, facecolor=edge, edgecolor="none"))
+                self.fig.add_artist(
+                    Rectangle(
+                        (self._fx(x0), self._fy(self.y + h)),
+                        0.06 / self.W,
+                        h / self.H,
+                        transform=self.fig.transFigure,
+                        facecolor=edge,
+                        edgecolor="none",
+                    )
+                )
             x0 += 0.14
             self.y += 0.08
         for ln in lines:
-            self.fig.text(self._fx(x0), self._fy(self.y + lh * 0.8), ln, fontsize=size, color=color,
-                          fontweight="bold" if bold else "normal", parse_math=False)
+            self.fig.text(
+                self._fx(x0),
+                self._fy(self.y + lh * 0.8),
+                ln,
+                fontsize=size,
+                color=color,
+                fontweight="bold" if bold else "normal",
+                parse_math=False,
+            )
             self.y += lh
         if box:
             self.y += 0.08
         self.y += space_after
 
-    def table(self, header: list[str], rows: list[list[str]], widths: list[float], *, size: float = 7.8,
-              align: list[str] | None = None, colors: list[list[str | None]] | None = None) -> None:
+    def table(
+        self,
+        header: list[str],
+        rows: list[list[str]],
+        widths: list[float],
+        *,
+        size: float = 7.8,
+        align: list[str] | None = None,
+        colors: list[list[str | None]] | None = None,
+    ) -> None:
         from matplotlib.patches import Rectangle
 
         align = align or ["left"] * len(header)
@@ -125,16 +181,31 @@ class _Pdf:
                 if not bold:
                     draw_row(header, bold=True, fill="#eef2f6")
             if fill:
-                self.fig.add_artist(Rectangle((self._fx(self.ML), self._fy(self.y + h)), self.width / self.W, h / self.H,
-                                              transform=self.fig.transFigure, facecolor=fill, edgecolor="none"))
+                self.fig.add_artist(
+                    Rectangle(
+                        (self._fx(self.ML), self._fy(self.y + h)),
+                        self.width / self.W,
+                        h / self.H,
+                        transform=self.fig.transFigure,
+                        facecolor=fill,
+                        edgecolor="none",
+                    )
+                )
             x = self.ML
             for k, (lines, cw) in enumerate(zip(wrapped, cols_in)):
-                col = (cell_colors[k] if cell_colors and cell_colors[k] else _INK)
+                col = cell_colors[k] if cell_colors and cell_colors[k] else _INK
                 for j, ln in enumerate(lines):
                     xx = x + pad if align[k] == "left" else x + cw - pad
-                    self.fig.text(self._fx(xx), self._fy(self.y + pad + lh * (j + 0.8)), ln, fontsize=size, color=col,
-                                  ha="left" if align[k] == "left" else "right",
-                                  fontweight="bold" if bold else "normal", parse_math=False)
+                    self.fig.text(
+                        self._fx(xx),
+                        self._fy(self.y + pad + lh * (j + 0.8)),
+                        ln,
+                        fontsize=size,
+                        color=col,
+                        ha="left" if align[k] == "left" else "right",
+                        fontweight="bold" if bold else "normal",
+                        parse_math=False,
+                    )
                 x += cw
             self.y += h
             self.fig.add_artist(_line(self, self.y, color=_GRID, lw=0.5))
@@ -155,13 +226,27 @@ class _Pdf:
         from matplotlib.backends.backend_pdf import PdfPages
 
         n = len(self.pages)
-        with PdfPages(path, metadata={"Title": self.title, "Author": "gutaxis", "Subject": DISCLAIMER,
-                                      "Creator": "gutaxis (matplotlib PdfPages)", "CreationDate": None}) as pdf:
+        with PdfPages(
+            path,
+            metadata={
+                "Title": self.title,
+                "Author": "gutaxis",
+                "Subject": DISCLAIMER,
+                "Creator": "gutaxis (matplotlib PdfPages)",
+                "CreationDate": None,
+            },
+        ) as pdf:
             for i, fig in enumerate(self.pages, start=1):
                 fig.add_artist(_line(self, self.H - self.MB + 0.2, color=_GRID, lw=0.6))
                 fig.text(self._fx(self.ML), self._fy(self.H - self.MB + 0.38), self.footer, fontsize=7, color=_MUTED)
-                fig.text(self._fx(self.W - self.MR), self._fy(self.H - self.MB + 0.38), f"page {i} of {n}",
-                         fontsize=7, color=_MUTED, ha="right")
+                fig.text(
+                    self._fx(self.W - self.MR),
+                    self._fy(self.H - self.MB + 0.38),
+                    f"page {i} of {n}",
+                    fontsize=7,
+                    color=_MUTED,
+                    ha="right",
+                )
                 pdf.savefig(fig)
 
 

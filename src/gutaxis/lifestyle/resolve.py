@@ -16,11 +16,26 @@ from .diary import DiaryMatcher
 from .fermented import classify_fermented
 from .fooddb import FoodDatabase
 
-__all__ = ["resolve_diary", "coverage", "coverage_by_day", "NUTRIENTS", "COVERAGE_THRESHOLD"]
+__all__ = ["COVERAGE_THRESHOLD", "NUTRIENTS", "coverage", "coverage_by_day", "resolve_diary"]
 
 #: nutrients carried per food eaten (per 100 g in the tables, scaled to the grams eaten)
-NUTRIENTS = ("energy_kcal", "fiber_g", "sugars_g", "sat_fat_g", "protein_g", "fat_g", "carbohydrate_g", "calcium_mg",
-             "vitamin_d_ug", "folate_dfe_ug", "iron_mg", "sodium_mg", "alcohol_g", "omega3_g", "potassium_mg")
+NUTRIENTS = (
+    "energy_kcal",
+    "fiber_g",
+    "sugars_g",
+    "sat_fat_g",
+    "protein_g",
+    "fat_g",
+    "carbohydrate_g",
+    "calcium_mg",
+    "vitamin_d_ug",
+    "folate_dfe_ug",
+    "iron_mg",
+    "sodium_mg",
+    "alcohol_g",
+    "omega3_g",
+    "potassium_mg",
+)
 COVERAGE_THRESHOLD = 0.8
 
 
@@ -42,9 +57,20 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
     for rec in meals.to_dict("records"):
         base = {k: rec.get(k) for k in ("timestamp", "date", "meal", "text", "source_row") if k in rec}
         if has_given and bool(rec.get("nutrients_given")):
-            row = dict(base, item_text=rec.get("text", ""), food_id=None, description=rec.get("food_name") or None,
-                       grams=rec.get("grams", np.nan), portion_basis="from the imported file", portion_assumed=False,
-                       match_status="nutrients_given", confidence=1.0, how="import", match_note="", candidates="")
+            row = dict(
+                base,
+                item_text=rec.get("text", ""),
+                food_id=None,
+                description=rec.get("food_name") or None,
+                grams=rec.get("grams", np.nan),
+                portion_basis="from the imported file",
+                portion_assumed=False,
+                match_status="nutrients_given",
+                confidence=1.0,
+                how="import",
+                match_note="",
+                candidates="",
+            )
             row.update({c: rec.get(c, np.nan) for c in given_cols})
             rows.append(row)
             continue
@@ -56,31 +82,52 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
             if fid not in foods.index and fid.zfill(5) in foods.index:
                 fid = fid.zfill(5)
             known = fid in foods.index
-            rows.append(dict(base, item_text=rec.get("text") or fid, food_id=fid if known else None,
-                             description=str(foods.at[fid, "description"]) if known else None, grams=g,
-                             portion_basis="grams given", portion_assumed=False,
-                             match_status="given" if known else "unknown_id", confidence=1.0 if known else 0.0,
-                             how="given", match_note="" if known else f"food id {fid} is not in the food tables",
-                             candidates=""))
+            rows.append(
+                dict(
+                    base,
+                    item_text=rec.get("text") or fid,
+                    food_id=fid if known else None,
+                    description=str(foods.at[fid, "description"]) if known else None,
+                    grams=g,
+                    portion_basis="grams given",
+                    portion_assumed=False,
+                    match_status="given" if known else "unknown_id",
+                    confidence=1.0 if known else 0.0,
+                    how="given",
+                    match_note="" if known else f"food id {fid} is not in the food tables",
+                    candidates="",
+                )
+            )
             continue
         items = matcher.match_entry(rec.get("text", ""))
         for it in items:
             grams = it.grams
             if len(items) == 1 and g == g:  # grams written beside a single food override its portion
                 grams = g
-            rows.append(dict(base, item_text=it.text, food_id=it.food_id, description=it.description,
-                             grams=np.nan if grams is None else float(grams),
-                             portion_basis="grams given" if (len(items) == 1 and g == g) else it.portion_basis,
-                             portion_assumed=bool(it.portion_assumed and not (len(items) == 1 and g == g)),
-                             match_status=it.status, confidence=it.confidence, how=it.how, match_note=it.note,
-                             candidates=it.as_dict()["candidates"]))
+            rows.append(
+                dict(
+                    base,
+                    item_text=it.text,
+                    food_id=it.food_id,
+                    description=it.description,
+                    grams=np.nan if grams is None else float(grams),
+                    portion_basis="grams given" if (len(items) == 1 and g == g) else it.portion_basis,
+                    portion_assumed=bool(it.portion_assumed and not (len(items) == 1 and g == g)),
+                    match_status=it.status,
+                    confidence=it.confidence,
+                    how=it.how,
+                    match_note=it.note,
+                    candidates=it.as_dict()["candidates"],
+                )
+            )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
     ok_food = out["food_id"].notna() & (foods.index.get_indexer(out["food_id"]) >= 0)  # the index's cached hash
     new: dict = {}  # framed once below: inserting column by column costs more than the arithmetic
     new["counted"] = (out["match_status"].isin(["matched", "given"]) & ok_food & out["grams"].notna()) | (
-        out["match_status"] == "nutrients_given")
+        out["match_status"] == "nutrients_given"
+    )
     idx = out["food_id"].where(ok_food, None)
     sub = foods.reindex(idx.fillna("").to_numpy())
     factor = out["grams"].to_numpy(dtype=float) / 100.0
@@ -114,15 +161,26 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
 def coverage(items: pd.DataFrame, *, threshold: float = COVERAGE_THRESHOLD) -> dict:
     """How much of the diary the scores stand on (entries and estimated energy counted)."""
     if items is None or len(items) == 0:
-        return {"n_entries": 0, "n_counted": 0, "share_entries": np.nan, "kcal_counted": 0.0,
-                "kcal_estimated_total": 0.0, "share_energy": np.nan, "threshold": threshold, "ok": False,
-                "message": "nothing was logged"}
+        return {
+            "n_entries": 0,
+            "n_counted": 0,
+            "share_entries": np.nan,
+            "kcal_counted": 0.0,
+            "kcal_estimated_total": 0.0,
+            "share_energy": np.nan,
+            "threshold": threshold,
+            "ok": False,
+            "message": "nothing was logged",
+        }
     # one diary entry = one source row (compound entries give several foods)
-    key = (items["source_row"].astype(str) + "|" + items["timestamp"].astype(str)
-           if {"source_row", "timestamp"} <= set(items.columns) else pd.Series(items.index, index=items.index))
+    key = (
+        items["source_row"].astype(str) + "|" + items["timestamp"].astype(str)
+        if {"source_row", "timestamp"} <= set(items.columns)
+        else pd.Series(items.index, index=items.index)
+    )
     counted = items["counted"].astype(bool)
     entry_ok = counted.groupby(key, sort=False).all()
-    n_entries, n_counted = int(len(entry_ok)), int(entry_ok.sum())
+    n_entries, n_counted = len(entry_ok), int(entry_ok.sum())
     kcal = pd.to_numeric(items["energy_kcal"], errors="coerce")
     kcal_counted = float(kcal[counted].sum())
     typical = float(kcal[counted].median()) if counted.any() else 250.0
@@ -134,13 +192,28 @@ def coverage(items: pd.DataFrame, *, threshold: float = COVERAGE_THRESHOLD) -> d
     if ok and n_counted == n_entries:
         msg = f"all {n_entries} entries were counted"
     else:
-        msg = (f"only {n_counted} of {n_entries} entries could be counted ({100 * share_e:.0f}% of entries, "
-               f"about {100 * share_k:.0f}% of energy)") if not ok else (
-            f"{n_counted} of {n_entries} entries counted ({100 * share_e:.0f}% of entries, "
-            f"about {100 * share_k:.0f}% of energy)")
-    return {"n_entries": n_entries, "n_counted": n_counted, "share_entries": share_e, "kcal_counted": kcal_counted,
-            "kcal_estimated_total": kcal_total, "share_energy": share_k, "threshold": threshold, "ok": ok,
-            "message": msg}
+        msg = (
+            (
+                f"only {n_counted} of {n_entries} entries could be counted ({100 * share_e:.0f}% of entries, "
+                f"about {100 * share_k:.0f}% of energy)"
+            )
+            if not ok
+            else (
+                f"{n_counted} of {n_entries} entries counted ({100 * share_e:.0f}% of entries, "
+                f"about {100 * share_k:.0f}% of energy)"
+            )
+        )
+    return {
+        "n_entries": n_entries,
+        "n_counted": n_counted,
+        "share_entries": share_e,
+        "kcal_counted": kcal_counted,
+        "kcal_estimated_total": kcal_total,
+        "share_energy": share_k,
+        "threshold": threshold,
+        "ok": ok,
+        "message": msg,
+    }
 
 
 def coverage_by_day(items: pd.DataFrame, *, threshold: float = COVERAGE_THRESHOLD) -> pd.DataFrame:
@@ -154,8 +227,11 @@ def coverage_by_day(items: pd.DataFrame, *, threshold: float = COVERAGE_THRESHOL
     if items is None or len(items) == 0:
         return pd.DataFrame(columns=cols, index=pd.Index([], name="date"))
     day = pd.to_datetime(items["date"]).dt.normalize().rename("date")
-    key = (items["source_row"].astype(str) + "|" + items["timestamp"].astype(str)
-           if {"source_row", "timestamp"} <= set(items.columns) else pd.Series(items.index, index=items.index))
+    key = (
+        items["source_row"].astype(str) + "|" + items["timestamp"].astype(str)
+        if {"source_row", "timestamp"} <= set(items.columns)
+        else pd.Series(items.index, index=items.index)
+    )
     counted = items["counted"].astype(bool)
     entry_ok = counted.groupby([day, key.rename("entry")], sort=False).all()
     n_entries = entry_ok.groupby(level="date").size()

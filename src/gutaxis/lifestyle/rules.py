@@ -18,7 +18,7 @@ from .._data import package_table
 from ..errors import InputError
 from .person import CONDITIONS, FLAGS
 
-__all__ = ["GRADES", "recommendations", "evaluate_trigger"]
+__all__ = ["GRADES", "evaluate_trigger", "recommendations"]
 
 GRADES = {
     "A": "meta-analysis of randomised trials, or a large randomised trial with a clinical outcome",
@@ -26,9 +26,24 @@ GRADES = {
     "C": "small trials, biomarker outcomes or mixed results",
     "G": "guideline or consensus statement",
 }
-_REC_COLUMNS = ("id", "kind", "title", "text", "population", "condition_tags", "trigger", "target", "effect_summary",
-                "grade", "citation", "contraindications", "contraindication_reason", "contraindication_citation",
-                "simulated_change", "discuss")
+_REC_COLUMNS = (
+    "id",
+    "kind",
+    "title",
+    "text",
+    "population",
+    "condition_tags",
+    "trigger",
+    "target",
+    "effect_summary",
+    "grade",
+    "citation",
+    "contraindications",
+    "contraindication_reason",
+    "contraindication_citation",
+    "simulated_change",
+    "discuss",
+)
 _CITE_RE = re.compile(r"(doi:\s*10\.\d{4,9}/\S+|PMID:?\s*\d{6,9}|ISBN[\s:]*[\d\- X]{10,17}|https?://\S+)", re.I)
 
 
@@ -131,7 +146,9 @@ def evaluate_trigger(expr: str, scores: dict, *, strict: bool = False):
     def take(kind=None):
         t = peek()
         if t[0] is None or (kind and t[0] != kind):
-            raise InputError(f"trigger {expr!r}: expected {kind or 'more'} at token {pos[0] + 1}", source="recommendations.tsv")
+            raise InputError(
+                f"trigger {expr!r}: expected {kind or 'more'} at token {pos[0] + 1}", source="recommendations.tsv"
+            )
         pos[0] += 1
         return t
 
@@ -194,7 +211,11 @@ def evaluate_trigger(expr: str, scores: dict, *, strict: bool = False):
 
 
 def _parse_change(text: str) -> tuple[str, str, str]:
-    m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(max|min|mul|set)\s*:\s*([A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?)\s*", text)
+    m = re.fullmatch(
+        r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(max|min|mul|set)\s*:\s*([A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?)\s*", text
+    )
     if not m:
-        raise InputError(f"simulated_change {text!r} is not 'score=max|min|mul|set:value'", source="recommendations.tsv")
+        raise InputError(
+            f"simulated_change {text!r} is not 'score=max|min|mul|set:value'", source="recommendations.tsv"
+        )
     return m.group(1), m.group(2), m.group(3)

@@ -28,11 +28,21 @@ from .dii import N_PARAMETERS, SCORE_LABEL, dii_intakes_from_foods, inflammatory
 from .fermented import classify_fermented
 from .matching import FoodMatcher
 
-__all__ = ["diet_targets", "fiber_target", "resolve_meals", "daily_scores", "weekly_scores", "nova_energy_share",
-           "SUGAR_PROXY_NOTE"]
+__all__ = [
+    "SUGAR_PROXY_NOTE",
+    "daily_scores",
+    "diet_targets",
+    "fiber_target",
+    "nova_energy_share",
+    "resolve_meals",
+    "weekly_scores",
+]
 
-SUGAR_PROXY_NOTE = ("total sugars used as a proxy for added/free sugars (USDA SR28 has no added-sugar values); "
-                    "it includes the natural sugars of fruit and milk, so it overstates free sugars")
+SUGAR_PROXY_NOTE = (
+    "total sugars used as a proxy for added/free sugars (USDA SR28 has no added-sugar values); "
+    "it includes the natural sugars of fruit and milk, so it overstates free sugars"
+)
+
 
 class LeftOutWarning(UserWarning):
     """Meal entries were left out of the scores (see ``result.attrs["filtered"]``)."""
@@ -82,8 +92,10 @@ def fiber_target(sex: str | None = None, age: float | None = None) -> tuple[floa
     """
     age = _age(age)
     if sex is None:
-        return _target("fiber_women"), ("sex not given: 25 g/day used (women's Adequate Intake; the 25-29 g/day "
-                                        "evidence of Reynolds 2019); men 38 g/day")
+        return _target("fiber_women"), (
+            "sex not given: 25 g/day used (women's Adequate Intake; the 25-29 g/day "
+            "evidence of Reynolds 2019); men 38 g/day"
+        )
     s = str(sex).strip().lower()
     if s not in ("female", "f", "woman", "women", "male", "m", "man", "men"):
         raise InputError(f"sex={sex!r}", source="fiber_target", hint="use 'female' or 'male' (or leave it out)")
@@ -122,16 +134,22 @@ def resolve_meals(meals: pd.DataFrame, foods, matcher=None) -> pd.DataFrame:
         rec = {"description": None, "match_status": "given", "confidence": 1.0, "match_note": "", "candidates": ""}
         if ndb:
             if ndb not in foods.index:
-                rec.update(match_status="unknown_ndb", confidence=0.0,
-                           match_note=f"NDB number {ndb} is not in the food table")
+                rec.update(
+                    match_status="unknown_ndb", confidence=0.0, match_note=f"NDB number {ndb} is not in the food table"
+                )
                 ndb = None
             else:
                 rec["description"] = str(foods.at[ndb, "description"])
         else:
             m = matcher.match(d.get("text", ""))
             ndb = m.ndb_no
-            rec.update(description=m.description, match_status=m.status, confidence=m.confidence,
-                       match_note=m.note, candidates="; ".join(f"{c[0]} {c[1]}" for c in m.candidates[:3]))
+            rec.update(
+                description=m.description,
+                match_status=m.status,
+                confidence=m.confidence,
+                match_note=m.note,
+                candidates="; ".join(f"{c[0]} {c[1]}" for c in m.candidates[:3]),
+            )
             if np.isnan(grams) and m.grams is not None:
                 grams = float(m.grams)
         d.update(rec)
@@ -171,8 +189,15 @@ def nova_energy_share(items: pd.DataFrame) -> dict:
     return out
 
 
-def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = None, age: float | None = None,
-                 stress: pd.DataFrame | None = None, include_low_confidence: bool = False) -> pd.DataFrame:
+def daily_scores(
+    items: pd.DataFrame,
+    foods: pd.DataFrame,
+    *,
+    sex: str | None = None,
+    age: float | None = None,
+    stress: pd.DataFrame | None = None,
+    include_low_confidence: bool = False,
+) -> pd.DataFrame:
     """Diet (and stress) scores per day.
 
     Parameters
@@ -216,16 +241,26 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
     left = items[~usable]
     filtered = []
     if len(left):
-        reasons = np.where(~ok_status[~usable], "no USDA match (or a low-confidence one, not counted)",
-                           "no grams (portion could not be converted) or an implausible amount")
+        reasons = np.where(
+            ~ok_status[~usable],
+            "no USDA match (or a low-confidence one, not counted)",
+            "no grams (portion could not be converted) or an implausible amount",
+        )
         for reason in np.unique(reasons):
-            ids = left.loc[reasons == reason, "source_row"].tolist() if "source_row" in left else left.index[reasons == reason].tolist()
+            ids = (
+                left.loc[reasons == reason, "source_row"].tolist()
+                if "source_row" in left
+                else left.index[reasons == reason].tolist()
+            )
             filtered.append({"what": "meal entries", "reason": str(reason), "n": len(ids), "ids": ids})
         examples = ", ".join(repr(str(t)) for t in left.get("text", pd.Series(dtype=str)).astype(str).unique()[:3])
-        warnings.warn(f"{len(left)} of {len(items)} foods were left out of the scores (for example {examples}): "
-                      "fix them in your own words or pick a candidate (entries_to_fix.csv; the result's "
-                      "attrs['filtered'] in Python)",
-                      _warning_class(), stacklevel=2)
+        warnings.warn(
+            f"{len(left)} of {len(items)} foods were left out of the scores (for example {examples}): "
+            "fix them in your own words or pick a candidate (entries_to_fix.csv; the result's "
+            "attrs['filtered'] in Python)",
+            _warning_class(),
+            stacklevel=2,
+        )
     use = items[usable]
     days = pd.Index(sorted(items["date"].unique()), name="date")
     g = use.groupby("date")
@@ -239,8 +274,11 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
     col["n_used"] = per_day(g.size(), 0).astype(int)
     col["n_low_confidence"] = per_day(items[status == "low_confidence"].groupby("date").size(), 0).astype(int)
     col["n_left_out"] = per_day(left.groupby("date").size(), 0).astype(int)
-    sums = g[[c for c in ("energy_kcal", "fiber_g", "sat_fat_g", "sugars_g", "added_sugars_g") if c in use]].sum(
-        min_count=1).reindex(days)
+    sums = (
+        g[[c for c in ("energy_kcal", "fiber_g", "sat_fat_g", "sugars_g", "added_sugars_g") if c in use]]
+        .sum(min_count=1)
+        .reindex(days)
+    )
     col["energy_kcal"] = sums["energy_kcal"]
     col["fiber_g"] = sums["fiber_g"]
     target, basis = fiber_target(sex, age)
@@ -274,8 +312,10 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
         out = out.join(daily_stress(stress), how="left")
     out.attrs["filtered"] = filtered
     out.attrs["params"] = {
-        "fiber_target": basis, "sugar": "added sugars from the food table" if added else SUGAR_PROXY_NOTE,
-        "sugar_target": "below 10% energy (WHO 2015)", "sat_fat_target": "below 10% energy (WHO 2023)",
+        "fiber_target": basis,
+        "sugar": "added sugars from the food table" if added else SUGAR_PROXY_NOTE,
+        "sugar_target": "below 10% energy (WHO 2015)",
+        "sat_fat_target": "below 10% energy (WHO 2023)",
         "inflammatory_score": f"{SCORE_LABEL}; parameters available out of {N_PARAMETERS} in column inflammatory_n_parameters",
         "fermented_servings": "grams / serving size of the fermented-food table; live cultures 'yes' only",
         "upf": "NOVA 4 energy / energy of items with a NOVA group (FoodProX/GroceryDB labels); see nova_coverage",
@@ -284,8 +324,15 @@ def daily_scores(items: pd.DataFrame, foods: pd.DataFrame, *, sex: str | None = 
     return out
 
 
-_SUM_COLS = ("fermented_servings", "fermented_servings_varies", "practice_min", "n_entries", "n_used",
-             "n_low_confidence", "n_left_out")
+_SUM_COLS = (
+    "fermented_servings",
+    "fermented_servings_varies",
+    "practice_min",
+    "n_entries",
+    "n_used",
+    "n_low_confidence",
+    "n_left_out",
+)
 
 
 def weekly_scores(daily: pd.DataFrame) -> pd.DataFrame:

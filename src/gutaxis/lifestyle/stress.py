@@ -21,11 +21,20 @@ import pandas as pd
 from .._data import package_table
 from ..errors import InputError
 
-__all__ = ["score_pss10", "pss10_band", "pss10_questions", "PSS10_ANSWERS", "PSS10_BAND_CAVEAT", "PRACTICES",
-           "daily_stress"]
+__all__ = [
+    "PRACTICES",
+    "PSS10_ANSWERS",
+    "PSS10_BAND_CAVEAT",
+    "daily_stress",
+    "pss10_band",
+    "pss10_questions",
+    "score_pss10",
+]
 
-PSS10_BAND_CAVEAT = ("commonly used PSS-10 bands (0-13 low, 14-26 moderate, 27-40 high), not validated cut-offs; "
-                     "US norm mean about 13 (SD about 6)")
+PSS10_BAND_CAVEAT = (
+    "commonly used PSS-10 bands (0-13 low, 14-26 moderate, 27-40 high), not validated cut-offs; "
+    "US norm mean about 13 (SD about 6)"
+)
 #: the answer scale of every PSS-10 question, 0-4
 PSS10_ANSWERS = ("Never", "Almost never", "Sometimes", "Fairly often", "Very often")
 PRACTICES = ("mindfulness", "meditation", "yoga", "breathing", "tai chi", "relaxation")
@@ -39,7 +48,9 @@ def _scoring() -> tuple[np.ndarray, pd.DataFrame]:
     for r in items.itertuples(index=False):
         reverse[int(r.item_or_band) - 1] = r.reverse_or_low == "yes"
     bands = df[df["kind"] == "band"].rename(columns={"item_or_band": "band", "reverse_or_low": "low"})
-    bands = bands.assign(low=bands["low"].astype(int), high=bands["high"].astype(int))[["band", "low", "high", "citation"]]
+    bands = bands.assign(low=bands["low"].astype(int), high=bands["high"].astype(int))[
+        ["band", "low", "high", "citation"]
+    ]
     return reverse, bands.reset_index(drop=True)
 
 
@@ -57,7 +68,8 @@ def _item_columns(df: pd.DataFrame) -> list[str]:
         if all(c in df.columns for c in cols):
             return cols
     raise InputError(
-        "PSS-10 responses need 10 item columns", source="score_pss10",
+        "PSS-10 responses need 10 item columns",
+        source="score_pss10",
         hint="name them pss_1 ... pss_10 (or item1..item10); answers 0 (never) to 4 (very often)",
     )
 
@@ -94,29 +106,43 @@ def score_pss10(responses, *, source: str = "PSS-10 responses") -> pd.DataFrame:
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2 or arr.shape[1] != 10:
-            raise InputError(f"expected 10 answers per questionnaire, got shape {arr.shape}", source=source,
-                             hint="give the 10 PSS-10 answers in item order")
+            raise InputError(
+                f"expected 10 answers per questionnaire, got shape {arr.shape}",
+                source=source,
+                hint="give the 10 PSS-10 answers in item order",
+            )
         raw = pd.DataFrame(arr, columns=[f"pss_{i}" for i in range(1, 11)])
         index = raw.index
     vals = raw.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     for r in range(vals.shape[0]):
         for c in range(10):
             v, orig = vals[r, c], raw.iat[r, c]
-            if orig is None or (isinstance(orig, float) and np.isnan(orig)) or (isinstance(orig, str) and not orig.strip()):
+            if (
+                orig is None
+                or (isinstance(orig, float) and np.isnan(orig))
+                or (isinstance(orig, str) and not orig.strip())
+            ):
                 raise InputError(
-                    f"row {index[r]!r}: PSS-10 item {c + 1} is unanswered", source=source,
+                    f"row {index[r]!r}: PSS-10 item {c + 1} is unanswered",
+                    source=source,
                     hint="the published PSS-10 scoring has no rule for prorating missing items; answer all 10 items",
                 )
             if np.isnan(v) or v not in (0, 1, 2, 3, 4):
-                raise InputError(f"row {index[r]!r}: PSS-10 item {c + 1} answer {orig!r} is not allowed", source=source,
-                                 hint="answers are whole numbers 0 (never), 1, 2, 3, 4 (very often)")
+                raise InputError(
+                    f"row {index[r]!r}: PSS-10 item {c + 1} answer {orig!r} is not allowed",
+                    source=source,
+                    hint="answers are whole numbers 0 (never), 1, 2, 3, 4 (very often)",
+                )
     reverse, _ = _scoring()
     scored = np.where(reverse[None, :], 4 - vals, vals).astype(int)
     out = pd.DataFrame(scored, index=index, columns=[f"scored_{i}" for i in range(1, 11)])
     out.insert(0, "pss10", scored.sum(axis=1))
     out.insert(1, "band", [pss10_band(t) for t in out["pss10"]])
-    out.attrs["params"] = {"reverse_items": [i + 1 for i in np.flatnonzero(reverse)], "band_caveat": PSS10_BAND_CAVEAT,
-                           "citation": "Cohen S et al. J Health Soc Behav 1983;24:385-96. doi:10.2307/2136404"}
+    out.attrs["params"] = {
+        "reverse_items": [i + 1 for i in np.flatnonzero(reverse)],
+        "band_caveat": PSS10_BAND_CAVEAT,
+        "citation": "Cohen S et al. J Health Soc Behav 1983;24:385-96. doi:10.2307/2136404",
+    }
     return out
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .._data import package_table
 from ..errors import InputError
 
-__all__ = ["bristol_scale", "bristol_group", "daily_symptoms", "normalize_symptom"]
+__all__ = ["bristol_group", "bristol_scale", "daily_symptoms", "normalize_symptom"]
 
 
 @lru_cache(maxsize=1)
@@ -33,11 +33,17 @@ def bristol_group(stool_type) -> str:
     try:
         t = int(stool_type)
     except (TypeError, ValueError):
-        raise InputError(f"Bristol stool type {stool_type!r} is not a number", source="bristol_group",
-                         hint="types are whole numbers 1-7") from None
+        raise InputError(
+            f"Bristol stool type {stool_type!r} is not a number",
+            source="bristol_group",
+            hint="types are whole numbers 1-7",
+        ) from None
     if t != stool_type and not (isinstance(stool_type, str) and stool_type.strip() == str(t)):
-        raise InputError(f"Bristol stool type {stool_type!r} is not a whole number", source="bristol_group",
-                         hint="types are whole numbers 1-7")
+        raise InputError(
+            f"Bristol stool type {stool_type!r} is not a whole number",
+            source="bristol_group",
+            hint="types are whole numbers 1-7",
+        )
     if t not in _bristol().index:
         raise InputError(f"Bristol stool type {t} is outside 1-7", source="bristol_group", hint="types are 1-7")
     return str(_bristol().at[t, "group"])
@@ -69,11 +75,14 @@ def daily_symptoms(symptoms: pd.DataFrame, *, how: str = "max") -> pd.DataFrame:
     s = symptoms.copy()
     s["date"] = pd.to_datetime(s["onset"]).dt.normalize()
     rated = s.dropna(subset=["rating"])
-    out = rated.pivot_table(index="date", columns="symptom", values="rating", aggfunc=how) if len(rated) else pd.DataFrame()
+    out = (
+        rated.pivot_table(index="date", columns="symptom", values="rating", aggfunc=how)
+        if len(rated)
+        else pd.DataFrame()
+    )
     if "bristol" in s and s["bristol"].notna().any():
         b = s.dropna(subset=["bristol"]).groupby("date")["bristol"]
         out = out.join(pd.DataFrame({"bristol_mean": b.mean(), "bristol_n": b.size()}), how="outer")
     out.index.name = "date"
     out.columns.name = None
     return out.sort_index()
-

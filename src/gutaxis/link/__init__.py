@@ -7,16 +7,16 @@ from .permanova import permanova
 from .permdisp import PermdispResult, permdisp
 
 __all__ = [
-    "associate",
-    "linda",
     "AssociationResult",
+    "MetaResult",
+    "PermdispResult",
+    "associate",
+    "forest_plot",
+    "linda",
+    "meta_analysis",
     "p_adjust",
+    "per_study_associations",
     "permanova",
     "permdisp",
-    "PermdispResult",
-    "meta_analysis",
-    "MetaResult",
-    "forest_plot",
-    "per_study_associations",
     "read_effects",
 ]

@@ -35,8 +35,10 @@ def short_names(result) -> dict[str, str]:
     feats = list(dict.fromkeys(res["feature"].astype(str)))
     if "taxon" in res.columns:
         first = res.drop_duplicates("feature").set_index(res.drop_duplicates("feature")["feature"].astype(str))
-        source = [str(first.at[f, "taxon"]) if isinstance(first.at[f, "taxon"], str) and first.at[f, "taxon"] else f
-                  for f in feats]
+        source = [
+            str(first.at[f, "taxon"]) if isinstance(first.at[f, "taxon"], str) and first.at[f, "taxon"] else f
+            for f in feats
+        ]
     else:
         source = feats
     return dict(zip(feats, short_taxa(source)))
@@ -51,9 +53,11 @@ def plot_variable(result, variable: str | None = None) -> str | None:
     present = list(dict.fromkeys(res.loc[res["coef"].notna(), "metadata"].astype(str)))
     if variable is not None:
         if str(variable) not in present:
-            raise InputError(f"plot variable {variable!r} is not a modelled variable", source="associate report",
-                             hint=f"give one of: {', '.join(present[:20]) or 'none (no feature was modelled)'} "
-                                  "(--plot-variable)")
+            raise InputError(
+                f"plot variable {variable!r} is not a modelled variable",
+                source="associate report",
+                hint=f"give one of: {', '.join(present[:20]) or 'none (no feature was modelled)'} (--plot-variable)",
+            )
         return str(variable)
     if not present:
         return None
@@ -66,8 +70,9 @@ def figure_file_name(variable: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]", "_", str(variable)) + ".pdf"
 
 
-def write_figures(result, folder, *, variable: str | None = None, first_n: int = 50,
-                  max_plots: int = FIGURE_CAP) -> dict:
+def write_figures(
+    result, folder, *, variable: str | None = None, first_n: int = 50, max_plots: int = FIGURE_CAP
+) -> dict:
     """Write ``heatmap.pdf``, ``<variable>.pdf`` and ``plots.tsv`` into ``folder``; returns what
     was written (``files``, ``variable``, ``n_plotted``, ``n_significant``)."""
     from matplotlib.backends.backend_pdf import PdfPages
@@ -97,15 +102,31 @@ def write_figures(result, folder, *, variable: str | None = None, first_n: int =
                 if fig is None:
                     continue
                 pdf.savefig(fig)
-                pages.append({"file": name, "page": len(pages) + 1, "feature": row["feature"],
-                              "metadata": row["metadata"], "value": row["value"], "coef": row["coef"],
-                              "qval": row["qval"]})
+                pages.append(
+                    {
+                        "file": name,
+                        "page": len(pages) + 1,
+                        "feature": row["feature"],
+                        "metadata": row["metadata"],
+                        "value": row["value"],
+                        "coef": row["coef"],
+                        "qval": row["qval"],
+                    }
+                )
         files.append(name)
     table = pd.DataFrame(pages, columns=["file", "page", "feature", "metadata", "value", "coef", "qval"])
     with open(out / "plots.tsv", "w", encoding="utf-8") as fh:
-        fh.write(f"# variable plotted: {variable}; {len(pages)} of its {len(rows)} significant associations "
-                 f"(capped at {max_plots}, smallest q first); heatmap: at most {first_n} features\n")
+        fh.write(
+            f"# variable plotted: {variable}; {len(pages)} of its {len(rows)} significant associations "
+            f"(capped at {max_plots}, smallest q first); heatmap: at most {first_n} features\n"
+        )
         table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
     files.append("plots.tsv")
-    return {"files": files, "variable": variable, "n_plotted": len(pages), "n_significant": len(rows),
-            "cap": max_plots, "plots_file": name}
+    return {
+        "files": files,
+        "variable": variable,
+        "n_plotted": len(pages),
+        "n_significant": len(rows),
+        "cap": max_plots,
+        "plots_file": name,
+    }

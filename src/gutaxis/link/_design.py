@@ -66,13 +66,18 @@ class Design:
     @property
     def interactions(self) -> dict[str, dict]:
         """Interaction columns: ``{name: {"metadata", "value", "parts"}}`` (JSON-ready)."""
-        return {c: {"metadata": t[0], "value": t[1], "parts": [list(p) for p in parts]}
-                for c, t, parts in zip(self.columns, self.terms, self.parts) if len(parts) > 1}
+        return {
+            c: {"metadata": t[0], "value": t[1], "parts": [list(p) for p in parts]}
+            for c, t, parts in zip(self.columns, self.terms, self.parts)
+            if len(parts) > 1
+        }
 
 
 _RANDOM = re.compile(r"^\(\s*1\s*\|\s*([^()|]+?)\s*\)$")
-_HINT = ("use main effects, interactions (a:b, a*b) and random intercepts '(1|group)'; make transformed "
-         "variables a metadata column first")
+_HINT = (
+    "use main effects, interactions (a:b, a*b) and random intercepts '(1|group)'; make transformed "
+    "variables a metadata column first"
+)
 
 
 def split_top(text: str, sep: str) -> list[str]:
@@ -110,8 +115,11 @@ def _tokenize(text: str, where: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise InputError(f"formula term {where!r} is not supported (cannot read {text[pos:].strip()!r})",
-                             source="formula", hint=_HINT)
+            raise InputError(
+                f"formula term {where!r} is not supported (cannot read {text[pos:].strip()!r})",
+                source="formula",
+                hint=_HINT,
+            )
         tick, name, num, op = m.groups()
         if tick is not None:
             out.append(("name", tick[1:-1]))
@@ -250,12 +258,14 @@ def parse_formula(formula: str) -> tuple[list, list[str]]:
     """
     text = str(formula).strip()
     if "~" not in text:
-        raise InputError(f"formula {formula!r} has no '~'", source="formula",
-                         hint="write it as '~ diagnosis + age + (1|subject)'")
+        raise InputError(
+            f"formula {formula!r} has no '~'", source="formula", hint="write it as '~ diagnosis + age + (1|subject)'"
+        )
     rhs = text.split("~", 1)[1].strip()
     if not rhs:
-        raise InputError(f"formula {formula!r} has no terms", source="formula",
-                         hint="write it as '~ diagnosis + age + (1|subject)'")
+        raise InputError(
+            f"formula {formula!r} has no terms", source="formula", hint="write it as '~ diagnosis + age + (1|subject)'"
+        )
     pieces, random = [], []
     for term in _split_plus(rhs):
         m = _RANDOM.match(term)
@@ -263,11 +273,15 @@ def parse_formula(formula: str) -> tuple[list, list[str]]:
             random.append(m.group(1).strip().strip("`"))
         elif term in ("1", "0", "-1"):
             if term != "1":
-                raise InputError(f"term {term!r}: models without an intercept are not supported", source="formula",
-                                 hint="drop the term")
+                raise InputError(
+                    f"term {term!r}: models without an intercept are not supported",
+                    source="formula",
+                    hint="drop the term",
+                )
         elif "|" in term:
-            raise InputError(f"formula term {term!r} is not supported", source="formula",
-                             hint="random intercepts only: '(1|group)'")
+            raise InputError(
+                f"formula term {term!r} is not supported", source="formula", hint="random intercepts only: '(1|group)'"
+            )
         else:
             pieces.append(term)
     if not pieces:
@@ -305,14 +319,21 @@ def _as_terms(fixed, columns) -> list[tuple[str, ...]]:
     cols = set(map(str, columns))
     entries = [e if isinstance(e, (tuple, list)) else str(e) for e in fixed]
     # C(column) of an existing column, however odd its name: a variable, not a formula to parse
-    entries = [categorical_name(_forced_column(e, cols)) if isinstance(e, str) and e not in cols
-               and _forced_column(e, cols) is not None else e for e in entries]
+    entries = [
+        categorical_name(_forced_column(e, cols))
+        if isinstance(e, str) and e not in cols and _forced_column(e, cols) is not None
+        else e
+        for e in entries
+    ]
     cols |= {e for e in entries if isinstance(e, str) and _forced_column(e, columns) is not None}
     if any(isinstance(e, str) and e not in cols and re.search(r"[:*/^()]", e) for e in entries):
         # term strings: read the whole list as one formula, as R reads '~ e1 + e2 + ...'
-        text = " + ".join(e if isinstance(e, str) and e not in cols else
-                          ":".join(f"`{v}`" if _needs_quote(v) else v for v in ((e,) if isinstance(e, str) else e))
-                          for e in entries)
+        text = " + ".join(
+            e
+            if isinstance(e, str) and e not in cols
+            else ":".join(f"`{v}`" if _needs_quote(v) else v for v in ((e,) if isinstance(e, str) else e))
+            for e in entries
+        )
         return _fixed_terms(text)
     terms: list[tuple[str, ...]] = []
     for e in entries:
@@ -324,6 +345,7 @@ def _as_terms(fixed, columns) -> list[tuple[str, ...]]:
 
 def _as_levels(column: pd.Series) -> pd.Series:
     """A column's values as level names (``2.0`` -> ``"2"``); missing values stay missing."""
+
     def name(x):
         if isinstance(x, (float, np.floating)) and float(x).is_integer():
             return str(int(x))
@@ -344,12 +366,14 @@ def _warn_two_valued(column: pd.Series, name: str, source: str) -> None:
     if values.size != 2:
         return
     quoted = f"`{name}`" if _needs_quote(name) else name
-    warnings.warn(f"{source}: column {name!r} holds only two numbers ({values[0]:g} and {values[1]:g}) and is "
-                  "treated as continuous (one slope, on the standardized scale unless standardize is off); if it "
-                  f"codes groups, write C({quoted}) among the fixed effects (--fixed) or in the formula to make it "
-                  f"categorical (its coefficient is then group {values[1]:g} against group {values[0]:g})",
-                  TwoValuedWarning,
-                  stacklevel=4)
+    warnings.warn(
+        f"{source}: column {name!r} holds only two numbers ({values[0]:g} and {values[1]:g}) and is "
+        "treated as continuous (one slope, on the standardized scale unless standardize is off); if it "
+        f"codes groups, write C({quoted}) among the fixed effects (--fixed) or in the formula to make it "
+        f"categorical (its coefficient is then group {values[1]:g} against group {values[0]:g})",
+        TwoValuedWarning,
+        stacklevel=4,
+    )
 
 
 def _r_sort(levels) -> list:
@@ -368,8 +392,15 @@ def _contrasted(term: tuple[str, ...], v: str, earlier: list[tuple[str, ...]]) -
     return not rest or any(rest <= set(t) for t in earlier)
 
 
-def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: dict[str, str] | None,
-                 standardize: bool, *, source: str = "metadata") -> Design:
+def build_design(
+    meta: pd.DataFrame,
+    fixed: list,
+    random: list[str],
+    reference: dict[str, str] | None,
+    standardize: bool,
+    *,
+    source: str = "metadata",
+) -> Design:
     """Build the fixed-effect matrix and the random-intercept groupings.
 
     ``meta`` is indexed by sample, in the order of the abundance table. ``fixed``: variable
@@ -385,31 +416,41 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
         meta = meta.assign(**{v: _as_levels(meta[c]) for v, c in forced.items()})
     missing = [v for v in dict.fromkeys([*variables, *random]) if v not in meta.columns]
     if missing:
-        raise InputError(f"variable(s) {', '.join(map(repr, missing))} not in the metadata "
-                         f"(columns: {', '.join(map(str, meta.columns[:12]))}{' ...' if meta.shape[1] > 12 else ''})",
-                         source=source, hint="check the spelling of fixed/random effects or the formula")
+        raise InputError(
+            f"variable(s) {', '.join(map(repr, missing))} not in the metadata "
+            f"(columns: {', '.join(map(str, meta.columns[:12]))}{' ...' if meta.shape[1] > 12 else ''})",
+            source=source,
+            hint="check the spelling of fixed/random effects or the formula",
+        )
     if not terms:
         raise InputError("no fixed effects", source=source, hint="name at least one metadata column as a fixed effect")
     dup = [t[0] for t in terms if len(t) == 1 and t[0] in random]
     if dup:
         terms = [t for t in terms if not (len(t) == 1 and t[0] in random)]  # MaAsLin2: setdiff(fixed, random)
         if not terms:
-            raise InputError(f"{', '.join(dup)} are random effects, leaving no fixed effect", source=source,
-                             hint="name a fixed effect that is not a random effect")
+            raise InputError(
+                f"{', '.join(dup)} are random effects, leaving no fixed effect",
+                source=source,
+                hint="name a fixed effect that is not a random effect",
+            )
         variables = list(dict.fromkeys(v for t in terms for v in t))
     labels = [":".join(t) for t in terms]
     unknown_ref = [v for v in reference if v not in variables]
     if unknown_ref:
-        raise InputError(f"reference given for {', '.join(map(repr, unknown_ref))}, which is not a fixed effect",
-                         source=source, hint=f"fixed effects are: {', '.join(labels)}")
+        raise InputError(
+            f"reference given for {', '.join(map(repr, unknown_ref))}, which is not a fixed effect",
+            source=source,
+            hint=f"fixed effects are: {', '.join(labels)}",
+        )
     used = meta[list(dict.fromkeys([*variables, *random]))].copy()
     notes: list[str] = []
     from ..io.metadata import check_numeric_column, warn_case_variants
 
     for v in variables:  # one word among numbers would make a numeric column a factor of every value
         if v not in forced:
-            check_numeric_column(used[v], v, source=source,
-                                 categorical_hint="give its values names that are not numbers (e.g. 'group1')")
+            check_numeric_column(
+                used[v], v, source=source, categorical_hint="give its values names that are not numbers (e.g. 'group1')"
+            )
     for v in variables:
         _warn_two_valued(used[v], v, source)
     # standardise continuous metadata over all samples (as MaAsLin2/3's scale() before the fit);
@@ -426,15 +467,18 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
     if n_drop:
         bad = [v for v in used.columns if used[v].isna().any()]
         ids = list(meta.index[~complete][:5])
-        msg = (f"{n_drop} sample(s) with missing values in {', '.join(bad)} are left out of every model "
-               f"(e.g. {', '.join(map(str, ids))})")
+        msg = (
+            f"{n_drop} sample(s) with missing values in {', '.join(bad)} are left out of every model "
+            f"(e.g. {', '.join(map(str, ids))})"
+        )
         notes.append(msg)
         from ..io import FilteredWarning
 
         warnings.warn(f"{source}: {msg}", FilteredWarning, stacklevel=3)
     if complete.sum() == 0:
-        raise InputError("no sample has values for every model variable", source=source,
-                         hint="check the metadata for missing values")
+        raise InputError(
+            "no sample has values for every model variable", source=source, hint="check the metadata for missing values"
+        )
     sub = used[complete]
     # each variable once: its values (numeric) or its levels and per-sample level index (categorical)
     numeric_of, levels_of, codes_of = {}, {}, {}
@@ -443,28 +487,39 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
         if _is_numeric(col):
             x = col.to_numpy(dtype=float)
             if np.unique(x).size < 2:
-                raise InputError(f"variable {v!r} has a single value ({x[0]:g}) in the {len(x)} samples modelled",
-                                 source=source, hint=f"remove {v!r} from the model")
+                raise InputError(
+                    f"variable {v!r} has a single value ({x[0]:g}) in the {len(x)} samples modelled",
+                    source=source,
+                    hint=f"remove {v!r} from the model",
+                )
             numeric_of[v] = x
             continue
         vals = col.astype(str) if not pd.api.types.is_bool_dtype(col) else col.map({True: "TRUE", False: "FALSE"})
         seen = list(dict.fromkeys(vals.tolist()))
         warn_case_variants(seen, v, source=source, stacklevel=3)
         if len(seen) < 2:
-            raise InputError(f"variable {v!r} has a single level ({seen[0]!r}) in the {len(vals)} samples modelled",
-                             source=source, hint=f"remove {v!r} from the model")
+            raise InputError(
+                f"variable {v!r} has a single level ({seen[0]!r}) in the {len(vals)} samples modelled",
+                source=source,
+                hint=f"remove {v!r} from the model",
+            )
         if v in reference:
             ref = str(reference[v])
             if ref not in seen:
-                raise InputError(f"reference level {ref!r} is not a level of {v!r} (levels: {', '.join(_r_sort(seen))})",
-                                 source=source, hint=f"pass reference={{{v!r}: one of those levels}}")
+                raise InputError(
+                    f"reference level {ref!r} is not a level of {v!r} (levels: {', '.join(_r_sort(seen))})",
+                    source=source,
+                    hint=f"pass reference={{{v!r}: one of those levels}}",
+                )
             levels = [ref] + [s for s in seen if s != ref]
         else:
             real = [s for s in seen if s != "UNK"]
             if len(real) > 2:
-                raise InputError(f"variable {v!r} has {len(seen)} levels ({', '.join(_r_sort(seen))}) and no reference "
-                                 "level", source=source,
-                                 hint=f"pass reference={{{v!r}: <level>}} (CLI: --reference {v},<level>)")
+                raise InputError(
+                    f"variable {v!r} has {len(seen)} levels ({', '.join(_r_sort(seen))}) and no reference level",
+                    source=source,
+                    hint=f"pass reference={{{v!r}: <level>}} (CLI: --reference {v},<level>)",
+                )
             levels = _r_sort(seen)
         levels_of[v] = levels
         index = {lev: k for k, lev in enumerate(levels)}
@@ -479,8 +534,9 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
             else:
                 levels = levels_of[v]
                 use = levels[1:] if _contrasted(term, v, terms[:k]) else levels
-                factors.append([(f"{v}{lev}", (v, lev), (codes_of[v] == levels.index(lev)).astype(float))
-                                for lev in use])
+                factors.append(
+                    [(f"{v}{lev}", (v, lev), (codes_of[v] == levels.index(lev)).astype(float)) for lev in use]
+                )
         # R's column order: the first variable varies fastest
         for combo in itertools.product(*reversed(factors)):
             combo = combo[::-1]
@@ -490,7 +546,7 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
                 v, lev = combo[0][1]
                 meta_val = (v, v if lev is None else lev)
             else:  # MaAsLin3: the variable the name starts with, and the rest without its leading ':'
-                rest = name[len(term[0]):]
+                rest = name[len(term[0]) :]
                 meta_val = (term[0], rest[1:] if rest.startswith(":") else rest)
             cols.append(name)
             terms_out.append(meta_val)
@@ -506,21 +562,42 @@ def build_design(meta: pd.DataFrame, fixed: list, random: list[str], reference: 
         warn_case_variants(levs, g, source=source, stacklevel=3)
         counts = np.bincount(codes)
         if len(levs) >= n:
-            raise InputError(f"random effect {g!r} has as many groups ({len(levs)}) as samples ({n})", source=source,
-                             hint=f"a random intercept needs repeated samples per group; drop {g!r}")
+            raise InputError(
+                f"random effect {g!r} has as many groups ({len(levs)}) as samples ({n})",
+                source=source,
+                hint=f"a random intercept needs repeated samples per group; drop {g!r}",
+            )
         if len(levs) < 2:
             raise InputError(f"random effect {g!r} has a single group", source=source, hint=f"drop {g!r}")
         single = levs[counts < 2]
         if len(single):
-            warnings.warn(f"random effect {g!r}: {len(single)} of {len(levs)} group(s) have a single sample "
-                          f"(e.g. {', '.join(map(str, single[:5]))}); their variance is poorly estimated",
-                          RandomEffectWarning, stacklevel=3)
+            warnings.warn(
+                f"random effect {g!r}: {len(single)} of {len(levs)} group(s) have a single sample "
+                f"(e.g. {', '.join(map(str, single[:5]))}); their variance is poorly estimated",
+                RandomEffectWarning,
+                stacklevel=3,
+            )
         if len(levs) < 3:
-            warnings.warn(f"random effect {g!r} has only {len(levs)} groups; its variance is poorly estimated "
-                          f"(consider a fixed effect)", RandomEffectWarning, stacklevel=3)
+            warnings.warn(
+                f"random effect {g!r} has only {len(levs)} groups; its variance is poorly estimated "
+                f"(consider a fixed effect)",
+                RandomEffectWarning,
+                stacklevel=3,
+            )
         groups.append((g, codes.astype(np.int64), [str(x) for x in levs]))
-    return Design(X=X, columns=cols, terms=terms_out, rows=complete, groups=groups, notes=notes, fixed=labels,
-                  random=list(random), levels=levels_of, parts=parts_out, codes=codes_of)
+    return Design(
+        X=X,
+        columns=cols,
+        terms=terms_out,
+        rows=complete,
+        groups=groups,
+        notes=notes,
+        fixed=labels,
+        random=list(random),
+        levels=levels_of,
+        parts=parts_out,
+        codes=codes_of,
+    )
 
 
 def _check_empty_cells(X: np.ndarray, cols: list[str], parts, source: str) -> None:
@@ -536,9 +613,11 @@ def _check_empty_cells(X: np.ndarray, cols: list[str], parts, source: str) -> No
                 what += f" with {' x '.join(nums)} non-zero"
         else:
             what = f"the product {' x '.join(nums)} is zero in every sample modelled"
-        raise InputError(f"the design is singular: the interaction column {cols[j]} is all zero ({what}: an empty "
-                         "cell)", source=source,
-                         hint="drop the interaction, merge levels, or model the samples of that cell")
+        raise InputError(
+            f"the design is singular: the interaction column {cols[j]} is all zero ({what}: an empty cell)",
+            source=source,
+            hint="drop the interaction, merge levels, or model the samples of that cell",
+        )
 
 
 def _check_rank(X: np.ndarray, cols: list[str], terms, source: str, *, interactions: bool = False) -> None:
@@ -546,9 +625,12 @@ def _check_rank(X: np.ndarray, cols: list[str], terms, source: str, *, interacti
 
     n, p = X.shape
     if n <= p:
-        raise InputError(f"{n} samples cannot support {p} coefficients ({', '.join(cols)})", source=source,
-                         hint="use fewer fixed effects or more samples")
-    scale = np.sqrt((X ** 2).sum(axis=0))
+        raise InputError(
+            f"{n} samples cannot support {p} coefficients ({', '.join(cols)})",
+            source=source,
+            hint="use fewer fixed effects or more samples",
+        )
+    scale = np.sqrt((X**2).sum(axis=0))
     scale[scale == 0] = 1.0
     _, R, piv = qr(X / scale, mode="economic", pivoting=True)
     d = np.abs(np.diag(R))
@@ -565,7 +647,12 @@ def _check_rank(X: np.ndarray, cols: list[str], terms, source: str, *, interacti
             details.append(f"{cols[j]} = combination of {', '.join(with_) or 'nothing (all zero)'}")
         hint = "remove one of the confounded variables or merge levels"
         if interactions:
-            hint += ("; an interaction without its main effects ('a:b' alone) codes every level and is "
-                     "aliased with the intercept: write 'a*b'")
-        raise InputError(f"the design is singular: {', '.join(dropped)} cannot be separated from other terms "
-                         f"({'; '.join(details)})", source=source, hint=hint)
+            hint += (
+                "; an interaction without its main effects ('a:b' alone) codes every level and is "
+                "aliased with the intercept: write 'a*b'"
+            )
+        raise InputError(
+            f"the design is singular: {', '.join(dropped)} cannot be separated from other terms ({'; '.join(details)})",
+            source=source,
+            hint=hint,
+        )

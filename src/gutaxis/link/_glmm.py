@@ -178,8 +178,9 @@ def _evaluate(prob, v, z, b, grad=True, hess=False):
     b = _modes(prob, v, o, gam, b)
     eta = o + b[:, idx]
     mu = special.expit(eta)
-    ll = (np.where(v.Lp > 0, v.Lp * special.log_expit(eta), 0.0)
-          + np.where(v.Ln > 0, v.Ln * special.log_expit(-eta), 0.0)).sum(axis=1)
+    ll = (
+        np.where(v.Lp > 0, v.Lp * special.log_expit(eta), 0.0) + np.where(v.Ln > 0, v.Ln * special.log_expit(-eta), 0.0)
+    ).sum(axis=1)
     vv = mu * (1.0 - mu)
     av = v.a * vv
     S = prob.gsum(av)
@@ -429,11 +430,13 @@ class _MultiProblem:
         K1 = self.K - 1
         self.Z1 = sp.csr_matrix((np.ones(n), (rows, self.L1)), shape=(n, m1))
         self.Z2 = sp.csr_matrix((np.ones(n * K1), (np.repeat(rows, K1), self.L2.ravel())), shape=(n, q2))
-        self.E12 = sp.csr_matrix((np.ones(n * K1), (np.repeat(rows, K1), (self.L1[:, None] * q2 + self.L2).ravel())),
-                                 shape=(n, m1 * q2))
+        self.E12 = sp.csr_matrix(
+            (np.ones(n * K1), (np.repeat(rows, K1), (self.L1[:, None] * q2 + self.L2).ravel())), shape=(n, m1 * q2)
+        )
         pairs = (self.L2[:, :, None] * q2 + self.L2[:, None, :]).reshape(n, -1)
-        self.E22 = sp.csr_matrix((np.ones(pairs.size), (np.repeat(rows, K1 * K1), pairs.ravel())),
-                                 shape=(n, q2 * q2)).tocsr()
+        self.E22 = sp.csr_matrix(
+            (np.ones(pairs.size), (np.repeat(rows, K1 * K1), pairs.ravel())), shape=(n, q2 * q2)
+        ).tocsr()
         self.X = np.asarray(X, float)
         self.O = np.einsum("ij,ik->ijk", self.X, self.X).reshape(n, p * p)
         Y = np.asarray(Y, float).T  # F x n
@@ -497,8 +500,9 @@ class _MultiProblem:
 
 def _pwrss(v, eta, u1, u2):
     """Penalised IRLS objective of the modes: -sum [P log mu + N log(1 - mu)] + |u|^2 / 2."""
-    return (-(v.P * special.log_expit(eta) + v.N * special.log_expit(-eta)).sum(axis=1)
-            + 0.5 * ((u1 * u1).sum(axis=1) + (u2 * u2).sum(axis=1)))
+    return -(v.P * special.log_expit(eta) + v.N * special.log_expit(-eta)).sum(axis=1) + 0.5 * (
+        (u1 * u1).sum(axis=1) + (u2 * u2).sum(axis=1)
+    )
 
 
 def _mmodes(prob, v, o, t, u1, u2, tol=1e-12, maxit=100):
@@ -518,7 +522,8 @@ def _mmodes(prob, v, o, t, u1, u2, tol=1e-12, maxit=100):
         s1, s2 = prob.solve(fc, a1 - t1 * G1, a2 - t2 * G2)
         phi0 = _pwrss(va, eta, a1, a2)
         small = np.maximum(np.abs(s1).max(axis=1), np.abs(s2).max(axis=1)) <= tol * (
-            1.0 + np.maximum(np.abs(a1).max(axis=1), np.abs(a2).max(axis=1)))
+            1.0 + np.maximum(np.abs(a1).max(axis=1), np.abs(a2).max(axis=1))
+        )
         alpha = np.ones(act.size)
         acc = small.copy()
         n1, n2 = a1 - s1, a2 - s2
@@ -560,8 +565,9 @@ def _mevaluate(prob, v, z, u1, u2, grad=True):
     vv = mu * (1.0 - mu)
     W = v.a * vv
     fc = prob.factor(t, W)
-    ll = (np.where(v.Lp > 0, v.Lp * special.log_expit(eta), 0.0)
-          + np.where(v.Ln > 0, v.Ln * special.log_expit(-eta), 0.0)).sum(axis=1)
+    ll = (
+        np.where(v.Lp > 0, v.Lp * special.log_expit(eta), 0.0) + np.where(v.Ln > 0, v.Ln * special.log_expit(-eta), 0.0)
+    ).sum(axis=1)
     D = -2.0 * ll + (u1 * u1).sum(axis=1) + (u2 * u2).sum(axis=1) + fc["logdet"]
     out = {"D": D, "u1": u1, "u2": u2, "mu": mu, "W": W, "fc": fc}
     if not grad:
@@ -677,8 +683,7 @@ def laplace_deviance(X, y, codes, theta, beta, *, weights=None, augment_weight=0
     then lists the modes of each factor.
     """
     if isinstance(codes, (list, tuple)) and len(codes) > 1:
-        prob = _MultiProblem(np.asarray(X, float), np.asarray(y, float).reshape(-1, 1), codes, weights,
-                             augment_weight)
+        prob = _MultiProblem(np.asarray(X, float), np.asarray(y, float).reshape(-1, 1), codes, weights, augment_weight)
         th = np.asarray(theta, float)[prob.order]
         z = np.concatenate([th, np.asarray(beta, float)])[None]
         ev = _mevaluate(prob, _sub(prob, [0]), z, np.zeros((1, prob.m1)), np.zeros((1, prob.q2)), grad=False)
@@ -747,8 +752,11 @@ def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e
     other than 0/1.
     """
     if len(codes_list) < 1:
-        raise InputError("the logistic mixed model needs a random intercept", source="formula",
-                         hint="give a grouping factor, e.g. the subject")
+        raise InputError(
+            "the logistic mixed model needs a random intercept",
+            source="formula",
+            hint="give a grouping factor, e.g. the subject",
+        )
     X = np.asarray(X, float)
     Y = np.asarray(Y, float)
     n, p = X.shape
@@ -763,14 +771,21 @@ def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e
     vh = np.zeros(F, bool)
     iters = np.zeros(F, int)
     messages = [[] for _ in range(F)]
-    out = dict(coef=coef, se=se, theta=theta, dev=dev, conv=conv, boundary=boundary, vh=vh, iters=iters,
-               messages=messages)
+    out = dict(
+        coef=coef, se=se, theta=theta, dev=dev, conv=conv, boundary=boundary, vh=vh, iters=iters, messages=messages
+    )
     if any(np.unique(np.asarray(c)).size < 2 for c in codes_list):
-        raise InputError("the random intercept has a single group (lme4: grouping factors must have > 1 sampled "
-                         "level)", source="formula", hint="a random intercept needs at least two groups; drop it")
+        raise InputError(
+            "the random intercept has a single group (lme4: grouping factors must have > 1 sampled level)",
+            source="formula",
+            hint="a random intercept needs at least two groups; drop it",
+        )
     if np.any((Y != 0) & (Y != 1) & ~np.isnan(Y)):
-        raise InputError("the logistic mixed model needs responses 0 or 1 (or NaN for a sample left out)",
-                         source="glmm", hint="give presence/absence")
+        raise InputError(
+            "the logistic mixed model needs responses 0 or 1 (or NaN for a sample left out)",
+            source="glmm",
+            hint="give presence/absence",
+        )
     # a constant response has no fit (glmer: "Response is constant")
     lo = np.nanmin(np.where(np.isnan(Y), np.inf, Y), axis=0)
     hi = np.nanmax(np.where(np.isnan(Y), -np.inf, Y), axis=0)
@@ -784,7 +799,7 @@ def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e
     per = 8.0 * n * (p + 12) * 2
     chunk = int(max(1, min(max(fit.size, 1), max_bytes // per)))
     for start in range(0, fit.size, chunk):
-        sl = fit[start:start + chunk]
+        sl = fit[start : start + chunk]
         w = weights if weights is None or np.ndim(weights) == 1 else np.asarray(weights)[:, sl]
         prob = _Problem(X, Y[:, sl], codes_list[0], w, augment_weight)
         v = _sub(prob, np.arange(sl.size))
@@ -808,7 +823,7 @@ def glmm_all(X, Y, codes_list, *, weights=None, augment_weight=0.0, max_bytes=2e
         RX = XWX - np.einsum("fm,fmi,fmj->fij", gam[:, None] / ev["d"], ev["sx"], ev["sx"])
         for i, f in enumerate(sl):
             se[f], vh[f] = _wald_se(Ht[i], RX[i], 1)
-            messages[f] = lme4_conv_messages(th[i:i + 1], gt[i], Ht[i])
+            messages[f] = lme4_conv_messages(th[i : i + 1], gt[i], Ht[i])
         coef[sl] = z[:, 1:]
         theta[sl, 0] = th
         dev[sl] = ev["D"]
@@ -824,9 +839,16 @@ def _results(out):
     with np.errstate(invalid="ignore", divide="ignore"):
         zval = coef / se
     pval = 2.0 * stats.norm.sf(np.abs(zval))
-    info = {"theta": theta, "deviance": out["dev"], "converged": out["conv"],
-            "singular": (theta < _SINGULAR_TOL).any(axis=1), "boundary": out["boundary"],
-            "vcov_hessian": out["vh"], "iterations": out["iters"], "messages": out["messages"]}
+    info = {
+        "theta": theta,
+        "deviance": out["dev"],
+        "converged": out["conv"],
+        "singular": (theta < _SINGULAR_TOL).any(axis=1),
+        "boundary": out["boundary"],
+        "vcov_hessian": out["vh"],
+        "iterations": out["iters"],
+        "messages": out["messages"],
+    }
     return coef, se, pval, info
 
 
@@ -840,7 +862,7 @@ def _glmm_multi(X, Y, codes_list, weights, augment_weight, max_bytes, maxit, fit
     per = 8.0 * (n * (p + 16 + K * K) + sizes[0] * q2 * 4 + q2 * q2 * 4) * 2
     chunk = int(max(1, min(max(fit.size, 1), max_bytes // per)))
     for start in range(0, fit.size, chunk):
-        sl = fit[start:start + chunk]
+        sl = fit[start : start + chunk]
         w = weights if weights is None or np.ndim(weights) == 1 else np.asarray(weights)[:, sl]
         prob = _MultiProblem(X, Y[:, sl], codes_list, w, augment_weight)
         v = _sub(prob, np.arange(sl.size))

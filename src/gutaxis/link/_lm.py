@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, stats
 
-__all__ = ["ols_all", "nan_patterns"]
+__all__ = ["nan_patterns", "ols_all"]
 
 
 def nan_patterns(Y: np.ndarray):
@@ -51,7 +51,7 @@ def ols_all(X: np.ndarray, Y: np.ndarray):
         rss = np.einsum("ij,ij->j", resid, resid)
         sigma2 = rss / (ns - p)
         Rinv = linalg.solve_triangular(R, np.eye(p))
-        diag = (Rinv ** 2).sum(axis=1)  # diag((X'X)^-1)
+        diag = (Rinv**2).sum(axis=1)  # diag((X'X)^-1)
         coef[idx] = B.T
         se[idx] = np.sqrt(np.outer(sigma2, diag))
         df[idx] = ns - p

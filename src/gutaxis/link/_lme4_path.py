@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["lme4_order", "start_theta", "optimise_lme4"]
+__all__ = ["lme4_order", "optimise_lme4", "start_theta"]
 
 _LOG2PI = np.log(2.0 * np.pi)
 XTOL_REL = 1e-4  # nloptr's default, left in place by lme4's nloptwrap
@@ -94,11 +94,11 @@ def start_theta(Y: np.ndarray, codes_list: list[np.ndarray], block_bytes: float 
     theta = np.ones((F, K))
     step = max(1, int(block_bytes // (16 * n)))
     for start in range(0, F, step):
-        Yc = np.ascontiguousarray(Y[:, start:start + step], float)
+        Yc = np.ascontiguousarray(Y[:, start : start + step], float)
         v = np.column_stack([_r_var_cols(_r_group_means(Yc, c)[c]) for c in codes_list])
         ve = _r_var_cols(Yc) - v.sum(axis=1)
         ok = np.isfinite(ve) & (ve > 0)
-        blk = theta[start:start + step]
+        blk = theta[start : start + step]
         blk[ok] = np.sqrt(v[ok] / ve[ok, None])
     return theta
 
@@ -241,8 +241,21 @@ class _Problem:
     def __call__(self, x, grad=None):
         self.theta[self.order] = x
         s = self.shared
-        d = _deviance(self.theta, s["fac"], s["m1"], s["n1"], s["N12"], s["Z22"], s["ZtX"], s["XtX"],
-                      self.zty, self.xty, self.yty, s["n"], s["p"])
+        d = _deviance(
+            self.theta,
+            s["fac"],
+            s["m1"],
+            s["n1"],
+            s["N12"],
+            s["Z22"],
+            s["ZtX"],
+            s["XtX"],
+            self.zty,
+            self.xty,
+            self.yty,
+            s["n"],
+            s["p"],
+        )
         self.nevals += 1
         if not np.isfinite(d):
             d = np.inf
@@ -308,14 +321,30 @@ def shared_arrays(backend) -> dict:
     """The feature-independent cross-products of a ``_mixed`` backend in the kernel's layout."""
     if backend.K == 1:
         m = backend.nj.size
-        return dict(fac=np.zeros(m, np.int64), m1=m, n1=backend.nj.astype(float), N12=np.zeros((m, 0)),
-                    Z22=np.zeros((0, 0)), ZtX=np.ascontiguousarray(backend.sx, float),
-                    XtX=np.ascontiguousarray(backend.XtX, float), n=float(backend.n), p=backend.p,
-                    zty=backend.SY)
-    return dict(fac=backend.fac.astype(np.int64), m1=backend.m1, n1=backend.n1.astype(float),
-                N12=np.ascontiguousarray(backend.N12, float), Z22=np.ascontiguousarray(backend.Z22, float),
-                ZtX=np.ascontiguousarray(backend.ZtX, float), XtX=np.ascontiguousarray(backend.XtX, float),
-                n=float(backend.n), p=backend.p, zty=backend.Zty)
+        return dict(
+            fac=np.zeros(m, np.int64),
+            m1=m,
+            n1=backend.nj.astype(float),
+            N12=np.zeros((m, 0)),
+            Z22=np.zeros((0, 0)),
+            ZtX=np.ascontiguousarray(backend.sx, float),
+            XtX=np.ascontiguousarray(backend.XtX, float),
+            n=float(backend.n),
+            p=backend.p,
+            zty=backend.SY,
+        )
+    return dict(
+        fac=backend.fac.astype(np.int64),
+        m1=backend.m1,
+        n1=backend.n1.astype(float),
+        N12=np.ascontiguousarray(backend.N12, float),
+        Z22=np.ascontiguousarray(backend.Z22, float),
+        ZtX=np.ascontiguousarray(backend.ZtX, float),
+        XtX=np.ascontiguousarray(backend.XtX, float),
+        n=float(backend.n),
+        p=backend.p,
+        zty=backend.Zty,
+    )
 
 
 def _centred(X: np.ndarray, Y: np.ndarray):
@@ -324,7 +353,7 @@ def _centred(X: np.ndarray, Y: np.ndarray):
     with ``1`` in the column space of ``X``), but ``y'Py`` and ``X'V^-1X`` lose far fewer digits
     to cancellation: lme4 forms them from residuals, and BOBYQA's path is sensitive to the
     deviance at the 1e-14 level on a flat surface."""
-    const = np.all(X == X[:1], axis=0) & (X[0] != 0)
+    const = np.all(X[:1] == X, axis=0) & (X[0] != 0)
     if not const.any():
         return X, Y
     Xc = X - np.where(const, 0.0, X.mean(axis=0))
@@ -362,7 +391,6 @@ def optimise_lme4(backend_cls, X: np.ndarray, Y: np.ndarray, codes_list: list[np
     return gamma, converged, nevals
 
 
-
 SHIFT_TOL = 0.01  # report where the optimum moves a coefficient by >= 1% of its standard error
 
 
@@ -377,9 +405,11 @@ def stopped_short_messages(excess: np.ndarray, shift: np.ndarray) -> list[str | 
     out: list[str | None] = []
     for e, s in zip(excess, shift):
         if np.isfinite(s) and s >= SHIFT_TOL and e > 0:
-            out.append(f"lme4's optimiser stops short of the REML optimum here (criterion {e:.2g} above it; flat "
-                       f"likelihood): at the optimum coefficients move by up to {s:.2g} standard errors "
-                       "(reml_optimizer='exact')")
+            out.append(
+                f"lme4's optimiser stops short of the REML optimum here (criterion {e:.2g} above it; flat "
+                f"likelihood): at the optimum coefficients move by up to {s:.2g} standard errors "
+                "(reml_optimizer='exact')"
+            )
         else:
             out.append(None)
     return out

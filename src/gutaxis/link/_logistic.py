@@ -36,7 +36,9 @@ _THRESH, _INVEPS = 30.0, 1.0 / np.finfo(float).eps
 
 def _linkinv(eta):
     """R's ``binomial()$linkinv`` (C ``logit_linkinv``): clamped at |eta| > 30 so mu stays in (0, 1)."""
-    t = np.where(eta < -_THRESH, np.finfo(float).eps, np.where(eta > _THRESH, _INVEPS, np.exp(np.clip(eta, -_THRESH, _THRESH))))
+    t = np.where(
+        eta < -_THRESH, np.finfo(float).eps, np.where(eta > _THRESH, _INVEPS, np.exp(np.clip(eta, -_THRESH, _THRESH)))
+    )
     return t / (1.0 + t)
 
 
@@ -54,8 +56,15 @@ def _deviance(mu, ypos, yneg):
     return -2.0 * (a + b).sum(axis=0)
 
 
-def logistic_all(X: np.ndarray, Y: np.ndarray, *, augment_weight: float = 0.0, maxit: int = 25,
-                 epsilon: float = 1e-8, chunk_bytes: float = 2e8):
+def logistic_all(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    augment_weight: float = 0.0,
+    maxit: int = 25,
+    epsilon: float = 1e-8,
+    chunk_bytes: float = 2e8,
+):
     """Fit ``logit P(Y[:, f] = 1) = X b_f`` for every feature f (rows of X shared), as ``glm.fit``.
 
     The iterations are R's: the first weighted least-squares step starts from ``glm``'s

@@ -46,13 +46,28 @@ from .._stats import p_adjust
 from ..errors import InputError
 from ._normalize import r_row_sums
 
-__all__ = ["NORMALIZATIONS", "TRANSFORMS", "RESULT_COLUMNS", "fit_maaslin3", "significant", "report_view"]
+__all__ = ["NORMALIZATIONS", "RESULT_COLUMNS", "TRANSFORMS", "fit_maaslin3", "report_view", "significant"]
 
 NORMALIZATIONS = ("TSS", "CLR", "NONE")
 TRANSFORMS = ("LOG", "PLOG", "NONE")
 #: Columns of MaAsLin3's ``all_results.tsv`` (then ``taxon``: the feature ID as given).
-RESULT_COLUMNS = ["feature", "metadata", "value", "name", "coef", "null_hypothesis", "stderr", "pval_individual",
-                  "qval_individual", "pval_joint", "qval_joint", "error", "model", "N", "N_not_zero"]
+RESULT_COLUMNS = [
+    "feature",
+    "metadata",
+    "value",
+    "name",
+    "coef",
+    "null_hypothesis",
+    "stderr",
+    "pval_individual",
+    "qval_individual",
+    "pval_joint",
+    "qval_joint",
+    "error",
+    "model",
+    "N",
+    "N_not_zero",
+]
 
 ERR_SAME_LINEAR = "All linear values are the same"
 ERR_SAME_LOGISTIC = "All logistic values are the same"
@@ -62,21 +77,28 @@ ERR_NA_P = "Fitting error (NA p-value returned from fitting procedure)"
 ERR_MEDIAN = "P-value became NA in median comparison, try rerunning without the median comparison"
 ERR_NOCONV = "glm.fit: algorithm did not converge"
 ERR_BOUNDARY = "glm.fit: fitted probabilities numerically 0 or 1 occurred"
-ERR_RARE = ("A large coefficient (>15 in absolute value) or small p-value (< 10^-10) was obtained from a feature "
-            "present in <5% of samples. Check this is intended.")
-ERR_COMMON = ("A large coefficient (>15 in absolute value) or small p-value (< 10^-10) was obtained from a feature "
-              "present in >95% of samples. Check this is intended.")
+ERR_RARE = (
+    "A large coefficient (>15 in absolute value) or small p-value (< 10^-10) was obtained from a feature "
+    "present in <5% of samples. Check this is intended."
+)
+ERR_COMMON = (
+    "A large coefficient (>15 in absolute value) or small p-value (< 10^-10) was obtained from a feature "
+    "present in >95% of samples. Check this is intended."
+)
 ERR_INDUCED = "Prevalence association possibly induced by stronger abundance association"
 ERR_NLEV1 = "grouping factors must have > 1 sampled level"
 ERR_NLEVN = "number of levels of each grouping factor must be < number of observations (problems: {})"
 ERR_SCALE = "Some predictor variables are on very different scales: consider rescaling"
 ERR_NOCONV_MIXED = "Model failed to converge"
-WARN_SMALL_RE = ("<4 average observations per random effect group often inflates coefficients and deflates "
-                 "p-values: consider setting small_random_effects=TRUE and see tutorial")
+WARN_SMALL_RE = (
+    "<4 average observations per random effect group often inflates coefficients and deflates "
+    "p-values: consider setting small_random_effects=TRUE and see tutorial"
+)
 
 
 # ----------------------------------------------------------------------------------------------
 # normalisation, filters, transforms (MaAsLin3 order: normalise, filter, transform)
+
 
 def normalize3(X: np.ndarray, method: str) -> np.ndarray:
     """Per-sample normalisation; values not above 0 become NaN (MaAsLin3's zero handling)."""
@@ -97,8 +119,7 @@ def normalize3(X: np.ndarray, method: str) -> np.ndarray:
     return np.where(pos, out, np.nan)
 
 
-def filter3(Xn: np.ndarray, *, min_abundance: float, min_prevalence: float, max_prevalence: float,
-            min_variance: float):
+def filter3(Xn: np.ndarray, *, min_abundance: float, min_prevalence: float, max_prevalence: float, min_variance: float):
     """MaAsLin3's ``maaslin_filter`` on the normalised table (NaN = zero)."""
     n = Xn.shape[0]
     count = (np.nan_to_num(Xn, nan=-np.inf) > min_abundance).sum(axis=0)
@@ -111,14 +132,17 @@ def filter3(Xn: np.ndarray, *, min_abundance: float, min_prevalence: float, max_
     reasons = []
     for j in range(Xn.shape[1]):
         if not keep_prev[j]:
-            reasons.append(f"filtered: above {min_abundance:g} in {int(count[j])} of {n} samples; min_prevalence "
-                           f"{min_prevalence:g} needs more than {n * min_prevalence:g}"
-                           + (f", max_prevalence {max_prevalence:g} at most {n * max_prevalence:g}"
-                              if max_prevalence < 1 else ""))
+            reasons.append(
+                f"filtered: above {min_abundance:g} in {int(count[j])} of {n} samples; min_prevalence "
+                f"{min_prevalence:g} needs more than {n * min_prevalence:g}"
+                + (f", max_prevalence {max_prevalence:g} at most {n * max_prevalence:g}" if max_prevalence < 1 else "")
+            )
         elif not keep_var[j]:
-            reasons.append(f"filtered: variance of the non-zero values {var[j]:.3g} not above min_variance "
-                           f"{min_variance:g}" if np.isfinite(var[j]) else
-                           "filtered: fewer than 2 non-zero values (no variance)")
+            reasons.append(
+                f"filtered: variance of the non-zero values {var[j]:.3g} not above min_variance {min_variance:g}"
+                if np.isfinite(var[j])
+                else "filtered: fewer than 2 non-zero values (no variance)"
+            )
         else:
             reasons.append("")
     return keep, reasons
@@ -130,13 +154,19 @@ def transform3(Xn: np.ndarray, method: str) -> np.ndarray:
     vals = Xn[~np.isnan(Xn)]
     if method == "LOG":
         if np.any(vals <= 0):
-            raise InputError("transform LOG needs positive values, but the normalised table has values <= 0",
-                             source="transform", hint="with normalization='CLR' use transform='NONE'")
+            raise InputError(
+                "transform LOG needs positive values, but the normalised table has values <= 0",
+                source="transform",
+                hint="with normalization='CLR' use transform='NONE'",
+            )
         return np.log2(Xn)
     if method == "PLOG":
         if np.any(vals < 0):
-            raise InputError("transform PLOG needs values >= 0, but the normalised table has negative values",
-                             source="transform", hint="with normalization='CLR' use transform='NONE'")
+            raise InputError(
+                "transform PLOG needs values >= 0, but the normalised table has negative values",
+                source="transform",
+                hint="with normalization='CLR' use transform='NONE'",
+            )
         pos = np.where(Xn > 0, Xn, np.inf)
         half = np.min(pos, axis=0) / 2.0
         with np.errstate(divide="ignore"):
@@ -146,6 +176,7 @@ def transform3(Xn: np.ndarray, method: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------
 # abundance model: OLS per feature on its non-missing rows, batched
+
 
 def _aliased_columns(Xs: np.ndarray, tol: float = 1e-7) -> list[int]:
     """Columns R's ``lm`` (LINPACK dqrdc2, tol 1e-7) would report as aliased, in order."""
@@ -185,7 +216,7 @@ def masked_ols(X: np.ndarray, Y: np.ndarray, *, chunk_bytes: float = 2e8):
     df = np.full(F, np.nan)
     aliased = np.zeros((F, p), bool)
     nobs = M.sum(axis=0)
-    colnorm = np.sqrt(M.T.astype(float) @ (X ** 2))  # (F, p) norms of each feature's columns
+    colnorm = np.sqrt(M.T.astype(float) @ (X**2))  # (F, p) norms of each feature's columns
     step = int(max(1, min(F, chunk_bytes // (8.0 * n * (2 * p + 2)))))
     fallback = []
     for start in range(0, F, step):
@@ -208,7 +239,7 @@ def masked_ols(X: np.ndarray, Y: np.ndarray, *, chunk_bytes: float = 2e8):
         dfo = nobs[idx] - p
         s2 = np.einsum("fn,fn->f", resid, resid) / dfo
         Rinv = np.linalg.inv(Ro)
-        diag = (Rinv ** 2).sum(axis=2)
+        diag = (Rinv**2).sum(axis=2)
         coef[idx] = b
         se[idx] = np.sqrt(s2[:, None] * diag)
         df[idx] = dfo
@@ -229,7 +260,7 @@ def masked_ols(X: np.ndarray, Y: np.ndarray, *, chunk_bytes: float = 2e8):
         s2 = r @ r / dff
         Rinv = np.linalg.inv(R)
         coef[f, kept] = b
-        se[f, kept] = np.sqrt(s2 * (Rinv ** 2).sum(axis=1))
+        se[f, kept] = np.sqrt(s2 * (Rinv**2).sum(axis=1))
         df[f] = dff
     with np.errstate(invalid="ignore", divide="ignore"):
         t = coef / se
@@ -240,8 +271,8 @@ def masked_ols(X: np.ndarray, Y: np.ndarray, *, chunk_bytes: float = 2e8):
 # ----------------------------------------------------------------------------------------------
 # median comparison
 
-def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, threshold: float = 0.0,
-                      key=None):
+
+def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, threshold: float = 0.0, key=None):
     """Test each coefficient against the median of that coefficient over features.
 
     ``coef, se, pval``: (F,) for one model term; ``df``: (F,) degrees of freedom of the test
@@ -277,11 +308,12 @@ def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, 
     sim_med = np.median(sims[:, use], axis=1)
     cov = ((sims - sims.mean(axis=0)) * (sim_med - sim_med.mean())[:, None]).sum(axis=0) / (nsims - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        denom = np.sqrt(s ** 2 + var_med - 2 * cov)
+        denom = np.sqrt(s**2 + var_med - 2 * cov)
         tstat = np.abs(c - med) / denom
     dfi = df[idx]
-    p_new = np.where(np.isfinite(dfi), 2 * stats.t.sf(tstat, np.where(np.isfinite(dfi), dfi, 1.0)),
-                     2 * stats.norm.sf(tstat))
+    p_new = np.where(
+        np.isfinite(dfi), 2 * stats.t.sf(tstat, np.where(np.isfinite(dfi), dfi, 1.0)), 2 * stats.norm.sf(tstat)
+    )
     p_new = np.where(np.isnan(c), np.nan, p_new)
     p_new = np.where(np.abs(c - med) < threshold, 1.0, p_new)
     out[idx] = p_new
@@ -290,6 +322,7 @@ def median_comparison(coef, se, pval, df, eligible, rng, *, nsims: int = 10000, 
 
 # ----------------------------------------------------------------------------------------------
 # the whole procedure
+
 
 def _bh(p):
     return p_adjust(p, "BH")
@@ -358,25 +391,27 @@ def _abundance(design, A, present_rows, reml_optimizer="lme4"):
         idx = np.flatnonzero(fit)
         step = int(max(1, 2e8 // (8.0 * X.size)))
         for start in range(0, idx.size, step):
-            sl = idx[start:start + step]
+            sl = idx[start : start + step]
             M = present_rows[:, sl].T
             Rr = np.linalg.qr(M[:, :, None] * X[None], mode="r")
             dR = np.abs(np.diagonal(Rr, axis1=1, axis2=2))
-            colnorm = np.sqrt(M.astype(float) @ (X ** 2))
+            colnorm = np.sqrt(M.astype(float) @ (X**2))
             full[sl] = ~(dR <= 1e-7 * colnorm).any(axis=1)
         codes = [g[1] for g in design.groups]
         conv = np.ones(F, bool)
         ok = np.flatnonzero(fit & full)
         if ok.size:
-            c, s, pv, d, info = lmm_all(X, np.where(present_rows[:, ok], A[:, ok], np.nan), codes,
-                                        optimizer=reml_optimizer)
+            c, s, pv, d, info = lmm_all(
+                X, np.where(present_rows[:, ok], A[:, ok], np.nan), codes, optimizer=reml_optimizer
+            )
             coef[ok], se[ok], pval[ok], df[ok], conv[ok] = c, s, pv, d, info["converged"]
         # rank-deficient on the feature's rows: the kept columns only (few features; one call each)
         for f in np.flatnonzero(fit & ~full):
             rows = present_rows[:, f]
             kept = [j for j in range(p) if j not in _aliased_columns(X[rows])]
-            c, s, pv, d, info = lmm_all(X[:, kept], np.where(rows, A[:, f], np.nan)[:, None], codes,
-                                        optimizer=reml_optimizer)
+            c, s, pv, d, info = lmm_all(
+                X[:, kept], np.where(rows, A[:, f], np.nan)[:, None], codes, optimizer=reml_optimizer
+            )
             coef[f, kept], se[f, kept], pval[f, kept], df[f, kept] = c[0], s[0], pv[0], d[0]
             conv[f] = info["converged"][0]
         err[fit & ~conv] = ERR_NOCONV_MIXED
@@ -418,22 +453,25 @@ def _feature_errors(design, A_all_samples, present_rows):
     # R: length(unique(expr)) < 2, NA counting as a value
     nan_any = np.isnan(A_all_samples).any(axis=0)
     with np.errstate(invalid="ignore"):
-        lo, hi = np.nanmin(np.where(np.isnan(A_all_samples), np.inf, A_all_samples), axis=0), \
-            np.nanmax(np.where(np.isnan(A_all_samples), -np.inf, A_all_samples), axis=0)
+        lo, hi = (
+            np.nanmin(np.where(np.isnan(A_all_samples), np.inf, A_all_samples), axis=0),
+            np.nanmax(np.where(np.isnan(A_all_samples), -np.inf, A_all_samples), axis=0),
+        )
     has = np.isfinite(lo)
     n_unique = np.where(has, np.where(lo == hi, 1, 2), 0) + nan_any
     err[n_unique < 2] = ERR_SAME_LINEAR
     # a categorical fixed effect whose reference level has no non-zero sample (R checks a factor
     # whose name starts a coefficient name; level codes per sample, so interactions do not count)
     for var, levels in design.levels.items():
-        if any(c[:len(var)] == var for c in design.columns[1:]):
+        if any(c[: len(var)] == var for c in design.columns[1:]):
             none = ~(present_rows & (design.codes[var] == 0)[:, None]).any(axis=0)
             err[none & (err == None)] = ERR_BASELINE  # noqa: E711
     # lm drops unused factor levels (model.frame(drop.unused.levels = TRUE)): a categorical
     # variable left with one level among the feature's non-zero samples fails the whole fit
     for var, levels in design.levels.items():
-        n_lev = sum((present_rows & (design.codes[var] == k)[:, None]).any(axis=0).astype(int)
-                    for k in range(len(levels)))
+        n_lev = sum(
+            (present_rows & (design.codes[var] == k)[:, None]).any(axis=0).astype(int) for k in range(len(levels))
+        )
         err[(n_lev < 2) & (err == None)] = ERR_CONTRASTS  # noqa: E711
     return err
 
@@ -468,10 +506,27 @@ def _abundance_model(design, Y_all, A, P, reml_optimizer="lme4"):
     return coef, se, pval, df, err
 
 
-def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS", transform="LOG",
-                 min_abundance=0.0, min_prevalence=0.0, max_prevalence=1.0, min_variance=0.0,
-                 max_significance=0.1, augment=True, median_comparison_abundance=True,
-                 median_comparison_prevalence=False, warn_prevalence=True, seed=1, reml_optimizer="lme4"):
+def fit_maaslin3(
+    X_raw,
+    samples,
+    taxa,
+    features,
+    design,
+    *,
+    normalization="TSS",
+    transform="LOG",
+    min_abundance=0.0,
+    min_prevalence=0.0,
+    max_prevalence=1.0,
+    min_variance=0.0,
+    max_significance=0.1,
+    augment=True,
+    median_comparison_abundance=True,
+    median_comparison_prevalence=False,
+    warn_prevalence=True,
+    seed=1,
+    reml_optimizer="lme4",
+):
     """Run MaAsLin3 on ``X_raw`` (samples x features) with the built ``design``.
 
     Returns ``results`` (DataFrame, MaAsLin3 columns + ``taxon``), ``data_norm`` (normalised
@@ -480,8 +535,13 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
     norm, tr = normalization, transform
     N = X_raw.shape[0]
     Xn_all = normalize3(X_raw, norm)
-    keep, reasons = filter3(Xn_all, min_abundance=min_abundance, min_prevalence=min_prevalence,
-                            max_prevalence=max_prevalence, min_variance=min_variance)
+    keep, reasons = filter3(
+        Xn_all,
+        min_abundance=min_abundance,
+        min_prevalence=min_prevalence,
+        max_prevalence=max_prevalence,
+        min_variance=min_variance,
+    )
     kept = np.flatnonzero(keep)
     Xk = Xn_all[:, kept]
     present_all = ~np.isnan(Xk)
@@ -551,8 +611,7 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
         null_p[:] = np.nan
         for j in range(1, p):
             elig = err_p[:, j] == None  # noqa: E711
-            pn, med = median_comparison(coef_p[:, j], se_p[:, j], p_p[:, j], np.full(Fk, np.inf), elig, rng,
-                                        key=names)
+            pn, med = median_comparison(coef_p[:, j], se_p[:, j], p_p[:, j], np.full(Fk, np.inf), elig, rng, key=names)
             became = elig & np.isnan(pn) & ~np.isnan(p_p[:, j])
             err_p[became, j] = ERR_MEDIAN
             p_p[elig, j] = pn[elig]
@@ -563,8 +622,8 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
     pa_q = np.where(err_a[:, sl] == None, p_a[:, sl], np.nan)  # noqa: E711
     pp_q = np.where(err_p[:, sl] == None, p_p[:, sl], np.nan)  # noqa: E711
     q = _bh(np.concatenate([pa_q.ravel(), pp_q.ravel()]))
-    q_a = q[:pa_q.size].reshape(pa_q.shape)
-    q_p = q[pa_q.size:].reshape(pp_q.shape)
+    q_a = q[: pa_q.size].reshape(pa_q.shape)
+    q_p = q[pa_q.size :].reshape(pp_q.shape)
 
     # ---------------- warn_prevalence: abundance refit as TSS + LOG without median comparison
     if warn_prevalence:
@@ -577,12 +636,19 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
             c, _, pv, _, e2 = _abundance_model(design, Yt2, At, ~np.isnan(At), reml_optimizer)
             coef_new, p_new, err_new = c[:, sl], pv[:, sl], e2[:, sl]
         qn = _bh(np.concatenate([np.where(err_new == None, p_new, np.nan).ravel(), pp_q.ravel()]))  # noqa: E711
-        q_new = qn[:p_new.size].reshape(p_new.shape)
+        q_new = qn[: p_new.size].reshape(p_new.shape)
         cp = coef_p[:, sl]
-        flag = (~np.isnan(cp) & ~np.isnan(coef_new) & ~np.isnan(p_p[:, sl]) & ~np.isnan(p_new)
-                & (err_p[:, sl] == None) & (err_new == None)  # noqa: E711
-                & (q_new < max_significance) & (np.sign(cp) == np.sign(coef_new))
-                & (np.abs(coef_new) > np.abs(cp)))
+        flag = (
+            ~np.isnan(cp)
+            & ~np.isnan(coef_new)
+            & ~np.isnan(p_p[:, sl])
+            & ~np.isnan(p_new)
+            & (err_p[:, sl] == None)  # noqa: E711 (elementwise on an object array)
+            & (err_new == None)  # noqa: E711
+            & (q_new < max_significance)
+            & (np.sign(cp) == np.sign(coef_new))
+            & (np.abs(coef_new) > np.abs(cp))
+        )
         ep = err_p[:, sl]
         ep[flag] = ERR_INDUCED
         err_p[:, sl] = ep
@@ -613,16 +679,68 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
         for c in range(1, p):
             var, val = design.terms[c]
             k = c - 1
-            recs.append((features[j], var, val, design.columns[c], coef_a[i, c], null_a[i, c], se_a[i, c],
-                         p_a[i, c], q_a[i, k], joint[i, k], q_joint[i, k], err_a[i, c], "abundance", N,
-                         int(n_not0[i]), taxa[j]))
-            recs.append((features[j], var, val, design.columns[c], coef_p[i, c], null_p[i, c], se_p[i, c],
-                         p_p[i, c], q_p[i, k], joint[i, k], q_joint[i, k], err_p[i, c], "prevalence", N,
-                         int(n_not0[i]), taxa[j]))
+            recs.append(
+                (
+                    features[j],
+                    var,
+                    val,
+                    design.columns[c],
+                    coef_a[i, c],
+                    null_a[i, c],
+                    se_a[i, c],
+                    p_a[i, c],
+                    q_a[i, k],
+                    joint[i, k],
+                    q_joint[i, k],
+                    err_a[i, c],
+                    "abundance",
+                    N,
+                    int(n_not0[i]),
+                    taxa[j],
+                )
+            )
+            recs.append(
+                (
+                    features[j],
+                    var,
+                    val,
+                    design.columns[c],
+                    coef_p[i, c],
+                    null_p[i, c],
+                    se_p[i, c],
+                    p_p[i, c],
+                    q_p[i, k],
+                    joint[i, k],
+                    q_joint[i, k],
+                    err_p[i, c],
+                    "prevalence",
+                    N,
+                    int(n_not0[i]),
+                    taxa[j],
+                )
+            )
     n_present_raw = (np.nan_to_num(X_raw) > 0).sum(axis=0)
     for j in np.flatnonzero(~keep):
-        recs.append((features[j], np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan,
-                     reasons[j], np.nan, N, int(n_present_raw[j]), taxa[j]))
+        recs.append(
+            (
+                features[j],
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                reasons[j],
+                np.nan,
+                N,
+                int(n_present_raw[j]),
+                taxa[j],
+            )
+        )
     res = pd.DataFrame.from_records(recs, columns=[*RESULT_COLUMNS, "taxon"])
     res["error"] = res["error"].astype(object).where(res["error"].notna(), None)
     # MaAsLin3's order: by qval_individual (missing last), then rows with errors at the end
@@ -631,8 +749,14 @@ def fit_maaslin3(X_raw, samples, taxa, features, design, *, normalization="TSS",
     order = np.lexsort((np.where(res["model"] == "prevalence", 1, 0), q_key.to_numpy(), is_err.to_numpy()))
     res = res.iloc[order].reset_index(drop=True)
     if (~keep).any():
-        filtered.append({"what": "features", "reason": "MaAsLin3 abundance/prevalence/variance filters (on the "
-                         "normalised table)", "n": int((~keep).sum()), "ids": [taxa[j] for j in np.flatnonzero(~keep)]})
+        filtered.append(
+            {
+                "what": "features",
+                "reason": "MaAsLin3 abundance/prevalence/variance filters (on the normalised table)",
+                "n": int((~keep).sum()),
+                "ids": [taxa[j] for j in np.flatnonzero(~keep)],
+            }
+        )
     data_norm = pd.DataFrame(np.nan_to_num(Xk, nan=0.0), index=samples, columns=[features[j] for j in kept])
     return res, data_norm, filtered, notes
 
@@ -675,10 +799,28 @@ def report_view(result):
         y = transform3(np.where(present, x, np.nan)[:, None], tr)[:, 0]
         return y, label, "abundance"
 
-    columns = [("feature", "Feature", False), ("metadata", "Metadata", False), ("value", "Value", False),
-               ("model", "Model", False), ("coef", "coef", True), ("stderr", "stderr", True), ("N", "N", True),
-               ("N_not_zero", "N not 0", True), ("pval_individual", "p", True), ("qval_individual", "q", True),
-               ("qval_joint", "q joint", True), ("error", "error / warning", False)]
-    return SimpleNamespace(params=params, notes=result.notes, filtered=result.filtered, results=conv(result.results),
-                           significant=conv(result.significant), data=data, metadata=result.metadata,
-                           outcome=outcome, columns=columns)
+    columns = [
+        ("feature", "Feature", False),
+        ("metadata", "Metadata", False),
+        ("value", "Value", False),
+        ("model", "Model", False),
+        ("coef", "coef", True),
+        ("stderr", "stderr", True),
+        ("N", "N", True),
+        ("N_not_zero", "N not 0", True),
+        ("pval_individual", "p", True),
+        ("qval_individual", "q", True),
+        ("qval_joint", "q joint", True),
+        ("error", "error / warning", False),
+    ]
+    return SimpleNamespace(
+        params=params,
+        notes=result.notes,
+        filtered=result.filtered,
+        results=conv(result.results),
+        significant=conv(result.significant),
+        data=data,
+        metadata=result.metadata,
+        outcome=outcome,
+        columns=columns,
+    )

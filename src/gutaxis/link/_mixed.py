@@ -59,7 +59,7 @@ except ImportError:  # pragma: no cover - threadpoolctl is a dependency; without
         return nullcontext()
 
 
-__all__ = ["lmm_all", "OPTIMIZERS"]
+__all__ = ["OPTIMIZERS", "lmm_all"]
 
 _LOG2PI = np.log(2 * np.pi)
 
@@ -262,8 +262,7 @@ class _DenseBackend(_Common):
         c[:, k1, :] += w
         c[:, :, k1] += w
         c[:, k1, k1] += S11_uu
-        EtE = np.stack([np.swapaxes(ZHX[:, self.fac == k], 1, 2) @ ZHX[:, self.fac == k] for k in range(K)],
-                       axis=1)
+        EtE = np.stack([np.swapaxes(ZHX[:, self.fac == k], 1, 2) @ ZHX[:, self.fac == k] for k in range(K)], axis=1)
         out.update(t=t, a=a, B=B, c=c, EtE=EtE)
         return out
 
@@ -272,8 +271,9 @@ def _grad_hess(ev, n, p):
     """Gradient and Hessian of the profiled REML deviance with respect to g."""
     r2 = ev["r2"]
     g = ev["t"] - (n - p) * ev["a"] / r2[:, None]
-    H = -ev["B"] + (n - p) * (2 * ev["c"] / r2[:, None, None]
-                              - ev["a"][:, :, None] * ev["a"][:, None, :] / (r2 ** 2)[:, None, None])
+    H = -ev["B"] + (n - p) * (
+        2 * ev["c"] / r2[:, None, None] - ev["a"][:, :, None] * ev["a"][:, None, :] / (r2**2)[:, None, None]
+    )
     return g, H
 
 
@@ -343,10 +343,10 @@ def _satterthwaite(ev, gamma, n, p, tol=1e-8):
     s2 = r2 / (n - p)
     a, t, B, c = ev["a"], ev["t"], ev["B"], ev["c"]
     dg = t - a / s2[:, None]
-    ds2 = (n - p) / s2 - r2 / s2 ** 2
+    ds2 = (n - p) / s2 - r2 / s2**2
     Hgg = -B + 2 * c / s2[:, None, None]
-    Hgs = a / (s2 ** 2)[:, None]
-    Hss = -(n - p) / s2 ** 2 + 2 * r2 / s2 ** 3
+    Hgs = a / (s2**2)[:, None]
+    Hss = -(n - p) / s2**2 + 2 * r2 / s2**3
     Hphi = np.zeros((F, K + 1, K + 1))
     Hphi[:, :K, :K] = Hgg
     Hphi[:, :K, K] = Hgs
@@ -372,7 +372,7 @@ def _satterthwaite(ev, gamma, n, p, tol=1e-8):
     grad[:, :, K] = 2 * sigma[:, None] * np.diagonal(C, axis1=1, axis2=2)
     denom = np.einsum("fji,fik,fjk->fj", grad, A, grad)
     with np.errstate(invalid="ignore", divide="ignore"):
-        df = 2 * var ** 2 / denom
+        df = 2 * var**2 / denom
     return np.sqrt(var), df
 
 
@@ -392,8 +392,9 @@ def _fit_block(X, Y, codes_list, chunk, optimizer):
         # the cross-products (X'Y, ...) may use every BLAS thread when they are large; below ~1e8
         # flops threads only cost start-up and, with other jobs on the cores, oversubscription
         with threadpool_limits(limits=1 if n * Fc * (p + 1) < 1e8 else None):
-            backend = (_DiagonalBackend(X, Yc, codes_list[0]) if len(codes_list) == 1
-                       else _DenseBackend(X, Yc, codes_list))
+            backend = (
+                _DiagonalBackend(X, Yc, codes_list[0]) if len(codes_list) == 1 else _DenseBackend(X, Yc, codes_list)
+            )
         # the optimisation is many small stacked factorisations and products: one thread
         with threadpool_limits(limits=1):
             if optimizer == "lme4":
@@ -416,8 +417,9 @@ def _fit_block(X, Y, codes_list, chunk, optimizer):
 OPTIMIZERS = ("lme4", "exact")
 
 
-def lmm_all(X: np.ndarray, Y: np.ndarray, codes_list: list[np.ndarray], *, optimizer: str = "lme4",
-            max_bytes: float = 2e8):
+def lmm_all(
+    X: np.ndarray, Y: np.ndarray, codes_list: list[np.ndarray], *, optimizer: str = "lme4", max_bytes: float = 2e8
+):
     """Fit ``Y[:, f] ~ X + (1|g_1) + ... + (1|g_K)`` by REML for every feature f.
 
     ``optimizer="lme4"`` finds the variance parameters as ``lme4::lmer`` does (its start, NLopt's

@@ -15,13 +15,31 @@ import re
 
 import numpy as np
 
-__all__ = ["NORMALIZATIONS", "TRANSFORMS", "make_names", "filter_features", "normalize", "transform"]
+__all__ = ["NORMALIZATIONS", "TRANSFORMS", "filter_features", "make_names", "normalize", "transform"]
 
 NORMALIZATIONS = ("TSS", "CLR", "NONE")
 TRANSFORMS = ("LOG", "LOGIT", "AST", "NONE")
 
-_R_RESERVED = {"if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE", "NULL",
-               "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_", "in"}
+_R_RESERVED = {
+    "if",
+    "else",
+    "repeat",
+    "while",
+    "function",
+    "for",
+    "next",
+    "break",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "Inf",
+    "NaN",
+    "NA",
+    "NA_integer_",
+    "NA_real_",
+    "NA_character_",
+    "in",
+}
 
 
 def make_names(names, unique: bool = True) -> list[str]:
@@ -94,9 +112,9 @@ def filter_features(X: np.ndarray, *, min_abundance: float, min_prevalence: floa
         tot = Z.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             P = np.where(tot > 0, Z / tot, 0.0)
-        count = (P > thr).sum(axis=0)
+        count = (thr < P).sum(axis=0)
     else:
-        count = (Z > thr).sum(axis=0)
+        count = (thr < Z).sum(axis=0)
     keep_prev = count > min_samples
     sd = np.nanstd(X, axis=0, ddof=1) if n > 1 else np.zeros(m)
     keep_var = sd > min_variance
@@ -104,8 +122,10 @@ def filter_features(X: np.ndarray, *, min_abundance: float, min_prevalence: floa
     reasons = []
     for j in range(m):
         if not keep_prev[j]:
-            reasons.append(f"filtered: present ({abund_note}) in {int(count[j])} of {n} samples; "
-                           f"min_prevalence {min_prevalence:g} needs more than {min_samples:g}")
+            reasons.append(
+                f"filtered: present ({abund_note}) in {int(count[j])} of {n} samples; "
+                f"min_prevalence {min_prevalence:g} needs more than {min_samples:g}"
+            )
         elif not keep_var[j]:
             reasons.append(f"filtered: standard deviation {sd[j]:.3g} not above min_variance {min_variance:g}")
         else:
@@ -121,9 +141,9 @@ def r_row_sums(X: np.ndarray, block_bytes: float = 64e6) -> np.ndarray:
     out = np.empty(n)
     step = max(1, int(block_bytes // (16 * max(m, 1))))
     for start in range(0, n, step):
-        block = X[start:start + step].astype(np.longdouble)
+        block = X[start : start + step].astype(np.longdouble)
         block[np.isnan(block)] = 0.0
-        out[start:start + step] = np.cumsum(block, axis=1)[:, -1] if m else 0.0
+        out[start : start + step] = np.cumsum(block, axis=1)[:, -1] if m else 0.0
     return out
 
 

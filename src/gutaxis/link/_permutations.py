@@ -24,8 +24,15 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["distance_input", "align_metadata", "permutation_batches", "block_permutation_batches", "strata_codes",
-           "gower_centered", "show_ids"]
+__all__ = [
+    "align_metadata",
+    "block_permutation_batches",
+    "distance_input",
+    "gower_centered",
+    "permutation_batches",
+    "show_ids",
+    "strata_codes",
+]
 
 
 def show_ids(ids: Sequence, limit: int = 5) -> str:
@@ -54,8 +61,11 @@ def distance_input(distance, *, metric: str | None = None, source: str = "perman
     modify it in place.
     """
     info: dict = {"input": "distance"}
-    abundance = metric is not None or _is_anndata(distance) or (
-        isinstance(distance, pd.DataFrame) and not _looks_like_distance_frame(distance))
+    abundance = (
+        metric is not None
+        or _is_anndata(distance)
+        or (isinstance(distance, pd.DataFrame) and not _looks_like_distance_frame(distance))
+    )
     if abundance:
         from ..measure import beta_diversity
 
@@ -71,51 +81,69 @@ def distance_input(distance, *, metric: str | None = None, source: str = "perman
         try:
             D = np.asarray(distance, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"cannot read a distance matrix from a {type(distance).__name__}", source=source,
-                             hint="pass a square DataFrame/ndarray of distances, or an AnnData/DataFrame of "
-                                  "abundances with metric='braycurtis' or 'jaccard'") from exc
+            raise InputError(
+                f"cannot read a distance matrix from a {type(distance).__name__}",
+                source=source,
+                hint="pass a square DataFrame/ndarray of distances, or an AnnData/DataFrame of "
+                "abundances with metric='braycurtis' or 'jaccard'",
+            ) from exc
         labels = pd.RangeIndex(D.shape[0] if D.ndim == 2 else 0, name="sample")
     _check_distance(D, labels, source)
     if labels.has_duplicates:
         dup = labels[labels.duplicated()]
-        raise InputError(f"duplicate sample ID {dup[0]!r} in the distance matrix", source=source,
-                         hint="make sample IDs unique")
+        raise InputError(
+            f"duplicate sample ID {dup[0]!r} in the distance matrix", source=source, hint="make sample IDs unique"
+        )
     return D, labels, info
 
 
 def _check_distance(D: np.ndarray, labels: pd.Index, source: str) -> None:
     if D.ndim != 2 or D.shape[0] != D.shape[1] or D.shape[0] < 3:
-        raise InputError(f"expected a square distance matrix of at least 3 samples, got shape {D.shape}",
-                         source=source, hint="pass samples x samples distances (e.g. from gutaxis.beta_diversity)")
+        raise InputError(
+            f"expected a square distance matrix of at least 3 samples, got shape {D.shape}",
+            source=source,
+            hint="pass samples x samples distances (e.g. from gutaxis.beta_diversity)",
+        )
     n = D.shape[0]
     lo, hi = float(np.min(D)), float(np.max(D))  # NaN propagates into both
     if not (np.isfinite(lo) and np.isfinite(hi)):
         bad = np.argwhere(~np.isfinite(D))[0]
-        raise InputError(f"missing or infinite distance between samples {labels[bad[0]]!r} and {labels[bad[1]]!r}",
-                         source=source,
-                         hint="remove empty samples (their Bray-Curtis/Jaccard distances are NaN) and recompute")
+        raise InputError(
+            f"missing or infinite distance between samples {labels[bad[0]]!r} and {labels[bad[1]]!r}",
+            source=source,
+            hint="remove empty samples (their Bray-Curtis/Jaccard distances are NaN) and recompute",
+        )
     if lo < 0:
         i, j = np.argwhere(D < 0)[0]
-        raise InputError(f"negative distance between samples {labels[i]!r} and {labels[j]!r}", source=source,
-                         hint="dissimilarities must be >= 0")
+        raise InputError(
+            f"negative distance between samples {labels[i]!r} and {labels[j]!r}",
+            source=source,
+            hint="dissimilarities must be >= 0",
+        )
     scale = max(hi, 1e-300)
     diag = np.abs(np.diagonal(D))
     if diag.max() > 1e-12 * scale:
         i = int(np.argmax(diag))
-        raise InputError(f"non-zero self-distance of sample {labels[i]!r}", source=source,
-                         hint="the diagonal of a distance matrix must be 0")
+        raise InputError(
+            f"non-zero self-distance of sample {labels[i]!r}",
+            source=source,
+            hint="the diagonal of a distance matrix must be 0",
+        )
     tile = 512  # compare D[I, J] with D[J, I].T tile by tile (cache friendly, no n x n temporaries)
     for i0 in range(0, n, tile):
         for j0 in range(i0, n, tile):
-            a = D[i0:i0 + tile, j0:j0 + tile]
-            b = D[j0:j0 + tile, i0:i0 + tile].T
+            a = D[i0 : i0 + tile, j0 : j0 + tile]
+            b = D[j0 : j0 + tile, i0 : i0 + tile].T
             diff = np.abs(a - b)
             if diff.max() > 1e-10 * scale:
                 i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
                 i, j = i0 + i, j0 + j
-                raise InputError(f"the distance matrix is not symmetric: d({labels[i]!r}, {labels[j]!r}) differs "
-                                 f"from d({labels[j]!r}, {labels[i]!r})", source=source,
-                                 hint="pass a symmetric matrix")
+                raise InputError(
+                    f"the distance matrix is not symmetric: d({labels[i]!r}, {labels[j]!r}) differs "
+                    f"from d({labels[j]!r}, {labels[i]!r})",
+                    source=source,
+                    hint="pass a symmetric matrix",
+                )
 
 
 def align_metadata(labels: pd.Index, metadata, *, source: str = "metadata", n_positional: bool = True) -> pd.DataFrame:
@@ -127,13 +155,19 @@ def align_metadata(labels: pd.Index, metadata, *, source: str = "metadata", n_po
     as the samples.
     """
     if not isinstance(metadata, pd.DataFrame):
-        raise InputError(f"metadata must be a pandas DataFrame indexed by sample ID, got {type(metadata).__name__}",
-                         source=source, hint="read it with gutaxis.read_metadata(path)")
+        raise InputError(
+            f"metadata must be a pandas DataFrame indexed by sample ID, got {type(metadata).__name__}",
+            source=source,
+            hint="read it with gutaxis.read_metadata(path)",
+        )
     if isinstance(labels, pd.RangeIndex) and n_positional and not _labels_match(labels, metadata.index):
         if len(metadata) != len(labels):
-            raise InputError(f"the distance matrix has {len(labels)} samples but the metadata has {len(metadata)} rows",
-                             source=source, hint="an unlabelled matrix is matched to metadata rows by position; "
-                                                 "pass a labelled DataFrame to match by sample ID")
+            raise InputError(
+                f"the distance matrix has {len(labels)} samples but the metadata has {len(metadata)} rows",
+                source=source,
+                hint="an unlabelled matrix is matched to metadata rows by position; "
+                "pass a labelled DataFrame to match by sample ID",
+            )
         out = metadata.copy()
         out.index = pd.Index(metadata.index, name="sample")
         return out
@@ -141,8 +175,9 @@ def align_metadata(labels: pd.Index, metadata, *, source: str = "metadata", n_po
     sample_ids = pd.Index([str(s) for s in labels], dtype=object)
     if meta_ids.has_duplicates:
         dup = meta_ids[meta_ids.duplicated()]
-        raise InputError(f"duplicate sample ID {dup[0]!r} in the metadata", source=source,
-                         hint="keep one row per sample")
+        raise InputError(
+            f"duplicate sample ID {dup[0]!r} in the metadata", source=source, hint="keep one row per sample"
+        )
     known_meta, known_samples = set(meta_ids), set(sample_ids)
     extra = [i for i in meta_ids if i not in known_samples]
     missing = [s for s in sample_ids if s not in known_meta]
@@ -152,9 +187,12 @@ def align_metadata(labels: pd.Index, metadata, *, source: str = "metadata", n_po
     if extra:
         problems.append(f"{len(extra)} metadata row(s) match no sample: {show_ids(extra)}")
     if problems:
-        raise InputError("; ".join(problems), source=source,
-                         hint="check that the metadata IDs are the profile's sample IDs; to test a subset, pass "
-                              "metadata.loc[samples] and the matching distances")
+        raise InputError(
+            "; ".join(problems),
+            source=source,
+            hint="check that the metadata IDs are the profile's sample IDs; to test a subset, pass "
+            "metadata.loc[samples] and the matching distances",
+        )
     out = metadata.copy()
     out.index = meta_ids
     out = out.loc[sample_ids]
@@ -173,8 +211,11 @@ def strata_codes(strata, metadata: pd.DataFrame | None, labels: pd.Index, *, sou
     if isinstance(strata, str):
         if metadata is None or strata not in metadata.columns:
             cols = [] if metadata is None else list(map(str, metadata.columns))
-            raise InputError(f"unknown strata column {strata!r}", source=source,
-                             hint=f"choose one of the metadata columns: {show_ids(cols, 10)}")
+            raise InputError(
+                f"unknown strata column {strata!r}",
+                source=source,
+                hint=f"choose one of the metadata columns: {show_ids(cols, 10)}",
+            )
         values = metadata[strata].to_numpy()
         name = strata
     elif isinstance(strata, pd.Series) and not isinstance(labels, pd.RangeIndex):
@@ -184,26 +225,36 @@ def strata_codes(strata, metadata: pd.DataFrame | None, labels: pd.Index, *, sou
             raise InputError(f"duplicate sample ID in strata {name!r}", source=source)
         missing = [str(s) for s in labels if str(s) not in by_id.index]
         if missing:
-            raise InputError(f"{len(missing)} sample(s) have no strata value: {show_ids(missing)}", source=source,
-                             hint="index the strata Series by the distance matrix's sample IDs")
+            raise InputError(
+                f"{len(missing)} sample(s) have no strata value: {show_ids(missing)}",
+                source=source,
+                hint="index the strata Series by the distance matrix's sample IDs",
+            )
         values = by_id.loc[[str(s) for s in labels]].to_numpy()
     else:
         name = "strata"
         values = np.asarray(strata, dtype=object).ravel()
         if len(values) != len(labels):
-            raise InputError(f"strata has {len(values)} values for {len(labels)} samples", source=source,
-                             hint="give one block label per sample, in the distance matrix's order")
+            raise InputError(
+                f"strata has {len(values)} values for {len(labels)} samples",
+                source=source,
+                hint="give one block label per sample, in the distance matrix's order",
+            )
     values = pd.Series(np.asarray(values), index=labels)
     bad = values.isna().to_numpy()
     if bad.any():
-        raise InputError(f"strata {name!r} is missing for {bad.sum()} sample(s): {show_ids(labels[bad])}",
-                         source=source, hint="give every sample a block, or leave those samples out")
+        raise InputError(
+            f"strata {name!r} is missing for {bad.sum()} sample(s): {show_ids(labels[bad])}",
+            source=source,
+            hint="give every sample a block, or leave those samples out",
+        )
     codes, _ = pd.factorize(values.astype(str), sort=True)
     return codes.astype(np.int64)
 
 
-def permutation_batches(n: int, permutations: int, seed, *, strata: np.ndarray | None = None,
-                        batch: int = 256) -> Iterator[np.ndarray]:
+def permutation_batches(
+    n: int, permutations: int, seed, *, strata: np.ndarray | None = None, batch: int = 256
+) -> Iterator[np.ndarray]:
     """Yield ``(b, n)`` int arrays of permutations of ``range(n)``, ``permutations`` in total.
 
     Without strata each row is ``rng.permutation(n)``. With strata (block codes per sample),
@@ -233,8 +284,9 @@ def permutation_batches(n: int, permutations: int, seed, *, strata: np.ndarray |
         yield out
 
 
-def block_permutation_batches(n_blocks: int, permutations: int, seed, *, batch: int = 256,
-                              complete: bool = False) -> Iterator[np.ndarray]:
+def block_permutation_batches(
+    n_blocks: int, permutations: int, seed, *, batch: int = 256, complete: bool = False
+) -> Iterator[np.ndarray]:
     """Yield ``(b, n_blocks)`` int arrays: row ``r`` is a permutation ``pi`` of the blocks (block ``k``
     takes the block-level values of block ``pi[k]``).
 

@@ -19,18 +19,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._validation import abundance_matrix
 from .._stats import CORRECTIONS, p_adjust
+from .._validation import abundance_matrix
 from ..errors import InputError
 from . import _design, _normalize
 
-__all__ = ["associate", "AssociationResult", "p_adjust", "MODELS", "CORRECTIONS", "RESULT_COLUMNS"]
+__all__ = ["CORRECTIONS", "MODELS", "RESULT_COLUMNS", "AssociationResult", "associate", "p_adjust"]
 
 MODELS = ("LM", "maaslin3")
 #: Columns of ``all_results.tsv`` as MaAsLin2 writes them.
 RESULT_COLUMNS = ["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0", "pval", "qval"]
-
-
 
 
 @dataclass
@@ -66,12 +64,21 @@ class AssociationResult:
         r = self.results
         n_feat = r["feature"].nunique()
         qcol = "qval_individual" if self.params.get("model") == "maaslin3" else "qval"
-        return (f"AssociationResult(model={self.params['model']!r}, {n_feat} features, "
-                f"{int(r[qcol].notna().sum())} tests, {len(self.significant)} with q <= "
-                f"{self.params['max_significance']})")
+        return (
+            f"AssociationResult(model={self.params['model']!r}, {n_feat} features, "
+            f"{int(r[qcol].notna().sum())} tests, {len(self.significant)} with q <= "
+            f"{self.params['max_significance']})"
+        )
 
-    def write(self, directory: str | os.PathLike, *, report: bool = True, overwrite: bool = False,
-              figures: bool = True, plot_variable: str | None = None) -> dict[str, Path]:
+    def write(
+        self,
+        directory: str | os.PathLike,
+        *,
+        report: bool = True,
+        overwrite: bool = False,
+        figures: bool = True,
+        plot_variable: str | None = None,
+    ) -> dict[str, Path]:
         """Write ``all_results.tsv``, ``significant_results.tsv``, ``params.json`` (and
         ``report.html`` with ``report=True``; the folder ``figures/`` with ``figures=True``, as
         MaAsLin 2 writes it: ``heatmap.pdf`` and one PDF of the plots of ``plot_variable``,
@@ -92,8 +99,12 @@ class AssociationResult:
             cols = [c for c in self.results.columns]
             for name, frame in (("all_results.tsv", self.results), ("significant_results.tsv", self.significant)):
                 frame[cols].to_csv(tmp / name, sep="\t", index=False, na_rep="NA", float_format="%.15g")
-            meta = {"params": self.params, "notes": self.notes, "filtered": self.filtered,
-                    "provenance": self.provenance}
+            meta = {
+                "params": self.params,
+                "notes": self.notes,
+                "filtered": self.filtered,
+                "provenance": self.provenance,
+            }
             (tmp / "params.json").write_text(json.dumps(meta, indent=2, default=str))
             view = self
             if (report or figures) and self.params.get("model") == "maaslin3":
@@ -108,8 +119,9 @@ class AssociationResult:
             if report:
                 from . import report_associate
 
-                report_associate.write_associate_report(view, tmp / "report.html", plot_variable=plot_variable,
-                                                        figures=drawn)
+                report_associate.write_associate_report(
+                    view, tmp / "report.html", plot_variable=plot_variable, figures=drawn
+                )
         return {name: out / name for name in names}
 
 
@@ -128,12 +140,18 @@ def _parse_reference(reference) -> dict[str, str]:
         for part in [p for p in reference.replace(";", "|").split("|") if p.strip()]:
             bits = [b.strip() for b in part.rsplit(",", 1)]  # the variable's name may hold commas
             if len(bits) != 2 or not all(bits):
-                raise InputError(f"cannot read reference {part!r}", source="reference",
-                                 hint="write 'variable,level' (several separated by ';'), e.g. 'diagnosis,nonIBD'")
+                raise InputError(
+                    f"cannot read reference {part!r}",
+                    source="reference",
+                    hint="write 'variable,level' (several separated by ';'), e.g. 'diagnosis,nonIBD'",
+                )
             out[bits[0]] = bits[1]
         return out
-    raise InputError(f"reference must be a dict or a 'variable,level' string, got {type(reference).__name__}",
-                     source="reference", hint="e.g. reference={'diagnosis': 'nonIBD'}")
+    raise InputError(
+        f"reference must be a dict or a 'variable,level' string, got {type(reference).__name__}",
+        source="reference",
+        hint="e.g. reference={'diagnosis': 'nonIBD'}",
+    )
 
 
 def _as_list(x, columns=()) -> list:
@@ -155,8 +173,7 @@ def _load(path, metadata, match: str):
 
     if isinstance(metadata, (str, os.PathLike)):
         metadata = read_metadata(metadata)
-    adata = read_profile(path, metadata=metadata, how="inner" if match == "intersection" else "exact",
-                         keep_values=True)
+    adata = read_profile(path, metadata=metadata, how="inner" if match == "intersection" else "exact", keep_values=True)
     if metadata is None:
         return adata, None
     columns = [c for c in adata.uns["provenance"]["metadata"]["columns"] if c in adata.obs.columns]
@@ -183,22 +200,33 @@ def _read_inputs(data, metadata, match: str = "exact"):
             metadata = data.obs.copy()
     elif isinstance(data, pd.DataFrame):
         frame = data
-        if metadata is not None and not frame.index.astype(str).isin(metadata.index.astype(str)).any() \
-                and frame.columns.astype(str).isin(metadata.index.astype(str)).any():
+        if (
+            metadata is not None
+            and not frame.index.astype(str).isin(metadata.index.astype(str)).any()
+            and frame.columns.astype(str).isin(metadata.index.astype(str)).any()
+        ):
             frame = frame.T  # samples were columns (MaAsLin2 accepts either orientation)
         X, samples, features = abundance_matrix(frame, name="data")
     else:
         X, samples, features = abundance_matrix(data, name="data")
     if metadata is None:
-        raise InputError("no metadata: pass metadata= or an AnnData with obs columns", source="metadata",
-                         hint="read it with gutaxis.read_metadata(path)")
+        raise InputError(
+            "no metadata: pass metadata= or an AnnData with obs columns",
+            source="metadata",
+            hint="read it with gutaxis.read_metadata(path)",
+        )
     if not isinstance(metadata, pd.DataFrame):
         raise InputError(f"metadata must be a DataFrame or a path, got {type(metadata).__name__}", source="metadata")
     import scipy.sparse as sp
 
     X = X.toarray() if sp.issparse(X) else np.asarray(X)
-    return X, pd.Index([str(s) for s in samples]), [str(f) for f in features], metadata, \
-        (data if _is_anndata(data) else None)
+    return (
+        X,
+        pd.Index([str(s) for s in samples]),
+        [str(f) for f in features],
+        metadata,
+        (data if _is_anndata(data) else None),
+    )
 
 
 def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
@@ -206,8 +234,9 @@ def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
     meta.index = pd.Index([str(i) for i in meta.index])
     dup = meta.index[meta.index.duplicated()]
     if len(dup):
-        raise InputError(f"duplicate sample ID {dup[0]!r} in the metadata", source="metadata",
-                         hint="keep one row per sample")
+        raise InputError(
+            f"duplicate sample ID {dup[0]!r} in the metadata", source="metadata", hint="keep one row per sample"
+        )
     in_meta = samples.isin(meta.index)
     extra_meta = meta.index[~meta.index.isin(samples)]
     no_meta = samples[~in_meta]
@@ -217,31 +246,54 @@ def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
 
         ids = compare_ids(samples, meta.index)
         case = f"{ids.describe_case()}; " if ids.case_only else ""
-        raise InputError(f"no sample ID of the data matches the metadata: {case}data e.g. {', '.join(samples[:3])}; "
-                         f"metadata e.g. {', '.join(meta.index[:3])}", source="metadata",
-                         hint="write the IDs alike (letter case counts)" if ids.case_only else
-                         "check the ID column of the metadata and the orientation of the table")
+        raise InputError(
+            f"no sample ID of the data matches the metadata: {case}data e.g. {', '.join(samples[:3])}; "
+            f"metadata e.g. {', '.join(meta.index[:3])}",
+            source="metadata",
+            hint="write the IDs alike (letter case counts)"
+            if ids.case_only
+            else "check the ID column of the metadata and the orientation of the table",
+        )
     if len(no_meta) or len(extra_meta):
         from ..io.metadata import compare_ids
 
         ids = compare_ids(samples, meta.index)
         parts = [ids.describe_case()] if ids.case_only else []
         if len(no_meta):
-            parts.append(f"{len(no_meta)} sample(s) have no metadata: {', '.join(no_meta[:10])}"
-                         f"{' ...' if len(no_meta) > 10 else ''}")
+            parts.append(
+                f"{len(no_meta)} sample(s) have no metadata: {', '.join(no_meta[:10])}"
+                f"{' ...' if len(no_meta) > 10 else ''}"
+            )
         if len(extra_meta):
-            parts.append(f"{len(extra_meta)} metadata row(s) match no sample: {', '.join(extra_meta[:10])}"
-                         f"{' ...' if len(extra_meta) > 10 else ''}")
+            parts.append(
+                f"{len(extra_meta)} metadata row(s) match no sample: {', '.join(extra_meta[:10])}"
+                f"{' ...' if len(extra_meta) > 10 else ''}"
+            )
         if match != "intersection":
-            raise InputError("; ".join(parts), source="metadata",
-                             hint="fix the IDs, or pass match='intersection' (CLI: --intersection) to model only "
-                                  "the samples in both")
+            raise InputError(
+                "; ".join(parts),
+                source="metadata",
+                hint="fix the IDs, or pass match='intersection' (CLI: --intersection) to model only "
+                "the samples in both",
+            )
         if len(no_meta):
-            filtered.append({"what": "samples without metadata", "reason": "left out (match='intersection')",
-                             "n": int(len(no_meta)), "ids": list(no_meta)})
+            filtered.append(
+                {
+                    "what": "samples without metadata",
+                    "reason": "left out (match='intersection')",
+                    "n": len(no_meta),
+                    "ids": list(no_meta),
+                }
+            )
         if len(extra_meta):
-            filtered.append({"what": "metadata rows matching no sample", "reason": "left out (match='intersection')",
-                             "n": int(len(extra_meta)), "ids": list(extra_meta)})
+            filtered.append(
+                {
+                    "what": "metadata rows matching no sample",
+                    "reason": "left out (match='intersection')",
+                    "n": len(extra_meta),
+                    "ids": list(extra_meta),
+                }
+            )
         notes.extend(parts)
         from ..io import FilteredWarning
 
@@ -249,10 +301,20 @@ def _match_samples(samples: pd.Index, metadata: pd.DataFrame, match: str):
     return np.asarray(in_meta), meta.loc[samples[in_meta]], filtered, notes
 
 
-def check_options(*, normalization: str = "TSS", transform: str = "LOG", model: str = "LM",
-                  min_abundance: float = 0.0, min_prevalence: float | None = None, min_variance: float = 0.0,
-                  max_significance: float | None = None, correction: str = "BH", match: str = "exact",
-                  reml_optimizer: str = "lme4", **maaslin3_options) -> dict:
+def check_options(
+    *,
+    normalization: str = "TSS",
+    transform: str = "LOG",
+    model: str = "LM",
+    min_abundance: float = 0.0,
+    min_prevalence: float | None = None,
+    min_variance: float = 0.0,
+    max_significance: float | None = None,
+    correction: str = "BH",
+    match: str = "exact",
+    reml_optimizer: str = "lme4",
+    **maaslin3_options,
+) -> dict:
     """Check the options of :func:`associate` before any work (the CLI calls it before reading the
     inputs); returns them normalised (upper-case names, the model's defaults filled in).
 
@@ -273,55 +335,97 @@ def check_options(*, normalization: str = "TSS", transform: str = "LOG", model: 
     _check_ranges(min_abundance, min_prevalence, min_variance, max_significance)
 
     if reml_optimizer not in OPTIMIZERS:
-        raise InputError(f"unknown reml_optimizer {reml_optimizer!r}", source="reml_optimizer",
-                         hint=f"use one of {', '.join(OPTIMIZERS)}")
+        raise InputError(
+            f"unknown reml_optimizer {reml_optimizer!r}",
+            source="reml_optimizer",
+            hint=f"use one of {', '.join(OPTIMIZERS)}",
+        )
     if maaslin3_options and not is_m3:
-        raise InputError(f"unexpected option(s) {', '.join(maaslin3_options)} for model={model!r}", source="model",
-                         hint="these options belong to model='maaslin3'")
+        raise InputError(
+            f"unexpected option(s) {', '.join(maaslin3_options)} for model={model!r}",
+            source="model",
+            hint="these options belong to model='maaslin3'",
+        )
     if is_m3:
         from . import _maaslin3
 
-        m3_opts = {"augment": True, "median_comparison_abundance": True, "median_comparison_prevalence": False,
-                   "warn_prevalence": True, "max_prevalence": 1.0, "seed": 1}
+        m3_opts = {
+            "augment": True,
+            "median_comparison_abundance": True,
+            "median_comparison_prevalence": False,
+            "warn_prevalence": True,
+            "max_prevalence": 1.0,
+            "seed": 1,
+        }
         unknown = [k for k in maaslin3_options if k not in m3_opts]
         if unknown:
-            raise InputError(f"unknown option(s) {', '.join(unknown)} for model='maaslin3'", source="model",
-                             hint=f"options: {', '.join(m3_opts)}")
+            raise InputError(
+                f"unknown option(s) {', '.join(unknown)} for model='maaslin3'",
+                source="model",
+                hint=f"options: {', '.join(m3_opts)}",
+            )
         m3_opts.update(maaslin3_options)
         if str(correction).upper() != "BH":
-            raise InputError("model='maaslin3' uses Benjamini-Hochberg q-values only here", source="correction",
-                             hint="use correction='BH'")
+            raise InputError(
+                "model='maaslin3' uses Benjamini-Hochberg q-values only here",
+                source="correction",
+                hint="use correction='BH'",
+            )
         if norm not in _maaslin3.NORMALIZATIONS or tr not in _maaslin3.TRANSFORMS:
-            raise InputError(f"model='maaslin3' supports normalization {', '.join(_maaslin3.NORMALIZATIONS)} and "
-                             f"transform {', '.join(_maaslin3.TRANSFORMS)}, not {norm}/{tr}", source="transform",
-                             hint="use normalization='TSS', transform='LOG' (MaAsLin3's defaults)")
+            raise InputError(
+                f"model='maaslin3' supports normalization {', '.join(_maaslin3.NORMALIZATIONS)} and "
+                f"transform {', '.join(_maaslin3.TRANSFORMS)}, not {norm}/{tr}",
+                source="transform",
+                hint="use normalization='TSS', transform='LOG' (MaAsLin3's defaults)",
+            )
     elif norm not in _normalize.NORMALIZATIONS:
-        raise InputError(f"unknown normalization {normalization!r}", source="normalization",
-                         hint=f"use one of {', '.join(_normalize.NORMALIZATIONS)}")
+        raise InputError(
+            f"unknown normalization {normalization!r}",
+            source="normalization",
+            hint=f"use one of {', '.join(_normalize.NORMALIZATIONS)}",
+        )
     if not is_m3 and tr not in _normalize.TRANSFORMS:
-        raise InputError(f"unknown transform {transform!r}", source="transform",
-                         hint=f"use one of {', '.join(_normalize.TRANSFORMS)}")
+        raise InputError(
+            f"unknown transform {transform!r}",
+            source="transform",
+            hint=f"use one of {', '.join(_normalize.TRANSFORMS)}",
+        )
     model_key = {"lm": "LM", "maaslin3": "maaslin3"}.get(str(model).lower())
     if model_key is None:
         raise InputError(f"unknown model {model!r}", source="model", hint=f"use one of {', '.join(MODELS)}")
     corr = {c.lower(): c for c in CORRECTIONS}.get(str(correction).lower())
     if corr is None:
-        raise InputError(f"unknown correction {correction!r}", source="correction",
-                         hint=f"use one of {', '.join(CORRECTIONS)}")
+        raise InputError(
+            f"unknown correction {correction!r}", source="correction", hint=f"use one of {', '.join(CORRECTIONS)}"
+        )
     if not is_m3 and tr in ("AST", "LOGIT") and norm not in ("TSS", "NONE"):
-        raise InputError(f"transform {tr} needs normalization TSS or NONE (MaAsLin2's rule), not {norm}",
-                         source="transform", hint="use normalization='TSS'")
+        raise InputError(
+            f"transform {tr} needs normalization TSS or NONE (MaAsLin2's rule), not {norm}",
+            source="transform",
+            hint="use normalization='TSS'",
+        )
     if match not in ("exact", "intersection"):
         raise InputError(f"unknown match={match!r}", source="match", hint="use 'exact' or 'intersection'")
 
-    out = {"normalization": norm, "transform": tr, "model": model_key, "correction": corr,
-           "min_abundance": float(min_abundance), "min_prevalence": float(min_prevalence),
-           "min_variance": float(min_variance), "max_significance": float(max_significance), "match": match,
-           "reml_optimizer": reml_optimizer}
+    out = {
+        "normalization": norm,
+        "transform": tr,
+        "model": model_key,
+        "correction": corr,
+        "min_abundance": float(min_abundance),
+        "min_prevalence": float(min_prevalence),
+        "min_variance": float(min_variance),
+        "max_significance": float(max_significance),
+        "match": match,
+        "reml_optimizer": reml_optimizer,
+    }
     if is_m3:
         if not (0.0 <= _number(m3_opts["max_prevalence"], "max_prevalence") <= 1.0):
-            raise InputError(f"max_prevalence must lie in [0, 1], got {m3_opts['max_prevalence']!r}",
-                             source="max_prevalence", hint="a fraction of the samples, e.g. 1.0 (the default)")
+            raise InputError(
+                f"max_prevalence must lie in [0, 1], got {m3_opts['max_prevalence']!r}",
+                source="max_prevalence",
+                hint="a fraction of the samples, e.g. 1.0 (the default)",
+            )
         out["maaslin3_options"] = m3_opts
     return out
 
@@ -332,26 +436,36 @@ def _number(value, name: str) -> float:
     except (TypeError, ValueError):
         x = float("nan")
     if not np.isfinite(x):
-        raise InputError(f"{name} must be a finite number, got {value!r}", source=name,
-                         hint=f"CLI: --{name.replace('_', '-')} with a number")
+        raise InputError(
+            f"{name} must be a finite number, got {value!r}",
+            source=name,
+            hint=f"CLI: --{name.replace('_', '-')} with a number",
+        )
     return x
 
 
 def _check_ranges(min_abundance, min_prevalence, min_variance, max_significance) -> None:
     q = _number(max_significance, "max_significance")
     if not 0.0 < q <= 1.0:
-        raise InputError(f"max_significance must be a q-value threshold in (0, 1], got {max_significance!r}",
-                         source="max_significance",
-                         hint="e.g. 0.25 (MaAsLin2's default) or 0.1 (MaAsLin3's); CLI: --max-significance 0.25")
+        raise InputError(
+            f"max_significance must be a q-value threshold in (0, 1], got {max_significance!r}",
+            source="max_significance",
+            hint="e.g. 0.25 (MaAsLin2's default) or 0.1 (MaAsLin3's); CLI: --max-significance 0.25",
+        )
     prev = _number(min_prevalence, "min_prevalence")
     if not 0.0 <= prev <= 1.0:
-        raise InputError(f"min_prevalence must be a fraction of the samples in [0, 1], got {min_prevalence!r}",
-                         source="min_prevalence", hint="e.g. 0.1 (present in more than 10% of the samples); CLI: "
-                                                       "--min-prevalence 0.1")
+        raise InputError(
+            f"min_prevalence must be a fraction of the samples in [0, 1], got {min_prevalence!r}",
+            source="min_prevalence",
+            hint="e.g. 0.1 (present in more than 10% of the samples); CLI: --min-prevalence 0.1",
+        )
     for name, value in (("min_abundance", min_abundance), ("min_variance", min_variance)):
         if _number(value, name) < 0:
-            raise InputError(f"{name} must be >= 0, got {value!r}", source=name,
-                             hint=f"0 keeps every feature; CLI: --{name.replace('_', '-')} 0")
+            raise InputError(
+                f"{name} must be >= 0, got {value!r}",
+                source=name,
+                hint=f"0 keeps every feature; CLI: --{name.replace('_', '-')} 0",
+            )
 
 
 def associate(
@@ -440,10 +554,19 @@ def associate(
     -------
     AssociationResult
     """
-    opts = check_options(normalization=normalization, transform=transform, model=model,
-                         min_abundance=min_abundance, min_prevalence=min_prevalence, min_variance=min_variance,
-                         max_significance=max_significance, correction=correction, match=match,
-                         reml_optimizer=reml_optimizer, **maaslin3_options)
+    opts = check_options(
+        normalization=normalization,
+        transform=transform,
+        model=model,
+        min_abundance=min_abundance,
+        min_prevalence=min_prevalence,
+        min_variance=min_variance,
+        max_significance=max_significance,
+        correction=correction,
+        match=match,
+        reml_optimizer=reml_optimizer,
+        **maaslin3_options,
+    )
     norm, tr, model_key, corr = opts["normalization"], opts["transform"], opts["model"], opts["correction"]
     is_m3 = model_key == "maaslin3"
     min_prevalence, max_significance = opts["min_prevalence"], opts["max_significance"]
@@ -451,8 +574,11 @@ def associate(
 
     X_raw, samples, taxa, metadata, adata = _read_inputs(data, metadata, match)
     if len(taxa) == 1 and norm in ("TSS", "CLR"):
-        raise InputError(f"the table has a single feature ({taxa[0]!r}): {_single_feature(norm)}", source="data",
-                         hint="give at least 2 features or --normalization NONE (normalization='NONE' in Python)")
+        raise InputError(
+            f"the table has a single feature ({taxa[0]!r}): {_single_feature(norm)}",
+            source="data",
+            hint="give at least 2 features or --normalization NONE (normalization='NONE' in Python)",
+        )
     meta_source = str(metadata.attrs.get("source") or "metadata") if isinstance(metadata, pd.DataFrame) else "metadata"
     used, meta, filtered, notes = _match_samples(samples, metadata, match)
     X_raw = X_raw[used]
@@ -478,75 +604,129 @@ def associate(
     notes.extend(design.notes)
 
     features = _normalize.make_names(taxa)
-    params = {"formula": formula, "fixed_effects": design.fixed, "random_effects": design.random, "reference": ref,
-              "normalization": norm, "transform": tr, "model": model_key, "min_abundance": min_abundance,
-              "min_prevalence": min_prevalence, "min_variance": min_variance, "standardize": bool(standardize),
-              "max_significance": max_significance, "correction": corr, "match": match,
-              "reml_optimizer": reml_optimizer if design.groups else None,
-              "n_samples": int(len(samples)), "n_samples_modelled": int(design.rows.sum()),
-              "n_features": len(taxa)}
+    params = {
+        "formula": formula,
+        "fixed_effects": design.fixed,
+        "random_effects": design.random,
+        "reference": ref,
+        "normalization": norm,
+        "transform": tr,
+        "model": model_key,
+        "min_abundance": min_abundance,
+        "min_prevalence": min_prevalence,
+        "min_variance": min_variance,
+        "standardize": bool(standardize),
+        "max_significance": max_significance,
+        "correction": corr,
+        "match": match,
+        "reml_optimizer": reml_optimizer if design.groups else None,
+        "n_samples": len(samples),
+        "n_samples_modelled": int(design.rows.sum()),
+        "n_features": len(taxa),
+    }
     if design.interactions:
         params["interactions"] = design.interactions
     try:
         from .. import __version__
 
         params["gutaxis_version"] = __version__
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     if is_m3:
         params.update(m3_opts)
     from .._provenance import record
 
-    provenance = record("gutaxis associate", params=params, adata=adata, samples=samples_read, features=taxa,
-                        inputs={"metadata": metadata.attrs.get("source") if adata is None else None})
+    provenance = record(
+        "gutaxis associate",
+        params=params,
+        adata=adata,
+        samples=samples_read,
+        features=taxa,
+        inputs={"metadata": metadata.attrs.get("source") if adata is None else None},
+    )
     if is_m3:
         from . import _maaslin3
 
         res, data_norm, filt, m3_notes = _maaslin3.fit_maaslin3(
-            X_raw, samples, taxa, features, design, normalization=norm, transform=tr, min_abundance=min_abundance,
-            min_prevalence=min_prevalence, max_prevalence=m3_opts["max_prevalence"], min_variance=min_variance,
-            max_significance=max_significance, augment=m3_opts["augment"],
+            X_raw,
+            samples,
+            taxa,
+            features,
+            design,
+            normalization=norm,
+            transform=tr,
+            min_abundance=min_abundance,
+            min_prevalence=min_prevalence,
+            max_prevalence=m3_opts["max_prevalence"],
+            min_variance=min_variance,
+            max_significance=max_significance,
+            augment=m3_opts["augment"],
             median_comparison_abundance=m3_opts["median_comparison_abundance"],
             median_comparison_prevalence=m3_opts["median_comparison_prevalence"],
-            warn_prevalence=m3_opts["warn_prevalence"], seed=m3_opts["seed"], reml_optimizer=reml_optimizer)
+            warn_prevalence=m3_opts["warn_prevalence"],
+            seed=m3_opts["seed"],
+            reml_optimizer=reml_optimizer,
+        )
         filtered.extend(filt)
         notes.extend(m3_notes)
         if filt:
             from ..io import FilteredWarning
 
-            warnings.warn(f"{filt[0]['n']} of {len(taxa)} feature(s) filtered out (MaAsLin3 filters); their rows in "
-                          "the results say why", FilteredWarning, stacklevel=2)
-        result = AssociationResult(results=res, params=params, notes=notes, filtered=filtered, data=data_norm,
-                                   metadata=meta, provenance=provenance)
+            warnings.warn(
+                f"{filt[0]['n']} of {len(taxa)} feature(s) filtered out (MaAsLin3 filters); their rows in "
+                "the results say why",
+                FilteredWarning,
+                stacklevel=2,
+            )
+        result = AssociationResult(
+            results=res,
+            params=params,
+            notes=notes,
+            filtered=filtered,
+            data=data_norm,
+            metadata=meta,
+            provenance=provenance,
+        )
         if output is not None:
             result.write(output)
         return result
 
-    keep, reasons = _normalize.filter_features(X_raw, min_abundance=min_abundance, min_prevalence=min_prevalence,
-                                               min_variance=min_variance)
+    keep, reasons = _normalize.filter_features(
+        X_raw, min_abundance=min_abundance, min_prevalence=min_prevalence, min_variance=min_variance
+    )
     n_filt = int((~keep).sum())
     if n_filt:
         ids = [taxa[j] for j in np.flatnonzero(~keep)]
-        filtered.append({"what": "features", "reason": "abundance/prevalence/variance filters", "n": n_filt,
-                         "ids": ids})
+        filtered.append(
+            {"what": "features", "reason": "abundance/prevalence/variance filters", "n": n_filt, "ids": ids}
+        )
         from ..io import FilteredWarning
 
-        warnings.warn(f"{n_filt} of {len(taxa)} feature(s) filtered out (min_abundance {min_abundance:g}, "
-                      f"min_prevalence {min_prevalence:g}, min_variance {min_variance:g}); their rows in the "
-                      "results say why", FilteredWarning, stacklevel=2)
+        warnings.warn(
+            f"{n_filt} of {len(taxa)} feature(s) filtered out (min_abundance {min_abundance:g}, "
+            f"min_prevalence {min_prevalence:g}, min_variance {min_variance:g}); their rows in the "
+            "results say why",
+            FilteredWarning,
+            stacklevel=2,
+        )
     kept = np.flatnonzero(keep)
     if kept.size == 1 and norm in ("TSS", "CLR"):
-        raise InputError(f"only 1 of the {len(taxa)} features ({taxa[kept[0]]!r}) passes the filters "
-                         f"(min_abundance {min_abundance:g}, min_prevalence {min_prevalence:g}, min_variance "
-                         f"{min_variance:g}): {_single_feature(norm)}", source="data",
-                         hint="lower the filters, give at least 2 features, or --normalization NONE "
-                              "(normalization='NONE' in Python)")
+        raise InputError(
+            f"only 1 of the {len(taxa)} features ({taxa[kept[0]]!r}) passes the filters "
+            f"(min_abundance {min_abundance:g}, min_prevalence {min_prevalence:g}, min_variance "
+            f"{min_variance:g}): {_single_feature(norm)}",
+            source="data",
+            hint="lower the filters, give at least 2 features, or --normalization NONE "
+            "(normalization='NONE' in Python)",
+        )
     Xn = _normalize.normalize(X_raw[:, kept], norm)
     bad_tot = np.flatnonzero(~np.isfinite(Xn).all(axis=1) & np.isfinite(X_raw[:, kept]).all(axis=1))
     if bad_tot.size:
         ids = [samples[i] for i in bad_tot]
-        msg = (f"{len(ids)} sample(s) sum to zero over the kept features and cannot be normalised; they are left "
-               f"out of every model (as MaAsLin2's na.exclude does): {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+        msg = (
+            f"{len(ids)} sample(s) sum to zero over the kept features and cannot be normalised; they are left "
+            f"out of every model (as MaAsLin2's na.exclude does): {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+        )
         notes.append(msg)
         filtered.append({"what": "samples", "reason": "zero total over the kept features", "n": len(ids), "ids": ids})
         from ..io import FilteredWarning
@@ -588,20 +768,64 @@ def associate(
             err = "model fit failed (non-finite estimates)"
         for c in range(1, p):
             var, val = design.terms[c]
-            recs.append((features[j], var, val, coef[i, c], se[i, c], len(samples), int(n_not0[i]), pval[i, c],
-                         err, warn, taxa[j], df[i, c]))
+            recs.append(
+                (
+                    features[j],
+                    var,
+                    val,
+                    coef[i, c],
+                    se[i, c],
+                    len(samples),
+                    int(n_not0[i]),
+                    pval[i, c],
+                    err,
+                    warn,
+                    taxa[j],
+                    df[i, c],
+                )
+            )
     for j in np.flatnonzero(~keep):
-        recs.append((features[j], np.nan, np.nan, np.nan, np.nan, len(samples),
-                     int((np.nan_to_num(X_raw[:, j]) > 0).sum()), np.nan, reasons[j], "", taxa[j], np.nan))
-    res = pd.DataFrame.from_records(recs, columns=["feature", "metadata", "value", "coef", "stderr", "N", "N.not.0",
-                                                   "pval", "error", "warning", "taxon", "df"])
+        recs.append(
+            (
+                features[j],
+                np.nan,
+                np.nan,
+                np.nan,
+                np.nan,
+                len(samples),
+                int((np.nan_to_num(X_raw[:, j]) > 0).sum()),
+                np.nan,
+                reasons[j],
+                "",
+                taxa[j],
+                np.nan,
+            )
+        )
+    res = pd.DataFrame.from_records(
+        recs,
+        columns=[
+            "feature",
+            "metadata",
+            "value",
+            "coef",
+            "stderr",
+            "N",
+            "N.not.0",
+            "pval",
+            "error",
+            "warning",
+            "taxon",
+            "df",
+        ],
+    )
     res["qval"] = p_adjust(res["pval"].to_numpy(), corr)
     order = np.argsort(np.where(np.isnan(res["qval"]), np.inf, res["qval"]), kind="stable")
     res = res.iloc[order].reset_index(drop=True)
     res = res[[*RESULT_COLUMNS, "error", "warning", "taxon", "df"]]
     data_norm = pd.DataFrame(Xn, index=samples, columns=[features[j] for j in kept])
-    result = AssociationResult(results=res, params=params, notes=notes, filtered=filtered, data=data_norm,
-                               metadata=meta, provenance=provenance)
+    result = AssociationResult(
+        results=res, params=params, notes=notes, filtered=filtered, data=data_norm, metadata=meta, provenance=provenance
+    )
     if output is not None:
         result.write(output)
     return result

@@ -69,7 +69,6 @@ from .associate import AssociationResult
 __all__ = ["kde_mode", "linda"]
 
 
-
 def kde_mode(x: np.ndarray, n_grid: int = 512) -> float:
     """Mode of a Gaussian kernel density estimate of ``x`` (bandwidth: Silverman's rule of thumb,
     R's ``bw.nrd0``). NaN values are ignored."""
@@ -84,7 +83,7 @@ def kde_mode(x: np.ndarray, n_grid: int = 512) -> float:
     lo = min(sd, iqr / 1.34)
     if not lo > 0:
         lo = sd if sd > 0 else (abs(x[0]) if x[0] != 0 else 1.0)
-    bw = 0.9 * lo * x.size ** -0.2
+    bw = 0.9 * lo * x.size**-0.2
 
     def density(g):
         z = (g[:, None] - x[None, :]) / bw
@@ -114,8 +113,11 @@ def _bootstrap_mode_var(Xd: np.ndarray, W: np.ndarray, n_boot: int, seed) -> np.
             modes[b, c] = kde_mode(coef[c])
     ok = np.isfinite(modes[:, 1:]).all(axis=1) if p > 1 else np.ones(n_boot, bool)
     if ok.sum() < max(10, n_boot // 2):
-        raise InputError(f"only {int(ok.sum())} of {n_boot} bootstrap resamples could fit the design", source="metadata",
-                         hint="a level with very few samples: merge rare levels, or bias_se=None (the paper's tests)")
+        raise InputError(
+            f"only {int(ok.sum())} of {n_boot} bootstrap resamples could fit the design",
+            source="metadata",
+            hint="a level with very few samples: merge rare levels, or bias_se=None (the paper's tests)",
+        )
     return np.var(modes[ok], axis=0, ddof=1)
 
 
@@ -134,8 +136,11 @@ def _inputs(data, metadata, layer, match: str):
         if _is_anndata(data):
             metadata = data.obs
         else:
-            raise InputError("no metadata: pass metadata= (a DataFrame or a path) or an AnnData with obs columns",
-                             source="metadata", hint="read it with gutaxis.read_metadata(path)")
+            raise InputError(
+                "no metadata: pass metadata= (a DataFrame or a path) or an AnnData with obs columns",
+                source="metadata",
+                hint="read it with gutaxis.read_metadata(path)",
+            )
     if not isinstance(metadata, pd.DataFrame):
         raise InputError(f"metadata must be a DataFrame or a path, got {type(metadata).__name__}", source="metadata")
     X, samples, features = abundance_matrix(data, layer=layer, name="data")
@@ -144,30 +149,38 @@ def _inputs(data, metadata, layer, match: str):
     meta = metadata.copy()
     meta.index = pd.Index([str(i) for i in meta.index])
     if meta.index.has_duplicates:
-        raise InputError(f"duplicate sample ID {meta.index[meta.index.duplicated()][0]!r} in the metadata",
-                         source="metadata", hint="keep one row per sample")
+        raise InputError(
+            f"duplicate sample ID {meta.index[meta.index.duplicated()][0]!r} in the metadata",
+            source="metadata",
+            hint="keep one row per sample",
+        )
     missing = samples[~samples.isin(meta.index)]
     notes = []
     if len(missing):
         if match != "intersection" or len(missing) == len(samples):
-            raise InputError(f"{len(missing)} sample(s) of the table have no metadata row: "
-                             f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}", source="metadata",
-                             hint="add their rows, or model only the samples in both with match='intersection' "
-                                  "(CLI: --intersection)")
+            raise InputError(
+                f"{len(missing)} sample(s) of the table have no metadata row: "
+                f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
+                source="metadata",
+                hint="add their rows, or model only the samples in both with match='intersection' "
+                "(CLI: --intersection)",
+            )
         notes.append(f"{len(missing)} sample(s) without metadata left out: {', '.join(missing[:10])}")
     keep = samples.isin(meta.index)
     return X[keep], samples[keep], pd.Index([str(f) for f in features]), meta.loc[samples[keep]], notes, layer
 
 
 def _zeros(Y: np.ndarray, pseudocount: float) -> tuple[np.ndarray, dict]:
-    counts = bool(np.all(Y == np.floor(Y)))
+    counts = bool(np.all(np.floor(Y) == Y))
     if not (Y == 0).any():
         return Y, {"data_type": "counts" if counts else "proportions", "zero_handling": "none (no zeros)"}
     if counts:
         return Y + pseudocount, {"data_type": "counts", "zero_handling": f"pseudo-count {pseudocount:g} added"}
     half = 0.5 * Y[Y > 0].min()
-    return np.where(Y == 0, half, Y), {"data_type": "proportions",
-                                       "zero_handling": f"zeros replaced by half the smallest positive value ({half:g})"}
+    return np.where(Y == 0, half, Y), {
+        "data_type": "proportions",
+        "zero_handling": f"zeros replaced by half the smallest positive value ({half:g})",
+    }
 
 
 def _winsorize(Y: np.ndarray, q: float) -> np.ndarray:
@@ -175,7 +188,7 @@ def _winsorize(Y: np.ndarray, q: float) -> np.ndarray:
     P = np.divide(Y, depth, out=np.zeros_like(Y), where=depth > 0)
     cap = np.quantile(P, q, axis=0)
     P = np.minimum(P, cap[None, :])
-    return np.round(P * depth) if np.all(Y == np.floor(Y)) else P * depth
+    return np.round(P * depth) if np.all(np.floor(Y) == Y) else P * depth
 
 
 def linda(
@@ -247,13 +260,19 @@ def linda(
     except (TypeError, ValueError):
         pc = -1.0
     if not (np.isfinite(pc) and pc > 0):
-        raise InputError(f"pseudocount must be a positive number, got {pseudocount!r}", source="pseudocount",
-                         hint="the paper's 0.5 is the default")
+        raise InputError(
+            f"pseudocount must be a positive number, got {pseudocount!r}",
+            source="pseudocount",
+            hint="the paper's 0.5 is the default",
+        )
     if not 0.0 <= float(min_prevalence) < 1.0:
         raise InputError(f"min_prevalence must be in [0, 1), got {min_prevalence!r}", source="min_prevalence")
     if winsor_quantile is not None and not 0.5 < float(winsor_quantile) <= 1.0:
-        raise InputError(f"winsor_quantile must be in (0.5, 1], got {winsor_quantile!r}", source="winsor_quantile",
-                         hint="e.g. 0.97 (the authors' R package default), or None for none")
+        raise InputError(
+            f"winsor_quantile must be in (0.5, 1], got {winsor_quantile!r}",
+            source="winsor_quantile",
+            hint="e.g. 0.97 (the authors' R package default), or None for none",
+        )
     if bias_se not in (None, "bootstrap"):
         raise InputError(f"bias_se must be 'bootstrap' or None, got {bias_se!r}", source="bias_se")
     if bias_se is not None and int(n_boot) < 20:
@@ -271,10 +290,11 @@ def linda(
             fixed_effects = [s.strip() for s in _design.split_top(fixed_effects, ",") if s.strip()]
         fixed, random = list(fixed_effects or [c for c in meta.columns]), []
     if random:
-        raise InputError(f"random effects ({', '.join(random)}) are not supported by gutaxis's LinDA (fixed effects "
-                         "only)", source="formula",
-                         hint="use gutaxis.associate (MaAsLin2's mixed models) for repeated measures, or drop "
-                              "the (1|...) term")
+        raise InputError(
+            f"random effects ({', '.join(random)}) are not supported by gutaxis's LinDA (fixed effects only)",
+            source="formula",
+            hint="use gutaxis.associate (MaAsLin2's mixed models) for repeated measures, or drop the (1|...) term",
+        )
     if isinstance(reference, str):
         reference = dict(p.split(",", 1) for p in reference.split(";") if p.strip())
     design = _design.build_design(meta, fixed, [], reference, bool(standardize), source="metadata")
@@ -285,19 +305,28 @@ def linda(
     prevalence = (Xr > 0).mean(axis=0)
     keep = prevalence > float(min_prevalence)
     if keep.sum() < 2:
-        raise InputError(f"only {int(keep.sum())} feature(s) present in more than {min_prevalence:g} of the "
-                         f"{n} modelled samples", source="data",
-                         hint="LinDA needs many features (the bias is their coefficients' mode): lower "
-                              "min_prevalence or give a larger table")
+        raise InputError(
+            f"only {int(keep.sum())} feature(s) present in more than {min_prevalence:g} of the {n} modelled samples",
+            source="data",
+            hint="LinDA needs many features (the bias is their coefficients' mode): lower "
+            "min_prevalence or give a larger table",
+        )
     if keep.sum() < 20:
-        warnings.warn(f"LinDA with {int(keep.sum())} features: the mode of their coefficients (the compositional "
-                      "bias) is poorly estimated from so few", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"LinDA with {int(keep.sum())} features: the mode of their coefficients (the compositional "
+            "bias) is poorly estimated from so few",
+            UserWarning,
+            stacklevel=2,
+        )
     Y = Xr[:, keep]
     empty = np.flatnonzero(Y.sum(axis=1) <= 0)
     if len(empty):
         ids = [samples[rows][i] for i in empty[:10]]
-        raise InputError(f"{len(empty)} sample(s) have no reads in the kept features: {', '.join(ids)}",
-                         source="data", hint="remove the empty samples")
+        raise InputError(
+            f"{len(empty)} sample(s) have no reads in the kept features: {', '.join(ids)}",
+            source="data",
+            hint="remove the empty samples",
+        )
     if winsor_quantile is not None:
         Y = _winsorize(Y, float(winsor_quantile))
     Y, zero_info = _zeros(Y, pc)
@@ -306,8 +335,11 @@ def linda(
     coef, se, _, df = ols_all(design.X, W)
     p = design.X.shape[1]
     if not np.isfinite(df).any():
-        raise InputError(f"{n} samples cannot fit {p} coefficients", source="metadata",
-                         hint="use fewer fixed effects or more samples")
+        raise InputError(
+            f"{n} samples cannot fit {p} coefficients",
+            source="metadata",
+            hint="use fewer fixed effects or more samples",
+        )
     mode_var = _bootstrap_mode_var(design.X, W, int(n_boot), seed) if bias_se else np.zeros(p)
     kept = np.flatnonzero(keep)
     n_not0 = (Xr > 0).sum(axis=0)
@@ -322,37 +354,92 @@ def linda(
         with np.errstate(invalid="ignore", divide="ignore"):
             t = est / se_c
         pval = 2.0 * stats.t.sf(np.abs(t), df)
-        frames.append(pd.DataFrame({
-            "feature": [taxa[j] for j in kept], "metadata": var, "value": val, "coef": est, "stderr": se_c,
-            "N": n, "N.not.0": n_not0[kept], "pval": pval, "qval": p_adjust(pval, "BH"), "bias": bias, "bias_se": np.sqrt(mode_var[c]),
-            "stat": t, "df": df, "error": "", "warning": "", "taxon": [taxa[j] for j in kept]}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "feature": [taxa[j] for j in kept],
+                    "metadata": var,
+                    "value": val,
+                    "coef": est,
+                    "stderr": se_c,
+                    "N": n,
+                    "N.not.0": n_not0[kept],
+                    "pval": pval,
+                    "qval": p_adjust(pval, "BH"),
+                    "bias": bias,
+                    "bias_se": np.sqrt(mode_var[c]),
+                    "stat": t,
+                    "df": df,
+                    "error": "",
+                    "warning": "",
+                    "taxon": [taxa[j] for j in kept],
+                }
+            )
+        )
     res = pd.concat(frames, ignore_index=True)
     dropped = np.flatnonzero(~keep)
     if len(dropped):
-        res = pd.concat([res, pd.DataFrame({
-            "feature": [taxa[j] for j in dropped], "metadata": np.nan, "value": np.nan, "coef": np.nan,
-            "stderr": np.nan, "N": n, "N.not.0": n_not0[dropped], "pval": np.nan, "qval": np.nan, "bias": np.nan,
-            "bias_se": np.nan,
-            "stat": np.nan, "df": np.nan,
-            "error": f"present in {min_prevalence:g} or fewer of the samples (min_prevalence)", "warning": "",
-            "taxon": [taxa[j] for j in dropped]})], ignore_index=True)
+        res = pd.concat(
+            [
+                res,
+                pd.DataFrame(
+                    {
+                        "feature": [taxa[j] for j in dropped],
+                        "metadata": np.nan,
+                        "value": np.nan,
+                        "coef": np.nan,
+                        "stderr": np.nan,
+                        "N": n,
+                        "N.not.0": n_not0[dropped],
+                        "pval": np.nan,
+                        "qval": np.nan,
+                        "bias": np.nan,
+                        "bias_se": np.nan,
+                        "stat": np.nan,
+                        "df": np.nan,
+                        "error": f"present in {min_prevalence:g} or fewer of the samples (min_prevalence)",
+                        "warning": "",
+                        "taxon": [taxa[j] for j in dropped],
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
         notes.append(f"{len(dropped)} feature(s) below min_prevalence {min_prevalence:g} left out")
     order = np.argsort(np.where(np.isnan(res["qval"]), np.inf, res["qval"]), kind="stable")
     res = res.iloc[order].reset_index(drop=True)
-    params = {"model": "LinDA", "formula": formula, "fixed_effects": design.fixed, "reference": dict(reference or {}),
-              "pseudocount": pc, "min_prevalence": float(min_prevalence), "winsor_quantile": winsor_quantile,
-              "standardize": bool(standardize), "max_significance": float(max_significance), "correction": "BH",
-              "correction_scope": "per coefficient", "match": match, "layer": layer, "n_samples": int(n),
-              "n_features": len(taxa), "n_features_modelled": int(keep.sum()), "bias": biases,
-              "bias_se": {design.columns[c]: float(np.sqrt(mode_var[c])) for c in range(1, p)},
-              "bias_se_method": bias_se, "n_boot": int(n_boot) if bias_se else None, "seed": seed,
-              "citation": "Zhou et al. 2022, Genome Biology 23:95, doi:10.1186/s13059-022-02655-5", **zero_info}
+    params = {
+        "model": "LinDA",
+        "formula": formula,
+        "fixed_effects": design.fixed,
+        "reference": dict(reference or {}),
+        "pseudocount": pc,
+        "min_prevalence": float(min_prevalence),
+        "winsor_quantile": winsor_quantile,
+        "standardize": bool(standardize),
+        "max_significance": float(max_significance),
+        "correction": "BH",
+        "correction_scope": "per coefficient",
+        "match": match,
+        "layer": layer,
+        "n_samples": int(n),
+        "n_features": len(taxa),
+        "n_features_modelled": int(keep.sum()),
+        "bias": biases,
+        "bias_se": {design.columns[c]: float(np.sqrt(mode_var[c])) for c in range(1, p)},
+        "bias_se_method": bias_se,
+        "n_boot": int(n_boot) if bias_se else None,
+        "seed": seed,
+        "citation": "Zhou et al. 2022, Genome Biology 23:95, doi:10.1186/s13059-022-02655-5",
+        **zero_info,
+    }
     try:
         from .. import __version__
 
         params["gutaxis_version"] = __version__
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     data_norm = pd.DataFrame(W, index=samples[rows], columns=[taxa[j] for j in kept])
-    return AssociationResult(results=res, params=params, notes=notes, filtered=[], data=data_norm,
-                             metadata=meta.loc[samples[rows]])
+    return AssociationResult(
+        results=res, params=params, notes=notes, filtered=[], data=data_norm, metadata=meta.loc[samples[rows]]
+    )

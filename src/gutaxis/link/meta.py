@@ -47,12 +47,12 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._validation import abundance_frame
 from .._stats import p_adjust
+from .._validation import abundance_frame
 from ..errors import InputError
 from ._permutations import show_ids
 
-__all__ = ["meta_analysis", "MetaResult", "forest_plot", "per_study_associations", "read_effects"]
+__all__ = ["MetaResult", "forest_plot", "meta_analysis", "per_study_associations", "read_effects"]
 
 _REML_THRESHOLD = 1e-10
 _REML_MAXITER = 100
@@ -105,20 +105,26 @@ class MetaResult:
         eff, se = self.effects.loc[few], self.std_errors.loc[few]
         k = self.table.loc[few, "k"].astype(int)
         one = (k == 1).to_numpy()
-        out = pd.DataFrame({
-            "k": k,
-            "studies": [", ".join(map(str, row.index[row.notna()])) for _, row in eff.iterrows()],
-            "effect": np.where(one, eff.sum(axis=1, min_count=1).to_numpy(), np.nan),
-            "se": np.where(one, se.sum(axis=1, min_count=1).to_numpy(), np.nan),
-            "reason": [f"in {n} stud{'y' if n == 1 else 'ies'}; pooling needs at least {self.min_studies}"
-                       for n in k],
-        }, index=few)
+        out = pd.DataFrame(
+            {
+                "k": k,
+                "studies": [", ".join(map(str, row.index[row.notna()])) for _, row in eff.iterrows()],
+                "effect": np.where(one, eff.sum(axis=1, min_count=1).to_numpy(), np.nan),
+                "se": np.where(one, se.sum(axis=1, min_count=1).to_numpy(), np.nan),
+                "reason": [
+                    f"in {n} stud{'y' if n == 1 else 'ies'}; pooling needs at least {self.min_studies}" for n in k
+                ],
+            },
+            index=few,
+        )
         return out
 
     def __repr__(self) -> str:
-        return (f"MetaResult(method={self.method!r}, features={len(self.table)} ({len(self.pooled)} pooled, "
-                f"{len(self.table) - len(self.pooled)} in fewer than {self.min_studies} studies), "
-                f"studies={self.effects.shape[1]}, significant (q < 0.05)={int((self.table['q'] < 0.05).sum())})")
+        return (
+            f"MetaResult(method={self.method!r}, features={len(self.table)} ({len(self.pooled)} pooled, "
+            f"{len(self.table) - len(self.pooled)} in fewer than {self.min_studies} studies), "
+            f"studies={self.effects.shape[1]}, significant (q < 0.05)={int((self.table['q'] < 0.05).sum())})"
+        )
 
 
 def _as_matrix(values, name: str, study_labels, feature_labels=None) -> pd.DataFrame:
@@ -132,11 +138,16 @@ def _as_matrix(values, name: str, study_labels, feature_labels=None) -> pd.DataF
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2:
-            raise InputError(f"{name} must be a vector (one feature) or a features x studies matrix, "
-                             f"got {arr.ndim} dimensions", source="meta_analysis")
+            raise InputError(
+                f"{name} must be a vector (one feature) or a features x studies matrix, got {arr.ndim} dimensions",
+                source="meta_analysis",
+            )
         frame = pd.DataFrame(arr)
-        frame.index = feature_labels if feature_labels is not None else (
-            ["effect"] if len(arr) == 1 else [f"feature_{i + 1}" for i in range(len(arr))])
+        frame.index = (
+            feature_labels
+            if feature_labels is not None
+            else (["effect"] if len(arr) == 1 else [f"feature_{i + 1}" for i in range(len(arr))])
+        )
         frame.columns = [f"study_{j + 1}" for j in range(arr.shape[1])]
     if study_labels is not None:
         labels = list(study_labels)
@@ -205,19 +216,28 @@ def meta_analysis(
         pooled, ``.single_study`` the others; ``.inputs`` what associate outputs were read.
     """
     if isinstance(min_studies, bool) or not isinstance(min_studies, (int, np.integer)) or min_studies < 1:
-        raise InputError(f"min_studies={min_studies!r} must be a whole number >= 1", source="meta_analysis",
-                         hint="the default 2 pools features seen in at least two studies")
+        raise InputError(
+            f"min_studies={min_studies!r} must be a whole number >= 1",
+            source="meta_analysis",
+            hint="the default 2 pools features seen in at least two studies",
+        )
     min_studies = int(min_studies)
     inputs: list = []
     if std_errors is None:
         from .meta_associate import associate_effects, is_associate_output
 
-        items = list(effects.values()) if isinstance(effects, dict) else (
-            [effects] if isinstance(effects, (str, Path)) or not hasattr(effects, "__iter__") else list(effects))
+        items = (
+            list(effects.values())
+            if isinstance(effects, dict)
+            else ([effects] if isinstance(effects, (str, Path)) or not hasattr(effects, "__iter__") else list(effects))
+        )
         if not items or not all(is_associate_output(x) for x in items):
-            raise InputError("std_errors is missing", source="meta_analysis",
-                             hint="give std_errors with effect sizes, or associate outputs (folders, all_results.tsv "
-                                  "files or AssociationResult objects) as {study name: output}")
+            raise InputError(
+                "std_errors is missing",
+                source="meta_analysis",
+                hint="give std_errors with effect sizes, or associate outputs (folders, all_results.tsv "
+                "files or AssociationResult objects) as {study name: output}",
+            )
         effects, std_errors, inputs = associate_effects(effects, value_map=value_map, metadata_map=metadata_map)
     elif value_map or metadata_map:
         raise InputError("value_map and metadata_map apply to associate outputs only", source="meta_analysis")
@@ -229,8 +249,11 @@ def meta_analysis(
     Y = _as_matrix(effects, "effects", study_labels)
     S = _as_matrix(std_errors, "std_errors", study_labels, feature_labels=list(Y.index))
     if Y.shape != S.shape:
-        raise InputError(f"effects are {Y.shape[0]} x {Y.shape[1]} but std_errors {S.shape[0]} x {S.shape[1]}",
-                         source="meta_analysis", hint="give one standard error per effect")
+        raise InputError(
+            f"effects are {Y.shape[0]} x {Y.shape[1]} but std_errors {S.shape[0]} x {S.shape[1]}",
+            source="meta_analysis",
+            hint="give one standard error per effect",
+        )
     if isinstance(std_errors, pd.DataFrame) and isinstance(effects, pd.DataFrame):
         S = S.reindex(index=Y.index, columns=Y.columns)
     y, se = Y.to_numpy(), S.to_numpy()
@@ -238,8 +261,11 @@ def meta_analysis(
     bad = mask & ~(se > 0)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise InputError(f"standard error {se[i, j]!r} of feature {Y.index[i]!r} in study {Y.columns[j]!r} is not > 0",
-                         source="meta_analysis", hint="standard errors must be positive")
+        raise InputError(
+            f"standard error {se[i, j]!r} of feature {Y.index[i]!r} in study {Y.columns[j]!r} is not > 0",
+            source="meta_analysis",
+            hint="standard errors must be positive",
+        )
     v = np.where(mask, se**2, 1.0)
     y0 = np.where(mask, y, 0.0)
     k = mask.sum(axis=1)
@@ -291,9 +317,13 @@ def meta_analysis(
             trPP = sw2s - 2.0 * sw3s / sws + sw2s**2 / sws**2
             tau2_se = np.where(k > 1, np.sqrt(2.0 / trPP), np.nan)
         if (~converged).any():
-            warnings.warn(f"REML did not converge in {_REML_MAXITER} iterations for {int((~converged).sum())} "
-                          f"feature(s), e.g. {Y.index[np.flatnonzero(~converged)[0]]!r} (see the 'converged' "
-                          "column)", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"REML did not converge in {_REML_MAXITER} iterations for {int((~converged).sum())} "
+                f"feature(s), e.g. {Y.index[np.flatnonzero(~converged)[0]]!r} (see the 'converged' "
+                "column)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     ws, sws, mu = _pooled(y0, v, mask, tau2)
     with np.errstate(invalid="ignore", divide="ignore"):
         se_mu = 1.0 / np.sqrt(sws)
@@ -307,10 +337,15 @@ def meta_analysis(
     Q_df = np.maximum(k - 1, 0)
     Q_p = np.where(k > 1, stats.chi2.sf(Q, np.maximum(Q_df, 1)), np.nan)
     few = k < min_studies
-    note = np.where(k == 0, "no study has an estimate",
-                    np.where(few, np.where(k == 1, "one study", k.astype(str) + " studies")
-                             + f": not pooled (min_studies {min_studies})",
-                             np.where(k == 1, "one study: no heterogeneity estimate", "")))
+    note = np.where(
+        k == 0,
+        "no study has an estimate",
+        np.where(
+            few,
+            np.where(k == 1, "one study", k.astype(str) + " studies") + f": not pooled (min_studies {min_studies})",
+            np.where(k == 1, "one study: no heterogeneity estimate", ""),
+        ),
+    )
     pooled = (k > 0) & ~few
     est = np.where(pooled, mu, np.nan)
     se_out = np.where(pooled, se_mu, np.nan)
@@ -339,16 +374,30 @@ def meta_analysis(
         index=Y.index,
     )
     table.insert(table.columns.get_loc("p") + 1, "q", p_adjust(table["p"].to_numpy(), "BH"))
-    table.attrs["params"] = {"method": method, "level": level, "model": "random effects (metafor rma)",
-                             "min_studies": min_studies}
+    table.attrs["params"] = {
+        "method": method,
+        "level": level,
+        "model": "random effects (metafor rma)",
+        "min_studies": min_studies,
+    }
     if inputs:
-        table.attrs["params"].update({"input": "associate outputs", "value_map": dict(value_map or {}),
-                                      "metadata_map": dict(metadata_map or {})})
+        table.attrs["params"].update(
+            {"input": "associate outputs", "value_map": dict(value_map or {}), "metadata_map": dict(metadata_map or {})}
+        )
     W = pd.DataFrame(np.where(mask & pooled[:, None], weights, np.nan), index=Y.index, columns=Y.columns)
     Y = Y.where(mask)
     S = S.where(mask)
-    return MetaResult(table=table, effects=Y, std_errors=S, weights=W, method=method, level=level,
-                      params=table.attrs["params"], min_studies=min_studies, inputs=inputs)
+    return MetaResult(
+        table=table,
+        effects=Y,
+        std_errors=S,
+        weights=W,
+        method=method,
+        level=level,
+        params=table.attrs["params"],
+        min_studies=min_studies,
+        inputs=inputs,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,8 +408,11 @@ def _metadata_for(data, metadata, source: str) -> pd.DataFrame:
     if metadata is None:
         if type(data).__name__ == "AnnData":
             return data.obs
-        raise InputError("no metadata given", source=source,
-                         hint="pass metadata=DataFrame indexed by sample ID (or an AnnData with obs)")
+        raise InputError(
+            "no metadata given",
+            source=source,
+            hint="pass metadata=DataFrame indexed by sample ID (or an AnnData with obs)",
+        )
     if not isinstance(metadata, pd.DataFrame):
         raise InputError(f"metadata must be a DataFrame, got {type(metadata).__name__}", source=source)
     return metadata
@@ -428,31 +480,52 @@ def per_study_associations(
     mids = pd.Index([str(i) for i in meta.index])
     missing = ids.difference(mids, sort=False)
     if len(missing):
-        raise InputError(f"{len(missing)} sample(s) have no metadata: {show_ids(missing)}", source=source,
-                         hint="metadata must be indexed by the table's sample IDs")
+        raise InputError(
+            f"{len(missing)} sample(s) have no metadata: {show_ids(missing)}",
+            source=source,
+            hint="metadata must be indexed by the table's sample IDs",
+        )
     meta = meta.set_axis(mids).loc[ids]
     for col in (study, label):
         if col not in meta.columns:
-            raise InputError(f"unknown column {col!r}", source="metadata",
-                             hint=f"the metadata columns are: {show_ids([str(c) for c in meta.columns], 12)}")
+            raise InputError(
+                f"unknown column {col!r}",
+                source="metadata",
+                hint=f"the metadata columns are: {show_ids([str(c) for c in meta.columns], 12)}",
+            )
         bad = meta[col].isna().to_numpy()
         if bad.any():
-            raise InputError(f"column {col!r} is missing for {int(bad.sum())} sample(s): {show_ids(ids[bad])}",
-                             source="metadata", hint="fill it or leave those samples out")
+            raise InputError(
+                f"column {col!r} is missing for {int(bad.sum())} sample(s): {show_ids(ids[bad])}",
+                source="metadata",
+                hint="fill it or leave those samples out",
+            )
     lab = meta[label].astype(str).to_numpy()
     is_case = lab == str(case)
     if not is_case.any():
-        raise InputError(f"no sample has {label} == {case!r} (values: {show_ids(sorted(set(lab)), 8)})",
-                         source="metadata", hint="check the case value")
+        raise InputError(
+            f"no sample has {label} == {case!r} (values: {show_ids(sorted(set(lab)), 8)})",
+            source="metadata",
+            hint="check the case value",
+        )
     is_ctrl = ~is_case if control is None else lab == str(control)
     if not is_ctrl.any():
-        raise InputError(f"no control sample ({label} == {control!r})", source="metadata",
-                         hint=f"values are: {show_ids(sorted(set(lab)), 8)}")
+        raise InputError(
+            f"no control sample ({label} == {control!r})",
+            source="metadata",
+            hint=f"values are: {show_ids(sorted(set(lab)), 8)}",
+        )
     filtered = []
     other = ~(is_case | is_ctrl)
     if other.any():
-        filtered.append({"what": "samples neither case nor control", "reason": f"{label} not in {case!r}/{control!r}",
-                         "n": int(other.sum()), "ids": list(ids[other])})
+        filtered.append(
+            {
+                "what": "samples neither case nor control",
+                "reason": f"{label} not in {case!r}/{control!r}",
+                "n": int(other.sum()),
+                "ids": list(ids[other]),
+            }
+        )
     values = X.to_numpy()
     if transform == "log10":
         if pseudocount is None:
@@ -470,8 +543,14 @@ def per_study_associations(
         n1, n0 = len(a), len(b)
         counts.append((s, n1, n0))
         if n1 < min_samples or n0 < min_samples:
-            filtered.append({"what": f"study {s!r}", "reason": f"{n1} case(s) and {n0} control(s); at least "
-                             f"{min_samples} of each needed", "n": n1 + n0, "ids": list(ids[in_s])})
+            filtered.append(
+                {
+                    "what": f"study {s!r}",
+                    "reason": f"{n1} case(s) and {n0} control(s); at least {min_samples} of each needed",
+                    "n": n1 + n0,
+                    "ids": list(ids[in_s]),
+                }
+            )
             continue
         m1, m0 = a.mean(axis=0), b.mean(axis=0)
         ss = ((a - m1) ** 2).sum(axis=0) + ((b - m0) ** 2).sum(axis=0)
@@ -489,20 +568,31 @@ def per_study_associations(
                 S[:, j] = np.where(ok, sp_ * np.sqrt(1.0 / n1 + 1.0 / n0), np.nan)
     kept = [s for s, n1, n0 in counts if n1 >= min_samples and n0 >= min_samples]
     if not kept:
-        raise InputError(f"no study has at least {min_samples} cases and {min_samples} controls "
-                         f"({', '.join(f'{s}: {n1}/{n0}' for s, n1, n0 in counts)})", source=source,
-                         hint="lower min_samples or check the case/control labels")
+        raise InputError(
+            f"no study has at least {min_samples} cases and {min_samples} controls "
+            f"({', '.join(f'{s}: {n1}/{n0}' for s, n1, n0 in counts)})",
+            source=source,
+            hint="lower min_samples or check the case/control labels",
+        )
     for entry in filtered:
-        warnings.warn(f"{source}: {entry['n']} {entry['what']} left out ({entry['reason']})", UserWarning,
-                      stacklevel=2)
+        warnings.warn(f"{source}: {entry['n']} {entry['what']} left out ({entry['reason']})", UserWarning, stacklevel=2)
     cols = [j for j, s in enumerate(names) if s in kept]
     eff = pd.DataFrame(Y[:, cols], index=X.columns, columns=[names[j] for j in cols])
     ses = pd.DataFrame(S[:, cols], index=X.columns, columns=[names[j] for j in cols])
     res = meta_analysis(eff, ses, method=method, level=level, min_studies=min_studies)
     res.studies = pd.DataFrame(counts, columns=["study", "n_case", "n_control"]).set_index("study")
     res.studies["used"] = res.studies.index.isin(kept)
-    res.params = {**res.params, "effect": effect, "transform": transform, "pseudocount": pseudocount,
-                  "study": study, "label": label, "case": case, "control": control, "filtered": filtered}
+    res.params = {
+        **res.params,
+        "effect": effect,
+        "transform": transform,
+        "pseudocount": pseudocount,
+        "study": study,
+        "label": label,
+        "case": case,
+        "control": control,
+        "filtered": filtered,
+    }
     res.table.attrs["params"] = res.params
     return res
 
@@ -521,9 +611,12 @@ def read_effects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", source=path) from exc
     except UnicodeDecodeError as exc:
-        raise InputError("not a text file, so not an effects table", source=path,
-                         hint="an effects table is TSV/CSV (feature, study, effect, se); a profile (.h5ad, BIOM, "
-                              "...) needs --study COLUMN --label COLUMN --case VALUE") from exc
+        raise InputError(
+            "not a text file, so not an effects table",
+            source=path,
+            hint="an effects table is TSV/CSV (feature, study, effect, se); a profile (.h5ad, BIOM, "
+            "...) needs --study COLUMN --label COLUMN --case VALUE",
+        ) from exc
     first = text.splitlines()[0] if text.strip() else ""
     sep = "\t" if "\t" in first else ","
     from io import StringIO
@@ -534,9 +627,12 @@ def read_effects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     need = ["feature", "study", "effect"]
     lacking = [c for c in need if c not in cols]
     if lacking or not ({"se", "variance"} & set(cols)):
-        raise InputError(f"missing column(s) {', '.join(lacking + ([] if {'se', 'variance'} & set(cols) else ['se']))}"
-                         f" (columns: {show_ids(list(frame.columns), 8)})", source=path,
-                         hint="the effects file needs columns feature, study, effect and se (or variance)")
+        raise InputError(
+            f"missing column(s) {', '.join(lacking + ([] if {'se', 'variance'} & set(cols) else ['se']))}"
+            f" (columns: {show_ids(list(frame.columns), 8)})",
+            source=path,
+            hint="the effects file needs columns feature, study, effect and se (or variance)",
+        )
     f, s, e = frame[cols["feature"]].astype(str), frame[cols["study"]].astype(str), frame[cols["effect"]]
     if "se" in cols:
         se = pd.to_numeric(frame[cols["se"]], errors="coerce")
@@ -546,13 +642,19 @@ def read_effects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     key = pd.MultiIndex.from_arrays([f, s])
     if key.has_duplicates:
         dup = key[key.duplicated()][0]
-        raise InputError(f"feature {dup[0]!r} appears twice for study {dup[1]!r}", source=path,
-                         hint="keep one row per feature and study")
+        raise InputError(
+            f"feature {dup[0]!r} appears twice for study {dup[1]!r}",
+            source=path,
+            hint="keep one row per feature and study",
+        )
     bad = (e.isna() | se.isna()) & ~(frame[cols["effect"]].isna())
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"non-numeric effect or standard error on data row {i + 1} (feature {f.iloc[i]!r}, "
-                         f"study {s.iloc[i]!r})", source=path, hint="use numbers; leave a row out if it has none")
+        raise InputError(
+            f"non-numeric effect or standard error on data row {i + 1} (feature {f.iloc[i]!r}, study {s.iloc[i]!r})",
+            source=path,
+            hint="use numbers; leave a row out if it has none",
+        )
     long = pd.DataFrame({"feature": f, "study": s, "effect": e.to_numpy(), "se": se.to_numpy()})
     effects = long.pivot(index="feature", columns="study", values="effect")
     std_errors = long.pivot(index="feature", columns="study", values="se")

@@ -68,12 +68,18 @@ def _results_file(source) -> Path:
     if path.is_dir():
         found = path / "all_results.tsv"
         if not found.is_file():
-            raise InputError("the folder holds no all_results.tsv", source=path,
-                             hint="give a folder written by gutaxis associate (or its all_results.tsv)")
+            raise InputError(
+                "the folder holds no all_results.tsv",
+                source=path,
+                hint="give a folder written by gutaxis associate (or its all_results.tsv)",
+            )
         return found
     if not path.is_file():
-        raise InputError("no such file or folder", source=path,
-                         hint="give the output folder of gutaxis associate, or its all_results.tsv")
+        raise InputError(
+            "no such file or folder",
+            source=path,
+            hint="give the output folder of gutaxis associate, or its all_results.tsv",
+        )
     return path
 
 
@@ -100,22 +106,37 @@ def read_associate(source, name: str | None = None) -> tuple[pd.DataFrame, dict]
     if _is_result(source):
         results = source.results.copy()
         where = f"AssociationResult of study {name!r}" if name else "AssociationResult"
-        record = {"study": name, "object": "AssociationResult", "params": dict(source.params or {}),
-                  "provenance": getattr(source, "provenance", None)}
+        record = {
+            "study": name,
+            "object": "AssociationResult",
+            "params": dict(source.params or {}),
+            "provenance": getattr(source, "provenance", None),
+        }
     else:
         path = _results_file(source)
         where = str(path)
         if set(_NEEDED) - set(_header(path)):
             lacking = [c for c in _NEEDED if c not in _header(path)]
-            raise InputError(f"not an associate all_results.tsv: no column(s) {', '.join(lacking)}", source=path,
-                             hint="give the output of gutaxis associate (columns feature, metadata, value, coef, "
-                                  "stderr); an effects table (feature, study, effect, se) is read on its own")
+            raise InputError(
+                f"not an associate all_results.tsv: no column(s) {', '.join(lacking)}",
+                source=path,
+                hint="give the output of gutaxis associate (columns feature, metadata, value, coef, "
+                "stderr); an effects table (feature, study, effect, se) is read on its own",
+            )
         try:
-            results = pd.read_csv(path, sep="\t", dtype={c: str for c in KEY}, keep_default_na=False,
-                                  na_values={"coef": ["NA", ""], "stderr": ["NA", ""]})
+            results = pd.read_csv(
+                path,
+                sep="\t",
+                dtype={c: str for c in KEY},
+                keep_default_na=False,
+                na_values={"coef": ["NA", ""], "stderr": ["NA", ""]},
+            )
         except (ValueError, pd.errors.ParserError) as exc:
-            raise InputError(f"cannot read the table ({' '.join(str(exc).split())[:200]})", source=path,
-                             hint="give all_results.tsv as gutaxis associate wrote it") from exc
+            raise InputError(
+                f"cannot read the table ({' '.join(str(exc).split())[:200]})",
+                source=path,
+                hint="give all_results.tsv as gutaxis associate wrote it",
+            ) from exc
         record = {"study": name, "all_results": _file_record(path), "params_json": None, "provenance": None}
         params_path = path.parent / "params.json"
         if params_path.is_file():
@@ -123,15 +144,21 @@ def read_associate(source, name: str | None = None) -> tuple[pd.DataFrame, dict]
             try:
                 saved = json.loads(params_path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise InputError(f"params.json beside all_results.tsv is not readable JSON ({exc})",
-                                 source=params_path, hint="restore the file gutaxis associate wrote") from exc
+                raise InputError(
+                    f"params.json beside all_results.tsv is not readable JSON ({exc})",
+                    source=params_path,
+                    hint="restore the file gutaxis associate wrote",
+                ) from exc
             record["params"] = saved.get("params")
             record["provenance"] = saved.get("provenance")
     cols = _NEEDED + (["model"] if "model" in results.columns else [])
     lacking = [c for c in _NEEDED if c not in results.columns]
     if lacking:
-        raise InputError(f"the results have no column(s) {', '.join(lacking)}", source=where,
-                         hint="give the output of gutaxis associate")
+        raise InputError(
+            f"the results have no column(s) {', '.join(lacking)}",
+            source=where,
+            hint="give the output of gutaxis associate",
+        )
     frame = results[cols].copy()
     for c in KEY + (["model"] if "model" in cols else []):
         frame[c] = frame[c].astype(str)
@@ -141,25 +168,34 @@ def read_associate(source, name: str | None = None) -> tuple[pd.DataFrame, dict]
     bad = coef.isna() & ~text.isin(["", "NA", "nan", "NaN", "None"])
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"coef {frame['coef'].iloc[i]!r} of feature {frame['feature'].iloc[i]!r} is not a number",
-                         source=where, hint="give all_results.tsv as gutaxis associate wrote it")
+        raise InputError(
+            f"coef {frame['coef'].iloc[i]!r} of feature {frame['feature'].iloc[i]!r} is not a number",
+            source=where,
+            hint="give all_results.tsv as gutaxis associate wrote it",
+        )
     frame["coef"], frame["stderr"] = coef, se
     have = np.isfinite(coef.to_numpy(dtype=float)) & np.isfinite(se.to_numpy(dtype=float))
     nonpos = have & ~(se.to_numpy(dtype=float) > 0)
     if nonpos.any():
         i = int(np.flatnonzero(nonpos)[0])
-        raise InputError(f"stderr {float(se.iloc[i])!r} of feature {frame['feature'].iloc[i]!r} "
-                         f"({frame['metadata'].iloc[i]} = {frame['value'].iloc[i]}) is not > 0", source=where,
-                         hint="a coefficient without a positive standard error cannot be weighted; leave that "
-                              "row out (or set its coef to NA)")
+        raise InputError(
+            f"stderr {float(se.iloc[i])!r} of feature {frame['feature'].iloc[i]!r} "
+            f"({frame['metadata'].iloc[i]} = {frame['value'].iloc[i]}) is not > 0",
+            source=where,
+            hint="a coefficient without a positive standard error cannot be weighted; leave that "
+            "row out (or set its coef to NA)",
+        )
     record["rows"] = len(frame)
     record["rows_without_estimate"] = int((~have).sum())
     frame = frame[have].reset_index(drop=True)
     dup = frame.duplicated(cols[:3] + (["model"] if "model" in cols else []))
     if dup.any():
         r = frame[dup].iloc[0]
-        raise InputError(f"feature {r['feature']!r} ({r['metadata']} = {r['value']}) appears twice", source=where,
-                         hint="one row per feature, metadata and value, as gutaxis associate writes them")
+        raise InputError(
+            f"feature {r['feature']!r} ({r['metadata']} = {r['value']}) appears twice",
+            source=where,
+            hint="one row per feature, metadata and value, as gutaxis associate writes them",
+        )
     record["estimates"] = len(frame)
     return frame, record
 
@@ -175,9 +211,11 @@ def _named(inputs) -> list[tuple[str, object]]:
     names = [n for n, _ in pairs]
     seen = {n for n in names if names.count(n) > 1}
     if seen:
-        raise InputError(f"two studies are named {min(seen)!r} (names come from the output folders' names)",
-                         source="meta_analysis",
-                         hint="name each study: {name: output} in Python, --study NAME=PATH on the command line")
+        raise InputError(
+            f"two studies are named {min(seen)!r} (names come from the output folders' names)",
+            source="meta_analysis",
+            hint="name each study: {name: output} in Python, --study NAME=PATH on the command line",
+        )
     return pairs
 
 
@@ -202,8 +240,11 @@ def associate_effects(inputs, *, value_map: Mapping | None = None, metadata_map:
     """
     pairs = _named(inputs)
     if len(pairs) < 1:
-        raise InputError("no associate output given", source="meta_analysis",
-                         hint="give the output folders of gutaxis associate, one per study")
+        raise InputError(
+            "no associate output given",
+            source="meta_analysis",
+            hint="give the output folders of gutaxis associate, one per study",
+        )
     frames, records = [], []
     for name, source in pairs:
         frame, record = read_associate(source, name)
@@ -217,14 +258,21 @@ def associate_effects(inputs, *, value_map: Mapping | None = None, metadata_map:
     with_model = ["model" in f.columns for f in frames]
     if any(with_model) and not all(with_model):
         odd = [n for (n, _), m in zip(pairs, with_model) if m]
-        raise InputError(f"study {odd[0]!r} was fitted with --model maaslin3 and others with LM", source="meta_analysis",
-                         hint="pool outputs of the same model")
+        raise InputError(
+            f"study {odd[0]!r} was fitted with --model maaslin3 and others with LM",
+            source="meta_analysis",
+            hint="pool outputs of the same model",
+        )
     key = KEY + (["model"] if all(with_model) else [])
     long = pd.concat(frames, ignore_index=True)
     if (dup := long.duplicated(key + ["study"])).any():  # renames (value_map) that merged two rows
         r = long[dup].iloc[0]
-        raise InputError(f"after renaming, feature {r['feature']!r} has two rows {r['metadata']} = {r['value']} in "
-                         f"study {r['study']!r}", source="meta_analysis", hint="rename values to distinct names")
+        raise InputError(
+            f"after renaming, feature {r['feature']!r} has two rows {r['metadata']} = {r['value']} in "
+            f"study {r['study']!r}",
+            source="meta_analysis",
+            hint="rename values to distinct names",
+        )
     studies = [n for n, _ in pairs]
     _warn_disjoint_values(long, studies)
     effects = long.pivot_table(index=key, columns="study", values="coef", aggfunc="first", sort=False)
@@ -251,6 +299,10 @@ def _warn_disjoint_values(long: pd.DataFrame, studies: list[str]) -> None:
         if (counts >= 2).any():
             continue
         listed = "; ".join(f"{s}: {', '.join(v[:4])}" for s, v in values.items())
-        warnings.warn(f"metadata {meta!r} has no value in two studies ({listed}), so none of its rows can be pooled; "
-                      "if these name the same level (the same reference level in each study), rename them: "
-                      "value_map={'old': 'new'} (gutaxis meta --value-map OLD=NEW)", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"metadata {meta!r} has no value in two studies ({listed}), so none of its rows can be pooled; "
+            "if these name the same level (the same reference level in each study), rename them: "
+            "value_map={'old': 'new'} (gutaxis meta --value-map OLD=NEW)",
+            UserWarning,
+            stacklevel=3,
+        )

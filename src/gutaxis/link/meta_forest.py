@@ -32,10 +32,16 @@ def feature_key(table, feature):
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
-            raise InputError(f"feature {feature!r} has {len(hits)} rows (one per metadata and value)",
-                             source="forest_plot", hint=f"name one as a tuple, e.g. {hits[0]!r}")
-    raise InputError(f"unknown feature {feature!r}", source="forest_plot",
-                     hint=f"features are e.g. {show_ids([str(k) for k in table.index], 3)}")
+            raise InputError(
+                f"feature {feature!r} has {len(hits)} rows (one per metadata and value)",
+                source="forest_plot",
+                hint=f"name one as a tuple, e.g. {hits[0]!r}",
+            )
+    raise InputError(
+        f"unknown feature {feature!r}",
+        source="forest_plot",
+        hint=f"features are e.g. {show_ids([str(k) for k in table.index], 3)}",
+    )
 
 
 def feature_label(key) -> str:
@@ -61,8 +67,11 @@ def forest_plot(result, feature=None, *, path=None, title: str | None = None, ef
     table = result.table
     if feature is None:
         if len(table) != 1:
-            raise InputError("the result holds several features; name one", source="forest_plot",
-                             hint=f"e.g. feature={table.index[0]!r}")
+            raise InputError(
+                "the result holds several features; name one",
+                source="forest_plot",
+                hint=f"e.g. feature={table.index[0]!r}",
+            )
         feature = table.index[0]
     key = feature_key(table, feature)
     row = table.loc[key]
@@ -103,22 +112,30 @@ def forest_plot(result, feature=None, *, path=None, title: str | None = None, ef
         if not pooled:
             head = f"{name}\nin {n} stud{'y' if n == 1 else 'ies'}: no pooled estimate (at least {min_studies} needed)"
         else:
-            het = (f"tau² = {row['tau2']:.3g}, I² = {row['I2']:.1f}%, Q = {row['Q']:.2f} (df {int(row['Q_df'])}, "
-                   f"p = {row['Q_p']:.2g})" if row["k"] > 1 else "one study")
+            het = (
+                f"tau² = {row['tau2']:.3g}, I² = {row['I2']:.1f}%, Q = {row['Q']:.2f} (df {int(row['Q_df'])}, "
+                f"p = {row['Q_p']:.2g})"
+                if row["k"] > 1
+                else "one study"
+            )
             head = f"{name}\nestimate {est:.3g} [{cl:.3g}, {ch:.3g}], p = {row['p']:.2g}; {het}"
         ax.set_title(title or head, fontsize=9)
         right = ax.secondary_yaxis("right")
         right.set_yticks(list(pos) + [0.5])
-        right.set_yticklabels([f"{a:.2f} [{b:.2f}, {c:.2f}]" for a, b, c in zip(yv, lo, hi)] + [bottom_right],
-                              fontsize=8)
+        right.set_yticklabels(
+            [f"{a:.2f} [{b:.2f}, {c:.2f}]" for a, b, c in zip(yv, lo, hi)] + [bottom_right], fontsize=8
+        )
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         fig.tight_layout()
         if path is not None:
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, format=path.suffix.lstrip(".") or "svg", metadata={"Date": None} if
-                        path.suffix in ("", ".svg") else None)
+            fig.savefig(
+                path,
+                format=path.suffix.lstrip(".") or "svg",
+                metadata={"Date": None} if path.suffix in ("", ".svg") else None,
+            )
     return fig
 
 

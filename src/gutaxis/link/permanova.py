@@ -75,7 +75,7 @@ from ._permutations import (
     strata_codes,
 )
 
-__all__ = ["permanova", "parse_formula", "PermutationWarning"]
+__all__ = ["PermutationWarning", "parse_formula", "permanova"]
 
 
 class PermutationWarning(UserWarning):
@@ -115,11 +115,13 @@ def _variable(text: str, spec: str) -> tuple[str, bool]:
     if len(t) >= 2 and t[0] == "`" and t[-1] == "`":
         t = t[1:-1]
     elif not t or any(c in t for c in "()^-/|~`%"):
-        raise InputError(f"cannot read the term {text.strip()!r} in {spec!r}",
-                         source="formula",
-                         hint="write terms as column names joined by + (main effects), : (interaction) or * "
-                              "(both), e.g. '~ diagnosis + age'; C(column) treats a numeric column as "
-                              "categorical; quote odd column names in backticks")
+        raise InputError(
+            f"cannot read the term {text.strip()!r} in {spec!r}",
+            source="formula",
+            hint="write terms as column names joined by + (main effects), : (interaction) or * "
+            "(both), e.g. '~ diagnosis + age'; C(column) treats a numeric column as "
+            "categorical; quote odd column names in backticks",
+        )
     return t, forced
 
 
@@ -132,8 +134,11 @@ def parse_formula(formula_or_terms) -> list[Term]:
         spec = formula_or_terms.strip()
         lhs, tilde, rhs = spec.partition("~")
         if tilde and lhs.strip():
-            raise InputError(f"the formula {spec!r} has a left-hand side", source="formula",
-                             hint="PERMANOVA takes the distances as its response: write only '~ terms'")
+            raise InputError(
+                f"the formula {spec!r} has a left-hand side",
+                source="formula",
+                hint="PERMANOVA takes the distances as its response: write only '~ terms'",
+            )
         pieces = split_top(rhs if tilde else spec, "+")
     else:
         spec = " + ".join(map(str, formula_or_terms))
@@ -160,8 +165,9 @@ def parse_formula(formula_or_terms) -> list[Term]:
             if all(set(term.variables) != set(t.variables) for t in terms):
                 terms.append(term)
     if not terms:
-        raise InputError(f"the formula {spec!r} has no terms", source="formula",
-                         hint="e.g. '~ Phenotype' or '~ diagnosis + age'")
+        raise InputError(
+            f"the formula {spec!r} has no terms", source="formula", hint="e.g. '~ Phenotype' or '~ diagnosis + age'"
+        )
     return sorted(terms, key=lambda t: len(t.variables))  # stable: as written within a degree
 
 
@@ -169,25 +175,29 @@ def parse_formula(formula_or_terms) -> list[Term]:
 # design
 
 
-def _variable_matrix(meta: pd.DataFrame, column: str, forced: bool, term: Term, source: str,
-                     cache: dict) -> np.ndarray:
+def _variable_matrix(meta: pd.DataFrame, column: str, forced: bool, term: Term, source: str, cache: dict) -> np.ndarray:
     key = (column, forced)
     if key in cache:
         return cache[key]
     if column not in meta.columns:
         cols = [str(c) for c in meta.columns]
-        raise InputError(f"unknown column {column!r} in term {term.label!r}", source=source,
-                         hint=f"the metadata columns are: {show_ids(cols, 12)}")
+        raise InputError(
+            f"unknown column {column!r} in term {term.label!r}",
+            source=source,
+            hint=f"the metadata columns are: {show_ids(cols, 12)}",
+        )
     values = meta[column]
     missing = values.isna().to_numpy()
     if missing.any():
-        raise InputError(f"term {term.label!r}: column {column!r} is missing for {int(missing.sum())} sample(s): "
-                         f"{show_ids(meta.index[missing])}", source=source,
-                         hint="fill the values, or leave those samples out of both the distances and the metadata")
+        raise InputError(
+            f"term {term.label!r}: column {column!r} is missing for {int(missing.sum())} sample(s): "
+            f"{show_ids(meta.index[missing])}",
+            source=source,
+            hint="fill the values, or leave those samples out of both the distances and the metadata",
+        )
     categorical = forced or not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values))
     if categorical and not forced:  # one word among numbers would make a numeric column a factor of every value
-        check_numeric_column(values, column, source=source,
-                             categorical_hint=f"write C({column}) in the formula")
+        check_numeric_column(values, column, source=source, categorical_hint=f"write C({column}) in the formula")
     if categorical:
         warn_case_variants(values.astype(str).unique(), column, source=source, stacklevel=5)
         if isinstance(values.dtype, pd.CategoricalDtype):
@@ -200,20 +210,28 @@ def _variable_matrix(meta: pd.DataFrame, column: str, forced: bool, term: Term, 
                 codes, levels = pd.factorize(values.astype(str), sort=True)
             levels = list(levels)
         if len(levels) < 2:
-            raise InputError(f"term {term.label!r}: column {column!r} has a single level ({levels[0]!r}) among the "
-                             f"{len(values)} samples", source=source,
-                             hint="a term needs at least two groups; drop it from the formula")
+            raise InputError(
+                f"term {term.label!r}: column {column!r} has a single level ({levels[0]!r}) among the "
+                f"{len(values)} samples",
+                source=source,
+                hint="a term needs at least two groups; drop it from the formula",
+            )
         X = np.zeros((len(values), len(levels)))
         X[np.arange(len(values)), codes] = 1.0
     else:
         x = values.to_numpy(dtype=np.float64)
         if not np.isfinite(x).all():
             bad = ~np.isfinite(x)
-            raise InputError(f"term {term.label!r}: column {column!r} is infinite for sample(s) "
-                             f"{show_ids(meta.index[bad])}", source=source)
+            raise InputError(
+                f"term {term.label!r}: column {column!r} is infinite for sample(s) {show_ids(meta.index[bad])}",
+                source=source,
+            )
         if np.ptp(x) == 0:
-            raise InputError(f"term {term.label!r}: column {column!r} has a single value ({x[0]!r}) for all "
-                             f"{len(x)} samples", source=source, hint="a constant term explains nothing; drop it")
+            raise InputError(
+                f"term {term.label!r}: column {column!r} has a single value ({x[0]!r}) for all {len(x)} samples",
+                source=source,
+                hint="a constant term explains nothing; drop it",
+            )
         X = x[:, None]
     cache[key] = X
     return X
@@ -262,14 +280,20 @@ def _build_design(meta: pd.DataFrame, terms: list[Term], by: str, source: str) -
         B = _complement_basis(X, Q)
         if B.shape[1] == 0:
             before = ", ".join(repr(s.label) for s in terms[:i]) or "the intercept"
-            raise InputError(f"term {t.label!r} adds nothing to the terms before it (it is aliased with {before})",
-                             source=source, hint="drop the term or one of the terms it duplicates")
+            raise InputError(
+                f"term {t.label!r} adds nothing to the terms before it (it is aliased with {before})",
+                source=source,
+                hint="drop the term or one of the terms it duplicates",
+            )
         seq.append(B)
         Q = np.hstack([Q, B])
     rank = Q.shape[1]
     if n - 1 - rank < 1:
-        raise InputError(f"the model uses {rank} degrees of freedom for {n} samples: no residual degrees of freedom "
-                         "are left", source=source, hint="use fewer terms (or fewer levels) than samples")
+        raise InputError(
+            f"the model uses {rank} degrees of freedom for {n} samples: no residual degrees of freedom are left",
+            source=source,
+            hint="use fewer terms (or fewer levels) than samples",
+        )
     if by == "terms":
         return _Design([t.label for t in terms], seq, rank, None)
     # margin: only terms not contained in a higher-order term (vegan's drop.scope)
@@ -283,8 +307,11 @@ def _build_design(meta: pd.DataFrame, terms: list[Term], by: str, source: str) -
                 Qo = np.hstack([Qo, _complement_basis(X, Qo)])
         B = _complement_basis(mats[i], Qo)
         if B.shape[1] == 0:
-            raise InputError(f"term {t.label!r} adds nothing once the other terms are in the model (it is aliased)",
-                             source=source, hint="drop it or the term it duplicates")
+            raise InputError(
+                f"term {t.label!r} adds nothing once the other terms are in the model (it is aliased)",
+                source=source,
+                hint="drop it or the term it duplicates",
+            )
         labels.append(t.label)
         bases.append(B)
     return _Design(labels, bases, rank, Q)
@@ -340,9 +367,17 @@ _MIXED_MAX_ERR = 1e-5  # float32 screening is abandoned if its relative error on
 _MIXED_CHECK = 16  # permutations of the first batch computed both ways to measure that error
 
 
-def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Callable | None,
-         precision: str = "mixed", order: np.ndarray | None = None,
-         batches: Callable[[int], Iterator[np.ndarray]] | None = None) -> _Result:
+def _run(
+    G: np.ndarray,
+    design: _Design,
+    n_perm: int,
+    seed,
+    strata,
+    progress: Callable | None,
+    precision: str = "mixed",
+    order: np.ndarray | None = None,
+    batches: Callable[[int], Iterator[np.ndarray]] | None = None,
+) -> _Result:
     """Observed sums of squares and F per tested term, and the permuted F. ``G`` is overwritten.
 
     ``precision="mixed"`` (large ``n``): permutations are screened with float32 products (twice
@@ -390,8 +425,9 @@ def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Ca
         cols = int(np.clip(_BATCH_BYTES // (8 * n), 16, 512))
         batch = max(1, cols // U.shape[1])
         done = 0
-        source = batches(batch) if batches is not None else permutation_batches(n, n_perm, seed, strata=strata,
-                                                                               batch=batch)
+        source = (
+            batches(batch) if batches is not None else permutation_batches(n, n_perm, seed, strata=strata, batch=batch)
+        )
         for perms in source:
             if order is not None and batches is None:  # drawn in sample-ID order: p[order] = order[pi]
                 mapped = np.empty_like(perms)
@@ -415,12 +451,13 @@ def _run(G: np.ndarray, design: _Design, n_perm: int, seed, strata, progress: Ca
                         rechecked += int(near.sum())
             else:
                 F = F_of(perms, L, U)[0]
-            F_perm[done:done + len(perms)] = F
+            F_perm[done : done + len(perms)] = F
             done += len(perms)
             if progress is not None:
                 progress(done, n_perm)
-    return _Result(ss_obs[0], df, float(res_obs[0]), int(df_res), total, F_obs, F_perm,
-                   "mixed" if mixed else "double", rechecked)
+    return _Result(
+        ss_obs[0], df, float(res_obs[0]), int(df_res), total, F_obs, F_perm, "mixed" if mixed else "double", rechecked
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,8 +489,9 @@ class _BlockModel:
     margins: list[np.ndarray] | None  # by="margin": per tested term, the column order with that term last
 
 
-def _block_model(meta: pd.DataFrame, codes: np.ndarray, terms: list[Term], design: _Design, by: str,
-                 source: str) -> _BlockModel:
+def _block_model(
+    meta: pd.DataFrame, codes: np.ndarray, terms: list[Term], design: _Design, by: str, source: str
+) -> _BlockModel:
     """The block-level model matrix: one row per block (its first sample's values), the columns of
     every term kept when they add to the intercept and the terms before them (as the sample-level
     design, whose ranks they reproduce: ``rank(B W) = rank(W)``)."""
@@ -491,9 +529,17 @@ def _block_model(meta: pd.DataFrame, codes: np.ndarray, terms: list[Term], desig
     return _BlockModel(W, owner, margins)
 
 
-def _block_run(S: np.ndarray, sizes: np.ndarray, total: float, model: _BlockModel, design: _Design,
-               n_terms_all: int, batches: Iterator[np.ndarray], n_perm: int,
-               progress: Callable | None) -> np.ndarray:
+def _block_run(
+    S: np.ndarray,
+    sizes: np.ndarray,
+    total: float,
+    model: _BlockModel,
+    design: _Design,
+    n_terms_all: int,
+    batches: Iterator[np.ndarray],
+    n_perm: int,
+    progress: Callable | None,
+) -> np.ndarray:
     """Permuted F per tested term for every block permutation of ``batches``: block ``k`` takes the
     block-level values of block ``pi[k]`` and keeps its size ``sizes[k]``."""
     root = np.sqrt(sizes.astype(np.float64))
@@ -515,9 +561,9 @@ def _block_run(S: np.ndarray, sizes: np.ndarray, total: float, model: _BlockMode
             for j, cols in enumerate(model.margins):
                 k = model.owner[cols[-1]]
                 Qm = np.linalg.qr(V[:, :, cols])[0]
-                last = Qm[:, :, -int((model.owner == k).sum()):]
+                last = Qm[:, :, -int((model.owner == k).sum()) :]
                 ss[:, j] = np.einsum("bic,bic->b", last, St @ last)
-        F_perm[done:done + len(perms)] = (ss / df) / ((total - fit) / df_res)[:, None]
+        F_perm[done : done + len(perms)] = (ss / df) / ((total - fit) / df_res)[:, None]
         done += len(perms)
         if progress is not None:
             progress(done, n_perm)
@@ -543,8 +589,15 @@ def _balanced_sample_batches(codes: np.ndarray, labels: pd.Index, block_batches:
     return make
 
 
-def _check_scheme(meta: pd.DataFrame, terms: list[Term], tested: list[str], codes: np.ndarray, strata_name: str,
-                  permute: str, source: str) -> tuple[bool, list[str]]:
+def _check_scheme(
+    meta: pd.DataFrame,
+    terms: list[Term],
+    tested: list[str],
+    codes: np.ndarray,
+    strata_name: str,
+    permute: str,
+    source: str,
+) -> tuple[bool, list[str]]:
     """Warn when the permutation scheme cannot test a term; return (every formula column constant
     within blocks, the columns that vary within blocks)."""
     columns = list(dict.fromkeys(c for t in terms for c, _ in t.variables))
@@ -558,14 +611,20 @@ def _check_scheme(meta: pd.DataFrame, terms: list[Term], tested: list[str], code
                 f"{source}: term {label!r} is constant within every block of {strata_name!r}: permutations within "
                 f"blocks never change it, so its p is 1 by construction, whatever the data. To test a "
                 f"{strata_name}-level term, exchange whole blocks: permute='whole' (command line: --strata "
-                f"{strata_name} --permute whole)", PermutationWarning, stacklevel=4)
+                f"{strata_name} --permute whole)",
+                PermutationWarning,
+                stacklevel=4,
+            )
         elif permute == "whole" and not constant:
             which = ", ".join(repr(c) for c in t.columns if c in varying)
             warnings.warn(
                 f"{source}: term {label!r} varies within blocks of {strata_name!r} (column {which}): whole-block "
                 f"permutations never exchange samples within a block, so its p does not test it. Test "
                 f"within-{strata_name} terms with permute='within' (command line: --strata {strata_name} "
-                f"--permute within), in a separate run", PermutationWarning, stacklevel=4)
+                f"--permute within), in a separate run",
+                PermutationWarning,
+                stacklevel=4,
+            )
     return not varying, varying
 
 
@@ -656,19 +715,45 @@ def permanova(
     Anderson (2001), doi:10.1111/j.1442-9993.2001.01070.pp.x; McArdle & Anderson (2001),
     doi:10.1890/0012-9658(2001)082[0290:FMMTCD]2.0.CO;2; vegan ``adonis2``.
     """
-    return _permanova(distance, metadata, formula_or_terms, by=by, permutations=permutations, strata=strata,
-                      permute=permute, seed=seed, metric=metric, progress=progress, precision=precision)[0]
+    return _permanova(
+        distance,
+        metadata,
+        formula_or_terms,
+        by=by,
+        permutations=permutations,
+        strata=strata,
+        permute=permute,
+        seed=seed,
+        metric=metric,
+        progress=progress,
+        precision=precision,
+    )[0]
 
 
-def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations=999, strata=None,
-               permute="within", seed=None, metric=None, progress=None, precision="mixed"):
+def _permanova(
+    distance,
+    metadata,
+    formula_or_terms,
+    *,
+    by="terms",
+    permutations=999,
+    strata=None,
+    permute="within",
+    seed=None,
+    metric=None,
+    progress=None,
+    precision="mixed",
+):
     """:func:`permanova`, also returning the engine's result (with the permuted F)."""
     source = "permanova"
     if precision not in ("mixed", "double"):
         raise InputError(f"precision={precision!r} is not one of 'mixed', 'double'", source=source)
     if by not in ("terms", "margin"):
-        raise InputError(f"by={by!r} is not one of 'terms', 'margin'", source=source,
-                         hint="'terms' tests terms sequentially, 'margin' each against all others")
+        raise InputError(
+            f"by={by!r} is not one of 'terms', 'margin'",
+            source=source,
+            hint="'terms' tests terms sequentially, 'margin' each against all others",
+        )
     try:
         n_perm = int(permutations)
     except (TypeError, ValueError):
@@ -676,20 +761,28 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
     if n_perm < 0 or n_perm != permutations:
         raise InputError(f"permutations must be a whole number >= 0, got {permutations!r}", source=source)
     if permute not in ("within", "whole"):
-        raise InputError(f"permute={permute!r} is not one of 'within', 'whole'", source=source,
-                         hint="'within' exchanges samples within their block of strata; 'whole' exchanges whole "
-                              "blocks (for terms constant within blocks, e.g. a subject's diagnosis)")
+        raise InputError(
+            f"permute={permute!r} is not one of 'within', 'whole'",
+            source=source,
+            hint="'within' exchanges samples within their block of strata; 'whole' exchanges whole "
+            "blocks (for terms constant within blocks, e.g. a subject's diagnosis)",
+        )
     if permute == "whole" and strata is None:
-        raise InputError("permute='whole' needs strata: the column whose blocks are exchanged whole", source=source,
-                         hint="e.g. strata='subject', permute='whole' (command line: --strata subject --permute "
-                              "whole)")
+        raise InputError(
+            "permute='whole' needs strata: the column whose blocks are exchanged whole",
+            source=source,
+            hint="e.g. strata='subject', permute='whole' (command line: --strata subject --permute whole)",
+        )
     terms = parse_formula(formula_or_terms)
     if metadata is None:
         if type(distance).__name__ == "AnnData":
             metadata = distance.obs
         else:
-            raise InputError("no metadata given", source=source,
-                             hint="pass a DataFrame indexed by sample ID with the formula's columns")
+            raise InputError(
+                "no metadata given",
+                source=source,
+                hint="pass a DataFrame indexed by sample ID with the formula's columns",
+            )
     D, labels, origin = distance_input(distance, metric=metric, source=source)
     meta = align_metadata(labels, metadata, source="metadata")
     codes = strata_codes(strata, meta, labels, source=source)
@@ -701,16 +794,22 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
     block_level, batches, complete = False, None, False
     if codes is not None:
         sizes = np.bincount(codes)
-        scheme = {"permute": permute, "blocks": int(len(sizes)),
-                  "block_sizes": (f"all {int(sizes[0])}" if (sizes == sizes[0]).all()
-                                  else f"{int(sizes.min())} to {int(sizes.max())}")}
+        scheme = {
+            "permute": permute,
+            "blocks": len(sizes),
+            "block_sizes": (
+                f"all {int(sizes[0])}" if (sizes == sizes[0]).all() else f"{int(sizes.min())} to {int(sizes.max())}"
+            ),
+        }
         if n_perm > 0:  # the scheme matters only when there are permutations
-            block_level, varying = _check_scheme(meta, terms, design.labels, codes, str(strata_name), permute,
-                                                 source)
+            block_level, varying = _check_scheme(meta, terms, design.labels, codes, str(strata_name), permute, source)
         if permute == "whole" and n_perm > 0:
             if len(sizes) < 2:
-                raise InputError(f"strata {strata_name!r} has a single block: there is nothing to exchange",
-                                 source=source, hint="whole-block permutations need at least two blocks")
+                raise InputError(
+                    f"strata {strata_name!r} has a single block: there is nothing to exchange",
+                    source=source,
+                    hint="whole-block permutations need at least two blocks",
+                )
             complete = math.factorial(len(sizes)) - 1 <= n_perm
             if complete:
                 n_perm = math.factorial(len(sizes)) - 1
@@ -726,9 +825,11 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
                     raise InputError(
                         f"column(s) {show_ids(varying)} vary within blocks of {strata_name!r}, whose sizes differ "
                         f"({int(sizes.min())} to {int(sizes.max())} samples): whole-block permutations can only "
-                        "move values that are constant within blocks", source=source,
+                        "move values that are constant within blocks",
+                        source=source,
                         hint=f"test the within-{strata_name} terms with permute='within' (--permute within) and the "
-                             f"{strata_name}-level terms alone with permute='whole'")
+                        f"{strata_name}-level terms alone with permute='whole'",
+                    )
                 batches = _balanced_sample_batches(codes, labels, block_batches)
     G = gower_centered(D)
     del D
@@ -741,9 +842,17 @@ def _permanova(distance, metadata, formula_or_terms, *, by="terms", permutations
         model = _block_model(meta, codes, terms, design, by, source="metadata")
         nb = len(sizes)
         batch = int(np.clip(_BATCH_BYTES // (8 * nb * model.W.shape[1] * 3), 1, 4096))
-        res.F_perm = _block_run(S, sizes, res.total, model, design, len(terms),
-                                block_permutation_batches(nb, n_perm, seed, batch=batch, complete=complete),
-                                n_perm, progress)
+        res.F_perm = _block_run(
+            S,
+            sizes,
+            res.total,
+            model,
+            design,
+            len(terms),
+            block_permutation_batches(nb, n_perm, seed, batch=batch, complete=complete),
+            n_perm,
+            progress,
+        )
     else:
         res = _run(G, design, n_perm, seed, codes, progress, precision, order, batches=batches)
     del G

@@ -33,7 +33,7 @@ import scipy.linalg
 from ..errors import InputError
 from ._permutations import align_metadata, distance_input, gower_centered, permutation_batches, show_ids
 
-__all__ = ["permdisp", "PermdispResult"]
+__all__ = ["PermdispResult", "permdisp"]
 
 _EIG_TOL = 1e-7  # vegan betadisper: axes with |lambda / lambda_1| <= TOL are dropped
 
@@ -78,12 +78,18 @@ def _grouping(grouping, labels: pd.Index, metadata, distance, source: str) -> tu
         if metadata is None and type(distance).__name__ == "AnnData":
             metadata = distance.obs
         if metadata is None:
-            raise InputError(f"grouping {grouping!r} is a column name but no metadata was given", source=source,
-                             hint="pass metadata=DataFrame, or the groups themselves (a Series indexed by sample)")
+            raise InputError(
+                f"grouping {grouping!r} is a column name but no metadata was given",
+                source=source,
+                hint="pass metadata=DataFrame, or the groups themselves (a Series indexed by sample)",
+            )
         meta = align_metadata(labels, metadata, source="metadata")
         if grouping not in meta.columns:
-            raise InputError(f"unknown column {grouping!r}", source="metadata",
-                             hint=f"the metadata columns are: {show_ids([str(c) for c in meta.columns], 12)}")
+            raise InputError(
+                f"unknown column {grouping!r}",
+                source="metadata",
+                hint=f"the metadata columns are: {show_ids([str(c) for c in meta.columns], 12)}",
+            )
         values, name = meta[grouping], grouping
     elif isinstance(grouping, pd.Series) and not isinstance(labels, pd.RangeIndex):
         values = align_metadata(labels, grouping.to_frame("group"), source="grouping")["group"]
@@ -91,18 +97,26 @@ def _grouping(grouping, labels: pd.Index, metadata, distance, source: str) -> tu
     else:
         arr = np.asarray(grouping, dtype=object).ravel()
         if len(arr) != len(labels):
-            raise InputError(f"grouping has {len(arr)} values for {len(labels)} samples", source=source,
-                             hint="give one group per sample, in the distance matrix's order")
+            raise InputError(
+                f"grouping has {len(arr)} values for {len(labels)} samples",
+                source=source,
+                hint="give one group per sample, in the distance matrix's order",
+            )
         values, name = pd.Series(arr, index=labels), "group"
     missing = values.isna().to_numpy()
     if missing.any():
-        raise InputError(f"group {name!r} is missing for {int(missing.sum())} sample(s): "
-                         f"{show_ids(labels[missing])}", source=source,
-                         hint="give every sample a group, or leave those samples out")
+        raise InputError(
+            f"group {name!r} is missing for {int(missing.sum())} sample(s): {show_ids(labels[missing])}",
+            source=source,
+            hint="give every sample a group, or leave those samples out",
+        )
     codes, levels = pd.factorize(values, sort=True)
     if len(levels) < 2:
-        raise InputError(f"group {name!r} has a single level ({levels[0]!r}): nothing to compare", source=source,
-                         hint="PERMDISP needs at least two groups")
+        raise InputError(
+            f"group {name!r} has a single level ({levels[0]!r}): nothing to compare",
+            source=source,
+            hint="PERMDISP needs at least two groups",
+        )
     return codes.astype(np.int64), list(levels), name
 
 
@@ -234,8 +248,11 @@ def permdisp(
         exceed = 0
         F0 = np.round(F_obs, 12)
         # drawn over the samples in ID order (p[order] = order[pi]): p does not depend on their order
-        order = None if isinstance(labels, pd.RangeIndex) else np.argsort(
-            np.asarray([str(x) for x in labels], dtype=object), kind="stable")
+        order = (
+            None
+            if isinstance(labels, pd.RangeIndex)
+            else np.argsort(np.asarray([str(x) for x in labels], dtype=object), kind="stable")
+        )
         for perms in permutation_batches(n, n_perm, seed, batch=max(1, 2**22 // n)):
             if order is not None:
                 mapped = np.empty_like(perms)
@@ -251,14 +268,27 @@ def permdisp(
             exceed += int(np.sum(np.round(Fp, 12) >= F0))
         p = (exceed + 1.0) / (n_perm + 1.0)
     table = pd.DataFrame(
-        {"Df": [df_b, df_w], "SumOfSqs": [ss_between, ss_within],
-         "MeanSqs": [ss_between / df_b, ss_within / df_w], "F": [F_obs, np.nan], "p": [p, np.nan]},
+        {
+            "Df": [df_b, df_w],
+            "SumOfSqs": [ss_between, ss_within],
+            "MeanSqs": [ss_between / df_b, ss_within / df_w],
+            "F": [F_obs, np.nan],
+            "p": [p, np.nan],
+        },
         index=pd.Index(["Groups", "Residual"], name="term"),
     )
     axes = [f"PCoA{i + 1}" for i in range(X.shape[1])]
-    params = {"grouping": name, "center": center, "bias_adjust": bool(bias_adjust), "permutations": n_perm,
-              "seed": seed, "distance": origin, "n_samples": n, "negative_axes": int((~pos).sum()),
-              "method": "PERMDISP (vegan betadisper + permutest equivalent)"}
+    params = {
+        "grouping": name,
+        "center": center,
+        "bias_adjust": bool(bias_adjust),
+        "permutations": n_perm,
+        "seed": seed,
+        "distance": origin,
+        "n_samples": n,
+        "negative_axes": int((~pos).sum()),
+        "method": "PERMDISP (vegan betadisper + permutest equivalent)",
+    }
     table.attrs["params"] = params
     return PermdispResult(
         table=table,

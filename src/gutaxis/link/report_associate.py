@@ -39,13 +39,25 @@ _OTHER = "#0072B2"  # Okabe-Ito blue: the other samples
 _MAX_POINTS = 3000  # points drawn per plot (a deterministic thinning above it, stated in the caption)
 _MAX_TABLE = 1000  # rows of the table of significant associations (all of them in significant_results.tsv)
 
-_DISCLAIMER = ("Associations are statistical, not causal: a feature that goes with a diagnosis or an exposure "
-               "in these samples is not shown to cause it or to be caused by it. gutaxis informs and never diagnoses.")
+_DISCLAIMER = (
+    "Associations are statistical, not causal: a feature that goes with a diagnosis or an exposure "
+    "in these samples is not shown to cause it or to be caused by it. gutaxis informs and never diagnoses."
+)
 
 #: (column, header, numeric) of the table of significant associations of ``model="LM"``
-_LM_COLUMNS = [("feature", "Feature", False), ("metadata", "Metadata", False), ("value", "Value", False),
-               ("coef", "coef", True), ("stderr", "stderr", True), ("N", "N", True), ("N.not.0", "N not 0", True),
-               ("pval", "p", True), ("qval", "q", True), ("error", "error", False), ("warning", "warning", False)]
+_LM_COLUMNS = [
+    ("feature", "Feature", False),
+    ("metadata", "Metadata", False),
+    ("value", "Value", False),
+    ("coef", "coef", True),
+    ("stderr", "stderr", True),
+    ("N", "N", True),
+    ("N.not.0", "N not 0", True),
+    ("pval", "p", True),
+    ("qval", "q", True),
+    ("error", "error", False),
+    ("warning", "warning", False),
+]
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -111,8 +123,13 @@ def _axis_label(norm: str, tr: str, what: str = "abundance", *, short: bool = Fa
     """Name of the modelled values, e.g. ``log2(relative abundance)`` (``short``: ``log2(rel. abundance)``)."""
     rel = "rel." if short else "relative"
     base = {"TSS": f"{rel} {what}", "CLR": f"CLR {what}", "NONE": what}.get(str(norm), f"{norm} {what}")
-    return {"LOG": f"log2({base})", "PLOG": f"log2({base})", "AST": f"arcsin(sqrt({base}))",
-            "LOGIT": f"logit({base})", "NONE": base}.get(str(tr), f"{tr}({base})")
+    return {
+        "LOG": f"log2({base})",
+        "PLOG": f"log2({base})",
+        "AST": f"arcsin(sqrt({base}))",
+        "LOGIT": f"logit({base})",
+        "NONE": base,
+    }.get(str(tr), f"{tr}({base})")
 
 
 def _transform_note(model_m3: bool, tr: str) -> str:
@@ -152,7 +169,7 @@ def _title(feature: str, coef_label: str) -> str:
     """``feature ~ coefficient`` on one line when short, else on two (a long name cut every 40 characters)."""
     if len(feature) + len(coef_label) <= 34:
         return f"{feature} ~ {coef_label}"
-    parts = [feature[i:i + 40] for i in range(0, len(feature), 40)] or [""]
+    parts = [feature[i : i + 40] for i in range(0, len(feature), 40)] or [""]
     return "\n".join(parts) + f"\n~ {coef_label}"
 
 
@@ -308,35 +325,55 @@ def _heatmap(result, sig: pd.DataFrame, first_n: int = 50):
                 ax.spines[side].set_visible(False)
             if panel is not None:
                 ax.set_title(f"{panel} model", loc="left")
-        cb = fig.colorbar(mesh, ax=list(axes), shrink=min(1.0, max(0.4, 14 / max(len(feats), 1))), aspect=22,
-                          pad=0.02, spacing="uniform", ticks=bounds[1:-1])
+        cb = fig.colorbar(
+            mesh,
+            ax=list(axes),
+            shrink=min(1.0, max(0.4, 14 / max(len(feats), 1))),
+            aspect=22,
+            pad=0.02,
+            spacing="uniform",
+            ticks=bounds[1:-1],
+        )
         cb.ax.set_yticklabels([f"{b:.2g}" for b in bounds[1:-1]], fontsize=8)
         cb.set_label("sign(coef) × −log10(q)")
         cb.outline.set_visible(False)
     shown = f"the {len(feats)} features with the smallest q" if len(feats) < n_sig else f"all {n_sig} features"
-    alt = (f"heatmap of the significant associations, {shown} (rows) by {len(cols)} coefficients (columns: "
-           f"{', '.join(cols)}); colour sign(coef) times -log10(q) in classes, red positive, blue negative, "
-           f"largest magnitude {vmax:.1f}.")
+    alt = (
+        f"heatmap of the significant associations, {shown} (rows) by {len(cols)} coefficients (columns: "
+        f"{', '.join(cols)}); colour sign(coef) times -log10(q) in classes, red positive, blue negative, "
+        f"largest magnitude {vmax:.1f}."
+    )
     m3 = _is_m3(result)
-    caption = ("Each coloured cell is one significant association: red, the feature is higher "
-               + ("(prevalence model: more often present) " if m3 else "")
-               + "with the coefficient's variable or level, blue, lower; the darker, the smaller q (colour classes "
-               "of −log10(q): " + ", ".join(f"{b:.2g}" for b in steps[:-1]) + "). "
-               + ("Mid grey: significant by the joint q only (its own q is above the threshold). " if m3 else "")
-               + "Light: not significant. Rows are sorted by their smallest q.")
+    caption = (
+        "Each coloured cell is one significant association: red, the feature is higher "
+        + ("(prevalence model: more often present) " if m3 else "")
+        + "with the coefficient's variable or level, blue, lower; the darker, the smaller q (colour classes "
+        "of −log10(q): "
+        + ", ".join(f"{b:.2g}" for b in steps[:-1])
+        + "). "
+        + ("Mid grey: significant by the joint q only (its own q is above the threshold). " if m3 else "")
+        + "Light: not significant. Rows are sorted by their smallest q."
+    )
     out = _svg(fig, alt, "heatmap", caption)
     # the cells of the heatmap: empty (masked) cells left out, coordinates to 0.01 pt
-    svg = re.sub(r'<path d="M ([-0-9.]+) ([-0-9.]+) \nL ([-0-9.]+) ([-0-9.]+) \nL ([-0-9.]+) ([-0-9.]+) \n'
-                 r'L ([-0-9.]+) ([-0-9.]+) \nL [-0-9.]+ [-0-9.]+ \n"',
-                 lambda m: '<path d="M ' + " L ".join(f"{float(m.group(i)):.2f} {float(m.group(i + 1)):.2f}"
-                                                      for i in (1, 3, 5, 7)) + ' z"', out.svg)
+    svg = re.sub(
+        r'<path d="M ([-0-9.]+) ([-0-9.]+) \nL ([-0-9.]+) ([-0-9.]+) \nL ([-0-9.]+) ([-0-9.]+) \n'
+        r'L ([-0-9.]+) ([-0-9.]+) \nL [-0-9.]+ [-0-9.]+ \n"',
+        lambda m: (
+            '<path d="M '
+            + " L ".join(f"{float(m.group(i)):.2f} {float(m.group(i + 1)):.2f}" for i in (1, 3, 5, 7))
+            + ' z"'
+        ),
+        out.svg,
+    )
     svg = re.sub(r'\s*<path d="[^"]*"(?: clip-path="[^"]*")? style="fill: none"/>', "", svg)
     return Figure(svg, out.alt, out.caption), len(feats), n_sig
 
 
 # ------------------------------------------------------------------------------------------- plots
-def _box_strip(ax, groups: list[np.ndarray], labels: list[str], highlight: list[bool], rng, *,
-               horizontal: bool = False) -> None:
+def _box_strip(
+    ax, groups: list[np.ndarray], labels: list[str], highlight: list[bool], rng, *, horizontal: bool = False
+) -> None:
     """Box (middle half, median) and jittered points per group; highlighted groups in vermilion."""
     from ..report.figures import _INK, _MUTED
 
@@ -350,8 +387,15 @@ def _box_strip(ax, groups: list[np.ndarray], labels: list[str], highlight: list[
             orient = {"orientation": "horizontal"}
         else:  # pragma: no cover - matplotlib < 3.10
             orient = {"vert": False}
-        bp = ax.boxplot([groups[i] for i in keep], positions=keep, widths=0.55, showfliers=False,
-                        patch_artist=True, medianprops={"color": _INK, "linewidth": 1.6}, **orient)
+        bp = ax.boxplot(
+            [groups[i] for i in keep],
+            positions=keep,
+            widths=0.55,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": _INK, "linewidth": 1.6},
+            **orient,
+        )
         for patch, i in zip(bp["boxes"], keep):
             c = _HIGHLIGHT if highlight[i] else _OTHER
             patch.set_facecolor(c + "22")
@@ -374,8 +418,13 @@ def _box_strip(ax, groups: list[np.ndarray], labels: list[str], highlight: list[
     else:
         ax.set_xticks(list(ticks))
         long = max((len(s) for s in labels), default=0) * len(labels) > 28
-        ax.set_xticklabels([_txt(s) for s in labels], rotation=30 if long else 0, ha="right" if long else "center",
-                           rotation_mode="anchor" if long else "default", fontsize=8.5)
+        ax.set_xticklabels(
+            [_txt(s) for s in labels],
+            rotation=30 if long else 0,
+            ha="right" if long else "center",
+            rotation_mode="anchor" if long else "default",
+            fontsize=8.5,
+        )
         ax.set_xlim(-0.6, len(groups) - 0.4)
     for lab, hi in zip(ax.get_yticklabels() if horizontal else ax.get_xticklabels(), highlight):
         if hi:
@@ -468,8 +517,12 @@ def _plot_interaction(result, row, name, parts, raw: bool = False):
             alt_body = f"{ylabel} of {sf} by level combination of {' / '.join(v for v, _ in cats)}"
         _setup_axes(fig, ax, title, sub)
     alt = f"{_flat(title)} ({sub}): {alt_body}, {int(ok.sum())} samples."
-    caption = _caption(result, row, int(ok.sum()), "Interaction coefficient" + (
-        f"; vermilion: the samples with {cell_label}" if cats else "") + ".")
+    caption = _caption(
+        result,
+        row,
+        int(ok.sum()),
+        "Interaction coefficient" + (f"; vermilion: the samples with {cell_label}" if cats else "") + ".",
+    )
     if raw:
         return fig
     return _svg(fig, alt, f"plot-{f}-{name}-{row.get('model', '')}", caption)
@@ -482,14 +535,26 @@ def _presence_bars(ax, groups: list[np.ndarray], labels: list[str], highlight: l
     share = [100 * float(np.mean(g)) if len(g) else 0.0 for g in groups]
     ax.bar(range(len(groups)), share, width=0.6, color=[_HIGHLIGHT if h else _OTHER for h in highlight], alpha=0.8)
     for i, g in enumerate(groups):
-        ax.annotate(f"{int(np.sum(g))}/{len(g)}", (i, share[i]), xytext=(0, 2), textcoords="offset points",
-                    ha="center", fontsize=7.5, color=_INK)
+        ax.annotate(
+            f"{int(np.sum(g))}/{len(g)}",
+            (i, share[i]),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            fontsize=7.5,
+            color=_INK,
+        )
     ax.set_ylim(0, 108)
     ax.set_ylabel("present (% of samples)")
     long = max((len(s) for s in labels), default=0) * len(labels) > 28
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels([_txt(s) for s in labels], rotation=30 if long else 0, ha="right" if long else "center",
-                       rotation_mode="anchor" if long else "default", fontsize=8.5)
+    ax.set_xticklabels(
+        [_txt(s) for s in labels],
+        rotation=30 if long else 0,
+        ha="right" if long else "center",
+        rotation_mode="anchor" if long else "default",
+        fontsize=8.5,
+    )
     for lab, hi in zip(ax.get_xticklabels(), highlight):
         if hi:
             lab.set_color(_HIGHLIGHT)
@@ -525,8 +590,14 @@ def _plot_figure(result, row, raw: bool = False):
             xv = x.to_numpy(dtype=float)
             ok &= np.isfinite(xv)
             if kind == "presence":
-                _box_strip(ax, [xv[ok & (y == 0)], xv[ok & (y == 1)]], ["absent", "present"], [False, False], rng,
-                           horizontal=True)
+                _box_strip(
+                    ax,
+                    [xv[ok & (y == 0)], xv[ok & (y == 1)]],
+                    ["absent", "present"],
+                    [False, False],
+                    rng,
+                    horizontal=True,
+                )
                 what = f"{var} of the samples without and with {sf}"
             else:
                 _scatter_line(ax, xv[ok], y[ok])
@@ -605,8 +676,9 @@ def _table(sig: pd.DataFrame, columns) -> list[list[dict]]:
 
 
 # ------------------------------------------------------------------------------------------- report
-def _context(result, *, first_n: int, max_plots: int, plot_variable: str | None = None,
-             figures: dict | None = None) -> dict:
+def _context(
+    result, *, first_n: int, max_plots: int, plot_variable: str | None = None, figures: dict | None = None
+) -> dict:
     from .. import __version__
     from ._associate_figures import plot_variable as _plot_variable
     from ._associate_figures import short_names
@@ -639,33 +711,53 @@ def _context(result, *, first_n: int, max_plots: int, plot_variable: str | None 
     fixed = [":".join(t) if isinstance(t, (list, tuple)) else str(t) for t in p.get("fixed_effects") or []]
     random = [str(r) for r in p.get("random_effects") or []]
     ms = p.get("max_significance")
-    model_label = "MaAsLin3 (abundance and prevalence models)" if m3 else "LM (MaAsLin2's linear model" + (
-        " with random intercepts, REML)" if random else ")")
+    model_label = (
+        "MaAsLin3 (abundance and prevalence models)"
+        if m3
+        else "LM (MaAsLin2's linear model" + (" with random intercepts, REML)" if random else ")")
+    )
     model_rows = [("Model", model_label)]
     if p.get("formula"):
         model_rows.append(("Formula", str(p["formula"])))
-    model_rows += [("Fixed effects", ", ".join(fixed) or "none"),
-                   ("Random intercepts", ", ".join(random) or "none")]
+    model_rows += [("Fixed effects", ", ".join(fixed) or "none"), ("Random intercepts", ", ".join(random) or "none")]
     if p.get("reference"):
         model_rows.append(("Reference levels", ", ".join(f"{k} = {v}" for k, v in p["reference"].items())))
-    model_rows += [("Normalisation / transform", f"{p.get('normalization')} / {p.get('transform')}"),
-                   ("Continuous metadata standardised", "yes (z-scores)" if p.get("standardize") else "no"),
-                   ("Multiple testing", f"{p.get('correction', 'BH')}, significance threshold {ms}")]
+    model_rows += [
+        ("Normalisation / transform", f"{p.get('normalization')} / {p.get('transform')}"),
+        ("Continuous metadata standardised", "yes (z-scores)" if p.get("standardize") else "no"),
+        ("Multiple testing", f"{p.get('correction', 'BH')}, significance threshold {ms}"),
+    ]
     if p.get("reml_optimizer"):
         model_rows.append(("REML optimiser", str(p["reml_optimizer"])))
     n_samples, n_mod = p.get("n_samples"), p.get("n_samples_modelled")
     cards = [
-        {"label": "Significant associations", "value": str(len(sig)),
-         "sub": f"{n_sig_feat} features; " + ("q_joint or q_individual" if m3 else "q") + f" ≤ {ms}"},
-        {"label": "Samples modelled", "value": str(n_mod),
-         "sub": f"of {n_samples} samples"
-                + (" (complete cases of the model's variables)" if n_mod != n_samples else "")},
+        {
+            "label": "Significant associations",
+            "value": str(len(sig)),
+            "sub": f"{n_sig_feat} features; " + ("q_joint or q_individual" if m3 else "q") + f" ≤ {ms}",
+        },
+        {
+            "label": "Samples modelled",
+            "value": str(n_mod),
+            "sub": f"of {n_samples} samples"
+            + (" (complete cases of the model's variables)" if n_mod != n_samples else ""),
+        },
         {"label": "Features modelled", "value": str(modelled), "sub": f"of {p.get('n_features')} in the table"},
-        {"label": "Model", "value": "MaAsLin3" if m3 else "LM",
-         "sub": f"{p.get('normalization')} / {p.get('transform')}"},
+        {
+            "label": "Model",
+            "value": "MaAsLin3" if m3 else "LM",
+            "sub": f"{p.get('normalization')} / {p.get('transform')}",
+        },
     ]
-    provenance = json.dumps({"params": p, "notes": list(getattr(result, "notes", []) or []),
-                             "filtered": list(getattr(result, "filtered", []) or [])}, indent=2, default=str)
+    provenance = json.dumps(
+        {
+            "params": p,
+            "notes": list(getattr(result, "notes", []) or []),
+            "filtered": list(getattr(result, "filtered", []) or []),
+        },
+        indent=2,
+        default=str,
+    )
     plotted_label = _axis_label(p.get("normalization"), p.get("transform"))
     return {
         "title": "Feature–metadata associations",
@@ -674,7 +766,7 @@ def _context(result, *, first_n: int, max_plots: int, plot_variable: str | None 
         "has_random": bool(random),
         "standardized": bool(p.get("standardize")),
         "subtitle": f"gutaxis associate · {model_label} · {n_mod} samples · {modelled} features · "
-                    f"{len(sig)} significant associations",
+        f"{len(sig)} significant associations",
         "cards": cards,
         "model_rows": model_rows,
         "ms": ms,
@@ -691,37 +783,56 @@ def _context(result, *, first_n: int, max_plots: int, plot_variable: str | None 
         "max_plots": max_plots,
         "plotted_label": plotted_label,
         "zeros_note": _transform_note(m3, p.get("transform")),
-        "columns": [{"name": c, "header": h, "num": n, "cls": _column_class(c, sig.head(_MAX_TABLE))}
-                    for c, h, n in columns],
+        "columns": [
+            {"name": c, "header": h, "num": n, "cls": _column_class(c, sig.head(_MAX_TABLE))} for c, h, n in columns
+        ],
         "rows": rows,
         "n_sig": len(sig),
         "max_table": _MAX_TABLE,
-        "not_modelled": [{"feature": str(r["feature"]), "why": str(r.get("error") or "")}
-                         for _, r in not_modelled.iterrows()],
-        "n_errors": int(len(errors)),
+        "not_modelled": [
+            {"feature": str(r["feature"]), "why": str(r.get("error") or "")} for _, r in not_modelled.iterrows()
+        ],
+        "n_errors": len(errors),
         "provenance": provenance,
         "disclaimer": _DISCLAIMER,
     }
 
 
-def render_associate_html(result, *, first_n: int = 50, max_plots: int = 12, plot_variable: str | None = None,
-                          figures: dict | None = None) -> str:
+def render_associate_html(
+    result, *, first_n: int = 50, max_plots: int = 12, plot_variable: str | None = None, figures: dict | None = None
+) -> str:
     """The report's HTML text (template ``gutaxis/report/templates/associate.html.j2``): the plots
     are of ``plot_variable`` (default the first fixed effect); ``figures`` is what
     :func:`._associate_figures.write_figures` wrote beside it, when it did."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("gutaxis.report", "templates"), autoescape=True,
-                      undefined=StrictUndefined, keep_trailing_newline=True)
-    return env.get_template("associate.html.j2").render(**_context(result, first_n=first_n, max_plots=max_plots,
-                                                                   plot_variable=plot_variable, figures=figures))
+    env = Environment(
+        loader=PackageLoader("gutaxis.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("associate.html.j2").render(
+        **_context(result, first_n=first_n, max_plots=max_plots, plot_variable=plot_variable, figures=figures)
+    )
 
 
-def write_associate_report(result, path, *, first_n: int = 50, max_plots: int = 12, plot_variable: str | None = None,
-                           figures: dict | None = None) -> Path:
+def write_associate_report(
+    result,
+    path,
+    *,
+    first_n: int = 50,
+    max_plots: int = 12,
+    plot_variable: str | None = None,
+    figures: dict | None = None,
+) -> Path:
     """Write the HTML report of an :class:`~gutaxis.link.associate.AssociationResult` (or of the view
     :func:`gutaxis.link._maaslin3.report_view` makes of a MaAsLin3 result) to ``path``."""
     path = Path(path)
-    path.write_text(render_associate_html(result, first_n=first_n, max_plots=max_plots, plot_variable=plot_variable,
-                                          figures=figures), encoding="utf-8")
+    path.write_text(
+        render_associate_html(
+            result, first_n=first_n, max_plots=max_plots, plot_variable=plot_variable, figures=figures
+        ),
+        encoding="utf-8",
+    )
     return path

@@ -5,11 +5,11 @@ Every function takes an ``AnnData`` or a samples x taxa ``DataFrame`` and return
 objects indexed by sample.
 """
 
-from .logratio import aitchison, clr, rclr, robust_aitchison
 from .alpha import alpha_diversity, chao1, inverse_simpson, pielou, richness, shannon, simpson
 from .beta import beta_blocks, beta_diversity, bray_curtis, cross_blocks, cross_distance, jaccard
 from .dysbiosis import dysbiosis_score
 from .gmhi import gmhi
+from .logratio import aitchison, clr, rclr, robust_aitchison
 from .ordination import pcoa
 from .panels import panel_abundance
 from .phylo import faith_pd, read_tree, unifrac
@@ -17,35 +17,35 @@ from .rarefaction import expected_richness, rarefaction_curve, rarefy
 from .reference import HealthyReference, build_reference, health_indices, percentiles
 
 __all__ = [
+    "HealthyReference",
+    "aitchison",
     "alpha_diversity",
-    "richness",
-    "shannon",
-    "simpson",
-    "inverse_simpson",
-    "pielou",
-    "chao1",
+    "beta_blocks",
     "beta_diversity",
     "bray_curtis",
-    "jaccard",
-    "beta_blocks",
-    "cross_distance",
-    "cross_blocks",
-    "aitchison",
-    "robust_aitchison",
-    "clr",
-    "rclr",
-    "faith_pd",
-    "unifrac",
-    "read_tree",
-    "rarefy",
-    "expected_richness",
-    "rarefaction_curve",
-    "pcoa",
-    "gmhi",
-    "dysbiosis_score",
-    "panel_abundance",
-    "HealthyReference",
     "build_reference",
-    "percentiles",
+    "chao1",
+    "clr",
+    "cross_blocks",
+    "cross_distance",
+    "dysbiosis_score",
+    "expected_richness",
+    "faith_pd",
+    "gmhi",
     "health_indices",
+    "inverse_simpson",
+    "jaccard",
+    "panel_abundance",
+    "pcoa",
+    "percentiles",
+    "pielou",
+    "rarefaction_curve",
+    "rarefy",
+    "rclr",
+    "read_tree",
+    "richness",
+    "robust_aitchison",
+    "shannon",
+    "simpson",
+    "unifrac",
 ]

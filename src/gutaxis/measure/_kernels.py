@@ -32,14 +32,14 @@ import scipy.sparse as sp
 from numba import njit, prange
 
 __all__ = [
-    "threads",
-    "as_csr64",
     "alpha_sums_csr",
     "alpha_sums_dense",
     "alpha_sums_dense_scalar",
-    "row_sums",
+    "as_csr64",
     "cross_rows",
     "mirror_upper",
+    "row_sums",
+    "threads",
 ]
 
 

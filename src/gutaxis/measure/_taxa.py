@@ -25,10 +25,19 @@ import pandas as pd
 
 from .._validation import _is_anndata
 
-__all__ = ["normalize", "match_key", "match_keys", "feature_lineage", "lactobacillus_group_genera"]
+__all__ = ["feature_lineage", "lactobacillus_group_genera", "match_key", "match_keys", "normalize"]
 
-_RANKS = {"k": "kingdom", "d": "kingdom", "p": "phylum", "c": "class", "o": "order", "f": "family",
-          "g": "genus", "s": "species", "t": "strain"}
+_RANKS = {
+    "k": "kingdom",
+    "d": "kingdom",
+    "p": "phylum",
+    "c": "class",
+    "o": "order",
+    "f": "family",
+    "g": "genus",
+    "s": "species",
+    "t": "strain",
+}
 _PREFIX = re.compile(r"^\s*(?:([kdpcofgst])__|D_\d+__)")
 _SEP = re.compile(r"[|;]")
 _KEY_RUNS = re.compile(r"[\s_./\-]+")
@@ -174,8 +183,12 @@ def feature_lineage(data, features: pd.Index) -> pd.DataFrame:
     taxa = None
     if var is not None and "taxon" in var.columns:
         taxa = [_clean(v) for v in var["taxon"].to_numpy()]  # the name where given: not parsed again below
-    parsed = pd.DataFrame([_parse_one(f, taxa is None or taxa[i] is None) for i, f in enumerate(features)],
-                          index=features, columns=["name", "species", "genus", "family", "kingdom"], dtype=object)
+    parsed = pd.DataFrame(
+        [_parse_one(f, taxa is None or taxa[i] is None) for i, f in enumerate(features)],
+        index=features,
+        columns=["name", "species", "genus", "family", "kingdom"],
+        dtype=object,
+    )
     if var is not None:
         seen: dict[str, str | None] = {}  # each distinct var value normalised once (kingdoms, families repeat)
 

@@ -39,12 +39,12 @@ __all__ = [
     "ALPHA_METRICS",
     "DEFAULT_ALPHA_METRICS",
     "alpha_diversity",
+    "chao1",
+    "inverse_simpson",
+    "pielou",
+    "richness",
     "shannon",
     "simpson",
-    "inverse_simpson",
-    "richness",
-    "pielou",
-    "chao1",
 ]
 
 ALPHA_METRICS = ("richness", "shannon", "simpson", "inverse_simpson", "pielou", "chao1")
@@ -54,7 +54,7 @@ DEFAULT_ALPHA_METRICS = ALPHA_METRICS
 class _Sums:
     """Per-sample sufficient statistics from one kernel pass, which also validates the values."""
 
-    __slots__ = ("total", "nnz", "plogp", "p2", "f1", "f2", "nonint", "suspect")
+    __slots__ = ("f1", "f2", "nnz", "nonint", "p2", "plogp", "suspect", "total")
 
     def __init__(self, X):
         n = X.shape[0]

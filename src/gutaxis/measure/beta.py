@@ -46,25 +46,33 @@ import scipy.sparse as sp
 
 from .._validation import abundance_matrix, feature_names
 from ..errors import InputError
-from ._blocks import block_size as _block_size
 from . import _kernels
+from ._blocks import block_size as _block_size
 
 __all__ = [
     "BETA_METRICS",
+    "beta_blocks",
     "beta_diversity",
     "bray_curtis",
-    "jaccard",
-    "beta_blocks",
-    "cross_distance",
-    "cross_blocks",
     "bray_curtis_cross",
+    "cross_blocks",
+    "cross_distance",
+    "jaccard",
 ]
 
 BETA_METRICS = ("braycurtis", "jaccard", "aitchison", "robust_aitchison", "unweighted_unifrac", "weighted_unifrac")
-_ALIASES = {"braycurtis": "braycurtis", "bray_curtis": "braycurtis", "bray": "braycurtis", "jaccard": "jaccard",
-            "aitchison": "aitchison", "robust_aitchison": "robust_aitchison", "robust.aitchison": "robust_aitchison",
-            "unweighted_unifrac": "unweighted_unifrac", "unifrac": "unweighted_unifrac",
-            "weighted_unifrac": "weighted_unifrac"}
+_ALIASES = {
+    "braycurtis": "braycurtis",
+    "bray_curtis": "braycurtis",
+    "bray": "braycurtis",
+    "jaccard": "jaccard",
+    "aitchison": "aitchison",
+    "robust_aitchison": "robust_aitchison",
+    "robust.aitchison": "robust_aitchison",
+    "unweighted_unifrac": "unweighted_unifrac",
+    "unifrac": "unweighted_unifrac",
+    "weighted_unifrac": "weighted_unifrac",
+}
 _LOGRATIO = ("aitchison", "robust_aitchison")
 _UNIFRAC = ("unweighted_unifrac", "weighted_unifrac")
 
@@ -83,18 +91,30 @@ def _metric(metric: str) -> str:
 def _check_extras(metric: str, pseudocount, tree, source: str, blockwise: bool = False) -> None:
     """``pseudocount`` belongs to the Aitchison distance, ``tree`` to UniFrac: refuse them elsewhere."""
     if tree is not None and metric not in _UNIFRAC:
-        raise InputError(f"a tree was given but the {metric} distance does not use one", source=source,
-                         hint="use metric='unweighted_unifrac' or 'weighted_unifrac' with tree=, or leave tree out")
+        raise InputError(
+            f"a tree was given but the {metric} distance does not use one",
+            source=source,
+            hint="use metric='unweighted_unifrac' or 'weighted_unifrac' with tree=, or leave tree out",
+        )
     if metric in _UNIFRAC:
         if blockwise:
-            raise InputError(f"{metric} is computed by scikit-bio for all samples at once, not blockwise",
-                             source=source, hint="use gutaxis.beta_diversity(data, metric, tree=...)")
+            raise InputError(
+                f"{metric} is computed by scikit-bio for all samples at once, not blockwise",
+                source=source,
+                hint="use gutaxis.beta_diversity(data, metric, tree=...)",
+            )
         if tree is None:
-            raise InputError(f"the {metric} distance needs a phylogenetic tree of the features", source=source,
-                             hint="give tree= (a Newick file or a skbio.TreeNode whose tips are the feature IDs)")
+            raise InputError(
+                f"the {metric} distance needs a phylogenetic tree of the features",
+                source=source,
+                hint="give tree= (a Newick file or a skbio.TreeNode whose tips are the feature IDs)",
+            )
     if not (isinstance(pseudocount, str) and pseudocount == "multiplicative") and metric != "aitchison":
-        raise InputError(f"pseudocount={pseudocount!r} was given but the {metric} distance does not use one",
-                         source=source, hint="pseudocount applies to metric='aitchison' only")
+        raise InputError(
+            f"pseudocount={pseudocount!r} was given but the {metric} distance does not use one",
+            source=source,
+            hint="pseudocount applies to metric='aitchison' only",
+        )
 
 
 class _Prepared:
@@ -168,8 +188,6 @@ def _dtype(dtype) -> np.dtype:
     if dt not in (np.float32, np.float64):
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}", source="beta_diversity")
     return dt
-
-
 
 
 def _compute(a: _Prepared, b: _Prepared, r0: int, r1: int, out: np.ndarray, upper: bool = False) -> np.ndarray:
@@ -277,12 +295,16 @@ def beta_diversity(
     if metric in _LOGRATIO:
         from . import logratio
 
-        return logratio.distance(data, metric, pseudocount=pseudocount, normalize=normalize,
-                                  block_size=block_size, out=out, dtype=dtype)
+        return logratio.distance(
+            data, metric, pseudocount=pseudocount, normalize=normalize, block_size=block_size, out=out, dtype=dtype
+        )
     if metric in _UNIFRAC:
         if out is not None:
-            raise InputError(f"{metric} is computed in memory by scikit-bio; out= is not supported",
-                             source="beta_diversity", hint="leave out out= and save the DataFrame")
+            raise InputError(
+                f"{metric} is computed in memory by scikit-bio; out= is not supported",
+                source="beta_diversity",
+                hint="leave out out= and save the DataFrame",
+            )
         from .phylo import unifrac
 
         return unifrac(data, tree, weighted=metric == "weighted_unifrac").astype(dtype)
@@ -377,8 +399,7 @@ def cross_blocks(
     if metric in _LOGRATIO:
         from . import logratio
 
-        return logratio.cross_blocks(data_a, data_b, metric, block_size, pseudocount=pseudocount,
-                                      normalize=normalize)
+        return logratio.cross_blocks(data_a, data_b, metric, block_size, pseudocount=pseudocount, normalize=normalize)
     a, b = _prepare_pair(data_a, data_b, metric, normalize)  # validate now, not at first next()
     _block_size(block_size, len(b))
     return _threaded(_iter_cross(a, b, block_size), n_jobs)
@@ -405,8 +426,9 @@ def cross_distance(
     if metric in _LOGRATIO:
         from . import logratio
 
-        return logratio.cross(data_a, data_b, metric, pseudocount=pseudocount, normalize=normalize,
-                               block_size=block_size, dtype=dtype)
+        return logratio.cross(
+            data_a, data_b, metric, pseudocount=pseudocount, normalize=normalize, block_size=block_size, dtype=dtype
+        )
     a, b = _prepare_pair(data_a, data_b, metric, normalize)
     D = np.empty((len(a), len(b)), dtype=dtype)
     bs = _block_size(block_size, len(b))

@@ -43,7 +43,8 @@ def _table(X, samples: pd.Index, features: pd.Index, rows: np.ndarray):
         import anndata
 
         return anndata.AnnData(
-            X=sp.csr_matrix(sub), obs=pd.DataFrame(index=samples[rows].astype(str)),
+            X=sp.csr_matrix(sub),
+            obs=pd.DataFrame(index=samples[rows].astype(str)),
             var=pd.DataFrame(index=features.astype(str)),
         )
     return pd.DataFrame(sub, index=samples[rows], columns=features, copy=False)
@@ -103,8 +104,11 @@ def dysbiosis_score(
     X, samples, features = abundance_matrix(data, name=f"{src} input")
     meta = _metadata(data, metadata, samples, source=src)
     ref_mask = _resolve_samples(reference, samples, meta, what="reference", source=src)
-    thr_mask = ref_mask if threshold_samples is None else _resolve_samples(
-        threshold_samples, samples, meta, what="threshold_samples", source=src)
+    thr_mask = (
+        ref_mask
+        if threshold_samples is None
+        else _resolve_samples(threshold_samples, samples, meta, what="threshold_samples", source=src)
+    )
     if subject is None:
         codes = np.arange(len(samples))  # every sample its own subject: only itself is left out
         subject_known = np.ones(len(samples), bool)
@@ -127,8 +131,14 @@ def dysbiosis_score(
     filtered = []
     empty_ref = np.flatnonzero(ref_mask & empty)
     if len(empty_ref):
-        filtered.append({"what": "reference samples", "reason": "sum to zero: left out of the reference",
-                         "n": len(empty_ref), "ids": [str(samples[i]) for i in empty_ref]})
+        filtered.append(
+            {
+                "what": "reference samples",
+                "reason": "sum to zero: left out of the reference",
+                "n": len(empty_ref),
+                "ids": [str(samples[i]) for i in empty_ref],
+            }
+        )
 
     rows = np.flatnonzero(~empty)
     scores = np.full(len(samples), np.nan)
@@ -150,27 +160,42 @@ def dysbiosis_score(
             scores[glob] = np.nanmedian(D, axis=1)
     no_ref = np.flatnonzero(np.isnan(scores) & ~empty)
     for i in no_ref:
-        reasons[int(i)] = ("every reference sample comes from the same subject" if subject is not None
-                           else "the sample is the only reference sample")
+        reasons[int(i)] = (
+            "every reference sample comes from the same subject"
+            if subject is not None
+            else "the sample is the only reference sample"
+        )
 
     thr_scores = scores[thr_mask]
     thr_scores = thr_scores[np.isfinite(thr_scores)]
     if thr_scores.size == 0:
-        raise InputError("no threshold sample has a score (all NaN)", source=src,
-                         hint="widen the reference or threshold_samples selection")
+        raise InputError(
+            "no threshold sample has a score (all NaN)",
+            source=src,
+            hint="widen the reference or threshold_samples selection",
+        )
     threshold = float(np.quantile(thr_scores, float(threshold_quantile)))
     dysbiotic = pd.array(np.where(np.isnan(scores), None, scores > threshold), dtype="boolean")
     result = pd.DataFrame({"dysbiosis_score": scores, "dysbiotic": dysbiotic}, index=samples)
 
     no_eligible = [{"sample": str(samples[i]), "reason": reasons[i]} for i in sorted(reasons)]
     if no_eligible:
-        filtered.append({"what": "samples", "reason": "score is NaN (see attrs['no_eligible_reference'])",
-                         "n": len(no_eligible), "ids": [d["sample"] for d in no_eligible]})
+        filtered.append(
+            {
+                "what": "samples",
+                "reason": "score is NaN (see attrs['no_eligible_reference'])",
+                "n": len(no_eligible),
+                "ids": [d["sample"] for d in no_eligible],
+            }
+        )
         warnings.warn(
             f"dysbiosis score is NaN for {len(no_eligible)} sample(s): e.g. {no_eligible[0]['sample']!r}: "
-            f"{no_eligible[0]['reason']}", UserWarning, stacklevel=2)
+            f"{no_eligible[0]['reason']}",
+            UserWarning,
+            stacklevel=2,
+        )
     result.attrs["threshold"] = threshold
-    result.attrs["n_reference"] = int(len(ref_idx))
+    result.attrs["n_reference"] = len(ref_idx)
     result.attrs["reference_ids"] = [str(samples[i]) for i in ref_idx]
     result.attrs["n_threshold_samples"] = int(thr_scores.size)
     result.attrs["no_eligible_reference"] = no_eligible

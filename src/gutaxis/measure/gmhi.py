@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._validation import _is_anndata, abundance_matrix
 from .._data import package_table
+from .._validation import _is_anndata, abundance_matrix
 from ..errors import InputError
 from ._taxa import match_keys
 
@@ -70,8 +70,9 @@ def _marker_sets(mh_species, mn_species) -> tuple[list[str], list[str], dict]:
                 given = [given]
             display = [str(s) for s in given]
             if not display:
-                raise InputError(f"the {group} species list is empty", source="gmhi",
-                                 hint="pass None for the published list")
+                raise InputError(
+                    f"the {group} species list is empty", source="gmhi", hint="pass None for the published list"
+                )
             pairs = [(d, {k}) for d, k in zip(display, match_keys(display))]
         for d, ks in pairs:
             for k in ks:
@@ -80,7 +81,9 @@ def _marker_sets(mh_species, mn_species) -> tuple[list[str], list[str], dict]:
                 if k in out and out[k][1] != d:
                     raise InputError(
                         f"species {d!r} is listed twice (also as {out[k][1]!r} in {out[k][0]})",
-                        source="gmhi", hint="a species can be Health-prevalent or Health-scarce, not both")
+                        source="gmhi",
+                        hint="a species can be Health-prevalent or Health-scarce, not both",
+                    )
                 out[k] = (group, d)
         names[group] = display
     return names["MH"], names["MN"], out
@@ -179,8 +182,12 @@ def gmhi(
             filtered.append({"what": "features", "reason": reason, "n": len(ids), "ids": ids})
 
     # ---- marker columns: match keys of the species names (var['species'] when given)
-    keys = match_keys(raw) if species_col is None else match_keys(
-        [s if s is not None and not (isinstance(s, float) and np.isnan(s)) else f for s, f in zip(species_col, raw)]
+    keys = (
+        match_keys(raw)
+        if species_col is None
+        else match_keys(
+            [s if s is not None and not (isinstance(s, float) and np.isnan(s)) else f for s, f in zip(species_col, raw)]
+        )
     )
     marker_names = mh_names + mn_names
     marker_index = {n: i for i, n in enumerate(marker_names)}
@@ -229,7 +236,7 @@ def gmhi(
             P[:, targets] = sub
         else:  # several features of one marker species: sum them
             P = sub @ combine.toarray()
-        P = np.where(P < threshold, 0.0, P)
+        P = np.where(threshold > P, 0.0, P)
         pos = P > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             plogp = np.where(pos, P * np.log(np.where(pos, P, 1.0)), 0.0)
@@ -242,21 +249,30 @@ def gmhi(
 
     if bad.any():
         ids = [str(s) for s in samples[bad]]
-        filtered.append({
-            "what": "samples",
-            "reason": "no abundance left after dropping unclassified/viral features: GMHI is NaN",
-            "n": len(ids), "ids": ids,
-        })
+        filtered.append(
+            {
+                "what": "samples",
+                "reason": "no abundance left after dropping unclassified/viral features: GMHI is NaN",
+                "n": len(ids),
+                "ids": ids,
+            }
+        )
         warnings.warn(
             f"GMHI is NaN for {len(ids)} sample(s) with no abundance left after dropping "
-            f"unclassified/viral features (e.g. {ids[0]!r})", UserWarning, stacklevel=2)
+            f"unclassified/viral features (e.g. {ids[0]!r})",
+            UserWarning,
+            stacklevel=2,
+        )
 
     n_absent = len(absent["MH"]) + len(absent["MN"])
     if n_absent == len(marker_names):
         warnings.warn(
             f"none of the {len(marker_names)} GMHI marker species is a feature of this table: GMHI is "
             "log10(1e-5/1e-5) = 0 for every sample by construction (GMHI needs a species-level profile, "
-            "e.g. MetaPhlAn)", UserWarning, stacklevel=2)
+            "e.g. MetaPhlAn)",
+            UserWarning,
+            stacklevel=2,
+        )
     result = pd.Series(values, index=samples, name="GMHI")
     result.attrs["params"] = {
         "threshold": float(threshold),

@@ -64,18 +64,27 @@ _RECHECK = 1e-3  # recompute pairs with d^2 < _RECHECK * (|a|^2 + |b|^2) from th
 def _check_pseudocount(pseudocount, source: str):
     if isinstance(pseudocount, str):
         if pseudocount.lower() != "multiplicative":
-            raise InputError(f"unknown pseudocount {pseudocount!r}", source=source,
-                             hint="give 'multiplicative' (scikit-bio's multiplicative replacement), a number "
-                                  "added to every value (e.g. 1 for counts), or 0 (refuse zeros)")
+            raise InputError(
+                f"unknown pseudocount {pseudocount!r}",
+                source=source,
+                hint="give 'multiplicative' (scikit-bio's multiplicative replacement), a number "
+                "added to every value (e.g. 1 for counts), or 0 (refuse zeros)",
+            )
         return "multiplicative"
     try:
         c = float(pseudocount)
     except (TypeError, ValueError):
-        raise InputError(f"pseudocount must be 'multiplicative' or a number >= 0, got {pseudocount!r}",
-                         source=source, hint="e.g. pseudocount=1 for counts") from None
+        raise InputError(
+            f"pseudocount must be 'multiplicative' or a number >= 0, got {pseudocount!r}",
+            source=source,
+            hint="e.g. pseudocount=1 for counts",
+        ) from None
     if not np.isfinite(c) or c < 0:
-        raise InputError(f"pseudocount must be 'multiplicative' or a finite number >= 0, got {pseudocount!r}",
-                         source=source, hint="e.g. pseudocount=1 for counts")
+        raise InputError(
+            f"pseudocount must be 'multiplicative' or a finite number >= 0, got {pseudocount!r}",
+            source=source,
+            hint="e.g. pseudocount=1 for counts",
+        )
     return c
 
 
@@ -88,9 +97,12 @@ def _refuse_empty(X, samples: pd.Index, source: str) -> np.ndarray:
     empty = np.flatnonzero(totals <= 0)
     if len(empty):
         names = ", ".join(repr(samples[i]) for i in empty[:5])
-        raise InputError(f"{len(empty)} sample(s) sum to zero and have no composition, so their log-ratio "
-                         f"transform is undefined: {names}{' ...' if len(empty) > 5 else ''}", source=source,
-                         hint="remove the empty samples before computing Aitchison distances")
+        raise InputError(
+            f"{len(empty)} sample(s) sum to zero and have no composition, so their log-ratio "
+            f"transform is undefined: {names}{' ...' if len(empty) > 5 else ''}",
+            source=source,
+            hint="remove the empty samples before computing Aitchison distances",
+        )
     return totals
 
 
@@ -112,10 +124,13 @@ def _clr_matrix(X, samples: pd.Index, features: pd.Index, pseudocount, source: s
             Z += pc
         elif (Z == 0).any():
             i, k = np.argwhere(Z == 0)[0]
-            raise InputError(f"zero value for sample {samples[i]!r}, feature {features[k]!r}: the CLR needs "
-                             "positive values and pseudocount=0 adds nothing", source=source,
-                             hint="use pseudocount='multiplicative' (default) or a positive pseudocount, or "
-                                  "the robust Aitchison distance, which ignores zeros")
+            raise InputError(
+                f"zero value for sample {samples[i]!r}, feature {features[k]!r}: the CLR needs "
+                "positive values and pseudocount=0 adds nothing",
+                source=source,
+                hint="use pseudocount='multiplicative' (default) or a positive pseudocount, or "
+                "the robust Aitchison distance, which ignores zeros",
+            )
     np.log(Z, out=Z)
     Z -= Z.mean(axis=1, keepdims=True)
     return Z
@@ -214,8 +229,6 @@ class _Euclid:
         return out
 
 
-
-
 def _iter(eu: _Euclid, block_size: int | None) -> Iterator[tuple[slice, np.ndarray]]:
     n_a, n_b = eu.A.shape[0], eu.B.shape[0]
     bs = _block_size(block_size, n_b)
@@ -225,8 +238,16 @@ def _iter(eu: _Euclid, block_size: int | None) -> Iterator[tuple[slice, np.ndarr
         yield slice(r0, r1), eu.rows(r0, r1, buf[: r1 - r0])
 
 
-def distance(data, metric: str, *, pseudocount="multiplicative", normalize: bool = False,
-             block_size: int | None = None, out=None, dtype=np.float64):
+def distance(
+    data,
+    metric: str,
+    *,
+    pseudocount="multiplicative",
+    normalize: bool = False,
+    block_size: int | None = None,
+    out=None,
+    dtype=np.float64,
+):
     """Square Aitchison / robust Aitchison distances (the back end of
     :func:`gutaxis.measure.beta_diversity` for these metrics)."""
     T, samples = _transform(data, metric, pseudocount, normalize, "beta_diversity")
@@ -254,8 +275,9 @@ def distance(data, metric: str, *, pseudocount="multiplicative", normalize: bool
     return result
 
 
-def blocks(data, metric: str, block_size: int | None = None, *, pseudocount="multiplicative",
-           normalize: bool = False) -> Iterator[tuple[slice, np.ndarray]]:
+def blocks(
+    data, metric: str, block_size: int | None = None, *, pseudocount="multiplicative", normalize: bool = False
+) -> Iterator[tuple[slice, np.ndarray]]:
     """``(row_slice, block)`` pairs of the square distance matrix (see :func:`gutaxis.measure.beta_blocks`)."""
     T, _ = _transform(data, metric, pseudocount, normalize, "beta_blocks")
     _block_size(block_size, T.shape[0])
@@ -273,8 +295,9 @@ def _pair(data_a, data_b, metric, pseudocount, normalize):
     return A, sa, B, sb
 
 
-def cross_blocks(data_a, data_b, metric: str, block_size: int | None = None, *, pseudocount="multiplicative",
-                 normalize: bool = False) -> Iterator[tuple[slice, np.ndarray]]:
+def cross_blocks(
+    data_a, data_b, metric: str, block_size: int | None = None, *, pseudocount="multiplicative", normalize: bool = False
+) -> Iterator[tuple[slice, np.ndarray]]:
     """Distances of the samples of ``data_a`` to those of ``data_b``, block by block; features
     aligned by name (a feature missing from one table is 0 there, and counts in ``D`` of the
     multiplicative replacement)."""
@@ -283,8 +306,16 @@ def cross_blocks(data_a, data_b, metric: str, block_size: int | None = None, *, 
     return _iter(_Euclid(A, B, False), block_size)
 
 
-def cross(data_a, data_b, metric: str, *, pseudocount="multiplicative", normalize: bool = False,
-          block_size: int | None = None, dtype=np.float64) -> pd.DataFrame:
+def cross(
+    data_a,
+    data_b,
+    metric: str,
+    *,
+    pseudocount="multiplicative",
+    normalize: bool = False,
+    block_size: int | None = None,
+    dtype=np.float64,
+) -> pd.DataFrame:
     """``n_a x n_b`` DataFrame of distances between two sample sets (see :func:`cross_blocks`)."""
     A, sa, B, sb = _pair(data_a, data_b, metric, pseudocount, normalize)
     D = np.empty((A.shape[0], B.shape[0]), dtype=dtype)

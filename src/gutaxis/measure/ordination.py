@@ -102,16 +102,26 @@ def pcoa(distance, n_components: int = 2, *, metric: str | None = None) -> pd.Da
     """
     if _is_table(distance):
         if metric is None:
-            what = "an AnnData" if type(distance).__name__ == "AnnData" else f"a {distance.shape[0]} x {distance.shape[1]} table"
-            raise InputError(f"pcoa needs distances between samples; it was given {what} of abundances",
-                             source="pcoa", hint="say which distance, e.g. pcoa(adata, metric='braycurtis'), or pass "
-                                                 "gutaxis.beta_diversity(adata, metric=...) yourself")
+            what = (
+                "an AnnData"
+                if type(distance).__name__ == "AnnData"
+                else f"a {distance.shape[0]} x {distance.shape[1]} table"
+            )
+            raise InputError(
+                f"pcoa needs distances between samples; it was given {what} of abundances",
+                source="pcoa",
+                hint="say which distance, e.g. pcoa(adata, metric='braycurtis'), or pass "
+                "gutaxis.beta_diversity(adata, metric=...) yourself",
+            )
         from .beta import beta_diversity
 
         distance = beta_diversity(distance, metric=metric)
     elif metric is not None:
-        raise InputError("metric= is for an abundance table; this input is already a distance matrix", source="pcoa",
-                         hint="drop metric=, or pass the abundance table instead")
+        raise InputError(
+            "metric= is for an abundance table; this input is already a distance matrix",
+            source="pcoa",
+            hint="drop metric=, or pass the abundance table instead",
+        )
     D, labels = _as_distance(distance)
     n = D.shape[0]
     if not (isinstance(n_components, (int, np.integer)) and 1 <= n_components <= n):
@@ -142,10 +152,7 @@ def pcoa(distance, n_components: int = 2, *, metric: str | None = None) -> pd.Da
     w = np.where(np.abs(w) <= tol, 0.0, w)
     notes = []
     if w_min < -tol:
-        msg = (
-            f"the distances are not Euclidean: the most negative eigenvalue is {w_min:.6g} "
-            f"(largest {w_max:.6g})"
-        )
+        msg = f"the distances are not Euclidean: the most negative eigenvalue is {w_min:.6g} (largest {w_max:.6g})"
         if neg_sum is not None:
             msg += f"; negative eigenvalues sum to {neg_sum:.6g}"
         notes.append(msg + "; proportions are relative to the sum of all eigenvalues, negatives included")

@@ -31,21 +31,20 @@ sequences without a taxonomy, or a genus-level table for a species entry) is NaN
 
 from __future__ import annotations
 
+import re
+import warnings
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-import re
-import warnings
-
-from .._validation import _is_anndata, abundance_matrix
 from .._data import package_table
+from .._validation import _is_anndata, abundance_matrix
 from ..errors import InputError
 from ._taxa import feature_lineage, lactobacillus_group_genera, match_key
 
-__all__ = ["panel_abundance", "load_panels", "PANEL_COLUMNS", "NOT_MEASURABLE", "PanelWarning"]
+__all__ = ["NOT_MEASURABLE", "PANEL_COLUMNS", "PanelWarning", "load_panels", "panel_abundance"]
 
 #: why an entry is NaN, by cause (the report and summary.json use these words)
 NOT_MEASURABLE = {
@@ -58,6 +57,7 @@ _TAXON_NAME = re.compile(r"^(?:Candidatus\s+)?\[?[A-Z][a-z]+(?:-[A-Za-z]+)*\]?(?
 
 class PanelWarning(UserWarning):
     """Some panel entries cannot be measured in this table (their values are NaN, not 0)."""
+
 
 PANEL_COLUMNS = ("entry", "panel", "taxon", "rank", "match", "role", "direction_in_disease", "caveat", "citation")
 _REQUIRED = ("entry", "panel", "match", "citation")
@@ -93,8 +93,11 @@ def _parse_rule(entry: str, rule: str) -> dict[str, list[str]]:
         if rank == "group":
             unknown = [v for v in values if v not in _GROUPS]
             if unknown:
-                raise InputError(f"panel entry {entry!r}: unknown group {unknown[0]!r}", source="panel",
-                                 hint=f"known groups: {', '.join(_GROUPS)}")
+                raise InputError(
+                    f"panel entry {entry!r}: unknown group {unknown[0]!r}",
+                    source="panel",
+                    hint=f"known groups: {', '.join(_GROUPS)}",
+                )
         clauses.setdefault(rank, []).extend(values)
     if not clauses:
         raise InputError(f"panel entry {entry!r} has an empty match rule", source="panel")
@@ -108,8 +111,11 @@ def _select_panel(panel) -> pd.DataFrame:
     if isinstance(panel, pd.DataFrame):
         missing = [c for c in _REQUIRED if c not in panel.columns]
         if missing:
-            raise InputError(f"the panel table has no column {missing[0]!r}", source="panel",
-                             hint=f"a panel needs the columns {', '.join(_REQUIRED)} (see gutaxis/data/panels.tsv)")
+            raise InputError(
+                f"the panel table has no column {missing[0]!r}",
+                source="panel",
+                hint=f"a panel needs the columns {', '.join(_REQUIRED)} (see gutaxis/data/panels.tsv)",
+            )
         out = panel.copy()
         for c in PANEL_COLUMNS:
             if c not in out.columns:
@@ -120,8 +126,11 @@ def _select_panel(panel) -> pd.DataFrame:
             raise InputError(f"panel entry {dup.iloc[0]!r} is listed twice", source="panel")
         empty = out["citation"].str.strip() == ""
         if empty.any():
-            raise InputError(f"panel entry {out['entry'][empty].iloc[0]!r} has no citation", source="panel",
-                             hint="give a DOI or PMID for every entry")
+            raise InputError(
+                f"panel entry {out['entry'][empty].iloc[0]!r} has no citation",
+                source="panel",
+                hint="give a DOI or PMID for every entry",
+            )
         return out.reset_index(drop=True)
     wanted = [panel] if isinstance(panel, str) else list(panel)
     rows = []
@@ -175,8 +184,11 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
     if normalize:
         zero = np.flatnonzero(totals <= 0)
         if len(zero) and not auto:
-            raise InputError(f"sample {samples[zero[0]]!r} sums to zero ({len(zero)} such sample(s))",
-                             source="panel_abundance", hint="remove empty samples before normalising")
+            raise InputError(
+                f"sample {samples[zero[0]]!r} sums to zero ({len(zero)} such sample(s))",
+                source="panel_abundance",
+                hint="remove empty samples before normalising",
+            )
         inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)  # an empty sample stays 0
         X = sp.diags(inv) @ X if sp.issparse(X) else X * inv[:, None]
 
@@ -227,10 +239,13 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
     for entry in not_measurable:
         result[entry] = np.nan
     if not_measurable:
-        warnings.warn(f"{len(not_measurable)} of {n_ent} panel entries are not measurable in this table and are "
-                      f"NaN, not 0: {', '.join(list(not_measurable)[:6])}"
-                      f"{' ...' if len(not_measurable) > 6 else ''} -- {next(iter(not_measurable.values()))}",
-                      PanelWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(not_measurable)} of {n_ent} panel entries are not measurable in this table and are "
+            f"NaN, not 0: {', '.join(list(not_measurable)[:6])}"
+            f"{' ...' if len(not_measurable) > 6 else ''} -- {next(iter(not_measurable.values()))}",
+            PanelWarning,
+            stacklevel=2,
+        )
 
     notes = []
     if not has_family and any("family=" in str(m) for m in table["match"]):
@@ -240,20 +255,42 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
         for entry, ids in matched.items():
             kinds = set(ranks.loc[ids]) if ids else set()
             if len(kinds) > 1:
-                notes.append(f"entry {entry!r} sums features of several ranks ({', '.join(sorted(kinds))}): "
-                             "check that the table does not hold nested ranks")
-    result.attrs["params"] = {"panel": "packaged" if panel is None else (panel if isinstance(panel, (str, list)) else "user table"),
-                              "normalize": bool(normalize)}
+                notes.append(
+                    f"entry {entry!r} sums features of several ranks ({', '.join(sorted(kinds))}): "
+                    "check that the table does not hold nested ranks"
+                )
+    result.attrs["params"] = {
+        "panel": "packaged" if panel is None else (panel if isinstance(panel, (str, list)) else "user table"),
+        "normalize": bool(normalize),
+    }
     result.attrs["matched"] = matched
     result.attrs["unmatched"] = unmatched
     absent = [e for e in unmatched if e not in not_measurable]
     result.attrs["not_measurable"] = not_measurable
     result.attrs["filtered"] = (
-        [{"what": "panel entries", "reason": "no feature of the table matches the entry: not detected (column is 0)",
-          "n": len(absent), "ids": absent}] if absent else []
-    ) + ([{"what": "panel entries", "reason": "not measurable in this table (column is NaN): "
-                                              + "; ".join(sorted(set(not_measurable.values()))),
-           "n": len(not_measurable), "ids": list(not_measurable)}] if not_measurable else [])
+        [
+            {
+                "what": "panel entries",
+                "reason": "no feature of the table matches the entry: not detected (column is 0)",
+                "n": len(absent),
+                "ids": absent,
+            }
+        ]
+        if absent
+        else []
+    ) + (
+        [
+            {
+                "what": "panel entries",
+                "reason": "not measurable in this table (column is NaN): "
+                + "; ".join(sorted(set(not_measurable.values()))),
+                "n": len(not_measurable),
+                "ids": list(not_measurable),
+            }
+        ]
+        if not_measurable
+        else []
+    )
     result.attrs["sources"] = sources
     result.attrs["entries"] = table.to_dict(orient="records")
     result.attrs["citation"] = dict(zip(table["entry"], table["citation"]))
@@ -268,8 +305,11 @@ def _is_name(value) -> bool:
 
 def _unmeasurable(clauses: dict, has_genera: bool, named: dict) -> str | None:
     """Why an entry cannot be measured in a table with features ``named`` at these ranks (None: it can)."""
-    if ("species" in clauses and named["species"]) or (has_genera and named["genus"]) \
-            or ("family" in clauses and (named["family"] or named["genus"])):
+    if (
+        ("species" in clauses and named["species"])
+        or (has_genera and named["genus"])
+        or ("family" in clauses and (named["family"] or named["genus"]))
+    ):
         return None
     if not any(named.values()):
         return NOT_MEASURABLE["no_names"]

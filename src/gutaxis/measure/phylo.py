@@ -52,11 +52,17 @@ def read_tree(tree):
             with warnings.catch_warnings():  # its "does not look like a newick file" becomes our error
                 warnings.simplefilter("ignore")
                 return TreeNode.read(str(path), format="newick")
-        except Exception as exc:  # noqa: BLE001 - scikit-bio raises several kinds for a bad file
-            raise InputError(f"cannot read a Newick tree: {exc}", source=path,
-                             hint="the file must hold one tree in Newick format, e.g. '((A:1,B:2):1,C:3);'") from None
-    raise InputError(f"expected a Newick file path or a skbio.TreeNode, got {type(tree).__name__}", source="tree",
-                     hint="e.g. tree='tree.nwk'")
+        except Exception as exc:
+            raise InputError(
+                f"cannot read a Newick tree: {exc}",
+                source=path,
+                hint="the file must hold one tree in Newick format, e.g. '((A:1,B:2):1,C:3);'",
+            ) from None
+    raise InputError(
+        f"expected a Newick file path or a skbio.TreeNode, got {type(tree).__name__}",
+        source="tree",
+        hint="e.g. tree='tree.nwk'",
+    )
 
 
 def _check_tree(tree, features: pd.Index, source: str) -> None:
@@ -64,21 +70,29 @@ def _check_tree(tree, features: pd.Index, source: str) -> None:
     names = pd.Index(tips)
     if names.has_duplicates:
         dup = names[names.duplicated()]
-        raise InputError(f"the tree has {len(dup)} duplicate tip name(s), e.g. {dup[0]!r}", source=source,
-                         hint="tip names must be unique feature IDs")
+        raise InputError(
+            f"the tree has {len(dup)} duplicate tip name(s), e.g. {dup[0]!r}",
+            source=source,
+            hint="tip names must be unique feature IDs",
+        )
     missing = features.difference(names, sort=False)
     if len(missing):
         shown = ", ".join(repr(m) for m in missing[:10])
-        raise InputError(f"{len(missing)} of {len(features)} feature(s) are not tips of the tree: {shown}"
-                         f"{' ...' if len(missing) > 10 else ''}", source=source,
-                         hint="use a tree built for these features (tip names = feature IDs), or drop the "
-                              "features that are not in it before computing phylogenetic diversity")
+        raise InputError(
+            f"{len(missing)} of {len(features)} feature(s) are not tips of the tree: {shown}"
+            f"{' ...' if len(missing) > 10 else ''}",
+            source=source,
+            hint="use a tree built for these features (tip names = feature IDs), or drop the "
+            "features that are not in it before computing phylogenetic diversity",
+        )
     no_length = [n for n in tree.traverse(include_self=False) if n.length is None]
     if no_length:
         node = no_length[0]
-        raise InputError(f"{len(no_length)} branch(es) of the tree have no length (e.g. above "
-                         f"{node.name or 'an unnamed node'!r})", source=source,
-                         hint="phylogenetic diversity sums branch lengths: give a tree with a length on every branch")
+        raise InputError(
+            f"{len(no_length)} branch(es) of the tree have no length (e.g. above {node.name or 'an unnamed node'!r})",
+            source=source,
+            hint="phylogenetic diversity sums branch lengths: give a tree with a length on every branch",
+        )
 
 
 def _prepare(data, tree, layer, source: str, *, counts: bool):
@@ -87,12 +101,15 @@ def _prepare(data, tree, layer, source: str, *, counts: bool):
     _check_tree(tree, features, source)
     X = X.toarray() if sp.issparse(X) else X
     if counts:
-        frac = X != np.floor(X)
+        frac = np.floor(X) != X
         if frac.any():
             i, k = np.argwhere(frac)[0]
-            raise InputError(f"non-integer value {X[i, k]!r} for sample {samples[i]!r}, feature {features[k]!r}: "
-                             "scikit-bio computes weighted UniFrac on integer counts", source=source,
-                             hint="give the count table (e.g. an AnnData's layers['counts'] with layer='counts')")
+            raise InputError(
+                f"non-integer value {X[i, k]!r} for sample {samples[i]!r}, feature {features[k]!r}: "
+                "scikit-bio computes weighted UniFrac on integer counts",
+                source=source,
+                hint="give the count table (e.g. an AnnData's layers['counts'] with layer='counts')",
+            )
         M = X.astype(np.int64)
     else:
         M = (X > 0).astype(np.int64)
@@ -123,8 +140,11 @@ def faith_pd(data, tree, *, layer: str | None = None) -> pd.Series:
     try:
         pd_ = alpha_diversity("faith_pd", M, ids=list(samples), taxa=list(features), tree=tree)
     except ValueError as exc:
-        raise InputError(f"scikit-bio refused the table or tree: {exc}", source="faith_pd",
-                         hint="check that the tree is rooted and its tip names are the feature IDs") from None
+        raise InputError(
+            f"scikit-bio refused the table or tree: {exc}",
+            source="faith_pd",
+            hint="check that the tree is rooted and its tip names are the feature IDs",
+        ) from None
     out = pd.Series(np.asarray(pd_, dtype=np.float64), index=samples, name="faith_pd")
     out.attrs["params"] = {"metric": "faith_pd", "engine": "scikit-bio"}
     return out
@@ -155,16 +175,25 @@ def unifrac(data, tree, *, weighted: bool = False, normalized: bool = False, lay
 
     metric = "weighted_unifrac" if weighted else "unweighted_unifrac"
     if normalized and not weighted:
-        raise InputError("normalized=True applies to weighted UniFrac only", source=metric,
-                         hint="unweighted UniFrac is a fraction already; give weighted=True or leave normalized out")
+        raise InputError(
+            "normalized=True applies to weighted UniFrac only",
+            source=metric,
+            hint="unweighted UniFrac is a fraction already; give weighted=True or leave normalized out",
+        )
     M, samples, features, tree = _prepare(data, tree, layer, metric, counts=weighted)
     kwargs = {"normalized": bool(normalized)} if weighted else {}
     try:
         dm = beta_diversity(metric, M, ids=list(samples), taxa=list(features), tree=tree, **kwargs)
     except ValueError as exc:
-        raise InputError(f"scikit-bio refused the table or tree: {exc}", source=metric,
-                         hint="check that the tree is rooted and its tip names are the feature IDs") from None
+        raise InputError(
+            f"scikit-bio refused the table or tree: {exc}",
+            source=metric,
+            hint="check that the tree is rooted and its tip names are the feature IDs",
+        ) from None
     out = pd.DataFrame(np.asarray(dm.data, dtype=np.float64), index=samples, columns=samples.copy())
-    out.attrs["params"] = {"metric": metric, "normalized": bool(normalized) if weighted else None,
-                           "engine": "scikit-bio"}
+    out.attrs["params"] = {
+        "metric": metric,
+        "normalized": bool(normalized) if weighted else None,
+        "engine": "scikit-bio",
+    }
     return out

@@ -43,11 +43,14 @@ def _counts(data, layer, source: str):
     if frac.any():
         q = int(np.flatnonzero(frac)[0])
         i = int(np.searchsorted(X.indptr, q, side="right") - 1)
-        raise InputError(f"non-integer value {X.data[q]!r} for sample {samples[i]!r}, feature "
-                         f"{features[int(X.indices[q])]!r}: rarefaction subsamples reads and needs a count table, "
-                         "not relative abundances", source=source,
-                         hint="give the read counts (e.g. an AnnData's layers['counts'] with layer='counts'); "
-                              "relative abundances cannot be rarefied")
+        raise InputError(
+            f"non-integer value {X.data[q]!r} for sample {samples[i]!r}, feature "
+            f"{features[int(X.indices[q])]!r}: rarefaction subsamples reads and needs a count table, "
+            "not relative abundances",
+            source=source,
+            hint="give the read counts (e.g. an AnnData's layers['counts'] with layer='counts'); "
+            "relative abundances cannot be rarefied",
+        )
     totals = np.asarray(X.sum(axis=1)).ravel()
     return X, samples, features, totals
 
@@ -63,8 +66,9 @@ def _depth(depth, totals, source: str) -> int:
     except (TypeError, ValueError):
         raise InputError(f"depth must be a whole number of reads >= 1, got {depth!r}", source=source) from None
     if d != depth or d < 1:
-        raise InputError(f"depth must be a whole number of reads >= 1, got {depth!r}", source=source,
-                         hint="e.g. depth=10000")
+        raise InputError(
+            f"depth must be a whole number of reads >= 1, got {depth!r}", source=source, hint="e.g. depth=10000"
+        )
     return d
 
 
@@ -93,9 +97,12 @@ def rarefy(data, depth: int | None = None, *, seed=None, layer: str | None = Non
     keep = np.flatnonzero(totals >= d)
     dropped = [samples[i] for i in np.flatnonzero(totals < d)]
     if dropped:
-        warnings.warn(f"rarefy: {len(dropped)} sample(s) have fewer than {d} reads and were dropped: "
-                      f"{', '.join(map(repr, dropped[:10]))}{' ...' if len(dropped) > 10 else ''}",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            f"rarefy: {len(dropped)} sample(s) have fewer than {d} reads and were dropped: "
+            f"{', '.join(map(repr, dropped[:10]))}{' ...' if len(dropped) > 10 else ''}",
+            UserWarning,
+            stacklevel=2,
+        )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     out = np.zeros((len(keep), X.shape[1]), dtype=np.int64)
     for r, i in enumerate(keep):
@@ -104,8 +111,11 @@ def rarefy(data, depth: int | None = None, *, seed=None, layer: str | None = Non
         colors = X.data[a:b].astype(np.int64)
         out[r, cols] = rng.multivariate_hypergeometric(colors, d)
     result = pd.DataFrame(out, index=samples[keep], columns=features, copy=False)
-    result.attrs["params"] = {"depth": d, "seed": seed if not isinstance(seed, np.random.Generator) else "Generator",
-                              "replace": False}
+    result.attrs["params"] = {
+        "depth": d,
+        "seed": seed if not isinstance(seed, np.random.Generator) else "Generator",
+        "replace": False,
+    }
     result.attrs["dropped"] = dropped
     return result
 
@@ -151,12 +161,14 @@ def expected_richness(data, depth: int, *, layer: str | None = None) -> pd.Serie
     """
     X, samples, _, totals = _counts(data, layer, "expected_richness")
     d = _depth(depth, totals, "expected_richness")
-    vals = np.array([_expected(X.data[X.indptr[i]:X.indptr[i + 1]], totals[i], d) for i in range(X.shape[0])])
+    vals = np.array([_expected(X.data[X.indptr[i] : X.indptr[i + 1]], totals[i], d) for i in range(X.shape[0])])
     out = pd.Series(vals, index=samples, name=f"richness_at_{d}")
     out.attrs["params"] = {"depth": d, "method": "exact hypergeometric expectation"}
     short = [samples[i] for i in np.flatnonzero(totals < d)]
     if short:
-        out.attrs["notes"] = [f"{len(short)} sample(s) have fewer than {d} reads (NaN): {', '.join(map(str, short[:10]))}"]
+        out.attrs["notes"] = [
+            f"{len(short)} sample(s) have fewer than {d} reads (NaN): {', '.join(map(str, short[:10]))}"
+        ]
     return out
 
 
@@ -192,7 +204,7 @@ def rarefaction_curve(data, depths=None, *, n_depths: int = 20, layer: str | Non
         depths = [_depth(d, totals, "rarefaction_curve") for d in np.atleast_1d(depths)]
     values = np.empty((X.shape[0], len(depths)))
     for i in range(X.shape[0]):
-        c = X.data[X.indptr[i]:X.indptr[i + 1]]
+        c = X.data[X.indptr[i] : X.indptr[i + 1]]
         for j, d in enumerate(depths):
             values[i, j] = _expected(c, totals[i], d)
     out = pd.DataFrame(values, index=samples, columns=pd.Index([int(d) for d in depths], name="depth"))

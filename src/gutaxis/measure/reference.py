@@ -28,7 +28,7 @@ import pandas as pd
 from .._validation import _is_anndata, sample_names
 from ..errors import InputError
 
-__all__ = ["HealthyReference", "build_reference", "percentiles", "health_indices"]
+__all__ = ["HealthyReference", "build_reference", "health_indices", "percentiles"]
 
 _FORMAT = "gutaxis.HealthyReference"
 _FORMAT_VERSION = 1
@@ -42,13 +42,15 @@ def _metadata(data, metadata: pd.DataFrame | None, samples: pd.Index, *, source:
             return data.obs
         return None
     if not isinstance(metadata, pd.DataFrame):
-        raise InputError(f"metadata must be a DataFrame indexed by sample ID, got {type(metadata).__name__}",
-                         source=source)
+        raise InputError(
+            f"metadata must be a DataFrame indexed by sample ID, got {type(metadata).__name__}", source=source
+        )
     idx = metadata.index.astype(str) if not metadata.index.equals(samples) else metadata.index
     if idx.has_duplicates:
         dup = idx[idx.duplicated()][0]
-        raise InputError(f"metadata has sample ID {dup!r} more than once", source=source,
-                         hint="make the metadata index unique")
+        raise InputError(
+            f"metadata has sample ID {dup!r} more than once", source=source, hint="make the metadata index unique"
+        )
     missing = samples.astype(str).difference(idx, sort=False)
     if len(missing):
         raise InputError(
@@ -103,19 +105,26 @@ def _resolve_samples(spec, samples: pd.Index, meta: pd.DataFrame | None, *, what
         return mask
     if isinstance(spec, pd.Series) and (pd.api.types.is_bool_dtype(spec.dtype)):
         if spec.isna().any():
-            raise InputError(f"{what} mask is missing for sample {spec.index[spec.isna().to_numpy()][0]!r}",
-                             source=source)
+            raise InputError(
+                f"{what} mask is missing for sample {spec.index[spec.isna().to_numpy()][0]!r}", source=source
+            )
         missing = samples.difference(spec.index, sort=False)
         if len(missing):
-            raise InputError(f"{what} mask has no value for sample {missing[0]!r} ({len(missing)} missing)",
-                             source=source, hint="index the mask by the sample IDs of the table")
+            raise InputError(
+                f"{what} mask has no value for sample {missing[0]!r} ({len(missing)} missing)",
+                source=source,
+                hint="index the mask by the sample IDs of the table",
+            )
         mask = spec.loc[samples].to_numpy(dtype=bool)
     else:
         arr = np.asarray(list(spec) if not isinstance(spec, (np.ndarray, pd.Series, pd.Index)) else spec)
         if arr.dtype == bool:
             if arr.shape != (n,):
-                raise InputError(f"{what} mask has {arr.size} values for {n} samples", source=source,
-                                 hint="give one True/False per sample, in the table's order, or a Series indexed by sample")
+                raise InputError(
+                    f"{what} mask has {arr.size} values for {n} samples",
+                    source=source,
+                    hint="give one True/False per sample, in the table's order, or a Series indexed by sample",
+                )
             mask = arr.copy()
         else:
             ids = pd.Index(arr)
@@ -136,16 +145,22 @@ def _resolve_labels(spec, samples: pd.Index, meta: pd.DataFrame | None, *, what:
     """Per-sample labels (e.g. subject IDs) from a column name, a Series by sample, or a sequence."""
     if isinstance(spec, str):
         if meta is None:
-            raise InputError(f"{what} {spec!r} names a metadata column but there is no metadata", source=source,
-                             hint="pass an AnnData with obs, or metadata= a DataFrame indexed by sample ID")
+            raise InputError(
+                f"{what} {spec!r} names a metadata column but there is no metadata",
+                source=source,
+                hint="pass an AnnData with obs, or metadata= a DataFrame indexed by sample ID",
+            )
         if spec not in meta.columns:
             raise InputError(f"{what}: unknown metadata column {spec!r}", source=source, hint=_columns_hint(meta))
         return meta[spec].to_numpy(dtype=object)
     if isinstance(spec, pd.Series):
         missing = samples.difference(spec.index, sort=False)
         if len(missing):
-            raise InputError(f"{what} has no value for sample {missing[0]!r} ({len(missing)} missing)",
-                             source=source, hint="index the Series by the sample IDs of the table")
+            raise InputError(
+                f"{what} has no value for sample {missing[0]!r} ({len(missing)} missing)",
+                source=source,
+                hint="index the Series by the sample IDs of the table",
+            )
         return spec.loc[samples].to_numpy(dtype=object)
     arr = np.asarray(list(spec), dtype=object)
     if arr.shape != (len(samples),):
@@ -200,8 +215,11 @@ class HealthyReference:
         for name, v in self.values.items():
             arr = np.asarray(v, dtype=np.float64).ravel()
             if not np.isfinite(arr).all():
-                raise InputError(f"reference values of {name!r} contain NaN or infinite numbers",
-                                 source="HealthyReference", hint="drop missing values before building the reference")
+                raise InputError(
+                    f"reference values of {name!r} contain NaN or infinite numbers",
+                    source="HealthyReference",
+                    hint="drop missing values before building the reference",
+                )
             if arr.size == 0:
                 raise InputError(f"reference index {name!r} has no values", source="HealthyReference")
             clean[str(name)] = np.sort(arr)
@@ -248,27 +266,38 @@ class HealthyReference:
         except json.JSONDecodeError as exc:
             raise InputError(f"not valid JSON (line {exc.lineno}, column {exc.colno})", source=path) from None
         if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
-            raise InputError(f"not a gutaxis healthy reference (expected \"format\": \"{_FORMAT}\")", source=path,
-                             hint="write it with HealthyReference.to_json")
+            raise InputError(
+                f'not a gutaxis healthy reference (expected "format": "{_FORMAT}")',
+                source=path,
+                hint="write it with HealthyReference.to_json",
+            )
         if not isinstance(doc.get("indices"), dict) or not doc["indices"]:
-            raise InputError("the reference has no \"indices\" object (index name -> list of numbers)", source=path)
+            raise InputError('the reference has no "indices" object (index name -> list of numbers)', source=path)
         values = {}
         for name, vals in doc["indices"].items():
             if not isinstance(vals, list) or not vals:
                 raise InputError(f"index {name!r}: expected a non-empty list of numbers", source=path)
             bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
             if bad:
-                raise InputError(f"index {name!r}: value {bad[0]!r} is not a finite number", source=path,
-                                 hint="remove missing values from the reference")
+                raise InputError(
+                    f"index {name!r}: value {bad[0]!r} is not a finite number",
+                    source=path,
+                    hint="remove missing values from the reference",
+                )
             values[name] = np.asarray(vals, dtype=np.float64)
         n = doc.get("n_samples")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise InputError(f"\"n_samples\" must be a positive integer, got {n!r}", source=path)
+            raise InputError(f'"n_samples" must be a positive integer, got {n!r}', source=path)
         profiler = doc.get("profiler", "unknown")  # references written before it was recorded: unknown
         if not isinstance(profiler, str):
-            raise InputError(f"\"profiler\" must be a string, got {profiler!r}", source=path)
-        return cls(values=values, n_samples=n, source=str(doc.get("source", "")),
-                   params=dict(doc.get("params") or {}), profiler=profiler)
+            raise InputError(f'"profiler" must be a string, got {profiler!r}', source=path)
+        return cls(
+            values=values,
+            n_samples=n,
+            source=str(doc.get("source", "")),
+            params=dict(doc.get("params") or {}),
+            profiler=profiler,
+        )
 
 
 def _json_default(obj):
@@ -332,10 +361,15 @@ def build_reference(
             wanted = [indices] if isinstance(indices, str) else list(indices)
             unknown = [c for c in wanted if c not in table.columns]
             if unknown:
-                raise InputError(f"unknown index {unknown[0]!r}", source="build_reference",
-                                 hint=f"available: {', '.join(map(str, table.columns))}")
+                raise InputError(
+                    f"unknown index {unknown[0]!r}",
+                    source="build_reference",
+                    hint=f"available: {', '.join(map(str, table.columns))}",
+                )
             table = table[wanted]
-    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
+    numeric = [
+        c for c in table.columns if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+    ]
     skipped = [str(c) for c in table.columns if c not in numeric]
     if not numeric:
         raise InputError("the indices table has no numeric column", source="build_reference")
@@ -370,9 +404,13 @@ def build_reference(
         from .._profiler import profiler_of
 
         profiler = profiler_of(data) if data is not None else "unknown"
-    return HealthyReference(values=values, n_samples=int(mask.sum()),
-                            source=source or f"{int(mask.sum())} healthy samples ({params['healthy']})", params=params,
-                            profiler=profiler)
+    return HealthyReference(
+        values=values,
+        n_samples=int(mask.sum()),
+        source=source or f"{int(mask.sum())} healthy samples ({params['healthy']})",
+        params=params,
+        profiler=profiler,
+    )
 
 
 def percentiles(indices: pd.DataFrame, reference: HealthyReference) -> pd.DataFrame:
@@ -386,17 +424,23 @@ def percentiles(indices: pd.DataFrame, reference: HealthyReference) -> pd.DataFr
         if isinstance(indices, pd.Series):
             indices = indices.to_frame()
         else:
-            raise InputError(f"indices must be a DataFrame (samples x indices), got {type(indices).__name__}",
-                             source="percentiles")
+            raise InputError(
+                f"indices must be a DataFrame (samples x indices), got {type(indices).__name__}", source="percentiles"
+            )
     if not isinstance(reference, HealthyReference):
-        raise InputError(f"reference must be a HealthyReference, got {type(reference).__name__}",
-                         source="percentiles", hint="build one with build_reference or HealthyReference.from_json")
+        raise InputError(
+            f"reference must be a HealthyReference, got {type(reference).__name__}",
+            source="percentiles",
+            hint="build one with build_reference or HealthyReference.from_json",
+        )
     cols = [c for c in indices.columns if str(c) in reference.values]
     missing = [str(c) for c in indices.columns if str(c) not in reference.values]
     if not cols:
         raise InputError(
             f"none of the indices ({', '.join(map(str, indices.columns[:10]))}) is in the reference",
-            source="percentiles", hint=f"the reference holds: {', '.join(reference.indices)}")
+            source="percentiles",
+            hint=f"the reference holds: {', '.join(reference.indices)}",
+        )
     out = {}
     for c in cols:
         ref = reference.values[str(c)]
@@ -408,12 +452,23 @@ def percentiles(indices: pd.DataFrame, reference: HealthyReference) -> pd.DataFr
         out[c] = pct
     result = pd.DataFrame(out, index=indices.index, columns=cols)
     result.attrs["params"] = {"kind": "mean (mid-rank)"}
-    result.attrs["reference"] = {"source": reference.source, "n_samples": reference.n_samples,
-                                 "n_values": {str(c): int(len(reference.values[str(c)])) for c in cols}}
+    result.attrs["reference"] = {
+        "source": reference.source,
+        "n_samples": reference.n_samples,
+        "n_values": {str(c): len(reference.values[str(c)]) for c in cols},
+    }
     result.attrs["no_reference"] = missing
     result.attrs["filtered"] = (
-        [{"what": "indices", "reason": "no values for them in the reference: left out", "n": len(missing), "ids": missing}]
-        if missing else []
+        [
+            {
+                "what": "indices",
+                "reason": "no values for them in the reference: left out",
+                "n": len(missing),
+                "ids": missing,
+            }
+        ]
+        if missing
+        else []
     )
     return result
 
@@ -457,14 +512,19 @@ def health_indices(data, *, counts=None, inplace: bool = False) -> pd.DataFrame:
             warnings.warn(w.message, w.category, stacklevel=2)
     if g.attrs["n_markers_absent"] == g.attrs["params"]["n_MH_species"] + g.attrs["params"]["n_MN_species"]:
         g = pd.Series(np.nan, index=g.index, name="GMHI", dtype=float).__finalize__(g)
-        notes.append("GMHI set to NaN: none of the GMHI marker species is a feature of the table "
-                     "(GMHI needs a species-level profile, e.g. MetaPhlAn)")
+        notes.append(
+            "GMHI set to NaN: none of the GMHI marker species is a feature of the table "
+            "(GMHI needs a species-level profile, e.g. MetaPhlAn)"
+        )
     if counts is not None:
         c_samples = sample_names(counts)
         missing = samples.difference(c_samples, sort=False)
         if len(missing):
-            raise InputError(f"counts have no row for sample {missing[0]!r} ({len(missing)} missing)",
-                             source="health_indices", hint="give counts of the same samples as the abundance table")
+            raise InputError(
+                f"counts have no row for sample {missing[0]!r} ({len(missing)} missing)",
+                source="health_indices",
+                hint="give counts of the same samples as the abundance table",
+            )
         if not c_samples.equals(samples):
             counts = counts[samples] if _is_anndata(counts) else counts.loc[samples]
         alpha = alpha_diversity(counts)
@@ -484,13 +544,18 @@ def health_indices(data, *, counts=None, inplace: bool = False) -> pd.DataFrame:
     }
     if inplace:
         if not _is_anndata(data):
-            raise InputError("inplace=True writes into an AnnData's obs; this input is a table",
-                             source="health_indices", hint="pass an AnnData, or join the returned table yourself")
+            raise InputError(
+                "inplace=True writes into an AnnData's obs; this input is a table",
+                source="health_indices",
+                hint="pass an AnnData, or join the returned table yourself",
+            )
         clash = [c for c in result.columns if c in data.obs.columns]
         if clash:
-            warnings.warn(f"health_indices replaced {len(clash)} existing obs column(s): {', '.join(clash[:8])}",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                f"health_indices replaced {len(clash)} existing obs column(s): {', '.join(clash[:8])}",
+                UserWarning,
+                stacklevel=2,
+            )
         for c in result.columns:
             data.obs[c] = result[c].to_numpy()
     return result
-

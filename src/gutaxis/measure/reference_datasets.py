@@ -73,9 +73,12 @@ def reference_from_dataset(name: str, *, cache: str | os.PathLike | None = None,
     from .reference import build_reference
 
     if name not in REFERENCE_DATASETS:
-        raise InputError(f"no healthy reference is defined for dataset {name!r}", source="gutaxis reference",
-                         hint=f"use one of: {', '.join(REFERENCE_DATASETS)} (or build one from your own cohort "
-                              "with PROFILE --healthy COLUMN=VALUE)")
+        raise InputError(
+            f"no healthy reference is defined for dataset {name!r}",
+            source="gutaxis reference",
+            hint=f"use one of: {', '.join(REFERENCE_DATASETS)} (or build one from your own cohort "
+            "with PROFILE --healthy COLUMN=VALUE)",
+        )
     recipe = REFERENCE_DATASETS[name]
     info = dataset_info(name)
     paths = {}
@@ -88,15 +91,24 @@ def reference_from_dataset(name: str, *, cache: str | os.PathLike | None = None,
             except DatasetError as exc:
                 if isinstance(exc, DatasetChecksumError):
                     raise
-                raise DatasetError(f"{exc}; without internet access, copy the dataset's files to this machine and "
-                                   f"install them with `gutaxis datasets fetch {name} --from FOLDER`") from None
+                raise DatasetError(
+                    f"{exc}; without internet access, copy the dataset's files to this machine and "
+                    f"install them with `gutaxis datasets fetch {name} --from FOLDER`"
+                ) from None
         paths[key] = path
     cohort = read_profile(paths["profile"], metadata=paths["metadata"], id_column=recipe["id_column"])
     column, value = recipe["healthy"]
-    ref = build_reference(cohort, healthy=(column, value), profiler=recipe["profiler"],
-                          source=f"{recipe['about']}: samples with {column} == {value!r} (gutaxis dataset {name})")
+    ref = build_reference(
+        cohort,
+        healthy=(column, value),
+        profiler=recipe["profiler"],
+        source=f"{recipe['about']}: samples with {column} == {value!r} (gutaxis dataset {name})",
+    )
     ref.params["dataset"] = {
-        "name": name, "title": info.get("title"), "licence": info.get("licence"), "citation": info.get("citation"),
+        "name": name,
+        "title": info.get("title"),
+        "licence": info.get("licence"),
+        "citation": info.get("citation"),
         "source": info.get("source"),
         "files": {paths[k].name: info["files"][paths[k].name]["sha256"] for k in ("profile", "metadata")},
     }

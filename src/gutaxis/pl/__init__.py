@@ -11,17 +11,27 @@ global state), and returns the Axes: ``ax.figure.savefig("plot.svg")`` writes it
 """
 
 from ._style import (
-           OKABE_ITO,
-           group_colors,
-           legend_outside,
-           palette,
-           short_taxa,
-           short_taxon,
-           truncate,
+    OKABE_ITO,
+    group_colors,
+    legend_outside,
+    palette,
+    short_taxa,
+    short_taxon,
+    truncate,
 )
 from .heatmap import heatmap
 from .pcoa import pcoa
 from .volcano import volcano
 
-__all__ = ["OKABE_ITO", "group_colors", "heatmap", "legend_outside", "palette", "pcoa", "short_taxa", "short_taxon",
-           "truncate", "volcano"]
+__all__ = [
+    "OKABE_ITO",
+    "group_colors",
+    "heatmap",
+    "legend_outside",
+    "palette",
+    "pcoa",
+    "short_taxa",
+    "short_taxon",
+    "truncate",
+    "volcano",
+]

@@ -93,13 +93,26 @@ def legend_outside(ax, handles=None, labels=None, *, title: str | None = None, f
         return None
     ncol = 1 if len(handles) <= 16 else 2
     kw = {} if labels is None else {"labels": [truncate(x, 32) for x in labels]}
-    return ax.legend(handles=handles, **kw, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
-                     frameon=False, fontsize=fontsize, title=title, title_fontsize=fontsize, ncol=ncol,
-                     handletextpad=0.4, columnspacing=1.0, markerscale=1.2)
+    return ax.legend(
+        handles=handles,
+        **kw,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        frameon=False,
+        fontsize=fontsize,
+        title=title,
+        title_fontsize=fontsize,
+        ncol=ncol,
+        handletextpad=0.4,
+        columnspacing=1.0,
+        markerscale=1.2,
+    )
 
 
-def set_tick_labels(ax, labels, axis: str = "x", *, width: int = 24, fontsize: float | None = None,
-                    rotation: float | None = None) -> None:
+def set_tick_labels(
+    ax, labels, axis: str = "x", *, width: int = 24, fontsize: float | None = None, rotation: float | None = None
+) -> None:
     """Tick labels at positions 0..n-1, shortened to ``width`` characters with an ellipsis; on
     the x axis rotated (45 degrees, anchored at their end) when long or many, and smaller when
     there are many, so that neighbours do not overlap."""
@@ -116,8 +129,14 @@ def set_tick_labels(ax, labels, axis: str = "x", *, width: int = 24, fontsize: f
         rotation = 0 if longest * n <= 40 else 45 if n <= 8 else 90
     ax.set_xticks(range(n))
     if rotation:
-        ax.set_xticklabels(labels, rotation=rotation, ha="right", va="center" if rotation == 90 else "top",
-                           rotation_mode="anchor", fontsize=fontsize)
+        ax.set_xticklabels(
+            labels,
+            rotation=rotation,
+            ha="right",
+            va="center" if rotation == 90 else "top",
+            rotation_mode="anchor",
+            fontsize=fontsize,
+        )
     else:
         ax.set_xticklabels(labels, fontsize=fontsize)
 

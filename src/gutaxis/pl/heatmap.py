@@ -19,8 +19,9 @@ def _col_label(metadata, value) -> str:
     return str(metadata) if str(metadata) == str(value) else f"{metadata}: {value}"
 
 
-def coefficient_grid(results, *, variables=None, q: float | None = None, max_features: int = 50,
-                     significant_only: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def coefficient_grid(
+    results, *, variables=None, q: float | None = None, max_features: int = 50, significant_only: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(coefficients, q-values): features x ``variable: level`` columns of association results;
     rows the features with at least one significant association (``significant_only``), at most
     ``max_features`` of them, those with the smallest q first."""
@@ -30,8 +31,11 @@ def coefficient_grid(results, *, variables=None, q: float | None = None, max_fea
         present = set(table["metadata"].astype(str))
         missing = [v for v in variables if v not in present]
         if missing:
-            raise InputError(f"variable(s) {', '.join(map(repr, missing))} not in the results", source=_SOURCE,
-                             hint=f"the results have: {', '.join(sorted(present)[:20])}")
+            raise InputError(
+                f"variable(s) {', '.join(map(repr, missing))} not in the results",
+                source=_SOURCE,
+                hint=f"the results have: {', '.join(sorted(present)[:20])}",
+            )
         table = table[table["metadata"].astype(str).isin(variables)]
     thr = threshold(params, q)
     table = table.assign(col=[_col_label(m, v) for m, v in zip(table["metadata"], table["value"])])
@@ -41,10 +45,12 @@ def coefficient_grid(results, *, variables=None, q: float | None = None, max_fea
     feats = list(best.sort_values(kind="stable").index[:max_features])
     cols = list(dict.fromkeys(table["col"]))
     part = table[table["name"].isin(feats)]
-    coef = part.pivot_table(index="name", columns="col", values="coef", aggfunc="first").reindex(index=feats,
-                                                                                                 columns=cols)
-    qv = part.pivot_table(index="name", columns="col", values="qval", aggfunc="first").reindex(index=feats,
-                                                                                              columns=cols)
+    coef = part.pivot_table(index="name", columns="col", values="coef", aggfunc="first").reindex(
+        index=feats, columns=cols
+    )
+    qv = part.pivot_table(index="name", columns="col", values="qval", aggfunc="first").reindex(
+        index=feats, columns=cols
+    )
     return coef, qv
 
 
@@ -58,9 +64,19 @@ def _order(matrix: np.ndarray) -> np.ndarray:
     return leaves_list(linkage(m, method="average", metric="euclidean"))
 
 
-def heatmap(data, *, variables=None, q: float | None = None, max_features: int = 50, cluster: bool = True,
-            significant_only: bool = True, mark_significant: bool = True, label: str = "coefficient", ax=None,
-            title: str | None = None):
+def heatmap(
+    data,
+    *,
+    variables=None,
+    q: float | None = None,
+    max_features: int = 50,
+    cluster: bool = True,
+    significant_only: bool = True,
+    mark_significant: bool = True,
+    label: str = "coefficient",
+    ax=None,
+    title: str | None = None,
+):
     """Heatmap of association coefficients (features x variables or their levels).
 
     Parameters
@@ -87,16 +103,24 @@ def heatmap(data, *, variables=None, q: float | None = None, max_features: int =
     if isinstance(data, pd.DataFrame) and not {"feature", "metadata", "coef"} <= set(data.columns):
         coef = data.apply(pd.to_numeric, errors="coerce")
         if coef.empty or not np.isfinite(coef.to_numpy(dtype=float)).any():
-            raise InputError("the table has no numeric values to draw", source=_SOURCE,
-                             hint="give a features x columns table of numbers, or associate's results")
+            raise InputError(
+                "the table has no numeric values to draw",
+                source=_SOURCE,
+                hint="give a features x columns table of numbers, or associate's results",
+            )
         names = [str(i) for i in coef.index]
     else:
-        coef, qv = coefficient_grid(data, variables=variables, q=q, max_features=max_features,
-                                    significant_only=significant_only)
+        coef, qv = coefficient_grid(
+            data, variables=variables, q=q, max_features=max_features, significant_only=significant_only
+        )
         if coef.empty:
-            raise InputError("no feature has a significant association to draw" if significant_only else
-                             "the results have no coefficient to draw", source=_SOURCE,
-                             hint="raise q=, or pass significant_only=False to draw the top features anyway")
+            raise InputError(
+                "no feature has a significant association to draw"
+                if significant_only
+                else "the results have no coefficient to draw",
+                source=_SOURCE,
+                hint="raise q=, or pass significant_only=False to draw the top features anyway",
+            )
         names = list(coef.index)
     m = coef.to_numpy(dtype=float)
     rows = _order(m) if cluster else np.arange(m.shape[0])
@@ -108,9 +132,12 @@ def heatmap(data, *, variables=None, q: float | None = None, max_features: int =
     vmax = vmax if vmax > 0 else 1.0
     if ax is None:
         longest = max(len(truncate(r, 40)) for r in row_labels)
-        ax = new_figure((1.6 + 0.07 * longest + 0.42 * len(col_labels) + 1.2,
-                         1.4 + 0.22 * len(row_labels) + 0.06 * max(len(truncate(c, 30)) for c in col_labels))
-                        ).subplots()
+        ax = new_figure(
+            (
+                1.6 + 0.07 * longest + 0.42 * len(col_labels) + 1.2,
+                1.4 + 0.22 * len(row_labels) + 0.06 * max(len(truncate(c, 30)) for c in col_labels),
+            )
+        ).subplots()
     fig = ax.figure
     ax.set_facecolor("#f5f7fa")
     mesh = ax.pcolormesh(np.ma.masked_invalid(m), cmap="RdBu_r", vmin=-vmax, vmax=vmax, linewidth=0)
@@ -122,11 +149,13 @@ def heatmap(data, *, variables=None, q: float | None = None, max_features: int =
     ax.set_xlim(0, m.shape[1])
     ax.set_ylim(m.shape[0], 0)
     ax.set_xticks(np.arange(len(col_labels)) + 0.5)
-    ax.set_xticklabels([truncate(c, 30) for c in col_labels], rotation=45, ha="right", rotation_mode="anchor",
-                       fontsize=8.5)
+    ax.set_xticklabels(
+        [truncate(c, 30) for c in col_labels], rotation=45, ha="right", rotation_mode="anchor", fontsize=8.5
+    )
     ax.set_yticks(np.arange(len(row_labels)) + 0.5)
-    ax.set_yticklabels([truncate(r, 40) for r in row_labels], fontsize=8 if len(row_labels) > 25 else 8.5,
-                       fontstyle="italic")
+    ax.set_yticklabels(
+        [truncate(r, 40) for r in row_labels], fontsize=8 if len(row_labels) > 25 else 8.5, fontstyle="italic"
+    )
     ax.tick_params(length=0)
     for side in ("left", "bottom", "top", "right"):
         ax.spines[side].set_visible(False)

@@ -12,14 +12,32 @@ __all__ = ["volcano"]
 _SOURCE = "gutaxis.pl.volcano"
 _UP, _DOWN, _NS = "#D55E00", "#0072B2", "#aab4be"
 # label positions tried round a point, in points (dx, dy, ha, va): the first free one is taken
-_OFFSETS = [(5, 4, "left", "bottom"), (-5, 4, "right", "bottom"), (5, -4, "left", "top"), (-5, -4, "right", "top"),
-            (0, 9, "center", "bottom"), (0, -9, "center", "top"), (12, 12, "left", "bottom"),
-            (-12, 12, "right", "bottom"), (12, -12, "left", "top"), (-12, -12, "right", "top"),
-            (0, 20, "center", "bottom"), (0, -20, "center", "top")]
+_OFFSETS = [
+    (5, 4, "left", "bottom"),
+    (-5, 4, "right", "bottom"),
+    (5, -4, "left", "top"),
+    (-5, -4, "right", "top"),
+    (0, 9, "center", "bottom"),
+    (0, -9, "center", "top"),
+    (12, 12, "left", "bottom"),
+    (-12, 12, "right", "bottom"),
+    (12, -12, "left", "top"),
+    (-12, -12, "right", "top"),
+    (0, 20, "center", "bottom"),
+    (0, -20, "center", "top"),
+]
 
 
-def volcano(results, variable: str | None = None, value: str | None = None, *, q: float | None = None,
-            n_labels: int = 12, ax=None, title: str | None = None):
+def volcano(
+    results,
+    variable: str | None = None,
+    value: str | None = None,
+    *,
+    q: float | None = None,
+    n_labels: int = 12,
+    ax=None,
+    title: str | None = None,
+):
     """Volcano plot of one variable's associations: coefficient (x) against -log10(q) (y).
 
     Parameters
@@ -51,8 +69,11 @@ def volcano(results, variable: str | None = None, value: str | None = None, *, q
         if str(value) not in levels:
             from ..errors import InputError
 
-            raise InputError(f"value {value!r} is not a level of {variable!r} in the results", source=_SOURCE,
-                             hint=f"levels: {', '.join(levels[:20])}")
+            raise InputError(
+                f"value {value!r} is not a level of {variable!r} in the results",
+                source=_SOURCE,
+                hint=f"levels: {', '.join(levels[:20])}",
+            )
         part = part[part["value"].astype(str) == str(value)]
     thr = threshold(params, q)
     qv = part["qval"].to_numpy(dtype=float)
@@ -65,8 +86,9 @@ def volcano(results, variable: str | None = None, value: str | None = None, *, q
     ax.scatter(coef, yv, s=14, c=list(col), alpha=0.85, linewidths=0)
     ax.axhline(-np.log10(thr), color="#52606d", linewidth=0.8, linestyle="--", zorder=0)
     ax.axvline(0, color="#d9e2ec", linewidth=0.8, zorder=0)
-    ax.set_xlabel(f"coefficient ({truncate(variable, 30)}" + (f" {truncate(value, 20)}" if value is not None else "")
-                  + ")")
+    ax.set_xlabel(
+        f"coefficient ({truncate(variable, 30)}" + (f" {truncate(value, 20)}" if value is not None else "") + ")"
+    )
     ax.set_ylabel("−log10(q)")
     ax.set_title(title or f"{truncate(variable, 40)}: {int(sig.sum())} of {len(part)} with q ≤ {thr:g}", loc="left")
     unique = list(dict.fromkeys(part["name"].astype(str)))
@@ -74,9 +96,10 @@ def volcano(results, variable: str | None = None, value: str | None = None, *, q
     names = [truncate(short[n], 26) for n in part["name"].astype(str)]
     levels = part["value"].astype(str).tolist()
     many_levels = len(set(levels)) > 1
-    order = [k for k in np.argsort(np.where(sig, qv, np.inf), kind="stable") if sig[k]][:max(0, n_labels)]
-    ax.gutaxis_unlabelled = _label(ax, coef, yv, [(names[k] + (f" ({truncate(levels[k], 12)})" if many_levels else ""),
-                                                   k) for k in order])
+    order = [k for k in np.argsort(np.where(sig, qv, np.inf), kind="stable") if sig[k]][: max(0, n_labels)]
+    ax.gutaxis_unlabelled = _label(
+        ax, coef, yv, [(names[k] + (f" ({truncate(levels[k], 12)})" if many_levels else ""), k) for k in order]
+    )
     return ax
 
 
@@ -92,14 +115,24 @@ def _label(ax, x, y, items) -> list[str]:
     dropped = []
     for text, k in items:
         for dx, dy, ha, va in _OFFSETS:
-            ann = ax.annotate(text, (x[k], y[k]), xytext=(dx, dy), textcoords="offset points", ha=ha,
-                              va=va, fontsize=7.5, fontstyle="italic", color="#1f2933")
+            ann = ax.annotate(
+                text,
+                (x[k], y[k]),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=7.5,
+                fontstyle="italic",
+                color="#1f2933",
+            )
             box = ann.get_window_extent(renderer)
-            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1)
+            inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
             clash = any(box.overlaps(b) for b in placed)
             # a label must not cover another labelled point either
-            covers = any(box.x0 <= points[j][0] <= box.x1 and box.y0 <= points[j][1] <= box.y1
-                         for _, j in items if j != k)
+            covers = any(
+                box.x0 <= points[j][0] <= box.x1 and box.y0 <= points[j][1] <= box.y1 for _, j in items if j != k
+            )
             if inside and not clash and not covers:
                 placed.append(box)
                 break

@@ -7,4 +7,4 @@ or a registered dietitian.
 
 from .html import DISCLAIMER, write_report
 
-__all__ = ["write_report", "DISCLAIMER"]
+__all__ = ["DISCLAIMER", "write_report"]

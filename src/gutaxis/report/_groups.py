@@ -14,8 +14,10 @@ __all__ = ["CARD_RULE", "MAX_CARD_GROUPS", "card_groups", "keep_groups", "parse_
 #: groups shown in the summary cards, at most
 MAX_CARD_GROUPS = 4
 #: the rule, in the report's words
-CARD_RULE = (f"the cards show the {MAX_CARD_GROUPS} groups with the most samples (ties in the table's order); "
-             "every group is in the tables below")
+CARD_RULE = (
+    f"the cards show the {MAX_CARD_GROUPS} groups with the most samples (ties in the table's order); "
+    "every group is in the tables below"
+)
 
 
 def card_groups(order: list[str], counts: dict[str, int], k: int = MAX_CARD_GROUPS) -> list[str]:
@@ -44,9 +46,11 @@ def keep_groups(adata, column: str | None, groups: list[str], *, auto: bool):
     """The samples of ``adata`` whose ``column`` value is one of ``groups`` (a copy), or an error
     naming the groups not found and those there are."""
     if column is None:
-        raise InputError("groups= (--groups) needs a group column, and none was found in the sample metadata",
-                         source="write_report", hint="name it with --group-column COLUMN (e.g. Phenotype) and give "
-                                                     "the metadata with --metadata")
+        raise InputError(
+            "groups= (--groups) needs a group column, and none was found in the sample metadata",
+            source="write_report",
+            hint="name it with --group-column COLUMN (e.g. Phenotype) and give the metadata with --metadata",
+        )
     labels = adata.obs[column].astype(object).where(adata.obs[column].notna(), None)
     labels = labels.map(lambda v: None if v is None else str(v))
     present = list(dict.fromkeys(v for v in labels if v is not None))
@@ -54,10 +58,12 @@ def keep_groups(adata, column: str | None, groups: list[str], *, auto: bool):
     if missing:
         close = [p for p in present if any(m.casefold() == p.casefold() for m in missing)]
         listed = ", ".join(repr(p) for p in sorted(present)[:30])
-        raise InputError(f"group(s) {', '.join(map(repr, missing))} not in column {column!r}"
-                         + (" (auto-detected)" if auto else ""), source="write_report",
-                         hint=("letter case differs: " + ", ".join(map(repr, close)) + "; " if close else "")
-                         + f"the groups are: {listed}; separate names with commas")
+        raise InputError(
+            f"group(s) {', '.join(map(repr, missing))} not in column {column!r}" + (" (auto-detected)" if auto else ""),
+            source="write_report",
+            hint=("letter case differs: " + ", ".join(map(repr, close)) + "; " if close else "")
+            + f"the groups are: {listed}; separate names with commas",
+        )
     mask = labels.isin(groups).to_numpy()
     sub = adata[mask].copy()
     if isinstance(sub.obs[column].dtype, pd.CategoricalDtype):

@@ -21,8 +21,16 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-__all__ = ["PALETTE", "Figure", "draw_index_distributions", "draw_ordination", "index_distributions", "ordination",
-           "percentile_chart", "top_taxa"]
+__all__ = [
+    "PALETTE",
+    "Figure",
+    "draw_index_distributions",
+    "draw_ordination",
+    "index_distributions",
+    "ordination",
+    "percentile_chart",
+    "top_taxa",
+]
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 _INK = "#1f2933"
@@ -87,7 +95,7 @@ def _to_svg(fig, alt: str, salt: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": f"gutaxis-{salt}", "svg.fonttype": "none"}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]  # drop the XML declaration and DOCTYPE (not allowed inside HTML)
+    svg = svg[svg.index("<svg") :]  # drop the XML declaration and DOCTYPE (not allowed inside HTML)
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
     # responsive: keep the viewBox, let CSS scale it down, never above its natural width
     svg = re.sub(r'^<svg([^>]*?) width="([^"]*)" height="[^"]*"', r'<svg\1 style="max-width:\2"', svg, count=1)
@@ -111,8 +119,14 @@ def _colors(groups) -> dict:
     return group_colors(groups)
 
 
-def draw_index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: dict[str, str],
-                             order: list | None = None, *, max_points: int = 400):
+def draw_index_distributions(
+    indices: pd.DataFrame,
+    groups: pd.Series,
+    labels: dict[str, str],
+    order: list | None = None,
+    *,
+    max_points: int = 400,
+):
     """The matplotlib Figure of :func:`index_distributions` (before it becomes SVG)."""
     from ..pl._style import set_tick_labels
 
@@ -130,8 +144,14 @@ def draw_index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: d
         data = [indices.loc[groups == g, col].dropna().to_numpy() for g in order]
         keep = [i for i, d in enumerate(data) if len(d)]
         if keep:
-            bp = ax.boxplot([data[i] for i in keep], positions=keep, widths=0.55, showfliers=False,
-                            patch_artist=True, medianprops={"color": _INK, "linewidth": 1.6})
+            bp = ax.boxplot(
+                [data[i] for i in keep],
+                positions=keep,
+                widths=0.55,
+                showfliers=False,
+                patch_artist=True,
+                medianprops={"color": _INK, "linewidth": 1.6},
+            )
             for patch, i in zip(bp["boxes"], keep):
                 patch.set_facecolor(colors[order[i]] + "33")
                 patch.set_edgecolor(colors[order[i]])
@@ -142,35 +162,58 @@ def draw_index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: d
                 d = data[i]
                 if len(d) > max_points:
                     d = rng.choice(d, max_points, replace=False)
-                ax.scatter(i + rng.uniform(-0.18, 0.18, len(d)), d, s=9, color=colors[order[i]],
-                           alpha=0.75, linewidths=0, zorder=3, rasterized=len(d) > 300)
+                ax.scatter(
+                    i + rng.uniform(-0.18, 0.18, len(d)),
+                    d,
+                    s=9,
+                    color=colors[order[i]],
+                    alpha=0.75,
+                    linewidths=0,
+                    zorder=3,
+                    rasterized=len(d) > 300,
+                )
         set_tick_labels(ax, [str(g) for g in order], "x", width=22)
         ax.set_xlim(-0.6, len(order) - 0.4)
         ax.set_title(labels.get(col, col), loc="left")
         ax.grid(axis="y", color=_GRID, linewidth=0.6)
         ax.set_axisbelow(True)
-    for ax in axes.ravel()[len(cols):]:
+    for ax in axes.ravel()[len(cols) :]:
         ax.set_visible(False)
     return fig
 
 
-def index_distributions(indices: pd.DataFrame, groups: pd.Series, labels: dict[str, str],
-                        order: list | None = None, *, max_points: int = 400) -> Figure:
+def index_distributions(
+    indices: pd.DataFrame,
+    groups: pd.Series,
+    labels: dict[str, str],
+    order: list | None = None,
+    *,
+    max_points: int = 400,
+) -> Figure:
     """Box and strip plots of every index (columns of ``indices``) by group, as small multiples."""
     cols = list(indices.columns)
     order = list(order) if order is not None else [g for g in pd.unique(groups.dropna())]
     with _rc("dist"):
         fig = draw_index_distributions(indices, groups, labels, order, max_points=max_points)
     med = "; ".join(
-        f"{labels.get(c, c)}: " + ", ".join(
-            f"{g} median {_fmt(indices.loc[groups == g, c].median())}" for g in order) for c in cols)
+        f"{labels.get(c, c)}: " + ", ".join(f"{g} median {_fmt(indices.loc[groups == g, c].median())}" for g in order)
+        for c in cols
+    )
     alt = f"Box and strip plots of {len(cols)} gut health indices by group ({', '.join(map(str, order))}). {med}."
-    return Figure(_to_svg(fig, alt, "dist"), alt,
-                  "Each dot is one sample; boxes span the middle half (25th-75th percentile), the line is the median.")
+    return Figure(
+        _to_svg(fig, alt, "dist"),
+        alt,
+        "Each dot is one sample; boxes span the middle half (25th-75th percentile), the line is the median.",
+    )
 
 
-def draw_ordination(coords: pd.DataFrame, groups: pd.Series | None, proportion: list[float] | None,
-                    order: list | None = None, metric: str = "Bray-Curtis"):
+def draw_ordination(
+    coords: pd.DataFrame,
+    groups: pd.Series | None,
+    proportion: list[float] | None,
+    order: list | None = None,
+    metric: str = "Bray-Curtis",
+):
     """The matplotlib Figure of :func:`ordination` (before it becomes SVG): one colour per group,
     never repeated, the legend outside the axes."""
     from ..pl._style import legend_outside, truncate
@@ -183,13 +226,29 @@ def draw_ordination(coords: pd.DataFrame, groups: pd.Series | None, proportion: 
         colors = _colors(order)
         for g in order:
             m = (groups == g).to_numpy()
-            ax.scatter(x[m], y[m], s=26 if len(x) <= 300 else 14, color=colors[g], alpha=0.85, linewidths=0.4,
-                       edgecolors="white", label=f"{truncate(g, 28)} (n={int(m.sum())})", rasterized=len(x) > 1500)
+            ax.scatter(
+                x[m],
+                y[m],
+                s=26 if len(x) <= 300 else 14,
+                color=colors[g],
+                alpha=0.85,
+                linewidths=0.4,
+                edgecolors="white",
+                label=f"{truncate(g, 28)} (n={int(m.sum())})",
+                rasterized=len(x) > 1500,
+            )
         legend_outside(ax, fontsize=8.5 if len(order) <= 16 else 7.5)
     else:
         ax.scatter(x, y, s=26, color=PALETTE[0], alpha=0.85, linewidths=0.4, edgecolors="white")
-    lab = [f"PCoA {i + 1}" + (f" ({100 * proportion[i]:.1f}%)" if proportion and i < len(proportion)
-                               and np.isfinite(proportion[i]) else "") for i in range(2)]
+    lab = [
+        f"PCoA {i + 1}"
+        + (
+            f" ({100 * proportion[i]:.1f}%)"
+            if proportion and i < len(proportion) and np.isfinite(proportion[i])
+            else ""
+        )
+        for i in range(2)
+    ]
     ax.set_xlabel(lab[0])
     ax.set_ylabel(lab[1])
     ax.axhline(0, color=_GRID, linewidth=0.8, zorder=0)
@@ -198,19 +257,30 @@ def draw_ordination(coords: pd.DataFrame, groups: pd.Series | None, proportion: 
     return fig
 
 
-def ordination(coords: pd.DataFrame, groups: pd.Series | None, proportion: list[float] | None,
-               order: list | None = None, metric: str = "Bray-Curtis") -> Figure:
+def ordination(
+    coords: pd.DataFrame,
+    groups: pd.Series | None,
+    proportion: list[float] | None,
+    order: list | None = None,
+    metric: str = "Bray-Curtis",
+) -> Figure:
     """Scatter of the first two PCoA axes, coloured by group."""
     if groups is not None and order is None:
         order = list(pd.unique(groups.dropna()))
     with _rc("pcoa"):
         fig = draw_ordination(coords, groups, proportion, order, metric)
     lab = [ax.get_xlabel() for ax in fig.axes[:1]] + [ax.get_ylabel() for ax in fig.axes[:1]]
-    alt = (f"PCoA scatter plot of {len(coords)} samples on {lab[0]} and {lab[1]} of {metric} distances"
-           + ("" if groups is None else f", coloured by group ({', '.join(map(str, order))})") + ".")
-    return Figure(_to_svg(fig, alt, "pcoa"), alt,
-                  "Samples close together have similar communities; the axes are the two directions of largest "
-                  "variation in community composition.")
+    alt = (
+        f"PCoA scatter plot of {len(coords)} samples on {lab[0]} and {lab[1]} of {metric} distances"
+        + ("" if groups is None else f", coloured by group ({', '.join(map(str, order))})")
+        + "."
+    )
+    return Figure(
+        _to_svg(fig, alt, "pcoa"),
+        alt,
+        "Samples close together have similar communities; the axes are the two directions of largest "
+        "variation in community composition.",
+    )
 
 
 def percentile_chart(values: pd.Series, labels: dict[str, str], kinds: dict[str, str] | None = None) -> Figure:
@@ -231,8 +301,9 @@ def percentile_chart(values: pd.Series, labels: dict[str, str], kinds: dict[str,
         ax.hlines(ypos, 0, 100, color=_GRID, linewidth=1.0, zorder=1)
         ax.scatter(values.to_numpy(), ypos, s=60, color=dot_colors, zorder=3, clip_on=False)
         for yv, v in zip(ypos, values.to_numpy()):
-            ax.annotate(f"{v:.0f}", (v, yv), xytext=(0, 7), textcoords="offset points", ha="center",
-                        fontsize=8.5, color=_INK)
+            ax.annotate(
+                f"{v:.0f}", (v, yv), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8.5, color=_INK
+            )
         ax.set_yticks(ypos)
         ax.set_yticklabels(names)
         ax.set_xlim(0, 100)
@@ -241,14 +312,26 @@ def percentile_chart(values: pd.Series, labels: dict[str, str], kinds: dict[str,
         if len(used) > 1:
             names_k = {"index": "index", "beneficial": "beneficial panel", "pathobiont": "pathobiont panel"}
             handles = [Line2D([], [], marker="o", linestyle="", color=cmap[k], label=names_k[k]) for k in used]
-            ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(used), fontsize=8.5,
-                      borderaxespad=0.3)
+            ax.legend(
+                handles=handles,
+                loc="lower center",
+                bbox_to_anchor=(0.5, 1.0),
+                ncol=len(used),
+                fontsize=8.5,
+                borderaxespad=0.3,
+            )
         ax.set_xlabel("percentile among the healthy reference (shaded: 25th-75th)")
-    alt = "Percentiles among the healthy reference: " + "; ".join(
-        f"{n} {v:.0f}" for n, v in zip(names, values.to_numpy())) + "."
-    return Figure(_to_svg(fig, alt, "pct"), alt,
-                  "The dot shows where this sample lies among the healthy reference samples (50 = their median). "
-                  "For pathobionts a high percentile means more than most healthy people.")
+    alt = (
+        "Percentiles among the healthy reference: "
+        + "; ".join(f"{n} {v:.0f}" for n, v in zip(names, values.to_numpy()))
+        + "."
+    )
+    return Figure(
+        _to_svg(fig, alt, "pct"),
+        alt,
+        "The dot shows where this sample lies among the healthy reference samples (50 = their median). "
+        "For pathobionts a high percentile means more than most healthy people.",
+    )
 
 
 def top_taxa(abundance: pd.Series, kind: pd.Series | None = None, n: int = 15) -> Figure:
@@ -267,7 +350,13 @@ def top_taxa(abundance: pd.Series, kind: pd.Series | None = None, n: int = 15) -
         ax.set_axisbelow(True)
         handles = [Rectangle((0, 0), 1, 1, color=c) for c in cmap.values()]
         ax.legend(handles, ["beneficial panel", "pathobiont panel", "other"], loc="lower right", fontsize=8.5)
-    alt = f"Bar chart of the {len(top)} most abundant taxa: " + "; ".join(
-        f"{t} {100 * v:.2g}%" for t, v in top.items()) + "."
-    return Figure(_to_svg(fig, alt, "top"), alt,
-                  "Green bars are taxa of the beneficial panel, orange bars pathobionts (see the panel table).")
+    alt = (
+        f"Bar chart of the {len(top)} most abundant taxa: "
+        + "; ".join(f"{t} {100 * v:.2g}%" for t, v in top.items())
+        + "."
+    )
+    return Figure(
+        _to_svg(fig, alt, "top"),
+        alt,
+        "Green bars are taxa of the beneficial panel, orange bars pathobionts (see the panel table).",
+    )

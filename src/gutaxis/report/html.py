@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +24,38 @@ from .._validation import finite_or_none as _finite
 from ..errors import InputError
 from ..io._container import file_sha256
 
-__all__ = ["write_report", "DISCLAIMER", "HEALTHY_LABELS", "MIN_REFERENCE_SAMPLES"]
+__all__ = ["DISCLAIMER", "HEALTHY_LABELS", "MIN_REFERENCE_SAMPLES", "write_report"]
 
-DISCLAIMER = (
-    "This report informs a conversation with a clinician or registered dietitian; it is not a diagnosis."
-)
+DISCLAIMER = "This report informs a conversation with a clinician or registered dietitian; it is not a diagnosis."
 #: group labels (case-insensitive) that mark the healthy reference group of a cohort
-HEALTHY_LABELS = frozenset({"healthy", "health", "control", "controls", "healthy control", "healthy controls",
-                            "hc", "nonibd", "non-ibd", "normal"})
+HEALTHY_LABELS = frozenset(
+    {
+        "healthy",
+        "health",
+        "control",
+        "controls",
+        "healthy control",
+        "healthy controls",
+        "hc",
+        "nonibd",
+        "non-ibd",
+        "normal",
+    }
+)
 #: group columns tried, in order, when ``group`` is not given
-GROUP_CANDIDATES = ("group", "Group", "Phenotype", "phenotype", "diagnosis", "Diagnosis", "disease", "Disease",
-                    "condition", "status", "study_condition")
+GROUP_CANDIDATES = (
+    "group",
+    "Group",
+    "Phenotype",
+    "phenotype",
+    "diagnosis",
+    "Diagnosis",
+    "disease",
+    "Disease",
+    "condition",
+    "status",
+    "study_condition",
+)
 #: what to do without a healthy reference: the command-line steps (shown in the report and summary.json)
 REFERENCE_HINT = (
     "To see where each value lies among healthy people, build a healthy reference and pass it with -r: "
@@ -42,32 +63,55 @@ REFERENCE_HINT = (
     "validation cohort, MetaPhlAn2 profiles; downloaded once — offline, first `gutaxis datasets fetch "
     "gmhi2020_validation --from FOLDER`), then `gutaxis report PROFILE -r healthy.json -o OUT`. From your own "
     "labelled cohort: `gutaxis reference COHORT -m METADATA --healthy COLUMN=VALUE -o healthy.json`. The built-in "
-    "demo cohort is synthetic and would give meaningless percentiles.")
+    "demo cohort is synthetic and would give meaningless percentiles."
+)
 #: fewest healthy samples from which a cohort's own reference is built (fewer: no percentiles)
 MIN_REFERENCE_SAMPLES = 5
 SUBJECT_CANDIDATES = ("subject_id", "subject", "Subject", "participant_id", "host_subject_id")
 
 _INDEX_INFO = {
-    "GMHI": ("GMHI (Gut Microbiome Health Index)",
-             "Balance of {n_mh} health-prevalent against {n_mn} health-scarce species; above 0 the profile "
-             "resembles those of healthy people more than those of people with a disease."),
+    "GMHI": (
+        "GMHI (Gut Microbiome Health Index)",
+        "Balance of {n_mh} health-prevalent against {n_mn} health-scarce species; above 0 the profile "
+        "resembles those of healthy people more than those of people with a disease.",
+    ),
     "richness": ("Richness", "Number of taxa detected (depends on sequencing depth and the profiler)."),
-    "chao1": ("Chao1 richness estimate",
-              "Estimated number of taxa, including those too rare to be seen, from the taxa seen once or twice."),
-    "shannon": ("Shannon diversity", "Number and evenness of taxa together (natural logarithm; higher = more diverse)."),
+    "chao1": (
+        "Chao1 richness estimate",
+        "Estimated number of taxa, including those too rare to be seen, from the taxa seen once or twice.",
+    ),
+    "shannon": (
+        "Shannon diversity",
+        "Number and evenness of taxa together (natural logarithm; higher = more diverse).",
+    ),
     "simpson": ("Simpson diversity", "Chance that two reads picked at random belong to different taxa (0 to 1)."),
     "inverse_simpson": ("Inverse Simpson", "Effective number of dominant taxa."),
     "pielou": ("Pielou evenness", "How evenly the abundance is spread over the taxa detected (0 to 1)."),
-    "dysbiosis_score": ("HMP2 dysbiosis score",
-                        "Median Bray-Curtis dissimilarity to the healthy reference samples (0 to 1; higher = "
-                        "further from them)."),
+    "dysbiosis_score": (
+        "HMP2 dysbiosis score",
+        "Median Bray-Curtis dissimilarity to the healthy reference samples (0 to 1; higher = further from them).",
+    ),
 }
-_SHORT = {"GMHI": "GMHI", "richness": "Richness", "chao1": "Chao1", "shannon": "Shannon", "simpson": "Simpson",
-          "inverse_simpson": "Inverse Simpson", "pielou": "Pielou evenness", "dysbiosis_score": "HMP2 dysbiosis score"}
+_SHORT = {
+    "GMHI": "GMHI",
+    "richness": "Richness",
+    "chao1": "Chao1",
+    "shannon": "Shannon",
+    "simpson": "Simpson",
+    "inverse_simpson": "Inverse Simpson",
+    "pielou": "Pielou evenness",
+    "dysbiosis_score": "HMP2 dysbiosis score",
+}
 _FIGURE_INDICES = ("GMHI", "shannon", "richness", "chao1", "pielou", "dysbiosis_score")
 _FIGURE_PANELS = ("butyrate_producers", "bifidobacterium", "enterobacteriaceae")
-_STEPS = ("checking the input", "health indices", "healthy reference and percentiles", "distances and ordination",
-          "figures", "writing files")
+_STEPS = (
+    "checking the input",
+    "health indices",
+    "healthy reference and percentiles",
+    "distances and ordination",
+    "figures",
+    "writing files",
+)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -88,9 +132,7 @@ def _cell(x, kind: str = "index") -> dict:
             text = f"{p:.2f}"
         else:
             text = f"{p:.1f}"
-    elif kind == "percentile":
-        text = f"{v:.0f}"
-    elif float(v).is_integer() and abs(v) < 1e6:
+    elif kind == "percentile" or (float(v).is_integer() and abs(v) < 1e6):
         text = f"{v:.0f}"
     elif abs(v) >= 100:
         text = f"{v:,.0f}"
@@ -148,8 +190,6 @@ def _citations(text: str) -> list[dict]:
     return out
 
 
-
-
 def _as_anndata(data):
     from .._validation import _is_anndata, abundance_matrix
 
@@ -160,10 +200,14 @@ def _as_anndata(data):
         import anndata as ad
 
         X, samples, features = abundance_matrix(data, name="report input")
-        return ad.AnnData(X=np.asarray(X), obs=pd.DataFrame(index=samples.astype(str)),
-                          var=pd.DataFrame(index=features.astype(str)))
-    raise InputError(f"expected an AnnData or a samples x taxa DataFrame, got {type(data).__name__}",
-                     source="write_report", hint="read a profile with gutaxis.read_profile(...)")
+        return ad.AnnData(
+            X=np.asarray(X), obs=pd.DataFrame(index=samples.astype(str)), var=pd.DataFrame(index=features.astype(str))
+        )
+    raise InputError(
+        f"expected an AnnData or a samples x taxa DataFrame, got {type(data).__name__}",
+        source="write_report",
+        hint="read a profile with gutaxis.read_profile(...)",
+    )
 
 
 def _is_synthetic(adata) -> bool:
@@ -177,14 +221,16 @@ def _resolve_group(adata, group: str | None):
     obs = adata.obs
     auto = group is None
     if group is None:
-        group = next((c for c in GROUP_CANDIDATES if c in obs.columns
-                      and 2 <= obs[c].nunique(dropna=True) <= 30), None)
+        group = next((c for c in GROUP_CANDIDATES if c in obs.columns and 2 <= obs[c].nunique(dropna=True) <= 30), None)
         if group is None:
             return None, None, [], False
     elif group not in obs.columns:
         cols = ", ".join(map(str, obs.columns[:20])) or "none"
-        raise InputError(f"group column {group!r} is not in the sample metadata", source="write_report",
-                         hint=f"metadata columns are: {cols}; add metadata with --metadata")
+        raise InputError(
+            f"group column {group!r} is not in the sample metadata",
+            source="write_report",
+            hint=f"metadata columns are: {cols}; add metadata with --metadata",
+        )
     col = obs[group]
     labels = col.astype(object).where(col.notna(), None).map(lambda v: None if v is None else str(v))
     if isinstance(col.dtype, pd.CategoricalDtype):
@@ -207,8 +253,11 @@ def _load_reference(reference):
         path = Path(reference)
         ref = HealthyReference.from_json(path)
         return ref, path
-    raise InputError(f"reference must be a HealthyReference or the path of its JSON file, got {type(reference).__name__}",
-                     source="write_report", hint="build one with gutaxis.build_reference(...).to_json(path)")
+    raise InputError(
+        f"reference must be a HealthyReference or the path of its JSON file, got {type(reference).__name__}",
+        source="write_report",
+        hint="build one with gutaxis.build_reference(...).to_json(path)",
+    )
 
 
 def _index_label(col: str, entries: dict, counts: dict) -> tuple[str, str]:
@@ -223,7 +272,7 @@ def _index_label(col: str, entries: dict, counts: dict) -> tuple[str, str]:
 
 def _detail(name: str, taxon: str) -> str:
     """What a panel entry's full taxon text adds to its short name ('' when nothing)."""
-    rest = taxon[len(name):].strip() if taxon.startswith(name) else taxon
+    rest = taxon[len(name) :].strip() if taxon.startswith(name) else taxon
     return rest[1:-1].strip() if rest.startswith("(") and rest.endswith(")") else rest
 
 
@@ -284,35 +333,41 @@ def _explanations(entries: dict, counts: dict, *, synthetic: bool) -> list[dict]
     ]
     akk = entries.get("akkermansia_muciniphila")
     if akk:
-        items.append({
-            "heading": "Akkermansia muciniphila: mixed evidence",
+        items.append(
+            {
+                "heading": "Akkermansia muciniphila: mixed evidence",
+                "paras": [
+                    "Akkermansia is listed with the beneficial taxa because it is lower with obesity and type 2 "
+                    "diabetes and supported the gut barrier in mice, but more is not simply better.",
+                    str(akk.get("caveat", "")),
+                ],
+                "citations": _citations(akk.get("citation", "")),
+            }
+        )
+    items.append(
+        {
+            "heading": "A single stool sample is a snapshot",
             "paras": [
-                "Akkermansia is listed with the beneficial taxa because it is lower with obesity and type 2 "
-                "diabetes and supported the gut barrier in mice, but more is not simply better.",
-                str(akk.get("caveat", "")),
-            ],
-            "citations": _citations(akk.get("citation", "")),
-        })
-    items.append({
-        "heading": "A single stool sample is a snapshot",
-        "paras": [
-            "The gut community shifts with recent meals, medicines (antibiotics above all, but also for example "
-            "proton-pump inhibitors and metformin), illness, travel and stool consistency. One sample shows one "
-            "day; repeated samples weeks apart say more than one. Percentiles compare with the healthy reference "
-            "given; half of healthy people lie outside its middle half (25th–75th percentile) by definition.",
-        ],
-        "citations": [],
-    })
-    if synthetic:
-        items.append({
-            "heading": "About the synthetic demo data",
-            "paras": [
-                "The demo cohort is invented: random draws over real species names, made so that its healthy and "
-                "dysbiotic groups differ in the direction published studies report. Its numbers illustrate the "
-                "report and must not be read as results about real people, nor used as a reference.",
+                "The gut community shifts with recent meals, medicines (antibiotics above all, but also for example "
+                "proton-pump inhibitors and metformin), illness, travel and stool consistency. One sample shows one "
+                "day; repeated samples weeks apart say more than one. Percentiles compare with the healthy reference "
+                "given; half of healthy people lie outside its middle half (25th–75th percentile) by definition.",
             ],
             "citations": [],
-        })
+        }
+    )
+    if synthetic:
+        items.append(
+            {
+                "heading": "About the synthetic demo data",
+                "paras": [
+                    "The demo cohort is invented: random draws over real species names, made so that its healthy and "
+                    "dysbiotic groups differ in the direction published studies report. Its numbers illustrate the "
+                    "report and must not be read as results about real people, nor used as a reference.",
+                ],
+                "citations": [],
+            }
+        )
     return items
 
 
@@ -383,8 +438,11 @@ def write_report(
     if sample is not None:
         sample = str(sample)
         if sample not in adata.obs_names:
-            raise InputError(f"sample {sample!r} is not in the profile ({adata.n_obs} samples)", source="write_report",
-                             hint="give one of the sample IDs of the table")
+            raise InputError(
+                f"sample {sample!r} is not in the profile ({adata.n_obs} samples)",
+                source="write_report",
+                hint="give one of the sample IDs of the table",
+            )
     single = sample is not None or adata.n_obs == 1
     if single and sample is None:
         sample = str(adata.obs_names[0])
@@ -400,8 +458,11 @@ def write_report(
         group_col, labels, order, group_auto = _resolve_group(adata, group_col)
         group_auto = group is None
         if sample is not None and sample not in adata.obs_names:
-            raise InputError(f"sample {sample!r} is not in the groups kept ({', '.join(kept_groups)})",
-                             source="write_report", hint="give a sample of those groups, or add its group")
+            raise InputError(
+                f"sample {sample!r} is not in the groups kept ({', '.join(kept_groups)})",
+                source="write_report",
+                hint="give a sample of those groups, or add its group",
+            )
         single = sample is not None or adata.n_obs == 1
         if single and sample is None:
             sample = str(adata.obs_names[0])
@@ -418,8 +479,10 @@ def write_report(
     indices.attrs = {}  # pandas deep-copies attrs on every operation: keep them aside
     notes = [str(n) for n in index_attrs.get("notes", [])]
     if kept_groups is not None:
-        notes.append(f"Only the groups {', '.join(map(repr, kept_groups))} of column {group_col!r} are shown "
-                     f"({adata.n_obs} of {n_before} samples).")
+        notes.append(
+            f"Only the groups {', '.join(map(repr, kept_groups))} of column {group_col!r} are shown "
+            f"({adata.n_obs} of {n_before} samples)."
+        )
     panel_attrs = index_attrs.get("panels", {})
     entries = {e["entry"]: e for e in panel_attrs.get("entries", [])}
     panel_cols = [c for c in indices.columns if c in entries]
@@ -443,38 +506,60 @@ def write_report(
         else:
             indices.insert(len(core_cols), "dysbiosis_score", dys["dysbiosis_score"].reindex(indices.index))
             core_cols.append("dysbiosis_score")
-            dysbiosis_info = {"reference": "samples of the healthy group", "subject_column": subject,
-                              "threshold": _jsonable(dys.attrs.get("threshold")),
-                              "n_reference": _jsonable(dys.attrs.get("n_reference")),
-                              "dysbiotic": {str(k): _jsonable(v) for k, v in dys["dysbiotic"].items()}}
+            dysbiosis_info = {
+                "reference": "samples of the healthy group",
+                "subject_column": subject,
+                "threshold": _jsonable(dys.attrs.get("threshold")),
+                "n_reference": _jsonable(dys.attrs.get("n_reference")),
+                "dysbiotic": {str(k): _jsonable(v) for k, v in dys["dysbiotic"].items()},
+            }
 
     # ---- reference and percentiles
     step(_STEPS[2])
-    ref_info = {"available": False, "description": "", "note": "", "source": None, "n_samples": None,
-                "built_from": None}
+    ref_info = {
+        "available": False,
+        "description": "",
+        "note": "",
+        "source": None,
+        "n_samples": None,
+        "built_from": None,
+    }
     if ref is not None:
-        ref_info.update(available=True, built_from="supplied",
-                        source=str(ref_path) if ref_path else ref.source, n_samples=ref.n_samples,
-                        description=f"the {ref.n_samples} healthy reference samples supplied ({ref.source})")
+        ref_info.update(
+            available=True,
+            built_from="supplied",
+            source=str(ref_path) if ref_path else ref.source,
+            n_samples=ref.n_samples,
+            description=f"the {ref.n_samples} healthy reference samples supplied ({ref.source})",
+        )
     elif healthy_mask is not None:
         mask = healthy_mask.copy()
         if single:
-            mask &= (adata.obs_names != sample)
+            mask &= adata.obs_names != sample
         n_ref = int(mask.sum())
         hv = ", ".join(repr(v) for v in _healthy_values(order))
         if n_ref >= MIN_REFERENCE_SAMPLES:
-            src = (f"{n_ref} samples labelled {hv} in column {group_col!r} of this "
-                   + ("SYNTHETIC demo cohort" if synthetic else "cohort")
-                   + (f", leaving out sample {sample!r} itself" if single and healthy_mask[list(adata.obs_names).index(sample)] else ""))
+            src = (
+                f"{n_ref} samples labelled {hv} in column {group_col!r} of this "
+                + ("SYNTHETIC demo cohort" if synthetic else "cohort")
+                + (
+                    f", leaving out sample {sample!r} itself"
+                    if single and healthy_mask[list(adata.obs_names).index(sample)]
+                    else ""
+                )
+            )
             ref = build_reference(None, healthy=mask, indices=indices[core_cols + panel_cols], source=src)
-            ref_info.update(available=True, built_from="cohort", source=src, n_samples=n_ref,
-                            description=f"the {src}")
+            ref_info.update(available=True, built_from="cohort", source=src, n_samples=n_ref, description=f"the {src}")
             if synthetic:
-                notes.append("The healthy reference is part of the synthetic demo cohort: its percentiles "
-                             "illustrate the report only.")
+                notes.append(
+                    "The healthy reference is part of the synthetic demo cohort: its percentiles "
+                    "illustrate the report only."
+                )
         else:
-            ref_info["note"] = (f"The group column {group_col!r} has only {n_ref} healthy sample(s) to compare with "
-                                f"(at least {MIN_REFERENCE_SAMPLES} are needed).")
+            ref_info["note"] = (
+                f"The group column {group_col!r} has only {n_ref} healthy sample(s) to compare with "
+                f"(at least {MIN_REFERENCE_SAMPLES} are needed)."
+            )
     if not ref_info["available"] and not ref_info["note"]:
         ref_info["note"] = REFERENCE_HINT
     pct = percentiles(indices, ref) if ref is not None else None
@@ -486,8 +571,11 @@ def write_report(
         notes.append(prof["warning"])
     not_measurable = dict(panel_attrs.get("not_measurable", {}))
     if pct is not None and pct.attrs.get("no_reference"):
-        notes.append("No reference values for: " + ", ".join(map(str, pct.attrs["no_reference"]))
-                     + " (shown without percentiles).")
+        notes.append(
+            "No reference values for: "
+            + ", ".join(map(str, pct.attrs["no_reference"]))
+            + " (shown without percentiles)."
+        )
 
     # ---- cohort: distances and ordination
     step(_STEPS[3])
@@ -518,8 +606,9 @@ def write_report(
     if single:
         if show_pct is not None:
             order_pct = [c for c in core_cols + panel_cols if c in show_pct.columns]
-            figs["percentiles"] = F.percentile_chart(show_pct.loc[sample, order_pct], short_of,
-                                                     {c: entries[c].get("panel") for c in panel_cols})
+            figs["percentiles"] = F.percentile_chart(
+                show_pct.loc[sample, order_pct], short_of, {c: entries[c].get("panel") for c in panel_cols}
+            )
         X = adata[sample].X
         X = np.asarray(X.todense() if hasattr(X, "todense") else X).ravel()
         abundance = pd.Series(X / X.sum() if X.sum() > 0 else X, index=adata.var_names.astype(str))
@@ -544,13 +633,17 @@ def write_report(
                 flabels[c] = f"{short_of[c]} (%)"
         figs["distributions"] = F.index_distributions(fig_df, glabels.reindex(show.index), flabels, gorder)
         if coords is not None:
-            figs["ordination"] = F.ordination(coords, None if labels is None else labels.reindex(coords.index),
-                                              coords.attrs.get("proportion_explained"), gorder)
+            figs["ordination"] = F.ordination(
+                coords,
+                None if labels is None else labels.reindex(coords.index),
+                coords.attrs.get("proportion_explained"),
+                gorder,
+            )
 
     # ---- tables and summary
     step(_STEPS[5])
     out.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
     prov_in = dict(adata.uns.get("provenance", {}) or {})
     title = title or str(adata.uns.get("title") or "") or "Gut microbiome report"
     if synthetic and "SYNTHETIC" not in title.upper():
@@ -560,29 +653,51 @@ def write_report(
     if single:
         for c in core_cols:
             label, about = _index_label(c, entries, counts)
-            index_rows.append({"key": c, "label": label, "about": about, "value": _cell(show.at[sample, c]),
-                               "pct": _cell(None if show_pct is None or c not in show_pct else show_pct.at[sample, c],
-                                            "percentile")})
+            index_rows.append(
+                {
+                    "key": c,
+                    "label": label,
+                    "about": about,
+                    "value": _cell(show.at[sample, c]),
+                    "pct": _cell(
+                        None if show_pct is None or c not in show_pct else show_pct.at[sample, c], "percentile"
+                    ),
+                }
+            )
         for pname, ptitle in (("beneficial", "Beneficial taxa"), ("pathobiont", "Pathobionts")):
             rows = []
             for c in panel_cols:
                 e = entries[c]
                 if e.get("panel") != pname:
                     continue
-                rows.append({"entry": c, "name": short_of[c], "taxon": e.get("taxon") or c,
-                             "detail": _detail(short_of[c], str(e.get("taxon") or c)),
-                             "value": panel_cell(_cell(show.at[sample, c], "percent"), c, not_measurable),
-                             "not_measurable": not_measurable.get(c),
-                             "pct": _cell(None if show_pct is None or c not in show_pct else show_pct.at[sample, c],
-                                          "percentile"),
-                             "role": e.get("role", ""), "direction": e.get("direction_in_disease", ""),
-                             "caveat": e.get("caveat", ""), "citations": _citations(e.get("citation", "")),
-                             "unmatched": c in panel_attrs.get("unmatched", [])})
+                rows.append(
+                    {
+                        "entry": c,
+                        "name": short_of[c],
+                        "taxon": e.get("taxon") or c,
+                        "detail": _detail(short_of[c], str(e.get("taxon") or c)),
+                        "value": panel_cell(_cell(show.at[sample, c], "percent"), c, not_measurable),
+                        "not_measurable": not_measurable.get(c),
+                        "pct": _cell(
+                            None if show_pct is None or c not in show_pct else show_pct.at[sample, c], "percentile"
+                        ),
+                        "role": e.get("role", ""),
+                        "direction": e.get("direction_in_disease", ""),
+                        "caveat": e.get("caveat", ""),
+                        "citations": _citations(e.get("citation", "")),
+                        "unmatched": c in panel_attrs.get("unmatched", []),
+                    }
+                )
             if rows:
                 panels_ctx.append({"name": pname, "title": ptitle, "rows": rows})
         gv = show.at[sample, "GMHI"] if "GMHI" in show.columns else None
-        for c, kind in (("GMHI", "index"), ("shannon", "index"), ("richness", "index"),
-                        ("butyrate_producers", "percent"), ("enterobacteriaceae", "percent")):
+        for c, kind in (
+            ("GMHI", "index"),
+            ("shannon", "index"),
+            ("richness", "index"),
+            ("butyrate_producers", "percent"),
+            ("enterobacteriaceae", "percent"),
+        ):
             if c not in show.columns:
                 continue
             cell = _cell(show.at[sample, c], kind)
@@ -592,12 +707,18 @@ def write_report(
             cards.append({"label": short_of[c] + (" (%)" if kind == "percent" else ""), **cell, "sub": sub})
         g_txt = ""
         if _finite(gv) is not None:
-            g_txt = (f" Its GMHI is {_cell(gv)['text']}: "
-                     + ("the health-prevalent species outweigh the health-scarce ones." if gv > 0 else
-                        "the health-scarce species outweigh the health-prevalent ones." if gv < 0 else
-                        "the two species sets are balanced."))
-        lead = (f"Gut health picture of sample {sample}: {n_present} taxa detected." + g_txt
-                + ("" if ref_info["available"] else " No healthy reference was supplied, so no percentiles are shown."))
+            g_txt = f" Its GMHI is {_cell(gv)['text']}: " + (
+                "the health-prevalent species outweigh the health-scarce ones."
+                if gv > 0
+                else "the health-scarce species outweigh the health-prevalent ones."
+                if gv < 0
+                else "the two species sets are balanced."
+            )
+        lead = (
+            f"Gut health picture of sample {sample}: {n_present} taxa detected."
+            + g_txt
+            + ("" if ref_info["available"] else " No healthy reference was supplied, so no percentiles are shown.")
+        )
         subtitle = f"One sample: {sample} · {adata.n_vars} taxa in the profile · made {now}"
     else:
         glab = labels if labels is not None else pd.Series("all samples", index=adata.obs_names)
@@ -612,9 +733,12 @@ def write_report(
             cells, per_group = [], {}
             for g in gorder:
                 v = show.loc[(glab == g).to_numpy(), c].dropna()
-                stats = {"n": int(len(v)), "median": _finite(v.median()) if len(v) else None,
-                         "q1": _finite(v.quantile(0.25)) if len(v) else None,
-                         "q3": _finite(v.quantile(0.75)) if len(v) else None}
+                stats = {
+                    "n": len(v),
+                    "median": _finite(v.median()) if len(v) else None,
+                    "q1": _finite(v.quantile(0.25)) if len(v) else None,
+                    "q3": _finite(v.quantile(0.75)) if len(v) else None,
+                }
                 per_group[g] = stats
                 cells.append({k: _cell(stats[k], kind) for k in ("median", "q1", "q3")})
             group_summary[c] = per_group
@@ -627,12 +751,20 @@ def write_report(
                 e = entries[c]
                 if e.get("panel") != pname:
                     continue
-                rows.append({"name": short_of[c], "taxon": e.get("taxon") or c,
-                             "detail": _detail(short_of[c], str(e.get("taxon") or c)),
-                             "cells": [panel_cell(_cell(group_summary[c][g]["median"], "percent"), c, not_measurable)
-                                       for g in gorder],
-                             "not_measurable": not_measurable.get(c),
-                             "caveat": e.get("caveat", ""), "citations": _citations(e.get("citation", ""))})
+                rows.append(
+                    {
+                        "name": short_of[c],
+                        "taxon": e.get("taxon") or c,
+                        "detail": _detail(short_of[c], str(e.get("taxon") or c)),
+                        "cells": [
+                            panel_cell(_cell(group_summary[c][g]["median"], "percent"), c, not_measurable)
+                            for g in gorder
+                        ],
+                        "not_measurable": not_measurable.get(c),
+                        "caveat": e.get("caveat", ""),
+                        "citations": _citations(e.get("citation", "")),
+                    }
+                )
             if rows:
                 panels_ctx.append({"name": pname, "title": ptitle + " (median %)", "rows": rows})
         pct_summary = {}
@@ -640,7 +772,9 @@ def write_report(
             for c in show_pct.columns:
                 meds = {g: _finite(show_pct.loc[(glab == g).to_numpy(), c].median()) for g in gorder}
                 pct_summary[c] = meds
-                percentile_rows.append({"label": labels_of.get(c, c), "cells": [_cell(meds[g], "percentile") for g in gorder]})
+                percentile_rows.append(
+                    {"label": labels_of.get(c, c), "cells": [_cell(meds[g], "percentile") for g in gorder]}
+                )
         group_summary_pct = pct_summary
         cards.append({"label": "Samples", **_cell(adata.n_obs), "sub": f"{adata.n_vars} taxa"})
         from ._groups import CARD_RULE, card_groups
@@ -652,23 +786,43 @@ def write_report(
             if c not in show.columns:
                 continue
             for rank, g in enumerate(shown, 1):
-                place = "largest" if rank == 1 else f"{rank}{'nd' if rank == 2 else 'rd' if rank == 3 else 'th'} largest"
+                place = (
+                    "largest" if rank == 1 else f"{rank}{'nd' if rank == 2 else 'rd' if rank == 3 else 'th'} largest"
+                )
                 size = f" · {place} of {len(gorder)} groups" if len(shown) < len(gorder) else ""
-                cards.append({"label": f"Median {name} — {g}", **_cell(group_summary[c][g]["median"]),
-                              "sub": f"n={group_summary[c][g]['n']}{size}"})
-        lead = (f"{adata.n_obs} samples" + (f" in {len(gorder)} groups of column {group_col!r}" if group_col else "")
-                + f", {adata.n_vars} taxa. " + ("Percentiles are against " + ref_info["description"] + "."
-                                                if ref_info["available"] else "No healthy reference: no percentiles."))
+                cards.append(
+                    {
+                        "label": f"Median {name} — {g}",
+                        **_cell(group_summary[c][g]["median"]),
+                        "sub": f"n={group_summary[c][g]['n']}{size}",
+                    }
+                )
+        lead = (
+            f"{adata.n_obs} samples"
+            + (f" in {len(gorder)} groups of column {group_col!r}" if group_col else "")
+            + f", {adata.n_vars} taxa. "
+            + (
+                "Percentiles are against " + ref_info["description"] + "."
+                if ref_info["available"]
+                else "No healthy reference: no percentiles."
+            )
+        )
         subtitle = f"Cohort: {adata.n_obs} samples · {adata.n_vars} taxa · made {now}"
 
     # ---- provenance
-    params = {"mode": "single" if single else "cohort", "sample": sample, "group_column": group_col,
-              "group_column_auto_detected": bool(group_auto) if group_col else None,
-              "reference": ref_info["source"] if ref_info["available"] else None,
-              "reference_built_from": ref_info["built_from"],
-              "beta_metric": None if single else "braycurtis", "pcoa_components": None if single else 2,
-              "percentile_kind": None if pct is None else pct.attrs.get("params", {}).get("kind"),
-              "title": title, "groups_kept": kept_groups}
+    params = {
+        "mode": "single" if single else "cohort",
+        "sample": sample,
+        "group_column": group_col,
+        "group_column_auto_detected": bool(group_auto) if group_col else None,
+        "reference": ref_info["source"] if ref_info["available"] else None,
+        "reference_built_from": ref_info["built_from"],
+        "beta_metric": None if single else "braycurtis",
+        "pcoa_components": None if single else 2,
+        "percentile_kind": None if pct is None else pct.attrs.get("params", {}).get("kind"),
+        "title": title,
+        "groups_kept": kept_groups,
+    }
     provenance = {
         "gutaxis_version": __version__,
         "generated_at": now,
@@ -686,27 +840,50 @@ def write_report(
             "profiler": prof["profile"],
             "taxonomy": prov_in.get("taxonomy"),
         },
-        "reference": None if not ref_info["available"] else {
-            "source": ref_info["source"], "n_samples": ref_info["n_samples"], "built_from": ref_info["built_from"],
-            "sha256": file_sha256(ref_path) if ref_path else None, "profiler": prof["reference"],
-            "profiler_comparison": prof["status"]},
+        "reference": None
+        if not ref_info["available"]
+        else {
+            "source": ref_info["source"],
+            "n_samples": ref_info["n_samples"],
+            "built_from": ref_info["built_from"],
+            "sha256": file_sha256(ref_path) if ref_path else None,
+            "profiler": prof["reference"],
+            "profiler_comparison": prof["status"],
+        },
         "software": {"gutaxis": __version__, "figures": "matplotlib (Agg backend), inline SVG"},
     }
     filtered = []
     for f in list(prov_in.get("filtered", []) or []):
         if isinstance(f, dict):
-            filtered.append({"where": "reader", "what": f.get("what", ""), "reason": f.get("reason", ""),
-                             "n": f.get("n", ""), "ids": [str(i) for i in list(f.get("ids", []) or [])[:200]]})
+            filtered.append(
+                {
+                    "where": "reader",
+                    "what": f.get("what", ""),
+                    "reason": f.get("reason", ""),
+                    "n": f.get("n", ""),
+                    "ids": [str(i) for i in list(f.get("ids", []) or [])[:200]],
+                }
+            )
     for part in ("gmhi", "panels"):
         for f in index_attrs.get(part, {}).get("filtered", []) or []:
-            filtered.append({"where": part, "what": f.get("what", ""), "reason": f.get("reason", ""),
-                             "n": f.get("n", ""), "ids": [str(i) for i in list(f.get("ids", []) or [])[:200]]})
+            filtered.append(
+                {
+                    "where": part,
+                    "what": f.get("what", ""),
+                    "reason": f.get("reason", ""),
+                    "n": f.get("n", ""),
+                    "ids": [str(i) for i in list(f.get("ids", []) or [])[:200]],
+                }
+            )
 
     files = [
         {"name": "report.html", "about": "this report (self-contained; opens offline)"},
         {"name": "indices.tsv", "about": "GMHI, diversity and panel entries per sample (panels as proportions 0-1)"},
-        {"name": "percentiles.tsv", "about": "percentile (0-100) of each index among the healthy reference"
-                                             + ("" if pct is not None else " (empty: no reference)")},
+        {
+            "name": "percentiles.tsv",
+            "about": "percentile (0-100) of each index among the healthy reference"
+            + ("" if pct is not None else " (empty: no reference)"),
+        },
         {"name": "panels.tsv", "about": "relative abundance (proportion 0-1) of each panel entry per sample"},
         {"name": "summary.json", "about": "every number shown here, with provenance"},
     ]
@@ -719,9 +896,11 @@ def write_report(
         "mode": "single" if single else "cohort",
         "disclaimer": DISCLAIMER,
         "provenance": provenance,
-        "units": {"panels": "proportion of the classified reads (0-1); the HTML shows percent",
-                  "percentiles": "0-100, mid-rank (scipy.stats.percentileofscore kind='mean')",
-                  "shannon": "natural logarithm"},
+        "units": {
+            "panels": "proportion of the classified reads (0-1); the HTML shows percent",
+            "percentiles": "0-100, mid-rank (scipy.stats.percentileofscore kind='mean')",
+            "shannon": "natural logarithm",
+        },
         "samples": [str(s) for s in show.index],
         "indices": _frame_records(show),
         "index_labels": {c: labels_of.get(c, c) for c in show.columns},
@@ -729,18 +908,30 @@ def write_report(
         "reference": provenance["reference"],
         "reference_note": None if ref_info["available"] else ref_info["note"],
         "unclassified": den["summary"],
-        "profilers": {"profile": prof["profile"], "reference": prof["reference"], "comparison": prof["status"],
-                      "note": prof["text"]},
+        "profilers": {
+            "profile": prof["profile"],
+            "reference": prof["reference"],
+            "comparison": prof["status"],
+            "note": prof["text"],
+        },
         "panels": {
             "values": _frame_records(panels_df),
-            "entries": {c: {k: entries[c].get(k) for k in ("panel", "taxon", "role", "direction_in_disease",
-                                                           "caveat", "citation")} for c in panel_cols},
+            "entries": {
+                c: {
+                    k: entries[c].get(k)
+                    for k in ("panel", "taxon", "role", "direction_in_disease", "caveat", "citation")
+                }
+                for c in panel_cols
+            },
             "matched_features": {c: list(panel_attrs.get("matched", {}).get(c, [])) for c in panel_cols},
             "unmatched": list(panel_attrs.get("unmatched", [])),
             "not_measurable": not_measurable,
         },
-        "gmhi": {k: _jsonable(v) for k, v in index_attrs.get("gmhi", {}).items()
-                 if k in ("params", "markers_absent", "n_markers_absent", "markers_matched", "citation")},
+        "gmhi": {
+            k: _jsonable(v)
+            for k, v in index_attrs.get("gmhi", {}).items()
+            if k in ("params", "markers_absent", "n_markers_absent", "markers_matched", "citation")
+        },
         "cards": [{"label": c["label"], "value": c["raw"], "text": c["text"], "sub": c.get("sub", "")} for c in cards],
         "notes": notes,
         "filtered": filtered,
@@ -768,13 +959,15 @@ def write_report(
 
     # TSV files (full float precision, so every number equals the one in summary.json)
     show.to_csv(out / "indices.tsv", sep="\t", index_label="sample")
-    (show_pct if show_pct is not None else pd.DataFrame(index=show.index, columns=list(show.columns), dtype=float)
-     ).to_csv(out / "percentiles.tsv", sep="\t", index_label="sample")
+    (
+        show_pct if show_pct is not None else pd.DataFrame(index=show.index, columns=list(show.columns), dtype=float)
+    ).to_csv(out / "percentiles.tsv", sep="\t", index_label="sample")
     panels_df.to_csv(out / "panels.tsv", sep="\t", index_label="sample")
     if coords is not None:
         coords.to_csv(out / "pcoa.tsv", sep="\t", index_label="sample")
-    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=1, allow_nan=False) + "\n",
-                                      encoding="utf-8")
+    (out / "summary.json").write_text(
+        json.dumps(_jsonable(summary), indent=1, allow_nan=False) + "\n", encoding="utf-8"
+    )
 
     prov_rows = [
         ("gutaxis version", __version__),
@@ -794,26 +987,58 @@ def write_report(
     if not single:
         prov_rows.append(("distances", "Bray-Curtis on relative abundances; PCoA (2 axes)"))
     if dysbiosis_info is not None:
-        prov_rows.append(("HMP2 dysbiosis score", f"reference: healthy group; subject column: "
-                                                  f"{dysbiosis_info['subject_column'] or 'none'} (Lloyd-Price et al. 2019, "
-                                                  "doi:10.1038/s41586-019-1237-9)"))
+        prov_rows.append(
+            (
+                "HMP2 dysbiosis score",
+                f"reference: healthy group; subject column: "
+                f"{dysbiosis_info['subject_column'] or 'none'} (Lloyd-Price et al. 2019, "
+                "doi:10.1038/s41586-019-1237-9)",
+            )
+        )
     ordination_text = ""
     if coords is not None:
         pe = coords.attrs.get("proportion_explained", [])
         if len(pe) >= 2 and _finite(pe[0]) is not None:
-            ordination_text = (f"The first two axes explain {100 * pe[0]:.1f}% and {100 * pe[1]:.1f}% of the "
-                               "variation in the distances.")
+            ordination_text = (
+                f"The first two axes explain {100 * pe[0]:.1f}% and {100 * pe[1]:.1f}% of the "
+                "variation in the distances."
+            )
 
-    synthetic_note = ("These profiles were generated by gutaxis.demo (Dirichlet-multinomial draws over real species "
-                      "names). They show what the report looks like; they are not results about real people.")
+    synthetic_note = (
+        "These profiles were generated by gutaxis.demo (Dirichlet-multinomial draws over real species "
+        "names). They show what the report looks like; they are not results about real people."
+    )
     html = _render(
-        title=title, subtitle=subtitle, synthetic=synthetic, synthetic_note=synthetic_note, mode="single" if single else "cohort",
-        version=__version__, generated_at=now, disclaimer=DISCLAIMER, lead=lead, cards=cards, sample=sample,
-        reference=ref_info, index_rows=index_rows, panels=panels_ctx, figures=figs, n_taxa_present=n_present,
-        group_column=group_col, group_auto=group_auto, groups=groups_ctx, group_rows=group_rows,
-        percentile_rows=percentile_rows, ordination_note=ordination_note, ordination_text=ordination_text,
+        title=title,
+        subtitle=subtitle,
+        synthetic=synthetic,
+        synthetic_note=synthetic_note,
+        mode="single" if single else "cohort",
+        version=__version__,
+        generated_at=now,
+        disclaimer=DISCLAIMER,
+        lead=lead,
+        cards=cards,
+        sample=sample,
+        reference=ref_info,
+        index_rows=index_rows,
+        panels=panels_ctx,
+        figures=figs,
+        n_taxa_present=n_present,
+        group_column=group_col,
+        group_auto=group_auto,
+        groups=groups_ctx,
+        group_rows=group_rows,
+        percentile_rows=percentile_rows,
+        ordination_note=ordination_note,
+        ordination_text=ordination_text,
         explanations=_explanations(entries, counts, synthetic=synthetic),
-        provenance_rows=prov_rows, filtered=filtered, notes=notes, files=files, denominator=den, profilers=prof,
+        provenance_rows=prov_rows,
+        filtered=filtered,
+        notes=notes,
+        files=files,
+        denominator=den,
+        profilers=prof,
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
@@ -823,6 +1048,12 @@ def write_report(
 def _render(**context) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("gutaxis.report", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("gutaxis.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
     return env.get_template("report.html.j2").render(**context)

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from . import audit
 from .models import SCOPES, Consent, User
 
-__all__ = ["access", "active_consent", "deny", "NotFound"]
+__all__ = ["NotFound", "access", "active_consent", "deny"]
 
 
-def NotFound() -> HTTPException:  # noqa: N802 (reads as the exception it builds)
+def NotFound() -> HTTPException:
     return HTTPException(status_code=404, detail="Not found")
 
 
@@ -28,12 +28,24 @@ def deny(db: Session, actor: User, resource: str, record: str = "", subject: int
 
 
 def active_consent(db: Session, person_id: int, dietitian_id: int) -> Consent | None:
-    return db.scalar(select(Consent).where(Consent.person_id == person_id, Consent.dietitian_id == dietitian_id,
-                                           Consent.revoked_at.is_(None)).order_by(Consent.id.desc()).limit(1))
+    return db.scalar(
+        select(Consent)
+        .where(Consent.person_id == person_id, Consent.dietitian_id == dietitian_id, Consent.revoked_at.is_(None))
+        .order_by(Consent.id.desc())
+        .limit(1)
+    )
 
 
-def access(db: Session, actor: User, person_id: int | None, scope: str, *, action: str = "read", record: str = "",
-           resource: str | None = None) -> User:
+def access(
+    db: Session,
+    actor: User,
+    person_id: int | None,
+    scope: str,
+    *,
+    action: str = "read",
+    record: str = "",
+    resource: str | None = None,
+) -> User:
     """The person whose ``scope`` data ``actor`` may use, or raise 404 after a ``denied`` audit row.
 
     ``resource`` names what was read in the audit row (default: the scope).

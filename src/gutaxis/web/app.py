@@ -21,12 +21,14 @@ from .deps import LoginRequired, SecondFactorRequired, csrf_check, render
 from .security import Passwords, new_token
 from .settings import Settings
 
-__all__ = ["create_app", "api_routes", "SECURITY_HEADERS", "PUBLIC_ROUTES"]
+__all__ = ["PUBLIC_ROUTES", "SECURITY_HEADERS", "api_routes", "create_app"]
 
 log = logging.getLogger("gutaxis.web")
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
@@ -49,8 +51,7 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
         migrate(engine)
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
 
-    app = FastAPI(title="gutaxis", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(csrf_check)])
+    app = FastAPI(title="gutaxis", docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(csrf_check)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
@@ -70,16 +71,23 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
             _headers(resp, static=False)
             return resp
         if length is not None and (not length.isdigit() or int(length) > settings.max_upload + 64 * 1024):
-            resp = PlainTextResponse(f"Upload too large: the limit is {settings.max_upload // (1024 * 1024)} MB.",
-                                     status_code=413)
+            resp = PlainTextResponse(
+                f"Upload too large: the limit is {settings.max_upload // (1024 * 1024)} MB.", status_code=413
+            )
             _headers(resp, static=False)
             return resp
         cookie = request.cookies.get(settings.csrf_cookie_name)
         request.state.preauth_csrf = cookie if cookie and 20 <= len(cookie) <= 64 else new_token()
         response = await call_next(request)
         if request.state.preauth_csrf != cookie:
-            response.set_cookie(settings.csrf_cookie_name, request.state.preauth_csrf, path="/",
-                                secure=settings.secure_cookies, httponly=True, samesite="lax")
+            response.set_cookie(
+                settings.csrf_cookie_name,
+                request.state.preauth_csrf,
+                path="/",
+                secure=settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+            )
         _headers(response, static=request.url.path.startswith("/static/"))
         return response
 
@@ -97,8 +105,9 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
     async def _http(request: Request, exc: StarletteHTTPException):
         headers = getattr(exc, "headers", None) or {}
         if "text/html" in request.headers.get("accept", ""):
-            resp = render(request, "error.html", {"status": exc.status_code, "message": _public(exc)},
-                          status_code=exc.status_code)
+            resp = render(
+                request, "error.html", {"status": exc.status_code, "message": _public(exc)}, status_code=exc.status_code
+            )
             resp.headers.update(headers)
             return resp
         return JSONResponse({"detail": _public(exc)}, status_code=exc.status_code, headers=headers)
@@ -113,10 +122,15 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
-        log.error("unhandled error on %s %s: %s", request.method, request.scope.get("route").path
-                  if request.scope.get("route") else "?", type(exc).__name__)  # no values: they may be personal
-        return PlainTextResponse("Something went wrong on our side; nothing you sent was lost. Try again.",
-                                 status_code=500)
+        log.error(
+            "unhandled error on %s %s: %s",
+            request.method,
+            request.scope.get("route").path if request.scope.get("route") else "?",
+            type(exc).__name__,
+        )  # no values: they may be personal
+        return PlainTextResponse(
+            "Something went wrong on our side; nothing you sent was lost. Try again.", status_code=500
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():

@@ -18,25 +18,40 @@ from sqlalchemy.orm import Session
 
 from .models import AuditEvent, utcnow
 
-__all__ = ["record", "verify_chain", "check_chain", "ChainReport", "GENESIS"]
+__all__ = ["GENESIS", "ChainReport", "check_chain", "record", "verify_chain"]
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x6775_7461_7869_73  # pg_advisory_xact_lock key of the chain's head ("gutaxis")
 
 
 def _digest(prev: str, ev: AuditEvent) -> str:
-    fields = [prev, ev.at.isoformat(timespec="microseconds"), str(ev.actor_id), str(ev.subject_id), ev.action,
-              ev.resource, ev.record]
+    fields = [
+        prev,
+        ev.at.isoformat(timespec="microseconds"),
+        str(ev.actor_id),
+        str(ev.subject_id),
+        ev.action,
+        ev.resource,
+        ev.record,
+    ]
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
-def record(db: Session, actor_id: int | None, subject_id: int | None, action: str, resource: str,
-           record: str = "") -> AuditEvent:
+def record(
+    db: Session, actor_id: int | None, subject_id: int | None, action: str, resource: str, record: str = ""
+) -> AuditEvent:
     """Append one event (committed with the caller's transaction, which holds the chain until then)."""
     _lock_chain(db)
     prev = db.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-    ev = AuditEvent(at=utcnow(), actor_id=actor_id, subject_id=subject_id, action=action, resource=resource,
-                    record=str(record)[:80], prev_hash=prev)
+    ev = AuditEvent(
+        at=utcnow(),
+        actor_id=actor_id,
+        subject_id=subject_id,
+        action=action,
+        resource=resource,
+        record=str(record)[:80],
+        prev_hash=prev,
+    )
     ev.hash = _digest(prev, ev)
     db.add(ev)
     db.flush()

@@ -38,9 +38,10 @@ def _fmt(v, fmt: str) -> str:
 
 def not_enough(title: str, n: int, why: str = "") -> Markup:
     extra = f" {why}" if why else ""
-    return Markup('<div class="chart-empty"><h3>{}</h3><p class="hint">Not enough data yet: {} {} with a value '
-                  '(a chart needs at least {}).{}</p></div>').format(
-        title, n, "day" if n == 1 else "days", MIN_POINTS, extra)
+    return Markup(
+        '<div class="chart-empty"><h3>{}</h3><p class="hint">Not enough data yet: {} {} with a value '
+        "(a chart needs at least {}).{}</p></div>"
+    ).format(title, n, "day" if n == 1 else "days", MIN_POINTS, extra)
 
 
 def _nice_step(span: float) -> float:
@@ -69,15 +70,22 @@ def _range(values, extra=(), y_max: float | None = None) -> tuple[float, float, 
 
 def _frame(title_id: str, title: str, desc: str, lo: float, hi: float, y_unit: str) -> list[str]:
     ph = H - TOP - BOTTOM
-    out = [(f'<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
-            f'aria-labelledby="{title_id}-t {title_id}-d" xmlns="http://www.w3.org/2000/svg">'),
-           f'<title id="{title_id}-t">{escape(title)}</title>', f'<desc id="{title_id}-d">{escape(desc)}</desc>']
+    out = [
+        (
+            f'<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+            f'aria-labelledby="{title_id}-t {title_id}-d" xmlns="http://www.w3.org/2000/svg">'
+        ),
+        f'<title id="{title_id}-t">{escape(title)}</title>',
+        f'<desc id="{title_id}-d">{escape(desc)}</desc>',
+    ]
     for k in range(5):
         v = lo + (hi - lo) * k / 4
         y = TOP + ph - ph * k / 4
         out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{W - RIGHT}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
-        out.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10" fill="{MUTED}">'
-                   f'{escape(f"{round(v, 6):g}")}</text>')
+        out.append(
+            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10" fill="{MUTED}">'
+            f"{escape(f'{round(v, 6):g}')}</text>"
+        )
     if y_unit:
         out.append(f'<text x="2" y="{TOP - 2}" font-size="10" fill="{MUTED}">{escape(y_unit)}</text>')
     return out
@@ -94,13 +102,26 @@ def _table(title: str, labels: Sequence[str], columns: dict[str, Sequence], fmt:
     for i, lab in enumerate(labels):
         cells = "".join(f"<td>{escape(_fmt(vals[i], fmt))}</td>" for vals in columns.values())
         rows.append(f'<tr><th scope="row">{escape(lab)}</th>{cells}</tr>')
-    return (f'<details><summary>{escape(title)}: as a table</summary><table><caption>{escape(title)}</caption>'
-            f'<thead><tr><th scope="col">Day</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></details>')
+    return (
+        f"<details><summary>{escape(title)}: as a table</summary><table><caption>{escape(title)}</caption>"
+        f'<thead><tr><th scope="col">Day</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></details>'
+    )
 
 
-def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence[float | None], *,
-              value_name: str, fmt: str = "{:.0f}", y_unit: str = "", target: float | None = None,
-              target_label: str = "", y_max: float | None = None, note: str = "") -> Markup:
+def bar_chart(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    value_name: str,
+    fmt: str = "{:.0f}",
+    y_unit: str = "",
+    target: float | None = None,
+    target_label: str = "",
+    y_max: float | None = None,
+    note: str = "",
+) -> Markup:
     """One bar per label (a day); missing values are marked "no data" on the axis, never drawn as 0."""
     n = sum(_ok(v) for v in values)
     if n < MIN_POINTS:
@@ -117,30 +138,52 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
         if _ok(v):
             y = _y(v, lo, hi)
             top, h = min(y, base), abs(base - y)
-            out.append(f'<rect x="{x:.1f}" y="{top:.1f}" width="{bw:.1f}" height="{max(h, 0.5):.1f}" '
-                       f'fill="{BAR}"><title>{escape(lab)}: {escape(_fmt(v, fmt))}</title></rect>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{top:.1f}" width="{bw:.1f}" height="{max(h, 0.5):.1f}" '
+                f'fill="{BAR}"><title>{escape(lab)}: {escape(_fmt(v, fmt))}</title></rect>'
+            )
         else:
-            out.append(f'<text x="{x + bw / 2:.1f}" y="{base - 3:.1f}" text-anchor="middle" font-size="9" '
-                       f'fill="{MUTED}">no data</text>')
-        out.append(f'<text x="{x + bw / 2:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle" font-size="11" '
-                   f'fill="#1b1f23">{escape(lab)}</text>')
+            out.append(
+                f'<text x="{x + bw / 2:.1f}" y="{base - 3:.1f}" text-anchor="middle" font-size="9" '
+                f'fill="{MUTED}">no data</text>'
+            )
+        out.append(
+            f'<text x="{x + bw / 2:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle" font-size="11" '
+            f'fill="#1b1f23">{escape(lab)}</text>'
+        )
     if lo < 0:
-        out.append(f'<line x1="{LEFT}" y1="{base:.1f}" x2="{W - RIGHT}" y2="{base:.1f}" stroke="{MUTED}" '
-                   f'stroke-width="1"/>')
+        out.append(
+            f'<line x1="{LEFT}" y1="{base:.1f}" x2="{W - RIGHT}" y2="{base:.1f}" stroke="{MUTED}" stroke-width="1"/>'
+        )
     if _ok(target) and lo <= target <= hi:
         y = _y(target, lo, hi)
-        out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{W - RIGHT}" y2="{y:.1f}" stroke="{TARGET}" stroke-width="2" '
-                   f'stroke-dasharray="6 4"/>')
-        out.append(f'<text x="{W - RIGHT}" y="{y - 4:.1f}" text-anchor="end" font-size="10" fill="{TARGET}">'
-                   f'{escape(target_label)}</text>')
+        out.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{W - RIGHT}" y2="{y:.1f}" stroke="{TARGET}" stroke-width="2" '
+            f'stroke-dasharray="6 4"/>'
+        )
+        out.append(
+            f'<text x="{W - RIGHT}" y="{y - 4:.1f}" text-anchor="end" font-size="10" fill="{TARGET}">'
+            f"{escape(target_label)}</text>"
+        )
     out.append("</svg>")
     extra = f'<p class="hint">{escape(note)}</p>' if note else ""
-    return Markup(f'<figure class="chart-box"><h3>{escape(title)}</h3>{"".join(out)}{extra}'
-                  f'{_table(title, labels, {value_name: values}, fmt)}</figure>')
+    return Markup(
+        f'<figure class="chart-box"><h3>{escape(title)}</h3>{"".join(out)}{extra}'
+        f"{_table(title, labels, {value_name: values}, fmt)}</figure>"
+    )
 
 
-def line_chart(chart_id: str, title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]], *,
-               fmt: str = "{:.0f}", y_unit: str = "", y_max: float | None = None, note: str = "") -> Markup:
+def line_chart(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    *,
+    fmt: str = "{:.0f}",
+    y_unit: str = "",
+    y_max: float | None = None,
+    note: str = "",
+) -> Markup:
     """One line per series (points where a day has a value; gaps are left open)."""
     days_with = [any(_ok(vals[i]) for vals in series.values()) for i in range(len(labels))]
     n = sum(days_with)
@@ -162,24 +205,31 @@ def line_chart(chart_id: str, title: str, labels: Sequence[str], series: dict[st
             if _ok(v):
                 x, y = xy(i, v)
                 seg.append(f"{x:.1f},{y:.1f}")
-                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"><title>{escape(name)}, '
-                           f'{escape(labels[i])}: {escape(_fmt(v, fmt))}</title></circle>')
+                out.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"><title>{escape(name)}, '
+                    f"{escape(labels[i])}: {escape(_fmt(v, fmt))}</title></circle>"
+                )
             else:
                 if len(seg) > 1:
                     out.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{color}" stroke-width="2"/>')
                 seg = []
         if k < 3:  # the legend has room for three; the table lists every series
             out.append(f'<rect x="{LEFT + 4 + 90 * k}" y="{H - 13}" width="10" height="10" fill="{color}"/>')
-            out.append(f'<text x="{LEFT + 18 + 90 * k}" y="{H - 4}" font-size="10" fill="#1b1f23">'
-                       f'{escape(name[:14])}</text>')
+            out.append(
+                f'<text x="{LEFT + 18 + 90 * k}" y="{H - 4}" font-size="10" fill="#1b1f23">{escape(name[:14])}</text>'
+            )
     for i, lab in enumerate(labels):
         x = LEFT + i * step + step / 2
-        out.append(f'<text x="{x:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle" font-size="11" '
-                   f'fill="#1b1f23">{escape(lab)}</text>')
+        out.append(
+            f'<text x="{x:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle" font-size="11" '
+            f'fill="#1b1f23">{escape(lab)}</text>'
+        )
     out.append("</svg>")
     more = ""
     if len(series) > 3:
         more = f'<p class="hint">{len(series) - 3} more in the table below.</p>'
     extra = f'<p class="hint">{escape(note)}</p>' if note else ""
-    return Markup(f'<figure class="chart-box"><h3>{escape(title)}</h3>{"".join(out)}{more}{extra}'
-                  f'{_table(title, labels, series, fmt)}</figure>')
+    return Markup(
+        f'<figure class="chart-box"><h3>{escape(title)}</h3>{"".join(out)}{more}{extra}'
+        f"{_table(title, labels, series, fmt)}</figure>"
+    )

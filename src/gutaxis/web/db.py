@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..errors import GutaxisError, InputError
 
-__all__ = ["make_engine", "migrate", "check_reachable", "alembic_config", "safe_url", "DatabaseUnreachable"]
+__all__ = ["DatabaseUnreachable", "alembic_config", "check_reachable", "make_engine", "migrate", "safe_url"]
 
 
 class DatabaseUnreachable(GutaxisError):
@@ -29,7 +29,7 @@ def safe_url(url) -> str:
     """``url`` as text with the password masked."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 (an unparsable URL is shown as nothing rather than leaked)
+    except Exception:
         return "<unparsable database URL>"
 
 
@@ -45,9 +45,10 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
     try:
         url = _normalise(url)
-    except Exception as exc:  # noqa: BLE001 (sqlalchemy.exc.ArgumentError and friends)
-        raise InputError(f"not a database URL: {safe_url(url)} (e.g. postgresql+psycopg://user@host/db or "
-                         "sqlite:///path/gutaxis.db)") from exc
+    except Exception as exc:
+        raise InputError(
+            f"not a database URL: {safe_url(url)} (e.g. postgresql+psycopg://user@host/db or sqlite:///path/gutaxis.db)"
+        ) from exc
     if url.startswith("postgresql"):
         try:
             import psycopg  # noqa: F401
@@ -58,8 +59,9 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # one connection per request thread (FastAPI's pool has 40): SQLite serialises the writes itself
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20,
-                               max_overflow=30)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=30
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # every pooled connection

@@ -21,13 +21,20 @@ from . import food, jobs
 from .models import Consent, MealEntry, StressEntry, SymptomEntry, Upload, User, utcnow
 from .security import totp_new_secret
 
-__all__ = ["seed_demo", "DEMO_ACCOUNTS"]
+__all__ = ["DEMO_ACCOUNTS", "seed_demo"]
 
 #: email -> (role, name, conditions, sex, age, scopes shared, days since the last log)
 DEMO_ACCOUNTS = {
     "dietitian@demo.gutaxis.invalid": ("dietitian", "Demo Dietitian (SYNTHETIC)", "", None, None, "", 0),
-    "alex@demo.gutaxis.invalid": ("person", "Alex (SYNTHETIC)", "RA", "female", 46.0,
-                                  "diary,symptoms,stress,microbiome,plan", 1),
+    "alex@demo.gutaxis.invalid": (
+        "person",
+        "Alex (SYNTHETIC)",
+        "RA",
+        "female",
+        46.0,
+        "diary,symptoms,stress,microbiome,plan",
+        1,
+    ),
     "sam@demo.gutaxis.invalid": ("person", "Sam (SYNTHETIC)", "SLE", "female", 34.0, "diary,symptoms", 10),
 }
 
@@ -47,8 +54,16 @@ def seed_demo(app) -> list[str]:
             u = db.scalar(select(User).where(User.email == email))
             password = secrets.token_urlsafe(9)
             if u is None:
-                u = User(email=email, name=name, role=role, conditions=conditions, sex=sex, age=age, synthetic=True,
-                         password_hash="")
+                u = User(
+                    email=email,
+                    name=name,
+                    role=role,
+                    conditions=conditions,
+                    sex=sex,
+                    age=age,
+                    synthetic=True,
+                    password_hash="",
+                )
                 db.add(u)
             u.password_hash = pw.hash(password)
             if role == "dietitian" and not u.totp_last_step:
@@ -58,8 +73,10 @@ def seed_demo(app) -> list[str]:
             lines.append(f"  {role:9s} {email}  password: {password}")
         db.commit()
         diet = users["dietitian@demo.gutaxis.invalid"]
-        lines.append(f"  the dietitian's two-step key: {diet.totp_secret}  (add it to an authenticator app, or print "
-                     f"the current code with: python -c \"import pyotp; print(pyotp.TOTP('{diet.totp_secret}').now())\")")
+        lines.append(
+            f"  the dietitian's two-step key: {diet.totp_secret}  (add it to an authenticator app, or print "
+            f"the current code with: python -c \"import pyotp; print(pyotp.TOTP('{diet.totp_secret}').now())\")"
+        )
         fresh = []
         for email, (role, _, _, _, _, scopes, days_ago) in DEMO_ACCOUNTS.items():
             u = users[email]
@@ -97,21 +114,45 @@ def _seed_logs(db, settings, user: User, days_ago: int, keep_days: int) -> None:
 
     for r in meals[meals["timestamp"] + delta >= start].itertuples(index=False):
         at = when(r.timestamp)
-        db.add(MealEntry(person_id=user.id, client_id=str(uuid.uuid4()), eaten_at=at, meal=r.meal or "",
-                         text=r.text, items=food.match_meal(settings, r.text, at, r.meal or ""), source="typed"))
+        db.add(
+            MealEntry(
+                person_id=user.id,
+                client_id=str(uuid.uuid4()),
+                eaten_at=at,
+                meal=r.meal or "",
+                text=r.text,
+                items=food.match_meal(settings, r.text, at, r.meal or ""),
+                source="typed",
+            )
+        )
     pss_cols = [f"pss_{i}" for i in range(1, 11)]
     for r in stress[stress["timestamp"] + delta >= start].to_dict("records"):
         has_pss = not pd.isna(r["pss10"])
-        db.add(StressEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=when(r["timestamp"]),
-                           rating=None if pd.isna(r["rating"]) else float(r["rating"]),
-                           pss_items=[int(r[c]) for c in pss_cols] if has_pss else None,
-                           pss_total=float(r["pss10"]) if has_pss else None, practice=r["practice"] or "",
-                           minutes=None if pd.isna(r["minutes"]) else float(r["minutes"])))
+        db.add(
+            StressEntry(
+                person_id=user.id,
+                client_id=str(uuid.uuid4()),
+                at=when(r["timestamp"]),
+                rating=None if pd.isna(r["rating"]) else float(r["rating"]),
+                pss_items=[int(r[c]) for c in pss_cols] if has_pss else None,
+                pss_total=float(r["pss10"]) if has_pss else None,
+                practice=r["practice"] or "",
+                minutes=None if pd.isna(r["minutes"]) else float(r["minutes"]),
+            )
+        )
     for r in sym[sym["timestamp"] + delta >= start].to_dict("records"):
-        db.add(SymptomEntry(person_id=user.id, client_id=str(uuid.uuid4()), at=when(r["timestamp"]),
-                            onset=when(r["onset"]) if r["onset"] != r["timestamp"] else None,
-                            symptom=r["symptom"] or "", rating=None if pd.isna(r["rating"]) else float(r["rating"]),
-                            bristol=None if pd.isna(r["bristol"]) else int(r["bristol"]), note=r["note"] or ""))
+        db.add(
+            SymptomEntry(
+                person_id=user.id,
+                client_id=str(uuid.uuid4()),
+                at=when(r["timestamp"]),
+                onset=when(r["onset"]) if r["onset"] != r["timestamp"] else None,
+                symptom=r["symptom"] or "",
+                rating=None if pd.isna(r["rating"]) else float(r["rating"]),
+                bristol=None if pd.isna(r["bristol"]) else int(r["bristol"]),
+                note=r["note"] or "",
+            )
+        )
 
 
 def _seed_profile(db, settings, user: User) -> None:
@@ -119,8 +160,15 @@ def _seed_profile(db, settings, user: User) -> None:
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
     with _example("profile_metaphlan.txt").open("rb") as src, open(settings.upload_dir / stored, "wb") as dst:
         shutil.copyfileobj(src, dst)
-    up = Upload(person_id=user.id, client_id=str(uuid.uuid4()), filename="profile_metaphlan.txt", stored_name=stored,
-                size=(settings.upload_dir / stored).stat().st_size, kind="profile", status="queued")
+    up = Upload(
+        person_id=user.id,
+        client_id=str(uuid.uuid4()),
+        filename="profile_metaphlan.txt",
+        stored_name=stored,
+        size=(settings.upload_dir / stored).stat().st_size,
+        kind="profile",
+        status="queued",
+    )
     db.add(up)
     db.commit()
     jobs.enqueue(db, "parse_profile", user.id, params={"upload_id": up.id})

@@ -16,8 +16,18 @@ from sqlalchemy.orm import Session
 from .models import User, WebSession, utcnow
 from .security import same, token_hash
 
-__all__ = ["get_db", "current_session", "current_user", "person_user", "dietitian_user", "csrf_check",
-           "LoginRequired", "SecondFactorRequired", "render", "settings_of"]
+__all__ = [
+    "LoginRequired",
+    "SecondFactorRequired",
+    "csrf_check",
+    "current_session",
+    "current_user",
+    "dietitian_user",
+    "get_db",
+    "person_user",
+    "render",
+    "settings_of",
+]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -53,8 +63,9 @@ def current_session(request: Request, db: Session) -> WebSession | None:
         ws = db.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
         if ws is not None:
             now = utcnow()
-            if (now - ws.last_seen_at > timedelta(minutes=s.session_idle_minutes)
-                    or now - ws.created_at > timedelta(hours=s.session_max_hours)):
+            if now - ws.last_seen_at > timedelta(minutes=s.session_idle_minutes) or now - ws.created_at > timedelta(
+                hours=s.session_max_hours
+            ):
                 db.delete(ws)
                 db.commit()
                 ws = None
@@ -73,7 +84,9 @@ def current_user(request: Request, db: Session = Depends(get_db)) -> User:
     user = db.get(User, ws.user_id)
     if user is None:
         raise LoginRequired()
-    if (user.role == "dietitian" or user.totp_last_step) and not ws.totp_ok:  # required for clinicians, offered to people
+    if (
+        user.role == "dietitian" or user.totp_last_step
+    ) and not ws.totp_ok:  # required for clinicians, offered to people
         raise SecondFactorRequired()
     request.state.user = user
     return user
@@ -119,10 +132,14 @@ async def csrf_check(request: Request, db: Session = Depends(get_db)) -> None:
             sent = form.get("csrf_token")
     want = expected_csrf(request, db)
     if not same(str(sent) if sent else None, want):
-        raise HTTPException(status_code=403, detail="The form expired or came from another site: reload the page and try again")
+        raise HTTPException(
+            status_code=403, detail="The form expired or came from another site: reload the page and try again"
+        )
 
 
-def render(request: Request, name: str, context: dict | None = None, *, status_code: int = 200, db: Session | None = None):
+def render(
+    request: Request, name: str, context: dict | None = None, *, status_code: int = 200, db: Session | None = None
+):
     """Render a page with the user, the CSRF token and the app's settings in its context."""
     ctx = dict(context or {})
     user = getattr(request.state, "user", None)

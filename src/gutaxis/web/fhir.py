@@ -123,8 +123,10 @@ def value_set_problems(res: dict) -> list[str]:
                     if q is not None or not isinstance(res.get("valueInteger"), int):
                         problems.append(f"Observation {spec['code']} ({spec['display']}) takes a valueInteger")
                 elif q is None or q.get("code") != spec["unit"]:
-                    problems.append(f"Observation {spec['code']} ({spec['display']}) must be in {spec['unit']}, "
-                                    f"not {(q or {}).get('code')!r}")
+                    problems.append(
+                        f"Observation {spec['code']} ({spec['display']}) must be in {spec['unit']}, "
+                        f"not {(q or {}).get('code')!r}"
+                    )
     return problems
 
 
@@ -191,8 +193,14 @@ def _qty(value: float, unit: str) -> dict:
 
 
 def _obs(oid: str, patient: str, *, code: dict, category: str, when: str | None, **value) -> dict:
-    res = {"resourceType": "Observation", "id": oid, "status": "final", "category": _category(category),
-           "code": code, "subject": {"reference": patient}}
+    res = {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "category": _category(category),
+        "code": code,
+        "subject": {"reference": patient},
+    }
     if when:
         res["effectiveDateTime"] = when
     res.update(value)
@@ -205,9 +213,17 @@ def observation_lab(oid: str, patient: str, marker: str, value: float, measured_
 
     vs = valuesets()
     spec = next((s for s in vs["observations"].values() if s.get("marker") == marker), None)
-    code = {"coding": [_coding(spec)], "text": spec["display"]} if spec else {"text": f"{marker} ({MARKERS[marker][0]})"}
-    return _obs(oid, patient, code=code, category="laboratory", when=_day_or_time(measured_on),
-                valueQuantity=_qty(value, vs["marker_units"][marker]))
+    code = (
+        {"coding": [_coding(spec)], "text": spec["display"]} if spec else {"text": f"{marker} ({MARKERS[marker][0]})"}
+    )
+    return _obs(
+        oid,
+        patient,
+        code=code,
+        category="laboratory",
+        when=_day_or_time(measured_on),
+        valueQuantity=_qty(value, vs["marker_units"][marker]),
+    )
 
 
 # --------------------------------------------------------------------------- a person's records
@@ -232,8 +248,12 @@ def _resources(db, user, upload_dir: Path | None) -> list[tuple[str, dict]]:
     pid = user.id
     patient = _ref("patient", pid)
     out: list[tuple[str, dict]] = []
-    pat = {"resourceType": "Patient", "id": _id("patient", pid), "active": True,
-           "telecom": [{"system": "email", "value": user.email}]}
+    pat = {
+        "resourceType": "Patient",
+        "id": _id("patient", pid),
+        "active": True,
+        "telecom": [{"system": "email", "value": user.email}],
+    }
     if user.name:
         pat["name"] = [{"text": user.name}]
     if user.sex in ("female", "male"):
@@ -249,41 +269,104 @@ def _resources(db, user, upload_dir: Path | None) -> list[tuple[str, dict]]:
         return db.scalars(select(model).where(model.person_id == pid).order_by(order, model.id)).all()
 
     for m in rows(MealEntry, MealEntry.eaten_at):
-        res = _obs(_id("meal", m.id), patient, code={"text": "Meal as logged"}, category="survey",
-                   when=_local(m.eaten_at), valueString=m.text)
+        res = _obs(
+            _id("meal", m.id),
+            patient,
+            code={"text": "Meal as logged"},
+            category="survey",
+            when=_local(m.eaten_at),
+            valueString=m.text,
+        )
         if m.meal:
             res["note"] = [{"text": f"meal slot: {m.meal}"}]
         add("meal", m.id, res)
     for s in rows(SymptomEntry, SymptomEntry.at):
         when = _local(s.onset or s.at)
         if s.symptom and s.rating is not None:
-            res = _obs(_id("symptom", s.id), patient, code={"text": s.symptom}, category="survey", when=when,
-                       valueQuantity=_qty(s.rating, "{score}"))
+            res = _obs(
+                _id("symptom", s.id),
+                patient,
+                code={"text": s.symptom},
+                category="survey",
+                when=when,
+                valueQuantity=_qty(s.rating, "{score}"),
+            )
             if s.note:
                 res["note"] = [{"text": s.note}]
             add("symptom", s.id, res)
         if s.bristol is not None:
-            add("bristol", s.id, _obs(_id("bristol", s.id), patient, code={"coding": [_coding(obs["bristol"])]},
-                                      category="survey", when=when, valueInteger=int(s.bristol)))
+            add(
+                "bristol",
+                s.id,
+                _obs(
+                    _id("bristol", s.id),
+                    patient,
+                    code={"coding": [_coding(obs["bristol"])]},
+                    category="survey",
+                    when=when,
+                    valueInteger=int(s.bristol),
+                ),
+            )
     questions = pss10_questions()
     for s in rows(StressEntry, StressEntry.at):
         when = _local(s.at)
         if s.rating is not None:
-            add("stress", s.id, _obs(_id("stress", s.id), patient, code={"text": "Stress today (0-10)"},
-                                     category="survey", when=when, valueQuantity=_qty(s.rating, "{score}")))
+            add(
+                "stress",
+                s.id,
+                _obs(
+                    _id("stress", s.id),
+                    patient,
+                    code={"text": "Stress today (0-10)"},
+                    category="survey",
+                    when=when,
+                    valueQuantity=_qty(s.rating, "{score}"),
+                ),
+            )
         if s.practice and s.minutes is not None:
-            add("practice", s.id, _obs(_id("practice", s.id), patient, code={"text": f"{s.practice} (minutes)"},
-                                       category="survey", when=when, valueQuantity=_qty(s.minutes, "min")))
+            add(
+                "practice",
+                s.id,
+                _obs(
+                    _id("practice", s.id),
+                    patient,
+                    code={"text": f"{s.practice} (minutes)"},
+                    category="survey",
+                    when=when,
+                    valueQuantity=_qty(s.minutes, "min"),
+                ),
+            )
         if s.pss_items and s.pss_total is not None:
             q = vs["questionnaires"]["pss10"]
-            qr_ref = add("pss-qr", s.id, {
-                "resourceType": "QuestionnaireResponse", "id": _id("pss-qr", s.id), "status": "completed",
-                "questionnaire": q["canonical"], "subject": {"reference": patient}, "authored": when,
-                "item": [{"linkId": str(i), "text": questions[i - 1], "answer": [{"valueInteger": int(a)}]}
-                         for i, a in enumerate(s.pss_items, start=1)]})
-            add("pss", s.id, _obs(_id("pss", s.id), patient, code={"coding": [_coding(obs["pss10_total"])]},
-                                  category="survey", when=when, valueQuantity=_qty(s.pss_total, "{score}"),
-                                  derivedFrom=[{"reference": qr_ref}]))
+            qr_ref = add(
+                "pss-qr",
+                s.id,
+                {
+                    "resourceType": "QuestionnaireResponse",
+                    "id": _id("pss-qr", s.id),
+                    "status": "completed",
+                    "questionnaire": q["canonical"],
+                    "subject": {"reference": patient},
+                    "authored": when,
+                    "item": [
+                        {"linkId": str(i), "text": questions[i - 1], "answer": [{"valueInteger": int(a)}]}
+                        for i, a in enumerate(s.pss_items, start=1)
+                    ],
+                },
+            )
+            add(
+                "pss",
+                s.id,
+                _obs(
+                    _id("pss", s.id),
+                    patient,
+                    code={"coding": [_coding(obs["pss10_total"])]},
+                    category="survey",
+                    when=when,
+                    valueQuantity=_qty(s.pss_total, "{score}"),
+                    derivedFrom=[{"reference": qr_ref}],
+                ),
+            )
     for r in rows(LabResult, LabResult.measured_on):
         add("lab", r.id, observation_lab(_id("lab", r.id), patient, r.marker, r.value, r.measured_on))
     for c in db.scalars(select(Consent).where(Consent.person_id == pid).order_by(Consent.id)).all():
@@ -291,69 +374,174 @@ def _resources(db, user, upload_dir: Path | None) -> list[tuple[str, dict]]:
         period = {"start": _utc(c.granted_at)}
         if c.revoked_at:
             period["end"] = _utc(c.revoked_at)
-        add("consent", c.id, {
-            "resourceType": "Consent", "id": _id("consent", c.id),
-            "status": "inactive" if c.revoked_at else "active",
-            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                                  "code": "patient-privacy"}]},
-            "category": [{"coding": [{"system": _LOINC, "code": "59284-0"}], "text": "Patient consent"}],
-            "patient": {"reference": patient}, "dateTime": _utc(c.granted_at),
-            "policyRule": {"text": "Sharing chosen by the person in gutaxis (revocable at any time)"},
-            "provision": {"type": "permit", "period": period,
-                          "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                                          "v3-ParticipationType", "code": "PRCP"}]},
-                                     "reference": {"display": (d.name or "your dietitian") if d else "a dietitian"}}],
-                          "code": [{"text": s} for s in c.scopes.split(",") if s]}})
-    for pv in db.scalars(select(PlanVersion).where(PlanVersion.person_id == pid, PlanVersion.status == "signed")
-                         .order_by(PlanVersion.number)).all():
+        add(
+            "consent",
+            c.id,
+            {
+                "resourceType": "Consent",
+                "id": _id("consent", c.id),
+                "status": "inactive" if c.revoked_at else "active",
+                "scope": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
+                    ]
+                },
+                "category": [{"coding": [{"system": _LOINC, "code": "59284-0"}], "text": "Patient consent"}],
+                "patient": {"reference": patient},
+                "dateTime": _utc(c.granted_at),
+                "policyRule": {"text": "Sharing chosen by the person in gutaxis (revocable at any time)"},
+                "provision": {
+                    "type": "permit",
+                    "period": period,
+                    "actor": [
+                        {
+                            "role": {
+                                "coding": [
+                                    {
+                                        "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                                        "code": "PRCP",
+                                    }
+                                ]
+                            },
+                            "reference": {"display": (d.name or "your dietitian") if d else "a dietitian"},
+                        }
+                    ],
+                    "code": [{"text": s} for s in c.scopes.split(",") if s],
+                },
+            },
+        )
+    for pv in db.scalars(
+        select(PlanVersion)
+        .where(PlanVersion.person_id == pid, PlanVersion.status == "signed")
+        .order_by(PlanVersion.number)
+    ).all():
         items = list((pv.content or {}).get("items", []))
         goal_refs = []
         for i, it in enumerate(items):
             target = it.get("target") or it.get("general_target") or ""
-            goal_refs.append(add("goal", f"{pv.id}:{i}", {
-                "resourceType": "Goal", "id": _id("goal", f"{pv.id}-{i}"), "lifecycleStatus": "active",
-                "description": {"text": f"{it.get('title', '')}: {target}" if target else str(it.get("title", ""))},
-                "subject": {"reference": patient}}))
-        cp_ref = add("careplan", pv.id, {
-            "resourceType": "CarePlan", "id": _id("careplan", pv.id), "status": "active", "intent": "plan",
-            "title": f"Plan version {pv.number}", "subject": {"reference": patient}, "created": _utc(pv.signed_at),
-            "goal": [{"reference": g} for g in goal_refs],
-            "activity": [{"detail": {"status": "not-started", "code": {"text": str(it.get("title", ""))},
-                                     "description": str(it.get("text", ""))}} for it in items]})
+            goal_refs.append(
+                add(
+                    "goal",
+                    f"{pv.id}:{i}",
+                    {
+                        "resourceType": "Goal",
+                        "id": _id("goal", f"{pv.id}-{i}"),
+                        "lifecycleStatus": "active",
+                        "description": {
+                            "text": f"{it.get('title', '')}: {target}" if target else str(it.get("title", ""))
+                        },
+                        "subject": {"reference": patient},
+                    },
+                )
+            )
+        cp_ref = add(
+            "careplan",
+            pv.id,
+            {
+                "resourceType": "CarePlan",
+                "id": _id("careplan", pv.id),
+                "status": "active",
+                "intent": "plan",
+                "title": f"Plan version {pv.number}",
+                "subject": {"reference": patient},
+                "created": _utc(pv.signed_at),
+                "goal": [{"reference": g} for g in goal_refs],
+                "activity": [
+                    {
+                        "detail": {
+                            "status": "not-started",
+                            "code": {"text": str(it.get("title", ""))},
+                            "description": str(it.get("text", "")),
+                        }
+                    }
+                    for it in items
+                ],
+            },
+        )
         signer = {"display": pv.signer_name or "the signing dietitian"}
-        add("provenance", pv.id, {
-            "resourceType": "Provenance", "id": _id("provenance", pv.id), "target": [{"reference": cp_ref}],
-            "recorded": _utc(pv.signed_at),
-            "agent": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                            "provenance-participant-type", "code": "author"}]}, "who": signer}],
-            "signature": [{"type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}],
-                           "when": _utc(pv.signed_at), "who": signer, "sigFormat": "text/plain",
-                           "data": base64.b64encode(f"sha256:{pv.sha256}".encode()).decode()}]})
+        add(
+            "provenance",
+            pv.id,
+            {
+                "resourceType": "Provenance",
+                "id": _id("provenance", pv.id),
+                "target": [{"reference": cp_ref}],
+                "recorded": _utc(pv.signed_at),
+                "agent": [
+                    {
+                        "type": {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                    "code": "author",
+                                }
+                            ]
+                        },
+                        "who": signer,
+                    }
+                ],
+                "signature": [
+                    {
+                        "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}],
+                        "when": _utc(pv.signed_at),
+                        "who": signer,
+                        "sigFormat": "text/plain",
+                        "data": base64.b64encode(f"sha256:{pv.sha256}".encode()).decode(),
+                    }
+                ],
+            },
+        )
     for u in db.scalars(select(Upload).where(Upload.person_id == pid).order_by(Upload.id)).all():
-        att = {"contentType": "application/octet-stream", "title": u.filename, "size": int(u.size),
-               "creation": _utc(u.created_at)}
+        att = {
+            "contentType": "application/octet-stream",
+            "title": u.filename,
+            "size": int(u.size),
+            "creation": _utc(u.created_at),
+        }
         path = Path(upload_dir) / u.stored_name if upload_dir is not None else None
         if path is not None and path.is_file():
             att["hash"] = base64.b64encode(hashlib.sha1(path.read_bytes()).digest()).decode()
-        doc_ref = add("document", u.id, {
-            "resourceType": "DocumentReference", "id": _id("document", u.id), "status": "current",
-            "type": {"text": "gut microbiome profile" if u.kind == "profile" else f"diary export ({u.kind})"},
-            "subject": {"reference": patient}, "date": _utc(u.created_at), "content": [{"attachment": att}]})
+        doc_ref = add(
+            "document",
+            u.id,
+            {
+                "resourceType": "DocumentReference",
+                "id": _id("document", u.id),
+                "status": "current",
+                "type": {"text": "gut microbiome profile" if u.kind == "profile" else f"diary export ({u.kind})"},
+                "subject": {"reference": patient},
+                "date": _utc(u.created_at),
+                "content": [{"attachment": att}],
+            },
+        )
         if u.kind == "profile" and u.status == "done":
-            add("report", u.id, {
-                "resourceType": "DiagnosticReport", "id": _id("report", u.id), "status": "final",
-                "code": {"text": "Gut microbiome profile read by gutaxis (gut health card)"},
-                "subject": {"reference": patient}, "issued": _utc(u.created_at),
-                "conclusion": f"Read from the uploaded file {u.filename} (see {doc_ref}).",
-                "presentedForm": [{k: v for k, v in att.items() if k != "hash"}]})
+            add(
+                "report",
+                u.id,
+                {
+                    "resourceType": "DiagnosticReport",
+                    "id": _id("report", u.id),
+                    "status": "final",
+                    "code": {"text": "Gut microbiome profile read by gutaxis (gut health card)"},
+                    "subject": {"reference": patient},
+                    "issued": _utc(u.created_at),
+                    "conclusion": f"Read from the uploaded file {u.filename} (see {doc_ref}).",
+                    "presentedForm": [{k: v for k, v in att.items() if k != "hash"}],
+                },
+            )
     return out
 
 
 def person_bundle(db, user, upload_dir: Path | None = None) -> dict:
     """A Bundle (type ``collection``) of every record of ``user``; every resource validated."""
     entries = [{"fullUrl": ref, "resource": validate(res)} for ref, res in _resources(db, user, upload_dir)]
-    bundle = {"resourceType": "Bundle", "id": _id("bundle", user.id), "type": "collection",
-              "timestamp": datetime.now(UTC).replace(microsecond=0).isoformat(), "entry": entries}
+    bundle = {
+        "resourceType": "Bundle",
+        "id": _id("bundle", user.id),
+        "type": "collection",
+        "timestamp": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "entry": entries,
+    }
     from fhir.resources.R4B.bundle import Bundle
 
     Bundle.model_validate(bundle)
@@ -364,8 +552,9 @@ def person_bundle(db, user, upload_dir: Path | None = None) -> dict:
 
 def ndjson(bundle: dict) -> str:
     """The Bundle's resources, one JSON object per line (bulk-data NDJSON)."""
-    return "".join(json.dumps(e["resource"], separators=(",", ":"), ensure_ascii=False) + "\n"
-                   for e in bundle.get("entry", []))
+    return "".join(
+        json.dumps(e["resource"], separators=(",", ":"), ensure_ascii=False) + "\n" for e in bundle.get("entry", [])
+    )
 
 
 # --------------------------------------------------------------------------- lab import
@@ -375,7 +564,13 @@ class LabValue:
     __slots__ = ("entry", "marker", "measured_on", "source_id", "value")
 
     def __init__(self, entry: int, marker: str, value: float, measured_on: datetime, source_id: str):
-        self.entry, self.marker, self.value, self.measured_on, self.source_id = entry, marker, value, measured_on, source_id
+        self.entry, self.marker, self.value, self.measured_on, self.source_id = (
+            entry,
+            marker,
+            value,
+            measured_on,
+            source_id,
+        )
 
     def __repr__(self) -> str:
         return f"LabValue(entry={self.entry}, marker={self.marker!r}, value={self.value!r}, measured_on={self.measured_on!r})"
@@ -419,8 +614,10 @@ def read_lab_bundle(data: bytes | str, *, source: str = "the FHIR file") -> list
             continue
         name = f"entry {n} (Observation/{res.get('id', '?')})"
         codings = (res.get("code") or {}).get("coding") or []
-        spec = next((by_code[(c.get("system"), c.get("code"))] for c in codings
-                     if (c.get("system"), c.get("code")) in by_code), None)
+        spec = next(
+            (by_code[(c.get("system"), c.get("code"))] for c in codings if (c.get("system"), c.get("code")) in by_code),
+            None,
+        )
         if spec is None:
             found = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings) or "no coding"
             problems.append(f"{name}: code {found} is not CRP (LOINC 1988-5) or faecal calprotectin (LOINC 38445-3)")
@@ -433,8 +630,10 @@ def read_lab_bundle(data: bytes | str, *, source: str = "the FHIR file") -> list
             problems.append(f"{name}: no valueQuantity with a number")
             continue
         if q.get("system") != vs["ucum_system"] or q.get("code") != spec["unit"]:
-            problems.append(f"{name}: unit {q.get('system')}|{q.get('code')} is wrong for {spec['display']}; "
-                            f"give it in UCUM {spec['unit']}")
+            problems.append(
+                f"{name}: unit {q.get('system')}|{q.get('code')} is wrong for {spec['display']}; "
+                f"give it in UCUM {spec['unit']}"
+            )
             continue
         when_text = res.get("effectiveDateTime") or (res.get("effectivePeriod") or {}).get("start") or res.get("issued")
         try:
@@ -453,11 +652,15 @@ def read_lab_bundle(data: bytes | str, *, source: str = "the FHIR file") -> list
             continue
         out.append(LabValue(n, marker, value, when, str(res.get("id") or n)))
     if problems:
-        raise InputError("has entries that cannot be read: " + "; ".join(problems), source=source,
-                         hint="nothing was imported; fix or remove these entries")
+        raise InputError(
+            "has entries that cannot be read: " + "; ".join(problems),
+            source=source,
+            hint="nothing was imported; fix or remove these entries",
+        )
     if not out:
-        raise InputError("holds no CRP (LOINC 1988-5) or faecal calprotectin (LOINC 38445-3) Observation",
-                         source=source)
+        raise InputError(
+            "holds no CRP (LOINC 1988-5) or faecal calprotectin (LOINC 38445-3) Observation", source=source
+        )
     return out
 
 

@@ -12,7 +12,6 @@ dropped: the entry is stored with status ``"not matched"`` and a note saying how
 from __future__ import annotations
 
 import copy
-
 import math
 import re
 import warnings
@@ -38,13 +37,19 @@ __all__ = [
     "tables",
 ]
 
-FETCH_HINT = ("The food tables are not installed, so meals cannot be matched to foods yet: run "
-              "`gutaxis datasets fetch fndds_2017_2018` and `gutaxis datasets fetch usda_sr28_full` once on the "
-              "server (then it works offline), or start the app with the folders that hold them.")
+FETCH_HINT = (
+    "The food tables are not installed, so meals cannot be matched to foods yet: run "
+    "`gutaxis datasets fetch fndds_2017_2018` and `gutaxis datasets fetch usda_sr28_full` once on the "
+    "server (then it works offline), or start the app with the folders that hold them."
+)
 
 #: NOVA groups as the badges name them (Monteiro CA et al. Public Health Nutr 2019;22:936-41)
-NOVA_NAMES = {1: "unprocessed or minimally processed", 2: "processed culinary ingredient", 3: "processed",
-              4: "ultra-processed"}
+NOVA_NAMES = {
+    1: "unprocessed or minimally processed",
+    2: "processed culinary ingredient",
+    3: "processed",
+    4: "ultra-processed",
+}
 
 #: what each match status means for the person, in a few words
 STATUS_TEXT = {
@@ -135,25 +140,37 @@ def _note(r: dict, *, plain: bool = False) -> str:
         if note:
             parts.append(note)
         if r.get("portion_assumed"):
-            parts.append("portion assumed; write the amount to change it" if plain else
-                         f"portion assumed ({r.get('portion_basis')}); write the amount to change it")
+            parts.append(
+                "portion assumed; write the amount to change it"
+                if plain
+                else f"portion assumed ({r.get('portion_basis')}); write the amount to change it"
+            )
     elif status == "nutrients_given":
         pass
     elif status == "low_confidence":
         cands = str(r.get("candidates") or "")
         if plain:
             cands = _GRAMS.sub("", cands)
-        parts.append((note + ". " if note else "") + "Not counted: write it more exactly"
-                     + (f" (did you mean: {cands}?)" if cands else ""))
+        parts.append(
+            (note + ". " if note else "")
+            + "Not counted: write it more exactly"
+            + (f" (did you mean: {cands}?)" if cands else "")
+        )
     elif status == "no_portion":
-        parts.append((note or "the amount could not be converted") + ". Not counted: give the amount in grams "
-                     "(e.g. '150 g ...') or a household measure")
+        parts.append(
+            (note or "the amount could not be converted") + ". Not counted: give the amount in grams "
+            "(e.g. '150 g ...') or a household measure"
+        )
     elif status == "implausible":
-        parts.append(("the amount is not plausible" if plain else (note or "the amount is not plausible"))
-                     + ". Not counted: check the amount")
+        parts.append(
+            ("the amount is not plausible" if plain else (note or "the amount is not plausible"))
+            + ". Not counted: check the amount"
+        )
     else:
-        parts.append((note or "no food matched") + ". Not counted: write it another way (e.g. '1 cup cooked "
-                     "rice', '2 slices wholemeal bread') or give grams")
+        parts.append(
+            (note or "no food matched") + ". Not counted: write it another way (e.g. '1 cup cooked "
+            "rice', '2 slices wholemeal bread') or give grams"
+        )
     return "; ".join(p for p in parts if p)
 
 
@@ -163,32 +180,49 @@ def items_from_resolved(resolved: pd.DataFrame) -> list[dict]:
     for r in resolved.to_dict("records"):
         live = str(r.get("live_cultures") or "")
         desc = r.get("description")
-        out.append({
-            "text": str(r.get("item_text") or ""),
-            "description": None if desc is None or (isinstance(desc, float) and math.isnan(desc)) else str(desc),
-            "grams": _num(r.get("grams")),
-            "food_id": None if not r.get("food_id") or r.get("food_id") != r.get("food_id") else str(r["food_id"]),
-            "status": str(r.get("match_status") or ""),
-            "counted": bool(r.get("counted")),
-            "portion_assumed": bool(r.get("portion_assumed")),
-            "portion_basis": str(r.get("portion_basis") or ""),
-            "note": _note(r),
-            "note_plain": _note(r, plain=True),
-            "nova": _int(r.get("nova")) if r.get("nova") is not pd.NA else None,
-            "fermented": bool(r.get("fermented_id")),
-            "live_cultures": live,
-            "fiber_g": _num(r.get("fiber_g")),
-            "energy_kcal": _num(r.get("energy_kcal")),
-        })
+        out.append(
+            {
+                "text": str(r.get("item_text") or ""),
+                "description": None if desc is None or (isinstance(desc, float) and math.isnan(desc)) else str(desc),
+                "grams": _num(r.get("grams")),
+                "food_id": None if not r.get("food_id") or r.get("food_id") != r.get("food_id") else str(r["food_id"]),
+                "status": str(r.get("match_status") or ""),
+                "counted": bool(r.get("counted")),
+                "portion_assumed": bool(r.get("portion_assumed")),
+                "portion_basis": str(r.get("portion_basis") or ""),
+                "note": _note(r),
+                "note_plain": _note(r, plain=True),
+                "nova": _int(r.get("nova")) if r.get("nova") is not pd.NA else None,
+                "fermented": bool(r.get("fermented_id")),
+                "live_cultures": live,
+                "fiber_g": _num(r.get("fiber_g")),
+                "energy_kcal": _num(r.get("energy_kcal")),
+            }
+        )
     return out
 
 
 def not_matched_items(text: str, reason: str) -> list[dict]:
     """The one item stored when the food tables are missing: nothing is dropped."""
-    return [{"text": text, "description": None, "grams": None, "food_id": None, "status": "not matched",
-             "counted": False, "portion_assumed": False, "portion_basis": "", "note": reason, "note_plain": reason,
-             "nova": None,
-             "fermented": False, "live_cultures": "", "fiber_g": None, "energy_kcal": None}]
+    return [
+        {
+            "text": text,
+            "description": None,
+            "grams": None,
+            "food_id": None,
+            "status": "not matched",
+            "counted": False,
+            "portion_assumed": False,
+            "portion_basis": "",
+            "note": reason,
+            "note_plain": reason,
+            "nova": None,
+            "fermented": False,
+            "live_cultures": "",
+            "fiber_g": None,
+            "energy_kcal": None,
+        }
+    ]
 
 
 def meal_frame(rows: list[dict]) -> pd.DataFrame:
@@ -197,8 +231,19 @@ def meal_frame(rows: list[dict]) -> pd.DataFrame:
     ``rows``: dicts with ``timestamp`` (datetime), ``meal``, ``text``, ``source_row`` and optionally
     ``ndb_no``, ``grams``, ``food_name``, ``nutrients_given`` and nutrient values.
     """
-    cols = ["timestamp", "date", "meal", "text", "ndb_no", "grams", "repeat_of", "source_row", "utc_offset",
-            "food_name", "nutrients_given"]
+    cols = [
+        "timestamp",
+        "date",
+        "meal",
+        "text",
+        "ndb_no",
+        "grams",
+        "repeat_of",
+        "source_row",
+        "utc_offset",
+        "food_name",
+        "nutrients_given",
+    ]
     df = pd.DataFrame(rows)
     for c in cols:
         if c not in df.columns:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-__all__ = ["new_client_id", "derived_client_id", "store_once", "valid_client_id"]
+__all__ = ["derived_client_id", "new_client_id", "store_once", "valid_client_id"]
 
 _NS = uuid.UUID("6f1d2a4e-8c1b-4a57-9a43-3b0e5c7d9f10")  # derives per-row client ids (repeats, imports)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

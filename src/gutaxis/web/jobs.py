@@ -29,25 +29,41 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..errors import GutaxisError
 from .models import Job, utcnow
 
-__all__ = ["handler", "enqueue", "submit", "claim", "requeue_lapsed", "run_job", "run_pending", "worker_loop",
-           "HEARTBEAT_LAPSE", "MAX_ATTEMPTS"]
+__all__ = [
+    "HEARTBEAT_LAPSE",
+    "MAX_ATTEMPTS",
+    "claim",
+    "enqueue",
+    "handler",
+    "requeue_lapsed",
+    "run_job",
+    "run_pending",
+    "submit",
+    "worker_loop",
+]
 
 log = logging.getLogger("gutaxis.web.jobs")
 HEARTBEAT_LAPSE = timedelta(seconds=60)  # default of Settings.job_lapse_seconds
 MAX_ATTEMPTS = 3
-GAVE_UP = "The job stopped {n} times before it could finish; nothing you sent was lost. Try again, or tell your dietitian."
+GAVE_UP = (
+    "The job stopped {n} times before it could finish; nothing you sent was lost. Try again, or tell your dietitian."
+)
 _HANDLERS: dict[str, Callable] = {}
 
 
 def handler(kind: str):
     """Register ``fn(db, job, settings, progress) -> dict`` as the handler of ``kind`` jobs."""
+
     def deco(fn):
         _HANDLERS[kind] = fn
         return fn
+
     return deco
 
 
-def enqueue(db: Session, kind: str, person_id: int, *, requested_by: int | None = None, params: dict | None = None) -> Job:
+def enqueue(
+    db: Session, kind: str, person_id: int, *, requested_by: int | None = None, params: dict | None = None
+) -> Job:
     job = Job(kind=kind, person_id=person_id, requested_by=requested_by, params=params or {})
     db.add(job)
     db.commit()
@@ -66,12 +82,20 @@ def requeue_lapsed(db: Session, lapse: timedelta = HEARTBEAT_LAPSE) -> int:
     stale = "status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < :lapsed)"
     if db.execute(text(f"SELECT 1 FROM job WHERE {stale} LIMIT 1"), params).first() is None:
         return 0  # the usual case: a read, so an idle worker's poll takes no write lock on SQLite
-    db.execute(text(f"UPDATE job SET status = 'failed', progress = 'failed', error = :gave_up, finished_at = :now "
-                    f"WHERE {stale} AND attempts >= :max"),
-               {**params, "gave_up": GAVE_UP.format(n=MAX_ATTEMPTS), "now": utcnow()})
-    n = db.execute(text(f"UPDATE job SET status = 'queued', locked_by = NULL, "
-                        f"progress = 'waiting for the worker (the previous one stopped)' WHERE {stale} AND attempts < :max"),
-                   params).rowcount
+    db.execute(
+        text(
+            f"UPDATE job SET status = 'failed', progress = 'failed', error = :gave_up, finished_at = :now "
+            f"WHERE {stale} AND attempts >= :max"
+        ),
+        {**params, "gave_up": GAVE_UP.format(n=MAX_ATTEMPTS), "now": utcnow()},
+    )
+    n = db.execute(
+        text(
+            f"UPDATE job SET status = 'queued', locked_by = NULL, "
+            f"progress = 'waiting for the worker (the previous one stopped)' WHERE {stale} AND attempts < :max"
+        ),
+        params,
+    ).rowcount
     if n:
         log.warning("re-queued %d job(s) whose worker stopped sending heartbeats", n)
     return n
@@ -86,11 +110,16 @@ def claim(sessions: sessionmaker, worker: str, *, lapse: timedelta = HEARTBEAT_L
             db.rollback()
             return None  # nothing to do: an idle poll only reads
         pg = db.get_bind().dialect.name == "postgresql"
-        pick = "SELECT id FROM job WHERE status = 'queued' ORDER BY id LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if pg else "")
-        row = db.execute(text(
-            f"UPDATE job SET status = 'running', locked_by = :w, heartbeat_at = :now, attempts = attempts + 1, "
-            f"progress = 'started' WHERE id = ({pick}) AND status = 'queued' RETURNING id"),
-            {"w": worker, "now": utcnow()}).first()
+        pick = "SELECT id FROM job WHERE status = 'queued' ORDER BY id LIMIT 1" + (
+            " FOR UPDATE SKIP LOCKED" if pg else ""
+        )
+        row = db.execute(
+            text(
+                f"UPDATE job SET status = 'running', locked_by = :w, heartbeat_at = :now, attempts = attempts + 1, "
+                f"progress = 'started' WHERE id = ({pick}) AND status = 'queued' RETURNING id"
+            ),
+            {"w": worker, "now": utcnow()},
+        ).first()
         db.commit()
         return None if row is None else int(row[0])
 
@@ -104,10 +133,15 @@ def _heartbeat(sessions: sessionmaker, job_id: int, worker: str, every: float) -
         while not stop.wait(every):
             try:
                 with sessions() as db:
-                    db.execute(text("UPDATE job SET heartbeat_at = :now WHERE id = :id AND locked_by = :w "
-                                    "AND status = 'running'"), {"now": utcnow(), "id": job_id, "w": worker})
+                    db.execute(
+                        text(
+                            "UPDATE job SET heartbeat_at = :now WHERE id = :id AND locked_by = :w "
+                            "AND status = 'running'"
+                        ),
+                        {"now": utcnow(), "id": job_id, "w": worker},
+                    )
                     db.commit()
-            except Exception as exc:  # noqa: BLE001 (a missed beat is retried; the database may be back soon)
+            except Exception as exc:
                 log.warning("heartbeat of job %s failed: %s", job_id, type(exc).__name__)
 
     t = threading.Thread(target=beat, name=f"gutaxis-heartbeat-{job_id}", daemon=True)
@@ -140,7 +174,7 @@ def run_job(sessions: sessionmaker, job_id: int, settings, *, worker: str = "inl
             db.rollback()
             job = db.get(Job, job_id)
             job.status, job.error, job.progress = "failed", str(exc), "failed"
-        except Exception as exc:  # noqa: BLE001 (a job must end; the type is logged, no values)
+        except Exception as exc:
             db.rollback()
             job = db.get(Job, job_id)
             log.error("job %s (%s) failed: %s", job_id, job.kind, type(exc).__name__)
@@ -184,8 +218,9 @@ def worker_loop(settings, *, poll: float = 1.0, stop: Callable[[], bool] = lambd
         run_job(sessions, jid, settings, worker=name)
 
 
-def submit(request, db: Session, kind: str, person_id: int, *, requested_by: int | None = None,
-           params: dict | None = None) -> Job:
+def submit(
+    request, db: Session, kind: str, person_id: int, *, requested_by: int | None = None, params: dict | None = None
+) -> Job:
     """Enqueue from a request; with ``settings.run_jobs_inline`` (tests, bench) run it before answering."""
     job = enqueue(db, kind, person_id, requested_by=requested_by, params=params)
     settings = request.app.state.settings

@@ -13,10 +13,28 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "utcnow", "User", "WebSession", "LoginFailure", "Invitation", "Consent", "MealEntry",
-           "SymptomEntry", "StressEntry", "LabResult", "Upload", "Job", "Note", "Message", "PlanVersion", "RetainedPlan",
-           "AuditEvent",
-           "SCOPES", "HEALTH_TABLES"]
+__all__ = [
+    "HEALTH_TABLES",
+    "SCOPES",
+    "AuditEvent",
+    "Base",
+    "Consent",
+    "Invitation",
+    "Job",
+    "LabResult",
+    "LoginFailure",
+    "MealEntry",
+    "Message",
+    "Note",
+    "PlanVersion",
+    "RetainedPlan",
+    "StressEntry",
+    "SymptomEntry",
+    "Upload",
+    "User",
+    "WebSession",
+    "utcnow",
+]
 
 #: what a person can share with a dietitian, each switched on or off separately
 SCOPES = ("diary", "symptoms", "stress", "microbiome", "plan")
@@ -280,4 +298,14 @@ class AuditEvent(Base):
 
 
 #: tables that hold a person's health data (export and erasure walk these)
-HEALTH_TABLES = ("meal_entry", "symptom_entry", "stress_entry", "lab_result", "upload", "note", "message", "plan_version", "job")
+HEALTH_TABLES = (
+    "meal_entry",
+    "symptom_entry",
+    "stress_entry",
+    "lab_result",
+    "upload",
+    "note",
+    "message",
+    "plan_version",
+    "job",
+)

@@ -63,12 +63,17 @@ def _given(nutrients) -> tuple[str, str]:
 
 def profile_upload(db: Session, person_id: int) -> Upload | None:
     """The person's latest stool profile upload that was read successfully, or None."""
-    return db.scalar(select(Upload).where(Upload.person_id == person_id, Upload.kind == "profile",
-                                          Upload.status == "done").order_by(Upload.id.desc()).limit(1))
+    return db.scalar(
+        select(Upload)
+        .where(Upload.person_id == person_id, Upload.kind == "profile", Upload.status == "done")
+        .order_by(Upload.id.desc())
+        .limit(1)
+    )
 
 
-def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Path | None = None,
-                        scopes: Iterable[str] | None = None) -> dict[str, int]:
+def write_person_folder(
+    db: Session, user: User, folder: Path, *, upload_dir: Path | None = None, scopes: Iterable[str] | None = None
+) -> dict[str, int]:
     """Write ``user``'s records into ``folder`` as a person's folder; returns the rows written per file.
 
     Raises :class:`~gutaxis.errors.InputError` when there is no meal to build on (the meal log is
@@ -80,16 +85,24 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
     counts: dict[str, int] = {}
 
     if "diary" not in allowed:
-        raise InputError("the meal diary is not shared, and a plan is built from it",
-                         source="the person's records", hint="ask the person to share their diary")
-    meals = db.scalars(select(MealEntry).where(MealEntry.person_id == user.id)
-                       .order_by(MealEntry.eaten_at, MealEntry.id)).all()
-    rows = [(m.eaten_at, m.meal if m.meal in _MEAL_SLOTS else "", _one_line(m.text), *_given(m.nutrients))
-            for m in meals]
+        raise InputError(
+            "the meal diary is not shared, and a plan is built from it",
+            source="the person's records",
+            hint="ask the person to share their diary",
+        )
+    meals = db.scalars(
+        select(MealEntry).where(MealEntry.person_id == user.id).order_by(MealEntry.eaten_at, MealEntry.id)
+    ).all()
+    rows = [
+        (m.eaten_at, m.meal if m.meal in _MEAL_SLOTS else "", _one_line(m.text), *_given(m.nutrients)) for m in meals
+    ]
     rows = [r for r in rows if r[2] or r[3]]
     if not rows:
-        raise InputError("no meals logged yet", source="the person's records",
-                         hint="the plan is built from the meal diary: log a few days of meals first")
+        raise InputError(
+            "no meals logged yet",
+            source="the person's records",
+            hint="the plan is built from the meal diary: log a few days of meals first",
+        )
     with open(folder / "meals.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "meal", "text", "ndb_no", "grams"])
@@ -98,13 +111,18 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
     files["meals"], counts["meals"] = "meals.csv", len(rows)
 
     if "stress" in allowed:
-        stress = db.scalars(select(StressEntry).where(StressEntry.person_id == user.id)
-                            .order_by(StressEntry.at, StressEntry.id)).all()
+        stress = db.scalars(
+            select(StressEntry).where(StressEntry.person_id == user.id).order_by(StressEntry.at, StressEntry.id)
+        ).all()
         out = []
         for s in stress:
             pss = list(s.pss_items) if s.pss_items and len(s.pss_items) == 10 else None
-            row = {"timestamp": _ts(s.at), "rating": _num(s.rating), "practice": safe_cell(s.practice or ""),
-                   "minutes": _num(s.minutes) if s.practice else ""}
+            row = {
+                "timestamp": _ts(s.at),
+                "rating": _num(s.rating),
+                "practice": safe_cell(s.practice or ""),
+                "minutes": _num(s.minutes) if s.practice else "",
+            }
             row.update({c: _num(v) for c, v in zip(_PSS, pss or [None] * 10, strict=True)})
             if row["rating"] or row["practice"] or pss:
                 out.append(row)
@@ -116,8 +134,9 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
             files["stress"], counts["stress"] = "stress.csv", len(out)
 
     if "symptoms" in allowed:
-        sym = db.scalars(select(SymptomEntry).where(SymptomEntry.person_id == user.id)
-                         .order_by(SymptomEntry.at, SymptomEntry.id)).all()
+        sym = db.scalars(
+            select(SymptomEntry).where(SymptomEntry.person_id == user.id).order_by(SymptomEntry.at, SymptomEntry.id)
+        ).all()
         out = []
         for s in sym:
             rec: dict = {"timestamp": _ts(s.at)}
@@ -146,8 +165,14 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
                 shutil.copyfile(src, folder / f"profile{suffix}")
                 files["profile"], counts["profile"] = f"profile{suffix}", 1
 
-    meta = {"id": "person", "synthetic": bool(user.synthetic), "sex": user.sex, "age": user.age,
-            "conditions": [c for c in (user.conditions or "").split(",") if c.strip()], "files": files}
+    meta = {
+        "id": "person",
+        "synthetic": bool(user.synthetic),
+        "sex": user.sex,
+        "age": user.age,
+        "conditions": [c for c in (user.conditions or "").split(",") if c.strip()],
+        "files": files,
+    }
     if "plan" in allowed:  # measured markers travel with the plan (the latest of each)
         from .routes.labs import latest_markers
 
@@ -160,8 +185,14 @@ def write_person_folder(db: Session, user: User, folder: Path, *, upload_dir: Pa
 
 
 @contextmanager
-def person_folder(db: Session, user: User, *, base: Path | None = None, upload_dir: Path | None = None,
-                  scopes: Iterable[str] | None = None):
+def person_folder(
+    db: Session,
+    user: User,
+    *,
+    base: Path | None = None,
+    upload_dir: Path | None = None,
+    scopes: Iterable[str] | None = None,
+):
     """A temporary person's folder (mode 0700, removed afterwards): yields ``(folder, counts)``."""
     if base is not None:
         Path(base).mkdir(parents=True, exist_ok=True)
@@ -171,8 +202,14 @@ def person_folder(db: Session, user: User, *, base: Path | None = None, upload_d
         yield folder, counts
 
 
-def person_from_records(db: Session, user: User, *, base: Path | None = None, upload_dir: Path | None = None,
-                        scopes: Iterable[str] | None = None):
+def person_from_records(
+    db: Session,
+    user: User,
+    *,
+    base: Path | None = None,
+    upload_dir: Path | None = None,
+    scopes: Iterable[str] | None = None,
+):
     """``user``'s records read back as a :class:`gutaxis.lifestyle.Person` (every log validated).
 
     An :class:`~gutaxis.errors.InputError` names the log and row without the temporary path.
@@ -187,8 +224,12 @@ def person_from_records(db: Session, user: User, *, base: Path | None = None, up
 
 
 def _without_path(exc: InputError, folder: Path) -> InputError:
-    names = {"meals.csv": "meal diary", "stress.csv": "stress log", "symptoms.json": "symptom log",
-             "person.json": "profile (age, sex, conditions)"}
+    names = {
+        "meals.csv": "meal diary",
+        "stress.csv": "stress log",
+        "symptoms.json": "symptom log",
+        "person.json": "profile (age, sex, conditions)",
+    }
     text = str(exc)
     for p in (str(folder.resolve()), str(folder)):
         text = text.replace(p + "/", "").replace(p, "the person's records")

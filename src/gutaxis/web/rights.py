@@ -103,17 +103,29 @@ EXPORT_LIMIT = 400 * 1024 * 1024  # bytes before compression; far above one pers
 ERASE_PHRASE = "erase my account"
 _KEY_ENV = "GUTAXIS_PSEUDONYM_KEY"
 #: CSV file -> model; the account's credentials are never exported
-EXPORT_TABLES = {"account.csv": User, "meal_entry.csv": MealEntry, "symptom_entry.csv": SymptomEntry,
-                 "stress_entry.csv": StressEntry, "lab_result.csv": LabResult, "upload.csv": Upload,
-                 "plan_version.csv": PlanVersion, "consent.csv": Consent, "message.csv": Message,
-                 "note.csv": Note, "job.csv": Job, "audit_event.csv": AuditEvent}
+EXPORT_TABLES = {
+    "account.csv": User,
+    "meal_entry.csv": MealEntry,
+    "symptom_entry.csv": SymptomEntry,
+    "stress_entry.csv": StressEntry,
+    "lab_result.csv": LabResult,
+    "upload.csv": Upload,
+    "plan_version.csv": PlanVersion,
+    "consent.csv": Consent,
+    "message.csv": Message,
+    "note.csv": Note,
+    "job.csv": Job,
+    "audit_event.csv": AuditEvent,
+}
 _SECRET_COLUMNS = {"account.csv": ("password_hash", "totp_secret", "totp_last_step")}
 #: files of the export that the import reads, and those it does not (with why)
-NOT_IMPORTED = {"consent.csv": "consents name a dietitian of the old practice",
-                "message.csv": "messages belong to a thread with a dietitian of the old practice",
-                "note.csv": "notes are written by a dietitian of the old practice",
-                "job.csv": "background jobs are the old server's work",
-                "audit_event.csv": "the audit trail is the old server's own log"}
+NOT_IMPORTED = {
+    "consent.csv": "consents name a dietitian of the old practice",
+    "message.csv": "messages belong to a thread with a dietitian of the old practice",
+    "note.csv": "notes are written by a dietitian of the old practice",
+    "job.csv": "background jobs are the old server's work",
+    "audit_event.csv": "the audit trail is the old server's own log",
+}
 
 
 # --------------------------------------------------------------------------- pseudonyms
@@ -133,7 +145,9 @@ def pseudonym_key(settings) -> bytes:
 
 def pseudonym(settings, user_id: int) -> str:
     """The keyed pseudonym of an account number (HMAC-SHA256, 32 hex digits)."""
-    return hmac.new(pseudonym_key(settings), f"gutaxis-account:{int(user_id)}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(pseudonym_key(settings), f"gutaxis-account:{int(user_id)}".encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
 
 
 @event.listens_for(User, "before_insert")
@@ -253,8 +267,10 @@ Counts: {counts}
 def _plan_html(pv: PlanVersion) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    env = Environment(loader=FileSystemLoader(str(resources.files("gutaxis.web") / "templates")),
-                      autoescape=select_autoescape(("html",)))
+    env = Environment(
+        loader=FileSystemLoader(str(resources.files("gutaxis.web") / "templates")),
+        autoescape=select_autoescape(("html",)),
+    )
     return env.get_template("export_plan.html").render(pv=pv, content=pv.content or {})
 
 
@@ -270,8 +286,9 @@ def write_export(db: Session, settings, user: User, dest: Path) -> dict:
         nonlocal total
         total += n
         if total > EXPORT_LIMIT:
-            raise GutaxisError(f"the export would be larger than {EXPORT_LIMIT // (1024 * 1024)} MB; "
-                               "ask the practice for it")
+            raise GutaxisError(
+                f"the export would be larger than {EXPORT_LIMIT // (1024 * 1024)} MB; ask the practice for it"
+            )
 
     def put(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
         grow(len(data))
@@ -294,16 +311,30 @@ def write_export(db: Session, settings, user: User, dest: Path) -> dict:
                 if model is PlanVersion:
                     for pv in rows:
                         put(zf, f"plans/plan_v{pv.number}.html", _plan_html(pv).encode("utf-8"))
-                        put(zf, f"plans/plan_v{pv.number}.json",
-                            json.dumps(pv.content, indent=1, ensure_ascii=False).encode("utf-8"))
+                        put(
+                            zf,
+                            f"plans/plan_v{pv.number}.json",
+                            json.dumps(pv.content, indent=1, ensure_ascii=False).encode("utf-8"),
+                        )
             bundle = fhir.person_bundle(db, user, settings.upload_dir)
             put(zf, "fhir/bundle.json", json.dumps(bundle, indent=1, ensure_ascii=False).encode("utf-8"))
             put(zf, "fhir/resources.ndjson", fhir.ndjson(bundle).encode("utf-8"))
-            held = db.scalar(select(func.count()).select_from(PlanVersion).where(
-                PlanVersion.person_id == user.id, PlanVersion.status == "signed", PlanVersion.legal_hold.is_(True)))
-            put(zf, "README.txt", README.format(
-                when=utcnow().strftime("%Y-%m-%d %H:%M"), held=held,
-                counts=", ".join(f"{k} {v}" for k, v in counts.items())).encode("utf-8"))
+            held = db.scalar(
+                select(func.count())
+                .select_from(PlanVersion)
+                .where(
+                    PlanVersion.person_id == user.id, PlanVersion.status == "signed", PlanVersion.legal_hold.is_(True)
+                )
+            )
+            put(
+                zf,
+                "README.txt",
+                README.format(
+                    when=utcnow().strftime("%Y-%m-%d %H:%M"),
+                    held=held,
+                    counts=", ".join(f"{k} {v}" for k, v in counts.items()),
+                ).encode("utf-8"),
+            )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -352,8 +383,12 @@ def export_job(db: Session, job: Job, settings, progress) -> dict:
 
 def latest_export(db: Session, settings, person_id: int) -> tuple[Job, Path] | None:
     """The person's newest finished export job and its file, or None."""
-    job = db.scalar(select(Job).where(Job.person_id == person_id, Job.kind == "export", Job.status == "done")
-                    .order_by(Job.id.desc()).limit(1))
+    job = db.scalar(
+        select(Job)
+        .where(Job.person_id == person_id, Job.kind == "export", Job.status == "done")
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
     if job is None:
         return None
     name = (job.result or {}).get("file") if isinstance(job.result, dict) else None
@@ -364,8 +399,14 @@ def latest_export(db: Session, settings, person_id: int) -> tuple[Job, Path] | N
 
 
 # --------------------------------------------------------------------------- import
-IMPORTED = ("meal_entry.csv", "symptom_entry.csv", "stress_entry.csv", "lab_result.csv", "upload.csv",
-             "plan_version.csv")
+IMPORTED = (
+    "meal_entry.csv",
+    "symptom_entry.csv",
+    "stress_entry.csv",
+    "lab_result.csv",
+    "upload.csv",
+    "plan_version.csv",
+)
 _MAX_MEMBERS = 100_000
 
 
@@ -383,8 +424,9 @@ def _read_csv(zf: zipfile.ZipFile, name: str, model) -> list[dict]:
         try:
             out.append({k: _parse(c, row[k]) for k, c in cols.items()})
         except (ValueError, TypeError) as exc:
-            raise InputError(f"{name} row {n}: {type(exc).__name__}", source="the export",
-                             hint="the file was changed after export") from None
+            raise InputError(
+                f"{name} row {n}: {type(exc).__name__}", source="the export", hint="the file was changed after export"
+            ) from None
     return out
 
 
@@ -410,8 +452,9 @@ def import_export(db: Session, settings, zip_path: Path, *, password_hash: str, 
         old_id = a.pop("id")
         a["email"] = (email or a["email"]).strip().lower()
         if db.scalar(select(User.id).where(User.email == a["email"])) is not None:
-            raise InputError("an account with this e-mail exists already", source="the database",
-                             hint="give another e-mail")
+            raise InputError(
+                "an account with this e-mail exists already", source="the database", hint="give another e-mail"
+            )
         a["role"] = "person"
         user = User(**a, password_hash=password_hash, totp_last_step=0)
         db.add(user)
@@ -468,10 +511,21 @@ def erase_person(db: Session, settings, user: User) -> dict:
     subject = pseudonym(settings, pid)
     files += sorted(set(_export_files(db, settings, pid)) | set(_export_dir(settings).glob(f"{subject}-*.zip")))
     kept = 0
-    for pv in db.scalars(select(PlanVersion).where(PlanVersion.person_id == pid, PlanVersion.status == "signed",
-                                                   PlanVersion.legal_hold.is_(True)).order_by(PlanVersion.number)):
-        db.add(RetainedPlan(subject=subject, number=pv.number, content=pv.content, signer_name=pv.signer_name,
-                            signed_at=pv.signed_at, sha256=pv.sha256))
+    for pv in db.scalars(
+        select(PlanVersion)
+        .where(PlanVersion.person_id == pid, PlanVersion.status == "signed", PlanVersion.legal_hold.is_(True))
+        .order_by(PlanVersion.number)
+    ):
+        db.add(
+            RetainedPlan(
+                subject=subject,
+                number=pv.number,
+                content=pv.content,
+                signer_name=pv.signer_name,
+                signed_at=pv.signed_at,
+                sha256=pv.sha256,
+            )
+        )
         kept += 1
     gone: dict[str, int] = {}
 
@@ -501,8 +555,13 @@ def erase_person(db: Session, settings, user: User) -> dict:
             p.unlink()
         except FileNotFoundError:
             missing += 1
-    log.info("account erased: %d rows, %d files (%d already gone), %d plan versions retained",
-             sum(gone.values()), len(files), missing, kept)  # counts only: no person in the log
+    log.info(
+        "account erased: %d rows, %d files (%d already gone), %d plan versions retained",
+        sum(gone.values()),
+        len(files),
+        missing,
+        kept,
+    )  # counts only: no person in the log
     gone["files"] = len(files) - missing
     gone["retained_plans"] = kept
     return gone

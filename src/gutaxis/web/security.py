@@ -10,16 +10,66 @@ import time
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = ["Passwords", "new_token", "token_hash", "same", "totp_new_secret", "totp_check", "COMMON_PASSWORDS"]
+__all__ = ["COMMON_PASSWORDS", "Passwords", "new_token", "same", "token_hash", "totp_check", "totp_new_secret"]
 
 #: refused outright (ASVS 6.2.12): the most common passwords of public breach lists, as typed
-COMMON_PASSWORDS = frozenset("""
-123456 123456789 12345678 password qwerty123 qwerty 1234567890 1234567 111111 123123 abc123
-password1 iloveyou 000000 1q2w3e4r qwertyuiop 123321 654321 666666 987654321 password123
-123qwe 1qaz2wsx welcome admin letmein monkey dragon football baseball sunshine princess
-passw0rd trustno1 superman charlie shadow master michael jennifer 123456a aa123456 zaq12wsx
-changeme secret1 qwerty1 asdfghjkl 11111111 88888888 12341234 00000000 gutaxis gutaxis123
-""".split())
+COMMON_PASSWORDS = frozenset(
+    [
+        "123456",
+        "123456789",
+        "12345678",
+        "password",
+        "qwerty123",
+        "qwerty",
+        "1234567890",
+        "1234567",
+        "111111",
+        "123123",
+        "abc123",
+        "password1",
+        "iloveyou",
+        "000000",
+        "1q2w3e4r",
+        "qwertyuiop",
+        "123321",
+        "654321",
+        "666666",
+        "987654321",
+        "password123",
+        "123qwe",
+        "1qaz2wsx",
+        "welcome",
+        "admin",
+        "letmein",
+        "monkey",
+        "dragon",
+        "football",
+        "baseball",
+        "sunshine",
+        "princess",
+        "passw0rd",
+        "trustno1",
+        "superman",
+        "charlie",
+        "shadow",
+        "master",
+        "michael",
+        "jennifer",
+        "123456a",
+        "aa123456",
+        "zaq12wsx",
+        "changeme",
+        "secret1",
+        "qwerty1",
+        "asdfghjkl",
+        "11111111",
+        "88888888",
+        "12341234",
+        "00000000",
+        "gutaxis",
+        "gutaxis123",
+    ]
+)
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 

@@ -23,8 +23,21 @@ __all__ = ["BATCH", "import_diary"]
 
 BATCH = 500
 _FOREIGN = ("cronometer", "myfitnesspal")
-_NOT_NUTRIENTS = {"timestamp", "date", "meal", "text", "food_name", "amount_text", "ndb_no", "grams", "time_assumed",
-                  "source_row", "nutrients_given", "repeat_of", "utc_offset"}
+_NOT_NUTRIENTS = {
+    "timestamp",
+    "date",
+    "meal",
+    "text",
+    "food_name",
+    "amount_text",
+    "ndb_no",
+    "grams",
+    "time_assumed",
+    "source_row",
+    "nutrients_given",
+    "repeat_of",
+    "utc_offset",
+}
 
 
 def _clean(v):
@@ -47,8 +60,10 @@ def _public(exc: InputError, path, filename: str) -> str:
     problem = str(exc.problem).replace(str(path), filename)
     hint = f" — {exc.hint}" if exc.hint else ""
     if "--dayfirst" in hint:  # the CLI's words; here the choice is on the import form
-        hint = (" — import it again and choose under Dates: day first (UK, 04/03/2024 = 4 March) or month first "
-                "(US, 04/03/2024 = April 3)")
+        hint = (
+            " — import it again and choose under Dates: day first (UK, 04/03/2024 = 4 March) or month first "
+            "(US, 04/03/2024 = April 3)"
+        )
     return f"{filename}: {problem}{hint}"
 
 
@@ -67,12 +82,25 @@ def _foreign_items(settings, df: pd.DataFrame) -> dict[str, list[dict]]:
         missing = "NOVA group and fermented flag need the food tables: " + str(exc)
         out = {}
         for r in df.to_dict("records"):
-            out[r["source_row"]] = [{
-                "text": r["text"], "description": r.get("food_name") or r["text"], "grams": _clean(r.get("grams")),
-                "food_id": None, "status": "nutrients_given", "counted": True, "portion_assumed": False,
-                "portion_basis": "from the imported file", "note": missing, "note_plain": missing, "nova": None,
-                "fermented": False, "live_cultures": "",
-                "fiber_g": _clean(r.get("fiber_g")), "energy_kcal": _clean(r.get("energy_kcal"))}]
+            out[r["source_row"]] = [
+                {
+                    "text": r["text"],
+                    "description": r.get("food_name") or r["text"],
+                    "grams": _clean(r.get("grams")),
+                    "food_id": None,
+                    "status": "nutrients_given",
+                    "counted": True,
+                    "portion_assumed": False,
+                    "portion_basis": "from the imported file",
+                    "note": missing,
+                    "note_plain": missing,
+                    "nova": None,
+                    "fermented": False,
+                    "live_cultures": "",
+                    "fiber_g": _clean(r.get("fiber_g")),
+                    "energy_kcal": _clean(r.get("energy_kcal")),
+                }
+            ]
         return out
     out: dict[str, list[dict]] = {}
     names = dict(zip(df["source_row"], df["food_name"]))
@@ -120,33 +148,58 @@ def import_diary(db, job, settings, progress) -> dict:
     new = 0
     records = df.to_dict("records")
     for start in range(0, len(records), BATCH):
-        chunk = records[start:start + BATCH]
+        chunk = records[start : start + BATCH]
         ids = [_client_id(upload.id, r["source_row"]) for r in chunk]
-        have = set(db.scalars(select(MealEntry.client_id).where(MealEntry.person_id == upload.person_id,
-                                                                 MealEntry.client_id.in_(ids))))
+        have = set(
+            db.scalars(
+                select(MealEntry.client_id).where(MealEntry.person_id == upload.person_id, MealEntry.client_id.in_(ids))
+            )
+        )
         for cid, r in zip(ids, chunk):
             if cid in have:
                 continue
             if fmt in _FOREIGN:
                 nutrients = {c: _clean(r.get(c)) for c in nutrient_cols}
-                nutrients.update(food_name=_clean(r.get("food_name")), amount_text=_clean(r.get("amount_text")),
-                                 grams=_clean(r.get("grams")), time_assumed=bool(r.get("time_assumed")))
+                nutrients.update(
+                    food_name=_clean(r.get("food_name")),
+                    amount_text=_clean(r.get("amount_text")),
+                    grams=_clean(r.get("grams")),
+                    time_assumed=bool(r.get("time_assumed")),
+                )
                 text = str(r.get("text") or r.get("food_name") or "")
             else:
-                nutrients = {k: v for k, v in (("ndb_no", _clean(r.get("ndb_no"))), ("grams", _clean(r.get("grams"))))
-                             if v is not None} or None
+                nutrients = {
+                    k: v
+                    for k, v in (("ndb_no", _clean(r.get("ndb_no"))), ("grams", _clean(r.get("grams"))))
+                    if v is not None
+                } or None
                 text = str(r.get("text") or (f"SR28 food {r['ndb_no']}" if r.get("ndb_no") else ""))
-            db.add(MealEntry(person_id=upload.person_id, client_id=cid, eaten_at=r["timestamp"].to_pydatetime(),
-                             meal=str(r.get("meal") or ""), text=text[:500], items=items_of.get(r["source_row"], []),
-                             source=fmt if fmt in _FOREIGN else "gutaxis", nutrients=nutrients))
+            db.add(
+                MealEntry(
+                    person_id=upload.person_id,
+                    client_id=cid,
+                    eaten_at=r["timestamp"].to_pydatetime(),
+                    meal=str(r.get("meal") or ""),
+                    text=text[:500],
+                    items=items_of.get(r["source_row"], []),
+                    source=fmt if fmt in _FOREIGN else "gutaxis",
+                    nutrients=nutrients,
+                )
+            )
             new += 1
         db.commit()
         progress(f"stored {min(start + BATCH, len(records))} of {len(records)} entries")
-    result = {"format": fmt, "entries": len(records), "new": new, "days": int(df["date"].nunique()),
-              "note": df.attrs.get("note", ""), "limited": bool(df.attrs.get("limited", False)),
-              "ignored_columns": list(df.attrs.get("ignored_columns", [])),
-              "ignored_reasons": dict(df.attrs.get("ignored_reasons", {})),
-              "missing_columns": list(df.attrs.get("missing_columns", []))}
+    result = {
+        "format": fmt,
+        "entries": len(records),
+        "new": new,
+        "days": int(df["date"].nunique()),
+        "note": df.attrs.get("note", ""),
+        "limited": bool(df.attrs.get("limited", False)),
+        "ignored_columns": list(df.attrs.get("ignored_columns", [])),
+        "ignored_reasons": dict(df.attrs.get("ignored_reasons", {})),
+        "missing_columns": list(df.attrs.get("missing_columns", [])),
+    }
     upload.status, upload.error, upload.result = "done", "", result
     db.commit()
     return result

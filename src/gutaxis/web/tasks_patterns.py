@@ -25,8 +25,12 @@ TOP = 20
 
 def symptom_days(db, person_id: int) -> int:
     """Distinct days with a symptom rating."""
-    days = {e.at.date() for e in db.scalars(select(SymptomEntry).where(SymptomEntry.person_id == person_id,
-                                                                        SymptomEntry.rating.is_not(None)))}
+    days = {
+        e.at.date()
+        for e in db.scalars(
+            select(SymptomEntry).where(SymptomEntry.person_id == person_id, SymptomEntry.rating.is_not(None))
+        )
+    }
     return len(days)
 
 
@@ -37,8 +41,11 @@ def patterns(db, job, settings, progress) -> dict:
     pid = job.person_id
     n_days = symptom_days(db, pid)
     if n_days < MIN_SYMPTOM_DAYS:
-        raise InputError(f"symptoms were rated on {n_days} days", source="your diary",
-                         hint=f"patterns need at least {MIN_SYMPTOM_DAYS} days with a symptom rating")
+        raise InputError(
+            f"symptoms were rated on {n_days} days",
+            source="your diary",
+            hint=f"patterns need at least {MIN_SYMPTOM_DAYS} days with a symptom rating",
+        )
     progress("reading your diary")
     meals = db.scalars(select(MealEntry).where(MealEntry.person_id == pid).order_by(MealEntry.eaten_at)).all()
     sym = db.scalars(select(SymptomEntry).where(SymptomEntry.person_id == pid).order_by(SymptomEntry.at)).all()
@@ -58,7 +65,16 @@ def patterns(db, job, settings, progress) -> dict:
     top = []
     if len(table):
         t = table.sort_values(["passes", "q_value"], ascending=[False, True]).head(TOP)
-        top = [{k: (None if v != v else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
-               for r in t.to_dict("records")]
-    return {"statement": res.statement, "findings": list(res.findings), "tests": int(len(table)),
-            "skipped": int(len(res.skipped)), "top": top, "days": n_days, "url": "/patterns"}
+        top = [
+            {k: (None if v != v else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+            for r in t.to_dict("records")
+        ]
+    return {
+        "statement": res.statement,
+        "findings": list(res.findings),
+        "tests": len(table),
+        "skipped": len(res.skipped),
+        "top": top,
+        "days": n_days,
+        "url": "/patterns",
+    }

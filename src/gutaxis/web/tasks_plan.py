@@ -21,7 +21,7 @@ from .access import active_consent
 from .models import Job, PlanVersion, User
 from .records import SCOPE_FILES, person_from_records
 
-__all__ = ["build_plan_job", "plan_content", "next_number", "clean"]
+__all__ = ["build_plan_job", "clean", "next_number", "plan_content"]
 
 
 def clean(v):
@@ -43,9 +43,18 @@ def clean(v):
 
 
 def _item(sg) -> dict:
-    return {"id": sg.id, "title": sg.title, "text": sg.text, "grade": sg.grade, "citation": sg.citation,
-            "why": sg.why, "target": "", "general_target": sg.target or "", "cautions": list(sg.cautions),
-            "discuss": sg.discuss or ""}
+    return {
+        "id": sg.id,
+        "title": sg.title,
+        "text": sg.text,
+        "grade": sg.grade,
+        "citation": sg.citation,
+        "why": sg.why,
+        "target": "",
+        "general_target": sg.target or "",
+        "cautions": list(sg.cautions),
+        "discuss": sg.discuss or "",
+    }
 
 
 def plan_content(plan) -> dict:
@@ -58,22 +67,29 @@ def plan_content(plan) -> dict:
 
     eff = plan.effect.to_dict() if plan.effect is not None else {"available": False, "message": NOT_AVAILABLE}
     cov = getattr(plan.assessment, "coverage", None) or {}
-    return clean({
-        "items": [_item(s) for s in plan.suggestions],
-        "drafted": [{"id": s.id, "title": s.title} for s in plan.suggestions],
-        "limits": [{"id": s.id, "title": s.title, "text": s.text, "grade": s.grade, "citation": s.citation}
-                   for s in plan.limits],
-        "withheld": [{"id": w.id, "title": w.title, "reason": w.reason, "grade": w.grade, "citation": w.citation}
-                     for w in plan.withheld],
-        "not_evaluated": [{"id": n.get("id"), "title": n.get("title"), "reason": n.get("reason")}
-                          for n in plan.not_evaluated],
-        "notes": list(plan.notes),
-        "effect": eff,
-        "coverage": cov.get("message", ""),
-        "disclaimer": plan.disclaimer,
-        "food_table": plan.assessment.foods_note,
-        "synthetic": bool(plan.person.synthetic),
-    })
+    return clean(
+        {
+            "items": [_item(s) for s in plan.suggestions],
+            "drafted": [{"id": s.id, "title": s.title} for s in plan.suggestions],
+            "limits": [
+                {"id": s.id, "title": s.title, "text": s.text, "grade": s.grade, "citation": s.citation}
+                for s in plan.limits
+            ],
+            "withheld": [
+                {"id": w.id, "title": w.title, "reason": w.reason, "grade": w.grade, "citation": w.citation}
+                for w in plan.withheld
+            ],
+            "not_evaluated": [
+                {"id": n.get("id"), "title": n.get("title"), "reason": n.get("reason")} for n in plan.not_evaluated
+            ],
+            "notes": list(plan.notes),
+            "effect": eff,
+            "coverage": cov.get("message", ""),
+            "disclaimer": plan.disclaimer,
+            "food_table": plan.assessment.foods_note,
+            "synthetic": bool(plan.person.synthetic),
+        }
+    )
 
 
 def next_number(db: Session, person_id: int) -> int:
@@ -97,24 +113,30 @@ def build_plan_job(db: Session, job: Job, settings, progress) -> dict:
         if "plan" not in scopes:
             raise GutaxisError("the person no longer shares their plan with you")
     progress("reading the records")
-    p = person_from_records(db, person, base=settings.data_dir / "tmp", upload_dir=settings.upload_dir,
-                            scopes=scopes)
-    used = [s for s, f in SCOPE_FILES.items() if (f == "meals" and p.meals is not None)
-            or (f == "stress" and p.stress is not None) or (f == "symptoms" and p.symptoms is not None)
-            or (f == "profile" and p.profile is not None)]
+    p = person_from_records(db, person, base=settings.data_dir / "tmp", upload_dir=settings.upload_dir, scopes=scopes)
+    used = [
+        s
+        for s, f in SCOPE_FILES.items()
+        if (f == "meals" and p.meals is not None)
+        or (f == "stress" and p.stress is not None)
+        or (f == "symptoms" and p.symptoms is not None)
+        or (f == "profile" and p.profile is not None)
+    ]
     if dietitian.id != person.id:
         audit.record(db, dietitian.id, person.id, "read", "plan", f"draft built from {', '.join(used)}")
         db.commit()
     progress("loading the food data")
-    table, note = food_database_for(p, fndds=settings.fndds, sr28=settings.sr28, usda_path=settings.usda,
-                                    nova_path=settings.nova)
+    table, note = food_database_for(
+        p, fndds=settings.fndds, sr28=settings.sr28, usda_path=settings.usda, nova_path=settings.nova
+    )
     progress(f"scores, rules and the twin ({settings.plan_draws} model patients)")
     plan = build_plan(p, foods=table, foods_note=note, reference=settings.reference, n_draws=settings.plan_draws)
     progress("saving the draft")
     content = plan_content(plan)
     content["built_from"] = used
-    pv = PlanVersion(person_id=person.id, number=next_number(db, person.id), status="draft", content=content,
-                     created_by=dietitian.id)
+    pv = PlanVersion(
+        person_id=person.id, number=next_number(db, person.id), status="draft", content=content, created_by=dietitian.id
+    )
     db.add(pv)
     db.commit()
     return {"plan_version_id": pv.id, "number": pv.number, "items": len(content["items"])}

@@ -38,31 +38,48 @@ CARD_VERSION = 1
 LARGE_UNCLASSIFIED = 0.2
 #: index column -> (plain heading, what it means); the order of the card
 INDEX_TEXT = {
-    "GMHI": ("Gut Microbiome Health Index (GMHI)",
-             ("Weighs species seen more often in healthy people against species seen more often in people with a "
-              "disease. Above 0 the profile looks more like those of healthy people, below 0 more like those of "
-              "people with a disease.")),
-    "shannon": ("Diversity (Shannon index)",
-                ("How many kinds of bacteria there are and how evenly they share the gut together; higher means more "
-                 "diverse.")),
-    "richness": ("Number of species found",
-                 ("How many different species the profile lists; it also depends on how deeply the sample was "
-                  "sequenced.")),
-    "inverse_simpson": ("Effective number of common species",
-                        ("How many equally common species would give the same diversity; higher means the gut is "
-                         "shared by more species.")),
-    "simpson": ("Chance that two bacteria differ (Simpson index)",
-                "The chance that two bacteria picked at random belong to different species, from 0 to 1."),
-    "pielou": ("Evenness (Pielou index)",
-               "How evenly the species share the gut, from 0 to 1; low means a few species dominate."),
-    "chao1": ("Estimated number of species (Chao1)",
-              "The species found plus an estimate of rare ones missed, from the species seen once or twice."),
+    "GMHI": (
+        "Gut Microbiome Health Index (GMHI)",
+        (
+            "Weighs species seen more often in healthy people against species seen more often in people with a "
+            "disease. Above 0 the profile looks more like those of healthy people, below 0 more like those of "
+            "people with a disease."
+        ),
+    ),
+    "shannon": (
+        "Diversity (Shannon index)",
+        ("How many kinds of bacteria there are and how evenly they share the gut together; higher means more diverse."),
+    ),
+    "richness": (
+        "Number of species found",
+        ("How many different species the profile lists; it also depends on how deeply the sample was sequenced."),
+    ),
+    "inverse_simpson": (
+        "Effective number of common species",
+        (
+            "How many equally common species would give the same diversity; higher means the gut is "
+            "shared by more species."
+        ),
+    ),
+    "simpson": (
+        "Chance that two bacteria differ (Simpson index)",
+        "The chance that two bacteria picked at random belong to different species, from 0 to 1.",
+    ),
+    "pielou": (
+        "Evenness (Pielou index)",
+        "How evenly the species share the gut, from 0 to 1; low means a few species dominate.",
+    ),
+    "chao1": (
+        "Estimated number of species (Chao1)",
+        "The species found plus an estimate of rare ones missed, from the species seen once or twice.",
+    ),
 }
 REFERENCE_MISSING = (
     "Comparisons with healthy people (percentiles) need a healthy reference, and this app has none set up. "
     "Whoever runs the app can build one from a cohort with healthy people labelled, e.g. "
     "`gutaxis reference cohort.biom --metadata samples.tsv --healthy Phenotype=Healthy -o reference.json`, "
-    "and start the app with `gutaxis serve --reference reference.json`.")
+    "and start the app with `gutaxis serve --reference reference.json`."
+)
 _TEMP_STEM = "profile"
 
 
@@ -94,9 +111,11 @@ def build_card(upload: Upload, settings, progress=lambda message: None) -> dict:
             adata, local = _read(stored, name, Path(tmp), settings)
             if adata.n_obs != 1:
                 shown = ", ".join(map(str, list(adata.obs_names[:5]))) + (", ..." if adata.n_obs > 5 else "")
-                raise InputError(f"this file holds {adata.n_obs} samples ({shown}); the gut card describes one "
-                                 "person's sample", source=local,
-                                 hint="upload the profile of your own sample alone (one sample per file)")
+                raise InputError(
+                    f"this file holds {adata.n_obs} samples ({shown}); the gut card describes one person's sample",
+                    source=local,
+                    hint="upload the profile of your own sample alone (one sample per file)",
+                )
             progress("computing diversity, GMHI and the bacterial groups")
             card = _card(adata, local, name, settings, progress)
         except UploadRefused as exc:
@@ -157,8 +176,6 @@ def _check_qza_tables(local: Path, tmp: Path, name: str, settings) -> None:
                 part.unlink()
 
 
-
-
 def number_text(key: str, v: float | None) -> str:
     """How the card writes an index value."""
     if v is None:
@@ -210,8 +227,12 @@ def _card(adata, local: Path, name: str, settings, progress) -> dict:
     if "unclassified_fraction" in adata.obs.columns:
         u = _finite(adata.obs["unclassified_fraction"].iloc[0])
         if u is not None:
-            unclassified = {"fraction": u, "percent": round(100 * u), "text": f"{100 * u:.0f}%",
-                            "large": u >= LARGE_UNCLASSIFIED}
+            unclassified = {
+                "fraction": u,
+                "percent": round(100 * u),
+                "text": f"{100 * u:.0f}%",
+                "large": u >= LARGE_UNCLASSIFIED,
+            }
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -226,14 +247,18 @@ def _card(adata, local: Path, name: str, settings, progress) -> dict:
         try:
             ref = HealthyReference.from_json(settings.reference)
         except GutaxisError:
-            reference_note = ("The healthy reference set up for this app cannot be read, so no comparison with "
-                              "healthy people is shown; tell whoever runs the app.")
+            reference_note = (
+                "The healthy reference set up for this app cannot be read, so no comparison with "
+                "healthy people is shown; tell whoever runs the app."
+            )
         else:
             try:
                 p = percentiles(table, ref)
             except InputError:
-                reference_note = ("The healthy reference set up for this app holds none of these measures, so no "
-                                  "comparison with healthy people is shown.")
+                reference_note = (
+                    "The healthy reference set up for this app holds none of these measures, so no "
+                    "comparison with healthy people is shown."
+                )
             else:
                 pct = {str(c): _finite(p[c].iloc[0]) for c in p.columns}
                 reference = {"source": ref.source, "n_samples": ref.n_samples}
@@ -247,8 +272,17 @@ def _card(adata, local: Path, name: str, settings, progress) -> dict:
         v = _finite(row[key])
         if v is None and key == "chao1":
             continue  # needs read counts: not shown rather than shown empty
-        indices.append({"key": key, "label": label, "meaning": meaning, "value": v, "text": number_text(key, v),
-                        "percentile": pct.get(key), "percentile_text": percentile_text(pct.get(key))})
+        indices.append(
+            {
+                "key": key,
+                "label": label,
+                "meaning": meaning,
+                "value": v,
+                "text": number_text(key, v),
+                "percentile": pct.get(key),
+                "percentile_text": percentile_text(pct.get(key)),
+            }
+        )
 
     panels = []
     entries = load_panels().set_index("entry")
@@ -259,23 +293,40 @@ def _card(adata, local: Path, name: str, settings, progress) -> dict:
         e = entries.loc[key]
         v = _finite(row[key])
         text = "not measurable in this profile" if key in not_measurable else percent_text(v)
-        panels.append({"key": key, "label": str(e["taxon"]).split(" (")[0], "group": str(e["panel"]),
-                       "role": str(e["role"]), "direction": str(e["direction_in_disease"]),
-                       "caveat": str(e["caveat"]), "value": v, "text": text,
-                       "percentile": pct.get(key), "percentile_text": percentile_text(pct.get(key))})
+        panels.append(
+            {
+                "key": key,
+                "label": str(e["taxon"]).split(" (")[0],
+                "group": str(e["panel"]),
+                "role": str(e["role"]),
+                "direction": str(e["direction_in_disease"]),
+                "caveat": str(e["caveat"]),
+                "value": v,
+                "text": text,
+                "percentile": pct.get(key),
+                "percentile_text": percentile_text(pct.get(key)),
+            }
+        )
 
     notes = [str(n) for n in table.attrs.get("notes", [])]
 
     def names(ids) -> str:
         return ", ".join(str(entries.loc[k, "taxon"]).split(" (")[0] if k in entries.index else str(k) for k in ids)
 
-    absent = [k for f in table.attrs.get("filtered", []) if f.get("what") == "panel entries"
-              for k in f.get("ids", []) if k not in not_measurable]
+    absent = [
+        k
+        for f in table.attrs.get("filtered", [])
+        if f.get("what") == "panel entries"
+        for k in f.get("ids", [])
+        if k not in not_measurable
+    ]
     if absent:
         notes.append(f"Not found in this profile (shown as 0%): {names(absent)}.")
     if not_measurable:  # the profile's features cannot be matched to these taxa: no number rather than a false 0
-        notes.append(f"Not measurable in this profile (no feature matches their taxa; a table of unnamed "
-                     f"features needs its taxonomy): {names(not_measurable)}.")
+        notes.append(
+            f"Not measurable in this profile (no feature matches their taxa; a table of unnamed "
+            f"features needs its taxonomy): {names(not_measurable)}."
+        )
     return {
         "version": CARD_VERSION,
         "filename": name,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from .models import LoginFailure, utcnow
 
-__all__ = ["locked_for", "fail", "clear"]
+__all__ = ["clear", "fail", "locked_for"]
 
 IP_FACTOR = 10  # an address may fail this many times more than one account (shared NAT, a clinic)
 

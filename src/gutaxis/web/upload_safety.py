@@ -34,8 +34,20 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
-__all__ = ["ACCEPTED", "MAX_ZIP_MEMBERS", "MAX_ZIP_RATIO", "TEXT_SUFFIXES", "UploadRefused", "check_filename",
-           "check_hdf5_sizes", "check_upload", "save_capped", "shown_name", "suffix_of", "unpack_gzip"]
+__all__ = [
+    "ACCEPTED",
+    "MAX_ZIP_MEMBERS",
+    "MAX_ZIP_RATIO",
+    "TEXT_SUFFIXES",
+    "UploadRefused",
+    "check_filename",
+    "check_hdf5_sizes",
+    "check_upload",
+    "save_capped",
+    "shown_name",
+    "suffix_of",
+    "unpack_gzip",
+]
 
 CHUNK = 1 << 20
 HEAD = 64 * 1024
@@ -45,15 +57,23 @@ MAX_CENTRAL_DIRECTORY = 4 << 20  # bytes; 1000 members with long names fit well 
 MAX_NAME = 200  # Upload.filename
 
 TEXT_SUFFIXES = (".txt", ".tsv", ".csv")
-ACCEPTED = ("MetaPhlAn 2/3/4 output or a table as .txt, .tsv or .csv (UTF-8 text, optionally gzip-compressed "
-            "as .txt.gz, .tsv.gz or .csv.gz), BIOM v1 or v2 (.biom), or a QIIME 2 feature table (.qza)")
+ACCEPTED = (
+    "MetaPhlAn 2/3/4 output or a table as .txt, .tsv or .csv (UTF-8 text, optionally gzip-compressed "
+    "as .txt.gz, .tsv.gz or .csv.gz), BIOM v1 or v2 (.biom), or a QIIME 2 feature table (.qza)"
+)
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 GZIP_MAGIC = b"\x1f\x8b"
 ARCHIVE_MAGICS = {
-    b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz",
-    b"7z\xbc\xaf\x27\x1c": "7-Zip", b"Rar!\x1a\x07": "RAR", b"\x28\xb5\x2f\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+    b"PK\x05\x06": "zip",
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"7z\xbc\xaf\x27\x1c": "7-Zip",
+    b"Rar!\x1a\x07": "RAR",
+    b"\x28\xb5\x2f\xfd": "zstd",
 }
 ARCHIVE_SUFFIXES = (".zip", ".qza", ".qzv", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".zst", ".jar")
 
@@ -82,14 +102,20 @@ def check_filename(filename: str | None) -> str:
     if not name.strip():
         raise UploadRefused("Choose a file to upload: the form arrived without a file name.")
     if len(name) > MAX_NAME:
-        raise UploadRefused(f"The file name {shown_name(name)!r} is longer than {MAX_NAME} characters: "
-                            "rename the file and upload it again.")
+        raise UploadRefused(
+            f"The file name {shown_name(name)!r} is longer than {MAX_NAME} characters: "
+            "rename the file and upload it again."
+        )
     if any(unicodedata.category(ch).startswith("C") for ch in name):  # NUL, control, format, unassigned
-        raise UploadRefused(f"The file name {shown_name(name)!r} holds control characters: "
-                            "rename the file (letters, digits, '-', '_' and '.') and upload it again.")
+        raise UploadRefused(
+            f"The file name {shown_name(name)!r} holds control characters: "
+            "rename the file (letters, digits, '-', '_' and '.') and upload it again."
+        )
     if "/" in name or "\\" in name or name in (".", "..") or ":" in name:
-        raise UploadRefused(f"The file name {shown_name(name)!r} holds a folder or drive part: "
-                            "upload the file itself, named without '/', '\\' or ':'.")
+        raise UploadRefused(
+            f"The file name {shown_name(name)!r} holds a folder or drive part: "
+            "upload the file itself, named without '/', '\\' or ':'."
+        )
     return name
 
 
@@ -121,7 +147,9 @@ def save_capped(fileobj, filename: str | None, settings) -> tuple[Path, int]:
                 if size > settings.max_upload:
                     raise UploadRefused(
                         f"{shown_name(filename)!r} is larger than the {_mb(settings.max_upload)} limit: "
-                        "upload one sample's profile, gzip-compressed (.txt.gz) if it is large.", 413)
+                        "upload one sample's profile, gzip-compressed (.txt.gz) if it is large.",
+                        413,
+                    )
                 out.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -139,8 +167,11 @@ def check_upload(filename: str | None, path: str | os.PathLike, settings) -> str
     path = Path(path)
     size = path.stat().st_size
     if size > settings.max_upload:
-        raise UploadRefused(f"{shown!r} is larger than the {_mb(settings.max_upload)} limit: upload one sample's "
-                            "profile, gzip-compressed (.txt.gz) if it is large.", 413)
+        raise UploadRefused(
+            f"{shown!r} is larger than the {_mb(settings.max_upload)} limit: upload one sample's "
+            "profile, gzip-compressed (.txt.gz) if it is large.",
+            413,
+        )
     if size == 0:
         raise UploadRefused(f"{shown!r} is empty: check that the profiler finished writing it and upload it again.")
     suffix = suffix_of(name)
@@ -156,21 +187,29 @@ def check_upload(filename: str | None, path: str | os.PathLike, settings) -> str
         if body.lstrip(b" \t\r\n").startswith(b"{"):
             _check_text(head, size > HEAD, shown)
             return "biom-json"
-        raise UploadRefused(f"{shown!r} is named .biom but is neither BIOM v1 (JSON) nor BIOM v2 (HDF5): "
-                            "export the table again with biom-format, or upload it as TSV.")
+        raise UploadRefused(
+            f"{shown!r} is named .biom but is neither BIOM v1 (JSON) nor BIOM v2 (HDF5): "
+            "export the table again with biom-format, or upload it as TSV."
+        )
     if suffix == ".qza":
         if not head.startswith(b"PK\x03\x04"):
-            raise UploadRefused(f"{shown!r} is named .qza but is not a zip archive (QIIME 2 artifacts are): "
-                                "export the feature table again with QIIME 2.")
+            raise UploadRefused(
+                f"{shown!r} is named .qza but is not a zip archive (QIIME 2 artifacts are): "
+                "export the feature table again with QIIME 2."
+            )
         _check_zip(path, shown, settings)
         return "qza"
     if suffix.endswith(".gz"):
         if suffix not in tuple(s + ".gz" for s in TEXT_SUFFIXES):
-            raise UploadRefused(f"{shown!r}: only text profiles (.txt, .tsv, .csv) are accepted gzip-compressed; "
-                                "upload .biom and .qza files as they are.")
+            raise UploadRefused(
+                f"{shown!r}: only text profiles (.txt, .tsv, .csv) are accepted gzip-compressed; "
+                "upload .biom and .qza files as they are."
+            )
         if not head.startswith(GZIP_MAGIC):
-            raise UploadRefused(f"{shown!r} is named .gz but is not gzip-compressed: upload it under its own "
-                                "extension (.txt, .tsv or .csv), or compress it with gzip.")
+            raise UploadRefused(
+                f"{shown!r} is named .gz but is not gzip-compressed: upload it under its own "
+                "extension (.txt, .tsv or .csv), or compress it with gzip."
+            )
         _check_gzip(path, shown, settings)
         return "gzip-text"
     raise UploadRefused(f"{shown!r}: this kind of file is not accepted. Accepted: {ACCEPTED}.")
@@ -189,16 +228,22 @@ def _check_text(head: bytes, partial: bool, shown: str, *, inner: bool = False) 
     where = "unpacked, it" if inner else "it"
     kind = _archive_kind(head)
     if kind is not None:
-        raise UploadRefused(f"{shown!r}: {where} is a {kind} archive, not a text profile: "
-                            "unpack it and upload the profile inside (archives in archives are refused).")
+        raise UploadRefused(
+            f"{shown!r}: {where} is a {kind} archive, not a text profile: "
+            "unpack it and upload the profile inside (archives in archives are refused)."
+        )
     if b"\x00" in head:
-        raise UploadRefused(f"{shown!r}: {where} is a binary file, not a text profile (it holds NUL bytes): "
-                            f"upload MetaPhlAn output or a table saved as UTF-8 text. Accepted: {ACCEPTED}.")
+        raise UploadRefused(
+            f"{shown!r}: {where} is a binary file, not a text profile (it holds NUL bytes): "
+            f"upload MetaPhlAn output or a table saved as UTF-8 text. Accepted: {ACCEPTED}."
+        )
     try:
         codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=not partial)
     except UnicodeDecodeError as exc:
-        raise UploadRefused(f"{shown!r}: {where} is not UTF-8 text (undecodable byte at position {exc.start}): "
-                            "save the table as UTF-8 text and upload it again.") from None
+        raise UploadRefused(
+            f"{shown!r}: {where} is not UTF-8 text (undecodable byte at position {exc.start}): "
+            "save the table as UTF-8 text and upload it again."
+        ) from None
 
 
 def _gzip_chunks(path: Path, shown: str, limit: int):
@@ -211,11 +256,15 @@ def _gzip_chunks(path: Path, shown: str, limit: int):
                 if total > limit:
                     raise UploadRefused(
                         f"{shown!r} unpacks to more than {_mb(limit)}: a profile of one sample is far smaller. "
-                        "Upload the uncompressed profile, or check that this is the right file.", 413)
+                        "Upload the uncompressed profile, or check that this is the right file.",
+                        413,
+                    )
                 yield chunk
     except (OSError, EOFError, zlib.error) as exc:
-        raise UploadRefused(f"{shown!r}: the gzip data is truncated or corrupt ({type(exc).__name__}): "
-                            "compress the profile again and upload it.") from None
+        raise UploadRefused(
+            f"{shown!r}: the gzip data is truncated or corrupt ({type(exc).__name__}): "
+            "compress the profile again and upload it."
+        ) from None
 
 
 def _check_gzip(path: Path, shown: str, settings) -> None:
@@ -251,11 +300,13 @@ def _central_directory(path: Path, shown: str) -> tuple[int, int]:
         tail = handle.read(tail_len)
         at = tail.rfind(b"PK\x05\x06")
         if at < 0 or len(tail) - at < 22:
-            raise UploadRefused(f"{shown!r}: the zip archive is truncated or corrupt (no end record): "
-                                "export the QIIME 2 artifact again.")
-        _, _, _, _, entries, cd_size, _, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])
+            raise UploadRefused(
+                f"{shown!r}: the zip archive is truncated or corrupt (no end record): "
+                "export the QIIME 2 artifact again."
+            )
+        _, _, _, _, entries, cd_size, _, _ = struct.unpack("<4s4H2LH", tail[at : at + 22])
         if entries == 0xFFFF or cd_size == 0xFFFFFFFF:  # zip64: the locator points at the zip64 end record
-            loc = tail[at - 20:at] if at >= 20 else b""
+            loc = tail[at - 20 : at] if at >= 20 else b""
             if not loc.startswith(b"PK\x06\x07"):
                 raise UploadRefused(f"{shown!r}: the zip64 archive is corrupt (no locator): export it again.")
             offset = struct.unpack("<4sLQL", loc)[2]
@@ -272,61 +323,96 @@ def _central_directory(path: Path, shown: str) -> tuple[int, int]:
 
 def _bad_member_name(name: str) -> bool:
     parts = name.replace("\\", "/").split("/")
-    return (name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
-            or any(ord(ch) < 32 for ch in name))
+    return (
+        name.startswith(("/", "\\"))
+        or ".." in parts
+        or (len(name) > 1 and name[1] == ":")
+        or any(ord(ch) < 32 for ch in name)
+    )
 
 
 def _check_zip(path: Path, shown: str, settings) -> None:
     entries, cd_size = _central_directory(path, shown)  # before ZipFile reads (and holds) the whole directory
     if entries > MAX_ZIP_MEMBERS:
-        raise UploadRefused(f"{shown!r}: the archive lists {entries} files; a QIIME 2 feature table holds far fewer "
-                            f"(at most {MAX_ZIP_MEMBERS} accepted). Export the feature table alone.")
+        raise UploadRefused(
+            f"{shown!r}: the archive lists {entries} files; a QIIME 2 feature table holds far fewer "
+            f"(at most {MAX_ZIP_MEMBERS} accepted). Export the feature table alone."
+        )
     if cd_size > MAX_CENTRAL_DIRECTORY:
-        raise UploadRefused(f"{shown!r}: the archive's list of files takes {_mb(cd_size)}; a QIIME 2 feature table's "
-                            "takes a few kB. Export the feature table alone.")
+        raise UploadRefused(
+            f"{shown!r}: the archive's list of files takes {_mb(cd_size)}; a QIIME 2 feature table's "
+            "takes a few kB. Export the feature table alone."
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             if len(infos) > MAX_ZIP_MEMBERS:
-                raise UploadRefused(f"{shown!r}: the archive holds {len(infos)} files (at most {MAX_ZIP_MEMBERS} "
-                                    "accepted). Export the feature table alone.")
+                raise UploadRefused(
+                    f"{shown!r}: the archive holds {len(infos)} files (at most {MAX_ZIP_MEMBERS} "
+                    "accepted). Export the feature table alone."
+                )
             total = 0
             for info in infos:
                 member = shown_name(info.filename)
                 if _bad_member_name(info.filename):
-                    raise UploadRefused(f"{shown!r}: the archive holds {member!r}, a path outside the archive: "
-                                        "refused. Export the feature table again with QIIME 2.")
+                    raise UploadRefused(
+                        f"{shown!r}: the archive holds {member!r}, a path outside the archive: "
+                        "refused. Export the feature table again with QIIME 2."
+                    )
                 if info.flag_bits & 0x1:
-                    raise UploadRefused(f"{shown!r}: {member!r} in the archive is encrypted: export it without "
-                                        "a password.")
+                    raise UploadRefused(
+                        f"{shown!r}: {member!r} in the archive is encrypted: export it without a password."
+                    )
                 if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                    raise UploadRefused(f"{shown!r}: {member!r} uses a compression QIIME 2 does not write: "
-                                        "export the artifact again with QIIME 2.")
+                    raise UploadRefused(
+                        f"{shown!r}: {member!r} uses a compression QIIME 2 does not write: "
+                        "export the artifact again with QIIME 2."
+                    )
                 total += info.file_size
                 if total > settings.max_unpacked:
-                    raise UploadRefused(f"{shown!r} unpacks to more than {_mb(settings.max_unpacked)}: a feature "
-                                        "table of one sample is far smaller. Check that this is the right file.", 413)
+                    raise UploadRefused(
+                        f"{shown!r} unpacks to more than {_mb(settings.max_unpacked)}: a feature "
+                        "table of one sample is far smaller. Check that this is the right file.",
+                        413,
+                    )
                 if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) and info.file_size > HEAD:
-                    raise UploadRefused(f"{shown!r}: {member!r} is packed more than {MAX_ZIP_RATIO}:1, as "
-                                        "archives built to exhaust memory are; refused. Export the feature "
-                                        "table again with QIIME 2.", 413)
+                    raise UploadRefused(
+                        f"{shown!r}: {member!r} is packed more than {MAX_ZIP_RATIO}:1, as "
+                        "archives built to exhaust memory are; refused. Export the feature "
+                        "table again with QIIME 2.",
+                        413,
+                    )
                 if info.filename.lower().endswith(ARCHIVE_SUFFIXES):
-                    raise UploadRefused(f"{shown!r}: {member!r} is an archive inside the archive: refused. "
-                                        "Upload the feature table itself.")
+                    raise UploadRefused(
+                        f"{shown!r}: {member!r} is an archive inside the archive: refused. "
+                        "Upload the feature table itself."
+                    )
             for info in infos:  # a few bytes of each member, behind the ratio and size checks
                 if info.is_dir() or info.file_size == 0:
                     continue
                 with archive.open(info) as member_file:
                     kind = _archive_kind(member_file.read(8))
                 if kind is not None:
-                    raise UploadRefused(f"{shown!r}: {shown_name(info.filename)!r} is a {kind} archive inside the "
-                                        "archive: refused. Upload the feature table itself.")
+                    raise UploadRefused(
+                        f"{shown!r}: {shown_name(info.filename)!r} is a {kind} archive inside the "
+                        "archive: refused. Upload the feature table itself."
+                    )
     except UploadRefused:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
-            RuntimeError, zlib.error) as exc:
-        raise UploadRefused(f"{shown!r}: the zip archive cannot be opened ({type(exc).__name__}): it may be "
-                            "truncated; export the QIIME 2 artifact again.") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+    ) as exc:
+        raise UploadRefused(
+            f"{shown!r}: the zip archive cannot be opened ({type(exc).__name__}): it may be "
+            "truncated; export the QIIME 2 artifact again."
+        ) from None
 
 
 def check_hdf5_sizes(path: str | os.PathLike, settings, *, shown: str = "the file") -> None:
@@ -351,10 +437,16 @@ def check_hdf5_sizes(path: str | os.PathLike, settings, *, shown: str = "the fil
     try:
         with h5py.File(path, "r") as handle:
             handle.visititems(visit)
-    except Exception as exc:  # noqa: BLE001 (h5py raises OSError, KeyError, RuntimeError... on damaged files)
-        raise InputError(f"an HDF5 file that cannot be opened ({type(exc).__name__})", source=shown,
-                         hint="the file may be truncated; export the BIOM table again") from None
+    except Exception as exc:
+        raise InputError(
+            f"an HDF5 file that cannot be opened ({type(exc).__name__})",
+            source=shown,
+            hint="the file may be truncated; export the BIOM table again",
+        ) from None
     if too_big:
-        raise InputError(f"the HDF5 datasets declare more than {_mb(settings.max_unpacked)} when unpacked "
-                         f"(first past the limit: {too_big[0]!r})", source=shown,
-                         hint="a BIOM table of one sample is far smaller; check that this is the right file")
+        raise InputError(
+            f"the HDF5 datasets declare more than {_mb(settings.max_unpacked)} when unpacked "
+            f"(first past the limit: {too_big[0]!r})",
+            source=shown,
+            hint="a BIOM table of one sample is far smaller; check that this is the right file",
+        )

@@ -53,42 +53,58 @@ def index(request: Request, db: Session = Depends(get_db)):
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = ""):  # noqa: A002 (the query's name)
+def login_page(request: Request, next: str = ""):
     return render(request, "login.html", {"title": "Log in", "next": _next(next)})
 
 
 @router.post("/login")
-def login(request: Request, email: str = Form(..., max_length=254), password: str = Form(..., max_length=256),
-          next: str = Form("", max_length=200), db: Session = Depends(get_db)):  # noqa: A002
+def login(
+    request: Request,
+    email: str = Form(..., max_length=254),
+    password: str = Form(..., max_length=256),
+    next: str = Form("", max_length=200),
+    db: Session = Depends(get_db),
+):
     s = settings_of(request)
     ip = request.client.host if request.client else "?"
     wait = throttle.locked_for(db, email, ip)
     if wait:
-        raise HTTPException(429, "Too many failed logins: wait before trying again.", headers={"Retry-After": str(wait)})
+        raise HTTPException(
+            429, "Too many failed logins: wait before trying again.", headers={"Retry-After": str(wait)}
+        )
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
     if not request.app.state.passwords.verify(user.password_hash if user else None, password):
         wait = throttle.fail(db, email, ip, limit=s.login_limit, window_minutes=s.login_window_minutes)
         if wait:
-            raise HTTPException(429, "Too many failed logins: wait before trying again.",
-                                headers={"Retry-After": str(wait)})
-        return render(request, "login.html", {"title": "Log in", "error": LOGIN_FAILED, "next": _next(next)},
-                      status_code=400)
+            raise HTTPException(
+                429, "Too many failed logins: wait before trying again.", headers={"Retry-After": str(wait)}
+            )
+        return render(
+            request, "login.html", {"title": "Log in", "error": LOGIN_FAILED, "next": _next(next)}, status_code=400
+        )
     throttle.clear(db, email)
-    resp = RedirectResponse("/totp" if user.role == "dietitian" or user.totp_last_step else _next(next) or _home(user),
-                            status_code=303)
+    resp = RedirectResponse(
+        "/totp" if user.role == "dietitian" or user.totp_last_step else _next(next) or _home(user), status_code=303
+    )
     start_session(request, db, user, resp)
     return resp
 
 
 @router.get("/signup")
-def signup_page(request: Request, next: str = ""):  # noqa: A002
+def signup_page(request: Request, next: str = ""):
     return render(request, "signup.html", {"title": "Sign up", "next": _next(next)})
 
 
 @router.post("/signup")
-def signup(request: Request, email: str = Form(..., max_length=254), name: str = Form("", max_length=120),
-           password: str = Form(..., max_length=256), role: str = Form("person"), next: str = Form("", max_length=200),
-           db: Session = Depends(get_db)):  # noqa: A002
+def signup(
+    request: Request,
+    email: str = Form(..., max_length=254),
+    name: str = Form("", max_length=120),
+    password: str = Form(..., max_length=256),
+    role: str = Form("person"),
+    next: str = Form("", max_length=200),
+    db: Session = Depends(get_db),
+):
     email = email.strip().lower()
     errors = []
     if "@" not in email or len(email) < 3:
@@ -101,8 +117,12 @@ def signup(request: Request, email: str = Form(..., max_length=254), name: str =
     if not errors and db.scalar(select(User.id).where(User.email == email)) is not None:
         errors.append("This email cannot be used; log in if it is yours.")
     if errors:
-        return render(request, "signup.html", {"title": "Sign up", "errors": errors, "email": email, "name": name,
-                                               "next": _next(next)}, status_code=400)
+        return render(
+            request,
+            "signup.html",
+            {"title": "Sign up", "errors": errors, "email": email, "name": name, "next": _next(next)},
+            status_code=400,
+        )
     user = User(email=email, name=name.strip(), password_hash=request.app.state.passwords.hash(password), role=role)
     db.add(user)
     db.commit()
@@ -148,8 +168,12 @@ def _setup_page(request: Request, user: User, secret: str, *, error: str | None 
     import pyotp
 
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="gutaxis")
-    return render(request, "totp.html", {"title": "Set up two-step login", "setup": True, "secret": secret,
-                                         "uri": uri, "error": error}, status_code=status_code)
+    return render(
+        request,
+        "totp.html",
+        {"title": "Set up two-step login", "setup": True, "secret": secret, "uri": uri, "error": error},
+        status_code=status_code,
+    )
 
 
 @router.get("/totp")
@@ -161,8 +185,12 @@ def totp_page(request: Request, db: Session = Depends(get_db)):
 
 
 @router.post("/totp")
-def totp_verify(request: Request, code: str = Form(..., max_length=12), secret: str = Form("", max_length=64),
-                db: Session = Depends(get_db)):
+def totp_verify(
+    request: Request,
+    code: str = Form(..., max_length=12),
+    secret: str = Form("", max_length=64),
+    db: Session = Depends(get_db),
+):
     """Check a code: against the confirmed key, or at set-up against the new key shown on the page."""
     s = settings_of(request)
     ws, user = _session_user(request, db)
@@ -195,17 +223,27 @@ def account_page(request: Request, user: User = Depends(current_user)):
 
 
 @router.post("/account/password")
-def change_password(request: Request, current: str = Form(..., max_length=256), new: str = Form(..., max_length=256),
-                    user: User = Depends(current_user), db: Session = Depends(get_db)):
+def change_password(
+    request: Request,
+    current: str = Form(..., max_length=256),
+    new: str = Form(..., max_length=256),
+    user: User = Depends(current_user),
+    db: Session = Depends(get_db),
+):
     pw = request.app.state.passwords
     user = db.merge(user)
     if not pw.verify(user.password_hash, current):
-        return render(request, "account.html", {"title": "Account", "error": "The current password is not right."},
-                      status_code=400)
+        return render(
+            request,
+            "account.html",
+            {"title": "Account", "error": "The current password is not right."},
+            status_code=400,
+        )
     problem = pw.problem(new, user.email)
     if problem:
-        return render(request, "account.html", {"title": "Account", "error": "New password: " + problem + "."},
-                      status_code=400)
+        return render(
+            request, "account.html", {"title": "Account", "error": "New password: " + problem + "."}, status_code=400
+        )
     user.password_hash = pw.hash(new)
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))  # every other session ends
     db.commit()
@@ -218,8 +256,15 @@ def change_password(request: Request, current: str = Form(..., max_length=256), 
 
 
 @router.post("/account/profile")
-def update_profile(request: Request, sex: str = Form(""), age: str = Form(""), conditions: str = Form(""),
-                   hide_numbers: str = Form(""), user: User = Depends(current_user), db: Session = Depends(get_db)):
+def update_profile(
+    request: Request,
+    sex: str = Form(""),
+    age: str = Form(""),
+    conditions: str = Form(""),
+    hide_numbers: str = Form(""),
+    user: User = Depends(current_user),
+    db: Session = Depends(get_db),
+):
     from ...errors import InputError
     from ...lifestyle.person import Person
 
@@ -227,8 +272,12 @@ def update_profile(request: Request, sex: str = Form(""), age: str = Form(""), c
     try:  # the same validation as a person.json
         p = Person(sex=sex or None, age=age or None, conditions=conditions, source="your profile")
     except InputError as exc:
-        return render(request, "account.html", {"title": "Account", "error": exc.problem + (
-            f" — {exc.hint}" if exc.hint else "")}, status_code=400)
+        return render(
+            request,
+            "account.html",
+            {"title": "Account", "error": exc.problem + (f" — {exc.hint}" if exc.hint else "")},
+            status_code=400,
+        )
     user.sex, user.age, user.conditions = p.sex, p.age, ",".join(p.conditions)
     user.hide_numbers = hide_numbers == "on"
     user.created_at = user.created_at or utcnow()

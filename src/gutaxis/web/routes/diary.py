@@ -45,8 +45,11 @@ def _app_cache(app) -> OrderedDict:
 def _week_scores(request: Request, user: User, monday, meals, symptoms, stress, days) -> tuple[dict, int]:
     """The week's scores (cached) and how many of the week's entries they do not include yet."""
     key = (user.id, monday, bool(user.hide_numbers), user.sex, user.age)
-    ids = frozenset(("m", r.id) for r in meals) | frozenset(("y", r.id) for r in symptoms) | frozenset(
-        ("s", r.id) for r in stress)
+    ids = (
+        frozenset(("m", r.id) for r in meals)
+        | frozenset(("y", r.id) for r in symptoms)
+        | frozenset(("s", r.id) for r in stress)
+    )
     now = monotonic()
     with _CACHE_LOCK:  # one cache per app (per database), never shared between apps in one process
         cache = _app_cache(request.app)
@@ -104,10 +107,18 @@ def _vals(frame: pd.DataFrame | None, col: str, days: list[pd.Timestamp], ok: di
 
 def _weeks_with_data(db: Session, user: User) -> list[date]:
     """Mondays of the weeks with any entry (one row per day from the database, not every entry)."""
-    days = db.scalars(union(*(select(func.date(col).label("day")).where(who == user.id)  # one round trip
-                              for col, who in ((MealEntry.eaten_at, MealEntry.person_id),
-                                               (SymptomEntry.at, SymptomEntry.person_id),
-                                               (StressEntry.at, StressEntry.person_id))))).all()
+    days = db.scalars(
+        union(
+            *(
+                select(func.date(col).label("day")).where(who == user.id)  # one round trip
+                for col, who in (
+                    (MealEntry.eaten_at, MealEntry.person_id),
+                    (SymptomEntry.at, SymptomEntry.person_id),
+                    (StressEntry.at, StressEntry.person_id),
+                )
+            )
+        )
+    ).all()
     return sorted({_week_of(date.fromisoformat(str(d)[:10])) for d in days if d is not None}, reverse=True)
 
 
@@ -119,8 +130,15 @@ def _diary_scores(request: Request, user: User, meals, symptoms, stress, days: l
 
     s = settings_of(request)
     labels = [d.strftime("%a %d") for d in days]
-    out: dict = {"labels": labels, "charts": [], "coverage": None, "weekly": None, "food_problem": None,
-                 "limited": False, "daily": None}
+    out: dict = {
+        "labels": labels,
+        "charts": [],
+        "coverage": None,
+        "weekly": None,
+        "food_problem": None,
+        "limited": False,
+        "daily": None,
+    }
     hide = bool(user.hide_numbers)
     if meals:
         try:
@@ -143,35 +161,91 @@ def _diary_scores(request: Request, user: User, meals, symptoms, stress, days: l
             out["limited"] = any(e.source == "myfitnesspal" for e in meals)
             target = float(daily["fiber_target_g"].iloc[0]) if len(daily) else None
             if hide:
-                out["charts"].append(charts.bar_chart(
-                    "fiber", "Fiber, share of your daily target", labels, _vals(daily, "fiber_pct_target", days, by_day),
-                    value_name="% of target", fmt="{:.0f}", y_unit="% of target", target=100.0,
-                    target_label="target"))
+                out["charts"].append(
+                    charts.bar_chart(
+                        "fiber",
+                        "Fiber, share of your daily target",
+                        labels,
+                        _vals(daily, "fiber_pct_target", days, by_day),
+                        value_name="% of target",
+                        fmt="{:.0f}",
+                        y_unit="% of target",
+                        target=100.0,
+                        target_label="target",
+                    )
+                )
             else:
-                out["charts"].append(charts.bar_chart(
-                    "fiber", "Fiber per day", labels, _vals(daily, "fiber_g", days, by_day), value_name="fiber (g)",
-                    fmt="{:.0f}", y_unit="g", target=target, target_label=f"target {target:.0f} g" if target else ""))
-            out["charts"].append(charts.bar_chart(
-                "fermented", "Fermented servings with live cultures", labels,
-                _vals(daily, "fermented_servings", days, by_day), value_name="servings", fmt="{:.1f}",
-                y_unit="servings"))
+                out["charts"].append(
+                    charts.bar_chart(
+                        "fiber",
+                        "Fiber per day",
+                        labels,
+                        _vals(daily, "fiber_g", days, by_day),
+                        value_name="fiber (g)",
+                        fmt="{:.0f}",
+                        y_unit="g",
+                        target=target,
+                        target_label=f"target {target:.0f} g" if target else "",
+                    )
+                )
+            out["charts"].append(
+                charts.bar_chart(
+                    "fermented",
+                    "Fermented servings with live cultures",
+                    labels,
+                    _vals(daily, "fermented_servings", days, by_day),
+                    value_name="servings",
+                    fmt="{:.1f}",
+                    y_unit="servings",
+                )
+            )
             upf = [None if v is None else 100.0 * v for v in _vals(daily, "upf_energy_share", days, by_day)]
-            out["charts"].append(charts.bar_chart(
-                "upf", "Ultra-processed (NOVA 4) share of energy", labels, upf, value_name="% of energy",
-                fmt="{:.0f}", y_unit="% energy", y_max=100.0,
-                note="Only foods with a known NOVA group count; imported files give no NOVA groups."))
-            out["charts"].append(charts.bar_chart(
-                "dii", "Dietary inflammatory score", labels, _vals(daily, "inflammatory_score", days, by_day),
-                value_name="score", fmt="{:.1f}", y_unit="score",
-                note="Computed from the published DII parameters your foods give; lower is less inflammatory. "
-                     "It informs a conversation with your dietitian and diagnoses nothing."))
+            out["charts"].append(
+                charts.bar_chart(
+                    "upf",
+                    "Ultra-processed (NOVA 4) share of energy",
+                    labels,
+                    upf,
+                    value_name="% of energy",
+                    fmt="{:.0f}",
+                    y_unit="% energy",
+                    y_max=100.0,
+                    note="Only foods with a known NOVA group count; imported files give no NOVA groups.",
+                )
+            )
+            out["charts"].append(
+                charts.bar_chart(
+                    "dii",
+                    "Dietary inflammatory score",
+                    labels,
+                    _vals(daily, "inflammatory_score", days, by_day),
+                    value_name="score",
+                    fmt="{:.1f}",
+                    y_unit="score",
+                    note="Computed from the published DII parameters your foods give; lower is less inflammatory. "
+                    "It informs a conversation with your dietitian and diagnoses nothing.",
+                )
+            )
     else:
-        out["charts"].append(charts.not_enough("Diet", 0, "Log meals on the Log page to see fiber, fermented "
-                                                          "foods and the ultra-processed share."))
+        out["charts"].append(
+            charts.not_enough(
+                "Diet", 0, "Log meals on the Log page to see fiber, fermented foods and the ultra-processed share."
+            )
+        )
     st = stress_frame(stress) if stress else None
     ds = daily_stress(st) if st is not None and len(st) else None
-    out["charts"].append(charts.bar_chart("stress", "Stress (0-10)", labels, _vals(ds, "stress_rating", days),
-                                          value_name="stress", fmt="{:.0f}", y_unit="0-10", y_max=10.0))
+    out["charts"].append(
+        charts.bar_chart(
+            "stress",
+            "Stress (0-10)",
+            labels,
+            _vals(ds, "stress_rating", days),
+            value_name="stress",
+            fmt="{:.0f}",
+            y_unit="0-10",
+            y_max=10.0,
+        )
+    )
     sy = symptom_frame(symptoms) if symptoms else None
     dsy = daily_symptoms(sy) if sy is not None and len(sy) else None
     series = {}
@@ -179,14 +253,18 @@ def _diary_scores(request: Request, user: User, meals, symptoms, stress, days: l
         for c in dsy.columns:
             if c not in ("bristol_mean", "bristol_n"):
                 series[c] = _vals(dsy, c, days)
-    out["charts"].append(charts.line_chart("symptoms", "Symptoms (worst of the day, 0-10)", labels, series,
-                                           fmt="{:.0f}", y_unit="0-10", y_max=10.0))
+    out["charts"].append(
+        charts.line_chart(
+            "symptoms", "Symptoms (worst of the day, 0-10)", labels, series, fmt="{:.0f}", y_unit="0-10", y_max=10.0
+        )
+    )
     return out
 
 
 @router.get("/diary")
-def diary_page(request: Request, week: str | None = None, user: User = Depends(person_user),
-               db: Session = Depends(get_db)):
+def diary_page(
+    request: Request, week: str | None = None, user: User = Depends(person_user), db: Session = Depends(get_db)
+):
     this_monday = _week_of(_now().date())
     weeks = _weeks_with_data(db, user)
     monday = _parse_week(week) if week else this_monday
@@ -198,15 +276,26 @@ def diary_page(request: Request, week: str | None = None, user: User = Depends(p
         # on a Monday morning "this week" is empty; open on the latest week the person logged, and say so
         monday = next((w for w in weeks if w < this_monday), this_monday)
         if monday != this_monday:
-            notice = (f"Nothing logged yet in the week of {this_monday.strftime('%d %B %Y')}; "
-                      f"showing your latest week with entries.")
+            notice = (
+                f"Nothing logged yet in the week of {this_monday.strftime('%d %B %Y')}; "
+                f"showing your latest week with entries."
+            )
     start, end = datetime.combine(monday, time()), datetime.combine(monday + timedelta(days=7), time())
-    meals = db.scalars(select(MealEntry).where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start,
-                                               MealEntry.eaten_at < end).order_by(MealEntry.eaten_at, MealEntry.id)).all()
-    symptoms = db.scalars(select(SymptomEntry).where(SymptomEntry.person_id == user.id, SymptomEntry.at >= start,
-                                                     SymptomEntry.at < end).order_by(SymptomEntry.at)).all()
-    stress = db.scalars(select(StressEntry).where(StressEntry.person_id == user.id, StressEntry.at >= start,
-                                                  StressEntry.at < end).order_by(StressEntry.at)).all()
+    meals = db.scalars(
+        select(MealEntry)
+        .where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start, MealEntry.eaten_at < end)
+        .order_by(MealEntry.eaten_at, MealEntry.id)
+    ).all()
+    symptoms = db.scalars(
+        select(SymptomEntry)
+        .where(SymptomEntry.person_id == user.id, SymptomEntry.at >= start, SymptomEntry.at < end)
+        .order_by(SymptomEntry.at)
+    ).all()
+    stress = db.scalars(
+        select(StressEntry)
+        .where(StressEntry.person_id == user.id, StressEntry.at >= start, StressEntry.at < end)
+        .order_by(StressEntry.at)
+    ).all()
     days = [pd.Timestamp(monday + timedelta(days=i)) for i in range(7)]
     scores, behind = _week_scores(request, user, monday, meals, symptoms, stress, days)
     from .dietitian import (
@@ -220,16 +309,36 @@ def diary_page(request: Request, week: str | None = None, user: User = Depends(p
     by_day = []
     for d in days:
         dd = d.date()
-        by_day.append({"date": dd, "notes": day_notes.get(dd.isoformat(), []),
-                       "meals": [m for m in meals if m.eaten_at.date() == dd],
-                       "symptoms": [x for x in symptoms if x.at.date() == dd],
-                       "stress": [x for x in stress if x.at.date() == dd]})
-    return render(request, "diary.html", {
-        "title": "Diary", "week": _week_label(monday), "monday": monday, "sunday": monday + timedelta(days=6),
-        "prev": _week_label(monday - timedelta(days=7)), "next": _week_label(monday + timedelta(days=7)),
-        "this_week": _week_label(this_monday), "notice": notice, "weeks": [(_week_label(w), w) for w in weeks[:26]],
-        "by_day": by_day, "s": scores, "behind": behind, "error": error, "hide": bool(user.hide_numbers),
-        "nova_names": food.NOVA_NAMES, "status_text": food.STATUS_TEXT, "n_meals": len(meals),
-    }, status_code=200)
-
-
+        by_day.append(
+            {
+                "date": dd,
+                "notes": day_notes.get(dd.isoformat(), []),
+                "meals": [m for m in meals if m.eaten_at.date() == dd],
+                "symptoms": [x for x in symptoms if x.at.date() == dd],
+                "stress": [x for x in stress if x.at.date() == dd],
+            }
+        )
+    return render(
+        request,
+        "diary.html",
+        {
+            "title": "Diary",
+            "week": _week_label(monday),
+            "monday": monday,
+            "sunday": monday + timedelta(days=6),
+            "prev": _week_label(monday - timedelta(days=7)),
+            "next": _week_label(monday + timedelta(days=7)),
+            "this_week": _week_label(this_monday),
+            "notice": notice,
+            "weeks": [(_week_label(w), w) for w in weeks[:26]],
+            "by_day": by_day,
+            "s": scores,
+            "behind": behind,
+            "error": error,
+            "hide": bool(user.hide_numbers),
+            "nova_names": food.NOVA_NAMES,
+            "status_text": food.STATUS_TEXT,
+            "n_meals": len(meals),
+        },
+        status_code=200,
+    )

@@ -28,17 +28,34 @@ from .. import audit
 from ..access import NotFound, access, active_consent, deny
 from ..deps import current_session, dietitian_user, get_db, person_user, render, settings_of
 from ..idempotency import new_client_id, store_once, valid_client_id
-from ..models import (SCOPES, AuditEvent, Consent, Invitation, MealEntry, Message, Note, PlanVersion, StressEntry,
-                      SymptomEntry, User, utcnow)
+from ..models import (
+    SCOPES,
+    AuditEvent,
+    Consent,
+    Invitation,
+    MealEntry,
+    Message,
+    Note,
+    PlanVersion,
+    StressEntry,
+    SymptomEntry,
+    User,
+    utcnow,
+)
 from ..security import new_token, token_hash
 
 router = APIRouter()
 
-__all__ = ["router", "client_access", "client_scopes", "SCOPE_LABELS", "display_name", "shared_notes"]
+__all__ = ["SCOPE_LABELS", "client_access", "client_scopes", "display_name", "router", "shared_notes"]
 
 #: what each scope lets a dietitian see, in plain words
-SCOPE_LABELS = {"diary": "meal diary", "symptoms": "symptoms", "stress": "stress", "microbiome": "gut profile",
-                "plan": "plan (drafts and signed plans)"}
+SCOPE_LABELS = {
+    "diary": "meal diary",
+    "symptoms": "symptoms",
+    "stress": "stress",
+    "microbiome": "gut profile",
+    "plan": "plan (drafts and signed plans)",
+}
 MAX_TEXT = 5000
 FLAG_DAYS = 7
 SYMPTOM_FLAG = 7.0
@@ -61,8 +78,16 @@ def client_scopes(db: Session, user: User, pid: int) -> list[str]:
     return scope_list(c.scopes) if c is not None else []
 
 
-def client_access(db: Session, user: User, pid: int, scope: str | None = None, *, resource: str,
-                  action: str = "read", record: str = "") -> User:
+def client_access(
+    db: Session,
+    user: User,
+    pid: int,
+    scope: str | None = None,
+    *,
+    resource: str,
+    action: str = "read",
+    record: str = "",
+) -> User:
     """:func:`access` for a client page; ``scope=None`` (overview, messages, notes) asks for any scope
     the person shares with this dietitian. One audit row either way."""
     if scope is None:
@@ -102,20 +127,46 @@ def _invitation_state(inv: Invitation, now: datetime) -> str:
     return "open"
 
 
-def _invitations_page(request: Request, db: Session, user: User, *, link: str | None = None, repeated: bool = False,
-                      status_code: int = 200):
+def _invitations_page(
+    request: Request,
+    db: Session,
+    user: User,
+    *,
+    link: str | None = None,
+    repeated: bool = False,
+    status_code: int = 200,
+):
     now = utcnow()
-    invs = db.scalars(select(Invitation).where(Invitation.dietitian_id == user.id)
-                      .order_by(Invitation.id.desc()).limit(100)).all()
+    invs = db.scalars(
+        select(Invitation).where(Invitation.dietitian_id == user.id).order_by(Invitation.id.desc()).limit(100)
+    ).all()
     people = {u.id: u for u in db.scalars(select(User).where(User.id.in_([i.person_id for i in invs if i.person_id])))}
-    rows = [{"id": i.id, "created_at": i.created_at, "expires_at": i.expires_at, "state": _invitation_state(i, now),
-             "scopes": scope_list(i.scopes), "person": display_name(people.get(i.person_id)) if i.person_id else ""}
-            for i in invs]
-    return render(request, "invitations.html", {"title": "Invite a client", "invitations": rows, "link": link,
-                                                "repeated": repeated, "client_id": new_client_id(),
-                                                "scopes": SCOPES, "labels": SCOPE_LABELS,
-                                                "days": settings_of(request).invitation_days},
-                  status_code=status_code)
+    rows = [
+        {
+            "id": i.id,
+            "created_at": i.created_at,
+            "expires_at": i.expires_at,
+            "state": _invitation_state(i, now),
+            "scopes": scope_list(i.scopes),
+            "person": display_name(people.get(i.person_id)) if i.person_id else "",
+        }
+        for i in invs
+    ]
+    return render(
+        request,
+        "invitations.html",
+        {
+            "title": "Invite a client",
+            "invitations": rows,
+            "link": link,
+            "repeated": repeated,
+            "client_id": new_client_id(),
+            "scopes": SCOPES,
+            "labels": SCOPE_LABELS,
+            "days": settings_of(request).invitation_days,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/invitations")
@@ -124,8 +175,14 @@ def invitations_page(request: Request, user: User = Depends(dietitian_user), db:
 
 
 @router.post("/invitations")
-def create_invitation(request: Request, scopes: list[str] = Form([]), choose: str = Form(""),
-                      client_id: str = Form(""), user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
+def create_invitation(
+    request: Request,
+    scopes: list[str] = Form([]),
+    choose: str = Form(""),
+    client_id: str = Form(""),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     """A single-use invitation link, shown once (only its sha256 is stored); a retried submit makes no second one."""
     picked = _scopes_from_form(scopes, choose)
     cid = valid_client_id(client_id)
@@ -133,8 +190,16 @@ def create_invitation(request: Request, scopes: list[str] = Form([]), choose: st
         return _invitations_page(request, db, user, repeated=True)
     token = new_token()
     now = utcnow()
-    db.add(Invitation(token_hash=token_hash(token), dietitian_id=user.id, client_id=cid, scopes=",".join(picked),
-                      created_at=now, expires_at=now + timedelta(days=settings_of(request).invitation_days)))
+    db.add(
+        Invitation(
+            token_hash=token_hash(token),
+            dietitian_id=user.id,
+            client_id=cid,
+            scopes=",".join(picked),
+            created_at=now,
+            expires_at=now + timedelta(days=settings_of(request).invitation_days),
+        )
+    )
     try:
         db.commit()
     except IntegrityError:  # the same submit arrived twice at once
@@ -159,8 +224,11 @@ def cancel_invitation(inv_id: int, user: User = Depends(dietitian_user), db: Ses
 # --------------------------------------------------------------------------- invitation (public, person)
 def _find_invitation(db: Session, token: str, actor: User | None = None) -> Invitation:
     """The invitation of ``token``, or 404 (with a ``denied`` row when someone logged in asked)."""
-    inv = db.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token))) \
-        if token and len(token) <= 128 else None
+    inv = (
+        db.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+        if token and len(token) <= 128
+        else None
+    )
     if inv is None:
         if actor is not None:
             deny(db, actor, "invitation", "unknown invitation link")
@@ -178,10 +246,21 @@ def invite_page(request: Request, token: str, db: Session = Depends(get_db)):
         request.state.user = viewer
     state = _invitation_state(inv, utcnow())
     dietitian = db.get(User, inv.dietitian_id)
-    return render(request, "invite.html", {"title": "Invitation", "state": state, "token": token,
-                                           "dietitian": display_name(dietitian), "scopes": scope_list(inv.scopes),
-                                           "labels": SCOPE_LABELS, "viewer": viewer, "expires_at": inv.expires_at},
-                  status_code=200 if state == "open" else 410)
+    return render(
+        request,
+        "invite.html",
+        {
+            "title": "Invitation",
+            "state": state,
+            "token": token,
+            "dietitian": display_name(dietitian),
+            "scopes": scope_list(inv.scopes),
+            "labels": SCOPE_LABELS,
+            "viewer": viewer,
+            "expires_at": inv.expires_at,
+        },
+        status_code=200 if state == "open" else 410,
+    )
 
 
 @router.post("/invite/{token}/accept")
@@ -189,15 +268,24 @@ def accept_invitation(request: Request, token: str, user: User = Depends(person_
     """Single use, before it expires: binds a :class:`Consent` (person, dietitian, the invitation's scopes)."""
     inv = _find_invitation(db, token, user)
     now = utcnow()
-    won = db.execute(update(Invitation).where(Invitation.id == inv.id, Invitation.used_at.is_(None),
-                                              Invitation.expires_at > now)
-                     .values(used_at=now, person_id=user.id)).rowcount
+    won = db.execute(
+        update(Invitation)
+        .where(Invitation.id == inv.id, Invitation.used_at.is_(None), Invitation.expires_at > now)
+        .values(used_at=now, person_id=user.id)
+    ).rowcount
     if won != 1:  # (no rollback: it would expire the session row the error page reads its CSRF token from)
         state = _invitation_state(inv, now)
-        raise HTTPException(410, "This invitation was used already." if state == "used"
-                            else "This invitation has expired: ask your dietitian for a new link.")
-    for old in db.scalars(select(Consent).where(Consent.person_id == user.id, Consent.dietitian_id == inv.dietitian_id,
-                                                Consent.revoked_at.is_(None))):
+        raise HTTPException(
+            410,
+            "This invitation was used already."
+            if state == "used"
+            else "This invitation has expired: ask your dietitian for a new link.",
+        )
+    for old in db.scalars(
+        select(Consent).where(
+            Consent.person_id == user.id, Consent.dietitian_id == inv.dietitian_id, Consent.revoked_at.is_(None)
+        )
+    ):
         old.revoked_at = now  # replaced by the new one
     c = Consent(person_id=user.id, dietitian_id=inv.dietitian_id, scopes=inv.scopes, granted_at=now)
     db.add(c)
@@ -212,12 +300,28 @@ def accept_invitation(request: Request, token: str, user: User = Depends(person_
 def sharing_page(request: Request, user: User = Depends(person_user), db: Session = Depends(get_db)):
     consents = db.scalars(select(Consent).where(Consent.person_id == user.id).order_by(Consent.id.desc())).all()
     people = {u.id: u for u in db.scalars(select(User).where(User.id.in_({c.dietitian_id for c in consents})))}
-    rows = [{"id": c.id, "dietitian": display_name(people.get(c.dietitian_id)), "dietitian_id": c.dietitian_id,
-             "scopes": scope_list(c.scopes), "granted_at": c.granted_at, "revoked_at": c.revoked_at}
-            for c in consents]
-    return render(request, "sharing.html", {"title": "Sharing", "active": [r for r in rows if r["revoked_at"] is None],
-                                            "ended": [r for r in rows if r["revoked_at"] is not None],
-                                            "scopes": SCOPES, "labels": SCOPE_LABELS})
+    rows = [
+        {
+            "id": c.id,
+            "dietitian": display_name(people.get(c.dietitian_id)),
+            "dietitian_id": c.dietitian_id,
+            "scopes": scope_list(c.scopes),
+            "granted_at": c.granted_at,
+            "revoked_at": c.revoked_at,
+        }
+        for c in consents
+    ]
+    return render(
+        request,
+        "sharing.html",
+        {
+            "title": "Sharing",
+            "active": [r for r in rows if r["revoked_at"] is None],
+            "ended": [r for r in rows if r["revoked_at"] is not None],
+            "scopes": SCOPES,
+            "labels": SCOPE_LABELS,
+        },
+    )
 
 
 def _own_consent(db: Session, user: User, consent_id: int) -> Consent:
@@ -239,8 +343,9 @@ def revoke_consent(consent_id: int, user: User = Depends(person_user), db: Sessi
 
 
 @router.post("/sharing/{consent_id}/scopes")
-def change_scopes(consent_id: int, scopes: list[str] = Form([]), user: User = Depends(person_user),
-                  db: Session = Depends(get_db)):
+def change_scopes(
+    consent_id: int, scopes: list[str] = Form([]), user: User = Depends(person_user), db: Session = Depends(get_db)
+):
     c = _own_consent(db, user, consent_id)
     if c.revoked_at is not None:
         raise HTTPException(409, "Sharing with this dietitian has ended; accept a new invitation to share again.")
@@ -253,16 +358,28 @@ def change_scopes(consent_id: int, scopes: list[str] = Form([]), user: User = De
 
 
 _ACTIONS = {"read": "viewed", "write": "changed", "denied": "was refused access to"}
-_RESOURCES = {"diary": "your meal diary", "symptoms": "your symptoms", "stress": "your stress log",
-              "microbiome": "your gut profile", "plan": "your plan", "caseload": "your summary in their caseload",
-              "overview": "your overview", "note": "notes on your record", "messages": "your messages",
-              "consent": "your sharing settings", "upload": "your uploads", "export": "your data export",
-              "invitation": "an invitation", "route": "a page"}
+_RESOURCES = {
+    "diary": "your meal diary",
+    "symptoms": "your symptoms",
+    "stress": "your stress log",
+    "microbiome": "your gut profile",
+    "plan": "your plan",
+    "caseload": "your summary in their caseload",
+    "overview": "your overview",
+    "note": "notes on your record",
+    "messages": "your messages",
+    "consent": "your sharing settings",
+    "upload": "your uploads",
+    "export": "your data export",
+    "invitation": "an invitation",
+    "route": "a page",
+}
 
 
 @router.get("/audit")
-def my_audit(request: Request, before: int | None = Query(None), user: User = Depends(person_user),
-             db: Session = Depends(get_db)):
+def my_audit(
+    request: Request, before: int | None = Query(None), user: User = Depends(person_user), db: Session = Depends(get_db)
+):
     """The person's own audit trail: who viewed, changed or was refused what, and when."""
     q = select(AuditEvent).where(AuditEvent.subject_id == user.id)
     if before is not None:
@@ -282,10 +399,21 @@ def my_audit(request: Request, before: int | None = Query(None), user: User = De
             c = consents.get(int(m.group(1)))
             with_whom = display_name(more.get(c.dietitian_id)) if c is not None else "a dietitian"
             detail = f"sharing with {with_whom}: {m.group(2).replace(',', ', ')}"
-        rows.append({"at": e.at, "who": who, "action": _ACTIONS.get(e.action, e.action), "denied": e.action == "denied",
-                     "what": _RESOURCES.get(e.resource, e.resource), "detail": detail})
-    return render(request, "my_audit.html", {"title": "Who saw your records", "events": rows,
-                                             "older": events[-1].id if len(events) == 200 else None})
+        rows.append(
+            {
+                "at": e.at,
+                "who": who,
+                "action": _ACTIONS.get(e.action, e.action),
+                "denied": e.action == "denied",
+                "what": _RESOURCES.get(e.resource, e.resource),
+                "detail": detail,
+            }
+        )
+    return render(
+        request,
+        "my_audit.html",
+        {"title": "Who saw your records", "events": rows, "older": events[-1].id if len(events) == 200 else None},
+    )
 
 
 # --------------------------------------------------------------------------- caseload
@@ -294,53 +422,104 @@ def caseload(request: Request, user: User = Depends(dietitian_user), db: Session
     """Active clients with flags, from aggregates; one ``caseload`` audit row per client shown."""
     now = utcnow()
     since = now - timedelta(days=FLAG_DAYS)
-    rows = db.execute(select(Consent, User).join(User, User.id == Consent.person_id)
-                      .where(Consent.dietitian_id == user.id, Consent.revoked_at.is_(None))
-                      .order_by(User.name, User.id)).all()
+    rows = db.execute(
+        select(Consent, User)
+        .join(User, User.id == Consent.person_id)
+        .where(Consent.dietitian_id == user.id, Consent.revoked_at.is_(None))
+        .order_by(User.name, User.id)
+    ).all()
     ids = [u.id for _, u in rows]
     worst, last_meal, drafts, signed, unread = {}, {}, {}, {}, {}
     if ids:
-        worst = dict(db.execute(select(SymptomEntry.person_id, func.max(SymptomEntry.rating))
-                                .where(SymptomEntry.person_id.in_(ids), SymptomEntry.at >= since)
-                                .group_by(SymptomEntry.person_id)).all())
-        last_meal = dict(db.execute(select(MealEntry.person_id, func.max(MealEntry.eaten_at))
-                                    .where(MealEntry.person_id.in_(ids)).group_by(MealEntry.person_id)).all())
-        drafts = dict(db.execute(select(PlanVersion.person_id, func.max(PlanVersion.number))
-                                 .where(PlanVersion.person_id.in_(ids), PlanVersion.status == "draft")
-                                 .group_by(PlanVersion.person_id)).all())
-        signed = dict(db.execute(select(PlanVersion.person_id, func.max(PlanVersion.number))
-                                 .where(PlanVersion.person_id.in_(ids), PlanVersion.status == "signed")
-                                 .group_by(PlanVersion.person_id)).all())
-        unread = dict(db.execute(select(Message.person_id, func.count(Message.id))
-                                 .where(Message.person_id.in_(ids), Message.sender_id == Message.person_id,
-                                        Message.read_at.is_(None), Message.dietitian_id == user.id)
-                                 .group_by(Message.person_id)).all())
+        worst = dict(
+            db.execute(
+                select(SymptomEntry.person_id, func.max(SymptomEntry.rating))
+                .where(SymptomEntry.person_id.in_(ids), SymptomEntry.at >= since)
+                .group_by(SymptomEntry.person_id)
+            ).all()
+        )
+        last_meal = dict(
+            db.execute(
+                select(MealEntry.person_id, func.max(MealEntry.eaten_at))
+                .where(MealEntry.person_id.in_(ids))
+                .group_by(MealEntry.person_id)
+            ).all()
+        )
+        drafts = dict(
+            db.execute(
+                select(PlanVersion.person_id, func.max(PlanVersion.number))
+                .where(PlanVersion.person_id.in_(ids), PlanVersion.status == "draft")
+                .group_by(PlanVersion.person_id)
+            ).all()
+        )
+        signed = dict(
+            db.execute(
+                select(PlanVersion.person_id, func.max(PlanVersion.number))
+                .where(PlanVersion.person_id.in_(ids), PlanVersion.status == "signed")
+                .group_by(PlanVersion.person_id)
+            ).all()
+        )
+        unread = dict(
+            db.execute(
+                select(Message.person_id, func.count(Message.id))
+                .where(
+                    Message.person_id.in_(ids),
+                    Message.sender_id == Message.person_id,
+                    Message.read_at.is_(None),
+                    Message.dietitian_id == user.id,
+                )
+                .group_by(Message.person_id)
+            ).all()
+        )
     clients = []
     for c, u in rows:
         sc = scope_list(c.scopes)
         w = worst.get(u.id)
         lm = last_meal.get(u.id)
-        clients.append({
-            "id": u.id, "name": display_name(u), "conditions": u.conditions, "scopes": sc,
-            "high_symptom": (w is not None and w >= SYMPTOM_FLAG) if "symptoms" in sc else None,
-            "worst_symptom": w if "symptoms" in sc else None,
-            "draft": (drafts.get(u.id, 0) > (signed.get(u.id) or 0)) if "plan" in sc else None,
-            "no_logs": (lm is None or lm < since) if "diary" in sc else None,
-            "last_log": lm if "diary" in sc else None,
-            "unread": unread.get(u.id, 0),
-        })
+        clients.append(
+            {
+                "id": u.id,
+                "name": display_name(u),
+                "conditions": u.conditions,
+                "scopes": sc,
+                "high_symptom": (w is not None and w >= SYMPTOM_FLAG) if "symptoms" in sc else None,
+                "worst_symptom": w if "symptoms" in sc else None,
+                "draft": (drafts.get(u.id, 0) > (signed.get(u.id) or 0)) if "plan" in sc else None,
+                "no_logs": (lm is None or lm < since) if "diary" in sc else None,
+                "last_log": lm if "diary" in sc else None,
+                "unread": unread.get(u.id, 0),
+            }
+        )
         audit.record(db, user.id, u.id, "read", "caseload", "")
     db.commit()
-    open_invites = db.scalar(select(func.count(Invitation.id)).where(
-        Invitation.dietitian_id == user.id, Invitation.used_at.is_(None), Invitation.expires_at > now)) or 0
-    return render(request, "caseload.html", {"title": "Caseload", "clients": clients, "open_invites": open_invites,
-                                             "flag_days": FLAG_DAYS, "labels": SCOPE_LABELS})
+    open_invites = (
+        db.scalar(
+            select(func.count(Invitation.id)).where(
+                Invitation.dietitian_id == user.id, Invitation.used_at.is_(None), Invitation.expires_at > now
+            )
+        )
+        or 0
+    )
+    return render(
+        request,
+        "caseload.html",
+        {
+            "title": "Caseload",
+            "clients": clients,
+            "open_invites": open_invites,
+            "flag_days": FLAG_DAYS,
+            "labels": SCOPE_LABELS,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- client pages
 def _my_notes(db: Session, user: User, pid: int) -> list[Note]:
-    return db.scalars(select(Note).where(Note.person_id == pid, Note.author_id == user.id)
-                      .order_by(Note.created_at.desc(), Note.id.desc())).all()
+    return db.scalars(
+        select(Note)
+        .where(Note.person_id == pid, Note.author_id == user.id)
+        .order_by(Note.created_at.desc(), Note.id.desc())
+    ).all()
 
 
 @router.get("/clients/{pid}")
@@ -348,10 +527,21 @@ def client_overview(request: Request, pid: int, user: User = Depends(dietitian_u
     person = client_access(db, user, pid, resource="overview")
     c = active_consent(db, pid, user.id)
     sc = scope_list(c.scopes)
-    return render(request, "client.html", {"title": display_name(person), "person": person, "scopes": sc,
-                                           "labels": SCOPE_LABELS, "all_scopes": SCOPES, "granted_at": c.granted_at,
-                                           "notes": _my_notes(db, user, pid), "client_id": new_client_id(),
-                                           "conditions": _conditions(person)})
+    return render(
+        request,
+        "client.html",
+        {
+            "title": display_name(person),
+            "person": person,
+            "scopes": sc,
+            "labels": SCOPE_LABELS,
+            "all_scopes": SCOPES,
+            "granted_at": c.granted_at,
+            "notes": _my_notes(db, user, pid),
+            "client_id": new_client_id(),
+            "conditions": _conditions(person),
+        },
+    )
 
 
 def _conditions(person: User) -> list[str]:
@@ -370,16 +560,27 @@ def _day(value: str | None) -> date | None:
 
 
 @router.get("/clients/{pid}/diary")
-def client_diary(request: Request, pid: int, end: str | None = Query(None, max_length=10),
-                 days: int = Query(14, ge=1, le=62), user: User = Depends(dietitian_user),
-                 db: Session = Depends(get_db)):
+def client_diary(
+    request: Request,
+    pid: int,
+    end: str | None = Query(None, max_length=10),
+    days: int = Query(14, ge=1, le=62),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     """The timeline by day: meals with their matched foods, and symptoms and stress where shared."""
     end_day = _day(end)
     c = active_consent(db, pid, user.id)
     sc = scope_list(c.scopes) if c is not None else []
     extra = [s for s in ("symptoms", "stress") if s in sc]
-    person = access(db, user, pid, "diary", resource="diary",
-                    record=f"{end or 'latest'} {days}d" + (f" with {','.join(extra)}" if extra else ""))
+    person = access(
+        db,
+        user,
+        pid,
+        "diary",
+        resource="diary",
+        record=f"{end or 'latest'} {days}d" + (f" with {','.join(extra)}" if extra else ""),
+    )
     if end_day is None:
         latest = [db.scalar(select(func.max(MealEntry.eaten_at)).where(MealEntry.person_id == pid))]
         if "symptoms" in extra:
@@ -391,17 +592,27 @@ def client_diary(request: Request, pid: int, end: str | None = Query(None, max_l
     start = datetime.combine(end_day - timedelta(days=days - 1), datetime.min.time())
     stop = datetime.combine(end_day + timedelta(days=1), datetime.min.time())
     by_day: dict[date, dict] = defaultdict(lambda: {"meals": [], "symptoms": [], "stress": [], "notes": []})
-    for m in db.scalars(select(MealEntry).where(MealEntry.person_id == pid, MealEntry.eaten_at >= start,
-                                                MealEntry.eaten_at < stop).order_by(MealEntry.eaten_at, MealEntry.id)):
-        by_day[m.eaten_at.date()]["meals"].append({"at": m.eaten_at, "meal": m.meal, "text": m.text,
-                                                   "foods": _foods(m.items), "source": m.source})
+    for m in db.scalars(
+        select(MealEntry)
+        .where(MealEntry.person_id == pid, MealEntry.eaten_at >= start, MealEntry.eaten_at < stop)
+        .order_by(MealEntry.eaten_at, MealEntry.id)
+    ):
+        by_day[m.eaten_at.date()]["meals"].append(
+            {"at": m.eaten_at, "meal": m.meal, "text": m.text, "foods": _foods(m.items), "source": m.source}
+        )
     if "symptoms" in extra:
-        for s in db.scalars(select(SymptomEntry).where(SymptomEntry.person_id == pid, SymptomEntry.at >= start,
-                                                       SymptomEntry.at < stop).order_by(SymptomEntry.at)):
+        for s in db.scalars(
+            select(SymptomEntry)
+            .where(SymptomEntry.person_id == pid, SymptomEntry.at >= start, SymptomEntry.at < stop)
+            .order_by(SymptomEntry.at)
+        ):
             by_day[s.at.date()]["symptoms"].append(s)
     if "stress" in extra:
-        for s in db.scalars(select(StressEntry).where(StressEntry.person_id == pid, StressEntry.at >= start,
-                                                      StressEntry.at < stop).order_by(StressEntry.at)):
+        for s in db.scalars(
+            select(StressEntry)
+            .where(StressEntry.person_id == pid, StressEntry.at >= start, StressEntry.at < stop)
+            .order_by(StressEntry.at)
+        ):
             by_day[s.at.date()]["stress"].append(s)
     for n in _my_notes(db, user, pid):
         if n.target.startswith("day:"):
@@ -409,11 +620,24 @@ def client_diary(request: Request, pid: int, end: str | None = Query(None, max_l
             if d is not None and start.date() <= d <= end_day:
                 by_day[d]["notes"].append(n)
     days_list = [(d, by_day[d]) for d in sorted(by_day, reverse=True)]
-    return render(request, "client_diary.html", {
-        "title": f"Diary of {display_name(person)}", "person": person, "days": days_list, "extra": extra,
-        "start": start.date(), "end": end_day, "n_days": days, "labels": SCOPE_LABELS, "scopes": sc,
-        "earlier": (start.date() - timedelta(days=1)).isoformat(), "later": (end_day + timedelta(days=days)).isoformat(),
-        "client_id": new_client_id})
+    return render(
+        request,
+        "client_diary.html",
+        {
+            "title": f"Diary of {display_name(person)}",
+            "person": person,
+            "days": days_list,
+            "extra": extra,
+            "start": start.date(),
+            "end": end_day,
+            "n_days": days,
+            "labels": SCOPE_LABELS,
+            "scopes": sc,
+            "earlier": (start.date() - timedelta(days=1)).isoformat(),
+            "later": (end_day + timedelta(days=days)).isoformat(),
+            "client_id": new_client_id,
+        },
+    )
 
 
 def _foods(items) -> list[dict]:
@@ -423,16 +647,30 @@ def _foods(items) -> list[dict]:
             continue
         name = it.get("description") or it.get("food") or it.get("name") or it.get("text") or ""
         grams = it.get("grams")
-        out.append({"name": str(name), "grams": grams if isinstance(grams, (int, float)) else None,
-                    "nova": it.get("nova"), "assumed": bool(it.get("assumed") or it.get("portion_assumed")),
-                    "counted": it.get("counted", True)})
+        out.append(
+            {
+                "name": str(name),
+                "grams": grams if isinstance(grams, (int, float)) else None,
+                "nova": it.get("nova"),
+                "assumed": bool(it.get("assumed") or it.get("portion_assumed")),
+                "counted": it.get("counted", True),
+            }
+        )
     return out
 
 
 @router.post("/clients/{pid}/notes")
-def add_note(request: Request, pid: int, text: str = Form(..., max_length=MAX_TEXT + 100), shared: str = Form(""),
-             target: str = Form("", max_length=60), client_id: str = Form(""), back: str = Form("", max_length=200),
-             user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
+def add_note(
+    request: Request,
+    pid: int,
+    text: str = Form(..., max_length=MAX_TEXT + 100),
+    shared: str = Form(""),
+    target: str = Form("", max_length=60),
+    client_id: str = Form(""),
+    back: str = Form("", max_length=200),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     """A note on the client's record: ``shared`` (the person sees it) or private (only its author)."""
     target = target.strip()
     if not _TARGET.match(target):
@@ -445,8 +683,17 @@ def add_note(request: Request, pid: int, text: str = Form(..., max_length=MAX_TE
         if pv is None or pv.person_id != pid:
             deny(db, user, "note", target, subject=pid)
     client_access(db, user, pid, scope, action="write", resource="note", record=target)
-    store_once(db, Note, "author_id", user.id, client_id, person_id=pid, target=target,
-               text=_text(text, "note"), shared=shared in ("on", "1", "true", "yes"))
+    store_once(
+        db,
+        Note,
+        "author_id",
+        user.id,
+        client_id,
+        person_id=pid,
+        target=target,
+        text=_text(text, "note"),
+        shared=shared in ("on", "1", "true", "yes"),
+    )
     dest = back if back.startswith(f"/clients/{pid}") and not back.startswith("//") else f"/clients/{pid}"
     return RedirectResponse(dest, status_code=303)
 
@@ -454,13 +701,15 @@ def add_note(request: Request, pid: int, text: str = Form(..., max_length=MAX_TE
 # --------------------------------------------------------------------------- shared notes (person)
 def shared_notes(db: Session, person_id: int) -> list[dict]:
     """The notes dietitians shared with the person, newest first (private notes are never selected)."""
-    rows = db.execute(select(Note, User).join(User, User.id == Note.author_id, isouter=True)
-                      .where(Note.person_id == person_id, Note.shared.is_(True))
-                      .order_by(Note.created_at.desc(), Note.id.desc())).all()
+    rows = db.execute(
+        select(Note, User)
+        .join(User, User.id == Note.author_id, isouter=True)
+        .where(Note.person_id == person_id, Note.shared.is_(True))
+        .order_by(Note.created_at.desc(), Note.id.desc())
+    ).all()
     return [{"text": n.text, "target": n.target, "author": display_name(u), "at": n.created_at} for n, u in rows]
 
 
 @router.get("/notes")
 def my_notes(request: Request, user: User = Depends(person_user), db: Session = Depends(get_db)):
     return render(request, "notes.html", {"title": "Notes from your dietitian", "notes": shared_notes(db, user.id)})
-

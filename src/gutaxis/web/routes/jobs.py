@@ -18,8 +18,12 @@ router = APIRouter()
 
 #: the consent scope that covers a job, by Job.kind (a kind not listed is its person's alone)
 JOB_SCOPES = {"parse_profile": "microbiome", "import_diary": "diary", "build_plan": "plan"}
-JOB_TITLES = {"parse_profile": "Reading a gut profile", "import_diary": "Importing a diary",
-              "build_plan": "Building a plan", "patterns": "Looking for patterns"}
+JOB_TITLES = {
+    "parse_profile": "Reading a gut profile",
+    "import_diary": "Importing a diary",
+    "build_plan": "Building a plan",
+    "patterns": "Looking for patterns",
+}
 RUNNING = ("queued", "running")
 
 
@@ -35,10 +39,16 @@ def job_page(request: Request, job_id: int, user: User = Depends(current_user), 
             deny(db, user, "job", record, subject=job.person_id)
     else:
         access(db, user, job.person_id, scope, resource="job", record=record)
-    return render(request, "job.html", {
-        "title": JOB_TITLES.get(job.kind, "Background job"), "job": job, "link": _job_link(job, user),
-        "refresh": job.status in RUNNING,
-    })
+    return render(
+        request,
+        "job.html",
+        {
+            "title": JOB_TITLES.get(job.kind, "Background job"),
+            "job": job,
+            "link": _job_link(job, user),
+            "refresh": job.status in RUNNING,
+        },
+    )
 
 
 def _job_link(job: Job, user: User) -> tuple[str, str] | None:

@@ -40,9 +40,16 @@ def _send(db: Session, sender: User, pid: int, did: int, client_id: str, text: s
 
 
 def _mark_read(db: Session, reader: User, pid: int, did: int) -> None:
-    db.execute(update(Message).where(Message.person_id == pid, Message.dietitian_id == did,
-                                     Message.sender_id != reader.id, Message.read_at.is_(None))
-               .values(read_at=utcnow()))
+    db.execute(
+        update(Message)
+        .where(
+            Message.person_id == pid,
+            Message.dietitian_id == did,
+            Message.sender_id != reader.id,
+            Message.read_at.is_(None),
+        )
+        .values(read_at=utcnow())
+    )
     db.commit()
 
 
@@ -55,16 +62,32 @@ def client_messages(request: Request, pid: int, user: User = Depends(dietitian_u
     person = client_access(db, user, pid, resource="messages")
     msgs = _messages(db, pid, user.id)
     names = {user.id: "You", person.id: display_name(person)}
-    return render(request, "messages.html", {"title": f"Messages with {display_name(person)}", "messages": msgs,
-                                             "names": names, "me": user.id, "action": f"/clients/{pid}/messages",
-                                             "read_action": f"/clients/{pid}/messages/read",
-                                             "person": person, "client_id": new_client_id(), "can_send": True,
-                                             "scopes": client_scopes(db, user, pid)})
+    return render(
+        request,
+        "messages.html",
+        {
+            "title": f"Messages with {display_name(person)}",
+            "messages": msgs,
+            "names": names,
+            "me": user.id,
+            "action": f"/clients/{pid}/messages",
+            "read_action": f"/clients/{pid}/messages/read",
+            "person": person,
+            "client_id": new_client_id(),
+            "can_send": True,
+            "scopes": client_scopes(db, user, pid),
+        },
+    )
 
 
 @router.post("/clients/{pid}/messages")
-def client_send(pid: int, text: str = Form(..., max_length=MAX_TEXT + 100), client_id: str = Form(""),
-                user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
+def client_send(
+    pid: int,
+    text: str = Form(..., max_length=MAX_TEXT + 100),
+    client_id: str = Form(""),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     client_access(db, user, pid, action="write", resource="messages")
     _send(db, user, pid, user.id, client_id, text)
     return RedirectResponse(f"/clients/{pid}/messages", status_code=303)
@@ -83,20 +106,26 @@ def _my_dietitians(db: Session, user: User) -> list[dict]:
     people = {u.id: u for u in db.scalars(select(User).where(User.id.in_({c.dietitian_id for c in consents})))}
     out: dict[int, dict] = {}
     for c in consents:
-        d = out.setdefault(c.dietitian_id, {"id": c.dietitian_id, "name": display_name(people.get(c.dietitian_id)),
-                                            "active": False})
+        d = out.setdefault(
+            c.dietitian_id, {"id": c.dietitian_id, "name": display_name(people.get(c.dietitian_id)), "active": False}
+        )
         d["active"] = d["active"] or c.revoked_at is None
-    unread = dict(db.execute(select(Message.dietitian_id, func.count(Message.id)).where(
-        Message.person_id == user.id, Message.sender_id != user.id, Message.read_at.is_(None))
-        .group_by(Message.dietitian_id)).all())
+    unread = dict(
+        db.execute(
+            select(Message.dietitian_id, func.count(Message.id))
+            .where(Message.person_id == user.id, Message.sender_id != user.id, Message.read_at.is_(None))
+            .group_by(Message.dietitian_id)
+        ).all()
+    )
     for d in out.values():
         d["unread"] = unread.get(d["id"], 0)
     return sorted(out.values(), key=lambda d: (not d["active"], d["name"].lower()))
 
 
 @router.get("/messages")
-def my_messages(request: Request, d: int | None = Query(None), user: User = Depends(person_user),
-                db: Session = Depends(get_db)):
+def my_messages(
+    request: Request, d: int | None = Query(None), user: User = Depends(person_user), db: Session = Depends(get_db)
+):
     dietitians = _my_dietitians(db, user)
     chosen = next((x for x in dietitians if x["id"] == d), None) if d is not None else None
     if d is not None and chosen is None:
@@ -107,16 +136,32 @@ def my_messages(request: Request, d: int | None = Query(None), user: User = Depe
     names = {user.id: "You"}
     if chosen:
         names[chosen["id"]] = chosen["name"]
-    return render(request, "messages.html", {"title": "Messages", "messages": msgs, "names": names, "me": user.id,
-                                             "dietitians": dietitians, "chosen": chosen, "action": "/messages",
-                                             "read_action": "/messages/read",
-                                             "client_id": new_client_id(),
-                                             "can_send": bool(chosen and chosen["active"])})
+    return render(
+        request,
+        "messages.html",
+        {
+            "title": "Messages",
+            "messages": msgs,
+            "names": names,
+            "me": user.id,
+            "dietitians": dietitians,
+            "chosen": chosen,
+            "action": "/messages",
+            "read_action": "/messages/read",
+            "client_id": new_client_id(),
+            "can_send": bool(chosen and chosen["active"]),
+        },
+    )
 
 
 @router.post("/messages")
-def my_send(dietitian: int = Form(...), text: str = Form(..., max_length=MAX_TEXT + 100), client_id: str = Form(""),
-            user: User = Depends(person_user), db: Session = Depends(get_db)):
+def my_send(
+    dietitian: int = Form(...),
+    text: str = Form(..., max_length=MAX_TEXT + 100),
+    client_id: str = Form(""),
+    user: User = Depends(person_user),
+    db: Session = Depends(get_db),
+):
     if active_consent(db, user.id, dietitian) is None:
         deny(db, user, "messages", f"thread with dietitian {dietitian}")
     _send(db, user, user.id, dietitian, client_id, text)

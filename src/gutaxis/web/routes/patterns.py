@@ -21,21 +21,32 @@ router = APIRouter()
 
 
 def _latest(db: Session, user: User) -> Job | None:
-    return db.scalar(select(Job).where(Job.person_id == user.id, Job.kind == "patterns")
-                     .order_by(Job.id.desc()).limit(1))
+    return db.scalar(
+        select(Job).where(Job.person_id == user.id, Job.kind == "patterns").order_by(Job.id.desc()).limit(1)
+    )
 
 
 @router.get("/patterns")
 def patterns_page(request: Request, user: User = Depends(person_user), db: Session = Depends(get_db)):
     job = _latest(db, user)
-    return render(request, "patterns.html", {
-        "title": "Patterns in your diary", "job": job, "days": symptom_days(db, user.id), "min_days": MIN_SYMPTOM_DAYS,
-        "client_id": new_client_id(), "refresh": job is not None and job.status in ("queued", "running")})
+    return render(
+        request,
+        "patterns.html",
+        {
+            "title": "Patterns in your diary",
+            "job": job,
+            "days": symptom_days(db, user.id),
+            "min_days": MIN_SYMPTOM_DAYS,
+            "client_id": new_client_id(),
+            "refresh": job is not None and job.status in ("queued", "running"),
+        },
+    )
 
 
 @router.post("/patterns")
-def patterns_start(request: Request, client_id: str = Form(""), user: User = Depends(person_user),
-                   db: Session = Depends(get_db)):
+def patterns_start(
+    request: Request, client_id: str = Form(""), user: User = Depends(person_user), db: Session = Depends(get_db)
+):
     cid = valid_client_id(client_id)
     job = _latest(db, user)
     if job is not None and (job.params or {}).get("client_id") == cid:  # a retried submit

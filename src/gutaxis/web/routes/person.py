@@ -85,11 +85,15 @@ def _owned(db: Session, model, user: User, row_id) -> object | None:
 
 # ----------------------------------------------------------------------------- the log page
 
+
 def _recent_texts(db: Session, user: User) -> list[tuple[str, str]]:
     """The last distinct typed entries (text, meal slot), newest first."""
-    rows = db.execute(select(MealEntry.text, MealEntry.meal).where(
-        MealEntry.person_id == user.id, MealEntry.source.in_(("typed", "repeat")))
-        .order_by(MealEntry.created_at.desc(), MealEntry.id.desc()).limit(200)).all()
+    rows = db.execute(
+        select(MealEntry.text, MealEntry.meal)
+        .where(MealEntry.person_id == user.id, MealEntry.source.in_(("typed", "repeat")))
+        .order_by(MealEntry.created_at.desc(), MealEntry.id.desc())
+        .limit(200)
+    ).all()
     seen, out = set(), []
     for text, meal in rows:
         k = " ".join(text.lower().split())
@@ -101,17 +105,27 @@ def _recent_texts(db: Session, user: User) -> list[tuple[str, str]]:
     return out
 
 
-def _log_context(request: Request, db: Session, user: User, *, errors: dict | None = None,
-                 form: dict | None = None) -> dict:
+def _log_context(
+    request: Request, db: Session, user: User, *, errors: dict | None = None, form: dict | None = None
+) -> dict:
     s = settings_of(request)
     today = _now().date()
     start, end = _day_bounds(today)
-    meals = db.scalars(select(MealEntry).where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start,
-                                               MealEntry.eaten_at < end).order_by(MealEntry.eaten_at, MealEntry.id)).all()
-    symptoms = db.scalars(select(SymptomEntry).where(SymptomEntry.person_id == user.id, SymptomEntry.at >= start,
-                                                     SymptomEntry.at < end).order_by(SymptomEntry.at)).all()
-    stress = db.scalars(select(StressEntry).where(StressEntry.person_id == user.id, StressEntry.at >= start,
-                                                  StressEntry.at < end).order_by(StressEntry.at)).all()
+    meals = db.scalars(
+        select(MealEntry)
+        .where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start, MealEntry.eaten_at < end)
+        .order_by(MealEntry.eaten_at, MealEntry.id)
+    ).all()
+    symptoms = db.scalars(
+        select(SymptomEntry)
+        .where(SymptomEntry.person_id == user.id, SymptomEntry.at >= start, SymptomEntry.at < end)
+        .order_by(SymptomEntry.at)
+    ).all()
+    stress = db.scalars(
+        select(StressEntry)
+        .where(StressEntry.person_id == user.id, StressEntry.at >= start, StressEntry.at < end)
+        .order_by(StressEntry.at)
+    ).all()
     q = request.query_params
     new_entry = _owned(db, MealEntry, user, q.get("entry")) if q.get("entry") else None
     errors = errors or {}
@@ -131,14 +145,27 @@ def _log_context(request: Request, db: Session, user: User, *, errors: dict | No
     from ...lifestyle.stress import PRACTICES
 
     return {
-        "title": "Log", "today": today, "meals": meals, "symptoms": symptoms, "stress": stress,
-        "new_entry": new_entry, "recent": [(t, m, new_client_id()) for t, m in recent],
-        "food_problem": food.food_problem(s), "slots": MEAL_SLOTS, "symptom_choices": SYMPTOMS,
-        "practices": PRACTICES, "bristol_types": bristol, "errors": errors, "form": form,
+        "title": "Log",
+        "today": today,
+        "meals": meals,
+        "symptoms": symptoms,
+        "stress": stress,
+        "new_entry": new_entry,
+        "recent": [(t, m, new_client_id()) for t, m in recent],
+        "food_problem": food.food_problem(s),
+        "slots": MEAL_SLOTS,
+        "symptom_choices": SYMPTOMS,
+        "practices": PRACTICES,
+        "bristol_types": bristol,
+        "errors": errors,
+        "form": form,
         "cid": {k: cid(k) for k in ("meal", "symptom", "bristol", "stress", "repeat")},
-        "now_local": _now().strftime("%Y-%m-%dT%H:%M"), "nova_names": food.NOVA_NAMES,
-        "status_text": food.STATUS_TEXT, "hide": bool(user.hide_numbers),
-        "msg": q.get("msg", ""), "repeated": q.get("repeated") if (q.get("repeated") or "x").isdigit() else None,
+        "now_local": _now().strftime("%Y-%m-%dT%H:%M"),
+        "nova_names": food.NOVA_NAMES,
+        "status_text": food.STATUS_TEXT,
+        "hide": bool(user.hide_numbers),
+        "msg": q.get("msg", ""),
+        "repeated": q.get("repeated") if (q.get("repeated") or "x").isdigit() else None,
     }
 
 
@@ -149,13 +176,21 @@ def log_page(request: Request, user: User = Depends(person_user), db: Session = 
 
 def _log_error(request, db, user, which: str, message: str | list[str], form: dict):
     msgs = [message] if isinstance(message, str) else message
-    return render(request, "log.html", _log_context(request, db, user, errors={which: msgs}, form={which: form}),
-                  status_code=400)
+    return render(
+        request, "log.html", _log_context(request, db, user, errors={which: msgs}, form={which: form}), status_code=400
+    )
 
 
 @router.post("/log/meal")
-def log_meal(request: Request, text: str = Form(""), meal: str = Form(""), eaten_at: str = Form(""),
-             client_id: str = Form(""), user: User = Depends(person_user), db: Session = Depends(get_db)):
+def log_meal(
+    request: Request,
+    text: str = Form(""),
+    meal: str = Form(""),
+    eaten_at: str = Form(""),
+    client_id: str = Form(""),
+    user: User = Depends(person_user),
+    db: Session = Depends(get_db),
+):
     form = {"text": text, "meal": meal, "eaten_at": eaten_at, "client_id": client_id}
     cid = valid_client_id(client_id)
     text = " ".join(text.split())
@@ -176,38 +211,69 @@ def log_meal(request: Request, text: str = Form(""), meal: str = Form(""), eaten
     existing = db.scalar(select(MealEntry).where(MealEntry.person_id == user.id, MealEntry.client_id == cid))
     if existing is None:
         items = food.match_meal(settings_of(request), text, when, meal)
-        existing, _ = store_once(db, MealEntry, "person_id", user.id, cid, eaten_at=when, meal=meal, text=text,
-                                 items=items, source="typed")
+        existing, _ = store_once(
+            db, MealEntry, "person_id", user.id, cid, eaten_at=when, meal=meal, text=text, items=items, source="typed"
+        )
     return RedirectResponse(f"/log?entry={existing.id}#new-entry", status_code=303)
 
 
 @router.post("/log/repeat-yesterday")
-def repeat_yesterday(request: Request, client_id: str = Form(""), user: User = Depends(person_user),
-                     db: Session = Depends(get_db)):
+def repeat_yesterday(
+    request: Request, client_id: str = Form(""), user: User = Depends(person_user), db: Session = Depends(get_db)
+):
     cid = valid_client_id(client_id)
     today = _now().date()
     start, end = _day_bounds(today - timedelta(days=1))
-    rows = db.scalars(select(MealEntry).where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start,
-                                              MealEntry.eaten_at < end).order_by(MealEntry.eaten_at, MealEntry.id)).all()
+    rows = db.scalars(
+        select(MealEntry)
+        .where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start, MealEntry.eaten_at < end)
+        .order_by(MealEntry.eaten_at, MealEntry.id)
+    ).all()
     for e in rows:
-        store_once(db, MealEntry, "person_id", user.id, derived_client_id("repeat", cid, e.id),
-                   eaten_at=datetime.combine(today, e.eaten_at.time()), meal=e.meal, text=e.text,
-                   items=list(e.items or []), source="repeat", nutrients=dict(e.nutrients) if e.nutrients else None)
+        store_once(
+            db,
+            MealEntry,
+            "person_id",
+            user.id,
+            derived_client_id("repeat", cid, e.id),
+            eaten_at=datetime.combine(today, e.eaten_at.time()),
+            meal=e.meal,
+            text=e.text,
+            items=list(e.items or []),
+            source="repeat",
+            nutrients=dict(e.nutrients) if e.nutrients else None,
+        )
     return RedirectResponse(f"/log?repeated={len(rows)}", status_code=303)
 
 
 @router.post("/log/symptom")
-def log_symptom(request: Request, which: str = Form("symptom"), symptom: str = Form(""),
-                symptom_other: str = Form(""), rating: str = Form(""), onset: str = Form(""),
-                bristol: str = Form(""), note: str = Form(""), client_id: str = Form(""),
-                user: User = Depends(person_user), db: Session = Depends(get_db)):
+def log_symptom(
+    request: Request,
+    which: str = Form("symptom"),
+    symptom: str = Form(""),
+    symptom_other: str = Form(""),
+    rating: str = Form(""),
+    onset: str = Form(""),
+    bristol: str = Form(""),
+    note: str = Form(""),
+    client_id: str = Form(""),
+    user: User = Depends(person_user),
+    db: Session = Depends(get_db),
+):
     from ...errors import InputError
     from ...lifestyle import bristol_group
     from ...lifestyle.symptoms import normalize_symptom
 
     which = "bristol" if which == "bristol" else "symptom"
-    form = {"symptom": symptom, "symptom_other": symptom_other, "rating": rating, "onset": onset,
-            "bristol": bristol, "note": note, "client_id": client_id}
+    form = {
+        "symptom": symptom,
+        "symptom_other": symptom_other,
+        "rating": rating,
+        "onset": onset,
+        "bristol": bristol,
+        "note": note,
+        "client_id": client_id,
+    }
     cid = valid_client_id(client_id)
     errors = []
     name = symptom_other if symptom == "other" else symptom
@@ -233,8 +299,11 @@ def log_symptom(request: Request, which: str = Form("symptom"), symptom: str = F
         except InputError as exc:
             errors.append(f"Stool type: {exc.problem} ({exc.hint}).")
     if not name and value is None and btype is None and not errors:
-        errors.append("Choose a symptom and rate it 0-10, or choose a stool type (1-7)."
-                      if which == "symptom" else "Choose a stool type (1-7).")
+        errors.append(
+            "Choose a symptom and rate it 0-10, or choose a stool type (1-7)."
+            if which == "symptom"
+            else "Choose a stool type (1-7)."
+        )
     when_start, err = _parse_local(onset, "Started")
     if err:
         errors.append(err)
@@ -245,14 +314,32 @@ def log_symptom(request: Request, which: str = Form("symptom"), symptom: str = F
     now = _now()
     onset_at = when_start or now
     # the server's clock may run behind the person's: a symptom is never noted before it started
-    store_once(db, SymptomEntry, "person_id", user.id, cid, at=max(now, onset_at), onset=onset_at, symptom=name,
-               rating=value, bristol=btype, note=note.strip())
+    store_once(
+        db,
+        SymptomEntry,
+        "person_id",
+        user.id,
+        cid,
+        at=max(now, onset_at),
+        onset=onset_at,
+        symptom=name,
+        rating=value,
+        bristol=btype,
+        note=note.strip(),
+    )
     return RedirectResponse(f"/log?msg={which}#{which}", status_code=303)
 
 
 @router.post("/log/stress")
-def log_stress(request: Request, rating: str = Form(""), practice: str = Form(""), minutes: str = Form(""),
-               client_id: str = Form(""), user: User = Depends(person_user), db: Session = Depends(get_db)):
+def log_stress(
+    request: Request,
+    rating: str = Form(""),
+    practice: str = Form(""),
+    minutes: str = Form(""),
+    client_id: str = Form(""),
+    user: User = Depends(person_user),
+    db: Session = Depends(get_db),
+):
     from ...lifestyle.stress import PRACTICES
 
     form = {"rating": rating, "practice": practice, "minutes": minutes, "client_id": client_id}
@@ -281,12 +368,19 @@ def log_stress(request: Request, rating: str = Form(""), practice: str = Form(""
 
 # ----------------------------------------------------------------------------- PSS-10
 
+
 def _pss_context(db: Session, user: User, request: Request, **extra) -> dict:
     from ...lifestyle import PSS10_BAND_CAVEAT
 
-    last = db.scalar(select(StressEntry).where(StressEntry.person_id == user.id, StressEntry.pss_total.is_not(None))
-                     .order_by(StressEntry.at.desc(), StressEntry.id.desc()).limit(1))
-    shown = _owned(db, StressEntry, user, request.query_params.get("entry")) if request.query_params.get("entry") else None
+    last = db.scalar(
+        select(StressEntry)
+        .where(StressEntry.person_id == user.id, StressEntry.pss_total.is_not(None))
+        .order_by(StressEntry.at.desc(), StressEntry.id.desc())
+        .limit(1)
+    )
+    shown = (
+        _owned(db, StressEntry, user, request.query_params.get("entry")) if request.query_params.get("entry") else None
+    )
     if shown is not None and shown.pss_total is None:
         shown = None
     band = None
@@ -294,10 +388,19 @@ def _pss_context(db: Session, user: User, request: Request, **extra) -> dict:
         from ...lifestyle import pss10_band
 
         band = pss10_band(shown.pss_total)
-    ctx = {"title": "Stress questionnaire (PSS-10)", "items": list(enumerate(pss10_questions(), start=1)),
-           "answers": list(enumerate(PSS10_ANSWERS)), "last": last, "shown": shown, "band": band,
-           "caveat": PSS10_BAND_CAVEAT, "recent_days": (_now() - last.at).days if last else None,
-           "client_id": new_client_id(), "errors": [], "given": {}}
+    ctx = {
+        "title": "Stress questionnaire (PSS-10)",
+        "items": list(enumerate(pss10_questions(), start=1)),
+        "answers": list(enumerate(PSS10_ANSWERS)),
+        "last": last,
+        "shown": shown,
+        "band": band,
+        "caveat": PSS10_BAND_CAVEAT,
+        "recent_days": (_now() - last.at).days if last else None,
+        "client_id": new_client_id(),
+        "errors": [],
+        "given": {},
+    }
     ctx.update(extra)
     return ctx
 
@@ -308,10 +411,22 @@ def pss_page(request: Request, user: User = Depends(person_user), db: Session = 
 
 
 @router.post("/pss")
-def pss_submit(request: Request, client_id: str = Form(""), pss_1: str = Form(""), pss_2: str = Form(""),
-               pss_3: str = Form(""), pss_4: str = Form(""), pss_5: str = Form(""), pss_6: str = Form(""),
-               pss_7: str = Form(""), pss_8: str = Form(""), pss_9: str = Form(""), pss_10: str = Form(""),
-               user: User = Depends(person_user), db: Session = Depends(get_db)):
+def pss_submit(
+    request: Request,
+    client_id: str = Form(""),
+    pss_1: str = Form(""),
+    pss_2: str = Form(""),
+    pss_3: str = Form(""),
+    pss_4: str = Form(""),
+    pss_5: str = Form(""),
+    pss_6: str = Form(""),
+    pss_7: str = Form(""),
+    pss_8: str = Form(""),
+    pss_9: str = Form(""),
+    pss_10: str = Form(""),
+    user: User = Depends(person_user),
+    db: Session = Depends(get_db),
+):
     from ...errors import InputError
     from ...lifestyle import score_pss10
 
@@ -321,8 +436,12 @@ def pss_submit(request: Request, client_id: str = Form(""), pss_1: str = Form(""
     missing = [i for i, v in given.items() if v == ""]
     errors = []
     if missing:
-        errors.append("Answer every question: " + ", ".join(f"question {i}" for i in missing) + (
-            " is" if len(missing) == 1 else " are") + " not answered (the PSS-10 is scored only when complete).")
+        errors.append(
+            "Answer every question: "
+            + ", ".join(f"question {i}" for i in missing)
+            + (" is" if len(missing) == 1 else " are")
+            + " not answered (the PSS-10 is scored only when complete)."
+        )
     bad = [i for i, v in given.items() if v and v not in ("0", "1", "2", "3", "4")]
     if bad:
         errors.append("Choose one of the five answers for " + ", ".join(f"question {i}" for i in bad) + ".")
@@ -335,6 +454,14 @@ def pss_submit(request: Request, client_id: str = Form(""), pss_1: str = Form(""
     if errors:
         ctx = _pss_context(db, user, request, errors=errors, given=given, client_id=cid)
         return render(request, "pss.html", ctx, status_code=400)
-    row, _ = store_once(db, StressEntry, "person_id", user.id, cid, at=_now(),
-                        pss_items=[int(given[i]) for i in range(1, 11)], pss_total=total)
+    row, _ = store_once(
+        db,
+        StressEntry,
+        "person_id",
+        user.id,
+        cid,
+        at=_now(),
+        pss_items=[int(given[i]) for i in range(1, 11)],
+        pss_total=total,
+    )
     return RedirectResponse(f"/pss?entry={row.id}#result", status_code=303)

@@ -35,8 +35,16 @@ from .dietitian import client_scopes, display_name, shared_notes
 
 router = APIRouter()
 
-__all__ = ["router", "canonical_json", "signed_payload", "plan_hash", "verify", "apply_edit", "compare_versions",
-           "EDIT_OPS"]
+__all__ = [
+    "EDIT_OPS",
+    "apply_edit",
+    "canonical_json",
+    "compare_versions",
+    "plan_hash",
+    "router",
+    "signed_payload",
+    "verify",
+]
 
 EDIT_OPS = ("up", "down", "remove", "text", "target", "copy")
 MAX_ITEM_TEXT = 3000
@@ -51,8 +59,13 @@ def canonical_json(obj) -> bytes:
 
 def signed_payload(pv: PlanVersion) -> dict:
     """What a signature covers: the content, the version number, the person, the signer's name and the time."""
-    return {"content": pv.content, "number": pv.number, "person_id": pv.person_id, "signer": pv.signer_name,
-            "signed_at": pv.signed_at.isoformat() if pv.signed_at else None}
+    return {
+        "content": pv.content,
+        "number": pv.number,
+        "person_id": pv.person_id,
+        "signer": pv.signer_name,
+        "signed_at": pv.signed_at.isoformat() if pv.signed_at else None,
+    }
 
 
 def plan_hash(pv: PlanVersion) -> str:
@@ -66,8 +79,9 @@ def verify(pv: PlanVersion) -> bool:
 
 
 # --------------------------------------------------------------------------- editing
-def apply_edit(content: dict, op: str, item: str = "", pos: int | None = None, text: str = "",
-               target: str = "") -> dict:
+def apply_edit(
+    content: dict, op: str, item: str = "", pos: int | None = None, text: str = "", target: str = ""
+) -> dict:
     """A copy of ``content`` with one edit applied to its ``items``.
 
     ``up``/``down`` move ``item`` when it is still at ``pos`` (a repeated submit moves it once);
@@ -119,14 +133,22 @@ def compare_versions(a: dict, b: dict) -> dict:
     changed, moved = [], []
     for k in common_b:
         old, new = ia[k][1], ib[k][1]
-        fields = [{"field": f, "old": old.get(f, ""), "new": new.get(f, "")} for f in ("title", "text", "target")
-                  if (old.get(f) or "") != (new.get(f) or "")]
+        fields = [
+            {"field": f, "old": old.get(f, ""), "new": new.get(f, "")}
+            for f in ("title", "text", "target")
+            if (old.get(f) or "") != (new.get(f) or "")
+        ]
         if fields:
             changed.append({"id": k, "title": new.get("title", k), "fields": fields})
         if common_a.index(k) != common_b.index(k):
             moved.append({"id": k, "title": new.get("title", k), "old": ia[k][0] + 1, "new": ib[k][0] + 1})
-    return {"added": added, "removed": removed, "changed": changed, "moved": moved,
-            "same": not (added or removed or changed or moved)}
+    return {
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "moved": moved,
+        "same": not (added or removed or changed or moved),
+    }
 
 
 # --------------------------------------------------------------------------- dietitian routes
@@ -148,13 +170,19 @@ def _label(pv: PlanVersion | None, vid) -> str:
 
 
 def _plan_jobs(db: Session, pid: int, limit: int = 5) -> list[Job]:
-    return db.scalars(select(Job).where(Job.person_id == pid, Job.kind == "build_plan")
-                      .order_by(Job.id.desc()).limit(limit)).all()
+    return db.scalars(
+        select(Job).where(Job.person_id == pid, Job.kind == "build_plan").order_by(Job.id.desc()).limit(limit)
+    ).all()
 
 
 @router.post("/clients/{pid}/plan/draft")
-def request_draft(request: Request, pid: int, client_id: str = Form(""), user: User = Depends(dietitian_user),
-                  db: Session = Depends(get_db)):
+def request_draft(
+    request: Request,
+    pid: int,
+    client_id: str = Form(""),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     """Start the ``build_plan`` job; the plan page shows its progress and the draft when done."""
     access(db, user, pid, "plan", action="write", resource="plan", record="draft requested")
     cid = valid_client_id(client_id)
@@ -166,64 +194,126 @@ def request_draft(request: Request, pid: int, client_id: str = Form(""), user: U
 
 
 @router.get("/clients/{pid}/plan")
-def plan_versions(request: Request, pid: int, job: int | None = Query(None), user: User = Depends(dietitian_user),
-                  db: Session = Depends(get_db)):
+def plan_versions(
+    request: Request,
+    pid: int,
+    job: int | None = Query(None),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     person = access(db, user, pid, "plan", resource="plan", record="versions")
-    versions = db.scalars(select(PlanVersion).where(PlanVersion.person_id == pid)
-                          .order_by(PlanVersion.number.desc())).all()
+    versions = db.scalars(
+        select(PlanVersion).where(PlanVersion.person_id == pid).order_by(PlanVersion.number.desc())
+    ).all()
     signers = {v.id: v.signer_name for v in versions}
-    return render(request, "plan_list.html", {
-        "title": f"Plan of {display_name(person)}", "person": person, "versions": versions, "signers": signers,
-        "jobs": _plan_jobs(db, pid), "job_id": job, "client_id": new_client_id(),
-        "scopes": client_scopes(db, user, pid)})
+    return render(
+        request,
+        "plan_list.html",
+        {
+            "title": f"Plan of {display_name(person)}",
+            "person": person,
+            "versions": versions,
+            "signers": signers,
+            "jobs": _plan_jobs(db, pid),
+            "job_id": job,
+            "client_id": new_client_id(),
+            "scopes": client_scopes(db, user, pid),
+        },
+    )
 
 
 @router.get("/clients/{pid}/plan/compare")
-def plan_compare(request: Request, pid: int, a: int = Query(...), b: int = Query(...),
-                 user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
+def plan_compare(
+    request: Request,
+    pid: int,
+    a: int = Query(...),
+    b: int = Query(...),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     va, vb = _version_or_deny(db, user, pid, a, "compare"), _version_or_deny(db, user, pid, b, "compare")
     person = access(db, user, pid, "plan", resource="plan", record=f"compare {_label(va, a)} {_label(vb, b)}")
-    return render(request, "plan_compare.html", {"title": f"Compare v{va.number} and v{vb.number}", "person": person,
-                                                 "a": va, "b": vb, "diff": compare_versions(va.content, vb.content),
-                                                 "scopes": client_scopes(db, user, pid)})
+    return render(
+        request,
+        "plan_compare.html",
+        {
+            "title": f"Compare v{va.number} and v{vb.number}",
+            "person": person,
+            "a": va,
+            "b": vb,
+            "diff": compare_versions(va.content, vb.content),
+            "scopes": client_scopes(db, user, pid),
+        },
+    )
 
 
 @router.get("/clients/{pid}/plan/{vid}")
-def plan_version_page(request: Request, pid: int, vid: int, user: User = Depends(dietitian_user),
-                      db: Session = Depends(get_db)):
+def plan_version_page(
+    request: Request, pid: int, vid: int, user: User = Depends(dietitian_user), db: Session = Depends(get_db)
+):
     pv = _version_or_deny(db, user, pid, vid)
     person = access(db, user, pid, "plan", resource="plan", record=_label(pv, vid))
     parent = db.get(PlanVersion, pv.parent_id) if pv.parent_id else None
     children = db.scalars(select(PlanVersion).where(PlanVersion.parent_id == pv.id).order_by(PlanVersion.number)).all()
-    return render(request, "plan_edit.html", {
-        "title": f"Plan v{pv.number} of {display_name(person)}", "person": person, "pv": pv, "content": pv.content,
-        "parent": parent, "children": children, "verified": verify(pv) if pv.status == "signed" else None,
-        "removed_since": _removed_since(pv.content), "client_id": new_client_id,
-        "scopes": client_scopes(db, user, pid)})
+    return render(
+        request,
+        "plan_edit.html",
+        {
+            "title": f"Plan v{pv.number} of {display_name(person)}",
+            "person": person,
+            "pv": pv,
+            "content": pv.content,
+            "parent": parent,
+            "children": children,
+            "verified": verify(pv) if pv.status == "signed" else None,
+            "removed_since": _removed_since(pv.content),
+            "client_id": new_client_id,
+            "scopes": client_scopes(db, user, pid),
+        },
+    )
 
 
 @router.post("/clients/{pid}/plan/{vid}/edit")
-def plan_edit(pid: int, vid: int, op: str = Form(..., max_length=12), item: str = Form("", max_length=80),
-              pos: int | None = Form(None), text: str = Form("", max_length=MAX_ITEM_TEXT + 100),
-              target: str = Form("", max_length=MAX_TARGET + 100), user: User = Depends(dietitian_user),
-              db: Session = Depends(get_db)):
+def plan_edit(
+    pid: int,
+    vid: int,
+    op: str = Form(..., max_length=12),
+    item: str = Form("", max_length=80),
+    pos: int | None = Form(None),
+    text: str = Form("", max_length=MAX_ITEM_TEXT + 100),
+    target: str = Form("", max_length=MAX_TARGET + 100),
+    user: User = Depends(dietitian_user),
+    db: Session = Depends(get_db),
+):
     """Edit a draft in place; an edit of a signed version makes a new draft (parent = the signed one)."""
     pv = _version_or_deny(db, user, pid, vid, op[:12])
     access(db, user, pid, "plan", action="write", resource="plan", record=f"{_label(pv, vid)} {op[:12]}")
     new_content = apply_edit(pv.content, op, item, pos, text, target)
     if pv.status == "draft":
         if new_content != pv.content:
-            db.execute(update(PlanVersion).where(PlanVersion.id == pv.id, PlanVersion.status == "draft")
-                       .values(content=new_content))
+            db.execute(
+                update(PlanVersion)
+                .where(PlanVersion.id == pv.id, PlanVersion.status == "draft")
+                .values(content=new_content)
+            )
             db.commit()
         return RedirectResponse(f"/clients/{pid}/plan/{pv.id}", status_code=303)
     # a signed version never changes: the edit makes a new draft (a repeated submit finds it)
-    for d in db.scalars(select(PlanVersion).where(PlanVersion.parent_id == pv.id, PlanVersion.status == "draft",
-                                                  PlanVersion.created_by == user.id)):
+    for d in db.scalars(
+        select(PlanVersion).where(
+            PlanVersion.parent_id == pv.id, PlanVersion.status == "draft", PlanVersion.created_by == user.id
+        )
+    ):
         if d.content == new_content:
             return RedirectResponse(f"/clients/{pid}/plan/{d.id}", status_code=303)
-    draft = PlanVersion(person_id=pid, number=next_number(db, pid), status="draft", content=new_content,
-                        created_by=user.id, parent_id=pv.id)
+    draft = PlanVersion(
+        person_id=pid,
+        number=next_number(db, pid),
+        status="draft",
+        content=new_content,
+        created_by=user.id,
+        parent_id=pv.id,
+    )
     db.add(draft)
     db.commit()
     return RedirectResponse(f"/clients/{pid}/plan/{draft.id}", status_code=303)
@@ -237,11 +327,19 @@ def plan_sign(pid: int, vid: int, user: User = Depends(dietitian_user), db: Sess
     if pv.status != "draft":
         raise HTTPException(409, "This version is signed already; edit it to make a new draft.")
     signed_at = utcnow().replace(microsecond=0)
-    probe = PlanVersion(content=pv.content, number=pv.number, person_id=pv.person_id,
-                        signer_name=display_name(user), signed_at=signed_at)
+    probe = PlanVersion(
+        content=pv.content,
+        number=pv.number,
+        person_id=pv.person_id,
+        signer_name=display_name(user),
+        signed_at=signed_at,
+    )
     digest = plan_hash(probe)
-    won = db.execute(update(PlanVersion).where(PlanVersion.id == pv.id, PlanVersion.status == "draft").values(
-        status="signed", signed_by=user.id, signer_name=probe.signer_name, signed_at=signed_at, sha256=digest)).rowcount
+    won = db.execute(
+        update(PlanVersion)
+        .where(PlanVersion.id == pv.id, PlanVersion.status == "draft")
+        .values(status="signed", signed_by=user.id, signer_name=probe.signer_name, signed_at=signed_at, sha256=digest)
+    ).rowcount
     if won != 1:
         raise HTTPException(409, "This version was signed meanwhile.")
     db.commit()
@@ -258,18 +356,33 @@ def _removed_since(content: dict) -> list[str]:
 
 # --------------------------------------------------------------------------- the person's plan
 def _signed(db: Session, pid: int) -> list[PlanVersion]:
-    return db.scalars(select(PlanVersion).where(PlanVersion.person_id == pid, PlanVersion.status == "signed")
-                      .order_by(PlanVersion.signed_at.desc(), PlanVersion.number.desc())).all()
+    return db.scalars(
+        select(PlanVersion)
+        .where(PlanVersion.person_id == pid, PlanVersion.status == "signed")
+        .order_by(PlanVersion.signed_at.desc(), PlanVersion.number.desc())
+    ).all()
 
 
 def _person_plan(request: Request, db: Session, user: User, pv: PlanVersion | None, versions: list[PlanVersion]):
     notes = shared_notes(db, user.id)
-    mine = [n for n in notes if n["target"] in ("", f"plan:{pv.id}")] if pv is not None else \
-        [n for n in notes if n["target"] == ""]
-    return render(request, "plan_view.html", {
-        "title": "Your plan", "pv": pv, "content": pv.content if pv is not None else None, "versions": versions,
-        "notes": mine, "verified": verify(pv) if pv is not None else None,
-        "removed_since": _removed_since(pv.content) if pv is not None else []})
+    mine = (
+        [n for n in notes if n["target"] in ("", f"plan:{pv.id}")]
+        if pv is not None
+        else [n for n in notes if n["target"] == ""]
+    )
+    return render(
+        request,
+        "plan_view.html",
+        {
+            "title": "Your plan",
+            "pv": pv,
+            "content": pv.content if pv is not None else None,
+            "versions": versions,
+            "notes": mine,
+            "verified": verify(pv) if pv is not None else None,
+            "removed_since": _removed_since(pv.content) if pv is not None else [],
+        },
+    )
 
 
 @router.get("/plan")
@@ -283,6 +396,11 @@ def my_plan(request: Request, user: User = Depends(person_user), db: Session = D
 def my_plan_version(request: Request, vid: int, user: User = Depends(person_user), db: Session = Depends(get_db)):
     pv = db.get(PlanVersion, vid)
     if pv is None or pv.person_id != user.id or pv.status != "signed":  # a draft is not shown either
-        deny(db, user, "plan", f"plan id {vid}",
-             subject=pv.person_id if pv is not None and pv.person_id != user.id else None)
+        deny(
+            db,
+            user,
+            "plan",
+            f"plan id {vid}",
+            subject=pv.person_id if pv is not None and pv.person_id != user.id else None,
+        )
     return _person_plan(request, db, user, pv, _signed(db, user.id))

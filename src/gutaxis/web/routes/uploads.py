@@ -50,28 +50,48 @@ def _readable_upload(db: Session, user: User, upload_id: int, record: str) -> Up
     upload = db.get(Upload, upload_id)
     if upload is None:
         deny(db, user, "upload", record)
-    access(db, user, upload.person_id, UPLOAD_SCOPES.get(upload.kind, "microbiome"), resource="upload",
-           record=record)
+    access(db, user, upload.person_id, UPLOAD_SCOPES.get(upload.kind, "microbiome"), resource="upload", record=record)
     return upload
 
 
 def _job_of(db: Session, upload: Upload) -> Job | None:
     """The latest ``parse_profile`` job of ``upload``."""
-    return db.scalar(select(Job).where(Job.person_id == upload.person_id, Job.kind == "parse_profile",
-                                       Job.params["upload_id"].as_integer() == upload.id)
-                     .order_by(Job.id.desc()).limit(1))
+    return db.scalar(
+        select(Job)
+        .where(
+            Job.person_id == upload.person_id,
+            Job.kind == "parse_profile",
+            Job.params["upload_id"].as_integer() == upload.id,
+        )
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
 
 
-def _uploads_page(request: Request, db: Session, user: User, person: User, *, error: str | None = None,
-                  status_code: int = 200):
-    rows = db.scalars(select(Upload).where(Upload.person_id == person.id, Upload.kind == "profile")
-                      .order_by(Upload.created_at.desc(), Upload.id.desc())).all()
+def _uploads_page(
+    request: Request, db: Session, user: User, person: User, *, error: str | None = None, status_code: int = 200
+):
+    rows = db.scalars(
+        select(Upload)
+        .where(Upload.person_id == person.id, Upload.kind == "profile")
+        .order_by(Upload.created_at.desc(), Upload.id.desc())
+    ).all()
     own = user.id == person.id
-    return render(request, "uploads.html", {
-        "title": "Gut profile" if own else f"Gut profiles of {person.name or 'this client'}",
-        "uploads": rows, "own": own, "person": person, "error": error, "client_id": new_client_id(),
-        "max_mb": settings_of(request).max_upload // (1024 * 1024), "accepted": ACCEPTED,
-    }, status_code=status_code)
+    return render(
+        request,
+        "uploads.html",
+        {
+            "title": "Gut profile" if own else f"Gut profiles of {person.name or 'this client'}",
+            "uploads": rows,
+            "own": own,
+            "person": person,
+            "error": error,
+            "client_id": new_client_id(),
+            "max_mb": settings_of(request).max_upload // (1024 * 1024),
+            "accepted": ACCEPTED,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/uploads")
@@ -80,8 +100,13 @@ def uploads_page(request: Request, user: User = Depends(person_user), db: Sessio
 
 
 @router.post("/uploads")
-def upload_profile(request: Request, file: UploadFile | None = File(None), client_id: str = Form(""),
-                   user: User = Depends(person_user), db: Session = Depends(get_db)):
+def upload_profile(
+    request: Request,
+    file: UploadFile | None = File(None),
+    client_id: str = Form(""),
+    user: User = Depends(person_user),
+    db: Session = Depends(get_db),
+):
     s = settings_of(request)
     cid = valid_client_id(client_id)
     done = db.scalar(select(Upload.id).where(Upload.person_id == user.id, Upload.client_id == cid))
@@ -97,8 +122,18 @@ def upload_profile(request: Request, file: UploadFile | None = File(None), clien
             raise
     except UploadRefused as exc:
         return _uploads_page(request, db, user, user, error=exc.message, status_code=exc.status_code)
-    upload, created = store_once(db, Upload, "person_id", user.id, cid, filename=name, stored_name=path.name,
-                                 size=size, kind="profile", status="queued")
+    upload, created = store_once(
+        db,
+        Upload,
+        "person_id",
+        user.id,
+        cid,
+        filename=name,
+        stored_name=path.name,
+        size=size,
+        kind="profile",
+        status="queued",
+    )
     if not created:
         path.unlink(missing_ok=True)
     else:
@@ -112,8 +147,17 @@ def upload_page(request: Request, upload_id: int, user: User = Depends(current_u
     if upload.kind != "profile":  # a diary export: its page is the import page
         if user.id == upload.person_id:
             return RedirectResponse(f"/import?upload={upload.id}#upload-{upload.id}", status_code=303)
-        return render(request, "upload.html", {"title": "Diary file", "upload": upload, "state": "diary",
-                                               "own": False, "person": db.get(User, upload.person_id)})
+        return render(
+            request,
+            "upload.html",
+            {
+                "title": "Diary file",
+                "upload": upload,
+                "state": "diary",
+                "own": False,
+                "person": db.get(User, upload.person_id),
+            },
+        )
     job = _job_of(db, upload)
     person = db.get(User, upload.person_id)
     if upload.status == "done" and upload.result:
@@ -123,22 +167,34 @@ def upload_page(request: Request, upload_id: int, user: User = Depends(current_u
     else:
         state = "running"
     error = upload.error or (job.error if job is not None else "")
-    return render(request, "upload.html", {
-        "title": "Gut health card" if state == "done" else "Gut profile",
-        "upload": upload, "card": upload.result if state == "done" else None, "job": job, "state": state,
-        "error": error, "refresh": state == "running", "own": user.id == upload.person_id, "person": person,
-    })
+    return render(
+        request,
+        "upload.html",
+        {
+            "title": "Gut health card" if state == "done" else "Gut profile",
+            "upload": upload,
+            "card": upload.result if state == "done" else None,
+            "job": job,
+            "state": state,
+            "error": error,
+            "refresh": state == "running",
+            "own": user.id == upload.person_id,
+            "person": person,
+        },
+    )
 
 
 @router.get("/uploads/{upload_id}/download")
-def upload_download(upload_id: int, request: Request, user: User = Depends(current_user),
-                    db: Session = Depends(get_db)):
+def upload_download(
+    upload_id: int, request: Request, user: User = Depends(current_user), db: Session = Depends(get_db)
+):
     upload = _readable_upload(db, user, upload_id, f"upload:{upload_id}:download")
     path = settings_of(request).upload_dir / upload.stored_name
     if not path.is_file():
         raise NotFound()
-    return FileResponse(path, media_type="application/octet-stream", filename=upload.filename,
-                        content_disposition_type="attachment")
+    return FileResponse(
+        path, media_type="application/octet-stream", filename=upload.filename, content_disposition_type="attachment"
+    )
 
 
 @router.get("/clients/{pid}/uploads")
