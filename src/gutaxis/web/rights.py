@@ -45,10 +45,12 @@ import zipfile
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    CursorResult,
     DateTime,
     Float,
     Integer,
@@ -205,15 +207,12 @@ def _rows(db: Session, name: str, model, pid: int) -> list:
     if model is User:
         return [db.get(User, pid)]
     q = select(model)
-    if model is AuditEvent:
-        q = q.where(AuditEvent.subject_id == pid)
-    else:
-        q = q.where(model.person_id == pid)
+    q = q.where(AuditEvent.subject_id == pid) if model is AuditEvent else q.where(model.person_id == pid)
     if model is PlanVersion:
         q = q.where(PlanVersion.status == "signed")  # drafts are the dietitian's work in progress
     if model is Note:
         q = q.where(Note.shared.is_(True))  # private notes are the clinician's working notes
-    return db.scalars(q.order_by(model.id)).all()
+    return list(db.scalars(q.order_by(model.id)).all())
 
 
 def _csv(name: str, model, rows: list) -> bytes:
@@ -486,7 +485,7 @@ def import_export(db: Session, settings, zip_path: Path, *, password_hash: str, 
                     obj = model(**row)
                     db.add(obj)
                     db.flush()
-                    if model is PlanVersion:
+                    if isinstance(obj, PlanVersion):
                         plan_ids[rid] = obj.id
             db.commit()
         except BaseException:
@@ -530,7 +529,8 @@ def erase_person(db: Session, settings, user: User) -> dict:
     gone: dict[str, int] = {}
 
     def drop(model, *where) -> None:
-        gone[model.__tablename__] = gone.get(model.__tablename__, 0) + db.execute(delete(model).where(*where)).rowcount
+        n = cast(CursorResult, db.execute(delete(model).where(*where))).rowcount  # a DELETE's result has the rowcount
+        gone[model.__tablename__] = gone.get(model.__tablename__, 0) + n
 
     drop(WebSession, WebSession.user_id == pid)
     drop(LoginFailure, LoginFailure.key.in_((f"acct:{email}", f"totp:{email}")))
