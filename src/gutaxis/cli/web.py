@@ -94,12 +94,19 @@ def serve(
                 "warning: listening beyond this machine: serve it only behind HTTPS (a TLS proxy); "
                 "the session cookie is Secure and will not be sent over plain http."
             )
-        proc = None
-        if worker:
-            proc = multiprocessing.get_context("spawn").Process(
-                target=_worker, args=(settings, os.getpid()), daemon=True, name="gutaxis-worker"
+        supervisor = None
+        if worker:  # restarted when it dies (a job it was running is re-queued when its heartbeat lapses)
+            from ..web.supervisor import WorkerSupervisor
+
+            supervisor = WorkerSupervisor(
+                lambda: multiprocessing.get_context("spawn").Process(
+                    target=_worker, args=(settings, os.getpid()), daemon=True, name="gutaxis-worker"
+                ),
+                on_restart=lambda code: _stderr().print(
+                    f"warning: the job worker stopped (exit code {code}); started a new one"
+                ),
             )
-            proc.start()
+            supervisor.start()
         out.print(
             f"gutaxis is running at http://{host}:{port}/  (database: {_safe_url(settings.database_url)}; "
             "stop with Ctrl+C)"
@@ -108,9 +115,8 @@ def serve(
             # no access log: URLs carry invitation tokens and record ids
             uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning")
         finally:
-            if proc is not None:
-                proc.terminate()
-                proc.join(5)
+            if supervisor is not None:
+                supervisor.stop()
 
 
 def _worker(settings, parent: int) -> None:

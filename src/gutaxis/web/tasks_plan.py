@@ -138,5 +138,5 @@ def build_plan_job(db: Session, job: Job, settings, progress) -> dict:
         person_id=person.id, number=next_number(db, person.id), status="draft", content=content, created_by=dietitian.id
     )
     db.add(pv)
-    db.commit()
+    db.flush()  # committed by run_job with the job's "done": a worker killed in between leaves neither
     return {"plan_version_id": pv.id, "number": pv.number, "items": len(content["items"])}
