@@ -237,9 +237,10 @@ What is inside
   (created_at, granted_at and other stored times).
 - upload.csv and uploads/<id>/<file name>: your uploaded files, exactly as you uploaded them, and
   what was read from them.
-- plan_version.csv, plans/plan_v<N>.html and plans/plan_v<N>.json: every plan version signed for
-  you, with the signer, the time and its sha256 seal. The app shows signed plans as web pages; these
-  HTML files are the same plans and open offline. Drafts your dietitian did not sign are not included.
+- plan_version.csv, plans/plan_v<N>.html, plans/plan_v<N>.pdf and plans/plan_v<N>.json: every plan
+  version signed for you, with the signer, the time and its sha256 seal. The app shows signed plans as
+  web pages; these HTML and PDF files are the same plans and open offline. Drafts your dietitian did
+  not sign are not included.
 - consent.csv, message.csv, note.csv: whom you shared what with, your messages, and the notes your
   dietitian shared with you (a dietitian's private working notes are not part of this export; ask
   the practice for them).
@@ -278,6 +279,7 @@ def write_export(db: Session, settings, user: User, dest: Path) -> dict:
 
     Raises :class:`~gutaxis.errors.GutaxisError` when it would exceed :data:`EXPORT_LIMIT`."""
     from . import fhir
+    from .plan_pdf import plan_pdf
 
     total = 0
 
@@ -310,6 +312,7 @@ def write_export(db: Session, settings, user: User, dest: Path) -> dict:
                 if model is PlanVersion:
                     for pv in rows:
                         put(zf, f"plans/plan_v{pv.number}.html", _plan_html(pv).encode("utf-8"))
+                        put(zf, f"plans/plan_v{pv.number}.pdf", plan_pdf(pv))
                         put(
                             zf,
                             f"plans/plan_v{pv.number}.json",
