@@ -14,6 +14,7 @@ from . import classify  # noqa: F401  (classify)
 from . import atlas  # noqa: F401  (atlas)
 from . import web  # noqa: F401  (serve)
 from . import web_rights  # noqa: F401  (import-account)
+from . import web_admin  # noqa: F401  (admin backup, admin restore)
 from ._app import app
 
 __all__ = ["app"]
