@@ -6,6 +6,8 @@ leaves a ``denied`` audit row. A dietitian's allowed read or write leaves a ``re
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +22,7 @@ def NotFound() -> HTTPException:
     return HTTPException(status_code=404, detail="Not found")
 
 
-def deny(db: Session, actor: User, resource: str, record: str = "", subject: int | None = None):
+def deny(db: Session, actor: User, resource: str, record: str = "", subject: int | None = None) -> NoReturn:
     """Answer 404 after a ``denied`` audit row: for ids that do not exist or are not the actor's."""
     audit.record(db, actor.id, subject, "denied", resource, record)
     db.commit()

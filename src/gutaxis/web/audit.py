@@ -65,6 +65,8 @@ def _lock_chain(db: Session) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
     elif conn.dialect.name == "sqlite":
         raw = conn.connection.dbapi_connection
+        if raw is None:  # only on an invalidated connection; never skip the lock silently
+            raise RuntimeError("the database connection is closed")
         if not raw.in_transaction:  # pysqlite opens a transaction only at the first write: take the write lock now
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 

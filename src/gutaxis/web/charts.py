@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from markupsafe import Markup, escape
 
@@ -28,7 +29,7 @@ GRID = "#d5dbe0"
 SERIES = ("#0b5cad", "#a4161a", "#1d6b32", "#8a4f00", "#5b2a86", "#00616b")
 
 
-def _ok(v) -> bool:
+def _ok(v: object) -> TypeGuard[float]:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
@@ -57,7 +58,7 @@ def _nice_step(span: float) -> float:
 def _range(values, extra=(), y_max: float | None = None) -> tuple[float, float, float]:
     """(low, high, step) of the y axis: from 0 (or below, for negative values) to just above the largest."""
     vals = [v for v in list(values) + list(extra) if _ok(v)]
-    lo_v, hi_v = min(vals + [0.0]), max(vals + [0.0])
+    lo_v, hi_v = min([*vals, 0.0]), max([*vals, 0.0])
     if y_max is not None and lo_v >= 0:
         return 0.0, y_max, y_max / 4
     step = _nice_step(hi_v - lo_v)
@@ -133,7 +134,7 @@ def bar_chart(
     step = pw / max(len(labels), 1)
     bw = step * 0.62
     base = _y(0.0, lo, hi)
-    for i, (lab, v) in enumerate(zip(labels, values)):
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         x = LEFT + i * step + (step - bw) / 2
         if _ok(v):
             y = _y(v, lo, hi)
@@ -201,7 +202,7 @@ def line_chart(
     for k, (name, vals) in enumerate(series.items()):
         color = SERIES[k % len(SERIES)]
         seg: list[str] = []
-        for i, v in enumerate(list(vals) + [None]):
+        for i, v in enumerate([*vals, None]):
             if _ok(v):
                 x, y = xy(i, v)
                 seg.append(f"{x:.1f},{y:.1f}")

@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from .models import User, WebSession, utcnow
 from .security import same, token_hash
@@ -124,7 +125,7 @@ async def csrf_check(request: Request, db: Session = Depends(get_db)) -> None:
         return
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise HTTPException(status_code=403, detail="Cross-site request refused")
-    sent = request.headers.get("x-csrf-token")
+    sent: str | UploadFile | None = request.headers.get("x-csrf-token")
     if not sent:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):

@@ -42,6 +42,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import overload
 
 from ..errors import InputError
 
@@ -108,12 +109,14 @@ def value_set_problems(res: dict) -> list[str]:
         if key in vs["status"] and field in res and res[field] not in vs["status"][key]:
             problems.append(f"{key} {res[field]!r} is not one of {', '.join(vs['status'][key])}")
     for path, node in _walk(res):
-        if "system" in node and "code" in node and not {"value", "unit"} & node.keys():  # a Coding
-            if (node["system"], node["code"]) not in allowed:
-                problems.append(f"{path}: code {node['system']}|{node['code']} is not in our value sets")
-        if "value" in node and ("unit" in node or "code" in node) and isinstance(node.get("value"), (int, float)):
-            if node.get("system") != vs["ucum_system"] or node.get("code") not in vs["units"]:
-                problems.append(f"{path}: unit {node.get('system')}|{node.get('code')} is not a UCUM unit we emit")
+        is_coding = "system" in node and "code" in node and not {"value", "unit"} & node.keys()
+        if is_coding and (node["system"], node["code"]) not in allowed:
+            problems.append(f"{path}: code {node['system']}|{node['code']} is not in our value sets")
+        is_quantity = (
+            "value" in node and ("unit" in node or "code" in node) and isinstance(node.get("value"), (int, float))
+        )
+        if is_quantity and (node.get("system") != vs["ucum_system"] or node.get("code") not in vs["units"]):
+            problems.append(f"{path}: unit {node.get('system')}|{node.get('code')} is not a UCUM unit we emit")
     if rtype == "Observation":
         codings = (res.get("code") or {}).get("coding") or []
         for spec in vs["observations"].values():
@@ -154,6 +157,10 @@ def validate(res: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- building blocks
+@overload
+def _local(dt: datetime) -> str: ...
+@overload
+def _local(dt: None) -> None: ...
 def _local(dt: datetime | None) -> str | None:
     """A wall-clock time as logged, with the server's offset."""
     if dt is None:
@@ -573,7 +580,10 @@ class LabValue:
         )
 
     def __repr__(self) -> str:
-        return f"LabValue(entry={self.entry}, marker={self.marker!r}, value={self.value!r}, measured_on={self.measured_on!r})"
+        return (
+            f"LabValue(entry={self.entry}, marker={self.marker!r}, value={self.value!r}, "
+            f"measured_on={self.measured_on!r})"
+        )
 
 
 _LAB_STATUS = ("final", "amended", "corrected")

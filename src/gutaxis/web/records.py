@@ -128,9 +128,9 @@ def write_person_folder(
                 out.append(row)
         if out:
             with open(folder / "stress.csv", "w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=["timestamp", "rating", "practice", "minutes", *_PSS])
-                w.writeheader()
-                w.writerows(out)
+                dw = csv.DictWriter(fh, fieldnames=["timestamp", "rating", "practice", "minutes", *_PSS])
+                dw.writeheader()
+                dw.writerows(out)
             files["stress"], counts["stress"] = "stress.csv", len(out)
 
     if "symptoms" in allowed:
@@ -138,18 +138,18 @@ def write_person_folder(
             select(SymptomEntry).where(SymptomEntry.person_id == user.id).order_by(SymptomEntry.at, SymptomEntry.id)
         ).all()
         out = []
-        for s in sym:
-            rec: dict = {"timestamp": _ts(s.at)}
-            if s.symptom and s.rating is not None:
-                rec["symptom"], rec["rating"] = s.symptom, float(s.rating)
-            if s.bristol is not None:
-                rec["bristol"] = int(s.bristol)
+        for e in sym:
+            rec: dict = {"timestamp": _ts(e.at)}
+            if e.symptom and e.rating is not None:
+                rec["symptom"], rec["rating"] = e.symptom, float(e.rating)
+            if e.bristol is not None:
+                rec["bristol"] = int(e.bristol)
             if len(rec) == 1:
                 continue
-            if s.onset is not None:
-                rec["onset"] = _ts(s.onset)
-            if s.note:
-                rec["note"] = _one_line(s.note)
+            if e.onset is not None:
+                rec["onset"] = _ts(e.onset)
+            if e.note:
+                rec["note"] = _one_line(e.note)
             out.append(rec)
         if out:
             (folder / "symptoms.json").write_text(json.dumps(out, indent=1), encoding="utf-8")

@@ -80,7 +80,7 @@ def _foreign_items(settings, df: pd.DataFrame) -> dict[str, list[dict]]:
         db, matcher = food.tables(settings)
     except food.FoodDataMissing as exc:
         missing = "NOVA group and fermented flag need the food tables: " + str(exc)
-        out = {}
+        out: dict[str, list[dict]] = {}
         for r in df.to_dict("records"):
             out[r["source_row"]] = [
                 {
@@ -102,8 +102,8 @@ def _foreign_items(settings, df: pd.DataFrame) -> dict[str, list[dict]]:
                 }
             ]
         return out
-    out: dict[str, list[dict]] = {}
-    names = dict(zip(df["source_row"], df["food_name"]))
+    out = {}
+    names = dict(zip(df["source_row"], df["food_name"], strict=True))
     for row_id, grp in resolved.groupby("source_row", sort=False):
         items = food.items_from_resolved(grp)
         name = names.get(row_id)
@@ -143,7 +143,9 @@ def import_diary(db, job, settings, progress) -> dict:
             resolved = food.resolve(settings, df)
             items_of = {k: food.items_from_resolved(g) for k, g in resolved.groupby("source_row", sort=False)}
         except food.FoodDataMissing as exc:
-            items_of = {r: food.not_matched_items(t, str(exc)) for r, t in zip(df["source_row"], df["text"])}
+            items_of = {
+                r: food.not_matched_items(t, str(exc)) for r, t in zip(df["source_row"], df["text"], strict=True)
+            }
     nutrient_cols = [c for c in df.columns if c not in _NOT_NUTRIENTS]
     new = 0
     records = df.to_dict("records")
@@ -155,17 +157,18 @@ def import_diary(db, job, settings, progress) -> dict:
                 select(MealEntry.client_id).where(MealEntry.person_id == upload.person_id, MealEntry.client_id.in_(ids))
             )
         )
-        for cid, r in zip(ids, chunk):
+        for cid, r in zip(ids, chunk, strict=True):
             if cid in have:
                 continue
             if fmt in _FOREIGN:
-                nutrients = {c: _clean(r.get(c)) for c in nutrient_cols}
-                nutrients.update(
+                given = {c: _clean(r.get(c)) for c in nutrient_cols}
+                given.update(
                     food_name=_clean(r.get("food_name")),
                     amount_text=_clean(r.get("amount_text")),
                     grams=_clean(r.get("grams")),
                     time_assumed=bool(r.get("time_assumed")),
                 )
+                nutrients: dict | None = given
                 text = str(r.get("text") or r.get("food_name") or "")
             else:
                 nutrients = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
@@ -73,7 +74,9 @@ def login(
             429, "Too many failed logins: wait before trying again.", headers={"Retry-After": str(wait)}
         )
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
-    if not request.app.state.passwords.verify(user.password_hash if user else None, password):
+    # verify even an unknown account (the same time either way); it is False then
+    ok = request.app.state.passwords.verify(user.password_hash if user else None, password)
+    if user is None or not ok:
         wait = throttle.fail(db, email, ip, limit=s.login_limit, window_minutes=s.login_window_minutes)
         if wait:
             raise HTTPException(
@@ -158,7 +161,7 @@ def _session_user(request: Request, db: Session) -> tuple[WebSession, User]:
 def totp_setup_page(request: Request, db: Session = Depends(get_db)):
     """A new key to add to an authenticator app; it is stored only when a code made with it comes back
     (a GET changes nothing)."""
-    ws, user = _session_user(request, db)
+    _ws, user = _session_user(request, db)
     if user.totp_last_step:
         return RedirectResponse("/totp", status_code=303)
     return _setup_page(request, user, totp_new_secret())
@@ -178,7 +181,7 @@ def _setup_page(request: Request, user: User, secret: str, *, error: str | None 
 
 @router.get("/totp")
 def totp_page(request: Request, db: Session = Depends(get_db)):
-    ws, user = _session_user(request, db)
+    _ws, user = _session_user(request, db)
     if not user.totp_last_step:
         return RedirectResponse("/totp/setup", status_code=303)
     return render(request, "totp.html", {"title": "Two-step login"})
@@ -270,7 +273,9 @@ def update_profile(
 
     user = db.merge(user)
     try:  # the same validation as a person.json
-        p = Person(sex=sex or None, age=age or None, conditions=conditions, source="your profile")
+        # the form's text as given: Person parses and checks it as it does a person.json's values
+        raw: dict[str, Any] = {"sex": sex or None, "age": age or None, "conditions": conditions}
+        p = Person(**raw, source="your profile")
     except InputError as exc:
         return render(
             request,

@@ -10,6 +10,7 @@ import re
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from time import monotonic
 
@@ -248,7 +249,7 @@ def _diary_scores(request: Request, user: User, meals, symptoms, stress, days: l
     )
     sy = symptom_frame(symptoms) if symptoms else None
     dsy = daily_symptoms(sy) if sy is not None and len(sy) else None
-    series = {}
+    series: dict[str, Sequence[float | None]] = {}
     if dsy is not None:
         for c in dsy.columns:
             if c not in ("bristol_mean", "bristol_n"):
@@ -302,7 +303,7 @@ def diary_page(
         shared_notes,  # the dietitian's shared notes on a day of this week
     )
 
-    day_notes = {}
+    day_notes: dict[str, list[dict]] = {}
     for n in shared_notes(db, user.id):
         if n["target"].startswith("day:"):
             day_notes.setdefault(n["target"][4:], []).append(n)

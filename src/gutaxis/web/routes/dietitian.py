@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -242,7 +244,7 @@ def invite_page(request: Request, token: str, db: Session = Depends(get_db)):
     inv = _find_invitation(db, token)
     ws = current_session(request, db)
     viewer = db.get(User, ws.user_id) if ws is not None else None
-    if viewer is not None and (viewer.role == "person" or ws.totp_ok):
+    if ws is not None and viewer is not None and (viewer.role == "person" or ws.totp_ok):
         request.state.user = viewer
     state = _invitation_state(inv, utcnow())
     dietitian = db.get(User, inv.dietitian_id)
@@ -268,11 +270,12 @@ def accept_invitation(request: Request, token: str, user: User = Depends(person_
     """Single use, before it expires: binds a :class:`Consent` (person, dietitian, the invitation's scopes)."""
     inv = _find_invitation(db, token, user)
     now = utcnow()
-    won = db.execute(
+    claimed = db.execute(
         update(Invitation)
         .where(Invitation.id == inv.id, Invitation.used_at.is_(None), Invitation.expires_at > now)
         .values(used_at=now, person_id=user.id)
-    ).rowcount
+    )
+    won = cast(CursorResult, claimed).rowcount  # an UPDATE's result is a CursorResult
     if won != 1:  # (no rollback: it would expire the session row the error page reads its CSRF token from)
         state = _invitation_state(inv, now)
         raise HTTPException(
@@ -391,7 +394,7 @@ def my_audit(
     more = {u.id: u for u in db.scalars(select(User).where(User.id.in_({c.dietitian_id for c in consents.values()})))}
     rows = []
     for e in events:
-        a = actors.get(e.actor_id)
+        a = actors.get(e.actor_id) if e.actor_id is not None else None
         who = "You" if e.actor_id == user.id else f"{display_name(a)} ({a.role if a is not None else 'unknown'})"
         detail = e.record or ""
         m = re.match(r"consent:(\d+)\s*(.*)", detail)
@@ -514,7 +517,7 @@ def caseload(request: Request, user: User = Depends(dietitian_user), db: Session
 
 
 # --------------------------------------------------------------------------- client pages
-def _my_notes(db: Session, user: User, pid: int) -> list[Note]:
+def _my_notes(db: Session, user: User, pid: int) -> Sequence[Note]:
     return db.scalars(
         select(Note)
         .where(Note.person_id == pid, Note.author_id == user.id)
@@ -526,6 +529,8 @@ def _my_notes(db: Session, user: User, pid: int) -> list[Note]:
 def client_overview(request: Request, pid: int, user: User = Depends(dietitian_user), db: Session = Depends(get_db)):
     person = client_access(db, user, pid, resource="overview")
     c = active_consent(db, pid, user.id)
+    if c is None:  # revoked since client_access read it (it commits in between)
+        raise NotFound()
     sc = scope_list(c.scopes)
     return render(
         request,
@@ -587,8 +592,8 @@ def client_diary(
             latest.append(db.scalar(select(func.max(SymptomEntry.at)).where(SymptomEntry.person_id == pid)))
         if "stress" in extra:
             latest.append(db.scalar(select(func.max(StressEntry.at)).where(StressEntry.person_id == pid)))
-        latest = [x for x in latest if x is not None]
-        end_day = max(latest).date() if latest else utcnow().date()
+        found = [x for x in latest if x is not None]
+        end_day = max(found).date() if found else utcnow().date()
     start = datetime.combine(end_day - timedelta(days=days - 1), datetime.min.time())
     stop = datetime.combine(end_day + timedelta(days=1), datetime.min.time())
     by_day: dict[date, dict] = defaultdict(lambda: {"meals": [], "symptoms": [], "stress": [], "notes": []})
@@ -608,12 +613,12 @@ def client_diary(
         ):
             by_day[s.at.date()]["symptoms"].append(s)
     if "stress" in extra:
-        for s in db.scalars(
+        for st in db.scalars(
             select(StressEntry)
             .where(StressEntry.person_id == pid, StressEntry.at >= start, StressEntry.at < stop)
             .order_by(StressEntry.at)
         ):
-            by_day[s.at.date()]["stress"].append(s)
+            by_day[st.at.date()]["stress"].append(st)
     for n in _my_notes(db, user, pid):
         if n.target.startswith("day:"):
             d = _day(n.target[4:])

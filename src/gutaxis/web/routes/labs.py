@@ -9,6 +9,7 @@ when a plan is drafted, and the plan then shows it as the person's own baseline.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
@@ -77,7 +78,7 @@ def _page(
         .order_by(LabResult.measured_on.desc(), LabResult.id.desc())
     ).all()
     names = {u.id: display_name(u) for u in db.scalars(select(User).where(User.id.in_({r.entered_by for r in rows})))}
-    ctx = {
+    ctx: dict[str, Any] = {
         "title": "Lab results" if user.id == person.id else f"Lab results of {display_name(person)}",
         "rows": rows,
         "labels": LABELS,

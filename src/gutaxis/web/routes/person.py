@@ -9,6 +9,7 @@ shown comes from :mod:`gutaxis.lifestyle`; this module validates, stores and sha
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 import numpy as np
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -75,7 +76,11 @@ def _number(value: str, what: str, lo: float, hi: float, *, integer: bool = Fals
     return x, None
 
 
-def _owned(db: Session, model, user: User, row_id) -> object | None:
+#: the person's own rows that a page links to by id
+_Owned = TypeVar("_Owned", MealEntry, StressEntry, SymptomEntry)
+
+
+def _owned(db: Session, model: type[_Owned], user: User, row_id) -> _Owned | None:
     try:
         rid = int(row_id)
     except (TypeError, ValueError):

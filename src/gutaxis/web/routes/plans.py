@@ -19,10 +19,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Sequence
+from typing import cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from .. import jobs
@@ -169,7 +171,7 @@ def _label(pv: PlanVersion | None, vid) -> str:
     return f"plan v{pv.number}" if pv is not None else f"plan id {vid}"
 
 
-def _plan_jobs(db: Session, pid: int, limit: int = 5) -> list[Job]:
+def _plan_jobs(db: Session, pid: int, limit: int = 5) -> Sequence[Job]:
     return db.scalars(
         select(Job).where(Job.person_id == pid, Job.kind == "build_plan").order_by(Job.id.desc()).limit(limit)
     ).all()
@@ -335,11 +337,12 @@ def plan_sign(pid: int, vid: int, user: User = Depends(dietitian_user), db: Sess
         signed_at=signed_at,
     )
     digest = plan_hash(probe)
-    won = db.execute(
+    signed = db.execute(
         update(PlanVersion)
         .where(PlanVersion.id == pv.id, PlanVersion.status == "draft")
         .values(status="signed", signed_by=user.id, signer_name=probe.signer_name, signed_at=signed_at, sha256=digest)
-    ).rowcount
+    )
+    won = cast(CursorResult, signed).rowcount  # an UPDATE's result is a CursorResult
     if won != 1:
         raise HTTPException(409, "This version was signed meanwhile.")
     db.commit()
@@ -355,7 +358,7 @@ def _removed_since(content: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the person's plan
-def _signed(db: Session, pid: int) -> list[PlanVersion]:
+def _signed(db: Session, pid: int) -> Sequence[PlanVersion]:
     return db.scalars(
         select(PlanVersion)
         .where(PlanVersion.person_id == pid, PlanVersion.status == "signed")
@@ -363,7 +366,7 @@ def _signed(db: Session, pid: int) -> list[PlanVersion]:
     ).all()
 
 
-def _person_plan(request: Request, db: Session, user: User, pv: PlanVersion | None, versions: list[PlanVersion]):
+def _person_plan(request: Request, db: Session, user: User, pv: PlanVersion | None, versions: Sequence[PlanVersion]):
     notes = shared_notes(db, user.id)
     mine = (
         [n for n in notes if n["target"] in ("", f"plan:{pv.id}")]

@@ -113,7 +113,9 @@ def upload_profile(
     if done is not None:  # a retried submit: the file was stored the first time
         return RedirectResponse(f"/uploads/{done}", status_code=303)
     try:
-        name = check_filename(file.filename if file is not None else None)
+        if file is None:  # what check_filename says of a form without a file
+            raise UploadRefused("Choose a file to upload: the form arrived without a file name.")
+        name = check_filename(file.filename)
         path, size = save_capped(file.file, name, s)
         try:
             check_upload(name, path, s)
