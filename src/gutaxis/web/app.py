@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from typing import cast
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,7 +47,7 @@ PUBLIC_ROUTES = frozenset({"/", "/login", "/signup", "/logout", "/invite/{token}
 def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> FastAPI:
     """Build the app for ``settings`` (creating and migrating the database on first start)."""
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(cast(str, settings.database_url))  # Settings.__post_init__ always fills it
     if migrate_db:
         migrate(engine)
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
@@ -122,10 +123,11 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
+        route = request.scope.get("route")
         log.error(
             "unhandled error on %s %s: %s",
             request.method,
-            request.scope.get("route").path if request.scope.get("route") else "?",
+            route.path if route else "?",
             type(exc).__name__,
         )  # no values: they may be personal
         return PlainTextResponse(

@@ -22,8 +22,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import select, text
+from sqlalchemy import CursorResult, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import GutaxisError
@@ -89,13 +90,14 @@ def requeue_lapsed(db: Session, lapse: timedelta = HEARTBEAT_LAPSE) -> int:
         ),
         {**params, "gave_up": GAVE_UP.format(n=MAX_ATTEMPTS), "now": utcnow()},
     )
-    n = db.execute(
+    requeued = db.execute(
         text(
             f"UPDATE job SET status = 'queued', locked_by = NULL, "
             f"progress = 'waiting for the worker (the previous one stopped)' WHERE {stale} AND attempts < :max"
         ),
         params,
-    ).rowcount
+    )
+    n = cast(CursorResult, requeued).rowcount  # an UPDATE's result is a CursorResult
     if n:
         log.warning("re-queued %d job(s) whose worker stopped sending heartbeats", n)
     return n
