@@ -1,7 +1,22 @@
 """Row indices of the parameter vector (generated from data/axis_parameters.tsv; a test checks they agree)."""
 
 # fmt: off
-PARAM_NAMES = ('B_ref', 'L_ref', 'Pb_ref', 'Bc_ref', 'r_B', 'r_L', 'r_Pb', 'r_Bc', 'a_B_L', 'a_B_Bc', 'a_L_B', 'a_Pb_B', 'a_Pb_L', 'a_Pb_R', 'a_Bc_B', 'F_ref', 'FF_ref', 'UPF_ref', 'SUG_ref', 'SF_ref', 'S_ref', 'K_F', 'K_Rf', 'e_B_fib', 'e_Bc_fib', 'e_Pb_sf', 'e_Pb_sug', 'e_Pb_upf', 'i_L_ff', 'i_L_pro', 'pro_log50', 'R_ref', 'k_R', 'e_R_ff', 'K_FF', 'e_R_upf', 'bu_ref', 'w_bu', 'k_prop', 'IP_ref', 'k_IP', 'c_bu', 'g_IP_crh', 'g_IP_tnf', 'g_IP_diet', 'g_mc', 'c_chylo', 'LBP_ref', 'k_LBP', 'a_LBP', 'k_O', 'k_GR', 'hpa_kfb', 'hpa_r1', 'hpa_K', 's_gain', 'react', 'm_max', 'K_M', 'c_cyt', 'cort_ref', 'il6_b', 'tnf_b', 'il1b_b', 'il10_b', 'il17_b', 'K_LPS', 'E6_LPS', 'Et_LPS', 'E1_LPS', 'E10_LPS', 'E6_A', 'Et_A', 'E1_A', 'E6_17', 'G_gc', 'I_10', 'e_sns6', 'e_snst', 'e10_T', 'e10_O', 'Treg_ref', 'Th17_ref', 'k_T', 'k_17', 'e_T_scfa', 'e_T_L', 'i_T_6', 'e_17_6', 'e_17_Pb', 'i_17_T', 'alpha1', 'alpha2', 'alpha3', 'alpha4', 'gamma', 'alpha2_ra', 'alpha2_sle', 'k_A', 'beta_L', 'beta_17', 'beta_T', 'dmard_eff', 'k_CRP', 'crp_max', 'crp_K', 'crp_gain', 'das_c0', 'das_c1', 'sledai_c1', 'cv_il6', 'cv_tnf', 'cv_crp', 'cv_lps', 'cv_lm', 'cv_treg', 'cv_div', 'sd_das', 'dg_B', 'dg_L', 'dg_Pb', 'dg_Bc', 'k_crh_a', 'k_O_a', 'k_mc_a', 'k_mc_off_a', 'k_sns_a', 'k_lps_a', 'k_act_a', 'k_act2_a', 'k6_a', 'kt_a', 'k10_a', 'K_sys', 'E6_sys', 'Et_sys', 'E10_sys', 'S_lab', 'K_cyt_a', 'cv_acute', 'g_IP_res', 'asym_dn', 'E6_A_sle', 'il6_sle', 'alpha2_ms', 'ms_kon', 'ms_koff', 'ms_spill', 'ms_relapse',)
+PARAM_NAMES = (
+    'B_ref', 'L_ref', 'Pb_ref', 'Bc_ref', 'r_B', 'r_L', 'r_Pb', 'r_Bc', 'a_B_L', 'a_B_Bc', 'a_L_B', 'a_Pb_B', 'a_Pb_L',
+    'a_Pb_R', 'a_Bc_B', 'F_ref', 'FF_ref', 'UPF_ref', 'SUG_ref', 'SF_ref', 'S_ref', 'K_F', 'K_Rf', 'e_B_fib',
+    'e_Bc_fib', 'e_Pb_sf', 'e_Pb_sug', 'e_Pb_upf', 'i_L_ff', 'i_L_pro', 'pro_log50', 'R_ref', 'k_R', 'e_R_ff', 'K_FF',
+    'e_R_upf', 'bu_ref', 'w_bu', 'k_prop', 'IP_ref', 'k_IP', 'c_bu', 'g_IP_crh', 'g_IP_tnf', 'g_IP_diet', 'g_mc',
+    'c_chylo', 'LBP_ref', 'k_LBP', 'a_LBP', 'k_O', 'k_GR', 'hpa_kfb', 'hpa_r1', 'hpa_K', 's_gain', 'react', 'm_max',
+    'K_M', 'c_cyt', 'cort_ref', 'il6_b', 'tnf_b', 'il1b_b', 'il10_b', 'il17_b', 'K_LPS', 'E6_LPS', 'Et_LPS', 'E1_LPS',
+    'E10_LPS', 'E6_A', 'Et_A', 'E1_A', 'E6_17', 'G_gc', 'I_10', 'e_sns6', 'e_snst', 'e10_T', 'e10_O', 'Treg_ref',
+    'Th17_ref', 'k_T', 'k_17', 'e_T_scfa', 'e_T_L', 'i_T_6', 'e_17_6', 'e_17_Pb', 'i_17_T', 'alpha1', 'alpha2',
+    'alpha3', 'alpha4', 'gamma', 'alpha2_ra', 'alpha2_sle', 'k_A', 'beta_L', 'beta_17', 'beta_T', 'dmard_eff', 'k_CRP',
+    'crp_max', 'crp_K', 'crp_gain', 'das_c0', 'das_c1', 'sledai_c1', 'cv_il6', 'cv_tnf', 'cv_crp', 'cv_lps', 'cv_lm',
+    'cv_treg', 'cv_div', 'sd_das', 'dg_B', 'dg_L', 'dg_Pb', 'dg_Bc', 'k_crh_a', 'k_O_a', 'k_mc_a', 'k_mc_off_a',
+    'k_sns_a', 'k_lps_a', 'k_act_a', 'k_act2_a', 'k6_a', 'kt_a', 'k10_a', 'K_sys', 'E6_sys', 'Et_sys', 'E10_sys',
+    'S_lab', 'K_cyt_a', 'cv_acute', 'g_IP_res', 'asym_dn', 'E6_A_sle', 'il6_sle', 'alpha2_ms', 'ms_kon', 'ms_koff',
+    'ms_spill', 'ms_relapse',
+)
 P_B_ref = 0
 P_L_ref = 1
 P_Pb_ref = 2

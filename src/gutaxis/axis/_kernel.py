@@ -30,6 +30,7 @@ import numpy as np
 from . import equations as _eq
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_MARK = "_gutaxis_axis_locator"  # set on numba's caching module once our locators are in
 
 
 def _package_stamp() -> str:
@@ -48,7 +49,7 @@ def _register_locator() -> bool:
         from numba.core import caching
     except ImportError:  # pragma: no cover
         return False
-    if getattr(caching, "_gutaxis_axis_locator", False):
+    if getattr(caching, _MARK, False):
         return True
     stamp = _package_stamp()
     base_classes = [
@@ -70,7 +71,7 @@ def _register_locator() -> bool:
         _Loc.__name__ = "GutaxisAxis" + base.__name__
         made.append(_Loc)
     caching.CacheImpl._locator_classes[0:0] = made
-    caching._gutaxis_axis_locator = True
+    setattr(caching, _MARK, True)
     return bool(made)
 
 
@@ -147,7 +148,7 @@ def integrate(y0, P, base, mult, add, group, adh, n_sub, rec, out, scheme):  # p
                 b = base[i, j]
                 u[i] = b + adh[j] * (b * mult[d, i, g] + add[d, i, g] - b)
             day_terms(p, c, u, dd)
-            for s in range(n_sub):
+            for _sub in range(n_sub):
                 if scheme == 0:
                     rhs_core(y, p, c, dd, k1)
                     for i in range(n_state):

@@ -10,7 +10,7 @@ module is exactly at rest without a challenge.
 Equations (rates ``k*_a`` per hour; ``x0`` = day-scale value at the start)::
 
     s(t)   = react (1 - m_max M/(K_M+M)) (S + S_acute(t))                  effective stress load
-    dZ     = k_sns_a (s - Z),  dW = k_sns_a (Z - W)                       sympathetic drive and its transit (Z0 = W0 = s0)
+    dZ     = k_sns_a (s - Z),  dW = k_sns_a (Z - W)                       sympathetic drive, its transit (Z0 = W0 = s0)
     dLPSs  = -k_lps_a LPSs,  LPSs(0) = dose (ng/kg)                        intravenous endotoxin
     dA1    = k_act_a (LPSs/(K_sys + LPSs) - A1)                            monocyte activation (TNF)
     dA2    = k_act2_a (A1 - A2),  dA3 = k_act2_a (A2 - A3)                 secondary induction (IL-6, IL-10)
@@ -18,12 +18,13 @@ Equations (rates ``k*_a`` per hour; ``x0`` = day-scale value at the start)::
              h(x) = c_cyt K_cyt_a x/(K_cyt_a + x),  x = (IL6/il6_b - 1)^+
     dO     = k_O_a (CRH O0/crh0 - O)                                       cortisol
     dMC    = k (CRH - MC), k = k_mc_a if CRH > MC else k_mc_off_a           mast-cell activation (MC0 = crh0):
-                                                                           fast degranulation, slow fading of its barrier effect
+                                                                           fast degranulation, slow barrier recovery
     L/M    = IP (1 + g_mc (MC - 1)^+)                                      the day model's mast-cell path
     sup    = (1+G_gc O0)/(1+G_gc O) (1 + I_10 IL10_0/il10_b)/(1 + I_10 IL10/il10_b)
     dTNF   = kt_a (tnf0 (1+e_snst Z)/(1+e_snst Z0) (1 + Et_sys A1) sup - TNF)
     dIL6   = k6_a (il60 (1+e_sns6 W)/(1+e_sns6 W0) (1 + E6_sys A3) sup - IL6)
-    dIL10  = k10_a (il100 (1 + e10_O (O - O0)/B10) (1 + E10_sys A3) - IL10),  B10 = 1 + e10_T Treg/Treg_ref + E10_LPS l + e10_O O0
+    dIL10  = k10_a (il100 (1 + e10_O (O - O0)/B10) (1 + E10_sys A3) - IL10)
+             B10 = 1 + e10_T Treg/Treg_ref + E10_LPS l + e10_O O0
     dCRP   = k_CRP/24 (crp_gain crp_max IL6/(crp_K + IL6) - CRP)
 
 The stress gains (``s_gain``, ``e_sns6``, ``e_snst``, ``g_mc``), the feedback gains (``G_gc``,
@@ -123,7 +124,7 @@ def simulate_acute(
     if lps_dose < 0 or hours <= 0:
         raise InputError("lps_dose must be >= 0 and hours > 0")
     episodes = [(float(a), float(b), float(s)) for a, b, s in stress]
-    f = dict(zip(eq.FAST_NAMES, eq.fast(Y, P, U)))
+    f = dict(zip(eq.FAST_NAMES, eq.fast(Y, P, U), strict=True))
     n = P.shape[1]
     g = lambda k: _p(P, k)  # noqa: E731
     O0 = Y[eq.S_O]
@@ -170,9 +171,9 @@ def simulate_acute(
     )
 
     def rhs(t, y):
-        Z, W, L, A1, A2, A3, CRH, O, MC, TNF, IL6, IL10, CRP = y
+        Z, W, L, A1, A2, A3, CRH, cort, MC, TNF, IL6, IL10, CRP = y
         s = load(t)
-        sup = sup_den0 / ((1.0 + g("G_gc") * O) * (1.0 + g("I_10") * IL10 / g("il10_b")))
+        sup = sup_den0 / ((1.0 + g("G_gc") * cort) * (1.0 + g("I_10") * IL10 / g("il10_b")))
         crh_t = (
             crh0
             * (1.0 + g("s_gain") * s)
@@ -180,7 +181,7 @@ def simulate_acute(
             * (1.0 + h_cyt(IL6))
             / (1.0 + h0)
             * (1.0 + g("hpa_kfb") * GR * O0)
-            / (1.0 + g("hpa_kfb") * GR * O)
+            / (1.0 + g("hpa_kfb") * GR * cort)
         )
         return np.vstack(
             [
@@ -191,20 +192,20 @@ def simulate_acute(
                 g("k_act2_a") * (A1 - A2),
                 g("k_act2_a") * (A2 - A3),
                 g("k_crh_a") * (crh_t - CRH),
-                g("k_O_a") * (CRH * O0 / crh0 - O),
+                g("k_O_a") * (CRH * O0 / crh0 - cort),
                 np.where(CRH > MC, g("k_mc_a"), g("k_mc_off_a")) * (CRH - MC),
                 g("kt_a")
                 * (tnf0 * (1.0 + g("e_snst") * Z) / (1.0 + g("e_snst") * s0) * (1.0 + g("Et_sys") * A1) * sup - TNF),
                 g("k6_a")
                 * (il60 * (1.0 + g("e_sns6") * W) / (1.0 + g("e_sns6") * s0) * (1.0 + g("E6_sys") * A3) * sup - IL6),
-                g("k10_a") * (il100 * (1.0 + g("e10_O") * (O - O0) / b10) * (1.0 + g("E10_sys") * A3) - IL10),
+                g("k10_a") * (il100 * (1.0 + g("e10_O") * (cort - O0) / b10) * (1.0 + g("E10_sys") * A3) - IL10),
                 g("k_CRP") / 24.0 * (g("crp_gain") * g("crp_max") * IL6 / (g("crp_K") + IL6) - CRP),
             ]
         )
 
     h = dt_min / 60.0
-    n_steps = int(round(hours / h))
-    every = max(1, int(round(record_min / dt_min)))
+    n_steps = round(float(hours / h))
+    every = max(1, round(float(record_min / dt_min)))
     rec = [y.copy()]
     times = [0.0]
     t = 0.0
@@ -219,15 +220,15 @@ def simulate_acute(
             rec.append(y.copy())
             times.append(t)
     R = np.stack(rec)
-    Z, W, L, A1, A2, A3, CRH, O, MC, TNF, IL6, IL10, CRP = (R[:, i] for i in range(13))
+    Z, _W, L, _A1, _A2, _A3, CRH, cort, MC, TNF, IL6, IL10, CRP = (R[:, i] for i in range(13))
     lm = Y[eq.S_IP][None] * (1.0 + g("g_mc")[None] * np.maximum(MC - 1.0, 0.0))
     values = {
         "il6": IL6,
         "tnf": TNF,
         "il10": IL10,
         "CRP": CRP,
-        "cortisol": O * g("cort_ref")[None],
-        "O": O,
+        "cortisol": cort * g("cort_ref")[None],
+        "O": cort,
         "crh": CRH,
         "lm": lm,
         "lps_sys": L,

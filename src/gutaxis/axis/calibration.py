@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,7 @@ def trial_T4(n_rep: int = 200, seed: int = 4) -> dict:
     days = 4
     res = run_arms(pop, {"march": Schedule.baseline(days).set(stress=1.0)}, record=[0, days])
     rng = np.random.default_rng(seed)
-    ch, idx = _single_arm_changes(res, "march", ["lm", "il6"], days, 73, n_rep, rng, relative=True)
+    ch, _idx = _single_arm_changes(res, "march", ["lm", "il6"], days, 73, n_rep, rng, relative=True)
     dil6, _ = ch["il6"], None
     corr = np.array([np.corrcoef(ch["lm"][k], dil6[k])[0, 1] for k in range(n_rep)])
     return {"lm_pct": ch["lm"].mean(axis=1), "il6_pct": dil6.mean(axis=1), "corr_dlm_dil6": corr}
@@ -222,7 +223,7 @@ def trial_T5(n_rep: int = 200, seed: int = 5) -> dict:
     pop = population("healthy")
     P, Y, U = pop.params, pop.states, pop.inputs
     st = lab_stressor(P, duration_h=1.0)
-    kw = dict(hours=2.5, record_min=5.0)
+    kw: dict[str, Any] = {"hours": 2.5, "record_min": 5.0}
     ctl = simulate_acute(P, Y, U, **kw)
     spe = simulate_acute(P, Y, U, stress=st, **kw)
     # blocked mast cells (DSCG) and no stress reactivity, each against its own unstressed control
@@ -296,7 +297,7 @@ def trial_T12_ms(n_rep: int = 200, seed: int = 12, n: int = 100, years: int = 2)
     from .population import relapses
 
     pop = population("ms")
-    days = int(round(365.25 * years))
+    days = round(float(365.25 * years))
     tr = run_arms(pop, {"fu": Schedule.baseline(days)}, record="daily").arms["fu"]
     thr = float(np.median(pop.params[eq.PARAM_NAMES.index("ms_relapse")]))
     arr, _ = relapses(tr.days, tr.state("p"), thr)

@@ -16,6 +16,7 @@ so that every step lies within one day. Two fixed-step schemes:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -61,6 +62,8 @@ class Trajectory:
         """``(N_INPUTS, n_patients)`` inputs in force at recorded time index ``i``."""
         if self._inputs is not None:
             return self._inputs[i]
+        if self._plan is None:
+            raise ValueError("Trajectory has neither inputs nor the plan to rebuild them")
         base, mult, add, group, adh = self._plan
         if self.days[i] == 0:
             return base.copy()
@@ -100,7 +103,7 @@ def fast_quantities(states: np.ndarray, params: np.ndarray, inputs: np.ndarray) 
     u = np.moveaxis(inputs, -2, 0)
     p = params.reshape((N_PARAMS,) + (1,) * (y.ndim - 2) + (params.shape[-1],))
     vals = eq.fast(y, p, u)
-    out = {n: np.asarray(v) for n, v in zip(FAST_NAMES, vals)}
+    out = {n: np.asarray(v) for n, v in zip(FAST_NAMES, vals, strict=True)}
     pt = eq.PARAM_NAMES
     out["cortisol"] = y[eq.S_O] * p[pt.index("cort_ref")]
     pinf = y[eq.S_P]
@@ -212,7 +215,7 @@ def simulate(
         if rec.size == 0 or rec.min() < 0 or rec.max() > n_days:
             raise InputError(f"record days must lie in 0-{n_days}")
     rec = rec.astype(np.int64)
-    n_sub = int(round(1.0 / dt))
+    n_sub = round(float(1.0 / dt))
     if method not in ("scipy", "jax") and (n_sub < 1 or abs(n_sub * dt - 1.0) > 1e-12):
         raise InputError(f"dt={dt} must divide one day (e.g. 0.5, 0.25, 0.1)")
     if scheme not in _SCHEMES:
@@ -309,7 +312,7 @@ def _integrate_numpy(y0, P, base, mult, add, group, adh, n_sub, rec, scheme):
             eq.rhs_core(y, P, c, dd, k1)
             eq.stage_rates(y, P, c, dd, k1, lam)
             gc = _etd_coefficients_np(lam[g_rows], h)
-            for cf, gv in zip(coef, gc):
+            for cf, gv in zip(coef, gc, strict=True):
                 cf[g_rows] = gv
             E, E2, Q, f1, f2, f3 = coef
             n1 = k1 + lam * y
@@ -343,7 +346,7 @@ def _scipy(y0, P, base, mult, add, group, adh, rec, rtol, atol):
         change = np.flatnonzero(np.any(np.diff(U, axis=0) != 0, axis=1)) + 1
         edges = np.concatenate([[0], change, [n_days]])
         y = y0[:, j].copy()
-        for a, b in zip(edges[:-1], edges[1:]):
+        for a, b in pairwise(edges):
             u = U[a]
             t_eval = rec[(rec >= a) & (rec <= b)].astype(float)
 
@@ -353,8 +356,8 @@ def _scipy(y0, P, base, mult, add, group, adh, rec, rtol, atol):
             sol = solve_ivp(f, (a, b), y, method="LSODA", t_eval=t_eval, rtol=rtol, atol=atol)
             if not sol.success:  # pragma: no cover
                 raise RuntimeError(f"solve_ivp failed for patient {j}: {sol.message}")
-            for t, col in zip(sol.t, sol.y.T):
-                out[np.searchsorted(rec, int(round(t))), :, j] = col
+            for t, col in zip(sol.t, sol.y.T, strict=True):
+                out[np.searchsorted(rec, round(float(t))), :, j] = col
             y = (
                 sol.y[:, -1]
                 if sol.t.size and sol.t[-1] == b

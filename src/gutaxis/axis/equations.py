@@ -36,10 +36,11 @@ Diversity: ``dR/dt = k_R (R_ref (1 + e_R_ff (ff - ff_ref) - e_R_upf (UPF/UPF_ref
 ``ff = FF/(K_FF+FF)``.
 
 Permeability (structural, slow): ``dIP/dt = k_IP (IP_ref h(Bu) X - IP)``, ``h(Bu) = (1+c_bu)/(1+c_bu Bu/bu_ref)``,
-``X = (1 + g_IP_crh (CRH-1)^+ + g_IP_tnf (TNF/tnf_b-1)^+) (1 + g_IP_diet (UPF/UPF_ref-1))^+ (1 + g_IP_res (rho - 1)^+)``,
-``rho = F (1-kappa) / (F_ref (1-kappa_ref))``, ``kappa = R/(R+K_Rf)``: fiber beyond the reference load that the community
-lacks the capacity to ferment (low diversity) stresses the barrier, so that fiber's net effect on inflammation depends on
-fermentation capacity (Wastyk 2021: no average fall of IL-6 on high fiber; response set by baseline diversity).
+``X = (1 + g_IP_crh (CRH-1)^+ + g_IP_tnf (TNF/tnf_b-1)^+) (1 + g_IP_diet (UPF/UPF_ref-1))^+ (1 + g_IP_res (rho-1)^+)``,
+``rho = F (1-kappa) / (F_ref (1-kappa_ref))``, ``kappa = R/(R+K_Rf)``: fiber beyond the reference load that the
+community lacks the capacity to ferment (low diversity) stresses the barrier, so that fiber's net effect on inflammation
+depends on fermentation capacity (Wastyk 2021: no average fall of IL-6 on high fiber; response set by baseline
+diversity).
 Diet deviations *below* the reference act with weight ``asym_dn`` on pathobiont growth and chylomicron LPS
 transport (a prudent diet lowers endotoxin less than a Western diet raises it, Pendyala 2012).
 The *measured* L/M adds the fast mast-cell path (Vanuytsel 2014): ``LM = IP (1 + g_mc (CRH-1)^+)``.
@@ -92,8 +93,128 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._indices import *  # noqa: F403  (P_<name> row indices, PARAM_NAMES, N_PARAMS)
-from ._indices import N_PARAMS, PARAM_NAMES
+from ._indices import (
+    N_PARAMS,
+    P_E1_A,
+    P_E1_LPS,
+    P_E6_17,
+    P_E6_A,
+    P_E6_LPS,
+    P_E10_LPS,
+    P_I_10,
+    P_K_F,
+    P_K_FF,
+    P_K_LPS,
+    P_K_M,
+    PARAM_NAMES,
+    P_a_B_Bc,
+    P_a_B_L,
+    P_a_Bc_B,
+    P_a_L_B,
+    P_a_LBP,
+    P_a_Pb_B,
+    P_a_Pb_L,
+    P_a_Pb_R,
+    P_alpha1,
+    P_alpha2,
+    P_alpha2_ms,
+    P_alpha2_ra,
+    P_alpha2_sle,
+    P_alpha3,
+    P_alpha4,
+    P_asym_dn,
+    P_B_ref,
+    P_Bc_ref,
+    P_beta_17,
+    P_beta_L,
+    P_beta_T,
+    P_bu_ref,
+    P_c_bu,
+    P_c_chylo,
+    P_c_cyt,
+    P_crp_gain,
+    P_crp_K,
+    P_crp_max,
+    P_dg_B,
+    P_dg_Bc,
+    P_dg_L,
+    P_dg_Pb,
+    P_dmard_eff,
+    P_E6_A_sle,
+    P_e10_O,
+    P_e10_T,
+    P_e_17_6,
+    P_e_17_Pb,
+    P_e_B_fib,
+    P_e_Bc_fib,
+    P_e_Pb_sf,
+    P_e_Pb_sug,
+    P_e_Pb_upf,
+    P_e_R_ff,
+    P_e_R_upf,
+    P_e_sns6,
+    P_e_snst,
+    P_e_T_L,
+    P_e_T_scfa,
+    P_Et_A,
+    P_Et_LPS,
+    P_F_ref,
+    P_FF_ref,
+    P_G_gc,
+    P_g_IP_crh,
+    P_g_IP_diet,
+    P_g_IP_res,
+    P_g_IP_tnf,
+    P_g_mc,
+    P_gamma,
+    P_hpa_K,
+    P_hpa_kfb,
+    P_hpa_r1,
+    P_i_17_T,
+    P_i_L_ff,
+    P_i_L_pro,
+    P_i_T_6,
+    P_il1b_b,
+    P_il6_b,
+    P_il6_sle,
+    P_il10_b,
+    P_il17_b,
+    P_IP_ref,
+    P_k_17,
+    P_k_A,
+    P_k_CRP,
+    P_k_GR,
+    P_k_IP,
+    P_k_LBP,
+    P_k_O,
+    P_k_prop,
+    P_k_R,
+    P_K_Rf,
+    P_k_T,
+    P_L_ref,
+    P_LBP_ref,
+    P_m_max,
+    P_ms_koff,
+    P_ms_kon,
+    P_ms_spill,
+    P_Pb_ref,
+    P_pro_log50,
+    P_r_B,
+    P_r_Bc,
+    P_r_L,
+    P_r_Pb,
+    P_R_ref,
+    P_react,
+    P_s_gain,
+    P_S_ref,
+    P_SF_ref,
+    P_SUG_ref,
+    P_Th17_ref,
+    P_tnf_b,
+    P_Treg_ref,
+    P_UPF_ref,
+    P_w_bu,
+)
 
 __all__ = [
     "FAST_NAMES",
@@ -375,15 +496,15 @@ def fast(y, p, u):
     (1 at reference), CRH drive (1 at reference), measured L/M ratio, LPS fold-change, IL-10,
     IL-6, TNF, IL-1b, IL-17 (pg/mL), effective stress load.
     """
-    c = derived(p, np.empty((N_DERIVED,) + np.shape(p[0])))
-    d = day_terms(p, c, u, np.empty((N_DAY,) + _aux_shape(p, u)))
+    c = derived(p, np.empty((N_DERIVED, *np.shape(p[0]))))
+    d = day_terms(p, c, u, np.empty((N_DAY, *_aux_shape(p, u))))
     return fast_core(y, p, c, d)
 
 
 def rhs(y, p, u, dy):
     """Write dy/dt (per day) of the slow states into ``dy``; see the module docstring."""
-    c = derived(p, np.empty((N_DERIVED,) + np.shape(p[0])))
-    d = day_terms(p, c, u, np.empty((N_DAY,) + _aux_shape(p, u)))
+    c = derived(p, np.empty((N_DERIVED, *np.shape(p[0]))))
+    d = day_terms(p, c, u, np.empty((N_DAY, *_aux_shape(p, u))))
     return rhs_core(y, p, c, d, dy)
 
 
@@ -396,7 +517,7 @@ def fast_core(y, p, c, d):
     IP = y[S_IP]
     Treg = y[S_TREG]
     Th17 = y[S_TH17]
-    O = y[S_O]
+    cort = y[S_O]
     GR = y[S_GR]
     pp = y[S_P] * d[D_spill]  # tissue inflammation as seen by blood cytokines
 
@@ -411,14 +532,14 @@ def fast_core(y, p, c, d):
     K = p[P_K_LPS]
     l_struct = lps_pre * IP * c[C_iIP]
     ls = l_struct / (K + l_struct)
-    base10 = 1.0 + p[P_e10_T] * Treg * c[C_iTreg] + p[P_e10_O] * O
-    gcs = c[C_supnum] / (1.0 + p[P_G_gc] * O)
+    base10 = 1.0 + p[P_e10_T] * Treg * c[C_iTreg] + p[P_e10_O] * cort
+    gcs = c[C_supnum] / (1.0 + p[P_G_gc] * cort)
     sup_s = gcs / (1.0 + p[P_I_10] * (base10 + p[P_E10_LPS] * ls) * c[C_den10])
     infl6 = (1.0 + d[D_e6a] * pp) / (1.0 + d[D_e6a] * P_HEALTHY) * (1.0 + p[P_E6_17] * Th17 * c[C_iTh17]) * c[C_ninfl6]
     il6r_s = (1.0 + p[P_E6_LPS] * ls) * c[C_n6] * infl6 * sup_s * d[D_sns6] + d[D_il6sle] * c[C_iil6] * sup_s
     drive = d[D_drive] * (1.0 + p[P_c_cyt] * _pos(il6r_s - 1.0))
     kfb = p[P_hpa_kfb]
-    crh = drive * c[C_kfb1] / (1.0 + kfb * GR * O)
+    crh = drive * c[C_kfb1] / (1.0 + kfb * GR * cort)
 
     # measured permeability and LPS with the fast mast-cell path
     lm = IP * (1.0 + p[P_g_mc] * _pos(crh - 1.0))
@@ -438,7 +559,7 @@ def fast_core(y, p, c, d):
 
 def rhs_core(y, p, c, d, dy):
     """:func:`rhs` given the derived constants ``c`` and day terms ``d``."""
-    bu, scfa, crh, lm, lps, il10, il6, tnf, il1b, il17, s_eff = fast_core(y, p, c, d)
+    bu, scfa, crh, _lm, lps, _il10, il6, tnf, _il1b, _il17, _s_eff = fast_core(y, p, c, d)
     B = y[S_B]
     L = y[S_L]
     Pb = y[S_PB]
@@ -448,7 +569,7 @@ def rhs_core(y, p, c, d, dy):
     LBP = y[S_LBP]
     Treg = y[S_TREG]
     Th17 = y[S_TH17]
-    O = y[S_O]
+    cort = y[S_O]
     GR = y[S_GR]
     pp = y[S_P]
     aa = y[S_A]
@@ -481,8 +602,8 @@ def rhs_core(y, p, c, d, dy):
     th_ind = 1.0 + p[P_e_17_6] * il6r + p[P_e_17_Pb] * pb
     dy[S_TH17] = p[P_k_17] * (c[C_th17] * th_ind / (1.0 + p[P_i_17_T] * Treg * c[C_iTreg]) - Th17)
 
-    dy[S_O] = p[P_k_O] * (crh - O)
-    X = GR * O
+    dy[S_O] = p[P_k_O] * (crh - cort)
+    X = GR * cort
     X2 = X * X
     Xn = X2 * X2
     dy[S_GR] = p[P_k_GR] * (c[C_r0] + p[P_hpa_r1] * Xn / (c[C_Kn] + Xn) - GR)
@@ -541,11 +662,11 @@ def stage_rates(y, p, c, d, f, lam):
     aa = y[S_A]
     q = 1.0 + pp * pp
     lam[S_P] = _pos(p[P_k_A] * (p[P_gamma] - d[D_a2] * 2.0 * pp / (q * q * (1.0 + aa * aa))))
-    O = y[S_O]
-    X = y[S_GR] * O
+    cort = y[S_O]
+    X = y[S_GR] * cort
     X3 = X * X * X
     den = c[C_Kn] + X3 * X
-    lam[S_GR] = _pos(p[P_k_GR] * (1.0 - p[P_hpa_r1] * 4.0 * c[C_Kn] * X3 * O / (den * den)))
+    lam[S_GR] = _pos(p[P_k_GR] * (1.0 - p[P_hpa_r1] * 4.0 * c[C_Kn] * X3 * cort / (den * den)))
     return lam
 
 

@@ -173,7 +173,9 @@ def _guild_lookup() -> dict:
     from ..taxonomy import lactobacillus_group
 
     tab = guild_table()
-    lookup = {(r, str(n).lower()): g for r, n, g in zip(tab["rank"], tab["name"], tab["guild"]) if r != "default"}
+    lookup = {
+        (r, str(n).lower()): g for r, n, g in zip(tab["rank"], tab["name"], tab["guild"], strict=True) if r != "default"
+    }
     for genus in lactobacillus_group():
         lookup.setdefault(("genus", genus.lower()), "L")
     return lookup
@@ -233,7 +235,7 @@ def _lineage_frame(data) -> pd.DataFrame:
         ):
             ranks.iat[i, ranks.columns.get_loc("genus")] = first
     status = []
-    for (_, row), raw in zip(ranks.iterrows(), names):
+    for (_, row), raw in zip(ranks.iterrows(), names, strict=True):
         named = [row[r] for r in _RANKS if row[r] is not None]
         if row["kingdom"] in _NON_BACTERIAL_KINGDOMS or any(_VIRAL.search(s) for s in [*named, row["name"]] if s):
             status.append("non-bacterial")
@@ -250,7 +252,7 @@ def _lineage_frame(data) -> pd.DataFrame:
     return ranks
 
 
-def _match_guild(row, lookup: dict) -> tuple:
+def _match_guild(row, lookup: dict) -> tuple[str, str, str] | None:
     """``(guild, matched rank, matched name)`` of one feature of :func:`_lineage_frame`, finest rank
     first; a plain name of unknown rank (``Faecalibacterium``, ``Enterobacteriaceae``) is looked up at
     every rank; None when nothing matches (the default guild)."""
@@ -333,7 +335,7 @@ def profile_guilds(profile, sample: str | None = None) -> pd.DataFrame:
     lookup = _guild_lookup()
     default = tab.loc[tab["rank"] == "default", "guild"]
     default = default.iloc[0] if len(default) else "Bc"
-    assign = []
+    assign: list[tuple[str | None, str, str]] = []  # (guild, matched rank, matched name)
     for _, row in ranks.iterrows():
         if row["status"] != "classified":
             assign.append((None, row["status"], row["name"]))
@@ -531,7 +533,7 @@ def _fit_guilds(P: np.ndarray, U: np.ndarray, guilds: np.ndarray, diversity: flo
     for d in _DG:
         P[eq.PARAM_NAMES.index(d)] = 0.0
     dy = eq.rhs(y, P, U, np.empty_like(y))
-    for s, r, d in zip(_GUILD_STATES, _GROWTH, _DG):
+    for s, r, d in zip(_GUILD_STATES, _GROWTH, _DG, strict=True):
         P[eq.PARAM_NAMES.index(d)] = -dy[s] / (P[eq.PARAM_NAMES.index(r)] * y[s])
     assert P.shape[1] == n
     return y

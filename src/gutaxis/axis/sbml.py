@@ -111,7 +111,7 @@ def _trace():
     global _REG
     _REG = []
     try:
-        return _trace_inner() + (list(_REG),)
+        return (*_trace_inner(), list(_REG))
     finally:
         _REG = None
 
@@ -202,7 +202,7 @@ def to_sbml(
             raise RuntimeError(f"libsbml could not parse {formula[:200]}: {libsbml.getLastParseL3Error()}")
         return ast
 
-    for n, v in zip(eq.PARAM_NAMES, p):
+    for n, v in zip(eq.PARAM_NAMES, p, strict=True):
         param(f"p_{n}", v, True)
     changes = [] if days is None else [k for k in range(1, days.shape[0]) if np.any(days[k] != days[k - 1])]
     first = u0 if days is None else days[0]
@@ -223,29 +223,30 @@ def to_sbml(
         r = m.createAssignmentRule()
         r.setVariable(f"d_{k}")
         r.setMath(math(expr.s))
-    for n, v, expr in zip(eq.STATE_NAMES, y, dy):
+    for n, v, expr in zip(eq.STATE_NAMES, y, dy, strict=True):
         param(f"x_{n}", v, False)
         r = m.createRateRule()
         r.setVariable(f"x_{n}")
         r.setMath(math(expr.s))
-    for n, expr in zip(eq.FAST_NAMES, fq):
+    for n, expr in zip(eq.FAST_NAMES, fq, strict=True):
         param(f"f_{n}", 0.0, False)
         r = m.createAssignmentRule()
         r.setVariable(f"f_{n}")
         r.setMath(math(expr.s if isinstance(expr, _Sym) else repr(float(expr))))
-    for k in changes:
-        ev = m.createEvent()
-        ev.setId(f"day_{k}")
-        ev.setUseValuesFromTriggerTime(True)
-        tr = ev.createTrigger()
-        tr.setInitialValue(False)
-        tr.setPersistent(True)
-        tr.setMath(math(f"time >= {float(k)!r}"))
-        for i, n in enumerate(eq.INPUT_NAMES):
-            if days[k, i] != days[k - 1, i]:
-                a = ev.createEventAssignment()
-                a.setVariable(f"u_{n}")
-                a.setMath(math(repr(float(days[k, i]))))
+    if days is not None:  # no schedule, no changes
+        for k in changes:
+            ev = m.createEvent()
+            ev.setId(f"day_{k}")
+            ev.setUseValuesFromTriggerTime(True)
+            tr = ev.createTrigger()
+            tr.setInitialValue(False)
+            tr.setPersistent(True)
+            tr.setMath(math(f"time >= {float(k)!r}"))
+            for i, n in enumerate(eq.INPUT_NAMES):
+                if days[k, i] != days[k - 1, i]:
+                    a = ev.createEventAssignment()
+                    a.setVariable(f"u_{n}")
+                    a.setMath(math(repr(float(days[k, i]))))
     errors = doc.checkInternalConsistency()
     if errors:  # pragma: no cover
         raise RuntimeError(doc.getErrorLog().toString())

@@ -60,8 +60,9 @@ Before it starts, :func:`run_scenario` estimates the work (:meth:`Scenario.work_
 365`` patient-days to build the population plus ``patients x arms x duration_days``, the random draws of
 the replicate trials, and the memory of the trajectories and replicate trials) and refuses above
 :data:`MAX_PATIENT_DAYS` (5e7 patient-days, ~2.5 min) or :data:`MAX_MEMORY_BYTES` (4 GiB) unless the
-scenario says ``allow_large: true`` (or ``with_overrides(allow_large=True)``). Random draws (adherence, trial sampling, measurement noise) come from
-streams of their own arm and endpoint, so the order of the arms does not change any number.
+scenario says ``allow_large: true`` (or ``with_overrides(allow_large=True)``). Random draws (adherence, trial
+sampling, measurement noise) come from streams of their own arm and endpoint, so the order of the arms does not
+change any number.
 
 Settings can be overridden without editing the file (:meth:`Scenario.with_overrides`, used by the
 ``--replicates``, ``--n-candidates`` and ``--seed`` options of ``gutaxis simulate``). The provenance of a
@@ -88,6 +89,7 @@ import platform
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -334,7 +336,7 @@ class Scenario:
         :func:`run_scenario` refuses a scenario whose ``work`` exceeds :data:`MAX_PATIENT_DAYS` or whose
         ``memory_bytes`` exceed :data:`MAX_MEMORY_BYTES` unless it says ``allow_large: true``."""
         build = n_patients is None
-        n = self.n_candidates if build else int(n_patients)
+        n = self.n_candidates if n_patients is None else int(n_patients)
         na = len(self.arms)
         relax = n * _RELAX_DAYS if build else 0
         trial = n * na * self.days * (0.5 / self.dt)
@@ -352,10 +354,10 @@ class Scenario:
         days = relax + trial
         seconds = days / PATIENT_DAYS_PER_SECOND + draws / TRIAL_DRAWS_PER_SECOND
         return {
-            "patient_days": int(round(days)),
+            "patient_days": round(float(days)),
             "trial_draws": int(draws),
             "seconds": seconds,
-            "work": int(round(seconds * PATIENT_DAYS_PER_SECOND)),
+            "work": round(float(seconds * PATIENT_DAYS_PER_SECOND)),
             "memory_bytes": int(memory),
             "patients": n,
             "arms": na,
@@ -372,8 +374,8 @@ class Scenario:
         read = self._as_read()
         names = list(self.overrides)
         if read is not None:
-            names += [k for k in list(_SETTINGS) + ["arms", "endpoints"] if getattr(read, k) != getattr(self, k)]
-        order = list(_SETTINGS) + ["arms", "endpoints"]
+            names += [k for k in [*_SETTINGS, "arms", "endpoints"] if getattr(read, k) != getattr(self, k)]
+        order = [*_SETTINGS, "arms", "endpoints"]
         full = self.to_dict() if {"arms", "endpoints"} & set(names) else {}
         return {
             k: full[k] if k in ("arms", "endpoints") else _plain(getattr(self, k))
@@ -713,7 +715,8 @@ def load_scenario(source) -> Scenario:
             raise _err(
                 "endpoints is empty",
                 where,
-                hint=f"name at least one output, or leave the key out for the defaults ({', '.join(_DEFAULT_ENDPOINTS)})",
+                hint="name at least one output, or leave the key out for the defaults "
+                f"({', '.join(_DEFAULT_ENDPOINTS)})",
             )
     else:
         eps = list(_DEFAULT_ENDPOINTS)
@@ -804,7 +807,10 @@ def _check_level(
             f"possible range {allowed} (their usual {iv.input}: {usual})"
         )
     if a < b:
-        hint = f"a shift of {iv.input} must lie within {_signed(a)} to {_signed(b)}{unit} here; or use set: for a fixed level"
+        hint = (
+            f"a shift of {iv.input} must lie within {_signed(a)} to {_signed(b)}{unit} here; "
+            "or use set: for a fixed level"
+        )
     else:
         hint = (
             f"usual levels already reach both ends of the range, so no shift is possible; use set: for a fixed "
@@ -853,7 +859,7 @@ class ScenarioResult:
     def trajectory_frame(self) -> pd.DataFrame:
         """Tidy table: arm, patient, day, one column per output."""
         arms = list(self.scenario.arms)
-        na, n, nd = next(iter(self.values.values())).shape
+        _na, n, _nd = next(iter(self.values.values())).shape
         idx = pd.MultiIndex.from_product([arms, range(n), self.days], names=["arm", "patient", "day"])
         return pd.DataFrame({k: v.reshape(-1) for k, v in self.values.items()}, index=idx).reset_index()
 
@@ -1070,8 +1076,8 @@ def _check_work(sc: Scenario, n_patients: int | None) -> None:
         f"{_gib(est['memory_bytes'])} GiB of memory; the limits are {MAX_PATIENT_DAYS:.3g} patient-days and "
         f"{MAX_MEMORY_BYTES / 2**30:g} GiB",
         source=sc.path or "scenario",
-        hint="lower population.n_candidates, duration_days, trial.replicates or the endpoints, or add allow_large: true to the "
-        "scenario to run it anyway",
+        hint="lower population.n_candidates, duration_days, trial.replicates or the endpoints, "
+        "or add allow_large: true to the scenario to run it anyway",
     )
 
 
@@ -1243,7 +1249,7 @@ def _number(v, *, signed: bool = False, decimals: int | None = None, percent: bo
     return {"raw": x, "text": text}
 
 
-def _decimals(scale: float) -> int | None:
+def _decimals(scale: float | None) -> int | None:
     """Decimals that give 4 significant digits at the size of ``scale`` (an endpoint's baseline mean), so that
     every number of one endpoint is shown at one resolution; None (significant digits) when it is 0 or missing."""
     scale = abs(float(scale)) if scale is not None else float("nan")
@@ -1287,7 +1293,7 @@ def _trajectory_figure(res: ScenarioResult):
     with _rc("scenario"):
         fig, axes = _figure(nrow, ncol, figsize=(3.5 * ncol, 2.55 * nrow + 0.45), squeeze=False)
         fig.set_layout_engine("constrained")
-        for ax, o in zip(axes.ravel(), outs):
+        for ax, o in zip(axes.ravel(), outs, strict=False):  # the grid may have spare axes
             bands = res.bands(o)
             for arm in arms:
                 med, lo, hi = bands[arm]
@@ -1400,7 +1406,7 @@ def _report_context(res: ScenarioResult, trajectories: str) -> dict:
                 "label": ENDPOINT_LABELS.get(row["endpoint"], row["endpoint"]),
             }
         )
-    trial = None
+    trial: dict[str, Any] | None = None
     if len(res.comparisons):
         trial = {
             "n_per_arm": _number(res.comparisons["n_per_arm"].iloc[0]),

@@ -70,7 +70,7 @@ def sobol_sensitivity(
     lo = t.loc[names, "prior_low"].to_numpy(float)
     hi = t.loc[names, "prior_high"].to_numpy(float)
     logs = (lo > 0) & (hi > lo)
-    bounds = [[np.log(a), np.log(b)] if lg else [a, b] for a, b, lg in zip(lo, hi, logs)]
+    bounds = [[np.log(a), np.log(b)] if lg else [a, b] for a, b, lg in zip(lo, hi, logs, strict=True)]
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
     X = sobol_sample.sample(problem, n_base, calc_second_order=second_order, seed=seed)
     n = X.shape[0]

@@ -13,6 +13,7 @@ noise (``cv_*`` parameters). Effects are reported the way meta-analyses report t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def replicate_indices(n_pop: int, n_per_arm, n_rep: int, rng: np.random.Generato
         raise ValueError(f"a trial of {total} patients needs a population of at least that size ({n_pop})")
     idx = np.argsort(rng.random((n_rep, n_pop)), axis=1)[:, :total]
     cuts = np.concatenate([[0], np.cumsum(sizes)])
-    return [idx[:, a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    return [idx[:, a:b] for a, b in pairwise(cuts)]
 
 
 def measured(true_values: np.ndarray, output: str, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -79,7 +78,7 @@ log = logging.getLogger("gutaxis.io")
 
 
 def read_profile(
-    path: str | os.PathLike | Sequence[str | os.PathLike],
+    path: str | os.PathLike | list[str | os.PathLike] | tuple[str | os.PathLike, ...],
     *,
     format: str | None = None,
     orientation: str | None = None,
@@ -158,7 +157,7 @@ def read_profile(
     if orientation is not None and fmt != "table":
         log.info("orientation=%r ignored: %s files have a fixed orientation", orientation, fmt)
 
-    if fmt == "metaphlan":
+    if fmt == "metaphlan" or isinstance(path, (list, tuple)):  # a list of files is always MetaPhlAn (above)
         adata = read_metaphlan(path, rank=rank)
     elif fmt == "table":
         adata = read_table(

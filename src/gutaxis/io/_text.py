@@ -3,8 +3,8 @@
 Files may be gzip-, bzip2- or xz-compressed (recognised by their first bytes). Text is UTF-8
 (a byte-order mark is dropped), UTF-16 or UTF-32 (recognised by the byte-order mark, or for
 UTF-16 without one by the zero bytes of Latin text), or latin-1 when it looks like accented
-spreadsheet text (:func:`decode`, through :mod:`gutaxis._textfile`). Every problem becomes an :class:`~gutaxis.errors.InputError` naming the file
-and, where it applies, the line, row and column.
+spreadsheet text (:func:`decode`, through :mod:`gutaxis._textfile`). Every problem becomes an
+:class:`~gutaxis.errors.InputError` naming the file and, where it applies, the line, row and column.
 
 Decompression is bounded while it runs (module constants; raise them for an unusual genuine
 file): at most ``MAX_DECOMPRESSED_BYTES`` (2 GiB), and above ``DECOMPRESSION_RATIO_FLOOR_BYTES``

@@ -81,7 +81,7 @@ def read_biom(path: str | os.PathLike) -> AnnData:
     )
 
 
-def _short(exc: Exception, limit: int = 200) -> str:
+def _short(exc: Exception | str, limit: int = 200) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -139,7 +139,7 @@ def cohort_from_biom_table(
     if obs_md is not None:
         found = [_lineage_of(md) for md in obs_md]
         if any(f is not None for f in found):
-            lineage = [f if f is not None else o for f, o in zip(found, obs_ids)]
+            lineage = [f if f is not None else o for f, o in zip(found, obs_ids, strict=True)]
     obs = None
     if sample_md is not None:
         rows = []

@@ -85,7 +85,7 @@ def concat(
             )
     if not parts:
         raise InputError("no cohort to concatenate", source=_SOURCE, hint="give at least one AnnData")
-    for name, part in zip(names, parts):
+    for name, part in zip(names, parts, strict=True):
         if type(part).__name__ != "AnnData":
             raise InputError(
                 f"part {name!r} is a {type(part).__name__}, not an AnnData",
@@ -111,7 +111,7 @@ def concat(
         raise InputError(f"fill_value={fill_value!r} must be a number >= 0 (an abundance)", source=_SOURCE)
     if index_unique is None:
         seen: dict[str, str] = {}
-        for name, part in zip(names, parts):
+        for name, part in zip(names, parts, strict=True):
             for sid in map(str, part.obs_names):
                 if sid in seen:
                     raise InputError(
@@ -122,11 +122,16 @@ def concat(
                 seen[sid] = name
     records = [ensure_provenance(p.uns.get("provenance")) for p in parts]
     out = ad.concat(
-        dict(zip(names, parts)), label=label, join=join, fill_value=fill_value, merge="first", index_unique=index_unique
+        dict(zip(names, parts, strict=True)),
+        label=label,
+        join=join,
+        fill_value=fill_value,
+        merge="first",
+        index_unique=index_unique,
     )
     out.obs[label] = out.obs[label].astype(str).astype("category")
     filtered = []
-    for name, rec in zip(names, records):
+    for name, rec in zip(names, records, strict=True):
         for entry in rec.get("filtered", []):
             filtered.append({**entry, "part": name})
     out.uns["provenance"] = {
@@ -148,7 +153,7 @@ def concat(
                 "n_samples": int(part.n_obs),
                 "n_features": int(part.n_vars),
             }
-            for name, rec, part in zip(names, records, parts)
+            for name, rec, part in zip(names, records, parts, strict=True)
         ],
         "filtered": filtered,
     }

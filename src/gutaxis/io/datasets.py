@@ -363,7 +363,7 @@ def _fetch_file(name: str, fname: str, meta: dict, folder: Path, progress: bool)
         ) from None
     finally:
         logger.setLevel(level)
-        if bar:
+        if isinstance(bar, _RichBar):
             bar.close()
     _write_stamp(Path(path), expected)  # pooch checked the sha256: later uses need not hash it again
     return Path(path)

@@ -104,7 +104,7 @@ def _detect_hdf5(p: Path, suffix: str) -> tuple[str, str]:
 
     try:
         with h5py.File(p, "r") as handle:
-            attrs = {k: handle.attrs[k] for k in handle.attrs.keys()}
+            attrs = {k: handle.attrs[k] for k in handle.attrs}
             keys = set(handle.keys())
             encoding = attrs.get("encoding-type")
     except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... on damaged files

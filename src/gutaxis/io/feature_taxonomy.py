@@ -186,7 +186,8 @@ def attach_taxonomy(adata, taxonomy, *, source: str | None = None):
     if n_match == 0:
         raise InputError(
             f"no feature of the table is in the taxonomy ({len(tax_ids)} feature IDs there, e.g. "
-            f"{format_ids(list(tax_ids[:3]), limit=3)}; the table's are e.g. {format_ids(list(features[:3]), limit=3)})",
+            f"{format_ids(list(tax_ids[:3]), limit=3)}; "
+            f"the table's are e.g. {format_ids(list(features[:3]), limit=3)})",
             source=src,
             hint="give the taxonomy of this feature table (the same ASV/OTU IDs, e.g. from the same "
             "DADA2/Deblur run), or check that the table's features are its first column",

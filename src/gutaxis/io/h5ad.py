@@ -101,7 +101,7 @@ def read_h5ad(path: str | os.PathLike) -> AnnData:
     notes = []
     totals = np.asarray(X.sum(axis=1)).ravel()
     if np.any(totals > 1.0 + 1e-6):
-        values = X.data if sp.issparse(X) else X
+        values = np.asarray(X.data) if sp.issparse(X) else X
         if "counts" not in adata.layers and np.all(values == np.round(values)):
             adata.layers["counts"] = X.copy()
             notes.append("X held counts: moved to layers['counts'], X = proportions")

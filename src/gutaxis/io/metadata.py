@@ -117,7 +117,9 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
             "cannot find the column separator (tab, comma or semicolon) in the header", source=source, hint=hint
         )
     header = split_fields(header_line.lstrip("#") if header_line.startswith("#") else header_line, sep)
-    body = [(t, n) for t, n in zip(lines.text[start + 1 :], lines.number[start + 1 :]) if not t.startswith("#")]
+    body = [
+        (t, n) for t, n in zip(lines.text[start + 1 :], lines.number[start + 1 :], strict=True) if not t.startswith("#")
+    ]
     if not body:
         raise InputError("the metadata file has a header but no rows", source=source, hint=hint)
     texts, numbers = [t for t, _ in body], [n for _, n in body]
@@ -126,7 +128,7 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
     # R's read.table takes the first field as the row name. Do the same.
     row_names = all(len(split_fields(t, sep)) == len(header) + 1 for t in texts)
     if row_names:
-        header = ["row.names"] + header
+        header = ["row.names", *header]
     cells = parse_delimited(texts, numbers, sep, len(header), source)
     columns = _unique_columns(header)
     frame = pd.DataFrame(cells, columns=columns)
@@ -145,7 +147,7 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
         keys = [_key(h) for h in header]
         col = next((keys.index(k) for k in _ID_NAMES if k in keys), 0)
     ids = [str(v).strip() for v in frame.iloc[:, col]]
-    for ident, line in zip(ids, numbers):
+    for ident, line in zip(ids, numbers, strict=True):
         if not ident or ident.lower() in ("nan", "na"):
             raise InputError(
                 f"empty sample ID at line {line} (column {header[col]!r})",
@@ -163,7 +165,7 @@ def read_metadata(path: str | os.PathLike, *, id_column: str | None = None) -> p
     frame.index = pd.Index(ids, dtype=object, name="sample")
     for name in frame.columns:
         frame[name] = _convert(frame[name])
-    renamed = [c for c, h in zip(columns, header) if c != h]
+    renamed = [c for c, h in zip(columns, header, strict=True) if c != h]
     if renamed:
         log.warning("%s: duplicate column names were made unique: %s", source, ", ".join(renamed))
     frame.attrs["source"] = source
@@ -485,7 +487,7 @@ def _mismatch_hint(samples: pd.Index, ids: pd.Index) -> str:
                 found[suffix] = found.get(suffix, 0) + 1
                 break
     if found:
-        suffix = max(found, key=found.get)
+        suffix = max(found, key=found.__getitem__)
         return (
             f"sample names carry a suffix such as {suffix!r} that the metadata IDs lack; rename the samples "
             f"first, e.g. adata.obs_names = adata.obs_names.str.removesuffix({suffix!r})"

@@ -114,9 +114,9 @@ def read_metaphlan(path_or_paths: str | os.PathLike | Sequence[str | os.PathLike
         ``rank`` (each sample's rows divided by their total: they sum to 1; see the module notes);
         ``obs["unclassified_fraction"]`` = the ``UNKNOWN``/``UNCLASSIFIED`` row / 100 (of all
         reads; NaN for a sample whose file has no such row) and ``uns["provenance"]["rank_total"]``
-        = each sample's total at ``rank`` / 100 before closure; ``var`` lineage by rank; ``var_names`` the normalised names at ``rank``
-        (e.g. ``Faecalibacterium prausnitzii``). Rows of other ranks and the unclassified row
-        are listed in ``uns["provenance"]["filtered"]`` (and announced by a
+        = each sample's total at ``rank`` / 100 before closure; ``var`` lineage by rank; ``var_names``
+        the normalised names at ``rank`` (e.g. ``Faecalibacterium prausnitzii``). Rows of other ranks and
+        the unclassified row are listed in ``uns["provenance"]["filtered"]`` (and announced by a
         :class:`~gutaxis.io.FilteredWarning`).
 
     Raises
@@ -134,7 +134,9 @@ def read_metaphlan(path_or_paths: str | os.PathLike | Sequence[str | os.PathLike
     if rank not in RANKS:
         raise InputError(f"unknown rank {rank!r}", source="read_metaphlan", hint=f"use one of {', '.join(RANKS)}")
     single = isinstance(path_or_paths, (str, os.PathLike))
-    paths = [path_or_paths] if single else list(path_or_paths)
+    paths: list[str | os.PathLike] = (
+        [path_or_paths] if isinstance(path_or_paths, (str, os.PathLike)) else list(path_or_paths)
+    )
     if not paths:
         raise InputError("no files given", source="read_metaphlan", hint="pass a path or a list of paths")
     profiles = [_parse_file(p) for p in paths]
@@ -157,8 +159,10 @@ def read_metaphlan(path_or_paths: str | os.PathLike | Sequence[str | os.PathLike
     values = profile.values
     kept = values[keep].T  # samples x taxa
     unclassified = None
-    if profile.has_unclassified.any():
-        unclassified = np.where(profile.has_unclassified, values[is_unclassified].sum(axis=0) / 100.0, np.nan)
+    has_unclassified = profile.has_unclassified
+    assert has_unclassified is not None  # filled in by _Profile.__post_init__
+    if has_unclassified.any():
+        unclassified = np.where(has_unclassified, values[is_unclassified].sum(axis=0) / 100.0, np.nan)
 
     totals = kept.sum(axis=1) + (values[is_unclassified].sum(axis=0) if is_unclassified.any() else 0.0)
     over = np.flatnonzero(totals > 100.0 + _PERCENT_TOLERANCE)
@@ -218,7 +222,7 @@ def read_metaphlan(path_or_paths: str | os.PathLike | Sequence[str | os.PathLike
             "layout": profile.layout,
             "denominator": f"reads classified at rank {rank} (each sample's {rank} rows divided by "
             "their total; the unclassified share is obs['unclassified_fraction'])",
-            "rank_total": {s: float(t) / 100.0 for s, t in zip(profile.samples, rank_total)},
+            "rank_total": {s: float(t) / 100.0 for s, t in zip(profile.samples, rank_total, strict=True)},
         },
     )
 
@@ -241,7 +245,7 @@ def _feature_ids(lineages: list[str]) -> list[str]:
             len(dup),
             format_ids(sorted(dup)),
         )
-    return [c if n in dup else n for n, c in zip(names, lineages)]
+    return [c if n in dup else n for n, c in zip(names, lineages, strict=True)]
 
 
 def _parse_file(path) -> _Profile:
@@ -262,7 +266,9 @@ def _parse_file(path) -> _Profile:
             sample_label = fields[1]
         if fields[0].lower() == "clade_name":
             header = [f.lower() for f in fields]
-    body = [(t, n) for t, n in zip(lines.text[n_comments:], lines.number[n_comments:]) if not t.startswith("#")]
+    body = [
+        (t, n) for t, n in zip(lines.text[n_comments:], lines.number[n_comments:], strict=True) if not t.startswith("#")
+    ]
     if not body:
         raise InputError(
             "no data rows after the header", source=source, hint="the profile is empty or truncated; re-run MetaPhlAn"
@@ -395,7 +401,8 @@ def _check_rank_totals(profile: _Profile) -> None:
         raise InputError(
             f"{who}the {_RANK_WORD[r]} rows sum to {_pct(own)}%{with_leaves} but the {_RANK_WORD[top]} rows to "
             f"{_pct(reference[i])}% ({len(off)} of {len(profile.samples)} sample(s)); in MetaPhlAn output every "
-            f"rank sums to the same total, so the file looks truncated or edited{_missing_children(profile, ranks, r, i)}",
+            "rank sums to the same total, so the file looks truncated or edited"
+            f"{_missing_children(profile, ranks, r, i)}",
             source=profile.source,
             hint="copy the complete file again or re-run MetaPhlAn; if rows were removed on purpose, keep the "
             "rows of one rank only (e.g. the s__ rows)",
@@ -406,11 +413,11 @@ def _missing_children(profile: _Profile, ranks: np.ndarray, r: int, sample: int)
     """``" (e.g. g__X holds 1.2% but its species rows 0%)"``: the first clade whose children fall short."""
     values = profile.values[:, sample]
     children: dict[str, float] = {}
-    for c, rank, v in zip(profile.clades, ranks, values):
+    for c, rank, v in zip(profile.clades, ranks, values, strict=True):
         if rank == r and "|" in c:
             parent = c.rsplit("|", 1)[0]
             children[parent] = children.get(parent, 0.0) + v
-    for c, rank, v in zip(profile.clades, ranks, values):
+    for c, rank, v in zip(profile.clades, ranks, values, strict=True):
         if rank == r - 1 and v > 0 and abs(children.get(c, 0.0) - v) > 1e-4 + 1e-5 * v:
             if c not in children and c.rsplit("|", 1)[-1].lower().endswith("_unclassified"):
                 continue
@@ -426,7 +433,7 @@ def _is_clade(name: str) -> bool:
 
 
 def _check_clades(clades: list[str], numbers: list[int], source: str) -> None:
-    for clade, line in zip(clades, numbers):
+    for clade, line in zip(clades, numbers, strict=True):
         if not _is_clade(clade):
             raise InputError(
                 f"row {clade!r} (line {line}) is not a MetaPhlAn clade (k__...|p__...)",

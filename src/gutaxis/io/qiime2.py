@@ -32,8 +32,8 @@ A ``.qza`` may come from anywhere, so it is read defensively. Limits (module con
 The declared sizes are checked before anything is decompressed, and decompression stops at the
 limit whatever the archive declares. ``metadata.yaml`` is read with the safe YAML loader of
 :mod:`gutaxis._yaml`, which refuses aliases (``*name``: QIIME 2 never writes them, and nested aliases,
-"billion laughs", expand a few hundred bytes into gigabytes), deeper nesting and duplicate keys. The BIOM table's arrays are checked before biom-format reads them
-(:mod:`gutaxis.io._hdf5`).
+"billion laughs", expand a few hundred bytes into gigabytes), deeper nesting and duplicate keys. The BIOM
+table's arrays are checked before biom-format reads them (:mod:`gutaxis.io._hdf5`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ._container import build_cohort, file_sha256, format_ids
@@ -153,7 +153,11 @@ def read_table(
     if sep is None:
         sep = _sniff_sep(header_line, lines.text[header_at + 1 : header_at + 6], source)
     header = split_fields(header_line.lstrip("#") if header_line.startswith("#") else header_line, sep)
-    body = [(t, n) for t, n in zip(lines.text[header_at + 1 :], lines.number[header_at + 1 :]) if not t.startswith("#")]
+    body = [
+        (t, n)
+        for t, n in zip(lines.text[header_at + 1 :], lines.number[header_at + 1 :], strict=True)
+        if not t.startswith("#")
+    ]
     texts = [t for t, _ in body]
     numbers = [n for _, n in body]
     if len(header) < 2:
@@ -225,7 +229,12 @@ def read_table(
         lineage = None
     if reason == "given":
         notes += _check_given_orientation(samples, features, orientation, source)
-    extra = {"orientation": orientation, "orientation_reason": reason, "separator": sep, "id_column": header[id_col]}
+    extra: dict[str, Any] = {
+        "orientation": orientation,
+        "orientation_reason": reason,
+        "separator": sep,
+        "id_column": header[id_col],
+    }
     depths = {f.count("|") for f in features if f.startswith(("k__", "d__")) and "__" in f}
     if len(depths) > 1:
         note = (
@@ -296,7 +305,7 @@ def _sniff_sep(header: str, rows: Sequence[str], source: str) -> str:
 
 
 def _check_ids(ids: list[str], numbers: list[int], kind: str, source: str) -> None:
-    for ident, line in zip(ids, numbers):
+    for ident, line in zip(ids, numbers, strict=True):
         if not ident or ident.lower() in ("nan", "na"):
             raise InputError(
                 f"{kind} at line {line} has an empty ID", source=source, hint="give every row an ID in the first column"
