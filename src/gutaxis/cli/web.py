@@ -53,6 +53,14 @@ def serve(
     worker: bool = typer.Option(
         True, "--worker/--no-worker", help="Start the background-job worker process (uploads, plans) beside the server."
     ),
+    database_key: str | None = typer.Option(
+        None,
+        "--database-key",
+        envvar="GUTAXIS_DATABASE_KEY",
+        help="Encrypt the SQLite database with SQLCipher under this passphrase (pip install 'gutaxis[sqlcipher]'); "
+        "prefer the environment variable to the option, which other users may see in the process list.",
+        show_default=False,
+    ),
 ) -> None:
     """Start the web app (person logging, gut card, dietitian caseload, signed plans) on 127.0.0.1."""
     with _guard():
@@ -71,6 +79,7 @@ def serve(
             "sr28": sr28,
             "usda": usda,
             "nova": nova,
+            "database_key": database_key,
         }
         if data_dir is not None:
             kw["data_dir"] = data_dir

@@ -47,7 +47,8 @@ PUBLIC_ROUTES = frozenset({"/", "/login", "/signup", "/logout", "/invite/{token}
 def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> FastAPI:
     """Build the app for ``settings`` (creating and migrating the database on first start)."""
     settings = settings or Settings()
-    engine = make_engine(cast(str, settings.database_url))  # Settings.__post_init__ always fills it
+    url = cast(str, settings.database_url)  # Settings.__post_init__ always fills it
+    engine = make_engine(url, settings.database_key)  # the key: SQLCipher (gutaxis.web.sqlcipher)
     if migrate_db:
         migrate(engine)
     settings.upload_dir.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,9 @@ One archive (an uncompressed tar; the database dump inside is compact) holds:
 * ``manifest.json``: format, when, the gutaxis version, the database kind and schema revision, the
   row count of every table, and the size and sha256 of every other member;
 * ``database/gutaxis.db`` (SQLite, copied with the SQLite online backup API, a consistent snapshot
-  taken while the app keeps writing) or ``database/gutaxis.pgdump`` (PostgreSQL, ``pg_dump
-  --format=custom``, one consistent snapshot by its own transaction);
+  taken while the app keeps writing; a SQLCipher database stays encrypted under its key) or
+  ``database/gutaxis.pgdump`` (PostgreSQL, ``pg_dump --format=custom``, one consistent snapshot by
+  its own transaction);
 * ``uploads/<stored name>``: the uploaded files, copied after the database snapshot, so every file
   the snapshot refers to is there (a file written later is an unused extra).
 
@@ -100,14 +101,25 @@ def _revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _dump(engine: Engine, dest: Path) -> str:
+def _sqlite_connect(path: Path, key: str | None, *, readonly: bool = False) -> Any:
+    """A DB-API connection: SQLCipher with ``key`` (the copy stays encrypted under the same key), else sqlite3."""
+    if key:
+        from .sqlcipher import cipher_connect
+
+        return cipher_connect(path, key)
+    if readonly:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    return sqlite3.connect(path, timeout=30)
+
+
+def _dump(engine: Engine, dest: Path, key: str | None = None) -> str:
     """The database into ``dest``; returns the archive member name."""
     sqlite_path = _sqlite_path(engine)
     if sqlite_path is not None:
         if not sqlite_path.is_file():
             raise InputError(f"no database at {sqlite_path}")
-        src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True, timeout=30)
-        dst = sqlite3.connect(dest)
+        src = _sqlite_connect(sqlite_path, key, readonly=True)
+        dst = _sqlite_connect(dest, key)
         try:
             src.backup(dst)  # one consistent snapshot, taken while the app goes on writing
         finally:
@@ -133,13 +145,14 @@ def backup(settings, dest: Path) -> dict[str, Any]:
     from .. import __version__
 
     dest = Path(dest)
-    engine = make_engine(settings.database_url)
+    key = getattr(settings, "database_key", None)
+    engine = make_engine(settings.database_url, key)
     try:
         check_reachable(engine)
         with tempfile.TemporaryDirectory(prefix="gutaxis-backup-", dir=dest.parent) as tmp:
             work = Path(tmp)
             dump = work / "db"
-            member = _dump(engine, dump)
+            member = _dump(engine, dump, key)
             files: dict[str, dict[str, Any]] = {member: {"size": dump.stat().st_size, "sha256": _sha256(dump)}}
             uploads: list[tuple[str, Path]] = []
             up = Path(settings.upload_dir)
@@ -151,7 +164,7 @@ def backup(settings, dest: Path) -> dict[str, Any]:
                         name = f"uploads/{p.name}"
                         files[name] = {"size": copy.stat().st_size, "sha256": _sha256(copy)}
                         uploads.append((name, copy))
-            rows = _snapshot_rows(engine, dump, member)
+            rows = _snapshot_rows(dump, member, key)
             manifest = {
                 "format": FORMAT,
                 "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -178,11 +191,11 @@ def backup(settings, dest: Path) -> dict[str, Any]:
     return manifest
 
 
-def _snapshot_rows(engine: Engine, dump: Path, member: str) -> dict[str, int] | None:
+def _snapshot_rows(dump: Path, member: str, key: str | None) -> dict[str, int] | None:
     """Row counts of the snapshot itself (SQLite: the copy; PostgreSQL: not known without a restore)."""
     if not member.endswith(".db"):
         return None
-    snap = make_engine(f"sqlite:///{dump}")
+    snap = make_engine(f"sqlite:///{dump}", key or "")
     try:
         return database_rows(snap)
     finally:
@@ -250,7 +263,8 @@ def restore(settings, archive: Path, *, force: bool = False) -> dict[str, Any]:
     PostgreSQL; moving between them is the export/import of each person)."""
     with tempfile.TemporaryDirectory(prefix="gutaxis-restore-") as tmp:
         manifest, members = _verified(Path(archive), Path(tmp))
-        engine = make_engine(settings.database_url)
+        key = getattr(settings, "database_key", None)
+        engine = make_engine(settings.database_url, key)
         try:
             sqlite_path = _sqlite_path(engine)
             kind = "sqlite" if sqlite_path is not None else engine.dialect.name
@@ -269,8 +283,8 @@ def restore(settings, archive: Path, *, force: bool = False) -> dict[str, Any]:
             if sqlite_path is not None:
                 engine.dispose()
                 sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-                src = sqlite3.connect(members["database/gutaxis.db"])
-                dst = sqlite3.connect(sqlite_path, timeout=30)
+                src = _sqlite_connect(members["database/gutaxis.db"], key)  # WrongDatabaseKey: not this key's
+                dst = _sqlite_connect(sqlite_path, key)
                 try:
                     src.backup(dst)
                 finally:

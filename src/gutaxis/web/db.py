@@ -8,6 +8,7 @@ without its password.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -41,14 +42,20 @@ def _normalise(url: str) -> str:
     return str(url)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, key: str | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys. With a database ``key``
+    (default: ``GUTAXIS_DATABASE_KEY``) the SQLite file is encrypted with SQLCipher (:mod:`.sqlcipher`)."""
     try:
         url = _normalise(url)
     except Exception as exc:
         raise InputError(
             f"not a database URL: {safe_url(url)} (e.g. postgresql+psycopg://user@host/db or sqlite:///path/gutaxis.db)"
         ) from exc
+    key = key if key is not None else os.environ.get("GUTAXIS_DATABASE_KEY") or None
+    if key:
+        from .sqlcipher import cipher_engine
+
+        return cipher_engine(url, key)
     if url.startswith("postgresql"):
         try:
             import psycopg  # noqa: F401
@@ -103,6 +110,8 @@ def check_reachable(engine: Engine) -> None:
         reason = " ".join(str(exc.orig).split()) if exc.orig is not None else type(exc).__name__
         if engine.url.password:
             reason = reason.replace(str(engine.url.password), "***")
+        if "file is not a database" in reason and engine.dialect.name == "sqlite":
+            reason += " (an encrypted database? give its key: --database-key or GUTAXIS_DATABASE_KEY)"
         raise DatabaseUnreachable(f"cannot open the database {safe_url(engine.url)}: {reason}") from None
 
 

@@ -56,6 +56,9 @@ class Settings:
     job_lapse_seconds
         A running job whose worker sent no heartbeat for this long (it died) goes back to the queue
         (``GUTAXIS_JOB_LAPSE_SECONDS``; the worker beats every quarter of it).
+    database_key
+        Passphrase that encrypts the SQLite database with SQLCipher (``GUTAXIS_DATABASE_KEY``;
+        ``pip install 'gutaxis[sqlcipher]'``); None: not encrypted. Never shown in the repr.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -77,6 +80,7 @@ class Settings:
     plan_draws: int = 200
     run_jobs_inline: bool = False
     job_lapse_seconds: float = field(default_factory=lambda: float(os.environ.get("GUTAXIS_JOB_LAPSE_SECONDS", 60)))
+    database_key: str | None = field(default_factory=lambda: os.environ.get("GUTAXIS_DATABASE_KEY") or None, repr=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
