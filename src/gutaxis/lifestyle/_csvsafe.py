@@ -52,7 +52,7 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     Only text (object/string/categorical) columns change; numbers, dates and booleans are untouched.
     """
     out = df.copy()
-    for i, c in enumerate(out.columns):
+    for i in range(len(out.columns)):
         col = out.iloc[:, i]
         if isinstance(col.dtype, pd.CategoricalDtype):
             col = col.astype(object)

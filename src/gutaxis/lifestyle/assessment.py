@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 from .person import Person
+
+if TYPE_CHECKING:
+    from .insights import Insights
 
 __all__ = [
     "NUTRIENT_INFO",
@@ -59,11 +63,11 @@ class Assessment:
     """What the plan is built on: scores, the logs resolved and scored, the gut profile, insights."""
 
     scores: dict
-    items: pd.DataFrame | None
+    items: pd.DataFrame
     daily: pd.DataFrame
     weekly: pd.DataFrame
     indices: pd.DataFrame | None
-    insights: object | None
+    insights: Insights | None
     foods_note: str
     notes: list[str] = field(default_factory=list)
     filtered: list[dict] = field(default_factory=list)
@@ -269,7 +273,11 @@ def entries_to_fix(items: pd.DataFrame | None) -> pd.DataFrame:
             "status": bad["match_status"].to_numpy(),
             "reason": [
                 (reason.get(st, st) + (f" ({n})" if n else ""))
-                for st, n in zip(bad["match_status"], bad.get("match_note", pd.Series("", index=bad.index)).fillna(""))
+                for st, n in zip(
+                    bad["match_status"],
+                    bad.get("match_note", pd.Series("", index=bad.index)).fillna(""),
+                    strict=True,
+                )
             ],
             # the person reads food names, not table ids ("09003 APPLES,RAW" -> "APPLES,RAW")
             "candidates": cands.str.replace(r"(^|;\s*)\d{4,8}\s+", r"\1", regex=True).to_numpy(),
@@ -316,7 +324,7 @@ def nutrient_intakes(used: pd.DataFrame, ndays: int, weight_kg: float | None = N
 
 def top_foods(used: pd.DataFrame, n: int = 5) -> dict:
     """The foods behind each score: the top ``n`` by their share of the total over the period."""
-    out = {}
+    out: dict[str, pd.DataFrame] = {}
     if used is None or len(used) == 0:
         return out
     name = used["description"].fillna(used.get("item_text", used["text"])).astype(str)

@@ -28,6 +28,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class ItemMatch:
 @lru_cache(maxsize=1)
 def _synonyms() -> list[tuple[re.Pattern, str]]:
     df = package_table("food_synonyms.tsv", comment="#", dtype=str, keep_default_na=False)
-    return [(re.compile(rf"\b{p}\b"), r) for p, r in zip(df["words"], df["means"])]
+    return [(re.compile(rf"\b{p}\b"), r) for p, r in zip(df["words"], df["means"], strict=True)]
 
 
 _SPLIT_RE = re.compile(r"\s*(?:,|;|\+|&|\band\b|\bwith\b|\bw/|\bplus\b|\bon\b|\btopped with\b)\s*")
@@ -316,7 +317,7 @@ class DiaryMatcher:
         add = foods["additional"].fillna("").astype(str).tolist() if "additional" in foods else [""] * len(foods)
         self._main, self._head, self._add, self._concat = [], [], [], []
         postings: dict[str, set[int]] = {}
-        for j, (fid, d, a) in enumerate(zip(self._ids, self._desc, add)):
+        for j, (fid, d, a) in enumerate(zip(self._ids, self._desc, add, strict=True)):
             if len(fid) == 5 and fid.isdigit():  # SR28 short descriptions: expand the abbreviations
                 words = _text.tokens(d)
                 head = set(_text.tokens(d.split(",")[0]))
@@ -326,8 +327,8 @@ class DiaryMatcher:
                 head = set(_words(segs[0]))
                 if head <= _GENERIC_HEADS and len(segs) > 1:  # "Cereal, corn flakes": the food is the 2nd part
                     head |= set(_words(segs[1]))
-                    head |= {x + y for x, y in zip(_words(segs[1]), _words(segs[1])[1:])}
-            concat = {x + y for x, y in zip(words, words[1:]) if x.isalpha() and y.isalpha()}
+                    head |= {x + y for x, y in pairwise(_words(segs[1]))}
+            concat = {x + y for x, y in pairwise(words) if x.isalpha() and y.isalpha()}
             main = set(words) | concat
             self._concat.append(concat)
             extra = set(_words(a)) - main
@@ -346,11 +347,11 @@ class DiaryMatcher:
                     r"fruit|vegetable|salad|nut|seed|berr|banana|apple|citrus|melon|tomato|lettuce", c + " " + d.lower()
                 )
             )
-            for c, d in zip(cats, self._desc)
+            for c, d in zip(cats, self._desc, strict=True)
         ]
         self._baby = [
             bool(re.search(r"baby ?food|babyfood|infant|toddler", c + " " + d.lower()))
-            for c, d in zip(cats, self._desc)
+            for c, d in zip(cats, self._desc, strict=True)
         ]
         self._source_rank = np.array(
             [0 if len(i) == 8 and i.isdigit() else (2 if i.startswith("gx_") else 1) for i in self._ids]
@@ -430,40 +431,43 @@ class DiaryMatcher:
 
     def _context(self, it: ItemMatch) -> tuple[str, float] | None:
         """What an item is, as a base for additions, and how many units of it (fl oz, slices, cups)."""
-        if not it.counted:
+        if not it.counted or it.food_id is None or it.grams is None:
             return None
-        j = self._pos[it.food_id]
+        fid, grams = it.food_id, it.grams
+        j = self._pos[fid]
         cat = str(self.db.foods["category"].iat[j]).lower() if "category" in self.db.foods else ""
-        p = self.db.portions_of(it.food_id)
+        p = self.db.portions_of(fid)
         cup = p[p["measure"].str.match(r"cup\b")]
         cup_g = float(cup["grams"].iloc[0] / cup["amount"].iloc[0]) if len(cup) else 240.0
-        if self._is_drink(it.food_id):
-            return "beverage", it.grams / 29.5735
-        if re.search(r"yeast bread|rolls and buns|bagel|toast", cat + " " + it.description.lower()):
+        if self._is_drink(fid):
+            return "beverage", grams / 29.5735
+        if re.search(r"yeast bread|rolls and buns|bagel|toast", cat + " " + (it.description or "").lower()):
             sl = p[p["measure"].str.contains("slice") & ~p["measure"].str.contains("snack|thin|thick|crust")]
             per = float(sl["grams"].iloc[0] / sl["amount"].iloc[0]) if len(sl) else 28.0
-            return "bread", max(1.0, round(it.grams / per))
+            return "bread", max(1.0, round(grams / per))
         if re.search(r"oatmeal|cooked cereal", cat):
-            return "hot cereal", it.grams / cup_g
+            return "hot cereal", grams / cup_g
         if "salad" in cat:
             return "salad", 1.0
         if "sandwich" in cat or "burger" in cat:
             return "sandwich", 1.0
         if "vegetable" in cat:
-            return "vegetable", it.grams / cup_g
+            return "vegetable", grams / cup_g
         return None
 
     def _guideline_additions(self, items: list[ItemMatch]) -> list[ItemMatch]:
-        # milk, butter, sugar... are what is added, never the base it is added to
-        bases = [
-            (k, None if (_words(it.text)[-1:] and _words(it.text)[-1] in _ADDITIONS) else self._context(it))
-            for k, it in enumerate(items)
-        ]
-        bases = [(k, c) for k, c in bases if c is not None]
+        bases: list[tuple[int, tuple[str, float]]] = []
+        for k, it in enumerate(items):
+            # milk, butter, sugar... are what is added, never the base it is added to
+            if _words(it.text)[-1:] and _words(it.text)[-1] in _ADDITIONS:
+                continue
+            c = self._context(it)
+            if c is not None:
+                bases.append((k, c))
         if not bases:
             return items
         for k, it in enumerate(items):
-            if it.amount_stated or not it.counted or any(k == b for b, _ in bases):
+            if it.amount_stated or not it.counted or it.food_id is None or any(k == b for b, _ in bases):
                 continue
             rows = self.db.portions_of(it.food_id)
             for b, (kind, units) in bases:
@@ -498,7 +502,7 @@ class DiaryMatcher:
         key = self._key(food)
         if not key:
             return ItemMatch(text, "unmatched", note="no food words found")
-        corrected = []
+        corrected: list[str] = []
         if key not in self._phrases:
             key, corrected = self._spell(key)
         found = self._phrases.get(key)
@@ -511,14 +515,14 @@ class DiaryMatcher:
                 and not self._state_conflict(key, core, self._desc[self._pos[self._phrases[core][0]]])
             ):
                 found = self._phrases[core]
-                corrected = corrected + [f"read as '{core}'"]
+                corrected = [*corrected, f"read as '{core}'"]
         if found is not None:
             fid, how = found
             return self._with_portion(text, portion, fid, how, 1.0, corrected, [])
         words = [w for w in key.split() if w not in _NEUTRAL or w in ("raw", "cooked", "fried")]
         if not words:
             return ItemMatch(text, "unmatched", note="no food words found")
-        j, score, cover, head_ok, extra_head, cands, extra = self._search(words)
+        j, _score, cover, head_ok, extra_head, cands, extra = self._search(words)
         if j is None or cover < _LOW_MIN:
             return ItemMatch(
                 text,
@@ -586,7 +590,7 @@ class DiaryMatcher:
         weights = np.array([self._idf.get(w, 8.0) * (0.15 if w in _SOFT else 1.0) for w in words])
         total = weights.sum() or 1.0
         cand: dict[int, float] = {}
-        for w, wt in zip(words, weights):
+        for w, wt in zip(words, weights, strict=True):
             for j in self._postings.get(w, ()):
                 cand[j] = cand.get(j, 0.0) + wt * (1.0 if w in self._main[j] else 0.75)
         if not cand:
@@ -728,9 +732,9 @@ class DiaryMatcher:
                     return g, f"{q:g} {unit} taken as {mult:g} {word} ({note})", True
                 if word in VOLUME_CUP:
                     sub = Portion(q * mult, word, portion.food, portion.size, True, portion.text)
-                    g, basis, _ = self.grams(sub, fid)
-                    if g is not None:
-                        return g, f"{q:g} {unit} taken as {mult:g} {word} ({note}); {basis}", True
+                    sub_g, basis, _ = self.grams(sub, fid)
+                    if sub_g is not None:
+                        return sub_g, f"{q:g} {unit} taken as {mult:g} {word} ({note}); {basis}", True
                 hit = _pick(rows, {word}, portion.size)
                 if hit is not None:
                     g = q * mult * hit.grams / hit.amount

@@ -99,7 +99,7 @@ def _dish_rows(foods: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[st
             per100 = (
                 sum(
                     (made[c] if c in made else foods.loc[c, nutrient_cols].astype(float)).fillna(0.0) * g
-                    for c, g in zip(codes, grams)
+                    for c, g in zip(codes, grams, strict=True)
                 )
                 / total
             )
@@ -314,7 +314,7 @@ def _abbrev_measures(sr: pd.DataFrame) -> pd.DataFrame:
         g, d = sr.get(f"gmwt_{k}"), sr.get(f"gmwt_desc{k}")
         if g is None or d is None:
             continue
-        for fid, grams, desc in zip(sr.index, g, d):
+        for fid, grams, desc in zip(sr.index, g, d, strict=True):
             if isinstance(desc, str) and grams == grams and grams > 0:
                 amount, measure = parse_portion_text(desc)
                 rows.append((fid, desc, amount, measure, float(grams), False, "SR28"))

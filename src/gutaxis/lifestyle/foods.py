@@ -373,7 +373,8 @@ def read_nova(path: str | os.PathLike | None = None, *, nutrients: bool = False)
 def _similar(a: str, b: str) -> float:
     """Jaccard similarity of the normalised word sets of two food descriptions."""
     ta, tb = set(_text.tokens(a)), set(_text.tokens(b))
-    ta.discard("with"), tb.discard("with")
+    ta.discard("with")
+    tb.discard("with")
     if not ta or not tb:
         return 0.0
     return len(ta & tb) / len(ta | tb)

@@ -201,7 +201,7 @@ def detect_diary_format(path: str | os.PathLike) -> str:
 
 
 class _Problems:
-    def __init__(self):
+    def __init__(self) -> None:
         self.items: list[str] = []
         self.kinds: list[str] = []
 
@@ -300,9 +300,9 @@ def _read_export(
         idx.setdefault(_key(h), i)
     used: dict[str, tuple[int, float]] = {}
     for name, col in nutrients.items():
-        i = idx.get(_key(name))
-        if i is not None and col not in used:
-            used[col] = (i, _FACTORS.get(name, 1.0))
+        pos = idx.get(_key(name))
+        if pos is not None and col not in used:
+            used[col] = (pos, _FACTORS.get(name, 1.0))
     structural = {_key(c) for c in (date_col, meal_col, "Time", "Food Name", "Amount")}
     used_idx = {i for i, _ in used.values()}
     ignored = [h for i, h in enumerate(header) if i not in used_idx and _key(h) not in structural and h]

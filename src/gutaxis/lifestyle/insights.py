@@ -306,7 +306,7 @@ def n_of_1(
         p, u1 = _mw_pvalues(a, b)
         na, nb = n1[idx].astype(float), n2[idx].astype(float)
         small = np.minimum(na, nb) < 8
-        for r in np.flatnonzero(small):
+        for r in np.flatnonzero(small).tolist():
             p[r] = _perm_pvalue(a[r][~np.isnan(a[r])], b[r][~np.isnan(b[r])], n_perm, rng)
         ma, mb = np.nanmean(a, axis=1), np.nanmean(b, axis=1)
         va, vb = np.nanvar(a, axis=1, ddof=1), np.nanvar(b, axis=1, ddof=1)

@@ -194,7 +194,7 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
                 vals = list(rec.values())
                 if all((v is None or str(v).strip() == "") for v in vals):
                     continue
-                rows.append({n: ("" if v is None else unescape_cell(v)) for n, v in zip(names, vals)})
+                rows.append({n: ("" if v is None else unescape_cell(v)) for n, v in zip(names, vals, strict=True)})
                 labels.append(f"row {reader.line_num}")
                 keys.append(reader.line_num)
         except csv.Error as exc:
@@ -538,7 +538,7 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
     ts_all, off_all = dates["timestamp"]
     rep_all = dates["repeat_of"][0]
     out = []
-    for i, (rec, where, key) in enumerate(zip(rows, labels, keys)):
+    for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
             probs.add(key, f"{where}, column 'timestamp': missing", hint=_TS_HINT)
         text = _text(rec.get("text"))
@@ -682,7 +682,7 @@ def read_stress_log(path: str | os.PathLike, *, dayfirst: bool | None = None) ->
     dates, order = _read_dates(rows, labels, keys, ["timestamp"], dayfirst, probs)
     ts_all, off_all = dates["timestamp"]
     out = []
-    for i, (rec, where, key) in enumerate(zip(rows, labels, keys)):
+    for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
             probs.add(key, f"{where}, column 'timestamp': missing", hint=_TS_HINT)
         row = {
@@ -727,7 +727,7 @@ def read_stress_log(path: str | os.PathLike, *, dayfirst: bool | None = None) ->
         given = [not _blank(rec.get(c)) for c in items]
         if any(given):
             if not all(given):
-                missing = [c for c, g in zip(items, given) if not g]
+                missing = [c for c, g in zip(items, given, strict=True) if not g]
                 probs.add(
                     key,
                     f"{where}: PSS-10 answers missing for {', '.join(missing)}",
@@ -791,7 +791,7 @@ def read_symptom_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -
     ts_all, off_all = dates["timestamp"]
     on_all, on_off_all = dates["onset"]
     out = []
-    for i, (rec, where, key) in enumerate(zip(rows, labels, keys)):
+    for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
             probs.add(key, f"{where}, column 'timestamp': missing", hint=_TS_HINT)
         ts, off = ts_all.iloc[i], off_all.iloc[i]

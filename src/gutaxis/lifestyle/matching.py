@@ -392,7 +392,7 @@ def portion_grams(portion: Portion, row) -> tuple[float | None, str]:
             return None, "no amount given (how many, or how many grams?)"
         food_words = [w for w in _text.tokens(portion.food) if len(w) > 2]
         # a measure that counts the food itself: "22 chips", "1 oz, (28 almonds)", "1 serving, 3 cookies"
-        for g, amount, rest, text in meas:
+        for g, _amount, _rest, text in meas:
             for w in food_words:
                 for mm in re.finditer(r"(\d*\.?\d+)\s+([a-z]+)", text.lower()):
                     if _text.stem(mm.group(2)) == w:
@@ -401,7 +401,8 @@ def portion_grams(portion: Portion, row) -> tuple[float | None, str]:
                             grams = q * g / n
                             return (
                                 grams,
-                                f"{_fmt(q)} x 1/{_fmt(n)} of SR28 measure '{text}' ({_fmt(g / n)} g each) = {_fmt(grams)} g",
+                                f"{_fmt(q)} x 1/{_fmt(n)} of SR28 measure '{text}' ({_fmt(g / n)} g each) "
+                                f"= {_fmt(grams)} g",
                             )
         sizes = [portion.size] if portion.size else []
         sizes += [
@@ -439,7 +440,7 @@ def portion_grams(portion: Portion, row) -> tuple[float | None, str]:
             f"no SR28 household measure for a whole item of this food (measures: {listed}); "
             "give grams or a cup/tbsp measure"
         )
-    want = [(unit, 1.0, "")] + _portion_words().get(unit, [])
+    want = [(unit, 1.0, ""), *_portion_words().get(unit, [])]
     for word, mult, note in want:
         if word in MASS_G:
             g = q * mult * MASS_G[word]
@@ -1085,7 +1086,7 @@ class FoodMatcher:
         postings: dict[str, list[int]] = {}
         for j, d in enumerate(desc):
             segs = _text.description_words(d)
-            words: list[tuple[tuple[str, ...], int, bool, bool]] = []
+            words: list[tuple[tuple[str, ...], int, bool, bool, bool]] = []
             if len(segs) == 1 and len(segs[0]) > 1:
                 # one segment in English word order ("POTATO PANCAKES", "SILK PLN SOY YOGURT"): every word
                 # before a "with ..." part is a main word
@@ -1202,13 +1203,13 @@ class FoodMatcher:
         q_state = qset & _STATE_WORDS
         q_forms = qset & _FORM_WORDS
         q_baby = bool(qset & {"baby", "babyfood", "infant", "toddler"})
-        for j in cand:
+        for j in cand.tolist():
             toks = self._tokens[j]
             matched = matched_sets.get(j, set())
             g = self._groups[j]
             pen = 0.0
             addition = False
-            for wt, rk, paren, after_with, after_without in self._words[j]:
+            for wt, rk, paren, after_with, _after_without in self._words[j]:
                 w = 0.0
                 for t in wt:
                     if t in ("with", "without"):
@@ -1283,6 +1284,7 @@ class FoodMatcher:
         portion = parse_portion(text)
         food = portion.food or str(text)
         key = _text.normalize_phrase(food)
+        grams: float | None
         if key in self._aliases:
             ndb, g_alias, phrase = self._aliases[key]
             row = self._row(self._ids.index(ndb))
@@ -1320,8 +1322,8 @@ class FoodMatcher:
                 note="no food words found in the phrase",
             )
         score, cover, raw, best_rank = self._score(q, portion)
-        order = np.argsort(-score, kind="stable")
-        order = [j for j in order[: max(self.n_candidates, 1) * 4] if np.isfinite(score[j])]
+        ranked = np.argsort(-score, kind="stable")
+        order = [j for j in ranked[: max(self.n_candidates, 1) * 4] if np.isfinite(score[j])]
         cands = [(self._ids[j], self._desc[j], float(score[j])) for j in order[: self.n_candidates]]
         if not order or cover[order[0]] < self.min_coverage:
             best = cover[order[0]] if order else 0.0

@@ -188,7 +188,10 @@ def _condition_holds(cond: str, med: dict) -> tuple[bool | None, str]:
     """(True/False, "") or (None, why it cannot be judged); may add to ``med['assumptions']``."""
     if cond == "any":
         return True, ""
-    _, op, val = _CONDITION_RE.fullmatch(cond).groups()
+    m = _CONDITION_RE.fullmatch(cond)
+    if m is None:  # the rules table is validated when read, so this does not happen
+        raise ValueError(f"medication rule condition {cond!r} is not 'any' or 'daily_dose_mg>=N'")
+    _, op, val = m.groups()
     x = med.get("daily_dose_mg")
     if x is None and med.get("dose_mg") is not None and not med.get("frequency"):
         x = med["dose_mg"]

@@ -479,7 +479,7 @@ def person_foods(
     from .foods import default_nova_path, default_usda_path, load_food_table
 
     own = person.foods if person is not None else None
-    if prefer == "person" and own is not None and usda_path is None:
+    if prefer == "person" and person is not None and own is not None and usda_path is None:
         return own, _own_note(person)
     if usda_path is not None:
         foods = load_food_table(usda_path, nova_path, nova=True)
@@ -496,7 +496,7 @@ def person_foods(
             "USDA SR28 table from the dataset cache; the NOVA table is not in the cache, so the "
             "ultra-processed share is not available (gutaxis datasets fetch nova_fndds_sr_grocerydb)"
         )
-    if own is not None:
+    if person is not None and own is not None:
         return own, (
             "the USDA SR28 and NOVA tables are not in the dataset cache, so the person's own food table "
             "was used: " + _own_note(person)

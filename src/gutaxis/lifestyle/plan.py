@@ -400,7 +400,8 @@ def _why(trigger: str, used: list[str], s: dict, person: Person | None = None) -
             parts.append(f"{label} {100 * v:.2f}% of the profile")
         else:
             parts.append(
-                f"{label} {_fmt(v, nd)}{(' ' + unit) if unit and unit not in ('score', 'index', '0-40', '0-10') else ''}"
+                f"{label} {_fmt(v, nd)}"
+                f"{(' ' + unit) if unit and unit not in ('score', 'index', '0-40', '0-10') else ''}"
             )
     if lead:
         parts.insert(0, lead)
@@ -447,9 +448,13 @@ def build_plan(
     s = dict(a.scores)
     for f in FLAGS:  # triggers may read the flags in force
         s[f] = 1.0 if person.flag(f) else 0.0
-    cov = getattr(a, "coverage", None)
-    gated = isinstance(cov, dict) and not bool(cov.get("ok", True))
-    suggestions, limits, withheld, not_eval = [], [], [], []
+    cov_raw = getattr(a, "coverage", None)
+    cov: dict = cov_raw if isinstance(cov_raw, dict) else {}
+    gated = not bool(cov.get("ok", True))
+    suggestions: list[Suggestion] = []
+    limits: list[Suggestion] = []
+    withheld: list[Withheld] = []
+    not_eval: list[dict] = []
     for r in _rules().itertuples(index=False):
         tags = _split(r.condition_tags)
         if "any" not in tags and not any(t in person.conditions for t in tags):
@@ -671,7 +676,12 @@ def _model_inputs(s: dict) -> dict:
         if v is not None and isinstance(v, (int, float)) and math.isfinite(float(v)):
             out[inp] = float(v)
     kcal, sug = s.get("energy_kcal_per_day"), s.get("sugar_pct_energy")
-    if all(isinstance(x, (int, float)) and math.isfinite(float(x)) for x in (kcal, sug)):
+    if (
+        isinstance(kcal, (int, float))
+        and math.isfinite(float(kcal))
+        and isinstance(sug, (int, float))
+        and math.isfinite(float(sug))
+    ):
         out["sugar"] = float(sug) / 100.0 * float(kcal) / 4.0  # g/day (total sugars as the proxy)
     return out
 
@@ -732,7 +742,7 @@ def simulate_plan_effect(
     ]
     chosen = next((c for c in _DISEASE_VARIANT if c in person.conditions), None)
     also = [c for c in person.conditions if c in _DISEASE_VARIANT and c != chosen]
-    if also:
+    if also and chosen is not None:  # chosen is set whenever also is non-empty
         caveats.append(
             f"The model simulates one disease at a time: {CONDITIONS[chosen]} was simulated, not "
             + ", ".join(CONDITIONS[c] for c in also)
@@ -854,7 +864,7 @@ def simulate_plan_effect(
         r = summ.loc[e]
         unit = str(r["unit"])
         if e == "disease_activity":
-            label, unit = _ACTIVITY_LABEL.get(disease, _DEFAULT_ACTIVITY)
+            label, unit = _ACTIVITY_LABEL.get(disease, _DEFAULT_ACTIVITY) if disease is not None else _DEFAULT_ACTIVITY
         usual_end = fc.band(e, "usual").iloc[-1]
         source, note = "model patient (not measured)", ""
         if _ENDPOINT_MARKER.get(e) in measured:

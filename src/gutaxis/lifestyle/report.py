@@ -176,8 +176,9 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
     if plan.effect is not None and plan.effect.available:
         csv_safe(plan.effect.summary).to_csv(out / "simulated_effect.csv")
         written["simulated_effect.csv"] = out / "simulated_effect.csv"
-        if getattr(plan.effect, "fit", None) is not None and len(plan.effect.fit):
-            csv_safe(plan.effect.fit).to_csv(out / "twin_fit.csv", index=False)
+        fit = getattr(plan.effect, "fit", None)
+        if fit is not None and len(fit):
+            csv_safe(fit).to_csv(out / "twin_fit.csv", index=False)
             written["twin_fit.csv"] = out / "twin_fit.csv"
     data = plan.to_dict()
     data["generated_at"] = now

@@ -42,7 +42,7 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
         if "bristol_mean" in sym:
             panels.append("bristol")
     ncol = 2
-    nrow = int(math.ceil(len(panels) / ncol))
+    nrow = math.ceil(len(panels) / ncol)
     left, bottom, width, height = rect
     gs = fig.add_gridspec(
         nrow,
@@ -130,7 +130,7 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
             ax.set_ylim(0, 10)
             ax.set_yticks(range(0, 11, 2))
             ax.set_yticklabels([str(v) for v in range(0, 11, 2)])
-        elif name == "symptoms":
+        elif name == "symptoms" and sym is not None:  # listed only when there are symptoms
             cols = [c for c in sym.columns if c not in ("bristol_mean", "bristol_n")]
             colors = [_ORANGE, _BLUE, _PINK, _GREEN, _YELLOW, _SKY]
             for k, c in enumerate(cols[:6]):
@@ -140,7 +140,7 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
             ax.set_ylim(0, 10)
             ax.legend(fontsize=fontsize - 1.5, frameon=False, loc="upper right", ncol=min(3, len(cols)))
             style(ax, "Symptoms (worst rating of the day, 0-10)")
-        elif name == "bristol":
+        elif name == "bristol" and sym is not None:
             ax.axhspan(2.5, 4.5, color=_GREEN, alpha=0.10, linewidth=0)
             ax.plot(sym.index, sym["bristol_mean"], color=_INK, marker="o", markersize=3, linewidth=0.9)
             ax.set_ylim(0.5, 7.5)
@@ -180,7 +180,7 @@ def weeks_figure(plan: Plan):
 
     a = plan.assessment
     n = 7 + int(plan.person.symptoms is not None and len(plan.person.symptoms) > 0)
-    nrow = int(math.ceil(n / 2))
+    nrow = math.ceil(n / 2)
     with _rc():
         fig = _new_figure((10.5, 2.35 * nrow + 0.3))
         _draw_weeks(fig, plan)
@@ -200,10 +200,12 @@ def weeks_figure(plan: Plan):
 
 def _draw_effect(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float = 9.0) -> None:
     eff = plan.effect
+    if eff is None or eff.summary is None:  # callers draw only an available effect
+        raise ValueError("the plan has no simulated effect to draw")
     table = eff.summary
     n = len(table)
     ncol = 3
-    nrow = int(math.ceil(n / ncol))
+    nrow = math.ceil(n / ncol)
     left, bottom, width, height = rect
     gs = fig.add_gridspec(
         nrow,
@@ -244,7 +246,7 @@ def effect_figure(plan: Plan):
     eff = plan.effect
     if eff is None or not eff.available or eff.summary is None or not len(eff.summary):
         return None
-    nrow = int(math.ceil(len(eff.summary) / 3))
+    nrow = math.ceil(len(eff.summary) / 3)
     with _rc():
         fig = _new_figure((10.5, 2.7 * nrow + 0.4))
         _draw_effect(fig, plan)

@@ -42,7 +42,7 @@ def _sig(x: float, digits: int = 2, sign: bool = False) -> str:
     x = float(x)
     if abs(x) < 0.5 * 10 ** (-3):
         return "0"
-    mag = int(math.floor(math.log10(abs(x))))
+    mag = math.floor(math.log10(abs(x)))
     nd = max(0, digits - 1 - mag)
     s = f"{round(x, nd):{'+' if sign else ''},.{nd}f}"
     return s

@@ -55,8 +55,9 @@ def _counted(items: pd.DataFrame) -> pd.Series:
 
 
 def _coverage(a) -> dict:
-    """The assessment's ``coverage`` (see the coverage gate in :mod:`gutaxis.lifestyle.report`), normalised; derived from the match status
-    of the entries where the assessment carries none (then the share of energy is unknown)."""
+    """The assessment's ``coverage`` (see the coverage gate in :mod:`gutaxis.lifestyle.report`), normalised;
+    derived from the match status of the entries where the assessment carries none (then the share of energy
+    is unknown)."""
     cov = getattr(a, "coverage", None)
     items = a.items
     if not isinstance(cov, dict) or not cov:  # an assessment built without the gate: the same rule, from its entries
@@ -79,7 +80,10 @@ def _coverage(a) -> dict:
     shares = f" ({', '.join(parts)})" if parts else ""
     msg = str(cov.get("message") or "").strip()
     if n:
-        you = f"{'Only ' if not ok else ''}{counted} of {n} foods {'could be' if not ok else 'you logged were'} counted{shares}"
+        you = (
+            f"{'Only ' if not ok else ''}{counted} of {n} foods "
+            f"{'could be' if not ok else 'you logged were'} counted{shares}"
+        )
         client = (
             f"{'Only ' if not ok else ''}{counted} of {n} food entries the client logged "
             f"{'could be' if not ok else 'were'} counted{shares}"

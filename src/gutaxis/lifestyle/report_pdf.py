@@ -9,9 +9,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .plan import DISCLAIMER
 from .report_figures import _GRID, _INK, _MUTED, _new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class _Pdf:
@@ -23,8 +27,8 @@ class _Pdf:
 
     def __init__(self, title: str, footer: str, banner: str | None = None):
         self.title, self.footer, self.banner = title, footer, banner
-        self.pages: list = []
-        self.fig = None
+        self.pages: list[Figure] = []
+        self.fig: Figure  # the current page, set by new_page()
         self.y = 0.0
         self.new_page()
 
@@ -40,7 +44,7 @@ class _Pdf:
         return x_in / self.W
 
     def new_page(self) -> None:
-        fig = _new_figure((self.W, self.H))
+        fig: Figure = _new_figure((self.W, self.H))
         self.pages.append(fig)
         self.fig = fig
         self.y = self.MT
@@ -174,7 +178,7 @@ class _Pdf:
         pad = 0.05
 
         def draw_row(cells, bold=False, fill=None, cell_colors=None):
-            wrapped = [self.wrap(c, cw - 2 * pad, size, bold) for c, cw in zip(cells, cols_in)]
+            wrapped = [self.wrap(c, cw - 2 * pad, size, bold) for c, cw in zip(cells, cols_in, strict=True)]
             h = max(len(w) for w in wrapped) * lh + 2 * pad
             if self.y + h > self.H - self.MB:
                 self.new_page()
@@ -192,7 +196,7 @@ class _Pdf:
                     )
                 )
             x = self.ML
-            for k, (lines, cw) in enumerate(zip(wrapped, cols_in)):
+            for k, (lines, cw) in enumerate(zip(wrapped, cols_in, strict=True)):
                 col = cell_colors[k] if cell_colors and cell_colors[k] else _INK
                 for j, ln in enumerate(lines):
                     xx = x + pad if align[k] == "left" else x + cw - pad

@@ -141,7 +141,7 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
     new["nova"] = sub["nova"].to_numpy() if "nova" in foods.columns else pd.NA
     fer_cache: dict = {}
     fid_, live_, serv_ = [], [], []
-    for text, desc in zip(out["item_text"].astype(str), out["description"]):
+    for text, desc in zip(out["item_text"].astype(str), out["description"], strict=True):
         key = (text, desc)
         if key not in fer_cache:
             d = None if desc is None or desc != desc else str(desc).upper().replace(", ", ",")
@@ -151,8 +151,8 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
         live_.append(f["live_cultures"] if f else "")
         serv_.append(f["serving_g"] if f else np.nan)
     new.update(fermented_id=fid_, live_cultures=live_, serving_g=serv_, ndb_no=out["food_id"].to_numpy())
-    new = pd.DataFrame(new, index=out.index)
-    out = pd.concat([out.drop(columns=[c for c in new.columns if c in out.columns]), new], axis=1)
+    new_df = pd.DataFrame(new, index=out.index)
+    out = pd.concat([out.drop(columns=[c for c in new_df.columns if c in out.columns]), new_df], axis=1)
     out.attrs["source"] = meals.attrs.get("source", "")
     out.attrs["food_tables"] = db.describe()
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import warnings
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,7 +132,13 @@ def resolve_meals(meals: pd.DataFrame, foods, matcher=None) -> pd.DataFrame:
         d = r._asdict()
         ndb, grams = d.get("ndb_no"), d.get("grams")
         grams = np.nan if grams is None else float(grams)
-        rec = {"description": None, "match_status": "given", "confidence": 1.0, "match_note": "", "candidates": ""}
+        rec: dict[str, Any] = {
+            "description": None,
+            "match_status": "given",
+            "confidence": 1.0,
+            "match_note": "",
+            "candidates": "",
+        }
         if ndb:
             if ndb not in foods.index:
                 rec.update(
@@ -316,7 +323,9 @@ def daily_scores(
         "sugar": "added sugars from the food table" if added else SUGAR_PROXY_NOTE,
         "sugar_target": "below 10% energy (WHO 2015)",
         "sat_fat_target": "below 10% energy (WHO 2023)",
-        "inflammatory_score": f"{SCORE_LABEL}; parameters available out of {N_PARAMETERS} in column inflammatory_n_parameters",
+        "inflammatory_score": (
+            f"{SCORE_LABEL}; parameters available out of {N_PARAMETERS} in column inflammatory_n_parameters"
+        ),
         "fermented_servings": "grams / serving size of the fermented-food table; live cultures 'yes' only",
         "upf": "NOVA 4 energy / energy of items with a NOVA group (FoodProX/GroceryDB labels); see nova_coverage",
         "include_low_confidence": include_low_confidence,
