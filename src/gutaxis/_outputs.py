@@ -319,7 +319,9 @@ def _signals_held() -> Iterator[None]:
     saved = {}
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
-        old = signal.getsignal(sig) if sig is not None else None
+        if sig is None:  # not on this platform (SIGHUP on Windows)
+            continue
+        old = signal.getsignal(sig)
         if old is None or old is signal.SIG_IGN:
             continue
         saved[sig] = signal.signal(sig, lambda signum, frame: got.append(signum))

@@ -35,10 +35,10 @@ def ids_digest(ids: Iterable) -> str:
     return hashlib.sha256("\n".join(str(i) for i in ids).encode("utf-8")).hexdigest()
 
 
-def _versions() -> dict[str, str]:
+def _versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {}
+    out: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
             out[name] = version(name)

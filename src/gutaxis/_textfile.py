@@ -146,11 +146,12 @@ def decode_text(
         bad = data[exc.start]
     where = f"byte 0x{bad:02x} on line {line}"
     if fallback is not None and (not fallback_when_sparse or _sparse_8bit(head)):
+        decoded: str | None
         try:
-            text = data.decode(fallback)
+            decoded = data.decode(fallback)
         except UnicodeDecodeError:
-            text = None
-        if text is not None:
+            decoded = None
+        if decoded is not None:
             if warning is not None:
                 warnings.warn(
                     f"{name}: not UTF-8 ({where}); read as {FALLBACK_NAMES.get(fallback, (fallback,))[0]}: "
@@ -160,7 +161,7 @@ def decode_text(
                 )
             else:
                 log.info("%s: not UTF-8 (%s); read as %s", name, where, fallback)
-            return text, fallback
+            return decoded, fallback
         either = f", and not {FALLBACK_NAMES.get(fallback, (fallback, fallback))[1]} either"
     else:
         either = ""

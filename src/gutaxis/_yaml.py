@@ -55,8 +55,8 @@ def _line(mark) -> int | str:
     return mark.line + 1 if mark is not None else "?"
 
 
-def _cut(text: str, n: int) -> str:
-    text = " ".join(str(text).split())
+def _cut(value: object, n: int) -> str:
+    text = " ".join(str(value).split())
     return text if len(text) <= n else text[: n - 3] + "..."
 
 

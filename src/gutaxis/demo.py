@@ -185,7 +185,8 @@ def _norm(name: str) -> str:
 def _gmhi_lists() -> tuple[set[str], set[str]]:
     """Normalised health-prevalent (MH) and health-scarce (MN) GMHI species names."""
     table = gmhi_species()
-    return tuple({_norm(s) for s in table.loc[table["group"] == g, "species"]} for g in ("MH", "MN"))
+    mh, mn = ({_norm(s) for s in table.loc[table["group"] == g, "species"]} for g in ("MH", "MN"))
+    return mh, mn
 
 
 def _species_table() -> pd.DataFrame:

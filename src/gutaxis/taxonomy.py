@@ -194,7 +194,7 @@ def _parse_one(text: str) -> tuple[list, str]:
     position = -1
     species_raw = None
     genus_part = False
-    for part, m in zip(parts, matches):
+    for part, m in zip(parts, matches, strict=True):
         if m is not None:
             letter, silva, value = m.groups()
             if letter is not None:
@@ -289,7 +289,8 @@ def parse_lineage(strings: Iterable[str] | str) -> pd.DataFrame:
     if len(unique) != len(values):
         row_of = {text: i for i, text in enumerate(unique)}
         table = table[np.fromiter((row_of[v] for v in values), dtype=np.int64, count=len(values))]
-    table[:, :-1][np.equal(table[:, :-1], None)] = np.nan
+    # None as a 0-d object array (what numpy makes of it anyway): numpy's stubs refuse a bare None
+    table[:, :-1][np.equal(table[:, :-1], np.array(None, dtype=object))] = np.nan
     return pd.DataFrame(table, index=index, columns=columns, dtype=object)
 
 
@@ -375,7 +376,7 @@ def collapse(adata: AnnData, rank: str) -> AnnData:
     new_var["lineage"] = [
         "|".join(
             f"{_RANK_PREFIX[r]}__{'' if pd.isna(v) else str(v).replace(' ', '_')}"
-            for r, v in zip(RANKS[: level + 1], row)
+            for r, v in zip(RANKS[: level + 1], row, strict=True)
         )
         for row in new_var[list(RANKS[: level + 1])].itertuples(index=False)
     ]
@@ -443,7 +444,7 @@ def synonyms() -> dict[str, str]:
     """
     table = _lactobacillus_table()
     rows = table[table["kind"] == "synonym"]
-    return dict(zip(rows["name"], rows["current_name"]))
+    return dict(zip(rows["name"], rows["current_name"], strict=True))
 
 
 @lru_cache(maxsize=1)

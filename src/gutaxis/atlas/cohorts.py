@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -186,7 +187,7 @@ def _file(data_dir, folder: str, name: str, cohort: str) -> Path:
             f"the {folder} dataset is not in the dataset registry (its licence does not allow "
             "redistribution, or its files are derived); pass --data-dir with a local copy"
         ) from None
-    return datasets.fetch(f"{reg}/{name}", progress=False)
+    return cast(Path, datasets.fetch(f"{reg}/{name}", progress=False))  # "dataset/file": one path
 
 
 def provenance_summary(data_dir, folder: str) -> dict:

@@ -79,7 +79,7 @@ def _forest(claim: str, statement: str, evidence: pd.DataFrame, rows: pd.DataFra
     with _rc(f"forest-{claim}"):
         fig, ax = _figure(figsize=(7.2, 0.32 * len(lines) + 1.2))
         y = np.arange(len(lines))[::-1]
-        for yi, (label, est, lo, hi, pooled) in zip(y, lines):
+        for yi, (_label, est, lo, hi, pooled) in zip(y, lines, strict=True):
             if pooled:
                 ax.fill([lo, est, hi, est], [yi, yi + 0.3, yi, yi - 0.3], color=PALETTE[1])
             else:

@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -183,7 +184,7 @@ def _permanova(cohort: Cohort, permutations: int, seed: int) -> dict:
     rel = rel.loc[rel.sum(axis=1) > 0]
     D = beta_diversity(rel, "braycurtis", n_jobs=None)
     meta = cohort.metadata.loc[rel.index]
-    kw = {}
+    kw: dict[str, Any] = {}
     if cohort.block:
         kw = {"strata": cohort.block, "permute": cohort.permute}
     with warnings.catch_warnings():

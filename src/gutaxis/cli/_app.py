@@ -56,8 +56,8 @@ def _stdout() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
 
 
 @contextmanager

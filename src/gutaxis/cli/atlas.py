@@ -86,7 +86,9 @@ def atlas_cmd(
         con.print("The seed's claims (verdicts by the rule in gutaxis.atlas.claims; all digits in claims.tsv):")
         head = ("claim", "disease", "rank", "observed", "effect (95% CI)", "I2", "k", "n", "verdict")
         widths = (22, 18, 6, 9, 26, 5, 3, 6, 0)
-        con.print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(), soft_wrap=True, highlight=False)
+        con.print(
+            "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip(), soft_wrap=True, highlight=False
+        )
         for _, r in result.claims.iterrows():
             cells = (
                 r["claim"],
@@ -100,7 +102,7 @@ def atlas_cmd(
                 r["verdict"],
             )
             con.print(
-                "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip(),
+                "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip(),
                 soft_wrap=True,
                 highlight=False,
                 markup=False,

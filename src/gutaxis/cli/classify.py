@@ -9,6 +9,7 @@ model to a new table with its frozen preprocessing).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import typer
 
@@ -80,7 +81,7 @@ def _labelled(adata, meta, label: str, case: str, control: str | None, intersect
 def _model(model: str, filter_: str, cutoff: float, normalization: str, select: int | None, trees: int | None):
     from ..classify import make_classifier
 
-    params = {}
+    params: dict[str, Any] = {}
     if trees is not None and model in ("rf", "gb"):
         params["n_estimators"] = trees
     if model == "rf":
@@ -95,7 +96,10 @@ def _print_summary(res, what: str) -> None:
     out.print(f"{res.scheme['description']}")
     for m in s.index:
         r = s.loc[m]
-        line = f"  {m}: {r['mean_prediction']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] (bootstrap 95% CI of the mean prediction)"
+        line = (
+            f"  {m}: {r['mean_prediction']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+            " (bootstrap 95% CI of the mean prediction)"
+        )
         if "p_value" in s.columns and r.get("p_value") is not None and r["p_value"] == r["p_value"]:
             line += f"; permuted {r['null_mean']:.3f}, p = {r['p_value']:.3g}"
         out.print(line)
@@ -173,7 +177,7 @@ def cv_cmd(
         )
         from ..errors import InputError
 
-        n_splits = "loo" if folds.lower() == "loo" else None
+        n_splits: int | str | None = "loo" if folds.lower() == "loo" else None
         if n_splits is None:
             try:
                 n_splits = int(folds)
@@ -204,7 +208,8 @@ def cv_cmd(
                     )
                 g = meta[groups]
             advance("cross-validating")
-            grid = DEFAULT_GRIDS.get(model) if tune else None
+            # DEFAULT_GRIDS' values are all parameter grids (mypy infers object for their mixed lists)
+            grid = cast("dict[str, list] | None", DEFAULT_GRIDS.get(model)) if tune else None
             res = cross_validate(
                 est,
                 adata,
@@ -261,7 +266,7 @@ def cv_cmd(
             with (
                 atomic_file(save_model, overwrite=overwrite, what="model file") if save_model else nullcontext()
             ) as tmp:
-                if save_model:
+                if tmp is not None:  # a model file is asked for (nullcontext yields None)
                     trained.save(tmp, overwrite=True)
                 res.write(
                     out_dir,

@@ -76,7 +76,8 @@ def _logged_meals(
     aliases: Path | None = None,
     dayfirst=None,
 ):
-    """The meal log (ours, Cronometer or MyFitnessPal) resolved against the food data, the stress log and the food data."""
+    """The meal log (ours, Cronometer or MyFitnessPal) resolved against the food data, the stress log and the
+    food data."""
     from ..lifestyle.imports import read_diary
     from ..lifestyle.logs import read_stress_log
     from ..lifestyle.scores import resolve_meals
@@ -130,12 +131,14 @@ def plan_cmd(
     flag: list[str] | None = typer.Option(
         None,
         "--flag",
-        help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter, bowel_stricture, dmard, methotrexate, glucocorticoid.",
+        help="Flag, repeatable: pregnant, kidney_disease, strong_immunosuppression, central_venous_catheter,"
+        " bowel_stricture, dmard, methotrexate, glucocorticoid.",
     ),
     medication: list[str] | None = typer.Option(
         None,
         "--medication",
-        help='A medication with its dose, repeatable: "prednisolone 40 mg daily" (mapped to flags where a cited rule exists).',
+        help='A medication with its dose, repeatable: "prednisolone 40 mg daily"'
+        " (mapped to flags where a cited rule exists).",
     ),
     weight_kg: float | None = typer.Option(
         None, "--weight", min=20, max=400, help="Body weight in kg (protein per kg for the dietitian)."
@@ -143,7 +146,8 @@ def plan_cmd(
     marker: list[str] | None = typer.Option(
         None,
         "--marker",
-        help="A measured marker, repeatable: crp=3.2 (mg/L), il6=4 (pg/mL), lbp=12 (µg/mL), calprotectin=80 (µg/g); the twin starts from them.",
+        help="A measured marker, repeatable: crp=3.2 (mg/L), il6=4 (pg/mL), lbp=12 (µg/mL), calprotectin=80 (µg/g);"
+        " the twin starts from them.",
     ),
     usda: Path | None = typer.Option(None, "--usda", help=_USDA_HELP),
     nova: Path | None = typer.Option(None, "--nova", help=_NOVA_HELP),
@@ -253,7 +257,7 @@ def plan_cmd(
             f"plan for {person.id}: {len(plan.suggestions)} suggestions, {len(plan.withheld)} withheld, "
             f"{len(plan.limits)} statements of what the evidence does not support"
         )
-        if not plan.effect.available:
+        if plan.effect is not None and not plan.effect.available:  # build_plan always sets it
             out.print(plan.effect.message)
         out.print(f"report written to {written['plan.html']}")
         out.print(f"dietitian summary: {written['dietitian_summary.html']} and {written['dietitian_summary.pdf']}")

@@ -173,7 +173,8 @@ def associate_cmd(
             paths = result.write(out_dir, overwrite=overwrite, plot_variable=plot_variable)
         out = _stdout()
         out.print(
-            f"{len(result.significant)} significant association(s) (q <= {result.params['max_significance']}); results in {out_dir}"
+            f"{len(result.significant)} significant association(s) (q <= {result.params['max_significance']});"
+            f" results in {out_dir}"
         )
         for p in paths.values():
             out.print(f"  {p}")

@@ -376,6 +376,7 @@ def meta_cmd(
             result = meta_mod.meta_analysis(studies_in, method=method, min_studies=min_studies, value_map=values)
             effect_label = "associate coefficient"
         elif profile_mode:
+            assert study_col is not None and label is not None  # refused above when missing
             adata = load_profile(
                 inputs[0],
                 metadata=metadata,

@@ -239,6 +239,7 @@ def reference_cmd(
             if profiler is not None:
                 ref.profiler = profiler
         else:
+            assert profile is not None and healthy is not None  # refused above when missing
             column, sep, value = healthy.partition("=")
             if not sep or not column.strip() or not value.strip():
                 raise InputError(

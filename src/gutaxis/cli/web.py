@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -72,7 +73,7 @@ def serve(
         from ..web.demo import seed_demo
         from ..web.settings import Settings
 
-        kw = {
+        kw: dict[str, Any] = {
             "database_url": database_url,
             "reference": reference,
             "fndds": fndds,
@@ -88,6 +89,7 @@ def serve(
 
             kw["data_dir"] = default_data_dir().parent / "demo"  # the demo never mixes with real records
         settings = Settings(**kw)
+        assert settings.database_url is not None  # Settings.__post_init__ fills it in
         application = create_app(settings)
         out = _stdout()
         from ..web import food
@@ -165,11 +167,12 @@ def verify_audit(
         from ..web.db import check_reachable, make_engine, session_factory
         from ..web.settings import Settings
 
-        kw = {"database_url": database_url}
+        kw: dict[str, Any] = {"database_url": database_url}
         if data_dir is not None:
             kw["data_dir"] = data_dir
         settings = Settings(**kw)
         url = settings.database_url
+        assert url is not None  # Settings.__post_init__ fills it in
         if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
             raise InputError(f"no database at {url}: give --database-url or --data-dir")
         engine = make_engine(url)

@@ -4,6 +4,7 @@ database as a new account, e.g. when a person moves to another practice's server
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -46,7 +47,7 @@ def import_account(
         from ..web.security import Passwords
         from ..web.settings import Settings
 
-        kw = {"database_url": database_url}
+        kw: dict[str, Any] = {"database_url": database_url}
         if data_dir is not None:
             kw["data_dir"] = data_dir
         settings = Settings(**kw)
@@ -54,6 +55,7 @@ def import_account(
         problem = pw.problem(password, email or "")
         if problem:
             raise InputError(f"password: {problem}")
+        assert settings.database_url is not None  # Settings.__post_init__ fills it in
         engine = make_engine(settings.database_url)
         try:
             migrate(engine)
@@ -63,7 +65,7 @@ def import_account(
 
                 n = {}
                 for name in rights.IMPORTED:
-                    model = rights.EXPORT_TABLES[name]
+                    model: Any = rights.EXPORT_TABLES[name]  # the imported tables all have person_id
                     n[name] = db.scalar(select(func.count()).select_from(model).where(model.person_id == user.id))
         finally:
             engine.dispose()

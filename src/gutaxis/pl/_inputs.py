@@ -36,7 +36,9 @@ def results_table(results, source: str) -> tuple[pd.DataFrame, dict]:
         )
     t = table[table["coef"].notna()].copy()
     if "taxon" in t.columns:
-        t["name"] = [str(x) if isinstance(x, str) and x else str(f) for x, f in zip(t["taxon"], t["feature"])]
+        t["name"] = [
+            str(x) if isinstance(x, str) and x else str(f) for x, f in zip(t["taxon"], t["feature"], strict=True)
+        ]
     else:
         t["name"] = t["feature"].astype(str)
     t["qval"] = pd.to_numeric(t["qval"], errors="coerce")

@@ -9,6 +9,7 @@ labels that do not overlap.
 from __future__ import annotations
 
 import colorsys
+from typing import Literal
 
 __all__ = [
     "OKABE_ITO",
@@ -34,8 +35,9 @@ def _qualitative() -> list[str]:
 
     out = [c.lower() for c in OKABE_ITO]
     for name in ("tab20", "tab20b", "tab20c"):
-        for c in matplotlib.colormaps[name].colors:
-            h = to_hex(c).lower()
+        cmap = matplotlib.colormaps[name]
+        for i in range(cmap.N):  # a listed map's i-th colour, as the Colormap type has it
+            h = to_hex(cmap(i)).lower()
             if h not in out:
                 out.append(h)
     return out
@@ -73,7 +75,7 @@ def palette(n: int) -> list[str]:
 def group_colors(groups) -> dict:
     """``{group: colour}`` in the order given (each group once)."""
     order = list(dict.fromkeys(groups))
-    return dict(zip(order, palette(len(order))))
+    return dict(zip(order, palette(len(order)), strict=True))
 
 
 def truncate(label, width: int = 24) -> str:
@@ -141,7 +143,7 @@ def set_tick_labels(
         ax.set_xticklabels(labels, fontsize=fontsize)
 
 
-def new_figure(figsize=(6.0, 4.5), *, layout: str = "constrained"):
+def new_figure(figsize=(6.0, 4.5), *, layout: Literal["constrained", "compressed", "tight"] | None = "constrained"):
     """A matplotlib Figure on an Agg canvas, without pyplot (no global state, any thread, no GUI):
     ``fig.savefig(path)`` writes it; in Jupyter it shows itself as the cell's value."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -38,7 +38,7 @@ def coefficient_grid(
             )
         table = table[table["metadata"].astype(str).isin(variables)]
     thr = threshold(params, q)
-    table = table.assign(col=[_col_label(m, v) for m, v in zip(table["metadata"], table["value"])])
+    table = table.assign(col=[_col_label(m, v) for m, v in zip(table["metadata"], table["value"], strict=True)])
     best = table.groupby("name", sort=False)["qval"].min()
     if significant_only:
         best = best[best <= thr]

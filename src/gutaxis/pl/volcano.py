@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._inputs import check_variable, default_variable, results_table, threshold
 from ._style import new_figure, short_taxa, truncate
+
+if TYPE_CHECKING:
+    from matplotlib.transforms import Bbox
 
 __all__ = ["volcano"]
 
@@ -92,7 +97,7 @@ def volcano(
     ax.set_ylabel("−log10(q)")
     ax.set_title(title or f"{truncate(variable, 40)}: {int(sig.sum())} of {len(part)} with q ≤ {thr:g}", loc="left")
     unique = list(dict.fromkeys(part["name"].astype(str)))
-    short = dict(zip(unique, short_taxa(unique)))  # a feature's rows (one per level) share its name
+    short = dict(zip(unique, short_taxa(unique), strict=True))  # a feature's rows (one per level) share its name
     names = [truncate(short[n], 26) for n in part["name"].astype(str)]
     levels = part["value"].astype(str).tolist()
     many_levels = len(set(levels)) > 1
@@ -110,7 +115,7 @@ def _label(ax, x, y, items) -> list[str]:
     fig.canvas.draw()  # the axes limits and the layout are final before labels are measured
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
-    placed = []
+    placed: list[Bbox] = []
     points = ax.transData.transform(np.column_stack([x, y]))
     dropped = []
     for text, k in items:

@@ -140,7 +140,7 @@ def draw_index_distributions(
     height = 2.6 + (min(24, max(len(str(g)) for g in order)) * 0.055 if many else 0.0) if order else 2.6
     rng = np.random.default_rng(0)  # jitter only; deterministic
     fig, axes = _figure(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False)
-    for ax, col in zip(axes.ravel(), cols):
+    for ax, col in zip(axes.ravel(), cols, strict=False):  # the grid may have spare axes (hidden below)
         data = [indices.loc[groups == g, col].dropna().to_numpy() for g in order]
         keep = [i for i, d in enumerate(data) if len(d)]
         if keep:
@@ -152,7 +152,7 @@ def draw_index_distributions(
                 patch_artist=True,
                 medianprops={"color": _INK, "linewidth": 1.6},
             )
-            for patch, i in zip(bp["boxes"], keep):
+            for patch, i in zip(bp["boxes"], keep, strict=True):
                 patch.set_facecolor(colors[order[i]] + "33")
                 patch.set_edgecolor(colors[order[i]])
             for part in ("whiskers", "caps"):
@@ -272,7 +272,7 @@ def ordination(
     lab = [ax.get_xlabel() for ax in fig.axes[:1]] + [ax.get_ylabel() for ax in fig.axes[:1]]
     alt = (
         f"PCoA scatter plot of {len(coords)} samples on {lab[0]} and {lab[1]} of {metric} distances"
-        + ("" if groups is None else f", coloured by group ({', '.join(map(str, order))})")
+        + ("" if groups is None else f", coloured by group ({', '.join(map(str, order or ()))})")
         + "."
     )
     return Figure(
@@ -300,7 +300,7 @@ def percentile_chart(values: pd.Series, labels: dict[str, str], kinds: dict[str,
         ax.axvline(50, color=_MUTED, linewidth=0.8, linestyle=":", zorder=1)
         ax.hlines(ypos, 0, 100, color=_GRID, linewidth=1.0, zorder=1)
         ax.scatter(values.to_numpy(), ypos, s=60, color=dot_colors, zorder=3, clip_on=False)
-        for yv, v in zip(ypos, values.to_numpy()):
+        for yv, v in zip(ypos, values.to_numpy(), strict=True):
             ax.annotate(
                 f"{v:.0f}", (v, yv), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8.5, color=_INK
             )
@@ -323,7 +323,7 @@ def percentile_chart(values: pd.Series, labels: dict[str, str], kinds: dict[str,
         ax.set_xlabel("percentile among the healthy reference (shaded: 25th-75th)")
     alt = (
         "Percentiles among the healthy reference: "
-        + "; ".join(f"{n} {v:.0f}" for n, v in zip(names, values.to_numpy()))
+        + "; ".join(f"{n} {v:.0f}" for n, v in zip(names, values.to_numpy(), strict=True))
         + "."
     )
     return Figure(

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -290,7 +291,7 @@ def _short_label(col: str, entries: dict) -> str:
 def _explanations(entries: dict, counts: dict, *, synthetic: bool) -> list[dict]:
     from ..measure.gmhi import CITATION as GMHI_CITATION
 
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "heading": "The Gut Microbiome Health Index (GMHI)",
             "paras": [
@@ -516,7 +517,7 @@ def write_report(
 
     # ---- reference and percentiles
     step(_STEPS[2])
-    ref_info = {
+    ref_info: dict[str, Any] = {
         "available": False,
         "description": "",
         "note": "",
@@ -537,10 +538,10 @@ def write_report(
         if single:
             mask &= adata.obs_names != sample
         n_ref = int(mask.sum())
-        hv = ", ".join(repr(v) for v in _healthy_values(order))
+        healthy_text = ", ".join(repr(v) for v in _healthy_values(order))
         if n_ref >= MIN_REFERENCE_SAMPLES:
             src = (
-                f"{n_ref} samples labelled {hv} in column {group_col!r} of this "
+                f"{n_ref} samples labelled {healthy_text} in column {group_col!r} of this "
                 + ("SYNTHETIC demo cohort" if synthetic else "cohort")
                 + (
                     f", leaving out sample {sample!r} itself"
@@ -648,7 +649,8 @@ def write_report(
     title = title or str(adata.uns.get("title") or "") or "Gut microbiome report"
     if synthetic and "SYNTHETIC" not in title.upper():
         title = f"SYNTHETIC — {title}"
-    index_rows, panels_ctx, group_rows, percentile_rows, groups_ctx, cards = [], [], [], [], [], []
+    index_rows, panels_ctx, group_rows, percentile_rows, cards = [], [], [], [], []
+    groups_ctx: list[dict[str, Any]] = []  # {"name": group, "n": its samples}
     group_summary = {}
     if single:
         for c in core_cols:
@@ -706,12 +708,12 @@ def write_report(
                 sub = f"percentile {show_pct.at[sample, c]:.0f} among healthy"
             cards.append({"label": short_of[c] + (" (%)" if kind == "percent" else ""), **cell, "sub": sub})
         g_txt = ""
-        if _finite(gv) is not None:
+        if (g_num := _finite(gv)) is not None:
             g_txt = f" Its GMHI is {_cell(gv)['text']}: " + (
                 "the health-prevalent species outweigh the health-scarce ones."
-                if gv > 0
+                if g_num > 0
                 else "the health-scarce species outweigh the health-prevalent ones."
-                if gv < 0
+                if g_num < 0
                 else "the two species sets are balanced."
             )
         lead = (
