@@ -450,6 +450,43 @@ def claims_table(
     return pd.DataFrame(rows), pd.DataFrame(evidence)
 
 
+def _cohort(spec: CohortSpec, data_dir, claims: pd.DataFrame, permutations: int, seed: int):
+    """One cohort's row of the cohort table, its analysis (``None`` when not analysed) and its wall
+    time: one task of :func:`run_atlas` (on the cluster, one per cohort)."""
+    from .cohorts import provenance_summary
+
+    t0 = time.perf_counter()
+    out = None
+    prov = provenance_summary(data_dir, spec.dataset)
+    row = {
+        "cohort": spec.name,
+        "disease": spec.disease,
+        "dataset": spec.dataset,
+        "status": "analysed",
+        "reason": "",
+        "citation": spec.citation,
+        "licence": prov.get("licence", ""),
+        "source": prov.get("source", ""),
+        "dataset_title": prov.get("title", ""),
+    }
+    try:
+        cohort = load_cohort(spec, data_dir)
+        out = analyse_cohort(cohort, claims, permutations=permutations, seed=seed)
+        row.update(
+            rank=cohort.rank,
+            n_cases=cohort.n_cases,
+            n_controls=cohort.n_controls,
+            taxa=cohort.table.shape[1],
+            covariates=", ".join(cohort.covariates) or "none",
+            block=cohort.block or "",
+            design=cohort.design,
+            caveats="; ".join(cohort.caveats),
+        )
+    except NotAnalysable as exc:
+        row.update(status="not analysed", reason=str(exc))
+    return row, out, time.perf_counter() - t0
+
+
 def run_atlas(
     data_dir=None,
     *,
@@ -457,11 +494,18 @@ def run_atlas(
     permutations: int = 999,
     seed: int = 2026,
     progress: Callable[[str, float | None], None] | None = None,
+    client=None,
 ) -> AtlasResult:
     """Run the whole atlas. ``data_dir``: folder holding the dataset folders (``None``: the
     dataset registry); ``cohorts``: names of :data:`COHORTS` to run (default all);
     ``progress(stage, None)`` is called when a stage starts and ``progress(stage, seconds)`` when it
-    ends, with its wall time (the same times are in ``timings``)."""
+    ends, with its wall time (the same times are in ``timings``). ``client`` (a
+    :class:`dask.distributed.Client`): each cohort is one task on the cluster (the workers read
+    ``data_dir``, so it must be on a file system they share); the results are the same."""
+    if client is not None:
+        from ..scale import check_client
+
+        client = check_client(client, "atlas")
     specs: list[CohortSpec] = list(COHORTS)
     if cohorts:
         names = {s.name for s in specs}
@@ -476,47 +520,31 @@ def run_atlas(
     claims = _claims.load_claims()
     timings, rows = [], []
     parts: dict[str, list] = {"associations": [], "groups": [], "alpha": [], "permanova": []}
-    from .cohorts import provenance_summary
+    if client is not None:  # cohorts as tasks on the cluster; the tables are assembled here, in cohort order
+        from ..scale.blocks import run_tasks
 
-    for spec in specs:
-        if progress:
-            progress(f"cohort {spec.name}", None)
-        t0 = time.perf_counter()
-        prov = provenance_summary(data_dir, spec.dataset)
-        row = {
-            "cohort": spec.name,
-            "disease": spec.disease,
-            "dataset": spec.dataset,
-            "status": "analysed",
-            "reason": "",
-            "citation": spec.citation,
-            "licence": prov.get("licence", ""),
-            "source": prov.get("source", ""),
-            "dataset_title": prov.get("title", ""),
-        }
-        try:
-            cohort = load_cohort(spec, data_dir)
-            out = analyse_cohort(cohort, claims, permutations=permutations, seed=seed)
+        done = run_tasks(
+            client,
+            _cohort,
+            [(spec, data_dir, claims, permutations, seed) for spec in specs],
+            name="gutaxis-atlas",
+            progress=(lambda k, n: progress(f"cohorts {k}/{n}", None)) if progress else None,
+        )
+    else:
+        done = []
+        for spec in specs:
+            if progress:
+                progress(f"cohort {spec.name}", None)
+            done.append(_cohort(spec, data_dir, claims, permutations, seed))
+            if progress:
+                progress(f"cohort {spec.name}", done[-1][2])
+    for spec, (row, out, dt) in zip(specs, done, strict=True):
+        if out is not None:
             for k, frames in parts.items():
                 frames.append(out[k] if isinstance(out[k], pd.DataFrame) else pd.DataFrame([out[k]]))
-            row.update(
-                rank=cohort.rank,
-                n_cases=cohort.n_cases,
-                n_controls=cohort.n_controls,
-                taxa=cohort.table.shape[1],
-                covariates=", ".join(cohort.covariates) or "none",
-                block=cohort.block or "",
-                design=cohort.design,
-                caveats="; ".join(cohort.caveats),
-            )
-        except NotAnalysable as exc:
-            row.update(status="not analysed", reason=str(exc))
-        dt = time.perf_counter() - t0
         row["seconds"] = dt
         rows.append(row)
         timings.append({"stage": f"cohort {spec.name}", "seconds": dt})
-        if progress:
-            progress(f"cohort {spec.name}", dt)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         cat = {k: (pd.concat(v, ignore_index=True) if v else pd.DataFrame(columns=_EMPTY[k])) for k, v in parts.items()}

@@ -179,6 +179,7 @@ def simulate(
     dtype=np.float64,
     solver: str = "tsit5",
     chunk: int | None = None,
+    client=None,
 ) -> Trajectory:
     """Simulate patients over ``schedule.n_days`` days.
 
@@ -201,6 +202,9 @@ def simulate(
         integration itself is always in float64)
     solver : ``"jax"`` only: ``"tsit5"`` (default), ``"dopri5"`` or ``"kvaerno5"`` (implicit, stiff)
     chunk : ``"jax"`` only: patients per device call (default all), to bound device memory
+    client : a :class:`dask.distributed.Client` (or a scheduler address): patients are simulated in
+        blocks on the cluster, each patient's trajectory equal to the single-machine one to the last
+        bit (``docs/scale.md``); ``None`` (default): this machine
     """
     P, y0, base, group, adh = _check(params, y0, base_inputs, schedule, group, adherence)
     n_days = schedule.n_days
@@ -223,7 +227,14 @@ def simulate(
     n = P.shape[1]
     mult = np.ascontiguousarray(schedule.mult)
     add = np.ascontiguousarray(schedule.add)
-    if method == "numba":
+    if client is not None and method in ("numba", "numpy", "scipy", "jax"):  # patients in blocks on the cluster
+        from ..scale import check_client
+        from ._engine_dask import simulate_blocks
+
+        opts = {"dt": dt, "method": method, "record": rec, "rtol": rtol, "atol": atol, "scheme": scheme}
+        opts.update(dtype=dtype, solver=solver, chunk=chunk)
+        out = simulate_blocks(check_client(client), P, y0, base, schedule, group, adh, opts)
+    elif method == "numba":
         # patient-major memory (each thread writes contiguously); exposed as a (time, state, patient) view
         buf = np.empty((n, rec.size, N_STATES), dtype=dtype)
         _get_kernel()(y0, P, base, mult, add, group, adh, n_sub, rec, buf, _SCHEMES[scheme])

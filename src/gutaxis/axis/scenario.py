@@ -963,8 +963,10 @@ def _provenance(
     return prov
 
 
-def run_scenario(scenario, *, progress=None, population: Population | None = None) -> ScenarioResult:
-    """Run a scenario (path, YAML text, dict or :class:`Scenario`); see the module docstring."""
+def run_scenario(scenario, *, progress=None, population: Population | None = None, client=None) -> ScenarioResult:
+    """Run a scenario (path, YAML text, dict or :class:`Scenario`); see the module docstring.
+    ``client`` (a :class:`dask.distributed.Client`): the patients are simulated in blocks on the
+    cluster, with the same trajectories (``docs/scale.md``)."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not sc.source:  # built in Python: what is "read" is its complete form
         sc = dataclasses.replace(sc, source=sc.to_dict())
@@ -1001,6 +1003,7 @@ def run_scenario(scenario, *, progress=None, population: Population | None = Non
         adh.reshape(-1),
         dt=sc.dt,
         record=rec,
+        client=client,
     )
     outs = sorted({o for o, _ in sc.endpoints} | {"R", "butyrate", "lm", "il6", "CRP"})
     if sc.disease == "ra":

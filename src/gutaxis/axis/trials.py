@@ -58,11 +58,21 @@ class ArmResults:
         return np.asarray(fast_quantities(tr.states[i], tr.params, tr.inputs_at(i))[output])
 
 
-def run_arms(pop: Population, schedules: dict, *, dt: float = 0.5, record="daily", method: str = "numba") -> ArmResults:
-    """Simulate every patient of ``pop`` under each single-group schedule in ``schedules``."""
+def run_arms(
+    pop: Population, schedules: dict, *, dt: float = 0.5, record="daily", method: str = "numba", client=None
+) -> ArmResults:
+    """Simulate every patient of ``pop`` under each single-group schedule in ``schedules``;
+    ``client`` (a :class:`dask.distributed.Client`): patients in blocks on the cluster, the same
+    trajectories (``docs/scale.md``)."""
+    if client is not None:
+        from ..scale import check_client
+
+        client = check_client(client, "run_arms")
     arms = {}
     for name, sch in schedules.items():
-        arms[name] = simulate(pop.params, pop.states, pop.inputs, sch, dt=dt, record=record, method=method)
+        arms[name] = simulate(
+            pop.params, pop.states, pop.inputs, sch, dt=dt, record=record, method=method, client=client
+        )
     return ArmResults(pop, arms)
 
 

@@ -186,9 +186,19 @@ def _fit_fold(
     return {"prob": np.asarray(prob, dtype=float), "weights": w, "best_params": best}
 
 
-def _run(jobs, n_jobs: int):
-    """Run the fold fits, in parallel with ``n_jobs`` > 1; the lambda rule's fallback warning
-    (expected on small folds) is silenced."""
+def _quiet(f, *args):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no lambda of the path gives.*")
+        return f(*args)
+
+
+def _run(jobs, n_jobs: int, client=None):
+    """Run the fold fits, in parallel with ``n_jobs`` > 1 or as Dask tasks with ``client``; the
+    lambda rule's fallback warning (expected on small folds) is silenced."""
+    if client is not None:  # one task per fold x repeat; each fold's seed is fixed already
+        from ..scale.blocks import run_tasks
+
+        return run_tasks(client, _quiet, [(f, *a) for f, a in jobs], name="gutaxis-cv", scatter_repeated=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*no lambda of the path gives.*")
         if n_jobs == 1:
@@ -244,6 +254,7 @@ def cross_validate(
     confidence: float = 0.95,
     consensus_top: int = 20,
     label: str = "within-study",
+    client=None,
 ):
     """Repeated (nested) cross-validation of a classifier, with permuted-label controls.
 
@@ -281,6 +292,10 @@ def cross_validate(
     consensus_top
         For models with importances (no zeros), a feature counts as selected by a model when it
         ranks among its ``consensus_top`` most important.
+    client
+        A :class:`dask.distributed.Client` (or a scheduler address): every fold x repeat (and
+        permuted-label fold) is one task on the cluster, with the seed it has on one machine, so
+        the result is the same (``docs/scale.md``); ``n_jobs`` is then not used.
 
     Returns
     -------
@@ -293,6 +308,10 @@ def cross_validate(
         raise InputError(f"n_repeats must be an integer >= 1, got {n_repeats!r}", source="n_repeats")
     if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 0:
         raise InputError(f"n_permutations must be an integer >= 0, got {n_permutations!r}", source="n_permutations")
+    if client is not None:
+        from ..scale import check_client
+
+        client = check_client(client, "cross_validate")
     est = _resolve_estimator(estimator)
     loo = isinstance(n_splits, str)
     if loo and n_splits.lower() != "loo":
@@ -318,15 +337,15 @@ def cross_validate(
     fold_seeds = _seeds(seeds[1], len(folds))
     jobs = [
         (_fit_fold, (est, X, yv, g, tr, te, s, param_grid, int(inner_splits), scoring))
-        for (r, f, tr, te), s in zip(folds, fold_seeds)
+        for (r, f, tr, te), s in zip(folds, fold_seeds, strict=True)
     ]
-    out = _run(jobs, n_jobs)
+    out = _run(jobs, n_jobs, client)
     # assemble
     n_rep = int(n_repeats)
     pred = np.full((len(yv), n_rep), np.nan)
     fold_of = np.full((len(yv), n_rep), -1)
     rows_fold, weights = [], []
-    for (r, f, tr, te), res in zip(folds, out):
+    for (r, f, tr, te), res in zip(folds, out, strict=True):
         pred[te, r] = res["prob"]
         fold_of[te, r] = f
         m = score_all(yv[te], res["prob"]) if not loo else {}
@@ -368,10 +387,10 @@ def cross_validate(
                     (_fit_fold, (est, X, yp, g, tr, te, ps + f, param_grid, int(inner_splits), scoring, False))
                 )
                 pmeta.append((b, te, yp))
-        pout = _run(pjobs, n_jobs)
+        pout = _run(pjobs, n_jobs, client)
         pp = np.full((len(yv), int(n_permutations)), np.nan)
         ylab = {}
-        for (b, te, yp), res in zip(pmeta, pout):
+        for (b, te, yp), res in zip(pmeta, pout, strict=True):
             pp[te, b] = res["prob"]
             ylab[b] = yp
         for b in range(int(n_permutations)):

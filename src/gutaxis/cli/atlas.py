@@ -13,6 +13,7 @@ from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stderr as _stderr
 from ._app import stdout as _stdout
+from ._scale import SCHEDULER_HELP, WORKERS_HELP, cluster
 
 
 def _f(x, digits: int = 3) -> str:
@@ -39,6 +40,8 @@ def atlas_cmd(
     permutations: int = typer.Option(999, "--permutations", min=0, help="PERMANOVA permutations per cohort."),
     seed: int = typer.Option(2026, "--seed", help="Seed of the PERMANOVA permutations."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
+    workers: int | None = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
 ) -> None:
     """The autoimmune atlas: every cohort we hold through one harmonised analysis (MaAsLin 2-style
     associations, Shannon, PERMANOVA), meta-analysis per disease, shared vs specific genera, the
@@ -58,7 +61,15 @@ def atlas_cmd(
                 else:
                     err.print(f"[dim]{stage}: {seconds:.1f} s[/dim]")
 
-            result = run_atlas(data_dir, cohorts=cohort or None, permutations=permutations, seed=seed, progress=report)
+            with cluster(scheduler, workers) as client:
+                result = run_atlas(
+                    data_dir,
+                    cohorts=cohort or None,
+                    permutations=permutations,
+                    seed=seed,
+                    progress=report,
+                    client=client,
+                )
             advance("writing the report")
             t0 = time.perf_counter()
             paths = write_atlas(result, out, overwrite=overwrite)

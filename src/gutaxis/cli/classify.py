@@ -18,6 +18,7 @@ from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stdout as _stdout
 from ._inputs import TAXONOMY_HELP, load_profile, metadata_columns
+from ._scale import SCHEDULER_HELP, WORKERS_HELP, cluster
 
 classify_app = typer.Typer(
     help="Predict a condition from the microbiome: SIAMCAT-class classifiers validated "
@@ -161,6 +162,8 @@ def cv_cmd(
     taxonomy: Path | None = typer.Option(None, "--taxonomy", help=TAXONOMY_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
+    workers: int | None = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
 ) -> None:
     """Within-study repeated cross-validation of a classifier, with confounder report and controls."""
     with _guard():
@@ -210,19 +213,21 @@ def cv_cmd(
             advance("cross-validating")
             # DEFAULT_GRIDS' values are all parameter grids (mypy infers object for their mixed lists)
             grid = cast("dict[str, list] | None", DEFAULT_GRIDS.get(model)) if tune else None
-            res = cross_validate(
-                est,
-                adata,
-                y,
-                groups=g,
-                mixed_groups=mixed_groups,
-                n_splits=n_splits,
-                n_repeats=repeats,
-                param_grid=grid,
-                n_permutations=permutations,
-                random_state=seed,
-                n_jobs=jobs,
-            )
+            with cluster(scheduler, workers) as client:
+                res = cross_validate(
+                    est,
+                    adata,
+                    y,
+                    groups=g,
+                    mixed_groups=mixed_groups,
+                    n_splits=n_splits,
+                    n_repeats=repeats,
+                    param_grid=grid,
+                    n_permutations=permutations,
+                    random_state=seed,
+                    n_jobs=jobs,
+                    client=client,
+                )
             extra_tables, extra_meta = {}, {}
             if confounders:
                 rep = check_confounders(

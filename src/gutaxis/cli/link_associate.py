@@ -11,6 +11,7 @@ from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stdout as _stdout
 from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, TAXONOMY_HELP, load_profile, metadata_columns
+from ._scale import SCHEDULER_HELP, WORKERS_HELP, cluster
 
 _FIXED_HELP = (
     "Fixed effect: a metadata column, a term such as diagnosis:age, or C(column) to model a numeric "
@@ -106,6 +107,8 @@ def associate_cmd(
         "report and in figures/ (default: the first fixed effect).",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
+    workers: int | None = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
 ) -> None:
     """Associate every feature with metadata (MaAsLin2's LM path; random intercepts by REML)."""
     with _guard():
@@ -150,25 +153,27 @@ def associate_cmd(
             meta = adata.obs[metadata_columns(adata)].copy()
             meta.attrs["source"] = str(metadata)
             advance("fitting models")
-            result = associate(
-                adata,
-                meta,
-                formula=formula,
-                fixed_effects=_effects(fixed, meta.columns),
-                random_effects=_effects(random, meta.columns),
-                reference=reference,
-                normalization=normalization,
-                transform=transform,
-                model=model,
-                min_abundance=min_abundance,
-                min_prevalence=min_prevalence,
-                min_variance=min_variance,
-                standardize=standardize,
-                max_significance=max_significance,
-                correction=correction,
-                match="intersection" if intersection else "exact",
-                reml_optimizer=reml_optimizer,
-            )
+            with cluster(scheduler, workers) as client:
+                result = associate(
+                    adata,
+                    meta,
+                    formula=formula,
+                    fixed_effects=_effects(fixed, meta.columns),
+                    random_effects=_effects(random, meta.columns),
+                    reference=reference,
+                    normalization=normalization,
+                    transform=transform,
+                    model=model,
+                    min_abundance=min_abundance,
+                    min_prevalence=min_prevalence,
+                    min_variance=min_variance,
+                    standardize=standardize,
+                    max_significance=max_significance,
+                    correction=correction,
+                    match="intersection" if intersection else "exact",
+                    reml_optimizer=reml_optimizer,
+                    client=client,
+                )
             advance("writing results")
             paths = result.write(out_dir, overwrite=overwrite, plot_variable=plot_variable)
         out = _stdout()

@@ -16,6 +16,7 @@ from ._app import guard as _guard
 from ._app import stderr as _stderr
 from ._app import stdout as _stdout
 from ._inputs import ID_COLUMN_HELP, INTERSECTION_HELP, TAXONOMY_HELP, load_profile
+from ._scale import SCHEDULER_HELP, WORKERS_HELP, cluster
 
 
 @contextmanager
@@ -94,6 +95,8 @@ def permanova_cmd(
         "refuse, so an earlier run's table is never replaced "
         "by mistake).",
     ),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
+    workers: int | None = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
 ) -> None:
     """PERMANOVA (vegan adonis2) of a distance between samples against metadata terms."""
     with _guard():
@@ -115,7 +118,10 @@ def permanova_cmd(
             intersection=intersection,
             taxonomy=taxonomy,
         )
-        with _permutation_bar(permutations, f"{permutations} permutations") as update:
+        with (
+            cluster(scheduler, workers) as client,
+            _permutation_bar(permutations, f"{permutations} permutations") as update,
+        ):
             table = permanova(
                 adata,
                 adata.obs,
@@ -127,6 +133,7 @@ def permanova_cmd(
                 seed=seed,
                 metric=metric,
                 progress=update,
+                client=client,
             )
         params = table.attrs["params"]
         record = provenance_record("gutaxis permanova", params=params, adata=adata, n_samples=table.attrs["n_samples"])

@@ -13,6 +13,7 @@ from ._app import OVERWRITE_HELP, app
 from ._app import guard as _guard
 from ._app import progress as _progress
 from ._app import stdout as _stdout
+from ._scale import SCHEDULER_HELP, WORKERS_HELP, cluster
 
 _SCENARIO_HINT = (
     "give the path of a scenario YAML file (gutaxis simulate SCENARIO.yaml -o DIR; see docs/axis.md), "
@@ -82,6 +83,8 @@ def simulate_cmd(
         None, "--seed", min=0, help="Seed of adherence draws and trials (overrides the scenario)."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP),
+    workers: int | None = typer.Option(None, "--workers", metavar="N", help=WORKERS_HELP),
 ) -> None:
     """Simulate a virtual trial of the gut-immune axis model (offline) and write its report.
 
@@ -110,7 +113,8 @@ def simulate_cmd(
             command += [f"--{k.replace('_', '-')}", str(v)]
         with _progress(4, "reading the scenario") as advance:
             advance("reading the scenario")
-            res = run_scenario(sc, progress=advance)
+            with cluster(scheduler, workers) as client:
+                res = run_scenario(sc, progress=advance, client=client)
             res.provenance["command"] = shlex.join(command)
             with atomic_dir(out_dir, overwrite=overwrite, what="simulation folder", inputs=inputs) as tmp:
                 written = res.write(tmp)

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg, stats
+from threadpoolctl import threadpool_limits
 
 __all__ = ["nan_patterns", "ols_all"]
+
+#: features per product in :func:`ols_all` (blocks of features on a cluster are multiples of it)
+COLUMNS = 512
 
 
 def nan_patterns(Y: np.ndarray):
@@ -23,7 +27,7 @@ def nan_patterns(Y: np.ndarray):
     if clean.size:
         yield np.ones(Y.shape[0], bool), clean
     cols = np.flatnonzero(has)
-    keys = {}
+    keys: dict[bytes, list[np.intp]] = {}
     for j in cols:
         keys.setdefault(np.packbits(nan[:, j]).tobytes(), []).append(j)
     for idx in keys.values():
@@ -35,26 +39,35 @@ def ols_all(X: np.ndarray, Y: np.ndarray):
 
     Returns ``coef, stderr, pval, df`` with shapes ``(F, p)``, ``(F, p)``, ``(F, p)``, ``(F,)``.
     """
-    n, p = X.shape
+    _n, p = X.shape
     F = Y.shape[1]
     coef = np.full((F, p), np.nan)
     se = np.full((F, p), np.nan)
     df = np.full(F, np.nan)
-    for rows, idx in nan_patterns(Y):
-        Xs, Ys = X[rows], Y[rows][:, idx]
+    for rows, idx_all in nan_patterns(Y):
+        Xs, Yr = X[rows], Y[rows]
         ns = Xs.shape[0]
         if ns <= p:
             continue
         Q, R = linalg.qr(Xs, mode="economic")
-        B = linalg.solve_triangular(R, Q.T @ Ys)
-        resid = Ys - Xs @ B
-        rss = np.einsum("ij,ij->j", resid, resid)
-        sigma2 = rss / (ns - p)
         Rinv = linalg.solve_triangular(R, np.eye(p))
         diag = (Rinv**2).sum(axis=1)  # diag((X'X)^-1)
-        coef[idx] = B.T
-        se[idx] = np.sqrt(np.outer(sigma2, diag))
-        df[idx] = ns - p
+        # Features in fixed chunks of COLUMNS on one BLAS thread: BLAS rounds a column differently
+        # with the width of the product and the number of threads, so this makes a feature's bits
+        # independent of how many others are fitted with it and of the machine's cores (features
+        # split in blocks on a cluster give the same numbers). The products are thin (p rows): one
+        # thread costs little.
+        with threadpool_limits(limits=1):
+            for c0 in range(0, len(idx_all), COLUMNS):
+                idx = idx_all[c0 : c0 + COLUMNS]
+                Ys = Yr[:, idx]
+                B = linalg.solve_triangular(R, Q.T @ Ys)
+                resid = Ys - Xs @ B
+                rss = np.einsum("ij,ij->j", resid, resid)
+                sigma2 = rss / (ns - p)
+                coef[idx] = B.T
+                se[idx] = np.sqrt(np.outer(sigma2, diag))
+                df[idx] = ns - p
     with np.errstate(invalid="ignore", divide="ignore"):
         t = coef / se
     pval = 2.0 * stats.t.sf(np.abs(t), df[:, None])

@@ -415,6 +415,22 @@ def _fit_block(X, Y, codes_list, chunk, optimizer):
 
 
 OPTIMIZERS = ("lme4", "exact")
+#: the most features fitted in lockstep: a fixed width, so that a feature's numbers do not depend on
+#: how many others are fitted (BLAS rounds with the width of a product, and the lme4 path's
+#: stopping point follows the rounding); features in blocks on a cluster are cut at multiples of
+#: it. Stacks of this size also run faster in cache than larger ones.
+LOCKSTEP = 2048
+
+
+def lockstep_size(codes_list: list[np.ndarray], p: int, max_bytes: float = 2e8) -> int:
+    """Features fitted in lockstep by :func:`lmm_all` for grouping codes ``0..levels-1`` (memory
+    per feature from the levels, at most ``max_bytes`` in all and at most :data:`LOCKSTEP`)."""
+    if len(codes_list) == 1:
+        per = 8.0 * (int(codes_list[0].max()) + 1) * 12
+    else:
+        q = sum(int(c.max()) + 1 for c in codes_list)
+        per = 8.0 * q * (2 * q + p + 8) * 3
+    return int(max(1, min(LOCKSTEP, max_bytes // per)))
 
 
 def lmm_all(
@@ -436,7 +452,7 @@ def lmm_all(
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    n, p = X.shape
+    _n, p = X.shape
     F = Y.shape[1]
     K = len(codes_list)
     coef = np.full((F, p), np.nan)
@@ -448,12 +464,7 @@ def lmm_all(
     for rows, idx in nan_patterns(Y):
         Xs = X[rows]
         cl = [np.unique(c[rows], return_inverse=True)[1] for c in codes_list]
-        if K == 1:
-            per = 8.0 * (int(cl[0].max()) + 1) * 12
-        else:
-            q = sum(int(c.max()) + 1 for c in cl)
-            per = 8.0 * q * (2 * q + p + 8) * 3
-        chunk = int(max(1, min(len(idx), max_bytes // per)))
+        chunk = min(len(idx), lockstep_size(cl, p, max_bytes))
         c_, s_, d_, g_, v_, m_ = _fit_block(Xs, Y[rows][:, idx], cl, chunk, optimizer)
         coef[idx], se[idx], df[idx], gam[idx], conv[idx], msg[idx] = c_, s_, d_, g_, v_, m_
     with np.errstate(invalid="ignore", divide="ignore"):

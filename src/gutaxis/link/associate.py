@@ -488,6 +488,7 @@ def associate(
     output: str | os.PathLike | None = None,
     match: str = "exact",
     reml_optimizer: str = "lme4",
+    client=None,
     **maaslin3_options,
 ) -> AssociationResult:
     """Associate every feature with metadata (MaAsLin2's LM path).
@@ -549,6 +550,11 @@ def associate(
         the numbers are MaAsLin2's; ``"exact"`` goes to the REML optimum by Newton's method (a
         lower REML criterion where lme4 stops early on a flat likelihood; the coefficients differ
         from lme4's by far less than their standard errors). See ``docs/link.md``.
+    client
+        A :class:`dask.distributed.Client` (or a scheduler address): the features are fitted in
+        blocks on the cluster and the q-values computed once over all of them, so the results
+        equal the single-machine path's (``docs/scale.md``). ``None`` (default): this machine.
+        ``model="LM"`` only.
 
     Returns
     -------
@@ -569,6 +575,12 @@ def associate(
     )
     norm, tr, model_key, corr = opts["normalization"], opts["transform"], opts["model"], opts["correction"]
     is_m3 = model_key == "maaslin3"
+    if client is not None:
+        from ..scale import check_client
+
+        if is_m3:
+            raise InputError("client= runs model='LM'; model='maaslin3' runs on one machine", source="client")
+        client = check_client(client)
     min_prevalence, max_significance = opts["min_prevalence"], opts["max_significance"]
     m3_opts = opts.get("maaslin3_options", {})
 
@@ -725,7 +737,8 @@ def associate(
         ids = [samples[i] for i in bad_tot]
         msg = (
             f"{len(ids)} sample(s) sum to zero over the kept features and cannot be normalised; they are left "
-            f"out of every model (as MaAsLin2's na.exclude does): {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+            f"out of every model (as MaAsLin2's na.exclude does): "
+            f"{', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}"
         )
         notes.append(msg)
         filtered.append({"what": "samples", "reason": "zero total over the kept features", "n": len(ids), "ids": ids})
@@ -741,7 +754,11 @@ def associate(
     from ._lm import ols_all
 
     fit_info = {}
-    if design.groups:
+    if client is not None:  # features in blocks on the cluster, the same numbers (docs/scale.md)
+        from ._associate_dask import fit_blocks
+
+        coef, se, pval, df, fit_info = fit_blocks(client, Xd, Y, [g[1] for g in design.groups], reml_optimizer)
+    elif design.groups:
         from ._mixed import lmm_all
 
         coef, se, pval, df, fit_info = lmm_all(Xd, Y, [g[1] for g in design.groups], optimizer=reml_optimizer)
@@ -751,7 +768,7 @@ def associate(
 
     # assemble rows: feature-major, coefficient order (as MaAsLin2's fit.R), intercept left out
     p = Xd.shape[1]
-    recs = []
+    recs: list[tuple] = []
     for i, j in enumerate(kept):
         warn = ""
         err = ""

@@ -57,6 +57,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -110,7 +111,7 @@ def _variable(text: str, spec: str) -> tuple[str, bool]:
     t = text.strip()
     m = re.fullmatch(r"C\((.*)\)", t)
     forced = m is not None
-    if forced:
+    if m is not None:
         t = m.group(1).strip()
     if len(t) >= 2 and t[0] == "`" and t[-1] == "`":
         t = t[1:-1]
@@ -245,6 +246,7 @@ def _term_matrix(meta: pd.DataFrame, term: Term, source: str, cache: dict) -> np
     for column, forced in term.variables:
         V = _variable_matrix(meta, column, forced, term, source, cache)
         X = V if X is None else (X[:, :, None] * V[:, None, :]).reshape(len(V), -1)
+    assert X is not None  # a term has at least one variable
     X = X - X.mean(axis=0)
     norms = np.linalg.norm(X, axis=0)
     keep = norms > 1e-12 * max(1.0, float(norms.max()))
@@ -276,7 +278,7 @@ def _build_design(meta: pd.DataFrame, terms: list[Term], by: str, source: str) -
     mats = [_term_matrix(meta, t, source, cache) for t in terms]
     n = len(meta)
     seq, Q = [], np.zeros((n, 0))
-    for i, (t, X) in enumerate(zip(terms, mats)):
+    for i, (t, X) in enumerate(zip(terms, mats, strict=True)):
         B = _complement_basis(X, Q)
         if B.shape[1] == 0:
             before = ", ".join(repr(s.label) for s in terms[:i]) or "the intercept"
@@ -502,7 +504,7 @@ def _block_model(
     with warnings.catch_warnings():  # the sample-level design already warned about these columns
         warnings.simplefilter("ignore")
         mats = [_term_matrix(bmeta, t, source, cache) for t in terms]
-    cols, owner = [np.full(n_blocks, 1.0 / np.sqrt(n_blocks))], [-1]
+    cols, owners = [np.full(n_blocks, 1.0 / np.sqrt(n_blocks))], [-1]
     Q = cols[0][:, None]
     for k, X in enumerate(mats):
         for c in range(X.shape[1]):
@@ -510,11 +512,11 @@ def _block_model(
             r = x - Q @ (Q.T @ x)
             r -= Q @ (Q.T @ r)
             norm = np.linalg.norm(r)
-            if norm > _RANK_TOL * max(1.0, np.linalg.norm(x)):
+            if norm > _RANK_TOL * max(1.0, float(np.linalg.norm(x))):
                 cols.append(x)
-                owner.append(k)
+                owners.append(k)
                 Q = np.hstack([Q, (r / norm)[:, None]])
-    W, owner = np.column_stack(cols), np.asarray(owner)
+    W, owner = np.column_stack(cols), np.asarray(owners)
     df_terms = [int((owner == k).sum()) for k in range(len(terms))]
     margins = None
     if by == "terms":
@@ -645,6 +647,7 @@ def permanova(
     metric: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     precision: str = "mixed",
+    client=None,
 ) -> pd.DataFrame:
     """PERMANOVA as vegan's ``adonis2``: a table of Df, SumOfSqs, R2, F and p per term.
 
@@ -700,6 +703,11 @@ def permanova(
         every one whose F comes within 0.1% of an observed F is recomputed in float64, so p
         equals the float64 result (see the module notes); ``"double"``: all in float64. The
         observed Df, SumOfSqs, R2 and F are float64 either way.
+    client
+        A :class:`dask.distributed.Client` (or a scheduler address): the permutations are drawn
+        here from the same seeded stream and their F computed in blocks on the cluster, so the
+        table (p included) equals the single-machine one for the same seed (``docs/scale.md``).
+        Whole-block permutations of block-level terms run on this machine.
 
     Returns
     -------
@@ -727,6 +735,7 @@ def permanova(
         metric=metric,
         progress=progress,
         precision=precision,
+        client=client,
     )[0]
 
 
@@ -743,9 +752,14 @@ def _permanova(
     metric=None,
     progress=None,
     precision="mixed",
-):
+    client=None,
+) -> tuple[pd.DataFrame, _Result]:
     """:func:`permanova`, also returning the engine's result (with the permuted F)."""
     source = "permanova"
+    if client is not None:
+        from ..scale import check_client
+
+        client = check_client(client, source)
     if precision not in ("mixed", "double"):
         raise InputError(f"precision={precision!r} is not one of 'mixed', 'double'", source=source)
     if by not in ("terms", "margin"):
@@ -787,8 +801,8 @@ def _permanova(
     meta = align_metadata(labels, metadata, source="metadata")
     codes = strata_codes(strata, meta, labels, source=source)
     design = _build_design(meta, terms, by, source="metadata")
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % 2**63)
+    if seed is None:  # a fresh SeedSequence's entropy is one int
+        seed = int(cast(int, np.random.SeedSequence().entropy) % 2**63)
     strata_name = strata if isinstance(strata, str) or strata is None else "given per sample"
     scheme: dict = {"permute": "free"}
     block_level, batches, complete = False, None, False
@@ -837,6 +851,7 @@ def _permanova(
     if not isinstance(labels, pd.RangeIndex):  # labelled samples: results independent of their order
         order = np.argsort(np.asarray([str(x) for x in labels], dtype=object), kind="stable")
     if permute == "whole" and block_level:
+        assert codes is not None  # block_level needs strata
         S = _block_sums(G, codes)
         res = _run(G, design, 0, seed, None, None, precision, order)
         model = _block_model(meta, codes, terms, design, by, source="metadata")
@@ -853,6 +868,10 @@ def _permanova(
             n_perm,
             progress,
         )
+    elif client is not None:  # the same permutations, their F in blocks on the cluster
+        from ._permanova_dask import run as run_dask
+
+        res = run_dask(client, G, design, n_perm, seed, codes, progress, precision, order, batches)
     else:
         res = _run(G, design, n_perm, seed, codes, progress, precision, order, batches=batches)
     del G
@@ -861,7 +880,7 @@ def _permanova(
         p = (exceed + 1.0) / (n_perm + 1.0)
     else:
         p = np.full(len(res.F), np.nan)
-    rows = design.labels + ["Residual", "Total"]
+    rows = [*design.labels, "Residual", "Total"]
     n = len(labels)
     table = pd.DataFrame(
         {

@@ -46,7 +46,7 @@ import scipy.sparse as sp
 
 from .._validation import abundance_matrix, feature_names
 from ..errors import InputError
-from . import _kernels
+from . import _beta_dask, _kernels
 from ._blocks import block_size as _block_size
 
 __all__ = [
@@ -253,6 +253,7 @@ def beta_diversity(
     n_jobs: int | None = None,
     pseudocount="multiplicative",
     tree=None,
+    client=None,
 ):
     """Pairwise beta diversity between all samples.
 
@@ -283,6 +284,12 @@ def beta_diversity(
         a number added to every value (vegan's ``pseudocount=``), or 0 (zeros refused).
     tree
         For the UniFrac metrics: a Newick file or ``skbio.TreeNode`` with every feature as a tip.
+    client
+        A :class:`dask.distributed.Client` (or a scheduler address): ``braycurtis`` and ``jaccard``
+        are computed in row blocks on the cluster, equal to the single-machine matrix to the last
+        bit. With ``out="d.zarr"`` the workers write the matrix into a chunked Zarr array
+        (returned), so memory stays bounded for 100,000+ samples; ``out=*.zarr`` also works
+        without a client (``docs/scale.md``).
 
     Returns
     -------
@@ -292,6 +299,12 @@ def beta_diversity(
     metric = _metric(metric)
     dtype = _dtype(dtype)
     _check_extras(metric, pseudocount, tree, "beta_diversity")
+    if (client is not None or _beta_dask.is_zarr(out)) and (metric in _LOGRATIO or metric in _UNIFRAC):
+        raise InputError(
+            f"client= and out='*.zarr' compute braycurtis and jaccard; {metric} runs on one machine",
+            source="beta_diversity",
+            hint="leave out client= (and write out= as .npy)",
+        )
     if metric in _LOGRATIO:
         from . import logratio
 
@@ -311,11 +324,18 @@ def beta_diversity(
     prep = _Prepared(data, metric, normalize, "beta_diversity")
     n = len(prep)
     params = {"metric": metric, "normalize": bool(normalize), "dtype": dtype.name}
-    with _kernels.threads(n_jobs):
+    if client is not None or _beta_dask.is_zarr(out):  # row blocks on a cluster, or into Zarr
+        from ..scale import check_client
+
+        D = _beta_dask.distances(check_client(client), prep, dtype, block_size, None if out is None else Path(out))
         if out is not None:
-            return _to_npy(prep, Path(out), block_size, dtype)
-        D = np.empty((n, n), dtype=dtype)
-        _compute(prep, prep, 0, n, D, upper=True)  # upper triangle: half the work
+            return D
+    else:
+        with _kernels.threads(n_jobs):
+            if out is not None:
+                return _to_npy(prep, Path(out), block_size, dtype)
+            D = np.empty((n, n), dtype=dtype)
+            _compute(prep, prep, 0, n, D, upper=True)  # upper triangle: half the work
     _kernels.mirror_upper(D)
     result = pd.DataFrame(D, index=prep.samples, columns=prep.samples.copy(), copy=False)
     result.attrs["params"] = params
