@@ -13,6 +13,8 @@ loopback port, run by bench/bench_faults.py's code:
   data of ../shared).
 * A worker killed right after a plan job built its draft, before the job was marked done, leaves no
   plan version behind (the draft and the job's end are one transaction), on both databases.
+* A server killed between storing an upload (or a diary import) and enqueuing its job: the client's
+  retry with the same client id enqueues the missing job, once (both databases).
 """
 
 from __future__ import annotations
@@ -112,3 +114,67 @@ def test_a_worker_killed_after_building_a_draft_leaves_no_plan_version_behind(ap
         assert (job.status, job.attempts, job.locked_by) == ("running", 1, "doomed")
         n = db.scalar(select(func.count()).select_from(PlanVersion).where(PlanVersion.person_id == pid))
     assert n == 0, "a killed worker left a plan version whose job is not done: a re-run would add a second"
+
+
+class _Killed(Exception):
+    """The server process dying between two commits (nothing after it runs; the client gets no answer)."""
+
+
+def _form(kind: str, tmp_path) -> tuple[str, dict, dict]:
+    from importlib import resources
+
+    from test_web_person import MFP_HEADER, write_csv
+
+    if kind == "parse_profile":
+        data = (resources.files("gutaxis") / "data" / "example_person" / "profile_metaphlan.txt").read_bytes()
+        return "/uploads", {}, {"file": ("profile_metaphlan.txt", data, "application/octet-stream")}
+    row = ["2024-05-06", "Lunch", "500", "", "", "", "", "", "", "", "", "", "3", "", "", "", "", "", "", ""]
+    path = write_csv(tmp_path / "Nutrition-Summary.csv", MFP_HEADER, [row])
+    return "/import", {"dates": "detect"}, {"file": (path.name, path.read_bytes(), "text/csv")}
+
+
+@pytest.mark.parametrize("kind", ["parse_profile", "import_diary"])
+def test_an_upload_whose_job_a_kill_lost_gets_it_when_the_client_sends_the_form_again(
+    app, settings, person, monkeypatch, tmp_path, kind
+):
+    """The upload row and its job are two commits; a server killed between them left the upload queued
+    for ever, and the client's retry (same client id) only pointed at it."""
+    import uuid
+
+    from gutaxis.web import jobs
+    from gutaxis.web.models import Job, Upload
+
+    path, data, files = _form(kind, tmp_path)
+    data["client_id"] = cid = str(uuid.uuid4())
+
+    def killed(*args, **kw):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(jobs, "submit", killed)
+        try:
+            r = person.post_form(path, dict(data), files=files, page=path)
+        except _Killed:
+            pass
+        else:
+            assert r.status_code == 500, r.status_code  # the app's error page: no acknowledgement either way
+
+    def state():
+        with app.state.sessions() as db:
+            up = db.scalar(select(Upload).where(Upload.person_id == person.user_id, Upload.client_id == cid))
+            mine = [
+                j
+                for j in db.scalars(select(Job).where(Job.person_id == person.user_id, Job.kind == kind))
+                if (j.params or {}).get("upload_id") == up.id
+            ]
+            return up, mine
+
+    up, mine = state()
+    assert up.status == "queued" and mine == []  # the half-done state a kill leaves
+    for _ in range(2):  # the client's retry, and one more: one job, run once
+        r = person.post_form(path, dict(data), files=files, page=path)
+        assert r.status_code == 303, r.text[:300]
+        up, mine = state()
+        assert len(mine) == 1, mine
+        assert mine[0].status in ("done", "failed") and mine[0].attempts == 1
+        assert up.status != "queued", up.status

@@ -15,6 +15,7 @@ from .. import food, jobs
 from ..deps import get_db, person_user, render, settings_of
 from ..idempotency import new_client_id, store_once, valid_client_id
 from ..models import Job, Upload, User
+from ..resume import resume_upload
 from ..upload_safety import UploadRefused, save_capped
 
 router = APIRouter()
@@ -68,7 +69,9 @@ def import_upload(
     s = settings_of(request)
     cid = valid_client_id(client_id)
     existing = db.scalar(select(Upload).where(Upload.person_id == user.id, Upload.client_id == cid))
-    if existing is not None:
+    if existing is not None:  # a retried submit; the job a killed server did not enqueue is made now
+        params = {"upload_id": existing.id, "dayfirst": DATE_ORDERS.get(dates)}
+        resume_upload(request, db, "import_diary", existing.id, user.id, params)
         return RedirectResponse(f"/import?upload={existing.id}#upload-{existing.id}", status_code=303)
     if dates not in DATE_ORDERS:
         return render(

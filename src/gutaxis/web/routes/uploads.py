@@ -32,6 +32,7 @@ from ..deps import (
 )
 from ..idempotency import new_client_id, store_once, valid_client_id
 from ..models import Job, Upload, User
+from ..resume import resume_upload
 from ..upload_safety import (
     ACCEPTED,
     UploadRefused,
@@ -110,7 +111,8 @@ def upload_profile(
     s = settings_of(request)
     cid = valid_client_id(client_id)
     done = db.scalar(select(Upload.id).where(Upload.person_id == user.id, Upload.client_id == cid))
-    if done is not None:  # a retried submit: the file was stored the first time
+    if done is not None:  # a retried submit: the file was stored the first time (its job, if lost, is made now)
+        resume_upload(request, db, "parse_profile", done, user.id, {"upload_id": done})
         return RedirectResponse(f"/uploads/{done}", status_code=303)
     try:
         if file is None:  # what check_filename says of a form without a file
