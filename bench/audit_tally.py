@@ -160,7 +160,7 @@ def parse(text: str) -> Document:
                 case.section = sect
             case.text += seg
             case.spans += code_spans(seg)
-    for cid, case in cases.items():
+    for case in cases.values():
         case.others = cases
         if not case.section:  # named only by a sub-bullet: counted under the section it sits in
             case.section = case.sub_section  # type: ignore[attr-defined]
@@ -565,7 +565,10 @@ MIDRUN_REPORT = (
     "gutaxis report s.csv -o o2; gutaxis report $D/gmhi2020_validation/validation_abundance.csv -o o2 --overwrite "
     "& p=$!; sleep 5; kill -{sig} $p; wait $p"
 )
-LOG = "printf 'timestamp,text,ndb_no,grams\\n2024-03-01 08:00,oatmeal,08121,300\\n2024-03-02 08:00,milk,01077,200\\n' > g.csv"
+LOG = (
+    "printf 'timestamp,text,ndb_no,grams\\n2024-03-01 08:00,oatmeal,08121,300\\n"
+    "2024-03-02 08:00,milk,01077,200\\n' > g.csv"
+)
 ROWS_SEVEN = (
     "import pandas as pd\n"
     "f=[lambda d:d.strftime('%d/%m/%Y %H:%M'),lambda d:f'{d.day}.{d.month}.{d.year} {d:%H:%M}',"
@@ -573,9 +576,13 @@ ROWS_SEVEN = (
     "lambda d:f'{d.day} {d:%b} {d.year} {d:%H:%M}',lambda d:f'{d:%b} {d.day}, {d.year} {d:%H:%M}',"
     "lambda d:f'{d:%d/%m/%Y} {d.hour%12 or 12}:{d:%M} pm'.replace(' pm',' am' if d.hour<12 else ' pm')]\n"
     "days=pd.date_range('2024-03-01 08:00',periods=40,freq='D')\n"
-    "open('m7.csv','w').write('timestamp,text,ndb_no,grams\\n'+''.join(f'\"{f[i%7](d)}\",oatmeal,08121,100\\n' for i,d in enumerate(days)))"
+    "open('m7.csv','w').write('timestamp,text,ndb_no,grams\\n'+''.join("
+    "f'\"{f[i%7](d)}\",oatmeal,08121,100\\n' for i,d in enumerate(days)))"
 )
-BILLION = "l='a0: &a0 [lol,lol,lol,lol,lol,lol,lol,lol,lol,lol]\\n'+''.join(f'a{{k}}: &a{{k}} ['+','.join([f'*a{{k-1}}']*10)+']\\n' for k in range(1,{levels}))"
+BILLION = (
+    "l='a0: &a0 [lol,lol,lol,lol,lol,lol,lol,lol,lol,lol]\\n'+"
+    "''.join(f'a{{k}}: &a{{k}} ['+','.join([f'*a{{k-1}}']*10)+']\\n' for k in range(1,{levels}))"
+)
 SHUFFLE_E02 = """
 import sys, pandas as pd, numpy as np
 a = pd.read_csv('o/all_results.tsv', sep='\\t'); b = pd.read_csv('o2/all_results.tsv', sep='\\t')
@@ -592,14 +599,17 @@ def _shuffle_cmd(assoc_args: str, subset: str, col: str) -> Callable[[AuditCase]
     def build(c: AuditCase) -> str:
         said(c, "shuffl")
         make = (
-            f"import pandas as pd, numpy as np; t=pd.read_csv('$T',sep='\\t',index_col=0); x=pd.read_csv('$X',sep='\\t',index_col=0); "
-            f"t=t{subset}; x=x.loc[t.index]; o=np.random.default_rng(7).permutation(len(t)); t.to_csv('t1.tsv',sep='\\t'); "
+            f"import pandas as pd, numpy as np; t=pd.read_csv('$T',sep='\\t',index_col=0); "
+            "x=pd.read_csv('$X',sep='\\t',index_col=0); "
+            f"t=t{subset}; x=x.loc[t.index]; o=np.random.default_rng(7).permutation(len(t)); "
+            "t.to_csv('t1.tsv',sep='\\t'); "
             f"x.to_csv('x1.tsv',sep='\\t'); t.iloc[o].to_csv('t2.tsv',sep='\\t'); "
             f"x.iloc[np.random.default_rng(8).permutation(len(x))].to_csv('x2.tsv',sep='\\t')"
         )
         return (
             f'{PY} "{make}"\n'
-            f"gutaxis associate t1.tsv x1.tsv -o o {assoc_args} && gutaxis associate t2.tsv x2.tsv -o o2 {assoc_args} && "
+            f"gutaxis associate t1.tsv x1.tsv -o o {assoc_args} && "
+            f"gutaxis associate t2.tsv x2.tsv -o o2 {assoc_args} && "
             f"python - <<'EOF'\n{SHUFFLE_E02.format(col=col)}EOF"
         )
 
@@ -637,7 +647,8 @@ def recipes() -> dict[str, Recipe]:
         "built",
         lambda c: (
             said(c, "one column of a merged table")
-            and f"{PY} \"import pandas as pd; m=pd.read_csv('$M',sep='\\t',comment='#',header=None,usecols=[0,2],index_col=0).iloc[:,0]; "
+            and f'{PY} "import pandas as pd; '
+            "m=pd.read_csv('$M',sep='\\t',comment='#',header=None,usecols=[0,2],index_col=0).iloc[:,0]; "
             "t=pd.DataFrame({'a':m,'b':m/100}); t.index.name='clade_name'; t.to_csv('merged.tsv',sep='\\t')\"; "
             "gutaxis report merged.tsv -f metaphlan -o o"
         ),
@@ -720,7 +731,8 @@ def recipes() -> dict[str, Recipe]:
         "built",
         lambda c: (
             said(c, "fiber_g=-5")
-            and f"{PY} \"import pandas as pd; f=pd.read_csv('$F',dtype=str); c=[k for k in f.columns if k.lower().startswith('ndb')][0]; "
+            and f"{PY} \"import pandas as pd; f=pd.read_csv('$F',dtype=str); "
+            "c=[k for k in f.columns if k.lower().startswith('ndb')][0]; "
             "f.loc[f[c]=='01009','fiber_g']='-5'; assert (f[c]=='01009').any(); f.to_csv('f.csv',index=False)\"; "
             + LOG.replace("08121,300", "01009,100")
             + "; gutaxis diet scores g.csv --foods f.csv -o o"
@@ -735,7 +747,8 @@ def recipes() -> dict[str, Recipe]:
             said(c, "set oats 08121 fiber 1.7→31.7")
             and "mkdir -p c/usda_sr28_abbrev && cp $D/usda_sr28_abbrev/ABBREV.txt c/usda_sr28_abbrev/ && "
             f"{PY} \"p='c/usda_sr28_abbrev/ABBREV.txt'; L=open(p,encoding='latin-1').read().split('\\n'); "
-            "i=[k for k,l in enumerate(L) if l.startswith('~08121~')][0]; f=L[i].split('^'); assert f[8]=='1.7', f[8]; f[8]='31.7'; "
+            "i=[k for k,l in enumerate(L) if l.startswith('~08121~')][0]; f=L[i].split('^'); "
+            "assert f[8]=='1.7', f[8]; f[8]='31.7'; "
             "L[i]='^'.join(f); open(p,'w',encoding='latin-1').write('\\n'.join(L))\" && "
             "printf 'timestamp,text,ndb_no,grams\\n2024-03-01 08:00,oats,08121,300\\n' > o.csv && "
             + span(c, "GUTAXIS_DATA_DIR=c gutaxis diet scores")
@@ -790,7 +803,8 @@ def recipes() -> dict[str, Recipe]:
         "built",
         lambda c: (
             said(c, "`cd` next to `CD`")
-            and 'awk \'BEGIN{FS=OFS="\\t"} NR==1{for(i=1;i<=NF;i++) if($i=="diagnosis") k=i} NR>1&&$k=="CD"&&!done{$k="cd";done=1} {print}\' $X > m.tsv; '
+            and 'awk \'BEGIN{FS=OFS="\\t"} NR==1{for(i=1;i<=NF;i++) if($i=="diagnosis") k=i} '
+            'NR>1&&$k=="CD"&&!done{$k="cd";done=1} {print}\' $X > m.tsv; '
             "gutaxis associate $T m.tsv -o o $LM"
         ),
         either(refused("cd", "CD"), warned("cd", "CD")),
@@ -821,7 +835,8 @@ def recipes() -> dict[str, Recipe]:
         "built",
         lambda c: (
             said(c, "-08:00")
-            and "printf 'timestamp,text,ndb_no,grams\\n2024-03-01T20:00-08:00,,01009,100\\n2024-03-02T08:00-08:00,,08121,300\\n' > z.csv; "
+            and "printf 'timestamp,text,ndb_no,grams\\n2024-03-01T20:00-08:00,,01009,100\\n"
+            "2024-03-02T08:00-08:00,,08121,300\\n' > z.csv; "
             "gutaxis diet scores z.csv --foods $F -o o"
         ),
         daily_dates(["2024-03-01", "2024-03-02"]),
@@ -844,7 +859,8 @@ def recipes() -> dict[str, Recipe]:
         lambda c: (
             said(c, "or in the BIOM inside a qza")
             and span(c, "bad.biom").split("; gutaxis")[0]
-            + f"; {PY} \"import zipfile; z=zipfile.ZipFile('bad.qza','w'); z.writestr('u/metadata.yaml','uuid: u\\ntype: FeatureTable[Frequency]\\nformat: BIOMV210DirFmt\\n'); "
+            + f"; {PY} \"import zipfile; z=zipfile.ZipFile('bad.qza','w'); "
+            "z.writestr('u/metadata.yaml','uuid: u\\ntype: FeatureTable[Frequency]\\nformat: BIOMV210DirFmt\\n'); "
             "z.write('bad.biom','u/data/feature-table.biom'); z.close()\"; gutaxis report bad.qza -o o"
         ),
         within(*SMALL_BUDGET, refused("bad.qza", ("index", "indices"))),
@@ -922,7 +938,9 @@ def recipes() -> dict[str, Recipe]:
         "built",
         lambda c: (
             said(c, "`duration_days: 3650` with `n_candidates: 2000000`")
-            and "sed 's/duration_days: 28/duration_days: 3650/; s/n_candidates: 300/n_candidates: 2000000/' b.yaml > x.yaml; gutaxis simulate x.yaml -o o"
+            and "sed 's/duration_days: 28/duration_days: 3650/; s/n_candidates: 300/n_candidates: 2000000/' "
+            "b.yaml > x.yaml; "
+            "gutaxis simulate x.yaml -o o"
         ),
         within(*SMALL_BUDGET, refused(("estimate", "work", "too", "long", "large"))),
         timeout=120,
@@ -984,8 +1002,10 @@ def recipes() -> dict[str, Recipe]:
         "built",
         lambda c: (
             said(c, "SIGTERM/SIGINT once `params.json -nt report.html`")
-            and "gutaxis associate $T $X -o o $LM; sleep 1; gutaxis associate $T $X -o o --overwrite --fixed diagnosis,dysbiosis "
-            "--reference diagnosis,nonIBD & p=$!; while kill -0 $p 2>/dev/null && [ ! o/params.json -nt o/report.html ]; "
+            and "gutaxis associate $T $X -o o $LM; sleep 1; "
+            "gutaxis associate $T $X -o o --overwrite --fixed diagnosis,dysbiosis "
+            "--reference diagnosis,nonIBD & p=$!; "
+            "while kill -0 $p 2>/dev/null && [ ! o/params.json -nt o/report.html ]; "
             "do sleep .01; done; kill -TERM $p; wait $p\n"
             "gutaxis associate $T $X -o o2 $LM; gutaxis associate $T $X -o o2 --overwrite --fixed diagnosis,dysbiosis "
             "--reference diagnosis,nonIBD & p=$!; sleep 6; kill -INT $p; wait $p"
@@ -1051,12 +1071,13 @@ def recipes() -> dict[str, Recipe]:
         (
             "PermissionError",
             "diet scores",
-            "mkdir ro; chattr +i ro 2>/dev/null || chmod 500 ro; gutaxis diet scores src/gutaxis/data/example_person/meals.csv --foods $F -o ro",
+            "mkdir ro; chattr +i ro 2>/dev/null || chmod 500 ro; "
+            "gutaxis diet scores src/gutaxis/data/example_person/meals.csv --foods $F -o ro",
         ),
         ("FileNotFoundError", "report", "gutaxis report s.csv -o /proc/x"),
     ]
     oids = [f"O{i:02d}" for i in (2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)]
-    for cid, (exc, cmd, line) in zip(oids, ofail):
+    for cid, (exc, cmd, line) in zip(oids, ofail, strict=True):
         target = re.search(r"-o (\S+)", line).group(1)
 
         def build(c: AuditCase, exc=exc, cmd=cmd, line=line):
@@ -1417,7 +1438,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cid:5} {'pass' if ok else 'FAIL':4} {t} {r.area:18} {r.kind:10} {r.origin:8} {why}", flush=True)
         if args.show:
             print(
-                f"--- script\n{script}\n--- exit {run.rc}; calls {json.dumps(run.calls)}\n--- stdout\n{run.out[-3000:]}\n--- stderr\n{run.err[-3000:]}"
+                f"--- script\n{script}\n--- exit {run.rc}; calls {json.dumps(run.calls)}\n"
+                f"--- stdout\n{run.out[-3000:]}\n--- stderr\n{run.err[-3000:]}"
             )
             print(f"--- folder kept: {run.folder}")
         cleanup = getattr(run, "_cleanup", None)
@@ -1427,7 +1449,7 @@ def main(argv: list[str] | None = None) -> int:
     # ------------------------------------------------------------------ tally
     print()
     areas: dict[str, dict[str, list[int]]] = {}
-    for cid, r, ok, _, _ in results:
+    for _cid, r, ok, _, _ in results:
         a = areas.setdefault(r.area, {})
         a.setdefault(r.kind, [0, 0])[0 if ok else 1] += 1
     print("| area | kind | re-run | pass now | still failing |")

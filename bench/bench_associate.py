@@ -83,7 +83,8 @@ def bench_hmp2():
         print("CHILD_TIMES " + " ".join(f"{t:.6f}" for t in times))
         return res, t_ours, t_cold
     print(
-        f"HMP2 run1: gutaxis with {os.environ['OPENBLAS_NUM_THREADS']} BLAS threads: {t_ours:.2f} s warm (best of 3: {', '.join(f'{t:.2f}' for t in times[1:])}), "
+        f"HMP2 run1: gutaxis with {os.environ['OPENBLAS_NUM_THREADS']} BLAS threads: {t_ours:.2f} s warm "
+        f"(best of 3: {', '.join(f'{t:.2f}' for t in times[1:])}), "
         f"{t_cold:.2f} s cold (first call), for {data.shape[1]} features x {data.shape[0]} samples "
         f"({res.results['qval'].notna().sum()} tests, {len(res.significant)} significant)"
     )
@@ -300,7 +301,7 @@ def main():
         bench_hmp2()
         return
     print(f"[{load()}] start")
-    res, t_ours, t_cold = bench_hmp2()
+    res, t_ours, _t_cold = bench_hmp2()
     t_one, t_one_cold = hmp2_one_thread()
     r_best = None if no_r else bench_r(res, 1 if quick else r_repeats)
     if no_r:

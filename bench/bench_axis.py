@@ -45,7 +45,8 @@ def main(n: int = 100_000, days: int = 365, n_scipy: int = 20, dt: float = 0.5, 
     t_scipy = (time.perf_counter() - t0) / n_scipy * n
     print(f"threads: {numba.get_num_threads()}")
     print(
-        f"batched numba ETDRK4 (dt={dt} d), daily read-outs: {n} patients x {days} days: {t_batch:.1f} s wall, {cpu:.1f} s CPU"
+        f"batched numba ETDRK4 (dt={dt} d), daily read-outs: {n} patients x {days} days: "
+        f"{t_batch:.1f} s wall, {cpu:.1f} s CPU"
     )
     print(f"solve_ivp LSODA loop: {n_scipy} patients measured, scaled to {n}: {t_scipy:.1f} s")
     print(f"ratio solve_ivp / batched: {t_scipy / t_batch:.1f}x")

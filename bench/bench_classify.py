@@ -60,9 +60,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-
 from gutaxis.classify import (
     check_confounders,
     cross_validate,
@@ -71,6 +68,9 @@ from gutaxis.classify import (
     within_strata,
 )
 from gutaxis.classify._refdata import METAML_DATASETS, load_metaml, load_siamcat_zeller
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
 
 #: MetAML RF AUROC: ours (notes §2A, 5 runs, fold mean) and published (Pasolli 2016 Fig 2, per the notes)
 METAML_REF = {
@@ -261,7 +261,8 @@ def part_siamcat(quick: bool):
             "seconds": time.time() - t,
         }
         log(
-            f"siamcat {kind}: mean-prediction AUROC {res.auroc:.3f} [{out[kind]['ci'][0]:.3f}, {out[kind]['ci'][1]:.3f}] "
+            f"siamcat {kind}: mean-prediction AUROC {res.auroc:.3f} "
+            f"[{out[kind]['ci'][0]:.3f}, {out[kind]['ci'][1]:.3f}] "
             f"(repeat mean {out[kind]['repeat_mean']:.3f}); {time.time() - t:.0f} s"
         )
     RESULTS["siamcat"] = out
@@ -310,7 +311,8 @@ def part_autoimmune(quick: bool):
         "scheme": res.scheme["description"],
     }
     log(
-        f"1000RA RA vs HC, genus RF: AUROC {res.auroc:.3f} [{out['ra1000_rf']['ci'][0]:.3f}, {out['ra1000_rf']['ci'][1]:.3f}]"
+        f"1000RA RA vs HC, genus RF: AUROC {res.auroc:.3f} "
+        f"[{out['ra1000_rf']['ci'][0]:.3f}, {out['ra1000_rf']['ci'][1]:.3f}]"
         f" ({res.scheme['description']})"
     )
     rel, meta = imsms_genus()
@@ -524,7 +526,8 @@ def part_index(quick: bool):
     X, y, study, v = health_index_data()
     log(
         f"== index: {len(y)} samples ({int(y.sum())} healthy) x {X.shape[1]} species, {study.nunique()} studies "
-        f"(MetAML {int(study.str.startswith('MetAML').sum())}, GMHI validation {int(study.str.startswith('GMHI').sum())})"
+        f"(MetAML {int(study.str.startswith('MetAML').sum())}, "
+        f"GMHI validation {int(study.str.startswith('GMHI').sum())})"
     )
     g = gmhi(v)
 
@@ -709,7 +712,8 @@ def ibd_within(quick: bool) -> dict:
         }
     )
     log(
-        f"HMP2 first sample per subject ({len(first)}), RF: AUROC {_ci(res)} ({res.scheme['description']}; notes §2E 0.600)"
+        f"HMP2 first sample per subject ({len(first)}), RF: AUROC {_ci(res)} "
+        f"({res.scheme['description']}; notes §2E 0.600)"
     )
     # confounders: one row per subject (its first sample) so that no subject counts many times
     rep = check_confounders(meta.loc[first], y.loc[first], columns=["site", "age", "antibiotics"])
@@ -791,7 +795,8 @@ def ibd_cross(quick: bool) -> dict:
         )
         for name, (Xc, yc, _, desc) in cohorts.items():
             log(
-                f"  {name}: n={len(yc)} ({int(yc.sum())} cases), {int((Xc > 0).any(axis=0).sum())} {level} names; {desc}"
+                f"  {name}: n={len(yc)} ({int(yc.sum())} cases), "
+                f"{int((Xc > 0).any(axis=0).sum())} {level} names; {desc}"
             )
         for model, make in models.items():
             if level == "species" and model == "LASSO":
@@ -927,7 +932,8 @@ def part_rfspeed(quick: bool):
         )
     base = out["plain RF, float64 input"]["cpu_s"]
     log(
-        f"10 x 10 = 100 forests: about {100 * base:.0f} s of CPU on one core, {50 * base:.0f} s at best on 2 idle cores "
+        f"10 x 10 = 100 forests: about {100 * base:.0f} s of CPU on one core, "
+        f"{50 * base:.0f} s at best on 2 idle cores "
         f"(load {os.getloadavg()[0]:.1f})"
     )
     RESULTS["rfspeed"] = out
@@ -969,7 +975,8 @@ def main(argv=None) -> int:
     if "ra1000" in RESULTS:
         for kind, r in RESULTS["ra1000"].items():
             log(
-                f"ratio ra1000 {kind} 10x{'1' if args.quick else '10'}: plain scikit-learn {r['plain_sklearn_s']:.1f} s "
+                f"ratio ra1000 {kind} 10x{'1' if args.quick else '10'}: "
+                f"plain scikit-learn {r['plain_sklearn_s']:.1f} s "
                 f"/ gutaxis {r['gutaxis_s']:.1f} s = {r['ratio']:.2f}x"
             )
     return 0

@@ -8,8 +8,8 @@ prevalence filter MaAsLin2 applies by default). Each simulation draws ``--n`` sa
 and gives half of them, at random, the label "B" (the others "A"):
 
 - ``null``: the real counts, labels permuted: no feature differs, every discovery is false.
-- ``up`` (printed ``up3`` for ``--fold 3``): ``--frac`` (10%) of the features, drawn at random, are ``--fold`` (3) times as
-  abundant in B: each B sample's proportions are multiplied by 3 on those features and
+- ``up`` (printed ``up3`` for ``--fold 3``): ``--frac`` (10%) of the features, drawn at random, are
+  ``--fold`` (3) times as abundant in B: each B sample's proportions are multiplied by 3 on those features and
   renormalised, and every sample (A and B alike) is redrawn multinomially at its own depth.
   The other 90% are unchanged in absolute terms, so calling them is a false discovery; their
   *proportions* fall in B (the compositional effect LinDA corrects). A feature absent from a
@@ -36,20 +36,19 @@ with a few hundred features (compare ``linda_paper`` with ``linda``).
 
 from __future__ import annotations
 
-import os
-
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")  # one thread per worker process
-
 import argparse
+import os
 import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one thread per worker process
+
+import numpy as np  # noqa: E402  (after the thread limits above, which BLAS reads on import)
+import pandas as pd  # noqa: E402  (same)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -79,7 +78,7 @@ def simulate(counts: np.ndarray, scenario: str, n: int, fold: float, frac: float
     truth = np.zeros(m, dtype=bool)
     if scenario == "null":
         return X, labels, truth
-    k = max(1, int(round(frac * m)))
+    k = max(1, round(frac * m))  # frac * m is a Python float: round gives an int
     planted = rng.choice(m, size=k, replace=False)
     truth[planted] = True
     factor = np.ones(m)
@@ -95,7 +94,7 @@ def simulate(counts: np.ndarray, scenario: str, n: int, fold: float, frac: float
     isB = labels == "B"
     P[isB] *= factor[None, :]
     P /= P.sum(axis=1, keepdims=True)
-    Y = np.vstack([rng.multinomial(d, p) for d, p in zip(depth, P)]).astype(np.float64)
+    Y = np.vstack([rng.multinomial(d, p) for d, p in zip(depth, P, strict=True)]).astype(np.float64)
     return Y, labels, truth
 
 
@@ -165,7 +164,8 @@ def main(argv=None) -> int:
     counts_df = load_counts(a.cohort, a.min_prevalence)
     counts, names = counts_df.to_numpy(), [str(c) for c in counts_df.columns]
     print(
-        f"{COHORTS[a.cohort][2]}: {counts.shape[0]} samples, {counts.shape[1]} features in > {a.min_prevalence:.0%} of samples; "
+        f"{COHORTS[a.cohort][2]}: {counts.shape[0]} samples, "
+        f"{counts.shape[1]} features in > {a.min_prevalence:.0%} of samples; "
         f"{a.sims} simulations per scenario of {a.n} samples ({a.n // 2} vs {a.n - a.n // 2}), q < {Q}, "
         f"planted: {a.frac:.0%} of features x{a.fold:g}; seed {a.seed}"
     )
@@ -173,6 +173,10 @@ def main(argv=None) -> int:
         f"{'scenario':9} {'method':11} {'FDR (mean FDP)':>16} {'P(any false)':>14} {'power':>14} "
         f"{'null p<0.05':>11} {'mean s/fit':>10}"
     )
+
+    def se(v):
+        return v.std(ddof=1) / np.sqrt(len(v))
+
     ss = np.random.SeedSequence(a.seed)
     for scenario in a.scenarios.split(","):
         seeds = [int(s.generate_state(1)[0]) for s in ss.spawn(a.sims)]
@@ -185,7 +189,6 @@ def main(argv=None) -> int:
             power = np.array([r[method][2] for r in results])
             pnull = np.mean([r[method][3] for r in results])
             secs = np.mean([r[method][4] for r in results])
-            se = lambda v: v.std(ddof=1) / np.sqrt(len(v))
             pw = "-" if scenario == "null" else f"{power.mean():.3f} ± {se(power):.3f}"
             label = scenario if scenario == "null" else f"{scenario}{a.fold:g}"
             print(

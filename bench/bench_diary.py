@@ -61,7 +61,8 @@ from gutaxis.lifestyle.logs import read_meal_log
 from gutaxis.lifestyle.scores import resolve_meals, daily_scores, weekly_scores
 S = {str(SHARED)!r} + "/"
 db = load_food_database(S + "fndds_portions", S + "usda_sr28_full", usda_path=S + "usda_sr28_abbrev/ABBREV.txt",
-    nova_path=S + "nova_fndds_sr_grocerydb/GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv")
+    nova_path=S + "nova_fndds_sr_grocerydb/"
+    "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv")
 t_db = time.perf_counter()
 items = resolve_meals(read_meal_log(sys.argv[1]), db)
 d = daily_scores(items, db); w = weekly_scores(d)
@@ -77,7 +78,8 @@ from gutaxis.lifestyle.logs import read_meal_log
 from gutaxis.lifestyle.scores import resolve_meals, daily_scores, weekly_scores
 S = {str(SHARED)!r} + "/"
 foods = load_food_table(S + "usda_sr28_abbrev/ABBREV.txt",
-    S + "nova_fndds_sr_grocerydb/GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv")
+    S + "nova_fndds_sr_grocerydb/"
+    "GroceryDB_training_dataset_SRFNDSS_2001_2018_NOVA123_multi_compositions_12Nutrients.csv")
 items = resolve_meals(read_meal_log(sys.argv[1]), foods)
 d = daily_scores(items, foods); w = weekly_scores(d)
 print(time.perf_counter() - t, 0, len(items), len(d))
@@ -100,7 +102,7 @@ def main() -> None:
         tmp = Path(tmp)
         log = tmp / "ten_years.csv"
         n = make_log(log, 3650)
-        total, matching, n_items, n_days = run(OURS, log)
+        total, matching, _n_items, n_days = run(OURS, log)
         print(
             f"gutaxis: {n:,} entries ({n_days:,} days) scored in {total:.1f} s "
             f"({matching:.1f} s after loading the food tables); target < 10 s: {'yes' if total < 10 else 'NO'}"

@@ -137,7 +137,8 @@ def bench_alpha(n: int, m: int, seed: int) -> dict:
     sub = np.random.default_rng(1).choice(n, 200, replace=False)
     dchao = max(abs(sk_chao1(dense[i].astype(np.int64)) - allm["chao1"].iloc[i]) for i in sub)
     print(
-        f"[alpha {n} x {m}, integer counts] scikit-bio alpha_diversity('shannon', ndarray, validate=False): {t_sk:.3f} s"
+        f"[alpha {n} x {m}, integer counts] "
+        f"scikit-bio alpha_diversity('shannon', ndarray, validate=False): {t_sk:.3f} s"
     )
     print(f"[alpha {n} x {m}] gutaxis, dense DataFrame: shannon {t_df:.3f} s; all 6 indices {t_df_all:.3f} s")
     print(f"[alpha {n} x {m}] gutaxis, CSR AnnData:     shannon {t_sp:.3f} s; all 6 indices {t_sp_all:.3f} s")
@@ -331,7 +332,8 @@ def main(argv=None) -> None:
         print(
             f"alpha shannon, {a.alpha_samples} x {a.species}: scikit-bio {al['t_sk']:.3f} s / gutaxis dense DataFrame "
             f"{al['t_df']:.3f} s = {al['t_sk'] / al['t_df']:.1f}x (all 6 indices: {al['t_sk'] / al['t_df_all']:.1f}x); "
-            f"/ gutaxis CSR AnnData {al['t_sp']:.3f} s = {al['t_sk'] / al['t_sp']:.1f}x (all 6: {al['t_sk'] / al['t_sp_all']:.1f}x)"
+            f"/ gutaxis CSR AnnData {al['t_sp']:.3f} s = {al['t_sk'] / al['t_sp']:.1f}x "
+            f"(all 6: {al['t_sk'] / al['t_sp_all']:.1f}x)"
         )
     if gm is not None:
         tot = gm["t_alpha"] + (gm["t_gmhi"] or 0.0)
@@ -346,7 +348,8 @@ def main(argv=None) -> None:
         proj = bc["t_sp"] * (a.memmap_samples / a.bray_samples) ** 2
         print(
             f"bray-curtis, {a.memmap_samples} x {a.species} to .npy ({a.memmap_dtype}): gutaxis {mm['t']:.1f} s, "
-            f"peak RSS {mm['rss']:.2f} GiB (getrusage; {mm['rss_call']:.2f} GiB sampled during the call); scipy pdist projected {proj:.0f} s (n^2 from {a.bray_samples}), "
+            f"peak RSS {mm['rss']:.2f} GiB (getrusage; {mm['rss_call']:.2f} GiB sampled during the call); "
+            f"scipy pdist projected {proj:.0f} s (n^2 from {a.bray_samples}), "
             f"{a.memmap_samples * (a.memmap_samples - 1) / 2 * 8 / 2**30:.1f} GiB condensed + "
             f"{a.memmap_samples**2 * 8 / 2**30:.1f} GiB square float64 = {proj / mm['t']:.1f}x"
         )

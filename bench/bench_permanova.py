@@ -232,7 +232,7 @@ def main() -> None:
     if not args.no_blocks:
         # subjects of 4 samples cut within each group (sample order): the group is subject-level
         rank = pd.Series(np.arange(n)).groupby(group).cumcount().to_numpy()
-        subject = np.array([f"{g}_{r // 4:05d}" for g, r in zip(group, rank)], dtype=object)
+        subject = np.array([f"{g}_{r // 4:05d}" for g, r in zip(group, rank, strict=True)], dtype=object)
         sizes = pd.Series(subject).value_counts()
         meta_b = meta.assign(subject=subject)
         print(

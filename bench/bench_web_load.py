@@ -225,7 +225,10 @@ def main() -> int:
             )
             port = _free_port()
             target = "serve_gutaxis" if name == "gutaxis" else "serve_floor"
-            code = f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import bench_web_load as b; b.{target}({tmp!r}, {port})"
+            code = (
+                f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
+                f"import bench_web_load as b; b.{target}({tmp!r}, {port})"
+            )
             proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONWARNINGS": "ignore"})
             try:
                 _wait(port, proc)

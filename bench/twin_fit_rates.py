@@ -202,6 +202,10 @@ def diagnose(path=None, diseases=("ra", "ms", "sle", None), n=2000, seed=0):
         + f", diversity {g['diversity']:.1f}"
     )
     name = eq.PARAM_NAMES.index
+
+    def med(v, m):
+        return float(np.median(v[m])) if m.any() else float("nan")
+
     for d in diseases:
         dd = d or "healthy"
         rng = np.random.default_rng(seed)
@@ -210,7 +214,6 @@ def diagnose(path=None, diseases=("ra", "ms", "sle", None), n=2000, seed=0):
         y0 = ps._fit_guilds(P, U, np.maximum(g[["B", "L", "Pb", "Bc"]].to_numpy(float), 1e-4), float(g["diversity"]))
         y, r, ok, plaus, fails = ps._relax_candidates(P, U, y0, dd, rng)
         pb = y[eq.S_PB] / P[name("Pb_ref")]
-        med = lambda v, m: float(np.median(v[m])) if m.any() else float("nan")
         print(
             f"  {dd:8s} plausible {int(plaus.sum()):4d} of {n} (converged {int(ok.sum())}); failing bounds among "
             f"converged: " + ", ".join(f"{k} {v}" for k, v in sorted(fails.items(), key=lambda kv: -kv[1]) if v)
@@ -362,11 +365,13 @@ def report(after: pd.DataFrame, before: pd.DataFrame | None):
     pd.set_option("display.width", 200)
     print("\nPer (cohort, group): share of samples with a fitted twin (>= 1.25 % plausible candidates)")
     print(
-        f"{'role':12s} {'cohort':9s} {'group':28s} {'disease':8s} {'n':>3s} {'before':>8s} {'after':>8s} {'Pb med':>7s} {'div med':>7s}"
+        f"{'role':12s} {'cohort':9s} {'group':28s} {'disease':8s} {'n':>3s} "
+        f"{'before':>8s} {'after':>8s} {'Pb med':>7s} {'div med':>7s}"
     )
     for _, r in ga.iterrows():
         print(
-            f"{r['role']:12s} {r['cohort']:9s} {r['group']!s:28.28s} {r['disease']:8s} {r['n']:3d} {_pct(r['before']):>8s} "
+            f"{r['role']:12s} {r['cohort']:9s} {r['group']!s:28.28s} {r['disease']:8s} {r['n']:3d} "
+            f"{_pct(r['before']):>8s} "
             f"{_pct(r['after']):>8s} {r['Pb'] if r['Pb'] is not None else float('nan'):7.3f} {r['diversity']:7.1f}"
         )
 

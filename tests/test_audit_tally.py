@@ -18,8 +18,12 @@ HAND = {
     "Silent wrong numbers (15)": "R01 R25 R26 P13 P14 A05 S05 S06 S07 S09 L01 L02 L03 L15 D16",
     "Silent drops, ignored settings, missing warnings (12)": "S11 S21 S22 S14 A17 A18 A21 A10 R45 L05 L12 L19",
     "Crashes, hangs and resource blow-ups (12)": "B08 Q09 Q07 Q08 S30 S31 S32 S28 S29 S34 Q06 W02",
-    "Outputs: not atomic, stale files, raw errors (17)": "INT1 INT2 INT3 O16 O02 O03 O04 O06 O07 O08 O09 O10 O11 O12 O13 O14 O15",
-    "Raw exceptions on input (6) and misleading errors (10)": "L07 L08 L11 S26 D14 A30 A12 A13 A16 A36 S24 S25 S16 R12 R09 M12",
+    "Outputs: not atomic, stale files, raw errors (17)": (
+        "INT1 INT2 INT3 O16 O02 O03 O04 O06 O07 O08 O09 O10 O11 O12 O13 O14 O15"
+    ),
+    "Raw exceptions on input (6) and misleading errors (10)": (
+        "L07 L08 L11 S26 D14 A30 A12 A13 A16 A36 S24 S25 S16 R12 R09 M12"
+    ),
     "Determinism (2, minor)": "E02 E05",
     "Security, low (1)": "L21",
 }

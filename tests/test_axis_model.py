@@ -27,7 +27,7 @@ def _sbml_model(path):
     def ev(node, env):
         tag = node.tag.replace(MATHML, "")
         if tag == "math":
-            return ev(list(node)[0], env)
+            return ev(next(iter(node)), env)
         if tag == "ci":
             return env[node.text.strip()]
         if tag == "cn":
@@ -120,7 +120,7 @@ def test_baker_core_matches_biomd550_published_parameters(baker):
 
 
 def test_baker_core_bistable_like_biomd550_when_alpha2_raised(baker):
-    params, ids, rules, init, named = baker
+    params, ids, rules, _init, _named = baker
     alpha2_param = next(pid for pid, name in ((k, _name(k)) for k in params) if name == "alpha2")
 
     def sbml_dp(pv):
@@ -150,10 +150,10 @@ def test_hpa_lock_in_after_chronic_stress():
     s = axis.Schedule.baseline(400, n_groups=2)
     s.set(0, 120, group=1, stress=1.0)  # 4 months of maximal chronic stress, then back to usual
     tr = axis.simulate(P, y0, U, s, group=np.array([0, 1]))
-    O, GR = tr.state("O"), tr.state("GR")
-    assert O[-1, 0] == pytest.approx(1.0, abs=1e-6) and GR[-1, 0] == pytest.approx(1.0, abs=1e-6)
+    cortisol, GR = tr.state("O"), tr.state("GR")
+    assert cortisol[-1, 0] == pytest.approx(1.0, abs=1e-6) and GR[-1, 0] == pytest.approx(1.0, abs=1e-6)
     assert GR[119, 1] > 5  # switched to the high-GR state during stress
-    assert O[-1, 1] < 0.7  # low cortisol persists 280 days after the stress ended
+    assert cortisol[-1, 1] < 0.7  # low cortisol persists 280 days after the stress ended
     assert GR[-1, 1] > 5
     # a short stress (2 weeks) does not switch
     s2 = axis.Schedule.baseline(200).set(0, 14, stress=1.0)
@@ -170,7 +170,7 @@ def test_reference_state_is_equilibrium():
     # everything but the Baker core and CRP (set approximately) is exactly at rest
     rest = [i for i in range(eq.N_STATES) if i not in (eq.S_P, eq.S_A, eq.S_CRP)]
     assert np.abs(dy[rest]).max() < 1e-9
-    f = dict(zip(eq.FAST_NAMES, eq.fast(y, P, U)))
+    f = dict(zip(eq.FAST_NAMES, eq.fast(y, P, U), strict=True))
     np.testing.assert_allclose(f["il6"], P[eq.PARAM_NAMES.index("il6_b")], rtol=0.01)
 
 

@@ -7,13 +7,14 @@ import pytest
 import SALib  # noqa: F401  (in the test extra: a missing package fails, not skips)
 
 from gutaxis.axis import Schedule
+from gutaxis.errors import InputError
 
 
 def test_sobol_ranks_the_driving_parameters():
     from gutaxis.axis.sensitivity import sobol_sensitivity
 
     names = ["il6_b", "R_ref", "e_R_ff", "K_FF", "bu_ref", "cv_il6"]  # cv_il6 is fixed: rejected below
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="unknown parameter"):
         sobol_sensitivity(("R",), params=["not_a_parameter"], n_base=8)
     r = sobol_sensitivity(
         ("il6", "R"),

@@ -56,7 +56,7 @@ def test_twin_steady_state_is_centred_on_the_profile(cohort, twins):
     the shares, not an exact solve): the median log-ratio per guild lies within +-0.6 of zero."""
     tw, _ = twins
     g = profile_guilds(cohort, sample="DEMO-H1").iloc[0]
-    for s, k in zip((eq.S_B, eq.S_L, eq.S_PB, eq.S_BC), ("B", "L", "Pb", "Bc")):
+    for s, k in zip((eq.S_B, eq.S_L, eq.S_PB, eq.S_BC), ("B", "L", "Pb", "Bc"), strict=True):
         assert abs(np.median(np.log(tw.states[s] / max(g[k], 1e-4)))) <= 0.6, k
     np.testing.assert_allclose(tw.states[eq.S_R], g["diversity"], rtol=0.02)
     np.testing.assert_allclose(tw.inputs[eq.U_S], 14 / 40)

@@ -23,7 +23,7 @@ def grouped_labels(draw, mixed: bool = False):
         + draw(st.lists(st.integers(0, 1), min_size=n_groups - 2 * n_splits, max_size=n_groups - 2 * n_splits))
     )
     groups, y = [], []
-    for g, (size, lab) in enumerate(zip(sizes, labels)):
+    for g, (size, lab) in enumerate(zip(sizes, labels, strict=True)):
         for _ in range(size):
             groups.append(f"g{g}")
             y.append(lab if not mixed else draw(st.integers(0, 1)))
@@ -38,18 +38,18 @@ def grouped_labels(draw, mixed: bool = False):
 def _check(n_splits, groups, y, seed, n_repeats=3):
     cv = RepeatedStratifiedGroupKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
     seen = {}
-    for r, f, tr, te in cv.iter_folds(None, y, groups):
+    for r, _f, tr, te in cv.iter_folds(None, y, groups):
         assert not set(groups[tr]) & set(groups[te]), "a group spans training and test"
         assert len(np.intersect1d(tr, te)) == 0 and len(tr) + len(te) == len(y)
         seen.setdefault(r, []).append(te)
     assert len(seen) == n_repeats
-    for r, tests in seen.items():
+    for tests in seen.values():
         assert len(tests) == n_splits
         allt = np.sort(np.concatenate(tests))
         np.testing.assert_array_equal(allt, np.arange(len(y)))  # every sample tested exactly once per repeat
     again = [te for _, _, _, te in RepeatedStratifiedGroupKFold(n_splits, n_repeats, seed).iter_folds(None, y, groups)]
     first = [te for _, _, _, te in cv.iter_folds(None, y, groups)]
-    assert all(np.array_equal(a, b) for a, b in zip(again, first))
+    assert all(np.array_equal(a, b) for a, b in zip(again, first, strict=True))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

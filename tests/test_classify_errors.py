@@ -88,7 +88,7 @@ def test_labels_more_than_two_classes_and_unknown_case():
     with pytest.raises(InputError, match="3 classes"):
         cross_validate("lasso", X, y3)
     meta = pd.DataFrame({"dx": ["RA"] * 15 + ["HC"] * 15}, index=X.index)
-    with pytest.raises(InputError, match="case value.*'SLE'.*do not occur"):
+    with pytest.raises(InputError, match=r"case value.*'SLE'.*do not occur"):
         labels_from_metadata(meta, "dx", case="SLE")
     with pytest.raises(InputError, match="no column 'diagnosis'"):
         labels_from_metadata(meta, "diagnosis", case="RA")

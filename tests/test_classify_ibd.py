@@ -101,7 +101,9 @@ def _genus_from_greengenes(rel: pd.DataFrame) -> pd.DataFrame:
 def _genus_from_metaphlan_species(ab: pd.DataFrame) -> pd.DataFrame:
     first = [c[3:].split("_")[0] for c in ab.columns]
     second = [c[3:].split("_")[1] if "_" in c[3:] else "" for c in ab.columns]
-    keep = [not (f.endswith(("aceae", "ales")) or s in ("bacterium", "noname")) for f, s in zip(first, second)]
+    keep = [
+        not (f.endswith(("aceae", "ales")) or s in ("bacterium", "noname")) for f, s in zip(first, second, strict=True)
+    ]
     return ab.loc[:, keep].T.groupby(np.asarray(first)[keep]).sum().T
 
 

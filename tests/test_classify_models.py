@@ -90,7 +90,7 @@ def test_siamcat_lambda_rule():
     k = m.selected_index_
     assert nnz[k] >= 5
     path = binomial_path(X, y)
-    acc = [np.mean(((X @ c + b0) > 0) == (y > 0.5)) for c, b0 in zip(path["coef"], path["intercept"])]
+    acc = [np.mean(((X @ c + b0) > 0) == (y > 0.5)) for c, b0 in zip(path["coef"], path["intercept"], strict=True)]
     eligible = [i for i in range(len(acc)) if nnz[i] >= 5]
     best = max(acc[i] for i in eligible)
     assert acc[k] == best

@@ -207,7 +207,11 @@ _PROBE = """<script>
 window.addEventListener("load", function () {
   var d = document.documentElement, bad = [];
   Array.prototype.forEach.call(document.querySelectorAll(".table-wrap, figure, main, header, nav, footer, section"),
-    function (el) { if (el.scrollWidth > el.clientWidth + 1) { bad.push((el.id || el.className || el.tagName.toLowerCase()) + ":" + el.scrollWidth + ">" + el.clientWidth); } });
+    function (el) {
+      if (el.scrollWidth > el.clientWidth + 1) {
+        bad.push((el.id || el.className || el.tagName.toLowerCase()) + ":" + el.scrollWidth + ">" + el.clientWidth);
+      }
+    });
   d.setAttribute("data-probe-width", String(d.clientWidth));
   d.setAttribute("data-probe-page", String(d.scrollWidth - d.clientWidth));
   d.setAttribute("data-probe-boxes", bad.join(" "));

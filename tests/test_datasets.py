@@ -168,7 +168,7 @@ def test_server_error_and_unknown_names(env, monkeypatch):
     with pytest.raises(InputError, match="has no file"):
         datasets.fetch("gmhi2020_validation/nope.csv")
     monkeypatch.setenv("GUTAXIS_DATASETS_URL", "http://127.0.0.1:9/")  # discard port: refused
-    with pytest.raises(datasets.DatasetError, match="download from http://127.0.0.1:9/.*failed"):
+    with pytest.raises(datasets.DatasetError, match=r"download from http://127.0.0.1:9/.*failed"):
         datasets.fetch("gmhi2020_validation/MH_species.txt", progress=False)
 
 
@@ -232,11 +232,11 @@ def test_fetch_from_a_changed_copy_is_refused_and_copies_nothing(tmp_path, share
     with open(src / "HMP2_metadata.tsv", "ab") as fh:
         fh.write(b"extra\trow\n")
     cache = tmp_path / "cache"
-    with pytest.raises(datasets.DatasetChecksumError, match="HMP2_metadata.tsv"):
+    with pytest.raises(datasets.DatasetChecksumError, match=r"HMP2_metadata.tsv"):
         datasets.fetch("hmp2_maaslin2/HMP2_metadata.tsv", cache_dir=cache, source=src)
     assert not (cache / "hmp2_maaslin2" / "HMP2_metadata.tsv").exists()
     (src / "HMP2_taxonomy.tsv").unlink()
-    with pytest.raises(InputError, match="no file 'HMP2_taxonomy.tsv'"):
+    with pytest.raises(InputError, match=r"no file 'HMP2_taxonomy.tsv'"):
         datasets.fetch("hmp2_maaslin2/HMP2_taxonomy.tsv", cache_dir=cache, source=src)
 
 

@@ -52,7 +52,7 @@ def _species_rows(path):
 def _butyrate(names, values) -> float:
     """Sum of the butyrate producers (genus list and two species of data/panels.tsv) by name."""
     total = 0.0
-    for name, v in zip(names, values):
+    for name, v in zip(names, values, strict=True):
         name = name.removeprefix("s__")
         if name.split("_")[0] in BUTYRATE_GENERA or name in BUTYRATE_SPECIES:
             total += v
@@ -98,7 +98,7 @@ def test_reader_closes_over_the_classified_species(srr):
         warnings.simplefilter("ignore", gio.FilteredWarning)
         adata = gio.read_profile(srr)
     total = sum(species.values())
-    x = dict(zip(adata.var_names, np.asarray(adata.X)[0]))
+    x = dict(zip(adata.var_names, np.asarray(adata.X)[0], strict=True))
     assert x["Faecalibacterium prausnitzii"] == pytest.approx(
         species["Faecalibacterium_prausnitzii"] / total, rel=1e-12
     )

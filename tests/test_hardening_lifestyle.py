@@ -277,7 +277,10 @@ def test_L19_negative_age_refused_by_the_scores(tmp_path, foods_csv, empty_cache
 
 
 def test_L07_latin1_meal_log_read_with_a_note(tmp_path, foods_csv, empty_cache):
-    body = "timestamp,text,ndb_no,grams\n2024-03-01 08:00,café au lait,01077,200\n2024-03-01 12:00,crème fraîche,01009,30\n"
+    body = (
+        "timestamp,text,ndb_no,grams\n2024-03-01 08:00,café au lait,01077,200\n"
+        "2024-03-01 12:00,crème fraîche,01009,30\n"
+    )
     m = _log(tmp_path, body, encoding="cp1252")
     with pytest.warns(UserWarning, match=r"m\.csv.*not UTF-8.*Windows-1252.*save it as UTF-8"):
         df = read_diary(m)

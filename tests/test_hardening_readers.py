@@ -353,7 +353,7 @@ def test_Q06_member_that_lies_about_its_size_is_bounded(tmp_path, monkeypatch):
     path = tmp_path / "liar.qza"
     path.write_bytes(_lying_zip(b"x" * 200_000))
     monkeypatch.setattr(qiime2, "MAX_MEMBER_BYTES", 50_000)
-    with pytest.raises(InputError, match="MAX_MEMBER_BYTES|cannot be extracted"):
+    with pytest.raises(InputError, match=r"MAX_MEMBER_BYTES|cannot be extracted"):
         gio.read_qza(path)
 
 
@@ -490,7 +490,7 @@ def test_R09_tab_header_comma_rows_names_the_separators(shared, tmp_path):
 def test_R09_comma_header_tab_rows(tmp_path):
     path = tmp_path / "r9b.tsv"
     path.write_text("SampleID,g__A,g__B\nS1\t1\t2\nS2\t3\t4\n")
-    with pytest.raises(InputError, match="comma.*tab|tab.*comma"):
+    with pytest.raises(InputError, match=r"comma.*tab|tab.*comma"):
         gio.read_profile(path)
 
 

@@ -651,7 +651,7 @@ def scenario_inputs(draw):
                 "seed": draw(st.integers(0, 2**70)),
             },
             "trial": {"n_per_arm": draw(st.none() | st.integers(2, 50)), "replicates": draw(st.integers(1, 500))},
-            "control": draw(st.sampled_from(list(arms) + [None, "usual"])),
+            "control": draw(st.sampled_from([*arms, None, "usual"])),
             "endpoints": draw(
                 st.lists(
                     st.sampled_from(["R", "il6", "CRP", "butyrate", "das28", "zonulin"])

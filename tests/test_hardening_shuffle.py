@@ -90,7 +90,7 @@ def same_json(a, b, rtol: float = 1e-10, path: str = ""):
             same_json(a[k], b[k], rtol, f"{path}/{k}")
     elif isinstance(a, list):
         assert isinstance(b, list) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             same_json(x, y, rtol, f"{path}[{i}]")
     elif isinstance(a, float) or isinstance(b, float):
         assert a == pytest.approx(b, rel=rtol, abs=1e-12), path

@@ -134,7 +134,7 @@ def test_qza_biom_member_is_not_hdf5(tmp_path):
     buf = io.BytesIO()
     buf.write(b"not hdf5")
     path.write_bytes(qza_bytes(buf.getvalue()))
-    with pytest.raises(InputError, match="feature-table.biom is not a readable BIOM v2 table"):
+    with pytest.raises(InputError, match=r"feature-table.biom is not a readable BIOM v2 table"):
         gio.read_qza(path)
 
 

@@ -88,7 +88,7 @@ def test_real_metaphlan3_profile(shared):
     assert adata.shape == (1, len(species))
     assert list(adata.obs_names) == ["SRR1761667_metaphlan"]  # file stem: #SampleID is the default label
     assert adata.obs["unclassified_fraction"].iloc[0] == pytest.approx(unknown / 100, abs=1e-15)
-    got = dict(zip(adata.var_names, np.asarray(adata.X)[0]))
+    got = dict(zip(adata.var_names, np.asarray(adata.X)[0], strict=True))
     assert set(got) == set(species)
     total = sum(species.values())  # one denominator: the reads classified at species level
     for name, pct in species.items():
@@ -212,7 +212,7 @@ def test_list_of_single_sample_files(tmp_path):
     b.write_text(_same_database(MPA2_TWO_COLUMNS))
     adata = _read([a, b])
     assert list(adata.obs_names) == ["A_metaphlan_bugs_list", "B_profile"]
-    X = dict(zip(adata.var_names, np.asarray(adata.X).T))
+    X = dict(zip(adata.var_names, np.asarray(adata.X).T, strict=True))
     np.testing.assert_allclose(X["Faecalibacterium prausnitzii"], [0.35 / 0.80, 0.60])  # A: of its 80 % classified
     np.testing.assert_allclose(X["Bacteroides uniformis"], [0.20 / 0.80, 0.0])  # absent from B: 0
     np.testing.assert_allclose(X["Bacteroides unclassified"], [0.0, 0.40])

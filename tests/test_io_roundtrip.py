@@ -105,7 +105,7 @@ def counts(seed: int = 11) -> np.ndarray:
 
 def clade_parts(taxon: str) -> list[str]:
     ranks = LINEAGES[taxon]
-    parts = [f"{p}__{v}" for p, v in zip(PREFIXES, ranks[:6])]
+    parts = [f"{p}__{v}" for p, v in zip(PREFIXES, ranks[:6], strict=True)]
     return [*parts, "s__" + taxon.replace(" ", "_"), "t__" + ranks[6]]
 
 
@@ -180,7 +180,7 @@ def biom_v1_text(M: np.ndarray, *, taxonomy: bool = True) -> str:
         "matrix_type": "sparse",
         "matrix_element_type": "int" if np.all(np.round(M) == M) else "float",
         "shape": list(obs_x_samples.shape),
-        "data": [[int(i), int(j), float(obs_x_samples[i, j])] for i, j in zip(*np.nonzero(obs_x_samples))],
+        "data": [[int(i), int(j), float(obs_x_samples[i, j])] for i, j in zip(*np.nonzero(obs_x_samples), strict=True)],
         "rows": [{"id": t, "metadata": {"taxonomy": greengenes(t)} if taxonomy else None} for t in TAXA],
         "columns": [{"id": s, "metadata": None} for s in SAMPLES],
     }

@@ -180,7 +180,7 @@ def test_fermented_table_is_complete():
         "sourdough_bread",
     ):
         assert fid in set(t["id"]), fid
-    live = dict(zip(t["id"], t["live_cultures"]))
+    live = dict(zip(t["id"], t["live_cultures"], strict=True))
     assert live["pickles_vinegar"] == live["sauerkraut_canned"] == live["sourdough_bread"] == "no"
     assert live["yogurt"] == live["kefir"] == live["kimchi"] == live["sauerkraut_raw"] == "yes"
     counted = t[t["live_cultures"] != "no"]

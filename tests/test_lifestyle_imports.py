@@ -155,7 +155,7 @@ def test_cronometer_by_name_not_position_bom_crlf(tmp_path):
     names = [header[i].replace("µ", "\u03bc") for i in order]  # Greek mu instead of the micro sign
     shuffled = _write(
         tmp_path / "c.csv",
-        names + ["Alcohol (g)"],
+        [*names, "Alcohol (g)"],
         [[r[i] for i in order] + ["0"] for r in rows],
         bom=True,
         newline="\r\n",
@@ -233,7 +233,7 @@ def test_not_found_and_zip(tmp_path):
     z = tmp_path / "mfp.zip"
     with zipfile.ZipFile(z, "w") as zf:
         zf.write(MFP, "Nutrition-Summary-2024-05-06-to-2024-05-12.csv")
-    with pytest.raises(InputError, match="ZIP archive.*unzip"):
+    with pytest.raises(InputError, match=r"ZIP archive.*unzip"):
         detect_diary_format(z)
 
 
@@ -286,8 +286,8 @@ def test_myfitnesspal_time_variant(tmp_path):
     times = ["7:30 AM", "12:45 PM", "19:05", "3:15 PM"]
     p = _write(
         tmp_path / "mfp_time.csv",
-        header[:2] + ["Time"] + header[2:],
-        [r[:2] + [times[i % 4]] + r[2:] for i, r in enumerate(rows)],
+        [*header[:2], "Time", *header[2:]],
+        [[*r[:2], times[i % 4], *r[2:]] for i, r in enumerate(rows)],
         newline="\r\n",
     )
     assert detect_diary_format(p) == "myfitnesspal"

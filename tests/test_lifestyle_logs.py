@@ -458,7 +458,7 @@ def test_latin1_file_is_read_with_a_warning_and_the_fix(tmp_path):
 def test_undecodable_file_is_refused_with_the_fix(tmp_path):
     p = tmp_path / "meals.csv"
     p.write_bytes(b"timestamp,text\n2026-12-01T08:00,cr\x81me\n")  # 0x81: neither UTF-8 nor Windows-1252
-    with pytest.raises(InputError, match="not UTF-8 text.*line 2.*save it as UTF-8") as err:
+    with pytest.raises(InputError, match=r"not UTF-8 text.*line 2.*save it as UTF-8") as err:
         read_meal_log(p)
     assert str(p) in str(err.value)
 

@@ -129,5 +129,5 @@ def test_favourites(matcher, tmp_path):
 
 def test_match_many(matcher):
     df = matcher.match_many(["1 cup kimchi", "kombucha"])
-    assert list(df["status"])[0] == "matched" and df.loc[0, "ndb_no"] == "11118"
+    assert next(iter(df["status"])) == "matched" and df.loc[0, "ndb_no"] == "11118"
     assert {"query", "status", "ndb_no", "description", "grams", "candidates"} <= set(df.columns)

@@ -84,7 +84,7 @@ def test_trigger_expressions_hand_worked():
         P.evaluate_trigger("autoimmune == 0 and (female == 1 and age >= 55 or male == 1 and age >= 50)", s)[0] is True
     )
     # a missing score gives "unknown", except where the other side decides
-    value, used, missing = P.evaluate_trigger("GMHI < 0", s)
+    value, _used, missing = P.evaluate_trigger("GMHI < 0", s)
     assert value is None and missing == ["GMHI"]
     assert P.evaluate_trigger("GMHI < 0 or pss10 < 13", s)[0] is True
     assert P.evaluate_trigger("GMHI < 0 and pss10 > 13", s)[0] is False
@@ -101,7 +101,7 @@ def example():
 
 
 def test_example_scores_match_a_hand_computation(example, shared):
-    person, foods, a = example
+    person, _foods, a = example
     # independent: meals x per-100 g values of the example's food table, summed per day
     meals = pd.read_csv(
         resources.files("gutaxis").joinpath("data", "example_person", "meals.csv"), dtype={"ndb_no": str}
@@ -129,7 +129,7 @@ def test_example_scores_match_a_hand_computation(example, shared):
 
 
 def test_example_plan_is_graded_cited_and_framed(example):
-    person, foods, a = example
+    person, _foods, a = example
     plan = P.build_plan(person, assessment=a, simulate=False)
     shown = plan.shown()
     assert len(plan.suggestions) >= 6
@@ -148,7 +148,7 @@ def test_example_plan_is_graded_cited_and_framed(example):
 
 
 def test_probiotic_withheld_with_a_reason_under_strong_immunosuppression(example):
-    person, foods, a = example
+    _person, _foods, a = example
     flagged = Person(id="X", sex="female", age=46, conditions=["RA"], flags={"strong_immunosuppression": True})
     plan = P.build_plan(flagged, assessment=a, simulate=False)
     assert "probiotic_ra" not in [s.id for s in plan.shown()]
@@ -167,7 +167,7 @@ def test_probiotic_withheld_with_a_reason_under_strong_immunosuppression(example
 
 
 def test_conditions_select_the_rules(example):
-    person, foods, a = example
+    person, _foods, a = example
     none = P.build_plan(Person(id="X", sex="female", age=46), assessment=a, simulate=False)
     ids = [s.id for s in none.shown()]
     assert "probiotic_ra" not in ids and "no_specific_diet" not in ids and "mediterranean_ra" not in ids
@@ -186,7 +186,7 @@ def test_a_typo_in_a_flag_or_condition_is_an_error():
 
 
 def test_simulated_effect_not_available_without_the_twin(example, monkeypatch):
-    person, foods, a = example
+    person, _foods, a = example
     monkeypatch.setattr(P, "_axis_api", lambda: None)
     plan = P.build_plan(person, assessment=a, simulate=True)
     assert not plan.effect.available
@@ -199,7 +199,7 @@ def test_simulated_effect_on_the_twin(example):
 
     if not hasattr(axis, "twin"):
         pytest.skip("gutaxis.axis has no personal twin in this checkout")
-    person, foods, a = example
+    person, _foods, a = example
     plan = P.build_plan(person, assessment=a, simulate=True, n_draws=40, days=56)
     eff = plan.effect
     assert eff.available, eff.message

@@ -56,7 +56,7 @@ def withheld(assessment, tmp_path_factory):
 def recommendation_blocks(html: str) -> list[str]:
     """Every element that shows a rule (``data-rule``), up to the next one."""
     starts = [m.start() for m in re.finditer(r"<(article|tr|li|p)\b[^>]*\bdata-rule=", html)]
-    return [html[s:e] for s, e in zip(starts, starts[1:] + [len(html)])]
+    return [html[s:e] for s, e in zip(starts, [*starts[1:], len(html)], strict=True)]
 
 
 def check_graded_and_cited(html: str) -> int:
@@ -146,7 +146,7 @@ def test_the_grade_and_citation_check_can_fail(written):
 
 
 def test_withheld_probiotic_is_shown_with_its_reason(withheld):
-    plan, files = withheld
+    _plan, files = withheld
     for name in ("plan.html", "dietitian_summary.html"):
         html = files[name].read_text(encoding="utf-8")
         block = next(b for b in recommendation_blocks(html) if 'data-rule="probiotic_ra"' in b)

@@ -182,7 +182,8 @@ def _with(plan, *, ok: bool, **fields):
     if not ok:
         # a plan built after the gate holds its diet rules back itself, with the reason "not judged: ..."
         out.suggestions = [s for s in plan.suggestions if s.id != "saturated_fat"]
-        out.not_evaluated = list(plan.not_evaluated) + [
+        out.not_evaluated = [
+            *plan.not_evaluated,
             {
                 "id": "saturated_fat",
                 "title": "Bring saturated fat below 10% of energy",
@@ -190,7 +191,7 @@ def _with(plan, *, ok: bool, **fields):
                 "citation": "",
                 "missing": [],
                 "reason": "not judged: only 11 of 47 foods could be counted",
-            }
+            },
         ]
     return out
 
@@ -397,7 +398,7 @@ def test_dietitian_nutrient_table(low):
     table = re.search(r'<table[^>]*id="nutrients-table".*?</table>', html, re.S).group(0)
     rows = re.findall(r'<tr data-nutrient="([a-z0-9_]+)">(.*?)</tr>', table, re.S)
     assert [k for k, _ in rows] == NUTRIENT_KEYS
-    for (key, row), label, i in zip(rows, NUTRIENT_LABELS, range(len(NUTRIENT_KEYS))):
+    for (key, row), label, i in zip(rows, NUTRIENT_LABELS, range(len(NUTRIENT_KEYS)), strict=True):
         assert f">{label}<" in row and f"reference for {key} (source {i})" in row
         assert f"{label.lower()} missing for {i + 3}% of energy" in row
     protein = dict(rows)["protein_g"]
@@ -414,7 +415,7 @@ def test_dietitian_top_foods_entries_medications_and_notes(low):
     fix = re.search(r'<table[^>]*id="to-fix-table".*?</table>', html, re.S).group(0)
     rows = re.findall(r"<tr data-status=.*?</tr>", fix, re.S)
     assert len(rows) == len(TO_FIX)
-    for e, row in zip(TO_FIX, rows):
+    for e, row in zip(TO_FIX, rows, strict=True):
         assert f"row {e['source_row']}" in row and f"{e['date']:%d %b %Y}" in row
         assert _e(e["text"]) in row and _e(e["reason"]) in row
     assert "(part: <q>marmite</q>)" in rows[1]

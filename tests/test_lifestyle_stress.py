@@ -37,7 +37,7 @@ def test_pss10_dataframe_columns():
 
 def test_pss10_missing_item_is_an_error_not_prorated():
     answers = [2, 1, 3, 3, None, 1, 3, 2, 1, 0]
-    with pytest.raises(InputError, match="item 5 is unanswered.*no rule for prorating"):
+    with pytest.raises(InputError, match=r"item 5 is unanswered.*no rule for prorating"):
         score_pss10(answers)
 
 

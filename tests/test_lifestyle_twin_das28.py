@@ -30,12 +30,12 @@ def test_a_measured_das28_moves_the_twin_towards_it():
 
 
 def test_das28_needs_rheumatoid_arthritis():
-    with pytest.raises(InputError, match="DAS28|RA"):
+    with pytest.raises(InputError, match=r"DAS28|RA"):
         twin(disease="sle", markers={"das28": 5.0}, n_draws=20)
     with pytest.raises(InputError, match="rheumatoid arthritis score"):
         Person(conditions=["SLE"], markers={"das28": 5.0})
     assert Person(conditions=["RA"], markers={"DAS28": 5.0}).markers == {"das28": 5.0}
-    with pytest.raises(InputError, match="outside 0-9.4"):
+    with pytest.raises(InputError, match=r"outside 0-9.4"):
         Person(conditions=["RA"], markers={"das28": 12})
 
 

@@ -4,6 +4,7 @@ the evidence shown beside it (issue 11)."""
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -60,7 +61,7 @@ def test_the_probiotic_step_never_shows_a_das28_effect_the_trials_did_not_find(p
 
 def test_a_twin_that_cannot_be_fitted_says_it_is_the_model_not_the_person(monkeypatch):
     class Fake:
-        meta = {"fitted": False, "n_plausible": 3, "n_candidates": 2000}
+        meta: ClassVar[dict[str, object]] = {"fitted": False, "n_plausible": 3, "n_candidates": 2000}
 
     monkeypatch.setattr(P, "_axis_api", lambda: (lambda *a, **k: Fake(), lambda *a, **k: None))
     person = example_person()

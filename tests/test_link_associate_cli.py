@@ -28,7 +28,7 @@ def _small(shared, tmp_path, n_subjects=30):
 
 
 def test_associate_command_writes_results_and_report(shared, tmp_path):
-    dpath, mpath, data, meta = _small(shared, tmp_path)
+    dpath, mpath, _data, _meta = _small(shared, tmp_path)
     out = tmp_path / "out"
     res = CliRunner().invoke(
         app,
@@ -74,7 +74,7 @@ def test_associate_command_writes_results_and_report(shared, tmp_path):
 
 
 def test_associate_command_reports_bad_input_in_one_line(shared, tmp_path):
-    dpath, mpath, data, meta = _small(shared, tmp_path)
+    dpath, mpath, _data, _meta = _small(shared, tmp_path)
     res = CliRunner().invoke(
         app, ["associate", str(dpath), str(mpath), "-o", str(tmp_path / "o"), "--fixed", "diagnosis,age"]
     )
@@ -85,7 +85,7 @@ def test_associate_command_reports_bad_input_in_one_line(shared, tmp_path):
 def test_associate_command_reml_optimizer(shared, tmp_path):
     import json
 
-    dpath, mpath, data, meta = _small(shared, tmp_path, n_subjects=200)  # every site
+    dpath, mpath, _data, _meta = _small(shared, tmp_path, n_subjects=200)  # every site
     base = [
         "associate",
         str(dpath),
@@ -101,7 +101,7 @@ def test_associate_command_reml_optimizer(shared, tmp_path):
     runs = {}
     for opt in ("lme4", "exact"):
         out = tmp_path / opt
-        res = CliRunner().invoke(app, base + ["-o", str(out), "--reml-optimizer", opt])
+        res = CliRunner().invoke(app, [*base, "-o", str(out), "--reml-optimizer", opt])
         assert res.exit_code == 0, res.output
         assert json.loads((out / "params.json").read_text())["params"]["reml_optimizer"] == opt
         runs[opt] = pd.read_csv(out / "all_results.tsv", sep="\t").dropna(subset=["coef"])
@@ -113,7 +113,7 @@ def test_associate_command_reml_optimizer(shared, tmp_path):
     far = np.abs(m.coef_x - m.coef_y) > 0.05 * m.stderr_x
     assert (np.abs(m.coef_x - m.coef_y) < 1e-4 * np.abs(m.coef_x) + 1e-8).mean() > 0.8
     assert far.any() and m.loc[far, "warning_x"].str.contains("stops short of the REML optimum").all()
-    res = CliRunner().invoke(app, base + ["-o", str(tmp_path / "bad"), "--reml-optimizer", "bobyqa"])
+    res = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "bad"), "--reml-optimizer", "bobyqa"])
     assert res.exit_code == 2 and "reml_optimizer" in res.output
 
 
@@ -143,7 +143,7 @@ def _attr(dom: str, name: str) -> str:
 
 @pytest.mark.browser
 def test_associate_report_opens_in_headless_chromium(shared, tmp_path, run_browser):
-    dpath, mpath, data, meta = _small(shared, tmp_path)
+    dpath, mpath, _data, _meta = _small(shared, tmp_path)
     out = tmp_path / "out"
     res = CliRunner().invoke(
         app,

@@ -70,7 +70,9 @@ def test_figures_folder_as_maaslin2_writes_it(run1, expected, tmp_path):
     assert "variable plotted: diagnosis; 27 of its 27" in head
     assert pages["page"].tolist() == list(range(1, 28))
     # the same associations in MaAsLin 2's order (by q)
-    assert list(zip(pages["feature"], pages["value"])) == list(zip(maaslin["feature"], maaslin["value"]))
+    assert list(zip(pages["feature"], pages["value"], strict=True)) == list(
+        zip(maaslin["feature"], maaslin["value"], strict=True)
+    )
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Plotted variable: <strong>diagnosis</strong> (the first fixed effect" in html
     assert "<code>diagnosis.pdf</code> holds 27 of the 27 significant associations of diagnosis" in html

@@ -185,7 +185,7 @@ def test_reference_all_results_every_row(hmp2, shared, fixed, filename):
     r = result.results
     assert len(r) == len(expected) and r["qval"].notna().all()
     assert r[KEY].astype(str).values.tolist()[:50] == expected[KEY].astype(str).values.tolist()[:50]
-    m, off = _check_against(hmp2, result, expected, kw)
+    _m, _off = _check_against(hmp2, result, expected, kw)
     sig_r = set(map(tuple, expected.loc[expected.qval <= 0.25, KEY].astype(str).values))
     sig_p = set(map(tuple, result.significant[KEY].astype(str).values))
     assert sig_r == sig_p

@@ -346,7 +346,7 @@ def hmp2_m3(shared):
 
 
 def test_interaction_columns_on_standardized_metadata(hmp2):
-    data, meta = hmp2
+    _data, meta = hmp2
     fixed, _ = _design.parse_formula("~ diagnosis*antibiotics*age + age:dysbiosis")
     d = _design.build_design(meta, fixed, [], {"diagnosis": "nonIBD"}, True)
     # R 4.2.2's model.matrix on the scaled frame (levels: reference, then as they first appear)
@@ -374,7 +374,7 @@ def test_interaction_columns_on_standardized_metadata(hmp2):
     np.testing.assert_allclose(
         d.X[:, d.columns.index("diagnosisUC:antibioticsYes:age")], (uc * yes * age)[d.rows], rtol=1e-14
     )
-    for c, (m, v) in zip(d.columns[1:], d.terms[1:]):
+    for c, (m, v) in zip(d.columns[1:], d.terms[1:], strict=True):
         assert (m, v) == _maaslin3_split(c, meta.columns)
     assert d.fixed == [
         "diagnosis",
@@ -418,9 +418,9 @@ def test_lm_with_interactions_matches_statsmodels_ols(hmp2, formula):
     # coefficient names back from (metadata, value); patsy names an interaction's variables as
     # written, R in order of first appearance in the formula: match columns by their parts
     inter = {(d["metadata"], d["value"]): name for name, d in res.params.get("interactions", {}).items()}
-    names = [inter.get((m, v), m if m == v else m + v) for m, v in zip(r["metadata"], r["value"])]
+    names = [inter.get((m, v), m if m == v else m + v) for m, v in zip(r["metadata"], r["value"], strict=True)]
     r["key"] = [frozenset(n.split(":")) for n in names]
-    for name, (m, v) in zip(names, zip(r["metadata"], r["value"])):
+    for name, (m, v) in zip(names, zip(r["metadata"], r["value"], strict=True), strict=True):
         assert (m, v) == _maaslin3_split(name, meta.columns)
     frame["y"] = 0.0
     model = smf.ols("y " + formula, frame)  # the formula's design once (samples with missing age dropped)

@@ -471,8 +471,12 @@ def test_laplace_mode_curvature_and_quadrature():
         X, y, beta, theta = _one_group(n, 2)
         D, u = _glmm.laplace_deviance(X, y, np.zeros(n, int), theta, beta)
         peak = _log_integrand(u[0], X, y, beta, theta)
+
+        def integrand(t, X=X, y=y, beta=beta, theta=theta, peak=peak):
+            return np.exp(_log_integrand(t, X, y, beta, theta) - peak)
+
         val, _ = integrate.quad(
-            lambda t: np.exp(_log_integrand(t, X, y, beta, theta) - peak),
+            integrand,
             u[0] - 12,
             u[0] + 12,
             epsabs=1e-13,
@@ -515,7 +519,7 @@ def test_boundary_theta_zero_is_logistic_regression():
     X = np.column_stack([np.ones(k * m), np.tile(x, m)])
     y = np.tile(yk, m)
     g = np.repeat(np.arange(m), k)
-    c0, s0, p0, info0 = _logistic.logistic_all(X, y[:, None], epsilon=1e-14, maxit=100)
+    c0, s0, p0, _info0 = _logistic.logistic_all(X, y[:, None], epsilon=1e-14, maxit=100)
     for w in (0.0, 1 / (2 * k * m)):
         coef, se, pval, info = _glmm.glmm_all(X, y[:, None], [g], augment_weight=w)
         assert info["theta"][0, 0] == 0.0 and info["singular"][0] and info["messages"][0] == []
@@ -534,7 +538,7 @@ def test_separation_is_flagged_not_a_crash():
     y = (rng.random(n) < special.expit(eta)).astype(float)
     y_sep = np.where(grp == 1, 0.0, y)  # never present where grp = 1
     Y = np.column_stack([y, y_sep])
-    coef, se, pval, info = _glmm.glmm_all(X, Y, [g], augment_weight=(X.shape[1] - 1) / (2 * n))
+    coef, se, _pval, info = _glmm.glmm_all(X, Y, [g], augment_weight=(X.shape[1] - 1) / (2 * n))
     assert info["messages"][0] == [] and info["converged"][0]
     assert np.all(np.isfinite(coef))
     assert coef[1, 1] < -10 and se[1, 1] > 100  # the separated level runs away ...
@@ -567,7 +571,7 @@ def test_bad_input():
     with pytest.raises(InputError, match="0 or 1"):
         _glmm.glmm_all(X, 2 * y[:, None], [np.arange(n) % 5])
     Y = np.column_stack([y, np.ones(n)])  # an all-present feature
-    coef, se, pval, info = _glmm.glmm_all(X, Y, [np.arange(n) % 5])
+    coef, _se, _pval, info = _glmm.glmm_all(X, Y, [np.arange(n) % 5])
     assert np.isnan(coef[1]).all() and info["messages"][1] == ["Response is constant"]
     assert np.isfinite(coef[0]).all()
 
@@ -635,7 +639,7 @@ def test_two_random_intercepts_derivatives_and_reduction():
         prob = _glmm._MultiProblem(X, Y, [site, g], None, w)
         v = _glmm._sub(prob, np.arange(2))
         for th in ([0.0, 0.0], [0.9, 0.0], [1.3, 0.6], [0.0, 0.8]):  # internal order: g, then site
-            z = np.array([th + [-0.2, 0.5, 0.1], th + [0.3, -0.4, 0.8]])
+            z = np.array([[*th, -0.2, 0.5, 0.1], [*th, 0.3, -0.4, 0.8]])
             ev = _glmm._mevaluate(prob, v, z, np.zeros((2, prob.m1)), np.zeros((2, prob.q2)))
             gfd = np.empty_like(ev["g"])
             for j in range(5):
@@ -660,5 +664,5 @@ def test_two_random_intercepts_derivatives_and_reduction():
         np.testing.assert_allclose(i2["theta"][0, 1], i1["theta"][0, 0], rtol=1e-7)
         assert i2["deviance"][0] == pytest.approx(i1["deviance"][0], abs=1e-8)
         # a fit with both variances positive is a stationary point (gradient ~ 0)
-        c, s_, _, info = _glmm.glmm_all(X, Y, [site, g], augment_weight=w)
+        _c, _s, _, info = _glmm.glmm_all(X, Y, [site, g], augment_weight=w)
         assert info["converged"].all() and (info["theta"] > 0.1).all()

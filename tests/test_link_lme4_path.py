@@ -71,7 +71,7 @@ def _dense_reml(X, y, codes_list, theta):
     """-2 REML log-likelihood profiled over sigma, from the n x n covariance (no shortcuts)."""
     n, p = X.shape
     V = np.eye(n)
-    for c, t in zip(codes_list, theta):
+    for c, t in zip(codes_list, theta, strict=True):
         Z = (c[:, None] == np.arange(c.max() + 1)[None]).astype(float)
         V += t * t * Z @ Z.T
     Vi = np.linalg.inv(V)
@@ -88,7 +88,11 @@ def test_kernel_deviance_matches_a_dense_computation(levels):
     n = 90
     codes = [np.concatenate([np.arange(m), rng.integers(0, m, n - m)]) for m in levels]
     X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
-    y = X @ [2.0, 0.5, -1.0] + sum(rng.normal(size=m)[c] for m, c in zip(levels, codes)) + rng.normal(size=n)
+    y = (
+        X @ [2.0, 0.5, -1.0]
+        + sum(rng.normal(size=m)[c] for m, c in zip(levels, codes, strict=True))
+        + rng.normal(size=n)
+    )
     Xc, yc = L._centred(X, y[:, None])
     backend = _mixed._DiagonalBackend(Xc, yc, codes[0]) if len(levels) == 1 else _mixed._DenseBackend(Xc, yc, codes)
     sh = L.shared_arrays(backend)

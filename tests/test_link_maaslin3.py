@@ -131,7 +131,7 @@ def test_augmented_logistic_matches_statsmodels_on_stacked_data():
     Y = (rng.random((n, 4)) < 1 / (1 + np.exp(-eta[:, None]))).astype(float)
     Y[:, 3] = X[:, 2]  # perfectly separated by the binary covariate: only the augmentation keeps it finite
     w = (X.shape[1] - 1) / (2 * n)
-    coef, se, pval, info = _logistic.logistic_all(X, Y, augment_weight=w, epsilon=1e-10, maxit=100)
+    coef, se, _pval, info = _logistic.logistic_all(X, Y, augment_weight=w, epsilon=1e-10, maxit=100)
     assert info["converged"].all() and not info["boundary"].any()
     assert 3 < coef[3, 2] < 15  # finite, as MaAsLin3 intends
     # R's defaults (epsilon 1e-8, standard errors from the last IRLS weights) stay close
@@ -146,7 +146,7 @@ def test_augmented_logistic_matches_statsmodels_on_stacked_data():
         np.testing.assert_allclose(coef[f], fit.params, rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(se[f], fit.bse, rtol=1e-4)  # R: weights of the last IRLS step
     # without augmentation: plain logistic regression
-    c0, s0, p0, _ = _logistic.logistic_all(X, Y[:, :3], epsilon=1e-12, maxit=100)
+    c0, _s0, p0, _ = _logistic.logistic_all(X, Y[:, :3], epsilon=1e-12, maxit=100)
     for f in range(3):
         fit = sm.GLM(Y[:, f], X, family=sm.families.Binomial()).fit(tol=1e-14)
         np.testing.assert_allclose(c0[f], fit.params, rtol=1e-6)
@@ -163,7 +163,7 @@ def test_masked_ols_matches_statsmodels_and_drops_aliased_columns():
     Y = X @ rng.normal(size=(4, 5)) + rng.normal(size=(n, 5))
     Y[rng.random((n, 5)) < 0.3] = np.nan
     Y[g == 2, 4] = np.nan  # feature 4: level 2 absent among its rows -> aliased column
-    coef, se, pval, df, aliased = _maaslin3.masked_ols(X, Y)
+    coef, se, pval, _df, aliased = _maaslin3.masked_ols(X, Y)
     for f in range(5):
         rows = ~np.isnan(Y[:, f])
         cols = [0, 1, 3] if f == 4 else [0, 1, 2, 3]
@@ -187,7 +187,7 @@ def test_median_comparison_hand_worked():
     t = 4.0 / np.sqrt(0.01**2 + np.pi / 2 * np.var(coef, ddof=1) / 5)
     assert p[4] == pytest.approx(2 * stats.t.sf(t, 100), rel=0.05)
     # features with p >= 0.95 do not enter the median
-    p2, med2 = _maaslin3.median_comparison(
+    _p2, med2 = _maaslin3.median_comparison(
         coef,
         se,
         np.array([0.01, 0.01, 0.99, 0.99, 0.01]),
@@ -400,7 +400,7 @@ def test_two_random_intercepts(hmp2):
     tss = sub.to_numpy() / data.to_numpy().sum(axis=1, keepdims=True)
     y = (tss > 0).astype(float)
     n, p = des.X.shape
-    coef, se, pval, info = _glmm.glmm_all(des.X, y, [g[1] for g in des.groups], augment_weight=(p - 1) / (2 * n))
+    coef, se, _pval, info = _glmm.glmm_all(des.X, y, [g[1] for g in des.groups], augment_weight=(p - 1) / (2 * n))
     assert info["theta"].shape == (len(taxa), 2) and info["converged"].all()
     for j, t in enumerate(taxa):
         rows = prev[prev.feature == t].set_index("name")

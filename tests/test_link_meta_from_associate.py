@@ -360,8 +360,9 @@ def test_case04_meta_report_opens_in_headless_chromium(meta_out, tmp_path, run_b
     # forest plots of the 6 pooled features with the smallest q, then the --feature one (not pooled)
     figures = re.findall(r'<svg role="img" aria-label="Forest plot of ([^":]*)', html)
     top = list(pooled.sort_values(["q", "p"])["feature"][:6])
-    assert [f.split(" (")[0] for f in figures] == top + [
-        few["feature"][few["feature"].str.endswith("g__Fusobacterium")].iloc[0]
+    assert [f.split(" (")[0] for f in figures] == [
+        *top,
+        few["feature"][few["feature"].str.endswith("g__Fusobacterium")].iloc[0],
     ]
     assert "not pooled (no diamond)" in html and "not pooled: 1 study" in html
     body = dom[dom.index('id="single-study-table"') :]
@@ -380,5 +381,5 @@ def test_read_effects_names_a_binary_file(shared, tmp_path):
     write_h5ad(_cohort(shared, "Sokol"), path)
     from gutaxis.link.meta import read_effects
 
-    with pytest.raises(InputError, match="not a text file, so not an effects table.*--study COLUMN"):
+    with pytest.raises(InputError, match=r"not a text file, so not an effects table.*--study COLUMN"):
         read_effects(path)

@@ -190,7 +190,7 @@ def test_exact_enumeration_of_four_unequal_blocks_is_hand_computable():
     F_obs = anova_F(("A", "B"))
     Fs = []
     for perm in itertools.permutations("ABCD"):  # subject k takes the status of subject perm[k]
-        Fs.append(anova_F(tuple(s for s, donor in zip("ABCD", perm) if status[donor] == "case")))
+        Fs.append(anova_F(tuple(s for s, donor in zip("ABCD", perm, strict=True) if status[donor] == "case")))
     Fs = np.array(Fs)
     # by hand: the observed split {A,B} | {C,D} separates the low subjects from the high ones; the
     # other splits {A,C} | {B,D} and {A,D} | {B,C} mix them and have a far smaller F; so 8 of the
@@ -219,7 +219,9 @@ def test_exact_enumeration_of_four_unequal_blocks_is_hand_computable():
         return stats.f_oneway(*groups.values()).statistic
 
     F3 = anova3(status3)
-    F3s = np.array([anova3({s: status3[d] for s, d in zip("ABCD", perm)}) for perm in itertools.permutations("ABCD")])
+    F3s = np.array(
+        [anova3({s: status3[d] for s, d in zip("ABCD", perm, strict=True)}) for perm in itertools.permutations("ABCD")]
+    )
     exact3 = np.mean(F3s >= F3 - 1e-9)
     res3 = permanova(D, meta3, "~ status", strata="subject", permute="whole", permutations=999, seed=1)
     assert res3.loc["status", "F"] == pytest.approx(F3, rel=1e-12)
@@ -250,9 +252,9 @@ def unbalanced():
     X[:, 0] += 0.1
     ids = [f"s{i:03d}" for i in range(n)]
     D = pd.DataFrame(squareform(pdist(X, "braycurtis")), index=ids, columns=ids)
-    level = dict(zip(sorted(set(subject)), rng.choice(["CD", "UC", "nonIBD"], 15)))
-    age = dict(zip(sorted(set(subject)), rng.normal(40, 10, 15).round(1)))
-    sex = dict(zip(sorted(set(subject)), rng.choice(["f", "m"], 15)))
+    level = dict(zip(sorted(set(subject)), rng.choice(["CD", "UC", "nonIBD"], 15), strict=True))
+    age = dict(zip(sorted(set(subject)), rng.normal(40, 10, 15).round(1), strict=True))
+    sex = dict(zip(sorted(set(subject)), rng.choice(["f", "m"], 15), strict=True))
     meta = pd.DataFrame(
         {
             "subject": subject,

@@ -83,7 +83,7 @@ def write_merged(metaml, path, *, database: str | None = "#mpa_v20_m200"):
     rows = values[present.to_numpy()]
     samples = list(metaml.loc["sampleID", cols])
     lines = ([database] if database else []) + ["\t".join(["clade_name", *samples])]
-    lines += ["\t".join([clade, *row]) for clade, row in zip(rows.index, rows.to_numpy())]
+    lines += ["\t".join([clade, *row]) for clade, row in zip(rows.index, rows.to_numpy(), strict=True)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     # by hand: species rows are those whose last rank is s__ (t__ rows subdivide them)
     species_rows = [c for c in rows.index if c.split("|")[-1].startswith("s__")]

@@ -108,12 +108,12 @@ def test_hand_worked_values():
 
 def test_errors_name_the_sample_and_what_to_do():
     t = pd.DataFrame([[1.0, 2.0], [0.0, 0.0], [3.0, 1.0]], index=["s1", "empty", "s3"], columns=["a", "b"])
-    with pytest.raises(InputError, match="'empty'.*remove"):
+    with pytest.raises(InputError, match=r"'empty'.*remove"):
         beta_diversity(t, "aitchison")
     with pytest.raises(InputError, match="'empty'"):
         beta_diversity(t, "robust_aitchison")
     z = pd.DataFrame([[1.0, 0.0], [2.0, 1.0]], index=["s1", "s2"], columns=["a", "b"])
-    with pytest.raises(InputError, match="sample 's1', feature 'b'.*pseudocount"):
+    with pytest.raises(InputError, match=r"sample 's1', feature 'b'.*pseudocount"):
         beta_diversity(z, "aitchison", pseudocount=0)
     with pytest.raises(InputError, match="unknown pseudocount"):
         beta_diversity(z, "aitchison", pseudocount="half")
@@ -121,7 +121,7 @@ def test_errors_name_the_sample_and_what_to_do():
         beta_diversity(z, "braycurtis", pseudocount=1)
     with pytest.raises(InputError, match="does not use one"):
         beta_diversity(z, "aitchison", tree="t.nwk")
-    with pytest.raises(InputError, match="unknown beta diversity metric.*robust_aitchison"):
+    with pytest.raises(InputError, match=r"unknown beta diversity metric.*robust_aitchison"):
         beta_diversity(z, "aitchisonn")
 
 

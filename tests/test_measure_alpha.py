@@ -216,7 +216,7 @@ def test_dense_kernels_agree_bit_for_bit(m):
         if kernel == "csr":  # scipy does not store -0.0, so row 7 is clean there
             assert not got[-1].any()
             k -= 1
-        for a, b in zip(ref[:k], got[:k]):
+        for a, b in zip(ref[:k], got[:k], strict=True):
             assert np.array_equal(a, b), kernel
 
 

@@ -124,7 +124,7 @@ def test_cross_distance_equals_scipy_cdist_with_taxa_aligned_by_name(validation)
     # b with other taxa, in another order: missing taxa count as zero
     b2 = b.iloc[:, ::-1].iloc[:, 50:]
     b2 = b2.assign(extra_taxon=0.01)
-    union_a = a.reindex(columns=list(a.columns) + ["extra_taxon"], fill_value=0.0)
+    union_a = a.reindex(columns=[*a.columns, "extra_taxon"], fill_value=0.0)
     union_b = b2.reindex(columns=union_a.columns, fill_value=0.0)
     ref = cdist(union_a.to_numpy(), union_b.to_numpy(), "braycurtis")
     np.testing.assert_allclose(bray_curtis_cross(a, b2).to_numpy(), ref, rtol=0, atol=1e-12)

@@ -181,7 +181,7 @@ def test_empty_sample_is_nan_and_reported():
     with pytest.warns(UserWarning, match="only_unclassified"):
         got = gmhi(table)
     assert np.isnan(got["only_unclassified"]) and np.isfinite(got["ok"])
-    nan_entry = [f for f in got.attrs["filtered"] if f["what"] == "samples"][0]
+    nan_entry = next(f for f in got.attrs["filtered"] if f["what"] == "samples")
     assert nan_entry["ids"] == ["only_unclassified"]
 
 

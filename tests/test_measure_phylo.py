@@ -23,9 +23,9 @@ from gutaxis.errors import InputError
 from gutaxis.measure import beta_diversity, faith_pd, unifrac
 
 skbio = pytest.importorskip("skbio")
-from skbio import TreeNode
-from skbio.diversity import alpha_diversity as sk_alpha
-from skbio.diversity import beta_diversity as sk_beta
+from skbio import TreeNode  # noqa: E402  (after the importorskip: skip, not fail, without scikit-bio)
+from skbio.diversity import alpha_diversity as sk_alpha  # noqa: E402  (same)
+from skbio.diversity import beta_diversity as sk_beta  # noqa: E402  (same)
 
 
 def lineage_paths(taxonomy: pd.Series) -> dict[str, tuple[str, ...]]:
@@ -162,7 +162,7 @@ def test_errors_name_the_features_and_what_to_do(tmp_path):
     with pytest.raises(InputError, match=r"1 of 4 feature\(s\) are not tips of the tree: 'Dx'.*tree built for"):
         faith_pd(t, tree)
     ok = t.drop(columns="Dx")
-    with pytest.raises(InputError, match="non-integer value.*sample 's1', feature 'A'.*counts"):
+    with pytest.raises(InputError, match=r"non-integer value.*sample 's1', feature 'A'.*counts"):
         unifrac(ok / 2.0 + 0.25 * (ok > 0), tree, weighted=True)
     with pytest.raises(InputError, match="no length"):
         faith_pd(ok, TreeNode.read(io.StringIO("((A,B:2):1,C:3);")))

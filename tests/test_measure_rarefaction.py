@@ -75,7 +75,7 @@ def test_curve_shape_and_end_point(imsms):
     ok = ~np.isnan(vals)
     # NaN exactly where the depth exceeds the sample's reads; increasing elsewhere
     assert (ok == (curve.columns.to_numpy()[None, :] <= totals.to_numpy()[:, None])).all()
-    for row, mask in zip(vals, ok):
+    for row, mask in zip(vals, ok, strict=True):
         assert (np.diff(row[mask]) >= -1e-9).all()
     # at its own depth a sample's expected richness is its observed richness
     s = imsms.index[0]

@@ -92,7 +92,7 @@ def test_every_tsv_number_is_in_summary_json(cohort_report):
             if not (isinstance(value, float) and math.isnan(value)):
                 assert float(value) in numbers, (sample, col, value)
                 assert summary["indices"][sample][col] == float(value)
-    for name, key in (("percentiles.tsv", "percentiles"), ("panels.tsv", None), ("pcoa.tsv", None)):
+    for name in ("percentiles.tsv", "panels.tsv", "pcoa.tsv"):
         table = _read_tsv(out / name)
         for v in table.to_numpy().ravel():
             if not math.isnan(v):

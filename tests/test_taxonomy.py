@@ -112,7 +112,7 @@ def test_parse_greengenes_silva_gtdb_and_plain():
     assert frame.loc["plain_word", "taxon"] == "ASV 00017" and pd.isna(frame.loc["plain_word", "rank"])
     assert pd.isna(frame.loc["mpa_unclassified", "class"]) and frame.loc["mpa_unclassified", "rank"] == "phylum"
     assert pd.isna(frame.loc["mpa2_noname", "genus"]) and frame.loc["mpa2_noname", "rank"] == "family"
-    assert frame.loc[["unassigned"], list(RANKS) + ["taxon"]].isna().all(axis=None)
+    assert frame.loc[["unassigned"], [*RANKS, "taxon"]].isna().all(axis=None)
     assert frame.loc["gg", "lineage"].startswith("k__Bacteria; p__")
 
 
@@ -338,7 +338,7 @@ def test_group_found_in_cohorts_of_old_and_new_databases(tmp_path):
     shares = []
     for name, rows in (("old.txt", rows_old), ("new.txt", rows_new)):
         path = tmp_path / name
-        path.write_text("".join(f"{r}\t{v}\n" for r, v in zip([*rows, bifido], [10.0, 20.0, 30.0, 40.0])))
+        path.write_text("".join(f"{r}\t{v}\n" for r, v in zip([*rows, bifido], [10.0, 20.0, 30.0, 40.0], strict=True)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FilteredWarning)
             adata = gio.read_metaphlan(path)

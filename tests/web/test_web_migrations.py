@@ -14,10 +14,7 @@ from gutaxis.web.models import Base
 @pytest.fixture(params=DATABASES)
 def empty_db(request, tmp_path):
     """An engine on an empty database (no tables) of this test's own."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'm.db'}"
-    else:
-        url = request.getfixturevalue("fresh_pg")
+    url = f"sqlite:///{tmp_path / 'm.db'}" if request.param == "sqlite" else request.getfixturevalue("fresh_pg")
     engine = make_engine(url)
     yield engine
     engine.dispose()

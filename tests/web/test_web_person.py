@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from test_lifestyle_imports import PUBLISHED_CRONOMETER as CRONOMETER_HEADER  # the published header, one copy
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"  # as tests/web/conftest.py
 PASSWORD = "correct horse battery staple"
@@ -31,8 +32,6 @@ needs_food = pytest.mark.skipif(
     not (FNDDS / "fndds_2017_2018_portions_and_weights.csv").is_file(),
     reason="needs the FNDDS tables of ../shared (gutaxis datasets fetch fndds_2017_2018)",
 )
-
-from test_lifestyle_imports import PUBLISHED_CRONOMETER as CRONOMETER_HEADER  # the published header, one copy
 
 MFP_HEADER = (  # noqa: SIM905 - the header line of shared/science/webapp.md
     "Date,Meal,Calories,Fat (g),Saturated Fat,Polyunsaturated Fat,Monounsaturated Fat,Trans Fat,Cholesterol,"
@@ -115,7 +114,7 @@ def write_csv(path, header, body):
 
 def cronometer_row(day, tm, group, name, amount, kcal, fiber, sat_fat="", omega3=""):
     row = [""] * len(CRONOMETER_HEADER)
-    put = dict(zip(CRONOMETER_HEADER, range(len(CRONOMETER_HEADER))))
+    put = dict(zip(CRONOMETER_HEADER, range(len(CRONOMETER_HEADER)), strict=True))
     row[put["Day"]], row[put["Time"]], row[put["Group"]] = day, tm, group
     row[put["Food Name"]], row[put["Amount"]] = name, amount
     row[put["Energy (kcal)"]], row[put["Fiber (g)"]] = kcal, fiber
@@ -751,7 +750,10 @@ def test_charts_viewed_right_after_an_entry_say_what_they_do_not_count_yet(app, 
 def test_a_hand_kept_log_with_uk_or_us_dates_is_read_the_way_the_person_says(app, person, dates, expected):
     from gutaxis.web.models import MealEntry, Upload
 
-    log = "timestamp,meal,text\n04/03/2024 08:00,breakfast,porridge with blueberries\n05/03/2024 12:30,lunch,2 eggs and toast\n"
+    log = (
+        "timestamp,meal,text\n04/03/2024 08:00,breakfast,porridge with blueberries\n"
+        "05/03/2024 12:30,lunch,2 eggs and toast\n"
+    )
     files = {"file": ("my-log.csv", log.encode(), "text/csv")}
     r = person.post_form("/import", {"dates": "detect"}, files=files, page="/import")
     assert r.status_code == 303

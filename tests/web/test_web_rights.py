@@ -76,8 +76,8 @@ def _seed(app, settings, pid: int, did: int) -> dict:
             )
         )
         db.add_all(
-            meals
-            + [
+            [
+                *meals,
                 SymptomEntry(
                     person_id=pid,
                     client_id=str(uuid.uuid4()),

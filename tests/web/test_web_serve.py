@@ -116,7 +116,8 @@ def _session_members(sid: int) -> list[int]:
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
-                stat = open(f"/proc/{d}/stat").read()
+                with open(f"/proc/{d}/stat") as fh:
+                    stat = fh.read()
             except OSError:
                 continue
             fields = stat[stat.rindex(")") + 2 :].split()

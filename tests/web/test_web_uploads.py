@@ -129,10 +129,10 @@ FORMATS = {
     "biom_v1.biom": lambda: biom_table().to_json("gutaxis web tests").encode(),
     "biom_v2.biom": biom_v2_bytes,
     "table.qza": qza,
-    "profile.tsv": lambda: ("taxon\tS1\n" + "".join(f"{t}\t{c}\n" for t, c in zip(TAXA, COUNTS))).encode(),
+    "profile.tsv": lambda: ("taxon\tS1\n" + "".join(f"{t}\t{c}\n" for t, c in zip(TAXA, COUNTS, strict=True))).encode(),
     "profile_rows.csv": lambda: ("sample," + ",".join(TAXA) + "\nS1," + ",".join(map(str, COUNTS)) + "\n").encode(),
     "profile.tsv.gz": lambda: gzip.compress(
-        ("taxon\tS1\n" + "".join(f"{t}\t{c}\n" for t, c in zip(TAXA, COUNTS))).encode()
+        ("taxon\tS1\n" + "".join(f"{t}\t{c}\n" for t, c in zip(TAXA, COUNTS, strict=True))).encode()
     ),
 }
 
@@ -228,7 +228,7 @@ def test_formats_parse(app, person, tmp_path, name):
 
 
 def test_multi_sample_file_is_refused_with_a_message(app, person):
-    text = "taxon\tAlice\tBob\n" + "".join(f"{t}\t{c}\t{c + 1}\n" for t, c in zip(TAXA, COUNTS))
+    text = "taxon\tAlice\tBob\n" + "".join(f"{t}\t{c}\t{c + 1}\n" for t, c in zip(TAXA, COUNTS, strict=True))
     uid = upload_id(upload(person, "two.tsv", text.encode()))
     page = visible_text(person.html(f"/uploads/{uid}").text)
     assert "two.tsv" in page and "holds 2 samples (Alice, Bob)" in page and "one sample per file" in page
