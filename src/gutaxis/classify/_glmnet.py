@@ -210,10 +210,7 @@ def binomial_path(
     sd = X.std(axis=0)  # divisor n, as glmnet
     keep = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
     Xk = X[:, keep]
-    if standardize:
-        Xs = (Xk - mean[keep]) / sd[keep]
-    else:
-        Xs = Xk - mean[keep]
+    Xs = (Xk - mean[keep]) / sd[keep] if standardize else Xk - mean[keep]
     Xs = np.asfortranarray(Xs)
     if lambdas is None:
         lambdas = lambda_sequence(Xs, y, alpha=alpha, n_lambda=n_lambda, lambda_min_ratio=lambda_min_ratio)

@@ -11,6 +11,8 @@ given (cluster bootstrap), and reports percentile intervals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.stats import rankdata
 
@@ -53,7 +55,7 @@ def balanced_accuracy(y, prob, cutoff: float = 0.5) -> float:
     return float(0.5 * (pred[y].mean() + (~pred[~y]).mean()))
 
 
-_FUNCS = {"auroc": auroc, "auprc": auprc, "balanced_accuracy": balanced_accuracy}
+_FUNCS: dict[str, Callable[..., float]] = {"auroc": auroc, "auprc": auprc, "balanced_accuracy": balanced_accuracy}
 
 
 def score_all(y, prob) -> dict[str, float]:
@@ -65,7 +67,7 @@ def bootstrap_ci(y, prob, *, groups=None, n_boot: int = 1000, confidence: float 
     y = np.asarray(y) > 0.5
     prob = np.asarray(prob, dtype=float)
     rng = np.random.default_rng(seed)
-    out = {m: [] for m in METRICS}
+    out: dict[str, list[float]] = {m: [] for m in METRICS}
     if n_boot <= 0:
         return {m: (float("nan"), float("nan")) for m in METRICS}
     if groups is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: data set -> (dataset_name values, case rule, control rule, rows to drop)
-METAML_DATASETS = {
+METAML_DATASETS: dict[str, dict[str, Any]] = {
     "cirrhosis": {"datasets": ["Quin_gut_liver_cirrhosis"], "column": "disease", "case": ["cirrhosis"]},
     "colorectal": {
         "datasets": ["Zeller_fecal_colorectal_cancer"],

@@ -107,7 +107,7 @@ def _labels(metadata: pd.DataFrame, y, case):
 
 def _one_column(name: str, col: pd.Series, y: np.ndarray, *, min_level_size: int, threshold: float) -> dict:
     miss = _missing(col)
-    row = {"column": name, "n_missing": int(miss.sum())}
+    row: dict = {"column": name, "n_missing": int(miss.sum())}
     v, yy = col[~miss], y[~miss]
     row["n"], row["n_case"] = len(yy), int(yy.sum())
     if min(int(yy.sum()), int(len(yy) - yy.sum())) < MIN_PER_CLASS:

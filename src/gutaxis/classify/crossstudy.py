@@ -150,7 +150,7 @@ def leave_one_study_out(
     X, yv = inp.X, inp.y
     seeds = _seeds(random_state, len(studies))
     rows, preds, notes = [], [], []
-    for st, seed in zip(studies, seeds):
+    for st, seed in zip(studies, seeds, strict=True):
         test = np.flatnonzero(study_arr == st)
         train = np.flatnonzero(study_arr != st)
         base = {

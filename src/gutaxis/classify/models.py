@@ -16,6 +16,7 @@ stratified k-fold on binomial deviance (cv.glmnet), and ``"fixed"`` uses ``lambd
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -336,7 +337,7 @@ def make_classifier(
     filters = [] if filter is None or filter == "pass" else ([filter] if isinstance(filter[0], str) else list(filter))
     for i, f in enumerate(filters):
         method, cutoff = (f, None) if isinstance(f, str) else (f[0], f[1])
-        kw = {"method": method, "rm_unmapped": rm_unmapped}
+        kw: dict[str, Any] = {"method": method, "rm_unmapped": rm_unmapped}
         if cutoff is not None:
             kw["cutoff"] = cutoff
         steps.append(("filter" if i == 0 else f"filter{i + 1}", FeatureFilter(**kw)))

@@ -21,9 +21,12 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
 color:#1b1b1b;line-height:1.45}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}
-th{background:#f2f2f2}td.l,th.l{text-align:left}.scheme{background:#eef5ff;border-left:4px solid #3a78c2;padding:.5em 1em}
-.note{color:#7a4b00}.figs{display:flex;flex-wrap:wrap;gap:1em}.figs figure{margin:0}figcaption{font-size:.85em;color:#444}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}\
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}
+th{background:#f2f2f2}td.l,th.l{text-align:left}\
+.scheme{background:#eef5ff;border-left:4px solid #3a78c2;padding:.5em 1em}
+.note{color:#7a4b00}.figs{display:flex;flex-wrap:wrap;gap:1em}\
+.figs figure{margin:0}figcaption{font-size:.85em;color:#444}
 .flag{color:#b00020;font-weight:bold}
 """
 

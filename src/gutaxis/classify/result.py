@@ -219,6 +219,10 @@ class _Result:
     #: what the output folder is called in messages
     _what = "output folder"
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The result's tables by file name (each result kind defines them)."""
+        raise NotImplementedError
+
     def meta(self) -> dict:
         return {
             "scheme": self.scheme,

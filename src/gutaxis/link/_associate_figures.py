@@ -41,7 +41,7 @@ def short_names(result) -> dict[str, str]:
         ]
     else:
         source = feats
-    return dict(zip(feats, short_taxa(source)))
+    return dict(zip(feats, short_taxa(source), strict=True))
 
 
 def plot_variable(result, variable: str | None = None) -> str | None:
@@ -92,9 +92,9 @@ def write_figures(
         files.append("heatmap.pdf")
     rows = sig[sig["metadata"].astype(str) == variable] if variable is not None else sig.iloc[:0]
     shown = rows.head(max_plots)
-    pages = []
+    pages: list[dict] = []
     name = None
-    if len(shown):
+    if variable is not None and len(shown):  # shown is empty without a variable
         name = figure_file_name(variable)
         with PdfPages(out / name, metadata=meta) as pdf:
             for _, row in shown.iterrows():

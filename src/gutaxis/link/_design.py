@@ -68,7 +68,7 @@ class Design:
         """Interaction columns: ``{name: {"metadata", "value", "parts"}}`` (JSON-ready)."""
         return {
             c: {"metadata": t[0], "value": t[1], "parts": [list(p) for p in parts]}
-            for c, t, parts in zip(self.columns, self.terms, self.parts)
+            for c, t, parts in zip(self.columns, self.terms, self.parts, strict=True)
             if len(parts) > 1
         }
 
@@ -82,7 +82,9 @@ _HINT = (
 
 def split_top(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside parentheses and backticks (parts as written, unstripped)."""
-    parts, depth, tick, cur = [], 0, False, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, tick = 0, False
     for ch in text:
         if ch == "`":
             tick = not tick
@@ -141,7 +143,7 @@ class _TermParser:
     Each rule returns a list of terms (frozensets of variable names), in R's expansion order.
     """
 
-    def __init__(self, tokens, where):
+    def __init__(self, tokens, where) -> None:
         self.t, self.i, self.where = tokens, 0, where
         self.order: list[str] = []  # variables in order of first appearance
 
@@ -320,8 +322,8 @@ def _as_terms(fixed, columns) -> list[tuple[str, ...]]:
     entries = [e if isinstance(e, (tuple, list)) else str(e) for e in fixed]
     # C(column) of an existing column, however odd its name: a variable, not a formula to parse
     entries = [
-        categorical_name(_forced_column(e, cols))
-        if isinstance(e, str) and e not in cols and _forced_column(e, cols) is not None
+        categorical_name(forced)
+        if isinstance(e, str) and e not in cols and (forced := _forced_column(e, cols)) is not None
         else e
         for e in entries
     ]
@@ -525,7 +527,8 @@ def build_design(
         index = {lev: k for k, lev in enumerate(levels)}
         codes_of[v] = np.array([index[s] for s in vals.tolist()], dtype=np.int64)
     n = int(complete.sum())
-    cols, terms_out, parts_out, blocks = ["(Intercept)"], [("(Intercept)", "")], [()], [np.ones(n)]
+    parts_out: list[tuple[tuple[str, str | None], ...]] = [()]
+    cols, terms_out, blocks = ["(Intercept)"], [("(Intercept)", "")], [np.ones(n)]
     for k, term in enumerate(terms):
         factors = []  # per variable: [(name part, (variable, level|None), values)]
         for v in term:
@@ -643,7 +646,7 @@ def _check_rank(X: np.ndarray, cols: list[str], terms, source: str, *, interacti
         details = []
         for j in piv[rank:]:
             coef, *_ = np.linalg.lstsq(X[:, kept], X[:, j], rcond=None)
-            with_ = [cols[k] for k, c in zip(kept, coef) if abs(c) > 1e-8]
+            with_ = [cols[k] for k, c in zip(kept, coef, strict=True) if abs(c) > 1e-8]
             details.append(f"{cols[j]} = combination of {', '.join(with_) or 'nothing (all zero)'}")
         hint = "remove one of the confounded variables or merge levels"
         if interactions:

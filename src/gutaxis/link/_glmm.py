@@ -262,12 +262,12 @@ def _start(prob, v, maxit=25):
     icpt = np.flatnonzero(np.all(X == 1.0, axis=0))
     if icpt.size:
         beta[:, icpt[0]] = special.logit(p0)
-    O = prob.O
+    outer = prob.O
     for _ in range(maxit):
         eta = beta @ X.T
         mu = special.expit(eta)
         W = v.a * mu * (1 - mu)
-        H = (W @ O).reshape(F, prob.p, prob.p) + 1e-10 * np.eye(prob.p)
+        H = (W @ outer).reshape(F, prob.p, prob.p) + 1e-10 * np.eye(prob.p)
         gr = (v.P - v.a * mu) @ X
         step = np.linalg.solve(H, gr[:, :, None])[:, :, 0]
         nrm = np.abs(step).max(axis=1, keepdims=True)
@@ -623,7 +623,7 @@ def _mhessian(prob, v, z, u1, u2, rel=1e-5):
 def _moptimise(prob, v, z, u1, u2, *, maxit=100, tol=1e-10, max_step=5.0):
     """Modified Newton on (theta, beta), theta unconstrained (D is even in each theta_k; |theta| is
     the estimate), all features in lockstep."""
-    F, k = z.shape
+    F, _k = z.shape
     converged = np.zeros(F, bool)
     iters = np.zeros(F, int)
     act = np.arange(F)

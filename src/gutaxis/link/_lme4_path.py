@@ -170,11 +170,11 @@ def _deviance(theta, fac, m1, n1, N12, Z22, ZtX, XtX, Zty, Xty, yty, n, p):
                 Db[i, j] = s[i] * N12[i, j] * s[m1 + j] / d1[i]
         S2 = np.empty((m2, m2))
         for j in range(m2):
-            for l in range(m2):
-                acc = s[m1 + j] * Z22[j, l] * s[m1 + l]
+            for k in range(m2):
+                acc = s[m1 + j] * Z22[j, k] * s[m1 + k]
                 for i in range(m1):
-                    acc -= s[i] * N12[i, j] * s[m1 + j] * Db[i, l]
-                S2[j, l] = acc
+                    acc -= s[i] * N12[i, j] * s[m1 + j] * Db[i, k]
+                S2[j, k] = acc
             S2[j, j] += 1.0
         L2, ok = _cholesky(S2)
         if not ok:
@@ -403,7 +403,7 @@ def stopped_short_messages(excess: np.ndarray, shift: np.ndarray) -> list[str | 
     the numbers are from the optimum so a reader can judge.
     """
     out: list[str | None] = []
-    for e, s in zip(excess, shift):
+    for e, s in zip(excess, shift, strict=True):
         if np.isfinite(s) and s >= SHIFT_TOL and e > 0:
             out.append(
                 f"lme4's optimiser stops short of the REML optimum here (criterion {e:.2g} above it; flat "

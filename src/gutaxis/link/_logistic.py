@@ -99,11 +99,11 @@ def logistic_all(
     dev_out = np.full(F, np.nan)
     w = float(augment_weight)
     tot = 1.0 + 2.0 * w  # total weight per sample (the observation and its two pseudo-observations)
-    O = np.einsum("ij,ik->ijk", X, X).reshape(n, p * p)
+    outer = np.einsum("ij,ik->ijk", X, X).reshape(n, p * p)
     step = int(max(1, min(F, chunk_bytes // (8.0 * n * 10))))
 
     def solve(W, Wz):
-        H = (W.T @ O).reshape(-1, p, p)
+        H = (W.T @ outer).reshape(-1, p, p)
         rhs = (X.T @ Wz).T
         try:
             return np.linalg.solve(H, rhs[:, :, None])[:, :, 0]
@@ -170,7 +170,7 @@ def logistic_all(
             conv_c[active[done]] = True
             active = active[~done]
         # standard errors from the weighted QR of the last step (summary.glm's covmat.unscaled)
-        H = (W_last.T @ O).reshape(-1, p, p)
+        H = (W_last.T @ outer).reshape(-1, p, p)
         with np.errstate(invalid="ignore"):
             try:
                 C = np.linalg.inv(H)

@@ -358,7 +358,7 @@ def _lmer_checks(design, present_rows, err):
         if min(nlev) < 2:
             err[f] = ERR_NLEV1
         elif any(k >= nobs[f] for k in nlev):
-            err[f] = ERR_NLEVN.format(", ".join(g[0] for g, k in zip(design.groups, nlev) if k >= nobs[f]))
+            err[f] = ERR_NLEVN.format(", ".join(g[0] for g, k in zip(design.groups, nlev, strict=True) if k >= nobs[f]))
         elif err[f] is None and _scale_warning(design.X[rows]):
             err[f] = ERR_SCALE
     return err
@@ -416,7 +416,7 @@ def _abundance(design, A, present_rows, reml_optimizer="lme4"):
             conv[f] = info["converged"][0]
         err[fit & ~conv] = ERR_NOCONV_MIXED
     else:
-        coef, se, pval, d1, aliased = masked_ols(X, A)
+        coef, se, pval, d1, _aliased = masked_ols(X, A)
         df = np.repeat(d1[:, None], p, axis=1)
     return coef, se, pval, df, err
 
@@ -462,7 +462,7 @@ def _feature_errors(design, A_all_samples, present_rows):
     err[n_unique < 2] = ERR_SAME_LINEAR
     # a categorical fixed effect whose reference level has no non-zero sample (R checks a factor
     # whose name starts a coefficient name; level codes per sample, so interactions do not count)
-    for var, levels in design.levels.items():
+    for var in design.levels:
         if any(c[: len(var)] == var for c in design.columns[1:]):
             none = ~(present_rows & (design.codes[var] == 0)[:, None]).any(axis=0)
             err[none & (err == None)] = ERR_BASELINE  # noqa: E711
@@ -548,7 +548,7 @@ def fit_maaslin3(
     Yt = transform3(Xk, tr)
     rows = design.rows
     X = design.X
-    n, p = X.shape
+    _n, p = X.shape
     Fk = kept.size
     A = Yt[rows]
     P = present_all[rows]
@@ -667,7 +667,7 @@ def fit_maaslin3(
 
     # ---------------- small random-effect groups
     if design.groups:
-        for name, codes, _ in design.groups:
+        for _name, codes, _ in design.groups:
             if np.bincount(codes).mean() < 4:
                 ep = err_p[:, sl]
                 ep[ep == None] = WARN_SMALL_RE  # noqa: E711

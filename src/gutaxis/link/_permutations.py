@@ -201,7 +201,7 @@ def align_metadata(labels: pd.Index, metadata, *, source: str = "metadata", n_po
 
 
 def _labels_match(labels: pd.Index, index: pd.Index) -> bool:
-    return len(labels) == len(index) and all(str(a) == str(b) for a, b in zip(labels, index))
+    return len(labels) == len(index) and all(str(a) == str(b) for a, b in zip(labels, index, strict=True))
 
 
 def strata_codes(strata, metadata: pd.DataFrame | None, labels: pd.Index, *, source: str) -> np.ndarray | None:

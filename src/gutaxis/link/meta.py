@@ -51,6 +51,7 @@ from .._stats import p_adjust
 from .._validation import abundance_frame
 from ..errors import InputError
 from ._permutations import show_ids
+from .meta_forest import forest_plot, safe_filename  # noqa: F401  (re-exported: gutaxis.link.meta's names)
 
 __all__ = ["MetaResult", "forest_plot", "meta_analysis", "per_study_associations", "read_effects"]
 
@@ -661,6 +662,3 @@ def read_effects(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     order = list(dict.fromkeys(f))
     studies = list(dict.fromkeys(s))
     return effects.reindex(index=order, columns=studies), std_errors.reindex(index=order, columns=studies)
-
-
-from .meta_forest import forest_plot, safe_filename  # noqa: F401  (re-exported: gutaxis.link.meta's names)

@@ -257,7 +257,7 @@ def associate_effects(inputs, *, value_map: Mapping | None = None, metadata_map:
         records.append(record)
     with_model = ["model" in f.columns for f in frames]
     if any(with_model) and not all(with_model):
-        odd = [n for (n, _), m in zip(pairs, with_model) if m]
+        odd = [n for (n, _), m in zip(pairs, with_model, strict=True) if m]
         raise InputError(
             f"study {odd[0]!r} was fitted with --model maaslin3 and others with LM",
             source="meta_analysis",
@@ -265,7 +265,7 @@ def associate_effects(inputs, *, value_map: Mapping | None = None, metadata_map:
         )
     key = KEY + (["model"] if all(with_model) else [])
     long = pd.concat(frames, ignore_index=True)
-    if (dup := long.duplicated(key + ["study"])).any():  # renames (value_map) that merged two rows
+    if (dup := long.duplicated([*key, "study"])).any():  # renames (value_map) that merged two rows
         r = long[dup].iloc[0]
         raise InputError(
             f"after renaming, feature {r['feature']!r} has two rows {r['metadata']} = {r['value']} in "

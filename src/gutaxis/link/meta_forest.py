@@ -104,7 +104,7 @@ def forest_plot(result, feature=None, *, path=None, title: str | None = None, ef
             bottom = f"not pooled: {n} stud{'y' if n == 1 else 'ies'}"
             bottom_right = f"needs {min_studies}"
         ax.axvline(0.0, color="#888888", lw=0.8, ls="--")
-        ax.set_yticks(list(pos) + [0.5])
+        ax.set_yticks([*pos, 0.5])
         ax.set_yticklabels([str(s) for s in studies] + [bottom])
         ax.set_ylim(-0.2, n + 1.6)
         ax.set_xlabel(f"{effect_label} [{result.level:g}% CI]")
@@ -121,9 +121,9 @@ def forest_plot(result, feature=None, *, path=None, title: str | None = None, ef
             head = f"{name}\nestimate {est:.3g} [{cl:.3g}, {ch:.3g}], p = {row['p']:.2g}; {het}"
         ax.set_title(title or head, fontsize=9)
         right = ax.secondary_yaxis("right")
-        right.set_yticks(list(pos) + [0.5])
+        right.set_yticks([*pos, 0.5])
         right.set_yticklabels(
-            [f"{a:.2f} [{b:.2f}, {c:.2f}]" for a, b, c in zip(yv, lo, hi)] + [bottom_right], fontsize=8
+            [f"{a:.2f} [{b:.2f}, {c:.2f}]" for a, b, c in zip(yv, lo, hi, strict=True)] + [bottom_right], fontsize=8
         )
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)

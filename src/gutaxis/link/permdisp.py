@@ -25,6 +25,7 @@ Euclidean and all axes are kept, and its p-values follow a different (also valid
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -242,7 +243,7 @@ def permdisp(
     p = np.nan
     if n_perm:
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % 2**63)
+            seed = int(cast(int, np.random.SeedSequence().entropy) % 2**63)
         ind = np.zeros((n, k))
         ind[np.arange(n), codes] = 1.0
         exceed = 0

@@ -112,14 +112,14 @@ def _model_variables(result) -> list[str]:
     """Metadata columns the model used (complete cases over these were modelled)."""
     p = result.params
     meta = result.metadata
-    names = []
+    names: list[str] = []
     for term in list(p.get("fixed_effects") or []) + list(p.get("random_effects") or []):
         parts = term if isinstance(term, (list, tuple)) else str(term).split(":")
         names.extend(str(v) for v in parts)
     return [v for v in dict.fromkeys(names) if meta is not None and v in meta.columns]
 
 
-def _axis_label(norm: str, tr: str, what: str = "abundance", *, short: bool = False) -> str:
+def _axis_label(norm: str | None, tr: str | None, what: str = "abundance", *, short: bool = False) -> str:
     """Name of the modelled values, e.g. ``log2(relative abundance)`` (``short``: ``log2(rel. abundance)``)."""
     rel = "rel." if short else "relative"
     base = {"TSS": f"{rel} {what}", "CLR": f"CLR {what}", "NONE": what}.get(str(norm), f"{norm} {what}")
@@ -132,7 +132,7 @@ def _axis_label(norm: str, tr: str, what: str = "abundance", *, short: bool = Fa
     }.get(str(tr), f"{tr}({base})")
 
 
-def _transform_note(model_m3: bool, tr: str) -> str:
+def _transform_note(model_m3: bool, tr: str | None) -> str:
     """How zeros enter the plotted values (MaAsLin3's abundance model leaves them out whatever the transform)."""
     if model_m3:
         return ""
@@ -263,7 +263,7 @@ def _heatmap(result, sig: pd.DataFrame, first_n: int = 50):
     if sig.empty:
         return None, 0, 0
     sig = sig.copy()
-    sig["col"] = [_col_label(result, m, v) for m, v in zip(sig["metadata"], sig["value"])]
+    sig["col"] = [_col_label(result, m, v) for m, v in zip(sig["metadata"], sig["value"], strict=True)]
     q = pd.to_numeric(sig["qval"], errors="coerce").to_numpy(dtype=float)
     sig["score"] = np.sign(sig["coef"].to_numpy(dtype=float)) * -np.log10(np.clip(q, 1e-300, 1.0))
     best = sig.assign(_q=np.where(np.isfinite(q), q, np.inf)).groupby("feature", sort=False)["_q"].min()
@@ -309,7 +309,7 @@ def _heatmap(result, sig: pd.DataFrame, first_n: int = 50):
         colours = [div(0.5 - d) for d in shades[::-1]] + ["#d9dee4"] + [div(0.5 + d) for d in shades]
         cmap = ListedColormap(colours)
         norm = BoundaryNorm(bounds, cmap.N)
-        for ax, panel, grid in zip(axes, panels, grids):
+        for ax, panel, grid in zip(axes, panels, grids, strict=True):
             ax.set_facecolor("#f5f7fa")
             mesh = ax.pcolormesh(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, linewidth=0)
             ax.hlines(np.arange(1, len(feats)), 0, len(cols), color="white", linewidth=0.8)
@@ -381,6 +381,7 @@ def _box_strip(
     if keep:
         import matplotlib
 
+        orient: dict[str, str | bool]
         if not horizontal:
             orient = {}
         elif tuple(int(x) for x in re.findall(r"\d+", matplotlib.__version__)[:2]) >= (3, 10):
@@ -396,7 +397,7 @@ def _box_strip(
             medianprops={"color": _INK, "linewidth": 1.6},
             **orient,
         )
-        for patch, i in zip(bp["boxes"], keep):
+        for patch, i in zip(bp["boxes"], keep, strict=True):
             c = _HIGHLIGHT if highlight[i] else _OTHER
             patch.set_facecolor(c + "22")
             patch.set_edgecolor(c)
@@ -426,7 +427,7 @@ def _box_strip(
             fontsize=8.5,
         )
         ax.set_xlim(-0.6, len(groups) - 0.4)
-    for lab, hi in zip(ax.get_yticklabels() if horizontal else ax.get_xticklabels(), highlight):
+    for lab, hi in zip(ax.get_yticklabels() if horizontal else ax.get_xticklabels(), highlight, strict=True):
         if hi:
             lab.set_color(_HIGHLIGHT)
             lab.set_fontweight("bold")
@@ -503,7 +504,7 @@ def _plot_interaction(result, row, name, parts, raw: bool = False):
             ax.set_xlabel(_txt(xlab))
             alt_body = f"{ylabel} of {sf} against the product {' x '.join(nums)}"
         else:  # all categorical: one strip per level combination, the coefficient's cell highlighted
-            combo = np.array([" / ".join(t) for t in zip(*[_as_levels(meta[v]) for v, _ in cats])])
+            combo = np.array([" / ".join(t) for t in zip(*[_as_levels(meta[v]) for v, _ in cats], strict=True)])
             target = " / ".join(str(lev) for _, lev in cats)
             levels = sorted(dict.fromkeys(combo[ok]), key=lambda s: (s == target, s))
             groups = [y[ok & (combo == lev)] for lev in levels]
@@ -555,7 +556,7 @@ def _presence_bars(ax, groups: list[np.ndarray], labels: list[str], highlight: l
         rotation_mode="anchor" if long else "default",
         fontsize=8.5,
     )
-    for lab, hi in zip(ax.get_xticklabels(), highlight):
+    for lab, hi in zip(ax.get_xticklabels(), highlight, strict=True):
         if hi:
             lab.set_color(_HIGHLIGHT)
             lab.set_fontweight("bold")
@@ -570,7 +571,8 @@ def _plot_figure(result, row, raw: bool = False):
     f, var, val = row["feature"], row["metadata"], row["value"]
     hit = _interactions(result).get((var, val))
     if hit is not None:
-        return _plot_interaction(result, row, *hit, raw=raw)
+        name, parts = hit
+        return _plot_interaction(result, row, name, parts, raw=raw)
     if data is None or meta is None or f not in data.columns or var not in meta.columns:
         return None
     y, ylabel, kind = _outcome(result, row)
@@ -611,7 +613,7 @@ def _plot_figure(result, row, raw: bool = False):
             levels = ([ref] if ref in levels else []) + [lev for lev in levels if lev != ref]
             hi = [lev == str(val) for lev in levels]
             groups = [y[ok & (xs == lev)] for lev in levels]
-            labels = [f"{lev}\n(n={len(g)})" for lev, g in zip(levels, groups)]
+            labels = [f"{lev}\n(n={len(g)})" for lev, g in zip(levels, groups, strict=True)]
             if kind == "presence":
                 _presence_bars(ax, groups, [str(lev) for lev in levels], hi)
                 what = f"bar chart of the share of samples with {sf} present per level of {var}"
@@ -672,7 +674,7 @@ def _column_class(name: str, sig: pd.DataFrame) -> str:
 def _table(sig: pd.DataFrame, columns) -> list[list[dict]]:
     cols = [(c, num) for c, _, num in columns if c in sig.columns]
     recs = sig[[c for c, _ in cols]].itertuples(index=False)
-    return [[_cell(v, num) for v, (_, num) in zip(rec, cols)] for rec in recs]
+    return [[_cell(v, num) for v, (_, num) in zip(rec, cols, strict=True)] for rec in recs]
 
 
 # ------------------------------------------------------------------------------------------- report

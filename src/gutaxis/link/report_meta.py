@@ -112,8 +112,8 @@ def _context(result, *, provenance: dict | None, plots: int, effect_label: str, 
     figures = [_forest(result, k, effect_label, i) for i, k in enumerate(top)]
     rows = [_key_cells(k, nlev) + [_num(r[c]) for c, _, _ in _COLUMNS] for k, r in table.head(_MAX_TABLE).iterrows()]
     few_rows = [
-        _key_cells(k, nlev)
-        + [
+        [
+            *_key_cells(k, nlev),
             {"text": str(r["studies"]), "raw": "", "num": False},
             _num(r["effect"]),
             _num(r["se"]),

@@ -49,7 +49,7 @@ def threads(n_jobs: int | None):
     if n_jobs is None or n_jobs == -1:
         yield
         return
-    n_jobs = max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))
+    n_jobs = max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]  # set via globals() at import
     previous = numba.get_num_threads()
     numba.set_num_threads(n_jobs)
     try:

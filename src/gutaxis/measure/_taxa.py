@@ -108,15 +108,14 @@ def match_key(name) -> str | None:
 
 def match_keys(names: Iterable) -> np.ndarray:
     """:func:`match_key` of each name (object array, ``None`` where empty); unique names only once."""
-    names = pd.Index(list(names), dtype=object)
-    uniq = names.unique()
-    keys = {u: match_key(u) for u in uniq}
-    return np.array([keys[n] for n in names], dtype=object)
+    index = pd.Index(list(names), dtype=object)
+    keys = {u: match_key(u) for u in index.unique()}
+    return np.array([keys[n] for n in index], dtype=object)
 
 
 def _raw_ranks(name: str) -> dict:
     """Ranks named explicitly in a prefixed lineage string (``g__Bifidobacterium`` -> genus)."""
-    out = {}
+    out: dict[str, str] = {}
     name = str(name)
     if "__" not in name:  # no part can carry a rank prefix
         return out
@@ -237,7 +236,7 @@ def lactobacillus_group_genera(fallback: Iterable[str]) -> tuple[list[str], str]
         genera = list(genera)
     elif isinstance(genera, (pd.Series, pd.Index)):
         genera = genera.tolist()
-    genera = [str(g) for g in genera]
-    if not genera:
+    names = [str(g) for g in genera]
+    if not names:
         return list(fallback), "data/panels.tsv genus list (gutaxis.taxonomy.lactobacillus_group() was empty)"
-    return genera, "gutaxis.taxonomy.lactobacillus_group()"
+    return names, "gutaxis.taxonomy.lactobacillus_group()"

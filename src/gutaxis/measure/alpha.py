@@ -220,6 +220,7 @@ def alpha_diversity(
                 )
             out[m] = j
         elif m == "chao1":
+            assert cst is not None  # chao1 is kept only with integer counts found above
             f1 = cst.f1.astype(np.float64)
             out[m] = cst.nnz + f1 * (f1 - 1.0) / (2.0 * (cst.f2 + 1.0))
     result = pd.DataFrame(out, index=samples, columns=list(metrics))

@@ -175,7 +175,8 @@ def dysbiosis_score(
             hint="widen the reference or threshold_samples selection",
         )
     threshold = float(np.quantile(thr_scores, float(threshold_quantile)))
-    dysbiotic = pd.array(np.where(np.isnan(scores), None, scores > threshold), dtype="boolean")
+    dysbiotic = pd.array(scores > threshold, dtype="boolean")
+    dysbiotic[np.isnan(scores)] = pd.NA  # no score: unknown
     result = pd.DataFrame({"dysbiosis_score": scores, "dysbiotic": dysbiotic}, index=samples)
 
     no_eligible = [{"sample": str(samples[i]), "reason": reasons[i]} for i in sorted(reasons)]

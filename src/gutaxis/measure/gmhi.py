@@ -64,7 +64,7 @@ def _marker_sets(mh_species, mn_species) -> tuple[list[str], list[str], dict]:
             display = rows["species"].tolist()
             keys_a = match_keys(rows["metaphlan2_name"])
             keys_b = match_keys(rows["species"])
-            pairs = [(d, {a, b}) for d, a, b in zip(display, keys_a, keys_b)]
+            pairs = [(d, {a, b}) for d, a, b in zip(display, keys_a, keys_b, strict=True)]
         else:
             if isinstance(given, str):
                 given = [given]
@@ -73,7 +73,7 @@ def _marker_sets(mh_species, mn_species) -> tuple[list[str], list[str], dict]:
                 raise InputError(
                     f"the {group} species list is empty", source="gmhi", hint="pass None for the published list"
                 )
-            pairs = [(d, {k}) for d, k in zip(display, match_keys(display))]
+            pairs = [(d, {k}) for d, k in zip(display, match_keys(display), strict=True)]
         for d, ks in pairs:
             for k in ks:
                 if k is None:
@@ -186,23 +186,26 @@ def gmhi(
         match_keys(raw)
         if species_col is None
         else match_keys(
-            [s if s is not None and not (isinstance(s, float) and np.isnan(s)) else f for s, f in zip(species_col, raw)]
+            [
+                s if s is not None and not (isinstance(s, float) and np.isnan(s)) else f
+                for s, f in zip(species_col, raw, strict=True)
+            ]
         )
     )
     marker_names = mh_names + mn_names
     marker_index = {n: i for i, n in enumerate(marker_names)}
     group_of = np.array([0] * len(mh_names) + [1] * len(mn_names))
-    cols, targets = [], []
+    col_list, target_list = [], []
     matched: dict[str, list[str]] = {}
     for j in np.flatnonzero(keep):
         k = keys[j]
         if k is not None and k in marker_of:
             _, disp = marker_of[k]
-            cols.append(j)
-            targets.append(marker_index[disp])
+            col_list.append(j)
+            target_list.append(marker_index[disp])
             matched.setdefault(disp, []).append(str(features[j]))
-    cols = np.asarray(cols, dtype=np.int64)
-    targets = np.asarray(targets, dtype=np.int64)
+    cols = np.asarray(col_list, dtype=np.int64)
+    targets = np.asarray(target_list, dtype=np.int64)
     absent = {
         "MH": [n for n in mh_names if n not in matched],
         "MN": [n for n in mn_names if n not in matched],

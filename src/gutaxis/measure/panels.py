@@ -202,7 +202,8 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
 
     n_feat, n_ent = len(features), len(table)
     rows_i, cols_j = [], []
-    matched, unmatched, sources = {}, [], {}
+    matched: dict[str, list[str]] = {}
+    unmatched, sources = [], {}
     for j, row in enumerate(table.itertuples(index=False)):
         entry = row.entry
         clauses = _parse_rule(entry, row.match)
@@ -293,7 +294,7 @@ def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.Da
     )
     result.attrs["sources"] = sources
     result.attrs["entries"] = table.to_dict(orient="records")
-    result.attrs["citation"] = dict(zip(table["entry"], table["citation"]))
+    result.attrs["citation"] = dict(zip(table["entry"], table["citation"], strict=True))
     result.attrs["notes"] = notes
     return result
 

@@ -26,6 +26,8 @@ report says so.
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import cast
 
 from ..errors import InputError
 
@@ -87,7 +89,7 @@ def reference_from_dataset(name: str, *, cache: str | os.PathLike | None = None,
         path = cached_file(f"{name}/{fname}", cache=cache)  # checked by sha256 when present
         if not path.is_file():
             try:
-                path = fetch(f"{name}/{fname}", cache_dir=cache, progress=progress)
+                path = cast(Path, fetch(f"{name}/{fname}", cache_dir=cache, progress=progress))  # one file: a Path
             except DatasetError as exc:
                 if isinstance(exc, DatasetChecksumError):
                     raise
