@@ -5,6 +5,7 @@ order below is the order ``gutaxis --help`` lists them in (measure, link, simula
 """
 
 from . import measure  # noqa: F401, I001  (demo, report, reference, datasets)
+from . import diversity  # noqa: F401  (diversity)
 from . import link_associate  # noqa: F401  (associate)
 from . import link_linda  # noqa: F401  (linda)
 from . import link_stats  # noqa: F401  (permanova, meta)
