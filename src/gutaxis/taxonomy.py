@@ -266,6 +266,15 @@ def parse_lineage(strings: Iterable[str] | str) -> pd.DataFrame:
         names, NaN where unknown), ``taxon`` (the name at the finest known rank; the normalised
         string itself when no rank is known), ``rank`` (that rank, NaN when unknown) and
         ``lineage`` (the input string).
+
+    Examples
+    --------
+    >>> from gutaxis.taxonomy import parse_lineage
+    >>> row = parse_lineage("k__Bacteria|p__Firmicutes|g__Faecalibacterium|s__Faecalibacterium_prausnitzii")
+    >>> row.iloc[0][["phylum", "genus", "species", "rank"]].tolist()
+    ['Firmicutes', 'Faecalibacterium', 'Faecalibacterium prausnitzii', 'species']
+    >>> parse_lineage("D_0__Bacteria;D_1__Bacteroidetes;g__").iloc[0][["taxon", "rank"]].tolist()
+    ['Bacteroidetes', 'phylum']
     """
     if isinstance(strings, str):
         strings = [strings]

@@ -219,6 +219,19 @@ def parse_portion(text: str) -> Portion:
     ml, l, fl oz, cup, tbsp, tsp), household words (slice, piece, handful, glass, bowl, can,
     scoop, square, clove, pat...) with or without "of", glued numbers ("150g") and trailing
     portions ("brown rice 150 g", "kimchi, 1 cup").
+
+    Examples
+    --------
+    >>> from gutaxis.lifestyle.matching import parse_portion
+    >>> p = parse_portion("1 1/2 cups kimchi")
+    >>> p.quantity, p.unit, p.food
+    (1.5, 'cup', 'kimchi')
+    >>> p = parse_portion("brown rice 150g")
+    >>> p.quantity, p.unit, p.food
+    (150.0, 'g', 'brown rice')
+    >>> p = parse_portion("a couple of slices whole wheat bread")
+    >>> p.quantity, p.unit, p.food
+    (2.0, 'slice', 'whole wheat bread')
     """
     t = str(text).strip().lower()
     for k, v in _FRACTIONS.items():

@@ -215,6 +215,20 @@ def meta_analysis(
     MetaResult
         ``.table`` has one row per feature (see :class:`MetaResult`); ``.pooled`` the rows
         pooled, ``.single_study`` the others; ``.inputs`` what associate outputs were read.
+
+    Examples
+    --------
+    One taxon in two studies, effects 0.2 and 0.4 with standard errors 0.1. By hand (DerSimonian-Laird):
+    Q = 2 on 1 df, tau^2 = (Q - 1) / (200 - 100) = 0.01, equal weights, so the pooled effect is 0.3 with
+    standard error sqrt(1 / (2 / 0.02)) = 0.1, and I^2 = (Q - 1) / Q = 50 %.
+
+    >>> import pandas as pd
+    >>> from gutaxis import meta_analysis
+    >>> effects = pd.DataFrame({"A": [0.2], "B": [0.4]}, index=["Faecalibacterium"])
+    >>> ses = pd.DataFrame({"A": [0.1], "B": [0.1]}, index=["Faecalibacterium"])
+    >>> res = meta_analysis(effects, ses, method="DL")
+    >>> res.pooled.loc["Faecalibacterium", ["k", "estimate", "se", "tau2", "I2"]].astype(float).round(4).tolist()
+    [2.0, 0.3, 0.1, 0.01, 50.0]
     """
     if isinstance(min_studies, bool) or not isinstance(min_studies, (int, np.integer)) or min_studies < 1:
         raise InputError(

@@ -295,6 +295,20 @@ def beta_diversity(
     -------
     Square DataFrame indexed and labelled by sample, with ``attrs["params"]``; or a
     ``numpy.memmap`` when ``out`` is given.
+
+    Examples
+    --------
+    Relative abundances (0.6, 0.3, 0.1) and (0, 0.5, 0.5): (0.6 + 0.2 + 0.4) / 2 = 0.6.
+
+    >>> import pandas as pd
+    >>> from gutaxis import beta_diversity
+    >>> counts = pd.DataFrame({"Bacteroides": [60, 0], "Faecalibacterium": [30, 50], "Prevotella": [10, 50]},
+    ...                       index=["s1", "s2"])
+    >>> beta_diversity(counts, "braycurtis")
+    sample   s1   s2
+    sample
+    s1      0.0  0.6
+    s2      0.6  0.0
     """
     metric = _metric(metric)
     dtype = _dtype(dtype)

@@ -184,6 +184,17 @@ def clr(data, *, pseudocount="multiplicative") -> pd.DataFrame:
     Returns
     -------
     DataFrame of the same shape, each row summing to 0.
+
+    Examples
+    --------
+    clr(x) = ln x - mean(ln x): for (1, 2, 4) the logs are (0, ln 2, 2 ln 2), their mean ln 2.
+
+    >>> import pandas as pd
+    >>> from gutaxis import clr
+    >>> clr(pd.DataFrame({"a": [1], "b": [2], "c": [4]}, index=["s1"])).round(4)
+    taxon        a    b       c
+    sample
+    s1     -0.6931  0.0  0.6931
     """
     X, samples, feats = abundance_matrix(data, name="clr")
     Z = _clr_matrix(X, samples, feats, pseudocount, "clr")
