@@ -15,6 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .db import make_engine, migrate, session_factory
@@ -22,7 +25,7 @@ from .deps import LoginRequired, SecondFactorRequired, csrf_check, render
 from .security import Passwords, new_token
 from .settings import Settings
 
-__all__ = ["PUBLIC_ROUTES", "SECURITY_HEADERS", "api_routes", "create_app"]
+__all__ = ["DB_RETRY_AFTER", "PUBLIC_ROUTES", "SECURITY_HEADERS", "api_routes", "create_app", "database_outage"]
 
 log = logging.getLogger("gutaxis.web")
 
@@ -42,6 +45,24 @@ SECURITY_HEADERS = {
 }
 #: routes reachable without a session (everything else answers 401 or redirects to the login)
 PUBLIC_ROUTES = frozenset({"/", "/login", "/signup", "/logout", "/invite/{token}", "/healthz", "/static"})
+#: seconds a client is asked to wait (``Retry-After``) while the database cannot be reached
+DB_RETRY_AFTER = 10
+DB_DOWN_WRITE = (
+    "The database cannot be reached right now, so what you sent was NOT saved. Send it again in a moment "
+    "(go back and press the button again, or reload this page): the same entry is stored only once, "
+    "even if part of it had got through."
+)
+DB_DOWN_READ = "The database cannot be reached right now, so this page cannot be shown. Try again in a moment."
+
+
+def database_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database went away (server down, connection lost or refused, pool
+    exhausted by a hung server) rather than a fault of the request or of the code."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    )
 
 
 def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> FastAPI:
@@ -122,6 +143,34 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
             return render(request, "error.html", {"status": 400, "message": msg}, status_code=400)
         return JSONResponse({"detail": msg, "fields": fields}, status_code=400)
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_down(request: Request, exc: Exception):
+        if not database_outage(exc):
+            raise exc  # an IntegrityError, a bad query...: the crash handler below (500)
+        route = request.scope.get("route")
+        orig = getattr(exc, "orig", None)
+        log.warning(
+            "database unreachable on %s %s: %s%s",
+            request.method,
+            route.path if route else "?",
+            type(exc).__name__,
+            f" ({type(orig).__module__}.{type(orig).__name__})" if orig is not None else "",
+        )  # types only: the message may quote the statement's values
+        msg = DB_DOWN_READ if request.method in ("GET", "HEAD") else DB_DOWN_WRITE
+        headers = {"Retry-After": str(DB_RETRY_AFTER)}
+        if "text/html" in request.headers.get("accept", ""):
+            # no user in the context: the page must not touch the database (the nav needs none)
+            resp = render(
+                request,
+                "error.html",
+                {"status": 503, "heading": "The database cannot be reached", "message": msg, "user": None},
+                status_code=503,
+            )
+            resp.headers.update(headers)
+            return resp
+        return JSONResponse({"detail": msg}, status_code=503, headers=headers)
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
         route = request.scope.get("route")
@@ -137,7 +186,17 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
-        return {"ok": True}
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (DBAPIError, PoolTimeout) as exc:
+            log.warning("health check: the database cannot be reached (%s)", type(exc).__name__)
+            return JSONResponse(
+                {"ok": False, "database": "unreachable"},
+                status_code=503,
+                headers={"Retry-After": str(DB_RETRY_AFTER)},
+            )
+        return {"ok": True, "database": "reachable"}
 
     from .routes import (
         auth,

@@ -80,7 +80,24 @@ def make_engine(url: str, key: str | None = None) -> Engine:
             cur.close()
 
         return engine
-    extra = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    # a server that went away: pool_pre_ping tests each pooled connection before use, and the first dead one
+    # found invalidates the whole pool, so the app reconnects by itself once the server is back (no restart);
+    # TCP keepalives and a user timeout turn a vanished host (no reset sent) into an error within ~30 s
+    # instead of a request hanging for the kernel's 15 minutes of retransmissions
+    extra = (
+        {
+            "connect_args": {
+                "connect_timeout": 10,
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 10,
+                "keepalives_count": 3,
+                "tcp_user_timeout": 30000,
+            }
+        }
+        if url.startswith("postgresql")
+        else {}
+    )
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30, **extra)
 
 
