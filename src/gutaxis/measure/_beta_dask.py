@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,11 @@ def _row_blocks(client, n: int, block_size: int | None, writing: bool) -> list[s
     from ._blocks import block_size as _block_size
 
     if writing or client is None:  # Zarr: one block per row chunk, so no two tasks write one chunk
-        return blocks(n, _block_size(block_size, n))
+        rows = _block_size(block_size, n)
+        if client is not None and not block_size:  # at least ~4 blocks per worker thread
+            threads = max(1, sum(client.nthreads().values()))
+            rows = max(1, min(rows, -(-n // (4 * threads))))
+        return blocks(n, rows)
     if block_size:
         return blocks(n, _block_size(block_size, n))
     return default_blocks(client, n, per_worker=8, min_size=16)
@@ -71,9 +76,12 @@ def distances(client, prep, dtype: np.dtype, block_size: int | None, out: Path |
                 "writing a .zarr array needs zarr", source="beta_diversity", hint='pip install "gutaxis[dask]"'
             ) from None
         rows = parts[0].stop - parts[0].start
-        arr = zarr.open_array(
-            str(out), mode="w", shape=(n, n), chunks=(rows, min(n, 4096)), dtype=dtype, fill_value=np.nan
-        )
+        # uncompressed: distances are dense floats that compress little, and raw chunks write ~4x faster
+        layout: dict[str, Any] = {"shape": (n, n), "chunks": (rows, min(n, 4096)), "dtype": dtype, "fill_value": np.nan}
+        if hasattr(zarr, "create_array"):  # zarr 3
+            arr = zarr.create_array(str(out), compressors=None, overwrite=True, **layout)
+        else:  # pragma: no cover - zarr 2
+            arr = zarr.open_array(str(out), mode="w", compressor=None, **layout)
         arr.attrs.update({"samples": [str(s) for s in prep.samples], "metric": prep.metric})
         func, shared = _write_rows, {"prep": prep, "dtype": dtype, "path": str(out)}
     else:

@@ -87,6 +87,7 @@ def run_tasks(
     ``scatter_repeated``: a large argument passed to many tasks as one object (the data of every
     fold) is scattered once to every worker instead of travelling with each task.
     """
+    import dask
     from distributed import as_completed
 
     kwargs = {}
@@ -116,7 +117,11 @@ def run_tasks(
         except StopIteration:
             return False
         args = tuple(share(a) for a in args)
-        fut = client.submit(_in_worker, func, tuple(args), kwargs, key=f"{name}-{tag}-{i}", retries=retries, pure=False)
+        # a block's data ride in its task on purpose (a lost worker loses nothing): no warning for it
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1GiB"}):
+            fut = client.submit(
+                _in_worker, func, tuple(args), kwargs, key=f"{name}-{tag}-{i}", retries=retries, pure=False
+            )
         index[fut.key] = i
         pool.add(fut)
         return True
