@@ -242,3 +242,25 @@ def test_permanova_command_on_the_cluster_writes_the_single_path_table(client, t
     )
     bad = cli(*args, "-o", tmp_path / "x.tsv", "--scheduler", "tcp://127.0.0.1:1", "--workers", 2)
     assert bad.exit_code == 2 and "not both" in bad.output
+
+
+def test_atlas_cohorts_as_tasks_equal_single_path(client, shared):
+    from gutaxis.atlas import run_atlas
+
+    kw = dict(cohorts=["Sokol (MLRepo)", "GESPIC CD", "GMHI validation RA"], permutations=99)
+    single = _quiet(run_atlas, shared("data"), **kw)
+    dask = _quiet(run_atlas, shared("data"), client=client, **kw)
+    for name in (
+        "associations",
+        "groups",
+        "alpha",
+        "permanova",
+        "meta",
+        "claims",
+        "claim_evidence",
+        "shared",
+        "microbiomehd",
+    ):
+        pd.testing.assert_frame_equal(getattr(dask, name), getattr(single, name), check_exact=True, obj=name)
+    cols = [c for c in single.cohorts.columns if c != "seconds"]  # wall times differ
+    pd.testing.assert_frame_equal(dask.cohorts[cols], single.cohorts[cols], check_exact=True)
