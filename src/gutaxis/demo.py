@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._typing import AnnDataObject
 from .measure.gmhi import gmhi_species
 from .taxonomy import normalize_name
 
@@ -237,7 +238,7 @@ def _species_table() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("species", drop=False)
 
 
-def demo_cohort(n_healthy: int = 40, n_dysbiotic: int = 40, seed: int = 0):
+def demo_cohort(n_healthy: int = 40, n_dysbiotic: int = 40, seed: int = 0) -> AnnDataObject:
     """A SYNTHETIC cohort of healthy and dysbiotic gut profiles (Dirichlet-multinomial counts).
 
     Parameters

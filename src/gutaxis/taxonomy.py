@@ -25,17 +25,14 @@ import re
 import warnings
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from ._data import package_table
+from ._typing import AnnDataObject
 from .errors import InputError
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = [
     "RANKS",
@@ -306,7 +303,7 @@ def parse_lineage(strings: Iterable[str] | str) -> pd.DataFrame:
 # ------------------------------------------------------------------------------- collapse
 
 
-def collapse(adata: AnnData, rank: str) -> AnnData:
+def collapse(adata: AnnDataObject, rank: str) -> AnnDataObject:
     """Sum the features of an AnnData to one taxonomic rank.
 
     Features are grouped by their ``var[rank]`` name (parsed from ``var["lineage"]`` or the

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._typing import ClientLike, PathLike
 from ..link import associate, meta_analysis, permanova
 from ..measure.alpha import shannon
 from ..measure.beta import beta_diversity
@@ -488,13 +489,13 @@ def _cohort(spec: CohortSpec, data_dir, claims: pd.DataFrame, permutations: int,
 
 
 def run_atlas(
-    data_dir=None,
+    data_dir: PathLike | None = None,
     *,
     cohorts: list[str] | None = None,
     permutations: int = 999,
     seed: int = 2026,
     progress: Callable[[str, float | None], None] | None = None,
-    client=None,
+    client: ClientLike | None = None,
 ) -> AtlasResult:
     """Run the whole atlas. ``data_dir``: folder holding the dataset folders (``None``: the
     dataset registry); ``cohorts``: names of :data:`COHORTS` to run (default all);

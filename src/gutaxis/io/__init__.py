@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .._typing import AnnDataObject
 from ..errors import InputError
 from ._container import FilteredWarning
 from .biom import read_biom
@@ -51,9 +51,6 @@ from .metadata import add_metadata, read_metadata
 from .metaphlan import read_metaphlan
 from .qiime2 import read_qza
 from .table import read_table
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = [
     "SUPPORTED_FORMATS",
@@ -88,7 +85,7 @@ def read_profile(
     how: str = "exact",
     keep_values: bool = False,
     taxonomy: str | os.PathLike | pd.DataFrame | None = None,
-) -> AnnData:
+) -> AnnDataObject:
     """Read a microbiome profile of any supported format into a cohort AnnData.
 
     Parameters

@@ -17,17 +17,15 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AnnDataObject
 from .._validation import check_abundance, zero_sum_samples
 from ..errors import InputError
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = [
     "FilteredWarning",
@@ -159,7 +157,7 @@ def build_cohort(
     extra_provenance: dict[str, Any] | None = None,
     warn_stacklevel: int = 4,
     keep_values: bool = False,
-) -> AnnData:
+) -> AnnDataObject:
     """Validate a samples x taxa matrix and wrap it as a cohort AnnData.
 
     Parameters

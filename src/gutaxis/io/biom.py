@@ -10,19 +10,17 @@ from __future__ import annotations
 import io
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AnnDataObject
 from ..errors import InputError
 from ._container import build_cohort, file_sha256
 from ._hdf5 import check_biom_hdf5
 from ._text import HDF5_MAGIC, raw_bytes
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = ["cohort_from_biom_table", "read_biom"]
 
@@ -31,7 +29,7 @@ log = logging.getLogger("gutaxis.io")
 _TAXONOMY_KEYS = ("taxonomy", "Taxonomy", "taxon", "Taxon", "lineage", "Lineage")
 
 
-def read_biom(path: str | os.PathLike) -> AnnData:
+def read_biom(path: str | os.PathLike) -> AnnDataObject:
     """Read a BIOM v1 (JSON) or v2 (HDF5) table.
 
     Parameters
@@ -107,7 +105,7 @@ def cohort_from_biom_table(
     sha256: str | None,
     extra_provenance: dict[str, Any] | None = None,
     params: dict | None = None,
-) -> AnnData:
+) -> AnnDataObject:
     """Turn a ``biom.Table`` into a cohort AnnData (shared by :func:`read_biom` and ``read_qza``)."""
     try:
         sample_ids = [str(s) for s in table.ids(axis="sample")]

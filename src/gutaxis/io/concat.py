@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._typing import AnnDataObject
 from ..errors import InputError
 from ._container import ensure_provenance, gutaxis_version
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = ["concat"]
 
@@ -36,14 +33,14 @@ def _part_name(adata, i: int) -> str:
 
 
 def concat(
-    adatas: Mapping[str, AnnData] | Sequence[AnnData],
+    adatas: Mapping[str, AnnDataObject] | Sequence[AnnDataObject],
     *,
     label: str = "study",
     keys=None,
     join: str = "outer",
     fill_value: float = 0.0,
     index_unique: str | None = None,
-) -> AnnData:
+) -> AnnDataObject:
     """Concatenate cohorts along samples, each part's name in ``obs[label]``, their provenance kept.
 
     Parameters

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AnnDataObject
 from .._validation import check_abundance, zero_sum_samples
 from ..errors import InputError
 from ..taxonomy import RANKS, parse_lineage
@@ -23,15 +23,12 @@ from ._container import ensure_provenance, file_sha256, gutaxis_version
 from ._hdf5 import check_h5ad
 from ._text import HDF5_MAGIC
 
-if TYPE_CHECKING:
-    from anndata import AnnData
-
 __all__ = ["read_h5ad", "write_h5ad"]
 
 log = logging.getLogger("gutaxis.io")
 
 
-def read_h5ad(path: str | os.PathLike) -> AnnData:
+def read_h5ad(path: str | os.PathLike) -> AnnDataObject:
     """Read an AnnData ``.h5ad`` cohort and validate it like every other reader's output.
 
     ``X`` must be samples x taxa with finite values >= 0, unique IDs, no sample summing to zero.
@@ -135,7 +132,7 @@ def read_h5ad(path: str | os.PathLike) -> AnnData:
     return adata
 
 
-def write_h5ad(adata: AnnData, path: str | os.PathLike) -> None:
+def write_h5ad(adata: AnnDataObject, path: str | os.PathLike) -> None:
     """Write a cohort to ``.h5ad``; ``uns["provenance"]`` is stored as a JSON string.
 
     Parameters

@@ -35,17 +35,14 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from .._typing import AnnDataObject
 from ..errors import InputError
 from ._container import FilteredWarning, ensure_provenance, file_sha256, filtered_entry, format_ids
 from ._text import parse_delimited, read_lines, split_fields
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = [
     "HOW",
@@ -294,13 +291,13 @@ def warn_case_variants(values, name: str, *, source: str | None = "metadata", st
 
 
 def add_metadata(
-    adata: AnnData,
+    adata: AnnDataObject,
     metadata: pd.DataFrame | str | os.PathLike,
     *,
     source: str | None = None,
     how: str = "exact",
     id_column: str | None = None,
-) -> AnnData:
+) -> AnnDataObject:
     """Join sample metadata to a cohort by sample ID.
 
     Parameters

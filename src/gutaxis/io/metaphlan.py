@@ -41,18 +41,15 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._typing import AnnDataObject
 from .._validation import check_abundance
 from ..errors import InputError
 from ..taxonomy import RANKS, normalize_name
 from ._container import build_cohort, file_sha256, filtered_entry, format_ids
 from ._text import fast_parse, file_stem, parse_delimited, read_lines, split_fields, to_numbers
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = ["read_metaphlan"]
 
@@ -95,7 +92,9 @@ class _Profile:
             self.has_unclassified = np.full(len(self.samples), present, dtype=bool)
 
 
-def read_metaphlan(path_or_paths: str | os.PathLike | Sequence[str | os.PathLike], *, rank: str = "species") -> AnnData:
+def read_metaphlan(
+    path_or_paths: str | os.PathLike | Sequence[str | os.PathLike], *, rank: str = "species"
+) -> AnnDataObject:
     """Read MetaPhlAn 2/3/4 output into a cohort AnnData.
 
     Parameters

@@ -42,16 +42,13 @@ import io
 import os
 import re
 import zipfile
-from typing import TYPE_CHECKING
 
+from .._typing import AnnDataObject
 from .._yaml import load_yaml
 from ..errors import InputError
 from ._container import file_sha256
 from ._hdf5 import check_biom_hdf5
 from .biom import _short, cohort_from_biom_table
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = ["QZA_TYPES", "read_qza"]
 
@@ -84,7 +81,7 @@ _YAML_MESSAGES = {
 }
 
 
-def read_qza(path: str | os.PathLike) -> AnnData:
+def read_qza(path: str | os.PathLike) -> AnnDataObject:
     """Read a QIIME 2 ``FeatureTable[Frequency]`` or ``[RelativeFrequency]`` artifact.
 
     Parameters

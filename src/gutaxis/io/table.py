@@ -19,14 +19,12 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .._typing import AnnDataObject
 from ..errors import InputError
 from ._container import build_cohort, file_sha256, format_ids
 from ._text import fast_parse, parse_delimited, read_lines, split_fields, to_numbers
-
-if TYPE_CHECKING:
-    from anndata import AnnData
 
 __all__ = ["ORIENTATIONS", "read_table"]
 
@@ -103,7 +101,7 @@ def read_table(
     sep: str | None = None,
     sample_ids: Iterable[str] | None = None,
     keep_values: bool = False,
-) -> AnnData:
+) -> AnnDataObject:
     """Read a CSV/TSV abundance table.
 
     Parameters

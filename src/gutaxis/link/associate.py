@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._stats import CORRECTIONS, p_adjust
+from .._typing import AbundanceData, ClientLike, MetadataLike, PathLike
 from .._validation import abundance_matrix
 from ..errors import InputError
 from . import _design, _normalize
@@ -182,7 +185,9 @@ def _load(path, metadata, match: str):
     return adata, meta
 
 
-def _read_inputs(data, metadata, match: str = "exact"):
+def _read_inputs(
+    data: Any, metadata: Any, match: str = "exact"
+) -> tuple[np.ndarray, pd.Index, list[str], pd.DataFrame, Any]:
     """Abundance frame (samples x features) and metadata frame, oriented and validated."""
     from .._validation import _is_anndata
 
@@ -469,13 +474,13 @@ def _check_ranges(min_abundance, min_prevalence, min_variance, max_significance)
 
 
 def associate(
-    data,
-    metadata=None,
+    data: AbundanceData | PathLike,
+    metadata: MetadataLike | None = None,
     *,
     formula: str | None = None,
-    fixed_effects=None,
-    random_effects=None,
-    reference=None,
+    fixed_effects: str | Sequence[str | Sequence[str]] | None = None,
+    random_effects: str | Sequence[str] | None = None,
+    reference: str | dict[str, Any] | None = None,
     normalization: str = "TSS",
     transform: str = "LOG",
     model: str = "LM",
@@ -488,8 +493,8 @@ def associate(
     output: str | os.PathLike | None = None,
     match: str = "exact",
     reml_optimizer: str = "lme4",
-    client=None,
-    **maaslin3_options,
+    client: ClientLike | None = None,
+    **maaslin3_options: Any,
 ) -> AssociationResult:
     """Associate every feature with metadata (MaAsLin2's LM path).
 
@@ -584,15 +589,17 @@ def associate(
     min_prevalence, max_significance = opts["min_prevalence"], opts["max_significance"]
     m3_opts = opts.get("maaslin3_options", {})
 
-    X_raw, samples, taxa, metadata, adata = _read_inputs(data, metadata, match)
+    X_raw, samples, taxa, meta_table, adata = _read_inputs(data, metadata, match)
     if len(taxa) == 1 and norm in ("TSS", "CLR"):
         raise InputError(
             f"the table has a single feature ({taxa[0]!r}): {_single_feature(norm)}",
             source="data",
             hint="give at least 2 features or --normalization NONE (normalization='NONE' in Python)",
         )
-    meta_source = str(metadata.attrs.get("source") or "metadata") if isinstance(metadata, pd.DataFrame) else "metadata"
-    used, meta, filtered, notes = _match_samples(samples, metadata, match)
+    meta_source = (
+        str(meta_table.attrs.get("source") or "metadata") if isinstance(meta_table, pd.DataFrame) else "metadata"
+    )
+    used, meta, filtered, notes = _match_samples(samples, meta_table, match)
     X_raw = X_raw[used]
     samples = samples[used]
     samples_read = list(samples)  # in the input's order, for the provenance record
@@ -654,7 +661,7 @@ def associate(
         adata=adata,
         samples=samples_read,
         features=taxa,
-        inputs={"metadata": metadata.attrs.get("source") if adata is None else None},
+        inputs={"metadata": meta_table.attrs.get("source") if adata is None else None},
     )
     if is_m3:
         from . import _maaslin3

@@ -53,6 +53,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,6 +62,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from .._stats import p_adjust
+from .._typing import AbundanceData, MetadataLike, PathLike
 from .._validation import _is_anndata, abundance_matrix
 from ..errors import InputError
 from . import _design
@@ -192,12 +195,12 @@ def _winsorize(Y: np.ndarray, q: float) -> np.ndarray:
 
 
 def linda(
-    data,
-    metadata=None,
+    data: AbundanceData | PathLike,
+    metadata: MetadataLike | None = None,
     *,
     formula: str | None = None,
-    fixed_effects=None,
-    reference=None,
+    fixed_effects: str | Sequence[str | Sequence[str]] | None = None,
+    reference: str | dict[str, Any] | None = None,
     pseudocount: float = 0.5,
     min_prevalence: float = 0.0,
     winsor_quantile: float | None = None,

@@ -39,21 +39,30 @@ Wirbel et al. 2021 (Genome Biol 22:93, doi:10.1186/s13059-021-02306-1).
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeAlias, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import special, stats
 
 from .._stats import p_adjust
+from .._typing import AbundanceData
 from .._validation import abundance_frame
 from ..errors import InputError
 from ._permutations import show_ids
+from .associate import AssociationResult
 from .meta_forest import forest_plot, safe_filename  # noqa: F401  (re-exported: gutaxis.link.meta's names)
 
 __all__ = ["MetaResult", "forest_plot", "meta_analysis", "per_study_associations", "read_effects"]
+
+#: One ``gutaxis associate`` output: its folder, its ``all_results.tsv``, or the AssociationResult.
+AssociateOutput: TypeAlias = str | os.PathLike[str] | AssociationResult
 
 _REML_THRESHOLD = 1e-10
 _REML_MAXITER = 100
@@ -171,15 +180,20 @@ def _pooled(y: np.ndarray, v: np.ndarray, mask: np.ndarray, tau2: np.ndarray):
 
 
 def meta_analysis(
-    effects,
-    std_errors=None,
+    effects: npt.ArrayLike
+    | pd.DataFrame
+    | pd.Series
+    | dict[str, AssociateOutput]
+    | Sequence[AssociateOutput]
+    | AssociateOutput,
+    std_errors: npt.ArrayLike | pd.DataFrame | pd.Series | None = None,
     *,
     method: str = "REML",
-    study_labels=None,
+    study_labels: Sequence[str] | None = None,
     level: float = 95.0,
     min_studies: int = 2,
-    value_map=None,
-    metadata_map=None,
+    value_map: Mapping[str, str] | None = None,
+    metadata_map: Mapping[str, str] | None = None,
 ) -> MetaResult:
     """Random-effects meta-analysis (metafor ``rma(yi, sei=..., method=...)``) of many features.
 
@@ -244,7 +258,11 @@ def meta_analysis(
         items = (
             list(effects.values())
             if isinstance(effects, dict)
-            else ([effects] if isinstance(effects, (str, Path)) or not hasattr(effects, "__iter__") else list(effects))
+            else (
+                [effects]
+                if isinstance(effects, (str, Path)) or not hasattr(effects, "__iter__")
+                else list(cast(Iterable[Any], effects))  # iterable: checked just above
+            )
         )
         if not items or not all(is_associate_output(x) for x in items):
             raise InputError(
@@ -434,12 +452,12 @@ def _metadata_for(data, metadata, source: str) -> pd.DataFrame:
 
 
 def per_study_associations(
-    data,
+    data: AbundanceData,
     *,
     study: str,
     label: str,
-    case,
-    control=None,
+    case: Hashable,
+    control: Hashable | None = None,
     metadata: pd.DataFrame | None = None,
     effect: str = "smd",
     transform: str | None = "log10",

@@ -8,13 +8,21 @@ study's estimate and says so, with no diamond.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from pathlib import Path
+from typing import TYPE_CHECKING, ForwardRef
 
 import numpy as np
 from scipy import stats
 
+from .._typing import MplFigure, PathLike
 from ..errors import InputError
 from ._permutations import show_ids
+
+if TYPE_CHECKING:
+    from .meta import MetaResult as _MetaResult
+else:  # .meta imports this module: a forward reference that typing.get_type_hints resolves there
+    _MetaResult = ForwardRef("MetaResult", module="gutaxis.link.meta")
 
 __all__ = ["feature_key", "feature_label", "forest_plot", "safe_filename"]
 
@@ -55,7 +63,14 @@ def feature_label(key) -> str:
     return str(key)
 
 
-def forest_plot(result, feature=None, *, path=None, title: str | None = None, effect_label: str = "effect"):
+def forest_plot(
+    result: _MetaResult,
+    feature: Hashable | None = None,
+    *,
+    path: PathLike | None = None,
+    title: str | None = None,
+    effect_label: str = "effect",
+) -> MplFigure:
     """Forest plot of one feature: each study's estimate and CI (squares sized by weight) and the
     pooled random-effects estimate (diamond; none for a feature in fewer than ``min_studies``
     studies). ``feature``: a row of ``result.table`` (for associate outputs a tuple (feature,

@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import blas
 
+from .._typing import AbundanceData, ClientLike, DistanceLike, SampleLabels
 from ..errors import InputError
 from ..io.metadata import check_numeric_column, warn_case_variants
 from ._design import split_top
@@ -635,19 +636,19 @@ def _check_scheme(
 
 
 def permanova(
-    distance,
-    metadata,
-    formula_or_terms,
+    distance: DistanceLike | AbundanceData,
+    metadata: pd.DataFrame | None,
+    formula_or_terms: str | Sequence[str],
     *,
     by: str = "terms",
     permutations: int = 999,
-    strata=None,
+    strata: SampleLabels | None = None,
     permute: str = "within",
-    seed=None,
+    seed: int | None = None,
     metric: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     precision: str = "mixed",
-    client=None,
+    client: ClientLike | None = None,
 ) -> pd.DataFrame:
     """PERMANOVA as vegan's ``adonis2``: a table of Df, SumOfSqs, R2, F and p per term.
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from .._typing import AbundanceData, DistanceLike, SampleLabels
 from ..errors import InputError
 from ._permutations import align_metadata, distance_input, gower_centered, permutation_batches, show_ids
 
@@ -150,11 +151,11 @@ def _spatial_median(X: np.ndarray, tol: float = 1e-12, maxiter: int = 10000) -> 
 
 
 def permdisp(
-    distance,
-    grouping,
+    distance: DistanceLike | AbundanceData,
+    grouping: SampleLabels,
     *,
     permutations: int = 999,
-    seed=None,
+    seed: int | None = None,
     center: str = "centroid",
     bias_adjust: bool = False,
     metadata: pd.DataFrame | None = None,

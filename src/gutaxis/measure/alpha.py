@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AbundanceData
 from .._validation import _check_table, _check_values, _float64_matrix, _is_anndata, zero_sum_samples
 from ..errors import InputError
 from . import _kernels
@@ -111,7 +112,7 @@ def _first_noninteger(X, rows, samples, features):
 
 
 def alpha_diversity(
-    data,
+    data: AbundanceData,
     metrics: Sequence[str] | str = DEFAULT_ALPHA_METRICS,
     *,
     base: float = np.e,
@@ -252,31 +253,31 @@ def _one(data, metric, **kw) -> pd.Series:
     return s
 
 
-def shannon(data, *, base: float = np.e, layer: str | None = None) -> pd.Series:
+def shannon(data: AbundanceData, *, base: float = np.e, layer: str | None = None) -> pd.Series:
     """Shannon index ``-sum p log_base p`` per sample (vegan ``diversity(x, "shannon")``)."""
     return _one(data, "shannon", base=base, layer=layer)
 
 
-def simpson(data, *, layer: str | None = None) -> pd.Series:
+def simpson(data: AbundanceData, *, layer: str | None = None) -> pd.Series:
     """Gini-Simpson index ``1 - sum p^2`` per sample (vegan ``diversity(x, "simpson")``)."""
     return _one(data, "simpson", layer=layer)
 
 
-def inverse_simpson(data, *, layer: str | None = None) -> pd.Series:
+def inverse_simpson(data: AbundanceData, *, layer: str | None = None) -> pd.Series:
     """Inverse Simpson ``1 / sum p^2`` per sample (vegan ``diversity(x, "invsimpson")``)."""
     return _one(data, "inverse_simpson", layer=layer)
 
 
-def richness(data, *, layer: str | None = None) -> pd.Series:
+def richness(data: AbundanceData, *, layer: str | None = None) -> pd.Series:
     """Observed richness: number of taxa with a value > 0 (vegan ``specnumber``)."""
     return _one(data, "richness", layer=layer)
 
 
-def pielou(data, *, layer: str | None = None) -> pd.Series:
+def pielou(data: AbundanceData, *, layer: str | None = None) -> pd.Series:
     """Pielou evenness ``H / ln S`` per sample; NaN where richness <= 1."""
     return _one(data, "pielou", layer=layer)
 
 
-def chao1(data, *, layer: str | None = None) -> pd.Series:
+def chao1(data: AbundanceData, *, layer: str | None = None) -> pd.Series:
     """Bias-corrected Chao1 richness from integer counts (vegan ``estimateR``)."""
     return _one(data, "chao1", layer=layer)

@@ -38,12 +38,15 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, overload
 
 import numba
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AbundanceData, ClientLike, TreeLike, ZarrArray
 from .._validation import abundance_matrix, feature_names
 from ..errors import InputError
 from . import _beta_dask, _kernels
@@ -212,13 +215,13 @@ def _iter_cross(a: _Prepared, b: _Prepared, block_size: int | None) -> Iterator[
 
 
 def beta_blocks(
-    data,
+    data: AbundanceData,
     metric: str = "braycurtis",
     block_size: int | None = None,
     *,
     normalize: bool = False,
     n_jobs: int | None = None,
-    pseudocount="multiplicative",
+    pseudocount: str | float = "multiplicative",
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield ``(row_slice, block)`` with ``block = D[row_slice, :]`` (float64), block by block.
 
@@ -242,19 +245,51 @@ def _threaded(blocks: Iterator, n_jobs: int | None) -> Iterator:
         yield from blocks
 
 
+@overload
 def beta_diversity(
-    data,
+    data: AbundanceData,
     metric: str = "braycurtis",
     *,
     normalize: bool = False,
     block_size: int | None = None,
-    out: str | os.PathLike | None = None,
-    dtype=np.float64,
+    out: None = None,
+    dtype: npt.DTypeLike = np.float64,
     n_jobs: int | None = None,
-    pseudocount="multiplicative",
-    tree=None,
-    client=None,
-):
+    pseudocount: str | float = "multiplicative",
+    tree: TreeLike | None = None,
+    client: ClientLike | None = None,
+) -> pd.DataFrame: ...
+
+
+@overload
+def beta_diversity(
+    data: AbundanceData,
+    metric: str = "braycurtis",
+    *,
+    normalize: bool = False,
+    block_size: int | None = None,
+    out: str | os.PathLike[str],
+    dtype: npt.DTypeLike = np.float64,
+    n_jobs: int | None = None,
+    pseudocount: str | float = "multiplicative",
+    tree: TreeLike | None = None,
+    client: ClientLike | None = None,
+) -> np.memmap | ZarrArray: ...
+
+
+def beta_diversity(
+    data: AbundanceData,
+    metric: str = "braycurtis",
+    *,
+    normalize: bool = False,
+    block_size: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    dtype: npt.DTypeLike = np.float64,
+    n_jobs: int | None = None,
+    pseudocount: str | float = "multiplicative",
+    tree: TreeLike | None = None,
+    client: ClientLike | None = None,
+) -> pd.DataFrame | np.memmap | ZarrArray:
     """Pairwise beta diversity between all samples.
 
     Parameters
@@ -393,12 +428,28 @@ def _to_npy(prep: _Prepared, path: Path, block_size: int | None, dtype: np.dtype
     return np.lib.format.open_memmap(path, mode="r+")
 
 
-def bray_curtis(data, **kwargs):
+@overload
+def bray_curtis(data: AbundanceData, *, out: None = None, **kwargs: Any) -> pd.DataFrame: ...
+
+
+@overload
+def bray_curtis(data: AbundanceData, *, out: str | os.PathLike[str], **kwargs: Any) -> np.memmap | ZarrArray: ...
+
+
+def bray_curtis(data: AbundanceData, **kwargs: Any) -> pd.DataFrame | np.memmap | ZarrArray:
     """Bray-Curtis dissimilarity between all samples; see :func:`beta_diversity`."""
     return beta_diversity(data, "braycurtis", **kwargs)
 
 
-def jaccard(data, **kwargs):
+@overload
+def jaccard(data: AbundanceData, *, out: None = None, **kwargs: Any) -> pd.DataFrame: ...
+
+
+@overload
+def jaccard(data: AbundanceData, *, out: str | os.PathLike[str], **kwargs: Any) -> np.memmap | ZarrArray: ...
+
+
+def jaccard(data: AbundanceData, **kwargs: Any) -> pd.DataFrame | np.memmap | ZarrArray:
     """Jaccard distance (presence/absence) between all samples; see :func:`beta_diversity`."""
     return beta_diversity(data, "jaccard", **kwargs)
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AbundanceData, SampleLabels, SampleSelection
 from .._validation import abundance_matrix
 from ..errors import InputError
 from .beta import cross_blocks
@@ -51,12 +52,12 @@ def _table(X, samples: pd.Index, features: pd.Index, rows: np.ndarray):
 
 
 def dysbiosis_score(
-    data,
+    data: AbundanceData,
     *,
-    reference,
-    subject=None,
+    reference: SampleSelection,
+    subject: SampleLabels | None = None,
     threshold_quantile: float = 0.9,
-    threshold_samples=None,
+    threshold_samples: SampleSelection | None = None,
     metadata: pd.DataFrame | None = None,
     renormalize: bool = True,
 ) -> pd.DataFrame:

@@ -29,6 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._data import package_table
+from .._typing import AbundanceData
 from .._validation import _is_anndata, abundance_matrix
 from ..errors import InputError
 from ._taxa import match_keys
@@ -94,7 +95,7 @@ def _contains(values: np.ndarray, word: str) -> np.ndarray:
 
 
 def gmhi(
-    data,
+    data: AbundanceData,
     *,
     mh_species: Iterable[str] | None = None,
     mn_species: Iterable[str] | None = None,

@@ -42,13 +42,16 @@ every distance is exact to rounding.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AbundanceData
 from .._validation import abundance_matrix, feature_names
 from ..errors import InputError
 from ._blocks import block_size as _block_size
@@ -170,7 +173,7 @@ def _align(X, old: pd.Index, new: pd.Index):
     return sp.csr_matrix(sp.csr_matrix(X) @ move)
 
 
-def clr(data, *, pseudocount="multiplicative") -> pd.DataFrame:
+def clr(data: AbundanceData, *, pseudocount: str | float = "multiplicative") -> pd.DataFrame:
     """Centred log-ratio transform of every sample (see the module's notes on ``pseudocount``).
 
     Parameters
@@ -203,7 +206,7 @@ def clr(data, *, pseudocount="multiplicative") -> pd.DataFrame:
     return out
 
 
-def rclr(data) -> pd.DataFrame:
+def rclr(data: AbundanceData) -> pd.DataFrame:
     """Robust CLR (vegan's ``decostand(x, "rclr")``): zeros stay 0; every positive value becomes
     the log of its ratio to the geometric mean of the sample's positive values."""
     X, samples, feats = abundance_matrix(data, name="rclr")
@@ -339,7 +342,21 @@ def cross(
     return result
 
 
-def aitchison(data, *, pseudocount="multiplicative", **kwargs):
+@overload
+def aitchison(
+    data: AbundanceData, *, pseudocount: str | float = ..., out: None = None, **kwargs: Any
+) -> pd.DataFrame: ...
+
+
+@overload
+def aitchison(
+    data: AbundanceData, *, pseudocount: str | float = ..., out: str | os.PathLike[str], **kwargs: Any
+) -> np.memmap: ...
+
+
+def aitchison(
+    data: AbundanceData, *, pseudocount: str | float = "multiplicative", **kwargs: Any
+) -> pd.DataFrame | np.memmap:
     """Aitchison distance (Euclidean distance of CLR) between all samples; see
     :func:`gutaxis.measure.beta_diversity`."""
     from .beta import beta_diversity
@@ -347,7 +364,15 @@ def aitchison(data, *, pseudocount="multiplicative", **kwargs):
     return beta_diversity(data, "aitchison", pseudocount=pseudocount, **kwargs)
 
 
-def robust_aitchison(data, **kwargs):
+@overload
+def robust_aitchison(data: AbundanceData, *, out: None = None, **kwargs: Any) -> pd.DataFrame: ...
+
+
+@overload
+def robust_aitchison(data: AbundanceData, *, out: str | os.PathLike[str], **kwargs: Any) -> np.memmap: ...
+
+
+def robust_aitchison(data: AbundanceData, **kwargs: Any) -> pd.DataFrame | np.memmap:
     """Robust Aitchison distance (Euclidean distance of rCLR, vegan's ``"robust.aitchison"``)
     between all samples; see :func:`gutaxis.measure.beta_diversity`."""
     from .beta import beta_diversity

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from .._typing import AbundanceData
 from ..errors import InputError
 
 __all__ = ["pcoa"]
@@ -76,7 +77,7 @@ def _is_table(x) -> bool:
     return isinstance(x, pd.DataFrame) and x.shape[0] != x.shape[1]  # square ones are checked as distances
 
 
-def pcoa(distance, n_components: int = 2, *, metric: str | None = None) -> pd.DataFrame:
+def pcoa(distance: np.ndarray | AbundanceData, n_components: int = 2, *, metric: str | None = None) -> pd.DataFrame:
     """Principal coordinates of a distance matrix.
 
     Parameters

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -40,6 +41,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._data import package_table
+from .._typing import AbundanceData
 from .._validation import _is_anndata, abundance_matrix
 from ..errors import InputError
 from ._taxa import feature_lineage, lactobacillus_group_genera, match_key
@@ -150,7 +152,9 @@ def _keyset(names) -> set:
     return {k for k in (match_key(n) for n in names) if k is not None}
 
 
-def panel_abundance(data, panel=None, *, normalize: bool | None = None) -> pd.DataFrame:
+def panel_abundance(
+    data: AbundanceData, panel: str | Sequence[str] | pd.DataFrame | None = None, *, normalize: bool | None = None
+) -> pd.DataFrame:
     """Summed relative abundance of each panel entry per sample.
 
     Parameters

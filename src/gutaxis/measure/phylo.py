@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._typing import AbundanceData, TreeLike
 from .._validation import abundance_matrix
 from ..errors import InputError
 
@@ -116,7 +117,7 @@ def _prepare(data, tree, layer, source: str, *, counts: bool):
     return M, samples, features, tree
 
 
-def faith_pd(data, tree, *, layer: str | None = None) -> pd.Series:
+def faith_pd(data: AbundanceData, tree: TreeLike, *, layer: str | None = None) -> pd.Series:
     """Faith's phylogenetic diversity of every sample, by scikit-bio.
 
     Parameters
@@ -150,7 +151,14 @@ def faith_pd(data, tree, *, layer: str | None = None) -> pd.Series:
     return out
 
 
-def unifrac(data, tree, *, weighted: bool = False, normalized: bool = False, layer: str | None = None) -> pd.DataFrame:
+def unifrac(
+    data: AbundanceData,
+    tree: TreeLike,
+    *,
+    weighted: bool = False,
+    normalized: bool = False,
+    layer: str | None = None,
+) -> pd.DataFrame:
     """UniFrac distances between all samples, by scikit-bio.
 
     Parameters

@@ -24,12 +24,14 @@ abundances (or any non-integer value) raise :class:`InputError` naming the sampl
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numba import njit
 
+from .._typing import AbundanceData, Seed
 from .._validation import abundance_matrix
 from ..errors import InputError
 
@@ -72,7 +74,9 @@ def _depth(depth, totals, source: str) -> int:
     return d
 
 
-def rarefy(data, depth: int | None = None, *, seed=None, layer: str | None = None) -> pd.DataFrame:
+def rarefy(
+    data: AbundanceData, depth: int | None = None, *, seed: Seed = None, layer: str | None = None
+) -> pd.DataFrame:
     """Subsample every sample to ``depth`` reads without replacement.
 
     Parameters
@@ -154,7 +158,7 @@ def _expected(counts: np.ndarray, total: float, depth: float) -> float:
     return float(counts.shape[0] - _absent_sum(counts, float(total), float(depth)))
 
 
-def expected_richness(data, depth: int, *, layer: str | None = None) -> pd.Series:
+def expected_richness(data: AbundanceData, depth: int, *, layer: str | None = None) -> pd.Series:
     """Exact expected number of features in a ``depth``-read subsample (vegan's ``rarefy``).
 
     Samples with fewer than ``depth`` reads get NaN (a note in ``attrs["notes"]``).
@@ -172,7 +176,13 @@ def expected_richness(data, depth: int, *, layer: str | None = None) -> pd.Serie
     return out
 
 
-def rarefaction_curve(data, depths=None, *, n_depths: int = 20, layer: str | None = None) -> pd.DataFrame:
+def rarefaction_curve(
+    data: AbundanceData,
+    depths: int | Sequence[int] | np.ndarray | None = None,
+    *,
+    n_depths: int = 20,
+    layer: str | None = None,
+) -> pd.DataFrame:
     """Rarefaction curves: expected richness (exact) of every sample at every depth.
 
     Parameters

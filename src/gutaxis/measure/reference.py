@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._typing import AbundanceData, SampleSelection
 from .._validation import _is_anndata, sample_names
 from ..errors import InputError
 
@@ -311,9 +312,9 @@ def _json_default(obj):
 
 
 def build_reference(
-    data=None,
+    data: AbundanceData | None = None,
     *,
-    healthy=None,
+    healthy: SampleSelection | None = None,
     indices: pd.DataFrame | Sequence[str] | None = None,
     metadata: pd.DataFrame | None = None,
     source: str | None = None,
@@ -474,7 +475,7 @@ def percentiles(indices: pd.DataFrame, reference: HealthyReference) -> pd.DataFr
 
 
 # --------------------------------------------------------------------------- one-call table
-def health_indices(data, *, counts=None, inplace: bool = False) -> pd.DataFrame:
+def health_indices(data: AbundanceData, *, counts: AbundanceData | None = None, inplace: bool = False) -> pd.DataFrame:
     """GMHI, alpha diversity and panel sums per sample: the table the report shows.
 
     Parameters

@@ -13,17 +13,23 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ForwardRef
 
 import numpy as np
 import pandas as pd
 
+from .._typing import AbundanceData, PathLike
 from .._validation import finite_or_none as _finite
 from ..errors import InputError
 from ..io._container import file_sha256
+
+if TYPE_CHECKING:
+    from ..measure.reference import HealthyReference as _HealthyReference
+else:  # gutaxis.measure loads numba: imported where used; typing.get_type_hints resolves this there
+    _HealthyReference = ForwardRef("HealthyReference", module="gutaxis.measure.reference")
 
 __all__ = ["DISCLAIMER", "HEALTHY_LABELS", "MIN_REFERENCE_SAMPLES", "write_report"]
 
@@ -374,14 +380,14 @@ def _explanations(entries: dict, counts: dict, *, synthetic: bool) -> list[dict]
 
 # --------------------------------------------------------------------------- main entry point
 def write_report(
-    adata,
+    adata: AbundanceData,
     out_dir: str | os.PathLike,
     *,
-    reference=None,
+    reference: _HealthyReference | PathLike | None = None,
     group: str | None = None,
     title: str | None = None,
     sample: str | None = None,
-    groups=None,
+    groups: str | Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write a self-contained HTML gut-health report with TSV/JSON files of every number.
