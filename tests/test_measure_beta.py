@@ -176,3 +176,17 @@ def test_bad_arguments():
         cross_blocks(df.abs(), -df, "braycurtis")
     with pytest.raises(InputError, match="DataFrame"):
         bray_curtis(df.to_numpy())
+
+
+def test_the_default_pseudocount_is_accepted_in_any_case_and_others_refused_off_aitchison():
+    # "multiplicative" is the default of every metric; its spelling must not turn it into an error
+    import pandas as pd
+
+    from gutaxis import beta_diversity
+    from gutaxis.errors import InputError
+
+    t = pd.DataFrame({"a": [60, 0], "b": [30, 50], "c": [10, 50]}, index=["s1", "s2"])
+    d = beta_diversity(t, "braycurtis", pseudocount="Multiplicative")
+    assert d.loc["s1", "s2"] == pytest.approx(0.6)  # (0.6 + 0.2 + 0.4) / 2, by hand
+    with pytest.raises(InputError, match="does not use one"):
+        beta_diversity(t, "braycurtis", pseudocount=0.5)

@@ -39,6 +39,19 @@ def test_equals_scikit_bio_up_to_axis_sign(bray):
     np.testing.assert_allclose(res.attrs["proportion_explained"], ref.proportion_explained.to_numpy(), rtol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_scikit_bio_distance_matrix_is_taken_with_its_ids(bray):
+    import skbio
+    from skbio.stats import ordination
+
+    dm = skbio.DistanceMatrix(bray.to_numpy(), ids=list(bray.index))
+    ref = ordination.pcoa(dm, dimensions=3)
+    res = pcoa(dm, n_components=3)
+    assert list(res.index) == list(bray.index)  # the DistanceMatrix's ids, not 0..n-1
+    S = ref.samples.to_numpy()
+    np.testing.assert_allclose(_align_signs(res.to_numpy(), S), S, rtol=0, atol=1e-9)
+
+
 def test_bray_curtis_negative_eigenvalues_are_reported(bray):
     res = pcoa(bray, n_components=3)
     assert res.attrs["min_eigenvalue"] < 0  # Bray-Curtis is not Euclidean

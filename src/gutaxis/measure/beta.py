@@ -112,7 +112,7 @@ def _check_extras(metric: str, pseudocount, tree, source: str, blockwise: bool =
                 source=source,
                 hint="give tree= (a Newick file or a skbio.TreeNode whose tips are the feature IDs)",
             )
-    if not (isinstance(pseudocount, str) and pseudocount == "multiplicative") and metric != "aitchison":
+    if not (isinstance(pseudocount, str) and pseudocount.lower() == "multiplicative") and metric != "aitchison":
         raise InputError(
             f"pseudocount={pseudocount!r} was given but the {metric} distance does not use one",
             source=source,

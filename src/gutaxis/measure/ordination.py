@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from .._typing import AbundanceData
+from .._typing import AbundanceData, DistanceLike
 from ..errors import InputError
 
 __all__ = ["pcoa"]
@@ -28,6 +28,8 @@ _FULL_EIGH_MAX = 2000  # up to this many samples all eigenvalues are computed
 
 
 def _as_distance(distance) -> tuple[np.ndarray, pd.Index]:
+    if hasattr(distance, "to_data_frame") and hasattr(distance, "ids"):  # a scikit-bio DistanceMatrix
+        distance = distance.to_data_frame()
     if isinstance(distance, pd.DataFrame):
         if not distance.index.equals(distance.columns):
             raise InputError(
@@ -77,14 +79,15 @@ def _is_table(x) -> bool:
     return isinstance(x, pd.DataFrame) and x.shape[0] != x.shape[1]  # square ones are checked as distances
 
 
-def pcoa(distance: np.ndarray | AbundanceData, n_components: int = 2, *, metric: str | None = None) -> pd.DataFrame:
+def pcoa(distance: DistanceLike | AbundanceData, n_components: int = 2, *, metric: str | None = None) -> pd.DataFrame:
     """Principal coordinates of a distance matrix.
 
     Parameters
     ----------
     distance
-        Square symmetric DataFrame labelled by sample (e.g. from :func:`beta_diversity`) or
-        ndarray, zero diagonal, no NaN; or, with ``metric``, an abundance table (AnnData or
+        Square symmetric DataFrame labelled by sample (e.g. from :func:`beta_diversity`), a
+        scikit-bio ``DistanceMatrix`` (its ids label the samples) or an ndarray, zero diagonal,
+        no NaN; or, with ``metric``, an abundance table (AnnData or
         samples x taxa DataFrame) whose distances are computed first by :func:`beta_diversity`
         (blockwise, in bounded memory).
     n_components
