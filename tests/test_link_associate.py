@@ -229,3 +229,15 @@ def test_result_does_not_depend_on_feature_or_sample_order():
     m = a.merge(b, on=key)
     np.testing.assert_allclose(m.coef_x, m.coef_y, rtol=1e-7)
     np.testing.assert_allclose(m.qval_x, m.qval_y, rtol=1e-6)
+
+
+def test_metadata_of_the_wrong_kind_is_refused_by_name():
+    # a list is neither a DataFrame nor a path: an InputError that says so, not an AttributeError
+    import pandas as pd
+
+    from gutaxis import associate
+    from gutaxis.errors import InputError
+
+    table = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}, index=["s1", "s2"])
+    with pytest.raises(InputError, match="metadata must be a DataFrame or a path, got list"):
+        associate(table, metadata=["s1", "s2"], fixed_effects="x")

@@ -197,6 +197,8 @@ def _read_inputs(
         from ..io import read_metadata
 
         metadata = read_metadata(metadata)
+    if metadata is not None and not isinstance(metadata, pd.DataFrame):  # before the orientation check reads it
+        raise InputError(f"metadata must be a DataFrame or a path, got {type(metadata).__name__}", source="metadata")
     if _is_anndata(data):
         # a plain table read with keep_values: the values as given (MaAsLin2 models them unscaled)
         layer = "values" if "values" in data.layers else None
