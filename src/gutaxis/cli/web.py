@@ -62,6 +62,15 @@ def serve(
         "prefer the environment variable to the option, which other users may see in the process list.",
         show_default=False,
     ),
+    master_key: str | None = typer.Option(
+        None,
+        "--master-key",
+        envvar="GUTAXIS_MASTER_KEY",
+        help="Encrypt each person's free text and uploaded files with their own key, wrapped by this master key "
+        "(64 hex digits); erasure then deletes the key, so backups stop opening too. Keys live in "
+        "GUTAXIS_KEY_STORE (default <data dir>/keys), outside the database; prefer the environment variable.",
+        show_default=False,
+    ),
 ) -> None:
     """Start the web app (person logging, gut card, dietitian caseload, signed plans) on 127.0.0.1."""
     with _guard():
@@ -81,6 +90,7 @@ def serve(
             "usda": usda,
             "nova": nova,
             "database_key": database_key,
+            "master_key": master_key,
         }
         if data_dir is not None:
             kw["data_dir"] = data_dir

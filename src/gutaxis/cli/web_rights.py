@@ -59,6 +59,10 @@ def import_account(
         engine = make_engine(settings.database_url)
         try:
             migrate(engine)
+            if settings.master_key:  # GUTAXIS_MASTER_KEY: the imported text and files are sealed as the app would
+                from ..web.person_keys import attach
+
+                attach(engine, settings)
             with session_factory(engine)() as db:
                 user = rights.import_export(db, settings, export, password_hash=pw.hash(password), email=email)
                 from sqlalchemy import func, select

@@ -73,6 +73,10 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
     if migrate_db:
         migrate(engine)
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    if settings.master_key:  # per-person encryption (gutaxis.web.person_keys); a wrong key refuses to start
+        from .person_keys import attach
+
+        attach(engine, settings)
 
     app = FastAPI(title="gutaxis", docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(csrf_check)])
     app.state.settings = settings

@@ -507,7 +507,10 @@ def _resources(db, user, upload_dir: Path | None) -> list[tuple[str, dict]]:
         }
         path = Path(upload_dir) / u.stored_name if upload_dir is not None else None
         if path is not None and path.is_file():
-            att["hash"] = base64.b64encode(hashlib.sha1(path.read_bytes()).digest()).decode()
+            from .person_keys import readable
+
+            with readable(u, path) as plain:  # the hash of the plain file, sealed or not
+                att["hash"] = base64.b64encode(hashlib.sha1(plain.read_bytes()).digest()).decode()
         doc_ref = add(
             "document",
             u.id,

@@ -209,7 +209,12 @@ def worker_loop(settings, *, poll: float = 1.0, stop: Callable[[], bool] = lambd
     from . import tasks  # noqa: F401 (registers the handlers)
     from .db import make_engine, session_factory
 
-    sessions = session_factory(make_engine(settings.database_url, getattr(settings, "database_key", None)))
+    engine = make_engine(settings.database_url, getattr(settings, "database_key", None))
+    if getattr(settings, "master_key", None):  # per-person encryption, as in the app
+        from .person_keys import attach
+
+        attach(engine, settings)
+    sessions = session_factory(engine)
     name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     lapse = _lapse_of(settings)
     while not stop():

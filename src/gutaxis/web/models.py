@@ -128,7 +128,7 @@ class MealEntry(_Logged, Base):
     __table_args__ = (UniqueConstraint("person_id", "client_id", name="uq_meal_client"),)
     eaten_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # local wall-clock time as logged
     meal: Mapped[str] = mapped_column(String(40), default="")
-    text: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)  # Text: may be sealed (gutaxis.web.person_keys)
     items: Mapped[list] = mapped_column(JSON, default=list)  # matched foods (description, grams, nova, ...)
     source: Mapped[str] = mapped_column(String(40), default="typed")  # typed, cronometer, myfitnesspal, repeat
     nutrients: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # an import's own per-entry values
@@ -142,7 +142,7 @@ class SymptomEntry(_Logged, Base):
     symptom: Mapped[str] = mapped_column(String(60), default="")
     rating: Mapped[float | None] = mapped_column(Float, nullable=True)  # 0-10
     bristol: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1-7
-    note: Mapped[str] = mapped_column(String(500), default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # Text: may be sealed (gutaxis.web.person_keys)
 
 
 class StressEntry(_Logged, Base):
@@ -173,7 +173,7 @@ class Upload(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[str] = mapped_column(String(64))
-    filename: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(Text)  # Text: may be sealed (gutaxis.web.person_keys)
     stored_name: Mapped[str] = mapped_column(String(80))
     size: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))  # profile, cronometer, myfitnesspal

@@ -162,7 +162,10 @@ def write_person_folder(
             if src.is_file():
                 suffix = "".join(Path(up.filename).suffixes[-2:]).lower()
                 suffix = suffix if re.fullmatch(r"(\.[a-z0-9]{1,6}){1,2}", suffix) else ".txt"
-                shutil.copyfile(src, folder / f"profile{suffix}")
+                from .person_keys import readable
+
+                with readable(up, src) as plain:  # a sealed file (gutaxis.web.person_keys) opened
+                    shutil.copyfile(plain, folder / f"profile{suffix}")
                 files["profile"], counts["profile"] = f"profile{suffix}", 1
 
     meta = {

@@ -64,7 +64,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import GutaxisError, InputError
 from ..lifestyle._csvsafe import safe_cell, unescape_cell
-from . import audit, jobs
+from . import audit, jobs, person_keys
 from .models import (
     AuditEvent,
     Consent,
@@ -307,8 +307,9 @@ def write_export(db: Session, settings, user: User, dest: Path) -> dict:
                     for u in rows:
                         path = settings.upload_dir / u.stored_name
                         if path.is_file():
-                            grow(path.stat().st_size)
-                            zf.write(path, f"uploads/{u.id}/{_safe_member(u.filename)}")
+                            with person_keys.readable(u, path) as plain:  # the export holds the plain file
+                                grow(plain.stat().st_size)
+                                zf.write(plain, f"uploads/{u.id}/{_safe_member(u.filename)}")
                 if model is PlanVersion:
                     for pv in rows:
                         put(zf, f"plans/plan_v{pv.number}.html", _plan_html(pv).encode("utf-8"))
@@ -509,6 +510,7 @@ def erase_person(db: Session, settings, user: User) -> dict:
     if user.role != "person":
         raise GutaxisError("only a person's own account is erased here")
     email = user.email
+    person_keys.erase_key(db, pid)  # first: the person's rows and files in every backup stop opening
     files = [settings.upload_dir / u.stored_name for u in db.scalars(select(Upload).where(Upload.person_id == pid))]
     subject = pseudonym(settings, pid)
     files += sorted(set(_export_files(db, settings, pid)) | set(_export_dir(settings).glob(f"{subject}-*.zip")))

@@ -59,6 +59,12 @@ class Settings:
     database_key
         Passphrase that encrypts the SQLite database with SQLCipher (``GUTAXIS_DATABASE_KEY``;
         ``pip install 'gutaxis[sqlcipher]'``); None: not encrypted. Never shown in the repr.
+    master_key
+        Switches per-person encryption on (:mod:`gutaxis.web.person_keys`, ``GUTAXIS_MASTER_KEY``): 32
+        random bytes as 64 hex digits or base64; wraps each person's data key. None: off. Never shown.
+    key_store_dir, key_store
+        Folder of the wrapped per-person keys, outside the database and outside the backups
+        (``GUTAXIS_KEY_STORE``; default ``<data_dir>/keys``).
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -81,11 +87,19 @@ class Settings:
     run_jobs_inline: bool = False
     job_lapse_seconds: float = field(default_factory=lambda: float(os.environ.get("GUTAXIS_JOB_LAPSE_SECONDS", 60)))
     database_key: str | None = field(default_factory=lambda: os.environ.get("GUTAXIS_DATABASE_KEY") or None, repr=False)
+    master_key: str | None = field(default_factory=lambda: os.environ.get("GUTAXIS_MASTER_KEY") or None, repr=False)
+    key_store_dir: Path | None = field(
+        default_factory=lambda: Path(os.environ["GUTAXIS_KEY_STORE"]) if os.environ.get("GUTAXIS_KEY_STORE") else None
+    )
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         if self.database_url is None:
             self.database_url = os.environ.get("GUTAXIS_DATABASE_URL") or f"sqlite:///{self.data_dir / 'gutaxis.db'}"
+
+    @property
+    def key_store(self) -> Path:
+        return Path(self.key_store_dir) if self.key_store_dir is not None else self.data_dir / "keys"
 
     @property
     def upload_dir(self) -> Path:

@@ -128,10 +128,14 @@ def import_diary(db, job, settings, progress) -> dict:
         raise InputError("the uploaded file is gone; upload it again")
     path = settings.upload_dir / upload.stored_name
     progress("reading the file")
+    from .person_keys import readable
+
+    plain = path
     try:
-        df = read_diary(path, dayfirst=(job.params or {}).get("dayfirst"))
+        with readable(upload, path) as plain:  # a sealed file (gutaxis.web.person_keys) opened for the read
+            df = read_diary(plain, dayfirst=(job.params or {}).get("dayfirst"))
     except InputError as exc:
-        _fail(db, upload, _public(exc, path, upload.filename))
+        _fail(db, upload, _public(exc, plain, upload.filename))  # the temporary copy's path named as the file
     fmt = df.attrs.get("format", "gutaxis")
     df = df.reset_index(drop=True)
     df["source_row"] = [f"{r}" if fmt in _FOREIGN else f"{r} #{i}" for i, r in enumerate(df["source_row"])]

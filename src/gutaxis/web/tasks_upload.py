@@ -105,10 +105,13 @@ def build_card(upload: Upload, settings, progress=lambda message: None) -> dict:
     name = upload.filename
     if not stored.is_file():
         raise InputError("the stored file is missing", source=name, hint="upload the profile again")
+    from .person_keys import readable
+
     with tempfile.TemporaryDirectory(prefix=".job-", dir=settings.upload_dir) as tmp:
         try:
             progress("reading the profile")
-            adata, local = _read(stored, name, Path(tmp), settings)
+            with readable(upload, stored) as plain:  # a sealed file (gutaxis.web.person_keys) opened for the read
+                adata, local = _read(plain, name, Path(tmp), settings)
             if adata.n_obs != 1:
                 shown = ", ".join(map(str, list(adata.obs_names[:5]))) + (", ..." if adata.n_obs > 5 else "")
                 raise InputError(

@@ -93,12 +93,15 @@ def _owned(db: Session, model: type[_Owned], user: User, row_id) -> _Owned | Non
 
 def _recent_texts(db: Session, user: User) -> list[tuple[str, str]]:
     """The last distinct typed entries (text, meal slot), newest first."""
-    rows = db.execute(
-        select(MealEntry.text, MealEntry.meal)
-        .where(MealEntry.person_id == user.id, MealEntry.source.in_(("typed", "repeat")))
-        .order_by(MealEntry.created_at.desc(), MealEntry.id.desc())
-        .limit(200)
-    ).all()
+    rows = [  # whole rows: the text may be sealed with the person's key (gutaxis.web.person_keys opens it on load)
+        (m.text, m.meal)
+        for m in db.scalars(
+            select(MealEntry)
+            .where(MealEntry.person_id == user.id, MealEntry.source.in_(("typed", "repeat")))
+            .order_by(MealEntry.created_at.desc(), MealEntry.id.desc())
+            .limit(200)
+        )
+    ]
     seen, out = set(), []
     for text, meal in rows:
         k = " ".join(text.lower().split())

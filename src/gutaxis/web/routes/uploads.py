@@ -196,9 +196,34 @@ def upload_download(
     path = settings_of(request).upload_dir / upload.stored_name
     if not path.is_file():
         raise NotFound()
+    from ..person_keys import store_of
+
+    store = store_of(db)
+    if store is not None:  # a sealed file (gutaxis.web.person_keys) is sent opened
+        from fastapi.responses import Response
+
+        from ..person_keys import file_ad
+
+        plain = store.open_file(upload.person_id, path, file_ad(upload))
+        if plain is not None:
+            return Response(
+                plain,
+                media_type="application/octet-stream",
+                headers={"content-disposition": _attachment(upload.filename)},
+            )
     return FileResponse(
         path, media_type="application/octet-stream", filename=upload.filename, content_disposition_type="attachment"
     )
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition as FileResponse writes it (RFC 5987 for a name that is not plain ASCII)."""
+    from urllib.parse import quote
+
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{filename}"'
 
 
 @router.get("/clients/{pid}/uploads")
