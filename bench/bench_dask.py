@@ -11,7 +11,10 @@ Three workloads, each on the same synthetic data in every configuration:
   features (default: the same), its time scaled linearly to ``--features`` when smaller;
 * ``braycurtis``: ``--bc-samples`` samples into a chunked Zarr array (workers write row blocks),
   against the single-process ``out=*.npy`` path (both bounded: one row block in memory at a time);
-* ``simulate``: ``--patients`` virtual patients x ``--days`` days (recording the last day).
+* ``simulate``: ``--patients`` virtual patients x ``--days`` days (recording the last day);
+* ``lazy`` (only with ``--only lazy``): the associate workload as float32 counts written block by
+  block into a Zarr store (deleted afterwards) and read lazily by the workers (an AnnData over
+  ``da.from_zarr``); the single path reads the first ``--single-features`` into memory.
 
 Every configuration runs in fresh processes (a fresh LocalCluster; the single path in a spawned
 child), so each peak RSS (``VmHWM``) is that run's own: the single process's, and each
@@ -81,6 +84,57 @@ def run_associate(features, samples, client=None):
     return time.perf_counter() - t0, res.results
 
 
+COUNTS_BLOCK = 4096  # features per generated block and per Zarr chunk
+
+
+def counts_block(b: int, samples: int, seed: int = 0) -> np.ndarray:
+    """Block ``b`` of the lazy workload's counts (float32 integers, ``samples x COUNTS_BLOCK``): the
+    log-normal model of :func:`cohort`, each block from its own seed, so any prefix of features is
+    the same table whatever its size."""
+    rng = np.random.default_rng([seed, b])
+    n = samples - samples % 4
+    logx = rng.normal(0, 1, COUNTS_BLOCK) + rng.standard_normal((n // 4, COUNTS_BLOCK)).repeat(4, axis=0) * 0.5
+    logx += rng.standard_normal((n, COUNTS_BLOCK))
+    if b == 0:
+        logx[0::2, : COUNTS_BLOCK // 20] += 0.5  # a diagnosis effect ("case" samples) on 5% of block 0
+    return np.floor(np.exp(logx + 2.0)).astype(np.float32)
+
+
+def write_counts(path, features: int, samples: int) -> float:
+    """The lazy workload's table, written block by block into a Zarr store (one block in memory)."""
+    import zarr
+
+    n = samples - samples % 4
+    z = zarr.open_array(str(path), mode="w", shape=(n, features), chunks=(n, COUNTS_BLOCK), dtype="f4")
+    t0 = time.perf_counter()
+    for b in range(-(-features // COUNTS_BLOCK)):
+        lo = b * COUNTS_BLOCK
+        z[:, lo : min(features, lo + COUNTS_BLOCK)] = counts_block(b, samples)[:, : features - lo]
+    return time.perf_counter() - t0
+
+
+def run_lazy(features, samples, path, client=None):
+    """``associate`` on the Zarr table: lazily (a Dask array read by the workers) with a client, the
+    first ``features`` columns read into memory without one."""
+    import anndata as ad
+    import dask.array as da
+
+    from gutaxis.link.associate import associate
+
+    n = samples - samples % 4
+    meta = cohort(4, samples)[1]
+    X = da.from_zarr(str(path))[:, :features]
+    if client is None:
+        X = X.compute()
+    adata = ad.AnnData(X=X, obs=meta, var=pd.DataFrame(index=[f"f{j:07d}" for j in range(features)]))
+    assert adata.n_obs == n
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = associate(adata, client=client, **ASSOC)
+    return time.perf_counter() - t0, res.results
+
+
 def table(samples, features, seed=1):
     import scipy.sparse as sp
 
@@ -112,7 +166,7 @@ def run_simulate(patients, days, client=None):
     return time.perf_counter() - t0, tr.states[-1]
 
 
-WORKLOADS = {"associate": run_associate, "braycurtis": run_braycurtis, "simulate": run_simulate}
+WORKLOADS = {"associate": run_associate, "lazy": run_lazy, "braycurtis": run_braycurtis, "simulate": run_simulate}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -123,7 +177,7 @@ def _warm(name):
     """Compile and import outside the clock (numba kernels compile on first use in each process)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if name == "associate":
+        if name in ("associate", "lazy"):
             run_associate(40, 40)
         elif name == "braycurtis":
             from gutaxis.measure.beta import bray_curtis
@@ -179,7 +233,9 @@ def main(argv=None):
     ap.add_argument("--days", type=int, default=365, help="simulate: days")
     ap.add_argument("--workers", default="1,2", help="cluster sizes to run, e.g. 1,2")
     ap.add_argument("--memory-limit", default="auto", help="per worker, e.g. 2GiB (Dask pauses/spills above it)")
-    ap.add_argument("--only", default="associate,braycurtis,simulate", help="workloads to run")
+    ap.add_argument(
+        "--only", default="associate,braycurtis,simulate", help="workloads to run (and lazy: associate from Zarr)"
+    )
     ap.add_argument("--zarr-dir", default=None, help="folder for the .zarr / .npy outputs (default: a temporary one)")
     a = ap.parse_args(argv)
     workers = [int(w) for w in a.workers.split(",")]
@@ -214,6 +270,28 @@ def main(argv=None):
                 ratios.append(f"associate  single / {w} worker(s): {scaled / wall:.2f}x")
             if 1 in walls and 2 in walls:
                 ratios.append(f"associate  scaling 1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
+        if "lazy" in only:
+            # the table generated block by block into Zarr (float32 counts), read lazily by the workers
+            sf = a.single_features or a.features
+            store = tmp / "counts.zarr"
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+                gen = pool.submit(write_counts, store, a.features, a.samples).result()
+            print(f"lazy        wrote {a.features:,} x {a.samples} float32 counts to Zarr in {gen:.1f} s", flush=True)
+            t1, m1, r1 = single("lazy", sf, a.samples, store)
+            scaled = t1 * a.features / sf
+            label = f"single, {sf:,} x {a.samples} in memory"
+            report("lazy", label + (f" (x{a.features / sf:g}: {scaled:.1f} s)" if sf != a.features else ""), t1, m1)
+            walls = {}
+            for w in workers:
+                wall, peaks, res = on_cluster("lazy", w, a.features, a.samples, store, memory_limit=a.memory_limit)
+                walls[w] = wall
+                check = f"[{_same(res, r1)} to single]" if sf == a.features else ""
+                report("lazy", f"{w} worker(s), {a.features:,} x {a.samples} Zarr", wall, peaks, check)
+            shutil.rmtree(store, ignore_errors=True)
+            for w, wall in walls.items():
+                ratios.append(f"lazy       single (scaled) / {w} worker(s): {scaled / wall:.2f}x")
+            if 1 in walls and 2 in walls:
+                ratios.append(f"lazy       scaling 1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
         if "braycurtis" in only:
             t1, m1, r1 = single("braycurtis", a.bc_samples, a.bc_features, tmp / "single.npy")
             report("braycurtis", f"single, {a.bc_samples:,} samples -> .npy", t1, m1)

@@ -264,3 +264,58 @@ def test_atlas_cohorts_as_tasks_equal_single_path(client, shared):
         pd.testing.assert_frame_equal(getattr(dask, name), getattr(single, name), check_exact=True, obj=name)
     cols = [c for c in single.cohorts.columns if c != "seconds"]  # wall times differ
     pd.testing.assert_frame_equal(dask.cohorts[cols], single.cohorts[cols], check_exact=True)
+
+
+def _counts(n=120, taxa=2600, seed=3):
+    """Integer counts (float32, as a Zarr store would hold them), rare features to filter, samples
+    out of ID order, one sample empty, subjects of 3 samples."""
+    rng = np.random.default_rng(seed)
+    lam = rng.lognormal(1.0, 1.5, taxa) * (rng.random(taxa) < 0.9)
+    X = rng.poisson(lam * rng.lognormal(0, 0.5, (n, 1)) * (rng.random((n, taxa)) < 0.5)).astype(np.float32)
+    X[7] = 0.0
+    ids = [f"s{i:03d}" for i in rng.permutation(n)]
+    meta = pd.DataFrame(
+        {"group": np.tile(["a", "b"], n // 2), "age": rng.normal(50, 10, n), "subject": np.arange(n) // 3},
+        index=ids,
+    )
+    return X, meta
+
+
+def test_associate_lazy_zarr_equals_in_memory(client, tmp_path):
+    import anndata as ad
+    import dask.array as da
+
+    X, meta = _counts()
+    var = pd.DataFrame(index=[f"f{j}" for j in range(X.shape[1])])
+    da.from_array(X, chunks=(X.shape[0], 97)).to_zarr(str(tmp_path / "X.zarr"))
+    lazy = ad.AnnData(X=da.from_zarr(str(tmp_path / "X.zarr")), obs=meta, var=var)
+    memory = ad.AnnData(X=X, obs=meta, var=var)
+    for kw in (
+        dict(fixed_effects=["group", "age"], random_effects=["subject"]),  # TSS/LOG, REML
+        dict(fixed_effects=["group"], normalization="NONE", transform="AST", min_variance=0.5),  # OLS
+    ):
+        single = _quiet(associate, memory, **kw)
+        dask = _quiet(associate, lazy, client=client, **kw)
+        # exact: the counts are integers, so the per-sample totals (summed by block on the workers,
+        # in extended precision) are exact whatever the order of the sums
+        pd.testing.assert_frame_equal(dask.results, single.results, check_exact=True)
+        assert dask.filtered == single.filtered and dask.notes == single.notes
+        assert dask.data is None  # the normalised table is never gathered
+    assert (single.results["error"] != "").any()  # some features were filtered
+
+
+def test_associate_lazy_refuses_what_needs_the_whole_table(client, tmp_path):
+    import anndata as ad
+    import dask.array as da
+
+    X, meta = _counts(n=30, taxa=20)
+    lazy = ad.AnnData(X=da.from_array(X, chunks=(30, 7)), obs=meta)
+    kw = dict(fixed_effects=["group"])
+    with pytest.raises(InputError, match="client="):
+        associate(lazy, **kw)
+    with pytest.raises(InputError, match=r"TSS/NONE.*not normalization CLR"):
+        associate(lazy, normalization="CLR", client=client, **kw)
+    with pytest.raises(InputError, match="not transform LOGIT"):
+        associate(lazy, transform="LOGIT", client=client, **kw)
+    with pytest.raises(InputError, match="not min_abundance 5"):
+        associate(lazy, min_abundance=5, client=client, **kw)

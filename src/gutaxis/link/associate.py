@@ -190,6 +190,7 @@ def _read_inputs(
 ) -> tuple[np.ndarray, pd.Index, list[str], pd.DataFrame, Any]:
     """Abundance frame (samples x features) and metadata frame, oriented and validated."""
     from .._validation import _is_anndata
+    from ._associate_dask import is_lazy
 
     if isinstance(data, (str, os.PathLike)):
         data, metadata = _load(data, metadata, match)
@@ -202,7 +203,10 @@ def _read_inputs(
     if _is_anndata(data):
         # a plain table read with keep_values: the values as given (MaAsLin2 models them unscaled)
         layer = "values" if "values" in data.layers else None
-        X, samples, features = abundance_matrix(data, layer=layer, name="data")
+        if is_lazy(data.layers[layer] if layer else data.X):  # read block by block on the workers
+            X, samples, features = (data.layers[layer] if layer else data.X), data.obs_names, data.var_names
+        else:
+            X, samples, features = abundance_matrix(data, layer=layer, name="data")
         if metadata is None:
             metadata = data.obs.copy()
     elif isinstance(data, pd.DataFrame):
@@ -226,7 +230,8 @@ def _read_inputs(
         raise InputError(f"metadata must be a DataFrame or a path, got {type(metadata).__name__}", source="metadata")
     import scipy.sparse as sp
 
-    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    if not is_lazy(X):
+        X = X.toarray() if sp.issparse(X) else np.asarray(X)
     return (
         X,
         pd.Index([str(s) for s in samples]),
@@ -592,6 +597,11 @@ def associate(
     m3_opts = opts.get("maaslin3_options", {})
 
     X_raw, samples, taxa, meta_table, adata = _read_inputs(data, metadata, match)
+    from . import _associate_dask
+
+    lazy = _associate_dask.is_lazy(X_raw)  # a Dask array: filtered, normalised and fitted block by block
+    if lazy:
+        _associate_dask.check_lazy(client, norm, tr, min_abundance)
     if len(taxa) == 1 and norm in ("TSS", "CLR"):
         raise InputError(
             f"the table has a single feature ({taxa[0]!r}): {_single_feature(norm)}",
@@ -712,9 +722,15 @@ def associate(
             result.write(output)
         return result
 
-    keep, reasons = _normalize.filter_features(
-        X_raw, min_abundance=min_abundance, min_prevalence=min_prevalence, min_variance=min_variance
-    )
+    raw_not0 = totals = None
+    if lazy:
+        keep, reasons, raw_not0, totals = _associate_dask.filter_lazy(
+            client, X_raw, min_prevalence=min_prevalence, min_variance=min_variance, normalization=norm
+        )
+    else:
+        keep, reasons = _normalize.filter_features(
+            X_raw, min_abundance=min_abundance, min_prevalence=min_prevalence, min_variance=min_variance
+        )
     n_filt = int((~keep).sum())
     if n_filt:
         ids = [taxa[j] for j in np.flatnonzero(~keep)]
@@ -740,8 +756,22 @@ def associate(
             hint="lower the filters, give at least 2 features, or --normalization NONE "
             "(normalization='NONE' in Python)",
         )
-    Xn = _normalize.normalize(X_raw[:, kept], norm)
-    bad_tot = np.flatnonzero(~np.isfinite(Xn).all(axis=1) & np.isfinite(X_raw[:, kept]).all(axis=1))
+    Xn = None
+    if lazy:
+        bad_tot, n_not0, fitted = _associate_dask.fit_lazy(
+            client,
+            X_raw,
+            kept,
+            totals=totals,
+            transform=tr,
+            rows=design.rows,
+            design_X=design.X,
+            codes=[g[1] for g in design.groups],
+            optimizer=reml_optimizer,
+        )
+    else:
+        Xn = _normalize.normalize(X_raw[:, kept], norm)
+        bad_tot = np.flatnonzero(~np.isfinite(Xn).all(axis=1) & np.isfinite(X_raw[:, kept]).all(axis=1))
     if bad_tot.size:
         ids = [samples[i] for i in bad_tot]
         msg = (
@@ -754,16 +784,17 @@ def associate(
         from ..io import FilteredWarning
 
         warnings.warn(msg, FilteredWarning, stacklevel=2)
-    n_not0 = (Xn > 0).sum(axis=0)
-    Yt = _normalize.transform(Xn, tr)
-
     rows = design.rows
     Xd = design.X
-    Y = Yt[rows]
+    if Xn is not None:
+        n_not0 = (Xn > 0).sum(axis=0)
+        Y = _normalize.transform(Xn, tr)[rows]
     from ._lm import ols_all
 
     fit_info = {}
-    if client is not None:  # features in blocks on the cluster, the same numbers (docs/scale.md)
+    if lazy:
+        coef, se, pval, df, fit_info = fitted
+    elif client is not None:  # features in blocks on the cluster, the same numbers (docs/scale.md)
         from ._associate_dask import fit_blocks
 
         coef, se, pval, df, fit_info = fit_blocks(client, Xd, Y, [g[1] for g in design.groups], reml_optimizer)
@@ -819,7 +850,7 @@ def associate(
                 np.nan,
                 np.nan,
                 len(samples),
-                int((np.nan_to_num(X_raw[:, j]) > 0).sum()),
+                int((np.nan_to_num(X_raw[:, j]) > 0).sum() if raw_not0 is None else raw_not0[j]),
                 np.nan,
                 reasons[j],
                 "",
@@ -848,7 +879,7 @@ def associate(
     order = np.argsort(np.where(np.isnan(res["qval"]), np.inf, res["qval"]), kind="stable")
     res = res.iloc[order].reset_index(drop=True)
     res = res[[*RESULT_COLUMNS, "error", "warning", "taxon", "df"]]
-    data_norm = pd.DataFrame(Xn, index=samples, columns=[features[j] for j in kept])
+    data_norm = None if Xn is None else pd.DataFrame(Xn, index=samples, columns=[features[j] for j in kept])
     result = AssociationResult(
         results=res, params=params, notes=notes, filtered=filtered, data=data_norm, metadata=meta, provenance=provenance
     )
