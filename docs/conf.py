@@ -66,3 +66,5 @@ html_theme_options = {
 html_static_path: list[str] = []
 # the guides link to files of the repository (benchmarks, tests) that are not pages of the site
 suppress_warnings = ["myst.xref_missing"]
+# every Python cross-reference ({func}`gutaxis.x`, :class:`...`) must resolve: a renamed function breaks the build
+nitpicky = True
