@@ -516,7 +516,7 @@ def associate(
     formula
         ``"~ diagnosis + age + (1|subject)"``: main effects, interactions (``diagnosis:age``,
         ``diagnosis * age`` = ``diagnosis + age + diagnosis:age``, higher orders; coded as R's
-        ``model.matrix``, :mod:`._design`) and random intercepts; or give ``fixed_effects`` /
+        ``model.matrix``, ``gutaxis.link._design``) and random intercepts; or give ``fixed_effects`` /
         ``random_effects`` (lists or comma-separated strings; a fixed effect may be a term such
         as ``"diagnosis:age"``). With neither, every metadata column is a fixed effect (as
         MaAsLin2). An interaction coefficient's row has MaAsLin3's ``metadata`` (the variable
@@ -533,7 +533,7 @@ def associate(
     model
         ``"LM"`` (MaAsLin2: ``lm``, or ``lmerTest::lmer`` by REML with Satterthwaite df when
         there are random effects) or ``"maaslin3"`` (MaAsLin3's abundance + prevalence models,
-        :mod:`._maaslin3`; normalisation ``TSS``/``CLR``/``NONE``, transform ``LOG``/``PLOG``/
+        ``gutaxis.link._maaslin3``; normalisation ``TSS``/``CLR``/``NONE``, transform ``LOG``/``PLOG``/
         ``NONE``, filters on the normalised table; options ``augment``,
         ``median_comparison_abundance``, ``median_comparison_prevalence``, ``warn_prevalence``,
         ``max_prevalence``, ``seed`` as keyword arguments).
@@ -550,7 +550,7 @@ def associate(
         ``"BH"`` (default), ``"BY"``, ``"holm"``, ``"hochberg"``, ``"bonferroni"``, over all
         (feature, coefficient) tests.
     output
-        If given, write the result files there (:meth:`AssociationResult.write`: all or nothing;
+        If given, write the result files there (``AssociationResult.write``: all or nothing;
         a folder that already holds files is refused).
     match
         ``"exact"``: every sample needs metadata and every metadata row a sample (else

@@ -437,7 +437,7 @@ def bray_curtis(data: AbundanceData, *, out: str | os.PathLike[str], **kwargs: A
 
 
 def bray_curtis(data: AbundanceData, **kwargs: Any) -> pd.DataFrame | np.memmap | ZarrArray:
-    """Bray-Curtis dissimilarity between all samples; see :func:`beta_diversity`."""
+    """Bray-Curtis dissimilarity between all samples; see :func:`gutaxis.beta_diversity`."""
     return beta_diversity(data, "braycurtis", **kwargs)
 
 
@@ -450,7 +450,7 @@ def jaccard(data: AbundanceData, *, out: str | os.PathLike[str], **kwargs: Any) 
 
 
 def jaccard(data: AbundanceData, **kwargs: Any) -> pd.DataFrame | np.memmap | ZarrArray:
-    """Jaccard distance (presence/absence) between all samples; see :func:`beta_diversity`."""
+    """Jaccard distance (presence/absence) between all samples; see :func:`gutaxis.beta_diversity`."""
     return beta_diversity(data, "jaccard", **kwargs)
 
 

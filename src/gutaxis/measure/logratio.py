@@ -263,7 +263,7 @@ def distance(
     dtype=np.float64,
 ):
     """Square Aitchison / robust Aitchison distances (the back end of
-    :func:`gutaxis.measure.beta_diversity` for these metrics)."""
+    :func:`gutaxis.beta_diversity` for these metrics)."""
     T, samples = _transform(data, metric, pseudocount, normalize, "beta_diversity")
     eu = _Euclid(T, T, True)
     n = T.shape[0]
@@ -358,7 +358,7 @@ def aitchison(
     data: AbundanceData, *, pseudocount: str | float = "multiplicative", **kwargs: Any
 ) -> pd.DataFrame | np.memmap:
     """Aitchison distance (Euclidean distance of CLR) between all samples; see
-    :func:`gutaxis.measure.beta_diversity`."""
+    :func:`gutaxis.beta_diversity`."""
     from .beta import beta_diversity
 
     return beta_diversity(data, "aitchison", pseudocount=pseudocount, **kwargs)
@@ -374,7 +374,7 @@ def robust_aitchison(data: AbundanceData, *, out: str | os.PathLike[str], **kwar
 
 def robust_aitchison(data: AbundanceData, **kwargs: Any) -> pd.DataFrame | np.memmap:
     """Robust Aitchison distance (Euclidean distance of rCLR, vegan's ``"robust.aitchison"``)
-    between all samples; see :func:`gutaxis.measure.beta_diversity`."""
+    between all samples; see :func:`gutaxis.beta_diversity`."""
     from .beta import beta_diversity
 
     return beta_diversity(data, "robust_aitchison", **kwargs)
