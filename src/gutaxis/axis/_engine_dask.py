@@ -2,7 +2,8 @@
 
 Each patient is integrated on its own (the numba kernel runs one patient per iteration; the
 numpy, scipy and JAX engines vectorise over patients without mixing them), so a block of patients
-gives each patient the same trajectory, to the last bit, as the whole population at once. The
+gives each patient the same trajectory as the whole population at once (to a relative 1e-12: the
+fastmath numba kernel may vectorise across the patients of a chunk, so the last bit can move). The
 blocks come back in patient order. Memory per worker: one block's parameters, inputs and
 recorded states (``n_recorded x N_STATES x block`` of ``dtype``); the client gathers the whole
 trajectory, so record ``"end"`` or a few days (or ``dtype=np.float32``) for millions of patients.
