@@ -61,6 +61,27 @@ def _given(nutrients) -> tuple[str, str]:
     return (ndb if grams else ""), grams  # an SR28 number needs its grams
 
 
+def entries_between(db: Session, person_id: int, start, end) -> tuple[list, list, list]:
+    """The person's meals, symptoms and stress entries with a time in ``[start, end)``, each in time
+    order (the Log page's day and the Diary's week read the same window)."""
+    meals = db.scalars(
+        select(MealEntry)
+        .where(MealEntry.person_id == person_id, MealEntry.eaten_at >= start, MealEntry.eaten_at < end)
+        .order_by(MealEntry.eaten_at, MealEntry.id)
+    ).all()
+    symptoms = db.scalars(
+        select(SymptomEntry)
+        .where(SymptomEntry.person_id == person_id, SymptomEntry.at >= start, SymptomEntry.at < end)
+        .order_by(SymptomEntry.at)
+    ).all()
+    stress = db.scalars(
+        select(StressEntry)
+        .where(StressEntry.person_id == person_id, StressEntry.at >= start, StressEntry.at < end)
+        .order_by(StressEntry.at)
+    ).all()
+    return list(meals), list(symptoms), list(stress)
+
+
 def profile_upload(db: Session, person_id: int) -> Upload | None:
     """The person's latest stool profile upload that was read successfully, or None."""
     return db.scalar(

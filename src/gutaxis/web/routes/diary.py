@@ -24,6 +24,7 @@ from .. import charts, food
 from ..deps import get_db, person_user, render, settings_of
 from ..frames import meal_rows, stress_frame, symptom_frame
 from ..models import MealEntry, StressEntry, SymptomEntry, User
+from ..records import entries_between
 from .person import _now
 
 router = APIRouter()
@@ -282,21 +283,7 @@ def diary_page(
                 f"showing your latest week with entries."
             )
     start, end = datetime.combine(monday, time()), datetime.combine(monday + timedelta(days=7), time())
-    meals = db.scalars(
-        select(MealEntry)
-        .where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start, MealEntry.eaten_at < end)
-        .order_by(MealEntry.eaten_at, MealEntry.id)
-    ).all()
-    symptoms = db.scalars(
-        select(SymptomEntry)
-        .where(SymptomEntry.person_id == user.id, SymptomEntry.at >= start, SymptomEntry.at < end)
-        .order_by(SymptomEntry.at)
-    ).all()
-    stress = db.scalars(
-        select(StressEntry)
-        .where(StressEntry.person_id == user.id, StressEntry.at >= start, StressEntry.at < end)
-        .order_by(StressEntry.at)
-    ).all()
+    meals, symptoms, stress = entries_between(db, user.id, start, end)
     days = [pd.Timestamp(monday + timedelta(days=i)) for i in range(7)]
     scores, behind = _week_scores(request, user, monday, meals, symptoms, stress, days)
     from .dietitian import (

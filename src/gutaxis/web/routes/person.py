@@ -23,6 +23,7 @@ from .. import food
 from ..deps import get_db, person_user, render, settings_of
 from ..idempotency import derived_client_id, new_client_id, store_once, valid_client_id
 from ..models import MealEntry, StressEntry, SymptomEntry, User
+from ..records import entries_between
 
 router = APIRouter()
 
@@ -119,21 +120,7 @@ def _log_context(
     s = settings_of(request)
     today = _now().date()
     start, end = _day_bounds(today)
-    meals = db.scalars(
-        select(MealEntry)
-        .where(MealEntry.person_id == user.id, MealEntry.eaten_at >= start, MealEntry.eaten_at < end)
-        .order_by(MealEntry.eaten_at, MealEntry.id)
-    ).all()
-    symptoms = db.scalars(
-        select(SymptomEntry)
-        .where(SymptomEntry.person_id == user.id, SymptomEntry.at >= start, SymptomEntry.at < end)
-        .order_by(SymptomEntry.at)
-    ).all()
-    stress = db.scalars(
-        select(StressEntry)
-        .where(StressEntry.person_id == user.id, StressEntry.at >= start, StressEntry.at < end)
-        .order_by(StressEntry.at)
-    ).all()
+    meals, symptoms, stress = entries_between(db, user.id, start, end)
     q = request.query_params
     new_entry = _owned(db, MealEntry, user, q.get("entry")) if q.get("entry") else None
     errors = errors or {}
