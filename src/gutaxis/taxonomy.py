@@ -309,7 +309,7 @@ def collapse(adata: AnnDataObject, rank: str) -> AnnDataObject:
     Features are grouped by their ``var[rank]`` name (parsed from ``var["lineage"]`` or the
     feature IDs when ``var`` lacks the rank columns). Features with no name at that rank are
     summed into one feature ``"unassigned <rank>"``; they are reported in
-    ``uns["provenance"]["filtered"]`` and by a :class:`gutaxis.io.FilteredWarning`. ``X`` and
+    ``uns["provenance"]["filtered"]`` and by a ``gutaxis.io.FilteredWarning``. ``X`` and
     ``layers["counts"]`` are summed; other layers are dropped (and said so in provenance).
     Output features are sorted by name, ``unassigned <rank>`` last, so the result does not
     depend on feature order.

@@ -498,7 +498,7 @@ def run_atlas(
     client: ClientLike | None = None,
 ) -> AtlasResult:
     """Run the whole atlas. ``data_dir``: folder holding the dataset folders (``None``: the
-    dataset registry); ``cohorts``: names of :data:`COHORTS` to run (default all);
+    dataset registry); ``cohorts``: names of ``COHORTS`` to run (default all);
     ``progress(stage, None)`` is called when a stage starts and ``progress(stage, seconds)`` when it
     ends, with its wall time (the same times are in ``timings``). ``client`` (a
     :class:`dask.distributed.Client`): each cohort is one task on the cluster (the workers read

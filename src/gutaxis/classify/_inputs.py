@@ -67,8 +67,8 @@ def labels_from_metadata(metadata: pd.DataFrame, column: str, *, case, control=N
 
     ``case`` and ``control`` are one value or a list of values of ``column``. Without
     ``control`` every other (non-missing) value is a control. Samples whose value is in neither
-    list are left out, reported in ``attrs["filtered"]`` and by a :class:`~gutaxis.io.FilteredWarning`;
-    samples with a missing value raise an :class:`InputError` (drop them first, on purpose).
+    list are left out, reported in ``attrs["filtered"]`` and by a ``gutaxis.io.FilteredWarning``;
+    samples with a missing value raise an :class:`~gutaxis.errors.InputError` (drop them first, on purpose).
     """
     if column not in metadata.columns:
         raise InputError(

@@ -320,7 +320,7 @@ def make_classifier(
     Parameters
     ----------
     model
-        One of :data:`MODELS` (``lasso``, ``enet``, ``ridge``: :class:`PenalizedLogisticRegression`
+        One of ``MODELS`` (``lasso``, ``enet``, ``ridge``: :class:`PenalizedLogisticRegression`
         with SIAMCAT's lambda rule; ``rf``: 500 trees, sqrt features; ``gb``: gradient boosting,
         200 trees of depth 3), or any scikit-learn classifier.
     filter

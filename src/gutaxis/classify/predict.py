@@ -142,7 +142,7 @@ class TrainedClassifier:
 
 
 def load_model(path: str | os.PathLike) -> TrainedClassifier:
-    """Load a classifier saved by :meth:`TrainedClassifier.save` (a pickle: only load trusted files)."""
+    """Load a classifier saved by ``TrainedClassifier.save`` (a pickle: only load trusted files)."""
     import joblib
 
     path = Path(path)

@@ -102,11 +102,11 @@ class FeatureFilter(_Selecting):
     Parameters
     ----------
     method
-        One of :data:`FILTERS`.
+        One of ``FILTERS``.
     cutoff
         Threshold of the method (SIAMCAT's default 0.001; a fraction for ``prevalence``).
     rm_unmapped
-        Drop the features named as unmapped reads (:data:`UNMAPPED`); needs feature names.
+        Drop the features named as unmapped reads (``UNMAPPED``); needs feature names.
     drop_constant
         Also drop features that are constant on the training samples.
 
@@ -177,7 +177,7 @@ class Normalizer(_Selecting):
     Parameters
     ----------
     method
-        One of :data:`NORMALIZATIONS` (see the module notes).
+        One of ``NORMALIZATIONS`` (see the module notes).
     log_n0
         Pseudocount added before the log (SIAMCAT's default 1e-6).
     sd_min_q

@@ -55,8 +55,8 @@ class RepeatedStratifiedGroupKFold:
     group lies wholly in one fold). ``n_splits="loo"`` gives leave-one-out (one fold per sample,
     or per group), once. Repeats are seeded from ``random_state``, so splits are reproducible.
 
-    :meth:`split` yields ``(train, test)`` index arrays as scikit-learn splitters do;
-    :meth:`iter_folds` also yields the repeat and fold numbers.
+    ``split`` yields ``(train, test)`` index arrays as scikit-learn splitters do;
+    ``iter_folds`` also yields the repeat and fold numbers.
     """
 
     def __init__(self, n_splits=10, n_repeats: int = 10, random_state=0):

@@ -93,7 +93,7 @@ def read_profile(
     path
         The file; a list of files is read as MetaPhlAn single-sample profiles of one cohort.
     format
-        One of :data:`SUPPORTED_FORMATS` (``metaphlan biom qza table h5ad``); detected from the
+        One of ``SUPPORTED_FORMATS`` (``metaphlan biom qza table h5ad``); detected from the
         content when omitted. The format used is logged (INFO, logger ``gutaxis.io``) and
         recorded in ``uns["provenance"]["detected_format"]`` with the reason.
     orientation
@@ -102,7 +102,7 @@ def read_profile(
         orientation and ignore it.
     rank
         For MetaPhlAn profiles, the rank of the rows kept (default ``"species"``). Flat tables
-        (BIOM, qza, CSV/TSV, h5ad) are read as given; use :func:`gutaxis.taxonomy.collapse` to
+        (BIOM, qza, CSV/TSV, h5ad) are read as given; use :func:`gutaxis.collapse` to
         sum them to a rank.
     metadata
         Sample metadata (path or DataFrame) joined with :func:`add_metadata`. Its sample IDs
@@ -118,7 +118,7 @@ def read_profile(
         samples (for models of the values as given; :func:`read_table`). Other formats
         ignore it.
     taxonomy
-        A feature taxonomy joined to the features by ID (:func:`attach_taxonomy`): a QIIME 2
+        A feature taxonomy joined to the features by ID (``attach_taxonomy``): a QIIME 2
         taxonomy TSV (``Feature ID``, ``Taxon``[, ``Confidence``]), a ``taxonomy.qza``, or a
         DataFrame indexed by feature ID with a ``Taxon`` column. For tables whose features are
         ASV/OTU IDs: without it their features match no named taxon (panels are not measurable).

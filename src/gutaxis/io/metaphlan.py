@@ -116,7 +116,7 @@ def read_metaphlan(
         = each sample's total at ``rank`` / 100 before closure; ``var`` lineage by rank; ``var_names``
         the normalised names at ``rank`` (e.g. ``Faecalibacterium prausnitzii``). Rows of other ranks and
         the unclassified row are listed in ``uns["provenance"]["filtered"]`` (and announced by a
-        :class:`~gutaxis.io.FilteredWarning`).
+        ``gutaxis.io.FilteredWarning``).
 
     Raises
     ------
@@ -125,7 +125,7 @@ def read_metaphlan(
         percentages above 100, samples with no abundance at ``rank``; for a file whose ranks do
         not sum to the same total (MetaPhlAn computes each clade as the sum of its children, so a
         truncated or edited file shows: say species 27.3 % against kingdoms 29.2 %; tolerance
-        :data:`RANK_TOTAL_TOLERANCE` plus the rounding of the written decimals); and for a sample
+        ``RANK_TOTAL_TOLERANCE`` plus the rounding of the written decimals); and for a sample
         whose values sum to about 1 instead of 100 (proportions, refused rather than converted:
         MetaPhlAn never writes them, so the file went through another tool, and a guessed unit
         is a 100-fold error when the guess is wrong).

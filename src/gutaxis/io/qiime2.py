@@ -92,7 +92,7 @@ def read_qza(path: str | os.PathLike) -> AnnDataObject:
     Returns
     -------
     anndata.AnnData
-        Samples x features, as :func:`gutaxis.io.read_biom` returns them (``X`` proportions,
+        Samples x features, as :func:`gutaxis.read_biom` returns them (``X`` proportions,
         counts in ``layers["counts"]`` for a Frequency table). ``uns["provenance"]`` records
         ``artifact_uuid``, ``artifact_type``, ``artifact_format`` and the archive version.
 

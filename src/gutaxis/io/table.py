@@ -119,7 +119,7 @@ def read_table(
         the samples (the join then names them as differing in case).
     keep_values
         Keep the values as given in ``layers["values"]`` and accept samples that sum to zero
-        (see :func:`gutaxis.io._container.build_cohort`).
+        (see ``gutaxis.io._container.build_cohort``).
 
     Returns
     -------

@@ -88,10 +88,10 @@ def assess(
     person
         :class:`~gutaxis.lifestyle.person.Person` (meal log required).
     foods
-        The food table; default :func:`~gutaxis.lifestyle.person.person_foods` (cache, then the
+        The food table; default :func:`~gutaxis.lifestyle.person_foods` (cache, then the
         person's own table).
     reference
-        A healthy reference (:class:`gutaxis.measure.HealthyReference` or its JSON path) for
+        A healthy reference (:class:`gutaxis.HealthyReference` or its JSON path) for
         percentiles of the gut indices (``pct_<index>`` scores).
     """
     from .insights import factor_events, n_of_1, symptom_observations

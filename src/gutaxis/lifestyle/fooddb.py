@@ -330,7 +330,7 @@ def food_database_for(
 
     The FNDDS-based :class:`FoodDatabase` (with SR28, dishes, and the person's own foods and
     aliases added) when FNDDS is in the cache or given; otherwise the earlier single-table path
-    (:func:`gutaxis.lifestyle.person.person_foods`: SR28 from the cache, or the person's own
+    (:func:`gutaxis.lifestyle.person_foods`: SR28 from the cache, or the person's own
     table), with a note saying what is lost and how to fetch FNDDS.
     """
     from .person import person_foods

@@ -181,7 +181,7 @@ def read_usda_abbrev(path: str | os.PathLike | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by ``ndb_no`` (5-character string, e.g. ``"09040"``); 52 columns named as in
-        :data:`ABBREV_COLUMNS`, nutrients **per 100 g edible portion** (``energy_kcal``,
+        ``ABBREV_COLUMNS``, nutrients **per 100 g edible portion** (``energy_kcal``,
         ``fiber_g``, ``sugars_g`` = total sugars, ``sat_fat_g``...), household measures
         ``gmwt_1``/``gmwt_desc1``/``gmwt_2``/``gmwt_desc2`` (grams of one measure) and
         ``food_group`` (first two digits of the NDB number). An empty field is missing (NaN),
@@ -441,7 +441,7 @@ def load_food_table(
 
     Returns :func:`read_usda_abbrev` plus ``nova``/``nova_source`` (from :func:`nova_for_sr`)
     and ``fermented_id``/``live_cultures``/``serving_g`` (from
-    :func:`gutaxis.lifestyle.fermented.fermented_flags`).
+    :func:`gutaxis.lifestyle.fermented_flags`).
     """
     foods = read_usda_abbrev(usda_path)
     attrs = {"provenance": foods.attrs["provenance"], "filtered": []}

@@ -185,7 +185,7 @@ def _unknown_format(header: list[str], p: Path) -> InputError:
 def detect_diary_format(path: str | os.PathLike) -> str:
     """Which diary a CSV file is: "gutaxis", "cronometer" or "myfitnesspal" (by header names).
 
-    Raises :class:`InputError` naming the file and the header it saw when it is none of them.
+    Raises :class:`~gutaxis.errors.InputError` naming the file and the header it saw when it is none of them.
     """
     p = Path(path)
     with warnings.catch_warnings():  # the reader chosen warns about the encoding, once
@@ -364,7 +364,7 @@ def read_cronometer(path: str | os.PathLike) -> pd.DataFrame:
         ``meal`` (Group -> breakfast, lunch, dinner, snack; anything else, e.g. Uncategorized ->
         other), ``text`` ("Food Name, Amount"), ``food_name``, ``amount_text``, ``ndb_no`` (None),
         ``grams`` (the Amount when its unit is g, else NaN), ``time_assumed``, ``source_row``,
-        ``nutrients_given`` (True) and the per-entry nutrients of :data:`CRONOMETER_NUTRIENTS`
+        ``nutrients_given`` (True) and the per-entry nutrients of ``CRONOMETER_NUTRIENTS``
         (``energy_kcal``, ``fiber_g``, ``sat_fat_g``, ... ``omega6_g``); ``vitamin_d_ug`` is
         Cronometer's IU / 40; ``added_sugars_g`` and ``alcohol_g`` only when the file has those
         columns. A nutrient the file lacks is NaN and named in ``attrs["missing_columns"]``.

@@ -1007,7 +1007,7 @@ def read_aliases(path: str | os.PathLike) -> pd.DataFrame:
 
     ``food_id`` is an FNDDS food code (8 digits), an SR28 NDB number (1-5 digits, zero-padded),
     a gutaxis dish (``gx_...``) or one of your own foods; the older column name ``ndb_no`` is
-    read too. Every bad row is an :class:`InputError` naming the file, row and column.
+    read too. Every bad row is an :class:`~gutaxis.errors.InputError` naming the file, row and column.
     """
     p = Path(path)
     if not p.is_file():

@@ -126,11 +126,11 @@ class Person:
     ----------
     id, sex, age, conditions, flags
         ``sex`` "female"/"male"/None; ``age`` in years or None; ``conditions`` tags of
-        :data:`CONDITIONS`; ``flags`` dict of :data:`FLAGS` -> bool, as stated (person.json or
-        ``--flag``); the flags in force add those set by medications (:meth:`flag`).
+        ``CONDITIONS``; ``flags`` dict of ``FLAGS`` -> bool, as stated (person.json or
+        ``--flag``); the flags in force add those set by medications (``Person.flag``).
     medications
         Given as strings (``"prednisolone 40 mg"``) or objects (``{"name", "dose_mg",
-        "frequency"}``); kept as dicts (:func:`read_medications`): ``name``, ``dose`` (text),
+        "frequency"}``); kept as dicts (``read_medications``): ``name``, ``dose`` (text),
         ``frequency``, ``dose_mg``, ``daily_dose_mg`` (None where it cannot be worked out),
         ``drug``, ``drug_class``, ``recognised``, ``flags`` (set by it), ``note`` (for the
         dietitian), ``rules`` (each table rule matched, applied or not, with its citation),
@@ -543,12 +543,12 @@ def read_person(
     """Read a person's folder (``person.json`` + files) and/or explicit files.
 
     Explicit arguments override what ``person.json`` says. The meal log may be our own CSV/JSON, a
-    Cronometer "servings" export or a MyFitnessPal export (:func:`gutaxis.lifestyle.imports.read_diary`);
+    Cronometer "servings" export or a MyFitnessPal export (:func:`gutaxis.lifestyle.read_diary`);
     ``dayfirst`` gives the order of ambiguous dates such as 01/12/2026 (default: detected, or an
     error). ``files.aliases`` (or ``aliases=``) is a CSV of your own words for foods
     (:func:`gutaxis.lifestyle.read_aliases`); ``weight_kg`` gives protein per kg. Returns a :class:`Person` with the
     logs read (every malformed entry is an :class:`~gutaxis.errors.InputError` naming the file
-    and row) and the profile read through :func:`gutaxis.io.read_profile` (one sample).
+    and row) and the profile read through :func:`gutaxis.read_profile` (one sample).
     """
     from .logs import read_stress_log, read_symptom_log
 

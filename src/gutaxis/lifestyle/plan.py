@@ -709,13 +709,13 @@ def simulate_plan_effect(
 ) -> SimulatedEffect:
     """Simulate the plan on the person's twin: usual diet vs the plan, over ``days`` days.
 
-    The twin (:func:`gutaxis.axis.twin`) is built from the person's stool profile, PSS-10, usual
+    The twin (``gutaxis.axis.twin``) is built from the person's stool profile, PSS-10, usual
     diet (the logged scores) and disease (the RA, SLE or MS tag, in that order where several are
-    given); :func:`gutaxis.axis.forecast` runs every
+    given); ``gutaxis.axis.forecast`` runs every
     model patient of the ensemble under the usual inputs and under the plan's inputs (each shown
     suggestion's ``simulated_change`` applied to the scores). Withheld suggestions change nothing.
 
-    Returns a :class:`SimulatedEffect`; ``available`` is False, with the reason and no numbers,
+    Returns a ``SimulatedEffect``; ``available`` is False, with the reason and no numbers,
     where the twin is not part of this gutaxis or cannot be built from these data.
     """
     api = _axis_api()

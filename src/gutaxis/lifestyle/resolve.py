@@ -47,7 +47,7 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
     ``ndb_no``), ``description``, ``grams``, ``portion_basis``, ``portion_assumed``,
     ``match_status`` (matched, low_confidence, unmatched, no_portion, implausible, given,
     nutrients_given), ``counted``, ``confidence``, ``match_note``, ``candidates``, the fermented
-    fields, ``nova``, and :data:`NUTRIENTS` for the grams eaten.
+    fields, ``nova``, and ``NUTRIENTS`` for the grams eaten.
     """
     matcher = matcher or DiaryMatcher(db)
     foods = db.foods

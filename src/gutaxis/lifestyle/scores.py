@@ -89,7 +89,7 @@ def _age(age) -> float | None:
 def fiber_target(sex: str | None = None, age: float | None = None) -> tuple[float, str]:
     """Fiber Adequate Intake (g/day) for a person, and which row of the targets it is.
 
-    Raises :class:`InputError` for an age that is not a number of years from 0 to 120.
+    Raises :class:`~gutaxis.errors.InputError` for an age that is not a number of years from 0 to 120.
     """
     age = _age(age)
     if sex is None:
@@ -110,7 +110,7 @@ def resolve_meals(meals: pd.DataFrame, foods, matcher=None) -> pd.DataFrame:
     """Match every meal entry to a USDA item and grams, and add per-entry nutrients.
 
     With a :class:`~gutaxis.lifestyle.fooddb.FoodDatabase` (FNDDS + SR28 + dishes + your own
-    foods) this is :func:`gutaxis.lifestyle.resolve.resolve_diary`: compound entries split,
+    foods) this is :func:`gutaxis.lifestyle.resolve_diary`: compound entries split,
     household portions, one row per food, and a ``counted`` column. With a plain food table
     (an SR28 table, or a person's own table) the single-item SR28 matcher is used as before.
 

@@ -88,7 +88,7 @@ def score_pss10(responses, *, source: str = "PSS-10 responses") -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``pss10`` (total 0-40), ``band`` ("low"/"moderate"/"high", see :data:`PSS10_BAND_CAVEAT`)
+        ``pss10`` (total 0-40), ``band`` ("low"/"moderate"/"high", see ``PSS10_BAND_CAVEAT``)
         and the scored items ``scored_1``…``scored_10`` (after reversing items 4, 5, 7, 8).
 
     Raises

@@ -205,7 +205,7 @@ def meta_analysis(
         ``gutaxis associate`` outputs: ``{study name: output}`` or a list of outputs (named
         after their folders), each an output folder, its ``all_results.tsv`` or an
         ``AssociationResult``; their ``coef`` and ``stderr`` are pooled per (feature,
-        metadata, value) (:func:`gutaxis.link.meta_associate.associate_effects`).
+        metadata, value) (``gutaxis.link.meta_associate.associate_effects``).
     std_errors
         Their standard errors, same shape (> 0 where an effect is given); ``None`` for
         associate outputs.
@@ -227,7 +227,7 @@ def meta_analysis(
     Returns
     -------
     MetaResult
-        ``.table`` has one row per feature (see :class:`MetaResult`); ``.pooled`` the rows
+        ``.table`` has one row per feature (see ``MetaResult``); ``.pooled`` the rows
         pooled, ``.single_study`` the others; ``.inputs`` what associate outputs were read.
 
     Examples

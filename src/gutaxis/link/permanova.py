@@ -686,7 +686,7 @@ def permanova(
         constant within blocks (a subject's diagnosis). Blocks of unequal size are allowed
         (vegan's ``permute`` refuses them): the block-level labels are permuted among blocks, each
         permutation refitted. With ``blocks! - 1 <= permutations`` all block permutations are
-        enumerated (exact p). A :class:`PermutationWarning` names a term the scheme cannot test:
+        enumerated (exact p). A ``PermutationWarning`` names a term the scheme cannot test:
         constant within blocks under ``"within"`` (its p is 1 by construction), varying within
         blocks under ``"whole"``; the latter is an error when the blocks are of unequal size.
     seed

@@ -168,7 +168,7 @@ def permdisp(
     distance
         Square distance matrix (DataFrame labelled by sample, ndarray, scikit-bio
         ``DistanceMatrix``), or a table of abundances (AnnData / samples x taxa DataFrame) with
-        ``metric`` (see :func:`gutaxis.link.permanova.permanova`).
+        ``metric`` (see :func:`gutaxis.permanova`).
     grouping
         A column of ``metadata`` (or of an AnnData's ``obs``), a Series indexed by sample ID,
         or one label per sample in the matrix's order.

@@ -96,7 +96,7 @@ def dysbiosis_score(
 
     Notes
     -----
-    Distances come from :func:`gutaxis.measure.beta.cross_blocks` row block by row block, so
+    Distances come from ``gutaxis.measure.beta.cross_blocks`` row block by row block, so
     memory is one block of ``rows x n_reference`` values, never the cohort x reference matrix.
     """
     src = "dysbiosis_score"

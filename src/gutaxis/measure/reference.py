@@ -202,7 +202,7 @@ class HealthyReference:
     profiler
         The profiler (and database) of the reference's profiles, e.g. ``"MetaPhlAn 2"`` or
         ``"MetaPhlAn 3 (mpa_v30_CHOCOPhlAn_201901)"``; ``"unknown"`` when not known. The report
-        warns when a profile's profiler differs from it (:mod:`gutaxis._profiler`).
+        warns when a profile's profiler differs from it (``gutaxis._profiler``).
     """
 
     values: dict[str, np.ndarray]
@@ -491,7 +491,7 @@ def health_indices(data: AbundanceData, *, counts: AbundanceData | None = None, 
 
     Returns
     -------
-    DataFrame indexed by sample: ``GMHI``, the :func:`~gutaxis.measure.alpha.alpha_diversity`
+    DataFrame indexed by sample: ``GMHI``, the :func:`~gutaxis.alpha_diversity`
     columns, then one column per panel entry. ``attrs`` holds each part's attrs under
     ``gmhi``, ``alpha``, ``panels`` and ``notes``. GMHI is NaN for every sample when none of the
     50 GMHI marker species is a feature of the table (e.g. a genus-level 16S table), with a note:

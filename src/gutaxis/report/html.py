@@ -417,7 +417,7 @@ def write_report(
     groups
         Keep only the samples of these groups of the group column (a list, or one string of
         comma-separated names); the report says which were kept. A cohort report's summary cards
-        show the largest groups (:data:`gutaxis.report._groups.CARD_RULE`).
+        show the largest groups (``gutaxis.report._groups.CARD_RULE``).
     progress
         Called with the name of each step as it starts (the CLI draws a progress bar with it).
 
