@@ -307,6 +307,56 @@ def test_associate_lazy_zarr_equals_in_memory(client, tmp_path):
     assert (single.results["error"] != "").any()  # some features were filtered
 
 
+@pytest.mark.parametrize("layout", ["dense", "csc", "csr"])
+def test_associate_lazy_h5ad_equals_in_memory(client, tmp_path, layout):
+    """An .h5ad read lazily by anndata (dense and CSC chunked by features; CSR, which anndata
+    chunks only by samples) gives the in-memory path's results bit for bit on the workers."""
+    import anndata as ad
+    import h5py
+    import scipy.sparse as sp
+
+    X, meta = _counts()
+    var = pd.DataFrame(index=[f"f{j}" for j in range(X.shape[1])])
+    stored = {"dense": X, "csc": sp.csc_matrix(X), "csr": sp.csr_matrix(X)}[layout]
+    ad.AnnData(X=stored, obs=meta, var=var).write_h5ad(tmp_path / "t.h5ad")
+    kw = dict(fixed_effects=["group", "age"], random_effects=["subject"])
+    single = _quiet(associate, ad.AnnData(X=X, obs=meta, var=var), **kw)
+    chunks = (40, -1) if layout == "csr" else (X.shape[0], 97)
+    with h5py.File(tmp_path / "t.h5ad", "r") as f:
+        lazy = ad.AnnData(
+            X=ad.experimental.read_elem_lazy(f["X"], chunks=chunks),
+            obs=ad.io.read_elem(f["obs"]),
+            var=ad.io.read_elem(f["var"]),
+        )
+        assert type(lazy.X).__module__.startswith("dask")
+        dask = _quiet(associate, lazy, client=client, **kw)
+    pd.testing.assert_frame_equal(dask.results, single.results, check_exact=True)
+    assert dask.data is None
+
+
+def test_associate_lazy_warns_when_every_task_reads_the_whole_table(client):
+    import anndata as ad
+    import dask.array as da
+    from dask.array.core import PerformanceWarning
+
+    X, meta = _counts(n=30, taxa=5000)
+    by_samples = ad.AnnData(X=da.from_array(X, chunks=(10, -1)), obs=meta)
+    by_features = ad.AnnData(X=da.from_array(X, chunks=(-1, 1000)), obs=meta)
+    kw = dict(fixed_effects=["group"], min_prevalence=0.3)
+    with pytest.warns(PerformanceWarning, match="chunked by samples only .3 chunks of all 5,000 features"):
+        slow = associate(by_samples, client=client, **kw)
+    fast = _quiet_except(PerformanceWarning, associate, by_features, client=client, **kw)
+    pd.testing.assert_frame_equal(slow.results, fast.results, check_exact=True)
+
+
+def _quiet_except(category, func, *args, **kwargs):
+    """Run ``func`` with every warning ignored except ``category``, which raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", category)
+        return func(*args, **kwargs)
+
+
 def test_associate_lazy_refuses_what_needs_the_whole_table(client, tmp_path):
     import anndata as ad
     import dask.array as da

@@ -10,11 +10,15 @@ once over all features by the caller, after gathering.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 __all__ = ["check_lazy", "filter_lazy", "fit_blocks", "fit_lazy", "is_lazy"]
+
+# a lazy table wider than this in one chunk of features is read whole by every task
+_WIDE_CHUNK = 4096
 
 
 def _ols_block(Y, *, X):
@@ -78,8 +82,11 @@ def is_lazy(X) -> bool:
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
 
 
-def check_lazy(client, norm: str, tr: str, min_abundance: float) -> None:
-    """Refuse what the lazy path does not run (options that need the whole table at once)."""
+def check_lazy(client, norm: str, tr: str, min_abundance: float, X=None) -> None:
+    """Refuse what the lazy path does not run (options that need the whole table at once), and
+    warn when ``X`` is chunked so that every task must read the whole table."""
+    from dask.array.core import PerformanceWarning
+
     from ..errors import InputError
 
     supported = (
@@ -101,6 +108,16 @@ def check_lazy(client, norm: str, tr: str, min_abundance: float) -> None:
     if float(min_abundance) != 0.0:
         # MaAsLin2's filter reads min_abundance by the totals and the smallest value of the whole table
         raise InputError(f"{supported}, not min_abundance {min_abundance:g}", source="min_abundance", hint=hint)
+    if X is not None and len(X.chunks[1]) == 1 and len(X.chunks[0]) > 1 and X.shape[1] > _WIDE_CHUNK:
+        # anndata reads a CSR h5ad only in blocks of samples: a block of features then needs every chunk
+        warnings.warn(
+            f"the Dask array is chunked by samples only ({len(X.chunks[0])} chunks of all {X.shape[1]:,} "
+            "features): every task reads the whole table, once per block of features; for one read, store "
+            "it chunked by features (a dense or CSC h5ad read with read_elem_lazy(f['X'], chunks=(n_samples, "
+            "4096)), or Zarr)",
+            PerformanceWarning,
+            stacklevel=3,
+        )
 
 
 class _Block:

@@ -601,7 +601,7 @@ def associate(
 
     lazy = _associate_dask.is_lazy(X_raw)  # a Dask array: filtered, normalised and fitted block by block
     if lazy:
-        _associate_dask.check_lazy(client, norm, tr, min_abundance)
+        _associate_dask.check_lazy(client, norm, tr, min_abundance, X_raw)
     if len(taxa) == 1 and norm in ("TSS", "CLR"):
         raise InputError(
             f"the table has a single feature ({taxa[0]!r}): {_single_feature(norm)}",
