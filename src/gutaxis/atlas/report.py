@@ -151,9 +151,8 @@ def _records(df: pd.DataFrame, columns: list[str]) -> list[list[str]]:
 
 
 def render_atlas_html(result) -> str:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-
     from .. import __version__
+    from ..report._render import render
     from .claims import load_claims
 
     claims = load_claims()
@@ -238,13 +237,7 @@ def render_atlas_html(result) -> str:
         "params": json.dumps(result.params, indent=2, default=str),
         "tsv_files": list(TSV_FILES.values()),
     }
-    env = Environment(
-        loader=PackageLoader("gutaxis.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return env.get_template("atlas.html.j2").render(**ctx)
+    return render("atlas.html.j2", **ctx)
 
 
 def write_atlas(result, directory: str | os.PathLike, *, overwrite: bool = False) -> dict[str, Path]:

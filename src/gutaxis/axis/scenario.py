@@ -1346,7 +1346,7 @@ def _parameter_table_info() -> dict:
 
 def _report_context(res: ScenarioResult, trajectories: str) -> dict:
     from .. import __version__
-    from ..report.html import _citations
+    from ..report._render import citations
 
     sc, prov = res.scenario, res.provenance
     arms = []
@@ -1543,7 +1543,7 @@ def _report_context(res: ScenarioResult, trajectories: str) -> dict:
         "title": sc.name,
         "description": sc.description,
         "citation": sc.citation,
-        "citation_links": _citations(sc.citation),
+        "citation_links": citations(sc.citation),
         "version": __version__,
         "disclaimer": DISCLAIMER,
         "disease": sc.disease,
@@ -1575,12 +1575,6 @@ def render_html(res: ScenarioResult, *, trajectories: str = "trajectories.nc") -
     """The self-contained ``report.html`` (template ``gutaxis/report/templates/simulate.html.j2``: the
     shared style and scripts of the other reports, inline SVG figures, no external resources);
     ``trajectories`` is the name of the trajectory file listed with the files written beside it."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from ..report._render import render
 
-    env = Environment(
-        loader=PackageLoader("gutaxis.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return env.get_template("simulate.html.j2").render(**_report_context(res, trajectories))
+    return render("simulate.html.j2", **_report_context(res, trajectories))

@@ -92,20 +92,6 @@ REPORT_FILES = {
 }
 
 
-def _render(template: str, **context) -> str:
-    from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
-
-    env = Environment(
-        loader=ChoiceLoader(
-            [PackageLoader("gutaxis.lifestyle", "templates"), PackageLoader("gutaxis.report", "templates")]
-        ),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return env.get_template(template).render(**context)
-
-
 # --------------------------------------------------------------------------- main entry point
 def _csv(df: pd.DataFrame | None, path: Path) -> bool:
     """Write a CSV export; text a spreadsheet would run as a formula (meal text, notes, food names
@@ -198,6 +184,7 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
         )
     }
     data["files"] = sorted([*written, "plan.json", "plan.html", "dietitian_summary.html", "dietitian_summary.pdf"])
+    from ..report._render import render
     from ..report.html import _jsonable
 
     (out / "plan.json").write_text(json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n", encoding="utf-8")
@@ -209,9 +196,9 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
     figs = {"weeks": weeks_figure(plan), "effect": effect_figure(plan) if ctx["effect"]["available"] else None}
 
     step("writing the HTML reports")
-    (out / "plan.html").write_text(_render("plan.html.j2", figures=figs, **ctx), encoding="utf-8")
+    (out / "plan.html").write_text(render("plan.html.j2", figures=figs, **ctx), encoding="utf-8")
     written["plan.html"] = out / "plan.html"
-    (out / "dietitian_summary.html").write_text(_render("dietitian.html.j2", figures=figs, **ctx), encoding="utf-8")
+    (out / "dietitian_summary.html").write_text(render("dietitian.html.j2", figures=figs, **ctx), encoding="utf-8")
     written["dietitian_summary.html"] = out / "dietitian_summary.html"
 
     step("writing the PDF summary")

@@ -13,9 +13,10 @@ import math
 
 import pandas as pd
 
+from ..report._render import citations
 from .plan import DISCLAIMER, GRADES, NOT_AVAILABLE, Plan
 from .report_figures import _GRADE_COLOR
-from .report_format import _cell, _citation_links, _sig, _v
+from .report_format import _cell, _sig, _v
 from .report_meal_log import (
     _assumed_frame,
     _assumed_rows,
@@ -76,7 +77,7 @@ def _medications(person) -> list[dict]:
                 "flags": [str(f).replace("_", " ") for f in flags],
                 "note": _cell(m.get("note") or m.get("notes")),
                 "assumptions": [_cell(x) for x in (m.get("assumptions") or []) if _cell(x)],
-                "citations": [c for x in cites for c in _citation_links(_cell(x))],
+                "citations": [c for x in cites for c in citations(_cell(x))],
             }
         )
     return out
@@ -267,7 +268,7 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
                 "target": sg.target,
                 "effect": sg.effect_summary,
                 "cautions": sg.cautions,
-                "citations": _citation_links(sg.citation),
+                "citations": citations(sg.citation),
                 "citation": sg.citation,
                 "discuss": sg.discuss,
                 "population": sg.population,
@@ -283,7 +284,7 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
             "text": x.text,
             "grade": x.grade,
             "grade_meaning": x.grade_meaning,
-            "citations": _citation_links(x.citation),
+            "citations": citations(x.citation),
             "citation": x.citation,
             "effect": x.effect_summary,
         }
@@ -296,9 +297,9 @@ def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
             "reason": w.reason,
             "reason_client": _client(w.reason),
             "grade": w.grade,
-            "citations": _citation_links(w.citation),
+            "citations": citations(w.citation),
             "citation": w.citation,
-            "contra_citations": _citation_links(w.contraindication_citation),
+            "contra_citations": citations(w.contraindication_citation),
             "contra_citation": w.contraindication_citation,
         }
         for w in plan.withheld

@@ -1,4 +1,5 @@
-"""How values are written in the plan's reports: numbers, shares, dates, table cells, citations.
+"""How values are written in the plan's reports: numbers, shares, dates, table cells
+(citations: ``gutaxis.report._render.citations``).
 
 Shared by the figures, the template context and the CSV exports, so that a number reads the same
 everywhere.
@@ -10,29 +11,6 @@ import math
 
 import numpy as np
 import pandas as pd
-
-
-def _citation_links(text: str) -> list[dict]:
-    """Split ``"Author. Journal 2019;393:434-45 doi:...; Other ..."`` into references (on "; "), each
-    linked to its DOI, else its PubMed ID, else its URL."""
-    import re
-
-    out = []
-    for part in [x.strip() for x in re.split(r";\s+", str(text or "")) if x.strip()]:
-        href = None
-        m = re.search(r"doi:\s*(10\.\d{4,9}/\S+?)(?=[\s;,]|$)", part, re.I)
-        if m:
-            href = "https://doi.org/" + m.group(1).rstrip(".")
-        else:
-            m = re.search(r"PMID:?\s*(\d{6,9})", part)
-            if m:
-                href = f"https://pubmed.ncbi.nlm.nih.gov/{m.group(1)}/"
-            else:
-                m = re.search(r"https?://\S+", part)
-                if m:
-                    href = m.group(0).rstrip(".,;")
-        out.append({"text": part, "href": href})
-    return out
 
 
 def _sig(x: float, digits: int = 2, sign: bool = False) -> str:

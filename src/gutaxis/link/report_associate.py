@@ -806,16 +806,11 @@ def render_associate_html(
     """The report's HTML text (template ``gutaxis/report/templates/associate.html.j2``): the plots
     are of ``plot_variable`` (default the first fixed effect); ``figures`` is what
     :func:`._associate_figures.write_figures` wrote beside it, when it did."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from ..report._render import render
 
-    env = Environment(
-        loader=PackageLoader("gutaxis.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return env.get_template("associate.html.j2").render(
-        **_context(result, first_n=first_n, max_plots=max_plots, plot_variable=plot_variable, figures=figures)
+    return render(
+        "associate.html.j2",
+        **_context(result, first_n=first_n, max_plots=max_plots, plot_variable=plot_variable, figures=figures),
     )
 
 

@@ -183,16 +183,10 @@ def render_meta_html(
     result, *, provenance: dict | None = None, plots: int = 10, effect_label: str = "effect", extra=()
 ) -> str:
     """The report's HTML text (template ``gutaxis/report/templates/meta.html.j2``)."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from ..report._render import render
 
-    env = Environment(
-        loader=PackageLoader("gutaxis.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
     context = _context(result, provenance=provenance, plots=plots, effect_label=effect_label, extra=extra)
-    return env.get_template("meta.html.j2").render(**context)
+    return render("meta.html.j2", **context)
 
 
 def write_meta_report(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from .._typing import AbundanceData, PathLike
 from .._validation import finite_or_none as _finite
 from ..errors import InputError
 from ..io._container import file_sha256
+from ._render import citations, render
 
 if TYPE_CHECKING:
     from ..measure.reference import HealthyReference as _HealthyReference
@@ -176,27 +176,6 @@ def _frame_records(df: pd.DataFrame) -> dict:
     return {str(i): {str(c): _jsonable(v) for c, v in row.items()} for i, row in df.iterrows()}
 
 
-_CITE = re.compile(r"(doi:\s*10\.\S+?|PMID:\s*\d+|PMCID:?\s*PMC\d+)(?=[;,\s]|$)", re.I)
-
-
-def _citations(text: str) -> list[dict]:
-    """Split ``doi:...; PMID:...`` into link dicts (text, href)."""
-    out = []
-    for part in [p.strip() for p in str(text or "").split(";") if p.strip()]:
-        m = _CITE.search(part)
-        href = None
-        if m:
-            ref = m.group(1)
-            if ref.lower().startswith("doi"):
-                href = "https://doi.org/" + ref.split(":", 1)[1].strip()
-            elif ref.upper().startswith("PMID"):
-                href = "https://pubmed.ncbi.nlm.nih.gov/" + ref.split(":", 1)[1].strip() + "/"
-            else:
-                href = "https://www.ncbi.nlm.nih.gov/pmc/articles/" + re.sub(r"(?i)pmcid:?\s*", "", ref) + "/"
-        out.append({"text": part, "href": href})
-    return out
-
-
 def _as_anndata(data):
     from .._validation import _is_anndata, abundance_matrix
 
@@ -311,7 +290,7 @@ def _explanations(entries: dict, counts: dict, *, synthetic: bool) -> list[dict]
                 "profiles; values from other profilers or databases (MetaPhlAn 3/4, 16S rRNA genus tables) are "
                 "not directly comparable, and genus-level data cannot give it at all.",
             ],
-            "citations": _citations(GMHI_CITATION),
+            "citations": citations(GMHI_CITATION),
         },
         {
             "heading": "Diversity",
@@ -324,7 +303,7 @@ def _explanations(entries: dict, counts: dict, *, synthetic: bool) -> list[dict]
                 "universal healthy cut-off. Richness depends on sequencing depth and on the profiler, so compare "
                 "values only between samples processed the same way.",
             ],
-            "citations": _citations("doi:10.1136/gutjnl-2015-309618"),
+            "citations": citations("doi:10.1136/gutjnl-2015-309618"),
         },
         {
             "heading": "Beneficial taxa and pathobionts",
@@ -348,7 +327,7 @@ def _explanations(entries: dict, counts: dict, *, synthetic: bool) -> list[dict]
                     "diabetes and supported the gut barrier in mice, but more is not simply better.",
                     str(akk.get("caveat", "")),
                 ],
-                "citations": _citations(akk.get("citation", "")),
+                "citations": citations(akk.get("citation", "")),
             }
         )
     items.append(
@@ -692,7 +671,7 @@ def write_report(
                         "role": e.get("role", ""),
                         "direction": e.get("direction_in_disease", ""),
                         "caveat": e.get("caveat", ""),
-                        "citations": _citations(e.get("citation", "")),
+                        "citations": citations(e.get("citation", "")),
                         "unmatched": c in panel_attrs.get("unmatched", []),
                     }
                 )
@@ -770,7 +749,7 @@ def write_report(
                         ],
                         "not_measurable": not_measurable.get(c),
                         "caveat": e.get("caveat", ""),
-                        "citations": _citations(e.get("citation", "")),
+                        "citations": citations(e.get("citation", "")),
                     }
                 )
             if rows:
@@ -1054,14 +1033,4 @@ def write_report(
 
 
 def _render(**context) -> str:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-
-    env = Environment(
-        loader=PackageLoader("gutaxis.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=False,
-        lstrip_blocks=False,
-        keep_trailing_newline=True,
-    )
-    return env.get_template("report.html.j2").render(**context)
+    return render("report.html.j2", **context)
