@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from gutaxis.errors import InputError
+from gutaxis.lifestyle import _plan_effect
 from gutaxis.lifestyle import plan as P
 from gutaxis.lifestyle import rules as R
 from gutaxis.lifestyle.person import Person, example_person, person_foods
@@ -187,7 +188,7 @@ def test_a_typo_in_a_flag_or_condition_is_an_error():
 
 def test_simulated_effect_not_available_without_the_twin(example, monkeypatch):
     person, _foods, a = example
-    monkeypatch.setattr(P, "_axis_api", lambda: None)
+    monkeypatch.setattr(_plan_effect, "_axis_api", lambda: None)  # where simulate_plan_effect looks it up
     plan = P.build_plan(person, assessment=a, simulate=True)
     assert not plan.effect.available
     assert plan.effect.message.startswith("simulated effect not available")

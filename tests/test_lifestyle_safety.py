@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from gutaxis.errors import InputError
+from gutaxis.lifestyle import _plan_effect
 from gutaxis.lifestyle import medications as MED
 from gutaxis.lifestyle import person as PP
 from gutaxis.lifestyle import plan as P
@@ -317,7 +318,8 @@ def _capture(monkeypatch):
         seen.update(kw)
         return Twin()
 
-    monkeypatch.setattr(P, "_axis_api", lambda: (twin, lambda tw, inputs, days: _FakeForecast(days)))
+    # where simulate_plan_effect looks the twin up
+    monkeypatch.setattr(_plan_effect, "_axis_api", lambda: (twin, lambda tw, inputs, days: _FakeForecast(days)))
     return seen
 
 

@@ -9,6 +9,7 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 
+from gutaxis.lifestyle import _plan_effect
 from gutaxis.lifestyle import plan as P
 from gutaxis.lifestyle.person import example_person
 from gutaxis.lifestyle.report import write_plan_reports
@@ -63,7 +64,8 @@ def test_a_twin_that_cannot_be_fitted_says_it_is_the_model_not_the_person(monkey
     class Fake:
         meta: ClassVar[dict[str, object]] = {"fitted": False, "n_plausible": 3, "n_candidates": 2000}
 
-    monkeypatch.setattr(P, "_axis_api", lambda: (lambda *a, **k: Fake(), lambda *a, **k: None))
+    # where simulate_plan_effect looks the twin up
+    monkeypatch.setattr(_plan_effect, "_axis_api", lambda: (lambda *a, **k: Fake(), lambda *a, **k: None))
     person = example_person()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
