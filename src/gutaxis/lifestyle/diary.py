@@ -20,6 +20,10 @@ Every result says how sure it is. ``status`` is ``"matched"`` (counted), ``"low_
 ``"no_portion"`` (food known, amount not convertible) or ``"implausible"`` (over 2 kg in one
 entry, or 10 times the food's usual portion). Results are cached by text, so a long diary of
 repeated entries is matched once per distinct text.
+
+The parts live in their own modules: the words (synonyms, separators, stop and neutral words)
+in ``_diary_words``, and choosing a food's USDA portion for a portion word in
+``_diary_portions``; this module keeps the matcher and its result.
 """
 
 from __future__ import annotations
@@ -27,13 +31,25 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
 
-from .._data import package_table
 from . import _text
+from ._diary_portions import _cups, _pick
+from ._diary_words import (
+    _ADDITIONS,
+    _FORM_WORDS,
+    _GENERIC,
+    _GENERIC_HEADS,
+    _NEUTRAL,
+    _PLACE_RE,
+    _SOFT,
+    _SPLIT_RE,
+    _STOP,
+    _synonyms,
+    _words,
+)
 from .fooddb import FoodDatabase, _norm_key, dishes, lexicon
 from .matching import MASS_G, VOLUME_CUP, Portion, _portion_words, parse_portion
 
@@ -85,218 +101,6 @@ class ItemMatch:
         }
         d["candidates"] = "; ".join(f"{desc} ({g:.0f} g)" if g == g else desc for _, desc, g in self.candidates)
         return d
-
-
-@lru_cache(maxsize=1)
-def _synonyms() -> list[tuple[re.Pattern, str]]:
-    df = package_table("food_synonyms.tsv", comment="#", dtype=str, keep_default_na=False)
-    return [(re.compile(rf"\b{p}\b"), r) for p, r in zip(df["words"], df["means"], strict=True)]
-
-
-_SPLIT_RE = re.compile(r"\s*(?:,|;|\+|&|\band\b|\bwith\b|\bw/|\bplus\b|\bon\b|\btopped with\b)\s*")
-_NEUTRAL = {
-    "ns",
-    "nfs",
-    "as",
-    "to",
-    "or",
-    "and",
-    "with",
-    "of",
-    "in",
-    "the",
-    "a",
-    "type",
-    "form",
-    "made",
-    "from",
-    "not",
-    "specified",
-    "includes",
-    "regular",
-    "plain",
-    "fresh",
-    "raw",
-    "whole",
-    "added",
-    "no",
-    "fat",
-    "any",
-    "other",
-    "than",
-    "eaten",
-    "restaurant",
-    "fast",
-    "food",
-    "home",
-    "recipe",
-    "ready",
-    "eat",
-    "commercial",
-    "prepared",
-    "style",
-    "homemade",
-    "cooked",
-    "brand",
-    "cooking",
-    "method",
-    "kind",
-    "content",
-    "nonfat",
-    "lowfat",
-}
-_STOP = {
-    "a",
-    "an",
-    "the",
-    "of",
-    "some",
-    "my",
-    "i",
-    "had",
-    "ate",
-    "for",
-    "breakfast",
-    "lunch",
-    "dinner",
-    "snack",
-    "bit",
-    "little",
-    "lot",
-    "lots",
-    "plate",
-    "x",
-    "homemade",
-    "home",
-    "organic",
-    "fresh",
-    "usual",
-    "big",
-    "small",
-    "medium",
-    "large",
-    "side",
-    "serving",
-    "portion",
-    "few",
-    "couple",
-    "about",
-    "around",
-    "approx",
-    "chunk",
-    "diced",
-    "chopped",
-    "sliced",
-    "cubed",
-    "piece",
-    "made",
-    "packet",
-    "sachet",
-    "bag",
-    "bottle",
-    "glass",
-    "mug",
-    "bowl",
-    "tub",
-    "pot",
-    "jar",
-    "carton",
-    "spear",
-    "scoop",
-}
-# words that describe a food without changing what it is: not required for a counted match
-_SOFT = {
-    "raw",
-    "fresh",
-    "unpasteurised",
-    "unpasteurized",
-    "live",
-    "organic",
-    "natural",
-    "plain",
-    "steamed",
-    "boiled",
-    "cooked",
-    "roasted",
-    "grilled",
-    "baked",
-    "toasted",
-    "hot",
-    "cold",
-    "warm",
-    "ripe",
-    "whole",
-    "homemade",
-    "paste",
-    "shredded",
-    "grated",
-    "double",
-    "single",
-}
-# an addition named after "with"/"on" without an amount (milk in tea, butter on toast) is a small amount, not a
-# glass of milk: a gutaxis convention, stated in the portion basis
-_ADDITIONS = {
-    "milk": "tbsp",
-    "cream": "tbsp",
-    "creamer": "tbsp",
-    "sugar": "tsp",
-    "honey": "tsp",
-    "syrup": "tsp",
-    "butter": "tsp",
-    "margarine": "tsp",
-    "jam": "tbsp",
-    "jelly": "tbsp",
-    "marmalade": "tbsp",
-    "ketchup": "tbsp",
-    "catsup": "tbsp",
-    "mayonnaise": "tbsp",
-    "mayo": "tbsp",
-    "mustard": "tsp",
-    "dressing": "tbsp",
-    "oil": "tsp",
-    "lemon": "tsp",
-    "sweetener": "tsp",
-}
-_PLACE_RE = re.compile(
-    r"\b(at|in|from) (the |a |my )?(pub|restaurant|home|work|office|cafe|café|canteen|bar|"
-    r"cinema|party|gym|school)\b.*$"
-)
-_FORM_WORDS = {
-    "dried",
-    "dehydrated",
-    "creamed",
-    "pickled",
-    "powder",
-    "canned",
-    "frozen",
-    "instant",
-    "concentrate",
-    "mix",
-    "meatless",
-    "imitation",
-    "substitute",
-    "crumb",
-    "condensed",
-    "stuffed",
-    "teriyaki",
-    "sweetened",
-    "candied",
-    "smoked",
-    "breaded",
-    "coated",
-    "diet",
-    "light",
-    "reduced",
-    "flavored",
-    "jerky",
-    "chip",
-}
-_GENERIC_HEADS = {"cereal", "beverage", "candy", "snack", "soup", "sauce", "bread", "cheese", "tea", "coffee"}
-_GENERIC = re.compile(r"\b(nfs|ns as to)\b", re.I)
-
-
-def _words(text: str) -> list[str]:
-    return [_text.stem(w) for w in re.findall(r"[a-z0-9%]+", text.lower())]
 
 
 class DiaryMatcher:
@@ -781,51 +585,6 @@ class DiaryMatcher:
         )
 
 
-_CUPS = [
-    (re.compile(r"^(cup|c)\b"), 1.0),
-    (re.compile(r"^(tablespoon|tbsp|tbs)\b"), 1 / 16),
-    (re.compile(r"^(teaspoon|tsp)\b"), 1 / 48),
-    (re.compile(r"^(fl oz|fluid ounce)"), 1 / 8),
-    (re.compile(r"^(ml|milliliter|millilitre)\b"), 1 / 236.5882365),
-    (re.compile(r"^pint\b"), 2.0),
-    (re.compile(r"^quart\b"), 4.0),
-]
-
-
 def _spell_fixed(key: str, corrected: list[str]) -> list[str]:
     fix = dict(c.split(" -> ") for c in corrected if " -> " in c)
     return [fix.get(w, w) for w in key.split()]
-
-
-def _cups(measure: str) -> float | None:
-    m = str(measure).strip().lower()
-    for rx, cups in _CUPS:
-        if rx.match(m):
-            return cups
-    return None
-
-
-def _pick(rows, words: set, size: str | None):
-    """The portion whose measure names one of ``words``: the given size first, then medium/regular, then the
-    one nearest the food's usual portion (a bottle of beer is 12 fl oz, not the 40 fl oz bottle)."""
-    best = None
-    usual = next((r.grams for r in rows if r.default), None)
-    for r in rows:
-        if r.default:
-            continue
-        mw = set(_words(r.measure))
-        if not (mw & words):
-            continue
-        rank = 0 if (size and size in mw) else 1
-        if (
-            mw & {"snack", "mini", "miniature", "crust", "thin", "bite", "prepackaged", "microwave", "package"}
-            and not (size and size in mw)
-            and not words & {"package", "packet"}
-        ):
-            rank += 4  # a snack-size slice is not what "a slice" means
-        if rank >= 4:
-            continue  # a snack-size slice or a prepackaged bowl is never what the word means
-        dist = abs(math.log(r.grams / r.amount / usual)) if usual else 0.0
-        if best is None or (rank, dist) < best[0]:
-            best = ((rank, dist), r)
-    return None if best is None else best[1]
