@@ -24,10 +24,10 @@ from gutaxis.atlas import (
     run_atlas,
 )
 from gutaxis.atlas.claims import group_members, verdict
-from gutaxis.atlas.report import write_atlas
 from gutaxis.atlas.run import microbiomehd_agreement
 from gutaxis.errors import InputError
 from gutaxis.link import associate
+from gutaxis.report.atlas import write_atlas
 
 KEY = ["feature", "metadata", "value"]
 

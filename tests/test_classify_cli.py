@@ -254,7 +254,7 @@ def test_cv_checks_the_model_path_first_and_writes_all_or_nothing(cohort, tmp_pa
     def fail(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr("gutaxis.classify.report.write_html", fail)
+    monkeypatch.setattr("gutaxis.report.classify.write_html", fail)
     r = cli(*args, "--save-model", tmp_path / "model.pkl")
     assert r.exit_code != 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"], list(tmp_path.iterdir())

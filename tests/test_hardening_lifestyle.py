@@ -392,7 +392,7 @@ def test_L21_plan_csv_exports_neutralised(tmp_path):
     """Meal text, symptom notes and stress notes with formulas: no CSV of `plan` holds a live formula."""
     from gutaxis.lifestyle import plan as P
     from gutaxis.lifestyle.person import person_foods, read_person
-    from gutaxis.lifestyle.report import write_plan_reports
+    from gutaxis.report.plan import write_plan_reports
 
     person_dir = tmp_path / "person"
     person_dir.mkdir()
@@ -422,7 +422,7 @@ def test_L21_plan_csv_exports_neutralised(tmp_path):
     assert "'" + FORMULA in texts and "'+1 mystery bar" in texts
     # entries to fix (the CLI's diet scores writes them too): through the same writer
     from gutaxis.lifestyle.assessment import entries_to_fix
-    from gutaxis.lifestyle.report import _csv
+    from gutaxis.report.plan import _csv
 
     items = pd.DataFrame(
         {

@@ -327,7 +327,7 @@ def test_A30_INT3_outputs_all_or_nothing_and_overwrite(hmp2, tmp_path, monkeypat
     )
     assert again.exit_code == 2 and "--overwrite" in again.output
     # a run that fails while writing leaves the earlier output as it was, and no partial folder
-    from gutaxis.link import report_associate
+    from gutaxis.report import associate as report_associate
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -336,7 +336,7 @@ FAIL_LATE = {
     "report": ("gutaxis.report.html._render", "write_report"),
     "demo": ("gutaxis.report.html._render", "write_report"),
     "simulate": ("gutaxis.axis.scenario.render_html", "render"),
-    "plan": ("gutaxis.lifestyle.report._write_pdf", "pdf"),
+    "plan": ("gutaxis.report.plan._write_pdf", "pdf"),
     "diet scores": ("to_csv", "weekly_scores.csv"),
     "insights": ("to_csv", "insights_skipped.csv"),
 }

@@ -14,7 +14,7 @@ import pytest
 
 from gutaxis.lifestyle import plan as P
 from gutaxis.lifestyle.person import Person, example_person, person_foods
-from gutaxis.lifestyle.report import write_plan_reports
+from gutaxis.report.plan import write_plan_reports
 
 GRADE_RE = re.compile(r'data-grade="([ABCG])"')
 

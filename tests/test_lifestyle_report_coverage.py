@@ -25,7 +25,7 @@ import pytest
 
 from gutaxis.lifestyle import plan as P
 from gutaxis.lifestyle.person import example_person
-from gutaxis.lifestyle.report import write_plan_reports
+from gutaxis.report.plan import write_plan_reports
 
 BANNER = "Only 11 of 47 foods could be counted (23% of entries, about 30% of energy): these numbers are not your diet."
 CLIENT_STATEMENT = "Only 11 of 47 food entries the client logged could be counted (23% of entries, about 30% of energy)"

@@ -5,14 +5,14 @@ checked against the data (see ``docs/atlas.md``).
   blocking, rank), or why it cannot be analysed;
 - :mod:`.run`: the pipeline (:func:`run_atlas`);
 - :mod:`.claims`: the claims (package data ``atlas_claims.tsv``) and the verdict rule;
-- :mod:`.report`: the HTML report and the TSVs (:func:`write_atlas`).
+- ``gutaxis.report.atlas``: the HTML report and the TSVs (:func:`write_atlas`).
 
 gutaxis informs and never diagnoses.
 """
 
+from ..report.atlas import write_atlas
 from .claims import load_claims, verdict
 from .cohorts import COHORTS, Cohort, CohortSpec, NotAnalysable, load_cohort
-from .report import write_atlas
 from .run import ATLAS_OPTIONS, AtlasResult, analyse_cohort, associate_cohort, run_atlas
 
 __all__ = [

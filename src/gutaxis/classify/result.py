@@ -257,7 +257,7 @@ class _Result:
             meta = {**self.meta(), **(extra_meta or {})}
             (tmp / "params.json").write_text(json.dumps(meta, indent=2, default=str))
             if report:
-                from .report import write_html
+                from ..report.classify import write_html
 
                 write_html(self, tmp / "report.html", extra=extra_meta, extra_tables=extra_tables)
         return {name: out / name for name in names}

@@ -95,7 +95,7 @@ def _earlier_example_plan(path: Path) -> bool:
     """Whether ``path`` holds just a plan of a SYNTHETIC person (from `gutaxis plan --example`)."""
     import json
 
-    from ..lifestyle.report import REPORT_FILES
+    from ..report.plan import REPORT_FILES
 
     try:
         entries = list(path.iterdir()) if path.is_dir() else []
@@ -178,7 +178,7 @@ def plan_cmd(
         from ..lifestyle.fooddb import food_database_for
         from ..lifestyle.person import example_person_dir, read_person
         from ..lifestyle.plan import build_plan
-        from ..lifestyle.report import write_plan_reports
+        from ..report.plan import write_plan_reports
 
         if example and person_dir is not None:
             raise InputError("give either PERSON_DIR or --example, not both", source="gutaxis plan")

@@ -409,7 +409,7 @@ def meta_cmd(
             effect_label = "effect"
             record_inputs = {"effects": inputs[0]}
         from ..link.meta_forest import feature_key
-        from ..link.report_meta import ranked, write_meta_report
+        from ..report.meta import ranked, write_meta_report
 
         table = ranked(result)
         wanted = list(table.index[:plots])

@@ -78,7 +78,7 @@ def write_figures(
     from matplotlib.backends.backend_pdf import PdfPages
 
     from ..pl.heatmap import heatmap
-    from .report_associate import _plot_figure
+    from ..report.associate import _plot_figure
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)

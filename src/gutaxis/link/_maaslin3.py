@@ -771,7 +771,7 @@ def significant(results: pd.DataFrame, max_significance: float) -> pd.DataFrame:
 
 
 def report_view(result):
-    """What :func:`.report_associate.write_associate_report` shows of a MaAsLin3 result: the LM
+    """What ``gutaxis.report.associate.write_associate_report`` shows of a MaAsLin3 result: the LM
     result's column names (``qval``/``pval`` are the individual ones, ``N.not.0``), the table's
     columns (``columns``) and the values each model saw (``outcome(row)``: the transformed non-zero
     values for an abundance row, presence 0/1 for a prevalence row, with the axis label)."""

@@ -120,7 +120,7 @@ class AssociationResult:
 
                 drawn = write_figures(view, tmp / "figures", variable=plot_variable)
             if report:
-                from . import report_associate
+                from ..report import associate as report_associate
 
                 report_associate.write_associate_report(
                     view, tmp / "report.html", plot_variable=plot_variable, figures=drawn

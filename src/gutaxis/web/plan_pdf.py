@@ -1,5 +1,5 @@
 """A signed plan version as a PDF (the export's ``plans/plan_v<N>.pdf``), drawn with the package's own
-matplotlib page layout (:mod:`gutaxis.lifestyle.report_pdf`): no browser and no extra dependency.
+matplotlib page layout (``gutaxis.report.plan_pages``): no browser and no extra dependency.
 
 It holds what the export's HTML copy holds: the signer, the time and the sha256 seal, each goal with
 its text, target, evidence grade, citation and cautions, and the disclaimer. Fonts are embedded
@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 
 from ..lifestyle.plan import DISCLAIMER
-from ..lifestyle.report_figures import _MUTED, _rc
-from ..lifestyle.report_pdf import _Pdf
+from ..report.plan_figures import _MUTED, _rc
+from ..report.plan_pages import _Pdf
 from .models import PlanVersion
 
 __all__ = ["plan_pdf"]

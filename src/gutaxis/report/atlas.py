@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..report.figures import PALETTE, Figure, _figure, _rc, _to_svg
-from ..report.html import DISCLAIMER
+from .figures import PALETTE, Figure, _figure, _rc, _to_svg
+from .html import DISCLAIMER
 
 __all__ = ["TSV_FILES", "render_atlas_html", "write_atlas"]
 
@@ -152,8 +152,8 @@ def _records(df: pd.DataFrame, columns: list[str]) -> list[list[str]]:
 
 def render_atlas_html(result) -> str:
     from .. import __version__
-    from ..report._render import render
-    from .claims import load_claims
+    from ..atlas.claims import load_claims
+    from ._render import render
 
     claims = load_claims()
     forests = []

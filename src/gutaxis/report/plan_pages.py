@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .plan import DISCLAIMER
-from .report_figures import _GRID, _INK, _MUTED, _new_figure
+from ..lifestyle.plan import DISCLAIMER
+from .plan_figures import _GRID, _INK, _MUTED, _new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -63,8 +63,8 @@ def _key_headers(table: pd.DataFrame) -> list[str]:
 
 
 def _forest(result, key, effect_label: str, i: int):
-    from ..report.figures import Figure, _to_svg
-    from .meta_forest import feature_label, forest_plot
+    from ..link.meta_forest import feature_label, forest_plot
+    from .figures import Figure, _to_svg
 
     row = result.table.loc[key]
     name = feature_label(key)
@@ -183,7 +183,7 @@ def render_meta_html(
     result, *, provenance: dict | None = None, plots: int = 10, effect_label: str = "effect", extra=()
 ) -> str:
     """The report's HTML text (template ``gutaxis/report/templates/meta.html.j2``)."""
-    from ..report._render import render
+    from ._render import render
 
     context = _context(result, provenance=provenance, plots=plots, effect_label=effect_label, extra=extra)
     return render("meta.html.j2", **context)

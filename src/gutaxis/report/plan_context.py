@@ -13,11 +13,11 @@ import math
 
 import pandas as pd
 
-from ..report._render import citations
-from .plan import DISCLAIMER, GRADES, NOT_AVAILABLE, Plan
-from .report_figures import _GRADE_COLOR
-from .report_format import _cell, _sig, _v
-from .report_meal_log import (
+from ..lifestyle.plan import DISCLAIMER, GRADES, NOT_AVAILABLE, Plan
+from ._render import citations
+from .plan_figures import _GRADE_COLOR
+from .plan_format import _cell, _sig, _v
+from .plan_meal_log import (
     _assumed_frame,
     _assumed_rows,
     _coverage,
@@ -85,7 +85,7 @@ def _medications(person) -> list[dict]:
 
 def _diet_rule_ids() -> set[str]:
     """Ids of the rules whose trigger reads a score computed from the meal log."""
-    from .rules import _rules, evaluate_trigger
+    from ..lifestyle.rules import _rules, evaluate_trigger
 
     out = set()
     for r in _rules().itertuples(index=False):
@@ -232,8 +232,8 @@ def _alone_text(plan: Plan, sid: str) -> str:
 
 def _context(plan: Plan, *, now: str, files: list[dict]) -> dict:
     from .. import __version__
-    from .dii import N_PARAMETERS, SCORE_LABEL
-    from .stress import PSS10_BAND_CAVEAT
+    from ..lifestyle.dii import N_PARAMETERS, SCORE_LABEL
+    from ..lifestyle.stress import PSS10_BAND_CAVEAT
 
     p, a, s = plan.person, plan.assessment, plan.scores
     d = a.daily

@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .plan import Plan
-from .report_format import _sig
+from ..lifestyle.plan import Plan
+from .plan_format import _sig
 
 __all__ = ["effect_figure", "weeks_figure"]
 
@@ -32,7 +32,7 @@ def _draw_weeks(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float =
     d.index = pd.to_datetime(d.index)
     sym = None
     if plan.person.symptoms is not None and len(plan.person.symptoms):
-        from .symptoms import daily_symptoms
+        from ..lifestyle.symptoms import daily_symptoms
 
         sym = daily_symptoms(plan.person.symptoms)
         sym.index = pd.to_datetime(sym.index)
@@ -176,7 +176,7 @@ def _rc():
 
 def weeks_figure(plan: Plan):
     """Inline-SVG :class:`gutaxis.report.figures.Figure` of the weeks logged."""
-    from ..report.figures import Figure, _to_svg
+    from .figures import Figure, _to_svg
 
     a = plan.assessment
     n = 7 + int(plan.person.symptoms is not None and len(plan.person.symptoms) > 0)
@@ -241,7 +241,7 @@ def _draw_effect(fig, plan: Plan, rect=(0.0, 0.0, 1.0, 1.0), *, fontsize: float 
 
 def effect_figure(plan: Plan):
     """Inline-SVG figure of the simulated trajectories (usual vs plan, median and 5-95% band), or None."""
-    from ..report.figures import Figure, _to_svg
+    from .figures import Figure, _to_svg
 
     eff = plan.effect
     if eff is None or not eff.available or eff.summary is None or not len(eff.summary):

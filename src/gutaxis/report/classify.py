@@ -162,8 +162,8 @@ def _matrix_fig(mat: pd.DataFrame):
 
 def write_html(result, path: str | Path, *, extra: dict | None = None, extra_tables: dict | None = None) -> Path:
     """Write the report of a :class:`CVResult` or :class:`CrossStudyResult` to ``path``."""
-    from ..report.html import DISCLAIMER
-    from .result import CVResult
+    from ..classify.result import CVResult
+    from .html import DISCLAIMER
 
     head = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gutaxis classify</title>"

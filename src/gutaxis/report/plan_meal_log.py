@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .report_format import (
+from .plan_format import (
     _cell,
     _date_text,
     _finite,
@@ -55,13 +55,13 @@ def _counted(items: pd.DataFrame) -> pd.Series:
 
 
 def _coverage(a) -> dict:
-    """The assessment's ``coverage`` (see the coverage gate in :mod:`gutaxis.lifestyle.report`), normalised;
+    """The assessment's ``coverage`` (see the coverage gate in :mod:`gutaxis.report.plan`), normalised;
     derived from the match status of the entries where the assessment carries none (then the share of energy
     is unknown)."""
     cov = getattr(a, "coverage", None)
     items = a.items
     if not isinstance(cov, dict) or not cov:  # an assessment built without the gate: the same rule, from its entries
-        from .resolve import coverage
+        from ..lifestyle.resolve import coverage
 
         cov = {**coverage(None if items is None else items.assign(counted=_counted(items))), "derived": True}
     n = int(cov.get("n_entries") or 0)
@@ -126,7 +126,7 @@ def _to_fix_frame(a) -> pd.DataFrame:
     if isinstance(df, pd.DataFrame):
         out = df.copy()
     else:
-        from .assessment import entries_to_fix
+        from ..lifestyle.assessment import entries_to_fix
 
         items = a.items
         if items is None or not len(items):
@@ -245,7 +245,7 @@ def _top_foods(a) -> dict:
     tf = getattr(a, "top_foods", None)
     if isinstance(tf, dict) and tf:
         return tf
-    from .assessment import top_foods
+    from ..lifestyle.assessment import top_foods
 
     items = a.items
     if items is None or not len(items) or "description" not in items:

@@ -145,7 +145,7 @@ def _outcome(result, row) -> tuple[np.ndarray, str, str]:
     fn = getattr(result, "outcome", None)
     if fn is not None:
         return fn(row)
-    from ._normalize import transform
+    from ..link._normalize import transform
 
     p = result.params
     x = result.data[row["feature"]].to_numpy(dtype=float)
@@ -232,7 +232,7 @@ def _circles(svg: str) -> str:
 
 
 def _svg(fig, alt: str, salt: str, caption: str):
-    from ..report.figures import Figure, _to_svg
+    from .figures import Figure, _to_svg
 
     svg = _circles(_to_svg(fig, alt, salt))
     # SVG 2 ``href`` instead of ``xlink:href``: no XLink namespace, the page names no address but the SVG one
@@ -258,7 +258,7 @@ def _new_figure(figsize):
 def _heatmap(result, sig: pd.DataFrame, first_n: int = 50):
     """MaAsLin2's heatmap of the significant associations (a :class:`~gutaxis.report.figures.Figure`),
     the number of features shown and the number significant; ``(None, 0, 0)`` without any."""
-    from ..report.figures import Figure, _rc
+    from .figures import Figure, _rc
 
     if sig.empty:
         return None, 0, 0
@@ -288,7 +288,7 @@ def _heatmap(result, sig: pd.DataFrame, first_n: int = 50):
         steps.append(top)
     bounds = [-b for b in steps[::-1]] + steps
 
-    from ._associate_figures import short_names
+    from ..link._associate_figures import short_names
 
     short = short_names(result)
     names = [short.get(str(f), str(f)) for f in feats]
@@ -375,7 +375,7 @@ def _box_strip(
     ax, groups: list[np.ndarray], labels: list[str], highlight: list[bool], rng, *, horizontal: bool = False
 ) -> None:
     """Box (middle half, median) and jittered points per group; highlighted groups in vermilion."""
-    from ..report.figures import _INK, _MUTED
+    from .figures import _INK, _MUTED
 
     keep = [i for i, g in enumerate(groups) if len(g)]
     if keep:
@@ -435,7 +435,7 @@ def _box_strip(
 
 def _scatter_line(ax, x: np.ndarray, y: np.ndarray, colours: np.ndarray | None = None, *, fit: bool = True) -> None:
     """Points (vermilion where ``colours`` is True) and, for ``fit``, a least-squares line."""
-    from ..report.figures import _INK
+    from .figures import _INK
 
     idx = _thin(np.arange(x.size))
     hi = np.zeros(x.size, bool) if colours is None else colours
@@ -449,7 +449,7 @@ def _scatter_line(ax, x: np.ndarray, y: np.ndarray, colours: np.ndarray | None =
 
 
 def _setup_axes(fig, ax, title: str, subtitle: str) -> None:
-    from ..report.figures import _GRID, _INK, _MUTED
+    from .figures import _GRID, _INK, _MUTED
 
     fig.suptitle(_txt(title), x=0.02, ha="left", fontsize=9.5, fontweight="bold", color=_INK)
     ax.set_title(_txt(subtitle), loc="left", fontsize=8.5, fontweight="normal", color=_MUTED)
@@ -468,7 +468,7 @@ def _plot_interaction(result, row, name, parts, raw: bool = False):
     """An interaction coefficient: the outcome against the product of its numeric variables (the
     samples of its level combination in vermilion), or a strip per level combination when all its
     variables are categorical. A :class:`~gutaxis.report.figures.Figure`, or None without data."""
-    from ..report.figures import _rc
+    from .figures import _rc
 
     data, meta = result.data, result.metadata
     f = row["feature"]
@@ -531,7 +531,7 @@ def _plot_interaction(result, row, name, parts, raw: bool = False):
 
 def _presence_bars(ax, groups: list[np.ndarray], labels: list[str], highlight: list[bool]) -> None:
     """Share of samples with the feature present per group (0/1 values), with the counts."""
-    from ..report.figures import _INK
+    from .figures import _INK
 
     share = [100 * float(np.mean(g)) if len(g) else 0.0 for g in groups]
     ax.bar(range(len(groups)), share, width=0.6, color=[_HIGHLIGHT if h else _OTHER for h in highlight], alpha=0.8)
@@ -565,7 +565,7 @@ def _presence_bars(ax, groups: list[np.ndarray], labels: list[str], highlight: l
 def _plot_figure(result, row, raw: bool = False):
     """The plot of one association (a :class:`~gutaxis.report.figures.Figure`; with ``raw`` the
     matplotlib Figure), or None without data."""
-    from ..report.figures import _rc
+    from .figures import _rc
 
     data, meta = result.data, result.metadata
     f, var, val = row["feature"], row["metadata"], row["value"]
@@ -682,8 +682,8 @@ def _context(
     result, *, first_n: int, max_plots: int, plot_variable: str | None = None, figures: dict | None = None
 ) -> dict:
     from .. import __version__
-    from ._associate_figures import plot_variable as _plot_variable
-    from ._associate_figures import short_names
+    from ..link._associate_figures import plot_variable as _plot_variable
+    from ..link._associate_figures import short_names
 
     p = dict(result.params or {})
     res = result.results
@@ -805,8 +805,8 @@ def render_associate_html(
 ) -> str:
     """The report's HTML text (template ``gutaxis/report/templates/associate.html.j2``): the plots
     are of ``plot_variable`` (default the first fixed effect); ``figures`` is what
-    :func:`._associate_figures.write_figures` wrote beside it, when it did."""
-    from ..report._render import render
+    ``gutaxis.link._associate_figures.write_figures`` wrote beside it, when it did."""
+    from ._render import render
 
     return render(
         "associate.html.j2",

@@ -1,7 +1,7 @@
 """The dietitian summary as a PDF (:func:`_write_pdf`), addressed to the clinician ("the client").
 
 It follows the dietitian summary HTML (``templates/dietitian.html.j2``), from the same context
-(:func:`gutaxis.lifestyle.report_context._context`): coverage first, then data quality, scores
+(``gutaxis.report.plan_context._context``): coverage first, then data quality, scores
 against targets, medications and notes, nutrients, the foods behind the scores, the entries to
 check, the suggestions, what was withheld, the weeks logged, diary patterns, the simulated effect,
 the gut profile and the methods.
@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .plan import DISCLAIMER, GRADES, Plan
-from .report_figures import _GRADE_COLOR, _MUTED, _draw_effect, _draw_weeks, _rc
-from .report_pdf import _Pdf
+from ..lifestyle.plan import DISCLAIMER, GRADES, Plan
+from .plan_figures import _GRADE_COLOR, _MUTED, _draw_effect, _draw_weeks, _rc
+from .plan_pages import _Pdf
 
 
 def _pdf_clinical(pdf: _Pdf, ctx: dict) -> None:
