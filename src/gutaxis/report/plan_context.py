@@ -13,6 +13,7 @@ import math
 
 import pandas as pd
 
+from ..lifestyle.plan import DIET_SCORES as _PLAN_DIET_SCORES
 from ..lifestyle.plan import DISCLAIMER, GRADES, NOT_AVAILABLE, Plan
 from ._render import citations
 from .plan_figures import _GRADE_COLOR
@@ -30,18 +31,8 @@ from .plan_meal_log import (
 )
 
 #: scores computed from the meal log: judged against targets only when enough of the log was counted
-DIET_SCORES = frozenset(
-    {
-        "fiber_g_per_day",
-        "fiber_target_g",
-        "fermented_servings_per_day",
-        "upf_energy_share_pct",
-        "sugar_pct_energy",
-        "sat_fat_pct_energy",
-        "inflammatory_score",
-        "energy_kcal_per_day",
-    }
-)
+#: (the plan's own list, so the report and the plan's rules never disagree on which scores are gated)
+DIET_SCORES = frozenset(_PLAN_DIET_SCORES)
 NOT_JUDGED = "not judged"
 
 
