@@ -47,6 +47,15 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _empty_dataset_cache(tmp_path_factory, monkeypatch):
+    """Each test starts with an empty dataset cache and a closed mirror, so what a test finds
+    never depends on what the machine happens to have downloaded (a cached FNDDS changes which
+    food "kimchi" matches). Tests that need a cache build one and set ``GUTAXIS_DATA_DIR``."""
+    monkeypatch.setenv("GUTAXIS_DATA_DIR", str(tmp_path_factory.mktemp("dataset-cache")))
+    monkeypatch.setenv("GUTAXIS_DATA_URL", "http://127.0.0.1:9/")
+
+
 @pytest.fixture
 def unwritable(tmp_path):
     """An empty folder nobody can write into: ``chattr +i`` as root (as in the reliability audit),

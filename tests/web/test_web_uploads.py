@@ -496,7 +496,10 @@ def _refuse(app, person, bombs, name, source, status, words):
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))
-def test_refused_fast_and_small(app, person, bombs, case):
+def test_refused_in_bounded_memory(app, person, bombs, case):
+    """A bomb or an oversized file is refused without unpacking or keeping it: memory stays
+    bounded and nothing is stored. The time it takes is printed, not asserted (timings belong in
+    bench/, and a shared CI machine makes a wall-clock bound flaky)."""
     from gutaxis.web.models import Job, Upload
 
     name, source, status, words = REFUSALS[case]
@@ -520,7 +523,6 @@ def test_refused_fast_and_small(app, person, bombs, case):
         f"\nREFUSED {case}: {len(data) / MB:.2f} MB sent, HTTP {status}, {elapsed:.3f} s, "
         f"RSS high-water +{rss_mb:.1f} MB, traced peak {peak_mb:.1f} MB (body included)"
     )
-    assert elapsed < 1.0
     assert rss_mb < 200 and peak_mb < 200
     if name != "../x.txt":
         assert name in visible_text(r.text)  # the message names the file
