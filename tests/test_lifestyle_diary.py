@@ -110,6 +110,25 @@ def test_a_typed_uk_week_is_covered(db):
     assert cov["share_entries"] >= 0.90 and cov["share_energy"] >= 0.90 and cov["ok"]
 
 
+def test_a_spreadsheet_week_with_date_and_time_columns_is_covered(db, tmp_path):
+    """Date, Time, Meal, Food as typed in a spreadsheet: read as a meal log, every food counted."""
+    from gutaxis.lifestyle import read_diary
+
+    p = tmp_path / "week.csv"
+    p.write_text(
+        "Date,Time,Meal,Food\n"
+        "07/12/2026,07:40,Breakfast,2 slices wholemeal toast\n"
+        "07/12/2026,12.30,Lunch,spag bol\n"
+        "13/12/2026,19:00,Dinner,jacket potato\n"
+    )
+    items = resolve_diary(read_diary(p), db)
+    assert items["counted"].all(), items[["text", "match_status"]]
+    got = dict(zip(items["text"], items["food_id"], strict=True))
+    # the codes of tests/data/diary_phrases.tsv, coded from the USDA tables by hand
+    assert got == {"2 slices wholemeal toast": "51300120", "spag bol": "58146322", "jacket potato": "71508001"}
+    assert items["timestamp"].dt.day.tolist() == [7, 7, 13]
+
+
 def test_portions_from_usda_household_measures(db, matcher):
     # FNDDS 63107010 Banana, raw: "1 banana" 126 g (no size given: the one whole-item portion)
     (m,) = matcher.match_entry("1 medium banana")

@@ -326,6 +326,7 @@ def test_dates_utc_offset_keeps_local_time(tmp_path):
         "ndb_no",
         "grams",
         "repeat_of",
+        "note",
         "source_row",
         "utc_offset",
     ]

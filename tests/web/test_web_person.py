@@ -766,3 +766,27 @@ def test_a_hand_kept_log_with_uk_or_us_dates_is_read_the_way_the_person_says(app
     with app.state.sessions() as db:
         got = sorted(m.eaten_at for m in db.scalars(select(MealEntry)))
     assert [(d.month, d.day) for d in got] == expected
+
+
+def test_a_spreadsheet_diary_with_date_time_and_food_columns_is_imported(app, person):
+    """Date, Time, Meal, Food as typed in a spreadsheet (UK dates; 13/03 decides the order); the
+    note column is shown as not stored, never dropped unseen."""
+    from gutaxis.web.models import MealEntry, Upload
+
+    log = (
+        "Date,Time,Meal,Food,Note\n04/03/2024,8.15,Breakfast,porridge with blueberries,\n"
+        "13/03/2024,,Lunch,2 eggs and toast,felt fine\n"
+    )
+    files = {"file": ("my week.csv", log.encode(), "text/csv")}
+    r = person.post_form("/import", {"dates": "detect"}, files=files, page="/import")
+    assert r.status_code == 303
+    with app.state.sessions() as db:
+        up = db.scalars(select(Upload).order_by(Upload.id.desc())).first()
+        assert up.status == "done", up.error
+        got = sorted((m.eaten_at, m.meal, m.text) for m in db.scalars(select(MealEntry)))
+    assert got == [
+        (datetime(2024, 3, 4, 8, 15), "breakfast", "porridge with blueberries"),
+        (datetime(2024, 3, 13, 0, 0), "lunch", "2 eggs and toast"),
+    ]
+    page = text_of(person.html(r.headers["location"]).text)
+    assert "note (notes on meals are not stored by the web app" in page

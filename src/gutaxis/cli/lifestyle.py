@@ -428,7 +428,7 @@ def diet_scores(
     with _guard():
         from .._outputs import atomic_dir, check_output_dir
         from ..lifestyle._csvsafe import csv_safe
-        from ..lifestyle.logs import write_log
+        from ..lifestyle.logs import write_table
         from ..lifestyle.scores import daily_scores, weekly_scores
 
         dates = _dayfirst(dayfirst, monthfirst)
@@ -445,7 +445,7 @@ def diet_scores(
             cov = coverage(items)
             to_fix = entries_to_fix(items)
         with atomic_dir(out_dir, overwrite=overwrite, what="scores folder", inputs=inputs) as tmp:
-            write_log(items.drop(columns=["candidates"], errors="ignore"), tmp / "resolved_meals.csv")
+            write_table(items.drop(columns=["candidates"], errors="ignore"), tmp / "resolved_meals.csv")
             d = daily.copy()
             d.index = d.index.strftime("%Y-%m-%d")
             d.to_csv(tmp / "daily_scores.csv", index_label="date")

@@ -156,12 +156,18 @@ def _day_month(day: int, month: int, dayfirst: bool) -> str:
     return f"{day} {name}" if dayfirst else f"{name} {day}"
 
 
-def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[dict, str]:
+def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems, shown=None) -> tuple[dict, str]:
     """Parse the date-time columns of one file with one day/month order for the whole file.
 
     Returns ``{column: (timestamps, utc_offsets)}`` (NaT / NaN where blank or invalid; every
     invalid non-blank value is a problem) and the decision for ``attrs["date_order"]``.
+    ``shown`` names a column in messages as the file does (``{"timestamp": "'date' + 'time'"}``).
     """
+    shown = shown or {}
+
+    def col(c: str) -> str:
+        return shown.get(c, repr(c))
+
     if dayfirst is not None and dayfirst not in (True, False):
         raise InputError(
             f"dayfirst={dayfirst!r}",
@@ -192,8 +198,8 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         (ld, cd, vd), (lm, cm, vm) = cite(fd), cite(fm)
         probs.add(
             -1,
-            f"dates are written both day-first ({ld}, column {cd!r}: {vd!r}) and month-first "
-            f"({lm}, column {cm!r}: {vm!r})",
+            f"dates are written both day-first ({ld}, column {col(cd)}: {vd!r}) and month-first "
+            f"({lm}, column {col(cm)}: {vm!r})",
             hint="write every date of the file the same way, or in ISO 8601 (e.g. 2026-12-01); with "
             "--dayfirst or --monthfirst the rows that do not fit are listed",
         )
@@ -207,7 +213,7 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         x, y = int(_num(comp[c]["a"]).iloc[fa[0]]), int(_num(comp[c]["b"]).iloc[fa[0]])
         probs.add(
             -1,
-            f"{lab}, column {c!r}: {val!r} could be {_day_month(x, y, True)} or {_day_month(y, x, False)}, and no "
+            f"{lab}, column {col(c)}: {val!r} could be {_day_month(x, y, True)} or {_day_month(y, x, False)}, and no "
             "row of the file shows which order its dates use",
             hint=_ORDER_HINT,
         )
@@ -224,7 +230,7 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         for i in np.flatnonzero(implausible.to_numpy(dtype=bool)):
             probs.add(
                 keys[i],
-                f"{labels[i]}, column {c!r}: {s.iloc[i]!r} is not a plausible date (year "
+                f"{labels[i]}, column {col(c)}: {s.iloc[i]!r} is not a plausible date (year "
                 f"{int(year.iloc[i])}; dates from {YEARS[0]} to {YEARS[1]} are read)",
                 hint="check the year (a typo such as 2999 for 2019?)",
             )
@@ -241,7 +247,7 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         report &= s.ne("") & ~implausible
         ts = ts.where(~implausible)
         for i in np.flatnonzero(report.to_numpy(dtype=bool)):
-            v, where = s.iloc[i], f"{labels[i]}, column {c!r}"
+            v, where = s.iloc[i], f"{labels[i]}, column {col(c)}"
             if order is not None and k["kind"].iloc[i] == "numeric" and month.iloc[i] > 12:
                 name = "day-first" if order else "month-first"
                 probs.add(
@@ -260,7 +266,7 @@ def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[d
         for i in np.flatnonzero((off == -np.inf).to_numpy() & ~report.to_numpy(dtype=bool)):
             probs.add(
                 keys[i],
-                f"{labels[i]}, column {c!r}: {s.iloc[i]!r} has no valid UTC offset",
+                f"{labels[i]}, column {col(c)}: {s.iloc[i]!r} has no valid UTC offset",
                 hint="offsets run from -12:00 to +14:00, e.g. 2026-12-01T08:30+01:00",
             )
         ts = ts.where(off != -np.inf)

@@ -2,9 +2,10 @@
 
 :func:`_records` reads a CSV or JSON log (any encoding :mod:`gutaxis.lifestyle._textfile`
 recognises; spreadsheet-safe cells unescaped) into one dict per row with a label per row for
-messages; :class:`_Problems` gathers the problems of a file and raises them together (the first
-``MAX_PROBLEMS``, then a count); the cell helpers read blanks, text and numbers. Used by the
-readers of :mod:`gutaxis.lifestyle.logs`.
+messages; :func:`_join_date_and_time` turns separate ``date`` and ``time`` columns (a diary typed
+in a spreadsheet) into the ``timestamp`` the readers read; :class:`_Problems` gathers the problems
+of a file and raises them together (the first ``MAX_PROBLEMS``, then a count); the cell helpers
+read blanks, text and numbers. Used by the readers of :mod:`gutaxis.lifestyle.logs`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +149,35 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
                 hint=f"the file has only the header line; add one entry per line below it (columns: {example})",
             )
     return rows, labels, keys, p, probs
+
+
+# a time typed on its own: "8.30" and "8h30" (UK and French habit), "noon", "midday"
+_DOTTED_TIME = re.compile(r"^(\d{1,2})[.h](\d{2})(\s*[ap]\.?\s?m\.?)?$", re.IGNORECASE)
+_NAMED_TIMES = {"noon": "12:00", "midday": "12:00", "midnight": "00:00"}
+
+
+def _join_date_and_time(rows: list[dict]) -> dict[str, str]:
+    """Separate ``date`` and ``time`` columns become the ``timestamp`` column, in place.
+
+    A diary typed in a spreadsheet has a Date and a Time column (or only a Date) where a gutaxis
+    log has one ``timestamp``. The two cells are joined ("07/12/2026" + "7:40" -> "07/12/2026
+    7:40") and read by the same date rules as a timestamp; a blank time leaves the date alone (a
+    date-only timestamp). A file that has a ``timestamp`` column is left as it is (a ``date``
+    beside it is then an unknown column). Returns how messages should name the column:
+    ``{"timestamp": "'date' + 'time'"}`` or ``{"timestamp": "'date'"}``, or ``{}`` when nothing
+    was joined.
+    """
+    names = {k for r in rows for k in r}
+    if "timestamp" in names or "date" not in names:
+        return {}
+    for r in rows:
+        day, at = _text(r.pop("date", "")), _text(r.pop("time", ""))
+        at = _NAMED_TIMES.get(at.lower(), at)
+        m = _DOTTED_TIME.match(at)
+        if m:
+            at = f"{m.group(1)}:{m.group(2)}{m.group(3) or ''}"
+        r["timestamp"] = f"{day} {at}" if day and at else day  # a time without its date is a missing date
+    return {"timestamp": "'date' + 'time'" if "time" in names else "'date'"}
 
 
 def _json_value(v):

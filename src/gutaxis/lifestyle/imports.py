@@ -35,7 +35,8 @@ __all__ = ["DIARY_FORMATS", "detect_diary_format", "read_cronometer", "read_diar
 
 DIARY_FORMATS = ("gutaxis", "cronometer", "myfitnesspal")
 _ACCEPTED = (
-    "accepted: a gutaxis meal log (has a 'timestamp' column); a Cronometer 'Servings' export "
+    "accepted: a gutaxis meal log (a 'timestamp' column, or 'date' with an optional 'time', and "
+    "'text' or 'food'); a Cronometer 'Servings' export "
     "(Day, Time, Group, Food Name, Amount, Energy (kcal), ...); a MyFitnessPal Nutrition Summary "
     "(Date, Meal, Calories, Fat (g), ...)"
 )
@@ -168,6 +169,8 @@ def _format_of(header: list[str]) -> str | None:
         return "cronometer"
     if {"date", "meal", "calories"} <= keys:
         return "myfitnesspal"
+    if "date" in keys and keys & {"text", "food", "ndb_no", "repeat_of"}:
+        return "gutaxis"  # typed in a spreadsheet: Date, Time, Meal, Food
     return None
 
 
@@ -184,6 +187,9 @@ def _unknown_format(header: list[str], p: Path) -> InputError:
 
 def detect_diary_format(path: str | os.PathLike) -> str:
     """Which diary a CSV file is: "gutaxis", "cronometer" or "myfitnesspal" (by header names).
+
+    A gutaxis meal log has a ``timestamp`` column, or a ``date`` column (with an optional
+    ``time``) and a food column (``text`` or ``food``), as a diary typed in a spreadsheet has.
 
     Raises :class:`~gutaxis.errors.InputError` naming the file and the header it saw when it is none of them.
     """

@@ -20,11 +20,12 @@ Dates and times
     ``"dayfirst (detected from row 7: 13/12/2026)"``, ...).
 
 Meal log (:func:`read_meal_log`)
-    ``timestamp`` (e.g. ``2024-05-01T08:30``), then either ``text`` (free text with
-    portion words: "1 cup kimchi", "2 eggs") or ``ndb_no`` + ``grams`` (a USDA SR28 item);
-    optional ``grams`` with text (overrides the portion; above 0 and at most 2,000 g per entry),
-    ``meal`` (breakfast, lunch, dinner, snack, drink, other), ``repeat_of`` (the timestamp of an
-    earlier meal to log again — the "same as yesterday's breakfast" shortcut).
+    ``timestamp`` (e.g. ``2024-05-01T08:30``; or ``date`` and ``time``), then either ``text``
+    (free text with portion words: "1 cup kimchi", "2 eggs") or ``ndb_no`` + ``grams`` (a USDA
+    SR28 item); optional ``grams`` with text (overrides the portion; above 0 and at most 2,000 g
+    per entry), ``meal`` (breakfast, lunch, dinner, snack, drink, other), ``note`` (kept with the
+    entry), or ``repeat_of`` instead of a food (the timestamp of an earlier meal to log again —
+    the "same as yesterday's breakfast" shortcut).
 Stress log (:func:`read_stress_log`)
     ``timestamp`` and any of: ``rating`` (0-10 daily stress), ``practice`` (mindfulness,
     meditation, yoga, breathing, tai chi, relaxation) with ``minutes``, the ten PSS-10 answers
@@ -43,7 +44,13 @@ A CSV written by :func:`write_log` has text cells that a spreadsheet would run a
 (``=HYPERLINK(...)``, ``@...``, ``+...``) prefixed with an apostrophe; the readers drop it again,
 so the file reads back as logged (:mod:`gutaxis.lifestyle._csvsafe`).
 
-:func:`write_log` writes any of them back as CSV or JSON (the export of everything logged).
+:func:`write_log` writes any of them back as CSV or JSON (the export of everything logged) that
+reads back as logged.
+
+A log typed in a spreadsheet may have ``date`` and ``time`` columns (or only ``date``) instead of
+``timestamp``; they are joined and read by the same rules, and messages name them (``row 4, column
+'date' + 'time': ...``). A time on its own may also be written ``8.30``, ``8h30``, ``noon``. A meal
+log may call its ``text`` column ``food``.
 
 The parts live in their own modules: reading a file into rows and collecting its problems in
 ``_log_rows``, and the dates and times in ``_log_dates``; this module keeps the three readers
@@ -63,11 +70,19 @@ import pandas as pd
 from ._csvsafe import csv_safe
 from ._log_dates import _TS_HINT, _read_dates
 from ._log_dates import YEARS as YEARS  # re-exported (gutaxis.lifestyle.imports reads it here)
-from ._log_rows import _blank, _number, _Problems, _records, _text, _unknown_columns
+from ._log_rows import _blank, _join_date_and_time, _number, _Problems, _records, _text, _unknown_columns
 from .stress import PRACTICES, score_pss10
 from .symptoms import normalize_symptom
 
-__all__ = ["MEAL_SLOTS", "read_meal_log", "read_stress_log", "read_symptom_log", "write_log"]
+__all__ = [
+    "DERIVED_COLUMNS",
+    "MEAL_SLOTS",
+    "read_meal_log",
+    "read_stress_log",
+    "read_symptom_log",
+    "write_log",
+    "write_table",
+]
 
 MEAL_SLOTS = ("breakfast", "lunch", "dinner", "snack", "drink", "other")
 
@@ -94,7 +109,8 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
     pandas.DataFrame
         One row per food entry (repeats expanded): ``timestamp`` (local wall-clock time),
         ``date``, ``meal``, ``text``, ``ndb_no`` (5-digit string or None), ``grams`` (float or
-        NaN), ``repeat_of``, ``source_row``, ``utc_offset`` (minutes, NaN where not written).
+        NaN), ``repeat_of``, ``note`` (or ""), ``source_row``, ``utc_offset`` (minutes, NaN
+        where not written).
         ``attrs["source"]`` is the file, ``attrs["date_order"]`` the day/month decision.
 
     Raises
@@ -103,15 +119,21 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
         Listing every malformed entry (see the module docstring).
     """
     rows, labels, keys, p, probs = _records(path, "timestamp,text,ndb_no,grams,meal")
+    shown = _join_date_and_time(rows)
+    when_col = "'date'" if shown else "'timestamp'"  # what a missing cell is called in messages
+    names = {k for r in rows for k in r}
+    if "food" in names and "text" not in names:  # "Date, Time, Meal, Food" as a spreadsheet diary is typed
+        for r in rows:
+            r["text"] = r.pop("food", "")
     allowed = {"timestamp", "text", "ndb_no", "grams", "meal", "repeat_of", "note"}
     _unknown_columns(rows, labels, keys, allowed, probs)
-    dates, order = _read_dates(rows, labels, keys, ["timestamp", "repeat_of"], dayfirst, probs)
+    dates, order = _read_dates(rows, labels, keys, ["timestamp", "repeat_of"], dayfirst, probs, shown)
     ts_all, off_all = dates["timestamp"]
     rep_all = dates["repeat_of"][0]
     out = []
     for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
-            probs.add(key, f"{where}, column 'timestamp': missing", hint=_TS_HINT)
+            probs.add(key, f"{where}, column {when_col}: missing", hint=_TS_HINT)
         text = _text(rec.get("text"))
         ndb = _text(rec.get("ndb_no"))
         grams = np.nan
@@ -145,6 +167,12 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
                 f"{where}: no food given",
                 hint="give 'text' (e.g. '1 cup kimchi'), or 'ndb_no' and 'grams', or 'repeat_of'",
             )
+        elif rep_given and (text or ndb):  # the repeat copies a whole meal; a food beside it would be lost
+            probs.add(
+                key,
+                f"{where}: both a food and 'repeat_of' given",
+                hint="a repeat copies every food of the earlier meal; log any extra food on its own row",
+            )
         rep = rep_all.iloc[i] if rep_given else None
         out.append(
             {
@@ -154,13 +182,14 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
                 "ndb_no": ndb or None,
                 "grams": grams,
                 "repeat_of": rep,
+                "note": _text(rec.get("note")),
                 "source_row": where,
                 "utc_offset": off_all.iloc[i],
                 "_key": key,
                 "_rep": rep_given,
             }
         )
-    cols = ["timestamp", "meal", "text", "ndb_no", "grams", "repeat_of", "source_row", "utc_offset"]
+    cols = ["timestamp", "meal", "text", "ndb_no", "grams", "repeat_of", "note", "source_row", "utc_offset"]
     df = pd.DataFrame(out, columns=[*cols, "_key", "_rep"])
     df["timestamp"] = pd.to_datetime(df["timestamp"])
     df["repeat_of"] = pd.to_datetime(df["repeat_of"])
@@ -190,6 +219,8 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
         copy["repeat_of"] = r["repeat_of"]
         copy["source_row"] = r["source_row"]
         copy["utc_offset"] = r["utc_offset"]
+        if r["note"]:
+            copy["note"] = r["note"]
         if r["meal"]:
             copy["meal"] = r["meal"]
         expanded.append(copy)
@@ -247,15 +278,17 @@ def read_stress_log(path: str | os.PathLike, *, dayfirst: bool | None = None) ->
         ``attrs["source"]`` and ``attrs["date_order"]`` as for meals.
     """
     rows, labels, keys, p, probs = _records(path, "timestamp,rating,practice,minutes")
+    shown = _join_date_and_time(rows)
+    when_col = "'date'" if shown else "'timestamp'"  # what a missing cell is called in messages
     items = [f"pss_{i}" for i in range(1, 11)]
     allowed = {"timestamp", "rating", "practice", "minutes", "note", *items}
     _unknown_columns(rows, labels, keys, allowed, probs)
-    dates, order = _read_dates(rows, labels, keys, ["timestamp"], dayfirst, probs)
+    dates, order = _read_dates(rows, labels, keys, ["timestamp"], dayfirst, probs, shown)
     ts_all, off_all = dates["timestamp"]
     out = []
     for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
-            probs.add(key, f"{where}, column 'timestamp': missing", hint=_TS_HINT)
+            probs.add(key, f"{where}, column {when_col}: missing", hint=_TS_HINT)
         row = {
             "timestamp": ts_all.iloc[i],
             "rating": np.nan,
@@ -356,15 +389,17 @@ def read_symptom_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -
         for meals.
     """
     rows, labels, keys, p, probs = _records(path, "timestamp,symptom,rating,bristol")
+    shown = _join_date_and_time(rows)
+    when_col = "'date'" if shown else "'timestamp'"  # what a missing cell is called in messages
     allowed = {"timestamp", "symptom", "rating", "bristol", "onset", "note"}
     _unknown_columns(rows, labels, keys, allowed, probs)
-    dates, order = _read_dates(rows, labels, keys, ["timestamp", "onset"], dayfirst, probs)
+    dates, order = _read_dates(rows, labels, keys, ["timestamp", "onset"], dayfirst, probs, shown)
     ts_all, off_all = dates["timestamp"]
     on_all, on_off_all = dates["onset"]
     out = []
     for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
-            probs.add(key, f"{where}, column 'timestamp': missing", hint=_TS_HINT)
+            probs.add(key, f"{where}, column {when_col}: missing", hint=_TS_HINT)
         ts, off = ts_all.iloc[i], off_all.iloc[i]
         if _blank(rec.get("onset")):
             onset, on_off = ts, off
@@ -452,8 +487,31 @@ def read_symptom_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -
     return df
 
 
+#: columns the readers compute from the others: a log written back leaves them out
+DERIVED_COLUMNS = ("date", "source_row", "pss10")
+
+
 def write_log(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a log (or any table from this package) as CSV (``.csv``) or JSON (``.json``).
+    """Write a log as CSV (``.csv``) or JSON (``.json``) that its reader reads back as logged.
+
+    ``write_log(read_meal_log(p), q)`` and ``read_meal_log(q)`` give the same entries (and so
+    for stress and symptom logs): the columns a reader derives (``date``, ``source_row``,
+    ``pss10``) are left out, and an entry copied by ``repeat_of`` is written as its own food (its
+    ``repeat_of`` cell blank, so reading it back does not copy the meal a second time). The rest
+    is written as ``write_table`` (in this module) writes it.
+    """
+    out = df.drop(columns=[c for c in DERIVED_COLUMNS if c in df.columns])
+    if "repeat_of" in out.columns:
+        food = pd.Series(False, index=out.index)
+        for c in ("text", "ndb_no"):
+            if c in out.columns:
+                food |= out[c].notna() & out[c].astype(str).str.strip().ne("")
+        out["repeat_of"] = out["repeat_of"].where(~food)
+    return write_table(out, path)
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write any table of this package (a log, resolved meals) as CSV (``.csv``) or JSON (``.json``).
 
     Date-times are written in ISO 8601. Where the table has ``timestamp`` and ``utc_offset``
     (as the readers return), the offset is written into the timestamp (``2026-12-01T08:30:00+01:00``,

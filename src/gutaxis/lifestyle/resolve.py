@@ -43,7 +43,7 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
     """One row per food of every diary entry (compound entries give several rows).
 
     Columns: the log's (``timestamp``, ``date``, ``meal``, ``text`` = the person's own words,
-    ``source_row``), ``item_text`` (the part of a compound entry), ``food_id`` (also as
+    ``note`` where the log has one, ``source_row``), ``item_text`` (the part of a compound entry), ``food_id`` (also as
     ``ndb_no``), ``description``, ``grams``, ``portion_basis``, ``portion_assumed``,
     ``match_status`` (matched, low_confidence, unmatched, no_portion, implausible, given,
     nutrients_given), ``counted``, ``confidence``, ``match_note``, ``candidates``, the fermented
@@ -55,7 +55,7 @@ def resolve_diary(meals: pd.DataFrame, db: FoodDatabase, matcher: DiaryMatcher |
     has_given = "nutrients_given" in meals.columns
     rows = []
     for rec in meals.to_dict("records"):
-        base = {k: rec.get(k) for k in ("timestamp", "date", "meal", "text", "source_row") if k in rec}
+        base = {k: rec.get(k) for k in ("timestamp", "date", "meal", "text", "note", "source_row") if k in rec}
         if has_given and bool(rec.get("nutrients_given")):
             row = dict(
                 base,

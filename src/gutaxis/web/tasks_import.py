@@ -36,6 +36,7 @@ _NOT_NUTRIENTS = {
     "source_row",
     "nutrients_given",
     "repeat_of",
+    "note",
     "utc_offset",
 }
 
@@ -196,6 +197,11 @@ def import_diary(db, job, settings, progress) -> dict:
             new += 1
         db.commit()
         progress(f"stored {min(start + BATCH, len(records))} of {len(records)} entries")
+    ignored = list(df.attrs.get("ignored_columns", []))
+    reasons = dict(df.attrs.get("ignored_reasons", {}))
+    if "note" in df.columns and df["note"].astype(str).str.strip().ne("").any():
+        ignored.append("note")  # a meal entry here holds no note; say so rather than drop it unseen
+        reasons["note"] = "notes on meals are not stored by the web app; keep them in your own file"
     result = {
         "format": fmt,
         "entries": len(records),
@@ -203,8 +209,8 @@ def import_diary(db, job, settings, progress) -> dict:
         "days": int(df["date"].nunique()),
         "note": df.attrs.get("note", ""),
         "limited": bool(df.attrs.get("limited", False)),
-        "ignored_columns": list(df.attrs.get("ignored_columns", [])),
-        "ignored_reasons": dict(df.attrs.get("ignored_reasons", {})),
+        "ignored_columns": ignored,
+        "ignored_reasons": reasons,
         "missing_columns": list(df.attrs.get("missing_columns", [])),
     }
     upload.status, upload.error, upload.result = "done", "", result
