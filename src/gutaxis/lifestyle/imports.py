@@ -97,7 +97,8 @@ _FACTORS = {"Vitamin D (IU)": 1.0 / 40.0}  # 1 µg vitamin D = 40 IU
 _MFP_PERCENT_DV = ("Vitamin A", "Vitamin C", "Calcium", "Iron")
 _OPTIONAL = {"added_sugars_g", "alcohol_g"}  # columns only when the file has them
 _MEALS = {"breakfast": "breakfast", "lunch": "lunch", "dinner": "dinner", "snack": "snack", "snacks": "snack"}
-_BASE = [
+#: the columns of every entry a reader returns, before its nutrients
+ENTRY_COLUMNS = [
     "timestamp",
     "date",
     "meal",
@@ -336,7 +337,7 @@ def _read_export(
         out.append(row)
     probs.raise_if_any(p, label)
     core = list(dict.fromkeys(c for c in nutrients.values() if c not in _OPTIONAL or c in used))
-    df = pd.DataFrame(out).reindex(columns=_BASE + core)
+    df = pd.DataFrame(out).reindex(columns=ENTRY_COLUMNS + core)
     for c in core:
         df[c] = df[c].astype(float)
     df["grams"] = df["grams"].astype(float)

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from ..errors import InputError
+from ..lifestyle.imports import ENTRY_COLUMNS
 from . import food, jobs
 from .models import MealEntry, Upload
 
@@ -23,22 +24,7 @@ __all__ = ["BATCH", "import_diary"]
 
 BATCH = 500
 _FOREIGN = ("cronometer", "myfitnesspal")
-_NOT_NUTRIENTS = {
-    "timestamp",
-    "date",
-    "meal",
-    "text",
-    "food_name",
-    "amount_text",
-    "ndb_no",
-    "grams",
-    "time_assumed",
-    "source_row",
-    "nutrients_given",
-    "repeat_of",
-    "note",
-    "utc_offset",
-}
+_NOT_NUTRIENTS = {*ENTRY_COLUMNS, "repeat_of", "note", "utc_offset"}  # what a reader returns beside nutrients
 
 
 def _clean(v):
