@@ -48,13 +48,18 @@ falls back to float64 if the error exceeds 1e-5). Every permutation whose F lies
 ``max(F_obs, 1)`` of an observed F is recomputed in float64, so each comparison
 ``F_perm >= F_obs`` — hence p — is decided in float64, with a margin of about 1,000 times the
 float32 rounding error.
+
+Layout: the formula and the design it spans (:class:`Term`, :func:`parse_formula`, the bases per
+term) are in ``gutaxis.link._permanova_design``; the permutations restricted by blocks (the scheme
+checks, :class:`PermutationWarning`, the block-level refit of whole-block permutations) in
+``gutaxis.link._permanova_blocks``; here are the permutation engine (``_run``, also run block by
+block on a Dask cluster by ``gutaxis.link._permanova_dask``) and :func:`permanova`. Import every
+public name from this module: it re-exports the other two.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -65,8 +70,16 @@ from scipy.linalg import blas
 
 from .._typing import AbundanceData, ClientLike, DistanceLike, SampleLabels
 from ..errors import InputError
-from ..io.metadata import check_numeric_column, warn_case_variants
-from ._design import split_top
+from ._permanova_blocks import (
+    PermutationWarning,
+    _balanced_sample_batches,
+    _block_model,
+    _block_run,
+    _block_sums,
+    _check_scheme,
+)
+from ._permanova_design import Term as Term
+from ._permanova_design import _build_design, _Design, parse_formula
 from ._permutations import (
     align_metadata,
     block_permutation_batches,
@@ -79,245 +92,8 @@ from ._permutations import (
 
 __all__ = ["PermutationWarning", "parse_formula", "permanova"]
 
-
-class PermutationWarning(UserWarning):
-    """A permutation scheme that cannot test a term (e.g. a term constant within the strata)."""
-
-
 _EPS = np.sqrt(np.finfo(np.float64).eps)  # vegan: F.perm >= F.0 - EPS
-_RANK_TOL = 1e-7  # as R's qr() default: a unit-norm column adding less than this is aliased
 _BATCH_BYTES = 2**25  # 32 MiB per stacked batch of permuted basis vectors
-
-
-@dataclass(frozen=True)
-class Term:
-    """A model term: one variable (main effect) or several (an interaction)."""
-
-    variables: tuple[tuple[str, bool], ...]  # (column, forced categorical via C(...))
-
-    @property
-    def label(self) -> str:
-        return ":".join(f"C({c})" if forced else c for c, forced in self.variables)
-
-    @property
-    def columns(self) -> frozenset:
-        return frozenset(c for c, _ in self.variables)
-
-
-# ---------------------------------------------------------------------------------------------
-# formula (split with ``_design.split_top``, as the association formulas)
-
-
-def _variable(text: str, spec: str) -> tuple[str, bool]:
-    t = text.strip()
-    m = re.fullmatch(r"C\((.*)\)", t)
-    forced = m is not None
-    if m is not None:
-        t = m.group(1).strip()
-    if len(t) >= 2 and t[0] == "`" and t[-1] == "`":
-        t = t[1:-1]
-    elif not t or any(c in t for c in "()^-/|~`%"):
-        raise InputError(
-            f"cannot read the term {text.strip()!r} in {spec!r}",
-            source="formula",
-            hint="write terms as column names joined by + (main effects), : (interaction) or * "
-            "(both), e.g. '~ diagnosis + age'; C(column) treats a numeric column as "
-            "categorical; quote odd column names in backticks",
-        )
-    return t, forced
-
-
-def parse_formula(formula_or_terms) -> list[Term]:
-    """Terms of a one-sided formula (``"~ a + b + a:b"``, ``"~ a * b"``) or a list of term strings.
-
-    Terms are ordered by degree (main effects first), then as written, like R's ``terms()``.
-    """
-    if isinstance(formula_or_terms, str):
-        spec = formula_or_terms.strip()
-        lhs, tilde, rhs = spec.partition("~")
-        if tilde and lhs.strip():
-            raise InputError(
-                f"the formula {spec!r} has a left-hand side",
-                source="formula",
-                hint="PERMANOVA takes the distances as its response: write only '~ terms'",
-            )
-        pieces = split_top(rhs if tilde else spec, "+")
-    else:
-        spec = " + ".join(map(str, formula_or_terms))
-        pieces = [str(t) for t in formula_or_terms]
-    terms: list[Term] = []
-    for piece in pieces:
-        piece = piece.strip()
-        if piece in ("", "1"):
-            if piece == "" and len(pieces) > 1:
-                raise InputError(f"empty term in {spec!r}", source="formula")
-            continue
-        factors = [[_variable(v, spec) for v in split_top(f, ":")] for f in split_top(piece, "*")]
-        # a*b*c: every non-empty combination of the factors, lower orders first
-        n = len(factors)
-        combos = sorted((m for m in range(1, 2**n)), key=lambda m: (bin(m).count("1"), m))
-        for mask in combos:
-            vars_: list[tuple[str, bool]] = []
-            for i in range(n):
-                if mask >> i & 1:
-                    for v in factors[i]:
-                        if v not in vars_:
-                            vars_.append(v)
-            term = Term(tuple(vars_))
-            if all(set(term.variables) != set(t.variables) for t in terms):
-                terms.append(term)
-    if not terms:
-        raise InputError(
-            f"the formula {spec!r} has no terms", source="formula", hint="e.g. '~ Phenotype' or '~ diagnosis + age'"
-        )
-    return sorted(terms, key=lambda t: len(t.variables))  # stable: as written within a degree
-
-
-# ---------------------------------------------------------------------------------------------
-# design
-
-
-def _variable_matrix(meta: pd.DataFrame, column: str, forced: bool, term: Term, source: str, cache: dict) -> np.ndarray:
-    key = (column, forced)
-    if key in cache:
-        return cache[key]
-    if column not in meta.columns:
-        cols = [str(c) for c in meta.columns]
-        raise InputError(
-            f"unknown column {column!r} in term {term.label!r}",
-            source=source,
-            hint=f"the metadata columns are: {show_ids(cols, 12)}",
-        )
-    values = meta[column]
-    missing = values.isna().to_numpy()
-    if missing.any():
-        raise InputError(
-            f"term {term.label!r}: column {column!r} is missing for {int(missing.sum())} sample(s): "
-            f"{show_ids(meta.index[missing])}",
-            source=source,
-            hint="fill the values, or leave those samples out of both the distances and the metadata",
-        )
-    categorical = forced or not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values))
-    if categorical and not forced:  # one word among numbers would make a numeric column a factor of every value
-        check_numeric_column(values, column, source=source, categorical_hint=f"write C({column}) in the formula")
-    if categorical:
-        warn_case_variants(values.astype(str).unique(), column, source=source, stacklevel=5)
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            codes = values.cat.remove_unused_categories().cat.codes.to_numpy()
-            levels = list(values.cat.remove_unused_categories().cat.categories)
-        else:
-            try:
-                codes, levels = pd.factorize(values, sort=True)
-            except TypeError:  # mixed types (e.g. numbers and text): compare as text
-                codes, levels = pd.factorize(values.astype(str), sort=True)
-            levels = list(levels)
-        if len(levels) < 2:
-            raise InputError(
-                f"term {term.label!r}: column {column!r} has a single level ({levels[0]!r}) among the "
-                f"{len(values)} samples",
-                source=source,
-                hint="a term needs at least two groups; drop it from the formula",
-            )
-        X = np.zeros((len(values), len(levels)))
-        X[np.arange(len(values)), codes] = 1.0
-    else:
-        x = values.to_numpy(dtype=np.float64)
-        if not np.isfinite(x).all():
-            bad = ~np.isfinite(x)
-            raise InputError(
-                f"term {term.label!r}: column {column!r} is infinite for sample(s) {show_ids(meta.index[bad])}",
-                source=source,
-            )
-        if np.ptp(x) == 0:
-            raise InputError(
-                f"term {term.label!r}: column {column!r} has a single value ({x[0]!r}) for all {len(x)} samples",
-                source=source,
-                hint="a constant term explains nothing; drop it",
-            )
-        X = x[:, None]
-    cache[key] = X
-    return X
-
-
-def _term_matrix(meta: pd.DataFrame, term: Term, source: str, cache: dict) -> np.ndarray:
-    """Row-wise product of the variables' codings (full indicators for factors), centred and
-    scaled to unit column norm; with terms ordered by degree this spans what R's
-    ``model.matrix`` spans."""
-    X = None
-    for column, forced in term.variables:
-        V = _variable_matrix(meta, column, forced, term, source, cache)
-        X = V if X is None else (X[:, :, None] * V[:, None, :]).reshape(len(V), -1)
-    assert X is not None  # a term has at least one variable
-    X = X - X.mean(axis=0)
-    norms = np.linalg.norm(X, axis=0)
-    keep = norms > 1e-12 * max(1.0, float(norms.max()))
-    return X[:, keep] / norms[keep]
-
-
-def _complement_basis(X: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of what the columns of ``X`` add to the span of ``Q`` (orthonormal)."""
-    R = X
-    if Q.shape[1]:
-        R = X - Q @ (Q.T @ X)
-        R -= Q @ (Q.T @ R)  # re-orthogonalise (classical Gram-Schmidt twice)
-    if R.shape[1] == 0:
-        return R
-    U, s, _ = np.linalg.svd(R, full_matrices=False)
-    return np.ascontiguousarray(U[:, s > _RANK_TOL])
-
-
-@dataclass
-class _Design:
-    labels: list[str]  # terms tested, in table order
-    bases: list[np.ndarray]  # orthonormal basis per tested term (n x df)
-    rank: int  # rank of the full model (without intercept)
-    full: np.ndarray | None  # basis of the full model when the tested bases do not add up to it (margins)
-
-
-def _build_design(meta: pd.DataFrame, terms: list[Term], by: str, source: str) -> _Design:
-    cache: dict = {}
-    mats = [_term_matrix(meta, t, source, cache) for t in terms]
-    n = len(meta)
-    seq, Q = [], np.zeros((n, 0))
-    for i, (t, X) in enumerate(zip(terms, mats, strict=True)):
-        B = _complement_basis(X, Q)
-        if B.shape[1] == 0:
-            before = ", ".join(repr(s.label) for s in terms[:i]) or "the intercept"
-            raise InputError(
-                f"term {t.label!r} adds nothing to the terms before it (it is aliased with {before})",
-                source=source,
-                hint="drop the term or one of the terms it duplicates",
-            )
-        seq.append(B)
-        Q = np.hstack([Q, B])
-    rank = Q.shape[1]
-    if n - 1 - rank < 1:
-        raise InputError(
-            f"the model uses {rank} degrees of freedom for {n} samples: no residual degrees of freedom are left",
-            source=source,
-            hint="use fewer terms (or fewer levels) than samples",
-        )
-    if by == "terms":
-        return _Design([t.label for t in terms], seq, rank, None)
-    # margin: only terms not contained in a higher-order term (vegan's drop.scope)
-    labels, bases = [], []
-    for i, t in enumerate(terms):
-        if any(t.columns < u.columns for u in terms):
-            continue
-        Qo = np.zeros((n, 0))
-        for j, X in enumerate(mats):
-            if j != i:
-                Qo = np.hstack([Qo, _complement_basis(X, Qo)])
-        B = _complement_basis(mats[i], Qo)
-        if B.shape[1] == 0:
-            raise InputError(
-                f"term {t.label!r} adds nothing once the other terms are in the model (it is aliased)",
-                source=source,
-                hint="drop it or the term it duplicates",
-            )
-        labels.append(t.label)
-        bases.append(B)
-    return _Design(labels, bases, rank, Q)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,174 +237,6 @@ def _run(
     return _Result(
         ss_obs[0], df, float(res_obs[0]), int(df_res), total, F_obs, F_perm, "mixed" if mixed else "double", rechecked
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# whole-block (plot) permutations
-
-
-def _constant_within(values: pd.Series, codes: np.ndarray) -> bool:
-    """True when ``values`` takes one value in every block (``codes``)."""
-    frame = pd.DataFrame({"v": values.astype(str).to_numpy(), "b": codes})
-    return bool((frame.groupby("b")["v"].nunique() <= 1).all())
-
-
-def _block_sums(G: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """``S = B' G B``: the sums of ``G`` over every pair of blocks (``B`` the samples x blocks
-    indicator, sparse), in O(n^2) time and O(n * blocks) extra memory."""
-    from scipy import sparse
-
-    n = len(codes)
-    B = sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, int(codes.max()) + 1))
-    S = np.asarray(B.T @ G)  # blocks x n
-    S = np.asarray(B.T @ S.T).T  # (B' S')' = S B, as G is symmetric
-    return (S + S.T) / 2
-
-
-@dataclass
-class _BlockModel:
-    W: np.ndarray  # blocks x (1 + columns): intercept and linearly independent block-level columns
-    owner: np.ndarray  # term index of each column of W (-1: intercept)
-    margins: list[np.ndarray] | None  # by="margin": per tested term, the column order with that term last
-
-
-def _block_model(
-    meta: pd.DataFrame, codes: np.ndarray, terms: list[Term], design: _Design, by: str, source: str
-) -> _BlockModel:
-    """The block-level model matrix: one row per block (its first sample's values), the columns of
-    every term kept when they add to the intercept and the terms before them (as the sample-level
-    design, whose ranks they reproduce: ``rank(B W) = rank(W)``)."""
-    n_blocks = int(codes.max()) + 1
-    first = np.unique(codes, return_index=True)[1]  # in block-code order
-    bmeta = meta.iloc[first]
-    cache: dict = {}
-    with warnings.catch_warnings():  # the sample-level design already warned about these columns
-        warnings.simplefilter("ignore")
-        mats = [_term_matrix(bmeta, t, source, cache) for t in terms]
-    cols, owners = [np.full(n_blocks, 1.0 / np.sqrt(n_blocks))], [-1]
-    Q = cols[0][:, None]
-    for k, X in enumerate(mats):
-        for c in range(X.shape[1]):
-            x = X[:, c]
-            r = x - Q @ (Q.T @ x)
-            r -= Q @ (Q.T @ r)
-            norm = np.linalg.norm(r)
-            if norm > _RANK_TOL * max(1.0, float(np.linalg.norm(x))):
-                cols.append(x)
-                owners.append(k)
-                Q = np.hstack([Q, (r / norm)[:, None]])
-    W, owner = np.column_stack(cols), np.asarray(owners)
-    df_terms = [int((owner == k).sum()) for k in range(len(terms))]
-    margins = None
-    if by == "terms":
-        expected = [B.shape[1] for B in design.bases]
-        if df_terms != expected:  # pragma: no cover - guarded by rank(B W) = rank(W)
-            raise RuntimeError(f"block-level degrees of freedom {df_terms} differ from the design's {expected}")
-    else:
-        margins = []
-        for label in design.labels:
-            k = next(i for i, t in enumerate(terms) if t.label == label)
-            margins.append(np.r_[np.flatnonzero(owner != k), np.flatnonzero(owner == k)])
-    return _BlockModel(W, owner, margins)
-
-
-def _block_run(
-    S: np.ndarray,
-    sizes: np.ndarray,
-    total: float,
-    model: _BlockModel,
-    design: _Design,
-    n_terms_all: int,
-    batches: Iterator[np.ndarray],
-    n_perm: int,
-    progress: Callable | None,
-) -> np.ndarray:
-    """Permuted F per tested term for every block permutation of ``batches``: block ``k`` takes the
-    block-level values of block ``pi[k]`` and keeps its size ``sizes[k]``."""
-    root = np.sqrt(sizes.astype(np.float64))
-    St = S / root[:, None] / root[None, :]  # N^-1/2 S N^-1/2
-    df = np.array([B.shape[1] for B in design.bases], dtype=np.float64)
-    df_res = len(design.bases[0]) - 1 - design.rank
-    F_perm = np.empty((n_perm, len(design.bases)))
-    tested = model.owner >= 0
-    done = 0
-    for perms in batches:
-        V = root[None, :, None] * model.W[perms]  # (b, blocks, columns)
-        Qt = np.linalg.qr(V)[0]
-        ss_col = np.einsum("bic,bic->bc", Qt, St @ Qt)
-        fit = ss_col[:, tested].sum(axis=1)
-        if model.margins is None:
-            ss = np.stack([ss_col[:, model.owner == k].sum(axis=1) for k in range(n_terms_all)], axis=1)
-        else:
-            ss = np.empty((len(perms), len(model.margins)))
-            for j, cols in enumerate(model.margins):
-                k = model.owner[cols[-1]]
-                Qm = np.linalg.qr(V[:, :, cols])[0]
-                last = Qm[:, :, -int((model.owner == k).sum()) :]
-                ss[:, j] = np.einsum("bic,bic->b", last, St @ last)
-        F_perm[done : done + len(perms)] = (ss / df) / ((total - fit) / df_res)[:, None]
-        done += len(perms)
-        if progress is not None:
-            progress(done, n_perm)
-    return F_perm
-
-
-def _balanced_sample_batches(codes: np.ndarray, labels: pd.Index, block_batches: Callable[[int], Iterator]):
-    """Whole-block permutations of equal blocks as sample permutations (vegan's): the k-th sample,
-    in ID order, of block ``b`` takes the place of the k-th sample of block ``pi[b]``."""
-    if isinstance(labels, pd.RangeIndex):  # an unlabelled matrix: its own order
-        ids = np.arange(len(codes))
-    else:
-        ids = np.asarray([str(x) for x in labels], dtype=object)
-    order = np.lexsort((ids, codes))  # by block, then by ID
-    slots = order.reshape(int(codes.max()) + 1, -1)  # blocks x samples per block: matrix positions
-
-    def make(batch: int) -> Iterator[np.ndarray]:
-        for pis in block_batches(batch):
-            out = np.empty((len(pis), len(codes)), dtype=np.int64)
-            out[:, slots.ravel()] = slots[pis].reshape(len(pis), -1)
-            yield out
-
-    return make
-
-
-def _check_scheme(
-    meta: pd.DataFrame,
-    terms: list[Term],
-    tested: list[str],
-    codes: np.ndarray,
-    strata_name: str,
-    permute: str,
-    source: str,
-) -> tuple[bool, list[str]]:
-    """Warn when the permutation scheme cannot test a term; return (every formula column constant
-    within blocks, the columns that vary within blocks)."""
-    columns = list(dict.fromkeys(c for t in terms for c, _ in t.variables))
-    varying = [c for c in columns if not _constant_within(meta[c], codes)]
-    by_label = {t.label: t for t in terms}
-    for label in tested:
-        t = by_label[label]
-        constant = all(c not in varying for c in t.columns)
-        if permute == "within" and constant:
-            warnings.warn(
-                f"{source}: term {label!r} is constant within every block of {strata_name!r}: permutations within "
-                f"blocks never change it, so its p is 1 by construction, whatever the data. To test a "
-                f"{strata_name}-level term, exchange whole blocks: permute='whole' (command line: --strata "
-                f"{strata_name} --permute whole)",
-                PermutationWarning,
-                stacklevel=4,
-            )
-        elif permute == "whole" and not constant:
-            which = ", ".join(repr(c) for c in t.columns if c in varying)
-            warnings.warn(
-                f"{source}: term {label!r} varies within blocks of {strata_name!r} (column {which}): whole-block "
-                f"permutations never exchange samples within a block, so its p does not test it. Test "
-                f"within-{strata_name} terms with permute='within' (command line: --strata {strata_name} "
-                f"--permute within), in a separate run",
-                PermutationWarning,
-                stacklevel=4,
-            )
-    return not varying, varying
 
 
 # ---------------------------------------------------------------------------------------------
