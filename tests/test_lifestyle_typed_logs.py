@@ -119,6 +119,27 @@ def test_meal_note_is_kept(tmp_path):
     assert read_meal_log(p)["note"].tolist() == ["very ripe", ""]
 
 
+def test_semicolon_csv_from_european_excel_and_tab_separated_paste(tmp_path):
+    """Excel writes ';' where the locale uses a decimal comma; a pasted range is tab-separated.
+    Only the header decides: the ';' inside a quoted food stays part of the food."""
+    semi = _write(
+        tmp_path,
+        "semi.csv",
+        'Date;Time;Meal;Food\n07/12/2026;07:40;Breakfast;porridge\n13/12/2026;12:30;Lunch;"soup; bread"\n',
+    )
+    df = read_diary(semi)
+    assert df["text"].tolist() == ["porridge", "soup; bread"]
+    assert df["timestamp"].tolist() == [pd.Timestamp("2026-12-07 07:40"), pd.Timestamp("2026-12-13 12:30")]
+    tab = _write(tmp_path, "week.tsv", "timestamp\ttext\tgrams\n2026-12-07T08:00\t1 apple, sliced\t120\n")
+    got = read_meal_log(tab)
+    assert got["text"].tolist() == ["1 apple, sliced"] and got["grams"].tolist() == [120.0]
+    # a comma file whose food holds semicolons is still split on commas
+    comma = _write(tmp_path, "c.csv", "timestamp,text\n2026-12-07T08:00,soup; bread; butter\n")
+    assert read_meal_log(comma)["text"].tolist() == ["soup; bread; butter"]
+    st = _write(tmp_path, "stress.csv", "Date;Rating\n2026-12-07;4\n")
+    assert read_stress_log(st)["rating"].tolist() == [4.0]
+
+
 # --------------------------------------------------------------------------- written back
 
 

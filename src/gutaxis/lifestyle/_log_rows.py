@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._csvsafe import unescape_cell
-from ._textfile import decode_text
+from ._textfile import csv_delimiter, decode_text
 
 MAX_PROBLEMS = 25  # problems listed in one error; the rest are counted
 
@@ -115,7 +115,7 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
             labels.append(f"entry {i}")
             keys.append(i)
     else:
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(text.splitlines(), delimiter=csv_delimiter(text))
         try:
             names = [str(n).strip().lower() for n in (reader.fieldnames or [])]
             if not names or all(n == "" for n in names):

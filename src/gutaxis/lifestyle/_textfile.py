@@ -8,6 +8,10 @@ byte-order mark) or UTF-16/32 with a byte-order mark gives a :class:`LogEncoding
 (``warning:`` on the command line) naming the file and the encoding used. A file none of these
 decodes is an :class:`~gutaxis.errors.InputError` naming the file and line and saying how to save it
 as UTF-8.
+
+:func:`csv_delimiter` reads the separator from the header line: a comma, or the semicolon of
+Excel's "CSV" in locales that write decimal commas (most of continental Europe), or the tab of a
+range pasted from a spreadsheet or saved as "Text (Tab delimited)".
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 
 from .._textfile import decode_text as _decode
 
-__all__ = ["UTF8_HINT", "LogEncodingWarning", "decode_text"]
+__all__ = ["UTF8_HINT", "LogEncodingWarning", "csv_delimiter", "decode_text"]
 
 UTF8_HINT = (
     "save it as UTF-8 (Excel: Save As 'CSV UTF-8'; LibreOffice: character set 'Unicode (UTF-8)'; "
@@ -44,3 +48,14 @@ def decode_text(data: bytes, path: str | Path) -> tuple[str, str]:
         binary_hint="give the CSV or JSON log itself; " + UTF8_HINT,
         stacklevel=3,
     )
+
+
+def csv_delimiter(text: str) -> str:
+    """The separator of a CSV file: the one of comma, semicolon and tab that its header line uses
+    most (outside quotes); a comma when none or a tie. Only the header decides, so a semicolon in a
+    food name ("soup; bread") never changes how a file is split."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    outside = "".join(part for i, part in enumerate(header.split('"')) if i % 2 == 0)
+    counts = {d: outside.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","

@@ -1,7 +1,8 @@
 """Foreign diary exports: the Cronometer "servings" CSV and the MyFitnessPal Nutrition Summary.
 
 Columns are matched by header name (case, spacing and the micro sign µ/μ do not matter), never by
-position; a UTF-8 BOM, CRLF line ends, quoted cells and extra columns are fine. UTF-16/32 files are
+position; a UTF-8 BOM, CRLF line ends, quoted cells, extra columns and a semicolon or tab
+separator (read from the header line) are fine. UTF-16/32 files are
 read; a file that is not UTF-8 is read as Windows-1252 with a warning (``attrs["encoding"]``).
 Columns gutaxis does not use are listed in ``attrs["ignored_columns"]`` (with
 ``attrs["ignored_reasons"]``), never an error. Every bad cell of a file is reported at once, in one
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ._textfile import decode_text
+from ._textfile import csv_delimiter, decode_text
 
 __all__ = ["DIARY_FORMATS", "detect_diary_format", "read_cronometer", "read_diary", "read_myfitnesspal"]
 
@@ -147,7 +148,7 @@ def _read_csv(path, header_only: bool = False) -> tuple[list[str], list[tuple[st
     """Header, non-blank rows (labelled 'row N', header = row 1), path and encoding of a CSV export."""
     text, encoding, p = _text_of(path)
     rows: list[tuple[str, list[str]]] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     try:
         header = next(reader, None)
         start = reader.line_num + 1
