@@ -1,5 +1,4 @@
-"""FHIR R4B resources of a person's records (``fhir.resources``), our own value-set checks, and the
-import of lab Observations (CRP, faecal calprotectin) from a FHIR Bundle.
+"""FHIR R4B resources of a person's records (``fhir.resources``), checked against our own value sets.
 
 What each record becomes (codes and units come from ``gutaxis/data/fhir_valuesets.json``, each with
 its source; nothing else is emitted):
@@ -30,6 +29,11 @@ upload                 DocumentReference (file name, size, SHA-1) and, when read
 
 Times: the app keeps what people log as local wall-clock time (the server's clock); FHIR wants an
 offset with every time, so the server's offset is attached. Stored UTC times get ``+00:00``.
+
+The value sets and the checks against them (:func:`valuesets`, :func:`value_set_problems`,
+:func:`validate`, :class:`FhirRefused`) live in :mod:`gutaxis.web.fhir_valuesets`, and the import of
+lab Observations (CRP, faecal calprotectin) from a FHIR Bundle (:func:`read_lab_bundle`,
+:class:`LabValue`) in :mod:`gutaxis.web.fhir_labs`; all are importable from here as before.
 """
 
 from __future__ import annotations
@@ -38,13 +42,12 @@ import base64
 import hashlib
 import json
 import uuid
-from datetime import UTC, date, datetime
-from functools import cache
-from importlib import resources
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import overload
 
-from ..errors import InputError
+from .fhir_labs import LabValue, read_lab_bundle
+from .fhir_valuesets import FhirRefused, validate, value_set_problems, valuesets
 
 __all__ = [
     "FhirRefused",
@@ -61,99 +64,6 @@ __all__ = [
 _NS = uuid.UUID("1b0c8a52-1f0e-4c53-9d1e-6d3b2f8a7c11")
 _LOINC, _SNOMED = "http://loinc.org", "http://snomed.info/sct"
 _OBS_CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
-
-
-class FhirRefused(ValueError):
-    """A resource failed the library's structural validation or our value-set check."""
-
-    def __init__(self, what: str, problems: list[str]):
-        self.what, self.problems = what, problems
-        super().__init__(f"{what}: " + "; ".join(problems))
-
-
-@cache
-def valuesets() -> dict:
-    """The codes and units we emit (package data, with their sources)."""
-    return json.loads((resources.files("gutaxis") / "data" / "fhir_valuesets.json").read_text(encoding="utf-8"))
-
-
-def _allowed_codings() -> set[tuple[str, str]]:
-    vs = valuesets()
-    out = {(o["system"], o["code"]) for o in vs["observations"].values()}
-    out |= {(q["system"], q["code"]) for q in vs["questionnaires"].values()}
-    for system, spec in vs["other_codings"].items():
-        out |= {(system, c) for c in spec["codes"]}
-    return out
-
-
-# --------------------------------------------------------------------------- checks
-def _walk(node, path: str = ""):
-    """Every (path, dict) inside a resource's JSON."""
-    if isinstance(node, dict):
-        yield path, node
-        for k, v in node.items():
-            yield from _walk(v, f"{path}.{k}" if path else k)
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _walk(v, f"{path}[{i}]")
-
-
-def value_set_problems(res: dict) -> list[str]:
-    """What in ``res`` (a resource's JSON) is outside our value sets; empty when all is ours."""
-    vs = valuesets()
-    problems: list[str] = []
-    allowed = _allowed_codings()
-    rtype = res.get("resourceType", "?")
-    for field in ("status", "intent", "lifecycleStatus", "type"):
-        key = f"{rtype}.{field}"
-        if key in vs["status"] and field in res and res[field] not in vs["status"][key]:
-            problems.append(f"{key} {res[field]!r} is not one of {', '.join(vs['status'][key])}")
-    for path, node in _walk(res):
-        is_coding = "system" in node and "code" in node and not {"value", "unit"} & node.keys()
-        if is_coding and (node["system"], node["code"]) not in allowed:
-            problems.append(f"{path}: code {node['system']}|{node['code']} is not in our value sets")
-        is_quantity = (
-            "value" in node and ("unit" in node or "code" in node) and isinstance(node.get("value"), (int, float))
-        )
-        if is_quantity and (node.get("system") != vs["ucum_system"] or node.get("code") not in vs["units"]):
-            problems.append(f"{path}: unit {node.get('system')}|{node.get('code')} is not a UCUM unit we emit")
-    if rtype == "Observation":
-        codings = (res.get("code") or {}).get("coding") or []
-        for spec in vs["observations"].values():
-            if any(c.get("system") == spec["system"] and c.get("code") == spec["code"] for c in codings):
-                q = res.get("valueQuantity")
-                if spec["unit"] is None:
-                    if q is not None or not isinstance(res.get("valueInteger"), int):
-                        problems.append(f"Observation {spec['code']} ({spec['display']}) takes a valueInteger")
-                elif q is None or q.get("code") != spec["unit"]:
-                    problems.append(
-                        f"Observation {spec['code']} ({spec['display']}) must be in {spec['unit']}, "
-                        f"not {(q or {}).get('code')!r}"
-                    )
-    return problems
-
-
-def validate(res: dict) -> dict:
-    """``res`` parsed by ``fhir.resources`` (R4B) and checked against our value sets; the JSON back.
-
-    Raises :class:`FhirRefused` naming every problem."""
-    from fhir.resources.R4B import get_fhir_model_class
-    from pydantic import ValidationError
-
-    rtype = res.get("resourceType")
-    what = f"{rtype}/{res.get('id', '?')}"
-    try:
-        model = get_fhir_model_class(str(rtype))
-    except (KeyError, ValueError):
-        raise FhirRefused(what, [f"{rtype!r} is not an R4B resource type"]) from None
-    try:
-        obj = model.model_validate(res)
-    except ValidationError as exc:
-        raise FhirRefused(what, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
-    problems = value_set_problems(res)
-    if problems:
-        raise FhirRefused(what, problems)
-    return json.loads(obj.model_dump_json(exclude_none=True))
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -565,123 +475,3 @@ def ndjson(bundle: dict) -> str:
     return "".join(
         json.dumps(e["resource"], separators=(",", ":"), ensure_ascii=False) + "\n" for e in bundle.get("entry", [])
     )
-
-
-# --------------------------------------------------------------------------- lab import
-class LabValue:
-    """One lab value read from a Bundle entry."""
-
-    __slots__ = ("entry", "marker", "measured_on", "source_id", "value")
-
-    def __init__(self, entry: int, marker: str, value: float, measured_on: datetime, source_id: str):
-        self.entry, self.marker, self.value, self.measured_on, self.source_id = (
-            entry,
-            marker,
-            value,
-            measured_on,
-            source_id,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"LabValue(entry={self.entry}, marker={self.marker!r}, value={self.value!r}, "
-            f"measured_on={self.measured_on!r})"
-        )
-
-
-_LAB_STATUS = ("final", "amended", "corrected")
-
-
-def read_lab_bundle(data: bytes | str, *, source: str = "the FHIR file") -> list[LabValue]:
-    """The CRP and faecal-calprotectin values of a FHIR R4B Bundle (all or nothing).
-
-    Every Observation must carry LOINC 1988-5 (CRP, ``mg/L``) or 38445-3 (faecal calprotectin,
-    ``ug/g``) with a UCUM ``valueQuantity``, a final status and an effective date; any other entry
-    type is passed over. Raises :class:`~gutaxis.errors.InputError` naming each entry that is wrong.
-    """
-    from fhir.resources.R4B.bundle import Bundle
-    from pydantic import ValidationError
-
-    from ..lifestyle.person import MARKERS
-
-    try:
-        raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("is not JSON", source=source, hint="export the results as a FHIR Bundle (.json)") from None
-    if not isinstance(raw, dict) or raw.get("resourceType") != "Bundle":
-        raise InputError("is not a FHIR Bundle (resourceType must be 'Bundle')", source=source)
-    try:
-        Bundle.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"]))
-        raise InputError(f"is not a valid FHIR R4B Bundle: {where}: {first['msg']}", source=source) from None
-    vs = valuesets()
-    by_code = {(s["system"], s["code"]): s for s in vs["observations"].values() if s.get("marker")}
-    out: list[LabValue] = []
-    problems: list[str] = []
-    today = datetime.now()
-    for n, entry in enumerate(raw.get("entry") or [], start=1):
-        res = entry.get("resource") or {}
-        if res.get("resourceType") != "Observation":
-            continue
-        name = f"entry {n} (Observation/{res.get('id', '?')})"
-        codings = (res.get("code") or {}).get("coding") or []
-        spec = next(
-            (by_code[(c.get("system"), c.get("code"))] for c in codings if (c.get("system"), c.get("code")) in by_code),
-            None,
-        )
-        if spec is None:
-            found = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings) or "no coding"
-            problems.append(f"{name}: code {found} is not CRP (LOINC 1988-5) or faecal calprotectin (LOINC 38445-3)")
-            continue
-        if res.get("status") not in _LAB_STATUS:
-            problems.append(f"{name}: status {res.get('status')!r} is not a final result ({', '.join(_LAB_STATUS)})")
-            continue
-        q = res.get("valueQuantity")
-        if not isinstance(q, dict) or not isinstance(q.get("value"), (int, float)):
-            problems.append(f"{name}: no valueQuantity with a number")
-            continue
-        if q.get("system") != vs["ucum_system"] or q.get("code") != spec["unit"]:
-            problems.append(
-                f"{name}: unit {q.get('system')}|{q.get('code')} is wrong for {spec['display']}; "
-                f"give it in UCUM {spec['unit']}"
-            )
-            continue
-        when_text = res.get("effectiveDateTime") or (res.get("effectivePeriod") or {}).get("start") or res.get("issued")
-        try:
-            when = _parse_when(when_text)
-        except ValueError:
-            problems.append(f"{name}: no effective date (effectiveDateTime)")
-            continue
-        if when > today:
-            problems.append(f"{name}: the date measured ({when:%Y-%m-%d}) is in the future")
-            continue
-        marker = spec["marker"]
-        unit, lo, hi = MARKERS[marker]
-        value = float(q["value"])
-        if not lo <= value <= hi:
-            problems.append(f"{name}: {value:g} {unit} is outside the possible {lo:g}-{hi:g} for {marker}")
-            continue
-        out.append(LabValue(n, marker, value, when, str(res.get("id") or n)))
-    if problems:
-        raise InputError(
-            "has entries that cannot be read: " + "; ".join(problems),
-            source=source,
-            hint="nothing was imported; fix or remove these entries",
-        )
-    if not out:
-        raise InputError(
-            "holds no CRP (LOINC 1988-5) or faecal calprotectin (LOINC 38445-3) Observation", source=source
-        )
-    return out
-
-
-def _parse_when(text) -> datetime:
-    """A FHIR date or dateTime as a naive local datetime (a date alone is midnight)."""
-    if not isinstance(text, str) or not text:
-        raise ValueError("no date")
-    if len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), datetime.min.time())
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return dt.astimezone().replace(tzinfo=None) if dt.tzinfo else dt
