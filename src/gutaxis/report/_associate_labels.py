@@ -5,7 +5,7 @@ The text helpers of :mod:`gutaxis.report.associate` (a number as the report prin
 column's name, ``feature ~ coefficient`` titles, the caption under a plot, the axis label of the
 normalised and transformed values) and the lookups into an association result they rest on (its
 interaction coefficients, the model's variables, a feature's short name, the outcome per sample).
-Kept apart from the drawing (:mod:`gutaxis.report._associate_figures`) and the page
+Kept apart from the drawing (:mod:`gutaxis.report._associate_plots`) and the page
 (:mod:`gutaxis.report.associate`) because both use them and they need no matplotlib.
 """
 

@@ -21,7 +21,7 @@ external resources: it opens offline). What it shows, as MaAsLin2 and MaAsLin3 d
 ``model="maaslin3"`` results come through :func:`gutaxis.link._maaslin3.report_view`, which
 adds the table's columns and the values its models saw (``view.outcome``).
 
-The figures (heatmap, plots, their SVG output) are in :mod:`gutaxis.report._associate_figures`, the
+The figures (heatmap, plots, their SVG output) are in :mod:`gutaxis.report._associate_plots`, the
 labels and captions they share with this page in :mod:`gutaxis.report._associate_labels`; this
 module holds the tables, the page's context and the public writer.
 """
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._associate_figures import _heatmap, _plot_figure
-from ._associate_figures import _plot as _plot
 from ._associate_labels import _axis_label, _is_m3, _transform_note
+from ._associate_plots import _heatmap, _plot_figure
+from ._associate_plots import _plot as _plot
 
 __all__ = ["write_associate_report"]
 
