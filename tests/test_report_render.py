@@ -41,3 +41,16 @@ def test_render_is_strict():
     # a real report template: a missing context name is an error, not an empty string
     with pytest.raises(UndefinedError):
         render("meta.html.j2")
+
+
+def test_coverage_line_says_a_bound_once():
+    """99.6 % of energy is "over 99%", never "about over 99%" (seen on a typed week's plan)."""
+    from types import SimpleNamespace
+
+    from gutaxis.report.plan_meal_log import _coverage
+
+    cov = {"n_entries": 8, "n_counted": 7, "share_entries": 7 / 8, "share_energy": 0.996, "ok": True}
+    line = _coverage(SimpleNamespace(coverage=cov, items=None))["statement"]
+    assert line.startswith("7 of 8 foods you logged were counted (88% of entries, over 99% of energy)")
+    cov["share_energy"] = 0.5
+    assert "(88% of entries, about 50% of energy)" in _coverage(SimpleNamespace(coverage=cov, items=None))["statement"]
