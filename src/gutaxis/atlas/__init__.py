@@ -3,6 +3,9 @@ checked against the data (see ``docs/atlas.md``).
 
 - :mod:`.cohorts`: how each cohort is loaded and harmonised (disease, case/control, covariates,
   blocking, rank), or why it cannot be analysed;
+- :mod:`.per_cohort`: the analysis of one cohort (:func:`analyse_cohort`);
+- :mod:`.across_cohorts`: meta-analysis per disease, shared vs specific genera, MicrobiomeHD, the
+  claims table;
 - :mod:`.run`: the pipeline (:func:`run_atlas`);
 - :mod:`.claims`: the claims (package data ``atlas_claims.tsv``) and the verdict rule;
 - ``gutaxis.report.atlas``: the HTML report and the TSVs (:func:`write_atlas`).
