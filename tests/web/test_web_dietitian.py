@@ -534,7 +534,9 @@ def test_every_route_here_with_an_id_is_404_with_one_denied_row_for_outsiders(ap
     mine = [
         r
         for r in api_routes(app)
-        if r.endpoint.__module__.startswith(("gutaxis.web.routes.dietitian", "gutaxis.web.routes.plans"))
+        if r.endpoint.__module__.startswith(
+            ("gutaxis.web.routes.dietitian", "gutaxis.web.routes.sharing", "gutaxis.web.routes.plans")
+        )
     ]
     tried = 0
     for r in mine:

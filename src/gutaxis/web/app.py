@@ -214,10 +214,11 @@ def create_app(settings: Settings | None = None, *, migrate_db: bool = True) -> 
         person,
         plans,
         rights,
+        sharing,
         uploads,
     )
 
-    for r in (auth, person, diary, patterns, imports, uploads, jobs, labs, plans, dietitian, messages, rights):
+    for r in (auth, person, diary, patterns, imports, uploads, jobs, labs, plans, dietitian, sharing, messages, rights):
         app.include_router(r.router)
     return app
 

@@ -1,15 +1,14 @@
-"""The dietitian's side and consent: invitations, sharing, the caseload, client pages, notes, messages.
+"""The dietitian's side: invitations, the caseload, client pages and notes.
 
 Nothing of a person is visible to a dietitian before the person accepts an invitation (a
 :class:`Consent` for some of :data:`SCOPES`); every client page goes through
 :func:`gutaxis.web.access.access`, so each read leaves exactly one audit row and anything
-without an active consent for the page's scope answers 404 after a ``denied`` row.
+without an active consent for the page's scope answers 404 after a ``denied`` row. The person's
+side (the invitation link, sharing, their audit trail, shared notes) is :mod:`.sharing`; the
+helpers both use are :mod:`.consent` (imported here too, so ``from .dietitian import ...`` keeps working).
 
 Routes (dietitian): ``GET/POST /invitations``, ``POST /invitations/{id}/cancel``, ``GET /caseload``,
-``GET /clients/{pid}``, ``GET /clients/{pid}/diary``, ``POST /clients/{pid}/notes``,
-``GET/POST /clients/{pid}/messages``. Public: ``GET /invite/{token}``. Person:
-``POST /invite/{token}/accept``, ``GET /sharing``, ``POST /sharing/{cid}/revoke``,
-``POST /sharing/{cid}/scopes``, ``GET /audit``, ``GET /notes``, ``GET/POST /messages``.
+``GET /clients/{pid}``, ``GET /clients/{pid}/diary``, ``POST /clients/{pid}/notes``.
 """
 
 from __future__ import annotations
@@ -18,21 +17,19 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..access import NotFound, access, active_consent, deny
-from ..deps import current_session, dietitian_user, get_db, person_user, render, settings_of
+from ..deps import dietitian_user, get_db, render, settings_of
 from ..idempotency import new_client_id, store_once, valid_client_id
 from ..models import (
     SCOPES,
-    AuditEvent,
     Consent,
     Invitation,
     MealEntry,
@@ -45,90 +42,29 @@ from ..models import (
     utcnow,
 )
 from ..security import new_token, token_hash
+from .consent import (
+    MAX_TEXT,
+    SCOPE_LABELS,
+    _invitation_state,
+    _scopes_from_form,
+    _text,
+    client_access,
+    client_scopes,
+    display_name,
+    scope_list,
+)
+from .sharing import shared_notes
 
 router = APIRouter()
 
 __all__ = ["SCOPE_LABELS", "client_access", "client_scopes", "display_name", "router", "shared_notes"]
 
-#: what each scope lets a dietitian see, in plain words
-SCOPE_LABELS = {
-    "diary": "meal diary",
-    "symptoms": "symptoms",
-    "stress": "stress",
-    "microbiome": "gut profile",
-    "plan": "plan (drafts and signed plans)",
-}
-MAX_TEXT = 5000
 FLAG_DAYS = 7
 SYMPTOM_FLAG = 7.0
 _TARGET = re.compile(r"^(day:\d{4}-\d{2}-\d{2}|plan:\d{1,9})?$")
 
 
-def display_name(u: User | None) -> str:
-    if u is None:
-        return "a deleted account"
-    return u.name or u.email
-
-
-def scope_list(text: str | None) -> list[str]:
-    return [s for s in (text or "").split(",") if s in SCOPES]
-
-
-def client_scopes(db: Session, user: User, pid: int) -> list[str]:
-    """The scopes the person shares with this dietitian now (for the page's links)."""
-    c = active_consent(db, pid, user.id)
-    return scope_list(c.scopes) if c is not None else []
-
-
-def client_access(
-    db: Session,
-    user: User,
-    pid: int,
-    scope: str | None = None,
-    *,
-    resource: str,
-    action: str = "read",
-    record: str = "",
-) -> User:
-    """:func:`access` for a client page; ``scope=None`` (overview, messages, notes) asks for any scope
-    the person shares with this dietitian. One audit row either way."""
-    if scope is None:
-        c = active_consent(db, pid, user.id) if user.role == "dietitian" else None
-        scopes = scope_list(c.scopes) if c is not None else []
-        scope = scopes[0] if scopes else "diary"
-    return access(db, user, pid, scope, action=action, record=record, resource=resource)
-
-
-def _text(value: str, what: str, limit: int = MAX_TEXT) -> str:
-    value = (value or "").replace("\r\n", "\n").strip()
-    if not value:
-        raise HTTPException(400, f"Write the {what} first.")
-    if len(value) > limit:
-        raise HTTPException(400, f"The {what} is too long: at most {limit} characters.")
-    return value
-
-
-def _scopes_from_form(scopes: list[str], chosen: str) -> list[str]:
-    picked = [s for s in SCOPES if s in set(scopes)]
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if unknown:
-        raise HTTPException(400, "Unknown sharing choice: use " + ", ".join(SCOPES) + ".")
-    if not picked:
-        if chosen:
-            raise HTTPException(400, "Choose at least one thing to share (or stop sharing).")
-        picked = list(SCOPES)
-    return picked
-
-
 # --------------------------------------------------------------------------- invitations (dietitian)
-def _invitation_state(inv: Invitation, now: datetime) -> str:
-    if inv.used_at is not None:
-        return "used"
-    if inv.expires_at <= now:
-        return "expired"
-    return "open"
-
-
 def _invitations_page(
     request: Request,
     db: Session,
@@ -221,202 +157,6 @@ def cancel_invitation(inv_id: int, user: User = Depends(dietitian_user), db: Ses
         inv.expires_at = now
         db.commit()
     return RedirectResponse("/invitations", status_code=303)
-
-
-# --------------------------------------------------------------------------- invitation (public, person)
-def _find_invitation(db: Session, token: str, actor: User | None = None) -> Invitation:
-    """The invitation of ``token``, or 404 (with a ``denied`` row when someone logged in asked)."""
-    inv = (
-        db.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
-        if token and len(token) <= 128
-        else None
-    )
-    if inv is None:
-        if actor is not None:
-            deny(db, actor, "invitation", "unknown invitation link")
-        raise NotFound()
-    return inv
-
-
-@router.get("/invite/{token}")
-def invite_page(request: Request, token: str, db: Session = Depends(get_db)):
-    """Public: who invites, to share what; an expired or used link says so (410); unknown: 404."""
-    inv = _find_invitation(db, token)
-    ws = current_session(request, db)
-    viewer = db.get(User, ws.user_id) if ws is not None else None
-    if ws is not None and viewer is not None and (viewer.role == "person" or ws.totp_ok):
-        request.state.user = viewer
-    state = _invitation_state(inv, utcnow())
-    dietitian = db.get(User, inv.dietitian_id)
-    return render(
-        request,
-        "invite.html",
-        {
-            "title": "Invitation",
-            "state": state,
-            "token": token,
-            "dietitian": display_name(dietitian),
-            "scopes": scope_list(inv.scopes),
-            "labels": SCOPE_LABELS,
-            "viewer": viewer,
-            "expires_at": inv.expires_at,
-        },
-        status_code=200 if state == "open" else 410,
-    )
-
-
-@router.post("/invite/{token}/accept")
-def accept_invitation(request: Request, token: str, user: User = Depends(person_user), db: Session = Depends(get_db)):
-    """Single use, before it expires: binds a :class:`Consent` (person, dietitian, the invitation's scopes)."""
-    inv = _find_invitation(db, token, user)
-    now = utcnow()
-    claimed = db.execute(
-        update(Invitation)
-        .where(Invitation.id == inv.id, Invitation.used_at.is_(None), Invitation.expires_at > now)
-        .values(used_at=now, person_id=user.id)
-    )
-    won = cast(CursorResult, claimed).rowcount  # an UPDATE's result is a CursorResult
-    if won != 1:  # (no rollback: it would expire the session row the error page reads its CSRF token from)
-        state = _invitation_state(inv, now)
-        raise HTTPException(
-            410,
-            "This invitation was used already."
-            if state == "used"
-            else "This invitation has expired: ask your dietitian for a new link.",
-        )
-    for old in db.scalars(
-        select(Consent).where(
-            Consent.person_id == user.id, Consent.dietitian_id == inv.dietitian_id, Consent.revoked_at.is_(None)
-        )
-    ):
-        old.revoked_at = now  # replaced by the new one
-    c = Consent(person_id=user.id, dietitian_id=inv.dietitian_id, scopes=inv.scopes, granted_at=now)
-    db.add(c)
-    db.flush()
-    audit.record(db, user.id, user.id, "write", "consent", f"consent:{c.id} granted {inv.scopes}")
-    db.commit()
-    return RedirectResponse("/sharing?accepted=1", status_code=303)
-
-
-# --------------------------------------------------------------------------- sharing and audit (person)
-@router.get("/sharing")
-def sharing_page(request: Request, user: User = Depends(person_user), db: Session = Depends(get_db)):
-    consents = db.scalars(select(Consent).where(Consent.person_id == user.id).order_by(Consent.id.desc())).all()
-    people = {u.id: u for u in db.scalars(select(User).where(User.id.in_({c.dietitian_id for c in consents})))}
-    rows = [
-        {
-            "id": c.id,
-            "dietitian": display_name(people.get(c.dietitian_id)),
-            "dietitian_id": c.dietitian_id,
-            "scopes": scope_list(c.scopes),
-            "granted_at": c.granted_at,
-            "revoked_at": c.revoked_at,
-        }
-        for c in consents
-    ]
-    return render(
-        request,
-        "sharing.html",
-        {
-            "title": "Sharing",
-            "active": [r for r in rows if r["revoked_at"] is None],
-            "ended": [r for r in rows if r["revoked_at"] is not None],
-            "scopes": SCOPES,
-            "labels": SCOPE_LABELS,
-        },
-    )
-
-
-def _own_consent(db: Session, user: User, consent_id: int) -> Consent:
-    c = db.get(Consent, consent_id)
-    if c is None or c.person_id != user.id:
-        deny(db, user, "consent", f"consent {consent_id}", subject=c.person_id if c is not None else None)
-    return c
-
-
-@router.post("/sharing/{consent_id}/revoke")
-def revoke_consent(consent_id: int, user: User = Depends(person_user), db: Session = Depends(get_db)):
-    """Stop sharing with a dietitian: their very next request answers 404."""
-    c = _own_consent(db, user, consent_id)
-    if c.revoked_at is None:
-        c.revoked_at = utcnow()
-        audit.record(db, user.id, user.id, "write", "consent", f"consent:{c.id} revoked")
-        db.commit()
-    return RedirectResponse("/sharing?revoked=1", status_code=303)
-
-
-@router.post("/sharing/{consent_id}/scopes")
-def change_scopes(
-    consent_id: int, scopes: list[str] = Form([]), user: User = Depends(person_user), db: Session = Depends(get_db)
-):
-    c = _own_consent(db, user, consent_id)
-    if c.revoked_at is not None:
-        raise HTTPException(409, "Sharing with this dietitian has ended; accept a new invitation to share again.")
-    picked = _scopes_from_form(scopes, "chosen")
-    if picked != scope_list(c.scopes):
-        c.scopes = ",".join(picked)
-        audit.record(db, user.id, user.id, "write", "consent", f"consent:{c.id} scopes {c.scopes}")
-        db.commit()
-    return RedirectResponse("/sharing?saved=1", status_code=303)
-
-
-_ACTIONS = {"read": "viewed", "write": "changed", "denied": "was refused access to"}
-_RESOURCES = {
-    "diary": "your meal diary",
-    "symptoms": "your symptoms",
-    "stress": "your stress log",
-    "microbiome": "your gut profile",
-    "plan": "your plan",
-    "caseload": "your summary in their caseload",
-    "overview": "your overview",
-    "note": "notes on your record",
-    "messages": "your messages",
-    "consent": "your sharing settings",
-    "upload": "your uploads",
-    "export": "your data export",
-    "invitation": "an invitation",
-    "route": "a page",
-}
-
-
-@router.get("/audit")
-def my_audit(
-    request: Request, before: int | None = Query(None), user: User = Depends(person_user), db: Session = Depends(get_db)
-):
-    """The person's own audit trail: who viewed, changed or was refused what, and when."""
-    q = select(AuditEvent).where(AuditEvent.subject_id == user.id)
-    if before is not None:
-        q = q.where(AuditEvent.id < before)
-    events = db.scalars(q.order_by(AuditEvent.id.desc()).limit(200)).all()
-    actors = {u.id: u for u in db.scalars(select(User).where(User.id.in_({e.actor_id for e in events if e.actor_id})))}
-    consent_ids = {int(m.group(1)) for e in events if (m := re.match(r"consent:(\d+)", e.record or ""))}
-    consents = {c.id: c for c in db.scalars(select(Consent).where(Consent.id.in_(consent_ids)))} if consent_ids else {}
-    more = {u.id: u for u in db.scalars(select(User).where(User.id.in_({c.dietitian_id for c in consents.values()})))}
-    rows = []
-    for e in events:
-        a = actors.get(e.actor_id) if e.actor_id is not None else None
-        who = "You" if e.actor_id == user.id else f"{display_name(a)} ({a.role if a is not None else 'unknown'})"
-        detail = e.record or ""
-        m = re.match(r"consent:(\d+)\s*(.*)", detail)
-        if m:
-            c = consents.get(int(m.group(1)))
-            with_whom = display_name(more.get(c.dietitian_id)) if c is not None else "a dietitian"
-            detail = f"sharing with {with_whom}: {m.group(2).replace(',', ', ')}"
-        rows.append(
-            {
-                "at": e.at,
-                "who": who,
-                "action": _ACTIONS.get(e.action, e.action),
-                "denied": e.action == "denied",
-                "what": _RESOURCES.get(e.resource, e.resource),
-                "detail": detail,
-            }
-        )
-    return render(
-        request,
-        "my_audit.html",
-        {"title": "Who saw your records", "events": rows, "older": events[-1].id if len(events) == 200 else None},
-    )
 
 
 # --------------------------------------------------------------------------- caseload
@@ -701,20 +441,3 @@ def add_note(
     )
     dest = back if back.startswith(f"/clients/{pid}") and not back.startswith("//") else f"/clients/{pid}"
     return RedirectResponse(dest, status_code=303)
-
-
-# --------------------------------------------------------------------------- shared notes (person)
-def shared_notes(db: Session, person_id: int) -> list[dict]:
-    """The notes dietitians shared with the person, newest first (private notes are never selected)."""
-    rows = db.execute(
-        select(Note, User)
-        .join(User, User.id == Note.author_id, isouter=True)
-        .where(Note.person_id == person_id, Note.shared.is_(True))
-        .order_by(Note.created_at.desc(), Note.id.desc())
-    ).all()
-    return [{"text": n.text, "target": n.target, "author": display_name(u), "at": n.created_at} for n, u in rows]
-
-
-@router.get("/notes")
-def my_notes(request: Request, user: User = Depends(person_user), db: Session = Depends(get_db)):
-    return render(request, "notes.html", {"title": "Notes from your dietitian", "notes": shared_notes(db, user.id)})
