@@ -78,9 +78,6 @@ def check_input(
                 source="write_report",
                 hint="give one of the sample IDs of the table",
             )
-    single = sample is not None or adata.n_obs == 1
-    if single and sample is None:
-        sample = str(adata.obs_names[0])
     synthetic = is_synthetic(adata)
     group_col, labels, order, group_auto = resolve_group(adata, group)
     kept_groups = None
@@ -99,9 +96,9 @@ def check_input(
                 source="write_report",
                 hint="give a sample of those groups, or add its group",
             )
-        single = sample is not None or adata.n_obs == 1
-        if single and sample is None:
-            sample = str(adata.obs_names[0])
+    single = sample is not None or adata.n_obs == 1  # of the samples kept
+    if single and sample is None:
+        sample = str(adata.obs_names[0])
     ref, ref_path = load_reference(reference)
     return ReportInput(
         adata=adata,

@@ -40,14 +40,6 @@ def _v(x, nd=1, pct=False) -> str:
     return f"{x:,.{nd}f}"
 
 
-def _finite(x) -> float | None:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def _pct_text(share: float | None) -> str:
     """A share (0-1) as a whole percentage that never claims 100% or 0% when it is not."""
     if share is None:

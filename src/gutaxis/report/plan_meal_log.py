@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validation import finite_or_none as _finite
 from .plan_format import (
     _cell,
     _date_text,
-    _finite,
     _pct_text,
     _row_text,
     _split_candidates,
