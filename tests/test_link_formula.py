@@ -608,7 +608,7 @@ def test_cli_and_report_with_interactions(shared, tmp_path):
     from typer.testing import CliRunner
 
     from gutaxis.cli import app
-    from gutaxis.report.associate import _plot
+    from gutaxis.report._associate_plots import _plot
 
     data = pd.read_csv(shared("data", "maaslin2_hmp2", "HMP2_taxonomy.tsv"), sep="\t", index_col=0)
     meta = pd.read_csv(shared("data", "maaslin2_hmp2", "HMP2_metadata.tsv"), sep="\t", index_col=0)

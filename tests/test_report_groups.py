@@ -73,7 +73,7 @@ def test_summary_cards_name_the_largest_groups(report, counts):
 
 def _groups_and_order(gmhi_files):
     import gutaxis
-    from gutaxis.report.html import _resolve_group
+    from gutaxis.report._profile_input import resolve_group as _resolve_group
 
     adata = gutaxis.read_profile(gmhi_files[0])
     meta = pd.read_csv(gmhi_files[1], index_col=0, encoding="utf-8-sig")

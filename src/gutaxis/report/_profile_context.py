@@ -20,8 +20,7 @@ class ReportInput:
 
     adata: Any  # AnnData, only the groups kept
     out: Path
-    sample: str | None  # the one sample reported on; None for a cohort
-    single: bool  # one sample (asked for, or the only one)
+    sample: str | None  # the one sample reported on (asked for, or the only one); None for a cohort
     synthetic: bool
     group_col: str | None
     labels: pd.Series | None  # group of each sample (str; None where missing)
@@ -31,6 +30,11 @@ class ReportInput:
     n_before: int | None  # samples before the groups were kept
     ref: Any  # HealthyReference supplied, or None
     ref_path: Path | None  # its JSON file, when given as a path
+
+    @property
+    def single(self) -> bool:
+        """A report on one sample."""
+        return self.sample is not None
 
 
 @dataclass
@@ -53,7 +57,6 @@ class ProfileIndices:
 class ReferencePlacement:
     """The healthy reference (supplied, built from the cohort, or none) and the percentiles against it."""
 
-    ref: Any  # HealthyReference or None
     info: dict  # available, description, note, source, n_samples, built_from
     pct: pd.DataFrame | None  # percentiles of every sample
     den: dict  # denominator_context: the unclassified share of the samples shown

@@ -96,15 +96,13 @@ def check_input(
                 source="write_report",
                 hint="give a sample of those groups, or add its group",
             )
-    single = sample is not None or adata.n_obs == 1  # of the samples kept
-    if single and sample is None:
+    if sample is None and adata.n_obs == 1:  # the only sample kept
         sample = str(adata.obs_names[0])
     ref, ref_path = load_reference(reference)
     return ReportInput(
         adata=adata,
         out=out,
         sample=sample,
-        single=single,
         synthetic=synthetic,
         group_col=group_col,
         labels=labels,

@@ -90,4 +90,4 @@ def place_against_reference(inp: ReportInput, ind: ProfileIndices, notes: list[s
             + ", ".join(map(str, pct.attrs["no_reference"]))
             + " (shown without percentiles)."
         )
-    return ReferencePlacement(ref=ref, info=ref_info, pct=pct, den=den, prof=prof, not_measurable=not_measurable)
+    return ReferencePlacement(info=ref_info, pct=pct, den=den, prof=prof, not_measurable=not_measurable)

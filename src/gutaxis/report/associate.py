@@ -37,7 +37,6 @@ import pandas as pd
 
 from ._associate_labels import _axis_label, _is_m3, _transform_note
 from ._associate_plots import _heatmap, _plot_figure
-from ._associate_plots import _plot as _plot
 
 __all__ = ["write_associate_report"]
 

@@ -24,8 +24,7 @@ from ._profile_cohort import cohort_figures, cohort_tables, ordination, ordinati
 from ._profile_context import ProfileIndices, ReferencePlacement, ReportInput, ReportTables, ShownValues
 from ._profile_indices import profile_indices, shown_values
 from ._profile_input import HEALTHY_LABELS, check_input
-from ._profile_input import resolve_group as _resolve_group  # noqa: F401 (tests import it from here)
-from ._profile_numbers import jsonable as _jsonable  # imported from here by gutaxis.report.plan
+from ._profile_numbers import jsonable as _jsonable
 from ._profile_reference import MIN_REFERENCE_SAMPLES, place_against_reference
 from ._profile_sample import sample_figures, sample_tables
 from ._profile_summary import filtered_rows, output_files, provenance_record, provenance_rows, summary_record

@@ -185,8 +185,8 @@ def write_plan_reports(plan: Plan, out_dir, *, progress: Callable[[str], None] |
         )
     }
     data["files"] = sorted([*written, "plan.json", "plan.html", "dietitian_summary.html", "dietitian_summary.pdf"])
+    from ._profile_numbers import jsonable as _jsonable
     from ._render import render
-    from .html import _jsonable
 
     (out / "plan.json").write_text(json.dumps(_jsonable(data), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     written["plan.json"] = out / "plan.json"

@@ -40,8 +40,9 @@ def _v(x, nd=1, pct=False) -> str:
     return f"{x:,.{nd}f}"
 
 
-def _pct_text(share: float | None) -> str:
-    """A share (0-1) as a whole percentage that never claims 100% or 0% when it is not."""
+def _pct_text(share: float | None, *, about: bool = False) -> str:
+    """A share (0-1) as a whole percentage that never claims 100% or 0% when it is not; with
+    ``about``, a rounded value says so ("about 30%") and a bound does not ("over 99%")."""
     if share is None:
         return "—"
     p = 100.0 * share
@@ -49,7 +50,7 @@ def _pct_text(share: float | None) -> str:
         return "over 99%"
     if 0.0 < p < 0.5:
         return "under 1%"
-    return f"{p:.0f}%"
+    return f"{'about ' if about else ''}{p:.0f}%"
 
 
 def _date_text(x) -> str:

@@ -76,8 +76,7 @@ def _coverage(a) -> dict:
     complete = bool(n and counted >= n and (sk is None or sk >= 0.995))
     parts = [f"{_pct_text(se)} of entries"] if se is not None else []
     if sk is not None:
-        energy = _pct_text(sk)  # "over 99%" and "under 1%" are bounds already, not estimates
-        parts.append(f"{energy if energy.startswith(('over', 'under')) else 'about ' + energy} of energy")
+        parts.append(f"{_pct_text(sk, about=True)} of energy")
     shares = f" ({', '.join(parts)})" if parts else ""
     msg = str(cov.get("message") or "").strip()
     if n:
