@@ -17,16 +17,6 @@ EXAMPLE = resources.files("gutaxis").joinpath("data", "example_person")
 
 
 @pytest.fixture
-def offline(tmp_path, monkeypatch):
-    """An empty dataset cache: nothing downloaded, nothing to download from."""
-    cache = tmp_path / "empty-cache"
-    cache.mkdir()
-    monkeypatch.setenv("GUTAXIS_DATA_DIR", str(cache))
-    monkeypatch.setenv("GUTAXIS_DATA_URL", "http://127.0.0.1:9/")
-    return cache
-
-
-@pytest.fixture
 def tables(shared):
     return [
         "--usda",
@@ -40,7 +30,7 @@ def run(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def test_plan_example_offline_writes_both_reports(offline, tmp_path):
+def test_plan_example_offline_writes_both_reports(tmp_path):
     out = tmp_path / "plan"
     r = run("plan", "--example", "-o", out, "--draws", 40, "--days", 56)
     assert r.exit_code == 0, r.output
@@ -65,7 +55,7 @@ def test_plan_example_offline_writes_both_reports(offline, tmp_path):
     assert "SYNTHETIC" in (out / "plan.html").read_text(encoding="utf-8")
 
 
-def test_plan_person_folder_with_immunosuppression_withholds_the_probiotic(offline, tmp_path):
+def test_plan_person_folder_with_immunosuppression_withholds_the_probiotic(tmp_path):
     person = tmp_path / "person"
     shutil.copytree(EXAMPLE, person)
     meta = json.loads((person / "person.json").read_text())
@@ -111,7 +101,7 @@ def test_plan_with_explicit_files_and_options(tables, tmp_path):
     assert "no_specific_diet" in ids and "probiotic_ra" not in ids and "GMHI" not in data["scores"]
 
 
-def test_plan_without_food_tables_says_how_to_fetch_them(offline, tmp_path):
+def test_plan_without_food_tables_says_how_to_fetch_them(tmp_path):
     person = tmp_path / "person"
     shutil.copytree(EXAMPLE, person)
     meta = json.loads((person / "person.json").read_text())
@@ -122,7 +112,7 @@ def test_plan_without_food_tables_says_how_to_fetch_them(offline, tmp_path):
     assert "gutaxis datasets fetch usda_sr28_abbrev" in r.output and "Traceback" not in r.output
 
 
-def test_plan_errors_are_one_clear_line(offline, tmp_path):
+def test_plan_errors_are_one_clear_line(tmp_path):
     r = run("plan", "--example", "--condition", "rheumatoid", "-o", tmp_path / "o", "--no-simulate")
     assert r.exit_code == 2 and "condition tag 'rheumatoid' is not known" in r.output
     r = run("plan", "-o", tmp_path / "o")
@@ -135,7 +125,7 @@ def test_food_match(tables):
     assert "11118 CABBAGE,KIMCHI" in r.output and "grams: 150" in r.output and "live cultures: yes" in r.output
 
 
-def test_food_match_offline_without_tables(offline):
+def test_food_match_offline_without_tables():
     r = run("food", "match", "greek yogurt")
     assert r.exit_code == 2 and "gutaxis datasets fetch usda_sr28_abbrev" in r.output
 

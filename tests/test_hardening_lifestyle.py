@@ -41,14 +41,6 @@ def foods_csv(tmp_path) -> Path:
     return p
 
 
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch) -> Path:
-    cache = tmp_path / "empty-cache"
-    cache.mkdir()
-    monkeypatch.setenv("GUTAXIS_DATA_DIR", str(cache))
-    return cache
-
-
 def _log(tmp_path: Path, body: str, name: str = "m.csv", encoding: str = "utf-8") -> Path:
     p = tmp_path / name
     p.write_bytes(body.encode(encoding))
@@ -89,7 +81,7 @@ def _log_columns(export: Path, dest: Path) -> Path:
 # ------------------------------------------------------------------------------------------ dates
 
 
-def test_L01_day_month_order_is_decided_for_the_whole_file(tmp_path, foods_csv, empty_cache):
+def test_L01_day_month_order_is_decided_for_the_whole_file(tmp_path, foods_csv):
     """The audit's m.csv: 04/03/2024 and 13/03/2024 are both March (13/03 proves day-first)."""
     m = _log(
         tmp_path,
@@ -135,7 +127,7 @@ def test_L02_dates_written_both_ways_are_refused(tmp_path):
     assert read_meal_log(ambiguous, dayfirst=False)["timestamp"].iloc[0] == pd.Timestamp("2024-04-03 08:00")
 
 
-def test_L11_year_2999_is_refused_naming_the_row(tmp_path, foods_csv, empty_cache):
+def test_L11_year_2999_is_refused_naming_the_row(tmp_path, foods_csv):
     m = _log(tmp_path, "timestamp,text,ndb_no,grams\n2024-03-01 08:00,,01009,100\n2999-03-01 08:00,,01009,100\n")
     with pytest.raises(InputError) as err:
         read_diary(m)
@@ -164,7 +156,7 @@ def test_L11_year_2999_in_a_cronometer_export_is_refused(tmp_path):
         read_diary(c)
 
 
-def test_L12_utc_offset_keeps_the_local_day_and_time(tmp_path, foods_csv, empty_cache):
+def test_L12_utc_offset_keeps_the_local_day_and_time(tmp_path, foods_csv):
     """A -08:00 evening meal stays on its own evening (wall-clock time as logged), not moved to UTC."""
     m = _log(
         tmp_path, "timestamp,text,ndb_no,grams\n2024-03-01T20:00-08:00,,01009,100\n2024-03-02T08:00-08:00,,08121,300\n"
@@ -186,7 +178,7 @@ def test_L12_utc_offset_keeps_the_local_day_and_time(tmp_path, foods_csv, empty_
 # ------------------------------------------------------------------------------------------ amounts
 
 
-def test_L03_infinite_grams_refused(tmp_path, foods_csv, empty_cache):
+def test_L03_infinite_grams_refused(tmp_path, foods_csv):
     m = _log(tmp_path, "timestamp,text,ndb_no,grams\n2024-03-01 08:00,,01009,inf\n")
     with pytest.raises(InputError, match=r"row 2, column 'grams': grams=inf is not a number of grams"):
         read_diary(m)
@@ -197,7 +189,7 @@ def test_L03_infinite_grams_refused(tmp_path, foods_csv, empty_cache):
     assert r.exit_code == 2 and "inf" in r.output and "mean fiber" not in r.output, r.output
 
 
-def test_L05_implausible_grams_refused_with_the_row(tmp_path, foods_csv, empty_cache):
+def test_L05_implausible_grams_refused_with_the_row(tmp_path, foods_csv):
     m = _log(tmp_path, "timestamp,text,ndb_no,grams\n2024-03-01 08:00,,01009,100\n2024-03-01 12:00,,01009,1e9\n")
     with pytest.raises(InputError, match=r"row 3, column 'grams': 1e\+09 g in one entry is not plausible"):
         read_diary(m)
@@ -205,7 +197,7 @@ def test_L05_implausible_grams_refused_with_the_row(tmp_path, foods_csv, empty_c
     assert r.exit_code == 2 and "row 3" in r.output, r.output
 
 
-def test_L15_negative_nutrient_in_own_food_table_refused(tmp_path, foods_csv, empty_cache):
+def test_L15_negative_nutrient_in_own_food_table_refused(tmp_path, foods_csv):
     """fiber_g=-5 for 01009 in $F: refused naming the file, row and column (not a wrong mean fiber)."""
     from gutaxis.lifestyle.person import read_food_table
 
@@ -245,7 +237,7 @@ def test_L15_impossible_nutrient_in_own_food_table_refused(tmp_path, foods_csv, 
     assert len(read_food_table(foods_csv)) == len(rows) - 1  # the shipped table still reads
 
 
-def test_L19_negative_age_refused_by_the_scores(tmp_path, foods_csv, empty_cache):
+def test_L19_negative_age_refused_by_the_scores(tmp_path, foods_csv):
     from gutaxis.lifestyle.scores import daily_scores, fiber_target
 
     for age in (-5, 130, float("nan"), float("inf"), "old"):
@@ -276,7 +268,7 @@ def test_L19_negative_age_refused_by_the_scores(tmp_path, foods_csv, empty_cache
 # ------------------------------------------------------------------------------------------ encodings
 
 
-def test_L07_latin1_meal_log_read_with_a_note(tmp_path, foods_csv, empty_cache):
+def test_L07_latin1_meal_log_read_with_a_note(tmp_path, foods_csv):
     body = (
         "timestamp,text,ndb_no,grams\n2024-03-01 08:00,café au lait,01077,200\n"
         "2024-03-01 12:00,crème fraîche,01009,30\n"
@@ -304,7 +296,7 @@ def test_L07_undecodable_meal_log_names_the_file_and_says_save_as_utf8(tmp_path)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
-def test_L08_utf16_meal_log_is_read(tmp_path, foods_csv, empty_cache, encoding):
+def test_L08_utf16_meal_log_is_read(tmp_path, foods_csv, encoding):
     """`iconv -t utf-16` (with a byte-order mark), or UTF-16 without one, reads as the UTF-8 file does."""
     body = "timestamp,text,ndb_no,grams\n04/03/2024 08:00,oatmeal,08121,300\n13/03/2024 08:00,café,08121,300\n"
     m = _log(tmp_path, body, name="m16.csv", encoding=encoding)
@@ -333,7 +325,7 @@ def test_L08_utf16_cronometer_export_is_read(tmp_path):
 # ------------------------------------------------------------------------------------------ CSV injection
 
 
-def test_L21_formula_meal_text_neutralised_in_resolved_meals(tmp_path, foods_csv, empty_cache):
+def test_L21_formula_meal_text_neutralised_in_resolved_meals(tmp_path, foods_csv):
     m = _log(
         tmp_path,
         f'timestamp,text,ndb_no,grams\n2024-03-01 08:00,"{FORMULA.replace(chr(34), 2 * chr(34))}",'
@@ -482,7 +474,7 @@ def test_D16_tampered_cached_abbrev_is_refused(tmp_path, shared, monkeypatch):
     assert "95.1" not in r.output
 
 
-def test_D16_explicit_path_is_the_users_own_copy(tmp_path, shared, empty_cache):
+def test_D16_explicit_path_is_the_users_own_copy(tmp_path, shared):
     """A table passed by path is not a registry file: no checksum applies (only cache use is verified)."""
     from gutaxis.lifestyle.foods import read_usda_abbrev
 

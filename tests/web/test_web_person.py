@@ -682,11 +682,10 @@ def test_import_same_client_id_once_and_size_cap(app, person, settings, tmp_path
 # ----------------------------------------------------------------------------- without food tables, and access
 
 
-def test_without_food_tables_entries_are_kept_and_the_page_says_what_to_run(person, settings, tmp_path, monkeypatch):
+def test_without_food_tables_entries_are_kept_and_the_page_says_what_to_run(person, settings, tmp_path):
     from gutaxis.web.app import create_app
     from gutaxis.web.models import MealEntry
 
-    monkeypatch.setenv("GUTAXIS_DATA_DIR", str(tmp_path / "empty-cache"))
     bare = replace(settings, data_dir=tmp_path / "bare", database_url=None, fndds=None, sr28=None, usda=None, nova=None)
     app = create_app(bare)
     b = signup_like(person, app, "nofood@example.org")

@@ -156,17 +156,14 @@ def _day_month(day: int, month: int, dayfirst: bool) -> str:
     return f"{day} {name}" if dayfirst else f"{name} {day}"
 
 
-def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems, shown=None) -> tuple[dict, str]:
+def _read_dates(rows, labels, keys, cols, dayfirst, probs: _Problems) -> tuple[dict, str]:
     """Parse the date-time columns of one file with one day/month order for the whole file.
 
     Returns ``{column: (timestamps, utc_offsets)}`` (NaT / NaN where blank or invalid; every
     invalid non-blank value is a problem) and the decision for ``attrs["date_order"]``.
-    ``shown`` names a column in messages as the file does (``{"timestamp": "'date' + 'time'"}``).
+    Messages name each column as the file does (``probs.name``).
     """
-    shown = shown or {}
-
-    def col(c: str) -> str:
-        return shown.get(c, repr(c))
+    col = probs.name
 
     if dayfirst is not None and dayfirst not in (True, False):
         raise InputError(

@@ -31,7 +31,18 @@ class _Problems:
     def __init__(self, path: Path):
         self.path = path
         self.encoding = "utf-8"
+        # the file's own names for a column, where they differ ({"timestamp": "'date' + 'time'"})
+        self.shown: dict[str, str] = {}
         self.items: list[tuple[int, int, str, str | None]] = []
+
+    def name(self, column: str) -> str:
+        """``column`` as messages name it: as the file wrote it."""
+        return self.shown.get(column, repr(column))
+
+    @property
+    def when_column(self) -> str:
+        """The column a missing timestamp is missing from: ``'date'`` in a file typed with dates."""
+        return "'date'" if self.shown else "'timestamp'"
 
     def add(self, key: int, text: str, hint: str | None = None) -> None:
         self.items.append((key, len(self.items), text, hint))
@@ -66,7 +77,8 @@ class _Problems:
 def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path, _Problems]:
     """Rows of a CSV or JSON log as dicts, a label per row for messages and a sort key per row.
 
-    The file's encoding is left in ``probs.encoding``.
+    Separate ``date`` and ``time`` columns are joined into ``timestamp`` (:func:`_join_date_and_time`).
+    The file's encoding is left in ``probs.encoding``, its names for the joined column in ``probs.shown``.
     """
     p = Path(path)
     if not p.is_file():
@@ -115,7 +127,8 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
             labels.append(f"entry {i}")
             keys.append(i)
     else:
-        reader = csv.DictReader(text.splitlines(), delimiter=csv_delimiter(text))
+        sep = csv_delimiter(text)
+        reader = csv.DictReader(text.splitlines(), delimiter=sep)
         try:
             names = [str(n).strip().lower() for n in (reader.fieldnames or [])]
             if not names or all(n == "" for n in names):
@@ -131,7 +144,7 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
                     probs.add(
                         reader.line_num,
                         f"row {reader.line_num}: more values than columns",
-                        hint='quote text that contains commas, e.g. "1 cup rice, cooked"',
+                        hint=f'quote text that contains the separator {sep!r}, e.g. "1 cup rice{sep} cooked"',
                     )
                     continue
                 vals = list(rec.values())
@@ -148,6 +161,7 @@ def _records(path, example: str) -> tuple[list[dict], list[str], list[int], Path
                 source=p,
                 hint=f"the file has only the header line; add one entry per line below it (columns: {example})",
             )
+    probs.shown = _join_date_and_time(rows)
     return rows, labels, keys, p, probs
 
 

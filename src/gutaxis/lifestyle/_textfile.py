@@ -54,7 +54,8 @@ def csv_delimiter(text: str) -> str:
     """The separator of a CSV file: the one of comma, semicolon and tab that its header line uses
     most (outside quotes); a comma when none or a tie. Only the header decides, so a semicolon in a
     food name ("soup; bread") never changes how a file is split."""
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    end = text.find("\n")  # the header line only, without copying the rest of the file
+    header = text if end < 0 else text[:end]
     outside = "".join(part for i, part in enumerate(header.split('"')) if i % 2 == 0)
     counts = {d: outside.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])

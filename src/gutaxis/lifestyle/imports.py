@@ -32,7 +32,14 @@ import pandas as pd
 from ..errors import InputError
 from ._textfile import csv_delimiter, decode_text
 
-__all__ = ["DIARY_FORMATS", "detect_diary_format", "read_cronometer", "read_diary", "read_myfitnesspal"]
+__all__ = [
+    "DIARY_FORMATS",
+    "ENTRY_COLUMNS",
+    "detect_diary_format",
+    "read_cronometer",
+    "read_diary",
+    "read_myfitnesspal",
+]
 
 DIARY_FORMATS = ("gutaxis", "cronometer", "myfitnesspal")
 _ACCEPTED = (

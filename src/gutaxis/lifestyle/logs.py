@@ -70,7 +70,7 @@ import pandas as pd
 from ._csvsafe import csv_safe
 from ._log_dates import _TS_HINT, _read_dates
 from ._log_dates import YEARS as YEARS  # re-exported (gutaxis.lifestyle.imports reads it here)
-from ._log_rows import _blank, _join_date_and_time, _number, _Problems, _records, _text, _unknown_columns
+from ._log_rows import _blank, _number, _Problems, _records, _text, _unknown_columns
 from .stress import PRACTICES, score_pss10
 from .symptoms import normalize_symptom
 
@@ -119,21 +119,19 @@ def read_meal_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -> p
         Listing every malformed entry (see the module docstring).
     """
     rows, labels, keys, p, probs = _records(path, "timestamp,text,ndb_no,grams,meal")
-    shown = _join_date_and_time(rows)
-    when_col = "'date'" if shown else "'timestamp'"  # what a missing cell is called in messages
     names = {k for r in rows for k in r}
     if "food" in names and "text" not in names:  # "Date, Time, Meal, Food" as a spreadsheet diary is typed
         for r in rows:
             r["text"] = r.pop("food", "")
     allowed = {"timestamp", "text", "ndb_no", "grams", "meal", "repeat_of", "note"}
     _unknown_columns(rows, labels, keys, allowed, probs)
-    dates, order = _read_dates(rows, labels, keys, ["timestamp", "repeat_of"], dayfirst, probs, shown)
+    dates, order = _read_dates(rows, labels, keys, ["timestamp", "repeat_of"], dayfirst, probs)
     ts_all, off_all = dates["timestamp"]
     rep_all = dates["repeat_of"][0]
     out = []
     for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
-            probs.add(key, f"{where}, column {when_col}: missing", hint=_TS_HINT)
+            probs.add(key, f"{where}, column {probs.when_column}: missing", hint=_TS_HINT)
         text = _text(rec.get("text"))
         ndb = _text(rec.get("ndb_no"))
         grams = np.nan
@@ -278,17 +276,15 @@ def read_stress_log(path: str | os.PathLike, *, dayfirst: bool | None = None) ->
         ``attrs["source"]`` and ``attrs["date_order"]`` as for meals.
     """
     rows, labels, keys, p, probs = _records(path, "timestamp,rating,practice,minutes")
-    shown = _join_date_and_time(rows)
-    when_col = "'date'" if shown else "'timestamp'"  # what a missing cell is called in messages
     items = [f"pss_{i}" for i in range(1, 11)]
     allowed = {"timestamp", "rating", "practice", "minutes", "note", *items}
     _unknown_columns(rows, labels, keys, allowed, probs)
-    dates, order = _read_dates(rows, labels, keys, ["timestamp"], dayfirst, probs, shown)
+    dates, order = _read_dates(rows, labels, keys, ["timestamp"], dayfirst, probs)
     ts_all, off_all = dates["timestamp"]
     out = []
     for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
-            probs.add(key, f"{where}, column {when_col}: missing", hint=_TS_HINT)
+            probs.add(key, f"{where}, column {probs.when_column}: missing", hint=_TS_HINT)
         row = {
             "timestamp": ts_all.iloc[i],
             "rating": np.nan,
@@ -389,17 +385,15 @@ def read_symptom_log(path: str | os.PathLike, *, dayfirst: bool | None = None) -
         for meals.
     """
     rows, labels, keys, p, probs = _records(path, "timestamp,symptom,rating,bristol")
-    shown = _join_date_and_time(rows)
-    when_col = "'date'" if shown else "'timestamp'"  # what a missing cell is called in messages
     allowed = {"timestamp", "symptom", "rating", "bristol", "onset", "note"}
     _unknown_columns(rows, labels, keys, allowed, probs)
-    dates, order = _read_dates(rows, labels, keys, ["timestamp", "onset"], dayfirst, probs, shown)
+    dates, order = _read_dates(rows, labels, keys, ["timestamp", "onset"], dayfirst, probs)
     ts_all, off_all = dates["timestamp"]
     on_all, on_off_all = dates["onset"]
     out = []
     for i, (rec, where, key) in enumerate(zip(rows, labels, keys, strict=True)):
         if _blank(rec.get("timestamp")):
-            probs.add(key, f"{where}, column {when_col}: missing", hint=_TS_HINT)
+            probs.add(key, f"{where}, column {probs.when_column}: missing", hint=_TS_HINT)
         ts, off = ts_all.iloc[i], off_all.iloc[i]
         if _blank(rec.get("onset")):
             onset, on_off = ts, off

@@ -24,7 +24,7 @@ __all__ = ["BATCH", "import_diary"]
 
 BATCH = 500
 _FOREIGN = ("cronometer", "myfitnesspal")
-_NOT_NUTRIENTS = {*ENTRY_COLUMNS, "repeat_of", "note", "utc_offset"}  # what a reader returns beside nutrients
+_NOT_NUTRIENTS = set(ENTRY_COLUMNS)  # what the Cronometer and MyFitnessPal readers return beside nutrients
 
 
 def _clean(v):
@@ -185,7 +185,7 @@ def import_diary(db, job, settings, progress) -> dict:
         progress(f"stored {min(start + BATCH, len(records))} of {len(records)} entries")
     ignored = list(df.attrs.get("ignored_columns", []))
     reasons = dict(df.attrs.get("ignored_reasons", {}))
-    if "note" in df.columns and df["note"].astype(str).str.strip().ne("").any():
+    if "note" in df.columns and df["note"].ne("").any():  # the meal-log reader strips notes
         ignored.append("note")  # a meal entry here holds no note; say so rather than drop it unseen
         reasons["note"] = "notes on meals are not stored by the web app; keep them in your own file"
     result = {

@@ -286,9 +286,7 @@ def diary_page(
     meals, symptoms, stress = entries_between(db, user.id, start, end)
     days = [pd.Timestamp(monday + timedelta(days=i)) for i in range(7)]
     scores, behind = _week_scores(request, user, monday, meals, symptoms, stress, days)
-    from .dietitian import (
-        shared_notes,  # the dietitian's shared notes on a day of this week
-    )
+    from .sharing import shared_notes  # the dietitian's shared notes on a day of this week
 
     day_notes: dict[str, list[dict]] = {}
     for n in shared_notes(db, user.id):

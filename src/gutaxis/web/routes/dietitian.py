@@ -5,7 +5,7 @@ Nothing of a person is visible to a dietitian before the person accepts an invit
 :func:`gutaxis.web.access.access`, so each read leaves exactly one audit row and anything
 without an active consent for the page's scope answers 404 after a ``denied`` row. The person's
 side (the invitation link, sharing, their audit trail, shared notes) is :mod:`.sharing`; the
-helpers both use are :mod:`.consent` (imported here too, so ``from .dietitian import ...`` keeps working).
+helpers both use are :mod:`.consent`.
 
 Routes (dietitian): ``GET/POST /invitations``, ``POST /invitations/{id}/cancel``, ``GET /caseload``,
 ``GET /clients/{pid}``, ``GET /clients/{pid}/diary``, ``POST /clients/{pid}/notes``.
@@ -49,15 +49,13 @@ from .consent import (
     _scopes_from_form,
     _text,
     client_access,
-    client_scopes,
     display_name,
     scope_list,
 )
-from .sharing import shared_notes
 
 router = APIRouter()
 
-__all__ = ["SCOPE_LABELS", "client_access", "client_scopes", "display_name", "router", "shared_notes"]
+__all__ = ["router"]
 
 FLAG_DAYS = 7
 SYMPTOM_FLAG = 7.0

@@ -21,7 +21,7 @@ from ...lifestyle.person import MARKERS, Person
 from ..deps import dietitian_user, get_db, person_user, render
 from ..idempotency import new_client_id, store_once, valid_client_id
 from ..models import LabResult, User, utcnow
-from .dietitian import client_access, client_scopes, display_name
+from .consent import client_access, client_scopes, display_name
 
 router = APIRouter()
 

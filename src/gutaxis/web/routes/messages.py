@@ -17,7 +17,7 @@ from ..access import active_consent, deny
 from ..deps import dietitian_user, get_db, person_user, render
 from ..idempotency import new_client_id, valid_client_id
 from ..models import Consent, Message, User, utcnow
-from .dietitian import MAX_TEXT, _text, client_access, client_scopes, display_name
+from .consent import MAX_TEXT, _text, client_access, client_scopes, display_name
 
 router = APIRouter()
 

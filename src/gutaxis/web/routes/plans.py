@@ -33,7 +33,8 @@ from ..deps import dietitian_user, get_db, person_user, render
 from ..idempotency import new_client_id, valid_client_id
 from ..models import Job, PlanVersion, User, utcnow
 from ..tasks_plan import next_number
-from .dietitian import client_scopes, display_name, shared_notes
+from .consent import client_scopes, display_name
+from .sharing import shared_notes
 
 router = APIRouter()
 
