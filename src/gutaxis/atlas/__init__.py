@@ -13,7 +13,6 @@ checked against the data (see ``docs/atlas.md``).
 gutaxis informs and never diagnoses.
 """
 
-from ..report.atlas import write_atlas
 from .claims import load_claims, verdict
 from .cohorts import COHORTS, Cohort, CohortSpec, NotAnalysable, load_cohort
 from .run import ATLAS_OPTIONS, AtlasResult, analyse_cohort, associate_cohort, run_atlas
@@ -33,3 +32,12 @@ __all__ = [
     "verdict",
     "write_atlas",
 ]
+
+
+def __getattr__(name: str):
+    # the report (and matplotlib with it) loads when it is written, not when the atlas is imported
+    if name == "write_atlas":
+        from ..report.atlas import write_atlas
+
+        return write_atlas
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
