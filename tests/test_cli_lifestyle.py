@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -174,3 +175,18 @@ def test_insights(tmp_path):
     # the pattern planted in the synthetic diary: bloating +2.5 points 12-24 h after cheddar
     assert top["factor"] == "food: cheese,cheddar" and top["symptom"] == "bloating" and top["lag"] == "12-24 h"
     assert "not proof of cause" in r.output
+
+
+def test_plan_from_a_cronometer_export(tables, tmp_path):
+    """A Cronometer 'Servings' export as the meal log. It crashed in the plan ('cannot convert float
+    NaN to integer': no day had DII intakes), and with SR28 alone its foods were matched again by
+    name, so the file's own fiber was replaced (12.0 g/day). The fiber is the file's: 134.2 g over
+    its 7 days (one blank cell: not known, not 0), summed by hand from the Fiber (g) column."""
+    out = tmp_path / "out"
+    crono = Path(__file__).parent / "data" / "cronometer_servings.csv"
+    r = run("plan", "--meals", crono, "--sex", "female", "--age", 35, "-o", out, "--no-simulate", *tables)
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "plan.json").read_text())["scores"]
+    assert s["days_logged"] == 7 and s["fiber_g_per_day"] == pytest.approx(134.2 / 7)
+    # the export carries no food codes, so no DII parameter is available: said as none, not as 0 score
+    assert s["inflammatory_n_parameters"] == 0 and s["inflammatory_score"] is None

@@ -115,7 +115,8 @@ def resolve_meals(meals: pd.DataFrame, foods, matcher=None) -> pd.DataFrame:
     (an SR28 table, or a person's own table) the single-item SR28 matcher is used as before.
 
     Returns the meal log with ``ndb_no``, ``description``, ``grams``, ``match_status``
-    ("matched", "low_confidence", "unmatched", "given" for NDB entries, "unknown_ndb"),
+    ("matched", "low_confidence", "unmatched", "given" for NDB entries, "unknown_ndb",
+    "nutrients_given" for the rows of an app's export, which keep the file's own nutrients),
     ``confidence``, ``match_note``, ``candidates``, the fermented-food fields
     (``fermented_id``, ``live_cultures``, ``serving_g``), ``nova`` (when the food table has it)
     and ``energy_kcal``, ``fiber_g``, ``sugars_g``, ``sat_fat_g`` for the grams eaten.
@@ -139,7 +140,11 @@ def resolve_meals(meals: pd.DataFrame, foods, matcher=None) -> pd.DataFrame:
             "match_note": "",
             "candidates": "",
         }
-        if ndb:
+        imported = d.get("nutrients_given")
+        if isinstance(imported, bool | np.bool_) and imported:  # an app's export: its own values, not a match
+            rec.update(description=d.get("food_name") or None, match_status="nutrients_given")
+            ndb = None
+        elif ndb:
             if ndb not in foods.index:
                 rec.update(
                     match_status="unknown_ndb", confidence=0.0, match_note=f"NDB number {ndb} is not in the food table"
@@ -170,9 +175,13 @@ def resolve_meals(meals: pd.DataFrame, foods, matcher=None) -> pd.DataFrame:
     idx = out["ndb_no"].where(out["ndb_no"].isin(foods.index))
     sub = foods.reindex(idx.fillna("").to_numpy())
     factor = out["grams"].to_numpy(dtype=float) / 100.0
+    given = out["match_status"].eq("nutrients_given").to_numpy()
     for col in ("energy_kcal", "fiber_g", "sugars_g", "sat_fat_g", "added_sugars_g"):
         if col in foods.columns:  # added sugars only where the food table has them (SR28 does not)
-            out[col] = sub[col].to_numpy(dtype=float) * factor
+            computed = sub[col].to_numpy(dtype=float) * factor
+            # imported rows keep the file's own numbers (a blank cell stays not known), as resolve_diary does
+            filed = pd.to_numeric(out[col], errors="coerce").to_numpy() if col in out else np.full(len(out), np.nan)
+            out[col] = np.where(given, filed, computed)
     out["nova"] = sub["nova"].to_numpy() if "nova" in foods.columns else pd.NA
     out.attrs["source"] = meals.attrs.get("source", "")
     return out
@@ -241,7 +250,7 @@ def daily_scores(
         foods = foods.foods
     status = items.get("match_status", pd.Series("given", index=items.index))
     ok_status = status.isin(["matched", "given"] + (["low_confidence"] if include_low_confidence else []))
-    usable = ok_status & items["ndb_no"].notna() & items["grams"].notna()
+    usable = (ok_status & items["ndb_no"].notna() & items["grams"].notna()) | (status == "nutrients_given")
     if "counted" in items.columns:  # resolve_diary decided; low-confidence rows only when asked for
         usable = items["counted"].astype(bool) | (usable & (status == "low_confidence"))
         ok_status = usable | ~status.isin(["unmatched", "low_confidence"])
@@ -308,7 +317,7 @@ def daily_scores(
         intakes = dii_intakes_from_foods(use, foods, by="date")
         dii = inflammatory_score(intakes)
         col["inflammatory_score"] = per_day(dii["score"])
-        col["inflammatory_n_parameters"] = per_day(dii["n_parameters"])
+        col["inflammatory_n_parameters"] = per_day(dii["n_parameters"], 0)  # a day without intakes: none
     else:
         col["inflammatory_score"] = pd.Series(np.nan, index=days)
         col["inflammatory_n_parameters"] = pd.Series(0, index=days)
